@@ -1,0 +1,85 @@
+# Cartostup: `make run` installs everything and serves the demo; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export CARTOSTUP_DATA_DIR ?= $(CURDIR)/var
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+MANAGE := $(BIN)/python manage.py
+# Départements loaded for the demo and the tests (the whole country: TERRITORIES=all).
+TERRITORIES ?= all
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cartostup
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run serve setup install install-dev browser test test-sqlite test-postgres lint format bench clean code
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Database, reference territories and demo data (idempotent).
+setup: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_territories --departements $(TERRITORIES)
+	$(MANAGE) seed_demo
+
+## Install, load and serve on 127.0.0.1:$(PORT).
+run: setup serve
+
+## Serve an installed project without reinstalling.
+serve:
+	@$(MANAGE) demo_accounts
+	$(MANAGE) runserver 127.0.0.1:$(PORT) --noreload
+
+## Print the current second-factor code of a demo account: make code USER=cross13_analyst
+code:
+	@$(MANAGE) demo_accounts --code $(USER)
+
+## Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: install-dev browser test-sqlite test-postgres
+
+test-sqlite:
+	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+## PostgreSQL at TEST_DATABASE_URL; skipped with a message when no server answers, unless
+## CARTOSTUP_REQUIRE_POSTGRES=1 (CI sets it).
+test-postgres:
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(TEST_DATABASE_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+		DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS); \
+	elif [ "$$CARTOSTUP_REQUIRE_POSTGRES" = 1 ]; then \
+		echo "PostgreSQL ne répond pas sur $(TEST_DATABASE_URL)"; exit 1; \
+	else \
+		echo "PostgreSQL absent : tests PostgreSQL ignorés (CARTOSTUP_REQUIRE_POSTGRES=1 pour les exiger)"; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy cartostup config bench
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install-dev
+	$(BIN)/python -m bench.territories
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,369 @@
+"""The one place where Cartostup decides who may see or do what (design §4, style habit 4).
+
+Deny by default: a model the policy does not know yields nothing, a capability no role grants is
+refused, and an object the actor may not see answers 404 (never 403, which would confirm that it
+exists). Views, API and selectors call `restrict`, `access_object`, `require` or `can`; they never
+compare roles themselves. Domain apps declare what is specific to their records as data
+(`register_record_rules`); the policy applies it and never imports a domain app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from cartostup.territories.models import Commune, Departement, PriorityNeighbourhood
+
+from .choices import LAW_ENFORCEMENT_KINDS, Distribution, Marking, OrganisationKind, Role
+from .models import Organisation, ProtectedRecord, SharingGroup, User
+
+M = TypeVar("M", bound=models.Model)
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    CHANGE = "change"
+    DELETE = "delete"
+    EXPORT = "export"
+
+
+class Capability(StrEnum):
+    """Things a role may do, independent of any one record."""
+
+    USE_WORKSPACE = "use_workspace"
+    VIEW_TERRITORIES = "view_territories"
+    MANAGE_ORGANISATIONS = "manage_organisations"
+    MANAGE_USERS = "manage_users"
+    MANAGE_TERRITORIES = "manage_territories"
+    BROWSE_AUDIT = "browse_audit"
+    MANAGE_BUILDINGS = "manage_buildings"
+
+
+_STAFF_WITH_MAP = {
+    Capability.USE_WORKSPACE,
+    Capability.VIEW_TERRITORIES,
+}
+
+ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    Role.ANALYST: frozenset(_STAFF_WITH_MAP),
+    Role.INVESTIGATOR: frozenset(_STAFF_WITH_MAP),
+    Role.MAGISTRATE: frozenset(_STAFF_WITH_MAP),
+    Role.PREFECTURE_STAFF: frozenset(_STAFF_WITH_MAP),
+    Role.LANDLORD_REFERENT: frozenset(_STAFF_WITH_MAP | {Capability.MANAGE_BUILDINGS}),
+    # An operator keys in calls and sees nothing else.
+    Role.OPERATOR: frozenset({Capability.USE_WORKSPACE}),
+    Role.AUDITOR: frozenset({Capability.USE_WORKSPACE, Capability.BROWSE_AUDIT}),
+    Role.ADMINISTRATOR: frozenset(
+        {
+            Capability.USE_WORKSPACE,
+            Capability.VIEW_TERRITORIES,
+            Capability.MANAGE_ORGANISATIONS,
+            Capability.MANAGE_USERS,
+            Capability.MANAGE_TERRITORIES,
+            Capability.BROWSE_AUDIT,
+        }
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ActorContext:
+    """What the policy needs to know about a user, computed once per request."""
+
+    user_id: int | None
+    organisation_ids: frozenset[int]
+    organisation_kinds: frozenset[str]
+    roles: frozenset[str]
+    # None means national scope.
+    departement_ids: frozenset[int] | None
+    sharing_group_ids: frozenset[int]
+    # Per organisation: its kind and scope, to combine kind and territory correctly.
+    scopes: tuple[tuple[int, str, frozenset[int] | None], ...] = field(default=())
+
+    @property
+    def is_national(self) -> bool:
+        return self.departement_ids is None
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        granted: set[Capability] = set()
+        for role in self.roles:
+            granted |= ROLE_CAPABILITIES.get(role, frozenset())
+        return frozenset(granted)
+
+
+ANONYMOUS = ActorContext(
+    user_id=None,
+    organisation_ids=frozenset(),
+    organisation_kinds=frozenset(),
+    roles=frozenset(),
+    departement_ids=frozenset(),
+    sharing_group_ids=frozenset(),
+)
+
+
+def actor_context(user: User | AnonymousUser | None) -> ActorContext:
+    """The user's organisations, roles and territory, cached on the user object."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return ANONYMOUS
+    cached = getattr(user, "_cartostup_actor", None)
+    if cached is not None:
+        return cached
+    memberships = list(
+        user.memberships.filter(organisation__is_active=True)
+        .select_related("organisation")
+        .prefetch_related("organisation__departements")
+    )
+    scopes = []
+    national = False
+    departement_ids: set[int] = set()
+    for membership in memberships:
+        organisation = membership.organisation
+        if organisation.national_scope:
+            national = True
+            scopes.append((organisation.pk, organisation.kind, None))
+        else:
+            ids = frozenset(d.pk for d in organisation.departements.all())
+            departement_ids |= ids
+            scopes.append((organisation.pk, organisation.kind, ids))
+    organisation_ids = frozenset(m.organisation_id for m in memberships)
+    context = ActorContext(
+        user_id=user.pk,
+        organisation_ids=organisation_ids,
+        organisation_kinds=frozenset(m.organisation.kind for m in memberships),
+        roles=frozenset(m.role for m in memberships),
+        departement_ids=None if national else frozenset(departement_ids),
+        sharing_group_ids=frozenset(
+            SharingGroup.objects.filter(organisations__in=organisation_ids).values_list(
+                "pk", flat=True
+            )
+        ),
+        scopes=tuple(scopes),
+    )
+    user._cartostup_actor = context  # type: ignore[union-attr]
+    return context
+
+
+def forget_actor(user: Any) -> None:
+    """Drop the cached context (after memberships change)."""
+    if hasattr(user, "_cartostup_actor"):
+        del user._cartostup_actor
+
+
+# --- capabilities -------------------------------------------------------------------------------
+
+
+def can(actor: Any, capability: Capability) -> bool:
+    return capability in actor_context(actor).capabilities
+
+
+def require(actor: Any, capability: Capability) -> None:
+    """Refuse with 404 (the page does not exist for this actor)."""
+    if not can(actor, capability):
+        raise Http404
+
+
+# --- records declared by domain apps -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    """What a domain app declares about one protected model.
+
+    - `roles`: roles that may see the model's records at all through distribution;
+    - `owner_roles`: roles that may see records their own organisation owns (defaults to all);
+    - `fields_by_role`: for roles that see a reduced view, the fields they receive;
+    - `scoped_by`: extra grants, as `{organisation kind: lookup}`, where the lookup names the
+      organisation a record is tied to (e.g. a landlord's building) and grants that organisation.
+    """
+
+    roles: frozenset[str] = frozenset({Role.ANALYST, Role.INVESTIGATOR})
+    owner_roles: frozenset[str] | None = None
+    fields_by_role: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    scoped_by: dict[str, str] = field(default_factory=dict)
+
+
+_RECORD_RULES: dict[type[models.Model], RecordRules] = {}
+
+
+def register_record_rules(model: type[ProtectedRecord], rules: RecordRules) -> None:
+    _RECORD_RULES[model] = rules
+
+
+def _territory_q(departement_ids: frozenset[int] | None, prefix: str = "") -> Q:
+    if departement_ids is None:
+        return Q()
+    return Q(**{f"{prefix}departement__in": departement_ids})
+
+
+def _protected_q(model: type[models.Model], context: ActorContext, action: Action) -> Q:
+    rules = _RECORD_RULES.get(model)
+    if rules is None or context.user_id is None:
+        return Q(pk__in=[])
+    owner_roles = rules.owner_roles
+    grant = Q(pk__in=[])
+    if owner_roles is None or context.roles & owner_roles:
+        grant |= Q(owner_organisation__in=context.organisation_ids)
+    for kind, lookup in rules.scoped_by.items():
+        if kind in context.organisation_kinds:
+            grant |= Q(**{f"{lookup}__in": context.organisation_ids})
+    if action != Action.VIEW and action != Action.EXPORT:
+        # Only the owner organisation changes its records.
+        return grant
+    if not context.roles & rules.roles:
+        return grant
+    for organisation_id, kind, departement_ids in context.scopes:
+        if kind not in LAW_ENFORCEMENT_KINDS:
+            continue
+        grant |= Q(distribution=Distribution.NATIONAL)
+        grant |= Q(distribution=Distribution.TERRITORY) & _territory_q(departement_ids)
+        if kind == OrganisationKind.CROSS or kind in {
+            OrganisationKind.OFAST_ANTENNA,
+            OrganisationKind.OFAST_CENTRAL,
+        }:
+            grant |= Q(distribution=Distribution.CROSS) & _territory_q(departement_ids)
+        del organisation_id
+    if context.sharing_group_ids:
+        grant |= Q(
+            distribution=Distribution.SHARING_GROUP, sharing_group__in=context.sharing_group_ids
+        )
+    if action == Action.EXPORT:
+        # TLP:RED never leaves its owner; AMBER+STRICT stays within the owner organisation.
+        grant &= ~Q(marking__in=[Marking.RED, Marking.AMBER_STRICT]) | Q(
+            owner_organisation__in=context.organisation_ids
+        )
+    return grant
+
+
+def visible_fields(actor: Any, model: type[models.Model]) -> tuple[str, ...] | None:
+    """The fields this actor may receive for the model's records; None means all."""
+    rules = _RECORD_RULES.get(model)
+    if rules is None:
+        return None
+    context = actor_context(actor)
+    reduced = [rules.fields_by_role[role] for role in context.roles if role in rules.fields_by_role]
+    full = [role for role in context.roles if role not in rules.fields_by_role]
+    if full or not reduced:
+        return None
+    return tuple(sorted({name for names in reduced for name in names}))
+
+
+# --- models the access app and the territories app own ---------------------------------------
+
+
+def _organisation_q(context: ActorContext, action: Action) -> Q:
+    if Capability.MANAGE_ORGANISATIONS in context.capabilities:
+        return Q()
+    if action == Action.VIEW:
+        return Q(pk__in=context.organisation_ids)
+    return Q(pk__in=[])
+
+
+def _user_q(context: ActorContext, action: Action) -> Q:
+    if Capability.MANAGE_USERS in context.capabilities:
+        return Q()
+    return Q(pk=context.user_id) if context.user_id else Q(pk__in=[])
+
+
+def _departement_q(context: ActorContext, action: Action) -> Q:
+    if action != Action.VIEW:
+        return Q() if Capability.MANAGE_TERRITORIES in context.capabilities else Q(pk__in=[])
+    if Capability.VIEW_TERRITORIES not in context.capabilities:
+        return Q(pk__in=[])
+    if context.departement_ids is None or Capability.MANAGE_TERRITORIES in context.capabilities:
+        return Q()
+    return Q(pk__in=context.departement_ids)
+
+
+def _in_visible_departement_q(context: ActorContext, action: Action) -> Q:
+    visible = _departement_q(context, Action.VIEW)
+    return Q(departement__in=Departement.objects.filter(visible)) if action == Action.VIEW else Q(
+        pk__in=[]
+    )
+
+
+def _sharing_group_q(context: ActorContext, action: Action) -> Q:
+    if Capability.MANAGE_ORGANISATIONS in context.capabilities:
+        return Q()
+    if action == Action.VIEW:
+        return Q(pk__in=context.sharing_group_ids)
+    return Q(owner_organisation__in=context.organisation_ids)
+
+
+def _audit_event_q(context: ActorContext, action: Action) -> Q:
+    if action == Action.VIEW and Capability.BROWSE_AUDIT in context.capabilities:
+        return Q()
+    return Q(pk__in=[])
+
+
+_MODEL_RULES = {
+    Organisation: _organisation_q,
+    User: _user_q,
+    Departement: _departement_q,
+    Commune: _in_visible_departement_q,
+    PriorityNeighbourhood: _in_visible_departement_q,
+    SharingGroup: _sharing_group_q,
+}
+
+
+def _model_q(model: type[models.Model], context: ActorContext, action: Action) -> Q:
+    from cartostup.core.models import AuditEvent  # core does not import access at load time
+
+    if model is AuditEvent:
+        return _audit_event_q(context, action)
+    rule = _MODEL_RULES.get(model)
+    if rule is not None:
+        return rule(context, action)
+    if issubclass(model, ProtectedRecord):
+        return _protected_q(model, context, action)
+    return Q(pk__in=[])
+
+
+def restrict(queryset: QuerySet[M], *, actor: Any, action: Action = Action.VIEW) -> QuerySet[M]:
+    """The rows of `queryset` the actor may act on."""
+    context = actor_context(actor)
+    if context.user_id is None:
+        return queryset.none()
+    return queryset.filter(_model_q(queryset.model, context, action)).distinct()
+
+
+def access_object(
+    queryset: QuerySet[M] | type[M], *, actor: Any, pk: Any, action: Action = Action.VIEW
+) -> M:
+    """Fetch one object and authorise in one call; 404 if absent or not permitted."""
+    if not isinstance(queryset, QuerySet):
+        queryset = queryset._default_manager.all()
+    try:
+        return restrict(queryset, actor=actor, action=action).get(pk=pk)
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def can_act_on(actor: Any, obj: models.Model, action: Action) -> bool:
+    return restrict(type(obj)._default_manager.filter(pk=obj.pk), actor=actor, action=action).exists()
+
+
+def assignable_roles(organisation_kind: str) -> Iterable[str]:
+    """The roles that make sense in an organisation of this kind (used to validate memberships)."""
+    common = {Role.ADMINISTRATOR, Role.AUDITOR}
+    by_kind: dict[str, set[str]] = {
+        OrganisationKind.OFAST_CENTRAL: {Role.ANALYST, Role.INVESTIGATOR},
+        OrganisationKind.OFAST_ANTENNA: {Role.ANALYST, Role.INVESTIGATOR},
+        OrganisationKind.CROSS: {Role.ANALYST, Role.INVESTIGATOR},
+        OrganisationKind.POLICE: {Role.ANALYST, Role.INVESTIGATOR},
+        OrganisationKind.GENDARMERIE: {Role.ANALYST, Role.INVESTIGATOR},
+        OrganisationKind.CUSTOMS: {Role.ANALYST, Role.INVESTIGATOR},
+        OrganisationKind.PROSECUTOR: {Role.MAGISTRATE},
+        OrganisationKind.PREFECTURE: {Role.PREFECTURE_STAFF},
+        OrganisationKind.LANDLORD: {Role.LANDLORD_REFERENT},
+        OrganisationKind.CALL_PLATFORM: {Role.OPERATOR},
+        OrganisationKind.ADMINISTRATION: set(),
+    }
+    return sorted(by_kind.get(organisation_kind, set()) | common)

@@ -1,0 +1,44 @@
+"""The audit trail: an append-only, hash-chained log of every write, protected read, search and
+export (design §4). Each event stores a reference to what was touched, never the data itself."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .choices import AuditAction
+
+
+class AuditEvent(models.Model):
+    sequence = models.PositiveBigIntegerField(_("numéro"), unique=True, editable=False)
+    occurred_at = models.DateTimeField(_("date"), db_index=True, editable=False)
+    # Snapshots, not foreign keys: the chain must survive the deletion of a user or organisation.
+    actor_id = models.BigIntegerField(_("identifiant de l'acteur"), null=True, db_index=True)
+    actor_username = models.CharField(_("acteur"), max_length=150, blank=True)
+    organisation_id = models.BigIntegerField(_("identifiant de l'organisation"), null=True)
+    organisation_name = models.CharField(_("organisation"), max_length=200, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=AuditAction.choices)
+    object_type = models.CharField(_("type d'objet"), max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(_("référence"), max_length=100, blank=True)
+    reason = models.CharField(_("motif"), max_length=500, blank=True)
+    on_behalf_of = models.CharField(_("pour le compte de"), max_length=200, blank=True)
+    details = models.JSONField(_("détails"), default=dict, blank=True)
+    previous_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-sequence"]
+        verbose_name = _("événement d'audit")
+        verbose_name_plural = _("événements d'audit")
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditChainHead(models.Model):
+    """One row that writers lock to append to the chain in order (select_for_update on
+    PostgreSQL; SQLite serialises writers anyway). It also records the last link, so that
+    deleting events at the end of the chain is detected."""
+
+    singleton = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_sequence = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)

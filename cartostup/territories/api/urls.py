@@ -1,0 +1,2 @@
+app_name = "territories-api"
+urlpatterns: list = []

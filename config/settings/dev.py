@@ -1,0 +1,26 @@
+"""Settings for `make run`: a local demo on SQLite."""
+
+import os
+
+os.environ.setdefault("CARTOSTUP_DEBUG", "1")
+
+from .base import *  # noqa: E402,F403
+from .base import DATA_DIR  # noqa: E402
+
+
+def _local_secret() -> str:
+    # A per-install secret kept in the data directory, so `make run` needs no manual step.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = os.environ.get("CARTOSTUP_SECRET_KEY") or _local_secret()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

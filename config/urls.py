@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+urlpatterns = [
+    path("", include("cartostup.core.urls")),
+    path("comptes/", include("cartostup.access.account_urls")),
+    path("administration/", include("cartostup.access.urls")),
+    path("territoires/", include("cartostup.territories.urls")),
+    path("api/v1/", include("cartostup.territories.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("django-admin/", admin.site.urls),
+]
