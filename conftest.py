@@ -1,0 +1,58 @@
+"""Shared fixtures: reference territories loaded once per test database, named personas, clients
+logged in with a verified second factor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+# Départements whose communes the tests load (the others exist without communes).
+TEST_DEPARTEMENTS = "13,93,69,75"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: F811
+    """Load territories once into the test database; every test's transaction rolls back to it."""
+    with django_db_blocker.unblock():
+        call_command("load_territories", departements=TEST_DEPARTEMENTS, verbosity=0)
+        from cartostup.access.services import demo_organisations_ensure
+
+        demo_organisations_ensure()
+
+
+@pytest.fixture
+def persona(db) -> Callable[[str], object]:
+    """`persona("cross13_analyst")` returns that demo user, created on first use."""
+    from cartostup.access.services import demo_persona_ensure
+
+    def get(username: str):
+        return demo_persona_ensure(username=username)
+
+    return get
+
+
+def login_verified(client: Client, user) -> Client:
+    """Log the user in with a confirmed TOTP device, as after entering a valid code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def client_for(persona) -> Callable[[str], Client]:
+    """`client_for("admin")`: a test client logged in as that persona, second factor verified."""
+
+    def make(username: str) -> Client:
+        return login_verified(Client(), persona(username))
+
+    return make
