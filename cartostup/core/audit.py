@@ -1,12 +1,33 @@
-"""Writing and verifying the hash-chained audit trail."""
+"""Writing and verifying the hash-chained audit trail (design §4).
+
+Each event carries the SHA-256 of its own fields and of the previous event's hash; the single
+`AuditChainHead` row records the last link. Altering, deleting or inserting an event, or cutting
+events from the end, breaks the chain and `manage.py audit_verify` reports where.
+
+The hash is computed over a canonical form that survives a round trip through SQLite and
+PostgreSQL unchanged: dates in UTC with microseconds, JSON details restricted to strings,
+integers, booleans, nulls, lists and objects (no floats: PostgreSQL's `jsonb` rewrites `1e+20` as
+`100000000000000000000`), keys sorted.
+
+Retention. Events are kept `settings.AUDIT_RETENTION_DAYS` days (3 years, design §4). Pruning
+must keep what remains verifiable: the pruned events are first archived (with their hashes) to
+write-once storage, then deleted, and the first remaining event's `previous_hash` becomes the
+anchor the verification starts from (recorded with the archive's own digest), instead of the
+genesis hash. Deleting old rows without re-anchoring would make every later verification report
+a gap, which is exactly what it must do for an unrecorded deletion.
+
+Limits. The chain is not keyed: someone able to rewrite the database could recompute every hash
+after a forged event and update the head row. Publishing or recording the head hash elsewhere
+(`audit_verify` prints it) at regular intervals detects that too.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
@@ -36,15 +57,56 @@ HASHED_FIELDS = (
 )
 
 
+def _canonical_datetime(value: datetime) -> str:
+    if timezone.is_naive(value):
+        # A naive value can only come from a database without time zone support; Django keeps
+        # UTC there when USE_TZ is on.
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.UTC).isoformat(timespec="microseconds")
+        return _canonical_datetime(value)
     return value
 
 
-def compute_hash(event: AuditEvent) -> str:
-    """SHA-256 over the event's fields in a canonical JSON form (sorted keys, UTC dates)."""
-    payload = {name: _canonical(getattr(event, name)) for name in HASHED_FIELDS}
+def _clean_text(value: str) -> str:
+    # PostgreSQL rejects NUL characters in text and jsonb; SQLite would keep them, so the two
+    # databases would disagree. Replace them before anything is stored or hashed.
+    return value.replace("\x00", "\ufffd")
+
+
+def json_safe(value: Any) -> Any:
+    """The details in the form both databases give back unchanged: strings, integers, booleans,
+    null, lists and objects with string keys. Dates become ISO strings, floats and anything else
+    their string form."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, datetime):
+        return _canonical_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {_clean_text(str(key)): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [json_safe(item) for item in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    return _clean_text(str(value))
+
+
+def compute_hash(event: AuditEvent | Mapping[str, Any]) -> str:
+    """SHA-256 over the event's fields in a canonical JSON form (sorted keys, UTC dates).
+
+    Accepts an event or a mapping of its field values (as `QuerySet.values()` gives)."""
+    if isinstance(event, Mapping):
+        payload = {name: _canonical(event[name]) for name in HASHED_FIELDS}
+    else:
+        payload = {name: _canonical(getattr(event, name)) for name in HASHED_FIELDS}
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
@@ -55,7 +117,7 @@ def object_reference(obj: models.Model) -> tuple[str, str]:
 
 def audit_record(
     *,
-    actor: User | None,
+    actor: User | Any | None,
     action: AuditAction | str,
     target: models.Model | None = None,
     object_type: str = "",
@@ -68,34 +130,37 @@ def audit_record(
     """Append one event to the chain, inside the caller's transaction when there is one.
 
     `details` holds references and counts only (ids, filters, sizes), never personal data or
-    free text from a record.
+    free text from a record. The head row is locked (`SELECT ... FOR UPDATE` on PostgreSQL;
+    SQLite serialises writers) until the caller's transaction ends, so events are numbered and
+    linked in commit order; if the caller's transaction rolls back, so does its event.
     """
     if target is not None:
         object_type, object_id = object_reference(target)
-    if organisation is None and actor is not None and actor.is_authenticated:
-        membership = actor.memberships.select_related("organisation").first()
+    authenticated = actor is not None and actor.is_authenticated
+    if organisation is None and authenticated:
+        membership = (
+            actor.memberships.select_related("organisation").order_by("pk").first()  # type: ignore[union-attr]
+        )
         organisation = membership.organisation if membership else None
     with transaction.atomic():
-        head, _created = AuditChainHead.objects.select_for_update().get_or_create(singleton=1)
+        head = AuditChainHead.objects.select_for_update().filter(singleton=1).first()
+        if head is None:
+            head, _created = AuditChainHead.objects.select_for_update().get_or_create(singleton=1)
         event = AuditEvent(
             sequence=head.last_sequence + 1,
             occurred_at=timezone.now(),
-            actor_id=actor.pk if actor is not None and actor.is_authenticated else None,
-            actor_username=actor.get_username()
-            if actor is not None and actor.is_authenticated
-            else "",
+            actor_id=actor.pk if authenticated else None,  # type: ignore[union-attr]
+            actor_username=_clean_text(actor.get_username())[:150] if authenticated else "",  # type: ignore[union-attr]
             organisation_id=organisation.pk if organisation else None,
-            organisation_name=organisation.name if organisation else "",
+            organisation_name=_clean_text(organisation.name)[:200] if organisation else "",
             action=str(action),
-            object_type=object_type,
-            object_id=str(object_id)[:100],
-            reason=reason[:500],
-            on_behalf_of=on_behalf_of[:200],
-            details=details or {},
+            object_type=_clean_text(object_type)[:100],
+            object_id=_clean_text(str(object_id))[:100],
+            reason=_clean_text(reason)[:500],
+            on_behalf_of=_clean_text(on_behalf_of)[:200],
+            details=json_safe(details or {}),
             previous_hash=head.last_hash,
         )
-        # Round-trip the details through JSON so the hash covers exactly what the database keeps.
-        event.details = json.loads(json.dumps(event.details, default=str))
         event.hash = compute_hash(event)
         event.save(force_insert=True)
         head.last_sequence = event.sequence
@@ -110,31 +175,71 @@ class ChainProblem:
     message: str
 
 
-def audit_chain_problems(*, batch_size: int = 5000) -> Iterator[ChainProblem]:
+@dataclass
+class ChainReport:
+    """Filled in while `audit_chain_problems` walks the chain."""
+
+    checked: int = 0
+    last_sequence: int = 0
+    last_hash: str = GENESIS_HASH
+
+
+def audit_chain_problems(
+    *, batch_size: int = 5000, report: ChainReport | None = None
+) -> Iterator[ChainProblem]:
     """Walk the whole chain in order and yield every break: altered, deleted or inserted
-    events, and events cut from the end."""
+    events, and events cut from or added at the end.
+
+    Reads field values in chunks (no model instances), so memory stays flat on long chains.
+    """
+    report = report if report is not None else ChainReport()
     expected_sequence = 1
     previous_hash = GENESIS_HASH
-    events = AuditEvent.objects.order_by("sequence").iterator(chunk_size=batch_size)
-    for event in events:
-        if event.sequence != expected_sequence:
-            yield ChainProblem(
-                expected_sequence,
-                f"événement(s) n° {expected_sequence} à {event.sequence - 1} manquant(s)",
-            )
-        if event.previous_hash != previous_hash:
-            yield ChainProblem(
-                event.sequence, "le lien vers l'événement précédent ne correspond pas"
-            )
-        if compute_hash(event) != event.hash:
-            yield ChainProblem(event.sequence, "le contenu de l'événement a été modifié")
-        expected_sequence = event.sequence + 1
-        previous_hash = event.hash
-    head = AuditChainHead.objects.filter(singleton=1).first()
+    rows = (
+        AuditEvent.objects.order_by("sequence")
+        .values(*HASHED_FIELDS, "hash")
+        .iterator(chunk_size=batch_size)
+    )
+    for row in rows:
+        sequence = row["sequence"]
+        if sequence > expected_sequence:
+            if sequence == expected_sequence + 1:
+                message = f"l'événement n° {expected_sequence} manque"
+            else:
+                message = f"les événements n° {expected_sequence} à {sequence - 1} manquent"
+            yield ChainProblem(expected_sequence, message)
+        elif sequence < expected_sequence:
+            yield ChainProblem(sequence, "numéro d'événement inattendu (événement inséré)")
+        if row["previous_hash"] != previous_hash:
+            yield ChainProblem(sequence, "le lien vers l'événement précédent ne correspond pas")
+        if compute_hash(row) != row["hash"]:
+            yield ChainProblem(sequence, "le contenu de l'événement a été modifié")
+        report.checked += 1
+        expected_sequence = sequence + 1
+        previous_hash = row["hash"]
     last_sequence = expected_sequence - 1
-    if head is not None and (head.last_sequence, head.last_hash) != (last_sequence, previous_hash):
+    report.last_sequence = last_sequence
+    report.last_hash = previous_hash
+    head = AuditChainHead.objects.filter(singleton=1).first()
+    if head is None:
+        if last_sequence:
+            yield ChainProblem(
+                last_sequence, "l'en-tête de la chaîne (dernier maillon enregistré) a disparu"
+            )
+        return
+    if head.last_sequence > last_sequence:
         yield ChainProblem(
             last_sequence + 1,
             f"la chaîne s'arrête au n° {last_sequence} alors que le dernier événement "
-            f"enregistré est le n° {head.last_sequence}",
+            f"enregistré est le n° {head.last_sequence} (événements supprimés en fin de chaîne)",
+        )
+    elif head.last_sequence < last_sequence:
+        yield ChainProblem(
+            head.last_sequence + 1,
+            f"événements n° {head.last_sequence + 1} à {last_sequence} ajoutés après le dernier "
+            "événement enregistré",
+        )
+    elif head.last_hash != previous_hash:
+        yield ChainProblem(
+            last_sequence, "le dernier événement ne correspond pas au dernier maillon enregistré"
         )
