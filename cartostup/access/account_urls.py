@@ -6,5 +6,6 @@ app_name = "accounts"
 urlpatterns = [
     path("connexion/", account_views.login_view, name="login"),
     path("second-facteur/", account_views.second_factor_view, name="second_factor"),
+    path("deconnexion/", account_views.logout_view, name="logout"),
+    path("mot-de-passe/", account_views.password_change_view, name="password_change"),
 ]
-urlpatterns.append(path("deconnexion/", account_views.login_view, name="logout"))

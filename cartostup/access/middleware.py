@@ -1,28 +1,69 @@
-"""Every staff page requires a login confirmed by the second factor (deny by default)."""
+"""Every staff page requires a login confirmed by the second factor (deny by default), and a
+session left idle too long ends."""
 
+import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 
 # Pages that work without an account: login and second factor, public reporting, static files,
 # the API (whose permission classes answer for themselves).
 PUBLIC_PREFIXES = ("/comptes/", "/static/", "/signaler/", "/suivi/", "/api/", "/i18n/")
 
+# Session keys: time of the last request, and a flag telling the login page why it is shown.
+LAST_SEEN_KEY = "cartostup_last_seen"
+SESSION_EXPIRED_KEY = "cartostup_session_expired"
+DEFAULT_IDLE_SECONDS = 1800
+
+
+def user_is_verified(user: Any) -> bool:
+    """True once the user has passed the second factor in this session (set by OTPMiddleware)."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(user.is_authenticated and is_verified is not None and is_verified())
+
+
+def idle_seconds() -> int:
+    return int(getattr(settings, "CARTOSTUP_SESSION_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
+
 
 class TwoFactorRequiredMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.public_prefixes = PUBLIC_PREFIXES + (settings.STATIC_URL,)
+        self.public_prefixes = (*PUBLIC_PREFIXES, settings.STATIC_URL)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
-        if not path.startswith(self.public_prefixes) and path != "/favicon.ico":
+        if path.startswith(settings.STATIC_URL) or path == "/favicon.ico":
+            return self.get_response(request)
+        self._end_idle_session(request)
+        if not path.startswith(self.public_prefixes):
             user = request.user
+            target = urlencode({"next": request.get_full_path()})
             if not user.is_authenticated:
-                return redirect(f"{reverse(settings.LOGIN_URL)}?next={path}")
-            if not user.is_verified():  # type: ignore[union-attr]
-                return redirect(f"{reverse('accounts:second_factor')}?next={path}")
+                return redirect(f"{reverse(settings.LOGIN_URL)}?{target}")
+            if not user_is_verified(user):
+                return redirect(f"{reverse('accounts:second_factor')}?{target}")
         return self.get_response(request)
+
+    def _end_idle_session(self, request: HttpRequest) -> None:
+        """Log out a session idle for longer than `CARTOSTUP_SESSION_IDLE_SECONDS`."""
+        if not request.user.is_authenticated:
+            return
+        now = int(time.time())
+        last_seen = request.session.get(LAST_SEEN_KEY)
+        if isinstance(last_seen, int) and now - last_seen > idle_seconds():
+            from .account_services import logout_record
+
+            logout_record(user=request.user, reason="idle")  # type: ignore[arg-type]
+            logout(request)
+            # Messages are not available yet at this point of the chain: the login page reads
+            # this flag from the new, anonymous session.
+            request.session[SESSION_EXPIRED_KEY] = True
+            return
+        request.session[LAST_SEEN_KEY] = now
