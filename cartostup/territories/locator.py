@@ -329,7 +329,7 @@ class BatchLocation:
         """The `Location` of one row, or the error `locate()` would have raised."""
         lat, lon = float(self.latitudes[row]), float(self.longitudes[row])
         if self.error[row] == self.INVALID:
-            return InvalidCoordinatesError(_invalid_message(lat, lon))
+            return InvalidCoordinatesError(invalid_coordinates_message(lat, lon))
         if self.error[row] == self.OUTSIDE:
             return self.index.outside_error(lat, lon)
         return self.index._location(
@@ -353,7 +353,7 @@ def _to_float(value: Any) -> float:
         return math.nan
 
 
-def _invalid_message(latitude: Any, longitude: Any) -> str:
+def invalid_coordinates_message(latitude: Any, longitude: Any) -> str:
     return _(
         "Coordonnées invalides (%(latitude)s, %(longitude)s) : la latitude doit être un nombre "
         "entre -90 et 90 et la longitude un nombre entre -180 et 180."
@@ -364,7 +364,7 @@ def validate_coordinates(latitude: Any, longitude: Any) -> tuple[float, float]:
     """Both as floats, or `InvalidCoordinatesError` (non-numbers, NaN, infinities, out of range)."""
     lat, lon = _to_float(latitude), _to_float(longitude)
     if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
-        raise InvalidCoordinatesError(_invalid_message(latitude, longitude))
+        raise InvalidCoordinatesError(invalid_coordinates_message(latitude, longitude))
     return lat, lon
 
 

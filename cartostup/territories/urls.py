@@ -1,7 +1,14 @@
 from django.urls import path
 
-from cartostup.core import views as core_views
+from . import views
 
 app_name = "territories"
-# Placeholder, replaced by the territories work.
-urlpatterns = [path("", core_views.home, name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("departements/<str:code>/", views.departement, name="departement"),
+    path(
+        "departements/<str:code>/communes.geojson",
+        views.departement_geojson,
+        name="departement_geojson",
+    ),
+]

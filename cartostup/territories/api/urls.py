@@ -1,2 +1,6 @@
+from django.urls import path
+
+from .views import LocateView
+
 app_name = "territories-api"
-urlpatterns: list = []
+urlpatterns = [path("territories/locate", LocateView.as_view(), name="locate")]
