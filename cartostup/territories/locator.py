@@ -62,7 +62,7 @@ class Location:
     distance_m: float
 
 
-def _as_bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
     # PostgreSQL returns memoryview for bytea, SQLite bytes.
     return bytes(value)
 
@@ -151,7 +151,7 @@ class TerritoryIndex:
             commune_names=[row[1] for row in rows],
             commune_kinds=[row[2] for row in rows],
             commune_departements=np.array([position[row[3]] for row in rows], dtype=np.int32),
-            commune_geometries=shapely.from_wkb([_as_bytes(row[4]) for row in rows])
+            commune_geometries=shapely.from_wkb([as_bytes(row[4]) for row in rows])
             if rows
             else np.array([], dtype=object),
             departement_codes=[row[1] for row in departements],
@@ -159,7 +159,7 @@ class TerritoryIndex:
             departement_antennas=[tuple(names) for names in antennas],
             qpv_codes=[row[0] for row in qpv_rows],
             qpv_names=[row[1] for row in qpv_rows],
-            qpv_geometries=shapely.from_wkb([_as_bytes(row[2]) for row in qpv_rows])
+            qpv_geometries=shapely.from_wkb([as_bytes(row[2]) for row in qpv_rows])
             if qpv_rows
             else np.array([], dtype=object),
             loaded_departements=tuple(loaded),
@@ -206,7 +206,9 @@ class TerritoryIndex:
         hits = self.qpv_tree.query(shapely.Point(lon, lat), predicate="intersects")
         return int(hits.min()) if len(hits) else -1
 
-    def _location(self, lat: float, lon: float, commune: int, qpv: int, distance: float) -> Location:
+    def _location(
+        self, lat: float, lon: float, commune: int, qpv: int, distance: float
+    ) -> Location:
         departement = int(self.commune_departements[commune])
         return Location(
             latitude=lat,

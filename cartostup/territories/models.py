@@ -66,9 +66,7 @@ class Commune(models.Model):
     code = models.CharField(_("code INSEE"), max_length=5, unique=True)
     name = models.CharField(_("nom"), max_length=150)
     kind = models.CharField(_("type"), max_length=3, choices=CommuneKind.choices)
-    departement = models.ForeignKey(
-        Departement, on_delete=models.PROTECT, related_name="communes"
-    )
+    departement = models.ForeignKey(Departement, on_delete=models.PROTECT, related_name="communes")
     parent = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,

@@ -38,9 +38,7 @@ def departement_get(*, actor: Any, code: str) -> Departement:
     """One département by INSEE code if the actor may see it; 404 otherwise (no audit)."""
     policy.require(actor, policy.Capability.VIEW_TERRITORIES)
     pk = Departement.objects.filter(code=code).values_list("pk", flat=True).first()
-    return policy.access_object(
-        Departement.objects.select_related("region"), actor=actor, pk=pk
-    )
+    return policy.access_object(Departement.objects.select_related("region"), actor=actor, pk=pk)
 
 
 def departement_view(*, actor: Any, code: str) -> Departement:
@@ -104,7 +102,7 @@ def departement_geojson(*, actor: Any, code: str) -> str:
     )
     features = []
     if communes:
-        geometries = _display([bytes(row[3]) for row in communes])
+        geometries = _display([locator.as_bytes(row[3]) for row in communes])
         for (commune_code, name, kind, _wkb), geometry in zip(communes, geometries, strict=True):
             features.append(
                 _feature(
@@ -113,7 +111,7 @@ def departement_geojson(*, actor: Any, code: str) -> str:
                 )
             )
     if neighbourhoods:
-        geometries = _display([bytes(row[2]) for row in neighbourhoods])
+        geometries = _display([locator.as_bytes(row[2]) for row in neighbourhoods])
         for (qpv_code, name, _wkb), geometry in zip(neighbourhoods, geometries, strict=True):
             features.append(_feature(geometry, {"layer": "qpv", "code": qpv_code, "name": name}))
     payload = json.dumps(

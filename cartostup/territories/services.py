@@ -54,7 +54,9 @@ def parse_departement_codes(value: str | Iterable[str] | None) -> frozenset[str]
     return frozenset(code.zfill(2) if code.isdigit() and len(code) == 1 else code for code in codes)
 
 
-def _upsert(model: Any, objects: list[Any], update_fields: list[str], progress: Progress, stage: str):
+def _upsert(
+    model: Any, objects: list[Any], update_fields: list[str], progress: Progress, stage: str
+):
     total = len(objects)
     for start in range(0, total, BATCH_SIZE):
         batch = objects[start : start + BATCH_SIZE]
@@ -371,4 +373,6 @@ def qpv_collection_load(path: str) -> Any:
     except OSError as exc:
         raise QpvImportError(_("Fichier illisible : %(error)s.") % {"error": exc}) from exc
     except ValueError as exc:
-        raise QpvImportError(_("Le fichier n'est pas du JSON valide : %(error)s.") % {"error": exc}) from exc
+        raise QpvImportError(
+            _("Le fichier n'est pas du JSON valide : %(error)s.") % {"error": exc}
+        ) from exc

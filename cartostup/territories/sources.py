@@ -7,6 +7,7 @@ the installed package, so the territories work offline and follow the package's 
 from __future__ import annotations
 
 import csv
+import io
 import lzma
 from collections import defaultdict
 from collections.abc import Iterator
@@ -55,7 +56,7 @@ def _rows(name: str) -> Iterator[dict[str, str]]:
     csv.field_size_limit(1 << 30)
     with (
         (data_dir() / f"{name}.csv.lzma").open("rb") as raw,
-        lzma.open(raw, "rt", encoding="utf-8", newline="") as text,
+        io.TextIOWrapper(lzma.LZMAFile(raw), encoding="utf-8", newline="") as text,
     ):
         yield from csv.DictReader(text)
 
@@ -71,7 +72,9 @@ def read_regions() -> list[RegionRow]:
 def read_departements() -> list[DepartementRow]:
     region_codes = {row["id"]: row["code"] for row in _rows("regions")}
     return [
-        DepartementRow(code=row["code"], name=row["nom"], region_code=region_codes[row["region_id"]])
+        DepartementRow(
+            code=row["code"], name=row["nom"], region_code=region_codes[row["region_id"]]
+        )
         for row in _rows("departements")
     ]
 
@@ -99,7 +102,9 @@ def read_communes(departement_codes: frozenset[str] | None = None) -> list[Commu
     postcodes = _postcodes_by_commune_id()
     communes = []
     for row in raw:
-        parent = by_id.get(row["commune_parent_id"]) if _nullable(row["commune_parent_id"]) else None
+        parent = (
+            by_id.get(row["commune_parent_id"]) if _nullable(row["commune_parent_id"]) else None
+        )
         departement_id = _nullable(row["departement_id"]) or (
             parent["departement_id"] if parent else None
         )

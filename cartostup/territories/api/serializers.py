@@ -35,9 +35,13 @@ class LocateInputSerializer(serializers.Serializer):
 class LocateOutputSerializer(serializers.Serializer):
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
-    commune_code = serializers.CharField(help_text=_("Code INSEE de la commune ou de l'arrondissement."))
+    commune_code = serializers.CharField(
+        help_text=_("Code INSEE de la commune ou de l'arrondissement.")
+    )
     commune_name = serializers.CharField()
-    commune_kind = serializers.CharField(help_text=_("COM (commune) ou ARM (arrondissement municipal)."))
+    commune_kind = serializers.CharField(
+        help_text=_("COM (commune) ou ARM (arrondissement municipal).")
+    )
     departement_code = serializers.CharField()
     departement_name = serializers.CharField()
     antennas = serializers.ListField(child=serializers.CharField(), help_text=_("Antennes Ofast."))

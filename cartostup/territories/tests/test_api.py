@@ -19,7 +19,9 @@ def test_url_name():
 
 
 def test_locate(client_for):
-    response = client_for("cross13_analyst").get(URL, {"latitude": "43.2951", "longitude": "5.3740"})
+    response = client_for("cross13_analyst").get(
+        URL, {"latitude": "43.2951", "longitude": "5.3740"}
+    )
     assert response.status_code == 200
     assert response.json() == {
         "latitude": 43.2951,
@@ -44,7 +46,9 @@ def test_locate(client_for):
 
 
 def test_locate_with_qpv(client_for, qpv_imported):
-    response = client_for("cross93_analyst").get(URL, {"latitude": 48.9265, "longitude": 2.3564})
+    response = client_for("cross93_analyst").get(
+        URL, {"latitude": "48.9265", "longitude": "2.3564"}
+    )
     assert response.json()["qpv_code"] == "QN09391M"
 
 
@@ -69,7 +73,9 @@ def test_invalid_input(client_for, params, field):
 
 
 def test_outside_france(client_for):
-    response = client_for("cross13_analyst").get(URL, {"latitude": 40.4168, "longitude": -3.7038})
+    response = client_for("cross13_analyst").get(
+        URL, {"latitude": "40.4168", "longitude": "-3.7038"}
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "outside_territory"
     assert "hors du territoire français" in response.json()["detail"]
@@ -78,11 +84,11 @@ def test_outside_france(client_for):
 
 
 def test_requires_a_verified_member(persona):
-    anonymous = Client().get(URL, {"latitude": 43.2951, "longitude": 5.374})
+    anonymous = Client().get(URL, {"latitude": "43.2951", "longitude": "5.374"})
     assert anonymous.status_code in (401, 403)
     unverified = Client()
     unverified.force_login(persona("cross13_analyst"))
-    assert unverified.get(URL, {"latitude": 43.2951, "longitude": 5.374}).status_code in (401, 403)
+    assert unverified.get(URL, {"latitude": "43.2951", "longitude": "5.374"}).status_code in (401, 403)
 
 
 def test_documented_in_the_schema():

@@ -83,7 +83,9 @@ def test_locate_csv(tmp_path):
         "Marseille",
     )
     assert rows[0]["note"] == "vieux-port" and rows[0]["error"] == ""
-    assert rows[1]["commune_code"] == "" and "Coordonnées invalides (abc, 5.3740)" in rows[1]["error"]
+    assert (
+        rows[1]["commune_code"] == "" and "Coordonnées invalides (abc, 5.3740)" in rows[1]["error"]
+    )
     assert "hors du territoire" in rows[2]["error"]
     assert rows[3]["commune_name"] == "Lyon 2e Arrondissement"
     assert "Coordonnées invalides" in rows[4]["error"]

@@ -165,21 +165,34 @@ def _collection():
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
-        (lambda c: c["features"][1]["properties"].pop("code_qp"), "Entité n° 2 : propriété « code_qp »"),
-        (lambda c: c["features"][2]["properties"].pop("lib_qp"), "Entité n° 3 (QN01393M) : propriété « lib_qp »"),
+        (
+            lambda c: c["features"][1]["properties"].pop("code_qp"),
+            "Entité n° 2 : propriété « code_qp »",
+        ),
+        (
+            lambda c: c["features"][2]["properties"].pop("lib_qp"),
+            "Entité n° 3 (QN01393M) : propriété « lib_qp »",
+        ),
         (lambda c: c["features"][3].update(geometry=None), "Entité n° 4 (QN09391M) : géométrie"),
         (
-            lambda c: c["features"][1].update(geometry={"type": "Point", "coordinates": [5.3, 43.3]}),
+            lambda c: c["features"][1].update(
+                geometry={"type": "Point", "coordinates": [5.3, 43.3]}
+            ),
             "Entité n° 2 (QN01392M) : la géométrie doit être un polygone",
         ),
         (
             lambda c: c["features"][0]["geometry"].update(
-                coordinates=[[[890000, 6250000], [891000, 6250000], [891000, 6251000], [890000, 6250000]]]
+                coordinates=[
+                    [[890000, 6250000], [891000, 6250000], [891000, 6251000], [890000, 6250000]]
+                ]
             ),
             "Entité n° 1 (QN01391M) : coordonnées hors limites",
         ),
         (lambda c: c["features"][3]["properties"].update(code_qp="QN01391M"), "code en double"),
-        (lambda c: c["features"][0]["properties"].update(insee_dep="99", insee_com=None), "département introuvable"),
+        (
+            lambda c: c["features"][0]["properties"].update(insee_dep="99", insee_com=None),
+            "département introuvable",
+        ),
         (lambda c: c.update(type="Feature"), "FeatureCollection"),
         (lambda c: c.update(features=[]), "aucune entité"),
         (lambda c: c["crs"]["properties"].update(name="urn:ogc:def:crs:EPSG::2154"), "EPSG::2154"),

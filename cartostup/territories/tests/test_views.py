@@ -44,14 +44,14 @@ def test_index_refused_without_the_capability(client_for):
 
 def test_departement_page(client_for):
     departement = Departement.objects.get(code="13")
-    response = client_for("cross13_analyst").get(
-        reverse("territories:departement", args=["13"])
-    )
+    response = client_for("cross13_analyst").get(reverse("territories:departement", args=["13"]))
     assert response.status_code == 200
     content = response.content.decode()
     assert 'id="territory-map"' in content
     assert 'aria-label="Carte des communes du département Bouches-du-Rhône"' in content
-    assert f'data-geojson-url="{reverse("territories:departement_geojson", args=["13"])}"' in content
+    assert (
+        f'data-geojson-url="{reverse("territories:departement_geojson", args=["13"])}"' in content
+    )
     assert "<td>Marseille 1er Arrondissement</td>" in content
     assert "<td>13201</td>" in content
     assert "Antenne Ofast : Marseille" in content
@@ -84,7 +84,10 @@ def test_departement_without_communes(client_for):
 def test_tile_layer_only_when_configured(client_for, settings):
     settings.CARTOSTUP_TILE_URL = "https://tuiles.example.gouv.fr/{z}/{x}/{y}.png"
     response = client_for("cross13_analyst").get(reverse("territories:departement", args=["13"]))
-    assert 'data-tile-url="https://tuiles.example.gouv.fr/{z}/{x}/{y}.png"' in response.content.decode()
+    assert (
+        'data-tile-url="https://tuiles.example.gouv.fr/{z}/{x}/{y}.png"'
+        in response.content.decode()
+    )
 
 
 def test_geojson_layer(client_for):
@@ -105,8 +108,12 @@ def test_geojson_layer(client_for):
 
 def test_geojson_includes_qpv_once_imported(client_for, qpv_imported):
     client = client_for("cross13_analyst")
-    collection = json.loads(client.get(reverse("territories:departement_geojson", args=["13"])).content)
-    qpv = {f["properties"]["code"] for f in collection["features"] if f["properties"]["layer"] == "qpv"}
+    collection = json.loads(
+        client.get(reverse("territories:departement_geojson", args=["13"])).content
+    )
+    qpv = {
+        f["properties"]["code"] for f in collection["features"] if f["properties"]["layer"] == "qpv"
+    }
     assert qpv == {"QN01391M", "QN01392M", "QN01393M"}
     page = client.get(reverse("territories:departement", args=["13"])).content.decode()
     assert "Les Oliviers (fictif) (QN01391M)" in page
@@ -115,5 +122,10 @@ def test_geojson_includes_qpv_once_imported(client_for, qpv_imported):
 def test_static_files_exist():
     from django.contrib.staticfiles import finders
 
-    for path in ("territories/map.js", "territories/map.css", "leaflet/leaflet.js", "leaflet/leaflet.css"):
+    for path in (
+        "territories/map.js",
+        "territories/map.css",
+        "leaflet/leaflet.js",
+        "leaflet/leaflet.css",
+    ):
         assert finders.find(path), path

@@ -44,9 +44,7 @@ class Command(BaseCommand):
             progress.close()
         if verbosity >= 1:
             self.stdout.write(
-                self.style.SUCCESS(
-                    f"{report.created} QPV créé(s), {report.updated} mis à jour."
-                )
+                self.style.SUCCESS(f"{report.created} QPV créé(s), {report.updated} mis à jour.")
             )
             if report.communes_missing:
                 self.stdout.write(

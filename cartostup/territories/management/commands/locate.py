@@ -12,7 +12,14 @@ from tqdm import tqdm
 
 from cartostup.territories import locator
 
-OUTPUT_COLUMNS = ["commune_code", "commune_name", "departement_code", "antenna", "qpv_code", "error"]
+OUTPUT_COLUMNS = [
+    "commune_code",
+    "commune_name",
+    "departement_code",
+    "antenna",
+    "qpv_code",
+    "error",
+]
 CHUNK_ROWS = 50_000
 
 
@@ -108,7 +115,10 @@ class Command(BaseCommand):
                         disable=verbosity < 1,
                     ) as bar,
                 ):
-                    writer = csv.DictWriter(out, fieldnames=output_fields, dialect=dialect)
+                    # Extra cells of a ragged row (under the key None) are dropped.
+                    writer = csv.DictWriter(
+                        out, fieldnames=output_fields, dialect=dialect, extrasaction="ignore"
+                    )
                     writer.writeheader()
                     counts = {"placed": 0, "errors": 0}
                     chunk: list[dict[str, Any]] = []
@@ -125,7 +135,8 @@ class Command(BaseCommand):
             raise CommandError(f"Fichier illisible ou impossible à écrire : {exc}") from exc
         if verbosity >= 1:
             self.stdout.write(
-                f"{counts['placed']} ligne(s) localisée(s), {counts['errors']} en erreur -> {target}"
+                f"{counts['placed']} ligne(s) localisée(s), {counts['errors']} en erreur "
+                f"-> {target}"
             )
 
     @staticmethod
@@ -168,5 +179,4 @@ class Command(BaseCommand):
                     }
                 )
                 counts["placed"] += 1
-            row.pop(None, None)  # extra cells of a ragged row
             writer.writerow(row)
