@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from io import StringIO
+from itertools import pairwise
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -41,13 +43,15 @@ def _sequences(problems) -> list[int]:
 
 
 def test_chain_of_events_verifies(persona):
+    before = AuditEvent.objects.order_by("sequence").last()
     events = _chain(persona)
-    assert [event.sequence for event in events] == [1, 2, 3, 4, 5]
-    assert events[0].previous_hash == GENESIS_HASH
-    assert all(b.previous_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    first = events[0].sequence
+    assert [event.sequence for event in events] == list(range(first, first + 5))
+    assert events[0].previous_hash == (before.hash if before else GENESIS_HASH)
+    assert all(b.previous_hash == a.hash for a, b in pairwise(events))
     assert list(audit_chain_problems()) == []
     head = AuditChainHead.objects.get()
-    assert (head.last_sequence, head.last_hash) == (5, events[-1].hash)
+    assert (head.last_sequence, head.last_hash) == (events[-1].sequence, events[-1].hash)
 
 
 def test_event_records_actor_organisation_and_reference(persona):
@@ -72,50 +76,53 @@ def test_event_records_actor_organisation_and_reference(persona):
     ],
 )
 def test_altered_field_detected_at_its_sequence(persona, field, value):
-    _chain(persona)
-    AuditEvent.objects.filter(sequence=3).update(**{field: value})
+    third = _chain(persona)[2].sequence
+    AuditEvent.objects.filter(sequence=third).update(**{field: value})
     problems = list(audit_chain_problems())
-    assert _sequences(problems) == [3]
+    assert _sequences(problems) == [third]
     assert "modifié" in problems[0].message
 
 
 def test_altered_hash_breaks_the_next_link(persona):
-    _chain(persona)
-    event = AuditEvent.objects.get(sequence=2)
-    AuditEvent.objects.filter(sequence=2).update(details={"forged": True})
-    event.refresh_from_db()
-    AuditEvent.objects.filter(sequence=2).update(hash=compute_hash(event))
+    events = _chain(persona)
+    second = events[1].sequence
+    AuditEvent.objects.filter(sequence=second).update(details={"forged": True})
+    event = AuditEvent.objects.get(sequence=second)
+    AuditEvent.objects.filter(sequence=second).update(hash=compute_hash(event))
     problems = list(audit_chain_problems())
-    assert _sequences(problems) == [3]
+    assert _sequences(problems) == [events[2].sequence]
     assert "lien" in problems[0].message
 
 
 def test_deleted_event_in_the_middle_detected(persona):
-    _chain(persona)
-    AuditEvent.objects.filter(sequence=3).delete()
+    third = _chain(persona)[2].sequence
+    AuditEvent.objects.filter(sequence=third).delete()
     problems = list(audit_chain_problems())
-    assert 3 in _sequences(problems)
-    assert any("n° 3 manque" in problem.message for problem in problems)
+    assert _sequences(problems) == [third, third + 1]
+    assert f"n° {third} manque" in problems[0].message
+    assert "lien" in problems[1].message
 
 
 def test_deleted_last_events_detected_by_head(persona):
-    _chain(persona)
-    AuditEvent.objects.filter(sequence__gte=4).delete()
+    events = _chain(persona)
+    fourth = events[3].sequence
+    AuditEvent.objects.filter(sequence__gte=fourth).delete()
     problems = list(audit_chain_problems())
-    assert _sequences(problems) == [4]
-    assert "n° 3" in problems[0].message and "n° 5" in problems[0].message
+    assert _sequences(problems) == [fourth]
+    assert f"n° {fourth - 1}" in problems[0].message
+    assert f"n° {events[-1].sequence}" in problems[0].message
 
 
 def test_deleted_head_row_detected(persona):
-    _chain(persona)
+    events = _chain(persona)
     AuditChainHead.objects.all().delete()
-    assert _sequences(audit_chain_problems()) == [5]
+    assert _sequences(audit_chain_problems()) == [events[-1].sequence]
 
 
 def test_forged_event_appended_detected(persona):
     events = _chain(persona)
     forged = AuditEvent(
-        sequence=6,
+        sequence=events[-1].sequence + 1,
         occurred_at=datetime.now(tz=UTC),
         actor_username="intruder",
         action=AuditAction.VIEW,
@@ -125,15 +132,15 @@ def test_forged_event_appended_detected(persona):
     forged.hash = compute_hash(forged)
     forged.save(force_insert=True)
     problems = list(audit_chain_problems())
-    assert _sequences(problems) == [6]
+    assert _sequences(problems) == [forged.sequence]
     assert "ajoutés" in problems[0].message
 
 
 def test_forged_event_inserted_in_a_gap_detected(persona):
     events = _chain(persona)
-    AuditEvent.objects.filter(sequence=3).delete()
+    AuditEvent.objects.filter(sequence=events[2].sequence).delete()
     forged = AuditEvent(
-        sequence=3,
+        sequence=events[2].sequence,
         occurred_at=datetime.now(tz=UTC),
         actor_username="intruder",
         action=AuditAction.VIEW,
@@ -143,11 +150,11 @@ def test_forged_event_inserted_in_a_gap_detected(persona):
     forged.hash = compute_hash(forged)
     forged.save(force_insert=True)
     # The forged event is well formed, but the next one does not point to it.
-    assert _sequences(audit_chain_problems()) == [4]
+    assert _sequences(audit_chain_problems()) == [events[3].sequence]
 
 
 def test_hash_stable_across_database_round_trip(persona):
-    details = {
+    details: dict[Any, Any] = {
         "filters": {"action": "view", "date_after": "2024-01-01"},
         "count": 2**40,
         "ratio": 1e20,
@@ -175,37 +182,41 @@ def test_json_safe_canonical_forms():
 
 
 def test_verify_command_reports_intact_chain(persona):
-    _chain(persona, count=7)
+    events = _chain(persona, count=7)
     out = StringIO()
     call_command("audit_verify", stdout=out)
-    assert "Journal d'audit intègre : 7 événements vérifiés." in out.getvalue()
+    total = AuditEvent.objects.count()
+    assert total >= 7 and events[-1].sequence == total
+    assert f"Journal d'audit intègre : {total} événements vérifiés." in out.getvalue()
 
 
 def test_verify_command_on_empty_chain():
+    AuditEvent.objects.all().delete()
+    AuditChainHead.objects.all().delete()
     out = StringIO()
     call_command("audit_verify", stdout=out)
     assert "Journal d'audit intègre : 0 événements vérifiés." in out.getvalue()
 
 
 def test_verify_command_lists_problems_and_fails(persona):
-    _chain(persona)
-    AuditEvent.objects.filter(sequence=2).update(object_id="forged")
-    AuditEvent.objects.filter(sequence=5).delete()
+    events = _chain(persona)
+    AuditEvent.objects.filter(sequence=events[1].sequence).update(object_id="forged")
+    AuditEvent.objects.filter(sequence=events[4].sequence).delete()
     err = StringIO()
     with pytest.raises(CommandError) as raised:
         call_command("audit_verify", stdout=StringIO(), stderr=err, batch_size=2)
     assert raised.value.returncode == 1
     output = err.getvalue()
-    assert "Événement n° 2 : le contenu de l'événement a été modifié." in output
-    assert "Événement n° 5" in output
+    assert f"Événement n° {events[1].sequence} : le contenu de l'événement a été modifié." in output
+    assert f"Événement n° {events[4].sequence}" in output
 
 
 def test_verify_command_exit_code(persona):
     """Through the real entry point: exit code 1 and the message on stderr."""
     from django.core.management import execute_from_command_line
 
-    _chain(persona, count=2)
-    AuditEvent.objects.filter(sequence=1).update(action=AuditAction.DELETE)
+    events = _chain(persona, count=2)
+    AuditEvent.objects.filter(sequence=events[0].sequence).update(action=AuditAction.DELETE)
     with pytest.raises(SystemExit) as raised:
         execute_from_command_line(["manage.py", "audit_verify"])
     assert raised.value.code == 1

@@ -31,9 +31,7 @@ class Command(BaseCommand):
                 returncode=1,
             )
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Journal d'audit intègre : {report.checked} événements vérifiés."
-            )
+            self.style.SUCCESS(f"Journal d'audit intègre : {report.checked} événements vérifiés.")
         )
         if options["verbosity"] >= 1 and report.checked:
             # Recording this value elsewhere detects a rewrite of the whole chain.

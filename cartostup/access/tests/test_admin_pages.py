@@ -1,0 +1,445 @@
+"""Administration and audit pages: who reaches them (others get 404), what they write, and the
+audit events they leave."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cartostup.access import services
+from cartostup.access.choices import Role
+from cartostup.access.models import Building, Membership, Organisation, User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.territories.models import Antenna, Departement
+
+pytestmark = pytest.mark.django_db
+
+HABITAT = "Habitat Phocéen (bailleur fictif)"
+
+
+def last_event() -> AuditEvent:
+    return AuditEvent.objects.order_by("-sequence")[0]
+
+
+def make_building(persona, landlord: str = "landlord_13h", name: str = "Bâtiment A") -> Building:
+    return services.building_create(
+        actor=persona(landlord),
+        name=name,
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+    )
+
+
+@pytest.fixture
+def admin_urls(persona):
+    organisation = Organisation.objects.get(name="CROSS des Bouches-du-Rhône")
+    user = persona("cross13_analyst")
+    membership = Membership.objects.get(user=user)
+    antenna = Antenna.objects.get_or_create(name="Marseille")[0]
+    group = services.sharing_group_create(
+        actor=persona("admin"), name="Groupe test", owner_organisation=organisation
+    )
+    return [
+        reverse("access:index"),
+        reverse("access:organisation_list"),
+        reverse("access:organisation_create"),
+        reverse("access:organisation_detail", args=[organisation.pk]),
+        reverse("access:organisation_edit", args=[organisation.pk]),
+        reverse("access:sharing_group_list"),
+        reverse("access:sharing_group_create"),
+        reverse("access:sharing_group_edit", args=[group.pk]),
+        reverse("access:antenna_list"),
+        reverse("access:antenna_edit", args=[antenna.pk]),
+        reverse("access:user_list"),
+        reverse("access:user_create"),
+        reverse("access:user_detail", args=[user.pk]),
+        reverse("access:user_edit", args=[user.pk]),
+        reverse("access:user_deactivate", args=[user.pk]),
+        reverse("access:user_reactivate", args=[user.pk]),
+        reverse("access:user_second_factor_reset", args=[user.pk]),
+        reverse("access:membership_create", args=[user.pk]),
+        reverse("access:membership_delete", args=[membership.pk]),
+    ]
+
+
+def test_admin_reaches_every_administration_page(client_for, admin_urls):
+    client = client_for("admin")
+    for url in admin_urls:
+        response = client.get(url)
+        # POST-only actions answer 405 to a GET, after the capability check.
+        assert response.status_code in {200, 405}, url
+
+
+@pytest.mark.parametrize(
+    "name", ["cross13_analyst", "auditor", "landlord_13h", "prefecture_13", "caller_operator"]
+)
+def test_non_admin_gets_404_everywhere(client_for, admin_urls, name):
+    client = client_for(name)
+    user = User.objects.get(username="cross13_analyst")
+    for url in admin_urls:
+        if url == reverse("access:index"):
+            continue  # the index lists what each one may use (below)
+        assert client.get(url).status_code == 404, url
+        assert client.post(url, {"name": "x"}).status_code == 404, url
+    user.refresh_from_db()
+    assert user.is_active
+
+
+def test_administration_index_lists_what_each_may_use(client_for):
+    index = reverse("access:index")
+    admin = client_for("admin").get(index).content.decode()
+    assert reverse("access:organisation_list") in admin
+    assert reverse("access:building_list") not in admin
+    landlord = client_for("landlord_13h").get(index).content.decode()
+    assert reverse("access:building_list") in landlord
+    assert reverse("access:organisation_list") not in landlord
+    auditor = client_for("auditor").get(index).content.decode()
+    assert reverse("core:audit_list") in auditor
+    assert reverse("access:user_list") not in auditor
+    for name in ("cross13_analyst", "caller_operator", "prefecture_13"):
+        assert client_for(name).get(index).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, admin_urls):
+    for url in admin_urls[:3]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert reverse("accounts:login") in response["Location"]
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+def test_admin_creates_organisation_through_the_page(client_for):
+    client = client_for("admin")
+    departement = Departement.objects.get(code="93")
+    response = client.post(
+        reverse("access:organisation_create"),
+        {
+            "name": "Bailleur de Bobigny",
+            "kind": "landlord",
+            "departements": [departement.pk],
+            "is_active": "on",
+        },
+    )
+    organisation = Organisation.objects.get(name="Bailleur de Bobigny")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("access:organisation_detail", args=[organisation.pk])
+    event = last_event()
+    assert (event.action, event.object_type, event.object_id) == (
+        AuditAction.CREATE,
+        "access.organisation",
+        str(organisation.pk),
+    )
+    page = client.get(response["Location"])
+    assert "Organisation « Bailleur de Bobigny » créée." in page.content.decode()
+    assert last_event().action == AuditAction.VIEW  # opening the record is audited
+
+
+def test_organisation_form_explains_errors_in_french(client_for):
+    client = client_for("admin")
+    before = AuditEvent.objects.count()
+    response = client.post(reverse("access:organisation_create"), {"name": "", "kind": "police"})
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "Le formulaire contient des erreurs" in content
+    assert "Choisissez au moins un département" in content
+    assert AuditEvent.objects.count() == before
+
+
+def test_admin_edits_organisation(client_for):
+    client = client_for("admin")
+    organisation = Organisation.objects.get(name="CROSS du Rhône")
+    departement = Departement.objects.get(code="69")
+    response = client.post(
+        reverse("access:organisation_edit", args=[organisation.pk]),
+        {"name": "CROSS du Rhône", "kind": "cross", "departements": [departement.pk]},
+    )
+    assert response.status_code == 302
+    organisation.refresh_from_db()
+    assert not organisation.is_active
+    event = last_event()
+    assert event.action == AuditAction.UPDATE and event.details["fields"] == ["is_active"]
+
+
+def test_organisation_list_filters_and_counts_members(client_for, persona):
+    persona("cross13_analyst")
+    client = client_for("admin")
+    response = client.get(reverse("access:organisation_list"), {"kind": "cross"})
+    content = response.content.decode()
+    assert "CROSS des Bouches-du-Rhône" in content and "Préfecture du Rhône" not in content
+    departement = Departement.objects.get(code="93")
+    response = client.get(reverse("access:organisation_list"), {"departement": departement.pk})
+    content = response.content.decode()
+    assert "CROSS de la Seine-Saint-Denis" in content and "CROSS du Rhône" not in content
+    organisations = list(response.context["organisations"])
+    assert all(hasattr(organisation, "member_count") for organisation in organisations)
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def test_user_creation_shows_the_temporary_password_once(client_for):
+    client = client_for("admin")
+    response = client.post(
+        reverse("access:user_create"),
+        {"username": "nouvel.agent", "first_name": "Nina", "last_name": "Rey", "email": ""},
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    user = User.objects.get(username="nouvel.agent")
+    password = response.context["temporary_password"]
+    assert password in response.content.decode()
+    assert user.check_password(password)
+    assert last_event().action == AuditAction.CREATE
+    # Not shown again anywhere.
+    detail = client.get(reverse("access:user_detail", args=[user.pk]))
+    assert password not in detail.content.decode()
+
+
+def test_membership_with_invalid_role_refused_in_french(client_for, persona):
+    client = client_for("admin")
+    user = persona("cross13_analyst")
+    landlord = Organisation.objects.get(name=HABITAT)
+    before = AuditEvent.objects.count()
+    response = client.post(
+        reverse("access:membership_create", args=[user.pk]),
+        {"organisation": landlord.pk, "role": Role.INVESTIGATOR},
+    )
+    assert response.status_code == 400
+    assert "Le rôle « Enquêteur » n&#x27;est pas possible" in response.content.decode()
+    assert not Membership.objects.filter(user=user, organisation=landlord).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_membership_added_and_removed_through_the_page(client_for, persona):
+    client = client_for("admin")
+    user = persona("cross13_analyst")
+    police = Organisation.objects.get(name="Police nationale – DIPN 13")
+    response = client.post(
+        reverse("access:membership_create", args=[user.pk]),
+        {"organisation": police.pk, "role": Role.INVESTIGATOR},
+    )
+    assert response.status_code == 302
+    membership = Membership.objects.get(user=user, organisation=police)
+    assert last_event().action == AuditAction.CREATE
+    client.post(reverse("access:membership_delete", args=[membership.pk]))
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert last_event().action == AuditAction.DELETE
+
+
+def test_deactivate_reactivate_and_reset_second_factor(client_for, persona):
+    client = client_for("admin")
+    user = persona("cross13_analyst")
+    TOTPDevice.objects.create(user=user, name="téléphone", confirmed=True)
+    client.post(reverse("access:user_deactivate", args=[user.pk]))
+    user.refresh_from_db()
+    assert not user.is_active
+    client.post(reverse("access:user_reactivate", args=[user.pk]))
+    user.refresh_from_db()
+    assert user.is_active
+    response = client.post(reverse("access:user_second_factor_reset", args=[user.pk]))
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    event = last_event()
+    assert (event.object_id, event.details["operation"]) == (str(user.pk), "second_factor_reset")
+    # A GET never changes anything.
+    assert client.get(reverse("access:user_deactivate", args=[user.pk])).status_code == 405
+
+
+def test_user_list_filters_and_is_audited(client_for, persona):
+    persona("cross13_analyst")
+    persona("landlord_13h")
+    client = client_for("admin")
+    cross = Organisation.objects.get(name="CROSS des Bouches-du-Rhône")
+    response = client.get(
+        reverse("access:user_list"), {"organisation": cross.pk, "role": Role.ANALYST}
+    )
+    usernames = {user.username for user in response.context["users"]}
+    assert usernames == {"cross13_analyst"}
+    event = last_event()
+    assert event.action == AuditAction.LIST
+    assert event.details["filters"] == {"organisation": str(cross.pk), "role": "analyst"}
+    # Organisation and role apply to the same membership.
+    response = client.get(
+        reverse("access:user_list"), {"organisation": cross.pk, "role": Role.INVESTIGATOR}
+    )
+    assert not list(response.context["users"])
+
+
+# --- antennas ------------------------------------------------------------------------------------
+
+
+def test_admin_edits_antenna_departements(client_for):
+    client = client_for("admin")
+    antenna = Antenna.objects.get_or_create(name="Marseille")[0]
+    codes = ["13", "83"]
+    response = client.post(
+        reverse("access:antenna_edit", args=[antenna.pk]),
+        {
+            "departements": list(
+                Departement.objects.filter(code__in=codes).values_list("pk", flat=True)
+            )
+        },
+    )
+    assert response.status_code == 302
+    assert set(antenna.departements.values_list("code", flat=True)) == set(codes)
+    assert last_event().object_type == "territories.antenna"
+
+
+# --- buildings -----------------------------------------------------------------------------------
+
+
+def test_landlord_creates_building_through_the_page(client_for):
+    client = client_for("landlord_13h")
+    response = client.post(
+        reverse("access:building_create"),
+        {
+            "name": "Résidence test – bâtiment B",
+            "address": "14 allée des Amandiers, 13014 Marseille",
+            "latitude": "43.3458",
+            "longitude": "5.3961",
+            "stairwells": "B1, B2",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    building = Building.objects.get(name="Résidence test – bâtiment B")
+    assert building.owner_organisation.name == HABITAT
+    assert last_event().action == AuditAction.CREATE
+    listing = client.get(reverse("access:building_list")).content.decode()
+    assert "Résidence test – bâtiment B" in listing
+
+
+def test_landlord_cannot_see_another_landlords_building(client_for, persona):
+    building = make_building(persona, "landlord_13h")
+    url = reverse("access:building_edit", args=[building.pk])
+    assert client_for("landlord_13h").get(url).status_code == 200
+    assert last_event().action == AuditAction.VIEW
+    for name in ("landlord_13l", "admin", "cross13_analyst"):
+        assert client_for(name).get(url).status_code == 404, name
+    other = client_for("landlord_13l").get(reverse("access:building_list")).content.decode()
+    assert "Bâtiment A" not in other
+
+
+def test_building_outside_territory_explained(client_for):
+    response = client_for("landlord_13h").post(
+        reverse("access:building_create"),
+        {"name": "Loin", "address": "Saint-Denis", "latitude": "48.9362", "longitude": "2.3574"},
+    )
+    assert response.status_code == 200
+    assert "hors du territoire" in response.content.decode()
+    assert not Building.objects.filter(name="Loin").exists()
+
+
+# --- audit trail ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["admin", "auditor"])
+def test_audit_pages_for_admin_and_auditor(client_for, persona, name):
+    event = audit_record(actor=persona("cross13_analyst"), action=AuditAction.SEARCH)
+    client = client_for(name)
+    response = client.get(reverse("core:audit_list"))
+    assert response.status_code == 200
+    assert event.sequence in [e.sequence for e in response.context["events"]]
+    listing = last_event()
+    assert (listing.action, listing.actor_username) == (AuditAction.LIST, name)
+    response = client.get(reverse("core:audit_detail", args=[event.pk]))
+    assert response.status_code == 200
+    assert event.hash in response.content.decode()
+    viewed = last_event()
+    assert (viewed.action, viewed.object_type, viewed.object_id) == (
+        AuditAction.VIEW,
+        "core.auditevent",
+        str(event.pk),
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["cross13_analyst", "ofast_analyst", "landlord_13h", "prefecture_13"]
+)
+def test_audit_pages_404_for_others(client_for, persona, name):
+    event = audit_record(actor=persona("admin"), action=AuditAction.VIEW)
+    client = client_for(name)
+    before = AuditEvent.objects.count()
+    for url in (
+        reverse("core:audit_list"),
+        reverse("core:audit_detail", args=[event.pk]),
+        reverse("core:audit_export"),
+    ):
+        assert client.get(url).status_code == 404, url
+    assert AuditEvent.objects.count() == before
+
+
+def test_audit_filters(client_for, persona):
+    analyst = persona("cross13_analyst")
+    audit_record(
+        actor=analyst, action=AuditAction.SEARCH, object_type="intel.record", object_id="7"
+    )
+    audit_record(actor=analyst, action=AuditAction.VIEW, object_type="intel.record", object_id="8")
+    audit_record(actor=persona("admin"), action=AuditAction.SEARCH, object_type="intel.record")
+    client = client_for("auditor")
+    url = reverse("core:audit_list")
+
+    def sequences(**filters):
+        response = client.get(url, filters)
+        assert response.status_code == 200
+        return [e for e in response.context["events"]]
+
+    found = sequences(actor="cross13_analyst", action="search")
+    assert [(e.actor_username, e.object_id) for e in found] == [("cross13_analyst", "7")]
+    found = sequences(object_type="intel.record", object_id="8")
+    assert [e.action for e in found] == [AuditAction.VIEW]
+    found = sequences(organisation="CROSS des Bouches", object_type="intel.record")
+    assert {e.object_id for e in found} == {"7", "8"}
+    # Newest first.
+    assert [e.sequence for e in found] == sorted((e.sequence for e in found), reverse=True)
+    today = found[0].occurred_at.astimezone().date().isoformat()
+    assert len(sequences(object_type="intel.record", date_from=today, date_to=today)) == 3
+    assert sequences(object_type="intel.record", date_to="2000-01-01") == []
+    listing = last_event()
+    assert listing.details["filters"] == {"object_type": "intel.record", "date_to": "2000-01-01"}
+    # Invalid filters: explained, nothing shown.
+    response = client.get(url, {"date_from": "2024-02-01", "date_to": "2024-01-01"})
+    assert "La date de fin précède la date de début." in response.content.decode()
+
+
+def test_audit_pagination(client_for, persona):
+    analyst = persona("cross13_analyst")
+    for number in range(60):
+        audit_record(
+            actor=analyst, action=AuditAction.VIEW, object_type="x.y", object_id=str(number)
+        )
+    client = client_for("auditor")
+    first = client.get(reverse("core:audit_list"), {"object_type": "x.y"})
+    assert len(first.context["events"]) == 50
+    assert 'class="fr-pagination"' in first.content.decode()
+    second = client.get(reverse("core:audit_list"), {"object_type": "x.y", "page": 2})
+    assert [e.object_id for e in second.context["events"]] == [str(n) for n in range(9, -1, -1)]
+    assert last_event().details["page"] == 2
+
+
+def test_audit_export_is_filtered_and_audited(client_for, persona):
+    analyst = persona("cross13_analyst")
+    audit_record(
+        actor=analyst, action=AuditAction.SEARCH, object_type="intel.record", object_id="=1+1"
+    )
+    audit_record(actor=analyst, action=AuditAction.VIEW, object_type="intel.record", object_id="2")
+    client = client_for("auditor")
+    response = client.get(reverse("core:audit_export"), {"object_type": "intel.record"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode("utf-8").lstrip("\ufeff")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][0] == "numero"
+    assert [row[6] for row in rows[1:]] == ["2", "'=1+1"]  # newest first; no formula
+    export = last_event()
+    assert export.action == AuditAction.EXPORT
+    assert export.details == {"filters": {"object_type": "intel.record"}, "count": 2}

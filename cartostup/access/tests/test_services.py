@@ -1,0 +1,382 @@
+"""Administration services: authorisation first (404), validation in French, one audit event."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from cartostup.access import policy, services
+from cartostup.access.choices import Distribution, OrganisationKind, Role
+from cartostup.access.models import Building, Membership, Organisation, SharingGroup, User
+from cartostup.core.audit import audit_chain_problems
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.territories.models import Antenna, Departement
+
+pytestmark = pytest.mark.django_db
+
+HABITAT = "Habitat Phocéen (bailleur fictif)"
+LITTORAL = "Logis du Littoral (bailleur fictif)"
+# Résidence in Marseille 14e (13214).
+MARSEILLE_14 = (43.3452, 5.3949)
+
+
+def last_event() -> AuditEvent:
+    return AuditEvent.objects.order_by("-sequence")[0]
+
+
+def departements(*codes: str) -> list[Departement]:
+    return list(Departement.objects.filter(code__in=codes))
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+def test_admin_creates_organisation_with_audit_event(persona):
+    admin = persona("admin")
+    organisation = services.organisation_create(
+        actor=admin,
+        name="Commissariat de Saint-Denis",
+        kind=OrganisationKind.POLICE,
+        departements=departements("93"),
+    )
+    assert set(organisation.departements.values_list("code", flat=True)) == {"93"}
+    event = last_event()
+    assert event.action == AuditAction.CREATE
+    assert (event.object_type, event.object_id) == ("access.organisation", str(organisation.pk))
+    assert event.actor_username == "admin"
+    assert "name" in event.details["fields"]
+    assert "Commissariat" not in str(event.details)  # references, not values
+    assert list(audit_chain_problems()) == []
+
+
+def test_admin_updates_organisation_and_records_changed_fields(persona):
+    admin = persona("admin")
+    organisation = Organisation.objects.get(name="CROSS du Rhône")
+    services.organisation_update(
+        actor=admin,
+        organisation=organisation,
+        name="CROSS du Rhône et de la métropole",
+        kind=organisation.kind,
+        national_scope=False,
+        departements=departements("69", "01"),
+        is_active=True,
+    )
+    organisation.refresh_from_db()
+    assert organisation.name == "CROSS du Rhône et de la métropole"
+    event = last_event()
+    assert event.action == AuditAction.UPDATE
+    assert event.object_id == str(organisation.pk)
+    assert event.details["fields"] == ["name", "departements"]
+
+
+def test_unchanged_organisation_writes_no_event(persona):
+    admin = persona("admin")
+    organisation = Organisation.objects.get(name="CROSS du Rhône")
+    before = AuditEvent.objects.count()
+    services.organisation_update(
+        actor=admin,
+        organisation=organisation,
+        name=organisation.name,
+        kind=organisation.kind,
+        national_scope=False,
+        departements=list(organisation.departements.all()),
+        is_active=True,
+    )
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.parametrize("name", ["cross13_analyst", "auditor", "landlord_13h", "ofast_analyst"])
+def test_non_admin_cannot_create_or_change_organisations(persona, name):
+    user = persona(name)
+    before = AuditEvent.objects.count()
+    with pytest.raises(Http404):
+        services.organisation_create(
+            actor=user, name="X", kind=OrganisationKind.POLICE, departements=departements("13")
+        )
+    own = Organisation.objects.filter(memberships__user=user)[0]
+    with pytest.raises(Http404):
+        services.organisation_update(
+            actor=user,
+            organisation=own,
+            name="Renamed",
+            kind=own.kind,
+            national_scope=own.national_scope,
+            departements=list(own.departements.all()),
+            is_active=True,
+        )
+    assert not Organisation.objects.filter(name__in=["X", "Renamed"]).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_organisation_scope_is_validated_in_french(persona):
+    admin = persona("admin")
+    with pytest.raises(ValidationError) as raised:
+        services.organisation_create(actor=admin, name="Sans territoire", kind="police")
+    assert "au moins un département" in str(raised.value.message_dict["departements"])
+    with pytest.raises(ValidationError):
+        services.organisation_create(
+            actor=admin,
+            name="Les deux",
+            kind="police",
+            national_scope=True,
+            departements=departements("13"),
+        )
+    assert not Organisation.objects.filter(name__in=["Sans territoire", "Les deux"]).exists()
+
+
+def test_organisation_kind_change_refused_when_members_do_not_fit(persona):
+    admin = persona("admin")
+    persona("prefecture_13")
+    prefecture = Organisation.objects.get(name="Préfecture de police des Bouches-du-Rhône")
+    with pytest.raises(ValidationError) as raised:
+        services.organisation_update(
+            actor=admin,
+            organisation=prefecture,
+            name=prefecture.name,
+            kind=OrganisationKind.POLICE,
+            national_scope=False,
+            departements=list(prefecture.departements.all()),
+            is_active=True,
+        )
+    assert "Agent de préfecture" in str(raised.value)
+    prefecture.refresh_from_db()
+    assert prefecture.kind == OrganisationKind.PREFECTURE
+
+
+def test_duplicate_organisation_name_refused(persona):
+    with pytest.raises(ValidationError) as raised:
+        services.organisation_create(
+            actor=persona("admin"),
+            name="CROSS du Rhône",
+            kind="cross",
+            departements=departements("69"),
+        )
+    assert "name" in raised.value.message_dict
+
+
+# --- sharing groups and antennas -------------------------------------------------------------
+
+
+def test_sharing_group_includes_its_owner_and_is_audited(persona):
+    admin = persona("admin")
+    police = Organisation.objects.get(name="Police nationale – DIPN 13")
+    customs = Organisation.objects.get(name="Direction régionale des douanes de Marseille")
+    group = services.sharing_group_create(
+        actor=admin, name="Groupe port", owner_organisation=police, organisations=[customs]
+    )
+    assert set(group.organisations.all()) == {police, customs}
+    assert last_event().action == AuditAction.CREATE
+    gendarmerie = Organisation.objects.get(name="Groupement de gendarmerie des Bouches-du-Rhône")
+    services.sharing_group_update(
+        actor=admin,
+        group=group,
+        name="Groupe port",
+        description="Trafic portuaire",
+        owner_organisation=police,
+        organisations=[customs, gendarmerie],
+    )
+    assert set(group.organisations.all()) == {police, customs, gendarmerie}
+    assert last_event().details["fields"] == ["description", "organisations"]
+    with pytest.raises(Http404):
+        services.sharing_group_create(
+            actor=persona("police13_investigator"), name="Autre", owner_organisation=police
+        )
+    assert not SharingGroup.objects.filter(name="Autre").exists()
+
+
+def test_antenna_departements_changed_by_admin_only(persona):
+    antenna = Antenna.objects.create(name="Antenne de test")
+    services.antenna_update(
+        actor=persona("admin"), antenna=antenna, departements=departements("13", "83")
+    )
+    assert set(antenna.departements.values_list("code", flat=True)) == {"13", "83"}
+    event = last_event()
+    assert (event.action, event.details["added"]) == (AuditAction.UPDATE, ["13", "83"])
+    with pytest.raises(Http404):
+        services.antenna_update(
+            actor=persona("antenna13_analyst"), antenna=antenna, departements=[]
+        )
+    assert antenna.departements.count() == 2
+
+
+# --- users and memberships -----------------------------------------------------------------------
+
+
+def test_user_creation_with_temporary_password(persona):
+    admin = persona("admin")
+    created = services.user_create(
+        actor=admin, username="jdupont", first_name="Jeanne", last_name="Dupont"
+    )
+    user = created.user
+    assert created.temporary_password and len(created.temporary_password) >= 12
+    assert user.check_password(created.temporary_password)
+    assert user.is_active
+    event = last_event()
+    assert (event.action, event.object_id) == (AuditAction.CREATE, str(user.pk))
+    assert created.temporary_password not in str(event.details)
+    assert "Dupont" not in str(event.details)
+
+
+def test_user_creation_with_weak_password_refused(persona):
+    with pytest.raises(ValidationError) as raised:
+        services.user_create(actor=persona("admin"), username="faible", password="1234")
+    assert "password" in raised.value.message_dict
+    assert not User.objects.filter(username="faible").exists()
+
+
+def test_user_creation_refused_to_non_admin(persona):
+    with pytest.raises(Http404):
+        services.user_create(actor=persona("auditor"), username="intrus")
+    assert not User.objects.filter(username="intrus").exists()
+
+
+def test_membership_role_must_suit_organisation_kind(persona):
+    admin = persona("admin")
+    user = services.user_create(actor=admin, username="agent").user
+    landlord = Organisation.objects.get(name=HABITAT)
+    before = AuditEvent.objects.count()
+    with pytest.raises(ValidationError) as raised:
+        services.membership_create(actor=admin, user=user, organisation=landlord, role=Role.ANALYST)
+    message = " ".join(raised.value.message_dict["role"])
+    assert "Le rôle « Analyste » n'est pas possible" in message
+    assert "Bailleur social" in message and "Référent bailleur" in message
+    assert not Membership.objects.filter(user=user).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_membership_gives_capabilities_and_is_audited(persona):
+    admin = persona("admin")
+    user = services.user_create(actor=admin, username="analyste").user
+    assert not policy.can(user, policy.Capability.VIEW_TERRITORIES)
+    cross = Organisation.objects.get(name="CROSS des Bouches-du-Rhône")
+    membership = services.membership_create(
+        actor=admin, user=user, organisation=cross, role=Role.ANALYST
+    )
+    event = last_event()
+    assert event.action == AuditAction.CREATE
+    assert event.details["organisation"] == cross.pk and event.details["role"] == "analyst"
+    assert policy.can(User.objects.get(pk=user.pk), policy.Capability.VIEW_TERRITORIES)
+    with pytest.raises(ValidationError):
+        services.membership_create(actor=admin, user=user, organisation=cross, role=Role.ANALYST)
+    services.membership_delete(actor=admin, membership=membership)
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert last_event().action == AuditAction.DELETE
+    assert list(audit_chain_problems()) == []
+
+
+def test_deactivate_and_reactivate(persona):
+    admin = persona("admin")
+    analyst = persona("cross13_analyst")
+    services.user_deactivate(actor=admin, user=analyst)
+    analyst.refresh_from_db()
+    assert not analyst.is_active
+    assert not policy.can(analyst, policy.Capability.USE_WORKSPACE)
+    assert last_event().details == {"fields": ["is_active"], "operation": "deactivate"}
+    services.user_reactivate(actor=admin, user=analyst)
+    analyst.refresh_from_db()
+    assert analyst.is_active
+    with pytest.raises(ValidationError):
+        services.user_deactivate(actor=admin, user=admin)
+    with pytest.raises(Http404):
+        services.user_deactivate(actor=persona("auditor"), user=analyst)
+
+
+def test_second_factor_reset_deletes_devices(persona):
+    admin = persona("admin")
+    analyst = persona("cross13_analyst")
+    TOTPDevice.objects.create(user=analyst, name="téléphone", confirmed=True)
+    TOTPDevice.objects.create(user=analyst, name="en cours", confirmed=False)
+    assert services.user_second_factor_reset(actor=admin, user=analyst) == 2
+    assert not TOTPDevice.objects.filter(user=analyst).exists()
+    event = last_event()
+    assert event.object_id == str(analyst.pk)
+    assert event.details["operation"] == "second_factor_reset"
+    with pytest.raises(Http404):
+        services.user_second_factor_reset(actor=persona("cross13_analyst"), user=admin)
+
+
+# --- buildings -----------------------------------------------------------------------------------
+
+
+def test_landlord_creates_building_in_its_organisation(persona):
+    landlord = persona("landlord_13h")
+    building = services.building_create(
+        actor=landlord,
+        name="Bâtiment A",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=MARSEILLE_14[0],
+        longitude=MARSEILLE_14[1],
+        stairwells="A1, A2",
+    )
+    assert building.owner_organisation.name == HABITAT
+    assert building.commune.departement.code == "13"
+    assert building.departement_id == building.commune.departement_id
+    assert building.distribution == Distribution.TERRITORY
+    assert len(building.h3_cell) == 15
+    event = last_event()
+    assert (event.action, event.object_type) == (AuditAction.CREATE, "access.building")
+    assert event.organisation_name == HABITAT
+    # Another landlord, an administrator: not theirs to see or change.
+    for name in ("landlord_13l", "admin"):
+        with pytest.raises(Http404):
+            services.building_update(
+                actor=persona(name),
+                building=building,
+                name="Volé",
+                address=building.address,
+                latitude=building.latitude,
+                longitude=building.longitude,
+            )
+    building.refresh_from_db()
+    assert building.name == "Bâtiment A"
+
+
+def test_landlord_updates_building_and_position_moves_cell(persona):
+    landlord = persona("landlord_13h")
+    building = services.building_create(
+        actor=landlord,
+        name="Bâtiment A",
+        address="12 allée des Amandiers",
+        latitude=MARSEILLE_14[0],
+        longitude=MARSEILLE_14[1],
+    )
+    cell = building.h3_cell
+    services.building_update(
+        actor=landlord,
+        building=building,
+        name="Bâtiment A",
+        address="12 allée des Amandiers",
+        latitude=43.3458,
+        longitude=5.3961,
+        stairwells="A",
+    )
+    building.refresh_from_db()
+    assert building.h3_cell != cell
+    assert set(last_event().details["fields"]) >= {"latitude", "longitude", "h3_cell"}
+
+
+def test_building_outside_landlord_territory_refused(persona):
+    with pytest.raises(ValidationError) as raised:
+        services.building_create(
+            actor=persona("landlord_13h"),
+            name="Hors territoire",
+            address="Saint-Denis",
+            latitude=48.9362,
+            longitude=2.3574,
+        )
+    assert "hors du territoire" in str(raised.value)
+    assert not Building.objects.filter(name="Hors territoire").exists()
+
+
+def test_building_creation_needs_manage_buildings(persona):
+    with pytest.raises(Http404):
+        services.building_create(
+            actor=persona("admin"),
+            name="X",
+            address="X",
+            latitude=MARSEILLE_14[0],
+            longitude=MARSEILLE_14[1],
+        )

@@ -1,0 +1,573 @@
+"""Administration pages: organisations, sharing groups, antennas, users and memberships, and the
+landlords' buildings. Thin: check the capability, parse the form, call one service or selector,
+redirect with a message. Whatever the actor may not see answers 404."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from cartostup.core.paging import paginate
+
+from . import policy, selectors, services
+from .forms import (
+    AdminForm,
+    AntennaForm,
+    BuildingForm,
+    MembershipForm,
+    OrganisationForm,
+    SharingGroupForm,
+    UserCreateForm,
+    UserUpdateForm,
+)
+from .models import Organisation, User
+
+Capability = policy.Capability
+
+
+class AuthenticatedRequest(HttpRequest):
+    """Every page here sits behind the login and second-factor middleware."""
+
+    user: User
+
+
+def _submit(form: AdminForm, write: Callable[[dict[str, Any]], Any]) -> Any:
+    """Run the service with the form's data; a refusal is shown on the form. Returns the
+    service's result, or None when the form or the service refused."""
+    if not form.is_valid():
+        return None
+    try:
+        return write(form.cleaned_data)
+    except ValidationError as error:
+        form.add_service_error(error)
+        return None
+
+
+def _post_only(request: AuthenticatedRequest) -> HttpResponse | None:
+    return None if request.method == "POST" else HttpResponseNotAllowed(["POST"])
+
+
+def index(request: AuthenticatedRequest) -> HttpResponse:
+    """The sections of the administration this actor may use."""
+    sections = [
+        (Capability.MANAGE_ORGANISATIONS, "access:organisation_list", _("Organisations")),
+        (Capability.MANAGE_ORGANISATIONS, "access:sharing_group_list", _("Groupes de partage")),
+        (Capability.MANAGE_USERS, "access:user_list", _("Utilisateurs")),
+        (Capability.MANAGE_TERRITORIES, "access:antenna_list", _("Antennes Ofast")),
+        (Capability.MANAGE_BUILDINGS, "access:building_list", _("Bâtiments du parc")),
+        (Capability.BROWSE_AUDIT, "core:audit_list", _("Journal d'audit")),
+    ]
+    allowed = [
+        (url, label) for capability, url, label in sections if policy.can(request.user, capability)
+    ]
+    if not allowed:
+        policy.require(request.user, Capability.MANAGE_ORGANISATIONS)  # 404
+    return render(
+        request, "access/index.html", {"page_title": _("Administration"), "sections": allowed}
+    )
+
+
+# --- organisations -------------------------------------------------------------------------------
+
+
+def organisation_list(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    filterset = selectors.organisation_list(actor=request.user, filters=request.GET)
+    page = paginate(request, filterset.qs)
+    return render(
+        request,
+        "access/organisation_list.html",
+        {
+            "page_title": _("Organisations"),
+            "filter_form": filterset.form,
+            "page_obj": page,
+            "organisations": page.object_list,
+        },
+    )
+
+
+def _organisation_initial(organisation: Organisation) -> dict[str, Any]:
+    return {
+        "name": organisation.name,
+        "kind": organisation.kind,
+        "national_scope": organisation.national_scope,
+        "departements": list(organisation.departements.all()),
+        "is_active": organisation.is_active,
+    }
+
+
+def organisation_create(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    form = OrganisationForm(request.POST or None)
+    if request.method == "POST":
+        organisation = _submit(
+            form, lambda data: services.organisation_create(actor=request.user, **data)
+        )
+        if organisation is not None:
+            messages.success(
+                request, _("Organisation « %(name)s » créée.") % {"name": organisation.name}
+            )
+            return redirect("access:organisation_detail", pk=organisation.pk)
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Nouvelle organisation"),
+            "form": form,
+            "submit_label": _("Créer l'organisation"),
+            "cancel_url": "access:organisation_list",
+        },
+    )
+
+
+def organisation_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    organisation = selectors.access_organisation(actor=request.user, pk=pk)
+    members = selectors.organisation_member_list(actor=request.user, organisation=organisation)
+    return render(
+        request,
+        "access/organisation_detail.html",
+        {"page_title": organisation.name, "organisation": organisation, "members": members},
+    )
+
+
+def organisation_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    organisation = selectors.access_organisation(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, record=request.method != "POST"
+    )
+    form = OrganisationForm(request.POST or None, initial=_organisation_initial(organisation))
+    if request.method == "POST":
+        updated = _submit(
+            form,
+            lambda data: services.organisation_update(
+                actor=request.user, organisation=organisation, **data
+            ),
+        )
+        if updated is not None:
+            messages.success(
+                request, _("Organisation « %(name)s » enregistrée.") % {"name": updated.name}
+            )
+            return redirect("access:organisation_detail", pk=updated.pk)
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Modifier l'organisation « %(name)s »") % {"name": organisation.name},
+            "form": form,
+            "submit_label": _("Enregistrer"),
+            "cancel_url": "access:organisation_detail",
+            "cancel_pk": organisation.pk,
+        },
+    )
+
+
+# --- sharing groups ------------------------------------------------------------------------------
+
+
+def sharing_group_list(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    page = paginate(request, selectors.sharing_group_list(actor=request.user))
+    return render(
+        request,
+        "access/sharing_group_list.html",
+        {"page_title": _("Groupes de partage"), "page_obj": page, "groups": page.object_list},
+    )
+
+
+def sharing_group_create(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    form = SharingGroupForm(
+        request.POST or None, organisations=selectors.organisation_choices(actor=request.user)
+    )
+    if request.method == "POST":
+        group = _submit(
+            form, lambda data: services.sharing_group_create(actor=request.user, **data)
+        )
+        if group is not None:
+            messages.success(request, _("Groupe « %(name)s » créé.") % {"name": group.name})
+            return redirect("access:sharing_group_list")
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Nouveau groupe de partage"),
+            "form": form,
+            "submit_label": _("Créer le groupe"),
+            "cancel_url": "access:sharing_group_list",
+        },
+    )
+
+
+def sharing_group_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_ORGANISATIONS)
+    group = selectors.access_sharing_group(actor=request.user, pk=pk, action=policy.Action.CHANGE)
+    initial = {
+        "name": group.name,
+        "description": group.description,
+        "owner_organisation": group.owner_organisation,
+        "organisations": list(group.organisations.all()),
+    }
+    form = SharingGroupForm(
+        request.POST or None,
+        initial=initial,
+        organisations=selectors.organisation_choices(actor=request.user),
+    )
+    if request.method == "POST":
+        updated = _submit(
+            form,
+            lambda data: services.sharing_group_update(actor=request.user, group=group, **data),
+        )
+        if updated is not None:
+            messages.success(request, _("Groupe « %(name)s » enregistré.") % {"name": updated.name})
+            return redirect("access:sharing_group_list")
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Modifier le groupe « %(name)s »") % {"name": group.name},
+            "form": form,
+            "submit_label": _("Enregistrer"),
+            "cancel_url": "access:sharing_group_list",
+        },
+    )
+
+
+# --- antennas ------------------------------------------------------------------------------------
+
+
+def antenna_list(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_TERRITORIES)
+    antennas = selectors.antenna_list(actor=request.user)
+    return render(
+        request,
+        "access/antenna_list.html",
+        {"page_title": _("Antennes Ofast"), "antennas": antennas},
+    )
+
+
+def antenna_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_TERRITORIES)
+    antenna = selectors.access_antenna(actor=request.user, pk=pk)
+    form = AntennaForm(
+        request.POST or None, initial={"departements": list(antenna.departements.all())}
+    )
+    if request.method == "POST":
+        updated = _submit(
+            form,
+            lambda data: services.antenna_update(
+                actor=request.user, antenna=antenna, departements=data["departements"]
+            ),
+        )
+        if updated is not None:
+            messages.success(
+                request, _("Antenne « %(name)s » enregistrée.") % {"name": updated.name}
+            )
+            return redirect("access:antenna_list")
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Départements de l'antenne « %(name)s »") % {"name": antenna.name},
+            "form": form,
+            "submit_label": _("Enregistrer"),
+            "cancel_url": "access:antenna_list",
+        },
+    )
+
+
+# --- buildings -----------------------------------------------------------------------------------
+
+
+def building_list(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_BUILDINGS)
+    page = paginate(request, selectors.building_managed_list(actor=request.user))
+    return render(
+        request,
+        "access/building_list.html",
+        {"page_title": _("Bâtiments du parc"), "page_obj": page, "buildings": page.object_list},
+    )
+
+
+def _building_form(
+    request: AuthenticatedRequest, initial: dict[str, Any] | None = None
+) -> BuildingForm:
+    organisations = services.building_organisations_for(request.user)  # type: ignore[arg-type]
+    return BuildingForm(request.POST or None, initial=initial, organisations=organisations)
+
+
+def building_create(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_BUILDINGS)
+    form = _building_form(request)
+    if request.method == "POST":
+        building = _submit(form, lambda data: services.building_create(actor=request.user, **data))
+        if building is not None:
+            messages.success(request, _("Bâtiment « %(name)s » ajouté.") % {"name": building.name})
+            return redirect("access:building_list")
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Nouveau bâtiment"),
+            "form": form,
+            "submit_label": _("Ajouter le bâtiment"),
+            "cancel_url": "access:building_list",
+        },
+    )
+
+
+def building_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_BUILDINGS)
+    building = selectors.access_building(actor=request.user, pk=pk)
+    form = _building_form(
+        request,
+        initial={
+            "name": building.name,
+            "address": building.address,
+            "latitude": building.latitude,
+            "longitude": building.longitude,
+            "stairwells": building.stairwells,
+        },
+    )
+    form.fields.pop("organisation", None)  # a building never changes landlord
+    if request.method == "POST":
+        updated = _submit(
+            form,
+            lambda data: services.building_update(actor=request.user, building=building, **data),
+        )
+        if updated is not None:
+            messages.success(
+                request, _("Bâtiment « %(name)s » enregistré.") % {"name": updated.name}
+            )
+            return redirect("access:building_list")
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Modifier le bâtiment « %(name)s »") % {"name": building.name},
+            "form": form,
+            "submit_label": _("Enregistrer"),
+            "cancel_url": "access:building_list",
+            "intro": _("Commune : %(commune)s – cellule H3 : %(cell)s")
+            % {"commune": building.commune, "cell": building.h3_cell},
+        },
+    )
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def user_list(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_USERS)
+    filterset = selectors.user_list(actor=request.user, filters=request.GET)
+    page = paginate(request, filterset.qs)
+    return render(
+        request,
+        "access/user_list.html",
+        {
+            "page_title": _("Utilisateurs"),
+            "filter_form": filterset.form,
+            "page_obj": page,
+            "users": page.object_list,
+        },
+    )
+
+
+def user_create(request: AuthenticatedRequest) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_USERS)
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST":
+        created = _submit(
+            form,
+            lambda data: services.user_create(
+                actor=request.user,
+                username=data["username"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                password=data["password"] or None,
+            ),
+        )
+        if created is not None:
+            messages.success(
+                request, _("Compte « %(username)s » créé.") % {"username": created.user.username}
+            )
+            if created.temporary_password is None:
+                return redirect("access:user_detail", pk=created.user.pk)
+            # Shown once, in this response only: never stored, never put in a message.
+            response = render(
+                request,
+                "access/user_created.html",
+                {
+                    "page_title": _("Compte créé"),
+                    "created_user": created.user,
+                    "temporary_password": created.temporary_password,
+                },
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Nouvel utilisateur"),
+            "form": form,
+            "submit_label": _("Créer le compte"),
+            "cancel_url": "access:user_list",
+        },
+    )
+
+
+def user_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_USERS)
+    user = selectors.access_user(actor=request.user, pk=pk)
+    membership_form = MembershipForm(
+        organisations=selectors.organisation_choices(actor=request.user)
+    )
+    return _user_detail_render(request, user=user, membership_form=membership_form)
+
+
+def _user_detail_render(
+    request: AuthenticatedRequest, *, user: Any, membership_form: MembershipForm, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "access/user_detail.html",
+        {
+            "page_title": user.get_full_name() or user.username,
+            "shown_user": user,
+            "memberships": selectors.user_membership_list(actor=request.user, user=user),
+            "has_second_factor": selectors.user_has_second_factor(user=user),
+            "membership_form": membership_form,
+            "is_self": user.pk == request.user.pk,
+        },
+        status=status,
+    )
+
+
+def user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_USERS)
+    user = selectors.access_user(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, record=request.method != "POST"
+    )
+    form = UserUpdateForm(
+        request.POST or None,
+        initial={"first_name": user.first_name, "last_name": user.last_name, "email": user.email},
+    )
+    if request.method == "POST":
+        updated = _submit(
+            form, lambda data: services.user_update(actor=request.user, user=user, **data)
+        )
+        if updated is not None:
+            messages.success(
+                request, _("Compte « %(username)s » enregistré.") % {"username": updated.username}
+            )
+            return redirect("access:user_detail", pk=updated.pk)
+    return render(
+        request,
+        "access/form.html",
+        {
+            "page_title": _("Modifier le compte « %(username)s »") % {"username": user.username},
+            "form": form,
+            "submit_label": _("Enregistrer"),
+            "cancel_url": "access:user_detail",
+            "cancel_pk": user.pk,
+        },
+    )
+
+
+def _user_action(
+    request: AuthenticatedRequest, pk: int, write: Callable[..., Any], success: str
+) -> HttpResponse:
+    """A POST-only action on a user (deactivate, reactivate, reset the second factor)."""
+    policy.require(request.user, Capability.MANAGE_USERS)
+    user = selectors.access_user(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, record=False
+    )
+    refused = _post_only(request)
+    if refused is not None:
+        return refused
+    try:
+        write(actor=request.user, user=user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, success % {"username": user.username})
+    return redirect("access:user_detail", pk=user.pk)
+
+
+def user_deactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _user_action(
+        request, pk, services.user_deactivate, _("Compte « %(username)s » désactivé.")
+    )
+
+
+def user_reactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _user_action(
+        request, pk, services.user_reactivate, _("Compte « %(username)s » réactivé.")
+    )
+
+
+def user_second_factor_reset(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    return _user_action(
+        request,
+        pk,
+        services.user_second_factor_reset,
+        _(
+            "Second facteur de « %(username)s » réinitialisé : il enrôlera un nouvel appareil "
+            "à sa prochaine connexion."
+        ),
+    )
+
+
+def membership_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    policy.require(request.user, Capability.MANAGE_USERS)
+    user = selectors.access_user(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, record=False
+    )
+    refused = _post_only(request)
+    if refused is not None:
+        return refused
+    form = MembershipForm(
+        request.POST, organisations=selectors.organisation_choices(actor=request.user)
+    )
+    membership = _submit(
+        form, lambda data: services.membership_create(actor=request.user, user=user, **data)
+    )
+    if membership is None:
+        return _user_detail_render(request, user=user, membership_form=form, status=400)
+    messages.success(
+        request,
+        _("Rôle « %(role)s » ajouté dans « %(organisation)s ».")
+        % {"role": membership.get_role_display(), "organisation": membership.organisation.name},
+    )
+    return redirect("access:user_detail", pk=user.pk)
+
+
+def membership_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    membership = selectors.access_membership(actor=request.user, pk=pk)
+    refused = _post_only(request)
+    if refused is not None:
+        return refused
+    try:
+        services.membership_delete(actor=request.user, membership=membership)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("Rôle « %(role)s » retiré dans « %(organisation)s ».")
+            % {
+                "role": membership.get_role_display(),
+                "organisation": membership.organisation.name,
+            },
+        )
+    return redirect("access:user_detail", pk=membership.user_id)
