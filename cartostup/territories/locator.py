@@ -188,7 +188,9 @@ class TerritoryIndex:
     def locate(self, latitude: Any, longitude: Any) -> Location:
         """The territory of one point; raises `LocateError` (French message) when impossible."""
         lat, lon = validate_coordinates(latitude, longitude)
-        hits = self.commune_tree.query(shapely.Point(lon, lat), predicate="within")
+        # "intersects" is cheaper than "within" on prepared polygons and, for a point, differs
+        # only on a boundary, where the first commune by code wins (as in locate_many).
+        hits = self.commune_tree.query(shapely.Point(lon, lat), predicate="intersects")
         distance = 0.0
         if len(hits):
             commune = int(hits.min())
@@ -292,18 +294,15 @@ class TerritoryIndex:
         positions = np.flatnonzero(valid)
         if len(positions) and len(self.commune_codes):
             points = shapely.points(lon[positions], lat[positions])
-            point_index, tree_index = self.commune_tree.query(points, predicate="within")
-            # A point on two overlapping polygons takes the first commune (by code), as locate().
-            found = np.full(len(positions), -1, dtype=np.int64)
-            found[point_index[::-1]] = tree_index[::-1]
+            point_index, tree_index = self.commune_tree.query(points, predicate="intersects")
+            # A point on a shared boundary (or an overlap) takes the first commune by code.
+            found = _first_hit(len(positions), point_index, tree_index)
             commune[positions] = found
             missing = positions[found < 0]
             commune[missing], distance[missing] = self._snap(lat[missing], lon[missing])
             if len(self.qpv_codes):
                 point_index, tree_index = self.qpv_tree.query(points, predicate="intersects")
-                in_qpv = np.full(len(positions), -1, dtype=np.int64)
-                in_qpv[point_index[::-1]] = tree_index[::-1]
-                qpv[positions] = in_qpv
+                qpv[positions] = _first_hit(len(positions), point_index, tree_index)
         error[valid & (commune < 0)] = BatchLocation.OUTSIDE
         return BatchLocation(self, lat, lon, commune, qpv, distance, error)
 
@@ -337,6 +336,14 @@ class BatchLocation:
         return self.index._location(
             lat, lon, int(self.commune[row]), int(self.qpv[row]), float(self.distance_m[row])
         )
+
+
+def _first_hit(count: int, point_index: np.ndarray, tree_index: np.ndarray) -> np.ndarray:
+    """For each of `count` points, the lowest tree index it hit, or -1."""
+    first = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, point_index, tree_index)
+    first[first == np.iinfo(np.int64).max] = -1
+    return first
 
 
 def _as_float_array(values: Any) -> np.ndarray:

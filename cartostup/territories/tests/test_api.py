@@ -88,7 +88,8 @@ def test_requires_a_verified_member(persona):
     assert anonymous.status_code in (401, 403)
     unverified = Client()
     unverified.force_login(persona("cross13_analyst"))
-    assert unverified.get(URL, {"latitude": "43.2951", "longitude": "5.374"}).status_code in (401, 403)
+    response = unverified.get(URL, {"latitude": "43.2951", "longitude": "5.374"})
+    assert response.status_code in (401, 403)
 
 
 def test_documented_in_the_schema():
