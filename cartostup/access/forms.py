@@ -32,12 +32,18 @@ class AdminForm(DsfrBaseForm):
             self.add_error(None, error.messages)
 
 
+class InlineCheckboxSelectMultiple(forms.CheckboxSelectMultiple):
+    """Check boxes side by side (DSFR inline fieldset elements): a hundred départements."""
+
+    inline = True
+
+
 def _departement_field(label: StrOrPromise) -> forms.ModelMultipleChoiceField:
     return forms.ModelMultipleChoiceField(
         queryset=Departement.objects.order_by("code"),
         required=False,
         label=label,
-        widget=forms.CheckboxSelectMultiple(attrs={"class": "fr-fieldset--inline"}),
+        widget=InlineCheckboxSelectMultiple,
     )
 
 
