@@ -105,7 +105,9 @@ class Command(BaseCommand):
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
         def line(cells: tuple[str, ...]) -> str:
-            return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            return "  ".join(
+                cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
+            ).rstrip()
 
         write = self.stdout.write
         write("Comptes de démonstration de Cartostup")
