@@ -1,4 +1,7 @@
-"""Security headers: a strict Content-Security-Policy with a per-request nonce, no referrer."""
+"""Security headers: a strict Content-Security-Policy with a per-request nonce.
+
+The referrer policy is Django's `SECURE_REFERRER_POLICY` (same-origin): `no-referrer` would make
+Chromium send `Origin: null` with form posts, which CSRF protection rightly refuses."""
 
 import secrets
 from collections.abc import Callable
@@ -41,7 +44,6 @@ class SecurityHeadersMiddleware:
             ]
         )
         response.setdefault("Content-Security-Policy", policy)
-        response.setdefault("Referrer-Policy", "no-referrer")
         response.setdefault(
             "Permissions-Policy", "geolocation=(), camera=(), microphone=(), interest-cohort=()"
         )
