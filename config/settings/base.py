@@ -192,6 +192,8 @@ CARTOSTUP_TILE_ATTRIBUTION = os.environ.get("CARTOSTUP_TILE_ATTRIBUTION", "")
 
 # Territories: tolerance (metres) to place a point that falls in a sliver between boundaries.
 CARTOSTUP_LOCATE_TOLERANCE_M = float(os.environ.get("CARTOSTUP_LOCATE_TOLERANCE_M", "1500"))
+# How often (seconds) a process checks whether another one changed the territories it indexed.
+CARTOSTUP_LOCATE_RECHECK_SECONDS = float(os.environ.get("CARTOSTUP_LOCATE_RECHECK_SECONDS", "60"))
 
 AUDIT_RETENTION_DAYS = int(os.environ.get("CARTOSTUP_AUDIT_RETENTION_DAYS", str(3 * 365)))
 
