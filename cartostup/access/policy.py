@@ -164,6 +164,14 @@ def can(actor: Any, capability: Capability) -> bool:
     return capability in actor_context(actor).capabilities
 
 
+def is_verified_member(actor: Any) -> bool:
+    """Logged in, second factor verified, and holding a role in an active organisation."""
+    if actor is None or not actor.is_authenticated:
+        return False
+    verified = getattr(actor, "is_verified", None)
+    return bool(verified and verified()) and can(actor, Capability.USE_WORKSPACE)
+
+
 def require(actor: Any, capability: Capability) -> None:
     """Refuse with 404 (the page does not exist for this actor)."""
     if not can(actor, capability):

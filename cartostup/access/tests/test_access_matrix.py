@@ -1,0 +1,135 @@
+"""The access matrix: every URL of the application, visited as every persona (and anonymously),
+answers what `access_matrix.csv` declares. A URL missing from the table fails the test, so each
+new page must state who may see it.
+
+Placeholders in paths name objects of the demo data: `{organisation:cross13}` (an organisation by
+its key in `core/personas.py`), `{user:cross13_analyst}`, `{membership:cross13_analyst}`,
+`{building:landlord_13h}` (a building of that landlord), `{antenna:Marseille}`,
+`{sharing_group}`, `{audit_event}`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from cartostup.access.models import Building, Membership, Organisation, SharingGroup, User
+from cartostup.access.services import building_create, demo_organisations_ensure
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.core.personas import ORGANISATIONS, PERSONA_NAMES
+from cartostup.territories.models import Antenna
+from conftest import login_verified
+
+MATRIX = Path(__file__).with_name("access_matrix.csv")
+ANONYMOUS = "anonymous"
+# Not application pages: Django's own admin (superusers only, behind the same second factor),
+# the language switch (a POST-only redirect), static files.
+IGNORED_NAMESPACES = ("admin:",)
+IGNORED_NAMES = {"set_language"}
+
+
+def url_names(patterns=None, namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            names |= url_names(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(namespace + pattern.name)
+    return {
+        name
+        for name in names
+        if not name.startswith(IGNORED_NAMESPACES) and name not in IGNORED_NAMES
+    }
+
+
+def read_matrix() -> list[dict[str, str]]:
+    with MATRIX.open(encoding="utf-8") as handle:
+        return [row for row in csv.DictReader(handle) if not row["name"].startswith("#")]
+
+
+def test_every_url_is_in_the_matrix():
+    declared = {row["name"] for row in read_matrix()}
+    missing = url_names() - declared
+    assert not missing, f"URL absentes de access_matrix.csv : {sorted(missing)}"
+    unknown = declared - url_names()
+    assert not unknown, f"URL inconnues dans access_matrix.csv : {sorted(unknown)}"
+
+
+def test_every_persona_is_a_column():
+    with MATRIX.open(encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header[:2] == ["name", "path"]
+    assert set(header[2:]) == {ANONYMOUS, *PERSONA_NAMES}
+
+
+@pytest.fixture
+def matrix_objects(persona):
+    organisations = demo_organisations_ensure()
+    users = {name: persona(name) for name in PERSONA_NAMES}
+    building = building_create(
+        actor=users["landlord_13h"],
+        name="Bâtiment matrice",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+    )
+    group = SharingGroup.objects.create(
+        name="Groupe matrice", owner_organisation=organisations["police13"]
+    )
+    group.organisations.set([organisations["police13"], organisations["customs13"]])
+    event = audit_record(actor=users["admin"], action=AuditAction.SEARCH, object_type="matrice")
+    return {"organisations": organisations, "users": users, "building": building,
+            "group": group, "event": event}
+
+
+def resolve_path(template: str, objects) -> str:
+    def replace(match: re.Match[str]) -> str:
+        kind, _, key = match.group(1).partition(":")
+        if kind == "organisation":
+            return str(objects["organisations"][key].pk)
+        if kind == "user":
+            return str(objects["users"][key].pk)
+        if kind == "membership":
+            return str(Membership.objects.filter(user=objects["users"][key]).first().pk)
+        if kind == "building":
+            return str(
+                Building.objects.filter(owner_organisation=objects["organisations"][key]).first().pk
+            )
+        if kind == "antenna":
+            return str(Antenna.objects.get(name=key).pk)
+        if kind == "sharing_group":
+            return str(objects["group"].pk)
+        if kind == "audit_event":
+            return str(objects["event"].pk)
+        raise AssertionError(f"espace réservé inconnu : {match.group(0)}")
+
+    return re.sub(r"\{([^}]+)\}", replace, template)
+
+
+@pytest.mark.django_db
+def test_access_matrix(matrix_objects):
+    rows = read_matrix()
+    clients = {ANONYMOUS: Client()}
+    for name in PERSONA_NAMES:
+        clients[name] = login_verified(Client(), matrix_objects["users"][name])
+    differences = []
+    for row in rows:
+        path = resolve_path(row["path"], matrix_objects)
+        for who, client in clients.items():
+            expected = int(row[who])
+            status = client.get(path).status_code
+            if status != expected:
+                differences.append(f"{row['name']} {path} {who}: attendu {expected}, obtenu {status}")
+    assert not differences, "\n".join(differences)
+    # The visits left only audit events, no other record.
+    assert Organisation.objects.count() == len(ORGANISATIONS)
+    assert User.objects.count() == len(PERSONA_NAMES)
+    assert AuditEvent.objects.filter(action=AuditAction.VIEW).exists()
