@@ -14,7 +14,7 @@ TEST_DEPARTEMENTS = "13,93,69,75"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):  # noqa: F811
+def django_db_setup(django_db_setup, django_db_blocker):
     """Load territories once into the test database; every test's transaction rolls back to it."""
     with django_db_blocker.unblock():
         call_command("load_territories", departements=TEST_DEPARTEMENTS, verbosity=0)

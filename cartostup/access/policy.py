@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -121,7 +122,7 @@ def actor_context(user: User | AnonymousUser | None) -> ActorContext:
         .select_related("organisation")
         .prefetch_related("organisation__departements")
     )
-    scopes = []
+    scopes: list[tuple[int, str, frozenset[int] | None]] = []
     national = False
     departement_ids: set[int] = set()
     for membership in memberships:
@@ -147,7 +148,7 @@ def actor_context(user: User | AnonymousUser | None) -> ActorContext:
         ),
         scopes=tuple(scopes),
     )
-    user._cartostup_actor = context  # type: ignore[union-attr]
+    user._cartostup_actor = context  # type: ignore[union-attr,attr-defined]
     return context
 
 
@@ -292,8 +293,10 @@ def _departement_q(context: ActorContext, action: Action) -> Q:
 
 def _in_visible_departement_q(context: ActorContext, action: Action) -> Q:
     visible = _departement_q(context, Action.VIEW)
-    return Q(departement__in=Departement.objects.filter(visible)) if action == Action.VIEW else Q(
-        pk__in=[]
+    return (
+        Q(departement__in=Departement.objects.filter(visible))
+        if action == Action.VIEW
+        else Q(pk__in=[])
     )
 
 
@@ -350,12 +353,8 @@ def access_object(
         queryset = queryset._default_manager.all()
     try:
         return restrict(queryset, actor=actor, action=action).get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
-
-
-def can_act_on(actor: Any, obj: models.Model, action: Action) -> bool:
-    return restrict(type(obj)._default_manager.filter(pk=obj.pk), actor=actor, action=action).exists()
 
 
 def assignable_roles(organisation_kind: str) -> Iterable[str]:

@@ -14,7 +14,13 @@ def register() -> None:
             roles=frozenset({Role.ANALYST, Role.INVESTIGATOR}),
             fields_by_role={
                 Role.LANDLORD_REFERENT: (
-                    "id", "name", "address", "latitude", "longitude", "stairwells", "commune",
+                    "id",
+                    "name",
+                    "address",
+                    "latitude",
+                    "longitude",
+                    "stairwells",
+                    "commune",
                 ),
             },
             scoped_by={OrganisationKind.LANDLORD: "owner_organisation"},

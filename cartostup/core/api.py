@@ -1,16 +1,67 @@
-"""REST framework glue shared by every app."""
+"""REST framework glue shared by every app: one error format for every 4xx response."""
 
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import serializers
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
+class ErrorSerializer(serializers.Serializer):
+    """Every error response: a French sentence, a stable code, and per-field messages when the
+    input was invalid."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+def _field_messages(data: Any) -> dict[str, list[str]]:
+    if isinstance(data, dict):
+        return {
+            str(field): [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+            for field, messages in data.items()
+        }
+    if isinstance(data, list):
+        return {"non_field_errors": [str(message) for message in data]}
+    return {"non_field_errors": [str(data)]}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Turn model validation errors raised by services into 400 responses with French messages."""
+    """Model validation errors raised by services become 400s; every error gets the same shape."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = serializers.ValidationError(detail)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, serializers.ValidationError):
+        response.data = {
+            "detail": _("Les données envoyées sont invalides."),
+            "code": "invalid",
+            "errors": _field_messages(response.data),
+        }
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        detail = response.data["detail"]
+        response.data = {
+            "detail": str(detail),
+            "code": getattr(detail, "code", "error") or "error",
+        }
+    return response
+
+
+class CartostupAPIView(APIView):
+    """Base of every API view: an unsupported method answers 405 before authentication (and
+    its CSRF check) runs, as HTTP says it should."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise exceptions.MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)

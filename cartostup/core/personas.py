@@ -38,10 +38,18 @@ ORGANISATIONS: tuple[OrganisationSpec, ...] = (
         Kind.OFAST_ANTENNA,
         ("04", "05", "06", "13", "83", "84", "2A", "2B"),
     ),
-    OrganisationSpec("ofast_versailles", "Ofast – antenne de Versailles", Kind.OFAST_ANTENNA,
-                     ("75", "77", "78", "91", "92", "93", "94", "95")),
-    OrganisationSpec("ofast_lyon", "Ofast – antenne de Lyon", Kind.OFAST_ANTENNA,
-                     ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74")),
+    OrganisationSpec(
+        "ofast_versailles",
+        "Ofast – antenne de Versailles",
+        Kind.OFAST_ANTENNA,
+        ("75", "77", "78", "91", "92", "93", "94", "95"),
+    ),
+    OrganisationSpec(
+        "ofast_lyon",
+        "Ofast – antenne de Lyon",
+        Kind.OFAST_ANTENNA,
+        ("01", "03", "07", "15", "26", "38", "42", "43", "63", "69", "73", "74"),
+    ),
     OrganisationSpec("cross13", "CROSS des Bouches-du-Rhône", Kind.CROSS, ("13",)),
     OrganisationSpec("cross93", "CROSS de la Seine-Saint-Denis", Kind.CROSS, ("93",)),
     OrganisationSpec("cross69", "CROSS du Rhône", Kind.CROSS, ("69",)),
@@ -69,15 +77,9 @@ ORGANISATIONS: tuple[OrganisationSpec, ...] = (
         "prefecture93", "Préfecture de la Seine-Saint-Denis", Kind.PREFECTURE, ("93",)
     ),
     OrganisationSpec("prefecture69", "Préfecture du Rhône", Kind.PREFECTURE, ("69",)),
-    OrganisationSpec(
-        "landlord_13h", "Habitat Phocéen (bailleur fictif)", Kind.LANDLORD, ("13",)
-    ),
-    OrganisationSpec(
-        "landlord_13l", "Logis du Littoral (bailleur fictif)", Kind.LANDLORD, ("13",)
-    ),
-    OrganisationSpec(
-        "landlord_93", "Plaine Habitat (bailleur fictif)", Kind.LANDLORD, ("93",)
-    ),
+    OrganisationSpec("landlord_13h", "Habitat Phocéen (bailleur fictif)", Kind.LANDLORD, ("13",)),
+    OrganisationSpec("landlord_13l", "Logis du Littoral (bailleur fictif)", Kind.LANDLORD, ("13",)),
+    OrganisationSpec("landlord_93", "Plaine Habitat (bailleur fictif)", Kind.LANDLORD, ("93",)),
     OrganisationSpec(
         "call_platform", "Plateforme d'appel nationale", Kind.CALL_PLATFORM, national=True
     ),
@@ -109,6 +111,4 @@ PERSONAS: tuple[PersonaSpec, ...] = (
 
 PERSONA_NAMES = tuple(p.username for p in PERSONAS)
 # Every département an organisation of the demo covers must be loaded for the demo to work.
-DEMO_DEPARTEMENTS = tuple(
-    sorted({code for spec in ORGANISATIONS for code in spec.departements})
-)
+DEMO_DEPARTEMENTS = tuple(sorted({code for spec in ORGANISATIONS for code in spec.departements}))

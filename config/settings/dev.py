@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("CARTOSTUP_DEBUG", "1")
 
-from .base import *  # noqa: E402,F403
-from .base import DATA_DIR  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATA_DIR
 
 
 def _local_secret() -> str:

@@ -3,11 +3,12 @@
 import os
 import tempfile
 
-os.environ.setdefault("CARTOSTUP_DATA_DIR", tempfile.mkdtemp(prefix="cartostup-test-"))
+# Always a throwaway data directory: tests never write into a developer's ./var.
+os.environ["CARTOSTUP_DATA_DIR"] = tempfile.mkdtemp(prefix="cartostup-test-")
 
-from .base import *  # noqa: E402,F403
+from .base import *  # noqa: F403
 
-SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+SECRET_KEY = "test-secret-key-not-for-production"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 # Fast hashing in tests; Argon2 is still exercised by a dedicated test.
@@ -19,3 +20,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+(DATA_DIR / "static").mkdir(exist_ok=True)  # noqa: F405

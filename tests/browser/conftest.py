@@ -109,8 +109,11 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
+    # Function-scoped: Playwright's sync API runs an event loop while it is open, and Django
+    # refuses database access from a thread with a running loop, which would break the
+    # database tests that run after this one in the same worker.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -86,8 +86,13 @@ def matrix_objects(persona):
     )
     group.organisations.set([organisations["police13"], organisations["customs13"]])
     event = audit_record(actor=users["admin"], action=AuditAction.SEARCH, object_type="matrice")
-    return {"organisations": organisations, "users": users, "building": building,
-            "group": group, "event": event}
+    return {
+        "organisations": organisations,
+        "users": users,
+        "building": building,
+        "group": group,
+        "event": event,
+    }
 
 
 def resolve_path(template: str, objects) -> str:
@@ -98,11 +103,10 @@ def resolve_path(template: str, objects) -> str:
         if kind == "user":
             return str(objects["users"][key].pk)
         if kind == "membership":
-            return str(Membership.objects.filter(user=objects["users"][key]).first().pk)
+            return str(Membership.objects.get(user=objects["users"][key]).pk)
         if kind == "building":
-            return str(
-                Building.objects.filter(owner_organisation=objects["organisations"][key]).first().pk
-            )
+            owner = objects["organisations"][key]
+            return str(Building.objects.filter(owner_organisation=owner).earliest("pk").pk)
         if kind == "antenna":
             return str(Antenna.objects.get(name=key).pk)
         if kind == "sharing_group":
@@ -127,7 +131,9 @@ def test_access_matrix(matrix_objects):
             expected = int(row[who])
             status = client.get(path).status_code
             if status != expected:
-                differences.append(f"{row['name']} {path} {who}: attendu {expected}, obtenu {status}")
+                differences.append(
+                    f"{row['name']} {path} {who}: attendu {expected}, obtenu {status}"
+                )
     assert not differences, "\n".join(differences)
     # The visits left only audit events, no other record.
     assert Organisation.objects.count() == len(ORGANISATIONS)

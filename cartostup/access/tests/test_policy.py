@@ -35,9 +35,11 @@ HABITAT = "Habitat Phocéen (bailleur fictif)"
 
 
 def visible(user, obj, action=policy.Action.VIEW) -> bool:
-    return policy.restrict(type(obj).objects.all(), actor=user, action=action).filter(
-        pk=obj.pk
-    ).exists()
+    return (
+        policy.restrict(type(obj).objects.all(), actor=user, action=action)
+        .filter(pk=obj.pk)
+        .exists()
+    )
 
 
 def test_anonymous_sees_nothing():
@@ -87,9 +89,7 @@ def test_sharing_group(persona):
     customs = Organisation.objects.get(name="Direction régionale des douanes de Marseille")
     group = SharingGroup.objects.create(name="Groupe port", owner_organisation=police)
     group.organisations.set([police, customs])
-    building = make_building(
-        HABITAT, distribution=Distribution.SHARING_GROUP, sharing_group=group
-    )
+    building = make_building(HABITAT, distribution=Distribution.SHARING_GROUP, sharing_group=group)
     assert visible(persona("customs13_investigator"), building)
     assert visible(persona("police13_investigator"), building)
     assert not visible(persona("gendarmerie13_investigator"), building)

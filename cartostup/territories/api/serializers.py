@@ -7,6 +7,8 @@ import math
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from cartostup.core.api import ErrorSerializer
+
 
 class LocateInputSerializer(serializers.Serializer):
     latitude = serializers.FloatField(
@@ -55,6 +57,5 @@ class LocateOutputSerializer(serializers.Serializer):
     )
 
 
-class LocateErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
+class LocateErrorSerializer(ErrorSerializer):
+    """Invalid parameters (with `errors` per field) or a point outside the loaded territory."""

@@ -8,14 +8,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from cartostup.core.api import CartostupAPIView
 from cartostup.territories import locator, selectors
 
 from .serializers import LocateErrorSerializer, LocateInputSerializer, LocateOutputSerializer
 
 
-class LocateView(APIView):
+class LocateView(CartostupAPIView):
     @extend_schema(
         operation_id="territories_locate",
         summary="Territoire d'un point",

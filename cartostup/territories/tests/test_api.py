@@ -66,8 +66,8 @@ def test_invalid_input(client_for, params, field):
     response = client_for("cross13_analyst").get(URL, params)
     assert response.status_code == 400
     body = response.json()
-    assert field in body
-    message = body[field][0]
+    assert body["code"] == "invalid" and body["detail"]
+    message = body["errors"][field][0]
     assert any(word in message for word in ("nombre", "champ", "Assurez-vous")), message
     assert not AuditEvent.objects.filter(action=AuditAction.SEARCH).exists()
 
