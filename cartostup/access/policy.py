@@ -173,6 +173,18 @@ def is_verified_member(actor: Any) -> bool:
     return bool(verified and verified()) and can(actor, Capability.USE_WORKSPACE)
 
 
+def organisations_for_capability(actor: Any, capability: Capability) -> QuerySet[Organisation]:
+    """The active organisations in which the actor holds a role granting the capability (e.g.
+    the landlords whose buildings a referent manages)."""
+    context = actor_context(actor)
+    if context.user_id is None:
+        return Organisation.objects.none()
+    roles = [role for role, granted in ROLE_CAPABILITIES.items() if capability in granted]
+    return Organisation.objects.filter(
+        is_active=True, memberships__user_id=context.user_id, memberships__role__in=roles
+    ).distinct()
+
+
 def require(actor: Any, capability: Capability) -> None:
     """Refuse with 404 (the page does not exist for this actor)."""
     if not can(actor, capability):

@@ -516,17 +516,9 @@ def membership_delete(*, actor: User, membership: Membership) -> None:
 
 def building_organisations_for(actor: User) -> list[Organisation]:
     """The landlord organisations whose buildings the actor manages (MANAGE_BUILDINGS)."""
-    if not policy.can(actor, policy.Capability.MANAGE_BUILDINGS):
-        return []
     return list(
-        policy.restrict(
-            Organisation.objects.filter(
-                kind=OrganisationKind.LANDLORD,
-                is_active=True,
-                memberships__user=actor,
-                memberships__role=Role.LANDLORD_REFERENT,
-            ),
-            actor=actor,
+        policy.organisations_for_capability(actor, policy.Capability.MANAGE_BUILDINGS).order_by(
+            "name"
         )
     )
 

@@ -13,13 +13,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 class ErrorSerializer(serializers.Serializer):
     """Every error response: a French sentence, a stable code, and per-field messages when the
-    input was invalid."""
+    input was invalid. (Fields built in `get_fields`: a declared `errors` field would hide the
+    serializer's own `errors` property.)"""
 
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "detail": serializers.CharField(),
+            "code": serializers.CharField(),
+            "errors": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()), required=False
+            ),
+        }
 
 
 def _field_messages(data: Any) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 
 def _tile_origin() -> str:
@@ -47,4 +48,23 @@ class SecurityHeadersMiddleware:
         response.setdefault(
             "Permissions-Policy", "geolocation=(), camera=(), microphone=(), interest-cohort=()"
         )
+        return response
+
+
+class ReaderLanguageMiddleware:
+    """French unless the reader chose another language (the language cookie set by Django's
+    `set_language` view). Never guessed from the Accept-Language header: the interface must not
+    switch to half-English because of a browser setting."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.available = {code for code, _name in settings.LANGUAGES}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in self.available else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
         return response

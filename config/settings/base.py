@@ -56,7 +56,7 @@ MIDDLEWARE = [
     "cartostup.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "cartostup.core.middleware.ReaderLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -133,7 +133,8 @@ SESSION_COOKIE_AGE = int(os.environ.get("CARTOSTUP_SESSION_SECONDS", str(8 * 360
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Logged out after this long without a request.
 CARTOSTUP_SESSION_IDLE_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_IDLE_SECONDS", "1800"))
-DSFR_MARK_OPTIONAL_FIELDS = True
+# Required fields carry the DSFR asterisk (django-dsfr has no French for "(Optional)").
+DSFR_MARK_OPTIONAL_FIELDS = False
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
