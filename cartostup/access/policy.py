@@ -201,8 +201,9 @@ class RecordRules:
     - `roles`: roles that may see the model's records at all through distribution;
     - `owner_roles`: roles that may see records their own organisation owns (defaults to all);
     - `fields_by_role`: for roles that see a reduced view, the fields they receive;
-    - `scoped_by`: extra grants, as `{organisation kind: lookup}`, where the lookup names the
-      organisation a record is tied to (e.g. a landlord's building) and grants that organisation.
+    - `scoped_by`: extra read grants, as `{organisation kind: lookup}`, where the lookup names
+      the organisation a record is tied to (e.g. a landlord's building) and lets that
+      organisation see (never change) the record.
     """
 
     roles: frozenset[str] = frozenset({Role.ANALYST, Role.INVESTIGATOR})
@@ -232,12 +233,12 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
     grant = Q(pk__in=[])
     if owner_roles is None or context.roles & owner_roles:
         grant |= Q(owner_organisation__in=context.organisation_ids)
-    for kind, lookup in rules.scoped_by.items():
-        if kind in context.organisation_kinds:
-            grant |= Q(**{f"{lookup}__in": context.organisation_ids})
     if action != Action.VIEW and action != Action.EXPORT:
         # Only the owner organisation changes its records.
         return grant
+    for kind, lookup in rules.scoped_by.items():
+        if kind in context.organisation_kinds:
+            grant |= Q(**{f"{lookup}__in": context.organisation_ids})
     if not context.roles & rules.roles:
         return grant
     for organisation_id, kind, departement_ids in context.scopes:

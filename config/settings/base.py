@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "cartostup.core",
     "cartostup.territories",
     "cartostup.access",
+    "cartostup.reports",
 ]
 
 MIDDLEWARE = [
