@@ -216,7 +216,8 @@ def logout_record(*, user: User, reason: str = "user") -> None:
 def password_change(*, user: User, new_password: str) -> None:
     """Set a new password (already validated by the form against the password validators)."""
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password"])
     audit_record(actor=user, action=AuditAction.PASSWORD_CHANGE, target=user)
 
 

@@ -49,6 +49,8 @@ class TwoFactorRequiredMiddleware:
                 return redirect(f"{reverse(settings.LOGIN_URL)}?{target}")
             if not user_is_verified(user):
                 return redirect(f"{reverse('accounts:second_factor')}?{target}")
+            if getattr(user, "must_change_password", False):
+                return redirect(f"{reverse('accounts:password_change')}?{target}")
         return self.get_response(request)
 
     def _end_idle_session(self, request: HttpRequest) -> None:

@@ -41,6 +41,9 @@ class User(AbstractUser):
 
     failed_login_count = models.PositiveSmallIntegerField(default=0, editable=False)
     locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when an administrator gave a temporary password: the user must choose their own
+    # before using anything else.
+    must_change_password = models.BooleanField(default=False, editable=False)
 
     class Meta:
         verbose_name = _("utilisateur")

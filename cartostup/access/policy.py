@@ -166,8 +166,9 @@ def can(actor: Any, capability: Capability) -> bool:
 
 
 def is_verified_member(actor: Any) -> bool:
-    """Logged in, second factor verified, and holding a role in an active organisation."""
-    if actor is None or not actor.is_authenticated:
+    """Logged in, second factor verified, own password chosen, and holding a role in an active
+    organisation."""
+    if actor is None or not actor.is_authenticated or getattr(actor, "must_change_password", False):
         return False
     verified = getattr(actor, "is_verified", None)
     return bool(verified and verified()) and can(actor, Capability.USE_WORKSPACE)

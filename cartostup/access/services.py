@@ -334,6 +334,7 @@ def user_create(
     except ValidationError as error:
         raise ValidationError({"password": error.messages}) from error
     user.set_password(password)
+    user.must_change_password = temporary is not None
     user.save()
     audit_record(
         actor=actor,

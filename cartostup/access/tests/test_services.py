@@ -380,3 +380,32 @@ def test_building_creation_needs_manage_buildings(persona):
             latitude=MARSEILLE_14[0],
             longitude=MARSEILLE_14[1],
         )
+
+
+def test_temporary_password_must_be_replaced_before_anything_else(persona, client):
+    from cartostup.access.services import user_create
+    from conftest import login_verified
+
+    created = user_create(actor=persona("admin"), username="nouvel.agent")
+    assert created.temporary_password
+    user = created.user
+    assert user.must_change_password
+    login_verified(client, user)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/comptes/mot-de-passe/")
+    assert client.get("/api/v1/territories/locate?latitude=43.3&longitude=5.4").status_code == 403
+    page = client.get("/comptes/mot-de-passe/")
+    assert "mot de passe provisoire" in page.content.decode()
+    new_password = "Un-mot-de-passe-bien-long-42"
+    client.post(
+        "/comptes/mot-de-passe/",
+        {
+            "old_password": created.temporary_password,
+            "new_password1": new_password,
+            "new_password2": new_password,
+        },
+    )
+    user.refresh_from_db()
+    assert not user.must_change_password
+    assert client.get("/").status_code == 200
