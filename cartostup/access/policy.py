@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from cartostup.territories.models import Commune, Departement, PriorityNeighbourhood
+from cartostup.territories.models import Antenna, Commune, Departement, PriorityNeighbourhood
 
 from .choices import LAW_ENFORCEMENT_KINDS, Distribution, Marking, OrganisationKind, Role
 from .models import Organisation, ProtectedRecord, SharingGroup, User
@@ -45,6 +45,8 @@ class Capability(StrEnum):
     MANAGE_TERRITORIES = "manage_territories"
     BROWSE_AUDIT = "browse_audit"
     MANAGE_BUILDINGS = "manage_buildings"
+    KEY_IN_CALLS = "key_in_calls"
+    TRIAGE_REPORTS = "triage_reports"
 
 
 _STAFF_WITH_MAP = {
@@ -53,13 +55,13 @@ _STAFF_WITH_MAP = {
 }
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    Role.ANALYST: frozenset(_STAFF_WITH_MAP),
+    Role.ANALYST: frozenset(_STAFF_WITH_MAP | {Capability.TRIAGE_REPORTS}),
     Role.INVESTIGATOR: frozenset(_STAFF_WITH_MAP),
     Role.MAGISTRATE: frozenset(_STAFF_WITH_MAP),
     Role.PREFECTURE_STAFF: frozenset(_STAFF_WITH_MAP),
     Role.LANDLORD_REFERENT: frozenset(_STAFF_WITH_MAP | {Capability.MANAGE_BUILDINGS}),
     # An operator keys in calls and sees nothing else.
-    Role.OPERATOR: frozenset({Capability.USE_WORKSPACE}),
+    Role.OPERATOR: frozenset({Capability.USE_WORKSPACE, Capability.KEY_IN_CALLS}),
     Role.AUDITOR: frozenset({Capability.USE_WORKSPACE, Capability.BROWSE_AUDIT}),
     Role.ADMINISTRATOR: frozenset(
         {
@@ -314,6 +316,14 @@ def _in_visible_departement_q(context: ActorContext, action: Action) -> Q:
     )
 
 
+def _antenna_q(context: ActorContext, action: Action) -> Q:
+    # Reference data: anyone who sees territories sees antennas; administrators change them.
+    capability = (
+        Capability.VIEW_TERRITORIES if action == Action.VIEW else Capability.MANAGE_TERRITORIES
+    )
+    return Q() if capability in context.capabilities else Q(pk__in=[])
+
+
 def _sharing_group_q(context: ActorContext, action: Action) -> Q:
     if Capability.MANAGE_ORGANISATIONS in context.capabilities:
         return Q()
@@ -335,6 +345,7 @@ _MODEL_RULES = {
     Commune: _in_visible_departement_q,
     PriorityNeighbourhood: _in_visible_departement_q,
     SharingGroup: _sharing_group_q,
+    Antenna: _antenna_q,
 }
 
 

@@ -103,23 +103,19 @@ def access_sharing_group(
 
 
 def antenna_list(*, actor: Any) -> QuerySet[Antenna]:
-    """Ofast antennas and their départements (capability MANAGE_TERRITORIES).
-
-    The policy has no record rule for antennas (reference data, not protected records): the
-    capability decides, and everyone else gets nothing."""
-    if not policy.can(actor, policy.Capability.MANAGE_TERRITORIES):
-        return Antenna.objects.none()
-    return Antenna.objects.prefetch_related(
+    """Ofast antennas and their départements, for the administration pages (those the actor may
+    change: capability MANAGE_TERRITORIES)."""
+    antennas = policy.restrict(Antenna.objects.all(), actor=actor, action=policy.Action.CHANGE)
+    return antennas.prefetch_related(
         Prefetch("departements", queryset=Departement.objects.only("code", "name"))
     ).order_by("name")
 
 
 def access_antenna(*, actor: Any, pk: Any) -> Antenna:
-    """One antenna for an actor with MANAGE_TERRITORIES, or 404."""
-    try:
-        return antenna_list(actor=actor).get(pk=pk)
-    except (Antenna.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
+    """One antenna the actor may change, or 404."""
+    return policy.access_object(
+        antenna_list(actor=actor), actor=actor, pk=pk, action=policy.Action.CHANGE
+    )
 
 
 # --- users ---------------------------------------------------------------------------------------
