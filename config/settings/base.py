@@ -220,3 +220,28 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+
+# Reports (design §5). Unconfirmed and rejected reports are erased after this many days.
+CARTOSTUP_REPORT_RETENTION_DAYS = int(os.environ.get("CARTOSTUP_REPORT_RETENTION_DAYS", "90"))
+# Leading zero bits of the public submissions' proof of work (0 disables it).
+CARTOSTUP_POW_DIFFICULTY = int(os.environ.get("CARTOSTUP_POW_DIFFICULTY", "18"))
+CARTOSTUP_POW_TTL_SECONDS = int(os.environ.get("CARTOSTUP_POW_TTL_SECONDS", "600"))
+# Photos: upload limits before re-encoding.
+CARTOSTUP_PHOTO_MAX_BYTES = int(os.environ.get("CARTOSTUP_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+CARTOSTUP_PHOTO_MAX_PIXELS = int(os.environ.get("CARTOSTUP_PHOTO_MAX_PIXELS", str(40_000_000)))
+# Per-client limits, in memory per process: (events, window in seconds).
+CARTOSTUP_RATE_LIMITS = {
+    "submission": (int(os.environ.get("CARTOSTUP_RATE_SUBMISSIONS_PER_HOUR", "10")), 3600),
+    "receipt_client": (int(os.environ.get("CARTOSTUP_RATE_WRONG_RECEIPTS_CLIENT", "10")), 900),
+    "receipt_key": (int(os.environ.get("CARTOSTUP_RATE_WRONG_RECEIPTS_KEY", "5")), 900),
+}
+# Reverse proxies whose X-Forwarded-For is believed (their addresses); empty: REMOTE_ADDR only.
+CARTOSTUP_TRUSTED_PROXIES = env_list("CARTOSTUP_TRUSTED_PROXIES")
+# Argon2 cost of receipt hashes (OWASP's recommended profile: 19 MiB, 2 passes, 1 lane). A
+# receipt's secret part has 80 random bits, so the slow hash guards a leaked database, not a
+# weak secret.
+CARTOSTUP_RECEIPT_ARGON2 = {
+    "time_cost": int(os.environ.get("CARTOSTUP_RECEIPT_ARGON2_TIME_COST", "2")),
+    "memory_cost": int(os.environ.get("CARTOSTUP_RECEIPT_ARGON2_MEMORY_KIB", "19456")),
+    "parallelism": 1,
+}
