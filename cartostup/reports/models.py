@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cartostup.access.models import Building, ProtectedRecord, User
-from cartostup.territories.models import PriorityNeighbourhood
+from cartostup.territories.models import Departement, PriorityNeighbourhood
 
 from .choices import Channel, MessageAuthor, PeopleCount, Precision, Status
 
@@ -121,6 +121,20 @@ class PowChallenge(models.Model):
 
     def __str__(self) -> str:
         return self.value
+
+
+class ReportSequence(models.Model):
+    """The last reference number given in a département (`SIG-13-000123`). A counter row,
+    locked while a report is created, so that numbers are never given twice, even under
+    concurrent submissions, and never reused after old reports are erased."""
+
+    departement = models.OneToOneField(
+        Departement, on_delete=models.PROTECT, related_name="+", verbose_name=_("département")
+    )
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.departement_id}: {self.last_value}"
 
 
 class RetainedCount(models.Model):

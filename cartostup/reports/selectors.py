@@ -1,0 +1,78 @@
+"""Reads on reports, always from what the actor may see (`access.policy`). Opening one report
+records an audit event; lists record what was filtered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cartostup.access import policy
+from cartostup.access.models import User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+
+from .choices import PUBLIC_STATUS, Status
+from .filters import ReportFilterSet
+from .models import Report
+
+
+def report_list(
+    *, actor: User, filters: dict[str, Any] | ReportFilterSet | None = None
+) -> QuerySet[Report]:
+    """The reports the actor may see (the triage queue), filtered by `ReportFilterSet` (given
+    as a bound filter set or its raw data). Invalid filters are ignored, as django-filter
+    does; bind a `ReportFilterSet` yourself to show its errors."""
+    queryset = policy.restrict(
+        Report.objects.select_related("commune", "departement", "priority_neighbourhood"),
+        actor=actor,
+    )
+    if filters is None:
+        return queryset
+    if isinstance(filters, ReportFilterSet):
+        filterset = ReportFilterSet(filters.data, queryset=queryset)
+    else:
+        filterset = ReportFilterSet(filters, queryset=queryset)
+    return filterset.qs
+
+
+def access_report(*, actor: User, pk: Any, action: policy.Action = policy.Action.VIEW) -> Report:
+    """One report, if the actor may see it (404 otherwise); the read is audited."""
+    report = policy.access_object(
+        Report.objects.select_related("commune", "departement", "priority_neighbourhood"),
+        actor=actor,
+        pk=pk,
+        action=action,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.VIEW,
+        target=report,
+        details={"reference": report.reference},
+    )
+    return report
+
+
+def landlord_report_list(*, actor: User) -> list[dict[str, Any]]:
+    """The landlord's own reports (filed on its buildings), with only the coarse fields the
+    policy lets a landlord referent receive (`policy.visible_fields`): reference, date, building
+    and status, plus the coarse public status (`public_status`, `public_status_label`)."""
+    own = policy.organisations_for_capability(actor, policy.Capability.MANAGE_BUILDINGS)
+    queryset = policy.restrict(
+        Report.objects.filter(building__owner_organisation__in=own), actor=actor
+    )
+    fields = policy.visible_fields(actor, Report) or (
+        "id",
+        "reference",
+        "received_at",
+        "building",
+        "status",
+    )
+    names = [name if name != "building" else "building_id" for name in fields]
+    rows = list(queryset.order_by("-received_at", "-pk").values(*names))
+    for row in rows:
+        if "status" in row:
+            public = PUBLIC_STATUS[Status(row["status"])]
+            row["public_status"] = public.value
+            row["public_status_label"] = str(public.label)
+    return rows
