@@ -56,3 +56,13 @@ def client_for(persona) -> Callable[[str], Client]:
         return login_verified(Client(), persona(username))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate limits are counted in process memory: each test starts with none."""
+    from cartostup.reports import ratelimit
+
+    ratelimit.reset()
+    yield
+    ratelimit.reset()

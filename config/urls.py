@@ -8,6 +8,10 @@ urlpatterns = [
     path("administration/", include("cartostup.access.urls")),
     path("territoires/", include("cartostup.territories.urls")),
     path("api/v1/", include("cartostup.territories.api.urls")),
+    path(
+        "api/public/v1/",
+        include("cartostup.reports.urls_api", namespace="reports-public-api"),
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),

@@ -103,7 +103,9 @@ class ReportMessage(models.Model):
     sent_at = models.DateTimeField(_("envoyé le"))
 
     class Meta:
-        ordering = ["sent_at", "pk"]
+        # Insertion order: a reporter's message is dated to the day only, so its `sent_at`
+        # sorts before an analyst's question sent earlier the same day.
+        ordering = ["pk"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
 

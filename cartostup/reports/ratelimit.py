@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 
 class Bucket(StrEnum):
+    CHALLENGE = "challenge"
     SUBMISSION = "submission"
     RECEIPT_CLIENT = "receipt_client"
     RECEIPT_KEY = "receipt_key"

@@ -69,6 +69,14 @@ def receipt_parse(text: str) -> ParsedReceipt:
     return ParsedReceipt(key=value[:KEY_LENGTH], secret=value[KEY_LENGTH:])
 
 
+def receipt_key_of(text: str) -> str | None:
+    """The lookup key of what someone typed, or None if it is not a receipt."""
+    try:
+        return receipt_parse(text).key
+    except MalformedReceipt:
+        return None
+
+
 @cache
 def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)

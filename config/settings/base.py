@@ -231,9 +231,12 @@ CARTOSTUP_PHOTO_MAX_BYTES = int(os.environ.get("CARTOSTUP_PHOTO_MAX_BYTES", str(
 CARTOSTUP_PHOTO_MAX_PIXELS = int(os.environ.get("CARTOSTUP_PHOTO_MAX_PIXELS", str(40_000_000)))
 # Per-client limits, in memory per process: (events, window in seconds).
 CARTOSTUP_RATE_LIMITS = {
+    "challenge": (int(os.environ.get("CARTOSTUP_RATE_CHALLENGES_PER_10_MIN", "30")), 600),
     "submission": (int(os.environ.get("CARTOSTUP_RATE_SUBMISSIONS_PER_HOUR", "10")), 3600),
     "receipt_client": (int(os.environ.get("CARTOSTUP_RATE_WRONG_RECEIPTS_CLIENT", "10")), 900),
     "receipt_key": (int(os.environ.get("CARTOSTUP_RATE_WRONG_RECEIPTS_KEY", "5")), 900),
+    # The public form's commune search (a person types a few queries a minute).
+    "commune_search": (int(os.environ.get("CARTOSTUP_RATE_COMMUNE_SEARCHES_PER_MIN", "60")), 60),
 }
 # Reverse proxies whose X-Forwarded-For is believed (their addresses); empty: REMOTE_ADDR only.
 CARTOSTUP_TRUSTED_PROXIES = env_list("CARTOSTUP_TRUSTED_PROXIES")

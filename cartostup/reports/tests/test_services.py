@@ -1,0 +1,398 @@
+"""Report services: every submission path, triage transitions and their audit events, the
+retention purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.utils import timezone
+
+from cartostup.access.choices import Distribution, Marking, OrganisationKind
+from cartostup.access.models import Building, Organisation
+from cartostup.access.services import building_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.reports import receipts, services
+from cartostup.reports.choices import Channel, MessageAuthor, Status
+from cartostup.reports.models import Report, ReportMessage, RetainedCount
+from cartostup.territories.models import Departement
+
+from .factories import SAINT_DENIS, jpeg_upload, report_input, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_public_submission_owner_reference_and_coarse_time(persona):
+    submitted = submit()
+    report = submitted.report
+    assert report.channel == Channel.WEB
+    assert report.owner_organisation.kind == OrganisationKind.CROSS
+    assert report.owner_organisation.name == "CROSS des Bouches-du-Rhône"
+    assert report.distribution == Distribution.CROSS
+    assert report.marking == Marking.AMBER
+    assert report.departement.code == "13"
+    assert report.commune.code == "13214"  # Marseille 14e arrondissement
+    assert report.reference.startswith("SIG-13-")
+    assert len(report.reference) == len("SIG-13-000001")
+    assert report.received_at.minute == report.received_at.second == 0
+    assert report.received_at.microsecond == 0
+    assert len(report.h3_cell) == 15
+    assert report.status == Status.NEW
+
+
+def test_references_count_per_departement(persona):
+    first = submit().report
+    second = submit().report
+    other = submit(latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]).report
+    number = int(first.reference.rsplit("-", 1)[1])
+    assert second.reference == f"SIG-13-{number + 1:06d}"
+    assert other.reference.startswith("SIG-93-")
+    assert other.owner_organisation.name == "CROSS de la Seine-Saint-Denis"
+
+
+def test_receipt_is_stored_only_as_key_and_slow_hash(persona):
+    submitted = submit()
+    report = submitted.report
+    parsed = receipts.receipt_parse(submitted.receipt)
+    assert report.receipt_key == parsed.key
+    assert report.receipt_hash.startswith("$argon2id$")
+    assert parsed.secret not in report.receipt_hash
+    stored = str(list(Report.objects.filter(pk=report.pk).values()))
+    assert submitted.receipt not in stored and parsed.secret not in stored
+
+
+def test_public_audit_event_has_no_actor_only_the_reference(persona):
+    report = submit().report
+    event = AuditEvent.objects.get(object_id=str(report.pk), object_type="reports.report")
+    assert event.action == AuditAction.CREATE
+    assert event.actor_id is None and event.actor_username == ""
+    assert event.details == {"reference": report.reference}
+
+
+def test_invalid_input_stores_nothing_and_explains_in_french(persona):
+    before = (Report.objects.count(), AuditEvent.objects.count())
+    media = Path(settings.MEDIA_ROOT)
+    files_before = set(media.rglob("*"))
+    with pytest.raises(ValidationError) as caught:
+        submit(
+            latitude=40.7,
+            longitude=-74.0,  # New York
+            activities=["online"],
+            online_account="",
+            photo=jpeg_upload(),
+        )
+    errors = caught.value.message_dict
+    assert errors["latitude"] == ["Le lieu indiqué doit se trouver en France."]
+    assert "online_account" in errors
+    assert (Report.objects.count(), AuditEvent.objects.count()) == before
+    assert set(media.rglob("*")) == files_before
+
+
+def test_no_position_and_unknown_choices_are_refused(persona):
+    with pytest.raises(ValidationError) as caught:
+        submit(latitude=None, longitude=None, activities=[], precision="nowhere", days=["xyz"])
+    errors = caught.value.message_dict
+    assert set(errors) >= {"latitude", "activities", "precision", "days"}
+    assert errors["activities"] == ["Cochez au moins une activité constatée."]
+
+
+def test_address_with_commune_uses_the_commune_point_and_street_precision(persona):
+    report = submit(
+        latitude=None,
+        longitude=None,
+        address="Place de la gare",
+        commune_code="93066",  # Saint-Denis
+        precision="stairwell",
+    ).report
+    assert report.commune.code == "93066"
+    assert report.precision == "street"
+    assert report.address == "Place de la gare"
+
+
+def test_address_in_a_city_with_arrondissements(persona):
+    report = submit(latitude=None, longitude=None, address="Cours Belsunce", commune_code="13055")
+    assert report.report.departement.code == "13"
+
+
+def test_photo_is_reencoded_and_stored(persona):
+    report = submit(photo=jpeg_upload()).report
+    assert report.photo.name.startswith("reports/") and report.photo.name.endswith(".jpg")
+    assert Path(report.photo.path).exists()
+    assert "photo" not in Path(report.photo.name).name
+
+
+def test_owner_fallback_antenna_then_central(persona):
+    departement = Departement.objects.get(code="13")
+    cross = Organisation.objects.get(name="CROSS des Bouches-du-Rhône")
+    assert services.report_owner_for(departement=departement) == cross
+    cross.is_active = False
+    cross.save()
+    owner = services.report_owner_for(departement=departement)
+    assert owner.kind == OrganisationKind.OFAST_ANTENNA
+    assert owner.name == "Ofast – antenne de Marseille"
+    Organisation.objects.filter(kind=OrganisationKind.OFAST_ANTENNA).update(is_active=False)
+    assert services.report_owner_for(departement=departement).kind == (
+        OrganisationKind.OFAST_CENTRAL
+    )
+
+
+# --- operator and landlord ---------------------------------------------------------------------
+
+
+def test_operator_keys_in_a_call_with_a_receipt(persona):
+    operator = persona("caller_operator")
+    submitted = services.report_submit_by_operator(actor=operator, data=report_input())
+    assert submitted.report.channel == Channel.PHONE
+    assert receipts.receipt_parse(submitted.receipt).key == submitted.report.receipt_key
+    event = AuditEvent.objects.get(object_id=str(submitted.report.pk))
+    assert event.actor_id == operator.pk
+
+
+def test_only_operators_key_in_calls(persona):
+    with pytest.raises(Http404):
+        services.report_submit_by_operator(actor=persona("cross13_analyst"), data=report_input())
+    with pytest.raises(Http404):
+        services.report_submit_by_operator(actor=persona("landlord_13h"), data=report_input())
+
+
+@pytest.fixture
+def building_13h(persona):
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Résidence test – bâtiment A",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+        stairwells="A1, A2",
+    )
+
+
+def test_landlord_reports_on_its_building(persona, building_13h):
+    landlord = persona("landlord_13h")
+    report = services.report_submit_by_landlord(
+        actor=landlord,
+        building=building_13h,
+        data=report_input(latitude=1.0, longitude=1.0, precision="", place_label="A2"),
+    )
+    assert report.channel == Channel.LANDLORD
+    assert report.building == building_13h
+    assert (report.latitude, report.longitude) == (43.3452, 5.3949)
+    assert report.address == building_13h.address
+    assert report.place_label == "A2"
+    assert report.precision == "building"
+    assert report.receipt_key is None and report.receipt_hash == ""
+    assert report.owner_organisation.kind == OrganisationKind.CROSS
+
+
+def test_landlord_cannot_report_on_another_landlords_building(persona, building_13h):
+    with pytest.raises(Http404):
+        services.report_submit_by_landlord(
+            actor=persona("landlord_13l"), building=building_13h, data=report_input()
+        )
+    with pytest.raises(Http404):
+        services.report_submit_by_landlord(
+            actor=persona("cross13_analyst"), building=building_13h, data=report_input()
+        )
+    assert not Report.objects.exists()
+
+
+def test_landlord_sees_only_coarse_fields_of_its_reports(persona, building_13h):
+    from cartostup.reports.selectors import landlord_report_list
+
+    landlord = persona("landlord_13h")
+    services.report_submit_by_landlord(actor=landlord, building=building_13h, data=report_input())
+    submit()  # a resident's report: not the landlord's
+    rows = landlord_report_list(actor=landlord)
+    assert len(rows) == 1
+    assert set(rows[0]) == {
+        "id",
+        "reference",
+        "received_at",
+        "building_id",
+        "status",
+        "public_status",
+        "public_status_label",
+    }
+    assert landlord_report_list(actor=persona("landlord_13l")) == []
+
+
+# --- follow-up --------------------------------------------------------------------------------
+
+
+def test_followup_and_reply_with_a_receipt(persona):
+    submitted = submit()
+    followup = services.report_followup(receipt=submitted.receipt.lower().replace("-", " "))
+    assert followup.status == "received"
+    assert followup.messages == [] and not followup.question_pending
+    message = services.report_reply(receipt=submitted.receipt, text="Encore ce soir.")
+    assert message.author == MessageAuthor.REPORTER
+    assert message.sent_at.hour == message.sent_at.minute == 0  # kept to the day
+    assert services.report_followup(receipt=submitted.receipt).messages[0].text == (
+        "Encore ce soir."
+    )
+
+
+def test_wrong_receipt_is_refused_in_french(persona):
+    submitted = submit()
+    wrong = submitted.receipt[:-1] + ("0" if submitted.receipt[-1] != "0" else "1")
+    with pytest.raises(services.ReceiptInvalid, match="ne correspond à aucun signalement"):
+        services.report_followup(receipt=wrong)
+    with pytest.raises(services.ReceiptInvalid, match="24 caractères"):
+        services.report_followup(receipt="abc")
+    with pytest.raises(services.ReceiptInvalid):
+        services.report_reply(receipt=wrong, text="x")
+    assert not ReportMessage.objects.exists()
+
+
+# --- triage ------------------------------------------------------------------------------------
+
+
+def test_question_answer_accept_with_audit(persona):
+    analyst = persona("cross13_analyst")
+    submitted = submit()
+    report = submitted.report
+    question = services.report_ask_question(
+        actor=analyst, report=report, text="Quel bâtiment exactement ?"
+    )
+    assert question.author == MessageAuthor.ANALYST and question.analyst == analyst
+    report.refresh_from_db()
+    assert report.status == Status.QUESTION
+    followup = services.report_followup(receipt=submitted.receipt)
+    assert followup.status == "in_progress" and followup.question_pending
+    services.report_reply(receipt=submitted.receipt, text="Le B.")
+    assert not services.report_followup(receipt=submitted.receipt).question_pending
+    services.report_accept(actor=analyst, report=report, note="Confirmé par la BST.")
+    report.refresh_from_db()
+    assert report.status == Status.ACCEPTED and report.awaiting_matching
+    assert report.triaged_by == analyst and report.triage_note == "Confirmé par la BST."
+    assert services.report_followup(receipt=submitted.receipt).status == "handled"
+    statuses = [
+        event.details.get("status")
+        for event in AuditEvent.objects.filter(
+            actor_id=analyst.pk, object_id=str(report.pk), action=AuditAction.UPDATE
+        ).order_by("sequence")
+    ]
+    assert statuses == ["question", "accepted"]
+
+
+def test_reject_and_no_second_triage(persona):
+    analyst = persona("cross13_analyst")
+    report = submit().report
+    with pytest.raises(ValidationError):
+        services.report_reject(actor=analyst, report=report, status=Status.ACCEPTED)
+    services.report_reject(actor=analyst, report=report, status=Status.SPAM)
+    report.refresh_from_db()
+    assert report.status == Status.SPAM and not report.awaiting_matching
+    with pytest.raises(ValidationError):
+        services.report_accept(actor=analyst, report=report)
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["cross93_analyst", "police13_investigator", "landlord_13h", "caller_operator", "admin"],
+)
+def test_only_the_owning_cross_triages(persona, username):
+    report = submit().report
+    with pytest.raises(Http404):
+        services.report_accept(actor=persona(username), report=report)
+    report.refresh_from_db()
+    assert report.status == Status.NEW
+
+
+def test_landlord_report_cannot_be_asked_a_question(persona, building_13h):
+    report = services.report_submit_by_landlord(
+        actor=persona("landlord_13h"), building=building_13h, data=report_input()
+    )
+    with pytest.raises(ValidationError):
+        services.report_ask_question(actor=persona("cross13_analyst"), report=report, text="?")
+
+
+def test_selectors_follow_the_policy_and_audit_views(persona):
+    from cartostup.reports.selectors import access_report, report_list
+
+    report = submit().report
+    submit(latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1])
+    analyst = persona("cross13_analyst")
+    assert list(report_list(actor=analyst, filters={})) == [report]
+    assert report_list(actor=persona("ofast_analyst"), filters={}).count() == 2
+    assert not report_list(actor=persona("prefecture_13"), filters={}).exists()
+    assert list(report_list(actor=analyst, filters={"status": ["spam"]})) == []
+    assert list(report_list(actor=analyst, filters={"commune": "Marseille"})) == [report]
+    assert access_report(actor=analyst, pk=report.pk) == report
+    assert AuditEvent.objects.filter(
+        actor_id=analyst.pk, action=AuditAction.VIEW, object_id=str(report.pk)
+    ).exists()
+    with pytest.raises(Http404):
+        access_report(actor=persona("cross93_analyst"), pk=report.pk)
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+
+def _age(report: Report, days: int) -> None:
+    Report.objects.filter(pk=report.pk).update(received_at=timezone.now() - timedelta(days=days))
+
+
+def test_purge_erases_old_unconfirmed_and_rejected_keeping_counts(
+    persona, django_capture_on_commit_callbacks
+):
+    analyst = persona("cross13_analyst")
+    old_new = submit(photo=jpeg_upload()).report
+    old_question = submit().report
+    services.report_ask_question(actor=analyst, report=old_question, text="Précisez ?")
+    old_spam = submit().report
+    services.report_reject(actor=analyst, report=old_spam, status=Status.SPAM)
+    old_accepted = submit().report
+    services.report_accept(actor=analyst, report=old_accepted)
+    recent = submit().report
+    for report in (old_new, old_question, old_spam, old_accepted):
+        _age(report, settings.CARTOSTUP_REPORT_RETENTION_DAYS + 1)
+    photo_path = Path(old_new.photo.path)
+    assert photo_path.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.reports_purge()
+
+    assert (result.reports, result.messages, result.photos) == (3, 1, 1)
+    assert set(Report.objects.values_list("pk", flat=True)) == {old_accepted.pk, recent.pk}
+    assert not ReportMessage.objects.filter(report_id=old_question.pk).exists()
+    assert not photo_path.exists()
+    counts = {
+        (row.departement_code, row.channel, row.status): row.count
+        for row in RetainedCount.objects.all()
+    }
+    assert counts == {
+        ("13", "web", "new"): 1,
+        ("13", "web", "question"): 1,
+        ("13", "web", "spam"): 1,
+    }
+    assert AuditEvent.objects.filter(action=AuditAction.DELETE, details__reports=3).exists()
+    # A second run finds nothing and leaves the counts alone.
+    assert services.reports_purge().reports == 0
+    assert sum(row.count for row in RetainedCount.objects.all()) == 3
+
+
+def test_purge_accumulates_counts(persona):
+    for _ in range(2):
+        report = submit().report
+        _age(report, 200)
+        services.reports_purge()
+    assert RetainedCount.objects.get().count == 2
+
+
+def test_purge_command_prints_counts(persona):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _age(submit().report, 100)
+    out = StringIO()
+    call_command("purge_reports", stdout=out)
+    assert "1 signalement" in out.getvalue()
+    assert not Report.objects.exists()
+    assert Building.objects.count() == 0
