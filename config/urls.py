@@ -7,6 +7,7 @@ urlpatterns = [
     path("comptes/", include("cartostup.access.account_urls")),
     path("administration/", include("cartostup.access.urls")),
     path("territoires/", include("cartostup.territories.urls")),
+    path("signalements/", include("cartostup.reports.urls_staff", namespace="reports")),
     path("api/v1/", include("cartostup.territories.api.urls")),
     path(
         "api/public/v1/",

@@ -5,16 +5,19 @@ new page must state who may see it.
 Placeholders in paths name objects of the demo data: `{organisation:cross13}` (an organisation by
 its key in `core/personas.py`), `{user:cross13_analyst}`, `{membership:cross13_analyst}`,
 `{building:landlord_13h}` (a building of that landlord), `{antenna:Marseille}`,
-`{sharing_group}`, `{audit_event}`.
+`{sharing_group}`, `{audit_event}`, `{report:13}` (a report with a photo in that département,
+filed through the public intake service).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -24,6 +27,8 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.core.personas import ORGANISATIONS, PERSONA_NAMES
+from cartostup.reports import services as report_services
+from cartostup.reports.choices import Activity, Channel, Precision
 from cartostup.territories.models import Antenna
 from conftest import login_verified
 
@@ -70,6 +75,14 @@ def test_every_persona_is_a_column():
     assert set(header[2:]) == {ANONYMOUS, *PERSONA_NAMES}
 
 
+def _matrix_photo() -> SimpleUploadedFile:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (120, 90, 60)).save(buffer, format="PNG")
+    return SimpleUploadedFile("matrice.png", buffer.getvalue(), content_type="image/png")
+
+
 @pytest.fixture
 def matrix_objects(persona):
     organisations = demo_organisations_ensure()
@@ -86,12 +99,23 @@ def matrix_objects(persona):
     )
     group.organisations.set([organisations["police13"], organisations["customs13"]])
     event = audit_record(actor=users["admin"], action=AuditAction.SEARCH, object_type="matrice")
+    report_13 = report_services.report_submit_public(
+        data=report_services.ReportInput(
+            latitude=43.3460,
+            longitude=5.3960,
+            precision=Precision.BUILDING,
+            activities=[Activity.SELLING],
+            photo=_matrix_photo(),
+        ),
+        channel=Channel.WEB,
+    ).report
     return {
         "organisations": organisations,
         "users": users,
         "building": building,
         "group": group,
         "event": event,
+        "reports": {"13": report_13},
     }
 
 
@@ -113,6 +137,8 @@ def resolve_path(template: str, objects) -> str:
             return str(objects["group"].pk)
         if kind == "audit_event":
             return str(objects["event"].pk)
+        if kind == "report":
+            return str(objects["reports"][key].pk)
         raise AssertionError(f"espace réservé inconnu : {match.group(0)}")
 
     return re.sub(r"\{([^}]+)\}", replace, template)

@@ -1,0 +1,511 @@
+"""Staff pages of the reports: the call platform's intake, the landlords' reports on their
+buildings, and the triage by the CROSS and Ofast analysts (design §4, §5).
+
+Thin: check the capability, parse, call one service or selector, render or redirect with a
+message. Whatever the actor may not see answers 404. An operator sees only the report it is
+keying in (and its receipt, once); a landlord only the coarse status of its own reports.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import django_filters
+from django import forms as django_forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    QueryDict,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from dsfr.widgets import InlineCheckboxSelectMultiple
+
+from cartostup.access import policy
+from cartostup.access import selectors as access_selectors
+from cartostup.access.models import Building, User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.core.paging import paginate
+
+from . import selectors, services
+from .choices import (
+    REJECTED,
+    Activity,
+    MessageAuthor,
+    Product,
+    Status,
+    TimeOfDay,
+    Weekday,
+)
+from .filters import ReportFilterSet
+from .forms import LandlordReportForm, OperatorReportForm
+from .models import Report
+
+Capability = policy.Capability
+R = TypeVar("R", bound=HttpResponseBase)
+
+# The queue shown when no filter is chosen: what still needs an analyst.
+DEFAULT_TRIAGE_STATUSES = (Status.NEW, Status.QUESTION)
+# Markers drawn on the triage map at most (the newest); the table pages through the rest.
+MAP_LIMIT = 2000
+# Département boundaries drawn under the markers (the maps work offline, without tiles).
+MAP_BOUNDARY_DEPARTEMENTS = 3
+# Characters per group when the receipt is read back to a caller.
+RECEIPT_GROUP = 4
+
+
+class AuthenticatedRequest(HttpRequest):
+    """Every page here sits behind the login and second-factor middleware."""
+
+    user: User
+
+
+def _post_only(request: HttpRequest) -> HttpResponse | None:
+    return None if request.method == "POST" else HttpResponseNotAllowed(["POST"])
+
+
+def _no_store(response: R) -> R:
+    """Never kept by a browser or a proxy (a receipt, a photo, a report)."""
+    patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
+    return response
+
+
+def _map_settings() -> dict[str, str]:
+    return {
+        "tile_url": settings.CARTOSTUP_TILE_URL,
+        "tile_attribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
+    }
+
+
+def _labels(values: Iterable[str], choices: Any) -> list[str]:
+    """Labels of stored choice values (an unknown value is shown as stored)."""
+    names = dict(choices.choices)
+    return [str(names.get(value, value)) for value in values]
+
+
+# --- call platform -------------------------------------------------------------------------------
+
+
+def receipt_groups(receipt: str) -> list[str]:
+    """The receipt in short groups to read out one at a time: its own groups if it has some
+    (separated by dashes or spaces), else groups of four characters."""
+    parts = [part for part in receipt.replace(" ", "-").split("-") if part]
+    if len(parts) > 1:
+        return parts
+    return [receipt[i : i + RECEIPT_GROUP] for i in range(0, len(receipt), RECEIPT_GROUP)]
+
+
+def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
+    """A call-platform operator keys in a call; the receipt is shown once, to be read back."""
+    policy.require(request.user, Capability.KEY_IN_CALLS)
+    form = OperatorReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submitted = services.report_submit_by_operator(actor=request.user, data=form.to_input())
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            # Rendered in the POST's response, never stored (not even in the session): the
+            # receipt exists in plain text only on this screen.
+            return _no_store(
+                render(
+                    request,
+                    "reports/staff/operator_receipt.html",
+                    {
+                        "page_title": _("Code de suivi à lire à l'appelant"),
+                        "groups": receipt_groups(submitted.receipt),
+                        "receipt": submitted.receipt,
+                    },
+                )
+            )
+    return _no_store(
+        render(
+            request,
+            "reports/staff/operator_intake.html",
+            {"page_title": _("Saisir un appel"), "form": form, **_map_settings()},
+        )
+    )
+
+
+# --- landlords -----------------------------------------------------------------------------------
+
+
+def _stairwells(building: Building) -> list[str]:
+    return [name.strip() for name in building.stairwells.split(",") if name.strip()]
+
+
+class BuildingReportForm(LandlordReportForm):
+    """The landlord's form for one building: the stairwell is chosen among the building's."""
+
+    place_label = django_forms.ChoiceField(  # type: ignore[assignment]
+        label=gettext_lazy("Cage d'escalier ou entrée"),
+        required=False,
+        help_text=gettext_lazy("Les cages d'escalier déclarées pour ce bâtiment."),
+    )
+
+    def __init__(self, *args: Any, building: Building, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", _("Tout le bâtiment, ou je ne sais pas"))]
+        choices += [(name, _("Cage %(name)s") % {"name": name}) for name in _stairwells(building)]
+        self.fields["place_label"].choices = choices  # type: ignore[attr-defined]
+
+
+def landlord_report_create(request: AuthenticatedRequest, building_pk: int) -> HttpResponse:
+    """A landlord referent reports on one of its own buildings (404 on anyone else's)."""
+    policy.require(request.user, Capability.MANAGE_BUILDINGS)
+    building = access_selectors.access_building(actor=request.user, pk=building_pk)
+    form = BuildingReportForm(request.POST or None, building=building)
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = services.report_submit_by_landlord(
+                actor=request.user, building=building, data=form.to_input()
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Signalement %(reference)s transmis au CROSS. Suivez son état dans « Mes "
+                    "signalements »."
+                )
+                % {"reference": report.reference},
+            )
+            return redirect("reports:landlord_report_list")
+    return render(
+        request,
+        "reports/staff/landlord_report_form.html",
+        {
+            "page_title": _("Signaler sur « %(name)s »") % {"name": building.name},
+            "building": building,
+            "form": form,
+        },
+    )
+
+
+def _week_start(moment: Any) -> Any:
+    day = timezone.localtime(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def landlord_report_list(request: AuthenticatedRequest) -> HttpResponse:
+    """The landlord's own reports: coarse status and the week received, nothing else."""
+    policy.require(request.user, Capability.MANAGE_BUILDINGS)
+    page = paginate(request, selectors.landlord_report_list(actor=request.user))
+    names = dict(
+        access_selectors.building_managed_list(actor=request.user).values_list("pk", "name")
+    )
+    rows = [
+        {
+            "reference": row["reference"],
+            "building": names.get(row.get("building_id"), "—"),
+            "week": _week_start(row["received_at"]),
+            "status": row["public_status"],
+            "status_label": row["public_status_label"],
+        }
+        for row in page.object_list
+    ]
+    return render(
+        request,
+        "reports/staff/landlord_report_list.html",
+        {"page_title": _("Mes signalements"), "page_obj": page, "rows": rows},
+    )
+
+
+# --- triage --------------------------------------------------------------------------------------
+
+
+class TriageFilterSet(ReportFilterSet):
+    """The reports filter set, with the widgets of the triage page (check boxes, calendars)."""
+
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, label=gettext_lazy("Statut"), widget=InlineCheckboxSelectMultiple
+    )
+    received_from = django_filters.DateFilter(
+        field_name="received_at",
+        lookup_expr="date__gte",
+        label=gettext_lazy("Reçu à partir du"),
+        widget=django_forms.DateInput(attrs={"type": "date"}),
+    )
+    received_to = django_filters.DateFilter(
+        field_name="received_at",
+        lookup_expr="date__lte",
+        label=gettext_lazy("Reçu jusqu'au"),
+        widget=django_forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+def _triage_filters(request: HttpRequest) -> QueryDict:
+    """The filters asked for, or the default queue (new reports and pending questions) when
+    the form has not been used yet."""
+    if set(request.GET) - {"page"}:
+        return request.GET
+    filters = QueryDict(mutable=True)
+    filters.setlist("status", [status.value for status in DEFAULT_TRIAGE_STATUSES])
+    return filters
+
+
+def _triage_queue(request: AuthenticatedRequest, *, view: str) -> tuple[TriageFilterSet, Any]:
+    """The filter set shown on the page and the reports it selects from what the actor may see.
+    The listing is audited with its filters (the selector does not record lists)."""
+    filterset = TriageFilterSet(_triage_filters(request), queryset=Report.objects.none())
+    reports = selectors.report_list(actor=request.user, filters=filterset)
+    audit_record(
+        actor=request.user,
+        action=AuditAction.LIST,
+        object_type=Report._meta.label_lower,
+        details={
+            "filters": filterset.applied_filters() if filterset.is_valid() else {},
+            "view": view,
+        },
+    )
+    return filterset, reports
+
+
+def triage_list(request: AuthenticatedRequest) -> HttpResponse:
+    """The triage queue of the analyst's territory, filtered, paginated, with its map."""
+    policy.require(request.user, Capability.TRIAGE_REPORTS)
+    filterset, reports = _triage_queue(request, view="table")
+    page = paginate(request, reports)
+    query = filterset.data.copy()
+    query.pop("page", None)
+    boundaries = [
+        reverse("territories:departement_geojson", args=[code])
+        for code in reports.order_by()
+        .values_list("departement__code", flat=True)
+        .distinct()[:MAP_BOUNDARY_DEPARTEMENTS]
+    ]
+    return render(
+        request,
+        "reports/staff/triage_list.html",
+        {
+            "page_title": _("Signalements à trier"),
+            "filter_form": filterset.form,
+            "page_obj": page,
+            "reports": page.object_list,
+            "statuses": Status.choices,
+            "geojson_url": f"{reverse('reports:triage_geojson')}?{query.urlencode()}",
+            "boundary_urls": json.dumps(boundaries),
+            **_map_settings(),
+        },
+    )
+
+
+def triage_geojson(request: AuthenticatedRequest) -> HttpResponse:
+    """The filtered reports as GeoJSON points for the triage map (same filters and policy as
+    the list, audited the same way). Only what a marker needs: no free text."""
+    policy.require(request.user, Capability.TRIAGE_REPORTS)
+    _filterset, reports = _triage_queue(request, view="map")
+    rows = list(
+        reports.values("pk", "reference", "status", "latitude", "longitude", "received_at")[
+            : MAP_LIMIT + 1
+        ]
+    )
+    labels = dict(Status.choices)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [row["longitude"], row["latitude"]]},
+            "properties": {
+                "reference": row["reference"],
+                "status": row["status"],
+                "status_label": str(labels.get(row["status"], row["status"])),
+                "received": timezone.localtime(row["received_at"]).strftime("%d/%m/%Y %Hh"),
+                "url": reverse("reports:report_detail", args=[row["pk"]]),
+            },
+        }
+        for row in rows[:MAP_LIMIT]
+    ]
+    payload = {
+        "type": "FeatureCollection",
+        "features": features,
+        "truncated": len(rows) > MAP_LIMIT,
+    }
+    response = HttpResponse(json.dumps(payload), content_type="application/geo+json")
+    return _no_store(response)
+
+
+def _may_triage(actor: User, report: Report) -> bool:
+    """Whether the actor may change the report (its owner organisation's analysts); others
+    who see it (Ofast) read it only."""
+    return policy.restrict(
+        Report.objects.filter(pk=report.pk), actor=actor, action=policy.Action.CHANGE
+    ).exists()
+
+
+def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The whole report, its messages and the triage actions."""
+    policy.require(request.user, Capability.TRIAGE_REPORTS)
+    report = selectors.access_report(actor=request.user, pk=pk)
+    # In the order written: the reporter's messages are dated to the day only, so their date
+    # would put an answer before the question it answers.
+    thread = [
+        {
+            "author": message.author,
+            "author_label": message.get_author_display(),
+            "analyst": (message.analyst.get_full_name() or message.analyst.get_username())
+            if message.analyst
+            else "",
+            # The reporter's messages are dated to the day only (see the model).
+            "sent": date_format(
+                timezone.localtime(message.sent_at),
+                "d/m/Y" if message.author == MessageAuthor.REPORTER else "d/m/Y H:i",
+            ),
+            "text": message.text,
+        }
+        # In the order written: the reporter's day-precision dates would put an answer before
+        # the question it answers.
+        for message in report.messages.select_related("analyst").order_by("pk")
+    ]
+    is_open = report.status in {Status.NEW, Status.QUESTION}
+    may_triage = is_open and _may_triage(request.user, report)
+    facts = {
+        "activities": _labels(report.activities, Activity),
+        "products": _labels(report.products, Product),
+        "days": _labels(report.days, Weekday),
+        "times_of_day": _labels(report.times_of_day, TimeOfDay),
+    }
+    triaged_by = report.triaged_by
+    response = render(
+        request,
+        "reports/staff/report_detail.html",
+        {
+            "page_title": _("Signalement %(reference)s") % {"reference": report.reference},
+            "report": report,
+            "facts": facts,
+            "thread": thread,
+            "triaged_by": (triaged_by.get_full_name() or triaged_by.get_username())
+            if triaged_by
+            else _("un analyste"),
+            "is_open": is_open,
+            "can_triage": may_triage,
+            # Only a report with a receipt has a reporter who can read a question.
+            "can_ask": may_triage and bool(report.receipt_key),
+            "boundary_urls": json.dumps(
+                [reverse("territories:departement_geojson", args=[report.departement.code])]
+            ),
+            "spam": Status.SPAM.value,
+            "unfounded": Status.UNFOUNDED.value,
+            **_map_settings(),
+        },
+    )
+    return _no_store(response)
+
+
+def report_photo(request: AuthenticatedRequest, pk: int) -> FileResponse:
+    """The report's (re-encoded) photo, to those who may see the report; never a public media
+    URL. Opening it is audited like the report."""
+    policy.require(request.user, Capability.TRIAGE_REPORTS)
+    report = selectors.access_report(actor=request.user, pk=pk)
+    if not report.photo:
+        raise Http404
+    try:
+        handle = report.photo.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    content_type = mimetypes.guess_type(report.photo.name)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    response["Content-Disposition"] = "inline"
+    return _no_store(response)
+
+
+def _triage_action(request: AuthenticatedRequest, pk: int) -> Report | HttpResponse:
+    """Common start of the triage actions: capability, POST, the report (404 if not seen)."""
+    policy.require(request.user, Capability.TRIAGE_REPORTS)
+    refused = _post_only(request)
+    if refused is not None:
+        return refused
+    return selectors.access_report(actor=request.user, pk=pk)
+
+
+def _refused(request: HttpRequest, error: ValidationError) -> None:
+    for text in error.messages:
+        messages.error(request, text)
+
+
+def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    report = _triage_action(request, pk)
+    if isinstance(report, HttpResponse):
+        return report
+    try:
+        services.report_accept(
+            actor=request.user, report=report, note=request.POST.get("note", "").strip()
+        )
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(
+            request,
+            _(
+                "Signalement %(reference)s accepté. Il attend le rapprochement avec les points "
+                "de deal."
+            )
+            % {"reference": report.reference},
+        )
+    return redirect("reports:report_detail", pk=report.pk)
+
+
+def report_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    report = _triage_action(request, pk)
+    if isinstance(report, HttpResponse):
+        return report
+    status = request.POST.get("status", "")
+    if status not in REJECTED:
+        messages.error(request, _("Choisissez « indésirable » ou « infondé »."))
+        return redirect("reports:report_detail", pk=report.pk)
+    try:
+        services.report_reject(
+            actor=request.user,
+            report=report,
+            status=status,
+            note=request.POST.get("note", "").strip(),
+        )
+    except ValidationError as error:
+        _refused(request, error)
+        return redirect("reports:report_detail", pk=report.pk)
+    if status == Status.SPAM:
+        text = _("Signalement %(reference)s marqué comme indésirable.")
+    else:
+        text = _("Signalement %(reference)s marqué comme infondé.")
+    messages.success(request, text % {"reference": report.reference})
+    return redirect("reports:triage_list")
+
+
+def report_question(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    report = _triage_action(request, pk)
+    if isinstance(report, HttpResponse):
+        return report
+    text = request.POST.get("text", "").strip()
+    if not text:
+        messages.error(request, _("Écrivez la question à poser au signalant."))
+        return redirect("reports:report_detail", pk=report.pk)
+    try:
+        services.report_ask_question(actor=request.user, report=report, text=text)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(
+            request,
+            _(
+                "Question envoyée. Le signalant la lira avec son code de suivi ; sa réponse "
+                "apparaîtra ici."
+            ),
+        )
+    return redirect("reports:report_detail", pk=report.pk)

@@ -1,0 +1,520 @@
+"""Staff pages of the reports: the call platform's intake, the landlords' reports and the triage
+by the analysts, seen as the personas who use them (and those who must not)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from cartostup.access.models import Building
+from cartostup.access.services import building_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.reports import services
+from cartostup.reports.choices import Activity, Channel, MessageAuthor, Precision, Status
+from cartostup.reports.models import Report
+from cartostup.reports.staff_views import receipt_groups
+
+pytestmark = pytest.mark.django_db
+
+# Real places: Marseille 14e (13), Saint-Denis (93).
+MARSEILLE = (43.3460, 5.3960)
+SAINT_DENIS = (48.9362, 2.3574)
+
+INTAKE = {
+    "latitude": "43.3461",
+    "longitude": "5.3962",
+    "precision": Precision.BUILDING,
+    "place_label": "Bâtiment C",
+    "activities": [Activity.SELLING, Activity.LOOKOUTS],
+    "products": ["cannabis"],
+    "days": ["fri", "sat"],
+    "times_of_day": ["evening"],
+    "people_count": "3-5",
+    "description": "Guetteurs à l'entrée du parking, vente le soir.",
+}
+
+
+def _photo() -> SimpleUploadedFile:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(buffer, format="JPEG")
+    return SimpleUploadedFile("vue.jpg", buffer.getvalue(), content_type="image/jpeg")
+
+
+def _public_report(position=MARSEILLE, photo=False, **fields) -> services.SubmittedReport:
+    data = services.ReportInput(
+        latitude=position[0],
+        longitude=position[1],
+        precision=Precision.BUILDING,
+        activities=[Activity.SELLING],
+        photo=_photo() if photo else None,
+        **fields,
+    )
+    return services.report_submit_public(data=data, channel=Channel.WEB)
+
+
+def _events(report: Report, **filters) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(object_id=str(report.pk), **filters).order_by("pk"))
+
+
+@pytest.fixture
+def building(persona) -> Building:
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Résidence des Tilleuls – bâtiment A",
+        address="3 rue des Tilleuls, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+        stairwells="A1, A2",
+    )
+
+
+# --- call platform -------------------------------------------------------------------------------
+
+
+def test_receipt_is_read_back_in_its_own_groups():
+    assert receipt_groups("7K3Q-M2XD-AB12-CD34-EF56-GH78") == [
+        "7K3Q",
+        "M2XD",
+        "AB12",
+        "CD34",
+        "EF56",
+        "GH78",
+    ]
+    assert receipt_groups("ABCDEFGH") == ["ABCD", "EFGH"]
+
+
+def test_operator_keys_in_a_call_and_reads_the_receipt_back(client_for):
+    client = client_for("caller_operator")
+    response = client.post(reverse("reports:operator_intake"), INTAKE)
+
+    assert response.status_code == 200
+    report = Report.objects.get()
+    assert report.channel == Channel.PHONE
+    assert report.departement.code == "13"
+    assert report.activities == [Activity.SELLING, Activity.LOOKOUTS]
+    assert not report.photo
+    page = response.content.decode()
+    assert "Lisez ce code à l'appelant" in page
+    assert "Nouvel appel" in page
+    # The receipt, in groups, opens the report's follow-up; it is shown once and never cached.
+    groups = re.findall(r'<span class="reports-receipt__group">([0-9A-Z]+)</span>', page)
+    assert len(groups) == 6
+    followup = services.report_followup(receipt="-".join(groups))
+    assert followup.status == "received"
+    assert "no-store" in response["Cache-Control"]
+    assert client.get(reverse("reports:operator_intake")).content.decode().count(groups[-1]) == 0
+
+
+def test_operator_form_asks_nothing_about_the_caller_and_takes_no_photo(client_for):
+    response = client_for("caller_operator").get(reverse("reports:operator_intake"))
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert "photo" not in form.fields
+    forbidden = ("caller", "phone", "telephone", "name", "email", "number", "identity")
+    assert not [name for name in form.fields if any(word in name for word in forbidden)]
+    page = response.content.decode()
+    assert 'type="file"' not in page
+    assert 'type="tel"' not in page
+    assert 'type="email"' not in page
+
+
+def test_operator_invalid_call_stays_on_the_form(client_for):
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"), {**INTAKE, "activities": []}
+    )
+    assert response.status_code == 200
+    assert "Le formulaire contient des erreurs" in response.content.decode()
+    assert not Report.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["triage_list", "triage_geojson", "landlord_report_list"],
+)
+def test_operator_sees_nothing_but_the_intake(client_for, name):
+    assert client_for("caller_operator").get(reverse(f"reports:{name}")).status_code == 404
+
+
+def test_operator_does_not_see_the_report_it_keyed_in(client_for):
+    client = client_for("caller_operator")
+    client.post(reverse("reports:operator_intake"), INTAKE)
+    report = Report.objects.get()
+    assert client.get(reverse("reports:report_detail", args=[report.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["cross13_analyst", "landlord_13h", "admin"])
+def test_intake_is_only_for_operators(client_for, name):
+    assert client_for(name).get(reverse("reports:operator_intake")).status_code == 404
+
+
+# --- landlords -----------------------------------------------------------------------------------
+
+
+def test_landlord_reports_on_its_own_building(client_for, building):
+    client = client_for("landlord_13h")
+    url = reverse("reports:landlord_report_create", args=[building.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert building.address in page.content.decode()
+    # Stairwells come from the building.
+    assert [value for value, _label in page.context["form"].fields["place_label"].choices] == [
+        "",
+        "A1",
+        "A2",
+    ]
+
+    response = client.post(
+        url,
+        {
+            "precision": Precision.STAIRWELL,
+            "place_label": "A2",
+            "activities": [Activity.STORAGE],
+            "people_count": "unknown",
+        },
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reports:landlord_report_list")
+    report = Report.objects.get()
+    assert report.channel == Channel.LANDLORD
+    assert report.building == building
+    assert report.place_label == "A2"
+    assert report.departement.code == "13"
+
+
+def test_landlord_cannot_choose_a_stairwell_the_building_does_not_have(client_for, building):
+    response = client_for("landlord_13h").post(
+        reverse("reports:landlord_report_create", args=[building.pk]),
+        {
+            "precision": Precision.STAIRWELL,
+            "place_label": "Z9",
+            "activities": [Activity.SELLING],
+            "people_count": "unknown",
+        },
+    )
+    assert response.status_code == 200
+    assert not Report.objects.exists()
+
+
+def test_landlord_cannot_report_on_another_landlords_building(client_for, building):
+    client = client_for("landlord_13l")
+    url = reverse("reports:landlord_report_create", args=[building.pk])
+    assert client.get(url).status_code == 404
+    response = client.post(
+        url, {"precision": "building", "activities": ["selling"], "people_count": "unknown"}
+    )
+    assert response.status_code == 404
+    assert not Report.objects.exists()
+
+
+def test_landlord_list_shows_only_the_coarse_status(client_for, persona, building):
+    landlord = persona("landlord_13h")
+    data = services.ReportInput(
+        precision=Precision.BUILDING, activities=[Activity.SELLING], description="TEXTE-BAILLEUR"
+    )
+    accepted = services.report_submit_by_landlord(actor=landlord, building=building, data=data)
+    waiting = services.report_submit_by_landlord(actor=landlord, building=building, data=data)
+    questioned = services.report_submit_by_landlord(actor=landlord, building=building, data=data)
+    analyst = persona("cross13_analyst")
+    services.report_accept(actor=analyst, report=accepted, note="NOTE-INTERNE-SECRETE")
+    Report.objects.filter(pk=questioned.pk).update(status=Status.QUESTION)
+    # Another landlord's report never shows.
+    _public_report()
+
+    response = client_for("landlord_13h").get(reverse("reports:landlord_report_list"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert [row["reference"] for row in response.context["rows"]] == [
+        questioned.reference,
+        waiting.reference,
+        accepted.reference,
+    ]
+    assert [row["status_label"] for row in response.context["rows"]] == [
+        "En cours de traitement",
+        "Reçu",
+        "Traité",
+    ]
+    assert "semaine du" in page
+    for secret in ("NOTE-INTERNE-SECRETE", "TEXTE-BAILLEUR", "Accepté", "À trier", "Camille"):
+        assert secret not in page
+    # The other landlord sees none of them.
+    other = client_for("landlord_13l").get(reverse("reports:landlord_report_list"))
+    assert other.context["rows"] == []
+
+
+def test_building_list_offers_to_report(client_for, building):
+    page = client_for("landlord_13h").get(reverse("access:building_list")).content.decode()
+    assert reverse("reports:landlord_report_create", args=[building.pk]) in page
+
+
+@pytest.mark.parametrize("name", ["landlord_13h", "prefecture_13", "police13_investigator"])
+def test_triage_is_not_for_landlords_nor_other_services(client_for, name):
+    client = client_for(name)
+    report = _public_report().report
+    assert client.get(reverse("reports:triage_list")).status_code == 404
+    assert client.get(reverse("reports:report_detail", args=[report.pk])).status_code == 404
+
+
+# --- triage --------------------------------------------------------------------------------------
+
+
+def test_triage_queue_is_scoped_to_the_departement_and_new_first(client_for, persona):
+    old = _public_report().report
+    accepted = _public_report().report
+    services.report_accept(actor=persona("cross13_analyst"), report=accepted)
+    recent = _public_report().report
+    elsewhere = _public_report(position=SAINT_DENIS).report
+
+    response = client_for("cross13_analyst").get(reverse("reports:triage_list"))
+
+    assert response.status_code == 200
+    shown = [report.pk for report in response.context["reports"]]
+    # Default queue: what still needs triage, newest first; never another département's.
+    assert recent.pk in shown and old.pk in shown
+    assert shown.index(recent.pk) < shown.index(old.pk)
+    assert accepted.pk not in shown
+    assert elsewhere.pk not in shown
+    page = response.content.decode()
+    assert recent.reference in page and elsewhere.reference not in page
+
+    other = client_for("cross93_analyst").get(reverse("reports:triage_list"))
+    assert [report.pk for report in other.context["reports"]] == [elsewhere.pk]
+
+
+def test_triage_queue_filters(client_for, persona):
+    web = _public_report().report
+    accepted = _public_report().report
+    services.report_accept(actor=persona("cross13_analyst"), report=accepted)
+    client = client_for("cross13_analyst")
+
+    response = client.get(reverse("reports:triage_list"), {"status": Status.ACCEPTED})
+    assert [report.pk for report in response.context["reports"]] == [accepted.pk]
+
+    response = client.get(reverse("reports:triage_list"), {"channel": Channel.PHONE})
+    assert list(response.context["reports"]) == []
+
+    response = client.get(reverse("reports:triage_list"), {"channel": Channel.WEB})
+    assert {report.pk for report in response.context["reports"]} == {web.pk, accepted.pk}
+
+
+def test_triage_queue_lists_are_audited(client_for):
+    _public_report()
+    client_for("cross13_analyst").get(reverse("reports:triage_list"))
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST, actor_username="cross13_analyst"
+    ).exists()
+
+
+def test_triage_map_uses_the_same_filters_and_policy(client_for):
+    here = _public_report().report
+    _public_report(position=SAINT_DENIS)
+    before = AuditEvent.objects.filter(action=AuditAction.LIST).count()
+
+    response = client_for("cross13_analyst").get(reverse("reports:triage_geojson"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/geo+json"
+    collection = json.loads(response.content)
+    assert collection["type"] == "FeatureCollection"
+    assert [feature["properties"]["reference"] for feature in collection["features"]] == [
+        here.reference
+    ]
+    feature = collection["features"][0]
+    assert feature["geometry"]["coordinates"] == [here.longitude, here.latitude]
+    assert feature["properties"]["url"] == reverse("reports:report_detail", args=[here.pk])
+    # Nothing but the reference, status, date and link: no free text on the map.
+    assert set(feature["properties"]) == {"reference", "status", "status_label", "received", "url"}
+    assert AuditEvent.objects.filter(action=AuditAction.LIST).count() == before + 1
+
+    filtered = client_for("cross13_analyst").get(
+        reverse("reports:triage_geojson"), {"status": Status.ACCEPTED}
+    )
+    assert json.loads(filtered.content)["features"] == []
+
+
+def test_analyst_opens_a_report_of_the_departement(client_for):
+    report = _public_report(description="Vente au pied de la tour").report
+    response = client_for("cross13_analyst").get(reverse("reports:report_detail", args=[report.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Vente au pied de la tour" in page
+    assert "Poser une question au signalant" in page
+    assert "no-store" in response["Cache-Control"]
+    assert _events(report, action=AuditAction.VIEW, actor_username="cross13_analyst")
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("cross13_analyst", 200),
+        ("antenna13_analyst", 200),
+        ("ofast_analyst", 200),
+        ("cross93_analyst", 404),
+        ("cross69_analyst", 404),
+    ],
+)
+def test_report_detail_follows_the_territory(client_for, name, status):
+    report = _public_report().report
+    url = reverse("reports:report_detail", args=[report.pk])
+    assert client_for(name).get(url).status_code == status
+
+
+def test_accept_records_and_waits_for_matching(client_for):
+    report = _public_report().report
+    client = client_for("cross13_analyst")
+    before = len(_events(report))
+
+    response = client.post(
+        reverse("reports:report_accept", args=[report.pk]), {"note": "Recoupe un point connu"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reports:report_detail", args=[report.pk])
+    report.refresh_from_db()
+    assert report.status == Status.ACCEPTED
+    assert report.awaiting_matching
+    assert report.triage_note == "Recoupe un point connu"
+    assert report.triaged_by is not None and report.triaged_by.username == "cross13_analyst"
+    changes = [event for event in _events(report)[before:] if event.action != AuditAction.VIEW]
+    assert changes and changes[-1].actor_username == "cross13_analyst"
+    page = client.get(response["Location"]).content.decode()
+    assert "accepté" in page
+    assert "En attente du rapprochement avec les points de deal" in page
+    # Accepted: no more accept or reject buttons.
+    assert "Accepter le signalement" not in page
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(Status.SPAM, "indésirable"), (Status.UNFOUNDED, "infondé")],
+)
+def test_reject_as_spam_or_unfounded(client_for, status, message):
+    report = _public_report().report
+    client = client_for("cross13_analyst")
+    before = len(_events(report))
+
+    response = client.post(
+        reverse("reports:report_reject", args=[report.pk]), {"status": status, "note": ""}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reports:triage_list")
+    report.refresh_from_db()
+    assert report.status == status
+    assert not report.awaiting_matching
+    changes = [event for event in _events(report)[before:] if event.action != AuditAction.VIEW]
+    assert changes
+    follow = client.get(response["Location"])
+    assert message in follow.content.decode()
+
+
+def test_reject_needs_a_rejection_status(client_for):
+    report = _public_report().report
+    response = client_for("cross13_analyst").post(
+        reverse("reports:report_reject", args=[report.pk]), {"status": Status.ACCEPTED}
+    )
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert report.status == Status.NEW
+
+
+def test_question_then_the_reporters_answer_shows_in_the_thread(client_for):
+    submitted = _public_report()
+    report = submitted.report
+    client = client_for("cross13_analyst")
+    before = len(_events(report))
+
+    response = client.post(
+        reverse("reports:report_question", args=[report.pk]),
+        {"text": "À quelle heure commence la vente ?"},
+    )
+
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert report.status == Status.QUESTION
+    assert report.messages.get().author == MessageAuthor.ANALYST
+    assert [e for e in _events(report)[before:] if e.action != AuditAction.VIEW]
+
+    services.report_reply(receipt=submitted.receipt, text="Vers 18 heures, tous les soirs.")
+
+    page = client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
+    assert "À quelle heure commence la vente ?" in page
+    assert "Vers 18 heures, tous les soirs." in page
+    assert page.index("À quelle heure") < page.index("Vers 18 heures")
+
+
+def test_empty_question_is_refused(client_for):
+    report = _public_report().report
+    response = client_for("cross13_analyst").post(
+        reverse("reports:report_question", args=[report.pk]), {"text": "   "}
+    )
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert report.status == Status.NEW
+    assert not report.messages.exists()
+
+
+@pytest.mark.parametrize("action", ["report_accept", "report_reject", "report_question"])
+def test_actions_refuse_another_departement_and_get(client_for, action):
+    report = _public_report().report
+    url = reverse(f"reports:{action}", args=[report.pk])
+    data = {"status": Status.SPAM, "text": "Question ?"}
+    assert client_for("cross93_analyst").post(url, data).status_code == 404
+    assert client_for("cross13_analyst").get(url).status_code == 405
+    assert client_for("landlord_13h").post(url, data).status_code == 404
+    report.refresh_from_db()
+    assert report.status == Status.NEW
+
+
+def test_photo_is_served_only_through_the_access_checked_view(client_for, settings):
+    report = _public_report(photo=True).report
+    assert report.photo
+    url = reverse("reports:report_photo", args=[report.pk])
+
+    response = client_for("cross13_analyst").get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/")
+    assert "no-store" in response["Cache-Control"]
+    assert b"".join(response.streaming_content)[:2] in (b"\xff\xd8", b"\x89P", b"RI")
+    assert _events(report, action=AuditAction.VIEW, actor_username="cross13_analyst")
+    assert client_for("cross93_analyst").get(url).status_code == 404
+    assert client_for("landlord_13h").get(url).status_code == 404
+    # The media directory is never served as such.
+    media_url = f"{settings.MEDIA_URL}{report.photo.name}"
+    assert client_for("cross13_analyst").get(media_url).status_code == 404
+    detail = client_for("cross13_analyst").get(reverse("reports:report_detail", args=[report.pk]))
+    page = detail.content.decode()
+    assert url in page
+    assert report.photo.name not in page
+
+
+def test_report_without_photo_has_no_photo_url(client_for):
+    report = _public_report().report
+    response = client_for("cross13_analyst").get(reverse("reports:report_photo", args=[report.pk]))
+    assert response.status_code == 404
+
+
+def test_navigation_follows_the_capabilities(client_for):
+    def nav(name: str) -> str:
+        return client_for(name).get(reverse("core:home")).content.decode()
+
+    operator = nav("caller_operator")
+    assert reverse("reports:operator_intake") in operator
+    assert reverse("reports:triage_list") not in operator
+    analyst = nav("cross13_analyst")
+    assert reverse("reports:triage_list") in analyst
+    assert reverse("reports:operator_intake") not in analyst
+    landlord = nav("landlord_13h")
+    assert reverse("reports:landlord_report_list") in landlord
+    assert reverse("reports:triage_list") not in landlord
