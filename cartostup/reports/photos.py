@@ -60,7 +60,7 @@ def photo_reencode(upload: IO[bytes] | Any) -> ContentFile:
                 if width * height > max_pixels:
                     raise ValidationError(
                         _("La photo est trop grande (%(mp)s mégapixels au plus).")
-                        % {"mp": max_pixels // 1_000_000},
+                        % {"mp": f"{max_pixels / 1_000_000:g}"},
                         code="too_many_pixels",
                     )
                 probe.verify()

@@ -1,0 +1,74 @@
+"""Proof of work: single use, expiry, difficulty checked with a real brute-forced nonce."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from cartostup.reports import pow
+from cartostup.reports.models import PowChallenge
+
+pytestmark = pytest.mark.django_db
+
+
+def test_leading_zero_bits():
+    assert pow.leading_zero_bits(b"\x00\x00\xff") == 16
+    assert pow.leading_zero_bits(b"\x00\x01") == 15
+    assert pow.leading_zero_bits(b"\x80") == 0
+    assert pow.leading_zero_bits(b"\x00\x00") == 16
+
+
+@override_settings(CARTOSTUP_POW_DIFFICULTY=12)
+def test_brute_forced_nonce_is_accepted_once():
+    challenge = pow.challenge_issue()
+    assert len(challenge.value) == 32 and int(challenge.value, 16) >= 0
+    assert challenge.difficulty == 12
+    nonce = pow.pow_solve(challenge.value, 12)
+    digest = hashlib.sha256(f"{challenge.value}:{nonce}".encode()).digest()
+    assert digest[0] == 0 and digest[1] >> 4 == 0
+    pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+    with pytest.raises(pow.PowError) as caught:
+        pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+    assert caught.value.code == "pow_unknown"
+    assert "déjà servi" in str(caught.value)
+
+
+@override_settings(CARTOSTUP_POW_DIFFICULTY=16)
+def test_insufficient_work_is_refused_and_burns_the_challenge():
+    challenge = pow.challenge_issue()
+    # A nonce whose hash does not start with 16 zero bits.
+    nonce = next(
+        str(n)
+        for n in range(1000)
+        if pow.leading_zero_bits(pow.pow_digest(challenge.value, str(n))) < 16
+    )
+    with pytest.raises(pow.PowError) as caught:
+        pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+    assert caught.value.code == "pow_insufficient"
+    assert not PowChallenge.objects.filter(value=challenge.value).exists()
+
+
+def test_expired_challenge_is_refused_and_cleaned():
+    challenge = pow.challenge_issue()
+    PowChallenge.objects.filter(pk=challenge.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    with pytest.raises(pow.PowError) as caught:
+        pow.challenge_redeem(challenge=challenge.value, nonce="0")
+    assert caught.value.code == "pow_expired"
+    old = pow.challenge_issue()
+    PowChallenge.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(hours=1))
+    pow.challenge_issue()
+    assert not PowChallenge.objects.filter(pk=old.pk).exists()
+
+
+@override_settings(CARTOSTUP_POW_DIFFICULTY=0)
+def test_difficulty_zero_still_needs_a_challenge():
+    challenge = pow.challenge_issue()
+    pow.challenge_redeem(challenge=challenge.value, nonce="")
+    with pytest.raises(pow.PowError):
+        pow.challenge_redeem(challenge="0" * 32, nonce="")
