@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("", include("cartostup.core.urls")),
+    path("", include("cartostup.reports.urls_public")),
     path("comptes/", include("cartostup.access.account_urls")),
     path("administration/", include("cartostup.access.urls")),
     path("territoires/", include("cartostup.territories.urls")),

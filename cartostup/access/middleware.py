@@ -14,7 +14,15 @@ from django.utils.http import urlencode
 
 # Pages that work without an account: login and second factor, public reporting, static files,
 # the API (whose permission classes answer for themselves).
-PUBLIC_PREFIXES = ("/comptes/", "/static/", "/signaler/", "/suivi/", "/api/", "/i18n/")
+PUBLIC_PREFIXES = (
+    "/comptes/",
+    "/static/",
+    "/signaler/",
+    "/suivi/",
+    "/prevention/",
+    "/api/",
+    "/i18n/",
+)
 
 # Session keys: time of the last request, and a flag telling the login page why it is shown.
 LAST_SEEN_KEY = "cartostup_last_seen"
