@@ -12,7 +12,7 @@ TERRITORIES ?= all
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cartostup
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve setup install install-dev browser test test-sqlite test-postgres lint format bench clean code
+.PHONY: run serve setup install install-dev browser test test-sqlite test-postgres lint format bench clean code messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## Database, reference territories and demo data (idempotent).
-setup: install
+setup: install messages
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_territories --departements $(TERRITORIES)
 	$(MANAGE) seed_demo
+
+## Translations: compile cartostup/locale/*/LC_MESSAGES/django.po into .mo (pure Python, no
+## system gettext; the .mo files are committed and a test checks they match their .po).
+messages: install
+	$(MANAGE) compile_translations
 
 ## Install, load and serve on 127.0.0.1:$(PORT).
 run: setup serve
