@@ -48,7 +48,9 @@ from . import selectors, services
 from .choices import (
     REJECTED,
     Activity,
+    Channel,
     MessageAuthor,
+    Precision,
     Product,
     Status,
     TimeOfDay,
@@ -67,6 +69,19 @@ DEFAULT_TRIAGE_STATUSES = (Status.NEW, Status.QUESTION)
 MAP_LIMIT = 2000
 # Département boundaries drawn under the markers (the maps work offline, without tiles).
 MAP_BOUNDARY_DEPARTEMENTS = 3
+# Short labels for the queue's narrow table (the report's page gives the full ones).
+CHANNEL_SHORT = {
+    Channel.WEB: gettext_lazy("Web"),
+    Channel.MOBILE: gettext_lazy("Appli"),
+    Channel.PHONE: gettext_lazy("Appel"),
+    Channel.LANDLORD: gettext_lazy("Bailleur"),
+}
+PRECISION_SHORT = {
+    Precision.STAIRWELL: gettext_lazy("Cage, entrée"),
+    Precision.BUILDING: gettext_lazy("Immeuble"),
+    Precision.STREET: gettext_lazy("Rue"),
+    Precision.AREA: gettext_lazy("Quartier"),
+}
 # Characters per group when the receipt is read back to a caller.
 RECEIPT_GROUP = 4
 
@@ -182,10 +197,7 @@ def landlord_report_create(request: AuthenticatedRequest, building_pk: int) -> H
         else:
             messages.success(
                 request,
-                _(
-                    "Signalement %(reference)s transmis au CROSS. Suivez son état dans « Mes "
-                    "signalements »."
-                )
+                _("Signalement %(reference)s transmis au CROSS du département.")
                 % {"reference": report.reference},
             )
             return redirect("reports:landlord_report_list")
@@ -250,6 +262,16 @@ class TriageFilterSet(ReportFilterSet):
         label=gettext_lazy("Reçu jusqu'au"),
         widget=django_forms.DateInput(attrs={"type": "date"}),
     )
+    awaiting_matching = django_filters.BooleanFilter(
+        label=gettext_lazy("En attente de rapprochement"),
+        widget=django_forms.Select(
+            choices=[
+                ("", gettext_lazy("Indifférent")),
+                ("true", gettext_lazy("Oui")),
+                ("false", gettext_lazy("Non")),
+            ]
+        ),
+    )
 
 
 def _triage_filters(request: HttpRequest) -> QueryDict:
@@ -284,6 +306,9 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
     policy.require(request.user, Capability.TRIAGE_REPORTS)
     filterset, reports = _triage_queue(request, view="table")
     page = paginate(request, reports)
+    for report in page.object_list:
+        report.channel_short = CHANNEL_SHORT.get(report.channel, report.channel)  # type: ignore[attr-defined]
+        report.precision_short = PRECISION_SHORT.get(report.precision, report.precision)  # type: ignore[attr-defined]
     query = filterset.data.copy()
     query.pop("page", None)
     boundaries = [
