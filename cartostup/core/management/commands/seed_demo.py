@@ -9,10 +9,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cartostup.access import demo as access_demo
 from cartostup.access.account_services import demo_mode_enabled
+from cartostup.reports import demo as reports_demo
 
 
 class Command(BaseCommand):
-    help = "Crée les données de démonstration (organisations, comptes, bâtiments des bailleurs)."
+    help = (
+        "Crée les données de démonstration (organisations, comptes, bâtiments des bailleurs, "
+        "signalements)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not demo_mode_enabled():
@@ -21,10 +25,11 @@ class Command(BaseCommand):
             )
         users = access_demo.demo_accounts_ensure()
         buildings = access_demo.demo_buildings_ensure()
+        reports = reports_demo.demo_reports_ensure()
         if options["verbosity"] >= 1:
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Démonstration prête : {len(users)} comptes, {buildings} bâtiments de "
-                    "bailleurs."
+                    f"bailleurs, {reports} signalements."
                 )
             )
