@@ -76,6 +76,8 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
         "DJANGO_SETTINGS_MODULE": "config.settings.dev",
         "CARTOSTUP_DATA_DIR": str(data_dir),
         "CARTOSTUP_DEMO": "1",
+        # A real but quick proof of work: the public form's browser computes it (8 bits).
+        "CARTOSTUP_POW_DIFFICULTY": "8",
         "DATABASE_URL": _browser_database_url(data_dir),
         "PYTHONUNBUFFERED": "1",
     }
