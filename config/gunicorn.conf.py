@@ -1,0 +1,56 @@
+"""gunicorn settings (`gunicorn config.wsgi -c config/gunicorn.conf.py`).
+
+Anonymity (design §5): no log line gunicorn writes may carry a client's address, User-Agent,
+Referer or query string. The access log format has none of `%(h)s` (address), `%(a)s`
+(User-Agent), `%(f)s` (Referer), `%(q)s` or `%(r)s` (query string): the path, the status, the
+size and the time only. Every gunicorn log record also goes through the project's
+`ScrubIdentifyingDataFilter` (addresses masked), as Django's do.
+
+Overridable from the command line (`--bind`, `--workers`...) or the environment:
+`CARTOSTUP_BIND` (127.0.0.1:8000), `CARTOSTUP_WORKERS` (4), `CARTOSTUP_ACCESS_LOG` (`-`: standard
+output; empty: no access log).
+"""
+
+import os
+
+bind = os.environ.get("CARTOSTUP_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("CARTOSTUP_WORKERS", "4"))
+timeout = int(os.environ.get("CARTOSTUP_TIMEOUT", "60"))
+loglevel = "info"  # gunicorn logs "Invalid request from ip=..." at debug level
+accesslog = os.environ.get("CARTOSTUP_ACCESS_LOG", "-") or None
+# The date comes from the log formatter (gunicorn's `%(t)s` looks like an IPv6 address to the
+# scrub filter, which would mask it).
+access_log_format = '"%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"scrub": {"()": "cartostup.core.logging.ScrubIdentifyingDataFilter"}},
+    "formatters": {
+        "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s"},
+        "access": {"format": "%(asctime)s %(message)s"},
+    },
+    "handlers": {
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "generic",
+            "stream": "ext://sys.stderr",
+            "filters": ["scrub"],
+        },
+        "access_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "access",
+            "stream": "ext://sys.stdout",
+            "filters": ["scrub"],
+        },
+    },
+    "root": {"level": "INFO", "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO",
+            "handlers": ["access_console"] if accesslog else [],
+            "propagate": False,
+        },
+    },
+}
