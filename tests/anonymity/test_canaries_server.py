@@ -131,7 +131,7 @@ def corpus_of(server: Server) -> list[tuple[str, bytes]]:
 
 def loopback_canaries(corpus: list[tuple[str, bytes]]) -> Canaries:
     for _attempt in range(5):
-        address = f"127.{secrets.randbelow(200) + 30}.{secrets.randbelow(200) + 30}.{secrets.randbelow(200) + 30}"
+        address = "127." + ".".join(str(secrets.randbelow(200) + 30) for _ in range(3))
         canaries = Canaries.new(remote_ipv4=address)
         if not search(canaries.needles(), corpus):
             return canaries
