@@ -131,7 +131,9 @@ def test_valid_report_shows_the_receipt_once_without_redirect(client):
     assert "no-store" in response["Cache-Control"]
     body = text(response)
     report = Report.objects.get()
-    receipt = re.search(r'<span class="fr-sr-only">([0-9A-Z-]{29})</span>', body).group(1)
+    found = re.search(r'<span class="fr-sr-only">([0-9A-Z-]{29})</span>', body)
+    assert found is not None
+    receipt = found.group(1)
     assert receipt.replace("-", "")[:8] == report.receipt_key
     assert body.count('class="cs-receipt__group"') == 6
     assert "il ne sera plus jamais affiché" in body
