@@ -82,6 +82,13 @@ PRECISION_SHORT = {
     Precision.STREET: gettext_lazy("Rue"),
     Precision.AREA: gettext_lazy("Quartier"),
 }
+STATUS_SHORT = {
+    Status.NEW: gettext_lazy("À trier"),
+    Status.QUESTION: gettext_lazy("Question posée"),
+    Status.ACCEPTED: gettext_lazy("Accepté"),
+    Status.SPAM: gettext_lazy("Indésirable"),
+    Status.UNFOUNDED: gettext_lazy("Infondé"),
+}
 # Characters per group when the receipt is read back to a caller.
 RECEIPT_GROUP = 4
 
@@ -309,6 +316,7 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
     for report in page.object_list:
         report.channel_short = CHANNEL_SHORT.get(report.channel, report.channel)  # type: ignore[attr-defined]
         report.precision_short = PRECISION_SHORT.get(report.precision, report.precision)  # type: ignore[attr-defined]
+        report.status_short = STATUS_SHORT.get(report.status, report.status)  # type: ignore[attr-defined]
     query = filterset.data.copy()
     query.pop("page", None)
     boundaries = [
