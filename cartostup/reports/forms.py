@@ -199,7 +199,7 @@ class LandlordReportForm(ReportForm):
             del self.fields[name]
 
     def clean(self) -> dict[str, Any]:
-        data = forms.Form.clean(self)
+        data = forms.Form.clean(self) or {}
         try:
             services.report_content_check(data=self._input(data), position=False)
         except ValidationError as error:

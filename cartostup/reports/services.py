@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 import h3
 import shapely
@@ -204,11 +205,12 @@ def _choices_errors(data: ReportInput) -> dict[str, list[str]]:
 def _commune_point(commune: Commune) -> tuple[float, float] | None:
     """A point surely inside the commune (Paris, Lyon and Marseille: inside their
     arrondissements, which carry the geometry)."""
-    blobs = [commune.geometry] if commune.geometry else []
+    blobs: list[bytes | memoryview] = [commune.geometry] if commune.geometry else []
     if not blobs:
         blobs = [
             arrondissement.geometry
             for arrondissement in commune.arrondissements.exclude(geometry__isnull=True)
+            if arrondissement.geometry is not None
         ]
     if not blobs:
         return None
@@ -703,7 +705,7 @@ def reports_purge(*, now: datetime | None = None) -> PurgeResult:
                     "received_before": cutoff,
                 },
             )
-            transaction.on_commit(lambda names=photo_names: _photos_delete(names))
+            transaction.on_commit(partial(_photos_delete, photo_names))
         total = PurgeResult(
             reports=total.reports + len(pks),
             messages=total.messages + messages,

@@ -45,6 +45,7 @@ def test_metadata_is_stripped_and_orientation_applied():
         assert not image.getexif()
         assert "exif" not in image.info and "icc_profile" not in image.info
         assert image.size == (40, 80)  # the orientation tag was applied to the pixels
+    assert clean.name is not None
     assert clean.name.endswith(".jpg") and "photo" not in clean.name
 
 
