@@ -56,6 +56,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
+from .commune_search import commune_resolve
 from .filters import ReportFilterSet
 from .forms import LandlordReportForm, OperatorReportForm
 from .models import Report
@@ -134,11 +135,32 @@ def receipt_groups(receipt: str) -> list[str]:
     return [receipt[i : i + RECEIPT_GROUP] for i in range(0, len(receipt), RECEIPT_GROUP)]
 
 
+def _commune_from_query(data: QueryDict) -> str:
+    """Without the map's script the commune is typed, not chosen in the search: resolve it
+    here (as the public form does). Returns an error message, or "" (resolved, or not
+    needed)."""
+    query = (data.get("commune_query") or "").strip()
+    has_pin = bool(data.get("latitude")) and bool(data.get("longitude"))
+    if data.get("commune_code") or not query or has_pin:
+        return ""
+    chosen, candidates = commune_resolve(query)
+    if chosen is not None:
+        data["commune_code"] = chosen.code
+        return ""
+    if not candidates:
+        return _("Aucune commune ne correspond à « %(query)s ».") % {"query": query[:100]}
+    return _("Plusieurs communes correspondent : %(names)s. Précisez le nom ou le code postal.") % {
+        "names": ", ".join(result.label for result in candidates[:5])
+    }
+
+
 def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
     """A call-platform operator keys in a call; the receipt is shown once, to be read back."""
     policy.require(request.user, Capability.KEY_IN_CALLS)
-    form = OperatorReportForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    data = request.POST.copy() if request.method == "POST" else None
+    commune_error = _commune_from_query(data) if data is not None else ""
+    form = OperatorReportForm(data)
+    if data is not None and form.is_valid() and not commune_error:
         try:
             submitted = services.report_submit_by_operator(actor=request.user, data=form.to_input())
         except ValidationError as error:
@@ -157,11 +179,18 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
                     },
                 )
             )
+    if commune_error:
+        form.add_error(None, commune_error)
     return _no_store(
         render(
             request,
             "reports/staff/operator_intake.html",
-            {"page_title": _("Saisir un appel"), "form": form, **_map_settings()},
+            {
+                "page_title": _("Saisir un appel"),
+                "form": form,
+                "commune_query": (data.get("commune_query") or "")[:100] if data else "",
+                **_map_settings(),
+            },
         )
     )
 

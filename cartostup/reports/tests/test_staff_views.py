@@ -113,6 +113,29 @@ def test_operator_keys_in_a_call_and_reads_the_receipt_back(client_for):
     assert client.get(reverse("reports:operator_intake")).content.decode().count(groups[-1]) == 0
 
 
+def test_operator_without_the_map_types_the_commune_and_address(client_for):
+    data = {key: value for key, value in INTAKE.items() if key not in ("latitude", "longitude")}
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"),
+        {**data, "precision": Precision.STREET, "commune_query": "13014", "address": "Rue X"},
+    )
+    assert response.status_code == 200
+    assert "Lisez ce code à l'appelant" in response.content.decode()
+    report = Report.objects.get()
+    assert report.commune.code == "13214"
+    assert report.address == "Rue X"
+
+
+def test_operator_unknown_commune_is_explained(client_for):
+    data = {key: value for key, value in INTAKE.items() if key not in ("latitude", "longitude")}
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"), {**data, "commune_query": "Zzyzx-sur-Mer"}
+    )
+    assert response.status_code == 200
+    assert "Aucune commune ne correspond" in response.content.decode()
+    assert not Report.objects.exists()
+
+
 def test_operator_form_asks_nothing_about_the_caller_and_takes_no_photo(client_for):
     response = client_for("caller_operator").get(reverse("reports:operator_intake"))
 
@@ -305,6 +328,13 @@ def test_triage_queue_filters(client_for, persona):
 
     response = client.get(reverse("reports:triage_list"), {"channel": Channel.WEB})
     assert {report.pk for report in response.context["reports"]} == {web.pk, accepted.pk}
+
+    # "Tous les signalements": any filter used, even empty, replaces the default queue.
+    response = client.get(reverse("reports:triage_list"), {"channel": ""})
+    assert {report.pk for report in response.context["reports"]} == {web.pk, accepted.pk}
+    # Pages of the default queue stay in the default queue.
+    response = client.get(reverse("reports:triage_list"), {"page": "1"})
+    assert [report.pk for report in response.context["reports"]] == [web.pk]
 
 
 def test_triage_queue_lists_are_audited(client_for):
