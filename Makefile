@@ -85,6 +85,7 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python -m bench.territories
+	$(BIN)/python -m bench.intake
 
 clean:
 	rm -rf $(VENV) var

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 Blob = tuple[str, bytes]
@@ -181,7 +182,7 @@ class Canaries:
     def cookie(self) -> tuple[str, str]:
         return self.cookie_name, self.tokens["cookie_value"]
 
-    def meta(self, *, ipv6: bool = False) -> dict[str, str]:
+    def meta(self, *, ipv6: bool = False) -> dict[str, Any]:
         """The headers as WSGI environ keys, with REMOTE_ADDR (Django's test client)."""
         environ = {
             "HTTP_" + name.upper().replace("-", "_"): value
@@ -465,7 +466,7 @@ class RecordCollector(logging.Handler):
 
 def _all_loggers() -> list[logging.Logger]:
     manager = logging.root.manager
-    loggers = [logging.root]
+    loggers: list[logging.Logger] = [logging.root]
     loggers.extend(
         logger for logger in manager.loggerDict.values() if isinstance(logger, logging.Logger)
     )

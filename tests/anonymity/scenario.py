@@ -65,16 +65,24 @@ class Visit:
         return {status for _label, status in self.steps}
 
 
-def _csrf(answer: Answer) -> str:
-    match = CSRF_INPUT.search(answer.text)
+def csrf_token(html: str) -> str:
+    match = CSRF_INPUT.search(html)
     assert match, "the page carries no CSRF token"
     return match.group(1)
 
 
-def _receipt(answer: Answer) -> str:
-    match = RECEIPT.search(answer.text)
-    assert match, answer.text[:2000]
+def receipt_in(html: str) -> str:
+    match = RECEIPT.search(html)
+    assert match, html[:2000]
     return match.group(0)
+
+
+def _csrf(answer: Answer) -> str:
+    return csrf_token(answer.text)
+
+
+def _receipt(answer: Answer) -> str:
+    return receipt_in(answer.text)
 
 
 def _solve(challenge: str, difficulty: int) -> str:
@@ -387,7 +395,9 @@ class DjangoTransport:
     ) -> Answer:
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        extra = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()}
+        extra: dict[str, Any] = {
+            "HTTP_" + k.upper().replace("-", "_"): v for k, v in (headers or {}).items()
+        }
         if json_body is not None:
             body, content_type = json.dumps(json_body).encode(), "application/json"
         if fields is not None or files is not None:

@@ -57,7 +57,7 @@ def _challenge(client: Client) -> str:
 
 def _form(client: Client, **extra: str) -> dict:
     page = client.get("/signaler/")
-    token = scenario.CSRF_INPUT.search(page.content.decode()).group(1)
+    token = scenario.csrf_token(page.content.decode())
     return {
         "csrfmiddlewaretoken": token,
         "challenge": _challenge(client),
@@ -80,10 +80,10 @@ def test_every_public_page_has_strict_headers(public_client):
         assert_public_headers(response, f"GET {path}", no_store=True)
     # The receipt page, shown once.
     response = client.post("/signaler/", _form(client))
-    receipt = scenario.RECEIPT.search(response.content.decode()).group(0)
+    receipt = scenario.receipt_in(response.content.decode())
     assert_public_headers(response, "POST /signaler/ (receipt)", no_store=True)
     # Follow-up pages.
-    token = scenario.CSRF_INPUT.search(client.get("/suivi/").content.decode()).group(1)
+    token = scenario.csrf_token(client.get("/suivi/").content.decode())
     response = client.post("/suivi/", {"csrfmiddlewaretoken": token, "receipt": receipt})
     assert response.status_code == 200 and "Reçu" in response.content.decode()
     assert_public_headers(response, "POST /suivi/", no_store=True)
