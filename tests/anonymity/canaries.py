@@ -487,13 +487,35 @@ class LogCapture:
         self._attached: list[logging.Logger] = []
 
     def __enter__(self) -> LogCapture:
+        from django.conf import settings
+
+        # A third-party library's logger that the project's LOGGING pins (e.g. "PIL" at INFO,
+        # so that DEBUG logging never writes a photo's EXIF) keeps its level: that is the fix
+        # such a leak calls for. Django's and the project's own loggers all go to DEBUG.
+        configured: dict[str, dict[str, Any]] = dict(settings.LOGGING.get("loggers", {}))
+        pinned = {
+            name: logging.getLevelName(str(conf["level"]))
+            for name, conf in configured.items()
+            if "level" in conf and not name.startswith(("django", "cartostup"))
+        }
         for logger in _all_loggers():
             self._saved.append((logger, logger.level))
             quiet = logger.name.startswith(self.QUIET)
-            logger.setLevel(logging.INFO if quiet else logging.DEBUG)
+            if logger.name in pinned:
+                logger.setLevel(pinned[logger.name])
+            elif any(logger.name.startswith(f"{name}.") for name in pinned):
+                logger.setLevel(logging.NOTSET)  # inherits the pin
+            else:
+                logger.setLevel(logging.INFO if quiet else logging.DEBUG)
             if logger is logging.root or not logger.propagate:
                 logger.addHandler(self.collector)
                 self._attached.append(logger)
+        for name, level in pinned.items():
+            # Loggers created later (a plugin imported during the visit) get the pin too.
+            logger = logging.getLogger(name)
+            if all(saved is not logger for saved, _level in self._saved):
+                self._saved.append((logger, logger.level))
+            logger.setLevel(level)
         return self
 
     def __exit__(self, *exc: object) -> None:
