@@ -492,7 +492,8 @@ class LogCapture:
         # A third-party library's logger that the project's LOGGING pins (e.g. "PIL" at INFO,
         # so that DEBUG logging never writes a photo's EXIF) keeps its level: that is the fix
         # such a leak calls for. Django's and the project's own loggers all go to DEBUG.
-        configured: dict[str, dict[str, Any]] = dict(settings.LOGGING.get("loggers", {}))
+        logging_config: dict[str, Any] = settings.LOGGING
+        configured: dict[str, dict[str, Any]] = logging_config.get("loggers", {})
         pinned = {
             name: logging.getLevelName(str(conf["level"]))
             for name, conf in configured.items()
