@@ -76,7 +76,7 @@ test-postgres:
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy cartostup config bench
+	$(BIN)/mypy cartostup config bench tests
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install-dev

@@ -213,6 +213,9 @@ class RecordRules:
     owner_roles: frozenset[str] | None = None
     fields_by_role: dict[str, tuple[str, ...]] = field(default_factory=dict)
     scoped_by: dict[str, str] = field(default_factory=dict)
+    # Kinds of organisation that may also change the records of the départements they cover
+    # (with a role in `roles`), e.g. Ofast analysts triaging the reports of their territory.
+    territory_editor_kinds: frozenset[str] = frozenset()
 
 
 _RECORD_RULES: dict[type[models.Model], RecordRules] = {}
@@ -224,7 +227,8 @@ def register_record_rules(model: type[ProtectedRecord], rules: RecordRules) -> N
 
 def _territory_q(departement_ids: frozenset[int] | None, prefix: str = "") -> Q:
     if departement_ids is None:
-        return Q()
+        # Every row. Not `Q()`: an empty Q vanishes when OR-ed (`Q(a) | Q()` is `Q(a)`).
+        return Q(pk__isnull=False)
     return Q(**{f"{prefix}departement__in": departement_ids})
 
 
@@ -237,7 +241,11 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
     if owner_roles is None or context.roles & owner_roles:
         grant |= Q(owner_organisation__in=context.organisation_ids)
     if action != Action.VIEW and action != Action.EXPORT:
-        # Only the owner organisation changes its records.
+        # The owner organisation changes its records, and the declared territory editors.
+        if context.roles & rules.roles:
+            for _organisation_id, kind, departement_ids in context.scopes:
+                if kind in rules.territory_editor_kinds:
+                    grant |= _territory_q(departement_ids)
         return grant
     for kind, lookup in rules.scoped_by.items():
         if kind in context.organisation_kinds:

@@ -126,8 +126,13 @@ def audit_record(
     reason: str = "",
     on_behalf_of: str = "",
     details: dict[str, Any] | None = None,
+    coarse_time: bool | None = None,
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction when there is one.
+
+    `coarse_time` keeps only the hour of the event: an exact time of an anonymous submission
+    (or of a phone call keyed in) could be matched against network or telephone logs. It
+    defaults to on for events without an authenticated actor.
 
     `details` holds references and counts only (ids, filters, sizes), never personal data or
     free text from a record. The head row is locked (`SELECT ... FOR UPDATE` on PostgreSQL;
@@ -142,13 +147,16 @@ def audit_record(
             actor.memberships.select_related("organisation").order_by("pk").first()  # type: ignore[union-attr]
         )
         organisation = membership.organisation if membership else None
+    occurred_at = timezone.now()
+    if coarse_time if coarse_time is not None else not authenticated:
+        occurred_at = occurred_at.replace(minute=0, second=0, microsecond=0)
     with transaction.atomic():
         head = AuditChainHead.objects.select_for_update().filter(singleton=1).first()
         if head is None:
             head, _created = AuditChainHead.objects.select_for_update().get_or_create(singleton=1)
         event = AuditEvent(
             sequence=head.last_sequence + 1,
-            occurred_at=timezone.now(),
+            occurred_at=occurred_at,
             actor_id=actor.pk if authenticated else None,  # type: ignore[union-attr]
             actor_username=_clean_text(actor.get_username())[:150] if authenticated else "",  # type: ignore[union-attr]
             organisation_id=organisation.pk if organisation else None,

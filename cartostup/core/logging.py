@@ -3,8 +3,10 @@
 import logging
 import re
 
-# IPv4, IPv6 and e-mail addresses, wherever they appear in a message.
+# URLs (a refused request's Origin or Referer), IPv4, IPv6 and e-mail addresses, wherever they
+# appear in a message.
 _PATTERNS = [
+    re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\")]+"),
     re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"),
     re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}\b"),
     re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+"),

@@ -19,5 +19,9 @@ def register() -> None:
                 Role.LANDLORD_REFERENT: ("id", "reference", "received_at", "building", "status"),
             },
             scoped_by={OrganisationKind.LANDLORD: "building__owner_organisation"},
+            # The issue: "Triage (CROSS analysts of the département; Ofast of the territory)".
+            territory_editor_kinds=frozenset(
+                {OrganisationKind.OFAST_ANTENNA, OrganisationKind.OFAST_CENTRAL}
+            ),
         ),
     )

@@ -9,16 +9,18 @@ these functions: they never receive the request, only the parsed input.
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import h3
 import shapely
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -133,9 +135,13 @@ def report_owner_for(*, departement: Departement) -> Organisation:
             return owner
     owner = active.filter(kind=OrganisationKind.OFAST_CENTRAL).first()
     if owner is None:
-        raise ImproperlyConfigured(
-            "Aucune organisation active ne peut recevoir les signalements du département "
-            f"{departement.code} (ni CROSS, ni antenne Ofast, ni Ofast central)."
+        # A configuration gap, but the reporter gets a clear answer, not a server error.
+        logger.error("No organisation receives reports for département %s", departement.code)
+        raise ValidationError(
+            _(
+                "Les signalements ne sont pas encore ouverts pour ce département. Pour une "
+                "urgence, appelez le 17."
+            )
         )
     return owner
 
@@ -384,18 +390,33 @@ def _report_create(
                 # does not commit.
                 report.photo.save(photo.name or "photo.jpg", photo, save=False)
                 stored_photo = report.photo.name
+                _file_time_coarsen(report.photo, report.received_at)
             report.save()
+            # The hour only, like received_at (a phone call's exact time could identify the
+            # caller through telephone records).
             audit_record(
                 actor=actor,
                 action=AuditAction.CREATE,
                 target=report,
                 details={"reference": report.reference},
+                coarse_time=True,
             )
     except BaseException:
         if stored_photo:
             report.photo.storage.delete(stored_photo)
         raise
     return report
+
+
+def _file_time_coarsen(field_file: Any, moment: datetime) -> None:
+    """Set the stored file's times to the report's hour: a file's modification time would
+    otherwise keep the exact submission time."""
+    try:
+        path = field_file.path
+    except NotImplementedError:  # storage without local files
+        return
+    timestamp = moment.timestamp()
+    os.utime(path, (timestamp, timestamp))
 
 
 def report_submit_public(*, data: ReportInput, channel: Channel | str) -> SubmittedReport:

@@ -140,6 +140,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# A session cookie: no year-long trace of a visit to the reporting pages on a shared phone.
+CSRF_COOKIE_AGE = None
 OTP_TOTP_ISSUER = "Cartostup"
 
 LANGUAGE_CODE = "fr"
@@ -215,6 +217,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console", "file"], "level": "INFO"},
     "loggers": {
+        # Replaces Django's default handlers (an unfiltered console, and e-mails to ADMINS
+        # carrying the request's headers): everything goes through the scrub filter.
+        "django": {"handlers": ["console", "file"], "level": "INFO", "propagate": False},
+        # At DEBUG, Pillow logs short EXIF values (camera, author) of uploaded photos.
+        "PIL": {"level": "INFO"},
         # Django's request logger prints the request line; it is scrubbed, never silenced.
         "django.request": {"handlers": ["console", "file"], "level": "WARNING", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ROOT
+from tests.browser.server import ROOT
 
 from . import scenario
 from .canaries import Canaries, file_blobs, search

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.browser.server import collect_console_errors
 from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -68,8 +69,7 @@ def test_analyst_triages_a_report_with_a_question_answered_by_the_reporter(
     # The reporter, anonymous, in another browser context, answers with the receipt.
     reporter = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
     public = reporter.new_page()
-    public_errors: list[str] = []
-    public.on("console", lambda m: m.type == "error" and public_errors.append(m.text))
+    public_errors = collect_console_errors(public)
     response = public.goto(f"{served_app.url}/suivi/")
     if response is not None and response.status == 200:
         public.get_by_label("Numéro de suivi").fill(receipt)

@@ -67,6 +67,14 @@ class PublicAPIView(CartostupAPIView):
             return _rate_limited(exc)
         return super().handle_exception(exc)
 
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Receipts, statuses and messages: nothing of a public exchange is kept by caches.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
 
 class ChallengeView(PublicAPIView):
     @extend_schema(

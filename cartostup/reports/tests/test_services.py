@@ -294,12 +294,28 @@ def test_reject_and_no_second_triage(persona):
     "username",
     ["cross93_analyst", "police13_investigator", "landlord_13h", "caller_operator", "admin"],
 )
-def test_only_the_owning_cross_triages(persona, username):
+def test_only_the_cross_and_ofast_of_the_territory_triage(persona, username):
     report = submit().report
     with pytest.raises(Http404):
         services.report_accept(actor=persona(username), report=report)
     report.refresh_from_db()
     assert report.status == Status.NEW
+
+
+@pytest.mark.parametrize("username", ["antenna13_analyst", "ofast_analyst"])
+def test_ofast_of_the_territory_triages_too(persona, username):
+    report = submit().report
+    services.report_accept(actor=persona(username), report=report)
+    report.refresh_from_db()
+    assert report.status == Status.ACCEPTED
+    assert report.triaged_by == persona(username)
+
+
+def test_public_submission_leaves_only_the_hour_in_the_audit_trail(persona):
+    report = submit().report
+    event = AuditEvent.objects.get(object_type="reports.report", object_id=str(report.pk))
+    assert event.occurred_at.minute == event.occurred_at.second == 0
+    assert event.occurred_at.microsecond == 0
 
 
 def test_landlord_report_cannot_be_asked_a_question(persona, building_13h):

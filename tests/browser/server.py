@@ -1,10 +1,12 @@
-"""A real Cartostup server for the browser tests: its own database (SQLite file, or a PostgreSQL
-database when DATABASE_URL points at one), migrated and loaded with the demo data as `make run`
-does, served by `manage.py runserver` in a subprocess, driven by Playwright on Debian's Chromium."""
+"""A real Cartostup server for the browser tests (fixtures imported by tests/conftest.py): its own
+database (SQLite file, or a PostgreSQL database when DATABASE_URL points at one), migrated and
+loaded with the demo data as `make run` does, served by `manage.py runserver` in a subprocess,
+driven by Playwright on Debian's Chromium."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -41,11 +43,20 @@ def _browser_database_url(data_dir: Path) -> str:
     import psycopg
 
     base, _name = url.rsplit("/", 1)
-    name = f"cartostup_browser_{os.getpid()}"
+    name = f"cartostup_browser_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         connection.execute(f'CREATE DATABASE "{name}"')
     return f"{base}/{name}"
+
+
+def _browser_database_drop(url: str) -> None:
+    if not url.startswith("postgres"):
+        return
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class ServedApp:
@@ -109,6 +120,7 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
         server.terminate()
         server.wait(timeout=20)
         log.close()
+        _browser_database_drop(env["DATABASE_URL"])
 
 
 @pytest.fixture
@@ -124,12 +136,22 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+def collect_console_errors(page) -> list[str]:
+    """Console errors of a page (a CSP violation or a script error shows there)."""
+    errors: list[str] = []
+
+    def keep(message) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", keep)
+    return errors
+
+
 @pytest.fixture
 def page(browser) -> Iterator[object]:
     context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.console_errors = errors
+    page.console_errors = collect_console_errors(page)
     yield page
     context.close()
