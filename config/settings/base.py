@@ -134,8 +134,8 @@ SESSION_COOKIE_AGE = int(os.environ.get("CARTOSTUP_SESSION_SECONDS", str(8 * 360
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Logged out after this long without a request.
 CARTOSTUP_SESSION_IDLE_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_IDLE_SECONDS", "1800"))
-# Required fields carry the DSFR asterisk (django-dsfr has no French for "(Optional)").
-DSFR_MARK_OPTIONAL_FIELDS = False
+# DSFR now marks optional fields, not required ones ("(facultatif)": cartostup/locale/fr).
+DSFR_MARK_OPTIONAL_FIELDS = True
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -400,6 +400,8 @@ def test_every_public_string_is_translated():
         messages |= python_messages(reports_dir / name)
     assert len(messages) > 150
     for po in catalogues():
+        if po.parent.parent.name == settings.LANGUAGE_CODE:
+            continue  # French is the source language
         translated = {
             entry.msgid
             for entry in po_parse(po)
