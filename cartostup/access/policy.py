@@ -49,6 +49,11 @@ class Capability(StrEnum):
     TRIAGE_REPORTS = "triage_reports"
 
 
+# Kinds that receive records distributed to "the CROSS of the département".
+CROSS_DISTRIBUTION_KINDS = frozenset(
+    {OrganisationKind.CROSS, OrganisationKind.OFAST_ANTENNA, OrganisationKind.OFAST_CENTRAL}
+)
+
 _STAFF_WITH_MAP = {
     Capability.USE_WORKSPACE,
     Capability.VIEW_TERRITORIES,
@@ -77,22 +82,32 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
 
 
 @dataclass(frozen=True)
+class MembershipScope:
+    """One membership: a role held in one organisation, with that organisation's territory
+    (None: national) and sharing groups. Record grants come from the membership that holds
+    the role, never from a role held elsewhere."""
+
+    organisation_id: int
+    kind: str
+    role: str
+    departement_ids: frozenset[int] | None
+    sharing_group_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
 class ActorContext:
     """What the policy needs to know about a user, computed once per request."""
 
     user_id: int | None
-    organisation_ids: frozenset[int]
-    organisation_kinds: frozenset[str]
-    roles: frozenset[str]
-    # None means national scope.
-    departement_ids: frozenset[int] | None
-    sharing_group_ids: frozenset[int]
-    # Per organisation: its kind and scope, to combine kind and territory correctly.
-    scopes: tuple[tuple[int, str, frozenset[int] | None], ...] = field(default=())
+    memberships: tuple[MembershipScope, ...] = field(default=())
 
     @property
-    def is_national(self) -> bool:
-        return self.departement_ids is None
+    def organisation_ids(self) -> frozenset[int]:
+        return frozenset(m.organisation_id for m in self.memberships)
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(m.role for m in self.memberships)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -101,19 +116,25 @@ class ActorContext:
             granted |= ROLE_CAPABILITIES.get(role, frozenset())
         return frozenset(granted)
 
+    def granting(self, capability: Capability) -> tuple[MembershipScope, ...]:
+        """The memberships whose role grants the capability."""
+        return tuple(m for m in self.memberships if capability in ROLE_CAPABILITIES.get(m.role, ()))
 
-ANONYMOUS = ActorContext(
-    user_id=None,
-    organisation_ids=frozenset(),
-    organisation_kinds=frozenset(),
-    roles=frozenset(),
-    departement_ids=frozenset(),
-    sharing_group_ids=frozenset(),
-)
+    def departements_for(self, capability: Capability) -> frozenset[int] | None:
+        """The départements where the actor holds the capability (None: all of France)."""
+        found: set[int] = set()
+        for membership in self.granting(capability):
+            if membership.departement_ids is None:
+                return None
+            found |= membership.departement_ids
+        return frozenset(found)
+
+
+ANONYMOUS = ActorContext(user_id=None)
 
 
 def actor_context(user: User | AnonymousUser | None) -> ActorContext:
-    """The user's organisations, roles and territory, cached on the user object."""
+    """The user's memberships (role, organisation, territory), cached on the user object."""
     if user is None or not user.is_authenticated or not user.is_active:
         return ANONYMOUS
     cached = getattr(user, "_cartostup_actor", None)
@@ -122,34 +143,23 @@ def actor_context(user: User | AnonymousUser | None) -> ActorContext:
     memberships = list(
         user.memberships.filter(organisation__is_active=True)
         .select_related("organisation")
-        .prefetch_related("organisation__departements")
+        .prefetch_related("organisation__departements", "organisation__sharing_groups")
     )
-    scopes: list[tuple[int, str, frozenset[int] | None]] = []
-    national = False
-    departement_ids: set[int] = set()
+    scopes = []
     for membership in memberships:
         organisation = membership.organisation
-        if organisation.national_scope:
-            national = True
-            scopes.append((organisation.pk, organisation.kind, None))
-        else:
-            ids = frozenset(d.pk for d in organisation.departements.all())
-            departement_ids |= ids
-            scopes.append((organisation.pk, organisation.kind, ids))
-    organisation_ids = frozenset(m.organisation_id for m in memberships)
-    context = ActorContext(
-        user_id=user.pk,
-        organisation_ids=organisation_ids,
-        organisation_kinds=frozenset(m.organisation.kind for m in memberships),
-        roles=frozenset(m.role for m in memberships),
-        departement_ids=None if national else frozenset(departement_ids),
-        sharing_group_ids=frozenset(
-            SharingGroup.objects.filter(organisations__in=organisation_ids).values_list(
-                "pk", flat=True
+        scopes.append(
+            MembershipScope(
+                organisation_id=organisation.pk,
+                kind=organisation.kind,
+                role=membership.role,
+                departement_ids=None
+                if organisation.national_scope
+                else frozenset(d.pk for d in organisation.departements.all()),
+                sharing_group_ids=frozenset(g.pk for g in organisation.sharing_groups.all()),
             )
-        ),
-        scopes=tuple(scopes),
-    )
+        )
+    context = ActorContext(user_id=user.pk, memberships=tuple(scopes))
     user._cartostup_actor = context  # type: ignore[union-attr,attr-defined]
     return context
 
@@ -216,6 +226,8 @@ class RecordRules:
     # Kinds of organisation that may also change the records of the départements they cover
     # (with a role in `roles`), e.g. Ofast analysts triaging the reports of their territory.
     territory_editor_kinds: frozenset[str] = frozenset()
+    # Roles of the `scoped_by` organisations that receive those records.
+    scoped_roles: frozenset[str] = frozenset({Role.LANDLORD_REFERENT})
 
 
 _RECORD_RULES: dict[type[models.Model], RecordRules] = {}
@@ -236,41 +248,46 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
     rules = _RECORD_RULES.get(model)
     if rules is None or context.user_id is None:
         return Q(pk__in=[])
-    owner_roles = rules.owner_roles
     grant = Q(pk__in=[])
-    if owner_roles is None or context.roles & owner_roles:
-        grant |= Q(owner_organisation__in=context.organisation_ids)
+    owners = frozenset(
+        m.organisation_id
+        for m in context.memberships
+        if rules.owner_roles is None or m.role in rules.owner_roles
+    )
+    grant |= Q(owner_organisation__in=owners)
+    # Memberships whose role the rules name: only they receive records beyond their own.
+    readers = [m for m in context.memberships if m.role in rules.roles]
     if action != Action.VIEW and action != Action.EXPORT:
         # The owner organisation changes its records, and the declared territory editors.
-        if context.roles & rules.roles:
-            for _organisation_id, kind, departement_ids in context.scopes:
-                if kind in rules.territory_editor_kinds:
-                    grant |= _territory_q(departement_ids)
+        for membership in readers:
+            if membership.kind in rules.territory_editor_kinds:
+                grant |= _territory_q(membership.departement_ids)
         return grant
     for kind, lookup in rules.scoped_by.items():
-        if kind in context.organisation_kinds:
-            grant |= Q(**{f"{lookup}__in": context.organisation_ids})
-    if not context.roles & rules.roles:
-        return grant
-    for organisation_id, kind, departement_ids in context.scopes:
-        if kind not in LAW_ENFORCEMENT_KINDS:
+        tied = [
+            m.organisation_id
+            for m in context.memberships
+            if m.kind == kind and m.role in rules.scoped_roles
+        ]
+        if tied:
+            grant |= Q(**{f"{lookup}__in": tied})
+    for membership in readers:
+        if membership.kind not in LAW_ENFORCEMENT_KINDS:
             continue
+        territory = _territory_q(membership.departement_ids)
         grant |= Q(distribution=Distribution.NATIONAL)
-        grant |= Q(distribution=Distribution.TERRITORY) & _territory_q(departement_ids)
-        if kind == OrganisationKind.CROSS or kind in {
-            OrganisationKind.OFAST_ANTENNA,
-            OrganisationKind.OFAST_CENTRAL,
-        }:
-            grant |= Q(distribution=Distribution.CROSS) & _territory_q(departement_ids)
-        del organisation_id
-    if context.sharing_group_ids:
-        grant |= Q(
-            distribution=Distribution.SHARING_GROUP, sharing_group__in=context.sharing_group_ids
-        )
+        grant |= Q(distribution=Distribution.TERRITORY) & territory
+        if membership.kind in CROSS_DISTRIBUTION_KINDS:
+            grant |= Q(distribution=Distribution.CROSS) & territory
+        if membership.sharing_group_ids:
+            grant |= Q(
+                distribution=Distribution.SHARING_GROUP,
+                sharing_group__in=membership.sharing_group_ids,
+            )
     if action == Action.EXPORT:
         # TLP:RED never leaves its owner; AMBER+STRICT stays within the owner organisation.
         grant &= ~Q(marking__in=[Marking.RED, Marking.AMBER_STRICT]) | Q(
-            owner_organisation__in=context.organisation_ids
+            owner_organisation__in=owners
         )
     return grant
 
@@ -310,9 +327,10 @@ def _departement_q(context: ActorContext, action: Action) -> Q:
         return Q() if Capability.MANAGE_TERRITORIES in context.capabilities else Q(pk__in=[])
     if Capability.VIEW_TERRITORIES not in context.capabilities:
         return Q(pk__in=[])
-    if context.departement_ids is None or Capability.MANAGE_TERRITORIES in context.capabilities:
+    if Capability.MANAGE_TERRITORIES in context.capabilities:
         return Q()
-    return Q(pk__in=context.departement_ids)
+    departement_ids = context.departements_for(Capability.VIEW_TERRITORIES)
+    return Q() if departement_ids is None else Q(pk__in=departement_ids)
 
 
 def _in_visible_departement_q(context: ActorContext, action: Action) -> Q:
@@ -336,7 +354,7 @@ def _sharing_group_q(context: ActorContext, action: Action) -> Q:
     if Capability.MANAGE_ORGANISATIONS in context.capabilities:
         return Q()
     if action == Action.VIEW:
-        return Q(pk__in=context.sharing_group_ids)
+        return Q(pk__in={g for m in context.memberships for g in m.sharing_group_ids})
     return Q(owner_organisation__in=context.organisation_ids)
 
 
@@ -392,7 +410,7 @@ def access_object(
 
 def assignable_roles(organisation_kind: str) -> Iterable[str]:
     """The roles that make sense in an organisation of this kind (used to validate memberships)."""
-    common = {Role.ADMINISTRATOR, Role.AUDITOR}
+    # Administrators and auditors act nationally: only in the platform's administration.
     by_kind: dict[str, set[str]] = {
         OrganisationKind.OFAST_CENTRAL: {Role.ANALYST, Role.INVESTIGATOR},
         OrganisationKind.OFAST_ANTENNA: {Role.ANALYST, Role.INVESTIGATOR},
@@ -404,6 +422,13 @@ def assignable_roles(organisation_kind: str) -> Iterable[str]:
         OrganisationKind.PREFECTURE: {Role.PREFECTURE_STAFF},
         OrganisationKind.LANDLORD: {Role.LANDLORD_REFERENT},
         OrganisationKind.CALL_PLATFORM: {Role.OPERATOR},
-        OrganisationKind.ADMINISTRATION: set(),
+        OrganisationKind.ADMINISTRATION: {Role.ADMINISTRATOR, Role.AUDITOR},
     }
-    return sorted(by_kind.get(organisation_kind, set()) | common)
+    return sorted(by_kind.get(organisation_kind, set()))
+
+
+def may_grant_membership(actor: Any, user: Any) -> bool:
+    """Nobody changes their own memberships (an administrator cannot raise their own rights)."""
+    return can(actor, Capability.MANAGE_USERS) and getattr(actor, "pk", None) != getattr(
+        user, "pk", None
+    )

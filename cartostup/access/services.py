@@ -461,8 +461,11 @@ def membership_role_check(*, organisation: Organisation, role: str) -> None:
 def membership_create(
     *, actor: User, user: User, organisation: Organisation, role: str
 ) -> Membership:
-    """Give a user a role in an organisation; the role must suit the organisation's kind."""
+    """Give a user a role in an organisation; the role must suit the organisation's kind.
+    Nobody gives themselves a role (the policy refuses)."""
     user = _user_for_change(actor=actor, user=user)
+    if not policy.may_grant_membership(actor, user):
+        raise ValidationError(_("Vous ne pouvez pas modifier vos propres rattachements."))
     organisation = policy.access_object(Organisation, actor=actor, pk=organisation.pk)
     membership = Membership(user=user, organisation=organisation, role=role)
     membership.full_clean(validate_constraints=False)
@@ -493,8 +496,8 @@ def membership_delete(*, actor: User, membership: Membership) -> None:
     policy.require(actor, policy.Capability.MANAGE_USERS)
     membership = Membership.objects.select_related("user", "organisation").get(pk=membership.pk)
     user = _user_for_change(actor=actor, user=membership.user)
-    if user.pk == actor.pk and membership.role == Role.ADMINISTRATOR:
-        raise ValidationError(_("Vous ne pouvez pas retirer votre propre rôle d'administrateur."))
+    if not policy.may_grant_membership(actor, user):
+        raise ValidationError(_("Vous ne pouvez pas modifier vos propres rattachements."))
     details = {
         "fields": ["user", "organisation", "role"],
         "user": user.pk,

@@ -160,3 +160,57 @@ def test_inactive_organisation_grants_nothing(persona):
     Organisation.objects.filter(name="CROSS des Bouches-du-Rhône").update(is_active=False)
     policy.forget_actor(user)
     assert not policy.can(user, policy.Capability.VIEW_TERRITORIES)
+
+
+def test_a_role_grants_only_through_the_organisation_that_holds_it(persona):
+    """An investigator of police 13 who also holds another role (one that receives no records)
+    in the CROSS of Seine-Saint-Denis gets nothing of département 93 through the investigator
+    role."""
+    from cartostup.access.models import Membership
+
+    user = persona("police13_investigator")
+    Membership.objects.create(
+        user=user,
+        organisation=Organisation.objects.get(name="CROSS de la Seine-Saint-Denis"),
+        role="auditor",
+    )
+    policy.forget_actor(user)
+    commune = Commune.objects.get(code="93066")
+    landlord = Organisation.objects.get(name="Plaine Habitat (bailleur fictif)")
+    building_93 = Building.objects.create(
+        owner_organisation=landlord,
+        commune=commune,
+        departement=commune.departement,
+        distribution=Distribution.TERRITORY,
+        name="Bâtiment 93",
+        address="1 rue de test, 93200 Saint-Denis",
+        latitude=48.936,
+        longitude=2.357,
+        h3_cell="8d1fb46622dc03f",
+    )
+    building_13 = make_building(HABITAT, distribution=Distribution.TERRITORY)
+    assert visible(user, building_13)
+    assert not visible(user, building_93)
+
+
+def test_administrators_and_auditors_only_in_the_platform_administration():
+    from cartostup.access.choices import OrganisationKind, Role
+
+    assert Role.ADMINISTRATOR not in policy.assignable_roles(OrganisationKind.LANDLORD)
+    assert Role.AUDITOR not in policy.assignable_roles(OrganisationKind.CROSS)
+    assert Role.ADMINISTRATOR in policy.assignable_roles(OrganisationKind.ADMINISTRATION)
+
+
+def test_nobody_changes_their_own_memberships(persona):
+    from django.core.exceptions import ValidationError
+
+    from cartostup.access.services import membership_create
+
+    admin = persona("admin")
+    with pytest.raises(ValidationError):
+        membership_create(
+            actor=admin,
+            user=admin,
+            organisation=Organisation.objects.get(name="Ofast – office central"),
+            role="analyst",
+        )
