@@ -27,8 +27,13 @@ logconfig_dict = {
     "disable_existing_loggers": False,
     "filters": {"scrub": {"()": "cartostup.core.logging.ScrubIdentifyingDataFilter"}},
     "formatters": {
-        "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s"},
-        "access": {"format": "%(asctime)s %(message)s"},
+        # The hour only: an exact time of a public request could be matched with its report
+        # (references are sequential) or with network records.
+        "generic": {
+            "format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+            "datefmt": "%Y-%m-%d %H:00",
+        },
+        "access": {"format": "%(asctime)s %(message)s", "datefmt": "%Y-%m-%d %H:00"},
     },
     "handlers": {
         "error_console": {

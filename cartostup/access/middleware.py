@@ -24,6 +24,9 @@ PUBLIC_PREFIXES = (
     "/i18n/",
 )
 
+# Pages and API of anonymous reporters.
+REPORTER_PREFIXES = ("/signaler/", "/suivi/", "/prevention/", "/api/public/")
+
 # Session keys: time of the last request, and a flag telling the login page why it is shown.
 LAST_SEEN_KEY = "cartostup_last_seen"
 SESSION_EXPIRED_KEY = "cartostup_session_expired"
@@ -49,7 +52,10 @@ class TwoFactorRequiredMiddleware:
         path = request.path_info
         if path.startswith(settings.STATIC_URL) or path == "/favicon.ico":
             return self.get_response(request)
-        self._end_idle_session(request)
+        if not path.startswith(REPORTER_PREFIXES):
+            # A staff member's session is never touched from the reporting pages: its
+            # last-seen time would record when that browser visited them.
+            self._end_idle_session(request)
         if not path.startswith(self.public_prefixes):
             user = request.user
             target = urlencode({"next": request.get_full_path()})

@@ -42,7 +42,15 @@ def organisation_list(*, actor: Any, filters: Any = None) -> OrganisationFilterS
         .prefetch_related(Prefetch("departements", queryset=Departement.objects.only("code")))
         .order_by("name")
     )
-    return OrganisationFilterSet(filters or None, queryset=queryset)
+    filterset = OrganisationFilterSet(filters or None, queryset=queryset)
+    applied = filterset.applied_filters() if filterset.is_valid() else {}
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=Organisation._meta.label_lower,
+        details={"filters": applied},
+    )
+    return filterset
 
 
 def access_organisation(
@@ -78,6 +86,8 @@ def organisation_choices(*, actor: Any) -> QuerySet[Organisation]:
 
 
 def sharing_group_list(*, actor: Any) -> QuerySet[SharingGroup]:
+    """Sharing groups the actor may see; the listing is audited."""
+    audit_record(actor=actor, action=AuditAction.LIST, object_type=SharingGroup._meta.label_lower)
     return (
         policy.restrict(SharingGroup.objects.all(), actor=actor)
         .select_related("owner_organisation")
@@ -189,6 +199,7 @@ def building_managed_list(*, actor: Any) -> QuerySet[Building]:
     CHANGE grant); nobody else's, not even an administrator's."""
     if not policy.can(actor, policy.Capability.MANAGE_BUILDINGS):
         return Building.objects.none()
+    audit_record(actor=actor, action=AuditAction.LIST, object_type=Building._meta.label_lower)
     return (
         policy.restrict(Building.objects.all(), actor=actor, action=policy.Action.CHANGE)
         .select_related("commune", "owner_organisation")

@@ -708,3 +708,33 @@ def demo_persona_ensure(*, username: str) -> User:
         user=user, organisation=organisations[spec.organisation], role=spec.role
     )
     return user
+
+
+@transaction.atomic
+def administrator_bootstrap(*, username: str) -> UserCreated:
+    """The first administrator of a new installation (from the command line, no actor): the
+    platform's administration organisation if missing, the account with a temporary password it
+    must replace at first login, and the administrator role. Refuses an existing username."""
+    if User.objects.filter(username=username.strip()).exists():
+        raise ValidationError({"username": _("Cet identifiant existe déjà.")})
+    organisation, _created = Organisation.objects.get_or_create(
+        kind=OrganisationKind.ADMINISTRATION,
+        defaults={"name": "Administration de Cartostup", "national_scope": True},
+    )
+    user = User(username=username.strip(), is_active=True)
+    user.full_clean(exclude=["password"])
+    temporary = temporary_password_generate()
+    user.set_password(temporary)
+    user.must_change_password = True
+    user.save()
+    membership = Membership.objects.create(
+        user=user, organisation=organisation, role=Role.ADMINISTRATOR
+    )
+    audit_record(actor=None, action=AuditAction.CREATE, target=user, details={"bootstrap": True})
+    audit_record(
+        actor=None,
+        action=AuditAction.CREATE,
+        target=membership,
+        details={"role": Role.ADMINISTRATOR, "organisation": organisation.pk},
+    )
+    return UserCreated(user=user, temporary_password=temporary)

@@ -70,6 +70,12 @@ def landlord_report_list(*, actor: User) -> list[dict[str, Any]]:
     )
     names = [name if name != "building" else "building_id" for name in fields]
     rows = list(queryset.order_by("-received_at", "-pk").values(*names))
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=Report._meta.label_lower,
+        details={"landlord": True, "count": len(rows)},
+    )
     for row in rows:
         if "status" in row:
             public = PUBLIC_STATUS[Status(row["status"])]

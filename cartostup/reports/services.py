@@ -737,4 +737,8 @@ def reports_purge(*, now: datetime | None = None) -> PurgeResult:
 def _photos_delete(names: list[str]) -> None:
     storage = Report._meta.get_field("photo").storage  # type: ignore[attr-defined]
     for name in names:
-        storage.delete(name)
+        # One failure must not leave the other erased reports' photos on disk.
+        try:
+            storage.delete(name)
+        except OSError:
+            logger.exception("Could not delete an erased report's photo file")

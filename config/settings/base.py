@@ -136,7 +136,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CARTOSTUP_SESSION_IDLE_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_IDLE_SECONDS", "1800"))
 # DSFR now marks optional fields, not required ones ("(facultatif)": cartostup/locale/fr).
 DSFR_MARK_OPTIONAL_FIELDS = True
-SESSION_SAVE_EVERY_REQUEST = True
+# Saved when modified: the idle check marks every staff request, never a reporting page.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -205,7 +206,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"scrub": {"()": "cartostup.core.logging.ScrubIdentifyingDataFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Log times to the hour only: an exact time of a refused public request could be matched with
+    # a report (references are sequential) or with network records.
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "datefmt": "%Y-%m-%d %H:00",
+        }
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]},
         "file": {
@@ -235,6 +243,10 @@ CARTOSTUP_POW_DIFFICULTY = int(os.environ.get("CARTOSTUP_POW_DIFFICULTY", "18"))
 CARTOSTUP_POW_TTL_SECONDS = int(os.environ.get("CARTOSTUP_POW_TTL_SECONDS", "600"))
 # Photos: upload limits before re-encoding.
 CARTOSTUP_PHOTO_MAX_BYTES = int(os.environ.get("CARTOSTUP_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+# Uploads stay in memory: a photo is never written to a temporary file with its metadata before
+# it is re-encoded. A larger upload is dropped by Django and refused by the form.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = CARTOSTUP_PHOTO_MAX_BYTES + 1024 * 1024
 CARTOSTUP_PHOTO_MAX_PIXELS = int(os.environ.get("CARTOSTUP_PHOTO_MAX_PIXELS", str(40_000_000)))
 # Per-client limits, in memory per process: (events, window in seconds).
 CARTOSTUP_RATE_LIMITS = {

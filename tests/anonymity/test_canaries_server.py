@@ -13,6 +13,7 @@ to another origin (Playwright)."""
 from __future__ import annotations
 
 import pickle
+import re
 import secrets
 import socket
 import subprocess
@@ -156,6 +157,11 @@ def test_no_canary_on_a_real_server(server: Server):
         logs.append(server.data_dir / "gunicorn.log")
         access = (server.data_dir / "gunicorn.log").read_text()
         assert '"POST /api/public/v1/reports HTTP/1.1" 201' in access, access[-3000:]
+    for log in logs:
+        if log.exists():
+            # Only the hour of any logged line: no minute, second or millisecond.
+            for line in log.read_text().splitlines():
+                assert not re.match(r"^\d{4}-\d\d-\d\d[ T]\d\d:(?!00 )\d\d", line), line
     for log in logs:
         assert log.exists(), log
 

@@ -409,3 +409,22 @@ def test_temporary_password_must_be_replaced_before_anything_else(persona, clien
     user.refresh_from_db()
     assert not user.must_change_password
     assert client.get("/").status_code == 200
+
+
+def test_first_administrator_from_the_command_line(db):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from cartostup.access import policy
+    from cartostup.access.models import User
+
+    out = StringIO()
+    call_command("create_administrator", "premiere.admin", stdout=out)
+    user = User.objects.get(username="premiere.admin")
+    assert user.must_change_password
+    assert policy.can(user, policy.Capability.MANAGE_USERS)
+    temporary = out.getvalue().split("une seule fois) : ")[1].split()[0]
+    assert user.check_password(temporary)
+    with pytest.raises(CommandError):
+        call_command("create_administrator", "premiere.admin", stdout=StringIO())
