@@ -66,3 +66,14 @@ def _fresh_rate_limits():
     ratelimit.reset()
     yield
     ratelimit.reset()
+
+
+def audit_flushed() -> None:
+    """Append the audit events held for anonymous acts (they wait for their hour to end)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cartostup.core.audit import audit_flush_pending
+
+    audit_flush_pending(now=timezone.now() + timedelta(hours=2))

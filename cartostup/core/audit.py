@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,7 +35,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .choices import AuditAction
-from .models import AuditChainHead, AuditEvent
+from .models import AuditChainHead, AuditEvent, AuditPendingEvent
 
 if TYPE_CHECKING:
     from cartostup.access.models import Organisation, User
@@ -126,13 +127,14 @@ def audit_record(
     reason: str = "",
     on_behalf_of: str = "",
     details: dict[str, Any] | None = None,
-    coarse_time: bool | None = None,
+    coarse_time: bool = False,
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction when there is one.
 
-    `coarse_time` keeps only the hour of the event: an exact time of an anonymous submission
-    (or of a phone call keyed in) could be matched against network or telephone logs. It
-    defaults to on for events without an authenticated actor.
+    `coarse_time` is for anonymous acts (a public submission or reply, a phone call keyed in):
+    an exact time could be matched against network or telephone logs, and so could the event's
+    place in the chain. Such an event is held (`AuditPendingEvent`) until its hour is over, then
+    chained with the hour only, shuffled among that hour's other anonymous acts.
 
     `details` holds references and counts only (ids, filters, sizes), never personal data or
     free text from a record. The head row is locked (`SELECT ... FOR UPDATE` on PostgreSQL;
@@ -147,34 +149,89 @@ def audit_record(
             actor.memberships.select_related("organisation").order_by("pk").first()  # type: ignore[union-attr]
         )
         organisation = membership.organisation if membership else None
-    occurred_at = timezone.now()
-    if coarse_time if coarse_time is not None else not authenticated:
-        occurred_at = occurred_at.replace(minute=0, second=0, microsecond=0)
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "actor_id": actor.pk if authenticated else None,  # type: ignore[union-attr]
+        "actor_username": _clean_text(actor.get_username())[:150] if authenticated else "",  # type: ignore[union-attr]
+        "organisation_id": organisation.pk if organisation else None,
+        "organisation_name": _clean_text(organisation.name)[:200] if organisation else "",
+        "action": str(action),
+        "object_type": _clean_text(object_type)[:100],
+        "object_id": _clean_text(str(object_id))[:100],
+        "reason": _clean_text(reason)[:500],
+        "on_behalf_of": _clean_text(on_behalf_of)[:200],
+        "details": json_safe(details or {}),
+    }
     with transaction.atomic():
-        head = AuditChainHead.objects.select_for_update().filter(singleton=1).first()
-        if head is None:
-            head, _created = AuditChainHead.objects.select_for_update().get_or_create(singleton=1)
-        event = AuditEvent(
-            sequence=head.last_sequence + 1,
-            occurred_at=occurred_at,
-            actor_id=actor.pk if authenticated else None,  # type: ignore[union-attr]
-            actor_username=_clean_text(actor.get_username())[:150] if authenticated else "",  # type: ignore[union-attr]
-            organisation_id=organisation.pk if organisation else None,
-            organisation_name=_clean_text(organisation.name)[:200] if organisation else "",
-            action=str(action),
-            object_type=_clean_text(object_type)[:100],
-            object_id=_clean_text(str(object_id))[:100],
-            reason=_clean_text(reason)[:500],
-            on_behalf_of=_clean_text(on_behalf_of)[:200],
-            details=json_safe(details or {}),
-            previous_hash=head.last_hash,
-        )
-        event.hash = compute_hash(event)
-        event.save(force_insert=True)
-        head.last_sequence = event.sequence
-        head.last_hash = event.hash
-        head.save(update_fields=["last_sequence", "last_hash"])
+        if coarse_time:
+            # Held until the hour is over (see AuditPendingEvent); returned unsaved.
+            AuditPendingEvent.objects.create(occurred_at=_hour_of(now), **fields)
+            return AuditEvent(occurred_at=_hour_of(now), **fields)
+        head = _locked_head()
+        _flush_pending(head, before=_hour_of(now))
+        return _append(head, occurred_at=now, fields=fields)
+
+
+def _hour_of(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _locked_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(singleton=1).first()
+    if head is None:
+        head, _created = AuditChainHead.objects.select_for_update().get_or_create(singleton=1)
+    return head
+
+
+def _append(head: AuditChainHead, *, occurred_at: datetime, fields: dict[str, Any]) -> AuditEvent:
+    event = AuditEvent(
+        sequence=head.last_sequence + 1,
+        occurred_at=occurred_at,
+        previous_hash=head.last_hash,
+        **fields,
+    )
+    event.hash = compute_hash(event)
+    event.save(force_insert=True)
+    head.last_sequence = event.sequence
+    head.last_hash = event.hash
+    head.save(update_fields=["last_sequence", "last_hash"])
     return event
+
+
+_PENDING_FIELDS = (
+    "actor_id",
+    "actor_username",
+    "organisation_id",
+    "organisation_name",
+    "action",
+    "object_type",
+    "object_id",
+    "reason",
+    "on_behalf_of",
+    "details",
+)
+
+
+def _flush_pending(head: AuditChainHead, *, before: datetime) -> int:
+    """Append the held events of the hours before `before`, in random order, to the chain
+    (the caller holds the head lock)."""
+    pending = list(AuditPendingEvent.objects.filter(occurred_at__lt=before))
+    if not pending:
+        return 0
+    secrets.SystemRandom().shuffle(pending)
+    pending.sort(key=lambda held: held.occurred_at)  # hours in order, shuffled within each
+    for held in pending:
+        fields = {name: getattr(held, name) for name in _PENDING_FIELDS}
+        _append(head, occurred_at=held.occurred_at, fields=fields)
+    AuditPendingEvent.objects.filter(pk__in=[held.pk for held in pending]).delete()
+    return len(pending)
+
+
+def audit_flush_pending(*, now: datetime | None = None) -> int:
+    """Append the held events of every hour already over (any audited write does it too; the
+    daily commands call it so that a quiet night leaves nothing pending). Returns how many."""
+    with transaction.atomic():
+        return _flush_pending(_locked_head(), before=_hour_of(now or timezone.now()))
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,27 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.last_sequence} {self.last_hash}"
+
+
+class AuditPendingEvent(models.Model):
+    """An event of an anonymous act (a public submission or reply, a phone call keyed in),
+    held until its hour is over, then appended to the chain with the other events of that
+    hour in random order: its place in the chain, between timed staff events, must not give
+    away the exact time the hour-only `occurred_at` hides."""
+
+    occurred_at = models.DateTimeField(db_index=True, editable=False)
+    actor_id = models.BigIntegerField(null=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    organisation_id = models.BigIntegerField(null=True)
+    organisation_name = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    on_behalf_of = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.action} {self.object_type}:{self.object_id} ({self.occurred_at:%Y-%m-%d %H}h)"
+        )

@@ -575,6 +575,7 @@ def report_reply(*, receipt: str, text: str) -> ReportMessage:
             action=AuditAction.CREATE,
             target=message,
             details={"reference": report.reference},
+            coarse_time=True,
         )
     return message
 

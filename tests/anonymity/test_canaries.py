@@ -16,6 +16,8 @@ from django.conf import settings as django_settings
 from django.core import mail
 from PIL import Image
 
+from conftest import audit_flushed
+
 from . import scenario
 from .canaries import Canaries, LogCapture, database_blobs, file_blobs, mail_blobs, search
 
@@ -142,6 +144,7 @@ def test_the_audit_trail_of_public_reports_names_no_one(public_settings, persona
     transport = scenario.DjangoTransport(canaries)
     before = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first()
     scenario.run(transport, canaries, ask_question=analyst_question(persona))
+    audit_flushed()
     events = AuditEvent.objects.filter(sequence__gt=before or 0, actor_id__isnull=True)
     assert events.count() >= 5  # three reports, two answers
     for event in events:

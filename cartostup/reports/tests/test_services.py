@@ -13,12 +13,14 @@ from django.http import Http404
 from cartostup.access.choices import Distribution, Marking, OrganisationKind
 from cartostup.access.models import Organisation
 from cartostup.access.services import building_create
+from cartostup.core.audit import audit_chain_problems, audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.reports import receipts, services
 from cartostup.reports.choices import Channel, MessageAuthor, Status
 from cartostup.reports.models import Report, ReportMessage
 from cartostup.territories.models import Departement
+from conftest import audit_flushed
 
 from .factories import SAINT_DENIS, jpeg_upload, report_input, submit
 
@@ -66,6 +68,7 @@ def test_receipt_is_stored_only_as_key_and_slow_hash(persona):
 
 def test_public_audit_event_has_no_actor_only_the_reference(persona):
     report = submit().report
+    audit_flushed()
     event = AuditEvent.objects.get(object_id=str(report.pk), object_type="reports.report")
     assert event.action == AuditAction.CREATE
     assert event.actor_id is None and event.actor_username == ""
@@ -147,6 +150,7 @@ def test_operator_keys_in_a_call_with_a_receipt(persona):
     submitted = services.report_submit_by_operator(actor=operator, data=report_input())
     assert submitted.report.channel == Channel.PHONE
     assert receipts.receipt_parse(submitted.receipt).key == submitted.report.receipt_key
+    audit_flushed()
     event = AuditEvent.objects.get(object_id=str(submitted.report.pk))
     assert event.actor_id == operator.pk
 
@@ -312,10 +316,22 @@ def test_ofast_of_the_territory_triages_too(persona, username):
 
 
 def test_public_submission_leaves_only_the_hour_in_the_audit_trail(persona):
-    report = submit().report
-    event = AuditEvent.objects.get(object_type="reports.report", object_id=str(report.pk))
-    assert event.occurred_at.minute == event.occurred_at.second == 0
-    assert event.occurred_at.microsecond == 0
+    """Held until its hour is over, then chained with the hour only, shuffled among the other
+    anonymous acts of that hour, after the staff events of the hour."""
+    first = submit().report
+    second = submit().report
+    assert not AuditEvent.objects.filter(object_type="reports.report").exists()
+    audit_record(actor=persona("cross13_analyst"), action=AuditAction.SEARCH, object_type="x")
+    assert not AuditEvent.objects.filter(object_type="reports.report").exists()
+    audit_flushed()
+    events = AuditEvent.objects.filter(object_type="reports.report").order_by("sequence")
+    assert {e.object_id for e in events} == {str(first.pk), str(second.pk)}
+    staff = AuditEvent.objects.get(object_type="x")
+    for event in events:
+        assert event.occurred_at.minute == event.occurred_at.second == 0
+        assert event.occurred_at.microsecond == 0
+        assert event.sequence > staff.sequence
+    assert not list(audit_chain_problems())
 
 
 def test_landlord_report_cannot_be_asked_a_question(persona, building_13h):

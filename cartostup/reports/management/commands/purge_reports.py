@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from cartostup.core.audit import audit_flush_pending
 from cartostup.reports.services import reports_purge
 
 
@@ -24,6 +25,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Chain the audit events of anonymous acts whose hour is over (a quiet night may have
+        # left some waiting: any audited staff action does it too).
+        audit_flush_pending()
         result = reports_purge()
         if options["verbosity"] >= 1:
             self.stdout.write(
