@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from cartostup.access.models import Building, User
@@ -119,6 +120,7 @@ def _random_input(rng: random.Random, cluster: Cluster) -> services.ReportInput:
     )
 
 
+@transaction.atomic
 def demo_reports_ensure(*, count: int = DEMO_COUNT) -> int:
     """Create the demo reports if there are none yet; returns how many exist."""
     existing = Report.objects.count()

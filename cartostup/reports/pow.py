@@ -66,7 +66,11 @@ def challenge_issue() -> PowChallenge:
         return PowChallenge.objects.create(
             value=secrets.token_hex(16),
             difficulty=settings.CARTOSTUP_POW_DIFFICULTY,
-            expires_at=now + timedelta(seconds=settings.CARTOSTUP_POW_TTL_SECONDS),
+            # Rounded up to the minute: an unused challenge must not keep the exact time it was
+            # issued.
+            expires_at=(
+                now + timedelta(seconds=settings.CARTOSTUP_POW_TTL_SECONDS, minutes=1)
+            ).replace(second=0, microsecond=0),
         )
 
 
