@@ -56,7 +56,7 @@ class ReportForm(DsfrBaseForm):
         widget=forms.RadioSelect,
     )
     place_label = forms.CharField(
-        label=_("Bâtiment, cage d'escalier ou entrée (facultatif)"),
+        label=_("Bâtiment, cage d'escalier ou entrée"),
         max_length=120,
         required=False,
         help_text=_("Ex. : bâtiment B, cage 3, entrée côté parking."),
@@ -74,19 +74,19 @@ class ReportForm(DsfrBaseForm):
         help_text=_("Nom du compte sur le réseau social ou la messagerie (vente en ligne)."),
     )
     products = forms.MultipleChoiceField(
-        label=_("Produits (facultatif)"),
+        label=_("Produits"),
         choices=Product.choices,
         required=False,
         widget=InlineCheckboxSelectMultiple,
     )
     days = forms.MultipleChoiceField(
-        label=_("Jours (facultatif)"),
+        label=_("Jours"),
         choices=Weekday.choices,
         required=False,
         widget=InlineCheckboxSelectMultiple,
     )
     times_of_day = forms.MultipleChoiceField(
-        label=_("Moments de la journée (facultatif)"),
+        label=_("Moments de la journée"),
         choices=TimeOfDay.choices,
         required=False,
         widget=InlineCheckboxSelectMultiple,
@@ -98,7 +98,7 @@ class ReportForm(DsfrBaseForm):
         widget=forms.RadioSelect,
     )
     description = forms.CharField(
-        label=_("Description (facultatif)"),
+        label=_("Description"),
         max_length=DESCRIPTION_MAX_LENGTH,
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -108,7 +108,7 @@ class ReportForm(DsfrBaseForm):
         ),
     )
     photo = forms.FileField(
-        label=_("Photo (facultatif)"),
+        label=_("Photo"),
         required=False,
         help_text=_(
             "JPEG, PNG ou WebP. La photo est réencodée : ses métadonnées (position GPS, "

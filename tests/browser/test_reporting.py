@@ -82,7 +82,7 @@ def test_resident_reports_from_a_phone_and_follows_up(browser, served_app, tmp_p
 
     # The DSFR draws check boxes and radios over their labels: click the labels.
     page.locator("label[for=id_precision_0]").click()  # stairwell or entrance
-    page.get_by_label("Bâtiment, cage d'escalier ou entrée (facultatif)").fill("Bât. C, cage 2")
+    page.get_by_label("Bâtiment, cage d'escalier ou entrée").fill("Bât. C, cage 2")
     page.locator("label[for=id_activities_0]").click()  # selling
     account = page.get_by_label("Compte ou pseudonyme de vente en ligne")
     assert not account.is_visible()
@@ -92,7 +92,7 @@ def test_resident_reports_from_a_phone_and_follows_up(browser, served_app, tmp_p
     page.locator("label[for=id_days_4]").click()
     page.locator("label[for=id_times_of_day_2]").click()
     page.locator("label[for=id_people_count_2]").click()
-    page.get_by_label("Description (facultatif)").fill("Deux guetteurs à l'entrée, le soir.")
+    page.get_by_label("Description").fill("Deux guetteurs à l'entrée, le soir.")
     page.set_input_files("#id_photo", photo_with_exif(tmp_path / "photo.jpg"))
 
     # Submit: the page fetches a challenge and its worker computes the proof (8 bits).
