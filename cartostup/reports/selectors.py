@@ -18,22 +18,29 @@ from .models import Report
 
 
 def report_list(
-    *, actor: User, filters: dict[str, Any] | ReportFilterSet | None = None
+    *,
+    actor: User,
+    filters: dict[str, Any] | ReportFilterSet | None = None,
+    view: str = "list",
 ) -> QuerySet[Report]:
     """The reports the actor may see (the triage queue), filtered by `ReportFilterSet` (given
-    as a bound filter set or its raw data). Invalid filters are ignored, as django-filter
-    does; bind a `ReportFilterSet` yourself to show its errors."""
+    as a bound filter set or its raw data), the listing audited with its filters and `view`
+    (table, map). Invalid filters are ignored, as django-filter does; bind a
+    `ReportFilterSet` yourself to show its errors."""
     queryset = policy.restrict(
         Report.objects.select_related("commune", "departement", "priority_neighbourhood"),
         actor=actor,
     )
-    if filters is None:
-        return queryset
-    if isinstance(filters, ReportFilterSet):
-        filterset = ReportFilterSet(filters.data, queryset=queryset)
-    else:
-        filterset = ReportFilterSet(filters, queryset=queryset)
-    return filterset.qs
+    data = filters.data if isinstance(filters, ReportFilterSet) else filters
+    filterset = ReportFilterSet(data or None, queryset=queryset)
+    applied = filterset.applied_filters() if data and filterset.is_valid() else {}
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=Report._meta.label_lower,
+        details={"filters": applied, "view": view},
+    )
+    return filterset.qs if data else queryset
 
 
 def access_report(*, actor: User, pk: Any, action: policy.Action = policy.Action.VIEW) -> Report:

@@ -40,8 +40,6 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.models import Building, User
-from cartostup.core.audit import audit_record
-from cartostup.core.choices import AuditAction
 from cartostup.core.paging import paginate
 
 from . import selectors, services
@@ -321,19 +319,10 @@ def _triage_filters(request: HttpRequest) -> QueryDict:
 
 
 def _triage_queue(request: AuthenticatedRequest, *, view: str) -> tuple[TriageFilterSet, Any]:
-    """The filter set shown on the page and the reports it selects from what the actor may see.
-    The listing is audited with its filters (the selector does not record lists)."""
+    """The filter set shown on the page and the reports it selects from what the actor may see
+    (the selector audits the listing)."""
     filterset = TriageFilterSet(_triage_filters(request), queryset=Report.objects.none())
-    reports = selectors.report_list(actor=request.user, filters=filterset)
-    audit_record(
-        actor=request.user,
-        action=AuditAction.LIST,
-        object_type=Report._meta.label_lower,
-        details={
-            "filters": filterset.applied_filters() if filterset.is_valid() else {},
-            "view": view,
-        },
-    )
+    reports = selectors.report_list(actor=request.user, filters=filterset, view=view)
     return filterset, reports
 
 
