@@ -47,6 +47,11 @@ class Capability(StrEnum):
     MANAGE_BUILDINGS = "manage_buildings"
     KEY_IN_CALLS = "key_in_calls"
     TRIAGE_REPORTS = "triage_reports"
+    # The map (/carte/): what each role receives on it is decided per model below
+    # (`aggregate_scope`): points, or only counts per hexagon.
+    VIEW_MAP = "view_map"
+    EDIT_DEALPOINTS = "edit_dealpoints"
+    RECORD_OPERATIONS = "record_operations"
 
 
 # Kinds that receive records distributed to "the CROSS of the département".
@@ -57,11 +62,19 @@ CROSS_DISTRIBUTION_KINDS = frozenset(
 _STAFF_WITH_MAP = {
     Capability.USE_WORKSPACE,
     Capability.VIEW_TERRITORIES,
+    Capability.VIEW_MAP,
 }
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    Role.ANALYST: frozenset(_STAFF_WITH_MAP | {Capability.TRIAGE_REPORTS}),
-    Role.INVESTIGATOR: frozenset(_STAFF_WITH_MAP),
+    Role.ANALYST: frozenset(
+        _STAFF_WITH_MAP
+        | {
+            Capability.TRIAGE_REPORTS,
+            Capability.EDIT_DEALPOINTS,
+            Capability.RECORD_OPERATIONS,
+        }
+    ),
+    Role.INVESTIGATOR: frozenset(_STAFF_WITH_MAP | {Capability.RECORD_OPERATIONS}),
     Role.MAGISTRATE: frozenset(_STAFF_WITH_MAP),
     Role.PREFECTURE_STAFF: frozenset(_STAFF_WITH_MAP),
     Role.LANDLORD_REFERENT: frozenset(_STAFF_WITH_MAP | {Capability.MANAGE_BUILDINGS}),
@@ -228,6 +241,9 @@ class RecordRules:
     territory_editor_kinds: frozenset[str] = frozenset()
     # Roles of the `scoped_by` organisations that receive those records.
     scoped_roles: frozenset[str] = frozenset({Role.LANDLORD_REFERENT})
+    # Roles that never receive the records themselves but may count those of their territory
+    # on the map, per hexagon, with small counts hidden (`aggregate_scope`).
+    aggregate_roles: frozenset[str] = frozenset()
 
 
 _RECORD_RULES: dict[type[models.Model], RecordRules] = {}
@@ -290,6 +306,54 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
             owner_organisation__in=owners
         )
     return grant
+
+
+@dataclass(frozen=True)
+class AggregateScope:
+    """What an actor may receive of a model's records on the map.
+
+    - `queryset`: the rows the actor may count;
+    - `coordinates`: whether the actor may receive individual records (positions) at all;
+    - `min_count`: a hexagon counting fewer rows is not shown (1: every hexagon)."""
+
+    queryset: QuerySet[Any]
+    coordinates: bool
+    min_count: int
+
+
+def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
+    """The map's view of `queryset` for this actor. Roles declared in the model's
+    `aggregate_roles` (a prefecture, a prosecutor's office) count the records of their
+    territory but never receive a position, and hexagons with fewer than
+    `CARTOSTUP_MIN_AGGREGATE` records are hidden from them. Everyone else counts and sees
+    exactly what `restrict` gives them."""
+    from django.conf import settings
+
+    context = actor_context(actor)
+    rules = _RECORD_RULES.get(queryset.model)
+    detailed = restrict(queryset, actor=actor)
+    if context.user_id is None or rules is None:
+        return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
+    aggregate_only = [m for m in context.memberships if m.role in rules.aggregate_roles]
+    # A role that receives records (by distribution, ownership or a scoped tie) wins.
+    receives_records = any(
+        m.role in rules.roles
+        or rules.owner_roles is None
+        or m.role in rules.owner_roles
+        or m.role in rules.scoped_roles
+        for m in context.memberships
+        if m.role not in rules.aggregate_roles
+    )
+    if not aggregate_only or receives_records:
+        return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
+    territory = Q(pk__in=[])
+    for membership in aggregate_only:
+        territory |= _territory_q(membership.departement_ids)
+    return AggregateScope(
+        queryset=queryset.filter(territory),
+        coordinates=False,
+        min_count=max(1, int(getattr(settings, "CARTOSTUP_MIN_AGGREGATE", 3))),
+    )
 
 
 def visible_fields(actor: Any, model: type[models.Model]) -> tuple[str, ...] | None:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "cartostup.territories",
     "cartostup.access",
     "cartostup.reports",
+    "cartostup.dealpoints",
 ]
 
 MIDDLEWARE = [
@@ -267,3 +268,16 @@ CARTOSTUP_RECEIPT_ARGON2 = {
     "memory_cost": int(os.environ.get("CARTOSTUP_RECEIPT_ARGON2_MEMORY_KIB", "19456")),
     "parallelism": 1,
 }
+
+# --- deal points and the map (issue 4) ---------------------------------------------------------
+# Hexagons counting fewer deal points are hidden from roles that see only aggregates.
+CARTOSTUP_MIN_AGGREGATE = int(os.environ.get("CARTOSTUP_MIN_AGGREGATE", "3"))
+# Matching: a candidate scoring at least AUTO is attached automatically (the analyst may undo),
+# at least PROPOSE is proposed to the analyst; below, the report joins new-point clustering.
+CARTOSTUP_MATCH_AUTO_SCORE = float(os.environ.get("CARTOSTUP_MATCH_AUTO_SCORE", "0.7"))
+CARTOSTUP_MATCH_PROPOSE_SCORE = float(os.environ.get("CARTOSTUP_MATCH_PROPOSE_SCORE", "0.35"))
+# A report this close to a point dismantled (or moved) less than this long ago raises a
+# resurgence alert; a new point this close is proposed as its successor.
+CARTOSTUP_RESURGENCE_RADIUS_M = float(os.environ.get("CARTOSTUP_RESURGENCE_RADIUS_M", "150"))
+CARTOSTUP_MOVE_RADIUS_M = float(os.environ.get("CARTOSTUP_MOVE_RADIUS_M", "600"))
+CARTOSTUP_RESURGENCE_DAYS = int(os.environ.get("CARTOSTUP_RESURGENCE_DAYS", "365"))

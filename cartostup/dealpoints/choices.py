@@ -1,0 +1,154 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# The precisions and products of reports are the deal points' own (one vocabulary).
+from cartostup.reports.choices import Precision, Product, TimeOfDay, Weekday
+
+__all__ = [
+    "AlertKind",
+    "AlertStatus",
+    "Confidence",
+    "DealPointStatus",
+    "DistributionChannel",
+    "EventKind",
+    "LinkDecision",
+    "ObservedRole",
+    "OperationKind",
+    "OperationOutcome",
+    "Precision",
+    "Product",
+    "ProposalStatus",
+    "TimeOfDay",
+    "Weekday",
+]
+
+
+class DealPointStatus(models.TextChoices):
+    """The life cycle: reported → confirmed → under investigation → dismantled; a point may
+    also have moved (to its successor) or come back (resurgent)."""
+
+    REPORTED = "reported", _("Signalé")
+    CONFIRMED = "confirmed", _("Confirmé")
+    INVESTIGATION = "investigation", _("En cours d'enquête")
+    DISMANTLED = "dismantled", _("Démantelé")
+    MOVED = "moved", _("Déplacé")
+    RESURGENT = "resurgent", _("Résurgent")
+
+
+# A point is active (selling goes on) in these statuses.
+ACTIVE_STATUSES = frozenset(
+    {
+        DealPointStatus.REPORTED,
+        DealPointStatus.CONFIRMED,
+        DealPointStatus.INVESTIGATION,
+        DealPointStatus.RESURGENT,
+    }
+)
+
+# The transitions analysts may make (dismantled and moved points may come back).
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    DealPointStatus.REPORTED: frozenset(
+        {DealPointStatus.CONFIRMED, DealPointStatus.INVESTIGATION, DealPointStatus.DISMANTLED}
+    ),
+    DealPointStatus.CONFIRMED: frozenset(
+        {DealPointStatus.INVESTIGATION, DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    ),
+    DealPointStatus.INVESTIGATION: frozenset(
+        {DealPointStatus.CONFIRMED, DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    ),
+    DealPointStatus.DISMANTLED: frozenset({DealPointStatus.RESURGENT, DealPointStatus.MOVED}),
+    DealPointStatus.MOVED: frozenset({DealPointStatus.RESURGENT}),
+    DealPointStatus.RESURGENT: frozenset(
+        {
+            DealPointStatus.CONFIRMED,
+            DealPointStatus.INVESTIGATION,
+            DealPointStatus.DISMANTLED,
+            DealPointStatus.MOVED,
+        }
+    ),
+}
+
+
+class DistributionChannel(models.TextChoices):
+    FIXED = "fixed", _("Point fixe")
+    DELIVERY = "delivery", _("Livraison")
+    DRIVE = "drive", _("Drive (vente depuis un véhicule)")
+    FLAT = "flat", _("Appartement")
+    ONLINE = "online", _("En ligne (réseaux sociaux, messageries)")
+
+
+class ObservedRole(models.TextChoices):
+    LOOKOUTS = "lookouts", _("Guetteurs (« chouffs »)")
+    SELLERS = "sellers", _("Vendeurs (« charbonneurs »)")
+    MANAGER = "manager", _("Gérant")
+    SUPPLIER = "supplier", _("Ravitailleur")
+    STASH_FLAT = "stash_flat", _("Appartement nourrice")
+
+
+class Confidence(models.TextChoices):
+    LOW = "low", _("Faible")
+    MEDIUM = "medium", _("Moyenne")
+    HIGH = "high", _("Élevée")
+
+
+class OperationKind(models.TextChoices):
+    RAID = "raid", _("Opération de harcèlement (« pilonnage »)")
+    ARRESTS = "arrests", _("Interpellations")
+    SEARCH = "search", _("Perquisition")
+    SURVEILLANCE = "surveillance", _("Surveillance")
+    OTHER = "other", _("Autre opération")
+
+
+class OperationOutcome(models.TextChoices):
+    NONE = "none", _("Sans résultat")
+    DISRUPTED = "disrupted", _("Point perturbé")
+    ARRESTS = "arrests", _("Interpellations")
+    SEIZURE = "seizure", _("Saisies")
+    DISMANTLED = "dismantled", _("Point démantelé")
+
+
+class EventKind(models.TextChoices):
+    """What a history entry of a deal point records."""
+
+    CREATED = "created", _("Création")
+    EDITED = "edited", _("Modification")
+    STATUS = "status", _("Changement de statut")
+    OPERATION = "operation", _("Opération")
+    REPORT_ATTACHED = "report_attached", _("Signalement rattaché")
+    REPORT_DETACHED = "report_detached", _("Signalement détaché")
+    MERGED = "merged", _("Fusion")
+    UNMERGED = "unmerged", _("Fusion annulée")
+    SPLIT = "split", _("Scission")
+    SUCCESSOR = "successor", _("Successeur désigné")
+    ALERT = "alert", _("Alerte")
+    IMPORTED = "imported", _("Import")
+
+
+class LinkDecision(models.TextChoices):
+    """How a report came to be tied to a deal point."""
+
+    AUTOMATIC = "automatic", _("Rattaché automatiquement")
+    PROPOSED = "proposed", _("Proposé à l'analyste")
+    CONFIRMED = "confirmed", _("Rattaché par un analyste")
+    REJECTED = "rejected", _("Écarté par un analyste")
+
+
+# Links that attach a report to a point (the others are pending or refused).
+ATTACHED_DECISIONS = frozenset({LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED})
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", _("À examiner")
+    ACCEPTED = "accepted", _("Acceptée")
+    DISMISSED = "dismissed", _("Écartée")
+
+
+class AlertKind(models.TextChoices):
+    RESURGENCE = "resurgence", _("Résurgence près d'un point démantelé")
+    SUCCESSOR = "successor", _("Nouveau point près d'un point démantelé (déplacement ?)")
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", _("À traiter")
+    CONFIRMED = "confirmed", _("Confirmée")
+    DISMISSED = "dismissed", _("Écartée")

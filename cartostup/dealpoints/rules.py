@@ -1,0 +1,42 @@
+"""What the deal-points app declares to the access policy (design §4)."""
+
+from cartostup.access.choices import OrganisationKind, Role
+from cartostup.access.policy import RecordRules, register_record_rules
+
+from .models import Alert, DealPoint, Proposal
+
+# What a landlord referent receives of a deal point on one of its buildings: its status and
+# the week of its last activity, nothing else (no position beyond its own building, no
+# sources, no operations).
+LANDLORD_FIELDS = ("id", "reference", "status", "last_activity_week", "building")
+
+OFAST = frozenset({OrganisationKind.OFAST_ANTENNA, OrganisationKind.OFAST_CENTRAL})
+
+
+def register() -> None:
+    # Deal points: the owning CROSS and Ofast edit; the law-enforcement services of the
+    # territory see them (distribution TERRITORY, set by the services); a landlord sees
+    # those on its own buildings, reduced; a prefecture and a prosecutor's office count them
+    # per hexagon on the map, never one by one.
+    register_record_rules(
+        DealPoint,
+        RecordRules(
+            roles=frozenset({Role.ANALYST, Role.INVESTIGATOR}),
+            owner_roles=frozenset({Role.ANALYST}),
+            fields_by_role={Role.LANDLORD_REFERENT: LANDLORD_FIELDS},
+            scoped_by={OrganisationKind.LANDLORD: "building__owner_organisation"},
+            territory_editor_kinds=OFAST,
+            aggregate_roles=frozenset({Role.MAGISTRATE, Role.PREFECTURE_STAFF}),
+        ),
+    )
+    # Matching work (proposed new points, resurgence and move alerts): analysts of the owning
+    # CROSS and of Ofast (distribution CROSS).
+    for model in (Proposal, Alert):
+        register_record_rules(
+            model,
+            RecordRules(
+                roles=frozenset({Role.ANALYST}),
+                owner_roles=frozenset({Role.ANALYST}),
+                territory_editor_kinds=OFAST,
+            ),
+        )

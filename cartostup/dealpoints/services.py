@@ -1,0 +1,901 @@
+"""Writes on deal points: create, edit, life cycle, operations, attaching reports, merge,
+unmerge and split (issue 4).
+
+Every service is keyword-only, runs in one transaction, authorises through `access.policy`,
+validates with `full_clean()`, appends to the point's history (`DealPointEvent`, never changed)
+and writes its audit event inside the transaction. `actor=None` is the platform itself (the
+automatic matching); it is recorded as such in the history and the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from typing import Any
+
+import h3
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cartostup.access import policy
+from cartostup.access.choices import Distribution, Marking
+from cartostup.access.models import Building, Organisation, User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.reports.choices import Status as ReportStatus
+from cartostup.reports.models import Report
+from cartostup.reports.services import report_owner_for
+from cartostup.territories import locator
+from cartostup.territories.models import Commune, PriorityNeighbourhood
+
+from .choices import (
+    ATTACHED_DECISIONS,
+    STATUS_TRANSITIONS,
+    Confidence,
+    DealPointStatus,
+    DistributionChannel,
+    EventKind,
+    LinkDecision,
+    ObservedRole,
+    OperationKind,
+    OperationOutcome,
+    Precision,
+    Product,
+    TimeOfDay,
+    Weekday,
+)
+from .models import (
+    H3_DEPARTEMENT,
+    H3_NATIONAL,
+    H3_POINT,
+    H3_TOWN,
+    DealPoint,
+    DealPointEvent,
+    DealPointSequence,
+    Operation,
+    ReportLink,
+)
+
+# --- input ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DealPointInput:
+    """What an analyst says about a deal point (forms, API and imports parse into this)."""
+
+    latitude: float | None = None
+    longitude: float | None = None
+    precision: str = Precision.BUILDING
+    name: str = ""
+    address: str = ""
+    building_label: str = ""
+    stairwell_label: str = ""
+    building_id: int | None = None
+    channel: str = DistributionChannel.FIXED
+    products: list[str] = field(default_factory=list)
+    opening_hours: list[str] = field(default_factory=list)
+    observed_roles: list[str] = field(default_factory=list)
+    estimated_daily_turnover: int | None = None
+    confidence: str = Confidence.LOW
+    notes: str = ""
+
+
+# Fields of DealPointInput copied as they are onto the model (the position is handled apart).
+_PLAIN_FIELDS = (
+    "precision",
+    "name",
+    "address",
+    "building_label",
+    "stairwell_label",
+    "channel",
+    "products",
+    "opening_hours",
+    "observed_roles",
+    "estimated_daily_turnover",
+    "confidence",
+    "notes",
+)
+
+OPENING_HOUR_TOKENS = frozenset(
+    f"{day}:{time}" for day in Weekday.values for time in TimeOfDay.values
+)
+
+
+def input_from_dealpoint(dealpoint: DealPoint) -> DealPointInput:
+    """The input that describes a point as it is (to edit it, or to copy it in a split)."""
+    return DealPointInput(
+        latitude=dealpoint.latitude,
+        longitude=dealpoint.longitude,
+        building_id=dealpoint.building_id,
+        **{name: getattr(dealpoint, name) for name in _PLAIN_FIELDS},
+    )
+
+
+def _input_errors(data: DealPointInput) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+
+    def unknown(name: str, values: Iterable[Any], allowed: Iterable[str]) -> None:
+        if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+            errors.setdefault(name, []).append(_("Valeur invalide."))
+            return
+        wrong = sorted(set(values) - set(allowed))
+        if wrong:
+            errors.setdefault(name, []).append(
+                _("Valeurs inconnues : %(values)s.") % {"values": ", ".join(wrong)}
+            )
+
+    unknown("products", data.products, Product.values)
+    unknown("observed_roles", data.observed_roles, ObservedRole.values)
+    unknown("opening_hours", data.opening_hours, OPENING_HOUR_TOKENS)
+    if data.precision not in Precision.values:
+        errors.setdefault("precision", []).append(_("Choisissez une précision."))
+    if data.channel not in DistributionChannel.values:
+        errors.setdefault("channel", []).append(_("Choisissez un mode de distribution."))
+    if data.confidence not in Confidence.values:
+        errors.setdefault("confidence", []).append(_("Choisissez un niveau de fiabilité."))
+    turnover = data.estimated_daily_turnover
+    if turnover is not None and (
+        isinstance(turnover, bool) or not isinstance(turnover, int) or not 0 <= turnover <= 10**8
+    ):
+        errors.setdefault("estimated_daily_turnover", []).append(
+            _("Indiquez un montant en euros, entre 0 et 100 000 000.")
+        )
+    for name in ("name", "address", "building_label", "stairwell_label", "notes"):
+        if "\x00" in (getattr(data, name) or ""):
+            errors.setdefault(name, []).append(_("Ce texte contient un caractère invalide."))
+    return errors
+
+
+@dataclass(frozen=True)
+class _Place:
+    latitude: float
+    longitude: float
+    commune: Commune
+    qpv: PriorityNeighbourhood | None
+
+
+def _place(latitude: Any, longitude: Any) -> _Place:
+    if latitude is None or longitude is None:
+        raise ValidationError(
+            {"latitude": _("Indiquez la position du point (latitude, longitude).")}
+        )
+    try:
+        latitude, longitude = locator.validate_coordinates(latitude, longitude)
+        location = locator.locate(latitude, longitude)
+    except locator.OutsideTerritoryError as error:
+        raise ValidationError(
+            {"latitude": _("Cette position est hors des territoires chargés.")}
+        ) from error
+    except locator.LocateError as error:
+        raise ValidationError({"latitude": str(error)}) from error
+    commune = Commune.objects.select_related("departement").get(code=location.commune_code)
+    qpv = (
+        PriorityNeighbourhood.objects.filter(code=location.qpv_code).first()
+        if location.qpv_code
+        else None
+    )
+    return _Place(latitude, longitude, commune, qpv)
+
+
+def cells_for(latitude: float, longitude: float) -> dict[str, str]:
+    """The H3 cells stored beside a position (see `models.H3Cells`)."""
+    return {
+        "h3_cell": h3.latlng_to_cell(latitude, longitude, H3_POINT),
+        "h3_r5": h3.latlng_to_cell(latitude, longitude, H3_NATIONAL),
+        "h3_r7": h3.latlng_to_cell(latitude, longitude, H3_DEPARTEMENT),
+        "h3_r9": h3.latlng_to_cell(latitude, longitude, H3_TOWN),
+    }
+
+
+def _set_position(dealpoint: DealPoint, place: _Place) -> None:
+    dealpoint.latitude = place.latitude
+    dealpoint.longitude = place.longitude
+    dealpoint.commune = place.commune
+    dealpoint.departement = place.commune.departement
+    dealpoint.priority_neighbourhood = place.qpv
+    for name, value in cells_for(place.latitude, place.longitude).items():
+        setattr(dealpoint, name, value)
+
+
+def _building(actor: User | None, building_id: int | None) -> Building | None:
+    """A landlord's building the actor may see (deal points are tied to the housing stock)."""
+    if building_id is None:
+        return None
+    queryset = Building.objects.filter(pk=building_id)
+    if actor is not None:
+        queryset = policy.restrict(queryset, actor=actor)
+    building = queryset.first()
+    if building is None:
+        raise ValidationError(
+            {"building_id": _("Ce bâtiment n'existe pas ou ne vous est pas visible.")}
+        )
+    return building
+
+
+def _next_reference(departement_code: str) -> str:
+    sequence, _created = DealPointSequence.objects.get_or_create(departement_code=departement_code)
+    sequence = DealPointSequence.objects.select_for_update().get(pk=sequence.pk)
+    sequence.last_value += 1
+    sequence.save(update_fields=["last_value"])
+    return f"PD-{departement_code}-{sequence.last_value:04d}"
+
+
+# --- history and audit ---------------------------------------------------------------------------
+
+
+def _event(
+    *,
+    dealpoint: DealPoint,
+    kind: str,
+    actor: User | None,
+    from_status: str = "",
+    to_status: str = "",
+    details: dict[str, Any] | None = None,
+    note: str = "",
+    at: datetime | None = None,
+) -> DealPointEvent:
+    event = DealPointEvent(
+        dealpoint=dealpoint,
+        kind=kind,
+        occurred_at=at or timezone.now(),
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        details=details or {},
+        note=note.strip(),
+    )
+    event.full_clean()
+    event.save()
+    return event
+
+
+def _audit(
+    *,
+    actor: User | None,
+    action: str,
+    dealpoint: DealPoint,
+    details: dict[str, Any] | None = None,
+) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target=dealpoint,
+        details={"reference": dealpoint.reference, **(details or {})},
+    )
+
+
+def _for_change(*, actor: User | None, dealpoint: DealPoint) -> DealPoint:
+    """Authorise the change (404 otherwise), then lock the row until the transaction ends.
+    Two steps because the policy's queryset is DISTINCT, which PostgreSQL refuses to lock."""
+    if actor is not None:
+        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+        policy.access_object(
+            DealPoint.objects.all(), actor=actor, pk=dealpoint.pk, action=policy.Action.CHANGE
+        )
+    locked = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
+    if locked.merged_into_id is not None:
+        raise ValidationError(
+            _("Ce point a été fusionné dans un autre : modifiez le point qui le remplace.")
+        )
+    return locked
+
+
+def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Report]:
+    """Reports the actor may see and that were accepted in triage."""
+    ids = {report.pk for report in reports}
+    queryset = Report.objects.filter(pk__in=ids)
+    if actor is not None:
+        queryset = policy.restrict(queryset, actor=actor)
+    found = list(queryset.order_by("pk"))
+    if len(found) != len(ids):
+        raise ValidationError(
+            {"reports": _("Un des signalements n'existe pas ou ne vous est pas visible.")}
+        )
+    for report in found:
+        if report.status != ReportStatus.ACCEPTED:
+            raise ValidationError(
+                {
+                    "reports": _("Le signalement %(reference)s n'a pas été accepté au tri.")
+                    % {"reference": report.reference}
+                }
+            )
+    return found
+
+
+def _refresh_activity(dealpoint: DealPoint) -> None:
+    """First report and last activity, from the attached reports and the operations."""
+    attached = Report.objects.filter(
+        dealpoint_links__dealpoint=dealpoint, dealpoint_links__decision__in=ATTACHED_DECISIONS
+    ).aggregate(first=Min("received_at"), last=Max("received_at"))
+    last_operation = dealpoint.operations.aggregate(last=Max("occurred_on"))["last"]
+    moments = [attached["last"]] if attached["last"] is not None else []
+    if last_operation is not None:
+        moments.append(timezone.make_aware(datetime.combine(last_operation, datetime.min.time())))
+    dealpoint.first_reported_at = attached["first"] or dealpoint.first_reported_at
+    # A point with neither (imported) keeps the activity date it came with.
+    dealpoint.last_activity_at = max(moments) if moments else dealpoint.last_activity_at
+    dealpoint.save(update_fields=["first_reported_at", "last_activity_at", "updated_at"])
+
+
+def _link(
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    report: Report,
+    decision: str,
+    score: float | None = None,
+    distance_m: float | None = None,
+) -> ReportLink:
+    link, _created = ReportLink.objects.update_or_create(
+        report=report,
+        dealpoint=dealpoint,
+        defaults={
+            "decision": decision,
+            "score": score,
+            "distance_m": distance_m,
+            "decided_by": actor,
+            "decided_at": timezone.now() if decision != LinkDecision.PROPOSED else None,
+        },
+    )
+    if decision in ATTACHED_DECISIONS:
+        # A report belongs to one point: other attachments or proposals give way.
+        ReportLink.objects.filter(report=report).exclude(pk=link.pk).filter(
+            decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED]
+        ).update(decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now())
+        if report.awaiting_matching:
+            report.awaiting_matching = False
+            report.save(update_fields=["awaiting_matching"])
+    return link
+
+
+# --- create and edit -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def dealpoint_create(
+    *,
+    actor: User | None,
+    data: DealPointInput,
+    reports: Sequence[Report] = (),
+    status: str = DealPointStatus.REPORTED,
+    kind: str = EventKind.CREATED,
+    note: str = "",
+) -> DealPoint:
+    """A new deal point where the data says, owned by the CROSS of its département and
+    distributed to the law-enforcement services of the territory; `reports` (accepted
+    reports the actor may see) are attached to it."""
+    if actor is not None:
+        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    errors = _input_errors(data)
+    try:
+        place = _place(data.latitude, data.longitude)
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+        place = None
+    if errors or place is None:
+        raise ValidationError(errors)
+    if status not in DealPointStatus.values:
+        raise ValidationError({"status": _("Statut inconnu.")})
+    departement = place.commune.departement
+    if (
+        actor is not None
+        and not policy.restrict(
+            type(departement).objects.filter(pk=departement.pk), actor=actor
+        ).exists()
+    ):
+        raise ValidationError({"latitude": _("Ce lieu est hors de votre territoire.")})
+    found = _reports_for(actor=actor, reports=reports)
+    now = timezone.now()
+    dealpoint = DealPoint(
+        owner_organisation=report_owner_for(departement=departement),
+        distribution=Distribution.TERRITORY,
+        marking=Marking.AMBER,
+        reference=_next_reference(departement.code),
+        status=status,
+        status_changed_at=now,
+        building=_building(actor, data.building_id),
+        created_by=actor,
+        **{name: getattr(data, name) for name in _PLAIN_FIELDS},
+    )
+    dealpoint.products = list(dict.fromkeys(data.products))
+    dealpoint.opening_hours = list(dict.fromkeys(data.opening_hours))
+    dealpoint.observed_roles = list(dict.fromkeys(data.observed_roles))
+    _set_position(dealpoint, place)
+    dealpoint.full_clean()
+    dealpoint.save()
+    _event(
+        dealpoint=dealpoint,
+        kind=kind,
+        actor=actor,
+        to_status=status,
+        details={"reports": [report.reference for report in found]},
+        note=note,
+        at=now,
+    )
+    for report in found:
+        _link(actor=actor, dealpoint=dealpoint, report=report, decision=LinkDecision.CONFIRMED)
+    _refresh_activity(dealpoint)
+    _audit(
+        actor=actor,
+        action=AuditAction.CREATE if kind != EventKind.IMPORTED else AuditAction.IMPORT,
+        dealpoint=dealpoint,
+        details={"reports": len(found)},
+    )
+    return dealpoint
+
+
+def _comparable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | list | type(None)) else str(value)
+
+
+@transaction.atomic
+def dealpoint_update(
+    *, actor: User | None, dealpoint: DealPoint, data: DealPointInput, note: str = ""
+) -> DealPoint:
+    """Change what is known of a point (not its status: `dealpoint_change_status`). The
+    history keeps every changed field with its old and new value."""
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    errors = _input_errors(data)
+    if errors:
+        raise ValidationError(errors)
+    before = {name: getattr(dealpoint, name) for name in (*_PLAIN_FIELDS, "building_id")}
+    before_position = (dealpoint.latitude, dealpoint.longitude)
+    for name in _PLAIN_FIELDS:
+        setattr(dealpoint, name, getattr(data, name))
+    dealpoint.building = _building(actor, data.building_id)
+    changes: dict[str, list[Any]] = {
+        name: [_comparable(old), _comparable(getattr(dealpoint, name))]
+        for name, old in before.items()
+        if old != getattr(dealpoint, name)
+    }
+    if (data.latitude, data.longitude) != before_position:
+        place = _place(data.latitude, data.longitude)
+        if place.commune.departement_id != dealpoint.departement_id:
+            raise ValidationError(
+                {"latitude": _("Un point ne change pas de département : créez-en un nouveau.")}
+            )
+        _set_position(dealpoint, place)
+        changes["position"] = [list(before_position), [place.latitude, place.longitude]]
+    if not changes:
+        return dealpoint
+    dealpoint.full_clean()
+    dealpoint.save()
+    _event(dealpoint=dealpoint, kind=EventKind.EDITED, actor=actor, details=changes, note=note)
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=dealpoint,
+        details={"fields": sorted(changes)},
+    )
+    return dealpoint
+
+
+# --- life cycle ----------------------------------------------------------------------------------
+
+
+def _status_set(
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    status: str,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> DealPoint:
+    previous = dealpoint.status
+    if status not in STATUS_TRANSITIONS.get(previous, frozenset()):
+        raise ValidationError(
+            {
+                "status": _("Un point « %(current)s » ne peut pas passer à « %(new)s ».")
+                % {
+                    "current": dealpoint.get_status_display(),
+                    "new": DealPointStatus(status).label
+                    if status in DealPointStatus.values
+                    else status,
+                }
+            }
+        )
+    now = timezone.now()
+    dealpoint.status = status
+    dealpoint.status_changed_at = now
+    dealpoint.full_clean()
+    dealpoint.save(update_fields=["status", "status_changed_at", "successor", "updated_at"])
+    _event(
+        dealpoint=dealpoint,
+        kind=EventKind.STATUS,
+        actor=actor,
+        from_status=previous,
+        to_status=status,
+        details=details,
+        note=note,
+        at=now,
+    )
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=dealpoint,
+        details={"status": status, "previous_status": previous, **(details or {})},
+    )
+    return dealpoint
+
+
+@transaction.atomic
+def dealpoint_change_status(
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    status: str,
+    note: str = "",
+    successor: DealPoint | None = None,
+) -> DealPoint:
+    """Move a point along its life cycle (`choices.STATUS_TRANSITIONS`). "Moved" needs the
+    successor point (active, in the same département, visible to the actor)."""
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    details: dict[str, Any] = {}
+    if status == DealPointStatus.MOVED:
+        if successor is None:
+            raise ValidationError({"successor": _("Indiquez le point qui a pris le relais.")})
+        if actor is not None:
+            successor = policy.access_object(DealPoint.objects.all(), actor=actor, pk=successor.pk)
+        if successor.pk == dealpoint.pk or successor.merged_into_id is not None:
+            raise ValidationError({"successor": _("Choisissez un autre point.")})
+        dealpoint.successor = successor
+        details["successor"] = successor.reference
+    elif successor is not None:
+        raise ValidationError(
+            {"successor": _("Un successeur ne se désigne que pour un déplacement.")}
+        )
+    dealpoint = _status_set(
+        actor=actor, dealpoint=dealpoint, status=status, note=note, details=details
+    )
+    if successor is not None:
+        _event(
+            dealpoint=successor,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={"predecessor": dealpoint.reference},
+        )
+    return dealpoint
+
+
+@dataclass(frozen=True)
+class OperationInput:
+    kind: str = OperationKind.RAID
+    occurred_on: date | None = None
+    outcome: str = OperationOutcome.NONE
+    arrests: int = 0
+    notes: str = ""
+    service_id: int | None = None
+
+
+@transaction.atomic
+def operation_record(
+    *, actor: User | None, dealpoint: DealPoint, data: OperationInput
+) -> Operation:
+    """Record an operation on a point the actor may see (a raid, arrests, a search). The
+    service is one of the actor's organisations (by default the first); an outcome of
+    "dismantled" also dismantles the point."""
+    if actor is not None:
+        policy.require(actor, policy.Capability.RECORD_OPERATIONS)
+        policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
+    dealpoint = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
+    if dealpoint.merged_into_id is not None:
+        raise ValidationError(_("Ce point a été fusionné dans un autre."))
+    services = (
+        Organisation.objects.filter(memberships__user=actor, is_active=True).distinct()
+        if actor is not None
+        else Organisation.objects.filter(pk=dealpoint.owner_organisation_id)
+    )
+    service = (
+        services.filter(pk=data.service_id).first()
+        if data.service_id is not None
+        else services.order_by("pk").first()
+    )
+    errors: dict[str, list[str]] = {}
+    if service is None:
+        errors["service_id"] = [_("Choisissez un de vos services.")]
+    if data.occurred_on is None:
+        errors["occurred_on"] = [_("Indiquez la date de l'opération.")]
+    elif data.occurred_on > timezone.localdate():
+        errors["occurred_on"] = [_("La date ne peut pas être dans le futur.")]
+    if errors:
+        raise ValidationError(errors)
+    operation = Operation(
+        dealpoint=dealpoint,
+        kind=data.kind,
+        occurred_on=data.occurred_on,
+        service=service,
+        outcome=data.outcome,
+        arrests=data.arrests,
+        notes=data.notes.strip(),
+        recorded_by=actor,
+    )
+    operation.full_clean()
+    operation.save()
+    _event(
+        dealpoint=dealpoint,
+        kind=EventKind.OPERATION,
+        actor=actor,
+        details={
+            "operation": operation.pk,
+            "kind": operation.kind,
+            "outcome": operation.outcome,
+            "date": operation.occurred_on.isoformat(),
+        },
+    )
+    _refresh_activity(dealpoint)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        target=operation,
+        details={"dealpoint": dealpoint.reference, "kind": operation.kind},
+    )
+    if (
+        data.outcome == OperationOutcome.DISMANTLED
+        and DealPointStatus.DISMANTLED in STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
+    ):
+        _status_set(
+            actor=actor,
+            dealpoint=dealpoint,
+            status=DealPointStatus.DISMANTLED,
+            details={"operation": operation.pk},
+        )
+    return operation
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def report_attach(
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    report: Report,
+    decision: str = LinkDecision.CONFIRMED,
+    score: float | None = None,
+    distance_m: float | None = None,
+) -> ReportLink:
+    """Attach an accepted report to a point (by an analyst: CONFIRMED; by the matching:
+    AUTOMATIC) or propose it (PROPOSED, the matching only). An attachment replaces any other
+    attachment or proposal of the same report."""
+    if decision not in {LinkDecision.CONFIRMED, LinkDecision.AUTOMATIC, LinkDecision.PROPOSED}:
+        raise ValidationError({"decision": _("Décision inconnue.")})
+    if actor is not None and decision != LinkDecision.CONFIRMED:
+        raise ValidationError({"decision": _("Seul le rapprochement automatique propose.")})
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    (report,) = _reports_for(actor=actor, reports=[report])
+    existing = ReportLink.objects.filter(report=report, dealpoint=dealpoint).first()
+    if existing is not None and existing.decision == LinkDecision.REJECTED and actor is None:
+        # An analyst refused this pair: the matching never brings it back.
+        return existing
+    link = _link(
+        actor=actor,
+        dealpoint=dealpoint,
+        report=report,
+        decision=decision,
+        score=score,
+        distance_m=distance_m,
+    )
+    if decision in ATTACHED_DECISIONS:
+        _event(
+            dealpoint=dealpoint,
+            kind=EventKind.REPORT_ATTACHED,
+            actor=actor,
+            details={"report": report.reference, "decision": decision, "score": score},
+        )
+        _refresh_activity(dealpoint)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=dealpoint,
+        details={"reference": dealpoint.reference, "report": report.reference, "link": decision},
+    )
+    return link
+
+
+@transaction.atomic
+def report_detach(
+    *, actor: User | None, dealpoint: DealPoint, report: Report, note: str = ""
+) -> ReportLink:
+    """Undo an attachment or refuse a proposal: the link is kept as REJECTED (the matching
+    will not propose the pair again) and the report waits for matching again if it is tied
+    to no other point."""
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    link = ReportLink.objects.filter(dealpoint=dealpoint, report_id=report.pk).first()
+    if link is None or link.decision == LinkDecision.REJECTED:
+        raise ValidationError({"report": _("Ce signalement n'est pas rattaché à ce point.")})
+    was = link.decision
+    link.decision = LinkDecision.REJECTED
+    link.decided_by = actor
+    link.decided_at = timezone.now()
+    link.save(update_fields=["decision", "decided_by", "decided_at"])
+    report = Report.objects.get(pk=report.pk)
+    if not ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
+        report.awaiting_matching = False
+        report.save(update_fields=["awaiting_matching"])
+    if was in ATTACHED_DECISIONS:
+        _event(
+            dealpoint=dealpoint,
+            kind=EventKind.REPORT_DETACHED,
+            actor=actor,
+            details={"report": report.reference, "was": was},
+            note=note,
+        )
+        _refresh_activity(dealpoint)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=dealpoint,
+        details={"reference": dealpoint.reference, "report": report.reference, "link": "rejected"},
+    )
+    return link
+
+
+# --- merge, unmerge, split -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def dealpoint_merge(
+    *, actor: User | None, source: DealPoint, target: DealPoint, note: str = ""
+) -> DealPoint:
+    """Merge `source` into `target` (two records of one place): the source's attached
+    reports count for the target and the source leaves the map. Reversible
+    (`dealpoint_unmerge`): which reports moved is kept in the history."""
+    if source.pk == target.pk:
+        raise ValidationError({"target": _("Un point ne peut pas être fusionné avec lui-même.")})
+    source = _for_change(actor=actor, dealpoint=source)
+    target = _for_change(actor=actor, dealpoint=target)
+    if source.departement_id != target.departement_id:
+        raise ValidationError({"target": _("Les deux points doivent être du même département.")})
+    moved: list[str] = []
+    for link in source.links.filter(decision__in=ATTACHED_DECISIONS).select_related("report"):
+        if not ReportLink.objects.filter(
+            report=link.report, dealpoint=target, decision__in=ATTACHED_DECISIONS
+        ).exists():
+            ReportLink.objects.update_or_create(
+                report=link.report,
+                dealpoint=target,
+                defaults={
+                    "decision": LinkDecision.CONFIRMED,
+                    "decided_by": actor,
+                    "decided_at": timezone.now(),
+                    "score": link.score,
+                    "distance_m": link.distance_m,
+                },
+            )
+            moved.append(link.report.reference)
+    source.merged_into = target
+    source.save(update_fields=["merged_into", "updated_at"])
+    _event(
+        dealpoint=source,
+        kind=EventKind.MERGED,
+        actor=actor,
+        details={"into": target.reference, "reports": moved},
+        note=note,
+    )
+    _event(
+        dealpoint=target,
+        kind=EventKind.MERGED,
+        actor=actor,
+        details={"from": source.reference, "reports": moved},
+        note=note,
+    )
+    _refresh_activity(target)
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=target,
+        details={"merged": source.reference},
+    )
+    return target
+
+
+@transaction.atomic
+def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "") -> DealPoint:
+    """Undo the last merge of `dealpoint` into another point: it comes back on the map, and
+    the reports the merge gave to the other point go back to it."""
+    if actor is not None:
+        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+        policy.access_object(
+            DealPoint.objects.all(), actor=actor, pk=dealpoint.pk, action=policy.Action.CHANGE
+        )
+    dealpoint = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
+    if dealpoint.merged_into_id is None:
+        raise ValidationError(_("Ce point n'est fusionné dans aucun autre."))
+    target = DealPoint.objects.select_for_update().get(pk=dealpoint.merged_into_id)
+    merge = (
+        dealpoint.events.filter(kind=EventKind.MERGED, details__into=target.reference)
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+    given = list(merge.details.get("reports", [])) if merge else []
+    ReportLink.objects.filter(dealpoint=target, report__reference__in=given).delete()
+    dealpoint.merged_into = None
+    dealpoint.save(update_fields=["merged_into", "updated_at"])
+    for point, other in ((dealpoint, target), (target, dealpoint)):
+        _event(
+            dealpoint=point,
+            kind=EventKind.UNMERGED,
+            actor=actor,
+            details={"other": other.reference, "reports": given},
+            note=note,
+        )
+    _refresh_activity(target)
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=dealpoint,
+        details={"unmerged": target.reference},
+    )
+    return dealpoint
+
+
+@transaction.atomic
+def dealpoint_split(
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    reports: Sequence[Report],
+    data: DealPointInput,
+    note: str = "",
+) -> DealPoint:
+    """Split a point that was two: the given attached reports leave it for a new point
+    described by `data` (same status); both histories say so."""
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    ids = {report.pk for report in reports}
+    attached = set(
+        dealpoint.links.filter(decision__in=ATTACHED_DECISIONS).values_list("report_id", flat=True)
+    )
+    if not ids:
+        raise ValidationError({"reports": _("Choisissez les signalements du nouveau point.")})
+    if not ids <= attached:
+        raise ValidationError(
+            {"reports": _("Ces signalements ne sont pas tous rattachés à ce point.")}
+        )
+    moving = list(Report.objects.filter(pk__in=ids))
+    ReportLink.objects.filter(dealpoint=dealpoint, report_id__in=ids).update(
+        decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
+    )
+    status = (
+        dealpoint.status if dealpoint.status != DealPointStatus.MOVED else DealPointStatus.REPORTED
+    )
+    new = dealpoint_create(
+        actor=actor,
+        data=data,
+        reports=moving,
+        status=status,
+        note=note,
+    )
+    references = [report.reference for report in moving]
+    _event(
+        dealpoint=dealpoint,
+        kind=EventKind.SPLIT,
+        actor=actor,
+        details={"new": new.reference, "reports": references},
+        note=note,
+    )
+    _event(
+        dealpoint=new,
+        kind=EventKind.SPLIT,
+        actor=actor,
+        details={"from": dealpoint.reference, "reports": references},
+        note=note,
+    )
+    _refresh_activity(dealpoint)
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=dealpoint,
+        details={"split": new.reference},
+    )
+    return new
+
+
+def input_fields() -> tuple[str, ...]:
+    """The names of `DealPointInput`'s fields (forms and serializers build from them)."""
+    return tuple(f.name for f in fields(DealPointInput))
