@@ -8,7 +8,10 @@ urlpatterns = [
     path("administration/", include("cartostup.access.urls")),
     path("territoires/", include("cartostup.territories.urls")),
     path("signalements/", include("cartostup.reports.urls_staff", namespace="reports")),
+    path("", include("cartostup.dealpoints.urls", namespace="dealpoints")),
     path("api/v1/", include("cartostup.territories.api.urls")),
+    path("api/v1/", include("cartostup.dealpoints.api.urls")),
+    path("api/v1/map/", include("cartostup.dealpoints.api.urls_map")),
     path(
         "api/public/v1/",
         include("cartostup.reports.urls_api", namespace="reports-public-api"),

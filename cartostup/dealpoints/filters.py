@@ -1,0 +1,95 @@
+"""The deal-points filter set: the list page, the map layers, the API and the exports share it."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
+from cartostup.territories.models import Commune
+
+from .choices import DealPointStatus, DistributionChannel, Precision, Product
+from .models import DealPoint
+
+
+def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -> QuerySet:
+    """Rows whose JSON list `field` holds one of `values` (portable to SQLite and PostgreSQL:
+    the list is stored as JSON text, each value quoted)."""
+    if not values:
+        return queryset
+    condition = Q()
+    for value in values:
+        condition |= Q(**{f"{field}__icontains": f'"{value}"'})
+    return queryset.filter(condition)
+
+
+class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_text", label=_("Référence, nom ou adresse"), max_length=100
+    )
+    status = django_filters.MultipleChoiceFilter(choices=DealPointStatus.choices, label=_("Statut"))
+    product = django_filters.MultipleChoiceFilter(
+        choices=Product.choices, method="filter_products", label=_("Produit")
+    )
+    channel = django_filters.MultipleChoiceFilter(
+        choices=DistributionChannel.choices, label=_("Mode de distribution")
+    )
+    precision = django_filters.ChoiceFilter(
+        choices=Precision.choices, label=_("Précision"), empty_label=_("Toutes")
+    )
+    departement = django_filters.CharFilter(
+        field_name="departement__code", label=_("Département (code)"), max_length=3
+    )
+    commune = django_filters.CharFilter(
+        method="filter_commune", label=_("Commune (code INSEE ou nom)"), max_length=100
+    )
+    active_from = django_filters.DateFilter(
+        field_name="last_activity_at", lookup_expr="date__gte", label=_("Actif à partir du")
+    )
+    active_to = django_filters.DateFilter(
+        field_name="last_activity_at", lookup_expr="date__lte", label=_("Actif jusqu'au")
+    )
+    qpv = django_filters.BooleanFilter(
+        field_name="priority_neighbourhood", lookup_expr="isnull", exclude=True, label=_("En QPV")
+    )
+
+    class Meta:
+        model = DealPoint
+        fields = [
+            "q",
+            "status",
+            "product",
+            "channel",
+            "precision",
+            "departement",
+            "commune",
+            "active_from",
+            "active_to",
+            "qpv",
+        ]
+        form = DsfrFilterForm
+
+    def filter_text(self, queryset: QuerySet[DealPoint], name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(reference__icontains=value) | Q(name__icontains=value) | Q(address__icontains=value)
+        )
+
+    def filter_products(
+        self, queryset: QuerySet[DealPoint], name: str, value: list[str]
+    ) -> QuerySet:
+        return _json_list_contains_any(queryset, "products", list(value))
+
+    def filter_commune(self, queryset: QuerySet[DealPoint], name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        communes = Commune.objects.filter(code=value) | Commune.objects.filter(name__iexact=value)
+        # A city (Marseille) stands for its arrondissements.
+        ids = set(communes.values_list("pk", flat=True)) | set(
+            Commune.objects.filter(parent__in=communes).values_list("pk", flat=True)
+        )
+        return queryset.filter(commune__in=ids)

@@ -1,0 +1,5 @@
+"""URL patterns (urls_matching): filled by its module's views."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
