@@ -6,7 +6,8 @@ Placeholders in paths name objects of the demo data: `{organisation:cross13}` (a
 its key in `core/personas.py`), `{user:cross13_analyst}`, `{membership:cross13_analyst}`,
 `{building:landlord_13h}` (a building of that landlord), `{antenna:Marseille}`,
 `{sharing_group}`, `{audit_event}`, `{report:13}` (a report with a photo in that département,
-filed through the public intake service).
+filed through the public intake service), `{dealpoint:13}` (a deal point of Marseille on a
+building of landlord_13h), `{proposal}`, `{alert}`, `{operation}` (of that point).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def matrix_objects(persona):
         ),
         channel=Channel.WEB,
     ).report
+    dealpoint_13 = _matrix_dealpoint(users["cross13_analyst"], building)
     return {
         "organisations": organisations,
         "users": users,
@@ -116,7 +118,57 @@ def matrix_objects(persona):
         "group": group,
         "event": event,
         "reports": {"13": report_13},
+        "dealpoints": {"13": dealpoint_13},
     }
+
+
+def _matrix_dealpoint(analyst, building):
+    """A deal point on landlord_13h's building, with an accepted report, a raid, an open
+    proposal of a new point and a resurgence alert (all in Marseille)."""
+    from datetime import date
+
+    from cartostup.dealpoints import services as dealpoint_services
+    from cartostup.dealpoints.choices import AlertKind
+    from cartostup.dealpoints.models import Alert, Proposal
+
+    report = report_services.report_submit_public(
+        data=report_services.ReportInput(
+            latitude=43.3453,
+            longitude=5.3950,
+            precision=Precision.BUILDING,
+            activities=[Activity.SELLING],
+        ),
+        channel=Channel.WEB,
+    ).report
+    report = report_services.report_accept(actor=analyst, report=report)
+    dealpoint = dealpoint_services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_services.DealPointInput(
+            latitude=43.3452, longitude=5.3949, building_id=building.pk, products=["cannabis"]
+        ),
+        reports=[report],
+    )
+    dealpoint_services.operation_record(
+        actor=analyst,
+        dealpoint=dealpoint,
+        data=dealpoint_services.OperationInput(kind="raid", occurred_on=date.today()),
+    )
+    shared = {
+        "owner_organisation": dealpoint.owner_organisation,
+        "commune": dealpoint.commune,
+        "departement": dealpoint.departement,
+        "distribution": "cross",
+    }
+    proposal = Proposal.objects.create(
+        **shared,
+        precision=Precision.STREET,
+        **dealpoint_services.cells_for(43.3470, 5.3990),
+        latitude=43.3470,
+        longitude=5.3990,
+    )
+    Alert.objects.create(**shared, kind=AlertKind.RESURGENCE, dealpoint=dealpoint, report=report)
+    del proposal
+    return dealpoint
 
 
 def resolve_path(template: str, objects) -> str:
@@ -139,6 +191,13 @@ def resolve_path(template: str, objects) -> str:
             return str(objects["event"].pk)
         if kind == "report":
             return str(objects["reports"][key].pk)
+        if kind == "dealpoint":
+            return str(objects["dealpoints"][key].pk)
+        if kind in {"proposal", "alert", "operation"}:
+            from cartostup.dealpoints.models import Alert, Operation, Proposal
+
+            model = {"proposal": Proposal, "alert": Alert, "operation": Operation}[kind]
+            return str(model.objects.earliest("pk").pk)
         raise AssertionError(f"espace réservé inconnu : {match.group(0)}")
 
     return re.sub(r"\{([^}]+)\}", replace, template)
@@ -164,4 +223,7 @@ def test_access_matrix(matrix_objects):
     # The visits left only audit events, no other record.
     assert Organisation.objects.count() == len(ORGANISATIONS)
     assert User.objects.count() == len(PERSONA_NAMES)
+    from cartostup.dealpoints.models import DealPoint
+
+    assert DealPoint.objects.count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.VIEW).exists()
