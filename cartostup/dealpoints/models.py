@@ -6,6 +6,8 @@ aggregates on (design §2): res 5 for France, res 7 for a département, res 9 fo
 matching candidates, res 13 (a stairwell) for the point itself.
 """
 
+from __future__ import annotations
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -134,7 +136,7 @@ class DealPoint(ProtectedRecord, H3Cells):
     )
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
-    reports = models.ManyToManyField(
+    reports: models.ManyToManyField[Report, ReportLink] = models.ManyToManyField(
         Report, through="ReportLink", related_name="dealpoints", blank=True
     )
 

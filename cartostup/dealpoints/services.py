@@ -604,6 +604,7 @@ def operation_record(
         errors["occurred_on"] = [_("La date ne peut pas être dans le futur.")]
     if errors:
         raise ValidationError(errors)
+    assert data.occurred_on is not None
     operation = Operation(
         dealpoint=dealpoint,
         kind=data.kind,
