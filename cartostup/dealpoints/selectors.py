@@ -43,3 +43,32 @@ def access_dealpoint(
             details={"reference": dealpoint.reference},
         )
     return dealpoint
+
+
+def dealpoint_list(
+    *,
+    actor: User,
+    filters: dict[str, Any] | Any | None = None,
+    view: str = "list",
+    action: policy.Action = policy.Action.VIEW,
+    audit: bool = True,
+) -> QuerySet[DealPoint]:
+    """The deal points the actor may see (merged points excluded), filtered by
+    `DealPointFilterSet` (given bound or as its raw data); the listing is audited with its
+    filters and `view` (list, map, api...). Invalid filters are ignored, as django-filter does:
+    bind a `DealPointFilterSet` yourself to show its errors. `action=EXPORT` applies the export
+    rules (TLP:RED stays with its owner); the export audits itself (`audit=False`)."""
+    from .filters import DealPointFilterSet
+
+    queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
+    data = filters.data if isinstance(filters, DealPointFilterSet) else filters
+    filterset = DealPointFilterSet(data or None, queryset=queryset)
+    applied = filterset.applied_filters() if data and filterset.is_valid() else {}
+    if audit:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=DealPoint._meta.label_lower,
+            details={"filters": applied, "view": view},
+        )
+    return filterset.qs if data and filterset.is_valid() else queryset
