@@ -34,6 +34,11 @@ class Report(ProtectedRecord):
     precision = models.CharField(_("précision"), max_length=10, choices=Precision.choices)
     place_label = models.CharField(_("bâtiment, cage d'escalier"), max_length=120, blank=True)
     h3_cell = models.CharField(_("cellule H3 (rés. 13)"), max_length=16, db_index=True)
+    # Parents of h3_cell the map counts on (France, a département, a town): one GROUP BY on
+    # an indexed column instead of computing parents of a million reports per request.
+    h3_r5 = models.CharField(max_length=16, db_index=True, blank=True, default="", editable=False)
+    h3_r7 = models.CharField(max_length=16, db_index=True, blank=True, default="", editable=False)
+    h3_r9 = models.CharField(max_length=16, db_index=True, blank=True, default="", editable=False)
     priority_neighbourhood = models.ForeignKey(
         PriorityNeighbourhood,
         on_delete=models.SET_NULL,

@@ -334,6 +334,18 @@ def _receipt_new() -> _Receipt:
             return _Receipt(plain, parsed.key, receipts.secret_hash(parsed.secret))
 
 
+def h3_cells(latitude: float, longitude: float) -> dict[str, str]:
+    """The H3 cell of a report's position (res 13) and its parents the map counts on."""
+    # Each resolution from the position itself, as for deal points (`dealpoints.services.
+    # cells_for`): the parent of a fine cell is not always the coarse cell of the position.
+    return {
+        "h3_cell": h3.latlng_to_cell(latitude, longitude, H3_RESOLUTION),
+        "h3_r5": h3.latlng_to_cell(latitude, longitude, 5),
+        "h3_r7": h3.latlng_to_cell(latitude, longitude, 7),
+        "h3_r9": h3.latlng_to_cell(latitude, longitude, 9),
+    }
+
+
 def _report_create(
     *,
     data: ReportInput,
@@ -371,7 +383,7 @@ def _report_create(
                 address=(data.address if address is None else address).strip(),
                 precision=position.precision,
                 place_label=data.place_label.strip(),
-                h3_cell=h3.latlng_to_cell(position.latitude, position.longitude, H3_RESOLUTION),
+                **h3_cells(position.latitude, position.longitude),
                 priority_neighbourhood=qpv,
                 building=building,
                 activities=list(dict.fromkeys(data.activities)),
