@@ -1,5 +1,10 @@
-"""URL patterns (urls_map): filled by its module's views."""
+"""The map (/carte/) and its side panel, namespace `dealpoints`."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import map_views
+
+urlpatterns = [
+    path("", map_views.map_page, name="map"),
+    path("panneau/<int:pk>/", map_views.map_panel, name="map_panel"),
+]

@@ -1,0 +1,199 @@
+"""Input and output of the map layers API (/api/v1/map/), one pair per layer."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from cartostup.core.api import ErrorSerializer
+from cartostup.reports.choices import Status as ReportStatus
+
+from ..hotspots import SOURCES
+from ..map_layers import BOUNDARY_KINDS, MAX_ZOOM, MIN_ZOOM, BBox
+
+
+class LayerInputSerializer(serializers.Serializer):
+    """The viewport: every layer but the boundaries and the hotspots takes it."""
+
+    bbox = serializers.CharField(
+        help_text=_("Emprise ouest,sud,est,nord en degrés WGS84 (ex. 5.30,43.30,5.45,43.38)."),
+        max_length=200,
+    )
+    zoom = serializers.IntegerField(
+        min_value=MIN_ZOOM,
+        max_value=MAX_ZOOM,
+        help_text=_(
+            "Niveau de zoom (0 à 19) : jusqu'à 7 hexagones H3 rés. 5, jusqu'à 10 rés. 7, "
+            "jusqu'à 13 rés. 9, à partir de 14 les points (si votre rôle y a droit)."
+        ),
+        error_messages={
+            "invalid": _("Le zoom doit être un nombre entier entre 0 et 19."),
+            "min_value": _("Le zoom doit être compris entre 0 et 19."),
+            "max_value": _("Le zoom doit être compris entre 0 et 19."),
+            "required": _("Indiquez le niveau de zoom (zoom)."),
+        },
+    )
+
+    def validate_bbox(self, value: str) -> BBox:
+        parts = [part.strip() for part in value.split(",")]
+        if len(parts) != 4:
+            raise serializers.ValidationError(
+                _("L'emprise doit compter quatre nombres : ouest,sud,est,nord.")
+            )
+        try:
+            west, south, east, north = (float(part) for part in parts)
+        except ValueError:
+            raise serializers.ValidationError(
+                _("L'emprise doit compter quatre nombres : ouest,sud,est,nord.")
+            ) from None
+        if not all(math.isfinite(v) for v in (west, south, east, north)):
+            raise serializers.ValidationError(_("L'emprise doit compter des nombres finis."))
+        if not (-180 <= west <= 180 and -180 <= east <= 180):
+            raise serializers.ValidationError(
+                _("Les longitudes de l'emprise doivent être comprises entre -180 et 180.")
+            )
+        if not (-90 <= south <= 90 and -90 <= north <= 90):
+            raise serializers.ValidationError(
+                _("Les latitudes de l'emprise doivent être comprises entre -90 et 90.")
+            )
+        if west >= east or south >= north:
+            raise serializers.ValidationError(
+                _("L'emprise est vide : l'ouest doit précéder l'est et le sud le nord.")
+            )
+        return BBox(west, south, east, north)
+
+
+class DealPointLayerInputSerializer(LayerInputSerializer):
+    """Also the deal points filter set's parameters (status, product, channel, active_from,
+    active_to, departement...), validated by the filter set itself."""
+
+
+class PeriodInputSerializer(LayerInputSerializer):
+    period_from = serializers.DateField(required=False, help_text=_("Du (AAAA-MM-JJ)."))
+    period_to = serializers.DateField(required=False, help_text=_("Au (AAAA-MM-JJ)."))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("period_from"), attrs.get("period_to")
+        if start and end and start > end:
+            raise serializers.ValidationError(
+                {"period_to": _("La fin de la période précède son début.")}
+            )
+        return attrs
+
+
+class ReportLayerInputSerializer(LayerInputSerializer):
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=ReportStatus.choices),
+        required=False,
+        help_text=_("Statuts de tri (répétable)."),
+    )
+    received_from = serializers.DateField(required=False, help_text=_("Reçus à partir du."))
+    received_to = serializers.DateField(required=False, help_text=_("Reçus jusqu'au."))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("received_from"), attrs.get("received_to")
+        if start and end and start > end:
+            raise serializers.ValidationError(
+                {"received_to": _("La fin de la période précède son début.")}
+            )
+        return attrs
+
+
+class HotspotInputSerializer(serializers.Serializer):
+    departement = serializers.CharField(
+        max_length=3, help_text=_("Code du département (ex. 13, 2A).")
+    )
+    counted = serializers.ChoiceField(
+        choices=[(s, s) for s in SOURCES],
+        default="dealpoints",
+        help_text=_("Compter les points de deal (dealpoints) ou les signalements (reports)."),
+    )
+    period_from = serializers.DateField(required=False)
+    period_to = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("period_from"), attrs.get("period_to")
+        if start and end and start > end:
+            raise serializers.ValidationError(
+                {"period_to": _("La fin de la période précède son début.")}
+            )
+        return attrs
+
+
+class BoundaryInputSerializer(serializers.Serializer):
+    departement = serializers.CharField(max_length=3, help_text=_("Code du département."))
+    kind = serializers.ChoiceField(
+        choices=[(kind, kind) for kind in BOUNDARY_KINDS],
+        default="communes",
+        help_text=_("communes (et arrondissements), qpv ou departement (contour)."),
+        error_messages={
+            "invalid_choice": _("Type de limite inconnu : communes, qpv ou departement.")
+        },
+    )
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+class GeometrySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["Point", "Polygon", "MultiPolygon"])
+    coordinates = serializers.JSONField(help_text=_("Longitude puis latitude (GeoJSON)."))
+
+
+class FeatureSerializer(serializers.Serializer):
+    type = serializers.CharField(default="Feature")
+    geometry = GeometrySerializer()
+    properties = serializers.DictField(
+        help_text=_(
+            "Hexagone : kind=hexagon, cell, resolution, count, by_status. Point : kind, id, "
+            "reference, status... selon le rôle."
+        )
+    )
+
+
+class LayerMetaSerializer(serializers.Serializer):
+    layer = serializers.CharField()
+    zoom = serializers.IntegerField(allow_null=True, required=False)
+    resolution = serializers.IntegerField(allow_null=True)
+    representation = serializers.ChoiceField(choices=["points", "hexagons"], required=False)
+    count = serializers.IntegerField(required=False)
+    truncated = serializers.BooleanField(required=False)
+    min_count = serializers.IntegerField(required=False)
+    coordinates = serializers.BooleanField(required=False)
+
+
+class LayerOutputSerializer(serializers.Serializer):
+    type = serializers.CharField(default="FeatureCollection")
+    features = FeatureSerializer(many=True)
+    meta = LayerMetaSerializer()
+
+
+class HotspotMetaSerializer(serializers.Serializer):
+    layer = serializers.CharField()
+    resolution = serializers.IntegerField()
+    departement = serializers.CharField()
+    counted = serializers.CharField()
+    permutations = serializers.IntegerField()
+    alpha = serializers.FloatField()
+    p_threshold = serializers.FloatField(help_text=_("Seuil FDR appliqué aux p-valeurs."))
+    min_count = serializers.IntegerField()
+    hot = serializers.IntegerField()
+    cold = serializers.IntegerField()
+
+
+class HotspotOutputSerializer(serializers.Serializer):
+    type = serializers.CharField(default="FeatureCollection")
+    features = FeatureSerializer(many=True)
+    meta = HotspotMetaSerializer()
+
+
+class BoundaryOutputSerializer(serializers.Serializer):
+    type = serializers.CharField(default="FeatureCollection")
+    features = FeatureSerializer(many=True)
+
+
+class MapErrorSerializer(ErrorSerializer):
+    pass

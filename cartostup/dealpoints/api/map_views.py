@@ -1,0 +1,197 @@
+"""Map layers API (/api/v1/map/): thin views, parse, call one selector of `map_layers` or
+`hotspots`, answer GeoJSON. Access is decided by the policy inside the selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cartostup.core.api import CartostupAPIView
+from cartostup.dealpoints import hotspots, map_layers
+from cartostup.dealpoints.choices import DealPointStatus, DistributionChannel, Product
+
+from .map_serializers import (
+    BoundaryInputSerializer,
+    BoundaryOutputSerializer,
+    DealPointLayerInputSerializer,
+    HotspotInputSerializer,
+    HotspotOutputSerializer,
+    LayerOutputSerializer,
+    MapErrorSerializer,
+    PeriodInputSerializer,
+    ReportLayerInputSerializer,
+)
+
+TAGS = ["carte"]
+ERRORS = {
+    400: OpenApiResponse(MapErrorSerializer, description="Paramètres invalides (en français)."),
+    403: OpenApiResponse(MapErrorSerializer, description="Non connecté."),
+    404: OpenApiResponse(MapErrorSerializer, description="Couche non accessible à votre rôle."),
+}
+LAYER_PARAMETERS = ("bbox", "zoom")
+
+
+def _request(params: Any) -> map_layers.LayerRequest:
+    return map_layers.LayerRequest(
+        bbox=params.validated_data["bbox"], zoom=params.validated_data["zoom"]
+    )
+
+
+class DealPointLayerView(CartostupAPIView):
+    @extend_schema(
+        operation_id="map_dealpoints",
+        summary="Couche des points de deal",
+        description=(
+            "Points de deal visibles dans l'emprise : hexagones H3 (comptes par statut) aux "
+            "zooms larges, points à partir du zoom 14. Les rôles qui ne voient que des agrégats "
+            "(préfecture, parquet) ne reçoivent que des hexagones (rés. 9 au plus fin) d'au "
+            "moins CARTOSTUP_MIN_AGGREGATE points ; un bailleur ne reçoit que les points de ses "
+            "bâtiments, placés sur le bâtiment. Consultation journalisée."
+        ),
+        parameters=[
+            DealPointLayerInputSerializer,
+            OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=DealPointStatus.values),
+            OpenApiParameter("product", OpenApiTypes.STR, many=True, enum=Product.values),
+            OpenApiParameter(
+                "channel", OpenApiTypes.STR, many=True, enum=DistributionChannel.values
+            ),
+            OpenApiParameter("active_from", OpenApiTypes.DATE),
+            OpenApiParameter("active_to", OpenApiTypes.DATE),
+            OpenApiParameter("departement", OpenApiTypes.STR),
+        ],
+        responses={200: LayerOutputSerializer, **ERRORS},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        params = DealPointLayerInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = request.query_params.copy()
+        for name in LAYER_PARAMETERS:
+            filters.pop(name, None)
+        layer = map_layers.dealpoint_layer(
+            actor=request.user, request=_request(params), filters=filters
+        )
+        return Response(layer.as_geojson())
+
+
+class ReportLayerView(CartostupAPIView):
+    @extend_schema(
+        operation_id="map_reports",
+        summary="Couche des signalements",
+        description=(
+            "Signalements visibles dans l'emprise (analystes seulement), en hexagones ou en "
+            "points selon le zoom. Consultation journalisée."
+        ),
+        parameters=[ReportLayerInputSerializer],
+        responses={200: LayerOutputSerializer, **ERRORS},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        params = ReportLayerInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        layer = map_layers.report_layer(
+            actor=request.user,
+            request=_request(params),
+            statuses=data.get("status", []),
+            received_from=data.get("received_from"),
+            received_to=data.get("received_to"),
+        )
+        return Response(layer.as_geojson())
+
+
+class OperationLayerView(CartostupAPIView):
+    @extend_schema(
+        operation_id="map_operations",
+        summary="Couche des opérations",
+        description=(
+            "Opérations sur les points de deal visibles, placées sur leur point (hexagones aux "
+            "zooms larges et pour les rôles qui ne voient que des agrégats). Journalisée."
+        ),
+        parameters=[PeriodInputSerializer],
+        responses={200: LayerOutputSerializer, **ERRORS},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        params = PeriodInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        layer = map_layers.operation_layer(
+            actor=request.user,
+            request=_request(params),
+            period_from=params.validated_data.get("period_from"),
+            period_to=params.validated_data.get("period_to"),
+        )
+        return Response(layer.as_geojson())
+
+
+class ProposalLayerView(CartostupAPIView):
+    @extend_schema(
+        operation_id="map_proposals",
+        summary="Couche des propositions de points à examiner",
+        description="Propositions ouvertes de nouveaux points de deal (analystes). Journalisée.",
+        parameters=[DealPointLayerInputSerializer],
+        responses={200: LayerOutputSerializer, **ERRORS},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        params = DealPointLayerInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        layer = map_layers.proposal_layer(actor=request.user, request=_request(params))
+        return Response(layer.as_geojson())
+
+
+class HotspotLayerView(CartostupAPIView):
+    @extend_schema(
+        operation_id="map_hotspots",
+        summary="Points chauds (Getis-Ord Gi*)",
+        description=(
+            "Cellules H3 rés. 9 d'un département : Gi* (999 permutations, graine fixe) avec "
+            "correction FDR (alpha 0,05) ; classes hot, cold, not_significant avec z et p. "
+            "Les rôles qui ne voient que des agrégats ne reçoivent que les cellules d'au moins "
+            "CARTOSTUP_MIN_AGGREGATE éléments. Journalisée."
+        ),
+        parameters=[HotspotInputSerializer],
+        responses={200: HotspotOutputSerializer, **ERRORS},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        params = HotspotInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        return Response(
+            hotspots.hotspot_layer(
+                actor=request.user,
+                departement_code=data["departement"],
+                source=data["counted"],
+                period_from=data.get("period_from"),
+                period_to=data.get("period_to"),
+            )
+        )
+
+
+class BoundaryLayerView(CartostupAPIView):
+    @extend_schema(
+        operation_id="map_boundaries",
+        summary="Limites administratives",
+        description=(
+            "Communes et arrondissements, QPV ou contour d'un département que vous pouvez voir, "
+            "simplifiés pour l'affichage."
+        ),
+        parameters=[BoundaryInputSerializer],
+        responses={200: BoundaryOutputSerializer, **ERRORS},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        params = BoundaryInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(
+            map_layers.boundary_layer(
+                actor=request.user,
+                departement_code=params.validated_data["departement"],
+                kind=params.validated_data["kind"],
+            )
+        )

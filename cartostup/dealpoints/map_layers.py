@@ -1,0 +1,602 @@
+"""Reads of the map's layers (/carte/, /api/v1/map/): deal points, reports, operations, open
+proposals and boundaries, as GeoJSON, always from what the actor may see (`access.policy`).
+
+Wide zooms are counted server side per H3 hexagon with one GROUP BY on a stored, indexed cell
+column (res 5 for France, 7 for a département, 9 for a town); street zooms send the points
+themselves. What each actor receives is decided by the policy alone:
+
+- `policy.aggregate_scope`: roles that only count (a prefecture, a prosecutor's office) never
+  receive a point, a position or a reference, only hexagons (res 9 at the finest) counting at
+  least `min_count` rows; smaller hexagons are left out entirely;
+- `policy.visible_fields`: a landlord referent receives only the points on its own buildings,
+  reduced to `rules.LANDLORD_FIELDS` and placed at its building, never at the point itself.
+
+Each layer request is audited once (LIST, with the layer, zoom, resolution, bbox, filters and the
+number of features), never with the data itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import h3
+import shapely
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from cartostup.access import policy
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.reports.choices import Status as ReportStatus
+from cartostup.reports.models import Report
+from cartostup.territories import locator
+from cartostup.territories import selectors as territory_selectors
+
+from .choices import DealPointStatus, OperationKind, ProposalStatus
+from .filters import DealPointFilterSet
+from .models import H3_DEPARTEMENT, H3_NATIONAL, H3_TOWN, DealPoint, Operation, Proposal
+from .selectors import dealpoint_queryset
+
+# Zoom (Leaflet, 0–19) → H3 resolution of the hexagons; from POINTS_FROM_ZOOM on, points.
+ZOOM_RESOLUTIONS: tuple[tuple[int, int], ...] = (
+    (7, H3_NATIONAL),
+    (10, H3_DEPARTEMENT),
+    (13, H3_TOWN),
+)
+POINTS_FROM_ZOOM = 14
+MIN_ZOOM, MAX_ZOOM = 0, 19
+# The finest hexagons an aggregate-only role receives, whatever the zoom.
+AGGREGATE_FINEST = H3_TOWN
+# A street view never needs more; beyond, the collection says it was truncated.
+MAX_POINTS = 5000
+BOUNDARY_KINDS = ("communes", "qpv", "departement")
+
+
+def resolution_for_zoom(zoom: int, *, coordinates: bool = True) -> int | None:
+    """The H3 resolution of the hexagons shown at this zoom, or None for points (only for
+    actors who may receive positions)."""
+    for max_zoom, resolution in ZOOM_RESOLUTIONS:
+        if zoom <= max_zoom:
+            return resolution
+    return None if coordinates else AGGREGATE_FINEST
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A WGS84 viewport: west, south, east, north (degrees)."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def q(self, prefix: str = "") -> Q:
+        return Q(
+            **{
+                f"{prefix}latitude__gte": self.south,
+                f"{prefix}latitude__lte": self.north,
+                f"{prefix}longitude__gte": self.west,
+                f"{prefix}longitude__lte": self.east,
+            }
+        )
+
+    def rounded(self) -> list[float]:
+        # Audit: the viewport to ~100 m is enough to know what was looked at.
+        return [round(value, 3) for value in (self.west, self.south, self.east, self.north)]
+
+
+@dataclass(frozen=True)
+class LayerRequest:
+    bbox: BBox
+    zoom: int
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A GeoJSON FeatureCollection and what describes it (`meta`)."""
+
+    features: list[dict[str, Any]]
+    meta: dict[str, Any]
+
+    def as_geojson(self) -> dict[str, Any]:
+        return {"type": "FeatureCollection", "features": self.features, "meta": self.meta}
+
+
+# --- GeoJSON pieces ------------------------------------------------------------------------------
+
+
+def hexagon_polygon(cell: str) -> dict[str, Any]:
+    """The cell's outline as a GeoJSON Polygon (closed ring, longitude first)."""
+    ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell)]
+    ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _point(latitude: float, longitude: float) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [round(longitude, 6), round(latitude, 6)]}
+
+
+def _hexagon_feature(
+    cell: str, count: int, by_category: dict[str, int], resolution: int
+) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": hexagon_polygon(cell),
+        "properties": {
+            "kind": "hexagon",
+            "cell": cell,
+            "resolution": resolution,
+            "count": count,
+            "by_status": by_category,
+        },
+    }
+
+
+def hexagon_counts(
+    queryset: QuerySet[Any], *, column: str, category: str
+) -> dict[str, dict[str, int]]:
+    """{cell: {category: count}}: one GROUP BY on the stored cell column and the category."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = queryset.order_by().values_list(column, category).annotate(n=Count("pk"))
+    for cell, value, number in rows:
+        counts.setdefault(cell, {})[value] = number
+    return counts
+
+
+def _hexagons(
+    queryset: QuerySet[Any],
+    *,
+    column: str,
+    category: str,
+    resolution: int,
+    min_count: int,
+) -> list[dict[str, Any]]:
+    features = []
+    for cell, by_category in sorted(
+        hexagon_counts(queryset, column=column, category=category).items()
+    ):
+        if not cell:
+            continue
+        total = sum(by_category.values())
+        if total < min_count:
+            # Too few to show to an aggregate-only role: the hexagon is left out entirely.
+            continue
+        shown = {key: value for key, value in by_category.items() if value >= min_count}
+        features.append(_hexagon_feature(cell, total, shown, resolution))
+    return features
+
+
+def _audit(
+    *,
+    actor: Any,
+    model: type[Any],
+    layer: str,
+    request: LayerRequest | None,
+    resolution: int | None,
+    filters: Mapping[str, Any],
+    count: int,
+) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=model._meta.label_lower,
+        details={
+            "layer": layer,
+            "zoom": request.zoom if request else None,
+            "resolution": resolution,
+            "bbox": request.bbox.rounded() if request else None,
+            "filters": {key: str(value) for key, value in filters.items()},
+            "count": count,
+        },
+    )
+
+
+def _collect(
+    queryset: QuerySet[Any],
+    *,
+    request: LayerRequest,
+    scope: policy.AggregateScope,
+    position: str,
+    category: str,
+    point: Callable[[Any], dict[str, Any]],
+    select: Iterable[str] = (),
+) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
+    points at street zooms. Returns (features, resolution, truncated)."""
+    rows = queryset.filter(request.bbox.q(position))
+    resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
+    if resolution is not None:
+        features = _hexagons(
+            rows,
+            column=f"{position}h3_r{resolution}",
+            category=category,
+            resolution=resolution,
+            min_count=scope.min_count,
+        )
+        return features, resolution, False
+    selected = list(rows.select_related(*select).order_by("pk")[: MAX_POINTS + 1])
+    truncated = len(selected) > MAX_POINTS
+    return [point(row) for row in selected[:MAX_POINTS]], None, truncated
+
+
+def _meta(layer: str, request: LayerRequest, resolution: int | None, **more: Any) -> dict[str, Any]:
+    return {
+        "layer": layer,
+        "zoom": request.zoom,
+        "resolution": resolution,
+        "representation": "points" if resolution is None else "hexagons",
+        **more,
+    }
+
+
+# --- deal points ---------------------------------------------------------------------------------
+
+
+def week_label(value: Any) -> str:
+    """The ISO week of a moment (« 2026-W47 »): what a landlord is told of a point's activity."""
+    if value is None:
+        return ""
+    year, week, _day = value.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _dealpoint_feature(dealpoint: DealPoint) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": _point(dealpoint.latitude, dealpoint.longitude),
+        "properties": {
+            "kind": "dealpoint",
+            "id": dealpoint.pk,
+            "reference": dealpoint.reference,
+            "name": dealpoint.name,
+            "status": dealpoint.status,
+            "status_label": str(DealPointStatus(dealpoint.status).label),
+            "last_activity": dealpoint.last_activity_at.date().isoformat()
+            if dealpoint.last_activity_at
+            else "",
+        },
+    }
+
+
+def _landlord_feature(dealpoint: DealPoint) -> dict[str, Any]:
+    """`rules.LANDLORD_FIELDS` only, at the building's position (never the point's own)."""
+    building = dealpoint.building
+    assert building is not None  # the policy scopes landlords by building
+    return {
+        "type": "Feature",
+        "geometry": _point(building.latitude, building.longitude),
+        "properties": {
+            "kind": "dealpoint",
+            "id": dealpoint.pk,
+            "reference": dealpoint.reference,
+            "status": dealpoint.status,
+            "status_label": str(DealPointStatus(dealpoint.status).label),
+            "last_activity_week": week_label(dealpoint.last_activity_at),
+            "building": building.name,
+        },
+    }
+
+
+def dealpoint_filterset(
+    data: Mapping[str, Any], queryset: QuerySet[DealPoint]
+) -> DealPointFilterSet:
+    """The shared filter set bound to the layer's parameters; invalid filters raise a
+    ValidationError (the API answers 400 with each field's message)."""
+    filterset = DealPointFilterSet(data, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationError(
+            {field: [str(m) for m in messages] for field, messages in filterset.errors.items()}
+        )
+    return filterset
+
+
+def dealpoint_layer(
+    *, actor: Any, request: LayerRequest, filters: Mapping[str, Any] | None = None
+) -> Layer:
+    """The deal points the actor may see in the viewport, as hexagons (counts per status) or
+    points, reduced and placed at their building for a landlord. Audited once."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
+    filterset = dealpoint_filterset(filters or {}, scope.queryset)
+    queryset = filterset.qs
+    reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None
+    if reduced:
+        # A landlord sees its few points one by one at every zoom, at their buildings (a
+        # hexagon of the points' own cells would tell more than the building does).
+        rows = queryset.filter(request.bbox.q("building__")).select_related("building")
+        selected = list(rows.order_by("pk")[: MAX_POINTS + 1])
+        features = [_landlord_feature(row) for row in selected[:MAX_POINTS]]
+        resolution, truncated = None, len(selected) > MAX_POINTS
+    else:
+        features, resolution, truncated = _collect(
+            queryset,
+            request=request,
+            scope=scope,
+            position="",
+            category="status",
+            point=_dealpoint_feature,
+        )
+    count = _feature_total(features)
+    _audit(
+        actor=actor,
+        model=DealPoint,
+        layer="dealpoints",
+        request=request,
+        resolution=resolution,
+        filters=filterset.applied_filters(),
+        count=count,
+    )
+    return Layer(
+        features,
+        _meta(
+            "dealpoints",
+            request,
+            resolution,
+            count=count,
+            truncated=truncated,
+            min_count=scope.min_count,
+            coordinates=scope.coordinates,
+        ),
+    )
+
+
+def _feature_total(features: list[dict[str, Any]]) -> int:
+    return sum(int(f["properties"].get("count", 1)) for f in features)
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def may_see_report_layer(actor: Any) -> bool:
+    """The reports layer is for those who triage reports (analysts); `restrict` then gives
+    the rows of their territory."""
+    return policy.can(actor, policy.Capability.TRIAGE_REPORTS)
+
+
+def _report_feature(report: Report) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": _point(report.latitude, report.longitude),
+        "properties": {
+            "kind": "report",
+            "id": report.pk,
+            "reference": report.reference,
+            "status": report.status,
+            "status_label": str(ReportStatus(report.status).label),
+            "received": report.received_at.date().isoformat(),
+        },
+    }
+
+
+def report_layer(
+    *,
+    actor: Any,
+    request: LayerRequest,
+    statuses: Iterable[str] = (),
+    received_from: date | None = None,
+    received_to: date | None = None,
+) -> Layer:
+    """The reports the actor may see in the viewport (analysts only; 404 for anyone else),
+    hexagons with counts per status or points. Audited once."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    if not may_see_report_layer(actor) or policy.visible_fields(actor, Report) is not None:
+        raise Http404
+    scope = policy.aggregate_scope(Report.objects.all(), actor=actor)
+    queryset = scope.queryset
+    filters: dict[str, Any] = {}
+    statuses = [value for value in statuses if value]
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+        filters["status"] = ",".join(statuses)
+    if received_from:
+        queryset = queryset.filter(received_at__date__gte=received_from)
+        filters["received_from"] = received_from.isoformat()
+    if received_to:
+        queryset = queryset.filter(received_at__date__lte=received_to)
+        filters["received_to"] = received_to.isoformat()
+    features, resolution, truncated = _collect(
+        queryset,
+        request=request,
+        scope=scope,
+        position="",
+        category="status",
+        point=_report_feature,
+    )
+    count = _feature_total(features)
+    _audit(
+        actor=actor,
+        model=Report,
+        layer="reports",
+        request=request,
+        resolution=resolution,
+        filters=filters,
+        count=count,
+    )
+    return Layer(
+        features,
+        _meta(
+            "reports",
+            request,
+            resolution,
+            count=count,
+            truncated=truncated,
+            min_count=scope.min_count,
+            coordinates=scope.coordinates,
+        ),
+    )
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def _operation_feature(operation: Operation) -> dict[str, Any]:
+    dealpoint = operation.dealpoint
+    return {
+        "type": "Feature",
+        "geometry": _point(dealpoint.latitude, dealpoint.longitude),
+        "properties": {
+            "kind": "operation",
+            "id": operation.pk,
+            "operation_kind": operation.kind,
+            "kind_label": str(OperationKind(operation.kind).label),
+            "occurred_on": operation.occurred_on.isoformat(),
+            "dealpoint_id": dealpoint.pk,
+            "dealpoint_reference": dealpoint.reference,
+        },
+    }
+
+
+def operation_layer(
+    *,
+    actor: Any,
+    request: LayerRequest,
+    period_from: date | None = None,
+    period_to: date | None = None,
+) -> Layer:
+    """Operations on the deal points the actor may see, at their point (hexagons per kind at
+    wide zooms and for aggregate-only roles). Not for reduced views (landlords: 404)."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    if policy.visible_fields(actor, DealPoint) is not None:
+        raise Http404
+    scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
+    queryset = Operation.objects.filter(dealpoint__in=scope.queryset.values("pk"))
+    filters: dict[str, Any] = {}
+    if period_from:
+        queryset = queryset.filter(occurred_on__gte=period_from)
+        filters["period_from"] = period_from.isoformat()
+    if period_to:
+        queryset = queryset.filter(occurred_on__lte=period_to)
+        filters["period_to"] = period_to.isoformat()
+    features, resolution, truncated = _collect(
+        queryset,
+        request=request,
+        scope=scope,
+        position="dealpoint__",
+        category="kind",
+        point=_operation_feature,
+        select=("dealpoint",),
+    )
+    count = _feature_total(features)
+    _audit(
+        actor=actor,
+        model=Operation,
+        layer="operations",
+        request=request,
+        resolution=resolution,
+        filters=filters,
+        count=count,
+    )
+    return Layer(
+        features,
+        _meta(
+            "operations",
+            request,
+            resolution,
+            count=count,
+            truncated=truncated,
+            min_count=scope.min_count,
+            coordinates=scope.coordinates,
+        ),
+    )
+
+
+# --- open proposals ------------------------------------------------------------------------------
+
+
+def may_see_proposal_layer(actor: Any) -> bool:
+    return policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
+
+
+def _proposal_feature(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": _point(proposal.latitude, proposal.longitude),
+        "properties": {
+            "kind": "proposal",
+            "id": proposal.pk,
+            "created": proposal.created_at.date().isoformat(),
+        },
+    }
+
+
+def proposal_layer(*, actor: Any, request: LayerRequest) -> Layer:
+    """Open proposals of new deal points the actor may decide on (analysts; 404 otherwise)."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    if not may_see_proposal_layer(actor):
+        raise Http404
+    scope = policy.aggregate_scope(Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor)
+    features, resolution, truncated = _collect(
+        scope.queryset,
+        request=request,
+        scope=scope,
+        position="",
+        category="status",
+        point=_proposal_feature,
+    )
+    count = _feature_total(features)
+    _audit(
+        actor=actor,
+        model=Proposal,
+        layer="proposals",
+        request=request,
+        resolution=resolution,
+        filters={},
+        count=count,
+    )
+    return Layer(
+        features, _meta("proposals", request, resolution, count=count, truncated=truncated)
+    )
+
+
+# --- boundaries ----------------------------------------------------------------------------------
+
+
+def boundary_layer(*, actor: Any, departement_code: str, kind: str) -> dict[str, Any]:
+    """Communes (and arrondissements), QPV or the outline of a département the actor may see
+    (404 otherwise), simplified for display. Audited once."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    if kind not in BOUNDARY_KINDS:
+        raise ValidationError({"kind": [_("Type de limite inconnu.")]})
+    departement = territory_selectors.departement_get(actor=actor, code=departement_code)
+    features: list[dict[str, Any]]
+    if kind == "departement":
+        features = []
+        if departement.geometry is not None:
+            geometry = shapely.from_wkb(locator.as_bytes(departement.geometry))
+            geometry = shapely.set_precision(
+                shapely.simplify(geometry, 0.001, preserve_topology=True), 0.00001
+            )
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": json.loads(shapely.to_geojson(geometry)),
+                    "properties": {
+                        "layer": "departement",
+                        "code": departement.code,
+                        "name": departement.name,
+                    },
+                }
+            )
+    else:
+        wanted = "commune" if kind == "communes" else "qpv"
+        collection = json.loads(
+            territory_selectors.departement_geojson(actor=actor, code=departement.code)
+        )
+        features = [f for f in collection["features"] if f["properties"].get("layer") == wanted]
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type="territories.commune" if kind != "departement" else "territories.departement",
+        details={
+            "layer": f"boundaries:{kind}",
+            "filters": {"departement": departement.code},
+            "count": len(features),
+        },
+    )
+    return {"type": "FeatureCollection", "features": features}

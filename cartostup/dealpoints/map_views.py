@@ -1,0 +1,157 @@
+"""The map (/carte/) and its side panel: thin views, access decided by the policy (VIEW_MAP,
+then each layer's selector in `map_layers`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from cartostup.access import policy
+from cartostup.access.models import User
+from cartostup.territories import selectors as territory_selectors
+
+from . import map_layers
+from .choices import (
+    ACTIVE_STATUSES,
+    DealPointStatus,
+    LinkDecision,
+    Product,
+    TimeOfDay,
+    Weekday,
+)
+from .filters import DealPointFilterSet
+from .models import DealPoint
+from .selectors import access_dealpoint, dealpoint_queryset
+
+# Boundaries drawn at once when the page is not opened on one département.
+MAP_BOUNDARY_DEPARTEMENTS = 3
+FILTER_FIELDS = ("status", "product", "channel", "active_from", "active_to")
+
+
+class AuthenticatedRequest(HttpRequest):
+    user: User
+
+
+def _reverse_or(name: str, fallback: str, *args: Any) -> str:
+    # Pages written by other parts of the issue may not be routed yet.
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return fallback
+
+
+def dealpoint_detail_url(pk: int) -> str:
+    return _reverse_or("dealpoints:detail", f"/points-de-deal/{pk}/", pk)
+
+
+def map_page(request: AuthenticatedRequest) -> HttpResponse:
+    """The map of deal points: layers the actor's role allows, filters, side panel."""
+    actor = request.user
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    code = (request.GET.get("departement") or "").strip()[:3]
+    if code:
+        boundary_codes = [territory_selectors.departement_get(actor=actor, code=code).code]
+    else:
+        codes = [
+            departement.code
+            for departement in territory_selectors.departement_list(actor=actor)
+            if getattr(departement, "commune_count", 0)
+        ][: MAP_BOUNDARY_DEPARTEMENTS + 1]
+        boundary_codes = codes if len(codes) <= MAP_BOUNDARY_DEPARTEMENTS else []
+    point = request.GET.get("point", "")
+    filterset = DealPointFilterSet(request.GET or None, queryset=dealpoint_queryset().none())
+    form = filterset.form
+    api = {
+        "dealpoints": reverse("map-dealpoints"),
+        "boundaries": reverse("map-boundaries"),
+    }
+    if map_layers.may_see_report_layer(actor):
+        api["reports"] = reverse("map-reports")
+    if map_layers.may_see_proposal_layer(actor):
+        api["proposals"] = reverse("map-proposals")
+    detailed = policy.visible_fields(actor, DealPoint) is None
+    if detailed:
+        api["operations"] = reverse("map-operations")
+        api["hotspots"] = reverse("map-hotspots")
+    config = {
+        "api": api,
+        "boundaryDepartements": boundary_codes,
+        "focusDepartement": code,
+        "point": point if point.isdigit() else "",
+        "panelUrl": reverse("dealpoints:map_panel", args=[0]).replace("/0/", "/{pk}/"),
+        "createUrl": _reverse_or("dealpoints:create", "/points-de-deal/nouveau/")
+        if policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
+        else "",
+        "proposalsUrl": _reverse_or("dealpoints:matching", "/rapprochements/")
+        if map_layers.may_see_proposal_layer(actor)
+        else "",
+        "tileUrl": settings.CARTOSTUP_TILE_URL,
+        "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
+        "statuses": {value: str(label) for value, label in DealPointStatus.choices},
+        "activeStatuses": sorted(ACTIVE_STATUSES),
+    }
+    return render(
+        request,
+        "dealpoints/map/map.html",
+        {
+            "page_title": _("Carte des points de deal"),
+            "filter_form": form,
+            "filter_fields": [form[name] for name in FILTER_FIELDS if name in form.fields],
+            "statuses": DealPointStatus.choices,
+            "map_config": json.dumps(config),
+            "has_reports": "reports" in api,
+            "has_operations": "operations" in api,
+            "has_proposals": "proposals" in api,
+            "aggregate_hint": not detailed,
+        },
+    )
+
+
+def map_panel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The side panel of one deal point (an HTML fragment): the record as the actor may see
+    it (404 if not), with links to its page. The read is audited."""
+    actor = request.user
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    dealpoint = access_dealpoint(actor=actor, pk=pk)
+    reduced = policy.visible_fields(actor, DealPoint) is not None
+    context: dict[str, Any] = {"dealpoint": dealpoint, "reduced": reduced}
+    if reduced:
+        context["last_activity_week"] = map_layers.week_label(dealpoint.last_activity_at)
+    else:
+        context.update(
+            {
+                "detail_url": dealpoint_detail_url(dealpoint.pk),
+                "report_count": dealpoint.links.filter(
+                    decision__in=[LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED]
+                ).count(),
+                "operation_count": dealpoint.operations.count(),
+                "products": _labels(dealpoint.products),
+                "hours": _hours(dealpoint.opening_hours),
+                "map_url": f"{reverse('dealpoints:map')}?{urlencode({'point': dealpoint.pk})}",
+            }
+        )
+    response = render(request, "dealpoints/map/panel.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _labels(values: list[str]) -> list[str]:
+    labels = dict(Product.choices)
+    return [str(labels.get(value, value)) for value in values]
+
+
+def _hours(tokens: list[str]) -> list[str]:
+    """« fri:evening » → « Vendredi, soirée »."""
+    days, times = dict(Weekday.choices), dict(TimeOfDay.choices)
+    shown = []
+    for token in tokens:
+        day, _sep, time = str(token).partition(":")
+        shown.append(f"{days.get(day, day)}, {str(times.get(time, time)).lower()}")
+    return shown

@@ -1,0 +1,399 @@
+/* Cartostup – the map of deal points (/carte/): layers from /api/v1/map/, side panel, text
+ * alternative below the map.
+ * SPDX-License-Identifier: AGPL-3.0-or-later
+ * Data comes from the container's data- attributes; no inline script or style
+ * (Content-Security-Policy). Without tiles the map draws the départements' boundaries (offline).
+ */
+(function () {
+  "use strict";
+
+  var container = document.getElementById("dealpoints-map");
+  if (!container || typeof L === "undefined") { return; }
+  var config = JSON.parse(container.dataset.config);
+  var labels = container.dataset;
+  var FRANCE = [46.6, 2.4];
+  var STATUS_COLOURS = {
+    reported: "#000091",
+    confirmed: "#b34000",
+    investigation: "#6e445a",
+    dismantled: "#18753c",
+    moved: "#666666",
+    resurgent: "#ce0500"
+  };
+  var HOTSPOT_COLOURS = { hot: "#ce0500", cold: "#0063cb", not_significant: "#929292" };
+
+  var statusNode = document.getElementById("map-status");
+  var panel = document.getElementById("map-panel");
+  var panelBody = document.getElementById("map-panel-body");
+  var panelClose = document.getElementById("map-panel-close");
+  var table = document.getElementById("map-table");
+  var lastFocus = null;
+
+  function say(message) { if (statusNode) { statusNode.textContent = message; } }
+
+  function node(tag, content, className) {
+    // Popups and the table get DOM nodes built with textContent, never HTML built from data.
+    var element = document.createElement(tag);
+    if (content !== undefined && content !== null) { element.textContent = content; }
+    if (className) { element.className = className; }
+    return element;
+  }
+
+  function fetchJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.json();
+      });
+  }
+
+  // --- the map and its base -----------------------------------------------------------------
+
+  var map = L.map(container, { zoomSnap: 1 });
+  if (config.tileUrl) {
+    L.tileLayer(config.tileUrl, { attribution: config.tileAttribution || "", maxZoom: 19 }).addTo(map);
+  }
+  var control = L.control.layers(null, {}, { collapsed: false }).addTo(map);
+
+  // The page's filters (status, product, channel, period) apply to the layers.
+  var pageQuery = new URLSearchParams(window.location.search);
+
+  function bboxQuery() {
+    var bounds = map.getBounds();
+    var clamp = function (value, limit) { return Math.max(-limit, Math.min(limit, value)); };
+    var query = new URLSearchParams();
+    query.set("bbox", [
+      clamp(bounds.getWest(), 180).toFixed(5), clamp(bounds.getSouth(), 90).toFixed(5),
+      clamp(bounds.getEast(), 180).toFixed(5), clamp(bounds.getNorth(), 90).toFixed(5)
+    ].join(","));
+    query.set("zoom", String(Math.max(0, Math.min(19, Math.round(map.getZoom())))));
+    return query;
+  }
+
+  function copyParams(query, names, rename) {
+    names.forEach(function (name) {
+      pageQuery.getAll(name).forEach(function (value) {
+        if (value) { query.append((rename && rename[name]) || name, value); }
+      });
+    });
+    return query;
+  }
+
+  // --- the side panel -------------------------------------------------------------------------
+
+  function closePanel() {
+    panel.hidden = true;
+    panelBody.textContent = "";
+    if (lastFocus && typeof lastFocus.focus === "function") { lastFocus.focus(); }
+  }
+
+  function openPanel(pk, centre) {
+    lastFocus = document.activeElement;
+    panel.hidden = false;
+    panelBody.textContent = labels.labelLoading;
+    fetch(config.panelUrl.replace("{pk}", encodeURIComponent(pk)), {
+      credentials: "same-origin", headers: { Accept: "text/html" }
+    })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      })
+      .then(function (html) {
+        // A fragment rendered (and escaped) by the server's template.
+        var parsed = new DOMParser().parseFromString(html, "text/html");
+        panelBody.replaceChildren.apply(panelBody, Array.prototype.slice.call(parsed.body.childNodes));
+        var record = panelBody.querySelector(".dealpoints-panel__record");
+        if (centre && record && record.dataset.latitude) {
+          map.setView([parseFloat(record.dataset.latitude), parseFloat(record.dataset.longitude)], 16);
+        }
+        panel.focus();
+      })
+      .catch(function () { panelBody.textContent = labels.errorMessage; });
+  }
+
+  panelClose.addEventListener("click", closePanel);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && !panel.hidden) { closePanel(); }
+  });
+
+  // --- features -------------------------------------------------------------------------------
+
+  function hexagonStyle(colour, max) {
+    return function (feature) {
+      var share = max > 0 ? feature.properties.count / max : 0;
+      return { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.15 + 0.6 * share };
+    };
+  }
+
+  function hexagonPopup(feature) {
+    var box = node("div");
+    box.appendChild(node("strong", labels.labelHexagon + " : " + feature.properties.count + " " + labels.labelCount));
+    var list = node("ul");
+    Object.keys(feature.properties.by_status || {}).forEach(function (status) {
+      list.appendChild(node("li", (config.statuses[status] || status) + " : " + feature.properties.by_status[status]));
+    });
+    box.appendChild(list);
+    return box;
+  }
+
+  function marker(latlng, shape, status, title) {
+    return L.marker(latlng, {
+      icon: L.divIcon({
+        className: "dealpoints-marker dealpoints-marker--" + shape + " dealpoints-marker--" + status,
+        iconSize: [16, 16]
+      }),
+      title: title,
+      alt: title,
+      keyboard: true
+    });
+  }
+
+  var layers = {};
+  var rows = {};
+
+  function renderTable() {
+    var body = table.querySelector("tbody");
+    body.textContent = "";
+    var count = 0;
+    Object.keys(rows).forEach(function (name) {
+      rows[name].forEach(function (cells) {
+        var row = node("tr");
+        cells.forEach(function (value) { row.appendChild(node("td", value)); });
+        body.appendChild(row);
+        count += 1;
+      });
+    });
+    if (!count) {
+      var empty = node("tr");
+      var cell = node("td", "—");
+      cell.colSpan = 3;
+      empty.appendChild(cell);
+      body.appendChild(empty);
+    }
+  }
+
+  function pointLayer(name, collection, build) {
+    var group = L.featureGroup();
+    var tableRows = [];
+    var max = 0;
+    collection.features.forEach(function (feature) {
+      if (feature.properties.kind === "hexagon") { max = Math.max(max, feature.properties.count); }
+    });
+    collection.features.forEach(function (feature) {
+      var properties = feature.properties;
+      if (properties.kind === "hexagon") {
+        var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max) });
+        hexagon.bindPopup(function () { return hexagonPopup(feature); });
+        hexagon.addTo(group);
+        tableRows.push([labels["label" + name.charAt(0).toUpperCase() + name.slice(1)], labels.labelHexagon + " " + properties.cell, String(properties.count)]);
+        return;
+      }
+      var latlng = [feature.geometry.coordinates[1], feature.geometry.coordinates[0]];
+      var item = build.point(feature, latlng);
+      item.addTo(group);
+      tableRows.push(build.row(feature));
+    });
+    rows[name] = tableRows;
+    if (collection.meta && collection.meta.truncated) { say(labels.truncatedMessage); }
+    return group;
+  }
+
+  var builders = {
+    dealpoints: {
+      colour: "#000091",
+      point: function (feature, latlng) {
+        var p = feature.properties;
+        var item = marker(latlng, "dealpoint", p.status, p.reference + " – " + p.status_label);
+        item.on("click", function () { openPanel(p.id, false); });
+        item.on("keypress", function (event) {
+          if (event.originalEvent.key === "Enter") { openPanel(p.id, false); }
+        });
+        return item;
+      },
+      row: function (feature) {
+        var p = feature.properties;
+        return [labels.labelDealpoints, p.reference, p.status_label];
+      }
+    },
+    reports: {
+      colour: "#6a6af4",
+      point: function (feature, latlng) {
+        var p = feature.properties;
+        var item = marker(latlng, "report", p.status, p.reference + " – " + p.status_label);
+        item.bindPopup(function () { return node("span", p.reference + " – " + p.status_label + " – " + p.received); });
+        return item;
+      },
+      row: function (feature) {
+        var p = feature.properties;
+        return [labels.labelReports, p.reference, p.status_label];
+      }
+    },
+    operations: {
+      colour: "#b34000",
+      point: function (feature, latlng) {
+        var p = feature.properties;
+        var item = marker(latlng, "operation", p.operation_kind, p.kind_label + " – " + p.occurred_on);
+        item.bindPopup(function () { return node("span", p.kind_label + " – " + p.occurred_on + " – " + p.dealpoint_reference); });
+        return item;
+      },
+      row: function (feature) {
+        var p = feature.properties;
+        return [labels.labelOperations, p.dealpoint_reference + " – " + p.occurred_on, p.kind_label];
+      }
+    },
+    proposals: {
+      colour: "#009081",
+      point: function (feature, latlng) {
+        var p = feature.properties;
+        var item = marker(latlng, "proposal", "open", labels.labelProposal + " " + p.id);
+        item.bindPopup(function () {
+          var box = node("div");
+          box.appendChild(node("p", labels.labelProposal + " (" + p.created + ")"));
+          var link = node("a", labels.labelQueue);
+          link.href = config.proposalsUrl;
+          box.appendChild(link);
+          return box;
+        });
+        return item;
+      },
+      row: function (feature) {
+        return [labels.labelProposals, String(feature.properties.id), feature.properties.created];
+      }
+    }
+  };
+
+  var LAYER_QUERIES = {
+    dealpoints: function (query) { return copyParams(query, ["status", "product", "channel", "active_from", "active_to"]); },
+    reports: function (query) { return copyParams(query, ["active_from", "active_to"], { active_from: "received_from", active_to: "received_to" }); },
+    operations: function (query) { return copyParams(query, ["active_from", "active_to"], { active_from: "period_from", active_to: "period_to" }); },
+    proposals: function (query) { return query; }
+  };
+
+  var holders = {};
+  var requestIds = {};
+
+  function reload(name) {
+    var holder = holders[name];
+    if (!holder || !map.hasLayer(holder)) { return; }
+    var query = LAYER_QUERIES[name](bboxQuery());
+    var id = (requestIds[name] || 0) + 1;
+    requestIds[name] = id;
+    fetchJson(config.api[name] + "?" + query.toString())
+      .then(function (collection) {
+        if (requestIds[name] !== id) { return; }  // a newer view answered first
+        holder.clearLayers();
+        pointLayer(name, collection, builders[name]).addTo(holder);
+        renderTable();
+      })
+      .catch(function () { say(labels.errorMessage); });
+  }
+
+  Object.keys(builders).forEach(function (name) {
+    if (!config.api[name]) { return; }
+    var holder = L.layerGroup();
+    holders[name] = holder;
+    control.addOverlay(holder, labels["label" + name.charAt(0).toUpperCase() + name.slice(1)]);
+    if (name === "dealpoints") { holder.addTo(map); }
+  });
+
+  map.on("overlayadd", function (event) {
+    Object.keys(holders).forEach(function (name) { if (holders[name] === event.layer) { reload(name); } });
+  });
+  map.on("overlayremove", function (event) {
+    Object.keys(holders).forEach(function (name) {
+      if (holders[name] === event.layer) { rows[name] = []; renderTable(); }
+    });
+  });
+  map.on("moveend", function () { Object.keys(holders).forEach(reload); });
+
+  // --- hotspots (one département) ---------------------------------------------------------------
+
+  var hotspotDepartement = config.focusDepartement || (config.boundaryDepartements.length === 1 ? config.boundaryDepartements[0] : "");
+  if (config.api.hotspots && hotspotDepartement) {
+    var hotspots = L.layerGroup();
+    control.addOverlay(hotspots, labels.labelHotspots);
+    var loaded = false;
+    map.on("overlayadd", function (event) {
+      if (event.layer !== hotspots || loaded) { return; }
+      loaded = true;
+      var query = new URLSearchParams({ departement: hotspotDepartement });
+      fetchJson(config.api.hotspots + "?" + query.toString()).then(function (collection) {
+        L.geoJSON(collection, {
+          filter: function (feature) { return feature.properties.class !== "not_significant"; },
+          style: function (feature) {
+            var colour = HOTSPOT_COLOURS[feature.properties.class];
+            return { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.45 };
+          },
+          onEachFeature: function (feature, layer) {
+            var p = feature.properties;
+            var name = p["class"] === "hot" ? labels.labelHot : labels.labelCold;
+            layer.bindPopup(node("span", name + " – " + p.count + " " + labels.labelCount + " – z " + p.z + ", p " + p.p));
+          }
+        }).addTo(hotspots);
+      }).catch(function () { say(labels.errorMessage); });
+    });
+  }
+
+  // --- boundaries -------------------------------------------------------------------------------
+
+  function boundaries(code, kind, style) {
+    var query = new URLSearchParams({ departement: code, kind: kind });
+    return fetchJson(config.api.boundaries + "?" + query.toString()).then(function (collection) {
+      return L.geoJSON(collection, {
+        style: function () { return style; },
+        interactive: false
+      });
+    });
+  }
+
+  var communes = L.layerGroup();
+  var qpv = L.layerGroup();
+  var departements = L.layerGroup().addTo(map);
+  control.addOverlay(communes, labels.labelCommunes);
+  control.addOverlay(qpv, labels.labelQpv);
+  control.addOverlay(departements, labels.labelDepartements);
+  communes.addTo(map);
+
+  var pending = config.boundaryDepartements.map(function (code) {
+    return Promise.all([
+      boundaries(code, "communes", { color: "#000091", weight: 1, fillColor: "#6a6af4", fillOpacity: 0.05 }).then(function (layer) { layer.addTo(communes); return layer; }),
+      boundaries(code, "qpv", { color: "#ce0500", weight: 1, fillColor: "#ce0500", fillOpacity: 0.12 }).then(function (layer) { layer.addTo(qpv); return layer; }),
+      boundaries(code, "departement", { color: "#161616", weight: 2, fill: false }).then(function (layer) { layer.addTo(departements); return layer; })
+    ]);
+  });
+
+  function start(bounds) {
+    if (bounds && bounds.isValid()) { map.fitBounds(bounds); } else { map.setView(FRANCE, 6); }
+    if (config.point) { openPanel(config.point, true); }
+  }
+
+  if (!pending.length) {
+    start(null);
+  } else {
+    Promise.all(pending).then(function (loadedLayers) {
+      var bounds = L.latLngBounds([]);
+      loadedLayers.forEach(function (trio) {
+        var focus = trio[0].getBounds();
+        if (focus.isValid()) { bounds.extend(focus); }
+      });
+      start(bounds);
+    }).catch(function () {
+      say(labels.errorMessage);
+      start(null);
+    });
+  }
+
+  // --- create a point here (analysts) -------------------------------------------------------------
+
+  if (config.createUrl) {
+    map.on("click", function (event) {
+      var link = node("a", labels.labelCreate);
+      var query = new URLSearchParams({
+        latitude: event.latlng.lat.toFixed(6),
+        longitude: event.latlng.lng.toFixed(6)
+      });
+      link.href = config.createUrl + "?" + query.toString();
+      L.popup().setLatLng(event.latlng).setContent(link).openOn(map);
+    });
+  }
+})();
