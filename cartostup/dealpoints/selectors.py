@@ -3,16 +3,27 @@ point records an audit event; lists record their filters."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, QueryDict
+from django.utils import timezone
 
 from cartostup.access import policy
-from cartostup.access.models import User
+from cartostup.access.models import Building, Organisation, User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
+from cartostup.reports.models import Report
+from cartostup.territories.models import Departement
 
-from .models import DealPoint
+from .choices import ATTACHED_DECISIONS, LinkDecision
+from .filters import DealPointFilterSet
+from .models import DealPoint, DealPointEvent, Operation, ReportLink
 
 
 def dealpoint_queryset() -> QuerySet[DealPoint]:
@@ -58,10 +69,11 @@ def dealpoint_list(
     filters and `view` (list, map, api...). Invalid filters are ignored, as django-filter does:
     bind a `DealPointFilterSet` yourself to show its errors. `action=EXPORT` applies the export
     rules (TLP:RED stays with its owner); the export audits itself (`audit=False`)."""
-    from .filters import DealPointFilterSet
-
     queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
     data = filters.data if isinstance(filters, DealPointFilterSet) else filters
+    if data and policy.visible_fields(actor, DealPoint) is not None:
+        # A reduced view (a landlord) filters only on the fields it receives.
+        data = _allowed_data(data, dealpoint_allowed_filters(actor=actor))
     filterset = DealPointFilterSet(data or None, queryset=queryset)
     applied = filterset.applied_filters() if data and filterset.is_valid() else {}
     if audit:
@@ -72,3 +84,288 @@ def dealpoint_list(
             details={"filters": applied, "view": view},
         )
     return filterset.qs if data and filterset.is_valid() else queryset
+
+
+# --- pages: list, detail, permissions (appended for the deal-point pages) -------------------------
+
+# The fields each filter of `DealPointFilterSet` reads: an actor who receives a reduced view
+# (a landlord) may filter only on fields it receives, or a filter would reveal the others.
+FILTER_FIELDS: dict[str, tuple[str, ...]] = {
+    "q": ("reference", "name", "address"),
+    "status": ("status",),
+    "product": ("products",),
+    "channel": ("channel",),
+    "precision": ("precision",),
+    "departement": ("departement",),
+    "commune": ("commune",),
+    "active_from": ("last_activity_at",),
+    "active_to": ("last_activity_at",),
+    "qpv": ("priority_neighbourhood",),
+}
+
+
+class ListMode(StrEnum):
+    """How the list page shows deal points to an actor (decided by the policy)."""
+
+    FULL = "full"
+    REDUCED = "reduced"
+    AGGREGATE = "aggregate"
+
+
+def dealpoint_list_mode(*, actor: User) -> ListMode:
+    """FULL for those who receive whole records, REDUCED for those the policy gives only some
+    fields (`policy.visible_fields`: a landlord), AGGREGATE for those who may only count points
+    on the map (`policy.aggregate_scope`: a prefecture, a prosecutor's office)."""
+    if not policy.aggregate_scope(DealPoint.objects.all(), actor=actor).coordinates:
+        return ListMode.AGGREGATE
+    if policy.visible_fields(actor, DealPoint) is not None:
+        return ListMode.REDUCED
+    return ListMode.FULL
+
+
+def dealpoint_allowed_filters(*, actor: User) -> tuple[str, ...]:
+    """The filters of `DealPointFilterSet` this actor may use (all of them, unless it receives
+    a reduced view)."""
+    visible = policy.visible_fields(actor, DealPoint)
+    if visible is None:
+        return tuple(FILTER_FIELDS)
+    return tuple(
+        name for name, needs in FILTER_FIELDS.items() if all(field in visible for field in needs)
+    )
+
+
+def _attached_count() -> Subquery:
+    return Subquery(
+        ReportLink.objects.filter(dealpoint=OuterRef("pk"), decision__in=ATTACHED_DECISIONS)
+        .order_by()
+        .values("dealpoint")
+        .annotate(count=Count("pk"))
+        .values("count"),
+        output_field=IntegerField(),
+    )
+
+
+def _allowed_data(data: Any, allowed: Iterable[str]) -> QueryDict:
+    kept = QueryDict(mutable=True)
+    if data:
+        for name in allowed:
+            values = data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+            if values in (None, "", []):
+                continue
+            if isinstance(values, list | tuple):
+                kept.setlist(name, [str(value) for value in values])
+            else:
+                kept[name] = str(values)
+    return kept
+
+
+def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
+    """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
+    each point with `report_count` (its attached reports)."""
+    return (
+        dealpoint_list(actor=actor, filters=filters, view="list")
+        .annotate(report_count=Coalesce(_attached_count(), 0))
+        .order_by(F("last_activity_at").desc(nulls_last=True), "reference")
+    )
+
+
+def week_start(moment: datetime | None) -> date | None:
+    """The Monday of the week of `moment` (local time): the coarse timing a landlord sees."""
+    if moment is None:
+        return None
+    day = timezone.localtime(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def dealpoint_reduced(*, actor: User, dealpoint: DealPoint) -> dict[str, Any]:
+    """The fields of a point the actor may receive (`policy.visible_fields`), as a dict;
+    `last_activity_week` is the Monday of the week of the last activity, `building` the name
+    of the building, `status_label` the status in words."""
+    visible = policy.visible_fields(actor, DealPoint) or ()
+    row: dict[str, Any] = {}
+    for name in visible:
+        if name == "last_activity_week":
+            row[name] = week_start(dealpoint.last_activity_at)
+        elif name == "building":
+            row[name] = dealpoint.building.name if dealpoint.building else ""
+        elif name == "id":
+            row[name] = dealpoint.pk
+        else:
+            row[name] = getattr(dealpoint, name)
+    if "status" in row:
+        row["status_label"] = dealpoint.get_status_display()
+    return row
+
+
+@dataclass(frozen=True)
+class DealPointPermissions:
+    """What the actor may do on one point (the detail page shows the matching forms)."""
+
+    change: bool
+    record_operation: bool
+
+
+def dealpoint_permissions(*, actor: User, dealpoint: DealPoint) -> DealPointPermissions:
+    """Whether the actor may change the point (edit, life cycle, merge, split, reports) and
+    record an operation on it; a merged point takes neither (only its merge can be undone,
+    which `change` also grants)."""
+    change = (
+        policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
+        and policy.restrict(
+            DealPoint.objects.filter(pk=dealpoint.pk), actor=actor, action=policy.Action.CHANGE
+        ).exists()
+    )
+    record_operation = (
+        dealpoint.merged_into_id is None
+        and policy.can(actor, policy.Capability.RECORD_OPERATIONS)
+        and policy.restrict(DealPoint.objects.filter(pk=dealpoint.pk), actor=actor).exists()
+    )
+    return DealPointPermissions(change=change, record_operation=record_operation)
+
+
+@dataclass(frozen=True)
+class DealPointDetail:
+    """Everything the detail page shows beside the point itself, already restricted to what
+    the actor may see."""
+
+    attached: list[ReportLink]
+    proposed: list[ReportLink]
+    operations: list[Operation]
+    events: list[DealPointEvent]
+    # Reports (ids) whose own page the actor may open.
+    visible_report_ids: frozenset[int]
+    merged_into: DealPoint | None
+    merged_points: list[DealPoint]
+    successor: DealPoint | None
+    predecessors: list[DealPoint]
+
+
+def _visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
+    wanted = {pk for pk in ids if pk is not None}
+    if not wanted:
+        return []
+    return list(
+        policy.restrict(DealPoint.objects.filter(pk__in=wanted), actor=actor).order_by("reference")
+    )
+
+
+def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
+    """The reports tied to a point (attached and proposed), its operations, its history
+    (newest first) and the points it is related to (successor, predecessors, merged points:
+    only those the actor may see). Call after `access_dealpoint`, which audits the read."""
+    links = list(
+        dealpoint.links.exclude(decision=LinkDecision.REJECTED)
+        .select_related("report", "decided_by")
+        .order_by("-report__received_at", "-pk")
+    )
+    report_ids = {link.report_id for link in links}
+    visible: frozenset[int] = frozenset()
+    if report_ids and policy.can(actor, policy.Capability.TRIAGE_REPORTS):
+        visible = frozenset(
+            policy.restrict(Report.objects.filter(pk__in=report_ids), actor=actor).values_list(
+                "pk", flat=True
+            )
+        )
+    merged_into = _visible_points(actor, [dealpoint.merged_into_id])
+    successor = _visible_points(actor, [dealpoint.successor_id])
+    return DealPointDetail(
+        attached=[link for link in links if link.decision in ATTACHED_DECISIONS],
+        proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
+        operations=list(dealpoint.operations.select_related("service", "recorded_by")),
+        events=list(dealpoint.events.select_related("actor").order_by("-occurred_at", "-pk")),
+        visible_report_ids=visible,
+        merged_into=merged_into[0] if merged_into else None,
+        merged_points=_visible_points(actor, dealpoint.merged_points.values_list("pk", flat=True)),
+        successor=successor[0] if successor else None,
+        predecessors=_visible_points(actor, dealpoint.predecessors.values_list("pk", flat=True)),
+    )
+
+
+def dealpoint_by_reference(
+    *, actor: User, reference: str, action: policy.Action = policy.Action.VIEW
+) -> DealPoint | None:
+    """The point with this reference (`PD-13-0042`, case and spaces forgiven) if the actor may
+    act on it, else None. Not audited: the service that uses it records what it does."""
+    reference = (reference or "").strip().upper()
+    if not reference:
+        return None
+    return policy.restrict(
+        DealPoint.objects.filter(reference=reference), actor=actor, action=action
+    ).first()
+
+
+def report_by_reference(*, actor: User, reference: str) -> Report | None:
+    """The report with this reference (`SIG-13-000042`) if the actor may see it, else None."""
+    reference = (reference or "").strip().upper()
+    if not reference:
+        return None
+    return policy.restrict(Report.objects.filter(reference=reference), actor=actor).first()
+
+
+def dealpoint_building_choices(
+    *, actor: User, departement_id: int | None = None
+) -> QuerySet[Building]:
+    """The landlords' buildings the actor may tie a point to (those it may see), optionally
+    of one département."""
+    queryset = policy.restrict(
+        Building.objects.select_related("commune", "owner_organisation"), actor=actor
+    )
+    if departement_id is not None:
+        queryset = queryset.filter(departement_id=departement_id)
+    return queryset.order_by("commune__name", "name")
+
+
+def operation_service_choices(*, actor: User) -> QuerySet[Organisation]:
+    """The organisations in whose name the actor may record an operation."""
+    return policy.organisations_for_capability(actor, policy.Capability.RECORD_OPERATIONS).order_by(
+        "name"
+    )
+
+
+def dealpoint_link(*, dealpoint: DealPoint, report_pk: Any) -> ReportLink:
+    """The (not rejected) tie of a report to a point already authorised (404 otherwise)."""
+    link = (
+        dealpoint.links.exclude(decision=LinkDecision.REJECTED)
+        .select_related("report")
+        .filter(report_id=report_pk)
+        .first()
+    )
+    if link is None:
+        raise Http404
+    return link
+
+
+def picker_departement_codes(*, actor: User, limit: int = 3) -> list[str]:
+    """Codes of the départements whose communes the position picker draws (offline maps):
+    the first ones of the actor's territory."""
+    return list(
+        policy.restrict(Departement.objects.order_by("code"), actor=actor).values_list(
+            "code", flat=True
+        )[:limit]
+    )
+
+
+def operation_list(*, actor: User, filters: dict[str, Any] | None = None) -> QuerySet[Operation]:
+    """The operations on the points the actor may see (merged points included: their history
+    stays), newest first, filtered by `kind`, `date_from`, `date_to` and `departement` (code),
+    already validated. The listing is audited with its filters."""
+    filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
+    points = policy.restrict(DealPoint.objects.all(), actor=actor)
+    queryset = Operation.objects.filter(dealpoint__in=points.values("pk")).select_related(
+        "dealpoint", "service"
+    )
+    if "kind" in filters:
+        queryset = queryset.filter(kind=filters["kind"])
+    if "date_from" in filters:
+        queryset = queryset.filter(occurred_on__gte=filters["date_from"])
+    if "date_to" in filters:
+        queryset = queryset.filter(occurred_on__lte=filters["date_to"])
+    if "departement" in filters:
+        queryset = queryset.filter(dealpoint__departement__code=filters["departement"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=Operation._meta.label_lower,
+        details={"filters": {name: str(value) for name, value in filters.items()}},
+    )
+    return queryset.order_by("-occurred_on", "-pk")

@@ -1,0 +1,384 @@
+"""Forms of the deal-point pages. They parse and explain in French; the services decide (their
+`ValidationError`s are shown on the fields they name, `add_service_error`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from dsfr.forms import DsfrBaseForm
+from dsfr.widgets import InlineCheckboxSelectMultiple
+
+from cartostup.access.models import Building, Organisation
+
+from . import services
+from .choices import (
+    STATUS_TRANSITIONS,
+    Confidence,
+    DealPointStatus,
+    DistributionChannel,
+    ObservedRole,
+    OperationKind,
+    OperationOutcome,
+    Precision,
+    Product,
+    TimeOfDay,
+    Weekday,
+)
+from .models import DealPoint, ReportLink
+
+# Names the services use for a field, when the form calls it otherwise.
+SERVICE_FIELD_NAMES = {"building_id": "building", "service_id": "service", "target": "target"}
+
+
+class ServiceForm(DsfrBaseForm):
+    """A DSFR form that shows a service's refusal on the field it concerns, or above it."""
+
+    def add_service_error(self, error: ValidationError) -> None:
+        if hasattr(error, "error_dict"):
+            for name, messages in error.message_dict.items():
+                target: str | None = SERVICE_FIELD_NAMES.get(name, name)
+                if target not in self.fields:
+                    target = None
+                if target and target in self.errors:
+                    continue  # the field's own message is already there
+                self.add_error(target, messages)
+        else:
+            self.add_error(None, error.messages)
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValidationError(_("Un nombre fini est requis."))
+    return value
+
+
+class BuildingChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Building) -> str:  # type: ignore[override]
+        commune = obj.commune.name if obj.commune_id else ""
+        return (
+            f"{obj.name} – {obj.address} ({commune})" if commune else f"{obj.name} – {obj.address}"
+        )
+
+
+OPENING_HOUR_CHOICES = [
+    (f"{day}:{time}", f"{day_label} – {time_label}")
+    for day, day_label in Weekday.choices
+    for time, time_label in TimeOfDay.choices
+]
+
+
+class DealPointForm(ServiceForm):
+    """Everything an analyst says about a point (`services.DealPointInput`). The opening hours
+    are a grid of check boxes (day × time of day) giving "day:time" tokens."""
+
+    latitude = forms.FloatField(
+        label=_("Latitude"),
+        min_value=-90,
+        max_value=90,
+        help_text=_("En degrés décimaux (WGS84), ex. 43.3452. Cliquez sur la carte pour la fixer."),
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    longitude = forms.FloatField(
+        label=_("Longitude"),
+        min_value=-180,
+        max_value=180,
+        help_text=_("En degrés décimaux (WGS84), ex. 5.3949."),
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    precision = forms.ChoiceField(
+        label=_("Précision de la position"),
+        choices=Precision.choices,
+        initial=Precision.BUILDING,
+        widget=forms.RadioSelect,
+    )
+    name = forms.CharField(
+        label=_("Nom d'usage"),
+        max_length=120,
+        required=False,
+        help_text=_("Ex. : « le four du bât. B »"),
+    )
+    address = forms.CharField(label=_("Adresse"), max_length=300, required=False)
+    building_label = forms.CharField(label=_("Bâtiment"), max_length=60, required=False)
+    stairwell_label = forms.CharField(label=_("Cage d'escalier"), max_length=60, required=False)
+    building = BuildingChoiceField(
+        label=_("Bâtiment d'un bailleur social"),
+        queryset=Building.objects.none(),
+        required=False,
+        empty_label=_("Aucun"),
+        help_text=_(
+            "Le bailleur verra le statut de ce point et la semaine de sa dernière activité."
+        ),
+    )
+    channel = forms.ChoiceField(
+        label=_("Mode de distribution"),
+        choices=DistributionChannel.choices,
+        initial=DistributionChannel.FIXED,
+    )
+    products = forms.MultipleChoiceField(
+        label=_("Produits"),
+        choices=Product.choices,
+        required=False,
+        widget=InlineCheckboxSelectMultiple,
+    )
+    observed_roles = forms.MultipleChoiceField(
+        label=_("Rôles observés"),
+        choices=ObservedRole.choices,
+        required=False,
+        widget=InlineCheckboxSelectMultiple,
+    )
+    opening_hours = forms.MultipleChoiceField(
+        label=_("Horaires d'ouverture"),
+        choices=OPENING_HOUR_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    estimated_daily_turnover = forms.IntegerField(
+        label=_("Chiffre d'affaires quotidien estimé (€)"),
+        min_value=0,
+        max_value=10**8,
+        required=False,
+    )
+    confidence = forms.ChoiceField(
+        label=_("Fiabilité"),
+        choices=Confidence.choices,
+        initial=Confidence.LOW,
+        widget=forms.RadioSelect,
+    )
+    notes = forms.CharField(
+        label=_("Notes de l'analyste"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    note = forms.CharField(
+        label=_("Motif, inscrit à l'historique"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, buildings: QuerySet[Building], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["building"].queryset = buildings  # type: ignore[attr-defined]
+
+    def clean_latitude(self) -> float | None:
+        return _finite(self.cleaned_data.get("latitude"))
+
+    def clean_longitude(self) -> float | None:
+        return _finite(self.cleaned_data.get("longitude"))
+
+    def opening_hours_grid(self) -> list[dict[str, Any]]:
+        """The opening hours as rows (one a day) of cells (one a time of day) for the grid."""
+        field = self["opening_hours"]
+        value = field.value() or []
+        chosen = set(value if isinstance(value, list | tuple) else [value])
+        prefix = field.auto_id or "id_opening_hours"
+        return [
+            {
+                "label": day_label,
+                "cells": [
+                    {
+                        "value": f"{day}:{time}",
+                        "id": f"{prefix}_{day}_{time}",
+                        "label": f"{day_label} – {time_label}",
+                        "checked": f"{day}:{time}" in chosen,
+                    }
+                    for time, time_label in TimeOfDay.choices
+                ],
+            }
+            for day, day_label in Weekday.choices
+        ]
+
+    @staticmethod
+    def times_of_day() -> list[str]:
+        return [str(label) for _value, label in TimeOfDay.choices]
+
+    def to_input(self) -> services.DealPointInput:
+        """The validated input for `services.dealpoint_create`/`dealpoint_update`."""
+        data = self.cleaned_data
+        building = data.get("building")
+        return services.DealPointInput(
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            precision=data.get("precision") or "",
+            name=(data.get("name") or "").strip(),
+            address=(data.get("address") or "").strip(),
+            building_label=(data.get("building_label") or "").strip(),
+            stairwell_label=(data.get("stairwell_label") or "").strip(),
+            building_id=building.pk if building is not None else None,
+            channel=data.get("channel") or "",
+            products=list(data.get("products") or []),
+            opening_hours=list(data.get("opening_hours") or []),
+            observed_roles=list(data.get("observed_roles") or []),
+            estimated_daily_turnover=data.get("estimated_daily_turnover"),
+            confidence=data.get("confidence") or "",
+            notes=(data.get("notes") or "").strip(),
+        )
+
+    @staticmethod
+    def initial_from(dealpoint: DealPoint) -> dict[str, Any]:
+        """The form's initial values for an existing point."""
+        data = services.input_from_dealpoint(dealpoint)
+        initial = {name: getattr(data, name) for name in services.input_fields()}
+        initial["building"] = initial.pop("building_id")
+        return initial
+
+
+class StatusForm(ServiceForm):
+    """A step of the life cycle: the statuses the point may go to, and its successor for a
+    move."""
+
+    status = forms.ChoiceField(label=_("Nouveau statut"))
+    successor = forms.CharField(
+        label=_("Point successeur, en cas de déplacement"),
+        max_length=20,
+        required=False,
+        help_text=_("Référence du point qui a pris le relais, ex. PD-13-0042."),
+    )
+    note = forms.CharField(
+        label=_("Note pour l'historique"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, dealpoint: DealPoint, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "status")
+        super().__init__(*args, **kwargs)
+        allowed = STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
+        self.fields["status"].choices = [  # type: ignore[attr-defined]
+            (value, label) for value, label in DealPointStatus.choices if value in allowed
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("status") == DealPointStatus.MOVED and not data.get("successor"):
+            self.add_error("successor", _("Indiquez le point qui a pris le relais."))
+        return data
+
+
+class OperationForm(ServiceForm):
+    """An operation on the point (`services.OperationInput`)."""
+
+    kind = forms.ChoiceField(label=_("Type d'opération"), choices=OperationKind.choices)
+    occurred_on = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    outcome = forms.ChoiceField(
+        label=_("Résultat"),
+        choices=OperationOutcome.choices,
+        help_text=_("« Point démantelé » fait passer le point au statut démantelé."),
+    )
+    arrests = forms.IntegerField(
+        label=_("Personnes interpellées"), min_value=0, max_value=1000, initial=0
+    )
+    service = forms.ModelChoiceField(
+        label=_("Service"), queryset=Organisation.objects.none(), empty_label=None
+    )
+    notes = forms.CharField(
+        label=_("Compte rendu"),
+        max_length=3000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, services_queryset: QuerySet[Organisation], **kwargs: Any):
+        kwargs.setdefault("prefix", "operation")
+        kwargs.setdefault("initial", {"occurred_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = services_queryset  # type: ignore[attr-defined]
+
+    def to_input(self) -> services.OperationInput:
+        data = self.cleaned_data
+        return services.OperationInput(
+            kind=data["kind"],
+            occurred_on=data["occurred_on"],
+            outcome=data["outcome"],
+            arrests=data.get("arrests") or 0,
+            notes=(data.get("notes") or "").strip(),
+            service_id=data["service"].pk if data.get("service") else None,
+        )
+
+
+class MergeForm(ServiceForm):
+    target = forms.CharField(
+        label=_("Point qui le remplace"),
+        max_length=20,
+        help_text=_("Référence du point dans lequel fusionner celui-ci, ex. PD-13-0042."),
+    )
+    note = forms.CharField(
+        label=_("Note pour l'historique"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "merge")
+        super().__init__(*args, **kwargs)
+
+
+class AttachForm(ServiceForm):
+    report = forms.CharField(
+        label=_("Signalement à rattacher"),
+        max_length=20,
+        help_text=_("Référence d'un signalement accepté au tri, ex. SIG-13-000042."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "attach")
+        super().__init__(*args, **kwargs)
+
+
+class SplitForm(ServiceForm):
+    """The reports that leave for a new point, and where that point is; the rest of the new
+    point's description is copied from the point split."""
+
+    reports = forms.MultipleChoiceField(
+        label=_("Signalements du nouveau point"),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choisissez les signalements du nouveau point.")},
+    )
+    latitude = DealPointForm.base_fields["latitude"]
+    longitude = DealPointForm.base_fields["longitude"]
+    precision = DealPointForm.base_fields["precision"]
+    name = forms.CharField(label=_("Nom d'usage du nouveau point"), max_length=120, required=False)
+    note = forms.CharField(
+        label=_("Motif de la scission, inscrit à l'historique"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, links: list[ReportLink], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reports"].choices = [  # type: ignore[attr-defined]
+            (str(link.report_id), link.report.reference) for link in links
+        ]
+
+    def clean_latitude(self) -> float | None:
+        return _finite(self.cleaned_data.get("latitude"))
+
+    def clean_longitude(self) -> float | None:
+        return _finite(self.cleaned_data.get("longitude"))
+
+    def report_ids(self) -> list[int]:
+        return [int(value) for value in self.cleaned_data.get("reports") or []]
+
+    def to_input(self, dealpoint: DealPoint) -> services.DealPointInput:
+        """The new point: the split point's description at the given position."""
+        data = self.cleaned_data
+        return replace(
+            services.input_from_dealpoint(dealpoint),
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            precision=data.get("precision") or "",
+            name=(data.get("name") or "").strip(),
+        )

@@ -1,0 +1,530 @@
+"""Deal-point pages seen as the personas who use them (and those who must not): the list, the
+record, the forms and every analyst action."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+
+from cartostup.access.models import Building
+from cartostup.access.services import building_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import services
+from cartostup.dealpoints.choices import DealPointStatus, EventKind, LinkDecision
+from cartostup.dealpoints.models import DealPoint, Operation, ReportLink
+from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+
+pytestmark = pytest.mark.django_db
+
+SAINT_DENIS = (48.9362, 2.3574)
+
+
+@pytest.fixture
+def analyst(persona):
+    return persona("cross13_analyst")
+
+
+@pytest.fixture
+def building(persona) -> Building:
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Résidence des Tilleuls – bâtiment A",
+        address="3 rue des Tilleuls, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+    )
+
+
+@pytest.fixture
+def point(analyst, building) -> DealPoint:
+    report = accepted_report(analyst=analyst)
+    return dealpoint(actor=analyst, reports=[report], building_id=building.pk)
+
+
+def _page(response) -> str:
+    return response.content.decode()
+
+
+def _post(client, name: str, point: DealPoint, data=None, **kwargs):
+    return client.post(reverse(f"dealpoints:{name}", kwargs={"pk": point.pk, **kwargs}), data or {})
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+def test_analyst_lists_points_with_every_column_and_the_listing_is_audited(client_for, point):
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:list"), {"status": "reported", "product": "cannabis"}
+    )
+    page = _page(response)
+    assert response.status_code == 200
+    assert point.reference in page
+    assert "Four du bâtiment B" in page
+    assert "Cannabis" in page
+    assert reverse("dealpoints:detail", args=[point.pk]) in page
+    assert "Nouveau point de deal" in page
+    listed = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="dealpoints.dealpoint")
+    assert listed.count() == 1
+    assert listed.get().details["filters"] == {
+        "status": "['reported']",
+        "product": "['cannabis']",
+    }
+
+
+def test_list_filters_select_points(client_for, analyst, point):
+    other = dealpoint(actor=analyst, name="Drive du parking", channel="drive", products=["cocaine"])
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:list"), {"channel": "drive"}))
+    assert other.reference in page
+    assert point.reference not in page
+    page = _page(client.get(reverse("dealpoints:list"), {"q": "parking"}))
+    assert other.reference in page and point.reference not in page
+
+
+def test_merged_points_leave_the_list(client_for, analyst, point):
+    other = dealpoint(actor=analyst, name="Doublon")
+    services.dealpoint_merge(actor=analyst, source=other, target=point)
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:list")))
+    assert point.reference in page
+    assert other.reference not in page
+
+
+def test_landlord_lists_its_buildings_points_reduced(client_for, analyst, point):
+    elsewhere = dealpoint(actor=analyst, name="Ailleurs")
+    response = client_for("landlord_13h").get(reverse("dealpoints:list"))
+    page = _page(response)
+    assert response.status_code == 200
+    assert point.reference in page
+    assert elsewhere.reference not in page
+    assert "Résidence des Tilleuls" in page
+    assert "semaine du" in page
+    # Nothing beyond status, week and building: no name, products, commune or reports count.
+    assert "Four du bâtiment B" not in page
+    assert "Cannabis" not in page
+    assert "Produits" not in page
+    assert "Nouveau point de deal" not in page
+
+
+def test_landlord_cannot_filter_on_fields_it_does_not_receive(client_for, point):
+    client = client_for("landlord_13h")
+    # A product filter would tell the landlord what is sold: it is dropped, not applied.
+    page = _page(client.get(reverse("dealpoints:list"), {"product": "heroin"}))
+    assert point.reference in page
+    assert 'name="product"' not in page
+    page = _page(client.get(reverse("dealpoints:list"), {"status": "dismantled"}))
+    assert point.reference not in page
+
+
+def test_other_landlord_sees_an_empty_list(client_for, point):
+    page = _page(client_for("landlord_13l").get(reverse("dealpoints:list")))
+    assert point.reference not in page
+    assert "Aucun point de deal sur vos bâtiments." in page
+
+
+@pytest.mark.parametrize("who", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_roles_are_pointed_to_the_map(client_for, point, who):
+    response = client_for(who).get(reverse("dealpoints:list"))
+    page = _page(response)
+    assert response.status_code == 200
+    assert 'id="dealpoints-aggregate"' in page
+    assert point.reference not in page
+    assert 'id="dealpoint-table"' not in page
+
+
+@pytest.mark.parametrize("who", ["caller_operator", "auditor", "admin"])
+def test_roles_without_the_map_get_404(client_for, who):
+    assert client_for(who).get(reverse("dealpoints:list")).status_code == 404
+
+
+# --- detail --------------------------------------------------------------------------------------
+
+
+def test_analyst_reads_the_whole_record_and_the_read_is_audited(client_for, analyst, point):
+    response = client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[point.pk]))
+    page = _page(response)
+    assert response.status_code == 200
+    assert point.reference in page
+    assert "Résidence des Tilleuls" in page
+    assert "CROSS des Bouches-du-Rhône" in page
+    assert "Vendredi soir" in page
+    report = point.reports.get()
+    assert reverse("reports:report_detail", args=[report.pk]) in page
+    assert 'id="status-form"' in page and 'id="operation-form"' in page
+    assert 'id="merge-form"' in page and 'id="attach-form"' in page
+    assert "Création" in page and "Camille Martin" in page
+    viewed = AuditEvent.objects.filter(action=AuditAction.VIEW, object_id=str(point.pk))
+    assert viewed.count() == 1
+    assert viewed.get().details == {"reference": point.reference}
+
+
+def test_investigator_reads_and_may_only_record_operations(client_for, point):
+    page = _page(
+        client_for("police13_investigator").get(reverse("dealpoints:detail", args=[point.pk]))
+    )
+    assert point.reference in page
+    assert 'id="operation-form"' in page
+    assert 'id="status-form"' not in page and 'id="merge-form"' not in page
+    assert reverse("dealpoints:edit", args=[point.pk]) not in page
+    # The report's reference is shown; its page (triage) is not theirs to open.
+    report = point.reports.get()
+    assert report.reference in page
+    assert reverse("reports:report_detail", args=[report.pk]) not in page
+
+
+def test_landlord_reads_the_reduced_record(client_for, point):
+    response = client_for("landlord_13h").get(reverse("dealpoints:detail", args=[point.pk]))
+    page = _page(response)
+    assert response.status_code == 200
+    assert 'id="dealpoint-reduced"' in page
+    assert point.reference in page and "Signalé" in page and "semaine du" in page
+    for hidden in ("Four du bâtiment B", "Cannabis", "CROSS des", "Historique", "43.34"):
+        assert hidden not in page
+
+
+@pytest.mark.parametrize(
+    "who", ["cross93_analyst", "landlord_13l", "prefecture_13", "prosecutor_13", "auditor"]
+)
+def test_record_is_404_to_those_who_may_not_see_it(client_for, point, who):
+    assert client_for(who).get(reverse("dealpoints:detail", args=[point.pk])).status_code == 404
+
+
+def test_merged_point_shows_its_replacement_and_the_undo_button(client_for, analyst, point):
+    other = dealpoint(actor=analyst, name="Doublon")
+    services.dealpoint_merge(actor=analyst, source=other, target=point)
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[other.pk])))
+    assert "Fusionné dans" in page and point.reference in page
+    assert reverse("dealpoints:unmerge", args=[other.pk]) in page
+    assert 'id="status-form"' not in page
+
+
+# --- create and edit -----------------------------------------------------------------------------
+
+
+def test_create_form_is_prefilled_from_the_query(client_for):
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:create"),
+        {"latitude": "43.3452", "longitude": "5.3949", "precision": "street"},
+    )
+    page = _page(response)
+    assert response.status_code == 200
+    assert 'value="43.3452"' in page
+    assert response.context["form"]["precision"].value() == "street"
+    assert 'name="opening_hours" value="fri:evening"' in page
+
+
+def test_analyst_creates_a_point(client_for, building):
+    response = client_for("cross13_analyst").post(
+        reverse("dealpoints:create"),
+        {
+            "latitude": "43.3452",
+            "longitude": "5.3949",
+            "precision": "stairwell",
+            "name": "Le four",
+            "building": str(building.pk),
+            "channel": "fixed",
+            "products": ["cannabis", "cocaine"],
+            "observed_roles": ["lookouts"],
+            "opening_hours": ["mon:evening", "sat:night"],
+            "estimated_daily_turnover": "8000",
+            "confidence": "high",
+            "notes": "Guetteurs sur le toit.",
+        },
+    )
+    point = DealPoint.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dealpoints:detail", args=[point.pk])
+    assert point.building == building
+    assert point.opening_hours == ["mon:evening", "sat:night"]
+    assert point.products == ["cannabis", "cocaine"]
+    assert point.estimated_daily_turnover == 8000
+    assert point.events.get().kind == EventKind.CREATED
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE, object_id=str(point.pk)).exists()
+
+
+def test_create_outside_the_territory_shows_the_error_on_the_position(client_for):
+    response = client_for("cross13_analyst").post(
+        reverse("dealpoints:create"),
+        {
+            "latitude": str(SAINT_DENIS[0]),
+            "longitude": str(SAINT_DENIS[1]),
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "low",
+        },
+    )
+    assert response.status_code == 400
+    assert "Ce lieu est hors de votre territoire." in _page(response)
+    assert response.context["form"].errors["latitude"]
+    assert not DealPoint.objects.exists()
+
+
+def test_create_refuses_bad_input_with_field_errors(client_for):
+    response = client_for("cross13_analyst").post(
+        reverse("dealpoints:create"),
+        {"latitude": "abc", "longitude": "5.39", "precision": "x", "opening_hours": ["fri:dawn"]},
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert {"latitude", "precision", "opening_hours"} <= set(errors)
+    assert not DealPoint.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["police13_investigator", "landlord_13h", "prefecture_13"])
+def test_create_is_404_to_those_who_do_not_edit_points(client_for, who):
+    assert client_for(who).get(reverse("dealpoints:create")).status_code == 404
+
+
+def test_analyst_edits_a_point_and_the_history_keeps_the_old_value(client_for, point):
+    client = client_for("cross13_analyst")
+    form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
+    data = {
+        key: value
+        for key, value in form.initial.items()
+        if value is not None and key not in ("products", "opening_hours", "observed_roles")
+    }
+    data.update(
+        {
+            "name": "Le four du bât. C",
+            "products": ["cannabis"],
+            "opening_hours": ["fri:evening"],
+            "note": "Renseignement de terrain",
+        }
+    )
+    response = client.post(reverse("dealpoints:edit", args=[point.pk]), data)
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.name == "Le four du bât. C"
+    event = point.events.get(kind=EventKind.EDITED)
+    assert event.details["name"] == ["Four du bâtiment B", "Le four du bât. C"]
+    assert event.note == "Renseignement de terrain"
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    assert "Nom d&#x27;usage : Four du bâtiment B → Le four du bât. C" in page
+    assert "Vendredi samedi" not in page
+
+
+@pytest.mark.parametrize("who", ["police13_investigator", "landlord_13h", "cross93_analyst"])
+def test_edit_is_404_to_those_who_may_not_change_the_point(client_for, point, who):
+    client = client_for(who)
+    assert client.get(reverse("dealpoints:edit", args=[point.pk])).status_code == 404
+    assert client.post(reverse("dealpoints:edit", args=[point.pk]), {}).status_code == 404
+
+
+# --- life cycle ----------------------------------------------------------------------------------
+
+
+def test_status_change_redirects_with_a_message(client_for, point):
+    client = client_for("cross13_analyst")
+    response = _post(client, "status", point, {"status-status": "confirmed", "status-note": "Vu"})
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED
+    page = _page(client.get(response["Location"]))
+    assert f"Statut de {point.reference} : Confirmé." in page
+    assert "Signalé → Confirmé" in page
+
+
+def test_refused_transition_is_shown_on_the_form(client_for, point):
+    response = _post(client_for("cross13_analyst"), "status", point, {"status-status": "moved"})
+    assert response.status_code == 400
+    assert response.context["status_form"].errors["status"]
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED
+
+
+def test_move_needs_a_visible_successor(client_for, analyst, point):
+    successor = dealpoint(actor=analyst, name="Nouveau four")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    client = client_for("cross13_analyst")
+    response = _post(client, "status", point, {"status-status": "moved"})
+    assert response.status_code == 400
+    assert response.context["status_form"].errors["successor"]
+    response = _post(
+        client, "status", point, {"status-status": "moved", "status-successor": "PD-13-9999"}
+    )
+    assert response.status_code == 400
+    assert "Aucun point de deal visible" in _page(response)
+    response = _post(
+        client,
+        "status",
+        point,
+        {"status-status": "moved", "status-successor": successor.reference.lower()},
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.MOVED and point.successor == successor
+    page = _page(client.get(reverse("dealpoints:detail", args=[successor.pk])))
+    assert f"Désigné comme successeur de {point.reference}" in page
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def test_investigator_records_a_raid_that_dismantles_the_point(client_for, persona, point):
+    police = persona("police13_investigator")
+    client = client_for("police13_investigator")
+    service = police.memberships.get().organisation
+    response = _post(
+        client,
+        "operation",
+        point,
+        {
+            "operation-kind": "raid",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": "dismantled",
+            "operation-arrests": "3",
+            "operation-service": str(service.pk),
+            "operation-notes": "Trois interpellations.",
+        },
+    )
+    assert response.status_code == 302
+    operation = Operation.objects.get()
+    assert operation.service == service and operation.arrests == 3
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    page = _page(client.get(response["Location"]))
+    assert "Le point est désormais démantelé." in page
+    assert "Trois interpellations." in page
+
+
+def test_operation_in_the_future_is_refused_on_its_field(client_for, persona, point):
+    service = persona("cross13_analyst").memberships.get().organisation
+    response = _post(
+        client_for("cross13_analyst"),
+        "operation",
+        point,
+        {
+            "operation-kind": "raid",
+            "operation-occurred_on": (date.today() + timedelta(days=3)).isoformat(),
+            "operation-outcome": "none",
+            "operation-arrests": "0",
+            "operation-service": str(service.pk),
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["operation_form"].errors["occurred_on"]
+    assert not Operation.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["landlord_13h", "prefecture_13", "cross93_analyst"])
+def test_operation_is_404_to_those_who_may_not_record_it(client_for, point, who):
+    assert _post(client_for(who), "operation", point, {}).status_code == 404
+
+
+# --- merge, split, reports -----------------------------------------------------------------------
+
+
+def test_merge_then_unmerge_through_the_pages(client_for, analyst, point):
+    other_report = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    other = dealpoint(actor=analyst, reports=[other_report], name="Doublon")
+    client = client_for("cross13_analyst")
+    response = _post(client, "merge", other, {"merge-target": point.reference})
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert other.merged_into == point
+    original = point.reports.order_by("pk").first()
+    attached = point.links.filter(decision__in=["automatic", "confirmed"])
+    assert set(attached.values_list("report", flat=True)) == {original.pk, other_report.pk}
+    response = _post(client, "unmerge", other)
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert other.merged_into is None
+    assert not point.links.filter(report=other_report).exists()
+    assert "Fusion annulée" in _page(client.get(response["Location"]))
+
+
+def test_merge_into_an_unknown_point_is_refused(client_for, point):
+    response = _post(client_for("cross13_analyst"), "merge", point, {"merge-target": "PD-99-1"})
+    assert response.status_code == 400
+    assert response.context["merge_form"].errors["target"]
+
+
+def test_attach_then_detach_a_report(client_for, analyst, point):
+    report = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3950)
+    client = client_for("cross13_analyst")
+    response = _post(client, "attach", point, {"attach-report": report.reference})
+    assert response.status_code == 302
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.CONFIRMED
+    response = _post(client, "detach", point, report_pk=report.pk)
+    assert response.status_code == 302
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
+    page = _page(client.get(response["Location"]))
+    assert f"Signalement {report.reference} détaché" in page
+
+
+def test_attach_an_unknown_report_is_refused(client_for, point):
+    response = _post(client_for("cross13_analyst"), "attach", point, {"attach-report": "SIG-1"})
+    assert response.status_code == 400
+    assert response.context["attach_form"].errors["report"]
+
+
+def test_confirm_and_refuse_proposed_links(client_for, analyst, point):
+    first = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3950)
+    second = accepted_report(analyst=analyst, latitude=43.3457, longitude=5.3951)
+    for report in (first, second):
+        services.report_attach(
+            actor=None, dealpoint=point, report=report, decision=LinkDecision.PROPOSED, score=0.6
+        )
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    assert 'id="proposed-reports"' in page
+    assert reverse("dealpoints:confirm_link", args=[point.pk, first.pk]) in page
+    assert _post(client, "confirm_link", point, report_pk=first.pk).status_code == 302
+    assert _post(client, "detach", point, report_pk=second.pk).status_code == 302
+    assert ReportLink.objects.get(report=first).decision == LinkDecision.CONFIRMED
+    assert ReportLink.objects.get(report=second).decision == LinkDecision.REJECTED
+    # The refused pair is not proposed again by the matching.
+    services.report_attach(
+        actor=None, dealpoint=point, report=second, decision=LinkDecision.PROPOSED, score=0.6
+    )
+    assert ReportLink.objects.get(report=second).decision == LinkDecision.REJECTED
+
+
+def test_split_moves_the_chosen_reports_to_a_new_point(client_for, analyst, point):
+    extra = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    services.report_attach(actor=analyst, dealpoint=point, report=extra)
+    client = client_for("cross13_analyst")
+    response = client.get(reverse("dealpoints:split", args=[point.pk]))
+    assert response.status_code == 200
+    assert extra.reference in _page(response)
+    response = client.post(
+        reverse("dealpoints:split", args=[point.pk]),
+        {
+            "reports": [str(extra.pk)],
+            "latitude": "43.3470",
+            "longitude": "5.3990",
+            "precision": "street",
+            "name": "Second four",
+            "note": "Deux lieux distincts",
+        },
+    )
+    assert response.status_code == 302
+    new = DealPoint.objects.get(name="Second four")
+    assert response["Location"] == reverse("dealpoints:detail", args=[new.pk])
+    assert list(new.reports.all()) == [extra]
+    assert new.products == point.products
+    assert point.events.filter(kind=EventKind.SPLIT, details__new=new.reference).exists()
+
+
+def test_split_without_reports_is_refused(client_for, point):
+    response = client_for("cross13_analyst").post(
+        reverse("dealpoints:split", args=[point.pk]),
+        {"latitude": "43.3470", "longitude": "5.3990", "precision": "street"},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["reports"]
+    assert DealPoint.objects.count() == 1
+
+
+# --- POST-only actions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["status", "merge", "unmerge", "attach"])
+def test_actions_are_post_only_and_hidden_from_others(client_for, point, name):
+    url = reverse(f"dealpoints:{name}", args=[point.pk])
+    assert client_for("cross13_analyst").get(url).status_code == 405
+    assert client_for("cross93_analyst").get(url).status_code == 404
+    assert client_for("police13_investigator").post(url, {}).status_code == 404
+    assert client_for("landlord_13h").post(url, {}).status_code == 404

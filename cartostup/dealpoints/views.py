@@ -1,0 +1,792 @@
+"""Deal-point pages (/points-de-deal/): the list, a point's record, creating and editing a
+point, and the analysts' actions (life cycle, operations, merge and split, reports).
+
+Thin: check the capability, fetch through the selectors (404 for what the actor may not see),
+call one service, render or redirect with a message. What each actor receives is decided by
+the policy (`selectors.dealpoint_list_mode`, `dealpoint_permissions`), never here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import django_filters
+from django import forms as django_forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from dsfr.widgets import InlineCheckboxSelectMultiple
+
+from cartostup.access import policy
+from cartostup.access.models import User
+from cartostup.core.paging import paginate
+
+from . import selectors, services
+from .choices import (
+    Confidence,
+    DealPointStatus,
+    DistributionChannel,
+    EventKind,
+    LinkDecision,
+    ObservedRole,
+    OperationKind,
+    OperationOutcome,
+    Precision,
+    Product,
+    TimeOfDay,
+    Weekday,
+)
+from .filters import DealPointFilterSet
+from .forms import AttachForm, DealPointForm, MergeForm, OperationForm, SplitForm, StatusForm
+from .models import DealPoint, DealPointEvent
+
+Capability = policy.Capability
+
+
+class AuthenticatedRequest(HttpRequest):
+    """Every page here sits behind the login and second-factor middleware."""
+
+    user: User
+
+
+def _map_settings() -> dict[str, str]:
+    return {
+        "tile_url": settings.CARTOSTUP_TILE_URL,
+        "tile_attribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
+    }
+
+
+def _labels(values: Any, choices: Any) -> list[str]:
+    """Labels of stored choice values (an unknown value is shown as stored)."""
+    names = dict(choices.choices)
+    if not isinstance(values, list | tuple):
+        values = [values]
+    return [str(names.get(value, value)) for value in values]
+
+
+def _person(user: User | None) -> str:
+    if user is None:
+        return _("Cartostup (rapprochement automatique)")
+    return user.get_full_name() or user.get_username()
+
+
+def _boundaries(codes: list[str]) -> str:
+    return json.dumps([reverse("territories:departement_geojson", args=[code]) for code in codes])
+
+
+# --- list ----------------------------------------------------------------------------------------
+
+
+class DealPointPageFilterSet(DealPointFilterSet):
+    """The shared filter set, with the widgets of the list page (check boxes, calendars)."""
+
+    status = django_filters.MultipleChoiceFilter(
+        choices=DealPointStatus.choices,
+        label=gettext_lazy("Statut"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    product = django_filters.MultipleChoiceFilter(
+        choices=Product.choices,
+        method="filter_products",
+        label=gettext_lazy("Produit"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    channel = django_filters.MultipleChoiceFilter(
+        choices=DistributionChannel.choices,
+        label=gettext_lazy("Mode de distribution"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    active_from = django_filters.DateFilter(
+        field_name="last_activity_at",
+        lookup_expr="date__gte",
+        label=gettext_lazy("Actif à partir du"),
+        widget=django_forms.DateInput(attrs={"type": "date"}),
+    )
+    active_to = django_filters.DateFilter(
+        field_name="last_activity_at",
+        lookup_expr="date__lte",
+        label=gettext_lazy("Actif jusqu'au"),
+        widget=django_forms.DateInput(attrs={"type": "date"}),
+    )
+    qpv = django_filters.BooleanFilter(
+        field_name="priority_neighbourhood",
+        lookup_expr="isnull",
+        exclude=True,
+        label=gettext_lazy("En QPV"),
+        widget=django_forms.Select(
+            choices=[
+                ("", gettext_lazy("Indifférent")),
+                ("true", gettext_lazy("Oui")),
+                ("false", gettext_lazy("Non")),
+            ]
+        ),
+    )
+
+
+# Filters shown on their own line (check boxes), the others side by side.
+WIDE_FILTERS = ("status", "product", "channel")
+
+
+def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
+    """The points the actor may see, filtered and paginated: a table with every column for
+    those who receive whole records, a reduced one for a landlord, and a pointer to the map
+    for those who may only count points (a prefecture, a prosecutor's office)."""
+    policy.require(request.user, Capability.VIEW_MAP)
+    mode = selectors.dealpoint_list_mode(actor=request.user)
+    context: dict[str, Any] = {"page_title": _("Points de deal"), "mode": mode.value}
+    if mode == selectors.ListMode.AGGREGATE:
+        return render(request, "dealpoints/dealpoint_list.html", context)
+    allowed = selectors.dealpoint_allowed_filters(actor=request.user)
+    filterset = DealPointPageFilterSet(request.GET or None, queryset=DealPoint.objects.none())
+    for name in list(filterset.form.fields):
+        if name not in allowed:
+            del filterset.form.fields[name]
+    page = paginate(request, selectors.dealpoint_table(actor=request.user, filters=request.GET))
+    if mode == selectors.ListMode.REDUCED:
+        rows = [
+            selectors.dealpoint_reduced(actor=request.user, dealpoint=point)
+            for point in page.object_list
+        ]
+    else:
+        rows = [
+            {
+                "point": point,
+                "products": ", ".join(_labels(point.products, Product)) or "—",
+            }
+            for point in page.object_list
+        ]
+    context.update(
+        {
+            "filter_form": filterset.form,
+            "wide_filters": WIDE_FILTERS,
+            "page_obj": page,
+            "rows": rows,
+            "can_create": policy.can(request.user, Capability.EDIT_DEALPOINTS),
+        }
+    )
+    return render(request, "dealpoints/dealpoint_list.html", context)
+
+
+# --- history -------------------------------------------------------------------------------------
+
+_CHOICE_FIELDS: dict[str, Any] = {
+    "precision": Precision,
+    "channel": DistributionChannel,
+    "confidence": Confidence,
+    "products": Product,
+    "observed_roles": ObservedRole,
+}
+
+
+def _hours_label(tokens: list[str]) -> list[str]:
+    days = dict(Weekday.choices)
+    times = dict(TimeOfDay.choices)
+    labels = []
+    for token in tokens:
+        day, _sep, time = str(token).partition(":")
+        labels.append(f"{days.get(day, day)} {str(times.get(time, time)).lower()}")
+    return labels
+
+
+def _value_label(name: str, value: Any) -> str:
+    if value in (None, "", []):
+        return "—"
+    if name in _CHOICE_FIELDS:
+        return ", ".join(_labels(value, _CHOICE_FIELDS[name]))
+    if name == "opening_hours":
+        return ", ".join(_hours_label(value))
+    if name == "position":
+        return ", ".join(f"{float(part):.5f}" for part in value)
+    if isinstance(value, list):
+        return ", ".join(str(part) for part in value)
+    return str(value)
+
+
+def _field_label(name: str) -> str:
+    if name == "position":
+        return _("Position")
+    try:
+        field = DealPoint._meta.get_field(name.removesuffix("_id"))
+    except FieldDoesNotExist:
+        return name
+    return str(getattr(field, "verbose_name", name)).capitalize()
+
+
+def _references(details: dict[str, Any]) -> list[str]:
+    reports = details.get("reports") or []
+    if not reports:
+        return []
+    return [_("Signalements : %(references)s") % {"references": ", ".join(map(str, reports))}]
+
+
+def _status_label(value: str) -> str:
+    return _labels(value, DealPointStatus)[0] if value else "—"
+
+
+def _event_lines(event: DealPointEvent) -> list[str]:
+    """A history entry's details in French words (references and values, never raw JSON)."""
+    details = event.details or {}
+    kind = event.kind
+    if kind in {EventKind.CREATED, EventKind.IMPORTED}:
+        return [
+            _("Statut : %(status)s") % {"status": _status_label(event.to_status)},
+            *_references(details),
+        ]
+    if kind == EventKind.EDITED:
+        lines = []
+        for name, change in sorted(details.items()):
+            if name == "building_id":
+                lines.append(_("Bâtiment du bailleur modifié"))
+                continue
+            old, new = [*change, None, None][:2] if isinstance(change, list) else (None, change)
+            lines.append(
+                _("%(field)s : %(old)s → %(new)s")
+                % {
+                    "field": _field_label(name),
+                    "old": _value_label(name, old),
+                    "new": _value_label(name, new),
+                }
+            )
+        return lines
+    if kind == EventKind.STATUS:
+        lines = [
+            _("%(old)s → %(new)s")
+            % {"old": _status_label(event.from_status), "new": _status_label(event.to_status)}
+        ]
+        if details.get("successor"):
+            lines.append(_("Successeur : %(reference)s") % {"reference": details["successor"]})
+        if details.get("operation"):
+            lines.append(_("À la suite d'une opération enregistrée"))
+        return lines
+    if kind == EventKind.OPERATION:
+        return [
+            _("%(kind)s du %(date)s : %(outcome)s")
+            % {
+                "kind": _labels(details.get("kind", ""), OperationKind)[0],
+                "date": details.get("date", ""),
+                "outcome": _labels(details.get("outcome", ""), OperationOutcome)[0].lower(),
+            }
+        ]
+    if kind == EventKind.REPORT_ATTACHED:
+        return [
+            _("Signalement %(reference)s : %(decision)s")
+            % {
+                "reference": details.get("report", ""),
+                "decision": _labels(details.get("decision", ""), LinkDecision)[0].lower(),
+            }
+        ]
+    if kind == EventKind.REPORT_DETACHED:
+        return [_("Signalement %(reference)s détaché") % {"reference": details.get("report", "")}]
+    if kind == EventKind.MERGED:
+        if details.get("into"):
+            line = _("Fusionné dans %(reference)s") % {"reference": details["into"]}
+        else:
+            line = _("%(reference)s fusionné dans ce point") % {"reference": details.get("from")}
+        return [line, *_references(details)]
+    if kind == EventKind.UNMERGED:
+        return [
+            _("Fusion avec %(reference)s annulée") % {"reference": details.get("other", "")},
+            *_references(details),
+        ]
+    if kind == EventKind.SPLIT:
+        if details.get("new"):
+            line = _("Nouveau point issu de la scission : %(reference)s") % {
+                "reference": details["new"]
+            }
+        else:
+            line = _("Issu de la scission de %(reference)s") % {"reference": details.get("from")}
+        return [line, *_references(details)]
+    if kind == EventKind.SUCCESSOR:
+        return [
+            _("Désigné comme successeur de %(reference)s")
+            % {"reference": details.get("predecessor", "")}
+        ]
+    return [f"{key} : {_value_label(key, value)}" for key, value in sorted(details.items())]
+
+
+def _history(events: list[DealPointEvent]) -> list[dict[str, Any]]:
+    return [
+        {
+            "when": date_format(timezone.localtime(event.occurred_at), "d/m/Y H:i"),
+            "iso": timezone.localtime(event.occurred_at).isoformat(),
+            "kind": event.get_kind_display(),
+            "actor": _person(event.actor),
+            "lines": _event_lines(event),
+            "note": event.note,
+        }
+        for event in events
+    ]
+
+
+# --- detail --------------------------------------------------------------------------------------
+
+
+def _render_detail(
+    request: AuthenticatedRequest,
+    dealpoint: DealPoint,
+    *,
+    bound: dict[str, Any] | None = None,
+) -> HttpResponse:
+    if policy.visible_fields(request.user, DealPoint) is not None:
+        row = selectors.dealpoint_reduced(actor=request.user, dealpoint=dealpoint)
+        return render(
+            request,
+            "dealpoints/dealpoint_detail_reduced.html",
+            {
+                "page_title": _("Point de deal %(reference)s")
+                % {"reference": row.get("reference")},
+                "row": row,
+            },
+        )
+    detail = selectors.dealpoint_detail(actor=request.user, dealpoint=dealpoint)
+    permissions = selectors.dealpoint_permissions(actor=request.user, dealpoint=dealpoint)
+    forms: dict[str, Any] = {}
+    active = dealpoint.merged_into_id is None
+    if permissions.change and active:
+        forms["status_form"] = StatusForm(dealpoint=dealpoint)
+        forms["merge_form"] = MergeForm()
+        forms["attach_form"] = AttachForm()
+    if permissions.record_operation:
+        forms["operation_form"] = OperationForm(
+            services_queryset=selectors.operation_service_choices(actor=request.user)
+        )
+    forms.update(bound or {})
+    facts = {
+        "products": ", ".join(_labels(dealpoint.products, Product)) or "—",
+        "observed_roles": ", ".join(_labels(dealpoint.observed_roles, ObservedRole)) or "—",
+        "opening_hours": ", ".join(_hours_label(dealpoint.opening_hours)) or "—",
+    }
+    operations = [
+        {"operation": operation, "recorded_by": _person(operation.recorded_by)}
+        for operation in detail.operations
+    ]
+    return render(
+        request,
+        "dealpoints/dealpoint_detail.html",
+        {
+            "page_title": _("Point de deal %(reference)s") % {"reference": dealpoint.reference},
+            "dealpoint": dealpoint,
+            "detail": detail,
+            "facts": facts,
+            "operations": operations,
+            "history": _history(detail.events),
+            "permissions": permissions,
+            "active": active,
+            "boundary_urls": _boundaries([dealpoint.departement.code]),
+            **forms,
+            **_map_settings(),
+        },
+        status=400 if bound else 200,
+    )
+
+
+def dealpoint_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """A point's whole record (reduced for a landlord); the read is audited."""
+    policy.require(request.user, Capability.VIEW_MAP)
+    dealpoint = selectors.access_dealpoint(actor=request.user, pk=pk)
+    return _render_detail(request, dealpoint)
+
+
+# --- create and edit -----------------------------------------------------------------------------
+
+
+def _prefill(request: HttpRequest) -> dict[str, Any]:
+    """Position given in the query string (from the map or a proposal), when it is sound."""
+    initial: dict[str, Any] = {}
+    for name in ("latitude", "longitude"):
+        try:
+            initial[name] = float(request.GET[name])
+        except (KeyError, ValueError):
+            continue
+    if request.GET.get("precision") in Precision.values:
+        initial["precision"] = request.GET["precision"]
+    return initial
+
+
+def _form_page(
+    request: AuthenticatedRequest,
+    form: DealPointForm,
+    *,
+    title: str,
+    dealpoint: DealPoint | None,
+    codes: list[str],
+) -> HttpResponse:
+    return render(
+        request,
+        "dealpoints/dealpoint_form.html",
+        {
+            "page_title": title,
+            "form": form,
+            "dealpoint": dealpoint,
+            "boundary_urls": _boundaries(codes),
+            "times_of_day": DealPointForm.times_of_day(),
+            **_map_settings(),
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
+    """A new point, placed by its latitude and longitude (or on the small map)."""
+    policy.require(request.user, Capability.EDIT_DEALPOINTS)
+    buildings = selectors.dealpoint_building_choices(actor=request.user)
+    if request.method == "POST":
+        form = DealPointForm(request.POST, buildings=buildings)
+        if form.is_valid():
+            try:
+                dealpoint = services.dealpoint_create(actor=request.user, data=form.to_input())
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(
+                    request,
+                    _("Point de deal %(reference)s créé.") % {"reference": dealpoint.reference},
+                )
+                return redirect("dealpoints:detail", pk=dealpoint.pk)
+    else:
+        form = DealPointForm(initial=_prefill(request), buildings=buildings)
+    return _form_page(
+        request,
+        form,
+        title=_("Nouveau point de deal"),
+        dealpoint=None,
+        codes=selectors.picker_departement_codes(actor=request.user),
+    )
+
+
+def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Change what is known of a point (its status has its own form on the record)."""
+    policy.require(request.user, Capability.EDIT_DEALPOINTS)
+    dealpoint = selectors.access_dealpoint(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
+    )
+    buildings = selectors.dealpoint_building_choices(
+        actor=request.user, departement_id=dealpoint.departement_id
+    )
+    if request.method == "POST":
+        form = DealPointForm(request.POST, buildings=buildings)
+        if form.is_valid():
+            try:
+                services.dealpoint_update(
+                    actor=request.user,
+                    dealpoint=dealpoint,
+                    data=form.to_input(),
+                    note=form.cleaned_data.get("note") or "",
+                )
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(
+                    request,
+                    _("Point de deal %(reference)s modifié.") % {"reference": dealpoint.reference},
+                )
+                return redirect("dealpoints:detail", pk=dealpoint.pk)
+    else:
+        form = DealPointForm(initial=DealPointForm.initial_from(dealpoint), buildings=buildings)
+    return _form_page(
+        request,
+        form,
+        title=_("Modifier le point %(reference)s") % {"reference": dealpoint.reference},
+        dealpoint=dealpoint,
+        codes=[dealpoint.departement.code],
+    )
+
+
+# --- actions (POST) ------------------------------------------------------------------------------
+
+
+def _action(
+    request: AuthenticatedRequest, pk: int, *, capability: Capability = Capability.EDIT_DEALPOINTS
+) -> DealPoint | HttpResponse:
+    """Common start of the actions: the capability, the point (404 if the actor may not act on
+    it), then POST only (405). The service audits what it does."""
+    policy.require(request.user, capability)
+    action = (
+        policy.Action.CHANGE if capability == Capability.EDIT_DEALPOINTS else policy.Action.VIEW
+    )
+    dealpoint = selectors.access_dealpoint(actor=request.user, pk=pk, action=action, audit=False)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return dealpoint
+
+
+def _done(request: HttpRequest, dealpoint: DealPoint, text: str) -> HttpResponse:
+    messages.success(request, text)
+    return redirect("dealpoints:detail", pk=dealpoint.pk)
+
+
+def _refused(request: HttpRequest, dealpoint: DealPoint, error: ValidationError) -> HttpResponse:
+    for text in error.messages:
+        messages.error(request, text)
+    return redirect("dealpoints:detail", pk=dealpoint.pk)
+
+
+def _form_action(
+    request: AuthenticatedRequest,
+    pk: int,
+    *,
+    key: str,
+    make: Callable[[DealPoint], Any],
+    run: Callable[[DealPoint, Any], str],
+    capability: Capability = Capability.EDIT_DEALPOINTS,
+) -> HttpResponse:
+    """An action with a form on the record: run it and come back with a message, or show the
+    record again with the form's errors."""
+    dealpoint = _action(request, pk, capability=capability)
+    if isinstance(dealpoint, HttpResponse):
+        return dealpoint
+    form = make(dealpoint)
+    if form.is_valid():
+        try:
+            text = run(dealpoint, form)
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            return _done(request, dealpoint, text)
+    # Shown again with its errors: the record is read again (audited).
+    dealpoint = selectors.access_dealpoint(actor=request.user, pk=dealpoint.pk)
+    return _render_detail(request, dealpoint, bound={key: form})
+
+
+def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    def run(dealpoint: DealPoint, form: StatusForm) -> str:
+        status = form.cleaned_data["status"]
+        successor = None
+        if status == DealPointStatus.MOVED:
+            successor = selectors.dealpoint_by_reference(
+                actor=request.user, reference=form.cleaned_data["successor"]
+            )
+            if successor is None:
+                raise ValidationError(
+                    {"successor": _("Aucun point de deal visible ne porte cette référence.")}
+                )
+        services.dealpoint_change_status(
+            actor=request.user,
+            dealpoint=dealpoint,
+            status=status,
+            note=form.cleaned_data.get("note") or "",
+            successor=successor,
+        )
+        return _("Statut de %(reference)s : %(status)s.") % {
+            "reference": dealpoint.reference,
+            "status": _status_label(status),
+        }
+
+    return _form_action(
+        request,
+        pk,
+        key="status_form",
+        make=lambda point: StatusForm(request.POST, dealpoint=point),
+        run=run,
+    )
+
+
+def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    def run(dealpoint: DealPoint, form: OperationForm) -> str:
+        operation = services.operation_record(
+            actor=request.user, dealpoint=dealpoint, data=form.to_input()
+        )
+        text = _("Opération du %(date)s enregistrée sur %(reference)s.") % {
+            "date": date_format(operation.occurred_on, "d/m/Y"),
+            "reference": dealpoint.reference,
+        }
+        if operation.outcome == OperationOutcome.DISMANTLED:
+            dealpoint.refresh_from_db()
+            if dealpoint.status == DealPointStatus.DISMANTLED:
+                text += " " + _("Le point est désormais démantelé.")
+        return text
+
+    return _form_action(
+        request,
+        pk,
+        key="operation_form",
+        make=lambda point: OperationForm(
+            request.POST,
+            services_queryset=selectors.operation_service_choices(actor=request.user),
+        ),
+        run=run,
+        capability=Capability.RECORD_OPERATIONS,
+    )
+
+
+def dealpoint_merge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    def run(dealpoint: DealPoint, form: MergeForm) -> str:
+        target = selectors.dealpoint_by_reference(
+            actor=request.user, reference=form.cleaned_data["target"], action=policy.Action.CHANGE
+        )
+        if target is None:
+            raise ValidationError(
+                {
+                    "target": _(
+                        "Aucun point de deal que vous pouvez modifier ne porte cette référence."
+                    )
+                }
+            )
+        services.dealpoint_merge(
+            actor=request.user,
+            source=dealpoint,
+            target=target,
+            note=form.cleaned_data.get("note") or "",
+        )
+        return _("%(source)s fusionné dans %(target)s. La fusion peut être annulée.") % {
+            "source": dealpoint.reference,
+            "target": target.reference,
+        }
+
+    return _form_action(
+        request, pk, key="merge_form", make=lambda point: MergeForm(request.POST), run=run
+    )
+
+
+def dealpoint_attach(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    def run(dealpoint: DealPoint, form: AttachForm) -> str:
+        report = selectors.report_by_reference(
+            actor=request.user, reference=form.cleaned_data["report"]
+        )
+        if report is None:
+            raise ValidationError(
+                {"report": _("Aucun signalement visible ne porte cette référence.")}
+            )
+        services.report_attach(
+            actor=request.user,
+            dealpoint=dealpoint,
+            report=report,
+            decision=LinkDecision.CONFIRMED,
+        )
+        return _("Signalement %(report)s rattaché à %(reference)s.") % {
+            "report": report.reference,
+            "reference": dealpoint.reference,
+        }
+
+    return _form_action(
+        request, pk, key="attach_form", make=lambda point: AttachForm(request.POST), run=run
+    )
+
+
+def dealpoint_unmerge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    dealpoint = _action(request, pk)
+    if isinstance(dealpoint, HttpResponse):
+        return dealpoint
+    try:
+        services.dealpoint_unmerge(
+            actor=request.user, dealpoint=dealpoint, note=request.POST.get("note", "").strip()
+        )
+    except ValidationError as error:
+        return _refused(request, dealpoint, error)
+    return _done(
+        request,
+        dealpoint,
+        _("Fusion annulée : %(reference)s est de nouveau un point à part entière.")
+        % {"reference": dealpoint.reference},
+    )
+
+
+def dealpoint_detach(request: AuthenticatedRequest, pk: int, report_pk: int) -> HttpResponse:
+    """Detach an attached report, or refuse a proposed one (the matching will not propose
+    the pair again)."""
+    dealpoint = _action(request, pk)
+    if isinstance(dealpoint, HttpResponse):
+        return dealpoint
+    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk)
+    was_proposed = link.decision == LinkDecision.PROPOSED
+    try:
+        services.report_detach(
+            actor=request.user,
+            dealpoint=dealpoint,
+            report=link.report,
+            note=request.POST.get("note", "").strip(),
+        )
+    except ValidationError as error:
+        return _refused(request, dealpoint, error)
+    if was_proposed:
+        text = _("Rapprochement de %(report)s écarté : il ne sera plus proposé pour ce point.")
+    else:
+        text = _("Signalement %(report)s détaché de ce point.")
+    return _done(request, dealpoint, text % {"report": link.report.reference})
+
+
+def dealpoint_confirm_link(request: AuthenticatedRequest, pk: int, report_pk: int) -> HttpResponse:
+    """Confirm a report the matching proposed for this point."""
+    dealpoint = _action(request, pk)
+    if isinstance(dealpoint, HttpResponse):
+        return dealpoint
+    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk)
+    if link.decision != LinkDecision.PROPOSED:
+        messages.info(request, _("Ce signalement est déjà rattaché à ce point."))
+        return redirect("dealpoints:detail", pk=dealpoint.pk)
+    try:
+        services.report_attach(
+            actor=request.user,
+            dealpoint=dealpoint,
+            report=link.report,
+            decision=LinkDecision.CONFIRMED,
+        )
+    except ValidationError as error:
+        return _refused(request, dealpoint, error)
+    return _done(
+        request,
+        dealpoint,
+        _("Signalement %(report)s rattaché à %(reference)s.")
+        % {"report": link.report.reference, "reference": dealpoint.reference},
+    )
+
+
+def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Split a point that was two: choose the reports that leave for a new point, and place it."""
+    policy.require(request.user, Capability.EDIT_DEALPOINTS)
+    dealpoint = selectors.access_dealpoint(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
+    )
+    links = selectors.dealpoint_detail(actor=request.user, dealpoint=dealpoint).attached
+    if request.method == "POST":
+        form = SplitForm(request.POST, links=links)
+        if form.is_valid():
+            chosen = set(form.report_ids())
+            try:
+                new = services.dealpoint_split(
+                    actor=request.user,
+                    dealpoint=dealpoint,
+                    reports=[link.report for link in links if link.report_id in chosen],
+                    data=form.to_input(dealpoint),
+                    note=form.cleaned_data.get("note") or "",
+                )
+            except ValidationError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(
+                    request,
+                    _("%(reference)s scindé : nouveau point %(new)s.")
+                    % {"reference": dealpoint.reference, "new": new.reference},
+                )
+                return redirect("dealpoints:detail", pk=new.pk)
+    else:
+        form = SplitForm(
+            initial={
+                "latitude": dealpoint.latitude,
+                "longitude": dealpoint.longitude,
+                "precision": dealpoint.precision,
+            },
+            links=links,
+        )
+    return render(
+        request,
+        "dealpoints/dealpoint_split.html",
+        {
+            "page_title": _("Scinder le point %(reference)s") % {"reference": dealpoint.reference},
+            "dealpoint": dealpoint,
+            "form": form,
+            "links": links,
+            "boundary_urls": _boundaries([dealpoint.departement.code]),
+            **_map_settings(),
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
