@@ -1,5 +1,10 @@
-"""URL patterns (urls_exchange): filled by its module's views."""
+"""Exports and imports of deal points (/points-de-deal/), namespace `dealpoints`."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import exchange_views
+
+urlpatterns = [
+    path("export.<str:format>", exchange_views.dealpoint_export, name="export"),
+    path("importer/", exchange_views.dealpoint_import, name="import"),
+]

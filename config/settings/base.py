@@ -182,6 +182,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "LICENSE": {"name": "AGPL-3.0-or-later"},
+    # One name per choice set where fields share a name ("status", "kind") across apps.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "cartostup.reports.choices.PublicStatus",
+        "DealPointStatusEnum": "cartostup.dealpoints.choices.DealPointStatus",
+        "OperationKindEnum": "cartostup.dealpoints.choices.OperationKind",
+        "DealPointEventKindEnum": "cartostup.dealpoints.choices.EventKind",
+    },
 }
 
 # Leaflet's files come from the django-leaflet package; its Django app is not installed (it needs

@@ -1,0 +1,247 @@
+"""Input and output of the deal-points API (one pair per action). Serializers only shape data:
+every rule is in the services and the policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..choices import (
+    Confidence,
+    DealPointStatus,
+    DistributionChannel,
+    EventKind,
+    ObservedRole,
+    OperationKind,
+    OperationOutcome,
+    Precision,
+    Product,
+)
+from ..exchange import _week_start
+from ..models import DealPoint, DealPointEvent, Operation, ReportLink
+from ..services import OPENING_HOUR_TOKENS
+
+# --- deal points ---------------------------------------------------------------------------------
+
+
+def _choice_list(choices: Any, help_text: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=choices),
+        required=False,
+        max_length=len(choices),
+        help_text=help_text,
+    )
+
+
+class DealPointInputSerializer(serializers.Serializer):
+    """A new deal point (POST) or the fields to change (PATCH: every field optional)."""
+
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    building_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    stairwell_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    building_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    channel = serializers.ChoiceField(choices=DistributionChannel.choices, required=False)
+    products = _choice_list(Product.choices, _("Produits vendus."))
+    opening_hours = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(OPENING_HOUR_TOKENS)),
+        required=False,
+        max_length=len(OPENING_HOUR_TOKENS),
+        help_text=_("Jours et moments d'ouverture, « jour:moment » (ex. « fri:evening »)."),
+    )
+    observed_roles = _choice_list(ObservedRole.choices, _("Rôles observés."))
+    estimated_daily_turnover = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10**8
+    )
+    confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    note = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text=_("Note versée à l'historique du point (modification uniquement)."),
+    )
+
+
+class DealPointOutputSerializer(serializers.Serializer):
+    """A deal point, for those who receive it in full."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=DealPointStatus.choices)
+    status_label = serializers.CharField(source="get_status_display")
+    name = serializers.CharField()
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    precision = serializers.ChoiceField(choices=Precision.choices)
+    address = serializers.CharField()
+    building_label = serializers.CharField()
+    stairwell_label = serializers.CharField()
+    building_id = serializers.IntegerField(allow_null=True)
+    commune_code = serializers.CharField(source="commune.code", allow_null=True)
+    commune_name = serializers.CharField(source="commune.name", allow_null=True)
+    departement = serializers.CharField(source="departement.code", allow_null=True)
+    qpv_code = serializers.CharField(source="priority_neighbourhood.code", allow_null=True)
+    channel = serializers.ChoiceField(choices=DistributionChannel.choices)
+    products = serializers.ListField(child=serializers.CharField())
+    opening_hours = serializers.ListField(child=serializers.CharField())
+    observed_roles = serializers.ListField(child=serializers.CharField())
+    estimated_daily_turnover = serializers.IntegerField(allow_null=True)
+    confidence = serializers.ChoiceField(choices=Confidence.choices)
+    notes = serializers.CharField()
+    marking = serializers.CharField()
+    successor = serializers.CharField(source="successor.reference", allow_null=True)
+    merged_into = serializers.CharField(source="merged_into.reference", allow_null=True)
+    first_reported_at = serializers.DateTimeField(allow_null=True)
+    last_activity_at = serializers.DateTimeField(allow_null=True)
+    status_changed_at = serializers.DateTimeField()
+    reports_count = serializers.IntegerField(required=False)
+    operations_count = serializers.IntegerField(required=False)
+
+
+class DealPointReducedOutputSerializer(serializers.Serializer):
+    """A deal point as a landlord referent receives it (`rules.LANDLORD_FIELDS`): its status
+    and the week of its last activity, on one of its buildings."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=DealPointStatus.choices)
+    last_activity_week = serializers.SerializerMethodField(
+        help_text=_("Lundi de la semaine de la dernière activité.")
+    )
+    building = serializers.IntegerField(source="building_id", allow_null=True)
+
+    def __init__(self, *args: Any, fields: tuple[str, ...] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if fields is not None:
+            for name in set(self.fields) - set(fields):
+                self.fields.pop(name)
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_last_activity_week(self, point: DealPoint) -> str | None:
+        week = _week_start(point.last_activity_at)
+        return week.isoformat() if week else None
+
+
+class StatusInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DealPointStatus.choices)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    successor = serializers.CharField(
+        max_length=20,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Référence du point qui a pris le relais (statut « moved »)."),
+    )
+
+
+class MergeInputSerializer(serializers.Serializer):
+    target = serializers.CharField(
+        max_length=20, help_text=_("Référence du point dans lequel fusionner celui-ci.")
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class NoteInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+# --- operations, history, reports ----------------------------------------------------------------
+
+
+class OperationInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=OperationKind.choices)
+    occurred_on = serializers.DateField()
+    outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
+    arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+    notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
+    service_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("Un de vos services (par défaut : le premier)."),
+    )
+
+
+class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
+    dealpoint = serializers.CharField(source="dealpoint.reference")
+    kind_label = serializers.CharField(source="get_kind_display")
+    outcome_label = serializers.CharField(source="get_outcome_display")
+    service = serializers.CharField(source="service.name")
+
+    class Meta:
+        model = Operation
+        fields = [
+            "id",
+            "dealpoint",
+            "kind",
+            "kind_label",
+            "occurred_on",
+            "service",
+            "outcome",
+            "outcome_label",
+            "arrests",
+            "notes",
+            "recorded_at",
+        ]
+
+
+class OperationListQuerySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    departement = serializers.CharField(max_length=3, required=False)
+
+
+class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    kind_label = serializers.CharField(source="get_kind_display")
+    actor = serializers.SerializerMethodField()
+    details = serializers.DictField()
+
+    class Meta:
+        model = DealPointEvent
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "occurred_at",
+            "actor",
+            "from_status",
+            "to_status",
+            "details",
+            "note",
+        ]
+
+    def get_actor(self, event: DealPointEvent) -> str:
+        """Who acted (« Cartostup » for the platform itself)."""
+        if event.actor is None:
+            return "Cartostup"
+        return event.actor.get_full_name() or event.actor.get_username()
+
+
+class ReportAttachInputSerializer(serializers.Serializer):
+    report = serializers.CharField(
+        max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
+    )
+
+
+class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
+    report = serializers.CharField(source="report.reference")
+    report_id = serializers.IntegerField()
+    dealpoint = serializers.CharField(source="dealpoint.reference")
+
+    class Meta:
+        model = ReportLink
+        fields = ["report", "report_id", "dealpoint", "decision", "decided_at"]

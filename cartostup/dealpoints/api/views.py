@@ -1,0 +1,470 @@
+"""The deal-points API (/api/v1/dealpoints/, /api/v1/operations/): thin views over the
+selectors and services. What each actor may see or do is decided by `access.policy`: a point
+the actor may not see answers 404; a landlord referent receives the reduced view the policy
+declares (`policy.visible_fields`), and nothing beyond it (no operations, history or
+reports); a prefecture or a prosecutor's office only counts points on the map (404 here)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, cast
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import generics, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cartostup.access import policy
+from cartostup.access.models import User
+from cartostup.core.api import CartostupAPIView, ErrorSerializer
+
+from .. import exchange, selectors, services
+from ..filters import DealPointFilterSet
+from ..models import DealPoint
+from .serializers import (
+    DealPointInputSerializer,
+    DealPointOutputSerializer,
+    DealPointReducedOutputSerializer,
+    EventOutputSerializer,
+    MergeInputSerializer,
+    NoteInputSerializer,
+    OperationInputSerializer,
+    OperationListQuerySerializer,
+    OperationOutputSerializer,
+    ReportAttachInputSerializer,
+    ReportLinkOutputSerializer,
+    StatusInputSerializer,
+)
+
+TAGS = ["points de deal"]
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    descriptions = {
+        400: _("Données invalides (voir `errors`)."),
+        403: _("Authentification à deux facteurs requise (ou jeton CSRF absent)."),
+        404: _("Point inconnu ou invisible pour vous."),
+    }
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
+    }
+
+
+POINT = PolymorphicProxySerializer(
+    component_name="DealPointView",
+    serializers=[DealPointOutputSerializer, DealPointReducedOutputSerializer],
+    resource_type_field_name=None,
+)
+POINT_LIST = PolymorphicProxySerializer(
+    component_name="DealPointView",
+    serializers=[DealPointOutputSerializer, DealPointReducedOutputSerializer],
+    resource_type_field_name=None,
+    many=True,
+)
+
+
+def _actor(request: Request) -> User:
+    """The verified member making the request (`IsVerifiedMember` let it through)."""
+    return cast(User, request.user)
+
+
+def _points_reader(actor: User) -> None:
+    exchange.points_reader_require(actor)
+
+
+def _require_field(actor: User, name: str) -> None:
+    """404 when the actor receives a reduced view of points that leaves out `name`."""
+    visible = policy.visible_fields(actor, DealPoint)
+    if visible is not None and name not in visible:
+        raise Http404
+
+
+def _point_data(actor: User, point: Any, *, many: bool = False) -> Any:
+    """The point(s) as this actor may receive them: in full, or the reduced view chosen from
+    `policy.visible_fields`."""
+    visible = policy.visible_fields(actor, DealPoint)
+    if visible is None:
+        return DealPointOutputSerializer(point, many=many).data
+    return DealPointReducedOutputSerializer(point, many=many, fields=visible).data
+
+
+def _point(actor: User, pk: int) -> DealPoint:
+    """The point with its counts, if the actor may see it (audited VIEW)."""
+    _points_reader(actor)
+    point = selectors.access_dealpoint(actor=actor, pk=pk)
+    return exchange.with_counts(DealPoint.objects.filter(pk=point.pk)).select_related(
+        "commune", "departement", "priority_neighbourhood", "successor", "merged_into"
+    )[0]
+
+
+def _refetch(actor: User, pk: int) -> Any:
+    """A point after a change, with its counts (not audited again: the service was)."""
+    return _point_data(
+        actor,
+        exchange.with_counts(DealPoint.objects.filter(pk=pk))
+        .select_related(
+            "commune", "departement", "priority_neighbourhood", "successor", "merged_into"
+        )
+        .get(),
+    )
+
+
+def _input(validated: dict[str, Any], base: services.DealPointInput) -> services.DealPointInput:
+    changes = {name: value for name, value in validated.items() if name in services.input_fields()}
+    return replace(base, **changes)
+
+
+class DealPointListView(CartostupAPIView, generics.GenericAPIView):
+    queryset = DealPoint.objects.none()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DealPointFilterSet
+
+    @extend_schema(
+        operation_id="dealpoints_list",
+        summary="Points de deal",
+        description=(
+            "Les points de deal que vous pouvez voir (hors points fusionnés), filtrés, paginés "
+            "(`limit`, `offset`). Un bailleur reçoit la vue réduite (référence, statut, semaine "
+            "de dernière activité, bâtiment). La consultation est journalisée avec ses filtres."
+        ),
+        responses={200: POINT_LIST, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        _points_reader(_actor(request))
+        params = request.query_params
+        filterset = DealPointFilterSet(params or None, queryset=DealPoint.objects.none())
+        if params and not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        queryset = selectors.dealpoint_list(actor=_actor(request), filters=params, view="api")
+        queryset = exchange.with_counts(queryset).select_related("successor", "merged_into")
+        page = self.paginate_queryset(queryset.order_by("reference"))
+        return self.get_paginated_response(_point_data(_actor(request), page, many=True))
+
+    @extend_schema(
+        operation_id="dealpoints_create",
+        summary="Créer un point de deal",
+        description=(
+            "Un nouveau point, rattaché au CROSS de son département (qui doit être dans votre "
+            "territoire). Réservé aux analystes."
+        ),
+        request=DealPointInputSerializer,
+        responses={201: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request) -> Response:
+        policy.require(_actor(request), policy.Capability.EDIT_DEALPOINTS)
+        params = DealPointInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        point = services.dealpoint_create(
+            actor=_actor(request), data=_input(params.validated_data, services.DealPointInput())
+        )
+        return Response(_refetch(_actor(request), point.pk), status=status.HTTP_201_CREATED)
+
+
+class DealPointDetailView(CartostupAPIView):
+    @extend_schema(
+        operation_id="dealpoints_retrieve",
+        summary="Un point de deal",
+        description="La consultation est journalisée.",
+        responses={200: POINT, **_errors(403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_point_data(_actor(request), _point(_actor(request), pk)))
+
+    @extend_schema(
+        operation_id="dealpoints_partial_update",
+        summary="Modifier un point de deal",
+        description=(
+            "Les champs envoyés remplacent les valeurs actuelles ; l'historique garde l'ancienne "
+            "et la nouvelle valeur. Le statut se change par `status/`."
+        ),
+        request=DealPointInputSerializer(partial=True),
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        point = _point(_actor(request), pk)
+        params = DealPointInputSerializer(data=request.data, partial=True)
+        params.is_valid(raise_exception=True)
+        point = services.dealpoint_update(
+            actor=_actor(request),
+            dealpoint=point,
+            data=_input(params.validated_data, services.input_from_dealpoint(point)),
+            note=params.validated_data.get("note", ""),
+        )
+        return Response(_refetch(_actor(request), point.pk))
+
+
+class DealPointStatusView(CartostupAPIView):
+    @extend_schema(
+        operation_id="dealpoints_status",
+        summary="Changer le statut d'un point",
+        description=(
+            "Selon le cycle de vie (signalé → confirmé → en cours d'enquête → démantelé ; "
+            "déplacé, résurgent). « moved » demande la référence du point successeur."
+        ),
+        request=StatusInputSerializer,
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        point = _point(_actor(request), pk)
+        params = StatusInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        successor = None
+        if params.validated_data["successor"]:
+            successor = selectors.dealpoint_by_reference(
+                actor=_actor(request), reference=params.validated_data["successor"]
+            )
+            if successor is None:
+                raise ValidationError({"successor": _("Point inconnu ou invisible pour vous.")})
+        services.dealpoint_change_status(
+            actor=_actor(request),
+            dealpoint=point,
+            status=params.validated_data["status"],
+            note=params.validated_data["note"],
+            successor=successor,
+        )
+        return Response(_refetch(_actor(request), point.pk))
+
+
+class DealPointOperationsView(CartostupAPIView, generics.GenericAPIView):
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        operation_id="dealpoints_operations_list",
+        summary="Opérations sur un point",
+        responses={200: OperationOutputSerializer(many=True), **_errors(403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        _require_field(_actor(request), "operations")
+        point = _point(_actor(request), pk)
+        queryset = point.operations.select_related("dealpoint", "service").order_by(
+            "-occurred_on", "-pk"
+        )
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(OperationOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="dealpoints_operations_create",
+        summary="Enregistrer une opération",
+        description=(
+            "Un pilonnage, des interpellations, une perquisition… au nom d'un de vos services. "
+            "Un résultat « dismantled » démantèle le point."
+        ),
+        request=OperationInputSerializer,
+        responses={201: OperationOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        _require_field(_actor(request), "operations")
+        point = _point(_actor(request), pk)
+        params = OperationInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        operation = services.operation_record(
+            actor=_actor(request),
+            dealpoint=point,
+            data=services.OperationInput(**params.validated_data),
+        )
+        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
+
+
+class DealPointHistoryView(CartostupAPIView, generics.GenericAPIView):
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        operation_id="dealpoints_history",
+        summary="Historique d'un point",
+        description="Chaque événement, daté et attribué, du plus récent au plus ancien.",
+        responses={200: EventOutputSerializer(many=True), **_errors(403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        _require_field(_actor(request), "events")
+        point = _point(_actor(request), pk)
+        queryset = point.events.select_related("actor").order_by("-occurred_at", "-pk")
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(EventOutputSerializer(page, many=True).data)
+
+
+class DealPointReportsView(CartostupAPIView):
+    @extend_schema(
+        operation_id="dealpoints_reports_attach",
+        summary="Rattacher un signalement",
+        description="Un signalement accepté au tri, désigné par sa référence.",
+        request=ReportAttachInputSerializer,
+        responses={201: ReportLinkOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        _require_field(_actor(request), "reports")
+        point = _point(_actor(request), pk)
+        params = ReportAttachInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        report = selectors.report_by_reference(
+            actor=_actor(request), reference=params.validated_data["report"]
+        )
+        if report is None:
+            raise ValidationError({"report": _("Signalement inconnu ou invisible pour vous.")})
+        link = services.report_attach(actor=_actor(request), dealpoint=point, report=report)
+        return Response(ReportLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+class DealPointReportDetachView(CartostupAPIView):
+    @extend_schema(
+        operation_id="dealpoints_reports_detach",
+        summary="Détacher un signalement",
+        description="Le rattachement est gardé comme écarté : il ne sera plus proposé.",
+        responses={204: None, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def delete(self, request: Request, pk: int, report_id: int) -> Response:
+        _require_field(_actor(request), "reports")
+        point = _point(_actor(request), pk)
+        link = selectors.dealpoint_link(dealpoint=point, report_pk=report_id)
+        services.report_detach(actor=_actor(request), dealpoint=point, report=link.report)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DealPointMergeView(CartostupAPIView):
+    @extend_schema(
+        operation_id="dealpoints_merge",
+        summary="Fusionner ce point dans un autre",
+        description="Réversible (`unmerge/`). Renvoie le point qui reste.",
+        request=MergeInputSerializer,
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        point = _point(_actor(request), pk)
+        params = MergeInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        target = selectors.dealpoint_by_reference(
+            actor=_actor(request), reference=params.validated_data["target"]
+        )
+        if target is None:
+            raise ValidationError({"target": _("Point inconnu ou invisible pour vous.")})
+        merged = services.dealpoint_merge(
+            actor=_actor(request), source=point, target=target, note=params.validated_data["note"]
+        )
+        return Response(_refetch(_actor(request), merged.pk))
+
+
+class DealPointUnmergeView(CartostupAPIView):
+    @extend_schema(
+        operation_id="dealpoints_unmerge",
+        summary="Annuler la fusion de ce point",
+        request=NoteInputSerializer,
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        point = _point(_actor(request), pk)
+        params = NoteInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.dealpoint_unmerge(
+            actor=_actor(request), dealpoint=point, note=params.validated_data["note"]
+        )
+        return Response(_refetch(_actor(request), point.pk))
+
+
+class OperationListView(CartostupAPIView, generics.GenericAPIView):
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        operation_id="operations_list",
+        summary="Opérations",
+        description=(
+            "Les opérations sur les points que vous pouvez voir, des plus récentes aux plus "
+            "anciennes, paginées. La consultation est journalisée avec ses filtres."
+        ),
+        parameters=[OperationListQuerySerializer],
+        responses={200: OperationOutputSerializer(many=True), **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        _points_reader(_actor(request))
+        _require_field(_actor(request), "operations")
+        params = OperationListQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        queryset = selectors.operation_list(actor=_actor(request), filters=params.validated_data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(OperationOutputSerializer(page, many=True).data)
+
+
+class _IgnoreFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` names the export's file format here, not a REST framework renderer."""
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: Any = None) -> Any:
+        return (renderers[0], renderers[0].media_type)
+
+
+class DealPointExportView(CartostupAPIView, generics.GenericAPIView):
+    queryset = DealPoint.objects.none()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DealPointFilterSet
+    content_negotiation_class = _IgnoreFormatNegotiation
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="dealpoints_export",
+        summary="Exporter les points de deal",
+        description=(
+            "Les points que vous pouvez exporter (un point TLP:RED ne quitte pas son "
+            "propriétaire), filtrés comme la liste, en GeoJSON, CSV (UTF-8 avec BOM, « ; ») "
+            "ou XLSX. L'export est journalisé (format, filtres, nombre de points)."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                OpenApiParameter.QUERY,
+                required=True,
+                enum=list(exchange.FORMATS),
+                description="Format du fichier.",
+            )
+        ],
+        responses={
+            (200, "application/geo+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="FeatureCollection GeoJSON."
+            ),
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV."),
+            (
+                200,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ): OpenApiResponse(OpenApiTypes.BINARY, description="Classeur XLSX."),
+            **_errors(400, 403, 404),
+        },
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> HttpResponse | Response:
+        params = request.query_params.copy()
+        file_format = params.pop("format", [""])[-1]
+        if file_format not in exchange.FORMATS:
+            raise serializers.ValidationError(
+                {"format": [_("Choisissez un format : geojson, csv ou xlsx.")]}
+            )
+        try:
+            exported = exchange.dealpoints_export(
+                actor=_actor(request), format=file_format, filters=params
+            )
+        except exchange.ExportFiltersInvalid as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        response = HttpResponse(exported.content, content_type=exported.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,788 @@
+"""Deal points in and out of Cartostup: exports (GeoJSON, CSV, XLSX) of what the actor may
+export, and the import of an existing CROSS map (CSV or GeoJSON) with a per-line report.
+
+Exports read `selectors.dealpoint_list(action=EXPORT)` (TLP:RED and AMBER+STRICT points stay
+with their owner), keep to the fields the actor may receive (`policy.visible_fields`: a
+landlord gets the reduced view, placed on its building) and are audited with their format,
+filters and size. Cells that a spreadsheet would read as a formula are neutralised.
+
+Imports parse the file (`parse_rows`: rows, or `ImportFileError` with a French message), then
+`dealpoints_import` creates the points through `services.dealpoint_create` in ONE transaction:
+every line is validated by the service itself (inside a savepoint), and nothing is kept if a
+line is invalid, unless `partial` (then only the valid lines are kept). A dry run validates and
+keeps nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+
+from cartostup.access import policy
+from cartostup.access.models import User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+
+from . import selectors, services
+from .choices import ATTACHED_DECISIONS, DealPointStatus, EventKind
+from .filters import DealPointFilterSet
+from .models import DealPoint
+
+# --- columns -------------------------------------------------------------------------------------
+
+# Every column of a full export, in order (the import reads the same names).
+COLUMNS: tuple[str, ...] = (
+    "reference",
+    "status",
+    "name",
+    "latitude",
+    "longitude",
+    "precision",
+    "address",
+    "building_label",
+    "stairwell_label",
+    "commune_code",
+    "commune_name",
+    "departement",
+    "qpv_code",
+    "channel",
+    "products",
+    "opening_hours",
+    "observed_roles",
+    "estimated_daily_turnover",
+    "confidence",
+    "first_reported_at",
+    "last_activity_at",
+    "reports_count",
+    "operations_count",
+)
+
+# The columns of a reduced view, by the field the policy lets the actor receive. The
+# `building` field brings the building's name and position (the point's own position is not
+# part of the reduced view).
+REDUCED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "reference": ("reference",),
+    "status": ("status",),
+    "last_activity_week": ("last_activity_week",),
+    "building": ("building", "latitude", "longitude"),
+}
+
+# Lists (products, opening hours, observed roles) in CSV and XLSX cells.
+LIST_SEPARATOR = "|"
+LIST_COLUMNS = frozenset({"products", "opening_hours", "observed_roles"})
+
+# Columns the import reads; the others (commune, counts...) are recomputed by the platform.
+IMPORTED_COLUMNS = frozenset(
+    {
+        "reference",
+        "status",
+        "name",
+        "latitude",
+        "longitude",
+        "precision",
+        "address",
+        "building_label",
+        "stairwell_label",
+        "channel",
+        "products",
+        "opening_hours",
+        "observed_roles",
+        "estimated_daily_turnover",
+        "confidence",
+        "first_reported_at",
+        "last_activity_at",
+    }
+)
+KNOWN_COLUMNS = frozenset(COLUMNS) | frozenset(
+    name for names in REDUCED_COLUMNS.values() for name in names
+)
+
+FORMATS = ("geojson", "csv", "xlsx")
+CONTENT_TYPES = {
+    "geojson": "application/geo+json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+# Import limits.
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_ROWS = 5000
+# A cell longer than this is refused (the longest field, the address, holds 300 characters).
+MAX_CELL_LENGTH = 2000
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV/XLSX injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _unneutralise(value: str) -> str:
+    if value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+class ExportFiltersInvalid(ValidationError):
+    """The export's filters are invalid: nothing is exported."""
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    content: bytes
+    content_type: str
+    filename: str
+    count: int
+
+
+def points_reader_require(actor: User) -> None:
+    """404 unless the actor receives deal points one by one (a prefecture or a prosecutor's
+    office only counts them on the map; an operator or an auditor not at all)."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    if not policy.aggregate_scope(DealPoint.objects.none(), actor=actor).coordinates:
+        raise Http404
+
+
+def export_columns(actor: User) -> tuple[str, ...]:
+    """The columns this actor exports: every one, or those of its reduced view."""
+    visible = policy.visible_fields(actor, DealPoint)
+    if visible is None:
+        return COLUMNS
+    return tuple(
+        column for name, columns in REDUCED_COLUMNS.items() if name in visible for column in columns
+    )
+
+
+def with_counts(queryset: QuerySet[DealPoint]) -> QuerySet[DealPoint]:
+    """Each point with its number of attached reports and of operations."""
+    return queryset.annotate(
+        reports_count=Count(
+            "links", filter=Q(links__decision__in=ATTACHED_DECISIONS), distinct=True
+        ),
+        operations_count=Count("operations", distinct=True),
+    )
+
+
+def _week_start(moment: datetime | None) -> date | None:
+    if moment is None:
+        return None
+    day = timezone.localtime(moment).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return timezone.localtime(moment).isoformat() if moment is not None else None
+
+
+def row_values(point: DealPoint) -> dict[str, Any]:
+    """Every column of one point, as plain values (lists stay lists, dates ISO strings)."""
+    building = point.building
+    week = _week_start(point.last_activity_at)
+    return {
+        "reference": point.reference,
+        "status": point.status,
+        "name": point.name,
+        "latitude": point.latitude,
+        "longitude": point.longitude,
+        "precision": point.precision,
+        "address": point.address,
+        "building_label": point.building_label,
+        "stairwell_label": point.stairwell_label,
+        "commune_code": point.commune.code if point.commune_id else "",
+        "commune_name": point.commune.name if point.commune_id else "",
+        "departement": point.departement.code if point.departement_id else "",
+        "qpv_code": point.priority_neighbourhood.code if point.priority_neighbourhood else "",
+        "channel": point.channel,
+        "products": list(point.products or []),
+        "opening_hours": list(point.opening_hours or []),
+        "observed_roles": list(point.observed_roles or []),
+        "estimated_daily_turnover": point.estimated_daily_turnover,
+        "confidence": point.confidence,
+        "first_reported_at": _iso(point.first_reported_at),
+        "last_activity_at": _iso(point.last_activity_at),
+        "reports_count": getattr(point, "reports_count", 0),
+        "operations_count": getattr(point, "operations_count", 0),
+        "last_activity_week": week.isoformat() if week else None,
+        "building": building.name if building else "",
+        "building_latitude": building.latitude if building else None,
+        "building_longitude": building.longitude if building else None,
+    }
+
+
+def _export_row(values: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """The row restricted to `columns`; a reduced view is placed on its building."""
+    row = {column: values[column] for column in columns}
+    if "building" in columns:
+        row["latitude"] = values["building_latitude"]
+        row["longitude"] = values["building_longitude"]
+    return row
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        value = LIST_SEPARATOR.join(str(item) for item in value)
+    if value is None:
+        return ""
+    return neutralise(value)
+
+
+def write_geojson(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
+    features = []
+    for row in rows:
+        latitude, longitude = row.get("latitude"), row.get("longitude")
+        geometry = (
+            {"type": "Point", "coordinates": [longitude, latitude]}
+            if latitude is not None and longitude is not None
+            else None
+        )
+        properties = {
+            column: row[column] for column in columns if column not in ("latitude", "longitude")
+        }
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
+    collection = {"type": "FeatureCollection", "features": features}
+    return json.dumps(collection, ensure_ascii=False).encode("utf-8")
+
+
+def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
+    """UTF-8 with a byte order mark and `;` between cells: what French spreadsheets open."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[column]) for column in columns])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def write_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_("Points de deal")[:31])
+    sheet.append(list(columns))
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = _cell(row[column])
+            if isinstance(value, str):
+                value = _XLSX_ILLEGAL.sub("", value)
+            cells.append(value)
+        sheet.append(cells)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+WRITERS = {"geojson": write_geojson, "csv": write_csv, "xlsx": write_xlsx}
+
+
+def dealpoints_export(*, actor: User, format: str, filters: Any = None) -> ExportFile:
+    """The deal points the actor may export, filtered by `DealPointFilterSet` (raw data, e.g.
+    `request.GET`), written in `format` (geojson, csv or xlsx). Audited (EXPORT: format,
+    filters, count). Invalid filters raise `ExportFiltersInvalid` and export nothing; an
+    actor who does not receive points one by one gets a 404."""
+    if format not in WRITERS:
+        raise Http404
+    points_reader_require(actor)
+    filterset = DealPointFilterSet(filters or None, queryset=DealPoint.objects.none())
+    if filters and not filterset.is_valid():
+        raise ExportFiltersInvalid(filterset.errors)
+    applied = filterset.applied_filters() if filters else {}
+    queryset = selectors.dealpoint_list(
+        actor=actor, filters=filters, action=policy.Action.EXPORT, audit=False
+    )
+    columns = export_columns(actor)
+    points = list(with_counts(queryset).order_by("reference"))
+    rows = [_export_row(row_values(point), columns) for point in points]
+    content = WRITERS[format](rows, columns)
+    audit_record(
+        actor=actor,
+        action=AuditAction.EXPORT,
+        object_type=DealPoint._meta.label_lower,
+        details={"format": format, "filters": applied, "count": len(rows)},
+    )
+    stamp = timezone.localdate().isoformat()
+    return ExportFile(
+        content=content,
+        content_type=CONTENT_TYPES[format],
+        filename=f"points-de-deal-{stamp}.{format}",
+        count=len(rows),
+    )
+
+
+# --- import: parsing -----------------------------------------------------------------------------
+
+
+class ImportFileError(Exception):
+    """The file cannot be read as a whole (encoding, format, size): nothing is imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """One line (CSV) or feature (GeoJSON) of an imported file, as read."""
+
+    line: int
+    values: dict[str, Any]
+
+
+def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
+    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM) or GeoJSON file (a
+    FeatureCollection of Points whose properties are the export's columns). Raises
+    `ImportFileError` (a French message) when the file as a whole cannot be read."""
+    if not isinstance(data, bytes | bytearray):
+        raise ImportFileError(_("Le fichier est illisible."))
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFileError(
+            _("Le fichier dépasse %(size)s Mo.") % {"size": MAX_IMPORT_BYTES // (1024 * 1024)}
+        )
+    try:
+        text = bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = bytes(data)[: error.start].count(b"\n") + 1
+        raise ImportFileError(
+            _("Le fichier n'est pas encodé en UTF-8 (ligne %(line)s). Enregistrez-le en UTF-8.")
+            % {"line": line}
+        ) from error
+    if not text.strip():
+        raise ImportFileError(_("Le fichier est vide."))
+    if file_format(filename, text) == "geojson":
+        return _parse_geojson(text)
+    return _parse_csv(text)
+
+
+def file_format(filename: str, text: str) -> str:
+    """ "geojson" (by its extension, or a JSON object without one) or "csv"."""
+    name = (filename or "").lower()
+    if name.endswith((".geojson", ".json")) or (
+        not name.endswith(".csv") and text.lstrip().startswith("{")
+    ):
+        return "geojson"
+    return "csv"
+
+
+def _parse_csv(text: str) -> list[SourceRow]:
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
+            raise ImportFileError(_("Le fichier est vide."))
+        columns = [column.strip().lstrip("\ufeff").lower() for column in header]
+        _check_columns(columns)
+        rows: list[SourceRow] = []
+        for index, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(rows) >= MAX_IMPORT_ROWS:
+                raise ImportFileError(
+                    _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
+                )
+            values: dict[str, Any] = {}
+            if len(cells) > len(columns):
+                values["__extra__"] = True
+            for column, cell in zip(columns, cells, strict=False):
+                values[column] = cell
+            rows.append(SourceRow(line=index, values=values))
+    except csv.Error as error:
+        raise ImportFileError(
+            _("Le fichier CSV est mal formé (ligne %(line)s).") % {"line": reader.line_num}
+        ) from error
+    if not rows:
+        raise ImportFileError(_("Le fichier ne contient aucune ligne de données."))
+    return rows
+
+
+def _check_columns(columns: Sequence[str]) -> None:
+    missing = [name for name in ("latitude", "longitude") if name not in columns]
+    if missing:
+        raise ImportFileError(
+            _("Colonnes obligatoires absentes : %(columns)s.") % {"columns": ", ".join(missing)}
+        )
+    unknown = [column for column in columns if column and column not in KNOWN_COLUMNS]
+    if unknown:
+        raise ImportFileError(
+            _("Colonnes inconnues : %(columns)s.") % {"columns": ", ".join(unknown[:10])[:300]}
+        )
+    if len(set(columns)) != len(columns):
+        raise ImportFileError(_("Une colonne est en double."))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _parse_geojson(text: str) -> list[SourceRow]:
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        raise ImportFileError(_("Le fichier GeoJSON est mal formé (JSON invalide).")) from error
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise ImportFileError(_("Le fichier GeoJSON doit être une FeatureCollection."))
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise ImportFileError(_("La FeatureCollection n'a pas de liste « features »."))
+    if len(features) > MAX_IMPORT_ROWS:
+        raise ImportFileError(
+            _("Le fichier compte plus de %(count)s points.") % {"count": MAX_IMPORT_ROWS}
+        )
+    if not features:
+        raise ImportFileError(_("Le fichier ne contient aucun point."))
+    rows = []
+    for index, feature in enumerate(features, start=1):
+        values: dict[str, Any] = {}
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            values["__invalid__"] = _("Cet élément n'est pas une « Feature ».")
+            rows.append(SourceRow(line=index, values=values))
+            continue
+        properties = feature.get("properties")
+        if isinstance(properties, dict):
+            for key, value in properties.items():
+                key = str(key).lower()
+                if key in KNOWN_COLUMNS and key not in ("latitude", "longitude"):
+                    values[key] = value
+                elif key not in KNOWN_COLUMNS:
+                    values.setdefault("__unknown__", []).append(key)
+        elif properties is not None:
+            values["__invalid__"] = _("Les « properties » doivent être un objet.")
+        geometry = feature.get("geometry")
+        coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if (
+            not isinstance(geometry, dict)
+            or geometry.get("type") != "Point"
+            or not isinstance(coordinates, list)
+            or len(coordinates) < 2
+        ):
+            values["__invalid__"] = _("La géométrie doit être un « Point » [longitude, latitude].")
+        else:
+            values["longitude"], values["latitude"] = coordinates[0], coordinates[1]
+        rows.append(SourceRow(line=index, values=values))
+    return rows
+
+
+# --- import: one row to the service's input ------------------------------------------------------
+
+
+def _label(name: str) -> str:
+    try:
+        return str(getattr(DealPoint._meta.get_field(name), "verbose_name", name))
+    except FieldDoesNotExist:
+        return {
+            "building_id": _("bâtiment du bailleur"),
+            "reports": _("signalements"),
+            "__all__": _("ligne"),
+            "position": _("position"),
+        }.get(name, name)
+
+
+def _text(value: Any, name: str, errors: dict[str, list[str]]) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        errors.setdefault(name, []).append(_("Un texte est attendu."))
+        return ""
+    text = _unneutralise(str(value).strip())
+    if len(text) > MAX_CELL_LENGTH:
+        errors.setdefault(name, []).append(_("Ce texte est trop long."))
+        return ""
+    return text
+
+
+def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        errors.setdefault(name, []).append(_("Un nombre est attendu."))
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str) and len(value) <= 50:
+        try:
+            number = float(value.strip().replace(",", ".").replace("\u202f", "").replace(" ", ""))
+        except ValueError:
+            number = math.nan
+    else:
+        number = math.nan
+    if not math.isfinite(number):
+        errors.setdefault(name, []).append(_("Un nombre est attendu."))
+        return None
+    return number
+
+
+def _list(value: Any, name: str, errors: dict[str, list[str]]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            errors.setdefault(name, []).append(_("Une liste de codes est attendue."))
+            return []
+        return [item.strip() for item in value if item.strip()]
+    if isinstance(value, str):
+        if len(value) > MAX_CELL_LENGTH:
+            errors.setdefault(name, []).append(_("Ce texte est trop long."))
+            return []
+        return [item.strip() for item in re.split(r"[|,]", value) if item.strip()]
+    errors.setdefault(name, []).append(_("Une liste de codes est attendue."))
+    return []
+
+
+def _moment(value: Any, name: str, errors: dict[str, list[str]]) -> datetime | None:
+    text = _text(value, name, errors)
+    if not text:
+        return None
+    moment: datetime | None = None
+    try:
+        moment = parse_datetime(text)
+        if moment is None:
+            day = parse_date(text)
+            if day is not None:
+                moment = datetime.combine(day, time.min)
+    except ValueError:
+        moment = None
+    if moment is None:
+        errors.setdefault(name, []).append(
+            _("Date invalide (format attendu : AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).")
+        )
+        return None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    if moment > timezone.now() + timedelta(days=1):
+        errors.setdefault(name, []).append(_("La date ne peut pas être dans le futur."))
+        return None
+    return moment
+
+
+@dataclass(frozen=True)
+class RowInput:
+    data: services.DealPointInput
+    status: str
+    reference: str
+    first_reported_at: datetime | None
+    last_activity_at: datetime | None
+
+
+def row_input(row: SourceRow) -> tuple[RowInput | None, dict[str, list[str]]]:
+    """The service's input for one row, or the errors that prevent building it (types,
+    dates, unknown statuses). Choices, position and territory are checked by the service."""
+    values = row.values
+    errors: dict[str, list[str]] = {}
+    if "__invalid__" in values:
+        errors["__all__"] = [str(values["__invalid__"])]
+    if values.get("__extra__"):
+        errors.setdefault("__all__", []).append(_("Cette ligne a plus de cellules que d'en-têtes."))
+    if values.get("__unknown__"):
+        errors.setdefault("__all__", []).append(
+            _("Propriétés inconnues : %(names)s.")
+            % {"names": ", ".join(map(str, values["__unknown__"][:5]))[:200]}
+        )
+    latitude = _number(values.get("latitude"), "latitude", errors)
+    longitude = _number(values.get("longitude"), "longitude", errors)
+    turnover = _number(values.get("estimated_daily_turnover"), "estimated_daily_turnover", errors)
+    if turnover is not None and not turnover.is_integer():
+        errors.setdefault("estimated_daily_turnover", []).append(_("Un nombre entier est attendu."))
+    status = _text(values.get("status"), "status", errors) or DealPointStatus.REPORTED
+    if status not in DealPointStatus.values:
+        errors.setdefault("status", []).append(
+            _("Statut inconnu (valeurs : %(values)s).")
+            % {"values": ", ".join(DealPointStatus.values)}
+        )
+    elif status == DealPointStatus.MOVED:
+        errors.setdefault("status", []).append(
+            _("Un point « déplacé » ne s'importe pas : son successeur est inconnu.")
+        )
+    defaults = services.DealPointInput()
+    data = services.DealPointInput(
+        latitude=latitude,
+        longitude=longitude,
+        precision=_text(values.get("precision"), "precision", errors) or defaults.precision,
+        name=_text(values.get("name"), "name", errors),
+        address=_text(values.get("address"), "address", errors),
+        building_label=_text(values.get("building_label"), "building_label", errors),
+        stairwell_label=_text(values.get("stairwell_label"), "stairwell_label", errors),
+        channel=_text(values.get("channel"), "channel", errors) or defaults.channel,
+        products=_list(values.get("products"), "products", errors),
+        opening_hours=_list(values.get("opening_hours"), "opening_hours", errors),
+        observed_roles=_list(values.get("observed_roles"), "observed_roles", errors),
+        estimated_daily_turnover=int(turnover)
+        if turnover is not None and turnover.is_integer() and abs(turnover) < 10**12
+        else None,
+        confidence=_text(values.get("confidence"), "confidence", errors) or defaults.confidence,
+    )
+    first = _moment(values.get("first_reported_at"), "first_reported_at", errors)
+    last = _moment(values.get("last_activity_at"), "last_activity_at", errors)
+    reference = _text(values.get("reference"), "reference", errors)[:40]
+    if errors:
+        return None, errors
+    return RowInput(data, status, reference, first, last), {}
+
+
+# --- import: the service -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    messages: list[str]
+
+
+@dataclass
+class ImportResult:
+    """What an import did: lines read, lines valid, references created (empty when nothing
+    was kept), and the errors per line."""
+
+    total: int = 0
+    valid: int = 0
+    created: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    imported: bool = False
+    dry_run: bool = False
+
+    @property
+    def invalid(self) -> int:
+        return len(self.errors)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _messages(errors: dict[str, list[str]]) -> list[str]:
+    return [
+        f"{_label(name)} : {message}" if name != "__all__" else str(message)
+        for name, messages in errors.items()
+        for message in messages
+    ]
+
+
+def _error_dict(error: ValidationError) -> dict[str, list[str]]:
+    if hasattr(error, "error_dict"):
+        return {name: list(messages) for name, messages in error.message_dict.items()}
+    return {"__all__": list(error.messages)}
+
+
+def dealpoints_import(
+    *,
+    actor: User,
+    rows: Sequence[SourceRow],
+    partial: bool = False,
+    dry_run: bool = False,
+    source: str = "",
+) -> ImportResult:
+    """Create one deal point per row (history IMPORTED, status from the file), in ONE
+    transaction, through `services.dealpoint_create`, which validates each row (choices,
+    position inside the actor's territory...). If a row is invalid nothing is kept, unless
+    `partial` (the valid rows are kept). `dry_run` validates and keeps nothing. Audited
+    (IMPORT: format, counts) unless a dry run."""
+    policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ImportFileError(
+            _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
+        )
+    result = ImportResult(total=len(rows), dry_run=dry_run)
+    try:
+        with transaction.atomic():
+            for row in rows:
+                parsed, errors = row_input(row)
+                if parsed is None:
+                    result.errors.append(RowError(row.line, _messages(errors)))
+                    continue
+                try:
+                    with transaction.atomic():
+                        point = services.dealpoint_create(
+                            actor=actor,
+                            data=parsed.data,
+                            status=parsed.status,
+                            kind=EventKind.IMPORTED,
+                            note=_("Référence d'origine : %(reference)s")
+                            % {"reference": parsed.reference}
+                            if parsed.reference
+                            else "",
+                        )
+                        _set_imported_dates(point, parsed)
+                except ValidationError as error:
+                    result.errors.append(RowError(row.line, _messages(_error_dict(error))))
+                    continue
+                result.valid += 1
+                result.created.append(point.reference)
+            if dry_run or (result.errors and not partial) or not result.created:
+                raise _Rollback
+            result.imported = True
+            audit_record(
+                actor=actor,
+                action=AuditAction.IMPORT,
+                object_type=DealPoint._meta.label_lower,
+                details={
+                    "format": source,
+                    "rows": result.total,
+                    "created": len(result.created),
+                    "invalid": result.invalid,
+                    "partial": partial,
+                },
+            )
+    except _Rollback:
+        result.created = []
+        result.imported = False
+        if not dry_run:
+            # A refused import is recorded too (nothing was kept).
+            audit_record(
+                actor=actor,
+                action=AuditAction.IMPORT,
+                object_type=DealPoint._meta.label_lower,
+                details={
+                    "format": source,
+                    "rows": result.total,
+                    "created": 0,
+                    "invalid": result.invalid,
+                    "partial": partial,
+                },
+            )
+    return result
+
+
+def _set_imported_dates(point: DealPoint, parsed: RowInput) -> None:
+    """The first report and last activity the file gives (the point has no report yet)."""
+    changes: dict[str, Any] = {}
+    if parsed.first_reported_at is not None:
+        changes["first_reported_at"] = parsed.first_reported_at
+    if parsed.last_activity_at is not None:
+        changes["last_activity_at"] = parsed.last_activity_at
+    if changes:
+        DealPoint.objects.filter(pk=point.pk).update(**changes)
+
+
+def import_file(
+    *, actor: User, data: bytes, filename: str, partial: bool = False, dry_run: bool = False
+) -> ImportResult:
+    """Parse then import (`parse_rows`, `dealpoints_import`); `ImportFileError` if the file
+    cannot be read."""
+    rows = parse_rows(data, filename)
+    source = file_format(filename, bytes(data[:64]).decode("utf-8-sig", errors="replace"))
+    return dealpoints_import(
+        actor=actor, rows=rows, partial=partial, dry_run=dry_run, source=source
+    )

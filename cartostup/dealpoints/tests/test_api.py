@@ -1,0 +1,302 @@
+"""The deal-points API, per persona: who sees what, what each action changes, what is
+audited."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.test import Client
+
+from cartostup.access.services import building_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import services
+from cartostup.dealpoints.choices import DealPointStatus, EventKind, LinkDecision
+from cartostup.dealpoints.models import DealPoint, Operation, ReportLink
+from cartostup.dealpoints.rules import LANDLORD_FIELDS
+from cartostup.dealpoints.tests.factories import MARSEILLE_14, accepted_report, dealpoint
+
+LIST = "/api/v1/dealpoints/"
+SAINT_DENIS = (48.936, 2.357)
+
+
+def detail(point: DealPoint, suffix: str = "") -> str:
+    return f"{LIST}{point.pk}/{suffix}"
+
+
+@pytest.fixture
+def analyst(persona):
+    return persona("cross13_analyst")
+
+
+@pytest.fixture
+def building(persona):
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment B",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=MARSEILLE_14[0],
+        longitude=MARSEILLE_14[1],
+    )
+
+
+@pytest.fixture
+def point(analyst, building):
+    return dealpoint(actor=analyst, building_id=building.pk)
+
+
+def test_analyst_lists_and_opens_a_point_audited(client_for, analyst, point):
+    client = client_for("cross13_analyst")
+    listing = client.get(LIST, {"status": "reported"})
+    assert listing.status_code == 200
+    body = listing.json()
+    assert body["count"] == 1
+    assert body["results"][0]["reference"] == point.reference
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST, object_type="dealpoints.dealpoint", actor_id=analyst.pk
+    ).exists()
+    opened = client.get(detail(point))
+    assert opened.status_code == 200
+    data = opened.json()
+    assert data["latitude"] == pytest.approx(MARSEILLE_14[0])
+    assert data["departement"] == "13"
+    assert data["products"] == ["cannabis"]
+    assert data["reports_count"] == 0
+    assert AuditEvent.objects.filter(
+        action=AuditAction.VIEW, object_id=str(point.pk), actor_id=analyst.pk
+    ).exists()
+
+
+def test_filters_narrow_the_list_and_bad_filters_are_refused(client_for, analyst, point):
+    client = client_for("cross13_analyst")
+    assert client.get(LIST, {"status": "dismantled"}).json()["count"] == 0
+    assert client.get(LIST, {"product": "cannabis"}).json()["count"] == 1
+    assert client.get(LIST, {"product": "heroin"}).json()["count"] == 0
+    refused = client.get(LIST, {"status": "nonsense"})
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid"
+    assert "status" in refused.json()["errors"]
+
+
+def test_other_territory_and_prefecture_get_404(client_for, point):
+    assert client_for("cross93_analyst").get(detail(point)).status_code == 404
+    assert client_for("cross93_analyst").get(LIST).json()["count"] == 0
+    prefecture = client_for("prefecture_13")
+    assert prefecture.get(detail(point)).status_code == 404
+    assert prefecture.get(LIST).status_code == 404
+    assert prefecture.get("/api/v1/operations/").status_code == 404
+
+
+def test_anonymous_is_refused(point):
+    assert Client().get(LIST).status_code == 403
+    assert Client().get(detail(point)).status_code == 403
+    assert Client().post(LIST, {}, content_type="application/json").status_code == 403
+
+
+def test_landlord_receives_the_reduced_view_only(client_for, point):
+    client = client_for("landlord_13h")
+    data = client.get(detail(point)).json()
+    assert set(data) == set(LANDLORD_FIELDS)
+    assert data["building"] == point.building_id
+    listing = client.get(LIST).json()
+    assert [set(row) for row in listing["results"]] == [set(LANDLORD_FIELDS)]
+    for suffix in ("history/", "operations/"):
+        assert client.get(detail(point, suffix)).status_code == 404
+    assert client.get("/api/v1/operations/").status_code == 404
+    assert client_for("landlord_13l").get(detail(point)).status_code == 404
+
+
+def test_investigator_reads_and_records_an_operation_but_does_not_edit(client_for, persona, point):
+    client = client_for("police13_investigator")
+    assert client.get(detail(point)).json()["reference"] == point.reference
+    recorded = client.post(
+        detail(point, "operations/"),
+        {"kind": "raid", "occurred_on": date.today().isoformat(), "outcome": "disrupted"},
+        content_type="application/json",
+    )
+    assert recorded.status_code == 201, recorded.content
+    assert recorded.json()["kind"] == "raid"
+    assert Operation.objects.filter(dealpoint=point, recorded_by=persona("police13_investigator"))
+    assert client.get(detail(point, "operations/")).json()["count"] == 1
+    changed = client.patch(detail(point), {"name": "x"}, content_type="application/json")
+    assert changed.status_code == 404
+    created = client.post(
+        LIST,
+        {"latitude": MARSEILLE_14[0], "longitude": MARSEILLE_14[1]},
+        content_type="application/json",
+    )
+    assert created.status_code == 404
+    point.refresh_from_db()
+    assert point.name == "Four du bâtiment B"
+    assert DealPoint.objects.count() == 1
+
+
+def test_create_then_patch_with_history_and_audit(client_for, analyst):
+    client = client_for("cross13_analyst")
+    created = client.post(
+        LIST,
+        {
+            "latitude": MARSEILLE_14[0],
+            "longitude": MARSEILLE_14[1],
+            "precision": "building",
+            "products": ["cannabis", "cocaine"],
+            "estimated_daily_turnover": 3000,
+        },
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    point = DealPoint.objects.get(pk=created.json()["id"])
+    assert point.events.filter(kind=EventKind.CREATED).exists()
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE, object_id=str(point.pk)).exists()
+    patched = client.patch(
+        detail(point), {"name": "Le four", "note": "vu sur place"}, content_type="application/json"
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["name"] == "Le four"
+    edit = point.events.get(kind=EventKind.EDITED)
+    assert edit.details["name"] == ["", "Le four"]
+    assert edit.note == "vu sur place"
+    # The rest stayed as it was.
+    point.refresh_from_db()
+    assert point.products == ["cannabis", "cocaine"]
+
+
+def test_invalid_input_is_refused_in_french_and_nothing_is_created(client_for):
+    client = client_for("cross13_analyst")
+    outside = client.post(
+        LIST,
+        {"latitude": SAINT_DENIS[0], "longitude": SAINT_DENIS[1]},
+        content_type="application/json",
+    )
+    assert outside.status_code == 400
+    body = outside.json()
+    assert body["detail"] == "Les données envoyées sont invalides."
+    assert body["errors"]["latitude"] == ["Ce lieu est hors de votre territoire."]
+    wrong = client.post(
+        LIST, {"latitude": "abc", "products": ["sugar"]}, content_type="application/json"
+    )
+    assert wrong.status_code == 400
+    assert set(wrong.json()["errors"]) >= {"latitude", "longitude", "products"}
+    assert not DealPoint.objects.exists()
+
+
+def test_status_moves_and_names_a_successor(client_for, analyst, point):
+    client = client_for("cross13_analyst")
+    other = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)
+    confirmed = client.post(
+        detail(point, "status/"), {"status": "confirmed"}, content_type="application/json"
+    )
+    assert confirmed.status_code == 200
+    refused = client.post(
+        detail(point, "status/"), {"status": "reported"}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "status" in refused.json()["errors"]
+    unknown = client.post(
+        detail(point, "status/"),
+        {"status": "moved", "successor": "PD-99-0001"},
+        content_type="application/json",
+    )
+    assert unknown.status_code == 400
+    moved = client.post(
+        detail(point, "status/"),
+        {"status": "moved", "successor": other.reference, "note": "déplacé"},
+        content_type="application/json",
+    )
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["successor"] == other.reference
+    history = client.get(detail(point, "history/")).json()["results"]
+    assert [event["kind"] for event in history][:2] == ["status", "status"]
+    assert history[0]["to_status"] == DealPointStatus.MOVED
+
+
+def test_attach_detach_merge_unmerge(client_for, analyst, point):
+    client = client_for("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    attached = client.post(
+        detail(point, "reports/"), {"report": report.reference}, content_type="application/json"
+    )
+    assert attached.status_code == 201, attached.content
+    assert client.get(detail(point)).json()["reports_count"] == 1
+    missing = client.post(
+        detail(point, "reports/"), {"report": "SIG-00-0"}, content_type="application/json"
+    )
+    assert missing.status_code == 400
+    detached = client.delete(detail(point, f"reports/{report.pk}/"))
+    assert detached.status_code == 204
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
+    assert client.delete(detail(point, f"reports/{report.pk}/")).status_code == 404
+
+    other = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)
+    merged = client.post(
+        detail(other, "merge/"), {"target": point.reference}, content_type="application/json"
+    )
+    assert merged.status_code == 200, merged.content
+    assert merged.json()["reference"] == point.reference
+    other.refresh_from_db()
+    assert other.merged_into_id == point.pk
+    assert [row["reference"] for row in client.get(LIST).json()["results"]] == [point.reference]
+    unmerged = client.post(detail(other, "unmerge/"), {}, content_type="application/json")
+    assert unmerged.status_code == 200, unmerged.content
+    other.refresh_from_db()
+    assert other.merged_into_id is None
+    # Changes by someone who may not make them are refused and change nothing.
+    investigator = client_for("police13_investigator")
+    assert (
+        investigator.post(
+            detail(other, "merge/"), {"target": point.reference}, content_type="application/json"
+        ).status_code
+        == 404
+    )
+    other.refresh_from_db()
+    assert other.merged_into_id is None
+
+
+def test_operations_list_filters_and_audits(client_for, analyst, point):
+    services.operation_record(
+        actor=analyst,
+        dealpoint=point,
+        data=services.OperationInput(kind="raid", occurred_on=date(2026, 3, 1)),
+    )
+    services.operation_record(
+        actor=analyst,
+        dealpoint=point,
+        data=services.OperationInput(kind="search", occurred_on=date(2026, 4, 1)),
+    )
+    client = client_for("cross13_analyst")
+    every = client.get("/api/v1/operations/").json()
+    assert [row["kind"] for row in every["results"]] == ["search", "raid"]
+    raids = client.get("/api/v1/operations/", {"kind": "raid"}).json()
+    assert [row["occurred_on"] for row in raids["results"]] == ["2026-03-01"]
+    later = client.get("/api/v1/operations/", {"date_from": "2026-03-15"}).json()
+    assert later["count"] == 1
+    assert client.get("/api/v1/operations/", {"departement": "93"}).json()["count"] == 0
+    assert client.get("/api/v1/operations/", {"date_from": "hier"}).status_code == 400
+    assert client_for("cross93_analyst").get("/api/v1/operations/").json()["count"] == 0
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST, object_type="dealpoints.operation", details__filters__kind="raid"
+    ).exists()
+
+
+def test_api_export_is_audited(client_for, analyst, point):
+    client = client_for("cross13_analyst")
+    response = client.get("/api/v1/dealpoints/export/", {"format": "geojson"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/geo+json"
+    assert response.json()["features"][0]["properties"]["reference"] == point.reference
+    assert client.get("/api/v1/dealpoints/export/", {"format": "pdf"}).status_code == 400
+    assert AuditEvent.objects.filter(
+        action=AuditAction.EXPORT, details__format="geojson", details__count=1
+    ).exists()
+
+
+def test_schema_documents_the_endpoints():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = schema["paths"]
+    assert paths[LIST]["get"]["operationId"] == "dealpoints_list"
+    assert {p["name"] for p in paths[LIST]["get"]["parameters"]} >= {"status", "limit"}
+    assert set(paths["/api/v1/dealpoints/{id}/"]) >= {"get", "patch"}
+    assert "text/csv" in paths["/api/v1/dealpoints/export/"]["get"]["responses"]["200"]["content"]

@@ -1,0 +1,380 @@
+"""Exports (GeoJSON, CSV, XLSX) read back, and imports: valid files, invalid lines, partial
+imports, unreadable files, and a fuzzed parser that never fails unexpectedly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cartostup.access.choices import Marking
+from cartostup.access.services import building_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import exchange
+from cartostup.dealpoints.choices import DealPointStatus, EventKind
+from cartostup.dealpoints.models import DealPoint
+from cartostup.dealpoints.rules import LANDLORD_FIELDS
+from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint
+
+EXPORT = "/points-de-deal/export.{}"
+IMPORT = "/points-de-deal/importer/"
+SAINT_DENIS = (48.936, 2.357)
+
+
+@pytest.fixture
+def analyst(persona):
+    return persona("cross13_analyst")
+
+
+@pytest.fixture
+def building(persona):
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment B",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=MARSEILLE_14[0],
+        longitude=MARSEILLE_14[1],
+    )
+
+
+@pytest.fixture
+def point(analyst, building):
+    return dealpoint(
+        actor=analyst,
+        building_id=building.pk,
+        name='=HYPERLINK("http://x")',
+        address="@SUM(A1)",
+        latitude=43.3460,
+        longitude=5.3960,
+    )
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+def _csv_rows(content: bytes) -> list[dict[str, str]]:
+    assert content.startswith("\ufeff".encode())
+    text = content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+def test_geojson_export_reads_back_and_is_audited(client_for, analyst, point):
+    response = client_for("cross13_analyst").get(EXPORT.format("geojson"), {"status": "reported"})
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    collection = json.loads(response.content)
+    (feature,) = collection["features"]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [5.3960, 43.3460]}
+    properties = feature["properties"]
+    assert properties["reference"] == point.reference
+    assert properties["products"] == ["cannabis"]
+    assert properties["commune_code"].startswith("132")
+    assert properties["departement"] == "13"
+    assert properties["reports_count"] == 0
+    event = AuditEvent.objects.get(action=AuditAction.EXPORT, actor_id=analyst.pk)
+    assert event.details == {"format": "geojson", "filters": {"status": "['reported']"}, "count": 1}
+
+
+def test_csv_export_is_french_spreadsheet_ready_and_neutralises_formulas(client_for, point):
+    response = client_for("cross13_analyst").get(EXPORT.format("csv"))
+    assert response.status_code == 200
+    (row,) = _csv_rows(response.content)
+    assert list(row) == list(exchange.COLUMNS)
+    assert row["reference"] == point.reference
+    assert row["name"] == '\'=HYPERLINK("http://x")'
+    assert row["address"] == "'@SUM(A1)"
+    assert row["opening_hours"] == "fri:evening|sat:evening"
+    assert float(row["latitude"]) == pytest.approx(43.3460)
+
+
+def test_xlsx_export_reads_back_with_openpyxl(client_for, point):
+    from openpyxl import load_workbook
+
+    response = client_for("cross13_analyst").get(EXPORT.format("xlsx"))
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    header, values = list(sheet.iter_rows(values_only=True))
+    row = dict(zip(header, values, strict=True))
+    assert row["reference"] == point.reference
+    assert row["name"].startswith("'=")
+    assert row["address"] == "'@SUM(A1)"
+    assert row["estimated_daily_turnover"] == 5000
+    assert row["longitude"] == pytest.approx(5.3960)
+
+
+def test_landlord_exports_its_reduced_view_on_its_building(client_for, point, building):
+    response = client_for("landlord_13h").get(EXPORT.format("geojson"))
+    assert response.status_code == 200
+    (feature,) = json.loads(response.content)["features"]
+    assert feature["geometry"]["coordinates"] == [building.longitude, building.latitude]
+    assert set(feature["properties"]) == {"reference", "status", "last_activity_week", "building"}
+    assert set(exchange.REDUCED_COLUMNS) <= set(LANDLORD_FIELDS)
+    rows = _csv_rows(client_for("landlord_13h").get(EXPORT.format("csv")).content)
+    assert set(rows[0]) == {
+        "reference",
+        "status",
+        "last_activity_week",
+        "building",
+        "latitude",
+        "longitude",
+    }
+    assert float(rows[0]["latitude"]) == pytest.approx(building.latitude)
+
+
+def test_red_point_is_exported_by_its_owner_only(client_for, point):
+    DealPoint.objects.filter(pk=point.pk).update(marking=Marking.RED)
+    owner = json.loads(client_for("cross13_analyst").get(EXPORT.format("geojson")).content)
+    assert len(owner["features"]) == 1
+    police = json.loads(client_for("police13_investigator").get(EXPORT.format("geojson")).content)
+    assert police["features"] == []
+    # Seen, but not exported.
+    assert (
+        client_for("police13_investigator").get(f"/api/v1/dealpoints/{point.pk}/").status_code
+        == 200
+    )
+
+
+def test_export_refused_to_who_only_counts_points(client_for, point):
+    assert client_for("prefecture_13").get(EXPORT.format("csv")).status_code == 404
+    assert client_for("caller_operator").get(EXPORT.format("csv")).status_code == 404
+    assert client_for("cross13_analyst").get(EXPORT.format("pdf")).status_code == 404
+    assert (
+        client_for("cross13_analyst").get(EXPORT.format("csv"), {"status": "x"}).status_code == 400
+    )
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+# --- import --------------------------------------------------------------------------------------
+
+HEADER = "reference;status;name;latitude;longitude;precision;products;opening_hours;confidence"
+
+
+def _csv(*lines: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *lines]) + "\n").encode("utf-8")
+
+
+VALID = "OLD-1;confirmed;Le four;43,3452;5,3949;building;cannabis|cocaine;fri:evening;high"
+VALID_2 = "OLD-2;;Parking;43.3460;5.3960;street;;;"
+OUTSIDE = f"OLD-3;reported;Hors zone;{SAINT_DENIS[0]};{SAINT_DENIS[1]};street;;;"
+BAD_CHOICES = "OLD-4;closed;X;43.3460;abc;somewhere;sugar;;"
+
+
+def test_valid_csv_creates_points_with_import_history(analyst):
+    rows = exchange.parse_rows(_csv(VALID, VALID_2), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, source="csv")
+    assert result.imported and result.errors == []
+    assert len(result.created) == 2
+    point = DealPoint.objects.get(reference=result.created[0])
+    assert point.status == DealPointStatus.CONFIRMED
+    assert point.products == ["cannabis", "cocaine"]
+    assert point.latitude == pytest.approx(43.3452)
+    event = point.events.get()
+    assert event.kind == EventKind.IMPORTED
+    assert "OLD-1" in event.note
+    second = DealPoint.objects.get(reference=result.created[1])
+    assert second.status == DealPointStatus.REPORTED
+    summary = AuditEvent.objects.get(action=AuditAction.IMPORT, details__has_key="rows")
+    assert summary.details["created"] == 2
+    assert summary.details["invalid"] == 0
+
+
+def test_one_bad_line_imports_nothing_and_reports_each_line(analyst):
+    rows = exchange.parse_rows(_csv(VALID, OUTSIDE, BAD_CHOICES), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert not result.imported
+    assert result.created == []
+    assert not DealPoint.objects.exists()
+    assert [error.line for error in result.errors] == [3, 4]
+    assert result.errors[0].messages == ["latitude : Ce lieu est hors de votre territoire."]
+    bad = " ".join(result.errors[1].messages)
+    assert "Statut inconnu" in bad
+    assert "Un nombre est attendu" in bad
+    refused = AuditEvent.objects.get(action=AuditAction.IMPORT, details__has_key="rows")
+    assert refused.details["created"] == 0
+
+
+def test_partial_import_keeps_only_the_valid_lines(analyst):
+    rows = exchange.parse_rows(_csv(VALID, BAD_CHOICES, VALID_2), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, partial=True)
+    assert result.imported
+    assert len(result.created) == 2
+    assert DealPoint.objects.count() == 2
+    assert [error.line for error in result.errors] == [3]
+
+
+def test_dry_run_keeps_nothing(analyst):
+    rows = exchange.parse_rows(_csv(VALID), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert result.valid == 1 and not result.imported
+    assert not DealPoint.objects.exists()
+    assert not AuditEvent.objects.filter(
+        action=AuditAction.IMPORT, object_type="dealpoints.dealpoint"
+    ).exists()
+
+
+def test_geojson_and_comma_csv_with_bom_are_read():
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [5.3949, 43.3452]},
+                "properties": {"name": "A", "products": ["cannabis"], "status": "reported"},
+            }
+        ],
+    }
+    (row,) = exchange.parse_rows(json.dumps(collection).encode(), "carte.geojson")
+    assert row.values["latitude"] == 43.3452 and row.values["products"] == ["cannabis"]
+    data = '\ufefflatitude,longitude,name\n43.3452,5.3949,"Le four, bât. B"\n'.encode()
+    (row,) = exchange.parse_rows(data, "carte.csv")
+    assert row.values["name"] == "Le four, bât. B"
+
+
+def test_export_then_import_round_trip(client_for, analyst, point):
+    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
+    rows = exchange.parse_rows(exported, "export.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.imported, result.errors
+    copy = DealPoint.objects.get(reference=result.created[0])
+    assert copy.name == point.name  # the apostrophe that neutralised the formula is removed
+    assert copy.opening_hours == point.opening_hours
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"latitude;longitude\n43,5\xff\xfe;5\n", "UTF-8"),
+        (b"", "vide"),
+        (b"\x00\x01\x02garbage", "Colonnes obligatoires absentes"),
+        (b"{" * 100_000, "GeoJSON est mal formé"),
+        (b"[" * 100_000 + b"]" * 100_000, "GeoJSON est mal formé"),
+        (b'{"type": "FeatureCollection", "features": NaN}', "GeoJSON est mal formé"),
+        (b'{"type": "Feature"}', "FeatureCollection"),
+        (b"latitude;longitude;secret\n1;2;3\n", "Colonnes inconnues"),
+        (b"latitude;longitude\n", "aucune ligne"),
+        (b"x" * (exchange.MAX_IMPORT_BYTES + 1), "dépasse"),
+        (
+            b"latitude;longitude\n" + b"43.3;5.3\n" * (exchange.MAX_IMPORT_ROWS + 1),
+            "plus de",
+        ),
+    ],
+)
+def test_unreadable_files_are_refused_clearly(data, message):
+    name = "carte.json" if data.startswith((b"{", b"[")) else "carte.csv"
+    with pytest.raises(exchange.ImportFileError) as raised:
+        exchange.parse_rows(data, name)
+    assert message in raised.value.message
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.text(max_size=300).map(lambda text: (HEADER + "\n" + text).encode("utf-8")),
+        st.lists(st.lists(st.text(max_size=20), max_size=10), max_size=6).map(
+            lambda rows: "\n".join(
+                [HEADER.replace(";", ","), *(",".join(row) for row in rows)]
+            ).encode("utf-8")
+        ),
+        st.recursive(
+            st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=10),
+            lambda children: st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "type",
+                        "features",
+                        "geometry",
+                        "coordinates",
+                        "properties",
+                        "latitude",
+                        "status",
+                        "products",
+                        "name",
+                    ]
+                ),
+                children,
+                max_size=5,
+            ),
+            max_leaves=20,
+        ).map(lambda value: json.dumps(value).encode("utf-8")),
+    ),
+    filename=st.sampled_from(["carte.csv", "carte.geojson", "carte", "x.json"]),
+)
+def test_parser_fuzzed_never_fails_unexpectedly(analyst, data, filename):
+    try:
+        rows = exchange.parse_rows(data, filename)
+    except exchange.ImportFileError as error:
+        assert error.message and isinstance(error.message, str)
+        return
+    assert rows and all(isinstance(row.values, dict) for row in rows)
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.imported == (not result.errors)
+    if not result.imported:
+        assert not DealPoint.objects.exists()
+        assert all(error.messages for error in result.errors)
+    DealPoint.objects.all().delete()
+
+
+# --- pages and command ---------------------------------------------------------------------------
+
+
+def _upload(data: bytes, name: str = "carte.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+def test_import_page_checks_then_imports(client_for):
+    client = client_for("cross13_analyst")
+    page = client.get(IMPORT)
+    assert page.status_code == 200
+    assert 'enctype="multipart/form-data"' in page.content.decode()
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "check"})
+    assert checked.status_code == 200
+    body = checked.content.decode()
+    assert "ligne 3" in body and "Statut inconnu" in body
+    assert not DealPoint.objects.exists()
+    refused = client.post(IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "import"})
+    assert "Rien n'a été importé" in refused.content.decode()
+    assert not DealPoint.objects.exists()
+    partial = client.post(
+        IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "import", "partial": "on"}
+    )
+    assert partial.status_code == 200
+    assert DealPoint.objects.count() == 1
+    garbage = client.post(IMPORT, {"file": _upload(b"\xff\xfe\x00"), "action": "import"})
+    assert "UTF-8" in garbage.content.decode()
+    assert DealPoint.objects.count() == 1
+
+
+def test_import_page_refused_without_edit_capability(client_for):
+    assert client_for("police13_investigator").get(IMPORT).status_code == 404
+    response = client_for("landlord_13h").post(IMPORT, {"file": _upload(_csv(VALID))})
+    assert response.status_code == 404
+    assert not DealPoint.objects.exists()
+
+
+def test_import_command(tmp_path, analyst, capsys):
+    path = tmp_path / "carte.csv"
+    path.write_bytes(_csv(VALID, BAD_CHOICES))
+    call_command("import_dealpoints", str(path), user=analyst.username)
+    out = capsys.readouterr().out
+    assert "ligne 3" in out and "Rien n'a été importé" in out
+    assert not DealPoint.objects.exists()
+    call_command("import_dealpoints", str(path), user=analyst.username, dry_run=True, partial=True)
+    assert not DealPoint.objects.exists()
+    call_command("import_dealpoints", str(path), user=analyst.username, partial=True)
+    assert DealPoint.objects.count() == 1
+    with pytest.raises(CommandError):
+        call_command("import_dealpoints", str(path), user="nobody")
