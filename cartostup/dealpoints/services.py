@@ -716,8 +716,12 @@ def report_detach(
     link.decided_at = timezone.now()
     link.save(update_fields=["decision", "decided_by", "decided_at"])
     report = Report.objects.get(pk=report.pk)
-    if not ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
-        report.awaiting_matching = False
+    # Tied to no point and proposed for none: it waits for the matching (clustering) again.
+    awaiting = not ReportLink.objects.filter(
+        report=report, decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED]
+    ).exists()
+    if report.awaiting_matching != awaiting:
+        report.awaiting_matching = awaiting
         report.save(update_fields=["awaiting_matching"])
     if was in ATTACHED_DECISIONS:
         _event(
@@ -754,10 +758,19 @@ def dealpoint_merge(
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
     moved: list[str] = []
+    # Links the target already had for a moved report (proposed, rejected): put back on unmerge.
+    replaced: dict[str, dict[str, Any]] = {}
     for link in source.links.filter(decision__in=ATTACHED_DECISIONS).select_related("report"):
-        if not ReportLink.objects.filter(
-            report=link.report, dealpoint=target, decision__in=ATTACHED_DECISIONS
-        ).exists():
+        existing = ReportLink.objects.filter(report=link.report, dealpoint=target).first()
+        if existing is None or existing.decision not in ATTACHED_DECISIONS:
+            if existing is not None:
+                replaced[link.report.reference] = {
+                    "decision": existing.decision,
+                    "score": existing.score,
+                    "distance_m": existing.distance_m,
+                    "decided_by": existing.decided_by_id,
+                    "decided_at": existing.decided_at.isoformat() if existing.decided_at else None,
+                }
             ReportLink.objects.update_or_create(
                 report=link.report,
                 dealpoint=target,
@@ -776,7 +789,7 @@ def dealpoint_merge(
         dealpoint=source,
         kind=EventKind.MERGED,
         actor=actor,
-        details={"into": target.reference, "reports": moved},
+        details={"into": target.reference, "reports": moved, "replaced": replaced},
         note=note,
     )
     _event(
@@ -815,7 +828,23 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
         .first()
     )
     given = list(merge.details.get("reports", [])) if merge else []
-    ReportLink.objects.filter(dealpoint=target, report__reference__in=given).delete()
+    replaced = dict(merge.details.get("replaced", {})) if merge else {}
+    # The links the merge gave the target go; those it overwrote come back as they were.
+    ReportLink.objects.filter(dealpoint=target, report__reference__in=given).exclude(
+        report__reference__in=list(replaced)
+    ).delete()
+    for link in ReportLink.objects.filter(
+        dealpoint=target, report__reference__in=list(replaced)
+    ).select_related("report"):
+        before = replaced[link.report.reference]
+        link.decision = before["decision"]
+        link.score = before["score"]
+        link.distance_m = before["distance_m"]
+        link.decided_by_id = before["decided_by"]
+        link.decided_at = (
+            datetime.fromisoformat(before["decided_at"]) if before["decided_at"] else None
+        )
+        link.save(update_fields=["decision", "score", "distance_m", "decided_by", "decided_at"])
     dealpoint.merged_into = None
     dealpoint.save(update_fields=["merged_into", "updated_at"])
     for point, other in ((dealpoint, target), (target, dealpoint)):

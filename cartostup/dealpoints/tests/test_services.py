@@ -1,8 +1,16 @@
 from datetime import date
 
+import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.utils import timezone
+
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import services
-from cartostup.dealpoints.choices import DealPointStatus, EventKind
-from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+from cartostup.dealpoints.choices import DealPointStatus, EventKind, LinkDecision
+from cartostup.dealpoints.models import DealPointEvent, ReportLink
+from cartostup.dealpoints.tests.factories import accepted_report, dealpoint, dealpoint_input
 
 
 def test_point_life_cycle_is_kept_in_history(persona):
@@ -28,3 +36,383 @@ def test_point_life_cycle_is_kept_in_history(persona):
         EventKind.OPERATION,
         EventKind.STATUS,
     ]
+
+
+# --- life cycle ----------------------------------------------------------------------------------
+
+
+def _audits(point, action):
+    return AuditEvent.objects.filter(
+        action=action, object_type="dealpoints.dealpoint", object_id=str(point.pk)
+    )
+
+
+def test_allowed_transitions_are_dated_attributed_and_audited(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    for status in ("confirmed", "investigation", "dismantled", "resurgent"):
+        services.dealpoint_change_status(actor=analyst, dealpoint=point, status=status, note="ok")
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.RESURGENT
+    steps = list(
+        point.events.filter(kind=EventKind.STATUS)
+        .order_by("pk")
+        .values_list("from_status", "to_status", "actor", "note")
+    )
+    assert steps == [
+        ("reported", "confirmed", analyst.pk, "ok"),
+        ("confirmed", "investigation", analyst.pk, "ok"),
+        ("investigation", "dismantled", analyst.pk, "ok"),
+        ("dismantled", "resurgent", analyst.pk, "ok"),
+    ]
+    audited = [e.details["status"] for e in _audits(point, AuditAction.UPDATE).order_by("pk")]
+    assert audited == ["confirmed", "investigation", "dismantled", "resurgent"]
+
+
+@pytest.mark.parametrize("status", ["moved", "resurgent", "reported", "unknown"])
+def test_refused_transitions_change_nothing(persona, status):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_change_status(actor=analyst, dealpoint=point, status=status)
+    assert set(refused.value.message_dict) <= {"status", "successor"}
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED
+    assert not point.events.filter(kind=EventKind.STATUS).exists()
+    assert not _audits(point, AuditAction.UPDATE).exists()
+
+
+def test_a_move_names_its_successor_in_both_histories(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    successor = dealpoint(actor=analyst, name="Nouveau four")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_change_status(actor=analyst, dealpoint=point, status="moved")
+    assert "successor" in refused.value.message_dict
+    with pytest.raises(ValidationError):
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status="moved", successor=point
+        )
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=successor
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.MOVED and point.successor == successor
+    assert point.events.get(to_status="moved").details == {"successor": successor.reference}
+    assert successor.events.get(kind=EventKind.SUCCESSOR).details == {
+        "predecessor": point.reference
+    }
+
+
+def test_history_is_appended_never_overwritten(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    created = point.events.get()
+    snapshot = (created.kind, created.occurred_at, created.details, created.to_status)
+    services.dealpoint_update(
+        actor=analyst,
+        dealpoint=point,
+        data=dealpoint_input(name="Four du bât. C", confidence="high"),
+        note="Terrain",
+    )
+    services.dealpoint_update(
+        actor=analyst, dealpoint=point, data=dealpoint_input(name="Four du bât. D")
+    )
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    created.refresh_from_db()
+    assert (created.kind, created.occurred_at, created.details, created.to_status) == snapshot
+    edits = list(point.events.filter(kind=EventKind.EDITED).order_by("pk"))
+    assert [edit.details["name"] for edit in edits] == [
+        ["Four du bâtiment B", "Four du bât. C"],
+        ["Four du bât. C", "Four du bât. D"],
+    ]
+    assert edits[0].details["confidence"] == ["medium", "high"]
+    assert edits[0].note == "Terrain"
+    assert point.events.count() == 4
+    # Nothing changed, nothing written.
+    services.dealpoint_update(
+        actor=analyst,
+        dealpoint=point,
+        data=services.input_from_dealpoint(DealPointEvent.objects.get(pk=created.pk).dealpoint),
+    )
+    assert point.events.count() == 4
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def test_operation_with_outcome_dismantled_dismantles_the_point(persona):
+    analyst = persona("cross13_analyst")
+    police = persona("police13_investigator")
+    point = dealpoint(actor=analyst)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="investigation")
+    operation = services.operation_record(
+        actor=police,
+        dealpoint=point,
+        data=services.OperationInput(
+            kind="arrests", occurred_on=date.today(), outcome="dismantled", arrests=4
+        ),
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    assert operation.service == police.memberships.get().organisation
+    assert timezone.localtime(point.last_activity_at).date() == operation.occurred_on
+    dismantled = point.events.get(to_status="dismantled")
+    assert dismantled.actor == police and dismantled.details == {"operation": operation.pk}
+    assert AuditEvent.objects.filter(
+        action=AuditAction.CREATE,
+        object_type="dealpoints.operation",
+        object_id=str(operation.pk),
+        details__dealpoint=point.reference,
+    ).exists()
+    # A second one on a dismantled point is recorded and changes no status.
+    services.operation_record(
+        actor=police,
+        dealpoint=point,
+        data=services.OperationInput(kind="raid", occurred_on=date.today(), outcome="dismantled"),
+    )
+    assert point.operations.count() == 2
+    assert point.events.filter(kind=EventKind.STATUS).count() == 2
+
+
+def test_operation_refuses_a_service_that_is_not_the_actors(persona):
+    analyst = persona("cross13_analyst")
+    police = persona("police13_investigator")
+    point = dealpoint(actor=analyst)
+    foreign = analyst.memberships.get().organisation
+    with pytest.raises(ValidationError) as refused:
+        services.operation_record(
+            actor=police,
+            dealpoint=point,
+            data=services.OperationInput(occurred_on=date.today(), service_id=foreign.pk),
+        )
+    assert "service_id" in refused.value.message_dict
+    assert not point.operations.exists()
+
+
+# --- merge, unmerge, split -----------------------------------------------------------------------
+
+
+def _links(point):
+    return sorted(point.links.values_list("report__reference", "decision", "score", "decided_by"))
+
+
+def test_merge_then_unmerge_restores_the_reports_exactly(persona):
+    analyst = persona("cross13_analyst")
+    first = accepted_report(analyst=analyst)
+    second = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    third = accepted_report(analyst=analyst, latitude=43.3458, longitude=5.3955)
+    source = dealpoint(actor=analyst, reports=[first, second])
+    target = dealpoint(actor=analyst, reports=[third], name="Le même")
+    # The matching had proposed the second report for the target too.
+    services.report_attach(
+        actor=None, dealpoint=target, report=second, decision=LinkDecision.PROPOSED, score=0.55
+    )
+    before = (_links(source), _links(target))
+    activity = target.last_activity_at
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target, note="Doublon")
+    source.refresh_from_db()
+    assert source.merged_into == target
+    attached = target.links.filter(decision__in=["automatic", "confirmed"])
+    assert set(attached.values_list("report", flat=True)) == {first.pk, second.pk, third.pk}
+    assert source.events.get(kind=EventKind.MERGED).details["into"] == target.reference
+    assert target.events.get(kind=EventKind.MERGED).details["from"] == source.reference
+    with pytest.raises(ValidationError):
+        services.dealpoint_change_status(actor=analyst, dealpoint=source, status="confirmed")
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    source.refresh_from_db()
+    target.refresh_from_db()
+    assert source.merged_into is None
+    assert (_links(source), _links(target)) == before
+    assert target.last_activity_at == activity
+    assert source.events.filter(kind=EventKind.UNMERGED).exists()
+    assert target.events.filter(kind=EventKind.UNMERGED).exists()
+    with pytest.raises(ValidationError):
+        services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+
+
+def test_merge_refuses_itself_and_another_departement(persona):
+    analyst = persona("ofast_analyst")
+    point = dealpoint(actor=analyst)
+    elsewhere = dealpoint(actor=analyst, latitude=48.9362, longitude=2.3574)
+    with pytest.raises(ValidationError):
+        services.dealpoint_merge(actor=analyst, source=point, target=point)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=point, target=elsewhere)
+    assert "target" in refused.value.message_dict
+    point.refresh_from_db()
+    assert point.merged_into is None
+
+
+def test_split_gives_the_chosen_reports_to_a_new_point(persona):
+    analyst = persona("cross13_analyst")
+    stays = accepted_report(analyst=analyst)
+    leaves = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    point = dealpoint(actor=analyst, reports=[stays, leaves])
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    new = services.dealpoint_split(
+        actor=analyst,
+        dealpoint=point,
+        reports=[leaves],
+        data=dealpoint_input(latitude=43.3470, longitude=5.3990, name="Second four"),
+        note="Deux lieux",
+    )
+    assert new.pk != point.pk and new.status == DealPointStatus.CONFIRMED
+    assert list(new.links.values_list("report", "decision")) == [(leaves.pk, "confirmed")]
+    assert set(
+        point.links.filter(decision__in=["automatic", "confirmed"]).values_list("report", flat=True)
+    ) == {stays.pk}
+    assert point.events.get(kind=EventKind.SPLIT).details == {
+        "new": new.reference,
+        "reports": [leaves.reference],
+    }
+    assert new.events.get(kind=EventKind.SPLIT).details["from"] == point.reference
+    assert _audits(point, AuditAction.UPDATE).filter(details__split=new.reference).exists()
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_split(
+            actor=analyst, dealpoint=point, reports=[leaves], data=dealpoint_input()
+        )
+    assert "reports" in refused.value.message_dict
+
+
+# --- attach and detach ---------------------------------------------------------------------------
+
+
+def test_detached_report_waits_for_matching_and_is_never_proposed_again(persona):
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    point = dealpoint(actor=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    report.refresh_from_db()
+    assert not report.awaiting_matching
+    assert point.events.filter(kind=EventKind.REPORT_ATTACHED).exists()
+
+    services.report_detach(actor=analyst, dealpoint=point, report=report, note="Autre lieu")
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    assert link.decision == LinkDecision.REJECTED and link.decided_by == analyst
+    report.refresh_from_db()
+    assert report.awaiting_matching
+    assert point.events.get(kind=EventKind.REPORT_DETACHED).note == "Autre lieu"
+    for decision in (LinkDecision.PROPOSED, LinkDecision.AUTOMATIC):
+        kept = services.report_attach(
+            actor=None, dealpoint=point, report=report, decision=decision, score=0.9
+        )
+        assert kept.decision == LinkDecision.REJECTED
+    with pytest.raises(ValidationError):
+        services.report_detach(actor=analyst, dealpoint=point, report=report)
+    # An analyst may still attach it on purpose.
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.CONFIRMED
+
+
+def test_refusing_a_proposal_keeps_the_report_waiting(persona):
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    point = dealpoint(actor=analyst)
+    other = dealpoint(actor=analyst, name="Autre")
+    for candidate in (point, other):
+        services.report_attach(
+            actor=None, dealpoint=candidate, report=report, decision=LinkDecision.PROPOSED
+        )
+    services.report_detach(actor=analyst, dealpoint=point, report=report)
+    report.refresh_from_db()
+    # Still proposed for the other point: not back in the matching queue yet.
+    assert not report.awaiting_matching
+    assert not point.events.filter(kind=EventKind.REPORT_DETACHED).exists()
+    services.report_detach(actor=analyst, dealpoint=other, report=report)
+    report.refresh_from_db()
+    assert report.awaiting_matching
+
+
+def test_analyst_may_not_propose_nor_attach_an_unaccepted_report(persona):
+    from cartostup.reports.tests.factories import submit
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    with pytest.raises(ValidationError):
+        services.report_attach(
+            actor=analyst,
+            dealpoint=point,
+            report=accepted_report(analyst=analyst),
+            decision=LinkDecision.PROPOSED,
+        )
+    with pytest.raises(ValidationError) as refused:
+        services.report_attach(actor=analyst, dealpoint=point, report=submit().report)
+    assert "reports" in refused.value.message_dict
+
+
+# --- access --------------------------------------------------------------------------------------
+
+
+def test_analyst_of_another_departement_gets_404(persona):
+    point = dealpoint(actor=persona("cross13_analyst"))
+    other = persona("cross93_analyst")
+    with pytest.raises(Http404):
+        services.dealpoint_update(actor=other, dealpoint=point, data=dealpoint_input(name="X"))
+    with pytest.raises(Http404):
+        services.dealpoint_change_status(actor=other, dealpoint=point, status="confirmed")
+    with pytest.raises(Http404):
+        services.operation_record(
+            actor=other,
+            dealpoint=point,
+            data=services.OperationInput(occurred_on=date.today()),
+        )
+    with pytest.raises(Http404):
+        services.dealpoint_merge(
+            actor=other, source=point, target=dealpoint(actor=persona("cross13_analyst"))
+        )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED and point.name == "Four du bâtiment B"
+
+
+def test_investigator_records_operations_but_does_not_edit(persona):
+    point = dealpoint(actor=persona("cross13_analyst"))
+    investigator = persona("gendarmerie13_investigator")
+    services.operation_record(
+        actor=investigator,
+        dealpoint=point,
+        data=services.OperationInput(kind="surveillance", occurred_on=date.today()),
+    )
+    assert point.operations.get().recorded_by == investigator
+    with pytest.raises(Http404):
+        services.dealpoint_update(
+            actor=investigator, dealpoint=point, data=dealpoint_input(name="X")
+        )
+    with pytest.raises(Http404):
+        services.dealpoint_change_status(actor=investigator, dealpoint=point, status="confirmed")
+    with pytest.raises(Http404):
+        services.dealpoint_create(actor=investigator, data=dealpoint_input())
+
+
+def test_landlord_cannot_edit_nor_record(persona):
+    from cartostup.access.services import building_create
+
+    landlord = persona("landlord_13h")
+    building = building_create(
+        actor=landlord,
+        name="Bâtiment A",
+        address="3 rue des Tilleuls, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+    )
+    point = dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
+    for call in (
+        lambda: services.dealpoint_update(
+            actor=landlord, dealpoint=point, data=dealpoint_input(name="X")
+        ),
+        lambda: services.dealpoint_change_status(
+            actor=landlord, dealpoint=point, status="confirmed"
+        ),
+        lambda: services.operation_record(
+            actor=landlord,
+            dealpoint=point,
+            data=services.OperationInput(occurred_on=date.today()),
+        ),
+        lambda: services.dealpoint_unmerge(actor=landlord, dealpoint=point),
+    ):
+        with pytest.raises(Http404):
+            call()
+    assert point.events.count() == 1

@@ -528,3 +528,17 @@ def test_actions_are_post_only_and_hidden_from_others(client_for, point, name):
     assert client_for("cross93_analyst").get(url).status_code == 404
     assert client_for("police13_investigator").post(url, {}).status_code == 404
     assert client_for("landlord_13h").post(url, {}).status_code == 404
+
+
+# --- navigation ----------------------------------------------------------------------------------
+
+
+def test_navigation_shows_deal_points_to_those_the_policy_lets_see_them(client_for):
+    list_link = f'href="{reverse("dealpoints:list")}"'
+    analyst = _page(client_for("cross13_analyst").get(reverse("core:home")))
+    landlord = _page(client_for("landlord_13h").get(reverse("core:home")))
+    operator = _page(client_for("caller_operator").get(reverse("core:home")))
+    assert list_link in analyst and list_link in landlord
+    assert list_link not in operator
+    # Matching is analysts' work (shown once its page exists).
+    assert "Rapprochements" not in landlord and "Rapprochements" not in operator
