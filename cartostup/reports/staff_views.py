@@ -495,21 +495,26 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     report = _triage_action(request, pk)
     if isinstance(report, HttpResponse):
         return report
+    from cartostup.dealpoints import flows  # the deal-points app depends on the reports app
+
     try:
-        services.report_accept(
+        accepted = flows.report_accept_and_match(
             actor=request.user, report=report, note=request.POST.get("note", "").strip()
         )
     except ValidationError as error:
         _refused(request, error)
     else:
-        messages.success(
-            request,
-            _(
+        if accepted.awaiting_matching:
+            text = _(
                 "Signalement %(reference)s accepté. Il attend le rapprochement avec les points "
                 "de deal."
             )
-            % {"reference": report.reference},
-        )
+        else:
+            text = _(
+                "Signalement %(reference)s accepté et rapproché d'un point de deal (voir les "
+                "rapprochements)."
+            )
+        messages.success(request, text % {"reference": report.reference})
     return redirect("reports:report_detail", pk=report.pk)
 
 

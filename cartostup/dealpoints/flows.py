@@ -1,0 +1,494 @@
+"""Workflows of the matching (issue 4): a report accepted in triage is matched to the deal
+points (attached, proposed to the analyst, or left for clustering); reports that match no
+point are clustered into proposed new points; a report or a new point near a recently
+dismantled point raises a resurgence or a move alert. Analysts then accept or dismiss
+proposals and confirm or dismiss alerts.
+
+Each flow runs in one transaction and writes through the services (`services`,
+`reports.services`), which keep the points' history and the audit log; what the flows write
+themselves (proposals, alerts) is audited here. `actor=None` is the platform itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cartostup.access import policy
+from cartostup.access.choices import Distribution
+from cartostup.access.models import User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.reports import services as report_services
+from cartostup.reports.choices import Status as ReportStatus
+from cartostup.reports.models import Report
+
+from . import matching, services
+from .choices import (
+    ATTACHED_DECISIONS,
+    AlertKind,
+    AlertStatus,
+    DealPointStatus,
+    EventKind,
+    LinkDecision,
+    ProposalStatus,
+)
+from .models import Alert, DealPoint, Proposal, ReportLink
+
+# --- matching one report -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    """What the matching did with one report."""
+
+    attached: matching.Candidate | None = None
+    proposed: tuple[matching.Candidate, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+
+    @property
+    def awaiting(self) -> bool:
+        return self.attached is None and not self.proposed
+
+
+def _alert_create(
+    *,
+    kind: str,
+    dealpoint: DealPoint,
+    distance_m: float,
+    report: Report | None = None,
+    candidate: DealPoint | None = None,
+) -> Alert | None:
+    """One open alert per (dismantled point, report or candidate); owned like the point."""
+    existing = Alert.objects.filter(
+        kind=kind, dealpoint=dealpoint, report=report, candidate=candidate
+    ).exclude(status=AlertStatus.DISMISSED)
+    if existing.exists():
+        return None
+    alert = Alert(
+        kind=kind,
+        dealpoint=dealpoint,
+        report=report,
+        candidate=candidate,
+        distance_m=distance_m,
+        owner_organisation_id=dealpoint.owner_organisation_id,
+        commune_id=dealpoint.commune_id,
+        departement_id=dealpoint.departement_id,
+        distribution=Distribution.CROSS,
+        marking=dealpoint.marking,
+    )
+    alert.full_clean()
+    alert.save()
+    services._event(
+        dealpoint=dealpoint,
+        kind=EventKind.ALERT,
+        actor=None,
+        details={
+            "alert": alert.pk,
+            "kind": kind,
+            "report": report.reference if report else None,
+            "candidate": candidate.reference if candidate else None,
+        },
+    )
+    audit_record(
+        actor=None,
+        action=AuditAction.CREATE,
+        target=alert,
+        details={
+            "kind": kind,
+            "dealpoint": dealpoint.reference,
+            "report": report.reference if report else None,
+            "candidate": candidate.reference if candidate else None,
+        },
+    )
+    return alert
+
+
+@transaction.atomic
+def report_match(*, report: Report, actor: User | None = None) -> MatchOutcome:
+    """Match one accepted report: attach it to the best point when it scores at least
+    `CARTOSTUP_MATCH_AUTO_SCORE` and clearly ahead of the next (the analyst may undo), else
+    propose the points scoring at least `CARTOSTUP_MATCH_PROPOSE_SCORE`, else leave it
+    waiting for clustering. A report near a point dismantled less than
+    `CARTOSTUP_RESURGENCE_DAYS` ago raises a resurgence alert. `actor` is who asked for the
+    matching (recorded in the audit log); the links themselves are the platform's."""
+    report = Report.objects.select_for_update().get(pk=report.pk)
+    if report.status != ReportStatus.ACCEPTED:
+        raise ValidationError({"report": _("Seul un signalement accepté se rapproche.")})
+    alerts = tuple(
+        alert
+        for point, distance in matching.find_dismantled_near(report=report)
+        if (
+            alert := _alert_create(
+                kind=AlertKind.RESURGENCE, dealpoint=point, report=report, distance_m=distance
+            )
+        )
+    )
+    if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
+        return MatchOutcome(alerts=alerts)
+    decision = matching.decide(
+        matching.find_candidates(report=report),
+        auto_score=settings.CARTOSTUP_MATCH_AUTO_SCORE,
+        propose_score=settings.CARTOSTUP_MATCH_PROPOSE_SCORE,
+    )
+    points = {
+        point.pk: point
+        for point in DealPoint.objects.filter(
+            pk__in=[c.dealpoint_id for c in (decision.attach, *decision.propose) if c]
+        )
+    }
+    if decision.attach is not None:
+        services.report_attach(
+            actor=None,
+            dealpoint=points[decision.attach.dealpoint_id],
+            report=report,
+            decision=LinkDecision.AUTOMATIC,
+            score=decision.attach.score,
+            distance_m=decision.attach.distance_m,
+        )
+    for candidate in decision.propose:
+        services.report_attach(
+            actor=None,
+            dealpoint=points[candidate.dealpoint_id],
+            report=report,
+            decision=LinkDecision.PROPOSED,
+            score=candidate.score,
+            distance_m=candidate.distance_m,
+        )
+    awaiting = decision.attach is None and not decision.propose
+    if report.awaiting_matching != awaiting:
+        Report.objects.filter(pk=report.pk).update(awaiting_matching=awaiting)
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=report,
+            details={
+                "reference": report.reference,
+                "matching": "attached"
+                if decision.attach
+                else "proposed"
+                if decision.propose
+                else "awaiting",
+            },
+        )
+    return MatchOutcome(attached=decision.attach, proposed=decision.propose, alerts=alerts)
+
+
+@transaction.atomic
+def report_accept_and_match(*, actor: User, report: Report, note: str = "") -> Report:
+    """Accept a report in triage (`reports.services.report_accept`) and match it at once."""
+    report = report_services.report_accept(actor=actor, report=report, note=note)
+    report_match(report=report)
+    report.refresh_from_db()
+    return report
+
+
+@transaction.atomic
+def link_refuse(*, actor: User, link: ReportLink, note: str = "") -> ReportLink:
+    """The analyst refuses a proposed (or automatic) link: the pair is never proposed again,
+    and a report left with no point and no other proposal waits for clustering again."""
+    report = link.report
+    refused = services.report_detach(
+        actor=actor, dealpoint=link.dealpoint, report=report, note=note
+    )
+    pending = ReportLink.objects.filter(
+        report=report, decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED]
+    ).exists()
+    Report.objects.filter(pk=report.pk).update(awaiting_matching=not pending)
+    return refused
+
+
+# --- clustering into proposals -------------------------------------------------------------------
+
+
+def _proposal_place(reports: list[Report]) -> dict[str, Any]:
+    """Position (the weighted medoid: a real report's position, hence its commune), best
+    precision and H3 cells of a proposal."""
+    index = matching.medoid(
+        [r.latitude for r in reports],
+        [r.longitude for r in reports],
+        [matching.precision_weight(r.precision) for r in reports],
+    )
+    centre = reports[index]
+    return {
+        "latitude": centre.latitude,
+        "longitude": centre.longitude,
+        "commune_id": centre.commune_id,
+        "precision": matching.best_precision(r.precision for r in reports),
+        **services.cells_for(centre.latitude, centre.longitude),
+    }
+
+
+def _proposal_audit(proposal: Proposal, *, created: bool, count: int) -> None:
+    audit_record(
+        actor=None,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        target=proposal,
+        details={"proposal": proposal.pk, "reports": count},
+    )
+
+
+@transaction.atomic
+def reports_cluster(*, departement: Any = None) -> list[Proposal]:
+    """Cluster the accepted reports still waiting for matching, per département, into
+    proposed new points (owned by the département's CROSS, distributed to the CROSS). A
+    cluster that holds reports of an open proposal adds its new reports to it: running it
+    again proposes nothing twice. Returns the proposals created or extended."""
+    waiting = Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=True)
+    open_proposals = Proposal.objects.filter(status=ProposalStatus.OPEN)
+    if departement is not None:
+        waiting = waiting.filter(departement=departement)
+        open_proposals = open_proposals.filter(departement=departement)
+    proposed_of: dict[int, int] = {}
+    for proposal_id, report_id in Proposal.reports.through.objects.filter(
+        proposal__in=open_proposals
+    ).values_list("proposal_id", "report_id"):
+        proposed_of[report_id] = proposal_id
+    reports = list(waiting.exclude(pk__in=list(proposed_of)).order_by("pk"))
+    if not reports:
+        return []
+    in_proposals = list(Report.objects.filter(pk__in=list(proposed_of)).order_by("pk"))
+    by_departement: dict[int, list[Report]] = defaultdict(list)
+    for report in [*reports, *in_proposals]:
+        by_departement[report.departement_id].append(report)
+    new_ids = {report.pk for report in reports}
+    touched: list[Proposal] = []
+    for departement_id, members in sorted(by_departement.items()):
+        if not any(report.pk in new_ids for report in members):
+            continue
+        labels = matching.cluster_reports(
+            [r.latitude for r in members],
+            [r.longitude for r in members],
+            [r.precision for r in members],
+        )
+        groups: dict[int, list[Report]] = defaultdict(list)
+        for report, label in zip(members, labels, strict=True):
+            groups[int(label)].append(report)
+        for group in groups.values():
+            fresh = [r for r in group if r.pk in new_ids]
+            if not fresh:
+                continue
+            existing = sorted({proposed_of[r.pk] for r in group if r.pk in proposed_of})
+            if existing:
+                proposal = Proposal.objects.select_for_update().get(pk=existing[0])
+                proposal.reports.add(*fresh)
+                everyone = list(proposal.reports.all())
+                for name, value in _proposal_place(everyone).items():
+                    setattr(proposal, name, value)
+                proposal.full_clean()
+                proposal.save()
+                _proposal_audit(proposal, created=False, count=len(fresh))
+            else:
+                departement_obj = fresh[0].departement
+                proposal = Proposal(
+                    owner_organisation=report_services.report_owner_for(
+                        departement=departement_obj
+                    ),
+                    departement_id=departement_id,
+                    distribution=Distribution.CROSS,
+                    **_proposal_place(group),
+                )
+                proposal.full_clean()
+                proposal.save()
+                proposal.reports.set(group)
+                _proposal_audit(proposal, created=True, count=len(group))
+            touched.append(proposal)
+    return touched
+
+
+def _for_decision(model: type[Any], *, actor: User, pk: int) -> Any:
+    """Authorise an analyst's decision on a proposal or an alert (404 otherwise)."""
+    policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    policy.access_object(model.objects.all(), actor=actor, pk=pk, action=policy.Action.CHANGE)
+    return model.objects.select_for_update().get(pk=pk)
+
+
+@transaction.atomic
+def proposal_accept(
+    *, actor: User, proposal: Proposal, data: services.DealPointInput | None = None
+) -> DealPoint:
+    """Make a deal point of a proposal (with its reports); the analyst may correct the
+    position and describe the point (`data`). A point dismantled nearby not long ago gets a
+    move alert."""
+    proposal = _for_decision(Proposal, actor=actor, pk=proposal.pk)
+    if proposal.status != ProposalStatus.OPEN:
+        raise ValidationError(_("Cette proposition a déjà été traitée."))
+    if data is None:
+        data = services.DealPointInput(
+            latitude=proposal.latitude,
+            longitude=proposal.longitude,
+            precision=proposal.precision,
+        )
+    reports = [
+        r
+        for r in proposal.reports.all()
+        if not ReportLink.objects.filter(report=r, decision__in=ATTACHED_DECISIONS).exists()
+    ]
+    dealpoint = services.dealpoint_create(
+        actor=actor, data=data, reports=reports, note=_("Créé depuis une proposition")
+    )
+    proposal.status = ProposalStatus.ACCEPTED
+    proposal.dealpoint = dealpoint
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "dealpoint", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=proposal,
+        details={
+            "proposal": proposal.pk,
+            "status": proposal.status,
+            "dealpoint": dealpoint.reference,
+        },
+    )
+    dealpoint_successor_check(dealpoint=dealpoint)
+    return dealpoint
+
+
+@transaction.atomic
+def proposal_dismiss(*, actor: User, proposal: Proposal) -> Proposal:
+    """Dismiss a proposal (not a deal point): its reports stop waiting for matching, so the
+    clustering does not propose them again."""
+    proposal = _for_decision(Proposal, actor=actor, pk=proposal.pk)
+    if proposal.status != ProposalStatus.OPEN:
+        raise ValidationError(_("Cette proposition a déjà été traitée."))
+    proposal.status = ProposalStatus.DISMISSED
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    Report.objects.filter(pk__in=proposal.reports.values("pk")).update(awaiting_matching=False)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=proposal,
+        details={"proposal": proposal.pk, "status": proposal.status},
+    )
+    return proposal
+
+
+# --- moves and resurgences -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def dealpoint_successor_check(*, dealpoint: DealPoint) -> list[Alert]:
+    """A new point near a point dismantled less than `CARTOSTUP_RESURGENCE_DAYS` ago (within
+    `CARTOSTUP_MOVE_RADIUS_M`) may be where it moved: one alert per dismantled point."""
+    found = matching.find_dismantled_near(
+        latitude=dealpoint.latitude,
+        longitude=dealpoint.longitude,
+        departement_id=dealpoint.departement_id,
+        radius=settings.CARTOSTUP_MOVE_RADIUS_M,
+        exclude_pk=dealpoint.pk,
+    )
+    alerts = []
+    for point, distance in found:
+        if point.status != DealPointStatus.DISMANTLED:
+            continue
+        alert = _alert_create(
+            kind=AlertKind.SUCCESSOR, dealpoint=point, candidate=dealpoint, distance_m=distance
+        )
+        if alert is not None:
+            alerts.append(alert)
+    return alerts
+
+
+def _alert_decided(*, actor: User, alert: Alert, status: str) -> Alert:
+    alert.status = status
+    alert.decided_by = actor
+    alert.decided_at = timezone.now()
+    alert.save(update_fields=["status", "decided_by", "decided_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=alert,
+        details={"alert": alert.pk, "kind": alert.kind, "status": status},
+    )
+    return alert
+
+
+@transaction.atomic
+def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
+    """Confirm an alert. Resurgence: the dismantled point becomes resurgent and the report is
+    attached to it. Move: the dismantled point becomes "moved", with the new point as its
+    successor."""
+    alert = _for_decision(Alert, actor=actor, pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise ValidationError(_("Cette alerte a déjà été traitée."))
+    point = alert.dealpoint
+    if alert.kind == AlertKind.RESURGENCE:
+        if point.status != DealPointStatus.RESURGENT:
+            services.dealpoint_change_status(
+                actor=actor, dealpoint=point, status=DealPointStatus.RESURGENT, note=note
+            )
+        if alert.report is not None:
+            services.report_attach(
+                actor=actor,
+                dealpoint=point,
+                report=alert.report,
+                decision=LinkDecision.CONFIRMED,
+                distance_m=alert.distance_m,
+            )
+    else:
+        if alert.candidate is None:
+            raise ValidationError(_("Cette alerte ne désigne aucun nouveau point."))
+        services.dealpoint_change_status(
+            actor=actor,
+            dealpoint=point,
+            status=DealPointStatus.MOVED,
+            successor=alert.candidate,
+            note=note,
+        )
+    return _alert_decided(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
+
+
+@transaction.atomic
+def alert_dismiss(*, actor: User, alert: Alert) -> Alert:
+    """Dismiss an alert (not a resurgence, not a move)."""
+    alert = _for_decision(Alert, actor=actor, pk=alert.pk)
+    if alert.status != AlertStatus.OPEN:
+        raise ValidationError(_("Cette alerte a déjà été traitée."))
+    return _alert_decided(actor=actor, alert=alert, status=AlertStatus.DISMISSED)
+
+
+# --- the whole run -------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    matched: int = 0
+    attached: int = 0
+    proposed: int = 0
+    awaiting: int = 0
+    alerts: int = 0
+    proposals: list[Proposal] = field(default_factory=list)
+
+
+def matching_run(*, departement: Any = None) -> RunSummary:
+    """Match every report waiting for matching, then cluster those left into proposals
+    (`manage.py match_reports`). One transaction per report, so a long run commits as it
+    goes and one bad report does not undo the others."""
+    summary = RunSummary()
+    waiting = Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=True)
+    if departement is not None:
+        waiting = waiting.filter(departement=departement)
+    in_open = Proposal.reports.through.objects.filter(proposal__status=ProposalStatus.OPEN).values(
+        "report_id"
+    )
+    for report in waiting.exclude(pk__in=in_open).order_by("pk").iterator():
+        outcome = report_match(report=report)
+        summary.matched += 1
+        summary.attached += outcome.attached is not None
+        summary.proposed += bool(outcome.proposed)
+        summary.awaiting += outcome.awaiting
+        summary.alerts += len(outcome.alerts)
+    summary.proposals = reports_cluster(departement=departement)
+    return summary

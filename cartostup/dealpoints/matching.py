@@ -1,0 +1,472 @@
+"""Matching reports to deal points: how close and how alike a report and a point are, which
+points a report may belong to, and the clustering of reports that match no point into
+proposed new points (issue 4).
+
+The scoring and the clustering are pure functions (the benchmark `bench/matching.py` runs them
+on a labelled synthetic data set); `find_candidates` and `find_dismantled_near` read the
+database. No access check here: matching is the platform's own work, and whatever it proposes
+is shown to analysts through the policy (`matching_views`).
+
+Score of a (report, point) pair, in [0, 1] (see docs/decisions.md):
+
+    score = proximity × (1 − ATTRIBUTE_WEIGHT × (1 − likeness)) × recency
+
+- proximity = exp(−½ (d / σ)²), σ the combined position uncertainty of the report's and the
+  point's precision (root-sum-square of `POSITION_SIGMA_M`): a "street" report 100 m away is
+  as close as a "stairwell" report 10 m away;
+- likeness = weighted mean of the attributes both sides know (products, opening hours,
+  channel); an attribute one side does not know is left out (neutral, never penalising);
+- recency: 1 for a point active in the last `RECENT_DAYS`, down to `STALE_RECENCY` after a year.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import h3
+import numpy as np
+from django.conf import settings
+from django.utils import timezone
+
+from .choices import (
+    ACTIVE_STATUSES,
+    DealPointStatus,
+    DistributionChannel,
+    LinkDecision,
+    Precision,
+)
+from .models import H3_TOWN, DealPoint, ReportLink
+
+EARTH_RADIUS_M = 6_371_008.8
+
+# Typical error of a position given at each precision (metres, root-mean-square distance to
+# the true place): a pinned stairwell, a building, a street, a neighbourhood.
+POSITION_SIGMA_M: dict[str, float] = {
+    Precision.STAIRWELL: 15.0,
+    Precision.BUILDING: 40.0,
+    Precision.STREET: 150.0,
+    Precision.AREA: 500.0,
+}
+# Candidates are searched this many combined sigmas away (beyond, proximity < 0.05).
+RADIUS_FACTOR = 2.5
+# How much the attributes can lower a score (distance dominates).
+ATTRIBUTE_WEIGHT = 0.4
+ATTRIBUTE_WEIGHTS = {"products": 0.4, "hours": 0.3, "channel": 0.3}
+RECENT_DAYS = 90
+STALE_DAYS = 365
+STALE_RECENCY = 0.7
+# Automatic attachment also needs the best candidate to be clearly ahead of the second one
+# (two points of one estate, 60 m apart): otherwise both are proposed to the analyst.
+AMBIGUITY_MARGIN = 0.25
+# Clustering of reports that match no point: reports closer than this (precise ones) belong to
+# one proposed point.
+CLUSTER_EPS_M = 60.0
+
+# Report activities that say how the drugs are sold, and the point channels they fit.
+_STREET_ACTIVITIES = frozenset({"selling", "lookouts"})
+_REMOTE_ACTIVITIES = frozenset({"delivery", "online"})
+_STREET_CHANNELS = frozenset({DistributionChannel.FIXED, DistributionChannel.FLAT})
+_REMOTE_CHANNELS = frozenset(
+    {DistributionChannel.DELIVERY, DistributionChannel.ONLINE, DistributionChannel.DRIVE}
+)
+_PRECISION_ORDER: list[str] = [
+    Precision.STAIRWELL,
+    Precision.BUILDING,
+    Precision.STREET,
+    Precision.AREA,
+]
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFeatures:
+    latitude: float
+    longitude: float
+    precision: str
+    products: tuple[str, ...] = ()
+    days: tuple[str, ...] = ()
+    times_of_day: tuple[str, ...] = ()
+    activities: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, report: Any) -> ReportFeatures:
+        return cls(
+            latitude=report.latitude,
+            longitude=report.longitude,
+            precision=report.precision,
+            products=tuple(report.products or ()),
+            days=tuple(report.days or ()),
+            times_of_day=tuple(report.times_of_day or ()),
+            activities=tuple(report.activities or ()),
+        )
+
+
+@dataclass(frozen=True)
+class PointFeatures:
+    latitude: float
+    longitude: float
+    precision: str
+    products: tuple[str, ...] = ()
+    opening_hours: tuple[str, ...] = ()
+    channel: str = ""
+    last_activity_at: datetime | None = None
+
+    @classmethod
+    def of(cls, dealpoint: Any) -> PointFeatures:
+        return cls(
+            latitude=dealpoint.latitude,
+            longitude=dealpoint.longitude,
+            precision=dealpoint.precision,
+            products=tuple(dealpoint.products or ()),
+            opening_hours=tuple(dealpoint.opening_hours or ()),
+            channel=dealpoint.channel or "",
+            last_activity_at=dealpoint.last_activity_at,
+        )
+
+
+@dataclass(frozen=True)
+class ScoreBreakdown:
+    """A score and what it is made of (shown to the analyst; `None`: not known)."""
+
+    score: float
+    distance_m: float
+    radius_m: float
+    proximity: float
+    products: float | None
+    hours: float | None
+    channel: float | None
+    recency: float
+
+
+# --- geometry ------------------------------------------------------------------------------------
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def sigma_m(report_precision: str, point_precision: str) -> float:
+    """Combined position uncertainty of a report and a point (root-sum-square)."""
+    default = POSITION_SIGMA_M[Precision.STREET]
+    report_sigma = POSITION_SIGMA_M.get(report_precision, default)
+    point_sigma = POSITION_SIGMA_M.get(point_precision, default)
+    return math.hypot(report_sigma, point_sigma)
+
+
+def radius_m(report_precision: str, point_precision: str) -> float:
+    """How far a point may be from a report and still be its point: it grows with both the
+    report's and the point's precision (a street-level report of a building-level point is
+    searched farther than a stairwell report of a stairwell point)."""
+    return RADIUS_FACTOR * sigma_m(report_precision, point_precision)
+
+
+def best_precision(precisions: Iterable[str]) -> str:
+    known = [p for p in precisions if p in _PRECISION_ORDER]
+    return min(known, key=_PRECISION_ORDER.index) if known else Precision.STREET
+
+
+def search_cells(latitude: float, longitude: float, radius: float) -> list[str]:
+    """H3 cells (res 9, the `h3_r9` column) that cover a disc of `radius` metres: the grid
+    disk whose ring count depends on the radius only, so a search costs the same whatever the
+    number of points."""
+    edge = h3.average_hexagon_edge_length(H3_TOWN, unit="m")
+    # Adjacent res-9 centres are ~1.5 edges apart at least; one ring more for cell distortion.
+    rings = math.ceil(radius / (1.5 * edge)) + 1
+    return list(h3.grid_disk(h3.latlng_to_cell(latitude, longitude, H3_TOWN), rings))
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def _products_likeness(report: ReportFeatures, point: PointFeatures) -> float | None:
+    said = {p for p in report.products if p != "other"}
+    sold = {p for p in point.products if p != "other"}
+    if not said or not sold:
+        return None
+    return len(said & sold) / len(said)
+
+
+def _hours_likeness(report: ReportFeatures, point: PointFeatures) -> float | None:
+    if not point.opening_hours or not (report.days or report.times_of_day):
+        return None
+    opening = {tuple(token.split(":", 1)) for token in point.opening_hours if ":" in token}
+    days = set(report.days)
+    times = set(report.times_of_day)
+    for day, time in opening:
+        if (not days or day in days) and (not times or time in times):
+            return 1.0
+    # Same time of day on another day, or same day at another time: half alike.
+    if any((day in days) or (time in times) for day, time in opening):
+        return 0.5
+    return 0.0
+
+
+def _channel_likeness(report: ReportFeatures, point: PointFeatures) -> float | None:
+    activities = set(report.activities)
+    street = bool(activities & _STREET_ACTIVITIES)
+    remote = bool(activities & _REMOTE_ACTIVITIES)
+    if not (street or remote) or not point.channel:
+        return None
+    if point.channel in _STREET_CHANNELS:
+        return 1.0 if street else 0.3
+    if point.channel in _REMOTE_CHANNELS:
+        return 1.0 if remote else 0.5
+    return None
+
+
+def _recency(point: PointFeatures, now: datetime) -> float:
+    if point.last_activity_at is None:
+        return 1.0
+    days = (now - point.last_activity_at).total_seconds() / 86_400
+    if days <= RECENT_DAYS:
+        return 1.0
+    share = min(1.0, (days - RECENT_DAYS) / (STALE_DAYS - RECENT_DAYS))
+    return 1.0 - share * (1.0 - STALE_RECENCY)
+
+
+def score(
+    report: ReportFeatures, point: PointFeatures, *, now: datetime, distance: float | None = None
+) -> ScoreBreakdown:
+    """How likely the report is about the point (see the module docstring)."""
+    if distance is None:
+        distance = haversine_m(report.latitude, report.longitude, point.latitude, point.longitude)
+    sigma = sigma_m(report.precision, point.precision)
+    proximity = math.exp(-0.5 * (distance / sigma) ** 2)
+    parts = {
+        "products": _products_likeness(report, point),
+        "hours": _hours_likeness(report, point),
+        "channel": _channel_likeness(report, point),
+    }
+    known = {name: value for name, value in parts.items() if value is not None}
+    if known:
+        total = sum(ATTRIBUTE_WEIGHTS[name] for name in known)
+        likeness = sum(ATTRIBUTE_WEIGHTS[name] * value for name, value in known.items()) / total
+    else:
+        likeness = 1.0
+    recency = _recency(point, now)
+    value = proximity * (1.0 - ATTRIBUTE_WEIGHT * (1.0 - likeness)) * recency
+    return ScoreBreakdown(
+        score=round(value, 4),
+        distance_m=round(distance, 1),
+        radius_m=round(RADIUS_FACTOR * sigma, 1),
+        proximity=round(proximity, 4),
+        products=parts["products"],
+        hours=parts["hours"],
+        channel=parts["channel"],
+        recency=round(recency, 4),
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    dealpoint_id: int
+    reference: str
+    score: float
+    distance_m: float
+
+
+def rank(
+    report: ReportFeatures,
+    points: Iterable[tuple[int, str, PointFeatures]],
+    *,
+    now: datetime,
+    limit: int = 5,
+) -> list[Candidate]:
+    """Score `(id, reference, features)` points within their radius of the report, best first."""
+    found: list[Candidate] = []
+    for pk, reference, point in points:
+        distance = haversine_m(report.latitude, report.longitude, point.latitude, point.longitude)
+        if distance > radius_m(report.precision, point.precision):
+            continue
+        result = score(report, point, now=now, distance=distance)
+        found.append(Candidate(pk, reference, result.score, result.distance_m))
+    found.sort(key=lambda c: (-c.score, c.distance_m, c.dealpoint_id))
+    return found[:limit]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the matching does with a report: attach it to one point, propose some, or
+    leave it for clustering."""
+
+    attach: Candidate | None
+    propose: tuple[Candidate, ...]
+
+
+def decide(candidates: Sequence[Candidate], *, auto_score: float, propose_score: float) -> Decision:
+    """Attach when the best candidate scores at least `auto_score` and is clearly ahead of the
+    second (`AMBIGUITY_MARGIN`); otherwise propose every candidate scoring `propose_score`."""
+    if not candidates:
+        return Decision(None, ())
+    best = candidates[0]
+    second = candidates[1].score if len(candidates) > 1 else 0.0
+    if best.score >= auto_score and best.score - second >= AMBIGUITY_MARGIN:
+        return Decision(best, ())
+    return Decision(None, tuple(c for c in candidates if c.score >= propose_score))
+
+
+# --- database reads ------------------------------------------------------------------------------
+
+_MAX_RADIUS_PRECISION = Precision.AREA
+
+
+def _nearby(report: Any, radius: float) -> Any:
+    return DealPoint.objects.filter(
+        departement_id=report.departement_id,
+        merged_into__isnull=True,
+        h3_r9__in=search_cells(report.latitude, report.longitude, radius),
+    )
+
+
+def find_candidates(*, report: Any, limit: int = 5, now: datetime | None = None) -> list[Candidate]:
+    """Active points of the report's département that it may be about, best first. Pairs an
+    analyst refused (REJECTED links) are never candidates again."""
+    now = now or timezone.now()
+    search = radius_m(report.precision, _MAX_RADIUS_PRECISION)
+    refused = ReportLink.objects.filter(report=report, decision=LinkDecision.REJECTED).values(
+        "dealpoint_id"
+    )
+    points = _nearby(report, search).filter(status__in=ACTIVE_STATUSES).exclude(pk__in=refused)
+    return rank(
+        ReportFeatures.of(report),
+        ((p.pk, p.reference, PointFeatures.of(p)) for p in points),
+        now=now,
+        limit=limit,
+    )
+
+
+def find_dismantled_near(
+    *,
+    report: Any = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    departement_id: int | None = None,
+    radius: float | None = None,
+    now: datetime | None = None,
+    exclude_pk: int | None = None,
+) -> list[tuple[DealPoint, float]]:
+    """Points dismantled (or moved) less than `CARTOSTUP_RESURGENCE_DAYS` ago within `radius`
+    (by default `CARTOSTUP_RESURGENCE_RADIUS_M`) of a report or a position, nearest first."""
+    now = now or timezone.now()
+    if report is not None:
+        latitude, longitude = report.latitude, report.longitude
+        departement_id = report.departement_id
+    assert latitude is not None and longitude is not None and departement_id is not None
+    radius = settings.CARTOSTUP_RESURGENCE_RADIUS_M if radius is None else radius
+    since = now - timedelta(days=settings.CARTOSTUP_RESURGENCE_DAYS)
+    points = DealPoint.objects.filter(
+        departement_id=departement_id,
+        merged_into__isnull=True,
+        status__in=[DealPointStatus.DISMANTLED, DealPointStatus.MOVED],
+        status_changed_at__gte=since,
+        h3_r9__in=search_cells(latitude, longitude, radius),
+    )
+    if exclude_pk is not None:
+        points = points.exclude(pk=exclude_pk)
+    found = []
+    for point in points:
+        distance = haversine_m(latitude, longitude, point.latitude, point.longitude)
+        if distance <= radius:
+            found.append((point, round(distance, 1)))
+    found.sort(key=lambda pair: (pair[1], pair[0].pk))
+    return found
+
+
+# --- clustering ----------------------------------------------------------------------------------
+
+
+def cluster(
+    latitudes: Sequence[float] | np.ndarray,
+    longitudes: Sequence[float] | np.ndarray,
+    *,
+    eps_m: float = CLUSTER_EPS_M,
+) -> np.ndarray:
+    """DBSCAN labels (0, 1, 2...; every report belongs to a cluster, min_samples=1) with the
+    exact haversine metric. Call it per département (the ball tree stays small)."""
+    from sklearn.cluster import DBSCAN
+
+    count = len(latitudes)
+    if count == 0:
+        return np.empty(0, dtype=int)
+    coordinates = np.radians(np.column_stack([latitudes, longitudes]).astype(float))
+    model = DBSCAN(
+        eps=eps_m / EARTH_RADIUS_M, min_samples=1, metric="haversine", algorithm="ball_tree"
+    )
+    labels: np.ndarray = model.fit_predict(coordinates)
+    return labels
+
+
+def medoid(
+    latitudes: Sequence[float], longitudes: Sequence[float], weights: Sequence[float]
+) -> int:
+    """Index of the position whose weighted distance to the others is smallest."""
+    best, best_cost = 0, math.inf
+    for i in range(len(latitudes)):
+        cost = sum(
+            w * haversine_m(latitudes[i], longitudes[i], latitudes[j], longitudes[j])
+            for j, w in enumerate(weights)
+        )
+        if cost < best_cost:
+            best, best_cost = i, cost
+    return best
+
+
+def precision_weight(precision: str) -> float:
+    """Weight of a position in a cluster's centre: inverse variance of its precision."""
+    sigma = POSITION_SIGMA_M.get(precision, POSITION_SIGMA_M[Precision.STREET])
+    return 1.0 / (sigma * sigma)
+
+
+_PRECISE = frozenset({Precision.STAIRWELL, Precision.BUILDING})
+
+
+def cluster_reports(
+    latitudes: Sequence[float],
+    longitudes: Sequence[float],
+    precisions: Sequence[str],
+    *,
+    eps_m: float = CLUSTER_EPS_M,
+) -> np.ndarray:
+    """Labels grouping reports that are about one place, by precision: precise reports
+    (stairwell, building) are clustered by DBSCAN at `eps_m`; an imprecise one (street,
+    neighbourhood) joins the precise cluster nearest to it when that centre lies within its
+    radius, else imprecise reports are clustered among themselves at a wider radius."""
+    count = len(latitudes)
+    labels = np.full(count, -1, dtype=int)
+    if count == 0:
+        return labels
+    lat = np.asarray(latitudes, dtype=float)
+    lon = np.asarray(longitudes, dtype=float)
+    precise = np.array([p in _PRECISE for p in precisions])
+    if precise.any():
+        labels[precise] = cluster(lat[precise], lon[precise], eps_m=eps_m)
+    next_label = int(labels.max()) + 1
+    centres: dict[int, tuple[float, float]] = {}
+    for label in set(labels[precise].tolist()):
+        members = labels == label
+        centres[label] = (float(lat[members].mean()), float(lon[members].mean()))
+    rest: list[int] = []
+    for i in np.flatnonzero(~precise):
+        reach = radius_m(precisions[i], Precision.BUILDING) / RADIUS_FACTOR
+        near = sorted(
+            (haversine_m(lat[i], lon[i], c_lat, c_lon), label)
+            for label, (c_lat, c_lon) in centres.items()
+        )
+        if near and near[0][0] <= reach:
+            labels[i] = near[0][1]
+        else:
+            rest.append(int(i))
+    if rest:
+        wide = cluster(lat[rest], lon[rest], eps_m=POSITION_SIGMA_M[Precision.STREET])
+        labels[rest] = wide + next_label
+    return labels

@@ -1,0 +1,370 @@
+"""The analysts' matching queue (/rapprochements/): proposed links between reports and deal
+points, proposed new points, resurgence and move alerts; and the decisions on them.
+
+Thin: check the capability, read from what the actor may see (`policy.restrict`, audited),
+call one flow or service, redirect with a message. What the actor may not see answers 404;
+only analysts (EDIT_DEALPOINTS) have the queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from dsfr.forms import DsfrBaseForm
+
+from cartostup.access import policy
+from cartostup.access.models import User
+from cartostup.core.audit import audit_record
+from cartostup.core.choices import AuditAction
+from cartostup.reports.models import Report
+
+from . import flows, services
+from .choices import (
+    AlertStatus,
+    Confidence,
+    DistributionChannel,
+    LinkDecision,
+    Precision,
+    Product,
+    ProposalStatus,
+)
+from .models import Alert, DealPoint, Proposal, ReportLink
+
+Capability = policy.Capability
+# Items shown per section (the oldest first would bury new work: newest first).
+QUEUE_LIMIT = 100
+
+
+class AuthenticatedRequest(HttpRequest):
+    user: User
+
+
+def _start(request: AuthenticatedRequest, *, post: bool = True) -> HttpResponse | None:
+    """Only analysts have the queue (404 for others); decisions are POSTs."""
+    policy.require(request.user, Capability.EDIT_DEALPOINTS)
+    if post and request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return None
+
+
+def _refused(request: HttpRequest, error: ValidationError) -> None:
+    for text in error.messages:
+        messages.error(request, text)
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+
+def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
+    """Proposed links, proposed new points and open alerts the analyst may see."""
+    _start(request, post=False)
+    actor = request.user
+    visible_points = policy.restrict(DealPoint.objects.all(), actor=actor)
+    visible_reports = policy.restrict(Report.objects.all(), actor=actor)
+    links = list(
+        ReportLink.objects.filter(
+            decision=LinkDecision.PROPOSED,
+            dealpoint__in=visible_points.values("pk"),
+            report__in=visible_reports.values("pk"),
+            dealpoint__merged_into__isnull=True,
+        )
+        .select_related("report", "dealpoint", "dealpoint__commune")
+        .order_by("-created_at", "-pk")[:QUEUE_LIMIT]
+    )
+    proposals = list(
+        policy.restrict(Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor)
+        .select_related("commune")
+        .prefetch_related(Prefetch("reports", queryset=Report.objects.order_by("received_at")))
+        .order_by("-created_at", "-pk")[:QUEUE_LIMIT]
+    )
+    alerts = list(
+        policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)
+        .select_related("dealpoint", "report", "candidate", "commune")
+        .order_by("-created_at", "-pk")[:QUEUE_LIMIT]
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type="dealpoints.matching",
+        details={"links": len(links), "proposals": len(proposals), "alerts": len(alerts)},
+    )
+    return render(
+        request,
+        "dealpoints/matching/queue.html",
+        {
+            "page_title": _("Rapprochements"),
+            "links": links,
+            "proposals": proposals,
+            "alerts": alerts,
+            "limit": QUEUE_LIMIT,
+        },
+    )
+
+
+# --- proposed links ------------------------------------------------------------------------------
+
+
+def _link_for(request: AuthenticatedRequest, pk: int) -> ReportLink:
+    """A link whose point the actor may change and whose report it may see (404 otherwise)."""
+    link = ReportLink.objects.select_related("report", "dealpoint").filter(pk=pk).first()
+    if link is None:
+        raise Http404
+    policy.access_object(
+        DealPoint.objects.all(),
+        actor=request.user,
+        pk=link.dealpoint_id,
+        action=policy.Action.CHANGE,
+    )
+    policy.access_object(Report.objects.all(), actor=request.user, pk=link.report_id)
+    return link
+
+
+def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    refused = _start(request)
+    if refused is not None:
+        return refused
+    link = _link_for(request, pk)
+    try:
+        services.report_attach(
+            actor=request.user,
+            dealpoint=link.dealpoint,
+            report=link.report,
+            decision=LinkDecision.CONFIRMED,
+            score=link.score,
+            distance_m=link.distance_m,
+        )
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(
+            request,
+            _("Signalement %(report)s rattaché au point %(point)s.")
+            % {"report": link.report.reference, "point": link.dealpoint.reference},
+        )
+    return redirect("dealpoints:matching")
+
+
+def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    refused = _start(request)
+    if refused is not None:
+        return refused
+    link = _link_for(request, pk)
+    try:
+        flows.link_refuse(actor=request.user, link=link)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(
+            request,
+            _(
+                "Rapprochement écarté : le signalement %(report)s ne sera plus proposé pour le "
+                "point %(point)s."
+            )
+            % {"report": link.report.reference, "point": link.dealpoint.reference},
+        )
+    return redirect("dealpoints:matching")
+
+
+# --- proposals of new points ---------------------------------------------------------------------
+
+
+class ProposalAcceptForm(DsfrBaseForm):
+    """What the analyst says about the point made from a proposal (prefilled from it)."""
+
+    latitude = forms.FloatField(
+        label=gettext_lazy("Latitude"),
+        min_value=-90,
+        max_value=90,
+        help_text=gettext_lazy("Position proposée : corrigez-la si vous connaissez le lieu."),
+    )
+    longitude = forms.FloatField(label=gettext_lazy("Longitude"), min_value=-180, max_value=180)
+    precision = forms.ChoiceField(label=gettext_lazy("Précision"), choices=Precision.choices)
+    name = forms.CharField(
+        label=gettext_lazy("Nom d'usage"),
+        max_length=120,
+        required=False,
+        help_text=gettext_lazy("Ex. : « le four du bât. B »"),
+    )
+    address = forms.CharField(label=gettext_lazy("Adresse"), max_length=300, required=False)
+    building_label = forms.CharField(label=gettext_lazy("Bâtiment"), max_length=60, required=False)
+    stairwell_label = forms.CharField(
+        label=gettext_lazy("Cage d'escalier"), max_length=60, required=False
+    )
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Mode de distribution"), choices=DistributionChannel.choices
+    )
+    products = forms.MultipleChoiceField(
+        label=gettext_lazy("Produits"),
+        choices=Product.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    confidence = forms.ChoiceField(label=gettext_lazy("Fiabilité"), choices=Confidence.choices)
+    notes = forms.CharField(
+        label=gettext_lazy("Notes de l'analyste"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def to_input(self) -> services.DealPointInput:
+        data = self.cleaned_data
+        return services.DealPointInput(
+            latitude=data["latitude"],
+            longitude=data["longitude"],
+            precision=data["precision"],
+            name=data["name"],
+            address=data["address"],
+            building_label=data["building_label"],
+            stairwell_label=data["stairwell_label"],
+            channel=data["channel"],
+            products=list(data["products"]),
+            confidence=data["confidence"],
+            notes=data["notes"],
+        )
+
+    def add_service_error(self, error: ValidationError) -> None:
+        if hasattr(error, "error_dict"):
+            for name, messages_ in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages_)
+        else:
+            self.add_error(None, error.messages)
+
+
+def _proposal_initial(proposal: Proposal, reports: list[Report]) -> dict[str, Any]:
+    products = sorted({p for r in reports for p in (r.products or []) if p in Product.values})
+    remote = any({"delivery", "online"} & set(r.activities or []) for r in reports)
+    street = any({"selling", "lookouts"} & set(r.activities or []) for r in reports)
+    return {
+        "latitude": round(proposal.latitude, 6),
+        "longitude": round(proposal.longitude, 6),
+        "precision": proposal.precision,
+        "channel": DistributionChannel.DELIVERY if remote and not street else "fixed",
+        "products": products,
+        "confidence": Confidence.MEDIUM if len(reports) > 2 else Confidence.LOW,
+        "address": next((r.address for r in reports if r.address), ""),
+    }
+
+
+def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """GET: the proposal, its reports and the form to create the point; POST: create it."""
+    _start(request, post=False)
+    proposal = policy.access_object(
+        Proposal.objects.select_related("commune"),
+        actor=request.user,
+        pk=pk,
+        action=policy.Action.CHANGE,
+    )
+    audit_record(
+        actor=request.user,
+        action=AuditAction.VIEW,
+        target=proposal,
+        details={"proposal": proposal.pk},
+    )
+    reports = list(proposal.reports.order_by("received_at"))
+    form = ProposalAcceptForm(
+        request.POST if request.method == "POST" else None,
+        initial=_proposal_initial(proposal, reports),
+    )
+    if proposal.status != ProposalStatus.OPEN:
+        messages.info(request, _("Cette proposition a déjà été traitée."))
+        return redirect("dealpoints:matching")
+    if request.method == "POST" and form.is_valid():
+        try:
+            dealpoint = flows.proposal_accept(
+                actor=request.user, proposal=proposal, data=form.to_input()
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(
+                request,
+                _("Point de deal %(reference)s créé avec %(count)s signalement(s).")
+                % {"reference": dealpoint.reference, "count": len(reports)},
+            )
+            return redirect("dealpoints:matching")
+    return render(
+        request,
+        "dealpoints/matching/proposal_accept.html",
+        {
+            "page_title": _("Créer un point de deal depuis une proposition"),
+            "proposal": proposal,
+            "reports": reports,
+            "form": form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    refused = _start(request)
+    if refused is not None:
+        return refused
+    proposal = policy.access_object(
+        Proposal.objects.all(), actor=request.user, pk=pk, action=policy.Action.CHANGE
+    )
+    try:
+        flows.proposal_dismiss(actor=request.user, proposal=proposal)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(request, _("Proposition écartée."))
+    return redirect("dealpoints:matching")
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+def _alert_action(request: AuthenticatedRequest, pk: int) -> Alert | HttpResponse:
+    refused = _start(request)
+    if refused is not None:
+        return refused
+    return policy.access_object(
+        Alert.objects.select_related("dealpoint", "candidate", "report"),
+        actor=request.user,
+        pk=pk,
+        action=policy.Action.CHANGE,
+    )
+
+
+def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    alert = _alert_action(request, pk)
+    if isinstance(alert, HttpResponse):
+        return alert
+    try:
+        flows.alert_confirm(actor=request.user, alert=alert)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        if alert.candidate is not None:
+            text = _("Le point %(point)s est noté « déplacé » ; son successeur : %(other)s.") % {
+                "point": alert.dealpoint.reference,
+                "other": alert.candidate.reference,
+            }
+        else:
+            text = _("Le point %(point)s est noté « résurgent ».") % {
+                "point": alert.dealpoint.reference
+            }
+        messages.success(request, text)
+    return redirect("dealpoints:matching")
+
+
+def alert_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    alert = _alert_action(request, pk)
+    if isinstance(alert, HttpResponse):
+        return alert
+    try:
+        flows.alert_dismiss(actor=request.user, alert=alert)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(request, _("Alerte écartée."))
+    return redirect("dealpoints:matching")

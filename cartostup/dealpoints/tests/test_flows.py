@@ -1,0 +1,232 @@
+"""The matching workflows: attach, propose, cluster, alerts, and the analysts' decisions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.http import Http404
+from django.utils import timezone
+
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import flows, services
+from cartostup.dealpoints.choices import (
+    AlertKind,
+    AlertStatus,
+    DealPointStatus,
+    LinkDecision,
+    ProposalStatus,
+)
+from cartostup.dealpoints.models import Alert, DealPoint, Proposal, ReportLink
+from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+from cartostup.dealpoints.tests.test_matching import offset
+from cartostup.reports.tests.factories import SAINT_DENIS
+
+
+def report_near(analyst, north_m: float, east_m: float = 0.0, **changes):
+    lat, lon = offset(north_m, east_m)
+    return accepted_report(analyst=analyst, latitude=lat, longitude=lon, **changes)
+
+
+def dismantled_point(analyst, north_m: float = 0.0, *, days_ago: int = 30) -> DealPoint:
+    lat, lon = offset(north_m)
+    point = dealpoint(actor=analyst, latitude=lat, longitude=lon)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    DealPoint.objects.filter(pk=point.pk).update(
+        status_changed_at=timezone.now() - timedelta(days=days_ago)
+    )
+    point.refresh_from_db()
+    return point
+
+
+@pytest.fixture
+def analyst(persona):
+    return persona("cross13_analyst")
+
+
+def test_report_close_to_a_point_is_attached_automatically(analyst):
+    point = dealpoint(actor=analyst)
+    report = report_near(analyst, 5)
+    outcome = flows.report_match(report=report)
+    assert outcome.attached is not None and outcome.attached.dealpoint_id == point.pk
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    assert link.decision == LinkDecision.AUTOMATIC and link.score >= 0.7
+    assert link.decided_by is None
+    report.refresh_from_db()
+    assert not report.awaiting_matching
+    event = (
+        AuditEvent.objects.filter(action=AuditAction.UPDATE, object_id=str(point.pk))
+        .order_by("pk")
+        .last()
+    )
+    assert event is not None and event.details["link"] == LinkDecision.AUTOMATIC
+    # The analyst may undo it.
+    services.report_detach(actor=analyst, dealpoint=point, report=report)
+    assert ReportLink.objects.get(pk=link.pk).decision == LinkDecision.REJECTED
+
+
+def test_report_between_thresholds_is_proposed(analyst):
+    point = dealpoint(actor=analyst)
+    report = report_near(analyst, 60)
+    outcome = flows.report_match(report=report)
+    assert outcome.attached is None
+    assert [c.dealpoint_id for c in outcome.proposed] == [point.pk]
+    link = ReportLink.objects.get(report=report)
+    assert link.decision == LinkDecision.PROPOSED and 0.35 <= link.score < 0.7
+    report.refresh_from_db()
+    assert not report.awaiting_matching
+
+
+def test_report_far_from_any_point_waits_for_clustering(analyst):
+    dealpoint(actor=analyst)
+    report = report_near(analyst, 400)
+    outcome = flows.report_match(report=report)
+    assert outcome.awaiting and not ReportLink.objects.filter(report=report).exists()
+    report.refresh_from_db()
+    assert report.awaiting_matching
+
+
+def test_a_refused_pair_is_never_proposed_again(analyst):
+    point = dealpoint(actor=analyst)
+    report = report_near(analyst, 60)
+    flows.report_match(report=report)
+    link = ReportLink.objects.get(report=report)
+    flows.link_refuse(actor=analyst, link=link)
+    report.refresh_from_db()
+    assert report.awaiting_matching  # back to clustering
+    outcome = flows.report_match(report=report)
+    assert outcome.awaiting
+    assert list(ReportLink.objects.filter(report=report).values_list("decision", flat=True)) == [
+        LinkDecision.REJECTED
+    ]
+    assert point.links.filter(decision=LinkDecision.PROPOSED).count() == 0
+
+
+def test_two_close_points_are_proposed_not_attached(analyst):
+    first = dealpoint(actor=analyst)
+    second = dealpoint(actor=analyst, latitude=offset(12)[0], longitude=offset(12)[1])
+    outcome = flows.report_match(report=report_near(analyst, 6))
+    assert outcome.attached is None
+    assert {c.dealpoint_id for c in outcome.proposed} == {first.pk, second.pk}
+
+
+def test_clustering_groups_per_departement_and_is_idempotent(analyst, persona):
+    same = [report_near(analyst, d) for d in (0, 10, -8)]
+    apart = [report_near(analyst, 300), report_near(analyst, 306)]
+    cross93 = persona("cross93_analyst")
+    in_93 = accepted_report(analyst=cross93, latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1])
+    proposals = flows.reports_cluster()
+    assert len(proposals) == 3
+    groups = sorted(sorted(r.pk for r in p.reports.all()) for p in proposals)
+    assert groups == sorted([sorted(r.pk for r in same), sorted(r.pk for r in apart), [in_93.pk]])
+    proposal = next(p for p in proposals if p.reports.count() == 3)
+    assert proposal.owner_organisation.kind == "cross"
+    assert proposal.departement.code == "13" and proposal.distribution == "cross"
+    assert proposal.precision == "building" and proposal.h3_r9
+    assert AuditEvent.objects.filter(action=AuditAction.CREATE, object_id=str(proposal.pk))
+    # Again: nothing new.
+    assert flows.reports_cluster() == []
+    assert Proposal.objects.count() == 3
+    # A new report next to an open proposal joins it.
+    late = report_near(analyst, 4)
+    assert flows.reports_cluster() == [proposal]
+    assert late in proposal.reports.all() and Proposal.objects.count() == 3
+
+
+def test_resurgence_alert_near_a_recently_dismantled_point_only(analyst):
+    recent = dismantled_point(analyst, 0, days_ago=30)
+    old = dismantled_point(analyst, 2000, days_ago=500)
+    report = report_near(analyst, 40)
+    outcome = flows.report_match(report=report)
+    assert [a.dealpoint_id for a in outcome.alerts] == [recent.pk]
+    alert = Alert.objects.get()
+    assert alert.kind == AlertKind.RESURGENCE and alert.report == report
+    assert alert.owner_organisation == recent.owner_organisation
+    assert alert.distribution == "cross" and alert.departement == recent.departement
+    # Matching again raises no second alert; none near the old point.
+    flows.report_match(report=report)
+    assert Alert.objects.count() == 1
+    flows.report_match(report=report_near(analyst, 2010))
+    assert not Alert.objects.filter(dealpoint=old).exists()
+
+
+def test_confirming_a_resurgence_makes_the_point_resurgent(analyst, persona):
+    point = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    with pytest.raises(Http404):
+        flows.alert_confirm(actor=persona("cross93_analyst"), alert=alert)
+    flows.alert_confirm(actor=analyst, alert=alert)
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.RESURGENT
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    assert link.decision == LinkDecision.CONFIRMED and link.decided_by == analyst
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.CONFIRMED and alert.decided_by == analyst
+    assert AuditEvent.objects.filter(
+        action=AuditAction.UPDATE, object_id=str(alert.pk), actor_username="cross13_analyst"
+    ).exists()
+
+
+def test_new_point_from_a_proposal_near_a_dismantled_one_raises_a_move_alert(analyst, persona):
+    old = dismantled_point(analyst, 0)
+    reports = [report_near(analyst, 400 + d) for d in (0, 8)]
+    (proposal,) = flows.reports_cluster()
+    with pytest.raises(Http404):
+        flows.proposal_accept(actor=persona("cross93_analyst"), proposal=proposal)
+    with pytest.raises(Http404):
+        flows.proposal_accept(actor=persona("police13_investigator"), proposal=proposal)
+    new = flows.proposal_accept(actor=analyst, proposal=proposal)
+    assert set(new.links.values_list("report_id", flat=True)) == {r.pk for r in reports}
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.ACCEPTED and proposal.dealpoint == new
+    alert = Alert.objects.get(kind=AlertKind.SUCCESSOR)
+    assert alert.dealpoint == old and alert.candidate == new
+    flows.alert_confirm(actor=analyst, alert=alert)
+    old.refresh_from_db()
+    assert old.status == DealPointStatus.MOVED and old.successor == new
+
+
+def test_no_move_alert_far_away_or_long_ago(analyst):
+    dismantled_point(analyst, 0, days_ago=400)
+    dismantled_point(analyst, -3000)
+    new = dealpoint(actor=analyst, latitude=offset(300)[0], longitude=offset(300)[1])
+    assert flows.dealpoint_successor_check(dealpoint=new) == []
+
+
+def test_dismissing_a_proposal_stops_proposing_its_reports(analyst):
+    report_near(analyst, 0)
+    (proposal,) = flows.reports_cluster()
+    flows.proposal_dismiss(actor=analyst, proposal=proposal)
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.DISMISSED
+    assert flows.reports_cluster() == []
+
+
+def test_accept_and_match_from_triage(analyst):
+    point = dealpoint(actor=analyst)
+    from cartostup.reports.tests.factories import submit
+
+    report = submit(latitude=offset(4)[0], longitude=offset(4)[1]).report
+    accepted = flows.report_accept_and_match(actor=analyst, report=report, note="ok")
+    assert accepted.status == "accepted" and not accepted.awaiting_matching
+    assert ReportLink.objects.get(report=report).dealpoint == point
+
+
+def test_match_reports_command(analyst):
+    point = dealpoint(actor=analyst)
+    report_near(analyst, 3)
+    report_near(analyst, 900)
+    report_near(analyst, 905)
+    out = StringIO()
+    call_command("match_reports", "--departement", "13", stdout=out)
+    text = out.getvalue()
+    assert "3 signalements examinés : 1 rattachés automatiquement" in text
+    assert "1 propositions de nouveaux points" in text
+    assert point.links.filter(decision=LinkDecision.AUTOMATIC).count() == 1
+    out = StringIO()
+    call_command("match_reports", stdout=out)
+    assert "0 signalements examinés" in out.getvalue()

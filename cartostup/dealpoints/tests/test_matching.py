@@ -1,0 +1,153 @@
+"""The matching's scoring, candidate search and clustering on constructed cases."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cartostup.dealpoints import matching, services
+from cartostup.dealpoints.matching import PointFeatures, ReportFeatures
+from cartostup.dealpoints.models import ReportLink
+from cartostup.dealpoints.tests.factories import MARSEILLE_14, accepted_report, dealpoint
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def offset(north_m: float, east_m: float = 0.0, origin=MARSEILLE_14) -> tuple[float, float]:
+    lat, lon = origin
+    return (
+        lat + north_m / 111_320,
+        lon + east_m / (111_320 * math.cos(math.radians(lat))),
+    )
+
+
+def report_at(north_m: float, precision: str = "building", **kw) -> ReportFeatures:
+    lat, lon = offset(north_m)
+    return ReportFeatures(latitude=lat, longitude=lon, precision=precision, **kw)
+
+
+POINT = PointFeatures(
+    latitude=MARSEILLE_14[0],
+    longitude=MARSEILLE_14[1],
+    precision="building",
+    products=("cannabis",),
+    opening_hours=("fri:evening", "sat:evening"),
+    channel="fixed",
+    last_activity_at=NOW - timedelta(days=10),
+)
+
+
+def test_radius_depends_on_both_precisions():
+    assert matching.radius_m("stairwell", "stairwell") < matching.radius_m("building", "stairwell")
+    assert matching.radius_m("stairwell", "stairwell") < matching.radius_m("stairwell", "building")
+    assert matching.radius_m("street", "building") < matching.radius_m("area", "building")
+    assert matching.radius_m("street", "area") > matching.radius_m("street", "building")
+    # Symmetric, root-sum-square of the two uncertainties.
+    assert matching.radius_m("area", "stairwell") == pytest.approx(
+        matching.radius_m("stairwell", "area")
+    )
+
+
+def test_score_falls_with_distance_relative_to_precision():
+    near = matching.score(report_at(10), POINT, now=NOW).score
+    far = matching.score(report_at(120), POINT, now=NOW).score
+    assert near > 0.9 > far
+    # The same 120 m is close for a street-level report.
+    street = matching.score(report_at(120, precision="street"), POINT, now=NOW).score
+    assert street > far and street > 0.6
+
+
+def test_unknown_attributes_are_neutral_and_disagreement_lowers():
+    bare = matching.score(report_at(20), POINT, now=NOW)
+    agreeing = matching.score(
+        report_at(20, products=("cannabis",), days=("fri",), activities=("selling",)),
+        POINT,
+        now=NOW,
+    )
+    disagreeing = matching.score(
+        report_at(
+            20,
+            products=("heroin",),
+            days=("mon",),
+            times_of_day=("morning",),
+            activities=("delivery",),
+        ),
+        POINT,
+        now=NOW,
+    )
+    assert bare.products is None and bare.hours is None and bare.channel is None
+    assert bare.score == agreeing.score
+    assert agreeing.products == 1.0 and agreeing.hours == 1.0 and agreeing.channel == 1.0
+    assert disagreeing.score < agreeing.score * 0.7
+
+
+def test_recency_lowers_stale_points():
+    stale = PointFeatures(**{**POINT.__dict__, "last_activity_at": NOW - timedelta(days=400)})
+    assert (
+        matching.score(report_at(10), stale, now=NOW).score
+        < matching.score(report_at(10), POINT, now=NOW).score
+    )
+
+
+def test_decide_attaches_proposes_or_leaves():
+    one = matching.Candidate(1, "PD-13-0001", 0.9, 10)
+    two_close = matching.Candidate(2, "PD-13-0002", 0.8, 30)
+    weak = matching.Candidate(3, "PD-13-0003", 0.4, 90)
+    assert matching.decide([one], auto_score=0.7, propose_score=0.35).attach == one
+    ambiguous = matching.decide([one, two_close], auto_score=0.7, propose_score=0.35)
+    assert ambiguous.attach is None and ambiguous.propose == (one, two_close)
+    assert matching.decide([weak], auto_score=0.7, propose_score=0.35).propose == (weak,)
+    nothing = matching.decide(
+        [matching.Candidate(4, "x", 0.2, 200)], auto_score=0.7, propose_score=0.35
+    )
+    assert nothing.attach is None and nothing.propose == ()
+
+
+def test_cluster_groups_duplicates_and_separates_points_300_m_apart():
+    positions = [offset(0), offset(8), offset(-6, 5), offset(300), offset(305)]
+    labels = matching.cluster([p[0] for p in positions], [p[1] for p in positions], eps_m=60)
+    assert labels[0] == labels[1] == labels[2]
+    assert labels[3] == labels[4] != labels[0]
+
+
+def test_cluster_reports_joins_imprecise_reports_to_the_precise_cluster():
+    positions = [offset(0), offset(10), offset(90), offset(2000)]
+    labels = matching.cluster_reports(
+        [p[0] for p in positions],
+        [p[1] for p in positions],
+        ["stairwell", "building", "street", "street"],
+    )
+    assert labels[0] == labels[1] == labels[2]
+    assert labels[3] != labels[0]
+
+
+def test_search_cells_cover_the_radius():
+    lat, lon = MARSEILLE_14
+    cells = set(matching.search_cells(lat, lon, 1000))
+    import h3
+
+    for bearing in range(0, 360, 15):
+        north = 1000 * math.cos(math.radians(bearing))
+        east = 1000 * math.sin(math.radians(bearing))
+        assert h3.latlng_to_cell(*offset(north, east), 9) in cells
+
+
+def test_find_candidates_reads_nearby_active_points_best_first(persona):
+    analyst = persona("cross13_analyst")
+    near = dealpoint(actor=analyst)
+    farther = dealpoint(actor=analyst, latitude=offset(70)[0], longitude=offset(70)[1])
+    dealpoint(actor=analyst, latitude=offset(3000)[0], longitude=offset(3000)[1])
+    dismantled = dealpoint(actor=analyst, latitude=offset(5)[0], longitude=offset(5)[1])
+    services.dealpoint_change_status(actor=analyst, dealpoint=dismantled, status="dismantled")
+    lat, lon = offset(5)
+    report = accepted_report(analyst=analyst, latitude=lat, longitude=lon)
+    found = matching.find_candidates(report=report)
+    assert [c.dealpoint_id for c in found] == [near.pk, farther.pk]
+    assert found[0].score > found[1].score
+    # A pair an analyst refused is never a candidate again.
+    ReportLink.objects.create(report=report, dealpoint=near, decision="rejected")
+    assert [c.dealpoint_id for c in matching.find_candidates(report=report)] == [farther.pk]
+    near_dismantled = matching.find_dismantled_near(report=report)
+    assert [point.pk for point, _distance in near_dismantled] == [dismantled.pk]

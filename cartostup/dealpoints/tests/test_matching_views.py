@@ -1,0 +1,171 @@
+"""The analysts' matching queue and its decisions, per persona."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import flows
+from cartostup.dealpoints.choices import (
+    AlertStatus,
+    DealPointStatus,
+    LinkDecision,
+    ProposalStatus,
+)
+from cartostup.dealpoints.models import Alert, DealPoint, Proposal, ReportLink
+from cartostup.dealpoints.tests.factories import dealpoint
+from cartostup.dealpoints.tests.test_flows import dismantled_point, report_near
+from cartostup.dealpoints.tests.test_matching import offset
+from cartostup.reports.tests.factories import submit
+
+
+@pytest.fixture
+def queue(persona):
+    """A proposed link, a proposal of a new point and a resurgence alert in Marseille."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    proposed = report_near(analyst, 60)
+    flows.report_match(report=proposed)
+    report_near(analyst, 1500)
+    (proposal,) = flows.reports_cluster()
+    old = dismantled_point(analyst, -3000)
+    (alert,) = flows.report_match(report=report_near(analyst, -3030)).alerts
+    return {
+        "point": point,
+        "link": ReportLink.objects.get(report=proposed),
+        "proposal": proposal,
+        "alert": alert,
+        "old": old,
+    }
+
+
+def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
+    response = client_for("cross13_analyst").get(reverse("dealpoints:matching"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert queue["link"].report.reference in page and queue["point"].reference in page
+    assert reverse("dealpoints:proposal_accept", args=[queue["proposal"].pk]) in page
+    assert reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]) in page
+    assert "Confirmer la résurgence" in page
+    event = AuditEvent.objects.filter(action=AuditAction.LIST).order_by("pk").last()
+    assert event.object_type == "dealpoints.matching"
+    assert event.details == {"links": 1, "proposals": 1, "alerts": 1}
+
+
+def test_other_territory_sees_an_empty_queue(client_for, queue):
+    page = client_for("cross93_analyst").get(reverse("dealpoints:matching")).content.decode()
+    assert queue["link"].report.reference not in page
+    assert "Aucune proposition de nouveau point." in page and "Aucune alerte ouverte." in page
+
+
+@pytest.mark.parametrize("who", ["police13_investigator", "landlord_13h", "prefecture_13"])
+def test_queue_is_for_analysts_only(client_for, queue, who):
+    client = client_for(who)
+    assert client.get(reverse("dealpoints:matching")).status_code == 404
+    url = reverse("dealpoints:link_confirm", args=[queue["link"].pk])
+    assert client.post(url).status_code == 404
+    assert ReportLink.objects.get(pk=queue["link"].pk).decision == LinkDecision.PROPOSED
+
+
+def test_confirm_and_refuse_links(client_for, queue, persona):
+    client = client_for("cross13_analyst")
+    link = queue["link"]
+    response = client.post(reverse("dealpoints:link_confirm", args=[link.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("dealpoints:matching")
+    link.refresh_from_db()
+    assert link.decision == LinkDecision.CONFIRMED
+    assert link.decided_by == persona("cross13_analyst")
+    client.post(reverse("dealpoints:link_refuse", args=[link.pk]))
+    link.refresh_from_db()
+    assert link.decision == LinkDecision.REJECTED
+    link.report.refresh_from_db()
+    assert link.report.awaiting_matching
+
+
+def test_other_territory_cannot_decide(client_for, queue):
+    client = client_for("cross93_analyst")
+    assert (
+        client.post(reverse("dealpoints:link_confirm", args=[queue["link"].pk])).status_code == 404
+    )
+    url = reverse("dealpoints:proposal_dismiss", args=[queue["proposal"].pk])
+    assert client.post(url).status_code == 404
+    assert (
+        client.post(reverse("dealpoints:alert_confirm", args=[queue["alert"].pk])).status_code
+        == 404
+    )
+    assert Proposal.objects.get(pk=queue["proposal"].pk).status == ProposalStatus.OPEN
+    assert Alert.objects.get(pk=queue["alert"].pk).status == AlertStatus.OPEN
+
+
+def test_create_a_point_from_a_proposal(client_for, queue):
+    client = client_for("cross13_analyst")
+    proposal = queue["proposal"]
+    url = reverse("dealpoints:proposal_accept", args=[proposal.pk])
+    page = client.get(url).content.decode()
+    assert f'value="{round(proposal.latitude, 6)}"' in page
+    before = DealPoint.objects.count()
+    bad = client.post(url, {"latitude": "48.0", "longitude": "-40.0", "precision": "street"})
+    assert bad.status_code == 400 and "erreurs" in bad.content.decode()
+    assert DealPoint.objects.count() == before
+    lat, lon = offset(1490)
+    response = client.post(
+        url,
+        {
+            "latitude": lat,
+            "longitude": lon,
+            "precision": "building",
+            "name": "Tour 3",
+            "channel": "fixed",
+            "products": ["cannabis"],
+            "confidence": "medium",
+        },
+    )
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.ACCEPTED
+    point = proposal.dealpoint
+    assert point.name == "Tour 3" and point.latitude == pytest.approx(lat)
+    assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 1
+
+
+def test_dismiss_a_proposal(client_for, queue):
+    client_for("cross13_analyst").post(
+        reverse("dealpoints:proposal_dismiss", args=[queue["proposal"].pk])
+    )
+    assert Proposal.objects.get(pk=queue["proposal"].pk).status == ProposalStatus.DISMISSED
+
+
+def test_confirm_and_dismiss_alerts(client_for, queue):
+    client = client_for("cross13_analyst")
+    assert (
+        client.get(reverse("dealpoints:alert_confirm", args=[queue["alert"].pk])).status_code == 405
+    )
+    client.post(reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]))
+    queue["old"].refresh_from_db()
+    assert queue["old"].status == DealPointStatus.RESURGENT
+    second = Alert.objects.create(
+        kind="resurgence",
+        dealpoint=queue["old"],
+        owner_organisation=queue["old"].owner_organisation,
+        commune=queue["old"].commune,
+        departement=queue["old"].departement,
+        distribution="cross",
+    )
+    client.post(reverse("dealpoints:alert_dismiss", args=[second.pk]))
+    second.refresh_from_db()
+    assert second.status == AlertStatus.DISMISSED
+
+
+def test_accepting_in_triage_matches_the_report(client_for, persona):
+    point = dealpoint(actor=persona("cross13_analyst"))
+    lat, lon = offset(4)
+    report = submit(latitude=lat, longitude=lon).report
+    client = client_for("cross13_analyst")
+    response = client.post(reverse("reports:report_accept", args=[report.pk]), {"note": ""})
+    assert response.status_code == 302
+    link = ReportLink.objects.get(report=report)
+    assert link.dealpoint == point and link.decision == LinkDecision.AUTOMATIC
+    page = client.get(response["Location"]).content.decode()
+    assert "rapproché d&#x27;un point de deal" in page or "rapproché d'un point de deal" in page
