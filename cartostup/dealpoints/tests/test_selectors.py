@@ -1,0 +1,200 @@
+"""Reads of the deal-point pages: what each persona receives, and the audit of lists."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from django.http import Http404
+from django.utils import timezone
+
+from cartostup.access.services import building_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import selectors, services
+from cartostup.dealpoints.choices import LinkDecision
+from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+
+pytestmark = pytest.mark.django_db
+
+ListMode = selectors.ListMode
+
+
+@pytest.fixture
+def building(persona):
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment A",
+        address="3 rue des Tilleuls, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "mode"),
+    [
+        ("cross13_analyst", ListMode.FULL),
+        ("ofast_analyst", ListMode.FULL),
+        ("police13_investigator", ListMode.FULL),
+        ("landlord_13h", ListMode.REDUCED),
+        ("prefecture_13", ListMode.AGGREGATE),
+        ("prosecutor_13", ListMode.AGGREGATE),
+    ],
+)
+def test_list_mode_follows_the_policy(persona, who, mode):
+    assert selectors.dealpoint_list_mode(actor=persona(who)) == mode
+
+
+def test_landlord_may_filter_on_status_only(persona):
+    assert selectors.dealpoint_allowed_filters(actor=persona("landlord_13h")) == ("status",)
+    assert "product" in selectors.dealpoint_allowed_filters(actor=persona("cross13_analyst"))
+
+
+def test_table_counts_attached_reports_orders_by_activity_and_audits(persona):
+    analyst = persona("cross13_analyst")
+    first = accepted_report(analyst=analyst)
+    second = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    busy = dealpoint(actor=analyst, reports=[first, second], name="Occupé")
+    quiet = dealpoint(actor=analyst, name="Calme")
+    proposed = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3953)
+    services.report_attach(
+        actor=None, dealpoint=quiet, report=proposed, decision=LinkDecision.PROPOSED
+    )
+    rows = list(selectors.dealpoint_table(actor=analyst, filters={"q": ""}))
+    assert [(row.reference, row.report_count) for row in rows] == [
+        (busy.reference, 2),
+        (quiet.reference, 0),
+    ]
+    event = AuditEvent.objects.get(action=AuditAction.LIST)
+    assert event.details == {"filters": {}, "view": "list"}
+    assert event.object_type == "dealpoints.dealpoint"
+
+
+def test_table_is_restricted_to_the_territory(persona):
+    point = dealpoint(actor=persona("cross13_analyst"))
+    assert list(selectors.dealpoint_table(actor=persona("cross93_analyst"))) == []
+    assert list(selectors.dealpoint_table(actor=persona("antenna13_analyst"))) == [point]
+
+
+def test_landlord_listing_ignores_filters_on_hidden_fields(persona, building):
+    point = dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
+    landlord = persona("landlord_13h")
+    listed = selectors.dealpoint_list(actor=landlord, filters={"product": ["heroin"]})
+    assert list(listed) == [point]
+    assert AuditEvent.objects.get(action=AuditAction.LIST).details["filters"] == {}
+    assert list(selectors.dealpoint_list(actor=landlord, filters={"status": ["moved"]})) == []
+
+
+def test_reduced_row_holds_only_the_landlords_fields(persona, building):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst, building_id=building.pk)
+    point.last_activity_at = timezone.make_aware(datetime(2026, 3, 12, 15, 0))  # a Thursday
+    row = selectors.dealpoint_reduced(actor=persona("landlord_13h"), dealpoint=point)
+    assert row == {
+        "id": point.pk,
+        "reference": point.reference,
+        "status": "reported",
+        "status_label": "Signalé",
+        "last_activity_week": date(2026, 3, 9),
+        "building": "Bâtiment A",
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "change", "record"),
+    [
+        ("cross13_analyst", True, True),
+        ("antenna13_analyst", True, True),
+        ("ofast_analyst", True, True),
+        ("police13_investigator", False, True),
+        ("customs13_investigator", False, True),
+        ("landlord_13h", False, False),
+        ("prefecture_13", False, False),
+        ("cross93_analyst", False, False),
+    ],
+)
+def test_permissions_follow_the_policy(persona, who, change, record):
+    point = dealpoint(actor=persona("cross13_analyst"))
+    permissions = selectors.dealpoint_permissions(actor=persona(who), dealpoint=point)
+    assert (permissions.change, permissions.record_operation) == (change, record)
+
+
+def test_merged_point_takes_no_operation(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    services.dealpoint_merge(actor=analyst, source=point, target=dealpoint(actor=analyst))
+    point.refresh_from_db()
+    permissions = selectors.dealpoint_permissions(actor=analyst, dealpoint=point)
+    assert permissions.change and not permissions.record_operation
+
+
+def test_detail_sorts_links_and_shows_reports_only_to_those_who_see_them(persona):
+    analyst = persona("cross13_analyst")
+    attached = accepted_report(analyst=analyst)
+    proposed = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    refused = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3953)
+    point = dealpoint(actor=analyst, reports=[attached])
+    for report in (proposed, refused):
+        services.report_attach(
+            actor=None, dealpoint=point, report=report, decision=LinkDecision.PROPOSED
+        )
+    services.report_detach(actor=analyst, dealpoint=point, report=refused)
+    services.operation_record(
+        actor=analyst,
+        dealpoint=point,
+        data=services.OperationInput(kind="raid", occurred_on=date.today()),
+    )
+    detail = selectors.dealpoint_detail(actor=analyst, dealpoint=point)
+    assert [link.report for link in detail.attached] == [attached]
+    assert [link.report for link in detail.proposed] == [proposed]
+    assert detail.visible_report_ids == {attached.pk, proposed.pk}
+    assert len(detail.operations) == 1
+    assert [event.kind for event in detail.events][-1] == "created"
+    police = selectors.dealpoint_detail(actor=persona("police13_investigator"), dealpoint=point)
+    assert police.visible_report_ids == frozenset()
+    assert [link.report for link in police.attached] == [attached]
+
+
+def test_access_dealpoint_audits_and_hides(persona):
+    point = dealpoint(actor=persona("cross13_analyst"))
+    with pytest.raises(Http404):
+        selectors.access_dealpoint(actor=persona("cross93_analyst"), pk=point.pk)
+    assert selectors.access_dealpoint(actor=persona("police13_investigator"), pk=point.pk) == point
+    assert AuditEvent.objects.filter(action=AuditAction.VIEW, object_id=str(point.pk)).count() == 1
+
+
+def test_by_reference_forgives_case_and_respects_the_policy(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    found = selectors.dealpoint_by_reference(actor=analyst, reference=f" {point.reference.lower()}")
+    assert found == point
+    assert (
+        selectors.dealpoint_by_reference(
+            actor=persona("cross93_analyst"), reference=point.reference
+        )
+        is None
+    )
+    police = persona("police13_investigator")
+    assert selectors.dealpoint_by_reference(actor=police, reference=point.reference) == point
+    assert (
+        selectors.dealpoint_by_reference(
+            actor=police, reference=point.reference, action=selectors.policy.Action.CHANGE
+        )
+        is None
+    )
+    report = accepted_report(analyst=analyst)
+    assert selectors.report_by_reference(actor=analyst, reference=report.reference) == report
+    assert selectors.report_by_reference(actor=police, reference=report.reference) is None
+
+
+def test_choices_for_the_forms(persona, building):
+    analyst = persona("cross13_analyst")
+    assert list(selectors.dealpoint_building_choices(actor=analyst)) == [building]
+    assert list(selectors.dealpoint_building_choices(actor=persona("cross93_analyst"))) == []
+    police = persona("police13_investigator")
+    assert list(selectors.operation_service_choices(actor=police)) == [
+        police.memberships.get().organisation
+    ]
+    assert list(selectors.operation_service_choices(actor=persona("landlord_13h"))) == []
+    assert selectors.picker_departement_codes(actor=analyst) == ["13"]
