@@ -193,7 +193,9 @@ def _hours_label(tokens: list[str]) -> list[str]:
     labels = []
     for token in tokens:
         day, _sep, time = str(token).partition(":")
-        labels.append(f"{days.get(day, day)} {str(times.get(time, time)).lower()}")
+        # "Soirée (18 h – 0 h)" → "soirée": the grid's headings give the hours.
+        moment = str(times.get(time, time)).split(" (")[0].lower()
+        labels.append(f"{days.get(day, day)} {moment}")
     return labels
 
 

@@ -149,7 +149,7 @@ def test_analyst_reads_the_whole_record_and_the_read_is_audited(client_for, anal
     assert point.reference in page
     assert "Résidence des Tilleuls" in page
     assert "CROSS des Bouches-du-Rhône" in page
-    assert "Vendredi soir" in page
+    assert "Vendredi soirée, Samedi soirée" in page
     report = point.reports.get()
     assert reverse("reports:report_detail", args=[report.pk]) in page
     assert 'id="status-form"' in page and 'id="operation-form"' in page
