@@ -109,7 +109,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_reports": "reports" in api,
             "has_operations": "operations" in api,
             "has_proposals": "proposals" in api,
-            "aggregate_hint": not detailed,
+            "aggregate_hint": not policy.aggregate_scope(
+                dealpoint_queryset().none(), actor=actor
+            ).coordinates,
         },
     )
 

@@ -1,0 +1,336 @@
+"""The map layers API (/api/v1/map/): what each persona receives, zoom → resolution, counts
+against a bare GROUP BY, French 400s, one audit event per layer request."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from django.db.models import Count
+from django.urls import reverse
+
+from cartostup.access.services import building_create
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import map_layers, services
+from cartostup.dealpoints.models import DealPoint
+from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+
+pytestmark = pytest.mark.django_db
+
+# Marseille 14e: five points within ~30 m (one res 9 cell), one of them on landlord_13h's
+# building; Marseille 3e: two points (a cell under the minimum aggregate); Saint-Denis: one.
+CLUSTER = [(43.34520, 5.39490), (43.34535, 5.39505), (43.34510, 5.39480), (43.34525, 5.39470),
+           (43.34540, 5.39495)]  # fmt: skip
+SPARSE = [(43.31100, 5.38000), (43.31110, 5.38010)]
+SAINT_DENIS = (48.93600, 2.35700)
+BUILDING = (43.34600, 5.39600)
+MARSEILLE_BBOX = "5.30,43.28,5.45,43.38"
+FRANCE_BBOX = "-5.5,41.0,10.0,51.5"
+
+
+@dataclass
+class MapWorld:
+    points_13: list[DealPoint]
+    point_93: DealPoint
+    landlord_point: DealPoint
+    building: Any
+
+
+@pytest.fixture
+def world(persona) -> MapWorld:
+    return build_world(persona)
+
+
+def build_world(persona) -> MapWorld:
+    analyst = persona("cross13_analyst")
+    building = building_create(
+        actor=persona("landlord_13h"),
+        name="Tour 7",
+        address="7 allée des Pins, 13014 Marseille",
+        latitude=BUILDING[0],
+        longitude=BUILDING[1],
+    )
+    points = []
+    for index, (latitude, longitude) in enumerate(CLUSTER + SPARSE):
+        points.append(
+            dealpoint(
+                actor=analyst,
+                latitude=latitude,
+                longitude=longitude,
+                name=f"Point {index}",
+                building_id=building.pk if index == 0 else None,
+            )
+        )
+    point_93 = dealpoint(
+        actor=persona("cross93_analyst"), latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]
+    )
+    services.operation_record(
+        actor=analyst,
+        dealpoint=points[1],
+        data=services.OperationInput(kind="raid", occurred_on=date.today()),
+    )
+    return MapWorld(points, point_93, points[0], building)
+
+
+def _get(client, name: str, **params: Any):
+    return client.get(reverse(name), params)
+
+
+def _layer(client, name: str = "map-dealpoints", **params: Any) -> dict[str, Any]:
+    response = _get(client, name, **params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _references(collection: dict[str, Any]) -> set[str]:
+    return {
+        f["properties"]["reference"]
+        for f in collection["features"]
+        if "reference" in f["properties"]
+    }
+
+
+def _total(collection: dict[str, Any]) -> int:
+    return sum(f["properties"].get("count", 1) for f in collection["features"])
+
+
+def test_zoom_gives_the_resolution():
+    assert [map_layers.resolution_for_zoom(z) for z in (0, 6, 7, 8, 10, 11, 13, 14, 19)] == [
+        5, 5, 5, 7, 7, 9, 9, None, None
+    ]  # fmt: skip
+    # An aggregate-only role never gets points: res 9 at every street zoom.
+    assert map_layers.resolution_for_zoom(16, coordinates=False) == 9
+
+
+def test_analyst_counts_equal_a_bare_group_by(world, client_for):
+    client = client_for("cross13_analyst")
+    for zoom, column in ((6, "h3_r5"), (9, "h3_r7"), (12, "h3_r9")):
+        collection = _layer(client, bbox=FRANCE_BBOX, zoom=zoom)
+        assert collection["meta"]["resolution"] == int(column[-1])
+        assert collection["meta"]["representation"] == "hexagons"
+        received = {
+            f["properties"]["cell"]: f["properties"]["count"] for f in collection["features"]
+        }
+        floor = dict(
+            DealPoint.objects.filter(departement__code="13")
+            .values(column)
+            .annotate(n=Count("pk"))
+            .values_list(column, "n")
+        )
+        assert received == floor
+        assert all(f["geometry"]["type"] == "Polygon" for f in collection["features"])
+    # The analyst of the 13 never counts the point of the 93.
+    assert _total(_layer(client, bbox=FRANCE_BBOX, zoom=6)) == 7
+
+
+def test_hexagons_count_per_status(world, client_for, persona):
+    services.dealpoint_change_status(
+        actor=persona("cross13_analyst"), dealpoint=world.points_13[2], status="confirmed"
+    )
+    collection = _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=12)
+    cluster = next(f for f in collection["features"] if f["properties"]["count"] == 5)
+    by_status = cluster["properties"]["by_status"]
+    assert sum(by_status.values()) == 5
+    assert by_status == {"reported": 4, "confirmed": 1}
+
+
+def test_analyst_street_zoom_receives_points(world, client_for):
+    collection = _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=16)
+    assert collection["meta"]["representation"] == "points"
+    assert _references(collection) == {p.reference for p in world.points_13}
+    feature = next(
+        f for f in collection["features"] if f["properties"]["id"] == world.points_13[3].pk
+    )
+    assert feature["geometry"] == {"type": "Point", "coordinates": [5.3947, 43.34525]}
+
+
+def test_analyst_of_another_departement_sees_only_its_own(world, client_for):
+    client = client_for("cross93_analyst")
+    assert _references(_layer(client, bbox=FRANCE_BBOX, zoom=16)) == {world.point_93.reference}
+    assert _layer(client, bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
+
+
+def test_investigator_of_the_territory_sees_points(world, client_for):
+    collection = _layer(client_for("police13_investigator"), bbox=MARSEILLE_BBOX, zoom=16)
+    assert _references(collection) == {p.reference for p in world.points_13}
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_roles_never_receive_a_point(world, client_for, username):
+    client = client_for(username)
+    for zoom in (6, 12, 16, 19):
+        response = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=zoom)
+        assert response.status_code == 200
+        text = response.content.decode()
+        collection = json.loads(text)
+        assert collection["meta"]["coordinates"] is False
+        assert collection["meta"]["min_count"] == 3
+        # No point, no reference, no name, no position of a point anywhere in the answer.
+        assert "PD-" not in text and "reference" not in text and "Point 1" not in text
+        assert "5.3949" not in text and "43.3452" not in text
+        assert all(f["properties"]["kind"] == "hexagon" for f in collection["features"])
+        assert all(f["properties"]["count"] >= 3 for f in collection["features"])
+        resolution = collection["meta"]["resolution"]
+        assert resolution == (map_layers.resolution_for_zoom(zoom) or 9)
+        # Res 5 and 7 hold all seven points of Marseille in one hexagon; at res 9 the cluster
+        # (5) is shown and the two points of the 3e are hidden.
+        assert _total(collection) == (5 if resolution == 9 else 7)
+
+
+def test_aggregate_roles_count_only_their_territory(world, client_for):
+    assert _layer(client_for("prefecture_93"), bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
+
+
+def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, client_for):
+    for zoom in (6, 12, 16):
+        collection = _layer(client_for("landlord_13h"), bbox=FRANCE_BBOX, zoom=zoom)
+        assert [f["properties"]["reference"] for f in collection["features"]] == [
+            world.landlord_point.reference
+        ]
+        feature = collection["features"][0]
+        assert feature["geometry"]["coordinates"] == [BUILDING[1], BUILDING[0]]
+        assert set(feature["properties"]) == {
+            "kind", "id", "reference", "status", "status_label", "last_activity_week", "building"
+        }  # fmt: skip
+        assert feature["properties"]["building"] == "Tour 7"
+    assert _layer(client_for("landlord_13l"), bbox=FRANCE_BBOX, zoom=16)["features"] == []
+
+
+@pytest.mark.parametrize("username", ["caller_operator", "auditor", "admin"])
+def test_roles_without_the_map_get_404(world, client_for, username):
+    client = client_for(username)
+    for name in ("map-dealpoints", "map-reports", "map-operations", "map-proposals"):
+        assert _get(client, name, bbox=MARSEILLE_BBOX, zoom=12).status_code == 404
+    assert _get(client, "map-hotspots", departement="13").status_code == 404
+
+
+def test_anonymous_gets_403(client, world):
+    assert _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        ({"bbox": "5.3,43.2", "zoom": 12}, "bbox", "quatre nombres"),
+        ({"bbox": "a,b,c,d", "zoom": 12}, "bbox", "quatre nombres"),
+        ({"bbox": "5.5,43.2,5.3,43.4", "zoom": 12}, "bbox", "emprise est vide"),
+        ({"bbox": "5.3,-95,5.5,43.4", "zoom": 12}, "bbox", "latitudes"),
+        ({"bbox": "nan,43.2,5.5,43.4", "zoom": 12}, "bbox", "finis"),
+        ({"bbox": MARSEILLE_BBOX, "zoom": 25}, "zoom", "entre 0 et 19"),
+        ({"bbox": MARSEILLE_BBOX, "zoom": "loin"}, "zoom", "nombre entier"),
+        ({"bbox": MARSEILLE_BBOX}, "zoom", "Indiquez le niveau de zoom"),
+        ({"bbox": MARSEILLE_BBOX, "zoom": 12, "status": "bogus"}, "status", "bogus"),
+        ({"bbox": MARSEILLE_BBOX, "zoom": 12, "active_from": "hier"}, "active_from", ""),
+    ],
+)
+def test_bad_parameters_answer_400_in_french(world, client_for, params, field, message):
+    before = AuditEvent.objects.count()
+    response = _get(client_for("cross13_analyst"), "map-dealpoints", **params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"] == "Les données envoyées sont invalides."
+    assert message in " ".join(body["errors"][field])
+    assert AuditEvent.objects.count() == before
+
+
+def test_each_layer_request_is_audited_once(world, client_for, persona):
+    client = client_for("cross13_analyst")
+    before = AuditEvent.objects.count()
+    _layer(client, bbox=MARSEILLE_BBOX, zoom=12, status="reported")
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.latest("pk")
+    assert event.action == "list"
+    assert event.object_type == "dealpoints.dealpoint"
+    assert event.actor_id == persona("cross13_analyst").pk
+    assert event.details["layer"] == "dealpoints"
+    assert event.details["zoom"] == 12
+    assert event.details["resolution"] == 9
+    assert [float(v) for v in event.details["bbox"]] == [5.3, 43.28, 5.45, 43.38]
+    assert event.details["filters"] == {"status": "['reported']"}
+    assert event.details["count"] == 7
+
+
+def test_reports_layer_for_analysts_only(world, client_for, persona):
+    analyst = persona("cross13_analyst")
+    reports = [
+        accepted_report(analyst=analyst, latitude=lat, longitude=lng) for lat, lng in CLUSTER
+    ]
+    collection = _layer(client_for("cross13_analyst"), "map-reports", bbox=MARSEILLE_BBOX, zoom=16)
+    assert _references(collection) == {r.reference for r in reports}
+    hexagons = _layer(client_for("cross13_analyst"), "map-reports", bbox=FRANCE_BBOX, zoom=6)
+    assert _total(hexagons) == 5
+    assert hexagons["features"][0]["properties"]["by_status"] == {"accepted": 5}
+    filtered = _layer(
+        client_for("cross13_analyst"), "map-reports", bbox=FRANCE_BBOX, zoom=6, status="new"
+    )
+    assert filtered["features"] == []
+    assert (
+        _layer(client_for("cross93_analyst"), "map-reports", bbox=FRANCE_BBOX, zoom=16)["features"]
+        == []
+    )
+    for username in ("police13_investigator", "prefecture_13", "landlord_13h"):
+        response = _get(client_for(username), "map-reports", bbox=MARSEILLE_BBOX, zoom=16)
+        assert response.status_code == 404
+    event = AuditEvent.objects.filter(object_type="reports.report").latest("pk")
+    assert event.details["layer"] == "reports"
+
+
+def test_operations_layer(world, client_for):
+    collection = _layer(
+        client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16
+    )
+    [feature] = collection["features"]
+    assert feature["properties"]["dealpoint_reference"] == world.points_13[1].reference
+    assert feature["properties"]["operation_kind"] == "raid"
+    # One raid: under the minimum aggregate for a prefecture, so nothing at all.
+    prefecture = _layer(client_for("prefecture_13"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)
+    assert prefecture["features"] == [] and prefecture["meta"]["coordinates"] is False
+    assert (
+        _get(client_for("landlord_13h"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16).status_code
+        == 404
+    )
+
+
+def test_proposals_layer_for_analysts(world, client_for):
+    assert (
+        _layer(client_for("cross13_analyst"), "map-proposals", bbox=MARSEILLE_BBOX, zoom=16)[
+            "features"
+        ]
+        == []
+    )
+    response = _get(
+        client_for("police13_investigator"), "map-proposals", bbox=MARSEILLE_BBOX, zoom=16
+    )
+    assert response.status_code == 404
+
+
+def test_boundaries(world, client_for):
+    client = client_for("cross13_analyst")
+    communes = _layer(client, "map-boundaries", departement="13", kind="communes")
+    names = {f["properties"]["name"] for f in communes["features"]}
+    assert "Marseille 14e Arrondissement" in names or any("14e" in n for n in names)
+    assert {f["properties"]["layer"] for f in communes["features"]} == {"commune"}
+    outline = _layer(client, "map-boundaries", departement="13", kind="departement")
+    assert len(outline["features"]) <= 1
+    assert _get(client, "map-boundaries", departement="13", kind="pays").status_code == 400
+    assert _get(client_for("prefecture_93"), "map-boundaries", departement="13").status_code == 404
+
+
+def test_merged_points_leave_the_map(world, client_for, persona):
+    services.dealpoint_merge(
+        actor=persona("cross13_analyst"), source=world.points_13[4], target=world.points_13[3]
+    )
+    collection = _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=16)
+    assert world.points_13[4].reference not in _references(collection)
+    assert len(collection["features"]) == 6
+
+
+def test_schema_documents_the_map_layers(client):
+    response = client.get(reverse("api-schema"), {"format": "json"})
+    assert response.status_code == 200
+    paths = json.loads(response.content)["paths"]
+    for path in ("dealpoints", "reports", "operations", "proposals", "hotspots", "boundaries"):
+        assert f"/api/v1/map/{path}/" in paths

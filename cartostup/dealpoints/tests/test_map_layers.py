@@ -1,0 +1,45 @@
+"""Pieces of the map layers: zoom → resolution, hexagon outlines, the viewport filter."""
+
+from __future__ import annotations
+
+import h3
+import pytest
+
+from cartostup.dealpoints import map_layers
+from cartostup.dealpoints.models import DealPoint
+from cartostup.dealpoints.tests.factories import dealpoint
+
+
+@pytest.mark.parametrize(
+    ("zoom", "resolution"),
+    [(0, 5), (5, 5), (7, 5), (8, 7), (10, 7), (11, 9), (13, 9), (14, None), (19, None)],
+)
+def test_resolution_for_zoom(zoom, resolution):
+    assert map_layers.resolution_for_zoom(zoom) == resolution
+    assert map_layers.resolution_for_zoom(zoom, coordinates=False) == (resolution or 9)
+
+
+def test_hexagon_polygon_is_a_closed_lng_lat_ring():
+    cell = h3.latlng_to_cell(43.3452, 5.3949, 9)
+    polygon = map_layers.hexagon_polygon(cell)
+    ring = polygon["coordinates"][0]
+    assert polygon["type"] == "Polygon"
+    assert len(ring) == 7 and ring[0] == ring[-1]
+    # Longitude first: Marseille is at ~5.39 E, 43.34 N.
+    assert all(5.38 < lng < 5.41 and 43.33 < lat < 43.36 for lng, lat in ring)
+
+
+@pytest.mark.django_db
+def test_bbox_and_hexagon_counts(persona):
+    analyst = persona("cross13_analyst")
+    inside = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949)
+    dealpoint(actor=analyst, latitude=43.2960, longitude=5.3700)
+    bbox = map_layers.BBox(5.39, 43.34, 5.40, 43.35)
+    queryset = DealPoint.objects.filter(bbox.q())
+    assert list(queryset) == [inside]
+    counts = map_layers.hexagon_counts(DealPoint.objects.all(), column="h3_r9", category="status")
+    assert counts == {
+        inside.h3_r9: {"reported": 1},
+        h3.latlng_to_cell(43.2960, 5.3700, 9): {"reported": 1},
+    }
+    assert bbox.rounded() == [5.39, 43.34, 5.4, 43.35]

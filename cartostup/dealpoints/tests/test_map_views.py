@@ -1,0 +1,106 @@
+"""The map page (/carte/) and its side panel: who gets them, what the page offers each role,
+what the panel shows (a landlord only its reduced view)."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+from django.urls import reverse
+
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints.tests.test_map_api import BUILDING, MapWorld, build_world
+
+
+@pytest.fixture
+def world(persona) -> MapWorld:
+    return build_world(persona)
+
+
+pytestmark = pytest.mark.django_db
+
+
+def _config(response) -> dict:
+    text = response.content.decode()
+    start = text.index('data-config="') + len('data-config="')
+    return json.loads(html.unescape(text[start : text.index('"', start)]))
+
+
+def test_analyst_page_offers_every_layer(world: MapWorld, client_for):
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map"), {"departement": "13"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Carte des points de deal" in page
+    assert "leaflet/leaflet.js" in page and "dealpoints/map.js" in page
+    assert "<script>" not in page and " style=" not in page and "onclick" not in page
+    config = _config(response)
+    assert set(config["api"]) == {
+        "dealpoints", "boundaries", "reports", "proposals", "operations", "hotspots"
+    }  # fmt: skip
+    assert config["focusDepartement"] == "13" and config["boundaryDepartements"] == ["13"]
+    assert config["createUrl"] and config["proposalsUrl"]
+    assert config["panelUrl"] == "/carte/panneau/{pk}/"
+    # Text alternative and legend.
+    assert 'id="map-table"' in page and "Signalé" in page
+
+
+def test_prefecture_page_offers_aggregates_only(world, client_for):
+    response = client_for("prefecture_13").get(reverse("dealpoints:map"))
+    assert response.status_code == 200
+    config = _config(response)
+    assert set(config["api"]) == {"dealpoints", "boundaries", "operations", "hotspots"}
+    assert config["createUrl"] == "" and config["proposalsUrl"] == ""
+    assert "jamais les points eux-mêmes" in response.content.decode()
+
+
+def test_landlord_page(world, client_for):
+    config = _config(client_for("landlord_13h").get(reverse("dealpoints:map")))
+    assert set(config["api"]) == {"dealpoints", "boundaries"}
+
+
+@pytest.mark.parametrize("username", ["caller_operator", "auditor", "admin"])
+def test_map_page_refused_without_the_capability(client_for, username):
+    assert client_for(username).get(reverse("dealpoints:map")).status_code == 404
+
+
+def test_map_page_of_an_unseen_departement_is_404(client_for):
+    response = client_for("prefecture_93").get(reverse("dealpoints:map"), {"departement": "13"})
+    assert response.status_code == 404
+
+
+def test_panel_for_an_analyst(world, client_for, persona):
+    point = world.points_13[1]
+    before = AuditEvent.objects.count()
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map_panel", args=[point.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert point.reference in page and "Point 1" in page
+    assert f"/points-de-deal/{point.pk}/" in page
+    assert "Opérations" in page and "Cannabis" in page
+    assert "Vendredi, soirée" in page
+    assert response["Cache-Control"] == "no-store"
+    assert AuditEvent.objects.count() == before + 1
+    event = AuditEvent.objects.latest("pk")
+    assert event.action == "view" and event.details["reference"] == point.reference
+
+
+def test_panel_for_a_landlord_is_reduced(world, client_for):
+    point = world.landlord_point
+    response = client_for("landlord_13h").get(reverse("dealpoints:map_panel", args=[point.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert point.reference in page and "Tour 7" in page
+    # No name, address, products, counts or link to the full record; the building's position.
+    assert "Point 0" not in page and "Cannabis" not in page and "Opérations" not in page
+    assert "/points-de-deal/" not in page
+    assert f'data-latitude="{BUILDING[0]:f}"' in page
+    assert f"{point.latitude:f}" not in page
+
+
+@pytest.mark.parametrize("username", ["landlord_13l", "prefecture_13", "cross93_analyst"])
+def test_panel_of_a_point_not_seen_is_404(world, client_for, username):
+    response = client_for(username).get(
+        reverse("dealpoints:map_panel", args=[world.points_13[1].pk])
+    )
+    assert response.status_code == 404
