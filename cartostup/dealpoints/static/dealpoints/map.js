@@ -182,7 +182,7 @@
     collection.features.forEach(function (feature) {
       var properties = feature.properties;
       if (properties.kind === "hexagon") {
-        var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max) });
+        var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max), className: "dealpoints-hexagon dealpoints-hexagon--" + name });
         hexagon.bindPopup(function () { return hexagonPopup(feature); });
         hexagon.addTo(group);
         tableRows.push([labels["label" + name.charAt(0).toUpperCase() + name.slice(1)], labels.labelHexagon + " " + properties.cell, String(properties.count)]);

@@ -1,0 +1,116 @@
+"""The map (/carte/) in a real browser: an analyst of the CROSS opens the map of the
+Bouches-du-Rhône, sees the points counted in hexagons, then the points themselves, clicks one
+and reads its record in the side panel; a landlord sees only the point on its building; a
+prefecture sees hexagons and never a marker. No console error anywhere (CSP included)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.browser.test_foundation import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+# Four points of Marseille 14e (one on a building of landlord_13h) and one in the 3e.
+POINTS = """
+from cartostup.access.demo import demo_persona_ensure
+from cartostup.access.models import Building
+from cartostup.dealpoints import services
+analyst = demo_persona_ensure(username="cross13_analyst")
+building = Building.objects.filter(name="Résidence Les Amandiers – bâtiment A").first()
+made = []
+for index, (lat, lng) in enumerate([(43.3453, 5.3951), (43.3449, 5.3957), (43.3455, 5.3944),
+                                    (43.3451, 5.3960), (43.3110, 5.3800)]):
+    point = services.dealpoint_create(
+        actor=analyst,
+        data=services.DealPointInput(
+            latitude=lat, longitude=lng, name=f"Essai carte {index}", products=["cannabis"],
+            building_id=building.pk if index == 0 else None,
+        ),
+    )
+    made.append(point)
+print("POINTS", " ".join(f"{p.pk}:{p.reference}" for p in made))
+"""
+
+
+def _wait_for_count(locator, minimum: int, seconds: float = 20) -> int:
+    # Polled from Python: the CSP rightly forbids the eval wait_for_function would need.
+    deadline = time.monotonic() + seconds
+    while locator.count() < minimum and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return locator.count()
+
+
+@pytest.fixture(scope="module")
+def map_points(served_app) -> list[tuple[int, str]]:
+    output = served_app.manage("shell", "-c", POINTS)
+    line = next(line for line in output.splitlines() if line.startswith("POINTS "))
+    return [(int(pk), reference) for pk, reference in (p.split(":") for p in line.split()[1:])]
+
+
+def test_analyst_opens_the_map_and_a_point(page, served_app, map_points):
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    assert page.get_by_role("heading", name="Carte des points de deal").is_visible()
+    # At the département's zoom, the points are counted in hexagons.
+    hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
+    assert _wait_for_count(hexagons, 1) >= 1
+    assert page.locator("#map-table tbody tr").count() >= 1
+
+    # Opened on one point: the map goes to the street and the panel shows its record.
+    pk, reference = map_points[1]
+    page.goto(f"{served_app.url}/carte/?departement=13&point={pk}")
+    panel = page.locator("#map-panel")
+    panel.get_by_text(reference).first.wait_for(timeout=20_000)
+    assert page.locator("#map-panel-reference").inner_text() == reference
+    assert panel.get_by_role("link", name="Ouvrir la fiche complète").is_visible()
+    markers = page.locator("#dealpoints-map .dealpoints-marker")
+    assert _wait_for_count(markers, 4) >= 4
+    page.keyboard.press("Escape")
+    assert panel.is_hidden()
+
+    # Another point, clicked on the map.
+    other_pk, other = map_points[2]
+    page.locator(f'#dealpoints-map .dealpoints-marker[title^="{other} "]').click()
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    assert page.locator("#map-panel-reference").inner_text() == other
+    # The text alternative lists what the map shows.
+    assert page.locator("#map-table").get_by_text(other).count() == 1
+    assert page.console_errors == []
+
+
+def test_landlord_sees_only_the_point_on_its_building(page, served_app, map_points):
+    log_in(page, served_app, "landlord_13h")
+    page.goto(f"{served_app.url}/carte/")
+    markers = page.locator("#dealpoints-map .dealpoints-marker")
+    assert _wait_for_count(markers, 1) >= 1
+    time.sleep(0.5)
+    titles = [markers.nth(i).get_attribute("title") or "" for i in range(markers.count())]
+    references = {title.split(" ")[0] for title in titles}
+    assert map_points[0][1] in references
+    assert not references & {reference for _pk, reference in map_points[1:]}
+    page.locator(f'#dealpoints-map .dealpoints-marker[title^="{map_points[0][1]} "]').click()
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    panel_text = page.locator("#map-panel").inner_text()
+    assert "Résidence Les Amandiers" in panel_text
+    assert "Essai carte" not in panel_text and "Cannabis" not in panel_text
+    assert page.console_errors == []
+
+
+def test_prefecture_sees_hexagons_and_no_marker(page, served_app, map_points):
+    log_in(page, served_app, "prefecture_13")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
+    assert _wait_for_count(hexagons, 1) >= 1
+    assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
+    assert page.get_by_text(re.compile("jamais les points eux-mêmes")).is_visible()
+    # Zoomed to the street, still hexagons only.
+    page.locator("#dealpoints-map").dblclick()
+    page.locator("#dealpoints-map").dblclick()
+    time.sleep(1.5)
+    assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
+    assert "PD-13" not in page.locator("#map-table").inner_text()
+    assert page.console_errors == []
