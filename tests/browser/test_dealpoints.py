@@ -1,0 +1,94 @@
+"""Deal-point pages in a real browser: an analyst of the CROSS places a new point by clicking
+the picker map, ticks its opening hours in the grid, records a raid that dismantles it and reads
+the history; a landlord sees only its buildings' points, reduced. No console error (CSP
+included)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.browser.test_foundation import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def _wait_for_value(locator, seconds: float = 10) -> str:
+    # Polled from Python: the CSP rightly forbids the eval wait_for_function would need.
+    deadline = time.monotonic() + seconds
+    while not locator.input_value() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return locator.input_value()
+
+
+def test_analyst_creates_a_point_on_the_map_and_dismantles_it(page, served_app):
+    log_in(page, served_app, "cross13_analyst")
+    page.get_by_role("link", name="Points de deal", exact=True).first.click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/$"))
+    page.get_by_role("link", name="Nouveau point de deal").click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/nouveau/$"))
+
+    # The picker draws the département's communes; zoom on Marseille 14e and click there.
+    picker = page.locator("#dealpoint-picker")
+    picker.locator(".leaflet-boundaries-pane path").first.wait_for(timeout=20_000)
+    page.goto(f"{served_app.url}/points-de-deal/nouveau/?latitude=43.3452&longitude=5.3949")
+    picker.locator(".leaflet-interactive").first.wait_for(timeout=20_000)
+    latitude = page.locator("#id_latitude")
+    latitude.fill("")
+    picker.click(position={"x": 200, "y": 150})
+    assert _wait_for_value(latitude).startswith("43.3")
+    assert page.locator("#id_longitude").input_value().startswith("5.3")
+
+    page.get_by_label("Nom d'usage").fill("Four des essais")
+    page.locator("label[for='id_opening_hours_fri_evening']").click()
+    page.locator("label[for='id_products_0']").click()
+    page.get_by_role("button", name="Créer le point de deal").click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert page.get_by_text(re.compile(r"Point de deal PD-13-\d+ créé\.")).is_visible()
+    assert page.get_by_text("Vendredi soirée").is_visible()
+    page.locator("#dealpoint-map path.leaflet-interactive").first.wait_for(timeout=20_000)
+
+    form = page.locator("#operation-form")
+    form.get_by_label("Type d'opération").select_option("raid")
+    form.get_by_label("Résultat").select_option("dismantled")
+    form.get_by_label("Personnes interpellées").fill("2")
+    form.get_by_role("button", name="Enregistrer l'opération").click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert page.get_by_text("Le point est désormais démantelé.").is_visible()
+    history = page.locator("#history")
+    assert history.get_by_text("Signalé → Démantelé").is_visible()
+    assert page.console_errors == []
+
+
+def test_landlord_sees_its_buildings_points_reduced(page, served_app):
+    served_app.manage(
+        "shell",
+        "-c",
+        "from cartostup.access.demo import demo_persona_ensure\n"
+        "from cartostup.access.models import Building\n"
+        "from cartostup.dealpoints import services\n"
+        "analyst = demo_persona_ensure(username='cross13_analyst')\n"
+        "landlord = demo_persona_ensure(username='landlord_13h')\n"
+        "building = Building.objects.filter(owner_organisation__memberships__user=landlord)"
+        ".order_by('pk').first()\n"
+        "import datetime\n"
+        "point = services.dealpoint_create(actor=analyst, data=services.DealPointInput("
+        "latitude=building.latitude, longitude=building.longitude, name='Four du bailleur',"
+        " building_id=building.pk, products=['cannabis']))\n"
+        "services.operation_record(actor=analyst, dealpoint=point, data=services.OperationInput("
+        "kind='raid', occurred_on=datetime.date.today()))\n",
+    )
+    log_in(page, served_app, "landlord_13h")
+    page.get_by_role("link", name="Points de deal", exact=True).first.click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/$"))
+    table = page.locator("#dealpoint-table")
+    assert table.get_by_text(re.compile(r"semaine du")).first.is_visible()
+    assert page.get_by_text("Four du bailleur").count() == 0
+    assert page.get_by_role("columnheader", name="Produits").count() == 0
+    table.get_by_role("link", name=re.compile(r"PD-13-")).first.click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert page.locator("#dealpoint-reduced").is_visible()
+    assert page.get_by_text("Cannabis").count() == 0
+    assert page.console_errors == []
