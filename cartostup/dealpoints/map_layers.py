@@ -303,6 +303,11 @@ def dealpoint_layer(
     points, reduced and placed at their building for a landlord. Audited once."""
     policy.require(actor, policy.Capability.VIEW_MAP)
     scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
+    if not scope.coordinates and (filters or {}).get("q"):
+        # A search on references, names and addresses singles points out: not for counts.
+        raise ValidationError(
+            {"q": [_("La recherche par référence, nom ou adresse n'est pas ouverte aux agrégats.")]}
+        )
     filterset = dealpoint_filterset(filters or {}, scope.queryset)
     queryset = filterset.qs
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None

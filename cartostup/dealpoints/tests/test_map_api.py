@@ -180,6 +180,21 @@ def test_aggregate_roles_never_receive_a_point(world, client_for, username):
         assert _total(collection) == (5 if resolution == 9 else 7)
 
 
+def test_aggregate_roles_may_not_search_references(world, client_for):
+    response = _get(
+        client_for("prefecture_13"), "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, q="PD-13"
+    )
+    assert response.status_code == 400
+    assert "agrégats" in response.json()["errors"]["q"][0]
+    # Analysts may.
+    assert (
+        _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=16, q="PD-13-0002")[
+            "features"
+        ][0]["properties"]["reference"]
+        == "PD-13-0002"
+    )
+
+
 def test_aggregate_roles_count_only_their_territory(world, client_for):
     assert _layer(client_for("prefecture_93"), bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
 
