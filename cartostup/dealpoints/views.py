@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import django_filters
@@ -230,6 +231,14 @@ def _references(details: dict[str, Any]) -> list[str]:
     return [_("Signalements : %(references)s") % {"references": ", ".join(map(str, reports))}]
 
 
+def _day(value: str) -> str:
+    """An ISO date of the history as the French read it (kept as stored if it is not one)."""
+    try:
+        return date_format(date.fromisoformat(value), "d/m/Y")
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _status_label(value: str) -> str:
     return _labels(value, DealPointStatus)[0] if value else "—"
 
@@ -274,7 +283,7 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             _("%(kind)s du %(date)s : %(outcome)s")
             % {
                 "kind": _labels(details.get("kind", ""), OperationKind)[0],
-                "date": details.get("date", ""),
+                "date": _day(details.get("date", "")),
                 "outcome": _labels(details.get("outcome", ""), OperationOutcome)[0].lower(),
             }
         ]

@@ -542,3 +542,16 @@ def test_navigation_shows_deal_points_to_those_the_policy_lets_see_them(client_f
     assert list_link not in operator
     # Matching is analysts' work (shown once its page exists).
     assert "Rapprochements" not in landlord and "Rapprochements" not in operator
+
+
+def test_history_reads_in_french(client_for, analyst, point):
+    services.operation_record(
+        actor=analyst,
+        dealpoint=point,
+        data=services.OperationInput(kind="raid", occurred_on=date(2026, 1, 15), outcome="none"),
+    )
+    services.report_detach(actor=analyst, dealpoint=point, report=point.reports.get())
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[point.pk])))
+    assert "Opération de harcèlement (« pilonnage ») du 15/01/2026 : sans résultat" in page
+    assert "détaché" in page
+    assert "2026-01-15" not in page
