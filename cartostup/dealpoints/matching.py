@@ -54,17 +54,18 @@ POSITION_SIGMA_M: dict[str, float] = {
 # Candidates are searched this many combined sigmas away (beyond, proximity < 0.05).
 RADIUS_FACTOR = 2.5
 # How much the attributes can lower a score (distance dominates).
-ATTRIBUTE_WEIGHT = 0.4
+ATTRIBUTE_WEIGHT = 0.3
 ATTRIBUTE_WEIGHTS = {"products": 0.4, "hours": 0.3, "channel": 0.3}
-RECENT_DAYS = 90
+RECENT_DAYS = 180
 STALE_DAYS = 365
-STALE_RECENCY = 0.7
+STALE_RECENCY = 0.8
 # Automatic attachment also needs the best candidate to be clearly ahead of the second one
-# (two points of one estate, 60 m apart): otherwise both are proposed to the analyst.
-AMBIGUITY_MARGIN = 0.25
+# (two points of one estate, 60 m apart): the second must score at most this share of the
+# best (a likelihood ratio of about 3), otherwise both are proposed to the analyst.
+AMBIGUITY_RATIO = 0.3
 # Clustering of reports that match no point: reports closer than this (precise ones) belong to
 # one proposed point.
-CLUSTER_EPS_M = 60.0
+CLUSTER_EPS_M = 80.0
 
 # Report activities that say how the drugs are sold, and the point channels they fit.
 _STREET_ACTIVITIES = frozenset({"selling", "lookouts"})
@@ -305,12 +306,12 @@ class Decision:
 
 def decide(candidates: Sequence[Candidate], *, auto_score: float, propose_score: float) -> Decision:
     """Attach when the best candidate scores at least `auto_score` and is clearly ahead of the
-    second (`AMBIGUITY_MARGIN`); otherwise propose every candidate scoring `propose_score`."""
+    second (`AMBIGUITY_RATIO`); otherwise propose every candidate scoring `propose_score`."""
     if not candidates:
         return Decision(None, ())
     best = candidates[0]
     second = candidates[1].score if len(candidates) > 1 else 0.0
-    if best.score >= auto_score and best.score - second >= AMBIGUITY_MARGIN:
+    if best.score >= auto_score and second <= AMBIGUITY_RATIO * best.score:
         return Decision(best, ())
     return Decision(None, tuple(c for c in candidates if c.score >= propose_score))
 
@@ -462,7 +463,8 @@ def cluster_reports(
             (haversine_m(lat[i], lon[i], c_lat, c_lon), label)
             for label, (c_lat, c_lon) in centres.items()
         )
-        if near and near[0][0] <= reach:
+        # Joined only when one cluster is clearly the nearest (else it stays on its own).
+        if near and near[0][0] <= reach and (len(near) == 1 or near[1][0] > 2 * near[0][0]):
             labels[i] = near[0][1]
         else:
             rest.append(int(i))

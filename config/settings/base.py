@@ -281,8 +281,8 @@ CARTOSTUP_RECEIPT_ARGON2 = {
 CARTOSTUP_MIN_AGGREGATE = int(os.environ.get("CARTOSTUP_MIN_AGGREGATE", "3"))
 # Matching: a candidate scoring at least AUTO is attached automatically (the analyst may undo),
 # at least PROPOSE is proposed to the analyst; below, the report joins new-point clustering.
-CARTOSTUP_MATCH_AUTO_SCORE = float(os.environ.get("CARTOSTUP_MATCH_AUTO_SCORE", "0.7"))
-CARTOSTUP_MATCH_PROPOSE_SCORE = float(os.environ.get("CARTOSTUP_MATCH_PROPOSE_SCORE", "0.35"))
+CARTOSTUP_MATCH_AUTO_SCORE = float(os.environ.get("CARTOSTUP_MATCH_AUTO_SCORE", "0.6"))
+CARTOSTUP_MATCH_PROPOSE_SCORE = float(os.environ.get("CARTOSTUP_MATCH_PROPOSE_SCORE", "0.3"))
 # A report this close to a point dismantled (or moved) less than this long ago raises a
 # resurgence alert; a new point this close is proposed as its successor.
 CARTOSTUP_RESURGENCE_RADIUS_M = float(os.environ.get("CARTOSTUP_RESURGENCE_RADIUS_M", "150"))

@@ -80,7 +80,7 @@ def test_unknown_attributes_are_neutral_and_disagreement_lowers():
     assert bare.products is None and bare.hours is None and bare.channel is None
     assert bare.score == agreeing.score
     assert agreeing.products == 1.0 and agreeing.hours == 1.0 and agreeing.channel == 1.0
-    assert disagreeing.score < agreeing.score * 0.7
+    assert disagreeing.score < agreeing.score * 0.8
 
 
 def test_recency_lowers_stale_points():
@@ -95,12 +95,12 @@ def test_decide_attaches_proposes_or_leaves():
     one = matching.Candidate(1, "PD-13-0001", 0.9, 10)
     two_close = matching.Candidate(2, "PD-13-0002", 0.8, 30)
     weak = matching.Candidate(3, "PD-13-0003", 0.4, 90)
-    assert matching.decide([one], auto_score=0.7, propose_score=0.35).attach == one
-    ambiguous = matching.decide([one, two_close], auto_score=0.7, propose_score=0.35)
+    assert matching.decide([one], auto_score=0.6, propose_score=0.3).attach == one
+    ambiguous = matching.decide([one, two_close], auto_score=0.6, propose_score=0.3)
     assert ambiguous.attach is None and ambiguous.propose == (one, two_close)
-    assert matching.decide([weak], auto_score=0.7, propose_score=0.35).propose == (weak,)
+    assert matching.decide([weak], auto_score=0.6, propose_score=0.3).propose == (weak,)
     nothing = matching.decide(
-        [matching.Candidate(4, "x", 0.2, 200)], auto_score=0.7, propose_score=0.35
+        [matching.Candidate(4, "x", 0.2, 200)], auto_score=0.6, propose_score=0.3
     )
     assert nothing.attach is None and nothing.propose == ()
 
