@@ -198,6 +198,8 @@ class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
 
 
 class OperationListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+    offset = serializers.IntegerField(required=False, min_value=0)
     kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
@@ -245,3 +247,70 @@ class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
     class Meta:
         model = ReportLink
         fields = ["report", "report_id", "dealpoint", "decision", "decided_at"]
+
+
+# --- query strings -------------------------------------------------------------------------------
+
+
+class PagingQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=1000, help_text=_("Nombre de résultats par page.")
+    )
+    offset = serializers.IntegerField(
+        required=False, min_value=0, help_text=_("Rang du premier résultat.")
+    )
+
+
+class DealPointFilterQuerySerializer(serializers.Serializer):
+    """The filters of `filters.DealPointFilterSet`, checked strictly (an unknown value is a
+    400, not an ignored filter)."""
+
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text=_("Référence, nom ou adresse.")
+    )
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=DealPointStatus.choices), required=False
+    )
+    product = serializers.ListField(
+        child=serializers.ChoiceField(choices=Product.choices), required=False
+    )
+    channel = serializers.ListField(
+        child=serializers.ChoiceField(choices=DistributionChannel.choices), required=False
+    )
+    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
+    departement = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    commune = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text=_("Code INSEE ou nom de la commune."),
+    )
+    active_from = serializers.DateField(required=False)
+    active_to = serializers.DateField(required=False)
+    qpv = serializers.ChoiceField(
+        choices=[("true", "true"), ("false", "false")],
+        required=False,
+        help_text=_("« true » : en QPV ; « false » : hors QPV."),
+    )
+
+    def filter_data(self) -> dict[str, Any]:
+        """The validated filters as `DealPointFilterSet` data."""
+        data: dict[str, Any] = {}
+        for name, value in self.validated_data.items():
+            if value in (None, "", []):
+                continue
+            if hasattr(value, "isoformat"):
+                value = value.isoformat()
+            data[name] = value
+        return data
+
+
+class DealPointListQuerySerializer(DealPointFilterQuerySerializer, PagingQuerySerializer):
+    pass
+
+
+class DealPointExportQuerySerializer(DealPointFilterQuerySerializer):
+    format = serializers.ChoiceField(
+        choices=[("geojson", "GeoJSON"), ("csv", "CSV"), ("xlsx", "XLSX")],
+        help_text=_("Format du fichier."),
+    )

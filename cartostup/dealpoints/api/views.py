@@ -12,7 +12,6 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -22,6 +21,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -30,10 +30,11 @@ from cartostup.access.models import User
 from cartostup.core.api import CartostupAPIView, ErrorSerializer
 
 from .. import exchange, selectors, services
-from ..filters import DealPointFilterSet
 from ..models import DealPoint
 from .serializers import (
+    DealPointExportQuerySerializer,
     DealPointInputSerializer,
+    DealPointListQuerySerializer,
     DealPointOutputSerializer,
     DealPointReducedOutputSerializer,
     EventOutputSerializer,
@@ -42,6 +43,7 @@ from .serializers import (
     OperationInputSerializer,
     OperationListQuerySerializer,
     OperationOutputSerializer,
+    PagingQuerySerializer,
     ReportAttachInputSerializer,
     ReportLinkOutputSerializer,
     StatusInputSerializer,
@@ -60,6 +62,11 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
     }
 
+
+ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Identifiant du point.")
+REPORT_ID = OpenApiParameter(
+    "report_id", int, OpenApiParameter.PATH, description="Identifiant du signalement."
+)
 
 POINT = PolymorphicProxySerializer(
     component_name="DealPointView",
@@ -120,15 +127,38 @@ def _refetch(actor: User, pk: int) -> Any:
     )
 
 
+def _query(serializer_class: type[serializers.Serializer], request: Request) -> Any:
+    """The query string checked strictly: an unknown parameter or value is a 400."""
+    fields = serializer_class().fields
+    errors: dict[str, list[str]] = {}
+    for name in request.query_params:
+        field = fields.get(name)
+        if field is None:
+            errors[name] = [_("Paramètre inconnu.")]
+        elif not isinstance(field, serializers.CharField) and "" in request.query_params.getlist(
+            name
+        ):
+            errors[name] = [_("Indiquez une valeur.")]
+    if errors:
+        raise serializers.ValidationError(errors)
+    params = serializer_class(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params
+
+
 def _input(validated: dict[str, Any], base: services.DealPointInput) -> services.DealPointInput:
     changes = {name: value for name, value in validated.items() if name in services.input_fields()}
     return replace(base, **changes)
 
 
-class DealPointListView(CartostupAPIView, generics.GenericAPIView):
-    queryset = DealPoint.objects.none()
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = DealPointFilterSet
+class JSONAPIView(CartostupAPIView):
+    """JSON bodies only (the schema documents nothing else)."""
+
+    parser_classes = [JSONParser]
+
+
+class DealPointListView(JSONAPIView, generics.GenericAPIView):
+    filter_backends: list[Any] = []
 
     @extend_schema(
         operation_id="dealpoints_list",
@@ -138,16 +168,16 @@ class DealPointListView(CartostupAPIView, generics.GenericAPIView):
             "(`limit`, `offset`). Un bailleur reçoit la vue réduite (référence, statut, semaine "
             "de dernière activité, bâtiment). La consultation est journalisée avec ses filtres."
         ),
+        parameters=[DealPointListQuerySerializer],
         responses={200: POINT_LIST, **_errors(400, 403, 404)},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
         _points_reader(_actor(request))
-        params = request.query_params
-        filterset = DealPointFilterSet(params or None, queryset=DealPoint.objects.none())
-        if params and not filterset.is_valid():
-            raise serializers.ValidationError(filterset.errors)
-        queryset = selectors.dealpoint_list(actor=_actor(request), filters=params, view="api")
+        params = _query(DealPointListQuerySerializer, request)
+        queryset = selectors.dealpoint_list(
+            actor=_actor(request), filters=params.filter_data(), view="api"
+        )
         queryset = exchange.with_counts(queryset).select_related("successor", "merged_into")
         page = self.paginate_queryset(queryset.order_by("reference"))
         return self.get_paginated_response(_point_data(_actor(request), page, many=True))
@@ -173,8 +203,9 @@ class DealPointListView(CartostupAPIView, generics.GenericAPIView):
         return Response(_refetch(_actor(request), point.pk), status=status.HTTP_201_CREATED)
 
 
-class DealPointDetailView(CartostupAPIView):
+class DealPointDetailView(JSONAPIView):
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_retrieve",
         summary="Un point de deal",
         description="La consultation est journalisée.",
@@ -185,6 +216,7 @@ class DealPointDetailView(CartostupAPIView):
         return Response(_point_data(_actor(request), _point(_actor(request), pk)))
 
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_partial_update",
         summary="Modifier un point de deal",
         description=(
@@ -208,8 +240,9 @@ class DealPointDetailView(CartostupAPIView):
         return Response(_refetch(_actor(request), point.pk))
 
 
-class DealPointStatusView(CartostupAPIView):
+class DealPointStatusView(JSONAPIView):
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_status",
         summary="Changer le statut d'un point",
         description=(
@@ -241,18 +274,20 @@ class DealPointStatusView(CartostupAPIView):
         return Response(_refetch(_actor(request), point.pk))
 
 
-class DealPointOperationsView(CartostupAPIView, generics.GenericAPIView):
+class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
     filter_backends: list[Any] = []
 
     @extend_schema(
         operation_id="dealpoints_operations_list",
         summary="Opérations sur un point",
+        parameters=[ID, PagingQuerySerializer],
         responses={200: OperationOutputSerializer(many=True), **_errors(403, 404)},
         tags=TAGS,
     )
     def get(self, request: Request, pk: int) -> Response:
         _require_field(_actor(request), "operations")
         point = _point(_actor(request), pk)
+        _query(PagingQuerySerializer, request)
         queryset = point.operations.select_related("dealpoint", "service").order_by(
             "-occurred_on", "-pk"
         )
@@ -260,6 +295,7 @@ class DealPointOperationsView(CartostupAPIView, generics.GenericAPIView):
         return self.get_paginated_response(OperationOutputSerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_operations_create",
         summary="Enregistrer une opération",
         description=(
@@ -283,26 +319,29 @@ class DealPointOperationsView(CartostupAPIView, generics.GenericAPIView):
         return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
 
 
-class DealPointHistoryView(CartostupAPIView, generics.GenericAPIView):
+class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):
     filter_backends: list[Any] = []
 
     @extend_schema(
         operation_id="dealpoints_history",
         summary="Historique d'un point",
         description="Chaque événement, daté et attribué, du plus récent au plus ancien.",
+        parameters=[ID, PagingQuerySerializer],
         responses={200: EventOutputSerializer(many=True), **_errors(403, 404)},
         tags=TAGS,
     )
     def get(self, request: Request, pk: int) -> Response:
         _require_field(_actor(request), "events")
         point = _point(_actor(request), pk)
+        _query(PagingQuerySerializer, request)
         queryset = point.events.select_related("actor").order_by("-occurred_at", "-pk")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(EventOutputSerializer(page, many=True).data)
 
 
-class DealPointReportsView(CartostupAPIView):
+class DealPointReportsView(JSONAPIView):
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_reports_attach",
         summary="Rattacher un signalement",
         description="Un signalement accepté au tri, désigné par sa référence.",
@@ -324,8 +363,9 @@ class DealPointReportsView(CartostupAPIView):
         return Response(ReportLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
-class DealPointReportDetachView(CartostupAPIView):
+class DealPointReportDetachView(JSONAPIView):
     @extend_schema(
+        parameters=[ID, REPORT_ID],
         operation_id="dealpoints_reports_detach",
         summary="Détacher un signalement",
         description="Le rattachement est gardé comme écarté : il ne sera plus proposé.",
@@ -340,8 +380,9 @@ class DealPointReportDetachView(CartostupAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class DealPointMergeView(CartostupAPIView):
+class DealPointMergeView(JSONAPIView):
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_merge",
         summary="Fusionner ce point dans un autre",
         description="Réversible (`unmerge/`). Renvoie le point qui reste.",
@@ -364,8 +405,9 @@ class DealPointMergeView(CartostupAPIView):
         return Response(_refetch(_actor(request), merged.pk))
 
 
-class DealPointUnmergeView(CartostupAPIView):
+class DealPointUnmergeView(JSONAPIView):
     @extend_schema(
+        parameters=[ID],
         operation_id="dealpoints_unmerge",
         summary="Annuler la fusion de ce point",
         request=NoteInputSerializer,
@@ -382,7 +424,7 @@ class DealPointUnmergeView(CartostupAPIView):
         return Response(_refetch(_actor(request), point.pk))
 
 
-class OperationListView(CartostupAPIView, generics.GenericAPIView):
+class OperationListView(JSONAPIView, generics.GenericAPIView):
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -399,9 +441,13 @@ class OperationListView(CartostupAPIView, generics.GenericAPIView):
     def get(self, request: Request) -> Response:
         _points_reader(_actor(request))
         _require_field(_actor(request), "operations")
-        params = OperationListQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        queryset = selectors.operation_list(actor=_actor(request), filters=params.validated_data)
+        params = _query(OperationListQuerySerializer, request)
+        filters = {
+            name: value
+            for name, value in params.validated_data.items()
+            if name not in ("limit", "offset")
+        }
+        queryset = selectors.operation_list(actor=_actor(request), filters=filters)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(OperationOutputSerializer(page, many=True).data)
 
@@ -413,12 +459,8 @@ class _IgnoreFormatNegotiation(DefaultContentNegotiation):
         return (renderers[0], renderers[0].media_type)
 
 
-class DealPointExportView(CartostupAPIView, generics.GenericAPIView):
-    queryset = DealPoint.objects.none()
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = DealPointFilterSet
+class DealPointExportView(JSONAPIView):
     content_negotiation_class = _IgnoreFormatNegotiation
-    pagination_class = None
 
     @extend_schema(
         operation_id="dealpoints_export",
@@ -428,16 +470,7 @@ class DealPointExportView(CartostupAPIView, generics.GenericAPIView):
             "propriétaire), filtrés comme la liste, en GeoJSON, CSV (UTF-8 avec BOM, « ; ») "
             "ou XLSX. L'export est journalisé (format, filtres, nombre de points)."
         ),
-        parameters=[
-            OpenApiParameter(
-                "format",
-                str,
-                OpenApiParameter.QUERY,
-                required=True,
-                enum=list(exchange.FORMATS),
-                description="Format du fichier.",
-            )
-        ],
+        parameters=[DealPointExportQuerySerializer],
         responses={
             (200, "application/geo+json"): OpenApiResponse(
                 OpenApiTypes.OBJECT, description="FeatureCollection GeoJSON."
@@ -452,15 +485,12 @@ class DealPointExportView(CartostupAPIView, generics.GenericAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> HttpResponse | Response:
-        params = request.query_params.copy()
-        file_format = params.pop("format", [""])[-1]
-        if file_format not in exchange.FORMATS:
-            raise serializers.ValidationError(
-                {"format": [_("Choisissez un format : geojson, csv ou xlsx.")]}
-            )
+        params = _query(DealPointExportQuerySerializer, request)
+        filters = params.filter_data()
+        file_format = filters.pop("format")
         try:
             exported = exchange.dealpoints_export(
-                actor=_actor(request), format=file_format, filters=params
+                actor=_actor(request), format=file_format, filters=filters
             )
         except exchange.ExportFiltersInvalid as error:
             raise serializers.ValidationError(error.message_dict) from error
