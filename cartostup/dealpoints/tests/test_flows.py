@@ -53,7 +53,8 @@ def test_report_close_to_a_point_is_attached_automatically(analyst):
     outcome = flows.report_match(report=report)
     assert outcome.attached is not None and outcome.attached.dealpoint_id == point.pk
     link = ReportLink.objects.get(report=report, dealpoint=point)
-    assert link.decision == LinkDecision.AUTOMATIC and link.score >= 0.6
+    assert link.decision == LinkDecision.AUTOMATIC
+    assert link.score is not None and link.score >= 0.6
     assert link.decided_by is None
     report.refresh_from_db()
     assert not report.awaiting_matching
@@ -75,7 +76,8 @@ def test_report_between_thresholds_is_proposed(analyst):
     assert outcome.attached is None
     assert [c.dealpoint_id for c in outcome.proposed] == [point.pk]
     link = ReportLink.objects.get(report=report)
-    assert link.decision == LinkDecision.PROPOSED and 0.3 <= link.score < 0.6
+    assert link.decision == LinkDecision.PROPOSED
+    assert link.score is not None and 0.3 <= link.score < 0.6
     report.refresh_from_db()
     assert not report.awaiting_matching
 

@@ -50,7 +50,7 @@ def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
     assert reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]) in page
     assert "Confirmer la résurgence" in page
     event = AuditEvent.objects.filter(action=AuditAction.LIST).order_by("pk").last()
-    assert event.object_type == "dealpoints.matching"
+    assert event is not None and event.object_type == "dealpoints.matching"
     assert event.details == {"links": 1, "proposals": 1, "alerts": 1}
 
 

@@ -1,0 +1,306 @@
+"""Demo deal points, built from the demo reports by the matching itself (issue 4).
+
+The accepted demo reports (Marseille 13e/14e/15e/3e, Saint-Denis, Lyon; `reports.demo`) are
+clustered into proposals; the CROSS analysts accept most of them (a few are left open), some
+on the landlords' buildings; the points then go through their life cycle with recorded
+operations (raids, « pilonnage », arrests): confirmed, under investigation, dismantled, one
+back after a confirmed resurgence alert, one moved to its successor after a confirmed move
+alert, and one open alert of each kind. A few new reports accepted near known points leave
+proposed links in the analysts' queue.
+
+Seeded and idempotent (nothing is done when deal points exist). Everything goes through the
+flows and services, as an analyst would do it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cartostup.access.models import Building, User
+from cartostup.access.services import demo_persona_ensure
+from cartostup.reports import services as report_services
+from cartostup.reports.choices import Activity, Channel, Precision
+from cartostup.reports.models import Report
+
+from . import flows, matching, services
+from .choices import (
+    AlertKind,
+    AlertStatus,
+    Confidence,
+    DealPointStatus,
+    OperationKind,
+    OperationOutcome,
+    ProposalStatus,
+)
+from .models import Alert, DealPoint, Proposal
+
+DEMO_SEED = 20241126
+ANALYSTS = {"13": "cross13_analyst", "93": "cross93_analyst", "69": "cross69_analyst"}
+POLICE = {"13": "police13_investigator"}
+# Proposals left open per département for the queue.
+LEFT_OPEN = 1
+NAMES = (
+    "le four du bâtiment {letter}",
+    "le point du parking {letter}",
+    "la cage {letter}",
+    "le hall {letter}",
+    "le square {letter}",
+    "la coursive {letter}",
+)
+HOURS = ("fri:evening", "sat:evening", "sat:night", "sun:afternoon", "wed:evening")
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    dealpoints: int
+    proposals_open: int
+    alerts_open: int
+    links_proposed: int
+    operations: int
+
+
+def _offset(
+    latitude: float, longitude: float, north_m: float, east_m: float
+) -> tuple[float, float]:
+    return (
+        round(latitude + north_m / 111_320, 6),
+        round(longitude + east_m / (111_320 * math.cos(math.radians(latitude))), 6),
+    )
+
+
+def _input(
+    rng: random.Random,
+    proposal: Proposal,
+    reports: list[Report],
+    index: int,
+    building: Building | None,
+) -> services.DealPointInput:
+    products = sorted({p for r in reports for p in r.products if p != "other"}) or ["cannabis"]
+    latitude, longitude = proposal.latitude, proposal.longitude
+    if building is not None:
+        latitude, longitude = building.latitude, building.longitude
+    return services.DealPointInput(
+        latitude=latitude,
+        longitude=longitude,
+        precision=Precision.BUILDING if building is not None else proposal.precision,
+        name=rng.choice(NAMES).format(letter="ABCDEFGHJK"[index % 10]),
+        address=building.address if building is not None else "",
+        building_label=building.name[:60] if building is not None else "",
+        building_id=building.pk if building is not None else None,
+        channel="fixed",
+        products=products,
+        opening_hours=sorted(rng.sample(HOURS, rng.randint(1, 3))),
+        observed_roles=rng.sample(["lookouts", "sellers", "manager"], rng.randint(1, 2)),
+        estimated_daily_turnover=rng.choice([None, 2000, 5000, 8000, 15000]),
+        confidence=Confidence.MEDIUM if len(reports) > 2 else Confidence.LOW,
+    )
+
+
+def _operation(
+    actor: User,
+    point: DealPoint,
+    *,
+    kind: str,
+    days_ago: int,
+    outcome: str = OperationOutcome.DISRUPTED,
+    arrests: int = 0,
+) -> None:
+    services.operation_record(
+        actor=actor,
+        dealpoint=point,
+        data=services.OperationInput(
+            kind=kind,
+            occurred_on=timezone.localdate() - timedelta(days=days_ago),
+            outcome=outcome,
+            arrests=arrests,
+        ),
+    )
+
+
+def _new_report(latitude: float, longitude: float) -> Report:
+    return report_services.report_submit_public(
+        data=report_services.ReportInput(
+            latitude=latitude,
+            longitude=longitude,
+            precision=Precision.BUILDING,
+            activities=[Activity.SELLING, Activity.LOOKOUTS],
+            products=["cannabis"],
+            times_of_day=["evening"],
+        ),
+        channel=Channel.WEB,
+    ).report
+
+
+def _accept_proposals(rng: random.Random, analysts: dict[str, User]) -> list[DealPoint]:
+    """Accept the proposals (biggest first), leaving `LEFT_OPEN` per département; one proposal
+    near each building of landlord_13h becomes a point on that building."""
+    landlord = demo_persona_ensure(username="landlord_13h")
+    buildings = list(
+        Building.objects.filter(owner_organisation__memberships__user=landlord).order_by("pk")
+    )
+    proposals = sorted(
+        Proposal.objects.filter(status=ProposalStatus.OPEN).select_related("departement"),
+        key=lambda p: (-p.reports.count(), p.pk),
+    )
+    on_building: dict[int, Building] = {}
+    for building in buildings:
+        near = [
+            (
+                matching.haversine_m(
+                    p.latitude, p.longitude, building.latitude, building.longitude
+                ),
+                p,
+            )
+            for p in proposals
+            if p.departement.code == "13" and p.pk not in on_building
+        ]
+        near = [pair for pair in near if pair[0] < 1500]
+        if near:
+            on_building[min(near, key=lambda pair: pair[0])[1].pk] = building
+    left: Counter[str] = Counter()
+    points: list[DealPoint] = []
+    for index, proposal in enumerate(reversed(proposals)):
+        code = proposal.departement.code
+        analyst = analysts.get(code)
+        if analyst is None:
+            continue
+        if left[code] < LEFT_OPEN and proposal.pk not in on_building:
+            left[code] += 1  # the smallest stay open for the queue
+            continue
+        reports = list(proposal.reports.all())
+        data = _input(rng, proposal, reports, index, on_building.get(proposal.pk))
+        try:
+            points.append(flows.proposal_accept(actor=analyst, proposal=proposal, data=data))
+        except ValidationError:
+            continue
+    return points
+
+
+def _life_cycle(rng: random.Random, points: list[DealPoint], analysts: dict[str, User]) -> None:
+    """Statuses across the life cycle, with the operations that led there."""
+    police = demo_persona_ensure(username=POLICE["13"])
+    for index, point in enumerate(points):
+        analyst = analysts[point.departement.code]
+        recorder = police if point.departement.code == "13" else analyst
+        step = index % 6
+        if step in (0, 1, 2, 3):
+            services.dealpoint_change_status(
+                actor=analyst, dealpoint=point, status=DealPointStatus.CONFIRMED
+            )
+        if step in (1, 2):
+            _operation(recorder, point, kind=OperationKind.RAID, days_ago=rng.randint(5, 40))
+        if step == 2:
+            services.dealpoint_change_status(
+                actor=analyst, dealpoint=point, status=DealPointStatus.INVESTIGATION
+            )
+            _operation(
+                recorder,
+                point,
+                kind=OperationKind.ARRESTS,
+                days_ago=rng.randint(1, 10),
+                outcome=OperationOutcome.ARRESTS,
+                arrests=rng.randint(1, 4),
+            )
+        if step == 3:
+            _operation(recorder, point, kind=OperationKind.RAID, days_ago=rng.randint(20, 50))
+            _operation(
+                recorder,
+                point,
+                kind=OperationKind.RAID,
+                days_ago=rng.randint(2, 15),
+                outcome=OperationOutcome.DISMANTLED,
+                arrests=rng.randint(0, 3),
+            )
+
+
+def _dismantle(analyst: User, recorder: User, point: DealPoint) -> DealPoint:
+    if point.status == DealPointStatus.REPORTED:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status=DealPointStatus.CONFIRMED
+        )
+    _operation(
+        recorder, point, kind=OperationKind.RAID, days_ago=3, outcome=OperationOutcome.DISMANTLED
+    )
+    point.refresh_from_db()
+    return point
+
+
+def _alerts_and_links(points: list[DealPoint], analysts: dict[str, User]) -> None:
+    """A confirmed resurgence, a confirmed move, one open alert of each kind, and proposed
+    links: by reports accepted and matched, and a new point created, as analysts do."""
+    in_13 = [p for p in points if p.departement.code == "13" and p.building_id is None]
+    analyst = analysts["13"]
+    police = demo_persona_ensure(username=POLICE["13"])
+    active = [p for p in in_13 if p.status in {DealPointStatus.CONFIRMED, DealPointStatus.REPORTED}]
+    if len(active) < 6:
+        return
+    # Resurgence: two reports near two dismantled points; one confirmed, one left open.
+    for number, point in enumerate(active[:2]):
+        point = _dismantle(analyst, police, point)
+        latitude, longitude = _offset(point.latitude, point.longitude, 35, 20)
+        report = flows.report_accept_and_match(
+            actor=analyst, report=_new_report(latitude, longitude), note="Démonstration"
+        )
+        alert = Alert.objects.filter(
+            kind=AlertKind.RESURGENCE, report=report, status=AlertStatus.OPEN
+        ).first()
+        if alert is not None and number == 0:
+            flows.alert_confirm(actor=analyst, alert=alert, note="Le point a repris.")
+    # Moves: two dismantled points with a new point 350 m away; one confirmed, one left open.
+    for number, point in enumerate(active[2:4]):
+        point = _dismantle(analyst, police, point)
+        latitude, longitude = _offset(point.latitude, point.longitude, -250, 250)
+        try:
+            successor = services.dealpoint_create(
+                actor=analyst,
+                data=services.DealPointInput(
+                    latitude=latitude,
+                    longitude=longitude,
+                    precision=Precision.BUILDING,
+                    name="le nouveau point du parking",
+                    products=list(point.products),
+                ),
+            )
+        except ValidationError:
+            continue
+        alerts = flows.dealpoint_successor_check(dealpoint=successor)
+        alert = next((a for a in alerts if a.dealpoint_id == point.pk), None)
+        if alert is not None and number == 0:
+            flows.alert_confirm(actor=analyst, alert=alert, note="Les guetteurs ont suivi.")
+    # Proposed links: reports 60 m from active points (neither sure nor unrelated).
+    for point in active[4:6]:
+        latitude, longitude = _offset(point.latitude, point.longitude, 55, -25)
+        flows.report_accept_and_match(
+            actor=analyst, report=_new_report(latitude, longitude), note="Démonstration"
+        )
+
+
+@transaction.atomic
+def demo_dealpoints_ensure() -> DemoSummary:
+    """Build the demo deal points from the demo reports, once."""
+    if not DealPoint.objects.exists():
+        rng = random.Random(DEMO_SEED)
+        analysts = {code: demo_persona_ensure(username=name) for code, name in ANALYSTS.items()}
+        flows.matching_run()
+        points = _accept_proposals(rng, analysts)
+        _life_cycle(rng, points, analysts)
+        for point in points:
+            point.refresh_from_db()
+        _alerts_and_links(points, analysts)
+    from .models import Operation, ReportLink
+
+    return DemoSummary(
+        dealpoints=DealPoint.objects.filter(merged_into__isnull=True).count(),
+        proposals_open=Proposal.objects.filter(status=ProposalStatus.OPEN).count(),
+        alerts_open=Alert.objects.filter(status=AlertStatus.OPEN).count(),
+        links_proposed=ReportLink.objects.filter(decision="proposed").count(),
+        operations=Operation.objects.count(),
+    )

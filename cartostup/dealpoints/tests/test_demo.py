@@ -1,0 +1,52 @@
+"""The demo deal points: built from the demo reports by the matching, across the life cycle."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from cartostup.access import demo as access_demo
+from cartostup.dealpoints import demo
+from cartostup.dealpoints.choices import AlertKind, AlertStatus, DealPointStatus, EventKind
+from cartostup.dealpoints.models import Alert, DealPoint, Operation, Proposal, ReportLink
+from cartostup.reports import demo as reports_demo
+
+
+@pytest.mark.django_db
+def test_demo_dealpoints_are_built_by_the_matching(client_for):
+    access_demo.demo_buildings_ensure()
+    reports_demo.demo_reports_ensure(count=150)
+    summary = demo.demo_dealpoints_ensure()
+    points = DealPoint.objects.filter(merged_into__isnull=True)
+    assert summary.dealpoints == points.count() >= 10
+    codes = set(points.values_list("departement__code", flat=True))
+    assert {"13", "93"} <= codes
+    statuses = set(points.values_list("status", flat=True))
+    assert {
+        DealPointStatus.CONFIRMED,
+        DealPointStatus.INVESTIGATION,
+        DealPointStatus.DISMANTLED,
+        DealPointStatus.RESURGENT,
+        DealPointStatus.MOVED,
+    } <= statuses
+    moved = points.get(status=DealPointStatus.MOVED, successor__isnull=False)
+    assert moved.successor is not None
+    assert moved.successor.events.filter(kind=EventKind.SUCCESSOR).exists()
+    # Made from proposals with their reports, most of them accepted, some left open.
+    assert Proposal.objects.filter(status="accepted").count() >= 10
+    assert summary.proposals_open >= 1
+    assert ReportLink.objects.filter(decision="confirmed").count() >= 20
+    assert summary.links_proposed >= 1
+    for kind in (AlertKind.RESURGENCE, AlertKind.SUCCESSOR):
+        assert Alert.objects.filter(kind=kind, status=AlertStatus.OPEN).exists()
+        assert Alert.objects.filter(kind=kind, status=AlertStatus.CONFIRMED).exists()
+    assert Operation.objects.filter(kind="raid").exists()
+    assert Operation.objects.filter(arrests__gt=0).exists()
+    # Some points stand on landlord_13h's buildings.
+    assert points.filter(building__owner_organisation__name__startswith="Habitat").exists()
+    # Idempotent.
+    again = demo.demo_dealpoints_ensure()
+    assert again == summary
+    # The queue shows the demo's open work.
+    page = client_for("cross13_analyst").get(reverse("dealpoints:matching")).content.decode()
+    assert "Confirmer le déplacement" in page and "Confirmer la résurgence" in page
