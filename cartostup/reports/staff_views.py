@@ -511,8 +511,8 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
         else:
             text = _(
-                "Signalement %(reference)s accepté et rapproché d'un point de deal (voir les "
-                "rapprochements)."
+                "Signalement %(reference)s accepté : le rapprochement l'a rattaché à un point de "
+                "deal ou le propose aux analystes (voir « Rapprochements »)."
             )
         messages.success(request, text % {"reference": report.reference})
     return redirect("reports:report_detail", pk=report.pk)

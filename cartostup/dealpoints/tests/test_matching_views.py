@@ -168,4 +168,4 @@ def test_accepting_in_triage_matches_the_report(client_for, persona):
     link = ReportLink.objects.get(report=report)
     assert link.dealpoint == point and link.decision == LinkDecision.AUTOMATIC
     page = client.get(response["Location"]).content.decode()
-    assert "rapproché d&#x27;un point de deal" in page or "rapproché d'un point de deal" in page
+    assert "le rapprochement l&#x27;a rattaché à un point de deal" in page
