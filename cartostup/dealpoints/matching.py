@@ -452,22 +452,36 @@ def cluster_reports(
     if precise.any():
         labels[precise] = cluster(lat[precise], lon[precise], eps_m=eps_m)
     next_label = int(labels.max()) + 1
-    centres: dict[int, tuple[float, float]] = {}
-    for label in set(labels[precise].tolist()):
-        members = labels == label
-        centres[label] = (float(lat[members].mean()), float(lon[members].mean()))
+    imprecise = np.flatnonzero(~precise)
     rest: list[int] = []
-    for i in np.flatnonzero(~precise):
-        reach = radius_m(precisions[i], Precision.BUILDING) / RADIUS_FACTOR
-        near = sorted(
-            (haversine_m(lat[i], lon[i], c_lat, c_lon), label)
-            for label, (c_lat, c_lon) in centres.items()
+    if precise.any() and len(imprecise):
+        from sklearn.neighbors import BallTree
+
+        # Cluster centres (mean positions), then each imprecise report's two nearest centres.
+        ids = labels[precise]
+        sizes = np.bincount(ids)
+        centres = (
+            np.column_stack(
+                [np.bincount(ids, weights=lat[precise]), np.bincount(ids, weights=lon[precise])]
+            )
+            / sizes[:, None]
         )
-        # Joined only when one cluster is clearly the nearest (else it stays on its own).
-        if near and near[0][0] <= reach and (len(near) == 1 or near[1][0] > 2 * near[0][0]):
-            labels[i] = near[0][1]
-        else:
-            rest.append(int(i))
+        tree = BallTree(np.radians(centres), metric="haversine")
+        k = min(2, len(centres))
+        distances, nearest = tree.query(
+            np.radians(np.column_stack([lat[imprecise], lon[imprecise]])), k=k
+        )
+        distances = distances * EARTH_RADIUS_M
+        for row, i in enumerate(imprecise):
+            reach = radius_m(precisions[i], Precision.BUILDING) / RADIUS_FACTOR
+            first = distances[row, 0]
+            # Joined only when one cluster is clearly the nearest (else it stays on its own).
+            if first <= reach and (k == 1 or distances[row, 1] > 2 * first):
+                labels[i] = int(nearest[row, 0])  # DBSCAN labels are 0..n-1 (min_samples=1)
+            else:
+                rest.append(int(i))
+    else:
+        rest = [int(i) for i in imprecise]
     if rest:
         wide = cluster(lat[rest], lon[rest], eps_m=POSITION_SIGMA_M[Precision.STREET])
         labels[rest] = wide + next_label
