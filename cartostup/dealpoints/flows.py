@@ -66,10 +66,11 @@ def _alert_create(
     report: Report | None = None,
     candidate: DealPoint | None = None,
 ) -> Alert | None:
-    """One open alert per (dismantled point, report or candidate); owned like the point."""
+    """One alert per (dismantled point, report or candidate), owned like the point: once an
+    analyst has confirmed or dismissed it, the same pair raises no new alert."""
     existing = Alert.objects.filter(
         kind=kind, dealpoint=dealpoint, report=report, candidate=candidate
-    ).exclude(status=AlertStatus.DISMISSED)
+    )
     if existing.exists():
         return None
     alert = Alert(

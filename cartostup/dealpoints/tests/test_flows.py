@@ -153,6 +153,10 @@ def test_resurgence_alert_near_a_recently_dismantled_point_only(analyst):
     assert Alert.objects.count() == 1
     flows.report_match(report=report_near(analyst, 2010))
     assert not Alert.objects.filter(dealpoint=old).exists()
+    # Dismissed: the same pair raises no new alert.
+    flows.alert_dismiss(actor=analyst, alert=alert)
+    flows.report_match(report=report)
+    assert Alert.objects.filter(dealpoint=recent).count() == 1
 
 
 def test_confirming_a_resurgence_makes_the_point_resurgent(analyst, persona):
