@@ -91,6 +91,46 @@ class BBox:
         return [round(value, 3) for value in (self.west, self.south, self.east, self.north)]
 
 
+# The viewport is narrowed first to the stored res 7 (or res 5) cells that may hold its rows,
+# an indexed IN instead of a scan of the latitude/longitude columns; at most this many cells.
+COVER_MAX_CELLS = 400
+
+
+def cover_q(bbox: BBox, prefix: str = "") -> Q | None:
+    """A condition on a stored cell column that every row inside `bbox` meets (None when the
+    viewport is too wide for it to help). Cells are taken whose centre lies in the viewport
+    widened by 1.5 edge lengths: any cell overlapping the viewport has its centre within one
+    circumradius (an edge length, H3 distortion aside) of it."""
+    import math
+
+    for resolution in (H3_DEPARTEMENT, H3_NATIONAL):
+        edge_km = h3.average_hexagon_edge_length(resolution, "km") * 1.5
+        margin_lat = edge_km / 111.0
+        middle = math.radians((bbox.south + bbox.north) / 2)
+        margin_lng = edge_km / (111.0 * max(math.cos(middle), 0.01))
+        south = max(bbox.south - margin_lat, -89.9)
+        north = min(bbox.north + margin_lat, 89.9)
+        west, east = bbox.west - margin_lng, bbox.east + margin_lng
+        area_km2 = (north - south) * 111.0 * (east - west) * 111.0 * max(math.cos(middle), 0.01)
+        if (
+            area_km2 / h3.average_hexagon_area(resolution, "km^2") > COVER_MAX_CELLS
+            or east - west >= 180
+        ):
+            continue
+        polygon = h3.LatLngPoly([(south, west), (south, east), (north, east), (north, west)])
+        cells = h3.polygon_to_cells(polygon, resolution)
+        if cells and len(cells) <= COVER_MAX_CELLS:
+            return Q(**{f"{prefix}h3_r{resolution}__in": sorted(cells)})
+    return None
+
+
+def viewport_q(bbox: BBox, prefix: str = "") -> Q:
+    """Rows inside the viewport: the exact bounds, narrowed by the covering cells."""
+    exact = bbox.q(prefix)
+    cover = cover_q(bbox, prefix)
+    return exact if cover is None else cover & exact
+
+
 @dataclass(frozen=True)
 class LayerRequest:
     bbox: BBox
@@ -204,12 +244,13 @@ def _collect(
     scope: policy.AggregateScope,
     position: str,
     category: str,
-    point: Callable[[Any], dict[str, Any]],
-    select: Iterable[str] = (),
+    point: Callable[[dict[str, Any]], dict[str, Any]],
+    columns: Iterable[str],
 ) -> tuple[list[dict[str, Any]], int | None, bool]:
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
-    points at street zooms. Returns (features, resolution, truncated)."""
-    rows = queryset.filter(request.bbox.q(position))
+    points at street zooms (built from `columns` only, never whole records). Returns
+    (features, resolution, truncated)."""
+    rows = queryset.filter(viewport_q(request.bbox, position))
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     if resolution is not None:
         features = _hexagons(
@@ -220,7 +261,7 @@ def _collect(
             min_count=scope.min_count,
         )
         return features, resolution, False
-    selected = list(rows.select_related(*select).order_by("pk")[: MAX_POINTS + 1])
+    selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])
     truncated = len(selected) > MAX_POINTS
     return [point(row) for row in selected[:MAX_POINTS]], None, truncated
 
@@ -246,19 +287,30 @@ def week_label(value: Any) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _dealpoint_feature(dealpoint: DealPoint) -> dict[str, Any]:
+DEALPOINT_COLUMNS = (
+    "pk",
+    "reference",
+    "name",
+    "status",
+    "last_activity_at",
+    "latitude",
+    "longitude",
+)
+
+
+def _dealpoint_feature(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "Feature",
-        "geometry": _point(dealpoint.latitude, dealpoint.longitude),
+        "geometry": _point(row["latitude"], row["longitude"]),
         "properties": {
             "kind": "dealpoint",
-            "id": dealpoint.pk,
-            "reference": dealpoint.reference,
-            "name": dealpoint.name,
-            "status": dealpoint.status,
-            "status_label": str(DealPointStatus(dealpoint.status).label),
-            "last_activity": dealpoint.last_activity_at.date().isoformat()
-            if dealpoint.last_activity_at
+            "id": row["pk"],
+            "reference": row["reference"],
+            "name": row["name"],
+            "status": row["status"],
+            "status_label": str(DealPointStatus(row["status"]).label),
+            "last_activity": row["last_activity_at"].date().isoformat()
+            if row["last_activity_at"]
             else "",
         },
     }
@@ -314,7 +366,7 @@ def dealpoint_layer(
     if reduced:
         # A landlord sees its few points one by one at every zoom, at their buildings (a
         # hexagon of the points' own cells would tell more than the building does).
-        rows = queryset.filter(request.bbox.q("building__")).select_related("building")
+        rows = queryset.filter(viewport_q(request.bbox, "building__")).select_related("building")
         selected = list(rows.order_by("pk")[: MAX_POINTS + 1])
         features = [_landlord_feature(row) for row in selected[:MAX_POINTS]]
         resolution, truncated = None, len(selected) > MAX_POINTS
@@ -326,6 +378,7 @@ def dealpoint_layer(
             position="",
             category="status",
             point=_dealpoint_feature,
+            columns=DEALPOINT_COLUMNS,
         )
     count = _feature_total(features)
     _audit(
@@ -364,17 +417,20 @@ def may_see_report_layer(actor: Any) -> bool:
     return policy.can(actor, policy.Capability.TRIAGE_REPORTS)
 
 
-def _report_feature(report: Report) -> dict[str, Any]:
+REPORT_COLUMNS = ("pk", "reference", "status", "received_at", "latitude", "longitude")
+
+
+def _report_feature(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "Feature",
-        "geometry": _point(report.latitude, report.longitude),
+        "geometry": _point(row["latitude"], row["longitude"]),
         "properties": {
             "kind": "report",
-            "id": report.pk,
-            "reference": report.reference,
-            "status": report.status,
-            "status_label": str(ReportStatus(report.status).label),
-            "received": report.received_at.date().isoformat(),
+            "id": row["pk"],
+            "reference": row["reference"],
+            "status": row["status"],
+            "status_label": str(ReportStatus(row["status"]).label),
+            "received": row["received_at"].date().isoformat(),
         },
     }
 
@@ -412,6 +468,7 @@ def report_layer(
         position="",
         category="status",
         point=_report_feature,
+        columns=REPORT_COLUMNS,
     )
     count = _feature_total(features)
     _audit(
@@ -440,19 +497,29 @@ def report_layer(
 # --- operations ----------------------------------------------------------------------------------
 
 
-def _operation_feature(operation: Operation) -> dict[str, Any]:
-    dealpoint = operation.dealpoint
+OPERATION_COLUMNS = (
+    "pk",
+    "kind",
+    "occurred_on",
+    "dealpoint_id",
+    "dealpoint__reference",
+    "dealpoint__latitude",
+    "dealpoint__longitude",
+)
+
+
+def _operation_feature(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "Feature",
-        "geometry": _point(dealpoint.latitude, dealpoint.longitude),
+        "geometry": _point(row["dealpoint__latitude"], row["dealpoint__longitude"]),
         "properties": {
             "kind": "operation",
-            "id": operation.pk,
-            "operation_kind": operation.kind,
-            "kind_label": str(OperationKind(operation.kind).label),
-            "occurred_on": operation.occurred_on.isoformat(),
-            "dealpoint_id": dealpoint.pk,
-            "dealpoint_reference": dealpoint.reference,
+            "id": row["pk"],
+            "operation_kind": row["kind"],
+            "kind_label": str(OperationKind(row["kind"]).label),
+            "occurred_on": row["occurred_on"].isoformat(),
+            "dealpoint_id": row["dealpoint_id"],
+            "dealpoint_reference": row["dealpoint__reference"],
         },
     }
 
@@ -485,7 +552,7 @@ def operation_layer(
         position="dealpoint__",
         category="kind",
         point=_operation_feature,
-        select=("dealpoint",),
+        columns=OPERATION_COLUMNS,
     )
     count = _feature_total(features)
     _audit(
@@ -518,14 +585,17 @@ def may_see_proposal_layer(actor: Any) -> bool:
     return policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
 
 
-def _proposal_feature(proposal: Proposal) -> dict[str, Any]:
+PROPOSAL_COLUMNS = ("pk", "created_at", "latitude", "longitude")
+
+
+def _proposal_feature(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "Feature",
-        "geometry": _point(proposal.latitude, proposal.longitude),
+        "geometry": _point(row["latitude"], row["longitude"]),
         "properties": {
             "kind": "proposal",
-            "id": proposal.pk,
-            "created": proposal.created_at.date().isoformat(),
+            "id": row["pk"],
+            "created": row["created_at"].date().isoformat(),
         },
     }
 
@@ -543,6 +613,7 @@ def proposal_layer(*, actor: Any, request: LayerRequest) -> Layer:
         position="",
         category="status",
         point=_proposal_feature,
+        columns=PROPOSAL_COLUMNS,
     )
     count = _feature_total(features)
     _audit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import h3
 import pytest
 
@@ -43,3 +45,36 @@ def test_bbox_and_hexagon_counts(persona):
         h3.latlng_to_cell(43.2960, 5.3700, 9): {"reported": 1},
     }
     assert bbox.rounded() == [5.39, 43.34, 5.4, 43.35]
+
+
+def test_the_covering_cells_hold_every_position_of_the_viewport():
+    """The indexed prefilter never drops a row: any position inside a viewport lies in one of
+    the cells `cover_q` names, for viewports from a street to a region (seeded samples)."""
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(300):
+        latitude, longitude = rng.uniform(42.0, 50.5), rng.uniform(-4.5, 8.0)
+        height = 10 ** rng.uniform(-3.5, 0.3)
+        width = height * rng.uniform(0.2, 5)
+        bbox = map_layers.BBox(longitude, latitude, longitude + width, latitude + height)
+        cover = map_layers.cover_q(bbox)
+        if cover is None:
+            continue
+        [(lookup, cells)] = cover.children
+        resolution = int(lookup.split("__")[0][-1])
+        cells = set(cells)
+        for _ in range(30):
+            lat = rng.uniform(bbox.south, bbox.north)
+            lng = rng.uniform(bbox.west, bbox.east)
+            assert h3.latlng_to_cell(lat, lng, resolution) in cells
+            checked += 1
+        # The corners too (the hardest places).
+        for lat, lng in ((bbox.south, bbox.west), (bbox.north, bbox.east)):
+            assert h3.latlng_to_cell(lat, lng, resolution) in cells
+    assert checked > 3000
+
+
+def test_wide_viewports_are_not_narrowed():
+    assert map_layers.cover_q(map_layers.BBox(-5.2, 41.3, 9.6, 51.1)) is None
+    street = map_layers.cover_q(map_layers.BBox(5.38, 43.335, 5.41, 43.355))
+    assert street is not None and street.children[0][0] == "h3_r7__in"

@@ -205,6 +205,7 @@
         var p = feature.properties;
         var item = marker(latlng, "dealpoint", p.status, p.reference + " – " + p.status_label);
         item.on("click", function () { openPanel(p.id, false); });
+        // Keyboard: Enter on a focused marker opens the record too (no popup bound here).
         item.on("keypress", function (event) {
           if (event.originalEvent.key === "Enter") { openPanel(p.id, false); }
         });
