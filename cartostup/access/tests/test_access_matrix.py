@@ -203,7 +203,7 @@ def resolve_path(template: str, objects) -> str:
                 "operation": Operation,
                 "link": ReportLink,
             }[kind]
-            return str(model.objects.earliest("pk").pk)
+            return str(model._default_manager.earliest("pk").pk)
         raise AssertionError(f"espace réservé inconnu : {match.group(0)}")
 
     return re.sub(r"\{([^}]+)\}", replace, template)
