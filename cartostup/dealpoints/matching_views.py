@@ -13,7 +13,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -26,9 +25,8 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 
-from . import flows, services
+from . import flows, matching_selectors, services
 from .choices import (
-    AlertStatus,
     Confidence,
     DistributionChannel,
     LinkDecision,
@@ -39,8 +37,6 @@ from .choices import (
 from .models import Alert, DealPoint, Proposal, ReportLink
 
 Capability = policy.Capability
-# Items shown per section (the oldest first would bury new work: newest first).
-QUEUE_LIMIT = 100
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -66,45 +62,16 @@ def _refused(request: HttpRequest, error: ValidationError) -> None:
 def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Proposed links, proposed new points and open alerts the analyst may see."""
     _start(request, post=False)
-    actor = request.user
-    visible_points = policy.restrict(DealPoint.objects.all(), actor=actor)
-    visible_reports = policy.restrict(Report.objects.all(), actor=actor)
-    links = list(
-        ReportLink.objects.filter(
-            decision=LinkDecision.PROPOSED,
-            dealpoint__in=visible_points.values("pk"),
-            report__in=visible_reports.values("pk"),
-            dealpoint__merged_into__isnull=True,
-        )
-        .select_related("report", "dealpoint", "dealpoint__commune")
-        .order_by("-created_at", "-pk")[:QUEUE_LIMIT]
-    )
-    proposals = list(
-        policy.restrict(Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor)
-        .select_related("commune")
-        .prefetch_related(Prefetch("reports", queryset=Report.objects.order_by("received_at")))
-        .order_by("-created_at", "-pk")[:QUEUE_LIMIT]
-    )
-    alerts = list(
-        policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)
-        .select_related("dealpoint", "report", "candidate", "commune")
-        .order_by("-created_at", "-pk")[:QUEUE_LIMIT]
-    )
-    audit_record(
-        actor=actor,
-        action=AuditAction.LIST,
-        object_type="dealpoints.matching",
-        details={"links": len(links), "proposals": len(proposals), "alerts": len(alerts)},
-    )
+    queue = matching_selectors.matching_queue(actor=request.user)
     return render(
         request,
         "dealpoints/matching/queue.html",
         {
             "page_title": _("Rapprochements"),
-            "links": links,
-            "proposals": proposals,
-            "alerts": alerts,
-            "limit": QUEUE_LIMIT,
+            "links": queue.links,
+            "proposals": queue.proposals,
+            "alerts": queue.alerts,
+            "limit": matching_selectors.QUEUE_LIMIT,
         },
     )
 
