@@ -366,7 +366,8 @@ def dealpoint_layer(
     if reduced:
         # A landlord sees its few points one by one at every zoom, at their buildings (a
         # hexagon of the points' own cells would tell more than the building does).
-        rows = queryset.filter(viewport_q(request.bbox, "building__")).select_related("building")
+        # Buildings store no coarse cells: the exact bounds only (a landlord has few points).
+        rows = queryset.filter(request.bbox.q("building__")).select_related("building")
         selected = list(rows.order_by("pk")[: MAX_POINTS + 1])
         features = [_landlord_feature(row) for row in selected[:MAX_POINTS]]
         resolution, truncated = None, len(selected) > MAX_POINTS

@@ -211,6 +211,11 @@ def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, 
             "kind", "id", "reference", "status", "status_label", "last_activity_week", "building"
         }  # fmt: skip
         assert feature["properties"]["building"] == "Tour 7"
+    # A street view around the building, and one beside it.
+    around = _layer(client_for("landlord_13h"), bbox="5.39,43.34,5.40,43.35", zoom=16)
+    assert [f["properties"]["id"] for f in around["features"]] == [world.landlord_point.pk]
+    beside = _layer(client_for("landlord_13h"), bbox="5.37,43.30,5.39,43.32", zoom=16)
+    assert beside["features"] == []
     assert _layer(client_for("landlord_13l"), bbox=FRANCE_BBOX, zoom=16)["features"] == []
 
 

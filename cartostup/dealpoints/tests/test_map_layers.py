@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import h3
 import pytest
@@ -60,7 +61,8 @@ def test_the_covering_cells_hold_every_position_of_the_viewport():
         cover = map_layers.cover_q(bbox)
         if cover is None:
             continue
-        [(lookup, cells)] = cover.children
+        children: list[Any] = list(cover.children)
+        [(lookup, cells)] = children
         resolution = int(lookup.split("__")[0][-1])
         cells = set(cells)
         for _ in range(30):
@@ -77,4 +79,6 @@ def test_the_covering_cells_hold_every_position_of_the_viewport():
 def test_wide_viewports_are_not_narrowed():
     assert map_layers.cover_q(map_layers.BBox(-5.2, 41.3, 9.6, 51.1)) is None
     street = map_layers.cover_q(map_layers.BBox(5.38, 43.335, 5.41, 43.355))
-    assert street is not None and street.children[0][0] == "h3_r7__in"
+    assert street is not None
+    children: list[Any] = list(street.children)
+    assert children[0][0] == "h3_r7__in"
