@@ -41,7 +41,7 @@ from cartostup.territories import selectors as territory_selectors
 from .choices import DealPointStatus, OperationKind, ProposalStatus
 from .filters import DealPointFilterSet
 from .models import H3_DEPARTEMENT, H3_NATIONAL, H3_TOWN, DealPoint, Operation, Proposal
-from .selectors import dealpoint_queryset
+from .selectors import allowed_filter_data, dealpoint_allowed_filters, dealpoint_queryset
 
 # Zoom (Leaflet, 0–19) → H3 resolution of the hexagons; from POINTS_FROM_ZOOM on, points.
 ZOOM_RESOLUTIONS: tuple[tuple[int, int], ...] = (
@@ -360,7 +360,10 @@ def dealpoint_layer(
         raise ValidationError(
             {"q": [_("La recherche par référence, nom ou adresse n'est pas ouverte aux agrégats.")]}
         )
-    filterset = dealpoint_filterset(filters or {}, scope.queryset)
+    # A reduced view (a landlord) filters only on what it receives: a filter on products
+    # would tell what is sold at its buildings.
+    allowed = dealpoint_allowed_filters(actor=actor)
+    filterset = dealpoint_filterset(allowed_filter_data(filters or {}, allowed), scope.queryset)
     queryset = filterset.qs
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None
     if reduced:

@@ -28,7 +28,7 @@ from .choices import (
 )
 from .filters import DealPointFilterSet
 from .models import DealPoint
-from .selectors import access_dealpoint, dealpoint_queryset
+from .selectors import access_dealpoint, dealpoint_allowed_filters, dealpoint_queryset
 
 # Boundaries drawn at once when the page is not opened on one département.
 MAP_BOUNDARY_DEPARTEMENTS = 3
@@ -103,7 +103,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Carte des points de deal"),
             "filter_form": form,
-            "filter_fields": [form[name] for name in FILTER_FIELDS if name in form.fields],
+            # A reduced view (a landlord) filters only on what it receives.
+            "filter_fields": [
+                form[name]
+                for name in FILTER_FIELDS
+                if name in form.fields and name in dealpoint_allowed_filters(actor=request.user)
+            ],
             "statuses": DealPointStatus.choices,
             "map_config": json.dumps(config),
             "has_reports": "reports" in api,

@@ -73,7 +73,7 @@ def dealpoint_list(
     data = filters.data if isinstance(filters, DealPointFilterSet) else filters
     if data and policy.visible_fields(actor, DealPoint) is not None:
         # A reduced view (a landlord) filters only on the fields it receives.
-        data = _allowed_data(data, dealpoint_allowed_filters(actor=actor))
+        data = allowed_filter_data(data, dealpoint_allowed_filters(actor=actor))
     filterset = DealPointFilterSet(data or None, queryset=queryset)
     applied = filterset.applied_filters() if data and filterset.is_valid() else {}
     if audit:
@@ -145,7 +145,9 @@ def _attached_count() -> Subquery:
     )
 
 
-def _allowed_data(data: Any, allowed: Iterable[str]) -> QueryDict:
+def allowed_filter_data(data: Any, allowed: Iterable[str]) -> QueryDict:
+    """The filter parameters of `data` whose names are in `allowed` (see
+    `dealpoint_allowed_filters`)."""
     kept = QueryDict(mutable=True)
     if data:
         for name in allowed:

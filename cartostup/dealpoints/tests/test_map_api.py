@@ -219,6 +219,16 @@ def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, 
     assert _layer(client_for("landlord_13l"), bbox=FRANCE_BBOX, zoom=16)["features"] == []
 
 
+def test_landlord_filters_only_on_what_it_receives(world, client_for):
+    """A filter on products or channel would tell a landlord what is sold at its buildings:
+    it is ignored for a reduced view, whatever its value."""
+    client = client_for("landlord_13h")
+    expected = [world.landlord_point.reference]
+    for product in ("cannabis", "cocaine", "heroin"):
+        collection = _layer(client, bbox=FRANCE_BBOX, zoom=16, product=product, channel="drive")
+        assert [f["properties"]["reference"] for f in collection["features"]] == expected
+
+
 @pytest.mark.parametrize("username", ["caller_operator", "auditor", "admin"])
 def test_roles_without_the_map_get_404(world, client_for, username):
     client = client_for(username)
