@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -126,7 +125,7 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
             for name in set(self.fields) - set(fields):
                 self.fields.pop(name)
 
-    @extend_schema_field(OpenApiTypes.DATE)
+    @extend_schema_field(serializers.DateField(allow_null=True))
     def get_last_activity_week(self, point: DealPoint) -> str | None:
         week = _week_start(point.last_activity_at)
         return week.isoformat() if week else None

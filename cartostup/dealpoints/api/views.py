@@ -135,9 +135,7 @@ def _query(serializer_class: type[serializers.Serializer], request: Request) -> 
         field = fields.get(name)
         if field is None:
             errors[name] = [_("Paramètre inconnu.")]
-        elif not isinstance(field, serializers.CharField) and "" in request.query_params.getlist(
-            name
-        ):
+        elif "" in request.query_params.getlist(name) and not getattr(field, "allow_blank", False):
             errors[name] = [_("Indiquez une valeur.")]
     if errors:
         raise serializers.ValidationError(errors)
@@ -152,9 +150,11 @@ def _input(validated: dict[str, Any], base: services.DealPointInput) -> services
 
 
 class JSONAPIView(CartostupAPIView):
-    """JSON bodies only (the schema documents nothing else)."""
+    """JSON bodies only (the schema documents nothing else); no OPTIONS description (the
+    schema is the description)."""
 
     parser_classes = [JSONParser]
+    metadata_class = None
 
 
 class DealPointListView(JSONAPIView, generics.GenericAPIView):

@@ -300,3 +300,16 @@ def test_schema_documents_the_endpoints():
     assert {p["name"] for p in paths[LIST]["get"]["parameters"]} >= {"status", "limit"}
     assert set(paths["/api/v1/dealpoints/{id}/"]) >= {"get", "patch"}
     assert "text/csv" in paths["/api/v1/dealpoints/export/"]["get"]["responses"]["200"]["content"]
+
+
+def test_query_strings_are_checked_strictly(client_for, point):
+    client = client_for("cross13_analyst")
+    unknown = client.get(LIST, {"colour": "red"})
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == {"colour": ["Paramètre inconnu."]}
+    assert client.get(LIST, {"offset": ""}).status_code == 400
+    assert client.get(LIST, {"qpv": "maybe"}).status_code == 400
+    assert client.get(LIST, {"qpv": "false"}).status_code == 200
+    assert client.get(f"{LIST}abc/").status_code == 404
+    assert client.get(f"{LIST}abc/").json()["code"] == "not_found"
+    assert client.get(f"{LIST}99999999999999999999/").status_code == 404

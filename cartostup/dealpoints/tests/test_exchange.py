@@ -378,3 +378,13 @@ def test_import_command(tmp_path, analyst, capsys):
     assert DealPoint.objects.count() == 1
     with pytest.raises(CommandError):
         call_command("import_dealpoints", str(path), user="nobody")
+
+
+def test_import_page_refuses_an_oversized_file(client_for):
+    data = _csv(VALID) + b"#" * exchange.MAX_IMPORT_BYTES
+    response = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(data), "action": "import", "partial": "on"}
+    )
+    assert response.status_code == 200
+    assert "Le fichier dépasse 5 Mo." in response.content.decode()
+    assert not DealPoint.objects.exists()
