@@ -388,3 +388,13 @@ def test_import_page_refuses_an_oversized_file(client_for):
     assert response.status_code == 200
     assert "Le fichier dépasse 5 Mo." in response.content.decode()
     assert not DealPoint.objects.exists()
+
+
+def test_list_page_links_to_exports_with_its_filters(client_for):
+    page = client_for("cross13_analyst").get("/points-de-deal/", {"status": "confirmed"})
+    body = page.content.decode()
+    assert "/points-de-deal/export.csv?status=confirmed" in body
+    assert IMPORT in body
+    landlord = client_for("landlord_13h").get("/points-de-deal/").content.decode()
+    assert "/points-de-deal/export.geojson" in landlord
+    assert IMPORT not in landlord
