@@ -209,7 +209,23 @@ def _hexagons(
             continue
         shown = {key: value for key, value in by_category.items() if value >= min_count}
         features.append(_hexagon_feature(cell, total, shown, resolution))
+    _name_hexagons(features)
     return features
+
+
+def _name_hexagons(features: list[dict[str, Any]]) -> None:
+    """Give each hexagon the name of the commune at its centre (`place`), so that the text
+    alternative and the popups say where it is, not an H3 identifier."""
+    if not features:
+        return
+    centres = [h3.cell_to_latlng(feature["properties"]["cell"]) for feature in features]
+    try:
+        found = locator.locate_many([c[0] for c in centres], [c[1] for c in centres])
+    except locator.LocateError:
+        return
+    names = found.index.commune_names
+    for feature, commune in zip(features, found.commune, strict=True):
+        feature["properties"]["place"] = str(names[int(commune)]) if commune >= 0 else ""
 
 
 def _audit(

@@ -148,8 +148,8 @@ class FeatureSerializer(serializers.Serializer):
     geometry = GeometrySerializer()
     properties = serializers.DictField(
         help_text=_(
-            "Hexagone : kind=hexagon, cell, resolution, count, by_status. Point : kind, id, "
-            "reference, status... selon le rôle."
+            "Hexagone : kind=hexagon, cell, place (commune au centre), resolution, count, "
+            "by_status. Point : kind, id, reference, status... selon le rôle."
         )
     )
 

@@ -364,3 +364,10 @@ def test_schema_documents_the_map_layers(client):
     paths = json.loads(response.content)["paths"]
     for path in ("dealpoints", "reports", "operations", "proposals", "hotspots", "boundaries"):
         assert f"/api/v1/map/{path}/" in paths
+
+
+def test_hexagons_say_which_commune_they_cover(world, client_for):
+    collection = _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=12)
+    hexagons = [f for f in collection["features"] if f["properties"]["kind"] == "hexagon"]
+    assert hexagons
+    assert all(f["properties"]["place"].startswith("Marseille") for f in hexagons)

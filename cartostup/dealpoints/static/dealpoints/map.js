@@ -127,7 +127,8 @@
 
   function hexagonPopup(feature) {
     var box = node("div");
-    box.appendChild(node("strong", labels.labelHexagon + " : " + feature.properties.count + " " + labels.labelCount));
+    var title = labels.labelHexagon + (feature.properties.place ? " – " + feature.properties.place : "");
+    box.appendChild(node("strong", title + " : " + feature.properties.count + " " + labels.labelCount));
     var list = node("ul");
     Object.keys(feature.properties.by_status || {}).forEach(function (status) {
       list.appendChild(node("li", (config.statuses[status] || status) + " : " + feature.properties.by_status[status]));
@@ -185,7 +186,7 @@
         var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max), className: "dealpoints-hexagon dealpoints-hexagon--" + name });
         hexagon.bindPopup(function () { return hexagonPopup(feature); });
         hexagon.addTo(group);
-        tableRows.push([labels["label" + name.charAt(0).toUpperCase() + name.slice(1)], labels.labelHexagon + " " + properties.cell, String(properties.count)]);
+        tableRows.push([labels["label" + name.charAt(0).toUpperCase() + name.slice(1)], labels.labelHexagon + " – " + (properties.place || properties.cell), String(properties.count)]);
         return;
       }
       var latlng = [feature.geometry.coordinates[1], feature.geometry.coordinates[0]];
