@@ -70,6 +70,29 @@ ESTATE_SIZES = (0.8, 0.14, 0.05, 0.01)
 DENSE_ESTATE_SIZES = (0.45, 0.3, 0.15, 0.1)
 KNOWN_SHARE = 0.7
 DECOY_SHARE = 0.05
+# Place labels. Buildings of an estate are named by letters (60 %) or numbers; a point of a
+# several-point estate is in another building than its neighbours, except 20 % in the same
+# building at another stairwell (a long bar 60 m long). Known points carry the analysts'
+# building label (85 %; 50 % for street-level points) and stairwell label (70 % of
+# stairwell-level points, 30 % of building-level ones).
+SAME_BUILDING_SHARE = 0.2
+POINT_BUILDING_LABEL = {"stairwell": 0.85, "building": 0.85, "street": 0.5}
+POINT_STAIRWELL_LABEL = {"stairwell": 0.7, "building": 0.3, "street": 0.0}
+# Reporters give a place label depending on how precisely they located the point (≈ 55 % of
+# reports), sometimes naming no building ("devant la pharmacie", 10 %), the wrong building
+# (12 %: a neighbour of the estate or another letter) or the wrong stairwell (15 %), in many
+# spellings ("Bât. B, cage 2", "bat b", "Bâtiment B", "B2", "bloc B entrée 2"...).
+REPORT_LABEL_SHARE = {"stairwell": 0.8, "building": 0.65, "street": 0.35, "area": 0.15}
+LABEL_NO_BUILDING = 0.1
+LABEL_WRONG_BUILDING = 0.12
+LABEL_WRONG_STAIRWELL = 0.15
+# Estates of a social landlord (35 %): their buildings are in the register; the point records
+# its building (90 % of known points there) and 6 % of the reports there come from the
+# landlord, who names the building exactly (the `building` key) and the stairwell.
+LANDLORD_ESTATE_SHARE = 0.35
+LANDLORD_POINT_BUILDING = 0.9
+LANDLORD_REPORT_SHARE = 0.06
+LETTERS = "ABCDEFGHJKLMN"
 
 
 def setup_django() -> None:
@@ -111,6 +134,34 @@ def _noisy(rng: np.random.Generator, lat: float, lon: float, rms_m: float) -> tu
     return _offset(lat, lon, float(north), float(east))
 
 
+def _label(rng: np.random.Generator, building: str, stairwell: str) -> str:
+    """A reporter's spelling of a building and maybe its stairwell."""
+    with_stairwell = bool(rng.random() < 0.5)
+    letter = building.isalpha()
+    forms = [
+        f"Bât. {building}, cage {stairwell}" if with_stairwell else f"Bât. {building}",
+        f"bat {building.lower()}" + (f" esc {stairwell}" if with_stairwell else ""),
+        f"Bâtiment {building}" + (f" escalier {stairwell}" if with_stairwell else ""),
+        f"{building}{stairwell}" if letter and with_stairwell else f"Bat.{building}",
+        f"bloc {building} entrée {stairwell}" if with_stairwell else f"bloc {building}",
+        f"Tour {building}",
+        f"en bas du bât. {building}",
+        f"immeuble {building}, hall {stairwell}" if with_stairwell else f"imm. {building}",
+    ]
+    return forms[int(rng.integers(len(forms)))]
+
+
+def _point_label(rng: np.random.Generator, building: str) -> str:
+    """An analyst's building label: "B", "Bât. B", "Bâtiment 12", "Tour 12"."""
+    forms = [building, f"Bât. {building}", f"Bâtiment {building}", f"Tour {building}"]
+    return forms[int(rng.integers(len(forms)))]
+
+
+def _other(rng: np.random.Generator, value: str, pool: list[str]) -> str:
+    choices = [v for v in pool if v != value]
+    return str(rng.choice(choices)) if choices else value
+
+
 def _pick(rng: np.random.Generator, table: tuple[tuple[str, float], ...]) -> str:
     names = [name for name, _share in table]
     shares = np.array([share for _name, share in table])
@@ -148,7 +199,23 @@ def generate(
             cand = _offset(base[0], base[1], gap * math.cos(angle), gap * math.sin(angle))
             if all(haversine_m(cand[0], cand[1], a, b) >= 50 for a, b in members):
                 members.append(cand)
-        for lat, lon in members:
+        lettered = bool(rng.random() < 0.6)
+        names = (
+            list(LETTERS)
+            if lettered
+            else [str(n) for n in rng.choice(np.arange(1, 40), size=8, replace=False)]
+        )
+        landlord = bool(rng.random() < LANDLORD_ESTATE_SHARE)
+        places: list[tuple[str, str]] = []
+        for index in range(len(members)):
+            if index and rng.random() < SAME_BUILDING_SHARE:
+                building = places[-1][0]
+                stairwell = _other(rng, places[-1][1], [str(n) for n in range(1, 7)])
+            else:
+                building = names[index]
+                stairwell = str(int(rng.integers(1, 7)))
+            places.append((building, stairwell))
+        for (lat, lon), (building, stairwell) in zip(members, places, strict=True):
             if len(truths) >= points:
                 break
             pk = len(truths)
@@ -169,6 +236,8 @@ def generate(
             channel = _pick(rng, CHANNELS)
             known = bool(rng.random() < KNOWN_SHARE)
             slat, slon = _noisy(rng, lat, lon, REPORT_NOISE_M[precision])
+            # The landlord register's key of the building (unique across estates).
+            building_key = sum(map(len, estates.values())) * 100 + names.index(building)
             stored = PointFeatures(
                 latitude=slat,
                 longitude=slon,
@@ -177,6 +246,17 @@ def generate(
                 opening_hours=tuple(hours),
                 channel=channel,
                 last_activity_at=now - timedelta(days=float(rng.uniform(0, 200))),
+                building_label=(
+                    _point_label(rng, building)
+                    if rng.random() < POINT_BUILDING_LABEL[precision]
+                    else ""
+                ),
+                stairwell_label=(
+                    stairwell if rng.random() < POINT_STAIRWELL_LABEL[precision] else ""
+                ),
+                building_id=(
+                    building_key if landlord and rng.random() < LANDLORD_POINT_BUILDING else None
+                ),
             )
             truths.append(TruePoint(pk, code, lat, lon, known, stored))
             attributes[pk] = {
@@ -184,6 +264,10 @@ def generate(
                 "days": open_days,
                 "times": open_times,
                 "ch": channel,
+                "building": building,
+                "stairwell": stairwell,
+                "names": names[: max(len(members), 4)],
+                "landlord": building_key if landlord else None,
             }
 
     reports: list[SyntheticReport] = []
@@ -207,6 +291,25 @@ def generate(
                 activities = ["delivery"] if attrs["ch"] != "drive" else ["selling"]
             if rng.random() < 0.1:
                 activities = [str(rng.choice(["selling", "lookouts", "delivery", "online"]))]
+            place_label, building_id = "", None
+            if attrs["landlord"] is not None and rng.random() < LANDLORD_REPORT_SHARE:
+                # A landlord's report: its building exactly, the stairwell as "B2".
+                precision = "building"
+                lat, lon = _noisy(rng, truth.latitude, truth.longitude, REPORT_NOISE_M[precision])
+                building_id = attrs["landlord"]
+                place_label = f"{attrs['building']}{attrs['stairwell']}"
+            elif rng.random() < REPORT_LABEL_SHARE[precision]:
+                if rng.random() < LABEL_NO_BUILDING:
+                    place_label = str(
+                        rng.choice(["devant la pharmacie", "près du parking", "au city stade"])
+                    )
+                else:
+                    building, stairwell = attrs["building"], attrs["stairwell"]
+                    if rng.random() < LABEL_WRONG_BUILDING:
+                        building = _other(rng, building, attrs["names"])
+                    if rng.random() < LABEL_WRONG_STAIRWELL:
+                        stairwell = _other(rng, stairwell, [str(n) for n in range(1, 7)])
+                    place_label = _label(rng, building, stairwell)
             features = ReportFeatures(
                 latitude=lat,
                 longitude=lon,
@@ -215,6 +318,8 @@ def generate(
                 days=tuple(days),
                 times_of_day=tuple(times),
                 activities=tuple(activities),
+                place_label=place_label,
+                building_id=building_id,
             )
             reports.append(SyntheticReport(len(reports), truth.departement, truth.id, features))
     decoys = int(len(reports) * DECOY_SHARE)
@@ -235,6 +340,9 @@ def generate(
             precision=precision,
             products=(str(rng.choice(PRODUCTS)),),
             activities=("selling",),
+            place_label=_label(rng, str(rng.choice(list(LETTERS))), "1")
+            if rng.random() < 0.4
+            else "",
         )
         reports.append(SyntheticReport(len(reports), code, None, features))
         decoys -= 1
@@ -275,10 +383,20 @@ def _cluster_groups(matching: Any, reports: list[SyntheticReport]) -> dict[Any, 
             [r.features.latitude for r in part],
             [r.features.longitude for r in part],
             [r.features.precision for r in part],
+            place_labels=[r.features.place_label for r in part],
         )
         for report, label in zip(part, labels, strict=True):
             groups.setdefault((code, int(label)), []).append(report.id)
     return groups
+
+
+def _proposals(groups: dict[Any, list[int]], proposed: set[int]) -> dict[Any, list[int]]:
+    """The clusters holding a waiting report (not only reports proposed to known points)."""
+    return {
+        key: members
+        for key, members in groups.items()
+        if any(member not in proposed for member in members)
+    }
 
 
 def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
@@ -326,7 +444,10 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
     match_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    groups = _cluster_groups(matching, awaiting)
+    # As `flows.reports_cluster`: reports only proposed to known points are clustered with
+    # those waiting; a cluster is a proposal only with a waiting report in it.
+    doubtful = [r for r in reports if r.id in proposed]
+    groups = _proposals(_cluster_groups(matching, awaiting + doubtful), set(proposed))
     cluster_seconds = time.perf_counter() - started
 
     truth_of = {r.id: r.truth for r in reports}

@@ -257,8 +257,20 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     if not reports:
         return []
     in_proposals = list(Report.objects.filter(pk__in=list(proposed_of)).order_by("pk"))
+    # Reports only proposed to known points (no attachment yet) are clustered too: with
+    # waiting reports around them, far from the point, they may be a new point's; they join
+    # a proposal (keeping their proposed links) but never make one on their own.
+    doubtful_reports = Report.objects.filter(
+        status=ReportStatus.ACCEPTED,
+        awaiting_matching=False,
+        dealpoint_links__decision=LinkDecision.PROPOSED,
+    ).exclude(dealpoint_links__decision__in=ATTACHED_DECISIONS)
+    if departement is not None:
+        doubtful_reports = doubtful_reports.filter(departement=departement)
+    doubtful = list(doubtful_reports.exclude(pk__in=list(proposed_of)).distinct().order_by("pk"))
+    doubtful_ids = {report.pk for report in doubtful}
     by_departement: dict[int, list[Report]] = defaultdict(list)
-    for report in [*reports, *in_proposals]:
+    for report in [*reports, *in_proposals, *doubtful]:
         by_departement[report.departement_id].append(report)
     new_ids = {report.pk for report in reports}
     touched: list[Proposal] = []
@@ -269,14 +281,15 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
             [r.latitude for r in members],
             [r.longitude for r in members],
             [r.precision for r in members],
+            place_labels=[r.place_label for r in members],
         )
         groups: dict[int, list[Report]] = defaultdict(list)
         for report, label in zip(members, labels, strict=True):
             groups[int(label)].append(report)
         for group in groups.values():
-            fresh = [r for r in group if r.pk in new_ids]
-            if not fresh:
+            if not any(r.pk in new_ids for r in group):
                 continue
+            fresh = [r for r in group if r.pk in new_ids or r.pk in doubtful_ids]
             existing = sorted({proposed_of[r.pk] for r in group if r.pk in proposed_of})
             if existing:
                 proposal = Proposal.objects.select_for_update().get(pk=existing[0])

@@ -22,6 +22,9 @@ Score of a (report, point) pair, in [0, 1] (see docs/decisions.md):
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,13 +59,22 @@ RADIUS_FACTOR = 2.5
 # How much the attributes can lower a score (distance dominates).
 ATTRIBUTE_WEIGHT = 0.3
 ATTRIBUTE_WEIGHTS = {"products": 0.4, "hours": 0.3, "channel": 0.3}
+# The place label ("Bât. B, cage 2") both sides name: another building multiplies the score by
+# this (reporters sometimes name the wrong building, so it is strong evidence, not a veto);
+# another stairwell of the same building by halfway to 1.
+PLACE_MISMATCH = 0.25
+# Weight of the "unknown point" alternative in `rank` (a fit of 0.15: a candidate 1.9 σ away),
+# growing with the report's position uncertainty to this power (tuned on bench/matching,
+# seed 1; reported on other seeds).
+BACKGROUND = 0.15
+BACKGROUND_EXPONENT = 0.25
 RECENT_DAYS = 180
 STALE_DAYS = 365
 STALE_RECENCY = 0.8
 # Automatic attachment also needs the best candidate to be clearly ahead of the second one
-# (two points of one estate, 60 m apart): the second must score at most this share of the
-# best (a likelihood ratio of about 3), otherwise both are proposed to the analyst.
-AMBIGUITY_RATIO = 0.3
+# (two points of one estate, 60 m apart): the second's share must be at most this share of
+# the best's, otherwise both are proposed to the analyst.
+AMBIGUITY_RATIO = 0.5
 # Clustering of reports that match no point: reports closer than this (precise ones) belong to
 # one proposed point.
 CLUSTER_EPS_M = 80.0
@@ -94,6 +106,10 @@ class ReportFeatures:
     days: tuple[str, ...] = ()
     times_of_day: tuple[str, ...] = ()
     activities: tuple[str, ...] = ()
+    # The reporter's words for the building and stairwell ("Bât. B, cage 2"), and the
+    # landlord's building when a landlord reported it (exact).
+    place_label: str = ""
+    building_id: int | None = None
 
     @classmethod
     def of(cls, report: Any) -> ReportFeatures:
@@ -105,6 +121,8 @@ class ReportFeatures:
             days=tuple(report.days or ()),
             times_of_day=tuple(report.times_of_day or ()),
             activities=tuple(report.activities or ()),
+            place_label=getattr(report, "place_label", "") or "",
+            building_id=getattr(report, "building_id", None),
         )
 
 
@@ -117,6 +135,9 @@ class PointFeatures:
     opening_hours: tuple[str, ...] = ()
     channel: str = ""
     last_activity_at: datetime | None = None
+    building_label: str = ""
+    stairwell_label: str = ""
+    building_id: int | None = None
 
     @classmethod
     def of(cls, dealpoint: Any) -> PointFeatures:
@@ -128,6 +149,9 @@ class PointFeatures:
             opening_hours=tuple(dealpoint.opening_hours or ()),
             channel=dealpoint.channel or "",
             last_activity_at=dealpoint.last_activity_at,
+            building_label=getattr(dealpoint, "building_label", "") or "",
+            stairwell_label=getattr(dealpoint, "stairwell_label", "") or "",
+            building_id=getattr(dealpoint, "building_id", None),
         )
 
 
@@ -143,6 +167,7 @@ class ScoreBreakdown:
     hours: float | None
     channel: float | None
     recency: float
+    place: float | None = None
 
 
 # --- geometry ------------------------------------------------------------------------------------
@@ -225,6 +250,97 @@ def _channel_likeness(report: ReportFeatures, point: PointFeatures) -> float | N
     return None
 
 
+# --- place labels --------------------------------------------------------------------------------
+
+_BUILDING_WORDS = frozenset(
+    {"bat", "batiment", "batiments", "bt", "bloc", "immeuble", "imm", "tour", "residence"}
+)
+_STAIRWELL_WORDS = frozenset(
+    {"cage", "cg", "esc", "escalier", "entree", "ent", "hall", "porte", "montee", "allee"}
+)
+# "B2", "b12": a building letter and a stairwell number written together.
+_COMPACT = re.compile(r"^([a-z])(\d{1,3})$")
+_TOKENS = re.compile(r"[A-Za-z]+\d*|\d+")
+_GLUED = re.compile(r"^([a-z]{2,})(\d+)$")
+
+
+def parse_place_label(text: str) -> tuple[str, str]:
+    """(building, stairwell) named by a free label, normalised (lower case, no accents, no
+    leading zeros): "Bât. B, cage 2", "bat B esc 2", "Bâtiment B", "B2" all give ("b", "2");
+    "Tour 3" gives ("3", ""). A bare capital letter or number names the building, a second
+    one the stairwell; words after "bâtiment", "tour", "bloc"... name the building, after
+    "cage", "escalier", "entrée"... the stairwell. Unknown words are ignored ("" when none)."""
+    plain = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    building = stairwell = ""
+    expect = ""
+    tokens: list[str] = []
+    for raw in _TOKENS.findall(plain):
+        glued = _GLUED.match(raw.lower())
+        if glued and glued.group(1) in _BUILDING_WORDS | _STAIRWELL_WORDS:
+            tokens += [glued.group(1), glued.group(2)]  # "cage2", "bat12"
+        else:
+            tokens.append(raw)
+    for raw in tokens:
+        token = raw.lower()
+        if token in _BUILDING_WORDS:
+            expect = "building"
+            continue
+        if token in _STAIRWELL_WORDS:
+            expect = "stairwell"
+            continue
+        compact = _COMPACT.match(token)
+        if token.isdigit():
+            token = token.lstrip("0") or "0"
+        if expect == "building":
+            if compact and not stairwell:
+                building, stairwell = compact.group(1), compact.group(2).lstrip("0") or "0"
+            else:
+                building = token
+        elif expect == "stairwell":
+            stairwell = token
+        elif compact:
+            building = building or compact.group(1)
+            stairwell = stairwell or compact.group(2).lstrip("0") or "0"
+        elif token.isdigit() or (len(raw) == 1 and raw.isupper()):
+            # A bare id ("B", "12"): the building first, then the stairwell. A lower-case
+            # single letter is a word ("à", "l'"), not an id.
+            if not building:
+                building = token
+            elif not stairwell:
+                stairwell = token
+        expect = ""
+    return building, stairwell
+
+
+def _point_place(point: PointFeatures) -> tuple[str, str]:
+    building = parse_place_label(f"bat {point.building_label}")[0] if point.building_label else ""
+    stairwell = (
+        parse_place_label(f"cage {point.stairwell_label}")[1] if point.stairwell_label else ""
+    )
+    return building, stairwell
+
+
+def _place_likeness(report: ReportFeatures, point: PointFeatures) -> float | None:
+    """1: same building (and stairwell when both name one); 0.5: same building, another
+    stairwell; 0: another building; None: one side names no building. The landlord's
+    building, when both sides have one, is exact and decides the building."""
+    said_building, said_stairwell = parse_place_label(report.place_label)
+    building, stairwell = _point_place(point)
+    if report.building_id is not None and point.building_id is not None:
+        if report.building_id != point.building_id:
+            return 0.0
+        if said_stairwell and stairwell and said_stairwell != stairwell:
+            return 0.5
+        return 1.0
+    if not said_building or not building:
+        return None
+    if said_building != building:
+        return 0.0
+    if said_stairwell and stairwell and said_stairwell != stairwell:
+        return 0.5
+    return 1.0
+
+
 def _recency(point: PointFeatures, now: datetime) -> float:
     if point.last_activity_at is None:
         return 1.0
@@ -254,8 +370,10 @@ def score(
         likeness = sum(ATTRIBUTE_WEIGHTS[name] * value for name, value in known.items()) / total
     else:
         likeness = 1.0
+    place = _place_likeness(report, point)
+    place_factor = 1.0 if place is None else PLACE_MISMATCH + (1.0 - PLACE_MISMATCH) * place
     recency = _recency(point, now)
-    value = proximity * (1.0 - ATTRIBUTE_WEIGHT * (1.0 - likeness)) * recency
+    value = proximity * (1.0 - ATTRIBUTE_WEIGHT * (1.0 - likeness)) * place_factor * recency
     return ScoreBreakdown(
         score=round(value, 4),
         distance_m=round(distance, 1),
@@ -265,15 +383,29 @@ def score(
         hours=parts["hours"],
         channel=parts["channel"],
         recency=round(recency, 4),
+        place=place,
     )
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """A point a report may be about. `score`: the probability that the report is about this
+    point rather than another candidate or a point not yet on the map (see `rank`); `fit`:
+    the pair's own score (`score()`), whatever the other candidates."""
+
     dealpoint_id: int
     reference: str
     score: float
     distance_m: float
+    fit: float = 0.0
+
+
+def background(precision: str) -> float:
+    """Weight, in the units of a fit, of "a point not on the map yet" (or no point): the chance
+    that something unknown lies where the report says, which grows with the area its
+    precision covers (`BACKGROUND` for a building-level report)."""
+    sigma = POSITION_SIGMA_M.get(precision, POSITION_SIGMA_M[Precision.STREET])
+    return BACKGROUND * (sigma / POSITION_SIGMA_M[Precision.BUILDING]) ** BACKGROUND_EXPONENT
 
 
 def rank(
@@ -283,14 +415,22 @@ def rank(
     now: datetime,
     limit: int = 5,
 ) -> list[Candidate]:
-    """Score `(id, reference, features)` points within their radius of the report, best first."""
-    found: list[Candidate] = []
+    """Score `(id, reference, features)` points within their radius of the report, best first:
+    each candidate's fit divided by the sum of every candidate's fit and of the background
+    (`background`): a report close to one point and to nothing else is that point's, even a
+    bit far from it; two points alike share it; a point not yet known may be the report's."""
+    fits: list[tuple[int, str, float, float]] = []
     for pk, reference, point in points:
         distance = haversine_m(report.latitude, report.longitude, point.latitude, point.longitude)
         if distance > radius_m(report.precision, point.precision):
             continue
         result = score(report, point, now=now, distance=distance)
-        found.append(Candidate(pk, reference, result.score, result.distance_m))
+        fits.append((pk, reference, result.score, result.distance_m))
+    total = background(report.precision) + sum(fit for _pk, _ref, fit, _d in fits)
+    found = [
+        Candidate(pk, reference, round(fit / total, 4), distance, fit)
+        for pk, reference, fit, distance in fits
+    ]
     found.sort(key=lambda c: (-c.score, c.distance_m, c.dealpoint_id))
     return found[:limit]
 
@@ -431,17 +571,68 @@ def precision_weight(precision: str) -> float:
 _PRECISE = frozenset({Precision.STAIRWELL, Precision.BUILDING})
 
 
+# Two buildings named in one cluster are two places when the reports naming them lie at least
+# this far apart (closer, one name is taken for a reporter's mistake).
+SPLIT_DISTANCE_M = 40.0
+# An imprecise report joins the precise cluster that takes at least this share of it.
+JOIN_SHARE = 0.5
+
+
+def split_by_building(
+    labels: np.ndarray, latitudes: np.ndarray, longitudes: np.ndarray, buildings: Sequence[str]
+) -> np.ndarray:
+    """Split each cluster whose reports name several buildings: one cluster per building (the
+    mean position of the reports naming it), a building named near a more-named one being
+    merged into it; reports naming none join the nearest. Labels stay 0..n-1."""
+    out = labels.copy()
+    next_label = int(labels.max()) + 1 if len(labels) else 0
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        named: dict[str, list[int]] = defaultdict(list)
+        for i in members:
+            if buildings[i]:
+                named[buildings[i]].append(int(i))
+        if len(named) < 2:
+            continue
+        centres: list[tuple[list[int], float, float]] = []
+        for _name, idx in sorted(named.items(), key=lambda item: -len(item[1])):
+            lat, lon = float(latitudes[idx].mean()), float(longitudes[idx].mean())
+            near = [c for c in centres if haversine_m(lat, lon, c[1], c[2]) < SPLIT_DISTANCE_M]
+            if near:
+                near[0][0].extend(idx)
+            else:
+                centres.append((list(idx), lat, lon))
+        if len(centres) < 2:
+            continue
+        ids = [int(label), *range(next_label, next_label + len(centres) - 1)]
+        next_label += len(centres) - 1
+        assigned = {i: ids[k] for k, (idx, _lat, _lon) in enumerate(centres) for i in idx}
+        for i in members:
+            if int(i) in assigned:
+                out[i] = assigned[int(i)]
+            else:
+                distances = [
+                    haversine_m(float(latitudes[i]), float(longitudes[i]), lat, lon)
+                    for _idx, lat, lon in centres
+                ]
+                out[i] = ids[int(np.argmin(distances))]
+    return out
+
+
 def cluster_reports(
     latitudes: Sequence[float],
     longitudes: Sequence[float],
     precisions: Sequence[str],
     *,
     eps_m: float = CLUSTER_EPS_M,
+    place_labels: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Labels grouping reports that are about one place, by precision: precise reports
-    (stairwell, building) are clustered by DBSCAN at `eps_m`; an imprecise one (street,
-    neighbourhood) joins the precise cluster nearest to it when that centre lies within its
-    radius, else imprecise reports are clustered among themselves at a wider radius."""
+    (stairwell, building) are clustered by DBSCAN at `eps_m`, and a cluster whose reports
+    name different buildings (`place_labels`) at places apart is split by building
+    (`split_by_building`); an imprecise one (street, neighbourhood) joins the precise cluster
+    nearest to it when that centre lies within its radius, else imprecise reports are
+    clustered among themselves at a wider radius."""
     count = len(latitudes)
     labels = np.full(count, -1, dtype=int)
     if count == 0:
@@ -451,6 +642,13 @@ def cluster_reports(
     precise = np.array([p in _PRECISE for p in precisions])
     if precise.any():
         labels[precise] = cluster(lat[precise], lon[precise], eps_m=eps_m)
+        if place_labels is not None:
+            labels[precise] = split_by_building(
+                labels[precise],
+                lat[precise],
+                lon[precise],
+                [parse_place_label(place_labels[i])[0] for i in np.flatnonzero(precise)],
+            )
     next_label = int(labels.max()) + 1
     imprecise = np.flatnonzero(~precise)
     rest: list[int] = []
@@ -467,16 +665,18 @@ def cluster_reports(
             / sizes[:, None]
         )
         tree = BallTree(np.radians(centres), metric="haversine")
-        k = min(2, len(centres))
+        k = min(5, len(centres))
         distances, nearest = tree.query(
             np.radians(np.column_stack([lat[imprecise], lon[imprecise]])), k=k
         )
         distances = distances * EARTH_RADIUS_M
         for row, i in enumerate(imprecise):
-            reach = radius_m(precisions[i], Precision.BUILDING) / RADIUS_FACTOR
-            first = distances[row, 0]
-            # Joined only when one cluster is clearly the nearest (else it stays on its own).
-            if first <= reach and (k == 1 or distances[row, 1] > 2 * first):
+            # As `rank` does with points: the nearest clusters' fits against the background;
+            # joined when one cluster takes most of it (else it stays on its own).
+            sigma = sigma_m(precisions[i], Precision.BUILDING)
+            fits = np.exp(-0.5 * (distances[row] / sigma) ** 2)
+            share = fits[0] / (background(precisions[i]) + fits.sum())
+            if share >= JOIN_SHARE:
                 labels[i] = int(nearest[row, 0])  # DBSCAN labels are 0..n-1 (min_samples=1)
             else:
                 rest.append(int(i))

@@ -71,7 +71,9 @@ def test_report_close_to_a_point_is_attached_automatically(analyst):
 
 def test_report_between_thresholds_is_proposed(analyst):
     point = dealpoint(actor=analyst)
-    report = report_near(analyst, 60)
+    # 105 m from a building-level point, nothing else around: as likely a point not yet
+    # known as this one.
+    report = report_near(analyst, 105)
     outcome = flows.report_match(report=report)
     assert outcome.attached is None
     assert [c.dealpoint_id for c in outcome.proposed] == [point.pk]
@@ -136,6 +138,33 @@ def test_clustering_groups_per_departement_and_is_idempotent(analyst, persona):
     late = report_near(analyst, 4)
     assert flows.reports_cluster() == [proposal]
     assert late in proposal.reports.all() and Proposal.objects.count() == 3
+
+
+def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(analyst):
+    point = dealpoint(actor=analyst)  # "B"
+    doubtful = report_near(analyst, 105, place_label="")
+    assert [c.dealpoint_id for c in flows.report_match(report=doubtful).proposed] == [point.pk]
+    # Two reports naming another building a little farther: not this point's.
+    others = [report_near(analyst, d, place_label="Bâtiment D") for d in (125, 140)]
+    for report in others:
+        assert flows.report_match(report=report).awaiting
+    (proposal,) = flows.reports_cluster()
+    assert {r.pk for r in proposal.reports.all()} == {doubtful.pk, *(r.pk for r in others)}
+    # Its proposed link stays for the analyst to decide.
+    link = ReportLink.objects.get(report=doubtful)
+    assert link.decision == LinkDecision.PROPOSED
+    # A report only proposed, alone, makes no proposal.
+    lone = report_near(analyst, -105, place_label="")
+    assert flows.report_match(report=lone).proposed
+    assert flows.reports_cluster() == []
+
+
+def test_proposals_split_by_the_buildings_reporters_name(analyst):
+    b = [report_near(analyst, d, place_label="Bât. B") for d in (0, 12)]
+    d = [report_near(analyst, n, place_label=label) for n, label in ((50, "bat d"), (62, "D2"))]
+    proposals = flows.reports_cluster()
+    groups = sorted(sorted(r.pk for r in p.reports.all()) for p in proposals)
+    assert groups == sorted([sorted(r.pk for r in b), sorted(r.pk for r in d)])
 
 
 def test_resurgence_alert_near_a_recently_dismantled_point_only(analyst):

@@ -151,3 +151,84 @@ def test_find_candidates_reads_nearby_active_points_best_first(persona):
     assert [c.dealpoint_id for c in matching.find_candidates(report=report)] == [farther.pk]
     near_dismantled = matching.find_dismantled_near(report=report)
     assert [point.pk for point, _distance in near_dismantled] == [dismantled.pk]
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Bât. B, cage 2", ("b", "2")),
+        ("bat b esc 2", ("b", "2")),
+        ("Bâtiment B", ("b", "")),
+        ("B2", ("b", "2")),
+        ("bat.B cage2", ("b", "2")),
+        ("bloc B entrée 02", ("b", "2")),
+        ("en bas du bât. C, à côté", ("c", "")),
+        ("Tour 12", ("12", "")),
+        ("l'entrée 4 du bloc D", ("d", "4")),
+        ("devant la pharmacie", ("", "")),
+        ("", ("", "")),
+    ],
+)
+def test_place_labels_are_normalised(label, expected):
+    assert matching.parse_place_label(label) == expected
+
+
+def test_place_label_agreement_and_landlord_building():
+    point = PointFeatures(**{**POINT.__dict__, "building_label": "Bât. B", "stairwell_label": "2"})
+    assert matching.score(report_at(20, place_label="bat b"), point, now=NOW).place == 1.0
+    assert matching.score(report_at(20, place_label="B3"), point, now=NOW).place == 0.5
+    other = matching.score(report_at(20, place_label="Bâtiment D"), point, now=NOW)
+    same = matching.score(report_at(20, place_label="B2"), point, now=NOW)
+    assert other.place == 0.0 and other.score < 0.3 * same.score
+    # No building named on one side: neutral.
+    bare = matching.score(report_at(20, place_label="devant la pharmacie"), point, now=NOW)
+    assert bare.place is None and bare.score == same.score
+    # The landlord's building key is exact, whatever the words.
+    keyed = PointFeatures(**{**point.__dict__, "building_id": 7})
+    assert matching.score(report_at(20, building_id=7), keyed, now=NOW).place == 1.0
+    mislabelled = report_at(20, building_id=8, place_label="B")
+    assert matching.score(mislabelled, keyed, now=NOW).place == 0.0
+
+
+def test_place_label_decides_between_two_points_of_one_estate():
+    lat, lon = offset(60)
+    b = PointFeatures(**{**POINT.__dict__, "building_label": "B"})
+    d = PointFeatures(
+        **{**POINT.__dict__, "latitude": lat, "longitude": lon, "building_label": "D"}
+    )
+    points = [(1, "PD-B", b), (2, "PD-D", d)]
+
+    def decision(label: str) -> matching.Decision:
+        candidates = matching.rank(report_at(30, place_label=label), points, now=NOW)
+        return matching.decide(candidates, auto_score=0.6, propose_score=0.3)
+
+    # Halfway, nothing said: both are proposed to the analyst.
+    unsure = decision("")
+    assert unsure.attach is None and {c.dealpoint_id for c in unsure.propose} == {1, 2}
+    # "Bâtiment D": the reporter's words settle it.
+    assert decision("Bâtiment D").attach.dealpoint_id == 2
+    assert decision("bat b").attach.dealpoint_id == 1
+
+
+def test_rank_weighs_a_lone_point_against_a_point_not_yet_known():
+    near = matching.rank(report_at(40), [(1, "PD-1", POINT)], now=NOW)[0]
+    far = matching.rank(report_at(110), [(1, "PD-1", POINT)], now=NOW)[0]
+    assert near.score >= 0.6 > far.score >= 0.3
+    assert far.fit < far.score  # the share of the fit, not the fit
+
+
+def test_cluster_reports_split_a_cluster_by_building():
+    # Two points of one estate 60 m apart, reports in between chained by DBSCAN.
+    positions = [offset(0), offset(15), offset(30), offset(45), offset(60)]
+    args = (
+        [p[0] for p in positions],
+        [p[1] for p in positions],
+        ["building"] * 5,
+    )
+    together = matching.cluster_reports(*args)
+    assert len(set(together)) == 1
+    labels = matching.cluster_reports(*args, place_labels=["Bât. B", "B", "", "bat D", "D1"])
+    assert labels[0] == labels[1] != labels[3] == labels[4]
+    # One reporter naming the wrong building next to the others is not a second place.
+    mistaken = matching.cluster_reports(*args, place_labels=["B", "D", "B", "B", ""])
+    assert len(set(mistaken)) == 1
