@@ -206,8 +206,9 @@ def test_place_label_decides_between_two_points_of_one_estate():
     unsure = decision("")
     assert unsure.attach is None and {c.dealpoint_id for c in unsure.propose} == {1, 2}
     # "Bâtiment D": the reporter's words settle it.
-    assert decision("Bâtiment D").attach.dealpoint_id == 2
-    assert decision("bat b").attach.dealpoint_id == 1
+    said_d, said_b = decision("Bâtiment D").attach, decision("bat b").attach
+    assert said_d is not None and said_d.dealpoint_id == 2
+    assert said_b is not None and said_b.dealpoint_id == 1
 
 
 def test_rank_weighs_a_lone_point_against_a_point_not_yet_known():
