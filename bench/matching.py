@@ -374,16 +374,20 @@ def _pairs(groups: dict[Any, list[int]]) -> set[tuple[int, int]]:
     return found
 
 
-def _cluster_groups(matching: Any, reports: list[SyntheticReport]) -> dict[Any, list[int]]:
-    """Per département, as `flows.reports_cluster` does."""
+def _cluster_groups(
+    matching: Any, reports: list[SyntheticReport], known: list[TruePoint] | None = None
+) -> dict[Any, list[int]]:
+    """Per département, as `flows.reports_cluster` does (`known`: the points on the map)."""
     groups: dict[tuple[str, int], list[int]] = {}
     for code, *_rest in CITIES:
         part = [r for r in reports if r.departement == code]
+        mapped = [t.features for t in known or () if t.departement == code]
         labels = matching.cluster_reports(
             [r.features.latitude for r in part],
             [r.features.longitude for r in part],
             [r.features.precision for r in part],
             place_labels=[r.features.place_label for r in part],
+            seeds=([p.latitude for p in mapped], [p.longitude for p in mapped]),
         )
         for report, label in zip(part, labels, strict=True):
             groups.setdefault((code, int(label)), []).append(report.id)
@@ -447,7 +451,20 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
     # As `flows.reports_cluster`: reports only proposed to known points are clustered with
     # those waiting; a cluster is a proposal only with a waiting report in it.
     doubtful = [r for r in reports if r.id in proposed]
-    groups = _proposals(_cluster_groups(matching, awaiting + doubtful), set(proposed))
+    by_id = {r.id: r for r in reports}
+    features = {t.id: t.features for t in truths}
+    on_map = [t for t in truths if t.known]
+    groups = _proposals(_cluster_groups(matching, awaiting + doubtful, on_map), set(proposed))
+    for key, members in groups.items():
+        waiting = [by_id[m].features for m in members if m not in proposed]
+        groups[key] = [
+            m
+            for m in members
+            if m not in proposed
+            or matching.prefers_new_point(
+                by_id[m].features, waiting, [features[p] for p in proposed[m]], now=now
+            )
+        ]
     cluster_seconds = time.perf_counter() - started
 
     truth_of = {r.id: r.truth for r in reports}
@@ -488,7 +505,7 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
         len(good_pairs) / len(predicted_pairs) if predicted_pairs else 1.0, 4
     )
     # The clustering alone, on the reports it should receive (unknown points' and decoys).
-    ideal = _cluster_groups(matching, [r for r in reports if r.truth not in known])
+    ideal = _cluster_groups(matching, [r for r in reports if r.truth not in known], on_map)
     ideal_pairs = _pairs(ideal)
     ideal_good = {
         (a, b) for a, b in ideal_pairs if truth_of[a] is not None and truth_of[a] == truth_of[b]
@@ -499,7 +516,7 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
     # was proposed is confirmed, the others are refused and go back to clustering
     # (`flows.link_refuse`).
     refused = [r for r in reports if r.id in proposed and r.truth not in proposed[r.id]]
-    reviewed = _cluster_groups(matching, awaiting + refused)
+    reviewed = _cluster_groups(matching, awaiting + refused, on_map)
     reviewed_pairs = _pairs(reviewed)
     reviewed_good = {
         (a, b) for a, b in reviewed_pairs if truth_of[a] is not None and truth_of[a] == truth_of[b]

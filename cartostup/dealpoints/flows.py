@@ -32,6 +32,7 @@ from cartostup.reports.models import Report
 
 from . import matching, services
 from .choices import (
+    ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
     AlertKind,
     AlertStatus,
@@ -269,6 +270,12 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
         doubtful_reports = doubtful_reports.filter(departement=departement)
     doubtful = list(doubtful_reports.exclude(pk__in=list(proposed_of)).distinct().order_by("pk"))
     doubtful_ids = {report.pk for report in doubtful}
+    proposed_points: dict[int, list[matching.PointFeatures]] = defaultdict(list)
+    for link in ReportLink.objects.filter(
+        report__in=doubtful, decision=LinkDecision.PROPOSED
+    ).select_related("dealpoint"):
+        proposed_points[link.report_id].append(matching.PointFeatures.of(link.dealpoint))
+    now = timezone.now()
     by_departement: dict[int, list[Report]] = defaultdict(list)
     for report in [*reports, *in_proposals, *doubtful]:
         by_departement[report.departement_id].append(report)
@@ -277,18 +284,38 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     for departement_id, members in sorted(by_departement.items()):
         if not any(report.pk in new_ids for report in members):
             continue
+        # The points on the map: an imprecise report they explain is not a new point's.
+        mapped = list(
+            DealPoint.objects.filter(
+                departement_id=departement_id,
+                merged_into__isnull=True,
+                status__in=ACTIVE_STATUSES,
+            ).values_list("latitude", "longitude")
+        )
         labels = matching.cluster_reports(
             [r.latitude for r in members],
             [r.longitude for r in members],
             [r.precision for r in members],
             place_labels=[r.place_label for r in members],
+            seeds=([p[0] for p in mapped], [p[1] for p in mapped]),
         )
         groups: dict[int, list[Report]] = defaultdict(list)
         for report, label in zip(members, labels, strict=True):
             groups[int(label)].append(report)
-        for group in groups.values():
-            if not any(r.pk in new_ids for r in group):
+        for cluster in groups.values():
+            if not any(r.pk in new_ids for r in cluster):
                 continue
+            # A report only proposed to known points stays in the forming proposal when it
+            # fits it better than those points.
+            forming = [matching.ReportFeatures.of(r) for r in cluster if r.pk not in doubtful_ids]
+            group = [
+                r
+                for r in cluster
+                if r.pk not in doubtful_ids
+                or matching.prefers_new_point(
+                    matching.ReportFeatures.of(r), forming, proposed_points[r.pk], now=now
+                )
+            ]
             fresh = [r for r in group if r.pk in new_ids or r.pk in doubtful_ids]
             existing = sorted({proposed_of[r.pk] for r in group if r.pk in proposed_of})
             if existing:

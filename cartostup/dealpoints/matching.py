@@ -57,7 +57,7 @@ POSITION_SIGMA_M: dict[str, float] = {
 # Candidates are searched this many combined sigmas away (beyond, proximity < 0.05).
 RADIUS_FACTOR = 2.5
 # How much the attributes can lower a score (distance dominates).
-ATTRIBUTE_WEIGHT = 0.3
+ATTRIBUTE_WEIGHT = 0.5
 ATTRIBUTE_WEIGHTS = {"products": 0.4, "hours": 0.3, "channel": 0.3}
 # The place label ("Bât. B, cage 2") both sides name: another building multiplies the score by
 # this (reporters sometimes name the wrong building, so it is strong evidence, not a veto);
@@ -576,6 +576,8 @@ _PRECISE = frozenset({Precision.STAIRWELL, Precision.BUILDING})
 SPLIT_DISTANCE_M = 40.0
 # An imprecise report joins the precise cluster that takes at least this share of it.
 JOIN_SHARE = 0.5
+# ... and is left alone when known points take at least this share of it.
+SEED_SHARE = 0.5
 
 
 def split_by_building(
@@ -626,13 +628,15 @@ def cluster_reports(
     *,
     eps_m: float = CLUSTER_EPS_M,
     place_labels: Sequence[str] | None = None,
+    seeds: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> np.ndarray:
     """Labels grouping reports that are about one place, by precision: precise reports
     (stairwell, building) are clustered by DBSCAN at `eps_m`, and a cluster whose reports
     name different buildings (`place_labels`) at places apart is split by building
     (`split_by_building`); an imprecise one (street, neighbourhood) joins the precise cluster
-    nearest to it when that centre lies within its radius, else imprecise reports are
-    clustered among themselves at a wider radius."""
+    that takes most of it (its fits against the background, as `rank` does), stays alone when
+    the known points nearby (`seeds`: latitudes, longitudes) take most of it, else imprecise
+    reports are clustered among themselves at a wider radius."""
     count = len(latitudes)
     labels = np.full(count, -1, dtype=int)
     if count == 0:
@@ -652,37 +656,86 @@ def cluster_reports(
     next_label = int(labels.max()) + 1
     imprecise = np.flatnonzero(~precise)
     rest: list[int] = []
-    if precise.any() and len(imprecise):
+    if len(imprecise):
         from sklearn.neighbors import BallTree
 
-        # Cluster centres (mean positions), then each imprecise report's two nearest centres.
-        ids = labels[precise]
-        sizes = np.bincount(ids)
-        centres = (
-            np.column_stack(
-                [np.bincount(ids, weights=lat[precise]), np.bincount(ids, weights=lon[precise])]
+        where = np.radians(np.column_stack([lat[imprecise], lon[imprecise]]))
+        sigmas = np.array([sigma_m(precisions[i], Precision.BUILDING) for i in imprecise])
+        cluster_fits = np.zeros((len(imprecise), 1))
+        nearest = np.zeros((len(imprecise), 1), dtype=int)
+        if precise.any():
+            # Cluster centres (mean positions), then each imprecise report's nearest ones.
+            ids = labels[precise]
+            sizes = np.bincount(ids)
+            centres = (
+                np.column_stack(
+                    [
+                        np.bincount(ids, weights=lat[precise]),
+                        np.bincount(ids, weights=lon[precise]),
+                    ]
+                )
+                / sizes[:, None]
             )
-            / sizes[:, None]
-        )
-        tree = BallTree(np.radians(centres), metric="haversine")
-        k = min(5, len(centres))
-        distances, nearest = tree.query(
-            np.radians(np.column_stack([lat[imprecise], lon[imprecise]])), k=k
-        )
-        distances = distances * EARTH_RADIUS_M
+            tree = BallTree(np.radians(centres), metric="haversine")
+            distances, nearest = tree.query(where, k=min(5, len(centres)))
+            cluster_fits = np.exp(-0.5 * (distances * EARTH_RADIUS_M / sigmas[:, None]) ** 2)
+        seed_fits = np.zeros((len(imprecise), 1))
+        if seeds is not None and len(seeds[0]):
+            seed_tree = BallTree(
+                np.radians(np.column_stack([seeds[0], seeds[1]]).astype(float)),
+                metric="haversine",
+            )
+            distances, _seed = seed_tree.query(where, k=min(5, len(seeds[0])))
+            seed_fits = np.exp(-0.5 * (distances * EARTH_RADIUS_M / sigmas[:, None]) ** 2)
         for row, i in enumerate(imprecise):
-            # As `rank` does with points: the nearest clusters' fits against the background;
-            # joined when one cluster takes most of it (else it stays on its own).
-            sigma = sigma_m(precisions[i], Precision.BUILDING)
-            fits = np.exp(-0.5 * (distances[row] / sigma) ** 2)
-            share = fits[0] / (background(precisions[i]) + fits.sum())
-            if share >= JOIN_SHARE:
+            # As `rank` does with points: the nearest clusters' (and known points') fits
+            # against the background; joined when one cluster takes most of it, left alone
+            # when known points do (a report of a known point that scored too low), else
+            # clustered with the other imprecise reports.
+            among_clusters = background(precisions[i]) + cluster_fits[row].sum()
+            if precise.any() and cluster_fits[row, 0] / among_clusters >= JOIN_SHARE:
                 labels[i] = int(nearest[row, 0])  # DBSCAN labels are 0..n-1 (min_samples=1)
+            elif seed_fits[row].sum() / (among_clusters + seed_fits[row].sum()) >= SEED_SHARE:
+                labels[i] = next_label
+                next_label += 1
             else:
                 rest.append(int(i))
-    else:
-        rest = [int(i) for i in imprecise]
     if rest:
         wide = cluster(lat[rest], lon[rest], eps_m=POSITION_SIGMA_M[Precision.STREET])
         labels[rest] = wide + next_label
     return labels
+
+
+def proposal_centre(members: Sequence[ReportFeatures]) -> PointFeatures:
+    """A forming new point as a point: the inverse-variance mean position of its reports, their
+    best precision, the building most of them name (attributes left unknown)."""
+    weights = [precision_weight(m.precision) for m in members]
+    total = sum(weights)
+    named = [parse_place_label(m.place_label)[0] for m in members]
+    counts: dict[str, int] = defaultdict(int)
+    for name in named:
+        if name:
+            counts[name] += 1
+    return PointFeatures(
+        latitude=sum(w * m.latitude for w, m in zip(weights, members, strict=True)) / total,
+        longitude=sum(w * m.longitude for w, m in zip(weights, members, strict=True)) / total,
+        precision=best_precision(m.precision for m in members),
+        building_label=max(counts, key=lambda name: (counts[name], name)) if counts else "",
+    )
+
+
+def prefers_new_point(
+    report: ReportFeatures,
+    members: Sequence[ReportFeatures],
+    points: Sequence[PointFeatures],
+    *,
+    now: datetime,
+) -> bool:
+    """Whether a report only proposed to known `points` fits the new point that the waiting
+    reports `members` of its cluster form better than any of those points (the links proposed
+    are re-evaluated when a proposal forms)."""
+    if not members:
+        return False
+    centre = proposal_centre(members)
+    new = score(report, centre, now=now).score
+    return all(new > score(report, point, now=now).score for point in points)

@@ -233,3 +233,26 @@ def test_cluster_reports_split_a_cluster_by_building():
     # One reporter naming the wrong building next to the others is not a second place.
     mistaken = matching.cluster_reports(*args, place_labels=["B", "D", "B", "B", ""])
     assert len(set(mistaken)) == 1
+
+
+def test_an_imprecise_report_explained_by_a_known_point_is_not_clustered():
+    # Two street-level reports 100 m apart, a known point between them: they are its
+    # reports that scored too low, not a new point.
+    positions = [offset(-50), offset(50)]
+    args = ([p[0] for p in positions], [p[1] for p in positions], ["street", "street"])
+    assert len(set(matching.cluster_reports(*args))) == 1
+    seeded = matching.cluster_reports(*args, seeds=([MARSEILLE_14[0]], [MARSEILLE_14[1]]))
+    assert len(set(seeded)) == 2
+    # A known point far away changes nothing.
+    far = offset(3000)
+    assert len(set(matching.cluster_reports(*args, seeds=([far[0]], [far[1]])))) == 1
+
+
+def test_a_proposed_report_prefers_the_new_point_forming_beside_it():
+    forming = [report_at(140, place_label="D"), report_at(150)]
+    point = PointFeatures(**{**POINT.__dict__, "building_label": "B"})
+    assert matching.prefers_new_point(report_at(130), forming, [point], now=NOW)
+    assert not matching.prefers_new_point(report_at(20), forming, [point], now=NOW)
+    assert not matching.prefers_new_point(report_at(130), [], [point], now=NOW)
+    centre = matching.proposal_centre(forming)
+    assert centre.building_label == "d" and abs(centre.latitude - offset(145)[0]) < 1e-5
