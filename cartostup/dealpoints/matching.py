@@ -7,16 +7,22 @@ on a labelled synthetic data set); `find_candidates` and `find_dismantled_near` 
 database. No access check here: matching is the platform's own work, and whatever it proposes
 is shown to analysts through the policy (`matching_views`).
 
-Score of a (report, point) pair, in [0, 1] (see docs/decisions.md):
+Score (fit) of a (report, point) pair, in [0, 1] (see docs/decisions.md):
 
-    score = proximity × (1 − ATTRIBUTE_WEIGHT × (1 − likeness)) × recency
+    fit = proximity × (1 − ATTRIBUTE_WEIGHT × (1 − likeness)) × place × recency
 
 - proximity = exp(−½ (d / σ)²), σ the combined position uncertainty of the report's and the
   point's precision (root-sum-square of `POSITION_SIGMA_M`): a "street" report 100 m away is
   as close as a "stairwell" report 10 m away;
 - likeness = weighted mean of the attributes both sides know (products, opening hours,
   channel); an attribute one side does not know is left out (neutral, never penalising);
+- place: 1 when the buildings named (the report's `place_label`, the point's building and
+  stairwell labels, or the landlord's building key) agree or one side names none,
+  `PLACE_MISMATCH` for another building, halfway for another stairwell;
 - recency: 1 for a point active in the last `RECENT_DAYS`, down to `STALE_RECENCY` after a year.
+
+A candidate's `score` is its share: its fit over the fits of every candidate and of the
+background ("a point not on the map yet", `background`); the decision thresholds apply to it.
 """
 
 from __future__ import annotations
@@ -445,8 +451,9 @@ class Decision:
 
 
 def decide(candidates: Sequence[Candidate], *, auto_score: float, propose_score: float) -> Decision:
-    """Attach when the best candidate scores at least `auto_score` and is clearly ahead of the
-    second (`AMBIGUITY_RATIO`); otherwise propose every candidate scoring `propose_score`."""
+    """Attach when the best candidate's share (`rank`) is at least `auto_score` and clearly ahead
+    of the second's (`AMBIGUITY_RATIO`); otherwise propose every candidate with a share of at
+    least `propose_score`."""
     if not candidates:
         return Decision(None, ())
     best = candidates[0]
