@@ -63,6 +63,9 @@ class ServedApp:
     def __init__(self, url: str, env: dict[str, str]) -> None:
         self.url = url
         self.env = env
+        # The 30-second TOTP step of each user's last code: django-otp rightly refuses a code
+        # used twice, so two logins of one persona within a step must wait for the next.
+        self._last_step: dict[str, int] = {}
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -76,7 +79,14 @@ class ServedApp:
         return result.stdout
 
     def totp_code(self, username: str) -> str:
-        return self.manage("demo_accounts", "--code", username).strip().split()[-1]
+        """The user's current code, never one already given (waits for the next step)."""
+        while int(time.time() // 30) == self._last_step.get(username):
+            time.sleep(0.5)
+        code = self.manage("demo_accounts", "--code", username).strip().split()[-1]
+        # The step the code was made in (it may have turned while the command ran: then the
+        # earlier step is never reused either, at worst one step is skipped).
+        self._last_step[username] = int(time.time() // 30)
+        return code
 
 
 @pytest.fixture(scope="session")
