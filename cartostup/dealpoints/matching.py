@@ -9,13 +9,15 @@ is shown to analysts through the policy (`matching_views`).
 
 Score (fit) of a (report, point) pair, in [0, 1] (see docs/decisions.md):
 
-    fit = proximity × (1 − ATTRIBUTE_WEIGHT × (1 − likeness)) × place × recency
+    fit = proximity × Π_attributes (1 − 3 × ATTRIBUTE_WEIGHT × weight × (1 − likeness)) × place
+          × recency
 
 - proximity = exp(−½ (d / σ)²), σ the combined position uncertainty of the report's and the
   point's precision (root-sum-square of `POSITION_SIGMA_M`): a "street" report 100 m away is
   as close as a "stairwell" report 10 m away;
-- likeness = weighted mean of the attributes both sides know (products, opening hours,
-  channel); an attribute one side does not know is left out (neutral, never penalising);
+- one factor per attribute both sides know (products, opening hours, channel: independent
+  evidence, weights `ATTRIBUTE_WEIGHTS`); an attribute one side does not know is left out
+  (neutral, never penalising);
 - place: 1 when the buildings named (the report's `place_label`, the point's building and
   stairwell labels, or the landlord's building key) agree or one side names none,
   `PLACE_MISMATCH` for another building, halfway for another stairwell;
@@ -62,17 +64,18 @@ POSITION_SIGMA_M: dict[str, float] = {
 }
 # Candidates are searched this many combined sigmas away (beyond, proximity < 0.05).
 RADIUS_FACTOR = 2.5
-# How much the attributes can lower a score (distance dominates).
+# How much the attributes can lower a score (distance dominates): a wrong product × 0.4, hours
+# that do not fit × 0.55, a channel that does not fit × 0.55.
 ATTRIBUTE_WEIGHT = 0.5
 ATTRIBUTE_WEIGHTS = {"products": 0.4, "hours": 0.3, "channel": 0.3}
 # The place label ("Bât. B, cage 2") both sides name: another building multiplies the score by
 # this (reporters sometimes name the wrong building, so it is strong evidence, not a veto);
 # another stairwell of the same building by halfway to 1.
 PLACE_MISMATCH = 0.25
-# Weight of the "unknown point" alternative in `rank` (a fit of 0.15: a candidate 1.9 σ away),
+# Weight of the "unknown point" alternative in `rank` (a fit of 0.12: a candidate 2 σ away),
 # growing with the report's position uncertainty to this power (tuned on bench/matching,
 # seed 1; reported on other seeds).
-BACKGROUND = 0.15
+BACKGROUND = 0.12
 BACKGROUND_EXPONENT = 0.25
 RECENT_DAYS = 180
 STALE_DAYS = 365
@@ -370,16 +373,14 @@ def score(
         "hours": _hours_likeness(report, point),
         "channel": _channel_likeness(report, point),
     }
-    known = {name: value for name, value in parts.items() if value is not None}
-    if known:
-        total = sum(ATTRIBUTE_WEIGHTS[name] for name in known)
-        likeness = sum(ATTRIBUTE_WEIGHTS[name] * value for name, value in known.items()) / total
-    else:
-        likeness = 1.0
+    attributes = 1.0
+    for name, value in parts.items():
+        if value is not None:
+            attributes *= 1.0 - 3 * ATTRIBUTE_WEIGHT * ATTRIBUTE_WEIGHTS[name] * (1.0 - value)
     place = _place_likeness(report, point)
     place_factor = 1.0 if place is None else PLACE_MISMATCH + (1.0 - PLACE_MISMATCH) * place
     recency = _recency(point, now)
-    value = proximity * (1.0 - ATTRIBUTE_WEIGHT * (1.0 - likeness)) * place_factor * recency
+    value = proximity * attributes * place_factor * recency
     return ScoreBreakdown(
         score=round(value, 4),
         distance_m=round(distance, 1),
