@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,6 +67,8 @@ class ServedApp:
         # The 30-second TOTP step of each user's last code: django-otp rightly refuses a code
         # used twice, so two logins of one persona within a step must wait for the next.
         self._last_step: dict[str, int] = {}
+        # Session cookies of the personas logged in so far (see test_foundation.log_in).
+        self.sessions: dict[str, list[Any]] = {}
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
