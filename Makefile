@@ -86,6 +86,10 @@ format: install-dev
 bench: install-dev
 	$(BIN)/python -m bench.territories
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.matching
+	$(BIN)/python -m bench.map
+	## The long API fuzzing (every schemathesis phase, 200 examples per operation).
+	CARTOSTUP_FUZZ_LONG=1 $(BIN)/pytest -p no:cacheprovider -n 2 tests/api
 
 clean:
 	rm -rf $(VENV) var

@@ -5,6 +5,8 @@ conforms to its schema, with the proof of work off and rate limits relaxed)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from django.core import signals
@@ -26,6 +28,12 @@ RELAXED_RATE_LIMITS = {
 
 application = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+# Short in `make test`, long in `make bench` (CARTOSTUP_FUZZ_LONG=1): the coverage phase (every
+# boundary and every invalid form of every parameter) takes minutes per list endpoint with
+# many filters, so the short run keeps the explicit examples and the random fuzzing.
+FUZZ_LONG = os.environ.get("CARTOSTUP_FUZZ_LONG") == "1"
+if not FUZZ_LONG:
+    schema.config.phases.update(phases=["examples", "fuzzing", "stateful"])
 
 # HEAD and OPTIONS come with every view (Django and REST framework add them).
 DOCUMENTED_METHODS = {
@@ -34,7 +42,7 @@ DOCUMENTED_METHODS = {
 }
 
 FUZZ = settings(
-    max_examples=40,
+    max_examples=200 if FUZZ_LONG else 40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -12,7 +12,9 @@ class ObjectIdConverter:
     regex = "[^/]+"
 
     def to_python(self, value: str) -> int:
-        return int(value) if value.isdigit() and int(value) < 2**31 else 0
+        # isdigit() alone admits "³²", which int() refuses.
+        plausible = value.isascii() and value.isdigit() and int(value) < 2**31
+        return int(value) if plausible else 0
 
     def to_url(self, value: object) -> str:
         return str(value)

@@ -313,3 +313,13 @@ def test_query_strings_are_checked_strictly(client_for, point):
     assert client.get(f"{LIST}abc/").status_code == 404
     assert client.get(f"{LIST}abc/").json()["code"] == "not_found"
     assert client.get(f"{LIST}99999999999999999999/").status_code == 404
+
+
+@pytest.mark.parametrize("segment", ["³²", "abc", "99999999999", "-1"])
+def test_an_implausible_id_answers_a_json_404(client_for, segment):
+    """Found by schemathesis: "³²".isdigit() is true but int() refuses it."""
+    client = client_for("cross13_analyst")
+    for path in (f"/api/v1/dealpoints/{segment}/", f"/api/v1/dealpoints/1/reports/{segment}/"):
+        response = client.delete(path) if "reports" in path else client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"].startswith("application/json")
