@@ -288,3 +288,6 @@ CARTOSTUP_MATCH_PROPOSE_SCORE = float(os.environ.get("CARTOSTUP_MATCH_PROPOSE_SC
 CARTOSTUP_RESURGENCE_RADIUS_M = float(os.environ.get("CARTOSTUP_RESURGENCE_RADIUS_M", "150"))
 CARTOSTUP_MOVE_RADIUS_M = float(os.environ.get("CARTOSTUP_MOVE_RADIUS_M", "600"))
 CARTOSTUP_RESURGENCE_DAYS = int(os.environ.get("CARTOSTUP_RESURGENCE_DAYS", "365"))
+
+# Database sessions that ignore a malformed cookie (see cartostup/core/sessions.py).
+SESSION_ENGINE = "cartostup.core.sessions"
