@@ -202,7 +202,14 @@ class OperationListQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
-    departement = serializers.CharField(max_length=3, required=False)
+    # Not trimmed: the schema's length then holds for what is sent (found by schemathesis).
+    departement = serializers.RegexField(
+        r"^(?:[0-9]{2,3}|2[AB])$",
+        max_length=3,
+        required=False,
+        trim_whitespace=False,
+        error_messages={"invalid": _("Code de département invalide (ex. : 13, 2A, 974).")},
+    )
 
 
 class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):

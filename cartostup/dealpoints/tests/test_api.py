@@ -323,3 +323,10 @@ def test_an_implausible_id_answers_a_json_404(client_for, segment):
         response = client.delete(path) if "reports" in path else client.get(path)
         assert response.status_code == 404
         assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("code", ["\x0b8ß", "1", "ABC", " 13"])
+def test_operations_refuse_a_malformed_departement(client_for, code):
+    response = client_for("cross13_analyst").get("/api/v1/operations/", {"departement": code})
+    assert response.status_code == 400
+    assert "departement" in response.json()["errors"]
