@@ -38,7 +38,10 @@ def assert_public_headers(response, label: str, *, no_store: bool) -> None:
     assert response.headers.get("Referrer-Policy") in {"same-origin", "no-referrer"}, label
     assert response.headers.get("X-Content-Type-Options") == "nosniff", label
     assert response.headers.get("X-Frame-Options") == "DENY", label
-    assert "geolocation=()" in response.headers.get("Permissions-Policy", ""), label
+    assert response.headers.get("Cross-Origin-Opener-Policy") == "same-origin", label
+    permissions = response.headers.get("Permissions-Policy", "")
+    for feature in ("geolocation", "camera", "microphone"):
+        assert f"{feature}=()" in permissions, f"{label}: {feature} not denied"
     cookies = set(response.cookies)
     assert cookies <= ALLOWED_COOKIES, f"{label}: sets {cookies}"
     if no_store:
