@@ -131,6 +131,45 @@ def viewport_q(bbox: BBox, prefix: str = "") -> Q:
     return exact if cover is None else cover & exact
 
 
+def widened(bbox: BBox, km: float) -> BBox:
+    """The viewport grown by `km` on every side (clamped to the globe)."""
+    import math
+
+    margin_lat = km / 111.0
+    widest = math.radians(min(max(abs(bbox.south), abs(bbox.north)) + margin_lat, 89.0))
+    margin_lng = km / (111.0 * max(math.cos(widest), 0.01))
+    return BBox(
+        max(bbox.west - margin_lng, -180.0),
+        max(bbox.south - margin_lat, -90.0),
+        min(bbox.east + margin_lng, 180.0),
+        min(bbox.north + margin_lat, 90.0),
+    )
+
+
+# Whole hexagons for aggregate-only roles: a hexagon is shown when its centre lies within
+# SHOWN_EDGES edge lengths of the viewport (every hexagon overlapping it does), and counted
+# from the rows within READ_EDGES of it, which hold every row of such a hexagon (its points lie
+# within about one edge length of its centre, H3 distortion included).
+SHOWN_EDGES = 1.5
+READ_EDGES = 4.0
+
+
+def whole_hexagons(bbox: BBox, resolution: int) -> tuple[BBox, Callable[[str], bool]]:
+    """For an aggregate-only role: the (wider) viewport to read rows from and which hexagons
+    to show, both decided by the geometry alone. Counts then never depend on where the edges
+    of the viewport cross a hexagon (a count that changes as an edge moves across it would
+    give a point's position by bisection)."""
+    edge_km = h3.average_hexagon_edge_length(resolution, "km")
+    read = widened(bbox, READ_EDGES * edge_km)
+    near = widened(bbox, SHOWN_EDGES * edge_km)
+
+    def shown(cell: str) -> bool:
+        latitude, longitude = h3.cell_to_latlng(cell)
+        return near.south <= latitude <= near.north and near.west <= longitude <= near.east
+
+    return read, shown
+
+
 @dataclass(frozen=True)
 class LayerRequest:
     bbox: BBox
@@ -196,12 +235,13 @@ def _hexagons(
     category: str,
     resolution: int,
     min_count: int,
+    keep: Callable[[str], bool] | None = None,
 ) -> list[dict[str, Any]]:
     features = []
     for cell, by_category in sorted(
         hexagon_counts(queryset, column=column, category=category).items()
     ):
-        if not cell:
+        if not cell or (keep is not None and not keep(cell)):
             continue
         total = sum(by_category.values())
         if total < min_count:
@@ -266,8 +306,13 @@ def _collect(
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
     points at street zooms (built from `columns` only, never whole records). Returns
     (features, resolution, truncated)."""
-    rows = queryset.filter(viewport_q(request.bbox, position))
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
+    keep: Callable[[str], bool] | None = None
+    bbox = request.bbox
+    if not scope.coordinates and resolution is not None:
+        # Whole hexagons only: the viewport chooses hexagons, never rows inside them.
+        bbox, keep = whole_hexagons(request.bbox, resolution)
+    rows = queryset.filter(viewport_q(bbox, position))
     if resolution is not None:
         features = _hexagons(
             rows,
@@ -275,6 +320,7 @@ def _collect(
             category=category,
             resolution=resolution,
             min_count=scope.min_count,
+            keep=keep,
         )
         return features, resolution, False
     selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])

@@ -1,0 +1,87 @@
+"""Adversarial checks of need-to-know on the map and the deal-point pages (design §4): what an
+aggregate-only role (prefecture, prosecutor's office), a landlord and an analyst of another
+département can learn by combining the parameters they are allowed to send."""
+
+from __future__ import annotations
+
+import random
+from itertools import pairwise
+from typing import Any
+
+import h3
+import pytest
+from django.urls import reverse
+
+from cartostup.dealpoints import map_layers
+from cartostup.dealpoints.tests.test_map_api import CLUSTER, MARSEILLE_BBOX, build_world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(persona):
+    return build_world(persona)
+
+
+def _layer(client, name: str = "map-dealpoints", **params: Any) -> dict[str, Any]:
+    response = client.get(reverse(name), params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _counts(collection: dict[str, Any]) -> dict[str, int]:
+    return {f["properties"]["cell"]: f["properties"]["count"] for f in collection["features"]}
+
+
+# --- aggregate-only roles ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_counts_do_not_follow_the_edges_of_the_viewport(world, client_for, username):
+    """Moving one edge of the viewport across a hexagon must not change its count: otherwise
+    a count dropping from 5 to 4 as the west edge passes 5.39475 gives a point's longitude
+    (and the same with the south edge its latitude), to any precision, by bisection."""
+    client = client_for(username)
+    cluster_cell = world.points_13[0].h3_r9
+    whole = _counts(_layer(client, bbox=MARSEILLE_BBOX, zoom=16))
+    assert whole[cluster_cell] == 5
+    longitudes = sorted(lng for _lat, lng in CLUSTER)
+    latitudes = sorted(lat for lat, _lng in CLUSTER)
+    # West edges between the points of the cluster, then south edges.
+    for west in [(a + b) / 2 for a, b in pairwise(longitudes)]:
+        for zoom in (12, 16):
+            cut = _counts(_layer(client, bbox=f"{west},43.28,5.45,43.38", zoom=zoom))
+            assert cut.get(cluster_cell) == 5, (west, zoom, cut)
+    for south in [(a + b) / 2 for a, b in pairwise(latitudes)]:
+        cut = _counts(_layer(client, bbox=f"5.30,{south},5.45,43.38", zoom=16))
+        assert cut.get(cluster_cell) == 5, (south, cut)
+    # A viewport of a few metres inside the hexagon still shows it whole.
+    tiny = _counts(_layer(client, bbox="5.39484,43.34521,5.39486,43.34523", zoom=19))
+    assert tiny == {cluster_cell: 5}
+
+
+def test_a_shown_hexagon_is_always_read_whole():
+    """Every position whose hexagon `whole_hexagons` shows lies in the viewport it reads, for
+    viewports from a street to a region and every resolution (seeded samples): a shown count
+    is the hexagon's whole count."""
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(200):
+        resolution = rng.choice([5, 7, 9])
+        edge = h3.average_hexagon_edge_length(resolution, "km") / 111.0
+        latitude, longitude = rng.uniform(41.0, 51.0), rng.uniform(-5.0, 9.0)
+        height = edge * 10 ** rng.uniform(-2, 1.5)
+        bbox = map_layers.BBox(
+            longitude, latitude, longitude + height * rng.uniform(0.3, 3), latitude + height
+        )
+        read, keep = map_layers.whole_hexagons(bbox, resolution)
+        for _ in range(200):
+            lat = rng.uniform(bbox.south - 5 * edge, bbox.north + 5 * edge)
+            lng = rng.uniform(bbox.west - 7 * edge, bbox.east + 7 * edge)
+            if keep(h3.latlng_to_cell(lat, lng, resolution)):
+                assert read.south <= lat <= read.north and read.west <= lng <= read.east
+                checked += 1
+        # A position inside the viewport always has its hexagon shown.
+        inside = (rng.uniform(bbox.south, bbox.north), rng.uniform(bbox.west, bbox.east))
+        assert keep(h3.latlng_to_cell(*inside, resolution))
+    assert checked > 5000
