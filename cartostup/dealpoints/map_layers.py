@@ -236,18 +236,39 @@ def _hexagons(
     resolution: int,
     min_count: int,
     keep: Callable[[str], bool] | None = None,
+    subject: str = "pk",
 ) -> list[dict[str, Any]]:
+    """Hexagon features; with `min_count` above 1 (an aggregate-only role), a hexagon, and a
+    category inside it, is shown only if it concerns at least `min_count` distinct `subject`s
+    (deal points: three raids on one point are one point)."""
     features = []
+    subjects: dict[str, int] = {}
+    by_subjects: dict[tuple[str, str], int] = {}
+    if min_count > 1 and subject != "pk":
+        base = queryset.order_by()
+        subjects = dict(
+            base.values(column).annotate(n=Count(subject, distinct=True)).values_list(column, "n")
+        )
+        by_subjects = {
+            (cell, value): number
+            for cell, value, number in base.values_list(column, category).annotate(
+                n=Count(subject, distinct=True)
+            )
+        }
     for cell, by_category in sorted(
         hexagon_counts(queryset, column=column, category=category).items()
     ):
         if not cell or (keep is not None and not keep(cell)):
             continue
         total = sum(by_category.values())
-        if total < min_count:
+        if total < min_count or subjects.get(cell, total) < min_count:
             # Too few to show to an aggregate-only role: the hexagon is left out entirely.
             continue
-        shown = {key: value for key, value in by_category.items() if value >= min_count}
+        shown = {
+            key: value
+            for key, value in by_category.items()
+            if value >= min_count and by_subjects.get((cell, key), value) >= min_count
+        }
         features.append(_hexagon_feature(cell, total, shown, resolution))
     _name_hexagons(features)
     return features
@@ -302,10 +323,12 @@ def _collect(
     category: str,
     point: Callable[[dict[str, Any]], dict[str, Any]],
     columns: Iterable[str],
+    subject: str = "pk",
 ) -> tuple[list[dict[str, Any]], int | None, bool]:
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
     points at street zooms (built from `columns` only, never whole records). Returns
-    (features, resolution, truncated)."""
+    (features, resolution, truncated). `subject`: what an aggregate-only role must see at least
+    `min_count` of in a hexagon (the deal points of operations)."""
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     keep: Callable[[str], bool] | None = None
     bbox = request.bbox
@@ -321,6 +344,7 @@ def _collect(
             resolution=resolution,
             min_count=scope.min_count,
             keep=keep,
+            subject=subject,
         )
         return features, resolution, False
     selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])
@@ -619,6 +643,7 @@ def operation_layer(
         category="kind",
         point=_operation_feature,
         columns=OPERATION_COLUMNS,
+        subject="dealpoint",
     )
     count = _feature_total(features)
     _audit(

@@ -5,6 +5,7 @@ département can learn by combining the parameters they are allowed to send."""
 from __future__ import annotations
 
 import random
+from datetime import date
 from itertools import pairwise
 from typing import Any
 
@@ -12,7 +13,7 @@ import h3
 import pytest
 from django.urls import reverse
 
-from cartostup.dealpoints import map_layers
+from cartostup.dealpoints import map_layers, services
 from cartostup.dealpoints.tests.test_map_api import CLUSTER, MARSEILLE_BBOX, build_world
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +86,46 @@ def test_a_shown_hexagon_is_always_read_whole():
         inside = (rng.uniform(bbox.south, bbox.north), rng.uniform(bbox.west, bbox.east))
         assert keep(h3.latlng_to_cell(*inside, resolution))
     assert checked > 5000
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_operations_count_points_not_operations(world, client_for, persona, username):
+    """Three raids on one isolated point are not three points: a hexagon of the operations
+    layer is shown to an aggregate-only role only when its operations concern at least
+    `min_count` points, or it would show where one point is (and how often it was raided)."""
+    analyst = persona("cross13_analyst")
+    isolated = world.points_13[5]  # Marseille 3e: hidden on the deal points layer (2 points)
+    for _ in range(3):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=isolated,
+            data=services.OperationInput(kind="raid", occurred_on=date.today()),
+        )
+    client = client_for(username)
+    assert isolated.h3_r9 not in _counts(_layer(client, bbox=MARSEILLE_BBOX, zoom=16))
+    for zoom in (12, 16):
+        operations = _layer(client, "map-operations", bbox=MARSEILLE_BBOX, zoom=zoom)
+        assert operations["features"] == [], operations
+    # Raids on three points of the cluster: shown, and counted as operations.
+    for point in world.points_13[2:5]:
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(kind="search", occurred_on=date.today()),
+        )
+    operations = _layer(client, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)
+    [hexagon] = operations["features"]
+    assert hexagon["properties"]["cell"] == world.points_13[0].h3_r9
+    # One raid (points_13[1], in the world) and three searches: only the searches, on three
+    # points, are detailed.
+    assert hexagon["properties"]["count"] == 4
+    assert hexagon["properties"]["by_status"] == {"search": 3}
+    # An analyst still sees every operation.
+    assert (
+        len(
+            _layer(client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)[
+                "features"
+            ]
+        )
+        == 7
+    )
