@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,11 +41,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.common import (
+    PG_SERVER,
+    free_port,
+    gunicorn_start,
+    gunicorn_stop,
+    pg_database_drop,
+    pg_database_ensure,
+)
 from bench.territories import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "cartostup_bench"
 WORKERS = 2
 REPORTS_TABLE = "reports_report"
@@ -64,12 +70,6 @@ CREATE_BASELINE_TABLE = {
 
 ACTIVITIES = ["selling", "lookouts", "storage", "delivery"]
 PRODUCTS = ["cannabis", "cocaine", "crack", "heroin", "synthetic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _report(rng: random.Random, challenge: str) -> dict[str, Any]:
@@ -211,12 +211,10 @@ class Stack:
         self.port = 0
 
     def _pg_recreate(self, create: bool = True) -> None:
-        import psycopg
-
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            if create:
-                connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+        if create:
+            pg_database_ensure(PG_DATABASE, drop=True)
+        else:
+            pg_database_drop(PG_DATABASE)
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
@@ -247,42 +245,14 @@ class Stack:
         self.sql(CREATE_BASELINE_TABLE[self.db])
 
     def start(self) -> None:
-        self.port = _free_port()
-        log = (self.scratch / "gunicorn.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "config.wsgi",
-                "-c",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(WORKERS),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.port = free_port()
+        self.process = gunicorn_start(
+            env=self.env, port=self.port, workers=WORKERS, log=self.scratch / "gunicorn.log"
         )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((self.scratch / "gunicorn.log").read_text()) from None
-                time.sleep(0.2)
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            gunicorn_stop(self.process)
         if self.db == "postgres":
             self._pg_recreate(create=False)
 

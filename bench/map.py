@@ -47,12 +47,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import pg_database_ensure
 from bench.territories import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SQLITE_PATH = ROOT / "var" / "bench-map" / "map.sqlite3"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
 PG_DATABASE = "cartostup_bench_map"
 
 DEALPOINTS = 40_000
@@ -105,17 +105,7 @@ def _database_url(database: str, rebuild: bool) -> str:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{SQLITE_PATH}"
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
-        if rebuild:
-            connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    return f"{PG_SERVER}/{PG_DATABASE}"
+    return pg_database_ensure(PG_DATABASE, drop=rebuild)
 
 
 def run_database(database: str, requests: int, rebuild: bool) -> dict[str, Any]:
