@@ -134,8 +134,8 @@ def hotspot_layer(
     period_to: date | None = None,
 ) -> dict[str, Any]:
     """Hot and cold cells of a département the actor may see (404 otherwise), from what the
-    actor may count. Aggregate-only roles receive only cells counting at least their minimum.
-    Audited once."""
+    actor may count. Aggregate-only roles receive only cells counting at least their minimum,
+    and statistics computed from those cells alone. Audited once."""
     policy.require(actor, policy.Capability.VIEW_MAP)
     if source not in SOURCES:
         raise ValidationError({"source": [_("Source inconnue : dealpoints ou reports.")]})
@@ -166,6 +166,10 @@ def hotspot_layer(
         queryset.order_by().values(column).annotate(n=Count("pk")).values_list(column, "n")
     )
     counts = {cell: n for cell, n in counts.items() if cell}
+    if scope.min_count > 1:
+        # Suppressed before the analysis, not only in the answer: a shown cell's z and p
+        # depend on its neighbours, and would tell an aggregate-only role of hidden points.
+        counts = {cell: n for cell, n in counts.items() if n >= scope.min_count}
     if len(study_area(counts)) > MAX_CELLS:
         raise ValidationError(
             {"departement": [_("Trop de cellules à étudier : restreignez la période.")]}

@@ -129,3 +129,30 @@ def test_aggregate_operations_count_points_not_operations(world, client_for, per
         )
         == 7
     )
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_hotspots_say_nothing_of_hidden_cells(world, client_for, persona, username):
+    """The z and p of a shown cell come from its neighbours too: an aggregate-only role gets
+    statistics computed only from the cells it may see (small counts suppressed before the
+    analysis), so one point added beside the cluster changes nothing it receives."""
+    client = client_for(username)
+
+    def hotspots() -> dict[str, Any]:
+        response = client.get(reverse("map-hotspots"), {"departement": "13"})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        return {"features": body["features"], "p_threshold": body["meta"]["p_threshold"]}
+
+    before = hotspots()
+    assert [f["properties"]["count"] for f in before["features"]] == [5]
+    neighbour = h3.grid_ring(world.points_13[0].h3_r9, 1)[0]
+    latitude, longitude = h3.cell_to_latlng(neighbour)
+    services.dealpoint_create(
+        actor=persona("cross13_analyst"),
+        data=services.DealPointInput(latitude=latitude, longitude=longitude),
+    )
+    assert hotspots() == before
+    # The analyst's own statistics do take it into account.
+    analyst = client_for("cross13_analyst").get(reverse("map-hotspots"), {"departement": "13"})
+    assert any(f["properties"]["cell"] == neighbour for f in analyst.json()["features"])
