@@ -1,7 +1,9 @@
-"""REST framework glue shared by every app: one error format for every 4xx response."""
+"""REST framework glue shared by every app: one error format for every 4xx response (the
+parsers that refuse bad bodies are in `parsers.py`)."""
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers
@@ -9,6 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from .parsers import RequestTooLarge
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -37,8 +41,21 @@ def _field_messages(data: Any) -> dict[str, list[str]]:
     return {"non_field_errors": [str(data)]}
 
 
+def _suspicious_body(exc: Exception) -> exceptions.APIException | None:
+    """Django's refusals of a body (raised while REST framework parses it) as API errors;
+    left alone they become Django's HTML 400 page."""
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return exceptions.ParseError(
+            _("La requête contient trop de champs ou de fichiers."), code="too_many_fields"
+        )
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Model validation errors raised by services become 400s; every error gets the same shape."""
+    exc = _suspicious_body(exc) or exc
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = serializers.ValidationError(detail)

@@ -175,6 +175,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "cartostup.core.api.exception_handler",
+    # Bodies refused in French with a 4xx (size, encoding, nesting): see cartostup/core/parsers.py.
+    "DEFAULT_PARSER_CLASSES": [
+        "cartostup.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "cartostup.core.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cartostup API",

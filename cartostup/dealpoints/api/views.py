@@ -21,13 +21,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cartostup.access import policy
 from cartostup.access.models import User
 from cartostup.core.api import CartostupAPIView, ErrorSerializer
+from cartostup.core.parsers import JSONParser
 
 from .. import exchange, selectors, services
 from ..models import DealPoint

@@ -9,12 +9,12 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cartostup.core.api import CartostupAPIView
+from cartostup.core.parsers import JSONParser, MultiPartParser
 
 from .. import pow, ratelimit, receipts, services
 from ..choices import PUBLIC_STATUS, Channel, Status
