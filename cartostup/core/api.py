@@ -30,15 +30,19 @@ class ErrorSerializer(serializers.Serializer):
         }
 
 
+def _messages(value: Any) -> list[str]:
+    """Every message of a (possibly nested, e.g. per list item) error structure, flattened."""
+    if isinstance(value, dict):
+        return [message for item in value.values() for message in _messages(item)]
+    if isinstance(value, list | tuple):
+        return [message for item in value for message in _messages(item)]
+    return [str(value)]
+
+
 def _field_messages(data: Any) -> dict[str, list[str]]:
     if isinstance(data, dict):
-        return {
-            str(field): [str(m) for m in (messages if isinstance(messages, list) else [messages])]
-            for field, messages in data.items()
-        }
-    if isinstance(data, list):
-        return {"non_field_errors": [str(message) for message in data]}
-    return {"non_field_errors": [str(data)]}
+        return {str(field): _messages(messages) for field, messages in data.items()}
+    return {"non_field_errors": _messages(data)}
 
 
 def _suspicious_body(exc: Exception) -> exceptions.APIException | None:

@@ -153,6 +153,28 @@ def test_wrong_content_types_are_415(public, staff, path, content_type):
 
 @pytest.mark.parametrize(
     "url",
+    [
+        "/api/v1/dealpoints/?status=%ff%fe",
+        "/api/v1/dealpoints/?q=%ff&ordering=%c3%28",
+        "/api/v1/operations/?departement=%ff",
+        "/api/v1/map/dealpoints/?bbox=%ff,1,2,3&zoom=%ff",
+        "/api/v1/territories/locate?latitude=%ff&longitude=%c3%28",
+        "/api/v1/dealpoints/%ff/",
+        "/api/v1/dealpoints/%c3%28/history/",
+    ],
+)
+def test_invalid_utf8_in_staff_query_and_path_is_explained(staff, url):
+    response = staff.get(url)
+    assert 400 <= response.status_code < 500, response.content[:300]
+    body = response.json()
+    assert body["detail"] and body["code"]
+    # Per-field messages are sentences, never the repr of REST framework's error objects.
+    for messages in body.get("errors", {}).values():
+        assert all("ErrorDetail" not in message for message in messages), messages
+
+
+@pytest.mark.parametrize(
+    "url",
     ["/api/public/v1/challenge?x=%ff%fe", "/api/public/v1/challenge%ff", "/api/public/v1/%c3%28"],
 )
 def test_invalid_utf8_in_public_query_and_path_is_no_500(public, url):
