@@ -94,6 +94,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'cartostup.sqlite3'}"),
         conn_max_age=int(os.environ.get("CARTOSTUP_DB_CONN_MAX_AGE", "60")),
+        # A persistent connection broken by a database restart (or a terminated backend) is
+        # replaced at the start of the next request instead of failing it with a 500 (seen by
+        # `python -m bench.soak`).
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -258,8 +262,8 @@ CARTOSTUP_POW_TTL_SECONDS = int(os.environ.get("CARTOSTUP_POW_TTL_SECONDS", "600
 # Photos: upload limits before re-encoding.
 CARTOSTUP_PHOTO_MAX_BYTES = int(os.environ.get("CARTOSTUP_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
 # Uploads stay in memory: a photo is never written to a temporary file with its metadata before
-# it is re-encoded. A larger upload is dropped by Django and refused by the form.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+# it is re-encoded. A larger upload keeps only its size and is refused as too large.
+FILE_UPLOAD_HANDLERS = ["cartostup.core.uploads.BoundedMemoryUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = CARTOSTUP_PHOTO_MAX_BYTES + 1024 * 1024
 CARTOSTUP_PHOTO_MAX_PIXELS = int(os.environ.get("CARTOSTUP_PHOTO_MAX_PIXELS", str(40_000_000)))
 # Per-client limits, in memory per process: (events, window in seconds).
