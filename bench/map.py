@@ -42,12 +42,12 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.common import pg_database_ensure
+from bench.national import Place, estate_position, hub_places, load_places
 from bench.territories import machine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,30 +60,6 @@ REPORTS = 1_000_000
 SEED = 20241126
 BATCH = 5_000
 DEPARTEMENTS = "13,93,92,94,95,75,69,59,31,06,34,30,33,38,67,44,35"
-# Hub communes (INSEE code prefixes) and their weight in the national count of deal points.
-HUBS: tuple[tuple[str, float], ...] = (
-    ("132", 14.0),  # Marseille's arrondissements
-    ("93", 14.0),  # Seine-Saint-Denis
-    ("6938", 6.0),  # Lyon's arrondissements
-    ("69259", 2.0),  # Vénissieux
-    ("69266", 2.0),  # Villeurbanne
-    ("751", 8.0),  # Paris's arrondissements
-    ("59350", 3.0),  # Lille
-    ("59512", 2.0),  # Roubaix
-    ("59599", 1.5),  # Tourcoing
-    ("31555", 4.0),  # Toulouse
-    ("06088", 3.0),  # Nice
-    ("34172", 3.0),  # Montpellier
-    ("30189", 3.0),  # Nîmes
-    ("33063", 3.0),  # Bordeaux
-    ("38185", 3.0),  # Grenoble
-    ("67482", 2.5),  # Strasbourg
-    ("44109", 2.5),  # Nantes
-    ("35238", 2.0),  # Rennes
-    ("92", 5.0),  # Hauts-de-Seine
-    ("94", 5.0),  # Val-de-Marne
-    ("95", 5.0),  # Val-d'Oise
-)
 SPREAD_SHARE = 0.15
 
 VIEWS: dict[str, tuple[tuple[float, float, float, float], int]] = {
@@ -133,49 +109,14 @@ def _log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-@dataclass(frozen=True)
-class Place:
-    """A loaded commune, a point inside it, and how far its estates spread (degrees)."""
-
-    commune: Any
-    latitude: float
-    longitude: float
-    spread: float
-
-
 def _places() -> tuple[list[Place], list[float], list[Place]]:
     """(hub communes, their weights, every loaded commune)."""
-    import shapely
-
-    from cartostup.territories import locator
-    from cartostup.territories.models import Commune
-
-    places = []
-    communes = {
-        commune.pk: commune
-        for commune in Commune.objects.filter(geometry__isnull=False)
-        .select_related("departement")
-        .defer("geometry")
-    }
-    for pk, wkb in Commune.objects.filter(geometry__isnull=False).values_list("pk", "geometry"):
-        geometry = shapely.from_wkb(locator.as_bytes(wkb))
-        point = shapely.point_on_surface(geometry)
-        west, south, east, north = geometry.bounds
-        # Estates spread over a quarter of the commune's size, 300 m to 2 km.
-        spread = min(max((north - south) / 4, 0.003), 0.02)
-        places.append(Place(communes[pk], point.y, point.x, spread))
-    places.sort(key=lambda place: place.commune.code)
-    hubs, weights = [], []
-    for prefix, weight in HUBS:
-        matching = [place for place in places if place.commune.code.startswith(prefix)]
-        for place in matching:
-            hubs.append(place)
-            weights.append(weight / len(matching))
+    places = load_places()
+    hubs, weights = hub_places(places)
     return hubs, weights, places
 
 
 def build_dataset() -> None:
-    import h3
     import numpy as np
     from django.db import connection, transaction
     from django.utils import timezone
@@ -184,6 +125,7 @@ def build_dataset() -> None:
     from cartostup.access.models import Organisation
     from cartostup.dealpoints.choices import DealPointStatus
     from cartostup.dealpoints.models import DealPoint
+    from cartostup.dealpoints.services import cells_for
     from cartostup.reports.choices import Status as ReportStatus
     from cartostup.reports.models import Report
 
@@ -208,18 +150,7 @@ def build_dataset() -> None:
         else:
             index = int(rng.choice(len(hubs), p=probabilities))
             place = hubs[index]
-            own = estates.setdefault(index, [])
-            if not own or (len(own) < 12 and rng.random() < 0.15):
-                spread = place.spread
-                own.append(
-                    (
-                        place.latitude + rng.normal(0, spread),
-                        place.longitude + rng.normal(0, spread * 1.4),
-                    )
-                )
-            estate = own[int(rng.integers(len(own)))]
-            latitude = estate[0] + rng.normal(0, 0.0014)
-            longitude = estate[1] + rng.normal(0, 0.0019)
+            latitude, longitude = estate_position(rng, place, estates.setdefault(index, []))
         positions.append((float(latitude), float(longitude), place.commune))
     started = time.perf_counter()
     counters: dict[str, int] = {}
@@ -240,10 +171,7 @@ def build_dataset() -> None:
                 precision="building",
                 latitude=latitude,
                 longitude=longitude,
-                h3_cell=h3.latlng_to_cell(latitude, longitude, 13),
-                h3_r5=h3.latlng_to_cell(latitude, longitude, 5),
-                h3_r7=h3.latlng_to_cell(latitude, longitude, 7),
-                h3_r9=h3.latlng_to_cell(latitude, longitude, 9),
+                **cells_for(latitude, longitude),
                 products=["cannabis"],
                 first_reported_at=activity - timedelta(days=200),
                 last_activity_at=activity,
@@ -294,10 +222,7 @@ def build_dataset() -> None:
                     latitude=latitude,
                     longitude=longitude,
                     precision="building",
-                    h3_cell=h3.latlng_to_cell(latitude, longitude, 13),
-                    h3_r5=h3.latlng_to_cell(latitude, longitude, 5),
-                    h3_r7=h3.latlng_to_cell(latitude, longitude, 7),
-                    h3_r9=h3.latlng_to_cell(latitude, longitude, 9),
+                    **cells_for(latitude, longitude),
                     activities=["selling"],
                 )
             )
