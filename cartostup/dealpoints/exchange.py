@@ -45,10 +45,13 @@ from .models import DealPoint
 
 # --- columns -------------------------------------------------------------------------------------
 
-# Every column of a full export, in order (the import reads the same names).
+# Every column of a full export, in order (the import reads the same names). `marking` (TLP,
+# e.g. « TLP:AMBER ») travels with each row so that whoever receives the file knows how far it
+# may be shared; the import ignores it (an imported point gets the platform's marking).
 COLUMNS: tuple[str, ...] = (
     "reference",
     "status",
+    "marking",
     "name",
     "latitude",
     "longitude",
@@ -204,6 +207,7 @@ def row_values(point: DealPoint) -> dict[str, Any]:
     return {
         "reference": point.reference,
         "status": point.status,
+        "marking": point.get_marking_display(),
         "name": point.name,
         "latitude": point.latitude,
         "longitude": point.longitude,

@@ -4,6 +4,9 @@ département can learn by combining the parameters they are allowed to send."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import random
 from datetime import date
 from itertools import pairwise
@@ -12,8 +15,10 @@ from typing import Any
 import h3
 import pytest
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from cartostup.dealpoints import map_layers, services
+from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.tests.test_map_api import CLUSTER, MARSEILLE_BBOX, build_world
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +161,32 @@ def test_aggregate_hotspots_say_nothing_of_hidden_cells(world, client_for, perso
     # The analyst's own statistics do take it into account.
     analyst = client_for("cross13_analyst").get(reverse("map-hotspots"), {"departement": "13"})
     assert any(f["properties"]["cell"] == neighbour for f in analyst.json()["features"])
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+
+def test_a_full_export_keeps_each_points_marking(world, client_for):
+    """An exported file leaves Cartostup: each row carries its TLP marking, so that whoever
+    receives the file knows how far it may be shared."""
+    from cartostup.access.choices import Marking
+
+    DealPoint.objects.filter(pk=world.points_13[1].pk).update(marking=Marking.GREEN)
+    client = client_for("cross13_analyst")
+    collection = json.loads(client.get("/points-de-deal/export.geojson").content)
+    markings = {
+        f["properties"]["reference"]: f["properties"]["marking"] for f in collection["features"]
+    }
+    assert markings[world.points_13[1].reference] == "TLP:GREEN"
+    assert markings[world.points_13[0].reference] == "TLP:AMBER"
+    text = client.get("/points-de-deal/export.csv").content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert {row["reference"]: row["marking"] for row in rows} == markings
+    sheet = load_workbook(io.BytesIO(client.get("/points-de-deal/export.xlsx").content)).active
+    header, *values = list(sheet.iter_rows(values_only=True))
+    assert "marking" in header
+    # A police investigator, who may export them too, receives the markings as well.
+    police = json.loads(
+        client_for("police13_investigator").get("/api/v1/dealpoints/export/?format=geojson").content
+    )
+    assert {f["properties"]["marking"] for f in police["features"]} == {"TLP:AMBER", "TLP:GREEN"}
