@@ -262,8 +262,8 @@ CARTOSTUP_POW_TTL_SECONDS = int(os.environ.get("CARTOSTUP_POW_TTL_SECONDS", "600
 # Photos: upload limits before re-encoding.
 CARTOSTUP_PHOTO_MAX_BYTES = int(os.environ.get("CARTOSTUP_PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
 # Uploads stay in memory: a photo is never written to a temporary file with its metadata before
-# it is re-encoded. A larger upload is dropped by Django and refused by the form.
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+# it is re-encoded. A larger upload keeps only its size and is refused as too large.
+FILE_UPLOAD_HANDLERS = ["cartostup.core.uploads.BoundedMemoryUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = CARTOSTUP_PHOTO_MAX_BYTES + 1024 * 1024
 CARTOSTUP_PHOTO_MAX_PIXELS = int(os.environ.get("CARTOSTUP_PHOTO_MAX_PIXELS", str(40_000_000)))
 # Per-client limits, in memory per process: (events, window in seconds).
@@ -301,3 +301,7 @@ CARTOSTUP_RESURGENCE_DAYS = int(os.environ.get("CARTOSTUP_RESURGENCE_DAYS", "365
 
 # Database sessions that ignore a malformed cookie (see cartostup/core/sessions.py).
 SESSION_ENGINE = "cartostup.core.sessions"
+
+# Backups (`manage.py backup` / `restore`): folder of pg_dump and pg_restore when those on the
+# PATH are not of the server's version (Debian: /usr/lib/postgresql/NN/bin).
+CARTOSTUP_PG_BIN_DIR = os.environ.get("CARTOSTUP_PG_BIN_DIR", "")
