@@ -13,9 +13,10 @@ application yet: the workload has none, and says so.
 
 Faults, at set fractions of the duration: one gunicorn worker killed with SIGKILL (the master
 respawns it), PostgreSQL restarted once (`pg_ctlcluster <version> main restart`: the machine's
-shared server; `--no-restart` skips it), and garbage uploads (random bytes as a photo, a
-truncated multipart body, a body that is not JSON, invalid UTF-8), which must each get a 4xx
-with a JSON `detail`.
+shared server; `--no-restart` skips it), the server connections of the soak database
+terminated (`pg_terminate_backend`: no error window, the workers must reconnect), and garbage
+uploads (random bytes as a photo, a truncated multipart body, a body that is not JSON, invalid
+UTF-8), which must each get a 4xx with a JSON `detail`.
 
 Every record the workload creates carries a token of this run in a free-text field; after the
 run it checks that every 2xx that created something was stored exactly once (lost,
@@ -51,6 +52,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.common import (
+    PG_SERVER,
     ROOT,
     child_pids,
     environment,
@@ -67,7 +69,7 @@ DEPARTEMENTS = "13,93,69"
 WORKERS = 3
 POW_DIFFICULTY = 12
 # Fault times, as fractions of the duration.
-KILL_AT, GARBAGE_AT, RESTART_AT = 0.2, 0.35, 0.55
+KILL_AT, GARBAGE_AT, RESTART_AT, TERMINATE_AT = 0.2, 0.35, 0.55, 0.8
 # Errors are allowed from this long before the restart command to this long after it returns.
 RESTART_BEFORE_S, RESTART_AFTER_S = 1.0, 3.0
 TIMEOUT_S = 30.0
@@ -788,6 +790,21 @@ def postgres_version() -> str:
     return versions[-1]
 
 
+def terminate_connections(database: str) -> int:
+    """End every server connection to `database` (`pg_terminate_backend`), as a failover or an
+    idle timeout would: the workers' persistent connections break. No error window: the next
+    request of each worker must reconnect, not fail."""
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 @dataclass
 class Fault:
     kind: str
@@ -836,9 +853,10 @@ def drive(
         faults.append(Fault(kind, round(started, 2), round(recorder.now(), 2), wall, dict(detail)))
 
     def injector() -> None:
-        schedule = [(KILL_AT, "kill"), (GARBAGE_AT, "garbage")]
+        schedule = [(KILL_AT, "kill"), (GARBAGE_AT, "garbage"), (TERMINATE_AT, "terminate")]
         if restart:
             schedule.append((RESTART_AT, "restart"))
+        schedule.sort()
         for fraction, kind in schedule:
             time.sleep(max(0.0, fraction * duration - recorder.now()))
             started, wall = recorder.now(), _wall()
@@ -857,6 +875,13 @@ def drive(
             elif kind == "garbage":
                 client = Client(port, run, random.Random(seed), recorder, None, [], counter, photo)
                 fault("garbage uploads", started, wall, cases=garbage(client))
+            elif kind == "terminate":
+                fault(
+                    "PostgreSQL connections terminated",
+                    started,
+                    wall,
+                    connections=terminate_connections(PG_DATABASE),
+                )
             else:
                 command = ["pg_ctlcluster", postgres_version(), "main", "restart"]
                 result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -883,29 +908,35 @@ def _wall() -> str:
 
 
 def classify(outcomes: list[Outcome], faults: list[Fault]) -> dict[str, int]:
-    """Errors (5xx, connection errors) inside and outside the fault windows: the requests in
-    flight when a worker was killed, and a few seconds around the restart."""
+    """Errors (5xx, connection errors) and unexpected 4xx inside and outside the fault windows:
+    a few seconds around the restart, and the requests in flight when a worker was killed or
+    the database connections were terminated (a session saved on a terminated connection is
+    Django's 400 "session interrupted")."""
     windows = []
     for fault in faults:
-        if fault.kind == "worker SIGKILL":
-            windows.append(("kill", fault.at_s, fault.at_s))
-        elif fault.kind == "PostgreSQL restart":
-            windows.append(
-                ("restart", fault.at_s - RESTART_BEFORE_S, fault.until_s + RESTART_AFTER_S)
-            )
-    inside = outside = 0
+        if fault.kind == "PostgreSQL restart":
+            windows.append((fault.at_s - RESTART_BEFORE_S, fault.until_s + RESTART_AFTER_S))
+        elif fault.kind in {"worker SIGKILL", "PostgreSQL connections terminated"}:
+            windows.append((fault.at_s, fault.until_s))
+    counts = Counter[str]()
     for outcome in outcomes:
-        if outcome.status is not None and outcome.status < 500:
-            continue
-        if any(
-            outcome.started <= end and outcome.ended >= start
-            for kind, start, end in windows
-            if kind == "restart" or outcome.status is None
-        ):
-            inside += 1
+        if outcome.status is None or outcome.status >= 500:
+            family = "errors"
+        elif outcome.status >= 400 and not outcome.expected_4xx:
+            family = "unexpected_4xx"
         else:
-            outside += 1
-    return {"errors_inside_windows": inside, "errors_outside_windows": outside}
+            continue
+        inside = any(outcome.started <= end and outcome.ended >= start for start, end in windows)
+        counts[f"{family}_{'inside' if inside else 'outside'}_windows"] += 1
+    return {
+        name: counts[name]
+        for name in (
+            "errors_inside_windows",
+            "errors_outside_windows",
+            "unexpected_4xx_inside_windows",
+            "unexpected_4xx_outside_windows",
+        )
+    }
 
 
 def soak(
@@ -987,7 +1018,7 @@ def soak(
         "audit_verify": audit_ok,
         "errors_outside_windows": windows["errors_outside_windows"] == 0,
         "garbage_refused_clearly": bool(garbage_cases) and garbage_unclear == 0,
-        "no_unexpected_4xx": unexpected_4xx == 0,
+        "no_unexpected_4xx_outside_windows": windows["unexpected_4xx_outside_windows"] == 0,
         "worker_respawned": kill is not None and kill.detail.get("respawned_after_s") is not None,
         "postgres_restarted": not restart
         or any(f.kind == "PostgreSQL restart" and f.detail["returncode"] == 0 for f in faults),
@@ -1060,8 +1091,10 @@ def print_result(result: dict[str, Any]) -> None:
     if not result["postgres_restart"]:
         print("    (PostgreSQL restart skipped: --no-restart)")
     print(
-        f"  errors inside the fault windows: {result['errors_inside_windows']}, outside: "
-        f"{result['errors_outside_windows']}"
+        f"  errors (5xx, connection) inside the fault windows: "
+        f"{result['errors_inside_windows']}, outside: {result['errors_outside_windows']}; "
+        f"unexpected 4xx inside: {result['unexpected_4xx_inside_windows']}, outside: "
+        f"{result['unexpected_4xx_outside_windows']}"
     )
     print(
         f"  created and answered 2xx: {result['created_answered']}, lost: {result['lost']}, "
