@@ -12,9 +12,10 @@ Prints one table (benchmark, figure, value, baseline, ratio where the benchmark 
 and writes `bench/results/<YYYY-MM-DD>.json` with the machine (`bench.territories.machine`),
 the date, each benchmark's status, duration, source files and figures.
 
-`--quick` runs each with smaller settings (fewer points, shorter phases, scale 0.1): a check
-that everything runs, not figures to publish. The quick runs overwrite the benchmarks' own
-result files like full runs do.
+`--quick` runs each with smaller settings (fewer points, shorter phases, scale 0.1, the short
+fuzzing): a check that everything runs, not figures to publish. Their figures are read, then the
+benchmarks' own result files are put back as they were, and the run is written to
+`bench/results/<YYYY-MM-DD>-quick.json`.
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ class Benchmark:
     results: str | None  # glob of its result files in bench/results/
     figures: Callable[[dict[str, Json]], list[Figure]] = generic_figures
     env: dict[str, str] = field(default_factory=dict)
+    quick_env: dict[str, str] | None = None  # the environment with --quick, when it differs
     requires: str = ""  # a path that must exist (the benchmark is written by another issue)
     newest_only: bool = False  # dated files: only the newest one written by this run
 
@@ -256,10 +258,11 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "fuzz",
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/api"],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q", "tests/api"],
         [],
         None,
         env={"CARTOSTUP_FUZZ_LONG": "1"},
+        quick_env={},
         requires="tests/api",
     ),
 ]
@@ -291,6 +294,8 @@ def run_one(benchmark: Benchmark, quick: bool) -> Outcome:
     if benchmark.requires and not (ROOT / benchmark.requires).exists():
         return Outcome(benchmark.name, "skipped", note=f"({benchmark.requires} missing)")
     command = benchmark.command + (benchmark.quick if quick else [])
+    env = benchmark.quick_env if quick and benchmark.quick_env is not None else benchmark.env
+    kept = _keep(benchmark) if quick else None
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{benchmark.name}.log"
     print(f"\n=== {benchmark.name}: {' '.join(command[1:])}", flush=True)
@@ -300,7 +305,7 @@ def run_one(benchmark: Benchmark, quick: bool) -> Outcome:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **benchmark.env},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -319,7 +324,9 @@ def run_one(benchmark: Benchmark, quick: bool) -> Outcome:
         "ok" if returncode == 0 else "failed",
         seconds,
         returncode,
-        sources=[str(path.relative_to(ROOT)) for path in files],
+        sources=[
+            str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path) for path in files
+        ],
     )
     try:
         outcome.figures = collect(benchmark, files, "".join(lines[-50:]))
@@ -328,7 +335,27 @@ def run_one(benchmark: Benchmark, quick: bool) -> Outcome:
         outcome.note = f"figures unreadable: {error!r}"
     if returncode != 0:
         outcome.note = (outcome.note + f" exit code {returncode}, see {log}").strip()
+    if kept is not None:
+        _restore(benchmark, kept)
+        outcome.sources = []
     return outcome
+
+
+def _keep(benchmark: Benchmark) -> dict[Path, bytes]:
+    """The benchmark's result files as they are (a quick run puts them back after)."""
+    if benchmark.results is None:
+        return {}
+    return {path: path.read_bytes() for path in RESULTS.glob(benchmark.results)}
+
+
+def _restore(benchmark: Benchmark, kept: dict[Path, bytes]) -> None:
+    if benchmark.results is None:
+        return
+    for path in RESULTS.glob(benchmark.results):
+        if path not in kept:
+            path.unlink()
+    for path, content in kept.items():
+        path.write_bytes(content)
 
 
 # --- the table and the JSON ----------------------------------------------------------------------
@@ -406,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(outcomes))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{now:%Y-%m-%d}.json"
+    path = RESULTS / f"{now:%Y-%m-%d}{'-quick' if args.quick else ''}.json"
     data = report(outcomes, quick=args.quick, now=now, machine=machine())
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     print(f"\n{path}")

@@ -114,3 +114,26 @@ def test_the_table_lists_every_figure_and_every_failure():
     data = run.report(outcomes, quick=False, now=datetime(2026, 11, 27, tzinfo=UTC), machine={})
     assert data["benchmarks"][0]["figures"][0]["value"] == batch.value
     assert json.loads(json.dumps(data)) == data
+
+
+def test_a_quick_run_puts_the_result_files_back(tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setattr(run, "RESULTS", results)
+    monkeypatch.setattr(run, "LOGS", tmp_path / "logs")
+    published = results / "check.json"
+    published.write_text('{"passed": true}')
+    script = (
+        "import pathlib, sys; root = pathlib.Path(sys.argv[1]); "
+        "(root / 'check.json').write_text('{\"passed\": false}'); "
+        "(root / 'check-extra.json').write_text('{}')"
+    )
+    check = run.Benchmark("check", [sys.executable, "-c", script, str(results)], [], "check*.json")
+    outcome = run.run_one(check, quick=True)
+    assert outcome.status == "ok"
+    assert run.Figure("check.json: passed", "False") in outcome.figures
+    assert published.read_text() == '{"passed": true}'
+    assert sorted(path.name for path in results.iterdir()) == ["check.json"]
+    monkeypatch.setattr(run, "BENCHMARKS", [check])
+    assert run.main(["--quick"]) == 0
+    assert (results / f"{datetime.now(UTC):%Y-%m-%d}-quick.json").exists()
