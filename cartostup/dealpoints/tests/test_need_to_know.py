@@ -190,3 +190,54 @@ def test_a_full_export_keeps_each_points_marking(world, client_for):
         client_for("police13_investigator").get("/api/v1/dealpoints/export/?format=geojson").content
     )
     assert {f["properties"]["marking"] for f in police["features"]} == {"TLP:AMBER", "TLP:GREEN"}
+
+
+# --- hidden or absent: the same answer -----------------------------------------------------------
+
+RECORD_URLS = (
+    "/api/v1/dealpoints/{pk}/",
+    "/api/v1/dealpoints/{pk}/operations/",
+    "/api/v1/dealpoints/{pk}/history/",
+    "/carte/panneau/{pk}/",
+    "/points-de-deal/{pk}/",
+    "/points-de-deal/{pk}/modifier/",
+)
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["landlord_13h", "landlord_13l", "prefecture_13", "prosecutor_13", "cross93_analyst"],
+)
+def test_a_hidden_point_answers_like_an_absent_one(world, client_for, username):
+    """Each record URL answers a point the persona may not see exactly as a point that does
+    not exist (404, same body), for reads and for writes."""
+    client = client_for(username)
+    hidden = world.points_13[3].pk  # on no building, in the 13
+    absent = DealPoint.objects.order_by("-pk")[0].pk + 1000
+    for template in RECORD_URLS:
+        answers = []
+        for pk in (hidden, absent):
+            response = client.get(template.format(pk=pk))
+            body = response.content.decode().replace(str(pk), "{pk}")
+            answers.append((response.status_code, body if "api" in template else ""))
+        assert answers[0] == answers[1], template
+        assert answers[0][0] == 404, template
+    for method, template, data in (
+        ("patch", "/api/v1/dealpoints/{pk}/", {"name": "x"}),
+        ("post", "/api/v1/dealpoints/{pk}/status/", {"status": "confirmed"}),
+        (
+            "post",
+            "/api/v1/dealpoints/{pk}/operations/",
+            {"kind": "raid", "occurred_on": "2026-01-05", "outcome": "none"},
+        ),
+        ("post", "/api/v1/dealpoints/{pk}/merge/", {"target": "PD-13-0001"}),
+        ("post", "/api/v1/dealpoints/{pk}/reports/", {"report": "SIG-13-000001"}),
+    ):
+        answers = []
+        for pk in (hidden, absent):
+            response = getattr(client, method)(
+                template.format(pk=pk), data, content_type="application/json"
+            )
+            answers.append((response.status_code, response.content))
+        assert answers[0] == answers[1], (method, template, answers)
+        assert answers[0][0] == 404, (method, template, answers)
