@@ -501,6 +501,10 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     _("Point de deal %(reference)s modifié.") % {"reference": dealpoint.reference},
                 )
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
+        # Shown again with its errors: the record is read again (audited).
+        dealpoint = selectors.access_dealpoint(
+            actor=request.user, pk=dealpoint.pk, action=policy.Action.CHANGE
+        )
     else:
         form = DealPointForm(initial=DealPointForm.initial_from(dealpoint), buildings=buildings)
     return _form_page(
@@ -779,6 +783,10 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     % {"reference": dealpoint.reference, "new": new.reference},
                 )
                 return redirect("dealpoints:detail", pk=new.pk)
+        # Shown again with its errors: the record is read again (audited).
+        dealpoint = selectors.access_dealpoint(
+            actor=request.user, pk=dealpoint.pk, action=policy.Action.CHANGE
+        )
     else:
         form = SplitForm(
             initial={

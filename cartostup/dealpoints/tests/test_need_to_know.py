@@ -17,6 +17,8 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import map_layers, services
 from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.tests.test_map_api import CLUSTER, MARSEILLE_BBOX, build_world
@@ -241,3 +243,29 @@ def test_a_hidden_point_answers_like_an_absent_one(world, client_for, username):
             answers.append((response.status_code, response.content))
         assert answers[0] == answers[1], (method, template, answers)
         assert answers[0][0] == 404, (method, template, answers)
+
+
+# --- audit ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/points-de-deal/{pk}/scinder/", {"latitude": "x"}),
+        ("/points-de-deal/{pk}/modifier/", {"latitude": "x", "longitude": "5.39"}),
+    ],
+)
+def test_a_form_shown_again_with_its_errors_is_an_audited_read(world, client_for, path, data):
+    """A refused POST shows the point again (its reports, its reference): that read is
+    audited like the GET that first showed it."""
+    point = world.points_13[2]
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    response = client_for("cross13_analyst").post(path.format(pk=point.pk), data)
+    assert response.status_code == 400
+    assert point.reference.encode() in response.content
+    assert AuditEvent.objects.filter(
+        pk__gt=last,
+        action=AuditAction.VIEW,
+        object_type="dealpoints.dealpoint",
+        object_id=str(point.pk),
+    ).exists()
