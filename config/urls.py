@@ -19,3 +19,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
+
+# Django's refusals of a body (too large, too many fields) explained in French (JSON under /api/).
+handler400 = "cartostup.core.errors.bad_request"

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "cartostup.core.middleware.SecurityHeadersMiddleware",
+    "cartostup.core.errors.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cartostup.core.middleware.ReaderLanguageMiddleware",
@@ -265,6 +266,15 @@ CARTOSTUP_PHOTO_MAX_BYTES = int(os.environ.get("CARTOSTUP_PHOTO_MAX_BYTES", str(
 # it is re-encoded. A larger upload keeps only its size and is refused as too large.
 FILE_UPLOAD_HANDLERS = ["cartostup.core.uploads.BoundedMemoryUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = CARTOSTUP_PHOTO_MAX_BYTES + 1024 * 1024
+# A request declaring a larger body is refused (413) before it is read: the largest legitimate
+# one is a report with its photo (cartostup/core/errors.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # Django's default: form fields and JSON bodies
+CARTOSTUP_MAX_REQUEST_BYTES = int(
+    os.environ.get(
+        "CARTOSTUP_MAX_REQUEST_BYTES",
+        str(FILE_UPLOAD_MAX_MEMORY_SIZE + DATA_UPLOAD_MAX_MEMORY_SIZE),
+    )
+)
 CARTOSTUP_PHOTO_MAX_PIXELS = int(os.environ.get("CARTOSTUP_PHOTO_MAX_PIXELS", str(40_000_000)))
 # Per-client limits, in memory per process: (events, window in seconds).
 CARTOSTUP_RATE_LIMITS = {

@@ -180,3 +180,14 @@ def test_invalid_utf8_in_staff_query_and_path_is_explained(staff, url):
 def test_invalid_utf8_in_public_query_and_path_is_no_500(public, url):
     response = public.get(url)
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("path", [PUBLIC_REPORTS, STAFF_DEALPOINTS])
+def test_declared_body_over_the_request_limit_is_413_json_before_reading(
+    public, staff, settings, path
+):
+    settings.CARTOSTUP_MAX_REQUEST_BYTES = 50_000
+    client = public if path == PUBLIC_REPORTS else staff
+    body = b'{"description": "' + b"x" * 60_000 + b'"}'
+    _refused(client.post(path, body, content_type=JSON), 413, "too_large", "taille maximale")
+    _nothing_stored()

@@ -1,0 +1,71 @@
+"""Refusals of a request's body before any view runs: too large (413) or too many fields (400),
+in French: JSON `{"detail", "code"}` under /api/, the State design system's page elsewhere.
+
+`RequestSizeLimitMiddleware` refuses a declared `Content-Length` above
+`CARTOSTUP_MAX_REQUEST_BYTES` without reading the body; `bad_request` (Django's `handler400`)
+explains Django's own refusals while a form is read (`RequestDataTooBig`,
+`TooManyFieldsSent`), which would otherwise give the generic "invalid request" page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.views import defaults
+
+API_PREFIX = "/api/"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def too_large_response(request: HttpRequest, limit: int | None = None) -> HttpResponse:
+    """413: nothing was kept, nothing is stored."""
+    limit = settings.CARTOSTUP_MAX_REQUEST_BYTES if limit is None else limit
+    limit_mb = formats.number_format(round(limit / (1024 * 1024), 1))
+    if _is_api(request):
+        return JsonResponse(
+            {
+                "detail": _("Le corps de la requête dépasse la taille maximale (%(size)s Mo).")
+                % {"size": limit_mb},
+                "code": "too_large",
+            },
+            status=413,
+        )
+    page = loader.get_template("413.html").render({"limit_mb": limit_mb})
+    return HttpResponse(page, status=413)
+
+
+class RequestSizeLimitMiddleware:
+    """A body declared larger than `CARTOSTUP_MAX_REQUEST_BYTES` is refused before it is read
+    (Django limits form fields, not the files of a multipart body, nor what it reads for an
+    unparsed request)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        length = int(declared) if declared.isdigit() else 0
+        if length > settings.CARTOSTUP_MAX_REQUEST_BYTES:
+            return too_large_response(request)
+        return self.get_response(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 handler, with Django's refusals of a body explained."""
+    if isinstance(exception, RequestDataTooBig):
+        return too_large_response(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        message = _("La requête contient trop de champs ou de fichiers.")
+    else:
+        message = _("Le serveur n'a pas pu traiter la demande.")
+    if _is_api(request):
+        return JsonResponse({"detail": message, "code": "bad_request"}, status=400)
+    return defaults.bad_request(request, exception or Exception(), template_name="400.html")
