@@ -1051,6 +1051,11 @@ def soak(
         "garbage_requests": len(garbage_cases),
         "garbage_unclear": garbage_unclear,
         "postgres_restart": restart,
+        "faults_injected": len(faults),
+        "worker_respawned_after_s": kill.detail.get("respawned_after_s") if kill else None,
+        "postgres_restart_s": next(
+            (round(f.until_s - f.at_s, 1) for f in faults if f.kind == "PostgreSQL restart"), None
+        ),
         "faults": [fault.__dict__ for fault in faults],
         "per_action": per_action,
         "partial_checks": partial,
