@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
 from django.utils import timezone
 
@@ -163,12 +163,15 @@ def allowed_filter_data(data: Any, allowed: Iterable[str]) -> QueryDict:
 
 def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
-    each point with `report_count` (its attached reports)."""
-    return (
-        dealpoint_list(actor=actor, filters=filters, view="list")
-        .annotate(report_count=Coalesce(_attached_count(), 0))
-        .order_by(F("last_activity_at").desc(nulls_last=True), "reference")
+    each point with `report_count` (its attached reports). A reduced view (a landlord), told
+    only the week of the last activity, is ordered by that week, then by reference: the
+    order of two points of one week would otherwise tell which was active last."""
+    queryset = dealpoint_list(actor=actor, filters=filters, view="list").annotate(
+        report_count=Coalesce(_attached_count(), 0)
     )
+    if policy.visible_fields(actor, DealPoint) is not None:
+        return queryset.order_by(TruncWeek("last_activity_at").desc(nulls_last=True), "reference")
+    return queryset.order_by(F("last_activity_at").desc(nulls_last=True), "reference")
 
 
 def week_start(moment: datetime | None) -> date | None:

@@ -269,3 +269,37 @@ def test_a_form_shown_again_with_its_errors_is_an_audited_read(world, client_for
         object_type="dealpoints.dealpoint",
         object_id=str(point.pk),
     ).exists()
+
+
+# --- landlords -----------------------------------------------------------------------------------
+
+
+def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, persona):
+    """A landlord is told the week of a point's last activity, not its time: two points of
+    the same week are listed by reference, whatever their exact times."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    first, second = world.points_13[2], world.points_13[4]
+    DealPoint.objects.filter(pk__in=[first.pk, second.pk]).update(building=world.building)
+    # Same week (Tuesday and Thursday): the later reference is the older activity.
+    DealPoint.objects.filter(pk=first.pk).update(
+        last_activity_at=datetime(2026, 11, 19, 9, 0, tzinfo=paris)
+    )
+    DealPoint.objects.filter(pk=second.pk).update(
+        last_activity_at=datetime(2026, 11, 17, 9, 0, tzinfo=paris)
+    )
+    assert first.reference < second.reference
+    html = client_for("landlord_13h").get("/points-de-deal/").content.decode()
+    assert first.reference in html and second.reference in html
+    assert html.index(first.reference) < html.index(second.reference)
+    # And swapping the times changes nothing.
+    DealPoint.objects.filter(pk=first.pk).update(
+        last_activity_at=datetime(2026, 11, 17, 8, 0, tzinfo=paris)
+    )
+    DealPoint.objects.filter(pk=second.pk).update(
+        last_activity_at=datetime(2026, 11, 20, 8, 0, tzinfo=paris)
+    )
+    again = client_for("landlord_13h").get("/points-de-deal/").content.decode()
+    assert again.index(first.reference) < again.index(second.reference)
