@@ -152,12 +152,16 @@ def test_report_form_over_the_limit_is_the_french_413_page(server):
     boundary = "fuzzboundary"
     photo = os.urandom(LIMIT + 1000)
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"p.jpg\"\r\n"
-        f"Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="p.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     status, page = server.post("/signaler/", body, f"multipart/form-data; boundary={boundary}")
     assert status == 413
-    assert "Envoi trop volumineux".encode() in page and "Rien n'a été enregistré".encode() in page
+    assert b"Envoi trop volumineux" in page and "Rien n'a été enregistré".encode() in page
     assert server.stored("reports_report") == 0
     assert server.alive()
 
