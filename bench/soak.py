@@ -128,18 +128,27 @@ def stored_tokens(run: str) -> dict[str, Counter[str]]:
     return found
 
 
-def stored_once(answered: Mapping[str, Collection[str]], run: str) -> dict[str, int]:
+def stored_once(
+    answered: Mapping[str, Collection[str]], run: str, refused: Collection[str] = ()
+) -> dict[str, int]:
     """`lost`: tokens a 2xx answered that no row carries; `duplicated`: tokens carried by more
-    than one row (answered or not); `stored_unanswered`: rows whose request got no 2xx (cut by
-    a fault: not a failure, counted apart)."""
+    than one row (answered or not); `refused_stored`: tokens of requests that had to be refused
+    (the garbage uploads) found in a row; `stored_unanswered`: other rows whose request got no
+    2xx (cut by a fault: not a failure, counted apart)."""
     found = stored_tokens(run)
-    lost = duplicated = unanswered = 0
+    lost = duplicated = unanswered = refused_stored = 0
     for kind, counts in found.items():
         expected = set(answered.get(kind, ()))
         lost += sum(1 for token in expected if counts[token] == 0)
         duplicated += sum(1 for count in counts.values() if count > 1)
-        unanswered += sum(1 for token in counts if token not in expected)
-    return {"lost": lost, "duplicated": duplicated, "stored_unanswered": unanswered}
+        refused_stored += sum(1 for token in counts if token in refused)
+        unanswered += sum(1 for token in counts if token not in expected and token not in refused)
+    return {
+        "lost": lost,
+        "duplicated": duplicated,
+        "refused_stored": refused_stored,
+        "stored_unanswered": unanswered,
+    }
 
 
 def _beyond_sequence(references: list[str], last: Mapping[str, int]) -> int:
@@ -275,6 +284,7 @@ class Recorder:
     origin: float
     outcomes: list[Outcome] = field(default_factory=list)
     answered: dict[str, list[str]] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> float:
@@ -660,10 +670,10 @@ def garbage(client: Client) -> list[dict[str, Any]]:
     """Bad uploads; each must get a 4xx with a JSON `detail`, and store nothing."""
     results = []
     rng = client.rng
-    fields = _fields(_report(client, client.token(), "unused|0"))
-    challenge = _challenge(client, "garbage_challenge")
-    if challenge is not None:
-        fields = _fields(_report(client, client.token(), challenge))
+    token = client.token()
+    client.recorder.refused.append(token)
+    challenge = _challenge(client, "garbage_challenge") or "unused|0"
+    fields = _fields(_report(client, token, challenge))
     cases: list[tuple[str, bytes, str]] = []
     body, content_type = multipart(fields, rng.randbytes(50_000))
     cases.append(("random bytes as a photo", body, content_type))
@@ -992,7 +1002,7 @@ def soak(
         gunicorn_stop(process)
     connections.close_all()
     _log("verifying")
-    stored = stored_once(recorder.answered, run)
+    stored = stored_once(recorder.answered, run, recorder.refused)
     partial = partial_records(run)
     audit_ok, audit_line = audit_verify()
     windows = classify(recorder.outcomes, faults)
@@ -1018,6 +1028,7 @@ def soak(
         "audit_verify": audit_ok,
         "errors_outside_windows": windows["errors_outside_windows"] == 0,
         "garbage_refused_clearly": bool(garbage_cases) and garbage_unclear == 0,
+        "garbage_not_stored": stored["refused_stored"] == 0,
         "no_unexpected_4xx_outside_windows": windows["unexpected_4xx_outside_windows"] == 0,
         "worker_respawned": kill is not None and kill.detail.get("respawned_after_s") is not None,
         "postgres_restarted": not restart
@@ -1103,8 +1114,8 @@ def print_result(result: dict[str, Any]) -> None:
     )
     print(
         f"  created and answered 2xx: {result['created_answered']}, lost: {result['lost']}, "
-        f"duplicated: {result['duplicated']}, stored without a 2xx (cut by a fault): "
-        f"{result['stored_unanswered']}"
+        f"duplicated: {result['duplicated']}, garbage stored: {result['refused_stored']}, "
+        f"stored without a 2xx (cut by a fault): {result['stored_unanswered']}"
     )
     partial = ", ".join(f"{k} {v}" for k, v in result["partial_checks"].items() if v) or "none"
     print(f"  partial records: {result['partial_records']} ({partial})")

@@ -58,15 +58,28 @@ def records(db):
 
 def test_nothing_wrong_in_records_made_by_the_services(records):
     _report, _point, _operation, answered = records
-    assert stored_once(answered, RUN) == {"lost": 0, "duplicated": 0, "stored_unanswered": 0}
+    assert stored_once(answered, RUN) == {
+        "lost": 0,
+        "duplicated": 0,
+        "refused_stored": 0,
+        "stored_unanswered": 0,
+    }
     assert partial_records(RUN) == dict.fromkeys(partial_records(RUN), 0)
     assert audit_verify()[0]
 
 
-def test_a_2xx_without_its_row_is_lost_a_row_without_its_2xx_is_counted_apart(records):
+def test_lost_stored_without_a_2xx_and_refused_but_stored(records):
     _report, _point, _operation, answered = records
     answered = {**answered, "report": [token(1), token(99)], "operation": []}
-    assert stored_once(answered, RUN) == {"lost": 1, "duplicated": 0, "stored_unanswered": 1}
+    assert stored_once(answered, RUN) == {
+        "lost": 1,
+        "duplicated": 0,
+        "refused_stored": 0,
+        "stored_unanswered": 1,
+    }
+    # The edit's request was one that had to be refused (a garbage upload): stored, it fails.
+    answered = {**answered, "dealpoint_edit": []}
+    assert stored_once(answered, RUN, refused=[token(3)])["refused_stored"] == 1
 
 
 def test_a_record_stored_twice_is_duplicated_and_partial(records):
