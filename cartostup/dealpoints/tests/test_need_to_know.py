@@ -303,3 +303,40 @@ def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, pe
     )
     again = client_for("landlord_13h").get("/points-de-deal/").content.decode()
     assert again.index(first.reference) < again.index(second.reference)
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "action"),
+    [
+        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.VIEW),
+        ("cross13_analyst", "/carte/panneau/{pk}/", AuditAction.VIEW),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/history/", AuditAction.VIEW),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/operations/", AuditAction.VIEW),
+        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.VIEW),
+        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.VIEW),
+        ("police13_investigator", "/points-de-deal/{pk}/", AuditAction.VIEW),
+        ("landlord_13h", "/points-de-deal/{pk}/", AuditAction.VIEW),
+        ("landlord_13h", "/carte/panneau/{pk}/", AuditAction.VIEW),
+        ("landlord_13h", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW),
+        ("cross13_analyst", "/points-de-deal/", AuditAction.LIST),
+        ("cross13_analyst", "/api/v1/dealpoints/", AuditAction.LIST),
+        ("cross13_analyst", "/api/v1/operations/", AuditAction.LIST),
+        ("landlord_13h", "/points-de-deal/", AuditAction.LIST),
+        ("cross13_analyst", "/points-de-deal/export.csv", AuditAction.EXPORT),
+        ("landlord_13h", "/points-de-deal/export.geojson", AuditAction.EXPORT),
+        ("cross13_analyst", "/api/v1/dealpoints/export/?format=xlsx", AuditAction.EXPORT),
+        ("cross13_analyst", "/rapprochements/", AuditAction.LIST),
+    ],
+)
+def test_every_protected_read_is_audited(world, client_for, persona, username, path, action):
+    """Who read what, when: each read of a point (record, panel, history, operations, the
+    forms that show it), each listing and each export writes its audit event."""
+    point = world.landlord_point
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    response = client_for(username).get(path.format(pk=point.pk))
+    assert response.status_code == 200, response.content[:300]
+    events = AuditEvent.objects.filter(pk__gt=last, action=action, actor_id=persona(username).pk)
+    if action == AuditAction.VIEW:
+        events = events.filter(object_type="dealpoints.dealpoint", object_id=str(point.pk))
+    assert events.exists()
