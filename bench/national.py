@@ -32,7 +32,9 @@ events belong to synthetic points. `--replace` deletes those only. The rows are 
 from __future__ import annotations
 
 import csv
+import json
 import math
+import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -898,9 +900,6 @@ def generate(
         )
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    if any(existing.values()):
-        synthetic_delete()
-        timings["delete_s"] = round(time.perf_counter() - started, 2)
     moment = time.perf_counter()
     places = load_places(wanted)
     owners, services = _organisations(wanted)
@@ -923,11 +922,16 @@ def generate(
     for generator in generators:
         generator.plan(context)
     timings["plan_s"] = round(time.perf_counter() - moment, 2)
-    moment = time.perf_counter()
+    # One transaction: a failure leaves the previous set (if any) as it was.
     with transaction.atomic():
+        if any(existing.values()):
+            moment = time.perf_counter()
+            synthetic_delete()
+            timings["delete_s"] = round(time.perf_counter() - moment, 2)
+        moment = time.perf_counter()
         for generator in generators:
             generator.write(context)
-    timings["write_s"] = round(time.perf_counter() - moment, 2)
+        timings["write_s"] = round(time.perf_counter() - moment, 2)
     timings["total_s"] = round(time.perf_counter() - started, 2)
     return {
         "scale": scale,
@@ -939,3 +943,178 @@ def generate(
         "counts": context.counts,
         "timings": timings,
     }
+
+
+# --- the benchmark: `python -m bench.national` ---------------------------------------------------
+
+BENCH_SQLITE = (
+    Path(__file__).resolve().parent.parent / "var" / "bench-national" / "national.sqlite3"
+)
+BENCH_PG_DATABASE = "cartostup_bench_national"
+
+
+def _bench_child(database: str, scales: list[float], seed: int, output: Path) -> None:
+    """In a process set up on the bench database: migrate, load every territory and the demo
+    organisations when missing, then build each scale (replacing the previous one)."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from cartostup.access.services import demo_organisations_ensure
+    from cartostup.dealpoints.models import DealPoint, DealPointEvent, Operation, ReportLink
+    from cartostup.reports.models import Report
+    from cartostup.territories.management.commands._progress import StageProgress as Bars
+    from cartostup.territories.models import Commune
+
+    call_command("migrate", verbosity=0, interactive=False)
+    setup: dict[str, float] = {}
+    if (
+        Commune.objects.filter(geometry__isnull=False).values("departement").distinct().count()
+        < 101
+    ):
+        started = time.perf_counter()
+        call_command("load_territories", departements="all", verbosity=0)
+        setup["load_territories_s"] = round(time.perf_counter() - started, 1)
+    demo_organisations_ensure()
+    runs = []
+    for scale in scales:
+        bars = Bars(enabled=True, stream=sys.stderr)
+        try:
+            result = generate(scale=scale, seed=seed, replace=True, progress=bars)
+        finally:
+            bars.close()
+        points = DealPoint.objects.filter(reference__startswith=DEALPOINT_PREFIX)
+        result["rows"] = {
+            "dealpoints_dealpoint": points.count(),
+            "reports_report": Report.objects.filter(reference__startswith=REPORT_PREFIX).count(),
+            "dealpoints_reportlink": ReportLink.objects.filter(dealpoint__in=points).count(),
+            "dealpoints_operation": Operation.objects.filter(dealpoint__in=points).count(),
+            "dealpoints_dealpointevent": DealPointEvent.objects.filter(
+                dealpoint__in=points
+            ).count(),
+        }
+        print(
+            f"{database:8} scale {scale:>5}: {sum(result['rows'].values()):>8,} rows in "
+            f"{result['timings']['total_s']:.1f} s ({result['rows']})",
+            flush=True,
+        )
+        runs.append(result)
+    output.write_text(
+        json.dumps(
+            {
+                "database": database,
+                "vendor": connection.vendor,
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "setup": setup,
+                "runs": runs,
+            },
+            indent=2,
+        )
+    )
+
+
+def _pg_database(name: str) -> str:
+    """The URL of PostgreSQL database `name` on 127.0.0.1:5432, created when missing."""
+    import psycopg
+
+    server = "postgres://postgres@127.0.0.1:5432"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
+def bench_main(argv: list[str] | None = None) -> int:
+    import argparse
+    import os
+    import subprocess
+
+    from bench.territories import machine
+
+    root = Path(__file__).resolve().parent.parent
+    parser = argparse.ArgumentParser(
+        description="Time `generate_national` at scales 1 and 10 on SQLite and PostgreSQL."
+    )
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--scales", default="1,10", help="comma-separated scales (1,10)")
+    parser.add_argument("--quick", action="store_true", help="scale 0.1 only")
+    parser.add_argument("--seed", type=int, default=20250604)
+    parser.add_argument("--child", choices=["sqlite", "postgres"], help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    scales = [0.1] if args.quick else [float(value) for value in args.scales.split(",")]
+    if args.child:
+        _bench_child(args.child, scales, args.seed, args.output)
+        return 0
+    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    results = []
+    for database in databases:
+        if database == "sqlite":
+            BENCH_SQLITE.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{BENCH_SQLITE}"
+        else:
+            url = _pg_database(BENCH_PG_DATABASE)
+        output = BENCH_SQLITE.parent / f"result-{database}.json"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.bench",
+            "CARTOSTUP_DATA_DIR": str(BENCH_SQLITE.parent / database),
+            "DATABASE_URL": url,
+            "PYTHONUNBUFFERED": "1",
+        }
+        command = [sys.executable, "-m", "bench.national", "--child", database]
+        command += ["--scales", ",".join(map(str, scales)), "--seed", str(args.seed)]
+        command += ["--output", str(output)]
+        subprocess.run(command, cwd=root, env=env, check=True)
+        results.append(json.loads(output.read_text()))
+    now = datetime.now(UTC)
+    print()
+    print(
+        f"{'database':9} {'scale':>6} {'points':>8} {'reports':>8} {'links':>7} "
+        f"{'operations':>10} {'events':>8} {'build s':>8}"
+    )
+    for result in results:
+        for run in result["runs"]:
+            rows = run["rows"]
+            print(
+                f"{result['database']:9} {run['scale']:>6} {rows['dealpoints_dealpoint']:>8} "
+                f"{rows['reports_report']:>8} {rows['dealpoints_reportlink']:>7} "
+                f"{rows['dealpoints_operation']:>10} {rows['dealpoints_dealpointevent']:>8} "
+                f"{run['timings']['total_s']:>8}"
+            )
+    results_dir = root / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / "national.json"
+    if path.exists() and not args.quick:
+        # A run on one database keeps the other's last full result (it carries its date).
+        previous = json.loads(path.read_text())
+        if not previous.get("quick"):
+            results += [
+                result
+                for result in previous.get("results", [])
+                if result["database"] not in databases
+            ]
+    path.write_text(
+        json.dumps(
+            {
+                "benchmark": "national",
+                "date": now.isoformat(timespec="seconds"),
+                "machine": machine(),
+                "quick": args.quick,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
+    print(f"\n{path.relative_to(root)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(bench_main())
