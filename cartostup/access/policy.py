@@ -363,7 +363,15 @@ def visible_fields(actor: Any, model: type[models.Model]) -> tuple[str, ...] | N
         return None
     context = actor_context(actor)
     reduced = [rules.fields_by_role[role] for role in context.roles if role in rules.fields_by_role]
-    full = [role for role in context.roles if role not in rules.fields_by_role]
+    # Only a role that receives records (by distribution or as their owner) widens the view
+    # to every field: a role that receives none (prefecture staff, an auditor) held beside a
+    # reduced one must not turn the reduced view into the whole record.
+    full = [
+        role
+        for role in context.roles
+        if role not in rules.fields_by_role
+        and (role in rules.roles or rules.owner_roles is None or role in rules.owner_roles)
+    ]
     if full or not reduced:
         return None
     return tuple(sorted({name for names in reduced for name in names}))

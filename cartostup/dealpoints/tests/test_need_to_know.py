@@ -340,3 +340,31 @@ def test_every_protected_read_is_audited(world, client_for, persona, username, p
     if action == AuditAction.VIEW:
         events = events.filter(object_type="dealpoints.dealpoint", object_id=str(point.pk))
     assert events.exists()
+
+
+def test_a_second_role_that_receives_no_point_does_not_widen_a_landlords_view(
+    world, client_for, persona
+):
+    """A landlord referent who also holds a role that receives no point one by one (prefecture
+    staff, an auditor) still receives the reduced view of its buildings' points: a role
+    without declared reduced fields is not a role that receives whole records."""
+    from cartostup.access.models import Membership
+
+    landlord = persona("landlord_13h")
+    for other in ("prefecture_13", "auditor"):
+        organisation = persona(other).memberships.get().organisation
+        Membership.objects.create(
+            user=landlord, organisation=organisation, role=persona(other).memberships.get().role
+        )
+    client = client_for("landlord_13h")
+    point = world.landlord_point
+    detail = client.get(f"/api/v1/dealpoints/{point.pk}/").json()
+    assert set(detail) == {"id", "reference", "status", "last_activity_week", "building"}
+    panel = client.get(f"/carte/panneau/{point.pk}/").content.decode()
+    assert "Point 0" not in panel and str(point.latitude) not in panel
+    page = client.get(f"/points-de-deal/{point.pk}/").content.decode()
+    assert "Point 0" not in page and "cannabis" not in page.lower()
+    exported = json.loads(client.get("/points-de-deal/export.geojson").content)
+    assert set(exported["features"][0]["properties"]) == {
+        "reference", "status", "last_activity_week", "building"
+    }  # fmt: skip
