@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cartostup.access.choices import Marking
@@ -398,3 +399,96 @@ def test_list_page_links_to_exports_with_its_filters(client_for):
     landlord = client_for("landlord_13h").get("/points-de-deal/").content.decode()
     assert "/points-de-deal/export.geojson" in landlord
     assert IMPORT not in landlord
+
+
+# --- every column fuzzed (bad input, issue 5) ----------------------------------------------------
+
+FUZZ_COLUMNS = (
+    "reference;status;name;latitude;longitude;precision;address;building_label;stairwell_label;"
+    "channel;products;opening_hours;observed_roles;estimated_daily_turnover;confidence;"
+    "first_reported_at;last_activity_at"
+)
+_tricky_text = st.one_of(
+    st.sampled_from(["", " ", "=1+1", "@SUM(A1)", "'=x", "\x00", "é" * 301, "x" * 2001]),
+    st.text(max_size=12),
+)
+_tricky_number = st.one_of(
+    st.sampled_from(["", "nan", "inf", "-0", "1e309", "43,3452", "9" * 60, "0x10", "1_000"]),
+    st.floats().map(str),
+    st.integers().map(str),
+)
+_tricky_moment = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "0001-01-01",
+            "0001-01-01T00:00",
+            "9999-12-31T23:59:59",
+            "2024-02-30",
+            "2024-03-31T02:30",  # does not exist in Paris (summer time)
+            "2024-10-27T02:30",  # exists twice in Paris
+            "2024-01-01T00:00+14:00",
+            "2024-01-01T25:00",
+            "20240101",
+        ]
+    ),
+    st.datetimes().map(lambda moment: moment.isoformat()),
+)
+
+
+# A valid line (in Marseille, in the analyst's territory) in which a few cells are replaced.
+FUZZ_VALID_CELLS = [
+    ["OLD-1", ""],
+    ["", "reported", "confirmed", "dismantled"],
+    ["Le four", "", "Parking"],
+    ["43.3452", "43,3460"],
+    ["5.3949", "5,3960"],
+    ["building", "street", "stairwell", ""],
+    ["", "12 allée des Amandiers"],
+    ["", "B"],
+    ["", "3"],
+    ["fixed", "delivery", ""],
+    ["cannabis", "cannabis|cocaine", ""],
+    ["fri:evening", "mon:night|sat:day", ""],
+    ["lookouts", ""],
+    ["8000", "0", ""],
+    ["low", "medium", "high", ""],
+    ["2024-01-05", "2024-01-05T10:00", ""],
+    ["2024-02-01T18:30", ""],
+]
+_any_tricky = st.one_of(_tricky_text, _tricky_number, _tricky_moment)
+_fuzz_line = st.tuples(
+    st.tuples(*(st.sampled_from(cells) for cells in FUZZ_VALID_CELLS)),
+    st.lists(st.tuples(st.integers(0, len(FUZZ_VALID_CELLS) - 1), _any_tricky), max_size=2),
+).map(lambda line: [dict(line[1]).get(index, cell) for index, cell in enumerate(line[0])])
+
+
+@settings(
+    max_examples=600 if os.environ.get("CARTOSTUP_FUZZ_LONG") == "1" else 60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=st.lists(_fuzz_line, min_size=1, max_size=3), partial=st.booleans())
+def test_every_column_fuzzed_imports_whole_lines_or_explains(analyst, rows, partial):
+    """Valid-looking files with a bad value anywhere: each line is imported whole or refused
+    with its messages, nothing else is kept (all or nothing unless partial), never a crash."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(FUZZ_COLUMNS.split(";"))
+    writer.writerows(rows)
+    try:
+        parsed = exchange.parse_rows(buffer.getvalue().encode("utf-8"), "carte.csv")
+    except exchange.ImportFileError as error:
+        assert error.message
+        return
+    result = exchange.dealpoints_import(actor=analyst, rows=parsed, partial=partial)
+    assert all(error.messages and all(error.messages) for error in result.errors)
+    stored = DealPoint.objects.count()
+    event("some lines imported" if stored else "nothing imported")
+    if result.errors and not partial:
+        assert stored == 0
+    else:
+        assert stored == len(parsed) - len(result.errors)
+    for point in DealPoint.objects.all():
+        assert -90 <= point.latitude <= 90 and -180 <= point.longitude <= 180
+    DealPoint.objects.all().delete()
