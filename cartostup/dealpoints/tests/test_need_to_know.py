@@ -368,3 +368,22 @@ def test_a_second_role_that_receives_no_point_does_not_widen_a_landlords_view(
     assert set(exported["features"][0]["properties"]) == {
         "reference", "status", "last_activity_week", "building"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_pages_name_no_point(world, client_for, username):
+    """The map page (even opened on a point), the list page (with filters) and the record
+    URLs never name a point, an address or a position to an aggregate-only role."""
+    client = client_for(username)
+    point = world.points_13[1]
+    pages = [
+        f"/carte/?departement=13&point={point.pk}",
+        "/points-de-deal/?status=reported&q=PD-13",
+        "/rapprochements/",
+    ]
+    for path in pages:
+        response = client.get(path)
+        text = response.content.decode()
+        assert "PD-13" not in text.replace("q=PD-13", ""), path
+        assert "Point 1" not in text and f"{point.latitude:.4f}" not in text, path
+    assert client.get("/rapprochements/").status_code == 404
