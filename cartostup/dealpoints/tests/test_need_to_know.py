@@ -387,3 +387,41 @@ def test_aggregate_pages_name_no_point(world, client_for, username):
         assert "PD-13" not in text.replace("q=PD-13", ""), path
         assert "Point 1" not in text and f"{point.latitude:.4f}" not in text, path
     assert client.get("/rapprochements/").status_code == 404
+
+
+def test_aggregate_filters_never_leave_a_small_hexagon(world, client_for, persona):
+    """Whatever the combination of filters an aggregate-only role sends (status, product,
+    channel, period, département, QPV, viewport, zoom), each hexagon it receives, and each
+    status inside it, counts at least the minimum."""
+    analyst = persona("cross13_analyst")
+    cluster = world.points_13[:5]
+    services.dealpoint_change_status(actor=analyst, dealpoint=cluster[1], status="confirmed")
+    DealPoint.objects.filter(pk=cluster[2].pk).update(products=["heroin"], channel="drive")
+    client = client_for("prefecture_13")
+    combinations: list[dict[str, Any]] = [
+        {},
+        {"status": "confirmed"},
+        {"status": ["reported", "confirmed"]},
+        {"product": "heroin"},
+        {"product": "cannabis", "channel": "fixed"},
+        {"channel": "drive", "status": "reported"},
+        {"active_from": date.today().isoformat(), "departement": "13"},
+        {"active_to": "2000-01-01"},
+        {"qpv": "true"},
+        {"precision": "building", "commune": "Marseille"},
+    ]
+    seen = 0
+    for filters in combinations:
+        for bbox, zoom in (
+            (MARSEILLE_BBOX, 6),
+            (MARSEILLE_BBOX, 12),
+            ("5.3949,43.345,5.395,43.3453", 19),
+        ):
+            collection = _layer(client, bbox=bbox, zoom=zoom, **filters)
+            for feature in collection["features"]:
+                properties = feature["properties"]
+                assert properties["kind"] == "hexagon"
+                assert properties["count"] >= 3, (filters, zoom, properties)
+                assert all(n >= 3 for n in properties["by_status"].values()), (filters, properties)
+                seen += 1
+    assert seen > 0
