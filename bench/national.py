@@ -766,7 +766,7 @@ def synthetic_delete() -> dict[str, int]:
         Proposal,
         ReportLink,
     )
-    from cartostup.reports.models import Report
+    from cartostup.reports.models import Report, ReportMessage
 
     points = DealPoint.objects.filter(reference__startswith=DEALPOINT_PREFIX)
     reports = Report.objects.filter(reference__startswith=REPORT_PREFIX)
@@ -786,12 +786,15 @@ def synthetic_delete() -> dict[str, int]:
             ReportLink.objects.filter(dealpoint__in=points).delete()[0]
             + ReportLink.objects.filter(report__in=reports).delete()[0]
         )
-        # Real points never point at synthetic ones, but a successor link is cleared first so
-        # that the deletion does not depend on the order of the rows.
+        ReportMessage.objects.filter(report__in=reports).delete()
+        # What may still refer to the synthetic rows is cleared above or here; then one DELETE
+        # each, without loading the rows (a foreign key from elsewhere would fail the
+        # transaction, not leave a dangling row).
         DealPoint.objects.filter(successor__in=points).update(successor=None)
         DealPoint.objects.filter(merged_into__in=points).update(merged_into=None)
-        deleted["dealpoints"] = points.delete()[0]
-        deleted["reports"] = reports.delete()[0]
+        Proposal.objects.filter(dealpoint__in=points).update(dealpoint=None)
+        deleted["dealpoints"] = points._raw_delete(points.db)
+        deleted["reports"] = reports._raw_delete(reports.db)
     return deleted
 
 
