@@ -407,3 +407,21 @@ def test_backup_while_the_application_writes_is_consistent(round_trip, tmp_path)
     finally:
         if third.target.vendor == "postgresql":
             _drop_postgresql(third.target.name)
+
+
+def test_database_password_stays_out_of_messages_and_command_lines():
+    target = DatabaseTarget.from_settings(
+        {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "cartostup",
+            "HOST": "db.interne",
+            "PORT": 5432,
+            "USER": "cartostup",
+            "PASSWORD": "mot-de-passe-secret",
+        }
+    )
+    assert "mot-de-passe-secret" not in repr(target)
+    environment = target.libpq_environment()
+    # Given to pg_dump and pg_restore through their environment, never as an argument.
+    assert environment["PGPASSWORD"] == "mot-de-passe-secret"
+    assert environment["PGHOST"] == "db.interne" and environment["PGDATABASE"] == "cartostup"
