@@ -93,7 +93,8 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'cartostup.sqlite3'}"),
+        # An empty DATABASE_URL means unset (as an empty line in an environment file gives).
+        os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'cartostup.sqlite3'}",
         conn_max_age=int(os.environ.get("CARTOSTUP_DB_CONN_MAX_AGE", "60")),
         # A persistent connection broken by a database restart (or a terminated backend) is
         # replaced at the start of the next request instead of failing it with a 500 (seen by
