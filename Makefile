@@ -12,7 +12,7 @@ TERRITORIES ?= all
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cartostup
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run serve setup install install-dev browser test test-sqlite test-postgres lint format bench clean code messages
+.PHONY: run serve setup install install-dev browser test test-sqlite test-postgres lint audit format bench soak clean code messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,18 +78,26 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy cartostup config bench tests
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	## Known vulnerabilities of the installed packages: fails on any found. A package it cannot
+	## look up is listed as not audited (`make audit` fails on those too).
+	$(BIN)/pip-audit --skip-editable --progress-spinner off
+
+## The dependency audit that refuses to pass when it could not check every package.
+audit: install-dev
+	$(BIN)/pip-audit --skip-editable --strict --progress-spinner off
 
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Every benchmark, one table, bench/results/<date>.json (`make bench ONLY=map,soak`, `QUICK=1`).
+## The soak test restarts the local PostgreSQL once.
 bench: install-dev
-	$(BIN)/python -m bench.territories
-	$(BIN)/python -m bench.intake
-	$(BIN)/python -m bench.matching
-	$(BIN)/python -m bench.map
-	## The long API fuzzing (every schemathesis phase, 200 examples per operation).
-	CARTOSTUP_FUZZ_LONG=1 $(BIN)/pytest -p no:cacheprovider -n 2 tests/api
+	$(BIN)/python -m bench.run $(if $(ONLY),--only $(ONLY)) $(if $(QUICK),--quick)
+
+## The soak and fault test alone (2 minutes; restarts the local PostgreSQL once).
+soak: install-dev
+	$(BIN)/python -m bench.soak --duration 120 --clients 8
 
 clean:
 	rm -rf $(VENV) var
