@@ -166,6 +166,21 @@ def national_figures(results: dict[str, Json]) -> list[Figure]:
     return figures
 
 
+def soak_figures(results: dict[str, Json]) -> list[Figure]:
+    [data] = results.values()
+    return [
+        Figure("all checks passed", str(data["passed"])),
+        Figure("workload", data["duration_s"], "s"),
+        Figure("requests", data["requests"]),
+        Figure("requests per second", data["requests_per_s"], "req/s"),
+        Figure("faults injected", data["faults_injected"]),
+        Figure("answered 2xx but lost", data["lost"]),
+        Figure("stored twice", data["duplicated"]),
+        Figure("partial records", data["partial_records"]),
+        Figure("errors outside the fault windows", data["errors_outside_windows"]),
+    ]
+
+
 # Figures to show first from a result file the harness does not know in detail.
 PREFERRED = ("passed", "duration", "requests", "lost", "errors", "faults")
 
@@ -253,6 +268,7 @@ BENCHMARKS: list[Benchmark] = [
         _module("soak"),
         ["--duration", "30"],
         "soak-*.json",
+        soak_figures,
         requires="bench/soak.py",
         newest_only=True,
     ),

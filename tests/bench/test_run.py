@@ -137,3 +137,14 @@ def test_a_quick_run_puts_the_result_files_back(tmp_path, monkeypatch):
     monkeypatch.setattr(run, "BENCHMARKS", [check])
     assert run.main(["--quick"]) == 0
     assert (results / f"{datetime.now(UTC):%Y-%m-%d}-quick.json").exists()
+
+
+def test_soak_figures_come_from_its_result_file():
+    [path] = sorted(RESULTS.glob("soak-*.json"))[-1:]
+    data = load(path.name)
+    figures = run.collect(benchmark("soak"), [path])
+    values = {figure.figure: figure.value for figure in figures}
+    assert values["all checks passed"] == str(data["passed"])
+    assert values["requests"] == data["requests"]
+    assert values["answered 2xx but lost"] == data["lost"]
+    assert values["faults injected"] == data["faults_injected"]
