@@ -1,7 +1,10 @@
 """Fuzz every operation of the OpenAPI schema with schemathesis, in process, on the real database:
 as a verified staff user (no 5xx, responses conform to the schema) and anonymously (staff
 operations refused; the public reporting API, under /api/public/, answers without 5xx and
-conforms to its schema, with the proof of work off and rate limits relaxed)."""
+conforms to its schema, with the proof of work off and rate limits relaxed); then as each of
+the 16 personas over every staff operation, writes included (CSRF token sent). Every 4xx says
+what and why ({"detail", "code"}). Short in `make test` (a few examples per persona), long in
+`make bench` (`CARTOSTUP_FUZZ_LONG=1`: every phase, 200 examples)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from hypothesis import HealthCheck, reject, settings
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
+from cartostup.core.personas import PERSONA_NAMES
 from conftest import login_verified
 
 PUBLIC_PREFIX = "/api/public/"
@@ -127,8 +131,7 @@ def test_api_as_verified_analyst(case, analyst_cookies, public_api_settings):
     # it replays a success without the cookie and wants a 401, where the session API answers 403
     # (test_api_refuses_anonymous checks that). Every other check does.
     case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
-    if response.status_code == 400:
-        assert response.json(), "a 400 must explain what is wrong"
+    _check_explained(case, response)
 
 
 @pytest.mark.django_db
@@ -149,6 +152,7 @@ def test_api_refuses_anonymous(case, in_process_wsgi, public_api_settings):
             assert response.status_code == 405, response.text
     elif case.method.upper() in DOCUMENTED_METHODS[case.path]:
         assert response.status_code in (401, 403), response.text
+        _check_explained(case, response)
     else:
         # Methods the operation does not have answer 405 before any authentication.
         assert response.status_code == 405, response.text
@@ -196,5 +200,64 @@ def test_dealpoints_api_per_persona(case, dealpoints_persona, public_api_setting
     if name == "prefecture_13" and case.method.lower() in schema.raw_schema["paths"][case.path]:
         assert response.status_code in (400, 404), response.text
     if response.status_code in (400, 403, 404):
+        body = response.json()
+        assert body["detail"] and body["code"], "a 4xx must explain what is wrong"
+
+
+# --- every persona over every staff operation ----------------------------------------------------
+
+# The public API authenticates no one: a persona changes nothing there (the anonymous test covers
+# it), so each persona is fuzzed over every other operation, writes included.
+STAFF_API = schema.include(path_regex=r"^/api/v1/")
+# Few examples per persona and operation in `make test` (16 personas x 21 operations: about
+# 50 per operation in all, the module within ~4 minutes on 2 cores), 200 in `make bench`.
+FUZZ_PERSONAS = settings(
+    max_examples=200 if FUZZ_LONG else 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# Statuses an API may answer a persona with, each explained by {"detail", "code"}.
+EXPLAINED_4XX = {400, 403, 404, 405, 406, 409, 413, 415, 429}
+
+
+@pytest.fixture(params=PERSONA_NAMES)
+def any_persona(request, persona, in_process_wsgi, client):
+    """Each persona logged in with the CSRF token set, beside a deal point of Marseille on the
+    landlord's building that generated ids may hit."""
+    from cartostup.access.services import building_create
+    from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint
+
+    building = building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment fuzz",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=MARSEILLE_14[0],
+        longitude=MARSEILLE_14[1],
+    )
+    dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
+    login_verified(client, persona(request.param))
+    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    cookies["csrftoken"] = CSRF_TOKEN
+    return request.param, cookies
+
+
+@pytest.mark.django_db
+@STAFF_API.parametrize()
+@FUZZ_PERSONAS
+def test_staff_api_per_persona(case, any_persona, public_api_settings):
+    """Every persona, every staff operation (writes with the CSRF token): no 5xx, responses
+    conform to the schema, and every refusal says what and why ({"detail", "code"})."""
+    _skip_unsendable(case)
+    _name, cookies = any_persona
+    response = case.call(cookies=cookies, headers={"X-CSRFToken": CSRF_TOKEN})
+    assert response.status_code < 500, response.text
+    case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
+    _check_explained(case, response)
+
+
+def _check_explained(case, response) -> None:
+    """Every refusal says what and why: JSON {"detail", "code"} (HEAD has no body)."""
+    if 400 <= response.status_code < 500 and case.method.upper() != "HEAD":
+        assert response.status_code in EXPLAINED_4XX, response.text
         body = response.json()
         assert body["detail"] and body["code"], "a 4xx must explain what is wrong"
