@@ -556,6 +556,10 @@ def _list(value: Any, name: str, errors: dict[str, list[str]]) -> list[str]:
     return []
 
 
+# Imported activity dates older than this are refused (typing errors, placeholder dates).
+EARLIEST_YEAR = 1990
+
+
 def _moment(value: Any, name: str, errors: dict[str, list[str]]) -> datetime | None:
     text = _text(value, name, errors)
     if not text:
@@ -572,6 +576,12 @@ def _moment(value: Any, name: str, errors: dict[str, list[str]]) -> datetime | N
     if moment is None:
         errors.setdefault(name, []).append(
             _("Date invalide (format attendu : AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).")
+        )
+        return None
+    if moment.year < EARLIEST_YEAR:
+        # Also keeps clear of year 1, which no time zone conversion survives.
+        errors.setdefault(name, []).append(
+            _("La date doit être postérieure au 1er janvier %(year)s.") % {"year": EARLIEST_YEAR}
         )
         return None
     if timezone.is_naive(moment):

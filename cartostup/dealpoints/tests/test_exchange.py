@@ -211,6 +211,28 @@ def test_partial_import_keeps_only_the_valid_lines(analyst):
     assert [error.line for error in result.errors] == [3]
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0001-01-01", "postérieure au 1er janvier 1990"),
+        ("0001-01-01T00:00+05:00", "postérieure au 1er janvier 1990"),
+        ("1989-12-31", "postérieure au 1er janvier 1990"),
+        ("2999-01-01", "dans le futur"),
+        ("2024-02-30", "Date invalide"),
+    ],
+)
+def test_activity_dates_out_of_range_are_explained(analyst, value, message):
+    """Found by fuzzing: year 1 passed as a date and broke the conversion to UTC (a 500)."""
+    header = "reference;status;name;latitude;longitude;precision;last_activity_at"
+    rows = exchange.parse_rows(
+        _csv(f"OLD-1;confirmed;Le four;43.3452;5.3949;building;{value}", header=header),
+        "carte.csv",
+    )
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert not result.imported and not DealPoint.objects.exists()
+    assert message in " ".join(result.errors[0].messages)
+
+
 def test_dry_run_keeps_nothing(analyst):
     rows = exchange.parse_rows(_csv(VALID), "carte.csv")
     result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
