@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "MPO"})  # MPO: JPEG from some phones
+# The only parsers that ever read an upload (the JPEG one also opens MPO files).
+_OPEN_FORMATS = ("JPEG", "PNG", "WEBP")
 MAX_SIDE = 2048
 JPEG_QUALITY = 85
 
@@ -53,7 +55,8 @@ def photo_reencode(upload: IO[bytes] | Any) -> ContentFile:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
+            # No other plugin (PSD, TIFF...) reads the upload's bytes.
+            with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as probe:
                 if probe.format not in ACCEPTED_FORMATS:
                     raise _refuse()
                 width, height = probe.size
@@ -65,7 +68,7 @@ def photo_reencode(upload: IO[bytes] | Any) -> ContentFile:
                     )
                 probe.verify()
             # verify() leaves the image unusable: decode again.
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=_OPEN_FORMATS) as image:
                 image.load()
                 oriented = ImageOps.exif_transpose(image)
                 rgb = oriented.convert("RGB")
