@@ -22,3 +22,4 @@ urlpatterns = [
 
 # Django's refusals of a body (too large, too many fields) explained in French (JSON under /api/).
 handler400 = "cartostup.core.errors.bad_request"
+handler404 = "cartostup.core.errors.page_not_found"

@@ -1,5 +1,6 @@
 """Refusals of a request's body before any view runs: too large (413) or too many fields (400),
 in French: JSON `{"detail", "code"}` under /api/, the State design system's page elsewhere.
+An unknown address under /api/ (a mistyped or invalid path) is a JSON 404 too.
 
 `RequestSizeLimitMiddleware` refuses a declared `Content-Length` above
 `CARTOSTUP_MAX_REQUEST_BYTES` without reading the body; `bad_request` (Django's `handler400`)
@@ -69,3 +70,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if _is_api(request):
         return JsonResponse({"detail": message, "code": "bad_request"}, status=400)
     return defaults.bad_request(request, exception or Exception(), template_name="400.html")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: JSON under /api/ (an unknown or malformed address), the page
+    elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": _("Aucune ressource à cette adresse de l'API."), "code": "not_found"},
+            status=404,
+        )
+    return defaults.page_not_found(request, exception or Exception(), template_name="404.html")

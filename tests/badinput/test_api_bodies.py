@@ -179,7 +179,21 @@ def test_invalid_utf8_in_staff_query_and_path_is_explained(staff, url):
 )
 def test_invalid_utf8_in_public_query_and_path_is_no_500(public, url):
     response = public.get(url)
-    assert response.status_code < 500
+    assert response.status_code in (200, 404)
+    assert response.json()["code"] if response.status_code == 404 else response.json()
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/nothing-here/", "/api/public/v1/%ff", "/api/v1/dealpoints/1/%c3%28/"]
+)
+def test_unknown_api_addresses_are_a_french_json_404(staff, url):
+    _refused(staff.get(url), 404, "not_found", "Aucune ressource")
+
+
+def test_unknown_page_addresses_keep_the_html_404(staff):
+    response = staff.get("/nulle-part/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("path", [PUBLIC_REPORTS, STAFF_DEALPOINTS])
