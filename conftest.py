@@ -59,6 +59,18 @@ def client_for(persona) -> Callable[[str], Client]:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in French: a request in another language (the public pages speak
+    English and Arabic) leaves its language active in the thread that served it."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate limits are counted in process memory: each test starts with none."""
     from cartostup.reports import ratelimit
