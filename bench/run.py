@@ -241,6 +241,17 @@ def _module(name: str) -> list[str]:
     return [sys.executable, "-m", f"bench.{name}"]
 
 
+FUZZ_PERSONAS = (
+    "cross13_analyst",
+    "police13_investigator",
+    "prosecutor_13",
+    "prefecture_13",
+    "landlord_13h",
+    "caller_operator",
+    "auditor",
+    "admin",
+)
+
 BENCHMARKS: list[Benchmark] = [
     Benchmark(
         "territories",
@@ -274,10 +285,15 @@ BENCHMARKS: list[Benchmark] = [
     ),
     Benchmark(
         "fuzz",
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q", "tests/api"],
+        [
+            sys.executable,
+            *("-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q"),
+            *("tests/api", "tests/badinput", "cartostup/dealpoints/tests/test_exchange.py"),
+        ],
         [],
         None,
-        env={"CARTOSTUP_FUZZ_LONG": "1"},
+        # The long per-persona fuzzing costs ~10 min of 2 cores per persona: one per role.
+        env={"CARTOSTUP_FUZZ_LONG": "1", "CARTOSTUP_FUZZ_PERSONAS": ",".join(FUZZ_PERSONAS)},
         quick_env={},
         requires="tests/api",
     ),
