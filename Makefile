@@ -73,13 +73,13 @@ test-postgres:
 		echo "PostgreSQL absent : tests PostgreSQL ignorés (CARTOSTUP_REQUIRE_POSTGRES=1 pour les exiger)"; \
 	fi
 
+## ruff, formatting, mypy, migrations, and pip-audit: known vulnerabilities of the installed
+## packages fail it; a package it cannot look up is listed as not audited (`make audit` fails then).
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy cartostup config bench tests
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
-	## Known vulnerabilities of the installed packages: fails on any found. A package it cannot
-	## look up is listed as not audited (`make audit` fails on those too).
 	$(BIN)/pip-audit --skip-editable --progress-spinner off
 
 ## The dependency audit that refuses to pass when it could not check every package.
