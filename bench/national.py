@@ -1018,25 +1018,11 @@ def _bench_child(database: str, scales: list[float], seed: int, output: Path) ->
     )
 
 
-def _pg_database(name: str) -> str:
-    """The URL of PostgreSQL database `name` on 127.0.0.1:5432, created when missing."""
-    import psycopg
-
-    server = "postgres://postgres@127.0.0.1:5432"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    return f"{server}/{name}"
-
-
 def bench_main(argv: list[str] | None = None) -> int:
     import argparse
-    import os
     import subprocess
 
+    from bench.common import environment, pg_database_ensure
     from bench.territories import machine
 
     root = Path(__file__).resolve().parent.parent
@@ -1061,16 +1047,14 @@ def bench_main(argv: list[str] | None = None) -> int:
             BENCH_SQLITE.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{BENCH_SQLITE}"
         else:
-            url = _pg_database(BENCH_PG_DATABASE)
+            url = pg_database_ensure(BENCH_PG_DATABASE)
         output = BENCH_SQLITE.parent / f"result-{database}.json"
         output.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.bench",
-            "CARTOSTUP_DATA_DIR": str(BENCH_SQLITE.parent / database),
-            "DATABASE_URL": url,
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = environment(
+            DJANGO_SETTINGS_MODULE="config.settings.bench",
+            CARTOSTUP_DATA_DIR=str(BENCH_SQLITE.parent / database),
+            DATABASE_URL=url,
+        )
         command = [sys.executable, "-m", "bench.national", "--child", database]
         command += ["--scales", ",".join(map(str, scales)), "--seed", str(args.seed)]
         command += ["--output", str(output)]
