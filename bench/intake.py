@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    PG_SERVER,
+    environment,
     free_port,
     gunicorn_start,
     gunicorn_stop,
@@ -198,23 +198,14 @@ class Stack:
             self.sqlite_path = scratch / "bench.sqlite3"
             self.database_url = f"sqlite:///{self.sqlite_path}"
         else:
-            self._pg_recreate()
-            self.database_url = f"{PG_SERVER}/{PG_DATABASE}"
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.bench",
-            "CARTOSTUP_DATA_DIR": str(self.data_dir),
-            "DATABASE_URL": self.database_url,
-            "PYTHONUNBUFFERED": "1",
-        }
+            self.database_url = pg_database_ensure(PG_DATABASE, drop=True)
+        self.env = environment(
+            DJANGO_SETTINGS_MODULE="config.settings.bench",
+            CARTOSTUP_DATA_DIR=str(self.data_dir),
+            DATABASE_URL=self.database_url,
+        )
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
-
-    def _pg_recreate(self, create: bool = True) -> None:
-        if create:
-            pg_database_ensure(PG_DATABASE, drop=True)
-        else:
-            pg_database_drop(PG_DATABASE)
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
@@ -254,7 +245,7 @@ class Stack:
         if self.process is not None:
             gunicorn_stop(self.process)
         if self.db == "postgres":
-            self._pg_recreate(create=False)
+            pg_database_drop(PG_DATABASE)
 
 
 def run(db: str, duration: float, clients: int, seed: int) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import pg_database_ensure
+from bench.common import environment, pg_database_ensure
 from bench.national import Place, estate_position, hub_places, load_places
 from bench.territories import machine
 
@@ -88,13 +87,11 @@ def run_database(database: str, requests: int, rebuild: bool) -> dict[str, Any]:
     """Run the measurements of one database in a child process; return its JSON."""
     output = ROOT / "var" / "bench-map" / f"result-{database}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.bench",
-        "CARTOSTUP_DATA_DIR": str(ROOT / "var" / "bench-map" / database),
-        "DATABASE_URL": _database_url(database, rebuild),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = environment(
+        DJANGO_SETTINGS_MODULE="config.settings.bench",
+        CARTOSTUP_DATA_DIR=str(ROOT / "var" / "bench-map" / database),
+        DATABASE_URL=_database_url(database, rebuild),
+    )
     command = [sys.executable, "-m", "bench.map", "--child", database, "--requests", str(requests)]
     command += ["--output", str(output)]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
