@@ -552,22 +552,26 @@ def report_list(client: Client) -> None:
     client.request("report_list", "GET", f"/signalements/tri/?{urlencode(query)}")
 
 
-def dealpoint_read(client: Client) -> None:
+def _known_point(client: Client, otherwise: Callable[[Client], None]) -> int | None:
+    """A deal point the persona has seen; when it knows none yet, `otherwise` runs instead
+    (a search or a creation, which teaches it some) and the answer is None."""
     assert client.persona is not None
     pk = client.persona.some_point(client.rng)
     if pk is None:
-        return dealpoint_search(client)
-    client.request("dealpoint_read", "GET", f"/api/v1/dealpoints/{pk}/")
-    return None
+        otherwise(client)
+    return pk
+
+
+def dealpoint_read(client: Client) -> None:
+    pk = _known_point(client, dealpoint_search)
+    if pk is not None:
+        client.request("dealpoint_read", "GET", f"/api/v1/dealpoints/{pk}/")
 
 
 def dealpoint_history(client: Client) -> None:
-    assert client.persona is not None
-    pk = client.persona.some_point(client.rng)
-    if pk is None:
-        return dealpoint_search(client)
-    client.request("dealpoint_history", "GET", f"/api/v1/dealpoints/{pk}/history/?limit=20")
-    return None
+    pk = _known_point(client, dealpoint_search)
+    if pk is not None:
+        client.request("dealpoint_history", "GET", f"/api/v1/dealpoints/{pk}/history/?limit=20")
 
 
 def dealpoint_create(client: Client) -> None:
@@ -594,10 +598,9 @@ def dealpoint_create(client: Client) -> None:
 
 
 def dealpoint_patch(client: Client) -> None:
-    assert client.persona is not None
-    pk = client.persona.some_point(client.rng)
+    pk = _known_point(client, dealpoint_create)
     if pk is None:
-        return dealpoint_create(client)
+        return
     token = client.token()
     status, _body = client.request(
         "dealpoint_patch",
@@ -607,14 +610,12 @@ def dealpoint_patch(client: Client) -> None:
     )
     if status == 200:
         client.recorder.created("dealpoint_edit", token)
-    return None
 
 
 def operation_create(client: Client) -> None:
-    assert client.persona is not None
-    pk = client.persona.some_point(client.rng)
+    pk = _known_point(client, dealpoint_create)
     if pk is None:
-        return dealpoint_create(client)
+        return
     token = client.token()
     status, _body = client.request(
         "operation_create",
@@ -630,7 +631,6 @@ def operation_create(client: Client) -> None:
     )
     if status == 201:
         client.recorder.created("operation", token)
-    return None
 
 
 def operation_list(client: Client) -> None:
