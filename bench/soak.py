@@ -1008,7 +1008,6 @@ def soak(
     windows = classify(recorder.outcomes, faults)
 
     per_action: dict[str, dict[str, int]] = {}
-    unexpected_4xx = 0
     totals = Counter[str]()
     for outcome in recorder.outcomes:
         row = per_action.setdefault(outcome.action, Counter())
@@ -1016,8 +1015,6 @@ def soak(
         row[family] += 1
         row["requests"] += 1
         totals[family] += 1
-        if family == "4xx" and not outcome.expected_4xx:
-            unexpected_4xx += 1
     garbage_cases = [case for fault in faults for case in fault.detail.get("cases", [])]
     garbage_unclear = sum(1 for case in garbage_cases if not case["clear"])
     kill = next((f for f in faults if f.kind == "worker SIGKILL"), None)
@@ -1053,7 +1050,8 @@ def soak(
         "status_4xx": totals["4xx"],
         "status_5xx": totals["5xx"],
         "connection_errors": totals["error"],
-        "unexpected_4xx": unexpected_4xx,
+        "unexpected_4xx": windows["unexpected_4xx_inside_windows"]
+        + windows["unexpected_4xx_outside_windows"],
         **windows,
         "created_answered": sum(len(tokens) for tokens in recorder.answered.values()),
         **stored,
