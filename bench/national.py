@@ -855,19 +855,23 @@ def _organisations(departements: Sequence[str]) -> tuple[dict[str, Any], dict[st
     from cartostup.reports.services import report_owner_for
     from cartostup.territories.models import Departement
 
+    # Every police or gendarmerie service of the départements in one query, lowest key first.
+    coverage = (
+        Organisation.departements.through.objects.filter(
+            departement__code__in=departements,
+            organisation__is_active=True,
+            organisation__kind__in=[OrganisationKind.POLICE, OrganisationKind.GENDARMERIE],
+        )
+        .select_related("organisation", "departement")
+        .order_by("organisation_id")
+    )
+    operating: dict[str, Any] = {}
+    for row in coverage:
+        operating.setdefault(row.departement.code, row.organisation)
     owners, services = {}, {}
     for departement in Departement.objects.filter(code__in=departements):
         owners[departement.code] = report_owner_for(departement=departement)
-        service = (
-            Organisation.objects.filter(
-                is_active=True,
-                kind__in=[OrganisationKind.POLICE, OrganisationKind.GENDARMERIE],
-                departements=departement,
-            )
-            .order_by("pk")
-            .first()
-        )
-        services[departement.code] = service or owners[departement.code]
+        services[departement.code] = operating.get(departement.code, owners[departement.code])
     return owners, services
 
 
