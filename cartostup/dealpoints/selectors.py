@@ -47,13 +47,19 @@ def access_dealpoint(
         action=action,
     )
     if audit:
-        audit_record(
-            actor=actor,
-            action=AuditAction.VIEW,
-            target=dealpoint,
-            details={"reference": dealpoint.reference},
-        )
+        dealpoint_audit_view(actor=actor, dealpoint=dealpoint)
     return dealpoint
+
+
+def dealpoint_audit_view(*, actor: User, dealpoint: DealPoint) -> None:
+    """Audit a read of a point already fetched by `access_dealpoint(audit=False)`, for a page
+    that shows it after all (a form shown again with its errors)."""
+    audit_record(
+        actor=actor,
+        action=AuditAction.VIEW,
+        target=dealpoint,
+        details={"reference": dealpoint.reference},
+    )
 
 
 def dealpoint_list(

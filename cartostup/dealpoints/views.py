@@ -501,10 +501,9 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     _("Point de deal %(reference)s modifié.") % {"reference": dealpoint.reference},
                 )
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
-        # Shown again with its errors: the record is read again (audited).
-        dealpoint = selectors.access_dealpoint(
-            actor=request.user, pk=dealpoint.pk, action=policy.Action.CHANGE
-        )
+        # Shown again with its errors: the read skipped above is audited now (the service
+        # changed its own locked copy, so `dealpoint` still holds the stored record).
+        selectors.dealpoint_audit_view(actor=request.user, dealpoint=dealpoint)
     else:
         form = DealPointForm(initial=DealPointForm.initial_from(dealpoint), buildings=buildings)
     return _form_page(
@@ -783,10 +782,9 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     % {"reference": dealpoint.reference, "new": new.reference},
                 )
                 return redirect("dealpoints:detail", pk=new.pk)
-        # Shown again with its errors: the record is read again (audited).
-        dealpoint = selectors.access_dealpoint(
-            actor=request.user, pk=dealpoint.pk, action=policy.Action.CHANGE
-        )
+        # Shown again with its errors: the read skipped above is audited now (the service
+        # changed its own locked copy, so `dealpoint` still holds the stored record).
+        selectors.dealpoint_audit_view(actor=request.user, dealpoint=dealpoint)
     else:
         form = SplitForm(
             initial={
