@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -33,7 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.common import ROOT, environment
+
 RESULTS = ROOT / "bench" / "results"
 LOGS = ROOT / "var" / "bench-run"
 
@@ -337,7 +337,7 @@ def run_one(benchmark: Benchmark, quick: bool) -> Outcome:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            env=environment(**env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
