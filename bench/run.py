@@ -280,7 +280,6 @@ BENCHMARKS: list[Benchmark] = [
         ["--duration", "30"],
         "soak-*.json",
         soak_figures,
-        requires="bench/soak.py",
         newest_only=True,
     ),
     Benchmark(
