@@ -18,6 +18,7 @@ number of features), never with the data itself.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -91,6 +92,19 @@ class BBox:
         return [round(value, 3) for value in (self.west, self.south, self.east, self.north)]
 
 
+def widened(bbox: BBox, km: float) -> BBox:
+    """The viewport grown by `km` on every side (clamped to the globe)."""
+    margin_lat = km / 111.0
+    widest = math.radians(min(max(abs(bbox.south), abs(bbox.north)) + margin_lat, 89.0))
+    margin_lng = km / (111.0 * max(math.cos(widest), 0.01))
+    return BBox(
+        max(bbox.west - margin_lng, -180.0),
+        max(bbox.south - margin_lat, -90.0),
+        min(bbox.east + margin_lng, 180.0),
+        min(bbox.north + margin_lat, 90.0),
+    )
+
+
 # The viewport is narrowed first to the stored res 7 (or res 5) cells that may hold its rows,
 # an indexed IN instead of a scan of the latitude/longitude columns; at most this many cells.
 COVER_MAX_CELLS = 400
@@ -99,18 +113,13 @@ COVER_MAX_CELLS = 400
 def cover_q(bbox: BBox, prefix: str = "") -> Q | None:
     """A condition on a stored cell column that every row inside `bbox` meets (None when the
     viewport is too wide for it to help). Cells are taken whose centre lies in the viewport
-    widened by 1.5 edge lengths: any cell overlapping the viewport has its centre within one
+    widened by SHOWN_EDGES (1.5) edge lengths: any cell overlapping the viewport has its centre within one
     circumradius (an edge length, H3 distortion aside) of it."""
-    import math
-
+    middle = math.radians((bbox.south + bbox.north) / 2)
     for resolution in (H3_DEPARTEMENT, H3_NATIONAL):
-        edge_km = h3.average_hexagon_edge_length(resolution, "km") * 1.5
-        margin_lat = edge_km / 111.0
-        middle = math.radians((bbox.south + bbox.north) / 2)
-        margin_lng = edge_km / (111.0 * max(math.cos(middle), 0.01))
-        south = max(bbox.south - margin_lat, -89.9)
-        north = min(bbox.north + margin_lat, 89.9)
-        west, east = bbox.west - margin_lng, bbox.east + margin_lng
+        near = widened(bbox, SHOWN_EDGES * h3.average_hexagon_edge_length(resolution, "km"))
+        south, north = max(near.south, -89.9), min(near.north, 89.9)
+        west, east = near.west, near.east
         area_km2 = (north - south) * 111.0 * (east - west) * 111.0 * max(math.cos(middle), 0.01)
         if (
             area_km2 / h3.average_hexagon_area(resolution, "km^2") > COVER_MAX_CELLS
@@ -129,21 +138,6 @@ def viewport_q(bbox: BBox, prefix: str = "") -> Q:
     exact = bbox.q(prefix)
     cover = cover_q(bbox, prefix)
     return exact if cover is None else cover & exact
-
-
-def widened(bbox: BBox, km: float) -> BBox:
-    """The viewport grown by `km` on every side (clamped to the globe)."""
-    import math
-
-    margin_lat = km / 111.0
-    widest = math.radians(min(max(abs(bbox.south), abs(bbox.north)) + margin_lat, 89.0))
-    margin_lng = km / (111.0 * max(math.cos(widest), 0.01))
-    return BBox(
-        max(bbox.west - margin_lng, -180.0),
-        max(bbox.south - margin_lat, -90.0),
-        min(bbox.east + margin_lng, 180.0),
-        min(bbox.north + margin_lat, 90.0),
-    )
 
 
 # Whole hexagons for aggregate-only roles: a hexagon is shown when its centre lies within
