@@ -477,7 +477,6 @@ LINK_SCORES = {
 }
 ATTACHED = frozenset({"automatic", "confirmed"})
 NEAR_SHARE = 0.9
-METRES_PER_DEGREE = 111_320.0
 
 
 class ReportGenerator:
@@ -524,6 +523,7 @@ class ReportGenerator:
     def write(self, context: Context) -> None:
         from cartostup.access.choices import Distribution, Marking
         from cartostup.dealpoints.choices import EventKind
+        from cartostup.dealpoints.matching import haversine_m
         from cartostup.dealpoints.models import ReportLink
         from cartostup.dealpoints.services import cells_for
         from cartostup.reports.models import Report
@@ -571,11 +571,11 @@ class ReportGenerator:
             report, anchor = saved[int(i)], int(self.anchor[i])
             decision = LINK_DECISIONS[int(self.decision[n])]
             low, high = LINK_SCORES[decision]
-            distance = math.hypot(
-                (report.latitude - context.latitude[anchor]) * METRES_PER_DEGREE,
-                (report.longitude - context.longitude[anchor])
-                * METRES_PER_DEGREE
-                * math.cos(math.radians(report.latitude)),
+            distance = haversine_m(
+                report.latitude,
+                report.longitude,
+                float(context.latitude[anchor]),
+                float(context.longitude[anchor]),
             )
             decided = min(
                 report.received_at + timedelta(hours=int(self.triage_delay[i]) + 1), context.end
