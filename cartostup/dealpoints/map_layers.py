@@ -113,8 +113,8 @@ COVER_MAX_CELLS = 400
 def cover_q(bbox: BBox, prefix: str = "") -> Q | None:
     """A condition on a stored cell column that every row inside `bbox` meets (None when the
     viewport is too wide for it to help). Cells are taken whose centre lies in the viewport
-    widened by SHOWN_EDGES (1.5) edge lengths: any cell overlapping the viewport has its centre within one
-    circumradius (an edge length, H3 distortion aside) of it."""
+    widened by SHOWN_EDGES (1.5) edge lengths: any cell overlapping the viewport has its
+    centre within one circumradius (an edge length, H3 distortion aside) of it."""
     middle = math.radians((bbox.south + bbox.north) / 2)
     for resolution in (H3_DEPARTEMENT, H3_NATIONAL):
         near = widened(bbox, SHOWN_EDGES * h3.average_hexagon_edge_length(resolution, "km"))
