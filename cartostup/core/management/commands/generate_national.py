@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scale", type=float, required=True, help="Échelle (ex. 0.01, 1, 10).")
-        parser.add_argument("--seed", type=int, default=20250604, help="Graine du tirage.")
+        parser.add_argument("--seed", type=int, default=national.SEED, help="Graine du tirage.")
         parser.add_argument(
             "--replace",
             action="store_true",
