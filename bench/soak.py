@@ -517,16 +517,18 @@ def _bbox(client: Client, zoom: int) -> str:
     return f"{longitude - half * 1.4},{latitude - half},{longitude + half * 1.4},{latitude + half}"
 
 
-def map_dealpoints(client: Client) -> None:
+def _map_layer(client: Client, layer: str) -> None:
     zoom = client.rng.choice([10, 13, 16])
     query = urlencode({"bbox": _bbox(client, zoom), "zoom": zoom})
-    client.request("map_dealpoints", "GET", f"/api/v1/map/dealpoints/?{query}")
+    client.request(f"map_{layer}", "GET", f"/api/v1/map/{layer}/?{query}")
+
+
+def map_dealpoints(client: Client) -> None:
+    _map_layer(client, "dealpoints")
 
 
 def map_reports(client: Client) -> None:
-    zoom = client.rng.choice([10, 13, 16])
-    query = urlencode({"bbox": _bbox(client, zoom), "zoom": zoom})
-    client.request("map_reports", "GET", f"/api/v1/map/reports/?{query}")
+    _map_layer(client, "reports")
 
 
 def dealpoint_search(client: Client) -> None:
