@@ -239,19 +239,19 @@ def _hexagons(
     subjects: dict[str, int] = {}
     by_subjects: dict[tuple[str, str], int] = {}
     if min_count > 1 and subject != "pk":
+        # The distinct subjects come with the counts, from the same GROUP BY; across the
+        # categories of a hexagon they need one more (a point may have raids and searches).
         base = queryset.order_by()
-        subjects = dict(
-            base.values(column).annotate(n=Count(subject, distinct=True)).values_list(column, "n")
-        )
-        by_subjects = {
-            (cell, value): number
-            for cell, value, number in base.values_list(column, category).annotate(
-                n=Count(subject, distinct=True)
-            )
-        }
-    for cell, by_category in sorted(
-        hexagon_counts(queryset, column=column, category=category).items()
-    ):
+        counts: dict[str, dict[str, int]] = {}
+        for cell, value, number, distinct in base.values_list(column, category).annotate(
+            n=Count("pk"), d=Count(subject, distinct=True)
+        ):
+            counts.setdefault(cell, {})[value] = number
+            by_subjects[(cell, value)] = distinct
+        subjects = dict(base.values_list(column).annotate(d=Count(subject, distinct=True)))
+    else:
+        counts = hexagon_counts(queryset, column=column, category=category)
+    for cell, by_category in sorted(counts.items()):
         if not cell or (keep is not None and not keep(cell)):
             continue
         total = sum(by_category.values())
