@@ -444,17 +444,28 @@ def _report(client: Client, token: str, challenge: str) -> dict[str, Any]:
     return data
 
 
-def public_report(client: Client) -> None:
-    challenge = _challenge(client, "public_report")
+def _public_submit(client: Client, action: str, *, photo: bool) -> None:
+    """A public report (JSON, or multipart with the photo); its token and receipt kept when it
+    is stored."""
+    challenge = _challenge(client, action)
     if challenge is None:
         return
     token = client.token()
-    status, body = client.request(
-        "public_report", "POST", "/api/public/v1/reports", _report(client, token, challenge)
-    )
-    if status == 201 and body:
+    data = _report(client, token, challenge)
+    if photo:
+        body, content_type = multipart(_fields(data), client.photo)
+        status, answer = client.request(
+            action, "POST", "/api/public/v1/reports", body=body, content_type=content_type
+        )
+    else:
+        status, answer = client.request(action, "POST", "/api/public/v1/reports", data)
+    if status == 201 and answer:
         client.recorder.created("report", token)
-        client.receipts.append(body["receipt"])
+        client.receipts.append(answer["receipt"])
+
+
+def public_report(client: Client) -> None:
+    _public_submit(client, "public_report", photo=False)
 
 
 def multipart(fields: list[tuple[str, str]], photo: bytes | None) -> tuple[bytes, str]:
@@ -485,21 +496,7 @@ def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def public_report_photo(client: Client) -> None:
-    challenge = _challenge(client, "public_report_photo")
-    if challenge is None:
-        return
-    token = client.token()
-    body, content_type = multipart(_fields(_report(client, token, challenge)), client.photo)
-    status, answer = client.request(
-        "public_report_photo",
-        "POST",
-        "/api/public/v1/reports",
-        body=body,
-        content_type=content_type,
-    )
-    if status == 201 and answer:
-        client.recorder.created("report", token)
-        client.receipts.append(answer["receipt"])
+    _public_submit(client, "public_report_photo", photo=True)
 
 
 def public_followup(client: Client) -> None:
