@@ -173,7 +173,8 @@ def partial_records(run: str = "") -> dict[str, int]:
     - an operation without its deal point, its history event or its audit event;
     - a report link without one of its ends."""
     from django.db import connection
-    from django.db.models import Exists, F, OuterRef, Q
+    from django.db.models import CharField, Exists, F, OuterRef, Q
+    from django.db.models.functions import Cast
 
     from cartostup.core.choices import AuditAction
     from cartostup.core.models import AuditEvent
@@ -181,13 +182,14 @@ def partial_records(run: str = "") -> dict[str, int]:
     from cartostup.dealpoints.models import DealPoint, DealPointEvent, DealPointSequence, Operation
     from cartostup.reports.models import Report, ReportSequence
 
-    def audited(label: str, pks: list[int]) -> int:
-        known = set(
-            AuditEvent.objects.filter(
-                object_type=label, action__in=[AuditAction.CREATE, AuditAction.IMPORT]
-            ).values_list("object_id", flat=True)
+    def unaudited(model: Any, label: str) -> int:
+        """Rows of `model` without their creation (or import) audit event, counted in SQL."""
+        audited = AuditEvent.objects.filter(
+            object_type=label,
+            action__in=[AuditAction.CREATE, AuditAction.IMPORT],
+            object_id=Cast(OuterRef("pk"), CharField()),
         )
-        return sum(1 for pk in pks if str(pk) not in known)
+        return int(model.objects.filter(~Exists(audited)).count())
 
     created = DealPointEvent.objects.filter(
         dealpoint=OuterRef("pk"),
@@ -218,9 +220,7 @@ def partial_records(run: str = "") -> dict[str, int]:
         orphan_links = cursor.fetchone()[0]
     return {
         "dealpoint_without_creation_event": DealPoint.objects.filter(~Exists(created)).count(),
-        "dealpoint_without_audit_event": audited(
-            "dealpoints.dealpoint", list(DealPoint.objects.values_list("pk", flat=True))
-        ),
+        "dealpoint_without_audit_event": unaudited(DealPoint, "dealpoints.dealpoint"),
         "dealpoint_without_cells": DealPoint.objects.filter(
             Q(h3_cell="") | Q(h3_r5="") | Q(h3_r7="") | Q(h3_r9="")
         ).count(),
@@ -247,7 +247,7 @@ def partial_records(run: str = "") -> dict[str, int]:
         ),
         "operation_without_dealpoint": orphan_operations,
         "operation_without_event": sum(1 for pk in operations if str(pk) not in operation_events),
-        "operation_without_audit_event": audited("dealpoints.operation", operations),
+        "operation_without_audit_event": unaudited(Operation, "dealpoints.operation"),
         "link_without_both_ends": orphan_links,
     }
 
