@@ -308,6 +308,17 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
     return grant
 
 
+def _receives_records(rules: RecordRules, role: str) -> bool:
+    """Whether a role receives the model's records at all: by distribution, as their owner
+    or through a scoped tie (a landlord's buildings)."""
+    return (
+        role in rules.roles
+        or rules.owner_roles is None
+        or role in rules.owner_roles
+        or role in rules.scoped_roles
+    )
+
+
 @dataclass(frozen=True)
 class AggregateScope:
     """What an actor may receive of a model's records on the map.
@@ -335,12 +346,9 @@ def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
     if context.user_id is None or rules is None:
         return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
     aggregate_only = [m for m in context.memberships if m.role in rules.aggregate_roles]
-    # A role that receives records (by distribution, ownership or a scoped tie) wins.
+    # A role that receives records wins.
     receives_records = any(
-        m.role in rules.roles
-        or rules.owner_roles is None
-        or m.role in rules.owner_roles
-        or m.role in rules.scoped_roles
+        _receives_records(rules, m.role)
         for m in context.memberships
         if m.role not in rules.aggregate_roles
     )
@@ -363,14 +371,13 @@ def visible_fields(actor: Any, model: type[models.Model]) -> tuple[str, ...] | N
         return None
     context = actor_context(actor)
     reduced = [rules.fields_by_role[role] for role in context.roles if role in rules.fields_by_role]
-    # Only a role that receives records (by distribution or as their owner) widens the view
-    # to every field: a role that receives none (prefecture staff, an auditor) held beside a
-    # reduced one must not turn the reduced view into the whole record.
+    # Only a role that receives whole records widens the view to every field: a role that
+    # receives none (prefecture staff, an auditor) held beside a reduced one must not turn
+    # the reduced view into the whole record.
     full = [
         role
         for role in context.roles
-        if role not in rules.fields_by_role
-        and (role in rules.roles or rules.owner_roles is None or role in rules.owner_roles)
+        if role not in rules.fields_by_role and _receives_records(rules, role)
     ]
     if full or not reduced:
         return None
