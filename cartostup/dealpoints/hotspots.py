@@ -165,11 +165,9 @@ def hotspot_layer(
     counts = dict(
         queryset.order_by().values(column).annotate(n=Count("pk")).values_list(column, "n")
     )
-    counts = {cell: n for cell, n in counts.items() if cell}
-    if scope.min_count > 1:
-        # Suppressed before the analysis, not only in the answer: a shown cell's z and p
-        # depend on its neighbours, and would tell an aggregate-only role of hidden points.
-        counts = {cell: n for cell, n in counts.items() if n >= scope.min_count}
+    # Small cells (an aggregate-only role's) are suppressed before the analysis, not only in
+    # the answer: a shown cell's z and p depend on its neighbours, and would tell of them.
+    counts = {cell: n for cell, n in counts.items() if cell and n >= scope.min_count}
     if len(study_area(counts)) > MAX_CELLS:
         raise ValidationError(
             {"departement": [_("Trop de cellules à étudier : restreignez la période.")]}
