@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import environment, pg_database_ensure
+from bench.common import environment, log, pg_database_ensure
 from bench.national import Place, estate_position, hub_places, load_places
 from bench.territories import machine
 
@@ -102,10 +102,6 @@ def run_database(database: str, requests: int, rebuild: bool) -> dict[str, Any]:
 # --- child: data set -----------------------------------------------------------------------------
 
 
-def _log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
-
-
 def _places() -> tuple[list[Place], list[float], list[Place]]:
     """(hub communes, their weights, every loaded commune)."""
     places = load_places()
@@ -129,7 +125,7 @@ def build_dataset() -> None:
     rng = np.random.default_rng(SEED)
     owner = Organisation.objects.get(kind="ofast_central")
     hubs, weights, places = _places()
-    _log(f"{len(places)} communes, {len(hubs)} hub communes")
+    log(f"{len(places)} communes, {len(hubs)} hub communes")
 
     # Deal points: estates inside hub communes (85 %), anywhere else (15 %).
     probabilities = np.array(weights) / sum(weights)
@@ -179,7 +175,7 @@ def build_dataset() -> None:
             DealPoint.objects.bulk_create(batch)
             batch = []
     DealPoint.objects.bulk_create(batch)
-    _log(f"{DEALPOINTS} deal points in {time.perf_counter() - started:.1f} s")
+    log(f"{DEALPOINTS} deal points in {time.perf_counter() - started:.1f} s")
 
     # Reports: 90 % near a deal point, 10 % at any point's estate scale.
     started = time.perf_counter()
@@ -225,10 +221,10 @@ def build_dataset() -> None:
             )
         with transaction.atomic():
             Report.objects.bulk_create(rows, batch_size=BATCH)
-        _log(f"  {chunk + size:,} reports ({time.perf_counter() - started:.0f} s)")
+        log(f"  {chunk + size:,} reports ({time.perf_counter() - started:.0f} s)")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    _log(f"{REPORTS:,} reports in {time.perf_counter() - started:.1f} s")
+    log(f"{REPORTS:,} reports in {time.perf_counter() - started:.1f} s")
 
 
 def ensure_dataset() -> dict[str, Any]:
@@ -251,7 +247,7 @@ def ensure_dataset() -> dict[str, Any]:
         started = time.perf_counter()
         call_command("load_territories", departements=DEPARTEMENTS, verbosity=0)
         timings["load_territories_s"] = round(time.perf_counter() - started, 1)
-        _log(f"territories loaded in {timings['load_territories_s']} s")
+        log(f"territories loaded in {timings['load_territories_s']} s")
     demo_organisations_ensure()
     demo_persona_ensure(username="ofast_analyst")
     points, reports = DealPoint.objects.count(), Report.objects.count()
@@ -376,7 +372,7 @@ def measure_layers(requests: int) -> list[dict[str, Any]]:
             best_floor = min(result["floor"]["p50_ms"], result["floor_indexed"]["p50_ms"])
             result["ratio_p50"] = round(result["endpoint"]["p50_ms"] / max(best_floor, 0.001), 1)
             results.append(result)
-            _log(
+            log(
                 f"{layer:10} {view:12} {result['endpoint']['p50_ms']:9.1f} ms "
                 f"(floor {result['floor']['p50_ms']:.1f} ms, indexed "
                 f"{result['floor_indexed']['p50_ms']:.1f} ms, {features} features)"
@@ -430,7 +426,7 @@ def measure_matching(requests: int) -> list[dict[str, Any]]:
         results.append({"scenario": "same neighbourhood", **run(DealPoint.objects.count())})
         transaction.set_rollback(True)
     for result in results:
-        _log(
+        log(
             f"matching with {result['points']:,} points ({result['scenario']}): "
             f"p50 {result['p50_ms']} ms, up to {result['max_candidates']} candidates"
         )

@@ -58,6 +58,7 @@ from bench.common import (
     environment,
     gunicorn_start,
     gunicorn_stop,
+    log,
     pg_database_ensure,
 )
 from bench.intake import _report as report_payload
@@ -707,10 +708,6 @@ def garbage(client: Client) -> list[dict[str, Any]]:
 # --- preparation, login, run ---------------------------------------------------------------------
 
 
-def _log(message: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
-
-
 def prepare(rebuild: bool) -> float:
     """Create (or reuse) the database, migrate, load the territories, seed the demo."""
     from django.core.management import call_command
@@ -725,7 +722,7 @@ def prepare(rebuild: bool) -> float:
         .distinct()
     )
     if rebuild or not set(DEPARTEMENTS.split(",")) <= loaded:
-        _log(f"loading the territories of {DEPARTEMENTS}")
+        log(f"loading the territories of {DEPARTEMENTS}")
         call_command("load_territories", departements=DEPARTEMENTS, verbosity=0)
     call_command("seed_demo", verbosity=0)
     return time.perf_counter() - started
@@ -968,23 +965,23 @@ def soak(
     django.setup()
     from django.db import connections
 
-    _log(f"preparing {PG_DATABASE} (départements {DEPARTEMENTS}, seed_demo)")
+    log(f"preparing {PG_DATABASE} (départements {DEPARTEMENTS}, seed_demo)")
     prepare_s = prepare(rebuild)
     connections.close_all()
-    log = data_dir / "gunicorn.log"
-    process = gunicorn_start(env=env, port=port, workers=WORKERS, log=log)
+    gunicorn_log = data_dir / "gunicorn.log"
+    process = gunicorn_start(env=env, port=port, workers=WORKERS, log=gunicorn_log)
     run = secrets.token_hex(4)
     try:
         personas = []
         for username, departement in STAFF[: max(1, clients - max(1, clients * 3 // 8))]:
             personas.append(Persona(username, departement, login(port, username)))
         connections.close_all()
-        _log(
+        log(
             f"gunicorn {WORKERS} workers on 127.0.0.1:{port}; {clients} clients for "
             f"{duration:.0f} s; proof of work {POW_DIFFICULTY} bits; run {run}; "
             f"staff: {', '.join(p.username for p in personas)}"
         )
-        _log(FINES_NOTE)
+        log(FINES_NOTE)
         started_wall = datetime.now(UTC)
         recorder, faults = drive(
             port=port,
@@ -1000,7 +997,7 @@ def soak(
     finally:
         gunicorn_stop(process)
     connections.close_all()
-    _log("verifying")
+    log("verifying")
     stored = stored_once(recorder.answered, run, recorder.refused)
     partial = partial_records(run)
     audit_ok, audit_line = audit_verify()
