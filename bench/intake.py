@@ -72,7 +72,7 @@ ACTIVITIES = ["selling", "lookouts", "storage", "delivery"]
 PRODUCTS = ["cannabis", "cocaine", "crack", "heroin", "synthetic"]
 
 
-def _report(rng: random.Random, challenge: str) -> dict[str, Any]:
+def report_payload(rng: random.Random, challenge: str) -> dict[str, Any]:
     # Around Marseille's northern districts (inside département 13).
     return {
         "challenge": challenge,
@@ -147,7 +147,9 @@ def drive(port: int, clients: int, duration: float, kind: str, seed: int) -> dic
                     if status != 200:
                         tally.add(status, 0.0)
                         continue
-                    payload = json.dumps(_report(rng, json.loads(body)["challenge"])).encode()
+                    payload = json.dumps(
+                        report_payload(rng, json.loads(body)["challenge"])
+                    ).encode()
                     began = time.perf_counter()
                     status, body = client.call("POST", "/api/public/v1/reports", payload)
                 else:

@@ -61,7 +61,7 @@ from bench.common import (
     log,
     pg_database_ensure,
 )
-from bench.intake import _report as report_payload
+from bench.intake import report_payload
 from bench.territories import machine
 
 RESULTS = ROOT / "bench" / "results"
