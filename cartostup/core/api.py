@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .errors import too_many_fields_message
 from .parsers import RequestTooLarge
 
 
@@ -51,9 +52,7 @@ def _suspicious_body(exc: Exception) -> exceptions.APIException | None:
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge()
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return exceptions.ParseError(
-            _("La requête contient trop de champs ou de fichiers."), code="too_many_fields"
-        )
+        return exceptions.ParseError(too_many_fields_message(), code="too_many_fields")
     return None
 
 

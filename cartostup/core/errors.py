@@ -22,6 +22,11 @@ from django.views import defaults
 API_PREFIX = "/api/"
 
 
+def too_many_fields_message() -> str:
+    """The refusal of a body with too many fields or files (here and in the API's handler)."""
+    return _("La requête contient trop de champs ou de fichiers.")
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
@@ -64,11 +69,11 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     if isinstance(exception, RequestDataTooBig):
         return too_large_response(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
-        message = _("La requête contient trop de champs ou de fichiers.")
+        message, code = too_many_fields_message(), "too_many_fields"
     else:
-        message = _("Le serveur n'a pas pu traiter la demande.")
+        message, code = _("Le serveur n'a pas pu traiter la demande."), "bad_request"
     if _is_api(request):
-        return JsonResponse({"detail": message, "code": "bad_request"}, status=400)
+        return JsonResponse({"detail": message, "code": code}, status=400)
     return defaults.bad_request(request, exception or Exception(), template_name="400.html")
 
 
