@@ -20,8 +20,9 @@ import sys
 import tarfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -92,45 +93,26 @@ class Installation:
 
 
 def _postgresql(name: str) -> tuple[DatabaseTarget, str]:
-    import psycopg
-
-    base = DatabaseTarget.from_settings(settings.DATABASES["default"])
-    target = DatabaseTarget(
-        vendor="postgresql",
-        name=name,
-        host=base.host,
-        port=base.port,
-        user=base.user,
-        password=base.password,
-    )
-    with psycopg.connect(
-        dbname="postgres",
-        host=base.host or None,
-        port=base.port or None,
-        user=base.user or None,
-        password=base.password or None,
-        autocommit=True,
-    ) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh database `name` on the test server, as a target and its URL."""
+    base = DatabaseTarget.default()
+    _drop_postgresql(name)
+    with _server_connection() as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     credentials = base.user + (f":{base.password}" if base.password else "")
     host = f"{base.host or '127.0.0.1'}:{base.port or '5432'}"
-    return target, f"postgres://{credentials}@{host}/{name}"
+    return replace(base, name=name), f"postgres://{credentials}@{host}/{name}"
 
 
 def _drop_postgresql(name: str) -> None:
-    import psycopg
-
-    base = DatabaseTarget.from_settings(settings.DATABASES["default"])
-    with psycopg.connect(
-        dbname="postgres",
-        host=base.host or None,
-        port=base.port or None,
-        user=base.user or None,
-        password=base.password or None,
-        autocommit=True,
-    ) as connection:
+    with _server_connection() as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _server_connection() -> Any:
+    """An autocommit connection to the server's `postgres` database (to create or drop one)."""
+    connection = replace(DatabaseTarget.default(), name="postgres").connect_postgresql()
+    connection.autocommit = True
+    return connection
 
 
 def _installation(directory: Path, suffix: str) -> Installation:
