@@ -26,13 +26,6 @@ def public(settings) -> Client:
     return client
 
 
-@pytest.fixture
-def staff(client_for) -> Client:
-    client = client_for("cross13_analyst")
-    client.raise_request_exception = False
-    return client
-
-
 def _refused(response, status: int, code: str | None = None, words: str = "") -> dict:
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"].startswith(JSON)
@@ -75,33 +68,33 @@ def test_public_api_refuses_bad_json_in_french(public, body, code, words):
 
 
 @pytest.mark.parametrize(("body", "code", "words"), BAD_JSON)
-def test_staff_api_refuses_bad_json_in_french(staff, body, code, words):
-    _refused(staff.post(STAFF_DEALPOINTS, body, content_type=JSON), 400, code, words)
+def test_staff_api_refuses_bad_json_in_french(analyst, body, code, words):
+    _refused(analyst.post(STAFF_DEALPOINTS, body, content_type=JSON), 400, code, words)
     _nothing_stored()
 
 
-def test_json_nested_within_the_limit_is_parsed(staff):
+def test_json_nested_within_the_limit_is_parsed(analyst):
     """The limit refuses only what no input needs: a body nested to it reaches validation."""
     body = b'{"products": ' + _nested(MAX_JSON_DEPTH - 1, kind="list") + b"}"
-    body_json = _refused(staff.post(STAFF_DEALPOINTS, body, content_type=JSON), 400, "invalid")
+    body_json = _refused(analyst.post(STAFF_DEALPOINTS, body, content_type=JSON), 400, "invalid")
     assert "latitude" in body_json["errors"]
     _nothing_stored()
 
 
 @pytest.mark.parametrize("path", [PUBLIC_REPORTS, STAFF_DEALPOINTS])
-def test_oversized_json_is_413(public, staff, settings, path):
+def test_oversized_json_is_413(public, analyst, settings, path):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
-    client = public if path == PUBLIC_REPORTS else staff
+    client = public if path == PUBLIC_REPORTS else analyst
     body = b'{"description": "' + b"x" * (65 * 1024) + b'"}'
     _refused(client.post(path, body, content_type=JSON), 413, "too_large", "64 Ko")
     _nothing_stored()
 
 
 @pytest.mark.parametrize("path", [PUBLIC_REPORTS, STAFF_DEALPOINTS])
-def test_oversized_multipart_field_is_413_json(public, staff, settings, path):
+def test_oversized_multipart_field_is_413_json(public, analyst, settings, path):
     """Django refuses the form field itself (RequestDataTooBig): JSON, not its HTML 400 page."""
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
-    client = public if path == PUBLIC_REPORTS else staff
+    client = public if path == PUBLIC_REPORTS else analyst
     response = client.post(path, {"description": "x" * (65 * 1024)})
     if path == STAFF_DEALPOINTS:  # the staff API takes JSON only
         _refused(response, 415, "unsupported_media_type")
@@ -144,8 +137,8 @@ def test_malformed_multipart_is_400_in_french(public, content_type):
         (STAFF_DEALPOINTS, ""),
     ],
 )
-def test_wrong_content_types_are_415(public, staff, path, content_type):
-    client = public if path == PUBLIC_REPORTS else staff
+def test_wrong_content_types_are_415(public, analyst, path, content_type):
+    client = public if path == PUBLIC_REPORTS else analyst
     response = client.generic("POST", path, b"latitude=43&longitude=5", content_type=content_type)
     _refused(response, 415, "unsupported_media_type", "non supporté")
     _nothing_stored()
@@ -163,8 +156,8 @@ def test_wrong_content_types_are_415(public, staff, path, content_type):
         "/api/v1/dealpoints/%c3%28/history/",
     ],
 )
-def test_invalid_utf8_in_staff_query_and_path_is_explained(staff, url):
-    response = staff.get(url)
+def test_invalid_utf8_in_staff_query_and_path_is_explained(analyst, url):
+    response = analyst.get(url)
     assert 400 <= response.status_code < 500, response.content[:300]
     body = response.json()
     assert body["detail"] and body["code"]
@@ -186,22 +179,22 @@ def test_invalid_utf8_in_public_query_and_path_is_no_500(public, url):
 @pytest.mark.parametrize(
     "url", ["/api/v1/nothing-here/", "/api/public/v1/%ff", "/api/v1/dealpoints/1/%c3%28/"]
 )
-def test_unknown_api_addresses_are_a_french_json_404(staff, url):
-    _refused(staff.get(url), 404, "not_found", "Aucune ressource")
+def test_unknown_api_addresses_are_a_french_json_404(analyst, url):
+    _refused(analyst.get(url), 404, "not_found", "Aucune ressource")
 
 
-def test_unknown_page_addresses_keep_the_html_404(staff):
-    response = staff.get("/nulle-part/")
+def test_unknown_page_addresses_keep_the_html_404(analyst):
+    response = analyst.get("/nulle-part/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("path", [PUBLIC_REPORTS, STAFF_DEALPOINTS])
 def test_declared_body_over_the_request_limit_is_413_json_before_reading(
-    public, staff, settings, path
+    public, analyst, settings, path
 ):
     settings.CARTOSTUP_MAX_REQUEST_BYTES = 50_000
-    client = public if path == PUBLIC_REPORTS else staff
+    client = public if path == PUBLIC_REPORTS else analyst
     body = b'{"description": "' + b"x" * 60_000 + b'"}'
     _refused(client.post(path, body, content_type=JSON), 413, "too_large", "taille maximale")
     _nothing_stored()

@@ -37,13 +37,6 @@ def anonymous() -> Client:
     return client
 
 
-@pytest.fixture
-def analyst(client_for) -> Client:
-    client = client_for("cross13_analyst")
-    client.raise_request_exception = False
-    return client
-
-
 def _page(response) -> str:
     return response.content.decode()
 
