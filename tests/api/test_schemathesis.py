@@ -181,10 +181,9 @@ DEALPOINTS_API = schema.include(path_regex=r"^/api/v1/(dealpoints|operations)/")
 CSRF_TOKEN = "cartostupfuzzcsrftoken0123456789"
 
 
-@pytest.fixture(params=["cross13_analyst", "landlord_13h", "prefecture_13"])
-def dealpoints_persona(request, persona, in_process_wsgi, client):
-    """A persona logged in, with the CSRF token set, and a deal point of Marseille (on the
-    landlord's building) that generated ids may hit."""
+def _logged_in_beside_a_dealpoint(persona, client, name: str) -> dict[str, str]:
+    """The cookies of persona `name` logged in, with the CSRF token set, beside a deal point of
+    Marseille (on the landlord's building) that generated ids may hit."""
     from cartostup.access.services import building_create
     from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint
 
@@ -196,10 +195,16 @@ def dealpoints_persona(request, persona, in_process_wsgi, client):
         longitude=MARSEILLE_14[1],
     )
     dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
-    login_verified(client, persona(request.param))
-    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+    login_verified(client, persona(name))
+    cookies = {cookie: morsel.value for cookie, morsel in client.cookies.items()}
     cookies["csrftoken"] = CSRF_TOKEN
-    return request.param, cookies
+    return cookies
+
+
+@pytest.fixture(params=["cross13_analyst", "landlord_13h", "prefecture_13"])
+def dealpoints_persona(request, persona, in_process_wsgi, client):
+    """A persona that sees deal points differently, logged in beside a deal point."""
+    return request.param, _logged_in_beside_a_dealpoint(persona, client, request.param)
 
 
 @pytest.mark.django_db
@@ -247,23 +252,8 @@ FUZZED_PERSONAS = [
 
 @pytest.fixture(params=FUZZED_PERSONAS)
 def any_persona(request, persona, in_process_wsgi, client):
-    """Each persona logged in with the CSRF token set, beside a deal point of Marseille on the
-    landlord's building that generated ids may hit."""
-    from cartostup.access.services import building_create
-    from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint
-
-    building = building_create(
-        actor=persona("landlord_13h"),
-        name="Bâtiment fuzz",
-        address="12 allée des Amandiers, 13014 Marseille",
-        latitude=MARSEILLE_14[0],
-        longitude=MARSEILLE_14[1],
-    )
-    dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
-    login_verified(client, persona(request.param))
-    cookies = {name: morsel.value for name, morsel in client.cookies.items()}
-    cookies["csrftoken"] = CSRF_TOKEN
-    return request.param, cookies
+    """Each persona logged in beside a deal point."""
+    return request.param, _logged_in_beside_a_dealpoint(persona, client, request.param)
 
 
 @pytest.mark.django_db
