@@ -220,9 +220,7 @@ def test_dealpoints_api_per_persona(case, dealpoints_persona, public_api_setting
     case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
     if name == "prefecture_13" and case.method.lower() in schema.raw_schema["paths"][case.path]:
         assert response.status_code in (400, 404), response.text
-    if response.status_code in (400, 403, 404):
-        body = response.json()
-        assert body["detail"] and body["code"], "a 4xx must explain what is wrong"
+    _check_explained(case, response)
 
 
 # --- every persona over every staff operation ----------------------------------------------------
