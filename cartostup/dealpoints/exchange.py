@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -189,13 +189,6 @@ def with_counts(queryset: QuerySet[DealPoint]) -> QuerySet[DealPoint]:
     )
 
 
-def _week_start(moment: datetime | None) -> date | None:
-    if moment is None:
-        return None
-    day = timezone.localtime(moment).date()
-    return day - timedelta(days=day.weekday())
-
-
 def _iso(moment: datetime | None) -> str | None:
     return timezone.localtime(moment).isoformat() if moment is not None else None
 
@@ -203,7 +196,7 @@ def _iso(moment: datetime | None) -> str | None:
 def row_values(point: DealPoint) -> dict[str, Any]:
     """Every column of one point, as plain values (lists stay lists, dates ISO strings)."""
     building = point.building
-    week = _week_start(point.last_activity_at)
+    week = selectors.week_start(point.last_activity_at)
     return {
         "reference": point.reference,
         "status": point.status,
