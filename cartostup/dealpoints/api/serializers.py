@@ -20,8 +20,8 @@ from ..choices import (
     Precision,
     Product,
 )
-from ..exchange import _week_start
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
+from ..selectors import week_start
 from ..services import OPENING_HOUR_TOKENS
 
 # --- deal points ---------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_last_activity_week(self, point: DealPoint) -> str | None:
-        week = _week_start(point.last_activity_at)
+        week = week_start(point.last_activity_at)
         return week.isoformat() if week else None
 
 
