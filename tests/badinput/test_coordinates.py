@@ -147,7 +147,7 @@ def test_map_bbox_and_zoom(bbox, zoom):
     serializer = LayerInputSerializer(data={"bbox": bbox, "zoom": zoom})
     if serializer.is_valid():
         box = serializer.validated_data["bbox"]
-        assert all(math.isfinite(value) for value in box)
+        assert all(math.isfinite(value) for value in (box.west, box.south, box.east, box.north))
         assert -180 <= box.west < box.east <= 180 and -90 <= box.south < box.north <= 90
         assert 0 <= serializer.validated_data["zoom"] <= 19
     else:
