@@ -386,24 +386,11 @@ def _cluster_groups(
         part = [r for r in reports if r.departement == code]
         mapped = [t.features for t in known or () if t.departement == code]
         labels = matching.cluster_reports(
-            [r.features.latitude for r in part],
-            [r.features.longitude for r in part],
-            [r.features.precision for r in part],
-            place_labels=[r.features.place_label for r in part],
-            seeds=([p.latitude for p in mapped], [p.longitude for p in mapped]),
+            [r.features for r in part], known=mapped, now=datetime.now(UTC)
         )
         for report, label in zip(part, labels, strict=True):
             groups.setdefault((code, int(label)), []).append(report.id)
     return groups
-
-
-def _proposals(groups: dict[Any, list[int]], proposed: set[int]) -> dict[Any, list[int]]:
-    """The clusters holding a waiting report (not only reports proposed to known points)."""
-    return {
-        key: members
-        for key, members in groups.items()
-        if any(member not in proposed for member in members)
-    }
 
 
 def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
@@ -429,6 +416,7 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
     auto, propose = settings.CARTOSTUP_MATCH_AUTO_SCORE, settings.CARTOSTUP_MATCH_PROPOSE_SCORE
     started = time.perf_counter()
     attached: dict[int, int] = {}
+    shares: dict[int, float] = {}
     proposed: dict[int, tuple[int, ...]] = {}
     awaiting: list[SyntheticReport] = []
     for report in reports:
@@ -444,6 +432,7 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
         )
         if decision.attach is not None:
             attached[report.id] = decision.attach.dealpoint_id
+            shares[report.id] = decision.attach.score
         elif decision.propose:
             proposed[report.id] = tuple(c.dealpoint_id for c in decision.propose)
         else:
@@ -451,23 +440,39 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
     match_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    # As `flows.reports_cluster`: reports only proposed to known points are clustered with
-    # those waiting; a cluster is a proposal only with a waiting report in it.
-    doubtful = [r for r in reports if r.id in proposed]
+    # As `flows.reports_cluster`: reports only proposed to known points, and automatic
+    # attachments whose share was below `matching.REVISE_SHARE`, are clustered with those
+    # waiting; they stay in a cluster only when they fit the new point its waiting reports
+    # form better than their points (an attachment is then undone: the report is proposed);
+    # a cluster is a proposal only with a waiting report in it.
+    revisable = {
+        rid: (pid,) for rid, pid in attached.items() if shares[rid] < matching.REVISE_SHARE
+    }
+    doubtful = [r for r in reports if r.id in proposed or r.id in revisable]
+    candidates_of = {**proposed, **revisable}
     by_id = {r.id: r for r in reports}
     features = {t.id: t.features for t in truths}
     on_map = [t for t in truths if t.known]
-    groups = _proposals(_cluster_groups(matching, awaiting + doubtful, on_map), set(proposed))
+    groups = _cluster_groups(matching, awaiting + doubtful, on_map)
+    kept: dict[Any, list[int]] = {}
     for key, members in groups.items():
-        waiting = [by_id[m].features for m in members if m not in proposed]
-        groups[key] = [
+        waiting = [by_id[m].features for m in members if m not in candidates_of]
+        if not waiting:
+            continue  # a proposal needs a waiting report
+        kept[key] = [
             m
             for m in members
-            if m not in proposed
+            if m not in candidates_of
             or matching.prefers_new_point(
-                by_id[m].features, waiting, [features[p] for p in proposed[m]], now=now
+                by_id[m].features, waiting, [features[p] for p in candidates_of[m]], now=now
             )
         ]
+    groups = kept
+    for members in groups.values():
+        for m in members:
+            if m in revisable:
+                del attached[m]
+                proposed[m] = revisable[m]
     cluster_seconds = time.perf_counter() - started
 
     truth_of = {r.id: r.truth for r in reports}

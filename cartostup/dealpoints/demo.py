@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +33,7 @@ from cartostup.reports.models import Report
 
 from . import flows, matching, services
 from .choices import (
+    ACTIVE_STATUSES,
     AlertKind,
     AlertStatus,
     Confidence,
@@ -125,14 +127,20 @@ def _operation(
     )
 
 
-def _new_report(latitude: float, longitude: float) -> Report:
+def _new_report(
+    latitude: float,
+    longitude: float,
+    products: list[str] | None = None,
+    days: list[str] | None = None,
+) -> Report:
     return report_services.report_submit_public(
         data=report_services.ReportInput(
             latitude=latitude,
             longitude=longitude,
             precision=Precision.BUILDING,
             activities=[Activity.SELLING, Activity.LOOKOUTS],
-            products=["cannabis"],
+            products=products or ["cannabis"],
+            days=days or [],
             times_of_day=["evening"],
         ),
         channel=Channel.WEB,
@@ -275,12 +283,47 @@ def _alerts_and_links(points: list[DealPoint], analysts: dict[str, User]) -> Non
         alert = next((a for a in alerts if a.dealpoint_id == point.pk), None)
         if alert is not None and number == 0:
             flows.alert_confirm(actor=analyst, alert=alert, note="Les guetteurs ont suivi.")
-    # Proposed links: reports 60 m from active points (neither sure nor unrelated).
-    for point in active[4:6]:
-        latitude, longitude = _offset(point.latitude, point.longitude, 55, -25)
-        flows.report_accept_and_match(
-            actor=analyst, report=_new_report(latitude, longitude), note="Démonstration"
-        )
+    # Proposed links: reports neither sure nor unrelated (a little far from a point, seen
+    # selling another product on another day), placed where the matching's own score says so.
+    made = 0
+    for point in active[4:]:
+        if made == 2:
+            break
+        product = next(p for p in ("heroin", "crack", "cocaine") if p not in point.products)
+        opening = {token.split(":", 1)[0] for token in point.opening_hours or ()}
+        day = next((d for d in ("mon", "tue", "wed", "thu") if d not in opening), "mon")
+        for distance in (90, 105, 120, 135):
+            latitude, longitude = _offset(point.latitude, point.longitude, distance, 0)
+            features = matching.ReportFeatures(
+                latitude=latitude,
+                longitude=longitude,
+                precision=Precision.BUILDING,
+                products=(product,),
+                days=(day,),
+                times_of_day=("evening",),
+                activities=(Activity.SELLING, Activity.LOOKOUTS),
+            )
+            nearby = (
+                (p.pk, p.reference, matching.PointFeatures.of(p))
+                for p in DealPoint.objects.filter(
+                    departement_id=point.departement_id,
+                    merged_into__isnull=True,
+                    status__in=ACTIVE_STATUSES,
+                )
+            )
+            decision = matching.decide(
+                matching.rank(features, nearby, now=timezone.now()),
+                auto_score=settings.CARTOSTUP_MATCH_AUTO_SCORE,
+                propose_score=settings.CARTOSTUP_MATCH_PROPOSE_SCORE,
+            )
+            if decision.attach is None and decision.propose:
+                flows.report_accept_and_match(
+                    actor=analyst,
+                    report=_new_report(latitude, longitude, products=[product], days=[day]),
+                    note="Démonstration",
+                )
+                made += 1
+                break
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -258,23 +259,44 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     if not reports:
         return []
     in_proposals = list(Report.objects.filter(pk__in=list(proposed_of)).order_by("pk"))
-    # Reports only proposed to known points (no attachment yet) are clustered too: with
-    # waiting reports around them, far from the point, they may be a new point's; they join
-    # a proposal (keeping their proposed links) but never make one on their own.
-    doubtful_reports = Report.objects.filter(
-        status=ReportStatus.ACCEPTED,
-        awaiting_matching=False,
-        dealpoint_links__decision=LinkDecision.PROPOSED,
-    ).exclude(dealpoint_links__decision__in=ATTACHED_DECISIONS)
+    # Reports only proposed to known points (no attachment yet), and reports the matching
+    # attached by itself without being sure (`matching.REVISE_SHARE`), are clustered too:
+    # with waiting reports around them they may be a new point's; they join a proposal when
+    # they fit it better than their points (an automatic attachment is then turned back into
+    # a proposed link), but never make one on their own.
+    proposed_links = ReportLink.objects.filter(decision=LinkDecision.PROPOSED)
+    unsure_links = ReportLink.objects.filter(
+        decision=LinkDecision.AUTOMATIC,
+        score__lt=matching.REVISE_SHARE,
+        dealpoint__merged_into__isnull=True,
+    )
+    doubtful_reports = (
+        Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=False)
+        .filter(
+            Q(pk__in=proposed_links.values("report_id"))
+            | Q(pk__in=unsure_links.values("report_id"))
+        )
+        .exclude(
+            pk__in=ReportLink.objects.filter(decision=LinkDecision.CONFIRMED).values("report_id")
+        )
+        .exclude(
+            pk__in=ReportLink.objects.filter(
+                decision=LinkDecision.AUTOMATIC, score__gte=matching.REVISE_SHARE
+            ).values("report_id")
+        )
+    )
     if departement is not None:
         doubtful_reports = doubtful_reports.filter(departement=departement)
     doubtful = list(doubtful_reports.exclude(pk__in=list(proposed_of)).distinct().order_by("pk"))
     doubtful_ids = {report.pk for report in doubtful}
     proposed_points: dict[int, list[matching.PointFeatures]] = defaultdict(list)
+    unsure: dict[int, ReportLink] = {}
     for link in ReportLink.objects.filter(
-        report__in=doubtful, decision=LinkDecision.PROPOSED
+        report__in=doubtful, decision__in=[LinkDecision.PROPOSED, LinkDecision.AUTOMATIC]
     ).select_related("dealpoint"):
         proposed_points[link.report_id].append(matching.PointFeatures.of(link.dealpoint))
+        if link.decision == LinkDecision.AUTOMATIC:
+            unsure[link.report_id] = link
     now = timezone.now()
     by_departement: dict[int, list[Report]] = defaultdict(list)
     for report in [*reports, *in_proposals, *doubtful]:
@@ -285,19 +307,16 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
         if not any(report.pk in new_ids for report in members):
             continue
         # The points on the map: an imprecise report they explain is not a new point's.
-        mapped = list(
-            DealPoint.objects.filter(
+        mapped = [
+            matching.PointFeatures.of(point)
+            for point in DealPoint.objects.filter(
                 departement_id=departement_id,
                 merged_into__isnull=True,
                 status__in=ACTIVE_STATUSES,
-            ).values_list("latitude", "longitude")
-        )
+            ).only(*matching.POINT_FIELDS)
+        ]
         labels = matching.cluster_reports(
-            [r.latitude for r in members],
-            [r.longitude for r in members],
-            [r.precision for r in members],
-            place_labels=[r.place_label for r in members],
-            seeds=([p[0] for p in mapped], [p[1] for p in mapped]),
+            [matching.ReportFeatures.of(r) for r in members], known=mapped, now=now
         )
         groups: dict[int, list[Report]] = defaultdict(list)
         for report, label in zip(members, labels, strict=True):
@@ -316,6 +335,9 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
                     matching.ReportFeatures.of(r), forming, proposed_points[r.pk], now=now
                 )
             ]
+            for report in group:
+                if report.pk in unsure:
+                    services.report_link_revise(link=unsure[report.pk])
             fresh = [r for r in group if r.pk in new_ids or r.pk in doubtful_ids]
             existing = sorted({proposed_of[r.pk] for r in group if r.pk in proposed_of})
             if existing:

@@ -7,24 +7,32 @@ on a labelled synthetic data set); `find_candidates` and `find_dismantled_near` 
 database. No access check here: matching is the platform's own work, and whatever it proposes
 is shown to analysts through the policy (`matching_views`).
 
-Score (fit) of a (report, point) pair, in [0, 1] (see docs/decisions.md):
+Score (fit) of a (report, point) pair: a likelihood ratio, how much more likely what the
+report says is if it is about this point than if it is about any point (record linkage in the
+manner of Fellegi and Sunter; see docs/decisions.md):
 
-    fit = proximity × Π_attributes (1 − 3 × ATTRIBUTE_WEIGHT × weight × (1 − likeness)) × place
-          × recency
+    fit = position_ratio × exp(ATTRIBUTE_TEMPER × Σ log attribute ratios) × place × recency
 
-- proximity = exp(−½ (d / σ)²), σ the combined position uncertainty of the report's and the
-  point's precision (root-sum-square of `POSITION_SIGMA_M`): a "street" report 100 m away is
-  as close as a "stairwell" report 10 m away;
-- one factor per attribute both sides know (products, opening hours, channel: independent
-  evidence, weights `ATTRIBUTE_WEIGHTS`); an attribute one side does not know is left out
-  (neutral, never penalising);
-- place: 1 when the buildings named (the report's `place_label`, the point's building and
-  stairwell labels, or the landlord's building key) agree or one side names none,
-  `PLACE_MISMATCH` for another building, halfway for another stairwell;
+- position_ratio = exp(−½ (d / σ)²) × (σ₀ / σ)², σ the combined position uncertainty of the
+  report's and the point's precision (root-sum-square of `POSITION_SIGMA_M`), σ₀ two
+  building-level positions': a "street" report 100 m away is as close as a "stairwell" report
+  10 m away, but says less (a wide position fits many places);
+- one ratio per product, day and time of day the report names and per way of selling
+  (street or remote), when the point records that attribute: the share the point gives it
+  (its products, its opening days and times), allowing for a reporter's error
+  (`REPORT_ERROR`), over its share at any point (`PRODUCT_SHARES`, 1/7 per day, 1/4 per time of
+  day, `STREET_CHANNEL_SHARE`); an attribute one side does not know is left out (neutral);
+  tempered by `ATTRIBUTE_TEMPER` (the attributes are not independent);
+- place: `PLACE_MATCH` when the buildings named (the report's `place_label`, the point's
+  building and stairwell labels) agree (`PLACE_KEY_MATCH` for the landlord's building key),
+  × `STAIRWELL_MISMATCH` for another stairwell, `PLACE_MISMATCH` for another building, 1 when
+  one side names none;
 - recency: 1 for a point active in the last `RECENT_DAYS`, down to `STALE_RECENCY` after a year.
 
 A candidate's `score` is its share: its fit over the fits of every candidate and of the
 background ("a point not on the map yet", `background`); the decision thresholds apply to it.
+The reports of a forming new point are compared with a report the same way (`profile_fit`):
+their mean position and the counts of what they say.
 """
 
 from __future__ import annotations
@@ -64,19 +72,38 @@ POSITION_SIGMA_M: dict[str, float] = {
 }
 # Candidates are searched this many combined sigmas away (beyond, proximity < 0.05).
 RADIUS_FACTOR = 2.5
-# How much the attributes can lower a score (distance dominates): a wrong product × 0.4, hours
-# that do not fit × 0.55, a channel that does not fit × 0.55.
-ATTRIBUTE_WEIGHT = 0.5
-ATTRIBUTE_WEIGHTS = {"products": 0.4, "hours": 0.3, "channel": 0.3}
-# The place label ("Bât. B, cage 2") both sides name: another building multiplies the score by
-# this (reporters sometimes name the wrong building, so it is strong evidence, not a veto);
-# another stairwell of the same building by halfway to 1.
-PLACE_MISMATCH = 0.25
-# Weight of the "unknown point" alternative in `rank` (a fit of 0.12: a candidate 2 σ away),
-# growing with the report's position uncertainty to this power (tuned on bench/matching,
-# seed 1; reported on other seeds).
-BACKGROUND = 0.12
-BACKGROUND_EXPONENT = 0.25
+# Evidence of the attributes, as likelihood ratios (what a report says, when it is about the
+# point, over what it would say of any point): a reporter's detail is wrong this often (another
+# product, another day), ...
+REPORT_ERROR = 0.1
+# ... the products most points sell (a report of crack at a crack point says more than one of
+# cannabis at a cannabis point), ...
+PRODUCT_SHARES = {"cannabis": 0.6, "cocaine": 0.2, "crack": 0.1, "heroin": 0.05, "synthetic": 0.05}
+# ... and the share of points that sell in the street (fixed point, flat, drive) rather than by
+# delivery or online.
+STREET_CHANNEL_SHARE = 0.85
+# The attributes are not independent (a reporter who saw the point on a Friday evening saw it
+# sell what it sells then): their log-evidence is tempered by this.
+ATTRIBUTE_TEMPER = 0.7
+# The place label ("Bât. B, cage 2"): the same building named multiplies the fit by this, the
+# landlord's exact building key by more; another building by `PLACE_MISMATCH` (reporters
+# sometimes name the wrong building: strong evidence, not a veto); another stairwell of the
+# same building by `STAIRWELL_MISMATCH` more.
+PLACE_MATCH = 3.0
+PLACE_KEY_MATCH = 6.0
+PLACE_MISMATCH = 0.15
+STAIRWELL_MISMATCH = 0.5
+# Weight, in the units of a fit, of "a point not on the map yet" (or no point) in `rank`: the
+# density of unknown points relative to a building-level position's (a fit of 0.02: a
+# building-level candidate 2.8 σ away, with nothing said of it).
+BACKGROUND = 0.02
+# A forming new point's counts (products, days...) are smoothed towards what any point shows as
+# if this many reports had said so.
+PROFILE_PRIOR = 3.0
+# An automatic attachment whose share was below this is revised when a new point forms beside
+# it (`flows.reports_cluster`): the report goes to the new point's proposal if it fits it
+# better, its link turned back into a proposal.
+REVISE_SHARE = 0.8
 RECENT_DAYS = 180
 STALE_DAYS = 365
 STALE_RECENCY = 0.8
@@ -91,9 +118,13 @@ CLUSTER_EPS_M = 80.0
 # Report activities that say how the drugs are sold, and the point channels they fit.
 _STREET_ACTIVITIES = frozenset({"selling", "lookouts"})
 _REMOTE_ACTIVITIES = frozenset({"delivery", "online"})
-_STREET_CHANNELS = frozenset({DistributionChannel.FIXED, DistributionChannel.FLAT})
-_REMOTE_CHANNELS = frozenset(
-    {DistributionChannel.DELIVERY, DistributionChannel.ONLINE, DistributionChannel.DRIVE}
+_STREET_CHANNELS = frozenset(
+    {DistributionChannel.FIXED, DistributionChannel.FLAT, DistributionChannel.DRIVE}
+)
+_REMOTE_CHANNELS = frozenset({DistributionChannel.DELIVERY, DistributionChannel.ONLINE})
+# Combined uncertainty of two building-level positions: the unit of `position_ratio`.
+_REFERENCE_SIGMA = math.hypot(
+    POSITION_SIGMA_M[Precision.BUILDING], POSITION_SIGMA_M[Precision.BUILDING]
 )
 _PRECISION_ORDER: list[str] = [
     Precision.STAIRWELL,
@@ -133,6 +164,21 @@ class ReportFeatures:
             place_label=getattr(report, "place_label", "") or "",
             building_id=getattr(report, "building_id", None),
         )
+
+
+# The columns of a deal point that `PointFeatures.of` reads (for `QuerySet.only`).
+POINT_FIELDS = (
+    "latitude",
+    "longitude",
+    "precision",
+    "products",
+    "opening_hours",
+    "channel",
+    "last_activity_at",
+    "building_label",
+    "stairwell_label",
+    "building_id",
+)
 
 
 @dataclass(frozen=True)
@@ -360,35 +406,111 @@ def _recency(point: PointFeatures, now: datetime) -> float:
     return 1.0 - share * (1.0 - STALE_RECENCY)
 
 
+def position_ratio(distance: float, sigma: float) -> float:
+    """How much more likely a report is `distance` metres from a point whose combined
+    uncertainty is `sigma` than anywhere, relative to two building-level positions: the
+    Gaussian density exp(−½ (d/σ)²) / σ², scaled so that a building-level pair at distance 0
+    gives 1. A neighbourhood-level report on top of a point is weak evidence (≈ 0.013), a
+    stairwell-level one strong (≈ 7)."""
+    return math.exp(-0.5 * (distance / sigma) ** 2) * (_REFERENCE_SIGMA / sigma) ** 2
+
+
+def _ratio(share_if_match: float, share_anywhere: float) -> float:
+    """Likelihood ratio of an observation: its probability when the report is about the point
+    (the point's own value, or a reporter's error `REPORT_ERROR` spread like anywhere) over
+    its probability for any point (`share_anywhere`)."""
+    return ((1.0 - REPORT_ERROR) * share_if_match + REPORT_ERROR * share_anywhere) / share_anywhere
+
+
+def _products_ratio(report: ReportFeatures, point: PointFeatures) -> float | None:
+    said = [p for p in report.products if p != "other"]
+    sold = {p for p in point.products if p != "other"}
+    if not said or not sold:
+        return None
+    value = 1.0
+    for product in said:
+        share = PRODUCT_SHARES.get(product, 0.05)
+        value *= _ratio((product in sold) / len(sold), share)
+    return value
+
+
+def _opening(point: PointFeatures) -> tuple[set[str], set[str]]:
+    days: set[str] = set()
+    times: set[str] = set()
+    for token in point.opening_hours:
+        if ":" in token:
+            day, time = token.split(":", 1)
+            days.add(day)
+            times.add(time)
+    return days, times
+
+
+def _hours_ratio(report: ReportFeatures, point: PointFeatures) -> float | None:
+    days, times = _opening(point)
+    if not days or not (report.days or report.times_of_day):
+        return None
+    value = 1.0
+    for day in set(report.days):
+        value *= _ratio((day in days) / len(days), 1 / 7)
+    for time in set(report.times_of_day):
+        value *= _ratio((time in times) / len(times), 1 / 4)
+    return value
+
+
+def _channel_ratio(report: ReportFeatures, point: PointFeatures) -> float | None:
+    activities = set(report.activities)
+    street = bool(activities & _STREET_ACTIVITIES)
+    remote = bool(activities & _REMOTE_ACTIVITIES)
+    if street == remote or not point.channel:
+        return None  # nothing said of how it sells, or both
+    sells_in_street = point.channel in _STREET_CHANNELS
+    said_street_share = STREET_CHANNEL_SHARE if street else 1.0 - STREET_CHANNEL_SHARE
+    return _ratio(float(sells_in_street == street), said_street_share)
+
+
+def _place_ratio(place: float | None, report: ReportFeatures, point: PointFeatures) -> float:
+    if place is None:
+        return 1.0
+    keyed = report.building_id is not None and point.building_id is not None
+    if place == 0.0:
+        return PLACE_MISMATCH
+    same = PLACE_KEY_MATCH if keyed else PLACE_MATCH
+    return same if place == 1.0 else same * STAIRWELL_MISMATCH
+
+
 def score(
     report: ReportFeatures, point: PointFeatures, *, now: datetime, distance: float | None = None
 ) -> ScoreBreakdown:
-    """How likely the report is about the point (see the module docstring)."""
+    """How likely the report is about the point, as a likelihood ratio against "any point"
+    (see the module docstring); the breakdown keeps each likeness in [0, 1] for display."""
     if distance is None:
         distance = haversine_m(report.latitude, report.longitude, point.latitude, point.longitude)
     sigma = sigma_m(report.precision, point.precision)
     proximity = math.exp(-0.5 * (distance / sigma) ** 2)
-    parts = {
-        "products": _products_likeness(report, point),
-        "hours": _hours_likeness(report, point),
-        "channel": _channel_likeness(report, point),
-    }
-    attributes = 1.0
-    for name, value in parts.items():
-        if value is not None:
-            attributes *= 1.0 - 3 * ATTRIBUTE_WEIGHT * ATTRIBUTE_WEIGHTS[name] * (1.0 - value)
+    evidence = 0.0
+    for ratio in (
+        _products_ratio(report, point),
+        _hours_ratio(report, point),
+        _channel_ratio(report, point),
+    ):
+        if ratio is not None:
+            evidence += math.log(ratio)
     place = _place_likeness(report, point)
-    place_factor = 1.0 if place is None else PLACE_MISMATCH + (1.0 - PLACE_MISMATCH) * place
     recency = _recency(point, now)
-    value = proximity * attributes * place_factor * recency
+    value = (
+        position_ratio(distance, sigma)
+        * math.exp(ATTRIBUTE_TEMPER * evidence)
+        * _place_ratio(place, report, point)
+        * recency
+    )
     return ScoreBreakdown(
-        score=round(value, 4),
+        score=round(value, 6),
         distance_m=round(distance, 1),
         radius_m=round(RADIUS_FACTOR * sigma, 1),
         proximity=round(proximity, 4),
-        products=parts["products"],
-        hours=parts["hours"],
-        channel=parts["channel"],
+        products=_products_likeness(report, point),
+        hours=_hours_likeness(report, point),
+        channel=_channel_likeness(report, point),
         recency=round(recency, 4),
         place=place,
     )
@@ -408,11 +530,10 @@ class Candidate:
 
 
 def background(precision: str) -> float:
-    """Weight, in the units of a fit, of "a point not on the map yet" (or no point): the chance
-    that something unknown lies where the report says, which grows with the area its
-    precision covers (`BACKGROUND` for a building-level report)."""
-    sigma = POSITION_SIGMA_M.get(precision, POSITION_SIGMA_M[Precision.STREET])
-    return BACKGROUND * (sigma / POSITION_SIGMA_M[Precision.BUILDING]) ** BACKGROUND_EXPONENT
+    """Weight, in the units of a fit, of "a point not on the map yet" (or no point): the
+    density of unknown points relative to a building-level position's. The same whatever the
+    report's precision: an imprecise report's fits are already small (`position_ratio`)."""
+    return BACKGROUND
 
 
 def rank(
@@ -582,8 +703,9 @@ _PRECISE = frozenset({Precision.STAIRWELL, Precision.BUILDING})
 # Two buildings named in one cluster are two places when the reports naming them lie at least
 # this far apart (closer, one name is taken for a reporter's mistake).
 SPLIT_DISTANCE_M = 40.0
-# An imprecise report joins the precise cluster that takes at least this share of it.
-JOIN_SHARE = 0.5
+# An imprecise report joins the cluster that takes at least this share of it (and more than
+# the known points nearby).
+JOIN_SHARE = 0.2
 # ... and is left alone when known points take at least this share of it.
 SEED_SHARE = 0.5
 
@@ -629,107 +751,175 @@ def split_by_building(
     return out
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What the reports of a forming new point say together: their inverse-variance mean
+    position and its uncertainty, the building most of them name, and how often they name each
+    product, day, time of day and way of selling (compared with a report as `score` compares
+    it with a point, the counts smoothed towards what any point shows)."""
+
+    latitude: float
+    longitude: float
+    sigma_m: float
+    building: str
+    products: dict[str, int]
+    days: dict[str, int]
+    times: dict[str, int]
+    street: int
+    remote: int
+
+
+def profile(members: Sequence[ReportFeatures]) -> Profile:
+    weights = [precision_weight(m.precision) for m in members]
+    total = sum(weights)
+    buildings: dict[str, int] = defaultdict(int)
+    products: dict[str, int] = defaultdict(int)
+    days: dict[str, int] = defaultdict(int)
+    times: dict[str, int] = defaultdict(int)
+    street = remote = 0
+    for member in members:
+        name = parse_place_label(member.place_label)[0]
+        if name:
+            buildings[name] += 1
+        for product in set(member.products) - {"other"}:
+            products[product] += 1
+        for day in set(member.days):
+            days[day] += 1
+        for time in set(member.times_of_day):
+            times[time] += 1
+        activities = set(member.activities)
+        street += bool(activities & _STREET_ACTIVITIES)
+        remote += bool(activities & _REMOTE_ACTIVITIES)
+    return Profile(
+        latitude=sum(w * m.latitude for w, m in zip(weights, members, strict=True)) / total,
+        longitude=sum(w * m.longitude for w, m in zip(weights, members, strict=True)) / total,
+        sigma_m=1.0 / math.sqrt(total),
+        building=max(buildings, key=lambda n: (buildings[n], n)) if buildings else "",
+        products=dict(products),
+        days=dict(days),
+        times=dict(times),
+        street=street,
+        remote=remote,
+    )
+
+
+def _smoothed(counts: dict[str, int], value: str, anywhere: float) -> float:
+    """Ratio of a value's smoothed share among a profile's counts to its share anywhere."""
+    total = sum(counts.values())
+    return ((counts.get(value, 0) + PROFILE_PRIOR * anywhere) / (total + PROFILE_PRIOR)) / anywhere
+
+
+def profile_fit(report: ReportFeatures, group: Profile, *, distance: float | None = None) -> float:
+    """A report's fit with a forming new point, in the units of `score`."""
+    if distance is None:
+        distance = haversine_m(report.latitude, report.longitude, group.latitude, group.longitude)
+    report_sigma = POSITION_SIGMA_M.get(report.precision, POSITION_SIGMA_M[Precision.STREET])
+    value = position_ratio(distance, math.hypot(report_sigma, group.sigma_m))
+    evidence = 0.0
+    if group.products:
+        for product in set(report.products) - {"other"}:
+            evidence += math.log(
+                _smoothed(group.products, product, PRODUCT_SHARES.get(product, 0.05))
+            )
+    if group.days:
+        for day in set(report.days):
+            evidence += math.log(_smoothed(group.days, day, 1 / 7))
+    if group.times:
+        for time in set(report.times_of_day):
+            evidence += math.log(_smoothed(group.times, time, 1 / 4))
+    activities = set(report.activities)
+    street, remote = bool(activities & _STREET_ACTIVITIES), bool(activities & _REMOTE_ACTIVITIES)
+    if street != remote and group.street + group.remote:
+        ways = {"street": group.street, "remote": group.remote}
+        said = "street" if street else "remote"
+        share = STREET_CHANNEL_SHARE if street else 1.0 - STREET_CHANNEL_SHARE
+        evidence += math.log(_smoothed(ways, said, share))
+    value *= math.exp(ATTRIBUTE_TEMPER * evidence)
+    named = parse_place_label(report.place_label)[0]
+    if named and group.building:
+        value *= PLACE_MATCH if named == group.building else PLACE_MISMATCH
+    return value
+
+
 def cluster_reports(
-    latitudes: Sequence[float],
-    longitudes: Sequence[float],
-    precisions: Sequence[str],
+    reports: Sequence[ReportFeatures],
     *,
+    known: Sequence[PointFeatures] = (),
+    now: datetime,
     eps_m: float = CLUSTER_EPS_M,
-    place_labels: Sequence[str] | None = None,
-    seeds: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> np.ndarray:
     """Labels grouping reports that are about one place, by precision: precise reports
     (stairwell, building) are clustered by DBSCAN at `eps_m`, and a cluster whose reports
-    name different buildings (`place_labels`) at places apart is split by building
-    (`split_by_building`); an imprecise one (street, neighbourhood) joins the precise cluster
-    that takes most of it (its fits against the background, as `rank` does), stays alone when
-    the known points nearby (`seeds`: latitudes, longitudes) take most of it, else imprecise
-    reports are clustered among themselves at a wider radius."""
-    count = len(latitudes)
+    name different buildings at places apart is split by building (`split_by_building`). An
+    imprecise report (street, then neighbourhood) joins the cluster that takes most of it
+    (`profile_fit` against the other clusters, the `known` points nearby and the background,
+    as `rank` does), stays alone when the known points take most of it, else imprecise reports
+    are clustered among themselves at a wider radius."""
+    count = len(reports)
     labels = np.full(count, -1, dtype=int)
     if count == 0:
         return labels
-    lat = np.asarray(latitudes, dtype=float)
-    lon = np.asarray(longitudes, dtype=float)
-    precise = np.array([p in _PRECISE for p in precisions])
+    lat = np.array([r.latitude for r in reports], dtype=float)
+    lon = np.array([r.longitude for r in reports], dtype=float)
+    precise = np.array([r.precision in _PRECISE for r in reports])
     if precise.any():
         labels[precise] = cluster(lat[precise], lon[precise], eps_m=eps_m)
-        if place_labels is not None:
-            labels[precise] = split_by_building(
-                labels[precise],
-                lat[precise],
-                lon[precise],
-                [parse_place_label(place_labels[i])[0] for i in np.flatnonzero(precise)],
-            )
+        labels[precise] = split_by_building(
+            labels[precise],
+            lat[precise],
+            lon[precise],
+            [parse_place_label(reports[i].place_label)[0] for i in np.flatnonzero(precise)],
+        )
     next_label = int(labels.max()) + 1
-    imprecise = np.flatnonzero(~precise)
     rest: list[int] = []
-    if len(imprecise):
-        from sklearn.neighbors import BallTree
+    from sklearn.neighbors import BallTree
 
-        where = np.radians(np.column_stack([lat[imprecise], lon[imprecise]]))
-        sigmas = np.array([sigma_m(precisions[i], Precision.BUILDING) for i in imprecise])
-        cluster_fits = np.zeros((len(imprecise), 1))
-        nearest = np.zeros((len(imprecise), 1), dtype=int)
-        if precise.any():
-            # Cluster centres (mean positions), then each imprecise report's nearest ones.
-            ids = labels[precise]
-            sizes = np.bincount(ids)
-            centres = (
-                np.column_stack(
-                    [
-                        np.bincount(ids, weights=lat[precise]),
-                        np.bincount(ids, weights=lon[precise]),
-                    ]
-                )
-                / sizes[:, None]
-            )
-            tree = BallTree(np.radians(centres), metric="haversine")
-            distances, nearest = tree.query(where, k=min(5, len(centres)))
-            cluster_fits = np.exp(-0.5 * (distances * EARTH_RADIUS_M / sigmas[:, None]) ** 2)
-        seed_fits = np.zeros((len(imprecise), 1))
-        if seeds is not None and len(seeds[0]):
-            seed_tree = BallTree(
-                np.radians(np.column_stack([seeds[0], seeds[1]]).astype(float)),
-                metric="haversine",
-            )
-            distances, _seed = seed_tree.query(where, k=min(5, len(seeds[0])))
-            seed_fits = np.exp(-0.5 * (distances * EARTH_RADIUS_M / sigmas[:, None]) ** 2)
-        for row, i in enumerate(imprecise):
-            # As `rank` does with points: the nearest clusters' (and known points') fits
-            # against the background; joined when one cluster takes most of it, left alone
-            # when known points do (a report of a known point that scored too low), else
-            # clustered with the other imprecise reports.
-            among_clusters = background(precisions[i]) + cluster_fits[row].sum()
-            if precise.any() and cluster_fits[row, 0] / among_clusters >= JOIN_SHARE:
-                labels[i] = int(nearest[row, 0])  # DBSCAN labels are 0..n-1 (min_samples=1)
-            elif seed_fits[row].sum() / (among_clusters + seed_fits[row].sum()) >= SEED_SHARE:
+    known_tree = (
+        BallTree(np.radians([[p.latitude, p.longitude] for p in known]), metric="haversine")
+        if known
+        else None
+    )
+    for precision in (Precision.STREET, Precision.AREA):
+        waiting = [i for i in range(count) if labels[i] < 0 and reports[i].precision == precision]
+        if not waiting:
+            continue
+        groups: dict[int, list[ReportFeatures]] = defaultdict(list)
+        for i in np.flatnonzero(labels >= 0):
+            groups[int(labels[i])].append(reports[i])
+        ids = sorted(groups)
+        profiles = [profile(groups[g]) for g in ids]
+        tree = (
+            BallTree(np.radians([[p.latitude, p.longitude] for p in profiles]), metric="haversine")
+            if profiles
+            else None
+        )
+        search = radius_m(precision, Precision.BUILDING) / EARTH_RADIUS_M
+        for i in waiting:
+            report = reports[i]
+            where = np.radians([[report.latitude, report.longitude]])
+            fits: list[tuple[float, int]] = []
+            if tree is not None:
+                (near,) = tree.query_radius(where, r=search)
+                fits = [(profile_fit(report, profiles[k]), ids[k]) for k in near]
+            known_fit = 0.0
+            if known_tree is not None:
+                (near,) = known_tree.query_radius(where, r=search)
+                known_fit = sum(score(report, known[k], now=now).score for k in near)
+            total = background(report.precision) + known_fit + sum(f for f, _g in fits)
+            fits.sort(reverse=True)
+            best = fits[0] if fits else (0.0, -1)
+            second = fits[1][0] if len(fits) > 1 else 0.0
+            if best[0] / total >= JOIN_SHARE and second <= AMBIGUITY_RATIO * best[0]:
+                labels[i] = best[1]
+            elif known_fit / total >= SEED_SHARE:
                 labels[i] = next_label
                 next_label += 1
             else:
-                rest.append(int(i))
+                rest.append(i)
     if rest:
         wide = cluster(lat[rest], lon[rest], eps_m=POSITION_SIGMA_M[Precision.STREET])
         labels[rest] = wide + next_label
     return labels
-
-
-def proposal_centre(members: Sequence[ReportFeatures]) -> PointFeatures:
-    """A forming new point as a point: the inverse-variance mean position of its reports, their
-    best precision, the building most of them name (attributes left unknown)."""
-    weights = [precision_weight(m.precision) for m in members]
-    total = sum(weights)
-    named = [parse_place_label(m.place_label)[0] for m in members]
-    counts: dict[str, int] = defaultdict(int)
-    for name in named:
-        if name:
-            counts[name] += 1
-    return PointFeatures(
-        latitude=sum(w * m.latitude for w, m in zip(weights, members, strict=True)) / total,
-        longitude=sum(w * m.longitude for w, m in zip(weights, members, strict=True)) / total,
-        precision=best_precision(m.precision for m in members),
-        building_label=max(counts, key=lambda name: (counts[name], name)) if counts else "",
-    )
 
 
 def prefers_new_point(
@@ -740,10 +930,9 @@ def prefers_new_point(
     now: datetime,
 ) -> bool:
     """Whether a report only proposed to known `points` fits the new point that the waiting
-    reports `members` of its cluster form better than any of those points (the links proposed
-    are re-evaluated when a proposal forms)."""
+    reports `members` of its cluster form (`profile_fit`) better than any of those points (the
+    links proposed are re-evaluated when a proposal forms)."""
     if not members:
         return False
-    centre = proposal_centre(members)
-    new = score(report, centre, now=now).score
+    new = profile_fit(report, profile(members))
     return all(new > score(report, point, now=now).score for point in points)

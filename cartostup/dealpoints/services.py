@@ -700,6 +700,42 @@ def report_attach(
 
 
 @transaction.atomic
+def report_link_revise(*, link: ReportLink) -> ReportLink:
+    """The matching takes back one of its own automatic attachments (a new point forming
+    nearby fits the report better): the link becomes a proposal again, beside the new point's
+    proposal, for the analyst to decide. An analyst's attachment is never revised."""
+    if link.decision != LinkDecision.AUTOMATIC:
+        raise ValidationError({"report": _("Seul un rattachement automatique se révise.")})
+    dealpoint = _for_change(actor=None, dealpoint=link.dealpoint)
+    link = _link(
+        actor=None,
+        dealpoint=dealpoint,
+        report=link.report,
+        decision=LinkDecision.PROPOSED,
+        score=link.score,
+        distance_m=link.distance_m,
+    )
+    _event(
+        dealpoint=dealpoint,
+        kind=EventKind.REPORT_DETACHED,
+        actor=None,
+        details={"report": link.report.reference, "revised": "proposed"},
+    )
+    _refresh_activity(dealpoint)
+    audit_record(
+        actor=None,
+        action=AuditAction.UPDATE,
+        target=dealpoint,
+        details={
+            "reference": dealpoint.reference,
+            "report": link.report.reference,
+            "link": LinkDecision.PROPOSED,
+        },
+    )
+    return link
+
+
+@transaction.atomic
 def report_detach(
     *, actor: User | None, dealpoint: DealPoint, report: Report, note: str = ""
 ) -> ReportLink:

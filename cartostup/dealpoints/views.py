@@ -296,6 +296,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             }
         ]
     if kind == EventKind.REPORT_DETACHED:
+        if details.get("revised"):
+            return [
+                _(
+                    "Signalement %(reference)s : rattachement automatique révisé (un nouveau "
+                    "point proposé à côté lui correspond mieux), proposé à l'analyste"
+                )
+                % {"reference": details.get("report", "")}
+            ]
         return [_("Signalement %(reference)s détaché") % {"reference": details.get("report", "")}]
     if kind == EventKind.MERGED:
         if details.get("into"):

@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import flows, services
+from cartostup.dealpoints import flows, matching, services
 from cartostup.dealpoints.choices import (
     AlertKind,
     AlertStatus,
     DealPointStatus,
+    EventKind,
     LinkDecision,
     ProposalStatus,
 )
@@ -71,9 +72,9 @@ def test_report_close_to_a_point_is_attached_automatically(analyst):
 
 def test_report_between_thresholds_is_proposed(analyst):
     point = dealpoint(actor=analyst)
-    # 105 m from a building-level point, nothing else around: as likely a point not yet
-    # known as this one.
-    report = report_near(analyst, 105)
+    # 130 m from a building-level point, nothing else around, seen selling heroin on a
+    # Monday where the point sells cannabis at weekends: as likely a point not yet known.
+    report = report_near(analyst, 130, products=["heroin"], days=["mon"])
     outcome = flows.report_match(report=report)
     assert outcome.attached is None
     assert [c.dealpoint_id for c in outcome.proposed] == [point.pk]
@@ -141,11 +142,15 @@ def test_clustering_groups_per_departement_and_is_idempotent(analyst, persona):
 
 
 def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(analyst):
-    point = dealpoint(actor=analyst)  # "B"
-    doubtful = report_near(analyst, 105, place_label="")
+    point = dealpoint(actor=analyst)  # "B": cannabis, weekend evenings
+    heroin_monday = {"products": ["heroin"], "days": ["mon"], "place_label": ""}
+    doubtful = report_near(analyst, 120, **heroin_monday)
     assert [c.dealpoint_id for c in flows.report_match(report=doubtful).proposed] == [point.pk]
-    # Two reports naming another building a little farther: not this point's.
-    others = [report_near(analyst, d, place_label="Bâtiment D") for d in (125, 140)]
+    # Two reports naming another building a little farther, saying the same: not this point's.
+    others = [
+        report_near(analyst, d, **{**heroin_monday, "place_label": "Bâtiment D"})
+        for d in (150, 165)
+    ]
     for report in others:
         assert flows.report_match(report=report).awaiting
     (proposal,) = flows.reports_cluster()
@@ -154,9 +159,40 @@ def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(a
     link = ReportLink.objects.get(report=doubtful)
     assert link.decision == LinkDecision.PROPOSED
     # A report only proposed, alone, makes no proposal.
-    lone = report_near(analyst, -105, place_label="")
+    lone = report_near(analyst, -120, **heroin_monday)
     assert flows.report_match(report=lone).proposed
     assert flows.reports_cluster() == []
+
+
+def test_an_unsure_automatic_attachment_is_revised_when_a_new_point_forms_beside_it(analyst):
+    point = dealpoint(actor=analyst)
+    silent = {"products": [], "days": [], "times_of_day": [], "place_label": ""}
+    unsure = report_near(analyst, 130, **silent)
+    sure = report_near(analyst, 10, **silent)
+    for report in (unsure, sure):
+        assert flows.report_match(report=report).attached.dealpoint_id == point.pk
+    assert ReportLink.objects.get(report=unsure).score < matching.REVISE_SHARE
+    assert ReportLink.objects.get(report=sure).score >= matching.REVISE_SHARE
+    # Reports of a new point farther on: the unsure report is nearer to them than to the
+    # point; it goes to their proposal and its link is proposed again, for the analyst.
+    others = [report_near(analyst, d, place_label="Bâtiment D") for d in (160, 175)]
+    for report in others:
+        assert flows.report_match(report=report).awaiting
+    (proposal,) = flows.reports_cluster()
+    assert {r.pk for r in proposal.reports.all()} == {unsure.pk, *(r.pk for r in others)}
+    assert ReportLink.objects.get(report=unsure).decision == LinkDecision.PROPOSED
+    assert ReportLink.objects.get(report=sure).decision == LinkDecision.AUTOMATIC
+    event = point.events.get(kind=EventKind.REPORT_DETACHED)
+    assert event.actor is None and event.details["revised"] == "proposed"
+    assert AuditEvent.objects.filter(
+        action=AuditAction.UPDATE, object_id=str(point.pk), details__link="proposed"
+    ).exists()
+    # An analyst's attachment is never revised.
+    services.report_attach(actor=analyst, dealpoint=point, report=unsure)
+    late = report_near(analyst, 168, place_label="Bâtiment D")
+    flows.report_match(report=late)
+    flows.reports_cluster()
+    assert ReportLink.objects.get(report=unsure, dealpoint=point).decision == "confirmed"
 
 
 def test_proposals_split_by_the_buildings_reporters_name(analyst):

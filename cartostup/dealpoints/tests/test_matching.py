@@ -53,10 +53,21 @@ def test_radius_depends_on_both_precisions():
 def test_score_falls_with_distance_relative_to_precision():
     near = matching.score(report_at(10), POINT, now=NOW).score
     far = matching.score(report_at(120), POINT, now=NOW).score
-    assert near > 0.9 > far
-    # The same 120 m is close for a street-level report.
+    assert far < 0.15 * near
+    # The same 120 m is close for a street-level report: its fit hardly falls...
     street = matching.score(report_at(120, precision="street"), POINT, now=NOW).score
-    assert street > far and street > 0.6
+    street_on_it = matching.score(report_at(0, precision="street"), POINT, now=NOW).score
+    assert street > 0.7 * street_on_it
+    # ... but a wide position says less than a precise one, even on top of the point.
+    assert street_on_it < 0.2 * near
+    area = matching.score(report_at(0, precision="area"), POINT, now=NOW).score
+    assert area < 0.1 * street_on_it
+
+
+def test_position_ratio_is_one_for_two_building_positions_at_the_same_place():
+    sigma = matching.sigma_m("building", "building")
+    assert matching.position_ratio(0.0, sigma) == pytest.approx(1.0)
+    assert matching.position_ratio(2 * sigma, sigma) == pytest.approx(math.exp(-2))
 
 
 def test_unknown_attributes_are_neutral_and_disagreement_lowers():
@@ -78,9 +89,18 @@ def test_unknown_attributes_are_neutral_and_disagreement_lowers():
         now=NOW,
     )
     assert bare.products is None and bare.hours is None and bare.channel is None
-    assert bare.score == agreeing.score
     assert agreeing.products == 1.0 and agreeing.hours == 1.0 and agreeing.channel == 1.0
-    assert disagreeing.score < agreeing.score * 0.8
+    # What the report says is evidence both ways: agreement raises the fit, disagreement
+    # lowers it (a reporter may be wrong: lower, never zero).
+    assert agreeing.score > 1.5 * bare.score
+    assert 0 < disagreeing.score < 0.1 * bare.score
+
+
+def test_a_rare_product_says_more_than_a_common_one():
+    crack_point = PointFeatures(**{**POINT.__dict__, "products": ("crack",)})
+    crack = matching.score(report_at(20, products=("crack",)), crack_point, now=NOW).score
+    cannabis = matching.score(report_at(20, products=("cannabis",)), POINT, now=NOW).score
+    assert crack > 2 * cannabis
 
 
 def test_recency_lowers_stale_points():
@@ -113,14 +133,34 @@ def test_cluster_groups_duplicates_and_separates_points_300_m_apart():
 
 
 def test_cluster_reports_joins_imprecise_reports_to_the_precise_cluster():
-    positions = [offset(0), offset(10), offset(90), offset(2000)]
-    labels = matching.cluster_reports(
-        [p[0] for p in positions],
-        [p[1] for p in positions],
-        ["stairwell", "building", "street", "street"],
-    )
+    reports = [
+        report_at(0, "stairwell"),
+        report_at(10),
+        report_at(90, "street"),
+        report_at(2000, "street"),
+    ]
+    labels = matching.cluster_reports(reports, now=NOW)
     assert labels[0] == labels[1] == labels[2]
     assert labels[3] != labels[0]
+
+
+def test_a_neighbourhood_report_joins_the_cluster_whose_reports_say_the_same():
+    # Two forming points 400 m apart; a neighbourhood-level report halfway between them
+    # joins the one whose reports name its product, day and time, not the other.
+    crack_friday = {"products": ("crack",), "days": ("fri",), "times_of_day": ("night",)}
+    cannabis_monday = {"products": ("cannabis",), "days": ("mon",), "times_of_day": ("morning",)}
+    reports = [
+        report_at(0, **crack_friday),
+        report_at(10, **crack_friday),
+        report_at(400, **cannabis_monday),
+        report_at(410, **cannabis_monday),
+        report_at(200, "area", **crack_friday),
+    ]
+    labels = matching.cluster_reports(reports, now=NOW)
+    assert labels[4] == labels[0] == labels[1] != labels[2]
+    # Saying nothing, it is no more one's than the other's: left alone.
+    bare = matching.cluster_reports([*reports[:4], report_at(200, "area")], now=NOW)
+    assert bare[4] not in {bare[0], bare[2]}
 
 
 def test_search_cells_cover_the_radius():
@@ -182,7 +222,7 @@ def test_place_label_agreement_and_landlord_building():
     assert other.place == 0.0 and other.score < 0.3 * same.score
     # No building named on one side: neutral.
     bare = matching.score(report_at(20, place_label="devant la pharmacie"), point, now=NOW)
-    assert bare.place is None and bare.score == same.score
+    assert bare.place is None and other.score < bare.score < same.score
     # The landlord's building key is exact, whatever the words.
     keyed = PointFeatures(**{**point.__dict__, "building_id": 7})
     assert matching.score(report_at(20, building_id=7), keyed, now=NOW).place == 1.0
@@ -213,39 +253,37 @@ def test_place_label_decides_between_two_points_of_one_estate():
 
 def test_rank_weighs_a_lone_point_against_a_point_not_yet_known():
     near = matching.rank(report_at(40), [(1, "PD-1", POINT)], now=NOW)[0]
-    far = matching.rank(report_at(110), [(1, "PD-1", POINT)], now=NOW)[0]
-    assert near.score >= 0.6 > far.score >= 0.3
+    # Farther, and saying what the point does not sell nor when: maybe a point not known yet.
+    doubtful = report_at(110, products=("heroin",), days=("mon",))
+    far = matching.rank(doubtful, [(1, "PD-1", POINT)], now=NOW)[0]
+    assert near.score >= 0.6 > far.score
     assert far.fit < far.score  # the share of the fit, not the fit
 
 
 def test_cluster_reports_split_a_cluster_by_building():
     # Two points of one estate 60 m apart, reports in between chained by DBSCAN.
-    positions = [offset(0), offset(15), offset(30), offset(45), offset(60)]
-    args = (
-        [p[0] for p in positions],
-        [p[1] for p in positions],
-        ["building"] * 5,
-    )
-    together = matching.cluster_reports(*args)
+    def reports(*labels: str) -> list[ReportFeatures]:
+        return [report_at(15 * i, place_label=label) for i, label in enumerate(labels)]
+
+    together = matching.cluster_reports(reports("", "", "", "", ""), now=NOW)
     assert len(set(together)) == 1
-    labels = matching.cluster_reports(*args, place_labels=["Bât. B", "B", "", "bat D", "D1"])
+    labels = matching.cluster_reports(reports("Bât. B", "B", "", "bat D", "D1"), now=NOW)
     assert labels[0] == labels[1] != labels[3] == labels[4]
     # One reporter naming the wrong building next to the others is not a second place.
-    mistaken = matching.cluster_reports(*args, place_labels=["B", "D", "B", "B", ""])
+    mistaken = matching.cluster_reports(reports("B", "D", "B", "B", ""), now=NOW)
     assert len(set(mistaken)) == 1
 
 
 def test_an_imprecise_report_explained_by_a_known_point_is_not_clustered():
     # Two street-level reports 100 m apart, a known point between them: they are its
     # reports that scored too low, not a new point.
-    positions = [offset(-50), offset(50)]
-    args = ([p[0] for p in positions], [p[1] for p in positions], ["street", "street"])
-    assert len(set(matching.cluster_reports(*args))) == 1
-    seeded = matching.cluster_reports(*args, seeds=([MARSEILLE_14[0]], [MARSEILLE_14[1]]))
+    reports = [report_at(-50, "street"), report_at(50, "street")]
+    assert len(set(matching.cluster_reports(reports, now=NOW))) == 1
+    seeded = matching.cluster_reports(reports, known=[POINT], now=NOW)
     assert len(set(seeded)) == 2
     # A known point far away changes nothing.
-    far = offset(3000)
-    assert len(set(matching.cluster_reports(*args, seeds=([far[0]], [far[1]])))) == 1
+    far = PointFeatures(**{**POINT.__dict__, "latitude": offset(3000)[0]})
+    assert len(set(matching.cluster_reports(reports, known=[far], now=NOW))) == 1
 
 
 def test_a_proposed_report_prefers_the_new_point_forming_beside_it():
@@ -254,5 +292,5 @@ def test_a_proposed_report_prefers_the_new_point_forming_beside_it():
     assert matching.prefers_new_point(report_at(130), forming, [point], now=NOW)
     assert not matching.prefers_new_point(report_at(20), forming, [point], now=NOW)
     assert not matching.prefers_new_point(report_at(130), [], [point], now=NOW)
-    centre = matching.proposal_centre(forming)
-    assert centre.building_label == "d" and abs(centre.latitude - offset(145)[0]) < 1e-5
+    group = matching.profile(forming)
+    assert group.building == "d" and abs(group.latitude - offset(145)[0]) < 1e-5
