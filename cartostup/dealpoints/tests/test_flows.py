@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -143,7 +144,7 @@ def test_clustering_groups_per_departement_and_is_idempotent(analyst, persona):
 
 def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(analyst):
     point = dealpoint(actor=analyst)  # "B": cannabis, weekend evenings
-    heroin_monday = {"products": ["heroin"], "days": ["mon"], "place_label": ""}
+    heroin_monday: dict[str, Any] = {"products": ["heroin"], "days": ["mon"], "place_label": ""}
     doubtful = report_near(analyst, 120, **heroin_monday)
     assert [c.dealpoint_id for c in flows.report_match(report=doubtful).proposed] == [point.pk]
     # Two reports naming another building a little farther, saying the same: not this point's.
@@ -166,13 +167,16 @@ def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(a
 
 def test_an_unsure_automatic_attachment_is_revised_when_a_new_point_forms_beside_it(analyst):
     point = dealpoint(actor=analyst)
-    silent = {"products": [], "days": [], "times_of_day": [], "place_label": ""}
+    silent: dict[str, Any] = {"products": [], "days": [], "times_of_day": [], "place_label": ""}
     unsure = report_near(analyst, 130, **silent)
     sure = report_near(analyst, 10, **silent)
     for report in (unsure, sure):
-        assert flows.report_match(report=report).attached.dealpoint_id == point.pk
-    assert ReportLink.objects.get(report=unsure).score < matching.REVISE_SHARE
-    assert ReportLink.objects.get(report=sure).score >= matching.REVISE_SHARE
+        attached = flows.report_match(report=report).attached
+        assert attached is not None and attached.dealpoint_id == point.pk
+    unsure_score = ReportLink.objects.get(report=unsure).score
+    sure_score = ReportLink.objects.get(report=sure).score
+    assert unsure_score is not None and unsure_score < matching.REVISE_SHARE
+    assert sure_score is not None and sure_score >= matching.REVISE_SHARE
     # Reports of a new point farther on: the unsure report is nearer to them than to the
     # point; it goes to their proposal and its link is proposed again, for the analyst.
     others = [report_near(analyst, d, place_label="Bâtiment D") for d in (160, 175)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -147,8 +148,16 @@ def test_cluster_reports_joins_imprecise_reports_to_the_precise_cluster():
 def test_a_neighbourhood_report_joins_the_cluster_whose_reports_say_the_same():
     # Two forming points 400 m apart; a neighbourhood-level report halfway between them
     # joins the one whose reports name its product, day and time, not the other.
-    crack_friday = {"products": ("crack",), "days": ("fri",), "times_of_day": ("night",)}
-    cannabis_monday = {"products": ("cannabis",), "days": ("mon",), "times_of_day": ("morning",)}
+    crack_friday: dict[str, Any] = {
+        "products": ("crack",),
+        "days": ("fri",),
+        "times_of_day": ("night",),
+    }
+    cannabis_monday: dict[str, Any] = {
+        "products": ("cannabis",),
+        "days": ("mon",),
+        "times_of_day": ("morning",),
+    }
     reports = [
         report_at(0, **crack_friday),
         report_at(10, **crack_friday),
