@@ -90,8 +90,12 @@ def test_analyst_triages_a_report_with_a_question_answered_by_the_reporter(
     page.get_by_label("Note interne (facultative)").first.fill("Recoupe la tour 7.")
     page.get_by_role("button", name="Accepter le signalement").click()
     page.wait_for_url(detail_url)
-    assert page.get_by_text(f"Signalement {reference} accepté.").is_visible()
-    assert page.get_by_text("En attente du rapprochement avec les points de deal").is_visible()
+    # Matched at once against the demo deal points around the tour 7 (attached or proposed to
+    # the analysts), no longer left waiting.
+    assert page.get_by_text(
+        f"Signalement {reference} accepté : le rapprochement l'a rattaché"
+    ).is_visible()
+    assert page.locator("#awaiting-matching").count() == 0
     assert page.get_by_role("button", name="Accepter le signalement").count() == 0
     assert page.console_errors == []
 
