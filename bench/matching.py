@@ -172,11 +172,19 @@ def _pick(rng: np.random.Generator, table: tuple[tuple[str, float], ...]) -> str
 
 
 def generate(
-    points: int, seed: int, now: datetime, estate_sizes: tuple[float, ...] = ESTATE_SIZES
+    points: int,
+    seed: int,
+    now: datetime,
+    estate_sizes: tuple[float, ...] = ESTATE_SIZES,
+    record_keep: float = 1.0,
 ) -> tuple[list[TruePoint], list[SyntheticReport]]:
     from cartostup.dealpoints.matching import PointFeatures, ReportFeatures, haversine_m
 
     rng = np.random.default_rng(seed)
+    # The analysts' records of the known points: complete by default; with `record_keep` < 1
+    # each opening slot and each product but one is recorded only with that chance (drawn
+    # apart, so the points and reports are the same as the default set's).
+    records = np.random.default_rng(seed + 7919)
     truths: list[TruePoint] = []
     estates: dict[str, list[tuple[float, float]]] = defaultdict(list)
     attributes: dict[int, dict[str, Any]] = {}
@@ -245,8 +253,11 @@ def generate(
                 latitude=slat,
                 longitude=slon,
                 precision=precision,
-                products=tuple(sold),
-                opening_hours=tuple(hours),
+                products=tuple(
+                    p for i, p in enumerate(sold) if i == 0 or records.random() < record_keep
+                ),
+                opening_hours=tuple(h for h in hours if records.random() < record_keep)
+                or tuple(hours[:1]),
                 channel=channel,
                 last_activity_at=now - timedelta(days=float(rng.uniform(0, 200))),
                 building_label=(
@@ -393,7 +404,7 @@ def _cluster_groups(
     return groups
 
 
-def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
+def run(points: int, seed: int, dense: bool = False, record_keep: float = 1.0) -> dict[str, Any]:
     setup_django()
     from django.conf import settings
 
@@ -401,7 +412,9 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
 
     now = datetime.now(UTC)
     started = time.perf_counter()
-    truths, reports = generate(points, seed, now, DENSE_ESTATE_SIZES if dense else ESTATE_SIZES)
+    truths, reports = generate(
+        points, seed, now, DENSE_ESTATE_SIZES if dense else ESTATE_SIZES, record_keep
+    )
     generate_seconds = time.perf_counter() - started
 
     # The map: known points indexed by their res-9 cell (the `h3_r9` column).
@@ -571,6 +584,7 @@ def run(points: int, seed: int, dense: bool = False) -> dict[str, Any]:
             "proposals": len(groups),
         },
         "dense_estates": dense,
+        "record_keep": record_keep,
         "attachment": attach,
         "attachment_precise_reports": attach_precise,
         "clustering_alone": clustering_alone,
@@ -631,11 +645,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--dense", action="store_true", help="three quarters of the points share an estate"
     )
+    parser.add_argument(
+        "--record-keep",
+        type=float,
+        default=1.0,
+        help="chance that the analysts recorded each opening slot and extra product of a "
+        "known point (1: complete records)",
+    )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.output is None:
         args.output = RESULTS / ("matching-dense.json" if args.dense else "matching.json")
-    result = run(args.points, args.seed, args.dense)
+    result = run(args.points, args.seed, args.dense, args.record_keep)
     print_table(result)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
