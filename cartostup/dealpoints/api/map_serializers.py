@@ -13,6 +13,7 @@ from cartostup.reports.choices import Status as ReportStatus
 
 from ..hotspots import SOURCES
 from ..map_layers import BOUNDARY_KINDS, MAX_ZOOM, MIN_ZOOM, BBox
+from .serializers import departement_field
 
 
 class LayerInputSerializer(serializers.Serializer):
@@ -103,9 +104,7 @@ class ReportLayerInputSerializer(LayerInputSerializer):
 
 
 class HotspotInputSerializer(serializers.Serializer):
-    departement = serializers.CharField(
-        max_length=3, help_text=_("Code du département (ex. 13, 2A).")
-    )
+    departement = departement_field(help_text=_("Code du département (ex. 13, 2A)."))
     counted = serializers.ChoiceField(
         choices=[(s, s) for s in SOURCES],
         default="dealpoints",
@@ -124,7 +123,7 @@ class HotspotInputSerializer(serializers.Serializer):
 
 
 class BoundaryInputSerializer(serializers.Serializer):
-    departement = serializers.CharField(max_length=3, help_text=_("Code du département."))
+    departement = departement_field(help_text=_("Code du département (ex. 13, 2A)."))
     kind = serializers.ChoiceField(
         choices=[(kind, kind) for kind in BOUNDARY_KINDS],
         default="communes",

@@ -36,6 +36,19 @@ def _choice_list(choices: Any, help_text: Any) -> serializers.ListField:
     )
 
 
+def departement_field(**kwargs: Any) -> serializers.RegexField:
+    """A département code in a query (13, 2A, 974): its form checked, with a French message
+    (whether it exists and may be seen is the policy's, later). Not trimmed: the schema's
+    length then holds for what is sent (found by schemathesis)."""
+    return serializers.RegexField(
+        r"^(?:[0-9]{2,3}|2[AB])$",
+        max_length=3,
+        trim_whitespace=False,
+        error_messages={"invalid": _("Code de département invalide (ex. : 13, 2A, 974).")},
+        **kwargs,
+    )
+
+
 class DealPointInputSerializer(serializers.Serializer):
     """A new deal point (POST) or the fields to change (PATCH: every field optional)."""
 
@@ -202,14 +215,7 @@ class OperationListQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
-    # Not trimmed: the schema's length then holds for what is sent (found by schemathesis).
-    departement = serializers.RegexField(
-        r"^(?:[0-9]{2,3}|2[AB])$",
-        max_length=3,
-        required=False,
-        trim_whitespace=False,
-        error_messages={"invalid": _("Code de département invalide (ex. : 13, 2A, 974).")},
-    )
+    departement = departement_field(required=False)
 
 
 class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):

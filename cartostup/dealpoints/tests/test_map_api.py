@@ -349,6 +349,15 @@ def test_boundaries(world, client_for):
     assert _get(client_for("prefecture_93"), "map-boundaries", departement="13").status_code == 404
 
 
+@pytest.mark.parametrize("name", ["map-boundaries", "map-hotspots"])
+def test_a_malformed_departement_is_explained_an_unknown_one_is_not_found(world, client_for, name):
+    client = client_for("cross13_analyst")
+    malformed = _get(client, name, departement="1;3")
+    assert malformed.status_code == 400
+    assert "Code de département invalide" in malformed.json()["errors"]["departement"][0]
+    assert _get(client, name, departement="98").status_code == 404
+
+
 def test_merged_points_leave_the_map(world, client_for, persona):
     services.dealpoint_merge(
         actor=persona("cross13_analyst"), source=world.points_13[4], target=world.points_13[3]
