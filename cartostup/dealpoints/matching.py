@@ -50,6 +50,7 @@ import h3
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .choices import (
     ACTIVE_STATUSES,
@@ -514,6 +515,45 @@ def score(
         recency=round(recency, 4),
         place=place,
     )
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a report and a point were put together, in words for the analyst: what the report
+    says that agrees with the point's record, and what differs (the distance is shown apart)."""
+
+    agreeing: tuple[str, ...]
+    differing: tuple[str, ...]
+
+
+def explain(report: ReportFeatures, point: PointFeatures, *, now: datetime) -> Explanation:
+    """The score's evidence (`score`) in words: each attribute both sides know, and the point's
+    age when it lowers the score."""
+    result = score(report, point, now=now)
+    agreeing: list[str] = []
+    differing: list[str] = []
+    for value, same, partly, other in (
+        (result.products, _("même produit"), _("produits en partie"), _("autre produit")),
+        (
+            result.hours,
+            _("jours et moments d'activité"),
+            _("horaires en partie"),
+            _("autres horaires"),
+        ),
+        (result.channel, _("même mode de vente"), None, _("autre mode de vente")),
+        (result.place, _("même bâtiment"), _("même bâtiment, autre cage"), _("autre bâtiment")),
+    ):
+        if value is None:
+            continue
+        if value >= 1.0:
+            agreeing.append(str(same))
+        elif value > 0.0 and partly is not None:
+            agreeing.append(str(partly))
+        else:
+            differing.append(str(other))
+    if result.recency < 1.0:
+        differing.append(str(_("point sans activité récente")))
+    return Explanation(tuple(agreeing), tuple(differing))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from cartostup.access import policy
 from cartostup.access.models import User
@@ -13,6 +14,7 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 
+from . import matching
 from .choices import AlertStatus, LinkDecision, ProposalStatus
 from .models import Alert, DealPoint, Proposal, ReportLink
 
@@ -21,10 +23,19 @@ QUEUE_LIMIT = 100
 
 
 @dataclass(frozen=True)
+class LinkRow:
+    """A proposed link and why the matching proposed it (`matching.explain`)."""
+
+    link: ReportLink
+    why: matching.Explanation
+
+
+@dataclass(frozen=True)
 class MatchingQueue:
     links: list[ReportLink]
     proposals: list[Proposal]
     alerts: list[Alert]
+    link_rows: list[LinkRow]
 
 
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
@@ -59,4 +70,16 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         object_type="dealpoints.matching",
         details={"links": len(links), "proposals": len(proposals), "alerts": len(alerts)},
     )
-    return MatchingQueue(links=links, proposals=proposals, alerts=alerts)
+    now = timezone.now()
+    rows = [
+        LinkRow(
+            link,
+            matching.explain(
+                matching.ReportFeatures.of(link.report),
+                matching.PointFeatures.of(link.dealpoint),
+                now=now,
+            ),
+        )
+        for link in links
+    ]
+    return MatchingQueue(links=links, proposals=proposals, alerts=alerts, link_rows=rows)

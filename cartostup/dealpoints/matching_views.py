@@ -69,6 +69,7 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Rapprochements"),
             "links": queue.links,
+            "link_rows": queue.link_rows,
             "proposals": queue.proposals,
             "alerts": queue.alerts,
             "limit": matching_selectors.QUEUE_LIMIT,

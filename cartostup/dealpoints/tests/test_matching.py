@@ -303,3 +303,17 @@ def test_a_proposed_report_prefers_the_new_point_forming_beside_it():
     assert not matching.prefers_new_point(report_at(130), [], [point], now=NOW)
     group = matching.profile(forming)
     assert group.building == "d" and abs(group.latitude - offset(145)[0]) < 1e-5
+
+
+def test_explain_puts_the_evidence_in_words():
+    point = PointFeatures(**{**POINT.__dict__, "building_label": "B"})
+    said = report_at(
+        30, products=("cannabis",), days=("fri",), activities=("delivery",), place_label="bat D"
+    )
+    why = matching.explain(said, point, now=NOW)
+    assert why.agreeing == ("même produit", "jours et moments d'activité")
+    assert why.differing == ("autre mode de vente", "autre bâtiment")
+    stale = PointFeatures(**{**POINT.__dict__, "last_activity_at": NOW - timedelta(days=400)})
+    assert matching.explain(report_at(10), stale, now=NOW) == matching.Explanation(
+        (), ("point sans activité récente",)
+    )

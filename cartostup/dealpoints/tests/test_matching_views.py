@@ -49,6 +49,9 @@ def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
     assert reverse("dealpoints:proposal_accept", args=[queue["proposal"].pk]) in page
     assert reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]) in page
     assert "Confirmer la résurgence" in page
+    # Why it was proposed: what the report says against the point's record.
+    assert "Concorde : horaires en partie, même mode de vente" in page
+    assert "Diffère : autre produit" in page
     event = AuditEvent.objects.filter(action=AuditAction.LIST).order_by("pk").last()
     assert event is not None and event.object_type == "dealpoints.matching"
     assert event.details == {"links": 1, "proposals": 1, "alerts": 1}
