@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+import h3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -45,6 +46,10 @@ from .choices import (
 from .models import Alert, DealPoint, Proposal, ReportLink
 
 # --- matching one report -------------------------------------------------------------------------
+
+
+# Cells per `IN (...)` when reading the reports around new ones (SQLite's variable limit).
+_CELLS_PER_QUERY = 2000
 
 
 @dataclass(frozen=True)
@@ -287,7 +292,28 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     )
     if departement is not None:
         doubtful_reports = doubtful_reports.filter(departement=departement)
-    doubtful = list(doubtful_reports.exclude(pk__in=list(proposed_of)).distinct().order_by("pk"))
+    doubtful_reports = doubtful_reports.exclude(pk__in=list(proposed_of)).distinct()
+    # Only those around the new reports can join a proposal (it needs one of them): the res-7
+    # cells within two rings of theirs (≥ 2 km), read in chunks; the others are not read.
+    around = sorted(
+        {
+            cell
+            for report in reports
+            for cell in h3.grid_disk(
+                report.h3_r7 or h3.latlng_to_cell(report.latitude, report.longitude, 7), 2
+            )
+        }
+    )
+    doubtful = sorted(
+        (
+            report
+            for start in range(0, len(around), _CELLS_PER_QUERY)
+            for report in doubtful_reports.filter(
+                h3_r7__in=around[start : start + _CELLS_PER_QUERY]
+            )
+        ),
+        key=lambda report: report.pk,
+    )
     doubtful_ids = {report.pk for report in doubtful}
     proposed_points: dict[int, list[matching.PointFeatures]] = defaultdict(list)
     unsure: dict[int, ReportLink] = {}
