@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cartostup.core.api import CartostupAPIView
+from cartostup.core.api import CartostupAPIView, strict_query
 from cartostup.dealpoints import hotspots, map_layers
 from cartostup.dealpoints.choices import DealPointStatus, DistributionChannel, Product
 
@@ -159,8 +159,7 @@ class HotspotLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = HotspotInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(HotspotInputSerializer, request)
         data = params.validated_data
         return Response(
             hotspots.hotspot_layer(
@@ -186,8 +185,7 @@ class BoundaryLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = BoundaryInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(BoundaryInputSerializer, request)
         return Response(
             map_layers.boundary_layer(
                 actor=request.user,

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 
 from cartostup.access import policy
 from cartostup.access.models import User
-from cartostup.core.api import CartostupAPIView, ErrorSerializer
+from cartostup.core.api import CartostupAPIView, ErrorSerializer, strict_query
 from cartostup.core.parsers import JSONParser
 
 from .. import exchange, selectors, services
@@ -127,23 +127,6 @@ def _refetch(actor: User, pk: int) -> Any:
     )
 
 
-def _query(serializer_class: type[serializers.Serializer], request: Request) -> Any:
-    """The query string checked strictly: an unknown parameter or value is a 400."""
-    fields = serializer_class().fields
-    errors: dict[str, list[str]] = {}
-    for name in request.query_params:
-        field = fields.get(name)
-        if field is None:
-            errors[name] = [_("Paramètre inconnu.")]
-        elif "" in request.query_params.getlist(name) and not getattr(field, "allow_blank", False):
-            errors[name] = [_("Indiquez une valeur.")]
-    if errors:
-        raise serializers.ValidationError(errors)
-    params = serializer_class(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    return params
-
-
 def _input(validated: dict[str, Any], base: services.DealPointInput) -> services.DealPointInput:
     changes = {name: value for name, value in validated.items() if name in services.input_fields()}
     return replace(base, **changes)
@@ -174,7 +157,7 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         _points_reader(_actor(request))
-        params = _query(DealPointListQuerySerializer, request)
+        params = strict_query(DealPointListQuerySerializer, request)
         queryset = selectors.dealpoint_list(
             actor=_actor(request), filters=params.filter_data(), view="api"
         )
@@ -287,7 +270,7 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
     def get(self, request: Request, pk: int) -> Response:
         _require_field(_actor(request), "operations")
         point = _point(_actor(request), pk)
-        _query(PagingQuerySerializer, request)
+        strict_query(PagingQuerySerializer, request)
         queryset = point.operations.select_related("dealpoint", "service").order_by(
             "-occurred_on", "-pk"
         )
@@ -333,7 +316,7 @@ class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):
     def get(self, request: Request, pk: int) -> Response:
         _require_field(_actor(request), "events")
         point = _point(_actor(request), pk)
-        _query(PagingQuerySerializer, request)
+        strict_query(PagingQuerySerializer, request)
         queryset = point.events.select_related("actor").order_by("-occurred_at", "-pk")
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(EventOutputSerializer(page, many=True).data)
@@ -441,7 +424,7 @@ class OperationListView(JSONAPIView, generics.GenericAPIView):
     def get(self, request: Request) -> Response:
         _points_reader(_actor(request))
         _require_field(_actor(request), "operations")
-        params = _query(OperationListQuerySerializer, request)
+        params = strict_query(OperationListQuerySerializer, request)
         filters = {
             name: value
             for name, value in params.validated_data.items()
@@ -485,7 +468,7 @@ class DealPointExportView(JSONAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> HttpResponse | Response:
-        params = _query(DealPointExportQuerySerializer, request)
+        params = strict_query(DealPointExportQuerySerializer, request)
         filters = params.filter_data()
         file_format = filters.pop("format")
         try:

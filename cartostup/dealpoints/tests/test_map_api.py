@@ -356,6 +356,11 @@ def test_a_malformed_departement_is_explained_an_unknown_one_is_not_found(world,
     assert malformed.status_code == 400
     assert "Code de département invalide" in malformed.json()["errors"]["departement"][0]
     assert _get(client, name, departement="98").status_code == 404
+    # A parameter sent empty is not taken for an absent one (found by schemathesis).
+    option = {"map-boundaries": "kind", "map-hotspots": "counted"}[name]
+    blank = _get(client, name, departement="13", **{option: ""})
+    assert blank.status_code == 400 and blank.json()["errors"][option] == ["Indiquez une valeur."]
+    assert _get(client, name, departement="13", zoom="9").status_code == 400
 
 
 def test_merged_points_leave_the_map(world, client_for, persona):
