@@ -91,15 +91,19 @@ class CartostupAPIView(APIView):
         super().initial(request, *args, **kwargs)
 
 
-def strict_query(serializer_class: type[serializers.Serializer], request: Request) -> Any:
-    """The query string checked strictly: an unknown parameter, or a parameter sent empty
-    that may not be blank, is a 400 (DRF would take an empty value for an absent one)."""
+def strict_query(
+    serializer_class: type[serializers.Serializer], request: Request, *, others: bool = False
+) -> Any:
+    """The query string checked strictly: an unknown parameter (unless `others`: left to a
+    filter set), or a parameter sent empty that may not be blank, is a 400 (DRF would take an
+    empty value for an absent one)."""
     fields = serializer_class().fields
     errors: dict[str, list[str]] = {}
     for name in request.query_params:
         field = fields.get(name)
         if field is None:
-            errors[name] = [_("Paramètre inconnu.")]
+            if not others:
+                errors[name] = [_("Paramètre inconnu.")]
         elif "" in request.query_params.getlist(name) and not getattr(field, "allow_blank", False):
             errors[name] = [_("Indiquez une valeur.")]
     if errors:

@@ -67,8 +67,7 @@ class DealPointLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = DealPointLayerInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(DealPointLayerInputSerializer, request, others=True)
         filters = request.query_params.copy()
         for name in LAYER_PARAMETERS:
             filters.pop(name, None)
@@ -91,8 +90,7 @@ class ReportLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = ReportLayerInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(ReportLayerInputSerializer, request)
         data = params.validated_data
         layer = map_layers.report_layer(
             actor=request.user,
@@ -117,8 +115,7 @@ class OperationLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = PeriodInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(PeriodInputSerializer, request)
         layer = map_layers.operation_layer(
             actor=request.user,
             request=_request(params),
@@ -138,8 +135,7 @@ class ProposalLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = DealPointLayerInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(DealPointLayerInputSerializer, request, others=True)
         layer = map_layers.proposal_layer(actor=request.user, request=_request(params))
         return Response(layer.as_geojson())
 

@@ -349,6 +349,23 @@ def test_boundaries(world, client_for):
     assert _get(client_for("prefecture_93"), "map-boundaries", departement="13").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        ("map-reports", "received_from"),
+        ("map-operations", "period_to"),
+        ("map-dealpoints", "zoom"),
+        ("map-proposals", "zoom"),
+    ],
+)
+def test_a_layer_parameter_sent_empty_is_explained(world, client_for, name, option):
+    client = client_for("cross13_analyst")
+    params = {"bbox": MARSEILLE_BBOX, "zoom": "16", option: ""}
+    response = _get(client, name, **params)
+    assert response.status_code == 400
+    assert response.json()["errors"][option] == ["Indiquez une valeur."]
+
+
 @pytest.mark.parametrize("name", ["map-boundaries", "map-hotspots"])
 def test_a_malformed_departement_is_explained_an_unknown_one_is_not_found(world, client_for, name):
     client = client_for("cross13_analyst")
