@@ -27,6 +27,20 @@ def too_many_fields_message() -> str:
     return _("La requête contient trop de champs ou de fichiers.")
 
 
+def size_label(limit: int) -> str:
+    """A size limit in words: "10 Mo", "1,5 Mo", "512 Ko"."""
+    if limit >= 1024 * 1024:
+        return _("%(size)s Mo") % {"size": formats.number_format(round(limit / (1024 * 1024), 1))}
+    return _("%(size)s Ko") % {"size": limit // 1024}
+
+
+def too_large_message(limit: int) -> str:
+    """The refusal of a body over `limit` bytes (the API's parsers and the middleware)."""
+    return _("Le corps de la requête dépasse la taille maximale (%(size)s).") % {
+        "size": size_label(limit)
+    }
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
@@ -38,8 +52,7 @@ def too_large_response(request: HttpRequest, limit: int | None = None) -> HttpRe
     if _is_api(request):
         return JsonResponse(
             {
-                "detail": _("Le corps de la requête dépasse la taille maximale (%(size)s Mo).")
-                % {"size": limit_mb},
+                "detail": too_large_message(limit),
                 "code": "too_large",
             },
             status=413,

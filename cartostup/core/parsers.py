@@ -13,6 +13,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers, status
 
+from .errors import too_large_message
+
 # Deeper JSON than this is refused: no input of the API nests more than a few levels, and
 # Python's parser would otherwise fail (RecursionError, a 500) around a thousand.
 MAX_JSON_DEPTH = 32
@@ -23,11 +25,8 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "too_large"
 
     def __init__(self) -> None:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
         super().__init__(
-            _("Le corps de la requête dépasse la taille maximale (%(size)s Ko).")
-            % {"size": limit // 1024},
-            code="too_large",
+            too_large_message(settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0), code="too_large"
         )
 
 

@@ -37,6 +37,7 @@ from cartostup.access import policy
 from cartostup.access.models import User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
+from cartostup.core.dates import week_start
 
 from . import selectors, services
 from .choices import ATTACHED_DECISIONS, DealPointStatus, EventKind
@@ -196,7 +197,7 @@ def _iso(moment: datetime | None) -> str | None:
 def row_values(point: DealPoint) -> dict[str, Any]:
     """Every column of one point, as plain values (lists stay lists, dates ISO strings)."""
     building = point.building
-    week = selectors.week_start(point.last_activity_at)
+    week = week_start(point.last_activity_at)
     return {
         "reference": point.reference,
         "status": point.status,

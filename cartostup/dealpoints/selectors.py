@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
-from django.utils import timezone
 
 from cartostup.access import policy
 from cartostup.access.models import Building, Organisation, User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
+from cartostup.core.dates import week_start
 from cartostup.reports.models import Report
 from cartostup.territories.models import Departement
 
@@ -178,14 +177,6 @@ def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     if policy.visible_fields(actor, DealPoint) is not None:
         return queryset.order_by(TruncWeek("last_activity_at").desc(nulls_last=True), "reference")
     return queryset.order_by(F("last_activity_at").desc(nulls_last=True), "reference")
-
-
-def week_start(moment: datetime | None) -> date | None:
-    """The Monday of the week of `moment` (local time): the coarse timing a landlord sees."""
-    if moment is None:
-        return None
-    day = timezone.localtime(moment).date()
-    return day - timedelta(days=day.weekday())
 
 
 def dealpoint_reduced(*, actor: User, dealpoint: DealPoint) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import mimetypes
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import django_filters
@@ -40,6 +39,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.models import Building, User
+from cartostup.core.dates import week_start
 from cartostup.core.paging import paginate
 
 from . import selectors, services
@@ -246,11 +246,6 @@ def landlord_report_create(request: AuthenticatedRequest, building_pk: int) -> H
     )
 
 
-def _week_start(moment: Any) -> Any:
-    day = timezone.localtime(moment).date()
-    return day - timedelta(days=day.weekday())
-
-
 def landlord_report_list(request: AuthenticatedRequest) -> HttpResponse:
     """The landlord's own reports: coarse status and the week received, nothing else."""
     policy.require(request.user, Capability.MANAGE_BUILDINGS)
@@ -262,7 +257,7 @@ def landlord_report_list(request: AuthenticatedRequest) -> HttpResponse:
         {
             "reference": row["reference"],
             "building": names.get(row.get("building_id"), "—"),
-            "week": _week_start(row["received_at"]),
+            "week": week_start(row["received_at"]),
             "status": row["public_status"],
             "status_label": row["public_status_label"],
         }

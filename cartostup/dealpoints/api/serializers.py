@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cartostup.core.dates import week_start
+
 from ..choices import (
     Confidence,
     DealPointStatus,
@@ -21,7 +23,6 @@ from ..choices import (
     Product,
 )
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
-from ..selectors import week_start
 from ..services import OPENING_HOUR_TOKENS
 
 # --- deal points ---------------------------------------------------------------------------------
