@@ -359,6 +359,15 @@ def test_pages_in_french_english_and_arabic(url):
     assert f"<h1>{ARABIC_HEADINGS[url]}</h1>" in arabic
 
 
+def test_error_pages_speak_the_reporters_language():
+    missing = "/signaler/nulle-part/"
+    english = in_language("en").get(missing)
+    assert english.status_code == 404 and "Page not found" in text(english)
+    arabic = in_language("ar").get(missing)
+    assert arabic.status_code == 404 and "الصفحة غير موجودة" in text(arabic)
+    assert "Page introuvable" in text(Client().get(missing))
+
+
 def test_choice_labels_and_errors_are_translated():
     english = text(in_language("en").get(REPORT_URL))
     assert "Online selling" in english and "Exact stairwell or entrance" in english
@@ -381,6 +390,12 @@ def test_language_selector_posts_to_set_language(client):
 
 PUBLIC_TEMPLATES = [
     "public_base.html",
+    # The error pages a reporter may meet (a stale link, an expired form, too large a photo).
+    "base.html",
+    "400.html",
+    "403.html",
+    "404.html",
+    "413.html",
     "reports/public/_language.html",
     "reports/public/_error_summary.html",
     "reports/public/report_form.html",
