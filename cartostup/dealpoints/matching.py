@@ -30,7 +30,7 @@ manner of Fellegi and Sunter; see docs/decisions.md):
 - recency: 1 for a point active in the last `RECENT_DAYS`, down to `STALE_RECENCY` after a year.
 
 A candidate's `score` is its share: its fit over the fits of every candidate and of the
-background ("a point not on the map yet", `background`); the decision thresholds apply to it.
+background ("a point not on the map yet", `BACKGROUND`); the decision thresholds apply to it.
 The reports of a forming new point are compared with a report the same way (`profile_fit`):
 their mean position and the counts of what they say.
 """
@@ -293,10 +293,15 @@ def _hours_likeness(report: ReportFeatures, point: PointFeatures) -> float | Non
     return 0.0
 
 
-def _channel_likeness(report: ReportFeatures, point: PointFeatures) -> float | None:
+def _ways(report: ReportFeatures) -> tuple[bool, bool]:
+    """Whether the report saw selling in the street (sales, look-outs), and remotely
+    (delivery, online)."""
     activities = set(report.activities)
-    street = bool(activities & _STREET_ACTIVITIES)
-    remote = bool(activities & _REMOTE_ACTIVITIES)
+    return bool(activities & _STREET_ACTIVITIES), bool(activities & _REMOTE_ACTIVITIES)
+
+
+def _channel_likeness(report: ReportFeatures, point: PointFeatures) -> float | None:
+    street, remote = _ways(report)
     if not (street or remote) or not point.channel:
         return None
     if point.channel in _STREET_CHANNELS:
@@ -459,9 +464,7 @@ def _hours_ratio(report: ReportFeatures, point: PointFeatures) -> float | None:
 
 
 def _channel_ratio(report: ReportFeatures, point: PointFeatures) -> float | None:
-    activities = set(report.activities)
-    street = bool(activities & _STREET_ACTIVITIES)
-    remote = bool(activities & _REMOTE_ACTIVITIES)
+    street, remote = _ways(report)
     if street == remote or not point.channel:
         return None  # nothing said of how it sells, or both
     sells_in_street = point.channel in _STREET_CHANNELS
@@ -569,13 +572,6 @@ class Candidate:
     fit: float = 0.0
 
 
-def background(precision: str) -> float:
-    """Weight, in the units of a fit, of "a point not on the map yet" (or no point): the
-    density of unknown points relative to a building-level position's. The same whatever the
-    report's precision: an imprecise report's fits are already small (`position_ratio`)."""
-    return BACKGROUND
-
-
 def rank(
     report: ReportFeatures,
     points: Iterable[tuple[int, str, PointFeatures]],
@@ -585,7 +581,7 @@ def rank(
 ) -> list[Candidate]:
     """Score `(id, reference, features)` points within their radius of the report, best first:
     each candidate's fit divided by the sum of every candidate's fit and of the background
-    (`background`): a report close to one point and to nothing else is that point's, even a
+    (`BACKGROUND`): a report close to one point and to nothing else is that point's, even a
     bit far from it; two points alike share it; a point not yet known may be the report's."""
     fits: list[tuple[int, str, float, float]] = []
     for pk, reference, point in points:
@@ -594,7 +590,7 @@ def rank(
             continue
         result = score(report, point, now=now, distance=distance)
         fits.append((pk, reference, result.score, result.distance_m))
-    total = background(report.precision) + sum(fit for _pk, _ref, fit, _d in fits)
+    total = BACKGROUND + sum(fit for _pk, _ref, fit, _d in fits)
     found = [
         Candidate(pk, reference, round(fit / total, 4), distance, fit)
         for pk, reference, fit, distance in fits
@@ -827,9 +823,9 @@ def profile(members: Sequence[ReportFeatures]) -> Profile:
             days[day] += 1
         for time in set(member.times_of_day):
             times[time] += 1
-        activities = set(member.activities)
-        street += bool(activities & _STREET_ACTIVITIES)
-        remote += bool(activities & _REMOTE_ACTIVITIES)
+        in_street, remotely = _ways(member)
+        street += in_street
+        remote += remotely
     return Profile(
         latitude=sum(w * m.latitude for w, m in zip(weights, members, strict=True)) / total,
         longitude=sum(w * m.longitude for w, m in zip(weights, members, strict=True)) / total,
@@ -867,8 +863,7 @@ def profile_fit(report: ReportFeatures, group: Profile, *, distance: float | Non
     if group.times:
         for time in set(report.times_of_day):
             evidence += math.log(_smoothed(group.times, time, 1 / 4))
-    activities = set(report.activities)
-    street, remote = bool(activities & _STREET_ACTIVITIES), bool(activities & _REMOTE_ACTIVITIES)
+    street, remote = _ways(report)
     if street != remote and group.street + group.remote:
         ways = {"street": group.street, "remote": group.remote}
         said = "street" if street else "remote"
@@ -945,7 +940,7 @@ def cluster_reports(
             if known_tree is not None:
                 (near,) = known_tree.query_radius(where, r=search)
                 known_fit = sum(score(report, known[k], now=now).score for k in near)
-            total = background(report.precision) + known_fit + sum(f for f, _g in fits)
+            total = BACKGROUND + known_fit + sum(f for f, _g in fits)
             fits.sort(reverse=True)
             best = fits[0] if fits else (0.0, -1)
             second = fits[1][0] if len(fits) > 1 else 0.0

@@ -722,15 +722,11 @@ def report_link_revise(*, link: ReportLink) -> ReportLink:
         details={"report": link.report.reference, "revised": "proposed"},
     )
     _refresh_activity(dealpoint)
-    audit_record(
+    _audit(
         actor=None,
         action=AuditAction.UPDATE,
-        target=dealpoint,
-        details={
-            "reference": dealpoint.reference,
-            "report": link.report.reference,
-            "link": LinkDecision.PROPOSED,
-        },
+        dealpoint=dealpoint,
+        details={"report": link.report.reference, "link": LinkDecision.PROPOSED},
     )
     return link
 
