@@ -52,6 +52,29 @@ from .models import Alert, DealPoint, Proposal, ReportLink
 _CELLS_PER_QUERY = 2000
 
 
+def _around(reports: list[Report]) -> list[str]:
+    """The res-7 cells within two rings of the reports' (at least 2 km around each): farther,
+    nothing can join them in a proposal (the widest search, a neighbourhood's, is 1.3 km)."""
+    return sorted(
+        {
+            cell
+            for report in reports
+            for cell in h3.grid_disk(
+                report.h3_r7 or h3.latlng_to_cell(report.latitude, report.longitude, 7), 2
+            )
+        }
+    )
+
+
+def _in_cells(queryset: Any, cells: list[str]) -> list[Any]:
+    """The rows of `queryset` (reports or deal points) in these res-7 cells, read in chunks."""
+    return [
+        row
+        for start in range(0, len(cells), _CELLS_PER_QUERY)
+        for row in queryset.filter(h3_r7__in=cells[start : start + _CELLS_PER_QUERY])
+    ]
+
+
 @dataclass(frozen=True)
 class MatchOutcome:
     """What the matching did with one report."""
@@ -269,60 +292,36 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     # with waiting reports around them they may be a new point's; they join a proposal when
     # they fit it better than their points (an automatic attachment is then turned back into
     # a proposed link), but never make one on their own.
-    proposed_links = ReportLink.objects.filter(decision=LinkDecision.PROPOSED)
-    unsure_links = ReportLink.objects.filter(
+    unsure = Q(
         decision=LinkDecision.AUTOMATIC,
         score__lt=matching.REVISE_SHARE,
         dealpoint__merged_into__isnull=True,
     )
-    doubtful_reports = (
-        Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=False)
-        .filter(
-            Q(pk__in=proposed_links.values("report_id"))
-            | Q(pk__in=unsure_links.values("report_id"))
-        )
-        .exclude(
-            pk__in=ReportLink.objects.filter(decision=LinkDecision.CONFIRMED).values("report_id")
-        )
-        .exclude(
-            pk__in=ReportLink.objects.filter(
-                decision=LinkDecision.AUTOMATIC, score__gte=matching.REVISE_SHARE
-            ).values("report_id")
-        )
+    doubtful_reports = Report.objects.filter(
+        status=ReportStatus.ACCEPTED,
+        awaiting_matching=False,
+        pk__in=ReportLink.objects.filter(Q(decision=LinkDecision.PROPOSED) | unsure).values(
+            "report_id"
+        ),
+    ).exclude(  # attached for sure (by an analyst, or by the matching with a high share)
+        pk__in=ReportLink.objects.filter(decision__in=ATTACHED_DECISIONS)
+        .exclude(unsure)
+        .values("report_id")
     )
     if departement is not None:
         doubtful_reports = doubtful_reports.filter(departement=departement)
     doubtful_reports = doubtful_reports.exclude(pk__in=list(proposed_of)).distinct()
-    # Only those around the new reports can join a proposal (it needs one of them): the res-7
-    # cells within two rings of theirs (≥ 2 km), read in chunks; the others are not read.
-    around = sorted(
-        {
-            cell
-            for report in reports
-            for cell in h3.grid_disk(
-                report.h3_r7 or h3.latlng_to_cell(report.latitude, report.longitude, 7), 2
-            )
-        }
-    )
-    doubtful = sorted(
-        (
-            report
-            for start in range(0, len(around), _CELLS_PER_QUERY)
-            for report in doubtful_reports.filter(
-                h3_r7__in=around[start : start + _CELLS_PER_QUERY]
-            )
-        ),
-        key=lambda report: report.pk,
-    )
+    # Only those around the new reports can join a proposal (it needs one of them).
+    doubtful = sorted(_in_cells(doubtful_reports, _around(reports)), key=lambda r: r.pk)
     doubtful_ids = {report.pk for report in doubtful}
     proposed_points: dict[int, list[matching.PointFeatures]] = defaultdict(list)
-    unsure: dict[int, ReportLink] = {}
+    revisable: dict[int, ReportLink] = {}
     for link in ReportLink.objects.filter(
         report__in=doubtful, decision__in=[LinkDecision.PROPOSED, LinkDecision.AUTOMATIC]
     ).select_related("dealpoint"):
         proposed_points[link.report_id].append(matching.PointFeatures.of(link.dealpoint))
         if link.decision == LinkDecision.AUTOMATIC:
-            unsure[link.report_id] = link
+            revisable[link.report_id] = link
     now = timezone.now()
     by_departement: dict[int, list[Report]] = defaultdict(list)
     for report in [*reports, *in_proposals, *doubtful]:
@@ -332,14 +331,18 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     for departement_id, members in sorted(by_departement.items()):
         if not any(report.pk in new_ids for report in members):
             continue
-        # The points on the map: an imprecise report they explain is not a new point's.
+        # The points on the map around these reports: an imprecise report they explain is not
+        # a new point's.
         mapped = [
             matching.PointFeatures.of(point)
-            for point in DealPoint.objects.filter(
-                departement_id=departement_id,
-                merged_into__isnull=True,
-                status__in=ACTIVE_STATUSES,
-            ).only(*matching.POINT_FIELDS)
+            for point in _in_cells(
+                DealPoint.objects.filter(
+                    departement_id=departement_id,
+                    merged_into__isnull=True,
+                    status__in=ACTIVE_STATUSES,
+                ).only(*matching.POINT_FIELDS),
+                _around(members),
+            )
         ]
         labels = matching.cluster_reports(
             [matching.ReportFeatures.of(r) for r in members], known=mapped, now=now
@@ -362,8 +365,8 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
                 )
             ]
             for report in group:
-                if report.pk in unsure:
-                    services.report_link_revise(link=unsure[report.pk])
+                if report.pk in revisable:
+                    services.report_link_revise(link=revisable[report.pk])
             fresh = [r for r in group if r.pk in new_ids or r.pk in doubtful_ids]
             existing = sorted({proposed_of[r.pk] for r in group if r.pk in proposed_of})
             if existing:
