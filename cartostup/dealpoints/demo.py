@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -285,6 +284,12 @@ def _alerts_and_links(points: list[DealPoint], analysts: dict[str, User]) -> Non
             flows.alert_confirm(actor=analyst, alert=alert, note="Les guetteurs ont suivi.")
     # Proposed links: reports neither sure nor unrelated (a little far from a point, seen
     # selling another product on another day), placed where the matching's own score says so.
+    on_map = [
+        (p.pk, p.reference, matching.PointFeatures.of(p))
+        for p in DealPoint.objects.filter(
+            departement__code="13", merged_into__isnull=True, status__in=ACTIVE_STATUSES
+        )
+    ]
     made = 0
     for point in active[4:]:
         if made == 2:
@@ -303,19 +308,7 @@ def _alerts_and_links(points: list[DealPoint], analysts: dict[str, User]) -> Non
                 times_of_day=("evening",),
                 activities=(Activity.SELLING, Activity.LOOKOUTS),
             )
-            nearby = (
-                (p.pk, p.reference, matching.PointFeatures.of(p))
-                for p in DealPoint.objects.filter(
-                    departement_id=point.departement_id,
-                    merged_into__isnull=True,
-                    status__in=ACTIVE_STATUSES,
-                )
-            )
-            decision = matching.decide(
-                matching.rank(features, nearby, now=timezone.now()),
-                auto_score=settings.CARTOSTUP_MATCH_AUTO_SCORE,
-                propose_score=settings.CARTOSTUP_MATCH_PROPOSE_SCORE,
-            )
+            decision = flows.decide(matching.rank(features, on_map, now=timezone.now()))
             if decision.attach is None and decision.propose:
                 flows.report_accept_and_match(
                     actor=analyst,

@@ -52,6 +52,16 @@ from .models import Alert, DealPoint, Proposal, ReportLink
 _CELLS_PER_QUERY = 2000
 
 
+def decide(candidates: list[matching.Candidate]) -> matching.Decision:
+    """What the matching does with a report's candidates, with the thresholds of the settings
+    (`CARTOSTUP_MATCH_AUTO_SCORE`, `CARTOSTUP_MATCH_PROPOSE_SCORE`)."""
+    return matching.decide(
+        candidates,
+        auto_score=settings.CARTOSTUP_MATCH_AUTO_SCORE,
+        propose_score=settings.CARTOSTUP_MATCH_PROPOSE_SCORE,
+    )
+
+
 def _around(reports: list[Report]) -> list[str]:
     """The res-7 cells within two rings of the reports' (at least 2 km around each): farther,
     nothing can join them in a proposal (the widest search, a neighbourhood's, is 1.3 km)."""
@@ -164,11 +174,7 @@ def report_match(*, report: Report, actor: User | None = None) -> MatchOutcome:
     )
     if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
         return MatchOutcome(alerts=alerts)
-    decision = matching.decide(
-        matching.find_candidates(report=report),
-        auto_score=settings.CARTOSTUP_MATCH_AUTO_SCORE,
-        propose_score=settings.CARTOSTUP_MATCH_PROPOSE_SCORE,
-    )
+    decision = decide(matching.find_candidates(report=report))
     points = {
         point.pk: point
         for point in DealPoint.objects.filter(
