@@ -32,10 +32,9 @@ class LinkRow:
 
 @dataclass(frozen=True)
 class MatchingQueue:
-    links: list[ReportLink]
+    link_rows: list[LinkRow]
     proposals: list[Proposal]
     alerts: list[Alert]
-    link_rows: list[LinkRow]
 
 
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
@@ -82,4 +81,4 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         )
         for link in links
     ]
-    return MatchingQueue(links=links, proposals=proposals, alerts=alerts, link_rows=rows)
+    return MatchingQueue(link_rows=rows, proposals=proposals, alerts=alerts)

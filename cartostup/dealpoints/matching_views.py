@@ -68,7 +68,6 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
         "dealpoints/matching/queue.html",
         {
             "page_title": _("Rapprochements"),
-            "links": queue.links,
             "link_rows": queue.link_rows,
             "proposals": queue.proposals,
             "alerts": queue.alerts,
