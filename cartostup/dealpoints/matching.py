@@ -104,7 +104,7 @@ PROFILE_PRIOR = 3.0
 # An automatic attachment whose share was below this is revised when a new point forms beside
 # it (`flows.reports_cluster`): the report goes to the new point's proposal if it fits it
 # better, its link turned back into a proposal.
-REVISE_SHARE = 0.8
+REVISE_SHARE = 0.95
 RECENT_DAYS = 180
 STALE_DAYS = 365
 STALE_RECENCY = 0.8
@@ -112,9 +112,9 @@ STALE_RECENCY = 0.8
 # (two points of one estate, 60 m apart): the second's share must be at most this share of
 # the best's, otherwise both are proposed to the analyst.
 AMBIGUITY_RATIO = 0.5
-# Clustering of reports that match no point: reports closer than this (precise ones) belong to
-# one proposed point.
-CLUSTER_EPS_M = 80.0
+# Clustering of reports that match no point: DBSCAN at this radius finds the places whose
+# precise reports may be about one point; `agglomerate` then decides which are.
+CLUSTER_EPS_M = 200.0
 
 # Report activities that say how the drugs are sold, and the point channels they fit.
 _STREET_ACTIVITIES = frozenset({"selling", "lookouts"})
@@ -418,7 +418,7 @@ def position_ratio(distance: float, sigma: float) -> float:
     Gaussian density exp(−½ (d/σ)²) / σ², scaled so that a building-level pair at distance 0
     gives 1. A neighbourhood-level report on top of a point is weak evidence (≈ 0.013), a
     stairwell-level one strong (≈ 7)."""
-    return math.exp(-0.5 * (distance / sigma) ** 2) * (_REFERENCE_SIGMA / sigma) ** 2
+    return math.exp(-((distance / sigma) ** 2)) * (_REFERENCE_SIGMA / sigma) ** 2
 
 
 def _ratio(share_if_match: float, share_anywhere: float) -> float:
@@ -736,55 +736,17 @@ def precision_weight(precision: str) -> float:
 _PRECISE = frozenset({Precision.STAIRWELL, Precision.BUILDING})
 
 
-# Two buildings named in one cluster are two places when the reports naming them lie at least
-# this far apart (closer, one name is taken for a reporter's mistake).
-SPLIT_DISTANCE_M = 40.0
 # An imprecise report joins the cluster that takes at least this share of it (and more than
 # the known points nearby).
 JOIN_SHARE = 0.2
 # ... and is left alone when known points take at least this share of it.
 SEED_SHARE = 0.5
-
-
-def split_by_building(
-    labels: np.ndarray, latitudes: np.ndarray, longitudes: np.ndarray, buildings: Sequence[str]
-) -> np.ndarray:
-    """Split each cluster whose reports name several buildings: one cluster per building (the
-    mean position of the reports naming it), a building named near a more-named one being
-    merged into it; reports naming none join the nearest. Labels stay 0..n-1."""
-    out = labels.copy()
-    next_label = int(labels.max()) + 1 if len(labels) else 0
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        named: dict[str, list[int]] = defaultdict(list)
-        for i in members:
-            if buildings[i]:
-                named[buildings[i]].append(int(i))
-        if len(named) < 2:
-            continue
-        centres: list[tuple[list[int], float, float]] = []
-        for _name, idx in sorted(named.items(), key=lambda item: -len(item[1])):
-            lat, lon = float(latitudes[idx].mean()), float(longitudes[idx].mean())
-            near = [c for c in centres if haversine_m(lat, lon, c[1], c[2]) < SPLIT_DISTANCE_M]
-            if near:
-                near[0][0].extend(idx)
-            else:
-                centres.append((list(idx), lat, lon))
-        if len(centres) < 2:
-            continue
-        ids = [int(label), *range(next_label, next_label + len(centres) - 1)]
-        next_label += len(centres) - 1
-        assigned = {i: ids[k] for k, (idx, _lat, _lon) in enumerate(centres) for i in idx}
-        for i in members:
-            if int(i) in assigned:
-                out[i] = assigned[int(i)]
-            else:
-                distances = [
-                    haversine_m(float(latitudes[i]), float(longitudes[i]), lat, lon)
-                    for _idx, lat, lon in centres
-                ]
-                out[i] = ids[int(np.argmin(distances))]
-    return out
+JOIN_BACKGROUND = 0.02
+# Agglomeration of precise reports (`agglomerate`): how likely another point is at a given
+# place near a point (per m²: an estate's neighbours 50–150 m apart).
+NEIGHBOUR_DENSITY = 4e-6
+SAME_WRONG_BUILDING = 1 / 3
+MERGE_TEMPER = 0.35
 
 
 @dataclass(frozen=True)
@@ -845,12 +807,9 @@ def _smoothed(counts: dict[str, int], value: str, anywhere: float) -> float:
     return ((counts.get(value, 0) + PROFILE_PRIOR * anywhere) / (total + PROFILE_PRIOR)) / anywhere
 
 
-def profile_fit(report: ReportFeatures, group: Profile, *, distance: float | None = None) -> float:
-    """A report's fit with a forming new point, in the units of `score`."""
-    if distance is None:
-        distance = haversine_m(report.latitude, report.longitude, group.latitude, group.longitude)
-    report_sigma = POSITION_SIGMA_M.get(report.precision, POSITION_SIGMA_M[Precision.STREET])
-    value = position_ratio(distance, math.hypot(report_sigma, group.sigma_m))
+def _profile_evidence(report: ReportFeatures, group: Profile) -> float:
+    """Log-evidence of what a report says (products, days, times of day, way of selling) for
+    the forming new point whose reports' counts are `group`, untempered."""
     evidence = 0.0
     if group.products:
         for product in set(report.products) - {"other"}:
@@ -869,11 +828,130 @@ def profile_fit(report: ReportFeatures, group: Profile, *, distance: float | Non
         said = "street" if street else "remote"
         share = STREET_CHANNEL_SHARE if street else 1.0 - STREET_CHANNEL_SHARE
         evidence += math.log(_smoothed(ways, said, share))
-    value *= math.exp(ATTRIBUTE_TEMPER * evidence)
+    return evidence
+
+
+def profile_fit(report: ReportFeatures, group: Profile, *, distance: float | None = None) -> float:
+    """A report's fit with a forming new point, in the units of `score`."""
+    if distance is None:
+        distance = haversine_m(report.latitude, report.longitude, group.latitude, group.longitude)
+    report_sigma = POSITION_SIGMA_M.get(report.precision, POSITION_SIGMA_M[Precision.STREET])
+    value = position_ratio(distance, math.hypot(report_sigma, group.sigma_m))
+    value *= math.exp(ATTRIBUTE_TEMPER * _profile_evidence(report, group))
     named = parse_place_label(report.place_label)[0]
     if named and group.building:
         value *= PLACE_MATCH if named == group.building else PLACE_MISMATCH
     return value
+
+
+def merge_evidence(
+    first: Sequence[ReportFeatures], second: Sequence[ReportFeatures], distance: float
+) -> float:
+    """Log-likelihood ratio that two groups of precise reports, their inverse-variance mean
+    positions `distance` metres apart, are about one point rather than two neighbours: the
+    positions' Gaussian density over `NEIGHBOUR_DENSITY`, and what the smaller group's reports
+    say (attributes, building named) as the larger group's profile predicts it."""
+    small, large = sorted((first, second), key=len)
+    variance = sum(
+        1.0 / sum(1.0 / _axis_variance(r.precision) for r in group) for group in (small, large)
+    )
+    evidence = (
+        -(distance**2) / (2 * variance)
+        - math.log(2 * math.pi * variance)
+        - math.log(NEIGHBOUR_DENSITY)
+    )
+    summary = profile(large)
+    others: dict[str, int] = defaultdict(int)
+    for report in small:
+        evidence += MERGE_TEMPER * _profile_evidence(report, summary)
+        named = parse_place_label(report.place_label)[0]
+        if named and summary.building:
+            if named == summary.building:
+                evidence += math.log(PLACE_MATCH)
+            else:
+                # A second reporter mistaken about the building seldom names the same wrong one.
+                evidence += math.log(PLACE_MISMATCH * (SAME_WRONG_BUILDING if others[named] else 1))
+                others[named] += 1
+    return evidence
+
+
+def _axis_variance(precision: str) -> float:
+    """Variance along one axis (m²) of a position given at `precision`."""
+    sigma = POSITION_SIGMA_M.get(precision, POSITION_SIGMA_M[Precision.STREET])
+    return sigma * sigma / 2
+
+
+def agglomerate(reports: Sequence[ReportFeatures], *, eps_m: float = CLUSTER_EPS_M) -> np.ndarray:
+    """Labels 0..n-1 grouping precise reports about one place: each report alone at first, the
+    two groups within `eps_m` most likely about one point (`merge_evidence`) merged while
+    that is likelier than two points. Two reporters naming building B and two naming D
+    50 m apart stay apart; one naming D among reporters of B is taken for a mistake."""
+    count = len(reports)
+    if count == 0:
+        return np.empty(0, dtype=int)
+    from scipy.spatial import cKDTree
+
+    # Local metres (equirectangular around the mean latitude: exact enough within a city).
+    lat0 = math.radians(sum(r.latitude for r in reports) / count)
+    xy = np.array(
+        [
+            (
+                EARTH_RADIUS_M * math.radians(r.longitude) * math.cos(lat0),
+                EARTH_RADIUS_M * math.radians(r.latitude),
+            )
+            for r in reports
+        ]
+    )
+    weight = np.array([1.0 / _axis_variance(r.precision) for r in reports])
+    members: dict[int, list[int]] = {i: [i] for i in range(count)}
+    sums = {i: (weight[i], weight[i] * xy[i]) for i in range(count)}
+    neighbours: dict[int, set[int]] = {i: set() for i in range(count)}
+    for i, j in cKDTree(xy).query_pairs(eps_m):
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    version = [0] * count
+
+    def evidence(a: int, b: int) -> float:
+        (wa, sa), (wb, sb) = sums[a], sums[b]
+        distance = float(np.hypot(*(sa / wa - sb / wb)))
+        return merge_evidence(
+            [reports[i] for i in members[a]], [reports[i] for i in members[b]], distance
+        )
+
+    import heapq
+
+    heap = [(-evidence(a, b), a, b, 0, 0) for a in range(count) for b in neighbours[a] if a < b]
+    heapq.heapify(heap)
+    while heap:
+        negative, a, b, version_a, version_b = heapq.heappop(heap)
+        if -negative <= 0.0:
+            break
+        if (
+            a not in members
+            or b not in members
+            or (version[a], version[b])
+            != (
+                version_a,
+                version_b,
+            )
+        ):
+            continue
+        members[a].extend(members.pop(b))
+        (wa, sa), (wb, sb) = sums[a], sums.pop(b)
+        sums[a] = (wa + wb, sa + sb)
+        version[a] += 1
+        neighbours[a] = (neighbours[a] | neighbours.pop(b)) - {a, b}
+        for c in neighbours[a]:
+            neighbours[c].discard(b)
+            neighbours[c].add(a)
+            first, second = min(a, c), max(a, c)
+            heapq.heappush(
+                heap, (-evidence(first, second), first, second, version[first], version[second])
+            )
+    labels = np.empty(count, dtype=int)
+    for label, group in enumerate(members.values()):
+        labels[group] = label
+    return labels
 
 
 def cluster_reports(
@@ -884,8 +962,8 @@ def cluster_reports(
     eps_m: float = CLUSTER_EPS_M,
 ) -> np.ndarray:
     """Labels grouping reports that are about one place, by precision: precise reports
-    (stairwell, building) are clustered by DBSCAN at `eps_m`, and a cluster whose reports
-    name different buildings at places apart is split by building (`split_by_building`). An
+    (stairwell, building) are clustered by DBSCAN at `eps_m` into places, and the reports of
+    a place grouped into points by `agglomerate` (positions, buildings named, what they say). An
     imprecise report (street, then neighbourhood) joins the cluster that takes most of it
     (`profile_fit` against the other clusters, the `known` points nearby and the background,
     as `rank` does), stays alone when the known points take most of it, else imprecise reports
@@ -898,13 +976,20 @@ def cluster_reports(
     lon = np.array([r.longitude for r in reports], dtype=float)
     precise = np.array([r.precision in _PRECISE for r in reports])
     if precise.any():
-        labels[precise] = cluster(lat[precise], lon[precise], eps_m=eps_m)
-        labels[precise] = split_by_building(
-            labels[precise],
-            lat[precise],
-            lon[precise],
-            [parse_place_label(reports[i].place_label)[0] for i in np.flatnonzero(precise)],
-        )
+        # DBSCAN finds the places (reports chained within `eps_m`); in each, the agglomeration
+        # tells one point from neighbours.
+        where = np.flatnonzero(precise)
+        places = cluster(lat[where], lon[where], eps_m=eps_m)
+        next_label = 0
+        for place in np.unique(places):
+            members = where[places == place]
+            found = (
+                agglomerate([reports[i] for i in members], eps_m=eps_m)
+                if len(members) > 1
+                else np.zeros(1, dtype=int)
+            )
+            labels[members] = found + next_label
+            next_label += int(found.max()) + 1
     next_label = int(labels.max()) + 1
     rest: list[int] = []
     from sklearn.neighbors import BallTree
@@ -940,7 +1025,7 @@ def cluster_reports(
             if known_tree is not None:
                 (near,) = known_tree.query_radius(where, r=search)
                 known_fit = sum(score(report, known[k], now=now).score for k in near)
-            total = BACKGROUND + known_fit + sum(f for f, _g in fits)
+            total = JOIN_BACKGROUND + known_fit + sum(f for f, _g in fits)
             fits.sort(reverse=True)
             best = fits[0] if fits else (0.0, -1)
             second = fits[1][0] if len(fits) > 1 else 0.0

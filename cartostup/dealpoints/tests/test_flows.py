@@ -73,9 +73,9 @@ def test_report_close_to_a_point_is_attached_automatically(analyst):
 
 def test_report_between_thresholds_is_proposed(analyst):
     point = dealpoint(actor=analyst)
-    # 130 m from a building-level point, nothing else around, seen selling heroin on a
+    # 92 m from a building-level point, nothing else around, seen selling heroin on a
     # Monday where the point sells cannabis at weekends: as likely a point not yet known.
-    report = report_near(analyst, 130, products=["heroin"], days=["mon"])
+    report = report_near(analyst, 92, products=["heroin"], days=["mon"])
     outcome = flows.report_match(report=report)
     assert outcome.attached is None
     assert [c.dealpoint_id for c in outcome.proposed] == [point.pk]
@@ -145,12 +145,12 @@ def test_clustering_groups_per_departement_and_is_idempotent(analyst, persona):
 def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(analyst):
     point = dealpoint(actor=analyst)  # "B": cannabis, weekend evenings
     heroin_monday: dict[str, Any] = {"products": ["heroin"], "days": ["mon"], "place_label": ""}
-    doubtful = report_near(analyst, 120, **heroin_monday)
+    doubtful = report_near(analyst, 85, **heroin_monday)
     assert [c.dealpoint_id for c in flows.report_match(report=doubtful).proposed] == [point.pk]
     # Two reports naming another building a little farther, saying the same: not this point's.
     others = [
         report_near(analyst, d, **{**heroin_monday, "place_label": "Bâtiment D"})
-        for d in (150, 165)
+        for d in (106, 117)
     ]
     for report in others:
         assert flows.report_match(report=report).awaiting
@@ -160,7 +160,7 @@ def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(a
     link = ReportLink.objects.get(report=doubtful)
     assert link.decision == LinkDecision.PROPOSED
     # A report only proposed, alone, makes no proposal.
-    lone = report_near(analyst, -120, **heroin_monday)
+    lone = report_near(analyst, -85, **heroin_monday)
     assert flows.report_match(report=lone).proposed
     assert flows.reports_cluster() == []
 
@@ -168,7 +168,7 @@ def test_a_report_only_proposed_to_a_point_joins_a_new_point_forming_beside_it(a
 def test_an_unsure_automatic_attachment_is_revised_when_a_new_point_forms_beside_it(analyst):
     point = dealpoint(actor=analyst)
     silent: dict[str, Any] = {"products": [], "days": [], "times_of_day": [], "place_label": ""}
-    unsure = report_near(analyst, 130, **silent)
+    unsure = report_near(analyst, 92, **silent)
     sure = report_near(analyst, 10, **silent)
     for report in (unsure, sure):
         attached = flows.report_match(report=report).attached
@@ -179,7 +179,7 @@ def test_an_unsure_automatic_attachment_is_revised_when_a_new_point_forms_beside
     assert sure_score is not None and sure_score >= matching.REVISE_SHARE
     # Reports of a new point farther on: the unsure report is nearer to them than to the
     # point; it goes to their proposal and its link is proposed again, for the analyst.
-    others = [report_near(analyst, d, place_label="Bâtiment D") for d in (160, 175)]
+    others = [report_near(analyst, d, place_label="Bâtiment D") for d in (150, 165)]
     for report in others:
         assert flows.report_match(report=report).awaiting
     (proposal,) = flows.reports_cluster()
@@ -193,7 +193,7 @@ def test_an_unsure_automatic_attachment_is_revised_when_a_new_point_forms_beside
     ).exists()
     # An analyst's attachment is never revised.
     services.report_attach(actor=analyst, dealpoint=point, report=unsure)
-    late = report_near(analyst, 168, place_label="Bâtiment D")
+    late = report_near(analyst, 158, place_label="Bâtiment D")
     flows.report_match(report=late)
     flows.reports_cluster()
     assert ReportLink.objects.get(report=unsure, dealpoint=point).decision == "confirmed"

@@ -26,7 +26,7 @@ def queue(persona):
     """A proposed link, a proposal of a new point and a resurgence alert in Marseille."""
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst)
-    proposed = report_near(analyst, 120, products=["heroin"], days=["mon"], place_label="")
+    proposed = report_near(analyst, 85, products=["heroin"], days=["mon"], place_label="")
     flows.report_match(report=proposed)
     report_near(analyst, 1500)
     (proposal,) = flows.reports_cluster()
