@@ -13,10 +13,11 @@ manner of Fellegi and Sunter; see docs/decisions.md):
 
     fit = position_ratio × exp(ATTRIBUTE_TEMPER × Σ log attribute ratios) × place × recency
 
-- position_ratio = exp(−½ (d / σ)²) × (σ₀ / σ)², σ the combined position uncertainty of the
-  report's and the point's precision (root-sum-square of `POSITION_SIGMA_M`), σ₀ two
-  building-level positions': a "street" report 100 m away is as close as a "stairwell" report
-  10 m away, but says less (a wide position fits many places);
+- position_ratio = exp(−(d / σ)²) × (σ₀ / σ)², the Gaussian density of the distance d when σ,
+  the combined root-mean-square distance of the report's and the point's precision
+  (root-sum-square of `POSITION_SIGMA_M`), is spread over two axes; σ₀ is two building-level
+  positions': a "street" report 100 m away is as close as a "stairwell" report 10 m away, but
+  says less (a wide position fits many places);
 - one ratio per product, day and time of day the report names and per way of selling
   (street or remote), when the point records that attribute: the share the point gives it
   (its products, its opening days and times), allowing for a reporter's error
@@ -32,7 +33,10 @@ manner of Fellegi and Sunter; see docs/decisions.md):
 A candidate's `score` is its share: its fit over the fits of every candidate and of the
 background ("a point not on the map yet", `BACKGROUND`); the decision thresholds apply to it.
 The reports of a forming new point are compared with a report the same way (`profile_fit`):
-their mean position and the counts of what they say.
+their mean position and the counts of what they say. Precise reports that match no point are
+grouped into new points by agglomeration (`agglomerate`, `merge_evidence`): two groups merge
+while their positions, the buildings their reporters name and what they say are likelier from
+one point than from two neighbours.
 """
 
 from __future__ import annotations
@@ -415,9 +419,9 @@ def _recency(point: PointFeatures, now: datetime) -> float:
 def position_ratio(distance: float, sigma: float) -> float:
     """How much more likely a report is `distance` metres from a point whose combined
     uncertainty is `sigma` than anywhere, relative to two building-level positions: the
-    Gaussian density exp(−½ (d/σ)²) / σ², scaled so that a building-level pair at distance 0
-    gives 1. A neighbourhood-level report on top of a point is weak evidence (≈ 0.013), a
-    stairwell-level one strong (≈ 7)."""
+    Gaussian density exp(−(d/σ)²) / σ² (σ a root-mean-square distance, σ/√2 along each axis),
+    scaled so that a building-level pair at distance 0 gives 1. A neighbourhood-level report
+    on top of a point is weak evidence (≈ 0.013), a stairwell-level one strong (≈ 7)."""
     return math.exp(-((distance / sigma) ** 2)) * (_REFERENCE_SIGMA / sigma) ** 2
 
 
@@ -741,9 +745,12 @@ _PRECISE = frozenset({Precision.STAIRWELL, Precision.BUILDING})
 JOIN_SHARE = 0.2
 # ... and is left alone when known points take at least this share of it.
 SEED_SHARE = 0.5
-JOIN_BACKGROUND = 0.02
 # Agglomeration of precise reports (`agglomerate`): how likely another point is at a given
-# place near a point (per m²: an estate's neighbours 50–150 m apart).
+# place near a point (per m²: an estate's neighbours 50–150 m apart, about a third of points
+# having one); a second reporter mistaken about the building names the same wrong one this
+# often (an estate has three or more buildings); what two groups say is tempered more than in
+# `score`, as neighbours of one estate often sell alike at the same hours (one network), which
+# the benchmark, drawing them apart, does not show.
 NEIGHBOUR_DENSITY = 4e-6
 SAME_WRONG_BUILDING = 1 / 3
 MERGE_TEMPER = 0.35
@@ -1025,7 +1032,7 @@ def cluster_reports(
             if known_tree is not None:
                 (near,) = known_tree.query_radius(where, r=search)
                 known_fit = sum(score(report, known[k], now=now).score for k in near)
-            total = JOIN_BACKGROUND + known_fit + sum(f for f, _g in fits)
+            total = BACKGROUND + known_fit + sum(f for f, _g in fits)
             fits.sort(reverse=True)
             best = fits[0] if fits else (0.0, -1)
             second = fits[1][0] if len(fits) > 1 else 0.0

@@ -286,6 +286,52 @@ def test_cluster_reports_split_a_cluster_by_building():
     assert len(set(mistaken)) == 1
 
 
+def test_merge_evidence_weighs_positions_buildings_and_what_reporters_say():
+    same: dict[str, Any] = {
+        "products": ("cannabis",),
+        "days": ("fri", "sat"),
+        "times_of_day": ("evening",),
+        "activities": ("selling",),
+    }
+    b = [report_at(0, place_label="Bât. B", **same), report_at(12, place_label="B", **same)]
+    d = [report_at(50, place_label="bat d", **same), report_at(62, place_label="D2", **same)]
+    # Two reporters naming B and two naming D 50 m apart are two points, even saying the same.
+    assert matching.merge_evidence(b, d, 50) < 0
+    # One reporter naming D among reporters of B, at the same place, is a mistake.
+    assert matching.merge_evidence(b, d[:1], 10) > 0
+    # Unnamed stairwell-level reports: one place 10 m apart, two places 60 m apart.
+    near = [report_at(0, "stairwell")], [report_at(10, "stairwell")]
+    assert matching.merge_evidence(*near, 10) > 0 > matching.merge_evidence(*near, 60)
+    # What they say counts: a crack report on Monday mornings fits a cannabis weekend group
+    # less than one saying the same.
+    crack = report_at(20, products=("crack",), days=("mon",), times_of_day=("morning",))
+    assert matching.merge_evidence(b, [crack], 20) < matching.merge_evidence(
+        b, [report_at(20, **same)], 20
+    )
+
+
+def test_agglomerate_groups_each_point_of_an_estate():
+    # Three points of an estate 70 m apart (stairwell and building reports, some naming their
+    # building, one naming the wrong one), and a lone report 300 m away.
+    reports = [
+        report_at(0, "stairwell", place_label="A"),
+        report_at(6),
+        report_at(-5, place_label="bat a"),
+        report_at(70, "stairwell"),
+        report_at(75, place_label="Bât. A"),  # mistaken: it is C's
+        report_at(66, "stairwell", place_label="C1"),
+        report_at(140, place_label="Tour D"),
+        report_at(146, "stairwell"),
+        report_at(440),
+    ]
+    labels = list(matching.agglomerate(reports))
+    assert labels[0] == labels[1] == labels[2]
+    assert labels[3] == labels[4] == labels[5]
+    assert labels[6] == labels[7]
+    assert len({labels[0], labels[3], labels[6], labels[8]}) == 4
+    assert sorted(set(labels)) == [0, 1, 2, 3]
+
+
 def test_an_imprecise_report_explained_by_a_known_point_is_not_clustered():
     # Two street-level reports 100 m apart, a known point between them: they are its
     # reports that scored too low, not a new point.
