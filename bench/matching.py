@@ -567,6 +567,9 @@ def run(points: int, seed: int, dense: bool = False, record_keep: float = 1.0) -
             "cluster_eps_m": matching.CLUSTER_EPS_M,
             "position_sigma_m": dict(matching.POSITION_SIGMA_M),
             "radius_factor": matching.RADIUS_FACTOR,
+            "background": matching.BACKGROUND,
+            "revise_share": matching.REVISE_SHARE,
+            "neighbour_density_per_m2": matching.NEIGHBOUR_DENSITY,
         },
         "data": {
             "true_points": len(truths),

@@ -41,6 +41,7 @@ one point than from two neighbours.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import unicodedata
@@ -925,23 +926,15 @@ def agglomerate(reports: Sequence[ReportFeatures], *, eps_m: float = CLUSTER_EPS
             [reports[i] for i in members[a]], [reports[i] for i in members[b]], distance
         )
 
-    import heapq
-
+    # Candidate merges, most likely first; an entry is stale once either group has changed.
     heap = [(-evidence(a, b), a, b, 0, 0) for a in range(count) for b in neighbours[a] if a < b]
     heapq.heapify(heap)
     while heap:
         negative, a, b, version_a, version_b = heapq.heappop(heap)
         if -negative <= 0.0:
-            break
-        if (
-            a not in members
-            or b not in members
-            or (version[a], version[b])
-            != (
-                version_a,
-                version_b,
-            )
-        ):
+            break  # no merge left that is likelier than two points
+        stale = a not in members or b not in members
+        if stale or (version[a], version[b]) != (version_a, version_b):
             continue
         members[a].extend(members.pop(b))
         (wa, sa), (wb, sb) = sums[a], sums.pop(b)
