@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Max, Min
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -14,6 +15,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from cartostup.access import policy
+from cartostup.access import selectors as access_selectors
 from cartostup.access.models import User
 from cartostup.territories import selectors as territory_selectors
 
@@ -96,6 +98,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
         "statuses": {value: str(label) for value, label in DealPointStatus.choices},
         "activeStatuses": sorted(ACTIVE_STATUSES),
+        "startBounds": None if detailed else _buildings_bounds(actor),
     }
     return render(
         request,
@@ -119,6 +122,18 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             ).coordinates,
         },
     )
+
+
+def _buildings_bounds(actor: User) -> list[list[float]] | None:
+    """[[south, west], [north, east]] of the buildings a landlord manages: its map opens on
+    them (it sees only the points there) rather than on the whole département, where they
+    would lie on top of one another."""
+    box = access_selectors.building_managed_list(actor=actor).aggregate(
+        south=Min("latitude"), west=Min("longitude"), north=Max("latitude"), east=Max("longitude")
+    )
+    if box["south"] is None:
+        return None
+    return [[box["south"], box["west"]], [box["north"], box["east"]]]
 
 
 def map_panel(request: AuthenticatedRequest, pk: int) -> HttpResponse:

@@ -92,8 +92,8 @@ def test_landlord_sees_only_the_point_on_its_building(page, served_app, map_poin
     references = {title.split(" ")[0] for title in titles}
     assert map_points[0][1] in references
     assert not references & {reference for _pk, reference in map_points[1:]}
-    # Opened from the keyboard: at the département's zoom the demo points of the same estate
-    # lie on top of it (a pointer would click the one above).
+    # Opened from the keyboard: a landlord's points are drawn on their building, so the demo
+    # point of the same building lies exactly on this one (a pointer clicks the one on top).
     page.locator(f'#dealpoints-map .dealpoints-marker[title^="{map_points[0][1]} "]').focus()
     page.keyboard.press("Enter")
     page.locator("#map-panel-reference").wait_for(timeout=20_000)

@@ -57,6 +57,16 @@ def test_prefecture_page_offers_aggregates_only(world, client_for):
 def test_landlord_page(world, client_for):
     config = _config(client_for("landlord_13h").get(reverse("dealpoints:map")))
     assert set(config["api"]) == {"dealpoints", "boundaries"}
+    # It opens on the landlord's own buildings (the only places it sees points), not on the
+    # whole département; the list of buildings read is audited.
+    assert config["startBounds"] == [list(BUILDING), list(BUILDING)]
+    event = AuditEvent.objects.filter(object_type="access.building").latest("pk")
+    assert event.action == "list" and event.actor_username == "landlord_13h"
+
+
+def test_other_roles_open_on_their_territory(world, client_for):
+    for username in ("cross13_analyst", "prefecture_13"):
+        assert _config(client_for(username).get(reverse("dealpoints:map")))["startBounds"] is None
 
 
 @pytest.mark.parametrize("username", ["caller_operator", "auditor", "admin"])

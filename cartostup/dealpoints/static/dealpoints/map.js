@@ -365,7 +365,14 @@
   });
 
   function start(bounds) {
-    if (bounds && bounds.isValid()) { map.fitBounds(bounds); } else { map.setView(FRANCE, 6); }
+    if (config.startBounds) {
+      // A landlord: its own buildings, close enough to tell its points apart.
+      map.fitBounds(L.latLngBounds(config.startBounds), { maxZoom: 17, padding: [40, 40] });
+    } else if (bounds && bounds.isValid()) {
+      map.fitBounds(bounds);
+    } else {
+      map.setView(FRANCE, 6);
+    }
     if (config.point) { openPanel(config.point, true); }
   }
 
