@@ -244,6 +244,9 @@ class RecordRules:
     # Roles that never receive the records themselves but may count those of their territory
     # on the map, per hexagon, with small counts hidden (`aggregate_scope`).
     aggregate_roles: frozenset[str] = frozenset()
+    # The record fields those roles may filter their counts on: a finer filter (a product, a
+    # day), differenced with the unfiltered count of a hexagon, would tell one point's attribute.
+    aggregate_filters: frozenset[str] = frozenset()
 
 
 _RECORD_RULES: dict[type[models.Model], RecordRules] = {}
@@ -325,19 +328,22 @@ class AggregateScope:
 
     - `queryset`: the rows the actor may count;
     - `coordinates`: whether the actor may receive individual records (positions) at all;
-    - `min_count`: a hexagon counting fewer rows is not shown (1: every hexagon)."""
+    - `min_count`: a hexagon counting fewer rows is not shown (1: every hexagon);
+    - `filter_fields`: the record fields the counts may be filtered on (None: any)."""
 
     queryset: QuerySet[Any]
     coordinates: bool
     min_count: int
+    filter_fields: frozenset[str] | None = None
 
 
 def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
     """The map's view of `queryset` for this actor. Roles declared in the model's
     `aggregate_roles` (a prefecture, a prosecutor's office) count the records of their
     territory but never receive a position, and hexagons with fewer than
-    `CARTOSTUP_MIN_AGGREGATE` records are hidden from them. Everyone else counts and sees
-    exactly what `restrict` gives them."""
+    `CARTOSTUP_MIN_AGGREGATE` records are hidden from them, and they filter only on the
+    model's `aggregate_filters`. Everyone else counts and sees exactly what `restrict` gives
+    them."""
     from django.conf import settings
 
     context = actor_context(actor)
@@ -361,6 +367,7 @@ def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
         queryset=queryset.filter(territory),
         coordinates=False,
         min_count=max(1, int(getattr(settings, "CARTOSTUP_MIN_AGGREGATE", 3))),
+        filter_fields=rules.aggregate_filters,
     )
 
 

@@ -17,7 +17,7 @@ def register() -> None:
     # Deal points: the owning CROSS and Ofast edit; the law-enforcement services of the
     # territory see them (distribution TERRITORY, set by the services); a landlord sees
     # those on its own buildings, reduced; a prefecture and a prosecutor's office count them
-    # per hexagon on the map, never one by one.
+    # per hexagon on the map, never one by one, filtered by status and territory only.
     register_record_rules(
         DealPoint,
         RecordRules(
@@ -27,6 +27,9 @@ def register() -> None:
             scoped_by={OrganisationKind.LANDLORD: "building__owner_organisation"},
             territory_editor_kinds=OFAST,
             aggregate_roles=frozenset({Role.MAGISTRATE, Role.PREFECTURE_STAFF}),
+            # Counts by status and territory only: a product, channel or day filter
+            # differenced with the whole count of a hexagon would tell one point's.
+            aggregate_filters=frozenset({"status", "departement"}),
         ),
     )
     # Matching work (proposed new points, resurgence and move alerts): analysts of the owning

@@ -129,9 +129,14 @@ def dealpoint_list_mode(*, actor: User) -> ListMode:
 
 
 def dealpoint_allowed_filters(*, actor: User) -> tuple[str, ...]:
-    """The filters of `DealPointFilterSet` this actor may use (all of them, unless it receives
-    a reduced view)."""
-    visible = policy.visible_fields(actor, DealPoint)
+    """The filters of `DealPointFilterSet` this actor may use: all of them, unless it receives
+    a reduced view (a landlord: on what it receives) or counts only (a prefecture, a
+    prosecutor's office: on what the policy lets counts be filtered on)."""
+    visible: Iterable[str] | None = policy.aggregate_scope(
+        DealPoint.objects.none(), actor=actor
+    ).filter_fields
+    if visible is None:
+        visible = policy.visible_fields(actor, DealPoint)
     if visible is None:
         return tuple(FILTER_FIELDS)
     return tuple(

@@ -195,6 +195,35 @@ def test_aggregate_roles_may_not_search_references(world, client_for):
     )
 
 
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona, username):
+    """A product, channel or period filter, differenced with a hexagon's whole count, would
+    tell what one point sells or when it was last active: counts ignore those filters; the
+    status filter applies (the hexagons show counts per status anyway)."""
+    DealPoint.objects.filter(pk=world.points_13[1].pk).update(products=["crack"])
+    for point in world.points_13[2:5]:
+        services.dealpoint_change_status(
+            actor=persona("cross13_analyst"), dealpoint=point, status="confirmed"
+        )
+    client = client_for(username)
+    whole = _layer(client, bbox=MARSEILLE_BBOX, zoom=12)
+    assert _total(whole) == 5
+    for finer in (
+        {"product": "cannabis"},
+        {"product": "crack"},
+        {"channel": "delivery"},
+        {"active_from": "2000-01-01", "active_to": "2000-01-31"},
+        {"precision": "stairwell"},
+    ):
+        assert _layer(client, bbox=MARSEILLE_BBOX, zoom=12, **finer) == whole, finer
+    confirmed = _layer(client, bbox=MARSEILLE_BBOX, zoom=12, status="confirmed")
+    assert _total(confirmed) == 3
+    # An analyst's counts do follow the product filter.
+    analyst = client_for("cross13_analyst")
+    assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="cannabis")) == 6
+    assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="crack")) == 1
+
+
 def test_aggregate_roles_count_only_their_territory(world, client_for):
     assert _layer(client_for("prefecture_93"), bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
 

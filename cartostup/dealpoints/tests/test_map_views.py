@@ -41,6 +41,7 @@ def test_analyst_page_offers_every_layer(world: MapWorld, client_for):
     assert config["focusDepartement"] == "13" and config["boundaryDepartements"] == ["13"]
     assert config["createUrl"] and config["proposalsUrl"]
     assert config["panelUrl"] == "/carte/panneau/{pk}/"
+    assert 'name="product"' in page and 'name="active_from"' in page
     # Text alternative and legend.
     assert 'id="map-table"' in page and "Signalé" in page
 
@@ -52,6 +53,10 @@ def test_prefecture_page_offers_aggregates_only(world, client_for):
     assert set(config["api"]) == {"dealpoints", "boundaries", "operations", "hotspots"}
     assert config["createUrl"] == "" and config["proposalsUrl"] == ""
     assert "jamais les points eux-mêmes" in response.content.decode()
+    # Counts are filtered by status only (a finer filter would single a point out).
+    page = response.content.decode()
+    assert 'name="status"' in page
+    assert 'name="product"' not in page and 'name="active_from"' not in page
 
 
 def test_landlord_page(world, client_for):
