@@ -513,6 +513,28 @@ def assignable_roles(organisation_kind: str) -> Iterable[str]:
     return sorted(by_kind.get(organisation_kind, set()))
 
 
+def conflicting_roles(role: str, held: Iterable[str]) -> list[str]:
+    """The roles among `held` that one account may not hold together with `role`: for some
+    model, one of them receives a reduced view of the records (a landlord referent, those of
+    its buildings) and the other whole records (an analyst, an investigator). What an account
+    receives of a record is decided per account (`visible_fields`), so such an account would
+    receive whole records of the points on the landlord's buildings: two accounts are needed."""
+
+    def whole(rules: RecordRules, name: str) -> bool:
+        owner = rules.owner_roles is not None and name in rules.owner_roles
+        return name not in rules.fields_by_role and (name in rules.roles or owner)
+
+    return sorted(
+        {
+            other
+            for other in held
+            for rules in _RECORD_RULES.values()
+            if (role in rules.fields_by_role and whole(rules, other))
+            or (other in rules.fields_by_role and whole(rules, role))
+        }
+    )
+
+
 def may_grant_membership(actor: Any, user: Any) -> bool:
     """Nobody changes their own memberships (an administrator cannot raise their own rights)."""
     return can(actor, Capability.MANAGE_USERS) and getattr(actor, "pk", None) != getattr(

@@ -470,6 +470,23 @@ def membership_create(
     membership = Membership(user=user, organisation=organisation, role=role)
     membership.full_clean(validate_constraints=False)
     membership_role_check(organisation=organisation, role=role)
+    held = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    conflicts = policy.conflicting_roles(role, held)
+    if conflicts:
+        raise ValidationError(
+            {
+                "role": _(
+                    "Un même compte ne peut pas être à la fois « %(role)s » et « %(other)s » : "
+                    "l'un de ces rôles ne reçoit qu'une partie des fiches que l'autre reçoit "
+                    "entières, et le compte les recevrait toutes entières. Créez un compte "
+                    "distinct pour cette personne."
+                )
+                % {
+                    "role": Role(role).label,
+                    "other": ", ".join(str(Role(value).label) for value in conflicts),
+                }
+            }
+        )
     if Membership.objects.filter(user=user, organisation=organisation, role=role).exists():
         raise ValidationError(
             {"role": _("Cet utilisateur a déjà ce rôle dans cette organisation.")}

@@ -247,6 +247,51 @@ def test_membership_role_must_suit_organisation_kind(persona):
     assert AuditEvent.objects.count() == before
 
 
+def test_one_account_is_never_both_landlord_referent_and_analyst(persona):
+    """The view of a record is decided per account: a landlord referent who were also an
+    analyst or an investigator would receive whole records of the points on its buildings.
+    Roles that receive no record one by one (prefecture staff) may be combined."""
+    admin = persona("admin")
+    landlord_user = persona("landlord_13h")
+    before = AuditEvent.objects.count()
+    for name, role in (
+        ("CROSS de la Seine-Saint-Denis", Role.ANALYST),
+        ("Police nationale – DIPN 13", Role.INVESTIGATOR),
+    ):
+        with pytest.raises(ValidationError) as raised:
+            services.membership_create(
+                actor=admin,
+                user=landlord_user,
+                organisation=Organisation.objects.get(name=name),
+                role=role,
+            )
+        message = " ".join(raised.value.message_dict["role"])
+        assert "ne peut pas être à la fois" in message and "Référent bailleur" in message
+        assert "Créez un compte distinct" in message
+    assert [m.role for m in Membership.objects.filter(user=landlord_user)] == [
+        Role.LANDLORD_REFERENT
+    ]
+    assert AuditEvent.objects.count() == before
+    # The other way round too.
+    analyst = persona("cross13_analyst")
+    with pytest.raises(ValidationError, match="ne peut pas être à la fois"):
+        services.membership_create(
+            actor=admin,
+            user=analyst,
+            organisation=Organisation.objects.get(name=HABITAT),
+            role=Role.LANDLORD_REFERENT,
+        )
+    # Prefecture staff beside a landlord referent: allowed (it receives no point one by one).
+    prefecture = persona("prefecture_13").memberships.get().organisation
+    services.membership_create(
+        actor=admin, user=landlord_user, organisation=prefecture, role=Role.PREFECTURE_STAFF
+    )
+    assert policy.conflicting_roles(Role.ANALYST, [Role.LANDLORD_REFERENT]) == [
+        Role.LANDLORD_REFERENT
+    ]
+    assert policy.conflicting_roles(Role.AUDITOR, [Role.LANDLORD_REFERENT]) == []
+
+
 def test_membership_gives_capabilities_and_is_audited(persona):
     admin = persona("admin")
     user = services.user_create(actor=admin, username="analyste").user
