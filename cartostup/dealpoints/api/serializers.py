@@ -3,6 +3,7 @@ every rule is in the services and the policy."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -37,12 +38,26 @@ def _choice_list(choices: Any, help_text: Any) -> serializers.ListField:
     )
 
 
+DEPARTEMENT_CODE = re.compile(r"^(?:[0-9]{2,3}|2[AB])$")
+
+
+class _DepartementCodeField(serializers.RegexField):
+    """The code must match as a whole: Python's `$` also matches before a final newline, so
+    "13\n" passed `^[0-9]{2,3}$` (found by schemathesis)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data))
+        if not DEPARTEMENT_CODE.fullmatch(value):
+            self.fail("invalid")
+        return value
+
+
 def departement_field(**kwargs: Any) -> serializers.RegexField:
     """A département code in a query (13, 2A, 974): its form checked, with a French message
     (whether it exists and may be seen is the policy's, later). Not trimmed: the schema's
     length then holds for what is sent (found by schemathesis)."""
-    return serializers.RegexField(
-        r"^(?:[0-9]{2,3}|2[AB])$",
+    return _DepartementCodeField(
+        DEPARTEMENT_CODE,
         max_length=3,
         trim_whitespace=False,
         error_messages={"invalid": _("Code de département invalide (ex. : 13, 2A, 974).")},
@@ -279,7 +294,11 @@ class DealPointFilterQuerySerializer(serializers.Serializer):
     400, not an ignored filter)."""
 
     q = serializers.CharField(
-        required=False, allow_blank=True, max_length=100, help_text=_("Référence, nom ou adresse.")
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        trim_whitespace=False,
+        help_text=_("Référence, nom ou adresse."),
     )
     status = serializers.ListField(
         child=serializers.ChoiceField(choices=DealPointStatus.choices), required=False
@@ -291,11 +310,14 @@ class DealPointFilterQuerySerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=DistributionChannel.choices), required=False
     )
     precision = serializers.ChoiceField(choices=Precision.choices, required=False)
-    departement = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    departement = departement_field(required=False)
+    # Not trimmed: the schema's length then holds for what is sent (a value padded with a
+    # newline was trimmed to the limit and accepted; found by schemathesis).
     commune = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=100,
+        trim_whitespace=False,
         help_text=_("Code INSEE ou nom de la commune."),
     )
     active_from = serializers.DateField(required=False)
