@@ -18,10 +18,11 @@ import math
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from cartostup.access.models import Building, User
@@ -37,11 +38,12 @@ from .choices import (
     AlertStatus,
     Confidence,
     DealPointStatus,
+    EventKind,
     OperationKind,
     OperationOutcome,
     ProposalStatus,
 )
-from .models import Alert, DealPoint, Proposal
+from .models import Alert, DealPoint, DealPointEvent, Operation, Proposal, ReportLink
 
 DEMO_SEED = 20241126
 ANALYSTS = {"13": "cross13_analyst", "93": "cross93_analyst", "69": "cross69_analyst"}
@@ -114,16 +116,67 @@ def _operation(
     outcome: str = OperationOutcome.DISRUPTED,
     arrests: int = 0,
 ) -> None:
+    # Never before the point was opened (the day after its first report).
+    today = timezone.localdate()
+    opened = timezone.localdate(_opened_at(point))
     services.operation_record(
         actor=actor,
         dealpoint=point,
         data=services.OperationInput(
             kind=kind,
-            occurred_on=timezone.localdate() - timedelta(days=days_ago),
+            occurred_on=min(today, max(today - timedelta(days=days_ago), opened)),
             outcome=outcome,
             arrests=arrests,
         ),
     )
+
+
+def _opened_at(point: DealPoint) -> datetime:
+    """When an analyst would have opened the point: the day after its first report."""
+    first = ReportLink.objects.filter(dealpoint=point).aggregate(first=Min("report__received_at"))[
+        "first"
+    ]
+    now = timezone.now()
+    return min(now, first + timedelta(days=1)) if first is not None else now
+
+
+def _date_history(points: list[DealPoint]) -> None:
+    """The demo is seeded in one go, so every entry of a point's history would be dated today:
+    date them as they would have happened. Opened the day after the first report; an
+    operation, and the status it brought, on the operation's day; another status change
+    halfway to the next dated entry; what the seeding itself did last (alerts, proposed
+    links) stays today. Demo data only: the services always date what they record now."""
+    now = timezone.now()
+    operation_days = dict(Operation.objects.values_list("pk", "occurred_on"))
+    for point in points:
+        events = list(point.events.order_by("pk"))
+        anchors: list[datetime | None] = []
+        for event in events:
+            operation = event.details.get("operation") if event.details else None
+            if event.kind == EventKind.CREATED:
+                anchors.append(_opened_at(point))
+            elif operation in operation_days:
+                day = operation_days[operation]
+                anchors.append(timezone.make_aware(datetime.combine(day, time(18))))
+            elif event.kind == EventKind.STATUS:
+                anchors.append(None)  # between its neighbours
+            else:
+                anchors.append(event.occurred_at)
+        dated: list[datetime] = []
+        for index, anchor in enumerate(anchors):
+            previous = dated[-1] if dated else anchors[0] or now
+            if anchor is None:
+                following = next((a for a in anchors[index + 1 :] if a is not None), now)
+                anchor = previous + (max(following, previous) - previous) / 2
+            dated.append(min(now, max(anchor, previous)))
+        for event, when in zip(events, dated, strict=True):
+            if event.occurred_at != when:
+                DealPointEvent.objects.filter(pk=event.pk).update(occurred_at=when)
+        changes = [when for event, when in zip(events, dated, strict=True) if event.to_status]
+        DealPoint.objects.filter(pk=point.pk).update(
+            created_at=dated[0] if dated else now,
+            status_changed_at=changes[-1] if changes else (dated[0] if dated else now),
+        )
 
 
 def _new_report(
@@ -331,7 +384,7 @@ def demo_dealpoints_ensure() -> DemoSummary:
         for point in points:
             point.refresh_from_db()
         _alerts_and_links(points, analysts)
-    from .models import Operation, ReportLink
+        _date_history(list(DealPoint.objects.all()))
 
     return DemoSummary(
         dealpoints=DealPoint.objects.filter(merged_into__isnull=True).count(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cartostup.access import demo as access_demo
 from cartostup.dealpoints import demo
@@ -44,6 +45,18 @@ def test_demo_dealpoints_are_built_by_the_matching(client_for):
     assert Operation.objects.filter(arrests__gt=0).exists()
     # Some points stand on landlord_13h's buildings.
     assert points.filter(building__owner_organisation__name__startswith="Habitat").exists()
+    # Histories dated as they would have happened, not all on the day of seeding: opened the
+    # day after the first report, entries in order, each operation after the opening.
+    assert points.filter(created_at__date__lt=timezone.localdate()).count() >= points.count() // 2
+    for point in points:
+        dates = [e.occurred_at for e in point.events.order_by("pk")]
+        assert dates == sorted(dates), point.reference
+        first = point.links.order_by("report__received_at").first()
+        if first is not None and point.events.filter(kind=EventKind.CREATED).exists():
+            assert dates[0] >= first.report.received_at, point.reference
+        opened = timezone.localdate(point.created_at)
+        assert all(o.occurred_on >= opened for o in point.operations.all()), point.reference
+        assert point.status_changed_at >= point.created_at
     # Idempotent.
     again = demo.demo_dealpoints_ensure()
     assert again == summary
