@@ -641,6 +641,52 @@ def print_table(result: dict[str, Any]) -> None:
     )
 
 
+def cluster_stress(
+    sizes: tuple[tuple[int, float], ...] = ((1000, 1000.0), (3000, 2000.0), (6000, 3000.0)),
+) -> list[dict[str, Any]]:
+    """Worst case of the clustering: `n` precise reports waiting in a square of `side` metres
+    (1,000 in 1 km²: every report has a hundred others within the agglomeration's reach), with
+    a few products, days and building names. Prints and returns the time of
+    `matching.cluster_reports` for each size."""
+    setup_django()
+    import random
+
+    from cartostup.dealpoints import matching
+
+    now = datetime.now(UTC)
+    matching.cluster_reports([matching.ReportFeatures(43.3, 5.4, "building")] * 2, now=now)
+    rng = random.Random(1)
+    rows = []
+    for count, side in sizes:
+        reports = [
+            matching.ReportFeatures(
+                latitude=43.3 + rng.random() * side / 111_320,
+                longitude=5.4 + rng.random() * side / 81_000,
+                precision=rng.choice(["stairwell", "building"]),
+                products=(rng.choice(["cannabis", "cocaine"]),),
+                days=(rng.choice(["mon", "fri"]),),
+                place_label=rng.choice(["", "A", "B", "bat c"]),
+            )
+            for _ in range(count)
+        ]
+        started = time.perf_counter()
+        labels = matching.cluster_reports(reports, now=now)
+        seconds = time.perf_counter() - started
+        rows.append(
+            {
+                "reports": count,
+                "side_m": side,
+                "groups": len(set(labels)),
+                "seconds": round(seconds, 2),
+            }
+        )
+        print(
+            f"{count} precise reports in {side / 1000:.0f} km × {side / 1000:.0f} km: "
+            f"{len(set(labels))} groups, {seconds:.2f} s"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--points", type=int, default=2000)
@@ -656,7 +702,15 @@ def main(argv: list[str] | None = None) -> None:
         "known point (1: complete records)",
     )
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--stress",
+        action="store_true",
+        help="time the clustering of thousands of waiting precise reports in a few km² instead",
+    )
     args = parser.parse_args(argv)
+    if args.stress:
+        cluster_stress()
+        return
     if args.output is None:
         args.output = RESULTS / ("matching-dense.json" if args.dense else "matching.json")
     result = run(args.points, args.seed, args.dense, args.record_keep)

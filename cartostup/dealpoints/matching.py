@@ -41,6 +41,7 @@ one point than from two neighbours.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -330,6 +331,7 @@ _TOKENS = re.compile(r"[A-Za-z]+\d*|\d+")
 _GLUED = re.compile(r"^([a-z]{2,})(\d+)$")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_place_label(text: str) -> tuple[str, str]:
     """(building, stairwell) named by a free label, normalised (lower case, no accents, no
     leading zeros): "Bât. B, cage 2", "bat B esc 2", "Bâtiment B", "B2" all give ("b", "2");
@@ -863,12 +865,19 @@ def merge_evidence(
     variance = sum(
         1.0 / sum(1.0 / _axis_variance(r.precision) for r in group) for group in (small, large)
     )
+    return _merge_evidence(small, profile(large), variance, distance)
+
+
+def _merge_evidence(
+    small: Sequence[ReportFeatures], summary: Profile, variance: float, distance: float
+) -> float:
+    """`merge_evidence` with the larger group's profile and the variance (per axis) of the
+    difference of the two mean positions already known."""
     evidence = (
         -(distance**2) / (2 * variance)
         - math.log(2 * math.pi * variance)
         - math.log(NEIGHBOUR_DENSITY)
     )
-    summary = profile(large)
     others: dict[str, int] = defaultdict(int)
     for report in small:
         evidence += MERGE_TEMPER * _profile_evidence(report, summary)
@@ -919,11 +928,20 @@ def agglomerate(reports: Sequence[ReportFeatures], *, eps_m: float = CLUSTER_EPS
         neighbours[j].add(i)
     version = [0] * count
 
+    profiles: dict[int, Profile] = {}
+
+    def summary(group: int) -> Profile:
+        # Recomputed only when the group has changed (merges drop it).
+        if group not in profiles:
+            profiles[group] = profile([reports[i] for i in members[group]])
+        return profiles[group]
+
     def evidence(a: int, b: int) -> float:
         (wa, sa), (wb, sb) = sums[a], sums[b]
         distance = float(np.hypot(*(sa / wa - sb / wb)))
-        return merge_evidence(
-            [reports[i] for i in members[a]], [reports[i] for i in members[b]], distance
+        small, large = (a, b) if len(members[a]) <= len(members[b]) else (b, a)
+        return _merge_evidence(
+            [reports[i] for i in members[small]], summary(large), 1 / wa + 1 / wb, distance
         )
 
     # Candidate merges, most likely first; an entry is stale once either group has changed.
@@ -937,6 +955,8 @@ def agglomerate(reports: Sequence[ReportFeatures], *, eps_m: float = CLUSTER_EPS
         if stale or (version[a], version[b]) != (version_a, version_b):
             continue
         members[a].extend(members.pop(b))
+        profiles.pop(a, None)
+        profiles.pop(b, None)
         (wa, sa), (wb, sb) = sums[a], sums.pop(b)
         sums[a] = (wa + wb, sa + sb)
         version[a] += 1
