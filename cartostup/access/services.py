@@ -483,7 +483,7 @@ def membership_create(
                 )
                 % {
                     "role": Role(role).label,
-                    "other": ", ".join(str(Role(value).label) for value in conflicts),
+                    "other": " » ou « ".join(str(Role(value).label) for value in conflicts),
                 }
             }
         )

@@ -255,8 +255,9 @@ def _life_cycle(rng: random.Random, points: list[DealPoint], analysts: dict[str,
             services.dealpoint_change_status(
                 actor=analyst, dealpoint=point, status=DealPointStatus.CONFIRMED
             )
+        raid_days = rng.randint(5, 40)
         if step in (1, 2):
-            _operation(recorder, point, kind=OperationKind.RAID, days_ago=rng.randint(5, 40))
+            _operation(recorder, point, kind=OperationKind.RAID, days_ago=raid_days)
         if step == 2:
             services.dealpoint_change_status(
                 actor=analyst, dealpoint=point, status=DealPointStatus.INVESTIGATION
@@ -265,7 +266,7 @@ def _life_cycle(rng: random.Random, points: list[DealPoint], analysts: dict[str,
                 recorder,
                 point,
                 kind=OperationKind.ARRESTS,
-                days_ago=rng.randint(1, 10),
+                days_ago=rng.randint(1, min(10, raid_days - 1)),  # after the raid
                 outcome=OperationOutcome.ARRESTS,
                 arrests=rng.randint(1, 4),
             )

@@ -93,3 +93,12 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
             Commune.objects.filter(parent__in=communes).values_list("pk", flat=True)
         )
         return queryset.filter(commune__in=ids)
+
+
+class DealPointCountFilterSet(DealPointFilterSet):
+    """The map's filters for those who may only count points (a prefecture, a prosecutor's
+    office): one status at a time (`map_layers.dealpoint_layer` says why)."""
+
+    status = django_filters.ChoiceFilter(
+        choices=DealPointStatus.choices, label=_("Statut"), empty_label=_("Tous les statuts")
+    )

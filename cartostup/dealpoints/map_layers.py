@@ -443,7 +443,14 @@ def dealpoint_layer(
     # A reduced view (a landlord) filters only on what it receives: a filter on products
     # would tell what is sold at its buildings.
     allowed = dealpoint_allowed_filters(actor=actor)
-    filterset = dealpoint_filterset(allowed_filter_data(filters or {}, allowed), scope.queryset)
+    data = allowed_filter_data(filters or {}, allowed)
+    if not scope.coordinates and len(set(data.getlist("status"))) > 1:
+        # Counts of two statuses together, differenced with each one's, would name the status
+        # of a point a hexagon hides (fewer than `min_count` of it).
+        raise ValidationError(
+            {"status": [_("Les comptes agrégés se filtrent sur un seul statut à la fois.")]}
+        )
+    filterset = dealpoint_filterset(data, scope.queryset)
     queryset = filterset.qs
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None
     if reduced:

@@ -28,7 +28,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointFilterSet
+from .filters import DealPointCountFilterSet, DealPointFilterSet
 from .models import DealPoint
 from .selectors import access_dealpoint, dealpoint_allowed_filters, dealpoint_queryset
 
@@ -68,7 +68,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         ][: MAP_BOUNDARY_DEPARTEMENTS + 1]
         boundary_codes = codes if len(codes) <= MAP_BOUNDARY_DEPARTEMENTS else []
     point = request.GET.get("point", "")
-    filterset = DealPointFilterSet(request.GET or None, queryset=dealpoint_queryset().none())
+    counts_only = not policy.aggregate_scope(dealpoint_queryset().none(), actor=actor).coordinates
+    filterset_class = DealPointCountFilterSet if counts_only else DealPointFilterSet
+    filterset = filterset_class(request.GET or None, queryset=dealpoint_queryset().none())
     form = filterset.form
     api = {
         "dealpoints": reverse("map-dealpoints"),
@@ -117,9 +119,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_reports": "reports" in api,
             "has_operations": "operations" in api,
             "has_proposals": "proposals" in api,
-            "aggregate_hint": not policy.aggregate_scope(
-                dealpoint_queryset().none(), actor=actor
-            ).coordinates,
+            "aggregate_hint": counts_only,
         },
     )
 

@@ -56,6 +56,10 @@ def test_demo_dealpoints_are_built_by_the_matching(client_for):
             assert dates[0] >= first.report.received_at, point.reference
         opened = timezone.localdate(point.created_at)
         assert all(o.occurred_on >= opened for o in point.operations.all()), point.reference
+        days = dict(point.operations.values_list("pk", "occurred_on"))
+        for event in point.events.filter(kind=EventKind.OPERATION):
+            day = days[event.details["operation"]]
+            assert timezone.localdate(event.occurred_at) == day, point.reference
         assert point.status_changed_at >= point.created_at
     # Idempotent.
     again = demo.demo_dealpoints_ensure()

@@ -218,6 +218,13 @@ def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona
         assert _layer(client, bbox=MARSEILLE_BBOX, zoom=12, **finer) == whole, finer
     confirmed = _layer(client, bbox=MARSEILLE_BBOX, zoom=12, status="confirmed")
     assert _total(confirmed) == 3
+    # One status at a time: the hexagon shows "confirmed: 3" of 5 and hides the 2 reported;
+    # two statuses together, differenced with one, would tell the others' status.
+    both = _get(
+        client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, status=["confirmed", "reported"]
+    )
+    assert both.status_code == 400
+    assert "un seul statut" in both.json()["errors"]["status"][0]
     # An analyst's counts do follow the product filter.
     analyst = client_for("cross13_analyst")
     assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="cannabis")) == 6

@@ -272,8 +272,9 @@ def test_rank_weighs_a_lone_point_against_a_point_not_yet_known():
     assert far.fit < far.score  # the share of the fit, not the fit
 
 
-def test_cluster_reports_split_a_cluster_by_building():
-    # Two points of one estate 60 m apart, reports in between chained by DBSCAN.
+def test_cluster_reports_tell_two_buildings_of_one_place_apart():
+    # Two points of one estate 60 m apart, reports in between chained by DBSCAN into one
+    # place; the agglomeration tells the buildings apart.
     def reports(*labels: str) -> list[ReportFeatures]:
         return [report_at(15 * i, place_label=label) for i, label in enumerate(labels)]
 

@@ -365,7 +365,7 @@
   });
 
   function start(bounds) {
-    if (config.startBounds) {
+    if (config.startBounds && !config.focusDepartement) {
       // A landlord: its own buildings, close enough to tell its points apart.
       map.fitBounds(L.latLngBounds(config.startBounds), { maxZoom: 17, padding: [40, 40] });
     } else if (bounds && bounds.isValid()) {
