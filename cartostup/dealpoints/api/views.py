@@ -138,9 +138,21 @@ class JSONAPIView(CartostupAPIView):
 
     parser_classes = [JSONParser]
     metadata_class = None
+    # The methods that read the query string check it themselves (`strict_query`); the others
+    # take none: a parameter sent to them is unknown (400), not silently ignored (schemathesis
+    # sent `?limit=0` to a point's page and got the point).
+    query_methods: frozenset[str] = frozenset()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method not in self.query_methods and request.query_params:
+            raise serializers.ValidationError(
+                {name: [_("Paramètre inconnu.")] for name in request.query_params}
+            )
 
 
 class DealPointListView(JSONAPIView, generics.GenericAPIView):
+    query_methods = frozenset({"GET", "HEAD"})
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -258,6 +270,7 @@ class DealPointStatusView(JSONAPIView):
 
 
 class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
+    query_methods = frozenset({"GET", "HEAD"})
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -303,6 +316,7 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
 
 
 class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):
+    query_methods = frozenset({"GET", "HEAD"})
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -408,6 +422,7 @@ class DealPointUnmergeView(JSONAPIView):
 
 
 class OperationListView(JSONAPIView, generics.GenericAPIView):
+    query_methods = frozenset({"GET", "HEAD"})
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -443,6 +458,7 @@ class _IgnoreFormatNegotiation(DefaultContentNegotiation):
 
 
 class DealPointExportView(JSONAPIView):
+    query_methods = frozenset({"GET", "HEAD"})
     content_negotiation_class = _IgnoreFormatNegotiation
 
     @extend_schema(

@@ -96,6 +96,26 @@ def test_filters_are_checked_as_sent_even_those_a_reduced_view_ignores(client_fo
     assert client.get(LIST, {"departement": "13"}).status_code == 200
 
 
+def test_a_parameter_an_operation_does_not_take_is_refused(client_for, point):
+    """A point's page takes no query parameter: one sent is unknown (400), not ignored
+    (schemathesis sent `?limit=0` there and got the point)."""
+    client = client_for("cross13_analyst")
+    for params in ({"limit": "0"}, {"": "false"}):
+        refused = client.get(detail(point), params)
+        assert refused.status_code == 400, params
+        messages = [m for errors in refused.json()["errors"].values() for m in errors]
+        assert "Paramètre inconnu." in messages
+    patched = client.patch(
+        detail(point) + "?dry=1", {"name": "Nouveau nom"}, content_type="application/json"
+    )
+    assert patched.status_code == 400
+    point.refresh_from_db()
+    assert point.name != "Nouveau nom"
+    # Operations that read the query still take theirs.
+    assert client.get(detail(point)).status_code == 200
+    assert client.get(LIST, {"limit": "1"}).status_code == 200
+
+
 def test_other_territory_and_prefecture_get_404(client_for, point):
     assert client_for("cross93_analyst").get(detail(point)).status_code == 404
     assert client_for("cross93_analyst").get(LIST).json()["count"] == 0
