@@ -82,13 +82,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 class CartostupAPIView(APIView):
     """Base of every API view: an unsupported method answers 405 before authentication (and
-    its CSRF check) runs, as HTTP says it should."""
+    its CSRF check) runs, as HTTP says it should; a query parameter sent to a method that
+    reads none is unknown (400), not silently ignored."""
+
+    # The methods that read the query string, and check it themselves (`strict_query`).
+    query_methods: frozenset[str] = frozenset()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         method = (request.method or "").lower()
         if method not in self.http_method_names or not hasattr(self, method):
             raise exceptions.MethodNotAllowed(request.method or "")
         super().initial(request, *args, **kwargs)
+        if request.method not in self.query_methods and request.query_params:
+            # Schemathesis sent `?limit=0` to a point's page and got the point.
+            raise serializers.ValidationError(
+                {name: [_("Paramètre inconnu.")] for name in request.query_params}
+            )
+
+
+# What `query_methods` holds for a view whose GET reads the query string.
+READS_QUERY = frozenset({"GET", "HEAD"})
 
 
 def strict_query(

@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cartostup.core.api import CartostupAPIView, strict_query
+from cartostup.core.api import READS_QUERY, CartostupAPIView, strict_query
 from cartostup.dealpoints import hotspots, map_layers
 from cartostup.dealpoints.choices import DealPointStatus, DistributionChannel, Product
 
@@ -42,6 +42,8 @@ def _request(params: Any) -> map_layers.LayerRequest:
 
 
 class DealPointLayerView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="map_dealpoints",
         summary="Couche des points de deal",
@@ -78,6 +80,8 @@ class DealPointLayerView(CartostupAPIView):
 
 
 class ReportLayerView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="map_reports",
         summary="Couche des signalements",
@@ -103,6 +107,8 @@ class ReportLayerView(CartostupAPIView):
 
 
 class OperationLayerView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="map_operations",
         summary="Couche des opérations",
@@ -126,6 +132,8 @@ class OperationLayerView(CartostupAPIView):
 
 
 class ProposalLayerView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="map_proposals",
         summary="Couche des propositions de points à examiner",
@@ -141,6 +149,8 @@ class ProposalLayerView(CartostupAPIView):
 
 
 class HotspotLayerView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="map_hotspots",
         summary="Points chauds (Getis-Ord Gi*)",
@@ -169,6 +179,8 @@ class HotspotLayerView(CartostupAPIView):
 
 
 class BoundaryLayerView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="map_boundaries",
         summary="Limites administratives",

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 
 from cartostup.access import policy
 from cartostup.access.models import User
-from cartostup.core.api import CartostupAPIView, ErrorSerializer, strict_query
+from cartostup.core.api import READS_QUERY, CartostupAPIView, ErrorSerializer, strict_query
 from cartostup.core.parsers import JSONParser
 
 from .. import exchange, selectors, services
@@ -138,21 +138,10 @@ class JSONAPIView(CartostupAPIView):
 
     parser_classes = [JSONParser]
     metadata_class = None
-    # The methods that read the query string check it themselves (`strict_query`); the others
-    # take none: a parameter sent to them is unknown (400), not silently ignored (schemathesis
-    # sent `?limit=0` to a point's page and got the point).
-    query_methods: frozenset[str] = frozenset()
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if request.method not in self.query_methods and request.query_params:
-            raise serializers.ValidationError(
-                {name: [_("Paramètre inconnu.")] for name in request.query_params}
-            )
 
 
 class DealPointListView(JSONAPIView, generics.GenericAPIView):
-    query_methods = frozenset({"GET", "HEAD"})
+    query_methods = READS_QUERY
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -270,7 +259,7 @@ class DealPointStatusView(JSONAPIView):
 
 
 class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
-    query_methods = frozenset({"GET", "HEAD"})
+    query_methods = READS_QUERY
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -316,7 +305,7 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
 
 
 class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):
-    query_methods = frozenset({"GET", "HEAD"})
+    query_methods = READS_QUERY
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -422,7 +411,7 @@ class DealPointUnmergeView(JSONAPIView):
 
 
 class OperationListView(JSONAPIView, generics.GenericAPIView):
-    query_methods = frozenset({"GET", "HEAD"})
+    query_methods = READS_QUERY
     filter_backends: list[Any] = []
 
     @extend_schema(
@@ -458,7 +447,7 @@ class _IgnoreFormatNegotiation(DefaultContentNegotiation):
 
 
 class DealPointExportView(JSONAPIView):
-    query_methods = frozenset({"GET", "HEAD"})
+    query_methods = READS_QUERY
     content_negotiation_class = _IgnoreFormatNegotiation
 
     @extend_schema(

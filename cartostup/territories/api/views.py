@@ -9,13 +9,15 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cartostup.core.api import CartostupAPIView
+from cartostup.core.api import READS_QUERY, CartostupAPIView, strict_query
 from cartostup.territories import locator, selectors
 
 from .serializers import LocateErrorSerializer, LocateInputSerializer, LocateOutputSerializer
 
 
 class LocateView(CartostupAPIView):
+    query_methods = READS_QUERY
+
     @extend_schema(
         operation_id="territories_locate",
         summary="Territoire d'un point",
@@ -35,8 +37,7 @@ class LocateView(CartostupAPIView):
         tags=["territoires"],
     )
     def get(self, request: Request) -> Response:
-        params = LocateInputSerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        params = strict_query(LocateInputSerializer, request)
         try:
             location = selectors.territory_locate(
                 actor=request.user,

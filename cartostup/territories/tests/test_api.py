@@ -100,3 +100,16 @@ def test_documented_in_the_schema():
     assert operation["operationId"] == "territories_locate"
     assert {p["name"] for p in operation["parameters"]} == {"latitude", "longitude"}
     assert set(operation["responses"]) >= {"200", "400"}
+
+
+def test_an_unknown_parameter_is_refused(client_for):
+    """Every API view refuses what it does not read (`CartostupAPIView.query_methods`), here
+    a parameter beside valid coordinates, and on the public API's challenge."""
+    response = client_for("cross13_analyst").get(
+        URL, {"latitude": "43.2951", "longitude": "5.3740", "rayon": "5"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["rayon"] == ["Paramètre inconnu."]
+    challenge = client_for("cross13_analyst").get("/api/public/v1/challenge", {"t": "1"})
+    assert challenge.status_code == 400
+    assert challenge.json()["errors"]["t"] == ["Paramètre inconnu."]
