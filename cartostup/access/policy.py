@@ -329,12 +329,15 @@ class AggregateScope:
     - `queryset`: the rows the actor may count;
     - `coordinates`: whether the actor may receive individual records (positions) at all;
     - `min_count`: a hexagon counting fewer rows is not shown (1: every hexagon);
-    - `filter_fields`: the record fields the counts may be filtered on (None: any)."""
+    - `filter_fields`: the record fields the counts may be filtered on (None: any);
+    - `one_value_each`: each filter takes one value at a time (two statuses asked together,
+      differenced with one, would name the status of a point a hexagon hides)."""
 
     queryset: QuerySet[Any]
     coordinates: bool
     min_count: int
     filter_fields: frozenset[str] | None = None
+    one_value_each: bool = False
 
 
 def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
@@ -368,6 +371,7 @@ def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
         coordinates=False,
         min_count=max(1, int(getattr(settings, "CARTOSTUP_MIN_AGGREGATE", 3))),
         filter_fields=rules.aggregate_filters,
+        one_value_each=True,
     )
 
 

@@ -444,12 +444,15 @@ def dealpoint_layer(
     # would tell what is sold at its buildings.
     allowed = dealpoint_allowed_filters(actor=actor)
     data = allowed_filter_data(filters or {}, allowed)
-    if not scope.coordinates and len(set(data.getlist("status"))) > 1:
-        # Counts of two statuses together, differenced with each one's, would name the status
-        # of a point a hexagon hides (fewer than `min_count` of it).
-        raise ValidationError(
-            {"status": [_("Les comptes agrégés se filtrent sur un seul statut à la fois.")]}
-        )
+    if scope.one_value_each:
+        several = [name for name in data if len(set(data.getlist(name))) > 1]
+        if several:
+            raise ValidationError(
+                {
+                    name: [_("Les comptes agrégés se filtrent sur un seul statut à la fois.")]
+                    for name in several
+                }
+            )
     filterset = dealpoint_filterset(data, scope.queryset)
     queryset = filterset.qs
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None

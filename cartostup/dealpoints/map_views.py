@@ -68,10 +68,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         ][: MAP_BOUNDARY_DEPARTEMENTS + 1]
         boundary_codes = codes if len(codes) <= MAP_BOUNDARY_DEPARTEMENTS else []
     point = request.GET.get("point", "")
-    counts_only = not policy.aggregate_scope(dealpoint_queryset().none(), actor=actor).coordinates
-    filterset_class = DealPointCountFilterSet if counts_only else DealPointFilterSet
+    scope = policy.aggregate_scope(dealpoint_queryset().none(), actor=actor)
+    counts_only = not scope.coordinates
+    filterset_class = DealPointCountFilterSet if scope.one_value_each else DealPointFilterSet
     filterset = filterset_class(request.GET or None, queryset=dealpoint_queryset().none())
     form = filterset.form
+    allowed = dealpoint_allowed_filters(actor=actor)
     api = {
         "dealpoints": reverse("map-dealpoints"),
         "boundaries": reverse("map-boundaries"),
@@ -110,9 +112,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "filter_form": form,
             # A reduced view (a landlord) filters only on what it receives.
             "filter_fields": [
-                form[name]
-                for name in FILTER_FIELDS
-                if name in form.fields and name in dealpoint_allowed_filters(actor=request.user)
+                form[name] for name in FILTER_FIELDS if name in form.fields and name in allowed
             ],
             "statuses": DealPointStatus.choices,
             "map_config": json.dumps(config),
