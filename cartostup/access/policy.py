@@ -241,6 +241,12 @@ class RecordRules:
     territory_editor_kinds: frozenset[str] = frozenset()
     # Roles of the `scoped_by` organisations that receive those records.
     scoped_roles: frozenset[str] = frozenset({Role.LANDLORD_REFERENT})
+    # For roles with a reduced view, the values they are told in place of the stored ones,
+    # as `{role: {field: {stored: told}}}` (`told_values`).
+    values_by_role: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    # Whether the tie reaches only the records the services share beyond themselves
+    # (`_SHARED_WITH_PARTNERS`): a deal point yes; a landlord's own report no (it filed it).
+    scoped_shared_only: bool = False
     # Roles that never receive the records themselves but may count those of their territory
     # on the map, per hexagon, with small counts hidden (`aggregate_scope`).
     aggregate_roles: frozenset[str] = frozenset()
@@ -261,6 +267,15 @@ def _territory_q(departement_ids: frozenset[int] | None, prefix: str = "") -> Q:
         # Every row. Not `Q()`: an empty Q vanishes when OR-ed (`Q(a) | Q()` is `Q(a)`).
         return Q(pk__isnull=False)
     return Q(**{f"{prefix}departement__in": departement_ids})
+
+
+# What a scoped tie reaches when the rules say `scoped_shared_only`: the records the services
+# share beyond themselves (distribution territory or national) and whose marking lets them
+# leave the services (not TLP:AMBER+STRICT or RED). A deal point kept within a CROSS, a sharing
+# group or its owner, or marked strictly, is not shown to the landlord of its building.
+_SHARED_WITH_PARTNERS = Q(distribution__in=[Distribution.TERRITORY, Distribution.NATIONAL]) & ~Q(
+    marking__in=[Marking.AMBER_STRICT, Marking.RED]
+)
 
 
 def _protected_q(model: type[models.Model], context: ActorContext, action: Action) -> Q:
@@ -289,7 +304,8 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
             if m.kind == kind and m.role in rules.scoped_roles
         ]
         if tied:
-            grant |= Q(**{f"{lookup}__in": tied})
+            tie = Q(**{f"{lookup}__in": tied})
+            grant |= tie & _SHARED_WITH_PARTNERS if rules.scoped_shared_only else tie
     for membership in readers:
         if membership.kind not in LAW_ENFORCEMENT_KINDS:
             continue
@@ -393,6 +409,33 @@ def visible_fields(actor: Any, model: type[models.Model]) -> tuple[str, ...] | N
     if full or not reduced:
         return None
     return tuple(sorted({name for names in reduced for name in names}))
+
+
+def told_values(actor: Any, model: type[models.Model]) -> dict[str, dict[str, str]]:
+    """The values this actor is told in place of the stored ones, per field, as
+    `{field: {stored: told}}`: empty for those who receive whole records (`visible_fields`
+    None), the reduced roles' declared `values_by_role` otherwise. A stored value absent from
+    a field's mapping is told as it is."""
+    rules = _RECORD_RULES.get(model)
+    if rules is None or visible_fields(actor, model) is None:
+        return {}
+    told: dict[str, dict[str, str]] = {}
+    for role in actor_context(actor).roles:
+        for name, mapping in rules.values_by_role.get(role, {}).items():
+            told.setdefault(name, {}).update(mapping)
+    return told
+
+
+def stored_values(
+    actor: Any, model: type[models.Model], name: str, told: Iterable[str]
+) -> list[str]:
+    """The stored values of a field that this actor is told as one of `told` (`told_values`),
+    for its filters: a filter on a value told in place of others matches all of them, and a
+    stored value the actor is never told matches nothing."""
+    mapping = told_values(actor, model).get(name, {})
+    wanted = set(told)
+    choices = getattr(model._meta.get_field(name), "choices", None) or ()
+    return [value for value, _label in choices if mapping.get(value, value) in wanted]
 
 
 # --- models the access app and the territories app own ---------------------------------------

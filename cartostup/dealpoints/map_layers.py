@@ -42,7 +42,13 @@ from cartostup.territories import selectors as territory_selectors
 from .choices import DealPointStatus, OperationKind, ProposalStatus
 from .filters import DealPointFilterSet
 from .models import H3_DEPARTEMENT, H3_NATIONAL, H3_TOWN, DealPoint, Operation, Proposal
-from .selectors import allowed_filter_data, dealpoint_allowed_filters, dealpoint_queryset
+from .selectors import (
+    allowed_filter_data,
+    dealpoint_allowed_filters,
+    dealpoint_queryset,
+    told_filter,
+    told_value,
+)
 
 # Zoom (Leaflet, 0–19) → H3 resolution of the hexagons; from POINTS_FROM_ZOOM on, points.
 ZOOM_RESOLUTIONS: tuple[tuple[int, int], ...] = (
@@ -396,8 +402,10 @@ def _dealpoint_feature(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _landlord_feature(dealpoint: DealPoint) -> dict[str, Any]:
-    """`rules.LANDLORD_FIELDS` only, at the building's position (never the point's own)."""
+def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
+    """`rules.LANDLORD_FIELDS` only, at the building's position (never the point's own), with
+    the status the landlord is told."""
+    status = told_value(actor=actor, name="status", value=dealpoint.status)
     building = dealpoint.building
     assert building is not None  # the policy scopes landlords by building
     return {
@@ -407,8 +415,8 @@ def _landlord_feature(dealpoint: DealPoint) -> dict[str, Any]:
             "kind": "dealpoint",
             "id": dealpoint.pk,
             "reference": dealpoint.reference,
-            "status": dealpoint.status,
-            "status_label": str(DealPointStatus(dealpoint.status).label),
+            "status": status,
+            "status_label": str(DealPointStatus(status).label),
             "last_activity_week": week_label(dealpoint.last_activity_at),
             "building": building.name,
         },
@@ -457,12 +465,15 @@ def dealpoint_layer(
     queryset = filterset.qs
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None
     if reduced:
+        # ...and on the values it is told (a landlord's "confirmed" includes investigations).
+        kept, narrowed = told_filter(actor=actor, data=data, queryset=scope.queryset)
+        queryset = dealpoint_filterset(kept, narrowed).qs
         # A landlord sees its few points one by one at every zoom, at their buildings (a
         # hexagon of the points' own cells would tell more than the building does).
         # Buildings store no coarse cells: the exact bounds only (a landlord has few points).
         rows = queryset.filter(request.bbox.q("building__")).select_related("building")
         selected = list(rows.order_by("pk")[: MAX_POINTS + 1])
-        features = [_landlord_feature(row) for row in selected[:MAX_POINTS]]
+        features = [_landlord_feature(row, actor) for row in selected[:MAX_POINTS]]
         resolution, truncated = None, len(selected) > MAX_POINTS
     else:
         features, resolution, truncated = _collect(

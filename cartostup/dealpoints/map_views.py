@@ -30,7 +30,13 @@ from .choices import (
 )
 from .filters import DealPointCountFilterSet, DealPointFilterSet
 from .models import DealPoint
-from .selectors import access_dealpoint, dealpoint_allowed_filters, dealpoint_queryset
+from .selectors import (
+    access_dealpoint,
+    dealpoint_allowed_filters,
+    dealpoint_queryset,
+    told_choices,
+    told_value,
+)
 
 # Boundaries drawn at once when the page is not opened on one département.
 MAP_BOUNDARY_DEPARTEMENTS = 3
@@ -74,6 +80,10 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     filterset = filterset_class(request.GET or None, queryset=dealpoint_queryset().none())
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
+    statuses = told_choices(actor=actor, name="status")
+    if "status" in form.fields and len(statuses) < len(DealPointStatus.choices):
+        # A reduced view (a landlord) filters on the statuses it can be told.
+        form.fields["status"].choices = statuses
     api = {
         "dealpoints": reverse("map-dealpoints"),
         "boundaries": reverse("map-boundaries"),
@@ -100,8 +110,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         else "",
         "tileUrl": settings.CARTOSTUP_TILE_URL,
         "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
-        "statuses": {value: str(label) for value, label in DealPointStatus.choices},
-        "activeStatuses": sorted(ACTIVE_STATUSES),
+        "statuses": dict(statuses),
+        "activeStatuses": sorted(set(ACTIVE_STATUSES) & set(dict(statuses))),
         "startBounds": None if detailed else _buildings_bounds(actor),
     }
     return render(
@@ -114,7 +124,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "filter_fields": [
                 form[name] for name in FILTER_FIELDS if name in form.fields and name in allowed
             ],
-            "statuses": DealPointStatus.choices,
+            "statuses": statuses,
             "map_config": json.dumps(config),
             "has_reports": "reports" in api,
             "has_operations": "operations" in api,
@@ -143,7 +153,13 @@ def map_panel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     policy.require(actor, policy.Capability.VIEW_MAP)
     dealpoint = access_dealpoint(actor=actor, pk=pk)
     reduced = policy.visible_fields(actor, DealPoint) is not None
-    context: dict[str, Any] = {"dealpoint": dealpoint, "reduced": reduced}
+    status = told_value(actor=actor, name="status", value=dealpoint.status)
+    context: dict[str, Any] = {
+        "dealpoint": dealpoint,
+        "reduced": reduced,
+        "status": status,
+        "status_label": DealPointStatus(status).label,
+    }
     if reduced:
         context["last_activity_week"] = map_layers.week_label(dealpoint.last_activity_at)
     else:

@@ -20,7 +20,7 @@ from cartostup.core.dates import week_start
 from cartostup.reports.models import Report
 from cartostup.territories.models import Departement
 
-from .choices import ATTACHED_DECISIONS, LinkDecision
+from .choices import ATTACHED_DECISIONS, DealPointStatus, LinkDecision
 from .filters import DealPointFilterSet
 from .models import DealPoint, DealPointEvent, Operation, ReportLink
 
@@ -76,11 +76,18 @@ def dealpoint_list(
     rules (TLP:RED stays with its owner); the export audits itself (`audit=False`)."""
     queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
     data = filters.data if isinstance(filters, DealPointFilterSet) else filters
+    applied: dict[str, Any] | None = None
     if data and policy.visible_fields(actor, DealPoint) is not None:
-        # A reduced view (a landlord) filters only on the fields it receives.
+        # A reduced view (a landlord) filters only on the fields it receives, and on the
+        # values it is told.
         data = allowed_filter_data(data, dealpoint_allowed_filters(actor=actor))
+        asked = DealPointFilterSet(data, queryset=queryset)
+        if asked.is_valid():
+            applied = asked.applied_filters()  # audited as asked
+            data, queryset = told_filter(actor=actor, data=data, queryset=queryset)
     filterset = DealPointFilterSet(data or None, queryset=queryset)
-    applied = filterset.applied_filters() if data and filterset.is_valid() else {}
+    if applied is None:
+        applied = filterset.applied_filters() if data and filterset.is_valid() else {}
     if audit:
         audit_record(
             actor=actor,
@@ -171,6 +178,39 @@ def allowed_filter_data(data: Any, allowed: Iterable[str]) -> QueryDict:
     return kept
 
 
+def told_filter(
+    *, actor: User, data: QueryDict, queryset: QuerySet[DealPoint]
+) -> tuple[QueryDict, QuerySet[DealPoint]]:
+    """Filters on the fields whose values this actor is told in place of others
+    (`policy.told_values`) select by what it is told: a landlord's "confirmed" also matches
+    the points under investigation, and "under investigation", which it is never told,
+    matches nothing. Returns the other filters and the queryset so narrowed."""
+    told = policy.told_values(actor, DealPoint)
+    kept = data.copy()
+    for name in told:
+        values = kept.getlist(name)
+        if name in kept:
+            del kept[name]
+        if values:
+            stored = policy.stored_values(actor, DealPoint, name, values)
+            queryset = queryset.filter(**{f"{name}__in": stored})
+    return kept, queryset
+
+
+def told_value(*, actor: User, name: str, value: str) -> str:
+    """The value of a point's field this actor is told (`policy.told_values`)."""
+    return policy.told_values(actor, DealPoint).get(name, {}).get(value, value)
+
+
+def told_choices(*, actor: User, name: str) -> list[tuple[str, str]]:
+    """The choices of a point's field this actor can be told, for its filter forms and
+    legends: a landlord is never told "under investigation"."""
+    mapping = policy.told_values(actor, DealPoint).get(name, {})
+    hidden = set(mapping) - set(mapping.values())
+    choices = getattr(DealPoint._meta.get_field(name), "choices", None) or ()
+    return [(value, str(label)) for value, label in choices if value not in hidden]
+
+
 def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
     each point with `report_count` (its attached reports). A reduced view (a landlord), told
@@ -200,7 +240,8 @@ def dealpoint_reduced(*, actor: User, dealpoint: DealPoint) -> dict[str, Any]:
         else:
             row[name] = getattr(dealpoint, name)
     if "status" in row:
-        row["status_label"] = dealpoint.get_status_display()
+        row["status"] = told_value(actor=actor, name="status", value=dealpoint.status)
+        row["status_label"] = DealPointStatus(row["status"]).label
     return row
 
 

@@ -151,6 +151,10 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
     for name in list(filterset.form.fields):
         if name not in allowed:
             del filterset.form.fields[name]
+    if "status" in filterset.form.fields:
+        filterset.form.fields["status"].choices = selectors.told_choices(
+            actor=request.user, name="status"
+        )
     page = paginate(request, selectors.dealpoint_table(actor=request.user, filters=request.GET))
     if mode == selectors.ListMode.REDUCED:
         rows = [

@@ -159,6 +159,15 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
         week = week_start(point.last_activity_at)
         return week.isoformat() if week else None
 
+    def to_representation(self, instance: Any) -> Any:
+        """The values the receiver is told (`policy.told_values`, given as context "told"):
+        a landlord reads "confirmed" while the point is under investigation."""
+        data = super().to_representation(instance)
+        for name, mapping in self.context.get("told", {}).items():
+            if name in data:
+                data[name] = mapping.get(data[name], data[name])
+        return data
+
 
 class StatusInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DealPointStatus.choices)

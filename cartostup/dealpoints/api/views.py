@@ -103,7 +103,12 @@ def _point_data(actor: User, point: Any, *, many: bool = False) -> Any:
     visible = policy.visible_fields(actor, DealPoint)
     if visible is None:
         return DealPointOutputSerializer(point, many=many).data
-    return DealPointReducedOutputSerializer(point, many=many, fields=visible).data
+    return DealPointReducedOutputSerializer(
+        point,
+        many=many,
+        fields=visible,
+        context={"told": policy.told_values(actor, DealPoint)},
+    ).data
 
 
 def _point(actor: User, pk: int) -> DealPoint:

@@ -15,11 +15,15 @@ from typing import Any
 import h3
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 from openpyxl import load_workbook
 
+from cartostup.access import policy
+from cartostup.access.choices import Distribution, Marking
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import map_layers, services
+from cartostup.dealpoints.choices import DealPointStatus
 from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.tests.test_map_api import CLUSTER, MARSEILLE_BBOX, build_world
 
@@ -303,6 +307,108 @@ def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, pe
     )
     again = client_for("landlord_13h").get("/points-de-deal/").content.decode()
     assert again.index(first.reference) < again.index(second.reference)
+
+
+@pytest.mark.parametrize(
+    ("distribution", "marking", "shown"),
+    [
+        (Distribution.TERRITORY, Marking.AMBER, True),
+        (Distribution.NATIONAL, Marking.GREEN, True),
+        (Distribution.CROSS, Marking.AMBER, False),
+        (Distribution.ORGANISATION, Marking.CLEAR, False),
+        (Distribution.SHARING_GROUP, Marking.AMBER, False),
+        (Distribution.TERRITORY, Marking.AMBER_STRICT, False),
+        (Distribution.TERRITORY, Marking.RED, False),
+    ],
+)
+def test_a_landlord_sees_only_the_points_the_services_share(
+    world, client_for, distribution, marking, shown
+):
+    """A point on a landlord's building reaches the landlord only when the services share it
+    beyond themselves (territory, national) and its marking lets it leave them: a point kept
+    within a CROSS or marked AMBER+STRICT or RED is, for the landlord, a point that does not
+    exist: on its page, panel, API, list, map and export."""
+    point = world.landlord_point
+    DealPoint.objects.filter(pk=point.pk).update(distribution=distribution, marking=marking)
+    client = client_for("landlord_13h")
+    expected = 200 if shown else 404
+    for template in ("/points-de-deal/{pk}/", "/carte/panneau/{pk}/", "/api/v1/dealpoints/{pk}/"):
+        assert client.get(template.format(pk=point.pk)).status_code == expected, template
+    listed = client.get("/api/v1/dealpoints/").json()
+    assert (point.reference in json.dumps(listed)) is shown
+    layer = _layer(client, bbox="5.39,43.34,5.40,43.35", zoom=16)
+    assert bool(layer["features"]) is shown
+    assert (point.reference in client.get("/points-de-deal/").content.decode()) is shown
+    export = client.get("/points-de-deal/export.geojson")
+    assert export.status_code == 200
+    assert (point.reference in export.content.decode()) is shown
+    # The services themselves still see it, whatever the landlord is shown.
+    assert client_for("cross13_analyst").get(f"/points-de-deal/{point.pk}/").status_code == 200
+
+
+def test_told_values_come_from_the_policy(persona):
+    """`policy.told_values` and `policy.stored_values`: only the reduced view is told
+    coarser values, and its filters expand them back to the stored ones."""
+    landlord, analyst = persona("landlord_13h"), persona("cross13_analyst")
+    assert policy.told_values(analyst, DealPoint) == {}
+    assert policy.told_values(persona("prefecture_13"), DealPoint) == {}
+    assert policy.told_values(landlord, DealPoint) == {
+        "status": {DealPointStatus.INVESTIGATION: DealPointStatus.CONFIRMED}
+    }
+    assert policy.stored_values(landlord, DealPoint, "status", ["confirmed"]) == [
+        "confirmed", "investigation"
+    ]  # fmt: skip
+    assert policy.stored_values(landlord, DealPoint, "status", ["investigation"]) == []
+    assert policy.stored_values(analyst, DealPoint, "status", ["investigation"]) == [
+        "investigation"
+    ]
+
+
+def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
+    """Secrecy of investigations: a point under investigation is, for the landlord of its
+    building, "confirmed" on every page, panel, API answer, map and export; filtering on
+    "confirmed" finds it, on "under investigation" finds nothing, and no form or legend
+    offers that status. The services still read the true status."""
+    point = world.landlord_point
+    DealPoint.objects.filter(pk=point.pk).update(status=DealPointStatus.INVESTIGATION)
+    secret = str(DealPointStatus.INVESTIGATION.label)
+    client = client_for("landlord_13h")
+    pages = [
+        f"/points-de-deal/{point.pk}/",
+        f"/carte/panneau/{point.pk}/",
+        "/points-de-deal/",
+        "/carte/",
+    ]
+    for path in pages:
+        html = client.get(path).content.decode()
+        assert point.reference in html or path == "/carte/", path
+        assert escape(secret) not in html and secret not in html, path
+        assert "investigation" not in html, path
+    panel = client.get(f"/carte/panneau/{point.pk}/").content.decode()
+    assert str(DealPointStatus.CONFIRMED.label) in panel
+    assert client.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "confirmed"
+    bbox = "5.39,43.34,5.40,43.35"
+    (feature,) = _layer(client, bbox=bbox, zoom=16)["features"]
+    assert feature["properties"]["status"] == "confirmed"
+    assert feature["properties"]["status_label"] == str(DealPointStatus.CONFIRMED.label)
+    export = client.get("/points-de-deal/export.geojson").json()
+    assert [f["properties"]["status"] for f in export["features"]] == ["confirmed"]
+    csv_text = client.get("/points-de-deal/export.csv").content.decode()
+    assert "investigation" not in csv_text and point.reference in csv_text
+    # Filters select by what the landlord is told.
+    for params, found in (
+        ({"status": "confirmed"}, True),
+        ({"status": "investigation"}, False),
+        ({"status": ["investigation", "reported"]}, False),
+    ):
+        listed = client.get("/api/v1/dealpoints/", params).json()
+        assert (point.reference in json.dumps(listed)) is found, params
+        assert bool(_layer(client, bbox=bbox, zoom=16, **params)["features"]) is found, params
+        html = client.get("/points-de-deal/", params).content.decode()
+        assert (point.reference in html) is found, params
+    # The services read the true status.
+    analyst = client_for("cross13_analyst")
+    assert analyst.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "investigation"
 
 
 @pytest.mark.parametrize(
