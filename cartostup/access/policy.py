@@ -533,10 +533,29 @@ def access_object(
     queryset: QuerySet[M] | type[M], *, actor: Any, pk: Any, action: Action = Action.VIEW
 ) -> M:
     """Fetch one object and authorise in one call; 404 if absent or not permitted."""
+    return access_object_by(queryset, actor=actor, field="id", value=pk, action=action)
+
+
+def access_object_by(
+    queryset: QuerySet[M] | type[M],
+    *,
+    actor: Any,
+    field: str,
+    value: Any,
+    action: Action = Action.VIEW,
+) -> M:
+    """Fetch one object by a unique field and authorise in one call; 404 if absent or not
+    permitted. An actor with a reduced view finds records only by a field it receives: one
+    not told a point's id (a landlord, told its partner code) gets 404 for an id, as for an
+    absent record, whether the record exists or not."""
     if not isinstance(queryset, QuerySet):
         queryset = queryset._default_manager.all()
+    fields = visible_fields(actor, queryset.model)
+    if fields is not None and field not in fields:
+        raise Http404
     try:
-        return restrict(queryset, actor=actor, action=action).get(pk=pk)
+        lookup = "pk" if field == "id" else field
+        return restrict(queryset, actor=actor, action=action).get(**{lookup: value})
     except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
 

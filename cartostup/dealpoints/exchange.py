@@ -51,6 +51,7 @@ from .models import DealPoint
 # may be shared; the import ignores it (an imported point gets the platform's marking).
 COLUMNS: tuple[str, ...] = (
     "reference",
+    "partner_code",
     "status",
     "marking",
     "name",
@@ -80,7 +81,7 @@ COLUMNS: tuple[str, ...] = (
 # `building` field brings the building's name and position (the point's own position is not
 # part of the reduced view).
 REDUCED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "reference": ("reference",),
+    "partner_code": ("partner_code",),
     "status": ("status",),
     "last_activity_week": ("last_activity_week",),
     "building": ("building", "latitude", "longitude"),
@@ -200,6 +201,7 @@ def row_values(point: DealPoint) -> dict[str, Any]:
     week = week_start(point.last_activity_at)
     return {
         "reference": point.reference,
+        "partner_code": point.partner_code,
         "status": point.status,
         "marking": point.get_marking_display(),
         "name": point.name,

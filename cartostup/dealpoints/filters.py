@@ -26,7 +26,7 @@ def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -
 
 class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="filter_text", label=_("Référence, nom ou adresse"), max_length=100
+        method="filter_text", label=_("Référence, code, nom ou adresse"), max_length=100
     )
     status = django_filters.MultipleChoiceFilter(choices=DealPointStatus.choices, label=_("Statut"))
     product = django_filters.MultipleChoiceFilter(
@@ -75,7 +75,10 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(reference__icontains=value) | Q(name__icontains=value) | Q(address__icontains=value)
+            Q(reference__icontains=value)
+            | Q(partner_code__iexact=value)
+            | Q(name__icontains=value)
+            | Q(address__icontains=value)
         )
 
     def filter_products(

@@ -413,8 +413,7 @@ def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
         "geometry": _point(building.latitude, building.longitude),
         "properties": {
             "kind": "dealpoint",
-            "id": dealpoint.pk,
-            "reference": dealpoint.reference,
+            "code": dealpoint.partner_code,
             "status": status,
             "status_label": str(DealPointStatus(status).label),
             "last_activity_week": week_label(dealpoint.last_activity_at),

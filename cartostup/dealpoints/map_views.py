@@ -32,6 +32,7 @@ from .filters import DealPointCountFilterSet, DealPointFilterSet
 from .models import DealPoint
 from .selectors import (
     access_dealpoint,
+    access_dealpoint_by_code,
     dealpoint_allowed_filters,
     dealpoint_queryset,
     told_choices,
@@ -101,7 +102,10 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "boundaryDepartements": boundary_codes,
         "focusDepartement": code,
         "point": point if point.isdigit() else "",
-        "panelUrl": reverse("dealpoints:map_panel", args=[0]).replace("/0/", "/{pk}/"),
+        # A reduced view (a landlord) names points by their partner code, never their id.
+        "panelUrl": reverse("dealpoints:map_panel", args=[0]).replace("/0/", "/{pk}/")
+        if detailed
+        else reverse("dealpoints:map_panel_by_code", args=["0"]).replace("/0/", "/{pk}/"),
         "createUrl": _reverse_or("dealpoints:create", "/points-de-deal/nouveau/")
         if policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
         else "",
@@ -149,13 +153,24 @@ def _buildings_bounds(actor: User) -> list[list[float]] | None:
 def map_panel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The side panel of one deal point (an HTML fragment): the record as the actor may see
     it (404 if not), with links to its page. The read is audited."""
+    policy.require(request.user, policy.Capability.VIEW_MAP)
+    return _panel(request, access_dealpoint(actor=request.user, pk=pk))
+
+
+def map_panel_by_code(request: AuthenticatedRequest, code: str) -> HttpResponse:
+    """The side panel of a point found by its partner code (a landlord's map)."""
+    policy.require(request.user, policy.Capability.VIEW_MAP)
+    return _panel(request, access_dealpoint_by_code(actor=request.user, code=code))
+
+
+def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
     actor = request.user
-    policy.require(actor, policy.Capability.VIEW_MAP)
-    dealpoint = access_dealpoint(actor=actor, pk=pk)
     reduced = policy.visible_fields(actor, DealPoint) is not None
     status = told_value(actor=actor, name="status", value=dealpoint.status)
     context: dict[str, Any] = {
         "dealpoint": dealpoint,
+        # What names the point: its partner code for a reduced view, never its reference.
+        "point_label": dealpoint.partner_code if reduced else dealpoint.reference,
         "reduced": reduced,
         "status": status,
         "status_label": DealPointStatus(status).label,

@@ -8,6 +8,8 @@ matching candidates, res 13 (a stairwell) for the point itself.
 
 from __future__ import annotations
 
+import secrets
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +38,19 @@ H3_DEPARTEMENT = 7
 H3_TOWN = 9
 
 
+# The code a landlord is told instead of the point's reference and id (both sequences, which
+# would tell how many points were opened in between): ten symbols of Crockford's base 32 (no
+# I, L, O or U to misread), 50 random bits, so that two points of 100,000 share one with a
+# chance of about 4 in a million (the unique constraint then refuses the second).
+PARTNER_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_partner_code() -> str:
+    """A random partner code, e.g. « 7K3FQ-9M2XA »."""
+    symbols = "".join(secrets.choice(PARTNER_CODE_ALPHABET) for _ in range(10))
+    return f"{symbols[:5]}-{symbols[5:]}"
+
+
 class H3Cells(models.Model):
     """A position and its H3 cells at every resolution the map and the matching use."""
 
@@ -55,6 +70,14 @@ class DealPoint(ProtectedRecord, H3Cells):
     law-enforcement services of the territory (set by the services)."""
 
     reference = models.CharField(_("référence"), max_length=20, unique=True)
+    partner_code = models.CharField(
+        _("code partenaire"),
+        max_length=11,
+        unique=True,
+        default=new_partner_code,
+        editable=False,
+        help_text=_("Ce que le bailleur connaît du point à la place de sa référence."),
+    )
     name = models.CharField(
         _("nom d'usage"), max_length=120, blank=True, help_text=_("Ex. : « le four du bât. B »")
     )

@@ -8,8 +8,9 @@ from .models import Alert, DealPoint, Proposal
 
 # What a landlord referent receives of a deal point on one of its buildings: its status and
 # the week of its last activity, nothing else (no position beyond its own building, no
-# sources, no operations).
-LANDLORD_FIELDS = ("id", "reference", "status", "last_activity_week", "building")
+# sources, no operations), named by its partner code: the id and the reference are
+# sequences that would tell how many points were opened in between.
+LANDLORD_FIELDS = ("partner_code", "status", "last_activity_week", "building")
 # What a landlord is told of a status: an investigation is not told outside the services
 # (secrecy of investigations, article 11 of the code of criminal procedure): the point stays
 # "confirmed" for the landlord until it is dismantled, moves or comes back.

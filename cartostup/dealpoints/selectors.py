@@ -50,6 +50,23 @@ def access_dealpoint(
     return dealpoint
 
 
+def access_dealpoint_by_code(*, actor: User, code: str) -> DealPoint:
+    """One deal point by its partner code (what a landlord is told of it, and may quote to
+    the services), if the actor may see it (404 otherwise); the read is audited. Codes are
+    read in capitals, with or without their dash."""
+    compact = code.replace("-", "").upper()
+    dealpoint = policy.access_object_by(
+        DealPoint.objects.select_related(
+            "commune", "departement", "priority_neighbourhood", "owner_organisation", "building"
+        ),
+        actor=actor,
+        field="partner_code",
+        value=f"{compact[:5]}-{compact[5:]}",
+    )
+    dealpoint_audit_view(actor=actor, dealpoint=dealpoint)
+    return dealpoint
+
+
 def dealpoint_audit_view(*, actor: User, dealpoint: DealPoint) -> None:
     """Audit a read of a point already fetched by `access_dealpoint(audit=False)`, for a page
     that shows it after all (a form shown again with its errors)."""
@@ -214,13 +231,16 @@ def told_choices(*, actor: User, name: str) -> list[tuple[str, str]]:
 def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
     each point with `report_count` (its attached reports). A reduced view (a landlord), told
-    only the week of the last activity, is ordered by that week, then by reference: the
-    order of two points of one week would otherwise tell which was active last."""
+    only the week of the last activity, is ordered by that week, then by partner code
+    (random): the order of two points of one week would otherwise tell which was active
+    last, or, by reference, which was opened first."""
     queryset = dealpoint_list(actor=actor, filters=filters, view="list").annotate(
         report_count=Coalesce(_attached_count(), 0)
     )
     if policy.visible_fields(actor, DealPoint) is not None:
-        return queryset.order_by(TruncWeek("last_activity_at").desc(nulls_last=True), "reference")
+        return queryset.order_by(
+            TruncWeek("last_activity_at").desc(nulls_last=True), "partner_code"
+        )
     return queryset.order_by(F("last_activity_at").desc(nulls_last=True), "reference")
 
 

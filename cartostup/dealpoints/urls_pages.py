@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.dealpoint_list, name="list"),
     path("nouveau/", views.dealpoint_create, name="create"),
     path("<int:pk>/", views.dealpoint_detail, name="detail"),
+    path("code/<str:code>/", views.dealpoint_by_code, name="by_code"),
     path("<int:pk>/modifier/", views.dealpoint_edit, name="edit"),
     path("<int:pk>/statut/", views.dealpoint_status, name="status"),
     path("<int:pk>/operation/", views.dealpoint_operation, name="operation"),

@@ -365,8 +365,7 @@ def _render_detail(
             request,
             "dealpoints/dealpoint_detail_reduced.html",
             {
-                "page_title": _("Point de deal %(reference)s")
-                % {"reference": row.get("reference")},
+                "page_title": _("Point de deal %(code)s") % {"code": row.get("partner_code")},
                 "row": row,
             },
         )
@@ -416,6 +415,14 @@ def dealpoint_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A point's whole record (reduced for a landlord); the read is audited."""
     policy.require(request.user, Capability.VIEW_MAP)
     dealpoint = selectors.access_dealpoint(actor=request.user, pk=pk)
+    return _render_detail(request, dealpoint)
+
+
+def dealpoint_by_code(request: AuthenticatedRequest, code: str) -> HttpResponse:
+    """A point found by its partner code: the landlord's page of a point, and, for the
+    services, the point a landlord quotes; the read is audited."""
+    policy.require(request.user, Capability.VIEW_MAP)
+    dealpoint = selectors.access_dealpoint_by_code(actor=request.user, code=code)
     return _render_detail(request, dealpoint)
 
 

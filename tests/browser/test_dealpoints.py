@@ -87,8 +87,9 @@ def test_landlord_sees_its_buildings_points_reduced(page, served_app):
     assert table.get_by_text(re.compile(r"semaine du")).first.is_visible()
     assert page.get_by_text("Four du bailleur").count() == 0
     assert page.get_by_role("columnheader", name="Produits").count() == 0
-    table.get_by_role("link", name=re.compile(r"PD-13-")).first.click()
-    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert table.get_by_text(re.compile(r"PD-13-")).count() == 0
+    table.get_by_role("link", name=re.compile(r"^[0-9A-Z]{5}-[0-9A-Z]{5}$")).first.click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/code/[0-9A-Z]{5}-[0-9A-Z]{5}/$"))
     assert page.locator("#dealpoint-reduced").is_visible()
     assert page.get_by_text("Cannabis").count() == 0
     assert page.console_errors == []

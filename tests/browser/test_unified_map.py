@@ -15,8 +15,8 @@ from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-# A confirmed demo point of Marseille (built by the matching in seed_demo), and the points
-# that stand on landlord_13h's buildings.
+# A confirmed demo point of Marseille (built by the matching in seed_demo), and the partner
+# codes of the points that stand on landlord_13h's buildings (what the landlord sees).
 DEMO_POINTS = """
 from cartostup.access.models import Organisation
 from cartostup.dealpoints.models import DealPoint
@@ -24,7 +24,7 @@ points = DealPoint.objects.filter(merged_into__isnull=True, departement__code="1
 confirmed = points.filter(status="confirmed").order_by("reference").first()
 landlord = Organisation.objects.get(memberships__user__username="landlord_13h")
 own = points.filter(building__owner_organisation=landlord)
-own = sorted(own.values_list("reference", flat=True))
+own = sorted(own.values_list("partner_code", flat=True))
 print("CONFIRMED", confirmed.pk, confirmed.reference)
 print("OWN", " ".join(own))
 print("ALL", " ".join(sorted(points.values_list("reference", flat=True))))

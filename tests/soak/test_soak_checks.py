@@ -87,6 +87,7 @@ def test_a_record_stored_twice_is_duplicated_and_partial(records):
     twin = DealPoint.objects.get(pk=point.pk)
     twin.pk = None
     twin.reference = "PD-13-9999"
+    twin.partner_code = "ZZZZZ-ZZZZZ"
     twin.save()  # no creation event, no audit event, a number past the counter
     assert stored_once(answered, RUN)["duplicated"] == 1
     partial = partial_records(RUN)

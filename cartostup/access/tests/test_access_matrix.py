@@ -7,8 +7,8 @@ its key in `core/personas.py`), `{user:cross13_analyst}`, `{membership:cross13_a
 `{building:landlord_13h}` (a building of that landlord), `{antenna:Marseille}`,
 `{sharing_group}`, `{audit_event}`, `{report:13}` (a report with a photo in that département,
 filed through the public intake service), `{dealpoint:13}` (a deal point of Marseille on a
-building of landlord_13h), `{proposal}`, `{alert}`, `{operation}` (of that point), `{link}` (its
-report link).
+building of landlord_13h; `{dealpoint_code:13}` its partner code), `{proposal}`, `{alert}`,
+`{operation}` (of that point), `{link}` (its report link).
 """
 
 from __future__ import annotations
@@ -194,6 +194,8 @@ def resolve_path(template: str, objects) -> str:
             return str(objects["reports"][key].pk)
         if kind == "dealpoint":
             return str(objects["dealpoints"][key].pk)
+        if kind == "dealpoint_code":
+            return str(objects["dealpoints"][key].partner_code)
         if kind in {"proposal", "alert", "operation", "link"}:
             from cartostup.dealpoints.models import Alert, Operation, Proposal, ReportLink
 

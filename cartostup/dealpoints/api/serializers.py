@@ -105,6 +105,9 @@ class DealPointOutputSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     reference = serializers.CharField()
+    partner_code = serializers.CharField(
+        help_text=_("Ce que le bailleur du bâtiment connaît du point à la place de sa référence.")
+    )
     status = serializers.ChoiceField(choices=DealPointStatus.choices)
     status_label = serializers.CharField(source="get_status_display")
     name = serializers.CharField()
@@ -138,10 +141,12 @@ class DealPointOutputSerializer(serializers.Serializer):
 
 class DealPointReducedOutputSerializer(serializers.Serializer):
     """A deal point as a landlord referent receives it (`rules.LANDLORD_FIELDS`): its status
-    and the week of its last activity, on one of its buildings."""
+    and the week of its last activity, on one of its buildings, named by its partner code
+    (never its id or reference)."""
 
-    id = serializers.IntegerField()
-    reference = serializers.CharField()
+    partner_code = serializers.CharField(
+        help_text=_("Code du point communiqué au bailleur (à citer aux services).")
+    )
     status = serializers.ChoiceField(choices=DealPointStatus.choices)
     last_activity_week = serializers.SerializerMethodField(
         help_text=_("Lundi de la semaine de la dernière activité.")

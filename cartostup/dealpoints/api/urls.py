@@ -28,6 +28,11 @@ urlpatterns = [
     path("dealpoints/export/", views.DealPointExportView.as_view(), name="dealpoint-export"),
     path("dealpoints/<objectid:pk>/", views.DealPointDetailView.as_view(), name="dealpoint-detail"),
     path(
+        "dealpoints/code/<str:code>/",
+        views.DealPointByCodeView.as_view(),
+        name="dealpoint-by-code",
+    ),
+    path(
         "dealpoints/<objectid:pk>/status/",
         views.DealPointStatusView.as_view(),
         name="dealpoint-status",

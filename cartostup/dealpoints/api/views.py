@@ -229,6 +229,34 @@ class DealPointDetailView(JSONAPIView):
         return Response(_refetch(_actor(request), point.pk))
 
 
+CODE = OpenApiParameter(
+    "code",
+    str,
+    OpenApiParameter.PATH,
+    description="Code partenaire du point (« 7K3FQ-9M2XA ») : ce qu'un bailleur en connaît.",
+)
+
+
+class DealPointByCodeView(JSONAPIView):
+    @extend_schema(
+        parameters=[CODE],
+        operation_id="dealpoints_retrieve_by_code",
+        summary="Un point de deal, par son code partenaire",
+        description=(
+            "Le bailleur désigne ses points par ce code (jamais par leur identifiant ou leur "
+            "référence) ; les services retrouvent ainsi le point qu'il cite. La consultation "
+            "est journalisée."
+        ),
+        responses={200: POINT, **_errors(403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, code: str) -> Response:
+        actor = _actor(request)
+        _points_reader(actor)
+        point = selectors.access_dealpoint_by_code(actor=actor, code=code)  # audited
+        return Response(_refetch(actor, point.pk))
+
+
 class DealPointStatusView(JSONAPIView):
     @extend_schema(
         parameters=[ID],

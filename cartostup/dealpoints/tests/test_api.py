@@ -133,15 +133,25 @@ def test_anonymous_is_refused(point):
 
 def test_landlord_receives_the_reduced_view_only(client_for, point):
     client = client_for("landlord_13h")
-    data = client.get(detail(point)).json()
+    by_code = f"/api/v1/dealpoints/code/{point.partner_code}/"
+    data = client.get(by_code).json()
     assert set(data) == set(LANDLORD_FIELDS)
     assert data["building"] == point.building_id
+    assert data["partner_code"] == point.partner_code
+    # The code as a person types it: small letters, without its dash.
+    typed = point.partner_code.replace("-", "").lower()
+    assert client.get(f"/api/v1/dealpoints/code/{typed}/").json() == data
     listing = client.get(LIST).json()
     assert [set(row) for row in listing["results"]] == [set(LANDLORD_FIELDS)]
-    for suffix in ("history/", "operations/"):
+    # Its id (a sequence) answers as an absent point would, on every route.
+    assert client.get(detail(point)).json() == client.get("/api/v1/dealpoints/999999/").json()
+    for suffix in ("", "history/", "operations/"):
         assert client.get(detail(point, suffix)).status_code == 404
     assert client.get("/api/v1/operations/").status_code == 404
-    assert client_for("landlord_13l").get(detail(point)).status_code == 404
+    assert client_for("landlord_13l").get(by_code).status_code == 404
+    # The services find the point a landlord quotes, in full.
+    full = client_for("cross13_analyst").get(by_code).json()
+    assert full["reference"] == point.reference and full["partner_code"] == point.partner_code
 
 
 def test_investigator_reads_and_records_an_operation_but_does_not_edit(client_for, persona, point):

@@ -116,11 +116,16 @@ def test_landlord_exports_its_reduced_view_on_its_building(client_for, point, bu
     assert response.status_code == 200
     (feature,) = json.loads(response.content)["features"]
     assert feature["geometry"]["coordinates"] == [building.longitude, building.latitude]
-    assert set(feature["properties"]) == {"reference", "status", "last_activity_week", "building"}
+    assert set(feature["properties"]) == {
+        "partner_code", "status", "last_activity_week", "building"
+    }  # fmt: skip
+    assert feature["properties"]["partner_code"] == point.partner_code
     assert set(exchange.REDUCED_COLUMNS) <= set(LANDLORD_FIELDS)
-    rows = _csv_rows(client_for("landlord_13h").get(EXPORT.format("csv")).content)
+    text = client_for("landlord_13h").get(EXPORT.format("csv")).content
+    assert point.reference.encode() not in text
+    rows = _csv_rows(text)
     assert set(rows[0]) == {
-        "reference",
+        "partner_code",
         "status",
         "last_activity_week",
         "building",

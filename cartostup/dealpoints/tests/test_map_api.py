@@ -238,18 +238,21 @@ def test_aggregate_roles_count_only_their_territory(world, client_for):
 def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, client_for):
     for zoom in (6, 12, 16):
         collection = _layer(client_for("landlord_13h"), bbox=FRANCE_BBOX, zoom=zoom)
-        assert [f["properties"]["reference"] for f in collection["features"]] == [
-            world.landlord_point.reference
+        assert [f["properties"]["code"] for f in collection["features"]] == [
+            world.landlord_point.partner_code
         ]
         feature = collection["features"][0]
         assert feature["geometry"]["coordinates"] == [BUILDING[1], BUILDING[0]]
+        # Named by its partner code: neither its id nor its reference (sequences).
         assert set(feature["properties"]) == {
-            "kind", "id", "reference", "status", "status_label", "last_activity_week", "building"
+            "kind", "code", "status", "status_label", "last_activity_week", "building"
         }  # fmt: skip
         assert feature["properties"]["building"] == "Tour 7"
     # A street view around the building, and one beside it.
     around = _layer(client_for("landlord_13h"), bbox="5.39,43.34,5.40,43.35", zoom=16)
-    assert [f["properties"]["id"] for f in around["features"]] == [world.landlord_point.pk]
+    assert [f["properties"]["code"] for f in around["features"]] == [
+        world.landlord_point.partner_code
+    ]
     beside = _layer(client_for("landlord_13h"), bbox="5.37,43.30,5.39,43.32", zoom=16)
     assert beside["features"] == []
     assert _layer(client_for("landlord_13l"), bbox=FRANCE_BBOX, zoom=16)["features"] == []
@@ -259,10 +262,10 @@ def test_landlord_filters_only_on_what_it_receives(world, client_for):
     """A filter on products or channel would tell a landlord what is sold at its buildings:
     it is ignored for a reduced view, whatever its value."""
     client = client_for("landlord_13h")
-    expected = [world.landlord_point.reference]
+    expected = [world.landlord_point.partner_code]
     for product in ("cannabis", "cocaine", "heroin"):
         collection = _layer(client, bbox=FRANCE_BBOX, zoom=16, product=product, channel="drive")
-        assert [f["properties"]["reference"] for f in collection["features"]] == expected
+        assert [f["properties"]["code"] for f in collection["features"]] == expected
 
 
 @pytest.mark.parametrize("username", ["caller_operator", "auditor", "admin"])

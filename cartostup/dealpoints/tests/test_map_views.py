@@ -104,10 +104,14 @@ def test_panel_for_an_analyst(world, client_for, persona):
 
 def test_panel_for_a_landlord_is_reduced(world, client_for):
     point = world.landlord_point
-    response = client_for("landlord_13h").get(reverse("dealpoints:map_panel", args=[point.pk]))
+    client = client_for("landlord_13h")
+    # Reached by its partner code; its id, a sequence, answers as an absent point.
+    assert client.get(reverse("dealpoints:map_panel", args=[point.pk])).status_code == 404
+    response = client.get(reverse("dealpoints:map_panel_by_code", args=[point.partner_code]))
     assert response.status_code == 200
     page = response.content.decode()
-    assert point.reference in page and "Tour 7" in page
+    assert point.partner_code in page and "Tour 7" in page
+    assert point.reference not in page
     # No name, address, products, counts or link to the full record; the building's position.
     assert "Point 0" not in page and "Cannabis" not in page and "Opérations" not in page
     assert "/points-de-deal/" not in page

@@ -279,25 +279,29 @@ def test_a_form_shown_again_with_its_errors_is_an_audited_read(world, client_for
 
 
 def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, persona):
-    """A landlord is told the week of a point's last activity, not its time: two points of
-    the same week are listed by reference, whatever their exact times."""
+    """A landlord is told the week of a point's last activity, not its time, and a random
+    partner code, not the reference: two points of the same week are listed by code,
+    whatever their exact times and whichever was opened first."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
     paris = ZoneInfo("Europe/Paris")
     first, second = world.points_13[2], world.points_13[4]
-    DealPoint.objects.filter(pk__in=[first.pk, second.pk]).update(building=world.building)
-    # Same week (Tuesday and Thursday): the later reference is the older activity.
+    assert first.reference < second.reference
+    on_building = DealPoint.objects.filter(pk__in=[first.pk, second.pk])
+    on_building.update(building=world.building)
+    DealPoint.objects.filter(pk=first.pk).update(partner_code="ZZZZZ-ZZZZZ")
+    DealPoint.objects.filter(pk=second.pk).update(partner_code="00000-00000")
+    # Same week (Tuesday and Thursday): the first opened is the last active.
     DealPoint.objects.filter(pk=first.pk).update(
         last_activity_at=datetime(2026, 11, 19, 9, 0, tzinfo=paris)
     )
     DealPoint.objects.filter(pk=second.pk).update(
         last_activity_at=datetime(2026, 11, 17, 9, 0, tzinfo=paris)
     )
-    assert first.reference < second.reference
     html = client_for("landlord_13h").get("/points-de-deal/").content.decode()
-    assert first.reference in html and second.reference in html
-    assert html.index(first.reference) < html.index(second.reference)
+    assert first.reference not in html and second.reference not in html
+    assert html.index("00000-00000") < html.index("ZZZZZ-ZZZZZ")
     # And swapping the times changes nothing.
     DealPoint.objects.filter(pk=first.pk).update(
         last_activity_at=datetime(2026, 11, 17, 8, 0, tzinfo=paris)
@@ -306,7 +310,7 @@ def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, pe
         last_activity_at=datetime(2026, 11, 20, 8, 0, tzinfo=paris)
     )
     again = client_for("landlord_13h").get("/points-de-deal/").content.decode()
-    assert again.index(first.reference) < again.index(second.reference)
+    assert again.index("00000-00000") < again.index("ZZZZZ-ZZZZZ")
 
 
 @pytest.mark.parametrize(
@@ -332,16 +336,23 @@ def test_a_landlord_sees_only_the_points_the_services_share(
     DealPoint.objects.filter(pk=point.pk).update(distribution=distribution, marking=marking)
     client = client_for("landlord_13h")
     expected = 200 if shown else 404
-    for template in ("/points-de-deal/{pk}/", "/carte/panneau/{pk}/", "/api/v1/dealpoints/{pk}/"):
-        assert client.get(template.format(pk=point.pk)).status_code == expected, template
+    for template in (
+        "/points-de-deal/code/{code}/",
+        "/carte/panneau/code/{code}/",
+        "/api/v1/dealpoints/code/{code}/",
+    ):
+        assert client.get(template.format(code=point.partner_code)).status_code == expected
     listed = client.get("/api/v1/dealpoints/").json()
-    assert (point.reference in json.dumps(listed)) is shown
+    assert (point.partner_code in json.dumps(listed)) is shown
     layer = _layer(client, bbox="5.39,43.34,5.40,43.35", zoom=16)
     assert bool(layer["features"]) is shown
-    assert (point.reference in client.get("/points-de-deal/").content.decode()) is shown
+    assert (point.partner_code in client.get("/points-de-deal/").content.decode()) is shown
     export = client.get("/points-de-deal/export.geojson")
     assert export.status_code == 200
-    assert (point.reference in export.content.decode()) is shown
+    assert (point.partner_code in export.content.decode()) is shown
+    # Its id, a sequence, answers as an absent point, shared or not.
+    for template in ("/points-de-deal/{pk}/", "/carte/panneau/{pk}/", "/api/v1/dealpoints/{pk}/"):
+        assert client.get(template.format(pk=point.pk)).status_code == 404, template
     # The services themselves still see it, whatever the landlord is shown.
     assert client_for("cross13_analyst").get(f"/points-de-deal/{point.pk}/").status_code == 200
 
@@ -374,19 +385,20 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     secret = str(DealPointStatus.INVESTIGATION.label)
     client = client_for("landlord_13h")
     pages = [
-        f"/points-de-deal/{point.pk}/",
-        f"/carte/panneau/{point.pk}/",
+        f"/points-de-deal/code/{point.partner_code}/",
+        f"/carte/panneau/code/{point.partner_code}/",
         "/points-de-deal/",
         "/carte/",
     ]
     for path in pages:
         html = client.get(path).content.decode()
-        assert point.reference in html or path == "/carte/", path
+        assert point.partner_code in html or path == "/carte/", path
         assert escape(secret) not in html and secret not in html, path
         assert "investigation" not in html, path
-    panel = client.get(f"/carte/panneau/{point.pk}/").content.decode()
+    panel = client.get(f"/carte/panneau/code/{point.partner_code}/").content.decode()
     assert str(DealPointStatus.CONFIRMED.label) in panel
-    assert client.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "confirmed"
+    by_code = client.get(f"/api/v1/dealpoints/code/{point.partner_code}/").json()
+    assert by_code["status"] == "confirmed"
     bbox = "5.39,43.34,5.40,43.35"
     (feature,) = _layer(client, bbox=bbox, zoom=16)["features"]
     assert feature["properties"]["status"] == "confirmed"
@@ -394,7 +406,7 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     export = client.get("/points-de-deal/export.geojson").json()
     assert [f["properties"]["status"] for f in export["features"]] == ["confirmed"]
     csv_text = client.get("/points-de-deal/export.csv").content.decode()
-    assert "investigation" not in csv_text and point.reference in csv_text
+    assert "investigation" not in csv_text and point.partner_code in csv_text
     # Filters select by what the landlord is told.
     for params, found in (
         ({"status": "confirmed"}, True),
@@ -402,10 +414,10 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
         ({"status": ["investigation", "reported"]}, False),
     ):
         listed = client.get("/api/v1/dealpoints/", params).json()
-        assert (point.reference in json.dumps(listed)) is found, params
+        assert (point.partner_code in json.dumps(listed)) is found, params
         assert bool(_layer(client, bbox=bbox, zoom=16, **params)["features"]) is found, params
         html = client.get("/points-de-deal/", params).content.decode()
-        assert (point.reference in html) is found, params
+        assert (point.partner_code in html) is found, params
     # The services read the true status.
     analyst = client_for("cross13_analyst")
     assert analyst.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "investigation"
@@ -422,9 +434,11 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
         ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.VIEW),
         ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.VIEW),
         ("police13_investigator", "/points-de-deal/{pk}/", AuditAction.VIEW),
-        ("landlord_13h", "/points-de-deal/{pk}/", AuditAction.VIEW),
-        ("landlord_13h", "/carte/panneau/{pk}/", AuditAction.VIEW),
-        ("landlord_13h", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW),
+        ("cross13_analyst", "/points-de-deal/code/{code}/", AuditAction.VIEW),
+        ("cross13_analyst", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW),
+        ("landlord_13h", "/points-de-deal/code/{code}/", AuditAction.VIEW),
+        ("landlord_13h", "/carte/panneau/code/{code}/", AuditAction.VIEW),
+        ("landlord_13h", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW),
         ("cross13_analyst", "/points-de-deal/", AuditAction.LIST),
         ("cross13_analyst", "/api/v1/dealpoints/", AuditAction.LIST),
         ("cross13_analyst", "/api/v1/operations/", AuditAction.LIST),
@@ -440,7 +454,7 @@ def test_every_protected_read_is_audited(world, client_for, persona, username, p
     forms that show it), each listing and each export writes its audit event."""
     point = world.landlord_point
     last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    response = client_for(username).get(path.format(pk=point.pk))
+    response = client_for(username).get(path.format(pk=point.pk, code=point.partner_code))
     assert response.status_code == 200, response.content[:300]
     events = AuditEvent.objects.filter(pk__gt=last, action=action, actor_id=persona(username).pk)
     if action == AuditAction.VIEW:
@@ -464,15 +478,18 @@ def test_a_second_role_that_receives_no_point_does_not_widen_a_landlords_view(
         )
     client = client_for("landlord_13h")
     point = world.landlord_point
-    detail = client.get(f"/api/v1/dealpoints/{point.pk}/").json()
-    assert set(detail) == {"id", "reference", "status", "last_activity_week", "building"}
-    panel = client.get(f"/carte/panneau/{point.pk}/").content.decode()
+    code = point.partner_code
+    assert client.get(f"/api/v1/dealpoints/{point.pk}/").status_code == 404
+    detail = client.get(f"/api/v1/dealpoints/code/{code}/").json()
+    assert set(detail) == {"partner_code", "status", "last_activity_week", "building"}
+    panel = client.get(f"/carte/panneau/code/{code}/").content.decode()
     assert "Point 0" not in panel and str(point.latitude) not in panel
-    page = client.get(f"/points-de-deal/{point.pk}/").content.decode()
+    page = client.get(f"/points-de-deal/code/{code}/").content.decode()
     assert "Point 0" not in page and "cannabis" not in page.lower()
+    assert point.reference not in panel + page
     exported = json.loads(client.get("/points-de-deal/export.geojson").content)
     assert set(exported["features"][0]["properties"]) == {
-        "reference", "status", "last_activity_week", "building"
+        "partner_code", "status", "last_activity_week", "building"
     }  # fmt: skip
 
 

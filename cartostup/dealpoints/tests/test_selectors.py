@@ -93,8 +93,7 @@ def test_reduced_row_holds_only_the_landlords_fields(persona, building):
     point.last_activity_at = timezone.make_aware(datetime(2026, 3, 12, 15, 0))  # a Thursday
     row = selectors.dealpoint_reduced(actor=persona("landlord_13h"), dealpoint=point)
     assert row == {
-        "id": point.pk,
-        "reference": point.reference,
+        "partner_code": point.partner_code,
         "status": "reported",
         "status_label": "Signalé",
         "last_activity_week": date(2026, 3, 9),

@@ -97,8 +97,11 @@ def test_landlord_lists_its_buildings_points_reduced(client_for, analyst, point)
     response = client_for("landlord_13h").get(reverse("dealpoints:list"))
     page = _page(response)
     assert response.status_code == 200
-    assert point.reference in page
-    assert elsewhere.reference not in page
+    # Named by its partner code, linked by it: never its reference or id.
+    assert point.partner_code in page and point.reference not in page
+    assert reverse("dealpoints:by_code", args=[point.partner_code]) in page
+    assert reverse("dealpoints:detail", args=[point.pk]) not in page
+    assert elsewhere.partner_code not in page
     assert "Résidence des Tilleuls" in page
     assert "semaine du" in page
     # Nothing beyond status, week and building: no name, products, commune or reports count.
@@ -112,10 +115,10 @@ def test_landlord_cannot_filter_on_fields_it_does_not_receive(client_for, point)
     client = client_for("landlord_13h")
     # A product filter would tell the landlord what is sold: it is dropped, not applied.
     page = _page(client.get(reverse("dealpoints:list"), {"product": "heroin"}))
-    assert point.reference in page
+    assert point.partner_code in page
     assert 'name="product"' not in page
     page = _page(client.get(reverse("dealpoints:list"), {"status": "dismantled"}))
-    assert point.reference not in page
+    assert point.partner_code not in page
 
 
 def test_other_landlord_sees_an_empty_list(client_for, point):
@@ -175,13 +178,16 @@ def test_investigator_reads_and_may_only_record_operations(client_for, point):
 
 
 def test_landlord_reads_the_reduced_record(client_for, point):
-    response = client_for("landlord_13h").get(reverse("dealpoints:detail", args=[point.pk]))
+    client = client_for("landlord_13h")
+    assert client.get(reverse("dealpoints:detail", args=[point.pk])).status_code == 404
+    response = client.get(reverse("dealpoints:by_code", args=[point.partner_code]))
     page = _page(response)
     assert response.status_code == 200
     assert 'id="dealpoint-reduced"' in page
-    assert point.reference in page and "Signalé" in page and "semaine du" in page
+    assert point.partner_code in page and "Signalé" in page and "semaine du" in page
     for hidden in ("Four du bâtiment B", "Cannabis", "CROSS des", "Historique", "43.34"):
         assert hidden not in page
+    assert point.reference not in page
 
 
 @pytest.mark.parametrize(
@@ -189,6 +195,18 @@ def test_landlord_reads_the_reduced_record(client_for, point):
 )
 def test_record_is_404_to_those_who_may_not_see_it(client_for, point, who):
     assert client_for(who).get(reverse("dealpoints:detail", args=[point.pk])).status_code == 404
+    by_code = reverse("dealpoints:by_code", args=[point.partner_code])
+    assert client_for(who).get(by_code).status_code == 404
+
+
+def test_the_services_find_the_point_a_landlord_quotes(client_for, point):
+    """A landlord quotes a point's partner code: the services open the whole record by it,
+    or find it with the list's search."""
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:by_code", args=[point.partner_code.lower()])))
+    assert point.reference in page and point.partner_code in page
+    listed = _page(client.get(reverse("dealpoints:list"), {"q": point.partner_code}))
+    assert point.reference in listed
 
 
 def test_merged_point_shows_its_replacement_and_the_undo_button(client_for, analyst, point):

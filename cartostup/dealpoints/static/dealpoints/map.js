@@ -204,17 +204,19 @@
       colour: "#000091",
       point: function (feature, latlng) {
         var p = feature.properties;
-        var item = marker(latlng, "dealpoint", p.status, p.reference + " – " + p.status_label);
-        item.on("click", function () { openPanel(p.id, false); });
+        // A landlord's points carry their partner code instead of their id and reference.
+        var key = p.code || p.id;
+        var item = marker(latlng, "dealpoint", p.status, (p.reference || p.code) + " – " + p.status_label);
+        item.on("click", function () { openPanel(key, false); });
         // Keyboard: Enter on a focused marker opens the record too (no popup bound here).
         item.on("keypress", function (event) {
-          if (event.originalEvent.key === "Enter") { openPanel(p.id, false); }
+          if (event.originalEvent.key === "Enter") { openPanel(key, false); }
         });
         return item;
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelDealpoints, p.reference, p.status_label];
+        return [labels.labelDealpoints, p.reference || p.code, p.status_label];
       }
     },
     reports: {
