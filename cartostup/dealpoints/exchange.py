@@ -323,7 +323,7 @@ def dealpoints_export(*, actor: User, format: str, filters: Any = None) -> Expor
         actor=actor, filters=filters, action=policy.Action.EXPORT, audit=False
     )
     columns = export_columns(actor)
-    points = list(with_counts(queryset).order_by("reference"))
+    points = list(with_counts(queryset).order_by(selectors.dealpoint_name_field(actor=actor)))
     told = policy.told_values(actor, DealPoint)
     rows = [_told_row(_export_row(row_values(point), columns), told) for point in points]
     content = WRITERS[format](rows, columns)

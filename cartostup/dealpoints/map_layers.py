@@ -471,7 +471,9 @@ def dealpoint_layer(
         # hexagon of the points' own cells would tell more than the building does).
         # Buildings store no coarse cells: the exact bounds only (a landlord has few points).
         rows = queryset.filter(request.bbox.q("building__")).select_related("building")
-        selected = list(rows.order_by("pk")[: MAX_POINTS + 1])
+        # Ordered by the random partner code: by id, the order would tell which was opened
+        # first.
+        selected = list(rows.order_by("partner_code")[: MAX_POINTS + 1])
         features = [_landlord_feature(row, actor) for row in selected[:MAX_POINTS]]
         resolution, truncated = None, len(selected) > MAX_POINTS
     else:

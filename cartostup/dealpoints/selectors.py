@@ -219,6 +219,14 @@ def told_value(*, actor: User, name: str, value: str) -> str:
     return policy.told_values(actor, DealPoint).get(name, {}).get(value, value)
 
 
+def dealpoint_name_field(*, actor: User) -> str:
+    """The field that names a point for this actor, and orders its lists, exports and
+    layers: the reference, or the partner code for a reduced view (a landlord), which is
+    random: an order by reference or id would tell which of its points was opened first."""
+    visible = policy.visible_fields(actor, DealPoint)
+    return "reference" if visible is None else "partner_code"
+
+
 def told_choices(*, actor: User, name: str) -> list[tuple[str, str]]:
     """The choices of a point's field this actor can be told, for its filter forms and
     legends: a landlord is never told "under investigation"."""

@@ -168,7 +168,8 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
             actor=_actor(request), filters=params.filter_data(), view="api"
         )
         queryset = exchange.with_counts(queryset).select_related("successor", "merged_into")
-        page = self.paginate_queryset(queryset.order_by("reference"))
+        order = selectors.dealpoint_name_field(actor=_actor(request))
+        page = self.paginate_queryset(queryset.order_by(order))
         return self.get_paginated_response(_point_data(_actor(request), page, many=True))
 
     @extend_schema(

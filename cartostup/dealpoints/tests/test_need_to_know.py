@@ -311,6 +311,18 @@ def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, pe
     )
     again = client_for("landlord_13h").get("/points-de-deal/").content.decode()
     assert again.index("00000-00000") < again.index("ZZZZZ-ZZZZZ")
+    # The API, the exports and the map list them by code too, never by reference or id.
+    client = client_for("landlord_13h")
+    codes = {"00000-00000", "ZZZZZ-ZZZZZ"}
+    listed = [row["partner_code"] for row in client.get("/api/v1/dealpoints/").json()["results"]]
+    exported = client.get("/points-de-deal/export.geojson").json()["features"]
+    mapped = _layer(client, bbox="5.30,43.30,5.45,43.40", zoom=16)["features"]
+    for order in (
+        listed,
+        [feature["properties"]["partner_code"] for feature in exported],
+        [feature["properties"]["code"] for feature in mapped],
+    ):
+        assert [code for code in order if code in codes] == ["00000-00000", "ZZZZZ-ZZZZZ"]
 
 
 @pytest.mark.parametrize(
