@@ -584,21 +584,34 @@ def conflicting_roles(role: str, held: Iterable[str]) -> list[str]:
     model, one of them receives a reduced view of the records (a landlord referent, those of
     its buildings) and the other whole records (an analyst, an investigator). What an account
     receives of a record is decided per account (`visible_fields`), so such an account would
-    receive whole records of the points on the landlord's buildings: two accounts are needed."""
+    receive whole records of the points on the landlord's buildings: two accounts are needed.
+    Likewise a role that browses the audit trail (an auditor, an administrator), which names
+    every record read, with its reference and the statuses it went through, is not held
+    beside a reduced view."""
 
     def whole(rules: RecordRules, name: str) -> bool:
         owner = rules.owner_roles is not None and name in rules.owner_roles
         return name not in rules.fields_by_role and (name in rules.roles or owner)
 
-    return sorted(
-        {
-            other
-            for other in held
-            for rules in _RECORD_RULES.values()
-            if (role in rules.fields_by_role and whole(rules, other))
-            or (other in rules.fields_by_role and whole(rules, role))
-        }
-    )
+    def reduced(name: str) -> bool:
+        return any(name in rules.fields_by_role for rules in _RECORD_RULES.values())
+
+    def audits(name: str) -> bool:
+        return Capability.BROWSE_AUDIT in ROLE_CAPABILITIES.get(name, frozenset())
+
+    by_records = {
+        other
+        for other in held
+        for rules in _RECORD_RULES.values()
+        if (role in rules.fields_by_role and whole(rules, other))
+        or (other in rules.fields_by_role and whole(rules, role))
+    }
+    by_audit = {
+        other
+        for other in held
+        if (reduced(role) and audits(other)) or (reduced(other) and audits(role))
+    }
+    return sorted(by_records | by_audit)
 
 
 def may_grant_membership(actor: Any, user: Any) -> bool:

@@ -198,7 +198,7 @@ def _iso(moment: datetime | None) -> str | None:
 def row_values(point: DealPoint) -> dict[str, Any]:
     """Every column of one point, as plain values (lists stay lists, dates ISO strings)."""
     building = point.building
-    week = week_start(point.last_activity_at)
+    week = week_start(point.last_reported_at)  # a landlord's week: reports only
     return {
         "reference": point.reference,
         "partner_code": point.partner_code,
@@ -786,10 +786,12 @@ def dealpoints_import(
 
 
 def _set_imported_dates(point: DealPoint, parsed: RowInput) -> None:
-    """The first report and last activity the file gives (the point has no report yet)."""
+    """The first report and last activity the file gives (the point has no report yet). The
+    landlord is told the first report's week: the file's activity may be an operation."""
     changes: dict[str, Any] = {}
     if parsed.first_reported_at is not None:
         changes["first_reported_at"] = parsed.first_reported_at
+        changes["last_reported_at"] = parsed.first_reported_at
     if parsed.last_activity_at is not None:
         changes["last_activity_at"] = parsed.last_activity_at
     if changes:

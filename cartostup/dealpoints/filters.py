@@ -10,7 +10,7 @@ from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
 from cartostup.territories.models import Commune
 
 from .choices import DealPointStatus, DistributionChannel, Precision, Product
-from .models import DealPoint
+from .models import DealPoint, normalise_partner_code
 
 
 def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -> QuerySet:
@@ -74,9 +74,10 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
+        code = normalise_partner_code(value)
         return queryset.filter(
             Q(reference__icontains=value)
-            | Q(partner_code__iexact=value)
+            | (Q(partner_code=code) if code else Q(pk__in=[]))
             | Q(name__icontains=value)
             | Q(address__icontains=value)
         )

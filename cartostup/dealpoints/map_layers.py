@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from cartostup.access import policy
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
+from cartostup.core.dates import week_start
 from cartostup.reports.choices import Status as ReportStatus
 from cartostup.reports.models import Report
 from cartostup.territories import locator
@@ -366,10 +367,13 @@ def _meta(layer: str, request: LayerRequest, resolution: int | None, **more: Any
 
 
 def week_label(value: Any) -> str:
-    """The ISO week of a moment (« 2026-W47 »): what a landlord is told of a point's activity."""
-    if value is None:
+    """The ISO week of a moment in local time (« 2026-W47 »): what a landlord is told of a
+    point's activity; the same week as `week_start` gives the list (a week counted in UTC
+    would differ on Monday's first hours and, compared with the list, tell them)."""
+    monday = week_start(value)
+    if monday is None:
         return ""
-    year, week, _day = value.isocalendar()
+    year, week, _day = monday.isocalendar()
     return f"{year}-W{week:02d}"
 
 
@@ -416,7 +420,7 @@ def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
             "code": dealpoint.partner_code,
             "status": status,
             "status_label": str(DealPointStatus(status).label),
-            "last_activity_week": week_label(dealpoint.last_activity_at),
+            "last_activity_week": week_label(dealpoint.last_reported_at),
             "building": building.name,
         },
     }

@@ -29,11 +29,12 @@ from .choices import (
     Weekday,
 )
 from .filters import DealPointCountFilterSet, DealPointFilterSet
-from .models import DealPoint
+from .models import DealPoint, normalise_partner_code
 from .selectors import (
     access_dealpoint,
     access_dealpoint_by_code,
     dealpoint_allowed_filters,
+    dealpoint_name_field,
     dealpoint_queryset,
     told_choices,
     told_value,
@@ -94,6 +95,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     if map_layers.may_see_proposal_layer(actor):
         api["proposals"] = reverse("map-proposals")
     detailed = policy.visible_fields(actor, DealPoint) is None
+    by_code = dealpoint_name_field(actor=actor) == "partner_code"
     if detailed:
         api["operations"] = reverse("map-operations")
         api["hotspots"] = reverse("map-hotspots")
@@ -101,10 +103,13 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "api": api,
         "boundaryDepartements": boundary_codes,
         "focusDepartement": code,
-        "point": point if point.isdigit() else "",
+        # A link to one point: by id, or by partner code for a reduced view (a landlord).
+        "point": (normalise_partner_code(point) or "")
+        if by_code
+        else (point if point.isascii() and point.isdigit() else ""),
         # A reduced view (a landlord) names points by their partner code, never their id.
         "panelUrl": reverse("dealpoints:map_panel", args=[0]).replace("/0/", "/{pk}/")
-        if detailed
+        if not by_code
         else reverse("dealpoints:map_panel_by_code", args=["0"]).replace("/0/", "/{pk}/"),
         "createUrl": _reverse_or("dealpoints:create", "/points-de-deal/nouveau/")
         if policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
@@ -170,13 +175,13 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
     context: dict[str, Any] = {
         "dealpoint": dealpoint,
         # What names the point: its partner code for a reduced view, never its reference.
-        "point_label": dealpoint.partner_code if reduced else dealpoint.reference,
+        "point_label": getattr(dealpoint, dealpoint_name_field(actor=actor)),
         "reduced": reduced,
         "status": status,
         "status_label": DealPointStatus(status).label,
     }
     if reduced:
-        context["last_activity_week"] = map_layers.week_label(dealpoint.last_activity_at)
+        context["last_activity_week"] = map_layers.week_label(dealpoint.last_reported_at)
     else:
         context.update(
             {

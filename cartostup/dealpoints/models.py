@@ -51,6 +51,19 @@ def new_partner_code() -> str:
     return f"{symbols[:5]}-{symbols[5:]}"
 
 
+# Crockford's reading of letters people type for digits.
+_MISTYPED = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def normalise_partner_code(text: str) -> str | None:
+    """A partner code as a person types it (small letters, without its dash, with spaces, an
+    O for a zero) in its stored form, or None when the text cannot be one."""
+    compact = "".join(text.split()).replace("-", "").upper().translate(_MISTYPED)
+    if len(compact) != 10 or any(symbol not in PARTNER_CODE_ALPHABET for symbol in compact):
+        return None
+    return f"{compact[:5]}-{compact[5:]}"
+
+
 class H3Cells(models.Model):
     """A position and its H3 cells at every resolution the map and the matching use."""
 
@@ -152,6 +165,10 @@ class DealPoint(ProtectedRecord, H3Cells):
     last_activity_at = models.DateTimeField(
         _("dernière activité"), null=True, blank=True, db_index=True
     )
+    # The last report attached (or the activity an imported map gave): the activity a
+    # landlord is told, by its week. Never an operation: a surveillance or a search would
+    # move the landlord's week while the point stays "confirmed" for it.
+    last_reported_at = models.DateTimeField(_("dernier signalement"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("statut depuis le"))
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     created_by = models.ForeignKey(

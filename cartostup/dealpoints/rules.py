@@ -17,6 +17,12 @@ LANDLORD_FIELDS = ("partner_code", "status", "last_activity_week", "building")
 LANDLORD_VALUES: dict[str, dict[str, str]] = {
     "status": {DealPointStatus.INVESTIGATION.value: DealPointStatus.CONFIRMED.value}
 }
+# The statuses a landlord can be told (its API schema's enum).
+LANDLORD_STATUSES = [
+    (value, label)
+    for value, label in DealPointStatus.choices
+    if value not in LANDLORD_VALUES["status"]
+]
 
 OFAST = frozenset({OrganisationKind.OFAST_ANTENNA, OrganisationKind.OFAST_CENTRAL})
 

@@ -22,7 +22,7 @@ from cartostup.territories.models import Departement
 
 from .choices import ATTACHED_DECISIONS, DealPointStatus, LinkDecision
 from .filters import DealPointFilterSet
-from .models import DealPoint, DealPointEvent, Operation, ReportLink
+from .models import DealPoint, DealPointEvent, Operation, ReportLink, normalise_partner_code
 
 
 def dealpoint_queryset() -> QuerySet[DealPoint]:
@@ -51,17 +51,15 @@ def access_dealpoint(
 
 
 def access_dealpoint_by_code(*, actor: User, code: str) -> DealPoint:
-    """One deal point by its partner code (what a landlord is told of it, and may quote to
-    the services), if the actor may see it (404 otherwise); the read is audited. Codes are
-    read in capitals, with or without their dash."""
-    compact = code.replace("-", "").upper()
+    """One deal point standing on its own (not merged) by its partner code (what a landlord
+    is told of it, and may quote to the services), if the actor may see it (404 otherwise,
+    and for a text that cannot be a code); the read is audited. A code is read as a person
+    types it (`normalise_partner_code`)."""
+    normalised = normalise_partner_code(code)
+    if normalised is None:
+        raise Http404
     dealpoint = policy.access_object_by(
-        DealPoint.objects.select_related(
-            "commune", "departement", "priority_neighbourhood", "owner_organisation", "building"
-        ),
-        actor=actor,
-        field="partner_code",
-        value=f"{compact[:5]}-{compact[5:]}",
+        dealpoint_queryset(), actor=actor, field="partner_code", value=normalised
     )
     dealpoint_audit_view(actor=actor, dealpoint=dealpoint)
     return dealpoint
@@ -224,7 +222,7 @@ def dealpoint_name_field(*, actor: User) -> str:
     layers: the reference, or the partner code for a reduced view (a landlord), which is
     random: an order by reference or id would tell which of its points was opened first."""
     visible = policy.visible_fields(actor, DealPoint)
-    return "reference" if visible is None else "partner_code"
+    return "reference" if visible is None or "reference" in visible else "partner_code"
 
 
 def told_choices(*, actor: User, name: str) -> list[tuple[str, str]]:
@@ -239,7 +237,7 @@ def told_choices(*, actor: User, name: str) -> list[tuple[str, str]]:
 def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
     each point with `report_count` (its attached reports). A reduced view (a landlord), told
-    only the week of the last activity, is ordered by that week, then by partner code
+    only the week of the last report, is ordered by that week, then by partner code
     (random): the order of two points of one week would otherwise tell which was active
     last, or, by reference, which was opened first."""
     queryset = dealpoint_list(actor=actor, filters=filters, view="list").annotate(
@@ -247,20 +245,22 @@ def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     )
     if policy.visible_fields(actor, DealPoint) is not None:
         return queryset.order_by(
-            TruncWeek("last_activity_at").desc(nulls_last=True), "partner_code"
+            TruncWeek("last_reported_at").desc(nulls_last=True), "partner_code"
         )
     return queryset.order_by(F("last_activity_at").desc(nulls_last=True), "reference")
 
 
 def dealpoint_reduced(*, actor: User, dealpoint: DealPoint) -> dict[str, Any]:
     """The fields of a point the actor may receive (`policy.visible_fields`), as a dict;
-    `last_activity_week` is the Monday of the week of the last activity, `building` the name
+    `last_activity_week` is the Monday of the week of the last report attached (never an
+    operation), `building` the name
     of the building, `status_label` the status in words."""
     visible = policy.visible_fields(actor, DealPoint) or ()
     row: dict[str, Any] = {}
     for name in visible:
         if name == "last_activity_week":
-            row[name] = week_start(dealpoint.last_activity_at)
+            # Reports only: an operation (a surveillance) must not move a landlord's week.
+            row[name] = week_start(dealpoint.last_reported_at)
         elif name == "building":
             row[name] = dealpoint.building.name if dealpoint.building else ""
         elif name == "id":

@@ -307,7 +307,8 @@ def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Repor
 
 
 def _refresh_activity(dealpoint: DealPoint) -> None:
-    """First report and last activity, from the attached reports and the operations."""
+    """First report, last report and last activity, from the attached reports (and, for the
+    activity, the operations)."""
     attached = Report.objects.filter(
         dealpoint_links__dealpoint=dealpoint, dealpoint_links__decision__in=ATTACHED_DECISIONS
     ).aggregate(first=Min("received_at"), last=Max("received_at"))
@@ -318,7 +319,11 @@ def _refresh_activity(dealpoint: DealPoint) -> None:
     dealpoint.first_reported_at = attached["first"] or dealpoint.first_reported_at
     # A point with neither (imported) keeps the activity date it came with.
     dealpoint.last_activity_at = max(moments) if moments else dealpoint.last_activity_at
-    dealpoint.save(update_fields=["first_reported_at", "last_activity_at", "updated_at"])
+    # What a landlord is told: the reports only, never an operation.
+    dealpoint.last_reported_at = attached["last"] or dealpoint.last_reported_at
+    dealpoint.save(
+        update_fields=["first_reported_at", "last_activity_at", "last_reported_at", "updated_at"]
+    )
 
 
 def _link(

@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "cartostup.reports.choices.PublicStatus",
         "DealPointStatusEnum": "cartostup.dealpoints.choices.DealPointStatus",
+        "LandlordDealPointStatusEnum": "cartostup.dealpoints.rules.LANDLORD_STATUSES",
         "OperationKindEnum": "cartostup.dealpoints.choices.OperationKind",
         "DealPointEventKindEnum": "cartostup.dealpoints.choices.EventKind",
     },

@@ -289,7 +289,17 @@ def test_one_account_is_never_both_landlord_referent_and_analyst(persona):
     assert policy.conflicting_roles(Role.ANALYST, [Role.LANDLORD_REFERENT]) == [
         Role.LANDLORD_REFERENT
     ]
-    assert policy.conflicting_roles(Role.AUDITOR, [Role.LANDLORD_REFERENT]) == []
+    # Nor an auditor or an administrator: the audit trail names every point read, with its
+    # reference and its statuses.
+    for role in (Role.AUDITOR, Role.ADMINISTRATOR):
+        assert policy.conflicting_roles(role, [Role.LANDLORD_REFERENT]) == [Role.LANDLORD_REFERENT]
+        assert policy.conflicting_roles(Role.LANDLORD_REFERENT, [role]) == [role]
+    assert policy.conflicting_roles(Role.AUDITOR, [Role.PREFECTURE_STAFF]) == []
+    administration = persona("auditor").memberships.get().organisation
+    with pytest.raises(ValidationError, match="ne peut pas être à la fois"):
+        services.membership_create(
+            actor=admin, user=landlord_user, organisation=administration, role=Role.AUDITOR
+        )
 
 
 def test_membership_gives_capabilities_and_is_audited(persona):

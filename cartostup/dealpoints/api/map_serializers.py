@@ -148,7 +148,8 @@ class FeatureSerializer(serializers.Serializer):
     properties = serializers.DictField(
         help_text=_(
             "Hexagone : kind=hexagon, cell, place (commune au centre), resolution, count, "
-            "by_status. Point : kind, id, reference, status... selon le rôle."
+            "by_status. Point : kind, id, reference, status... selon le rôle ; pour un "
+            "bailleur : kind, code, status, status_label, last_activity_week, building."
         )
     )
 

@@ -24,6 +24,7 @@ from ..choices import (
     Product,
 )
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
+from ..rules import LANDLORD_STATUSES
 from ..services import OPENING_HOUR_TOKENS
 
 # --- deal points ---------------------------------------------------------------------------------
@@ -147,9 +148,10 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
     partner_code = serializers.CharField(
         help_text=_("Code du point communiqué au bailleur (à citer aux services).")
     )
-    status = serializers.ChoiceField(choices=DealPointStatus.choices)
+    # Never "investigation": a landlord is told "confirmed" (`rules.LANDLORD_VALUES`).
+    status = serializers.ChoiceField(choices=LANDLORD_STATUSES)
     last_activity_week = serializers.SerializerMethodField(
-        help_text=_("Lundi de la semaine de la dernière activité.")
+        help_text=_("Lundi de la semaine du dernier signalement rattaché.")
     )
     building = serializers.IntegerField(source="building_id", allow_null=True)
 
@@ -161,7 +163,7 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.DateField(allow_null=True))
     def get_last_activity_week(self, point: DealPoint) -> str | None:
-        week = week_start(point.last_activity_at)
+        week = week_start(point.last_reported_at)  # reports only, never an operation
         return week.isoformat() if week else None
 
     def to_representation(self, instance: Any) -> Any:
@@ -312,7 +314,7 @@ class DealPointFilterQuerySerializer(serializers.Serializer):
         allow_blank=True,
         max_length=100,
         trim_whitespace=False,
-        help_text=_("Référence, nom ou adresse."),
+        help_text=_("Référence, code partenaire, nom ou adresse."),
     )
     status = serializers.ListField(
         child=serializers.ChoiceField(choices=DealPointStatus.choices), required=False

@@ -154,8 +154,10 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         summary="Points de deal",
         description=(
             "Les points de deal que vous pouvez voir (hors points fusionnés), filtrés, paginés "
-            "(`limit`, `offset`). Un bailleur reçoit la vue réduite (référence, statut, semaine "
-            "de dernière activité, bâtiment). La consultation est journalisée avec ses filtres."
+            "(`limit`, `offset`). Un bailleur reçoit la vue réduite (code partenaire, statut, "
+            "semaine du dernier signalement, bâtiment), classée par code ; un point en cours "
+            "d'enquête lui est dit « confirmé ». La consultation est journalisée avec ses "
+            "filtres."
         ),
         parameters=[DealPointListQuerySerializer],
         responses={200: POINT_LIST, **_errors(400, 403, 404)},
@@ -232,7 +234,7 @@ class DealPointDetailView(JSONAPIView):
 
 CODE = OpenApiParameter(
     "code",
-    str,
+    {"type": "string", "pattern": "^[0-9A-Za-z]{5}-?[0-9A-Za-z]{5}$", "maxLength": 11},
     OpenApiParameter.PATH,
     description="Code partenaire du point (« 7K3FQ-9M2XA ») : ce qu'un bailleur en connaît.",
 )

@@ -131,6 +131,30 @@ def test_anonymous_is_refused(point):
     assert Client().post(LIST, {}, content_type="application/json").status_code == 403
 
 
+@pytest.mark.parametrize("username", ["landlord_13h", "cross13_analyst"])
+def test_what_cannot_be_a_code_answers_404(client_for, point, username):
+    """The code routes answer 404 (JSON under /api/) to any text that cannot be a partner
+    code, before reading the database (a NUL byte was a 500 on PostgreSQL)."""
+    client = client_for(username)
+    absent = client.get("/api/v1/dealpoints/code/00000-00000/")
+    for text in ("A%00BCDEFGHIJ", "x" * 5000, "%C3%A9" * 10, "-----", "%FF%FE", "ABCDE%20FGHI%00"):
+        for prefix in ("/api/v1/dealpoints/code/", "/points-de-deal/code/", "/carte/panneau/code/"):
+            response = client.get(f"{prefix}{text}/")
+            assert response.status_code == 404, (prefix, text)
+        assert client.get(f"/api/v1/dealpoints/code/{text}/").json() == absent.json()
+
+
+def test_a_merged_point_is_not_found_by_its_code(client_for, analyst, point):
+    """A merged point stands no more on its own: its code finds nothing, for the landlord as
+    for the services, as it is gone from their lists."""
+    other = dealpoint(actor=analyst, name="Doublon")
+    code = point.partner_code
+    services.dealpoint_merge(actor=analyst, source=point, target=other)
+    for username in ("landlord_13h", "cross13_analyst"):
+        assert client_for(username).get(f"/api/v1/dealpoints/code/{code}/").status_code == 404
+        assert client_for(username).get(f"/points-de-deal/code/{code}/").status_code == 404
+
+
 def test_landlord_receives_the_reduced_view_only(client_for, point):
     client = client_for("landlord_13h")
     by_code = f"/api/v1/dealpoints/code/{point.partner_code}/"

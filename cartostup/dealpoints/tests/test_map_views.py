@@ -69,6 +69,16 @@ def test_landlord_page(world, client_for):
     assert config["startBounds"] == [list(BUILDING), list(BUILDING)]
     event = AuditEvent.objects.filter(object_type="access.building").latest("pk")
     assert event.action == "list" and event.actor_username == "landlord_13h"
+    # Its panels and links name points by partner code, never by id.
+    assert config["panelUrl"] == "/carte/panneau/code/{pk}/"
+    point = world.landlord_point
+    typed = point.partner_code.replace("-", "").lower()
+    linked = _config(client_for("landlord_13h").get(reverse("dealpoints:map"), {"point": typed}))
+    assert linked["point"] == point.partner_code
+    by_id = _config(client_for("landlord_13h").get(reverse("dealpoints:map"), {"point": point.pk}))
+    assert by_id["point"] == ""
+    analyst = _config(client_for("cross13_analyst").get(reverse("dealpoints:map"), {"point": "7"}))
+    assert analyst["point"] == "7" and analyst["panelUrl"] == "/carte/panneau/{pk}/"
 
 
 def test_other_roles_open_on_their_territory(world, client_for):

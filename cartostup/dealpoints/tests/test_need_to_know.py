@@ -294,20 +294,20 @@ def test_a_landlords_list_is_not_ordered_by_the_exact_time(world, client_for, pe
     DealPoint.objects.filter(pk=second.pk).update(partner_code="00000-00000")
     # Same week (Tuesday and Thursday): the first opened is the last active.
     DealPoint.objects.filter(pk=first.pk).update(
-        last_activity_at=datetime(2026, 11, 19, 9, 0, tzinfo=paris)
+        last_reported_at=datetime(2026, 11, 19, 9, 0, tzinfo=paris)
     )
     DealPoint.objects.filter(pk=second.pk).update(
-        last_activity_at=datetime(2026, 11, 17, 9, 0, tzinfo=paris)
+        last_reported_at=datetime(2026, 11, 17, 9, 0, tzinfo=paris)
     )
     html = client_for("landlord_13h").get("/points-de-deal/").content.decode()
     assert first.reference not in html and second.reference not in html
     assert html.index("00000-00000") < html.index("ZZZZZ-ZZZZZ")
     # And swapping the times changes nothing.
     DealPoint.objects.filter(pk=first.pk).update(
-        last_activity_at=datetime(2026, 11, 17, 8, 0, tzinfo=paris)
+        last_reported_at=datetime(2026, 11, 17, 8, 0, tzinfo=paris)
     )
     DealPoint.objects.filter(pk=second.pk).update(
-        last_activity_at=datetime(2026, 11, 20, 8, 0, tzinfo=paris)
+        last_reported_at=datetime(2026, 11, 20, 8, 0, tzinfo=paris)
     )
     again = client_for("landlord_13h").get("/points-de-deal/").content.decode()
     assert again.index("00000-00000") < again.index("ZZZZZ-ZZZZZ")
@@ -367,6 +367,42 @@ def test_a_landlord_sees_only_the_points_the_services_share(
         assert client.get(template.format(pk=point.pk)).status_code == 404, template
     # The services themselves still see it, whatever the landlord is shown.
     assert client_for("cross13_analyst").get(f"/points-de-deal/{point.pk}/").status_code == 200
+
+
+def test_an_operation_does_not_move_a_landlords_week(world, client_for, persona):
+    """A landlord is told the week of the last report, never of an operation: a surveillance
+    recorded today moves the services' last activity, not the week the landlord reads on
+    its list, page, panel, map, API or export. The weeks are counted in local time
+    everywhere (the map's week once differed on Monday's first hours)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    point = world.landlord_point
+    # A report received on Monday 2 November 2026 at 00:30, Paris time (Sunday in UTC).
+    reported = datetime(2026, 11, 2, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    DealPoint.objects.filter(pk=point.pk).update(
+        last_reported_at=reported, last_activity_at=reported
+    )
+    services.operation_record(
+        actor=persona("cross13_analyst"),
+        dealpoint=DealPoint.objects.get(pk=point.pk),
+        data=services.OperationInput(kind="surveillance", occurred_on=date.today()),
+    )
+    # The services' last activity moved to the operation (weeks later).
+    moved = DealPoint.objects.get(pk=point.pk).last_activity_at
+    assert moved is not None and (moved - reported).days >= 7
+    client = client_for("landlord_13h")
+    code = point.partner_code
+    assert client.get(f"/api/v1/dealpoints/code/{code}/").json()["last_activity_week"] == (
+        "2026-11-02"
+    )
+    assert "semaine du 02/11/2026" in client.get(f"/points-de-deal/code/{code}/").content.decode()
+    assert "semaine du 02/11/2026" in client.get("/points-de-deal/").content.decode()
+    assert "2026-W45" in client.get(f"/carte/panneau/code/{code}/").content.decode()
+    (feature,) = _layer(client, bbox="5.39,43.34,5.40,43.35", zoom=16)["features"]
+    assert feature["properties"]["last_activity_week"] == "2026-W45"
+    exported = client.get("/points-de-deal/export.geojson").json()["features"]
+    assert exported[0]["properties"]["last_activity_week"] == "2026-11-02"
 
 
 def test_told_values_come_from_the_policy(persona):
@@ -478,8 +514,9 @@ def test_a_second_role_that_receives_no_point_does_not_widen_a_landlords_view(
     world, client_for, persona
 ):
     """A landlord referent who also holds a role that receives no point one by one (prefecture
-    staff, an auditor) still receives the reduced view of its buildings' points: a role
-    without declared reduced fields is not a role that receives whole records."""
+    staff; an auditor, which `membership_create` now refuses, is forced in here) still
+    receives the reduced view of its buildings' points: a role without declared reduced
+    fields is not a role that receives whole records."""
     from cartostup.access.models import Membership
 
     landlord = persona("landlord_13h")

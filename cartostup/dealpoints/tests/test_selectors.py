@@ -90,7 +90,7 @@ def test_landlord_listing_ignores_filters_on_hidden_fields(persona, building):
 def test_reduced_row_holds_only_the_landlords_fields(persona, building):
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst, building_id=building.pk)
-    point.last_activity_at = timezone.make_aware(datetime(2026, 3, 12, 15, 0))  # a Thursday
+    point.last_reported_at = timezone.make_aware(datetime(2026, 3, 12, 15, 0))  # a Thursday
     row = selectors.dealpoint_reduced(actor=persona("landlord_13h"), dealpoint=point)
     assert row == {
         "partner_code": point.partner_code,

@@ -207,6 +207,9 @@ def test_the_services_find_the_point_a_landlord_quotes(client_for, point):
     assert point.reference in page and point.partner_code in page
     listed = _page(client.get(reverse("dealpoints:list"), {"q": point.partner_code}))
     assert point.reference in listed
+    # As a person types it: small letters, without the dash.
+    typed = point.partner_code.replace("-", "").lower()
+    assert point.reference in _page(client.get(reverse("dealpoints:list"), {"q": typed}))
 
 
 def test_merged_point_shows_its_replacement_and_the_undo_button(client_for, analyst, point):
