@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.models import User
+from cartostup.core.dates import week_start
 from cartostup.territories import selectors as territory_selectors
 
 from . import map_layers
@@ -181,7 +182,8 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
         "status_label": DealPointStatus(status).label,
     }
     if reduced:
-        context["last_activity_week"] = map_layers.week_label(dealpoint.last_reported_at)
+        # The week of the last report (never of an operation), as the list says it.
+        context["last_report_week"] = week_start(dealpoint.last_reported_at)
     else:
         context.update(
             {
