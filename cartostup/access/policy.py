@@ -438,6 +438,25 @@ def stored_values(
     return [value for value, _label in choices if mapping.get(value, value) in wanted]
 
 
+def told_row(row: dict[str, Any], told: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """`row` (field → stored value) with the values `told` (`told_values`) says to tell in
+    their place; changed in place and returned."""
+    for name, mapping in told.items():
+        if name in row:
+            row[name] = mapping.get(row[name], row[name])
+    return row
+
+
+def told_choices(actor: Any, model: type[models.Model], name: str) -> list[tuple[str, str]]:
+    """The choices of a field this actor can be told, for its filter forms and legends (a
+    value told only as another is left out: a landlord is never told "under
+    investigation")."""
+    mapping = told_values(actor, model).get(name, {})
+    hidden = set(mapping) - set(mapping.values())
+    choices = getattr(model._meta.get_field(name), "choices", None) or ()
+    return [(value, str(label)) for value, label in choices if value not in hidden]
+
+
 # --- models the access app and the territories app own ---------------------------------------
 
 

@@ -131,11 +131,21 @@ def _operation(
     )
 
 
-def _opened_at(point: DealPoint) -> datetime:
-    """When an analyst would have opened the point: the day after its first report."""
-    first = ReportLink.objects.filter(dealpoint=point).aggregate(first=Min("report__received_at"))[
-        "first"
-    ]
+def _first_reports(points: list[DealPoint]) -> dict[int, datetime]:
+    """The first report linked to each point, in one query."""
+    return dict(
+        ReportLink.objects.filter(dealpoint__in=points)
+        .values("dealpoint")
+        .annotate(first=Min("report__received_at"))
+        .values_list("dealpoint", "first")
+    )
+
+
+def _opened_at(point: DealPoint, first: datetime | None = None) -> datetime:
+    """When an analyst would have opened the point: the day after its first report (`first`,
+    read when not given)."""
+    if first is None:
+        first = _first_reports([point]).get(point.pk)
     now = timezone.now()
     return min(now, first + timedelta(days=1)) if first is not None else now
 
@@ -148,13 +158,17 @@ def _date_history(points: list[DealPoint]) -> None:
     links) stays today. Demo data only: the services always date what they record now."""
     now = timezone.now()
     operation_days = dict(Operation.objects.values_list("pk", "occurred_on"))
+    firsts = _first_reports(points)
+    events_of: dict[int, list[DealPointEvent]] = {}
+    for event in DealPointEvent.objects.filter(dealpoint__in=points).order_by("pk"):
+        events_of.setdefault(event.dealpoint_id, []).append(event)
     for point in points:
-        events = list(point.events.order_by("pk"))
+        events = events_of.get(point.pk, [])
         anchors: list[datetime | None] = []
         for event in events:
             operation = event.details.get("operation") if event.details else None
             if event.kind == EventKind.CREATED:
-                anchors.append(_opened_at(point))
+                anchors.append(_opened_at(point, firsts.get(point.pk)))
             elif operation in operation_days:
                 day = operation_days[operation]
                 anchors.append(timezone.make_aware(datetime.combine(day, time(18))))

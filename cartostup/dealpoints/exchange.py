@@ -241,15 +241,6 @@ def _export_row(values: dict[str, Any], columns: Sequence[str]) -> dict[str, Any
     return row
 
 
-def _told_row(row: dict[str, Any], told: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """The row with the values the actor is told (`policy.told_values`: a landlord reads
-    "confirmed" while a point is under investigation)."""
-    for name, mapping in told.items():
-        if name in row:
-            row[name] = mapping.get(row[name], row[name])
-    return row
-
-
 def _cell(value: Any) -> Any:
     if isinstance(value, list):
         value = LIST_SEPARATOR.join(str(item) for item in value)
@@ -325,7 +316,7 @@ def dealpoints_export(*, actor: User, format: str, filters: Any = None) -> Expor
     columns = export_columns(actor)
     points = list(with_counts(queryset).order_by(selectors.dealpoint_name_field(actor=actor)))
     told = policy.told_values(actor, DealPoint)
-    rows = [_told_row(_export_row(row_values(point), columns), told) for point in points]
+    rows = [policy.told_row(_export_row(row_values(point), columns), told) for point in points]
     content = WRITERS[format](rows, columns)
     audit_record(
         actor=actor,

@@ -37,7 +37,6 @@ from .selectors import (
     dealpoint_allowed_filters,
     dealpoint_name_field,
     dealpoint_queryset,
-    told_choices,
     told_value,
 )
 
@@ -83,7 +82,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     filterset = filterset_class(request.GET or None, queryset=dealpoint_queryset().none())
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
-    statuses = told_choices(actor=actor, name="status")
+    statuses = policy.told_choices(actor, DealPoint, "status")
     if "status" in form.fields and len(statuses) < len(DealPointStatus.choices):
         # A reduced view (a landlord) filters on the statuses it can be told.
         form.fields["status"].choices = statuses

@@ -225,15 +225,6 @@ def dealpoint_name_field(*, actor: User) -> str:
     return "reference" if visible is None or "reference" in visible else "partner_code"
 
 
-def told_choices(*, actor: User, name: str) -> list[tuple[str, str]]:
-    """The choices of a point's field this actor can be told, for its filter forms and
-    legends: a landlord is never told "under investigation"."""
-    mapping = policy.told_values(actor, DealPoint).get(name, {})
-    hidden = set(mapping) - set(mapping.values())
-    choices = getattr(DealPoint._meta.get_field(name), "choices", None) or ()
-    return [(value, str(label)) for value, label in choices if value not in hidden]
-
-
 def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
     each point with `report_count` (its attached reports). A reduced view (a landlord), told
@@ -243,11 +234,10 @@ def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     queryset = dealpoint_list(actor=actor, filters=filters, view="list").annotate(
         report_count=Coalesce(_attached_count(), 0)
     )
+    name = dealpoint_name_field(actor=actor)
     if policy.visible_fields(actor, DealPoint) is not None:
-        return queryset.order_by(
-            TruncWeek("last_reported_at").desc(nulls_last=True), "partner_code"
-        )
-    return queryset.order_by(F("last_activity_at").desc(nulls_last=True), "reference")
+        return queryset.order_by(TruncWeek("last_reported_at").desc(nulls_last=True), name)
+    return queryset.order_by(F("last_activity_at").desc(nulls_last=True), name)
 
 
 def dealpoint_reduced(*, actor: User, dealpoint: DealPoint) -> dict[str, Any]:

@@ -152,8 +152,8 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
         if name not in allowed:
             del filterset.form.fields[name]
     if "status" in filterset.form.fields:
-        filterset.form.fields["status"].choices = selectors.told_choices(
-            actor=request.user, name="status"
+        filterset.form.fields["status"].choices = policy.told_choices(
+            request.user, DealPoint, "status"
         )
     page = paginate(request, selectors.dealpoint_table(actor=request.user, filters=request.GET))
     if mode == selectors.ListMode.REDUCED:

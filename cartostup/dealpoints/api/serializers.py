@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cartostup.access import policy
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -169,11 +170,7 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
     def to_representation(self, instance: Any) -> Any:
         """The values the receiver is told (`policy.told_values`, given as context "told"):
         a landlord reads "confirmed" while the point is under investigation."""
-        data = super().to_representation(instance)
-        for name, mapping in self.context.get("told", {}).items():
-            if name in data:
-                data[name] = mapping.get(data[name], data[name])
-        return data
+        return policy.told_row(super().to_representation(instance), self.context.get("told", {}))
 
 
 class StatusInputSerializer(serializers.Serializer):
