@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
+import h3
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -373,12 +374,24 @@ class SplitForm(ServiceForm):
         return [int(value) for value in self.cleaned_data.get("reports") or []]
 
     def to_input(self, dealpoint: DealPoint) -> services.DealPointInput:
-        """The new point: the split point's description at the given position."""
+        """The new point: the split point's description at the given position; its place
+        (address, building and stairwell) only when the new point is at the same place,
+        within `services.BUILDING_REACH_M` (a split point elsewhere is not in that building,
+        and a landlord's building would show it to a landlord it is not about)."""
         data = self.cleaned_data
-        return replace(
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        copied = replace(
             services.input_from_dealpoint(dealpoint),
-            latitude=data.get("latitude"),
-            longitude=data.get("longitude"),
+            latitude=latitude,
+            longitude=longitude,
             precision=data.get("precision") or "",
             name=(data.get("name") or "").strip(),
         )
+        if latitude is None or longitude is None:
+            return copied
+        distance = h3.great_circle_distance(
+            (latitude, longitude), (dealpoint.latitude, dealpoint.longitude), unit="m"
+        )
+        if distance <= services.BUILDING_REACH_M:
+            return copied
+        return replace(copied, address="", building_label="", stairwell_label="", building_id=None)

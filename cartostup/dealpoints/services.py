@@ -216,6 +216,35 @@ def _building(actor: User | None, building_id: int | None) -> Building | None:
     return building
 
 
+# A point tied to a landlord's building is at that building: at most this far from the
+# building's recorded position (its centre; a long bar of an estate is about 100 m). The tie
+# decides what the landlord sees (`policy`: a landlord sees the points on its buildings), so
+# a wrong building would show a point to a landlord it is not about.
+BUILDING_REACH_M = 150.0
+
+
+def _building_reach_errors(
+    building: Building | None, latitude: float | None, longitude: float | None
+) -> dict[str, list[str]]:
+    if building is None or latitude is None or longitude is None:
+        return {}
+    distance = h3.great_circle_distance(
+        (latitude, longitude), (building.latitude, building.longitude), unit="m"
+    )
+    if distance <= BUILDING_REACH_M:
+        return {}
+    return {
+        "building_id": [
+            _(
+                "Ce bâtiment est à %(distance)s m de la position du point : un point rattaché à "
+                "un bâtiment doit se trouver à moins de %(reach)s m. Corrigez la position ou "
+                "choisissez un autre bâtiment."
+            )
+            % {"distance": f"{distance:,.0f}".replace(",", " "), "reach": int(BUILDING_REACH_M)}
+        ]
+    }
+
+
 def _next_reference(departement_code: str) -> str:
     sequence, _created = DealPointSequence.objects.get_or_create(departement_code=departement_code)
     sequence = DealPointSequence.objects.select_for_update().get(pk=sequence.pk)
@@ -382,6 +411,16 @@ def dealpoint_create(
         for name, messages in error.message_dict.items():
             errors.setdefault(name, []).extend(messages)
         place = None
+    building = None
+    try:
+        building = _building(actor, data.building_id)
+    except ValidationError as error:
+        errors.setdefault("building_id", []).extend(error.message_dict["building_id"])
+    if place is not None:
+        for name, messages in _building_reach_errors(
+            building, place.latitude, place.longitude
+        ).items():
+            errors.setdefault(name, []).extend(messages)
     if errors or place is None:
         raise ValidationError(errors)
     if status not in DealPointStatus.values:
@@ -403,7 +442,7 @@ def dealpoint_create(
         reference=_next_reference(departement.code),
         status=status,
         status_changed_at=now,
-        building=_building(actor, data.building_id),
+        building=building,
         created_by=actor,
         **{name: getattr(data, name) for name in _PLAIN_FIELDS},
     )
@@ -468,6 +507,10 @@ def dealpoint_update(
         changes["position"] = [list(before_position), [place.latitude, place.longitude]]
     if not changes:
         return dealpoint
+    if "building_id" in changes or "position" in changes:
+        errors = _building_reach_errors(dealpoint.building, dealpoint.latitude, dealpoint.longitude)
+        if errors:
+            raise ValidationError(errors)
     dealpoint.full_clean()
     dealpoint.save()
     _event(dealpoint=dealpoint, kind=EventKind.EDITED, actor=actor, details=changes, note=note)

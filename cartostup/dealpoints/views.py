@@ -821,6 +821,7 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "dealpoint": dealpoint,
             "form": form,
             "links": links,
+            "building_reach": int(services.BUILDING_REACH_M),
             "boundary_urls": _boundaries([dealpoint.departement.code]),
             **_map_settings(),
         },

@@ -5,6 +5,7 @@ prefecture sees hexagons and never a marker. No console error anywhere (CSP incl
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
@@ -130,4 +131,48 @@ def test_prefecture_sees_hexagons_and_no_marker(page, served_app, map_points):
     time.sleep(1.5)
     assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
     assert "PD-13" not in page.locator("#map-table").inner_text()
+    assert page.console_errors == []
+
+
+def _pixel(latitude: float, longitude: float, zoom: int) -> tuple[float, float]:
+    """Web Mercator pixel of a position at a zoom (Leaflet's default projection)."""
+    scale = 256 * 2**zoom
+    lat = math.radians(latitude)
+    return (
+        scale * (longitude + 180) / 360,
+        scale * (1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2,
+    )
+
+
+def _centre(box: dict[str, float]) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_every_status_is_drawn_on_its_point(page, served_app, map_points):
+    """The marker of a point under investigation (a diamond) is drawn where the point is, as
+    the others are: a rotated marker once rotated Leaflet's positioning and fell ~500 px
+    away. Compared with a reported point's marker 30 m away, by their projected positions."""
+    investigated_pk, investigated = map_points[3]
+    served_app.manage(
+        "shell",
+        "-c",
+        "from cartostup.dealpoints import services; from cartostup.dealpoints.models import"
+        " DealPoint; from cartostup.access.demo import demo_persona_ensure;"
+        " services.dealpoint_change_status(actor=demo_persona_ensure(username='cross13_analyst'),"
+        f" dealpoint=DealPoint.objects.get(pk={investigated_pk}), status='investigation')",
+    )
+    reported_pk, reported = map_points[1]
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13&point={reported_pk}")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    diamond = page.locator(
+        f'#dealpoints-map .dealpoints-marker--investigation[title^="{investigated} "]'
+    )
+    assert _wait_for_count(diamond, 1) == 1
+    circle = page.locator(f'#dealpoints-map .dealpoints-marker--reported[title^="{reported} "]')
+    assert circle.count() == 1
+    time.sleep(0.5)  # the zoom's animation
+    (dx, dy), (cx, cy) = _centre(diamond.bounding_box()), _centre(circle.bounding_box())
+    (px, py), (qx, qy) = _pixel(43.3451, 5.3960, 16), _pixel(43.3449, 5.3957, 16)
+    assert abs((dx - cx) - (px - qx)) < 3 and abs((dy - cy) - (py - qy)) < 3
     assert page.console_errors == []

@@ -416,3 +416,93 @@ def test_landlord_cannot_edit_nor_record(persona):
         with pytest.raises(Http404):
             call()
     assert point.events.count() == 1
+
+
+def _landlord_building(persona):
+    from cartostup.access.services import building_create
+
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment A",
+        address="3 rue des Tilleuls, 13014 Marseille",
+        latitude=43.3452,
+        longitude=5.3949,
+    )
+
+
+def test_a_point_is_tied_only_to_a_building_where_it_is(persona):
+    """The tie to a landlord's building decides what the landlord sees: a point 3 km away
+    (the 3e arrondissement) cannot be tied to a building of the 14e, on creation or edit."""
+    from cartostup.dealpoints import selectors
+
+    analyst, landlord = persona("cross13_analyst"), persona("landlord_13h")
+    building = _landlord_building(persona)
+    with pytest.raises(ValidationError) as refused:
+        dealpoint(actor=analyst, latitude=43.3086, longitude=5.3722, building_id=building.pk)
+    (message,) = refused.value.message_dict["building_id"]
+    assert "à moins de 150 m" in message and "Corrigez la position" in message
+    near = dealpoint(actor=analyst, latitude=43.3457, longitude=5.3951, building_id=building.pk)
+    assert near.building == building
+    far = dealpoint(actor=analyst, latitude=43.3086, longitude=5.3722)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_update(
+            actor=analyst,
+            dealpoint=far,
+            data=dealpoint_input(latitude=43.3086, longitude=5.3722, building_id=building.pk),
+        )
+    assert "building_id" in refused.value.message_dict
+    # Moving a tied point away is refused too; nothing is half-written.
+    with pytest.raises(ValidationError):
+        services.dealpoint_update(
+            actor=analyst,
+            dealpoint=near,
+            data=dealpoint_input(latitude=43.3086, longitude=5.3722, building_id=building.pk),
+        )
+    near.refresh_from_db()
+    assert (near.latitude, near.building_id) == (43.3457, building.pk)
+    assert near.events.filter(kind=EventKind.EDITED).count() == 0
+    assert list(selectors.dealpoint_list(actor=landlord, audit=False)) == [near]
+
+
+def test_a_point_split_elsewhere_leaves_the_building_behind(persona):
+    """A split point placed 1 km away does not take the address, the building nor the
+    stairwell of the point it leaves (the landlord of that building would see it); a split
+    point in the same building keeps them."""
+    analyst = persona("cross13_analyst")
+    building = _landlord_building(persona)
+    reports = [accepted_report(analyst=analyst) for _ in range(3)]
+    point = dealpoint(
+        actor=analyst,
+        latitude=43.3452,
+        longitude=5.3950,
+        building_id=building.pk,
+        address="3 rue des Tilleuls",
+        reports=reports,
+    )
+    from cartostup.dealpoints.forms import SplitForm
+
+    def split(latitude: float, longitude: float, report):
+        links = list(point.links.filter(report=report).select_related("report"))
+        form = SplitForm(
+            {
+                "reports": [str(report.pk)],
+                "latitude": str(latitude),
+                "longitude": str(longitude),
+                "precision": "building",
+            },
+            links=links,
+        )
+        assert form.is_valid(), form.errors
+        return services.dealpoint_split(
+            actor=analyst, dealpoint=point, reports=[report], data=form.to_input(point)
+        )
+
+    elsewhere = split(43.3542, 5.3950, reports[0])
+    assert (elsewhere.building, elsewhere.address, elsewhere.building_label) == (None, "", "")
+    assert elsewhere.stairwell_label == ""
+    beside = split(43.3453, 5.3951, reports[1])
+    assert (beside.building, beside.address, beside.building_label) == (
+        building,
+        "3 rue des Tilleuls",
+        "B",
+    )
