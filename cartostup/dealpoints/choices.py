@@ -131,9 +131,13 @@ class LinkDecision(models.TextChoices):
     PROPOSED = "proposed", _("Proposé à l'analyste")
     CONFIRMED = "confirmed", _("Rattaché par un analyste")
     REJECTED = "rejected", _("Écarté par un analyste")
+    # The point was merged into another, which holds the report meanwhile; undoing the merge
+    # gives the link back its decision (kept in the merge's history entry).
+    MERGED = "merged", _("Passé au point de fusion")
 
 
-# Links that attach a report to a point (the others are pending or refused).
+# Links that attach a report to a point (the others are pending, refused or lent to the point
+# of a merge). A report has at most one (constraint `one_attachment_per_report`).
 ATTACHED_DECISIONS = frozenset({LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED})
 
 

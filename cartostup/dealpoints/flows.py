@@ -516,8 +516,8 @@ def _alert_decided(*, actor: User, alert: Alert, status: str) -> Alert:
 @transaction.atomic
 def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
     """Confirm an alert. Resurgence: the dismantled point becomes resurgent and the report is
-    attached to it. Move: the dismantled point becomes "moved", with the new point as its
-    successor."""
+    attached to it (leaving any point it was attached to: `alert.moved_from` names it). Move:
+    the dismantled point becomes "moved", with the new point as its successor."""
     alert = _for_decision(Alert, actor=actor, pk=alert.pk)
     if alert.status != AlertStatus.OPEN:
         raise ValidationError(_("Cette alerte a déjà été traitée."))
@@ -528,13 +528,14 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
                 actor=actor, dealpoint=point, status=DealPointStatus.RESURGENT, note=note
             )
         if alert.report is not None:
-            services.report_attach(
+            link = services.report_attach(
                 actor=actor,
                 dealpoint=point,
                 report=alert.report,
                 decision=LinkDecision.CONFIRMED,
                 distance_m=alert.distance_m,
             )
+            alert.moved_from = link.moved_from
     else:
         if alert.candidate is None:
             raise ValidationError(_("Cette alerte ne désigne aucun nouveau point."))

@@ -35,6 +35,7 @@ from .choices import (
     ProposalStatus,
 )
 from .models import Alert, DealPoint, Proposal, ReportLink
+from .views import attached_text
 
 Capability = policy.Capability
 
@@ -100,7 +101,7 @@ def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         return refused
     link = _link_for(request, pk)
     try:
-        services.report_attach(
+        attached = services.report_attach(
             actor=request.user,
             dealpoint=link.dealpoint,
             report=link.report,
@@ -113,8 +114,11 @@ def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("Signalement %(report)s rattaché au point %(point)s.")
-            % {"report": link.report.reference, "point": link.dealpoint.reference},
+            attached_text(
+                report=link.report.reference,
+                point=link.dealpoint.reference,
+                moved_from=attached.moved_from,
+            ),
         )
     return redirect("dealpoints:matching")
 
@@ -307,7 +311,7 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if isinstance(alert, HttpResponse):
         return alert
     try:
-        flows.alert_confirm(actor=request.user, alert=alert)
+        confirmed = flows.alert_confirm(actor=request.user, alert=alert)
     except ValidationError as error:
         _refused(request, error)
     else:
@@ -320,6 +324,12 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             text = _("Le point %(point)s est noté « résurgent ».") % {
                 "point": alert.dealpoint.reference
             }
+            if confirmed.moved_from and alert.report is not None:
+                text += " " + attached_text(
+                    report=alert.report.reference,
+                    point=alert.dealpoint.reference,
+                    moved_from=confirmed.moved_from,
+                )
         messages.success(request, text)
     return redirect("dealpoints:matching")
 

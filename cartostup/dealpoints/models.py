@@ -18,6 +18,7 @@ from cartostup.reports.models import Report
 from cartostup.territories.models import PriorityNeighbourhood
 
 from .choices import (
+    ATTACHED_DECISIONS,
     AlertKind,
     AlertStatus,
     Confidence,
@@ -220,12 +221,23 @@ class ReportLink(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
 
+    # Set by `services.report_attach` (not stored): the references of the points the report
+    # left for this one, for the page to say so.
+    moved_from: tuple[str, ...] = ()
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = _("rattachement d'un signalement")
         verbose_name_plural = _("rattachements de signalements")
         constraints = [
-            models.UniqueConstraint(fields=["report", "dealpoint"], name="one_link_per_pair")
+            models.UniqueConstraint(fields=["report", "dealpoint"], name="one_link_per_pair"),
+            # A report is attached to one point at most: a merged point lends its reports to
+            # the point it was merged into (decision MERGED), so this holds for merges too.
+            models.UniqueConstraint(
+                fields=["report"],
+                condition=models.Q(decision__in=sorted(ATTACHED_DECISIONS)),
+                name="one_attachment_per_report",
+            ),
         ]
         indexes = [models.Index(fields=["dealpoint", "decision"])]
 
@@ -333,6 +345,9 @@ class Alert(ProtectedRecord):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+
+    # Set by `flows.alert_confirm` (not stored): the points the report left, as on ReportLink.
+    moved_from: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

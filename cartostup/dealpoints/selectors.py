@@ -335,7 +335,12 @@ def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
     merged_into = _visible_points(actor, [dealpoint.merged_into_id])
     successor = _visible_points(actor, [dealpoint.successor_id])
     return DealPointDetail(
-        attached=[link for link in links if link.decision in ATTACHED_DECISIONS],
+        # A merged point shows the reports it lent to the point it was merged into.
+        attached=[
+            link
+            for link in links
+            if link.decision in ATTACHED_DECISIONS or link.decision == LinkDecision.MERGED
+        ],
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         operations=list(dealpoint.operations.select_related("service", "recorded_by")),
         events=list(dealpoint.events.select_related("actor").order_by("-occurred_at", "-pk")),

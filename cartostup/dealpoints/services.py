@@ -35,6 +35,8 @@ from cartostup.territories.models import Commune, PriorityNeighbourhood
 from .choices import (
     ATTACHED_DECISIONS,
     STATUS_TRANSITIONS,
+    AlertKind,
+    AlertStatus,
     Confidence,
     DealPointStatus,
     DistributionChannel,
@@ -53,6 +55,7 @@ from .models import (
     H3_NATIONAL,
     H3_POINT,
     H3_TOWN,
+    Alert,
     DealPoint,
     DealPointEvent,
     DealPointSequence,
@@ -363,7 +366,27 @@ def _link(
     decision: str,
     score: float | None = None,
     distance_m: float | None = None,
-) -> ReportLink:
+) -> tuple[ReportLink, list[DealPoint]]:
+    """Tie `report` to `dealpoint`; returns the link and the points the report left (an
+    attachment moves a report: it is attached to one point at most)."""
+    left: list[DealPoint] = []
+    if decision in ATTACHED_DECISIONS:
+        # Other attachments and proposals give way, before this link is attached (the
+        # database refuses a report attached twice, even for a moment).
+        others = list(
+            ReportLink.objects.filter(report=report)
+            .exclude(dealpoint=dealpoint)
+            .filter(decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED])
+        )
+        was = {other.dealpoint_id: other.decision for other in others}
+        ReportLink.objects.filter(pk__in=[other.pk for other in others]).update(
+            decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
+        )
+        left = list(
+            DealPoint.objects.select_for_update()
+            .filter(pk__in=[pk for pk, decided in was.items() if decided in ATTACHED_DECISIONS])
+            .order_by("pk")
+        )
     link, _created = ReportLink.objects.update_or_create(
         report=report,
         dealpoint=dealpoint,
@@ -375,15 +398,75 @@ def _link(
             "decided_at": timezone.now() if decision != LinkDecision.PROPOSED else None,
         },
     )
-    if decision in ATTACHED_DECISIONS:
-        # A report belongs to one point: other attachments or proposals give way.
-        ReportLink.objects.filter(report=report).exclude(pk=link.pk).filter(
-            decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED]
-        ).update(decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now())
-        if report.awaiting_matching:
-            report.awaiting_matching = False
-            report.save(update_fields=["awaiting_matching"])
-    return link
+    for point in left:
+        # The point the report leaves says where it went, like any detachment.
+        _event(
+            dealpoint=point,
+            kind=EventKind.REPORT_DETACHED,
+            actor=actor,
+            details={
+                "report": report.reference,
+                "was": was[point.pk],
+                "moved_to": dealpoint.reference,
+            },
+        )
+        _refresh_activity(point)
+        _audit(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            dealpoint=point,
+            details={
+                "report": report.reference,
+                "link": LinkDecision.REJECTED,
+                "moved_to": dealpoint.reference,
+            },
+        )
+    if decision in ATTACHED_DECISIONS and report.awaiting_matching:
+        report.awaiting_matching = False
+        report.save(update_fields=["awaiting_matching"])
+    if decision == LinkDecision.CONFIRMED:
+        _alerts_answered(actor=actor, dealpoint=dealpoint, report=report)
+    return link, left
+
+
+def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report) -> None:
+    """An analyst put the report on `dealpoint`: the open resurgence alerts it raised near
+    other (dismantled) points are answered, so they are closed as dismissed, with the reason
+    in the history of their point and in the audit log. Confirming one of them later would
+    silently take the report away again. (An automatic attachment closes nothing: the
+    matching raises the alerts and attaches in one go, for the analyst to weigh both.)"""
+    open_alerts = Alert.objects.select_for_update().filter(
+        kind=AlertKind.RESURGENCE, report=report, status=AlertStatus.OPEN
+    )
+    for alert in open_alerts.exclude(dealpoint=dealpoint).select_related("dealpoint"):
+        alert.status = AlertStatus.DISMISSED
+        alert.decided_by = actor
+        alert.decided_at = timezone.now()
+        alert.save(update_fields=["status", "decided_by", "decided_at"])
+        _event(
+            dealpoint=alert.dealpoint,
+            kind=EventKind.ALERT,
+            actor=actor,
+            details={
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "report": report.reference,
+                "closed": AlertStatus.DISMISSED,
+                "attached_to": dealpoint.reference,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=alert,
+            details={
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "status": AlertStatus.DISMISSED,
+                "reason": "report_attached",
+                "attached_to": dealpoint.reference,
+            },
+        )
 
 
 # --- create and edit -----------------------------------------------------------------------------
@@ -711,7 +794,9 @@ def report_attach(
 ) -> ReportLink:
     """Attach an accepted report to a point (by an analyst: CONFIRMED; by the matching:
     AUTOMATIC) or propose it (PROPOSED, the matching only). An attachment replaces any other
-    attachment or proposal of the same report."""
+    attachment or proposal of the same report: a point it leaves records it in its history
+    (`link.moved_from` names them), and an analyst's attachment closes the open resurgence
+    alerts the report raised near other points."""
     if decision not in {LinkDecision.CONFIRMED, LinkDecision.AUTOMATIC, LinkDecision.PROPOSED}:
         raise ValidationError({"decision": _("Décision inconnue.")})
     if actor is not None and decision != LinkDecision.CONFIRMED:
@@ -722,7 +807,7 @@ def report_attach(
     if existing is not None and existing.decision == LinkDecision.REJECTED and actor is None:
         # An analyst refused this pair: the matching never brings it back.
         return existing
-    link = _link(
+    link, left = _link(
         actor=actor,
         dealpoint=dealpoint,
         report=report,
@@ -730,12 +815,18 @@ def report_attach(
         score=score,
         distance_m=distance_m,
     )
+    link.moved_from = tuple(point.reference for point in left)
     if decision in ATTACHED_DECISIONS:
         _event(
             dealpoint=dealpoint,
             kind=EventKind.REPORT_ATTACHED,
             actor=actor,
-            details={"report": report.reference, "decision": decision, "score": score},
+            details={
+                "report": report.reference,
+                "decision": decision,
+                "score": score,
+                **({"moved_from": list(link.moved_from)} if left else {}),
+            },
         )
         _refresh_activity(dealpoint)
     audit_record(
@@ -755,7 +846,7 @@ def report_link_revise(*, link: ReportLink) -> ReportLink:
     if link.decision != LinkDecision.AUTOMATIC:
         raise ValidationError({"report": _("Seul un rattachement automatique se révise.")})
     dealpoint = _for_change(actor=None, dealpoint=link.dealpoint)
-    link = _link(
+    link, _left = _link(
         actor=None,
         dealpoint=dealpoint,
         report=link.report,
@@ -829,8 +920,10 @@ def dealpoint_merge(
     *, actor: User | None, source: DealPoint, target: DealPoint, note: str = ""
 ) -> DealPoint:
     """Merge `source` into `target` (two records of one place): the source's attached
-    reports count for the target and the source leaves the map. Reversible
-    (`dealpoint_unmerge`): which reports moved is kept in the history."""
+    reports are lent to the target (the source's links become MERGED, the target's links
+    CONFIRMED) and the source leaves the map. Reversible (`dealpoint_unmerge`): which reports
+    moved, their decisions on the source and the target links they replaced are kept in the
+    history."""
     if source.pk == target.pk:
         raise ValidationError({"target": _("Un point ne peut pas être fusionné avec lui-même.")})
     source = _for_change(actor=actor, dealpoint=source)
@@ -838,38 +931,44 @@ def dealpoint_merge(
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
     moved: list[str] = []
+    # Each moved report's decision on the source, given back on unmerge.
+    was: dict[str, str] = {}
     # Links the target already had for a moved report (proposed, rejected): put back on unmerge.
     replaced: dict[str, dict[str, Any]] = {}
     for link in source.links.filter(decision__in=ATTACHED_DECISIONS).select_related("report"):
+        reference = link.report.reference
+        was[reference] = link.decision
+        # Lent first: a report is never attached to two points, even within the transaction.
+        link.decision = LinkDecision.MERGED
+        link.save(update_fields=["decision"])
         existing = ReportLink.objects.filter(report=link.report, dealpoint=target).first()
-        if existing is None or existing.decision not in ATTACHED_DECISIONS:
-            if existing is not None:
-                replaced[link.report.reference] = {
-                    "decision": existing.decision,
-                    "score": existing.score,
-                    "distance_m": existing.distance_m,
-                    "decided_by": existing.decided_by_id,
-                    "decided_at": existing.decided_at.isoformat() if existing.decided_at else None,
-                }
-            ReportLink.objects.update_or_create(
-                report=link.report,
-                dealpoint=target,
-                defaults={
-                    "decision": LinkDecision.CONFIRMED,
-                    "decided_by": actor,
-                    "decided_at": timezone.now(),
-                    "score": link.score,
-                    "distance_m": link.distance_m,
-                },
-            )
-            moved.append(link.report.reference)
+        if existing is not None:
+            replaced[reference] = {
+                "decision": existing.decision,
+                "score": existing.score,
+                "distance_m": existing.distance_m,
+                "decided_by": existing.decided_by_id,
+                "decided_at": existing.decided_at.isoformat() if existing.decided_at else None,
+            }
+        ReportLink.objects.update_or_create(
+            report=link.report,
+            dealpoint=target,
+            defaults={
+                "decision": LinkDecision.CONFIRMED,
+                "decided_by": actor,
+                "decided_at": timezone.now(),
+                "score": link.score,
+                "distance_m": link.distance_m,
+            },
+        )
+        moved.append(reference)
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
     _event(
         dealpoint=source,
         kind=EventKind.MERGED,
         actor=actor,
-        details={"into": target.reference, "reports": moved, "replaced": replaced},
+        details={"into": target.reference, "reports": moved, "was": was, "replaced": replaced},
         note=note,
     )
     _event(
@@ -891,8 +990,11 @@ def dealpoint_merge(
 
 @transaction.atomic
 def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "") -> DealPoint:
-    """Undo the last merge of `dealpoint` into another point: it comes back on the map, and
-    the reports the merge gave to the other point go back to it."""
+    """Undo the merge of `dealpoint` into another point: it comes back on the map, with the
+    reports the merge gave the other point that are still attached there (their links on the
+    other point go back to what they were). A report detached from it or attached elsewhere
+    since stays where it is now. Refused while the other point is itself merged into a third:
+    that later merge is undone first (otherwise the reports would be on two points)."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
         policy.access_object(
@@ -902,29 +1004,74 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     if dealpoint.merged_into_id is None:
         raise ValidationError(_("Ce point n'est fusionné dans aucun autre."))
     target = DealPoint.objects.select_for_update().get(pk=dealpoint.merged_into_id)
+    if target.merged_into_id is not None:
+        later = DealPoint.objects.get(pk=target.merged_into_id)
+        raise ValidationError(
+            _(
+                "%(target)s a depuis été fusionné dans %(later)s : annulez d'abord cette "
+                "fusion-là, depuis la fiche de %(target)s."
+            )
+            % {"target": target.reference, "later": later.reference}
+        )
     merge = (
         dealpoint.events.filter(kind=EventKind.MERGED, details__into=target.reference)
         .order_by("-occurred_at", "-pk")
         .first()
     )
     given = list(merge.details.get("reports", [])) if merge else []
+    was = dict(merge.details.get("was", {})) if merge else {}
     replaced = dict(merge.details.get("replaced", {})) if merge else {}
-    # The links the merge gave the target go; those it overwrote come back as they were.
-    ReportLink.objects.filter(dealpoint=target, report__reference__in=given).exclude(
-        report__reference__in=list(replaced)
-    ).delete()
-    for link in ReportLink.objects.filter(
-        dealpoint=target, report__reference__in=list(replaced)
-    ).select_related("report"):
-        before = replaced[link.report.reference]
-        link.decision = before["decision"]
-        link.score = before["score"]
-        link.distance_m = before["distance_m"]
-        link.decided_by_id = before["decided_by"]
-        link.decided_at = (
-            datetime.fromisoformat(before["decided_at"]) if before["decided_at"] else None
-        )
-        link.save(update_fields=["decision", "score", "distance_m", "decided_by", "decided_at"])
+    restored: list[str] = []
+    # Report → the point it is attached to now ("" for none), for those that stay.
+    stayed: dict[str, str] = {}
+    for report in Report.objects.filter(reference__in=given).order_by("pk"):
+        reference = report.reference
+        on_target = ReportLink.objects.filter(report=report, dealpoint=target).first()
+        own = ReportLink.objects.filter(report=report, dealpoint=dealpoint).first()
+        if on_target is None or on_target.decision not in ATTACHED_DECISIONS:
+            # Detached or moved since the merge: the later decision stands.
+            now = (
+                ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS)
+                .select_related("dealpoint")
+                .first()
+            )
+            stayed[reference] = now.dealpoint.reference if now else ""
+            if own is not None and own.decision == LinkDecision.MERGED:
+                own.decision = LinkDecision.REJECTED
+                own.decided_by = actor
+                own.decided_at = timezone.now()
+                own.save(update_fields=["decision", "decided_by", "decided_at"])
+            continue
+        # Still where the merge put it: the target's link goes back to what it was (or
+        # goes), then the report's own link is attached again.
+        if reference in replaced:
+            before = replaced[reference]
+            on_target.decision = before["decision"]
+            on_target.score = before["score"]
+            on_target.distance_m = before["distance_m"]
+            on_target.decided_by_id = before["decided_by"]
+            on_target.decided_at = (
+                datetime.fromisoformat(before["decided_at"]) if before["decided_at"] else None
+            )
+            on_target.save(
+                update_fields=["decision", "score", "distance_m", "decided_by", "decided_at"]
+            )
+        else:
+            on_target.delete()
+        # Merges recorded before `was` existed: an analyst's attachment.
+        decision = was.get(reference, LinkDecision.CONFIRMED)
+        if own is None:
+            ReportLink.objects.create(
+                report=report,
+                dealpoint=dealpoint,
+                decision=decision,
+                decided_by=actor,
+                decided_at=timezone.now(),
+            )
+        else:
+            own.decision = decision
+            own.save(update_fields=["decision"])
+        restored.append(reference)
     dealpoint.merged_into = None
     dealpoint.save(update_fields=["merged_into", "updated_at"])
     for point, other in ((dealpoint, target), (target, dealpoint)):
@@ -932,15 +1079,16 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
             dealpoint=point,
             kind=EventKind.UNMERGED,
             actor=actor,
-            details={"other": other.reference, "reports": given},
+            details={"other": other.reference, "reports": restored, "stayed": stayed},
             note=note,
         )
     _refresh_activity(target)
+    _refresh_activity(dealpoint)
     _audit(
         actor=actor,
         action=AuditAction.UPDATE,
         dealpoint=dealpoint,
-        details={"unmerged": target.reference},
+        details={"unmerged": target.reference, "reports": restored, "stayed": stayed},
     )
     return dealpoint
 

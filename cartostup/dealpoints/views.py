@@ -247,6 +247,19 @@ def _status_label(value: str) -> str:
     return _labels(value, DealPointStatus)[0] if value else "—"
 
 
+def attached_text(*, report: str, point: str, moved_from: tuple[str, ...] = ()) -> str:
+    """What the page says after attaching a report, naming the points it left."""
+    text = _("Signalement %(report)s rattaché à %(reference)s.") % {
+        "report": report,
+        "reference": point,
+    }
+    if moved_from:
+        text += " " + _("Il a quitté %(points)s, dont l'historique le mentionne.") % {
+            "points": ", ".join(moved_from)
+        }
+    return text
+
+
 def _event_lines(event: DealPointEvent) -> list[str]:
     """A history entry's details in French words (references and values, never raw JSON)."""
     details = event.details or {}
@@ -292,13 +305,18 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             }
         ]
     if kind == EventKind.REPORT_ATTACHED:
-        return [
+        lines = [
             _("Signalement %(reference)s : %(decision)s")
             % {
                 "reference": details.get("report", ""),
                 "decision": _labels(details.get("decision", ""), LinkDecision)[0].lower(),
             }
         ]
+        if details.get("moved_from"):
+            lines.append(
+                _("Venu de %(points)s") % {"points": ", ".join(map(str, details["moved_from"]))}
+            )
+        return lines
     if kind == EventKind.REPORT_DETACHED:
         if details.get("revised"):
             return [
@@ -308,6 +326,11 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 )
                 % {"reference": details.get("report", "")}
             ]
+        if details.get("moved_to"):
+            return [
+                _("Signalement %(reference)s rattaché à %(point)s : il a quitté ce point")
+                % {"reference": details.get("report", ""), "point": details["moved_to"]}
+            ]
         return [_("Signalement %(reference)s détaché") % {"reference": details.get("report", "")}]
     if kind == EventKind.MERGED:
         if details.get("into"):
@@ -316,9 +339,21 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             line = _("%(reference)s fusionné dans ce point") % {"reference": details.get("from")}
         return [line, *_references(details)]
     if kind == EventKind.UNMERGED:
-        return [
+        lines = [
             _("Fusion avec %(reference)s annulée") % {"reference": details.get("other", "")},
             *_references(details),
+        ]
+        for reference, now in sorted((details.get("stayed") or {}).items()):
+            if now:
+                line = _("%(reference)s reste à %(point)s, où il a été rattaché depuis")
+            else:
+                line = _("%(reference)s reste détaché, comme décidé depuis la fusion")
+            lines.append(line % {"reference": reference, "point": now})
+        return lines
+    if kind == EventKind.ALERT and details.get("closed"):
+        return [
+            _("Alerte de résurgence close : %(reference)s a été rattaché à %(point)s")
+            % {"reference": details.get("report", ""), "point": details.get("attached_to", "")}
         ]
     if kind == EventKind.SPLIT:
         if details.get("new"):
@@ -689,16 +724,15 @@ def dealpoint_attach(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             raise ValidationError(
                 {"report": _("Aucun signalement visible ne porte cette référence.")}
             )
-        services.report_attach(
+        link = services.report_attach(
             actor=request.user,
             dealpoint=dealpoint,
             report=report,
             decision=LinkDecision.CONFIRMED,
         )
-        return _("Signalement %(report)s rattaché à %(reference)s.") % {
-            "report": report.reference,
-            "reference": dealpoint.reference,
-        }
+        return attached_text(
+            report=report.reference, point=dealpoint.reference, moved_from=link.moved_from
+        )
 
     return _form_action(
         request, pk, key="attach_form", make=lambda point: AttachForm(request.POST), run=run
@@ -757,7 +791,7 @@ def dealpoint_confirm_link(request: AuthenticatedRequest, pk: int, report_pk: in
         messages.info(request, _("Ce signalement est déjà rattaché à ce point."))
         return redirect("dealpoints:detail", pk=dealpoint.pk)
     try:
-        services.report_attach(
+        attached = services.report_attach(
             actor=request.user,
             dealpoint=dealpoint,
             report=link.report,
@@ -768,8 +802,11 @@ def dealpoint_confirm_link(request: AuthenticatedRequest, pk: int, report_pk: in
     return _done(
         request,
         dealpoint,
-        _("Signalement %(report)s rattaché à %(reference)s.")
-        % {"report": link.report.reference, "reference": dealpoint.reference},
+        attached_text(
+            report=link.report.reference,
+            point=dealpoint.reference,
+            moved_from=attached.moved_from,
+        ),
     )
 
 

@@ -305,3 +305,43 @@ def test_match_reports_command(analyst):
     out = StringIO()
     call_command("match_reports", stdout=out)
     assert "0 signalements examinés" in out.getvalue()
+
+
+def test_attaching_a_report_elsewhere_closes_its_open_resurgence_alert(analyst):
+    dismantled = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    lat, lon = offset(60)
+    active = dealpoint(actor=analyst, latitude=lat, longitude=lon, name="Actif")
+    services.report_attach(actor=analyst, dealpoint=active, report=report)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED and alert.decided_by == analyst
+    event = dismantled.events.filter(kind=EventKind.ALERT).order_by("pk").last()
+    assert event is not None
+    assert event.details["closed"] == AlertStatus.DISMISSED
+    assert event.details["attached_to"] == active.reference
+    assert AuditEvent.objects.filter(
+        object_id=str(alert.pk), details__reason="report_attached"
+    ).exists()
+
+
+def test_confirming_a_resurgence_of_an_attached_report_moves_it_with_a_trace(analyst):
+    dismantled = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    lat, lon = offset(60)
+    active = dealpoint(actor=analyst, latitude=lat, longitude=lon, name="Actif")
+    # Attached by the matching (not an analyst): the alert stays open for the analyst.
+    ReportLink.objects.filter(report=report).delete()
+    services.report_attach(
+        actor=None, dealpoint=active, report=report, decision=LinkDecision.AUTOMATIC
+    )
+    confirmed = flows.alert_confirm(actor=analyst, alert=alert)
+    assert confirmed.moved_from == (active.reference,)
+    assert list(
+        ReportLink.objects.filter(
+            report=report, decision__in=[LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED]
+        ).values_list("dealpoint", flat=True)
+    ) == [dismantled.pk]
+    event = active.events.get(kind=EventKind.REPORT_DETACHED)
+    assert event.details["moved_to"] == dismantled.reference and event.actor == analyst

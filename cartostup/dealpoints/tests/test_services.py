@@ -506,3 +506,134 @@ def test_a_point_split_elsewhere_leaves_the_building_behind(persona):
         "3 rue des Tilleuls",
         "B",
     )
+
+
+# --- one point per report (audit of 2026-12-04) --------------------------------------------------
+
+
+def _attached_to(report):
+    """The points a report is attached to, live or merged."""
+    return sorted(
+        ReportLink.objects.filter(
+            report=report, decision__in=["automatic", "confirmed"]
+        ).values_list("dealpoint__reference", flat=True)
+    )
+
+
+def test_undoing_a_merge_whose_point_was_merged_since_is_refused_until_that_one_is_undone(
+    persona,
+):
+    analyst = persona("cross13_analyst")
+    reports = [
+        accepted_report(analyst=analyst, latitude=43.3452 + i / 10000, longitude=5.3950)
+        for i in range(3)
+    ]
+    first = dealpoint(actor=analyst, reports=[reports[0]])
+    second = dealpoint(actor=analyst, reports=[reports[1]])
+    third = dealpoint(actor=analyst, reports=[reports[2]])
+    services.dealpoint_merge(actor=analyst, source=first, target=second)
+    services.dealpoint_merge(actor=analyst, source=second, target=third)
+    for report in reports:
+        assert _attached_to(report) == [third.reference]
+
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_unmerge(actor=analyst, dealpoint=first)
+    assert refused.value.messages == [
+        f"{second.reference} a depuis été fusionné dans {third.reference} : annulez d'abord "
+        f"cette fusion-là, depuis la fiche de {second.reference}."
+    ]
+    first.refresh_from_db()
+    assert first.merged_into == second
+    assert _attached_to(reports[0]) == [third.reference]
+
+    # Undone in order, each point gets its own reports back.
+    services.dealpoint_unmerge(actor=analyst, dealpoint=second)
+    services.dealpoint_unmerge(actor=analyst, dealpoint=first)
+    assert [_attached_to(report) for report in reports] == [
+        [first.reference],
+        [second.reference],
+        [third.reference],
+    ]
+
+
+def test_unmerge_leaves_a_report_detached_or_moved_since_where_it_is(persona):
+    analyst = persona("cross13_analyst")
+    kept, detached, moved = (
+        accepted_report(analyst=analyst, latitude=43.3452 + i / 10000, longitude=5.3950)
+        for i in range(3)
+    )
+    source = dealpoint(actor=analyst, reports=[kept, detached, moved])
+    target = dealpoint(actor=analyst, name="Le même")
+    elsewhere = dealpoint(actor=analyst, name="Ailleurs")
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    services.report_detach(actor=analyst, dealpoint=target, report=detached)
+    services.report_attach(actor=analyst, dealpoint=elsewhere, report=moved)
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    assert _attached_to(kept) == [source.reference]
+    assert _attached_to(detached) == []
+    assert _attached_to(moved) == [elsewhere.reference]
+    # Nothing is left lent to a point that is no longer merged.
+    assert not ReportLink.objects.filter(decision=LinkDecision.MERGED).exists()
+    detached.refresh_from_db()
+    assert detached.awaiting_matching
+    event = source.events.get(kind=EventKind.UNMERGED)
+    assert event.details["reports"] == [kept.reference]
+    assert event.details["stayed"] == {detached.reference: "", moved.reference: elsewhere.reference}
+
+
+def test_a_merged_point_lends_its_reports_and_gets_their_decisions_back(persona):
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    source = dealpoint(actor=analyst)
+    target = dealpoint(actor=analyst, name="Le même")
+    services.report_attach(
+        actor=None, dealpoint=source, report=report, decision=LinkDecision.AUTOMATIC, score=0.9
+    )
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    assert _attached_to(report) == [target.reference]
+    assert source.links.get(report=report).decision == LinkDecision.MERGED
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    link = source.links.get(report=report)
+    assert (link.decision, link.score, link.decided_by) == (LinkDecision.AUTOMATIC, 0.9, None)
+
+
+def test_the_database_refuses_a_report_attached_to_two_points(persona):
+    from django.db import IntegrityError, transaction
+
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    dealpoint(actor=analyst, reports=[report])
+    other = dealpoint(actor=analyst, name="Autre")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReportLink.objects.create(report=report, dealpoint=other, decision=LinkDecision.AUTOMATIC)
+    # Proposed, refused or lent, any number of points may hold it.
+    ReportLink.objects.create(report=report, dealpoint=other, decision=LinkDecision.PROPOSED)
+
+
+def test_moving_a_report_is_recorded_on_the_point_it_leaves(persona):
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    left = dealpoint(actor=analyst, reports=[report])
+    other = dealpoint(actor=analyst, name="Autre")
+    link = services.report_attach(actor=analyst, dealpoint=other, report=report)
+    assert link.moved_from == (left.reference,)
+    assert _attached_to(report) == [other.reference]
+    event = left.events.get(kind=EventKind.REPORT_DETACHED)
+    assert event.actor == analyst
+    assert event.details == {
+        "report": report.reference,
+        "was": LinkDecision.CONFIRMED,
+        "moved_to": other.reference,
+    }
+    assert other.events.get(kind=EventKind.REPORT_ATTACHED).details["moved_from"] == [
+        left.reference
+    ]
+    assert (
+        _audits(left, AuditAction.UPDATE)
+        .filter(details__moved_to=other.reference, actor_username="cross13_analyst")
+        .exists()
+    )
+    # A point created with the report (a split, a proposal) is a move too.
+    third = dealpoint(actor=analyst, reports=[report], name="Troisième")
+    assert other.events.get(kind=EventKind.REPORT_DETACHED).details["moved_to"] == third.reference

@@ -576,3 +576,34 @@ def test_history_reads_in_french(client_for, analyst, point):
     assert "Opération de harcèlement (« pilonnage ») du 15/01/2026 : sans résultat" in page
     assert "détaché" in page
     assert "2026-01-15" not in page
+
+
+def test_attaching_a_report_of_another_point_says_it_left_it(client_for, analyst, point):
+    report = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3950)
+    other = dealpoint(actor=analyst, reports=[report], name="Autre")
+    client = client_for("cross13_analyst")
+    response = _post(client, "attach", point, {"attach-report": report.reference})
+    assert response.status_code == 302
+    page = _page(client.get(response["Location"]))
+    assert f"Il a quitté {other.reference}, dont l&#x27;historique le mentionne." in page
+    other_page = _page(client.get(reverse("dealpoints:detail", args=[other.pk])))
+    assert (
+        f"Signalement {report.reference} rattaché à {point.reference} : il a quitté ce point"
+        in other_page
+    )
+
+
+def test_undoing_a_merge_out_of_order_is_refused_with_the_reason(client_for, analyst, point):
+    first = dealpoint(actor=analyst, name="Premier")
+    second = dealpoint(actor=analyst, name="Second")
+    services.dealpoint_merge(actor=analyst, source=first, target=second)
+    services.dealpoint_merge(actor=analyst, source=second, target=point)
+    client = client_for("cross13_analyst")
+    response = _post(client, "unmerge", first)
+    assert response.status_code == 302
+    assert (
+        f"{second.reference} a depuis été fusionné dans {point.reference} : annulez d&#x27;abord"
+        in _page(client.get(response["Location"]))
+    )
+    first.refresh_from_db()
+    assert first.merged_into == second
