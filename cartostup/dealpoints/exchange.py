@@ -20,6 +20,7 @@ import io
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -40,9 +41,20 @@ from cartostup.core.choices import AuditAction
 from cartostup.core.dates import week_start
 
 from . import selectors, services
-from .choices import ATTACHED_DECISIONS, DealPointStatus, EventKind
+from .choices import (
+    ATTACHED_DECISIONS,
+    Confidence,
+    DealPointStatus,
+    DistributionChannel,
+    EventKind,
+    ObservedRole,
+    Precision,
+    Product,
+    TimeOfDay,
+    Weekday,
+)
 from .filters import DealPointFilterSet
-from .models import DealPoint
+from .models import DealPoint, DealPointEvent
 
 # --- columns -------------------------------------------------------------------------------------
 
@@ -548,9 +560,49 @@ def _list(value: Any, name: str, errors: dict[str, list[str]]) -> list[str]:
         if len(value) > MAX_CELL_LENGTH:
             errors.setdefault(name, []).append(_("Ce texte est trop long."))
             return []
-        return [item.strip() for item in re.split(r"[|,]", value) if item.strip()]
+        # « | » as the export writes; a comma when there is none (a label may hold one).
+        separator = LIST_SEPARATOR if LIST_SEPARATOR in value else ","
+        return [item.strip() for item in value.split(separator) if item.strip()]
     errors.setdefault(name, []).append(_("Une liste de codes est attendue."))
     return []
+
+
+def _folded(text: str) -> str:
+    """A word as compared with the choices: no case, no accents, one kind of apostrophe."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(stripped.casefold().split())
+
+
+def _choice_names(choices: Any) -> dict[str, str]:
+    """Every way a CROSS map may write a choice, folded, to its code: the code, the French
+    label (« Cocaïne ») and the label without its precision in brackets (« Soirée » for
+    « Soirée (18 h – 0 h) », « Guetteurs » for « Guetteurs (« chouffs ») »)."""
+    names: dict[str, str] = {}
+    for value, label in choices.choices:
+        for name in (str(label), str(label).split(" (")[0], value):
+            names.setdefault(_folded(name), value)
+    return names
+
+
+def _choice(text: str, choices: Any) -> str:
+    """The code of a choice written as its code or its French label; as written if it is
+    neither (the service then says which values it accepts)."""
+    return _choice_names(choices).get(_folded(text), text) if text else text
+
+
+def _hours(tokens: list[str]) -> list[str]:
+    """Opening hours written « day:time », each part as its code or its French label
+    (« lundi:soirée » is « mon:evening »)."""
+    days, times = _choice_names(Weekday), _choice_names(TimeOfDay)
+    hours = []
+    for token in tokens:
+        day, separator, moment = token.partition(":")
+        if separator and _folded(day) in days and _folded(moment) in times:
+            hours.append(f"{days[_folded(day)]}:{times[_folded(moment)]}")
+        else:
+            hours.append(token)
+    return hours
 
 
 # Imported activity dates older than this are refused (typing errors, placeholder dates).
@@ -598,9 +650,11 @@ class RowInput:
     last_activity_at: datetime | None
 
 
-def row_input(row: SourceRow) -> tuple[RowInput | None, dict[str, list[str]]]:
-    """The service's input for one row, or the errors that prevent building it (types,
-    dates, unknown statuses). Choices, position and territory are checked by the service."""
+def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
+    """The service's input for one row, and the errors found while reading it (types,
+    dates, statuses). Every cell is read on its own, so that one bad cell hides no other; a
+    cell in error gives its default. Choices may be written as codes or French labels;
+    whether they exist, the position and the territory are checked by the service."""
     values = row.values
     errors: dict[str, list[str]] = {}
     if "__invalid__" in values:
@@ -617,40 +671,132 @@ def row_input(row: SourceRow) -> tuple[RowInput | None, dict[str, list[str]]]:
     turnover = _number(values.get("estimated_daily_turnover"), "estimated_daily_turnover", errors)
     if turnover is not None and not turnover.is_integer():
         errors.setdefault("estimated_daily_turnover", []).append(_("Un nombre entier est attendu."))
-    status = _text(values.get("status"), "status", errors) or DealPointStatus.REPORTED
+    status = _choice(_text(values.get("status"), "status", errors), DealPointStatus)
+    status = status or DealPointStatus.REPORTED
     if status not in DealPointStatus.values:
         errors.setdefault("status", []).append(
-            _("Statut inconnu (valeurs : %(values)s).")
-            % {"values": ", ".join(DealPointStatus.values)}
+            _("Statut inconnu (valeurs acceptées : %(values)s).")
+            % {"values": services.accepted_values(DealPointStatus)}
         )
     elif status == DealPointStatus.MOVED:
         errors.setdefault("status", []).append(
-            _("Un point « déplacé » ne s'importe pas : son successeur est inconnu.")
+            _(
+                "Un point « déplacé » ne s'importe pas : son successeur est inconnu. Importez-le "
+                "avec le statut « démantelé », puis désignez son successeur sur la plateforme."
+            )
         )
     defaults = services.DealPointInput()
+
+    def text(name: str) -> str:
+        return _text(values.get(name), name, errors)
+
+    def choice(name: str, choices: Any, default: str) -> str:
+        return _choice(text(name), choices) or default
+
     data = services.DealPointInput(
         latitude=latitude,
         longitude=longitude,
-        precision=_text(values.get("precision"), "precision", errors) or defaults.precision,
-        name=_text(values.get("name"), "name", errors),
-        address=_text(values.get("address"), "address", errors),
-        building_label=_text(values.get("building_label"), "building_label", errors),
-        stairwell_label=_text(values.get("stairwell_label"), "stairwell_label", errors),
-        channel=_text(values.get("channel"), "channel", errors) or defaults.channel,
-        products=_list(values.get("products"), "products", errors),
-        opening_hours=_list(values.get("opening_hours"), "opening_hours", errors),
-        observed_roles=_list(values.get("observed_roles"), "observed_roles", errors),
+        precision=choice("precision", Precision, defaults.precision),
+        name=text("name"),
+        address=text("address"),
+        building_label=text("building_label"),
+        stairwell_label=text("stairwell_label"),
+        channel=choice("channel", DistributionChannel, defaults.channel),
+        products=[
+            _choice(item, Product) for item in _list(values.get("products"), "products", errors)
+        ],
+        opening_hours=_hours(_list(values.get("opening_hours"), "opening_hours", errors)),
+        observed_roles=[
+            _choice(item, ObservedRole)
+            for item in _list(values.get("observed_roles"), "observed_roles", errors)
+        ],
         estimated_daily_turnover=int(turnover)
         if turnover is not None and turnover.is_integer() and abs(turnover) < 10**12
         else None,
-        confidence=_text(values.get("confidence"), "confidence", errors) or defaults.confidence,
+        confidence=choice("confidence", Confidence, defaults.confidence),
     )
     first = _moment(values.get("first_reported_at"), "first_reported_at", errors)
     last = _moment(values.get("last_activity_at"), "last_activity_at", errors)
-    reference = _text(values.get("reference"), "reference", errors)[:40]
-    if errors:
-        return None, errors
-    return RowInput(data, status, reference, first, last), {}
+    reference = text("reference")[:40]
+    if "\x00" in reference:
+        errors.setdefault("reference", []).append(_("Ce texte contient un caractère invalide."))
+        reference = ""
+    return RowInput(data, status, reference, first, last), errors
+
+
+@dataclass(frozen=True)
+class ImportColumn:
+    name: str
+    meaning: str
+    accepted: str
+
+
+def import_columns() -> list[ImportColumn]:
+    """The columns an import reads, what they mean and the values they accept (the import
+    page shows them). Choices are written as their code or their French label."""
+    label = _("« %(label)s » ou %(code)s")
+
+    def choices(kind: Any) -> str:
+        return ", ".join(label % {"label": text, "code": code} for code, text in kind.choices)
+
+    listed = _("Plusieurs valeurs séparées par « | ». ")
+    moment = _("AAAA-MM-JJ ou AAAA-MM-JJTHH:MM, depuis %(year)s, pas dans le futur.") % {
+        "year": EARLIEST_YEAR
+    }
+    return [
+        ImportColumn(
+            "reference",
+            _("Référence du point dans la carte d'origine (facultative)"),
+            _(
+                "Texte libre. Une référence que la plateforme connaît déjà (celle d'un point "
+                "de Cartostup, ou d'une ligne importée auparavant) : ligne ignorée, « déjà "
+                "présente »."
+            ),
+        ),
+        ImportColumn("latitude", _("Latitude (obligatoire)"), _("Degrés décimaux (WGS 84).")),
+        ImportColumn("longitude", _("Longitude (obligatoire)"), _("Degrés décimaux (WGS 84).")),
+        ImportColumn(
+            "status",
+            _("Statut (par défaut : signalé)"),
+            choices(DealPointStatus)
+            + ". "
+            + _("Un point déplacé ne s'importe pas (son successeur est inconnu)."),
+        ),
+        ImportColumn(
+            "precision", _("Précision de la position (par défaut : immeuble)"), choices(Precision)
+        ),
+        ImportColumn("name", _("Nom d'usage du point"), _("Texte libre.")),
+        ImportColumn("address", _("Adresse"), _("Texte libre (300 caractères).")),
+        ImportColumn("building_label", _("Bâtiment"), _("Texte libre (60 caractères).")),
+        ImportColumn("stairwell_label", _("Cage d'escalier"), _("Texte libre (60 caractères).")),
+        ImportColumn(
+            "channel",
+            _("Mode de distribution (par défaut : point fixe)"),
+            choices(DistributionChannel),
+        ),
+        ImportColumn("products", _("Produits"), listed + choices(Product)),
+        ImportColumn(
+            "opening_hours",
+            _("Horaires d'ouverture"),
+            listed
+            + _("Un jour et un moment séparés par « : » (ex. « lundi:soirée » ou mon:evening). ")
+            + _("Jours : %(days)s. Moments : %(times)s.")
+            % {"days": choices(Weekday), "times": choices(TimeOfDay)},
+        ),
+        ImportColumn("observed_roles", _("Rôles observés"), listed + choices(ObservedRole)),
+        ImportColumn(
+            "estimated_daily_turnover",
+            _("Chiffre d'affaires quotidien estimé (euros)"),
+            _("Nombre entier de 0 à 100 000 000."),
+        ),
+        ImportColumn(
+            "confidence",
+            _("Fiabilité de l'information (par défaut : faible)"),
+            choices(Confidence),
+        ),
+        ImportColumn("first_reported_at", _("Premier signalement"), moment),
+        ImportColumn("last_activity_at", _("Dernière activité"), moment),
+    ]
 
 
 # --- import: the service -------------------------------------------------------------------------
@@ -662,15 +808,26 @@ class RowError:
     messages: list[str]
 
 
+@dataclass(frozen=True)
+class RowSkipped:
+    """A line already on the platform: its reference is that of a point (an export of
+    Cartostup) or the original reference of a point imported before."""
+
+    line: int
+    reference: str
+    existing: str
+
+
 @dataclass
 class ImportResult:
     """What an import did: lines read, lines valid, references created (empty when nothing
-    was kept), and the errors per line."""
+    was kept), the errors per line and the lines skipped as already present."""
 
     total: int = 0
     valid: int = 0
     created: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    skipped: list[RowSkipped] = field(default_factory=list)
     imported: bool = False
     dry_run: bool = False
 
@@ -697,6 +854,28 @@ def _error_dict(error: ValidationError) -> dict[str, list[str]]:
     return {"__all__": list(error.messages)}
 
 
+def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str]:
+    """Each reference of the file that the platform already holds, with the point that holds
+    it: a point of that reference, or a point imported from a line of that reference. Among
+    the points the actor may see only (an invisible point is not confirmed to exist)."""
+    wanted = {reference for reference in references if reference}
+    if not wanted:
+        return {}
+    visible = policy.restrict(DealPoint.objects.all(), actor=actor)
+    present = dict(
+        DealPointEvent.objects.filter(
+            kind=EventKind.IMPORTED,
+            details__origin_reference__in=sorted(wanted),
+            dealpoint__in=visible.values("pk"),
+        ).values_list("details__origin_reference", "dealpoint__reference")
+    )
+    present.update(
+        (reference, reference)
+        for reference in visible.filter(reference__in=wanted).values_list("reference", flat=True)
+    )
+    return present
+
+
 def dealpoints_import(
     *,
     actor: User,
@@ -707,9 +886,12 @@ def dealpoints_import(
 ) -> ImportResult:
     """Create one deal point per row (history IMPORTED, status from the file), in ONE
     transaction, through `services.dealpoint_create`, which validates each row (choices,
-    position inside the actor's territory...). If a row is invalid nothing is kept, unless
-    `partial` (the valid rows are kept). `dry_run` validates and keeps nothing. Audited
-    (IMPORT: format, counts) unless a dry run."""
+    position inside the actor's territory...); a row's errors are all reported at once. If a
+    row is invalid nothing is kept, unless `partial` (the valid rows are kept). A row whose
+    reference the platform already holds (`_already_present`: an export of Cartostup, a file
+    imported before) is skipped and reported, never duplicated; a reference twice in the
+    file is an error. `dry_run` validates and keeps nothing. Audited (IMPORT: format,
+    counts) unless a dry run."""
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     if len(rows) > MAX_IMPORT_ROWS:
         raise ImportFileError(
@@ -718,9 +900,33 @@ def dealpoints_import(
     result = ImportResult(total=len(rows), dry_run=dry_run)
     try:
         with transaction.atomic():
-            for row in rows:
-                parsed, errors = row_input(row)
-                if parsed is None:
+            parsed_rows = [(row, *row_input(row)) for row in rows]
+            present = _already_present(
+                actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
+            )
+            seen: dict[str, int] = {}
+            for row, parsed, errors in parsed_rows:
+                if parsed.reference in present:
+                    result.skipped.append(
+                        RowSkipped(row.line, parsed.reference, present[parsed.reference])
+                    )
+                    continue
+                if parsed.reference in seen:
+                    errors.setdefault("reference", []).append(
+                        _("Cette référence est déjà celle de la ligne %(line)s.")
+                        % {"line": seen[parsed.reference]}
+                    )
+                elif parsed.reference:
+                    seen[parsed.reference] = row.line
+                if errors:
+                    # The service checks the rest of the line too: every error at once.
+                    for name, messages in services.dealpoint_input_check(
+                        actor=actor, data=parsed.data
+                    ).items():
+                        if name not in errors and not (
+                            name == "latitude" and ("longitude" in errors or "__all__" in errors)
+                        ):
+                            errors[name] = messages
                     result.errors.append(RowError(row.line, _messages(errors)))
                     continue
                 try:
@@ -734,6 +940,7 @@ def dealpoints_import(
                             % {"reference": parsed.reference}
                             if parsed.reference
                             else "",
+                            origin_reference=parsed.reference,
                         )
                         _set_imported_dates(point, parsed)
                 except ValidationError as error:
@@ -753,6 +960,7 @@ def dealpoints_import(
                     "rows": result.total,
                     "created": len(result.created),
                     "invalid": result.invalid,
+                    "skipped": len(result.skipped),
                     "partial": partial,
                 },
             )
@@ -770,6 +978,7 @@ def dealpoints_import(
                     "rows": result.total,
                     "created": 0,
                     "invalid": result.invalid,
+                    "skipped": len(result.skipped),
                     "partial": partial,
                 },
             )

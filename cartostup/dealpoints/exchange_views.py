@@ -106,5 +106,6 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
         "form": form,
         "result": result,
         "columns": exchange.COLUMNS,
+        "import_columns": exchange.import_columns(),
     }
     return render(request, "dealpoints/exchange/import.html", context)

@@ -118,28 +118,49 @@ def input_from_dealpoint(dealpoint: DealPoint) -> DealPointInput:
     )
 
 
+def accepted_values(choices: Any) -> str:
+    """The values a choice accepts, as an error message lists them: « code (Libellé) »."""
+    return ", ".join(f"{value} ({label})" for value, label in choices.choices)
+
+
+def accepted_opening_hours() -> str:
+    """How an opening hour is written: a day and a time of day."""
+    return _("jour:moment, jour parmi %(days)s ; moment parmi %(times)s (ex. mon:evening)") % {
+        "days": accepted_values(Weekday),
+        "times": accepted_values(TimeOfDay),
+    }
+
+
 def _input_errors(data: DealPointInput) -> dict[str, list[str]]:
+    """Every error of the fields, each checked on its own (the position is checked apart)."""
     errors: dict[str, list[str]] = {}
 
-    def unknown(name: str, values: Iterable[Any], allowed: Iterable[str]) -> None:
+    def unknown(name: str, values: Iterable[Any], allowed: Iterable[str], accepted: str) -> None:
         if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
             errors.setdefault(name, []).append(_("Valeur invalide."))
             return
         wrong = sorted(set(values) - set(allowed))
         if wrong:
             errors.setdefault(name, []).append(
-                _("Valeurs inconnues : %(values)s.") % {"values": ", ".join(wrong)}
+                _("Valeurs inconnues : %(values)s (valeurs acceptées : %(accepted)s).")
+                % {"values": ", ".join(wrong), "accepted": accepted}
             )
 
-    unknown("products", data.products, Product.values)
-    unknown("observed_roles", data.observed_roles, ObservedRole.values)
-    unknown("opening_hours", data.opening_hours, OPENING_HOUR_TOKENS)
-    if data.precision not in Precision.values:
-        errors.setdefault("precision", []).append(_("Choisissez une précision."))
-    if data.channel not in DistributionChannel.values:
-        errors.setdefault("channel", []).append(_("Choisissez un mode de distribution."))
-    if data.confidence not in Confidence.values:
-        errors.setdefault("confidence", []).append(_("Choisissez un niveau de fiabilité."))
+    def choose(name: str, value: Any, choices: Any, message: str) -> None:
+        if value not in choices.values:
+            errors.setdefault(name, []).append(
+                _("%(message)s (valeurs acceptées : %(accepted)s).")
+                % {"message": message, "accepted": accepted_values(choices)}
+            )
+
+    unknown("products", data.products, Product.values, accepted_values(Product))
+    unknown(
+        "observed_roles", data.observed_roles, ObservedRole.values, accepted_values(ObservedRole)
+    )
+    unknown("opening_hours", data.opening_hours, OPENING_HOUR_TOKENS, accepted_opening_hours())
+    choose("precision", data.precision, Precision, _("Choisissez une précision"))
+    choose("channel", data.channel, DistributionChannel, _("Choisissez un mode de distribution"))
+    choose("confidence", data.confidence, Confidence, _("Choisissez un niveau de fiabilité"))
     turnover = data.estimated_daily_turnover
     if turnover is not None and (
         isinstance(turnover, bool) or not isinstance(turnover, int) or not 0 <= turnover <= 10**8
@@ -472,28 +493,24 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
 # --- create and edit -----------------------------------------------------------------------------
 
 
-@transaction.atomic
-def dealpoint_create(
-    *,
-    actor: User | None,
-    data: DealPointInput,
-    reports: Sequence[Report] = (),
-    status: str = DealPointStatus.REPORTED,
-    kind: str = EventKind.CREATED,
-    note: str = "",
-) -> DealPoint:
-    """A new deal point where the data says, owned by the CROSS of its département and
-    distributed to the law-enforcement services of the territory; `reports` (accepted
-    reports the actor may see) are attached to it."""
-    if actor is not None:
-        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+def _new_point_errors(
+    *, actor: User | None, data: DealPointInput
+) -> tuple[dict[str, list[str]], _Place | None, Building | None]:
+    """Every error of a new point's data at once: each field, the position and whether it is
+    inside the actor's territory, the building (visible, and where the point is)."""
     errors = _input_errors(data)
     try:
-        place = _place(data.latitude, data.longitude)
+        place: _Place | None = _place(data.latitude, data.longitude)
     except ValidationError as error:
         for name, messages in error.message_dict.items():
             errors.setdefault(name, []).extend(messages)
         place = None
+    if place is not None and actor is not None:
+        departement = place.commune.departement
+        if not policy.restrict(
+            type(departement).objects.filter(pk=departement.pk), actor=actor
+        ).exists():
+            errors.setdefault("latitude", []).append(_("Ce lieu est hors de votre territoire."))
     building = None
     try:
         building = _building(actor, data.building_id)
@@ -504,18 +521,38 @@ def dealpoint_create(
             building, place.latitude, place.longitude
         ).items():
             errors.setdefault(name, []).extend(messages)
+    return errors, place, building
+
+
+def dealpoint_input_check(*, actor: User | None, data: DealPointInput) -> dict[str, list[str]]:
+    """The errors `dealpoint_create` would raise for this data, all at once, without writing
+    (an import reports every error of a line, even those it found itself first)."""
+    return _new_point_errors(actor=actor, data=data)[0]
+
+
+@transaction.atomic
+def dealpoint_create(
+    *,
+    actor: User | None,
+    data: DealPointInput,
+    reports: Sequence[Report] = (),
+    status: str = DealPointStatus.REPORTED,
+    kind: str = EventKind.CREATED,
+    note: str = "",
+    origin_reference: str = "",
+) -> DealPoint:
+    """A new deal point where the data says, owned by the CROSS of its département and
+    distributed to the law-enforcement services of the territory; `reports` (accepted
+    reports the actor may see) are attached to it. An imported point keeps the reference it
+    had in its file (`origin_reference`, in its history) so that a second import knows it."""
+    if actor is not None:
+        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    errors, place, building = _new_point_errors(actor=actor, data=data)
     if errors or place is None:
         raise ValidationError(errors)
     if status not in DealPointStatus.values:
         raise ValidationError({"status": _("Statut inconnu.")})
     departement = place.commune.departement
-    if (
-        actor is not None
-        and not policy.restrict(
-            type(departement).objects.filter(pk=departement.pk), actor=actor
-        ).exists()
-    ):
-        raise ValidationError({"latitude": _("Ce lieu est hors de votre territoire.")})
     found = _reports_for(actor=actor, reports=reports)
     now = timezone.now()
     dealpoint = DealPoint(
@@ -540,7 +577,10 @@ def dealpoint_create(
         kind=kind,
         actor=actor,
         to_status=status,
-        details={"reports": [report.reference for report in found]},
+        details={
+            "reports": [report.reference for report in found],
+            **({"origin_reference": origin_reference} if origin_reference else {}),
+        },
         note=note,
         at=now,
     )

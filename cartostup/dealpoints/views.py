@@ -33,6 +33,7 @@ from cartostup.core.paging import paginate
 
 from . import selectors, services
 from .choices import (
+    AlertKind,
     Confidence,
     DealPointStatus,
     DistributionChannel,
@@ -190,6 +191,12 @@ _CHOICE_FIELDS: dict[str, Any] = {
     "products": Product,
     "observed_roles": ObservedRole,
 }
+
+
+# Fields of the point a history entry may name (anything else in `details` stays internal).
+_POINT_FIELDS = frozenset(
+    {*_CHOICE_FIELDS, "opening_hours", "name", "address", "building_label", "stairwell_label"}
+)
 
 
 def _hours_label(tokens: list[str]) -> list[str]:
@@ -368,7 +375,33 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             _("Désigné comme successeur de %(reference)s")
             % {"reference": details.get("predecessor", "")}
         ]
-    return [f"{key} : {_value_label(key, value)}" for key, value in sorted(details.items())]
+    if kind == EventKind.ALERT:
+        return _alert_lines(details)
+    # A kind without its own sentence: the point's own fields, labelled in French; other keys
+    # (ids of other tables, internal markers) are not the reader's business.
+    return [
+        f"{_field_label(key)} : {_value_label(key, value)}"
+        for key, value in sorted(details.items())
+        if key in _POINT_FIELDS
+    ]
+
+
+def _alert_lines(details: dict[str, Any]) -> list[str]:
+    """An alert in a sentence: what it suspects and the report or point that raised it (the
+    alert's own id is internal)."""
+    report, candidate = details.get("report"), details.get("candidate")
+    if details.get("kind") == AlertKind.SUCCESSOR:
+        if candidate:
+            return [
+                _("Alerte de déplacement possible : nouveau point %(reference)s à proximité")
+                % {"reference": candidate}
+            ]
+        return [_("Alerte de déplacement possible : nouveau point à proximité")]
+    if report:
+        return [_("Alerte de résurgence : signalement %(reference)s") % {"reference": report}]
+    if candidate:
+        return [_("Alerte de résurgence : point %(reference)s") % {"reference": candidate}]
+    return [_("Alerte de résurgence")]
 
 
 def _history(events: list[DealPointEvent]) -> list[dict[str, Any]]:

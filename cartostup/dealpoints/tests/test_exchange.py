@@ -19,7 +19,7 @@ from cartostup.access.choices import Marking
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import exchange
+from cartostup.dealpoints import exchange, services
 from cartostup.dealpoints.choices import DealPointStatus, EventKind
 from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.rules import LANDLORD_FIELDS
@@ -268,12 +268,147 @@ def test_geojson_and_comma_csv_with_bom_are_read():
 
 def test_export_then_import_round_trip(client_for, analyst, point):
     exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
-    rows = exchange.parse_rows(exported, "export.csv")
+    # Without its references (those of the platform's points), an export reads back.
+    table = list(csv.reader(io.StringIO(exported.decode("utf-8-sig")), delimiter=";"))
+    for line in table[1:]:
+        line[0] = ""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";").writerows(table)
+    rows = exchange.parse_rows(buffer.getvalue().encode(), "export.csv")
     result = exchange.dealpoints_import(actor=analyst, rows=rows)
     assert result.imported, result.errors
     copy = DealPoint.objects.get(reference=result.created[0])
     assert copy.name == point.name  # the apostrophe that neutralised the formula is removed
     assert copy.opening_hours == point.opening_hours
+
+
+# The user audit's line: a bad date and French words, some of which are not values at all.
+AUDIT_HEADER = (
+    "reference;status;latitude;longitude;precision;channel;products;opening_hours;"
+    "estimated_daily_turnover;confidence;first_reported_at"
+)
+AUDIT_LINE = "OLD-9;;43.3452;5.3949;Immeuble;Point fixe;Cocaïne;lundi;-5;haute;2024-13-45"
+
+
+def test_every_error_of_a_line_is_reported_at_once(analyst):
+    rows = exchange.parse_rows(_csv(AUDIT_LINE, header=AUDIT_HEADER), "carte.csv")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).errors
+    text = "\n".join(error.messages)
+    assert "Date invalide" in text
+    assert "Indiquez un montant en euros" in text  # -5
+    assert "Valeurs inconnues : lundi" in text and "mon (Lundi)" in text
+    assert "Choisissez un niveau de fiabilité" in text and "high (Élevée)" in text
+    # French labels are values: « Cocaïne », « Point fixe », « Immeuble » are not errors.
+    assert "Cocaïne" not in text.split("valeurs acceptées")[0]
+    assert "précision" not in text and "distribution" not in text
+    assert len(error.messages) == 4
+
+
+def test_unknown_values_are_all_reported_with_the_accepted_ones(analyst):
+    line = "OLD-9;closed;43.3452;abc;partout;à pied;sucre|cocaine;fri;x;;hier"
+    rows = exchange.parse_rows(_csv(line, header=AUDIT_HEADER), "carte.csv")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).errors
+    text = "\n".join(error.messages)
+    for expected in (
+        "Statut inconnu (valeurs acceptées : reported (Signalé)",
+        "longitude : Un nombre est attendu",
+        "Choisissez une précision (valeurs acceptées : stairwell",
+        "Choisissez un mode de distribution (valeurs acceptées : fixed (Point fixe)",
+        "Valeurs inconnues : sucre (valeurs acceptées : cannabis",
+        "Valeurs inconnues : fri (valeurs acceptées : jour:moment",
+        "Date invalide",
+    ):
+        assert expected in text, (expected, text)
+    # An unreadable longitude does not also say the position is missing.
+    assert "Indiquez la position" not in text
+
+
+def test_french_labels_are_read_as_values(analyst):
+    line = (
+        "OLD-1;DÉMANTELÉ;43.3452;5.3949;immeuble;point fixe;Cocaïne|Cannabis;"
+        "lundi:soirée|FRI:Nuit;120;elevee;2024-05-01"
+    )
+    rows = exchange.parse_rows(_csv(line, header=AUDIT_HEADER), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.imported, result.errors
+    point = DealPoint.objects.get(reference=result.created[0])
+    assert point.status == DealPointStatus.DISMANTLED
+    assert (point.precision, point.channel, point.confidence) == ("building", "fixed", "high")
+    assert point.products == ["cocaine", "cannabis"]
+    assert point.opening_hours == ["mon:evening", "fri:night"]
+
+
+def _moved_point(analyst):
+    old = dealpoint(actor=analyst, name="Ancien")
+    new = dealpoint(actor=analyst, name="Nouveau")
+    services.dealpoint_change_status(actor=analyst, dealpoint=old, status=DealPointStatus.CONFIRMED)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=old, status=DealPointStatus.MOVED, successor=new
+    )
+    return old
+
+
+def test_the_platforms_own_export_is_skipped_as_already_present(client_for, analyst):
+    moved = _moved_point(analyst)
+    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
+    rows = exchange.parse_rows(exported, "export.csv")
+    checked = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    # The moved point is no error: it is there already, like the others.
+    assert checked.errors == []
+    assert {skipped.reference for skipped in checked.skipped} == set(
+        DealPoint.objects.values_list("reference", flat=True)
+    )
+    assert moved.reference in {skipped.existing for skipped in checked.skipped}
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.created == [] and not result.imported
+    assert DealPoint.objects.count() == 2
+    page = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(exported, "export.csv"), "action": "check"}
+    )
+    body = page.content.decode()
+    assert "2 lignes déjà présentes, ignorées" in body
+    assert f"déjà présent : {moved.reference}" in body
+    assert "Rien à importer" in body
+
+
+def test_a_file_imported_twice_is_not_duplicated(analyst):
+    rows = exchange.parse_rows(_csv(VALID, VALID_2), "carte.csv")
+    first = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert len(first.created) == 2
+    third = "OLD-5;;Cour;43.3455;5.3955;street;;;"
+    rows = exchange.parse_rows(_csv(VALID, VALID_2, third), "carte.csv")
+    again = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert [(s.line, s.reference) for s in again.skipped] == [(2, "OLD-1"), (3, "OLD-2")]
+    assert again.skipped[0].existing == first.created[0]
+    assert again.imported and len(again.created) == 1
+    assert DealPoint.objects.count() == 3
+
+
+def test_a_reference_twice_in_the_file_is_an_error(analyst):
+    rows = exchange.parse_rows(_csv(VALID, VALID.replace("Le four", "Autre")), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert not result.imported
+    assert result.errors[0].line == 3
+    assert "déjà celle de la ligne 2" in " ".join(result.errors[0].messages)
+
+
+def test_a_point_the_actor_cannot_see_is_not_told_present(persona):
+    hidden = dealpoint(
+        actor=persona("cross93_analyst"), latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]
+    )
+    line = f"{hidden.reference};;Le four;43.3452;5.3949;building;;;"
+    rows = exchange.parse_rows(_csv(line), "carte.csv")
+    result = exchange.dealpoints_import(actor=persona("cross13_analyst"), rows=rows, dry_run=True)
+    assert result.skipped == [] and result.valid == 1
+
+
+def test_import_page_documents_each_column_and_its_values(client_for):
+    body = client_for("cross13_analyst").get(IMPORT).content.decode()
+    for column in exchange.import_columns():
+        assert f"<code>{column.name}</code>" in body
+    assert "« Cocaïne » ou cocaine" in body and "« Point fixe » ou fixed" in body
+    assert "« Démantelé » ou dismantled" in body
+    assert "n&#x27;est pas une source d&#x27;import" in body or "n'est pas une source" in body
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ record, the forms and every analyst action."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -12,9 +13,9 @@ from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import services
-from cartostup.dealpoints.choices import DealPointStatus, EventKind, LinkDecision
-from cartostup.dealpoints.models import DealPoint, Operation, ReportLink
+from cartostup.dealpoints import flows, services, views
+from cartostup.dealpoints.choices import AlertKind, DealPointStatus, EventKind, LinkDecision
+from cartostup.dealpoints.models import DealPoint, DealPointEvent, Operation, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 
 pytestmark = pytest.mark.django_db
@@ -607,3 +608,81 @@ def test_undoing_a_merge_out_of_order_is_refused_with_the_reason(client_for, ana
     )
     first.refresh_from_db()
     assert first.merged_into == second
+
+
+def test_an_alert_in_the_history_reads_as_a_french_sentence(client_for, analyst, point):
+    report = accepted_report(analyst=analyst)
+    alert = flows._alert_create(
+        kind=AlertKind.RESURGENCE, dealpoint=point, distance_m=40.0, report=report
+    )
+    assert alert is not None
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[point.pk])))
+    assert f"Alerte de résurgence : signalement {report.reference}" in page
+    assert f"alert : {alert.pk}" not in page
+    assert "candidate :" not in page and "kind :" not in page and "report :" not in page
+
+
+# What the services (and the demo, the synthetic national data) store for each kind.
+_STORED_DETAILS: dict[str, list[dict]] = {
+    EventKind.CREATED: [{"reports": ["SIG-13-000001"]}, {"synthetic": True}],
+    EventKind.IMPORTED: [{"reports": []}],
+    EventKind.EDITED: [
+        {"name": ["A", "B"], "products": [["cannabis"], ["cocaine"]]},
+        {"building_id": [None, 4], "position": [[43.3, 5.4], [43.31, 5.41]]},
+        {"confidence": ["low", "high"], "opening_hours": [[], ["mon:evening"]]},
+    ],
+    EventKind.STATUS: [{}, {"successor": "PD-13-0002"}, {"operation": 12}],
+    EventKind.OPERATION: [
+        {"operation": 12, "kind": "raid", "outcome": "none", "date": "2026-01-15"}
+    ],
+    EventKind.REPORT_ATTACHED: [
+        {"report": "SIG-13-000001", "decision": "automatic", "score": 0.93}
+    ],
+    EventKind.REPORT_DETACHED: [
+        {"report": "SIG-13-000001", "was": "confirmed"},
+        {"report": "SIG-13-000001", "revised": "proposed"},
+    ],
+    EventKind.MERGED: [
+        {"into": "PD-13-0002", "reports": ["SIG-13-000001"], "replaced": {"1": "2"}},
+        {"from": "PD-13-0002", "reports": []},
+    ],
+    EventKind.UNMERGED: [{"other": "PD-13-0002", "reports": ["SIG-13-000001"]}],
+    EventKind.SPLIT: [
+        {"new": "PD-13-0002", "reports": ["SIG-13-000001"]},
+        {"from": "PD-13-0001", "reports": ["SIG-13-000001"]},
+    ],
+    EventKind.SUCCESSOR: [{"predecessor": "PD-13-0001"}],
+    EventKind.ALERT: [
+        {"alert": 7, "kind": "resurgence", "report": "SIG-13-000202", "candidate": None},
+        {"alert": 8, "kind": "successor", "report": None, "candidate": "PD-13-0009"},
+    ],
+}
+
+# The English keys the services store, and the English codes of the choices.
+_ENGLISH = re.compile(
+    r"\b(alert|candidate|kind|report|reports|decision|score|was|revised|into|from|replaced|"
+    r"other|new|predecessor|successor|operation|outcome|date|synthetic|building_id|position|"
+    r"raid|none|automatic|confirmed|proposed|resurgence|products|cannabis|cocaine|low|high|"
+    r"mon|evening|opening_hours|confidence|name)\b"
+)
+
+
+def test_every_history_kind_reads_in_french_without_keys_or_ids():
+    assert set(_STORED_DETAILS) == set(EventKind.values)
+    for kind, samples in _STORED_DETAILS.items():
+        for details in samples:
+            event = DealPointEvent(
+                kind=kind,
+                from_status=DealPointStatus.REPORTED,
+                to_status=DealPointStatus.CONFIRMED,
+                details=details,
+            )
+            lines = views._event_lines(event)
+            assert lines, (kind, details)
+            for line in lines:
+                # References (SIG-…, PD-…) are the users' own; nothing else is raw.
+                text = re.sub(r"\b(SIG|PD)-\d+-\d+\b", "", line)
+                assert not _ENGLISH.search(text), (kind, details, line)
+                assert " 7" not in text and " 8" not in text and " 12" not in text, line
+    alert = DealPointEvent(kind=EventKind.ALERT, details=_STORED_DETAILS[EventKind.ALERT][0])
+    assert views._event_lines(alert) == ["Alerte de résurgence : signalement SIG-13-000202"]

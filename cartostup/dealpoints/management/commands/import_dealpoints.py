@@ -54,6 +54,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{result.total} ligne(s) lue(s), {result.valid} valide(s).")
         for row_error in result.errors:
             self.stdout.write(f"ligne {row_error.line} : {' ; '.join(row_error.messages)}")
+        for skipped in result.skipped:
+            self.stdout.write(
+                f"ligne {skipped.line} : déjà présente ({skipped.existing}), ignorée."
+            )
         if result.imported:
             self.stdout.write(
                 self.style.SUCCESS(f"{len(result.created)} point(s) importé(s) : ")
