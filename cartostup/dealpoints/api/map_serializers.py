@@ -182,7 +182,8 @@ class HotspotMetaSerializer(serializers.Serializer):
     alpha = serializers.FloatField()
     p_threshold = serializers.FloatField(
         help_text=_(
-            "Seuil FDR (Benjamini-Hochberg) appliqué aux p-valeurs ; 0 si rien n'est significatif."
+            "Seuil FDR (Benjamini-Hochberg, esda) : une cellule est significative si sa p-valeur "
+            "lui est inférieure ; alpha / n (Bonferroni) quand aucune ne l'est."
         )
     )
     min_count = serializers.IntegerField()
