@@ -4,15 +4,24 @@ correction), design §2.
 
 The counts come from the stored res 9 column (one GROUP BY). The cells studied are the
 occupied cells and their immediate H3 neighbours (`grid_disk` k=1) counted as zero, so that Gi*
-has contrast between dense places and their empty surroundings; the weights link each cell to
-its neighbours within that set (Gi* adds the cell itself). Significance comes from 999 seeded
-conditional permutations, then the FDR cut-off over all cells (alpha 0.05): a cell is hot (or
-cold) only if its pseudo p-value is below that cut-off.
+has contrast between dense places and their empty surroundings. A cell's Gi* is the sum of the
+counts over its disk (the cell and its neighbours within that set, binary weights), compared
+with what the same number of cells drawn at random from the studied ones would hold (the
+randomisation hypothesis): z is that sum standardised with the exact mean and variance of the
+draw. The p-value is two-sided: twice the exact probability, under the same draw, of a sum at
+least as far out on z's side (ties count against significance), computed rather than sampled
+because sparse counts are mostly zeros and far from normal; and never less than the normal
+p-value of z, so a cell whose z is small is never significant. Then the Benjamini–Hochberg
+cut-off over all cells studied (alpha 0.05): a cell is hot if its p is at most that cut-off and
+z > 0, cold if so and z < 0. esda computes Gi*'s z (`G_Local`, binary weights) and the
+cut-off (`fdr`); the exact p-values are this module's. See docs/decisions.md (hotspots).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import Http404
 from django.utils.translation import gettext as _
+from scipy import stats
 
 from cartostup.access import policy
 from cartostup.core.audit import audit_record
@@ -35,11 +45,11 @@ from .map_layers import hexagon_polygon, may_see_report_layer
 from .models import H3_TOWN, DealPoint
 from .selectors import dealpoint_queryset
 
-PERMUTATIONS = 999
-SEED = 20240613
 ALPHA = 0.05
+# How the p-values are obtained (told in the layer's meta).
+INFERENCE = "exact_randomisation"
 SOURCES = ("dealpoints", "reports")
-# Beyond this many cells studied, the permutations would take too long for a request.
+# Beyond this many cells studied, the analysis would take too long for a request.
 MAX_CELLS = 20000
 
 
@@ -61,12 +71,13 @@ class HotspotCell:
 @dataclass(frozen=True)
 class HotspotResult:
     cells: list[HotspotCell]
-    # The FDR cut-off applied to the pseudo p-values (0 when nothing was studied).
+    # The Benjamini–Hochberg cut-off (esda's `fdr`): significant below it; alpha / n
+    # (Bonferroni) when no cell is.
     p_threshold: float
 
 
 def study_area(counts: Mapping[str, int]) -> list[str]:
-    """The occupied cells and their neighbours (k=1), sorted (a stable order for the seed)."""
+    """The occupied cells and their neighbours (k=1), sorted (a stable order)."""
     cells: set[str] = set()
     for cell, count in counts.items():
         if count > 0:
@@ -74,54 +85,89 @@ def study_area(counts: Mapping[str, int]) -> list[str]:
     return sorted(cells)
 
 
-def gi_star(
-    counts: Mapping[str, int],
-    *,
-    permutations: int = PERMUTATIONS,
-    seed: int = SEED,
-    alpha: float = ALPHA,
-) -> HotspotResult:
-    """Getis-Ord Gi* of the counts per H3 cell (see the module docstring). Pure: no database."""
-    from esda import G_Local, fdr
-    from libpysal.weights import W
+def sum_distributions(values: list[int], max_size: int) -> list[np.ndarray]:
+    """For each k up to `max_size`, the exact distribution of the sum of k values drawn
+    without replacement from `values` (non-negative integers): index s holds P(sum = s)."""
+    total = sum(sorted(values, reverse=True)[:max_size])
+    # ways[k][s]: how many k-subsets of the values seen so far sum to s.
+    ways = np.zeros((max_size + 1, total + 1))
+    ways[0, 0] = 1.0
+    for value, multiplicity in sorted(Counter(values).items()):
+        previous = ways.copy()
+        for taken in range(1, min(multiplicity, max_size) + 1):
+            shift = taken * value
+            if shift > total:
+                break
+            ways[taken:, shift:] += (
+                math.comb(multiplicity, taken) * previous[:-taken, : total + 1 - shift]
+            )
+    return [ways[k] / math.comb(len(values), k) for k in range(max_size + 1)]
 
+
+def gi_star(counts: Mapping[str, int], *, alpha: float = ALPHA) -> HotspotResult:
+    """Getis-Ord Gi* of the counts per H3 cell (see the module docstring). Pure: no database;
+    deterministic."""
     cells = study_area(counts)
-    if len(cells) < 3 or len({counts.get(cell, 0) for cell in cells}) < 2:
+    values = [int(counts.get(cell, 0)) for cell in cells]
+    if len(cells) < 3 or len(set(values)) < 2:
         return HotspotResult(
             [
-                HotspotCell(cell, counts.get(cell, 0), 0.0, 1.0, HotspotClass.NOT_SIGNIFICANT)
-                for cell in cells
+                HotspotCell(cell, value, 0.0, 1.0, HotspotClass.NOT_SIGNIFICANT)
+                for cell, value in zip(cells, values, strict=True)
             ],
             0.0,
         )
-    index = set(cells)
-    neighbours = {
-        cell: [other for other in h3.grid_disk(cell, 1) if other != cell and other in index]
-        for cell in cells
-    }
-    y = np.array([float(counts.get(cell, 0)) for cell in cells])
+    from esda import G_Local, fdr
+    from libpysal.weights import W
+
+    index = {cell: position for position, cell in enumerate(cells)}
+    disks = [[index[other] for other in h3.grid_disk(cell, 1) if other in index] for cell in cells]
     with warnings.catch_warnings():
         # libpysal warns about islands and disconnected components: both are expected here
         # (separate estates of a département).
         warnings.simplefilter("ignore")
-        weights = W(neighbours, id_order=cells, silence_warnings=True)
-        statistic = G_Local(
-            y, weights, transform="R", permutations=permutations, star=True, seed=seed, n_jobs=1
+        weights = W(
+            {
+                cell: [cells[o] for o in disk if cells[o] != cell]
+                for cell, disk in zip(cells, disks, strict=False)
+            },
+            id_order=cells,
+            silence_warnings=True,
         )
-    z_values = np.nan_to_num(np.asarray(statistic.Zs, dtype=float))
-    p_values = np.nan_to_num(np.asarray(statistic.p_sim, dtype=float), nan=1.0)
+        # Binary weights: esda's variance of Gi* is that of binary weights (row-standardised
+        # ones shrank z about 2.5 times). z only: the p-values are exact, below.
+        statistic = G_Local(
+            np.array(values, dtype=float), weights, transform="B", star=True, permutations=0
+        )
+    z_scores = np.nan_to_num(np.asarray(statistic.Zs, dtype=float))
+    n = len(values)
+    distributions = sum_distributions(values, max(len(disk) for disk in disks))
+    z_values = np.zeros(n)
+    p_values = np.ones(n)
+    for position, disk in enumerate(disks):
+        size = len(disk)
+        observed = int(sum(values[other] for other in disk))
+        z = float(z_scores[position])
+        if z == 0:
+            continue
+        distribution = distributions[size]
+        # The tail on z's side, the observed sum included (ties do not make a cell significant).
+        tail = distribution[observed:].sum() if z > 0 else distribution[: observed + 1].sum()
+        exact = min(1.0, 2 * float(tail))
+        z_values[position] = z
+        p_values[position] = max(exact, float(2 * stats.norm.sf(abs(z))))
+    # The Benjamini–Hochberg cut-off (esda: a discovery has p below it).
     threshold = float(fdr(p_values, alpha))
     result = []
-    for cell, z, p in zip(cells, z_values, p_values, strict=True):
-        if p <= threshold and z > 0:
+    for cell, value, z, p in zip(cells, values, z_values, p_values, strict=True):
+        significant = p < threshold
+        if significant and z > 0:
             classification = HotspotClass.HOT
-        elif p <= threshold and z < 0:
+        elif significant and z < 0:
             classification = HotspotClass.COLD
         else:
             classification = HotspotClass.NOT_SIGNIFICANT
-        result.append(
-            HotspotCell(cell, int(counts.get(cell, 0)), float(z), float(p), classification)
-        )
+        result.append(HotspotCell(cell, value, float(z), float(p), classification))
     return HotspotResult(result, threshold)
 
 
@@ -211,7 +257,7 @@ def hotspot_layer(
             "resolution": H3_TOWN,
             "departement": departement.code,
             "counted": source,
-            "permutations": PERMUTATIONS,
+            "inference": INFERENCE,
             "alpha": ALPHA,
             "p_threshold": result.p_threshold,
             "min_count": scope.min_count,

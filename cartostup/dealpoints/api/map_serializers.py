@@ -176,9 +176,16 @@ class HotspotMetaSerializer(serializers.Serializer):
     resolution = serializers.IntegerField()
     departement = serializers.CharField()
     counted = serializers.CharField()
-    permutations = serializers.IntegerField()
+    inference = serializers.CharField(
+        help_text=_("Calcul des p-valeurs : loi exacte sous l'hypothèse de répartition au hasard.")
+    )
     alpha = serializers.FloatField()
-    p_threshold = serializers.FloatField(help_text=_("Seuil FDR appliqué aux p-valeurs."))
+    p_threshold = serializers.FloatField(
+        help_text=_(
+            "Seuil FDR (Benjamini-Hochberg, esda) : une cellule est significative si sa p-valeur "
+            "lui est inférieure ; alpha / n (Bonferroni) quand aucune ne l'est."
+        )
+    )
     min_count = serializers.IntegerField()
     hot = serializers.IntegerField()
     cold = serializers.IntegerField()

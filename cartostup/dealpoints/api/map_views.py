@@ -155,8 +155,9 @@ class HotspotLayerView(CartostupAPIView):
         operation_id="map_hotspots",
         summary="Points chauds (Getis-Ord Gi*)",
         description=(
-            "Cellules H3 rés. 9 d'un département : Gi* (999 permutations, graine fixe) avec "
-            "correction FDR (alpha 0,05) ; classes hot, cold, not_significant avec z et p. "
+            "Cellules H3 rés. 9 d'un département : Gi* avec p-valeur bilatérale exacte sous "
+            "l'hypothèse de répartition au hasard et correction FDR (alpha 0,05) ; classes hot "
+            "(significatif, z > 0), cold (significatif, z < 0), not_significant avec z et p. "
             "Les rôles qui ne voient que des agrégats ne reçoivent que les cellules d'au moins "
             "CARTOSTUP_MIN_AGGREGATE éléments. Journalisée."
         ),

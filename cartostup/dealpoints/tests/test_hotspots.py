@@ -1,16 +1,25 @@
-"""Hotspots: Getis-Ord Gi* on H3 counts with an FDR correction, on a constructed case, and the
+"""Hotspots: Getis-Ord Gi* on H3 counts with an FDR correction, on constructed cases, and the
 hotspots layer as each persona receives it."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 
 import h3
+import numpy as np
 import pytest
 from django.urls import reverse
+from scipy import stats
 
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints.hotspots import HotspotClass, gi_star, study_area
+from cartostup.dealpoints.hotspots import (
+    HotspotClass,
+    gi_star,
+    study_area,
+    sum_distributions,
+)
 from cartostup.dealpoints.tests.factories import dealpoint
 
 MARSEILLE_14 = (43.3452, 5.3949)
@@ -50,16 +59,107 @@ def test_a_dense_cluster_is_hot_and_the_fdr_cut_off_applies():
     assert 0 < result.p_threshold < 0.05
     for cell in result.cells:
         significant = cell.classification != HotspotClass.NOT_SIGNIFICANT
-        assert significant == (cell.p <= result.p_threshold and cell.z != 0)
-    # Seeded: the same answer twice.
+        assert significant == (cell.p < result.p_threshold and cell.z != 0)
+    # Deterministic: the same answer twice.
     assert gi_star(counts) == result
 
 
 def test_uniform_counts_have_no_hotspot():
     centre = h3.latlng_to_cell(*MARSEILLE_14, 9)
     counts = {cell: 2 for cell in h3.grid_disk(centre, 3)}
-    result = gi_star(counts, permutations=199)
+    result = gi_star(counts)
     assert all(c.classification != HotspotClass.HOT for c in result.cells if c.count == 2)
+
+
+def _scattered(number: int, seed: int) -> dict[str, int]:
+    """Single points scattered over Marseille, apart from each other (no disk holds two)."""
+    rng = random.Random(seed)
+    counts: dict[str, int] = {}
+    while len(counts) < number:
+        cell = h3.latlng_to_cell(43.20 + rng.random() * 0.3, 5.20 + rng.random() * 0.4, 9)
+        if not any(other in counts for other in h3.grid_disk(cell, 2)):
+            counts[cell] = 1
+    return counts
+
+
+def test_scattered_single_points_are_neither_hot_nor_cold():
+    """The audit's case: single points among zeros. Each one's disk holds what the average disk
+    holds (z about 0); the permutations used to call such cells cold at p = 0.001 (every
+    permuted disk tied with the observed one, and ties were folded into the lower tail)."""
+    result = gi_star(_scattered(40, seed=3))
+    # Nothing passes: esda's cut-off is then Bonferroni's, which nothing passes either.
+    assert result.p_threshold == pytest.approx(0.05 / len(result.cells))
+    assert all(c.classification == HotspotClass.NOT_SIGNIFICANT for c in result.cells)
+    occupied = [c for c in result.cells if c.count]
+    assert len(occupied) == 40
+    assert all(abs(c.z) < 0.4 and c.p > 0.3 for c in occupied)
+
+
+def test_a_cluster_among_scattered_points_is_hot_and_no_occupied_cell_is_cold():
+    centre = h3.latlng_to_cell(*MARSEILLE_14, 9)
+    counts = {
+        cell: n for cell, n in _scattered(60, seed=11).items() if h3.grid_distance(cell, centre) > 3
+    }
+    counts.update({cell: 4 for cell in h3.grid_disk(centre, 1)})
+    # The prefecture's case: lone cells of 3 and 4 points among empty neighbours.
+    lone = [h3.latlng_to_cell(43.43, 5.25, 9), h3.latlng_to_cell(43.45, 5.30, 9)]
+    counts.update({lone[0]: 3, lone[1]: 4})
+    result = gi_star(counts)
+    by_cell = {c.cell: c for c in result.cells}
+    assert by_cell[centre].classification == HotspotClass.HOT
+    assert all(by_cell[cell].classification == HotspotClass.NOT_SIGNIFICANT for cell in lone)
+    assert all(by_cell[cell].classification == HotspotClass.HOT for cell in h3.grid_disk(centre, 1))
+    assert not [c for c in result.cells if c.count and c.classification == HotspotClass.COLD]
+    # Every significant cell's class agrees with the sign of its z.
+    for c in result.cells:
+        if c.classification == HotspotClass.HOT:
+            assert c.z > 0
+        if c.classification == HotspotClass.COLD:
+            assert c.z < 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_small_z_is_never_significant(seed):
+    """Whatever the counts, p is at least the two-sided normal p of z: |z| < 0.4 gives p > 0.68
+    and is never significant, even where a cluster makes the FDR cut-off generous."""
+    rng = random.Random(seed)
+    centre = h3.latlng_to_cell(*MARSEILLE_14, 9)
+    counts = {cell: rng.choice([0, 1, 1, 2, 7]) for cell in h3.grid_disk(centre, 6)}
+    counts.update({cell: 9 for cell in h3.grid_disk(centre, 1)})
+    result = gi_star(counts)
+    assert result.p_threshold > 0
+    for c in result.cells:
+        assert c.p >= 2 * stats.norm.sf(abs(c.z)) - 1e-12
+        if abs(c.z) < 0.4:
+            assert c.p > 0.68 and c.classification == HotspotClass.NOT_SIGNIFICANT
+
+
+def test_z_is_gi_star_standardised_under_randomisation():
+    """z (esda's Gi*, binary weights, the cell itself included) is the disk's sum standardised
+    with the exact mean and variance of as many cells drawn at random from those studied:
+    the same hypothesis as the exact p-values. (With row-standardised weights, as before,
+    esda's variance shrank z about 2.5 times.)"""
+    centre, counts = _constructed_counts()
+    result = gi_star(counts)
+    values = np.array([float(c.count) for c in result.cells])
+    n, mean, variance = len(values), values.mean(), values.var()
+    index = {c.cell: position for position, c in enumerate(result.cells)}
+    for c in result.cells:
+        disk = [index[o] for o in h3.grid_disk(c.cell, 1) if o in index]
+        size = len(disk)
+        expected = (values[disk].sum() - size * mean) / math.sqrt(
+            variance * size * (n - size) / (n - 1)
+        )
+        assert c.z == pytest.approx(expected)
+
+
+def test_sum_distributions_are_exact():
+    values = [0, 0, 0, 1, 1, 2, 5]
+    distributions = sum_distributions(values, 3)
+    for size in range(4):
+        sums = [sum(draw) for draw in itertools.combinations(values, size)]
+        expected = np.bincount(sums, minlength=len(distributions[size])) / math.comb(7, size)
+        assert np.allclose(distributions[size], expected)
 
 
 @pytest.fixture
@@ -83,10 +183,16 @@ def test_hotspot_layer_for_an_analyst(estate, client_for):
     response = client_for("cross13_analyst").get(reverse("map-hotspots"), {"departement": "13"})
     assert response.status_code == 200
     body = response.json()
-    assert body["meta"]["permutations"] == 999 and body["meta"]["min_count"] == 1
+    assert body["meta"]["inference"] == "exact_randomisation" and body["meta"]["min_count"] == 1
     hot = [f for f in body["features"] if f["properties"]["class"] == "hot"]
     assert hot and body["meta"]["hot"] == len(hot)
     assert max(f["properties"]["count"] for f in hot) >= 3
+    # The three scattered points used to be cold at p = 0.001 (z about -0.4).
+    assert body["meta"]["cold"] == 0
+    for feature in body["features"]:
+        properties = feature["properties"]
+        if properties["count"] == 1:
+            assert properties["class"] == "not_significant" and properties["p"] > 0.3
     # Zero-count neighbours are studied (and sent to analysts).
     assert any(f["properties"]["count"] == 0 for f in body["features"])
     event = AuditEvent.objects.latest("pk")
@@ -103,6 +209,9 @@ def test_hotspot_layer_for_a_prefecture_hides_small_cells(estate, client_for):
     features = response.json()["features"]
     assert features and all(f["properties"]["count"] >= 3 for f in features)
     assert response.json()["meta"]["min_count"] == 3
+    # The estate's centre is hot, and nothing is cold.
+    assert response.json()["meta"]["cold"] == 0
+    assert any(f["properties"]["class"] == "hot" for f in features)
 
 
 @pytest.mark.django_db
