@@ -585,11 +585,15 @@ def rank(
     *,
     now: datetime,
     limit: int = 5,
+    rivals: Iterable[PointFeatures] = (),
 ) -> list[Candidate]:
     """Score `(id, reference, features)` points within their radius of the report, best first:
     each candidate's fit divided by the sum of every candidate's fit and of the background
     (`BACKGROUND`): a report close to one point and to nothing else is that point's, even a
-    bit far from it; two points alike share it; a point not yet known may be the report's."""
+    bit far from it; two points alike share it; a point not yet known may be the report's.
+    `rivals` are other explanations that are no candidates (a point dismantled nearby, come
+    back?): their fits count in the sum, so a report that fits one of them takes a smaller
+    share of the candidates."""
     fits: list[tuple[int, str, float, float]] = []
     for pk, reference, point in points:
         distance = haversine_m(report.latitude, report.longitude, point.latitude, point.longitude)
@@ -597,7 +601,12 @@ def rank(
             continue
         result = score(report, point, now=now, distance=distance)
         fits.append((pk, reference, result.score, result.distance_m))
-    total = BACKGROUND + sum(fit for _pk, _ref, fit, _d in fits)
+    rival_fit = 0.0
+    for point in rivals:
+        distance = haversine_m(report.latitude, report.longitude, point.latitude, point.longitude)
+        if distance <= radius_m(report.precision, point.precision):
+            rival_fit += score(report, point, now=now, distance=distance).score
+    total = BACKGROUND + rival_fit + sum(fit for _pk, _ref, fit, _d in fits)
     found = [
         Candidate(pk, reference, round(fit / total, 4), distance, fit)
         for pk, reference, fit, distance in fits
@@ -643,18 +652,25 @@ def _nearby(report: Any, radius: float) -> Any:
 
 def find_candidates(*, report: Any, limit: int = 5, now: datetime | None = None) -> list[Candidate]:
     """Active points of the report's département that it may be about, best first. Pairs an
-    analyst refused (REJECTED links) are never candidates again."""
+    analyst refused (REJECTED links) are never candidates again. The points dismantled or
+    moved within `CARTOSTUP_RESURGENCE_DAYS` are rivals (`rank`): a report that fits one
+    (the resurgence alert's question) is not given to an active neighbour automatically."""
     now = now or timezone.now()
     search = radius_m(report.precision, _MAX_RADIUS_PRECISION)
     refused = ReportLink.objects.filter(report=report, decision=LinkDecision.REJECTED).values(
         "dealpoint_id"
     )
     points = _nearby(report, search).filter(status__in=ACTIVE_STATUSES).exclude(pk__in=refused)
+    rivals = [
+        PointFeatures.of(point)
+        for point, _distance in find_dismantled_near(report=report, radius=search, now=now)
+    ]
     return rank(
         ReportFeatures.of(report),
         ((p.pk, p.reference, PointFeatures.of(p)) for p in points),
         now=now,
         limit=limit,
+        rivals=rivals,
     )
 
 

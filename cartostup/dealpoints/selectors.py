@@ -20,9 +20,16 @@ from cartostup.core.dates import week_start
 from cartostup.reports.models import Report
 from cartostup.territories.models import Departement
 
-from .choices import ATTACHED_DECISIONS, DealPointStatus, LinkDecision
+from .choices import ATTACHED_DECISIONS, AlertStatus, DealPointStatus, LinkDecision
 from .filters import DealPointFilterSet
-from .models import DealPoint, DealPointEvent, Operation, ReportLink, normalise_partner_code
+from .models import (
+    Alert,
+    DealPoint,
+    DealPointEvent,
+    Operation,
+    ReportLink,
+    normalise_partner_code,
+)
 
 
 def dealpoint_queryset() -> QuerySet[DealPoint]:
@@ -349,6 +356,44 @@ def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
         merged_points=_visible_points(actor, dealpoint.merged_points.values_list("pk", flat=True)),
         successor=successor[0] if successor else None,
         predecessors=_visible_points(actor, dealpoint.predecessors.values_list("pk", flat=True)),
+    )
+
+
+@dataclass(frozen=True)
+class ReportMatching:
+    """Where the matching put a report, as far as the actor may see: the point it is attached
+    to, the points proposed, the open alerts it raised (points dismantled nearby)."""
+
+    attached: ReportLink | None
+    proposed: list[ReportLink]
+    alerts: list[Alert]
+
+
+def report_matching(*, actor: User, report: Report) -> ReportMatching:
+    """The report's links and open alerts, on the points the actor may see (call after the
+    report's own audited read: the points are named by reference only, as on the report's
+    queue)."""
+    visible = policy.restrict(DealPoint.objects.all(), actor=actor)
+    links = list(
+        ReportLink.objects.filter(
+            report=report,
+            dealpoint__in=visible,
+            decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED],
+        )
+        .select_related("dealpoint")
+        .order_by("-score", "pk")
+    )
+    alerts = list(
+        policy.restrict(Alert.objects.all(), actor=actor)
+        .filter(report=report, status=AlertStatus.OPEN, dealpoint__in=visible)
+        .select_related("dealpoint")
+        .order_by("distance_m", "pk")
+    )
+    attached = next((link for link in links if link.decision in ATTACHED_DECISIONS), None)
+    return ReportMatching(
+        attached=attached,
+        proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
+        alerts=alerts,
     )
 
 

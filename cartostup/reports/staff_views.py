@@ -429,6 +429,11 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "times_of_day": _labels(report.times_of_day, TimeOfDay),
     }
     triaged_by = report.triaged_by
+    matching = None
+    if report.status == Status.ACCEPTED:
+        from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
+
+        matching = dealpoint_selectors.report_matching(actor=request.user, report=report)
     response = render(
         request,
         "reports/staff/report_detail.html",
@@ -441,6 +446,7 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             if triaged_by
             else _("un analyste"),
             "is_open": is_open,
+            "matching": matching,
             "can_triage": may_triage,
             # Only a report with a receipt has a reporter who can read a question.
             "can_ask": may_triage and bool(report.receipt_key),
@@ -499,17 +505,32 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         _refused(request, error)
     else:
-        if accepted.awaiting_matching:
+        from cartostup.dealpoints import selectors as dealpoint_selectors
+
+        found = dealpoint_selectors.report_matching(actor=request.user, report=accepted)
+        if found.attached is not None:
             text = _(
-                "Signalement %(reference)s accepté. Il attend le rapprochement avec les points "
-                "de deal."
-            )
+                "Signalement %(reference)s accepté et rattaché automatiquement au point "
+                "%(point)s (à défaire depuis la fiche du point si c'est une erreur)."
+            ) % {"reference": report.reference, "point": found.attached.dealpoint.reference}
+        elif found.proposed:
+            text = _(
+                "Signalement %(reference)s accepté et proposé au(x) point(s) %(points)s : à "
+                "confirmer dans « Rapprochements »."
+            ) % {
+                "reference": report.reference,
+                "points": ", ".join(link.dealpoint.reference for link in found.proposed),
+            }
         else:
             text = _(
-                "Signalement %(reference)s accepté : le rapprochement l'a rattaché à un point de "
-                "deal ou le propose aux analystes (voir « Rapprochements »)."
-            )
-        messages.success(request, text % {"reference": report.reference})
+                "Signalement %(reference)s accepté. Il n'est rattaché à aucun point : il attend "
+                "le regroupement en propositions de nouveaux points."
+            ) % {"reference": report.reference}
+        if found.alerts:
+            text += " " + _("Alerte de résurgence : %(points)s (démantelé à proximité).") % {
+                "points": ", ".join(alert.dealpoint.reference for alert in found.alerts)
+            }
+        messages.success(request, text)
     return redirect("reports:report_detail", pk=report.pk)
 
 

@@ -92,10 +92,12 @@ def test_analyst_triages_a_report_with_a_question_answered_by_the_reporter(
     page.wait_for_url(detail_url)
     # Matched at once against the demo deal points around the tour 7 (attached or proposed to
     # the analysts), no longer left waiting.
-    assert page.get_by_text(
-        f"Signalement {reference} accepté : le rapprochement l'a rattaché"
-    ).is_visible()
+    message = page.get_by_text(re.compile(f"Signalement {reference} accepté et (rattaché|proposé)"))
+    assert message.is_visible()
     assert page.locator("#awaiting-matching").count() == 0
+    # The page says where: the point's reference, linked.
+    matching = page.locator("#report-matching")
+    assert matching.get_by_role("link", name=re.compile(r"^PD-13-\d{4}$")).count() >= 1
     assert page.get_by_role("button", name="Accepter le signalement").count() == 0
     assert page.console_errors == []
 

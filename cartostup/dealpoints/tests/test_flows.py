@@ -345,3 +345,40 @@ def test_confirming_a_resurgence_of_an_attached_report_moves_it_with_a_trace(ana
     ) == [dismantled.pk]
     event = active.events.get(kind=EventKind.REPORT_DETACHED)
     assert event.details["moved_to"] == dismantled.reference and event.actor == analyst
+
+
+def test_a_report_that_fits_a_dismantled_point_is_not_given_to_its_active_neighbour(analyst):
+    """The audit's case: a report 8 m from a point dismantled last month (same products,
+    same hours) and 57 m from an active one was attached automatically to the active one
+    (share 0.99: the dismantled point did not count), while a resurgence alert asked whether
+    the dismantled point had come back. The dismantled point is now a rival: the report is
+    not attached automatically, the alert asks the question, the analyst answers it."""
+    dismantled = dismantled_point(analyst, 0)
+    lat, lon = offset(57)
+    active = dealpoint(actor=analyst, latitude=lat, longitude=lon)
+    report = report_near(analyst, 8, precision="stairwell")
+    outcome = flows.report_match(report=report)
+    assert outcome.attached is None
+    assert [a.dealpoint_id for a in outcome.alerts] == [dismantled.pk]
+    assert not ReportLink.objects.filter(
+        report=report, dealpoint=active, decision=LinkDecision.AUTOMATIC
+    ).exists()
+    # Without the dismantled point, the same report is the active point's.
+    other = report_near(analyst, 8, precision="stairwell")
+    (rival,) = matching.find_dismantled_near(report=other)
+    assert matching.find_candidates(report=other)[0].score < 0.6
+    DealPoint.objects.filter(pk=dismantled.pk).update(
+        status_changed_at=timezone.now() - timedelta(days=500)
+    )
+    outcome = flows.report_match(report=other)
+    assert outcome.attached is not None and outcome.attached.dealpoint_id == active.pk
+
+
+def test_a_dismantled_point_far_from_the_report_does_not_stop_its_attachment(analyst):
+    """A dismantled point 140 m away still raises its alert, but a report 3 m from an active
+    point goes to that point."""
+    dismantled = dismantled_point(analyst, -140)
+    active = dealpoint(actor=analyst)
+    outcome = flows.report_match(report=report_near(analyst, 3, precision="stairwell"))
+    assert outcome.attached is not None and outcome.attached.dealpoint_id == active.pk
+    assert [a.dealpoint_id for a in outcome.alerts] == [dismantled.pk]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.urls import reverse
 
@@ -171,4 +173,61 @@ def test_accepting_in_triage_matches_the_report(client_for, persona):
     link = ReportLink.objects.get(report=report)
     assert link.dealpoint == point and link.decision == LinkDecision.AUTOMATIC
     page = client.get(response["Location"]).content.decode()
-    assert "le rapprochement l&#x27;a rattaché à un point de deal" in page
+    assert f"accepté et rattaché automatiquement au point {point.reference}" in page
+
+
+def _accept(client, report):
+    response = client.post(reverse("reports:report_accept", args=[report.pk]), follow=True)
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+def test_accepting_a_report_says_where_the_matching_put_it(persona, client_for):
+    """The triage message and the report's page name the point a report was attached or
+    proposed to, the resurgence alert it raised, or that it waits for clustering (the message
+    used to say "attached or proposed" without saying which, and the page said nothing)."""
+    analyst = persona("cross13_analyst")
+    client = client_for("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    lat, lon = offset(5)
+    near = submit(latitude=lat, longitude=lon, precision="stairwell").report
+    page = _accept(client, near)
+    assert f"accepté et rattaché automatiquement au point {point.reference}" in page
+    assert 'id="report-matching"' in page and "Rattaché automatiquement à" in page
+    assert reverse("dealpoints:detail", args=[point.pk]) in page
+
+    lat, lon = offset(85)
+    between = submit(
+        latitude=lat, longitude=lon, products=["heroin"], days=["mon"], place_label=""
+    ).report
+    page = _accept(client, between)
+    assert f"proposé au(x) point(s) {point.reference}" in page
+    assert "Proposé au point" in page
+
+    old = dismantled_point(analyst, -3000)
+    lat, lon = offset(-3030)
+    resurgent = submit(latitude=lat, longitude=lon).report
+    page = _accept(client, resurgent)
+    assert "Il n'est rattaché à aucun point" in page
+    assert f"Alerte de résurgence : {old.reference}" in page
+    assert f"le point démantelé {old.reference} est à" in page
+    # The page, read again later, says the same.
+    page = html.unescape(
+        client.get(reverse("reports:report_detail", args=[resurgent.pk])).content.decode()
+    )
+    assert f"le point démantelé {old.reference} est à" in page
+
+
+def test_the_report_page_names_only_points_the_reader_may_see(persona, client_for):
+    """The report's matching names only the points the reader may see (`policy.restrict`):
+    the CROSS of the 93 is told nothing of a point of the 13."""
+    from cartostup.dealpoints import selectors
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    report = report_near(analyst, 5, precision="stairwell")
+    flows.report_match(report=report)
+    found = selectors.report_matching(actor=analyst, report=report)
+    assert found.attached is not None and found.attached.dealpoint == point
+    found = selectors.report_matching(actor=persona("cross93_analyst"), report=report)
+    assert found.attached is None and found.proposed == [] and found.alerts == []
