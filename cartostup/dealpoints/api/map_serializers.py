@@ -74,7 +74,7 @@ class DealPointLayerInputSerializer(LayerInputSerializer, DealPointFilterQuerySe
 
     def filter_data(self) -> dict[str, Any]:
         data = super().filter_data()
-        for name in LayerInputSerializer().fields.keys():
+        for name in ("bbox", "zoom"):  # the viewport's, not filters
             data.pop(name, None)
         return data
 
