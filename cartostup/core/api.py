@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .dates import period_errors
 from .errors import too_many_fields_message
 from .parsers import RequestTooLarge
 
@@ -124,3 +125,18 @@ def strict_query(
     params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return params
+
+
+class PeriodQueryMixin:
+    """A query whose two date fields `period_fields` (start, end) make a period: one that ends
+    before it starts is a 400 on the end field (`dates.period_errors`)."""
+
+    period_fields: tuple[str, str] = ("period_from", "period_to")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)  # type: ignore[misc]
+        start, end = self.period_fields
+        errors = period_errors(attrs.get(start), attrs.get(end), end_name=end)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

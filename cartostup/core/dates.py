@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+PERIOD_REVERSED = _("La fin de la période précède son début.")
 
 
 def week_start(moment: datetime | None) -> date | None:
@@ -14,3 +17,12 @@ def week_start(moment: datetime | None) -> date | None:
         return None
     day = timezone.localtime(moment).date()
     return day - timedelta(days=day.weekday())
+
+
+def period_errors(start: date | None, end: date | None, *, end_name: str) -> dict[str, list[str]]:
+    """`{end_name: [message]}` when a period ends before it starts, else `{}`: the one check of
+    every period filter (the map layers' and the deal points' filter set), which would
+    otherwise select nothing and read as "nothing happened"."""
+    if start is not None and end is not None and start > end:
+        return {end_name: [str(PERIOD_REVERSED)]}
+    return {}

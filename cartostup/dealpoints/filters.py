@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
+from cartostup.core.dates import period_errors
 from cartostup.territories.models import Commune
 
 from .choices import DealPointStatus, DistributionChannel, Precision, Product
@@ -22,6 +25,22 @@ def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -
     for value in values:
         condition |= Q(**{f"{field}__icontains": f'"{value}"'})
     return queryset.filter(condition)
+
+
+class DealPointFilterForm(DsfrFilterForm):
+    """The filters' form: a period of activity that ends before it starts is an error on its
+    end (`dates.period_errors`, as the map layers say it), not an empty list or map."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        errors = period_errors(
+            cleaned.get("active_from"), cleaned.get("active_to"), end_name="active_to"
+        )
+        for name, messages in errors.items():
+            if name in self.fields:
+                for message in messages:
+                    self.add_error(name, message)
+        return cleaned
 
 
 class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
@@ -68,7 +87,7 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
             "active_to",
             "qpv",
         ]
-        form = DsfrFilterForm
+        form = DealPointFilterForm
 
     def filter_text(self, queryset: QuerySet[DealPoint], name: str, value: str) -> QuerySet:
         value = value.strip()
@@ -106,3 +125,24 @@ class DealPointCountFilterSet(DealPointFilterSet):
     status = django_filters.ChoiceFilter(
         choices=DealPointStatus.choices, label=_("Statut"), empty_label=_("Tous les statuts")
     )
+
+
+def filter_error_messages(
+    filterset: DealPointFilterSet, refused: dict[str, list[str]] | None = None
+) -> list[str]:
+    """The filters' errors as « Label : message » lines, for the error summary of a filter form
+    (`role="alert"`): the bound form's own (a reversed period...) and the `refused` filters
+    (`selectors.dealpoint_refused_filters`), whose fields the form does not show."""
+    errors: dict[str, list[str]] = {}
+    if filterset.is_bound:
+        errors.update({name: list(messages) for name, messages in filterset.form.errors.items()})
+    # A refused filter says so, not what is wrong with its value.
+    errors.update(refused or {})
+    lines = []
+    for name, messages in errors.items():
+        field = filterset.base_filters.get(name)
+        if field is None or not field.label:
+            lines.extend(messages)
+        else:
+            lines.extend(f"{field.label} : {message}" for message in messages)
+    return lines

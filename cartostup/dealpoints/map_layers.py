@@ -47,6 +47,7 @@ from .selectors import (
     allowed_filter_data,
     dealpoint_allowed_filters,
     dealpoint_queryset,
+    dealpoint_refused_filters,
     told_filter,
     told_value,
 )
@@ -451,10 +452,13 @@ def dealpoint_layer(
         raise ValidationError(
             {"q": [_("La recherche par référence, nom ou adresse n'est pas ouverte aux agrégats.")]}
         )
-    # A reduced view (a landlord) filters only on what it receives: a filter on products
-    # would tell what is sold at its buildings.
-    allowed = dealpoint_allowed_filters(actor=actor)
-    data = allowed_filter_data(filters or {}, allowed)
+    # A reduced view (a landlord) filters only on what it receives (a filter on products
+    # would tell what is sold at its buildings), counts on status and territory only: any
+    # other filter is refused, for a dropped one would read as applied.
+    refused = dealpoint_refused_filters(actor=actor, data=filters)
+    if refused:
+        raise ValidationError(refused)
+    data = allowed_filter_data(filters or {}, dealpoint_allowed_filters(actor=actor))
     if scope.one_value_each:
         several = [name for name in data if len(set(data.getlist(name))) > 1]
         if several:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, Min
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
@@ -29,7 +29,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointCountFilterSet, DealPointFilterSet
+from .filters import DealPointCountFilterSet, DealPointFilterSet, filter_error_messages
 from .models import DealPoint, normalise_partner_code
 from .selectors import (
     access_dealpoint,
@@ -37,6 +37,7 @@ from .selectors import (
     dealpoint_allowed_filters,
     dealpoint_name_field,
     dealpoint_queryset,
+    dealpoint_refused_filters,
     told_value,
 )
 
@@ -79,9 +80,16 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     scope = policy.aggregate_scope(dealpoint_queryset().none(), actor=actor)
     counts_only = not scope.coordinates
     filterset_class = DealPointCountFilterSet if scope.one_value_each else DealPointFilterSet
-    filterset = filterset_class(request.GET or None, queryset=dealpoint_queryset().none())
+    # The filters map.js sends the dealpoints layer: one the actor may not use (a hand-made
+    # link) or a reversed period is said in the form, as the layer's 400 will say it.
+    sent = QueryDict(mutable=True)
+    for name in FILTER_FIELDS:
+        if name in request.GET:
+            sent.setlist(name, request.GET.getlist(name))
+    filterset = filterset_class(sent or None, queryset=dealpoint_queryset().none())
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
+    refused = dealpoint_refused_filters(actor=actor, data=sent)
     statuses = policy.told_choices(actor, DealPoint, "status")
     if "status" in form.fields and len(statuses) < len(DealPointStatus.choices):
         # A reduced view (a landlord) filters on the statuses it can be told.
@@ -122,6 +130,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "statuses": dict(statuses),
         "activeStatuses": sorted(set(ACTIVE_STATUSES) & set(dict(statuses))),
         "startBounds": None if detailed else _buildings_bounds(actor),
+        # To say a layer's 400 next to the filters: « Produit : ... ».
+        "filterLabels": {name: str(filterset.base_filters[name].label) for name in FILTER_FIELDS},
     }
     return render(
         request,
@@ -129,6 +139,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Carte des points de deal"),
             "filter_form": form,
+            "filter_errors": filter_error_messages(filterset, refused),
             # A reduced view (a landlord) filters only on what it receives.
             "filter_fields": [
                 form[name] for name in FILTER_FIELDS if name in form.fields and name in allowed

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
+from django.utils.translation import gettext as _
 
 from cartostup.access import policy
 from cartostup.access.models import Building, Organisation, User
@@ -93,11 +95,16 @@ def dealpoint_list(
 ) -> QuerySet[DealPoint]:
     """The deal points the actor may see (merged points excluded), filtered by
     `DealPointFilterSet` (given bound or as its raw data); the listing is audited with its
-    filters and `view` (list, map, api...). Invalid filters are ignored, as django-filter does:
-    bind a `DealPointFilterSet` yourself to show its errors. `action=EXPORT` applies the export
-    rules (TLP:RED stays with its owner); the export audits itself (`audit=False`)."""
+    filters and `view` (list, map, api...). A filter the actor may not use raises a
+    ValidationError (`dealpoint_refused_filters`). Invalid filters are ignored, as
+    django-filter does: bind a `DealPointFilterSet` yourself to show its errors.
+    `action=EXPORT` applies the export rules (TLP:RED stays with its owner); the export audits
+    itself (`audit=False`)."""
     queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
     data = filters.data if isinstance(filters, DealPointFilterSet) else filters
+    refused = dealpoint_refused_filters(actor=actor, data=data)
+    if refused:
+        raise ValidationError(refused)
     applied: dict[str, Any] | None = None
     if data and policy.visible_fields(actor, DealPoint) is not None:
         # A reduced view (a landlord) filters only on the fields it receives, and on the
@@ -171,6 +178,23 @@ def dealpoint_allowed_filters(*, actor: User) -> tuple[str, ...]:
     return tuple(
         name for name, needs in FILTER_FIELDS.items() if all(field in visible for field in needs)
     )
+
+
+def dealpoint_refused_filters(*, actor: User, data: Any) -> dict[str, list[str]]:
+    """The filters of `data` (by name, whatever their value) this actor may not use
+    (`dealpoint_allowed_filters`), each with why: they are refused, never dropped, for a
+    dropped filter reads as applied (the whole count of a hexagon read as "24 crack points")."""
+    if not data:
+        return {}
+    allowed = dealpoint_allowed_filters(actor=actor)
+    refused = [name for name in FILTER_FIELDS if name in data and name not in allowed]
+    if not refused:
+        return {}
+    if not policy.aggregate_scope(DealPoint.objects.none(), actor=actor).coordinates:
+        message = _("Ce filtre n'est pas ouvert aux comptes agrégés.")
+    else:
+        message = _("Ce filtre n'est pas ouvert à votre vue des points de deal.")
+    return {name: [message] for name in refused}
 
 
 def _attached_count() -> Subquery:

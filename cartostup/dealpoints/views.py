@@ -47,7 +47,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointFilterSet
+from .filters import DealPointFilterSet, filter_error_messages
 from .forms import AttachForm, DealPointForm, MergeForm, OperationForm, SplitForm, StatusForm
 from .models import DealPoint, DealPointEvent
 
@@ -156,7 +156,13 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
         filterset.form.fields["status"].choices = policy.told_choices(
             request.user, DealPoint, "status"
         )
-    page = paginate(request, selectors.dealpoint_table(actor=request.user, filters=request.GET))
+    # A filter the actor may not use, or an invalid one (a reversed period), is said above
+    # the list, which then lists nothing: the unfiltered points would read as filtered.
+    refused = selectors.dealpoint_refused_filters(actor=request.user, data=request.GET)
+    if refused or (filterset.is_bound and not filterset.form.is_valid()):
+        page = paginate(request, DealPoint.objects.none())
+    else:
+        page = paginate(request, selectors.dealpoint_table(actor=request.user, filters=request.GET))
     if mode == selectors.ListMode.REDUCED:
         rows = [
             selectors.dealpoint_reduced(actor=request.user, dealpoint=point)
@@ -173,6 +179,7 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
     context.update(
         {
             "filter_form": filterset.form,
+            "filter_errors": filter_error_messages(filterset, refused),
             "wide_filters": WIDE_FILTERS,
             "page_obj": page,
             "rows": rows,

@@ -94,6 +94,26 @@ def test_analyst_opens_the_map_and_a_point(page, served_app, map_points):
     assert page.console_errors == []
 
 
+def test_a_missing_point_and_a_reversed_period_are_said(page, served_app, map_points):
+    """A link to a point that does not exist says so (not "a layer could not be loaded"); a
+    period that ends before it starts is said in the form's error area (role="alert"), and
+    the map draws no point the filters do not select."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13&point=99999")
+    panel = page.locator("#map-panel")
+    panel.get_by_text("Point de deal introuvable").wait_for(timeout=20_000)
+    assert "couche" not in panel.inner_text()
+    assert "couche" not in page.locator("#map-status").inner_text()
+
+    page.goto(f"{served_app.url}/carte/?departement=13&active_from=2026-12-31&active_to=2026-01-01")
+    errors = page.get_by_role("alert").filter(has_text="La fin de la période précède son début.")
+    errors.first.wait_for(timeout=20_000)
+    assert "Actif jusqu'au" in errors.first.inner_text()
+    time.sleep(1)  # the layer's 400 has come back
+    assert page.locator("#dealpoints-map .dealpoints-hexagon--dealpoints").count() == 0
+    assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
+
+
 def test_landlord_sees_only_the_point_on_its_building(page, served_app, map_points, landlord_code):
     log_in(page, served_app, "landlord_13h")
     page.goto(f"{served_app.url}/carte/")

@@ -8,12 +8,12 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from cartostup.core.api import ErrorSerializer
+from cartostup.core.api import ErrorSerializer, PeriodQueryMixin
 from cartostup.reports.choices import Status as ReportStatus
 
 from ..hotspots import SOURCES
 from ..map_layers import BOUNDARY_KINDS, MAX_ZOOM, MIN_ZOOM, BBox
-from .serializers import departement_field
+from .serializers import DealPointFilterQuerySerializer, departement_field
 
 
 class LayerInputSerializer(serializers.Serializer):
@@ -67,25 +67,26 @@ class LayerInputSerializer(serializers.Serializer):
         return BBox(west, south, east, north)
 
 
-class DealPointLayerInputSerializer(LayerInputSerializer):
-    """Also the deal points filter set's parameters (status, product, channel, active_from,
-    active_to, departement...), validated by the filter set itself."""
+class DealPointLayerInputSerializer(LayerInputSerializer, DealPointFilterQuerySerializer):
+    """The viewport and the deal points filter set's parameters (status, product, channel,
+    active_from, active_to, departement...), checked strictly like the list's; which of them
+    the actor may use is the policy's (`selectors.dealpoint_refused_filters`)."""
+
+    def filter_data(self) -> dict[str, Any]:
+        data = super().filter_data()
+        for name in ("bbox", "zoom"):  # the viewport's, not filters
+            data.pop(name, None)
+        return data
 
 
-class PeriodInputSerializer(LayerInputSerializer):
+class PeriodInputSerializer(PeriodQueryMixin, LayerInputSerializer):
     period_from = serializers.DateField(required=False, help_text=_("Du (AAAA-MM-JJ)."))
     period_to = serializers.DateField(required=False, help_text=_("Au (AAAA-MM-JJ)."))
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("period_from"), attrs.get("period_to")
-        if start and end and start > end:
-            raise serializers.ValidationError(
-                {"period_to": _("La fin de la période précède son début.")}
-            )
-        return attrs
 
+class ReportLayerInputSerializer(PeriodQueryMixin, LayerInputSerializer):
+    period_fields = ("received_from", "received_to")
 
-class ReportLayerInputSerializer(LayerInputSerializer):
     status = serializers.ListField(
         child=serializers.ChoiceField(choices=ReportStatus.choices),
         required=False,
@@ -94,16 +95,8 @@ class ReportLayerInputSerializer(LayerInputSerializer):
     received_from = serializers.DateField(required=False, help_text=_("Reçus à partir du."))
     received_to = serializers.DateField(required=False, help_text=_("Reçus jusqu'au."))
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("received_from"), attrs.get("received_to")
-        if start and end and start > end:
-            raise serializers.ValidationError(
-                {"received_to": _("La fin de la période précède son début.")}
-            )
-        return attrs
 
-
-class HotspotInputSerializer(serializers.Serializer):
+class HotspotInputSerializer(PeriodQueryMixin, serializers.Serializer):
     departement = departement_field(help_text=_("Code du département (ex. 13, 2A)."))
     counted = serializers.ChoiceField(
         choices=[(s, s) for s in SOURCES],
@@ -112,14 +105,6 @@ class HotspotInputSerializer(serializers.Serializer):
     )
     period_from = serializers.DateField(required=False)
     period_to = serializers.DateField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("period_from"), attrs.get("period_to")
-        if start and end and start > end:
-            raise serializers.ValidationError(
-                {"period_to": _("La fin de la période précède son début.")}
-            )
-        return attrs
 
 
 class BoundaryInputSerializer(serializers.Serializer):

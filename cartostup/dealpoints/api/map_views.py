@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cartostup.core.api import READS_QUERY, CartostupAPIView, strict_query
 from cartostup.dealpoints import hotspots, map_layers
-from cartostup.dealpoints.choices import DealPointStatus, DistributionChannel, Product
 
 from .map_serializers import (
     BoundaryInputSerializer,
@@ -20,6 +18,7 @@ from .map_serializers import (
     DealPointLayerInputSerializer,
     HotspotInputSerializer,
     HotspotOutputSerializer,
+    LayerInputSerializer,
     LayerOutputSerializer,
     MapErrorSerializer,
     PeriodInputSerializer,
@@ -32,7 +31,6 @@ ERRORS = {
     403: OpenApiResponse(MapErrorSerializer, description="Non connecté."),
     404: OpenApiResponse(MapErrorSerializer, description="Couche non accessible à votre rôle."),
 }
-LAYER_PARAMETERS = ("bbox", "zoom")
 
 
 def _request(params: Any) -> map_layers.LayerRequest:
@@ -52,29 +50,21 @@ class DealPointLayerView(CartostupAPIView):
             "zooms larges, points à partir du zoom 14. Les rôles qui ne voient que des agrégats "
             "(préfecture, parquet) ne reçoivent que des hexagones (rés. 9 au plus fin) d'au "
             "moins CARTOSTUP_MIN_AGGREGATE points ; un bailleur ne reçoit que les points de ses "
-            "bâtiments, placés sur le bâtiment. Consultation journalisée."
+            "bâtiments, placés sur le bâtiment. Les filtres sont ceux de la liste ; un filtre "
+            "que votre rôle ne peut pas utiliser (produit, mode de distribution ou période pour "
+            "les comptes agrégés, qui ne se filtrent que par statut et département ; tout "
+            "autre que le statut pour un bailleur), un paramètre inconnu ou une période dont "
+            "la fin précède le début répondent 400, jamais un filtre ignoré. Consultation "
+            "journalisée."
         ),
-        parameters=[
-            DealPointLayerInputSerializer,
-            OpenApiParameter("status", OpenApiTypes.STR, many=True, enum=DealPointStatus.values),
-            OpenApiParameter("product", OpenApiTypes.STR, many=True, enum=Product.values),
-            OpenApiParameter(
-                "channel", OpenApiTypes.STR, many=True, enum=DistributionChannel.values
-            ),
-            OpenApiParameter("active_from", OpenApiTypes.DATE),
-            OpenApiParameter("active_to", OpenApiTypes.DATE),
-            OpenApiParameter("departement", OpenApiTypes.STR),
-        ],
+        parameters=[DealPointLayerInputSerializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(DealPointLayerInputSerializer, request, others=True)
-        filters = request.query_params.copy()
-        for name in LAYER_PARAMETERS:
-            filters.pop(name, None)
+        params = strict_query(DealPointLayerInputSerializer, request)
         layer = map_layers.dealpoint_layer(
-            actor=request.user, request=_request(params), filters=filters
+            actor=request.user, request=_request(params), filters=params.filter_data()
         )
         return Response(layer.as_geojson())
 
@@ -138,12 +128,12 @@ class ProposalLayerView(CartostupAPIView):
         operation_id="map_proposals",
         summary="Couche des propositions de points à examiner",
         description="Propositions ouvertes de nouveaux points de deal (analystes). Journalisée.",
-        parameters=[DealPointLayerInputSerializer],
+        parameters=[LayerInputSerializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(DealPointLayerInputSerializer, request, others=True)
+        params = strict_query(LayerInputSerializer, request)
         layer = map_layers.proposal_layer(actor=request.user, request=_request(params))
         return Response(layer.as_geojson())
 

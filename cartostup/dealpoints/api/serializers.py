@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cartostup.access import policy
+from cartostup.core.api import PeriodQueryMixin
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -302,9 +303,11 @@ class PagingQuerySerializer(serializers.Serializer):
     )
 
 
-class DealPointFilterQuerySerializer(serializers.Serializer):
-    """The filters of `filters.DealPointFilterSet`, checked strictly (an unknown value is a
-    400, not an ignored filter)."""
+class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
+    """The filters of `filters.DealPointFilterSet`, checked strictly (an unknown value, or a
+    period of activity that ends before it starts, is a 400, not an ignored filter)."""
+
+    period_fields = ("active_from", "active_to")
 
     q = serializers.CharField(
         required=False,

@@ -80,9 +80,9 @@ def test_filters_narrow_the_list_and_bad_filters_are_refused(client_for, analyst
 
 
 @pytest.mark.parametrize("username", ["cross13_analyst", "landlord_13h"])
-def test_filters_are_checked_as_sent_even_those_a_reduced_view_ignores(client_for, username):
+def test_filters_are_checked_as_sent_even_those_a_reduced_view_refuses(client_for, username):
     """A value padded with a newline was trimmed to its limit and accepted (schemathesis): it
-    is refused as sent, for a landlord too (who may not filter on the département)."""
+    is refused as sent, for a landlord too (who may not filter on the département at all)."""
     client = client_for(username)
     for params, field, words in (
         ({"departement": "13\n"}, "departement", "Code de département invalide"),
@@ -93,7 +93,41 @@ def test_filters_are_checked_as_sent_even_those_a_reduced_view_ignores(client_fo
         refused = client.get(LIST, params)
         assert refused.status_code == 400, params
         assert words in " ".join(refused.json()["errors"][field])
-    assert client.get(LIST, {"departement": "13"}).status_code == 200
+    answer = client.get(LIST, {"departement": "13"})
+    if username == "landlord_13h":
+        assert answer.status_code == 400
+        assert answer.json()["errors"] == {
+            "departement": ["Ce filtre n'est pas ouvert à votre vue des points de deal."]
+        }
+    else:
+        assert answer.status_code == 200
+
+
+def test_a_landlord_filter_on_what_it_does_not_receive_is_refused(client_for, point):
+    """Not dropped: the list would read as filtered (what is sold at its buildings)."""
+    client = client_for("landlord_13h")
+    before = AuditEvent.objects.count()
+    for params in ({"product": "crack"}, {"channel": "drive"}, {"active_from": "2026-01-01"}):
+        refused = client.get(LIST, {**params, "status": "reported"})
+        assert refused.status_code == 400, params
+        assert refused.json()["errors"] == {
+            name: ["Ce filtre n'est pas ouvert à votre vue des points de deal."] for name in params
+        }
+    assert AuditEvent.objects.count() == before
+    listed = client.get(LIST, {"status": "reported"}).json()
+    assert [row["partner_code"] for row in listed["results"]] == [point.partner_code]
+
+
+def test_a_reversed_period_is_refused(client_for, point):
+    """As the map layers say it, not an empty list that reads as "no activity"."""
+    client = client_for("cross13_analyst")
+    period = {"active_from": "2026-12-31", "active_to": "2026-01-01"}
+    for url in (LIST, "/api/v1/dealpoints/export/"):
+        refused = client.get(url, {**period, **({"format": "csv"} if "export" in url else {})})
+        assert refused.status_code == 400, url
+        assert refused.json()["errors"] == {
+            "active_to": ["La fin de la période précède son début."]
+        }
 
 
 def test_a_parameter_an_operation_does_not_take_is_refused(client_for, point):

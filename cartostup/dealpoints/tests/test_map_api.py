@@ -198,8 +198,9 @@ def test_aggregate_roles_may_not_search_references(world, client_for):
 @pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
 def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona, username):
     """A product, channel or period filter, differenced with a hexagon's whole count, would
-    tell what one point sells or when it was last active: counts ignore those filters; the
-    status filter applies (the hexagons show counts per status anyway)."""
+    tell what one point sells or when it was last active: counts refuse those filters (400,
+    never the whole count read as filtered: "24 crack points"); the status filter applies
+    (the hexagons show counts per status anyway)."""
     DealPoint.objects.filter(pk=world.points_13[1].pk).update(products=["crack"])
     for point in world.points_13[2:5]:
         services.dealpoint_change_status(
@@ -208,16 +209,29 @@ def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona
     client = client_for(username)
     whole = _layer(client, bbox=MARSEILLE_BBOX, zoom=12)
     assert _total(whole) == 5
+    before = AuditEvent.objects.count()
     for finer in (
         {"product": "cannabis"},
         {"product": "crack"},
         {"channel": "delivery"},
         {"active_from": "2000-01-01", "active_to": "2000-01-31"},
+        {"active_from": "2000-01-01"},
         {"precision": "stairwell"},
+        {"qpv": "true"},
+        {"commune": "13214"},
+        {"product": "crack", "status": "confirmed"},
     ):
-        assert _layer(client, bbox=MARSEILLE_BBOX, zoom=12, **finer) == whole, finer
+        response = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, **finer)
+        assert response.status_code == 400, finer
+        errors = response.json()["errors"]
+        refused = set(finer) - {"status"}
+        assert set(errors) == refused, finer
+        for name in refused:
+            assert errors[name] == ["Ce filtre n'est pas ouvert aux comptes agrégés."]
+    assert AuditEvent.objects.count() == before  # nothing was counted
     confirmed = _layer(client, bbox=MARSEILLE_BBOX, zoom=12, status="confirmed")
     assert _total(confirmed) == 3
+    assert _total(_layer(client, bbox=MARSEILLE_BBOX, zoom=12, departement="13")) == 5
     # One status at a time: the hexagon shows "confirmed: 3" of 5 and hides the 2 reported;
     # two statuses together, differenced with one, would tell the others' status.
     both = _get(
@@ -229,6 +243,65 @@ def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona
     analyst = client_for("cross13_analyst")
     assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="cannabis")) == 6
     assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="crack")) == 1
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "cross13_analyst", "landlord_13h"])
+def test_unknown_parameters_are_refused(world, client_for, username):
+    """As every other layer does: an unknown parameter is not silently ignored."""
+    response = _get(
+        client_for(username), "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, foo="1", sort="x"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "foo": ["Paramètre inconnu."],
+        "sort": ["Paramètre inconnu."],
+    }
+    proposals = _get(
+        client_for("cross13_analyst"),
+        "map-proposals",
+        bbox=MARSEILLE_BBOX,
+        zoom=12,
+        product="crack",
+    )
+    assert proposals.status_code == 400
+    assert proposals.json()["errors"] == {"product": ["Paramètre inconnu."]}
+
+
+def test_a_reversed_period_is_refused_like_the_other_layers(world, client_for):
+    """Not an empty map that reads as "no activity": the message the operations and
+    hotspots layers give, from the same check."""
+    client = client_for("cross13_analyst")
+    response = _get(
+        client,
+        "map-dealpoints",
+        bbox=MARSEILLE_BBOX,
+        zoom=12,
+        active_from="2026-12-31",
+        active_to="2026-01-01",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"active_to": ["La fin de la période précède son début."]}
+    operations = _get(
+        client,
+        "map-operations",
+        bbox=MARSEILLE_BBOX,
+        zoom=12,
+        period_from="2026-12-31",
+        period_to="2026-01-01",
+    )
+    assert operations.json()["errors"] == {"period_to": response.json()["errors"]["active_to"]}
+    # One day is a period.
+    assert (
+        _get(
+            client,
+            "map-dealpoints",
+            bbox=MARSEILLE_BBOX,
+            zoom=12,
+            active_from="2026-01-01",
+            active_to="2026-01-01",
+        ).status_code
+        == 200
+    )
 
 
 def test_aggregate_roles_count_only_their_territory(world, client_for):
@@ -260,12 +333,28 @@ def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, 
 
 def test_landlord_filters_only_on_what_it_receives(world, client_for):
     """A filter on products or channel would tell a landlord what is sold at its buildings:
-    it is ignored for a reduced view, whatever its value."""
+    it is refused for a reduced view, whatever its value (not dropped: the points would read
+    as filtered); its status filter applies."""
     client = client_for("landlord_13h")
-    expected = [world.landlord_point.partner_code]
+    before = AuditEvent.objects.count()
     for product in ("cannabis", "cocaine", "heroin"):
-        collection = _layer(client, bbox=FRANCE_BBOX, zoom=16, product=product, channel="drive")
-        assert [f["properties"]["code"] for f in collection["features"]] == expected
+        response = _get(
+            client, "map-dealpoints", bbox=FRANCE_BBOX, zoom=16, product=product, channel="drive"
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"] == {
+            "product": ["Ce filtre n'est pas ouvert à votre vue des points de deal."],
+            "channel": ["Ce filtre n'est pas ouvert à votre vue des points de deal."],
+        }
+    for other in ({"active_from": "2026-01-01"}, {"q": "PD-13"}, {"departement": "13"}):
+        response = _get(client, "map-dealpoints", bbox=FRANCE_BBOX, zoom=16, **other)
+        assert response.status_code == 400, other
+        assert set(response.json()["errors"]) == set(other)
+    assert AuditEvent.objects.count() == before
+    collection = _layer(client, bbox=FRANCE_BBOX, zoom=16, status="reported")
+    assert [f["properties"]["code"] for f in collection["features"]] == [
+        world.landlord_point.partner_code
+    ]
 
 
 @pytest.mark.parametrize("username", ["caller_operator", "auditor", "admin"])

@@ -81,6 +81,52 @@ def test_landlord_page(world, client_for):
     assert analyst["point"] == "7" and analyst["panelUrl"] == "/carte/panneau/{pk}/"
 
 
+def test_a_reversed_period_is_said_next_to_the_fields(world, client_for):
+    """The layer answers 400 (map.js writes it in the form's error area); the page says it
+    at once, next to the end of the period and in that area (role="alert")."""
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"), {"active_from": "2026-12-31", "active_to": "2026-01-01"}
+    )
+    page = response.content.decode()
+    assert 'id="id_active_to-desc-error"' in page
+    start = page.index('id="map-filter-errors"')
+    area = page[start - 120 : page.index("</ul>", start)]
+    assert 'role="alert"' in area and "hidden" not in area
+    assert "Actif jusqu&#x27;au : La fin de la période précède son début." in area
+    # What map.js needs to name the fields of a layer's 400.
+    assert _config(response)["filterLabels"]["active_to"] == "Actif jusqu'au"
+
+
+def test_filter_error_area_is_ready_and_hidden_when_all_is_well(world, client_for):
+    page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
+    area = page[page.index('id="map-filter-errors"') - 120 : page.index('id="map-filter-errors"')]
+    assert 'role="alert"' in area
+    assert page[page.index('id="map-filter-errors"') :].split(">", 1)[0].endswith("hidden")
+    assert 'data-not-found-message="Point de deal introuvable' in page
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("prefecture_13", "Ce filtre n&#x27;est pas ouvert aux comptes agrégés."),
+        ("landlord_13h", "Ce filtre n&#x27;est pas ouvert à votre vue des points de deal."),
+    ],
+)
+def test_a_refused_filter_in_the_link_is_said(world, client_for, username, message):
+    """The form offers only the allowed filters; one in a hand-made link (which map.js would
+    send the layer) is said, as the layer's 400 says it."""
+    page = (
+        client_for(username)
+        .get(reverse("dealpoints:map"), {"product": "crack", "departement": "13"})
+        .content.decode()
+    )
+    assert 'name="product"' not in page and 'name="channel"' not in page
+    assert f"Produit : {message}" in page
+    # The département focuses the map: not a filter map.js sends, never refused here.
+    start = page.index('id="map-filter-errors"')
+    assert "Département" not in page[start : page.index("</ul>", start)]
+
+
 def test_other_roles_open_on_their_territory(world, client_for):
     for username in ("cross13_analyst", "prefecture_13"):
         assert _config(client_for(username).get(reverse("dealpoints:map")))["startBounds"] is None

@@ -564,7 +564,8 @@ def test_aggregate_pages_name_no_point(world, client_for, username):
 def test_aggregate_filters_never_leave_a_small_hexagon(world, client_for, persona):
     """Whatever the combination of filters an aggregate-only role sends (status, product,
     channel, period, département, QPV, viewport, zoom), each hexagon it receives, and each
-    status inside it, counts at least the minimum."""
+    status inside it, counts at least the minimum; a filter it may not use is refused (400),
+    never applied nor dropped."""
     analyst = persona("cross13_analyst")
     cluster = world.points_13[:5]
     services.dealpoint_change_status(actor=analyst, dealpoint=cluster[1], status="confirmed")
@@ -588,7 +589,15 @@ def test_aggregate_filters_never_leave_a_small_hexagon(world, client_for, person
             (MARSEILLE_BBOX, 12),
             ("5.3949,43.345,5.395,43.3453", 19),
         ):
-            collection = _layer(client, bbox=bbox, zoom=zoom, **filters)
+            response = client.get(
+                reverse("map-dealpoints"), {"bbox": bbox, "zoom": zoom, **filters}
+            )
+            if set(filters) - {"status", "departement"}:
+                assert response.status_code == 400, filters
+                assert set(response.json()["errors"]) == set(filters) - {"status", "departement"}
+                continue
+            assert response.status_code == 200, response.content
+            collection = response.json()
             for feature in collection["features"]:
                 properties = feature["properties"]
                 assert properties["kind"] == "hexagon"

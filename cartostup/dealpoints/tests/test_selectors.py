@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from django.http import Http404
+from django.core.exceptions import ValidationError
+from django.http import Http404, QueryDict
 from django.utils import timezone
 
 from cartostup.access.services import building_create
@@ -78,13 +79,38 @@ def test_table_is_restricted_to_the_territory(persona):
     assert list(selectors.dealpoint_table(actor=persona("antenna13_analyst"))) == [point]
 
 
-def test_landlord_listing_ignores_filters_on_hidden_fields(persona, building):
+def test_landlord_listing_refuses_filters_on_hidden_fields(persona, building):
+    """Refused, not dropped: the listing would read as filtered on products."""
     point = dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
     landlord = persona("landlord_13h")
-    listed = selectors.dealpoint_list(actor=landlord, filters={"product": ["heroin"]})
-    assert list(listed) == [point]
-    assert AuditEvent.objects.get(action=AuditAction.LIST).details["filters"] == {}
+    with pytest.raises(ValidationError) as refused:
+        selectors.dealpoint_list(actor=landlord, filters={"product": ["heroin"], "status": []})
+    assert refused.value.message_dict == {
+        "product": ["Ce filtre n'est pas ouvert à votre vue des points de deal."]
+    }
+    assert not AuditEvent.objects.filter(action=AuditAction.LIST).exists()
     assert list(selectors.dealpoint_list(actor=landlord, filters={"status": ["moved"]})) == []
+    assert list(selectors.dealpoint_list(actor=landlord, filters={"status": ["reported"]})) == [
+        point
+    ]
+
+
+@pytest.mark.parametrize(
+    ("username", "refused", "message"),
+    [
+        ("cross13_analyst", set(), ""),
+        ("landlord_13h", {"q", "product", "channel", "active_from", "departement"}, "vue"),
+        ("prefecture_13", {"q", "product", "channel", "active_from"}, "comptes agrégés"),
+    ],
+)
+def test_refused_filters_follow_the_policy(persona, username, refused, message):
+    data = QueryDict(
+        "q=x&status=reported&product=crack&channel=drive&active_from=2026-01-01"
+        "&departement=13&page=2&limit=5"
+    )
+    errors = selectors.dealpoint_refused_filters(actor=persona(username), data=data)
+    assert set(errors) == refused
+    assert all(message in messages[0] for messages in errors.values())
 
 
 def test_reduced_row_holds_only_the_landlords_fields(persona, building):

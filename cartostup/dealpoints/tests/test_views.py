@@ -85,6 +85,19 @@ def test_list_filters_select_points(client_for, analyst, point):
     assert other.reference in page and point.reference not in page
 
 
+def test_a_reversed_period_is_said_next_to_the_fields(client_for, point):
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:list"), {"active_from": "2026-12-31", "active_to": "2026-01-01"}
+    )
+    page = _page(response)
+    assert response.status_code == 200
+    # Next to the end of the period, and in the form's error area read out at once.
+    assert 'id="id_active_to-desc-error"' in page
+    assert 'role="alert"' in page
+    assert "Actif jusqu&#x27;au : La fin de la période précède son début." in page
+    assert point.reference not in page
+
+
 def test_merged_points_leave_the_list(client_for, analyst, point):
     other = dealpoint(actor=analyst, name="Doublon")
     services.dealpoint_merge(actor=analyst, source=other, target=point)
@@ -114,10 +127,19 @@ def test_landlord_lists_its_buildings_points_reduced(client_for, analyst, point)
 
 def test_landlord_cannot_filter_on_fields_it_does_not_receive(client_for, point):
     client = client_for("landlord_13h")
-    # A product filter would tell the landlord what is sold: it is dropped, not applied.
-    page = _page(client.get(reverse("dealpoints:list"), {"product": "heroin"}))
-    assert point.partner_code in page
-    assert 'name="product"' not in page
+    # The form offers the status only.
+    page = _page(client.get(reverse("dealpoints:list")))
+    assert 'name="status"' in page
+    for name in ("product", "channel", "active_from", "active_to", "q", "departement"):
+        assert f'name="{name}"' not in page
+    # A product filter (a hand-made link) would tell the landlord what is sold: it is
+    # refused, said above the list, which lists nothing (not every point, read as filtered).
+    response = client.get(reverse("dealpoints:list"), {"product": "heroin"})
+    assert response.status_code == 200
+    page = _page(response)
+    assert point.partner_code not in page
+    assert 'role="alert"' in page
+    assert "Produit : Ce filtre n&#x27;est pas ouvert à votre vue des points de deal." in page
     page = _page(client.get(reverse("dealpoints:list"), {"status": "dismantled"}))
     assert point.partner_code not in page
 

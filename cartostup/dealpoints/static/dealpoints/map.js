@@ -39,12 +39,53 @@
     return element;
   }
 
+  function httpError(response) {
+    // The status, and the JSON body of an API error ({detail, code, errors}) when there is one.
+    var error = new Error(String(response.status));
+    error.status = response.status;
+    return response.json().then(
+      function (body) { error.body = body; throw error; },
+      function () { throw error; }
+    );
+  }
+
   function fetchJson(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
-        if (!response.ok) { throw new Error(String(response.status)); }
+        if (!response.ok) { return httpError(response); }
         return response.json();
       });
+  }
+
+  // --- the filters' errors ------------------------------------------------------------------
+
+  // The form's error area (role="alert"): what the dealpoints layer refused of the page's
+  // filters (a filter the role may not use, a period that ends before it starts).
+  var filterErrors = document.getElementById("map-filter-errors");
+
+  function showFilterErrors(lines) {
+    if (!filterErrors) { return; }
+    var list = filterErrors.querySelector("ul");
+    list.textContent = "";
+    lines.forEach(function (line) { list.appendChild(node("li", line)); });
+    filterErrors.hidden = !lines.length;
+  }
+
+  function filterErrorLines(error, renamed) {
+    // « Label : message » for the page filters' own errors (a layer may name them its own
+    // way: `renamed`, layer's name → page's); [] when the error is not theirs.
+    var errors = error && error.status === 400 && error.body && error.body.errors;
+    var filterLabels = config.filterLabels || {};
+    var lines = [];
+    Object.keys(errors || {}).forEach(function (name) {
+      var label = filterLabels[(renamed && renamed[name]) || name];
+      if (!label) { return; }
+      errors[name].forEach(function (message) {
+        var line = label + " : " + message;
+        if (lines.indexOf(line) < 0) { lines.push(line); }
+      });
+    });
+    return lines;
   }
 
   // --- the map and its base -----------------------------------------------------------------
@@ -95,7 +136,7 @@
       credentials: "same-origin", headers: { Accept: "text/html" }
     })
       .then(function (response) {
-        if (!response.ok) { throw new Error(String(response.status)); }
+        if (!response.ok) { var error = new Error(String(response.status)); error.status = response.status; throw error; }
         return response.text();
       })
       .then(function (html) {
@@ -108,7 +149,12 @@
         }
         panel.focus();
       })
-      .catch(function () { panelBody.textContent = labels.errorMessage; });
+      .catch(function (error) {
+        // A point that does not exist, or that this role may not see, is not found (404):
+        // not a layer that failed.
+        panelBody.textContent = error && error.status === 404 ? labels.notFoundMessage : labels.panelErrorMessage;
+        panel.focus();
+      });
   }
 
   panelClose.addEventListener("click", closePanel);
@@ -266,12 +312,23 @@
     }
   };
 
+  var RENAMES = {
+    reports: { active_from: "received_from", active_to: "received_to" },
+    operations: { active_from: "period_from", active_to: "period_to" }
+  };
   var LAYER_QUERIES = {
     dealpoints: function (query) { return copyParams(query, ["status", "product", "channel", "active_from", "active_to"]); },
-    reports: function (query) { return copyParams(query, ["active_from", "active_to"], { active_from: "received_from", active_to: "received_to" }); },
-    operations: function (query) { return copyParams(query, ["active_from", "active_to"], { active_from: "period_from", active_to: "period_to" }); },
+    reports: function (query) { return copyParams(query, ["active_from", "active_to"], RENAMES.reports); },
+    operations: function (query) { return copyParams(query, ["active_from", "active_to"], RENAMES.operations); },
     proposals: function (query) { return query; }
   };
+
+  function pageNames(layer) {
+    // A layer's parameter names → the page's (received_to → active_to).
+    var names = {};
+    Object.keys(RENAMES[layer] || {}).forEach(function (name) { names[RENAMES[layer][name]] = name; });
+    return names;
+  }
 
   var holders = {};
   var requestIds = {};
@@ -288,8 +345,21 @@
         holder.clearLayers();
         pointLayer(name, collection, builders[name]).addTo(holder);
         renderTable();
+        if (name === "dealpoints") { showFilterErrors([]); }
       })
-      .catch(function () { say(labels.errorMessage); });
+      .catch(function (error) {
+        if (requestIds[name] !== id) { return; }
+        var lines = filterErrorLines(error, pageNames(name));
+        if (lines.length) {
+          // Nothing is drawn rather than points the filters do not select.
+          holder.clearLayers();
+          rows[name] = [];
+          renderTable();
+          showFilterErrors(lines);
+        } else {
+          say(labels.errorMessage);
+        }
+      });
   }
 
   Object.keys(builders).forEach(function (name) {

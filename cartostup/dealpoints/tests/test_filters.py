@@ -1,0 +1,46 @@
+"""The deal points' filter set: the period of activity is checked as the map layers check
+theirs (one check, `core.dates.period_errors`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cartostup.core.dates import PERIOD_REVERSED
+from cartostup.dealpoints.filters import (
+    DealPointCountFilterSet,
+    DealPointFilterSet,
+    filter_error_messages,
+)
+from cartostup.dealpoints.models import DealPoint
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("filterset_class", [DealPointFilterSet, DealPointCountFilterSet])
+def test_a_reversed_period_is_an_error_on_its_end(filterset_class):
+    filterset = filterset_class(
+        {"active_from": "2026-12-31", "active_to": "2026-01-01"},
+        queryset=DealPoint.objects.none(),
+    )
+    assert not filterset.is_valid()
+    assert filterset.errors == {"active_to": [str(PERIOD_REVERSED)]}
+    assert filter_error_messages(filterset) == [
+        "Actif jusqu'au : La fin de la période précède son début."
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"active_from": "2026-01-01", "active_to": "2026-01-01"},
+        {"active_from": "2026-12-31"},
+        {"active_to": "2026-01-01"},
+    ],
+)
+def test_a_period_in_order_or_open_is_valid(data):
+    assert DealPointFilterSet(data, queryset=DealPoint.objects.none()).is_valid()
+
+
+def test_refused_filters_replace_their_form_errors():
+    filterset = DealPointFilterSet({"product": "bogus"}, queryset=DealPoint.objects.none())
+    assert filter_error_messages(filterset, {"product": ["Refusé."]}) == ["Produit : Refusé."]
