@@ -262,6 +262,18 @@ class StatusForm(ServiceForm):
         data = super().clean() or {}
         if data.get("status") == DealPointStatus.MOVED and not data.get("successor"):
             self.add_error("successor", _("Indiquez le point qui a pris le relais."))
+        elif (
+            data.get("status") not in (None, "", DealPointStatus.MOVED)
+            and (data.get("successor") or "").strip()
+        ):
+            # Said, then another status chosen: ask rather than drop what was typed.
+            self.add_error(
+                "successor",
+                _(
+                    "Un successeur ne se désigne que pour « Déplacé » : videz ce champ ou "
+                    "choisissez « Déplacé »."
+                ),
+            )
         return data
 
 

@@ -149,6 +149,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_reports": "reports" in api,
             "has_operations": "operations" in api,
             "has_proposals": "proposals" in api,
+            "has_hotspots": "hotspots" in api,
             "aggregate_hint": counts_only,
         },
     )

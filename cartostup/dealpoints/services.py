@@ -17,7 +17,7 @@ from typing import Any
 import h3
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +33,7 @@ from cartostup.territories import locator
 from cartostup.territories.models import Commune, PriorityNeighbourhood
 
 from .choices import (
+    ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
     STATUS_TRANSITIONS,
     AlertKind,
@@ -64,6 +65,9 @@ from .models import (
 )
 
 # --- input ---------------------------------------------------------------------------------------
+
+# Operations older than this are typing errors (a raid "in 1990" on a point opened today).
+OPERATION_OLDEST = date(2000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -691,7 +695,58 @@ def _status_set(
         dealpoint=dealpoint,
         details={"status": status, "previous_status": previous, **(details or {})},
     )
+    _successor_alerts_answered(actor=actor, dealpoint=dealpoint)
     return dealpoint
+
+
+def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> None:
+    """Open "moved?" alerts whose question a status change has answered are closed as
+    dismissed, with the reason in the history of their point and the audit log: a point that
+    came back (resurgent...) has not moved; a moved point has moved to its successor, not to
+    the other candidates; a point dismantled or moved itself is no successor."""
+    inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    answered = Q(dealpoint=dealpoint)
+    if dealpoint.status == DealPointStatus.MOVED:
+        answered &= ~Q(candidate=dealpoint.successor)
+    elif dealpoint.status == DealPointStatus.DISMANTLED:
+        answered = Q(pk__in=[])
+    if dealpoint.status in inactive:
+        answered |= Q(candidate=dealpoint)
+    stale = Alert.objects.filter(answered)
+    for alert in (
+        stale.filter(kind=AlertKind.SUCCESSOR, status=AlertStatus.OPEN)
+        .select_for_update()
+        .select_related("dealpoint", "candidate")
+    ):
+        alert.status = AlertStatus.DISMISSED
+        alert.decided_by = actor
+        alert.decided_at = timezone.now()
+        alert.save(update_fields=["status", "decided_by", "decided_at"])
+        _event(
+            dealpoint=alert.dealpoint,
+            kind=EventKind.ALERT,
+            actor=actor,
+            details={
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "candidate": alert.candidate.reference if alert.candidate else None,
+                "closed": AlertStatus.DISMISSED,
+                "status_changed": dealpoint.reference,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=alert,
+            details={
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "status": AlertStatus.DISMISSED,
+                "reason": "status_changed",
+                "point": dealpoint.reference,
+                "point_status": dealpoint.status,
+            },
+        )
 
 
 @transaction.atomic
@@ -714,6 +769,19 @@ def dealpoint_change_status(
             successor = policy.access_object(DealPoint.objects.all(), actor=actor, pk=successor.pk)
         if successor.pk == dealpoint.pk or successor.merged_into_id is not None:
             raise ValidationError({"successor": _("Choisissez un autre point.")})
+        if successor.status not in ACTIVE_STATUSES:
+            raise ValidationError(
+                {
+                    "successor": _(
+                        "Le successeur doit être un point actif : %(reference)s est « %(status)s »."
+                    )
+                    % {"reference": successor.reference, "status": successor.get_status_display()}
+                }
+            )
+        if successor.departement_id != dealpoint.departement_id:
+            raise ValidationError(
+                {"successor": _("Le successeur doit être dans le même département.")}
+            )
         dealpoint.successor = successor
         details["successor"] = successor.reference
     elif successor is not None:
@@ -773,6 +841,11 @@ def operation_record(
         errors["occurred_on"] = [_("Indiquez la date de l'opération.")]
     elif data.occurred_on > timezone.localdate():
         errors["occurred_on"] = [_("La date ne peut pas être dans le futur.")]
+    elif data.occurred_on < OPERATION_OLDEST:
+        errors["occurred_on"] = [
+            _("La date semble erronée : une opération antérieure au %(date)s ne s'enregistre pas.")
+            % {"date": OPERATION_OLDEST.strftime("%d/%m/%Y")}
+        ]
     if errors:
         raise ValidationError(errors)
     assert data.occurred_on is not None
@@ -1154,6 +1227,15 @@ def dealpoint_split(
     if not ids <= attached:
         raise ValidationError(
             {"reports": _("Ces signalements ne sont pas tous rattachés à ce point.")}
+        )
+    if ids == attached:
+        raise ValidationError(
+            {
+                "reports": _(
+                    "Un point scindé garde au moins un signalement : si le point entier a changé "
+                    "de lieu, créez le nouveau point puis passez celui-ci à « Déplacé »."
+                )
+            }
         )
     moving = list(Report.objects.filter(pk__in=ids))
     ReportLink.objects.filter(dealpoint=dealpoint, report_id__in=ids).update(

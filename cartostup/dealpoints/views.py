@@ -364,6 +364,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 line = _("%(reference)s reste détaché, comme décidé depuis la fusion")
             lines.append(line % {"reference": reference, "point": now})
         return lines
+    if kind == EventKind.ALERT and details.get("closed") and details.get("status_changed"):
+        return [
+            _(
+                "Alerte de déplacement possible close : %(point)s a changé de statut "
+                "(nouveau point proposé : %(candidate)s)"
+            )
+            % {"point": details["status_changed"], "candidate": details.get("candidate") or "—"}
+        ]
     if kind == EventKind.ALERT and details.get("closed"):
         return [
             _("Alerte de résurgence close : %(reference)s a été rattaché à %(point)s")

@@ -196,3 +196,27 @@ def test_every_status_is_drawn_on_its_point(page, served_app, map_points):
     (px, py), (qx, qy) = _pixel(43.3451, 5.3960, 16), _pixel(43.3449, 5.3957, 16)
     assert abs((dx - cx) - (px - qx)) < 3 and abs((dy - cy) - (py - qy)) < 3
     assert page.console_errors == []
+
+
+def test_the_hotspot_layer_says_what_it_found(page, served_app, map_points):
+    """Switched on, the hotspot layer says in words what Gi* found (the demo's concentrations
+    are too small to be significant: it says so, rather than drawing nothing silently), its
+    significant cells are listed in the table under the map, and the legend has its colours."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    assert page.locator(".dealpoints-legend__hexagon--hot").count() == 1
+    page.locator(".leaflet-control-layers").get_by_text("Points chauds (Gi*)").click()
+    status = page.locator("#map-status")
+    deadline = time.monotonic() + 20
+    while "Points chauds :" not in status.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    said = status.inner_text()
+    assert re.search(
+        r"Points chauds : (aucune concentration significative parmi|\d+ cellule)", said
+    )
+    assert re.search(r"\d+ cellules étudiées|parmi \d+ étudiées", said)
+    table = page.locator("#map-table").inner_text()
+    found = re.search(r"(\d+) cellule\(s\) chaude\(s\) et (\d+) froide", said)
+    listed = table.count("Point chaud") + table.count("Point froid")
+    assert listed == (int(found.group(1)) + int(found.group(2)) if found else 0)
+    assert page.console_errors == []

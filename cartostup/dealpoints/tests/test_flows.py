@@ -7,6 +7,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.http import Http404
 from django.utils import timezone
@@ -382,3 +383,67 @@ def test_a_dismantled_point_far_from_the_report_does_not_stop_its_attachment(ana
     outcome = flows.report_match(report=report_near(analyst, 3, precision="stairwell"))
     assert outcome.attached is not None and outcome.attached.dealpoint_id == active.pk
     assert [a.dealpoint_id for a in outcome.alerts] == [dismantled.pk]
+
+
+def _move_alert(analyst, old, north_m: float) -> Alert:
+    lat, lon = offset(north_m)
+    new = dealpoint(actor=analyst, latitude=lat, longitude=lon)
+    (alert,) = flows.dealpoint_successor_check(dealpoint=new)
+    return alert
+
+
+def test_move_alerts_a_status_change_answered_are_closed(analyst):
+    """A "moved?" alert stays open only while its question stands: closed when the dismantled
+    point comes back (resurgent), when it is moved to another candidate, and when the
+    candidate is dismantled itself; each closing is in the history and the audit log."""
+    old = dismantled_point(analyst, 0)
+    first = _move_alert(analyst, old, 300)
+    second = _move_alert(analyst, old, -300)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=old, status=DealPointStatus.MOVED, successor=second.candidate
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == AlertStatus.DISMISSED and first.decided_by == analyst
+    assert second.status == AlertStatus.OPEN  # the confirmed candidate's, decided by its page
+    assert AuditEvent.objects.filter(
+        object_id=str(first.pk), details__reason="status_changed"
+    ).exists()
+    assert old.events.filter(kind=EventKind.ALERT, details__status_changed=old.reference).exists()
+
+    other = dismantled_point(analyst, 2000)
+    comes_back = _move_alert(analyst, other, 2300)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=other, status=DealPointStatus.RESURGENT
+    )
+    comes_back.refresh_from_db()
+    assert comes_back.status == AlertStatus.DISMISSED
+
+    third = dismantled_point(analyst, -2000)
+    candidate_gone = _move_alert(analyst, third, -2300)
+    assert candidate_gone.candidate is not None
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=candidate_gone.candidate, status=DealPointStatus.DISMANTLED
+    )
+    candidate_gone.refresh_from_db()
+    assert candidate_gone.status == AlertStatus.DISMISSED
+    # An unrelated open alert is left alone.
+    fourth = dismantled_point(analyst, 4000)
+    untouched = _move_alert(analyst, fourth, 4300)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=dismantled_point(analyst, 6000), status=DealPointStatus.RESURGENT
+    )
+    untouched.refresh_from_db()
+    assert untouched.status == AlertStatus.OPEN
+
+
+def test_a_successor_is_an_active_point_of_the_same_departement(analyst):
+    old = dealpoint(actor=analyst)
+    gone = dismantled_point(analyst, 500)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=old, status=DealPointStatus.MOVED, successor=gone
+        )
+    assert "doit être un point actif" in refused.value.message_dict["successor"][0]
+    old.refresh_from_db()
+    assert old.status == DealPointStatus.REPORTED and old.successor is None

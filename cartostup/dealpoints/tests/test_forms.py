@@ -124,6 +124,13 @@ def test_status_form_offers_only_the_allowed_transitions(persona):
     point.status = "confirmed"
     moved = StatusForm({"status-status": "moved"}, dealpoint=point)
     assert not moved.is_valid() and "successor" in moved.errors
+    # A successor typed, then "dismantled" chosen: asked, not silently dropped.
+    dismantled = StatusForm(
+        {"status-status": "dismantled", "status-successor": "PD-13-0002"}, dealpoint=point
+    )
+    assert not dismantled.is_valid()
+    assert "ne se désigne que pour « Déplacé »" in dismantled.errors["successor"][0]
+    assert StatusForm({"status-status": "dismantled"}, dealpoint=point).is_valid()
 
 
 @pytest.mark.django_db

@@ -637,3 +637,28 @@ def test_moving_a_report_is_recorded_on_the_point_it_leaves(persona):
     # A point created with the report (a split, a proposal) is a move too.
     third = dealpoint(actor=analyst, reports=[report], name="Troisième")
     assert other.events.get(kind=EventKind.REPORT_DETACHED).details["moved_to"] == third.reference
+
+
+def test_an_operation_before_2000_is_refused_as_a_typing_error(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    with pytest.raises(ValidationError) as refused:
+        services.operation_record(
+            actor=persona("police13_investigator"),
+            dealpoint=point,
+            data=services.OperationInput(occurred_on=date(1990, 1, 1)),
+        )
+    assert "antérieure au 01/01/2000" in refused.value.message_dict["occurred_on"][0]
+    assert point.operations.count() == 0
+
+
+def test_a_split_keeps_at_least_one_report_on_the_point(persona):
+    analyst = persona("cross13_analyst")
+    reports = [accepted_report(analyst=analyst) for _ in range(2)]
+    point = dealpoint(actor=analyst, reports=reports)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_split(
+            actor=analyst, dealpoint=point, reports=reports, data=dealpoint_input(name="Tout")
+        )
+    assert "Déplacé" in refused.value.message_dict["reports"][0]
+    assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 2

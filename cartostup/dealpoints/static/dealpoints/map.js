@@ -387,11 +387,39 @@
     var hotspots = L.layerGroup();
     control.addOverlay(hotspots, labels.labelHotspots);
     var loaded = false;
+    var hotspotRows = [];
+    var hotspotSummary = "";
+    map.on("overlayremove", function (event) {
+      if (event.layer !== hotspots) { return; }
+      delete rows.hotspots;
+      renderTable();
+    });
     map.on("overlayadd", function (event) {
-      if (event.layer !== hotspots || loaded) { return; }
+      if (event.layer !== hotspots) { return; }
+      if (loaded) {
+        // Shown again: its cells back in the table, its summary said again.
+        rows.hotspots = hotspotRows;
+        renderTable();
+        if (hotspotSummary) { say(hotspotSummary); }
+        return;
+      }
       loaded = true;
       var query = new URLSearchParams({ departement: hotspotDepartement });
       fetchJson(config.api.hotspots + "?" + query.toString()).then(function (collection) {
+        var meta = collection.meta || {};
+        var cells = String(collection.features.length);
+        var hot = Number(meta.hot || 0);
+        var cold = Number(meta.cold || 0);
+        var template = hot + cold > 0 ? labels.labelHotspotsFound : labels.labelHotspotsNone;
+        hotspotSummary = template.replace("%(hot)s", String(hot)).replace("%(cold)s", String(cold)).replace("%(cells)s", cells);
+        say(hotspotSummary);
+        collection.features.forEach(function (feature) {
+          var p = feature.properties;
+          if (p["class"] === "not_significant") { return; }
+          hotspotRows.push([p["class"] === "hot" ? labels.labelHot : labels.labelCold, labels.labelHexagon + " – " + p.cell, String(p.count)]);
+        });
+        rows.hotspots = hotspotRows;
+        renderTable();
         L.geoJSON(collection, {
           filter: function (feature) { return feature.properties.class !== "not_significant"; },
           style: function (feature) {
