@@ -715,7 +715,7 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
     stale = Alert.objects.filter(answered)
     for alert in (
         stale.filter(kind=AlertKind.SUCCESSOR, status=AlertStatus.OPEN)
-        .select_for_update()
+        .select_for_update(of=("self",))  # the candidate is an outer join (nullable)
         .select_related("dealpoint", "candidate")
     ):
         alert.status = AlertStatus.DISMISSED

@@ -220,3 +220,26 @@ def test_the_hotspot_layer_says_what_it_found(page, served_app, map_points):
     listed = table.count("Point chaud") + table.count("Point froid")
     assert listed == (int(found.group(1)) + int(found.group(2)) if found else 0)
     assert page.console_errors == []
+
+
+def test_the_map_asks_for_a_layer_once_per_view(page, served_app, map_points):
+    """Opening the map asks the server for the deal-points layer once (Leaflet ends the first
+    view with a "moveend" and an "overlayadd": both asked the same view); switched off and on,
+    the layer is asked again."""
+    log_in(page, served_app, "cross13_analyst")
+    asked: list[str] = []
+    page.on(
+        "request", lambda r: asked.append(r.url) if "/api/v1/map/dealpoints/" in r.url else None
+    )
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
+    assert _wait_for_count(hexagons, 1) >= 1
+    page.wait_for_timeout(1500)  # lets Playwright deliver the requests' events
+    assert len(asked) == 1
+    layers = page.locator(".leaflet-control-layers")
+    layers.get_by_text("Points de deal", exact=True).click()
+    page.wait_for_timeout(300)
+    layers.get_by_text("Points de deal", exact=True).click()
+    page.wait_for_timeout(1500)
+    assert len(asked) == 2 and asked[0] == asked[1]
+    assert page.console_errors == []

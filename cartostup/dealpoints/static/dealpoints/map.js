@@ -332,11 +332,16 @@
 
   var holders = {};
   var requestIds = {};
+  var lastQueries = {};
+  var switchedOff = {};
 
-  function reload(name) {
+  function reload(name, force) {
     var holder = holders[name];
     if (!holder || !map.hasLayer(holder)) { return; }
     var query = LAYER_QUERIES[name](bboxQuery());
+    // The same view asked again (Leaflet ends a first fitBounds with two "moveend"): once.
+    if (!force && lastQueries[name] === query.toString()) { return; }
+    lastQueries[name] = query.toString();
     var id = (requestIds[name] || 0) + 1;
     requestIds[name] = id;
     fetchJson(config.api[name] + "?" + query.toString())
@@ -349,6 +354,7 @@
       })
       .catch(function (error) {
         if (requestIds[name] !== id) { return; }
+        delete lastQueries[name];  // asked again, the same view is tried again
         var lines = filterErrorLines(error, pageNames(name));
         if (lines.length) {
           // Nothing is drawn rather than points the filters do not select.
@@ -371,14 +377,18 @@
   });
 
   map.on("overlayadd", function (event) {
-    Object.keys(holders).forEach(function (name) { if (holders[name] === event.layer) { reload(name); } });
+    // Switched back on: its rows were dropped from the table, so it is asked again even for the
+    // same view; on the map's first view, the "moveend" that came just before has asked.
+    Object.keys(holders).forEach(function (name) {
+      if (holders[name] === event.layer) { reload(name, Boolean(switchedOff[name])); switchedOff[name] = false; }
+    });
   });
   map.on("overlayremove", function (event) {
     Object.keys(holders).forEach(function (name) {
-      if (holders[name] === event.layer) { rows[name] = []; renderTable(); }
+      if (holders[name] === event.layer) { rows[name] = []; switchedOff[name] = true; renderTable(); }
     });
   });
-  map.on("moveend", function () { Object.keys(holders).forEach(reload); });
+  map.on("moveend", function () { Object.keys(holders).forEach(function (name) { reload(name); }); });
 
   // --- hotspots (one département) ---------------------------------------------------------------
 
