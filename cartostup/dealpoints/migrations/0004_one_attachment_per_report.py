@@ -7,7 +7,7 @@ the point each report leaves says so in its history. Then the constraint holds."
 
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 ATTACHED = ("automatic", "confirmed")
@@ -31,7 +31,8 @@ def lend_and_resolve(apps, schema_editor):
         links = list(
             ReportLink.objects.filter(report_id=report_id, decision__in=ATTACHED)
             .select_related("report", "dealpoint")
-            .order_by("-decided_at", "-created_at", "-pk")
+            # NULLs last on both databases (PostgreSQL puts them first in a descending order).
+            .order_by(F("decided_at").desc(nulls_last=True), "-created_at", "-pk")
         )
         kept = links[0]
         for link in links[1:]:
