@@ -564,9 +564,13 @@ def _list(value: Any, name: str, errors: dict[str, list[str]]) -> list[str]:
         if len(value) > MAX_CELL_LENGTH:
             errors.setdefault(name, []).append(_("Ce texte est trop long."))
             return []
-        # « | » as the export writes; a comma when there is none (a label may hold one).
-        separator = LIST_SEPARATOR if LIST_SEPARATOR in value else ","
-        return [item.strip() for item in value.split(separator) if item.strip()]
+        # « | » as the export writes; else a comma outside brackets (« Cannabis (résine,
+        # herbe) » is one label).
+        if LIST_SEPARATOR in value:
+            items = value.split(LIST_SEPARATOR)
+        else:
+            items = re.split(r",(?![^()]*\))", value)
+        return [item.strip() for item in items if item.strip()]
     errors.setdefault(name, []).append(_("Une liste de codes est attendue."))
     return []
 
@@ -866,13 +870,17 @@ def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str
     if not wanted:
         return {}
     visible = policy.restrict(DealPoint.objects.all(), actor=actor)
-    present = dict(
-        DealPointEvent.objects.filter(
+    # The key is read in Python: SQLite's JSON extraction gives "42" back as 42 and "true" as
+    # True, and a CROSS sheet numbers its lines 1, 2, 3...
+    present = {
+        str(details.get("origin_reference")): reference
+        for details, reference in DealPointEvent.objects.filter(
             kind=EventKind.IMPORTED,
             details__origin_reference__in=sorted(wanted),
             dealpoint__in=visible.values("pk"),
-        ).values_list("details__origin_reference", "dealpoint__reference")
-    )
+        ).values_list("details", "dealpoint__reference")
+        if isinstance(details, dict)
+    }
     present.update(
         (reference, reference)
         for reference in visible.filter(reference__in=wanted).values_list("reference", flat=True)

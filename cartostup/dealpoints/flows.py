@@ -539,6 +539,8 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
     else:
         if alert.candidate is None:
             raise ValidationError(_("Cette alerte ne désigne aucun nouveau point."))
+        # Decided first: the status change closes the other "moved?" alerts it answers.
+        alert = _alert_decided(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
         services.dealpoint_change_status(
             actor=actor,
             dealpoint=point,
@@ -546,6 +548,7 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
             successor=alert.candidate,
             note=note,
         )
+        return alert
     return _alert_decided(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
 
 

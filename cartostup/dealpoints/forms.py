@@ -386,10 +386,11 @@ class SplitForm(ServiceForm):
         return [int(value) for value in self.cleaned_data.get("reports") or []]
 
     def to_input(self, dealpoint: DealPoint) -> services.DealPointInput:
-        """The new point: the split point's description at the given position; its place
-        (address, building and stairwell) only when the new point is at the same place,
-        within `services.BUILDING_REACH_M` (a split point elsewhere is not in that building,
-        and a landlord's building would show it to a landlord it is not about)."""
+        """The new point: the split point's description at the given position; its address
+        and building and stairwell labels only when the new point is within
+        `services.BUILDING_REACH_M` of the point split, and its landlord's building only when
+        within reach of that building (a split point elsewhere is not in that building, and the
+        building would show it to a landlord it is not about)."""
         data = self.cleaned_data
         latitude, longitude = data.get("latitude"), data.get("longitude")
         copied = replace(
@@ -404,6 +405,12 @@ class SplitForm(ServiceForm):
         distance = h3.great_circle_distance(
             (latitude, longitude), (dealpoint.latitude, dealpoint.longitude), unit="m"
         )
-        if distance <= services.BUILDING_REACH_M:
-            return copied
-        return replace(copied, address="", building_label="", stairwell_label="", building_id=None)
+        if distance > services.BUILDING_REACH_M:
+            copied = replace(copied, address="", building_label="", stairwell_label="")
+        # The building's reach is measured from the building, as the service measures it (the
+        # split page has no building field to correct).
+        if dealpoint.building is not None and not services.building_in_reach(
+            dealpoint.building, latitude, longitude
+        ):
+            copied = replace(copied, building_id=None)
+        return copied

@@ -12,7 +12,7 @@ draw. The p-value is two-sided: twice the exact probability, under the same draw
 least as far out on z's side (ties count against significance), computed rather than sampled
 because sparse counts are mostly zeros and far from normal; and never less than the normal
 p-value of z, so a cell whose z is small is never significant. Then the Benjamini–Hochberg
-cut-off over all cells studied (alpha 0.05): a cell is hot if its p is at most that cut-off and
+cut-off over all cells studied (alpha 0.05): a cell is hot if its p is below that cut-off and
 z > 0, cold if so and z < 0. esda computes Gi*'s z (`G_Local`, binary weights) and the
 cut-off (`fdr`); the exact p-values are this module's. See docs/decisions.md (hotspots).
 """

@@ -251,6 +251,11 @@ def _building(actor: User | None, building_id: int | None) -> Building | None:
 BUILDING_REACH_M = 150.0
 
 
+def building_in_reach(building: Building, latitude: float, longitude: float) -> bool:
+    """Whether a point at this position may be tied to the building (`BUILDING_REACH_M`)."""
+    return not _building_reach_errors(building, latitude, longitude)
+
+
 def _building_reach_errors(
     building: Building | None, latitude: float | None, longitude: float | None
 ) -> dict[str, list[str]]:
@@ -558,6 +563,16 @@ def dealpoint_create(
         raise ValidationError({"status": _("Statut inconnu.")})
     departement = place.commune.departement
     found = _reports_for(actor=actor, reports=reports)
+    elsewhere = [report.reference for report in found if report.departement_id != departement.pk]
+    if elsewhere:
+        raise ValidationError(
+            {
+                "reports": _(
+                    "Ces signalements ne sont pas du département du point : %(references)s."
+                )
+                % {"references": ", ".join(elsewhere)}
+            }
+        )
     now = timezone.now()
     dealpoint = DealPoint(
         owner_organisation=report_owner_for(departement=departement),
@@ -700,15 +715,14 @@ def _status_set(
 
 
 def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> None:
-    """Open "moved?" alerts whose question a status change has answered are closed as
-    dismissed, with the reason in the history of their point and the audit log: a point that
-    came back (resurgent...) has not moved; a moved point has moved to its successor, not to
-    the other candidates; a point dismantled or moved itself is no successor."""
+    """Open "moved?" alerts whose question a status change has answered are closed, with the
+    reason in the history of their point and the audit log: a point that came back
+    (resurgent...) has not moved (dismissed); a moved point has moved to its successor (that
+    alert confirmed), not to the other candidates (dismissed); a point dismantled or moved
+    itself is no successor (dismissed)."""
     inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
     answered = Q(dealpoint=dealpoint)
-    if dealpoint.status == DealPointStatus.MOVED:
-        answered &= ~Q(candidate=dealpoint.successor)
-    elif dealpoint.status == DealPointStatus.DISMANTLED:
+    if dealpoint.status == DealPointStatus.DISMANTLED:
         answered = Q(pk__in=[])
     if dealpoint.status in inactive:
         answered |= Q(candidate=dealpoint)
@@ -718,7 +732,12 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
         .select_for_update(of=("self",))  # the candidate is an outer join (nullable)
         .select_related("dealpoint", "candidate")
     ):
-        alert.status = AlertStatus.DISMISSED
+        confirmed = (
+            alert.dealpoint_id == dealpoint.pk
+            and dealpoint.status == DealPointStatus.MOVED
+            and alert.candidate_id == dealpoint.successor_id
+        )
+        alert.status = AlertStatus.CONFIRMED if confirmed else AlertStatus.DISMISSED
         alert.decided_by = actor
         alert.decided_at = timezone.now()
         alert.save(update_fields=["status", "decided_by", "decided_at"])
@@ -730,7 +749,7 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
                 "alert": alert.pk,
                 "kind": alert.kind,
                 "candidate": alert.candidate.reference if alert.candidate else None,
-                "closed": AlertStatus.DISMISSED,
+                "closed": alert.status,
                 "status_changed": dealpoint.reference,
             },
         )
@@ -741,7 +760,7 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
             details={
                 "alert": alert.pk,
                 "kind": alert.kind,
-                "status": AlertStatus.DISMISSED,
+                "status": alert.status,
                 "reason": "status_changed",
                 "point": dealpoint.reference,
                 "point_status": dealpoint.status,
@@ -916,6 +935,18 @@ def report_attach(
         raise ValidationError({"decision": _("Seul le rapprochement automatique propose.")})
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
     (report,) = _reports_for(actor=actor, reports=[report])
+    if report.departement_id != dealpoint.departement_id:
+        # As for merges: a point's reports are of its département, whose services read its
+        # history (a report moved across would name there a point of another département).
+        raise ValidationError(
+            {
+                "reports": _(
+                    "Le signalement %(report)s n'est pas du département de %(point)s : un "
+                    "signalement se rattache à un point de son département."
+                )
+                % {"report": report.reference, "point": dealpoint.reference}
+            }
+        )
     existing = ReportLink.objects.filter(report=report, dealpoint=dealpoint).first()
     if existing is not None and existing.decision == LinkDecision.REJECTED and actor is None:
         # An analyst refused this pair: the matching never brings it back.
@@ -1185,6 +1216,11 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
             own.decision = decision
             own.save(update_fields=["decision"])
         restored.append(reference)
+    # A lent link the merge's record does not name (a merge before this record, whose target
+    # already held the report): a live point never keeps a lent link.
+    dealpoint.links.filter(decision=LinkDecision.MERGED).update(
+        decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
+    )
     dealpoint.merged_into = None
     dealpoint.save(update_fields=["merged_into", "updated_at"])
     for point, other in ((dealpoint, target), (target, dealpoint)):

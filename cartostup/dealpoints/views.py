@@ -34,6 +34,7 @@ from cartostup.core.paging import paginate
 from . import selectors, services
 from .choices import (
     AlertKind,
+    AlertStatus,
     Confidence,
     DealPointStatus,
     DistributionChannel,
@@ -365,6 +366,11 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             lines.append(line % {"reference": reference, "point": now})
         return lines
     if kind == EventKind.ALERT and details.get("closed") and details.get("status_changed"):
+        if details["closed"] == AlertStatus.CONFIRMED:
+            return [
+                _("Alerte de déplacement possible confirmée : déplacé vers %(candidate)s")
+                % {"candidate": details.get("candidate") or "—"}
+            ]
         return [
             _(
                 "Alerte de déplacement possible close : %(point)s a changé de statut "

@@ -527,9 +527,9 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 "le regroupement en propositions de nouveaux points."
             ) % {"reference": report.reference}
         if found.alerts:
-            text += " " + _("Alerte de résurgence : %(points)s (démantelé à proximité).") % {
-                "points": ", ".join(alert.dealpoint.reference for alert in found.alerts)
-            }
+            text += " " + _(
+                "Alerte de résurgence : point(s) démantelé(s) à proximité, %(points)s."
+            ) % {"points": ", ".join(alert.dealpoint.reference for alert in found.alerts)}
         messages.success(request, text)
     return redirect("reports:report_detail", pk=report.pk)
 

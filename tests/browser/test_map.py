@@ -105,11 +105,17 @@ def test_a_missing_point_and_a_reversed_period_are_said(page, served_app, map_po
     assert "couche" not in panel.inner_text()
     assert "couche" not in page.locator("#map-status").inner_text()
 
-    page.goto(f"{served_app.url}/carte/?departement=13&active_from=2026-12-31&active_to=2026-01-01")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        page.goto(
+            f"{served_app.url}/carte/?departement=13&active_from=2026-12-31&active_to=2026-01-01"
+        )
+    assert answered.value.status == 400
     errors = page.get_by_role("alert").filter(has_text="La fin de la période précède son début.")
     errors.first.wait_for(timeout=20_000)
     assert "Actif jusqu'au" in errors.first.inner_text()
-    time.sleep(1)  # the layer's 400 has come back
+    page.wait_for_timeout(500)  # the 400 handled by the page
     assert page.locator("#dealpoints-map .dealpoints-hexagon--dealpoints").count() == 0
     assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
 

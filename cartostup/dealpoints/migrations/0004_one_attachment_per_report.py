@@ -5,9 +5,11 @@ merged into: they are now lent (decision "merged"). Reports still attached to tw
 merge undone out of order) keep their most recent attachment; the others become refused, and
 the point each report leaves says so in its history. Then the constraint holds."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import Count, F
+from django.db.models import Count, F, Max, Min
 from django.utils import timezone
 
 ATTACHED = ("automatic", "confirmed")
@@ -27,6 +29,7 @@ def lend_and_resolve(apps, schema_editor):
         .values_list("report", flat=True)
     )
     now = timezone.now()
+    left: set[int] = set()
     for report_id in list(twice):
         links = list(
             ReportLink.objects.filter(report_id=report_id, decision__in=ATTACHED)
@@ -51,6 +54,26 @@ def lend_and_resolve(apps, schema_editor):
                 },
                 note="Rattaché à deux points à la fois : reste au plus récent.",
             )
+            left.add(link.dealpoint_id)
+    # The points that lost a report: their first and last report (and activity) again, from
+    # the reports still attached (as `services._refresh_activity`; operations count for the
+    # activity, never for the last report).
+    DealPoint = apps.get_model("dealpoints", "DealPoint")
+    Operation = apps.get_model("dealpoints", "Operation")
+    for point in DealPoint.objects.filter(pk__in=left):
+        dates = ReportLink.objects.filter(dealpoint=point, decision__in=ATTACHED).aggregate(
+            first=Min("report__received_at"), last=Max("report__received_at")
+        )
+        point.first_reported_at = dates["first"] or point.first_reported_at
+        point.last_reported_at = dates["last"] or point.last_reported_at
+        moments = [dates["last"]] if dates["last"] else []
+        operated = Operation.objects.filter(dealpoint=point).aggregate(last=Max("occurred_on"))
+        if operated["last"] is not None:
+            moments.append(
+                timezone.make_aware(datetime.combine(operated["last"], datetime.min.time()))
+            )
+        point.last_activity_at = max(moments) if moments else point.last_activity_at
+        point.save(update_fields=["first_reported_at", "last_reported_at", "last_activity_at"])
 
 
 class Migration(migrations.Migration):

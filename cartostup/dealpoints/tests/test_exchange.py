@@ -654,3 +654,26 @@ def test_every_column_fuzzed_imports_whole_lines_or_explains(analyst, rows, part
     for point in DealPoint.objects.all():
         assert -90 <= point.latitude <= 90 and -180 <= point.longitude <= 180
     DealPoint.objects.all().delete()
+
+
+@pytest.mark.parametrize("reference", ["42", "true", "3.5"])
+def test_a_sheet_numbered_like_numbers_is_not_duplicated(analyst, reference):
+    """A CROSS sheet numbers its lines 1, 2, 3: read back from the JSON of the import event,
+    "42" must still be "42" (SQLite gave 42, and the line was imported again)."""
+    line = f"{reference};;Le four;43.3452;5.3949;building;;;"
+    first = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(_csv(line), "a.csv"))
+    assert len(first.created) == 1
+    again = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(_csv(line), "a.csv"))
+    assert [(s.line, s.reference) for s in again.skipped] == [(2, reference)]
+    assert again.created == [] and DealPoint.objects.count() == 1
+
+
+def test_a_label_with_a_comma_is_one_value(analyst):
+    """« Cannabis (résine, herbe) », the label the import page lists, is one product, with or
+    without another after a comma."""
+    line = "OLD-1;;Le four;43.3452;5.3949;building;Cannabis (résine, herbe), cocaïne;;"
+    result = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(line), "a.csv")
+    )
+    assert result.imported, result.errors
+    assert DealPoint.objects.get(reference=result.created[0]).products == ["cannabis", "cocaine"]

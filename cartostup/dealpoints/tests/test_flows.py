@@ -405,7 +405,8 @@ def test_move_alerts_a_status_change_answered_are_closed(analyst):
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == AlertStatus.DISMISSED and first.decided_by == analyst
-    assert second.status == AlertStatus.OPEN  # the confirmed candidate's, decided by its page
+    # The chosen successor's alert is answered yes: confirmed, not left open for nothing.
+    assert second.status == AlertStatus.CONFIRMED and second.decided_by == analyst
     assert AuditEvent.objects.filter(
         object_id=str(first.pk), details__reason="status_changed"
     ).exists()
@@ -447,3 +448,21 @@ def test_a_successor_is_an_active_point_of_the_same_departement(analyst):
     assert "doit être un point actif" in refused.value.message_dict["successor"][0]
     old.refresh_from_db()
     assert old.status == DealPointStatus.REPORTED and old.successor is None
+
+
+def test_confirming_a_move_alert_closes_the_other_candidates(analyst):
+    """Confirmed from the queue: the point moves to that candidate, the alert is confirmed
+    once (one audit event), the alert naming another candidate is dismissed."""
+    old = dismantled_point(analyst, 0)
+    chosen = _move_alert(analyst, old, 300)
+    other = _move_alert(analyst, old, -300)
+    flows.alert_confirm(actor=analyst, alert=chosen)
+    old.refresh_from_db()
+    chosen.refresh_from_db()
+    other.refresh_from_db()
+    assert old.status == DealPointStatus.MOVED and old.successor == chosen.candidate
+    assert chosen.status == AlertStatus.CONFIRMED and other.status == AlertStatus.DISMISSED
+    decided = AuditEvent.objects.filter(
+        action=AuditAction.UPDATE, object_type="dealpoints.alert", object_id=str(chosen.pk)
+    )
+    assert decided.count() == 1

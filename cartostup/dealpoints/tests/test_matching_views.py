@@ -209,7 +209,7 @@ def test_accepting_a_report_says_where_the_matching_put_it(persona, client_for):
     resurgent = submit(latitude=lat, longitude=lon).report
     page = _accept(client, resurgent)
     assert "Il n'est rattaché à aucun point" in page
-    assert f"Alerte de résurgence : {old.reference}" in page
+    assert f"Alerte de résurgence : point(s) démantelé(s) à proximité, {old.reference}." in page
     assert f"le point démantelé {old.reference} est à" in page
     # The page, read again later, says the same.
     page = html.unescape(

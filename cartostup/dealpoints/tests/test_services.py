@@ -662,3 +662,56 @@ def test_a_split_keeps_at_least_one_report_on_the_point(persona):
         )
     assert "Déplacé" in refused.value.message_dict["reports"][0]
     assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 2
+
+
+def test_a_split_near_the_point_but_out_of_the_buildings_reach_drops_the_building(persona):
+    """The point 140 m from its building, the split point 140 m further: near the point (the
+    address is kept), out of the building's reach (the building is not, and the split is not
+    refused for a field the split page does not show)."""
+    from cartostup.dealpoints.forms import SplitForm
+
+    analyst = persona("cross13_analyst")
+    building = _landlord_building(persona)  # 43.3452, 5.3949
+    reports = [accepted_report(analyst=analyst) for _ in range(2)]
+    point = dealpoint(
+        actor=analyst,
+        latitude=43.3452 + 140 / 111_320,
+        longitude=5.3949,
+        building_id=building.pk,
+        address="3 rue des Tilleuls",
+        reports=reports,
+    )
+    links = list(point.links.filter(report=reports[0]).select_related("report"))
+    form = SplitForm(
+        {
+            "reports": [str(reports[0].pk)],
+            "latitude": str(43.3452 + 280 / 111_320),
+            "longitude": "5.3949",
+            "precision": "building",
+        },
+        links=links,
+    )
+    assert form.is_valid(), form.errors
+    new = services.dealpoint_split(
+        actor=analyst, dealpoint=point, reports=[reports[0]], data=form.to_input(point)
+    )
+    assert new.building is None and new.address == "3 rue des Tilleuls"
+
+
+def test_a_report_is_tied_only_to_a_point_of_its_departement(persona):
+    """As merges: a point's history is read by its département's services, and a report
+    moved across would name there a point of another département."""
+    from cartostup.reports.tests.factories import SAINT_DENIS
+
+    national = persona("ofast_analyst")
+    point = dealpoint(actor=persona("cross13_analyst"))
+    report_93 = accepted_report(
+        analyst=persona("cross93_analyst"), latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.report_attach(actor=national, dealpoint=point, report=report_93)
+    assert "un point de son département" in refused.value.message_dict["reports"][0]
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_create(actor=national, data=dealpoint_input(), reports=[report_93])
+    assert report_93.reference in refused.value.message_dict["reports"][0]
+    assert not ReportLink.objects.filter(report=report_93).exists()
