@@ -395,8 +395,7 @@ class ReportMatching:
 
 def report_matching(*, actor: User, report: Report) -> ReportMatching:
     """The report's links and open alerts, on the points the actor may see (call after the
-    report's own audited read: the points are named by reference only, as on the report's
-    queue)."""
+    report's own audited read); the points it names are audited as a listing."""
     visible = policy.restrict(DealPoint.objects.all(), actor=actor)
     links = list(
         ReportLink.objects.filter(
@@ -413,6 +412,18 @@ def report_matching(*, actor: User, report: Report) -> ReportMatching:
         .select_related("dealpoint")
         .order_by("distance_m", "pk")
     )
+    named = sorted(
+        {link.dealpoint.reference for link in links} | {a.dealpoint.reference for a in alerts}
+    )
+    if named:
+        # The points named are protected records read on the report's page: audited as a
+        # listing of those points, beside the report's own read.
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=DealPoint._meta.label_lower,
+            details={"view": "report_matching", "report": report.reference, "points": named},
+        )
     attached = next((link for link in links if link.decision in ATTACHED_DECISIONS), None)
     return ReportMatching(
         attached=attached,

@@ -469,34 +469,50 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
         kind=AlertKind.RESURGENCE, report=report, status=AlertStatus.OPEN
     )
     for alert in open_alerts.exclude(dealpoint=dealpoint).select_related("dealpoint"):
-        alert.status = AlertStatus.DISMISSED
-        alert.decided_by = actor
-        alert.decided_at = timezone.now()
-        alert.save(update_fields=["status", "decided_by", "decided_at"])
-        _event(
-            dealpoint=alert.dealpoint,
-            kind=EventKind.ALERT,
+        _alert_close(
             actor=actor,
-            details={
-                "alert": alert.pk,
-                "kind": alert.kind,
-                "report": report.reference,
-                "closed": AlertStatus.DISMISSED,
-                "attached_to": dealpoint.reference,
-            },
+            alert=alert,
+            status=AlertStatus.DISMISSED,
+            reason="report_attached",
+            event={"report": report.reference, "attached_to": dealpoint.reference},
+            audit={"attached_to": dealpoint.reference},
         )
-        audit_record(
-            actor=actor,
-            action=AuditAction.UPDATE,
-            target=alert,
-            details={
-                "alert": alert.pk,
-                "kind": alert.kind,
-                "status": AlertStatus.DISMISSED,
-                "reason": "report_attached",
-                "attached_to": dealpoint.reference,
-            },
-        )
+
+
+def _alert_close(
+    *,
+    actor: User | None,
+    alert: Alert,
+    status: str,
+    reason: str,
+    event: dict[str, Any],
+    audit: dict[str, Any],
+) -> None:
+    """Close an open alert that a service's decision answered: decided by its actor, an
+    entry in the history of the alert's point (`event`, with what closed it) and an audit
+    event (`audit`, with the `reason`)."""
+    alert.status = status
+    alert.decided_by = actor
+    alert.decided_at = timezone.now()
+    alert.save(update_fields=["status", "decided_by", "decided_at"])
+    _event(
+        dealpoint=alert.dealpoint,
+        kind=EventKind.ALERT,
+        actor=actor,
+        details={"alert": alert.pk, "kind": alert.kind, "closed": status, **event},
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=alert,
+        details={
+            "alert": alert.pk,
+            "kind": alert.kind,
+            "status": status,
+            "reason": reason,
+            **audit,
+        },
+    )
 
 
 # --- create and edit -----------------------------------------------------------------------------
@@ -737,34 +753,16 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
             and dealpoint.status == DealPointStatus.MOVED
             and alert.candidate_id == dealpoint.successor_id
         )
-        alert.status = AlertStatus.CONFIRMED if confirmed else AlertStatus.DISMISSED
-        alert.decided_by = actor
-        alert.decided_at = timezone.now()
-        alert.save(update_fields=["status", "decided_by", "decided_at"])
-        _event(
-            dealpoint=alert.dealpoint,
-            kind=EventKind.ALERT,
+        _alert_close(
             actor=actor,
-            details={
-                "alert": alert.pk,
-                "kind": alert.kind,
+            alert=alert,
+            status=AlertStatus.CONFIRMED if confirmed else AlertStatus.DISMISSED,
+            reason="status_changed",
+            event={
                 "candidate": alert.candidate.reference if alert.candidate else None,
-                "closed": alert.status,
                 "status_changed": dealpoint.reference,
             },
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.UPDATE,
-            target=alert,
-            details={
-                "alert": alert.pk,
-                "kind": alert.kind,
-                "status": alert.status,
-                "reason": "status_changed",
-                "point": dealpoint.reference,
-                "point_status": dealpoint.status,
-            },
+            audit={"point": dealpoint.reference, "point_status": dealpoint.status},
         )
 
 

@@ -231,3 +231,24 @@ def test_the_report_page_names_only_points_the_reader_may_see(persona, client_fo
     assert found.attached is not None and found.attached.dealpoint == point
     found = selectors.report_matching(actor=persona("cross93_analyst"), report=report)
     assert found.attached is None and found.proposed == [] and found.alerts == []
+
+
+def test_the_points_a_report_page_names_are_audited(persona):
+    """The points named on a report's page are protected reads: one listing event names them;
+    a reader told of no point leaves no such event."""
+    from cartostup.dealpoints import selectors
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    report = report_near(analyst, 5, precision="stairwell")
+    flows.report_match(report=report)
+    selectors.report_matching(actor=analyst, report=report)
+    (event,) = AuditEvent.objects.filter(
+        action=AuditAction.LIST, details__view="report_matching", actor_username="cross13_analyst"
+    )
+    assert event.details["points"] == [point.reference]
+    assert event.details["report"] == report.reference
+    selectors.report_matching(actor=persona("cross93_analyst"), report=report)
+    assert not AuditEvent.objects.filter(
+        details__view="report_matching", actor_username="cross93_analyst"
+    ).exists()
