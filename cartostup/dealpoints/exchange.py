@@ -33,6 +33,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
 from cartostup.access.models import User
@@ -128,6 +129,49 @@ IMPORTED_COLUMNS = frozenset(
 KNOWN_COLUMNS = frozenset(COLUMNS) | frozenset(
     name for names in REDUCED_COLUMNS.values() for name in names
 )
+
+# What a spreadsheet (CSV, XLSX) calls each column: people read them, so they are French, and
+# choices are written as their French labels (« Démantelé », « Cocaïne », « Vendredi:Soirée »).
+# A GeoJSON keeps the column names and the codes, for tools. The import reads either.
+HEADERS: dict[str, Any] = {
+    "reference": gettext_lazy("Référence"),
+    "partner_code": gettext_lazy("Code partenaire"),
+    "status": gettext_lazy("Statut"),
+    "marking": gettext_lazy("Marquage de diffusion"),
+    "name": gettext_lazy("Nom d'usage"),
+    "latitude": gettext_lazy("Latitude"),
+    "longitude": gettext_lazy("Longitude"),
+    "precision": gettext_lazy("Précision"),
+    "address": gettext_lazy("Adresse"),
+    "building_label": gettext_lazy("Bâtiment"),
+    "stairwell_label": gettext_lazy("Cage d'escalier"),
+    "commune_code": gettext_lazy("Code commune"),
+    "commune_name": gettext_lazy("Commune"),
+    "departement": gettext_lazy("Département"),
+    "qpv_code": gettext_lazy("Code QPV"),
+    "channel": gettext_lazy("Mode de distribution"),
+    "products": gettext_lazy("Produits"),
+    "opening_hours": gettext_lazy("Horaires d'ouverture"),
+    "observed_roles": gettext_lazy("Rôles observés"),
+    "estimated_daily_turnover": gettext_lazy("Chiffre d'affaires quotidien estimé (euros)"),
+    "confidence": gettext_lazy("Fiabilité"),
+    "first_reported_at": gettext_lazy("Premier signalement"),
+    "last_activity_at": gettext_lazy("Dernière activité"),
+    "reports_count": gettext_lazy("Signalements rattachés"),
+    "operations_count": gettext_lazy("Opérations"),
+    "last_activity_week": gettext_lazy("Semaine de dernière activité"),
+    "building": gettext_lazy("Bâtiment du bailleur"),
+}
+
+# The choices a spreadsheet writes as French labels, by column.
+CHOICE_COLUMNS: dict[str, Any] = {
+    "status": DealPointStatus,
+    "precision": Precision,
+    "channel": DistributionChannel,
+    "confidence": Confidence,
+    "products": Product,
+    "observed_roles": ObservedRole,
+}
 
 FORMATS = ("geojson", "csv", "xlsx")
 CONTENT_TYPES = {
@@ -253,12 +297,55 @@ def _export_row(values: dict[str, Any], columns: Sequence[str]) -> dict[str, Any
     return row
 
 
-def _cell(value: Any) -> Any:
+def _short(label: Any) -> str:
+    """A label without its precision in brackets: « Soirée » for « Soirée (18 h – 0 h) »."""
+    return str(label).split(" (")[0]
+
+
+def _label_of(code: str, choices: Any) -> str:
+    """The French label of a code; the code itself if it is not one (never lose a value)."""
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code
+
+
+def _hour_label(token: str) -> str:
+    """« fri:evening » as « Vendredi:Soirée » (what `_hours` reads back)."""
+    day, separator, moment = token.partition(":")
+    if not separator:
+        return token
+    return f"{_label_of(day, Weekday)}:{_short(_label_of(moment, TimeOfDay))}"
+
+
+def _spreadsheet_value(column: str, value: Any) -> Any:
+    """A value as a spreadsheet shows it: choices by their French label."""
+    choices = CHOICE_COLUMNS.get(column)
+    if column == "opening_hours" and isinstance(value, list):
+        return [_hour_label(str(token)) for token in value]
+    if choices is None:
+        return value
+    if isinstance(value, list):
+        return [_label_of(str(item), choices) for item in value]
+    return _label_of(value, choices) if isinstance(value, str) and value else value
+
+
+def _cell(column: str, value: Any) -> Any:
+    value = _spreadsheet_value(column, value)
     if isinstance(value, list):
         value = LIST_SEPARATOR.join(str(item) for item in value)
     if value is None:
         return ""
     return neutralise(value)
+
+
+def _headers(columns: Sequence[str]) -> list[str]:
+    return [str(HEADERS.get(column, column)) for column in columns]
+
+
+def spreadsheet_headers() -> list[str]:
+    """The header line of a full export's spreadsheet (the import page shows it)."""
+    return _headers(COLUMNS)
 
 
 def write_geojson(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
@@ -282,9 +369,9 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
     """UTF-8 with a byte order mark and `;` between cells: what French spreadsheets open."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(columns)
+    writer.writerow(_headers(columns))
     for row in rows:
-        writer.writerow([_cell(row[column]) for column in columns])
+        writer.writerow([_cell(column, row[column]) for column in columns])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -293,11 +380,11 @@ def write_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Points de deal")[:31])
-    sheet.append(list(columns))
+    sheet.append(_headers(columns))
     for row in rows:
         cells = []
         for column in columns:
-            value = _cell(row[column])
+            value = _cell(column, row[column])
             if isinstance(value, str):
                 value = _XLSX_ILLEGAL.sub("", value)
             cells.append(value)
@@ -411,7 +498,7 @@ def _parse_csv(text: str) -> list[SourceRow]:
         header = next(reader, None)
         if not header:
             raise ImportFileError(_("Le fichier est vide."))
-        columns = [column.strip().lstrip("\ufeff").lower() for column in header]
+        columns = [_column_name(column) for column in header]
         _check_columns(columns)
         rows: list[SourceRow] = []
         for index, cells in enumerate(reader, start=2):
@@ -436,11 +523,21 @@ def _parse_csv(text: str) -> list[SourceRow]:
     return rows
 
 
+def _column_name(header: str) -> str:
+    """The column a header names: its name (« last_activity_at ») or its spreadsheet header
+    (« Dernière activité »), without regard to case or accents; an unknown header as written."""
+    header = header.strip().lstrip("\ufeff")
+    names = {_folded(str(text)): name for name, text in HEADERS.items()}
+    names.update({name: name for name in KNOWN_COLUMNS})
+    return names.get(_folded(header), header)
+
+
 def _check_columns(columns: Sequence[str]) -> None:
     missing = [name for name in ("latitude", "longitude") if name not in columns]
     if missing:
         raise ImportFileError(
-            _("Colonnes obligatoires absentes : %(columns)s.") % {"columns": ", ".join(missing)}
+            _("Colonnes obligatoires absentes : %(columns)s.")
+            % {"columns": ", ".join(str(HEADERS[name]) for name in missing)}
         )
     unknown = [column for column in columns if column and column not in KNOWN_COLUMNS]
     if unknown:
@@ -481,7 +578,7 @@ def _parse_geojson(text: str) -> list[SourceRow]:
         properties = feature.get("properties")
         if isinstance(properties, dict):
             for key, value in properties.items():
-                key = str(key).lower()
+                key = _column_name(str(key))
                 if key in KNOWN_COLUMNS and key not in ("latitude", "longitude"):
                     values[key] = value
                 elif key not in KNOWN_COLUMNS:
@@ -737,6 +834,11 @@ class ImportColumn:
     name: str
     meaning: str
     accepted: str
+
+    @property
+    def header(self) -> str:
+        """What the export's spreadsheets call the column."""
+        return str(HEADERS[self.name])
 
 
 def import_columns() -> list[ImportColumn]:

@@ -105,7 +105,7 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
         "page_title": _("Importer des points de deal"),
         "form": form,
         "result": result,
-        "columns": exchange.COLUMNS,
+        "headers": exchange.spreadsheet_headers(),
         "import_columns": exchange.import_columns(),
     }
     return render(request, "dealpoints/exchange/import.html", context)

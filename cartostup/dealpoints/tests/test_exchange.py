@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils.html import escape
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -88,12 +89,18 @@ def test_csv_export_is_french_spreadsheet_ready_and_neutralises_formulas(client_
     response = client_for("cross13_analyst").get(EXPORT.format("csv"))
     assert response.status_code == 200
     (row,) = _csv_rows(response.content)
-    assert list(row) == list(exchange.COLUMNS)
-    assert row["reference"] == point.reference
-    assert row["name"] == '\'=HYPERLINK("http://x")'
-    assert row["address"] == "'@SUM(A1)"
-    assert row["opening_hours"] == "fri:evening|sat:evening"
-    assert float(row["latitude"]) == pytest.approx(43.3460)
+    # French headers and labels: what an analyst reads in a spreadsheet.
+    assert list(row)[:4] == ["Référence", "Code partenaire", "Statut", "Marquage de diffusion"]
+    assert len(row) == len(exchange.COLUMNS)
+    assert row["Référence"] == point.reference
+    assert row["Statut"] == "Signalé"
+    assert row["Précision"] == "Immeuble"
+    assert row["Mode de distribution"] == "Point fixe"
+    assert row["Produits"] == "Cannabis (résine, herbe)"
+    assert row["Horaires d'ouverture"] == "Vendredi:Soirée|Samedi:Soirée"
+    assert row["Nom d'usage"] == '\'=HYPERLINK("http://x")'
+    assert row["Adresse"] == "'@SUM(A1)"
+    assert float(row["Latitude"]) == pytest.approx(43.3460)
 
 
 def test_xlsx_export_reads_back_with_openpyxl(client_for, point):
@@ -104,11 +111,12 @@ def test_xlsx_export_reads_back_with_openpyxl(client_for, point):
     sheet = load_workbook(io.BytesIO(response.content)).active
     header, values = list(sheet.iter_rows(values_only=True))
     row = dict(zip(header, values, strict=True))
-    assert row["reference"] == point.reference
-    assert row["name"].startswith("'=")
-    assert row["address"] == "'@SUM(A1)"
-    assert row["estimated_daily_turnover"] == 5000
-    assert row["longitude"] == pytest.approx(5.3960)
+    assert row["Référence"] == point.reference
+    assert row["Statut"] == "Signalé"
+    assert row["Nom d'usage"].startswith("'=")
+    assert row["Adresse"] == "'@SUM(A1)"
+    assert row["Chiffre d'affaires quotidien estimé (euros)"] == 5000
+    assert row["Longitude"] == pytest.approx(5.3960)
 
 
 def test_landlord_exports_its_reduced_view_on_its_building(client_for, point, building):
@@ -125,14 +133,15 @@ def test_landlord_exports_its_reduced_view_on_its_building(client_for, point, bu
     assert point.reference.encode() not in text
     rows = _csv_rows(text)
     assert set(rows[0]) == {
-        "partner_code",
-        "status",
-        "last_activity_week",
-        "building",
-        "latitude",
-        "longitude",
+        "Code partenaire",
+        "Statut",
+        "Semaine de dernière activité",
+        "Bâtiment du bailleur",
+        "Latitude",
+        "Longitude",
     }
-    assert float(rows[0]["latitude"]) == pytest.approx(building.latitude)
+    assert rows[0]["Statut"] == "Signalé"
+    assert float(rows[0]["Latitude"]) == pytest.approx(building.latitude)
 
 
 def test_red_point_is_exported_by_its_owner_only(client_for, point):
@@ -279,7 +288,12 @@ def test_export_then_import_round_trip(client_for, analyst, point):
     assert result.imported, result.errors
     copy = DealPoint.objects.get(reference=result.created[0])
     assert copy.name == point.name  # the apostrophe that neutralised the formula is removed
+    # The French headers and labels read back as the same values.
+    for name in ("status", "precision", "channel", "confidence", "address", "building_label"):
+        assert getattr(copy, name) == getattr(point, name), name
     assert copy.opening_hours == point.opening_hours
+    assert copy.products == point.products and copy.observed_roles == point.observed_roles
+    assert copy.estimated_daily_turnover == point.estimated_daily_turnover
 
 
 # The user audit's line: a bad date and French words, some of which are not values at all.
@@ -406,6 +420,8 @@ def test_import_page_documents_each_column_and_its_values(client_for):
     body = client_for("cross13_analyst").get(IMPORT).content.decode()
     for column in exchange.import_columns():
         assert f"<code>{column.name}</code>" in body
+        assert f"<td>{escape(column.header)}</td>" in body
+    assert escape(";".join(exchange.spreadsheet_headers())) in body
     assert "« Cocaïne » ou cocaine" in body and "« Point fixe » ou fixed" in body
     assert "« Démantelé » ou dismantled" in body
     assert "n&#x27;est pas une source d&#x27;import" in body or "n'est pas une source" in body
@@ -677,3 +693,26 @@ def test_a_label_with_a_comma_is_one_value(analyst):
     )
     assert result.imported, result.errors
     assert DealPoint.objects.get(reference=result.created[0]).products == ["cannabis", "cocaine"]
+
+
+def test_spreadsheet_headers_are_read_whatever_their_case_and_accents(analyst):
+    text = (
+        "LATITUDE;longitude;statut;Mode de distribution;produits;Horaires d'ouverture;"
+        "Derniere activite;Cage d’escalier\n"
+        "43.3452;5.3949;Confirmé;Livraison;Cocaïne|Crack;lundi:matin;2024-05-02;3\n"
+    )
+    (row,) = exchange.parse_rows(text.encode(), "carte.csv")
+    parsed, errors = exchange.row_input(row)
+    assert errors == {}
+    assert parsed.status == DealPointStatus.CONFIRMED
+    assert parsed.data.channel == "delivery"
+    assert parsed.data.products == ["cocaine", "crack"]
+    assert parsed.data.opening_hours == ["mon:morning"]
+    assert parsed.data.stairwell_label == "3"
+    assert parsed.last_activity_at is not None and parsed.last_activity_at.year == 2024
+    with pytest.raises(exchange.ImportFileError) as refused:
+        exchange.parse_rows(b"Latitude;Longitude;Code secret\n1;2;3\n", "carte.csv")
+    assert "Colonnes inconnues : Code secret." in refused.value.message
+    with pytest.raises(exchange.ImportFileError) as missing:
+        exchange.parse_rows(b"Latitude;Statut\n1;2\n", "carte.csv")
+    assert "Colonnes obligatoires absentes : Longitude." in missing.value.message
