@@ -187,10 +187,10 @@ def test_a_full_export_keeps_each_points_marking(world, client_for):
     assert markings[world.points_13[0].reference] == "TLP:AMBER"
     text = client.get("/points-de-deal/export.csv").content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
-    assert {row["reference"]: row["marking"] for row in rows} == markings
+    assert {row["Référence"]: row["Marquage de diffusion"] for row in rows} == markings
     sheet = load_workbook(io.BytesIO(client.get("/points-de-deal/export.xlsx").content)).active
     header, *values = list(sheet.iter_rows(values_only=True))
-    assert "marking" in header
+    assert "Marquage de diffusion" in header
     # A police investigator, who may export them too, receives the markings as well.
     police = json.loads(
         client_for("police13_investigator").get("/api/v1/dealpoints/export/?format=geojson").content
@@ -455,6 +455,7 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     assert [f["properties"]["status"] for f in export["features"]] == ["confirmed"]
     csv_text = client.get("/points-de-deal/export.csv").content.decode()
     assert "investigation" not in csv_text and point.partner_code in csv_text
+    assert "enquête" not in csv_text and str(DealPointStatus.CONFIRMED.label) in csv_text
     # Filters select by what the landlord is told.
     for params, found in (
         ({"status": "confirmed"}, True),
