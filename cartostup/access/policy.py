@@ -211,6 +211,32 @@ def organisations_for_capability(actor: Any, capability: Capability) -> QuerySet
     ).distinct()
 
 
+# Kinds that consolidate the operations of every service of their territory (the CROSS's
+# « pilotage renforcé », Ofast across its antennas): their members may record an operation in
+# the name of the service that carried it out.
+OPERATION_CONSOLIDATING_KINDS = CROSS_DISTRIBUTION_KINDS
+
+
+def operation_services(actor: Any, *, departement_id: int | None) -> QuerySet[Organisation]:
+    """The active services in whose name the actor may record an operation on a point of
+    `departement_id`: the organisations where it holds a role that records operations, and,
+    when that organisation is a CROSS or Ofast covering the département, every active
+    law-enforcement service working there (or nationally): the police commissariat, the
+    gendarmerie or the customs that carried out the raid."""
+    context = actor_context(actor)
+    granting = context.granting(Capability.RECORD_OPERATIONS)
+    allowed = Q(pk__in=[membership.organisation_id for membership in granting])
+    if any(
+        membership.kind in OPERATION_CONSOLIDATING_KINDS
+        and (membership.departement_ids is None or departement_id in membership.departement_ids)
+        for membership in granting
+    ):
+        allowed |= Q(kind__in=LAW_ENFORCEMENT_KINDS) & (
+            Q(national_scope=True) | Q(departements__id=departement_id)
+        )
+    return Organisation.objects.filter(allowed, is_active=True).distinct()
+
+
 def require(actor: Any, capability: Capability) -> None:
     """Refuse with 404 (the page does not exist for this actor)."""
     if not can(actor, capability):

@@ -25,8 +25,9 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from cartostup.access.models import Building, User
+from cartostup.access.models import Building, Organisation, User
 from cartostup.access.services import demo_persona_ensure
+from cartostup.core.personas import ORGANISATIONS
 from cartostup.reports import services as report_services
 from cartostup.reports.choices import Activity, Channel, Precision
 from cartostup.reports.models import Report
@@ -48,6 +49,9 @@ from .models import Alert, DealPoint, DealPointEvent, Operation, Proposal, Repor
 DEMO_SEED = 20241126
 ANALYSTS = {"13": "cross13_analyst", "93": "cross93_analyst", "69": "cross69_analyst"}
 POLICE = {"13": "police13_investigator"}
+# Where no investigator of the demo records its own operations, the CROSS records them in the
+# name of the service that carried them out (`policy.operation_services`).
+OPERATING_SERVICES = {"93": "police93", "69": "gendarmerie69"}
 # Proposals left open per département for the queue.
 LEFT_OPEN = 1
 NAMES = (
@@ -119,6 +123,9 @@ def _operation(
     # Never before the point was opened (the day after its first report).
     today = timezone.localdate()
     opened = timezone.localdate(_opened_at(point))
+    key = OPERATING_SERVICES.get(point.departement.code)
+    names = {spec.key: spec.name for spec in ORGANISATIONS}
+    service = Organisation.objects.filter(name=names[key]).first() if key else None
     services.operation_record(
         actor=actor,
         dealpoint=point,
@@ -127,6 +134,7 @@ def _operation(
             occurred_on=min(today, max(today - timedelta(days=days_ago), opened)),
             outcome=outcome,
             arrests=arrests,
+            service_id=service.pk if service is not None else None,
         ),
     )
 

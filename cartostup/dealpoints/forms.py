@@ -293,7 +293,13 @@ class OperationForm(ServiceForm):
         label=_("Personnes interpellées"), min_value=0, max_value=1000, initial=0
     )
     service = forms.ModelChoiceField(
-        label=_("Service"), queryset=Organisation.objects.none(), empty_label=None
+        label=_("Service qui a mené l'opération"),
+        queryset=Organisation.objects.none(),
+        empty_label=None,
+        help_text=_(
+            "Une CROSS ou l'Ofast enregistre aussi les opérations des autres services "
+            "répressifs du département."
+        ),
     )
     notes = forms.CharField(
         label=_("Compte rendu"),
@@ -302,11 +308,19 @@ class OperationForm(ServiceForm):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
 
-    def __init__(self, *args: Any, services_queryset: QuerySet[Organisation], **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        services_queryset: QuerySet[Organisation],
+        default_service: Organisation | None = None,
+        **kwargs: Any,
+    ):
         kwargs.setdefault("prefix", "operation")
         kwargs.setdefault("initial", {"occurred_on": timezone.localdate()})
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = services_queryset  # type: ignore[attr-defined]
+        if default_service is not None:
+            self.initial.setdefault("service", default_service.pk)
 
     def to_input(self) -> services.OperationInput:
         data = self.cleaned_data

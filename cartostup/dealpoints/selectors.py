@@ -466,9 +466,9 @@ def dealpoint_building_choices(
     return queryset.order_by("commune__name", "name")
 
 
-def operation_service_choices(*, actor: User) -> QuerySet[Organisation]:
-    """The organisations in whose name the actor may record an operation."""
-    return policy.organisations_for_capability(actor, policy.Capability.RECORD_OPERATIONS).order_by(
+def operation_service_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[Organisation]:
+    """The services in whose name the actor may record an operation on this point."""
+    return policy.operation_services(actor, departement_id=dealpoint.departement_id).order_by(
         "name"
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 import h3
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -828,13 +828,22 @@ class OperationInput:
     service_id: int | None = None
 
 
+def operation_default_service(
+    *, actor: User | None, services: QuerySet[Organisation]
+) -> Organisation | None:
+    """The service an operation is credited to when none is named: the actor's own first."""
+    own = services.filter(memberships__user=actor) if actor is not None else services
+    return own.order_by("pk").first() or services.order_by("pk").first()
+
+
 @transaction.atomic
 def operation_record(
     *, actor: User | None, dealpoint: DealPoint, data: OperationInput
 ) -> Operation:
-    """Record an operation on a point the actor may see (a raid, arrests, a search). The
-    service is one of the actor's organisations (by default the first); an outcome of
-    "dismantled" also dismantles the point."""
+    """Record an operation on a point the actor may see (a raid, arrests, a search), in the
+    name of the service that carried it out (`policy.operation_services`: the actor's own, or
+    for a CROSS or Ofast any law-enforcement service of the département; by default the
+    actor's first); an outcome of "dismantled" also dismantles the point."""
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
@@ -842,18 +851,24 @@ def operation_record(
     if dealpoint.merged_into_id is not None:
         raise ValidationError(_("Ce point a été fusionné dans un autre."))
     services = (
-        Organisation.objects.filter(memberships__user=actor, is_active=True).distinct()
+        policy.operation_services(actor, departement_id=dealpoint.departement_id)
         if actor is not None
         else Organisation.objects.filter(pk=dealpoint.owner_organisation_id)
     )
     service = (
         services.filter(pk=data.service_id).first()
         if data.service_id is not None
-        else services.order_by("pk").first()
+        else operation_default_service(actor=actor, services=services)
     )
     errors: dict[str, list[str]] = {}
     if service is None:
-        errors["service_id"] = [_("Choisissez un de vos services.")]
+        errors["service_id"] = [
+            _(
+                "Choisissez le service qui a mené l'opération parmi ceux que vous pouvez "
+                "indiquer : les vôtres ou, pour une CROSS ou l'Ofast, les services répressifs "
+                "du département."
+            )
+        ]
     if data.occurred_on is None:
         errors["occurred_on"] = [_("Indiquez la date de l'opération.")]
     elif data.occurred_on > timezone.localdate():

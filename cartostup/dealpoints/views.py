@@ -467,8 +467,12 @@ def _render_detail(
         forms["merge_form"] = MergeForm()
         forms["attach_form"] = AttachForm()
     if permissions.record_operation:
+        choices = selectors.operation_service_choices(actor=request.user, dealpoint=dealpoint)
         forms["operation_form"] = OperationForm(
-            services_queryset=selectors.operation_service_choices(actor=request.user)
+            services_queryset=choices,
+            default_service=services.operation_default_service(
+                actor=request.user, services=choices
+            ),
         )
     forms.update(bound or {})
     facts = {
@@ -733,7 +737,9 @@ def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         key="operation_form",
         make=lambda point: OperationForm(
             request.POST,
-            services_queryset=selectors.operation_service_choices(actor=request.user),
+            services_queryset=selectors.operation_service_choices(
+                actor=request.user, dealpoint=point
+            ),
         ),
         run=run,
         capability=Capability.RECORD_OPERATIONS,

@@ -69,13 +69,19 @@ def test_analyst_follows_a_point_from_the_map_to_its_dismantling(page, served_ap
     page.wait_for_url(re.compile(rf".*/points-de-deal/{pk}/$"))
     assert page.get_by_role("heading", name=re.compile(reference)).first.is_visible()
 
-    # A raid that disrupts the point, then the analyst dismantles it.
+    # A raid of the police that disrupts the point (the CROSS records it in the police's
+    # name), then the analyst dismantles it.
     form = page.locator("#operation-form")
     form.get_by_label("Type d'opération").select_option("raid")
     form.get_by_label("Résultat").select_option("disrupted")
+    form.get_by_label("Service qui a mené l'opération").select_option(
+        label="Police nationale – DIPN 13"
+    )
     form.get_by_role("button", name="Enregistrer l'opération").click()
     page.wait_for_url(re.compile(rf".*/points-de-deal/{pk}/$"))
     assert page.locator("#history").get_by_text(re.compile("pilonnage")).first.is_visible()
+    recorded = page.locator("#operations tbody tr").filter(has_text="Police nationale – DIPN 13")
+    assert recorded.filter(has_text="Saisi par Camille Martin").count() >= 1
 
     status = page.locator("#status-form")
     status.get_by_label("Nouveau statut").select_option("dismantled")

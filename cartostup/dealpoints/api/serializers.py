@@ -212,7 +212,10 @@ class OperationInputSerializer(serializers.Serializer):
         default=None,
         min_value=1,
         max_value=2**31 - 1,
-        help_text=_("Un de vos services (par défaut : le premier)."),
+        help_text=_(
+            "Le service qui a mené l'opération : un des vôtres ou, pour une CROSS ou l'Ofast, "
+            "un service répressif du département du point (par défaut : le premier des vôtres)."
+        ),
     )
 
 

@@ -320,7 +320,9 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
         operation_id="dealpoints_operations_create",
         summary="Enregistrer une opération",
         description=(
-            "Un pilonnage, des interpellations, une perquisition… au nom d'un de vos services. "
+            "Un pilonnage, des interpellations, une perquisition… au nom du service qui l'a "
+            "mené (un des vôtres ; une CROSS ou l'Ofast enregistre aussi ceux des autres "
+            "services répressifs du département). "
             "Un résultat « dismantled » démantèle le point."
         ),
         request=OperationInputSerializer,

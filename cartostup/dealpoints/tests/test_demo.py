@@ -43,6 +43,17 @@ def test_demo_dealpoints_are_built_by_the_matching(client_for):
         assert Alert.objects.filter(kind=kind, status=AlertStatus.CONFIRMED).exists()
     assert Operation.objects.filter(kind="raid").exists()
     assert Operation.objects.filter(arrests__gt=0).exists()
+    # Each operation in the name of the service that carried it out: in 13 the police records
+    # its own; in 93 the CROSS records the police's.
+    services = {
+        (code, kind, recorder)
+        for code, kind, recorder in Operation.objects.values_list(
+            "dealpoint__departement__code", "service__kind", "recorded_by__username"
+        )
+    }
+    assert ("13", "police", "police13_investigator") in services
+    assert ("93", "police", "cross93_analyst") in services
+    assert not {s for s in services if s[1] == "cross"}
     # Some points stand on landlord_13h's buildings.
     assert points.filter(building__owner_organisation__name__startswith="Habitat").exists()
     # Histories dated as they would have happened, not all on the day of seeding: opened the

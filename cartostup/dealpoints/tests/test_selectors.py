@@ -219,8 +219,12 @@ def test_choices_for_the_forms(persona, building):
     assert list(selectors.dealpoint_building_choices(actor=analyst)) == [building]
     assert list(selectors.dealpoint_building_choices(actor=persona("cross93_analyst"))) == []
     police = persona("police13_investigator")
-    assert list(selectors.operation_service_choices(actor=police)) == [
+    point = dealpoint(actor=analyst)
+    assert list(selectors.operation_service_choices(actor=police, dealpoint=point)) == [
         police.memberships.get().organisation
     ]
-    assert list(selectors.operation_service_choices(actor=persona("landlord_13h"))) == []
+    landlord = persona("landlord_13h")
+    assert list(selectors.operation_service_choices(actor=landlord, dealpoint=point)) == []
+    offered = selectors.operation_service_choices(actor=analyst, dealpoint=point)
+    assert police.memberships.get().organisation in offered
     assert selectors.picker_departement_codes(actor=analyst) == ["13"]

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils import timezone
 
+from cartostup.access import policy
+from cartostup.access.models import Organisation
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import services
@@ -189,6 +191,54 @@ def test_operation_refuses_a_service_that_is_not_the_actors(persona):
         )
     assert "service_id" in refused.value.message_dict
     assert not point.operations.exists()
+
+
+def test_a_cross_credits_an_operation_to_the_service_that_carried_it_out(persona):
+    """A CROSS consolidates the operations of its département: its analyst names the police,
+    gendarmerie or customs service that made the raid; an investigator names only its own;
+    no one names a service of another département, a prosecutor or an inactive service."""
+    from cartostup.access.services import demo_organisations_ensure
+
+    organisations = demo_organisations_ensure()
+    analyst = persona("cross13_analyst")
+    police = persona("police13_investigator")
+    point = dealpoint(actor=analyst)
+
+    def record(actor, service):
+        return services.operation_record(
+            actor=actor,
+            dealpoint=point,
+            data=services.OperationInput(occurred_on=date.today(), service_id=service.pk),
+        )
+
+    for key in ("police13", "gendarmerie13", "customs13", "ofast", "ofast_marseille"):
+        operation = record(analyst, organisations[key])
+        assert operation.service == organisations[key] and operation.recorded_by == analyst
+    offered = set(policy.operation_services(analyst, departement_id=point.departement_id))
+    assert offered == {
+        organisations[key]
+        for key in ("cross13", "police13", "gendarmerie13", "customs13", "ofast", "ofast_marseille")
+    }
+    # Not another département's services, nor those that do not carry out operations.
+    for key in ("police93", "gendarmerie69", "cross93", "prosecutor13", "prefecture13"):
+        with pytest.raises(ValidationError) as refused:
+            record(analyst, organisations[key])
+        assert "service_id" in refused.value.message_dict, key
+    # An investigator names its own service only.
+    for key in ("gendarmerie13", "cross13"):
+        with pytest.raises(ValidationError):
+            record(police, organisations[key])
+    assert record(police, organisations["police13"]).service == organisations["police13"]
+    # An inactive service is no longer offered.
+    Organisation.objects.filter(pk=organisations["customs13"].pk).update(is_active=False)
+    with pytest.raises(ValidationError):
+        record(analyst, organisations["customs13"])
+    # Without a service named, the actor's own.
+    default = services.operation_record(
+        actor=analyst, dealpoint=point, data=services.OperationInput(occurred_on=date.today())
+    )
+    assert default.service == organisations["cross13"]
+    assert point.operations.count() == 7
 
 
 # --- merge, unmerge, split -----------------------------------------------------------------------

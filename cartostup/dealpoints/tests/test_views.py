@@ -433,6 +433,35 @@ def test_investigator_records_a_raid_that_dismantles_the_point(client_for, perso
     assert "Trois interpellations." in page
 
 
+def test_a_cross_analyst_records_a_raid_in_the_name_of_the_police(client_for, persona, point):
+    police = persona("police13_investigator").memberships.get().organisation
+    cross = persona("cross13_analyst").memberships.get().organisation
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:detail", args=[point.pk]))
+    form = page.context["operation_form"]
+    assert set(form.fields["service"].queryset) >= {police, cross}
+    assert form["service"].value() == cross.pk  # its own by default
+    assert "Service qui a mené l&#x27;opération" in _page(page)
+    response = _post(
+        client,
+        "operation",
+        point,
+        {
+            "operation-kind": "raid",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": "none",
+            "operation-arrests": "0",
+            "operation-service": str(police.pk),
+        },
+    )
+    assert response.status_code == 302
+    operation = Operation.objects.get()
+    assert operation.service == police
+    assert operation.recorded_by == persona("cross13_analyst")
+    table = _page(client.get(response["Location"])).split('id="operations"')[1].split("</table>")[0]
+    assert f"<td>{police.name}</td>" in table and "Saisi par Camille Martin" in table
+
+
 def test_operation_in_the_future_is_refused_on_its_field(client_for, persona, point):
     service = persona("cross13_analyst").memberships.get().organisation
     response = _post(
