@@ -237,6 +237,13 @@ def operation_services(actor: Any, *, departement_id: int | None) -> QuerySet[Or
     return Organisation.objects.filter(allowed, is_active=True).distinct()
 
 
+def distributable_sharing_groups(actor: Any) -> QuerySet[SharingGroup]:
+    """The sharing groups the actor may distribute a record to: those its organisations
+    belong to (a group it is not in would make a record it then no longer reads)."""
+    context = actor_context(actor)
+    return SharingGroup.objects.filter(organisations__in=context.organisation_ids).distinct()
+
+
 def require(actor: Any, capability: Capability) -> None:
     """Refuse with 404 (the page does not exist for this actor)."""
     if not can(actor, capability):

@@ -16,7 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineCheckboxSelectMultiple
 
-from cartostup.access.models import Building, Organisation
+from cartostup.access.choices import Distribution, Marking
+from cartostup.access.models import Building, Organisation, SharingGroup
 
 from . import services
 from .choices import (
@@ -35,7 +36,12 @@ from .choices import (
 from .models import DealPoint, ReportLink
 
 # Names the services use for a field, when the form calls it otherwise.
-SERVICE_FIELD_NAMES = {"building_id": "building", "service_id": "service", "target": "target"}
+SERVICE_FIELD_NAMES = {
+    "building_id": "building",
+    "service_id": "service",
+    "target": "target",
+    "sharing_group_id": "sharing_group",
+}
 
 
 class ServiceForm(DsfrBaseForm):
@@ -230,6 +236,62 @@ class DealPointForm(ServiceForm):
         initial = {name: getattr(data, name) for name in services.input_fields()}
         initial["building"] = initial.pop("building_id")
         return initial
+
+
+class SharingForm(ServiceForm):
+    """Who the point is shared with (`services.SharingInput`): the policy decides from it."""
+
+    distribution = forms.ChoiceField(
+        label=_("Diffusion"),
+        choices=Distribution.choices,
+        initial=Distribution.TERRITORY,
+        help_text=_(
+            "Qui lit ce point. Par défaut, les services répressifs du territoire ; un bailleur ne "
+            "voit le point de son bâtiment que si la diffusion est « Services répressifs du "
+            "territoire » ou « National »."
+        ),
+    )
+    marking = forms.ChoiceField(
+        label=_("Marquage (TLP)"),
+        choices=Marking.choices,
+        initial=Marking.AMBER,
+        help_text=_(
+            "TLP:AMBER+STRICT et TLP:RED : le point ne quitte pas les services (aucun bailleur) "
+            "et ne s'exporte que par son organisation propriétaire."
+        ),
+    )
+    sharing_group = forms.ModelChoiceField(
+        label=_("Groupe de partage"),
+        queryset=SharingGroup.objects.none(),
+        required=False,
+        help_text=_("Seulement avec la diffusion « Groupe de partage »."),
+    )
+
+    def __init__(self, *args: Any, groups: QuerySet[SharingGroup], **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "sharing")
+        super().__init__(*args, **kwargs)
+        self.fields["sharing_group"].queryset = groups  # type: ignore[attr-defined]
+
+    @classmethod
+    def for_dealpoint(cls, dealpoint: DealPoint, **kwargs: Any) -> SharingForm:
+        kwargs.setdefault(
+            "initial",
+            {
+                "distribution": dealpoint.distribution,
+                "marking": dealpoint.marking,
+                "sharing_group": dealpoint.sharing_group_id,
+            },
+        )
+        return cls(**kwargs)
+
+    def to_input(self) -> services.SharingInput:
+        data = self.cleaned_data
+        group = data.get("sharing_group")
+        return services.SharingInput(
+            distribution=data["distribution"],
+            marking=data["marking"],
+            sharing_group_id=group.pk if group else None,
+        )
 
 
 class StatusForm(ServiceForm):

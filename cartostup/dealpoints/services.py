@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
-from cartostup.access.models import Building, Organisation, User
+from cartostup.access.models import Building, Organisation, SharingGroup, User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.reports.choices import Status as ReportStatus
@@ -565,14 +565,19 @@ def dealpoint_create(
     kind: str = EventKind.CREATED,
     note: str = "",
     origin_reference: str = "",
+    sharing: SharingInput | None = None,
 ) -> DealPoint:
     """A new deal point where the data says, owned by the CROSS of its département and
-    distributed to the law-enforcement services of the territory; `reports` (accepted
-    reports the actor may see) are attached to it. An imported point keeps the reference it
-    had in its file (`origin_reference`, in its history) so that a second import knows it."""
+    shared as `sharing` says (by default with the law-enforcement services of the territory,
+    TLP:AMBER); `reports` (accepted reports the actor may see) are attached to it. An
+    imported point keeps the reference it had in its file (`origin_reference`, in its
+    history) so that a second import knows it."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    sharing = sharing or SharingInput()
     errors, place, building = _new_point_errors(actor=actor, data=data)
+    sharing_errors, group = _sharing_errors(actor=actor, data=sharing)
+    errors = {**errors, **sharing_errors}
     if errors or place is None:
         raise ValidationError(errors)
     if status not in DealPointStatus.values:
@@ -592,8 +597,9 @@ def dealpoint_create(
     now = timezone.now()
     dealpoint = DealPoint(
         owner_organisation=report_owner_for(departement=departement),
-        distribution=Distribution.TERRITORY,
-        marking=Marking.AMBER,
+        distribution=sharing.distribution,
+        marking=sharing.marking,
+        sharing_group=group,
         reference=_next_reference(departement.code),
         status=status,
         status_changed_at=now,
@@ -615,6 +621,16 @@ def dealpoint_create(
         details={
             "reports": [report.reference for report in found],
             **({"origin_reference": origin_reference} if origin_reference else {}),
+            # Shared otherwise than by default: said from the first entry.
+            **(
+                {
+                    "distribution": sharing.distribution,
+                    "marking": sharing.marking,
+                    "sharing_group": group.name if group else None,
+                }
+                if sharing != SharingInput()
+                else {}
+            ),
         },
         note=note,
         at=now,
@@ -677,6 +693,100 @@ def dealpoint_update(
         action=AuditAction.UPDATE,
         dealpoint=dealpoint,
         details={"fields": sorted(changes)},
+    )
+    return dealpoint
+
+
+# --- sharing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharingInput:
+    """Who a point is shared with, from which `access.policy` decides who reads it: its
+    distribution (by default the law-enforcement services of the territory), its TLP marking
+    and, for a sharing group, which one."""
+
+    distribution: str = Distribution.TERRITORY
+    marking: str = Marking.AMBER
+    sharing_group_id: int | None = None
+
+
+def _sharing_errors(
+    *, actor: User | None, data: SharingInput
+) -> tuple[dict[str, list[str]], SharingGroup | None]:
+    errors: dict[str, list[str]] = {}
+    if data.distribution not in Distribution.values:
+        errors["distribution"] = [
+            _("Diffusion inconnue (valeurs acceptées : %(values)s).")
+            % {"values": accepted_values(Distribution)}
+        ]
+    if data.marking not in Marking.values:
+        errors["marking"] = [
+            _("Marquage inconnu (valeurs acceptées : %(values)s).")
+            % {"values": accepted_values(Marking)}
+        ]
+    group = None
+    if data.distribution == Distribution.SHARING_GROUP:
+        groups = (
+            policy.distributable_sharing_groups(actor)
+            if actor is not None
+            else SharingGroup.objects.all()
+        )
+        group = groups.filter(pk=data.sharing_group_id).first() if data.sharing_group_id else None
+        if group is None:
+            errors["sharing_group_id"] = [
+                _("Choisissez un groupe de partage dont votre organisation est membre.")
+            ]
+    elif data.sharing_group_id is not None:
+        errors["sharing_group_id"] = [
+            _("Un groupe de partage ne s'indique qu'avec la diffusion « Groupe de partage ».")
+        ]
+    return errors, group
+
+
+def sharing_from_dealpoint(dealpoint: DealPoint) -> SharingInput:
+    return SharingInput(
+        distribution=dealpoint.distribution,
+        marking=dealpoint.marking,
+        sharing_group_id=dealpoint.sharing_group_id,
+    )
+
+
+@transaction.atomic
+def dealpoint_share(
+    *, actor: User | None, dealpoint: DealPoint, data: SharingInput, note: str = ""
+) -> DealPoint:
+    """Change who a point is shared with (distribution, marking, sharing group). Restricting
+    it takes it away at once from those the policy no longer lets read it (a landlord, the
+    services of the territory...). The history keeps the old and new values."""
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    errors, group = _sharing_errors(actor=actor, data=data)
+    if errors:
+        raise ValidationError(errors)
+    before = {
+        "distribution": dealpoint.distribution,
+        "marking": dealpoint.marking,
+        "sharing_group": dealpoint.sharing_group.name if dealpoint.sharing_group else None,
+    }
+    dealpoint.distribution = data.distribution
+    dealpoint.marking = data.marking
+    dealpoint.sharing_group = group
+    after = {
+        "distribution": dealpoint.distribution,
+        "marking": dealpoint.marking,
+        "sharing_group": group.name if group else None,
+    }
+    changes = {name: [before[name], after[name]] for name in before if before[name] != after[name]}
+    if not changes:
+        return dealpoint
+    dealpoint.full_clean()
+    dealpoint.save(update_fields=["distribution", "marking", "sharing_group", "updated_at"])
+    _event(dealpoint=dealpoint, kind=EventKind.EDITED, actor=actor, details=changes, note=note)
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=dealpoint,
+        details={"fields": sorted(changes), **after},
     )
     return dealpoint
 

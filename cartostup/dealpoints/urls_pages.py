@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/modifier/", views.dealpoint_edit, name="edit"),
     path("<int:pk>/statut/", views.dealpoint_status, name="status"),
     path("<int:pk>/operation/", views.dealpoint_operation, name="operation"),
+    path("<int:pk>/diffusion/", views.dealpoint_sharing, name="sharing"),
     path("<int:pk>/fusionner/", views.dealpoint_merge, name="merge"),
     path("<int:pk>/annuler-fusion/", views.dealpoint_unmerge, name="unmerge"),
     path("<int:pk>/scinder/", views.dealpoint_split, name="split"),

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access import policy
+from cartostup.access.choices import Distribution, Marking
 from cartostup.access.models import User
 from cartostup.core.paging import paginate
 
@@ -49,7 +50,15 @@ from .choices import (
     Weekday,
 )
 from .filters import DealPointFilterSet, filter_error_messages
-from .forms import AttachForm, DealPointForm, MergeForm, OperationForm, SplitForm, StatusForm
+from .forms import (
+    AttachForm,
+    DealPointForm,
+    MergeForm,
+    OperationForm,
+    SharingForm,
+    SplitForm,
+    StatusForm,
+)
 from .models import DealPoint, DealPointEvent
 
 Capability = policy.Capability
@@ -193,6 +202,8 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
 # --- history -------------------------------------------------------------------------------------
 
 _CHOICE_FIELDS: dict[str, Any] = {
+    "distribution": Distribution,
+    "marking": Marking,
     "precision": Precision,
     "channel": DistributionChannel,
     "confidence": Confidence,
@@ -282,6 +293,11 @@ def _event_lines(event: DealPointEvent) -> list[str]:
     if kind in {EventKind.CREATED, EventKind.IMPORTED}:
         return [
             _("Statut : %(status)s") % {"status": _status_label(event.to_status)},
+            *(
+                f"{_field_label(name)} : {_value_label(name, details[name])}"
+                for name in ("distribution", "marking", "sharing_group")
+                if details.get(name)
+            ),
             *_references(details),
         ]
     if kind == EventKind.EDITED:
@@ -464,6 +480,9 @@ def _render_detail(
     active = dealpoint.merged_into_id is None
     if permissions.change and active:
         forms["status_form"] = StatusForm(dealpoint=dealpoint)
+        forms["sharing_form"] = SharingForm.for_dealpoint(
+            dealpoint, groups=policy.distributable_sharing_groups(request.user)
+        )
         forms["merge_form"] = MergeForm()
         forms["attach_form"] = AttachForm()
     if permissions.record_operation:
@@ -542,19 +561,22 @@ def _form_page(
     title: str,
     dealpoint: DealPoint | None,
     codes: list[str],
+    sharing_form: SharingForm | None = None,
 ) -> HttpResponse:
+    invalid = form.is_bound and (form.errors or (sharing_form is not None and sharing_form.errors))
     return render(
         request,
         "dealpoints/dealpoint_form.html",
         {
             "page_title": title,
             "form": form,
+            "sharing_form": sharing_form,
             "dealpoint": dealpoint,
             "boundary_urls": _boundaries(codes),
             "times_of_day": DealPointForm.times_of_day(),
             **_map_settings(),
         },
-        status=400 if form.is_bound and form.errors else 200,
+        status=400 if invalid else 200,
     )
 
 
@@ -562,13 +584,17 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
     """A new point, placed by its latitude and longitude (or on the small map)."""
     policy.require(request.user, Capability.EDIT_DEALPOINTS)
     buildings = selectors.dealpoint_building_choices(actor=request.user)
+    groups = policy.distributable_sharing_groups(request.user)
     if request.method == "POST":
         form = DealPointForm(request.POST, buildings=buildings)
-        if form.is_valid():
+        sharing_form = SharingForm(request.POST, groups=groups)
+        if form.is_valid() and sharing_form.is_valid():
             try:
-                dealpoint = services.dealpoint_create(actor=request.user, data=form.to_input())
+                dealpoint = services.dealpoint_create(
+                    actor=request.user, data=form.to_input(), sharing=sharing_form.to_input()
+                )
             except ValidationError as error:
-                form.add_service_error(error)
+                _service_errors(error, form, sharing_form)
             else:
                 messages.success(
                     request,
@@ -577,13 +603,29 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
     else:
         form = DealPointForm(initial=_prefill(request), buildings=buildings)
+        sharing_form = SharingForm(groups=groups)
     return _form_page(
         request,
         form,
         title=_("Nouveau point de deal"),
         dealpoint=None,
         codes=selectors.picker_departement_codes(actor=request.user),
+        sharing_form=sharing_form,
     )
+
+
+def _service_errors(error: ValidationError, form: DealPointForm, sharing: SharingForm) -> None:
+    """A service's refusal shown on the form that holds the field it names."""
+    if not hasattr(error, "error_dict"):
+        form.add_service_error(error)
+        return
+    names = {"distribution", "marking", "sharing_group_id"}
+    shared = {name: messages for name, messages in error.message_dict.items() if name in names}
+    rest = {name: messages for name, messages in error.message_dict.items() if name not in names}
+    if shared:
+        sharing.add_service_error(ValidationError(shared))
+    if rest:
+        form.add_service_error(ValidationError(rest))
 
 
 def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -712,6 +754,22 @@ def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         pk,
         key="status_form",
         make=lambda point: StatusForm(request.POST, dealpoint=point),
+        run=run,
+    )
+
+
+def dealpoint_sharing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    def run(dealpoint: DealPoint, form: SharingForm) -> str:
+        services.dealpoint_share(actor=request.user, dealpoint=dealpoint, data=form.to_input())
+        return _("Diffusion de %(reference)s enregistrée.") % {"reference": dealpoint.reference}
+
+    return _form_action(
+        request,
+        pk,
+        key="sharing_form",
+        make=lambda point: SharingForm(
+            request.POST, groups=policy.distributable_sharing_groups(request.user)
+        ),
         run=run,
     )
 

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cartostup.access import policy
+from cartostup.access.choices import Distribution, Marking
 from cartostup.core.api import PeriodQueryMixin
 from cartostup.core.dates import week_start
 
@@ -103,6 +104,41 @@ class DealPointInputSerializer(serializers.Serializer):
     )
 
 
+class SharingInputSerializer(serializers.Serializer):
+    """Who a point is shared with (`services.SharingInput`)."""
+
+    distribution = serializers.ChoiceField(
+        choices=Distribution.choices,
+        default=Distribution.TERRITORY,
+        help_text=_(
+            "Qui lit le point (par défaut : les services répressifs du territoire). Un bailleur "
+            "ne voit le point de son bâtiment qu'en « territory » ou « national »."
+        ),
+    )
+    marking = serializers.ChoiceField(
+        choices=Marking.choices,
+        default=Marking.AMBER,
+        help_text=_("Marquage TLP ; « amber_strict » et « red » ne quittent pas les services."),
+    )
+    sharing_group_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("Un groupe de partage de votre organisation (diffusion « sharing_group »)."),
+    )
+
+
+class SharingChangeSerializer(SharingInputSerializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer):
+    """A new deal point, with who it is shared with (by default the services of the
+    territory, TLP:AMBER)."""
+
+
 class DealPointOutputSerializer(serializers.Serializer):
     """A deal point, for those who receive it in full."""
 
@@ -132,7 +168,9 @@ class DealPointOutputSerializer(serializers.Serializer):
     estimated_daily_turnover = serializers.IntegerField(allow_null=True)
     confidence = serializers.ChoiceField(choices=Confidence.choices)
     notes = serializers.CharField()
+    distribution = serializers.ChoiceField(choices=Distribution.choices)
     marking = serializers.CharField()
+    sharing_group = serializers.CharField(source="sharing_group.name", allow_null=True)
     successor = serializers.CharField(source="successor.reference", allow_null=True)
     merged_into = serializers.CharField(source="merged_into.reference", allow_null=True)
     first_reported_at = serializers.DateTimeField(allow_null=True)

@@ -38,6 +38,11 @@ urlpatterns = [
         name="dealpoint-status",
     ),
     path(
+        "dealpoints/<objectid:pk>/sharing/",
+        views.DealPointSharingView.as_view(),
+        name="dealpoint-sharing",
+    ),
+    path(
         "dealpoints/<objectid:pk>/operations/",
         views.DealPointOperationsView.as_view(),
         name="dealpoint-operations",

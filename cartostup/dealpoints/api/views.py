@@ -32,6 +32,7 @@ from cartostup.core.parsers import JSONParser
 from .. import exchange, selectors, services
 from ..models import DealPoint
 from .serializers import (
+    DealPointCreateSerializer,
     DealPointExportQuerySerializer,
     DealPointInputSerializer,
     DealPointListQuerySerializer,
@@ -46,6 +47,7 @@ from .serializers import (
     PagingQuerySerializer,
     ReportAttachInputSerializer,
     ReportLinkOutputSerializer,
+    SharingChangeSerializer,
     StatusInputSerializer,
 )
 
@@ -126,7 +128,12 @@ def _refetch(actor: User, pk: int) -> Any:
         actor,
         exchange.with_counts(DealPoint.objects.filter(pk=pk))
         .select_related(
-            "commune", "departement", "priority_neighbourhood", "successor", "merged_into"
+            "commune",
+            "departement",
+            "priority_neighbourhood",
+            "successor",
+            "merged_into",
+            "sharing_group",
         )
         .get(),
     )
@@ -169,7 +176,9 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         queryset = selectors.dealpoint_list(
             actor=_actor(request), filters=params.filter_data(), view="api"
         )
-        queryset = exchange.with_counts(queryset).select_related("successor", "merged_into")
+        queryset = exchange.with_counts(queryset).select_related(
+            "successor", "merged_into", "sharing_group"
+        )
         order = selectors.dealpoint_name_field(actor=_actor(request))
         page = self.paginate_queryset(queryset.order_by(order))
         return self.get_paginated_response(_point_data(_actor(request), page, many=True))
@@ -181,16 +190,18 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
             "Un nouveau point, rattaché au CROSS de son département (qui doit être dans votre "
             "territoire). Réservé aux analystes."
         ),
-        request=DealPointInputSerializer,
+        request=DealPointCreateSerializer,
         responses={201: DealPointOutputSerializer, **_errors(400, 403, 404)},
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
         policy.require(_actor(request), policy.Capability.EDIT_DEALPOINTS)
-        params = DealPointInputSerializer(data=request.data)
+        params = DealPointCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         point = services.dealpoint_create(
-            actor=_actor(request), data=_input(params.validated_data, services.DealPointInput())
+            actor=_actor(request),
+            data=_input(params.validated_data, services.DealPointInput()),
+            sharing=_sharing(params.validated_data),
         )
         return Response(_refetch(_actor(request), point.pk), status=status.HTTP_201_CREATED)
 
@@ -258,6 +269,41 @@ class DealPointByCodeView(JSONAPIView):
         _points_reader(actor)
         point = selectors.access_dealpoint_by_code(actor=actor, code=code)  # audited
         return Response(_refetch(actor, point.pk))
+
+
+def _sharing(validated: dict[str, Any]) -> services.SharingInput:
+    return services.SharingInput(
+        distribution=validated["distribution"],
+        marking=validated["marking"],
+        sharing_group_id=validated.get("sharing_group_id"),
+    )
+
+
+class DealPointSharingView(JSONAPIView):
+    @extend_schema(
+        parameters=[ID],
+        operation_id="dealpoints_sharing",
+        summary="Changer la diffusion d'un point",
+        description=(
+            "Diffusion (organisation, CROSS, services du territoire, national, groupe de "
+            "partage), marquage TLP et groupe de partage. Restreindre retire aussitôt le point "
+            "à ceux qui ne peuvent plus le lire ; l'historique garde l'ancienne valeur."
+        ),
+        request=SharingChangeSerializer,
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        point = _point(_actor(request), pk)
+        params = SharingChangeSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        services.dealpoint_share(
+            actor=_actor(request),
+            dealpoint=point,
+            data=_sharing(params.validated_data),
+            note=params.validated_data["note"],
+        )
+        return Response(_refetch(_actor(request), point.pk))
 
 
 class DealPointStatusView(JSONAPIView):

@@ -1,0 +1,266 @@
+"""Who a deal point is shared with: set at creation or changed on the record, in the API, and
+what each reader then receives (the policy decides from distribution, marking and group)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.urls import reverse
+
+from cartostup.access import policy
+from cartostup.access.choices import Distribution, Marking
+from cartostup.access.services import building_create, sharing_group_create
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import services
+from cartostup.dealpoints.choices import EventKind
+from cartostup.dealpoints.models import DealPoint
+from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint, dealpoint_input
+
+
+@pytest.fixture
+def analyst(persona):
+    return persona("cross13_analyst")
+
+
+@pytest.fixture
+def building(persona):
+    return building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment B",
+        address="12 allée des Amandiers, 13014 Marseille",
+        latitude=MARSEILLE_14[0],
+        longitude=MARSEILLE_14[1],
+    )
+
+
+@pytest.fixture
+def point(analyst, building):
+    return dealpoint(actor=analyst, building_id=building.pk)
+
+
+def _sees(user, point) -> bool:
+    """Whether the policy lets `user` read the point (as the list, the map and the API do)."""
+    return policy.restrict(DealPoint.objects.all(), actor=user).filter(pk=point.pk).exists()
+
+
+def test_restricting_a_point_takes_it_from_those_who_may_no_longer_read_it(persona, analyst, point):
+    landlord, police = persona("landlord_13h"), persona("police13_investigator")
+    antenna = persona("antenna13_analyst")
+    assert _sees(landlord, point) and _sees(police, point) and _sees(antenna, point)
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(distribution=Distribution.CROSS),
+        note="Enquête en cours",
+    )
+    point.refresh_from_db()
+    assert point.distribution == Distribution.CROSS
+    # The CROSS and Ofast of the territory still read it; the police and the landlord no longer.
+    assert _sees(analyst, point) and _sees(antenna, point)
+    assert not _sees(police, point) and not _sees(landlord, point)
+    event = point.events.get(kind=EventKind.EDITED)
+    assert event.details == {"distribution": [Distribution.TERRITORY, Distribution.CROSS]}
+    assert event.actor == analyst and event.note == "Enquête en cours"
+    audit = AuditEvent.objects.filter(action=AuditAction.UPDATE, object_id=str(point.pk)).latest(
+        "pk"
+    )
+    assert audit.details["fields"] == ["distribution"]
+    # Marked RED and shared again with the territory: the police reads it, not the landlord.
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(distribution=Distribution.TERRITORY, marking=Marking.RED),
+    )
+    assert _sees(police, point) and not _sees(landlord, point)
+    # The same values again change nothing and write nothing.
+    before = point.events.count()
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(distribution=Distribution.TERRITORY, marking=Marking.RED),
+    )
+    assert point.events.count() == before
+
+
+def test_a_sharing_group_must_be_one_of_the_actors(persona, analyst, point):
+    admin = persona("admin")
+    cross = analyst.memberships.get().organisation
+    police = persona("police13_investigator")
+    customs = persona("customs13_investigator").memberships.get().organisation
+    ours = sharing_group_create(
+        actor=admin,
+        name="Groupe Nord",
+        owner_organisation=cross,
+        organisations=[police.memberships.get().organisation],
+    )
+    theirs = sharing_group_create(actor=admin, name="Douane seule", owner_organisation=customs)
+    for group, field in ((theirs, "sharing_group_id"), (None, "sharing_group_id")):
+        with pytest.raises(ValidationError) as refused:
+            services.dealpoint_share(
+                actor=analyst,
+                dealpoint=point,
+                data=services.SharingInput(
+                    distribution=Distribution.SHARING_GROUP,
+                    sharing_group_id=group.pk if group else None,
+                ),
+            )
+        assert field in refused.value.message_dict
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_share(
+            actor=analyst,
+            dealpoint=point,
+            data=services.SharingInput(distribution=Distribution.CROSS, sharing_group_id=ours.pk),
+        )
+    assert "« Groupe de partage »" in refused.value.message_dict["sharing_group_id"][0]
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(
+            distribution=Distribution.SHARING_GROUP, sharing_group_id=ours.pk
+        ),
+    )
+    point.refresh_from_db()
+    assert point.sharing_group == ours
+    assert _sees(police, point)  # a member of the group
+    assert not _sees(persona("gendarmerie13_investigator"), point)
+    assert not _sees(persona("landlord_13h"), point)
+    event = point.events.filter(kind=EventKind.EDITED).latest("pk")
+    assert event.details["sharing_group"] == [None, "Groupe Nord"]
+
+
+def test_unknown_values_are_explained_and_nothing_changes(analyst, point):
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_share(
+            actor=analyst,
+            dealpoint=point,
+            data=services.SharingInput(distribution="everyone", marking="purple"),
+        )
+    errors = refused.value.message_dict
+    assert (
+        "Diffusion inconnue" in errors["distribution"][0]
+        and "territory" in errors["distribution"][0]
+    )
+    assert "Marquage inconnu" in errors["marking"][0] and "TLP:RED" in errors["marking"][0]
+    point.refresh_from_db()
+    assert point.distribution == Distribution.TERRITORY and point.marking == Marking.AMBER
+    assert not point.events.filter(kind=EventKind.EDITED).exists()
+
+
+def test_the_landlord_and_investigators_may_not_change_it(persona, point):
+    for who in ("landlord_13h", "police13_investigator", "cross93_analyst"):
+        with pytest.raises(Http404):
+            services.dealpoint_share(
+                actor=persona(who),
+                dealpoint=point,
+                data=services.SharingInput(distribution=Distribution.NATIONAL),
+            )
+    point.refresh_from_db()
+    assert point.distribution == Distribution.TERRITORY
+
+
+def test_a_point_created_restricted_is_never_shared_wider(persona, analyst, building):
+    point = services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_input(building_id=building.pk),
+        sharing=services.SharingInput(marking=Marking.AMBER_STRICT),
+    )
+    assert point.marking == Marking.AMBER_STRICT
+    assert not _sees(persona("landlord_13h"), point)
+    created = point.events.get(kind=EventKind.CREATED)
+    assert created.details["marking"] == Marking.AMBER_STRICT
+
+
+# --- pages and API -------------------------------------------------------------------------------
+
+
+def test_the_record_page_changes_the_sharing(client_for, point):
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:detail", args=[point.pk])).content.decode()
+    assert 'id="sharing-form"' in page and "Diffusion et marquage" in page
+    response = client.post(
+        reverse("dealpoints:sharing", args=[point.pk]),
+        {"sharing-distribution": "cross", "sharing-marking": "amber"},
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.distribution == Distribution.CROSS
+    page = client.get(response["Location"]).content.decode()
+    assert f"Diffusion de {point.reference} enregistrée." in page
+    assert (
+        "Diffusion : Services répressifs du territoire → Membres de la CROSS du département" in page
+    )
+    # A bad value: shown on its field, nothing changed.
+    bad = client.post(
+        reverse("dealpoints:sharing", args=[point.pk]),
+        {"sharing-distribution": "sharing_group", "sharing-marking": "amber"},
+    )
+    assert bad.status_code == 400
+    assert bad.context["sharing_form"].errors["sharing_group"]
+    point.refresh_from_db()
+    assert point.distribution == Distribution.CROSS
+    # Not offered to an investigator, and refused to it.
+    police = client_for("police13_investigator")
+    assert (
+        'id="sharing-form"'
+        not in police.get(reverse("dealpoints:detail", args=[point.pk])).content.decode()
+    )
+
+
+def test_the_create_page_sets_the_sharing(client_for):
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:create")).content.decode()
+    assert 'id="sharing-fieldset"' in page
+    response = client.post(
+        reverse("dealpoints:create"),
+        {
+            "latitude": "43.3452",
+            "longitude": "5.3949",
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "low",
+            "sharing-distribution": "organisation",
+            "sharing-marking": "red",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    point = DealPoint.objects.get()
+    assert (point.distribution, point.marking) == (Distribution.ORGANISATION, Marking.RED)
+
+
+def test_the_api_sets_and_tells_the_sharing(client_for, point):
+    client = client_for("cross13_analyst")
+    data = client.get(f"/api/v1/dealpoints/{point.pk}/").json()
+    assert (data["distribution"], data["marking"], data["sharing_group"]) == (
+        "territory",
+        "amber",
+        None,
+    )
+    response = client.post(
+        f"/api/v1/dealpoints/{point.pk}/sharing/",
+        {"distribution": "cross", "marking": "amber_strict", "note": "Sensible"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["distribution"] == "cross"
+    refused = client.post(
+        f"/api/v1/dealpoints/{point.pk}/sharing/",
+        {"distribution": "sharing_group"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert "sharing_group_id" in str(refused.json())
+    created = client.post(
+        "/api/v1/dealpoints/",
+        {"latitude": 43.3452, "longitude": 5.3949, "distribution": "organisation"},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["distribution"] == "organisation"
+    assert (
+        client_for("police13_investigator")
+        .get(f"/api/v1/dealpoints/{created.json()['id']}/")
+        .status_code
+        == 404
+    )
