@@ -63,11 +63,18 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
     commune = django_filters.CharFilter(
         method="filter_commune", label=_("Commune (code INSEE ou nom)"), max_length=100
     )
+    # A point is active during the period when its activity overlaps it: seen (first report,
+    # else its creation) by the period's end, and active (last activity) since its start.
     active_from = django_filters.DateFilter(
-        field_name="last_activity_at", lookup_expr="date__gte", label=_("Actif à partir du")
+        field_name="last_activity_at",
+        lookup_expr="date__gte",
+        label=_("Actif à partir du"),
+        help_text=_("Dernière activité ce jour ou après."),
     )
     active_to = django_filters.DateFilter(
-        field_name="last_activity_at", lookup_expr="date__lte", label=_("Actif jusqu'au")
+        method="filter_active_to",
+        label=_("Actif jusqu'au"),
+        help_text=_("Déjà signalé ce jour ou avant."),
     )
     qpv = django_filters.BooleanFilter(
         field_name="priority_neighbourhood", lookup_expr="isnull", exclude=True, label=_("En QPV")
@@ -99,6 +106,14 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
             | (Q(partner_code=code) if code else Q(pk__in=[]))
             | Q(name__icontains=value)
             | Q(address__icontains=value)
+        )
+
+    def filter_active_to(self, queryset: QuerySet[DealPoint], name: str, value: Any) -> QuerySet:
+        """Points already seen by that day: first reported (or, without a report, created)
+        on or before it."""
+        return queryset.filter(
+            Q(first_reported_at__date__lte=value)
+            | Q(first_reported_at__isnull=True, created_at__date__lte=value)
         )
 
     def filter_products(

@@ -3,7 +3,10 @@ theirs (one check, `core.dates.period_errors`)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+
 import pytest
+from django.utils import timezone
 
 from cartostup.core.dates import PERIOD_REVERSED
 from cartostup.dealpoints.filters import (
@@ -12,6 +15,7 @@ from cartostup.dealpoints.filters import (
     filter_error_messages,
 )
 from cartostup.dealpoints.models import DealPoint
+from cartostup.dealpoints.tests.factories import dealpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +48,36 @@ def test_a_period_in_order_or_open_is_valid(data):
 def test_refused_filters_replace_their_form_errors():
     filterset = DealPointFilterSet({"product": "bogus"}, queryset=DealPoint.objects.none())
     assert filter_error_messages(filterset, {"product": ["Refusé."]}) == ["Produit : Refusé."]
+
+
+def test_active_during_a_period_means_its_activity_overlaps_it(persona):
+    """Reported in September, active until late November: active in October (the user audit
+    missed it there, the filter reading only the last activity)."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    quiet = dealpoint(actor=analyst, latitude=43.3470, longitude=5.3970)
+
+    def moment(day: date) -> datetime:
+        return timezone.make_aware(datetime.combine(day, time(12)))
+
+    DealPoint.objects.filter(pk=point.pk).update(
+        first_reported_at=moment(date(2026, 9, 19)), last_activity_at=moment(date(2026, 11, 21))
+    )
+    DealPoint.objects.filter(pk=quiet.pk).update(
+        first_reported_at=None,
+        created_at=moment(date(2026, 11, 1)),
+        last_activity_at=moment(date(2026, 11, 2)),
+    )
+
+    def found(**period: str) -> set[str]:
+        filterset = DealPointFilterSet(period, queryset=DealPoint.objects.all())
+        assert filterset.is_valid(), filterset.errors
+        return set(filterset.qs.values_list("reference", flat=True))
+
+    both = {point.reference, quiet.reference}
+    assert found(active_from="2026-10-01", active_to="2026-10-31") == {point.reference}
+    assert found(active_from="2026-11-01", active_to="2026-11-30") == both
+    assert found(active_from="2026-11-03") == {point.reference}
+    assert found(active_to="2026-09-18") == set()
+    assert found(active_to="2026-09-19") == {point.reference}  # reported that day
+    assert found(active_from="2026-11-22") == set()
