@@ -461,6 +461,17 @@ def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
     `ImportFileError` (a French message) when the file as a whole cannot be read."""
     if not isinstance(data, bytes | bytearray):
         raise ImportFileError(_("Le fichier est illisible."))
+    if (filename or "").lower().endswith((".xlsx", ".xls", ".ods")) or bytes(data[:4]) in (
+        b"PK\x03\x04",
+        b"\xd0\xcf\x11\xe0",
+    ):
+        # A workbook (XLSX and ODS are zip archives, XLS an OLE file): not read, said so.
+        raise ImportFileError(
+            _(
+                "Un classeur (XLSX, XLS, ODS) ne s'importe pas : enregistrez la feuille au "
+                "format CSV UTF-8 (séparateur « ; »), ou exportez un GeoJSON."
+            )
+        )
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError(
             _("Le fichier dépasse %(size)s Mo.") % {"size": MAX_IMPORT_BYTES // (1024 * 1024)}

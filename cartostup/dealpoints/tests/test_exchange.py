@@ -716,3 +716,11 @@ def test_spreadsheet_headers_are_read_whatever_their_case_and_accents(analyst):
     with pytest.raises(exchange.ImportFileError) as missing:
         exchange.parse_rows(b"Latitude;Statut\n1;2\n", "carte.csv")
     assert "Colonnes obligatoires absentes : Longitude." in missing.value.message
+
+
+def test_a_workbook_is_refused_with_what_to_do(client_for, point):
+    workbook = client_for("cross13_analyst").get(EXPORT.format("xlsx")).content
+    for data, name in ((workbook, "points.xlsx"), (workbook, "points.csv"), (b"x;y", "a.ods")):
+        with pytest.raises(exchange.ImportFileError) as refused:
+            exchange.parse_rows(data, name)
+        assert "enregistrez la feuille au format CSV UTF-8" in refused.value.message
