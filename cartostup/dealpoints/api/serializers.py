@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -330,6 +331,20 @@ class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
     class Meta:
         model = ReportLink
         fields = ["report", "report_id", "dealpoint", "decision", "decided_at"]
+
+
+class PointReportOutputSerializer(ReportLinkOutputSerializer):
+    """A report tied to a point, as its record lists it: attached or proposed, with the day it
+    was received and what the matching measured."""
+
+    received_on = serializers.SerializerMethodField()
+
+    class Meta(ReportLinkOutputSerializer.Meta):
+        fields = [*ReportLinkOutputSerializer.Meta.fields, "received_on", "score", "distance_m"]
+
+    @extend_schema_field(serializers.DateField())
+    def get_received_on(self, link: ReportLink) -> str:
+        return timezone.localdate(link.report.received_at).isoformat()
 
 
 # --- query strings -------------------------------------------------------------------------------

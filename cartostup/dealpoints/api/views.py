@@ -45,6 +45,7 @@ from .serializers import (
     OperationListQuerySerializer,
     OperationOutputSerializer,
     PagingQuerySerializer,
+    PointReportOutputSerializer,
     ReportAttachInputSerializer,
     ReportLinkOutputSerializer,
     SharingChangeSerializer,
@@ -409,7 +410,30 @@ class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):
         return self.get_paginated_response(EventOutputSerializer(page, many=True).data)
 
 
-class DealPointReportsView(JSONAPIView):
+class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
+    query_methods = READS_QUERY
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        operation_id="dealpoints_reports_list",
+        summary="Signalements d'un point",
+        description=(
+            "Les signalements rattachés au point (automatiquement, confirmés, prêtés par une "
+            "fusion) et ceux qui lui sont proposés, du plus récent au plus ancien, comme sa "
+            "fiche les liste. La consultation du point est journalisée."
+        ),
+        parameters=[ID, PagingQuerySerializer],
+        responses={200: PointReportOutputSerializer(many=True), **_errors(403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        _require_field(_actor(request), "reports")
+        point = _point(_actor(request), pk)
+        strict_query(PagingQuerySerializer, request)
+        detail = selectors.dealpoint_detail(actor=_actor(request), dealpoint=point)
+        page = self.paginate_queryset([*detail.attached, *detail.proposed])
+        return self.get_paginated_response(PointReportOutputSerializer(page, many=True).data)
+
     @extend_schema(
         parameters=[ID],
         operation_id="dealpoints_reports_attach",

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
@@ -324,6 +325,14 @@ def test_attach_detach_merge_unmerge(client_for, analyst, point):
     )
     assert attached.status_code == 201, attached.content
     assert client.get(detail(point)).json()["reports_count"] == 1
+    # The point's reports, as its record lists them (the read of the point is audited).
+    before = AuditEvent.objects.count()
+    (listed,) = client.get(detail(point, "reports/")).json()["results"]
+    assert AuditEvent.objects.count() == before + 1
+    assert listed["report"] == report.reference and listed["decision"] == "confirmed"
+    assert listed["received_on"] == timezone.localdate(report.received_at).isoformat()
+    assert client.get(detail(point, "reports/"), {"bogus": 1}).status_code == 400
+    assert client_for("landlord_13h").get(detail(point, "reports/")).status_code == 404
     missing = client.post(
         detail(point, "reports/"), {"report": "SIG-00-0"}, content_type="application/json"
     )
