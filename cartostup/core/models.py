@@ -1,6 +1,7 @@
 """The audit trail: an append-only, hash-chained log of every write, protected read, search and
 export (design §4). Each event stores a reference to what was touched, never the data itself."""
 
+from django.apps import apps
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +33,16 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"
+
+    @property
+    def object_type_label(self) -> str:
+        """The touched model's French name (« point de deal » for dealpoints.dealpoint); the
+        stored label when no model bears it any more."""
+        try:
+            model = apps.get_model(self.object_type)
+        except (LookupError, ValueError):
+            return self.object_type
+        return str(model._meta.verbose_name).capitalize()
 
 
 class AuditChainHead(models.Model):

@@ -443,3 +443,14 @@ def test_audit_export_is_filtered_and_audited(client_for, persona):
     export = last_event()
     assert export.action == AuditAction.EXPORT
     assert export.details == {"filters": {"object_type": "intel.record"}, "count": 2}
+
+
+def test_audit_pages_name_the_touched_objects_in_french(client_for, persona):
+    analyst = persona("cross13_analyst")
+    audit_record(
+        actor=analyst, action=AuditAction.VIEW, object_type="dealpoints.dealpoint", object_id="42"
+    )
+    audit_record(actor=analyst, action=AuditAction.VIEW, object_type="x.y", object_id="7")
+    body = client_for("auditor").get(reverse("core:audit_list")).content.decode()
+    assert "Point de deal : 42" in body and "dealpoints.dealpoint" in body
+    assert "x.y : 7" in body  # a model that no longer exists keeps its stored name
