@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineCheckboxSelectMultiple
@@ -426,6 +427,21 @@ class AttachForm(ServiceForm):
         super().__init__(*args, **kwargs)
 
 
+def _report_choice_label(link: ReportLink) -> str:
+    """A report as the record's table shows it: reference, day received, distance measured
+    by the matching (« SIG-13-000146 – reçu le 21/10/2026, à 45 m »)."""
+    received = date_format(timezone.localtime(link.report.received_at), "d/m/Y")
+    if link.distance_m is None:
+        return str(
+            _("%(reference)s – reçu le %(day)s")
+            % {"reference": link.report.reference, "day": received}
+        )
+    return str(
+        _("%(reference)s – reçu le %(day)s, à %(distance)s m")
+        % {"reference": link.report.reference, "day": received, "distance": round(link.distance_m)}
+    )
+
+
 class SplitForm(ServiceForm):
     """The reports that leave for a new point, and where that point is; the rest of the new
     point's description is copied from the point split."""
@@ -449,7 +465,7 @@ class SplitForm(ServiceForm):
     def __init__(self, *args: Any, links: list[ReportLink], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reports"].choices = [  # type: ignore[attr-defined]
-            (str(link.report_id), link.report.reference) for link in links
+            (str(link.report_id), _report_choice_label(link)) for link in links
         ]
 
     def clean_latitude(self) -> float | None:

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from cartostup.access.models import Building, Organisation
 from cartostup.dealpoints import services
@@ -16,7 +17,7 @@ from cartostup.dealpoints.forms import (
     SplitForm,
     StatusForm,
 )
-from cartostup.dealpoints.models import DealPoint
+from cartostup.dealpoints.models import DealPoint, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 
 VALID = {
@@ -181,6 +182,14 @@ def test_split_form_offers_the_attached_reports_and_copies_the_point(persona):
     )
     assert form.is_valid(), form.errors
     assert form.report_ids() == [report.pk]
+    # Each report as the record's table shows it: reference and the day it was received.
+    day = timezone.localtime(report.received_at).strftime("%d/%m/%Y")
+    assert form.fields["reports"].choices == [
+        (str(report.pk), f"{report.reference} – reçu le {day}")
+    ]
+    ReportLink.objects.filter(report=report).update(distance_m=44.6)
+    measured = SplitForm(links=list(point.links.select_related("report")))
+    assert measured.fields["reports"].choices[0][1].endswith(", à 45 m")
     data = form.to_input(DealPoint.objects.get(pk=point.pk))
     assert (data.latitude, data.precision, data.name) == (43.347, "street", "Second")
     assert data.products == point.products and data.confidence == point.confidence
