@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
-from cartostup.core.dates import period_errors
+from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
 from cartostup.territories.models import Commune
 
 from .choices import DealPointStatus, DistributionChannel, Precision, Product
@@ -64,10 +65,20 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         method="filter_commune", label=_("Commune (code INSEE ou nom)"), max_length=100
     )
     active_from = django_filters.DateFilter(
-        field_name="last_activity_at", lookup_expr="date__gte", label=_("Actif à partir du")
+        field_name="last_activity_at",
+        lookup_expr="date__gte",
+        label=_("Actif à partir du"),
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     active_to = django_filters.DateFilter(
-        field_name="last_activity_at", lookup_expr="date__lte", label=_("Actif jusqu'au")
+        field_name="last_activity_at",
+        lookup_expr="date__lte",
+        label=_("Actif jusqu'au"),
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     qpv = django_filters.BooleanFilter(
         field_name="priority_neighbourhood", lookup_expr="isnull", exclude=True, label=_("En QPV")

@@ -44,6 +44,7 @@ from .selectors import (
 # Boundaries drawn at once when the page is not opened on one département.
 MAP_BOUNDARY_DEPARTEMENTS = 3
 FILTER_FIELDS = ("status", "product", "channel", "active_from", "active_to")
+PERIOD_FIELDS = ("active_from", "active_to")
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -87,6 +88,13 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         if name in request.GET:
             sent.setlist(name, request.GET.getlist(name))
     filterset = filterset_class(sent or None, queryset=dealpoint_queryset().none())
+    if filterset.is_bound and filterset.form.is_valid():
+        # A period typed the French way (01/11/2026, a hand-made link) is sent to the layers,
+        # and shown by the date inputs, as the ISO date they read.
+        for name in PERIOD_FIELDS:
+            if filterset.form.cleaned_data.get(name) and name in sent:
+                sent[name] = filterset.form.cleaned_data[name].isoformat()
+        filterset = filterset_class(sent, queryset=dealpoint_queryset().none())
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
     refused = dealpoint_refused_filters(actor=actor, data=sent)
@@ -111,6 +119,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "api": api,
         "boundaryDepartements": boundary_codes,
         "focusDepartement": code,
+        # The page's filters as the layers receive them (map.js reads them here, not in the
+        # address: a period typed the French way is sent as the ISO date the layers read).
+        "filters": {name: sent.getlist(name) for name in FILTER_FIELDS if name in sent},
         # A link to one point: by id, or by partner code for a reduced view (a landlord).
         "point": (normalise_partner_code(point) or "")
         if by_code

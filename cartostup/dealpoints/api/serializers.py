@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cartostup.access import policy
-from cartostup.core.api import PeriodQueryMixin
+from cartostup.core.api import PeriodQueryMixin, date_query_field
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -339,8 +339,8 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
         trim_whitespace=False,
         help_text=_("Code INSEE ou nom de la commune."),
     )
-    active_from = serializers.DateField(required=False)
-    active_to = serializers.DateField(required=False)
+    active_from = date_query_field()
+    active_to = date_query_field()
     qpv = serializers.ChoiceField(
         choices=[("true", "true"), ("false", "false")],
         required=False,

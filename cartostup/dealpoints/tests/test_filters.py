@@ -44,3 +44,27 @@ def test_a_period_in_order_or_open_is_valid(data):
 def test_refused_filters_replace_their_form_errors():
     filterset = DealPointFilterSet({"product": "bogus"}, queryset=DealPoint.objects.none())
     assert filter_error_messages(filterset, {"product": ["Refusé."]}) == ["Produit : Refusé."]
+
+
+@pytest.mark.parametrize("filterset_class", [DealPointFilterSet, DealPointCountFilterSet])
+def test_a_period_reads_french_and_iso_dates(filterset_class):
+    """A hand-made link writes 01/11/2026; a date input sends 2026-11-01: the same day."""
+    for value in ("01/11/2026", "2026-11-01"):
+        filterset = filterset_class({"active_from": value}, queryset=DealPoint.objects.none())
+        assert filterset.is_valid(), filterset.errors
+        assert filterset.form.cleaned_data["active_from"].isoformat() == "2026-11-01"
+
+
+def test_an_invalid_date_says_the_formats_in_french():
+    filterset = DealPointFilterSet(
+        {"active_from": "31/02/2026", "active_to": "novembre"}, queryset=DealPoint.objects.none()
+    )
+    assert not filterset.is_valid()
+    message = "Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."
+    assert filterset.errors == {"active_from": [message], "active_to": [message]}
+
+
+def test_the_period_fields_are_date_inputs():
+    form = DealPointFilterSet(queryset=DealPoint.objects.none()).form
+    for name in ("active_from", "active_to"):
+        assert 'type="date"' in str(form[name])

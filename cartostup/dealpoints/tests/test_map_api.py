@@ -304,6 +304,28 @@ def test_a_reversed_period_is_refused_like_the_other_layers(world, client_for):
     )
 
 
+def test_a_period_reads_french_dates_and_refuses_others_in_french(world, client_for):
+    """The map's hand-made link /carte/?active_from=01/11/2026 reached the layers as written:
+    REST framework refused it, naming the format in English (« YYYY-MM-DD »), and the map
+    showed nothing. Every layer's period reads JJ/MM/AAAA too, and says so in French."""
+    client = client_for("cross13_analyst")
+    french = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, active_from="01/11/2026")
+    iso = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, active_from="2026-11-01")
+    assert french.status_code == 200, french.content
+    assert french.json()["features"] == iso.json()["features"]
+    message = ["Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."]
+    refused = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, active_to="31/02/2026")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"active_to": message}
+    for name, field in (("map-operations", "period_from"), ("map-reports", "received_from")):
+        answer = _get(client, name, bbox=MARSEILLE_BBOX, zoom=12, **{field: "01/11/2026"})
+        assert answer.status_code == 200, answer.content
+        answer = _get(client, name, bbox=MARSEILLE_BBOX, zoom=12, **{field: "2026-13-01"})
+        assert answer.json()["errors"] == {field: message}
+    hotspots = _get(client, "map-hotspots", departement="13", period_from="1/11/2026x")
+    assert hotspots.json()["errors"] == {"period_from": message}
+
+
 def test_aggregate_roles_count_only_their_territory(world, client_for):
     assert _layer(client_for("prefecture_93"), bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
 

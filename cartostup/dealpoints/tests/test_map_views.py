@@ -97,6 +97,27 @@ def test_a_reversed_period_is_said_next_to_the_fields(world, client_for):
     assert _config(response)["filterLabels"]["active_to"] == "Actif jusqu'au"
 
 
+def test_the_period_fields_are_date_inputs_and_read_french_dates(world, client_for):
+    """Like the list's: calendars. A hand-made link's 01/11/2026 is shown by the date input
+    and sent to the layers as the ISO date they read."""
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"), {"departement": "13", "active_from": "01/11/2026"}
+    )
+    page = response.content.decode()
+    field = page[page.index('name="active_from"') - 200 : page.index('name="active_from"') + 200]
+    assert 'type="date"' in field and 'value="2026-11-01"' in field
+    assert (
+        'type="date"' in page[page.index('name="active_to"') - 200 : page.index('name="active_to"')]
+    )
+    assert _config(response)["filters"] == {"active_from": ["2026-11-01"]}
+    assert 'id="map-filter-errors"' in page and "Date invalide" not in page
+    invalid = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"), {"active_from": "32/11/2026"}
+    )
+    message = "Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."
+    assert f"Actif à partir du : {message}" in html.unescape(invalid.content.decode())
+
+
 def test_filter_error_area_is_ready_and_hidden_when_all_is_well(world, client_for):
     page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
     area = page[page.index('id="map-filter-errors"') - 120 : page.index('id="map-filter-errors"')]

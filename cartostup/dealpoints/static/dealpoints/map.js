@@ -96,8 +96,12 @@
   }
   var control = L.control.layers(null, {}, { collapsed: false }).addTo(map);
 
-  // The page's filters (status, product, channel, period) apply to the layers.
-  var pageQuery = new URLSearchParams(window.location.search);
+  // The page's filters (status, product, channel, period) apply to the layers, as the page
+  // read them (a period typed 01/11/2026 in the address comes as 2026-11-01).
+  var pageQuery = new URLSearchParams();
+  Object.keys(config.filters || {}).forEach(function (name) {
+    config.filters[name].forEach(function (value) { pageQuery.append(name, value); });
+  });
 
   function bboxQuery() {
     var bounds = map.getBounds();
