@@ -35,6 +35,7 @@ from .selectors import (
     access_dealpoint,
     access_dealpoint_by_code,
     dealpoint_allowed_filters,
+    dealpoint_merged_into,
     dealpoint_name_field,
     dealpoint_queryset,
     dealpoint_refused_filters,
@@ -197,6 +198,9 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
     status = told_value(actor=actor, name="status", value=dealpoint.status)
     context: dict[str, Any] = {
         "dealpoint": dealpoint,
+        # A merged point says so, and names the point it went into if the actor sees it (a
+        # landlord never reaches a merged point: it finds points standing on their own).
+        "merged": dealpoint.merged_into_id is not None,
         # What names the point: its partner code for a reduced view, never its reference.
         "point_label": getattr(dealpoint, dealpoint_name_field(actor=actor)),
         "reduced": reduced,
@@ -216,12 +220,24 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
                 "operation_count": dealpoint.operations.count(),
                 "products": _labels(dealpoint.products),
                 "hours": _hours(dealpoint.opening_hours),
-                "map_url": f"{reverse('dealpoints:map')}?{urlencode({'point': dealpoint.pk})}",
+                "map_url": _map_url(dealpoint.pk),
             }
         )
+        merged_into = (
+            dealpoint_merged_into(actor=actor, dealpoint=dealpoint)
+            if dealpoint.merged_into_id
+            else None
+        )
+        if merged_into is not None:
+            context["merged_into"] = merged_into
+            context["merged_into_url"] = _map_url(merged_into.pk)
     response = render(request, "dealpoints/map/panel.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _map_url(pk: int) -> str:
+    return f"{reverse('dealpoints:map')}?{urlencode({'point': pk})}"
 
 
 def _labels(values: list[str]) -> list[str]:

@@ -9,7 +9,10 @@ import json
 import pytest
 from django.urls import reverse
 
+from cartostup.access.choices import Distribution
 from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import services
+from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.tests.test_map_api import BUILDING, MapWorld, build_world
 
 
@@ -202,3 +205,36 @@ def test_panel_of_a_point_not_seen_is_404(world, client_for, username):
         reverse("dealpoints:map_panel", args=[world.points_13[1].pk])
     )
     assert response.status_code == 404
+
+
+def test_panel_of_a_merged_point_names_the_point_it_went_into(world, client_for, persona):
+    """/carte/?point=<a merged point> showed an ordinary record. It says « Fusionné dans
+    PD-… » with a link to that point on the map, the point named is audited; one who may
+    not see that point reads « Fusionné dans un autre point », never its reference."""
+    analyst = persona("cross13_analyst")
+    source, target = world.points_13[5], world.points_13[6]
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map_panel", args=[source.pk]))
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert f'Fusionné dans <a href="/carte/?point={target.pk}">{target.reference}</a>' in page
+    event = AuditEvent.objects.latest("pk")
+    assert event.action == "list" and event.details["points"] == [target.reference]
+    assert event.details["point"] == source.reference
+
+    # The target kept within the CROSS: the police still sees the source, not the target.
+    DealPoint.objects.filter(pk=source.pk).update(distribution=Distribution.TERRITORY)
+    DealPoint.objects.filter(pk=target.pk).update(distribution=Distribution.CROSS)
+    police = client_for("police13_investigator")
+    assert police.get(reverse("dealpoints:map_panel", args=[target.pk])).status_code == 404
+    hidden = police.get(reverse("dealpoints:map_panel", args=[source.pk]))
+    assert hidden.status_code == 200
+    text = html.unescape(hidden.content.decode())
+    assert "Fusionné dans un autre point" in text and target.reference not in text
+
+
+def test_panel_of_a_point_standing_on_its_own_says_no_merge(world, client_for):
+    page = client_for("cross13_analyst").get(
+        reverse("dealpoints:map_panel", args=[world.points_13[1].pk])
+    )
+    assert "Fusionné" not in page.content.decode()
