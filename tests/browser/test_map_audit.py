@@ -5,8 +5,6 @@ receives, and hotspots that say what they count."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from tests.browser.test_foundation import log_in
@@ -41,4 +39,47 @@ def test_a_period_typed_the_french_way_draws_the_map(page, served_app):
     hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
     assert _wait_for_count(page, hexagons, 1) >= 1
     assert page.locator("#map-filter-errors").is_hidden()
+    assert page.console_errors == []
+
+
+LEAFLET_ENGLISH = ("Zoom in", "Zoom out", "A JavaScript library for interactive maps")
+
+
+def _leaflet_labels(page, map_selector: str) -> dict[str, str]:
+    zoom_in = page.locator(f"{map_selector} .leaflet-control-zoom-in")
+    zoom_in.wait_for(timeout=20_000)
+    return {
+        "zoom_in": zoom_in.get_attribute("title") or "",
+        "zoom_in_name": zoom_in.get_attribute("aria-label") or "",
+        "zoom_out": page.locator(f"{map_selector} .leaflet-control-zoom-out").get_attribute("title")
+        or "",
+        "library": page.locator(
+            f"{map_selector} .leaflet-control-attribution a"
+        ).first.get_attribute("title")
+        or "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "map_selector"),
+    [
+        ("/carte/?departement=13", "#dealpoints-map"),
+        ("/points-de-deal/nouveau/", "#dealpoint-picker"),
+        ("/signalements/tri/", "#triage-map"),
+        ("/territoires/departements/13/", "#territory-map"),
+    ],
+)
+def test_leaflet_controls_speak_french_on_every_map(page, served_app, path, map_selector):
+    """Leaflet titled its zoom buttons « Zoom in » / « Zoom out » and its attribution link
+    « A JavaScript library for interactive maps », on every map of the site."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}{path}")
+    labels = _leaflet_labels(page, map_selector)
+    assert labels == {
+        "zoom_in": "Zoom avant",
+        "zoom_in_name": "Zoom avant",
+        "zoom_out": "Zoom arrière",
+        "library": "Une bibliothèque JavaScript de cartes interactives",
+    }
+    assert not any(english in page.content() for english in LEAFLET_ENGLISH)
     assert page.console_errors == []
