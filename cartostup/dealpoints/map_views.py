@@ -218,6 +218,8 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
                     decision__in=[LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED]
                 ).count(),
                 "operation_count": dealpoint.operations.count(),
+                # No address is said as none ("—"): the commune is not an address.
+                "address": _address(dealpoint),
                 "products": _labels(dealpoint.products),
                 "hours": _hours(dealpoint.opening_hours),
                 "map_url": _map_url(dealpoint.pk),
@@ -234,6 +236,16 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
     response = render(request, "dealpoints/map/panel.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _address(dealpoint: DealPoint) -> str:
+    """« 12 rue X – bât. B, cage 2 », the parts the point has ("" if none)."""
+    place = []
+    if dealpoint.building_label:
+        place.append(_("bât. %(label)s") % {"label": dealpoint.building_label})
+    if dealpoint.stairwell_label:
+        place.append(_("cage %(label)s") % {"label": dealpoint.stairwell_label})
+    return " – ".join(part for part in (dealpoint.address, ", ".join(place)) if part)
 
 
 def _map_url(pk: int) -> str:

@@ -474,6 +474,32 @@ def test_operations_layer(world, client_for):
     )
 
 
+def test_report_and_operation_points_name_the_pages_their_reader_may_open(
+    world, client_for, persona
+):
+    """A report's popup did not lead to the report, an operation's not to its point: the
+    layer now sends the page with each, and only to those who receive them one by one."""
+    report = accepted_report(analyst=persona("cross13_analyst"), latitude=CLUSTER[0][0])
+    client = client_for("cross13_analyst")
+    [sent] = _layer(client, "map-reports", bbox=MARSEILLE_BBOX, zoom=16)["features"]
+    assert sent["properties"]["url"] == f"/signalements/{report.pk}/"
+    assert client.get(sent["properties"]["url"]).status_code == 200
+    for username in ("cross13_analyst", "police13_investigator"):
+        [operation] = _layer(client_for(username), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)[
+            "features"
+        ]
+        url = operation["properties"]["dealpoint_url"]
+        assert url == f"/points-de-deal/{world.points_13[1].pk}/"
+        assert client_for(username).get(url).status_code == 200
+    # Hexagons (wide zooms, the counts-only roles) name no page.
+    for username, zoom in (("cross13_analyst", 12), ("prefecture_13", 16)):
+        for name in ("map-operations", "map-dealpoints"):
+            for feature in _layer(client_for(username), name, bbox=MARSEILLE_BBOX, zoom=zoom)[
+                "features"
+            ]:
+                assert not {"url", "dealpoint_url"} & set(feature["properties"])
+
+
 def test_proposals_layer_for_analysts(world, client_for):
     assert (
         _layer(client_for("cross13_analyst"), "map-proposals", bbox=MARSEILLE_BBOX, zoom=16)[

@@ -238,3 +238,17 @@ def test_panel_of_a_point_standing_on_its_own_says_no_merge(world, client_for):
         reverse("dealpoints:map_panel", args=[world.points_13[1].pk])
     )
     assert "Fusionné" not in page.content.decode()
+
+
+def test_the_panel_never_gives_the_commune_as_an_address(world, client_for):
+    """A point without an address showed its commune under « Adresse »."""
+    point = world.points_13[1]
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
+    assert "<dt>Adresse</dt><dd>bât. B, cage 2</dd>" in page
+    DealPoint.objects.filter(pk=point.pk).update(building_label="", stairwell_label="")
+    page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
+    assert "<dt>Adresse</dt><dd>—</dd>" in page
+    DealPoint.objects.filter(pk=point.pk).update(address="12 rue des Lilas", building_label="C")
+    page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
+    assert "<dt>Adresse</dt><dd>12 rue des Lilas – bât. C</dd>" in page
