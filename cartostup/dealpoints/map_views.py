@@ -4,6 +4,7 @@ then each layer's selector in `map_layers`)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -11,13 +12,16 @@ from django.db.models import Max, Min
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.models import User
 from cartostup.core.dates import week_start
+from cartostup.reports.choices import Status as ReportStatus
 from cartostup.territories import selectors as territory_selectors
 
 from . import map_layers
@@ -25,6 +29,7 @@ from .choices import (
     ACTIVE_STATUSES,
     DealPointStatus,
     LinkDecision,
+    OperationKind,
     Product,
     TimeOfDay,
     Weekday,
@@ -116,6 +121,15 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     if detailed:
         api["operations"] = reverse("map-operations")
         api["hotspots"] = reverse("map-hotspots")
+    # The page's filters the other layers take (renamed by map.js), those this role may use:
+    # a filter refused to it is said by the dealpoints layer, never sent to the others.
+    layer_filters = [name for name in FILTER_FIELDS if name in allowed]
+    # The hotspots read the period only, of a valid form (its days the ISO ones above).
+    hotspot_period = {}
+    if filterset.is_bound and form.is_valid() and not refused:
+        for name, param in zip(PERIOD_FIELDS, ("period_from", "period_to"), strict=True):
+            if name in layer_filters and form.cleaned_data.get(name):
+                hotspot_period[param] = form.cleaned_data[name]
     config = {
         "api": api,
         "boundaryDepartements": boundary_codes,
@@ -123,6 +137,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         # The page's filters as the layers receive them (map.js reads them here, not in the
         # address: a period typed the French way is sent as the ISO date the layers read).
         "filters": {name: sent.getlist(name) for name in FILTER_FIELDS if name in sent},
+        "layerFilters": layer_filters,
+        "hotspotQuery": {name: day.isoformat() for name, day in hotspot_period.items()},
         # A link to one point: by id, or by partner code for a reduced view (a landlord).
         "point": (normalise_partner_code(point) or "")
         if by_code
@@ -140,6 +156,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "tileUrl": settings.CARTOSTUP_TILE_URL,
         "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
         "statuses": dict(statuses),
+        # What a hexagon's breakdown counts, per layer: statuses, or kinds of operation.
+        "categoryLabels": {
+            "dealpoints": dict(statuses),
+            "reports": {value: str(label) for value, label in ReportStatus.choices},
+            "operations": {value: str(label) for value, label in OperationKind.choices},
+        },
         "activeStatuses": sorted(set(ACTIVE_STATUSES) & set(dict(statuses))),
         "startBounds": None if detailed else _buildings_bounds(actor),
         # To say a layer's 400 next to the filters: « Produit : ... ».
@@ -162,9 +184,74 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_operations": "operations" in api,
             "has_proposals": "proposals" in api,
             "has_hotspots": "hotspots" in api,
+            "hotspot_scope": _hotspot_scope(
+                hotspot_period,
+                ignored=[
+                    filterset.base_filters[name].label
+                    for name in layer_filters
+                    if name not in PERIOD_FIELDS
+                ],
+            ),
             "aggregate_hint": counts_only,
+            # The legend shows what this role receives: markers for those who receive points
+            # (never the counts-only roles), hexagons for those who receive counts (never a
+            # landlord, who receives its points one by one at every zoom).
+            "legend_points": scope.coordinates,
+            "legend_hexagons": detailed,
         },
     )
+
+
+def _hotspot_scope(period: dict[str, date], *, ignored: list[Any]) -> str:
+    """What the hotspots layer counts, said under the map: the points of the département,
+    in the period when the page has one (the only filter it reads), and the page's other
+    filters (`ignored`, their labels), which it does not read."""
+    start, end = period.get("period_from"), period.get("period_to")
+    days = {
+        "start": date_format(start, "d/m/Y") if start else "",
+        "end": date_format(end, "d/m/Y") if end else "",
+    }
+    if start and end:
+        counted = _(
+            "La couche « Points chauds » compte les points de deal du département dont la "
+            "dernière activité est comprise entre le %(start)s et le %(end)s."
+        )
+    elif start:
+        counted = _(
+            "La couche « Points chauds » compte les points de deal du département dont la "
+            "dernière activité date du %(start)s ou après."
+        )
+    elif end:
+        counted = _(
+            "La couche « Points chauds » compte les points de deal du département dont la "
+            "dernière activité date du %(end)s ou avant."
+        )
+    else:
+        counted = _(
+            "La couche « Points chauds » compte tous les points de deal du département, "
+            "quelle que soit la date de leur dernière activité."
+        )
+    others = [f"« {label} »" for label in ignored]
+    if not others:
+        return counted % days
+    return " ".join(
+        [
+            counted % days,
+            ngettext(
+                "Le filtre %(filters)s ne s'applique pas à cette couche.",
+                "Les filtres %(filters)s ne s'appliquent pas à cette couche.",
+                len(others),
+            )
+            % {"filters": _join(others)},
+        ]
+    )
+
+
+def _join(items: list[str]) -> str:
+    """« a », « b » et « c »."""
+    if len(items) == 1:
+        return items[0]
+    return _("%(first)s et %(last)s") % {"first": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def _buildings_bounds(actor: User) -> list[list[float]] | None:

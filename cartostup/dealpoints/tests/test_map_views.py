@@ -240,6 +240,68 @@ def test_panel_of_a_point_standing_on_its_own_says_no_merge(world, client_for):
     assert "Fusionné" not in page.content.decode()
 
 
+def _legend(page: str) -> str:
+    start = page.index('class="dealpoints-legend')
+    return page[start : page.index("</ul>", start)]
+
+
+def test_each_legend_shows_only_what_the_role_receives(world, client_for):
+    """The landlord's legend showed « Hexagone » (it receives its points one by one at every
+    zoom); the prefecture's and the prosecutor's showed the markers of points and operations
+    (they receive hexagon counts only)."""
+    analyst = _legend(client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode())
+    assert "dealpoints-legend__marker--reported" in analyst and "Hexagone" in analyst
+    assert "dealpoints-legend__marker--operation" in analyst
+    landlord = _legend(client_for("landlord_13h").get(reverse("dealpoints:map")).content.decode())
+    assert "dealpoints-legend__marker--reported" in landlord
+    assert "Hexagone" not in landlord and "hexagon" not in landlord
+    assert "operation" not in landlord and "Point chaud" not in landlord
+    for username in ("prefecture_13", "prosecutor_13"):
+        legend = _legend(client_for(username).get(reverse("dealpoints:map")).content.decode())
+        assert "dealpoints-legend__marker" not in legend
+        assert "Hexagone : nombre de points" in legend
+        assert "dealpoints-legend__hexagon--operation" in legend and "Point chaud" in legend
+
+
+def test_hotspots_take_the_period_and_say_what_they_count(world, client_for):
+    """The map asked for hotspots with the département only: they ignored the period shown.
+    They now get the page's period (the one filter they read), and the page says what they
+    count and which filters they ignore."""
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"),
+        {"departement": "13", "active_from": "01/11/2026", "product": "crack"},
+    )
+    config = _config(response)
+    assert config["hotspotQuery"] == {"period_from": "2026-11-01"}
+    assert config["layerFilters"] == ["status", "product", "channel", "active_from", "active_to"]
+    assert config["categoryLabels"]["operations"]["raid"].startswith("Opération de harcèlement")
+    page = html.unescape(response.content.decode())
+    scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "points de deal du département dont la dernière activité date du 01/11/2026" in scope
+    assert "Les filtres « Statut », « Produit » et « Mode de distribution » ne s" in scope
+    whole = html.unescape(
+        client_for("cross13_analyst")
+        .get(reverse("dealpoints:map"), {"departement": "13"})
+        .content.decode()
+    )
+    assert "compte tous les points de deal du département, quelle que soit" in whole
+
+
+def test_counts_only_roles_gain_no_filter_for_the_hotspots(world, client_for):
+    """A prefecture filters its counts on status only: a period in a hand-made link is
+    refused by the dealpoints layer, and sent neither to the hotspots nor to the operations."""
+    response = client_for("prefecture_13").get(
+        reverse("dealpoints:map"),
+        {"departement": "13", "active_from": "2026-11-01", "active_to": "2026-11-30"},
+    )
+    config = _config(response)
+    assert config["hotspotQuery"] == {} and config["layerFilters"] == ["status"]
+    page = html.unescape(response.content.decode())
+    scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "compte tous les points de deal du département" in scope
+    assert "Le filtre « Statut » ne s'applique pas à cette couche." in scope
+
+
 def test_the_panel_never_gives_the_commune_as_an_address(world, client_for):
     """A point without an address showed its commune under « Adresse »."""
     point = world.points_13[1]
