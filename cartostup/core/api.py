@@ -6,13 +6,13 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, serializers
+from rest_framework import ISO_8601, exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .dates import period_errors
+from .dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
 from .errors import too_many_fields_message
 from .parsers import RequestTooLarge
 
@@ -125,6 +125,17 @@ def strict_query(
     params = serializer_class(data=request.query_params)
     params.is_valid(raise_exception=True)
     return params
+
+
+def date_query_field(**kwargs: Any) -> serializers.DateField:
+    """An optional date of a query (a period's start or end): ISO, or JJ/MM/AAAA as the
+    pages' filters read it (`dates.DATE_INPUT_FORMATS`), refused with their French message
+    (REST framework's own names the format « YYYY-MM-DD », and the map showed it beside its
+    French filters)."""
+    formats = [ISO_8601 if fmt == "%Y-%m-%d" else fmt for fmt in DATE_INPUT_FORMATS]
+    return serializers.DateField(
+        required=False, input_formats=formats, error_messages={"invalid": DATE_INVALID}, **kwargs
+    )
 
 
 class PeriodQueryMixin:

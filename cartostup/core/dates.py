@@ -8,6 +8,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 PERIOD_REVERSED = _("La fin de la période précède son début.")
+# What a date filter reads (the pages' and the API's): the French way (a hand-made link, a
+# date typed where the browser offers no calendar) and the ISO way (what a date input sends).
+DATE_INPUT_FORMATS = ("%d/%m/%Y", "%Y-%m-%d")
+DATE_INVALID = _("Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ).")
 
 
 def week_start(moment: datetime | None) -> date | None:

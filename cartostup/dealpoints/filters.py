@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
-from cartostup.core.dates import period_errors
+from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
 from cartostup.territories.models import Commune
 
 from .choices import DealPointStatus, DistributionChannel, Precision, Product
@@ -70,11 +71,17 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         lookup_expr="date__gte",
         label=_("Actif à partir du"),
         help_text=_("Dernière activité ce jour ou après."),
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     active_to = django_filters.DateFilter(
         method="filter_active_to",
         label=_("Actif jusqu'au"),
         help_text=_("Déjà signalé ce jour ou avant."),
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     qpv = django_filters.BooleanFilter(
         field_name="priority_neighbourhood", lookup_expr="isnull", exclude=True, label=_("En QPV")

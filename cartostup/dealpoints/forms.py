@@ -242,10 +242,12 @@ class DealPointForm(ServiceForm):
 class SharingForm(ServiceForm):
     """Who the point is shared with (`services.SharingInput`): the policy decides from it."""
 
+    # Not sent (a client that predates them): the defaults of `services.SharingInput`.
     distribution = forms.ChoiceField(
         label=_("Diffusion"),
         choices=Distribution.choices,
         initial=Distribution.TERRITORY,
+        required=False,
         help_text=_(
             "Qui lit ce point. Par défaut, les services répressifs du territoire ; un bailleur ne "
             "voit le point de son bâtiment que si la diffusion est « Services répressifs du "
@@ -256,6 +258,7 @@ class SharingForm(ServiceForm):
         label=_("Marquage (TLP)"),
         choices=Marking.choices,
         initial=Marking.AMBER,
+        required=False,
         help_text=_(
             "TLP:AMBER+STRICT et TLP:RED : le point ne quitte pas les services (aucun bailleur) "
             "et ne s'exporte que par son organisation propriétaire."
@@ -288,9 +291,10 @@ class SharingForm(ServiceForm):
     def to_input(self) -> services.SharingInput:
         data = self.cleaned_data
         group = data.get("sharing_group")
+        defaults = services.SharingInput()
         return services.SharingInput(
-            distribution=data["distribution"],
-            marking=data["marking"],
+            distribution=data.get("distribution") or defaults.distribution,
+            marking=data.get("marking") or defaults.marking,
             sharing_group_id=group.pk if group else None,
         )
 

@@ -29,6 +29,7 @@ import shapely
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from cartostup.access import policy
@@ -534,19 +535,33 @@ def may_see_report_layer(actor: Any) -> bool:
 REPORT_COLUMNS = ("pk", "reference", "status", "received_at", "latitude", "longitude")
 
 
-def _report_feature(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "geometry": _point(row["latitude"], row["longitude"]),
-        "properties": {
+def _page_url(name: str) -> Callable[[int], str]:
+    """The page of a record by its id (one `reverse`, not one per feature)."""
+    pattern = reverse(name, args=[0])
+    return lambda pk: pattern.replace("/0/", f"/{pk}/")
+
+
+def _report_feature(url: Callable[[int], str] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Report features; with `url`, each names its page (for those who may open it)."""
+
+    def feature(row: dict[str, Any]) -> dict[str, Any]:
+        properties = {
             "kind": "report",
             "id": row["pk"],
             "reference": row["reference"],
             "status": row["status"],
             "status_label": str(ReportStatus(row["status"]).label),
             "received": row["received_at"].date().isoformat(),
-        },
-    }
+        }
+        if url is not None:
+            properties["url"] = url(row["pk"])
+        return {
+            "type": "Feature",
+            "geometry": _point(row["latitude"], row["longitude"]),
+            "properties": properties,
+        }
+
+    return feature
 
 
 def report_layer(
@@ -581,7 +596,13 @@ def report_layer(
         scope=scope,
         position="",
         category="status",
-        point=_report_feature,
+        # The report's page needs the triage capability and the report in view, as this
+        # layer does: every report it sends one by one may be opened.
+        point=_report_feature(
+            _page_url("reports:report_detail")
+            if policy.can(actor, policy.Capability.TRIAGE_REPORTS)
+            else None
+        ),
         columns=REPORT_COLUMNS,
     )
     count = _feature_total(features)
@@ -622,20 +643,28 @@ OPERATION_COLUMNS = (
 )
 
 
-def _operation_feature(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "geometry": _point(row["dealpoint__latitude"], row["dealpoint__longitude"]),
-        "properties": {
-            "kind": "operation",
-            "id": row["pk"],
-            "operation_kind": row["kind"],
-            "kind_label": str(OperationKind(row["kind"]).label),
-            "occurred_on": row["occurred_on"].isoformat(),
-            "dealpoint_id": row["dealpoint_id"],
-            "dealpoint_reference": row["dealpoint__reference"],
-        },
-    }
+def _operation_feature(
+    url: Callable[[int], str],
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Operation features, each naming the page of its point (`url`)."""
+
+    def feature(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "geometry": _point(row["dealpoint__latitude"], row["dealpoint__longitude"]),
+            "properties": {
+                "kind": "operation",
+                "id": row["pk"],
+                "operation_kind": row["kind"],
+                "kind_label": str(OperationKind(row["kind"]).label),
+                "occurred_on": row["occurred_on"].isoformat(),
+                "dealpoint_id": row["dealpoint_id"],
+                "dealpoint_reference": row["dealpoint__reference"],
+                "dealpoint_url": url(row["dealpoint_id"]),
+            },
+        }
+
+    return feature
 
 
 def operation_layer(
@@ -665,7 +694,9 @@ def operation_layer(
         scope=scope,
         position="dealpoint__",
         category="kind",
-        point=_operation_feature,
+        # Operations are sent one by one only to those who see their points whole (not the
+        # counts-only roles, not a landlord): the point's page opens for them.
+        point=_operation_feature(_page_url("dealpoints:detail")),
         columns=OPERATION_COLUMNS,
         subject="dealpoint",
     )

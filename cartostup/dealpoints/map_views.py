@@ -4,6 +4,7 @@ then each layer's selector in `map_layers`)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -11,13 +12,16 @@ from django.db.models import Max, Min
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.models import User
 from cartostup.core.dates import week_start
+from cartostup.reports.choices import Status as ReportStatus
 from cartostup.territories import selectors as territory_selectors
 
 from . import map_layers
@@ -25,6 +29,7 @@ from .choices import (
     ACTIVE_STATUSES,
     DealPointStatus,
     LinkDecision,
+    OperationKind,
     Product,
     TimeOfDay,
     Weekday,
@@ -35,6 +40,7 @@ from .selectors import (
     access_dealpoint,
     access_dealpoint_by_code,
     dealpoint_allowed_filters,
+    dealpoint_merged_into,
     dealpoint_name_field,
     dealpoint_queryset,
     dealpoint_refused_filters,
@@ -44,6 +50,7 @@ from .selectors import (
 # Boundaries drawn at once when the page is not opened on one département.
 MAP_BOUNDARY_DEPARTEMENTS = 3
 FILTER_FIELDS = ("status", "product", "channel", "active_from", "active_to")
+PERIOD_FIELDS = ("active_from", "active_to")
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -87,6 +94,13 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         if name in request.GET:
             sent.setlist(name, request.GET.getlist(name))
     filterset = filterset_class(sent or None, queryset=dealpoint_queryset().none())
+    if filterset.is_bound and filterset.form.is_valid():
+        # A period typed the French way (01/11/2026, a hand-made link) is sent to the layers,
+        # and shown by the date inputs, as the ISO date they read.
+        for name in PERIOD_FIELDS:
+            if filterset.form.cleaned_data.get(name) and name in sent:
+                sent[name] = filterset.form.cleaned_data[name].isoformat()
+        filterset = filterset_class(sent, queryset=dealpoint_queryset().none())
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
     refused = dealpoint_refused_filters(actor=actor, data=sent)
@@ -107,10 +121,24 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     if detailed:
         api["operations"] = reverse("map-operations")
         api["hotspots"] = reverse("map-hotspots")
+    # The page's filters the other layers take (renamed by map.js), those this role may use:
+    # a filter refused to it is said by the dealpoints layer, never sent to the others.
+    layer_filters = [name for name in FILTER_FIELDS if name in allowed]
+    # The hotspots read the period only, of a valid form (its days the ISO ones above).
+    hotspot_period = {}
+    if filterset.is_bound and form.is_valid() and not refused:
+        for name, param in zip(PERIOD_FIELDS, ("period_from", "period_to"), strict=True):
+            if name in layer_filters and form.cleaned_data.get(name):
+                hotspot_period[param] = form.cleaned_data[name]
     config = {
         "api": api,
         "boundaryDepartements": boundary_codes,
         "focusDepartement": code,
+        # The page's filters as the layers receive them (map.js reads them here, not in the
+        # address: a period typed the French way is sent as the ISO date the layers read).
+        "filters": {name: sent.getlist(name) for name in FILTER_FIELDS if name in sent},
+        "layerFilters": layer_filters,
+        "hotspotQuery": {name: day.isoformat() for name, day in hotspot_period.items()},
         # A link to one point: by id, or by partner code for a reduced view (a landlord).
         "point": (normalise_partner_code(point) or "")
         if by_code
@@ -128,6 +156,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "tileUrl": settings.CARTOSTUP_TILE_URL,
         "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
         "statuses": dict(statuses),
+        # What a hexagon's breakdown counts, per layer: statuses, or kinds of operation.
+        "categoryLabels": {
+            "dealpoints": dict(statuses),
+            "reports": {value: str(label) for value, label in ReportStatus.choices},
+            "operations": {value: str(label) for value, label in OperationKind.choices},
+        },
         "activeStatuses": sorted(set(ACTIVE_STATUSES) & set(dict(statuses))),
         "startBounds": None if detailed else _buildings_bounds(actor),
         # To say a layer's 400 next to the filters: « Produit : ... ».
@@ -150,9 +184,74 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_operations": "operations" in api,
             "has_proposals": "proposals" in api,
             "has_hotspots": "hotspots" in api,
+            "hotspot_scope": _hotspot_scope(
+                hotspot_period,
+                ignored=[
+                    filterset.base_filters[name].label
+                    for name in layer_filters
+                    if name not in PERIOD_FIELDS
+                ],
+            ),
             "aggregate_hint": counts_only,
+            # The legend shows what this role receives: markers for those who receive points
+            # (never the counts-only roles), hexagons for those who receive counts (never a
+            # landlord, who receives its points one by one at every zoom).
+            "legend_points": scope.coordinates,
+            "legend_hexagons": detailed,
         },
     )
+
+
+def _hotspot_scope(period: dict[str, date], *, ignored: list[Any]) -> str:
+    """What the hotspots layer counts, said under the map: the points of the département,
+    in the period when the page has one (the only filter it reads), and the page's other
+    filters (`ignored`, their labels), which it does not read."""
+    start, end = period.get("period_from"), period.get("period_to")
+    days = {
+        "start": date_format(start, "d/m/Y") if start else "",
+        "end": date_format(end, "d/m/Y") if end else "",
+    }
+    if start and end:
+        counted = _(
+            "La couche « Points chauds » compte les points de deal du département dont la "
+            "dernière activité est comprise entre le %(start)s et le %(end)s."
+        )
+    elif start:
+        counted = _(
+            "La couche « Points chauds » compte les points de deal du département dont la "
+            "dernière activité date du %(start)s ou après."
+        )
+    elif end:
+        counted = _(
+            "La couche « Points chauds » compte les points de deal du département dont la "
+            "dernière activité date du %(end)s ou avant."
+        )
+    else:
+        counted = _(
+            "La couche « Points chauds » compte tous les points de deal du département, "
+            "quelle que soit la date de leur dernière activité."
+        )
+    others = [f"« {label} »" for label in ignored]
+    if not others:
+        return counted % days
+    return " ".join(
+        [
+            counted % days,
+            ngettext(
+                "Le filtre %(filters)s ne s'applique pas à cette couche.",
+                "Les filtres %(filters)s ne s'appliquent pas à cette couche.",
+                len(others),
+            )
+            % {"filters": _join(others)},
+        ]
+    )
+
+
+def _join(items: list[str]) -> str:
+    """« a », « b » et « c »."""
+    if len(items) == 1:
+        return items[0]
+    return _("%(first)s et %(last)s") % {"first": ", ".join(items[:-1]), "last": items[-1]}
 
 
 def _buildings_bounds(actor: User) -> list[list[float]] | None:
@@ -186,6 +285,9 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
     status = told_value(actor=actor, name="status", value=dealpoint.status)
     context: dict[str, Any] = {
         "dealpoint": dealpoint,
+        # A merged point says so, and names the point it went into if the actor sees it (a
+        # landlord never reaches a merged point: it finds points standing on their own).
+        "merged": dealpoint.merged_into_id is not None,
         # What names the point: its partner code for a reduced view, never its reference.
         "point_label": getattr(dealpoint, dealpoint_name_field(actor=actor)),
         "reduced": reduced,
@@ -203,14 +305,38 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
                     decision__in=[LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED]
                 ).count(),
                 "operation_count": dealpoint.operations.count(),
+                # No address is said as none ("—"): the commune is not an address.
+                "address": _address(dealpoint),
                 "products": _labels(dealpoint.products),
                 "hours": _hours(dealpoint.opening_hours),
-                "map_url": f"{reverse('dealpoints:map')}?{urlencode({'point': dealpoint.pk})}",
+                "map_url": _map_url(dealpoint.pk),
             }
         )
+        merged_into = (
+            dealpoint_merged_into(actor=actor, dealpoint=dealpoint)
+            if dealpoint.merged_into_id
+            else None
+        )
+        if merged_into is not None:
+            context["merged_into"] = merged_into
+            context["merged_into_url"] = _map_url(merged_into.pk)
     response = render(request, "dealpoints/map/panel.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _address(dealpoint: DealPoint) -> str:
+    """« 12 rue X – bât. B, cage 2 », the parts the point has ("" if none)."""
+    place = []
+    if dealpoint.building_label:
+        place.append(_("bât. %(label)s") % {"label": dealpoint.building_label})
+    if dealpoint.stairwell_label:
+        place.append(_("cage %(label)s") % {"label": dealpoint.stairwell_label})
+    return " – ".join(part for part in (dealpoint.address, ", ".join(place)) if part)
+
+
+def _map_url(pk: int) -> str:
+    return f"{reverse('dealpoints:map')}?{urlencode({'point': pk})}"
 
 
 def _labels(values: list[str]) -> list[str]:

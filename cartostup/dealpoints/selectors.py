@@ -383,6 +383,26 @@ def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
     )
 
 
+def dealpoint_merged_into(*, actor: User, dealpoint: DealPoint) -> DealPoint | None:
+    """The point `dealpoint` was merged into, if the actor may see it (None otherwise, and
+    for a point not merged). Call after the point's own audited read; the point named is
+    audited as a listing of it, beside that read."""
+    found = _visible_points(actor, [dealpoint.merged_into_id])
+    if not found:
+        return None
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=DealPoint._meta.label_lower,
+        details={
+            "view": "merged_into",
+            "point": dealpoint.reference,
+            "points": [found[0].reference],
+        },
+    )
+    return found[0]
+
+
 @dataclass(frozen=True)
 class ReportMatching:
     """Where the matching put a report, as far as the actor may see: the point it is attached

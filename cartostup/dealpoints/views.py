@@ -99,7 +99,8 @@ def _boundaries(codes: list[str]) -> str:
 
 
 class DealPointPageFilterSet(DealPointFilterSet):
-    """The shared filter set, with the widgets of the list page (check boxes, calendars)."""
+    """The shared filter set, with the widgets of the list page (check boxes; the period's
+    date inputs are the shared set's)."""
 
     status = django_filters.MultipleChoiceFilter(
         choices=DealPointStatus.choices,
@@ -116,18 +117,6 @@ class DealPointPageFilterSet(DealPointFilterSet):
         choices=DistributionChannel.choices,
         label=gettext_lazy("Mode de distribution"),
         widget=InlineCheckboxSelectMultiple,
-    )
-    active_from = django_filters.DateFilter(
-        field_name="last_activity_at",
-        lookup_expr="date__gte",
-        label=gettext_lazy("Actif à partir du"),
-        widget=django_forms.DateInput(attrs={"type": "date"}),
-    )
-    active_to = django_filters.DateFilter(
-        field_name="last_activity_at",
-        lookup_expr="date__lte",
-        label=gettext_lazy("Actif jusqu'au"),
-        widget=django_forms.DateInput(attrs={"type": "date"}),
     )
     qpv = django_filters.BooleanFilter(
         field_name="priority_neighbourhood",

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from cartostup.core.api import ErrorSerializer, PeriodQueryMixin
+from cartostup.core.api import ErrorSerializer, PeriodQueryMixin, date_query_field
 from cartostup.reports.choices import Status as ReportStatus
 
 from ..hotspots import SOURCES
@@ -80,8 +80,8 @@ class DealPointLayerInputSerializer(LayerInputSerializer, DealPointFilterQuerySe
 
 
 class PeriodInputSerializer(PeriodQueryMixin, LayerInputSerializer):
-    period_from = serializers.DateField(required=False, help_text=_("Du (AAAA-MM-JJ)."))
-    period_to = serializers.DateField(required=False, help_text=_("Au (AAAA-MM-JJ)."))
+    period_from = date_query_field(help_text=_("Du (AAAA-MM-JJ)."))
+    period_to = date_query_field(help_text=_("Au (AAAA-MM-JJ)."))
 
 
 class ReportLayerInputSerializer(PeriodQueryMixin, LayerInputSerializer):
@@ -92,8 +92,8 @@ class ReportLayerInputSerializer(PeriodQueryMixin, LayerInputSerializer):
         required=False,
         help_text=_("Statuts de tri (répétable)."),
     )
-    received_from = serializers.DateField(required=False, help_text=_("Reçus à partir du."))
-    received_to = serializers.DateField(required=False, help_text=_("Reçus jusqu'au."))
+    received_from = date_query_field(help_text=_("Reçus à partir du."))
+    received_to = date_query_field(help_text=_("Reçus jusqu'au."))
 
 
 class HotspotInputSerializer(PeriodQueryMixin, serializers.Serializer):
@@ -103,8 +103,8 @@ class HotspotInputSerializer(PeriodQueryMixin, serializers.Serializer):
         default="dealpoints",
         help_text=_("Compter les points de deal (dealpoints) ou les signalements (reports)."),
     )
-    period_from = serializers.DateField(required=False)
-    period_to = serializers.DateField(required=False)
+    period_from = date_query_field()
+    period_to = date_query_field()
 
 
 class BoundaryInputSerializer(serializers.Serializer):
@@ -133,8 +133,10 @@ class FeatureSerializer(serializers.Serializer):
     properties = serializers.DictField(
         help_text=_(
             "Hexagone : kind=hexagon, cell, place (commune au centre), resolution, count, "
-            "by_status. Point : kind, id, reference, status... selon le rôle ; pour un "
-            "bailleur : kind, code, status, status_label, last_activity_week, building."
+            "by_status. Point : kind, id, reference, status... selon le rôle (un signalement "
+            "donne l'adresse de sa page, url ; une opération celle de son point, "
+            "dealpoint_url) ; pour un bailleur : kind, code, status, status_label, "
+            "last_activity_week, building."
         )
     )
 

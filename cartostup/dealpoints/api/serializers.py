@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
-from cartostup.core.api import PeriodQueryMixin
+from cartostup.core.api import PeriodQueryMixin, date_query_field
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -392,8 +392,8 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
         trim_whitespace=False,
         help_text=_("Code INSEE ou nom de la commune."),
     )
-    active_from = serializers.DateField(required=False)
-    active_to = serializers.DateField(required=False)
+    active_from = date_query_field()
+    active_to = date_query_field()
     qpv = serializers.ChoiceField(
         choices=[("true", "true"), ("false", "false")],
         required=False,

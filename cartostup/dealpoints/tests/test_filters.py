@@ -81,3 +81,27 @@ def test_active_during_a_period_means_its_activity_overlaps_it(persona):
     assert found(active_to="2026-09-18") == set()
     assert found(active_to="2026-09-19") == {point.reference}  # reported that day
     assert found(active_from="2026-11-22") == set()
+
+
+@pytest.mark.parametrize("filterset_class", [DealPointFilterSet, DealPointCountFilterSet])
+def test_a_period_reads_french_and_iso_dates(filterset_class):
+    """A hand-made link writes 01/11/2026; a date input sends 2026-11-01: the same day."""
+    for value in ("01/11/2026", "2026-11-01"):
+        filterset = filterset_class({"active_from": value}, queryset=DealPoint.objects.none())
+        assert filterset.is_valid(), filterset.errors
+        assert filterset.form.cleaned_data["active_from"].isoformat() == "2026-11-01"
+
+
+def test_an_invalid_date_says_the_formats_in_french():
+    filterset = DealPointFilterSet(
+        {"active_from": "31/02/2026", "active_to": "novembre"}, queryset=DealPoint.objects.none()
+    )
+    assert not filterset.is_valid()
+    message = "Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."
+    assert filterset.errors == {"active_from": [message], "active_to": [message]}
+
+
+def test_the_period_fields_are_date_inputs():
+    form = DealPointFilterSet(queryset=DealPoint.objects.none()).form
+    for name in ("active_from", "active_to"):
+        assert 'type="date"' in str(form[name])

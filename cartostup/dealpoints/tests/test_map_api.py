@@ -304,6 +304,28 @@ def test_a_reversed_period_is_refused_like_the_other_layers(world, client_for):
     )
 
 
+def test_a_period_reads_french_dates_and_refuses_others_in_french(world, client_for):
+    """The map's hand-made link /carte/?active_from=01/11/2026 reached the layers as written:
+    REST framework refused it, naming the format in English (« YYYY-MM-DD »), and the map
+    showed nothing. Every layer's period reads JJ/MM/AAAA too, and says so in French."""
+    client = client_for("cross13_analyst")
+    french = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, active_from="01/11/2026")
+    iso = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, active_from="2026-11-01")
+    assert french.status_code == 200, french.content
+    assert french.json()["features"] == iso.json()["features"]
+    message = ["Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."]
+    refused = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, active_to="31/02/2026")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"active_to": message}
+    for name, field in (("map-operations", "period_from"), ("map-reports", "received_from")):
+        answer = _get(client, name, bbox=MARSEILLE_BBOX, zoom=12, **{field: "01/11/2026"})
+        assert answer.status_code == 200, answer.content
+        answer = _get(client, name, bbox=MARSEILLE_BBOX, zoom=12, **{field: "2026-13-01"})
+        assert answer.json()["errors"] == {field: message}
+    hotspots = _get(client, "map-hotspots", departement="13", period_from="1/11/2026x")
+    assert hotspots.json()["errors"] == {"period_from": message}
+
+
 def test_aggregate_roles_count_only_their_territory(world, client_for):
     assert _layer(client_for("prefecture_93"), bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
 
@@ -450,6 +472,32 @@ def test_operations_layer(world, client_for):
         _get(client_for("landlord_13h"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16).status_code
         == 404
     )
+
+
+def test_report_and_operation_points_name_the_pages_their_reader_may_open(
+    world, client_for, persona
+):
+    """A report's popup did not lead to the report, an operation's not to its point: the
+    layer now sends the page with each, and only to those who receive them one by one."""
+    report = accepted_report(analyst=persona("cross13_analyst"), latitude=CLUSTER[0][0])
+    client = client_for("cross13_analyst")
+    [sent] = _layer(client, "map-reports", bbox=MARSEILLE_BBOX, zoom=16)["features"]
+    assert sent["properties"]["url"] == f"/signalements/{report.pk}/"
+    assert client.get(sent["properties"]["url"]).status_code == 200
+    for username in ("cross13_analyst", "police13_investigator"):
+        [operation] = _layer(client_for(username), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)[
+            "features"
+        ]
+        url = operation["properties"]["dealpoint_url"]
+        assert url == f"/points-de-deal/{world.points_13[1].pk}/"
+        assert client_for(username).get(url).status_code == 200
+    # Hexagons (wide zooms, the counts-only roles) name no page.
+    for username, zoom in (("cross13_analyst", 12), ("prefecture_13", 16)):
+        for name in ("map-operations", "map-dealpoints"):
+            for feature in _layer(client_for(username), name, bbox=MARSEILLE_BBOX, zoom=zoom)[
+                "features"
+            ]:
+                assert not {"url", "dealpoint_url"} & set(feature["properties"])
 
 
 def test_proposals_layer_for_analysts(world, client_for):

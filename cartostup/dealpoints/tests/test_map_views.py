@@ -9,7 +9,10 @@ import json
 import pytest
 from django.urls import reverse
 
+from cartostup.access.choices import Distribution
 from cartostup.core.models import AuditEvent
+from cartostup.dealpoints import services
+from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.tests.test_map_api import BUILDING, MapWorld, build_world
 
 
@@ -97,6 +100,27 @@ def test_a_reversed_period_is_said_next_to_the_fields(world, client_for):
     assert _config(response)["filterLabels"]["active_to"] == "Actif jusqu'au"
 
 
+def test_the_period_fields_are_date_inputs_and_read_french_dates(world, client_for):
+    """Like the list's: calendars. A hand-made link's 01/11/2026 is shown by the date input
+    and sent to the layers as the ISO date they read."""
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"), {"departement": "13", "active_from": "01/11/2026"}
+    )
+    page = response.content.decode()
+    field = page[page.index('name="active_from"') - 200 : page.index('name="active_from"') + 200]
+    assert 'type="date"' in field and 'value="2026-11-01"' in field
+    assert (
+        'type="date"' in page[page.index('name="active_to"') - 200 : page.index('name="active_to"')]
+    )
+    assert _config(response)["filters"] == {"active_from": ["2026-11-01"]}
+    assert 'id="map-filter-errors"' in page and "Date invalide" not in page
+    invalid = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"), {"active_from": "32/11/2026"}
+    )
+    message = "Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."
+    assert f"Actif à partir du : {message}" in html.unescape(invalid.content.decode())
+
+
 def test_filter_error_area_is_ready_and_hidden_when_all_is_well(world, client_for):
     page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
     area = page[page.index('id="map-filter-errors"') - 120 : page.index('id="map-filter-errors"')]
@@ -181,3 +205,112 @@ def test_panel_of_a_point_not_seen_is_404(world, client_for, username):
         reverse("dealpoints:map_panel", args=[world.points_13[1].pk])
     )
     assert response.status_code == 404
+
+
+def test_panel_of_a_merged_point_names_the_point_it_went_into(world, client_for, persona):
+    """/carte/?point=<a merged point> showed an ordinary record. It says « Fusionné dans
+    PD-… » with a link to that point on the map, the point named is audited; one who may
+    not see that point reads « Fusionné dans un autre point », never its reference."""
+    analyst = persona("cross13_analyst")
+    source, target = world.points_13[5], world.points_13[6]
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map_panel", args=[source.pk]))
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert f'Fusionné dans <a href="/carte/?point={target.pk}">{target.reference}</a>' in page
+    event = AuditEvent.objects.latest("pk")
+    assert event.action == "list" and event.details["points"] == [target.reference]
+    assert event.details["point"] == source.reference
+
+    # The target kept within the CROSS: the police still sees the source, not the target.
+    DealPoint.objects.filter(pk=source.pk).update(distribution=Distribution.TERRITORY)
+    DealPoint.objects.filter(pk=target.pk).update(distribution=Distribution.CROSS)
+    police = client_for("police13_investigator")
+    assert police.get(reverse("dealpoints:map_panel", args=[target.pk])).status_code == 404
+    hidden = police.get(reverse("dealpoints:map_panel", args=[source.pk]))
+    assert hidden.status_code == 200
+    text = html.unescape(hidden.content.decode())
+    assert "Fusionné dans un autre point" in text and target.reference not in text
+
+
+def test_panel_of_a_point_standing_on_its_own_says_no_merge(world, client_for):
+    page = client_for("cross13_analyst").get(
+        reverse("dealpoints:map_panel", args=[world.points_13[1].pk])
+    )
+    assert "Fusionné" not in page.content.decode()
+
+
+def _legend(page: str) -> str:
+    start = page.index('class="dealpoints-legend')
+    return page[start : page.index("</ul>", start)]
+
+
+def test_each_legend_shows_only_what_the_role_receives(world, client_for):
+    """The landlord's legend showed « Hexagone » (it receives its points one by one at every
+    zoom); the prefecture's and the prosecutor's showed the markers of points and operations
+    (they receive hexagon counts only)."""
+    analyst = _legend(client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode())
+    assert "dealpoints-legend__marker--reported" in analyst and "Hexagone" in analyst
+    assert "dealpoints-legend__marker--operation" in analyst
+    landlord = _legend(client_for("landlord_13h").get(reverse("dealpoints:map")).content.decode())
+    assert "dealpoints-legend__marker--reported" in landlord
+    assert "Hexagone" not in landlord and "hexagon" not in landlord
+    assert "operation" not in landlord and "Point chaud" not in landlord
+    for username in ("prefecture_13", "prosecutor_13"):
+        legend = _legend(client_for(username).get(reverse("dealpoints:map")).content.decode())
+        assert "dealpoints-legend__marker" not in legend
+        assert "Hexagone : nombre de points" in legend
+        assert "dealpoints-legend__hexagon--operation" in legend and "Point chaud" in legend
+
+
+def test_hotspots_take_the_period_and_say_what_they_count(world, client_for):
+    """The map asked for hotspots with the département only: they ignored the period shown.
+    They now get the page's period (the one filter they read), and the page says what they
+    count and which filters they ignore."""
+    response = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"),
+        {"departement": "13", "active_from": "01/11/2026", "product": "crack"},
+    )
+    config = _config(response)
+    assert config["hotspotQuery"] == {"period_from": "2026-11-01"}
+    assert config["layerFilters"] == ["status", "product", "channel", "active_from", "active_to"]
+    assert config["categoryLabels"]["operations"]["raid"].startswith("Opération de harcèlement")
+    page = html.unescape(response.content.decode())
+    scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "points de deal du département dont la dernière activité date du 01/11/2026" in scope
+    assert "Les filtres « Statut », « Produit » et « Mode de distribution » ne s" in scope
+    whole = html.unescape(
+        client_for("cross13_analyst")
+        .get(reverse("dealpoints:map"), {"departement": "13"})
+        .content.decode()
+    )
+    assert "compte tous les points de deal du département, quelle que soit" in whole
+
+
+def test_counts_only_roles_gain_no_filter_for_the_hotspots(world, client_for):
+    """A prefecture filters its counts on status only: a period in a hand-made link is
+    refused by the dealpoints layer, and sent neither to the hotspots nor to the operations."""
+    response = client_for("prefecture_13").get(
+        reverse("dealpoints:map"),
+        {"departement": "13", "active_from": "2026-11-01", "active_to": "2026-11-30"},
+    )
+    config = _config(response)
+    assert config["hotspotQuery"] == {} and config["layerFilters"] == ["status"]
+    page = html.unescape(response.content.decode())
+    scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "compte tous les points de deal du département" in scope
+    assert "Le filtre « Statut » ne s'applique pas à cette couche." in scope
+
+
+def test_the_panel_never_gives_the_commune_as_an_address(world, client_for):
+    """A point without an address showed its commune under « Adresse »."""
+    point = world.points_13[1]
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
+    assert "<dt>Adresse</dt><dd>bât. B, cage 2</dd>" in page
+    DealPoint.objects.filter(pk=point.pk).update(building_label="", stairwell_label="")
+    page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
+    assert "<dt>Adresse</dt><dd>—</dd>" in page
+    DealPoint.objects.filter(pk=point.pk).update(address="12 rue des Lilas", building_label="C")
+    page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
+    assert "<dt>Adresse</dt><dd>12 rue des Lilas – bât. C</dd>" in page

@@ -437,3 +437,16 @@ def test_compiled_translations_match_their_sources():
         languages.add(po.parent.parent.name)
         assert po.with_suffix(".mo").read_bytes() == mo_bytes(po_parse(po)), po
     assert languages >= {"en", "ar"}
+
+
+def test_the_maps_leaflet_controls_speak_the_reporters_language():
+    """Leaflet's zoom buttons and attribution link were titled in English whatever the page's
+    language; the template gives them in the reporter's (core/_leaflet_js.html)."""
+    french = Client().get(REPORT_URL).content.decode()
+    assert 'data-zoom-in="Zoom avant"' in french and 'data-zoom-out="Zoom arrière"' in french
+    assert 'data-leaflet-title="Une bibliothèque JavaScript de cartes interactives"' in french
+    assert french.index("leaflet/leaflet.js") < french.index("cartostup/leaflet_labels.js")
+    english = in_language("en").get(REPORT_URL).content.decode()
+    assert 'data-zoom-in="Zoom in"' in english and 'data-zoom-out="Zoom out"' in english
+    arabic = in_language("ar").get(REPORT_URL).content.decode()
+    assert 'data-zoom-in="تكبير"' in arabic and 'data-zoom-out="تصغير"' in arabic

@@ -39,6 +39,35 @@
     return element;
   }
 
+  function fill(template, values) {
+    // « reçu le %(date)s » with its values (the templates come translated from the page).
+    return template.replace(/%\((\w+)\)s/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  function countText(count) {
+    // French plural (the catalogue's Plural-Forms: n > 1): « 0 élément », « 1 élément »,
+    // « 2 éléments ».
+    return count + " " + (count > 1 ? labels.labelCountMany : labels.labelCountOne);
+  }
+
+  function frenchDate(iso) {
+    // « 2026-11-13 » → « 13/11/2026 » (the API keeps ISO dates).
+    var parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    return parts ? parts[3] + "/" + parts[2] + "/" + parts[1] : (iso || "");
+  }
+
+  function weekMonday(isoWeek) {
+    // « 2026-W47 » → « 16/11/2026 », the Monday of that ISO week (the list's « semaine du »).
+    var parts = /^(\d{4})-W(\d{2})$/.exec(isoWeek || "");
+    if (!parts) { return ""; }
+    var day = 24 * 3600 * 1000;
+    var fourth = Date.UTC(Number(parts[1]), 0, 4);  // 4 January is always in week 1
+    var monday = new Date(fourth - ((new Date(fourth).getUTCDay() + 6) % 7) * day + (Number(parts[2]) - 1) * 7 * day);
+    return frenchDate(monday.toISOString().slice(0, 10));
+  }
+
   function httpError(response) {
     // The status, and the JSON body of an API error ({detail, code, errors}) when there is one.
     var error = new Error(String(response.status));
@@ -96,8 +125,12 @@
   }
   var control = L.control.layers(null, {}, { collapsed: false }).addTo(map);
 
-  // The page's filters (status, product, channel, period) apply to the layers.
-  var pageQuery = new URLSearchParams(window.location.search);
+  // The page's filters (status, product, channel, period) apply to the layers, as the page
+  // read them (a period typed 01/11/2026 in the address comes as 2026-11-01).
+  var pageQuery = new URLSearchParams();
+  Object.keys(config.filters || {}).forEach(function (name) {
+    config.filters[name].forEach(function (value) { pageQuery.append(name, value); });
+  });
 
   function bboxQuery() {
     var bounds = map.getBounds();
@@ -171,16 +204,56 @@
     };
   }
 
-  function hexagonPopup(feature) {
-    var box = node("div");
-    var title = labels.labelHexagon + (feature.properties.place ? " – " + feature.properties.place : "");
-    box.appendChild(node("strong", title + " : " + feature.properties.count + " " + labels.labelCount));
-    var list = node("ul");
-    Object.keys(feature.properties.by_status || {}).forEach(function (status) {
-      list.appendChild(node("li", (config.statuses[status] || status) + " : " + feature.properties.by_status[status]));
+  function breakdown(properties, name) {
+    // A hexagon's counts per status (per kind for operations), as lines « Confirmé : 4 »; the
+    // categories a counts-only role is not told (under three) are said as not detailed.
+    var names = (config.categoryLabels || {})[name] || {};
+    var counts = properties.by_status || {};
+    var told = 0;
+    var lines = Object.keys(counts).map(function (category) {
+      told += counts[category];
+      return (names[category] || category) + " : " + counts[category];
     });
+    if (told < properties.count) { lines.push(labels.labelOthers); }
+    return lines;
+  }
+
+  function hexagonTitle(properties) {
+    return labels.labelHexagon + " – " + (properties.place || properties.cell) + " : " + countText(properties.count);
+  }
+
+  function hexagonPopup(feature, name) {
+    var box = node("div");
+    box.appendChild(node("strong", hexagonTitle(feature.properties)));
+    var list = node("ul");
+    breakdown(feature.properties, name).forEach(function (line) { list.appendChild(node("li", line)); });
     box.appendChild(list);
     return box;
+  }
+
+  function reachableByKeyboard(hexagon, title) {
+    // A hexagon (an SVG path) is focusable with Tab and opens its popup with Enter or Space,
+    // as a marker does: its counts per status are not for the mouse only. (The popup is the
+    // hexagon's GeoJSON group's; its shape is the path.)
+    hexagon.eachLayer(function (shape) {
+      var element = shape.getElement && shape.getElement();
+      if (!element) { return; }
+      element.setAttribute("tabindex", "0");
+      element.setAttribute("role", "button");
+      element.setAttribute("aria-label", title);
+      element.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          hexagon.openPopup(shape.getCenter());
+        }
+      });
+    });
+  }
+
+  function link(text, href) {
+    var element = node("a", text);
+    element.href = href;
+    return element;
   }
 
   function marker(latlng, shape, status, title) {
@@ -204,8 +277,9 @@
     var count = 0;
     Object.keys(rows).forEach(function (name) {
       rows[name].forEach(function (cells) {
+        // Layer, element, status or count, detail (a hexagon's counts per status, a date).
         var row = node("tr");
-        cells.forEach(function (value) { row.appendChild(node("td", value)); });
+        for (var index = 0; index < 4; index += 1) { row.appendChild(node("td", cells[index] || "")); }
         body.appendChild(row);
         count += 1;
       });
@@ -213,7 +287,7 @@
     if (!count) {
       var empty = node("tr");
       var cell = node("td", "—");
-      cell.colSpan = 3;
+      cell.colSpan = 4;
       empty.appendChild(cell);
       body.appendChild(empty);
     }
@@ -222,6 +296,7 @@
   function pointLayer(name, collection, build) {
     var group = L.featureGroup();
     var tableRows = [];
+    var hexagons = [];
     var max = 0;
     collection.features.forEach(function (feature) {
       if (feature.properties.kind === "hexagon") { max = Math.max(max, feature.properties.count); }
@@ -230,9 +305,15 @@
       var properties = feature.properties;
       if (properties.kind === "hexagon") {
         var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max), className: "dealpoints-hexagon dealpoints-hexagon--" + name });
-        hexagon.bindPopup(function () { return hexagonPopup(feature); });
+        hexagon.bindPopup(function () { return hexagonPopup(feature, name); });
         hexagon.addTo(group);
-        tableRows.push([labels["label" + name.charAt(0).toUpperCase() + name.slice(1)], labels.labelHexagon + " – " + (properties.place || properties.cell), String(properties.count)]);
+        hexagons.push([hexagon, hexagonTitle(properties)]);
+        tableRows.push([
+          labels["label" + name.charAt(0).toUpperCase() + name.slice(1)],
+          labels.labelHexagon + " – " + (properties.place || properties.cell),
+          countText(properties.count),
+          breakdown(properties, name).join(" ; ")
+        ]);
         return;
       }
       var latlng = [feature.geometry.coordinates[1], feature.geometry.coordinates[0]];
@@ -242,7 +323,19 @@
     });
     rows[name] = tableRows;
     if (collection.meta && collection.meta.truncated) { say(labels.truncatedMessage); }
+    // Their SVG paths exist once the group is on the map.
+    group.on("add", function () {
+      hexagons.forEach(function (pair) { reachableByKeyboard(pair[0], pair[1]); });
+    });
     return group;
+  }
+
+  function dealpointDetail(p) {
+    // A landlord's point: the week of its last report, as the list says it; otherwise the
+    // day of the last activity.
+    if (p.last_activity_week) { return fill(labels.labelLastReport, { date: weekMonday(p.last_activity_week) }); }
+    if (p.last_activity) { return fill(labels.labelLastActivity, { date: frenchDate(p.last_activity) }); }
+    return "";
   }
 
   var builders = {
@@ -252,7 +345,7 @@
         var p = feature.properties;
         // A landlord's points carry their partner code instead of their id and reference.
         var key = p.code || p.id;
-        var item = marker(latlng, "dealpoint", p.status, (p.reference || p.code) + " – " + p.status_label);
+        var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "));
         item.on("click", function () { openPanel(key, false); });
         // Keyboard: Enter on a focused marker opens the record too (no popup bound here).
         item.on("keypress", function (event) {
@@ -262,33 +355,49 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelDealpoints, p.reference || p.code, p.status_label];
+        return [labels.labelDealpoints, p.reference || p.code, p.status_label, dealpointDetail(p)];
       }
     },
     reports: {
       colour: "#6a6af4",
       point: function (feature, latlng) {
         var p = feature.properties;
-        var item = marker(latlng, "report", p.status, p.reference + " – " + p.status_label);
-        item.bindPopup(function () { return node("span", p.reference + " – " + p.status_label + " – " + p.received); });
+        var received = fill(labels.labelReceived, { date: frenchDate(p.received) });
+        var item = marker(latlng, "report", p.status, p.reference + " – " + p.status_label + " – " + received);
+        item.bindPopup(function () {
+          var box = node("div");
+          box.appendChild(node("p", p.reference + " – " + p.status_label + " – " + received));
+          // Sent only to those who may open the report (the layer decides).
+          if (p.url) { box.appendChild(link(labels.labelOpenReport + " " + p.reference, p.url)); }
+          return box;
+        });
         return item;
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelReports, p.reference, p.status_label];
+        return [labels.labelReports, p.reference, p.status_label, fill(labels.labelReceived, { date: frenchDate(p.received) })];
       }
     },
     operations: {
       colour: "#b34000",
       point: function (feature, latlng) {
         var p = feature.properties;
-        var item = marker(latlng, "operation", p.operation_kind, p.kind_label + " – " + p.occurred_on);
-        item.bindPopup(function () { return node("span", p.kind_label + " – " + p.occurred_on + " – " + p.dealpoint_reference); });
+        var title = fill(labels.labelOperationOn, { kind: p.kind_label, date: frenchDate(p.occurred_on) });
+        var item = marker(latlng, "operation", p.operation_kind, title + " – " + p.dealpoint_reference);
+        item.bindPopup(function () {
+          var box = node("div");
+          box.appendChild(node("p", title + " – " + p.dealpoint_reference));
+          // Sent only to those who may open the point (the layer decides).
+          if (p.dealpoint_url) {
+            box.appendChild(link(fill(labels.labelOpenPoint, { reference: p.dealpoint_reference }), p.dealpoint_url));
+          }
+          return box;
+        });
         return item;
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelOperations, p.dealpoint_reference + " – " + p.occurred_on, p.kind_label];
+        return [labels.labelOperations, p.dealpoint_reference, p.kind_label, frenchDate(p.occurred_on)];
       }
     },
     proposals: {
@@ -298,7 +407,7 @@
         var item = marker(latlng, "proposal", "open", labels.labelProposal + " " + p.id);
         item.bindPopup(function () {
           var box = node("div");
-          box.appendChild(node("p", labels.labelProposal + " (" + p.created + ")"));
+          box.appendChild(node("p", labels.labelProposal + " (" + fill(labels.labelCreated, { date: frenchDate(p.created) }) + ")"));
           var link = node("a", labels.labelQueue);
           link.href = config.proposalsUrl;
           box.appendChild(link);
@@ -307,10 +416,16 @@
         return item;
       },
       row: function (feature) {
-        return [labels.labelProposals, String(feature.properties.id), feature.properties.created];
+        return [labels.labelProposals, String(feature.properties.id), "", fill(labels.labelCreated, { date: frenchDate(feature.properties.created) })];
       }
     }
   };
+
+  function allowedPeriod() {
+    return ["active_from", "active_to"].filter(function (name) {
+      return (config.layerFilters || []).indexOf(name) >= 0;
+    });
+  }
 
   var RENAMES = {
     reports: { active_from: "received_from", active_to: "received_to" },
@@ -318,8 +433,10 @@
   };
   var LAYER_QUERIES = {
     dealpoints: function (query) { return copyParams(query, ["status", "product", "channel", "active_from", "active_to"]); },
-    reports: function (query) { return copyParams(query, ["active_from", "active_to"], RENAMES.reports); },
-    operations: function (query) { return copyParams(query, ["active_from", "active_to"], RENAMES.operations); },
+    // The period, if this role may filter on it (config.layerFilters): a filter refused to it
+    // is said by the dealpoints layer, never sent to these.
+    reports: function (query) { return copyParams(query, allowedPeriod(), RENAMES.reports); },
+    operations: function (query) { return copyParams(query, allowedPeriod(), RENAMES.operations); },
     proposals: function (query) { return query; }
   };
 
@@ -414,7 +531,10 @@
         return;
       }
       loaded = true;
-      var query = new URLSearchParams({ departement: hotspotDepartement });
+      // The page's period, when this role may filter on it (the only filter hotspots read);
+      // the sentence under the legend says what they count.
+      var query = new URLSearchParams(config.hotspotQuery || {});
+      query.set("departement", hotspotDepartement);
       fetchJson(config.api.hotspots + "?" + query.toString()).then(function (collection) {
         var meta = collection.meta || {};
         var cells = String(collection.features.length);
@@ -426,7 +546,7 @@
         collection.features.forEach(function (feature) {
           var p = feature.properties;
           if (p["class"] === "not_significant") { return; }
-          hotspotRows.push([p["class"] === "hot" ? labels.labelHot : labels.labelCold, labels.labelHexagon + " – " + p.cell, String(p.count)]);
+          hotspotRows.push([p["class"] === "hot" ? labels.labelHot : labels.labelCold, labels.labelHexagon + " – " + p.cell, countText(p.count), "z " + p.z + ", p " + p.p]);
         });
         rows.hotspots = hotspotRows;
         renderTable();
@@ -439,7 +559,7 @@
           onEachFeature: function (feature, layer) {
             var p = feature.properties;
             var name = p["class"] === "hot" ? labels.labelHot : labels.labelCold;
-            layer.bindPopup(node("span", name + " – " + p.count + " " + labels.labelCount + " – z " + p.z + ", p " + p.p));
+            layer.bindPopup(node("span", name + " – " + countText(p.count) + " – z " + p.z + ", p " + p.p));
           }
         }).addTo(hotspots);
       }).catch(function () { say(labels.errorMessage); });

@@ -1,0 +1,21 @@
+/* Cartostup – Leaflet's own controls in the page's language: the zoom buttons' titles (also
+ * their accessible names) and the title of the attribution's link, from this script's data-
+ * attributes, translated by the template (core/_leaflet_js.html). Leaflet says them in
+ * English (« Zoom in », « A JavaScript library for interactive maps »).
+ * Loaded right after leaflet.js, before any map is made: every L.map of the site gets them.
+ * SPDX-License-Identifier: AGPL-3.0-or-later
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || typeof L === "undefined") { return; }
+  var labels = script.dataset;
+  L.Control.Zoom.mergeOptions({ zoomInTitle: labels.zoomIn, zoomOutTitle: labels.zoomOut });
+  // The attribution's prefix is HTML: built as a node, so the translation is text only.
+  var link = document.createElement("a");
+  link.href = "https://leafletjs.com";
+  link.title = labels.leafletTitle;
+  link.textContent = "Leaflet";
+  L.Control.Attribution.mergeOptions({ prefix: link.outerHTML });
+})();

@@ -1,0 +1,253 @@
+"""The map (/carte/) after a new user's audit, in a real browser: a period typed the French
+way, French Leaflet controls, plurals and French dates, the per-status breakdown of
+hexagons in the text alternative, links in popups, legends that show only what the role
+receives, and hotspots that say what they count."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.test_foundation import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+def _wait_for_count(page, locator, minimum: int, seconds: float = 20) -> int:
+    # Polled from Python: the CSP rightly forbids the eval wait_for_function would need.
+    for _step in range(int(seconds * 5)):
+        if locator.count() >= minimum:
+            break
+        page.wait_for_timeout(200)
+    return locator.count()
+
+
+def test_a_period_typed_the_french_way_draws_the_map(page, served_app):
+    """/carte/?active_from=01/01/2020 passed the page's form but reached the layer as typed:
+    the layer refused it (« Utilisez un des formats suivants : YYYY-MM-DD ») and the map
+    showed nothing. Now the date input shows the day and the layer gets the ISO date."""
+    log_in(page, served_app, "cross13_analyst")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        page.goto(f"{served_app.url}/carte/?departement=13&active_from=01/01/2020")
+    assert answered.value.status == 200
+    assert "active_from=2020-01-01" in answered.value.url
+    field = page.get_by_label("Actif à partir du")
+    assert field.get_attribute("type") == "date"
+    assert field.input_value() == "2020-01-01"
+    assert page.get_by_label("Actif jusqu'au").get_attribute("type") == "date"
+    hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
+    assert _wait_for_count(page, hexagons, 1) >= 1
+    assert page.locator("#map-filter-errors").is_hidden()
+    assert page.console_errors == []
+
+
+LEAFLET_ENGLISH = ("Zoom in", "Zoom out", "A JavaScript library for interactive maps")
+
+
+def _leaflet_labels(page, map_selector: str) -> dict[str, str]:
+    zoom_in = page.locator(f"{map_selector} .leaflet-control-zoom-in")
+    zoom_in.wait_for(timeout=20_000)
+    return {
+        "zoom_in": zoom_in.get_attribute("title") or "",
+        "zoom_in_name": zoom_in.get_attribute("aria-label") or "",
+        "zoom_out": page.locator(f"{map_selector} .leaflet-control-zoom-out").get_attribute("title")
+        or "",
+        "library": page.locator(
+            f"{map_selector} .leaflet-control-attribution a"
+        ).first.get_attribute("title")
+        or "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "map_selector"),
+    [
+        ("/carte/?departement=13", "#dealpoints-map"),
+        ("/points-de-deal/nouveau/", "#dealpoint-picker"),
+        ("/signalements/tri/", "#triage-map"),
+        ("/territoires/departements/13/", "#territory-map"),
+    ],
+)
+def test_leaflet_controls_speak_french_on_every_map(page, served_app, path, map_selector):
+    """Leaflet titled its zoom buttons « Zoom in » / « Zoom out » and its attribution link
+    « A JavaScript library for interactive maps », on every map of the site."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}{path}")
+    labels = _leaflet_labels(page, map_selector)
+    assert labels == {
+        "zoom_in": "Zoom avant",
+        "zoom_in_name": "Zoom avant",
+        "zoom_out": "Zoom arrière",
+        "library": "Une bibliothèque JavaScript de cartes interactives",
+    }
+    assert not any(english in page.content() for english in LEAFLET_ENGLISH)
+    assert page.console_errors == []
+
+
+# A lone point in Arles (its hexagon counts one point at the département's zoom), with a raid
+# on 13/11/2026, and a report accepted beside it.
+ARLES = """
+import datetime
+from cartostup.access.demo import demo_persona_ensure
+from cartostup.dealpoints import services
+from cartostup.reports import services as report_services
+from cartostup.reports.choices import Channel
+analyst = demo_persona_ensure(username="cross13_analyst")
+point = services.dealpoint_create(
+    actor=analyst,
+    data=services.DealPointInput(latitude=43.6768, longitude=4.6303, name="Essai Arles",
+                                 products=["cannabis"]),
+)
+services.operation_record(
+    actor=analyst, dealpoint=point,
+    data=services.OperationInput(kind="raid", occurred_on=datetime.date(2026, 11, 13)),
+)
+submitted = report_services.report_submit_public(
+    data=report_services.ReportInput(
+        latitude=43.6769, longitude=4.6304, precision="building", place_label="Arles",
+        activities=["selling"], products=["cannabis"], days=["fri"], times_of_day=["evening"],
+        people_count="1-2", description="Vente devant l'immeuble.",
+    ),
+    channel=Channel.WEB,
+)
+report = report_services.report_accept(actor=analyst, report=submitted.report)
+print("ARLES", point.pk, point.reference, report.pk, report.reference)
+"""
+
+
+@pytest.fixture(scope="module")
+def arles(served_app) -> dict[str, str]:
+    line = next(
+        line
+        for line in served_app.manage("shell", "-c", ARLES).splitlines()
+        if line.startswith("ARLES ")
+    )
+    pk, reference, report_pk, report_reference = line.split()[1:]
+    return {"pk": pk, "reference": reference, "report_pk": report_pk, "report": report_reference}
+
+
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{4}-W\d{2}\b")
+
+
+def test_hexagons_say_their_counts_in_french_to_the_mouse_the_keyboard_and_the_table(
+    page, served_app, arles
+):
+    """« 1 éléments » in a hexagon's popup; the per-status breakdown was in the click popup
+    only, the table gave the total. Now: French plurals, the breakdown in the table, and the
+    hexagon reachable with Tab and opened with Enter."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    rows = page.locator("#map-table tbody tr").filter(has_text="Arles")
+    assert _wait_for_count(page, rows, 1) == 1
+    cells = rows.first.locator("td")
+    assert cells.nth(2).inner_text() == "1 élément"
+    assert cells.nth(3).inner_text() == "Signalé : 1"
+    # Every hexagon's count says its plural right, and its breakdown.
+    for row in page.locator("#map-table tbody tr").filter(has_text="Hexagone").all():
+        count = row.locator("td").nth(2).inner_text()
+        number = int(count.split()[0])
+        assert count == f"{number} {'éléments' if number > 1 else 'élément'}"
+        assert " : " in row.locator("td").nth(3).inner_text()
+    assert "Détail" in page.locator("#map-table thead").inner_text()
+
+    # From the keyboard: the hexagon takes the focus and Enter opens the same popup.
+    hexagon = page.locator('#dealpoints-map path[aria-label^="Hexagone – Arles"]')
+    assert hexagon.get_attribute("aria-label") == "Hexagone – Arles : 1 élément"
+    hexagon.focus()
+    page.keyboard.press("Enter")
+    popup = page.locator("#dealpoints-map .leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert "Arles : 1 élément" in popup.inner_text() and "éléments" not in popup.inner_text()
+    assert "Signalé : 1" in popup.inner_text()
+    # The table is reached past the map.
+    assert page.get_by_role("link", name="Aller au tableau des éléments de la carte").count() == 1
+    assert page.console_errors == []
+
+
+def test_operations_and_reports_say_french_dates_and_lead_to_their_pages(page, served_app, arles):
+    """Operation and report markers said « 2026-11-13 »; their popups led nowhere."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13&point={arles['pk']}")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    page.keyboard.press("Escape")
+    page.get_by_role("checkbox", name="Opérations").check()
+    page.get_by_role("checkbox", name="Signalements").check()
+    operation = page.locator("#dealpoints-map .dealpoints-marker--operation")
+    assert _wait_for_count(page, operation, 1) >= 1
+    title = "Opération de harcèlement (« pilonnage ») du 13/11/2026 – " + arles["reference"]
+    assert operation.first.get_attribute("title") == title
+    # From the keyboard (the operation's marker lies on its point's): Enter opens the popup.
+    operation.first.focus()
+    page.keyboard.press("Enter")
+    popup = page.locator("#dealpoints-map .leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    to_point = popup.get_by_role("link", name=f"Ouvrir la fiche du point {arles['reference']}")
+    assert to_point.get_attribute("href") == f"/points-de-deal/{arles['pk']}/"
+
+    report = page.locator(
+        f'#dealpoints-map .dealpoints-marker--report[title^="{arles["report"]} "]'
+    )
+    assert _wait_for_count(page, report, 1) == 1
+    assert re.search(r"reçu le \d{2}/\d{2}/\d{4}$", report.get_attribute("title") or "")
+    report.focus()
+    page.keyboard.press("Enter")
+    popup = page.locator("#dealpoints-map .leaflet-popup-content").filter(has_text=arles["report"])
+    popup.wait_for(timeout=10_000)
+    to_report = popup.get_by_role("link", name=f"Ouvrir le signalement {arles['report']}")
+    assert to_report.get_attribute("href") == f"/signalements/{arles['report_pk']}/"
+
+    table = page.locator("#map-table").inner_text()
+    assert "13/11/2026" in table and not ISO_DATE.search(table)
+    to_report.click()
+    page.wait_for_url(re.compile(rf".*/signalements/{arles['report_pk']}/$"))
+    assert page.console_errors == []
+
+
+def test_the_landlord_reads_the_week_as_the_list_says_it(page, served_app):
+    """The map told a landlord « 2026-W47 » where the list says « semaine du 16/11/2026 »."""
+    log_in(page, served_app, "landlord_13h")
+    page.goto(f"{served_app.url}/carte/")
+    markers = page.locator("#dealpoints-map .dealpoints-marker")
+    assert _wait_for_count(page, markers, 1) >= 1
+    titles = [markers.nth(i).get_attribute("title") or "" for i in range(markers.count())]
+    assert any(re.search(r"dernier signalement : semaine du \d{2}/\d{2}/\d{4}$", t) for t in titles)
+    table = page.locator("#map-table").inner_text()
+    assert "semaine du" in table and not ISO_DATE.search(table + " ".join(titles))
+    # Its legend: its points' statuses, no hexagon (it never receives one).
+    legend = page.get_by_label("Légende des statuts").inner_text()
+    assert "Signalé" in legend and "Hexagone" not in legend
+    assert page.console_errors == []
+
+
+def test_hotspots_read_the_period_shown_and_say_what_they_count(page, served_app):
+    """The map asked for hotspots with the département only, whatever the period shown."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13&active_from=01/01/2020")
+    scope = page.locator("#map-hotspots-scope")
+    assert "dont la dernière activité date du 01/01/2020 ou après" in scope.inner_text()
+    with page.expect_response(
+        lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
+    ) as answered:
+        page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
+    assert answered.value.status == 200
+    assert "period_from=2020-01-01" in answered.value.url
+    assert page.console_errors == []
+
+
+def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
+    """A period in a prefecture's hand-made link is refused by the counts, not passed on to
+    the hotspots (its counts are filtered on status only)."""
+    log_in(page, served_app, "prefecture_13")
+    page.goto(f"{served_app.url}/carte/?departement=13&active_from=2020-01-01")
+    with page.expect_response(
+        lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
+    ) as answered:
+        page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
+    assert answered.value.status == 200
+    assert "period" not in answered.value.url
+    legend = page.get_by_label("Légende des statuts").inner_text()
+    assert "Opérations : nombre par hexagone" in legend
+    assert page.locator(".dealpoints-legend .dealpoints-legend__marker").count() == 0
