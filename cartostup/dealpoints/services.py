@@ -1255,6 +1255,36 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     return dealpoint
 
 
+def _split_place_check(*, dealpoint: DealPoint, data: DealPointInput) -> None:
+    """A split point stays in the département of the point it leaves (its reports are of
+    that département): a position elsewhere is said on the position, before the creation's
+    check of the reports would blame them. A position that cannot be placed is left to the
+    creation's own message."""
+    try:
+        place = _place(data.latitude, data.longitude)
+    except ValidationError:
+        return
+    elsewhere = place.commune.departement
+    if elsewhere.pk == dealpoint.departement_id:
+        return
+    raise ValidationError(
+        {
+            "latitude": _(
+                "Cette position est dans le département %(elsewhere)s, %(reference)s dans le "
+                "département %(departement)s : un point scindé reste dans le département du "
+                "point qu'il quitte, comme ses signalements. Placez le nouveau point dans le "
+                "%(code)s."
+            )
+            % {
+                "elsewhere": str(elsewhere),
+                "reference": dealpoint.reference,
+                "departement": str(dealpoint.departement),
+                "code": dealpoint.departement.code,
+            }
+        }
+    )
+
+
 @transaction.atomic
 def dealpoint_split(
     *,
@@ -1286,6 +1316,7 @@ def dealpoint_split(
                 )
             }
         )
+    _split_place_check(dealpoint=dealpoint, data=data)
     moving = list(Report.objects.filter(pk__in=ids))
     ReportLink.objects.filter(dealpoint=dealpoint, report_id__in=ids).update(
         decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()

@@ -765,3 +765,33 @@ def test_a_report_is_tied_only_to_a_point_of_its_departement(persona):
         services.dealpoint_create(actor=national, data=dealpoint_input(), reports=[report_93])
     assert report_93.reference in refused.value.message_dict["reports"][0]
     assert not ReportLink.objects.filter(report=report_93).exists()
+
+
+def test_a_split_elsewhere_is_refused_on_the_position_not_on_the_reports(persona):
+    """User audit: a 13 point split to a position in another département said « Ces
+    signalements ne sont pas du département du point : SIG-13-… », blaming reports of the
+    13; the problem is the position."""
+    from cartostup.reports.tests.factories import SAINT_DENIS
+
+    national = persona("ofast_analyst")  # its territory holds both départements
+    analyst = persona("cross13_analyst")
+    stays = accepted_report(analyst=analyst)
+    leaves = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    point = dealpoint(actor=analyst, reports=[stays, leaves])
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_split(
+            actor=national,
+            dealpoint=point,
+            reports=[leaves],
+            data=dealpoint_input(latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]),
+        )
+    assert refused.value.message_dict == {
+        "latitude": [
+            f"Cette position est dans le département Seine-Saint-Denis (93), {point.reference} "
+            "dans le département Bouches-du-Rhône (13) : un point scindé reste dans le "
+            "département du point qu'il quitte, comme ses signalements. Placez le nouveau "
+            "point dans le 13."
+        ]
+    }
+    assert point.links.get(report=leaves).decision == LinkDecision.CONFIRMED
+    assert not point.events.filter(kind=EventKind.SPLIT).exists()

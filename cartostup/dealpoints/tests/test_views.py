@@ -581,6 +581,26 @@ def test_split_moves_the_chosen_reports_to_a_new_point(client_for, analyst, poin
     assert point.events.filter(kind=EventKind.SPLIT, details__new=new.reference).exists()
 
 
+def test_a_split_in_another_departement_is_said_on_the_position(client_for, analyst, point):
+    extra = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    services.report_attach(actor=analyst, dealpoint=point, report=extra)
+    response = client_for("ofast_analyst").post(
+        reverse("dealpoints:split", args=[point.pk]),
+        {
+            "reports": [str(extra.pk)],
+            "latitude": str(SAINT_DENIS[0]),
+            "longitude": str(SAINT_DENIS[1]),
+            "precision": "street",
+        },
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == ["latitude"]
+    assert "Seine-Saint-Denis (93)" in errors["latitude"][0]
+    assert "Placez le nouveau point dans le 13." in errors["latitude"][0]
+    assert DealPoint.objects.count() == 1
+
+
 def test_split_without_reports_is_refused(client_for, point):
     response = client_for("cross13_analyst").post(
         reverse("dealpoints:split", args=[point.pk]),
