@@ -1087,6 +1087,26 @@ def dealpoint_merge(
     target = _for_change(actor=actor, dealpoint=target)
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
+    if source.status in ACTIVE_STATUSES and target.status not in ACTIVE_STATUSES:
+        # The active point would leave the map and its reports count for a point said to be
+        # dismantled or moved: the selling place would vanish from the map.
+        raise ValidationError(
+            {
+                "target": _(
+                    "%(target)s est « %(target_status)s » : %(source)s, actif (« "
+                    "%(source_status)s »), ne s'y fusionne pas, il quitterait la carte et ses "
+                    "signalements compteraient pour un point qui n'est plus actif. Fusionnez "
+                    "plutôt %(target)s dans %(source)s, depuis la fiche de %(target)s ; ou, si "
+                    "le point a repris, passez d'abord %(target)s à « Résurgent »."
+                )
+                % {
+                    "target": target.reference,
+                    "target_status": target.get_status_display(),
+                    "source": source.reference,
+                    "source_status": source.get_status_display(),
+                }
+            }
+        )
     moved: list[str] = []
     # Each moved report's decision on the source, given back on unmerge.
     was: dict[str, str] = {}

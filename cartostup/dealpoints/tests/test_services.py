@@ -297,6 +297,39 @@ def test_merge_refuses_itself_and_another_departement(persona):
     assert point.merged_into is None
 
 
+@pytest.mark.parametrize("inactive", [DealPointStatus.DISMANTLED, DealPointStatus.MOVED])
+def test_an_active_point_is_not_merged_into_an_inactive_one(persona, inactive):
+    """User audit: PD-13-0041 (Signalé) was merged into PD-13-0040 (Déplacé): the active
+    point left the map and its reports counted for a point said to have moved. The other
+    way round (the inactive record into the active one) is the merge to make."""
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    active = dealpoint(actor=analyst, reports=[report])
+    old = dealpoint(actor=analyst, name="Ancien four")
+    services.dealpoint_change_status(actor=analyst, dealpoint=old, status="confirmed")
+    successor = dealpoint(actor=analyst, name="Nouveau four", latitude=43.3470)
+    services.dealpoint_change_status(
+        actor=analyst,
+        dealpoint=old,
+        status=inactive,
+        successor=successor if inactive == DealPointStatus.MOVED else None,
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=active, target=old)
+    message = refused.value.message_dict["target"][0]
+    assert message.startswith(f"{old.reference} est « {DealPointStatus(inactive).label} » :")
+    assert f"Fusionnez plutôt {old.reference} dans {active.reference}" in message
+    assert "passez d'abord" in message and "« Résurgent »" in message
+    active.refresh_from_db()
+    assert active.merged_into is None
+    assert active.links.get(report=report).decision == LinkDecision.CONFIRMED
+    assert not old.links.exists()
+    # The other way round is allowed: the inactive record joins the active point.
+    services.dealpoint_merge(actor=analyst, source=old, target=active)
+    old.refresh_from_db()
+    assert old.merged_into == active
+
+
 def test_split_gives_the_chosen_reports_to_a_new_point(persona):
     analyst = persona("cross13_analyst")
     stays = accepted_report(analyst=analyst)
