@@ -706,10 +706,26 @@ def _status_set(
             }
         )
     now = timezone.now()
+    # A point that leaves "moved" (by any path: a status change, a confirmed resurgence) has
+    # no successor any more; the history entry keeps which it was, and the successor's says
+    # it no longer has this predecessor.
+    successor_left = None
+    if status != DealPointStatus.MOVED and dealpoint.successor_id is not None:
+        successor_left = DealPoint.objects.get(pk=dealpoint.successor_id)
+        dealpoint.successor = None
+        details = {**(details or {}), "previous_successor": successor_left.reference}
     dealpoint.status = status
     dealpoint.status_changed_at = now
     dealpoint.full_clean()
     dealpoint.save(update_fields=["status", "status_changed_at", "successor", "updated_at"])
+    if successor_left is not None:
+        _event(
+            dealpoint=successor_left,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={"predecessor": dealpoint.reference, "ended": status},
+            at=now,
+        )
     _event(
         dealpoint=dealpoint,
         kind=EventKind.STATUS,

@@ -307,6 +307,11 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         ]
         if details.get("successor"):
             lines.append(_("Successeur : %(reference)s") % {"reference": details["successor"]})
+        if details.get("previous_successor"):
+            lines.append(
+                _("N'a plus pour successeur %(reference)s (le point n'est plus déplacé)")
+                % {"reference": details["previous_successor"]}
+            )
         if details.get("operation"):
             lines.append(_("À la suite d'une opération enregistrée"))
         return lines
@@ -391,6 +396,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         else:
             line = _("Issu de la scission de %(reference)s") % {"reference": details.get("from")}
         return [line, *_references(details)]
+    if kind == EventKind.SUCCESSOR and details.get("ended"):
+        return [
+            _("N'est plus le successeur de %(reference)s, passé à « %(status)s »")
+            % {
+                "reference": details.get("predecessor", ""),
+                "status": _status_label(details["ended"]),
+            }
+        ]
     if kind == EventKind.SUCCESSOR:
         return [
             _("Désigné comme successeur de %(reference)s")

@@ -702,7 +702,12 @@ _STORED_DETAILS: dict[str, list[dict]] = {
         {"building_id": [None, 4], "position": [[43.3, 5.4], [43.31, 5.41]]},
         {"confidence": ["low", "high"], "opening_hours": [[], ["mon:evening"]]},
     ],
-    EventKind.STATUS: [{}, {"successor": "PD-13-0002"}, {"operation": 12}],
+    EventKind.STATUS: [
+        {},
+        {"successor": "PD-13-0002"},
+        {"operation": 12},
+        {"previous_successor": "PD-13-0002"},
+    ],
     EventKind.OPERATION: [
         {"operation": 12, "kind": "raid", "outcome": "none", "date": "2026-01-15"}
     ],
@@ -722,7 +727,10 @@ _STORED_DETAILS: dict[str, list[dict]] = {
         {"new": "PD-13-0002", "reports": ["SIG-13-000001"]},
         {"from": "PD-13-0001", "reports": ["SIG-13-000001"]},
     ],
-    EventKind.SUCCESSOR: [{"predecessor": "PD-13-0001"}],
+    EventKind.SUCCESSOR: [
+        {"predecessor": "PD-13-0001"},
+        {"predecessor": "PD-13-0001", "ended": "resurgent"},
+    ],
     EventKind.ALERT: [
         {"alert": 7, "kind": "resurgence", "report": "SIG-13-000202", "candidate": None},
         {"alert": 8, "kind": "successor", "report": None, "candidate": "PD-13-0009"},
@@ -732,8 +740,9 @@ _STORED_DETAILS: dict[str, list[dict]] = {
 # The English keys the services store, and the English codes of the choices.
 _ENGLISH = re.compile(
     r"\b(alert|candidate|kind|report|reports|decision|score|was|revised|into|from|replaced|"
-    r"other|new|predecessor|successor|operation|outcome|date|synthetic|building_id|position|"
-    r"raid|none|automatic|confirmed|proposed|resurgence|products|cannabis|cocaine|low|high|"
+    r"other|new|predecessor|successor|previous_successor|ended|operation|outcome|date|synthetic|"
+    r"building_id|position|raid|none|automatic|confirmed|proposed|resurgence|resurgent|products|"
+    r"cannabis|cocaine|low|high|"
     r"mon|evening|opening_hours|confidence|name)\b"
 )
 
