@@ -859,7 +859,8 @@ def operation_record(
     """Record an operation on a point the actor may see (a raid, arrests, a search), in the
     name of the service that carried it out (`policy.operation_services`: the actor's own, or
     for a CROSS or Ofast any law-enforcement service of the département; by default the
-    actor's first); an outcome of "dismantled" also dismantles the point."""
+    actor's first); an outcome of "dismantled" also dismantles the point, unless it is
+    already dismantled or has moved (`operation.status_kept` then names the status kept)."""
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
@@ -909,6 +910,14 @@ def operation_record(
     )
     operation.full_clean()
     operation.save()
+    # "Dismantled" dismantles the point when its life cycle allows it; otherwise (already
+    # dismantled, or moved: its selling went to its successor) the status stays, and the
+    # history and the page say so rather than announce a change that did not happen.
+    dismantles = data.outcome == OperationOutcome.DISMANTLED and (
+        DealPointStatus.DISMANTLED in STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
+    )
+    if data.outcome == OperationOutcome.DISMANTLED and not dismantles:
+        operation.status_kept = dealpoint.status
     _event(
         dealpoint=dealpoint,
         kind=EventKind.OPERATION,
@@ -918,6 +927,7 @@ def operation_record(
             "kind": operation.kind,
             "outcome": operation.outcome,
             "date": operation.occurred_on.isoformat(),
+            **({"status_kept": operation.status_kept} if operation.status_kept else {}),
         },
     )
     _refresh_activity(dealpoint)
@@ -927,10 +937,7 @@ def operation_record(
         target=operation,
         details={"dealpoint": dealpoint.reference, "kind": operation.kind},
     )
-    if (
-        data.outcome == OperationOutcome.DISMANTLED
-        and DealPointStatus.DISMANTLED in STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
-    ):
+    if dismantles:
         _status_set(
             actor=actor,
             dealpoint=dealpoint,

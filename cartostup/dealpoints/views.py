@@ -50,7 +50,7 @@ from .choices import (
 )
 from .filters import DealPointFilterSet, filter_error_messages
 from .forms import AttachForm, DealPointForm, MergeForm, OperationForm, SplitForm, StatusForm
-from .models import DealPoint, DealPointEvent
+from .models import DealPoint, DealPointEvent, Operation
 
 Capability = policy.Capability
 
@@ -316,7 +316,7 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             lines.append(_("À la suite d'une opération enregistrée"))
         return lines
     if kind == EventKind.OPERATION:
-        return [
+        lines = [
             _("%(kind)s du %(date)s : %(outcome)s")
             % {
                 "kind": _labels(details.get("kind", ""), OperationKind)[0],
@@ -324,6 +324,12 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 "outcome": _labels(details.get("outcome", ""), OperationOutcome)[0].lower(),
             }
         ]
+        if details.get("status_kept"):
+            lines.append(
+                _("Statut inchangé : le point était « %(status)s »")
+                % {"status": _status_label(details["status_kept"])}
+            )
+        return lines
     if kind == EventKind.REPORT_ATTACHED:
         lines = [
             _("Signalement %(reference)s : %(decision)s")
@@ -729,6 +735,27 @@ def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
+def _dismantled_text(operation: Operation, dealpoint: DealPoint) -> str:
+    """What an operation whose outcome is "dismantled" did to the point's status: only a
+    change that happened is announced; otherwise why the status stays."""
+    if operation.status_kept == DealPointStatus.DISMANTLED:
+        return _("Le point était déjà démantelé : son statut ne change pas.")
+    if operation.status_kept == DealPointStatus.MOVED:
+        dealpoint.refresh_from_db()
+        successor = dealpoint.successor.reference if dealpoint.successor else "—"
+        return _(
+            "Le point reste « Déplacé » : son activité est passée à %(successor)s, et un point "
+            "déplacé ne se démantèle pas. Si c'est %(successor)s qui a été démantelé, "
+            "enregistrez aussi l'opération sur sa fiche ; si le point a repris ici, passez-le "
+            "à « Résurgent », puis à « Démantelé »."
+        ) % {"successor": successor}
+    if operation.status_kept:
+        return _("Le statut du point ne change pas (« %(status)s »).") % {
+            "status": _status_label(operation.status_kept)
+        }
+    return _("Le point est désormais démantelé.")
+
+
 def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     def run(dealpoint: DealPoint, form: OperationForm) -> str:
         operation = services.operation_record(
@@ -739,9 +766,7 @@ def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "reference": dealpoint.reference,
         }
         if operation.outcome == OperationOutcome.DISMANTLED:
-            dealpoint.refresh_from_db()
-            if dealpoint.status == DealPointStatus.DISMANTLED:
-                text += " " + _("Le point est désormais démantelé.")
+            text += " " + _dismantled_text(operation, dealpoint)
         return text
 
     return _form_action(

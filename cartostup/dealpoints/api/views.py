@@ -323,7 +323,8 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
             "Un pilonnage, des interpellations, une perquisition… au nom du service qui l'a "
             "mené (un des vôtres ; une CROSS ou l'Ofast enregistre aussi ceux des autres "
             "services répressifs du département). "
-            "Un résultat « dismantled » démantèle le point."
+            "Un résultat « dismantled » démantèle le point, sauf s'il l'est déjà ou s'il est "
+            "déplacé : son statut ne change pas alors (l'historique le dit)."
         ),
         request=OperationInputSerializer,
         responses={201: OperationOutputSerializer, **_errors(400, 403, 404)},

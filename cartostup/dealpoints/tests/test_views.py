@@ -433,6 +433,54 @@ def test_investigator_records_a_raid_that_dismantles_the_point(client_for, perso
     assert "Trois interpellations." in page
 
 
+def _dismantling_raid(client, point):
+    return _post(
+        client,
+        "operation",
+        point,
+        {
+            "operation-kind": "raid",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": "dismantled",
+            "operation-arrests": "0",
+            "operation-service": str(point.owner_organisation_id),
+        },
+    )
+
+
+def test_a_dismantling_outcome_announces_only_a_status_change_that_happened(
+    client_for, analyst, point
+):
+    """User audit: a second « point démantelé » operation said « Le point est désormais
+    démantelé. »; the same outcome on a « Déplacé » point said nothing of its status."""
+    client = client_for("cross13_analyst")
+    first = client.get(_dismantling_raid(client, point)["Location"]).content.decode()
+    assert "Le point est désormais démantelé." in first
+    second = client.get(_dismantling_raid(client, point)["Location"]).content.decode()
+    assert "Le point est désormais démantelé." not in second
+    assert "Le point était déjà démantelé : son statut ne change pas." in second
+    assert "Statut inchangé : le point était « Démantelé »" in second
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    assert point.operations.count() == 2
+    assert point.events.filter(kind=EventKind.STATUS, to_status="dismantled").count() == 1
+
+    successor = dealpoint(actor=analyst, name="Nouveau four", latitude=43.3600)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=successor
+    )
+    moved = client.get(_dismantling_raid(client, point)["Location"]).content.decode()
+    assert "Le point est désormais démantelé." not in moved
+    assert (
+        f"Le point reste « Déplacé » : son activité est passée à {successor.reference}"
+        in moved.replace("&#x27;", "'")
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.MOVED and point.successor == successor
+    kept = point.events.filter(kind=EventKind.OPERATION).order_by("pk").last()
+    assert kept is not None and kept.details["status_kept"] == "moved"
+
+
 def test_a_cross_analyst_records_a_raid_in_the_name_of_the_police(client_for, persona, point):
     police = persona("police13_investigator").memberships.get().organisation
     cross = persona("cross13_analyst").memberships.get().organisation
@@ -709,7 +757,14 @@ _STORED_DETAILS: dict[str, list[dict]] = {
         {"previous_successor": "PD-13-0002"},
     ],
     EventKind.OPERATION: [
-        {"operation": 12, "kind": "raid", "outcome": "none", "date": "2026-01-15"}
+        {"operation": 12, "kind": "raid", "outcome": "none", "date": "2026-01-15"},
+        {
+            "operation": 12,
+            "kind": "raid",
+            "outcome": "dismantled",
+            "date": "2026-01-15",
+            "status_kept": "moved",
+        },
     ],
     EventKind.REPORT_ATTACHED: [
         {"report": "SIG-13-000001", "decision": "automatic", "score": 0.93}
@@ -741,6 +796,7 @@ _STORED_DETAILS: dict[str, list[dict]] = {
 _ENGLISH = re.compile(
     r"\b(alert|candidate|kind|report|reports|decision|score|was|revised|into|from|replaced|"
     r"other|new|predecessor|successor|previous_successor|ended|operation|outcome|date|synthetic|"
+    r"status_kept|moved|dismantled|"
     r"building_id|position|raid|none|automatic|confirmed|proposed|resurgence|resurgent|products|"
     r"cannabis|cocaine|low|high|"
     r"mon|evening|opening_hours|confidence|name)\b"
