@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 import h3
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
@@ -63,6 +63,7 @@ from .models import (
     Operation,
     ReportLink,
 )
+from .selectors import EDIT_VERSION_KINDS
 
 # --- input ---------------------------------------------------------------------------------------
 
@@ -344,6 +345,112 @@ def _for_change(*, actor: User | None, dealpoint: DealPoint) -> DealPoint:
             _("Ce point a été fusionné dans un autre : modifiez le point qui le remplace.")
         )
     return locked
+
+
+class ChangedMeanwhile(ValidationError):
+    """A change refused because the point changed since the actor read it (another analyst,
+    another tab): nothing is written, so that neither change is silently lost. `name` is the
+    service's parameter that carried what was read (`version`, `from_status`), `current` what
+    it is now (a form shows it, so that sending again, after reading, is a deliberate choice),
+    `events` the history entries written meanwhile."""
+
+    def __init__(
+        self, message: str, *, name: str, current: Any, events: Sequence[DealPointEvent]
+    ) -> None:
+        super().__init__(message, code="changed_meanwhile")
+        self.name = name
+        self.current = current
+        self.events = list(events)
+
+
+def _who(actor: User | None, person: User | None) -> str:
+    if person is None:
+        return _("Cartostup")
+    if actor is not None and person.pk == actor.pk:
+        return _("vous-même (dans une autre page)")
+    return person.get_full_name() or person.get_username()
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%d/%m/%Y à %H:%M")
+
+
+def _changed_field_names(events: Iterable[DealPointEvent]) -> list[str]:
+    names: list[str] = []
+    for event in events:
+        for name in event.details or {}:
+            if name == "position":
+                label = _("position")
+            else:
+                try:
+                    field = DealPoint._meta.get_field(name.removesuffix("_id"))
+                    label = str(getattr(field, "verbose_name", name))
+                except FieldDoesNotExist:  # a field since removed: named as stored
+                    label = name
+            if label not in names:
+                names.append(label)
+    return names
+
+
+def _edit_version_check(*, actor: User | None, dealpoint: DealPoint, version: int) -> None:
+    """Refuse an edit read at `version` (`selectors.dealpoint_edit_version`) when the point
+    was edited since; called with the row locked, so no edit can come in between."""
+    events = list(
+        dealpoint.events.filter(kind__in=EDIT_VERSION_KINDS, pk__gt=version)
+        .select_related("actor")
+        .order_by("pk")
+    )
+    if not events:
+        return
+    people = list(dict.fromkeys(_who(actor, event.actor) for event in events))
+    raise ChangedMeanwhile(
+        _(
+            "%(reference)s a été modifié après que vous avez ouvert ce formulaire, par "
+            "%(people)s (le %(when)s) : %(fields)s. Rien n'a été enregistré, pour ne pas "
+            "effacer ces changements."
+        )
+        % {
+            "reference": dealpoint.reference,
+            "people": ", ".join(people),
+            "when": _when(events[-1].occurred_at),
+            "fields": ", ".join(_changed_field_names(events)),
+        },
+        name="version",
+        current=events[-1].pk,
+        events=events,
+    )
+
+
+def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status: str) -> None:
+    """Refuse a status change chosen while the point had another status (a page read before
+    someone changed it): the choice was made against a status that is no longer the point's."""
+    if from_status == dealpoint.status:
+        return
+    events = list(
+        dealpoint.events.filter(kind=EventKind.STATUS).select_related("actor").order_by("-pk")[:1]
+    )
+    said = {
+        "reference": dealpoint.reference,
+        "read": DealPointStatus(from_status).label
+        if from_status in DealPointStatus.values
+        else from_status,
+        "current": dealpoint.get_status_display(),
+    }
+    if events:
+        message = _(
+            "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : "
+            "« %(read)s » → « %(current)s », par %(who)s le %(when)s. Rien n'a été enregistré : "
+            "vérifiez le statut actuel, puis choisissez de nouveau."
+        ) % {**said, "who": _who(actor, events[0].actor), "when": _when(events[0].occurred_at)}
+    else:
+        message = (
+            _(
+                "Le statut de %(reference)s est « %(current)s », non « %(read)s » : rien n'a été "
+                "enregistré ; vérifiez le statut actuel, puis choisissez de nouveau."
+            )
+            % said
+        )
+    raise ChangedMeanwhile(message, name="from_status", current=dealpoint.status, events=events)
 
 
 def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Report]:
@@ -637,11 +744,21 @@ def _comparable(value: Any) -> Any:
 
 @transaction.atomic
 def dealpoint_update(
-    *, actor: User | None, dealpoint: DealPoint, data: DealPointInput, note: str = ""
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    data: DealPointInput,
+    note: str = "",
+    version: int | None = None,
 ) -> DealPoint:
     """Change what is known of a point (not its status: `dealpoint_change_status`). The
-    history keeps every changed field with its old and new value."""
+    history keeps every changed field with its old and new value. `version`, the point's edit
+    version when the actor read it (`selectors.dealpoint_edit_version`), refuses the change
+    (`ChangedMeanwhile`) if the point was edited since: otherwise the later edit would be
+    silently overwritten by values read before it."""
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    if version is not None:
+        _edit_version_check(actor=actor, dealpoint=dealpoint, version=version)
     errors = _input_errors(data)
     if errors:
         raise ValidationError(errors)
@@ -790,10 +907,15 @@ def dealpoint_change_status(
     status: str,
     note: str = "",
     successor: DealPoint | None = None,
+    from_status: str | None = None,
 ) -> DealPoint:
     """Move a point along its life cycle (`choices.STATUS_TRANSITIONS`). "Moved" needs the
-    successor point (active, in the same département, visible to the actor)."""
+    successor point (active, in the same département, visible to the actor). `from_status`,
+    the status the actor saw when choosing, refuses the change (`ChangedMeanwhile`) if the
+    point's status is another one now."""
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    if from_status is not None:
+        _status_read_check(actor=actor, dealpoint=dealpoint, from_status=from_status)
     details: dict[str, Any] = {}
     if status == DealPointStatus.MOVED:
         if successor is None:

@@ -561,6 +561,7 @@ def _form_page(
     title: str,
     dealpoint: DealPoint | None,
     codes: list[str],
+    changed_meanwhile: list[dict[str, Any]] | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -569,6 +570,7 @@ def _form_page(
             "page_title": title,
             "form": form,
             "dealpoint": dealpoint,
+            "changed_meanwhile": changed_meanwhile or [],
             "boundary_urls": _boundaries(codes),
             "times_of_day": DealPointForm.times_of_day(),
             **_map_settings(),
@@ -614,6 +616,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     buildings = selectors.dealpoint_building_choices(
         actor=request.user, departement_id=dealpoint.departement_id
     )
+    changed_meanwhile: list[dict[str, Any]] = []
     if request.method == "POST":
         form = DealPointForm(request.POST, buildings=buildings)
         if form.is_valid():
@@ -623,9 +626,12 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     dealpoint=dealpoint,
                     data=form.to_input(),
                     note=form.cleaned_data.get("note") or "",
+                    version=form.cleaned_data.get("version"),
                 )
             except ValidationError as error:
                 form.add_service_error(error)
+                if isinstance(error, services.ChangedMeanwhile):
+                    changed_meanwhile = _history(list(reversed(error.events)))
             else:
                 messages.success(
                     request,
@@ -643,6 +649,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         title=_("Modifier le point %(reference)s") % {"reference": dealpoint.reference},
         dealpoint=dealpoint,
         codes=[dealpoint.departement.code],
+        changed_meanwhile=changed_meanwhile,
     )
 
 
@@ -720,6 +727,7 @@ def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             status=status,
             note=form.cleaned_data.get("note") or "",
             successor=successor,
+            from_status=form.cleaned_data.get("from_status") or None,
         )
         return _("Statut de %(reference)s : %(status)s.") % {
             "reference": dealpoint.reference,

@@ -828,3 +828,49 @@ def test_a_split_elsewhere_is_refused_on_the_position_not_on_the_reports(persona
     }
     assert point.links.get(report=leaves).decision == LinkDecision.CONFIRMED
     assert not point.events.filter(kind=EventKind.SPLIT).exists()
+
+
+def test_an_edit_read_before_another_is_refused_but_a_new_report_is_no_edit(persona):
+    from dataclasses import replace
+
+    from cartostup.dealpoints import selectors
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    read = selectors.dealpoint_edit_version(dealpoint=point)
+    # A report attached meanwhile (by the matching) changes nothing the form shows.
+    services.report_attach(
+        actor=None,
+        dealpoint=point,
+        report=accepted_report(analyst=analyst),
+        decision=LinkDecision.AUTOMATIC,
+        score=0.9,
+    )
+    first = services.dealpoint_update(
+        actor=persona("antenna13_analyst"),
+        dealpoint=point,
+        data=replace(services.input_from_dealpoint(point), notes="Vu lundi"),
+        version=read,
+    )
+    assert first.notes == "Vu lundi"
+    with pytest.raises(services.ChangedMeanwhile) as refused:
+        services.dealpoint_update(
+            actor=analyst,
+            dealpoint=point,
+            data=replace(services.input_from_dealpoint(point), name="Autre nom", notes=""),
+            version=read,
+        )
+    edited = point.events.get(kind=EventKind.EDITED)
+    assert refused.value.name == "version" and refused.value.current == edited.pk
+    assert refused.value.events == [edited]
+    message = refused.value.messages[0]
+    assert message.startswith(
+        f"{point.reference} a été modifié après que vous avez ouvert ce formulaire, par "
+        "Julien Roux (le "
+    )
+    assert message.endswith(
+        ") : notes de l'analyste. Rien n'a été enregistré, pour ne pas effacer ces changements."
+    )
+    point.refresh_from_db()
+    assert point.notes == "Vu lundi" and point.name == "Four du bâtiment B"
+    assert selectors.dealpoint_edit_version(dealpoint=point) == edited.pk

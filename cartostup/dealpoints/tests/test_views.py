@@ -349,6 +349,105 @@ def test_analyst_edits_a_point_and_the_history_keeps_the_old_value(client_for, p
     assert "Vendredi samedi" not in page
 
 
+def _edit_data(form) -> dict:
+    """What the edit form sends back as it was read (check boxes as lists)."""
+    data = {
+        key: value
+        for key, value in form.initial.items()
+        if value is not None and key not in ("products", "opening_hours", "observed_roles")
+    }
+    for name in ("products", "opening_hours", "observed_roles"):
+        data[name] = list(form.initial.get(name) or [])
+    return data
+
+
+def test_an_edit_made_meanwhile_is_never_silently_overwritten(client_for, point):
+    """User audit: cross13_analyst opened the edit form, antenna13_analyst then saved a new
+    name and notes, cross13_analyst sent the older form: « modifié », and the other's name
+    and notes were erased. Now nothing is written, the page says who changed what, and what
+    the user typed is kept; sending again is then a deliberate choice."""
+    cross = client_for("cross13_analyst")
+    url = reverse("dealpoints:edit", args=[point.pk])
+    stale = _edit_data(cross.get(url).context["form"])
+    antenna = client_for("antenna13_analyst")
+    theirs = _edit_data(antenna.get(url).context["form"])
+    theirs.update({"name": "Le four du bât. C", "notes": "Guetteurs au parking depuis lundi"})
+    assert antenna.post(url, theirs).status_code == 302
+
+    stale.update({"confidence": "high", "address": "12 allée des Amandiers"})
+    response = cross.post(url, stale)
+    assert response.status_code == 400
+    point.refresh_from_db()
+    assert point.name == "Le four du bât. C"
+    assert point.notes == "Guetteurs au parking depuis lundi"
+    assert point.confidence == "medium" and point.address == ""
+    assert point.events.filter(kind=EventKind.EDITED).count() == 1
+    page = _page(response).replace("&#x27;", "'")
+    assert f"{point.reference} a été modifié après que vous avez ouvert ce formulaire" in page
+    assert "nom d'usage, notes de l'analyste" in page
+    assert "Rien n'a été enregistré" in page
+    assert "Modifié entre-temps" in page
+    assert "Nom d'usage : Four du bâtiment B → Le four du bât. C" in page
+    # What the user typed is still in the form.
+    form = response.context["form"]
+    assert form["address"].value() == "12 allée des Amandiers"
+    assert form["confidence"].value() == "high"
+    edited = point.events.get(kind=EventKind.EDITED)
+    assert form["version"].value() == str(edited.pk)
+    assert f'name="version" value="{edited.pk}"' in page
+    # The re-read is audited like any read of the record.
+    assert AuditEvent.objects.filter(
+        action=AuditAction.VIEW,
+        object_id=str(point.pk),
+        actor_username="cross13_analyst",
+    ).exists()
+
+    # Sent again after reading: a deliberate overwrite, recorded as such.
+    again = cross.post(url, {**stale, "version": str(edited.pk)})
+    assert again.status_code == 302
+    point.refresh_from_db()
+    assert point.confidence == "high" and point.name == "Four du bâtiment B"
+
+
+def test_a_status_changed_meanwhile_is_said_not_overwritten(client_for, persona, point):
+    cross = client_for("cross13_analyst")
+    shown = cross.get(reverse("dealpoints:detail", args=[point.pk])).context["status_form"]
+    assert shown["from_status"].value() == "reported"
+    services.dealpoint_change_status(
+        actor=persona("antenna13_analyst"), dealpoint=point, status="confirmed"
+    )
+    # « Confirmé » chosen from « Signalé »: no longer a choice of the point, yet the reason
+    # given is the status that changed, not an invalid choice.
+    response = _post(
+        cross, "status", point, {"status-status": "investigation", "status-from_status": "reported"}
+    )
+    assert response.status_code == 400
+    page = _page(response)
+    assert (
+        f"Le statut de {point.reference} a changé depuis que vous avez ouvert sa fiche : "
+        "« Signalé » → « Confirmé »"
+    ) in page
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED
+    assert point.events.filter(kind=EventKind.STATUS).count() == 1
+    assert response.context["status_form"]["from_status"].value() == "confirmed"
+    response = _post(
+        cross, "status", point, {"status-status": "confirmed", "status-from_status": "reported"}
+    )
+    assert response.status_code == 400
+    assert "a changé depuis que vous avez ouvert sa fiche" in _page(response)
+    # Chosen again from the status now shown: done.
+    response = _post(
+        cross,
+        "status",
+        point,
+        {"status-status": "investigation", "status-from_status": "confirmed"},
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.INVESTIGATION
+
+
 @pytest.mark.parametrize("who", ["police13_investigator", "landlord_13h", "cross93_analyst"])
 def test_edit_is_404_to_those_who_may_not_change_the_point(client_for, point, who):
     client = client_for(who)
