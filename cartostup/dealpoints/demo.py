@@ -40,6 +40,7 @@ from .choices import (
     Confidence,
     DealPointStatus,
     EventKind,
+    LinkDecision,
     OperationKind,
     OperationOutcome,
     ProposalStatus,
@@ -163,13 +164,19 @@ def _date_history(points: list[DealPoint]) -> None:
     date them as they would have happened. Opened the day after the first report; an
     operation, and the status it brought, on the operation's day; another status change
     halfway to the next dated entry; what the seeding itself did last (alerts, proposed
-    links) stays today. Demo data only: the services always date what they record now."""
+    links) stays today; the reports received after the opening attached later
+    (`_attach_later`). Demo data only: the services always date what they record now."""
     now = timezone.now()
     operation_days = dict(Operation.objects.values_list("pk", "occurred_on"))
     firsts = _first_reports(points)
     events_of: dict[int, list[DealPointEvent]] = {}
     for event in DealPointEvent.objects.filter(dealpoint__in=points).order_by("pk"):
         events_of.setdefault(event.dealpoint_id, []).append(event)
+    received = dict(
+        Report.objects.filter(dealpoint_links__dealpoint__in=points).values_list(
+            "reference", "received_at"
+        )
+    )
     for point in points:
         events = events_of.get(point.pk, [])
         anchors: list[datetime | None] = []
@@ -198,6 +205,46 @@ def _date_history(points: list[DealPoint]) -> None:
         DealPoint.objects.filter(pk=point.pk).update(
             created_at=dated[0] if dated else now,
             status_changed_at=changes[-1] if changes else (dated[0] if dated else now),
+        )
+        for event, when in zip(events, dated, strict=True):
+            if event.kind == EventKind.CREATED:
+                _attach_later(point, event, opened=when, received=received, now=now)
+
+
+def _attach_later(
+    point: DealPoint,
+    created: DealPointEvent,
+    *,
+    opened: datetime,
+    received: dict[str, datetime],
+    now: datetime,
+) -> None:
+    """A point made from a proposal is created with all the proposal's reports, but dated
+    the day after the first one: its « Création » entry would list reports received after
+    it. As an analyst would have done, it is created with those received by then, and each
+    later one is attached the day after it was received (its own entry, and its link's
+    decision date)."""
+    references = list((created.details or {}).get("reports") or [])
+    later = sorted(
+        (reference for reference in references if received.get(reference, opened) > opened),
+        key=lambda reference: received[reference],
+    )
+    if not later:
+        return
+    DealPointEvent.objects.filter(pk=created.pk).update(
+        details={**created.details, "reports": [r for r in references if r not in later]}
+    )
+    for reference in later:
+        when = min(now, received[reference] + timedelta(days=1))
+        DealPointEvent.objects.create(
+            dealpoint=point,
+            kind=EventKind.REPORT_ATTACHED,
+            occurred_at=when,
+            actor=created.actor,
+            details={"report": reference, "decision": LinkDecision.CONFIRMED, "score": None},
+        )
+        ReportLink.objects.filter(dealpoint=point, report__reference=reference).update(
+            decided_at=when
         )
 
 

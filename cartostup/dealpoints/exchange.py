@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -757,6 +757,14 @@ def _moment(value: Any, name: str, errors: dict[str, list[str]]) -> datetime | N
     return moment
 
 
+def _day_of(moment: datetime) -> date:
+    return timezone.localdate(moment)
+
+
+def _day_text(moment: datetime) -> str:
+    return _day_of(moment).strftime("%d/%m/%Y")
+
+
 @dataclass(frozen=True)
 class RowInput:
     data: services.DealPointInput
@@ -833,6 +841,17 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
     )
     first = _moment(values.get("first_reported_at"), "first_reported_at", errors)
     last = _moment(values.get("last_activity_at"), "last_activity_at", errors)
+    if first is not None and last is not None and _day_of(first) > _day_of(last):
+        # A point is first reported before its last activity (compared by day: a file often
+        # gives a day for one and a time for the other).
+        errors.setdefault("first_reported_at", []).append(
+            _(
+                "Le %(first)s, après la dernière activité (%(last)s) : un point est signalé "
+                "avant sa dernière activité. Vérifiez les deux dates, ou laissez vide celle "
+                "que vous ne connaissez pas."
+            )
+            % {"first": _day_text(first), "last": _day_text(last)}
+        )
     reference = text("reference")[:40]
     if "\x00" in reference:
         errors.setdefault("reference", []).append(_("Ce texte contient un caractère invalide."))

@@ -20,7 +20,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.models import Building, Organisation, SharingGroup
 
-from . import services
+from . import selectors, services
 from .choices import (
     STATUS_TRANSITIONS,
     Confidence,
@@ -49,6 +49,13 @@ class ServiceForm(DsfrBaseForm):
     """A DSFR form that shows a service's refusal on the field it concerns, or above it."""
 
     def add_service_error(self, error: ValidationError) -> None:
+        if isinstance(error, services.ChangedMeanwhile) and error.name in self.fields:
+            # The point changed since the form was read: what was typed is kept, and the
+            # hidden field now carries what the point is, so that sending again (after
+            # reading the message) is a deliberate choice.
+            data: Any = self.data.copy()  # type: ignore[has-type]
+            data[self.add_prefix(error.name)] = str(error.current)
+            self.data = data
         if hasattr(error, "error_dict"):
             for name, messages in error.message_dict.items():
                 target: str | None = SERVICE_FIELD_NAMES.get(name, name)
@@ -171,6 +178,11 @@ class DealPointForm(ServiceForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    # The point's edit version when the form was read (`selectors.dealpoint_edit_version`):
+    # an edit made meanwhile by someone else is never silently overwritten.
+    version = forms.IntegerField(
+        required=False, min_value=0, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, buildings: QuerySet[Building], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -236,6 +248,7 @@ class DealPointForm(ServiceForm):
         data = services.input_from_dealpoint(dealpoint)
         initial = {name: getattr(data, name) for name in services.input_fields()}
         initial["building"] = initial.pop("building_id")
+        initial["version"] = selectors.dealpoint_edit_version(dealpoint=dealpoint)
         return initial
 
 
@@ -317,10 +330,19 @@ class StatusForm(ServiceForm):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
+    # The status the page showed when the choice was made: a status changed meanwhile is
+    # said, never silently overwritten (`services.dealpoint_change_status(from_status=...)`).
+    from_status = forms.CharField(max_length=15, required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args: Any, dealpoint: DealPoint, **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "status")
+        kwargs.setdefault("initial", {"from_status": dealpoint.status})
         super().__init__(*args, **kwargs)
-        allowed = STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
+        allowed = set(STATUS_TRANSITIONS.get(dealpoint.status, frozenset()))
+        # A choice made from a status the point no longer has reaches the service, which says
+        # the status changed meanwhile (rather than « choix invalide »).
+        read = self.data.get(self.add_prefix("from_status")) if self.is_bound else None
+        allowed |= STATUS_TRANSITIONS.get(read or "", frozenset())
         self.fields["status"].choices = [  # type: ignore[attr-defined]
             (value, label) for value, label in DealPointStatus.choices if value in allowed
         ]

@@ -262,6 +262,10 @@ class Operation(models.Model):
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
+    # Set by `services.operation_record` (not stored): the status the point kept although the
+    # outcome was "dismantled" (already dismantled, or moved), for the page to say so.
+    status_kept: str = ""
+
     class Meta:
         ordering = ["-occurred_on", "-pk"]
         verbose_name = _("opération")

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from cartostup.core.dates import week_start
 from cartostup.reports.models import Report
 from cartostup.territories.models import Departement
 
-from .choices import ATTACHED_DECISIONS, AlertStatus, DealPointStatus, LinkDecision
+from .choices import ATTACHED_DECISIONS, AlertStatus, DealPointStatus, EventKind, LinkDecision
 from .filters import DealPointFilterSet
 from .models import (
     Alert,
@@ -195,6 +195,34 @@ def dealpoint_refused_filters(*, actor: User, data: Any) -> dict[str, list[str]]
     else:
         message = _("Ce filtre n'est pas ouvert à votre vue des points de deal.")
     return {name: [message] for name in refused}
+
+
+# The history entries that change what the edit form shows. A point's *edit version* is the
+# id of the latest of them (0 before any): the edit form and the API carry the version they
+# read, and `services.dealpoint_update` refuses a change read before a later entry. History
+# ids only grow, and a point's edits are written while its row is locked, so they are ordered
+# for each point on SQLite and PostgreSQL alike; no column to migrate, and what
+# changed meanwhile is those entries. An attached report or an operation is no edit.
+EDIT_VERSION_KINDS = (EventKind.EDITED,)
+
+
+def dealpoint_edit_version(*, dealpoint: DealPoint) -> int:
+    """The point's edit version (see `EDIT_VERSION_KINDS`)."""
+    version = DealPointEvent.objects.filter(
+        dealpoint=dealpoint, kind__in=EDIT_VERSION_KINDS
+    ).aggregate(version=Max("pk"))["version"]
+    return version or 0
+
+
+def with_edit_version(queryset: QuerySet[DealPoint]) -> QuerySet[DealPoint]:
+    """The points with their edit version (`edit_version`), in the same query."""
+    latest = Subquery(
+        DealPointEvent.objects.filter(dealpoint=OuterRef("pk"), kind__in=EDIT_VERSION_KINDS)
+        .order_by("-pk")
+        .values("pk")[:1],
+        output_field=IntegerField(),
+    )
+    return queryset.annotate(edit_version=Coalesce(latest, 0))
 
 
 def _attached_count() -> Subquery:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 import h3
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
@@ -63,6 +63,7 @@ from .models import (
     Operation,
     ReportLink,
 )
+from .selectors import EDIT_VERSION_KINDS
 
 # --- input ---------------------------------------------------------------------------------------
 
@@ -344,6 +345,112 @@ def _for_change(*, actor: User | None, dealpoint: DealPoint) -> DealPoint:
             _("Ce point a été fusionné dans un autre : modifiez le point qui le remplace.")
         )
     return locked
+
+
+class ChangedMeanwhile(ValidationError):
+    """A change refused because the point changed since the actor read it (another analyst,
+    another tab): nothing is written, so that neither change is silently lost. `name` is the
+    service's parameter that carried what was read (`version`, `from_status`), `current` what
+    it is now (a form shows it, so that sending again, after reading, is a deliberate choice),
+    `events` the history entries written meanwhile."""
+
+    def __init__(
+        self, message: str, *, name: str, current: Any, events: Sequence[DealPointEvent]
+    ) -> None:
+        super().__init__(message, code="changed_meanwhile")
+        self.name = name
+        self.current = current
+        self.events = list(events)
+
+
+def _who(actor: User | None, person: User | None) -> str:
+    if person is None:
+        return _("Cartostup")
+    if actor is not None and person.pk == actor.pk:
+        return _("vous-même (dans une autre page)")
+    return person.get_full_name() or person.get_username()
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%d/%m/%Y à %H:%M")
+
+
+def _changed_field_names(events: Iterable[DealPointEvent]) -> list[str]:
+    names: list[str] = []
+    for event in events:
+        for name in event.details or {}:
+            if name == "position":
+                label = _("position")
+            else:
+                try:
+                    field = DealPoint._meta.get_field(name.removesuffix("_id"))
+                    label = str(getattr(field, "verbose_name", name))
+                except FieldDoesNotExist:  # a field since removed: named as stored
+                    label = name
+            if label not in names:
+                names.append(label)
+    return names
+
+
+def _edit_version_check(*, actor: User | None, dealpoint: DealPoint, version: int) -> None:
+    """Refuse an edit read at `version` (`selectors.dealpoint_edit_version`) when the point
+    was edited since; called with the row locked, so no edit can come in between."""
+    events = list(
+        dealpoint.events.filter(kind__in=EDIT_VERSION_KINDS, pk__gt=version)
+        .select_related("actor")
+        .order_by("pk")
+    )
+    if not events:
+        return
+    people = list(dict.fromkeys(_who(actor, event.actor) for event in events))
+    raise ChangedMeanwhile(
+        _(
+            "%(reference)s a été modifié après que vous avez ouvert ce formulaire, par "
+            "%(people)s (le %(when)s) : %(fields)s. Rien n'a été enregistré, pour ne pas "
+            "effacer ces changements."
+        )
+        % {
+            "reference": dealpoint.reference,
+            "people": ", ".join(people),
+            "when": _when(events[-1].occurred_at),
+            "fields": ", ".join(_changed_field_names(events)),
+        },
+        name="version",
+        current=events[-1].pk,
+        events=events,
+    )
+
+
+def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status: str) -> None:
+    """Refuse a status change chosen while the point had another status (a page read before
+    someone changed it): the choice was made against a status that is no longer the point's."""
+    if from_status == dealpoint.status:
+        return
+    events = list(
+        dealpoint.events.filter(kind=EventKind.STATUS).select_related("actor").order_by("-pk")[:1]
+    )
+    said = {
+        "reference": dealpoint.reference,
+        "read": DealPointStatus(from_status).label
+        if from_status in DealPointStatus.values
+        else from_status,
+        "current": dealpoint.get_status_display(),
+    }
+    if events:
+        message = _(
+            "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : "
+            "« %(read)s » → « %(current)s », par %(who)s le %(when)s. Rien n'a été enregistré : "
+            "vérifiez le statut actuel, puis choisissez de nouveau."
+        ) % {**said, "who": _who(actor, events[0].actor), "when": _when(events[0].occurred_at)}
+    else:
+        message = (
+            _(
+                "Le statut de %(reference)s est « %(current)s », non « %(read)s » : rien n'a été "
+                "enregistré ; vérifiez le statut actuel, puis choisissez de nouveau."
+            )
+            % said
+        )
+    raise ChangedMeanwhile(message, name="from_status", current=dealpoint.status, events=events)
 
 
 def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Report]:
@@ -653,11 +760,21 @@ def _comparable(value: Any) -> Any:
 
 @transaction.atomic
 def dealpoint_update(
-    *, actor: User | None, dealpoint: DealPoint, data: DealPointInput, note: str = ""
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    data: DealPointInput,
+    note: str = "",
+    version: int | None = None,
 ) -> DealPoint:
     """Change what is known of a point (not its status: `dealpoint_change_status`). The
-    history keeps every changed field with its old and new value."""
+    history keeps every changed field with its old and new value. `version`, the point's edit
+    version when the actor read it (`selectors.dealpoint_edit_version`), refuses the change
+    (`ChangedMeanwhile`) if the point was edited since: otherwise the later edit would be
+    silently overwritten by values read before it."""
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    if version is not None:
+        _edit_version_check(actor=actor, dealpoint=dealpoint, version=version)
     errors = _input_errors(data)
     if errors:
         raise ValidationError(errors)
@@ -816,10 +933,26 @@ def _status_set(
             }
         )
     now = timezone.now()
+    # A point that leaves "moved" (by any path: a status change, a confirmed resurgence) has
+    # no successor any more; the history entry keeps which it was, and the successor's says
+    # it no longer has this predecessor.
+    successor_left = None
+    if status != DealPointStatus.MOVED and dealpoint.successor_id is not None:
+        successor_left = DealPoint.objects.get(pk=dealpoint.successor_id)
+        dealpoint.successor = None
+        details = {**(details or {}), "previous_successor": successor_left.reference}
     dealpoint.status = status
     dealpoint.status_changed_at = now
     dealpoint.full_clean()
     dealpoint.save(update_fields=["status", "status_changed_at", "successor", "updated_at"])
+    if successor_left is not None:
+        _event(
+            dealpoint=successor_left,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={"predecessor": dealpoint.reference, "ended": status},
+            at=now,
+        )
     _event(
         dealpoint=dealpoint,
         kind=EventKind.STATUS,
@@ -884,10 +1017,15 @@ def dealpoint_change_status(
     status: str,
     note: str = "",
     successor: DealPoint | None = None,
+    from_status: str | None = None,
 ) -> DealPoint:
     """Move a point along its life cycle (`choices.STATUS_TRANSITIONS`). "Moved" needs the
-    successor point (active, in the same département, visible to the actor)."""
+    successor point (active, in the same département, visible to the actor). `from_status`,
+    the status the actor saw when choosing, refuses the change (`ChangedMeanwhile`) if the
+    point's status is another one now."""
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    if from_status is not None:
+        _status_read_check(actor=actor, dealpoint=dealpoint, from_status=from_status)
     details: dict[str, Any] = {}
     if status == DealPointStatus.MOVED:
         if successor is None:
@@ -953,7 +1091,8 @@ def operation_record(
     """Record an operation on a point the actor may see (a raid, arrests, a search), in the
     name of the service that carried it out (`policy.operation_services`: the actor's own, or
     for a CROSS or Ofast any law-enforcement service of the département; by default the
-    actor's first); an outcome of "dismantled" also dismantles the point."""
+    actor's first); an outcome of "dismantled" also dismantles the point, unless it is
+    already dismantled or has moved (`operation.status_kept` then names the status kept)."""
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
@@ -1003,6 +1142,14 @@ def operation_record(
     )
     operation.full_clean()
     operation.save()
+    # "Dismantled" dismantles the point when its life cycle allows it; otherwise (already
+    # dismantled, or moved: its selling went to its successor) the status stays, and the
+    # history and the page say so rather than announce a change that did not happen.
+    dismantles = data.outcome == OperationOutcome.DISMANTLED and (
+        DealPointStatus.DISMANTLED in STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
+    )
+    if data.outcome == OperationOutcome.DISMANTLED and not dismantles:
+        operation.status_kept = dealpoint.status
     _event(
         dealpoint=dealpoint,
         kind=EventKind.OPERATION,
@@ -1012,6 +1159,7 @@ def operation_record(
             "kind": operation.kind,
             "outcome": operation.outcome,
             "date": operation.occurred_on.isoformat(),
+            **({"status_kept": operation.status_kept} if operation.status_kept else {}),
         },
     )
     _refresh_activity(dealpoint)
@@ -1021,10 +1169,7 @@ def operation_record(
         target=operation,
         details={"dealpoint": dealpoint.reference, "kind": operation.kind},
     )
-    if (
-        data.outcome == OperationOutcome.DISMANTLED
-        and DealPointStatus.DISMANTLED in STATUS_TRANSITIONS.get(dealpoint.status, frozenset())
-    ):
+    if dismantles:
         _status_set(
             actor=actor,
             dealpoint=dealpoint,
@@ -1197,6 +1342,26 @@ def dealpoint_merge(
     target = _for_change(actor=actor, dealpoint=target)
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
+    if source.status in ACTIVE_STATUSES and target.status not in ACTIVE_STATUSES:
+        # The active point would leave the map and its reports count for a point said to be
+        # dismantled or moved: the selling place would vanish from the map.
+        raise ValidationError(
+            {
+                "target": _(
+                    "%(target)s est « %(target_status)s » : %(source)s, actif (« "
+                    "%(source_status)s »), ne s'y fusionne pas, il quitterait la carte et ses "
+                    "signalements compteraient pour un point qui n'est plus actif. Fusionnez "
+                    "plutôt %(target)s dans %(source)s, depuis la fiche de %(target)s ; ou, si "
+                    "le point a repris, passez d'abord %(target)s à « Résurgent »."
+                )
+                % {
+                    "target": target.reference,
+                    "target_status": target.get_status_display(),
+                    "source": source.reference,
+                    "source_status": source.get_status_display(),
+                }
+            }
+        )
     moved: list[str] = []
     # Each moved report's decision on the source, given back on unmerge.
     was: dict[str, str] = {}
@@ -1365,6 +1530,36 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     return dealpoint
 
 
+def _split_place_check(*, dealpoint: DealPoint, data: DealPointInput) -> None:
+    """A split point stays in the département of the point it leaves (its reports are of
+    that département): a position elsewhere is said on the position, before the creation's
+    check of the reports would blame them. A position that cannot be placed is left to the
+    creation's own message."""
+    try:
+        place = _place(data.latitude, data.longitude)
+    except ValidationError:
+        return
+    elsewhere = place.commune.departement
+    if elsewhere.pk == dealpoint.departement_id:
+        return
+    raise ValidationError(
+        {
+            "latitude": _(
+                "Cette position est dans le département %(elsewhere)s, %(reference)s dans le "
+                "département %(departement)s : un point scindé reste dans le département du "
+                "point qu'il quitte, comme ses signalements. Placez le nouveau point dans le "
+                "%(code)s."
+            )
+            % {
+                "elsewhere": str(elsewhere),
+                "reference": dealpoint.reference,
+                "departement": str(dealpoint.departement),
+                "code": dealpoint.departement.code,
+            }
+        }
+    )
+
+
 @transaction.atomic
 def dealpoint_split(
     *,
@@ -1396,6 +1591,7 @@ def dealpoint_split(
                 )
             }
         )
+    _split_place_check(dealpoint=dealpoint, data=data)
     moving = list(Report.objects.filter(pk__in=ids))
     ReportLink.objects.filter(dealpoint=dealpoint, report_id__in=ids).update(
         decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()

@@ -59,7 +59,7 @@ from .forms import (
     SplitForm,
     StatusForm,
 )
-from .models import DealPoint, DealPointEvent
+from .models import DealPoint, DealPointEvent, Operation
 
 Capability = policy.Capability
 
@@ -312,11 +312,16 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         ]
         if details.get("successor"):
             lines.append(_("Successeur : %(reference)s") % {"reference": details["successor"]})
+        if details.get("previous_successor"):
+            lines.append(
+                _("N'a plus pour successeur %(reference)s (le point n'est plus déplacé)")
+                % {"reference": details["previous_successor"]}
+            )
         if details.get("operation"):
             lines.append(_("À la suite d'une opération enregistrée"))
         return lines
     if kind == EventKind.OPERATION:
-        return [
+        lines = [
             _("%(kind)s du %(date)s : %(outcome)s")
             % {
                 "kind": _labels(details.get("kind", ""), OperationKind)[0],
@@ -324,6 +329,12 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 "outcome": _labels(details.get("outcome", ""), OperationOutcome)[0].lower(),
             }
         ]
+        if details.get("status_kept"):
+            lines.append(
+                _("Statut inchangé : le point était « %(status)s »")
+                % {"status": _status_label(details["status_kept"])}
+            )
+        return lines
     if kind == EventKind.REPORT_ATTACHED:
         lines = [
             _("Signalement %(reference)s : %(decision)s")
@@ -396,6 +407,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         else:
             line = _("Issu de la scission de %(reference)s") % {"reference": details.get("from")}
         return [line, *_references(details)]
+    if kind == EventKind.SUCCESSOR and details.get("ended"):
+        return [
+            _("N'est plus le successeur de %(reference)s, passé à « %(status)s »")
+            % {
+                "reference": details.get("predecessor", ""),
+                "status": _status_label(details["ended"]),
+            }
+        ]
     if kind == EventKind.SUCCESSOR:
         return [
             _("Désigné comme successeur de %(reference)s")
@@ -551,6 +570,7 @@ def _form_page(
     dealpoint: DealPoint | None,
     codes: list[str],
     sharing_form: SharingForm | None = None,
+    changed_meanwhile: list[dict[str, Any]] | None = None,
 ) -> HttpResponse:
     invalid = form.is_bound and (form.errors or (sharing_form is not None and sharing_form.errors))
     return render(
@@ -561,6 +581,7 @@ def _form_page(
             "form": form,
             "sharing_form": sharing_form,
             "dealpoint": dealpoint,
+            "changed_meanwhile": changed_meanwhile or [],
             "boundary_urls": _boundaries(codes),
             "times_of_day": DealPointForm.times_of_day(),
             **_map_settings(),
@@ -626,6 +647,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     buildings = selectors.dealpoint_building_choices(
         actor=request.user, departement_id=dealpoint.departement_id
     )
+    changed_meanwhile: list[dict[str, Any]] = []
     if request.method == "POST":
         form = DealPointForm(request.POST, buildings=buildings)
         if form.is_valid():
@@ -635,9 +657,12 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     dealpoint=dealpoint,
                     data=form.to_input(),
                     note=form.cleaned_data.get("note") or "",
+                    version=form.cleaned_data.get("version"),
                 )
             except ValidationError as error:
                 form.add_service_error(error)
+                if isinstance(error, services.ChangedMeanwhile):
+                    changed_meanwhile = _history(list(reversed(error.events)))
             else:
                 messages.success(
                     request,
@@ -655,6 +680,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         title=_("Modifier le point %(reference)s") % {"reference": dealpoint.reference},
         dealpoint=dealpoint,
         codes=[dealpoint.departement.code],
+        changed_meanwhile=changed_meanwhile,
     )
 
 
@@ -732,6 +758,7 @@ def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             status=status,
             note=form.cleaned_data.get("note") or "",
             successor=successor,
+            from_status=form.cleaned_data.get("from_status") or None,
         )
         return _("Statut de %(reference)s : %(status)s.") % {
             "reference": dealpoint.reference,
@@ -763,6 +790,27 @@ def dealpoint_sharing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
+def _dismantled_text(operation: Operation, dealpoint: DealPoint) -> str:
+    """What an operation whose outcome is "dismantled" did to the point's status: only a
+    change that happened is announced; otherwise why the status stays."""
+    if operation.status_kept == DealPointStatus.DISMANTLED:
+        return _("Le point était déjà démantelé : son statut ne change pas.")
+    if operation.status_kept == DealPointStatus.MOVED:
+        dealpoint.refresh_from_db()
+        successor = dealpoint.successor.reference if dealpoint.successor else "—"
+        return _(
+            "Le point reste « Déplacé » : son activité est passée à %(successor)s, et un point "
+            "déplacé ne se démantèle pas. Si c'est %(successor)s qui a été démantelé, "
+            "enregistrez aussi l'opération sur sa fiche ; si le point a repris ici, passez-le "
+            "à « Résurgent », puis à « Démantelé »."
+        ) % {"successor": successor}
+    if operation.status_kept:
+        return _("Le statut du point ne change pas (« %(status)s »).") % {
+            "status": _status_label(operation.status_kept)
+        }
+    return _("Le point est désormais démantelé.")
+
+
 def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     def run(dealpoint: DealPoint, form: OperationForm) -> str:
         operation = services.operation_record(
@@ -773,9 +821,7 @@ def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "reference": dealpoint.reference,
         }
         if operation.outcome == OperationOutcome.DISMANTLED:
-            dealpoint.refresh_from_db()
-            if dealpoint.status == DealPointStatus.DISMANTLED:
-                text += " " + _("Le point est désormais démantelé.")
+            text += " " + _dismantled_text(operation, dealpoint)
         return text
 
     return _form_action(

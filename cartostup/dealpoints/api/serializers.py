@@ -103,6 +103,16 @@ class DealPointInputSerializer(serializers.Serializer):
         allow_blank=True,
         help_text=_("Note versée à l'historique du point (modification uniquement)."),
     )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text=_(
+            "Modification uniquement : la `version` du point lue avant de le modifier. Si le "
+            "point a été modifié depuis, rien n'est enregistré (409) ; sans elle, la "
+            "modification s'applique telle quelle."
+        ),
+    )
 
 
 class SharingInputSerializer(serializers.Serializer):
@@ -177,6 +187,13 @@ class DealPointOutputSerializer(serializers.Serializer):
     first_reported_at = serializers.DateTimeField(allow_null=True)
     last_activity_at = serializers.DateTimeField(allow_null=True)
     status_changed_at = serializers.DateTimeField()
+    version = serializers.IntegerField(
+        source="edit_version",
+        help_text=_(
+            "Version de la description du point : à renvoyer avec une modification, qui est "
+            "refusée (409) si le point a été modifié depuis."
+        ),
+    )
     reports_count = serializers.IntegerField(required=False)
     operations_count = serializers.IntegerField(required=False)
 
@@ -215,6 +232,14 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
 
 class StatusInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DealPointStatus.choices)
+    from_status = serializers.ChoiceField(
+        choices=DealPointStatus.choices,
+        required=False,
+        help_text=_(
+            "Le statut lu avant de choisir : si le point en a changé depuis, rien n'est "
+            "enregistré (409)."
+        ),
+    )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     successor = serializers.CharField(
         max_length=20,

@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
 )
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -60,6 +60,10 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
         400: _("Données invalides (voir `errors`)."),
         403: _("Authentification à deux facteurs requise (ou jeton CSRF absent)."),
         404: _("Point inconnu ou invisible pour vous."),
+        409: _(
+            "Le point a changé depuis votre lecture (`version`, `from_status`) : rien n'a été "
+            "enregistré."
+        ),
     }
     return {
         code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
@@ -82,6 +86,21 @@ POINT_LIST = PolymorphicProxySerializer(
     resource_type_field_name=None,
     many=True,
 )
+
+
+class ChangedMeanwhileError(exceptions.APIException):
+    """The point changed since the client read it (`services.ChangedMeanwhile`)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "changed_meanwhile"
+
+
+def _changed_meanwhile(error: services.ChangedMeanwhile) -> ChangedMeanwhileError:
+    said = {"version": _("version"), "from_status": _("statut")}.get(error.name, error.name)
+    return ChangedMeanwhileError(
+        _("%(message)s Relisez le point (%(name)s actuel : %(current)s), puis renvoyez.")
+        % {"message": error.messages[0], "name": said, "current": error.current}
+    )
 
 
 def _actor(request: Request) -> User:
@@ -118,7 +137,8 @@ def _point(actor: User, pk: int) -> DealPoint:
     """The point with its counts, if the actor may see it (audited VIEW)."""
     _points_reader(actor)
     point = selectors.access_dealpoint(actor=actor, pk=pk)
-    return exchange.with_counts(DealPoint.objects.filter(pk=point.pk)).select_related(
+    points = selectors.with_edit_version(DealPoint.objects.filter(pk=point.pk))
+    return exchange.with_counts(points).select_related(
         "commune", "departement", "priority_neighbourhood", "successor", "merged_into"
     )[0]
 
@@ -127,7 +147,7 @@ def _refetch(actor: User, pk: int) -> Any:
     """A point after a change, with its counts (not audited again: the service was)."""
     return _point_data(
         actor,
-        exchange.with_counts(DealPoint.objects.filter(pk=pk))
+        exchange.with_counts(selectors.with_edit_version(DealPoint.objects.filter(pk=pk)))
         .select_related(
             "commune",
             "departement",
@@ -177,7 +197,7 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         queryset = selectors.dealpoint_list(
             actor=_actor(request), filters=params.filter_data(), view="api"
         )
-        queryset = exchange.with_counts(queryset).select_related(
+        queryset = exchange.with_counts(selectors.with_edit_version(queryset)).select_related(
             "successor", "merged_into", "sharing_group"
         )
         order = selectors.dealpoint_name_field(actor=_actor(request))
@@ -225,22 +245,28 @@ class DealPointDetailView(JSONAPIView):
         summary="Modifier un point de deal",
         description=(
             "Les champs envoyés remplacent les valeurs actuelles ; l'historique garde l'ancienne "
-            "et la nouvelle valeur. Le statut se change par `status/`."
+            "et la nouvelle valeur. Le statut se change par `status/`. Envoyez la `version` "
+            "lue : si le point a été modifié depuis, rien n'est enregistré (409), au lieu "
+            "d'effacer sans le dire la modification de l'autre."
         ),
         request=DealPointInputSerializer(partial=True),
-        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404, 409)},
         tags=TAGS,
     )
     def patch(self, request: Request, pk: int) -> Response:
         point = _point(_actor(request), pk)
         params = DealPointInputSerializer(data=request.data, partial=True)
         params.is_valid(raise_exception=True)
-        point = services.dealpoint_update(
-            actor=_actor(request),
-            dealpoint=point,
-            data=_input(params.validated_data, services.input_from_dealpoint(point)),
-            note=params.validated_data.get("note", ""),
-        )
+        try:
+            point = services.dealpoint_update(
+                actor=_actor(request),
+                dealpoint=point,
+                data=_input(params.validated_data, services.input_from_dealpoint(point)),
+                note=params.validated_data.get("note", ""),
+                version=params.validated_data.get("version"),
+            )
+        except services.ChangedMeanwhile as error:
+            raise _changed_meanwhile(error) from error
         return Response(_refetch(_actor(request), point.pk))
 
 
@@ -314,10 +340,11 @@ class DealPointStatusView(JSONAPIView):
         summary="Changer le statut d'un point",
         description=(
             "Selon le cycle de vie (signalé → confirmé → en cours d'enquête → démantelé ; "
-            "déplacé, résurgent). « moved » demande la référence du point successeur."
+            "déplacé, résurgent). « moved » demande la référence du point successeur. Avec "
+            "`from_status` (le statut lu), un statut changé depuis est refusé (409)."
         ),
         request=StatusInputSerializer,
-        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        responses={200: DealPointOutputSerializer, **_errors(400, 403, 404, 409)},
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -331,13 +358,17 @@ class DealPointStatusView(JSONAPIView):
             )
             if successor is None:
                 raise ValidationError({"successor": _("Point inconnu ou invisible pour vous.")})
-        services.dealpoint_change_status(
-            actor=_actor(request),
-            dealpoint=point,
-            status=params.validated_data["status"],
-            note=params.validated_data["note"],
-            successor=successor,
-        )
+        try:
+            services.dealpoint_change_status(
+                actor=_actor(request),
+                dealpoint=point,
+                status=params.validated_data["status"],
+                note=params.validated_data["note"],
+                successor=successor,
+                from_status=params.validated_data.get("from_status"),
+            )
+        except services.ChangedMeanwhile as error:
+            raise _changed_meanwhile(error) from error
         return Response(_refetch(_actor(request), point.pk))
 
 
@@ -370,7 +401,8 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
             "Un pilonnage, des interpellations, une perquisition… au nom du service qui l'a "
             "mené (un des vôtres ; une CROSS ou l'Ofast enregistre aussi ceux des autres "
             "services répressifs du département). "
-            "Un résultat « dismantled » démantèle le point."
+            "Un résultat « dismantled » démantèle le point, sauf s'il l'est déjà ou s'il est "
+            "déplacé : son statut ne change pas alors (l'historique le dit)."
         ),
         request=OperationInputSerializer,
         responses={201: OperationOutputSerializer, **_errors(400, 403, 404)},

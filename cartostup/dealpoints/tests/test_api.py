@@ -3,6 +3,7 @@ audited."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -266,6 +267,58 @@ def test_create_then_patch_with_history_and_audit(client_for, analyst):
     # The rest stayed as it was.
     point.refresh_from_db()
     assert point.products == ["cannabis", "cocaine"]
+
+
+def test_a_patch_of_a_version_read_before_another_edit_is_refused(client_for, persona, point):
+    client = client_for("cross13_analyst")
+    read = client.get(detail(point)).json()
+    assert read["version"] == 0
+    listed = client.get(LIST).json()["results"][0]
+    assert listed["version"] == 0
+    services.dealpoint_update(
+        actor=persona("antenna13_analyst"),
+        dealpoint=point,
+        data=replace(services.input_from_dealpoint(point), notes="Vu lundi"),
+    )
+    stale = client.patch(
+        detail(point),
+        {"name": "Le four", "version": read["version"]},
+        content_type="application/json",
+    )
+    assert stale.status_code == 409, stale.content
+    body = stale.json()
+    assert body["code"] == "changed_meanwhile"
+    assert "notes de l'analyste" in body["detail"]
+    assert "Rien n'a été enregistré" in body["detail"]
+    point.refresh_from_db()
+    assert point.name == "Four du bâtiment B" and point.notes == "Vu lundi"
+    current = client.get(detail(point)).json()["version"]
+    assert current == point.events.get(kind=EventKind.EDITED).pk
+    done = client.patch(
+        detail(point), {"name": "Le four", "version": current}, content_type="application/json"
+    )
+    assert done.status_code == 200, done.content
+    assert done.json()["version"] > current
+    # Without a version, a change applies as it is (documented).
+    assert (
+        client.patch(detail(point), {"name": "Le four B"}, content_type="application/json")
+    ).status_code == 200
+
+
+def test_a_status_read_before_another_change_is_refused(client_for, persona, point):
+    client = client_for("cross13_analyst")
+    services.dealpoint_change_status(
+        actor=persona("antenna13_analyst"), dealpoint=point, status="confirmed"
+    )
+    stale = client.post(
+        detail(point, "status/"),
+        {"status": "dismantled", "from_status": "reported"},
+        content_type="application/json",
+    )
+    assert stale.status_code == 409, stale.content
+    assert "« Signalé » → « Confirmé »" in stale.json()["detail"]
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED
 
 
 def test_invalid_input_is_refused_in_french_and_nothing_is_created(client_for):

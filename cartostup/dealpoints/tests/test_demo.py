@@ -11,6 +11,7 @@ from cartostup.dealpoints import demo
 from cartostup.dealpoints.choices import AlertKind, AlertStatus, DealPointStatus, EventKind
 from cartostup.dealpoints.models import Alert, DealPoint, Operation, Proposal, ReportLink
 from cartostup.reports import demo as reports_demo
+from cartostup.reports.models import Report
 
 
 @pytest.mark.django_db
@@ -59,12 +60,26 @@ def test_demo_dealpoints_are_built_by_the_matching(client_for):
     # Histories dated as they would have happened, not all on the day of seeding: opened the
     # day after the first report, entries in order, each operation after the opening.
     assert points.filter(created_at__date__lt=timezone.localdate()).count() >= points.count() // 2
+    received = dict(Report.objects.values_list("reference", "received_at"))
     for point in points:
-        dates = [e.occurred_at for e in point.events.order_by("pk")]
+        # The reports attached after the opening have entries of their own, dated apart.
+        events = list(point.events.order_by("pk"))
+        dates = [e.occurred_at for e in events if e.kind != EventKind.REPORT_ATTACHED]
         assert dates == sorted(dates), point.reference
         first = point.links.order_by("report__received_at").first()
         if first is not None and point.events.filter(kind=EventKind.CREATED).exists():
             assert dates[0] >= first.report.received_at, point.reference
+        # The « Création » entry lists only the reports received by then; each one received
+        # later is attached, in an entry dated after it was received (user audit).
+        for event in events:
+            if event.kind == EventKind.CREATED:
+                listed = event.details["reports"]
+                assert all(received[r] <= event.occurred_at for r in listed), point.reference
+                created = event
+            if event.kind == EventKind.REPORT_ATTACHED:
+                reference = event.details["report"]
+                assert event.occurred_at >= received[reference], point.reference
+                assert event.occurred_at >= created.occurred_at, point.reference
         opened = timezone.localdate(point.created_at)
         assert all(o.occurred_on >= opened for o in point.operations.all()), point.reference
         days = dict(point.operations.values_list("pk", "occurred_on"))

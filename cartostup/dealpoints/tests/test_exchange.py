@@ -247,6 +247,29 @@ def test_activity_dates_out_of_range_are_explained(analyst, value, message):
     assert message in " ".join(result.errors[0].messages)
 
 
+def test_a_first_report_after_the_last_activity_is_refused_on_its_line(analyst):
+    """User audit: first_reported_at 2026-11-20 and last_activity_at 2026-11-01 was « Fichier
+    valide »; a point cannot be reported for the first time after its last activity."""
+    header = "reference;status;name;latitude;longitude;precision;first_reported_at;last_activity_at"
+    rows = exchange.parse_rows(
+        _csv(
+            "OLD-1;confirmed;Le four;43.3452;5.3949;building;2026-11-20;2026-11-01",
+            # The same day, as a day and as a time: consistent.
+            "OLD-2;confirmed;Parking;43.3460;5.3960;street;2026-11-01T18:30;2026-11-01",
+            header=header,
+        ),
+        "carte.csv",
+    )
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert result.valid == 1
+    assert [error.line for error in result.errors] == [2]
+    assert result.errors[0].messages == [
+        "premier signalement : Le 20/11/2026, après la dernière activité (01/11/2026) : un point "
+        "est signalé avant sa dernière activité. Vérifiez les deux dates, ou laissez vide celle "
+        "que vous ne connaissez pas."
+    ]
+
+
 def test_dry_run_keeps_nothing(analyst):
     rows = exchange.parse_rows(_csv(VALID), "carte.csv")
     result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)

@@ -247,6 +247,64 @@ def test_confirming_a_resurgence_makes_the_point_resurgent(analyst, persona):
     ).exists()
 
 
+def test_a_moved_point_that_comes_back_leaves_its_successor(analyst, client_for):
+    """User audit: confirming a resurgence of a moved point made it « Résurgent » but kept
+    « Point successeur PD-… », and the successor still listed it as a predecessor. Leaving
+    "moved" by any path clears the link, kept in the history of both points."""
+    point = dismantled_point(analyst)
+    successor = dealpoint(actor=analyst, name="Nouveau four", latitude=43.3600)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=successor
+    )
+    DealPoint.objects.filter(pk=point.pk).update(
+        status_changed_at=timezone.now() - timedelta(days=30)
+    )
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    flows.alert_confirm(actor=analyst, alert=alert)
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.RESURGENT
+    assert point.successor is None
+    assert not successor.predecessors.exists()
+    change = point.events.filter(kind=EventKind.STATUS).order_by("pk").last()
+    assert change is not None
+    assert (change.from_status, change.to_status) == ("moved", "resurgent")
+    assert change.details["previous_successor"] == successor.reference
+    assert successor.events.filter(
+        kind=EventKind.SUCCESSOR, details__ended="resurgent", details__predecessor=point.reference
+    ).exists()
+    audit = AuditEvent.objects.filter(
+        action=AuditAction.UPDATE, object_id=str(point.pk), details__status="resurgent"
+    ).get()
+    assert audit.details["previous_successor"] == successor.reference
+    client = client_for("cross13_analyst")
+    page = client.get(f"/points-de-deal/{point.pk}/").content.decode()
+    assert '<th scope="row">Point successeur</th>' not in page
+    assert f"N&#x27;a plus pour successeur {successor.reference}" in page
+    page = client.get(f"/points-de-deal/{successor.pk}/").content.decode()
+    assert '<th scope="row">Prédécesseurs (déplacés ici)</th>' not in page
+    assert f"N&#x27;est plus le successeur de {point.reference}, passé à « Résurgent »" in page
+
+
+def test_a_moved_point_set_back_by_hand_leaves_its_successor(analyst):
+    point = dealpoint(actor=analyst)
+    successor = dealpoint(actor=analyst, name="Nouveau four", latitude=43.3600)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=successor
+    )
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="resurgent")
+    point.refresh_from_db()
+    assert point.successor is None and not successor.predecessors.exists()
+    # Moved again later, to another point: the link is the new one.
+    other = dealpoint(actor=analyst, name="Troisième four", latitude=43.3650)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=other
+    )
+    point.refresh_from_db()
+    assert point.successor == other
+
+
 def test_new_point_from_a_proposal_near_a_dismantled_one_raises_a_move_alert(analyst, persona):
     old = dismantled_point(analyst, 0)
     reports = [report_near(analyst, 400 + d) for d in (0, 8)]

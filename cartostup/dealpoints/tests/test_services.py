@@ -297,6 +297,39 @@ def test_merge_refuses_itself_and_another_departement(persona):
     assert point.merged_into is None
 
 
+@pytest.mark.parametrize("inactive", [DealPointStatus.DISMANTLED, DealPointStatus.MOVED])
+def test_an_active_point_is_not_merged_into_an_inactive_one(persona, inactive):
+    """User audit: PD-13-0041 (Signalé) was merged into PD-13-0040 (Déplacé): the active
+    point left the map and its reports counted for a point said to have moved. The other
+    way round (the inactive record into the active one) is the merge to make."""
+    analyst = persona("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    active = dealpoint(actor=analyst, reports=[report])
+    old = dealpoint(actor=analyst, name="Ancien four")
+    services.dealpoint_change_status(actor=analyst, dealpoint=old, status="confirmed")
+    successor = dealpoint(actor=analyst, name="Nouveau four", latitude=43.3470)
+    services.dealpoint_change_status(
+        actor=analyst,
+        dealpoint=old,
+        status=inactive,
+        successor=successor if inactive == DealPointStatus.MOVED else None,
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=active, target=old)
+    message = refused.value.message_dict["target"][0]
+    assert message.startswith(f"{old.reference} est « {DealPointStatus(inactive).label} » :")
+    assert f"Fusionnez plutôt {old.reference} dans {active.reference}" in message
+    assert "passez d'abord" in message and "« Résurgent »" in message
+    active.refresh_from_db()
+    assert active.merged_into is None
+    assert active.links.get(report=report).decision == LinkDecision.CONFIRMED
+    assert not old.links.exists()
+    # The other way round is allowed: the inactive record joins the active point.
+    services.dealpoint_merge(actor=analyst, source=old, target=active)
+    old.refresh_from_db()
+    assert old.merged_into == active
+
+
 def test_split_gives_the_chosen_reports_to_a_new_point(persona):
     analyst = persona("cross13_analyst")
     stays = accepted_report(analyst=analyst)
@@ -765,3 +798,79 @@ def test_a_report_is_tied_only_to_a_point_of_its_departement(persona):
         services.dealpoint_create(actor=national, data=dealpoint_input(), reports=[report_93])
     assert report_93.reference in refused.value.message_dict["reports"][0]
     assert not ReportLink.objects.filter(report=report_93).exists()
+
+
+def test_a_split_elsewhere_is_refused_on_the_position_not_on_the_reports(persona):
+    """User audit: a 13 point split to a position in another département said « Ces
+    signalements ne sont pas du département du point : SIG-13-… », blaming reports of the
+    13; the problem is the position."""
+    from cartostup.reports.tests.factories import SAINT_DENIS
+
+    national = persona("ofast_analyst")  # its territory holds both départements
+    analyst = persona("cross13_analyst")
+    stays = accepted_report(analyst=analyst)
+    leaves = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    point = dealpoint(actor=analyst, reports=[stays, leaves])
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_split(
+            actor=national,
+            dealpoint=point,
+            reports=[leaves],
+            data=dealpoint_input(latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]),
+        )
+    assert refused.value.message_dict == {
+        "latitude": [
+            f"Cette position est dans le département Seine-Saint-Denis (93), {point.reference} "
+            "dans le département Bouches-du-Rhône (13) : un point scindé reste dans le "
+            "département du point qu'il quitte, comme ses signalements. Placez le nouveau "
+            "point dans le 13."
+        ]
+    }
+    assert point.links.get(report=leaves).decision == LinkDecision.CONFIRMED
+    assert not point.events.filter(kind=EventKind.SPLIT).exists()
+
+
+def test_an_edit_read_before_another_is_refused_but_a_new_report_is_no_edit(persona):
+    from dataclasses import replace
+
+    from cartostup.dealpoints import selectors
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    read = selectors.dealpoint_edit_version(dealpoint=point)
+    # A report attached meanwhile (by the matching) changes nothing the form shows.
+    services.report_attach(
+        actor=None,
+        dealpoint=point,
+        report=accepted_report(analyst=analyst),
+        decision=LinkDecision.AUTOMATIC,
+        score=0.9,
+    )
+    first = services.dealpoint_update(
+        actor=persona("antenna13_analyst"),
+        dealpoint=point,
+        data=replace(services.input_from_dealpoint(point), notes="Vu lundi"),
+        version=read,
+    )
+    assert first.notes == "Vu lundi"
+    with pytest.raises(services.ChangedMeanwhile) as refused:
+        services.dealpoint_update(
+            actor=analyst,
+            dealpoint=point,
+            data=replace(services.input_from_dealpoint(point), name="Autre nom", notes=""),
+            version=read,
+        )
+    edited = point.events.get(kind=EventKind.EDITED)
+    assert refused.value.name == "version" and refused.value.current == edited.pk
+    assert refused.value.events == [edited]
+    message = refused.value.messages[0]
+    assert message.startswith(
+        f"{point.reference} a été modifié après que vous avez ouvert ce formulaire, par "
+        "Julien Roux (le "
+    )
+    assert message.endswith(
+        ") : notes de l'analyste. Rien n'a été enregistré, pour ne pas effacer ces changements."
+    )
+    point.refresh_from_db()
+    assert point.notes == "Vu lundi" and point.name == "Four du bâtiment B"
+    assert selectors.dealpoint_edit_version(dealpoint=point) == edited.pk

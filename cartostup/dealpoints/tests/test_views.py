@@ -349,6 +349,105 @@ def test_analyst_edits_a_point_and_the_history_keeps_the_old_value(client_for, p
     assert "Vendredi samedi" not in page
 
 
+def _edit_data(form) -> dict:
+    """What the edit form sends back as it was read (check boxes as lists)."""
+    data = {
+        key: value
+        for key, value in form.initial.items()
+        if value is not None and key not in ("products", "opening_hours", "observed_roles")
+    }
+    for name in ("products", "opening_hours", "observed_roles"):
+        data[name] = list(form.initial.get(name) or [])
+    return data
+
+
+def test_an_edit_made_meanwhile_is_never_silently_overwritten(client_for, point):
+    """User audit: cross13_analyst opened the edit form, antenna13_analyst then saved a new
+    name and notes, cross13_analyst sent the older form: « modifié », and the other's name
+    and notes were erased. Now nothing is written, the page says who changed what, and what
+    the user typed is kept; sending again is then a deliberate choice."""
+    cross = client_for("cross13_analyst")
+    url = reverse("dealpoints:edit", args=[point.pk])
+    stale = _edit_data(cross.get(url).context["form"])
+    antenna = client_for("antenna13_analyst")
+    theirs = _edit_data(antenna.get(url).context["form"])
+    theirs.update({"name": "Le four du bât. C", "notes": "Guetteurs au parking depuis lundi"})
+    assert antenna.post(url, theirs).status_code == 302
+
+    stale.update({"confidence": "high", "address": "12 allée des Amandiers"})
+    response = cross.post(url, stale)
+    assert response.status_code == 400
+    point.refresh_from_db()
+    assert point.name == "Le four du bât. C"
+    assert point.notes == "Guetteurs au parking depuis lundi"
+    assert point.confidence == "medium" and point.address == ""
+    assert point.events.filter(kind=EventKind.EDITED).count() == 1
+    page = _page(response).replace("&#x27;", "'")
+    assert f"{point.reference} a été modifié après que vous avez ouvert ce formulaire" in page
+    assert "nom d'usage, notes de l'analyste" in page
+    assert "Rien n'a été enregistré" in page
+    assert "Modifié entre-temps" in page
+    assert "Nom d'usage : Four du bâtiment B → Le four du bât. C" in page
+    # What the user typed is still in the form.
+    form = response.context["form"]
+    assert form["address"].value() == "12 allée des Amandiers"
+    assert form["confidence"].value() == "high"
+    edited = point.events.get(kind=EventKind.EDITED)
+    assert form["version"].value() == str(edited.pk)
+    assert f'name="version" value="{edited.pk}"' in page
+    # The re-read is audited like any read of the record.
+    assert AuditEvent.objects.filter(
+        action=AuditAction.VIEW,
+        object_id=str(point.pk),
+        actor_username="cross13_analyst",
+    ).exists()
+
+    # Sent again after reading: a deliberate overwrite, recorded as such.
+    again = cross.post(url, {**stale, "version": str(edited.pk)})
+    assert again.status_code == 302
+    point.refresh_from_db()
+    assert point.confidence == "high" and point.name == "Four du bâtiment B"
+
+
+def test_a_status_changed_meanwhile_is_said_not_overwritten(client_for, persona, point):
+    cross = client_for("cross13_analyst")
+    shown = cross.get(reverse("dealpoints:detail", args=[point.pk])).context["status_form"]
+    assert shown["from_status"].value() == "reported"
+    services.dealpoint_change_status(
+        actor=persona("antenna13_analyst"), dealpoint=point, status="confirmed"
+    )
+    # « Confirmé » chosen from « Signalé »: no longer a choice of the point, yet the reason
+    # given is the status that changed, not an invalid choice.
+    response = _post(
+        cross, "status", point, {"status-status": "investigation", "status-from_status": "reported"}
+    )
+    assert response.status_code == 400
+    page = _page(response)
+    assert (
+        f"Le statut de {point.reference} a changé depuis que vous avez ouvert sa fiche : "
+        "« Signalé » → « Confirmé »"
+    ) in page
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED
+    assert point.events.filter(kind=EventKind.STATUS).count() == 1
+    assert response.context["status_form"]["from_status"].value() == "confirmed"
+    response = _post(
+        cross, "status", point, {"status-status": "confirmed", "status-from_status": "reported"}
+    )
+    assert response.status_code == 400
+    assert "a changé depuis que vous avez ouvert sa fiche" in _page(response)
+    # Chosen again from the status now shown: done.
+    response = _post(
+        cross,
+        "status",
+        point,
+        {"status-status": "investigation", "status-from_status": "confirmed"},
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.INVESTIGATION
+
+
 @pytest.mark.parametrize("who", ["police13_investigator", "landlord_13h", "cross93_analyst"])
 def test_edit_is_404_to_those_who_may_not_change_the_point(client_for, point, who):
     client = client_for(who)
@@ -431,6 +530,54 @@ def test_investigator_records_a_raid_that_dismantles_the_point(client_for, perso
     page = _page(client.get(response["Location"]))
     assert "Le point est désormais démantelé." in page
     assert "Trois interpellations." in page
+
+
+def _dismantling_raid(client, point):
+    return _post(
+        client,
+        "operation",
+        point,
+        {
+            "operation-kind": "raid",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": "dismantled",
+            "operation-arrests": "0",
+            "operation-service": str(point.owner_organisation_id),
+        },
+    )
+
+
+def test_a_dismantling_outcome_announces_only_a_status_change_that_happened(
+    client_for, analyst, point
+):
+    """User audit: a second « point démantelé » operation said « Le point est désormais
+    démantelé. »; the same outcome on a « Déplacé » point said nothing of its status."""
+    client = client_for("cross13_analyst")
+    first = client.get(_dismantling_raid(client, point)["Location"]).content.decode()
+    assert "Le point est désormais démantelé." in first
+    second = client.get(_dismantling_raid(client, point)["Location"]).content.decode()
+    assert "Le point est désormais démantelé." not in second
+    assert "Le point était déjà démantelé : son statut ne change pas." in second
+    assert "Statut inchangé : le point était « Démantelé »" in second
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    assert point.operations.count() == 2
+    assert point.events.filter(kind=EventKind.STATUS, to_status="dismantled").count() == 1
+
+    successor = dealpoint(actor=analyst, name="Nouveau four", latitude=43.3600)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=successor
+    )
+    moved = client.get(_dismantling_raid(client, point)["Location"]).content.decode()
+    assert "Le point est désormais démantelé." not in moved
+    assert (
+        f"Le point reste « Déplacé » : son activité est passée à {successor.reference}"
+        in moved.replace("&#x27;", "'")
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.MOVED and point.successor == successor
+    kept = point.events.filter(kind=EventKind.OPERATION).order_by("pk").last()
+    assert kept is not None and kept.details["status_kept"] == "moved"
 
 
 def test_a_cross_analyst_records_a_raid_in_the_name_of_the_police(client_for, persona, point):
@@ -581,6 +728,26 @@ def test_split_moves_the_chosen_reports_to_a_new_point(client_for, analyst, poin
     assert point.events.filter(kind=EventKind.SPLIT, details__new=new.reference).exists()
 
 
+def test_a_split_in_another_departement_is_said_on_the_position(client_for, analyst, point):
+    extra = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    services.report_attach(actor=analyst, dealpoint=point, report=extra)
+    response = client_for("ofast_analyst").post(
+        reverse("dealpoints:split", args=[point.pk]),
+        {
+            "reports": [str(extra.pk)],
+            "latitude": str(SAINT_DENIS[0]),
+            "longitude": str(SAINT_DENIS[1]),
+            "precision": "street",
+        },
+    )
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == ["latitude"]
+    assert "Seine-Saint-Denis (93)" in errors["latitude"][0]
+    assert "Placez le nouveau point dans le 13." in errors["latitude"][0]
+    assert DealPoint.objects.count() == 1
+
+
 def test_split_without_reports_is_refused(client_for, point):
     response = client_for("cross13_analyst").post(
         reverse("dealpoints:split", args=[point.pk]),
@@ -682,9 +849,21 @@ _STORED_DETAILS: dict[str, list[dict]] = {
         {"building_id": [None, 4], "position": [[43.3, 5.4], [43.31, 5.41]]},
         {"confidence": ["low", "high"], "opening_hours": [[], ["mon:evening"]]},
     ],
-    EventKind.STATUS: [{}, {"successor": "PD-13-0002"}, {"operation": 12}],
+    EventKind.STATUS: [
+        {},
+        {"successor": "PD-13-0002"},
+        {"operation": 12},
+        {"previous_successor": "PD-13-0002"},
+    ],
     EventKind.OPERATION: [
-        {"operation": 12, "kind": "raid", "outcome": "none", "date": "2026-01-15"}
+        {"operation": 12, "kind": "raid", "outcome": "none", "date": "2026-01-15"},
+        {
+            "operation": 12,
+            "kind": "raid",
+            "outcome": "dismantled",
+            "date": "2026-01-15",
+            "status_kept": "moved",
+        },
     ],
     EventKind.REPORT_ATTACHED: [
         {"report": "SIG-13-000001", "decision": "automatic", "score": 0.93}
@@ -702,7 +881,10 @@ _STORED_DETAILS: dict[str, list[dict]] = {
         {"new": "PD-13-0002", "reports": ["SIG-13-000001"]},
         {"from": "PD-13-0001", "reports": ["SIG-13-000001"]},
     ],
-    EventKind.SUCCESSOR: [{"predecessor": "PD-13-0001"}],
+    EventKind.SUCCESSOR: [
+        {"predecessor": "PD-13-0001"},
+        {"predecessor": "PD-13-0001", "ended": "resurgent"},
+    ],
     EventKind.ALERT: [
         {"alert": 7, "kind": "resurgence", "report": "SIG-13-000202", "candidate": None},
         {"alert": 8, "kind": "successor", "report": None, "candidate": "PD-13-0009"},
@@ -712,8 +894,10 @@ _STORED_DETAILS: dict[str, list[dict]] = {
 # The English keys the services store, and the English codes of the choices.
 _ENGLISH = re.compile(
     r"\b(alert|candidate|kind|report|reports|decision|score|was|revised|into|from|replaced|"
-    r"other|new|predecessor|successor|operation|outcome|date|synthetic|building_id|position|"
-    r"raid|none|automatic|confirmed|proposed|resurgence|products|cannabis|cocaine|low|high|"
+    r"other|new|predecessor|successor|previous_successor|ended|operation|outcome|date|synthetic|"
+    r"status_kept|moved|dismantled|"
+    r"building_id|position|raid|none|automatic|confirmed|proposed|resurgence|resurgent|products|"
+    r"cannabis|cocaine|low|high|"
     r"mon|evening|opening_hours|confidence|name)\b"
 )
 
