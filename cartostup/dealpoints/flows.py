@@ -411,7 +411,11 @@ def _for_decision(model: type[Any], *, actor: User, pk: int) -> Any:
 
 @transaction.atomic
 def proposal_accept(
-    *, actor: User, proposal: Proposal, data: services.DealPointInput | None = None
+    *,
+    actor: User,
+    proposal: Proposal,
+    data: services.DealPointInput | None = None,
+    sharing: services.SharingInput | None = None,
 ) -> DealPoint:
     """Make a deal point of a proposal (with its reports); the analyst may correct the
     position and describe the point (`data`). A point dismantled nearby not long ago gets a
@@ -431,7 +435,11 @@ def proposal_accept(
         if not ReportLink.objects.filter(report=r, decision__in=ATTACHED_DECISIONS).exists()
     ]
     dealpoint = services.dealpoint_create(
-        actor=actor, data=data, reports=reports, note=_("Créé depuis une proposition")
+        actor=actor,
+        data=data,
+        reports=reports,
+        note=_("Créé depuis une proposition"),
+        sharing=sharing,
     )
     proposal.status = ProposalStatus.ACCEPTED
     proposal.dealpoint = dealpoint

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from dsfr.forms import DsfrBaseForm
 
 from cartostup.access import policy
 from cartostup.access.models import User
@@ -25,17 +22,17 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 
-from . import flows, matching_selectors, services
+from . import flows, matching_selectors, selectors, services
 from .choices import (
     Confidence,
     DistributionChannel,
     LinkDecision,
-    Precision,
     Product,
     ProposalStatus,
 )
+from .forms import DealPointForm, SharingForm
 from .models import Alert, DealPoint, Proposal, ReportLink
-from .views import attached_text
+from .views import attached_text, map_boundaries, map_settings
 
 Capability = policy.Capability
 
@@ -147,69 +144,6 @@ def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 # --- proposals of new points ---------------------------------------------------------------------
 
 
-class ProposalAcceptForm(DsfrBaseForm):
-    """What the analyst says about the point made from a proposal (prefilled from it)."""
-
-    latitude = forms.FloatField(
-        label=gettext_lazy("Latitude"),
-        min_value=-90,
-        max_value=90,
-        help_text=gettext_lazy("Position proposée : corrigez-la si vous connaissez le lieu."),
-    )
-    longitude = forms.FloatField(label=gettext_lazy("Longitude"), min_value=-180, max_value=180)
-    precision = forms.ChoiceField(label=gettext_lazy("Précision"), choices=Precision.choices)
-    name = forms.CharField(
-        label=gettext_lazy("Nom d'usage"),
-        max_length=120,
-        required=False,
-        help_text=gettext_lazy("Ex. : « le four du bât. B »"),
-    )
-    address = forms.CharField(label=gettext_lazy("Adresse"), max_length=300, required=False)
-    building_label = forms.CharField(label=gettext_lazy("Bâtiment"), max_length=60, required=False)
-    stairwell_label = forms.CharField(
-        label=gettext_lazy("Cage d'escalier"), max_length=60, required=False
-    )
-    channel = forms.ChoiceField(
-        label=gettext_lazy("Mode de distribution"), choices=DistributionChannel.choices
-    )
-    products = forms.MultipleChoiceField(
-        label=gettext_lazy("Produits"),
-        choices=Product.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-    confidence = forms.ChoiceField(label=gettext_lazy("Fiabilité"), choices=Confidence.choices)
-    notes = forms.CharField(
-        label=gettext_lazy("Notes de l'analyste"),
-        max_length=5000,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-    def to_input(self) -> services.DealPointInput:
-        data = self.cleaned_data
-        return services.DealPointInput(
-            latitude=data["latitude"],
-            longitude=data["longitude"],
-            precision=data["precision"],
-            name=data["name"],
-            address=data["address"],
-            building_label=data["building_label"],
-            stairwell_label=data["stairwell_label"],
-            channel=data["channel"],
-            products=list(data["products"]),
-            confidence=data["confidence"],
-            notes=data["notes"],
-        )
-
-    def add_service_error(self, error: ValidationError) -> None:
-        if hasattr(error, "error_dict"):
-            for name, messages_ in error.message_dict.items():
-                self.add_error(name if name in self.fields else None, messages_)
-        else:
-            self.add_error(None, error.messages)
-
-
 def _proposal_initial(proposal: Proposal, reports: list[Report]) -> dict[str, Any]:
     products = sorted({p for r in reports for p in (r.products or []) if p in Product.values})
     remote = any({"delivery", "online"} & set(r.activities or []) for r in reports)
@@ -241,17 +175,26 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         details={"proposal": proposal.pk},
     )
     reports = list(proposal.reports.order_by("received_at"))
-    form = ProposalAcceptForm(
-        request.POST if request.method == "POST" else None,
+    data = request.POST if request.method == "POST" else None
+    # The same description as any new point (building, hours, roles, sharing...), prefilled.
+    form = DealPointForm(
+        data,
         initial=_proposal_initial(proposal, reports),
+        buildings=selectors.dealpoint_building_choices(
+            actor=request.user, departement_id=proposal.departement_id
+        ),
     )
+    sharing_form = SharingForm(data, groups=policy.distributable_sharing_groups(request.user))
     if proposal.status != ProposalStatus.OPEN:
         messages.info(request, _("Cette proposition a déjà été traitée."))
         return redirect("dealpoints:matching")
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and sharing_form.is_valid():
         try:
             dealpoint = flows.proposal_accept(
-                actor=request.user, proposal=proposal, data=form.to_input()
+                actor=request.user,
+                proposal=proposal,
+                data=form.to_input(),
+                sharing=sharing_form.to_input(),
             )
         except ValidationError as error:
             form.add_service_error(error)
@@ -270,6 +213,10 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "proposal": proposal,
             "reports": reports,
             "form": form,
+            "sharing_form": sharing_form,
+            "boundary_urls": map_boundaries([proposal.departement.code]),
+            "times_of_day": DealPointForm.times_of_day(),
+            **map_settings(),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -70,7 +70,7 @@ class AuthenticatedRequest(HttpRequest):
     user: User
 
 
-def _map_settings() -> dict[str, str]:
+def map_settings() -> dict[str, str]:
     return {
         "tile_url": settings.CARTOSTUP_TILE_URL,
         "tile_attribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
@@ -91,7 +91,7 @@ def _person(user: User | None) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def _boundaries(codes: list[str]) -> str:
+def map_boundaries(codes: list[str]) -> str:
     return json.dumps([reverse("territories:departement_geojson", args=[code]) for code in codes])
 
 
@@ -523,9 +523,9 @@ def _render_detail(
             "history": _history(detail.events),
             "permissions": permissions,
             "active": active,
-            "boundary_urls": _boundaries([dealpoint.departement.code]),
+            "boundary_urls": map_boundaries([dealpoint.departement.code]),
             **forms,
-            **_map_settings(),
+            **map_settings(),
         },
         status=400 if bound else 200,
     )
@@ -582,9 +582,9 @@ def _form_page(
             "sharing_form": sharing_form,
             "dealpoint": dealpoint,
             "changed_meanwhile": changed_meanwhile or [],
-            "boundary_urls": _boundaries(codes),
+            "boundary_urls": map_boundaries(codes),
             "times_of_day": DealPointForm.times_of_day(),
-            **_map_settings(),
+            **map_settings(),
         },
         status=400 if invalid else 200,
     )
@@ -1012,8 +1012,8 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "form": form,
             "links": links,
             "building_reach": int(services.BUILDING_REACH_M),
-            "boundary_urls": _boundaries([dealpoint.departement.code]),
-            **_map_settings(),
+            "boundary_urls": map_boundaries([dealpoint.departement.code]),
+            **map_settings(),
         },
         status=400 if form.is_bound and form.errors else 200,
     )

@@ -110,6 +110,11 @@ def test_create_a_point_from_a_proposal(client_for, queue):
     url = reverse("dealpoints:proposal_accept", args=[proposal.pk])
     page = client.get(url).content.decode()
     assert f'value="{round(proposal.latitude, 6)}"' in page
+    # The whole description of a new point: small map, landlord building, hours, roles,
+    # sharing.
+    for part in ('id="dealpoint-picker"', 'name="building"', 'name="opening_hours"'):
+        assert part in page, part
+    assert 'name="observed_roles"' in page and 'name="sharing-distribution"' in page
     before = DealPoint.objects.count()
     bad = client.post(url, {"latitude": "48.0", "longitude": "-40.0", "precision": "street"})
     assert bad.status_code == 400 and "erreurs" in bad.content.decode()
@@ -125,6 +130,10 @@ def test_create_a_point_from_a_proposal(client_for, queue):
             "channel": "fixed",
             "products": ["cannabis"],
             "confidence": "medium",
+            "opening_hours": ["fri:evening", "sat:evening"],
+            "observed_roles": ["lookouts"],
+            "sharing-distribution": "cross",
+            "sharing-marking": "amber",
         },
     )
     assert response.status_code == 302
@@ -132,6 +141,8 @@ def test_create_a_point_from_a_proposal(client_for, queue):
     assert proposal.status == ProposalStatus.ACCEPTED
     point = proposal.dealpoint
     assert point.name == "Tour 3" and point.latitude == pytest.approx(lat)
+    assert point.opening_hours == ["fri:evening", "sat:evening"]
+    assert point.observed_roles == ["lookouts"] and point.distribution == "cross"
     assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 1
 
 
