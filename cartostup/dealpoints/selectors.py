@@ -3,7 +3,7 @@ point records an audit event; lists record their filters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
 from cartostup.access.models import Building, Organisation, User
@@ -168,33 +168,41 @@ def dealpoint_allowed_filters(*, actor: User) -> tuple[str, ...]:
     """The filters of `DealPointFilterSet` this actor may use: all of them, unless it receives
     a reduced view (a landlord: on what it receives) or counts only (a prefecture, a
     prosecutor's office: on what the policy lets counts be filtered on)."""
-    visible: Iterable[str] | None = policy.aggregate_scope(
-        DealPoint.objects.none(), actor=actor
-    ).filter_fields
-    if visible is None:
-        visible = policy.visible_fields(actor, DealPoint)
-    if visible is None:
-        return tuple(FILTER_FIELDS)
-    return tuple(
-        name for name, needs in FILTER_FIELDS.items() if all(field in visible for field in needs)
-    )
+    refused = policy.refused_filters(actor, DealPoint, FILTER_FIELDS)
+    return tuple(name for name in FILTER_FIELDS if name not in refused)
+
+
+# What a refused filter is told, by why the policy refuses it (`policy.FilterRefusal`).
+_REFUSAL_MESSAGES = {
+    policy.FilterRefusal.AGGREGATE: gettext_lazy("Ce filtre n'est pas ouvert aux comptes agrégés."),
+    policy.FilterRefusal.REDUCED: gettext_lazy(
+        "Ce filtre n'est pas ouvert à votre vue des points de deal."
+    ),
+}
+
+
+def refused_filters(
+    *,
+    actor: User,
+    data: Any,
+    reads: Mapping[str, tuple[str, ...]],
+    model: type[Any] = DealPoint,
+) -> dict[str, list[str]]:
+    """The filters sent in `data` (by name, whatever their value) that this actor may not use,
+    each with why, as the policy decides from the record fields each reads (`reads`: the
+    deal points filter set's `FILTER_FIELDS`, a map layer's own): they are refused, never
+    dropped, for a dropped filter reads as applied (the whole count of a hexagon read as "24
+    crack points"). Every list, layer and export asks this before reading anything."""
+    if not data:
+        return {}
+    asked = {name: fields for name, fields in reads.items() if name in data}
+    refused = policy.refused_filters(actor, model, asked)
+    return {name: [str(_REFUSAL_MESSAGES[why])] for name, why in refused.items()}
 
 
 def dealpoint_refused_filters(*, actor: User, data: Any) -> dict[str, list[str]]:
-    """The filters of `data` (by name, whatever their value) this actor may not use
-    (`dealpoint_allowed_filters`), each with why: they are refused, never dropped, for a
-    dropped filter reads as applied (the whole count of a hexagon read as "24 crack points")."""
-    if not data:
-        return {}
-    allowed = dealpoint_allowed_filters(actor=actor)
-    refused = [name for name in FILTER_FIELDS if name in data and name not in allowed]
-    if not refused:
-        return {}
-    if not policy.aggregate_scope(DealPoint.objects.none(), actor=actor).coordinates:
-        message = _("Ce filtre n'est pas ouvert aux comptes agrégés.")
-    else:
-        message = _("Ce filtre n'est pas ouvert à votre vue des points de deal.")
-    return {name: [message] for name in refused}
+    """The filters of `DealPointFilterSet` in `data` this actor may not use (`refused_filters`)."""
+    return refused_filters(actor=actor, data=data, reads=FILTER_FIELDS)
 
 
 def _attached_count() -> Subquery:
