@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cartostup.access import policy
-from cartostup.core.api import PeriodQueryMixin
+from cartostup.core.api import InputSerializer, PeriodQueryMixin
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -65,41 +65,6 @@ def departement_field(**kwargs: Any) -> serializers.RegexField:
         trim_whitespace=False,
         error_messages={"invalid": _("Code de département invalide (ex. : 13, 2A, 974).")},
         **kwargs,
-    )
-
-
-class DealPointInputSerializer(serializers.Serializer):
-    """A new deal point (POST) or the fields to change (PATCH: every field optional)."""
-
-    latitude = serializers.FloatField(min_value=-90, max_value=90)
-    longitude = serializers.FloatField(min_value=-180, max_value=180)
-    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    building_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    stairwell_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    building_id = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
-    )
-    channel = serializers.ChoiceField(choices=DistributionChannel.choices, required=False)
-    products = _choice_list(Product.choices, _("Produits vendus."))
-    opening_hours = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(OPENING_HOUR_TOKENS)),
-        required=False,
-        max_length=len(OPENING_HOUR_TOKENS),
-        help_text=_("Jours et moments d'ouverture, « jour:moment » (ex. « fri:evening »)."),
-    )
-    observed_roles = _choice_list(ObservedRole.choices, _("Rôles observés."))
-    estimated_daily_turnover = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=10**8
-    )
-    confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
-    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    note = serializers.CharField(
-        max_length=2000,
-        required=False,
-        allow_blank=True,
-        help_text=_("Note versée à l'historique du point (modification uniquement)."),
     )
 
 
@@ -174,7 +139,71 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
         return policy.told_row(super().to_representation(instance), self.context.get("told", {}))
 
 
-class StatusInputSerializer(serializers.Serializer):
+# How to change what a point's PATCH does not (its life cycle is dated and attributed).
+STATUS_ENDPOINT = _(
+    "changez le statut par POST /api/v1/dealpoints/<id>/status/ (cycle de vie daté et attribué)"
+)
+
+
+class DealPointInputSerializer(InputSerializer):
+    """A new deal point (POST) or the fields to change (PATCH: every field optional). A field
+    it does not write (the status, the reference...) is refused, never dropped."""
+
+    output_serializers = (DealPointOutputSerializer, DealPointReducedOutputSerializer)
+    changed_elsewhere = {
+        "status": STATUS_ENDPOINT,
+        "successor": _(
+            "le successeur se désigne avec le statut « moved », par POST "
+            "/api/v1/dealpoints/<id>/status/"
+        ),
+        "merged_into": _("fusionnez par POST /api/v1/dealpoints/<id>/merge/"),
+        "building": _("le bâtiment se désigne par « building_id »"),
+    }
+
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    building_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    stairwell_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    building_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    channel = serializers.ChoiceField(choices=DistributionChannel.choices, required=False)
+    products = _choice_list(Product.choices, _("Produits vendus."))
+    opening_hours = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(OPENING_HOUR_TOKENS)),
+        required=False,
+        max_length=len(OPENING_HOUR_TOKENS),
+        help_text=_("Jours et moments d'ouverture, « jour:moment » (ex. « fri:evening »)."),
+    )
+    observed_roles = _choice_list(ObservedRole.choices, _("Rôles observés."))
+    estimated_daily_turnover = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10**8
+    )
+    confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    note = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text=_("Note versée à l'historique du point (modification uniquement)."),
+    )
+
+
+# What a point's PATCH changes, for the endpoints that do not.
+POINT_FIELDS_ELSEWHERE = {
+    name: _("modifiez le point par PATCH /api/v1/dealpoints/<id>/")
+    for name in DealPointInputSerializer().get_fields()
+    if name != "note"
+}
+
+
+class StatusInputSerializer(InputSerializer):
+    output_serializers = (DealPointOutputSerializer,)
+    changed_elsewhere = POINT_FIELDS_ELSEWHERE
+
     status = serializers.ChoiceField(choices=DealPointStatus.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     successor = serializers.CharField(
@@ -186,37 +215,24 @@ class StatusInputSerializer(serializers.Serializer):
     )
 
 
-class MergeInputSerializer(serializers.Serializer):
+class MergeInputSerializer(InputSerializer):
+    output_serializers = (DealPointOutputSerializer,)
+    changed_elsewhere = {**POINT_FIELDS_ELSEWHERE, "status": STATUS_ENDPOINT}
+
     target = serializers.CharField(
         max_length=20, help_text=_("Référence du point dans lequel fusionner celui-ci.")
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class NoteInputSerializer(serializers.Serializer):
+class NoteInputSerializer(InputSerializer):
+    output_serializers = (DealPointOutputSerializer,)
+    changed_elsewhere = {**POINT_FIELDS_ELSEWHERE, "status": STATUS_ENDPOINT}
+
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 # --- operations, history, reports ----------------------------------------------------------------
-
-
-class OperationInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=OperationKind.choices)
-    occurred_on = serializers.DateField()
-    outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
-    arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
-    notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
-    service_id = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        max_value=2**31 - 1,
-        help_text=_(
-            "Le service qui a mené l'opération : un des vôtres ou, pour une CROSS ou l'Ofast, "
-            "un service répressif du département du point (par défaut : le premier des vôtres)."
-        ),
-    )
 
 
 class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
@@ -240,6 +256,31 @@ class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
             "notes",
             "recorded_at",
         ]
+
+
+class OperationInputSerializer(InputSerializer):
+    output_serializers = (OperationOutputSerializer,)
+    changed_elsewhere = {
+        "service": _("le service se désigne par « service_id »"),
+        "dealpoint": _("l'opération porte sur le point de l'adresse"),
+    }
+
+    kind = serializers.ChoiceField(choices=OperationKind.choices)
+    occurred_on = serializers.DateField()
+    outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
+    arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+    notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
+    service_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_(
+            "Le service qui a mené l'opération : un des vôtres ou, pour une CROSS ou l'Ofast, "
+            "un service répressif du département du point (par défaut : le premier des vôtres)."
+        ),
+    )
 
 
 class OperationListQuerySerializer(serializers.Serializer):
@@ -278,12 +319,6 @@ class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):
         return event.actor.get_full_name() or event.actor.get_username()
 
 
-class ReportAttachInputSerializer(serializers.Serializer):
-    report = serializers.CharField(
-        max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
-    )
-
-
 class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
     report = serializers.CharField(source="report.reference")
     report_id = serializers.IntegerField()
@@ -292,6 +327,13 @@ class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
     class Meta:
         model = ReportLink
         fields = ["report", "report_id", "dealpoint", "decision", "decided_at"]
+
+
+class ReportAttachInputSerializer(InputSerializer):
+    output_serializers = (ReportLinkOutputSerializer,)
+    report = serializers.CharField(
+        max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
+    )
 
 
 # --- query strings -------------------------------------------------------------------------------
