@@ -48,6 +48,7 @@ from .selectors import (
     dealpoint_allowed_filters,
     dealpoint_queryset,
     dealpoint_refused_filters,
+    dealpoint_refused_values,
     refused_filters,
     told_filter,
     told_value,
@@ -452,7 +453,10 @@ def dealpoint_layer(
     # would tell what is sold at its buildings), counts on status and territory only (a
     # search on references, names and addresses singles points out): any other filter is
     # refused, for a dropped one would read as applied.
-    refused = dealpoint_refused_filters(actor=actor, data=filters)
+    refused = {
+        **dealpoint_refused_values(actor=actor, data=filters),
+        **dealpoint_refused_filters(actor=actor, data=filters),
+    }
     if refused:
         raise ValidationError(refused)
     data = allowed_filter_data(filters or {}, dealpoint_allowed_filters(actor=actor))

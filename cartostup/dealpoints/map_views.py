@@ -29,7 +29,12 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointCountFilterSet, DealPointFilterSet, filter_error_messages
+from .filters import (
+    DealPointCountFilterSet,
+    DealPointFilterSet,
+    filter_error_messages,
+    told_status_field,
+)
 from .models import DealPoint, normalise_partner_code
 from .selectors import (
     access_dealpoint,
@@ -38,7 +43,9 @@ from .selectors import (
     dealpoint_name_field,
     dealpoint_queryset,
     dealpoint_refused_filters,
+    dealpoint_status_choices,
     told_value,
+    unknown_status_message,
 )
 
 # Boundaries drawn at once when the page is not opened on one département.
@@ -90,10 +97,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
     refused = dealpoint_refused_filters(actor=actor, data=sent)
-    statuses = policy.told_choices(actor, DealPoint, "status")
-    if "status" in form.fields and len(statuses) < len(DealPointStatus.choices):
-        # A reduced view (a landlord) filters on the statuses it can be told.
-        form.fields["status"].choices = statuses
+    statuses = dealpoint_status_choices(actor=actor)
+    # A reduced view (a landlord) filters on the statuses it can be told; any other is refused
+    # like an unknown one, as the layer refuses it.
+    told_status_field(
+        form, choices=statuses, message=unknown_status_message(actor=actor, codes=False)
+    )
     api = {
         "dealpoints": reverse("map-dealpoints"),
         "boundaries": reverse("map-boundaries"),

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
@@ -96,13 +97,17 @@ def dealpoint_list(
     """The deal points the actor may see (merged points excluded), filtered by
     `DealPointFilterSet` (given bound or as its raw data); the listing is audited with its
     filters and `view` (list, map, api...). A filter the actor may not use raises a
-    ValidationError (`dealpoint_refused_filters`). Invalid filters are ignored, as
+    ValidationError (`dealpoint_refused_filters`), and so does a status it may not filter on
+    (`dealpoint_refused_values`). Other invalid filters are ignored, as
     django-filter does: bind a `DealPointFilterSet` yourself to show its errors.
     `action=EXPORT` applies the export rules (TLP:RED stays with its owner); the export audits
     itself (`audit=False`)."""
     queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
     data = filters.data if isinstance(filters, DealPointFilterSet) else filters
-    refused = dealpoint_refused_filters(actor=actor, data=data)
+    refused = {
+        **dealpoint_refused_values(actor=actor, data=data),
+        **dealpoint_refused_filters(actor=actor, data=data),
+    }
     if refused:
         raise ValidationError(refused)
     applied: dict[str, Any] | None = None
@@ -203,6 +208,37 @@ def refused_filters(
 def dealpoint_refused_filters(*, actor: User, data: Any) -> dict[str, list[str]]:
     """The filters of `DealPointFilterSet` in `data` this actor may not use (`refused_filters`)."""
     return refused_filters(actor=actor, data=data, reads=FILTER_FIELDS)
+
+
+def dealpoint_status_choices(*, actor: User) -> list[tuple[str, str]]:
+    """The statuses this actor may filter on and read in forms and legends
+    (`policy.told_choices`): a landlord is never told "under investigation"."""
+    return policy.told_choices(actor, DealPoint, "status")
+
+
+def unknown_status_message(*, actor: User, codes: bool = True) -> str:
+    """What a status filter this actor may not use is told: the statuses it may use, by their
+    French label (and their code, `codes`, for the API, whose clients send codes)."""
+    choices = dealpoint_status_choices(actor=actor)
+    values = ", ".join(f"{value} ({label})" if codes else str(label) for value, label in choices)
+    return _("Valeur inconnue (valeurs acceptées : %(values)s).") % {"values": values}
+
+
+def dealpoint_refused_values(*, actor: User, data: Any, codes: bool = True) -> dict[str, list[str]]:
+    """The status filter of `data` when one of its values is not among those this actor may
+    use (`dealpoint_status_choices`), with `unknown_status_message`: an unknown value and a
+    value the actor is never told (a landlord's "investigation") are refused alike, for a
+    value answered otherwise (an empty list where "bogus" is a 400) would tell that it
+    exists."""
+    if not data or "status" not in data:
+        return {}
+    values = data.getlist("status") if hasattr(data, "getlist") else data.get("status")
+    if not isinstance(values, list | tuple):
+        values = [values]
+    allowed = {value for value, _label in dealpoint_status_choices(actor=actor)}
+    if all(str(value) in allowed for value in values):
+        return {}
+    return {"status": [unknown_status_message(actor=actor, codes=codes)]}
 
 
 def _attached_count() -> Subquery:

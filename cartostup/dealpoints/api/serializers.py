@@ -348,6 +348,24 @@ class PagingQuerySerializer(serializers.Serializer):
     )
 
 
+class ToldChoiceField(serializers.ChoiceField):
+    """A choice the selector checks against the values the actor may use (its schema lists
+    them all): a landlord's "investigation", a value it is never told, must be refused with
+    the message of an unknown value (`selectors.dealpoint_refused_values`), which only the
+    selector, knowing the actor, can write."""
+
+    # Longer than any code: refused at once (the schema's values are all shorter).
+    max_length = 30
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid_choice", input=data)
+        value = str(data)
+        if len(value) > self.max_length:
+            self.fail("invalid_choice", input=value[: self.max_length])
+        return value
+
+
 class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
     """The filters of `filters.DealPointFilterSet`, checked strictly (an unknown value, or a
     period of activity that ends before it starts, is a 400, not an ignored filter)."""
@@ -362,7 +380,12 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
         help_text=_("Référence, code partenaire, nom ou adresse."),
     )
     status = serializers.ListField(
-        child=serializers.ChoiceField(choices=DealPointStatus.choices), required=False
+        child=ToldChoiceField(choices=DealPointStatus.choices),
+        required=False,
+        help_text=_(
+            "Statut (répétable). Un bailleur n'utilise que les statuts qui lui sont dits : "
+            "un autre est refusé comme une valeur inconnue."
+        ),
     )
     product = serializers.ListField(
         child=serializers.ChoiceField(choices=Product.choices), required=False

@@ -381,7 +381,7 @@ def test_anonymous_gets_403(client, world):
         ({"bbox": MARSEILLE_BBOX, "zoom": 25}, "zoom", "entre 0 et 19"),
         ({"bbox": MARSEILLE_BBOX, "zoom": "loin"}, "zoom", "nombre entier"),
         ({"bbox": MARSEILLE_BBOX}, "zoom", "Indiquez le niveau de zoom"),
-        ({"bbox": MARSEILLE_BBOX, "zoom": 12, "status": "bogus"}, "status", "bogus"),
+        ({"bbox": MARSEILLE_BBOX, "zoom": 12, "status": "bogus"}, "status", "Valeur inconnue"),
         ({"bbox": MARSEILLE_BBOX, "zoom": 12, "active_from": "hier"}, "active_from", ""),
     ],
 )

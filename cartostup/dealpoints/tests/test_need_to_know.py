@@ -457,17 +457,15 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     csv_text = client.get("/points-de-deal/export.csv").content.decode()
     assert "investigation" not in csv_text and point.partner_code in csv_text
     assert "enquête" not in csv_text and str(DealPointStatus.CONFIRMED.label) in csv_text
-    # Filters select by what the landlord is told.
-    for params, found in (
-        ({"status": "confirmed"}, True),
-        ({"status": "investigation"}, False),
-        ({"status": ["investigation", "reported"]}, False),
-    ):
-        listed = client.get("/api/v1/dealpoints/", params).json()
-        assert (point.partner_code in json.dumps(listed)) is found, params
-        assert bool(_layer(client, bbox=bbox, zoom=16, **params)["features"]) is found, params
-        html = client.get("/points-de-deal/", params).content.decode()
-        assert (point.partner_code in html) is found, params
+    # Filters select by what the landlord is told: "confirmed" finds the point (the status
+    # it is never told is refused like an unknown one: see the test below).
+    listed = client.get("/api/v1/dealpoints/", {"status": "confirmed"}).json()
+    assert point.partner_code in json.dumps(listed)
+    assert _layer(client, bbox=bbox, zoom=16, status="confirmed")["features"]
+    assert (
+        point.partner_code
+        in client.get("/points-de-deal/", {"status": "confirmed"}).content.decode()
+    )
     # The services read the true status.
     analyst = client_for("cross13_analyst")
     assert analyst.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "investigation"
@@ -759,3 +757,62 @@ def test_a_period_on_the_hotspots_no_longer_dates_one_point(world, client_for, p
         reverse("map-operations"), {**VIEWPORT, "zoom": "16", "period_from": since}
     )
     assert operations.status_code == 200 and len(operations.json()["features"]) == 1
+
+
+# --- a status a landlord is never told ----------------------------------------------------------
+
+LANDLORD_STATUS_LABELS = "Signalé, Confirmé, Démantelé, Déplacé, Résurgent"
+LANDLORD_STATUS_CODES = (
+    "reported (Signalé), confirmed (Confirmé), dismantled (Démantelé), moved (Déplacé), "
+    "resurgent (Résurgent)"
+)
+
+
+def _page_errors(html: str) -> list[str]:
+    """The lines of the filter form's error summary (role="alert")."""
+    import re
+
+    box = re.search(r'role="alert"[^>]*>(.*?)</div>', html, re.S)
+    assert box, html[:500]
+    return [line.strip() for line in re.findall(r"<li>(.*?)</li>", box.group(1), re.S)]
+
+
+@pytest.mark.parametrize("asked", ["investigation", ["investigation", "reported"]])
+def test_a_status_a_landlord_is_never_told_is_refused_like_an_unknown_one(
+    world, client_for, persona, asked
+):
+    """Secrecy of investigations: a landlord's `?status=investigation` answered 200 and an
+    empty list in the API and the map, where `?status=bogus` was a 400, and the list page said
+    « investigation n'en fait pas partie »: the difference told that the status exists. Now the
+    list page, the map page, the API list, the map layer and both exports refuse it exactly
+    as an unknown value, listing only the statuses the landlord may use, in French."""
+    client = client_for("landlord_13h")
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    api_message = [f"Valeur inconnue (valeurs acceptées : {LANDLORD_STATUS_CODES})."]
+    page_line = f"Statut : Valeur inconnue (valeurs acceptées : {LANDLORD_STATUS_LABELS})."
+    for status in (asked, "bogus"):
+        for url, params in (
+            ("/api/v1/dealpoints/", {}),
+            (reverse("map-dealpoints"), {"bbox": "5.39,43.34,5.40,43.35", "zoom": 16}),
+            ("/api/v1/dealpoints/export/", {"format": "csv"}),
+        ):
+            response = client.get(url, {**params, "status": status})
+            assert response.status_code == 400, (url, status)
+            assert response.json()["errors"] == {"status": api_message}, (url, status)
+        for path in ("/points-de-deal/", "/carte/"):
+            html = client.get(path, {"status": status}).content.decode()
+            assert _page_errors(html) == [page_line], (path, status)
+            assert "n'en fait pas partie" not in html and "enquête" not in html, path
+            assert world.landlord_point.partner_code not in html, path
+        export = client.get("/points-de-deal/export.csv", {"status": status})
+        assert export.status_code == 400
+    # No point was read: no listing, no export in the audit trail (the map page lists the
+    # landlord's buildings, audited too).
+    assert not AuditEvent.objects.filter(
+        pk__gt=last, actor_id=persona("landlord_13h").pk, object_type="dealpoints.dealpoint"
+    ).exists()
+    # The services still filter on it, and are told all six statuses when they misspell one.
+    analyst = client_for("cross13_analyst")
+    assert analyst.get("/api/v1/dealpoints/", {"status": "investigation"}).status_code == 200
+    refused = analyst.get("/api/v1/dealpoints/", {"status": "bogus"}).json()["errors"]["status"]
+    assert "investigation (En cours d'enquête)" in refused[0]
