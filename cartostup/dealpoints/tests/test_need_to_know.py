@@ -806,6 +806,7 @@ def test_a_status_a_landlord_is_never_told_is_refused_like_an_unknown_one(
             assert world.landlord_point.partner_code not in html, path
         export = client.get("/points-de-deal/export.csv", {"status": status})
         assert export.status_code == 400
+        assert _page_errors(export.content.decode()) == [page_line]
     # No point was read: no listing, no export in the audit trail (the map page lists the
     # landlord's buildings, audited too).
     assert not AuditEvent.objects.filter(
