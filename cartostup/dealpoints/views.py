@@ -162,7 +162,10 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
     )
     # A filter the actor may not use, or an invalid one (a reversed period), is said above
     # the list, which then lists nothing: the unfiltered points would read as filtered.
-    refused = selectors.dealpoint_refused_filters(actor=request.user, data=request.GET)
+    refused = {
+        **selectors.dealpoint_refused_values(actor=request.user, data=request.GET, codes=False),
+        **selectors.dealpoint_refused_filters(actor=request.user, data=request.GET),
+    }
     if refused or (filterset.is_bound and not filterset.form.is_valid()):
         page = paginate(request, DealPoint.objects.none())
     else:
