@@ -9,7 +9,7 @@ compare roles themselves. Domain apps declare what is specific to their records 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -389,6 +389,18 @@ class AggregateScope:
     one_value_each: bool = False
 
 
+def _aggregate_only(context: ActorContext, rules: RecordRules) -> list[MembershipScope]:
+    """The memberships through which the actor only counts the model's records (empty when
+    another of its roles receives them: a role that receives records wins)."""
+    aggregate_only = [m for m in context.memberships if m.role in rules.aggregate_roles]
+    receives_records = any(
+        _receives_records(rules, m.role)
+        for m in context.memberships
+        if m.role not in rules.aggregate_roles
+    )
+    return [] if receives_records else aggregate_only
+
+
 def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
     """The map's view of `queryset` for this actor. Roles declared in the model's
     `aggregate_roles` (a prefecture, a prosecutor's office) count the records of their
@@ -403,14 +415,8 @@ def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
     detailed = restrict(queryset, actor=actor)
     if context.user_id is None or rules is None:
         return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
-    aggregate_only = [m for m in context.memberships if m.role in rules.aggregate_roles]
-    # A role that receives records wins.
-    receives_records = any(
-        _receives_records(rules, m.role)
-        for m in context.memberships
-        if m.role not in rules.aggregate_roles
-    )
-    if not aggregate_only or receives_records:
+    aggregate_only = _aggregate_only(context, rules)
+    if not aggregate_only:
         return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
     territory = Q(pk__in=[])
     for membership in aggregate_only:
@@ -422,6 +428,52 @@ def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
         filter_fields=rules.aggregate_filters,
         one_value_each=True,
     )
+
+
+class FilterRefusal(StrEnum):
+    """Why a filter is refused (`refused_filters`)."""
+
+    # The actor only counts the records (a prefecture, a prosecutor's office).
+    AGGREGATE = "aggregate"
+    # The actor receives a reduced view of them (a landlord).
+    REDUCED = "reduced"
+
+
+def filter_fields(actor: Any, model: type[models.Model]) -> frozenset[str] | None:
+    """The record fields this actor may filter the model's records on (None: any): for an
+    aggregate-only role, the model's `aggregate_filters`; for a reduced view, the fields it
+    receives (`visible_fields`), since a filter on another field would tell its value."""
+    rules = _RECORD_RULES.get(model)
+    context = actor_context(actor)
+    if rules is not None and context.user_id is not None and _aggregate_only(context, rules):
+        return rules.aggregate_filters
+    visible = visible_fields(actor, model)
+    return None if visible is None else frozenset(visible)
+
+
+def refused_filters(
+    actor: Any, model: type[models.Model], reads: Mapping[str, Iterable[str]]
+) -> dict[str, FilterRefusal]:
+    """Of the filters asked, given as `{parameter: the fields of the model's records it
+    reads}` (a related record's field as a lookup path: `operations__occurred_on`), those
+    this actor may not use, each with why (`filter_fields`). Deny by default: a filter that
+    reads a field the rules do not open to the actor is refused, whichever layer, list or
+    export sends it; the caller refuses the request (a dropped filter reads as applied: the
+    whole count of a hexagon read as "24 crack points", or a period that would date the last
+    activity of one point of a hexagon)."""
+    allowed = filter_fields(actor, model)
+    if allowed is None:
+        return {}
+    rules = _RECORD_RULES.get(model)
+    context = actor_context(actor)
+    why = (
+        FilterRefusal.AGGREGATE
+        if rules is not None and _aggregate_only(context, rules)
+        else FilterRefusal.REDUCED
+    )
+    return {
+        name: why for name, fields in reads.items() if not all(field in allowed for field in fields)
+    }
 
 
 def visible_fields(actor: Any, model: type[models.Model]) -> tuple[str, ...] | None:

@@ -1,11 +1,14 @@
 """REST framework glue shared by every app: one error format for every 4xx response (the
 parsers that refuse bad bodies are in `parsers.py`)."""
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import force_instance
 from rest_framework import ISO_8601, exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,6 +82,79 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "code": getattr(detail, "code", "error") or "error",
         }
     return response
+
+
+class InputSerializer(serializers.Serializer):
+    """Base of every serializer that reads a request body: a field it does not write is
+    refused (400, each named with why, in French), never dropped. A client that sent
+    `{"status": "dismantled"}` to a point's PATCH read 200 and believed it done.
+
+    What it writes is what it declares (its fields that are not read-only), read when the body
+    is validated: a field declared later is accepted with no other change. Each serializer may
+    say, as data:
+
+    - `output_serializers`: the serializers of what the endpoint answers; a field they show
+      that is not written here is "read-only", not unknown;
+    - `changed_elsewhere`: `{field: how to change it}`, for a field a client may well send here
+      (a point's status has its own endpoint, its dated history)."""
+
+    output_serializers: ClassVar[tuple[type[serializers.Serializer], ...]] = ()
+    changed_elsewhere: ClassVar[Mapping[str, Any]] = {}
+
+    def writable_fields(self) -> list[str]:
+        return [name for name, field in self.fields.items() if not field.read_only]
+
+    def refused_fields(self, data: Any) -> dict[str, list[str]]:
+        """The fields of `data` this serializer does not write, each with why."""
+        if not hasattr(data, "keys"):
+            return {}
+        writable = self.writable_fields()
+        shown = {name for output in self.output_serializers for name in output().fields}
+        refused: dict[str, list[str]] = {}
+        for name in data:
+            if name in writable:
+                continue
+            label = str(name)[:50]
+            if name in self.changed_elsewhere:
+                message = _("Le champ « %(name)s » ne se modifie pas ici : %(where)s.") % {
+                    "name": label,
+                    "where": self.changed_elsewhere[name],
+                }
+            elif name in shown:
+                message = _(
+                    "Le champ « %(name)s » est en lecture seule : il ne se modifie pas ici."
+                ) % {"name": label}
+            else:
+                message = _("Champ « %(name)s » inconnu. Champs acceptés : %(fields)s.") % {
+                    "name": label,
+                    "fields": ", ".join(writable),
+                }
+            refused[str(name)] = [message]
+        return refused
+
+    def to_internal_value(self, data: Any) -> Any:
+        refused = self.refused_fields(data)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if not refused or not isinstance(error.detail, dict):
+                raise
+            # Every error at once: the values' and the fields refused.
+            raise serializers.ValidationError({**error.detail, **refused}) from error
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
+class AutoSchema(openapi.AutoSchema):
+    """The OpenAPI schema says what `InputSerializer` does: a body with a field it does not
+    write is invalid (`additionalProperties: false`), so clients and fuzzers know it."""
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if isinstance(force_instance(serializer), InputSerializer):
+            schema["additionalProperties"] = False
+        return schema
 
 
 class CartostupAPIView(APIView):

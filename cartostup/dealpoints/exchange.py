@@ -397,16 +397,22 @@ def write_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
 WRITERS = {"geojson": write_geojson, "csv": write_csv, "xlsx": write_xlsx}
 
 
-def dealpoints_export(*, actor: User, format: str, filters: Any = None) -> ExportFile:
+def dealpoints_export(
+    *, actor: User, format: str, filters: Any = None, codes: bool = True
+) -> ExportFile:
     """The deal points the actor may export, filtered by `DealPointFilterSet` (raw data, e.g.
     `request.GET`), written in `format` (geojson, csv or xlsx). Audited (EXPORT: format,
-    filters, count). Invalid filters, or filters the actor may not use, raise
-    `ExportFiltersInvalid` and export nothing; an actor who does not receive points one by one
-    gets a 404."""
+    filters, count). Invalid filters, filters the actor may not use, or a status it may not
+    filter on (`selectors.dealpoint_refused_values`, whose message lists the statuses by their
+    label, and their code with `codes`) raise `ExportFiltersInvalid` and export nothing; an
+    actor who does not receive points one by one gets a 404."""
     if format not in WRITERS:
         raise Http404
     points_reader_require(actor)
-    refused = selectors.dealpoint_refused_filters(actor=actor, data=filters)
+    refused = {
+        **selectors.dealpoint_refused_values(actor=actor, data=filters, codes=codes),
+        **selectors.dealpoint_refused_filters(actor=actor, data=filters),
+    }
     if refused:
         raise ExportFiltersInvalid(refused)
     filterset = DealPointFilterSet(filters or None, queryset=DealPoint.objects.none())

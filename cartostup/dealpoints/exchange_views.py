@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
@@ -22,6 +23,8 @@ from cartostup.access import policy
 from cartostup.access.models import User
 
 from . import exchange
+from .filters import DealPointFilterSet, filter_error_messages
+from .models import DealPoint
 
 
 def _actor(request: HttpRequest) -> User:
@@ -29,19 +32,23 @@ def _actor(request: HttpRequest) -> User:
 
 
 def dealpoint_export(request: HttpRequest, format: str) -> HttpResponse:
-    """The deal points the actor may export, filtered like the list (`?status=...`)."""
+    """The deal points the actor may export, filtered like the list (`?status=...`). Filters
+    that cannot apply answer the site's 400 page, each error with its filter's French label,
+    and a link back to the list with the same filters (which says them beside the fields)."""
     try:
         exported = exchange.dealpoints_export(
-            actor=_actor(request), format=format, filters=request.GET
+            actor=_actor(request), format=format, filters=request.GET, codes=False
         )
     except exchange.ExportFiltersInvalid as error:
-        return HttpResponse(
-            "\n".join(
-                f"{name} : {' '.join(messages)}" for name, messages in error.message_dict.items()
+        query = request.GET.urlencode()
+        context = {
+            "page_title": _("Export impossible"),
+            "filter_errors": filter_error_messages(
+                DealPointFilterSet(queryset=DealPoint.objects.none()), error.message_dict
             ),
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+            "list_url": reverse("dealpoints:list") + (f"?{query}" if query else ""),
+        }
+        return render(request, "dealpoints/exchange/export_refused.html", context, status=400)
     response = HttpResponse(exported.content, content_type=exported.content_type)
     response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
     response["Cache-Control"] = "no-store"

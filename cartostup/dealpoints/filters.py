@@ -149,6 +149,20 @@ class DealPointCountFilterSet(DealPointFilterSet):
     )
 
 
+def told_status_field(form: Any, *, choices: list[tuple[str, str]], message: str) -> None:
+    """The status field of a filter form offers only `choices` (the statuses the actor may use,
+    `selectors.dealpoint_status_choices`) and refuses any other value with `message`
+    (`selectors.unknown_status_message`): the same words for an unknown value and for one the
+    actor is never told, which Django's own message would repeat back."""
+    field = form.fields.get("status")
+    if field is None:
+        return
+    # A single choice's "all statuses" stays first.
+    empty = [(value, label) for value, label in field.choices if value == ""]
+    field.choices = [*empty, *choices]
+    field.error_messages["invalid_choice"] = message
+
+
 def filter_error_messages(
     filterset: DealPointFilterSet, refused: dict[str, list[str]] | None = None
 ) -> list[str]:

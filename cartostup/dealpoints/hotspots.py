@@ -30,7 +30,7 @@ from typing import Any
 import h3
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 from scipy import stats
@@ -41,7 +41,7 @@ from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 from cartostup.territories import selectors as territory_selectors
 
-from .map_layers import hexagon_polygon, may_see_report_layer
+from .map_layers import asked_filters, hexagon_polygon, may_see_report_layer, refuse_filters
 from .models import H3_TOWN, DealPoint
 from .selectors import dealpoint_queryset
 
@@ -189,16 +189,32 @@ def hotspot_layer(
     if source == "reports":
         if not may_see_report_layer(actor) or policy.visible_fields(actor, Report) is not None:
             raise Http404
-        scope = policy.aggregate_scope(Report.objects.all(), actor=actor)
-        date_field = "received_at__date"
         model: type[Any] = Report
+        date_name = "received_at"
+        queryset: QuerySet[Any] = Report.objects.all()
     else:
         if policy.visible_fields(actor, DealPoint) is not None:
             # A reduced view (a landlord) sees its own points, not the département's pattern.
             raise Http404
-        scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
-        date_field = "last_activity_at__date"
         model = DealPoint
+        date_name = "last_activity_at"
+        queryset = dealpoint_queryset()
+    # A period, differenced with the whole count of a cell (an aggregate-only role's), would
+    # tell that one of its points had no activity since: the policy decides who may filter.
+    refuse_filters(
+        actor=actor,
+        asked=asked_filters(
+            departement=departement.code, period_from=period_from, period_to=period_to
+        ),
+        reads={
+            "departement": ("departement",),
+            "period_from": (date_name,),
+            "period_to": (date_name,),
+        },
+        model=model,
+    )
+    scope = policy.aggregate_scope(queryset, actor=actor)
+    date_field = f"{date_name}__date"
     queryset = scope.queryset.filter(departement=departement)
     filters: dict[str, str] = {"departement": departement.code, "source": source}
     if period_from:

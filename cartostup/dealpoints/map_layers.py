@@ -49,6 +49,8 @@ from .selectors import (
     dealpoint_allowed_filters,
     dealpoint_queryset,
     dealpoint_refused_filters,
+    dealpoint_refused_values,
+    refused_filters,
     told_filter,
     told_value,
 )
@@ -448,15 +450,14 @@ def dealpoint_layer(
     points, reduced and placed at their building for a landlord. Audited once."""
     policy.require(actor, policy.Capability.VIEW_MAP)
     scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
-    if not scope.coordinates and (filters or {}).get("q"):
-        # A search on references, names and addresses singles points out: not for counts.
-        raise ValidationError(
-            {"q": [_("La recherche par référence, nom ou adresse n'est pas ouverte aux agrégats.")]}
-        )
     # A reduced view (a landlord) filters only on what it receives (a filter on products
-    # would tell what is sold at its buildings), counts on status and territory only: any
-    # other filter is refused, for a dropped one would read as applied.
-    refused = dealpoint_refused_filters(actor=actor, data=filters)
+    # would tell what is sold at its buildings), counts on status and territory only (a
+    # search on references, names and addresses singles points out): any other filter is
+    # refused, for a dropped one would read as applied.
+    refused = {
+        **dealpoint_refused_values(actor=actor, data=filters),
+        **dealpoint_refused_filters(actor=actor, data=filters),
+    }
     if refused:
         raise ValidationError(refused)
     data = allowed_filter_data(filters or {}, dealpoint_allowed_filters(actor=actor))
@@ -564,6 +565,29 @@ def _report_feature(url: Callable[[int], str] | None) -> Callable[[dict[str, Any
     return feature
 
 
+# The record fields each filter of the reports layer reads (`selectors.refused_filters`).
+REPORT_LAYER_FILTERS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "received_from": ("received_at",),
+    "received_to": ("received_at",),
+}
+
+
+def asked_filters(**values: Any) -> dict[str, Any]:
+    """The filters given a value (those left out are None, an empty list or text)."""
+    return {name: value for name, value in values.items() if value not in (None, "", [], ())}
+
+
+def refuse_filters(
+    *, actor: Any, asked: Mapping[str, Any], reads: Mapping[str, tuple[str, ...]], model: Any
+) -> None:
+    """A 400 (ValidationError) naming each filter of `asked` the policy does not let this
+    actor use on `model`'s records (`selectors.refused_filters`), before anything is read."""
+    refused = refused_filters(actor=actor, data=asked, reads=reads, model=model)
+    if refused:
+        raise ValidationError(refused)
+
+
 def report_layer(
     *,
     actor: Any,
@@ -577,10 +601,16 @@ def report_layer(
     policy.require(actor, policy.Capability.VIEW_MAP)
     if not may_see_report_layer(actor) or policy.visible_fields(actor, Report) is not None:
         raise Http404
+    statuses = [value for value in statuses if value]
+    refuse_filters(
+        actor=actor,
+        asked=asked_filters(status=statuses, received_from=received_from, received_to=received_to),
+        reads=REPORT_LAYER_FILTERS,
+        model=Report,
+    )
     scope = policy.aggregate_scope(Report.objects.all(), actor=actor)
     queryset = scope.queryset
     filters: dict[str, Any] = {}
-    statuses = [value for value in statuses if value]
     if statuses:
         queryset = queryset.filter(status__in=statuses)
         filters["status"] = ",".join(statuses)
@@ -667,6 +697,15 @@ def _operation_feature(
     return feature
 
 
+# The fields of the deal points each filter of the operations layer reads: a period, asked by
+# an aggregate-only role and differenced with the whole count of a hexagon, would date the
+# operations on its points (`selectors.refused_filters`).
+OPERATION_LAYER_FILTERS: dict[str, tuple[str, ...]] = {
+    "period_from": ("operations__occurred_on",),
+    "period_to": ("operations__occurred_on",),
+}
+
+
 def operation_layer(
     *,
     actor: Any,
@@ -679,6 +718,12 @@ def operation_layer(
     policy.require(actor, policy.Capability.VIEW_MAP)
     if policy.visible_fields(actor, DealPoint) is not None:
         raise Http404
+    refuse_filters(
+        actor=actor,
+        asked=asked_filters(period_from=period_from, period_to=period_to),
+        reads=OPERATION_LAYER_FILTERS,
+        model=DealPoint,
+    )
     scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
     queryset = Operation.objects.filter(dealpoint__in=scope.queryset.values("pk"))
     filters: dict[str, Any] = {}

@@ -34,7 +34,12 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointCountFilterSet, DealPointFilterSet, filter_error_messages
+from .filters import (
+    DealPointCountFilterSet,
+    DealPointFilterSet,
+    filter_error_messages,
+    told_status_field,
+)
 from .models import DealPoint, normalise_partner_code
 from .selectors import (
     access_dealpoint,
@@ -44,7 +49,9 @@ from .selectors import (
     dealpoint_name_field,
     dealpoint_queryset,
     dealpoint_refused_filters,
+    dealpoint_status_choices,
     told_value,
+    unknown_status_message,
 )
 
 # Boundaries drawn at once when the page is not opened on one département.
@@ -93,21 +100,30 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     for name in FILTER_FIELDS:
         if name in request.GET:
             sent.setlist(name, request.GET.getlist(name))
-    filterset = filterset_class(sent or None, queryset=dealpoint_queryset().none())
+    statuses = dealpoint_status_choices(actor=actor)
+
+    def bound(data: QueryDict | None) -> DealPointFilterSet:
+        filterset = filterset_class(data, queryset=dealpoint_queryset().none())
+        # A reduced view (a landlord) filters on the statuses it can be told; any other is
+        # refused like an unknown one, as the layer refuses it (set before any validation).
+        told_status_field(
+            filterset.form,
+            choices=statuses,
+            message=unknown_status_message(actor=actor, codes=False),
+        )
+        return filterset
+
+    filterset = bound(sent or None)
     if filterset.is_bound and filterset.form.is_valid():
         # A period typed the French way (01/11/2026, a hand-made link) is sent to the layers,
         # and shown by the date inputs, as the ISO date they read.
         for name in PERIOD_FIELDS:
             if filterset.form.cleaned_data.get(name) and name in sent:
                 sent[name] = filterset.form.cleaned_data[name].isoformat()
-        filterset = filterset_class(sent, queryset=dealpoint_queryset().none())
+        filterset = bound(sent)
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
     refused = dealpoint_refused_filters(actor=actor, data=sent)
-    statuses = policy.told_choices(actor, DealPoint, "status")
-    if "status" in form.fields and len(statuses) < len(DealPointStatus.choices):
-        # A reduced view (a landlord) filters on the statuses it can be told.
-        form.fields["status"].choices = statuses
     api = {
         "dealpoints": reverse("map-dealpoints"),
         "boundaries": reverse("map-boundaries"),

@@ -3,7 +3,7 @@ point records an audit event; lists record their filters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -13,6 +13,7 @@ from django.db.models import Count, F, IntegerField, Max, OuterRef, QuerySet, Su
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
 from cartostup.access.models import Building, Organisation, User
@@ -96,13 +97,17 @@ def dealpoint_list(
     """The deal points the actor may see (merged points excluded), filtered by
     `DealPointFilterSet` (given bound or as its raw data); the listing is audited with its
     filters and `view` (list, map, api...). A filter the actor may not use raises a
-    ValidationError (`dealpoint_refused_filters`). Invalid filters are ignored, as
+    ValidationError (`dealpoint_refused_filters`), and so does a status it may not filter on
+    (`dealpoint_refused_values`). Other invalid filters are ignored, as
     django-filter does: bind a `DealPointFilterSet` yourself to show its errors.
     `action=EXPORT` applies the export rules (TLP:RED stays with its owner); the export audits
     itself (`audit=False`)."""
     queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
     data = filters.data if isinstance(filters, DealPointFilterSet) else filters
-    refused = dealpoint_refused_filters(actor=actor, data=data)
+    refused = {
+        **dealpoint_refused_values(actor=actor, data=data),
+        **dealpoint_refused_filters(actor=actor, data=data),
+    }
     if refused:
         raise ValidationError(refused)
     applied: dict[str, Any] | None = None
@@ -168,33 +173,72 @@ def dealpoint_allowed_filters(*, actor: User) -> tuple[str, ...]:
     """The filters of `DealPointFilterSet` this actor may use: all of them, unless it receives
     a reduced view (a landlord: on what it receives) or counts only (a prefecture, a
     prosecutor's office: on what the policy lets counts be filtered on)."""
-    visible: Iterable[str] | None = policy.aggregate_scope(
-        DealPoint.objects.none(), actor=actor
-    ).filter_fields
-    if visible is None:
-        visible = policy.visible_fields(actor, DealPoint)
-    if visible is None:
-        return tuple(FILTER_FIELDS)
-    return tuple(
-        name for name, needs in FILTER_FIELDS.items() if all(field in visible for field in needs)
-    )
+    refused = policy.refused_filters(actor, DealPoint, FILTER_FIELDS)
+    return tuple(name for name in FILTER_FIELDS if name not in refused)
+
+
+# What a refused filter is told, by why the policy refuses it (`policy.FilterRefusal`).
+_REFUSAL_MESSAGES = {
+    policy.FilterRefusal.AGGREGATE: gettext_lazy("Ce filtre n'est pas ouvert aux comptes agrégés."),
+    policy.FilterRefusal.REDUCED: gettext_lazy(
+        "Ce filtre n'est pas ouvert à votre vue des points de deal."
+    ),
+}
+
+
+def refused_filters(
+    *,
+    actor: User,
+    data: Any,
+    reads: Mapping[str, tuple[str, ...]],
+    model: type[Any] = DealPoint,
+) -> dict[str, list[str]]:
+    """The filters sent in `data` (by name, whatever their value) that this actor may not use,
+    each with why, as the policy decides from the record fields each reads (`reads`: the
+    deal points filter set's `FILTER_FIELDS`, a map layer's own): they are refused, never
+    dropped, for a dropped filter reads as applied (the whole count of a hexagon read as "24
+    crack points"). Every list, layer and export asks this before reading anything."""
+    if not data:
+        return {}
+    asked = {name: fields for name, fields in reads.items() if name in data}
+    refused = policy.refused_filters(actor, model, asked)
+    return {name: [str(_REFUSAL_MESSAGES[why])] for name, why in refused.items()}
 
 
 def dealpoint_refused_filters(*, actor: User, data: Any) -> dict[str, list[str]]:
-    """The filters of `data` (by name, whatever their value) this actor may not use
-    (`dealpoint_allowed_filters`), each with why: they are refused, never dropped, for a
-    dropped filter reads as applied (the whole count of a hexagon read as "24 crack points")."""
-    if not data:
+    """The filters of `DealPointFilterSet` in `data` this actor may not use (`refused_filters`)."""
+    return refused_filters(actor=actor, data=data, reads=FILTER_FIELDS)
+
+
+def dealpoint_status_choices(*, actor: User) -> list[tuple[str, str]]:
+    """The statuses this actor may filter on and read in forms and legends
+    (`policy.told_choices`): a landlord is never told "under investigation"."""
+    return policy.told_choices(actor, DealPoint, "status")
+
+
+def unknown_status_message(*, actor: User, codes: bool = True) -> str:
+    """What a status filter this actor may not use is told: the statuses it may use, by their
+    French label (and their code, `codes`, for the API, whose clients send codes)."""
+    choices = dealpoint_status_choices(actor=actor)
+    values = ", ".join(f"{value} ({label})" if codes else str(label) for value, label in choices)
+    return _("Valeur inconnue (valeurs acceptées : %(values)s).") % {"values": values}
+
+
+def dealpoint_refused_values(*, actor: User, data: Any, codes: bool = True) -> dict[str, list[str]]:
+    """The status filter of `data` when one of its values is not among those this actor may
+    use (`dealpoint_status_choices`), with `unknown_status_message`: an unknown value and a
+    value the actor is never told (a landlord's "investigation") are refused alike, for a
+    value answered otherwise (an empty list where "bogus" is a 400) would tell that it
+    exists."""
+    if not data or "status" not in data:
         return {}
-    allowed = dealpoint_allowed_filters(actor=actor)
-    refused = [name for name in FILTER_FIELDS if name in data and name not in allowed]
-    if not refused:
+    values = data.getlist("status") if hasattr(data, "getlist") else data.get("status")
+    if not isinstance(values, list | tuple):
+        values = [values]
+    allowed = {value for value, _label in dealpoint_status_choices(actor=actor)}
+    if all(str(value) in allowed for value in values):
         return {}
-    if not policy.aggregate_scope(DealPoint.objects.none(), actor=actor).coordinates:
-        message = _("Ce filtre n'est pas ouvert aux comptes agrégés.")
-    else:
-        message = _("Ce filtre n'est pas ouvert à votre vue des points de deal.")
-    return {name: [message] for name in refused}
+    return {"status": [unknown_status_message(actor=actor, codes=codes)]}
 
 
 # The history entries that change what the edit form shows. A point's *edit version* is the

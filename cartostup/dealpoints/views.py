@@ -49,7 +49,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointFilterSet, filter_error_messages
+from .filters import DealPointFilterSet, filter_error_messages, told_status_field
 from .forms import (
     AttachForm,
     DealPointForm,
@@ -151,13 +151,19 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
     for name in list(filterset.form.fields):
         if name not in allowed:
             del filterset.form.fields[name]
-    if "status" in filterset.form.fields:
-        filterset.form.fields["status"].choices = policy.told_choices(
-            request.user, DealPoint, "status"
-        )
+    # A reduced view (a landlord) filters on the statuses it can be told; any other is
+    # refused like an unknown one.
+    told_status_field(
+        filterset.form,
+        choices=selectors.dealpoint_status_choices(actor=request.user),
+        message=selectors.unknown_status_message(actor=request.user, codes=False),
+    )
     # A filter the actor may not use, or an invalid one (a reversed period), is said above
     # the list, which then lists nothing: the unfiltered points would read as filtered.
-    refused = selectors.dealpoint_refused_filters(actor=request.user, data=request.GET)
+    refused = {
+        **selectors.dealpoint_refused_values(actor=request.user, data=request.GET, codes=False),
+        **selectors.dealpoint_refused_filters(actor=request.user, data=request.GET),
+    }
     if refused or (filterset.is_bound and not filterset.form.is_valid()):
         page = paginate(request, DealPoint.objects.none())
     else:

@@ -41,6 +41,8 @@ def _request(params: Any) -> map_layers.LayerRequest:
 
 class DealPointLayerView(CartostupAPIView):
     query_methods = READS_QUERY
+    # Its parameters (the need-to-know tests check that each is placed in their matrix).
+    query_serializer = DealPointLayerInputSerializer
 
     @extend_schema(
         operation_id="map_dealpoints",
@@ -57,12 +59,12 @@ class DealPointLayerView(CartostupAPIView):
             "la fin précède le début répondent 400, jamais un filtre ignoré. Consultation "
             "journalisée."
         ),
-        parameters=[DealPointLayerInputSerializer],
+        parameters=[query_serializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(DealPointLayerInputSerializer, request)
+        params = strict_query(self.query_serializer, request)
         layer = map_layers.dealpoint_layer(
             actor=request.user, request=_request(params), filters=params.filter_data()
         )
@@ -71,6 +73,8 @@ class DealPointLayerView(CartostupAPIView):
 
 class ReportLayerView(CartostupAPIView):
     query_methods = READS_QUERY
+    # Its parameters (the need-to-know tests check that each is placed in their matrix).
+    query_serializer = ReportLayerInputSerializer
 
     @extend_schema(
         operation_id="map_reports",
@@ -79,12 +83,12 @@ class ReportLayerView(CartostupAPIView):
             "Signalements visibles dans l'emprise (analystes seulement), en hexagones ou en "
             "points selon le zoom. Consultation journalisée."
         ),
-        parameters=[ReportLayerInputSerializer],
+        parameters=[query_serializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(ReportLayerInputSerializer, request)
+        params = strict_query(self.query_serializer, request)
         data = params.validated_data
         layer = map_layers.report_layer(
             actor=request.user,
@@ -98,20 +102,24 @@ class ReportLayerView(CartostupAPIView):
 
 class OperationLayerView(CartostupAPIView):
     query_methods = READS_QUERY
+    # Its parameters (the need-to-know tests check that each is placed in their matrix).
+    query_serializer = PeriodInputSerializer
 
     @extend_schema(
         operation_id="map_operations",
         summary="Couche des opérations",
         description=(
             "Opérations sur les points de deal visibles, placées sur leur point (hexagones aux "
-            "zooms larges et pour les rôles qui ne voient que des agrégats). Journalisée."
+            "zooms larges et pour les rôles qui ne voient que des agrégats). La période "
+            "(period_from, period_to) n'est pas ouverte aux comptes agrégés (préfecture, "
+            "parquet) : 400, jamais un filtre ignoré. Journalisée."
         ),
-        parameters=[PeriodInputSerializer],
+        parameters=[query_serializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(PeriodInputSerializer, request)
+        params = strict_query(self.query_serializer, request)
         layer = map_layers.operation_layer(
             actor=request.user,
             request=_request(params),
@@ -123,23 +131,27 @@ class OperationLayerView(CartostupAPIView):
 
 class ProposalLayerView(CartostupAPIView):
     query_methods = READS_QUERY
+    # Its parameters (the need-to-know tests check that each is placed in their matrix).
+    query_serializer = LayerInputSerializer
 
     @extend_schema(
         operation_id="map_proposals",
         summary="Couche des propositions de points à examiner",
         description="Propositions ouvertes de nouveaux points de deal (analystes). Journalisée.",
-        parameters=[LayerInputSerializer],
+        parameters=[query_serializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(LayerInputSerializer, request)
+        params = strict_query(self.query_serializer, request)
         layer = map_layers.proposal_layer(actor=request.user, request=_request(params))
         return Response(layer.as_geojson())
 
 
 class HotspotLayerView(CartostupAPIView):
     query_methods = READS_QUERY
+    # Its parameters (the need-to-know tests check that each is placed in their matrix).
+    query_serializer = HotspotInputSerializer
 
     @extend_schema(
         operation_id="map_hotspots",
@@ -149,14 +161,15 @@ class HotspotLayerView(CartostupAPIView):
             "l'hypothèse de répartition au hasard et correction FDR (alpha 0,05) ; classes hot "
             "(significatif, z > 0), cold (significatif, z < 0), not_significant avec z et p. "
             "Les rôles qui ne voient que des agrégats ne reçoivent que les cellules d'au moins "
-            "CARTOSTUP_MIN_AGGREGATE éléments. Journalisée."
+            "CARTOSTUP_MIN_AGGREGATE éléments, et ne peuvent pas filtrer par période "
+            "(period_from, period_to : 400). Journalisée."
         ),
-        parameters=[HotspotInputSerializer],
+        parameters=[query_serializer],
         responses={200: HotspotOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(HotspotInputSerializer, request)
+        params = strict_query(self.query_serializer, request)
         data = params.validated_data
         return Response(
             hotspots.hotspot_layer(
@@ -171,6 +184,8 @@ class HotspotLayerView(CartostupAPIView):
 
 class BoundaryLayerView(CartostupAPIView):
     query_methods = READS_QUERY
+    # Its parameters (the need-to-know tests check that each is placed in their matrix).
+    query_serializer = BoundaryInputSerializer
 
     @extend_schema(
         operation_id="map_boundaries",
@@ -179,12 +194,12 @@ class BoundaryLayerView(CartostupAPIView):
             "Communes et arrondissements, QPV ou contour d'un département que vous pouvez voir, "
             "simplifiés pour l'affichage."
         ),
-        parameters=[BoundaryInputSerializer],
+        parameters=[query_serializer],
         responses={200: BoundaryOutputSerializer, **ERRORS},
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(BoundaryInputSerializer, request)
+        params = strict_query(self.query_serializer, request)
         return Response(
             map_layers.boundary_layer(
                 actor=request.user,

@@ -4,7 +4,7 @@ every rule is in the services and the policy."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
-from cartostup.core.api import PeriodQueryMixin, date_query_field
+from cartostup.core.api import InputSerializer, PeriodQueryMixin, date_query_field
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -68,86 +68,6 @@ def departement_field(**kwargs: Any) -> serializers.RegexField:
         error_messages={"invalid": _("Code de département invalide (ex. : 13, 2A, 974).")},
         **kwargs,
     )
-
-
-class DealPointInputSerializer(serializers.Serializer):
-    """A new deal point (POST) or the fields to change (PATCH: every field optional)."""
-
-    latitude = serializers.FloatField(min_value=-90, max_value=90)
-    longitude = serializers.FloatField(min_value=-180, max_value=180)
-    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    building_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    stairwell_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    building_id = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
-    )
-    channel = serializers.ChoiceField(choices=DistributionChannel.choices, required=False)
-    products = _choice_list(Product.choices, _("Produits vendus."))
-    opening_hours = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(OPENING_HOUR_TOKENS)),
-        required=False,
-        max_length=len(OPENING_HOUR_TOKENS),
-        help_text=_("Jours et moments d'ouverture, « jour:moment » (ex. « fri:evening »)."),
-    )
-    observed_roles = _choice_list(ObservedRole.choices, _("Rôles observés."))
-    estimated_daily_turnover = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=10**8
-    )
-    confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
-    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    note = serializers.CharField(
-        max_length=2000,
-        required=False,
-        allow_blank=True,
-        help_text=_("Note versée à l'historique du point (modification uniquement)."),
-    )
-    version = serializers.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=2**63 - 1,
-        help_text=_(
-            "Modification uniquement : la `version` du point lue avant de le modifier. Si le "
-            "point a été modifié depuis, rien n'est enregistré (409) ; sans elle, la "
-            "modification s'applique telle quelle."
-        ),
-    )
-
-
-class SharingInputSerializer(serializers.Serializer):
-    """Who a point is shared with (`services.SharingInput`)."""
-
-    distribution = serializers.ChoiceField(
-        choices=Distribution.choices,
-        default=Distribution.TERRITORY,
-        help_text=_(
-            "Qui lit le point (par défaut : les services répressifs du territoire). Un bailleur "
-            "ne voit le point de son bâtiment qu'en « territory » ou « national »."
-        ),
-    )
-    marking = serializers.ChoiceField(
-        choices=Marking.choices,
-        default=Marking.AMBER,
-        help_text=_("Marquage TLP ; « amber_strict » et « red » ne quittent pas les services."),
-    )
-    sharing_group_id = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        max_value=2**31 - 1,
-        help_text=_("Un groupe de partage de votre organisation (diffusion « sharing_group »)."),
-    )
-
-
-class SharingChangeSerializer(SharingInputSerializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-
-
-class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer):
-    """A new deal point, with who it is shared with (by default the services of the
-    territory, TLP:AMBER)."""
 
 
 class DealPointOutputSerializer(serializers.Serializer):
@@ -230,7 +150,127 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
         return policy.told_row(super().to_representation(instance), self.context.get("told", {}))
 
 
-class StatusInputSerializer(serializers.Serializer):
+# How to change what a point's PATCH does not (its life cycle is dated and attributed).
+STATUS_ENDPOINT = _(
+    "changez le statut par POST /api/v1/dealpoints/<id>/status/ (cycle de vie daté et attribué)"
+)
+
+
+class DealPointInputSerializer(InputSerializer):
+    """A new deal point (POST) or the fields to change (PATCH: every field optional). A field
+    it does not write (the status, the reference...) is refused, never dropped."""
+
+    output_serializers: ClassVar[tuple[type[serializers.Serializer], ...]] = (
+        DealPointOutputSerializer,
+        DealPointReducedOutputSerializer,
+    )
+    changed_elsewhere = {
+        "status": STATUS_ENDPOINT,
+        "successor": _(
+            "le successeur se désigne avec le statut « moved », par POST "
+            "/api/v1/dealpoints/<id>/status/"
+        ),
+        "merged_into": _("fusionnez par POST /api/v1/dealpoints/<id>/merge/"),
+        "building": _("le bâtiment se désigne par « building_id »"),
+        **{
+            name: _("changez la diffusion par POST /api/v1/dealpoints/<id>/sharing/")
+            for name in ("distribution", "marking", "sharing_group", "sharing_group_id")
+        },
+    }
+
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    building_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    stairwell_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    building_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    channel = serializers.ChoiceField(choices=DistributionChannel.choices, required=False)
+    products = _choice_list(Product.choices, _("Produits vendus."))
+    opening_hours = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(OPENING_HOUR_TOKENS)),
+        required=False,
+        max_length=len(OPENING_HOUR_TOKENS),
+        help_text=_("Jours et moments d'ouverture, « jour:moment » (ex. « fri:evening »)."),
+    )
+    observed_roles = _choice_list(ObservedRole.choices, _("Rôles observés."))
+    estimated_daily_turnover = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10**8
+    )
+    confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    note = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text=_("Note versée à l'historique du point (modification uniquement)."),
+    )
+    version = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text=_(
+            "Modification uniquement : la `version` du point lue avant de le modifier. Si le "
+            "point a été modifié depuis, rien n'est enregistré (409) ; sans elle, la "
+            "modification s'applique telle quelle."
+        ),
+    )
+
+
+class SharingInputSerializer(InputSerializer):
+    """Who a point is shared with (`services.SharingInput`)."""
+
+    output_serializers: ClassVar[tuple[type[serializers.Serializer], ...]] = (
+        DealPointOutputSerializer,
+    )
+
+    distribution = serializers.ChoiceField(
+        choices=Distribution.choices,
+        default=Distribution.TERRITORY,
+        help_text=_(
+            "Qui lit le point (par défaut : les services répressifs du territoire). Un bailleur "
+            "ne voit le point de son bâtiment qu'en « territory » ou « national »."
+        ),
+    )
+    marking = serializers.ChoiceField(
+        choices=Marking.choices,
+        default=Marking.AMBER,
+        help_text=_("Marquage TLP ; « amber_strict » et « red » ne quittent pas les services."),
+    )
+    sharing_group_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("Un groupe de partage de votre organisation (diffusion « sharing_group »)."),
+    )
+
+
+class SharingChangeSerializer(SharingInputSerializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer):
+    """A new deal point, with who it is shared with (by default the services of the
+    territory, TLP:AMBER)."""
+
+
+# What a point's PATCH changes, for the endpoints that do not.
+POINT_FIELDS_ELSEWHERE = {
+    name: _("modifiez le point par PATCH /api/v1/dealpoints/<id>/")
+    for name in DealPointInputSerializer().get_fields()
+    if name != "note"
+}
+
+
+class StatusInputSerializer(InputSerializer):
+    output_serializers = (DealPointOutputSerializer,)
+    changed_elsewhere = POINT_FIELDS_ELSEWHERE
+
     status = serializers.ChoiceField(choices=DealPointStatus.choices)
     from_status = serializers.ChoiceField(
         choices=DealPointStatus.choices,
@@ -250,37 +290,24 @@ class StatusInputSerializer(serializers.Serializer):
     )
 
 
-class MergeInputSerializer(serializers.Serializer):
+class MergeInputSerializer(InputSerializer):
+    output_serializers = (DealPointOutputSerializer,)
+    changed_elsewhere = {**POINT_FIELDS_ELSEWHERE, "status": STATUS_ENDPOINT}
+
     target = serializers.CharField(
         max_length=20, help_text=_("Référence du point dans lequel fusionner celui-ci.")
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class NoteInputSerializer(serializers.Serializer):
+class NoteInputSerializer(InputSerializer):
+    output_serializers = (DealPointOutputSerializer,)
+    changed_elsewhere = {**POINT_FIELDS_ELSEWHERE, "status": STATUS_ENDPOINT}
+
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 # --- operations, history, reports ----------------------------------------------------------------
-
-
-class OperationInputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=OperationKind.choices)
-    occurred_on = serializers.DateField()
-    outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
-    arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
-    notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
-    service_id = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        max_value=2**31 - 1,
-        help_text=_(
-            "Le service qui a mené l'opération : un des vôtres ou, pour une CROSS ou l'Ofast, "
-            "un service répressif du département du point (par défaut : le premier des vôtres)."
-        ),
-    )
 
 
 class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
@@ -304,6 +331,31 @@ class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
             "notes",
             "recorded_at",
         ]
+
+
+class OperationInputSerializer(InputSerializer):
+    output_serializers = (OperationOutputSerializer,)
+    changed_elsewhere = {
+        "service": _("le service se désigne par « service_id »"),
+        "dealpoint": _("l'opération porte sur le point de l'adresse"),
+    }
+
+    kind = serializers.ChoiceField(choices=OperationKind.choices)
+    occurred_on = serializers.DateField()
+    outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
+    arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+    notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
+    service_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_(
+            "Le service qui a mené l'opération : un des vôtres ou, pour une CROSS ou l'Ofast, "
+            "un service répressif du département du point (par défaut : le premier des vôtres)."
+        ),
+    )
 
 
 class OperationListQuerySerializer(serializers.Serializer):
@@ -342,12 +394,6 @@ class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):
         return event.actor.get_full_name() or event.actor.get_username()
 
 
-class ReportAttachInputSerializer(serializers.Serializer):
-    report = serializers.CharField(
-        max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
-    )
-
-
 class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
     report = serializers.CharField(source="report.reference")
     report_id = serializers.IntegerField()
@@ -372,6 +418,13 @@ class PointReportOutputSerializer(ReportLinkOutputSerializer):
         return timezone.localdate(link.report.received_at).isoformat()
 
 
+class ReportAttachInputSerializer(InputSerializer):
+    output_serializers = (ReportLinkOutputSerializer,)
+    report = serializers.CharField(
+        max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
+    )
+
+
 # --- query strings -------------------------------------------------------------------------------
 
 
@@ -382,6 +435,24 @@ class PagingQuerySerializer(serializers.Serializer):
     offset = serializers.IntegerField(
         required=False, min_value=0, help_text=_("Rang du premier résultat.")
     )
+
+
+class ToldChoiceField(serializers.ChoiceField):
+    """A choice the selector checks against the values the actor may use (its schema lists
+    them all): a landlord's "investigation", a value it is never told, must be refused with
+    the message of an unknown value (`selectors.dealpoint_refused_values`), which only the
+    selector, knowing the actor, can write."""
+
+    # Longer than any code: refused at once (the schema's values are all shorter).
+    max_length = 30
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid_choice", input=data)
+        value = str(data)
+        if len(value) > self.max_length:
+            self.fail("invalid_choice", input=value[: self.max_length])
+        return value
 
 
 class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
@@ -398,7 +469,12 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
         help_text=_("Référence, code partenaire, nom ou adresse."),
     )
     status = serializers.ListField(
-        child=serializers.ChoiceField(choices=DealPointStatus.choices), required=False
+        child=ToldChoiceField(choices=DealPointStatus.choices),
+        required=False,
+        help_text=_(
+            "Statut (répétable). Un bailleur n'utilise que les statuts qui lui sont dits : "
+            "un autre est refusé comme une valeur inconnue."
+        ),
     )
     product = serializers.ListField(
         child=serializers.ChoiceField(choices=Product.choices), required=False

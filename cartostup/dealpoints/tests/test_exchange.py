@@ -167,6 +167,53 @@ def test_export_refused_to_who_only_counts_points(client_for, point):
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
 
 
+@pytest.mark.parametrize(
+    ("params", "lines"),
+    [
+        (
+            {"active_from": "2026-12-01", "active_to": "2026-11-01"},
+            ["Actif jusqu'au : La fin de la période précède son début."],
+        ),
+        (
+            {"status": "bogus"},
+            [
+                "Statut : Valeur inconnue (valeurs acceptées : Signalé, Confirmé, En cours "
+                "d'enquête, Démantelé, Déplacé, Résurgent)."
+            ],
+        ),
+        (
+            {"status": "confirmed", "product": "fentanyl"},
+            ["Produit : Sélectionnez un choix valide. fentanyl n’en fait pas partie."],
+        ),
+    ],
+)
+def test_an_export_whose_filters_cannot_apply_is_the_sites_400_page(
+    client_for, point, params, lines
+):
+    """Not raw text with the filters' codes (« active_to : La fin… »): the site's 400 page in
+    French, each error under its filter's label, and a link back to the list with the same
+    filters (which shows them beside the fields). Nothing is exported or audited."""
+    response = client_for("cross13_analyst").get(EXPORT.format("csv"), params)
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert "Export impossible" in html and "Erreur 400" in html
+    assert 'class="fr-header' in html  # the site's layout, not a bare page
+    found = [
+        line.strip()
+        for line in html.split('role="alert"', 1)[1].split("</ul>", 1)[0].split("<li>")[1:]
+    ]
+    for line in lines:
+        assert escape(line) + "</li>" in found or escape(line) in "".join(found), (line, found)
+    for name in params:
+        assert f"{name} :" not in html, name
+    back = "/points-de-deal/?" + "&amp;".join(
+        f"{name}={value}" for name, value in params.items()
+    ).replace("é", "%C3%A9").replace("ê", "%C3%AA")
+    assert f'href="{back}"' in html, html
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
 # --- import --------------------------------------------------------------------------------------
 
 HEADER = "reference;status;name;latitude;longitude;precision;products;opening_hours;confidence"

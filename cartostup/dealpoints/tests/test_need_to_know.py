@@ -8,13 +8,14 @@ import csv
 import io
 import json
 import random
-from datetime import date
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
 import h3
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from openpyxl import load_workbook
 
@@ -456,17 +457,15 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     csv_text = client.get("/points-de-deal/export.csv").content.decode()
     assert "investigation" not in csv_text and point.partner_code in csv_text
     assert "enquête" not in csv_text and str(DealPointStatus.CONFIRMED.label) in csv_text
-    # Filters select by what the landlord is told.
-    for params, found in (
-        ({"status": "confirmed"}, True),
-        ({"status": "investigation"}, False),
-        ({"status": ["investigation", "reported"]}, False),
-    ):
-        listed = client.get("/api/v1/dealpoints/", params).json()
-        assert (point.partner_code in json.dumps(listed)) is found, params
-        assert bool(_layer(client, bbox=bbox, zoom=16, **params)["features"]) is found, params
-        html = client.get("/points-de-deal/", params).content.decode()
-        assert (point.partner_code in html) is found, params
+    # Filters select by what the landlord is told: "confirmed" finds the point (the status
+    # it is never told is refused like an unknown one: see the test below).
+    listed = client.get("/api/v1/dealpoints/", {"status": "confirmed"}).json()
+    assert point.partner_code in json.dumps(listed)
+    assert _layer(client, bbox=bbox, zoom=16, status="confirmed")["features"]
+    assert (
+        point.partner_code
+        in client.get("/points-de-deal/", {"status": "confirmed"}).content.decode()
+    )
     # The services read the true status.
     analyst = client_for("cross13_analyst")
     assert analyst.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "investigation"
@@ -612,3 +611,209 @@ def test_aggregate_filters_never_leave_a_small_hexagon(world, client_for, person
         {"bbox": MARSEILLE_BBOX, "zoom": 12, "status": ["reported", "confirmed"]},
     )
     assert both.status_code == 400
+
+
+# --- every map layer × every filter × the aggregate-only roles ----------------------------------
+
+AGGREGATE_MESSAGE = "Ce filtre n'est pas ouvert aux comptes agrégés."
+REDUCED_MESSAGE = "Ce filtre n'est pas ouvert à votre vue des points de deal."
+VIEWPORT = {"bbox": MARSEILLE_BBOX, "zoom": "12"}
+# What each layer needs to answer, then every other parameter it reads, as an aggregate-only
+# role (a prefecture, a prosecutor's office) may send it: the viewport and the filters its
+# counts may use (status and département, one value at a time), or refused with a 400 that
+# names the filter; never applied, never dropped (a dropped filter reads as applied).
+LAYER_BASES: dict[str, dict[str, str]] = {
+    "map-dealpoints": VIEWPORT,
+    "map-operations": VIEWPORT,
+    "map-hotspots": {"departement": "13"},
+    "map-boundaries": {"departement": "13"},
+    "map-reports": VIEWPORT,
+    "map-proposals": VIEWPORT,
+}
+AGGREGATE_ALLOWED: dict[str, dict[str, str]] = {
+    "map-dealpoints": {"status": "reported", "departement": "13"},
+    "map-operations": {},
+    "map-hotspots": {"counted": "dealpoints"},
+    "map-boundaries": {"kind": "qpv"},
+}
+AGGREGATE_REFUSED: dict[str, dict[str, str]] = {
+    "map-dealpoints": {
+        "q": "PD-13",
+        "product": "crack",
+        "channel": "fixed",
+        "precision": "stairwell",
+        "commune": "13214",
+        "active_from": "2026-11-25",
+        "active_to": "2026-12-31",
+        "qpv": "true",
+    },
+    "map-operations": {"period_from": "2026-11-20", "period_to": "2026-12-31"},
+    "map-hotspots": {"period_from": "2026-11-25", "period_to": "2026-12-31"},
+}
+# Layers these roles may not open at all, whatever they send (404).
+AGGREGATE_CLOSED: dict[str, dict[str, str]] = {
+    "map-reports": {"status": "new", "received_from": "2026-11-25", "received_to": "2026-12-31"},
+    "map-proposals": {},
+}
+AGGREGATE_CASES = [
+    (name, parameter, value)
+    for name, refused in AGGREGATE_REFUSED.items()
+    for parameter, value in refused.items()
+]
+
+
+def test_the_matrix_names_every_parameter_of_every_map_layer():
+    """A parameter added to a layer must be placed in the matrix (allowed or refused for
+    aggregate-only roles), or this fails: none slips through unchecked."""
+    from cartostup.dealpoints.api import urls_map
+
+    layers: dict[str, Any] = {
+        str(pattern.name): getattr(pattern.callback, "view_class", None)
+        for pattern in urls_map.urlpatterns
+    }
+    assert set(layers) == set(LAYER_BASES)
+    for name, view in layers.items():
+        parameters = set(view.query_serializer().fields)
+        placed = (
+            set(LAYER_BASES[name])
+            | set(AGGREGATE_ALLOWED.get(name, {}))
+            | set(AGGREGATE_REFUSED.get(name, {}))
+            | set(AGGREGATE_CLOSED.get(name, {}))
+        )
+        assert parameters == placed, name
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+@pytest.mark.parametrize(("name", "parameter", "value"), AGGREGATE_CASES)
+def test_aggregate_roles_are_refused_every_finer_filter_on_every_layer(
+    world, client_for, persona, username, name, parameter, value
+):
+    """Each layer × each filter finer than status and département × each aggregate-only
+    role: 400 naming that filter with the policy's message, and nothing counted (no audit
+    event of a read); the same request without the filter answers."""
+    client = client_for(username)
+    base = LAYER_BASES[name]
+    assert client.get(reverse(name), base).status_code == 200
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    response = client.get(reverse(name), {**base, parameter: value})
+    assert response.status_code == 400, (name, parameter, response.content)
+    assert response.json()["errors"] == {parameter: [AGGREGATE_MESSAGE]}
+    assert not AuditEvent.objects.filter(pk__gt=last, actor_id=persona(username).pk).exists()
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_roles_may_use_the_allowed_parameters_and_not_the_closed_layers(
+    world, client_for, username
+):
+    client = client_for(username)
+    for name, allowed in AGGREGATE_ALLOWED.items():
+        response = client.get(reverse(name), {**LAYER_BASES[name], **allowed})
+        assert response.status_code == 200, (name, response.content)
+    for name, parameters in AGGREGATE_CLOSED.items():
+        assert client.get(reverse(name), LAYER_BASES[name]).status_code == 404, name
+        for parameter, value in parameters.items():
+            response = client.get(reverse(name), {**LAYER_BASES[name], parameter: value})
+            assert response.status_code == 404, (name, parameter)
+
+
+@pytest.mark.parametrize("parameter", sorted(set(AGGREGATE_REFUSED["map-dealpoints"]) - {"q"}))
+def test_a_landlord_is_refused_the_same_way_on_its_layer(world, client_for, parameter):
+    """A reduced view (a landlord) filters on status only: the same refusal, its own message;
+    the layers of the services' work (operations, hotspots, reports, proposals) are closed
+    to it."""
+    client = client_for("landlord_13h")
+    value = AGGREGATE_REFUSED["map-dealpoints"][parameter]
+    response = client.get(reverse("map-dealpoints"), {**VIEWPORT, parameter: value})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {parameter: [REDUCED_MESSAGE]}
+    for name in ("map-operations", "map-hotspots", "map-reports", "map-proposals"):
+        assert client.get(reverse(name), LAYER_BASES[name]).status_code == 404, name
+
+
+def test_a_period_on_the_hotspots_no_longer_dates_one_point(world, client_for, persona):
+    """The audit's case: five points in one res 9 cell, one of them last active before the
+    period. An aggregate-only role read 5 without the period and 4 with it: that point was
+    quiet since then. The period is refused; the services keep it."""
+    cluster = world.points_13[:5]
+    DealPoint.objects.filter(pk__in=[p.pk for p in cluster]).update(last_activity_at=timezone.now())
+    quiet = cluster[4]
+    DealPoint.objects.filter(pk=quiet.pk).update(
+        last_activity_at=timezone.now() - timedelta(days=30)
+    )
+    since = (date.today() - timedelta(days=10)).isoformat()
+    prefecture = client_for("prefecture_13")
+    whole = prefecture.get(reverse("map-hotspots"), {"departement": "13"}).json()
+    assert [f["properties"]["count"] for f in whole["features"]] == [5]
+    response = prefecture.get(reverse("map-hotspots"), {"departement": "13", "period_from": since})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"period_from": [AGGREGATE_MESSAGE]}
+    analyst = client_for("cross13_analyst")
+    recent = analyst.get(reverse("map-hotspots"), {"departement": "13", "period_from": since})
+    assert recent.status_code == 200
+    cell = world.points_13[0].h3_r9
+    counts = {f["properties"]["cell"]: f["properties"]["count"] for f in recent.json()["features"]}
+    assert counts[cell] == 4
+    operations = analyst.get(
+        reverse("map-operations"), {**VIEWPORT, "zoom": "16", "period_from": since}
+    )
+    assert operations.status_code == 200 and len(operations.json()["features"]) == 1
+
+
+# --- a status a landlord is never told ----------------------------------------------------------
+
+LANDLORD_STATUS_LABELS = "Signalé, Confirmé, Démantelé, Déplacé, Résurgent"
+LANDLORD_STATUS_CODES = (
+    "reported (Signalé), confirmed (Confirmé), dismantled (Démantelé), moved (Déplacé), "
+    "resurgent (Résurgent)"
+)
+
+
+def _page_errors(html: str) -> list[str]:
+    """The lines of the filter form's error summary (role="alert")."""
+    import re
+
+    box = re.search(r'role="alert"[^>]*>(.*?)</div>', html, re.S)
+    assert box, html[:500]
+    return [line.strip() for line in re.findall(r"<li>(.*?)</li>", box.group(1), re.S)]
+
+
+@pytest.mark.parametrize("asked", ["investigation", ["investigation", "reported"]])
+def test_a_status_a_landlord_is_never_told_is_refused_like_an_unknown_one(
+    world, client_for, persona, asked
+):
+    """Secrecy of investigations: a landlord's `?status=investigation` answered 200 and an
+    empty list in the API and the map, where `?status=bogus` was a 400, and the list page said
+    « investigation n'en fait pas partie »: the difference told that the status exists. Now the
+    list page, the map page, the API list, the map layer and both exports refuse it exactly
+    as an unknown value, listing only the statuses the landlord may use, in French."""
+    client = client_for("landlord_13h")
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    api_message = [f"Valeur inconnue (valeurs acceptées : {LANDLORD_STATUS_CODES})."]
+    page_line = f"Statut : Valeur inconnue (valeurs acceptées : {LANDLORD_STATUS_LABELS})."
+    for status in (asked, "bogus"):
+        for url, params in (
+            ("/api/v1/dealpoints/", {}),
+            (reverse("map-dealpoints"), {"bbox": "5.39,43.34,5.40,43.35", "zoom": 16}),
+            ("/api/v1/dealpoints/export/", {"format": "csv"}),
+        ):
+            response = client.get(url, {**params, "status": status})
+            assert response.status_code == 400, (url, status)
+            assert response.json()["errors"] == {"status": api_message}, (url, status)
+        for path in ("/points-de-deal/", "/carte/"):
+            html = client.get(path, {"status": status}).content.decode()
+            assert _page_errors(html) == [page_line], (path, status)
+            assert "n'en fait pas partie" not in html and "enquête" not in html, path
+            assert world.landlord_point.partner_code not in html, path
+        export = client.get("/points-de-deal/export.csv", {"status": status})
+        assert export.status_code == 400
+        assert _page_errors(export.content.decode()) == [page_line]
+    # No point was read: no listing, no export in the audit trail (the map page lists the
+    # landlord's buildings, audited too).
+    assert not AuditEvent.objects.filter(
+        pk__gt=last, actor_id=persona("landlord_13h").pk, object_type="dealpoints.dealpoint"
+    ).exists()
+    # The services still filter on it, and are told all six statuses when they misspell one.
+    analyst = client_for("cross13_analyst")
+    assert analyst.get("/api/v1/dealpoints/", {"status": "investigation"}).status_code == 200
+    refused = analyst.get("/api/v1/dealpoints/", {"status": "bogus"}).json()["errors"]["status"]
+    assert "investigation (En cours d'enquête)" in refused[0]

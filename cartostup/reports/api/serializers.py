@@ -7,7 +7,7 @@ import math
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from cartostup.core.api import ErrorSerializer
+from cartostup.core.api import ErrorSerializer, InputSerializer
 
 from ..choices import Activity, PeopleCount, Precision, Product, PublicStatus, TimeOfDay, Weekday
 from ..pow import NONCE_MAX_LENGTH
@@ -32,9 +32,11 @@ def _choices(choices: list[tuple[str, str]], label: str) -> serializers.ListFiel
     )
 
 
-class ReportSubmitInputSerializer(serializers.Serializer):
+class ReportSubmitInputSerializer(InputSerializer):
     """A report. Where: `latitude` and `longitude` (a pin; never the reporter's own
     position), or `address` with `commune_code` (INSEE)."""
+
+    changed_elsewhere = {"photo": _("une photo s'envoie en multipart/form-data")}
 
     challenge = serializers.CharField(max_length=64, help_text=_("Défi obtenu par GET challenge."))
     nonce = serializers.CharField(
@@ -120,7 +122,7 @@ class ReportSubmitOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=PublicStatus.choices)
 
 
-class FollowupInputSerializer(serializers.Serializer):
+class FollowupInputSerializer(InputSerializer):
     receipt = serializers.CharField(max_length=64)
 
 
@@ -140,7 +142,7 @@ class FollowupOutputSerializer(serializers.Serializer):
     messages = FollowupMessageSerializer(many=True)
 
 
-class MessageInputSerializer(serializers.Serializer):
+class MessageInputSerializer(InputSerializer):
     receipt = serializers.CharField(max_length=64)
     text = serializers.CharField(max_length=2000)
 
