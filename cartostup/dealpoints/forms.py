@@ -376,7 +376,10 @@ class OperationForm(ServiceForm):
     outcome = forms.ChoiceField(
         label=_("Résultat"),
         choices=OperationOutcome.choices,
-        help_text=_("« Point démantelé » fait passer le point au statut démantelé."),
+        help_text=_(
+            "« Point démantelé » fait passer le point au statut démantelé (sauf s'il l'est déjà, "
+            "ou s'il a été déplacé : la fiche le dit)."
+        ),
     )
     arrests = forms.IntegerField(
         label=_("Personnes interpellées"), min_value=0, max_value=1000, initial=0
