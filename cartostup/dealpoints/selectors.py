@@ -418,15 +418,21 @@ def _visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
     )
 
 
-def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
-    """The reports tied to a point (attached and proposed), its operations, its history
-    (newest first) and the points it is related to (successor, predecessors, merged points:
-    only those the actor may see). Call after `access_dealpoint`, which audits the read."""
-    links = list(
+def dealpoint_links(*, dealpoint: DealPoint) -> list[ReportLink]:
+    """The reports tied to a point (attached, lent by a merge, proposed; not the refused
+    ones), newest first. Call after `access_dealpoint`, which audits the read."""
+    return list(
         dealpoint.links.exclude(decision=LinkDecision.REJECTED)
         .select_related("report", "decided_by")
         .order_by("-report__received_at", "-pk")
     )
+
+
+def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
+    """The reports tied to a point (attached and proposed), its operations, its history
+    (newest first) and the points it is related to (successor, predecessors, merged points:
+    only those the actor may see). Call after `access_dealpoint`, which audits the read."""
+    links = dealpoint_links(dealpoint=dealpoint)
     report_ids = {link.report_id for link in links}
     visible: frozenset[int] = frozenset()
     if report_ids and policy.can(actor, policy.Capability.TRIAGE_REPORTS):

@@ -462,8 +462,8 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         _require_field(_actor(request), "reports")
         point = _point(_actor(request), pk)
         strict_query(PagingQuerySerializer, request)
-        detail = selectors.dealpoint_detail(actor=_actor(request), dealpoint=point)
-        page = self.paginate_queryset([*detail.attached, *detail.proposed])
+        # Only the links: the record's operations and history are not read for this.
+        page = self.paginate_queryset(selectors.dealpoint_links(dealpoint=point))
         return self.get_paginated_response(PointReportOutputSerializer(page, many=True).data)
 
     @extend_schema(

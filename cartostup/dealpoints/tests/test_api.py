@@ -10,7 +10,6 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import services
@@ -25,22 +24,6 @@ SAINT_DENIS = (48.936, 2.357)
 
 def detail(point: DealPoint, suffix: str = "") -> str:
     return f"{LIST}{point.pk}/{suffix}"
-
-
-@pytest.fixture
-def analyst(persona):
-    return persona("cross13_analyst")
-
-
-@pytest.fixture
-def building(persona):
-    return building_create(
-        actor=persona("landlord_13h"),
-        name="Bâtiment B",
-        address="12 allée des Amandiers, 13014 Marseille",
-        latitude=MARSEILLE_14[0],
-        longitude=MARSEILLE_14[1],
-    )
 
 
 @pytest.fixture

@@ -17,34 +17,17 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from cartostup.access.choices import Marking
-from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import exchange, services
 from cartostup.dealpoints.choices import DealPointStatus, EventKind
 from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.rules import LANDLORD_FIELDS
-from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint
+from cartostup.dealpoints.tests.factories import dealpoint
 
 EXPORT = "/points-de-deal/export.{}"
 IMPORT = "/points-de-deal/importer/"
 SAINT_DENIS = (48.936, 2.357)
-
-
-@pytest.fixture
-def analyst(persona):
-    return persona("cross13_analyst")
-
-
-@pytest.fixture
-def building(persona):
-    return building_create(
-        actor=persona("landlord_13h"),
-        name="Bâtiment B",
-        address="12 allée des Amandiers, 13014 Marseille",
-        latitude=MARSEILLE_14[0],
-        longitude=MARSEILLE_14[1],
-    )
 
 
 @pytest.fixture

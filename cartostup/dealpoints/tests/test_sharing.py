@@ -10,29 +10,13 @@ from django.urls import reverse
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
-from cartostup.access.services import building_create, sharing_group_create
+from cartostup.access.services import sharing_group_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import services
 from cartostup.dealpoints.choices import EventKind
 from cartostup.dealpoints.models import DealPoint
-from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint, dealpoint_input
-
-
-@pytest.fixture
-def analyst(persona):
-    return persona("cross13_analyst")
-
-
-@pytest.fixture
-def building(persona):
-    return building_create(
-        actor=persona("landlord_13h"),
-        name="Bâtiment B",
-        address="12 allée des Amandiers, 13014 Marseille",
-        latitude=MARSEILLE_14[0],
-        longitude=MARSEILLE_14[1],
-    )
+from cartostup.dealpoints.tests.factories import dealpoint, dealpoint_input
 
 
 @pytest.fixture
