@@ -1,8 +1,14 @@
-"""Settings for `make run`: a local demo on SQLite."""
+"""Settings for `make run`: a local demo on SQLite.
+
+The demo runs as its users will meet it: DEBUG off, so an unknown address or an error shows the
+site's French pages, not Django's technical ones; `CARTOSTUP_DEBUG=1 make run` turns DEBUG on for
+development. Demo accounts and data are allowed (CARTOSTUP_DEMO), and WhiteNoise serves the
+static files straight from the installed packages (no `collectstatic` step)."""
 
 import os
 
-os.environ.setdefault("CARTOSTUP_DEBUG", "1")
+os.environ.setdefault("CARTOSTUP_DEBUG", "0")
+os.environ.setdefault("CARTOSTUP_DEMO", "1")
 
 from .base import *  # noqa: F403
 from .base import DATA_DIR
@@ -24,3 +30,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
