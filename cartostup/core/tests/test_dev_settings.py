@@ -57,4 +57,3 @@ def test_the_demo_runs_without_debug_and_shows_french_error_pages(tmp_path):
 
 def test_debug_is_an_explicit_choice(tmp_path):
     assert _probe(tmp_path, CARTOSTUP_DEBUG="1")["debug"] == "True"
-
