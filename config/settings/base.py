@@ -175,6 +175,9 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # JSON only: the browsable API's pages are in English and need a serializer on every view
+    # (a browser opening an endpoint receives the JSON; the schema is at /api/schema/).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PERMISSION_CLASSES": ["cartostup.access.api.IsVerifiedMember"],
     "DEFAULT_SCHEMA_CLASS": "cartostup.core.api.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
