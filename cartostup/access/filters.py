@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
@@ -17,6 +22,75 @@ from .models import Organisation, User
 
 class DsfrFilterForm(DsfrBaseForm):
     """DSFR rendering of the filters."""
+
+
+def unknown_choice_message(choices: Iterable[tuple[Any, Any]], *, codes: bool = False) -> str:
+    """What a filter told a value it does not offer says: the values it accepts, by their
+    French label (and their code with `codes`: for the API and hand-made links, which send
+    codes), never Django's « Sélectionnez un choix valide » that repeats the value back."""
+    values = ", ".join(
+        f"{value} ({label})" if codes else str(label) for value, label in choices if value != ""
+    )
+    return gettext("Valeur inconnue (valeurs acceptées : %(values)s).") % {"values": values}
+
+
+# The same, for a field declared at import time (read in the language of the request).
+unknown_choice_message_lazy = lazy(unknown_choice_message, str)
+
+
+# The values a yes/no filter reads (what the pages' selects and the API send).
+BOOLEAN_CHOICES = [("true", _("Oui")), ("false", _("Non"))]
+_TRUE = ("true", "True", "1")
+_FALSE = ("false", "False", "0")
+
+
+class StrictNullBooleanField(forms.NullBooleanField):
+    """Yes, no or either, refusing any other value (`unknown_choice_message`): Django's own
+    reads « zzz » as "either", and `?qpv=zzz` listed and exported every point unfiltered."""
+
+    widget = forms.Select(choices=[("", _("Indifférent")), *BOOLEAN_CHOICES])
+    default_error_messages = {"invalid": unknown_choice_message_lazy(BOOLEAN_CHOICES, codes=True)}
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
+        if value is None or value == "":
+            return None
+        if value is True or value in _TRUE:
+            return True
+        if value is False or value in _FALSE:
+            return False
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+    def validate(self, value: Any) -> None:
+        if value is None and self.required:
+            raise ValidationError(self.error_messages["required"], code="required")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """A yes/no filter that refuses what it cannot read (`StrictNullBooleanField`)."""
+
+    field_class = StrictNullBooleanField
+
+
+def filter_error_messages(
+    filterset: django_filters.FilterSet, refused: dict[str, list[str]] | None = None
+) -> list[str]:
+    """The filters' errors as « Label : message » lines, for the error summary of a filter form
+    (`role="alert"`, `partials/filter_errors.html`): the bound form's own (a reversed
+    period...) and the `refused` filters (those the actor may not use, whose fields the form
+    does not show)."""
+    errors: dict[str, list[str]] = {}
+    if filterset.is_bound:
+        errors.update({name: list(messages) for name, messages in filterset.form.errors.items()})
+    # A refused filter says so, not what is wrong with its value.
+    errors.update(refused or {})
+    lines = []
+    for name, messages in errors.items():
+        field = filterset.base_filters.get(name)
+        if field is None or not field.label:
+            lines.extend(messages)
+        else:
+            lines.extend(f"{field.label} : {message}" for message in messages)
+    return lines
 
 
 class AppliedFiltersMixin:

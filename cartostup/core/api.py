@@ -203,15 +203,22 @@ def strict_query(
     return params
 
 
-def date_query_field(**kwargs: Any) -> serializers.DateField:
-    """An optional date of a query (a period's start or end): ISO, or JJ/MM/AAAA as the
-    pages' filters read it (`dates.DATE_INPUT_FORMATS`), refused with their French message
-    (REST framework's own names the format « YYYY-MM-DD », and the map showed it beside its
-    French filters)."""
+def date_field(**kwargs: Any) -> serializers.DateField:
+    """A date the API reads (a body's, a query's): ISO, or JJ/MM/AAAA as the pages read it
+    (`dates.DATE_INPUT_FORMATS`), refused with their French message (`dates.DATE_INVALID`):
+    REST framework's own names the format « YYYY-MM-DD », and an operation's date said so
+    while its form said « Saisissez une date valide » and the map filters yet another thing.
+    Every date field of a serializer that reads input is built here."""
     formats = [ISO_8601 if fmt == "%Y-%m-%d" else fmt for fmt in DATE_INPUT_FORMATS]
     return serializers.DateField(
-        required=False, input_formats=formats, error_messages={"invalid": DATE_INVALID}, **kwargs
+        input_formats=formats, error_messages={"invalid": DATE_INVALID}, **kwargs
     )
+
+
+def date_query_field(**kwargs: Any) -> serializers.DateField:
+    """An optional date of a query (a period's start or end), read as `date_field` (the map
+    showed REST framework's « YYYY-MM-DD » beside its French filters)."""
+    return date_field(required=False, **kwargs)
 
 
 class PeriodQueryMixin:

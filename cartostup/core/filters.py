@@ -12,19 +12,23 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
-from .choices import AuditAction
-from .models import AuditEvent
+from cartostup.access.filters import unknown_choice_message_lazy
 
-# The browser's date picker sends ISO dates; a typed French date is accepted too.
-DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y"]
+from .choices import AuditAction
+from .dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
+from .models import AuditEvent
 
 
 class AuditFilterForm(DsfrBaseForm):
+    """A period that ends before it starts is an error on its end (`dates.period_errors`, as
+    every period filter says it)."""
+
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", _("La date de fin précède la date de début."))
+        data = super().clean() or {}
+        errors = period_errors(data.get("date_from"), data.get("date_to"), end_name="date_to")
+        for name, messages in errors.items():
+            for message in messages:
+                self.add_error(name, message)
         return data
 
 
@@ -40,7 +44,10 @@ class AuditEventFilterSet(django_filters.FilterSet):
         field_name="organisation_name", lookup_expr="icontains", label=_("Organisation")
     )
     action = django_filters.ChoiceFilter(
-        choices=AuditAction.choices, label=_("Action"), empty_label=_("Toutes les actions")
+        choices=AuditAction.choices,
+        label=_("Action"),
+        empty_label=_("Toutes les actions"),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(AuditAction.choices)},
     )
     object_type = django_filters.CharFilter(
         field_name="object_type",
@@ -54,13 +61,15 @@ class AuditEventFilterSet(django_filters.FilterSet):
     date_from = django_filters.DateFilter(
         method="filter_date_from",
         label=_("Du"),
-        input_formats=DATE_FORMATS,
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = django_filters.DateFilter(
         method="filter_date_to",
         label=_("Au (inclus)"),
-        input_formats=DATE_FORMATS,
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 

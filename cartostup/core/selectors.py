@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from cartostup.access import policy
@@ -29,10 +30,14 @@ def audit_event_list(
 ) -> AuditEventFilterSet:
     """The events the actor may browse, newest first, filtered; records a LIST event.
 
-    Returns the bound filter set: `.qs` is empty when the filters are invalid, `.form` explains
-    why."""
+    Returns the bound filter set: `.qs` is empty when the filters are invalid (nothing is
+    read then, nor recorded), `.form` explains why; django-filter would ignore the invalid
+    fields and list the whole trail under an error banner."""
     filterset = _audit_filterset(actor=actor, filters=filters)
-    valid = filterset.is_valid()
+    valid = filterset.is_valid()  # False when unbound (no filter): the whole trail
+    if filterset.is_bound and not valid:
+        filterset.queryset = AuditEvent.objects.none()
+        return filterset
     details: dict[str, Any] = {"filters": filterset.applied_filters() if valid else {}}
     if page is not None:
         details["page"] = page
@@ -74,10 +79,18 @@ def audit_event_export(
     *, actor: Any, filters: QueryDict | dict[str, Any] | None
 ) -> tuple[int, Iterator[dict[str, Any]]]:
     """The filtered events for a CSV export, read in chunks; records an EXPORT event with the
-    filters and the number of events. Invalid filters export nothing."""
+    filters and the number of events. Invalid filters raise a ValidationError (each field's
+    messages) and export nothing: a file with only its header would read as "no event"."""
     filterset = _audit_filterset(actor=actor, filters=filters)
-    valid = filterset.is_valid()
-    queryset = filterset.qs if valid else AuditEvent.objects.none()
+    valid = filterset.is_valid()  # False when unbound (no filter): the whole trail
+    if filterset.is_bound and not valid:
+        raise ValidationError(
+            {
+                name: [str(message) for message in messages]
+                for name, messages in filterset.errors.items()
+            }
+        )
+    queryset = filterset.qs
     count = queryset.count()
     event = audit_record(
         actor=actor,

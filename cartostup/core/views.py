@@ -7,15 +7,20 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
+from cartostup.access.filters import filter_error_messages
 
 from . import selectors
+from .filters import AuditEventFilterSet
+from .models import AuditEvent
 from .paging import paginate
 
 
@@ -44,6 +49,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         {
             "page_title": _("Journal d'audit"),
             "filter_form": filterset.form,
+            "filter_errors": filter_error_messages(filterset),
             "page_obj": page,
             "events": page.object_list,
             "export_query": query.urlencode(),
@@ -103,10 +109,27 @@ EXPORT_HEADER = (
 )
 
 
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The filtered events as CSV (streamed; recorded as an EXPORT event)."""
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The filtered events as CSV (streamed; recorded as an EXPORT event); invalid filters
+    answer the site's 400 page (« Export impossible ») with their errors."""
     policy.require(request.user, policy.Capability.BROWSE_AUDIT)
-    _count, rows = selectors.audit_event_export(actor=request.user, filters=request.GET)
+    try:
+        _count, rows = selectors.audit_event_export(actor=request.user, filters=request.GET)
+    except ValidationError as error:
+        # As the deal points' export: the site's 400 page, each error with its filter's label,
+        # and a link back to the list with the same filters (which says them beside the fields).
+        query = request.GET.urlencode()
+        context = {
+            "page_title": _("Export impossible"),
+            "filter_errors": filter_error_messages(
+                AuditEventFilterSet(queryset=AuditEvent.objects.none()), error.message_dict
+            ),
+            "list_url": reverse("core:audit_list") + (f"?{query}" if query else ""),
+            "correct_hint": _(
+                "Corrigez les filtres sur le journal d'audit, puis exportez de nouveau."
+            ),
+        }
+        return render(request, "export_refused.html", context, status=400)
     writer = csv.writer(_Echo(), delimiter=";")
 
     def lines() -> Iterator[str]:

@@ -731,22 +731,42 @@ def _hours(tokens: list[str]) -> list[str]:
 EARLIEST_YEAR = 1990
 
 
+# The French ways a spreadsheet writes a date (what the list and the map read too,
+# `core.dates.DATE_INPUT_FORMATS`), besides ISO 8601.
+FRENCH_MOMENT_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+
+
+def _parse_moment(text: str) -> datetime | None:
+    """`text` as a moment: ISO 8601 (a date, or a date and time) or the French JJ/MM/AAAA
+    (with HH:MM); None if it is neither, or an impossible date (31/02/2026, 2026-02-31)."""
+    try:
+        moment = parse_datetime(text)
+        if moment is not None:
+            return moment
+        day = parse_date(text)
+        if day is not None:
+            return datetime.combine(day, time.min)
+    except ValueError:
+        return None
+    for fmt in FRENCH_MOMENT_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def _moment(value: Any, name: str, errors: dict[str, list[str]]) -> datetime | None:
     text = _text(value, name, errors)
     if not text:
         return None
-    moment: datetime | None = None
-    try:
-        moment = parse_datetime(text)
-        if moment is None:
-            day = parse_date(text)
-            if day is not None:
-                moment = datetime.combine(day, time.min)
-    except ValueError:
-        moment = None
+    moment = _parse_moment(text)
     if moment is None:
         errors.setdefault(name, []).append(
-            _("Date invalide (format attendu : AAAA-MM-JJ ou AAAA-MM-JJTHH:MM).")
+            _(
+                "Date invalide : indiquez une date au format JJ/MM/AAAA (ou JJ/MM/AAAA HH:MM) "
+                "ou AAAA-MM-JJ (ou AAAA-MM-JJTHH:MM)."
+            )
         )
         return None
     if moment.year < EARLIEST_YEAR:
@@ -886,9 +906,10 @@ def import_columns() -> list[ImportColumn]:
         return ", ".join(label % {"label": text, "code": code} for code, text in kind.choices)
 
     listed = _("Plusieurs valeurs séparées par « | ». ")
-    moment = _("AAAA-MM-JJ ou AAAA-MM-JJTHH:MM, depuis %(year)s, pas dans le futur.") % {
-        "year": EARLIEST_YEAR
-    }
+    moment = _(
+        "JJ/MM/AAAA (ou JJ/MM/AAAA HH:MM) ou AAAA-MM-JJ (ou AAAA-MM-JJTHH:MM), depuis "
+        "%(year)s, pas dans le futur."
+    ) % {"year": EARLIEST_YEAR}
     return [
         ImportColumn(
             "reference",

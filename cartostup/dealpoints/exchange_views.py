@@ -47,8 +47,11 @@ def dealpoint_export(request: HttpRequest, format: str) -> HttpResponse:
                 DealPointFilterSet(queryset=DealPoint.objects.none()), error.message_dict
             ),
             "list_url": reverse("dealpoints:list") + (f"?{query}" if query else ""),
+            "correct_hint": _(
+                "Corrigez les filtres sur la liste des points de deal, puis exportez de nouveau."
+            ),
         }
-        return render(request, "dealpoints/exchange/export_refused.html", context, status=400)
+        return render(request, "export_refused.html", context, status=400)
     response = HttpResponse(exported.content, content_type=exported.content_type)
     response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
     response["Cache-Control"] = "no-store"

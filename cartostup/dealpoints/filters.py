@@ -6,12 +6,19 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
+from cartostup.access.filters import (
+    AppliedFiltersMixin,
+    DsfrFilterForm,
+    StrictBooleanFilter,
+    filter_error_messages,
+    unknown_choice_message_lazy,
+)
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
-from cartostup.territories.models import Commune
+from cartostup.territories.models import Commune, Departement
 
 from .choices import DealPointStatus, DistributionChannel, Precision, Product
 from .models import DealPoint, normalise_partner_code
@@ -28,9 +35,20 @@ def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -
     return queryset.filter(condition)
 
 
+# Re-exported: the deal points' pages import it from here.
+__all__ = ["filter_error_messages"]
+
+
 class DealPointFilterForm(DsfrFilterForm):
     """The filters' form: a period of activity that ends before it starts is an error on its
-    end (`dates.period_errors`, as the map layers say it), not an empty list or map."""
+    end (`dates.period_errors`, as the map layers say it), not an empty list or map; so is a
+    département that does not exist (99), which would list nothing."""
+
+    def clean_departement(self) -> str:
+        code = str(self.cleaned_data.get("departement") or "").strip().upper()
+        if code and not Departement.objects.filter(code=code).exists():
+            raise ValidationError(_("Département inconnu (ex. : 13, 2A, 974)."), code="unknown")
+        return code
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -50,13 +68,21 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
     )
     status = django_filters.MultipleChoiceFilter(choices=DealPointStatus.choices, label=_("Statut"))
     product = django_filters.MultipleChoiceFilter(
-        choices=Product.choices, method="filter_products", label=_("Produit")
+        choices=Product.choices,
+        method="filter_products",
+        label=_("Produit"),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(Product.choices)},
     )
     channel = django_filters.MultipleChoiceFilter(
-        choices=DistributionChannel.choices, label=_("Mode de distribution")
+        choices=DistributionChannel.choices,
+        label=_("Mode de distribution"),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(DistributionChannel.choices)},
     )
     precision = django_filters.ChoiceFilter(
-        choices=Precision.choices, label=_("Précision"), empty_label=_("Toutes")
+        choices=Precision.choices,
+        label=_("Précision"),
+        empty_label=_("Toutes"),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(Precision.choices)},
     )
     departement = django_filters.CharFilter(
         field_name="departement__code", label=_("Département (code)"), max_length=3
@@ -83,7 +109,7 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         error_messages={"invalid": DATE_INVALID},
         widget=forms.DateInput(attrs={"type": "date"}),
     )
-    qpv = django_filters.BooleanFilter(
+    qpv = StrictBooleanFilter(
         field_name="priority_neighbourhood", lookup_expr="isnull", exclude=True, label=_("En QPV")
     )
 
@@ -161,24 +187,3 @@ def told_status_field(form: Any, *, choices: list[tuple[str, str]], message: str
     empty = [(value, label) for value, label in field.choices if value == ""]
     field.choices = [*empty, *choices]
     field.error_messages["invalid_choice"] = message
-
-
-def filter_error_messages(
-    filterset: DealPointFilterSet, refused: dict[str, list[str]] | None = None
-) -> list[str]:
-    """The filters' errors as « Label : message » lines, for the error summary of a filter form
-    (`role="alert"`): the bound form's own (a reversed period...) and the `refused` filters
-    (`selectors.dealpoint_refused_filters`), whose fields the form does not show."""
-    errors: dict[str, list[str]] = {}
-    if filterset.is_bound:
-        errors.update({name: list(messages) for name, messages in filterset.form.errors.items()})
-    # A refused filter says so, not what is wrong with its value.
-    errors.update(refused or {})
-    lines = []
-    for name, messages in errors.items():
-        field = filterset.base_filters.get(name)
-        if field is None or not field.label:
-            lines.extend(messages)
-        else:
-            lines.extend(f"{field.label} : {message}" for message in messages)
-    return lines

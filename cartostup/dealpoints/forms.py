@@ -19,6 +19,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.models import Building, Organisation, SharingGroup
+from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID
 
 from . import selectors, services
 from .choices import (
@@ -370,8 +371,13 @@ class OperationForm(ServiceForm):
     """An operation on the point (`services.OperationInput`)."""
 
     kind = forms.ChoiceField(label=_("Type d'opération"), choices=OperationKind.choices)
+    # Read and refused as every date of the site (`core.dates`), not « Saisissez une date
+    # valide. ».
     occurred_on = forms.DateField(
-        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Date"),
+        input_formats=DATE_INPUT_FORMATS,
+        error_messages={"invalid": DATE_INVALID},
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     outcome = forms.ChoiceField(
         label=_("Résultat"),

@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, F, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
+from cartostup.access.filters import unknown_choice_message
 from cartostup.access.models import Building, Organisation, User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
@@ -98,8 +98,9 @@ def dealpoint_list(
     `DealPointFilterSet` (given bound or as its raw data); the listing is audited with its
     filters and `view` (list, map, api...). A filter the actor may not use raises a
     ValidationError (`dealpoint_refused_filters`), and so does a status it may not filter on
-    (`dealpoint_refused_values`). Other invalid filters are ignored, as
-    django-filter does: bind a `DealPointFilterSet` yourself to show its errors.
+    (`dealpoint_refused_values`) and any invalid filter (`?qpv=zzz`, a reversed period): never
+    ignored, as django-filter would, for the unfiltered points would read as filtered. Bind a
+    `DealPointFilterSet` yourself to show its errors beside its fields.
     `action=EXPORT` applies the export rules (TLP:RED stays with its owner); the export audits
     itself (`audit=False`)."""
     queryset = policy.restrict(dealpoint_queryset(), actor=actor, action=action)
@@ -120,8 +121,15 @@ def dealpoint_list(
             applied = asked.applied_filters()  # audited as asked
             data, queryset = told_filter(actor=actor, data=data, queryset=queryset)
     filterset = DealPointFilterSet(data or None, queryset=queryset)
+    if data and not filterset.is_valid():
+        raise ValidationError(
+            {
+                name: [str(message) for message in messages]
+                for name, messages in filterset.errors.items()
+            }
+        )
     if applied is None:
-        applied = filterset.applied_filters() if data and filterset.is_valid() else {}
+        applied = filterset.applied_filters() if data else {}
     if audit:
         audit_record(
             actor=actor,
@@ -129,7 +137,7 @@ def dealpoint_list(
             object_type=DealPoint._meta.label_lower,
             details={"filters": applied, "view": view},
         )
-    return filterset.qs if data and filterset.is_valid() else queryset
+    return filterset.qs if data else queryset
 
 
 # --- pages: list, detail, permissions (appended for the deal-point pages) -------------------------
@@ -219,9 +227,7 @@ def dealpoint_status_choices(*, actor: User) -> list[tuple[str, str]]:
 def unknown_status_message(*, actor: User, codes: bool = True) -> str:
     """What a status filter this actor may not use is told: the statuses it may use, by their
     French label (and their code, `codes`, for the API, whose clients send codes)."""
-    choices = dealpoint_status_choices(actor=actor)
-    values = ", ".join(f"{value} ({label})" if codes else str(label) for value, label in choices)
-    return _("Valeur inconnue (valeurs acceptées : %(values)s).") % {"values": values}
+    return unknown_choice_message(dealpoint_status_choices(actor=actor), codes=codes)
 
 
 def dealpoint_refused_values(*, actor: User, data: Any, codes: bool = True) -> dict[str, list[str]]:

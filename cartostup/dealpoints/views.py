@@ -14,7 +14,6 @@ from datetime import date
 from typing import Any
 
 import django_filters
-from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -29,6 +28,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
+from cartostup.access.filters import unknown_choice_message_lazy
 from cartostup.access.models import User
 from cartostup.core.paging import paginate
 
@@ -112,24 +112,13 @@ class DealPointPageFilterSet(DealPointFilterSet):
         method="filter_products",
         label=gettext_lazy("Produit"),
         widget=InlineCheckboxSelectMultiple,
+        error_messages={"invalid_choice": unknown_choice_message_lazy(Product.choices)},
     )
     channel = django_filters.MultipleChoiceFilter(
         choices=DistributionChannel.choices,
         label=gettext_lazy("Mode de distribution"),
         widget=InlineCheckboxSelectMultiple,
-    )
-    qpv = django_filters.BooleanFilter(
-        field_name="priority_neighbourhood",
-        lookup_expr="isnull",
-        exclude=True,
-        label=gettext_lazy("En QPV"),
-        widget=django_forms.Select(
-            choices=[
-                ("", gettext_lazy("Indifférent")),
-                ("true", gettext_lazy("Oui")),
-                ("false", gettext_lazy("Non")),
-            ]
-        ),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(DistributionChannel.choices)},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from cartostup.access import policy
@@ -25,15 +26,23 @@ def report_list(
 ) -> QuerySet[Report]:
     """The reports the actor may see (the triage queue), filtered by `ReportFilterSet` (given
     as a bound filter set or its raw data), the listing audited with its filters and `view`
-    (table, map). Invalid filters are ignored, as django-filter does; bind a
-    `ReportFilterSet` yourself to show its errors."""
+    (table, map). Invalid filters (`?status=zzz`, a reversed period) raise a ValidationError,
+    never ignored as django-filter would: the whole queue would read as filtered. Bind a
+    `ReportFilterSet` yourself to show its errors beside its fields."""
     queryset = policy.restrict(
         Report.objects.select_related("commune", "departement", "priority_neighbourhood"),
         actor=actor,
     )
     data = filters.data if isinstance(filters, ReportFilterSet) else filters
     filterset = ReportFilterSet(data or None, queryset=queryset)
-    applied = filterset.applied_filters() if data and filterset.is_valid() else {}
+    if data and not filterset.is_valid():
+        raise ValidationError(
+            {
+                name: [str(message) for message in messages]
+                for name, messages in filterset.errors.items()
+            }
+        )
+    applied = filterset.applied_filters() if data else {}
     audit_record(
         actor=actor,
         action=AuditAction.LIST,

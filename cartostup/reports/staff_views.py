@@ -18,6 +18,7 @@ from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import (
     FileResponse,
     Http404,
@@ -38,6 +39,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
+from cartostup.access.filters import filter_error_messages, unknown_choice_message_lazy
 from cartostup.access.models import Building, User
 from cartostup.core.dates import week_start
 from cartostup.core.paging import paginate
@@ -274,32 +276,14 @@ def landlord_report_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 class TriageFilterSet(ReportFilterSet):
-    """The reports filter set, with the widgets of the triage page (check boxes, calendars)."""
+    """The reports filter set, with the widgets of the triage page (check boxes; the dates'
+    calendars and the yes/no select are the shared set's)."""
 
     status = django_filters.MultipleChoiceFilter(
-        choices=Status.choices, label=gettext_lazy("Statut"), widget=InlineCheckboxSelectMultiple
-    )
-    received_from = django_filters.DateFilter(
-        field_name="received_at",
-        lookup_expr="date__gte",
-        label=gettext_lazy("Reçu à partir du"),
-        widget=django_forms.DateInput(attrs={"type": "date"}),
-    )
-    received_to = django_filters.DateFilter(
-        field_name="received_at",
-        lookup_expr="date__lte",
-        label=gettext_lazy("Reçu jusqu'au"),
-        widget=django_forms.DateInput(attrs={"type": "date"}),
-    )
-    awaiting_matching = django_filters.BooleanFilter(
-        label=gettext_lazy("En attente de rapprochement"),
-        widget=django_forms.Select(
-            choices=[
-                ("", gettext_lazy("Indifférent")),
-                ("true", gettext_lazy("Oui")),
-                ("false", gettext_lazy("Non")),
-            ]
-        ),
+        choices=Status.choices,
+        label=gettext_lazy("Statut"),
+        widget=InlineCheckboxSelectMultiple,
+        error_messages={"invalid_choice": unknown_choice_message_lazy(Status.choices)},
     )
 
 
@@ -313,10 +297,16 @@ def _triage_filters(request: HttpRequest) -> QueryDict:
     return filters
 
 
-def _triage_queue(request: AuthenticatedRequest, *, view: str) -> tuple[TriageFilterSet, Any]:
+def _triage_queue(
+    request: AuthenticatedRequest, *, view: str
+) -> tuple[TriageFilterSet, QuerySet[Report]]:
     """The filter set shown on the page and the reports it selects from what the actor may see
-    (the selector audits the listing)."""
+    (the selector audits the listing). Invalid filters (`?status=zzz`, a reversed period)
+    select nothing: the form says why beside each field, and the unfiltered queue would read
+    as filtered."""
     filterset = TriageFilterSet(_triage_filters(request), queryset=Report.objects.none())
+    if not filterset.is_valid():
+        return filterset, Report.objects.none()
     reports = selectors.report_list(actor=request.user, filters=filterset, view=view)
     return filterset, reports
 
@@ -344,6 +334,7 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Signalements à trier"),
             "filter_form": filterset.form,
+            "filter_errors": filter_error_messages(filterset),
             "page_obj": page,
             "reports": page.object_list,
             "statuses": Status.choices,
@@ -356,9 +347,23 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
 
 def triage_geojson(request: AuthenticatedRequest) -> HttpResponse:
     """The filtered reports as GeoJSON points for the triage map (same filters and policy as
-    the list, audited the same way). Only what a marker needs: no free text."""
+    the list, audited the same way). Only what a marker needs: no free text. Invalid filters
+    answer 400 with no point, each error by field (the page says them beside its fields)."""
     policy.require(request.user, Capability.TRIAGE_REPORTS)
-    _filterset, reports = _triage_queue(request, view="map")
+    filterset, reports = _triage_queue(request, view="map")
+    if filterset.errors:
+        payload: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "features": [],
+            "truncated": False,
+            "errors": {
+                name: [str(message) for message in messages]
+                for name, messages in filterset.errors.items()
+            },
+        }
+        return _no_store(
+            HttpResponse(json.dumps(payload), content_type="application/geo+json", status=400)
+        )
     rows = list(
         reports.values("pk", "reference", "status", "latitude", "longitude", "received_at")[
             : MAP_LIMIT + 1

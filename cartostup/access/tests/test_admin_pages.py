@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartostup.access import services
@@ -405,9 +407,57 @@ def test_audit_filters(client_for, persona):
     assert sequences(object_type="intel.record", date_to="2000-01-01") == []
     listing = last_event()
     assert listing.details["filters"] == {"object_type": "intel.record", "date_to": "2000-01-01"}
-    # Invalid filters: explained, nothing shown.
-    response = client.get(url, {"date_from": "2024-02-01", "date_to": "2024-01-01"})
-    assert "La date de fin précède la date de début." in response.content.decode()
+    # The French way too (a hand-made link).
+    french = "/".join(reversed(today.split("-")))
+    assert len(sequences(object_type="intel.record", date_from=french, date_to=french)) == 3
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        (
+            {"date_from": "31/02/2026"},
+            "date_from",
+            "Du : Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ).",
+        ),
+        (
+            {"date_from": "2024-02-01", "date_to": "2024-01-01"},
+            "date_to",
+            "Au (inclus) : La fin de la période précède son début.",
+        ),
+        (
+            {"action": "zzz"},
+            "action",
+            "Action : Valeur inconnue (valeurs acceptées : Consultation,",
+        ),
+    ],
+)
+def test_audit_invalid_filters_are_said_and_list_and_export_nothing(
+    client_for, persona, params, field, message
+):
+    """User audit: the banner said « aucun événement n'est affiché » above the whole trail,
+    unfiltered; the export answered 200 with only its header row."""
+    audit_record(actor=persona("cross13_analyst"), action=AuditAction.SEARCH)
+    client = client_for("auditor")
+    before = AuditEvent.objects.count()
+
+    response = client.get(reverse("core:audit_list"), params)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert list(response.context["events"]) == []
+    assert response.context["page_obj"].paginator.count == 0
+    assert 'role="alert"' in page and escape(message) in page
+    assert f'id="id_{field}-desc-error"' in page, page
+
+    export = client.get(reverse("core:audit_export"), params)
+    assert export.status_code == 400
+    assert export["Content-Type"].startswith("text/html")
+    html = export.content.decode()
+    assert "Export impossible" in html and escape(message) in html
+    assert f'href="{reverse("core:audit_list")}?{escape(urlencode(params))}"' in html
+    # Nothing read, nothing exported: no event.
+    assert AuditEvent.objects.count() == before
 
 
 def test_audit_pagination(client_for, persona):

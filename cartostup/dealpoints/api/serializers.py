@@ -13,7 +13,8 @@ from rest_framework import serializers
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
-from cartostup.core.api import InputSerializer, PeriodQueryMixin, date_query_field
+from cartostup.access.filters import BOOLEAN_CHOICES, unknown_choice_message_lazy
+from cartostup.core.api import InputSerializer, PeriodQueryMixin, date_field, date_query_field
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -341,7 +342,7 @@ class OperationInputSerializer(InputSerializer):
     }
 
     kind = serializers.ChoiceField(choices=OperationKind.choices)
-    occurred_on = serializers.DateField()
+    occurred_on = date_field()
     outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
     arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
     notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
@@ -362,8 +363,8 @@ class OperationListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     offset = serializers.IntegerField(required=False, min_value=0)
     kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date_from = date_query_field()
+    date_to = date_query_field()
     departement = departement_field(required=False)
 
 
@@ -455,6 +456,20 @@ class ToldChoiceField(serializers.ChoiceField):
         return value
 
 
+def _choice_field(
+    choices: list[tuple[str, Any]],
+    *,
+    message_choices: list[tuple[str, Any]] | None = None,
+    **kwargs: Any,
+) -> serializers.ChoiceField:
+    """A filter's choice, refused with the pages' words (`unknown_choice_message`, with the
+    codes a client sends), not REST framework's « "zzz" n'est pas un choix valide »."""
+    message = unknown_choice_message_lazy(message_choices or choices, codes=True)
+    return serializers.ChoiceField(
+        choices=choices, error_messages={"invalid_choice": message}, **kwargs
+    )
+
+
 class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
     """The filters of `filters.DealPointFilterSet`, checked strictly (an unknown value, or a
     period of activity that ends before it starts, is a 400, not an ignored filter)."""
@@ -476,13 +491,11 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
             "un autre est refusé comme une valeur inconnue."
         ),
     )
-    product = serializers.ListField(
-        child=serializers.ChoiceField(choices=Product.choices), required=False
-    )
+    product = serializers.ListField(child=_choice_field(Product.choices), required=False)
     channel = serializers.ListField(
-        child=serializers.ChoiceField(choices=DistributionChannel.choices), required=False
+        child=_choice_field(DistributionChannel.choices), required=False
     )
-    precision = serializers.ChoiceField(choices=Precision.choices, required=False)
+    precision = _choice_field(Precision.choices, required=False)
     departement = departement_field(required=False)
     # Not trimmed: the schema's length then holds for what is sent (a value padded with a
     # newline was trimmed to the limit and accepted; found by schemathesis).
@@ -495,8 +508,9 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
     )
     active_from = date_query_field()
     active_to = date_query_field()
-    qpv = serializers.ChoiceField(
-        choices=[("true", "true"), ("false", "false")],
+    qpv = _choice_field(
+        [("true", "true"), ("false", "false")],
+        message_choices=BOOLEAN_CHOICES,
         required=False,
         help_text=_("« true » : en QPV ; « false » : hors QPV."),
     )

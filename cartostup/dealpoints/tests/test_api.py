@@ -64,6 +64,45 @@ def test_filters_narrow_the_list_and_bad_filters_are_refused(client_for, analyst
     assert "status" in refused.json()["errors"]
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"qpv": "zzz"}, "Valeur inconnue (valeurs acceptées : true (Oui), false (Non))."),
+        ({"departement": "99"}, "Département inconnu (ex. : 13, 2A, 974)."),
+        (
+            {"product": "zzz"},
+            "Valeur inconnue (valeurs acceptées : cannabis (Cannabis (résine, herbe)), cocaine "
+            "(Cocaïne), crack (Crack), heroin (Héroïne), synthetic (Drogues de synthèse), other "
+            "(Autre ou inconnu)).",
+        ),
+        ({"channel": "zzz"}, "Valeur inconnue (valeurs acceptées : fixed (Point fixe),"),
+        (
+            {"active_from": "2026-02-31"},
+            "Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ).",
+        ),
+    ],
+)
+def test_an_invalid_filter_is_a_400_in_the_words_of_the_pages(client_for, point, params, message):
+    """User audit: `?qpv=zzz` listed every point, `?departement=99` none with no word, and an
+    unknown product or channel was told otherwise than an unknown status."""
+    (name,) = params
+    response = client_for("cross13_analyst").get(LIST, params)
+    assert response.status_code == 400
+    (said,) = response.json()["errors"][name]
+    assert said.startswith(message), said
+    export = client_for("cross13_analyst").get(f"{LIST}export/", {**params, "format": "csv"})
+    assert export.status_code == 400
+    assert export.json()["errors"][name][0].startswith(message)
+
+
+def test_a_known_departement_and_qpv_filter_the_list(client_for, point):
+    client = client_for("cross13_analyst")
+    assert client.get(LIST, {"departement": "13"}).json()["count"] == 1
+    assert client.get(LIST, {"departement": "93"}).json()["count"] == 0
+    assert client.get(LIST, {"qpv": "false"}).json()["count"] == 1
+    assert client.get(LIST, {"qpv": "true"}).json()["count"] == 0
+
+
 @pytest.mark.parametrize("username", ["cross13_analyst", "landlord_13h"])
 def test_filters_are_checked_as_sent_even_those_a_reduced_view_refuses(client_for, username):
     """A value padded with a newline was trimmed to its limit and accepted (schemathesis): it
@@ -401,6 +440,25 @@ def test_attach_detach_merge_unmerge(client_for, analyst, point):
     )
     other.refresh_from_db()
     assert other.merged_into_id is None
+
+
+DATE_INVALID_TEXT = "Date invalide : indiquez une date au format JJ/MM/AAAA (ou AAAA-MM-JJ)."
+
+
+def test_an_operation_date_is_read_and_refused_as_every_date_of_the_site(client_for, point):
+    """User audit: « …Utilisez un des formats suivants : YYYY-MM-DD. » (English tokens), where
+    the pages say DATE_INVALID."""
+    client = client_for("police13_investigator")
+    body = {"kind": "raid", "occurred_on": "2026-02-31", "outcome": "disrupted"}
+    refused = client.post(detail(point, "operations/"), body, content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"occurred_on": [DATE_INVALID_TEXT]}
+    french = {**body, "occurred_on": "15/01/2026"}
+    recorded = client.post(detail(point, "operations/"), french, content_type="application/json")
+    assert recorded.status_code == 201, recorded.content
+    assert recorded.json()["occurred_on"] == "2026-01-15"
+    listed = client_for("cross13_analyst").get("/api/v1/operations/", {"date_from": "hier"})
+    assert listed.json()["errors"] == {"date_from": [DATE_INVALID_TEXT]}
 
 
 def test_operations_list_filters_and_audits(client_for, analyst, point):

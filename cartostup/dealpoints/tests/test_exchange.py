@@ -7,11 +7,13 @@ import csv
 import io
 import json
 import os
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from django.utils.html import escape
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -165,8 +167,30 @@ def test_export_refused_to_who_only_counts_points(client_for, point):
             ],
         ),
         (
+            # The words of an unknown status, not Django's « Sélectionnez un choix valide ».
             {"status": "confirmed", "product": "fentanyl"},
-            ["Produit : Sélectionnez un choix valide. fentanyl n’en fait pas partie."],
+            [
+                "Produit : Valeur inconnue (valeurs acceptées : Cannabis (résine, herbe), "
+                "Cocaïne, Crack, Héroïne, Drogues de synthèse, Autre ou inconnu)."
+            ],
+        ),
+        (
+            {"channel": "pigeon"},
+            ["Mode de distribution : Valeur inconnue (valeurs acceptées : Point fixe,"],
+        ),
+        # The user audit: « zzz » read as "either" exported every point unfiltered.
+        (
+            {"qpv": "zzz"},
+            ["En QPV : Valeur inconnue (valeurs acceptées : true (Oui), false (Non))."],
+        ),
+        # A département that does not exist exported an empty file, as if it had no point.
+        ({"departement": "99"}, ["Département (code) : Département inconnu (ex. : 13, 2A, 974)."]),
+        (
+            {"active_from": "31/02/2026"},
+            [
+                "Actif à partir du : Date invalide : indiquez une date au format JJ/MM/AAAA "
+                "(ou AAAA-MM-JJ)."
+            ],
         ),
     ],
 )
@@ -190,9 +214,7 @@ def test_an_export_whose_filters_cannot_apply_is_the_sites_400_page(
         assert escape(line) + "</li>" in found or escape(line) in "".join(found), (line, found)
     for name in params:
         assert f"{name} :" not in html, name
-    back = "/points-de-deal/?" + "&amp;".join(
-        f"{name}={value}" for name, value in params.items()
-    ).replace("é", "%C3%A9").replace("ê", "%C3%AA")
+    back = "/points-de-deal/?" + escape(urlencode(params))
     assert f'href="{back}"' in html, html
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
 
@@ -275,6 +297,59 @@ def test_activity_dates_out_of_range_are_explained(analyst, value, message):
     result = exchange.dealpoints_import(actor=analyst, rows=rows)
     assert not result.imported and not DealPoint.objects.exists()
     assert message in " ".join(result.errors[0].messages)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("01/11/2025", (2025, 11, 1, 0, 0)),
+        ("1/11/2025", (2025, 11, 1, 0, 0)),
+        ("01/11/2025 18:30", (2025, 11, 1, 18, 30)),
+        ("01/11/2025 18:30:00", (2025, 11, 1, 18, 30)),
+        ("2025-11-01", (2025, 11, 1, 0, 0)),
+        ("2025-11-01T18:30", (2025, 11, 1, 18, 30)),
+    ],
+)
+def test_activity_dates_are_read_the_french_way_too(analyst, value, expected):
+    """User audit: « Dernière activité » 01/11/2025, as a French spreadsheet writes it, was
+    « Date invalide », while the list and the map read JJ/MM/AAAA and the import « 43,3452 »."""
+    header = "reference;status;name;latitude;longitude;precision;last_activity_at"
+    rows = exchange.parse_rows(
+        _csv(f"OLD-1;confirmed;Le four;43,3452;5,3949;building;{value}", header=header),
+        "carte.csv",
+    )
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.imported, result.errors
+    moment = timezone.localtime(DealPoint.objects.get().last_activity_at)
+    assert (moment.year, moment.month, moment.day, moment.hour, moment.minute) == expected
+
+
+@pytest.mark.parametrize("value", ["31/02/2025", "2025-02-31", "01/13/2025", "01/11/2025 25:00"])
+def test_impossible_activity_dates_name_both_accepted_formats(analyst, value):
+    header = "reference;status;name;latitude;longitude;precision;last_activity_at"
+    rows = exchange.parse_rows(
+        _csv(f"OLD-1;confirmed;Le four;43.3452;5.3949;building;{value}", header=header),
+        "carte.csv",
+    )
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert result.errors[0].messages == [
+        "dernière activité : Date invalide : indiquez une date au format JJ/MM/AAAA (ou "
+        "JJ/MM/AAAA HH:MM) ou AAAA-MM-JJ (ou AAAA-MM-JJTHH:MM)."
+    ]
+
+
+def test_import_page_takes_a_french_date(client_for):
+    header = "reference;status;name;latitude;longitude;precision;last_activity_at"
+    upload = SimpleUploadedFile(
+        "carte.csv",
+        _csv("OLD-1;confirmed;Le four;43,3452;5,3949;building;01/11/2025", header=header),
+        content_type="text/csv",
+    )
+    response = client_for("cross13_analyst").post(IMPORT, {"file": upload, "action": "import"})
+    assert response.status_code == 200
+    assert "Date invalide" not in response.content.decode()
+    point = DealPoint.objects.get()
+    assert timezone.localdate(point.last_activity_at).isoformat() == "2025-11-01"
 
 
 def test_a_first_report_after_the_last_activity_is_refused_on_its_line(analyst):

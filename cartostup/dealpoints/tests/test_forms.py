@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from cartostup.access.models import Building, Organisation
+from cartostup.core.dates import DATE_INVALID
 from cartostup.dealpoints import services
 from cartostup.dealpoints.forms import (
     DealPointForm,
@@ -195,3 +196,26 @@ def test_split_form_offers_the_attached_reports_and_copies_the_point(persona):
     assert data.products == point.products and data.confidence == point.confidence
     bad = SplitForm({"reports": ["0"], **{"latitude": "1", "longitude": "1"}}, links=links)
     assert not bad.is_valid() and "reports" in bad.errors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("value", "valid"), [("15/01/2026", True), ("31/02/2026", False)])
+def test_operation_date_is_read_and_refused_as_every_date_of_the_site(persona, value, valid):
+    """User audit: « Saisissez une date valide. » here, « Utilisez un des formats suivants :
+    YYYY-MM-DD » in the API, yet another message on the list and the map."""
+    service = persona("police13_investigator").memberships.get().organisation
+    form = OperationForm(
+        {
+            "operation-kind": "search",
+            "operation-occurred_on": value,
+            "operation-outcome": "seizure",
+            "operation-arrests": "0",
+            "operation-service": str(service.pk),
+        },
+        services_queryset=Organisation.objects.filter(pk=service.pk),
+    )
+    assert form.is_valid() is valid, form.errors
+    if valid:
+        assert form.cleaned_data["occurred_on"] == date(2026, 1, 15)
+    else:
+        assert form.errors["occurred_on"] == [str(DATE_INVALID)]

@@ -327,6 +327,29 @@ def test_a_period_reads_french_dates_and_refuses_others_in_french(world, client_
     assert hotspots.json()["errors"] == {"period_from": message}
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"qpv": "zzz"}, "Valeur inconnue (valeurs acceptées : true (Oui), false (Non))."),
+        ({"departement": "99"}, "Département inconnu (ex. : 13, 2A, 974)."),
+        ({"product": "zzz"}, "Valeur inconnue (valeurs acceptées : cannabis (Cannabis"),
+        ({"channel": "zzz"}, "Valeur inconnue (valeurs acceptées : fixed (Point fixe),"),
+    ],
+)
+def test_an_invalid_filter_is_refused_in_the_words_of_the_list(world, client_for, params, message):
+    """The layer shares the list's filter set: `?qpv=zzz` is no "either", `?departement=99`
+    no empty map."""
+    (name,) = params
+    response = _get(
+        client_for("cross13_analyst"), "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=16, **params
+    )
+    assert response.status_code == 400
+    (said,) = response.json()["errors"][name]
+    assert said.startswith(message), said
+    known = _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=16, departement="13")
+    assert _references(known)
+
+
 def test_aggregate_roles_count_only_their_territory(world, client_for):
     assert _layer(client_for("prefecture_93"), bbox=MARSEILLE_BBOX, zoom=12)["features"] == []
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from cartostup.access.models import Building
 from cartostup.access.services import building_create
@@ -96,6 +97,73 @@ def test_a_reversed_period_is_said_next_to_the_fields(client_for, point):
     assert 'role="alert"' in page
     assert "Actif jusqu&#x27;au : La fin de la période précède son début." in page
     assert point.reference not in page
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        # The user audit: « zzz » read as "either" listed every point, with no error.
+        (
+            {"qpv": "zzz"},
+            "qpv",
+            "En QPV : Valeur inconnue (valeurs acceptées : true (Oui), false (Non)).",
+        ),
+        # A département that does not exist listed nothing, as if it had no point.
+        (
+            {"departement": "99"},
+            "departement",
+            "Département (code) : Département inconnu (ex. : 13, 2A, 974).",
+        ),
+        # The words of an unknown status, not Django's « Sélectionnez un choix valide ».
+        (
+            {"product": "zzz"},
+            "product",
+            "Produit : Valeur inconnue (valeurs acceptées : Cannabis (résine, herbe), Cocaïne, "
+            "Crack, Héroïne, Drogues de synthèse, Autre ou inconnu).",
+        ),
+        (
+            {"channel": "zzz"},
+            "channel",
+            "Mode de distribution : Valeur inconnue (valeurs acceptées : Point fixe, Livraison, "
+            "Drive (vente depuis un véhicule), Appartement, En ligne (réseaux sociaux, "
+            "messageries)).",
+        ),
+        (
+            {"active_from": "31/02/2026"},
+            "active_from",
+            "Actif à partir du : Date invalide : indiquez une date au format JJ/MM/AAAA (ou "
+            "AAAA-MM-JJ).",
+        ),
+    ],
+)
+def test_an_invalid_filter_is_said_and_lists_nothing(client_for, point, params, field, message):
+    response = client_for("cross13_analyst").get(reverse("dealpoints:list"), params)
+    page = _page(response)
+    assert response.status_code == 200
+    assert 'role="alert"' in page
+    assert escape(message) in page
+    assert f'id="id_{field}-desc-error"' in page or f'id="{field}-messages"' in page, page
+    assert "Valeur inconnue" in page or "inconnu" in page or "Date invalide" in page
+    assert point.reference not in page
+    assert response.context["page_obj"].paginator.count == 0
+    # Nothing was read: no listing audited.
+    assert not AuditEvent.objects.filter(action=AuditAction.LIST).exists()
+
+
+@pytest.mark.parametrize(("value", "shown"), [("true", False), ("false", True), ("", True)])
+def test_qpv_filter_reads_yes_no_or_either(client_for, point, value, shown):
+    """The point is not in a QPV."""
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:list"), {"qpv": value}))
+    assert (point.reference in page) is shown
+    assert 'role="alert"' not in page
+
+
+def test_a_known_departement_lists_its_points(client_for, point):
+    page = _page(
+        client_for("cross13_analyst").get(reverse("dealpoints:list"), {"departement": "13"})
+    )
+    assert point.reference in page
+    assert 'role="alert"' not in page
 
 
 def test_merged_points_leave_the_list(client_for, analyst, point):

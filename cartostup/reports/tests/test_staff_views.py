@@ -10,6 +10,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from cartostup.access.models import Building
 from cartostup.access.services import building_create
@@ -335,6 +336,75 @@ def test_triage_queue_filters(client_for, persona):
     # Pages of the default queue stay in the default queue.
     response = client.get(reverse("reports:triage_list"), {"page": "1"})
     assert [report.pk for report in response.context["reports"]] == [web.pk]
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        (
+            {"received_from": "31/02/2026"},
+            "received_from",
+            "Reçu à partir du : Date invalide : indiquez une date au format JJ/MM/AAAA (ou "
+            "AAAA-MM-JJ).",
+        ),
+        (
+            {"status": "zzz"},
+            "status",
+            "Statut : Valeur inconnue (valeurs acceptées : À trier, Question posée au signalant, "
+            "Accepté, Rejeté : indésirable, Rejeté : infondé).",
+        ),
+        ({"channel": "xyz"}, "channel", "Canal : Valeur inconnue (valeurs acceptées : "),
+        (
+            {"received_from": "2026-12-01", "received_to": "2026-11-01"},
+            "received_to",
+            "Reçu jusqu'au : La fin de la période précède son début.",
+        ),
+        (
+            {"awaiting_matching": "zzz"},
+            "awaiting_matching",
+            "En attente de rapprochement : Valeur inconnue (valeurs acceptées : true (Oui), "
+            "false (Non)).",
+        ),
+    ],
+)
+def test_triage_queue_invalid_filters_are_said_and_list_nothing(
+    client_for, persona, params, field, message
+):
+    """User audit: the error was shown beside the field, but the queue listed every report,
+    rejected ones too (the default « à trier » filter dropped); a reversed period listed none
+    with no word."""
+    _public_report()
+    rejected = _public_report().report
+    services.report_reject(actor=persona("cross13_analyst"), report=rejected, status=Status.SPAM)
+    client = client_for("cross13_analyst")
+
+    response = client.get(reverse("reports:triage_list"), params)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert list(response.context["reports"]) == []
+    assert rejected.reference not in page
+    summary = page.split('id="triage-filter-errors"', 1)[1].split("</div>", 1)[0]
+    assert 'role="alert"' in page.split('id="triage-filter-errors"', 1)[0][-200:]
+    assert escape(message) in summary
+    assert f'id="id_{field}-desc-error"' in page or f'id="{field}-messages"' in page, page
+    # The map, too, shows nothing.
+    geojson = client.get(reverse("reports:triage_geojson"), params)
+    assert geojson.status_code == 400
+    assert geojson.json()["features"] == []
+    assert field in geojson.json()["errors"]
+    assert not AuditEvent.objects.filter(action=AuditAction.LIST).exists()
+
+
+def test_triage_queue_reads_french_dates(client_for):
+    report = _public_report().report
+    client = client_for("cross13_analyst")
+    today = report.received_at.astimezone().date()
+    response = client.get(
+        reverse("reports:triage_list"), {"received_from": today.strftime("%d/%m/%Y")}
+    )
+    assert [item.pk for item in response.context["reports"]] == [report.pk]
+    assert 'role="alert"' not in response.content.decode()
 
 
 def test_triage_queue_lists_are_audited(client_for):
