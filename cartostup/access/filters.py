@@ -112,7 +112,10 @@ class OrganisationFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         field_name="name", lookup_expr="icontains", label=_("Nom contient")
     )
     kind = django_filters.ChoiceFilter(
-        choices=OrganisationKind.choices, label=_("Type"), empty_label=_("Tous les types")
+        choices=OrganisationKind.choices,
+        label=_("Type"),
+        empty_label=_("Tous les types"),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(OrganisationKind.choices)},
     )
     departement = django_filters.ModelChoiceFilter(
         field_name="departements",
@@ -120,7 +123,7 @@ class OrganisationFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         label=_("Département couvert"),
         empty_label=_("Tous les départements"),
     )
-    is_active = django_filters.BooleanFilter(label=_("Active"))
+    is_active = StrictBooleanFilter(label=_("Active"))
 
     class Meta:
         model = Organisation
@@ -141,8 +144,9 @@ class UserFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         method="filter_membership",
         label=_("Rôle"),
         empty_label=_("Tous les rôles"),
+        error_messages={"invalid_choice": unknown_choice_message_lazy(Role.choices)},
     )
-    is_active = django_filters.BooleanFilter(label=_("Compte actif"))
+    is_active = StrictBooleanFilter(label=_("Compte actif"))
 
     class Meta:
         model = User

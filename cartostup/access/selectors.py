@@ -30,6 +30,23 @@ def membership_list_for_user(*, actor: Any) -> QuerySet[Membership]:
     )
 
 
+def _listed(filterset: Any, *, actor: Any, model: type[Any]) -> Any:
+    """The bound filter set of an administration list, its listing audited with its filters;
+    invalid filters list nothing (and record nothing, nothing was read): django-filter would
+    ignore them and list everyone under the form's errors."""
+    valid = filterset.is_valid()  # False when unbound (no filter): the whole list
+    if filterset.is_bound and not valid:
+        filterset.queryset = filterset.queryset.none()
+        return filterset
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=model._meta.label_lower,
+        details={"filters": filterset.applied_filters() if valid else {}},
+    )
+    return filterset
+
+
 # --- organisations -------------------------------------------------------------------------------
 
 
@@ -43,14 +60,7 @@ def organisation_list(*, actor: Any, filters: Any = None) -> OrganisationFilterS
         .order_by("name")
     )
     filterset = OrganisationFilterSet(filters or None, queryset=queryset)
-    applied = filterset.applied_filters() if filterset.is_valid() else {}
-    audit_record(
-        actor=actor,
-        action=AuditAction.LIST,
-        object_type=Organisation._meta.label_lower,
-        details={"filters": applied},
-    )
-    return filterset
+    return _listed(filterset, actor=actor, model=Organisation)
 
 
 def access_organisation(
@@ -147,14 +157,7 @@ def user_list(*, actor: Any, filters: Any = None) -> UserFilterSet:
         .order_by("last_name", "first_name", "username")
     )
     filterset = UserFilterSet(filters or None, queryset=queryset)
-    applied = filterset.applied_filters() if filterset.is_valid() else {}
-    audit_record(
-        actor=actor,
-        action=AuditAction.LIST,
-        object_type=User._meta.label_lower,
-        details={"filters": applied},
-    )
-    return filterset
+    return _listed(filterset, actor=actor, model=User)
 
 
 def access_user(

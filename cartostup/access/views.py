@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from cartostup.core.paging import paginate
 
 from . import policy, selectors, services
+from .filters import filter_error_messages
 from .forms import (
     AdminForm,
     AntennaForm,
@@ -86,6 +87,7 @@ def organisation_list(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Organisations"),
             "filter_form": filterset.form,
+            "filter_errors": filter_error_messages(filterset),
             "page_obj": page,
             "organisations": page.object_list,
         },
@@ -373,6 +375,7 @@ def user_list(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Utilisateurs"),
             "filter_form": filterset.form,
+            "filter_errors": filter_error_messages(filterset),
             "page_obj": page,
             "users": page.object_list,
         },

@@ -276,6 +276,35 @@ def test_user_list_filters_and_is_audited(client_for, persona):
     assert not list(response.context["users"])
 
 
+@pytest.mark.parametrize(
+    ("name", "query", "said"),
+    [
+        ("access:user_list", {"is_active": "zzz"}, "Compte actif : Valeur inconnue"),
+        ("access:user_list", {"role": "chef"}, "Rôle : Valeur inconnue"),
+        ("access:user_list", {"organisation": "999999"}, "Organisation : "),
+        ("access:organisation_list", {"is_active": "peut-être"}, "Active : Valeur inconnue"),
+        ("access:organisation_list", {"kind": "zzz"}, "Type : Valeur inconnue"),
+    ],
+)
+def test_admin_lists_with_invalid_filters_say_so_and_list_nobody(
+    client_for, persona, name, query, said
+):
+    """An invalid filter lists nothing under its error (django-filter ignored it and listed
+    every account: « zzz » read as "active or not"), and records no listing."""
+    persona("cross13_analyst")
+    client = client_for("admin")
+    before = AuditEvent.objects.count()
+    response = client.get(reverse(name), query)
+    assert response.status_code == 200
+    assert response.context["page_obj"].paginator.count == 0
+    alert = response.content.decode().split('id="list-filter-errors"')[1].split("</div>")[0]
+    assert said in alert
+    assert AuditEvent.objects.count() == before
+    # The same list with valid filters lists and records.
+    assert client.get(reverse(name), {"is_active": "true"}).context["page_obj"].paginator.count
+    assert AuditEvent.objects.count() == before + 1
+
+
 # --- antennas ------------------------------------------------------------------------------------
 
 
