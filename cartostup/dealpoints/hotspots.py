@@ -15,6 +15,11 @@ p-value of z, so a cell whose z is small is never significant. Then the Benjamin
 cut-off over all cells studied (alpha 0.05): a cell is hot if its p is below that cut-off and
 z > 0, cold if so and z < 0. esda computes Gi*'s z (`G_Local`, binary weights) and the
 cut-off (`fdr`); the exact p-values are this module's. See docs/decisions.md (hotspots).
+
+Deal points are counted as the deal-points layer counts them: the same filter set
+(`DealPointFilterSet`: status, product, channel, and the period meaning active during it),
+the same refusals for the same roles (`map_layers.dealpoint_filter_data`). Reports (analysts)
+are counted by the day they were received; a deal points' filter is refused for them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -41,7 +46,14 @@ from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 from cartostup.territories import selectors as territory_selectors
 
-from .map_layers import asked_filters, hexagon_polygon, may_see_report_layer, refuse_filters
+from .map_layers import (
+    asked_filters,
+    dealpoint_filter_data,
+    dealpoint_filterset,
+    hexagon_polygon,
+    may_see_report_layer,
+    refuse_filters,
+)
 from .models import H3_TOWN, DealPoint
 from .selectors import dealpoint_queryset
 
@@ -171,6 +183,89 @@ def gi_star(counts: Mapping[str, int], *, alpha: float = ALPHA) -> HotspotResult
     return HotspotResult(result, threshold)
 
 
+# The hotspots' parameters the deal-points filter set reads, by its names: status, product and
+# channel as the deal-points layer takes them, and the period under this layer's names with
+# the deal-points layer's meaning (active during it: its activity overlaps the period,
+# `DealPointFilterSet.active_from` and `filter_active_to`).
+DEALPOINT_FILTERS: dict[str, str] = {
+    "status": "status",
+    "product": "product",
+    "channel": "channel",
+    "period_from": "active_from",
+    "period_to": "active_to",
+}
+# What counting reports reads: the département and the period (the day received); status,
+# product and channel are the deal points' own, refused with counted=reports.
+REPORT_FILTERS: dict[str, tuple[str, ...]] = {
+    "departement": ("departement",),
+    "period_from": ("received_at",),
+    "period_to": ("received_at",),
+}
+
+
+def _as_asked(error: ValidationError) -> ValidationError:
+    """The deal-points filter set's errors under this layer's parameter names (active_from →
+    period_from), so that a 400 names what was sent."""
+    names = {filterset_name: name for name, filterset_name in DEALPOINT_FILTERS.items()}
+    return ValidationError(
+        {names.get(field, field): messages for field, messages in error.message_dict.items()}
+    )
+
+
+def _dealpoints_counted(
+    *, actor: Any, departement: Any, asked: Mapping[str, Any]
+) -> tuple[policy.AggregateScope, QuerySet[Any], dict[str, str]]:
+    """The deal points of the département the actor may count, through the filters it may use
+    on the deal-points layer (`map_layers.dealpoint_filter_data`: the same refusals, the same
+    one-status-at-a-time rule for aggregate-only roles) and the same filter set. Returns the
+    scope, the rows and the filters applied (for the audit and the answer)."""
+    scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
+    data = {
+        DEALPOINT_FILTERS[name]: value.isoformat() if isinstance(value, date) else value
+        for name, value in asked.items()
+    }
+    try:
+        checked = dealpoint_filter_data(actor=actor, scope=scope, filters=data)
+        filterset = dealpoint_filterset(checked, scope.queryset)
+    except ValidationError as error:
+        raise _as_asked(error) from None
+    names = {filterset_name: name for name, filterset_name in DEALPOINT_FILTERS.items()}
+    applied = {names.get(key, key): value for key, value in filterset.applied_filters().items()}
+    return scope, filterset.qs.filter(departement=departement), applied
+
+
+def _reports_counted(
+    *, actor: Any, departement: Any, asked: Mapping[str, Any]
+) -> tuple[policy.AggregateScope, QuerySet[Any], dict[str, str]]:
+    """The reports of the département the actor may count (analysts: 404 otherwise),
+    received in the period; a deal-point filter is refused (400), never ignored."""
+    if not may_see_report_layer(actor) or policy.visible_fields(actor, Report) is not None:
+        raise Http404
+    not_applying = {
+        name: [_("Ce filtre ne s'applique qu'aux points de deal (counted=dealpoints).")]
+        for name in asked
+        if name not in REPORT_FILTERS
+    }
+    if not_applying:
+        raise ValidationError(not_applying)
+    refuse_filters(
+        actor=actor,
+        asked={"departement": departement.code, **asked},
+        reads=REPORT_FILTERS,
+        model=Report,
+    )
+    scope = policy.aggregate_scope(Report.objects.all(), actor=actor)
+    queryset = scope.queryset.filter(departement=departement)
+    applied: dict[str, str] = {}
+    if asked.get("period_from"):
+        queryset = queryset.filter(received_at__date__gte=asked["period_from"])
+        applied["period_from"] = asked["period_from"].isoformat()
+    if asked.get("period_to"):
+        queryset = queryset.filter(received_at__date__lte=asked["period_to"])
+        applied["period_to"] = asked["period_to"].isoformat()
+    return scope, queryset, applied
+
+
 def hotspot_layer(
     *,
     actor: Any,
@@ -178,51 +273,45 @@ def hotspot_layer(
     source: str = "dealpoints",
     period_from: date | None = None,
     period_to: date | None = None,
+    statuses: Iterable[str] = (),
+    products: Iterable[str] = (),
+    channels: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Hot and cold cells of a département the actor may see (404 otherwise), from what the
-    actor may count. Aggregate-only roles receive only cells counting at least their minimum,
-    and statistics computed from those cells alone. Audited once."""
+    actor may count. Deal points are counted through the deal-points layer's filters, with
+    its refusals (status, product, channel, and the period meaning active during it); reports
+    (analysts) by the day received, the deal points' filters refused. Aggregate-only roles
+    receive only cells counting at least their minimum, and statistics computed from those
+    cells alone. Audited once, with the filters applied."""
     policy.require(actor, policy.Capability.VIEW_MAP)
     if source not in SOURCES:
         raise ValidationError({"source": [_("Source inconnue : dealpoints ou reports.")]})
     departement = territory_selectors.departement_get(actor=actor, code=departement_code)
+    asked = asked_filters(
+        status=[value for value in statuses if value],
+        product=[value for value in products if value],
+        channel=[value for value in channels if value],
+        period_from=period_from,
+        period_to=period_to,
+    )
+    model: type[Any]
     if source == "reports":
-        if not may_see_report_layer(actor) or policy.visible_fields(actor, Report) is not None:
-            raise Http404
-        model: type[Any] = Report
-        date_name = "received_at"
-        queryset: QuerySet[Any] = Report.objects.all()
+        model = Report
+        scope, queryset, applied = _reports_counted(
+            actor=actor, departement=departement, asked=asked
+        )
     else:
         if policy.visible_fields(actor, DealPoint) is not None:
             # A reduced view (a landlord) sees its own points, not the département's pattern.
             raise Http404
         model = DealPoint
-        date_name = "last_activity_at"
-        queryset = dealpoint_queryset()
-    # A period, differenced with the whole count of a cell (an aggregate-only role's), would
-    # tell that one of its points had no activity since: the policy decides who may filter.
-    refuse_filters(
-        actor=actor,
-        asked=asked_filters(
-            departement=departement.code, period_from=period_from, period_to=period_to
-        ),
-        reads={
-            "departement": ("departement",),
-            "period_from": (date_name,),
-            "period_to": (date_name,),
-        },
-        model=model,
-    )
-    scope = policy.aggregate_scope(queryset, actor=actor)
-    date_field = f"{date_name}__date"
-    queryset = scope.queryset.filter(departement=departement)
-    filters: dict[str, str] = {"departement": departement.code, "source": source}
-    if period_from:
-        queryset = queryset.filter(**{f"{date_field}__gte": period_from})
-        filters["period_from"] = period_from.isoformat()
-    if period_to:
-        queryset = queryset.filter(**{f"{date_field}__lte": period_to})
-        filters["period_to"] = period_to.isoformat()
+        # A period, differenced with the whole count of a cell (an aggregate-only role's),
+        # would tell that one of its points had no activity since: the policy refuses it to
+        # them, with product and channel, as on the deal-points layer (docs/decisions.md).
+        scope, queryset, applied = _dealpoints_counted(
+            actor=actor, departement=departement, asked=asked
+        )
+    filters: dict[str, str] = {"departement": departement.code, "source": source, **applied}
     column = f"h3_r{H3_TOWN}"
     counts = dict(
         queryset.order_by().values(column).annotate(n=Count("pk")).values_list(column, "n")
@@ -232,7 +321,11 @@ def hotspot_layer(
     counts = {cell: n for cell, n in counts.items() if cell and n >= scope.min_count}
     if len(study_area(counts)) > MAX_CELLS:
         raise ValidationError(
-            {"departement": [_("Trop de cellules à étudier : restreignez la période.")]}
+            {
+                "departement": [
+                    _("Trop de cellules à étudier : restreignez la période ou les filtres.")
+                ]
+            }
         )
     result = gi_star(counts)
     shown = [cell for cell in result.cells if scope.min_count <= 1 or cell.count >= scope.min_count]

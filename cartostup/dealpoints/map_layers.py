@@ -28,7 +28,7 @@ import h3
 import shapely
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -443,13 +443,14 @@ def dealpoint_filterset(
     return filterset
 
 
-def dealpoint_layer(
-    *, actor: Any, request: LayerRequest, filters: Mapping[str, Any] | None = None
-) -> Layer:
-    """The deal points the actor may see in the viewport, as hexagons (counts per status) or
-    points, reduced and placed at their building for a landlord. Audited once."""
-    policy.require(actor, policy.Capability.VIEW_MAP)
-    scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
+def dealpoint_filter_data(
+    *, actor: Any, scope: policy.AggregateScope, filters: Mapping[str, Any] | None
+) -> QueryDict:
+    """The deal-points filter set's data (`DealPointFilterSet`) this actor may count with,
+    for every map layer that counts deal points (the deal-points layer, the hotspots): a
+    filter it may not use, or a status it may not filter on, raises a ValidationError (400)
+    before anything is read, never dropped; an aggregate-only role's filters take one value
+    each (`scope.one_value_each`)."""
     # A reduced view (a landlord) filters only on what it receives (a filter on products
     # would tell what is sold at its buildings), counts on status and territory only (a
     # search on references, names and addresses singles points out): any other filter is
@@ -462,6 +463,8 @@ def dealpoint_layer(
         raise ValidationError(refused)
     data = allowed_filter_data(filters or {}, dealpoint_allowed_filters(actor=actor))
     if scope.one_value_each:
+        # Two statuses asked together, differenced with one, would name the status of a
+        # point a hexagon hides.
         several = [name for name in data if len(set(data.getlist(name))) > 1]
         if several:
             raise ValidationError(
@@ -470,6 +473,17 @@ def dealpoint_layer(
                     for name in several
                 }
             )
+    return data
+
+
+def dealpoint_layer(
+    *, actor: Any, request: LayerRequest, filters: Mapping[str, Any] | None = None
+) -> Layer:
+    """The deal points the actor may see in the viewport, as hexagons (counts per status) or
+    points, reduced and placed at their building for a landlord. Audited once."""
+    policy.require(actor, policy.Capability.VIEW_MAP)
+    scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
+    data = dealpoint_filter_data(actor=actor, scope=scope, filters=filters)
     filterset = dealpoint_filterset(data, scope.queryset)
     queryset = filterset.qs
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None

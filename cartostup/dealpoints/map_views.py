@@ -4,7 +4,6 @@ then each layer's selector in `map_layers`)."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -140,12 +139,11 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     # The page's filters the other layers take (renamed by map.js), those this role may use:
     # a filter refused to it is said by the dealpoints layer, never sent to the others.
     layer_filters = [name for name in FILTER_FIELDS if name in allowed]
-    # The hotspots read the period only, of a valid form (its days the ISO ones above).
-    hotspot_period = {}
-    if filterset.is_bound and form.is_valid() and not refused:
-        for name, param in zip(PERIOD_FIELDS, ("period_from", "period_to"), strict=True):
-            if name in layer_filters and form.cleaned_data.get(name):
-                hotspot_period[param] = form.cleaned_data[name]
+    # The hotspots count the points the dealpoints layer counts, with the same filters (map.js
+    # sends them, the period renamed), of a valid form: one the dealpoints layer refuses is
+    # said there, and the hotspots then count, and say, the département's points unfiltered.
+    usable = not filterset.is_bound or (form.is_valid() and not refused)
+    hotspot_filters = layer_filters if usable else []
     config = {
         "api": api,
         "boundaryDepartements": boundary_codes,
@@ -154,7 +152,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         # address: a period typed the French way is sent as the ISO date the layers read).
         "filters": {name: sent.getlist(name) for name in FILTER_FIELDS if name in sent},
         "layerFilters": layer_filters,
-        "hotspotQuery": {name: day.isoformat() for name, day in hotspot_period.items()},
+        # The page's filters the hotspots take (map.js renames the period: period_from...).
+        "hotspotFilters": hotspot_filters,
         # A link to one point: by id, or by partner code for a reduced view (a landlord).
         "point": (normalise_partner_code(point) or "")
         if by_code
@@ -201,12 +200,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_proposals": "proposals" in api,
             "has_hotspots": "hotspots" in api,
             "hotspot_scope": _hotspot_scope(
-                hotspot_period,
-                ignored=[
-                    filterset.base_filters[name].label
-                    for name in layer_filters
-                    if name not in PERIOD_FIELDS
-                ],
+                filterset, names=hotspot_filters, offered=layer_filters
             ),
             "aggregate_hint": counts_only,
             # The legend shows what this role receives: markers for those who receive points
@@ -218,47 +212,71 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-def _hotspot_scope(period: dict[str, date], *, ignored: list[Any]) -> str:
-    """What the hotspots layer counts, said under the map: the points of the département,
-    in the period when the page has one (the only filter it reads), and the page's other
-    filters (`ignored`, their labels), which it does not read."""
-    start, end = period.get("period_from"), period.get("period_to")
+def _hotspot_scope(filterset: DealPointFilterSet, *, names: list[str], offered: list[str]) -> str:
+    """What the hotspots layer counts, said under the map: the points of the département the
+    dealpoints layer counts, through the page's filters it receives (`names`: those of a
+    valid form this role may use), the period first (active during it), then the values of the
+    others, or, when none is chosen, which of the page's filters (`offered`) it follows."""
+    cleaned = filterset.form.cleaned_data if names and filterset.is_bound else {}
+    start = cleaned.get("active_from") if "active_from" in names else None
+    end = cleaned.get("active_to") if "active_to" in names else None
     days = {
         "start": date_format(start, "d/m/Y") if start else "",
         "end": date_format(end, "d/m/Y") if end else "",
     }
     if start and end:
         counted = _(
-            "La couche « Points chauds » compte les points de deal du département dont la "
-            "dernière activité est comprise entre le %(start)s et le %(end)s."
+            "La couche « Points chauds » compte les points de deal du département actifs "
+            "entre le %(start)s et le %(end)s."
         )
     elif start:
         counted = _(
-            "La couche « Points chauds » compte les points de deal du département dont la "
-            "dernière activité date du %(start)s ou après."
+            "La couche « Points chauds » compte les points de deal du département actifs le "
+            "%(start)s ou après."
         )
     elif end:
         counted = _(
-            "La couche « Points chauds » compte les points de deal du département dont la "
-            "dernière activité date du %(end)s ou avant."
+            "La couche « Points chauds » compte les points de deal du département déjà "
+            "signalés le %(end)s ou avant."
         )
     else:
         counted = _(
-            "La couche « Points chauds » compte tous les points de deal du département, "
-            "quelle que soit la date de leur dernière activité."
+            "La couche « Points chauds » compte les points de deal du département, quelle "
+            "que soit leur période d'activité."
         )
-    others = [f"« {label} »" for label in ignored]
-    if not others:
+    chosen = []
+    for name in names:
+        if name in PERIOD_FIELDS or not cleaned.get(name):
+            continue
+        values = cleaned[name] if isinstance(cleaned[name], list | tuple) else [cleaned[name]]
+        labels = dict(filterset.form.fields[name].choices)
+        chosen.append(
+            f"{filterset.base_filters[name].label} : "
+            + ", ".join(str(labels.get(value, value)) for value in values)
+        )
+    if chosen:
+        return " ".join(
+            [
+                counted % days,
+                _("Filtres appliqués, comme à la couche « Points de deal » : %(filters)s.")
+                % {"filters": " ; ".join(chosen)},
+            ]
+        )
+    followed = [
+        f"« {filterset.base_filters[name].label} »" for name in offered if name not in PERIOD_FIELDS
+    ]
+    if not followed:
         return counted % days
     return " ".join(
         [
             counted % days,
             ngettext(
-                "Le filtre %(filters)s ne s'applique pas à cette couche.",
-                "Les filtres %(filters)s ne s'appliquent pas à cette couche.",
-                len(others),
+                "Elle suit le filtre %(filters)s de la carte, comme la couche « Points de deal ».",
+                "Elle suit les filtres %(filters)s de la carte, comme la couche "
+                "« Points de deal ».",
+                len(followed),
             )
-            % {"filters": _join(others)},
+            % {"filters": _join(followed)},
         ]
     )
 

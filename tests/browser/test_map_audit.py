@@ -222,24 +222,52 @@ def test_the_landlord_reads_the_week_as_the_list_says_it(page, served_app):
     assert page.console_errors == []
 
 
-def test_hotspots_read_the_period_shown_and_say_what_they_count(page, served_app):
-    """The map asked for hotspots with the département only, whatever the period shown."""
+def test_hotspots_read_the_filters_set_on_the_page_and_say_what_they_count(page, served_app):
+    """The map asked for hotspots with the département only, whatever the period shown, then
+    with the period only: the status, product and channel chosen in the form were ignored.
+    Filters set in the form now reach the hotspots' request, as they reach the dealpoints
+    layer's, and the sentence under the legend says so."""
     log_in(page, served_app, "cross13_analyst")
-    page.goto(f"{served_app.url}/carte/?departement=13&active_from=01/01/2020")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ):
+        page.goto(f"{served_app.url}/carte/?departement=13&active_from=01/01/2020")
     scope = page.locator("#map-hotspots-scope")
-    assert "dont la dernière activité date du 01/01/2020 ou après" in scope.inner_text()
+    assert "actifs le 01/01/2020 ou après" in scope.inner_text()
+    assert "Elle suit les filtres « Statut », « Produit »" in scope.inner_text()
+    form = page.locator("#map-filters")
+    form.get_by_label("Statut").select_option(["reported", "confirmed"])
+    form.get_by_label("Produit").select_option("cannabis")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url
+        and "product=cannabis" in response.url,
+        timeout=30_000,
+    ) as layer:
+        form.get_by_role("button", name="Appliquer les filtres").click()
+    assert layer.value.status == 200
+    assert "status=reported" in layer.value.url and "product=cannabis" in layer.value.url
+    # Let the map settle (its first view answers twice) before switching the layer on.
+    page.wait_for_timeout(500)
+    text = scope.inner_text()
+    assert "Filtres appliqués, comme à la couche « Points de deal » :" in text
+    assert "Statut : Signalé, Confirmé ; Produit : Cannabis" in text
     with page.expect_response(
         lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
     ) as answered:
         page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
     assert answered.value.status == 200
-    assert "period_from=2020-01-01" in answered.value.url
+    url = answered.value.url
+    assert "period_from=2020-01-01" in url and "active_from" not in url
+    assert "status=reported" in url and "status=confirmed" in url
+    assert "product=cannabis" in url and "departement=13" in url
+    assert page.locator("#map-filter-errors").is_hidden()
     assert page.console_errors == []
 
 
 def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
     """A period in a prefecture's hand-made link is refused by the counts, not passed on to
-    the hotspots (its counts are filtered on status only)."""
+    the hotspots (its counts are filtered on status only, one at a time, which reaches
+    them)."""
     log_in(page, served_app, "prefecture_13")
     page.goto(f"{served_app.url}/carte/?departement=13&active_from=2020-01-01")
     with page.expect_response(
@@ -251,3 +279,17 @@ def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
     legend = page.get_by_label("Légende des statuts").inner_text()
     assert "Opérations : nombre par hexagone" in legend
     assert page.locator(".dealpoints-legend .dealpoints-legend__marker").count() == 0
+    # Its one status, chosen in the form, reaches the hotspots.
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    form = page.locator("#map-filters")
+    form.get_by_label("Statut").select_option("confirmed")
+    form.get_by_role("button", name="Appliquer les filtres").click()
+    page.wait_for_url(re.compile(r".*status=confirmed.*"))
+    page.wait_for_timeout(500)
+    assert "Statut : Confirmé" in page.locator("#map-hotspots-scope").inner_text()
+    with page.expect_response(
+        lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
+    ) as filtered:
+        page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
+    assert filtered.value.status == 200
+    assert "status=confirmed" in filtered.value.url and "period" not in filtered.value.url

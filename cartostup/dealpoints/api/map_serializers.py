@@ -13,7 +13,13 @@ from cartostup.reports.choices import Status as ReportStatus
 
 from ..hotspots import SOURCES
 from ..map_layers import BOUNDARY_KINDS, MAX_ZOOM, MIN_ZOOM, BBox
-from .serializers import DealPointFilterQuerySerializer, departement_field
+from .serializers import (
+    DealPointFilterQuerySerializer,
+    dealpoint_channel_query_field,
+    dealpoint_product_query_field,
+    dealpoint_status_query_field,
+    departement_field,
+)
 
 
 class LayerInputSerializer(serializers.Serializer):
@@ -97,14 +103,49 @@ class ReportLayerInputSerializer(PeriodQueryMixin, LayerInputSerializer):
 
 
 class HotspotInputSerializer(PeriodQueryMixin, serializers.Serializer):
+    """The département, what is counted, and the filters: the deal-points layer's status,
+    product and channel (same names and values), and a period whose meaning depends on what
+    is counted. Which of them the actor may use is the policy's
+    (`map_layers.dealpoint_filter_data`)."""
+
     departement = departement_field(help_text=_("Code du département (ex. 13, 2A)."))
     counted = serializers.ChoiceField(
         choices=[(s, s) for s in SOURCES],
         default="dealpoints",
         help_text=_("Compter les points de deal (dealpoints) ou les signalements (reports)."),
     )
-    period_from = date_query_field()
-    period_to = date_query_field()
+    status = dealpoint_status_query_field(
+        help_text=_(
+            "Statut des points de deal comptés (répétable ; une seule valeur pour la "
+            "préfecture et le parquet). Avec counted=dealpoints seulement."
+        )
+    )
+    product = dealpoint_product_query_field(
+        help_text=_(
+            "Produit vendu (répétable). Avec counted=dealpoints seulement ; refusé à la "
+            "préfecture et au parquet."
+        )
+    )
+    channel = dealpoint_channel_query_field(
+        help_text=_(
+            "Mode de distribution (répétable). Avec counted=dealpoints seulement ; refusé à la "
+            "préfecture et au parquet."
+        )
+    )
+    period_from = date_query_field(
+        help_text=_(
+            "Début de la période (AAAA-MM-JJ ou JJ/MM/AAAA). Points de deal : actifs à partir "
+            "de ce jour (dernière activité ce jour ou après) ; signalements : reçus à partir "
+            "de ce jour. Refusé à la préfecture et au parquet."
+        )
+    )
+    period_to = date_query_field(
+        help_text=_(
+            "Fin de la période. Points de deal : déjà signalés ce jour ou avant (leur activité "
+            "recoupe la période) ; signalements : reçus jusqu'à ce jour. Refusé à la "
+            "préfecture et au parquet."
+        )
+    )
 
 
 class BoundaryInputSerializer(serializers.Serializer):

@@ -160,9 +160,18 @@ class HotspotLayerView(CartostupAPIView):
             "Cellules H3 rés. 9 d'un département : Gi* avec p-valeur bilatérale exacte sous "
             "l'hypothèse de répartition au hasard et correction FDR (alpha 0,05) ; classes hot "
             "(significatif, z > 0), cold (significatif, z < 0), not_significant avec z et p. "
-            "Les rôles qui ne voient que des agrégats ne reçoivent que les cellules d'au moins "
-            "CARTOSTUP_MIN_AGGREGATE éléments, et ne peuvent pas filtrer par période "
-            "(period_from, period_to : 400). Journalisée."
+            "Filtres selon ce qui est compté. Points de deal (counted=dealpoints) : les mêmes "
+            "que la couche des points de deal, avec les mêmes refus : statut, produit, mode "
+            "de distribution (status, product, channel, répétables) et période "
+            "(period_from, period_to : points actifs pendant la période, c'est-à-dire vus "
+            "au plus tard à sa fin et actifs depuis son début). Signalements "
+            "(counted=reports, analystes) : la période seule (jour de réception) ; status, "
+            "product et channel répondent 400. Les rôles qui ne voient que des agrégats "
+            "(préfecture, parquet) ne reçoivent que les cellules d'au moins "
+            "CARTOSTUP_MIN_AGGREGATE éléments et ne filtrent que par statut, un seul à la "
+            "fois : produit, mode de distribution et période répondent 400. Un filtre refusé "
+            "ou qui ne s'applique pas à ce qui est compté répond 400, jamais un filtre "
+            "ignoré. Journalisée avec les filtres appliqués."
         ),
         parameters=[query_serializer],
         responses={200: HotspotOutputSerializer, **ERRORS},
@@ -178,6 +187,9 @@ class HotspotLayerView(CartostupAPIView):
                 source=data["counted"],
                 period_from=data.get("period_from"),
                 period_to=data.get("period_to"),
+                statuses=data.get("status", []),
+                products=data.get("product", []),
+                channels=data.get("channel", []),
             )
         )
 

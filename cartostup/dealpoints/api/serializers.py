@@ -470,6 +470,33 @@ def _choice_field(
     )
 
 
+def dealpoint_status_query_field(**kwargs: Any) -> serializers.ListField:
+    """The deal points' status filter of a query (repeatable), as every query that counts or
+    lists deal points takes it (the list, the map's layers)."""
+    kwargs.setdefault(
+        "help_text",
+        _(
+            "Statut (répétable). Un bailleur n'utilise que les statuts qui lui sont dits : "
+            "un autre est refusé comme une valeur inconnue."
+        ),
+    )
+    return serializers.ListField(
+        child=ToldChoiceField(choices=DealPointStatus.choices), required=False, **kwargs
+    )
+
+
+def dealpoint_product_query_field(**kwargs: Any) -> serializers.ListField:
+    """The deal points' product filter of a query (repeatable)."""
+    return serializers.ListField(child=_choice_field(Product.choices), required=False, **kwargs)
+
+
+def dealpoint_channel_query_field(**kwargs: Any) -> serializers.ListField:
+    """The deal points' distribution channel filter of a query (repeatable)."""
+    return serializers.ListField(
+        child=_choice_field(DistributionChannel.choices), required=False, **kwargs
+    )
+
+
 class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
     """The filters of `filters.DealPointFilterSet`, checked strictly (an unknown value, or a
     period of activity that ends before it starts, is a 400, not an ignored filter)."""
@@ -483,18 +510,9 @@ class DealPointFilterQuerySerializer(PeriodQueryMixin, serializers.Serializer):
         trim_whitespace=False,
         help_text=_("Référence, code partenaire, nom ou adresse."),
     )
-    status = serializers.ListField(
-        child=ToldChoiceField(choices=DealPointStatus.choices),
-        required=False,
-        help_text=_(
-            "Statut (répétable). Un bailleur n'utilise que les statuts qui lui sont dits : "
-            "un autre est refusé comme une valeur inconnue."
-        ),
-    )
-    product = serializers.ListField(child=_choice_field(Product.choices), required=False)
-    channel = serializers.ListField(
-        child=_choice_field(DistributionChannel.choices), required=False
-    )
+    status = dealpoint_status_query_field()
+    product = dealpoint_product_query_field()
+    channel = dealpoint_channel_query_field()
     precision = _choice_field(Precision.choices, required=False)
     departement = departement_field(required=False)
     # Not trimmed: the schema's length then holds for what is sent (a value padded with a

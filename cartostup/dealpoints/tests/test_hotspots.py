@@ -232,3 +232,218 @@ def test_hotspot_layer_for_a_prefecture_hides_small_cells(estate, client_for):
 def test_hotspot_layer_refusals(client_for, username, params, status):
     response = client_for(username).get(reverse("map-hotspots"), params)
     assert response.status_code == status
+
+
+# --- the filters the deal-points layer honours --------------------------------------------------
+
+# A second estate, in Marseille 13e, far from the first (Marseille 14e).
+MARSEILLE_13 = (43.3790, 5.4260)
+
+
+def _estate_points(analyst, centre_latlng, **changes):
+    """Seven adjacent res 9 cells holding three points each; returns (centre cell, points)."""
+    centre = h3.latlng_to_cell(*centre_latlng, 9)
+    points = []
+    for cell in sorted(h3.grid_disk(centre, 1)):
+        latitude, longitude = h3.cell_to_latlng(cell)
+        for offset in (-0.0002, 0.0, 0.0002):
+            points.append(
+                dealpoint(actor=analyst, latitude=latitude + offset, longitude=longitude, **changes)
+            )
+    return centre, points
+
+
+@pytest.fixture
+def two_estates(persona):
+    """Estate A (Marseille 14e): its points dismantled, but one of its centre's three still
+    reported. Estate B (Marseille 13e): reported, selling crack from a drive. Three points
+    scattered over the city, reported."""
+    from cartostup.dealpoints.models import DealPoint
+
+    analyst = persona("cross13_analyst")
+    centre_a, points_a = _estate_points(analyst, MARSEILLE_14)
+    centre_b, points_b = _estate_points(analyst, MARSEILLE_13, products=["crack"], channel="drive")
+    for latitude, longitude in ((43.2960, 5.3700), (43.3110, 5.3800), (43.2700, 5.4000)):
+        dealpoint(actor=analyst, latitude=latitude, longitude=longitude)
+    still_reported = next(p for p in points_a if p.h3_r9 == centre_a)
+    DealPoint.objects.filter(pk__in=[p.pk for p in points_a]).exclude(pk=still_reported.pk).update(
+        status="dismantled"
+    )
+    return {"analyst": analyst, "a": centre_a, "b": centre_b, "points_a": points_a}
+
+
+def _cells(layer):
+    return {f["properties"]["cell"]: f["properties"] for f in layer["features"]}
+
+
+@pytest.mark.django_db
+def test_a_status_filter_changes_which_points_the_hotspots_count(two_estates):
+    """The hotspots counted every point whatever the map's status filter: estate A, all but
+    one of its points dismantled, was as hot as estate B. With the deal-points layer's status
+    filter, each estate is hot only among the points of the status asked, and its cells count
+    only those."""
+    from cartostup.dealpoints.hotspots import hotspot_layer
+
+    analyst, a, b = two_estates["analyst"], two_estates["a"], two_estates["b"]
+    whole = _cells(hotspot_layer(actor=analyst, departement_code="13"))
+    assert whole[a]["count"] == 3 and whole[a]["class"] == "hot"
+    assert whole[b]["count"] == 3 and whole[b]["class"] == "hot"
+    reported = _cells(hotspot_layer(actor=analyst, departement_code="13", statuses=["reported"]))
+    # Estate A's centre keeps its one reported point, alone: counted 1, no longer hot.
+    assert reported[a]["count"] == 1 and reported[a]["class"] == "not_significant"
+    assert reported[b]["count"] == 3 and reported[b]["class"] == "hot"
+    dismantled = _cells(
+        hotspot_layer(actor=analyst, departement_code="13", statuses=["dismantled"])
+    )
+    assert dismantled[a]["count"] == 2 and dismantled[a]["class"] == "hot"
+    assert b not in dismantled  # neither counted nor studied
+    # Several statuses, as on the deal-points layer (analysts are not limited to one).
+    both = _cells(
+        hotspot_layer(actor=analyst, departement_code="13", statuses=["reported", "dismantled"])
+    )
+    assert both[a]["count"] == 3 and both[b]["count"] == 3
+    # The audit lists the filters applied, as the deal-points layer's does.
+    event = AuditEvent.objects.latest("pk")
+    assert event.details["layer"] == "hotspots"
+    assert event.details["filters"] == {
+        "departement": "13",
+        "source": "dealpoints",
+        "status": "['reported', 'dismantled']",
+    }
+
+
+@pytest.mark.django_db
+def test_product_and_channel_filters_change_which_points_the_hotspots_count(two_estates):
+    from cartostup.dealpoints.hotspots import hotspot_layer
+
+    analyst, a, b = two_estates["analyst"], two_estates["a"], two_estates["b"]
+    crack = _cells(hotspot_layer(actor=analyst, departement_code="13", products=["crack"]))
+    assert crack[b]["class"] == "hot" and a not in crack
+    drive = _cells(hotspot_layer(actor=analyst, departement_code="13", channels=["drive"]))
+    assert drive == crack
+    fixed_cannabis = _cells(
+        hotspot_layer(
+            actor=analyst, departement_code="13", products=["cannabis"], channels=["fixed"]
+        )
+    )
+    assert fixed_cannabis[a]["count"] == 3 and b not in fixed_cannabis
+    event = AuditEvent.objects.latest("pk")
+    assert event.details["filters"] == {
+        "departement": "13",
+        "source": "dealpoints",
+        "product": "['cannabis']",
+        "channel": "['fixed']",
+    }
+
+
+@pytest.mark.django_db
+def test_the_hotspots_period_means_active_during_it(two_estates):
+    """The hotspots' period meant « last activity in the period », the deal-points layer's
+    « active during the period » (seen by its end, active since its start): estate A, seen
+    two months ago and active today, was active all through last month but was not counted
+    for it. Estate B, first seen last week, was not active then."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cartostup.dealpoints.hotspots import hotspot_layer
+    from cartostup.dealpoints.models import DealPoint
+
+    analyst, a, b = two_estates["analyst"], two_estates["a"], two_estates["b"]
+    now = timezone.now()
+    DealPoint.objects.update(
+        first_reported_at=now - timedelta(days=60), created_at=now - timedelta(days=60)
+    )
+    DealPoint.objects.filter(h3_r9__in=h3.grid_disk(b, 1)).update(
+        first_reported_at=now - timedelta(days=7), created_at=now - timedelta(days=7)
+    )
+    DealPoint.objects.update(last_activity_at=now)
+    start, end = (now - timedelta(days=40)).date(), (now - timedelta(days=20)).date()
+    layer = hotspot_layer(actor=analyst, departement_code="13", period_from=start, period_to=end)
+    cells = _cells(layer)
+    assert cells[a]["count"] == 3 and cells[a]["class"] == "hot"
+    assert b not in cells
+    # The same points as the deal-points layer's filter set selects for that period.
+    from cartostup.dealpoints.filters import DealPointFilterSet
+
+    selected = DealPointFilterSet(
+        {"active_from": start.isoformat(), "active_to": end.isoformat()},
+        queryset=DealPoint.objects.all(),
+    ).qs
+    assert sum(f["properties"]["count"] for f in layer["features"]) == selected.count()
+    event = AuditEvent.objects.latest("pk")
+    assert event.details["filters"]["period_from"] == start.isoformat()
+    assert event.details["filters"]["period_to"] == end.isoformat()
+
+
+NOT_APPLYING = "Ce filtre ne s'applique qu'aux points de deal (counted=dealpoints)."
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "errors"),
+    [
+        ({"status": "reported"}, {"status": [NOT_APPLYING]}),
+        ({"product": "crack", "channel": "drive"},
+         {"product": [NOT_APPLYING], "channel": [NOT_APPLYING]}),
+    ],
+)  # fmt: skip
+def test_a_deal_point_filter_on_reports_is_refused_in_french(client_for, persona, params, errors):
+    """Counting reports reads the period only: a deal points' filter sent with counted=reports
+    is a 400 naming it, never ignored (the count would read as filtered); nothing is read."""
+    client = client_for("cross13_analyst")
+    base = {"departement": "13", "counted": "reports"}
+    assert client.get(reverse("map-hotspots"), base).status_code == 200
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    response = client.get(reverse("map-hotspots"), {**base, **params})
+    assert response.status_code == 400
+    assert response.json()["errors"] == errors
+    assert not AuditEvent.objects.filter(pk__gt=last, actor_id=persona("cross13_analyst").pk)
+    # The period does apply to reports.
+    dated = client.get(reverse("map-hotspots"), {**base, "period_from": "2026-11-01"})
+    assert dated.status_code == 200
+    event = AuditEvent.objects.latest("pk")
+    assert event.details["filters"] == {
+        "departement": "13",
+        "source": "reports",
+        "period_from": "2026-11-01",
+    }
+
+
+@pytest.mark.django_db
+def test_the_hotspots_api_takes_the_deal_point_layers_filters(two_estates, client_for):
+    client = client_for("cross13_analyst")
+    a = two_estates["a"]
+    response = client.get(
+        reverse("map-hotspots"), {"departement": "13", "status": ["dismantled", "reported"]}
+    )
+    assert response.status_code == 200
+    assert _cells(response.json())[a]["count"] == 3
+    only = client.get(reverse("map-hotspots"), {"departement": "13", "status": "dismantled"})
+    assert _cells(only.json())[a]["count"] == 2
+    # Unknown values: 400 in French, as on the deal-points layer.
+    bogus = client.get(reverse("map-hotspots"), {"departement": "13", "status": "bogus"})
+    assert bogus.status_code == 400
+    assert bogus.json()["errors"]["status"][0].startswith("Valeur inconnue (valeurs acceptées")
+    layer = client.get(
+        reverse("map-dealpoints"), {"bbox": "5.3,43.2,5.5,43.4", "zoom": 12, "status": "bogus"}
+    )
+    assert layer.json()["errors"] == bogus.json()["errors"]
+    product = client.get(reverse("map-hotspots"), {"departement": "13", "product": "bogus"})
+    assert product.status_code == 400 and "product" in product.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_hotspots_filters(client):
+    import json
+
+    schema = json.loads(client.get(reverse("api-schema"), {"format": "json"}).content)
+    operation = schema["paths"]["/api/v1/map/hotspots/"]["get"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert {"status", "product", "channel", "period_from", "period_to"} <= set(parameters)
+    dealpoints = {
+        p["name"]: p for p in schema["paths"]["/api/v1/map/dealpoints/"]["get"]["parameters"]
+    }
+    for name in ("status", "product", "channel"):
+        assert parameters[name]["schema"] == dealpoints[name]["schema"], name
+    assert "counted=reports" in operation["description"]

@@ -263,43 +263,75 @@ def test_each_legend_shows_only_what_the_role_receives(world, client_for):
         assert "dealpoints-legend__hexagon--operation" in legend and "Point chaud" in legend
 
 
-def test_hotspots_take_the_period_and_say_what_they_count(world, client_for):
-    """The map asked for hotspots with the département only: they ignored the period shown.
-    They now get the page's period (the one filter they read), and the page says what they
-    count and which filters they ignore."""
+def test_hotspots_take_the_maps_filters_and_say_what_they_count(world, client_for):
+    """The map sent the hotspots the period only (« last activity in the period ») and said
+    they ignored the status, product and channel filters. They now take the filters the
+    dealpoints layer takes (map.js sends `hotspotFilters`, the period renamed), the period
+    meaning active during it, and the page says what they count."""
     response = client_for("cross13_analyst").get(
         reverse("dealpoints:map"),
-        {"departement": "13", "active_from": "01/11/2026", "product": "crack"},
+        {
+            "departement": "13",
+            "active_from": "01/11/2026",
+            "active_to": "30/11/2026",
+            "product": ["crack", "heroin"],
+            "status": "confirmed",
+        },
     )
     config = _config(response)
-    assert config["hotspotQuery"] == {"period_from": "2026-11-01"}
-    assert config["layerFilters"] == ["status", "product", "channel", "active_from", "active_to"]
+    every = ["status", "product", "channel", "active_from", "active_to"]
+    assert config["hotspotFilters"] == every and config["layerFilters"] == every
+    assert config["filters"]["active_from"] == ["2026-11-01"]
     assert config["categoryLabels"]["operations"]["raid"].startswith("Opération de harcèlement")
     page = html.unescape(response.content.decode())
     scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
-    assert "points de deal du département dont la dernière activité date du 01/11/2026" in scope
-    assert "Les filtres « Statut », « Produit » et « Mode de distribution » ne s" in scope
+    assert "points de deal du département actifs entre le 01/11/2026 et le 30/11/2026." in scope
+    assert (
+        "Filtres appliqués, comme à la couche « Points de deal » : Statut : Confirmé ; "
+        "Produit : Crack, Héroïne." in scope
+    )
+    assert "ne s'appli" not in scope
     whole = html.unescape(
         client_for("cross13_analyst")
         .get(reverse("dealpoints:map"), {"departement": "13"})
         .content.decode()
     )
-    assert "compte tous les points de deal du département, quelle que soit" in whole
+    scope = whole[whole.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "compte les points de deal du département, quelle que soit leur période" in scope
+    assert (
+        "Elle suit les filtres « Statut », « Produit » et « Mode de distribution » de la carte"
+        in scope
+    )
+    ended = html.unescape(
+        client_for("cross13_analyst")
+        .get(reverse("dealpoints:map"), {"departement": "13", "active_to": "2026-11-30"})
+        .content.decode()
+    )
+    assert "déjà signalés le 30/11/2026 ou avant." in ended
 
 
 def test_counts_only_roles_gain_no_filter_for_the_hotspots(world, client_for):
     """A prefecture filters its counts on status only: a period in a hand-made link is
-    refused by the dealpoints layer, and sent neither to the hotspots nor to the operations."""
-    response = client_for("prefecture_13").get(
+    refused by the dealpoints layer, and sent neither to the hotspots nor to the operations;
+    its one status is."""
+    client = client_for("prefecture_13")
+    response = client.get(
         reverse("dealpoints:map"),
         {"departement": "13", "active_from": "2026-11-01", "active_to": "2026-11-30"},
     )
     config = _config(response)
-    assert config["hotspotQuery"] == {} and config["layerFilters"] == ["status"]
+    assert config["hotspotFilters"] == [] and config["layerFilters"] == ["status"]
     page = html.unescape(response.content.decode())
     scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
-    assert "compte tous les points de deal du département" in scope
-    assert "Le filtre « Statut » ne s'applique pas à cette couche." in scope
+    assert "compte les points de deal du département, quelle que soit" in scope
+    assert "Elle suit le filtre « Statut » de la carte" in scope
+    with_status = client.get(
+        reverse("dealpoints:map"), {"departement": "13", "status": "confirmed"}
+    )
+    assert _config(with_status)["hotspotFilters"] == ["status"]
+    page = html.unescape(with_status.content.decode())
+    scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "Filtres appliqués, comme à la couche « Points de deal » : Statut : Confirmé." in scope
 
 
 def test_the_panel_never_gives_the_commune_as_an_address(world, client_for):

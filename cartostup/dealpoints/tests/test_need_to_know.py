@@ -633,7 +633,9 @@ LAYER_BASES: dict[str, dict[str, str]] = {
 AGGREGATE_ALLOWED: dict[str, dict[str, str]] = {
     "map-dealpoints": {"status": "reported", "departement": "13"},
     "map-operations": {},
-    "map-hotspots": {"counted": "dealpoints"},
+    # One status at a time, as on the deal-points layer: it tells nothing that layer does
+    # not (`test_aggregate_hotspots_by_status_tell_nothing_the_counts_do_not`).
+    "map-hotspots": {"counted": "dealpoints", "status": "reported"},
     "map-boundaries": {"kind": "qpv"},
 }
 AGGREGATE_REFUSED: dict[str, dict[str, str]] = {
@@ -648,7 +650,12 @@ AGGREGATE_REFUSED: dict[str, dict[str, str]] = {
         "qpv": "true",
     },
     "map-operations": {"period_from": "2026-11-20", "period_to": "2026-12-31"},
-    "map-hotspots": {"period_from": "2026-11-25", "period_to": "2026-12-31"},
+    "map-hotspots": {
+        "product": "crack",
+        "channel": "fixed",
+        "period_from": "2026-11-25",
+        "period_to": "2026-12-31",
+    },
 }
 # Layers these roles may not open at all, whatever they send (404).
 AGGREGATE_CLOSED: dict[str, dict[str, str]] = {
@@ -757,6 +764,51 @@ def test_a_period_on_the_hotspots_no_longer_dates_one_point(world, client_for, p
         reverse("map-operations"), {**VIEWPORT, "zoom": "16", "period_from": since}
     )
     assert operations.status_code == 200 and len(operations.json()["features"]) == 1
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_hotspots_by_status_tell_nothing_the_counts_do_not(
+    world, client_for, persona, username
+):
+    """The hotspots now take the map's status filter. For an aggregate-only role, the cells
+    they receive with one status are exactly the res 9 hexagons the deal-points layer gives
+    it with that status (counts of at least the minimum, the smaller ones suppressed before
+    the analysis), so their z and p are computed from nothing it could not read there: no
+    differencing beyond what that layer allows. Two statuses together stay refused (their
+    difference with one would name a status a cell hides); product, channel and period are
+    refused (the matrix above)."""
+    analyst = persona("cross13_analyst")
+    cluster = world.points_13[:5]
+    for point in cluster[:3]:
+        services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    client = client_for(username)
+    department_wide = {"bbox": "4.2,43.1,6.0,43.95", "zoom": "13"}
+    for status in (None, "confirmed", "reported", "dismantled"):
+        filters = {"status": status} if status else {}
+        hotspots = client.get(reverse("map-hotspots"), {"departement": "13", **filters})
+        assert hotspots.status_code == 200, hotspots.content
+        counts = _layer(client, **department_wide, **filters)
+        assert _counts(hotspots.json()) == _counts(counts), status
+    # The cluster: 5 points, 3 confirmed, 2 reported (under the minimum: neither shown).
+    cell = cluster[0].h3_r9
+    confirmed = client.get(reverse("map-hotspots"), {"departement": "13", "status": "confirmed"})
+    assert _counts(confirmed.json()) == {cell: 3}
+    reported = client.get(reverse("map-hotspots"), {"departement": "13", "status": "reported"})
+    assert reported.json()["features"] == []
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    both = client.get(
+        reverse("map-hotspots"), {"departement": "13", "status": ["confirmed", "reported"]}
+    )
+    assert both.status_code == 400
+    assert both.json()["errors"] == {
+        "status": ["Les comptes agrégés se filtrent sur un seul statut à la fois."]
+    }
+    assert not AuditEvent.objects.filter(pk__gt=last, actor_id=persona(username).pk).exists()
+    # The audit lists the status applied.
+    client.get(reverse("map-hotspots"), {"departement": "13", "status": "confirmed"})
+    event = AuditEvent.objects.filter(actor_id=persona(username).pk).latest("pk")
+    assert event.details["layer"] == "hotspots"
+    assert event.details["filters"]["status"] == "['confirmed']"
 
 
 # --- a status a landlord is never told ----------------------------------------------------------

@@ -429,7 +429,8 @@
 
   var RENAMES = {
     reports: { active_from: "received_from", active_to: "received_to" },
-    operations: { active_from: "period_from", active_to: "period_to" }
+    operations: { active_from: "period_from", active_to: "period_to" },
+    hotspots: { active_from: "period_from", active_to: "period_to" }
   };
   var LAYER_QUERIES = {
     dealpoints: function (query) { return copyParams(query, ["status", "product", "channel", "active_from", "active_to"]); },
@@ -531,9 +532,10 @@
         return;
       }
       loaded = true;
-      // The page's period, when this role may filter on it (the only filter hotspots read);
-      // the sentence under the legend says what they count.
-      var query = new URLSearchParams(config.hotspotQuery || {});
+      // The page's filters, as the dealpoints layer receives them (status, product, channel,
+      // the period renamed period_from/period_to), those this role may use
+      // (config.hotspotFilters); the sentence under the legend says what they count.
+      var query = copyParams(new URLSearchParams(), config.hotspotFilters || [], RENAMES.hotspots);
       query.set("departement", hotspotDepartement);
       fetchJson(config.api.hotspots + "?" + query.toString()).then(function (collection) {
         var meta = collection.meta || {};
@@ -562,7 +564,15 @@
             layer.bindPopup(node("span", name + " – " + countText(p.count) + " – z " + p.z + ", p " + p.p));
           }
         }).addTo(hotspots);
-      }).catch(function () { say(labels.errorMessage); });
+      }).catch(function (error) {
+        // A filter the layer refuses is said beside the filters, as the dealpoints layer says it.
+        var lines = filterErrorLines(error, pageNames("hotspots"));
+        if (lines.length) {
+          showFilterErrors(lines);
+        } else {
+          say(labels.errorMessage);
+        }
+      });
     });
   }
 
