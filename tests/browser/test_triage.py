@@ -119,4 +119,11 @@ def test_operator_keys_in_a_call_and_reads_the_receipt(page, served_app):
     groups = page.locator(".reports-receipt__group")
     assert groups.count() == 6
     assert page.get_by_role("link", name="Nouvel appel").is_visible()
+    # The receipt page is a GET after a redirect: reloading it posts nothing (no second
+    # report) and does not show the code again.
+    assert page.url.endswith("/signalements/appel/code/")
+    page.reload()
+    page.wait_for_url(re.compile(r".*/signalements/appel/$"))
+    assert page.get_by_text(re.compile("Le code de suivi n'est affiché qu'une fois")).is_visible()
+    assert page.locator(".reports-receipt__group").count() == 0
     assert page.console_errors == []
