@@ -14,9 +14,10 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartostup.core.audit import audit_record
@@ -214,7 +215,19 @@ def logout_record(*, user: User, reason: str = "user") -> None:
 
 @transaction.atomic
 def password_change(*, user: User, new_password: str) -> None:
-    """Set a new password (already validated by the form against the password validators)."""
+    """Set a new password (already validated by the form against the password validators).
+    Refuses the current one: a temporary password given by an administrator (which they saw)
+    must really be replaced, and a "change" that changes nothing is not recorded as one."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.check_password(new_password):
+        raise ValidationError(
+            {
+                "new_password1": _(
+                    "Le nouveau mot de passe doit être différent du mot de passe actuel (ou "
+                    "provisoire) : choisissez-en un autre."
+                )
+            }
+        )
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -180,11 +181,16 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     form = PasswordChangeForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        services.password_change(user=user, new_password=form.cleaned_data["new_password1"])
-        # Keep this session (and its verified second factor); other sessions end.
-        update_session_auth_hash(request, user)
-        messages.success(request, _("Votre mot de passe a été changé."))
-        return redirect(settings.LOGIN_REDIRECT_URL)
+        try:
+            services.password_change(user=user, new_password=form.cleaned_data["new_password1"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            user.refresh_from_db()
+            # Keep this session (and its verified second factor); other sessions end.
+            update_session_auth_hash(request, user)
+            messages.success(request, _("Votre mot de passe a été changé."))
+            return redirect(settings.LOGIN_REDIRECT_URL)
     return render(
         request,
         "accounts/password_change.html",

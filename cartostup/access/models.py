@@ -3,6 +3,7 @@ abstract base every protected record inherits (design §4)."""
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from cartostup.territories.models import Commune, Departement
@@ -46,6 +47,16 @@ class User(AbstractUser):
     must_change_password = models.BooleanField(default=False, editable=False)
 
     class Meta:
+        constraints = [
+            # One account per username whatever its capitals (the services explain it first).
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_ci_unique",
+                violation_error_message=_(
+                    "Un compte porte déjà cet identifiant, écrit avec d'autres majuscules."
+                ),
+            )
+        ]
         verbose_name = _("utilisateur")
         verbose_name_plural = _("utilisateurs")
 

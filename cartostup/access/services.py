@@ -297,6 +297,28 @@ def temporary_password_generate() -> str:
     )
 
 
+def username_available_check(*, username: str) -> None:
+    """Refuse a username already taken, even written with other capitals: `CROSS13_ANALYST`
+    beside `cross13_analyst` would be two accounts one reads as the same (in the audit log,
+    in memberships). The database holds the same rule (`user_username_ci_unique`)."""
+    existing = User.objects.filter(username__iexact=username).values_list("username", flat=True)
+    taken = existing.first()
+    if taken is None:
+        return
+    if taken == username:
+        raise ValidationError({"username": _("Cet identifiant existe déjà.")})
+    raise ValidationError(
+        {
+            "username": _(
+                "Un compte porte déjà cet identifiant, écrit « %(existing)s » : deux "
+                "identifiants ne peuvent différer seulement par les majuscules et les "
+                "minuscules."
+            )
+            % {"existing": taken}
+        }
+    )
+
+
 @dataclass(frozen=True)
 class UserCreated:
     user: User
@@ -317,6 +339,7 @@ def user_create(
     """Create a staff account. Without a password, a temporary one is generated and returned
     once; the user then enrols a second factor at first login."""
     policy.require(actor, policy.Capability.MANAGE_USERS)
+    username_available_check(username=username.strip())
     user = User(
         username=username.strip(),
         first_name=first_name.strip(),
@@ -732,8 +755,7 @@ def administrator_bootstrap(*, username: str) -> UserCreated:
     """The first administrator of a new installation (from the command line, no actor): the
     platform's administration organisation if missing, the account with a temporary password it
     must replace at first login, and the administrator role. Refuses an existing username."""
-    if User.objects.filter(username=username.strip()).exists():
-        raise ValidationError({"username": _("Cet identifiant existe déjà.")})
+    username_available_check(username=username.strip())
     organisation, _created = Organisation.objects.get_or_create(
         kind=OrganisationKind.ADMINISTRATION,
         defaults={"name": "Administration de Cartostup", "national_scope": True},

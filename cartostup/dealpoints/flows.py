@@ -228,10 +228,72 @@ def report_accept_and_match(*, actor: User, report: Report, note: str = "") -> R
     return report
 
 
+class LinkDecided(ValidationError):
+    """A decision on a link that another analyst (or another tab) decided meanwhile: nothing is
+    written, so that a page read before the decision cannot undo it. `current` is the link's
+    decision now."""
+
+    def __init__(self, *, link: ReportLink) -> None:
+        self.current = link.decision
+        self.current_label = link.get_decision_display().lower()
+        super().__init__(
+            _(
+                "Ce rapprochement a déjà été traité (%(decision)s) : rien n'a été changé. "
+                "Rechargez la page pour voir la décision prise."
+            )
+            % {"decision": self.current_label},
+            code="already_decided",
+        )
+
+
+def _link_for_decision(*, actor: User, link: ReportLink, from_decision: str) -> ReportLink:
+    """Authorise a decision on a link (404 otherwise), lock it until the transaction ends, and
+    refuse it unless the link is still as the actor read it (`from_decision`). The point is
+    locked before the link, in the services' order, so that two decisions on one link wait for
+    each other (on PostgreSQL) and the second finds the first's."""
+    policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    policy.access_object(
+        DealPoint.objects.all(), actor=actor, pk=link.dealpoint_id, action=policy.Action.CHANGE
+    )
+    DealPoint.objects.select_for_update().get(pk=link.dealpoint_id)
+    locked = ReportLink.objects.select_for_update().get(pk=link.pk)
+    if locked.decision != from_decision:
+        raise LinkDecided(link=locked)
+    return ReportLink.objects.select_related("report", "dealpoint").get(pk=locked.pk)
+
+
 @transaction.atomic
-def link_refuse(*, actor: User, link: ReportLink, note: str = "") -> ReportLink:
-    """The analyst refuses a proposed (or automatic) link: the pair is never proposed again,
-    and a report left with no point and no other proposal waits for clustering again."""
+def link_confirm(
+    *, actor: User, link: ReportLink, from_decision: str = LinkDecision.PROPOSED
+) -> ReportLink:
+    """The analyst confirms a link the matching proposed: the report is attached to the point
+    (leaving any other: `moved_from` names them). Refused (`LinkDecided`) when the link is no
+    longer `from_decision`, the decision the analyst's page showed."""
+    link = _link_for_decision(actor=actor, link=link, from_decision=from_decision)
+    return services.report_attach(
+        actor=actor,
+        dealpoint=link.dealpoint,
+        report=link.report,
+        decision=LinkDecision.CONFIRMED,
+        score=link.score,
+        distance_m=link.distance_m,
+    )
+
+
+@transaction.atomic
+def link_refuse(
+    *,
+    actor: User,
+    link: ReportLink,
+    note: str = "",
+    from_decision: str = LinkDecision.PROPOSED,
+) -> ReportLink:
+    """The analyst refuses a proposed link (or, with `from_decision`, an automatic one): the
+    pair is never proposed again, and a report left with no point and no other proposal waits
+    for clustering again. Refused (`LinkDecided`) when the link is no longer `from_decision`,
+    the decision the analyst's page showed: a stale "Écarter" never detaches a report an
+    analyst attached meanwhile."""
+    link = _link_for_decision(actor=actor, link=link, from_decision=from_decision)
     report = link.report
     refused = services.report_detach(
         actor=actor, dealpoint=link.dealpoint, report=report, note=note

@@ -22,11 +22,10 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 
-from . import flows, matching_selectors, selectors, services
+from . import flows, matching_selectors, selectors
 from .choices import (
     Confidence,
     DistributionChannel,
-    LinkDecision,
     Product,
     ProposalStatus,
 )
@@ -98,14 +97,8 @@ def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         return refused
     link = _link_for(request, pk)
     try:
-        attached = services.report_attach(
-            actor=request.user,
-            dealpoint=link.dealpoint,
-            report=link.report,
-            decision=LinkDecision.CONFIRMED,
-            score=link.score,
-            distance_m=link.distance_m,
-        )
+        # Only a link still proposed: the queue shows no other (a stale page is refused).
+        attached = flows.link_confirm(actor=request.user, link=link)
     except ValidationError as error:
         _refused(request, error)
     else:

@@ -577,14 +577,15 @@ def operation_service_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[
     )
 
 
-def dealpoint_link(*, dealpoint: DealPoint, report_pk: Any) -> ReportLink:
-    """The (not rejected) tie of a report to a point already authorised (404 otherwise)."""
-    link = (
-        dealpoint.links.exclude(decision=LinkDecision.REJECTED)
-        .select_related("report")
-        .filter(report_id=report_pk)
-        .first()
-    )
+def dealpoint_link(
+    *, dealpoint: DealPoint, report_pk: Any, with_rejected: bool = False
+) -> ReportLink:
+    """The (not rejected, unless `with_rejected`: a decision on a link read before it was
+    refused is told so) tie of a report to a point already authorised (404 otherwise)."""
+    links = dealpoint.links.all()
+    if not with_rejected:
+        links = links.exclude(decision=LinkDecision.REJECTED)
+    link = links.select_related("report").filter(report_id=report_pk).first()
     if link is None:
         raise Http404
     return link

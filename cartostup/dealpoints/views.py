@@ -32,7 +32,7 @@ from cartostup.access.filters import unknown_choice_message_lazy
 from cartostup.access.models import User
 from cartostup.core.paging import paginate
 
-from . import selectors, services
+from . import flows, selectors, services
 from .choices import (
     AlertKind,
     AlertStatus,
@@ -59,7 +59,7 @@ from .forms import (
     SplitForm,
     StatusForm,
 )
-from .models import DealPoint, DealPointEvent, Operation
+from .models import DealPoint, DealPointEvent, Operation, ReportLink
 
 Capability = policy.Capability
 
@@ -905,24 +905,31 @@ def dealpoint_unmerge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
+def _from_decision(request: HttpRequest, link: ReportLink) -> str:
+    """The link decision the record showed (its forms send it): a decision applies only to a
+    link still so. A form without it (a page older than the field) decides on the link as is."""
+    value = request.POST.get("from_decision", "")
+    return value if value in LinkDecision.values else link.decision
+
+
 def dealpoint_detach(request: AuthenticatedRequest, pk: int, report_pk: int) -> HttpResponse:
     """Detach an attached report, or refuse a proposed one (the matching will not propose
-    the pair again)."""
+    the pair again); refused if the link changed since the record was read (another tab)."""
     dealpoint = _action(request, pk)
     if isinstance(dealpoint, HttpResponse):
         return dealpoint
-    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk)
-    was_proposed = link.decision == LinkDecision.PROPOSED
+    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk, with_rejected=True)
+    from_decision = _from_decision(request, link)
     try:
-        services.report_detach(
+        flows.link_refuse(
             actor=request.user,
-            dealpoint=dealpoint,
-            report=link.report,
+            link=link,
             note=request.POST.get("note", "").strip(),
+            from_decision=from_decision,
         )
     except ValidationError as error:
         return _refused(request, dealpoint, error)
-    if was_proposed:
+    if from_decision == LinkDecision.PROPOSED:
         text = _("Rapprochement de %(report)s écarté : il ne sera plus proposé pour ce point.")
     else:
         text = _("Signalement %(report)s détaché de ce point.")
@@ -930,21 +937,14 @@ def dealpoint_detach(request: AuthenticatedRequest, pk: int, report_pk: int) -> 
 
 
 def dealpoint_confirm_link(request: AuthenticatedRequest, pk: int, report_pk: int) -> HttpResponse:
-    """Confirm a report the matching proposed for this point."""
+    """Confirm a report the matching proposed for this point; refused if it was decided since
+    the record was read (another tab, another analyst)."""
     dealpoint = _action(request, pk)
     if isinstance(dealpoint, HttpResponse):
         return dealpoint
-    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk)
-    if link.decision != LinkDecision.PROPOSED:
-        messages.info(request, _("Ce signalement est déjà rattaché à ce point."))
-        return redirect("dealpoints:detail", pk=dealpoint.pk)
+    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk, with_rejected=True)
     try:
-        attached = services.report_attach(
-            actor=request.user,
-            dealpoint=dealpoint,
-            report=link.report,
-            decision=LinkDecision.CONFIRMED,
-        )
+        attached = flows.link_confirm(actor=request.user, link=link)
     except ValidationError as error:
         return _refused(request, dealpoint, error)
     return _done(

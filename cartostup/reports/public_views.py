@@ -292,9 +292,12 @@ def followup(request: HttpRequest) -> HttpResponse:
 @public_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def followup_reply(request: HttpRequest) -> HttpResponse:
-    """The reporter answers the analyst; the page shows the conversation again."""
+    """The reporter answers the analyst. Once sent, Post/Redirect/Get: the GET of this address
+    says it was sent, so reloading that page sends nothing again. It cannot show the
+    conversation: the receipt exists only in the POST bodies of the follow-up (no session, no
+    cookie, never a URL), so the reporter types it again to read on (docs/decisions.md)."""
     if request.method != "POST":
-        return redirect("reports_public:followup")
+        return render(request, "reports/public/followup.html", {"reply_sent": True})
     receipt = request.POST.get("receipt", "")[:100]
     text = request.POST.get("text", "")
     try:
@@ -316,9 +319,15 @@ def followup_reply(request: HttpRequest) -> HttpResponse:
         )
     except services.ReceiptInvalid as error:  # erased between the two calls
         return render(request, "reports/public/followup.html", {"error": str(error)})
-    return _followup_page(
-        request, services.report_followup(receipt=receipt), receipt, reply_sent=True
-    )
+    # 303: the browser follows with a GET, which a reload repeats harmlessly.
+    return redirect_see_other("reports_public:followup_reply")
+
+
+def redirect_see_other(to: str) -> HttpResponse:
+    """A 303 to a named address: after a POST that wrote, the browser GETs it."""
+    response = redirect(to)
+    response.status_code = 303
+    return response
 
 
 # --- prevention -----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from cartostup.access.models import Building, User
 from cartostup.core.dates import week_start
 from cartostup.core.paging import paginate
 
-from . import selectors, services
+from . import receipts, selectors, services
 from .choices import (
     REJECTED,
     Activity,
@@ -154,8 +154,16 @@ def _commune_from_query(data: QueryDict) -> str:
     }
 
 
+# The operator's receipt crosses the redirect after the call is saved in two shares
+# (`receipts.receipt_split`): one in the staff session, one in a short-lived cookie.
+RECEIPT_SESSION_KEY = "reports.operator_receipt"
+RECEIPT_COOKIE = "cartostup_receipt"
+RECEIPT_COOKIE_SECONDS = 600
+
+
 def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
-    """A call-platform operator keys in a call; the receipt is shown once, to be read back."""
+    """A call-platform operator keys in a call; once saved, the receipt page (a GET after a
+    redirect: reloading it never saves the call twice)."""
     policy.require(request.user, Capability.KEY_IN_CALLS)
     data = request.POST.copy() if request.method == "POST" else None
     commune_error = _commune_from_query(data) if data is not None else ""
@@ -166,19 +174,22 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_service_error(error)
         else:
-            # Rendered in the POST's response, never stored (not even in the session): the
-            # receipt exists in plain text only on this screen.
-            return _no_store(
-                render(
-                    request,
-                    "reports/staff/operator_receipt.html",
-                    {
-                        "page_title": _("Code de suivi à lire à l'appelant"),
-                        "groups": receipt_groups(submitted.receipt),
-                        "receipt": submitted.receipt,
-                    },
-                )
+            # Neither share alone is the receipt: the database (the session) and the browser
+            # (the cookie) each hold one until it is shown, never the receipt itself; the
+            # redirect's URL carries nothing.
+            masked, pad = receipts.receipt_split(submitted.receipt)
+            request.session[RECEIPT_SESSION_KEY] = masked
+            response = redirect("reports:operator_receipt")
+            response.set_cookie(
+                RECEIPT_COOKIE,
+                pad,
+                max_age=RECEIPT_COOKIE_SECONDS,
+                path=reverse("reports:operator_receipt"),
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Strict",
             )
+            return _no_store(response)
     if commune_error:
         form.add_error(None, commune_error)
     return _no_store(
@@ -193,6 +204,41 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
             },
         )
     )
+
+
+def operator_receipt(request: AuthenticatedRequest) -> HttpResponse:
+    """The receipt of the call just saved, shown once to be read back: both shares are
+    forgotten as the page is made, so that reloading it (or coming back) does not show it
+    again."""
+    policy.require(request.user, Capability.KEY_IN_CALLS)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    receipt = receipts.receipt_join(
+        request.session.pop(RECEIPT_SESSION_KEY, None), request.COOKIES.get(RECEIPT_COOKIE)
+    )
+    if receipt is None:
+        messages.info(
+            request,
+            _(
+                "Le code de suivi n'est affiché qu'une fois : il ne peut plus être montré. Le "
+                "signalement, lui, est bien enregistré."
+            ),
+        )
+        response: HttpResponse = redirect("reports:operator_intake")
+    else:
+        response = render(
+            request,
+            "reports/staff/operator_receipt.html",
+            {
+                "page_title": _("Code de suivi à lire à l'appelant"),
+                "groups": receipt_groups(receipt),
+                "receipt": receipt,
+            },
+        )
+    response.delete_cookie(
+        RECEIPT_COOKIE, path=reverse("reports:operator_receipt"), samesite="Strict"
+    )
+    return _no_store(response)
 
 
 # --- landlords -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from . import staff_views
 app_name = "reports"
 urlpatterns = [
     path("appel/", staff_views.operator_intake, name="operator_intake"),
+    path("appel/code/", staff_views.operator_receipt, name="operator_receipt"),
     path("bailleur/", staff_views.landlord_report_list, name="landlord_report_list"),
     path(
         "bailleur/batiments/<int:building_pk>/signaler/",

@@ -210,9 +210,10 @@ def run(
                 ("text", "Le bâtiment C, côté parking."),
             ],
         ),
-        200,
+        303,
     )
-    step("GET /suivi/reponse/", transport.request("GET", "/suivi/reponse/"), 302)
+    sent = step("GET /suivi/reponse/", transport.request("GET", "/suivi/reponse/"), 200)
+    assert "Votre réponse a été envoyée." in sent.text, sent.text[:2000]
 
     # --- other public pages ------------------------------------------------------------------
     step("GET /prevention/", transport.request("GET", "/prevention/"), 200)

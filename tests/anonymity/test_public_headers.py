@@ -94,8 +94,11 @@ def test_every_public_page_has_strict_headers(public_client):
         "/suivi/reponse/",
         {"csrfmiddlewaretoken": token, "receipt": receipt, "text": "Précision."},
     )
-    assert response.status_code == 200
+    assert response.status_code == 303
     assert_public_headers(response, "POST /suivi/reponse/", no_store=True)
+    response = client.get(response["Location"])
+    assert response.status_code == 200
+    assert_public_headers(response, "GET /suivi/reponse/ (sent)", no_store=True)
     # Refusals keep the same headers.
     response = client.post("/suivi/", {"csrfmiddlewaretoken": token, "receipt": "nope"})
     assert_public_headers(response, "POST /suivi/ wrong receipt", no_store=True)

@@ -78,6 +78,10 @@ def test_analyst_triages_a_report_with_a_question_answered_by_the_reporter(
         public.get_by_label("Votre réponse").fill("Deux, à l'entrée du parking.")
         public.get_by_role("button", name="Envoyer la réponse").click()
         assert public.get_by_text("Votre réponse a été envoyée.").is_visible()
+        # A GET after a redirect: reloading it sends nothing again (the analyst's page below
+        # shows the answer once; two would fail its strict locator).
+        public.reload()
+        assert public.get_by_text("Votre réponse a été envoyée.").is_visible()
         assert public_errors == []
         answered = True
     else:
@@ -119,4 +123,11 @@ def test_operator_keys_in_a_call_and_reads_the_receipt(page, served_app):
     groups = page.locator(".reports-receipt__group")
     assert groups.count() == 6
     assert page.get_by_role("link", name="Nouvel appel").is_visible()
+    # The receipt page is a GET after a redirect: reloading it posts nothing (no second
+    # report) and does not show the code again.
+    assert page.url.endswith("/signalements/appel/code/")
+    page.reload()
+    page.wait_for_url(re.compile(r".*/signalements/appel/$"))
+    assert page.get_by_text(re.compile("Le code de suivi n'est affiché qu'une fois")).is_visible()
+    assert page.locator(".reports-receipt__group").count() == 0
     assert page.console_errors == []

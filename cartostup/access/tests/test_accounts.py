@@ -3,6 +3,7 @@ timeout, password change, demo credentials, and the application shell around the
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from datetime import timedelta
@@ -380,6 +381,13 @@ def test_password_change(client_for, persona):
     )
     assert weak.status_code == 200
     assert "fr-message--error" in weak.content.decode()
+    same = client.post(
+        reverse("accounts:password_change"),
+        {"old_password": PASSWORD, "new_password1": PASSWORD, "new_password2": PASSWORD},
+    )
+    assert same.status_code == 200
+    assert "doit être différent du mot de passe actuel" in html.unescape(same.content.decode())
+    assert events(AuditAction.PASSWORD_CHANGE, user).count() == 0
 
     new_password = "Encore-un-autre-secret-2026"
     response = client.post(
@@ -404,11 +412,21 @@ def test_argon2_is_the_password_hasher(client, analyst):
     from config.settings import base
 
     assert base.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
-    account_services.password_change(user=analyst, new_password=PASSWORD)
+    new_password = "Encore-un-autre-secret-2026"
+    account_services.password_change(user=analyst, new_password=new_password)
     analyst.refresh_from_db()
     assert analyst.password.startswith("argon2$argon2id$")
     assert identify_hasher(analyst.password).algorithm == "argon2"
-    assert login(client, "cross13_analyst", PASSWORD).status_code == 302
+    assert login(client, "cross13_analyst", new_password).status_code == 302
+
+
+def test_the_current_password_is_not_a_new_one(analyst):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        account_services.password_change(user=analyst, new_password=PASSWORD)
+    assert "différent du mot de passe actuel" in refused.value.message_dict["new_password1"][0]
+    assert not events(AuditAction.PASSWORD_CHANGE, analyst).exists()
 
 
 # --- demo credentials ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ audit events they leave."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 from urllib.parse import urlencode
 
@@ -204,6 +205,20 @@ def test_user_creation_shows_the_temporary_password_once(client_for):
     # Not shown again anywhere.
     detail = client.get(reverse("access:user_detail", args=[user.pk]))
     assert password not in detail.content.decode()
+
+
+def test_user_creation_refuses_a_username_taken_with_other_capitals(client_for, persona):
+    persona("cross13_analyst")
+    response = client_for("admin").post(
+        reverse("access:user_create"),
+        {"username": "CROSS13_ANALYST", "first_name": "", "last_name": "", "email": ""},
+    )
+    assert response.status_code in (200, 400)
+    assert "temporary_password" not in response.context or not response.context.get(
+        "temporary_password"
+    )
+    assert "Un compte porte déjà cet identifiant" in html.unescape(response.content.decode())
+    assert not User.objects.filter(username="CROSS13_ANALYST").exists()
 
 
 def test_membership_with_invalid_role_refused_in_french(client_for, persona):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -225,6 +227,30 @@ def test_user_creation_with_weak_password_refused(persona):
         services.user_create(actor=persona("admin"), username="faible", password="1234")
     assert "password" in raised.value.message_dict
     assert not User.objects.filter(username="faible").exists()
+
+
+@pytest.mark.parametrize("username", ["CROSS13_ANALYST", "Cross13_Analyst", " cross13_analyst "])
+def test_a_username_taken_with_other_capitals_is_refused(persona, username):
+    persona("cross13_analyst")
+    before = AuditEvent.objects.count()
+    with pytest.raises(ValidationError) as raised:
+        services.user_create(actor=persona("admin"), username=username)
+    (message,) = raised.value.message_dict["username"]
+    if username.strip() == "cross13_analyst":
+        assert message == "Cet identifiant existe déjà."
+    else:
+        assert "écrit « cross13_analyst »" in message and "majuscules" in message
+    assert User.objects.filter(username__iexact="cross13_analyst").count() == 1
+    assert AuditEvent.objects.count() == before
+
+
+def test_the_database_refuses_two_usernames_differing_only_by_capitals(db):
+    from django.db import IntegrityError, transaction
+
+    User.objects.create(username="agent.lyon")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create(username="Agent.Lyon")
+    assert User.objects.filter(username__iexact="agent.lyon").count() == 1
 
 
 def test_user_creation_refused_to_non_admin(persona):
@@ -452,6 +478,20 @@ def test_temporary_password_must_be_replaced_before_anything_else(persona, clien
     assert client.get("/api/v1/territories/locate?latitude=43.3&longitude=5.4").status_code == 403
     page = client.get("/comptes/mot-de-passe/")
     assert "mot de passe provisoire" in page.content.decode()
+    # The temporary password itself is not a new password (the administrator saw it).
+    same = client.post(
+        "/comptes/mot-de-passe/",
+        {
+            "old_password": created.temporary_password,
+            "new_password1": created.temporary_password,
+            "new_password2": created.temporary_password,
+        },
+    )
+    assert same.status_code == 200
+    assert "doit être différent du mot de passe actuel" in html.unescape(same.content.decode())
+    user.refresh_from_db()
+    assert user.must_change_password and user.check_password(created.temporary_password)
+    assert client.get("/").status_code == 302
     new_password = "Un-mot-de-passe-bien-long-42"
     client.post(
         "/comptes/mot-de-passe/",
@@ -483,3 +523,6 @@ def test_first_administrator_from_the_command_line(db):
     assert user.check_password(temporary)
     with pytest.raises(CommandError):
         call_command("create_administrator", "premiere.admin", stdout=StringIO())
+    with pytest.raises(CommandError, match="majuscules"):
+        call_command("create_administrator", "Premiere.Admin", stdout=StringIO())
+    assert User.objects.filter(username__iexact="premiere.admin").count() == 1

@@ -22,6 +22,7 @@ from ..choices import (
     DealPointStatus,
     DistributionChannel,
     EventKind,
+    LinkDecision,
     ObservedRole,
     OperationKind,
     OperationOutcome,
@@ -419,10 +420,25 @@ class PointReportOutputSerializer(ReportLinkOutputSerializer):
         return timezone.localdate(link.report.received_at).isoformat()
 
 
+FROM_DECISION_HELP = _(
+    "La décision du rapprochement lue avant de choisir (« proposed » pour une proposition) : "
+    "s'il a été traité depuis, rien n'est enregistré (409, code « already_decided »)."
+)
+
+
 class ReportAttachInputSerializer(InputSerializer):
     output_serializers = (ReportLinkOutputSerializer,)
     report = serializers.CharField(
         max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
+    )
+    from_decision = serializers.ChoiceField(
+        choices=LinkDecision.choices, required=False, help_text=FROM_DECISION_HELP
+    )
+
+
+class LinkDecisionQuerySerializer(serializers.Serializer):
+    from_decision = serializers.ChoiceField(
+        choices=LinkDecision.choices, required=False, help_text=FROM_DECISION_HELP
     )
 
 

@@ -29,8 +29,8 @@ from cartostup.access.models import User
 from cartostup.core.api import READS_QUERY, CartostupAPIView, ErrorSerializer, strict_query
 from cartostup.core.parsers import JSONParser
 
-from .. import exchange, selectors, services
-from ..models import DealPoint
+from .. import exchange, flows, selectors, services
+from ..models import DealPoint, ReportLink
 from .serializers import (
     DealPointCreateSerializer,
     DealPointExportQuerySerializer,
@@ -39,6 +39,7 @@ from .serializers import (
     DealPointOutputSerializer,
     DealPointReducedOutputSerializer,
     EventOutputSerializer,
+    LinkDecisionQuerySerializer,
     MergeInputSerializer,
     NoteInputSerializer,
     OperationInputSerializer,
@@ -68,6 +69,17 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {
         code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in codes
     }
+
+
+LINK_DECIDED = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=_(
+            "Avec `from_decision` : le rapprochement a été traité depuis votre lecture "
+            "(code `already_decided`) ; rien n'a été enregistré."
+        ),
+    )
+}
 
 
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Identifiant du point.")
@@ -100,6 +112,24 @@ def _changed_meanwhile(error: services.ChangedMeanwhile) -> ChangedMeanwhileErro
     return ChangedMeanwhileError(
         _("%(message)s Relisez le point (%(name)s actuel : %(current)s), puis renvoyez.")
         % {"message": error.messages[0], "name": said, "current": error.current}
+    )
+
+
+class LinkDecidedError(exceptions.APIException):
+    """The link was decided since the client read it (`flows.LinkDecided`)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "already_decided"
+
+
+def _link_decided(error: flows.LinkDecided) -> LinkDecidedError:
+    return LinkDecidedError(
+        _(
+            "Ce rapprochement a déjà été traité (%(label)s) : rien n'a été enregistré. Relisez "
+            "les signalements du point (décision actuelle : %(current)s), puis renvoyez."
+        )
+        % {"label": error.current_label, "current": error.current},
+        code="already_decided",
     )
 
 
@@ -470,9 +500,13 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         parameters=[ID],
         operation_id="dealpoints_reports_attach",
         summary="Rattacher un signalement",
-        description="Un signalement accepté au tri, désigné par sa référence.",
+        description=(
+            "Un signalement accepté au tri, désigné par sa référence. Pour confirmer une "
+            "proposition, `from_decision` (« proposed ») : si elle a été traitée depuis, rien "
+            "n'est enregistré (409)."
+        ),
         request=ReportAttachInputSerializer,
-        responses={201: ReportLinkOutputSerializer, **_errors(400, 403, 404)},
+        responses={201: ReportLinkOutputSerializer, **_errors(400, 403, 404), **LINK_DECIDED},
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -485,24 +519,55 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         )
         if report is None:
             raise ValidationError({"report": _("Signalement inconnu ou invisible pour vous.")})
-        link = services.report_attach(actor=_actor(request), dealpoint=point, report=report)
+        from_decision = params.validated_data.get("from_decision")
+        if from_decision is None:
+            link = services.report_attach(actor=_actor(request), dealpoint=point, report=report)
+        else:
+            read = ReportLink.objects.filter(dealpoint=point, report=report).first()
+            if read is None:
+                raise ValidationError(
+                    {"from_decision": _("Aucun rapprochement ne lie ce signalement à ce point.")}
+                )
+            try:
+                link = flows.link_confirm(
+                    actor=_actor(request), link=read, from_decision=from_decision
+                )
+            except flows.LinkDecided as error:
+                raise _link_decided(error) from error
         return Response(ReportLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
 class DealPointReportDetachView(JSONAPIView):
+    # `from_decision`, checked by `strict_query`.
+    query_methods = frozenset({"DELETE"})
+
     @extend_schema(
-        parameters=[ID, REPORT_ID],
         operation_id="dealpoints_reports_detach",
         summary="Détacher un signalement",
-        description="Le rattachement est gardé comme écarté : il ne sera plus proposé.",
-        responses={204: None, **_errors(400, 403, 404)},
+        description=(
+            "Le rattachement est gardé comme écarté : il ne sera plus proposé. Avec "
+            "`?from_decision=` (la décision lue, « proposed » pour écarter une proposition), "
+            "un rapprochement traité depuis est refusé (409)."
+        ),
+        parameters=[ID, REPORT_ID, LinkDecisionQuerySerializer],
+        responses={204: None, **_errors(400, 403, 404), **LINK_DECIDED},
         tags=TAGS,
     )
     def delete(self, request: Request, pk: int, report_id: int) -> Response:
         _require_field(_actor(request), "reports")
         point = _point(_actor(request), pk)
-        link = selectors.dealpoint_link(dealpoint=point, report_pk=report_id)
-        services.report_detach(actor=_actor(request), dealpoint=point, report=link.report)
+        from_decision = strict_query(LinkDecisionQuerySerializer, request).validated_data.get(
+            "from_decision"
+        )
+        if from_decision is None:
+            link = selectors.dealpoint_link(dealpoint=point, report_pk=report_id)
+            services.report_detach(actor=_actor(request), dealpoint=point, report=link.report)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        link = selectors.dealpoint_link(dealpoint=point, report_pk=report_id, with_rejected=True)
+        try:
+            flows.link_refuse(actor=_actor(request), link=link, from_decision=from_decision)
+        except flows.LinkDecided as error:
+            raise _link_decided(error) from error
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

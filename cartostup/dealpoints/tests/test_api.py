@@ -392,6 +392,35 @@ def test_status_moves_and_names_a_successor(client_for, analyst, point):
     assert history[0]["to_status"] == DealPointStatus.MOVED
 
 
+def test_a_proposed_link_decided_meanwhile_answers_409(client_for, analyst, point):
+    """With `from_decision` (what the client read), a confirm or a refusal of a link decided
+    since (another client, another analyst) is refused: 409, code `already_decided`."""
+    client = client_for("cross13_analyst")
+    report = accepted_report(analyst=analyst)
+    services.report_attach(
+        actor=None, dealpoint=point, report=report, decision=LinkDecision.PROPOSED, score=0.5
+    )
+    body = {"report": report.reference, "from_decision": "proposed"}
+    confirmed = client.post(detail(point, "reports/"), body, content_type="application/json")
+    assert confirmed.status_code == 201, confirmed.content
+    assert confirmed.json()["decision"] == "confirmed"
+    events = point.events.count()
+    refuse = detail(point, f"reports/{report.pk}/") + "?from_decision=proposed"
+    stale = client.delete(refuse)
+    assert stale.status_code == 409, stale.content
+    assert stale.json()["code"] == "already_decided"
+    assert "déjà été traité" in stale.json()["detail"]
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.CONFIRMED
+    assert point.events.count() == events
+    # Read as confirmed, it is detached; a stale confirm of the refused pair is then a 409.
+    assert client.delete(refuse.replace("proposed", "confirmed")).status_code == 204
+    again = client.post(detail(point, "reports/"), body, content_type="application/json")
+    assert again.status_code == 409 and again.json()["code"] == "already_decided"
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
+    bad = client.delete(detail(point, f"reports/{report.pk}/") + "?from_decision=maybe")
+    assert bad.status_code == 400
+
+
 def test_attach_detach_merge_unmerge(client_for, analyst, point):
     client = client_for("cross13_analyst")
     report = accepted_report(analyst=analyst)

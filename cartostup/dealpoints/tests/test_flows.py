@@ -101,7 +101,8 @@ def test_a_refused_pair_is_never_proposed_again(analyst):
     report = report_near(analyst, 60)
     flows.report_match(report=report)
     link = ReportLink.objects.get(report=report)
-    flows.link_refuse(actor=analyst, link=link)
+    assert link.decision == LinkDecision.AUTOMATIC
+    flows.link_refuse(actor=analyst, link=link, from_decision=LinkDecision.AUTOMATIC)
     report.refresh_from_db()
     assert report.awaiting_matching  # back to clustering
     outcome = flows.report_match(report=report)
@@ -110,6 +111,53 @@ def test_a_refused_pair_is_never_proposed_again(analyst):
         LinkDecision.REJECTED
     ]
     assert point.links.filter(decision=LinkDecision.PROPOSED).count() == 0
+
+
+def _proposed_link(analyst) -> ReportLink:
+    point = dealpoint(actor=analyst)
+    report = report_near(analyst, 85, products=["heroin"], days=["mon"], place_label="")
+    flows.report_match(report=report)
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    assert link.decision == LinkDecision.PROPOSED
+    return link
+
+
+def test_a_link_decided_meanwhile_is_not_decided_again(analyst):
+    """The page that shows a proposed link may be stale: a decision taken since (in another
+    tab, by another analyst) is never overridden, in either direction."""
+    link = _proposed_link(analyst)
+    stale = ReportLink.objects.get(pk=link.pk)  # read before the decision, as a stale tab
+    flows.link_confirm(actor=analyst, link=link)
+    events = link.dealpoint.events.count()
+    with pytest.raises(flows.LinkDecided) as refused:
+        flows.link_refuse(actor=analyst, link=stale)
+    assert refused.value.code == "already_decided"
+    assert refused.value.current == LinkDecision.CONFIRMED
+    assert "déjà été traité" in refused.value.messages[0]
+    assert ReportLink.objects.get(pk=link.pk).decision == LinkDecision.CONFIRMED
+    assert link.dealpoint.events.count() == events
+
+
+def test_a_refused_link_is_not_confirmed_by_a_stale_page(analyst):
+    link = _proposed_link(analyst)
+    stale = ReportLink.objects.get(pk=link.pk)
+    flows.link_refuse(actor=analyst, link=link)
+    with pytest.raises(flows.LinkDecided):
+        flows.link_confirm(actor=analyst, link=stale)
+    assert ReportLink.objects.get(pk=link.pk).decision == LinkDecision.REJECTED
+    assert not ReportLink.objects.filter(
+        report=link.report, decision__in=[LinkDecision.CONFIRMED, LinkDecision.AUTOMATIC]
+    ).exists()
+    # Taken back knowingly (the decision read is "rejected"), the pair is attached.
+    flows.link_confirm(actor=analyst, link=stale, from_decision=LinkDecision.REJECTED)
+    assert ReportLink.objects.get(pk=link.pk).decision == LinkDecision.CONFIRMED
+
+
+def test_a_link_decision_is_for_analysts_of_the_point(persona, analyst):
+    link = _proposed_link(analyst)
+    with pytest.raises(Http404):
+        flows.link_confirm(actor=persona("cross93_analyst"), link=link)
+    assert ReportLink.objects.get(pk=link.pk).decision == LinkDecision.PROPOSED
 
 
 def test_two_close_points_are_proposed_not_attached(analyst):

@@ -82,11 +82,51 @@ def test_confirm_and_refuse_links(client_for, queue, persona):
     link.refresh_from_db()
     assert link.decision == LinkDecision.CONFIRMED
     assert link.decided_by == persona("cross13_analyst")
-    client.post(reverse("dealpoints:link_refuse", args=[link.pk]))
+
+
+def test_refuse_a_proposed_link(client_for, queue):
+    client = client_for("cross13_analyst")
+    link = queue["link"]
+    response = client.post(reverse("dealpoints:link_refuse", args=[link.pk]))
+    assert response.status_code == 302
     link.refresh_from_db()
     assert link.decision == LinkDecision.REJECTED
     link.report.refresh_from_db()
     assert link.report.awaiting_matching
+
+
+def _history_kinds(point):
+    return list(point.events.order_by("pk").values_list("kind", flat=True))
+
+
+def test_a_stale_refuse_does_not_undo_a_confirmed_link(client_for, queue):
+    """Two tabs: "Rattacher" in one, then "Écarter" on the same row in the other (not
+    reloaded): the second is refused with a French message, nothing changes."""
+    client = client_for("cross13_analyst")
+    link, point = queue["link"], queue["point"]
+    client.post(reverse("dealpoints:link_confirm", args=[link.pk]))
+    history = _history_kinds(point)
+    response = client.post(reverse("dealpoints:link_refuse", args=[link.pk]), follow=True)
+    link.refresh_from_db()
+    assert link.decision == LinkDecision.CONFIRMED
+    assert _history_kinds(point) == history  # no "report_detached"
+    page = html.unescape(response.content.decode())
+    assert "Ce rapprochement a déjà été traité (rattaché par un analyste)" in page
+    assert "Rapprochement écarté" not in page
+
+
+def test_a_stale_confirm_does_not_attach_a_refused_report(client_for, queue):
+    client = client_for("cross13_analyst")
+    link, point = queue["link"], queue["point"]
+    client.post(reverse("dealpoints:link_refuse", args=[link.pk]))
+    history = _history_kinds(point)
+    response = client.post(reverse("dealpoints:link_confirm", args=[link.pk]), follow=True)
+    link.refresh_from_db()
+    assert link.decision == LinkDecision.REJECTED
+    assert _history_kinds(point) == history  # no "report_attached"
+    assert "Ce rapprochement a déjà été traité (écarté par un analyste)" in html.unescape(
+        response.content.decode()
+    )
 
 
 def test_other_territory_cannot_decide(client_for, queue):

@@ -3,6 +3,7 @@ record, the forms and every analyst action."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, timedelta
 
@@ -768,6 +769,35 @@ def test_confirm_and_refuse_proposed_links(client_for, analyst, point):
         actor=None, dealpoint=point, report=second, decision=LinkDecision.PROPOSED, score=0.6
     )
     assert ReportLink.objects.get(report=second).decision == LinkDecision.REJECTED
+
+
+def test_stale_record_decisions_on_a_proposed_link_are_refused(client_for, analyst, point):
+    """The record's "Confirmer" / "Écarter" send the decision they showed: one taken meanwhile
+    (another tab) is not overridden."""
+    report = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3950)
+    services.report_attach(
+        actor=None, dealpoint=point, report=report, decision=LinkDecision.PROPOSED, score=0.6
+    )
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    assert 'name="from_decision" value="proposed"' in page
+    assert _post(client, "confirm_link", point, report_pk=report.pk).status_code == 302
+    response = _post(client, "detach", point, {"from_decision": "proposed"}, report_pk=report.pk)
+    assert response.status_code == 302
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.CONFIRMED
+    page = html.unescape(_page(client.get(response["Location"])))
+    assert "Ce rapprochement a déjà été traité (rattaché par un analyste)" in page
+    # The attached report's "Détacher" says what it showed, and detaches.
+    assert 'name="from_decision" value="confirmed"' in page
+    _post(client, "detach", point, {"from_decision": "confirmed"}, report_pk=report.pk)
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
+    # A stale "Confirmer" of the refused link is refused, not a 404.
+    response = _post(client, "confirm_link", point, report_pk=report.pk)
+    assert response.status_code == 302
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
+    assert "déjà été traité (écarté par un analyste)" in html.unescape(
+        _page(client.get(response["Location"]))
+    )
 
 
 def test_split_moves_the_chosen_reports_to_a_new_point(client_for, analyst, point):

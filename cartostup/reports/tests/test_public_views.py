@@ -289,13 +289,36 @@ def test_followup_shows_coarse_status_and_messages(client, persona):
 def test_reply_is_stored_and_shown(client):
     submitted = submit()
     response = client.post(REPLY_URL, {"receipt": submitted.receipt, "text": "Le bâtiment C."})
-    assert response.status_code == 200
-    assert "Votre réponse a été envoyée." in text(response)
-    assert "Le bâtiment C." in text(response)
+    # Post/Redirect/Get: the confirmation is a GET, and nothing of the receipt is in its URL.
+    assert response.status_code == 303 and response["Location"] == REPLY_URL
+    assert "no-store" in response["Cache-Control"]
     assert ReportMessage.objects.filter(report=submitted.report, author="reporter").count() == 1
+    sent = client.get(response["Location"])
+    assert sent.status_code == 200 and "no-store" in sent["Cache-Control"]
+    assert "Votre réponse a été envoyée." in text(sent)
+    assert "saisissez de nouveau votre numéro de suivi" in text(sent)
+    # With the receipt again, the conversation shows the reply.
+    assert "Le bâtiment C." in text(client.post(FOLLOWUP_URL, {"receipt": submitted.receipt}))
     empty = client.post(REPLY_URL, {"receipt": submitted.receipt, "text": "  "})
     assert "Écrivez votre message." in text(empty)
-    assert client.get(REPLY_URL).status_code == 302
+    assert ReportMessage.objects.filter(report=submitted.report, author="reporter").count() == 1
+
+
+def test_reloading_after_a_reply_sends_nothing_again(client):
+    """F5 on the page shown after a reply used to post the reply a second time."""
+    submitted = submit()
+    response = client.post(
+        REPLY_URL, {"receipt": submitted.receipt, "text": "Le bâtiment C."}, follow=True
+    )
+    assert response.redirect_chain == [(REPLY_URL, 303)]
+    # The browser's reload repeats the last request: the GET.
+    for _reload in range(2):
+        assert client.get(REPLY_URL).status_code == 200
+    assert ReportMessage.objects.filter(report=submitted.report, author="reporter").count() == 1
+    # Nothing of the receipt was kept for it: no session, no cookie but the CSRF token's.
+    assert set(client.cookies) <= {"csrftoken"}
+    receipt = submitted.receipt
+    assert receipt not in text(response) and receipt.replace("-", "") not in text(response)
 
 
 def test_handled_report_says_handled_without_detail(client, persona):

@@ -3,11 +3,13 @@ by the analysts, seen as the personas who use them (and those who must not)."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils.html import escape
@@ -16,7 +18,7 @@ from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.reports import services
+from cartostup.reports import receipts, services, staff_views
 from cartostup.reports.choices import Activity, Channel, MessageAuthor, Precision, Status
 from cartostup.reports.models import Report
 from cartostup.reports.staff_views import receipt_groups
@@ -96,12 +98,17 @@ def test_operator_keys_in_a_call_and_reads_the_receipt_back(client_for):
     client = client_for("caller_operator")
     response = client.post(reverse("reports:operator_intake"), INTAKE)
 
-    assert response.status_code == 200
+    # Post/Redirect/Get: the receipt page is a GET, with nothing of the receipt in its URL.
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reports:operator_receipt")
+    assert "no-store" in response["Cache-Control"]
     report = Report.objects.get()
     assert report.channel == Channel.PHONE
     assert report.departement.code == "13"
     assert report.activities == [Activity.SELLING, Activity.LOOKOUTS]
     assert not report.photo
+    response = client.get(response["Location"])
+    assert response.status_code == 200
     page = response.content.decode()
     assert "Lisez ce code à l'appelant" in page
     assert "Nouvel appel" in page
@@ -114,11 +121,57 @@ def test_operator_keys_in_a_call_and_reads_the_receipt_back(client_for):
     assert client.get(reverse("reports:operator_intake")).content.decode().count(groups[-1]) == 0
 
 
+def test_reloading_the_receipt_page_saves_nothing_and_shows_the_code_once(client_for):
+    """F5 on the receipt page used to post the call again (a second report)."""
+    client = client_for("caller_operator")
+    client.post(reverse("reports:operator_intake"), INTAKE)
+    first = client.get(reverse("reports:operator_receipt"))
+    groups = re.findall(
+        r'<span class="reports-receipt__group">([0-9A-Z]+)</span>', first.content.decode()
+    )
+    assert len(groups) == 6
+    again = client.get(reverse("reports:operator_receipt"), follow=True)
+    assert Report.objects.count() == 1
+    page = html.unescape(again.content.decode())
+    assert again.redirect_chain[-1][0] == reverse("reports:operator_intake")
+    assert "Le code de suivi n'est affiché qu'une fois" in page
+    assert "-".join(groups) not in page and groups[-1] not in page
+
+
+def test_the_receipt_is_written_nowhere_on_its_way_to_the_receipt_page(client_for):
+    """The session (in the database) and the cookie each hold a share of the receipt, never
+    the receipt; once shown, both are forgotten."""
+    client = client_for("caller_operator")
+    response = client.post(reverse("reports:operator_intake"), INTAKE)
+    cookie = response.cookies[staff_views.RECEIPT_COOKIE]
+    assert cookie["path"] == reverse("reports:operator_receipt")
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    masked = client.session[staff_views.RECEIPT_SESSION_KEY]
+    page = client.get(reverse("reports:operator_receipt")).content.decode()
+    groups = re.findall(r'<span class="reports-receipt__group">([0-9A-Z]+)</span>', page)
+    receipt = "-".join(groups)
+    compact = "".join(groups)
+    stored = " ".join(
+        f"{session.session_data} {json.dumps(session.get_decoded())}"
+        for session in Session.objects.all()
+    )
+    for secret in (receipt, compact, groups[-1] + groups[-2]):
+        assert secret not in stored and secret not in cookie.value and secret not in masked
+    assert staff_views.RECEIPT_SESSION_KEY not in client.session
+    assert client.cookies[staff_views.RECEIPT_COOKIE].value == ""
+    # One share alone gives nothing; a share of another receipt neither.
+    assert receipts.receipt_join(masked, cookie.value) == receipt
+    assert receipts.receipt_join(masked, None) is None
+    _other, other_pad = receipts.receipt_split(receipts.receipt_generate())
+    assert receipts.receipt_join(masked, other_pad) is None
+
+
 def test_operator_without_the_map_types_the_commune_and_address(client_for):
     data = {key: value for key, value in INTAKE.items() if key not in ("latitude", "longitude")}
     response = client_for("caller_operator").post(
         reverse("reports:operator_intake"),
         {**data, "precision": Precision.STREET, "commune_query": "13014", "address": "Rue X"},
+        follow=True,
     )
     assert response.status_code == 200
     assert "Lisez ce code à l'appelant" in response.content.decode()
