@@ -178,7 +178,8 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
                 )
             )
     if commune_error:
-        form.add_error(None, commune_error)
+        # On the commune: the summary names it "Lieu" and links to the commune search.
+        form.add_error("commune_code", commune_error)
     return _no_store(
         render(
             request,

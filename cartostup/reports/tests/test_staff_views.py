@@ -548,3 +548,36 @@ def test_navigation_follows_the_capabilities(client_for):
     landlord = nav("landlord_13h")
     assert reverse("reports:landlord_report_list") in landlord
     assert reverse("reports:triage_list") not in landlord
+
+
+def _error_summary(page: str) -> str:
+    start = page.index('id="error-summary"')
+    return page[start : page.index("</div>", start)]
+
+
+def test_operator_error_summary_names_the_place_first(client_for):
+    """The pin's inputs are hidden: their error ("Placez un repère…") was only under the map,
+    missing from the summary. It is there, first like the place in the page, linked to the
+    commune search that opens the "where" block."""
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"),
+        {"precision": Precision.BUILDING, "people_count": "unknown"},
+    )
+    summary = _error_summary(response.content.decode())
+    place = (
+        '<a href="#commune-query">Lieu : Placez un repère sur la carte, ou indiquez une adresse '
+        "et sa commune.</a>"
+    )
+    assert place in summary
+    assert 'href="#id_activities_0">Ce que vous avez constaté : ' in summary
+    assert summary.index(place) < summary.index("Ce que vous avez constaté")
+
+
+def test_operator_unknown_commune_is_in_the_place_line(client_for):
+    data = {key: value for key, value in INTAKE.items() if key not in ("latitude", "longitude")}
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"),
+        {**data, "address": "Rue X", "commune_query": "Zzyzx-sur-Mer"},
+    )
+    summary = _error_summary(response.content.decode())
+    assert '<a href="#commune-query">Lieu : Aucune commune ne correspond' in summary
