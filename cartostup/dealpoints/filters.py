@@ -8,6 +8,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access.filters import AppliedFiltersMixin, DsfrFilterForm
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
@@ -140,7 +141,47 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         return queryset.filter(commune__in=ids)
 
 
-class DealPointCountFilterSet(DealPointFilterSet):
+# The pages' filters shown on their own line (check boxes), the others side by side.
+WIDE_FILTERS = ("status", "product", "channel")
+
+
+class DealPointPageFilterSet(DealPointFilterSet):
+    """The shared filter set, with the widgets of the pages (the list, the map): check boxes,
+    never a multiple select (Ctrl+click, labels cut off); the period's date inputs are the
+    shared set's."""
+
+    status = django_filters.MultipleChoiceFilter(
+        choices=DealPointStatus.choices,
+        label=_("Statut"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    product = django_filters.MultipleChoiceFilter(
+        choices=Product.choices,
+        method="filter_products",
+        label=_("Produit"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    channel = django_filters.MultipleChoiceFilter(
+        choices=DistributionChannel.choices,
+        label=_("Mode de distribution"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    qpv = django_filters.BooleanFilter(
+        field_name="priority_neighbourhood",
+        lookup_expr="isnull",
+        exclude=True,
+        label=_("En QPV"),
+        widget=forms.Select(
+            choices=[
+                ("", _("Indifférent")),
+                ("true", _("Oui")),
+                ("false", _("Non")),
+            ]
+        ),
+    )
+
+
+class DealPointCountFilterSet(DealPointPageFilterSet):
     """The map's filters for those who may only count points (a prefecture, a prosecutor's
     office): one status at a time (`map_layers.dealpoint_layer` says why)."""
 

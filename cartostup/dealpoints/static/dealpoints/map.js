@@ -478,7 +478,9 @@
           holder.clearLayers();
           rows[name] = [];
           renderTable();
-          showFilterErrors(lines);
+          // The page already said its filters' errors, in its fields' words (French labels,
+          // not the API's codes): the same error is not said twice in two ways.
+          if (!config.pageFilterErrors) { showFilterErrors(lines); }
         } else {
           say(labels.errorMessage);
         }
