@@ -127,7 +127,12 @@ class BuildingForm(AdminForm):
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
     stairwells = forms.CharField(
-        label=_("Cages d'escalier"), max_length=200, required=False, help_text=_("Ex. : A, B, C")
+        label=_("Cages d'escalier"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "Séparées par des virgules, chacune une fois et en 20 caractères au plus. Ex. : A, B, C"
+        ),
     )
 
     def __init__(self, *args: Any, organisations: list[Organisation], **kwargs: Any) -> None:

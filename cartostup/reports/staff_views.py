@@ -39,6 +39,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.models import Building, User
+from cartostup.access.services import stairwell_labels
 from cartostup.core.dates import week_start
 from cartostup.core.paging import paginate
 
@@ -197,10 +198,6 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
 # --- landlords -----------------------------------------------------------------------------------
 
 
-def _stairwells(building: Building) -> list[str]:
-    return [name.strip() for name in building.stairwells.split(",") if name.strip()]
-
-
 class BuildingReportForm(LandlordReportForm):
     """The landlord's form for one building: the stairwell is chosen among the building's."""
 
@@ -213,7 +210,10 @@ class BuildingReportForm(LandlordReportForm):
     def __init__(self, *args: Any, building: Building, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [("", _("Tout le bâtiment, ou je ne sais pas"))]
-        choices += [(name, _("Cage %(name)s") % {"name": name}) for name in _stairwells(building)]
+        choices += [
+            (name, _("Cage %(name)s") % {"name": name})
+            for name in stairwell_labels(building.stairwells)
+        ]
         self.fields["place_label"].choices = choices  # type: ignore[attr-defined]
 
 

@@ -317,6 +317,23 @@ def test_landlord_creates_building_through_the_page(client_for):
     assert "Résidence test – bâtiment B" in listing
 
 
+def test_the_building_page_refuses_duplicate_stairwells(client_for):
+    response = client_for("landlord_13h").post(
+        reverse("access:building_create"),
+        {
+            "name": "Résidence test – bâtiment C",
+            "address": "14 allée des Amandiers, 13014 Marseille",
+            "latitude": "43.3458",
+            "longitude": "5.3961",
+            "stairwells": "A, A, B",
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Chaque cage d&#x27;escalier ne doit figurer qu&#x27;une fois : « A »." in page
+    assert not Building.objects.filter(name="Résidence test – bâtiment C").exists()
+
+
 def test_landlord_cannot_see_another_landlords_building(client_for, persona):
     building = make_building(persona, "landlord_13h")
     url = reverse("access:building_edit", args=[building.pk])

@@ -228,6 +228,17 @@ def test_landlord_cannot_choose_a_stairwell_the_building_does_not_have(client_fo
     assert not Report.objects.exists()
 
 
+def test_a_stairwell_stored_twice_is_offered_once(client_for, building):
+    """A building saved before stairwells were checked (« A1, a1, A2 ») offered « Cage A1 »
+    twice in the report form."""
+    Building.objects.filter(pk=building.pk).update(stairwells="A1, a1, A2")
+    page = client_for("landlord_13h").get(
+        reverse("reports:landlord_report_create", args=[building.pk])
+    )
+    choices = [value for value, _label in page.context["form"].fields["place_label"].choices]
+    assert choices == ["", "A1", "A2"]
+
+
 def test_landlord_cannot_report_on_another_landlords_building(client_for, building):
     client = client_for("landlord_13l")
     url = reverse("reports:landlord_report_create", args=[building.pk])
