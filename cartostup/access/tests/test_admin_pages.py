@@ -202,6 +202,9 @@ def test_user_creation_shows_the_temporary_password_once(client_for):
     # Not shown again anywhere.
     detail = client.get(reverse("access:user_detail", args=[user.pk]))
     assert password not in detail.content.decode()
+    # The membership form's organisation list speaks French (not « --------- »).
+    assert ">Choisir une organisation…</option>" in detail.content.decode()
+    assert "---------" not in detail.content.decode()
 
 
 def test_membership_with_invalid_role_refused_in_french(client_for, persona):
