@@ -118,3 +118,16 @@ def test_no_filter_offers_an_untranslated_empty_choice(db):
         if found:
             untranslated[f"{cls.__module__}.{cls.__qualname__}"] = found
     assert untranslated == {}
+
+
+def repeated_headings(page: str) -> list[str]:
+    """The texts said twice in a row to a screen reader: a heading, then the caption of the
+    table under it."""
+    import re
+
+    def text(html: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+    headings = {text(h) for h in re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", page, re.S)}
+    captions = [text(c) for c in re.findall(r"<caption[^>]*>(.*?)</caption>", page, re.S)]
+    return [caption for caption in captions if caption in headings]

@@ -15,6 +15,7 @@ from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.tests.test_forms import repeated_headings
 from cartostup.reports import services
 from cartostup.reports.choices import Activity, Channel, MessageAuthor, Precision, Status
 from cartostup.reports.models import Report
@@ -391,6 +392,9 @@ def test_analyst_opens_a_report_of_the_departement(client_for):
     assert "Vente au pied de la tour" in page
     assert "Poser une question au signalant" in page
     assert "no-store" in response["Cache-Control"]
+    # Each block is named once: by its heading, not again by its table's caption.
+    assert repeated_headings(page) == []
+    assert 'aria-labelledby="report-place-title"' in page
     assert _events(report, action=AuditAction.VIEW, actor_username="cross13_analyst")
 
 
