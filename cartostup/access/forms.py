@@ -84,6 +84,7 @@ class SharingGroupForm(AdminForm):
     owner_organisation = forms.ModelChoiceField(
         queryset=Organisation.objects.none(),
         label=_("Organisation propriétaire"),
+        empty_label=_("Choisir une organisation…"),
         help_text=_("Elle fait toujours partie du groupe."),
     )
     organisations = forms.ModelMultipleChoiceField(
@@ -105,7 +106,10 @@ class AntennaForm(AdminForm):
 
 class BuildingForm(AdminForm):
     organisation = forms.ModelChoiceField(
-        queryset=Organisation.objects.none(), label=_("Bailleur"), required=True
+        queryset=Organisation.objects.none(),
+        label=_("Bailleur"),
+        required=True,
+        empty_label=_("Choisir un bailleur…"),
     )
     name = forms.CharField(label=_("Nom ou numéro de bâtiment"), max_length=200)
     address = forms.CharField(label=_("Adresse"), max_length=300)
@@ -127,7 +131,12 @@ class BuildingForm(AdminForm):
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
     stairwells = forms.CharField(
-        label=_("Cages d'escalier"), max_length=200, required=False, help_text=_("Ex. : A, B, C")
+        label=_("Cages d'escalier"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "Séparées par des virgules, chacune une fois et en 20 caractères au plus. Ex. : A, B, C"
+        ),
     )
 
     def __init__(self, *args: Any, organisations: list[Organisation], **kwargs: Any) -> None:
@@ -181,7 +190,9 @@ class UserUpdateForm(AdminForm):
 
 class MembershipForm(AdminForm):
     organisation = forms.ModelChoiceField(
-        queryset=Organisation.objects.none(), label=_("Organisation")
+        queryset=Organisation.objects.none(),
+        label=_("Organisation"),
+        empty_label=_("Choisir une organisation…"),
     )
     role = forms.ChoiceField(
         label=_("Rôle"),

@@ -600,6 +600,60 @@ def _building_position_check(*, latitude: float, longitude: float) -> None:
         raise ValidationError({"latitude": str(error)}) from error
 
 
+# A stairwell is a short label (« A », « 12 », « Entrée nord »), shown as « Cage A » in the
+# landlord's report form; longer text is a description, not a label.
+STAIRWELL_MAX_LENGTH = 20
+
+
+def _stairwell_key(label: str) -> str:
+    # « a 1 » and « A1 » name the same stairwell.
+    return "".join(label.split()).casefold()
+
+
+def stairwell_labels(text: str) -> list[str]:
+    """The stairwells of a building's comma-separated list, each once (case and spaces
+    aside: the first spelling is kept), spaces tidied, empty entries dropped."""
+    labels: list[str] = []
+    seen: set[str] = set()
+    for part in text.split(","):
+        label = " ".join(part.split())
+        if label and _stairwell_key(label) not in seen:
+            seen.add(_stairwell_key(label))
+            labels.append(label)
+    return labels
+
+
+def building_stairwells_clean(text: str) -> str:
+    """The stairwells as stored (« A, B, C »), or a ValidationError on `stairwells` naming
+    each label given twice (case and spaces aside) and each longer than
+    STAIRWELL_MAX_LENGTH: both would reach the landlord's report form (« Cage A » offered
+    twice, an unreadable choice)."""
+    given = [" ".join(part.split()) for part in text.split(",")]
+    given = [label for label in given if label]
+    errors: list[str] = []
+    counts: dict[str, list[str]] = {}
+    for label in given:
+        counts.setdefault(_stairwell_key(label), []).append(label)
+    twice = [spellings[0] for spellings in counts.values() if len(spellings) > 1]
+    if twice:
+        errors.append(
+            _("Chaque cage d'escalier ne doit figurer qu'une fois : %(labels)s.")
+            % {"labels": ", ".join(f"« {label} »" for label in twice)}
+        )
+    for label in given:
+        if len(label) > STAIRWELL_MAX_LENGTH:
+            errors.append(
+                _(
+                    "« %(label)s… » est trop long pour un nom de cage d'escalier "
+                    "(%(max)s caractères au plus)."
+                )
+                % {"label": label[:STAIRWELL_MAX_LENGTH], "max": STAIRWELL_MAX_LENGTH}
+            )
+    if errors:
+        raise ValidationError({"stairwells": errors})
+    return ", ".join(given)
+
+
 @transaction.atomic
 def building_create(
     *,
@@ -628,6 +682,7 @@ def building_create(
     elif organisation.pk not in allowed:
         raise ValidationError({"organisation": _("Vous ne gérez pas le parc de ce bailleur.")})
     _building_position_check(latitude=latitude, longitude=longitude)
+    stairwells = building_stairwells_clean(stairwells)
     commune = _building_commune(
         organisation=organisation, latitude=latitude, longitude=longitude, commune=commune
     )
@@ -641,7 +696,7 @@ def building_create(
         latitude=latitude,
         longitude=longitude,
         h3_cell=h3.latlng_to_cell(latitude, longitude, BUILDING_H3_RESOLUTION),
-        stairwells=stairwells.strip(),
+        stairwells=stairwells,
     )
     building.full_clean()
     building.save()
@@ -677,6 +732,7 @@ def building_update(
     policy.require(actor, policy.Capability.MANAGE_BUILDINGS)
     building = _locked_for_change(Building, actor=actor, pk=building.pk)
     _building_position_check(latitude=latitude, longitude=longitude)
+    stairwells = building_stairwells_clean(stairwells)
     moved = (latitude, longitude) != (building.latitude, building.longitude)
     if commune is None and not moved:
         commune = building.commune
@@ -693,7 +749,7 @@ def building_update(
             "address": address.strip(),
             "latitude": latitude,
             "longitude": longitude,
-            "stairwells": stairwells.strip(),
+            "stairwells": stairwells,
             "commune_id": commune.pk,
             "departement_id": commune.departement_id,
             "h3_cell": h3.latlng_to_cell(latitude, longitude, BUILDING_H3_RESOLUTION),

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access.filters import (
     AppliedFiltersMixin,
@@ -166,7 +167,36 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         return queryset.filter(commune__in=ids)
 
 
-class DealPointCountFilterSet(DealPointFilterSet):
+# The pages' filters shown on their own line (check boxes), the others side by side.
+WIDE_FILTERS = ("status", "product", "channel")
+
+
+class DealPointPageFilterSet(DealPointFilterSet):
+    """The shared filter set, with the widgets of the pages (the list, the map): check boxes,
+    never a multiple select (Ctrl+click, labels cut off); the period's date inputs are the
+    shared set's."""
+
+    status = django_filters.MultipleChoiceFilter(
+        choices=DealPointStatus.choices,
+        label=_("Statut"),
+        widget=InlineCheckboxSelectMultiple,
+    )
+    product = django_filters.MultipleChoiceFilter(
+        choices=Product.choices,
+        method="filter_products",
+        label=_("Produit"),
+        widget=InlineCheckboxSelectMultiple,
+        error_messages={"invalid_choice": unknown_choice_message_lazy(Product.choices)},
+    )
+    channel = django_filters.MultipleChoiceFilter(
+        choices=DistributionChannel.choices,
+        label=_("Mode de distribution"),
+        widget=InlineCheckboxSelectMultiple,
+        error_messages={"invalid_choice": unknown_choice_message_lazy(DistributionChannel.choices)},
+    )
+
+
+class DealPointCountFilterSet(DealPointPageFilterSet):
     """The map's filters for those who may only count points (a prefecture, a prosecutor's
     office): one status at a time (`map_layers.dealpoint_layer` says why)."""
 

@@ -282,6 +282,7 @@ class SharingForm(ServiceForm):
         label=_("Groupe de partage"),
         queryset=SharingGroup.objects.none(),
         required=False,
+        empty_label=_("Aucun groupe"),
         help_text=_("Seulement avec la diffusion « Groupe de partage »."),
     )
 

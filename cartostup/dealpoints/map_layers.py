@@ -242,10 +242,12 @@ def _hexagons(
     min_count: int,
     keep: Callable[[str], bool] | None = None,
     subject: str = "pk",
+    commune: str = "commune",
 ) -> list[dict[str, Any]]:
     """Hexagon features; with `min_count` above 1 (an aggregate-only role), a hexagon, and a
     category inside it, is shown only if it concerns at least `min_count` distinct `subject`s
-    (deal points: three raids on one point are one point)."""
+    (deal points: three raids on one point are one point). Each is named after where its rows
+    are (`hexagon_places`, from the `commune` column)."""
     features = []
     subjects: dict[str, int] = {}
     by_subjects: dict[tuple[str, str], int] = {}
@@ -275,23 +277,59 @@ def _hexagons(
             if value >= min_count and by_subjects.get((cell, key), value) >= min_count
         }
         features.append(_hexagon_feature(cell, total, shown, resolution))
-    _name_hexagons(features)
+    if features:
+        places = hexagon_places(
+            queryset,
+            column=column,
+            commune=commune,
+            subject=subject,
+            min_count=min_count,
+        )
+        for feature in features:
+            feature["properties"]["place"] = places.get(feature["properties"]["cell"], "")
     return features
 
 
-def _name_hexagons(features: list[dict[str, Any]]) -> None:
-    """Give each hexagon the name of the commune at its centre (`place`), so that the text
-    alternative and the popups say where it is, not an H3 identifier."""
-    if not features:
-        return
-    centres = [h3.cell_to_latlng(feature["properties"]["cell"]) for feature in features]
-    try:
-        found = locator.locate_many([c[0] for c in centres], [c[1] for c in centres])
-    except locator.LocateError:
-        return
-    names = found.index.commune_names
-    for feature, commune in zip(features, found.commune, strict=True):
-        feature["properties"]["place"] = str(names[int(commune)]) if commune >= 0 else ""
+def hexagon_places(
+    queryset: QuerySet[Any], *, column: str, commune: str, subject: str, min_count: int
+) -> dict[str, str]:
+    """{cell: the name the map gives it}: where most of the hexagon's counted rows are, never
+    the place at its centre (a wide hexagon's centre may lie in a commune of another
+    département, outside what the reader counts, or in a neighbouring arrondissement).
+
+    The commune (or Paris, Lyon, Marseille arrondissement) holding the most of the hexagon's
+    `subject`s; for an aggregate-only role (`min_count` above 1), only a place holding at least
+    `min_count` of them may name it, as a hexagon must count that many to be shown: the name
+    then says no more about one record than the count does (see docs/decisions.md). Without
+    such a commune, the arrondissements' city, then the département, is tried; without any,
+    no name (""). Ties go to the first name in alphabetical order. One GROUP BY (cell,
+    commune) and one read of the communes' names."""
+    rows = (
+        queryset.order_by()
+        .values_list(column, commune)
+        .annotate(n=Count(subject, distinct=subject != "pk"))
+    )
+    per_cell: dict[str, dict[int, int]] = {}
+    for cell, commune_id, number in rows:
+        per_cell.setdefault(cell, {})[commune_id] = number
+    names = territory_selectors.commune_place_names(
+        commune_ids={pk for by_commune in per_cell.values() for pk in by_commune}
+    )
+    places: dict[str, str] = {}
+    for cell, by_commune in per_cell.items():
+        for level in range(3):  # the commune, its city, its département
+            totals: dict[str, int] = {}
+            for commune_id, number in by_commune.items():
+                name = names.get(commune_id, ("", "", ""))[level]
+                if name:
+                    totals[name] = totals.get(name, 0) + number
+            if not totals:
+                continue
+            best = min(totals, key=lambda name: (-totals[name], name))
+            if totals[best] >= min_count:
+                places[cell] = best
+                break
+    return places
 
 
 def _audit(
@@ -350,6 +388,7 @@ def _collect(
             min_count=scope.min_count,
             keep=keep,
             subject=subject,
+            commune=f"{position}commune",
         )
         return features, resolution, False
     selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db.models import Max, Min
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -34,8 +35,10 @@ from .choices import (
     Weekday,
 )
 from .filters import (
+    WIDE_FILTERS,
     DealPointCountFilterSet,
     DealPointFilterSet,
+    DealPointPageFilterSet,
     filter_error_messages,
     told_status_field,
 )
@@ -89,10 +92,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             if getattr(departement, "commune_count", 0)
         ][: MAP_BOUNDARY_DEPARTEMENTS + 1]
         boundary_codes = codes if len(codes) <= MAP_BOUNDARY_DEPARTEMENTS else []
-    point = request.GET.get("point", "")
     scope = policy.aggregate_scope(dealpoint_queryset().none(), actor=actor)
     counts_only = not scope.coordinates
-    filterset_class = DealPointCountFilterSet if scope.one_value_each else DealPointFilterSet
+    filterset_class = DealPointCountFilterSet if scope.one_value_each else DealPointPageFilterSet
     # The filters map.js sends the dealpoints layer: one the actor may not use (a hand-made
     # link) or a reversed period is said in the form, as the layer's 400 will say it.
     sent = QueryDict(mutable=True)
@@ -101,7 +103,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             sent.setlist(name, request.GET.getlist(name))
     statuses = dealpoint_status_choices(actor=actor)
 
-    def bound(data: QueryDict | None) -> DealPointFilterSet:
+    def bound(data: QueryDict | None) -> DealPointPageFilterSet:
         filterset = filterset_class(data, queryset=dealpoint_queryset().none())
         # A reduced view (a landlord) filters on the statuses it can be told; any other is
         # refused like an unknown one, as the layer refuses it (set before any validation).
@@ -123,6 +125,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
     refused = dealpoint_refused_filters(actor=actor, data=sent)
+    filter_errors = filter_error_messages(filterset, refused)
     api = {
         "dealpoints": reverse("map-dealpoints"),
         "boundaries": reverse("map-boundaries"),
@@ -133,6 +136,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         api["proposals"] = reverse("map-proposals")
     detailed = policy.visible_fields(actor, DealPoint) is None
     by_code = dealpoint_name_field(actor=actor) == "partner_code"
+    point, point_error = _linked_point(request.GET.get("point", ""), by_code=by_code)
     if detailed:
         api["operations"] = reverse("map-operations")
         api["hotspots"] = reverse("map-hotspots")
@@ -155,9 +159,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         # The page's filters the hotspots take (map.js renames the period: period_from...).
         "hotspotFilters": hotspot_filters,
         # A link to one point: by id, or by partner code for a reduced view (a landlord).
-        "point": (normalise_partner_code(point) or "")
-        if by_code
-        else (point if point.isascii() and point.isdigit() else ""),
+        "point": point,
         # A reduced view (a landlord) names points by their partner code, never their id.
         "panelUrl": reverse("dealpoints:map_panel", args=[0]).replace("/0/", "/{pk}/")
         if not by_code
@@ -181,6 +183,10 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "startBounds": None if detailed else _buildings_bounds(actor),
         # To say a layer's 400 next to the filters: « Produit : ... ».
         "filterLabels": {name: str(filterset.base_filters[name].label) for name in FILTER_FIELDS},
+        # The page has said what is wrong with its filters in the words of its fields (French
+        # labels): a layer's 400 (the API's, with the codes its clients send) does not
+        # replace those lines.
+        "pageFilterErrors": bool(filter_errors),
     }
     return render(
         request,
@@ -188,11 +194,20 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Carte des points de deal"),
             "filter_form": form,
-            "filter_errors": filter_error_messages(filterset, refused),
+            "filter_errors": filter_errors,
             # A reduced view (a landlord) filters only on what it receives.
             "filter_fields": [
                 form[name] for name in FILTER_FIELDS if name in form.fields and name in allowed
             ],
+            # Check boxes on their own line, as on the list page (a counts-only role's single
+            # status is a select, beside the others).
+            "wide_filters": [
+                name
+                for name in WIDE_FILTERS
+                if name in form.fields
+                and isinstance(form.fields[name].widget, forms.CheckboxSelectMultiple)
+            ],
+            "point_error": point_error,
             "statuses": statuses,
             "map_config": json.dumps(config),
             "has_reports": "reports" in api,
@@ -210,6 +225,36 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "legend_hexagons": detailed,
         },
     )
+
+
+# The largest id a point may have (a 64-bit key): a longer number names no point.
+MAX_POINT_ID = 2**63 - 1
+
+
+def _linked_point(value: str, *, by_code: bool) -> tuple[str, str]:
+    """The point a link (`/carte/?point=…`) opens: its id, or its partner code for a reduced
+    view (a landlord), with "" as the error; or "" and what to say in the panel when the link
+    names no point (« abc », « -1 », « 1e3 »: nothing happened, where a missing point is
+    said)."""
+    value = value.strip()
+    if not value:
+        return "", ""
+    if by_code:
+        code = normalise_partner_code(value)
+        if code:
+            return code, ""
+        return "", _(
+            "Lien vers un point invalide : « %(value)s » n’est pas un code de point de deal "
+            "(10 lettres et chiffres, par exemple ABCDE-12345)."
+        ) % {"value": value[:40]}
+    if value.isascii() and value.isdigit():
+        if int(value) <= MAX_POINT_ID:
+            return value, ""
+        return "", _("Point de deal introuvable : il n’existe pas ou vous ne pouvez pas le voir.")
+    return "", _(
+        "Lien vers un point invalide : « %(value)s » n’est pas un numéro de point de deal "
+        "(un nombre entier positif, par exemple 42)."
+    ) % {"value": value[:40]}
 
 
 def _hotspot_scope(filterset: DealPointFilterSet, *, names: list[str], offered: list[str]) -> str:

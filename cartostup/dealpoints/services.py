@@ -367,7 +367,9 @@ def _who(actor: User | None, person: User | None) -> str:
     if person is None:
         return _("Cartostup")
     if actor is not None and person.pk == actor.pk:
-        return _("vous-même (dans une autre page)")
+        # Said between commas: the messages put the date after it, never in parentheses
+        # of its own (« par vous-même (dans une autre page) (le …) »).
+        return _("vous-même, dans une autre page")
     return person.get_full_name() or person.get_username()
 
 
@@ -406,7 +408,7 @@ def _edit_version_check(*, actor: User | None, dealpoint: DealPoint, version: in
     raise ChangedMeanwhile(
         _(
             "%(reference)s a été modifié après que vous avez ouvert ce formulaire, par "
-            "%(people)s (le %(when)s) : %(fields)s. Rien n'a été enregistré, pour ne pas "
+            "%(people)s, le %(when)s : %(fields)s. Rien n'a été enregistré, pour ne pas "
             "effacer ces changements."
         )
         % {
@@ -439,7 +441,7 @@ def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status:
     if events:
         message = _(
             "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : "
-            "« %(read)s » → « %(current)s », par %(who)s le %(when)s. Rien n'a été enregistré : "
+            "« %(read)s » → « %(current)s », par %(who)s, le %(when)s. Rien n'a été enregistré : "
             "vérifiez le statut actuel, puis choisissez de nouveau."
         ) % {**said, "who": _who(actor, events[0].actor), "when": _when(events[0].occurred_at)}
     else:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-import django_filters
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -23,12 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
-from cartostup.access.filters import unknown_choice_message_lazy
 from cartostup.access.models import User
 from cartostup.core.paging import paginate
 
@@ -49,7 +45,12 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .filters import DealPointFilterSet, filter_error_messages, told_status_field
+from .filters import (
+    WIDE_FILTERS,
+    DealPointPageFilterSet,
+    filter_error_messages,
+    told_status_field,
+)
 from .forms import (
     AttachForm,
     DealPointForm,
@@ -96,34 +97,6 @@ def map_boundaries(codes: list[str]) -> str:
 
 
 # --- list ----------------------------------------------------------------------------------------
-
-
-class DealPointPageFilterSet(DealPointFilterSet):
-    """The shared filter set, with the widgets of the list page (check boxes; the period's
-    date inputs are the shared set's)."""
-
-    status = django_filters.MultipleChoiceFilter(
-        choices=DealPointStatus.choices,
-        label=gettext_lazy("Statut"),
-        widget=InlineCheckboxSelectMultiple,
-    )
-    product = django_filters.MultipleChoiceFilter(
-        choices=Product.choices,
-        method="filter_products",
-        label=gettext_lazy("Produit"),
-        widget=InlineCheckboxSelectMultiple,
-        error_messages={"invalid_choice": unknown_choice_message_lazy(Product.choices)},
-    )
-    channel = django_filters.MultipleChoiceFilter(
-        choices=DistributionChannel.choices,
-        label=gettext_lazy("Mode de distribution"),
-        widget=InlineCheckboxSelectMultiple,
-        error_messages={"invalid_choice": unknown_choice_message_lazy(DistributionChannel.choices)},
-    )
-
-
-# Filters shown on their own line (check boxes), the others side by side.
-WIDE_FILTERS = ("status", "product", "channel")
 
 
 def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:

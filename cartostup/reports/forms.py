@@ -24,6 +24,16 @@ class ReportForm(DsfrBaseForm):
     """Every field of a report. Position: a pin (`latitude`, `longitude`, hidden inputs set by
     the map) or a typed `address` with its `commune_code` (chosen in the commune search)."""
 
+    # The pin's hidden inputs and the chosen commune are set through the commune search and the
+    # map: the error summary names their errors "Lieu" and links to the search, which the
+    # pages put first in their "where" block (`core.forms.form_error_summary`).
+    place_anchor = "commune-query"
+    error_places = {
+        "latitude": (_("Lieu"), place_anchor),
+        "longitude": (_("Lieu"), place_anchor),
+        "commune_code": (_("Lieu"), place_anchor),
+    }
+
     latitude = forms.FloatField(
         label=_("Latitude"), required=False, widget=forms.HiddenInput, min_value=-90, max_value=90
     )

@@ -13,7 +13,6 @@ POST bodies and in the page that shows it, never in a URL.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -26,6 +25,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
+from cartostup.core.forms import SummaryError, form_error_summary
+
 from . import pow, ratelimit, receipts, services
 from .choices import Channel, PublicStatus
 from .commune_search import commune_resolve, commune_search
@@ -37,6 +38,8 @@ CHALLENGE_URL = "/api/public/v1/challenge"
 COMMUNE_SEARCH_BUCKET = "commune_search"
 # Fields whose errors belong to the "where" block: shown next to the map and the search.
 POSITION_FIELDS = ("latitude", "longitude")
+# Where the summary sends the reader for an error of the "where" block.
+PLACE_ANCHOR = ReportForm.place_anchor
 
 
 def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -51,15 +54,6 @@ def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         return response
 
     return wrapper
-
-
-@dataclass(frozen=True)
-class SummaryError:
-    """One line of the error summary: `anchor` is the id of the element the link focuses."""
-
-    message: str
-    label: str = ""
-    anchor: str = ""
 
 
 # --- the report form ------------------------------------------------------------------------
@@ -85,25 +79,20 @@ def _form_context(
 
 
 def _summary(form: ReportForm, commune_query_error: str) -> list[SummaryError]:
-    errors: list[SummaryError] = [SummaryError(str(error)) for error in form.non_field_errors()]
-    position_done = False
-    for name, field_errors in form.errors.items():
-        if name == "__all__":
-            continue
-        if name in POSITION_FIELDS or name == "commune_code":
-            if position_done:
-                continue
-            position_done = True
-            message = commune_query_error or str(field_errors[0])
-            errors.append(SummaryError(message, _("Lieu"), "commune-query"))
-            continue
-        bound = form[name]
-        grouped = getattr(bound.field.widget, "input_type", "") in {"checkbox", "radio"}
-        anchor = f"{bound.auto_id}_0" if grouped else bound.auto_id
-        for error in field_errors:
-            errors.append(SummaryError(str(error), str(bound.label), anchor))
-    if commune_query_error and not position_done:
-        errors.append(SummaryError(commune_query_error, _("Lieu"), "commune-query"))
+    """The form's errors in page order; the "where" block's (pin, address's commune, typed
+    commune) are one line, linked to the commune search that opens the block."""
+    errors = form_error_summary(form)
+    place = [index for index, error in enumerate(errors) if error.anchor == PLACE_ANCHOR]
+    if place:
+        first = errors[place[0]]
+        kept = [error for error in errors if error.anchor != PLACE_ANCHOR]
+        line = SummaryError(commune_query_error or first.message, first.label, PLACE_ANCHOR)
+        return [*kept[: place[0]], line, *kept[place[0] :]]
+    if commune_query_error:
+        # The place comes first in the page: after the errors about the whole form.
+        at = len(form.non_field_errors())
+        line = SummaryError(commune_query_error, _("Lieu"), PLACE_ANCHOR)
+        return [*errors[:at], line, *errors[at:]]
     return errors
 
 

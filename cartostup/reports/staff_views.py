@@ -41,6 +41,7 @@ from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.filters import filter_error_messages, unknown_choice_message_lazy
 from cartostup.access.models import Building, User
+from cartostup.access.services import stairwell_labels
 from cartostup.core.dates import week_start
 from cartostup.core.paging import paginate
 
@@ -191,7 +192,8 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
             )
             return _no_store(response)
     if commune_error:
-        form.add_error(None, commune_error)
+        # On the commune: the summary names it "Lieu" and links to the commune search.
+        form.add_error("commune_code", commune_error)
     return _no_store(
         render(
             request,
@@ -244,10 +246,6 @@ def operator_receipt(request: AuthenticatedRequest) -> HttpResponse:
 # --- landlords -----------------------------------------------------------------------------------
 
 
-def _stairwells(building: Building) -> list[str]:
-    return [name.strip() for name in building.stairwells.split(",") if name.strip()]
-
-
 class BuildingReportForm(LandlordReportForm):
     """The landlord's form for one building: the stairwell is chosen among the building's."""
 
@@ -260,7 +258,10 @@ class BuildingReportForm(LandlordReportForm):
     def __init__(self, *args: Any, building: Building, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [("", _("Tout le bâtiment, ou je ne sais pas"))]
-        choices += [(name, _("Cage %(name)s") % {"name": name}) for name in _stairwells(building)]
+        choices += [
+            (name, _("Cage %(name)s") % {"name": name})
+            for name in stairwell_labels(building.stairwells)
+        ]
         self.fields["place_label"].choices = choices  # type: ignore[attr-defined]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import shapely
@@ -149,3 +150,14 @@ def territory_locate(*, actor: Any, latitude: Any, longitude: Any) -> locator.Lo
         details={"lookup": "locate", "found": True, "commune": location.commune_code},
     )
     return location
+
+
+def commune_place_names(*, commune_ids: Iterable[int]) -> dict[int, tuple[str, str, str]]:
+    """{commune id: (its name, its city's name or "", its département's name)} for naming what
+    the map counts (an arrondissement's city: Marseille for « Marseille 14e »). Names of
+    territories are public reference data: no access decision, nothing audited; the caller
+    passes only communes of records the actor may already count."""
+    rows = Commune.objects.filter(pk__in=set(commune_ids)).values_list(
+        "pk", "name", "parent__name", "departement__name"
+    )
+    return {pk: (name, city or "", departement) for pk, name, city, departement in rows}

@@ -293,3 +293,68 @@ def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
         page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
     assert filtered.value.status == 200
     assert "status=confirmed" in filtered.value.url and "period" not in filtered.value.url
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e3"])
+def test_a_malformed_point_link_is_said(page, served_app, value):
+    """`?point=abc` left the panel hidden with no word, where `?point=999999` says the point
+    is not found."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13&point={value}")
+    panel = page.locator("#map-panel")
+    panel.get_by_text("Lien vers un point invalide").wait_for(timeout=20_000)
+    assert f"« {value} » n’est pas un numéro de point de deal" in panel.inner_text()
+    # The panel closes like any other.
+    page.locator("#map-panel-close").click()
+    assert panel.is_hidden()
+    assert page.console_errors == []
+
+
+def test_an_unknown_status_is_said_in_the_same_words_above_and_at_the_field(page, served_app):
+    """The error area said the API's « reported (Signalé), confirmed (Confirmé)… », the field
+    « Signalé, Confirmé, … »: both say the French labels once the layer has answered."""
+    log_in(page, served_app, "cross13_analyst")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        page.goto(f"{served_app.url}/carte/?departement=13&status=zzz")
+    assert answered.value.status == 400
+    page.wait_for_timeout(500)  # the 400 handled by the page
+    area = page.locator("#map-filter-errors").inner_text()
+    field = page.locator("#id_status-desc-error").inner_text()
+    assert "Valeur inconnue (valeurs acceptées : Signalé, Confirmé," in area
+    assert "reported" not in area and "confirmed" not in area
+    assert "Valeur inconnue (valeurs acceptées : Signalé, Confirmé," in field
+    assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
+
+
+def test_the_map_filters_are_check_boxes(page, served_app):
+    """Statut, Produit and Mode de distribution were multiple selects (Ctrl+click, « Drive
+    (vente depuis un véh… » cut off): check boxes, chosen with a click, whose labels show
+    whole; the map's layer then receives them."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    form = page.locator("#map-filters")
+    assert form.locator("select").count() == 0
+    drive = form.get_by_label("Drive (vente depuis un véhicule)")
+    assert drive.get_attribute("type") == "checkbox"
+    form.get_by_text("Drive (vente depuis un véhicule)").click()
+    form.get_by_text("Confirmé", exact=True).click()
+    form.get_by_text("Signalé", exact=True).click()
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        form.get_by_role("button", name="Appliquer les filtres").click()
+    assert answered.value.status == 200
+    for part in ("status=confirmed", "status=reported", "channel=drive"):
+        assert part in answered.value.url
+    assert form.get_by_label("Drive (vente depuis un véhicule)").is_checked()
+    assert page.console_errors == []
+
+
+def test_a_prefecture_keeps_its_single_status(page, served_app):
+    log_in(page, served_app, "prefecture_13")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    status = page.locator("#map-filters").get_by_label("Statut")
+    assert page.locator("#map-filters select[name=status]").count() == 1
+    assert status.get_attribute("multiple") is None

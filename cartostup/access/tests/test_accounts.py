@@ -526,3 +526,25 @@ def test_500_page_renders_without_request_or_database():
     assert response.status_code == 500
     assert "Erreur inattendue" in html
     assert 'lang="fr"' in html
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["cross13_analyst", "prefecture_13", "landlord_13h", "caller_operator", "admin", "auditor"],
+)
+def test_home_quick_links_offer_the_menus_pages(client_for, username):
+    """An analyst's home offered Signalements, Territoires and Mot de passe, not the map, the
+    deal points or the matching queue its menu has: the quick links offer every page of the
+    menu (the same capabilities decide), and nothing the menu does not."""
+    body = client_for(username).get("/").content.decode()
+    start = body.index('id="header-navigation"')
+    nav = body[start : body.index("</nav>", start)]
+    menu = set(re.findall(r'class="fr-nav__link" href="([^"]+)"', nav))
+    tiles = set(re.findall(r'<h3 class="fr-tile__title"><a href="([^"]+)"', body))
+    # The home page itself, and the administration's index (its sections are tiles).
+    menu -= {reverse("core:home"), reverse("access:index")}
+    assert menu <= tiles, menu - tiles
+    assert tiles - menu <= {reverse("accounts:password_change")}, tiles - menu
+    if username == "cross13_analyst":
+        for name in ("dealpoints:map", "dealpoints:list", "dealpoints:matching"):
+            assert reverse(name) in tiles

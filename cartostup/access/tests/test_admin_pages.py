@@ -205,6 +205,9 @@ def test_user_creation_shows_the_temporary_password_once(client_for):
     # Not shown again anywhere.
     detail = client.get(reverse("access:user_detail", args=[user.pk]))
     assert password not in detail.content.decode()
+    # The membership form's organisation list speaks French (not « --------- »).
+    assert ">Choisir une organisation…</option>" in detail.content.decode()
+    assert "---------" not in detail.content.decode()
 
 
 def test_user_creation_refuses_a_username_taken_with_other_capitals(client_for, persona):
@@ -361,6 +364,23 @@ def test_landlord_creates_building_through_the_page(client_for):
     assert last_event().action == AuditAction.CREATE
     listing = client.get(reverse("access:building_list")).content.decode()
     assert "Résidence test – bâtiment B" in listing
+
+
+def test_the_building_page_refuses_duplicate_stairwells(client_for):
+    response = client_for("landlord_13h").post(
+        reverse("access:building_create"),
+        {
+            "name": "Résidence test – bâtiment C",
+            "address": "14 allée des Amandiers, 13014 Marseille",
+            "latitude": "43.3458",
+            "longitude": "5.3961",
+            "stairwells": "A, A, B",
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Chaque cage d&#x27;escalier ne doit figurer qu&#x27;une fois : « A »." in page
+    assert not Building.objects.filter(name="Résidence test – bâtiment C").exists()
 
 
 def test_landlord_cannot_see_another_landlords_building(client_for, persona):

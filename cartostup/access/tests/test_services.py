@@ -439,6 +439,56 @@ def test_landlord_updates_building_and_position_moves_cell(persona):
     assert set(last_event().details["fields"]) >= {"latitude", "longitude", "h3_cell"}
 
 
+def _building(persona, **changes):
+    return services.building_create(
+        actor=persona("landlord_13h"),
+        **{
+            "name": "Bâtiment A",
+            "address": "12 allée des Amandiers",
+            "latitude": MARSEILLE_14[0],
+            "longitude": MARSEILLE_14[1],
+            **changes,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("stairwells", "message"),
+    [
+        ("A, A, B", "Chaque cage d'escalier ne doit figurer qu'une fois : « A »."),
+        ("A1, a 1, B", "Chaque cage d'escalier ne doit figurer qu'une fois : « A1 »."),
+        ("A, " + "x" * 80, "est trop long pour un nom de cage d'escalier (20 caractères au plus)."),
+    ],
+)
+def test_duplicate_or_oversized_stairwells_are_refused(persona, stairwells, message):
+    """« A, A, B » was stored as typed (the report form then offered « Cage A » twice) and an
+    80-character stairwell was accepted: both are refused, in French, on the field."""
+    with pytest.raises(ValidationError) as raised:
+        _building(persona, stairwells=stairwells)
+    assert any(message in text for text in raised.value.message_dict["stairwells"])
+    assert not Building.objects.exists()
+    building = _building(persona, stairwells="A, B")
+    with pytest.raises(ValidationError) as raised:
+        services.building_update(
+            actor=persona("landlord_13h"),
+            building=building,
+            name=building.name,
+            address=building.address,
+            latitude=building.latitude,
+            longitude=building.longitude,
+            stairwells=stairwells,
+        )
+    assert "stairwells" in raised.value.message_dict
+    building.refresh_from_db()
+    assert building.stairwells == "A, B"
+
+
+def test_stairwells_are_stored_tidy(persona):
+    building = _building(persona, stairwells=" A ,B,,  Entrée   nord ,")
+    assert building.stairwells == "A, B, Entrée nord"
+    assert services.stairwell_labels("A, a, B ,") == ["A", "B"]
+
+
 def test_building_outside_landlord_territory_refused(persona):
     with pytest.raises(ValidationError) as raised:
         services.building_create(

@@ -602,3 +602,54 @@ def test_hexagons_say_which_commune_they_cover(world, client_for):
     hexagons = [f for f in collection["features"] if f["properties"]["kind"] == "hexagon"]
     assert hexagons
     assert all(f["properties"]["place"].startswith("Marseille") for f in hexagons)
+
+
+def _places(collection: dict[str, Any]) -> dict[str, str]:
+    return {
+        f["properties"]["cell"]: f["properties"]["place"]
+        for f in collection["features"]
+        if f["properties"]["kind"] == "hexagon"
+    }
+
+
+def test_a_hexagon_is_named_where_its_points_are_not_at_its_centre(world, client_for):
+    """The res 5 hexagon of Marseille's north has its centre in the 13e, its points in the
+    14e (five) and the 3e (two): it was called « Marseille 13e »."""
+    cell = "85396817fffffff"
+    for username in ("cross13_analyst", "prefecture_13"):
+        places = _places(_layer(client_for(username), bbox=FRANCE_BBOX, zoom=5))
+        assert places[cell] == "Marseille 14e Arrondissement", username
+
+
+def test_a_hexagon_is_named_inside_the_readers_territory(client_for, persona):
+    """A prefecture of the 93 saw its only hexagon named after a commune of the Val-d'Oise
+    (the hexagon's centre): it is named after the commune of its points."""
+    for offset in (0.0, 0.0004, 0.0008):
+        dealpoint(
+            actor=persona("cross93_analyst"),
+            latitude=SAINT_DENIS[0] + offset,
+            longitude=SAINT_DENIS[1],
+        )
+    places = _places(_layer(client_for("prefecture_93"), bbox="-5,41,9,51", zoom=5))
+    assert list(places.values()) == ["Saint-Denis"]
+
+
+def test_an_aggregate_name_never_points_at_fewer_than_the_minimum(client_for, persona):
+    """For a counts-only role a name must not tell where one point is: a place names a
+    hexagon only if it holds at least the minimum count a hexagon needs to be shown; else the
+    city of the arrondissements, else the département. Those who see the points get the
+    commune holding the most of them."""
+    analyst = persona("cross13_analyst")
+    # One res 5 hexagon: two points in Marseille 14e, one in Plan-de-Cuques.
+    for latitude, longitude in ((43.34520, 5.39490), (43.34535, 5.39505), (43.3470, 5.4630)):
+        dealpoint(actor=analyst, latitude=latitude, longitude=longitude)
+    cell = "85396817fffffff"
+    counts_only = _places(_layer(client_for("prefecture_13"), bbox=FRANCE_BBOX, zoom=5))
+    assert counts_only[cell] == "Bouches-du-Rhône"
+    assert _places(_layer(client_for("cross13_analyst"), bbox=FRANCE_BBOX, zoom=5))[cell] == (
+        "Marseille 14e Arrondissement"
+    )
+    # A third arrondissement point: the arrondissements' city now holds three.
+    dealpoint(actor=analyst, latitude=43.31100, longitude=5.38000)  # Marseille 3e
+    counts_only = _places(_layer(client_for("prefecture_13"), bbox=FRANCE_BBOX, zoom=5))
+    assert counts_only[cell] == "Marseille"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -346,3 +347,74 @@ def test_the_panel_never_gives_the_commune_as_an_address(world, client_for):
     DealPoint.objects.filter(pk=point.pk).update(address="12 rue des Lilas", building_label="C")
     page = client.get(reverse("dealpoints:map_panel", args=[point.pk])).content.decode()
     assert "<dt>Adresse</dt><dd>12 rue des Lilas – bât. C</dd>" in page
+
+
+def _panel_area(page: str) -> str:
+    start = page.index('<aside id="map-panel"')
+    return page[start : page.index("</aside>", start)]
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1e3", " 12a "])
+def test_a_malformed_point_link_is_said_in_the_panel(client_for, value):
+    """`?point=999999` said « Point de deal introuvable… », `?point=abc` nothing at all (the
+    panel stayed hidden): a link that names no point is said in the panel, in French."""
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map"), {"point": value})
+    assert _config(response)["point"] == ""
+    panel = html.unescape(_panel_area(response.content.decode()))
+    assert " hidden" not in panel.split(">", 1)[0]
+    assert f"Lien vers un point invalide : « {value.strip()} » n’est pas un numéro" in panel
+
+
+def test_a_well_formed_point_link_leaves_the_panel_to_the_script(client_for):
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map"), {"point": "42"})
+    assert _config(response)["point"] == "42"
+    panel = _panel_area(response.content.decode())
+    assert " hidden" in panel.split(">", 1)[0] and "invalide" not in panel
+    # Too large to be an id: no point has it (a 500 from the panel's lookup otherwise).
+    huge = client_for("cross13_analyst").get(reverse("dealpoints:map"), {"point": "9" * 25})
+    assert _config(huge)["point"] == ""
+    assert "Point de deal introuvable" in html.unescape(_panel_area(huge.content.decode()))
+
+
+def test_a_landlords_malformed_code_link_is_said(world, client_for):
+    response = client_for("landlord_13h").get(reverse("dealpoints:map"), {"point": "zz"})
+    assert _config(response)["point"] == ""
+    panel = html.unescape(_panel_area(response.content.decode()))
+    assert "« zz » n’est pas un code de point de deal" in panel
+
+
+def test_an_unknown_status_is_said_once_in_french_labels(world, client_for):
+    """The error area said the API's « reported (Signalé), confirmed (Confirmé)… » (map.js
+    wrote the layer's 400 over the page's), the field « Signalé, Confirmé, … ». The page's
+    lines are kept: map.js is told not to replace them."""
+    response = client_for("cross13_analyst").get(reverse("dealpoints:map"), {"status": "zzz"})
+    page = html.unescape(response.content.decode())
+    message = (
+        "Valeur inconnue (valeurs acceptées : Signalé, Confirmé, En cours d'enquête, Démantelé, "
+        "Déplacé, Résurgent)."
+    )
+    start = page.index('id="map-filter-errors"')
+    assert f"Statut : {message}" in page[start : page.index("</ul>", start)]
+    assert message in page[page.index('id="id_status-desc-error"') :]
+    assert "reported (" not in page
+    assert _config(response)["pageFilterErrors"] is True
+    fine = client_for("cross13_analyst").get(reverse("dealpoints:map"), {"status": "reported"})
+    assert _config(fine)["pageFilterErrors"] is False
+
+
+def test_the_map_filters_are_check_boxes_as_on_the_list(client_for):
+    """Statut, Produit and Mode de distribution were multiple selects (Ctrl+click, labels cut
+    off): check boxes, as the list page has them."""
+    page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
+    assert "<select" not in page[: page.index('id="dealpoints-map"')]
+    for name, value in (("status", "reported"), ("product", "crack"), ("channel", "drive")):
+        assert f'type="checkbox" name="{name}" value="{value}"' in page, name
+    selected = client_for("cross13_analyst").get(
+        reverse("dealpoints:map"), {"status": ["reported", "confirmed"], "channel": "drive"}
+    )
+    assert _config(selected)["filters"] == {
+        "status": ["reported", "confirmed"],
+        "channel": ["drive"],
+    }
+    checked = selected.content.decode()
+    assert re.search(r'type="checkbox" name="status" value="confirmed"[^>]*checked', checked)

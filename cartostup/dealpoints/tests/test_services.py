@@ -830,6 +830,42 @@ def test_a_split_elsewhere_is_refused_on_the_position_not_on_the_reports(persona
     assert not point.events.filter(kind=EventKind.SPLIT).exists()
 
 
+def test_an_edit_of_ones_own_other_page_is_said_without_doubled_parentheses(persona):
+    """« par vous-même (dans une autre page) (le 05/12/2026 …) »: one aside, between commas."""
+    from dataclasses import replace
+
+    from cartostup.dealpoints import selectors
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    read = selectors.dealpoint_edit_version(dealpoint=point)
+    services.dealpoint_update(
+        actor=analyst,
+        dealpoint=point,
+        data=replace(services.input_from_dealpoint(point), notes="Vu lundi"),
+        version=read,
+    )
+    with pytest.raises(services.ChangedMeanwhile) as refused:
+        services.dealpoint_update(
+            actor=analyst,
+            dealpoint=point,
+            data=replace(services.input_from_dealpoint(point), name="Autre nom"),
+            version=read,
+        )
+    message = refused.value.messages[0]
+    assert "par vous-même, dans une autre page, le " in message
+    assert "(" not in message and ")" not in message
+    # The status changed in another page: the same words.
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="confirmed", from_status=point.status
+    )
+    with pytest.raises(ValidationError) as refused_status:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status="dismantled", from_status="reported"
+        )
+    assert "par vous-même, dans une autre page, le " in " ".join(refused_status.value.messages)
+
+
 def test_an_edit_read_before_another_is_refused_but_a_new_report_is_no_edit(persona):
     from dataclasses import replace
 
@@ -866,10 +902,10 @@ def test_an_edit_read_before_another_is_refused_but_a_new_report_is_no_edit(pers
     message = refused.value.messages[0]
     assert message.startswith(
         f"{point.reference} a été modifié après que vous avez ouvert ce formulaire, par "
-        "Julien Roux (le "
+        "Julien Roux, le "
     )
     assert message.endswith(
-        ") : notes de l'analyste. Rien n'a été enregistré, pour ne pas effacer ces changements."
+        " : notes de l'analyste. Rien n'a été enregistré, pour ne pas effacer ces changements."
     )
     point.refresh_from_db()
     assert point.notes == "Vu lundi" and point.name == "Four du bâtiment B"

@@ -163,6 +163,8 @@ def test_the_record_page_changes_the_sharing(client_for, point):
     client = client_for("cross13_analyst")
     page = client.get(reverse("dealpoints:detail", args=[point.pk])).content.decode()
     assert 'id="sharing-form"' in page and "Diffusion et marquage" in page
+    # The group list's empty choice speaks French (it was Django's « --------- »).
+    assert ">Aucun groupe</option>" in page and "---------" not in page
     response = client.post(
         reverse("dealpoints:sharing", args=[point.pk]),
         {"sharing-distribution": "cross", "sharing-marking": "amber"},

@@ -15,6 +15,7 @@ from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.tests.test_forms import repeated_headings
 from cartostup.dealpoints import flows, services, views
 from cartostup.dealpoints.choices import AlertKind, DealPointStatus, EventKind, LinkDecision
 from cartostup.dealpoints.models import DealPoint, DealPointEvent, Operation, ReportLink
@@ -250,6 +251,8 @@ def test_analyst_reads_the_whole_record_and_the_read_is_audited(client_for, anal
     assert 'id="status-form"' in page and 'id="operation-form"' in page
     assert 'id="merge-form"' in page and 'id="attach-form"' in page
     assert "Création" in page and "Camille Martin" in page
+    # Each block is named once: by its heading, not again by its table's caption.
+    assert repeated_headings(page) == []
     viewed = AuditEvent.objects.filter(action=AuditAction.VIEW, object_id=str(point.pk))
     assert viewed.count() == 1
     assert viewed.get().details == {"reference": point.reference}

@@ -166,6 +166,10 @@ def test_invalid_report_stores_nothing_and_explains_in_french(client):
     assert "Cochez au moins une activité constatée." in body
     assert "Placez un repère sur la carte" in body
     assert 'href="#id_activities_0"' in body and 'href="#commune-query"' in body
+    # The summary follows the page: the place (section 1) before what was seen (section 2).
+    summary = body[body.index('id="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert summary.index("Lieu : Placez un repère") < summary.index("Ce que vous avez constaté")
     # What was typed is kept, except the photo (not kept, said so).
     assert "Vente au pied de l&#x27;immeuble." in body
 

@@ -18,6 +18,7 @@ from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.tests.test_forms import repeated_headings
 from cartostup.reports import receipts, services, staff_views
 from cartostup.reports.choices import Activity, Channel, MessageAuthor, Precision, Status
 from cartostup.reports.models import Report
@@ -282,6 +283,17 @@ def test_landlord_cannot_choose_a_stairwell_the_building_does_not_have(client_fo
     assert not Report.objects.exists()
 
 
+def test_a_stairwell_stored_twice_is_offered_once(client_for, building):
+    """A building saved before stairwells were checked (« A1, a1, A2 ») offered « Cage A1 »
+    twice in the report form."""
+    Building.objects.filter(pk=building.pk).update(stairwells="A1, a1, A2")
+    page = client_for("landlord_13h").get(
+        reverse("reports:landlord_report_create", args=[building.pk])
+    )
+    choices = [value for value, _label in page.context["form"].fields["place_label"].choices]
+    assert choices == ["", "A1", "A2"]
+
+
 def test_landlord_cannot_report_on_another_landlords_building(client_for, building):
     client = client_for("landlord_13l")
     url = reverse("reports:landlord_report_create", args=[building.pk])
@@ -503,6 +515,9 @@ def test_analyst_opens_a_report_of_the_departement(client_for):
     assert "Vente au pied de la tour" in page
     assert "Poser une question au signalant" in page
     assert "no-store" in response["Cache-Control"]
+    # Each block is named once: by its heading, not again by its table's caption.
+    assert repeated_headings(page) == []
+    assert 'aria-labelledby="report-place-title"' in page
     assert _events(report, action=AuditAction.VIEW, actor_username="cross13_analyst")
 
 
@@ -671,3 +686,36 @@ def test_navigation_follows_the_capabilities(client_for):
     landlord = nav("landlord_13h")
     assert reverse("reports:landlord_report_list") in landlord
     assert reverse("reports:triage_list") not in landlord
+
+
+def _error_summary(page: str) -> str:
+    start = page.index('id="error-summary"')
+    return page[start : page.index("</div>", start)]
+
+
+def test_operator_error_summary_names_the_place_first(client_for):
+    """The pin's inputs are hidden: their error ("Placez un repère…") was only under the map,
+    missing from the summary. It is there, first like the place in the page, linked to the
+    commune search that opens the "where" block."""
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"),
+        {"precision": Precision.BUILDING, "people_count": "unknown"},
+    )
+    summary = _error_summary(response.content.decode())
+    place = (
+        '<a href="#commune-query">Lieu : Placez un repère sur la carte, ou indiquez une adresse '
+        "et sa commune.</a>"
+    )
+    assert place in summary
+    assert 'href="#id_activities_0">Ce que vous avez constaté : ' in summary
+    assert summary.index(place) < summary.index("Ce que vous avez constaté")
+
+
+def test_operator_unknown_commune_is_in_the_place_line(client_for):
+    data = {key: value for key, value in INTAKE.items() if key not in ("latitude", "longitude")}
+    response = client_for("caller_operator").post(
+        reverse("reports:operator_intake"),
+        {**data, "address": "Rue X", "commune_query": "Zzyzx-sur-Mer"},
+    )
+    summary = _error_summary(response.content.decode())
+    assert '<a href="#commune-query">Lieu : Aucune commune ne correspond' in summary

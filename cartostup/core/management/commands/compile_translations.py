@@ -221,3 +221,66 @@ def template_messages(name: str) -> set[str]:
 
     walk(template.nodelist)
     return found
+
+
+# Plurals: French is the source language, but a message missing from the French catalogue is
+# pluralised by gettext's default rule (n != 1: « 0 signalements »). French says « 0
+# signalement » (Plural-Forms: n > 1), so every plural of the sources is in the French
+# catalogue, its two forms the source's own (a test checks it).
+
+NGETTEXT_NAMES = {"ngettext", "ngettext_lazy", "npgettext", "npgettext_lazy"}
+
+
+def python_plurals(path: Path) -> set[tuple[str, str]]:
+    """The (singular, plural) msgids of `ngettext`-like calls in a Python file."""
+    found: set[tuple[str, str]] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name not in NGETTEXT_NAMES:
+            continue
+        first = 1 if name.startswith("npgettext") else 0
+        pair = node.args[first : first + 2]
+        if len(pair) == 2 and all(
+            isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in pair
+        ):
+            found.add((pair[0].value, pair[1].value))  # type: ignore[attr-defined]
+    return found
+
+
+def template_plurals(name: str) -> set[tuple[str, str]]:
+    """The (singular, plural) msgids of `{% blocktranslate count %}` in a template."""
+    from django.template import Engine
+    from django.templatetags.i18n import BlockTranslateNode
+
+    template = Engine.get_default().get_template(name)
+    found: set[tuple[str, str]] = set()
+
+    def walk(nodelist: Any) -> None:
+        for node in nodelist:
+            if isinstance(node, BlockTranslateNode) and node.plural:
+                found.add(
+                    (
+                        node.render_token_list(node.singular)[0],
+                        node.render_token_list(node.plural)[0],
+                    )
+                )
+            for attribute in getattr(node, "child_nodelists", ()):
+                walk(getattr(node, attribute, None) or [])
+
+    walk(template.nodelist)
+    return found
+
+
+def project_plurals() -> set[tuple[str, str]]:
+    """Every plural message of the project's templates and Python files."""
+    root = Path(settings.BASE_DIR, "cartostup")
+    found: set[tuple[str, str]] = set()
+    for path in root.rglob("*.py"):
+        if "tests" not in path.parts and "migrations" not in path.parts:
+            found |= python_plurals(path)
+    for path in root.rglob("templates/**/*.html"):
+        templates = next(parent for parent in path.parents if parent.name == "templates")
+        found |= template_plurals(path.relative_to(templates).as_posix())
+    return found

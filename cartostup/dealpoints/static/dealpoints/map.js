@@ -479,7 +479,9 @@
           holder.clearLayers();
           rows[name] = [];
           renderTable();
-          showFilterErrors(lines);
+          // The page already said its filters' errors, in its fields' words (French labels,
+          // not the API's codes): the same error is not said twice in two ways.
+          if (!config.pageFilterErrors) { showFilterErrors(lines); }
         } else {
           say(labels.errorMessage);
         }
@@ -568,7 +570,8 @@
         // A filter the layer refuses is said beside the filters, as the dealpoints layer says it.
         var lines = filterErrorLines(error, pageNames("hotspots"));
         if (lines.length) {
-          showFilterErrors(lines);
+          // Not over the page's own lines (its fields' words), as for the other layers.
+          if (!config.pageFilterErrors) { showFilterErrors(lines); }
         } else {
           say(labels.errorMessage);
         }

@@ -1,0 +1,133 @@
+"""The error summary every form page shows (core.forms.form_error_summary)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.template import Context, Template
+
+from cartostup.core.forms import SummaryError, form_error_summary
+
+
+class _Form(forms.Form):
+    name = forms.CharField(label="Nom")
+    token = forms.CharField(label="Jeton", widget=forms.HiddenInput)
+    kinds = forms.MultipleChoiceField(
+        label="Genres", choices=[("a", "A")], widget=forms.CheckboxSelectMultiple
+    )
+
+    def clean(self):
+        raise forms.ValidationError("Tout le formulaire")
+
+
+class _PlacedForm(_Form):
+    error_places = {"token": ("Lieu", "place-search")}
+
+
+def test_every_error_in_field_order_hidden_ones_included():
+    """A hidden field's error was missing from the summary (only visible fields were looped)."""
+    assert form_error_summary(_Form({})) == [
+        SummaryError("Tout le formulaire"),
+        SummaryError("Ce champ est obligatoire.", "Nom", "id_name"),
+        SummaryError("Ce champ est obligatoire.", "Jeton", ""),
+        SummaryError("Ce champ est obligatoire.", "Genres", "id_kinds_0"),
+    ]
+
+
+def test_a_form_places_its_hidden_fields_errors():
+    summary = form_error_summary(_PlacedForm({}))
+    assert SummaryError("Ce champ est obligatoire.", "Lieu", "place-search") in summary
+
+
+def test_the_shared_summary_template_shows_hidden_and_whole_form_errors():
+    html = Template('{% include "access/_error_summary.html" %}').render(
+        Context({"form": _PlacedForm({})})
+    )
+    assert "<li>Tout le formulaire</li>" in html
+    assert '<a href="#place-search">Lieu : Ce champ est obligatoire.</a>' in html
+    assert html.index("Nom :") < html.index("Lieu :") < html.index("Genres :")
+
+
+# --- no untranslated « --------- » empty choice ---------------------------------------------------
+
+DJANGO_EMPTY = "---------"
+
+
+def _subclasses(base: Any) -> set[Any]:
+    found: set[Any] = set()
+    for cls in base.__subclasses__():
+        found |= {cls, *_subclasses(cls)}
+    return found
+
+
+def _project_classes(base: Any) -> list[Any]:
+    import importlib
+    import pkgutil
+
+    import cartostup
+
+    for module in pkgutil.walk_packages(cartostup.__path__, "cartostup."):
+        if ".tests" in module.name or ".migrations" in module.name or ".management" in module.name:
+            continue
+        importlib.import_module(module.name)
+    return sorted(
+        (cls for cls in _subclasses(base) if cls.__module__.startswith("cartostup.")),
+        key=lambda cls: f"{cls.__module__}.{cls.__qualname__}",
+    )
+
+
+def _untranslated_empty(fields: dict[str, Any]) -> list[str]:
+    found = []
+    for name, field in fields.items():
+        if isinstance(field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField):
+            continue
+        labels: list[Any]
+        if isinstance(field, forms.ModelChoiceField):
+            labels = [] if field.empty_label is None else [field.empty_label]
+        elif isinstance(field, forms.ChoiceField):
+            labels = [label for _value, label in field.choices]  # type: ignore[misc, union-attr]
+        else:
+            continue
+        if any(str(label) == DJANGO_EMPTY for label in labels):
+            found.append(name)
+    return found
+
+
+def test_no_form_offers_an_untranslated_empty_choice():
+    """« --------- » was the empty choice of the Organisation list (a user's memberships) and
+    of « Groupe de partage » (a point's sharing): every list says it in French."""
+    untranslated = {}
+    for cls in _project_classes(forms.BaseForm):
+        found = _untranslated_empty(cls.base_fields)
+        if found:
+            untranslated[f"{cls.__module__}.{cls.__qualname__}"] = found
+    assert untranslated == {}
+
+
+def test_no_filter_offers_an_untranslated_empty_choice(db):
+    import django_filters
+
+    untranslated = {}
+    for cls in _project_classes(django_filters.FilterSet):
+        model = cls._meta.model
+        if model is None:
+            continue
+        filterset = cls(queryset=model.objects.none())
+        found = _untranslated_empty(filterset.form.fields)
+        if found:
+            untranslated[f"{cls.__module__}.{cls.__qualname__}"] = found
+    assert untranslated == {}
+
+
+def repeated_headings(page: str) -> list[str]:
+    """The texts said twice in a row to a screen reader: a heading, then the caption of the
+    table under it."""
+    import re
+
+    def text(html: str) -> str:
+        return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+    headings = {text(h) for h in re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", page, re.S)}
+    captions = [text(c) for c in re.findall(r"<caption[^>]*>(.*?)</caption>", page, re.S)]
+    return [caption for caption in captions if caption in headings]
