@@ -236,8 +236,9 @@ def test_hotspots_read_the_filters_set_on_the_page_and_say_what_they_count(page,
     assert "actifs le 01/01/2020 ou après" in scope.inner_text()
     assert "Elle suit les filtres « Statut », « Produit »" in scope.inner_text()
     form = page.locator("#map-filters")
-    form.get_by_label("Statut").select_option(["reported", "confirmed"])
-    form.get_by_label("Produit").select_option("cannabis")
+    form.get_by_text("Signalé", exact=True).click()
+    form.get_by_text("Confirmé", exact=True).click()
+    form.get_by_text("Cannabis (résine, herbe)", exact=True).click()
     with page.expect_response(
         lambda response: "/api/v1/map/dealpoints/" in response.url
         and "product=cannabis" in response.url,
