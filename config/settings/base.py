@@ -204,6 +204,7 @@ SPECTACULAR_SETTINGS = {
         "LandlordDealPointStatusEnum": "cartostup.dealpoints.rules.LANDLORD_STATUSES",
         "OperationKindEnum": "cartostup.dealpoints.choices.OperationKind",
         "DealPointEventKindEnum": "cartostup.dealpoints.choices.EventKind",
+        "LinkDecisionEnum": "cartostup.dealpoints.choices.LinkDecision",
     },
 }
 
