@@ -10,11 +10,14 @@ explains Django's own refusals while a form is read (`RequestDataTooBig`,
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template import loader
+from django.urls import reverse
 from django.utils import formats
 from django.utils.translation import gettext as _
 from django.views import defaults
@@ -99,3 +102,26 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
             status=404,
         )
     return defaults.page_not_found(request, exception or Exception(), template_name="404.html")
+
+
+def export_refused(
+    request: HttpRequest,
+    *,
+    filterset: Any,
+    errors: dict[str, list[str]],
+    list_name: str,
+    correct_hint: str,
+) -> HttpResponse:
+    """The site's 400 page for an export whose filters cannot apply: each error with its
+    filter's label (`filterset`, unbound, gives the labels), and a link back to the list
+    (`list_name`) with the same filters, where the form says them beside the fields."""
+    from cartostup.access.filters import filter_error_messages
+
+    query = request.GET.urlencode()
+    context = {
+        "page_title": _("Export impossible"),
+        "filter_errors": filter_error_messages(filterset, errors),
+        "list_url": reverse(list_name) + (f"?{query}" if query else ""),
+        "correct_hint": correct_hint,
+    }
+    return render(request, "export_refused.html", context, status=400)

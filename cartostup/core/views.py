@@ -10,7 +10,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +18,7 @@ from cartostup.access import selectors as access_selectors
 from cartostup.access.filters import filter_error_messages
 
 from . import selectors
+from .errors import export_refused
 from .filters import AuditEventFilterSet
 from .models import AuditEvent
 from .paging import paginate
@@ -116,20 +116,15 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     try:
         _count, rows = selectors.audit_event_export(actor=request.user, filters=request.GET)
     except ValidationError as error:
-        # As the deal points' export: the site's 400 page, each error with its filter's label,
-        # and a link back to the list with the same filters (which says them beside the fields).
-        query = request.GET.urlencode()
-        context = {
-            "page_title": _("Export impossible"),
-            "filter_errors": filter_error_messages(
-                AuditEventFilterSet(queryset=AuditEvent.objects.none()), error.message_dict
-            ),
-            "list_url": reverse("core:audit_list") + (f"?{query}" if query else ""),
-            "correct_hint": _(
+        return export_refused(
+            request,
+            filterset=AuditEventFilterSet(queryset=AuditEvent.objects.none()),
+            errors=error.message_dict,
+            list_name="core:audit_list",
+            correct_hint=_(
                 "Corrigez les filtres sur le journal d'audit, puis exportez de nouveau."
             ),
-        }
-        return render(request, "export_refused.html", context, status=400)
+        )
     writer = csv.writer(_Echo(), delimiter=";")
 
     def lines() -> Iterator[str]:

@@ -14,16 +14,16 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
 
 from cartostup.access import policy
 from cartostup.access.models import User
+from cartostup.core.errors import export_refused
 
 from . import exchange
-from .filters import DealPointFilterSet, filter_error_messages
+from .filters import DealPointFilterSet
 from .models import DealPoint
 
 
@@ -40,18 +40,15 @@ def dealpoint_export(request: HttpRequest, format: str) -> HttpResponse:
             actor=_actor(request), format=format, filters=request.GET, codes=False
         )
     except exchange.ExportFiltersInvalid as error:
-        query = request.GET.urlencode()
-        context = {
-            "page_title": _("Export impossible"),
-            "filter_errors": filter_error_messages(
-                DealPointFilterSet(queryset=DealPoint.objects.none()), error.message_dict
-            ),
-            "list_url": reverse("dealpoints:list") + (f"?{query}" if query else ""),
-            "correct_hint": _(
+        return export_refused(
+            request,
+            filterset=DealPointFilterSet(queryset=DealPoint.objects.none()),
+            errors=error.message_dict,
+            list_name="dealpoints:list",
+            correct_hint=_(
                 "Corrigez les filtres sur la liste des points de deal, puis exportez de nouveau."
             ),
-        }
-        return render(request, "export_refused.html", context, status=400)
+        )
     response = HttpResponse(exported.content, content_type=exported.content_type)
     response["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
     response["Cache-Control"] = "no-store"
