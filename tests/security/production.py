@@ -4,12 +4,13 @@ fresh process with an environment like the one docs/deployment.md describes."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.environment import process_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "cartostup.exemple.gouv.fr"
@@ -41,23 +42,17 @@ SECURITY_SETTINGS = (
 
 def production_environment(data_dir: Path, **overrides: str) -> dict[str, str]:
     """The process environment of a production server (docs/deployment.md, §3)."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("CARTOSTUP_", "DJANGO_", "DATABASE_URL"))
-    }
-    environment.update(
-        {
+    return process_environment(
+        **{
             "DJANGO_SETTINGS_MODULE": "config.settings.prod",
             "CARTOSTUP_SECRET_KEY": secrets.token_urlsafe(50),
             "CARTOSTUP_ALLOWED_HOSTS": HOST,
             "CARTOSTUP_CSRF_TRUSTED_ORIGINS": f"https://{HOST}",
             "DATABASE_URL": "postgres://cartostup@db.interne:5432/cartostup",
             "CARTOSTUP_DATA_DIR": str(data_dir),
+            **overrides,
         }
     )
-    environment.update(overrides)
-    return environment
 
 
 def run_manage(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -34,6 +33,7 @@ from cartostup.core.backup import (
     TableSummary,
     database_summary,
 )
+from tests.environment import process_environment
 
 ROOT = Path(settings.BASE_DIR)
 AUDIT_TABLES = {"core_auditevent", "core_auditchainhead"}
@@ -50,20 +50,13 @@ class Installation:
     extra_environment: dict[str, str]
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("CARTOSTUP_", "DJANGO_", "DATABASE_URL"))
-        }
-        environment.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-                "CARTOSTUP_DATA_DIR": str(self.data_dir),
-                "CARTOSTUP_DEMO": "1",
-                "DATABASE_URL": self.url,
-            }
+        environment = process_environment(
+            DJANGO_SETTINGS_MODULE="config.settings.dev",
+            CARTOSTUP_DATA_DIR=str(self.data_dir),
+            CARTOSTUP_DEMO="1",
+            DATABASE_URL=self.url,
+            **self.extra_environment,
         )
-        environment.update(self.extra_environment)
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
@@ -352,16 +345,11 @@ def test_backup_while_the_application_writes_is_consistent(round_trip, tmp_path)
             "    audit_record(actor=None, action='update', object_type='essai', object_id=i)\n",
         ],
         cwd=ROOT,
-        env={
-            **{
-                name: value
-                for name, value in os.environ.items()
-                if not name.startswith(("CARTOSTUP_", "DJANGO_", "DATABASE_URL"))
-            },
-            "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-            "CARTOSTUP_DATA_DIR": str(source.data_dir),
-            "DATABASE_URL": source.url,
-        },
+        env=process_environment(
+            DJANGO_SETTINGS_MODULE="config.settings.dev",
+            CARTOSTUP_DATA_DIR=str(source.data_dir),
+            DATABASE_URL=source.url,
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,10 +4,11 @@ served without `collectstatic`."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.environment import process_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,18 +26,11 @@ print("static", client.get("/static/dsfr/dist/dsfr/dsfr.min.css").status_code)
 
 
 def _probe(tmp_path: Path, **extra: str) -> dict[str, str]:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("CARTOSTUP_", "DJANGO_", "DATABASE_URL"))
-    }
-    environment.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-            "CARTOSTUP_DATA_DIR": str(tmp_path),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            **extra,
-        }
+    environment = process_environment(
+        DJANGO_SETTINGS_MODULE="config.settings.dev",
+        CARTOSTUP_DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **extra,
     )
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
