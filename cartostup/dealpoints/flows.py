@@ -255,11 +255,16 @@ def _link_for_decision(*, actor: User, link: ReportLink, from_decision: str) -> 
     policy.access_object(
         DealPoint.objects.all(), actor=actor, pk=link.dealpoint_id, action=policy.Action.CHANGE
     )
+    # Locked apart: the policy's restriction may read with DISTINCT, which FOR UPDATE refuses.
     DealPoint.objects.select_for_update().get(pk=link.dealpoint_id)
-    locked = ReportLink.objects.select_for_update().get(pk=link.pk)
+    locked = (
+        ReportLink.objects.select_for_update(of=("self",))
+        .select_related("report", "dealpoint")
+        .get(pk=link.pk)
+    )
     if locked.decision != from_decision:
         raise LinkDecided(link=locked)
-    return ReportLink.objects.select_related("report", "dealpoint").get(pk=locked.pk)
+    return locked
 
 
 @transaction.atomic
