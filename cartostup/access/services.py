@@ -610,14 +610,18 @@ def _stairwell_key(label: str) -> str:
     return "".join(label.split()).casefold()
 
 
+def _stairwell_parts(text: str) -> list[str]:
+    """The labels of a comma-separated list as given, spaces tidied, empty entries dropped."""
+    return [label for label in (" ".join(part.split()) for part in text.split(",")) if label]
+
+
 def stairwell_labels(text: str) -> list[str]:
     """The stairwells of a building's comma-separated list, each once (case and spaces
     aside: the first spelling is kept), spaces tidied, empty entries dropped."""
     labels: list[str] = []
     seen: set[str] = set()
-    for part in text.split(","):
-        label = " ".join(part.split())
-        if label and _stairwell_key(label) not in seen:
+    for label in _stairwell_parts(text):
+        if _stairwell_key(label) not in seen:
             seen.add(_stairwell_key(label))
             labels.append(label)
     return labels
@@ -628,8 +632,7 @@ def building_stairwells_clean(text: str) -> str:
     each label given twice (case and spaces aside) and each longer than
     STAIRWELL_MAX_LENGTH: both would reach the landlord's report form (« Cage A » offered
     twice, an unreadable choice)."""
-    given = [" ".join(part.split()) for part in text.split(",")]
-    given = [label for label in given if label]
+    given = _stairwell_parts(text)
     errors: list[str] = []
     counts: dict[str, list[str]] = {}
     for label in given:

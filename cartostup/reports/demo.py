@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cartostup.access.models import Building, User
-from cartostup.access.services import demo_persona_ensure
+from cartostup.access.services import demo_persona_ensure, stairwell_labels
 
 from . import services
 from .choices import Activity, Channel, PeopleCount, Precision, Product, Status, TimeOfDay, Weekday
@@ -156,7 +156,9 @@ def demo_reports_ensure(*, count: int = DEMO_COUNT) -> int:
                 report = services.report_submit_by_landlord(
                     actor=owner,
                     building=building,
-                    data=replace(data, place_label=building.stairwells.split(",")[0].strip()),
+                    data=replace(
+                        data, place_label=next(iter(stairwell_labels(building.stairwells)), "")
+                    ),
                 )
                 created.append((report, None))
                 continue
