@@ -13,9 +13,12 @@ public first part of a receipt), which stops a distributed brute force on one re
 Scope: each worker process counts on its own (the design's Redis store is for more than one
 machine); with N workers, a client spread over all of them gets at most N times the limit.
 
-Addresses: only `REMOTE_ADDR`. Behind a reverse proxy, list the proxies' addresses in
-`CARTOSTUP_TRUSTED_PROXIES`; then the nearest address of `X-Forwarded-For` not among them is
-used. Without that setting the header is ignored (a client could write anything in it).
+Addresses: `REMOTE_ADDR`, or, for a request that comes from a proxy listed in
+`CARTOSTUP_TRUSTED_PROXIES`, the nearest address of `X-Forwarded-For` not among them (the
+documented nginx replaces the header with the one address it saw: docs/deployment.md, §5).
+A request from anywhere else has its header ignored (a client could write anything in it).
+Behind a proxy, without that setting, every visitor would be the proxy's address and share one
+national bucket.
 """
 
 from __future__ import annotations
