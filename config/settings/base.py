@@ -230,7 +230,11 @@ AUDIT_RETENTION_DAYS = int(os.environ.get("CARTOSTUP_AUDIT_RETENTION_DAYS", str(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"scrub": {"()": "cartostup.core.logging.ScrubIdentifyingDataFilter"}},
+    "filters": {
+        "scrub": {"()": "cartostup.core.logging.ScrubIdentifyingDataFilter"},
+        # No line about a request to the reporters' pages (errors excepted): see the filter.
+        "unlogged_paths": {"()": "cartostup.core.logging.UnloggedPathsFilter"},
+    },
     # Log times to the hour only: an exact time of a refused public request could be matched with
     # a report (references are sequential) or with network records.
     "formatters": {
@@ -240,12 +244,16 @@ LOGGING = {
         }
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["unlogged_paths", "scrub"],
+        },
         "file": {
             "class": "logging.handlers.WatchedFileHandler",
             "filename": str(DATA_DIR / "logs" / "cartostup.log"),
             "formatter": "plain",
-            "filters": ["scrub"],
+            "filters": ["unlogged_paths", "scrub"],
         },
     },
     "root": {"handlers": ["console", "file"], "level": "INFO"},

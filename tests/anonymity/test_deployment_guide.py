@@ -168,3 +168,73 @@ def test_nginx_error_log_keeps_only_emergencies():
     for server in config.find("server"):
         levels = [words[-1] for words in (block.words for block in server.find("error_log"))]
         assert levels == ["emerg"], (server.words, levels)
+
+
+# Variables nginx may never write in the guide's access log: addresses, headers of the client,
+# query strings, and times with minutes or seconds.
+FORBIDDEN_IN_LOG = {
+    "$remote_addr",
+    "$binary_remote_addr",
+    "$realip_remote_addr",
+    "$proxy_add_x_forwarded_for",
+    "$http_x_forwarded_for",
+    "$http_x_real_ip",
+    "$http_user_agent",
+    "$http_referer",
+    "$http_cookie",
+    "$remote_user",
+    "$request",
+    "$request_uri",
+    "$args",
+    "$query_string",
+    "$time_iso8601",
+    "$time_local",
+    "$msec",
+}
+TIME_SOURCES = {"$time_iso8601": "2026-12-05T14:37:52+01:00", "$time_local": "05/Dec/2026:14:37:52"}
+UNLOGGED_PATHS = [*REPORTER_PATHS, "/prevention/", "/signaler/communes", "/signalements/appel/"]
+
+
+def _map_value(block: Block, source: str) -> str:
+    """What an nginx `map` gives for `source` (regular expressions with named captures)."""
+    for entry in block.children:
+        key, value = entry.words[0], entry.words[1]
+        if key.startswith("~"):
+            pattern = re.compile(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", key.lstrip("~*")))
+            match = pattern.search(source)
+            if match:
+                return re.sub(r"\$(\w+)", lambda m: match.group(m.group(1)) or "", value)
+        elif key == source:
+            return value
+    defaults = [entry.words[1] for entry in block.children if entry.words[0] == "default"]
+    return defaults[0] if defaults else ""
+
+
+def test_nginx_logs_the_hour_only_and_nothing_of_the_reporters_pages():
+    """A line per public POST, even to the hour, is in order among the staff's: the n-th
+    successful POST of an hour is the n-th report of that hour."""
+    config = guide_nginx()
+    server = https_server(config)
+    maps = {block.words[2]: block for block in config.find("map")}
+    formats = config.find("log_format") + server.find("log_format")
+    assert formats, "the guide defines its log format"
+    for log_format in formats:
+        text = " ".join(log_format.words[2:])
+        variables = set(re.findall(r"\$\w+", text))
+        assert not variables & FORBIDDEN_IN_LOG, (log_format.words[1], variables)
+        for variable in variables & set(maps):
+            source_variable = maps[variable].words[1]
+            if source_variable in TIME_SOURCES:
+                value = _map_value(maps[variable], TIME_SOURCES[source_variable])
+                assert "14" in value and "37" not in value and "52" not in value, value
+    for path in UNLOGGED_PATHS:
+        location = location_for(server, path)
+        assert directive(server, location, "access_log") == [["off"]], path
+        for error_page in location.find("error_page"):
+            target = error_page.words[-1]
+            if target.startswith("@"):
+                (named,) = [block for block in server.find("location") if block.words[1] == target]
+                assert directive(server, named, "access_log") == [["off"]], target
+    # Staff pages are still logged (to the hour, with the format above).
+    staff = location_for(server, "/signalements/tri/")
+    assert directive(server, staff, "access_log")[0][0] != "off"
