@@ -107,3 +107,67 @@ def test_django_logs_nothing_of_a_refused_request_to_the_reporters_pages(client_
 
 def test_the_reporters_pages_are_all_unlogged():
     assert set(REPORTER_PREFIXES) <= set(UNLOGGED_PATH_PREFIXES)
+
+
+CANARY_IP = "198.51.100.201"
+CANARY_MAIL = "canari.signalant@example.org"
+CANARY_TEXT = "canari-texte-libre-guetteurs-bat-c"
+CANARY_DETAIL = "canari-valeur-de-ligne"
+
+
+def _raise_with_canaries() -> None:
+    try:
+        raise KeyError(CANARY_TEXT)
+    except KeyError as error:
+        raise ValueError(
+            f"refus de {CANARY_IP} ({CANARY_MAIL}) : {CANARY_TEXT}\n"
+            f"DETAIL:  Key (text)=({CANARY_DETAIL}) already exists."
+        ) from error
+
+
+def _canaries_in(text: str) -> list[str]:
+    return [c for c in (CANARY_IP, CANARY_MAIL, CANARY_TEXT, CANARY_DETAIL) if c in text]
+
+
+def test_a_logged_exception_is_scrubbed_like_a_message():
+    """Django logs every 500 with its traceback, and a PostgreSQL error carries the row's
+    values in DETAIL: the traceback goes through the same masks as the message."""
+    from django.test import RequestFactory
+
+    before = len(_django_log())
+    try:
+        _raise_with_canaries()
+    except ValueError:
+        logging.getLogger("django.request").error(
+            "Internal Server Error: %s",
+            "/signalements/1/",
+            exc_info=True,
+            extra={"request": RequestFactory().get("/signalements/1/"), "status_code": 500},
+        )
+    written = _django_log()[before:]
+    assert "Traceback (most recent call last)" in written and "ValueError" in written, written
+    assert "DETAIL:  [masqué]" in written or "DETAIL: [masqué]" in written, written
+    # A staff page keeps the messages, masked; the IP, the address and the row's values go.
+    assert _canaries_in(written) == [CANARY_TEXT], written
+
+
+@pytest.mark.django_db
+def test_a_500_on_a_reporters_page_logs_the_exception_type_only(monkeypatch):
+    """On a reporter's page an exception's message may quote what the reporter wrote, which no
+    pattern recognises: only the types and the code's frames are written."""
+    from cartostup.reports import services
+
+    def failing(**_kwargs):
+        _raise_with_canaries()
+
+    monkeypatch.setattr(services, "report_followup", failing)
+    before = len(_django_log())
+    client = Client(raise_request_exception=False)
+    response = client.post("/suivi/", {"receipt": "ABCD-EFGH-JKMN-PQRS-TVWX-YZ09"})
+    assert response.status_code == 500
+    written = _django_log()[before:]
+    assert "Internal Server Error: /suivi/" in written, written
+    assert "builtins.ValueError (message omis)" in written, written
+    assert "builtins.KeyError (message omis)" in written, written
+    assert "_raise_with_canaries" in written, written  # the frames stay, to fix the bug
+    assert _canaries_in(written) == [], written
