@@ -5,6 +5,8 @@ Nothing here identifies a reporter: no IP address, user agent, account, device p
 submission time (kept to the hour). The receipt is stored as a public lookup key plus a slow hash
 of its secret part."""
 
+import uuid
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -96,9 +98,17 @@ class Report(ProtectedRecord):
 
 
 class ReportMessage(models.Model):
-    """A question from an analyst or an answer from the reporter (via the receipt)."""
+    """A question from an analyst or an answer from the reporter (via the receipt).
 
+    Its key is random, not a number: numbers given in insertion order across all reports would
+    place a reporter's reply (dated to the day) between analysts' messages of other reports,
+    whose times are exact, in the database and in every backup. Order within a thread is
+    `sequence` (1, 2, ...), per report."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="messages")
+    # Rank in the report's thread, given while the report's row is locked.
+    sequence = models.PositiveIntegerField(_("rang dans l'échange"), editable=False)
     author = models.CharField(_("auteur"), max_length=10, choices=MessageAuthor.choices)
     analyst = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -108,11 +118,16 @@ class ReportMessage(models.Model):
     sent_at = models.DateTimeField(_("envoyé le"))
 
     class Meta:
-        # Insertion order: a reporter's message is dated to the day only, so its `sent_at`
-        # sorts before an analyst's question sent earlier the same day.
-        ordering = ["pk"]
+        # Order written: a reporter's message is dated to the day only, so its `sent_at` sorts
+        # before an analyst's question sent earlier the same day.
+        ordering = ["report", "sequence"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "sequence"], name="report_message_sequence_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.report} – {self.get_author_display()}"

@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -567,6 +567,12 @@ def _message_text(text: str) -> str:
     return text
 
 
+def _next_message_sequence(report: Report) -> int:
+    """The rank of the next message in the report's thread (its row locked by the caller)."""
+    last = ReportMessage.objects.filter(report=report).aggregate(last=Max("sequence"))["last"]
+    return (last or 0) + 1
+
+
 def report_reply(*, receipt: str, text: str) -> ReportMessage:
     """The reporter writes to the analyst (typically answering a question), at any time while
     the report exists. Raises `ReceiptInvalid` or `ValidationError`. The message's date is
@@ -574,8 +580,11 @@ def report_reply(*, receipt: str, text: str) -> ReportMessage:
     text = _message_text(text)
     report = report_for_receipt(receipt)
     with transaction.atomic():
+        # Locked so that two replies at once do not take the same rank in the thread.
+        report = Report.objects.select_for_update().get(pk=report.pk)
         message = ReportMessage(
             report=report,
+            sequence=_next_message_sequence(report),
             author=MessageAuthor.REPORTER,
             text=text,
             sent_at=_day(timezone.now()),
@@ -651,6 +660,7 @@ def report_ask_question(*, actor: User, report: Report, text: str) -> ReportMess
         )
     message = ReportMessage(
         report=report,
+        sequence=_next_message_sequence(report),
         author=MessageAuthor.ANALYST,
         analyst=actor,
         text=text,

@@ -470,7 +470,7 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         }
         # In the order written: the reporter's day-precision dates would put an answer before
         # the question it answers.
-        for message in report.messages.select_related("analyst").order_by("pk")
+        for message in report.messages.select_related("analyst").order_by("sequence")
     ]
     is_open = report.status in {Status.NEW, Status.QUESTION}
     may_triage = is_open and _may_triage(request.user, report)

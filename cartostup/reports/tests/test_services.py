@@ -3,6 +3,7 @@ retention purge."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -237,6 +238,46 @@ def test_followup_and_reply_with_a_receipt(persona):
     assert services.report_followup(receipt=submitted.receipt).messages[0].text == (
         "Encore ce soir."
     )
+
+
+def test_messages_have_random_keys_and_a_rank_in_their_own_thread(persona):
+    """Numbers shared by all reports would place a reply (dated to the day) between other
+    reports' questions (exact times); a rank within the thread keeps the order written."""
+    analyst = persona("cross13_analyst")
+    first, second = submit(), submit()
+    written = [
+        services.report_ask_question(actor=analyst, report=first.report, text="Quel bâtiment ?"),
+        services.report_ask_question(actor=analyst, report=second.report, text="Quelle heure ?"),
+        services.report_reply(receipt=first.receipt, text="Le bâtiment C."),
+        services.report_ask_question(actor=analyst, report=first.report, text="Quelle entrée ?"),
+        services.report_reply(receipt=second.receipt, text="Vers 22 h."),
+        services.report_reply(receipt=first.receipt, text="La deuxième."),
+    ]
+    assert all(isinstance(message.pk, uuid.UUID) for message in written)
+    one, two = first.report.pk, second.report.pk
+    assert [(message.report_id, message.sequence) for message in written] == [
+        (one, 1),
+        (two, 1),
+        (one, 2),
+        (one, 3),
+        (two, 2),
+        (one, 4),
+    ]
+    # The replies are dated to the day (midnight), before the questions they answer: the
+    # thread still reads in the order written.
+    thread = services.report_followup(receipt=first.receipt).messages
+    assert [message.text for message in thread] == [
+        "Quel bâtiment ?",
+        "Le bâtiment C.",
+        "Quelle entrée ?",
+        "La deuxième.",
+    ]
+    # The audit events name a message by its random key.
+    audit_flushed()
+    replies = AuditEvent.objects.filter(object_type="reports.reportmessage")
+    assert {event.object_id for event in replies} == {
+        str(message.pk) for message in written if message.author == MessageAuthor.REPORTER
+    }
 
 
 def test_wrong_receipt_is_refused_in_french(persona):

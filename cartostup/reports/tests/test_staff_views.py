@@ -614,11 +614,13 @@ def test_question_then_the_reporters_answer_shows_in_the_thread(client_for):
     assert [e for e in _events(report)[before:] if e.action != AuditAction.VIEW]
 
     services.report_reply(receipt=submitted.receipt, text="Vers 18 heures, tous les soirs.")
+    client.post(reverse("reports:report_question", args=[report.pk]), {"text": "Et le dimanche ?"})
 
     page = client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
     assert "À quelle heure commence la vente ?" in page
     assert "Vers 18 heures, tous les soirs." in page
-    assert page.index("À quelle heure") < page.index("Vers 18 heures")
+    # In the order written (random keys say nothing of it; the reply is dated to the day).
+    assert page.index("À quelle heure") < page.index("Vers 18 heures") < page.index("le dimanche")
 
 
 def test_empty_question_is_refused(client_for):
