@@ -12,6 +12,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from cartostup.core.sessions import TIME_GRANULARITY_SECONDS
+
 # Pages that work without an account: login and second factor, public reporting, static files,
 # the API (whose permission classes answer for themselves).
 PUBLIC_PREFIXES = (
@@ -43,6 +45,18 @@ def idle_seconds() -> int:
     return int(getattr(settings, "CARTOSTUP_SESSION_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
 
 
+def activity_granularity() -> int:
+    """How coarsely a session keeps its last activity: 5 minutes, or a sixth of a shorter idle
+    timeout (so that a short timeout still works)."""
+    return max(1, min(TIME_GRANULARITY_SECONDS, idle_seconds() // 6))
+
+
+def activity_mark(now: float) -> int:
+    """The last-activity time a session keeps: `now` rounded down to the granularity."""
+    granularity = activity_granularity()
+    return int(now) // granularity * granularity
+
+
 class TwoFactorRequiredMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -68,7 +82,12 @@ class TwoFactorRequiredMiddleware:
         return self.get_response(request)
 
     def _end_idle_session(self, request: HttpRequest) -> None:
-        """Log out a session idle for longer than `CARTOSTUP_SESSION_IDLE_SECONDS`."""
+        """Log out a session idle for longer than `CARTOSTUP_SESSION_IDLE_SECONDS`.
+
+        The session keeps its last activity rounded down (`activity_mark`), never the exact
+        second: an operator's session would otherwise hold the time of each call keyed in, which
+        the audit log dates to the hour only. Rounded down, a session is never kept past the idle
+        timeout, and ends at most one granularity (5 minutes) early."""
         if not request.user.is_authenticated:
             return
         now = int(time.time())
@@ -82,4 +101,6 @@ class TwoFactorRequiredMiddleware:
             # this flag from the new, anonymous session.
             request.session[SESSION_EXPIRED_KEY] = True
             return
-        request.session[LAST_SEEN_KEY] = now
+        mark = activity_mark(now)
+        if last_seen != mark:  # saved (with its coarse expiry) once per mark, not per request
+            request.session[LAST_SEEN_KEY] = mark

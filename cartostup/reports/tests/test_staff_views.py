@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils.html import escape
 
+from cartostup.access.middleware import LAST_SEEN_KEY
 from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
@@ -120,6 +121,24 @@ def test_operator_keys_in_a_call_and_reads_the_receipt_back(client_for):
     assert followup.status == "received"
     assert "no-store" in response["Cache-Control"]
     assert client.get(reverse("reports:operator_intake")).content.decode().count(groups[-1]) == 0
+
+
+def test_the_operators_session_keeps_no_exact_time_of_a_call(client_for):
+    """A call is audited to the hour; the operator's session row (its last activity, its
+    expiry counted from its last save) keeps times to 5 minutes only, never the second of the
+    intake's POST."""
+    client = client_for("caller_operator")
+    client.get(reverse("reports:operator_intake"))
+    response = client.post(reverse("reports:operator_intake"), INTAKE)
+    assert response.status_code == 302 and Report.objects.count() == 1
+    row = Session.objects.get(session_key=client.session.session_key)
+    assert row.get_decoded()[LAST_SEEN_KEY] % 300 == 0
+    expiry = row.expire_date
+    assert (expiry.minute % 5, expiry.second, expiry.microsecond) == (0, 0, 0), expiry
+    # The receipt page saves the session again (the receipt's share is dropped): same rule.
+    client.get(response["Location"])
+    expiry = Session.objects.get(session_key=client.session.session_key).expire_date
+    assert (expiry.minute % 5, expiry.second, expiry.microsecond) == (0, 0, 0), expiry
 
 
 def test_reloading_the_receipt_page_saves_nothing_and_shows_the_code_once(client_for):
