@@ -123,7 +123,10 @@ class ReportSubmitView(PublicAPIView):
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
-        ratelimit.check(ratelimit.Bucket.SUBMISSION, ratelimit.client_key(request))
+        # As the web form: a client over its limit is refused first, but only a saved report
+        # counts (a refused submission, a 400, is no report).
+        client = ratelimit.client_key(request)
+        ratelimit.ensure_allowed(ratelimit.Bucket.SUBMISSION, client)
         multipart = (request.content_type or "").startswith("multipart/")
         serializer_class = (
             ReportSubmitMultipartSerializer if multipart else ReportSubmitInputSerializer
@@ -154,6 +157,7 @@ class ReportSubmitView(PublicAPIView):
             ),
             channel=Channel.MOBILE,
         )
+        ratelimit.record(ratelimit.Bucket.SUBMISSION, client)
         output = ReportSubmitOutputSerializer(
             {
                 "receipt": submitted.receipt,

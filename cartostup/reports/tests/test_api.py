@@ -225,6 +225,32 @@ def test_submissions_are_rate_limited(api, persona):
     assert Report.objects.count() == 2
 
 
+@override_settings(
+    CARTOSTUP_POW_DIFFICULTY=0,
+    CARTOSTUP_RATE_LIMITS={
+        "challenge": (100, 600),
+        "submission": (2, 3600),
+        "receipt_client": (10, 900),
+        "receipt_key": (5, 900),
+    },
+)
+def test_refused_submissions_do_not_count_against_the_limit(api, persona):
+    """As on the web form, only a saved report counts: a reporter who corrects a refused
+    submission (400) is not locked out."""
+    for _ in range(3):
+        refused = api.post(
+            BASE + "reports", payload(api, latitude=91), content_type="application/json"
+        )
+        assert refused.status_code == 400
+        assert "latitude" in refused.json()["errors"]
+    statuses = [
+        api.post(BASE + "reports", payload(api), content_type="application/json").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [201, 201, 429]
+    assert Report.objects.count() == 2
+
+
 def test_wrong_methods_and_schema(api):
     assert api.get(BASE + "reports").status_code == 405
     assert api.get(BASE + "followup").status_code == 405
