@@ -937,7 +937,9 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     dealpoint = selectors.access_dealpoint(
         actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
     )
-    links = selectors.dealpoint_detail(actor=request.user, dealpoint=dealpoint).attached
+    links = selectors.dealpoint_detail(
+        actor=request.user, dealpoint=dealpoint, view="dealpoint_split"
+    ).attached
     if request.method == "POST":
         form = SplitForm(request.POST, links=links)
         if form.is_valid():

@@ -23,6 +23,7 @@ from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.personas import PERSONA_NAMES
 from cartostup.dealpoints import map_layers, services
 from cartostup.dealpoints.choices import DealPointStatus
 from cartostup.dealpoints.models import DealPoint
@@ -869,3 +870,95 @@ def test_a_status_a_landlord_is_never_told_is_refused_like_an_unknown_one(
     assert analyst.get("/api/v1/dealpoints/", {"status": "investigation"}).status_code == 200
     refused = analyst.get("/api/v1/dealpoints/", {"status": "bogus"}).json()["errors"]["status"]
     assert "investigation (En cours d'enquête)" in refused[0]
+
+
+# --- the reports tied to a point -----------------------------------------------------------------
+
+# What each persona receives of the reports tied to a point of the CROSS 13 (distribution
+# territory): the analysts who see the reports of the 13 get their references; the
+# investigators, who see the point but never a report (reports/rules.py), get none of them; the
+# others do not see the point at all (404, as the access matrix says), anonymous visitors are
+# refused (API) or sent to the login page.
+POINT_REPORTS_SEEN = {
+    "ofast_analyst": "all",
+    "antenna13_analyst": "all",
+    "cross13_analyst": "all",
+    "police13_investigator": "none",
+    "gendarmerie13_investigator": "none",
+    "customs13_investigator": "none",
+}
+
+
+@pytest.fixture
+def point_with_reports(persona):
+    from cartostup.dealpoints.choices import LinkDecision
+    from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+
+    analyst = persona("cross13_analyst")
+    attached = accepted_report(analyst=analyst)
+    proposed = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    point = dealpoint(actor=analyst, reports=[attached])
+    services.report_attach(
+        actor=None, dealpoint=point, report=proposed, decision=LinkDecision.PROPOSED, score=0.5
+    )
+    return point, [attached.reference, proposed.reference]
+
+
+@pytest.mark.parametrize("username", ["anonymous", *PERSONA_NAMES])
+def test_the_reports_of_a_point_reach_only_those_the_policy_gives_them(
+    point_with_reports, client_for, persona, username
+):
+    """Every persona, on the API list of a point's reports and on the point's page: report
+    references, dates, scores and distances go only to those who may see the reports, and
+    each reference read is audited as a listing of reports."""
+    from django.test import Client
+
+    point, references = point_with_reports
+    client = Client() if username == "anonymous" else client_for(username)
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    api = client.get(f"/api/v1/dealpoints/{point.pk}/reports/")
+    page = client.get(f"/points-de-deal/{point.pk}/")
+    seen = POINT_REPORTS_SEEN.get(username)
+    if username == "anonymous":
+        assert (api.status_code, page.status_code) == (403, 302)
+        return
+    if seen is None:
+        assert (api.status_code, page.status_code) == (404, 404), username
+        assert not AuditEvent.objects.filter(pk__gt=last, object_type="reports.report").exists()
+        return
+    assert (api.status_code, page.status_code) == (200, 200), username
+    listed = api.json()["results"]
+    text = page.content.decode()
+    # The record's sections on reports (attached, proposed), up to its operations.
+    html = text[text.index('id="reports-title"') : text.index('id="operations-title"')]
+    reports_read = AuditEvent.objects.filter(
+        pk__gt=last,
+        actor_id=persona(username).pk,
+        action=AuditAction.LIST,
+        object_type="reports.report",
+    )
+    if seen == "all":
+        assert sorted(row["report"] for row in listed) == sorted(references)
+        assert all(reference in html for reference in references)
+        assert 'id="hidden-reports"' not in html
+        # One listing for the API answer, one for the page, each naming what it showed.
+        assert [event.details["reports"] for event in reports_read.order_by("pk")] == [
+            sorted(references),
+            sorted(references),
+        ]
+        assert {event.details["point"] for event in reports_read} == {point.reference}
+    else:
+        assert listed == [] and api.json()["count"] == 0
+        assert not any(reference in html for reference in references), username
+        assert 'id="attached-reports"' in html and 'id="proposed-reports"' not in html
+        # The number of attached reports is the point's own count, told anyway; no more.
+        assert "1 signalement rattaché à ce point ne vous est pas communiqué" in html
+        assert not reports_read.exists()
+    # The point itself is read (and audited) in both cases.
+    assert AuditEvent.objects.filter(
+        pk__gt=last,
+        actor_id=persona(username).pk,
+        action=AuditAction.VIEW,
+        object_type="dealpoints.dealpoint",
+        object_id=str(point.pk),
+    ).exists()

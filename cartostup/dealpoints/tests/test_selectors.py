@@ -177,9 +177,18 @@ def test_detail_sorts_links_and_shows_reports_only_to_those_who_see_them(persona
     assert detail.visible_report_ids == {attached.pk, proposed.pk}
     assert len(detail.operations) == 1
     assert [event.kind for event in detail.events][-1] == "created"
+    # The analyst's read names both reports, as a listing of reports.
+    (listing,) = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="reports.report")
+    assert listing.details["reports"] == sorted([attached.reference, proposed.reference])
+    # An investigator sees the point, never a report: no link, only the number attached.
     police = selectors.dealpoint_detail(actor=persona("police13_investigator"), dealpoint=point)
     assert police.visible_report_ids == frozenset()
-    assert [link.report for link in police.attached] == [attached]
+    assert police.attached == [] and police.proposed == []
+    assert police.hidden_attached == 1
+    assert (
+        AuditEvent.objects.filter(action=AuditAction.LIST, object_type="reports.report").count()
+        == 1
+    )
 
 
 def test_access_dealpoint_audits_and_hides(persona):
