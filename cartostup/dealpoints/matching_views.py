@@ -167,7 +167,7 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         target=proposal,
         details={"proposal": proposal.pk},
     )
-    reports = list(proposal.reports.order_by("received_at"))
+    reports = matching_selectors.proposal_reports(actor=request.user, proposal=proposal)
     data = request.POST if request.method == "POST" else None
     # The same description as any new point (building, hours, roles, sharing...), prefilled.
     form = DealPointForm(
