@@ -587,15 +587,26 @@ def report_by_reference(*, actor: User, reference: str) -> Report | None:
 
 
 def dealpoint_building_choices(
-    *, actor: User, departement_id: int | None = None
+    *, actor: User, view: str, departement_id: int | None = None
 ) -> QuerySet[Building]:
     """The landlords' buildings the actor may tie a point to (those it may see), optionally
-    of one département."""
+    of one département. The form that offers them shows each one (name, commune, landlord):
+    audited as a listing of buildings, with its filter and count."""
     queryset = policy.restrict(
         Building.objects.select_related("commune", "owner_organisation"), actor=actor
     )
+    departement = None
     if departement_id is not None:
         queryset = queryset.filter(departement_id=departement_id)
+        departement = (
+            Departement.objects.filter(pk=departement_id).values_list("code", flat=True).first()
+        )
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=Building._meta.label_lower,
+        details={"view": view, "filters": {"departement": departement}, "count": queryset.count()},
+    )
     return queryset.order_by("commune__name", "name")
 
 
