@@ -472,42 +472,97 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     assert analyst.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "investigation"
 
 
+POINT = "dealpoints.dealpoint"
+REPORT = "reports.report"
+BUILDING = "access.building"
+
+
 @pytest.mark.parametrize(
-    ("username", "path", "action"),
+    ("username", "path", "action", "object_type"),
     [
-        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/carte/panneau/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/{pk}/history/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/{pk}/operations/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.VIEW),
-        ("police13_investigator", "/points-de-deal/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/code/{code}/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW),
-        ("landlord_13h", "/points-de-deal/code/{code}/", AuditAction.VIEW),
-        ("landlord_13h", "/carte/panneau/code/{code}/", AuditAction.VIEW),
-        ("landlord_13h", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/", AuditAction.LIST),
-        ("cross13_analyst", "/api/v1/dealpoints/", AuditAction.LIST),
-        ("cross13_analyst", "/api/v1/operations/", AuditAction.LIST),
-        ("landlord_13h", "/points-de-deal/", AuditAction.LIST),
-        ("cross13_analyst", "/points-de-deal/export.csv", AuditAction.EXPORT),
-        ("landlord_13h", "/points-de-deal/export.geojson", AuditAction.EXPORT),
-        ("cross13_analyst", "/api/v1/dealpoints/export/?format=xlsx", AuditAction.EXPORT),
-        ("cross13_analyst", "/rapprochements/", AuditAction.LIST),
+        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/carte/panneau/{pk}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/history/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/operations/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/reports/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.VIEW, POINT),
+        ("police13_investigator", "/points-de-deal/{pk}/", AuditAction.VIEW, POINT),
+        ("police13_investigator", "/api/v1/dealpoints/{pk}/reports/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/code/{code}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW, POINT),
+        ("landlord_13h", "/points-de-deal/code/{code}/", AuditAction.VIEW, POINT),
+        ("landlord_13h", "/carte/panneau/code/{code}/", AuditAction.VIEW, POINT),
+        ("landlord_13h", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/", AuditAction.LIST, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/", AuditAction.LIST, POINT),
+        ("cross13_analyst", "/api/v1/operations/", AuditAction.LIST, "dealpoints.operation"),
+        ("landlord_13h", "/points-de-deal/", AuditAction.LIST, POINT),
+        ("cross13_analyst", "/points-de-deal/export.csv", AuditAction.EXPORT, POINT),
+        ("landlord_13h", "/points-de-deal/export.geojson", AuditAction.EXPORT, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/export/?format=xlsx", AuditAction.EXPORT, POINT),
+        ("cross13_analyst", "/rapprochements/", AuditAction.LIST, "dealpoints.matching"),
+        ("cross13_analyst", "/rapprochements/", AuditAction.LIST, REPORT),
+        # The reports a point's record and its API list name.
+        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.LIST, REPORT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/reports/", AuditAction.LIST, REPORT),
+        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.LIST, REPORT),
+        # The page that creates a point from a proposal: the proposal, its reports, and the
+        # buildings its form offers.
+        ("cross13_analyst", "/rapprochements/propositions/{proposal}/creer/", AuditAction.VIEW,
+         "dealpoints.proposal"),
+        ("cross13_analyst", "/rapprochements/propositions/{proposal}/creer/", AuditAction.LIST,
+         REPORT),
+        ("cross13_analyst", "/rapprochements/propositions/{proposal}/creer/", AuditAction.LIST,
+         BUILDING),
+        # The other forms that offer the landlords' buildings.
+        ("cross13_analyst", "/points-de-deal/nouveau/", AuditAction.LIST, BUILDING),
+        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.LIST, BUILDING),
     ],
-)
-def test_every_protected_read_is_audited(world, client_for, persona, username, path, action):
+)  # fmt: skip
+def test_every_protected_read_is_audited(
+    world, client_for, persona, username, path, action, object_type
+):
     """Who read what, when: each read of a point (record, panel, history, operations, the
-    forms that show it), each listing and each export writes its audit event."""
+    forms that show it), each listing (of points, of the reports a page names, of the
+    buildings a form offers) and each export writes its audit event, on the kind of record
+    read."""
+    from cartostup.dealpoints.models import Proposal
+    from cartostup.dealpoints.tests.factories import accepted_report
+
+    analyst = persona("cross13_analyst")
     point = world.landlord_point
+    services.report_attach(actor=analyst, dealpoint=point, report=accepted_report(analyst=analyst))
+    proposal = Proposal.objects.create(
+        owner_organisation=point.owner_organisation,
+        commune=point.commune,
+        departement=point.departement,
+        distribution=Distribution.CROSS,
+        precision="street",
+        **services.cells_for(43.3470, 5.3990),
+        latitude=43.3470,
+        longitude=5.3990,
+    )
+    proposal.reports.add(accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990))
     last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    response = client_for(username).get(path.format(pk=point.pk, code=point.partner_code))
+    response = client_for(username).get(
+        path.format(pk=point.pk, code=point.partner_code, proposal=proposal.pk)
+    )
     assert response.status_code == 200, response.content[:300]
-    events = AuditEvent.objects.filter(pk__gt=last, action=action, actor_id=persona(username).pk)
-    if action == AuditAction.VIEW:
-        events = events.filter(object_type="dealpoints.dealpoint", object_id=str(point.pk))
+    events = AuditEvent.objects.filter(
+        pk__gt=last, action=action, actor_id=persona(username).pk, object_type=object_type
+    )
+    if action == AuditAction.VIEW and object_type == POINT:
+        events = events.filter(object_id=str(point.pk))
+    if object_type == REPORT and "{proposal}" in path:
+        assert events.get().details["reports"] == list(
+            proposal.reports.values_list("reference", flat=True)
+        )
+    elif object_type == REPORT and "{pk}" in path:
+        assert events.get().details["reports"] == list(
+            point.links.values_list("report__reference", flat=True)
+        )
     assert events.exists()
 
 
