@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from cartostup.access import policy
@@ -31,10 +30,58 @@ class LinkRow:
 
 
 @dataclass(frozen=True)
+class ProposalRow:
+    """A proposed new point and those of its reports the actor may see."""
+
+    proposal: Proposal
+    reports: list[Report]
+
+
+@dataclass(frozen=True)
 class MatchingQueue:
     link_rows: list[LinkRow]
-    proposals: list[Proposal]
+    proposals: list[ProposalRow]
     alerts: list[Alert]
+
+
+def _reports_audit(*, actor: User, view: str, reports: list[str], **details: object) -> None:
+    """Audit the reports a page names (their references) as a listing of reports."""
+    named = sorted(set(reports))
+    if named:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=Report._meta.label_lower,
+            details={"view": view, **details, "reports": named},
+        )
+
+
+def _visible_reports_of(*, actor: User, proposals: list[Proposal]) -> dict[int, list[Report]]:
+    """For each proposal, its reports the actor may see (`policy.restrict`), oldest first, in
+    one query."""
+    visible = policy.restrict(Report.objects.all(), actor=actor)
+    through = Proposal.reports.through.objects.filter(
+        proposal_id__in=[proposal.pk for proposal in proposals],
+        report_id__in=visible.values("pk"),
+    ).select_related("report")
+    found: dict[int, list[Report]] = {proposal.pk: [] for proposal in proposals}
+    for row in through.order_by("report__received_at", "report__pk"):
+        found[row.proposal_id].append(row.report)
+    return found
+
+
+def proposal_reports(*, actor: User, proposal: Proposal) -> list[Report]:
+    """The reports of a proposed new point that the actor may see, oldest first (what the
+    page that creates the point shows and prefills its form from); audited as a listing of
+    those reports. Call after the proposal's own audited read."""
+    reports = _visible_reports_of(actor=actor, proposals=[proposal])[proposal.pk]
+    _reports_audit(
+        actor=actor,
+        view="proposal_accept",
+        proposal=proposal.pk,
+        reports=[report.reference for report in reports],
+    )
+    return reports
 
 
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
@@ -55,9 +102,9 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
     proposals = list(
         policy.restrict(Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor)
         .select_related("commune")
-        .prefetch_related(Prefetch("reports", queryset=Report.objects.order_by("received_at")))
         .order_by("-created_at", "-pk")[:limit]
     )
+    proposal_reports_seen = _visible_reports_of(actor=actor, proposals=proposals)
     alerts = list(
         policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)
         .select_related("dealpoint", "report", "candidate", "commune")
@@ -68,6 +115,16 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         action=AuditAction.LIST,
         object_type="dealpoints.matching",
         details={"links": len(links), "proposals": len(proposals), "alerts": len(alerts)},
+    )
+    # The reports the queue names (proposed links, proposals, resurgence alerts).
+    _reports_audit(
+        actor=actor,
+        view="matching_queue",
+        reports=[
+            *(link.report.reference for link in links),
+            *(r.reference for reports in proposal_reports_seen.values() for r in reports),
+            *(alert.report.reference for alert in alerts if alert.report is not None),
+        ],
     )
     now = timezone.now()
     rows = [
@@ -81,4 +138,8 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         )
         for link in links
     ]
-    return MatchingQueue(link_rows=rows, proposals=proposals, alerts=alerts)
+    return MatchingQueue(
+        link_rows=rows,
+        proposals=[ProposalRow(p, proposal_reports_seen[p.pk]) for p in proposals],
+        alerts=alerts,
+    )

@@ -167,14 +167,14 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         target=proposal,
         details={"proposal": proposal.pk},
     )
-    reports = list(proposal.reports.order_by("received_at"))
+    reports = matching_selectors.proposal_reports(actor=request.user, proposal=proposal)
     data = request.POST if request.method == "POST" else None
     # The same description as any new point (building, hours, roles, sharing...), prefilled.
     form = DealPointForm(
         data,
         initial=_proposal_initial(proposal, reports),
         buildings=selectors.dealpoint_building_choices(
-            actor=request.user, departement_id=proposal.departement_id
+            actor=request.user, view="proposal_accept", departement_id=proposal.departement_id
         ),
     )
     sharing_form = SharingForm(data, groups=policy.distributable_sharing_groups(request.user))

@@ -403,7 +403,10 @@ class DealPointDetail:
     """Everything the detail page shows beside the point itself, already restricted to what
     the actor may see."""
 
+    # The links to the reports the actor may see (`dealpoint_links`).
     attached: list[ReportLink]
+    # How many attached reports the actor is not given (only their number).
+    hidden_attached: int
     proposed: list[ReportLink]
     operations: list[Operation]
     events: list[DealPointEvent]
@@ -424,38 +427,64 @@ def _visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
     )
 
 
-def dealpoint_links(*, dealpoint: DealPoint) -> list[ReportLink]:
+def dealpoint_links(*, actor: User, dealpoint: DealPoint) -> QuerySet[ReportLink]:
     """The reports tied to a point (attached, lent by a merge, proposed; not the refused
-    ones), newest first. Call after `access_dealpoint`, which audits the read."""
-    return list(
+    ones) that the actor may see (`policy.restrict` on the reports: an investigator, who
+    sees the point, receives none of them), newest first. Not audited: the caller passes
+    what it shows to `dealpoint_links_audit` (an API page is a part of them)."""
+    visible = policy.restrict(Report.objects.all(), actor=actor)
+    return (
         dealpoint.links.exclude(decision=LinkDecision.REJECTED)
+        .filter(report__in=visible.values("pk"))
         .select_related("report", "decided_by")
         .order_by("-report__received_at", "-pk")
     )
 
 
-def dealpoint_detail(*, actor: User, dealpoint: DealPoint) -> DealPointDetail:
-    """The reports tied to a point (attached and proposed), its operations, its history
-    (newest first) and the points it is related to (successor, predecessors, merged points:
-    only those the actor may see). Call after `access_dealpoint`, which audits the read."""
-    links = dealpoint_links(dealpoint=dealpoint)
-    report_ids = {link.report_id for link in links}
-    visible: frozenset[int] = frozenset()
-    if report_ids and policy.can(actor, policy.Capability.TRIAGE_REPORTS):
-        visible = frozenset(
-            policy.restrict(Report.objects.filter(pk__in=report_ids), actor=actor).values_list(
-                "pk", flat=True
-            )
+def dealpoint_links_audit(
+    *, actor: User, dealpoint: DealPoint, links: Iterable[ReportLink], view: str
+) -> None:
+    """Audit the reports named by `links` (from `dealpoint_links`) as a listing of those
+    reports, beside the point's own read (`access_dealpoint`); nothing when none is named."""
+    named = sorted({link.report.reference for link in links})
+    if named:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=Report._meta.label_lower,
+            details={"view": view, "point": dealpoint.reference, "reports": named},
         )
+
+
+def dealpoint_detail(
+    *, actor: User, dealpoint: DealPoint, view: str = "dealpoint_detail"
+) -> DealPointDetail:
+    """The reports tied to a point (attached and proposed) that the actor may see, its
+    operations, its history (newest first) and the points it is related to (successor,
+    predecessors, merged points: only those the actor may see). Call after
+    `access_dealpoint`, which audits the read of the point; the reports named are audited
+    here as a listing."""
+    links = list(dealpoint_links(actor=actor, dealpoint=dealpoint))
+    dealpoint_links_audit(actor=actor, dealpoint=dealpoint, links=links, view=view)
+    attached = [
+        link
+        for link in links
+        if link.decision in ATTACHED_DECISIONS or link.decision == LinkDecision.MERGED
+    ]
+    # The attached reports the actor is not given: their number is the point's own count
+    # (`reports_count`), which the record tells anyway; their references are not.
+    attached_total = dealpoint.links.filter(
+        decision__in=[*ATTACHED_DECISIONS, LinkDecision.MERGED]
+    ).count()
+    visible: frozenset[int] = frozenset()
+    if links and policy.can(actor, policy.Capability.TRIAGE_REPORTS):
+        visible = frozenset(link.report_id for link in links)
     merged_into = _visible_points(actor, [dealpoint.merged_into_id])
     successor = _visible_points(actor, [dealpoint.successor_id])
     return DealPointDetail(
         # A merged point shows the reports it lent to the point it was merged into.
-        attached=[
-            link
-            for link in links
-            if link.decision in ATTACHED_DECISIONS or link.decision == LinkDecision.MERGED
-        ],
+        attached=attached,
+        hidden_attached=attached_total - len(attached),
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         operations=list(dealpoint.operations.select_related("service", "recorded_by")),
         events=list(dealpoint.events.select_related("actor").order_by("-occurred_at", "-pk")),
@@ -558,15 +587,26 @@ def report_by_reference(*, actor: User, reference: str) -> Report | None:
 
 
 def dealpoint_building_choices(
-    *, actor: User, departement_id: int | None = None
+    *, actor: User, view: str, departement_id: int | None = None
 ) -> QuerySet[Building]:
     """The landlords' buildings the actor may tie a point to (those it may see), optionally
-    of one département."""
+    of one département. The form that offers them shows each one (name, commune, landlord):
+    audited as a listing of buildings, with its filter and count."""
     queryset = policy.restrict(
         Building.objects.select_related("commune", "owner_organisation"), actor=actor
     )
+    departement = None
     if departement_id is not None:
         queryset = queryset.filter(departement_id=departement_id)
+        departement = (
+            Departement.objects.filter(pk=departement_id).values_list("code", flat=True).first()
+        )
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=Building._meta.label_lower,
+        details={"view": view, "filters": {"departement": departement}, "count": queryset.count()},
+    )
     return queryset.order_by("commune__name", "name")
 
 

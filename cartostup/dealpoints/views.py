@@ -561,7 +561,7 @@ def _form_page(
 def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
     """A new point, placed by its latitude and longitude (or on the small map)."""
     policy.require(request.user, Capability.EDIT_DEALPOINTS)
-    buildings = selectors.dealpoint_building_choices(actor=request.user)
+    buildings = selectors.dealpoint_building_choices(actor=request.user, view="dealpoint_create")
     groups = policy.distributable_sharing_groups(request.user)
     if request.method == "POST":
         form = DealPointForm(request.POST, buildings=buildings)
@@ -613,7 +613,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
     )
     buildings = selectors.dealpoint_building_choices(
-        actor=request.user, departement_id=dealpoint.departement_id
+        actor=request.user, view="dealpoint_edit", departement_id=dealpoint.departement_id
     )
     changed_meanwhile: list[dict[str, Any]] = []
     if request.method == "POST":
@@ -937,7 +937,9 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     dealpoint = selectors.access_dealpoint(
         actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
     )
-    links = selectors.dealpoint_detail(actor=request.user, dealpoint=dealpoint).attached
+    links = selectors.dealpoint_detail(
+        actor=request.user, dealpoint=dealpoint, view="dealpoint_split"
+    ).attached
     if request.method == "POST":
         form = SplitForm(request.POST, links=links)
         if form.is_valid():

@@ -482,7 +482,9 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         description=(
             "Les signalements rattachés au point (automatiquement, confirmés, prêtés par une "
             "fusion) et ceux qui lui sont proposés, du plus récent au plus ancien, comme sa "
-            "fiche les liste. La consultation du point est journalisée."
+            "fiche les liste : seulement ceux que vous pouvez consulter (les signalements sont "
+            "réservés aux analystes qui les traitent ; un enquêteur n'en reçoit aucun). La "
+            "consultation du point et celle des signalements nommés sont journalisées."
         ),
         parameters=[ID, PagingQuerySerializer],
         responses={200: PointReportOutputSerializer(many=True), **_errors(403, 404)},
@@ -493,7 +495,11 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         point = _point(_actor(request), pk)
         strict_query(PagingQuerySerializer, request)
         # Only the links: the record's operations and history are not read for this.
-        page = self.paginate_queryset(selectors.dealpoint_links(dealpoint=point))
+        links = selectors.dealpoint_links(actor=_actor(request), dealpoint=point)
+        page = self.paginate_queryset(links) or []
+        selectors.dealpoint_links_audit(
+            actor=_actor(request), dealpoint=point, links=page, view="api_dealpoint_reports"
+        )
         return self.get_paginated_response(PointReportOutputSerializer(page, many=True).data)
 
     @extend_schema(

@@ -429,10 +429,12 @@ def test_attach_detach_merge_unmerge(client_for, analyst, point):
     )
     assert attached.status_code == 201, attached.content
     assert client.get(detail(point)).json()["reports_count"] == 1
-    # The point's reports, as its record lists them (the read of the point is audited).
+    # The point's reports, as its record lists them (the read of the point is audited, and
+    # the reports it names as a listing of reports).
     before = AuditEvent.objects.count()
     (listed,) = client.get(detail(point, "reports/")).json()["results"]
-    assert AuditEvent.objects.count() == before + 1
+    assert AuditEvent.objects.count() == before + 2
+    assert AuditEvent.objects.order_by("-pk")[0].details["reports"] == [report.reference]
     assert listed["report"] == report.reference and listed["decision"] == "confirmed"
     assert listed["received_on"] == timezone.localdate(report.received_at).isoformat()
     assert client.get(detail(point, "reports/"), {"bogus": 1}).status_code == 400

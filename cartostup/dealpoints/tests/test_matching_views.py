@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from django.urls import reverse
@@ -54,9 +55,17 @@ def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
     # Why it was proposed: what the report says against the point's record.
     assert "Concorde : horaires en partie, même mode de vente" in page
     assert "Diffère : autre produit" in page
-    event = AuditEvent.objects.filter(action=AuditAction.LIST).order_by("pk").last()
-    assert event is not None and event.object_type == "dealpoints.matching"
-    assert event.details == {"links": 1, "proposals": 1, "alerts": 1}
+    event = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="dealpoints.matching")
+    assert event.get().details == {"links": 1, "proposals": 1, "alerts": 1}
+    # The reports it names (the proposed link's, the proposal's, the alert's) are audited
+    # as a listing of reports.
+    named = AuditEvent.objects.get(action=AuditAction.LIST, object_type="reports.report")
+    assert named.details["view"] == "matching_queue"
+    assert queue["link"].report.reference in named.details["reports"]
+    assert queue["alert"].report.reference in named.details["reports"]
+    assert set(queue["proposal"].reports.values_list("reference", flat=True)) <= set(
+        named.details["reports"]
+    )
 
 
 def test_other_territory_sees_an_empty_queue(client_for, queue):
@@ -184,6 +193,48 @@ def test_create_a_point_from_a_proposal(client_for, queue):
     assert point.opening_hours == ["fri:evening", "sat:evening"]
     assert point.observed_roles == ["lookouts"] and point.distribution == "cross"
     assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 1
+
+
+def test_a_proposal_shows_and_prefills_only_the_reports_the_analyst_may_see(
+    client_for, persona, queue
+):
+    """A proposal's reports go through the policy (`matching_selectors.proposal_reports`) on
+    the queue and on the page that creates the point: a report the analyst may not see (one
+    of the CROSS 93, forced into a proposal of the 13 here) is neither listed nor read into
+    the form's prefill (its address, its products), and the references shown are audited."""
+    from cartostup.dealpoints.tests.factories import accepted_report
+
+    proposal = queue["proposal"]
+    proposal.reports.update(address="")
+    hidden = accepted_report(
+        analyst=persona("cross93_analyst"),
+        latitude=48.936,
+        longitude=2.357,
+        address="3 rue Cachée, 93200 Saint-Denis",
+        products=["crack"],
+    )
+    proposal.reports.add(hidden)
+    seen = sorted(proposal.reports.exclude(pk=hidden.pk).values_list("reference", flat=True))
+    assert seen
+    client = client_for("cross13_analyst")
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    page = client.get(reverse("dealpoints:proposal_accept", args=[proposal.pk])).content.decode()
+    assert all(reference in page for reference in seen)
+    assert hidden.reference not in page and "Cachée" not in page
+    checked = set(re.findall(r'name="products" value="(\w+)"[^>]*checked', page))
+    assert checked and "crack" not in checked
+    (listing,) = AuditEvent.objects.filter(
+        pk__gt=last, action=AuditAction.LIST, object_type="reports.report"
+    )
+    assert listing.details == {"view": "proposal_accept", "proposal": proposal.pk, "reports": seen}
+    queue_page = client.get(reverse("dealpoints:matching")).content.decode()
+    assert all(reference in queue_page for reference in seen)
+    assert hidden.reference not in queue_page
+    named = AuditEvent.objects.filter(
+        action=AuditAction.LIST, object_type="reports.report", details__view="matching_queue"
+    ).get()
+    assert set(seen) <= set(named.details["reports"])
+    assert hidden.reference not in named.details["reports"]
 
 
 def test_dismiss_a_proposal(client_for, queue):

@@ -23,6 +23,7 @@ from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.personas import PERSONA_NAMES
 from cartostup.dealpoints import map_layers, services
 from cartostup.dealpoints.choices import DealPointStatus
 from cartostup.dealpoints.models import DealPoint
@@ -471,42 +472,97 @@ def test_a_landlord_is_never_told_of_an_investigation(world, client_for):
     assert analyst.get(f"/api/v1/dealpoints/{point.pk}/").json()["status"] == "investigation"
 
 
+POINT = "dealpoints.dealpoint"
+REPORT = "reports.report"
+BUILDING = "access.building"
+
+
 @pytest.mark.parametrize(
-    ("username", "path", "action"),
+    ("username", "path", "action", "object_type"),
     [
-        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/carte/panneau/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/{pk}/history/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/{pk}/operations/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.VIEW),
-        ("police13_investigator", "/points-de-deal/{pk}/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/code/{code}/", AuditAction.VIEW),
-        ("cross13_analyst", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW),
-        ("landlord_13h", "/points-de-deal/code/{code}/", AuditAction.VIEW),
-        ("landlord_13h", "/carte/panneau/code/{code}/", AuditAction.VIEW),
-        ("landlord_13h", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW),
-        ("cross13_analyst", "/points-de-deal/", AuditAction.LIST),
-        ("cross13_analyst", "/api/v1/dealpoints/", AuditAction.LIST),
-        ("cross13_analyst", "/api/v1/operations/", AuditAction.LIST),
-        ("landlord_13h", "/points-de-deal/", AuditAction.LIST),
-        ("cross13_analyst", "/points-de-deal/export.csv", AuditAction.EXPORT),
-        ("landlord_13h", "/points-de-deal/export.geojson", AuditAction.EXPORT),
-        ("cross13_analyst", "/api/v1/dealpoints/export/?format=xlsx", AuditAction.EXPORT),
-        ("cross13_analyst", "/rapprochements/", AuditAction.LIST),
+        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/carte/panneau/{pk}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/history/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/operations/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/reports/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.VIEW, POINT),
+        ("police13_investigator", "/points-de-deal/{pk}/", AuditAction.VIEW, POINT),
+        ("police13_investigator", "/api/v1/dealpoints/{pk}/reports/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/code/{code}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW, POINT),
+        ("landlord_13h", "/points-de-deal/code/{code}/", AuditAction.VIEW, POINT),
+        ("landlord_13h", "/carte/panneau/code/{code}/", AuditAction.VIEW, POINT),
+        ("landlord_13h", "/api/v1/dealpoints/code/{code}/", AuditAction.VIEW, POINT),
+        ("cross13_analyst", "/points-de-deal/", AuditAction.LIST, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/", AuditAction.LIST, POINT),
+        ("cross13_analyst", "/api/v1/operations/", AuditAction.LIST, "dealpoints.operation"),
+        ("landlord_13h", "/points-de-deal/", AuditAction.LIST, POINT),
+        ("cross13_analyst", "/points-de-deal/export.csv", AuditAction.EXPORT, POINT),
+        ("landlord_13h", "/points-de-deal/export.geojson", AuditAction.EXPORT, POINT),
+        ("cross13_analyst", "/api/v1/dealpoints/export/?format=xlsx", AuditAction.EXPORT, POINT),
+        ("cross13_analyst", "/rapprochements/", AuditAction.LIST, "dealpoints.matching"),
+        ("cross13_analyst", "/rapprochements/", AuditAction.LIST, REPORT),
+        # The reports a point's record and its API list name.
+        ("cross13_analyst", "/points-de-deal/{pk}/", AuditAction.LIST, REPORT),
+        ("cross13_analyst", "/api/v1/dealpoints/{pk}/reports/", AuditAction.LIST, REPORT),
+        ("cross13_analyst", "/points-de-deal/{pk}/scinder/", AuditAction.LIST, REPORT),
+        # The page that creates a point from a proposal: the proposal, its reports, and the
+        # buildings its form offers.
+        ("cross13_analyst", "/rapprochements/propositions/{proposal}/creer/", AuditAction.VIEW,
+         "dealpoints.proposal"),
+        ("cross13_analyst", "/rapprochements/propositions/{proposal}/creer/", AuditAction.LIST,
+         REPORT),
+        ("cross13_analyst", "/rapprochements/propositions/{proposal}/creer/", AuditAction.LIST,
+         BUILDING),
+        # The other forms that offer the landlords' buildings.
+        ("cross13_analyst", "/points-de-deal/nouveau/", AuditAction.LIST, BUILDING),
+        ("cross13_analyst", "/points-de-deal/{pk}/modifier/", AuditAction.LIST, BUILDING),
     ],
-)
-def test_every_protected_read_is_audited(world, client_for, persona, username, path, action):
+)  # fmt: skip
+def test_every_protected_read_is_audited(
+    world, client_for, persona, username, path, action, object_type
+):
     """Who read what, when: each read of a point (record, panel, history, operations, the
-    forms that show it), each listing and each export writes its audit event."""
+    forms that show it), each listing (of points, of the reports a page names, of the
+    buildings a form offers) and each export writes its audit event, on the kind of record
+    read."""
+    from cartostup.dealpoints.models import Proposal
+    from cartostup.dealpoints.tests.factories import accepted_report
+
+    analyst = persona("cross13_analyst")
     point = world.landlord_point
+    services.report_attach(actor=analyst, dealpoint=point, report=accepted_report(analyst=analyst))
+    proposal = Proposal.objects.create(
+        owner_organisation=point.owner_organisation,
+        commune=point.commune,
+        departement=point.departement,
+        distribution=Distribution.CROSS,
+        precision="street",
+        **services.cells_for(43.3470, 5.3990),
+        latitude=43.3470,
+        longitude=5.3990,
+    )
+    proposal.reports.add(accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990))
     last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    response = client_for(username).get(path.format(pk=point.pk, code=point.partner_code))
+    response = client_for(username).get(
+        path.format(pk=point.pk, code=point.partner_code, proposal=proposal.pk)
+    )
     assert response.status_code == 200, response.content[:300]
-    events = AuditEvent.objects.filter(pk__gt=last, action=action, actor_id=persona(username).pk)
-    if action == AuditAction.VIEW:
-        events = events.filter(object_type="dealpoints.dealpoint", object_id=str(point.pk))
+    events = AuditEvent.objects.filter(
+        pk__gt=last, action=action, actor_id=persona(username).pk, object_type=object_type
+    )
+    if action == AuditAction.VIEW and object_type == POINT:
+        events = events.filter(object_id=str(point.pk))
+    if object_type == REPORT and "{proposal}" in path:
+        assert events.get().details["reports"] == list(
+            proposal.reports.values_list("reference", flat=True)
+        )
+    elif object_type == REPORT and "{pk}" in path:
+        assert events.get().details["reports"] == list(
+            point.links.values_list("report__reference", flat=True)
+        )
     assert events.exists()
 
 
@@ -869,3 +925,95 @@ def test_a_status_a_landlord_is_never_told_is_refused_like_an_unknown_one(
     assert analyst.get("/api/v1/dealpoints/", {"status": "investigation"}).status_code == 200
     refused = analyst.get("/api/v1/dealpoints/", {"status": "bogus"}).json()["errors"]["status"]
     assert "investigation (En cours d'enquête)" in refused[0]
+
+
+# --- the reports tied to a point -----------------------------------------------------------------
+
+# What each persona receives of the reports tied to a point of the CROSS 13 (distribution
+# territory): the analysts who see the reports of the 13 get their references; the
+# investigators, who see the point but never a report (reports/rules.py), get none of them; the
+# others do not see the point at all (404, as the access matrix says), anonymous visitors are
+# refused (API) or sent to the login page.
+POINT_REPORTS_SEEN = {
+    "ofast_analyst": "all",
+    "antenna13_analyst": "all",
+    "cross13_analyst": "all",
+    "police13_investigator": "none",
+    "gendarmerie13_investigator": "none",
+    "customs13_investigator": "none",
+}
+
+
+@pytest.fixture
+def point_with_reports(persona):
+    from cartostup.dealpoints.choices import LinkDecision
+    from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+
+    analyst = persona("cross13_analyst")
+    attached = accepted_report(analyst=analyst)
+    proposed = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    point = dealpoint(actor=analyst, reports=[attached])
+    services.report_attach(
+        actor=None, dealpoint=point, report=proposed, decision=LinkDecision.PROPOSED, score=0.5
+    )
+    return point, [attached.reference, proposed.reference]
+
+
+@pytest.mark.parametrize("username", ["anonymous", *PERSONA_NAMES])
+def test_the_reports_of_a_point_reach_only_those_the_policy_gives_them(
+    point_with_reports, client_for, persona, username
+):
+    """Every persona, on the API list of a point's reports and on the point's page: report
+    references, dates, scores and distances go only to those who may see the reports, and
+    each reference read is audited as a listing of reports."""
+    from django.test import Client
+
+    point, references = point_with_reports
+    client = Client() if username == "anonymous" else client_for(username)
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    api = client.get(f"/api/v1/dealpoints/{point.pk}/reports/")
+    page = client.get(f"/points-de-deal/{point.pk}/")
+    seen = POINT_REPORTS_SEEN.get(username)
+    if username == "anonymous":
+        assert (api.status_code, page.status_code) == (403, 302)
+        return
+    if seen is None:
+        assert (api.status_code, page.status_code) == (404, 404), username
+        assert not AuditEvent.objects.filter(pk__gt=last, object_type="reports.report").exists()
+        return
+    assert (api.status_code, page.status_code) == (200, 200), username
+    listed = api.json()["results"]
+    text = page.content.decode()
+    # The record's sections on reports (attached, proposed), up to its operations.
+    html = text[text.index('id="reports-title"') : text.index('id="operations-title"')]
+    reports_read = AuditEvent.objects.filter(
+        pk__gt=last,
+        actor_id=persona(username).pk,
+        action=AuditAction.LIST,
+        object_type="reports.report",
+    )
+    if seen == "all":
+        assert sorted(row["report"] for row in listed) == sorted(references)
+        assert all(reference in html for reference in references)
+        assert 'id="hidden-reports"' not in html
+        # One listing for the API answer, one for the page, each naming what it showed.
+        assert [event.details["reports"] for event in reports_read.order_by("pk")] == [
+            sorted(references),
+            sorted(references),
+        ]
+        assert {event.details["point"] for event in reports_read} == {point.reference}
+    else:
+        assert listed == [] and api.json()["count"] == 0
+        assert not any(reference in html for reference in references), username
+        assert 'id="attached-reports"' in html and 'id="proposed-reports"' not in html
+        # The number of attached reports is the point's own count, told anyway; no more.
+        assert "1 signalement rattaché à ce point ne vous est pas communiqué" in html
+        assert not reports_read.exists()
+    # The point itself is read (and audited) in both cases.
+    assert AuditEvent.objects.filter(
+        pk__gt=last,
+        actor_id=persona(username).pk,
+        action=AuditAction.VIEW,
+        object_type="dealpoints.dealpoint",
+        object_id=str(point.pk),
+    ).exists()

@@ -177,9 +177,18 @@ def test_detail_sorts_links_and_shows_reports_only_to_those_who_see_them(persona
     assert detail.visible_report_ids == {attached.pk, proposed.pk}
     assert len(detail.operations) == 1
     assert [event.kind for event in detail.events][-1] == "created"
+    # The analyst's read names both reports, as a listing of reports.
+    (listing,) = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="reports.report")
+    assert listing.details["reports"] == sorted([attached.reference, proposed.reference])
+    # An investigator sees the point, never a report: no link, only the number attached.
     police = selectors.dealpoint_detail(actor=persona("police13_investigator"), dealpoint=point)
     assert police.visible_report_ids == frozenset()
-    assert [link.report for link in police.attached] == [attached]
+    assert police.attached == [] and police.proposed == []
+    assert police.hidden_attached == 1
+    assert (
+        AuditEvent.objects.filter(action=AuditAction.LIST, object_type="reports.report").count()
+        == 1
+    )
 
 
 def test_access_dealpoint_audits_and_hides(persona):
@@ -216,8 +225,21 @@ def test_by_reference_forgives_case_and_respects_the_policy(persona):
 
 def test_choices_for_the_forms(persona, building):
     analyst = persona("cross13_analyst")
-    assert list(selectors.dealpoint_building_choices(actor=analyst)) == [building]
-    assert list(selectors.dealpoint_building_choices(actor=persona("cross93_analyst"))) == []
+    assert list(selectors.dealpoint_building_choices(actor=analyst, view="test")) == [building]
+    cross93 = persona("cross93_analyst")
+    assert list(selectors.dealpoint_building_choices(actor=cross93, view="test")) == []
+    in_13 = selectors.dealpoint_building_choices(
+        actor=analyst, view="dealpoint_edit", departement_id=building.departement_id
+    )
+    assert list(in_13) == [building]
+    # Each offer of buildings is a listing of protected records: audited with its filter and
+    # count (the form shows each building's name, commune and landlord).
+    listings = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="access.building")
+    assert [(e.actor_id, e.details) for e in listings.order_by("pk")] == [
+        (analyst.pk, {"view": "test", "filters": {"departement": None}, "count": 1}),
+        (cross93.pk, {"view": "test", "filters": {"departement": None}, "count": 0}),
+        (analyst.pk, {"view": "dealpoint_edit", "filters": {"departement": "13"}, "count": 1}),
+    ]
     police = persona("police13_investigator")
     point = dealpoint(actor=analyst)
     assert list(selectors.operation_service_choices(actor=police, dealpoint=point)) == [

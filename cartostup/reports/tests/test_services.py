@@ -222,6 +222,28 @@ def test_landlord_sees_only_coarse_fields_of_its_reports(persona, building_13h):
         "public_status_label",
     }
     assert landlord_report_list(actor=persona("landlord_13l")) == []
+    # Audited as a listing of reports, with its count.
+    (listing,) = AuditEvent.objects.filter(
+        action=AuditAction.LIST, object_type="reports.report", actor_id=landlord.pk
+    )
+    assert listing.details == {"landlord": True, "count": 1}
+
+
+@pytest.mark.parametrize("username", ["cross13_analyst", "ofast_analyst", "caller_operator"])
+def test_the_landlords_list_is_refused_to_those_the_policy_gives_whole_reports(
+    persona, building_13h, username
+):
+    """The list is the landlord's reduced view and nothing else: an actor for whom the policy
+    declares no reduced view of reports (`visible_fields` None) is refused (404), never served
+    whole fields under the landlord's list, and nothing is audited as read."""
+    from cartostup.reports.selectors import landlord_report_list
+
+    services.report_submit_by_landlord(
+        actor=persona("landlord_13h"), building=building_13h, data=report_input()
+    )
+    with pytest.raises(Http404):
+        landlord_report_list(actor=persona(username))
+    assert not AuditEvent.objects.filter(action=AuditAction.LIST).exists()
 
 
 # --- follow-up --------------------------------------------------------------------------------
