@@ -438,20 +438,27 @@ DEALPOINT_COLUMNS = (
 )
 
 
-def _dealpoint_feature(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "geometry": _point(row["latitude"], row["longitude"]),
-        "properties": {
-            "kind": "dealpoint",
-            "id": row["pk"],
-            "reference": row["reference"],
-            "name": row["name"],
-            "status": row["status"],
-            "status_label": str(DealPointStatus(row["status"]).label),
-            "last_activity": local_day(row["last_activity_at"]),
-        },
-    }
+def _dealpoint_feature(url: Callable[[int], str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Deal-point features, each naming the point's page (`url`): sent one by one only to
+    those who see points whole, who may open them (the table under the map links them)."""
+
+    def feature(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "geometry": _point(row["latitude"], row["longitude"]),
+            "properties": {
+                "kind": "dealpoint",
+                "id": row["pk"],
+                "reference": row["reference"],
+                "name": row["name"],
+                "status": row["status"],
+                "status_label": str(DealPointStatus(row["status"]).label),
+                "last_activity": local_day(row["last_activity_at"]),
+                "url": url(row["pk"]),
+            },
+        }
+
+    return feature
 
 
 def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
@@ -470,6 +477,8 @@ def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
             "status_label": str(DealPointStatus(status).label),
             "last_activity_week": week_label(dealpoint.last_reported_at),
             "building": building.name,
+            # The landlord's page of the point, by its partner code (never its id).
+            "url": reverse("dealpoints:by_code", args=[dealpoint.partner_code]),
         },
     }
 
@@ -551,7 +560,7 @@ def dealpoint_layer(
             scope=scope,
             position="",
             category="status",
-            point=_dealpoint_feature,
+            point=_dealpoint_feature(_page_url("dealpoints:detail")),
             columns=DEALPOINT_COLUMNS,
         )
     count = _feature_total(features)

@@ -364,9 +364,13 @@ def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, 
         assert feature["geometry"]["coordinates"] == [BUILDING[1], BUILDING[0]]
         # Named by its partner code: neither its id nor its reference (sequences).
         assert set(feature["properties"]) == {
-            "kind", "code", "status", "status_label", "last_activity_week", "building"
+            "kind", "code", "status", "status_label", "last_activity_week", "building", "url"
         }  # fmt: skip
         assert feature["properties"]["building"] == "Tour 7"
+        # Its page by the partner code, the landlord's own page of the point.
+        url = feature["properties"]["url"]
+        assert url == f"/points-de-deal/code/{world.landlord_point.partner_code}/"
+        assert client_for("landlord_13h").get(url).status_code == 200
     # A street view around the building, and one beside it.
     around = _layer(client_for("landlord_13h"), bbox="5.39,43.34,5.40,43.35", zoom=16)
     assert [f["properties"]["code"] for f in around["features"]] == [
@@ -508,6 +512,13 @@ def test_report_and_operation_points_name_the_pages_their_reader_may_open(
     [sent] = _layer(client, "map-reports", bbox=MARSEILLE_BBOX, zoom=16)["features"]
     assert sent["properties"]["url"] == f"/signalements/{report.pk}/"
     assert client.get(sent["properties"]["url"]).status_code == 200
+    # Deal points too: the table under the map links each row to the point's page.
+    for username in ("cross13_analyst", "police13_investigator"):
+        points = _layer(client_for(username), bbox=MARSEILLE_BBOX, zoom=16)["features"]
+        assert len(points) == len(world.points_13)
+        for feature in points:
+            assert feature["properties"]["url"] == f"/points-de-deal/{feature['properties']['id']}/"
+        assert client_for(username).get(points[0]["properties"]["url"]).status_code == 200
     for username in ("cross13_analyst", "police13_investigator"):
         [operation] = _layer(client_for(username), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)[
             "features"

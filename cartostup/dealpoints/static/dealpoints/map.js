@@ -277,9 +277,20 @@
     var count = 0;
     Object.keys(rows).forEach(function (name) {
       rows[name].forEach(function (cells) {
-        // Layer, element, status or count, detail (a hexagon's counts per status, a date).
+        // Layer, element, status or count, detail (a hexagon's counts per status, a date). An
+        // element the reader may open is a link to its page ({text, href}): a screen-reader
+        // user reaches each record from the table, without going through the markers.
         var row = node("tr");
-        for (var index = 0; index < 4; index += 1) { row.appendChild(node("td", cells[index] || "")); }
+        for (var index = 0; index < 4; index += 1) {
+          var value = cells[index];
+          var td = node("td");
+          if (value && typeof value === "object") {
+            if (value.href) { td.appendChild(link(value.text, value.href)); } else { td.textContent = value.text; }
+          } else {
+            td.textContent = value || "";
+          }
+          row.appendChild(td);
+        }
         body.appendChild(row);
         count += 1;
       });
@@ -355,7 +366,7 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelDealpoints, p.reference || p.code, p.status_label, dealpointDetail(p)];
+        return [labels.labelDealpoints, { text: p.reference || p.code, href: p.url }, p.status_label, dealpointDetail(p)];
       }
     },
     reports: {
@@ -375,7 +386,7 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelReports, p.reference, p.status_label, fill(labels.labelReceived, { date: frenchDate(p.received) })];
+        return [labels.labelReports, { text: p.reference, href: p.url }, p.status_label, fill(labels.labelReceived, { date: frenchDate(p.received) })];
       }
     },
     operations: {
@@ -397,7 +408,7 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelOperations, p.dealpoint_reference, p.kind_label, frenchDate(p.occurred_on)];
+        return [labels.labelOperations, { text: p.dealpoint_reference, href: p.dealpoint_url }, p.kind_label, frenchDate(p.occurred_on)];
       }
     },
     proposals: {
@@ -416,7 +427,7 @@
         return item;
       },
       row: function (feature) {
-        return [labels.labelProposals, String(feature.properties.id), "", fill(labels.labelCreated, { date: frenchDate(feature.properties.created) })];
+        return [labels.labelProposals, { text: String(feature.properties.id), href: config.proposalsUrl }, "", fill(labels.labelCreated, { date: frenchDate(feature.properties.created) })];
       }
     }
   };
@@ -638,6 +649,20 @@
   // --- create a point here (analysts) -------------------------------------------------------------
 
   if (config.createUrl) {
+    // Keyboard (and everyone): the link under the map creates a point at the map's centre,
+    // kept up to date as the map moves; the form's own map then places it precisely.
+    var createHere = document.getElementById("map-create-centre");
+    if (createHere) {
+      var followCentre = function () {
+        var centre = map.getCenter();
+        createHere.href = config.createUrl + "?" + new URLSearchParams({
+          latitude: centre.lat.toFixed(6),
+          longitude: centre.lng.toFixed(6)
+        }).toString();
+      };
+      map.on("moveend", followCentre);
+      map.whenReady(followCentre);
+    }
     map.on("click", function (event) {
       var link = node("a", labels.labelCreate);
       var query = new URLSearchParams({
