@@ -28,6 +28,10 @@
   var panelClose = document.getElementById("map-panel-close");
   var table = document.getElementById("map-table");
   var lastFocus = null;
+  var openedKey = null;
+  // The deal-point markers drawn, by id (partner code for a landlord): where focus goes back
+  // when the panel of a point opened by a link (?point=) closes.
+  var markersByKey = {};
 
   function say(message) { if (statusNode) { statusNode.textContent = message; } }
 
@@ -158,11 +162,21 @@
   function closePanel() {
     panel.hidden = true;
     panelBody.textContent = "";
-    if (lastFocus && typeof lastFocus.focus === "function") { lastFocus.focus(); }
+    // Back to what opened the panel (a marker, a link); when nothing did (the page opened on
+    // ?point=) or it was redrawn since, to the point's marker, else to the map: never lost
+    // on <body>.
+    var target = lastFocus;
+    if (!target || target === document.body || !document.body.contains(target)) {
+      var opener = openedKey !== null ? markersByKey[openedKey] : null;
+      var element = opener && opener.getElement ? opener.getElement() : null;
+      target = element && document.body.contains(element) ? element : container;
+    }
+    target.focus();
   }
 
   function openPanel(pk, centre) {
     lastFocus = document.activeElement;
+    openedKey = String(pk);
     panel.hidden = false;
     panelBody.textContent = labels.labelLoading;
     fetch(config.panelUrl.replace("{pk}", encodeURIComponent(pk)), {
@@ -357,6 +371,7 @@
         // A landlord's points carry their partner code instead of their id and reference.
         var key = p.code || p.id;
         var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "));
+        markersByKey[String(key)] = item;
         item.on("click", function () { openPanel(key, false); });
         // Keyboard: Enter on a focused marker opens the record too (no popup bound here).
         item.on("keypress", function (event) {
