@@ -35,6 +35,8 @@ class MatchingQueue:
     link_rows: list[LinkRow]
     proposals: list[Proposal]
     alerts: list[Alert]
+    # The points named in the queue that the actor may open (their references are links).
+    visible_dealpoint_ids: frozenset[int] = frozenset()
 
 
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
@@ -69,6 +71,10 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         object_type="dealpoints.matching",
         details={"links": len(links), "proposals": len(proposals), "alerts": len(alerts)},
     )
+    named = {link.dealpoint_id for link in links}
+    named |= {alert.dealpoint_id for alert in alerts}
+    named |= {alert.candidate_id for alert in alerts if alert.candidate_id is not None}
+    visible_ids = frozenset(visible_points.filter(pk__in=named).values_list("pk", flat=True))
     now = timezone.now()
     rows = [
         LinkRow(
@@ -81,4 +87,6 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         )
         for link in links
     ]
-    return MatchingQueue(link_rows=rows, proposals=proposals, alerts=alerts)
+    return MatchingQueue(
+        link_rows=rows, proposals=proposals, alerts=alerts, visible_dealpoint_ids=visible_ids
+    )
