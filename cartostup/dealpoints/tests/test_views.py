@@ -78,6 +78,16 @@ def test_analyst_lists_points_with_every_column_and_the_listing_is_audited(clien
     }
 
 
+def test_the_point_page_groups_the_turnover_the_french_way(client_for, analyst):
+    """« 8000 € » became « 8 000 € »; the reference, the H3 cell and the position, which are
+    not quantities, stay ungrouped."""
+    point = dealpoint(actor=analyst, estimated_daily_turnover=8000)
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[point.pk])))
+    assert "<td>8\xa0000&nbsp;€</td>" in page and "8000 €" not in page
+    assert point.reference in page and point.h3_cell in page
+    assert f"{point.latitude:.5f}, {point.longitude:.5f}" in page
+
+
 def test_list_filters_select_points(client_for, analyst, point):
     other = dealpoint(actor=analyst, name="Drive du parking", channel="drive", products=["cocaine"])
     client = client_for("cross13_analyst")

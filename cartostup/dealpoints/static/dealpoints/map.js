@@ -53,7 +53,8 @@
   function countText(count) {
     // French plural (the catalogue's Plural-Forms: n > 1): « 0 élément », « 1 élément »,
     // « 2 éléments ».
-    return count + " " + (count > 1 ? labels.labelCountMany : labels.labelCountOne);
+    // Grouped the French way: « 1 204 éléments ».
+    return Number(count).toLocaleString("fr-FR") + " " + (count > 1 ? labels.labelCountMany : labels.labelCountOne);
   }
 
   function frenchDate(iso) {
