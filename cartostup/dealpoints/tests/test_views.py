@@ -263,6 +263,9 @@ def test_analyst_reads_the_whole_record_and_the_read_is_audited(client_for, anal
     assert "Création" in page and "Camille Martin" in page
     # Each block is named once: by its heading, not again by its table's caption.
     assert repeated_headings(page) == []
+    # The key/value tables have a caption (RGAA 5.4), which holds the block's heading.
+    for title in ("Lieu", "Activité", "Suivi"):
+        assert re.search(rf"<caption><h2[^>]*>{title}</h2></caption>", page), title
     viewed = AuditEvent.objects.filter(action=AuditAction.VIEW, object_id=str(point.pk))
     assert viewed.count() == 1
     assert viewed.get().details == {"reference": point.reference}
