@@ -146,6 +146,21 @@ class InputSerializer(serializers.Serializer):
         return value
 
 
+class StrictCharField(serializers.CharField):
+    """A text field of a request body that takes text only: REST framework's CharField turns
+    a number into text (`{"name": 5}` stored the name "5"), so a client that sent the wrong
+    field or type read 200. A number, a boolean, a list or an object is refused (400)."""
+
+    default_error_messages = {
+        "invalid": _("Valeur invalide : indiquez un texte (entre guillemets en JSON)."),
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AutoSchema(openapi.AutoSchema):
     """The OpenAPI schema says what `InputSerializer` does: a body with a field it does not
     write is invalid (`additionalProperties: false`), so clients and fuzzers know it."""

@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import h3
@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, QueryDict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cartostup.access import policy
@@ -409,6 +410,12 @@ def _meta(layer: str, request: LayerRequest, resolution: int | None, **more: Any
 # --- deal points ---------------------------------------------------------------------------------
 
 
+def local_day(moment: datetime | None) -> str:
+    """The day of a moment in local time (Europe/Paris), ISO: what the list and the point's
+    page show (the UTC day is the day before between midnight and 1 or 2 am)."""
+    return timezone.localdate(moment).isoformat() if moment is not None else ""
+
+
 def week_label(value: Any) -> str:
     """The ISO week of a moment in local time (« 2026-W47 »): what a landlord is told of a
     point's activity; the same week as `week_start` gives the list (a week counted in UTC
@@ -431,22 +438,27 @@ DEALPOINT_COLUMNS = (
 )
 
 
-def _dealpoint_feature(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "Feature",
-        "geometry": _point(row["latitude"], row["longitude"]),
-        "properties": {
-            "kind": "dealpoint",
-            "id": row["pk"],
-            "reference": row["reference"],
-            "name": row["name"],
-            "status": row["status"],
-            "status_label": str(DealPointStatus(row["status"]).label),
-            "last_activity": row["last_activity_at"].date().isoformat()
-            if row["last_activity_at"]
-            else "",
-        },
-    }
+def _dealpoint_feature(url: Callable[[int], str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Deal-point features, each naming the point's page (`url`): sent one by one only to
+    those who see points whole, who may open them (the table under the map links them)."""
+
+    def feature(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "Feature",
+            "geometry": _point(row["latitude"], row["longitude"]),
+            "properties": {
+                "kind": "dealpoint",
+                "id": row["pk"],
+                "reference": row["reference"],
+                "name": row["name"],
+                "status": row["status"],
+                "status_label": str(DealPointStatus(row["status"]).label),
+                "last_activity": local_day(row["last_activity_at"]),
+                "url": url(row["pk"]),
+            },
+        }
+
+    return feature
 
 
 def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
@@ -465,6 +477,8 @@ def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
             "status_label": str(DealPointStatus(status).label),
             "last_activity_week": week_label(dealpoint.last_reported_at),
             "building": building.name,
+            # The landlord's page of the point, by its partner code (never its id).
+            "url": reverse("dealpoints:by_code", args=[dealpoint.partner_code]),
         },
     }
 
@@ -546,7 +560,7 @@ def dealpoint_layer(
             scope=scope,
             position="",
             category="status",
-            point=_dealpoint_feature,
+            point=_dealpoint_feature(_page_url("dealpoints:detail")),
             columns=DEALPOINT_COLUMNS,
         )
     count = _feature_total(features)
@@ -605,7 +619,7 @@ def _report_feature(url: Callable[[int], str] | None) -> Callable[[dict[str, Any
             "reference": row["reference"],
             "status": row["status"],
             "status_label": str(ReportStatus(row["status"]).label),
-            "received": row["received_at"].date().isoformat(),
+            "received": local_day(row["received_at"]),
         }
         if url is not None:
             properties["url"] = url(row["pk"])
@@ -839,7 +853,7 @@ def _proposal_feature(row: dict[str, Any]) -> dict[str, Any]:
         "properties": {
             "kind": "proposal",
             "id": row["pk"],
-            "created": row["created_at"].date().isoformat(),
+            "created": local_day(row["created_at"]),
         },
     }
 

@@ -208,6 +208,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
                 and isinstance(form.fields[name].widget, forms.CheckboxSelectMultiple)
             ],
             "point_error": point_error,
+            # « Créer un point au centre de la carte »: the keyboard's way to « Créer un
+            # point ici » (a click on the map).
+            "may_create": bool(config["createUrl"]),
             "statuses": statuses,
             "map_config": json.dumps(config),
             "has_reports": "reports" in api,

@@ -42,6 +42,8 @@ class MatchingQueue:
     link_rows: list[LinkRow]
     proposals: list[ProposalRow]
     alerts: list[Alert]
+    # The points named in the queue that the actor may open (their references are links).
+    visible_dealpoint_ids: frozenset[int] = frozenset()
 
 
 def _reports_audit(*, actor: User, view: str, reports: list[str], **details: object) -> None:
@@ -126,6 +128,10 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
             *(alert.report.reference for alert in alerts if alert.report is not None),
         ],
     )
+    named = {link.dealpoint_id for link in links}
+    named |= {alert.dealpoint_id for alert in alerts}
+    named |= {alert.candidate_id for alert in alerts if alert.candidate_id is not None}
+    visible_ids = frozenset(visible_points.filter(pk__in=named).values_list("pk", flat=True))
     now = timezone.now()
     rows = [
         LinkRow(
@@ -142,4 +148,5 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         link_rows=rows,
         proposals=[ProposalRow(p, proposal_reports_seen[p.pk]) for p in proposals],
         alerts=alerts,
+        visible_dealpoint_ids=visible_ids,
     )

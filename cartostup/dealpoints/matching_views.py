@@ -68,6 +68,7 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
             "link_rows": queue.link_rows,
             "proposals": queue.proposals,
             "alerts": queue.alerts,
+            "visible_dealpoint_ids": queue.visible_dealpoint_ids,
             "limit": matching_selectors.QUEUE_LIMIT,
         },
     )

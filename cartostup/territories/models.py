@@ -87,6 +87,11 @@ class Commune(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    @property
+    def postcode_list(self) -> list[str]:
+        """The postcodes, one by one (stored "13080,13090", as the source gives them)."""
+        return [code.strip() for code in self.postcodes.split(",") if code.strip()]
+
 
 class PriorityNeighbourhood(models.Model):
     """A QPV (quartier prioritaire de la politique de la ville), from the official file."""

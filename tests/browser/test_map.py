@@ -94,6 +94,69 @@ def test_analyst_opens_the_map_and_a_point(page, served_app, map_points):
     assert page.console_errors == []
 
 
+def test_the_table_under_the_map_links_each_record_and_a_point_is_created_by_keyboard(
+    page, served_app, map_points
+):
+    """A screen-reader user opens a point from the text alternative without going through the
+    markers; « Créer un point ici » (a click) has a keyboard way: the link under the map,
+    which creates at the map's centre."""
+    log_in(page, served_app, "cross13_analyst")
+    pk, reference = map_points[1]
+    page.goto(f"{served_app.url}/carte/?departement=13&point={pk}")
+    table = page.locator("#map-table")
+    row_link = table.get_by_role("link", name=reference, exact=True)
+    row_link.wait_for(timeout=20_000)
+    assert row_link.get_attribute("href") == f"/points-de-deal/{pk}/"
+    # Every point in the table is a link to its page.
+    points = table.locator("tbody tr").filter(has_text=re.compile(r"PD-13-\d+"))
+    assert points.count() >= 4
+    assert points.count() == table.locator('tbody a[href^="/points-de-deal/"]').count()
+
+    create = page.get_by_role("link", name="Créer un point au centre de la carte")
+    href = create.get_attribute("href") or ""
+    assert re.search(r"/points-de-deal/nouveau/\?latitude=43\.3\d+&longitude=5\.3\d+$", href)
+    create.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/points-de-deal/nouveau/\?latitude=.*"))
+    assert page.locator("#id_latitude").input_value().startswith("43.3")
+    assert page.locator("#id_longitude").input_value().startswith("5.3")
+
+    # Back on the map, the link in the table opens the point's page.
+    page.goto(f"{served_app.url}/carte/?departement=13&point={pk}")
+    row_link.wait_for(timeout=20_000)
+    row_link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf".*/points-de-deal/{pk}/$"))
+    assert page.console_errors == []
+
+
+def test_escape_gives_focus_back_to_what_opened_the_panel(page, served_app, map_points):
+    """Escape closed the panel and focus fell on <body>: a keyboard user started again from
+    the top of the page. It goes back to the marker that opened the panel, or, when the page
+    opened on ?point=, to that point's marker."""
+    log_in(page, served_app, "cross13_analyst")
+    pk, reference = map_points[1]
+    page.goto(f"{served_app.url}/carte/?departement=13&point={pk}")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    marker = page.locator(f'#dealpoints-map .dealpoints-marker[title^="{reference} "]')
+    marker.wait_for(timeout=20_000)
+    page.keyboard.press("Escape")
+    assert page.locator("#map-panel").is_hidden()
+    focused = "document.activeElement.getAttribute('title') || document.activeElement.id"
+    assert page.evaluate(focused).startswith(f"{reference} ")
+
+    # Opened from another marker with the keyboard: Escape comes back to that marker.
+    _other_pk, other = map_points[2]
+    page.locator(f'#dealpoints-map .dealpoints-marker[title^="{other} "]').focus()
+    page.keyboard.press("Enter")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    assert page.locator("#map-panel-reference").inner_text() == other
+    page.keyboard.press("Escape")
+    assert page.locator("#map-panel").is_hidden()
+    assert page.evaluate(focused).startswith(f"{other} ")
+    assert page.console_errors == []
+
+
 def test_a_missing_point_and_a_reversed_period_are_said(page, served_app, map_points):
     """A link to a point that does not exist says so (not "a layer could not be loaded"); a
     period that ends before it starts is said in the form's error area (role="alert"), and

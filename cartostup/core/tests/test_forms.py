@@ -122,12 +122,17 @@ def test_no_filter_offers_an_untranslated_empty_choice(db):
 
 def repeated_headings(page: str) -> list[str]:
     """The texts said twice in a row to a screen reader: a heading, then the caption of the
-    table under it."""
+    table under it. A heading inside a caption is one name, said once."""
     import re
+    from collections import Counter
+
+    heading = r"<h[1-6][^>]*>(.*?)</h[1-6]>"
 
     def text(html: str) -> str:
         return " ".join(re.sub(r"<[^>]+>", "", html).split())
 
-    headings = {text(h) for h in re.findall(r"<h[1-6][^>]*>(.*?)</h[1-6]>", page, re.S)}
-    captions = [text(c) for c in re.findall(r"<caption[^>]*>(.*?)</caption>", page, re.S)]
-    return [caption for caption in captions if caption in headings]
+    found = re.findall(r"<caption[^>]*>(.*?)</caption>", page, re.S)
+    inside = Counter(text(h) for caption in found for h in re.findall(heading, caption, re.S))
+    headings = Counter(text(h) for h in re.findall(heading, page, re.S)) - inside
+    captions = [text(c) for c in found]
+    return [caption for caption in captions if headings[caption]]

@@ -33,8 +33,8 @@ def test_every_plural_of_the_sources_is_in_the_french_catalogue():
 def test_zero_and_one_are_singular_in_french():
     with translation.override(settings.LANGUAGE_CODE):
         for count, expected in ((0, "0 point de deal"), (1, "1 point de deal"), (2, "2 points")):
-            text = ngettext("%(counter)s point de deal", "%(counter)s points de deal", count) % {
-                "counter": count
+            text = ngettext("%(shown)s point de deal", "%(shown)s points de deal", count) % {
+                "shown": count
             }
             assert text.startswith(expected)
 

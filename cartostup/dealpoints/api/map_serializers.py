@@ -174,10 +174,10 @@ class FeatureSerializer(serializers.Serializer):
     properties = serializers.DictField(
         help_text=_(
             "Hexagone : kind=hexagon, cell, place (commune au centre), resolution, count, "
-            "by_status. Point : kind, id, reference, status... selon le rôle (un signalement "
-            "donne l'adresse de sa page, url ; une opération celle de son point, "
-            "dealpoint_url) ; pour un bailleur : kind, code, status, status_label, "
-            "last_activity_week, building."
+            "by_status. Point : kind, id, reference, status... selon le rôle (un point de "
+            "deal ou un signalement donne l'adresse de sa page, url ; une opération celle de "
+            "son point, dealpoint_url) ; pour un bailleur : kind, code, status, status_label, "
+            "last_activity_week, building, url (sa page du point, par le code)."
         )
     )
 

@@ -14,7 +14,13 @@ from rest_framework import serializers
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.filters import BOOLEAN_CHOICES, unknown_choice_message_lazy
-from cartostup.core.api import InputSerializer, PeriodQueryMixin, date_field, date_query_field
+from cartostup.core.api import (
+    InputSerializer,
+    PeriodQueryMixin,
+    StrictCharField,
+    date_field,
+    date_query_field,
+)
 from cartostup.core.dates import week_start
 
 from ..choices import (
@@ -183,10 +189,10 @@ class DealPointInputSerializer(InputSerializer):
     latitude = serializers.FloatField(min_value=-90, max_value=90)
     longitude = serializers.FloatField(min_value=-180, max_value=180)
     precision = serializers.ChoiceField(choices=Precision.choices, required=False)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    address = serializers.CharField(max_length=300, required=False, allow_blank=True)
-    building_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
-    stairwell_label = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    name = StrictCharField(max_length=120, required=False, allow_blank=True)
+    address = StrictCharField(max_length=300, required=False, allow_blank=True)
+    building_label = StrictCharField(max_length=60, required=False, allow_blank=True)
+    stairwell_label = StrictCharField(max_length=60, required=False, allow_blank=True)
     building_id = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=2**31 - 1
     )
@@ -203,8 +209,8 @@ class DealPointInputSerializer(InputSerializer):
         required=False, allow_null=True, min_value=0, max_value=10**8
     )
     confidence = serializers.ChoiceField(choices=Confidence.choices, required=False)
-    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    note = serializers.CharField(
+    notes = StrictCharField(max_length=5000, required=False, allow_blank=True)
+    note = StrictCharField(
         max_length=2000,
         required=False,
         allow_blank=True,
@@ -253,7 +259,7 @@ class SharingInputSerializer(InputSerializer):
 
 
 class SharingChangeSerializer(SharingInputSerializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer):
@@ -282,8 +288,8 @@ class StatusInputSerializer(InputSerializer):
             "enregistré (409)."
         ),
     )
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    successor = serializers.CharField(
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+    successor = StrictCharField(
         max_length=20,
         required=False,
         allow_blank=True,
@@ -296,17 +302,17 @@ class MergeInputSerializer(InputSerializer):
     output_serializers = (DealPointOutputSerializer,)
     changed_elsewhere = {**POINT_FIELDS_ELSEWHERE, "status": STATUS_ENDPOINT}
 
-    target = serializers.CharField(
+    target = StrictCharField(
         max_length=20, help_text=_("Référence du point dans lequel fusionner celui-ci.")
     )
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class NoteInputSerializer(InputSerializer):
     output_serializers = (DealPointOutputSerializer,)
     changed_elsewhere = {**POINT_FIELDS_ELSEWHERE, "status": STATUS_ENDPOINT}
 
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 # --- operations, history, reports ----------------------------------------------------------------
@@ -346,7 +352,7 @@ class OperationInputSerializer(InputSerializer):
     occurred_on = date_field()
     outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
     arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
-    notes = serializers.CharField(max_length=3000, required=False, allow_blank=True, default="")
+    notes = StrictCharField(max_length=3000, required=False, allow_blank=True, default="")
     service_id = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -428,7 +434,7 @@ FROM_DECISION_HELP = _(
 
 class ReportAttachInputSerializer(InputSerializer):
     output_serializers = (ReportLinkOutputSerializer,)
-    report = serializers.CharField(
+    report = StrictCharField(
         max_length=30, help_text=_("Référence du signalement accepté à rattacher.")
     )
     from_decision = serializers.ChoiceField(

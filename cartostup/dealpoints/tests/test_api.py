@@ -291,6 +291,38 @@ def test_create_then_patch_with_history_and_audit(client_for, analyst):
     assert point.products == ["cannabis", "cocaine"]
 
 
+@pytest.mark.parametrize("value", [5, 5.5, True, ["Le four"], {"fr": "Le four"}])
+def test_a_text_field_refuses_what_is_not_text(client_for, point, value):
+    """`{"name": 5}` was accepted and stored as "5": a client that sent the wrong field or
+    type read 200. Every text field of the body now refuses a number, a boolean, a list or
+    an object, with the project's 400 shape, and nothing changes."""
+    client = client_for("cross13_analyst")
+    name = point.name
+    response = client.patch(detail(point), {"name": value}, content_type="application/json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "invalid" and body["detail"] == "Les données envoyées sont invalides."
+    assert body["errors"] == {
+        "name": ["Valeur invalide : indiquez un texte (entre guillemets en JSON)."]
+    }
+    point.refresh_from_db()
+    assert point.name == name
+    # The same on the other bodies: a note, a merge target, an operation's notes.
+    for suffix, payload in (
+        ("status/", {"status": "confirmed", "note": 7}),
+        ("merge/", {"target": 34}),
+        ("operations/", {"kind": "raid", "occurred_on": "2026-11-20", "outcome": "none",
+                         "notes": 12}),
+    ):  # fmt: skip
+        refused = client.post(detail(point, suffix), payload, content_type="application/json")
+        assert refused.status_code == 400, (suffix, refused.content)
+        assert set(refused.json()["errors"]) == set(payload) - {"status", "kind", "occurred_on",
+                                                                 "outcome"}  # fmt: skip
+    # Text is still text.
+    done = client.patch(detail(point), {"name": "5"}, content_type="application/json")
+    assert done.status_code == 200 and done.json()["name"] == "5"
+
+
 def test_a_patch_of_a_version_read_before_another_edit_is_refused(client_for, persona, point):
     client = client_for("cross13_analyst")
     read = client.get(detail(point)).json()

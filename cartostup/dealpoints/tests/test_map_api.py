@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -364,9 +364,13 @@ def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, 
         assert feature["geometry"]["coordinates"] == [BUILDING[1], BUILDING[0]]
         # Named by its partner code: neither its id nor its reference (sequences).
         assert set(feature["properties"]) == {
-            "kind", "code", "status", "status_label", "last_activity_week", "building"
+            "kind", "code", "status", "status_label", "last_activity_week", "building", "url"
         }  # fmt: skip
         assert feature["properties"]["building"] == "Tour 7"
+        # Its page by the partner code, the landlord's own page of the point.
+        url = feature["properties"]["url"]
+        assert url == f"/points-de-deal/code/{world.landlord_point.partner_code}/"
+        assert client_for("landlord_13h").get(url).status_code == 200
     # A street view around the building, and one beside it.
     around = _layer(client_for("landlord_13h"), bbox="5.39,43.34,5.40,43.35", zoom=16)
     assert [f["properties"]["code"] for f in around["features"]] == [
@@ -508,6 +512,13 @@ def test_report_and_operation_points_name_the_pages_their_reader_may_open(
     [sent] = _layer(client, "map-reports", bbox=MARSEILLE_BBOX, zoom=16)["features"]
     assert sent["properties"]["url"] == f"/signalements/{report.pk}/"
     assert client.get(sent["properties"]["url"]).status_code == 200
+    # Deal points too: the table under the map links each row to the point's page.
+    for username in ("cross13_analyst", "police13_investigator"):
+        points = _layer(client_for(username), bbox=MARSEILLE_BBOX, zoom=16)["features"]
+        assert len(points) == len(world.points_13)
+        for feature in points:
+            assert feature["properties"]["url"] == f"/points-de-deal/{feature['properties']['id']}/"
+        assert client_for(username).get(points[0]["properties"]["url"]).status_code == 200
     for username in ("cross13_analyst", "police13_investigator"):
         [operation] = _layer(client_for(username), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)[
             "features"
@@ -522,6 +533,35 @@ def test_report_and_operation_points_name_the_pages_their_reader_may_open(
                 "features"
             ]:
                 assert not {"url", "dealpoint_url"} & set(feature["properties"])
+
+
+def test_dates_are_local_days_not_utc_days(world, client_for, persona):
+    """Half past midnight in Paris on 25 November is still the 24th in UTC: the layers sent
+    the UTC day, one day before what the list and the point's page show."""
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints.models import Proposal
+    from cartostup.reports.models import Report
+
+    just_after_midnight = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 00:30 in Paris
+    point = world.points_13[0]
+    DealPoint.objects.filter(pk=point.pk).update(last_activity_at=just_after_midnight)
+    report = accepted_report(analyst=persona("cross13_analyst"), latitude=43.3587, longitude=5.3949)
+    (proposal,) = flows.reports_cluster()
+    Report.objects.filter(pk=report.pk).update(received_at=just_after_midnight)
+    Proposal.objects.filter(pk=proposal.pk).update(created_at=just_after_midnight)
+    client = client_for("cross13_analyst")
+
+    def sent(name: str, pk: int, key: str) -> str:
+        features = _layer(client, name, bbox=MARSEILLE_BBOX, zoom=16)["features"]
+        [feature] = [f for f in features if f["properties"]["id"] == pk]
+        return feature["properties"][key]
+
+    assert sent("map-dealpoints", point.pk, "last_activity") == "2026-11-25"
+    assert sent("map-reports", report.pk, "received") == "2026-11-25"
+    assert sent("map-proposals", proposal.pk, "created") == "2026-11-25"
+    # The point's page says the same day.
+    page = client.get(reverse("dealpoints:detail", args=[point.pk])).content.decode()
+    assert "25/11/2026" in page and "24/11/2026" not in page
 
 
 def test_proposals_layer_for_analysts(world, client_for):

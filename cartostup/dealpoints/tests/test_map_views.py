@@ -50,6 +50,17 @@ def test_analyst_page_offers_every_layer(world: MapWorld, client_for):
     assert 'id="map-table"' in page and "Signalé" in page
 
 
+def test_creating_a_point_from_the_map_does_not_need_a_mouse(world, client_for):
+    """« Créer un point ici » answers a click on the map; a link under it creates a point at
+    the map's centre (map.js keeps its position), for those who may create points only."""
+    page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
+    assert 'id="map-create-centre" href="/points-de-deal/nouveau/"' in page
+    assert "Créer un point au centre de la carte" in page
+    for username in ("police13_investigator", "prefecture_13", "landlord_13h"):
+        page = client_for(username).get(reverse("dealpoints:map")).content.decode()
+        assert "map-create-centre" not in page, username
+
+
 def test_prefecture_page_offers_aggregates_only(world, client_for):
     response = client_for("prefecture_13").get(reverse("dealpoints:map"))
     assert response.status_code == 200

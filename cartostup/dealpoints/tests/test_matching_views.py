@@ -68,6 +68,25 @@ def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
     )
 
 
+def test_queue_links_the_points_the_analyst_may_open(client_for, queue):
+    """The report's reference was a link, the point's was not: both lead to their page now,
+    as decided by the selector (the points of the queue the reader may see)."""
+    page = client_for("cross13_analyst").get(reverse("dealpoints:matching")).content.decode()
+    point, old = queue["point"], queue["old"]
+    assert f'<a href="/points-de-deal/{point.pk}/">{point.reference}</a>' in page
+    assert f'<a href="/points-de-deal/{old.pk}/">{old.reference}</a>' in page
+    assert client_for("cross13_analyst").get(f"/points-de-deal/{point.pk}/").status_code == 200
+
+
+def test_queue_selector_names_only_points_the_reader_may_see(persona, queue):
+    from cartostup.dealpoints import matching_selectors
+
+    seen = matching_selectors.matching_queue(actor=persona("cross13_analyst"))
+    assert {queue["point"].pk, queue["old"].pk} <= seen.visible_dealpoint_ids
+    other = matching_selectors.matching_queue(actor=persona("cross93_analyst"))
+    assert other.visible_dealpoint_ids == frozenset()
+
+
 def test_other_territory_sees_an_empty_queue(client_for, queue):
     page = client_for("cross93_analyst").get(reverse("dealpoints:matching")).content.decode()
     assert queue["link"].report.reference not in page

@@ -78,6 +78,16 @@ def test_analyst_lists_points_with_every_column_and_the_listing_is_audited(clien
     }
 
 
+def test_the_point_page_groups_the_turnover_the_french_way(client_for, analyst):
+    """« 8000 € » became « 8 000 € »; the reference, the H3 cell and the position, which are
+    not quantities, stay ungrouped."""
+    point = dealpoint(actor=analyst, estimated_daily_turnover=8000)
+    page = _page(client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[point.pk])))
+    assert "<td>8\xa0000&nbsp;€</td>" in page and "8000 €" not in page
+    assert point.reference in page and point.h3_cell in page
+    assert f"{point.latitude:.5f}, {point.longitude:.5f}" in page
+
+
 def test_list_filters_select_points(client_for, analyst, point):
     other = dealpoint(actor=analyst, name="Drive du parking", channel="drive", products=["cocaine"])
     client = client_for("cross13_analyst")
@@ -253,6 +263,9 @@ def test_analyst_reads_the_whole_record_and_the_read_is_audited(client_for, anal
     assert "Création" in page and "Camille Martin" in page
     # Each block is named once: by its heading, not again by its table's caption.
     assert repeated_headings(page) == []
+    # The key/value tables have a caption (RGAA 5.4), which holds the block's heading.
+    for title in ("Lieu", "Activité", "Suivi"):
+        assert re.search(rf"<caption><h2[^>]*>{title}</h2></caption>", page), title
     viewed = AuditEvent.objects.filter(action=AuditAction.VIEW, object_id=str(point.pk))
     assert viewed.count() == 1
     assert viewed.get().details == {"reference": point.reference}

@@ -536,7 +536,9 @@ def test_analyst_opens_a_report_of_the_departement(client_for):
     assert "no-store" in response["Cache-Control"]
     # Each block is named once: by its heading, not again by its table's caption.
     assert repeated_headings(page) == []
-    assert 'aria-labelledby="report-place-title"' in page
+    # The key/value tables are named by a caption that holds their heading.
+    for title in ("Lieu signalé", "Faits signalés"):
+        assert re.search(rf"<caption><h2[^>]*>{title}</h2></caption>", page), title
     assert _events(report, action=AuditAction.VIEW, actor_username="cross13_analyst")
 
 

@@ -38,6 +38,30 @@ def test_index_for_national_scope(client_for):
     assert len(response.context["departements"]) == 101
 
 
+def test_departement_page_writes_numbers_the_french_way(client_for):
+    """« 142482 » and « 13080,13090 » became « 142 482 » and « 13080, 13090 »; codes (INSEE,
+    postcodes) are never grouped."""
+    from cartostup.territories.models import Commune
+
+    commune = (
+        Commune.objects.filter(departement__code="13", population__gte=100_000)
+        .exclude(postcodes="")
+        .order_by("code")
+        .first()
+    )
+    several = Commune.objects.filter(departement__code="13", postcodes__contains=",").first()
+    assert commune is not None and commune.population is not None and several is not None
+    page = client_for("cross13_analyst").get(reverse("territories:departement", args=["13"]))
+    content = page.content.decode()
+    population = commune.population
+    grouped = f"{population // 1000}\xa0{population % 1000:03d}"
+    assert f"<td>{grouped}</td>" in content
+    assert f"<td>{population}</td>" not in content
+    assert f"<td>{commune.code}</td>" in content
+    assert f"<td>{several.postcodes.replace(',', ', ')}</td>" in content
+    assert f"<td>{several.postcodes}</td>" not in content
+
+
 def test_index_refused_without_the_capability(client_for):
     assert client_for("caller_operator").get(reverse("territories:index")).status_code == 404
 

@@ -28,6 +28,10 @@
   var panelClose = document.getElementById("map-panel-close");
   var table = document.getElementById("map-table");
   var lastFocus = null;
+  var openedKey = null;
+  // The deal-point markers drawn, by id (partner code for a landlord): where focus goes back
+  // when the panel of a point opened by a link (?point=) closes.
+  var markersByKey = {};
 
   function say(message) { if (statusNode) { statusNode.textContent = message; } }
 
@@ -49,7 +53,8 @@
   function countText(count) {
     // French plural (the catalogue's Plural-Forms: n > 1): « 0 élément », « 1 élément »,
     // « 2 éléments ».
-    return count + " " + (count > 1 ? labels.labelCountMany : labels.labelCountOne);
+    // Grouped the French way: « 1 204 éléments ».
+    return Number(count).toLocaleString("fr-FR") + " " + (count > 1 ? labels.labelCountMany : labels.labelCountOne);
   }
 
   function frenchDate(iso) {
@@ -158,11 +163,21 @@
   function closePanel() {
     panel.hidden = true;
     panelBody.textContent = "";
-    if (lastFocus && typeof lastFocus.focus === "function") { lastFocus.focus(); }
+    // Back to what opened the panel (a marker, a link); when nothing did (the page opened on
+    // ?point=) or it was redrawn since, to the point's marker, else to the map: never lost
+    // on <body>.
+    var target = lastFocus;
+    if (!target || target === document.body || !document.body.contains(target)) {
+      var opener = openedKey !== null ? markersByKey[openedKey] : null;
+      var element = opener && opener.getElement ? opener.getElement() : null;
+      target = element && document.body.contains(element) ? element : container;
+    }
+    target.focus();
   }
 
   function openPanel(pk, centre) {
     lastFocus = document.activeElement;
+    openedKey = String(pk);
     panel.hidden = false;
     panelBody.textContent = labels.labelLoading;
     fetch(config.panelUrl.replace("{pk}", encodeURIComponent(pk)), {
@@ -277,9 +292,20 @@
     var count = 0;
     Object.keys(rows).forEach(function (name) {
       rows[name].forEach(function (cells) {
-        // Layer, element, status or count, detail (a hexagon's counts per status, a date).
+        // Layer, element, status or count, detail (a hexagon's counts per status, a date). An
+        // element the reader may open is a link to its page ({text, href}): a screen-reader
+        // user reaches each record from the table, without going through the markers.
         var row = node("tr");
-        for (var index = 0; index < 4; index += 1) { row.appendChild(node("td", cells[index] || "")); }
+        for (var index = 0; index < 4; index += 1) {
+          var value = cells[index];
+          var td = node("td");
+          if (value && typeof value === "object") {
+            if (value.href) { td.appendChild(link(value.text, value.href)); } else { td.textContent = value.text; }
+          } else {
+            td.textContent = value || "";
+          }
+          row.appendChild(td);
+        }
         body.appendChild(row);
         count += 1;
       });
@@ -346,6 +372,7 @@
         // A landlord's points carry their partner code instead of their id and reference.
         var key = p.code || p.id;
         var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "));
+        markersByKey[String(key)] = item;
         item.on("click", function () { openPanel(key, false); });
         // Keyboard: Enter on a focused marker opens the record too (no popup bound here).
         item.on("keypress", function (event) {
@@ -355,7 +382,7 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelDealpoints, p.reference || p.code, p.status_label, dealpointDetail(p)];
+        return [labels.labelDealpoints, { text: p.reference || p.code, href: p.url }, p.status_label, dealpointDetail(p)];
       }
     },
     reports: {
@@ -375,7 +402,7 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelReports, p.reference, p.status_label, fill(labels.labelReceived, { date: frenchDate(p.received) })];
+        return [labels.labelReports, { text: p.reference, href: p.url }, p.status_label, fill(labels.labelReceived, { date: frenchDate(p.received) })];
       }
     },
     operations: {
@@ -397,7 +424,7 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelOperations, p.dealpoint_reference, p.kind_label, frenchDate(p.occurred_on)];
+        return [labels.labelOperations, { text: p.dealpoint_reference, href: p.dealpoint_url }, p.kind_label, frenchDate(p.occurred_on)];
       }
     },
     proposals: {
@@ -416,7 +443,7 @@
         return item;
       },
       row: function (feature) {
-        return [labels.labelProposals, String(feature.properties.id), "", fill(labels.labelCreated, { date: frenchDate(feature.properties.created) })];
+        return [labels.labelProposals, { text: String(feature.properties.id), href: config.proposalsUrl }, "", fill(labels.labelCreated, { date: frenchDate(feature.properties.created) })];
       }
     }
   };
@@ -638,6 +665,20 @@
   // --- create a point here (analysts) -------------------------------------------------------------
 
   if (config.createUrl) {
+    // Keyboard (and everyone): the link under the map creates a point at the map's centre,
+    // kept up to date as the map moves; the form's own map then places it precisely.
+    var createHere = document.getElementById("map-create-centre");
+    if (createHere) {
+      var followCentre = function () {
+        var centre = map.getCenter();
+        createHere.href = config.createUrl + "?" + new URLSearchParams({
+          latitude: centre.lat.toFixed(6),
+          longitude: centre.lng.toFixed(6)
+        }).toString();
+      };
+      map.on("moveend", followCentre);
+      map.whenReady(followCentre);
+    }
     map.on("click", function (event) {
       var link = node("a", labels.labelCreate);
       var query = new URLSearchParams({
