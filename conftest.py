@@ -13,14 +13,24 @@ from django.test import Client
 TEST_DEPARTEMENTS = "13,93,69,75"
 
 
+def reference_data_load() -> None:
+    """The territories of `TEST_DEPARTEMENTS` and the demo organisations."""
+    from cartostup.access.services import demo_organisations_ensure
+    from cartostup.reports import commune_search
+    from cartostup.territories import locator
+
+    call_command("load_territories", departements=TEST_DEPARTEMENTS, verbosity=0)
+    demo_organisations_ensure()
+    # New rows, new ids: this process's indexes must not answer with the old ones.
+    locator.invalidate()
+    commune_search.invalidate()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load territories once into the test database; every test's transaction rolls back to it."""
     with django_db_blocker.unblock():
-        call_command("load_territories", departements=TEST_DEPARTEMENTS, verbosity=0)
-        from cartostup.access.services import demo_organisations_ensure
-
-        demo_organisations_ensure()
+        reference_data_load()
 
 
 @pytest.fixture

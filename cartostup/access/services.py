@@ -436,6 +436,46 @@ def user_reactivate(*, actor: User, user: User) -> User:
 
 
 @transaction.atomic
+def user_password_reset(*, actor: User, user: User) -> str:
+    """Give an account a new temporary password (its holder lost it, or never received the
+    first): the old password stops working, the account's open sessions end (Django checks the
+    password's hash on each request), a lockout is lifted (it guarded the old password), and
+    the holder must choose a password at the next login. Returns the temporary password, to
+    be shown once; it is never stored in clear. Not for the actor's own account (the password
+    page is the way to change one's own)."""
+    user = _user_for_change(actor=actor, user=user)
+    if user.pk == actor.pk:
+        raise ValidationError(
+            _(
+                "Vous ne pouvez pas réinitialiser votre propre mot de passe : changez-le depuis "
+                "la page « Mot de passe » de votre compte."
+            )
+        )
+    temporary = temporary_password_generate()
+    user.set_password(temporary)
+    user.must_change_password = True
+    user.failed_login_count = 0
+    user.locked_until = None
+    user.save(
+        update_fields=["password", "must_change_password", "failed_login_count", "locked_until"]
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=user,
+        details={"fields": ["password"], "operation": "password_reset"},
+    )
+    return temporary
+
+
+def temporary_password_is_wellformed(text: str) -> bool:
+    """True if `text` could be a temporary password of `temporary_password_generate`."""
+    return len(text) == TEMPORARY_PASSWORD_LENGTH and all(
+        char in _PASSWORD_ALPHABET for char in text
+    )
+
+
+@transaction.atomic
 def user_second_factor_reset(*, actor: User, user: User) -> int:
     """Delete every second-factor device of the user, who enrols again at next login.
 

@@ -25,6 +25,16 @@ urlpatterns = [
     path("utilisateurs/nouveau/", views.user_create, name="user_create"),
     path("utilisateurs/<int:pk>/", views.user_detail, name="user_detail"),
     path("utilisateurs/<int:pk>/modifier/", views.user_edit, name="user_edit"),
+    path(
+        "utilisateurs/<int:pk>/mot-de-passe-provisoire/",
+        views.user_temporary_password,
+        name="user_temporary_password",
+    ),
+    path(
+        "utilisateurs/<int:pk>/nouveau-mot-de-passe/",
+        views.user_password_reset,
+        name="user_password_reset",
+    ),
     path("utilisateurs/<int:pk>/desactiver/", views.user_deactivate, name="user_deactivate"),
     path("utilisateurs/<int:pk>/reactiver/", views.user_reactivate, name="user_reactivate"),
     path(

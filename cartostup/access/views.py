@@ -12,8 +12,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 
 from cartostup.core.paging import paginate
+from cartostup.core.shown_once import ShownOnce
 
 from . import policy, selectors, services
 from .filters import filter_error_messages
@@ -382,7 +384,32 @@ def user_list(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
+# A temporary password crosses the redirect to the page that shows it in two shares
+# (`core.shown_once`): one in the session, one in a cookie sent to that account's page only.
+TEMPORARY_PASSWORD_SHOWN_ONCE = ShownOnce(
+    session_key="access.temporary_password",
+    cookie="cartostup_temporary_password",
+    page="access:user_temporary_password",
+    valid=services.temporary_password_is_wellformed,
+)
+
+
+def _temporary_password_show(
+    request: AuthenticatedRequest, *, user: User, temporary_password: str
+) -> HttpResponse:
+    """Redirect to the page that shows the temporary password once (never in the URL)."""
+    return TEMPORARY_PASSWORD_SHOWN_ONCE.hand_over(
+        request,
+        redirect("access:user_temporary_password", pk=user.pk),
+        temporary_password,
+        args=[user.pk],
+    )
+
+
+@sensitive_post_parameters("password", "password_confirmation")
 def user_create(request: AuthenticatedRequest) -> HttpResponse:
+    """Create an account; a generated temporary password is shown once on the page the
+    creation redirects to (reloading that page posts nothing)."""
     policy.require(request.user, Capability.MANAGE_USERS)
     form = UserCreateForm(request.POST or None)
     if request.method == "POST":
@@ -403,18 +430,9 @@ def user_create(request: AuthenticatedRequest) -> HttpResponse:
             )
             if created.temporary_password is None:
                 return redirect("access:user_detail", pk=created.user.pk)
-            # Shown once, in this response only: never stored, never put in a message.
-            response = render(
-                request,
-                "access/user_created.html",
-                {
-                    "page_title": _("Compte créé"),
-                    "created_user": created.user,
-                    "temporary_password": created.temporary_password,
-                },
+            return _temporary_password_show(
+                request, user=created.user, temporary_password=created.temporary_password
             )
-            response["Cache-Control"] = "no-store"
-            return response
     return render(
         request,
         "access/form.html",
@@ -425,6 +443,39 @@ def user_create(request: AuthenticatedRequest) -> HttpResponse:
             "cancel_url": "access:user_list",
         },
     )
+
+
+def user_temporary_password(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The temporary password just given to the account, shown once: both shares are forgotten
+    as the page is made, so that reloading it (or coming back) shows it no more, and says how
+    to give a new one."""
+    policy.require(request.user, Capability.MANAGE_USERS)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
+    user = selectors.access_user(actor=request.user, pk=pk)
+    temporary_password = TEMPORARY_PASSWORD_SHOWN_ONCE.take(request, args=[user.pk])
+    if temporary_password is None:
+        messages.info(
+            request,
+            _(
+                "Le mot de passe provisoire n'est affiché qu'une fois : il ne peut plus être "
+                "montré. S'il n'a pas été noté, donnez-en un nouveau avec le bouton « Nouveau "
+                "mot de passe provisoire » de cette page."
+            ),
+        )
+        response: HttpResponse = redirect("access:user_detail", pk=user.pk)
+    else:
+        response = render(
+            request,
+            "access/user_temporary_password.html",
+            {
+                "page_title": _("Mot de passe provisoire de « %(username)s »")
+                % {"username": user.username},
+                "shown_user": user,
+                "temporary_password": temporary_password,
+            },
+        )
+    return TEMPORARY_PASSWORD_SHOWN_ONCE.forget(response, args=[user.pk])
 
 
 def user_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -516,6 +567,33 @@ def user_reactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _user_action(
         request, pk, services.user_reactivate, _("Compte « %(username)s » réactivé.")
     )
+
+
+def user_password_reset(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Give the account a new temporary password (POST), shown once on the page this
+    redirects to."""
+    policy.require(request.user, Capability.MANAGE_USERS)
+    user = selectors.access_user(
+        actor=request.user, pk=pk, action=policy.Action.CHANGE, record=False
+    )
+    refused = _post_only(request)
+    if refused is not None:
+        return refused
+    try:
+        temporary_password = services.user_password_reset(actor=request.user, user=user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("access:user_detail", pk=user.pk)
+    messages.success(
+        request,
+        _(
+            "Nouveau mot de passe provisoire donné à « %(username)s » : l'ancien mot de passe "
+            "ne fonctionne plus et ses sessions ouvertes sont fermées."
+        )
+        % {"username": user.username},
+    )
+    return _temporary_password_show(request, user=user, temporary_password=temporary_password)
 
 
 def user_second_factor_reset(request: AuthenticatedRequest, pk: int) -> HttpResponse:

@@ -248,13 +248,19 @@ class LinkDecided(ValidationError):
 
 def _link_for_decision(*, actor: User, link: ReportLink, from_decision: str) -> ReportLink:
     """Authorise a decision on a link (404 otherwise), lock it until the transaction ends, and
-    refuse it unless the link is still as the actor read it (`from_decision`). The point is
-    locked before the link, in the services' order, so that two decisions on one link wait for
-    each other (on PostgreSQL) and the second finds the first's."""
+    refuse it unless the link is still as the actor read it (`from_decision`).
+
+    The report is locked first, then the point, then the link: the matching's order
+    (`report_match`). Two decisions on one report therefore wait for each other (on
+    PostgreSQL) and the second finds the first's, whether they are on the same link or on two
+    (the report's two proposals confirmed at once: each confirmation rejects the other link,
+    and with the point locked first each held its own link while waiting for the other's, a
+    deadlock that PostgreSQL broke with an error)."""
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     policy.access_object(
         DealPoint.objects.all(), actor=actor, pk=link.dealpoint_id, action=policy.Action.CHANGE
     )
+    Report.objects.select_for_update().get(pk=link.report_id)
     # Locked apart: the policy's restriction may read with DISTINCT, which FOR UPDATE refuses.
     DealPoint.objects.select_for_update().get(pk=link.dealpoint_id)
     locked = (

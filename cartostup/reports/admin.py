@@ -2,23 +2,11 @@
 application, where the policy and the audit trail apply; receipt hashes and photos are not
 shown here."""
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
+
+from cartostup.core.admin import ReadOnlyAdmin
 
 from .models import Report, RetainedCount
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Report)

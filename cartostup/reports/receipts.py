@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
 from functools import cache
 
@@ -78,6 +77,11 @@ def receipt_key_of(text: str) -> str | None:
         return None
 
 
+def receipt_is_wellformed(text: str) -> bool:
+    """True if `text` reads as a receipt (whether or not a report has it)."""
+    return receipt_key_of(text) is not None
+
+
 @cache
 def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
@@ -110,32 +114,3 @@ def secret_verify(stored_hash: str | None, secret: str) -> bool:
         return hasher().verify(stored_hash, secret)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-# --- one display after a redirect ------------------------------------------------------------
-
-
-def receipt_split(receipt: str) -> tuple[str, str]:
-    """Two shares of a receipt (a one-time pad): `masked` XOR `pad` gives it back, either alone
-    says nothing of it. Kept apart (the staff session in the database, a cookie in the
-    operator's browser), they carry the receipt across a redirect without the receipt being
-    written anywhere: not in the database (nor its backups), a URL or a log."""
-    data = receipt.encode("ascii")
-    pad = secrets.token_bytes(len(data))
-    masked = bytes(a ^ b for a, b in zip(data, pad, strict=True))
-    return urlsafe_b64encode(masked).decode("ascii"), urlsafe_b64encode(pad).decode("ascii")
-
-
-def receipt_join(masked: object, pad: object) -> str | None:
-    """The receipt the two shares of `receipt_split` give, or None (a share missing, altered,
-    or of another receipt)."""
-    if not isinstance(masked, str) or not isinstance(pad, str):
-        return None
-    try:
-        data = bytes(
-            a ^ b for a, b in zip(urlsafe_b64decode(masked), urlsafe_b64decode(pad), strict=True)
-        )
-        receipt = data.decode("ascii")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return receipt if receipt_key_of(receipt) is not None else None

@@ -44,6 +44,7 @@ from cartostup.access.models import Building, User
 from cartostup.access.services import stairwell_labels
 from cartostup.core.dates import week_start
 from cartostup.core.paging import paginate
+from cartostup.core.shown_once import ShownOnce
 
 from . import receipts, selectors, services
 from .choices import (
@@ -156,10 +157,13 @@ def _commune_from_query(data: QueryDict) -> str:
 
 
 # The operator's receipt crosses the redirect after the call is saved in two shares
-# (`receipts.receipt_split`): one in the staff session, one in a short-lived cookie.
-RECEIPT_SESSION_KEY = "reports.operator_receipt"
-RECEIPT_COOKIE = "cartostup_receipt"
-RECEIPT_COOKIE_SECONDS = 600
+# (`core.shown_once`): one in the staff session, one in a short-lived cookie.
+RECEIPT_SHOWN_ONCE = ShownOnce(
+    session_key="reports.operator_receipt",
+    cookie="cartostup_receipt",
+    page="reports:operator_receipt",
+    valid=receipts.receipt_is_wellformed,
+)
 
 
 def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
@@ -178,19 +182,9 @@ def operator_intake(request: AuthenticatedRequest) -> HttpResponse:
             # Neither share alone is the receipt: the database (the session) and the browser
             # (the cookie) each hold one until it is shown, never the receipt itself; the
             # redirect's URL carries nothing.
-            masked, pad = receipts.receipt_split(submitted.receipt)
-            request.session[RECEIPT_SESSION_KEY] = masked
-            response = redirect("reports:operator_receipt")
-            response.set_cookie(
-                RECEIPT_COOKIE,
-                pad,
-                max_age=RECEIPT_COOKIE_SECONDS,
-                path=reverse("reports:operator_receipt"),
-                secure=settings.SESSION_COOKIE_SECURE,
-                httponly=True,
-                samesite="Strict",
+            return RECEIPT_SHOWN_ONCE.hand_over(
+                request, redirect("reports:operator_receipt"), submitted.receipt
             )
-            return _no_store(response)
     if commune_error:
         # On the commune: the summary names it "Lieu" and links to the commune search.
         form.add_error("commune_code", commune_error)
@@ -215,9 +209,7 @@ def operator_receipt(request: AuthenticatedRequest) -> HttpResponse:
     policy.require(request.user, Capability.KEY_IN_CALLS)
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    receipt = receipts.receipt_join(
-        request.session.pop(RECEIPT_SESSION_KEY, None), request.COOKIES.get(RECEIPT_COOKIE)
-    )
+    receipt = RECEIPT_SHOWN_ONCE.take(request)
     if receipt is None:
         messages.info(
             request,
@@ -237,10 +229,7 @@ def operator_receipt(request: AuthenticatedRequest) -> HttpResponse:
                 "receipt": receipt,
             },
         )
-    response.delete_cookie(
-        RECEIPT_COOKIE, path=reverse("reports:operator_receipt"), samesite="Strict"
-    )
-    return _no_store(response)
+    return RECEIPT_SHOWN_ONCE.forget(response)
 
 
 # --- landlords -----------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ ALLOWED_HOSTS = env_list("CARTOSTUP_ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CARTOSTUP_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, for inspection only: not routed by the site, and writes nothing.
+    "cartostup.core.admin_site.InspectionAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -6,19 +6,27 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.urls import reverse
 from django.utils.html import escape
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cartostup.access import services
+from cartostup.access import services, views
 from cartostup.access.choices import Role
 from cartostup.access.models import Building, Membership, Organisation, User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.shown_once import secret_join, secret_split
 from cartostup.territories.models import Antenna, Departement
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +75,7 @@ def admin_urls(persona):
         reverse("access:user_deactivate", args=[user.pk]),
         reverse("access:user_reactivate", args=[user.pk]),
         reverse("access:user_second_factor_reset", args=[user.pk]),
+        reverse("access:user_password_reset", args=[user.pk]),
         reverse("access:membership_create", args=[user.pk]),
         reverse("access:membership_delete", args=[membership.pk]),
     ]
@@ -189,25 +198,188 @@ def test_organisation_list_filters_and_counts_members(client_for, persona):
 # --- users ---------------------------------------------------------------------------------------
 
 
-def test_user_creation_shows_the_temporary_password_once(client_for):
+SHOWN_PASSWORD = re.compile(r'<code id="temporary-password">([^<]+)</code>')
+NEW_USER = {"username": "nouvel.agent", "first_name": "Nina", "last_name": "Rey", "email": ""}
+
+
+def shown_password(response) -> str | None:
+    found = SHOWN_PASSWORD.search(response.content.decode())
+    return found.group(1) if found else None
+
+
+def test_user_creation_redirects_to_the_temporary_password_shown_once(client_for):
+    """Post/Redirect/Get: the creation's response shows nothing (reloading the page that
+    shows the password posts nothing), and that page shows it once."""
     client = client_for("admin")
+    response = client.post(reverse("access:user_create"), NEW_USER)
+    user = User.objects.get(username="nouvel.agent")
+    page = reverse("access:user_temporary_password", args=[user.pk])
+    assert response.status_code == 302
+    assert response["Location"] == page
+    assert "no-store" in response["Cache-Control"]
+    assert last_event().action == AuditAction.CREATE
+    shown = client.get(page)
+    assert shown.status_code == 200
+    assert "no-store" in shown["Cache-Control"]
+    password = shown_password(shown)
+    assert password is not None and user.check_password(password)
+    content = html.unescape(shown.content.decode())
+    assert "Compte « nouvel.agent » créé." in content
+    assert "il n'est affiché qu'une fois" in content
+    # Reloading the page (F5) creates nothing and shows the password no more, but says why
+    # and how to give a new one.
+    again = client.get(page, follow=True)
+    assert again.redirect_chain == [(reverse("access:user_detail", args=[user.pk]), 302)]
+    content = html.unescape(again.content.decode())
+    assert password not in content
+    assert "Le mot de passe provisoire n'est affiché qu'une fois" in content
+    assert "Nouveau mot de passe provisoire" in content
+    assert User.objects.filter(username__iexact="nouvel.agent").count() == 1
+    # The membership form's organisation list speaks French (not « --------- »).
+    assert ">Choisir une organisation…</option>" in content
+    assert "---------" not in content
+
+
+def test_a_typed_password_is_not_shown_at_all(client_for):
+    client = client_for("admin")
+    typed = "Un-mot-de-passe-bien-long-42"
     response = client.post(
         reverse("access:user_create"),
-        {"username": "nouvel.agent", "first_name": "Nina", "last_name": "Rey", "email": ""},
+        {**NEW_USER, "password": typed, "password_confirmation": typed},
     )
-    assert response.status_code == 200
-    assert response["Cache-Control"] == "no-store"
     user = User.objects.get(username="nouvel.agent")
-    password = response.context["temporary_password"]
-    assert password in response.content.decode()
+    assert response["Location"] == reverse("access:user_detail", args=[user.pk])
+    assert user.check_password(typed) and not user.must_change_password
+    assert views.TEMPORARY_PASSWORD_SHOWN_ONCE.session_key not in client.session
+    shown = client.get(reverse("access:user_temporary_password", args=[user.pk]))
+    assert shown.status_code == 302
+
+
+@contextmanager
+def every_log_message() -> Iterator[list[str]]:
+    """The messages of every record logged meanwhile, at any level, and every SQL statement
+    (Django's own loggers do not reach the root logger in these settings)."""
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(f"{record.getMessage()} {record.args!r}")
+
+    handler = Keep(level=logging.DEBUG)
+    loggers = [
+        logging.getLogger(name) for name in ("", "django", "django.request", "django.server")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+    connection.force_debug_cursor = True
+    try:
+        yield messages
+    finally:
+        connection.force_debug_cursor = False
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def test_the_temporary_password_is_written_nowhere_on_its_way(client_for):
+    """Not in a URL, the session (in the database), the cookie, a log or an SQL statement: the
+    session and the cookie each hold a share of it, never the password; once shown, both are
+    forgotten."""
+    once = views.TEMPORARY_PASSWORD_SHOWN_ONCE
+    client = client_for("admin")
+    with every_log_message() as logged:
+        response = client.post(reverse("access:user_create"), NEW_USER)
+        user = User.objects.get(username="nouvel.agent")
+        page = reverse("access:user_temporary_password", args=[user.pk])
+        cookie = response.cookies[once.cookie]
+        assert cookie["path"] == page
+        assert cookie["httponly"] and cookie["samesite"] == "Strict" and cookie["max-age"]
+        kept = client.session[once.session_key]
+        stored = " ".join(
+            f"{session.session_data} {json.dumps(session.get_decoded())}"
+            for session in Session.objects.all()
+        )
+        shown = client.get(page)
+    password = shown_password(shown)
+    assert password is not None
+    assert password not in response["Location"]
+    assert password not in shown.wsgi_request.get_full_path()
+    assert password not in stored and password not in cookie.value and password not in str(kept)
+    # The user and the session were written under the log's eyes.
+    assert any("INSERT INTO" in message and "access_user" in message for message in logged)
+    assert any("django_session" in message for message in logged)
+    assert not [message for message in logged if password in message]
+    events = " ".join(str(event.details) for event in AuditEvent.objects.all())
+    assert password not in events
+    assert once.session_key not in client.session
+    assert client.cookies[once.cookie].value == ""
+    # One share alone gives nothing; a share of another password neither.
+    assert secret_join(kept["share"], cookie.value, valid=once.valid) == password
+    assert secret_join(kept["share"], None, valid=once.valid) is None
+    _other, other_pad = secret_split(services.temporary_password_generate())
+    assert secret_join(kept["share"], other_pad, valid=once.valid) is None
+
+
+def test_a_temporary_password_is_shown_only_on_its_accounts_page(client_for, persona):
+    """The session's share names the page it is for: another account's page shows nothing
+    and leaves it (a browser sends the cookie share to its own page only; Django's test
+    client, which ignores cookie paths, would send it everywhere)."""
+    once = views.TEMPORARY_PASSWORD_SHOWN_ONCE
+    client = client_for("admin")
+    client.post(reverse("access:user_create"), NEW_USER)
+    user = User.objects.get(username="nouvel.agent")
+    other = persona("cross13_analyst")
+    elsewhere = client.get(reverse("access:user_temporary_password", args=[other.pk]))
+    assert elsewhere.status_code == 302 and shown_password(elsewhere) is None
+    kept = client.session[once.session_key]
+    assert kept["page"] == reverse("access:user_temporary_password", args=[user.pk])
+
+
+def test_admin_gives_a_new_temporary_password(client_for, persona):
+    client = client_for("admin")
+    user = persona("cross13_analyst")
+    holder = client_for("cross13_analyst")
+    assert holder.get("/").status_code == 200
+    detail = client.get(reverse("access:user_detail", args=[user.pk])).content.decode()
+    reset = reverse("access:user_password_reset", args=[user.pk])
+    assert f'action="{reset}"' in detail
+    response = client.post(reset)
+    page = reverse("access:user_temporary_password", args=[user.pk])
+    assert response.status_code == 302 and response["Location"] == page
+    shown = client.get(page)
+    password = shown_password(shown)
+    user.refresh_from_db()
+    assert password is not None and user.check_password(password) and user.must_change_password
+    assert "l'ancien mot de passe ne fonctionne plus" in html.unescape(shown.content.decode())
+    event = AuditEvent.objects.filter(details__operation="password_reset").get()
+    assert event.object_id == str(user.pk)
+    # The holder's open session ended with the old password.
+    assert holder.get("/")["Location"].startswith(reverse("accounts:login"))
+    # Shown once: reloading gives the explanation, not the password.
+    again = client.get(page, follow=True)
+    assert password not in again.content.decode()
+    assert "n&#x27;est affiché qu&#x27;une fois" in again.content.decode()
+    # A GET never changes anything.
+    assert client.get(reset).status_code == 405
+    user.refresh_from_db()
     assert user.check_password(password)
-    assert last_event().action == AuditAction.CREATE
-    # Not shown again anywhere.
-    detail = client.get(reverse("access:user_detail", args=[user.pk]))
-    assert password not in detail.content.decode()
-    # The membership form's organisation list speaks French (not « --------- »).
-    assert ">Choisir une organisation…</option>" in detail.content.decode()
-    assert "---------" not in detail.content.decode()
+
+
+def test_admin_cannot_reset_their_own_password_from_the_administration(client_for, persona):
+    client = client_for("admin")
+    admin = persona("admin")
+    detail = client.get(reverse("access:user_detail", args=[admin.pk])).content.decode()
+    assert reverse("access:user_password_reset", args=[admin.pk]) not in detail
+    response = client.post(reverse("access:user_password_reset", args=[admin.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("access:user_detail", args=[admin.pk]), 302)]
+    assert "Vous ne pouvez pas réinitialiser votre propre mot de passe" in html.unescape(
+        response.content.decode()
+    )
+    admin.refresh_from_db()
+    assert not admin.must_change_password
+    assert not AuditEvent.objects.filter(details__operation="password_reset").exists()
 
 
 def test_user_creation_refuses_a_username_taken_with_other_capitals(client_for, persona):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cartostup.access import policy, services
@@ -220,6 +222,45 @@ def test_user_creation_with_temporary_password(persona):
     assert (event.action, event.object_id) == (AuditAction.CREATE, str(user.pk))
     assert created.temporary_password not in str(event.details)
     assert "Dupont" not in str(event.details)
+
+
+def test_password_reset_gives_a_new_temporary_password(persona):
+    """The administrator's way out when a temporary password was lost (it is shown once)."""
+    admin = persona("admin")
+    user = persona("cross13_analyst")
+    user.set_password("Ancien-mot-de-passe-42")
+    user.failed_login_count = 3
+    user.locked_until = timezone.now() + timedelta(minutes=15)
+    user.save()
+    temporary = services.user_password_reset(actor=admin, user=user)
+    assert services.temporary_password_is_wellformed(temporary)
+    user.refresh_from_db()
+    assert user.check_password(temporary)
+    assert not user.check_password("Ancien-mot-de-passe-42")
+    assert user.must_change_password
+    assert (user.failed_login_count, user.locked_until) == (0, None)
+    event = last_event()
+    assert (event.action, event.object_id) == (AuditAction.UPDATE, str(user.pk))
+    assert event.details == {"fields": ["password"], "operation": "password_reset"}
+    assert temporary not in str(event.details)
+    # Each reset gives another one.
+    assert services.user_password_reset(actor=admin, user=user) != temporary
+
+
+def test_password_reset_is_for_administrators_and_not_for_oneself(persona):
+    user = persona("cross13_analyst")
+    password = user.password
+    before = AuditEvent.objects.count()
+    with pytest.raises(Http404):
+        services.user_password_reset(actor=persona("auditor"), user=user)
+    admin = persona("admin")
+    with pytest.raises(ValidationError) as raised:
+        services.user_password_reset(actor=admin, user=admin)
+    assert "votre propre mot de passe" in raised.value.messages[0]
+    user.refresh_from_db()
+    admin.refresh_from_db()
+    assert user.password == password and not admin.must_change_password
+    assert AuditEvent.objects.count() == before
 
 
 def test_user_creation_with_weak_password_refused(persona):

@@ -19,6 +19,7 @@ from cartostup.access.models import Building
 from cartostup.access.services import building_create
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
+from cartostup.core.shown_once import secret_join, secret_split
 from cartostup.core.tests.test_forms import repeated_headings
 from cartostup.reports import receipts, services, staff_views
 from cartostup.reports.choices import Activity, Channel, MessageAuthor, Precision, Status
@@ -161,12 +162,13 @@ def test_reloading_the_receipt_page_saves_nothing_and_shows_the_code_once(client
 def test_the_receipt_is_written_nowhere_on_its_way_to_the_receipt_page(client_for):
     """The session (in the database) and the cookie each hold a share of the receipt, never
     the receipt; once shown, both are forgotten."""
+    once = staff_views.RECEIPT_SHOWN_ONCE
     client = client_for("caller_operator")
     response = client.post(reverse("reports:operator_intake"), INTAKE)
-    cookie = response.cookies[staff_views.RECEIPT_COOKIE]
+    cookie = response.cookies[once.cookie]
     assert cookie["path"] == reverse("reports:operator_receipt")
     assert cookie["httponly"] and cookie["samesite"] == "Strict"
-    masked = client.session[staff_views.RECEIPT_SESSION_KEY]
+    masked = client.session[once.session_key]["share"]
     page = client.get(reverse("reports:operator_receipt")).content.decode()
     groups = re.findall(r'<span class="reports-receipt__group">([0-9A-Z]+)</span>', page)
     receipt = "-".join(groups)
@@ -177,13 +179,13 @@ def test_the_receipt_is_written_nowhere_on_its_way_to_the_receipt_page(client_fo
     )
     for secret in (receipt, compact, groups[-1] + groups[-2]):
         assert secret not in stored and secret not in cookie.value and secret not in masked
-    assert staff_views.RECEIPT_SESSION_KEY not in client.session
-    assert client.cookies[staff_views.RECEIPT_COOKIE].value == ""
+    assert once.session_key not in client.session
+    assert client.cookies[once.cookie].value == ""
     # One share alone gives nothing; a share of another receipt neither.
-    assert receipts.receipt_join(masked, cookie.value) == receipt
-    assert receipts.receipt_join(masked, None) is None
-    _other, other_pad = receipts.receipt_split(receipts.receipt_generate())
-    assert receipts.receipt_join(masked, other_pad) is None
+    assert secret_join(masked, cookie.value, valid=once.valid) == receipt
+    assert secret_join(masked, None, valid=once.valid) is None
+    _other, other_pad = secret_split(receipts.receipt_generate())
+    assert secret_join(masked, other_pad, valid=once.valid) is None
 
 
 def test_operator_without_the_map_types_the_commune_and_address(client_for):
