@@ -33,6 +33,13 @@ SESSION_EXPIRED_KEY = "cartostup_session_expired"
 DEFAULT_IDLE_SECONDS = 1800
 
 
+def path_under(path: str, prefixes: tuple[str, ...]) -> bool:
+    """`path` is under one of `prefixes` ("/signaler/..."), or is one of them without its final
+    slash ("/signaler"): that address must reach CommonMiddleware's APPEND_SLASH redirect (made
+    on the resolver's 404, after this middleware), not the login page."""
+    return path.startswith(prefixes) or f"{path}/" in prefixes
+
+
 def user_is_verified(user: Any) -> bool:
     """True once the user has passed the second factor in this session (set by OTPMiddleware)."""
     is_verified = getattr(user, "is_verified", None)
@@ -52,11 +59,11 @@ class TwoFactorRequiredMiddleware:
         path = request.path_info
         if path.startswith(settings.STATIC_URL) or path == "/favicon.ico":
             return self.get_response(request)
-        if not path.startswith(REPORTER_PREFIXES):
+        if not path_under(path, REPORTER_PREFIXES):
             # A staff member's session is never touched from the reporting pages: its
             # last-seen time would record when that browser visited them.
             self._end_idle_session(request)
-        if not path.startswith(self.public_prefixes):
+        if not path_under(path, self.public_prefixes):
             user = request.user
             target = urlencode({"next": request.get_full_path()})
             if not user.is_authenticated:
