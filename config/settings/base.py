@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "cartostup.access.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: fills Django's empty 405 with a page (cartostup/core/errors.py).
+    "cartostup.core.errors.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -422,6 +422,7 @@ PUBLIC_TEMPLATES = [
     "400.html",
     "403.html",
     "404.html",
+    "405.html",
     "413.html",
     "reports/public/_language.html",
     "reports/public/_error_summary.html",
