@@ -19,12 +19,13 @@ from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
 from django.utils import formats
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views import defaults
 
 from cartostup.access.middleware import path_under
 
-from .navigation import parent_page
+from .navigation import form_page, parent_page
 
 API_PREFIX = "/api/"
 
@@ -134,6 +135,33 @@ def method_not_allowed(request: HttpRequest, response: HttpResponse) -> None:
     }
     response.content = loader.render_to_string("405.html", context, request=request)
     response["Content-Type"] = "text/html; charset=utf-8"
+
+
+def _reader_form_url(request: HttpRequest) -> str:
+    """The public page a reader's refused form is on: the follow-up's forms (the receipt, a
+    reply) are on /suivi/, the report form and the language switch on /signaler/."""
+    if path_under(request.path_info, ("/suivi/",)):
+        return reverse("reports_public:followup")
+    return reverse("reports_public:report")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """`CSRF_FAILURE_VIEW`: the form expired (its page stayed open too long, or the site's
+    cookies were cleared), in French (or the reader's language on the public pages), with a
+    link to the page the form is on, found from the address it posted to (never from the
+    Referer). `reason` is Django's English diagnosis: neither shown nor logged here."""
+    reader = reader_page(request)
+    home = home_url(request)
+    context = {
+        "reader": reader,
+        "home_url": home,
+        "form_url": _reader_form_url(request)
+        if reader
+        else form_page(request.path_info, home=home),
+    }
+    response = render(request, "403_csrf.html", context, status=403)
+    add_never_cache_headers(response)
+    return response
 
 
 class MethodNotAllowedPageMiddleware:

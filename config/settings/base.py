@@ -150,6 +150,8 @@ SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# An expired form explained in French, with a link back to it (Django's page is English).
+CSRF_FAILURE_VIEW = "cartostup.core.errors.csrf_failure"
 # A session cookie: no year-long trace of a visit to the reporting pages on a shared phone.
 CSRF_COOKIE_AGE = None
 OTP_TOTP_ISSUER = "Cartostup"

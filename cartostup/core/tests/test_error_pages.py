@@ -92,3 +92,57 @@ def test_a_405_under_the_public_pages_speaks_the_readers_language():
     assert '<html lang="ar" dir="rtl"' in body
     assert "عنوان زرّ وليس عنوان صفحة" in body
     assert 'href="/signaler/"' in body
+
+
+# --- an expired form (CSRF) -----------------------------------------------------------------
+
+
+def _csrf_client(language: str = "") -> Client:
+    client = Client(enforce_csrf_checks=True)
+    if language:
+        client.cookies["django_language"] = language
+    return client
+
+
+def test_an_expired_public_report_form_says_nothing_was_sent():
+    from cartostup.reports.models import Report
+
+    response = _csrf_client().post("/signaler/", {"description": "Vente au pied de l'immeuble"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert '<html lang="fr" dir="ltr"' in body
+    assert "<title>Formulaire expiré – Cartostup</title>" in body
+    assert "Rien n'a été envoyé." in body and "remplir le formulaire de nouveau" in body
+    assert '<a class="fr-btn" href="/signaler/">Revenir au formulaire</a>' in body
+    assert "DEBUG" not in body and "Forbidden" not in body
+    assert "no-store" in response["Cache-Control"]
+    assert not Report.objects.exists()
+
+
+def test_an_expired_follow_up_form_in_arabic_links_to_the_follow_up():
+    response = _csrf_client("ar").post("/suivi/reponse/", {"receipt": "x", "text": "y"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert '<html lang="ar" dir="rtl"' in body
+    assert "لم يُرسَل أي شيء." in body
+    assert 'href="/suivi/"' in body
+
+
+def test_an_expired_staff_form_links_to_the_record(persona):
+    from cartostup.reports.choices import Status
+    from conftest import login_verified
+
+    report = submit().report
+    client = login_verified(_csrf_client(), persona("cross13_analyst"))
+    response = client.post(reverse("reports:report_accept", args=[report.pk]), {"note": ""})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert '<html lang="fr" dir="ltr"' in body and "Rien n'a été enregistré." in body
+    detail = reverse("reports:report_detail", args=[report.pk])
+    assert f'<a class="fr-btn" href="{detail}">Revenir au formulaire</a>' in body
+    report.refresh_from_db()
+    assert report.status == Status.NEW
+    # A staff form posting to its own page links back to that page.
+    response = client.post(reverse("accounts:password_change"), {})
+    href = reverse("accounts:password_change")
+    assert f'<a class="fr-btn" href="{href}">Revenir au formulaire</a>' in response.content.decode()

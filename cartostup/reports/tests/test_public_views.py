@@ -421,6 +421,7 @@ PUBLIC_TEMPLATES = [
     "base.html",
     "400.html",
     "403.html",
+    "403_csrf.html",
     "404.html",
     "405.html",
     "413.html",
