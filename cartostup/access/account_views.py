@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 from django.conf import settings
@@ -24,6 +25,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from cartostup.core.navigation import answers_get, form_page
+
 from . import account_services as services
 from .account_forms import CodeForm, LoginForm, PasswordChangeForm
 from .middleware import SESSION_EXPIRED_KEY, user_is_verified
@@ -33,13 +36,19 @@ View = Callable[..., HttpResponse]
 
 
 def _safe_next(request: HttpRequest) -> str:
-    """The `next` target if it stays on this site, else the home page."""
+    """The `next` target if it stays on this site and answers GET (the redirect after the
+    login is a GET: an address that only takes a form's POST gives its record's page, or the
+    home page), else the home page."""
+    home = reverse(settings.LOGIN_REDIRECT_URL)
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
+        path = urlsplit(target).path
+        if answers_get(path) is False or path == reverse("accounts:logout"):
+            return form_page(path, home=home)
         return target
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return home
 
 
 def _with_next(url_name: str, target: str) -> str:

@@ -12,6 +12,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from cartostup.core.navigation import form_page
+
 # Pages that work without an account: login and second factor, public reporting, static files,
 # the API (whose permission classes answer for themselves).
 PUBLIC_PREFIXES = (
@@ -50,6 +52,15 @@ def idle_seconds() -> int:
     return int(getattr(settings, "CARTOSTUP_SESSION_IDLE_SECONDS", DEFAULT_IDLE_SECONDS))
 
 
+def _next_page(request: HttpRequest) -> str:
+    """Where to go back after logging in. A form posted after the session expired goes back
+    to the page it is on (its record's page for an action), never to the address it posted
+    to: that may answer only POST, and the redirect after the login is a GET (an empty 405)."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    return form_page(request.path_info, home=reverse(settings.LOGIN_REDIRECT_URL))
+
+
 class TwoFactorRequiredMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -65,7 +76,7 @@ class TwoFactorRequiredMiddleware:
             self._end_idle_session(request)
         if not path_under(path, self.public_prefixes):
             user = request.user
-            target = urlencode({"next": request.get_full_path()})
+            target = urlencode({"next": _next_page(request)})
             if not user.is_authenticated:
                 return redirect(f"{reverse(settings.LOGIN_URL)}?{target}")
             if not user_is_verified(user):
