@@ -14,7 +14,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -29,7 +29,7 @@ from cartostup.core.navigation import answers_get, form_page
 
 from . import account_services as services
 from .account_forms import CodeForm, LoginForm, PasswordChangeForm
-from .middleware import SESSION_EXPIRED_KEY, user_is_verified
+from .middleware import SESSION_EXPIRED_KEY, idle_seconds, user_is_verified
 from .models import User
 
 View = Callable[..., HttpResponse]
@@ -179,6 +179,18 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     auth_logout(request)
     messages.success(request, _("Vous êtes déconnecté."))
     return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@require_POST
+@csrf_protect
+@never_cache
+def session_keepalive(request: HttpRequest) -> JsonResponse:
+    """« Prolonger la session » (cartostup/session_timeout.js): the request itself keeps the
+    session (the idle middleware marks every staff request); answers whether it is still open.
+    A session already closed answers 401: the page then offers to log in again."""
+    if not user_is_verified(request.user):
+        return JsonResponse({"active": False}, status=401)
+    return JsonResponse({"active": True, "idle_seconds": idle_seconds()})
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dsfr.context_processors.site_config",
                 "cartostup.access.context_processors.actor",
+                "cartostup.access.context_processors.session_timeout",
             ],
         },
     },
@@ -143,6 +144,9 @@ SESSION_COOKIE_AGE = int(os.environ.get("CARTOSTUP_SESSION_SECONDS", str(8 * 360
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Logged out after this long without a request.
 CARTOSTUP_SESSION_IDLE_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_IDLE_SECONDS", "1800"))
+# Staff pages warn this long before the idle logout, with a button to extend the session
+# (at most half the idle limit).
+CARTOSTUP_SESSION_WARNING_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_WARNING_SECONDS", "300"))
 # DSFR now marks optional fields, not required ones ("(facultatif)": cartostup/locale/fr).
 DSFR_MARK_OPTIONAL_FIELDS = True
 # Saved when modified: the idle check marks every staff request, never a reporting page.

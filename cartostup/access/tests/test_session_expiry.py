@@ -89,3 +89,56 @@ def test_login_never_redirects_to_a_post_only_address(client, analyst, target, e
     response = client.post(SECOND_FACTOR_URL, {"code": code_for(device), "next": target})
     assert response.status_code == 302
     assert response["Location"] == expected
+
+
+# --- the warning before the idle logout (its behaviour: tests/browser/test_session_timeout.py)
+
+
+KEEPALIVE_URL = "/comptes/session/prolonger/"
+
+
+@override_settings(CARTOSTUP_SESSION_IDLE_SECONDS=600, CARTOSTUP_SESSION_WARNING_SECONDS=120)
+def test_staff_pages_carry_the_warning_and_public_pages_do_not(client_for):
+    client = client_for("cross13_analyst")
+    body = client.get("/").content.decode()
+    assert 'id="session-timeout"' in body
+    assert 'data-idle-seconds="600"' in body and 'data-warning-seconds="120"' in body
+    assert f'data-keepalive-url="{KEEPALIVE_URL}"' in body
+    assert 'aria-live="assertive"' in body and "Prolonger la session" in body
+    assert "/static/cartostup/session_timeout.js" in body
+    # Never on a public page, even in a browser where an agent is logged in.
+    missing = client.get("/signaler/nulle-part/").content.decode()
+    assert 'id="session-timeout"' not in missing and "session_timeout.js" not in missing
+    assert 'id="session-timeout"' not in Client().get(LOGIN_URL).content.decode()
+
+
+@override_settings(CARTOSTUP_SESSION_IDLE_SECONDS=60)
+def test_the_keepalive_extends_the_session(client_for):
+    client = client_for("cross13_analyst")
+    session = client.session
+    session[LAST_SEEN_KEY] = int(time.time()) - 50
+    session.save()
+    response = client.post(KEEPALIVE_URL)
+    assert response.status_code == 200
+    assert response.json() == {"active": True, "idle_seconds": 60}
+    assert client.session[LAST_SEEN_KEY] >= int(time.time()) - 2
+    assert client.get(KEEPALIVE_URL).status_code == 405
+
+
+@override_settings(CARTOSTUP_SESSION_IDLE_SECONDS=60)
+def test_the_keepalive_of_an_expired_session_says_so(client_for):
+    client = client_for("cross13_analyst")
+    session = client.session
+    session[LAST_SEEN_KEY] = int(time.time()) - 61
+    session.save()
+    response = client.post(KEEPALIVE_URL)
+    assert response.status_code == 401
+    assert response.json() == {"active": False}
+    assert client.get("/").status_code == 302
+
+
+def test_the_keepalive_needs_the_csrf_token(persona):
+    from conftest import login_verified
+
+    client = login_verified(Client(enforce_csrf_checks=True), persona("cross13_analyst"))
+    assert client.post(KEEPALIVE_URL).status_code == 403
