@@ -7,5 +7,6 @@ urlpatterns = [
     path("connexion/", account_views.login_view, name="login"),
     path("second-facteur/", account_views.second_factor_view, name="second_factor"),
     path("deconnexion/", account_views.logout_view, name="logout"),
+    path("session/prolonger/", account_views.session_keepalive, name="session_keepalive"),
     path("mot-de-passe/", account_views.password_change_view, name="password_change"),
 ]

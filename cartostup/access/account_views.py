@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -24,22 +25,30 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from cartostup.core.navigation import answers_get, form_page
+
 from . import account_services as services
 from .account_forms import CodeForm, LoginForm, PasswordChangeForm
-from .middleware import SESSION_EXPIRED_KEY, user_is_verified
+from .middleware import SESSION_EXPIRED_KEY, guaranteed_idle_seconds, user_is_verified
 from .models import User
 
 View = Callable[..., HttpResponse]
 
 
 def _safe_next(request: HttpRequest) -> str:
-    """The `next` target if it stays on this site, else the home page."""
+    """The `next` target if it stays on this site and answers GET (the redirect after the
+    login is a GET: an address that only takes a form's POST gives its record's page, or the
+    home page), else the home page."""
+    home = reverse(settings.LOGIN_REDIRECT_URL)
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
+        path = urlsplit(target).path
+        if answers_get(path) is False or path == reverse("accounts:logout"):
+            return form_page(path, home=home)
         return target
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    return home
 
 
 def _with_next(url_name: str, target: str) -> str:
@@ -170,6 +179,18 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     auth_logout(request)
     messages.success(request, _("Vous êtes déconnecté."))
     return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@require_POST
+@csrf_protect
+@never_cache
+def session_keepalive(request: HttpRequest) -> JsonResponse:
+    """« Prolonger la session » (cartostup/session_timeout.js): the request itself keeps the
+    session (the idle middleware marks every staff request); answers whether it is still open.
+    A session already closed answers 401: the page then offers to log in again."""
+    if not user_is_verified(request.user):
+        return JsonResponse({"active": False}, status=401)
+    return JsonResponse({"active": True, "idle_seconds": guaranteed_idle_seconds()})
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

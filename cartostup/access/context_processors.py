@@ -2,9 +2,13 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
+from cartostup.core.middleware import READER_LANGUAGE_PREFIXES
+
 from . import policy
+from .middleware import guaranteed_idle_seconds, path_under, user_is_verified
 
 
 def actor(request: HttpRequest) -> dict[str, Any]:
@@ -12,3 +16,16 @@ def actor(request: HttpRequest) -> dict[str, Any]:
     context = policy.actor_context(user)
     capabilities = {capability.value: True for capability in context.capabilities}
     return {"actor_capabilities": capabilities}
+
+
+def session_timeout(request: HttpRequest) -> dict[str, Any]:
+    """The idle limit and the warning's lead time for partials/session_timeout.html: on staff
+    pages of a verified session only (a public page never carries the staff script)."""
+    user = getattr(request, "user", None)
+    if user is None or not user_is_verified(user):
+        return {}
+    if path_under(request.path_info, READER_LANGUAGE_PREFIXES):
+        return {}
+    idle = guaranteed_idle_seconds()
+    warning = min(settings.CARTOSTUP_SESSION_WARNING_SECONDS, idle // 2)
+    return {"session_timeout": {"idle": idle, "warning": warning}}

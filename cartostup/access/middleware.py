@@ -12,6 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from cartostup.core.navigation import form_page
 from cartostup.core.sessions import TIME_GRANULARITY_SECONDS
 
 # Pages that work without an account: login and second factor, public reporting, static files,
@@ -33,6 +34,13 @@ REPORTER_PREFIXES = ("/signaler/", "/suivi/", "/prevention/", "/api/public/")
 LAST_SEEN_KEY = "cartostup_last_seen"
 SESSION_EXPIRED_KEY = "cartostup_session_expired"
 DEFAULT_IDLE_SECONDS = 1800
+
+
+def path_under(path: str, prefixes: tuple[str, ...]) -> bool:
+    """`path` is under one of `prefixes` ("/signaler/..."), or is one of them without its final
+    slash ("/signaler"): that address must reach CommonMiddleware's APPEND_SLASH redirect (made
+    on the resolver's 404, after this middleware), not the login page."""
+    return path.startswith(prefixes) or f"{path}/" in prefixes
 
 
 def user_is_verified(user: Any) -> bool:
@@ -57,6 +65,21 @@ def activity_mark(now: float) -> int:
     return int(now) // granularity * granularity
 
 
+def guaranteed_idle_seconds() -> int:
+    """How long a session surely stays open after a request: the idle timeout, less the
+    rounding of its last activity (what the warning before the logout counts on)."""
+    return idle_seconds() - activity_granularity()
+
+
+def _next_page(request: HttpRequest) -> str:
+    """Where to go back after logging in. A form posted after the session expired goes back
+    to the page it is on (its record's page for an action), never to the address it posted
+    to: that may answer only POST, and the redirect after the login is a GET (an empty 405)."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    return form_page(request.path_info, home=reverse(settings.LOGIN_REDIRECT_URL))
+
+
 class TwoFactorRequiredMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -66,13 +89,13 @@ class TwoFactorRequiredMiddleware:
         path = request.path_info
         if path.startswith(settings.STATIC_URL) or path == "/favicon.ico":
             return self.get_response(request)
-        if not path.startswith(REPORTER_PREFIXES):
+        if not path_under(path, REPORTER_PREFIXES):
             # A staff member's session is never touched from the reporting pages: its
             # last-seen time would record when that browser visited them.
             self._end_idle_session(request)
-        if not path.startswith(self.public_prefixes):
+        if not path_under(path, self.public_prefixes):
             user = request.user
-            target = urlencode({"next": request.get_full_path()})
+            target = urlencode({"next": _next_page(request)})
             if not user.is_authenticated:
                 return redirect(f"{reverse(settings.LOGIN_URL)}?{target}")
             if not user_is_verified(user):

@@ -19,8 +19,13 @@ from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
 from django.utils import formats
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views import defaults
+
+from cartostup.access.middleware import path_under
+
+from .navigation import form_page, parent_page
 
 API_PREFIX = "/api/"
 
@@ -102,6 +107,85 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
             status=404,
         )
     return defaults.page_not_found(request, exception or Exception(), template_name="404.html")
+
+
+def reader_page(request: HttpRequest) -> bool:
+    """True under the public reporting addresses, whose pages speak the reader's language."""
+    from .middleware import READER_LANGUAGE_PREFIXES
+
+    return path_under(request.path_info, READER_LANGUAGE_PREFIXES)
+
+
+def home_url(request: HttpRequest) -> str:
+    """Where "home" is for this request: the report form for a reader, the agents' home."""
+    return reverse("reports_public:report" if reader_page(request) else "core:home")
+
+
+def method_not_allowed(request: HttpRequest, response: HttpResponse) -> None:
+    """Fill Django's empty 405 (`HttpResponseNotAllowed`) with the site's page, in place: its
+    status, its Allow header and what the inner middleware added (cookies, headers) stay."""
+    allowed = {method.strip() for method in response.get("Allow", "").split(",")}
+    context = {
+        "home_url": home_url(request),
+        "back_url": None if "GET" in allowed else parent_page(request.path_info),
+        # A logout link followed (a bookmark, an old habit): offer the button it needs.
+        "logout": request.path_info == reverse("accounts:logout")
+        and getattr(request, "user", None) is not None
+        and request.user.is_authenticated,
+    }
+    response.content = loader.render_to_string("405.html", context, request=request)
+    response["Content-Type"] = "text/html; charset=utf-8"
+
+
+def _reader_form_url(request: HttpRequest) -> str:
+    """The public page a reader's refused form is on: the follow-up's forms (the receipt, a
+    reply) are on /suivi/, the report form and the language switch on /signaler/."""
+    if path_under(request.path_info, ("/suivi/",)):
+        return reverse("reports_public:followup")
+    return reverse("reports_public:report")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """`CSRF_FAILURE_VIEW`: the form expired (its page stayed open too long, or the site's
+    cookies were cleared), in French (or the reader's language on the public pages), with a
+    link to the page the form is on, found from the address it posted to (never from the
+    Referer). `reason` is Django's English diagnosis: neither shown nor logged here."""
+    reader = reader_page(request)
+    home = home_url(request)
+    context = {
+        "reader": reader,
+        "home_url": home,
+        "form_url": _reader_form_url(request)
+        if reader
+        else form_page(request.path_info, home=home),
+    }
+    response = render(request, "403_csrf.html", context, status=403)
+    add_never_cache_headers(response)
+    return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """Django's 405 has an empty body (a GET on a button's address: `/comptes/deconnexion/`,
+    `/signalements/10/accepter/`): the pages get a French page saying what the address is and
+    linking to the record's page. Under /api/ the API's own JSON 405 is left as is.
+
+    Last in MIDDLEWARE, so that the CSRF cookie, messages and security headers of the other
+    middleware still apply to the page it fills."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and not _is_api(request)
+            and not getattr(response, "streaming", False)
+            and not response.content
+            and request.method != "HEAD"
+        ):
+            method_not_allowed(request, response)
+        return response
 
 
 def export_refused(

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from cartostup.access.middleware import REPORTER_PREFIXES, path_under
+
 
 def _tile_origin() -> str:
     url = getattr(settings, "CARTOSTUP_TILE_URL", "")
@@ -51,17 +53,26 @@ class SecurityHeadersMiddleware:
         return response
 
 
+# Where a reader's language choice applies: the reporting pages, their API, and the language
+# switch itself (its refusals). Everything else is the agents' interface, always in French.
+READER_LANGUAGE_PREFIXES = (*REPORTER_PREFIXES, "/i18n/")
+
+
 class ReaderLanguageMiddleware:
-    """French unless the reader chose another language (the language cookie set by Django's
-    `set_language` view). Never guessed from the Accept-Language header: the interface must not
-    switch to half-English because of a browser setting."""
+    """On the public reporting pages, French unless the reader chose another language (the
+    language cookie set by Django's `set_language` view). Never guessed from the
+    Accept-Language header: the interface must not switch to half-English because of a browser
+    setting. The staff interface is French whatever the cookie says: a language chosen on a
+    public page in the same browser must not turn it half-English (or Arabic)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
         self.available = {code for code, _name in settings.LANGUAGES}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        chosen = ""
+        if path_under(request.path_info, READER_LANGUAGE_PREFIXES):
+            chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
         language = chosen if chosen in self.available else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]

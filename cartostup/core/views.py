@@ -26,7 +26,9 @@ from .paging import paginate
 
 def home(request: HttpRequest) -> HttpResponse:
     memberships = access_selectors.membership_list_for_user(actor=request.user)
-    return render(request, "core/home.html", {"memberships": memberships})
+    return render(
+        request, "core/home.html", {"memberships": memberships, "page_title": _("Accueil")}
+    )
 
 
 def _page_number(request: HttpRequest) -> int | None:

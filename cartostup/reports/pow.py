@@ -8,30 +8,75 @@ under a second in a phone's browser; nothing for one honest report, costly for a
 Challenges live in the database so that every worker process sees them; each one is single-use
 (deleted when redeemed, whatever the outcome) and expires. `CARTOSTUP_POW_DIFFICULTY = 0`
 turns the check off (a challenge is still required).
+
+A challenge's value (32 hex digits) is its expiry minute, 48 random bits and a 48-bit HMAC of
+both: a value this server issued whose row is gone while it is not long expired was redeemed,
+so a form sent again (a reload of the receipt page) is recognised as already sent, with nothing
+stored about the redemption (no row, no time, nothing to match with a report). Expired rows are
+kept `SPENT_MEMORY` for the same reason: an expired challenge is not mistaken for a used one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from .models import PowChallenge
 
 NONCE_MAX_LENGTH = 64
+# How long a redeemed challenge is recognised as such (and an expired one kept).
+SPENT_MEMORY = timedelta(hours=24)
+_VALUE_LENGTH = 32
 
 
 class PowError(ValueError):
-    """A refused proof of work; `str(error)` is French, `code` is stable."""
+    """A refused proof of work; `str(error)` is French, `code` is stable; `spent` when the
+    challenge is one this server issued and that was already redeemed."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, *, spent: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.spent = spent
+
+
+def _signature(body: str) -> str:
+    return salted_hmac("cartostup.reports.pow", body).hexdigest()[:12]
+
+
+def _challenge_value(expires_at: datetime) -> str:
+    body = f"{int(expires_at.timestamp()) // 60:08x}{secrets.token_hex(6)}"
+    return body + _signature(body)
+
+
+def _issued_expiry(challenge: str) -> datetime | None:
+    """The expiry written in a value this server issued, or None (not one of ours)."""
+    if len(challenge) != _VALUE_LENGTH:
+        return None
+    body, signature = challenge[:20], challenge[20:]
+    if not constant_time_compare(signature, _signature(body)):
+        return None
+    try:
+        minute = int(body[:8], 16)
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(minute * 60, tz=UTC)
+
+
+def challenge_spent(challenge: str) -> bool:
+    """True if `challenge` was issued here and already redeemed (its row is gone while it is
+    not `SPENT_MEMORY` past its expiry): the form that carried it was already sent."""
+    challenge = (challenge or "").strip()
+    expiry = _issued_expiry(challenge)
+    if expiry is None or expiry <= timezone.now() - SPENT_MEMORY:
+        return False
+    return not PowChallenge.objects.filter(value=challenge).exists()
 
 
 def leading_zero_bits(digest: bytes) -> int:
@@ -59,30 +104,35 @@ def pow_solve(challenge: str, difficulty: int) -> str:
 def challenge_issue() -> PowChallenge:
     """A new challenge at the current difficulty, valid `CARTOSTUP_POW_TTL_SECONDS` (10 min).
 
-    Expired challenges are deleted on the way (indexed; nothing else needs to clean them)."""
+    Challenges expired for `SPENT_MEMORY` are deleted on the way (indexed; nothing else needs
+    to clean them)."""
     now = timezone.now()
+    # Rounded up to the minute: an unused challenge must not keep the exact time it was issued.
+    expires_at = (now + timedelta(seconds=settings.CARTOSTUP_POW_TTL_SECONDS, minutes=1)).replace(
+        second=0, microsecond=0
+    )
     with transaction.atomic():
-        PowChallenge.objects.filter(expires_at__lte=now).delete()
+        PowChallenge.objects.filter(expires_at__lte=now - SPENT_MEMORY).delete()
         return PowChallenge.objects.create(
-            value=secrets.token_hex(16),
+            value=_challenge_value(expires_at),
             difficulty=settings.CARTOSTUP_POW_DIFFICULTY,
-            # Rounded up to the minute: an unused challenge must not keep the exact time it was
-            # issued.
-            expires_at=(
-                now + timedelta(seconds=settings.CARTOSTUP_POW_TTL_SECONDS, minutes=1)
-            ).replace(second=0, microsecond=0),
+            expires_at=expires_at,
         )
 
 
-def challenge_redeem(*, challenge: str, nonce: str) -> None:
-    """Consume the challenge and check the work; `PowError` if refused.
+def challenge_redeem(*, challenge: str, nonce: str) -> PowChallenge:
+    """Consume the challenge and check the work; `PowError` if refused. Returns the consumed
+    challenge (for `challenge_restore`).
 
     The challenge is deleted first (one `DELETE`, so two concurrent requests cannot both
-    redeem it), then checked: a wrong nonce burns it too. The difficulty is the one issued
-    with the challenge."""
+    redeem it), then checked: a wrong nonce burns it too. An expired challenge is left for the
+    cleaning (so that it is never taken for a used one). The difficulty is the one issued with
+    the challenge."""
     challenge = (challenge or "").strip()
     nonce = nonce or ""
     row = PowChallenge.objects.filter(value=challenge).first() if challenge else None
+    if row is not None and row.expires_at <= timezone.now():
+        raise PowError(_("Ce défi a expiré : demandez-en un nouveau."), "pow_expired")
     deleted = 0
     if row is not None:
         deleted, _details = PowChallenge.objects.filter(pk=row.pk).delete()
@@ -93,9 +143,8 @@ def challenge_redeem(*, challenge: str, nonce: str) -> None:
                 "(chaque envoi utilise un nouveau défi)."
             ),
             "pow_unknown",
+            spent=bool(challenge) and challenge_spent(challenge),
         )
-    if row.expires_at <= timezone.now():
-        raise PowError(_("Ce défi a expiré : demandez-en un nouveau."), "pow_expired")
     if len(nonce) > NONCE_MAX_LENGTH or leading_zero_bits(pow_digest(challenge, nonce)) < (
         row.difficulty
     ):
@@ -103,3 +152,12 @@ def challenge_redeem(*, challenge: str, nonce: str) -> None:
             _("La preuve de travail est insuffisante pour ce défi : demandez-en un nouveau."),
             "pow_insufficient",
         )
+    return row
+
+
+def challenge_restore(row: PowChallenge) -> None:
+    """Put back a challenge redeemed for a submission that was then refused (nothing saved),
+    so that sending the form again is not taken for a second sending."""
+    PowChallenge.objects.get_or_create(
+        value=row.value, defaults={"difficulty": row.difficulty, "expires_at": row.expires_at}
+    )

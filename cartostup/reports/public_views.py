@@ -31,6 +31,7 @@ from . import pow, ratelimit, receipts, services
 from .choices import Channel, PublicStatus
 from .commune_search import commune_resolve, commune_search
 from .forms import ReportForm
+from .models import PowChallenge
 
 # The public API's challenge endpoint (issue 3), fetched by the form's script.
 CHALLENGE_URL = "/api/public/v1/challenge"
@@ -135,27 +136,38 @@ def report(request: HttpRequest) -> HttpResponse:
         )
 
     data = request.POST.copy()
+    challenge = data.get("challenge", "")
+    if pow.challenge_spent(challenge):
+        # The same form sent again (the browser offers it when the receipt page is reloaded):
+        # its challenge was redeemed by a saved report. Said without the form, so that nothing
+        # invites a duplicate; known from the challenge alone, never from which report it was.
+        return render(request, "reports/public/already_sent.html", {}, status=409)
     commune_query_error = _commune_from_query(data)
     form = ReportForm(data, request.FILES)
+    # The challenge is consumed only by a form ready to be saved: a used challenge then means
+    # a sent report (a form refused for a missing field can be sent again as it is).
+    ready = not commune_query_error and form.is_valid()
     client = ratelimit.client_key(request)
     blocking: list[SummaryError] = []
     status = 200
+    redeemed: PowChallenge | None = None
     try:
         ratelimit.ensure_allowed(ratelimit.Bucket.SUBMISSION, client)
     except ratelimit.RateLimited as error:
         blocking.append(SummaryError(str(error)))
         status = 429
-    if not blocking:
-        challenge = data.get("challenge", "")
+    if not blocking and (ready or not challenge):
         try:
-            pow.challenge_redeem(challenge=challenge, nonce=data.get("nonce", ""))
+            redeemed = pow.challenge_redeem(challenge=challenge, nonce=data.get("nonce", ""))
         except pow.PowError as error:
             blocking.append(SummaryError(_pow_message(error, challenge)))
-    if not blocking and not commune_query_error and form.is_valid():
+    if not blocking and ready:
         try:
             submitted = services.report_submit_public(data=form.to_input(), channel=Channel.WEB)
         except ValidationError as error:
             form.add_service_error(error)
+            if redeemed is not None:
+                pow.challenge_restore(redeemed)
         else:
             ratelimit.record(ratelimit.Bucket.SUBMISSION, client)
             return render(

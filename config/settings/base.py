@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "cartostup.access.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: fills Django's empty 405 with a page (cartostup/core/errors.py).
+    "cartostup.core.errors.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "dsfr.context_processors.site_config",
                 "cartostup.access.context_processors.actor",
+                "cartostup.access.context_processors.session_timeout",
             ],
         },
     },
@@ -142,6 +145,9 @@ SESSION_COOKIE_AGE = int(os.environ.get("CARTOSTUP_SESSION_SECONDS", str(8 * 360
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Logged out after this long without a request.
 CARTOSTUP_SESSION_IDLE_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_IDLE_SECONDS", "1800"))
+# Staff pages warn this long before the idle logout, with a button to extend the session
+# (at most half the idle limit).
+CARTOSTUP_SESSION_WARNING_SECONDS = int(os.environ.get("CARTOSTUP_SESSION_WARNING_SECONDS", "300"))
 # DSFR now marks optional fields, not required ones ("(facultatif)": cartostup/locale/fr).
 DSFR_MARK_OPTIONAL_FIELDS = True
 # Saved when modified: the idle check marks every staff request, never a reporting page.
@@ -149,6 +155,8 @@ SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# An expired form explained in French, with a link back to it (Django's page is English).
+CSRF_FAILURE_VIEW = "cartostup.core.errors.csrf_failure"
 # A session cookie: no year-long trace of a visit to the reporting pages on a shared phone.
 CSRF_COOKIE_AGE = None
 OTP_TOTP_ISSUER = "Cartostup"

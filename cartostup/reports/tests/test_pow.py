@@ -35,6 +35,23 @@ def test_brute_forced_nonce_is_accepted_once():
         pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
     assert caught.value.code == "pow_unknown"
     assert "déjà servi" in str(caught.value)
+    # Recognised as used from its value alone: nothing was stored about the redemption.
+    assert caught.value.spent and pow.challenge_spent(challenge.value)
+    assert not PowChallenge.objects.filter(value=challenge.value).exists()
+
+
+def test_only_challenges_issued_here_and_redeemed_count_as_spent(monkeypatch):
+    challenge = pow.challenge_issue()
+    assert not pow.challenge_spent(challenge.value)  # not redeemed yet
+    forged = challenge.value[:20] + "0" * 12
+    assert not pow.challenge_spent(forged) and not pow.challenge_spent("0" * 32)
+    assert not pow.challenge_spent("")
+    nonce = pow.pow_solve(challenge.value, challenge.difficulty)
+    pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+    assert pow.challenge_spent(challenge.value)
+    later = timezone.now() + pow.SPENT_MEMORY + timedelta(minutes=15)
+    monkeypatch.setattr(pow.timezone, "now", lambda: later)
+    assert not pow.challenge_spent(challenge.value)
 
 
 @override_settings(CARTOSTUP_POW_DIFFICULTY=16)
@@ -60,8 +77,13 @@ def test_expired_challenge_is_refused_and_cleaned():
     with pytest.raises(pow.PowError) as caught:
         pow.challenge_redeem(challenge=challenge.value, nonce="0")
     assert caught.value.code == "pow_expired"
+    # Kept a while, so that an expired challenge is never taken for a used one.
+    assert PowChallenge.objects.filter(pk=challenge.pk).exists()
+    assert not pow.challenge_spent(challenge.value)
     old = pow.challenge_issue()
-    PowChallenge.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(hours=1))
+    PowChallenge.objects.filter(pk=old.pk).update(
+        expires_at=timezone.now() - pow.SPENT_MEMORY - timedelta(hours=1)
+    )
     pow.challenge_issue()
     assert not PowChallenge.objects.filter(pk=old.pk).exists()
 

@@ -187,8 +187,54 @@ def test_missing_or_reused_proof_of_work_is_refused(client):
     assert client.post(REPORT_URL, data).status_code == 200
     assert Report.objects.count() == 1
     again = client.post(REPORT_URL, data)  # the same challenge a second time
-    assert "L’envoi n’a pas pu être vérifié" in text(again)
+    assert "Ce signalement a déjà été envoyé" in text(again)
     assert Report.objects.count() == 1
+
+
+def test_the_receipt_page_sent_again_says_already_sent_without_a_form(client):
+    """A reload of the receipt page makes the browser send the form again: the report was
+    saved, and the page says so without a form to send a duplicate (user audit, item 5)."""
+    data = form_data(description="Description canari 7Q2X")
+    first = client.post(REPORT_URL, data)
+    assert "cs-receipt" in text(first)
+    challenges_before = PowChallenge.objects.count()
+    again = Client().post(REPORT_URL, data)  # another client: nothing but the form is used
+    body = text(again)
+    assert again.status_code == 409
+    assert '<h1 class="fr-alert__title">Ce signalement a déjà été envoyé</h1>' in body
+    assert "Ne l’envoyez pas de nouveau" in body
+    assert "<form" not in body.split('id="content"')[1].split("</main>")[0]
+    assert "canari 7Q2X" not in body and "Envoyez de nouveau" not in body
+    assert "no-store" in again["Cache-Control"]
+    assert Report.objects.count() == 1
+    # Nothing was written to recognise it.
+    assert PowChallenge.objects.count() == challenges_before
+
+
+def test_a_refused_form_sent_again_is_not_taken_for_a_sent_one(client):
+    """A form refused for a missing answer did not consume its challenge: sent again as it is,
+    it gets the same errors, then goes through once corrected."""
+    data = form_data(activities=[])
+    refused = client.post(REPORT_URL, data)
+    assert "Choisissez au moins une activité" in text(refused) or "au moins" in text(refused)
+    again = client.post(REPORT_URL, data)
+    assert "déjà été envoyé" not in text(again)
+    corrected = client.post(REPORT_URL, {**data, "activities": ["selling"]})
+    assert "cs-receipt" in text(corrected)
+    assert Report.objects.count() == 1
+
+
+def test_a_report_refused_by_the_service_gives_back_its_challenge(client, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    def refuse(**kwargs):
+        raise ValidationError("Aucune organisation ne couvre ce département.")
+
+    monkeypatch.setattr(services, "report_submit_public", refuse)
+    data = form_data()
+    client.post(REPORT_URL, data)
+    assert PowChallenge.objects.filter(value=data["challenge"]).exists()
+    assert "déjà été envoyé" not in text(client.post(REPORT_URL, data))
 
 
 def test_without_javascript_at_difficulty_zero(client, settings):
@@ -421,12 +467,15 @@ PUBLIC_TEMPLATES = [
     "base.html",
     "400.html",
     "403.html",
+    "403_csrf.html",
     "404.html",
+    "405.html",
     "413.html",
     "reports/public/_language.html",
     "reports/public/_error_summary.html",
     "reports/public/report_form.html",
     "reports/public/receipt.html",
+    "reports/public/already_sent.html",
     "reports/public/followup.html",
     "reports/public/prevention.html",
 ]

@@ -1,0 +1,148 @@
+"""Error pages a user meets in ordinary use (user audit): a button's address opened as a page
+(405), and where they send the reader back to (core.navigation)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from cartostup.core.navigation import answers_get, form_page, parent_page
+from cartostup.dealpoints.tests.factories import dealpoint
+from cartostup.reports.tests.factories import submit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_record_page_of_an_action_address():
+    assert parent_page("/signalements/103/accepter/") == "/signalements/103/"
+    assert parent_page("/points-de-deal/16/detacher/7/") == "/points-de-deal/16/"
+    assert parent_page("/rapprochements/propositions/5/creer/") == "/rapprochements/"
+    assert parent_page("/comptes/deconnexion/") is None
+    assert answers_get("/comptes/deconnexion/") is False
+    assert answers_get("/signaler/") is True
+    assert answers_get("/signalements/103/accepter/") is None  # checks the method itself
+    assert form_page("/signaler/", home="/") == "/signaler/"
+    assert form_page("/signalements/103/accepter/", home="/") == "/signalements/103/"
+    assert form_page("/comptes/deconnexion/", home="/") == "/"
+    assert form_page("/signalements/appel/", home="/") == "/signalements/appel/"
+    assert form_page("/nulle-part/", home="/") == "/"
+
+
+def test_logout_opened_as_a_page_offers_the_logout_button(client_for):
+    client = client_for("cross13_analyst")
+    response = client.get(reverse("accounts:logout"))
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    body = response.content.decode()
+    assert '<html lang="fr" dir="ltr"' in body
+    assert "<title>Se déconnecter – Cartostup</title>" in body
+    assert f'<form method="post" action="{reverse("accounts:logout")}">' in body
+    assert 'name="csrfmiddlewaretoken"' in body
+    assert response["X-Frame-Options"] == "DENY"
+    assert "Content-Security-Policy" in response
+    # The button works, and the session was not ended by the GET.
+    assert client.get("/").status_code == 200
+    assert client.post(reverse("accounts:logout")).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_logout_opened_as_a_page_without_a_session():
+    response = Client().get(reverse("accounts:logout"))
+    assert response.status_code == 405
+    body = response.content.decode()
+    assert "Adresse d'un bouton, pas d'une page" in body
+    assert "Se déconnecter</button>" not in body
+
+
+def test_a_triage_action_opened_as_a_page_links_to_the_report(client_for):
+    report = submit().report
+    url = reverse("reports:report_accept", args=[report.pk])
+    response = client_for("cross13_analyst").get(url)
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    body = response.content.decode()
+    assert "<h1>Adresse d'un bouton, pas d'une page</h1>" in body
+    assert "Rien n'a été fait." in body
+    detail = reverse("reports:report_detail", args=[report.pk])
+    assert f'<a class="fr-btn" href="{detail}">Aller à la page concernée</a>' in body
+
+
+def test_a_deal_point_action_opened_as_a_page_links_to_the_point(client_for):
+    point = dealpoint(actor=None)
+    response = client_for("cross13_analyst").get(reverse("dealpoints:status", args=[point.pk]))
+    assert response.status_code == 405
+    detail = reverse("dealpoints:detail", args=[point.pk])
+    assert f'href="{detail}">Aller à la page concernée</a>' in response.content.decode()
+
+
+def test_the_api_keeps_its_json_405():
+    response = Client().get("/api/public/v1/reports")
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
+    assert "Adresse d'un bouton" not in response.content.decode()
+
+
+def test_a_405_under_the_public_pages_speaks_the_readers_language():
+    client = Client()
+    client.cookies["django_language"] = "ar"
+    response = client.post("/signaler/communes")
+    assert response.status_code == 405
+    body = response.content.decode()
+    assert '<html lang="ar" dir="rtl"' in body
+    assert "عنوان زرّ وليس عنوان صفحة" in body
+    assert 'href="/signaler/"' in body
+
+
+# --- an expired form (CSRF) -----------------------------------------------------------------
+
+
+def _csrf_client(language: str = "") -> Client:
+    client = Client(enforce_csrf_checks=True)
+    if language:
+        client.cookies["django_language"] = language
+    return client
+
+
+def test_an_expired_public_report_form_says_nothing_was_sent():
+    from cartostup.reports.models import Report
+
+    response = _csrf_client().post("/signaler/", {"description": "Vente au pied de l'immeuble"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert '<html lang="fr" dir="ltr"' in body
+    assert "<title>Formulaire expiré – Cartostup</title>" in body
+    assert "Rien n'a été envoyé." in body and "remplir le formulaire de nouveau" in body
+    assert '<a class="fr-btn" href="/signaler/">Revenir au formulaire</a>' in body
+    assert "DEBUG" not in body and "Forbidden" not in body
+    assert "no-store" in response["Cache-Control"]
+    assert not Report.objects.exists()
+
+
+def test_an_expired_follow_up_form_in_arabic_links_to_the_follow_up():
+    response = _csrf_client("ar").post("/suivi/reponse/", {"receipt": "x", "text": "y"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert '<html lang="ar" dir="rtl"' in body
+    assert "لم يُرسَل أي شيء." in body
+    assert 'href="/suivi/"' in body
+
+
+def test_an_expired_staff_form_links_to_the_record(persona):
+    from cartostup.reports.choices import Status
+    from conftest import login_verified
+
+    report = submit().report
+    client = login_verified(_csrf_client(), persona("cross13_analyst"))
+    response = client.post(reverse("reports:report_accept", args=[report.pk]), {"note": ""})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert '<html lang="fr" dir="ltr"' in body and "Rien n'a été enregistré." in body
+    detail = reverse("reports:report_detail", args=[report.pk])
+    assert f'<a class="fr-btn" href="{detail}">Revenir au formulaire</a>' in body
+    report.refresh_from_db()
+    assert report.status == Status.NEW
+    # A staff form posting to its own page links back to that page.
+    response = client.post(reverse("accounts:password_change"), {})
+    href = reverse("accounts:password_change")
+    assert f'<a class="fr-btn" href="{href}">Revenir au formulaire</a>' in response.content.decode()

@@ -1,0 +1,96 @@
+"""The warning before the idle logout (RGAA 13.1, WCAG 2.2.1), in a real browser, against a
+second server on the same database with a 14-second idle limit and a 7-second warning."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.server import ROOT, ServedApp, _free_port
+from tests.browser.test_foundation import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+IDLE = 14
+WARNING = 7
+
+
+@pytest.fixture(scope="module")
+def short_session_app(served_app, tmp_path_factory) -> Iterator[ServedApp]:
+    port = _free_port()
+    env = {
+        **served_app.env,
+        "CARTOSTUP_SESSION_IDLE_SECONDS": str(IDLE),
+        "CARTOSTUP_SESSION_WARNING_SECONDS": str(WARNING),
+    }
+    app = ServedApp(f"http://127.0.0.1:{port}", env)
+    # The same users and devices: a TOTP code is never given twice.
+    app._last_step = served_app._last_step
+    log = (tmp_path_factory.mktemp("short") / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield app
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+def test_the_session_warning_extends_then_says_it_expired(page, short_session_app):
+    app = short_session_app
+    log_in(page, app, "antenna13_analyst", reuse=False)
+    logged_in_at = time.monotonic()
+    dialog = page.get_by_role("dialog", name="Votre session va expirer")
+    dialog.wait_for(state="visible", timeout=(IDLE - WARNING + 5) * 1000)
+    assert time.monotonic() - logged_in_at >= IDLE - WARNING - 2
+    status = page.locator("#session-timeout-status")
+    assert "votre session sera fermée dans moins d’une minute" in dialog.inner_text()
+    deadline = time.monotonic() + 5
+    while "sera fermée" not in status.inner_text() and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert "sera fermée" in status.inner_text()
+    # The button is focused: Enter extends the session.
+    extend = page.get_by_role("button", name="Prolonger la session")
+    assert extend.evaluate("element => element === document.activeElement")
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="hidden", timeout=5000)
+    extended_at = time.monotonic()
+    deadline = time.monotonic() + 5
+    while status.inner_text() != "Votre session est prolongée." and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert status.inner_text() == "Votre session est prolongée."
+
+    # Past the idle limit counted from the login, within it counted from the extension: the
+    # server kept the session.
+    page.wait_for_timeout(max(0, (logged_in_at + IDLE + 2 - time.monotonic()) * 1000))
+    assert time.monotonic() - extended_at < IDLE - 3
+    page.reload()
+    assert page.url == f"{app.url}/"
+
+    # Left alone: the warning, then the page says the session expired and offers the login.
+    expired = page.get_by_role("dialog", name="Votre session a expiré")
+    expired.wait_for(state="visible", timeout=(IDLE + 5) * 1000)
+    relogin = page.get_by_role("link", name="Se reconnecter")
+    assert relogin.is_visible()
+    relogin.click()
+    page.wait_for_url(f"{app.url}/comptes/connexion/**")
+    assert "Votre session a expiré. Veuillez vous reconnecter." in page.content()
+    assert page.console_errors == []
