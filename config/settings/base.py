@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "widget_tweaks",
     "dsfr",
@@ -192,7 +193,7 @@ REST_FRAMEWORK = {
     ],
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Cartostup API",
+    "TITLE": "API Cartostup",
     "DESCRIPTION": "API de la plateforme nationale Cartostup.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
