@@ -175,7 +175,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cartostup.access.api.SessionAuthentication"],
     # JSON only: the browsable API's pages are in English and need a serializer on every view
     # (a browser opening an endpoint receives the JSON; the schema is at /api/schema/).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
