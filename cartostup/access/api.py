@@ -1,11 +1,14 @@
 """REST framework glue of the access app: the permission (the policy decides: a logged-in user
-whose second factor is verified, holding a role that uses the workspace) and the session
-authentication, whose CSRF refusals are said in French with their own code."""
+whose second factor is verified, or a personal API token, holding a role that uses the
+workspace), the token authentication, and the session authentication, whose CSRF refusals are
+said in French with their own code."""
 
 from typing import Any
 
 from django.conf import settings
 from django.middleware import csrf
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -13,7 +16,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from . import policy
+from . import account_services, policy
 
 CSRF_HEADER = "X-CSRFToken"
 
@@ -87,4 +90,77 @@ class SessionScheme(OpenApiAuthenticationExtension):
                 "écriture porte l'en-tête %(header)s avec la valeur du cookie « %(cookie)s »."
             )
             % {"header": CSRF_HEADER, "cookie": settings.CSRF_COOKIE_NAME},
+        }
+
+
+class TokenInvalid(exceptions.AuthenticationFailed):
+    default_code = "token_invalid"
+
+
+TOKEN_KEYWORDS = (b"bearer", b"token")
+TOKEN_REALM = 'Bearer realm="Cartostup"'
+
+
+def _token_refusal_message(check: account_services.TokenCheck) -> str:
+    refusal = check.refusal
+    if refusal == account_services.TokenRefusal.EXPIRED and check.token is not None:
+        expired = timezone.localtime(check.token.expires_at)
+        return _(
+            "Ce jeton d'accès a expiré le %(date)s : créez-en un autre sur la page « Jetons "
+            "d'accès à l'API » de votre compte."
+        ) % {"date": date_format(expired, "d/m/Y")}
+    if refusal == account_services.TokenRefusal.REVOKED:
+        return _("Ce jeton d'accès a été révoqué.")
+    if refusal == account_services.TokenRefusal.ACCOUNT:
+        return _(
+            "Le compte de ce jeton d'accès ne peut plus utiliser l'API (compte désactivé, mot "
+            "de passe à changer ou rôle retiré)."
+        )
+    return _("Jeton d'accès inconnu ou invalide.")
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>` (or `Token <token>`): a personal API token, which acts
+    exactly as its user through the same policy. No CSRF check: the browser never sends this
+    header by itself. A bad, expired or revoked token is a 401 (French detail, code
+    `token_invalid`) with `WWW-Authenticate`; without the header the session is tried."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() not in TOKEN_KEYWORDS:
+            return None
+        if len(header) != 2:
+            raise TokenInvalid(
+                _("En-tête Authorization invalide : « Bearer <jeton> » attendu."),
+                code="token_invalid",
+            )
+        try:
+            value = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise TokenInvalid(
+                _("Jeton d'accès inconnu ou invalide."), code="token_invalid"
+            ) from None
+        check = account_services.api_token_check(value=value)
+        if check.refusal is not None or check.token is None:
+            raise TokenInvalid(_token_refusal_message(check), code="token_invalid")
+        return account_services.api_token_acting_user(check.token), check.token
+
+    def authenticate_header(self, request: Request) -> str:
+        return TOKEN_REALM
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    target_class = TokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": _(
+                "Jeton d'accès personnel (page « Jetons d'accès à l'API » du compte), envoyé "
+                "dans l'en-tête « Authorization: Bearer <jeton> ». Il agit exactement comme son "
+                "titulaire ; aucun en-tête CSRF n'est demandé. Un jeton inconnu, expiré ou "
+                "révoqué reçoit 401 (code token_invalid)."
+            ),
         }

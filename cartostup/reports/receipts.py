@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
 from functools import cache
 
@@ -21,6 +20,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from cartostup.core.shown_once import secret_join, secret_split
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 LENGTH = 24
@@ -116,26 +117,15 @@ def secret_verify(stored_hash: str | None, secret: str) -> bool:
 
 
 def receipt_split(receipt: str) -> tuple[str, str]:
-    """Two shares of a receipt (a one-time pad): `masked` XOR `pad` gives it back, either alone
-    says nothing of it. Kept apart (the staff session in the database, a cookie in the
-    operator's browser), they carry the receipt across a redirect without the receipt being
-    written anywhere: not in the database (nor its backups), a URL or a log."""
-    data = receipt.encode("ascii")
-    pad = secrets.token_bytes(len(data))
-    masked = bytes(a ^ b for a, b in zip(data, pad, strict=True))
-    return urlsafe_b64encode(masked).decode("ascii"), urlsafe_b64encode(pad).decode("ascii")
+    """Two shares of a receipt (`core.shown_once.secret_split`: a one-time pad), kept apart
+    (the staff session in the database, a cookie in the operator's browser), so that the
+    receipt crosses a redirect without being written anywhere: not in the database (nor its
+    backups), a URL or a log."""
+    return secret_split(receipt)
 
 
 def receipt_join(masked: object, pad: object) -> str | None:
     """The receipt the two shares of `receipt_split` give, or None (a share missing, altered,
     or of another receipt)."""
-    if not isinstance(masked, str) or not isinstance(pad, str):
-        return None
-    try:
-        data = bytes(
-            a ^ b for a, b in zip(urlsafe_b64decode(masked), urlsafe_b64decode(pad), strict=True)
-        )
-        receipt = data.decode("ascii")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return receipt if receipt_key_of(receipt) is not None else None
+    receipt = secret_join(masked, pad)
+    return receipt if receipt is not None and receipt_key_of(receipt) is not None else None

@@ -175,7 +175,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["cartostup.access.api.SessionAuthentication"],
+    # A personal API token first (`Authorization: Bearer`), else the session. The token's class
+    # comes first so that a call without credentials is a 401 with WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cartostup.access.api.TokenAuthentication",
+        "cartostup.access.api.SessionAuthentication",
+    ],
     # JSON only: the browsable API's pages are in English and need a serializer on every view
     # (a browser opening an endpoint receives the JSON; the schema is at /api/schema/).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -315,6 +320,12 @@ CARTOSTUP_MATCH_PROPOSE_SCORE = float(os.environ.get("CARTOSTUP_MATCH_PROPOSE_SC
 CARTOSTUP_RESURGENCE_RADIUS_M = float(os.environ.get("CARTOSTUP_RESURGENCE_RADIUS_M", "150"))
 CARTOSTUP_MOVE_RADIUS_M = float(os.environ.get("CARTOSTUP_MOVE_RADIUS_M", "600"))
 CARTOSTUP_RESURGENCE_DAYS = int(os.environ.get("CARTOSTUP_RESURGENCE_DAYS", "365"))
+
+# Personal API tokens: HMAC key of their secrets (empty: derived from SECRET_KEY; changing
+# either invalidates every token), default and longest validity in days.
+CARTOSTUP_API_TOKEN_KEY = os.environ.get("CARTOSTUP_API_TOKEN_KEY", "")
+CARTOSTUP_API_TOKEN_DEFAULT_DAYS = int(os.environ.get("CARTOSTUP_API_TOKEN_DEFAULT_DAYS", "90"))
+CARTOSTUP_API_TOKEN_MAX_DAYS = int(os.environ.get("CARTOSTUP_API_TOKEN_MAX_DAYS", "365"))
 
 # Database sessions that ignore a malformed cookie (see cartostup/core/sessions.py).
 SESSION_ENGINE = "cartostup.core.sessions"

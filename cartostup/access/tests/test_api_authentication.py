@@ -71,9 +71,12 @@ def test_the_schema_documents_the_csrf_header_for_sessions(client):
     assert "X-CSRFToken" in schemes["cookieAuth"]["description"]
 
 
-def test_an_anonymous_call_is_told_in_french(client):
+def test_an_anonymous_call_is_told_in_french_with_how_to_authenticate(client):
+    # 401 with WWW-Authenticate since personal API tokens exist (403 before: the session
+    # authentication has no challenge to offer).
     response = client.get("/api/v1/dealpoints/")
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="Cartostup"'
     assert response.json() == {
         "detail": "Informations d'authentification non fournies.",
         "code": "not_authenticated",
