@@ -1,6 +1,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from cartostup.core import docs_views
+
 urlpatterns = [
     path("", include("cartostup.core.urls")),
     path("", include("cartostup.reports.urls_public")),
@@ -17,6 +19,7 @@ urlpatterns = [
         include("cartostup.reports.urls_api", namespace="reports-public-api"),
     ),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", docs_views.api_docs, name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
@@ -82,3 +83,27 @@ class PasswordChangeForm(forms.Form):
                 except forms.ValidationError as error:
                     self.add_error("new_password1", error)
         return cleaned
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Nom du jeton"),
+        max_length=100,
+        help_text=_(
+            "Pour le reconnaître : le système qui l'utilise (ex. : « Logiciel du CROSS »)."
+        ),
+    )
+    days = forms.IntegerField(
+        label=_("Durée de validité (jours)"),
+        min_value=1,
+        help_text=_("90 jours par défaut, un an au plus."),
+        error_messages={"invalid": _("Indiquez un nombre de jours.")},
+    )
+
+    def __init__(self, *args: object, max_days: int, default_days: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        days = self.fields["days"]
+        days.initial = min(default_days, max_days)
+        days.max_value = max_days  # type: ignore[attr-defined]
+        days.validators.append(MaxValueValidator(max_days))
+        days.widget.attrs.update({"min": "1", "max": str(max_days)})

@@ -1,5 +1,5 @@
-"""Writes on accounts: password check with lockout, TOTP second factor, logout, password change
-and the demo credentials.
+"""Writes on accounts: password check with lockout, TOTP second factor, logout, password change,
+personal API tokens and the demo credentials.
 
 Every function is keyword-only, runs in one transaction and records its audit event inside it.
 Nothing here stores or logs an IP address, a user agent or the username typed by a stranger.
@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from base64 import b32encode
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -23,7 +25,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 
-from .models import User
+from . import policy, tokens
+from .models import ApiToken, User
 
 # Shared by every demo account; usable only when the demo is switched on (see `demo_mode_enabled`).
 DEMO_PASSWORD = "Cartostup-demo-2026"
@@ -232,6 +235,126 @@ def password_change(*, user: User, new_password: str) -> None:
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
     audit_record(actor=user, action=AuditAction.PASSWORD_CHANGE, target=user)
+
+
+# --- personal API tokens ------------------------------------------------------------------------
+
+# A token's use refreshes its « dernière utilisation » at most this often (not one write per
+# request).
+TOKEN_USE_RECORD_SECONDS = 60
+
+
+def api_token_max_days() -> int:
+    return int(getattr(settings, "CARTOSTUP_API_TOKEN_MAX_DAYS", 365))
+
+
+@dataclass(frozen=True)
+class CreatedApiToken:
+    token: ApiToken
+    # The whole token (`cst_<prefix>_<secret>`), to show once: it is stored nowhere.
+    value: str
+
+
+@transaction.atomic
+def api_token_create(*, actor: User, name: str, days: int) -> CreatedApiToken:
+    """A new personal API token of the actor, valid `days` days (1 to
+    `CARTOSTUP_API_TOKEN_MAX_DAYS`). Only the keyed hash of its secret is stored; the value is
+    returned once. A token never makes another (the page needs a session verified by the
+    second factor)."""
+    policy.require(actor, policy.Capability.USE_API_TOKENS)
+    if getattr(actor, policy.API_TOKEN_ATTRIBUTE, None) is not None:
+        raise ValidationError(_("Un jeton d'accès ne crée pas d'autre jeton."))
+    maximum = api_token_max_days()
+    if not 1 <= days <= maximum:
+        raise ValidationError(
+            {"days": _("La durée de validité va de 1 à %(max)s jours.") % {"max": maximum}}
+        )
+    value, prefix, secret = tokens.token_generate()
+    token = ApiToken(
+        user=actor,
+        name=name.strip(),
+        prefix=prefix,
+        digest=tokens.token_digest(secret),
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    token.full_clean()
+    token.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        target=token,
+        details={"api_token": token.pk, "prefix": prefix, "days": days},
+    )
+    return CreatedApiToken(token=token, value=value)
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token: ApiToken) -> bool:
+    """Revoke a token the policy let the actor change (its own; an administrator, any user's).
+    False if it was already revoked (nothing written)."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = timezone.now()
+    token.revoked_by = actor
+    token.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=token,
+        details={"api_token": token.pk, "prefix": token.prefix, "revoked": True},
+    )
+    return True
+
+
+class TokenRefusal(StrEnum):
+    UNKNOWN = "unknown"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    # The account may no longer act through a token (`policy.api_token_may_act`).
+    ACCOUNT = "account"
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    token: ApiToken | None
+    refusal: TokenRefusal | None = None
+
+
+def api_token_check(*, value: str) -> TokenCheck:
+    """The token a client sent, with its user, if it is valid; otherwise why not. Its state
+    (revoked, expired) is told only once its secret matched. Records when it was last used
+    (at most once a minute)."""
+    parsed = tokens.token_parse(value)
+    token = (
+        ApiToken.objects.select_related("user").filter(prefix=parsed.prefix).first()
+        if parsed is not None
+        else None
+    )
+    if token is None or parsed is None or not tokens.token_matches(token.digest, parsed.secret):
+        if parsed is not None and token is None:
+            tokens.token_digest(parsed.secret)  # same work whether the prefix exists or not
+        return TokenCheck(None, TokenRefusal.UNKNOWN)
+    now = timezone.now()
+    if token.revoked_at is not None:
+        return TokenCheck(None, TokenRefusal.REVOKED)
+    if token.expires_at <= now:
+        return TokenCheck(token, TokenRefusal.EXPIRED)
+    if not policy.api_token_may_act(token.user):
+        return TokenCheck(None, TokenRefusal.ACCOUNT)
+    stale = now - timedelta(seconds=TOKEN_USE_RECORD_SECONDS)
+    if token.last_used_at is None or token.last_used_at < stale:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return TokenCheck(token)
+
+
+def api_token_acting_user(token: ApiToken) -> Any:
+    """The token's user, marked as acting through it (`policy.API_TOKEN_ATTRIBUTE`): the policy
+    treats it as verified while the token may act, and its audit events name the token."""
+    user = token.user
+    setattr(user, policy.API_TOKEN_ATTRIBUTE, token.pk)
+    return user
 
 
 # --- demo ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Account pages: login, second factor (enrolment and verification), logout, password change."""
+"""Account pages: login, second factor (enrolment and verification), logout, password change,
+personal API tokens."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -26,11 +28,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from cartostup.core.navigation import answers_get, form_page
+from cartostup.core.shown_once import ShownOnce
 
 from . import account_services as services
-from .account_forms import CodeForm, LoginForm, PasswordChangeForm
+from . import policy, selectors, tokens
+from .account_forms import ApiTokenForm, CodeForm, LoginForm, PasswordChangeForm
 from .middleware import SESSION_EXPIRED_KEY, guaranteed_idle_seconds, user_is_verified
-from .models import User
+from .models import ApiToken, User
 
 View = Callable[..., HttpResponse]
 
@@ -217,3 +221,116 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
         "accounts/password_change.html",
         {"form": form, "page_title": _("Changer de mot de passe")},
     )
+
+
+# --- personal API tokens -------------------------------------------------------------------------
+
+# A new token crosses the redirect after its creation in two shares (`core.shown_once`): one in
+# the session, one in a short-lived cookie of the page that shows it; never in a URL or a log.
+API_TOKEN_SHOWN_ONCE = ShownOnce(
+    session_key="accounts.api_token",
+    cookie="cartostup_api_token",
+    page="accounts:api_token_created",
+    valid=lambda value: tokens.token_parse(value) is not None,
+)
+
+
+def _token_page_refused(request: HttpRequest) -> HttpResponse | None:
+    """The account page of API tokens is for a verified user with their own password who holds
+    a role that uses API tokens (the policy); others get the password page or 404."""
+    if getattr(request.user, "must_change_password", False):
+        return redirect(_with_next("accounts:password_change", request.get_full_path()))
+    policy.require(request.user, policy.Capability.USE_API_TOKENS)
+    return None
+
+
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@verified_required
+def api_tokens_view(request: HttpRequest) -> HttpResponse:
+    """« Jetons d'accès à l'API »: the user's tokens, a form to create one (shown once, on the
+    next page), a button to revoke each."""
+    refused = _token_page_refused(request)
+    if refused is not None:
+        return refused
+    user: User = request.user  # type: ignore[assignment]
+    form = ApiTokenForm(
+        request.POST or None,
+        max_days=services.api_token_max_days(),
+        default_days=int(getattr(settings, "CARTOSTUP_API_TOKEN_DEFAULT_DAYS", 90)),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.api_token_create(
+                actor=user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+            )
+        except ValidationError as error:
+            by_field = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+            for field, errors in by_field.items():
+                form.add_error(field if field in form.fields else None, ValidationError(errors))
+        else:
+            return API_TOKEN_SHOWN_ONCE.hand_over(
+                request, redirect("accounts:api_token_created"), created.value
+            )
+    return render(
+        request,
+        "accounts/api_tokens.html",
+        {
+            "page_title": _("Jetons d'accès à l'API"),
+            "form": form,
+            "api_tokens": selectors.api_token_list_own(actor=user),
+            "now": timezone.now(),
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+@verified_required
+def api_token_created_view(request: HttpRequest) -> HttpResponse:
+    """The token just created, shown once: both shares are forgotten as the page is made, so
+    reloading it (or coming back) does not show it again."""
+    refused = _token_page_refused(request)
+    if refused is not None:
+        return refused
+    value = API_TOKEN_SHOWN_ONCE.take(request)
+    parsed = tokens.token_parse(value) if value is not None else None
+    token = (
+        selectors.api_token_list_own(actor=request.user).filter(prefix=parsed.prefix).first()
+        if parsed is not None
+        else None
+    )
+    if token is None or value is None:
+        messages.info(
+            request,
+            _(
+                "Un jeton d'accès n'est affiché qu'une fois, à sa création : il ne peut plus "
+                "être montré. Révoquez-le s'il est perdu et créez-en un autre."
+            ),
+        )
+        response: HttpResponse = redirect("accounts:api_tokens")
+    else:
+        response = render(
+            request,
+            "accounts/api_token_created.html",
+            {"page_title": _("Nouveau jeton d'accès"), "api_token": token, "value": value},
+        )
+    return API_TOKEN_SHOWN_ONCE.forget(response)
+
+
+@require_POST
+@csrf_protect
+@verified_required
+def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke one of the user's tokens (the policy: their own; 404 otherwise)."""
+    refused = _token_page_refused(request)
+    if refused is not None:
+        return refused
+    token = policy.access_object(ApiToken, actor=request.user, pk=pk, action=policy.Action.CHANGE)
+    if services.api_token_revoke(actor=request.user, token=token):  # type: ignore[arg-type]
+        messages.success(
+            request,
+            _("Le jeton « %(name)s » est révoqué : il ne marche plus.") % {"name": token.name},
+        )
+    return redirect("accounts:api_tokens")

@@ -168,3 +168,29 @@ class Building(ProtectedRecord):
 
     def __str__(self) -> str:
         return f"{self.name} – {self.address}"
+
+
+class ApiToken(models.Model):
+    """A personal API token: acts exactly as its user, through the same policy, until it
+    expires or is revoked. Only a keyed hash of its secret is stored (`tokens.py`); its prefix
+    is the public part that finds it (shown on the account page, written in the audit)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("nom"), max_length=100)
+    prefix = models.CharField(_("préfixe"), max_length=16, unique=True)
+    digest = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expire le"))
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(_("dernière utilisation"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("jeton d'accès à l'API")
+        verbose_name_plural = _("jetons d'accès à l'API")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"

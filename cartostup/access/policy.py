@@ -20,10 +20,11 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from cartostup.core.audit import VIA_API_TOKEN
 from cartostup.territories.models import Antenna, Commune, Departement, PriorityNeighbourhood
 
 from .choices import LAW_ENFORCEMENT_KINDS, Distribution, Marking, OrganisationKind, Role
-from .models import Organisation, ProtectedRecord, SharingGroup, User
+from .models import ApiToken, Organisation, ProtectedRecord, SharingGroup, User
 
 M = TypeVar("M", bound=models.Model)
 
@@ -52,6 +53,9 @@ class Capability(StrEnum):
     VIEW_MAP = "view_map"
     EDIT_DEALPOINTS = "edit_dealpoints"
     RECORD_OPERATIONS = "record_operations"
+    # Personal API tokens (« Jetons d'accès à l'API »): a partner system acts as the user,
+    # through this same policy. The roles that read or write records through the API.
+    USE_API_TOKENS = "use_api_tokens"
 
 
 # Kinds that receive records distributed to "the CROSS of the département".
@@ -63,6 +67,7 @@ _STAFF_WITH_MAP = {
     Capability.USE_WORKSPACE,
     Capability.VIEW_TERRITORIES,
     Capability.VIEW_MAP,
+    Capability.USE_API_TOKENS,
 }
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
@@ -190,13 +195,33 @@ def can(actor: Any, capability: Capability) -> bool:
     return capability in actor_context(actor).capabilities
 
 
+# Set by the API's token authentication on the user it returns (`access.api`): the request
+# came with that token (its id), not with a session; the audit trail records it too.
+API_TOKEN_ATTRIBUTE = VIA_API_TOKEN
+
+
 def is_verified_member(actor: Any) -> bool:
     """Logged in, second factor verified, own password chosen, and holding a role in an active
-    organisation."""
+    organisation. A request authenticated by a personal API token counts as verified while
+    `api_token_may_act` holds: the token was created in a session verified by the second
+    factor, and it is itself the credential."""
     if actor is None or not actor.is_authenticated or getattr(actor, "must_change_password", False):
         return False
+    if getattr(actor, API_TOKEN_ATTRIBUTE, None) is not None:
+        return api_token_may_act(actor) and can(actor, Capability.USE_WORKSPACE)
     verified = getattr(actor, "is_verified", None)
     return bool(verified and verified()) and can(actor, Capability.USE_WORKSPACE)
+
+
+def api_token_may_act(user: Any) -> bool:
+    """Whether a token of this user still acts for them: an active account, its own password
+    chosen (not one an administrator just reset), and still a role that uses API tokens. A
+    deactivated account, a suspended organisation or a lost role stops every token at once."""
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    if getattr(user, "must_change_password", False):
+        return False
+    return can(user, Capability.USE_API_TOKENS)
 
 
 def organisations_for_capability(actor: Any, capability: Capability) -> QuerySet[Organisation]:
@@ -595,6 +620,17 @@ def _sharing_group_q(context: ActorContext, action: Action) -> Q:
     return Q(owner_organisation__in=context.organisation_ids)
 
 
+def _api_token_q(context: ActorContext, action: Action) -> Q:
+    """Everyone sees and revokes their own tokens; an administrator (who manages every user)
+    sees and revokes the tokens of the users it manages. Nobody changes another's token
+    otherwise."""
+    if context.user_id is None:
+        return Q(pk__in=[])
+    if Capability.MANAGE_USERS in context.capabilities:
+        return Q()
+    return Q(user_id=context.user_id)
+
+
 def _audit_event_q(context: ActorContext, action: Action) -> Q:
     if action == Action.VIEW and Capability.BROWSE_AUDIT in context.capabilities:
         return Q()
@@ -609,6 +645,7 @@ _MODEL_RULES = {
     PriorityNeighbourhood: _in_visible_departement_q,
     SharingGroup: _sharing_group_q,
     Antenna: _antenna_q,
+    ApiToken: _api_token_q,
 }
 
 

@@ -17,7 +17,7 @@ from cartostup.territories.models import Antenna, Departement
 
 from . import policy
 from .filters import OrganisationFilterSet, UserFilterSet
-from .models import Building, Membership, Organisation, SharingGroup, User
+from .models import ApiToken, Building, Membership, Organisation, SharingGroup, User
 
 
 def membership_list_for_user(*, actor: Any) -> QuerySet[Membership]:
@@ -226,3 +226,10 @@ def access_building(*, actor: Any, pk: Any) -> Building:
         organisation=building.owner_organisation,
     )
     return building
+
+
+def api_token_list_own(*, actor: Any) -> QuerySet[ApiToken]:
+    """The actor's own API tokens, newest first (the page of their account)."""
+    return policy.restrict(ApiToken.objects.filter(user_id=actor.pk), actor=actor).order_by(
+        "-created_at", "-pk"
+    )

@@ -163,13 +163,36 @@ class StrictCharField(serializers.CharField):
 
 class AutoSchema(openapi.AutoSchema):
     """The OpenAPI schema says what `InputSerializer` does: a body with a field it does not
-    write is invalid (`additionalProperties: false`), so clients and fuzzers know it."""
+    write is invalid (`additionalProperties: false`), so clients and fuzzers know it. And every
+    operation of a view that authenticates with a challenge (the API token's
+    `WWW-Authenticate: Bearer`) documents its 401: no credentials, or a bad token."""
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
         if isinstance(force_instance(serializer), InputSerializer):
             schema["additionalProperties"] = False
         return schema
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        challenged = any(
+            authenticator.authenticate_header(None)  # type: ignore[arg-type]
+            for authenticator in self.view.get_authenticators()
+        )
+        if challenged and "401" not in responses:
+            unauthenticated = openapi.OpenApiResponse(
+                ErrorSerializer,
+                description=_(
+                    "Non authentifié (ni session ni jeton), ou jeton d'accès inconnu, expiré ou "
+                    "révoqué (code token_invalid)."
+                ),
+            )
+            response = self._get_response_for_code(unauthenticated, "401", direction=direction)
+            response["headers"] = {
+                "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}
+            }
+            responses["401"] = response
+        return responses
 
 
 class CartostupAPIView(APIView):

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from cartostup.access.models import Organisation, User
 
 GENESIS_HASH = "0" * 64
+# The attribute the API's token authentication sets on the user it returns (the token's id):
+# every event of such a request says it came by that token (never its secret).
+VIA_API_TOKEN = "cartostup_api_token_id"
 HASHED_FIELDS = (
     "sequence",
     "occurred_at",
@@ -144,6 +147,9 @@ def audit_record(
     if target is not None:
         object_type, object_id = object_reference(target)
     authenticated = actor is not None and actor.is_authenticated
+    token_id = getattr(actor, VIA_API_TOKEN, None) if authenticated else None
+    if token_id is not None:
+        details = {**(details or {}), "api_token": token_id}
     if organisation is None and authenticated:
         membership = (
             actor.memberships.select_related("organisation").order_by("pk").first()  # type: ignore[union-attr]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "widget_tweaks",
     "dsfr",
@@ -183,7 +184,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # A personal API token first (`Authorization: Bearer`), else the session. The token's class
+    # comes first so that a call without credentials is a 401 with WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cartostup.access.api.TokenAuthentication",
+        "cartostup.access.api.SessionAuthentication",
+    ],
     # JSON only: the browsable API's pages are in English and need a serializer on every view
     # (a browser opening an endpoint receives the JSON; the schema is at /api/schema/).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -201,7 +207,7 @@ REST_FRAMEWORK = {
     ],
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Cartostup API",
+    "TITLE": "API Cartostup",
     "DESCRIPTION": "API de la plateforme nationale Cartostup.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -331,6 +337,12 @@ CARTOSTUP_MATCH_PROPOSE_SCORE = float(os.environ.get("CARTOSTUP_MATCH_PROPOSE_SC
 CARTOSTUP_RESURGENCE_RADIUS_M = float(os.environ.get("CARTOSTUP_RESURGENCE_RADIUS_M", "150"))
 CARTOSTUP_MOVE_RADIUS_M = float(os.environ.get("CARTOSTUP_MOVE_RADIUS_M", "600"))
 CARTOSTUP_RESURGENCE_DAYS = int(os.environ.get("CARTOSTUP_RESURGENCE_DAYS", "365"))
+
+# Personal API tokens: HMAC key of their secrets (empty: derived from SECRET_KEY; changing
+# either invalidates every token), default and longest validity in days.
+CARTOSTUP_API_TOKEN_KEY = os.environ.get("CARTOSTUP_API_TOKEN_KEY", "")
+CARTOSTUP_API_TOKEN_DEFAULT_DAYS = int(os.environ.get("CARTOSTUP_API_TOKEN_DEFAULT_DAYS", "90"))
+CARTOSTUP_API_TOKEN_MAX_DAYS = int(os.environ.get("CARTOSTUP_API_TOKEN_MAX_DAYS", "365"))
 
 # Database sessions that ignore a malformed cookie (see cartostup/core/sessions.py).
 SESSION_ENGINE = "cartostup.core.sessions"

@@ -2,9 +2,10 @@
 as a verified staff user (no 5xx, responses conform to the schema) and anonymously (staff
 operations refused; the public reporting API, under /api/public/, answers without 5xx and
 conforms to its schema, with the proof of work off and rate limits relaxed); then as each of
-the 16 personas over every staff operation, writes included (CSRF token sent). Every 4xx says
-what and why ({"detail", "code"}). Short in `make test` (a few examples per persona), long in
-`make bench` (`CARTOSTUP_FUZZ_LONG=1`: every phase, 200 examples)."""
+the 16 personas over every staff operation, writes included (CSRF token sent), and two of them
+by personal API token alone. Every 4xx says what and why ({"detail", "code"}). Short in `make
+test` (a few examples per persona), long in `make bench` (`CARTOSTUP_FUZZ_LONG=1`: every phase,
+200 examples)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,17 @@ def _skip_unsendable(case) -> None:
         reject()
 
 
+def _as_session(case) -> None:
+    """A call as a persona's session: the schema declares the token scheme, so schemathesis
+    generates `Authorization` headers, which would replace the session by a (bad) token; they
+    are dropped, and a case invalid only there is not judged (it goes out valid). The anonymous
+    test keeps them: a bad token is a 401 there."""
+    if "headers" in _negative_components(case):
+        reject()
+    if case.headers:
+        case.headers.pop("Authorization", None)
+
+
 def _is_array_parameter(case, name: str) -> bool:
     operation = schema.raw_schema["paths"].get(case.path, {}).get(case.method.lower(), {})
     for parameter in operation.get("parameters", []):
@@ -168,12 +180,13 @@ def _check_public(case, response) -> None:
 @FUZZ
 def test_api_as_verified_analyst(case, analyst_cookies, public_api_settings):
     _skip_unsendable(case)
+    _as_session(case)
     response = case.call(cookies=analyst_cookies)
     assert response.status_code < 500, response.text
     # A well-formed request may still be refused for what it means (a point outside France is a
     # documented 400), so "valid data must be accepted" does not apply. Nor does "ignored auth":
-    # it replays a success without the cookie and wants a 401, where the session API answers 403
-    # (test_api_refuses_anonymous checks that). Every other check does.
+    # it replays a success without the cookie and wants a 401 (test_api_refuses_anonymous checks
+    # the anonymous refusals: 401 since API tokens exist). Every other check does.
     case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
     _check_explained(case, response)
 
@@ -209,9 +222,8 @@ DEALPOINTS_API = schema.include(path_regex=r"^/api/v1/(dealpoints|operations)/")
 CSRF_TOKEN = "cartostupfuzzcsrftoken0123456789"
 
 
-def _logged_in_beside_a_dealpoint(persona, client, name: str) -> dict[str, str]:
-    """The cookies of persona `name` logged in, with the CSRF token set, beside a deal point of
-    Marseille (on the landlord's building) that generated ids may hit."""
+def _beside_a_dealpoint(persona) -> None:
+    """A deal point of Marseille (on the landlord's building) that generated ids may hit."""
     from cartostup.access.services import building_create
     from cartostup.dealpoints.tests.factories import MARSEILLE_14, dealpoint
 
@@ -223,6 +235,12 @@ def _logged_in_beside_a_dealpoint(persona, client, name: str) -> dict[str, str]:
         longitude=MARSEILLE_14[1],
     )
     dealpoint(actor=persona("cross13_analyst"), building_id=building.pk)
+
+
+def _logged_in_beside_a_dealpoint(persona, client, name: str) -> dict[str, str]:
+    """The cookies of persona `name` logged in, with the CSRF token set, beside a deal point of
+    Marseille (on the landlord's building) that generated ids may hit."""
+    _beside_a_dealpoint(persona)
     login_verified(client, persona(name))
     cookies = {cookie: morsel.value for cookie, morsel in client.cookies.items()}
     cookies["csrftoken"] = CSRF_TOKEN
@@ -243,6 +261,7 @@ def test_dealpoints_api_per_persona(case, dealpoints_persona, public_api_setting
     landlord (reduced view) and a prefecture (no points: 404)."""
     _skip_unsendable(case)
     name, cookies = dealpoints_persona
+    _as_session(case)
     response = case.call(cookies=cookies, headers={"X-CSRFToken": CSRF_TOKEN})
     assert response.status_code < 500, response.text
     case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
@@ -264,7 +283,7 @@ FUZZ_PERSONAS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 # Statuses an API may answer a persona with, each explained by {"detail", "code"}.
-EXPLAINED_4XX = {400, 403, 404, 405, 406, 409, 413, 415, 429}
+EXPLAINED_4XX = {400, 401, 403, 404, 405, 406, 409, 413, 415, 429}
 
 
 # Every persona unless CARTOSTUP_FUZZ_PERSONAS names some (comma-separated): the long run takes
@@ -290,10 +309,51 @@ def test_staff_api_per_persona(case, any_persona, public_api_settings):
     conform to the schema, and every refusal says what and why ({"detail", "code"})."""
     _skip_unsendable(case)
     _name, cookies = any_persona
+    _as_session(case)
     response = case.call(cookies=cookies, headers={"X-CSRFToken": CSRF_TOKEN})
     assert response.status_code < 500, response.text
     case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
     _check_explained(case, response)
+
+
+# --- personal API tokens ----------------------------------------------------------------------
+
+
+@pytest.fixture(params=["cross13_analyst", "landlord_13h"])
+def token_persona(request, persona, in_process_wsgi):
+    """A persona's personal API token (an analyst's whole view, a landlord's reduced one),
+    beside a deal point: no session cookie, no CSRF token."""
+    from cartostup.access.account_services import api_token_create
+
+    _beside_a_dealpoint(persona)
+    return api_token_create(actor=persona(request.param), name="fuzz", days=1).value
+
+
+@pytest.mark.django_db
+@STAFF_API.parametrize()
+@FUZZ_PERSONAS
+def test_staff_api_by_token(case, token_persona, public_api_settings):
+    """Every staff operation called with `Authorization: Bearer <token>` alone, writes included
+    (no CSRF token: a token needs none): no 5xx, responses conform to the schema, every refusal
+    explained, and a success replayed without the token is a 401. (Schemathesis's own "ignored
+    auth" check cannot judge it: the schema offers the token or the session, and its replay
+    with a generated session cookie keeps the token header, so the call rightly succeeds.)"""
+    _skip_unsendable(case)
+    if "headers" in _negative_components(case):
+        # A generated (invalid) Authorization header is replaced by the token on the call.
+        reject()
+    response = case.call(headers={"Authorization": f"Bearer {token_persona}"})
+    assert response.status_code < 500, response.text
+    assert response.status_code != 401, response.text
+    case.validate_response(response, excluded_checks=[positive_data_acceptance, ignored_auth])
+    _check_explained(case, response)
+    if response.status_code < 300 and case.method.upper() == "GET":
+        if case.headers:
+            case.headers.pop("Authorization", None)
+        without = case.call()
+        assert without.status_code == 401, without.text
+        headers = {name.lower(): value for name, value in without.headers.items()}
+        assert headers["www-authenticate"] == ['Bearer realm="Cartostup"'], headers
 
 
 def _check_explained(case, response) -> None:

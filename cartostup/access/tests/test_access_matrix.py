@@ -235,3 +235,50 @@ def test_access_matrix(matrix_objects):
 
     assert DealPoint.objects.count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.VIEW).exists()
+
+
+@pytest.mark.django_db
+def test_access_matrix_by_api_token(matrix_objects):
+    """A personal API token acts exactly as its user: every API address of the matrix answers
+    a persona's token what it answers the persona's session (no new access path). A role that
+    may not use tokens (operator, auditor, administrator) gets 401 even from a token written
+    straight into the database."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cartostup.access import policy, tokens
+    from cartostup.access.account_services import api_token_create
+    from cartostup.access.models import ApiToken
+
+    headers = {}
+    for name in PERSONA_NAMES:
+        user = matrix_objects["users"][name]
+        if policy.can(user, policy.Capability.USE_API_TOKENS):
+            value = api_token_create(actor=user, name="matrice", days=1).value
+        else:
+            value, prefix, secret = tokens.token_generate()
+            ApiToken.objects.create(
+                user=user,
+                name="matrice",
+                prefix=prefix,
+                digest=tokens.token_digest(secret),
+                expires_at=timezone.now() + timedelta(days=1),
+            )
+        headers[name] = {"Authorization": f"Bearer {value}"}
+    client = Client()
+    differences = []
+    for row in read_matrix():
+        if not row["path"].startswith("/api/v1/"):
+            continue
+        path = resolve_path(row["path"], matrix_objects)
+        for name in PERSONA_NAMES:
+            user = matrix_objects["users"][name]
+            may = policy.can(user, policy.Capability.USE_API_TOKENS)
+            expected = int(row[name]) if may or int(row[name]) == 405 else 401
+            status = client.get(path, headers=headers[name]).status_code
+            if status != expected:
+                differences.append(
+                    f"{row['name']} {path} {name}: attendu {expected}, obtenu {status}"
+                )
+    assert not differences, "\n".join(differences)

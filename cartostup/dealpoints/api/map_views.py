@@ -28,7 +28,9 @@ from .map_serializers import (
 TAGS = ["carte"]
 ERRORS = {
     400: OpenApiResponse(MapErrorSerializer, description="Paramètres invalides (en français)."),
-    403: OpenApiResponse(MapErrorSerializer, description="Non connecté."),
+    403: OpenApiResponse(
+        MapErrorSerializer, description="Session sans second facteur vérifié, ou jeton CSRF absent."
+    ),
     404: OpenApiResponse(MapErrorSerializer, description="Couche non accessible à votre rôle."),
 }
 

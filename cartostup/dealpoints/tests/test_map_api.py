@@ -415,8 +415,11 @@ def test_roles_without_the_map_get_404(world, client_for, username):
     assert _get(client, "map-hotspots", departement="13").status_code == 404
 
 
-def test_anonymous_gets_403(client, world):
-    assert _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12).status_code == 403
+def test_anonymous_gets_401(client, world):
+    # 401 with the API token's challenge (403 before personal API tokens existed).
+    response = _get(client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,64 @@
+"""The API documentation page (/api/docs/): public like the schema it shows, in French where the
+project writes, Swagger UI from the package's static files, nothing inline for the
+Content-Security-Policy to refuse."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anyone_opens_the_api_documentation(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert response["Content-Language"] == "fr"
+    page = response.content.decode()
+    assert "<title>Documentation de l&#x27;API – Cartostup</title>" in page
+    assert 'data-schema-url="/api/schema/?format=json"' in page
+    # Both APIs and how a session client writes (the CSRF header) are explained.
+    for text in ("/api/v1/", "/api/public/v1/", "X-CSRFToken", '{"detail": "…", "code": "…"}'):
+        assert text in page, text
+
+
+def test_the_documentation_uses_the_schema_in_json(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["info"]["title"] == "API Cartostup"
+    assert "/api/public/v1/reports" in schema["paths"]
+
+
+def test_swagger_ui_comes_from_the_package_and_nothing_is_inline(client):
+    response = client.get("/api/docs/")
+    page = response.content.decode()
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy and "unsafe" not in policy
+    found_nonce = re.search(r"'nonce-([^']+)'", policy)
+    assert found_nonce is not None
+    nonce = found_nonce.group(1)
+    sources = re.findall(r'<script src="([^"]+)"', page)
+    static = [src.removeprefix(settings.STATIC_URL) for src in sources]
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in static
+    assert "core/api_docs.js" in static
+    for path in static:
+        found = finders.find(path)
+        assert found and Path(found).is_file(), path
+    # Every script without a source carries the page's nonce (the design system's own).
+    for tag in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page):
+        assert f'nonce="{nonce}"' in tag, tag
+    assert "style=" not in page and "<style" not in page
+    assert "cdn" not in page.lower() and "https://" not in page
+
+
+def test_the_documentation_page_only_reads(client):
+    assert client.head("/api/docs/").status_code == 200
+    assert client.post("/api/docs/").status_code == 405
+
+
+def test_the_staff_footer_links_to_the_documentation(client_for):
+    page = client_for("cross13_analyst").get("/").content.decode()
+    assert 'href="/api/docs/"' in page
