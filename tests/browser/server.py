@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,29 +111,36 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
     app.manage("migrate", "--noinput")
     app.manage("load_territories", "--departements", "13,93,69", "--verbosity", "0")
     app.manage("seed_demo", "--verbosity", "0")
-    log = (data_dir / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError((data_dir / "server.log").read_text()) from None
-                time.sleep(0.2)
+    with runserver(env, port, data_dir / "server.log"):
         yield app
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+
+
+@contextmanager
+def runserver(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+    """`manage.py runserver` on 127.0.0.1:`port` with `env`, its output in `log_path`, open
+    once it accepts connections (its log raised if it stops first), stopped on leaving."""
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        raise RuntimeError(log_path.read_text()) from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
         _browser_database_drop(env["DATABASE_URL"])
 
 
