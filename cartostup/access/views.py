@@ -537,9 +537,14 @@ def user_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _user_action(
-    request: AuthenticatedRequest, pk: int, write: Callable[..., Any], success: str
+    request: AuthenticatedRequest,
+    pk: int,
+    write: Callable[..., Any],
+    success: str,
+    shown: Callable[[User, Any], HttpResponse] | None = None,
 ) -> HttpResponse:
-    """A POST-only action on a user (deactivate, reactivate, reset the second factor)."""
+    """A POST-only action on a user (deactivate, reactivate, reset the second factor or the
+    password): back to the user's page, or to `shown(user, what write returned)`."""
     policy.require(request.user, Capability.MANAGE_USERS)
     user = selectors.access_user(
         actor=request.user, pk=pk, action=policy.Action.CHANGE, record=False
@@ -548,12 +553,14 @@ def _user_action(
     if refused is not None:
         return refused
     try:
-        write(actor=request.user, user=user)
+        written = write(actor=request.user, user=user)
     except ValidationError as error:
         for message in error.messages:
             messages.error(request, message)
-    else:
-        messages.success(request, success % {"username": user.username})
+        return redirect("access:user_detail", pk=user.pk)
+    messages.success(request, success % {"username": user.username})
+    if shown is not None:
+        return shown(user, written)
     return redirect("access:user_detail", pk=user.pk)
 
 
@@ -572,28 +579,18 @@ def user_reactivate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def user_password_reset(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Give the account a new temporary password (POST), shown once on the page this
     redirects to."""
-    policy.require(request.user, Capability.MANAGE_USERS)
-    user = selectors.access_user(
-        actor=request.user, pk=pk, action=policy.Action.CHANGE, record=False
-    )
-    refused = _post_only(request)
-    if refused is not None:
-        return refused
-    try:
-        temporary_password = services.user_password_reset(actor=request.user, user=user)
-    except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
-        return redirect("access:user_detail", pk=user.pk)
-    messages.success(
+    return _user_action(
         request,
+        pk,
+        services.user_password_reset,
         _(
             "Nouveau mot de passe provisoire donné à « %(username)s » : l'ancien mot de passe "
             "ne fonctionne plus et ses sessions ouvertes sont fermées."
-        )
-        % {"username": user.username},
+        ),
+        shown=lambda user, temporary_password: _temporary_password_show(
+            request, user=user, temporary_password=temporary_password
+        ),
     )
-    return _temporary_password_show(request, user=user, temporary_password=temporary_password)
 
 
 def user_second_factor_reset(request: AuthenticatedRequest, pk: int) -> HttpResponse:
