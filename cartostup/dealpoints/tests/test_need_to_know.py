@@ -975,7 +975,7 @@ def test_the_reports_of_a_point_reach_only_those_the_policy_gives_them(
     page = client.get(f"/points-de-deal/{point.pk}/")
     seen = POINT_REPORTS_SEEN.get(username)
     if username == "anonymous":
-        assert (api.status_code, page.status_code) == (403, 302)
+        assert (api.status_code, page.status_code) == (401, 302)
         return
     if seen is None:
         assert (api.status_code, page.status_code) == (404, 404), username
