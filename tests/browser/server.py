@@ -111,8 +111,11 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
     app.manage("migrate", "--noinput")
     app.manage("load_territories", "--departements", "13,93,69", "--verbosity", "0")
     app.manage("seed_demo", "--verbosity", "0")
-    with runserver(env, port, data_dir / "server.log"):
-        yield app
+    try:
+        with runserver(env, port, data_dir / "server.log"):
+            yield app
+    finally:
+        _browser_database_drop(env["DATABASE_URL"])
 
 
 @contextmanager
@@ -141,7 +144,6 @@ def runserver(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
         finally:
             server.terminate()
             server.wait(timeout=20)
-        _browser_database_drop(env["DATABASE_URL"])
 
 
 @pytest.fixture
