@@ -33,7 +33,7 @@ from cartostup.core.shown_once import ShownOnce
 from . import account_services as services
 from . import policy, selectors, tokens
 from .account_forms import ApiTokenForm, CodeForm, LoginForm, PasswordChangeForm
-from .middleware import SESSION_EXPIRED_KEY, guaranteed_idle_seconds, user_is_verified
+from .middleware import SESSION_EXPIRED_KEY, idle_seconds, user_is_verified
 from .models import ApiToken, User
 
 View = Callable[..., HttpResponse]
@@ -194,7 +194,7 @@ def session_keepalive(request: HttpRequest) -> JsonResponse:
     A session already closed answers 401: the page then offers to log in again."""
     if not user_is_verified(request.user):
         return JsonResponse({"active": False}, status=401)
-    return JsonResponse({"active": True, "idle_seconds": guaranteed_idle_seconds()})
+    return JsonResponse({"active": True, "idle_seconds": idle_seconds()})
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

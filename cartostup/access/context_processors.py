@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from cartostup.core.middleware import READER_LANGUAGE_PREFIXES
 
 from . import policy
-from .middleware import guaranteed_idle_seconds, path_under, user_is_verified
+from .middleware import activity_granularity, idle_seconds, path_under, user_is_verified
 
 
 def actor(request: HttpRequest) -> dict[str, Any]:
@@ -26,6 +26,9 @@ def session_timeout(request: HttpRequest) -> dict[str, Any]:
         return {}
     if path_under(request.path_info, READER_LANGUAGE_PREFIXES):
         return {}
-    idle = guaranteed_idle_seconds()
-    warning = min(settings.CARTOSTUP_SESSION_WARNING_SECONDS, idle // 2)
+    # The session ends between `idle - granularity` and `idle` after the last request (its last
+    # activity is kept rounded down): the warning comes before the earliest end, the page says
+    # "expired" only after the latest.
+    idle = idle_seconds()
+    warning = min(settings.CARTOSTUP_SESSION_WARNING_SECONDS, idle // 2) + activity_granularity()
     return {"session_timeout": {"idle": idle, "warning": warning}}

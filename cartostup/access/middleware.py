@@ -65,12 +65,6 @@ def activity_mark(now: float) -> int:
     return int(now) // granularity * granularity
 
 
-def guaranteed_idle_seconds() -> int:
-    """How long a session surely stays open after a request: the idle timeout, less the
-    rounding of its last activity (what the warning before the logout counts on)."""
-    return idle_seconds() - activity_granularity()
-
-
 def _next_page(request: HttpRequest) -> str:
     """Where to go back after logging in. A form posted after the session expired goes back
     to the page it is on (its record's page for an action), never to the address it posted
