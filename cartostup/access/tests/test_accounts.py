@@ -34,14 +34,6 @@ GENERIC_ERROR = "Identifiant ou mot de passe incorrect."
 no_otp_delay = override_settings(OTP_TOTP_THROTTLE_FACTOR=0)
 
 
-@pytest.fixture
-def analyst(persona) -> User:
-    user = persona("cross13_analyst")
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
 def code_for(device: TOTPDevice, offset_steps: int = 0) -> str:
     device.refresh_from_db()
     value = totp(

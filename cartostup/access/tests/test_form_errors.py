@@ -21,14 +21,6 @@ from cartostup.access.tests.test_accounts import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def analyst(persona):
-    user = persona("cross13_analyst")
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
 def _tag(body: str, element_id: str) -> str:
     match = re.search(rf'<input[^>]*id="{element_id}"[^>]*>', body)
     assert match, element_id

@@ -27,14 +27,6 @@ from cartostup.reports.tests.factories import submit
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def analyst(persona):
-    user = persona("cross13_analyst")
-    user.set_password(PASSWORD)
-    user.save()
-    return user
-
-
 def _next_of(location: str) -> str:
     return parse_qs(urlsplit(location).query)["next"][0]
 
