@@ -194,6 +194,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Carte des points de deal"),
             "filter_form": form,
+            "focus_departement": boundary_codes[0] if code else "",
             "filter_errors": filter_errors,
             # A reduced view (a landlord) filters only on what it receives.
             "filter_fields": [

@@ -50,6 +50,24 @@ def test_analyst_page_offers_every_layer(world: MapWorld, client_for):
     assert 'id="map-table"' in page and "Signalé" in page
 
 
+def test_the_filters_keep_the_departement_the_map_is_on(world, client_for):
+    """« Appliquer les filtres » and « Effacer » kept only the filters: the map of the
+    Bouches-du-Rhône went back to the whole of the analyst's territory."""
+    page = (
+        client_for("cross13_analyst")
+        .get(reverse("dealpoints:map"), {"departement": "13", "status": "confirmed"})
+        .content.decode()
+    )
+    start = page.index('id="map-filters"')
+    form = page[start : page.index("</form>", start)]
+    assert '<input type="hidden" name="departement" value="13">' in form
+    assert 'href="/carte/?departement=13">Effacer' in form
+    page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
+    start = page.index('id="map-filters"')
+    form = page[start : page.index("</form>", start)]
+    assert 'name="departement"' not in form and 'href="/carte/">Effacer' in form
+
+
 def test_creating_a_point_from_the_map_does_not_need_a_mouse(world, client_for):
     """« Créer un point ici » answers a click on the map; a link under it creates a point at
     the map's centre (map.js keeps its position), for those who may create points only."""
