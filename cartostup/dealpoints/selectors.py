@@ -456,14 +456,26 @@ def dealpoint_links_audit(
         )
 
 
+def dealpoint_attached_links(*, actor: User, dealpoint: DealPoint, view: str) -> list[ReportLink]:
+    """The reports attached to a point (or lent to it by a merge) that the actor may see, for
+    the split page (not the record's operations or history); audited as a listing of them."""
+    links = [
+        link
+        for link in dealpoint_links(actor=actor, dealpoint=dealpoint)
+        if link.decision in ATTACHED_DECISIONS or link.decision == LinkDecision.MERGED
+    ]
+    dealpoint_links_audit(actor=actor, dealpoint=dealpoint, links=links, view=view)
+    return links
+
+
 def dealpoint_detail(
     *, actor: User, dealpoint: DealPoint, view: str = "dealpoint_detail"
 ) -> DealPointDetail:
     """The reports tied to a point (attached and proposed) that the actor may see, its
-    operations, its history (newest first) and the points it is related to (successor,
-    predecessors, merged points: only those the actor may see). Call after
-    `access_dealpoint`, which audits the read of the point; the reports named are audited
-    here as a listing."""
+    operations, its history (newest first, told to the actor: `dealpoint_history`) and the
+    points it is related to (successor, predecessors, merged points: only those the actor may
+    see). Call after `access_dealpoint`, which audits the read of the point; the reports
+    named are audited here as listings."""
     links = list(dealpoint_links(actor=actor, dealpoint=dealpoint))
     dealpoint_links_audit(actor=actor, dealpoint=dealpoint, links=links, view=view)
     attached = [
@@ -487,13 +499,174 @@ def dealpoint_detail(
         hidden_attached=attached_total - len(attached),
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         operations=list(dealpoint.operations.select_related("service", "recorded_by")),
-        events=list(dealpoint.events.select_related("actor").order_by("-occurred_at", "-pk")),
+        events=dealpoint_history(
+            actor=actor,
+            dealpoint=dealpoint,
+            events=dealpoint.events.select_related("actor").order_by("-occurred_at", "-pk"),
+            view=view,
+        ),
         visible_report_ids=visible,
         merged_into=merged_into[0] if merged_into else None,
         merged_points=_visible_points(actor, dealpoint.merged_points.values_list("pk", flat=True)),
         successor=successor[0] if successor else None,
         predecessors=_visible_points(actor, dealpoint.predecessors.values_list("pk", flat=True)),
     )
+
+
+# What a history entry's details name besides the point itself (as `services._event` writes
+# them): references of reports and of other points. The writers keep them whole; a reader is
+# told those it may see.
+HISTORY_REPORT_KEYS = ("report",)
+HISTORY_REPORT_LIST_KEYS = ("reports",)
+# Keyed by report reference (`was` only in a merge's entry; a detachment's `was` is a decision).
+HISTORY_REPORT_MAP_KEYS = ("was", "stayed")
+HISTORY_POINT_KEYS = (
+    "into", "from", "other", "new", "moved_to", "successor", "previous_successor",
+    "predecessor", "candidate", "status_changed", "attached_to",
+)  # fmt: skip
+HISTORY_POINT_LIST_KEYS = ("moved_from",)
+# The unmerge's own record (the target's former links, their authors' ids): never shown.
+HISTORY_INTERNAL_KEYS = ("replaced",)
+# In a reader's copy of an entry: the keys whose reference it is not told (their value is
+# None), and how many reports it is not told per list or map ({"reports": 2, "stayed": 1};
+# a merge's `was` names the same reports as its `reports`).
+UNDISCLOSED = "undisclosed"
+UNDISCLOSED_REPORTS = "reports_undisclosed"
+
+
+def _history_names(details: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    reports: set[str] = set()
+    points: set[str] = set()
+    for key in HISTORY_REPORT_KEYS:
+        if isinstance(details.get(key), str):
+            reports.add(details[key])
+    for key in HISTORY_REPORT_LIST_KEYS:
+        reports.update(str(value) for value in details.get(key) or [])
+    for key in HISTORY_REPORT_MAP_KEYS:
+        if isinstance(details.get(key), dict):
+            reports.update(details[key])
+    for key in HISTORY_POINT_KEYS:
+        if isinstance(details.get(key), str):
+            points.add(details[key])
+    for key in HISTORY_POINT_LIST_KEYS:
+        points.update(str(value) for value in details.get(key) or [])
+    if isinstance(details.get("stayed"), dict):
+        points.update(value for value in details["stayed"].values() if isinstance(value, str))
+    return reports, points
+
+
+def _history_told(
+    details: Mapping[str, Any], *, reports: set[str], points: set[str]
+) -> dict[str, Any]:
+    """A reader's copy of an entry's details: the references of `reports` and `points` it
+    may see, None (and the key in `undisclosed`) for another, and the number of reports of
+    a list or a map it is not told (per key)."""
+    told = {
+        key: dict(value) if isinstance(value, dict) else value
+        for key, value in details.items()
+        if key not in HISTORY_INTERNAL_KEYS
+    }
+    undisclosed: list[str] = []
+    hidden_reports: dict[str, int] = {}
+    for key in HISTORY_REPORT_KEYS:
+        if isinstance(told.get(key), str) and told[key] not in reports:
+            told[key] = None
+            undisclosed.append(key)
+    for key in HISTORY_REPORT_LIST_KEYS:
+        if told.get(key):
+            kept = [value for value in told[key] if value in reports]
+            if len(kept) < len(told[key]):
+                hidden_reports[key] = len(told[key]) - len(kept)
+            told[key] = kept
+    for key in HISTORY_REPORT_MAP_KEYS:
+        if isinstance(told.get(key), dict):
+            kept_map = {ref: value for ref, value in told[key].items() if ref in reports}
+            if len(kept_map) < len(told[key]) and key != "was":
+                hidden_reports[key] = len(told[key]) - len(kept_map)
+            told[key] = kept_map
+    if isinstance(told.get("stayed"), dict):
+        # A report that stayed at a point the reader does not see: "stayed:<reference>".
+        for ref, value in told["stayed"].items():
+            if value is not None and value not in points:
+                told["stayed"][ref] = None
+                undisclosed.append(f"stayed:{ref}")
+    for key in HISTORY_POINT_KEYS:
+        if isinstance(told.get(key), str) and told[key] not in points:
+            told[key] = None
+            undisclosed.append(key)
+    for key in HISTORY_POINT_LIST_KEYS:
+        if told.get(key):
+            values = [value if value in points else None for value in told[key]]
+            if None in values:
+                undisclosed.append(key)
+            told[key] = values
+    if undisclosed:
+        told[UNDISCLOSED] = undisclosed
+    if hidden_reports:
+        told[UNDISCLOSED_REPORTS] = hidden_reports
+    return told
+
+
+def dealpoint_history(
+    *, actor: User, dealpoint: DealPoint, events: Iterable[DealPointEvent], view: str
+) -> list[DealPointEvent]:
+    """The entries of a point's history as the actor is told them: the reports and the other
+    points their details name only where the actor may see them (`policy.restrict`: an
+    investigator, who sees the point, is told that a report was attached, never which), and
+    never the unmerge's own record. Unsaved copies: the history itself is never changed.
+    Call after the point's own audited read; the reports and points named are audited as
+    listings of them, beside it. An entry's free note is shown as written."""
+    events = list(events)
+    named_reports: set[str] = set()
+    named_points: set[str] = set()
+    for event in events:
+        reports, points = _history_names(event.details or {})
+        named_reports |= reports
+        named_points |= points
+    named_points.discard(dealpoint.reference)
+    reports_told: set[str] = set()
+    if named_reports:
+        reports_told = set(
+            policy.restrict(Report.objects.filter(reference__in=named_reports), actor=actor)
+            .values_list("reference", flat=True)
+        )  # fmt: skip
+    points_told: set[str] = {dealpoint.reference}
+    if named_points:
+        points_told |= set(
+            policy.restrict(DealPoint.objects.filter(reference__in=named_points), actor=actor)
+            .values_list("reference", flat=True)
+        )  # fmt: skip
+    told = []
+    for event in events:
+        copy = DealPointEvent(
+            pk=event.pk,
+            dealpoint_id=event.dealpoint_id,
+            kind=event.kind,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            details=_history_told(event.details or {}, reports=reports_told, points=points_told),
+            note=event.note,
+        )
+        told.append(copy)
+    for model, names, key in (
+        (Report, sorted(reports_told), "reports"),
+        (DealPoint, sorted(points_told - {dealpoint.reference}), "points"),
+    ):
+        if names:
+            audit_record(
+                actor=actor,
+                action=AuditAction.LIST,
+                object_type=model._meta.label_lower,
+                details={
+                    "view": view,
+                    "section": "history",
+                    "point": dealpoint.reference,
+                    key: names,
+                },
+            )
+    return told
 
 
 def dealpoint_merged_into(*, actor: User, dealpoint: DealPoint) -> DealPoint | None:

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
@@ -211,11 +212,38 @@ def _field_label(name: str) -> str:
     return str(getattr(field, "verbose_name", name)).capitalize()
 
 
+def _undisclosed_count(details: dict[str, Any], key: str) -> int:
+    return int((details.get(selectors.UNDISCLOSED_REPORTS) or {}).get(key, 0))
+
+
 def _references(details: dict[str, Any]) -> list[str]:
+    """The reports an entry names, those the reader is not told counted (`dealpoint_history`)."""
     reports = details.get("reports") or []
-    if not reports:
+    hidden = _undisclosed_count(details, "reports")
+    if not reports and not hidden:
         return []
-    return [_("Signalements : %(references)s") % {"references": ", ".join(map(str, reports))}]
+    if not reports:
+        return [
+            ngettext(
+                "%(count)s signalement non communiqué",
+                "%(count)s signalements non communiqués",
+                hidden,
+            )
+            % {"count": hidden}
+        ]
+    references = ", ".join(map(str, reports))
+    if hidden:
+        references += " " + ngettext(
+            "et %(count)s non communiqué", "et %(count)s non communiqués", hidden
+        ) % {"count": hidden}
+    return [_("Signalements : %(references)s") % {"references": references}]
+
+
+def _named(details: dict[str, Any], key: str, *, point: bool = False) -> str:
+    """The reference an entry names under `key`, or that the reader is not told it."""
+    if key in (details.get(selectors.UNDISCLOSED) or []):
+        return _("(point non communiqué)") if point else _("(non communiqué)")
+    return str(details.get(key) or "")
 
 
 def _day(value: str) -> str:
@@ -278,12 +306,15 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             _("%(old)s → %(new)s")
             % {"old": _status_label(event.from_status), "new": _status_label(event.to_status)}
         ]
-        if details.get("successor"):
-            lines.append(_("Successeur : %(reference)s") % {"reference": details["successor"]})
-        if details.get("previous_successor"):
+        if _named(details, "successor"):
+            lines.append(
+                _("Successeur : %(reference)s")
+                % {"reference": _named(details, "successor", point=True)}
+            )
+        if _named(details, "previous_successor"):
             lines.append(
                 _("N'a plus pour successeur %(reference)s (le point n'est plus déplacé)")
-                % {"reference": details["previous_successor"]}
+                % {"reference": _named(details, "previous_successor", point=True)}
             )
         if details.get("operation"):
             lines.append(_("À la suite d'une opération enregistrée"))
@@ -307,14 +338,13 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         lines = [
             _("Signalement %(reference)s : %(decision)s")
             % {
-                "reference": details.get("report", ""),
+                "reference": _named(details, "report"),
                 "decision": _labels(details.get("decision", ""), LinkDecision)[0].lower(),
             }
         ]
         if details.get("moved_from"):
-            lines.append(
-                _("Venu de %(points)s") % {"points": ", ".join(map(str, details["moved_from"]))}
-            )
+            points = [point or _("(point non communiqué)") for point in details["moved_from"]]
+            lines.append(_("Venu de %(points)s") % {"points": ", ".join(map(str, points))})
         return lines
     if kind == EventKind.REPORT_DETACHED:
         if details.get("revised"):
@@ -323,70 +353,98 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                     "Signalement %(reference)s : rattachement automatique révisé (un nouveau "
                     "point proposé à côté lui correspond mieux), proposé à l'analyste"
                 )
-                % {"reference": details.get("report", "")}
+                % {"reference": _named(details, "report")}
             ]
-        if details.get("moved_to"):
+        if _named(details, "moved_to"):
             return [
                 _("Signalement %(reference)s rattaché à %(point)s : il a quitté ce point")
-                % {"reference": details.get("report", ""), "point": details["moved_to"]}
+                % {
+                    "reference": _named(details, "report"),
+                    "point": _named(details, "moved_to", point=True),
+                }
             ]
-        return [_("Signalement %(reference)s détaché") % {"reference": details.get("report", "")}]
+        return [_("Signalement %(reference)s détaché") % {"reference": _named(details, "report")}]
     if kind == EventKind.MERGED:
-        if details.get("into"):
-            line = _("Fusionné dans %(reference)s") % {"reference": details["into"]}
+        if _named(details, "into"):
+            line = _("Fusionné dans %(reference)s") % {
+                "reference": _named(details, "into", point=True)
+            }
         else:
-            line = _("%(reference)s fusionné dans ce point") % {"reference": details.get("from")}
+            line = _("%(reference)s fusionné dans ce point") % {
+                "reference": _named(details, "from", point=True)
+            }
         return [line, *_references(details)]
     if kind == EventKind.UNMERGED:
         lines = [
-            _("Fusion avec %(reference)s annulée") % {"reference": details.get("other", "")},
+            _("Fusion avec %(reference)s annulée")
+            % {"reference": _named(details, "other", point=True)},
             *_references(details),
         ]
         for reference, now in sorted((details.get("stayed") or {}).items()):
+            if f"stayed:{reference}" in (details.get(selectors.UNDISCLOSED) or []):
+                now = _("(point non communiqué)")
             if now:
                 line = _("%(reference)s reste à %(point)s, où il a été rattaché depuis")
             else:
                 line = _("%(reference)s reste détaché, comme décidé depuis la fusion")
             lines.append(line % {"reference": reference, "point": now})
+        stayed_hidden = _undisclosed_count(details, "stayed")
+        if stayed_hidden:
+            lines.append(
+                ngettext(
+                    "%(count)s signalement non communiqué reste où il a été décidé depuis",
+                    "%(count)s signalements non communiqués restent où il a été décidé depuis",
+                    stayed_hidden,
+                )
+                % {"count": stayed_hidden}
+            )
         return lines
-    if kind == EventKind.ALERT and details.get("closed") and details.get("status_changed"):
+    if kind == EventKind.ALERT and details.get("closed") and _named(details, "status_changed"):
         if details["closed"] == AlertStatus.CONFIRMED:
             return [
                 _("Alerte de déplacement possible confirmée : déplacé vers %(candidate)s")
-                % {"candidate": details.get("candidate") or "—"}
+                % {"candidate": _named(details, "candidate", point=True) or "—"}
             ]
         return [
             _(
                 "Alerte de déplacement possible close : %(point)s a changé de statut "
                 "(nouveau point proposé : %(candidate)s)"
             )
-            % {"point": details["status_changed"], "candidate": details.get("candidate") or "—"}
+            % {
+                "point": _named(details, "status_changed", point=True),
+                "candidate": _named(details, "candidate", point=True) or "—",
+            }
         ]
     if kind == EventKind.ALERT and details.get("closed"):
         return [
-            _("Alerte de résurgence close : %(reference)s a été rattaché à %(point)s")
-            % {"reference": details.get("report", ""), "point": details.get("attached_to", "")}
+            _("Alerte de résurgence close : signalement %(reference)s rattaché à %(point)s")
+            % {
+                "reference": _named(details, "report"),
+                "point": _named(details, "attached_to", point=True),
+            }
         ]
     if kind == EventKind.SPLIT:
-        if details.get("new"):
+        if _named(details, "new"):
             line = _("Nouveau point issu de la scission : %(reference)s") % {
-                "reference": details["new"]
+                "reference": _named(details, "new", point=True)
             }
         else:
-            line = _("Issu de la scission de %(reference)s") % {"reference": details.get("from")}
+            line = _("Issu de la scission de %(reference)s") % {
+                "reference": _named(details, "from", point=True)
+            }
         return [line, *_references(details)]
     if kind == EventKind.SUCCESSOR and details.get("ended"):
         return [
             _("N'est plus le successeur de %(reference)s, passé à « %(status)s »")
             % {
-                "reference": details.get("predecessor", ""),
+                "reference": _named(details, "predecessor", point=True),
                 "status": _status_label(details["ended"]),
             }
         ]
     if kind == EventKind.SUCCESSOR:
         return [
             _("Désigné comme successeur de %(reference)s")
-            % {"reference": details.get("predecessor", "")}
+            % {"reference": _named(details, "predecessor", point=True)}
         ]
     if kind == EventKind.ALERT:
         return _alert_lines(details)
@@ -403,6 +461,8 @@ def _alert_lines(details: dict[str, Any]) -> list[str]:
     """An alert in a sentence: what it suspects and the report or point that raised it (the
     alert's own id is internal)."""
     report, candidate = details.get("report"), details.get("candidate")
+    if "report" in (details.get(selectors.UNDISCLOSED) or []):
+        report = _("(non communiqué)")
     if details.get("kind") == AlertKind.SUCCESSOR:
         if candidate:
             return [
@@ -630,7 +690,14 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_error(error)
                 if isinstance(error, services.ChangedMeanwhile):
-                    changed_meanwhile = _history(list(reversed(error.events)))
+                    changed_meanwhile = _history(
+                        selectors.dealpoint_history(
+                            actor=request.user,
+                            dealpoint=dealpoint,
+                            events=reversed(error.events),
+                            view="dealpoint_edit",
+                        )
+                    )
             else:
                 messages.success(
                     request,
@@ -937,9 +1004,9 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     dealpoint = selectors.access_dealpoint(
         actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
     )
-    links = selectors.dealpoint_detail(
+    links = selectors.dealpoint_attached_links(
         actor=request.user, dealpoint=dealpoint, view="dealpoint_split"
-    ).attached
+    )
     if request.method == "POST":
         form = SplitForm(request.POST, links=links)
         if form.is_valid():

@@ -379,7 +379,14 @@ class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     kind_label = serializers.CharField(source="get_kind_display")
     actor = serializers.SerializerMethodField()
-    details = serializers.DictField()
+    details = serializers.DictField(
+        help_text=(
+            "Références et valeurs de l'événement. Un signalement ou un autre point que vous "
+            "ne pouvez pas consulter n'est pas nommé : sa clé vaut null et figure dans "
+            "`undisclosed` ; les signalements non nommés d'une liste sont comptés par clé "
+            'dans `reports_undisclosed` (par exemple {"reports": 2}).'
+        )
+    )
 
     class Meta:
         model = DealPointEvent

@@ -468,7 +468,12 @@ class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):
         point = _point(_actor(request), pk)
         strict_query(PagingQuerySerializer, request)
         queryset = point.events.select_related("actor").order_by("-occurred_at", "-pk")
-        page = self.paginate_queryset(queryset)
+        page = selectors.dealpoint_history(
+            actor=_actor(request),
+            dealpoint=point,
+            events=self.paginate_queryset(queryset) or [],
+            view="api_dealpoint_history",
+        )
         return self.get_paginated_response(EventOutputSerializer(page, many=True).data)
 
 

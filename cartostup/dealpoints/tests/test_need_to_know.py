@@ -555,6 +555,8 @@ def test_every_protected_read_is_audited(
     )
     if action == AuditAction.VIEW and object_type == POINT:
         events = events.filter(object_id=str(point.pk))
+    # The record's history names what it names in a listing of its own (checked with it).
+    events = events.exclude(pk__in=[event.pk for event in events if "section" in event.details])
     if object_type == REPORT and "{proposal}" in path:
         assert events.get().details["reports"] == list(
             proposal.reports.values_list("reference", flat=True)
@@ -996,8 +998,12 @@ def test_the_reports_of_a_point_reach_only_those_the_policy_gives_them(
         assert sorted(row["report"] for row in listed) == sorted(references)
         assert all(reference in html for reference in references)
         assert 'id="hidden-reports"' not in html
-        # One listing for the API answer, one for the page, each naming what it showed.
-        assert [event.details["reports"] for event in reports_read.order_by("pk")] == [
+        # One listing for the API answer, one for the page, each naming what it showed (the
+        # page's history, which names the report the point was created with, has its own).
+        sections = [
+            event for event in reports_read.order_by("pk") if "section" not in event.details
+        ]
+        assert [event.details["reports"] for event in sections] == [
             sorted(references),
             sorted(references),
         ]
@@ -1017,3 +1023,159 @@ def test_the_reports_of_a_point_reach_only_those_the_policy_gives_them(
         object_type="dealpoints.dealpoint",
         object_id=str(point.pk),
     ).exists()
+
+
+# --- a point's history ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def point_with_history(persona):
+    """A point of the CROSS 13 whose history names reports (created with one, another
+    attached, the first detached) and a point of the CROSS alone (shared with its own
+    organisation) merged into it, with its report."""
+    from cartostup.dealpoints.choices import LinkDecision
+    from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+
+    analyst = persona("cross13_analyst")
+    first = accepted_report(analyst=analyst)
+    second = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    third = accepted_report(analyst=analyst, latitude=43.3452, longitude=5.3950)
+    point = dealpoint(actor=analyst, reports=[first])
+    services.report_attach(
+        actor=analyst, dealpoint=point, report=second, decision=LinkDecision.CONFIRMED
+    )
+    services.report_detach(actor=analyst, dealpoint=point, report=first)
+    kept = dealpoint(actor=analyst, reports=[third], name="Doublon du four")
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=kept,
+        data=services.SharingInput(distribution=Distribution.ORGANISATION),
+    )
+    services.dealpoint_merge(actor=analyst, source=kept, target=point)
+    return point, kept.reference, [first.reference, second.reference, third.reference]
+
+
+HISTORY_READERS = ["cross13_analyst", "police13_investigator", "customs13_investigator"]
+
+
+@pytest.mark.parametrize("username", HISTORY_READERS)
+def test_a_points_history_names_only_what_its_reader_may_see(
+    point_with_history, client_for, persona, username
+):
+    """The history (record and API) named every report attached, detached or merged, and
+    every point merged in, to anyone who sees the point: an investigator is told that a
+    report was attached, never which, and never a point it does not see; what is named is
+    audited. The history itself is never changed."""
+    from cartostup.dealpoints.models import DealPointEvent
+
+    point, hidden_point, references = point_with_history
+    stored = list(DealPointEvent.objects.filter(dealpoint=point).values_list("details", flat=True))
+    client = client_for(username)
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    page = client.get(f"/points-de-deal/{point.pk}/")
+    api = client.get(f"/api/v1/dealpoints/{point.pk}/history/")
+    assert (page.status_code, api.status_code) == (200, 200)
+    text = page.content.decode()
+    history = text[text.index('id="history-title"') :]
+    events = api.json()["results"]
+    answered = json.dumps(events, ensure_ascii=False)
+    assert all("replaced" not in event["details"] for event in events)
+    named = AuditEvent.objects.filter(
+        pk__gt=last, actor_id=persona(username).pk, action=AuditAction.LIST
+    )
+    if username == "cross13_analyst":
+        for reference in [*references, hidden_point]:
+            assert reference in history and reference in answered
+        assert "non communiqué" not in history and "undisclosed" not in answered
+        audited = {
+            (event.details["view"], event.object_type): event.details.get("reports")
+            or event.details.get("points")
+            for event in named
+            if "history" in event.details.get("section", "")
+        }
+        assert audited == {
+            ("dealpoint_detail", "reports.report"): sorted(references),
+            ("dealpoint_detail", "dealpoints.dealpoint"): [hidden_point],
+            ("api_dealpoint_history", "reports.report"): sorted(references),
+            ("api_dealpoint_history", "dealpoints.dealpoint"): [hidden_point],
+        }
+    else:
+        for reference in [*references, hidden_point]:
+            assert reference not in text and reference not in answered, reference
+        assert "Signalement (non communiqué) : rattaché par un analyste" in history
+        assert "Signalement (non communiqué) détaché" in history
+        assert "(point non communiqué) fusionné dans ce point" in history
+        assert "1 signalement non communiqué" in history
+        merged = next(event for event in events if event["kind"] == "merged")
+        assert merged["details"]["from"] is None
+        assert merged["details"]["undisclosed"] == ["from"]
+        assert merged["details"]["reports"] == []
+        assert merged["details"]["reports_undisclosed"] == {"reports": 1}
+        attached = next(event for event in events if event["kind"] == "report_attached")
+        assert attached["details"]["report"] is None
+        assert not named.filter(object_type="reports.report").exists()
+        assert not any(hidden_point in event.details.get("points", []) for event in named)
+    # What was written stays as it was.
+    assert (
+        list(DealPointEvent.objects.filter(dealpoint=point).values_list("details", flat=True))
+        == stored
+    )
+
+
+# Keys of history details that hold values of the point or of the event, never a reference
+# of another record (`selectors.HISTORY_*_KEYS` name those).
+HISTORY_VALUE_KEYS = {
+    "alert", "kind", "closed", "date", "decision", "ended", "operation", "outcome", "revised",
+    "score", "status_kept", "origin_reference", "distribution", "marking", "sharing_group",
+}  # fmt: skip
+# Details passed by name, not written as a literal where `_event` is called: what they hold.
+HISTORY_DETAILS_BY_NAME = {
+    "changes": "the point's own fields, old and new (EDITED)",
+    "details": "a status change's: successor, previous_successor, operation",
+}
+
+
+def test_every_key_a_history_entry_is_written_with_is_told_per_reader():
+    """A new entry naming a report or a point under a new key would reach every reader of the
+    point: each key written by the services is declared either as naming a record (told per
+    reader by `dealpoint_history`) or as a value."""
+    import ast
+    from pathlib import Path
+
+    from cartostup.dealpoints import flows, selectors
+
+    naming = {
+        *selectors.HISTORY_REPORT_KEYS,
+        *selectors.HISTORY_REPORT_LIST_KEYS,
+        *selectors.HISTORY_REPORT_MAP_KEYS,
+        *selectors.HISTORY_POINT_KEYS,
+        *selectors.HISTORY_POINT_LIST_KEYS,
+        *selectors.HISTORY_INTERNAL_KEYS,
+    }
+    written: dict[str, int] = {}
+    by_name: set[str] = set()
+    for module in (services, flows):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name not in {"_event", "_alert_close"}:
+                continue
+            for keyword in node.keywords:
+                if keyword.arg not in {"details", "event"}:
+                    continue
+                if isinstance(keyword.value, ast.Name):
+                    by_name.add(keyword.value.id)
+                for inner in ast.walk(keyword.value):
+                    if isinstance(inner, ast.Dict):
+                        for key in inner.keys:
+                            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                                written[key.value] = node.lineno
+    assert written, "no history entry found: the services were renamed?"
+    assert by_name <= set(HISTORY_DETAILS_BY_NAME), by_name
+    undeclared = set(written) - naming - HISTORY_VALUE_KEYS
+    assert not undeclared, {key: written[key] for key in undeclared}
+    # The status change's details (passed by name) name the successor points.
+    assert {"successor", "previous_successor"} <= set(selectors.HISTORY_POINT_KEYS)

@@ -177,9 +177,14 @@ def test_detail_sorts_links_and_shows_reports_only_to_those_who_see_them(persona
     assert detail.visible_report_ids == {attached.pk, proposed.pk}
     assert len(detail.operations) == 1
     assert [event.kind for event in detail.events][-1] == "created"
-    # The analyst's read names both reports, as a listing of reports.
-    (listing,) = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="reports.report")
+    # The analyst's read names both reports, as a listing of reports; its history names the
+    # report the point was created with, as a listing of its own.
+    (listing, history) = AuditEvent.objects.filter(
+        action=AuditAction.LIST, object_type="reports.report"
+    ).order_by("pk")
     assert listing.details["reports"] == sorted([attached.reference, proposed.reference])
+    assert history.details["section"] == "history"
+    assert history.details["reports"] == [attached.reference]
     # An investigator sees the point, never a report: no link, only the number attached.
     police = selectors.dealpoint_detail(actor=persona("police13_investigator"), dealpoint=point)
     assert police.visible_report_ids == frozenset()
@@ -187,7 +192,7 @@ def test_detail_sorts_links_and_shows_reports_only_to_those_who_see_them(persona
     assert police.hidden_attached == 1
     assert (
         AuditEvent.objects.filter(action=AuditAction.LIST, object_type="reports.report").count()
-        == 1
+        == 2
     )
 
 

@@ -279,9 +279,10 @@ def test_investigator_reads_and_may_only_record_operations(client_for, point):
     assert 'id="operation-form"' in page
     assert 'id="status-form"' not in page and 'id="merge-form"' not in page
     assert reverse("dealpoints:edit", args=[point.pk]) not in page
-    # The report's reference is shown; its page (triage) is not theirs to open.
+    # Neither the report's reference (record or history: reports stay with the CROSS) nor its
+    # page (triage) is theirs.
     report = point.reports.get()
-    assert report.reference in page
+    assert report.reference not in page
     assert reverse("reports:report_detail", args=[report.pk]) not in page
 
 
