@@ -178,6 +178,37 @@ def user_membership_list(*, actor: Any, user: User) -> QuerySet[Membership]:
     )
 
 
+def user_api_token_list(*, actor: Any, user: User, record: bool = True) -> QuerySet[ApiToken]:
+    """The personal API tokens of a user the actor manages (the administration's page of the
+    account), newest first, revoked and expired ones included, without their keyed hash.
+    Reading them is audited (a LIST of `access.apitoken` naming the account), except when the
+    page is shown again under a refused form, like `access_user(record=False)`."""
+    if record:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=ApiToken._meta.label_lower,
+            details={"user": user.pk},
+        )
+    return (
+        policy.restrict(ApiToken.objects.filter(user=user), actor=actor)
+        .defer("digest")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def access_api_token(*, actor: Any, pk: Any) -> ApiToken:
+    """A token of a user the actor may change, for the administration (revocation), or 404."""
+    policy.require(actor, policy.Capability.MANAGE_USERS)
+    users = policy.restrict(User.objects.all(), actor=actor, action=policy.Action.CHANGE)
+    return policy.access_object(
+        ApiToken.objects.filter(user__in=users).select_related("user").defer("digest"),
+        actor=actor,
+        pk=pk,
+        action=policy.Action.CHANGE,
+    )
+
+
 def user_has_second_factor(*, user: User) -> bool:
     from django_otp import devices_for_user
 

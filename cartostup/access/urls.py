@@ -48,4 +48,5 @@ urlpatterns = [
         name="membership_create",
     ),
     path("rattachements/<int:pk>/supprimer/", views.membership_delete, name="membership_delete"),
+    path("jetons/<int:pk>/revoquer/", views.api_token_revoke, name="api_token_revoke"),
 ]

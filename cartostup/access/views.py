@@ -11,13 +11,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from cartostup.core.paging import paginate
 from cartostup.core.shown_once import ShownOnce
 
-from . import policy, selectors, services
+from . import account_services, policy, selectors, services
 from .filters import filter_error_messages
 from .forms import (
     AdminForm,
@@ -488,8 +489,15 @@ def user_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _user_detail_render(
-    request: AuthenticatedRequest, *, user: Any, membership_form: MembershipForm, status: int = 200
+    request: AuthenticatedRequest,
+    *,
+    user: Any,
+    membership_form: MembershipForm,
+    status: int = 200,
+    record: bool = True,
 ) -> HttpResponse:
+    """The account's page; `record=False` when it is shown again under a refused form (the
+    reads it repeats were recorded when it was opened)."""
     return render(
         request,
         "access/user_detail.html",
@@ -498,6 +506,10 @@ def _user_detail_render(
             "shown_user": user,
             "memberships": selectors.user_membership_list(actor=request.user, user=user),
             "has_second_factor": selectors.user_has_second_factor(user=user),
+            "api_tokens": selectors.user_api_token_list(
+                actor=request.user, user=user, record=record
+            ),
+            "now": timezone.now(),
             "membership_form": membership_form,
             "is_self": user.pk == request.user.pk,
         },
@@ -620,7 +632,9 @@ def membership_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         form, lambda data: services.membership_create(actor=request.user, user=user, **data)
     )
     if membership is None:
-        return _user_detail_render(request, user=user, membership_form=form, status=400)
+        return _user_detail_render(
+            request, user=user, membership_form=form, status=400, record=False
+        )
     messages.success(
         request,
         _("Rôle « %(role)s » ajouté dans « %(organisation)s ».")
@@ -649,3 +663,24 @@ def membership_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             },
         )
     return redirect("access:user_detail", pk=membership.user_id)
+
+
+def api_token_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Revoke a personal API token of a user the administrator manages (POST, from the
+    account's page): it stops working at once; back to that page."""
+    token = selectors.access_api_token(actor=request.user, pk=pk)
+    refused = _post_only(request)
+    if refused is not None:
+        return refused
+    names = {"name": token.name, "username": token.user.username}
+    if account_services.api_token_revoke(actor=request.user, token=token):
+        messages.success(
+            request,
+            _("Jeton « %(name)s » de « %(username)s » révoqué : il ne permet plus d'appeler l'API.")
+            % names,
+        )
+    else:
+        messages.info(
+            request, _("Le jeton « %(name)s » de « %(username)s » était déjà révoqué.") % names
+        )
+    return redirect("access:user_detail", pk=token.user_id)

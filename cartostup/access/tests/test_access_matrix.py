@@ -8,7 +8,8 @@ its key in `core/personas.py`), `{user:cross13_analyst}`, `{membership:cross13_a
 `{sharing_group}`, `{audit_event}`, `{report:13}` (a report with a photo in that département,
 filed through the public intake service), `{dealpoint:13}` (a deal point of Marseille on a
 building of landlord_13h; `{dealpoint_code:13}` its partner code), `{proposal}`, `{alert}`,
-`{operation}` (of that point), `{link}` (its report link).
+`{operation}` (of that point), `{link}` (its report link), `{api_token:cross13_analyst}` (a
+personal API token of that user).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from cartostup.access.account_services import api_token_create
 from cartostup.access.models import Building, Membership, Organisation, SharingGroup, User
 from cartostup.access.services import building_create, demo_organisations_ensure
 from cartostup.core.audit import audit_record
@@ -112,6 +114,7 @@ def matrix_objects(persona):
         channel=Channel.WEB,
     ).report
     dealpoint_13 = _matrix_dealpoint(users["cross13_analyst"], building)
+    api_token = api_token_create(actor=users["cross13_analyst"], name="matrice", days=1).token
     return {
         "organisations": organisations,
         "users": users,
@@ -120,6 +123,7 @@ def matrix_objects(persona):
         "event": event,
         "reports": {"13": report_13},
         "dealpoints": {"13": dealpoint_13},
+        "api_tokens": {"cross13_analyst": api_token},
     }
 
 
@@ -188,6 +192,8 @@ def resolve_path(template: str, objects) -> str:
             return str(Antenna.objects.get(name=key).pk)
         if kind == "sharing_group":
             return str(objects["group"].pk)
+        if kind == "api_token":
+            return str(objects["api_tokens"][key].pk)
         if kind == "audit_event":
             return str(objects["event"].pk)
         if kind == "report":
@@ -248,7 +254,6 @@ def test_access_matrix_by_api_token(matrix_objects):
     from django.utils import timezone
 
     from cartostup.access import policy, tokens
-    from cartostup.access.account_services import api_token_create
     from cartostup.access.models import ApiToken
 
     headers = {}

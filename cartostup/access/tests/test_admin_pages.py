@@ -16,13 +16,15 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cartostup.access import services, views
+from cartostup.access import services, tokens, views
+from cartostup.access.account_services import api_token_create, api_token_revoke
 from cartostup.access.choices import Role
-from cartostup.access.models import Building, Membership, Organisation, User
+from cartostup.access.models import ApiToken, Building, Membership, Organisation, User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
@@ -57,6 +59,7 @@ def admin_urls(persona):
     group = services.sharing_group_create(
         actor=persona("admin"), name="Groupe test", owner_organisation=organisation
     )
+    api_token = api_token_create(actor=user, name="Logiciel du CROSS", days=30).token
     return [
         reverse("access:index"),
         reverse("access:organisation_list"),
@@ -78,6 +81,7 @@ def admin_urls(persona):
         reverse("access:user_password_reset", args=[user.pk]),
         reverse("access:membership_create", args=[user.pk]),
         reverse("access:membership_delete", args=[membership.pk]),
+        reverse("access:api_token_revoke", args=[api_token.pk]),
     ]
 
 
@@ -102,6 +106,7 @@ def test_non_admin_gets_404_everywhere(client_for, admin_urls, name):
         assert client.post(url, {"name": "x"}).status_code == 404, url
     user.refresh_from_db()
     assert user.is_active
+    assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
 
 
 def test_administration_index_lists_what_each_may_use(client_for):
@@ -493,6 +498,118 @@ def test_admin_lists_with_invalid_filters_say_so_and_list_nobody(
     # The same list with valid filters lists and records.
     assert client.get(reverse(name), {"is_active": "true"}).context["page_obj"].paginator.count
     assert AuditEvent.objects.count() == before + 1
+
+
+# --- personal API tokens of a user ---------------------------------------------------------------
+
+
+def _bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_admin_sees_a_users_api_tokens_but_never_their_secret(client_for, persona):
+    analyst = persona("cross13_analyst")
+    active = api_token_create(actor=analyst, name="Logiciel du CROSS", days=30)
+    revoked = api_token_create(actor=analyst, name="Ancien script", days=30)
+    other = api_token_create(actor=persona("cross93_analyst"), name="Autre", days=30)
+    api_token_revoke(actor=analyst, token=revoked.token)
+    client = client_for("admin")
+    response = client.get(reverse("access:user_detail", args=[analyst.pk]))
+    assert response.status_code == 200
+    body = html.unescape(response.content.decode())
+    table = body.split("<caption>Jetons d'accès à l'API de « cross13_analyst »</caption>")
+    assert len(table) == 2, "the token table has a caption naming the account"
+    assert "Logiciel du CROSS" in table[1] and "Ancien script" in table[1]
+    assert f"cst_{active.token.prefix}_…" in table[1]
+    assert other.token.prefix not in body  # another account's token
+    # One « Révoquer » button, for the token still active, whose accessible name names it.
+    revoke = reverse("access:api_token_revoke", args=[active.token.pk])
+    assert f'action="{revoke}"' in body
+    assert reverse("access:api_token_revoke", args=[revoked.token.pk]) not in body
+    assert (
+        f'aria-label="Révoquer le jeton « Logiciel du CROSS » (cst_{active.token.prefix})"' in body
+    )
+    assert "révoqué le" in table[1]
+    # Neither the secrets nor their keyed hashes reach the page.
+    for created in (active, revoked):
+        parsed = tokens.token_parse(created.value)
+        assert parsed is not None
+        assert parsed.secret not in body and created.value not in body
+        assert ApiToken.objects.get(pk=created.token.pk).digest not in body
+    # The list is a protected read: audited, naming the account, with no secret.
+    listing = AuditEvent.objects.get(action=AuditAction.LIST, object_type="access.apitoken")
+    assert listing.actor_id == persona("admin").pk
+    assert listing.details == {"user": analyst.pk}
+
+
+def test_a_user_without_tokens_is_said_so(client_for, persona):
+    user = persona("prefecture_13")
+    response = client_for("admin").get(reverse("access:user_detail", args=[user.pk]))
+    assert "Aucun jeton : ce compte n'appelle pas l'API." in html.unescape(
+        response.content.decode()
+    )
+
+
+def test_admin_revokes_a_users_token_and_it_stops_working(client_for, persona):
+    analyst = persona("cross13_analyst")
+    created = api_token_create(actor=analyst, name="Logiciel du CROSS", days=30)
+    api = Client()
+    assert api.get("/api/v1/dealpoints/", headers=_bearer(created.value)).status_code == 200
+    client = client_for("admin")
+    revoke = reverse("access:api_token_revoke", args=[created.token.pk])
+    # A GET changes nothing.
+    assert client.get(revoke).status_code == 405
+    assert api.get("/api/v1/dealpoints/", headers=_bearer(created.value)).status_code == 200
+    response = client.post(revoke, follow=True)
+    assert response.redirect_chain == [(reverse("access:user_detail", args=[analyst.pk]), 302)]
+    assert (
+        "Jeton « Logiciel du CROSS » de « cross13_analyst » révoqué : il ne permet plus "
+        "d'appeler l'API." in html.unescape(response.content.decode())
+    )
+    created.token.refresh_from_db()
+    assert created.token.revoked_at is not None
+    assert created.token.revoked_by == persona("admin")
+    refused = api.get("/api/v1/dealpoints/", headers=_bearer(created.value))
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Ce jeton d'accès a été révoqué.", "code": "token_invalid"}
+    event = AuditEvent.objects.get(action=AuditAction.UPDATE, object_type="access.apitoken")
+    assert (event.actor_id, event.object_id) == (persona("admin").pk, str(created.token.pk))
+    assert event.details == {
+        "api_token": created.token.pk,
+        "prefix": created.token.prefix,
+        "revoked": True,
+    }
+    # Posting again (a second click) writes nothing more and says so.
+    again = client.post(revoke, follow=True)
+    assert "était déjà révoqué" in html.unescape(again.content.decode())
+    assert AuditEvent.objects.filter(action=AuditAction.UPDATE).count() == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["cross13_analyst", "cross93_analyst", "auditor", "landlord_13h", "prefecture_13"]
+)
+def test_only_an_administrator_sees_or_revokes_a_users_token_here(client_for, persona, name):
+    """The token's own holder (who revokes it on « Jetons d'accès à l'API »), another analyst,
+    the auditor (national, in the administration, without user management): 404 for the page
+    and for the revocation, and the token still works."""
+    analyst = persona("cross13_analyst")
+    created = api_token_create(actor=analyst, name="Logiciel du CROSS", days=30)
+    client = client_for(name)
+    assert client.get(reverse("access:user_detail", args=[analyst.pk])).status_code == 404
+    revoke = reverse("access:api_token_revoke", args=[created.token.pk])
+    assert client.post(revoke).status_code == 404
+    assert client.get(revoke).status_code == 404
+    created.token.refresh_from_db()
+    assert created.token.revoked_at is None
+    assert not AuditEvent.objects.filter(
+        object_type="access.apitoken", action__in=[AuditAction.LIST, AuditAction.UPDATE]
+    ).exists()
+    assert Client().get("/api/v1/dealpoints/", headers=_bearer(created.value)).status_code == 200
+
+
+def test_revoking_an_unknown_token_is_404(client_for):
+    client = client_for("admin")
+    assert client.post(reverse("access:api_token_revoke", args=[999999])).status_code == 404
 
 
 # --- antennas ------------------------------------------------------------------------------------
