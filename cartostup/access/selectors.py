@@ -178,18 +178,16 @@ def user_membership_list(*, actor: Any, user: User) -> QuerySet[Membership]:
     )
 
 
-def user_api_token_list(*, actor: Any, user: User, record: bool = True) -> QuerySet[ApiToken]:
+def user_api_token_list(*, actor: Any, user: User) -> QuerySet[ApiToken]:
     """The personal API tokens of a user the actor manages (the administration's page of the
     account), newest first, revoked and expired ones included, without their keyed hash.
-    Reading them is audited (a LIST of `access.apitoken` naming the account), except when the
-    page is shown again under a refused form, like `access_user(record=False)`."""
-    if record:
-        audit_record(
-            actor=actor,
-            action=AuditAction.LIST,
-            object_type=ApiToken._meta.label_lower,
-            details={"user": user.pk},
-        )
+    Reading them is audited (a LIST of `access.apitoken` naming the account)."""
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=ApiToken._meta.label_lower,
+        details={"user": user.pk},
+    )
     return (
         policy.restrict(ApiToken.objects.filter(user=user), actor=actor)
         .defer("digest")

@@ -494,10 +494,9 @@ def _user_detail_render(
     user: Any,
     membership_form: MembershipForm,
     status: int = 200,
-    record: bool = True,
 ) -> HttpResponse:
-    """The account's page; `record=False` when it is shown again under a refused form (the
-    reads it repeats were recorded when it was opened)."""
+    """The account's page (the caller has audited the read of the account; its tokens are
+    audited here), also shown again under a refused form: a read like the first."""
     return render(
         request,
         "access/user_detail.html",
@@ -506,9 +505,7 @@ def _user_detail_render(
             "shown_user": user,
             "memberships": selectors.user_membership_list(actor=request.user, user=user),
             "has_second_factor": selectors.user_has_second_factor(user=user),
-            "api_tokens": selectors.user_api_token_list(
-                actor=request.user, user=user, record=record
-            ),
+            "api_tokens": selectors.user_api_token_list(actor=request.user, user=user),
             "now": timezone.now(),
             "membership_form": membership_form,
             "is_self": user.pk == request.user.pk,
@@ -632,9 +629,9 @@ def membership_create(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         form, lambda data: services.membership_create(actor=request.user, user=user, **data)
     )
     if membership is None:
-        return _user_detail_render(
-            request, user=user, membership_form=form, status=400, record=False
-        )
+        # The account's page shown again with the form's errors is read again: audited.
+        user = selectors.access_user(actor=request.user, pk=user.pk)
+        return _user_detail_render(request, user=user, membership_form=form, status=400)
     messages.success(
         request,
         _("Rôle « %(role)s » ajouté dans « %(organisation)s ».")
