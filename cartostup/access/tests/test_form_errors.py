@@ -1,6 +1,6 @@
 """Form errors for everyone (user audit, item 7; RGAA 11.10): an error summary announced and
 focused, `aria-invalid` on every invalid field, and the hint still described beside the error
-(the shared partials/field.html and reports/public/_input.html)."""
+(partials/field.html, shared by the staff and the public forms)."""
 
 from __future__ import annotations
 
