@@ -46,7 +46,7 @@ pytestmark = [
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason=(
-            "PostgreSQL only: the two decisions meet on row locks (SELECT ... FOR UPDATE), "
+            "PostgreSQL only: the concurrent writes meet on row locks (SELECT ... FOR UPDATE), "
             "which SQLite does not take; run with DATABASE_URL=postgres://..."
         ),
     ),
