@@ -6,7 +6,9 @@ proposals and confirm or dismiss alerts.
 
 Each flow runs in one transaction and writes through the services (`services`,
 `reports.services`), which keep the points' history and the audit log; what the flows write
-themselves (proposals, alerts) is audited here. `actor=None` is the platform itself.
+themselves (proposals, alerts) is audited here. `actor=None` is the platform itself. A flow
+locks, before its first write, every row it and the services it calls will lock, in the order
+of `locks`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from cartostup.reports import services as report_services
 from cartostup.reports.choices import Status as ReportStatus
 from cartostup.reports.models import Report
 
-from . import matching, services
+from . import locks, matching, services
 from .choices import (
     ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
@@ -152,6 +154,29 @@ def _alert_create(
     return alert
 
 
+@dataclass(frozen=True)
+class _MatchPlan:
+    """What the matching will do with a report: the dismantled points near it (resurgence
+    alerts) and, unless the report is attached already (`decision` None), its decision, with
+    the points it attaches or proposes it to (locked)."""
+
+    dismantled: list[tuple[DealPoint, float]]
+    decision: matching.Decision | None
+    points: dict[int, DealPoint]
+
+
+def _match_plan(report: Report) -> _MatchPlan:
+    """Decide the matching of `report`, which the caller has locked, and lock the points it
+    names: after the report, before any write or audit event (`locks`)."""
+    dismantled = matching.find_dismantled_near(report=report)
+    if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
+        return _MatchPlan(dismantled=dismantled, decision=None, points={})
+    decision = decide(matching.find_candidates(report=report))
+    named = [c.dealpoint_id for c in (decision.attach, *decision.propose) if c]
+    points = locks.lock_reports_and_points(points=named).points
+    return _MatchPlan(dismantled=dismantled, decision=decision, points=points)
+
+
 @transaction.atomic
 def report_match(*, report: Report, actor: User | None = None) -> MatchOutcome:
     """Match one accepted report: attach it to the best point when it scores at least
@@ -160,27 +185,26 @@ def report_match(*, report: Report, actor: User | None = None) -> MatchOutcome:
     waiting for clustering. A report near a point dismantled less than
     `CARTOSTUP_RESURGENCE_DAYS` ago raises a resurgence alert. `actor` is who asked for the
     matching (recorded in the audit log); the links themselves are the platform's."""
-    report = Report.objects.select_for_update().get(pk=report.pk)
+    report = locks.lock_reports_and_points(reports=[report.pk]).reports[report.pk]
     if report.status != ReportStatus.ACCEPTED:
         raise ValidationError({"report": _("Seul un signalement accepté se rapproche.")})
+    return _match(report=report, plan=_match_plan(report), actor=actor)
+
+
+def _match(*, report: Report, plan: _MatchPlan, actor: User | None = None) -> MatchOutcome:
     alerts = tuple(
         alert
-        for point, distance in matching.find_dismantled_near(report=report)
+        for point, distance in plan.dismantled
         if (
             alert := _alert_create(
                 kind=AlertKind.RESURGENCE, dealpoint=point, report=report, distance_m=distance
             )
         )
     )
-    if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
+    decision = plan.decision
+    if decision is None:
         return MatchOutcome(alerts=alerts)
-    decision = decide(matching.find_candidates(report=report))
-    points = {
-        point.pk: point
-        for point in DealPoint.objects.filter(
-            pk__in=[c.dealpoint_id for c in (decision.attach, *decision.propose) if c]
-        )
-    }
+    points = plan.points
     if decision.attach is not None:
         services.report_attach(
             actor=None,
@@ -221,9 +245,12 @@ def report_match(*, report: Report, actor: User | None = None) -> MatchOutcome:
 
 @transaction.atomic
 def report_accept_and_match(*, actor: User, report: Report, note: str = "") -> Report:
-    """Accept a report in triage (`reports.services.report_accept`) and match it at once."""
+    """Accept a report in triage (`reports.services.report_accept`) and match it at once. The
+    matching is decided, and its points locked, before the acceptance writes its audit event
+    (`locks`)."""
+    plan = _match_plan(locks.lock_reports_and_points(reports=[report.pk]).reports[report.pk])
     report = report_services.report_accept(actor=actor, report=report, note=note)
-    report_match(report=report)
+    _match(report=report, plan=plan)
     report.refresh_from_db()
     return report
 
@@ -250,23 +277,21 @@ def _link_for_decision(*, actor: User, link: ReportLink, from_decision: str) -> 
     """Authorise a decision on a link (404 otherwise), lock it until the transaction ends, and
     refuse it unless the link is still as the actor read it (`from_decision`).
 
-    The report is locked first, then the point, then the link: the matching's order
-    (`report_match`). Two decisions on one report therefore wait for each other (on
-    PostgreSQL) and the second finds the first's, whether they are on the same link or on two
-    (the report's two proposals confirmed at once: each confirmation rejects the other link,
-    and with the point locked first each held its own link while waiting for the other's, a
-    deadlock that PostgreSQL broke with an error)."""
+    The report is locked first, then the points (the link's, and the one a confirmation
+    moves the report from), then the link: the order of `locks`. Two decisions on one report
+    therefore wait for each other (on PostgreSQL) and the second finds the first's, whether
+    they are on the same link or on two (the report's two proposals confirmed at once: each
+    confirmation rejects the other link, and with the point locked first each held its own
+    link while waiting for the other's, a deadlock that PostgreSQL broke with an error)."""
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    # Apart from the locks: the policy's restriction may read with DISTINCT, which FOR UPDATE
+    # refuses.
     policy.access_object(
         DealPoint.objects.all(), actor=actor, pk=link.dealpoint_id, action=policy.Action.CHANGE
     )
-    Report.objects.select_for_update().get(pk=link.report_id)
-    # Locked apart: the policy's restriction may read with DISTINCT, which FOR UPDATE refuses.
-    DealPoint.objects.select_for_update().get(pk=link.dealpoint_id)
-    locked = (
-        ReportLink.objects.select_for_update(of=("self",))
-        .select_related("report", "dealpoint")
-        .get(pk=link.pk)
+    locks.lock_reports_and_points(reports=[link.report_id], points=[link.dealpoint_id])
+    (locked,) = locks.lock(
+        ReportLink.objects.filter(pk=link.pk).select_related("report", "dealpoint")
     )
     if locked.decision != from_decision:
         raise LinkDecided(link=locked)
@@ -346,12 +371,27 @@ def _proposal_audit(proposal: Proposal, *, created: bool, count: int) -> None:
     )
 
 
-@transaction.atomic
-def reports_cluster(*, departement: Any = None) -> list[Proposal]:
-    """Cluster the accepted reports still waiting for matching, per département, into
-    proposed new points (owned by the département's CROSS, distributed to the CROSS). A
-    cluster that holds reports of an open proposal adds its new reports to it: running it
-    again proposes nothing twice. Returns the proposals created or extended."""
+@dataclass(frozen=True)
+class _Clustered:
+    """The reports a clustering works on: those waiting for matching (`new`), those of open
+    proposals (`in_proposals`, with their proposal in `proposed_of`) and those only proposed
+    to points or attached by the matching without being sure (`doubtful`)."""
+
+    new: list[Report]
+    in_proposals: list[Report]
+    proposed_of: dict[int, int]
+    doubtful: list[Report]
+
+    def report_ids(self) -> set[int]:
+        return {report.pk for report in (*self.new, *self.in_proposals, *self.doubtful)}
+
+
+def _clustered(*, departement: Any, among: set[int] | None = None) -> _Clustered:
+    """The reports `reports_cluster` works on, only those of `among` if given."""
+
+    def kept(reports: list[Report]) -> list[Report]:
+        return [r for r in reports if among is None or r.pk in among]
+
     waiting = Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=True)
     open_proposals = Proposal.objects.filter(status=ProposalStatus.OPEN)
     if departement is not None:
@@ -361,10 +401,11 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     for proposal_id, report_id in Proposal.reports.through.objects.filter(
         proposal__in=open_proposals
     ).values_list("proposal_id", "report_id"):
-        proposed_of[report_id] = proposal_id
-    reports = list(waiting.exclude(pk__in=list(proposed_of)).order_by("pk"))
+        if among is None or report_id in among:
+            proposed_of[report_id] = proposal_id
+    reports = kept(list(waiting.exclude(pk__in=list(proposed_of)).order_by("pk")))
     if not reports:
-        return []
+        return _Clustered(new=[], in_proposals=[], proposed_of={}, doubtful=[])
     in_proposals = list(Report.objects.filter(pk__in=list(proposed_of)).order_by("pk"))
     # Reports only proposed to known points (no attachment yet), and reports the matching
     # attached by itself without being sure (`matching.REVISE_SHARE`), are clustered too:
@@ -392,6 +433,29 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     doubtful_reports = doubtful_reports.exclude(pk__in=list(proposed_of)).distinct()
     # Only those around the new reports can join a proposal (it needs one of them).
     doubtful = sorted(_in_cells(doubtful_reports, _around(reports)), key=lambda r: r.pk)
+    return _Clustered(
+        new=reports, in_proposals=in_proposals, proposed_of=proposed_of, doubtful=kept(doubtful)
+    )
+
+
+@transaction.atomic
+def reports_cluster(*, departement: Any = None) -> list[Proposal]:
+    """Cluster the accepted reports still waiting for matching, per département, into
+    proposed new points (owned by the département's CROSS, distributed to the CROSS). A
+    cluster that holds reports of an open proposal adds its new reports to it: running it
+    again proposes nothing twice. Returns the proposals created or extended."""
+    # Its reports, then the points they are attached to, are locked before it writes
+    # (`locks`): read once to know which, then again with the locks held, keeping only those
+    # locked (a report that turned up in between waits for the next run).
+    first = _clustered(departement=departement)
+    if not first.new:
+        return []
+    locked = locks.lock_reports_and_points(reports=first.report_ids()).reports
+    clustered = _clustered(departement=departement, among=set(locked))
+    reports, in_proposals, doubtful = clustered.new, clustered.in_proposals, clustered.doubtful
+    proposed_of = clustered.proposed_of
+    if not reports:
+        return []
     doubtful_ids = {report.pk for report in doubtful}
     proposed_points: dict[int, list[matching.PointFeatures]] = defaultdict(list)
     revisable: dict[int, ReportLink] = {}
@@ -449,7 +513,9 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
             fresh = [r for r in group if r.pk in new_ids or r.pk in doubtful_ids]
             existing = sorted({proposed_of[r.pk] for r in group if r.pk in proposed_of})
             if existing:
-                proposal = Proposal.objects.select_for_update().get(pk=existing[0])
+                # Locked after audit events: whoever else locks an open proposal first locks
+                # its reports, which this run holds (`locks`).
+                (proposal,) = locks.lock(Proposal.objects.filter(pk=existing[0]))
                 proposal.reports.add(*fresh)
                 everyone = list(proposal.reports.all())
                 for name, value in _proposal_place(everyone).items():
@@ -475,11 +541,47 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
     return touched
 
 
-def _for_decision(model: type[Any], *, actor: User, pk: int) -> Any:
+def _may_decide(model: type[Any], *, actor: User, pk: int) -> None:
     """Authorise an analyst's decision on a proposal or an alert (404 otherwise)."""
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     policy.access_object(model.objects.all(), actor=actor, pk=pk, action=policy.Action.CHANGE)
-    return model.objects.select_for_update().get(pk=pk)
+
+
+def _proposal_for_decision(*, actor: User, proposal: Proposal) -> Proposal:
+    """Authorise a decision on a proposal (404 otherwise) and lock it, after its reports and
+    the points they are attached to (`locks`). Refused if it was decided meanwhile, or if the
+    clustering added a report to it between the read of its reports and their lock (the
+    analyst decided on the reports the page showed)."""
+    _may_decide(Proposal, actor=actor, pk=proposal.pk)
+    members = Proposal.reports.through.objects.filter(proposal_id=proposal.pk)
+    shown = set(members.values_list("report_id", flat=True))
+    locks.lock_reports_and_points(reports=shown)
+    (proposal,) = locks.lock(Proposal.objects.filter(pk=proposal.pk))
+    if proposal.status != ProposalStatus.OPEN:
+        raise ValidationError(_("Cette proposition a déjà été traitée."))
+    if set(members.values_list("report_id", flat=True)) != shown:
+        raise ValidationError(
+            _(
+                "Un signalement vient de s'ajouter à cette proposition : rien n'a été décidé. "
+                "Rechargez la page pour la voir."
+            )
+        )
+    return proposal
+
+
+def _alert_for_decision(*, actor: User, alert: Alert) -> Alert:
+    """Authorise a decision on an alert (404 otherwise) and lock it, after its report, its
+    points (the point it is about, its candidate) and the points the report is attached to
+    (`locks`). Refused if it was decided meanwhile."""
+    _may_decide(Alert, actor=actor, pk=alert.pk)
+    read = Alert.objects.get(pk=alert.pk)
+    locks.lock_reports_and_points(
+        reports=[read.report_id], points=[read.dealpoint_id, read.candidate_id]
+    )
+    (alert,) = locks.lock(Alert.objects.filter(pk=alert.pk))
+    if alert.status != AlertStatus.OPEN:
+        raise ValidationError(_("Cette alerte a déjà été traitée."))
+    return alert
 
 
 @transaction.atomic
@@ -493,9 +595,7 @@ def proposal_accept(
     """Make a deal point of a proposal (with its reports); the analyst may correct the
     position and describe the point (`data`). A point dismantled nearby not long ago gets a
     move alert."""
-    proposal = _for_decision(Proposal, actor=actor, pk=proposal.pk)
-    if proposal.status != ProposalStatus.OPEN:
-        raise ValidationError(_("Cette proposition a déjà été traitée."))
+    proposal = _proposal_for_decision(actor=actor, proposal=proposal)
     if data is None:
         data = services.DealPointInput(
             latitude=proposal.latitude,
@@ -537,9 +637,7 @@ def proposal_accept(
 def proposal_dismiss(*, actor: User, proposal: Proposal) -> Proposal:
     """Dismiss a proposal (not a deal point): its reports stop waiting for matching, so the
     clustering does not propose them again."""
-    proposal = _for_decision(Proposal, actor=actor, pk=proposal.pk)
-    if proposal.status != ProposalStatus.OPEN:
-        raise ValidationError(_("Cette proposition a déjà été traitée."))
+    proposal = _proposal_for_decision(actor=actor, proposal=proposal)
     proposal.status = ProposalStatus.DISMISSED
     proposal.decided_by = actor
     proposal.decided_at = timezone.now()
@@ -599,9 +697,7 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
     """Confirm an alert. Resurgence: the dismantled point becomes resurgent and the report is
     attached to it (leaving any point it was attached to: `alert.moved_from` names it). Move:
     the dismantled point becomes "moved", with the new point as its successor."""
-    alert = _for_decision(Alert, actor=actor, pk=alert.pk)
-    if alert.status != AlertStatus.OPEN:
-        raise ValidationError(_("Cette alerte a déjà été traitée."))
+    alert = _alert_for_decision(actor=actor, alert=alert)
     point = alert.dealpoint
     if alert.kind == AlertKind.RESURGENCE:
         if point.status != DealPointStatus.RESURGENT:
@@ -636,9 +732,7 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
 @transaction.atomic
 def alert_dismiss(*, actor: User, alert: Alert) -> Alert:
     """Dismiss an alert (not a resurgence, not a move)."""
-    alert = _for_decision(Alert, actor=actor, pk=alert.pk)
-    if alert.status != AlertStatus.OPEN:
-        raise ValidationError(_("Cette alerte a déjà été traitée."))
+    alert = _alert_for_decision(actor=actor, alert=alert)
     return _alert_decided(actor=actor, alert=alert, status=AlertStatus.DISMISSED)
 
 

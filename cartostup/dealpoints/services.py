@@ -32,6 +32,7 @@ from cartostup.reports.services import report_owner_for
 from cartostup.territories import locator
 from cartostup.territories.models import Commune, PriorityNeighbourhood
 
+from . import locks
 from .choices import (
     ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
@@ -281,7 +282,7 @@ def _building_reach_errors(
 
 def _next_reference(departement_code: str) -> str:
     sequence, _created = DealPointSequence.objects.get_or_create(departement_code=departement_code)
-    sequence = DealPointSequence.objects.select_for_update().get(pk=sequence.pk)
+    (sequence,) = locks.lock(DealPointSequence.objects.filter(pk=sequence.pk))
     sequence.last_value += 1
     sequence.save(update_fields=["last_value"])
     return f"PD-{departement_code}-{sequence.last_value:04d}"
@@ -331,20 +332,35 @@ def _audit(
     )
 
 
-def _for_change(*, actor: User | None, dealpoint: DealPoint) -> DealPoint:
-    """Authorise the change (404 otherwise), then lock the row until the transaction ends.
-    Two steps because the policy's queryset is DISTINCT, which PostgreSQL refuses to lock."""
+def _may_change(*, actor: User | None, dealpoint: DealPoint) -> None:
+    """Authorise a change of the point (404 otherwise). Apart from the lock because the
+    policy's queryset is DISTINCT, which PostgreSQL refuses to lock."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
         policy.access_object(
             DealPoint.objects.all(), actor=actor, pk=dealpoint.pk, action=policy.Action.CHANGE
         )
-    locked = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
-    if locked.merged_into_id is not None:
+
+
+def _unmerged(dealpoint: DealPoint) -> DealPoint:
+    if dealpoint.merged_into_id is not None:
         raise ValidationError(
             _("Ce point a été fusionné dans un autre : modifiez le point qui le remplace.")
         )
-    return locked
+    return dealpoint
+
+
+def _for_change(
+    *, actor: User | None, dealpoint: DealPoint, reports: Iterable[Report] = ()
+) -> DealPoint:
+    """Authorise the change (404 otherwise), then lock until the transaction ends `reports`,
+    the point and the points those reports are attached to (`locks`, in that order). Returns
+    the point locked."""
+    _may_change(actor=actor, dealpoint=dealpoint)
+    locked = locks.lock_reports_and_points(
+        reports=[report.pk for report in reports], points=[dealpoint.pk]
+    )
+    return _unmerged(locked.points[dealpoint.pk])
 
 
 class ChangedMeanwhile(ValidationError):
@@ -507,7 +523,8 @@ def _link(
     distance_m: float | None = None,
 ) -> tuple[ReportLink, list[DealPoint]]:
     """Tie `report` to `dealpoint`; returns the link and the points the report left (an
-    attachment moves a report: it is attached to one point at most)."""
+    attachment moves a report: it is attached to one point at most). The caller has locked the
+    report, hence the points it is attached to (`locks`)."""
     left: list[DealPoint] = []
     if decision in ATTACHED_DECISIONS:
         # Other attachments and proposals give way, before this link is attached (the
@@ -522,9 +539,9 @@ def _link(
             decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
         )
         left = list(
-            DealPoint.objects.select_for_update()
-            .filter(pk__in=[pk for pk, decided in was.items() if decided in ATTACHED_DECISIONS])
-            .order_by("pk")
+            DealPoint.objects.filter(
+                pk__in=[pk for pk, decided in was.items() if decided in ATTACHED_DECISIONS]
+            ).order_by("pk")
         )
     link, _created = ReportLink.objects.update_or_create(
         report=report,
@@ -574,10 +591,10 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
     in the history of their point and in the audit log. Confirming one of them later would
     silently take the report away again. (An automatic attachment closes nothing: the
     matching raises the alerts and attaches in one go, for the analyst to weigh both.)"""
-    open_alerts = Alert.objects.select_for_update().filter(
+    open_alerts = Alert.objects.filter(
         kind=AlertKind.RESURGENCE, report=report, status=AlertStatus.OPEN
-    )
-    for alert in open_alerts.exclude(dealpoint=dealpoint).select_related("dealpoint"):
+    ).exclude(dealpoint=dealpoint)
+    for alert in locks.lock(open_alerts.select_related("dealpoint")):
         _alert_close(
             actor=actor,
             alert=alert,
@@ -692,6 +709,8 @@ def dealpoint_create(
     if status not in DealPointStatus.values:
         raise ValidationError({"status": _("Statut inconnu.")})
     departement = place.commune.departement
+    # The reports, and the points they leave, locked before the reference sequence (`locks`).
+    locks.lock_reports_and_points(reports=[report.pk for report in reports])
     found = _reports_for(actor=actor, reports=reports)
     elsewhere = [report.reference for report in found if report.departement_id != departement.pk]
     if elsewhere:
@@ -987,12 +1006,8 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
         answered = Q(pk__in=[])
     if dealpoint.status in inactive:
         answered |= Q(candidate=dealpoint)
-    stale = Alert.objects.filter(answered)
-    for alert in (
-        stale.filter(kind=AlertKind.SUCCESSOR, status=AlertStatus.OPEN)
-        .select_for_update(of=("self",))  # the candidate is an outer join (nullable)
-        .select_related("dealpoint", "candidate")
-    ):
+    stale = Alert.objects.filter(answered, kind=AlertKind.SUCCESSOR, status=AlertStatus.OPEN)
+    for alert in locks.lock(stale.select_related("dealpoint", "candidate")):
         confirmed = (
             alert.dealpoint_id == dealpoint.pk
             and dealpoint.status == DealPointStatus.MOVED
@@ -1025,15 +1040,22 @@ def dealpoint_change_status(
     successor point (active, in the same département, visible to the actor). `from_status`,
     the status the actor saw when choosing, refuses the change (`ChangedMeanwhile`) if the
     point's status is another one now."""
-    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    _may_change(actor=actor, dealpoint=dealpoint)
+    moving_to = successor if status == DealPointStatus.MOVED else None
+    if moving_to is not None and actor is not None:
+        policy.access_object(DealPoint.objects.all(), actor=actor, pk=moving_to.pk)
+    # The successor too, whose status is checked (both in pk order: `locks`).
+    locked = locks.lock_reports_and_points(
+        points=[dealpoint.pk, moving_to.pk if moving_to is not None else None]
+    ).points
+    dealpoint = _unmerged(locked[dealpoint.pk])
     if from_status is not None:
         _status_read_check(actor=actor, dealpoint=dealpoint, from_status=from_status)
     details: dict[str, Any] = {}
     if status == DealPointStatus.MOVED:
         if successor is None:
             raise ValidationError({"successor": _("Indiquez le point qui a pris le relais.")})
-        if actor is not None:
-            successor = policy.access_object(DealPoint.objects.all(), actor=actor, pk=successor.pk)
+        successor = locked[successor.pk]
         if successor.pk == dealpoint.pk or successor.merged_into_id is not None:
             raise ValidationError({"successor": _("Choisissez un autre point.")})
         if successor.status not in ACTIVE_STATUSES:
@@ -1098,7 +1120,7 @@ def operation_record(
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
-    dealpoint = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
+    dealpoint = locks.lock_reports_and_points(points=[dealpoint.pk]).points[dealpoint.pk]
     if dealpoint.merged_into_id is not None:
         raise ValidationError(_("Ce point a été fusionné dans un autre."))
     services = (
@@ -1203,7 +1225,9 @@ def report_attach(
         raise ValidationError({"decision": _("Décision inconnue.")})
     if actor is not None and decision != LinkDecision.CONFIRMED:
         raise ValidationError({"decision": _("Seul le rapprochement automatique propose.")})
-    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    # The report first, then the point and those it leaves: the order of the decisions and
+    # the matching (`locks`).
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=[report])
     (report,) = _reports_for(actor=actor, reports=[report])
     if report.departement_id != dealpoint.departement_id:
         # As for merges: a point's reports are of its département, whose services read its
@@ -1257,9 +1281,10 @@ def report_link_revise(*, link: ReportLink) -> ReportLink:
     """The matching takes back one of its own automatic attachments (a new point forming
     nearby fits the report better): the link becomes a proposal again, beside the new point's
     proposal, for the analyst to decide. An analyst's attachment is never revised."""
+    dealpoint = _for_change(actor=None, dealpoint=link.dealpoint, reports=[link.report])
+    link = ReportLink.objects.select_related("report").get(pk=link.pk)
     if link.decision != LinkDecision.AUTOMATIC:
         raise ValidationError({"report": _("Seul un rattachement automatique se révise.")})
-    dealpoint = _for_change(actor=None, dealpoint=link.dealpoint)
     link, _left = _link(
         actor=None,
         dealpoint=dealpoint,
@@ -1291,7 +1316,8 @@ def report_detach(
     """Undo an attachment or refuse a proposal: the link is kept as REJECTED (the matching
     will not propose the pair again) and the report waits for matching again if it is tied
     to no other point."""
-    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    # The report first, then the point (`locks`).
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=[report])
     link = ReportLink.objects.filter(dealpoint=dealpoint, report_id=report.pk).first()
     if link is None or link.decision == LinkDecision.REJECTED:
         raise ValidationError({"report": _("Ce signalement n'est pas rattaché à ce point.")})
@@ -1340,8 +1366,15 @@ def dealpoint_merge(
     history."""
     if source.pk == target.pk:
         raise ValidationError({"target": _("Un point ne peut pas être fusionné avec lui-même.")})
-    source = _for_change(actor=actor, dealpoint=source)
-    target = _for_change(actor=actor, dealpoint=target)
+    _may_change(actor=actor, dealpoint=source)
+    _may_change(actor=actor, dealpoint=target)
+    # The reports that move are locked first, then both points in pk order (`locks`).
+    lent = ReportLink.objects.filter(dealpoint_id=source.pk, decision__in=ATTACHED_DECISIONS)
+    locked = locks.lock_reports_and_points(
+        reports=lent.values_list("report_id", flat=True), points=[source.pk, target.pk]
+    )
+    source = _unmerged(locked.points[source.pk])
+    target = _unmerged(locked.points[target.pk])
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
     if source.status in ACTIVE_STATUSES and target.status not in ACTIVE_STATUSES:
@@ -1369,7 +1402,18 @@ def dealpoint_merge(
     was: dict[str, str] = {}
     # Links the target already had for a moved report (proposed, rejected): put back on unmerge.
     replaced: dict[str, dict[str, Any]] = {}
-    for link in source.links.filter(decision__in=ATTACHED_DECISIONS).select_related("report"):
+    links = list(lent.select_related("report"))
+    if any(link.report_id not in locked.reports for link in links):
+        # Attached between the read of the source's reports and their lock: locking it now,
+        # after the points, could deadlock.
+        raise ValidationError(
+            _(
+                "Un signalement a été rattaché à %(source)s pendant la fusion : rien n'a été "
+                "fusionné. Recommencez."
+            )
+            % {"source": source.reference}
+        )
+    for link in links:
         reference = link.report.reference
         was[reference] = link.decision
         # Lent first: a report is never attached to two points, even within the transaction.
@@ -1422,6 +1466,24 @@ def dealpoint_merge(
     return target
 
 
+def _merge_undone(
+    dealpoint: DealPoint, target: DealPoint
+) -> tuple[DealPointEvent | None, set[int]]:
+    """The merge of `dealpoint` into `target` that an unmerge undoes (its history entry), and
+    the reports whose links the unmerge writes: those the merge lent, and any lent link left."""
+    merge = (
+        dealpoint.events.filter(kind=EventKind.MERGED, details__into=target.reference)
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+    given = merge.details.get("reports", []) if merge else []
+    reports = set(Report.objects.filter(reference__in=given).values_list("pk", flat=True))
+    reports.update(
+        dealpoint.links.filter(decision=LinkDecision.MERGED).values_list("report_id", flat=True)
+    )
+    return merge, reports
+
+
 @transaction.atomic
 def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "") -> DealPoint:
     """Undo the merge of `dealpoint` into another point: it comes back on the map, with the
@@ -1429,15 +1491,26 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     other point go back to what they were). A report detached from it or attached elsewhere
     since stays where it is now. Refused while the other point is itself merged into a third:
     that later merge is undone first (otherwise the reports would be on two points)."""
-    if actor is not None:
-        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
-        policy.access_object(
-            DealPoint.objects.all(), actor=actor, pk=dealpoint.pk, action=policy.Action.CHANGE
-        )
-    dealpoint = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
+    _may_change(actor=actor, dealpoint=dealpoint)
+    not_merged = ValidationError(_("Ce point n'est fusionné dans aucun autre."))
+    # The reports the merge lent, then both points (`locks`): read once to know what to lock,
+    # then again with the locks held.
+    read = DealPoint.objects.get(pk=dealpoint.pk)
+    if read.merged_into_id is None:
+        raise not_merged
+    _merge, reports = _merge_undone(read, DealPoint.objects.get(pk=read.merged_into_id))
+    locked = locks.lock_reports_and_points(reports=reports, points=[read.pk, read.merged_into_id])
+    dealpoint = locked.points[read.pk]
     if dealpoint.merged_into_id is None:
-        raise ValidationError(_("Ce point n'est fusionné dans aucun autre."))
-    target = DealPoint.objects.select_for_update().get(pk=dealpoint.merged_into_id)
+        raise not_merged
+    target = locked.points[read.merged_into_id]
+    merge, reports = _merge_undone(dealpoint, target)
+    if dealpoint.merged_into_id != target.pk or not reports <= locked.reports.keys():
+        # Unmerged and merged again between the read and the lock.
+        raise ValidationError(
+            _("La fusion de %(reference)s vient de changer : rien n'a été fait. Recommencez.")
+            % {"reference": dealpoint.reference}
+        )
     if target.merged_into_id is not None:
         later = DealPoint.objects.get(pk=target.merged_into_id)
         raise ValidationError(
@@ -1447,11 +1520,6 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
             )
             % {"target": target.reference, "later": later.reference}
         )
-    merge = (
-        dealpoint.events.filter(kind=EventKind.MERGED, details__into=target.reference)
-        .order_by("-occurred_at", "-pk")
-        .first()
-    )
     given = list(merge.details.get("reports", [])) if merge else []
     was = dict(merge.details.get("was", {})) if merge else {}
     replaced = dict(merge.details.get("replaced", {})) if merge else {}
@@ -1573,7 +1641,8 @@ def dealpoint_split(
 ) -> DealPoint:
     """Split a point that was two: the given attached reports leave it for a new point
     described by `data` (same status); both histories say so."""
-    dealpoint = _for_change(actor=actor, dealpoint=dealpoint)
+    # The reports that leave, then the point (`locks`).
+    dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=reports)
     ids = {report.pk for report in reports}
     attached = set(
         dealpoint.links.filter(decision__in=ATTACHED_DECISIONS).values_list("report_id", flat=True)

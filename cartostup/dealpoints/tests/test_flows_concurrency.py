@@ -1,8 +1,14 @@
-"""Two analysts decide proposed links of one report at the same instant, on PostgreSQL.
-`flows.link_confirm` and `flows.link_refuse` lock the report, the point, then the link, and
-refuse a decision the analyst's page did not show (`LinkDecided`): exactly one wins, the other
-is told what was decided, and the links, the report, the points' history and the audit trail
-hold the winner's decision, once.
+"""Two writes on the same reports or points at the same instant, on PostgreSQL.
+
+Two analysts decide proposed links of one report: `flows.link_confirm` and `flows.link_refuse`
+lock the report, the point, then the link, and refuse a decision the analyst's page did not
+show (`LinkDecided`): exactly one wins, the other is told what was decided, and the links, the
+report, the points' history and the audit trail hold the winner's decision, once.
+
+A write from a point's page (attach a report, merge) against a decision, the matching or
+another such write: every one of them locks in the order of `dealpoints.locks` (reports, then
+points), so they wait for each other instead of deadlocking, and the database holds both
+writes, or the first and a clean refusal of the second.
 
 Each decision runs in its own thread, hence on its own database connection, on data committed
 beforehand (`transactional_db`); a barrier releases them together. SQLite takes no row locks
@@ -14,10 +20,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
 from cartostup.access.models import User
@@ -25,11 +33,12 @@ from cartostup.access.services import demo_persona_ensure
 from cartostup.core.audit import audit_chain_problems
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import flows
+from cartostup.dealpoints import flows, matching, services
 from cartostup.dealpoints.choices import ATTACHED_DECISIONS, EventKind, LinkDecision
 from cartostup.dealpoints.models import DealPoint, DealPointEvent, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 from cartostup.dealpoints.tests.test_matching import offset
+from cartostup.reports.models import Report
 from conftest import reference_data_load
 
 pytestmark = [
@@ -37,7 +46,7 @@ pytestmark = [
     pytest.mark.skipif(
         connection.vendor != "postgresql",
         reason=(
-            "PostgreSQL only: the two decisions meet on row locks (SELECT ... FOR UPDATE), "
+            "PostgreSQL only: the concurrent writes meet on row locks (SELECT ... FOR UPDATE), "
             "which SQLite does not take; run with DATABASE_URL=postgres://..."
         ),
     ),
@@ -273,4 +282,299 @@ def test_the_two_proposals_of_a_report_confirmed_at_the_same_instant(transaction
     assert history_since(points[lost_index], before[lost_index]) == []
     assert link_decisions_audited(point=points[won_index], after=mark) == ["confirmed"]
     assert link_decisions_audited(point=points[lost_index], after=mark) == []
+    assert list(audit_chain_problems()) == []
+
+
+# --- a write from a point's page against a decision, the matching or another write ---------------
+
+# Every later lock is kept this long before going on, so that a write waiting for it is seen
+# waiting.
+PAUSE_SECONDS = 0.2
+
+
+@dataclass
+class Run:
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Together:
+    runs: dict[str, Run]
+    # Most backends seen waiting for a lock at once.
+    waiting: int
+    errors: dict[str, BaseException] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.errors = {name: run.error for name, run in self.runs.items() if run.error}
+
+
+def together(**operations: Callable[[], Any]) -> Together:
+    """Run the operations from threads released together, as requests arriving at the same
+    instant. Each, once it holds its first row lock, waits (at most `HOLD_SECONDS`) until the
+    others hold theirs: whatever order they lock in, they are interleaved there, not one after
+    the other. Then every lock is kept `PAUSE_SECONDS`, while the main thread watches for
+    backends waiting for a lock. A deadlock is PostgreSQL's error in one of the runs."""
+    runs = {name: Run() for name in operations}
+    holding = {name: threading.Event() for name in operations}
+    start = threading.Barrier(len(operations) + 1)
+
+    def run(name: str, operation: Callable[[], Any]) -> None:
+        first = True
+
+        def hold_locks(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            nonlocal first
+            result = execute(sql, params, many, context)
+            if " FOR UPDATE" in sql or " FOR NO KEY UPDATE" in sql:
+                if first:
+                    first = False
+                    holding[name].set()
+                    deadline = time.monotonic() + HOLD_SECONDS
+                    for event in holding.values():
+                        event.wait(timeout=max(0.0, deadline - time.monotonic()))
+                else:
+                    time.sleep(PAUSE_SECONDS)
+            return result
+
+        try:
+            start.wait(timeout=30)
+            with connection.execute_wrapper(hold_locks):  # this thread's own connection
+                runs[name].result = operation()
+        except BaseException as error:  # judged by the main thread
+            runs[name].error = error
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, args=(name, operation))
+        for name, operation in operations.items()
+    ]
+    for thread in threads:
+        thread.start()
+    start.wait(timeout=30)
+    waiting, deadline = 0, time.monotonic() + 60
+    while any(thread.is_alive() for thread in threads) and time.monotonic() < deadline:
+        waiting = max(waiting, _waiting_for_a_lock())
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "a write never ended"
+    return Together(runs=runs, waiting=waiting)
+
+
+def attach_from_page(*, analyst: User, point: DealPoint, report: Report) -> Callable[[], Any]:
+    """What the point page's « Rattacher » form does (`views.dealpoint_attach`), on the objects
+    read afresh as the request would."""
+
+    def attach() -> ReportLink:
+        return services.report_attach(
+            actor=User.objects.get(pk=analyst.pk),
+            dealpoint=DealPoint.objects.get(pk=point.pk),
+            report=Report.objects.get(pk=report.pk),
+            decision=LinkDecision.CONFIRMED,
+        )
+
+    return attach
+
+
+def attached_to(report: Report) -> list[DealPoint]:
+    links = ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS)
+    return [link.dealpoint for link in links.select_related("dealpoint")]
+
+
+def events_since(point: DealPoint, before: set[int]) -> list[tuple[str, dict[str, Any]]]:
+    written = DealPointEvent.objects.filter(dealpoint=point).exclude(pk__in=before)
+    return [(event.kind, event.details) for event in written.order_by("pk")]
+
+
+def a_waiting_report(analyst: User, north_m: float = 0, east_m: float = 0) -> Report:
+    latitude, longitude = offset(north_m, east_m)
+    report = accepted_report(
+        analyst=analyst, latitude=latitude, longitude=longitude, place_label=""
+    )
+    assert report.awaiting_matching
+    return report
+
+
+def test_attach_from_the_point_page_while_the_matching_takes_the_report(transactional_db):
+    """The matching (`report_match`, as `match_reports` runs it) locks the report, then the
+    point it attaches it to; the point page's « Rattacher » locked the point, then wrote the
+    report's link (which waits for the report): each waited for the other's, and PostgreSQL
+    broke the deadlock with an error. Both now lock the report first: the second waits, and
+    the report ends attached by the analyst."""
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    point = dealpoint(actor=analyst)
+    report = a_waiting_report(analyst, north_m=10)
+    # The matching takes it for this point (attached, or proposed: either locks the point).
+    decision = flows.decide(matching.find_candidates(report=report))
+    assert point.pk in {c.dealpoint_id for c in (decision.attach, *decision.propose) if c}
+    mark, before = audit_mark(), history(point)
+
+    result = together(
+        matching=lambda: flows.report_match(report=Report.objects.get(pk=report.pk)),
+        attach=attach_from_page(analyst=analyst, point=point, report=report),
+    )
+
+    assert result.errors == {}
+    assert result.waiting >= 1  # one waited for the other's locks
+    report.refresh_from_db()
+    assert attached_to(report) == [point] and not report.awaiting_matching
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    assert (link.decision, link.decided_by_id) == (LinkDecision.CONFIRMED, analyst.pk)
+    # The analyst's attachment is the last word in the point's history: alone if it came
+    # first (the matching then found the report attached), or after the matching's.
+    written = events_since(point, before)
+    assert {kind for kind, _details in written} == {EventKind.REPORT_ATTACHED}
+    attached = [details for _kind, details in written]
+    assert attached[-1]["decision"] == LinkDecision.CONFIRMED
+    assert [details["decision"] for details in attached[:-1]] in ([], [LinkDecision.AUTOMATIC])
+    assert link_decisions_audited(point=point, after=mark)[-1] == LinkDecision.CONFIRMED
+    assert list(audit_chain_problems()) == []
+
+
+@pytest.mark.parametrize("decision", ["confirm", "refuse"])
+def test_attach_from_the_point_page_while_a_decision_on_the_report(transactional_db, decision):
+    """A report proposed for point A: an analyst decides the proposal (matching queue) while
+    another attaches the report to point B from B's page. The decision locked the report, then
+    A, then the link to A; the attachment locked B, rejected the link to A and, inserting its
+    link to B, waited for the report, while the decision waited for the link to A: a deadlock.
+    Now the attachment locks the report first: B gets the report either way, and a decision
+    that comes second is told the link was decided (`LinkDecided`)."""
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    proposed = proposed_link(analyst)
+    report, point_a = proposed.report, proposed.dealpoint
+    point_b = dealpoint(actor=analyst, latitude=offset(300)[0], longitude=offset(300)[1])
+    before_a, before_b = history(point_a), history(point_b)
+
+    def decide() -> ReportLink:
+        actor, shown = User.objects.get(pk=analyst.pk), ReportLink.objects.get(pk=proposed.pk)
+        if decision == "confirm":
+            return flows.link_confirm(actor=actor, link=shown)
+        return flows.link_refuse(actor=actor, link=shown)
+
+    result = together(
+        decision=decide, attach=attach_from_page(analyst=analyst, point=point_b, report=report)
+    )
+
+    assert result.runs["attach"].error is None, result.errors
+    assert result.waiting >= 1
+    decided_first = result.runs["decision"].error is None
+    if not decided_first:
+        # The attachment came first and rejected the proposal: the decision is told so.
+        error = result.runs["decision"].error
+        assert isinstance(error, flows.LinkDecided), result.errors
+        assert error.current == LinkDecision.REJECTED
+    report.refresh_from_db()
+    proposed.refresh_from_db()
+    assert attached_to(report) == [point_b] and not report.awaiting_matching
+    assert proposed.decision == LinkDecision.REJECTED
+    moved = decided_first and decision == "confirm"
+    # Point A's history: the confirmation, then the report leaving it for B; or nothing.
+    history_a = events_since(point_a, before_a)
+    assert [kind for kind, _details in history_a] == (
+        [EventKind.REPORT_ATTACHED, EventKind.REPORT_DETACHED] if moved else []
+    )
+    if moved:
+        assert history_a[1][1] == {
+            "report": report.reference,
+            "was": LinkDecision.CONFIRMED,
+            "moved_to": point_b.reference,
+        }
+    assert result.runs["attach"].result.moved_from == ((point_a.reference,) if moved else ())
+    assert [kind for kind, _details in events_since(point_b, before_b)] == [
+        EventKind.REPORT_ATTACHED
+    ]
+    assert list(audit_chain_problems()) == []
+
+
+def test_two_reports_moving_between_two_points_in_opposite_directions(transactional_db):
+    """R1 on point 1 is attached to point 2 from 2's page while R2 on point 2 is attached to
+    point 1 from 1's page. Each attachment locked its point, then the point its report left:
+    each held what the other wanted. Now each locks its report, then both points in pk order:
+    the second waits, and both reports move."""
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    reports = [a_waiting_report(analyst, north_m=north) for north in (0, 2500)]
+    points = [
+        dealpoint(
+            actor=analyst, reports=[report], latitude=report.latitude, longitude=report.longitude
+        )
+        for report in reports
+    ]
+    before = [history(point) for point in points]
+
+    result = together(
+        one_to_two=attach_from_page(analyst=analyst, point=points[1], report=reports[0]),
+        two_to_one=attach_from_page(analyst=analyst, point=points[0], report=reports[1]),
+    )
+
+    assert result.errors == {}
+    assert result.waiting >= 1
+    for name, report, now, was in (
+        ("one_to_two", reports[0], points[1], points[0]),
+        ("two_to_one", reports[1], points[0], points[1]),
+    ):
+        assert attached_to(report) == [now]
+        assert result.runs[name].result.moved_from == (was.reference,)
+    for index, point in enumerate(points):
+        left, came = reports[index], reports[1 - index]
+        assert sorted(events_since(point, before[index]), key=lambda event: event[0]) == [
+            (
+                EventKind.REPORT_ATTACHED,
+                {
+                    "report": came.reference,
+                    "decision": "confirmed",
+                    "score": None,
+                    "moved_from": [points[1 - index].reference],
+                },
+            ),
+            (
+                EventKind.REPORT_DETACHED,
+                {
+                    "report": left.reference,
+                    "was": "confirmed",
+                    "moved_to": points[1 - index].reference,
+                },
+            ),
+        ]
+    assert list(audit_chain_problems()) == []
+
+
+def test_two_points_merged_into_each_other_at_the_same_instant(transactional_db):
+    """Point 1 merged into point 2 from 1's page while 2 is merged into 1 from 2's page. Each
+    merge locked its source, then its target: a deadlock. Now both lock the two points in pk
+    order: the second finds its target merged and is refused; every report ends on the point
+    that stays."""
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    reports = [a_waiting_report(analyst, north_m=north) for north in (0, 60)]
+    points = [
+        dealpoint(
+            actor=analyst, reports=[report], latitude=report.latitude, longitude=report.longitude
+        )
+        for report in reports
+    ]
+
+    def merge(source: DealPoint, target: DealPoint) -> Callable[[], DealPoint]:
+        return lambda: services.dealpoint_merge(
+            actor=User.objects.get(pk=analyst.pk),
+            source=DealPoint.objects.get(pk=source.pk),
+            target=DealPoint.objects.get(pk=target.pk),
+        )
+
+    result = together(
+        one_into_two=merge(points[0], points[1]), two_into_one=merge(points[1], points[0])
+    )
+
+    assert len(result.errors) == 1, result.errors
+    (refused,) = result.errors.values()
+    assert isinstance(refused, ValidationError), result.errors
+    assert "a été fusionné dans un autre" in str(refused)
+    assert result.waiting >= 1
+    stays = result.runs["one_into_two"].result or result.runs["two_into_one"].result
+    for point in points:
+        point.refresh_from_db()
+    gone = points[0] if stays.pk == points[1].pk else points[1]
+    assert gone.merged_into_id == stays.pk and stays.merged_into_id is None
+    for report in reports:
+        assert attached_to(report) == [stays]
+    assert DealPointEvent.objects.filter(kind=EventKind.MERGED).count() == 2
     assert list(audit_chain_problems()) == []
