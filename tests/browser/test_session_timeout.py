@@ -74,3 +74,30 @@ def test_the_session_warning_extends_then_says_it_expired(page, short_session_ap
     page.wait_for_url(f"{app.url}/comptes/connexion/**")
     assert "Votre session a expiré. Veuillez vous reconnecter." in page.content()
     assert page.console_errors == []
+
+
+def test_typing_in_a_form_keeps_the_session_without_a_warning(page, short_session_app):
+    """An operator keying in a long call, an analyst writing a record: typing is activity. The
+    session is kept quietly while the person types (no modal taking the focus away), the text
+    stays and is sent; once the typing stops, the warning comes as before."""
+    app = short_session_app
+    log_in(page, app, "cross13_analyst", reuse=False)
+    page.goto(f"{app.url}/points-de-deal/nouveau/")
+    name = page.locator("#id_name")
+    warning = page.get_by_role("dialog", name="Votre session va expirer")
+    started = time.monotonic()
+    typed = ""
+    # Past the idle limit counted from the page's load, typing a word every 2 seconds.
+    while time.monotonic() - started < IDLE + 4:
+        word = f"mot{len(typed) // 5} "
+        name.press_sequentially(word)
+        typed += word
+        page.wait_for_timeout(2000)
+        assert not warning.is_visible(), f"warning after {time.monotonic() - started:.1f} s"
+    assert name.input_value() == typed
+    # The server kept the session: the page's own form is served again, not the login.
+    page.reload()
+    assert page.url == f"{app.url}/points-de-deal/nouveau/"
+    # Typing stopped: the warning comes.
+    warning.wait_for(state="visible", timeout=(IDLE - WARNING + 5) * 1000)
+    assert page.console_errors == []

@@ -1,6 +1,8 @@
 /* Cartostup – warns before a staff session is closed for inactivity (RGAA 13.1, WCAG 2.2.1),
  * with a « Prolonger la session » button that asks the server to keep it
- * (POST accounts:session_keepalive). The moment of the last activity is shared between the
+ * (POST accounts:session_keepalive). Someone typing in a form of the page is not inactive: when
+ * the warning would come, a keystroke since the last request keeps the session without a
+ * word (an operator keying in a long call loses nothing); an unattended screen still ends. The moment of the last activity is shared between the
  * tabs of the browser (localStorage: a time, nothing else), since a request from any tab keeps
  * the session. Only on staff pages (partials/session_timeout.html), never the public ones.
  * SPDX-License-Identifier: AGPL-3.0-or-later
@@ -27,6 +29,8 @@
   var timer = null;
   var shown = false;
   var expired = false;
+  var typedAt = 0;
+  var keeping = false;
 
   function now() { return Date.now(); }
 
@@ -103,7 +107,10 @@
       showExpired();
       return;
     }
-    if (left <= warning) {
+    if (left <= warning && !shown && typedAt > lastActivity()) {
+      // Typing since the last request: kept quietly (the modal would take the focus away).
+      keepAlive(true);
+    } else if (left <= warning) {
       var message = data.textWarning.replace("%(minutes)s", minutesText(left));
       text.textContent = message;
       if (!shown) {
@@ -119,7 +126,9 @@
     timer = window.setTimeout(tick, Math.min(1000, Math.max(200, left - warning)));
   }
 
-  function keepAlive() {
+  function keepAlive(quiet) {
+    if (keeping) { return; }
+    keeping = true;
     var body = new FormData();
     body.append("csrfmiddlewaretoken", token ? token.value : "");
     window.fetch(data.keepaliveUrl, {
@@ -128,19 +137,33 @@
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch" },
     }).then(function (response) {
+      keeping = false;
       if (!response.ok) { showExpired(); return; }
       markActivity();
-      shown = false;
-      closeModal();
-      announce(data.textExtended);
+      if (quiet !== true) {
+        shown = false;
+        closeModal();
+        announce(data.textExtended);
+      }
       window.clearTimeout(timer);
       tick();
-    }).catch(function () { /* offline: the warning stays, the button can be pressed again */ });
+    }).catch(function () {
+      // Offline: the warning stays, the button can be pressed again.
+      keeping = false;
+      typedAt = 0;
+    });
   }
 
   var loadedAt = now();
   markActivity();
   extend.addEventListener("click", keepAlive);
+  // A keystroke in a form of the page (not the warning's own buttons).
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (target && target.closest && target.closest("form") && !modal.contains(target)) {
+      typedAt = now();
+    }
+  }, true);
   // This page again, with its query: the server, finding the session closed, asks for the
   // login and comes back here.
   relogin.href = window.location.pathname + window.location.search;
