@@ -462,8 +462,8 @@ class SourceRow:
 
 
 def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
-    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM) or GeoJSON file (a
-    FeatureCollection of Points whose properties are the export's columns). Raises
+    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM, or Windows-1252) or GeoJSON
+    file (a FeatureCollection of Points whose properties are the export's columns). Raises
     `ImportFileError` (a French message) when the file as a whole cannot be read."""
     if not isinstance(data, bytes | bytearray):
         raise ImportFileError(_("Le fichier est illisible."))
@@ -482,19 +482,46 @@ def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
         raise ImportFileError(
             _("Le fichier dépasse %(size)s Mo.") % {"size": MAX_IMPORT_BYTES // (1024 * 1024)}
         )
-    try:
-        text = bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = bytes(data)[: error.start].count(b"\n") + 1
-        raise ImportFileError(
-            _("Le fichier n'est pas encodé en UTF-8 (ligne %(line)s). Enregistrez-le en UTF-8.")
-            % {"line": line}
-        ) from error
+    text = _decoded(bytes(data))
     if not text.strip():
         raise ImportFileError(_("Le fichier est vide."))
     if file_format(filename, text) == "geojson":
         return _parse_geojson(text)
     return _parse_csv(text)
+
+
+# Control characters no CSV or JSON text holds (tab, line feed and carriage return aside):
+# a file that has them is binary (a PDF, an image, a workbook renamed .csv).
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _decoded(data: bytes) -> str:
+    """The file's text: UTF-8 (with or without BOM) or, failing that, Windows-1252, what
+    Excel writes by default on a French Windows (« CSV (séparateur : point-virgule) »): an
+    analyst's accents (« Démantelé », « Cocaïne ») must not stop the import. A byte that is
+    neither, or a binary file, is refused with a message that says which."""
+    if _BINARY.search(data[:8192].decode("latin-1")):
+        raise ImportFileError(
+            _(
+                "Ce fichier n'est pas un texte CSV ni un GeoJSON (contenu binaire : un PDF, une "
+                "image, un classeur renommé ?). Enregistrez la carte au format CSV UTF-8 "
+                "(séparateur « ; ») ou GeoJSON."
+            )
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            line = data[: error.start].count(b"\n") + 1
+            raise ImportFileError(
+                _(
+                    "Le fichier n'est encodé ni en UTF-8 ni en Windows-1252 (ligne %(line)s). "
+                    "Enregistrez-le en « CSV UTF-8 »."
+                )
+                % {"line": line}
+            ) from error
 
 
 def file_format(filename: str, text: str) -> str:

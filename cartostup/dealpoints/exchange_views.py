@@ -59,7 +59,8 @@ class ImportForm(DsfrBaseForm):
     file = forms.FileField(
         label=gettext_lazy("Fichier à importer"),
         help_text=gettext_lazy(
-            "CSV (séparateur « ; » ou « , », UTF-8) ou GeoJSON, avec les colonnes de l'export. "
+            "CSV (séparateur « ; » ou « , », UTF-8 ou Windows-1252, l'encodage d'Excel) ou "
+            "GeoJSON, avec les colonnes de l'export. "
             "5 Mo et 5 000 lignes au plus."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.geojson,.json,text/csv"}),

@@ -234,6 +234,26 @@ OUTSIDE = f"OLD-3;reported;Hors zone;{SAINT_DENIS[0]};{SAINT_DENIS[1]};street;;;
 BAD_CHOICES = "OLD-4;closed;X;43.3460;abc;somewhere;sugar;;"
 
 
+def test_a_csv_saved_by_a_french_excel_is_read(analyst):
+    """What Excel writes by default on a French Windows: « ; », Windows-1252 accents, decimal
+    commas and French labels. It was refused as « not encoded in UTF-8 »."""
+    text = (
+        "Nom d'usage;Latitude;Longitude;Précision;Produits;Statut;Fiabilité;Dernière activité\r\n"
+        "Le four du bât. B;43,3452;5,3949;Immeuble;Cocaïne;Confirmé;Élevée;05/11/2026\r\n"
+    )
+    (row,) = exchange.parse_rows(text.encode("cp1252"), "carte.csv")
+    assert row.values["name"] == "Le four du bât. B"
+    result = exchange.dealpoints_import(actor=analyst, rows=[row])
+    assert result.imported, result.errors
+    point = DealPoint.objects.get(reference=result.created[0])
+    assert (point.name, point.status, point.products) == (
+        "Le four du bât. B",
+        DealPointStatus.CONFIRMED,
+        ["cocaine"],
+    )
+    assert point.latitude == pytest.approx(43.3452)
+
+
 def test_valid_csv_creates_points_with_import_history(analyst):
     rows = exchange.parse_rows(_csv(VALID, VALID_2), "carte.csv")
     result = exchange.dealpoints_import(actor=analyst, rows=rows, source="csv")
@@ -558,9 +578,11 @@ def test_import_page_documents_each_column_and_its_values(client_for):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"latitude;longitude\n43,5\xff\xfe;5\n", "UTF-8"),
+        # Neither UTF-8 nor Windows-1252 (0x81 has no character in either).
+        (b"latitude;longitude\n43,5\x81\x8d;5\n", "ni en UTF-8 ni en Windows-1252 (ligne 2)"),
         (b"", "vide"),
-        (b"\x00\x01\x02garbage", "Colonnes obligatoires absentes"),
+        (b"\x00\x01\x02garbage", "n'est pas un texte CSV ni un GeoJSON"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\x00\x0b", "contenu binaire"),
         (b"{" * 100_000, "GeoJSON est mal formé"),
         (b"[" * 100_000 + b"]" * 100_000, "GeoJSON est mal formé"),
         (b'{"type": "FeatureCollection", "features": NaN}', "GeoJSON est mal formé"),
@@ -575,6 +597,8 @@ def test_import_page_documents_each_column_and_its_values(client_for):
     ],
 )
 def test_unreadable_files_are_refused_clearly(data, message):
+    """A binary file renamed .csv is said to be one (it was « not encoded in UTF-8 », and the
+    analyst re-saved it in UTF-8 in vain)."""
     name = "carte.json" if data.startswith((b"{", b"[")) else "carte.csv"
     with pytest.raises(exchange.ImportFileError) as raised:
         exchange.parse_rows(data, name)
