@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -102,11 +101,6 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
                     file_error = error.message
             if file_error:
                 form.add_error("file", file_error)
-            elif result is not None and result.imported:
-                messages.success(
-                    request,
-                    _("%(count)s point(s) de deal importé(s).") % {"count": len(result.created)},
-                )
     else:
         form = ImportForm()
     context: dict[str, Any] = {

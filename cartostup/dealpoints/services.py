@@ -674,13 +674,15 @@ def dealpoint_create(
     kind: str = EventKind.CREATED,
     note: str = "",
     origin_reference: str = "",
+    origin_fingerprint: str = "",
     sharing: SharingInput | None = None,
 ) -> DealPoint:
     """A new deal point where the data says, owned by the CROSS of its département and
     shared as `sharing` says (by default with the law-enforcement services of the territory,
     TLP:AMBER); `reports` (accepted reports the actor may see) are attached to it. An
     imported point keeps the reference it had in its file (`origin_reference`, in its
-    history) so that a second import knows it."""
+    history), or the fingerprint of a line without one (`origin_fingerprint`), so that a
+    second import knows it."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     sharing = sharing or SharingInput()
@@ -730,6 +732,7 @@ def dealpoint_create(
         details={
             "reports": [report.reference for report in found],
             **({"origin_reference": origin_reference} if origin_reference else {}),
+            **({"origin_fingerprint": origin_fingerprint} if origin_fingerprint else {}),
             # Shared otherwise than by default: said from the first entry.
             **(
                 {

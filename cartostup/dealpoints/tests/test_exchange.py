@@ -689,6 +689,32 @@ def test_import_page_checks_then_imports(client_for):
     assert DealPoint.objects.count() == 1
 
 
+def test_import_page_lists_the_points_it_created(client_for):
+    """The result named no point (« 2 points importés »): the analyst could not find them,
+    nor tell which line gave which point."""
+    client = client_for("cross13_analyst")
+    response = client.post(
+        IMPORT,
+        {"file": _upload(_csv(VALID, BAD_CHOICES, VALID_2)), "action": "import", "partial": "on"},
+    )
+    body = response.content.decode()
+    created = {point.reference: point.pk for point in DealPoint.objects.all()}
+    assert len(created) == 2
+    table = body.split('id="import-created"', 1)[1].split("</table>", 1)[0]
+    first = DealPoint.objects.get(name="Le four")
+    second = DealPoint.objects.get(name="Parking")
+    assert (
+        f'ligne 2</td>\n                <td><a href="/points-de-deal/{first.pk}/">{first.reference}</a>'
+        in table
+    )
+    assert (
+        f'ligne 4</td>\n                <td><a href="/points-de-deal/{second.pk}/">{second.reference}</a>'
+        in table
+    )
+    # Said once, not also in a message above the page's own report.
+    assert body.count("2 points importés") == 1
+
+
 def test_import_page_refused_without_edit_capability(client_for):
     assert client_for("police13_investigator").get(IMPORT).status_code == 404
     response = client_for("landlord_13h").post(IMPORT, {"file": _upload(_csv(VALID))})
@@ -834,6 +860,66 @@ def test_a_sheet_numbered_like_numbers_is_not_duplicated(analyst, reference):
     again = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(_csv(line), "a.csv"))
     assert [(s.line, s.reference) for s in again.skipped] == [(2, reference)]
     assert again.created == [] and DealPoint.objects.count() == 1
+
+
+NO_REFERENCE = "status;name;latitude;longitude;products"
+
+
+def test_a_file_without_references_imported_again_creates_no_point_twice(analyst):
+    """Lines without a reference were imported again each time: the same file twice (a
+    double click, a retry after a slow answer) doubled every point of the CROSS's map."""
+    lines = ("confirmed;Le four;43,3452;5,3949;cannabis|cocaine", ";Parking;43.3460;5.3960;")
+    first = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(*lines, header=NO_REFERENCE), "a.csv")
+    )
+    assert len(first.created) == 2
+    # The same lines, written otherwise (labels, decimal point, list order): the same points.
+    again = (
+        "Confirmé;Le four;43.3452;5.3949;Cocaïne|Cannabis",
+        ";Parking;43,3460;5,3960;",
+    )
+    second = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(*again, header=NO_REFERENCE), "a.csv")
+    )
+    assert second.created == [] and second.errors == []
+    assert [(s.line, s.identical) for s in second.skipped] == [(2, True), (3, True)]
+    assert {s.existing for s in second.skipped} == set(first.created)
+    assert DealPoint.objects.count() == 2
+
+
+def test_fixing_the_invalid_lines_and_importing_again_adds_only_them(analyst):
+    """Import the valid lines, fix the others, import the whole file again: only the fixed
+    lines are new (the others were imported a second time)."""
+    good, bad = ";Le four;43.3452;5.3949;cannabis", ";Parking;43.3460;abc;"
+    first = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(_csv(good, bad, header=NO_REFERENCE), "a.csv"),
+        partial=True,
+    )
+    assert len(first.created) == 1 and first.invalid == 1
+    fixed = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(
+            _csv(good, bad.replace("abc", "5.3960"), header=NO_REFERENCE), "a.csv"
+        ),
+    )
+    assert fixed.imported and len(fixed.created) == 1
+    assert [s.line for s in fixed.skipped] == [2]
+    assert DealPoint.objects.count() == 2
+
+
+def test_two_identical_lines_in_a_file_are_an_error(analyst):
+    line = ";Le four;43.3452;5.3949;cannabis"
+    result = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(line, line, header=NO_REFERENCE), "a.csv")
+    )
+    assert not result.imported and not DealPoint.objects.exists()
+    (error,) = result.errors
+    assert error.line == 3
+    assert error.messages == [
+        "Cette ligne est identique à la ligne 2 : un même point ne s'importe qu'une fois. "
+        "Supprimez-la, ou donnez à chaque ligne sa référence si ce sont deux points."
+    ]
 
 
 def test_a_label_with_a_comma_is_one_value(analyst):
