@@ -1118,6 +1118,28 @@ def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str
     return present
 
 
+def _swapped_hint(
+    *, actor: User, data: services.DealPointInput, errors: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """`errors` with, when the position is refused but latitude and longitude exchanged
+    would be accepted, a message that says so: a GeoJSON writes [longitude, latitude], and
+    « hors de votre territoire » alone leaves the analyst searching."""
+    if not ({"latitude", "longitude"} & set(errors)) or data.latitude is None:
+        return errors
+    if data.longitude is None:
+        return errors
+    swapped = dataclasses.replace(data, latitude=data.longitude, longitude=data.latitude)
+    refused = services.dealpoint_input_check(actor=actor, data=swapped)
+    if {"latitude", "longitude"} & set(refused):
+        return errors
+    hint = _(
+        "La latitude et la longitude semblent inversées : échangées, elles placeraient le "
+        "point dans votre territoire (%(latitude)s, %(longitude)s). En GeoJSON, les "
+        "coordonnées s'écrivent [longitude, latitude]."
+    ) % {"latitude": swapped.latitude, "longitude": swapped.longitude}
+    return {**errors, "latitude": [*errors.get("latitude", []), hint]}
+
+
 def dealpoints_import(
     *,
     actor: User,
@@ -1197,6 +1219,7 @@ def dealpoints_import(
                             name == "latitude" and ("longitude" in errors or "__all__" in errors)
                         ):
                             errors[name] = messages
+                    errors = _swapped_hint(actor=actor, data=parsed.data, errors=errors)
                     result.errors.append(RowError(row.line, _messages(errors)))
                     continue
                 try:
@@ -1215,7 +1238,8 @@ def dealpoints_import(
                         )
                         _set_imported_dates(point, parsed)
                 except ValidationError as error:
-                    result.errors.append(RowError(row.line, _messages(_error_dict(error))))
+                    found = _swapped_hint(actor=actor, data=parsed.data, errors=_error_dict(error))
+                    result.errors.append(RowError(row.line, _messages(found)))
                     continue
                 result.valid += 1
                 result.created.append(point.reference)

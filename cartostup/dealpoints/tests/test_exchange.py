@@ -922,6 +922,36 @@ def test_two_identical_lines_in_a_file_are_an_error(analyst):
     ]
 
 
+@pytest.mark.parametrize("kind", ["geojson", "csv"])
+def test_swapped_coordinates_are_said_to_be(analyst, kind):
+    """A GeoJSON written [latitude, longitude] (or a sheet whose two columns are swapped) was
+    « hors des territoires chargés », nothing more."""
+    if kind == "geojson":
+        feature = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [43.3452, 5.3949]},
+            "properties": {"name": "Le four"},
+        }
+        data = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+        rows = exchange.parse_rows(data, "carte.geojson")
+    else:
+        rows = exchange.parse_rows(_csv(";;Le four;5,3949;43,3452;;;;"), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    (error,) = result.errors
+    assert any(
+        message.startswith("latitude : La latitude et la longitude semblent inversées")
+        and "(43.3452, 5.3949)" in message
+        for message in error.messages
+    ), error.messages
+    assert not DealPoint.objects.exists()
+
+
+def test_a_position_simply_outside_is_not_said_swapped(analyst):
+    rows = exchange.parse_rows(_csv(OUTSIDE), "carte.csv")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows).errors
+    assert not any("inversées" in message for message in error.messages)
+
+
 def test_a_label_with_a_comma_is_one_value(analyst):
     """« Cannabis (résine, herbe) », the label the import page lists, is one product, with or
     without another after a comma."""
