@@ -1079,6 +1079,22 @@ class OperationInput:
     arrests: int = 0
     notes: str = ""
     service_id: int | None = None
+    # The token of the form that sent it: a form sent twice records one operation.
+    submission: str = ""
+
+
+class OperationAlreadyRecorded(ValidationError):
+    """The same form was sent twice: the operation it records is already there."""
+
+    def __init__(self, operation_id: int) -> None:
+        super().__init__(
+            _(
+                "Cette opération était déjà enregistrée (le formulaire a été envoyé deux "
+                "fois) : rien n'a été ajouté."
+            ),
+            code="already_recorded",
+        )
+        self.operation_id = operation_id
 
 
 def operation_default_service(
@@ -1102,6 +1118,20 @@ def operation_record(
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
     dealpoint = DealPoint.objects.select_for_update().get(pk=dealpoint.pk)
+    if data.submission:
+        # The point's row is locked: a second send of the same form waits, then finds the
+        # first one's operation.
+        sent = (
+            DealPointEvent.objects.filter(
+                dealpoint=dealpoint,
+                kind=EventKind.OPERATION,
+                details__submission=data.submission,
+            )
+            .values_list("details", flat=True)
+            .first()
+        )
+        if isinstance(sent, dict):
+            raise OperationAlreadyRecorded(int(sent.get("operation") or 0))
     if dealpoint.merged_into_id is not None:
         raise ValidationError(_("Ce point a été fusionné dans un autre."))
     services = (
@@ -1165,6 +1195,7 @@ def operation_record(
             "outcome": operation.outcome,
             "date": operation.occurred_on.isoformat(),
             **({"status_kept": operation.status_kept} if operation.status_kept else {}),
+            **({"submission": data.submission} if data.submission else {}),
         },
     )
     _refresh_activity(dealpoint)
