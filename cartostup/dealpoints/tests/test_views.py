@@ -641,8 +641,9 @@ def test_the_same_operation_form_sent_twice_records_one_operation(client_for, an
     assert "Cette opération était déjà enregistrée (le formulaire a été envoyé deux fois)" in told
     # A new form is a new operation, even identical (two raids the same day).
     again = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
-    other = re.search(r'name="operation-submission" value="([^"]+)"', again).group(1)
-    assert other != token.group(1)
+    fresh = re.search(r'name="operation-submission" value="([^"]+)"', again)
+    assert fresh and fresh.group(1) != token.group(1)
+    other = fresh.group(1)
     _post(client, "operation", point, {**sent, "operation-submission": other})
     assert Operation.objects.count() == 2
 
