@@ -16,6 +16,8 @@ keeps nothing.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -462,8 +464,8 @@ class SourceRow:
 
 
 def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
-    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM) or GeoJSON file (a
-    FeatureCollection of Points whose properties are the export's columns). Raises
+    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM, or Windows-1252) or GeoJSON
+    file (a FeatureCollection of Points whose properties are the export's columns). Raises
     `ImportFileError` (a French message) when the file as a whole cannot be read."""
     if not isinstance(data, bytes | bytearray):
         raise ImportFileError(_("Le fichier est illisible."))
@@ -482,19 +484,46 @@ def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
         raise ImportFileError(
             _("Le fichier dépasse %(size)s Mo.") % {"size": MAX_IMPORT_BYTES // (1024 * 1024)}
         )
-    try:
-        text = bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = bytes(data)[: error.start].count(b"\n") + 1
-        raise ImportFileError(
-            _("Le fichier n'est pas encodé en UTF-8 (ligne %(line)s). Enregistrez-le en UTF-8.")
-            % {"line": line}
-        ) from error
+    text = _decoded(bytes(data))
     if not text.strip():
         raise ImportFileError(_("Le fichier est vide."))
     if file_format(filename, text) == "geojson":
         return _parse_geojson(text)
     return _parse_csv(text)
+
+
+# Control characters no CSV or JSON text holds (tab, line feed and carriage return aside):
+# a file that has them is binary (a PDF, an image, a workbook renamed .csv).
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _decoded(data: bytes) -> str:
+    """The file's text: UTF-8 (with or without BOM) or, failing that, Windows-1252, what
+    Excel writes by default on a French Windows (« CSV (séparateur : point-virgule) »): an
+    analyst's accents (« Démantelé », « Cocaïne ») must not stop the import. A byte that is
+    neither, or a binary file, is refused with a message that says which."""
+    if _BINARY.search(data[:8192].decode("latin-1")):
+        raise ImportFileError(
+            _(
+                "Ce fichier n'est pas un texte CSV ni un GeoJSON (contenu binaire : un PDF, une "
+                "image, un classeur renommé ?). Enregistrez la carte au format CSV UTF-8 "
+                "(séparateur « ; ») ou GeoJSON."
+            )
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            line = data[: error.start].count(b"\n") + 1
+            raise ImportFileError(
+                _(
+                    "Le fichier n'est encodé ni en UTF-8 ni en Windows-1252 (ligne %(line)s). "
+                    "Enregistrez-le en « CSV UTF-8 »."
+                )
+                % {"line": line}
+            ) from error
 
 
 def file_format(filename: str, text: str) -> str:
@@ -978,11 +1007,22 @@ class RowError:
 @dataclass(frozen=True)
 class RowSkipped:
     """A line already on the platform: its reference is that of a point (an export of
-    Cartostup) or the original reference of a point imported before."""
+    Cartostup) or the original reference of a point imported before; or, without a
+    reference, the same content as a line imported before (`identical`)."""
 
     line: int
     reference: str
     existing: str
+    identical: bool = False
+
+
+@dataclass(frozen=True)
+class RowCreated:
+    """A line imported: the point created from it."""
+
+    line: int
+    reference: str
+    pk: int
 
 
 @dataclass
@@ -993,6 +1033,7 @@ class ImportResult:
     total: int = 0
     valid: int = 0
     created: list[str] = field(default_factory=list)
+    created_rows: list[RowCreated] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     skipped: list[RowSkipped] = field(default_factory=list)
     imported: bool = False
@@ -1021,6 +1062,46 @@ def _error_dict(error: ValidationError) -> dict[str, list[str]]:
     return {"__all__": list(error.messages)}
 
 
+def _fingerprint(parsed: RowInput) -> str:
+    """What a line without a reference says, as a short hash: two lines that say the same
+    (the same point, whichever way its values were written: codes or labels, « 43,3 » or
+    « 43.3 », lists in any order) have the same fingerprint."""
+    data = dataclasses.asdict(parsed.data)
+    for name in ("latitude", "longitude"):
+        if isinstance(data[name], float):
+            data[name] = round(data[name], 6)
+    for name, value in data.items():
+        if isinstance(value, list):
+            data[name] = sorted(map(str, value))
+    content = {
+        "data": data,
+        "status": parsed.status,
+        "first_reported_at": _iso(parsed.first_reported_at),
+        "last_activity_at": _iso(parsed.last_activity_at),
+    }
+    encoded = json.dumps(content, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
+def _imported_with(*, actor: User, key: str, wanted: set[str]) -> dict[str, str]:
+    """Each value of `wanted` that the IMPORTED event of a point the actor may see holds
+    under `key`, with the point's reference."""
+    if not wanted:
+        return {}
+    visible = policy.restrict(DealPoint.objects.all(), actor=actor)
+    # The key is read in Python: SQLite's JSON extraction gives "42" back as 42 and "true" as
+    # True, and a CROSS sheet numbers its lines 1, 2, 3...
+    return {
+        str(details.get(key)): reference
+        for details, reference in DealPointEvent.objects.filter(
+            kind=EventKind.IMPORTED,
+            **{f"details__{key}__in": sorted(wanted)},
+            dealpoint__in=visible.values("pk"),
+        ).values_list("details", "dealpoint__reference")
+        if isinstance(details, dict)
+    }
+
+
 def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str]:
     """Each reference of the file that the platform already holds, with the point that holds
     it: a point of that reference, or a point imported from a line of that reference. Among
@@ -1028,23 +1109,35 @@ def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str
     wanted = {reference for reference in references if reference}
     if not wanted:
         return {}
+    present = _imported_with(actor=actor, key="origin_reference", wanted=wanted)
     visible = policy.restrict(DealPoint.objects.all(), actor=actor)
-    # The key is read in Python: SQLite's JSON extraction gives "42" back as 42 and "true" as
-    # True, and a CROSS sheet numbers its lines 1, 2, 3...
-    present = {
-        str(details.get("origin_reference")): reference
-        for details, reference in DealPointEvent.objects.filter(
-            kind=EventKind.IMPORTED,
-            details__origin_reference__in=sorted(wanted),
-            dealpoint__in=visible.values("pk"),
-        ).values_list("details", "dealpoint__reference")
-        if isinstance(details, dict)
-    }
     present.update(
         (reference, reference)
         for reference in visible.filter(reference__in=wanted).values_list("reference", flat=True)
     )
     return present
+
+
+def _swapped_hint(
+    *, actor: User, data: services.DealPointInput, errors: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """`errors` with, when the position is refused but latitude and longitude exchanged
+    would be accepted, a message that says so: a GeoJSON writes [longitude, latitude], and
+    « hors de votre territoire » alone leaves the analyst searching."""
+    if not ({"latitude", "longitude"} & set(errors)) or data.latitude is None:
+        return errors
+    if data.longitude is None:
+        return errors
+    swapped = dataclasses.replace(data, latitude=data.longitude, longitude=data.latitude)
+    refused = services.dealpoint_input_check(actor=actor, data=swapped)
+    if {"latitude", "longitude"} & set(refused):
+        return errors
+    hint = _(
+        "La latitude et la longitude semblent inversées : échangées, elles placeraient le "
+        "point dans votre territoire (%(latitude)s, %(longitude)s). En GeoJSON, les "
+        "coordonnées s'écrivent [longitude, latitude]."
+    ) % {"latitude": swapped.latitude, "longitude": swapped.longitude}
+    return {**errors, "latitude": [*errors.get("latitude", []), hint]}
 
 
 def dealpoints_import(
@@ -1075,11 +1168,28 @@ def dealpoints_import(
             present = _already_present(
                 actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
             )
+            # A line without a reference is known by what it says: the same file imported
+            # again (or again after fixing its invalid lines) creates no point twice.
+            fingerprints = {
+                row.line: _fingerprint(parsed)
+                for row, parsed, _errors in parsed_rows
+                if not parsed.reference
+            }
+            present_content = _imported_with(
+                actor=actor, key="origin_fingerprint", wanted=set(fingerprints.values())
+            )
             seen: dict[str, int] = {}
+            seen_content: dict[str, int] = {}
             for row, parsed, errors in parsed_rows:
+                fingerprint = fingerprints.get(row.line, "")
                 if parsed.reference in present:
                     result.skipped.append(
                         RowSkipped(row.line, parsed.reference, present[parsed.reference])
+                    )
+                    continue
+                if fingerprint in present_content:
+                    result.skipped.append(
+                        RowSkipped(row.line, "", present_content[fingerprint], identical=True)
                     )
                     continue
                 if parsed.reference in seen:
@@ -1089,6 +1199,17 @@ def dealpoints_import(
                     )
                 elif parsed.reference:
                     seen[parsed.reference] = row.line
+                elif fingerprint in seen_content:
+                    errors.setdefault("__all__", []).append(
+                        _(
+                            "Cette ligne est identique à la ligne %(line)s : un même point ne "
+                            "s'importe qu'une fois. Supprimez-la, ou donnez à chaque ligne sa "
+                            "référence si ce sont deux points."
+                        )
+                        % {"line": seen_content[fingerprint]}
+                    )
+                else:
+                    seen_content[fingerprint] = row.line
                 if errors:
                     # The service checks the rest of the line too: every error at once.
                     for name, messages in services.dealpoint_input_check(
@@ -1098,6 +1219,7 @@ def dealpoints_import(
                             name == "latitude" and ("longitude" in errors or "__all__" in errors)
                         ):
                             errors[name] = messages
+                    errors = _swapped_hint(actor=actor, data=parsed.data, errors=errors)
                     result.errors.append(RowError(row.line, _messages(errors)))
                     continue
                 try:
@@ -1112,13 +1234,16 @@ def dealpoints_import(
                             if parsed.reference
                             else "",
                             origin_reference=parsed.reference,
+                            origin_fingerprint=fingerprint,
                         )
                         _set_imported_dates(point, parsed)
                 except ValidationError as error:
-                    result.errors.append(RowError(row.line, _messages(_error_dict(error))))
+                    found = _swapped_hint(actor=actor, data=parsed.data, errors=_error_dict(error))
+                    result.errors.append(RowError(row.line, _messages(found)))
                     continue
                 result.valid += 1
                 result.created.append(point.reference)
+                result.created_rows.append(RowCreated(row.line, point.reference, point.pk))
             if dry_run or (result.errors and not partial) or not result.created:
                 raise _Rollback
             result.imported = True
@@ -1137,6 +1262,7 @@ def dealpoints_import(
             )
     except _Rollback:
         result.created = []
+        result.created_rows = []
         result.imported = False
         if not dry_run:
             # A refused import is recorded too (nothing was kept).

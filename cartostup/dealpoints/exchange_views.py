@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -59,7 +58,8 @@ class ImportForm(DsfrBaseForm):
     file = forms.FileField(
         label=gettext_lazy("Fichier à importer"),
         help_text=gettext_lazy(
-            "CSV (séparateur « ; » ou « , », UTF-8) ou GeoJSON, avec les colonnes de l'export. "
+            "CSV (séparateur « ; » ou « , », UTF-8 ou Windows-1252, l'encodage d'Excel) ou "
+            "GeoJSON, avec les colonnes de l'export. "
             "5 Mo et 5 000 lignes au plus."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.geojson,.json,text/csv"}),
@@ -101,11 +101,6 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
                     file_error = error.message
             if file_error:
                 form.add_error("file", file_error)
-            elif result is not None and result.imported:
-                messages.success(
-                    request,
-                    _("%(count)s point(s) de deal importé(s).") % {"count": len(result.created)},
-                )
     else:
         form = ImportForm()
     context: dict[str, Any] = {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -406,6 +407,9 @@ class OperationForm(ServiceForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # One token per form shown: the same form sent twice (a double click, « Retour » then
+    # « Enregistrer » again, a refresh that resends) records one operation.
+    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(
         self,
@@ -415,7 +419,10 @@ class OperationForm(ServiceForm):
         **kwargs: Any,
     ):
         kwargs.setdefault("prefix", "operation")
-        kwargs.setdefault("initial", {"occurred_on": timezone.localdate()})
+        kwargs.setdefault(
+            "initial",
+            {"occurred_on": timezone.localdate(), "submission": secrets.token_urlsafe(16)},
+        )
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = services_queryset  # type: ignore[attr-defined]
         if default_service is not None:
@@ -430,6 +437,7 @@ class OperationForm(ServiceForm):
             arrests=data.get("arrests") or 0,
             notes=(data.get("notes") or "").strip(),
             service_id=data["service"].pk if data.get("service") else None,
+            submission=data.get("submission") or "",
         )
 
 

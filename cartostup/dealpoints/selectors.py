@@ -525,8 +525,9 @@ HISTORY_POINT_KEYS = (
     "predecessor", "candidate", "status_changed", "attached_to",
 )  # fmt: skip
 HISTORY_POINT_LIST_KEYS = ("moved_from",)
-# The unmerge's own record (the target's former links, their authors' ids): never shown.
-HISTORY_INTERNAL_KEYS = ("replaced",)
+# Never shown: the unmerge's own record (the target's former links, their authors' ids) and
+# the one-time token of the operation form that recorded an operation (sent twice, once).
+HISTORY_INTERNAL_KEYS = ("replaced", "submission")
 # In a reader's copy of an entry: the keys whose reference it is not told (their value is
 # None), and how many reports it is not told per list or map ({"reports": 2, "stayed": 1};
 # a merge's `was` names the same reports as its `reports`).

@@ -691,13 +691,15 @@ def dealpoint_create(
     kind: str = EventKind.CREATED,
     note: str = "",
     origin_reference: str = "",
+    origin_fingerprint: str = "",
     sharing: SharingInput | None = None,
 ) -> DealPoint:
     """A new deal point where the data says, owned by the CROSS of its département and
     shared as `sharing` says (by default with the law-enforcement services of the territory,
     TLP:AMBER); `reports` (accepted reports the actor may see) are attached to it. An
     imported point keeps the reference it had in its file (`origin_reference`, in its
-    history) so that a second import knows it."""
+    history), or the fingerprint of a line without one (`origin_fingerprint`), so that a
+    second import knows it."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     sharing = sharing or SharingInput()
@@ -749,6 +751,7 @@ def dealpoint_create(
         details={
             "reports": [report.reference for report in found],
             **({"origin_reference": origin_reference} if origin_reference else {}),
+            **({"origin_fingerprint": origin_fingerprint} if origin_fingerprint else {}),
             # Shared otherwise than by default: said from the first entry.
             **(
                 {
@@ -1098,6 +1101,22 @@ class OperationInput:
     arrests: int = 0
     notes: str = ""
     service_id: int | None = None
+    # The token of the form that sent it: a form sent twice records one operation.
+    submission: str = ""
+
+
+class OperationAlreadyRecorded(ValidationError):
+    """The same form was sent twice: the operation it records is already there."""
+
+    def __init__(self, operation_id: int) -> None:
+        super().__init__(
+            _(
+                "Cette opération était déjà enregistrée (le formulaire a été envoyé deux "
+                "fois) : rien n'a été ajouté."
+            ),
+            code="already_recorded",
+        )
+        self.operation_id = operation_id
 
 
 def operation_default_service(
@@ -1121,6 +1140,20 @@ def operation_record(
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=dealpoint.pk)
     dealpoint = locks.lock_reports_and_points(points=[dealpoint.pk]).points[dealpoint.pk]
+    if data.submission:
+        # The point's row is locked: a second send of the same form waits, then finds the
+        # first one's operation.
+        sent = (
+            DealPointEvent.objects.filter(
+                dealpoint=dealpoint,
+                kind=EventKind.OPERATION,
+                details__submission=data.submission,
+            )
+            .values_list("details", flat=True)
+            .first()
+        )
+        if isinstance(sent, dict):
+            raise OperationAlreadyRecorded(int(sent.get("operation") or 0))
     if dealpoint.merged_into_id is not None:
         raise ValidationError(_("Ce point a été fusionné dans un autre."))
     services = (
@@ -1184,6 +1217,7 @@ def operation_record(
             "outcome": operation.outcome,
             "date": operation.occurred_on.isoformat(),
             **({"status_kept": operation.status_kept} if operation.status_kept else {}),
+            **({"submission": data.submission} if data.submission else {}),
         },
     )
     _refresh_activity(dealpoint)

@@ -848,9 +848,13 @@ def _dismantled_text(operation: Operation, dealpoint: DealPoint) -> str:
 
 def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     def run(dealpoint: DealPoint, form: OperationForm) -> str:
-        operation = services.operation_record(
-            actor=request.user, dealpoint=dealpoint, data=form.to_input()
-        )
+        try:
+            operation = services.operation_record(
+                actor=request.user, dealpoint=dealpoint, data=form.to_input()
+            )
+        except services.OperationAlreadyRecorded as sent:
+            # Not an error to correct: the first send did it; the record shows it.
+            return sent.messages[0]
         text = _("Opération du %(date)s enregistrée sur %(reference)s.") % {
             "date": date_format(operation.occurred_on, "d/m/Y"),
             "reference": dealpoint.reference,

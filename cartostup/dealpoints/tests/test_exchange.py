@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -232,6 +233,26 @@ VALID = "OLD-1;confirmed;Le four;43,3452;5,3949;building;cannabis|cocaine;fri:ev
 VALID_2 = "OLD-2;;Parking;43.3460;5.3960;street;;;"
 OUTSIDE = f"OLD-3;reported;Hors zone;{SAINT_DENIS[0]};{SAINT_DENIS[1]};street;;;"
 BAD_CHOICES = "OLD-4;closed;X;43.3460;abc;somewhere;sugar;;"
+
+
+def test_a_csv_saved_by_a_french_excel_is_read(analyst):
+    """What Excel writes by default on a French Windows: « ; », Windows-1252 accents, decimal
+    commas and French labels. It was refused as « not encoded in UTF-8 »."""
+    text = (
+        "Nom d'usage;Latitude;Longitude;Précision;Produits;Statut;Fiabilité;Dernière activité\r\n"
+        "Le four du bât. B;43,3452;5,3949;Immeuble;Cocaïne;Confirmé;Élevée;05/11/2026\r\n"
+    )
+    (row,) = exchange.parse_rows(text.encode("cp1252"), "carte.csv")
+    assert row.values["name"] == "Le four du bât. B"
+    result = exchange.dealpoints_import(actor=analyst, rows=[row])
+    assert result.imported, result.errors
+    point = DealPoint.objects.get(reference=result.created[0])
+    assert (point.name, point.status, point.products) == (
+        "Le four du bât. B",
+        DealPointStatus.CONFIRMED,
+        ["cocaine"],
+    )
+    assert point.latitude == pytest.approx(43.3452)
 
 
 def test_valid_csv_creates_points_with_import_history(analyst):
@@ -558,9 +579,11 @@ def test_import_page_documents_each_column_and_its_values(client_for):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"latitude;longitude\n43,5\xff\xfe;5\n", "UTF-8"),
+        # Neither UTF-8 nor Windows-1252 (0x81 has no character in either).
+        (b"latitude;longitude\n43,5\x81\x8d;5\n", "ni en UTF-8 ni en Windows-1252 (ligne 2)"),
         (b"", "vide"),
-        (b"\x00\x01\x02garbage", "Colonnes obligatoires absentes"),
+        (b"\x00\x01\x02garbage", "n'est pas un texte CSV ni un GeoJSON"),
+        (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\x00\x0b", "contenu binaire"),
         (b"{" * 100_000, "GeoJSON est mal formé"),
         (b"[" * 100_000 + b"]" * 100_000, "GeoJSON est mal formé"),
         (b'{"type": "FeatureCollection", "features": NaN}', "GeoJSON est mal formé"),
@@ -575,6 +598,8 @@ def test_import_page_documents_each_column_and_its_values(client_for):
     ],
 )
 def test_unreadable_files_are_refused_clearly(data, message):
+    """A binary file renamed .csv is said to be one (it was « not encoded in UTF-8 », and the
+    analyst re-saved it in UTF-8 in vain)."""
     name = "carte.json" if data.startswith((b"{", b"[")) else "carte.csv"
     with pytest.raises(exchange.ImportFileError) as raised:
         exchange.parse_rows(data, name)
@@ -663,6 +688,29 @@ def test_import_page_checks_then_imports(client_for):
     garbage = client.post(IMPORT, {"file": _upload(b"\xff\xfe\x00"), "action": "import"})
     assert "UTF-8" in garbage.content.decode()
     assert DealPoint.objects.count() == 1
+
+
+def test_import_page_lists_the_points_it_created(client_for):
+    """The result named no point (« 2 points importés »): the analyst could not find them,
+    nor tell which line gave which point."""
+    client = client_for("cross13_analyst")
+    response = client.post(
+        IMPORT,
+        {"file": _upload(_csv(VALID, BAD_CHOICES, VALID_2)), "action": "import", "partial": "on"},
+    )
+    body = response.content.decode()
+    created = {point.reference: point.pk for point in DealPoint.objects.all()}
+    assert len(created) == 2
+    table = body.split('id="import-created"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<td>(ligne \d+)</td>\s*<td><a href="([^"]+)">([^<]+)</a>', table)
+    first = DealPoint.objects.get(name="Le four")
+    second = DealPoint.objects.get(name="Parking")
+    assert rows == [
+        ("ligne 2", f"/points-de-deal/{first.pk}/", first.reference),
+        ("ligne 4", f"/points-de-deal/{second.pk}/", second.reference),
+    ]
+    # Said once, not also in a message above the page's own report.
+    assert body.count("2 points importés") == 1
 
 
 def test_import_page_refused_without_edit_capability(client_for):
@@ -810,6 +858,96 @@ def test_a_sheet_numbered_like_numbers_is_not_duplicated(analyst, reference):
     again = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(_csv(line), "a.csv"))
     assert [(s.line, s.reference) for s in again.skipped] == [(2, reference)]
     assert again.created == [] and DealPoint.objects.count() == 1
+
+
+NO_REFERENCE = "status;name;latitude;longitude;products"
+
+
+def test_a_file_without_references_imported_again_creates_no_point_twice(analyst):
+    """Lines without a reference were imported again each time: the same file twice (a
+    double click, a retry after a slow answer) doubled every point of the CROSS's map."""
+    lines = ("confirmed;Le four;43,3452;5,3949;cannabis|cocaine", ";Parking;43.3460;5.3960;")
+    first = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(*lines, header=NO_REFERENCE), "a.csv")
+    )
+    assert len(first.created) == 2
+    # The same lines, written otherwise (labels, decimal point, list order): the same points.
+    again = (
+        "Confirmé;Le four;43.3452;5.3949;Cocaïne|Cannabis",
+        ";Parking;43,3460;5,3960;",
+    )
+    second = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(*again, header=NO_REFERENCE), "a.csv")
+    )
+    assert second.created == [] and second.errors == []
+    assert [(s.line, s.identical) for s in second.skipped] == [(2, True), (3, True)]
+    assert {s.existing for s in second.skipped} == set(first.created)
+    assert DealPoint.objects.count() == 2
+
+
+def test_fixing_the_invalid_lines_and_importing_again_adds_only_them(analyst):
+    """Import the valid lines, fix the others, import the whole file again: only the fixed
+    lines are new (the others were imported a second time)."""
+    good, bad = ";Le four;43.3452;5.3949;cannabis", ";Parking;43.3460;abc;"
+    first = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(_csv(good, bad, header=NO_REFERENCE), "a.csv"),
+        partial=True,
+    )
+    assert len(first.created) == 1 and first.invalid == 1
+    fixed = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(
+            _csv(good, bad.replace("abc", "5.3960"), header=NO_REFERENCE), "a.csv"
+        ),
+    )
+    assert fixed.imported and len(fixed.created) == 1
+    assert [s.line for s in fixed.skipped] == [2]
+    assert DealPoint.objects.count() == 2
+
+
+def test_two_identical_lines_in_a_file_are_an_error(analyst):
+    line = ";Le four;43.3452;5.3949;cannabis"
+    result = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(line, line, header=NO_REFERENCE), "a.csv")
+    )
+    assert not result.imported and not DealPoint.objects.exists()
+    (error,) = result.errors
+    assert error.line == 3
+    assert error.messages == [
+        "Cette ligne est identique à la ligne 2 : un même point ne s'importe qu'une fois. "
+        "Supprimez-la, ou donnez à chaque ligne sa référence si ce sont deux points."
+    ]
+
+
+@pytest.mark.parametrize("kind", ["geojson", "csv"])
+def test_swapped_coordinates_are_said_to_be(analyst, kind):
+    """A GeoJSON written [latitude, longitude] (or a sheet whose two columns are swapped) was
+    « hors des territoires chargés », nothing more."""
+    if kind == "geojson":
+        feature = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [43.3452, 5.3949]},
+            "properties": {"name": "Le four"},
+        }
+        data = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+        rows = exchange.parse_rows(data, "carte.geojson")
+    else:
+        rows = exchange.parse_rows(_csv(";;Le four;5,3949;43,3452;;;;"), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    (error,) = result.errors
+    assert any(
+        message.startswith("latitude : La latitude et la longitude semblent inversées")
+        and "(43.3452, 5.3949)" in message
+        for message in error.messages
+    ), error.messages
+    assert not DealPoint.objects.exists()
+
+
+def test_a_position_simply_outside_is_not_said_swapped(analyst):
+    rows = exchange.parse_rows(_csv(OUTSIDE), "carte.csv")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows).errors
+    assert not any("inversées" in message for message in error.messages)
 
 
 def test_a_label_with_a_comma_is_one_value(analyst):

@@ -618,6 +618,36 @@ def test_investigator_records_a_raid_that_dismantles_the_point(client_for, perso
     assert "Trois interpellations." in page
 
 
+def test_the_same_operation_form_sent_twice_records_one_operation(client_for, analyst, point):
+    """A double click on « Enregistrer l'opération », or « Retour » then the button again,
+    recorded the raid twice (and counted it twice in the indicators)."""
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    token = re.search(r'name="operation-submission" value="([^"]+)"', page)
+    assert token, "the operation form carries its one-time token"
+    sent = {
+        "operation-kind": "raid",
+        "operation-occurred_on": date.today().isoformat(),
+        "operation-outcome": "none",
+        "operation-arrests": "0",
+        "operation-service": str(point.owner_organisation_id),
+        "operation-submission": token.group(1),
+    }
+    first = _post(client, "operation", point, sent)
+    second = _post(client, "operation", point, sent)
+    assert first.status_code == second.status_code == 302
+    assert Operation.objects.count() == 1
+    told = _page(client.get(second["Location"]))
+    assert "Cette opération était déjà enregistrée (le formulaire a été envoyé deux fois)" in told
+    # A new form is a new operation, even identical (two raids the same day).
+    again = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    fresh = re.search(r'name="operation-submission" value="([^"]+)"', again)
+    assert fresh and fresh.group(1) != token.group(1)
+    other = fresh.group(1)
+    _post(client, "operation", point, {**sent, "operation-submission": other})
+    assert Operation.objects.count() == 2
+
+
 def _dismantling_raid(client, point):
     return _post(
         client,
