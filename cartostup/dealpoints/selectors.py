@@ -525,9 +525,10 @@ HISTORY_POINT_KEYS = (
     "predecessor", "candidate", "status_changed", "attached_to",
 )  # fmt: skip
 HISTORY_POINT_LIST_KEYS = ("moved_from",)
-# Never shown: the unmerge's own record (the target's former links, their authors' ids) and
-# the one-time token of the operation form that recorded an operation (sent twice, once).
-HISTORY_INTERNAL_KEYS = ("replaced", "submission")
+# Never shown: the unmerge's own record (the target's former links, their authors' ids), the
+# one-time token of the operation form that recorded an operation (sent twice, once) and the
+# fingerprint of an imported line (imported again, skipped).
+HISTORY_INTERNAL_KEYS = ("replaced", "submission", "origin_fingerprint")
 # In a reader's copy of an entry: the keys whose reference it is not told (their value is
 # None), and how many reports it is not told per list or map ({"reports": 2, "stayed": 1};
 # a merge's `was` names the same reports as its `reports`).
