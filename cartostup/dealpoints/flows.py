@@ -636,7 +636,7 @@ def proposal_accept(
 @transaction.atomic
 def proposal_dismiss(*, actor: User, proposal: Proposal) -> Proposal:
     """Dismiss a proposal (not a deal point): its reports stop waiting for matching, so the
-    clustering does not propose them again."""
+    clustering does not propose them again (`proposal_reopen` undoes it)."""
     proposal = _proposal_for_decision(actor=actor, proposal=proposal)
     proposal.status = ProposalStatus.DISMISSED
     proposal.decided_by = actor
@@ -648,6 +648,70 @@ def proposal_dismiss(*, actor: User, proposal: Proposal) -> Proposal:
         action=AuditAction.UPDATE,
         target=proposal,
         details={"proposal": proposal.pk, "status": proposal.status},
+    )
+    return proposal
+
+
+@transaction.atomic
+def proposal_reopen(*, actor: User, proposal: Proposal) -> Proposal:
+    """Undo the dismissal of a proposal (an analyst's mistake): it is open again in the queue,
+    with those of its reports that are still free (accepted, attached to no point, in no
+    other open proposal), which wait for matching again; the others leave it. Refused, with
+    nothing changed, when none is free any more or when it is not dismissed."""
+    _may_decide(Proposal, actor=actor, pk=proposal.pk)
+    members = Proposal.reports.through.objects.filter(proposal_id=proposal.pk)
+    ids = set(members.values_list("report_id", flat=True))
+    # Its reports, then the points they are attached to, then the proposal (`locks`).
+    locked = locks.lock_reports_and_points(reports=ids).reports
+    (proposal,) = locks.lock(Proposal.objects.filter(pk=proposal.pk))
+    if proposal.status != ProposalStatus.DISMISSED:
+        raise ValidationError(_("Cette proposition n'est pas écartée : il n'y a rien à rouvrir."))
+    taken = set(
+        ReportLink.objects.filter(report_id__in=ids, decision__in=ATTACHED_DECISIONS).values_list(
+            "report_id", flat=True
+        )
+    ) | set(
+        Proposal.reports.through.objects.filter(
+            report_id__in=ids, proposal__status=ProposalStatus.OPEN
+        ).values_list("report_id", flat=True)
+    )
+    free = sorted(
+        (
+            report
+            for pk, report in locked.items()
+            if pk not in taken and report.status == ReportStatus.ACCEPTED
+        ),
+        key=lambda report: report.pk,
+    )
+    if not free:
+        raise ValidationError(
+            _(
+                "Aucun de ses signalements n'est encore libre (rattachés à un point, repris "
+                "dans une autre proposition ou plus acceptés) : la proposition reste écartée."
+            )
+        )
+    gone = ids - {report.pk for report in free}
+    if gone:
+        proposal.reports.remove(*gone)
+        for name, value in _proposal_place(free).items():
+            setattr(proposal, name, value)
+    Report.objects.filter(pk__in=[report.pk for report in free]).update(awaiting_matching=True)
+    proposal.status = ProposalStatus.OPEN
+    proposal.decided_by = None
+    proposal.decided_at = None
+    proposal.full_clean()
+    proposal.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=proposal,
+        details={
+            "proposal": proposal.pk,
+            "status": proposal.status,
+            "reopened": True,
+            "reports": len(free),
+            "left": len(gone),
+        },
     )
     return proposal
 

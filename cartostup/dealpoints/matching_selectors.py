@@ -3,8 +3,10 @@ listing is audited with its counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.db.models import Count
 from django.utils import timezone
 
 from cartostup.access import policy
@@ -44,6 +46,8 @@ class MatchingQueue:
     alerts: list[Alert]
     # The points named in the queue that the actor may open (their references are links).
     visible_dealpoint_ids: frozenset[int] = frozenset()
+    # Proposals dismissed lately, which an analyst may reopen (`report_count` annotated).
+    dismissed: list[Proposal] = field(default_factory=list)
 
 
 def _reports_audit(*, actor: User, view: str, reports: list[str], **details: object) -> None:
@@ -86,6 +90,10 @@ def proposal_reports(*, actor: User, proposal: Proposal) -> list[Report]:
     return reports
 
 
+# How long a dismissed proposal is offered for reopening on the queue.
+DISMISSED_SHOWN_DAYS = 30
+
+
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
     """Proposed links (between a report and a point the actor both see), open proposals of
     new points and open alerts the actor may see, newest first; audited as a listing."""
@@ -112,11 +120,29 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         .select_related("dealpoint", "report", "candidate", "commune")
         .order_by("-created_at", "-pk")[:limit]
     )
+    # Their place, their number of reports and who dismissed them: no report is named.
+    dismissed: list[Proposal] = list(
+        policy.restrict(
+            Proposal.objects.filter(
+                status=ProposalStatus.DISMISSED,
+                decided_at__gte=timezone.now() - timedelta(days=DISMISSED_SHOWN_DAYS),
+            ),
+            actor=actor,
+        )
+        .select_related("commune", "decided_by")
+        .annotate(report_count=Count("reports"))
+        .order_by("-decided_at", "-pk")[:limit]
+    )
     audit_record(
         actor=actor,
         action=AuditAction.LIST,
         object_type="dealpoints.matching",
-        details={"links": len(links), "proposals": len(proposals), "alerts": len(alerts)},
+        details={
+            "links": len(links),
+            "proposals": len(proposals),
+            "alerts": len(alerts),
+            "dismissed": len(dismissed),
+        },
     )
     # The reports the queue names (proposed links, proposals, resurgence alerts).
     _reports_audit(
@@ -149,4 +175,5 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         proposals=[ProposalRow(p, proposal_reports_seen[p.pk]) for p in proposals],
         alerts=alerts,
         visible_dealpoint_ids=visible_ids,
+        dismissed=dismissed,
     )

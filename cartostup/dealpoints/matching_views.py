@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access.models import User
@@ -68,6 +69,8 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
             "link_rows": queue.link_rows,
             "proposals": queue.proposals,
             "alerts": queue.alerts,
+            "dismissed": queue.dismissed,
+            "dismissed_days": matching_selectors.DISMISSED_SHOWN_DAYS,
             "visible_dealpoint_ids": queue.visible_dealpoint_ids,
             "limit": matching_selectors.QUEUE_LIMIT,
         },
@@ -228,7 +231,41 @@ def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         _refused(request, error)
     else:
-        messages.success(request, _("Proposition écartée."))
+        messages.success(
+            request,
+            _(
+                "Proposition écartée. Par erreur ? Rouvrez-la depuis « Propositions écartées », "
+                "en bas de cette page."
+            ),
+        )
+    return redirect("dealpoints:matching")
+
+
+def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Reopen a dismissed proposal (POST, from the queue's « Propositions écartées »)."""
+    refused = _start(request)
+    if refused is not None:
+        return refused
+    proposal = policy.access_object(
+        Proposal.objects.all(), actor=request.user, pk=pk, action=policy.Action.CHANGE
+    )
+    try:
+        reopened = flows.proposal_reopen(actor=request.user, proposal=proposal)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        count = reopened.reports.count()
+        messages.success(
+            request,
+            ngettext(
+                "Proposition rouverte avec %(count)s signalement : elle est de nouveau à "
+                "examiner ci-dessous.",
+                "Proposition rouverte avec %(count)s signalements : elle est de nouveau à "
+                "examiner ci-dessous.",
+                count,
+            )
+            % {"count": count},
+        )
     return redirect("dealpoints:matching")
 
 

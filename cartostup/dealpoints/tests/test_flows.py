@@ -388,6 +388,72 @@ def test_dismissing_a_proposal_stops_proposing_its_reports(analyst):
     assert flows.reports_cluster() == []
 
 
+def test_a_dismissed_proposal_reopens_with_its_free_reports(analyst):
+    """A proposal dismissed by mistake is open again with the reports still free: one
+    attached by hand meanwhile leaves it, the others wait for matching again, and the
+    clustering then proposes nothing twice."""
+    first, second, third = (report_near(analyst, north) for north in (0, 8, 16))
+    (proposal,) = flows.reports_cluster()
+    assert proposal.reports.count() == 3
+    flows.proposal_dismiss(actor=analyst, proposal=proposal)
+    point = dealpoint(actor=analyst, latitude=offset(300)[0], longitude=offset(300)[1])
+    services.report_attach(
+        actor=analyst, dealpoint=point, report=third, decision=LinkDecision.CONFIRMED
+    )
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    reopened = flows.proposal_reopen(actor=analyst, proposal=proposal)
+
+    assert reopened.status == ProposalStatus.OPEN
+    assert reopened.decided_by is None and reopened.decided_at is None
+    assert set(reopened.reports.all()) == {first, second}
+    for report in (first, second):
+        report.refresh_from_db()
+        assert report.awaiting_matching
+    third.refresh_from_db()
+    assert not third.awaiting_matching
+    event = AuditEvent.objects.get(pk__gt=last, object_type="dealpoints.proposal")
+    assert event.action == AuditAction.UPDATE and event.actor_id == analyst.pk
+    assert event.details == {
+        "proposal": proposal.pk, "status": "open", "reopened": True, "reports": 2, "left": 1
+    }  # fmt: skip
+    # Open again, its reports are its own: the next clustering proposes nothing new.
+    assert flows.reports_cluster() == []
+    assert Proposal.objects.filter(status=ProposalStatus.OPEN).count() == 1
+    # Accepting it now makes the point of the two.
+    made = flows.proposal_accept(actor=analyst, proposal=reopened)
+    assert set(made.reports.all()) == {first, second}
+
+
+def test_a_proposal_reopens_only_when_dismissed_and_with_a_free_report(analyst):
+    report = report_near(analyst, 0)
+    (proposal,) = flows.reports_cluster()
+    with pytest.raises(ValidationError, match="n'est pas écartée"):
+        flows.proposal_reopen(actor=analyst, proposal=proposal)
+    flows.proposal_dismiss(actor=analyst, proposal=proposal)
+    point = dealpoint(actor=analyst, latitude=offset(300)[0], longitude=offset(300)[1])
+    services.report_attach(
+        actor=analyst, dealpoint=point, report=report, decision=LinkDecision.CONFIRMED
+    )
+    with pytest.raises(ValidationError, match="Aucun de ses signalements n'est encore libre"):
+        flows.proposal_reopen(actor=analyst, proposal=proposal)
+    proposal.refresh_from_db()
+    # Nothing changed.
+    assert proposal.status == ProposalStatus.DISMISSED
+    assert list(proposal.reports.all()) == [report]
+
+
+def test_only_an_analyst_who_may_change_it_reopens_a_proposal(analyst, persona):
+    report_near(analyst, 0)
+    (proposal,) = flows.reports_cluster()
+    flows.proposal_dismiss(actor=analyst, proposal=proposal)
+    for username in ("police13_investigator", "cross93_analyst"):
+        with pytest.raises(Http404):
+            flows.proposal_reopen(actor=persona(username), proposal=proposal)
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.DISMISSED
+
+
 def test_accept_and_match_from_triage(analyst):
     point = dealpoint(actor=analyst)
     from cartostup.reports.tests.factories import submit

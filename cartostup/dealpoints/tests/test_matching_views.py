@@ -56,7 +56,7 @@ def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
     assert "Concorde : horaires en partie, même mode de vente" in page
     assert "Diffère : autre produit" in page
     event = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="dealpoints.matching")
-    assert event.get().details == {"links": 1, "proposals": 1, "alerts": 1}
+    assert event.get().details == {"links": 1, "proposals": 1, "alerts": 1, "dismissed": 0}
     # The reports it names (the proposed link's, the proposal's, the alert's) are audited
     # as a listing of reports.
     named = AuditEvent.objects.get(action=AuditAction.LIST, object_type="reports.report")
@@ -275,6 +275,47 @@ def test_dismiss_a_proposal(client_for, queue):
         reverse("dealpoints:proposal_dismiss", args=[queue["proposal"].pk])
     )
     assert Proposal.objects.get(pk=queue["proposal"].pk).status == ProposalStatus.DISMISSED
+
+
+def test_a_proposal_dismissed_by_mistake_is_reopened_from_the_queue(client_for, queue, persona):
+    """« Écarter » was final: the queue now lists the proposals dismissed lately, with
+    « Rouvrir », and the dismissal's message says where."""
+    client = client_for("cross13_analyst")
+    proposal = queue["proposal"]
+    page = client.get(reverse("dealpoints:matching")).content.decode()
+    assert "Aucune proposition écartée récemment." in page
+    response = client.post(reverse("dealpoints:proposal_dismiss", args=[proposal.pk]), follow=True)
+    page = response.content.decode()
+    assert "Rouvrez-la depuis « Propositions écartées »" in page
+    dismissed = page[page.index('id="dismissed"') :]
+    reopen = reverse("dealpoints:proposal_reopen", args=[proposal.pk])
+    assert reopen in dismissed
+    assert f"Rouvrir la proposition ({proposal.commune.name}, écartée le" in dismissed
+    assert 'href="#dismissed">Proposition écartée (1)' in page
+    # No report of it is named there.
+    for reference in proposal.reports.values_list("reference", flat=True):
+        assert reference not in dismissed
+    # A GET changes nothing; the others do not reach it.
+    assert client.get(reopen).status_code == 405
+    for username in ("police13_investigator", "cross93_analyst", "prefecture_13"):
+        assert client_for(username).post(reopen).status_code == 404
+    assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.DISMISSED
+    page = client.post(reopen, follow=True).content.decode()
+    assert Proposal.objects.get(pk=proposal.pk).status == ProposalStatus.OPEN
+    assert "Proposition rouverte avec" in page
+    assert reverse("dealpoints:proposal_accept", args=[proposal.pk]) in page
+    # Twice: said, nothing changed.
+    page = client.post(reopen, follow=True).content.decode()
+    assert "Cette proposition n&#x27;est pas écartée" in page
+
+
+def test_another_departements_dismissed_proposals_are_not_listed(client_for, queue):
+    client_for("cross13_analyst").post(
+        reverse("dealpoints:proposal_dismiss", args=[queue["proposal"].pk])
+    )
+    page = client_for("cross93_analyst").get(reverse("dealpoints:matching")).content.decode()
+    assert reverse("dealpoints:proposal_reopen", args=[queue["proposal"].pk]) not in page
+    assert "Aucune proposition écartée récemment." in page
 
 
 def test_confirm_and_dismiss_alerts(client_for, queue):
