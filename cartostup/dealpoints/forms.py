@@ -36,7 +36,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .models import DealPoint, ReportLink
+from .models import DealPoint, DealPointEvent, ReportLink
 
 # Names the services use for a field, when the form calls it otherwise.
 SERVICE_FIELD_NAMES = {
@@ -367,6 +367,31 @@ class StatusForm(ServiceForm):
                 ),
             )
         return data
+
+
+class StatusCorrectionForm(ServiceForm):
+    """Undo the point's last status change (a mistake), back to the status before it: the
+    reason is required, and the change is corrected only if it is still the last one."""
+
+    note = forms.CharField(
+        label=_("Motif de la correction"),
+        help_text=_("Inscrit à l'historique, ex. « démantèlement saisi sur le mauvais point »."),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": _(
+                "Dites pourquoi le statut est corrigé (erreur de saisie, mauvais point…)."
+            )
+        },
+    )
+    # The change the page offered to correct (its history entry): another one since is said.
+    change_id = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, change: DealPointEvent | None, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "correction")
+        kwargs.setdefault("initial", {"change_id": change.pk if change is not None else None})
+        super().__init__(*args, **kwargs)
+        self.last_change = change
 
 
 class OperationForm(ServiceForm):

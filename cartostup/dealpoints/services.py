@@ -439,6 +439,20 @@ def _edit_version_check(*, actor: User | None, dealpoint: DealPoint, version: in
     )
 
 
+def status_last_change(dealpoint: DealPoint) -> DealPointEvent | None:
+    """The point's last status change, if its status is still the one it gave: the change a
+    correction (`dealpoint_change_status(correction=True)`) undoes, back to its `from_status`."""
+    last = (
+        dealpoint.events.filter(kind=EventKind.STATUS)
+        .select_related("actor")
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+    if last is None or last.to_status != dealpoint.status or not last.from_status:
+        return None
+    return last
+
+
 def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status: str) -> None:
     """Refuse a status change chosen while the point had another status (a page read before
     someone changed it): the choice was made against a status that is no longer the point's."""
@@ -942,9 +956,12 @@ def _status_set(
     status: str,
     note: str = "",
     details: dict[str, Any] | None = None,
+    correction: bool = False,
 ) -> DealPoint:
+    """Set the status (a transition, or a correction checked by the caller), with its history
+    entry, its audit event and the alerts it answers."""
     previous = dealpoint.status
-    if status not in STATUS_TRANSITIONS.get(previous, frozenset()):
+    if not correction and status not in STATUS_TRANSITIONS.get(previous, frozenset()):
         raise ValidationError(
             {
                 "status": _("Un point « %(current)s » ne peut pas passer à « %(new)s ».")
@@ -1038,12 +1055,26 @@ def dealpoint_change_status(
     note: str = "",
     successor: DealPoint | None = None,
     from_status: str | None = None,
+    correction: bool = False,
 ) -> DealPoint:
     """Move a point along its life cycle (`choices.STATUS_TRANSITIONS`). "Moved" needs the
     successor point (active, in the same département, visible to the actor). `from_status`,
     the status the actor saw when choosing, refuses the change (`ChangedMeanwhile`) if the
-    point's status is another one now."""
+    point's status is another one now.
+
+    `correction` undoes the last status change (a mistake: « démantelé » on the wrong point):
+    back to the status before it (`status_last_change`), whatever the transitions, with the
+    reason in `note` (required). It is a change of its own in the history, never an erasure;
+    back to "moved", the successor is the one that change took away, unless another is given."""
     _may_change(actor=actor, dealpoint=dealpoint)
+    if correction and not note.strip():
+        raise ValidationError(
+            {"note": _("Dites pourquoi le statut est corrigé (erreur de saisie, mauvais point…).")}
+        )
+    if correction and status == DealPointStatus.MOVED and successor is None:
+        last = status_last_change(dealpoint)
+        taken = (last.details or {}).get("previous_successor") if last is not None else None
+        successor = DealPoint.objects.filter(reference=taken).first() if taken else None
     moving_to = successor if status == DealPointStatus.MOVED else None
     if moving_to is not None and actor is not None:
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=moving_to.pk)
@@ -1080,8 +1111,34 @@ def dealpoint_change_status(
         raise ValidationError(
             {"successor": _("Un successeur ne se désigne que pour un déplacement.")}
         )
+    if correction:
+        last = status_last_change(dealpoint)
+        if last is None or last.from_status != status:
+            raise ValidationError(
+                {
+                    "status": _(
+                        "Seul le dernier changement de statut se corrige, vers le statut "
+                        "d'avant : %(change)s."
+                    )
+                    % {
+                        "change": _("« %(before)s » → « %(after)s »")
+                        % {
+                            "before": DealPointStatus(last.from_status).label,
+                            "after": DealPointStatus(last.to_status).label,
+                        }
+                        if last is not None
+                        else _("ce point n'a pas encore changé de statut")
+                    }
+                }
+            )
+        details["correction"] = True
     dealpoint = _status_set(
-        actor=actor, dealpoint=dealpoint, status=status, note=note, details=details
+        actor=actor,
+        dealpoint=dealpoint,
+        status=status,
+        note=note,
+        details=details,
+        correction=correction,
     )
     if successor is not None:
         _event(

@@ -12,6 +12,7 @@ urlpatterns = [
     path("code/<str:code>/", views.dealpoint_by_code, name="by_code"),
     path("<int:pk>/modifier/", views.dealpoint_edit, name="edit"),
     path("<int:pk>/statut/", views.dealpoint_status, name="status"),
+    path("<int:pk>/statut/corriger/", views.dealpoint_status_correct, name="status_correct"),
     path("<int:pk>/operation/", views.dealpoint_operation, name="operation"),
     path("<int:pk>/diffusion/", views.dealpoint_sharing, name="sharing"),
     path("<int:pk>/fusionner/", views.dealpoint_merge, name="merge"),

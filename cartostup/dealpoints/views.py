@@ -59,6 +59,7 @@ from .forms import (
     OperationForm,
     SharingForm,
     SplitForm,
+    StatusCorrectionForm,
     StatusForm,
 )
 from .models import DealPoint, DealPointEvent, Operation, ReportLink
@@ -318,6 +319,8 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             )
         if details.get("operation"):
             lines.append(_("À la suite d'une opération enregistrée"))
+        if details.get("correction"):
+            lines.append(_("Correction du changement de statut précédent (erreur)"))
         return lines
     if kind == EventKind.OPERATION:
         lines = [
@@ -516,6 +519,9 @@ def _render_detail(
     active = dealpoint.merged_into_id is None
     if permissions.change and active:
         forms["status_form"] = StatusForm(dealpoint=dealpoint)
+        last_change = services.status_last_change(dealpoint)
+        if last_change is not None:
+            forms["correction_form"] = StatusCorrectionForm(change=last_change)
         forms["sharing_form"] = SharingForm.for_dealpoint(
             dealpoint, groups=policy.distributable_sharing_groups(request.user)
         )
@@ -549,6 +555,7 @@ def _render_detail(
             "facts": facts,
             "operations": operations,
             "history": _history(detail.events),
+            "correction": _correction_context(forms.get("correction_form")),
             "permissions": permissions,
             "active": active,
             "boundary_urls": map_boundaries([dealpoint.departement.code]),
@@ -807,6 +814,51 @@ def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         make=lambda point: StatusForm(request.POST, dealpoint=point),
         run=run,
     )
+
+
+def _correction_context(form: StatusCorrectionForm | None) -> dict[str, str] | None:
+    """What the correction form says of the change it undoes."""
+    if form is None or form.last_change is None:
+        return None
+    change = form.last_change
+    return {
+        "before": _status_label(change.from_status),
+        "after": _status_label(change.to_status),
+        "when": date_format(timezone.localtime(change.occurred_at), "d/m/Y H:i"),
+        "who": _person(change.actor),
+    }
+
+
+def dealpoint_status_correct(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Undo the point's last status change (POST, from the record)."""
+
+    def make(dealpoint: DealPoint) -> StatusCorrectionForm:
+        return StatusCorrectionForm(request.POST, change=services.status_last_change(dealpoint))
+
+    def run(dealpoint: DealPoint, form: StatusCorrectionForm) -> str:
+        change = form.last_change
+        if change is None or change.pk != form.cleaned_data["change_id"]:
+            raise ValidationError(
+                _(
+                    "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : "
+                    "rien n'a été corrigé. Relisez l'historique, puis recommencez."
+                )
+                % {"reference": dealpoint.reference}
+            )
+        services.dealpoint_change_status(
+            actor=request.user,
+            dealpoint=dealpoint,
+            status=change.from_status,
+            note=form.cleaned_data["note"],
+            from_status=change.to_status,
+            correction=True,
+        )
+        return _("Statut de %(reference)s corrigé : de nouveau « %(status)s ».") % {
+            "reference": dealpoint.reference,
+            "status": _status_label(change.from_status),
+        }
+
+    return _form_action(request, pk, key="correction_form", make=make, run=run)
 
 
 def dealpoint_sharing(request: AuthenticatedRequest, pk: int) -> HttpResponse:

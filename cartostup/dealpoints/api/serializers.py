@@ -296,6 +296,15 @@ class StatusInputSerializer(InputSerializer):
         default="",
         help_text=_("Référence du point qui a pris le relais (statut « moved »)."),
     )
+    correction = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Corrige le dernier changement de statut (une erreur) : `status` est alors le "
+            "statut d'avant ce changement, `note` le motif (obligatoire). Hors du cycle de vie, "
+            "inscrit à l'historique comme une correction."
+        ),
+    )
 
 
 class MergeInputSerializer(InputSerializer):

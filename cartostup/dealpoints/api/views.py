@@ -371,7 +371,8 @@ class DealPointStatusView(JSONAPIView):
         description=(
             "Selon le cycle de vie (signalé → confirmé → en cours d'enquête → démantelé ; "
             "déplacé, résurgent). « moved » demande la référence du point successeur. Avec "
-            "`from_status` (le statut lu), un statut changé depuis est refusé (409)."
+            "`from_status` (le statut lu), un statut changé depuis est refusé (409). Avec "
+            "`correction`, le dernier changement de statut est annulé (une erreur)."
         ),
         request=StatusInputSerializer,
         responses={200: DealPointOutputSerializer, **_errors(400, 403, 404, 409)},
@@ -396,6 +397,7 @@ class DealPointStatusView(JSONAPIView):
                 note=params.validated_data["note"],
                 successor=successor,
                 from_status=params.validated_data.get("from_status"),
+                correction=params.validated_data["correction"],
             )
         except services.ChangedMeanwhile as error:
             raise _changed_meanwhile(error) from error

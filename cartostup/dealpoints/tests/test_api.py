@@ -395,6 +395,28 @@ def test_invalid_input_is_refused_in_french_and_nothing_is_created(client_for):
     assert not DealPoint.objects.exists()
 
 
+def test_the_last_status_change_is_corrected_through_the_api(client_for, point):
+    client = client_for("cross13_analyst")
+    client.post(detail(point, "status/"), {"status": "dismantled"}, content_type="application/json")
+    refused = client.post(
+        detail(point, "status/"),
+        {"status": "reported", "correction": True},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert "Dites pourquoi" in refused.json()["errors"]["note"][0]
+    corrected = client.post(
+        detail(point, "status/"),
+        {"status": "reported", "correction": True, "note": "mauvais point"},
+        content_type="application/json",
+    )
+    assert corrected.status_code == 200
+    assert corrected.json()["status"] == "reported"
+    history = client.get(detail(point, "history/")).json()["results"]
+    assert history[0]["details"] == {"correction": True}
+    assert (history[0]["from_status"], history[0]["to_status"]) == ("dismantled", "reported")
+
+
 def test_status_moves_and_names_a_successor(client_for, analyst, point):
     client = client_for("cross13_analyst")
     other = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)

@@ -84,6 +84,105 @@ def test_refused_transitions_change_nothing(persona, status):
     assert not _audits(point, AuditAction.UPDATE).exists()
 
 
+def test_a_mistaken_status_change_is_corrected_not_erased(persona):
+    """« Démantelé » chosen on the wrong point: the last change is undone, back to the status
+    before it (outside the transitions: a dismantled point goes back only to resurgent or
+    moved), with a required reason; the history keeps both changes."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status="confirmed", correction=True
+        )
+    assert "Dites pourquoi" in refused.value.message_dict["note"][0]
+    # Only back to the status before the last change.
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status="reported", correction=True, note="erreur"
+        )
+    assert "« Confirmé » → « Démantelé »" in refused.value.message_dict["status"][0]
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    services.dealpoint_change_status(
+        actor=analyst,
+        dealpoint=point,
+        status="confirmed",
+        correction=True,
+        note="saisi sur le mauvais point",
+        from_status="dismantled",
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED
+    steps = list(
+        point.events.filter(kind=EventKind.STATUS)
+        .order_by("pk")
+        .values_list("from_status", "to_status", "details", "note")
+    )
+    assert steps == [
+        ("reported", "confirmed", {}, ""),
+        ("confirmed", "dismantled", {}, ""),
+        ("dismantled", "confirmed", {"correction": True}, "saisi sur le mauvais point"),
+    ]
+    audited = _audits(point, AuditAction.UPDATE).order_by("-pk").first()
+    assert audited is not None
+    assert audited.details == {
+        "reference": point.reference,
+        "status": "confirmed",
+        "previous_status": "dismantled",
+        "correction": True,
+    }
+    # The correction is itself the last change: corrected in turn, dismantled again.
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="dismantled", correction=True, note="finalement"
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+
+
+def test_nothing_to_correct_before_a_first_change_nor_for_an_investigator(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status="reported", correction=True, note="x"
+        )
+    assert "n'a pas encore changé de statut" in refused.value.message_dict["status"][0]
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    with pytest.raises(Http404):
+        services.dealpoint_change_status(
+            actor=persona("police13_investigator"),
+            dealpoint=point,
+            status="reported",
+            correction=True,
+            note="x",
+        )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED
+
+
+def test_a_move_corrected_away_and_back_keeps_its_successor(persona):
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    successor = dealpoint(actor=analyst, name="Nouveau four")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=successor
+    )
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="confirmed", correction=True, note="pas bougé"
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.CONFIRMED and point.successor is None
+    # Corrected again: moved, to the successor that correction took away.
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", correction=True, note="si, il a bougé"
+    )
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.MOVED and point.successor == successor
+
+
 def test_a_move_names_its_successor_in_both_histories(persona):
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst)

@@ -555,6 +555,54 @@ def test_status_change_redirects_with_a_message(client_for, point):
     assert "Signalé → Confirmé" in page
 
 
+def test_a_mistaken_dismantling_is_corrected_from_the_record(client_for, point):
+    """The record offers to undo the last status change (named, dated, attributed), back to
+    the status before it, with a required reason; the history then says it was a correction."""
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    assert 'id="correction-form"' not in page  # nothing changed yet
+    _post(client, "status", point, {"status-status": "dismantled"})
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    form = page[
+        page.index('id="correction-form"') : page.index(
+            "</form>", page.index('id="correction-form"')
+        )
+    ]
+    assert "Dernier changement : « Signalé » → « Démantelé »" in form
+    assert "Revenir à « Signalé »" in form
+    change = point.events.get(kind=EventKind.STATUS)
+    url = reverse("dealpoints:status_correct", args=[point.pk])
+    # No reason: refused on its field, nothing changed.
+    response = client.post(url, {"correction-change_id": change.pk, "correction-note": ""})
+    assert response.status_code == 400
+    assert "Dites pourquoi le statut est corrigé" in _page(response)
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    # Another change since the page was read: said, nothing corrected.
+    response = client.post(url, {"correction-change_id": change.pk + 1000, "correction-note": "x"})
+    assert response.status_code == 400
+    assert "a changé depuis que vous avez ouvert sa fiche" in _page(response)
+    response = client.post(
+        url, {"correction-change_id": change.pk, "correction-note": "Mauvais point"}
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED
+    page = _page(client.get(response["Location"]))
+    assert f"Statut de {point.reference} corrigé : de nouveau « Signalé »." in page
+    history = page[page.index('id="history-title"') :]
+    assert "Démantelé → Signalé" in history
+    assert "Correction du changement de statut précédent (erreur)" in history
+    assert "Mauvais point" in history
+    # A GET changes nothing; an investigator, who reads the point, has no such form.
+    assert client.get(url).status_code == 405
+    investigator = client_for("police13_investigator")
+    assert 'id="correction-form"' not in _page(
+        investigator.get(reverse("dealpoints:detail", args=[point.pk]))
+    )
+    assert investigator.post(url, {"correction-note": "x"}).status_code in (403, 404)
+
+
 def test_refused_transition_is_shown_on_the_form(client_for, point):
     response = _post(client_for("cross13_analyst"), "status", point, {"status-status": "moved"})
     assert response.status_code == 400
