@@ -219,13 +219,19 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
-def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+def _proposal_action(request: AuthenticatedRequest, pk: int) -> Proposal | HttpResponse:
     refused = _start(request)
     if refused is not None:
         return refused
-    proposal = policy.access_object(
+    return policy.access_object(
         Proposal.objects.all(), actor=request.user, pk=pk, action=policy.Action.CHANGE
     )
+
+
+def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    proposal = _proposal_action(request, pk)
+    if isinstance(proposal, HttpResponse):
+        return proposal
     try:
         flows.proposal_dismiss(actor=request.user, proposal=proposal)
     except ValidationError as error:
@@ -243,12 +249,9 @@ def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Reopen a dismissed proposal (POST, from the queue's « Propositions écartées »)."""
-    refused = _start(request)
-    if refused is not None:
-        return refused
-    proposal = policy.access_object(
-        Proposal.objects.all(), actor=request.user, pk=pk, action=policy.Action.CHANGE
-    )
+    proposal = _proposal_action(request, pk)
+    if isinstance(proposal, HttpResponse):
+        return proposal
     try:
         reopened = flows.proposal_reopen(actor=request.user, proposal=proposal)
     except ValidationError as error:
