@@ -1132,6 +1132,7 @@ def dealpoint_change_status(
                 }
             )
         details["correction"] = True
+    before = dealpoint.status
     dealpoint = _status_set(
         actor=actor,
         dealpoint=dealpoint,
@@ -1140,6 +1141,23 @@ def dealpoint_change_status(
         details=details,
         correction=correction,
     )
+    inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    if correction and before in inactive and status not in inactive:
+        # The point was never dismantled (nor moved): the resurgence alerts raised meanwhile
+        # have no question left (the point locked, the alert after it: `locks`).
+        for alert in locks.lock(
+            Alert.objects.filter(
+                dealpoint=dealpoint, kind=AlertKind.RESURGENCE, status=AlertStatus.OPEN
+            ).select_related("dealpoint")
+        ):
+            _alert_close(
+                actor=actor,
+                alert=alert,
+                status=AlertStatus.DISMISSED,
+                reason="status_corrected",
+                event={"status_corrected": True},
+                audit={"status_corrected": dealpoint.reference},
+            )
     if successor is not None:
         _event(
             dealpoint=successor,

@@ -402,6 +402,13 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 % {"count": stayed_hidden}
             )
         return lines
+    if kind == EventKind.ALERT and details.get("closed") and details.get("status_corrected"):
+        return [
+            _(
+                "Alerte de résurgence close : le point n'était pas démantelé (son statut a été "
+                "corrigé)"
+            )
+        ]
     if kind == EventKind.ALERT and details.get("closed") and _named(details, "status_changed"):
         if details["closed"] == AlertStatus.CONFIRMED:
             return [

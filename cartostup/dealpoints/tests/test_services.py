@@ -141,6 +141,36 @@ def test_a_mistaken_status_change_is_corrected_not_erased(persona):
     assert point.status == DealPointStatus.DISMANTLED
 
 
+def test_a_corrected_dismantling_closes_the_resurgence_alerts_it_raised(persona):
+    """A report near the point while it was (wrongly) dismantled raised a resurgence alert:
+    the correction closes it, said in the history, instead of leaving a question that a
+    confirmation could no longer answer (« Confirmé » cannot become « Résurgent »)."""
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints.choices import AlertKind, AlertStatus
+    from cartostup.dealpoints.models import Alert
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    report = accepted_report(analyst=analyst, latitude=point.latitude, longitude=point.longitude)
+    flows.report_match(report=report)
+    alert = Alert.objects.get(dealpoint=point, kind=AlertKind.RESURGENCE)
+    assert alert.status == AlertStatus.OPEN
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="confirmed", correction=True, note="erreur"
+    )
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED and alert.decided_by == analyst
+    closed = point.events.filter(kind=EventKind.ALERT).order_by("-pk").first()
+    assert closed is not None and closed.details["status_corrected"] is True
+    assert AuditEvent.objects.filter(
+        object_type="dealpoints.alert",
+        object_id=str(alert.pk),
+        details__reason="status_corrected",
+    ).exists()
+
+
 def test_nothing_to_correct_before_a_first_change_nor_for_an_investigator(persona):
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst)
