@@ -141,6 +141,11 @@ class LinkDecision(models.TextChoices):
 ATTACHED_DECISIONS = frozenset({LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED})
 
 
+# How long a dismissed proposal may be reopened (`flows.proposal_reopen`), and is offered for
+# it on the matching queue.
+PROPOSAL_REOPEN_DAYS = 30
+
+
 class ProposalStatus(models.TextChoices):
     OPEN = "open", _("À examiner")
     ACCEPTED = "accepted", _("Acceptée")

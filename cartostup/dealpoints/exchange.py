@@ -1165,6 +1165,11 @@ def dealpoints_import(
     try:
         with transaction.atomic():
             parsed_rows = [(row, *row_input(row)) for row in rows]
+            # The sequences of every département the points will take their reference from,
+            # before the first creation writes its audit event (`locks`).
+            services.reference_sequences_lock(
+                (parsed.data.latitude, parsed.data.longitude) for _row, parsed, _e in parsed_rows
+            )
             present = _already_present(
                 actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
             )

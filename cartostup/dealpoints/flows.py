@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import h3
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution
@@ -38,6 +40,7 @@ from . import locks, matching, services
 from .choices import (
     ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
+    PROPOSAL_REOPEN_DAYS,
     AlertKind,
     AlertStatus,
     DealPointStatus,
@@ -666,6 +669,18 @@ def proposal_reopen(*, actor: User, proposal: Proposal) -> Proposal:
     (proposal,) = locks.lock(Proposal.objects.filter(pk=proposal.pk))
     if proposal.status != ProposalStatus.DISMISSED:
         raise ValidationError(_("Cette proposition n'est pas écartée : il n'y a rien à rouvrir."))
+    days = PROPOSAL_REOPEN_DAYS
+    if proposal.decided_at is None or proposal.decided_at < timezone.now() - timedelta(days=days):
+        raise ValidationError(
+            ngettext(
+                "Une proposition se rouvre pendant %(days)s jour après avoir été écartée : "
+                "rattachez ses signalements à la main depuis leur fiche.",
+                "Une proposition se rouvre pendant %(days)s jours après avoir été écartée : "
+                "rattachez ses signalements à la main depuis leur fiche.",
+                days,
+            )
+            % {"days": days}
+        )
     taken = set(
         ReportLink.objects.filter(report_id__in=ids, decision__in=ATTACHED_DECISIONS).values_list(
             "report_id", flat=True

@@ -16,7 +16,7 @@ from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 
 from . import matching
-from .choices import AlertStatus, LinkDecision, ProposalStatus
+from .choices import PROPOSAL_REOPEN_DAYS, AlertStatus, LinkDecision, ProposalStatus
 from .models import Alert, DealPoint, Proposal, ReportLink
 
 # Items per section (newest first).
@@ -90,8 +90,8 @@ def proposal_reports(*, actor: User, proposal: Proposal) -> list[Report]:
     return reports
 
 
-# How long a dismissed proposal is offered for reopening on the queue.
-DISMISSED_SHOWN_DAYS = 30
+# How long a dismissed proposal is offered for reopening on the queue (as long as it may be).
+DISMISSED_SHOWN_DAYS = PROPOSAL_REOPEN_DAYS
 
 
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:

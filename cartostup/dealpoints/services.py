@@ -280,6 +280,29 @@ def _building_reach_errors(
     }
 
 
+def reference_sequences_lock(positions: Iterable[tuple[Any, Any]]) -> None:
+    """Lock, in pk order, the reference sequences of the départements these positions fall
+    in (those that fall in none are skipped: their row is refused later). For a transaction
+    that creates several points (an import): each creation writes an audit event, which holds
+    the audit chain's head until the transaction ends, so a sequence locked after the first
+    one would wait on a creation holding that sequence and waiting for the head (`locks`)."""
+    communes: set[str] = set()
+    for latitude, longitude in positions:
+        if latitude is None or longitude is None:
+            continue
+        try:
+            latitude, longitude = locator.validate_coordinates(latitude, longitude)
+            communes.add(locator.locate(latitude, longitude).commune_code)
+        except (locator.LocateError, TypeError, ValueError):
+            continue
+    codes = set(
+        Commune.objects.filter(code__in=communes).values_list("departement__code", flat=True)
+    )
+    for code in sorted(codes):
+        DealPointSequence.objects.get_or_create(departement_code=code)
+    locks.lock(DealPointSequence.objects.filter(departement_code__in=codes))
+
+
 def _next_reference(departement_code: str) -> str:
     sequence, _created = DealPointSequence.objects.get_or_create(departement_code=departement_code)
     (sequence,) = locks.lock(DealPointSequence.objects.filter(pk=sequence.pk))
@@ -441,7 +464,7 @@ def _edit_version_check(*, actor: User | None, dealpoint: DealPoint, version: in
 
 def status_last_change(dealpoint: DealPoint) -> DealPointEvent | None:
     """The point's last status change, if its status is still the one it gave: the change a
-    correction (`dealpoint_change_status(correction=True)`) undoes, back to its `from_status`."""
+    correction (`dealpoint_change_status(corrects=...)`) undoes, back to its `from_status`."""
     last = (
         dealpoint.events.filter(kind=EventKind.STATUS)
         .select_related("actor")
@@ -451,6 +474,72 @@ def status_last_change(dealpoint: DealPoint) -> DealPointEvent | None:
     if last is None or last.to_status != dealpoint.status or not last.from_status:
         return None
     return last
+
+
+def _change_said(change: DealPointEvent) -> str:
+    return _("« %(before)s » → « %(after)s »") % {
+        "before": DealPointStatus(change.from_status).label,
+        "after": DealPointStatus(change.to_status).label,
+    }
+
+
+def _correction_check(
+    *, actor: User | None, dealpoint: DealPoint, status: str, corrects: int
+) -> None:
+    """Refuse a correction unless `corrects` is still the point's last status change (the
+    point locked) and `status` the one before it."""
+    last = status_last_change(dealpoint)
+    if last is None:
+        raise ValidationError(
+            {"status": _("Ce point n'a pas encore changé de statut : il n'y a rien à corriger.")}
+        )
+    if last.pk != corrects:
+        raise ChangedMeanwhile(
+            _(
+                "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : le "
+                "dernier changement est maintenant %(change)s, par %(who)s, le %(when)s. Rien "
+                "n'a été corrigé : relisez-le, puis corrigez de nouveau si besoin."
+            )
+            % {
+                "reference": dealpoint.reference,
+                "change": _change_said(last),
+                "who": _who(actor, last.actor),
+                "when": _when(last.occurred_at),
+            },
+            name="change_id",
+            current=last.pk,
+            events=[last],
+        )
+    if last.from_status != status:
+        raise ValidationError(
+            {
+                "status": _(
+                    "Corriger le dernier changement (%(change)s) remet le point à « %(before)s »."
+                )
+                % {"change": _change_said(last), "before": DealPointStatus(last.from_status).label}
+            }
+        )
+
+
+def _successor_taken(*, actor: User | None, dealpoint: DealPoint, corrects: int) -> DealPoint:
+    """For a correction back to "moved": the successor the corrected change took away, if the
+    actor still sees it (a French refusal otherwise, never a 404 on the point being read)."""
+    change = dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).first()
+    taken = (change.details or {}).get("previous_successor") if change is not None else None
+    found = DealPoint.objects.filter(reference=taken).first() if taken else None
+    if found is not None and (
+        actor is None
+        or policy.restrict(DealPoint.objects.filter(pk=found.pk), actor=actor).exists()
+    ):
+        return found
+    raise ValidationError(
+        {
+            "status": _(
+                "Le point successeur d'avant ne vous est plus accessible : passez le point à "
+                "« Déplacé » avec « Changer le statut », en désignant son successeur."
+            )
+        }
+    )
 
 
 def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status: str) -> None:
@@ -1055,26 +1144,26 @@ def dealpoint_change_status(
     note: str = "",
     successor: DealPoint | None = None,
     from_status: str | None = None,
-    correction: bool = False,
+    corrects: int | None = None,
 ) -> DealPoint:
     """Move a point along its life cycle (`choices.STATUS_TRANSITIONS`). "Moved" needs the
     successor point (active, in the same département, visible to the actor). `from_status`,
     the status the actor saw when choosing, refuses the change (`ChangedMeanwhile`) if the
     point's status is another one now.
 
-    `correction` undoes the last status change (a mistake: « démantelé » on the wrong point):
-    back to the status before it (`status_last_change`), whatever the transitions, with the
-    reason in `note` (required). It is a change of its own in the history, never an erasure;
-    back to "moved", the successor is the one that change took away, unless another is given."""
+    `corrects`, the history entry of the point's last status change (a mistake: « démantelé »
+    on the wrong point), undoes it: back to the status before it, whatever the transitions,
+    with the reason in `note` (required). Refused (`ChangedMeanwhile`) if another change came
+    since. It is a change of its own in the history, never an erasure; back to "moved", the
+    successor is the one that change took away, unless another is given."""
     _may_change(actor=actor, dealpoint=dealpoint)
+    correction = corrects is not None
     if correction and not note.strip():
         raise ValidationError(
             {"note": _("Dites pourquoi le statut est corrigé (erreur de saisie, mauvais point…).")}
         )
-    if correction and status == DealPointStatus.MOVED and successor is None:
-        last = status_last_change(dealpoint)
-        taken = (last.details or {}).get("previous_successor") if last is not None else None
-        successor = DealPoint.objects.filter(reference=taken).first() if taken else None
+    if corrects is not None and status == DealPointStatus.MOVED and successor is None:
+        successor = _successor_taken(actor=actor, dealpoint=dealpoint, corrects=corrects)
     moving_to = successor if status == DealPointStatus.MOVED else None
     if moving_to is not None and actor is not None:
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=moving_to.pk)
@@ -1085,6 +1174,8 @@ def dealpoint_change_status(
     dealpoint = _unmerged(locked[dealpoint.pk])
     if from_status is not None:
         _status_read_check(actor=actor, dealpoint=dealpoint, from_status=from_status)
+    if corrects is not None:
+        _correction_check(actor=actor, dealpoint=dealpoint, status=status, corrects=corrects)
     details: dict[str, Any] = {}
     if status == DealPointStatus.MOVED:
         if successor is None:
@@ -1112,25 +1203,6 @@ def dealpoint_change_status(
             {"successor": _("Un successeur ne se désigne que pour un déplacement.")}
         )
     if correction:
-        last = status_last_change(dealpoint)
-        if last is None or last.from_status != status:
-            raise ValidationError(
-                {
-                    "status": _(
-                        "Seul le dernier changement de statut se corrige, vers le statut "
-                        "d'avant : %(change)s."
-                    )
-                    % {
-                        "change": _("« %(before)s » → « %(after)s »")
-                        % {
-                            "before": DealPointStatus(last.from_status).label,
-                            "after": DealPointStatus(last.to_status).label,
-                        }
-                        if last is not None
-                        else _("ce point n'a pas encore changé de statut")
-                    }
-                }
-            )
         details["correction"] = True
     before = dealpoint.status
     dealpoint = _status_set(

@@ -843,26 +843,23 @@ def dealpoint_status_correct(request: AuthenticatedRequest, pk: int) -> HttpResp
         return StatusCorrectionForm(request.POST, change=services.status_last_change(dealpoint))
 
     def run(dealpoint: DealPoint, form: StatusCorrectionForm) -> str:
-        change = form.last_change
-        if change is None or change.pk != form.cleaned_data["change_id"]:
+        # The change the page named (`change_id`): the service refuses if another came since,
+        # and the form then names the new one (`ChangedMeanwhile`).
+        current = form.last_change
+        if current is None:
             raise ValidationError(
-                _(
-                    "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : "
-                    "rien n'a été corrigé. Relisez l'historique, puis recommencez."
-                )
-                % {"reference": dealpoint.reference}
+                _("Ce point n'a pas encore changé de statut : il n'y a rien à corriger.")
             )
         services.dealpoint_change_status(
             actor=request.user,
             dealpoint=dealpoint,
-            status=change.from_status,
+            status=current.from_status,
             note=form.cleaned_data["note"],
-            from_status=change.to_status,
-            correction=True,
+            corrects=form.cleaned_data["change_id"],
         )
         return _("Statut de %(reference)s corrigé : de nouveau « %(status)s ».") % {
             "reference": dealpoint.reference,
-            "status": _status_label(change.from_status),
+            "status": _status_label(current.from_status),
         }
 
     return _form_action(request, pk, key="correction_form", make=make, run=run)

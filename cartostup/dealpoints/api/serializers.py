@@ -296,13 +296,16 @@ class StatusInputSerializer(InputSerializer):
         default="",
         help_text=_("Référence du point qui a pris le relais (statut « moved »)."),
     )
-    correction = serializers.BooleanField(
+    corrects = serializers.IntegerField(
         required=False,
-        default=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
         help_text=_(
-            "Corrige le dernier changement de statut (une erreur) : `status` est alors le "
-            "statut d'avant ce changement, `note` le motif (obligatoire). Hors du cycle de vie, "
-            "inscrit à l'historique comme une correction."
+            "Pour corriger une erreur : l'identifiant (`id` dans l'historique du point) de son "
+            "dernier changement de statut. `status` est alors le statut d'avant ce changement "
+            "et `note` le motif (obligatoire) ; hors du cycle de vie, inscrit à l'historique "
+            "comme une correction. Un autre changement venu depuis : rien n'est fait (409)."
         ),
     )
 

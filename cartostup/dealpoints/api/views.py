@@ -108,7 +108,11 @@ class ChangedMeanwhileError(exceptions.APIException):
 
 
 def _changed_meanwhile(error: services.ChangedMeanwhile) -> ChangedMeanwhileError:
-    said = {"version": _("version"), "from_status": _("statut")}.get(error.name, error.name)
+    said = {
+        "version": _("version"),
+        "from_status": _("statut"),
+        "change_id": _("dernier changement de statut"),
+    }.get(error.name, error.name)
     return ChangedMeanwhileError(
         _("%(message)s Relisez le point (%(name)s actuel : %(current)s), puis renvoyez.")
         % {"message": error.messages[0], "name": said, "current": error.current}
@@ -372,7 +376,7 @@ class DealPointStatusView(JSONAPIView):
             "Selon le cycle de vie (signalé → confirmé → en cours d'enquête → démantelé ; "
             "déplacé, résurgent). « moved » demande la référence du point successeur. Avec "
             "`from_status` (le statut lu), un statut changé depuis est refusé (409). Avec "
-            "`correction`, le dernier changement de statut est annulé (une erreur)."
+            "`corrects`, le dernier changement de statut est corrigé (une erreur)."
         ),
         request=StatusInputSerializer,
         responses={200: DealPointOutputSerializer, **_errors(400, 403, 404, 409)},
@@ -397,7 +401,7 @@ class DealPointStatusView(JSONAPIView):
                 note=params.validated_data["note"],
                 successor=successor,
                 from_status=params.validated_data.get("from_status"),
-                correction=params.validated_data["correction"],
+                corrects=params.validated_data["corrects"],
             )
         except services.ChangedMeanwhile as error:
             raise _changed_meanwhile(error) from error

@@ -398,19 +398,28 @@ def test_invalid_input_is_refused_in_french_and_nothing_is_created(client_for):
 def test_the_last_status_change_is_corrected_through_the_api(client_for, point):
     client = client_for("cross13_analyst")
     client.post(detail(point, "status/"), {"status": "dismantled"}, content_type="application/json")
+    change = client.get(detail(point, "history/")).json()["results"][0]["id"]
     refused = client.post(
         detail(point, "status/"),
-        {"status": "reported", "correction": True},
+        {"status": "reported", "corrects": change},
         content_type="application/json",
     )
     assert refused.status_code == 400
     assert "Dites pourquoi" in refused.json()["errors"]["note"][0]
     corrected = client.post(
         detail(point, "status/"),
-        {"status": "reported", "correction": True, "note": "mauvais point"},
+        {"status": "reported", "corrects": change, "note": "mauvais point"},
         content_type="application/json",
     )
     assert corrected.status_code == 200
+    # The same correction again: the last change is the correction now (409, named).
+    again = client.post(
+        detail(point, "status/"),
+        {"status": "reported", "corrects": change, "note": "mauvais point"},
+        content_type="application/json",
+    )
+    assert again.status_code == 409
+    assert "dernier changement de statut actuel" in again.json()["detail"]
     assert corrected.json()["status"] == "reported"
     history = client.get(detail(point, "history/")).json()["results"]
     assert history[0]["details"] == {"correction": True}

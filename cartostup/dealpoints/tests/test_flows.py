@@ -443,6 +443,18 @@ def test_a_proposal_reopens_only_when_dismissed_and_with_a_free_report(analyst):
     assert list(proposal.reports.all()) == [report]
 
 
+def test_a_proposal_dismissed_long_ago_is_not_reopened(analyst):
+    """As the queue says: 30 days, then its reports are attached by hand."""
+    report_near(analyst, 0)
+    (proposal,) = flows.reports_cluster()
+    flows.proposal_dismiss(actor=analyst, proposal=proposal)
+    Proposal.objects.filter(pk=proposal.pk).update(decided_at=timezone.now() - timedelta(days=31))
+    with pytest.raises(ValidationError, match="pendant 30 jours"):
+        flows.proposal_reopen(actor=analyst, proposal=proposal)
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.DISMISSED
+
+
 def test_only_an_analyst_who_may_change_it_reopens_a_proposal(analyst, persona):
     report_near(analyst, 0)
     (proposal,) = flows.reports_cluster()

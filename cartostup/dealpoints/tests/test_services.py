@@ -84,6 +84,14 @@ def test_refused_transitions_change_nothing(persona, status):
     assert not _audits(point, AuditAction.UPDATE).exists()
 
 
+def _last(point) -> int:
+    """The point's last status change, the one a correction names."""
+    point.refresh_from_db()
+    change = services.status_last_change(point)
+    assert change is not None
+    return change.pk
+
+
 def test_a_mistaken_status_change_is_corrected_not_erased(persona):
     """« Démantelé » chosen on the wrong point: the last change is undone, back to the status
     before it (outside the transitions: a dismantled point goes back only to resurgent or
@@ -94,13 +102,13 @@ def test_a_mistaken_status_change_is_corrected_not_erased(persona):
     services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
     with pytest.raises(ValidationError) as refused:
         services.dealpoint_change_status(
-            actor=analyst, dealpoint=point, status="confirmed", correction=True
+            actor=analyst, dealpoint=point, status="confirmed", corrects=_last(point)
         )
     assert "Dites pourquoi" in refused.value.message_dict["note"][0]
     # Only back to the status before the last change.
     with pytest.raises(ValidationError) as refused:
         services.dealpoint_change_status(
-            actor=analyst, dealpoint=point, status="reported", correction=True, note="erreur"
+            actor=analyst, dealpoint=point, status="reported", corrects=_last(point), note="erreur"
         )
     assert "« Confirmé » → « Démantelé »" in refused.value.message_dict["status"][0]
     point.refresh_from_db()
@@ -109,7 +117,7 @@ def test_a_mistaken_status_change_is_corrected_not_erased(persona):
         actor=analyst,
         dealpoint=point,
         status="confirmed",
-        correction=True,
+        corrects=_last(point),
         note="saisi sur le mauvais point",
         from_status="dismantled",
     )
@@ -135,7 +143,11 @@ def test_a_mistaken_status_change_is_corrected_not_erased(persona):
     }
     # The correction is itself the last change: corrected in turn, dismantled again.
     services.dealpoint_change_status(
-        actor=analyst, dealpoint=point, status="dismantled", correction=True, note="finalement"
+        actor=analyst,
+        dealpoint=point,
+        status="dismantled",
+        corrects=_last(point),
+        note="finalement",
     )
     point.refresh_from_db()
     assert point.status == DealPointStatus.DISMANTLED
@@ -158,7 +170,7 @@ def test_a_corrected_dismantling_closes_the_resurgence_alerts_it_raised(persona)
     alert = Alert.objects.get(dealpoint=point, kind=AlertKind.RESURGENCE)
     assert alert.status == AlertStatus.OPEN
     services.dealpoint_change_status(
-        actor=analyst, dealpoint=point, status="confirmed", correction=True, note="erreur"
+        actor=analyst, dealpoint=point, status="confirmed", corrects=_last(point), note="erreur"
     )
     alert.refresh_from_db()
     assert alert.status == AlertStatus.DISMISSED and alert.decided_by == analyst
@@ -171,12 +183,35 @@ def test_a_corrected_dismantling_closes_the_resurgence_alerts_it_raised(persona)
     ).exists()
 
 
+def test_a_correction_names_the_change_it_undoes(persona):
+    """A correction read before another change (a real dismantling after the corrected one)
+    does not undo that other change: refused, nothing changed, the new change named."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    read = _last(point)
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="reported", corrects=read, note="erreur"
+    )
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    with pytest.raises(services.ChangedMeanwhile) as refused:
+        services.dealpoint_change_status(
+            actor=analyst, dealpoint=point, status="reported", corrects=read, note="erreur"
+        )
+    assert "le dernier changement est maintenant « Signalé » → « Démantelé »" in str(
+        refused.value.messages[0]
+    )
+    assert refused.value.current == _last(point)
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+
+
 def test_nothing_to_correct_before_a_first_change_nor_for_an_investigator(persona):
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst)
     with pytest.raises(ValidationError) as refused:
         services.dealpoint_change_status(
-            actor=analyst, dealpoint=point, status="reported", correction=True, note="x"
+            actor=analyst, dealpoint=point, status="reported", corrects=1, note="x"
         )
     assert "n'a pas encore changé de statut" in refused.value.message_dict["status"][0]
     services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
@@ -185,7 +220,7 @@ def test_nothing_to_correct_before_a_first_change_nor_for_an_investigator(person
             actor=persona("police13_investigator"),
             dealpoint=point,
             status="reported",
-            correction=True,
+            corrects=_last(point),
             note="x",
         )
     point.refresh_from_db()
@@ -201,13 +236,13 @@ def test_a_move_corrected_away_and_back_keeps_its_successor(persona):
         actor=analyst, dealpoint=point, status="moved", successor=successor
     )
     services.dealpoint_change_status(
-        actor=analyst, dealpoint=point, status="confirmed", correction=True, note="pas bougé"
+        actor=analyst, dealpoint=point, status="confirmed", corrects=_last(point), note="pas bougé"
     )
     point.refresh_from_db()
     assert point.status == DealPointStatus.CONFIRMED and point.successor is None
     # Corrected again: moved, to the successor that correction took away.
     services.dealpoint_change_status(
-        actor=analyst, dealpoint=point, status="moved", correction=True, note="si, il a bougé"
+        actor=analyst, dealpoint=point, status="moved", corrects=_last(point), note="si, il a bougé"
     )
     point.refresh_from_db()
     assert point.status == DealPointStatus.MOVED and point.successor == successor

@@ -582,6 +582,8 @@ def test_a_mistaken_dismantling_is_corrected_from_the_record(client_for, point):
     response = client.post(url, {"correction-change_id": change.pk + 1000, "correction-note": "x"})
     assert response.status_code == 400
     assert "a changé depuis que vous avez ouvert sa fiche" in _page(response)
+    # The form now names the change that is the last one: sent again, it corrects that one.
+    assert f'name="correction-change_id" value="{change.pk}"' in _page(response)
     response = client.post(
         url, {"correction-change_id": change.pk, "correction-note": "Mauvais point"}
     )
