@@ -46,7 +46,7 @@ class MatchingQueue:
     alerts: list[Alert]
     # The points named in the queue that the actor may open (their references are links).
     visible_dealpoint_ids: frozenset[int] = frozenset()
-    # Proposals dismissed lately, which an analyst may reopen (`report_count` annotated).
+    # Proposals dismissed lately, as long as an analyst may reopen them (`report_count`).
     dismissed: list[Proposal] = field(default_factory=list)
 
 
@@ -90,10 +90,6 @@ def proposal_reports(*, actor: User, proposal: Proposal) -> list[Report]:
     return reports
 
 
-# How long a dismissed proposal is offered for reopening on the queue (as long as it may be).
-DISMISSED_SHOWN_DAYS = PROPOSAL_REOPEN_DAYS
-
-
 def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
     """Proposed links (between a report and a point the actor both see), open proposals of
     new points and open alerts the actor may see, newest first; audited as a listing."""
@@ -125,7 +121,7 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         policy.restrict(
             Proposal.objects.filter(
                 status=ProposalStatus.DISMISSED,
-                decided_at__gte=timezone.now() - timedelta(days=DISMISSED_SHOWN_DAYS),
+                decided_at__gte=timezone.now() - timedelta(days=PROPOSAL_REOPEN_DAYS),
             ),
             actor=actor,
         )

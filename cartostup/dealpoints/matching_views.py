@@ -25,6 +25,7 @@ from cartostup.reports.models import Report
 
 from . import flows, matching_selectors, selectors
 from .choices import (
+    PROPOSAL_REOPEN_DAYS,
     Confidence,
     DistributionChannel,
     Product,
@@ -70,7 +71,7 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
             "proposals": queue.proposals,
             "alerts": queue.alerts,
             "dismissed": queue.dismissed,
-            "dismissed_days": matching_selectors.DISMISSED_SHOWN_DAYS,
+            "dismissed_days": PROPOSAL_REOPEN_DAYS,
             "visible_dealpoint_ids": queue.visible_dealpoint_ids,
             "limit": matching_selectors.QUEUE_LIMIT,
         },

@@ -843,23 +843,20 @@ def dealpoint_status_correct(request: AuthenticatedRequest, pk: int) -> HttpResp
         return StatusCorrectionForm(request.POST, change=services.status_last_change(dealpoint))
 
     def run(dealpoint: DealPoint, form: StatusCorrectionForm) -> str:
-        # The change the page named (`change_id`): the service refuses if another came since,
-        # and the form then names the new one (`ChangedMeanwhile`).
+        # The change the page named (`change_id`): the service refuses if another came since
+        # (the form then names the new one: `ChangedMeanwhile`), or if there is none.
         current = form.last_change
-        if current is None:
-            raise ValidationError(
-                _("Ce point n'a pas encore changé de statut : il n'y a rien à corriger.")
-            )
+        status = current.from_status if current is not None else dealpoint.status
         services.dealpoint_change_status(
             actor=request.user,
             dealpoint=dealpoint,
-            status=current.from_status,
+            status=status,
             note=form.cleaned_data["note"],
             corrects=form.cleaned_data["change_id"],
         )
         return _("Statut de %(reference)s corrigé : de nouveau « %(status)s ».") % {
             "reference": dealpoint.reference,
-            "status": _status_label(current.from_status),
+            "status": _status_label(status),
         }
 
     return _form_action(request, pk, key="correction_form", make=make, run=run)
