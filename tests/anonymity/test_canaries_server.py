@@ -15,8 +15,6 @@ from __future__ import annotations
 import pickle
 import re
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.server import ROOT
+from tests.browser.server import free_port, serving
 
 from . import scenario
 from .canaries import Canaries, file_blobs, search
@@ -42,50 +40,24 @@ class Server:
         self.app = served_app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def gunicorn_server(served_app) -> Iterator[Server]:
     """gunicorn with the project's configuration, DEBUG off, on the served app's database."""
     data_dir = Path(served_app.env["CARTOSTUP_DATA_DIR"])
-    port = _free_port()
+    port = free_port()
     env = {**served_app.env, "CARTOSTUP_DEBUG": "0"}
-    log = (data_dir / "gunicorn.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi",
-            "-c",
-            "config/gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",  # one process: its in-memory rate limits are the ones tested
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((data_dir / "gunicorn.log").read_text()) from None
-                time.sleep(0.2)
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi",
+        "-c",
+        "config/gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",  # one process: its in-memory rate limits are the ones tested
+    ]
+    with serving(command, env, port, data_dir / "gunicorn.log"):
         yield Server("gunicorn", f"http://127.0.0.1:{port}", data_dir, served_app)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(params=["runserver", "gunicorn"])

@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -106,7 +106,7 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
         "DATABASE_URL": _browser_database_url(data_dir),
         "PYTHONUNBUFFERED": "1",
     }
-    port = _free_port()
+    port = free_port()
     app = ServedApp(f"http://127.0.0.1:{port}", env)
     app.manage("migrate", "--noinput")
     app.manage("load_territories", "--departements", "13,93,69", "--verbosity", "0")
@@ -119,31 +119,34 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
 
 
 @contextmanager
-def runserver(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
-    """`manage.py runserver` on 127.0.0.1:`port` with `env`, its output in `log_path`, open
-    once it accepts connections (its log raised if it stops first), stopped on leaving."""
+def serving(command: list[str], env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+    """Run `command` (a server listening on 127.0.0.1:`port`) with `env`, its output in
+    `log_path`; open once it accepts connections (its log raised if it stops first or is not
+    up within a minute), stopped on leaving."""
     with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+            while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except OSError:
-                    if server.poll() is not None:
+                    if server.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(log_path.read_text()) from None
                     time.sleep(0.2)
             yield
         finally:
             server.terminate()
-            server.wait(timeout=20)
+            server.wait(timeout=30)
+
+
+@contextmanager
+def runserver(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
+    """`manage.py runserver` on 127.0.0.1:`port` (`serving`)."""
+    command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    with serving(command, env, port, log_path):
+        yield
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.server import ServedApp, _free_port, runserver
+from tests.browser.server import ServedApp, free_port, runserver
 from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -21,7 +21,7 @@ ROUNDING = 2  # 14 // 6
 
 @pytest.fixture(scope="module")
 def short_session_app(served_app, tmp_path_factory) -> Iterator[ServedApp]:
-    port = _free_port()
+    port = free_port()
     env = {
         **served_app.env,
         "CARTOSTUP_SESSION_IDLE_SECONDS": str(IDLE),
