@@ -262,6 +262,16 @@ def operation_services(actor: Any, *, departement_id: int | None) -> QuerySet[Or
     return Organisation.objects.filter(allowed, is_active=True).distinct()
 
 
+def cancellable_operations(
+    actor: Any, operations: QuerySet[M], *, departement_id: int | None
+) -> QuerySet[M]:
+    """Of `operations` (on points of `departement_id` the caller has checked the actor sees),
+    those it may cancel as recorded by mistake: whoever could record one may undo it, so those
+    in the name of a service of `operation_services` (the actor's own service, or for a CROSS
+    or Ofast covering the département any law-enforcement service there); not another's."""
+    return operations.filter(service__in=operation_services(actor, departement_id=departement_id))
+
+
 def distributable_sharing_groups(actor: Any) -> QuerySet[SharingGroup]:
     """The sharing groups the actor may distribute a record to: those its organisations
     belong to (a group it is not in would make a record it then no longer reads)."""

@@ -5,8 +5,8 @@ clustered into proposals; the CROSS analysts accept most of them (a few are left
 on the landlords' buildings; the points then go through their life cycle with recorded
 operations (raids, « pilonnage », arrests): confirmed, under investigation, dismantled, one
 back after a confirmed resurgence alert, one moved to its successor after a confirmed move
-alert, and one open alert of each kind. A few new reports accepted near known points leave
-proposed links in the analysts' queue.
+alert, one open alert of each kind, and one raid keyed in twice and cancelled. A few new
+reports accepted near known points leave proposed links in the analysts' queue.
 
 Seeded and idempotent (nothing is done when deal points exist). Everything goes through the
 flows and services, as an analyst would do it.
@@ -120,14 +120,14 @@ def _operation(
     days_ago: int,
     outcome: str = OperationOutcome.DISRUPTED,
     arrests: int = 0,
-) -> None:
+) -> Operation:
     # Never before the point was opened (the day after its first report).
     today = timezone.localdate()
     opened = timezone.localdate(_opened_at(point))
     key = OPERATING_SERVICES.get(point.departement.code)
     names = {spec.key: spec.name for spec in ORGANISATIONS}
     service = Organisation.objects.filter(name=names[key]).first() if key else None
-    services.operation_record(
+    return services.operation_record(
         actor=actor,
         dealpoint=point,
         data=services.OperationInput(
@@ -327,6 +327,14 @@ def _life_cycle(rng: random.Random, points: list[DealPoint], analysts: dict[str,
         raid_days = rng.randint(5, 40)
         if step in (1, 2):
             _operation(recorder, point, kind=OperationKind.RAID, days_ago=raid_days)
+        if step == 1 and index == 1:
+            # A raid keyed in twice, then cancelled: it stays on the record, struck out.
+            twice = _operation(recorder, point, kind=OperationKind.RAID, days_ago=raid_days)
+            services.operation_cancel(
+                actor=recorder,
+                operation=twice,
+                reason="Saisi deux fois : doublon du pilonnage du même jour.",
+            )
         if step == 2:
             services.dealpoint_change_status(
                 actor=analyst, dealpoint=point, status=DealPointStatus.INVESTIGATION

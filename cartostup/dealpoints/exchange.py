@@ -245,7 +245,9 @@ def with_counts(queryset: QuerySet[DealPoint]) -> QuerySet[DealPoint]:
         reports_count=Count(
             "links", filter=Q(links__decision__in=ATTACHED_DECISIONS), distinct=True
         ),
-        operations_count=Count("operations", distinct=True),
+        operations_count=Count(
+            "operations", filter=Q(operations__cancelled_at__isnull=True), distinct=True
+        ),
     )
 
 

@@ -36,7 +36,7 @@ from .choices import (
     TimeOfDay,
     Weekday,
 )
-from .models import DealPoint, DealPointEvent, ReportLink
+from .models import DealPoint, DealPointEvent, Operation, ReportLink
 
 # Names the services use for a field, when the form calls it otherwise.
 SERVICE_FIELD_NAMES = {
@@ -464,6 +464,54 @@ class OperationForm(ServiceForm):
             service_id=data["service"].pk if data.get("service") else None,
             submission=data.get("submission") or "",
         )
+
+
+class OperationChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Operation) -> str:  # type: ignore[override]
+        return _("%(kind)s du %(date)s – %(service)s – %(outcome)s") % {
+            "kind": obj.get_kind_display(),
+            "date": obj.occurred_on.strftime("%d/%m/%Y"),
+            "service": obj.service.name,
+            "outcome": obj.get_outcome_display(),
+        }
+
+
+class OperationCancelForm(ServiceForm):
+    """Cancel an operation recorded by mistake (`services.operation_cancel`): which one, and
+    why (required, written in the history)."""
+
+    operation = OperationChoiceField(
+        label=_("Opération à annuler"),
+        queryset=Operation.objects.none(),
+        empty_label=_("Choisir l'opération saisie par erreur"),
+        error_messages={
+            "required": _("Choisissez l'opération à annuler."),
+            "invalid_choice": _(
+                "Cette opération ne peut plus être annulée (elle l'a peut-être déjà été) : "
+                "relisez la liste des opérations."
+            ),
+        },
+    )
+    reason = forms.CharField(
+        label=_("Motif de l'annulation"),
+        help_text=_(
+            "Inscrit à l'historique, ex. « saisie sur le mauvais point », « opération reportée, "
+            "n'a pas eu lieu »."
+        ),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={
+            "required": _(
+                "Dites pourquoi l'opération est annulée (saisie sur le mauvais point, "
+                "opération qui n'a pas eu lieu…)."
+            )
+        },
+    )
+
+    def __init__(self, *args: Any, operations: QuerySet[Operation], **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "cancel")
+        super().__init__(*args, **kwargs)
+        self.fields["operation"].queryset = operations  # type: ignore[attr-defined]
 
 
 class MergeForm(ServiceForm):

@@ -780,8 +780,9 @@ def operation_layer(
     period_from: date | None = None,
     period_to: date | None = None,
 ) -> Layer:
-    """Operations on the deal points the actor may see, at their point (hexagons per kind at
-    wide zooms and for aggregate-only roles). Not for reduced views (landlords: 404)."""
+    """Operations (not cancelled) on the deal points the actor may see, at their point
+    (hexagons per kind at wide zooms and for aggregate-only roles). Not for reduced views
+    (landlords: 404)."""
     policy.require(actor, policy.Capability.VIEW_MAP)
     if policy.visible_fields(actor, DealPoint) is not None:
         raise Http404
@@ -792,7 +793,8 @@ def operation_layer(
         model=DealPoint,
     )
     scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
-    queryset = Operation.objects.filter(dealpoint__in=scope.queryset.values("pk"))
+    # A cancelled operation (recorded by mistake) is not on the map.
+    queryset = Operation.objects.standing().filter(dealpoint__in=scope.queryset.values("pk"))
     filters: dict[str, Any] = {}
     if period_from:
         queryset = queryset.filter(occurred_on__gte=period_from)

@@ -245,6 +245,12 @@ class ReportLink(models.Model):
         return f"{self.report_id} → {self.dealpoint_id} ({self.decision})"
 
 
+class OperationQuerySet(models.QuerySet["Operation"]):
+    def standing(self) -> OperationQuerySet:
+        """The operations that count: not cancelled."""
+        return self.filter(cancelled_at__isnull=True)
+
+
 class Operation(models.Model):
     """A police operation on a deal point: a raid (« pilonnage »), arrests, a search."""
 
@@ -261,10 +267,23 @@ class Operation(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # An operation recorded by mistake (wrong point, never happened) is cancelled, never
+    # deleted: it stays on the record, struck out with its reason, and no longer counts
+    # (activity, map layer, exports, indicators). `services.operation_cancel`.
+    cancelled_at = models.DateTimeField(_("annulée le"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancel_reason = models.TextField(_("motif de l'annulation"), max_length=2000, blank=True)
+
+    objects = OperationQuerySet.as_manager()
 
     # Set by `services.operation_record` (not stored): the status the point kept although the
     # outcome was "dismantled" (already dismantled, or moved), for the page to say so.
     status_kept: str = ""
+    # Set by `services.operation_cancel` (not stored): the status the point went back to when
+    # the cancelled operation's dismantling was still its last status change.
+    status_restored: str = ""
 
     class Meta:
         ordering = ["-occurred_on", "-pk"]

@@ -498,7 +498,9 @@ def dealpoint_detail(
         attached=attached,
         hidden_attached=attached_total - len(attached),
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
-        operations=list(dealpoint.operations.select_related("service", "recorded_by")),
+        operations=list(
+            dealpoint.operations.select_related("service", "recorded_by", "cancelled_by")
+        ),
         events=dealpoint_history(
             actor=actor,
             dealpoint=dealpoint,
@@ -792,6 +794,26 @@ def operation_service_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[
     )
 
 
+def operation_for_change(*, actor: User, pk: Any) -> Operation:
+    """An operation on a point the actor may see (404 otherwise), for a change the service
+    checks and audits (`services.operation_cancel`)."""
+    points = policy.restrict(DealPoint.objects.all(), actor=actor)
+    operation = Operation.objects.filter(pk=pk, dealpoint__in=points.values("pk")).first()
+    if operation is None:
+        raise Http404
+    return operation
+
+
+def operation_cancel_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[Operation]:
+    """The point's operations (not cancelled) that the actor may cancel as recorded by
+    mistake (`policy.cancellable_operations`), newest first."""
+    return policy.cancellable_operations(
+        actor,
+        dealpoint.operations.standing().select_related("service"),
+        departement_id=dealpoint.departement_id,
+    ).order_by("-occurred_on", "-pk")
+
+
 def dealpoint_link(
     *, dealpoint: DealPoint, report_pk: Any, with_rejected: bool = False
 ) -> ReportLink:
@@ -818,8 +840,9 @@ def picker_departement_codes(*, actor: User, limit: int = 3) -> list[str]:
 
 def operation_list(*, actor: User, filters: dict[str, Any] | None = None) -> QuerySet[Operation]:
     """The operations on the points the actor may see (merged points included: their history
-    stays), newest first, filtered by `kind`, `date_from`, `date_to` and `departement` (code),
-    already validated. The listing is audited with its filters."""
+    stays), newest first, filtered by `kind`, `date_from`, `date_to`, `departement` (code) and
+    `cancelled` (true: only those cancelled; false: only those that count), already
+    validated. The listing is audited with its filters."""
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
     points = policy.restrict(DealPoint.objects.all(), actor=actor)
     queryset = Operation.objects.filter(dealpoint__in=points.values("pk")).select_related(
@@ -833,6 +856,8 @@ def operation_list(*, actor: User, filters: dict[str, Any] | None = None) -> Que
         queryset = queryset.filter(occurred_on__lte=filters["date_to"])
     if "departement" in filters:
         queryset = queryset.filter(dealpoint__departement__code=filters["departement"])
+    if "cancelled" in filters:
+        queryset = queryset.filter(cancelled_at__isnull=not filters["cancelled"])
     audit_record(
         actor=actor,
         action=AuditAction.LIST,

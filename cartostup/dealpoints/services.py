@@ -602,7 +602,7 @@ def _refresh_activity(dealpoint: DealPoint) -> None:
     attached = Report.objects.filter(
         dealpoint_links__dealpoint=dealpoint, dealpoint_links__decision__in=ATTACHED_DECISIONS
     ).aggregate(first=Min("received_at"), last=Max("received_at"))
-    last_operation = dealpoint.operations.aggregate(last=Max("occurred_on"))["last"]
+    last_operation = dealpoint.operations.standing().aggregate(last=Max("occurred_on"))["last"]
     moments = [attached["last"]] if attached["last"] is not None else []
     if last_operation is not None:
         moments.append(timezone.make_aware(datetime.combine(last_operation, datetime.min.time())))
@@ -1135,6 +1135,28 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
         )
 
 
+def _resurgence_alerts_corrected(*, actor: User | None, dealpoint: DealPoint, before: str) -> None:
+    """After a correction from "dismantled" (or "moved") back to an active status: the point
+    was never dismantled, so the resurgence alerts raised meanwhile have no question left (the
+    point locked, the alert after it: `locks`)."""
+    inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    if before not in inactive or dealpoint.status in inactive:
+        return
+    for alert in locks.lock(
+        Alert.objects.filter(
+            dealpoint=dealpoint, kind=AlertKind.RESURGENCE, status=AlertStatus.OPEN
+        ).select_related("dealpoint")
+    ):
+        _alert_close(
+            actor=actor,
+            alert=alert,
+            status=AlertStatus.DISMISSED,
+            reason="status_corrected",
+            event={"status_corrected": True},
+            audit={"status_corrected": dealpoint.reference},
+        )
+
+
 @transaction.atomic
 def dealpoint_change_status(
     *,
@@ -1213,23 +1235,8 @@ def dealpoint_change_status(
         details=details,
         correction=correction,
     )
-    inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
-    if correction and before in inactive and status not in inactive:
-        # The point was never dismantled (nor moved): the resurgence alerts raised meanwhile
-        # have no question left (the point locked, the alert after it: `locks`).
-        for alert in locks.lock(
-            Alert.objects.filter(
-                dealpoint=dealpoint, kind=AlertKind.RESURGENCE, status=AlertStatus.OPEN
-            ).select_related("dealpoint")
-        ):
-            _alert_close(
-                actor=actor,
-                alert=alert,
-                status=AlertStatus.DISMISSED,
-                reason="status_corrected",
-                event={"status_corrected": True},
-                audit={"status_corrected": dealpoint.reference},
-            )
+    if correction:
+        _resurgence_alerts_corrected(actor=actor, dealpoint=dealpoint, before=before)
     if successor is not None:
         _event(
             dealpoint=successor,
@@ -1381,6 +1388,103 @@ def operation_record(
             status=DealPointStatus.DISMANTLED,
             details={"operation": operation.pk},
         )
+    return operation
+
+
+@transaction.atomic
+def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -> Operation:
+    """Cancel an operation recorded by mistake (on the wrong point, or one that did not take
+    place), with its reason: it is never deleted. It stays on the record, marked cancelled,
+    and no longer counts (the point's activity, the map's layer, exports). Allowed to whoever
+    could have recorded it (`policy.may_cancel_operation`). If it dismantled the point and that
+    is still the point's last status change, the point goes back to the status before it, as
+    a correction in the history (`operation.status_restored` names it); otherwise the status
+    stays, for the analyst to correct if needed."""
+    if actor is not None:
+        policy.require(actor, policy.Capability.RECORD_OPERATIONS)
+        policy.access_object(DealPoint.objects.all(), actor=actor, pk=operation.dealpoint_id)
+    point_pk = operation.dealpoint_id
+    dealpoint = locks.lock_reports_and_points(points=[point_pk]).points[point_pk]
+    # Read again under the point's lock: every write of its operations takes it first.
+    operation = Operation.objects.select_related("service").get(pk=operation.pk)
+    if (
+        actor is not None
+        and not policy.cancellable_operations(
+            actor,
+            Operation.objects.filter(pk=operation.pk),
+            departement_id=dealpoint.departement_id,
+        ).exists()
+    ):
+        raise ValidationError(
+            {
+                "operation": _(
+                    "Seuls le service qui a mené cette opération, la CROSS ou l'Ofast du "
+                    "département peuvent l'annuler."
+                )
+            }
+        )
+    if operation.cancelled_at is not None:
+        raise ValidationError(
+            {
+                "operation": _(
+                    "Cette opération a déjà été annulée, le %(when)s : rien n'a été changé."
+                )
+                % {"when": _when(operation.cancelled_at)}
+            }
+        )
+    if dealpoint.merged_into_id is not None:
+        raise ValidationError(_("Ce point a été fusionné dans un autre."))
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError(
+            {
+                "reason": _(
+                    "Dites pourquoi l'opération est annulée (saisie sur le mauvais point, "
+                    "opération qui n'a pas eu lieu…)."
+                )
+            }
+        )
+    now = timezone.now()
+    operation.cancelled_at = now
+    operation.cancelled_by = actor
+    operation.cancel_reason = reason
+    operation.full_clean()
+    operation.save(update_fields=["cancelled_at", "cancelled_by", "cancel_reason"])
+    _event(
+        dealpoint=dealpoint,
+        kind=EventKind.OPERATION,
+        actor=actor,
+        details={
+            "operation": operation.pk,
+            "kind": operation.kind,
+            "outcome": operation.outcome,
+            "date": operation.occurred_on.isoformat(),
+            "cancelled": True,
+        },
+        note=reason,
+        at=now,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=operation,
+        details={"dealpoint": dealpoint.reference, "cancelled": True},
+    )
+    _refresh_activity(dealpoint)
+    last = status_last_change(dealpoint)
+    if last is not None and (last.details or {}).get("operation") == operation.pk:
+        # The dismantling was this operation's, and nothing changed the status since.
+        before = dealpoint.status
+        _status_set(
+            actor=actor,
+            dealpoint=dealpoint,
+            status=last.from_status,
+            note=reason,
+            details={"correction": True, "operation_cancelled": operation.pk},
+            correction=True,
+        )
+        _resurgence_alerts_corrected(actor=actor, dealpoint=dealpoint, before=before)
+        operation.status_restored = last.from_status
     return operation
 
 

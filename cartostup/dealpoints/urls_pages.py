@@ -14,6 +14,11 @@ urlpatterns = [
     path("<int:pk>/statut/", views.dealpoint_status, name="status"),
     path("<int:pk>/statut/corriger/", views.dealpoint_status_correct, name="status_correct"),
     path("<int:pk>/operation/", views.dealpoint_operation, name="operation"),
+    path(
+        "<int:pk>/operation/annuler/",
+        views.dealpoint_operation_cancel,
+        name="operation_cancel",
+    ),
     path("<int:pk>/diffusion/", views.dealpoint_sharing, name="sharing"),
     path("<int:pk>/fusionner/", views.dealpoint_merge, name="merge"),
     path("<int:pk>/annuler-fusion/", views.dealpoint_unmerge, name="unmerge"),

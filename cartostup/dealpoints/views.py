@@ -56,6 +56,7 @@ from .forms import (
     AttachForm,
     DealPointForm,
     MergeForm,
+    OperationCancelForm,
     OperationForm,
     SharingForm,
     SplitForm,
@@ -319,7 +320,9 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             )
         if details.get("operation"):
             lines.append(_("À la suite d'une opération enregistrée"))
-        if details.get("correction"):
+        if details.get("operation_cancelled"):
+            lines.append(_("À la suite de l'annulation de l'opération qui l'avait démantelé"))
+        elif details.get("correction"):
             lines.append(_("Correction du changement de statut précédent (erreur)"))
         return lines
     if kind == EventKind.OPERATION:
@@ -336,6 +339,8 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 _("Statut inchangé : le point était « %(status)s »")
                 % {"status": _status_label(details["status_kept"])}
             )
+        if details.get("cancelled"):
+            lines.append(_("Opération annulée (saisie par erreur) : elle ne compte plus"))
         return lines
     if kind == EventKind.REPORT_ATTACHED:
         lines = [
@@ -542,6 +547,9 @@ def _render_detail(
                 actor=request.user, services=choices
             ),
         )
+        cancellable = selectors.operation_cancel_choices(actor=request.user, dealpoint=dealpoint)
+        if cancellable.exists():
+            forms["cancel_form"] = OperationCancelForm(operations=cancellable)
     forms.update(bound or {})
     facts = {
         "products": ", ".join(_labels(dealpoint.products, Product)) or "—",
@@ -549,7 +557,11 @@ def _render_detail(
         "opening_hours": ", ".join(_hours_label(dealpoint.opening_hours)) or "—",
     }
     operations = [
-        {"operation": operation, "recorded_by": _person(operation.recorded_by)}
+        {
+            "operation": operation,
+            "recorded_by": _person(operation.recorded_by),
+            "cancelled_by": _person(operation.cancelled_by),
+        }
         for operation in detail.operations
     ]
     return render(
@@ -860,6 +872,47 @@ def dealpoint_status_correct(request: AuthenticatedRequest, pk: int) -> HttpResp
         }
 
     return _form_action(request, pk, key="correction_form", make=make, run=run)
+
+
+def dealpoint_operation_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """Cancel an operation recorded by mistake (POST, from the record)."""
+
+    def make(dealpoint: DealPoint) -> OperationCancelForm:
+        return OperationCancelForm(
+            request.POST,
+            operations=selectors.operation_cancel_choices(actor=request.user, dealpoint=dealpoint),
+        )
+
+    def run(dealpoint: DealPoint, form: OperationCancelForm) -> str:
+        operation = services.operation_cancel(
+            actor=request.user,
+            operation=form.cleaned_data["operation"],
+            reason=form.cleaned_data["reason"],
+        )
+        text = _("%(kind)s du %(date)s annulé : il reste au dossier mais ne compte plus.") % {
+            "kind": operation.get_kind_display(),
+            "date": date_format(operation.occurred_on, "d/m/Y"),
+        }
+        if operation.status_restored:
+            text += " " + _(
+                "Le démantèlement qu'il avait entraîné est corrigé : le point est de nouveau "
+                "« %(status)s »."
+            ) % {"status": _status_label(operation.status_restored)}
+        elif operation.outcome == OperationOutcome.DISMANTLED:
+            dealpoint.refresh_from_db(fields=["status"])
+            text += " " + _(
+                "Le statut du point ne change pas (« %(status)s ») : corrigez-le si besoin."
+            ) % {"status": dealpoint.get_status_display()}
+        return text
+
+    return _form_action(
+        request,
+        pk,
+        key="cancel_form",
+        make=make,
+        run=run,
+        capability=Capability.RECORD_OPERATIONS,
+    )
 
 
 def dealpoint_sharing(request: AuthenticatedRequest, pk: int) -> HttpResponse:

@@ -59,6 +59,16 @@ def test_analyst_creates_a_point_on_the_map_and_dismantles_it(page, served_app):
     assert page.get_by_text("Le point est désormais démantelé.").is_visible()
     history = page.locator("#history")
     assert history.get_by_text("Signalé → Démantelé").is_visible()
+
+    # Keyed on the wrong point: the raid is cancelled, which undoes its dismantling.
+    cancel = page.locator("#operation-cancel-form")
+    cancel.get_by_label("Opération à annuler").select_option(index=1)
+    cancel.get_by_label("Motif de l'annulation").fill("Saisie sur le mauvais point")
+    cancel.get_by_role("button", name="Annuler l'opération").click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert page.get_by_text(re.compile(r"le point est de nouveau « Signalé »")).is_visible()
+    assert page.locator("#operations").get_by_text("Annulée", exact=True).is_visible()
+    assert history.get_by_text("Démantelé → Signalé").is_visible()
     assert page.console_errors == []
 
 

@@ -350,7 +350,41 @@ class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
             "arrests",
             "notes",
             "recorded_at",
+            "cancelled_at",
+            "cancel_reason",
         ]
+        extra_kwargs = {
+            "cancelled_at": {
+                "help_text": _(
+                    "Date de l'annulation d'une opération saisie par erreur (null sinon) : "
+                    "elle reste au dossier mais ne compte plus."
+                )
+            }
+        }
+
+
+class OperationCancelInputSerializer(InputSerializer):
+    output_serializers = (OperationOutputSerializer,)
+
+    reason = StrictCharField(
+        max_length=2000,
+        help_text=_(
+            "Pourquoi l'opération est annulée (saisie sur le mauvais point, opération qui n'a "
+            "pas eu lieu…) ; inscrit à l'historique du point."
+        ),
+    )
+
+
+class OperationCancelledOutputSerializer(OperationOutputSerializer):
+    status_restored = serializers.CharField(
+        help_text=_(
+            "Le statut rendu au point quand l'opération l'avait démantelé et que ce "
+            "démantèlement était son dernier changement de statut ; vide sinon."
+        )
+    )
+
+    class Meta(OperationOutputSerializer.Meta):
+        fields = [*OperationOutputSerializer.Meta.fields, "status_restored"]
 
 
 class OperationInputSerializer(InputSerializer):
@@ -385,6 +419,14 @@ class OperationListQuerySerializer(serializers.Serializer):
     date_from = date_query_field()
     date_to = date_query_field()
     departement = departement_field(required=False)
+    cancelled = serializers.ChoiceField(
+        choices=[("true", "true"), ("false", "false")],
+        required=False,
+        help_text=_(
+            "« false » : seulement les opérations qui comptent ; « true » : seulement celles "
+            "annulées (saisies par erreur). Toutes par défaut."
+        ),
+    )
 
 
 class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):

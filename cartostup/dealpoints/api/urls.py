@@ -73,4 +73,9 @@ urlpatterns = [
         name="dealpoint-unmerge",
     ),
     path("operations/", views.OperationListView.as_view(), name="operation-list"),
+    path(
+        "operations/<objectid:pk>/cancel/",
+        views.OperationCancelView.as_view(),
+        name="operation-cancel",
+    ),
 ]

@@ -42,6 +42,8 @@ from .serializers import (
     LinkDecisionQuerySerializer,
     MergeInputSerializer,
     NoteInputSerializer,
+    OperationCancelInputSerializer,
+    OperationCancelledOutputSerializer,
     OperationInputSerializer,
     OperationListQuerySerializer,
     OperationOutputSerializer,
@@ -656,9 +658,39 @@ class OperationListView(JSONAPIView, generics.GenericAPIView):
             for name, value in params.validated_data.items()
             if name not in ("limit", "offset")
         }
+        if "cancelled" in filters:
+            filters["cancelled"] = filters["cancelled"] == "true"
         queryset = selectors.operation_list(actor=_actor(request), filters=filters)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(OperationOutputSerializer(page, many=True).data)
+
+
+class OperationCancelView(JSONAPIView):
+    @extend_schema(
+        parameters=[ID],
+        operation_id="operations_cancel",
+        summary="Annuler une opération saisie par erreur",
+        description=(
+            "L'opération n'est pas supprimée : elle reste au dossier du point, marquée annulée "
+            "avec son motif, et ne compte plus (activité du point, carte, exports). Réservé à "
+            "qui aurait pu l'enregistrer (son service ; une CROSS ou l'Ofast du département). "
+            "Si elle avait démantelé le point et que c'est son dernier changement de statut, le "
+            "point reprend son statut d'avant (`status_restored`), inscrit comme correction."
+        ),
+        request=OperationCancelInputSerializer,
+        responses={200: OperationCancelledOutputSerializer, **_errors(400, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        _require_field(_actor(request), "operations")
+        _points_reader(_actor(request))
+        operation = selectors.operation_for_change(actor=_actor(request), pk=pk)
+        params = OperationCancelInputSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        operation = services.operation_cancel(
+            actor=_actor(request), operation=operation, reason=params.validated_data["reason"]
+        )
+        return Response(OperationCancelledOutputSerializer(operation).data)
 
 
 class _IgnoreFormatNegotiation(DefaultContentNegotiation):

@@ -44,6 +44,10 @@ def test_demo_dealpoints_are_built_by_the_matching(client_for):
         assert Alert.objects.filter(kind=kind, status=AlertStatus.CONFIRMED).exists()
     assert Operation.objects.filter(kind="raid").exists()
     assert Operation.objects.filter(arrests__gt=0).exists()
+    # One raid keyed in twice and cancelled: on its record, struck out, not counted.
+    (cancelled,) = Operation.objects.filter(cancelled_at__isnull=False)
+    assert cancelled.cancel_reason and cancelled.cancelled_by is not None
+    assert cancelled.dealpoint.operations.standing().exists()
     # Each operation in the name of the service that carried it out: in 13 the police records
     # its own; in 93 the CROSS records the police's.
     services = {

@@ -578,3 +578,47 @@ def test_two_points_merged_into_each_other_at_the_same_instant(transactional_db)
         assert attached_to(report) == [stays]
     assert DealPointEvent.objects.filter(kind=EventKind.MERGED).count() == 2
     assert list(audit_chain_problems()) == []
+
+
+def test_an_operation_cancelled_twice_at_the_same_instant_is_cancelled_once(transactional_db):
+    """Two services cancel the same mistaken raid (which dismantled the point) at once: both
+    lock the point first; the second reads the operation again under that lock, finds it
+    cancelled and is refused, so the status goes back once and the history has one entry."""
+    from datetime import date
+
+    from cartostup.dealpoints.choices import DealPointStatus
+    from cartostup.dealpoints.models import Operation
+
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    police = demo_persona_ensure(username="police13_investigator")
+    point = dealpoint(actor=analyst)
+    operation = services.operation_record(
+        actor=police,
+        dealpoint=point,
+        data=services.OperationInput(kind="raid", occurred_on=date.today(), outcome="dismantled"),
+    )
+
+    def cancel(actor: User) -> Callable[[], Operation]:
+        return lambda: services.operation_cancel(
+            actor=User.objects.get(pk=actor.pk),
+            operation=Operation.objects.get(pk=operation.pk),
+            reason="saisie sur le mauvais point",
+        )
+
+    result = together(analyst=cancel(analyst), police=cancel(police))
+
+    assert len(result.errors) == 1, result.errors
+    (refused,) = result.errors.values()
+    assert isinstance(refused, ValidationError) and "déjà été annulée" in str(refused)
+    assert result.waiting >= 1
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED
+    assert point.events.filter(kind=EventKind.OPERATION, details__cancelled=True).count() == 1
+    assert point.events.filter(kind=EventKind.STATUS).count() == 2
+    assert (
+        AuditEvent.objects.filter(
+            object_type="dealpoints.operation", details__cancelled=True
+        ).count()
+        == 1
+    )
+    assert list(audit_chain_problems()) == []

@@ -489,7 +489,7 @@ def test_reports_layer_for_analysts_only(world, client_for, persona):
     assert event.details["layer"] == "reports"
 
 
-def test_operations_layer(world, client_for):
+def test_operations_layer(world, client_for, persona):
     collection = _layer(
         client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16
     )
@@ -503,6 +503,16 @@ def test_operations_layer(world, client_for):
         _get(client_for("landlord_13h"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16).status_code
         == 404
     )
+    # Cancelled (recorded by mistake): no longer on the map, though still on the record.
+    services.operation_cancel(
+        actor=persona("cross13_analyst"),
+        operation=world.points_13[1].operations.get(),
+        reason="saisie sur le mauvais point",
+    )
+    collection = _layer(
+        client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16
+    )
+    assert collection["features"] == [] and collection["meta"]["count"] == 0
 
 
 def test_report_and_operation_points_name_the_pages_their_reader_may_open(
