@@ -31,6 +31,7 @@ from .choices import (
     LinkDecision,
     OperationKind,
     Product,
+    ProposalStatus,
     TimeOfDay,
     Weekday,
 )
@@ -178,6 +179,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "dealpoints": dict(statuses),
             "reports": {value: str(label) for value, label in ReportStatus.choices},
             "operations": {value: str(label) for value, label in OperationKind.choices},
+            # The proposals layer's hexagons count open proposals (« À examiner : 1 », not
+            # the code « open »).
+            "proposals": {value: str(label) for value, label in ProposalStatus.choices},
         },
         "activeStatuses": sorted(set(ACTIVE_STATUSES) & set(dict(statuses))),
         "startBounds": None if detailed else _buildings_bounds(actor),

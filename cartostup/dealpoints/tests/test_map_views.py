@@ -447,3 +447,16 @@ def test_the_map_filters_are_check_boxes_as_on_the_list(client_for):
     }
     checked = selected.content.decode()
     assert re.search(r'type="checkbox" name="status" value="confirmed"[^>]*checked', checked)
+
+
+def test_every_counted_layer_has_french_names_for_its_breakdown(world, client_for):
+    """The proposals layer's hexagons said « open : 1 » in the table under the map and in
+    their popup: the page gave map.js the names of the statuses and kinds of operation the
+    other layers count, not those of proposals, and map.js wrote the code."""
+    config = _config(
+        client_for("cross13_analyst").get(reverse("dealpoints:map"), {"departement": "13"})
+    )
+    counted = set(config["api"]) - {"boundaries", "hotspots"}
+    assert counted == {"dealpoints", "reports", "operations", "proposals"}
+    assert set(config["categoryLabels"]) == counted
+    assert config["categoryLabels"]["proposals"]["open"] == "À examiner"
