@@ -83,9 +83,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     """The map of deal points: layers the actor's role allows, filters, side panel."""
     actor = request.user
     policy.require(actor, policy.Capability.VIEW_MAP)
-    code = (request.GET.get("departement") or "").strip()[:3]
+    # Written as the list reads it: « 2a » is Corse-du-Sud, as « 2A » (the codes are stored in
+    # capitals; a lower-case Corsican code answered 404 where the list took it).
+    code = (request.GET.get("departement") or "").strip()[:3].upper()
     if code:
-        boundary_codes = [territory_selectors.departement_get(actor=actor, code=code).code]
+        code = territory_selectors.departement_get(actor=actor, code=code).code
+        boundary_codes = [code]
     else:
         codes = [
             departement.code
