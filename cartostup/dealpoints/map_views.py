@@ -332,12 +332,12 @@ def _hotspot_scope(filterset: DealPointFilterSet, *, names: list[str], offered: 
                 "« Points de deal ».",
                 len(followed),
             )
-            % {"filters": _join(followed)},
+            % {"filters": join_names(followed)},
         ]
     )
 
 
-def _join(items: list[str]) -> str:
+def join_names(items: list[str]) -> str:
     """« a », « b » et « c »."""
     if len(items) == 1:
         return items[0]
