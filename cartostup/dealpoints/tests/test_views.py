@@ -155,7 +155,9 @@ def test_see_on_the_map_keeps_the_lists_filters(client_for, point):
 
 
 def test_a_landlords_link_to_the_map_keeps_its_status_filter(client_for, point):
-    page = _page(client_for("landlord_13h").get(reverse("dealpoints:list"), {"status": "confirmed"}))
+    page = _page(
+        client_for("landlord_13h").get(reverse("dealpoints:list"), {"status": "confirmed"})
+    )
     assert _map_link(page) == "/carte/?status=confirmed"
 
 
