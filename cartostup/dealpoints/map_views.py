@@ -31,6 +31,7 @@ from .choices import (
     LinkDecision,
     OperationKind,
     Product,
+    ProposalStatus,
     TimeOfDay,
     Weekday,
 )
@@ -82,9 +83,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     """The map of deal points: layers the actor's role allows, filters, side panel."""
     actor = request.user
     policy.require(actor, policy.Capability.VIEW_MAP)
-    code = (request.GET.get("departement") or "").strip()[:3]
+    # Written as the list reads it: « 2a » is Corse-du-Sud, as « 2A » (the codes are stored in
+    # capitals; a lower-case Corsican code answered 404 where the list took it).
+    code = (request.GET.get("departement") or "").strip()[:3].upper()
     if code:
-        boundary_codes = [territory_selectors.departement_get(actor=actor, code=code).code]
+        code = territory_selectors.departement_get(actor=actor, code=code).code
+        boundary_codes = [code]
     else:
         codes = [
             departement.code
@@ -178,6 +182,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "dealpoints": dict(statuses),
             "reports": {value: str(label) for value, label in ReportStatus.choices},
             "operations": {value: str(label) for value, label in OperationKind.choices},
+            # The proposals layer's hexagons count open proposals (« À examiner : 1 », not
+            # the code « open »).
+            "proposals": {value: str(label) for value, label in ProposalStatus.choices},
         },
         "activeStatuses": sorted(set(ACTIVE_STATUSES) & set(dict(statuses))),
         "startBounds": None if detailed else _buildings_bounds(actor),
@@ -325,12 +332,12 @@ def _hotspot_scope(filterset: DealPointFilterSet, *, names: list[str], offered: 
                 "« Points de deal ».",
                 len(followed),
             )
-            % {"filters": _join(followed)},
+            % {"filters": join_names(followed)},
         ]
     )
 
 
-def _join(items: list[str]) -> str:
+def join_names(items: list[str]) -> str:
     """« a », « b » et « c »."""
     if len(items) == 1:
         return items[0]

@@ -16,11 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -28,8 +29,9 @@ from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.models import User
 from cartostup.core.paging import paginate
+from cartostup.territories import selectors as territory_selectors
 
-from . import flows, selectors, services
+from . import flows, map_views, selectors, services
 from .choices import (
     AlertKind,
     AlertStatus,
@@ -146,9 +148,14 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
             }
             for point in page.object_list
         ]
+    map_link, map_unapplied = _map_link(request, allowed=allowed, filterset=filterset)
     context.update(
         {
             "filter_form": filterset.form,
+            # « Voir sur la carte » opens the map with the list's filters it applies, and the
+            # page says which of them it does not (the map would show more points).
+            "map_link": map_link,
+            "map_unapplied": map_unapplied,
             "filter_errors": filter_error_messages(filterset, refused),
             "wide_filters": WIDE_FILTERS,
             "page_obj": page,
@@ -157,6 +164,45 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
         }
     )
     return render(request, "dealpoints/dealpoint_list.html", context)
+
+
+def _map_link(
+    request: AuthenticatedRequest, *, allowed: Any, filterset: DealPointPageFilterSet
+) -> tuple[str, str]:
+    """The map's address with the list's filters its layers apply (status, product, channel,
+    period) and the département it then opens on (one the actor sees), and what to say of the
+    list's other filters (text, precision, commune, QPV...), which the map does not take:
+    "" when there are none."""
+    pairs: list[tuple[str, str]] = []
+    unapplied: list[str] = []
+    for name in filterset.base_filters:
+        values = [value for value in request.GET.getlist(name) if value.strip()]
+        if not values or name not in allowed:
+            continue
+        if name in map_views.FILTER_FIELDS:
+            pairs.extend((name, value) for value in values)
+            continue
+        if name == "departement":
+            try:
+                code = territory_selectors.departement_get(
+                    actor=request.user, code=values[0].strip().upper()
+                ).code
+            except Http404:
+                pass  # unknown, or outside the actor's territory: not a place to open on
+            else:
+                pairs.append((name, code))
+                continue
+        unapplied.append(f"« {filterset.base_filters[name].label} »")
+    link = reverse("dealpoints:map") + (f"?{urlencode(pairs)}" if pairs else "")
+    if not unapplied:
+        return link, ""
+    return link, ngettext(
+        "La carte n’applique pas le filtre %(filters)s de la liste : elle peut montrer des "
+        "points que la liste ne montre pas.",
+        "La carte n’applique pas les filtres %(filters)s de la liste : elle peut montrer des "
+        "points que la liste ne montre pas.",
+        len(unapplied),
+    ) % {"filters": map_views.join_names(unapplied)}
 
 
 # --- history -------------------------------------------------------------------------------------

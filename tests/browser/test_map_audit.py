@@ -365,3 +365,32 @@ def test_a_prefecture_keeps_its_single_status(page, served_app):
     status = page.locator("#map-filters").get_by_label("Statut")
     assert page.locator("#map-filters select[name=status]").count() == 1
     assert status.get_attribute("multiple") is None
+
+
+def test_an_empty_map_says_so_and_what_to_do(page, served_app):
+    """Filters that select no point drew an empty map, an empty status line and a table whose
+    only cell was « — »: a new user could not tell an empty result from a map still loading
+    or broken. Both now say there is nothing in this view, and what to do."""
+    log_in(page, served_app, "cross13_analyst")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        page.goto(f"{served_app.url}/carte/?departement=13&active_to=01/01/2001")
+    assert answered.value.status == 200
+    table = page.locator("#map-table tbody")
+    empty = "Aucun élément dans cette vue de la carte : déplacez la carte, dézoomez ou modifiez"
+    for _step in range(100):
+        if empty in table.inner_text():
+            break
+        page.wait_for_timeout(200)
+    assert empty in table.inner_text()
+    assert page.locator("#map-status").inner_text() == (
+        "Aucun point de deal dans cette vue de la carte : déplacez la carte, dézoomez ou "
+        "modifiez les filtres."
+    )
+    # A map with points in view says nothing of the kind.
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    rows = page.locator("#map-table tbody tr td:first-child", has_text="Points de deal")
+    assert _wait_for_count(page, rows, 1) >= 1
+    assert page.locator("#map-status").inner_text() == ""
+    assert page.console_errors == []

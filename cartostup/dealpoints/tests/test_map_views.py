@@ -447,3 +447,29 @@ def test_the_map_filters_are_check_boxes_as_on_the_list(client_for):
     }
     checked = selected.content.decode()
     assert re.search(r'type="checkbox" name="status" value="confirmed"[^>]*checked', checked)
+
+
+def test_every_counted_layer_has_french_names_for_its_breakdown(world, client_for):
+    """The proposals layer's hexagons said « open : 1 » in the table under the map and in
+    their popup: the page gave map.js the names of the statuses and kinds of operation the
+    other layers count, not those of proposals, and map.js wrote the code."""
+    config = _config(
+        client_for("cross13_analyst").get(reverse("dealpoints:map"), {"departement": "13"})
+    )
+    counted = set(config["api"]) - {"boundaries", "hotspots"}
+    assert counted == {"dealpoints", "reports", "operations", "proposals"}
+    assert set(config["categoryLabels"]) == counted
+    assert config["categoryLabels"]["proposals"]["open"] == "À examiner"
+
+
+def test_a_corsican_departement_typed_in_lower_case_opens_its_map(world, client_for):
+    """/carte/?departement=2a answered « Page introuvable » to the national Ofast analyst,
+    while the list of points takes « 2a » for Corse-du-Sud (its form puts the code in
+    capitals). The map reads the code the same way and opens on 2A."""
+    client = client_for("ofast_analyst")
+    assert client.get(reverse("dealpoints:list"), {"departement": "2a"}).status_code == 200
+    response = client.get(reverse("dealpoints:map"), {"departement": "2a"})
+    assert response.status_code == 200
+    config = _config(response)
+    assert config["focusDepartement"] == "2A" and config["boundaryDepartements"] == ["2A"]
+    assert 'name="departement" value="2A"' in response.content.decode()

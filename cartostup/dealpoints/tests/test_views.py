@@ -20,6 +20,7 @@ from cartostup.dealpoints import flows, services, views
 from cartostup.dealpoints.choices import AlertKind, DealPointStatus, EventKind, LinkDecision
 from cartostup.dealpoints.models import DealPoint, DealPointEvent, Operation, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
+from cartostup.dealpoints.tests.test_map_views import _config as map_config
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +97,68 @@ def test_list_filters_select_points(client_for, analyst, point):
     assert point.reference not in page
     page = _page(client.get(reverse("dealpoints:list"), {"q": "parking"}))
     assert other.reference in page and point.reference not in page
+
+
+def _map_link(page: str) -> str:
+    link = re.search(r'<a [^>]*href="([^"]*)" id="dealpoints-map-link"', page)
+    assert link is not None
+    return html.unescape(link.group(1))
+
+
+def test_see_on_the_map_keeps_the_lists_filters(client_for, point):
+    """« Voir sur la carte » went to /carte/ whatever the list was filtered on: an analyst
+    who had listed the confirmed crack points of the Bouches-du-Rhône saw every point of
+    the territory on the map. The link now carries the filters the map applies and the
+    département it opens on, never the page number; the others are said beside it."""
+    client = client_for("cross13_analyst")
+    page = _page(
+        client.get(
+            reverse("dealpoints:list"),
+            {
+                "status": ["confirmed", "reported"],
+                "product": "crack",
+                "active_from": "01/11/2026",
+                "departement": "13",
+                "page": "2",
+            },
+        )
+    )
+    assert _map_link(page) == (
+        "/carte/?status=confirmed&status=reported&product=crack&departement=13"
+        "&active_from=01%2F11%2F2026"
+    )
+    assert 'id="dealpoints-map-unapplied"' not in page
+    # The map opened by that link applies them (the period read the French way).
+    response = client.get(_map_link(page))
+    assert response.status_code == 200
+    config = map_config(response)
+    assert config["focusDepartement"] == "13"
+    assert config["filters"] == {
+        "status": ["confirmed", "reported"],
+        "product": ["crack"],
+        "active_from": ["2026-11-01"],
+    }
+    page = html.unescape(
+        _page(client.get(reverse("dealpoints:list"), {"commune": "Marseille", "qpv": "true"}))
+    )
+    assert _map_link(page) == "/carte/"
+    assert (
+        "La carte n’applique pas les filtres « Commune (code INSEE ou nom) » et « En QPV » de "
+        "la liste : elle peut montrer des points que la liste ne montre pas." in page
+    )
+    # A département outside the territory is not a place for the map to open on (404).
+    page = html.unescape(_page(client.get(reverse("dealpoints:list"), {"departement": "93"})))
+    assert _map_link(page) == "/carte/"
+    assert "n’applique pas le filtre « Département (code) »" in page
+    # Without filters, the plain map.
+    assert _map_link(_page(client.get(reverse("dealpoints:list")))) == "/carte/"
+
+
+def test_a_landlords_link_to_the_map_keeps_its_status_filter(client_for, point):
+    page = _page(
+        client_for("landlord_13h").get(reverse("dealpoints:list"), {"status": "confirmed"})
+    )
+    assert _map_link(page) == "/carte/?status=confirmed"
 
 
 def test_a_reversed_period_is_said_next_to_the_fields(client_for, point):

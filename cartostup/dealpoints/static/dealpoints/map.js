@@ -311,8 +311,9 @@
       });
     });
     if (!count) {
+      // An empty map says so, and what to do, rather than a dash.
       var empty = node("tr");
-      var cell = node("td", "—");
+      var cell = node("td", labels.labelEmpty || "—");
       cell.colSpan = 4;
       empty.appendChild(cell);
       body.appendChild(empty);
@@ -495,7 +496,16 @@
         holder.clearLayers();
         pointLayer(name, collection, builders[name]).addTo(holder);
         renderTable();
-        if (name === "dealpoints") { showFilterErrors([]); }
+        if (name === "dealpoints") {
+          showFilterErrors([]);
+          // No point in the view (filters that select none, a view beside the points): said
+          // under the map, where an empty map otherwise says nothing.
+          if (!collection.features.length) {
+            say(labels.emptyDealpointsMessage);
+          } else if (statusNode && statusNode.textContent === labels.emptyDealpointsMessage) {
+            say("");
+          }
+        }
       })
       .catch(function (error) {
         if (requestIds[name] !== id) { return; }
