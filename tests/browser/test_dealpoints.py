@@ -93,3 +93,34 @@ def test_landlord_sees_its_buildings_points_reduced(page, served_app):
     assert page.locator("#dealpoint-reduced").is_visible()
     assert page.get_by_text("Cannabis").count() == 0
     assert page.console_errors == []
+
+
+def test_analyst_verifies_a_file_then_imports_it_without_choosing_it_again(page, served_app):
+    """« Vérifier sans importer », read the report, then import the very file verified: the
+    page carries it back (signed), the file field stays empty."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/points-de-deal/importer/")
+    content = (
+        "reference;name;latitude;longitude;status\n"
+        "NAVIGATEUR-1;Four du navigateur;43,3452;5,3949;confirmed\n"
+        "NAVIGATEUR-2;Ligne fautive;43,3460;abc;fermé\n"
+    ).encode()
+    page.get_by_label("Fichier à importer").set_input_files(
+        {"name": "carte-cross.csv", "mimeType": "text/csv", "buffer": content}
+    )
+    page.get_by_role("button", name="Vérifier sans importer").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="1 ligne invalide").is_visible()
+    assert page.get_by_text("Statut inconnu").first.is_visible()
+    assert page.get_by_text("Le fichier « carte-cross.csv » vérifié ci-dessus").is_visible()
+
+    page.get_by_role(
+        "button", name="Importer la ligne valide de ce fichier et ignorer les autres"
+    ).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="1 point importé").is_visible()
+    assert page.get_by_text("1 ligne invalide a été ignorée.").is_visible()
+    page.locator("#import-created").get_by_role("link", name=re.compile(r"^PD-13-\d+$")).click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert page.get_by_role("heading", name=re.compile("Four du navigateur")).count() >= 1
+    assert page.console_errors == []
