@@ -883,9 +883,9 @@ def test_a_carried_file_larger_than_an_upload_is_refused(client_for, analyst):
     (a compressed file is never inflated beyond it)."""
     data = _csv(VALID) + b"#" * exchange.MAX_IMPORT_BYTES
     packed = base64.urlsafe_b64encode(zlib.compress(b'{"name": "carte.csv"}\n' + data)).decode()
-    sealed = signing.TimestampSigner(
-        salt=f"{exchange.VERIFIED_FILE_SALT}:{analyst.pk}"
-    ).sign(packed)
+    sealed = signing.TimestampSigner(salt=f"{exchange.VERIFIED_FILE_SALT}:{analyst.pk}").sign(
+        packed
+    )
     body = _refused_verified(
         client_for("cross13_analyst").post(IMPORT, {"verified": sealed, "action": "import"})
     )
