@@ -69,7 +69,7 @@ def _refused(request: HttpRequest, error: ValidationError) -> None:
 # The queue's sections (their heading's id) and the prefix of their items' ids.
 SECTIONS = {"links": "link", "proposals": "proposal", "alerts": "alert", "dismissed": "dismissed"}
 _ANCHOR = re.compile(
-    r"^(?:{sections}|(?:{items})-[0-9]{{1,18}})$".format(
+    r"(?:{sections}|(?:{items})-[0-9]{{1,18}})".format(
         sections="|".join(SECTIONS), items="|".join(SECTIONS.values())
     )
 )
@@ -101,7 +101,7 @@ def _items(rows: Sequence[Any], section: str, pk: Callable[[Any], int]) -> list[
 
 def _anchor(value: str) -> str:
     """`value` if it is one of the queue's anchors, else ""."""
-    return value if _ANCHOR.match(value) else ""
+    return value if _ANCHOR.fullmatch(value) else ""
 
 
 def _focus(request: HttpRequest, section: str) -> str:

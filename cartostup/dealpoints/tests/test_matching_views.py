@@ -171,7 +171,13 @@ def test_each_decision_names_the_item_the_queue_goes_on_with(client_for, queue, 
     page = client.get(reverse("dealpoints:matching"), {"focus": "javascript:x"})
     assert 'matching_queue.js" data-next="" defer>' in page.content.decode()
     # Anything else than one of the queue's anchors is its section.
-    for focus_value in ("https://example.org/", "link-1#x", "links\r\nX-Test: 1", "report-3"):
+    for focus_value in (
+        "https://example.org/",
+        "link-1#x",
+        "links\r\nX-Test: 1",
+        "links\n",
+        "report-3",
+    ):
         response = client.post(
             reverse("dealpoints:link_confirm", args=[second.pk]), {"focus": focus_value}
         )
