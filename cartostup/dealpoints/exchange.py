@@ -11,10 +11,17 @@ Imports parse the file (`parse_rows`: rows, or `ImportFileError` with a French m
 every line is validated by the service itself (inside a savepoint), and nothing is kept if a
 line is invalid, unless `partial` (then only the valid lines are kept). A dry run validates and
 keeps nothing.
+
+A file verified (a dry run) comes back in the page's form, compressed and signed
+(`verified_file_seal`), so that the analyst imports it without choosing it again; the server
+keeps nothing between the two requests, and reads and validates the file again in full when it
+is imported (`verified_file_open`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import dataclasses
 import hashlib
@@ -23,11 +30,14 @@ import json
 import math
 import re
 import unicodedata
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
@@ -1312,3 +1322,100 @@ def import_file(
     return dealpoints_import(
         actor=actor, rows=rows, partial=partial, dry_run=dry_run, source=source
     )
+
+
+# --- import: the verified file, carried back by the page -----------------------------------------
+
+# After « Vérifier sans importer » the page offers to import the same file: browsers cannot fill a
+# file field again, and the server keeps nothing between two requests (no file on disk, no row).
+# The file travels in the page's form instead, compressed and signed for the actor who verified
+# it (the signature tells the server it is the file it read), for an hour.
+VERIFIED_FILE_SALT = "cartostup.dealpoints.import.verified"
+VERIFIED_FILE_MAX_AGE = 60 * 60
+# Room left in a form post for the other fields (CSRF token, options).
+_VERIFIED_FILE_MARGIN = 4096
+# The file's name, ahead of its bytes in the sealed payload.
+_VERIFIED_NAME_MAX = 255
+
+
+@dataclass(frozen=True)
+class VerifiedFile:
+    """A file verified earlier and carried back by the page: its bytes and its name."""
+
+    data: bytes
+    filename: str
+
+
+def _verified_signer(actor: User) -> signing.TimestampSigner:
+    # One salt per account: a sealed file verified by one analyst is refused to another.
+    return signing.TimestampSigner(salt=f"{VERIFIED_FILE_SALT}:{actor.pk}")
+
+
+def verified_file_max_length() -> int:
+    """The longest sealed file a form post may carry: Django refuses a body of form fields
+    longer than DATA_UPLOAD_MAX_MEMORY_SIZE (then nothing is offered: choose the file again)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return 2 * MAX_IMPORT_BYTES
+    return max(limit - _VERIFIED_FILE_MARGIN, 0)
+
+
+def _too_large() -> ImportFileError:
+    return ImportFileError(
+        _("Le fichier dépasse %(size)s Mo.") % {"size": MAX_IMPORT_BYTES // (1024 * 1024)}
+    )
+
+
+def verified_file_seal(*, actor: User, data: bytes, filename: str) -> str | None:
+    """The file, compressed and signed for `actor`, to be carried back by the page's form
+    (`verified_file_open` reads it); None when it would not fit in a form post (a file that
+    hardly compresses, near 5 Mo): the analyst then chooses it again."""
+    if len(data) > MAX_IMPORT_BYTES:
+        return None
+    name = (filename or "")[:_VERIFIED_NAME_MAX]
+    header = json.dumps({"name": name}).encode("utf-8")  # JSON escapes line feeds
+    packed = base64.urlsafe_b64encode(zlib.compress(header + b"\n" + bytes(data), 6)).decode()
+    sealed = _verified_signer(actor).sign(packed)
+    return sealed if len(sealed) <= verified_file_max_length() else None
+
+
+def verified_file_open(*, actor: User, sealed: str) -> VerifiedFile:
+    """The file `verified_file_seal` sealed for `actor`, unchanged; `ImportFileError` (a French
+    message saying to choose the file again) when it was changed, sealed for another account
+    or more than an hour ago, or is larger than an upload may be."""
+    if len(sealed) > verified_file_max_length():
+        raise _too_large()
+    try:
+        packed = _verified_signer(actor).unsign(sealed, max_age=VERIFIED_FILE_MAX_AGE)
+    except signing.SignatureExpired as error:
+        raise ImportFileError(
+            _(
+                "Ce fichier a été vérifié il y a plus d'une heure : choisissez-le à nouveau, "
+                "puis « Vérifier sans importer » ou « Importer »."
+            )
+        ) from error
+    except signing.BadSignature as error:
+        raise ImportFileError(
+            _(
+                "Le fichier vérifié n'est pas reconnu : il a été modifié dans la page, ou "
+                "vérifié depuis un autre compte. Choisissez-le à nouveau."
+            )
+        ) from error
+    try:
+        decompressor = zlib.decompressobj()
+        # Never more than an upload may hold (the name's header aside): no zip bomb.
+        content = decompressor.decompress(
+            base64.urlsafe_b64decode(packed), MAX_IMPORT_BYTES + _VERIFIED_NAME_MAX * 6 + 16
+        )
+        if decompressor.unconsumed_tail:
+            raise _too_large()
+        header, _separator, data = content.partition(b"\n")
+        name = json.loads(header)["name"]
+    except (binascii.Error, zlib.error, ValueError, KeyError, TypeError) as error:
+        # Signed by the server yet unreadable: a sealed file of an older version.
+        raise ImportFileError(
+            _("Le fichier vérifié est illisible. Choisissez-le à nouveau.")
+        ) from error
+    if len(data) > MAX_IMPORT_BYTES:
+        raise _too_large()
+    return VerifiedFile(data=data, filename=str(name))

@@ -4,7 +4,9 @@ GeoJSON), under /points-de-deal/. Thin: the policy decides, `exchange` does the 
 The import keeps nothing between two requests: the file is read in memory (never written to
 disk), validated line by line, and imported in the same request when asked (« Importer »);
 « Vérifier » only shows the report. Nothing is imported if a line is invalid, unless the
-analyst chose to import the valid lines and ignore the others."""
+analyst chose to import the valid lines and ignore the others. After a report, the page
+carries the file back, signed (`exchange.verified_file_seal`), in a second form that imports
+it without choosing it again (`VerifiedImportForm`); it is read and validated again in full."""
 
 from __future__ import annotations
 
@@ -73,41 +75,104 @@ class ImportForm(DsfrBaseForm):
     )
 
 
+class VerifiedImportForm(DsfrBaseForm):
+    """The file verified just before, carried back by the page (signed): « Importer ce
+    fichier » without choosing it again. Its errors are placed on the file field."""
+
+    verified = forms.CharField(
+        widget=forms.HiddenInput,
+        strip=False,
+        error_messages={"required": gettext_lazy("Choisissez le fichier à importer.")},
+    )
+    partial = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    error_places = {"verified": (gettext_lazy("Fichier à importer"), "id_file")}
+
+    def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def clean_verified(self) -> exchange.VerifiedFile:
+        try:
+            return exchange.verified_file_open(
+                actor=self.actor, sealed=self.cleaned_data["verified"]
+            )
+        except exchange.ImportFileError as error:
+            raise forms.ValidationError(error.message, code="verified") from error
+
+
+def _import(
+    *, actor: User, data: bytes, filename: str, partial: bool, dry_run: bool
+) -> tuple[exchange.ImportResult, str | None]:
+    """The import's result and, when the page should offer to import the same file (valid
+    lines not imported yet), the file sealed for the form that carries it back."""
+    result = exchange.import_file(
+        actor=actor, data=data, filename=filename, partial=partial, dry_run=dry_run
+    )
+    sealed = None
+    if result.valid and not result.imported:
+        sealed = exchange.verified_file_seal(actor=actor, data=data, filename=filename)
+    return result, sealed
+
+
 def dealpoint_import(request: HttpRequest) -> HttpResponse:
-    """Upload, validate every line, and import when asked (one transaction)."""
+    """Upload (or the file verified before, carried back by the page), validate every line,
+    and import when asked (one transaction)."""
     actor = _actor(request)
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     result: exchange.ImportResult | None = None
-    file_error = ""
-    if request.method == "POST":
+    sealed: str | None = None
+    filename = ""
+    verified_form: VerifiedImportForm | None = None
+    form = ImportForm()
+    if request.method == "POST" and "verified" in request.POST and "file" not in request.FILES:
+        verified_form = VerifiedImportForm(request.POST, actor=actor)
+        if verified_form.is_valid():
+            verified = verified_form.cleaned_data["verified"]
+            filename = verified.filename
+            try:
+                result, sealed = _import(
+                    actor=actor,
+                    data=verified.data,
+                    filename=verified.filename,
+                    partial=verified_form.cleaned_data["partial"],
+                    dry_run=False,
+                )
+            except exchange.ImportFileError as error:
+                verified_form.add_error("verified", error.message)
+    elif request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            dry_run = request.POST.get("action") != "import"
+            filename = upload.name or ""
+            file_error = ""
             if upload.size > exchange.MAX_IMPORT_BYTES:
                 file_error = _("Le fichier dépasse %(size)s Mo.") % {
                     "size": exchange.MAX_IMPORT_BYTES // (1024 * 1024)
                 }
             else:
                 try:
-                    result = exchange.import_file(
+                    result, sealed = _import(
                         actor=actor,
                         data=upload.read(exchange.MAX_IMPORT_BYTES + 1),
-                        filename=upload.name or "",
+                        filename=filename,
                         partial=form.cleaned_data["partial"],
-                        dry_run=dry_run,
+                        dry_run=request.POST.get("action") != "import",
                     )
                 except exchange.ImportFileError as error:
                     file_error = error.message
             if file_error:
                 form.add_error("file", file_error)
-    else:
-        form = ImportForm()
     context: dict[str, Any] = {
         "page_title": _("Importer des points de deal"),
         "form": form,
+        "verified_form": verified_form,
         "result": result,
+        "sealed": sealed,
+        "filename": filename,
         "headers": exchange.spreadsheet_headers(),
         "import_columns": exchange.import_columns(),
     }
-    return render(request, "dealpoints/exchange/import.html", context)
+    response = render(request, "dealpoints/exchange/import.html", context)
+    # The page may carry the file itself (sealed): the browser keeps no copy of it.
+    response["Cache-Control"] = "no-store"
+    return response

@@ -4,16 +4,25 @@ points, proposed new points, resurgence and move alerts; and the decisions on th
 Thin: check the capability, read from what the actor may see (`policy.restrict`, audited),
 call one flow or service, redirect with a message. What the actor may not see answers 404;
 only analysts (EDIT_DEALPOINTS) have the queue.
+
+Each decision brings the analyst back where it was: its form carries `focus`, the anchor of
+the next item of the same section (`QueueItem.after`); the queue is shown again at its message
+(#messages, focused) and `matching_queue.js` sends Tab from there on to that item.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -55,6 +64,59 @@ def _refused(request: HttpRequest, error: ValidationError) -> None:
         messages.error(request, text)
 
 
+# --- where the analyst was -----------------------------------------------------------------------
+
+# The queue's sections (their heading's id) and the prefix of their items' ids.
+SECTIONS = {"links": "link", "proposals": "proposal", "alerts": "alert", "dismissed": "dismissed"}
+_ANCHOR = re.compile(
+    r"(?:{sections}|(?:{items})-[0-9]{{1,18}})".format(
+        sections="|".join(SECTIONS), items="|".join(SECTIONS.values())
+    )
+)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One row of a section: what it shows, its anchor (the row's id) and where to go once it
+    is decided (`after`: the next row, the previous one for the last, else the section)."""
+
+    row: Any
+    anchor: str
+    after: str
+
+
+def _items(rows: Sequence[Any], section: str, pk: Callable[[Any], int]) -> list[QueueItem]:
+    anchors = [f"{SECTIONS[section]}-{pk(row)}" for row in rows]
+    return [
+        QueueItem(
+            row=row,
+            anchor=anchor,
+            after=anchors[index + 1]
+            if index + 1 < len(anchors)
+            else (anchors[index - 1] if index else section),
+        )
+        for index, (row, anchor) in enumerate(zip(rows, anchors, strict=True))
+    ]
+
+
+def _anchor(value: str) -> str:
+    """`value` if it is one of the queue's anchors, else ""."""
+    return value if _ANCHOR.fullmatch(value) else ""
+
+
+def _focus(request: HttpRequest, section: str) -> str:
+    """The item the decision's form names (`focus`), if it is one of the queue's anchors;
+    else the decision's section."""
+    return _anchor(request.POST.get("focus") or request.GET.get("focus") or "") or section
+
+
+def _back_to_queue(request: HttpRequest, section: str) -> HttpResponse:
+    """The queue, at the message saying what was decided (#messages, which the browser
+    focuses), naming the item the analyst goes on with (`?focus=`, for the script)."""
+    query = urlencode({"focus": _focus(request, section)})
+    return redirect(f"{reverse('dealpoints:matching')}?{query}#messages")
+
+
 # --- the queue -----------------------------------------------------------------------------------
 
 
@@ -67,13 +129,15 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
         "dealpoints/matching/queue.html",
         {
             "page_title": _("Rapprochements"),
-            "link_rows": queue.link_rows,
-            "proposals": queue.proposals,
-            "alerts": queue.alerts,
-            "dismissed": queue.dismissed,
+            "link_rows": _items(queue.link_rows, "links", lambda row: row.link.pk),
+            "proposals": _items(queue.proposals, "proposals", lambda row: row.proposal.pk),
+            "alerts": _items(queue.alerts, "alerts", lambda alert: alert.pk),
+            "dismissed": _items(queue.dismissed, "dismissed", lambda proposal: proposal.pk),
             "dismissed_days": PROPOSAL_REOPEN_DAYS,
             "visible_dealpoint_ids": queue.visible_dealpoint_ids,
             "limit": matching_selectors.QUEUE_LIMIT,
+            # The item to go on with after a decision (`_back_to_queue`).
+            "focus": _anchor(request.GET.get("focus", "")),
         },
     )
 
@@ -115,7 +179,7 @@ def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 moved_from=attached.moved_from,
             ),
         )
-    return redirect("dealpoints:matching")
+    return _back_to_queue(request, "links")
 
 
 def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -136,7 +200,7 @@ def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
             % {"report": link.report.reference, "point": link.dealpoint.reference},
         )
-    return redirect("dealpoints:matching")
+    return _back_to_queue(request, "links")
 
 
 # --- proposals of new points ---------------------------------------------------------------------
@@ -185,7 +249,7 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     sharing_form = SharingForm(data, groups=policy.distributable_sharing_groups(request.user))
     if proposal.status != ProposalStatus.OPEN:
         messages.info(request, _("Cette proposition a déjà été traitée."))
-        return redirect("dealpoints:matching")
+        return _back_to_queue(request, "proposals")
     if request.method == "POST" and form.is_valid() and sharing_form.is_valid():
         try:
             dealpoint = flows.proposal_accept(
@@ -202,7 +266,7 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 _("Point de deal %(reference)s créé avec %(count)s signalement(s).")
                 % {"reference": dealpoint.reference, "count": len(reports)},
             )
-            return redirect("dealpoints:matching")
+            return _back_to_queue(request, "proposals")
     return render(
         request,
         "dealpoints/matching/proposal_accept.html",
@@ -213,6 +277,9 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "form": form,
             "sharing_form": sharing_form,
             "boundary_urls": map_boundaries([proposal.departement.code]),
+            # Where the queue is shown again: the next proposal, or this one when cancelled.
+            "focus": _focus(request, "proposals"),
+            "anchor": f"{SECTIONS['proposals']}-{proposal.pk}",
             "times_of_day": DealPointForm.times_of_day(),
             **map_settings(),
         },
@@ -245,7 +312,7 @@ def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 "en bas de cette page."
             ),
         )
-    return redirect("dealpoints:matching")
+    return _back_to_queue(request, "proposals")
 
 
 def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -270,7 +337,7 @@ def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
             % {"count": count},
         )
-    return redirect("dealpoints:matching")
+    return _back_to_queue(request, "dismissed")
 
 
 # --- alerts --------------------------------------------------------------------------------------
@@ -313,7 +380,7 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     moved_from=confirmed.moved_from,
                 )
         messages.success(request, text)
-    return redirect("dealpoints:matching")
+    return _back_to_queue(request, "alerts")
 
 
 def alert_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -326,4 +393,4 @@ def alert_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         _refused(request, error)
     else:
         messages.success(request, _("Alerte écartée."))
-    return redirect("dealpoints:matching")
+    return _back_to_queue(request, "alerts")

@@ -103,3 +103,94 @@ def test_landlord_sees_its_buildings_points_reduced(page, served_app):
     assert page.locator("#dealpoint-reduced").is_visible()
     assert page.get_by_text("Cannabis").count() == 0
     assert page.console_errors == []
+
+
+def test_analyst_verifies_a_file_then_imports_it_without_choosing_it_again(page, served_app):
+    """« Vérifier sans importer », read the report, then import the very file verified: the
+    page carries it back (signed), the file field stays empty."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/points-de-deal/importer/")
+    content = (
+        "reference;name;latitude;longitude;status\n"
+        "NAVIGATEUR-1;Four du navigateur;43,3452;5,3949;confirmed\n"
+        "NAVIGATEUR-2;Ligne fautive;43,3460;abc;fermé\n"
+    ).encode()
+    page.get_by_label("Fichier à importer").set_input_files(
+        {"name": "carte-cross.csv", "mimeType": "text/csv", "buffer": content}
+    )
+    page.get_by_role("button", name="Vérifier sans importer").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="1 ligne invalide").is_visible()
+    assert page.get_by_text("Statut inconnu").first.is_visible()
+    assert page.get_by_text("Le fichier « carte-cross.csv » vérifié ci-dessus").is_visible()
+
+    page.get_by_role(
+        "button", name="Importer la ligne valide de ce fichier et ignorer les autres"
+    ).click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="1 point importé").is_visible()
+    assert page.get_by_text("1 ligne invalide a été ignorée.").is_visible()
+    page.locator("#import-created").get_by_role("link", name=re.compile(r"^PD-13-\d+$")).click()
+    page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
+    assert page.get_by_role("heading", name=re.compile("Four du navigateur")).count() >= 1
+    assert page.console_errors == []
+
+
+def _focused(page) -> dict:
+    # Evaluated through the DevTools protocol, which the page's CSP does not govern.
+    return page.evaluate(
+        "() => { const e = document.activeElement; const row = e.closest('tr');"
+        " return {id: e.id, tag: e.tagName, label: e.getAttribute('aria-label') || '',"
+        " row: row ? row.id : ''}; }"
+    )
+
+
+def test_analyst_decides_the_queue_item_after_item_from_the_keyboard(page, served_app):
+    """After a decision the page reloads: the focus was at the top of the page. It is now on
+    the message saying what was decided, and Tab goes on to the next item of the section."""
+    served_app.manage(
+        "shell",
+        "-c",
+        "from cartostup.access.demo import demo_persona_ensure\n"
+        "from cartostup.dealpoints import flows\n"
+        "from cartostup.dealpoints.tests.factories import dealpoint\n"
+        "from cartostup.dealpoints.tests.test_flows import report_near\n"
+        "analyst = demo_persona_ensure(username='cross13_analyst')\n"
+        "dealpoint(actor=analyst, name='Four de la file')\n"
+        "for north in (80, 85):\n"
+        "    flows.report_match(report=report_near(analyst, north, products=['heroin'],"
+        " days=['mon'], place_label=''))\n",
+    )
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/rapprochements/")
+    rows = page.locator("#links-table tbody tr")
+    assert rows.count() >= 2
+    first, second = rows.nth(0).get_attribute("id"), rows.nth(1).get_attribute("id")
+
+    rows.nth(0).get_by_role("button", name=re.compile("^Écarter")).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf".*/rapprochements/\?focus={second}#messages$"))
+    assert _focused(page)["id"] == "messages"
+    assert page.locator("#messages").get_by_text("Rapprochement écarté").is_visible()
+    page.keyboard.press("Tab")
+    assert _focused(page)["row"] == second
+
+    # The next one, the same way: Tab to its « Écarter », Enter.
+    row = page.locator(f"#{second}")
+    after = row.locator("input[name='focus']").first.input_value()
+    for _press in range(8):
+        if _focused(page)["label"].startswith("Écarter"):
+            break
+        page.keyboard.press("Tab")
+    assert _focused(page)["row"] == second and _focused(page)["label"].startswith("Écarter")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf".*/rapprochements/\?focus={after}#messages$"))
+    assert _focused(page)["id"] == "messages"
+    page.keyboard.press("Tab")
+    landed = _focused(page)
+    if after == "links":  # the section is empty: its heading
+        assert landed["id"] == "links"
+    else:
+        assert landed["row"] == after
+    assert page.locator(f"#{first}").count() == 0 and page.locator(f"#{second}").count() == 0
+    assert page.console_errors == []

@@ -3,17 +3,23 @@ imports, unreadable files, and a fuzzed parser that never fails unexpectedly."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import json
 import os
 import re
+import time
+import zlib
 from urllib.parse import urlencode
 
 import pytest
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import escape
 from hypothesis import HealthCheck, event, given, settings
@@ -743,6 +749,160 @@ def test_import_page_refuses_an_oversized_file(client_for):
     assert response.status_code == 200
     assert "Le fichier dépasse 5 Mo." in response.content.decode()
     assert not DealPoint.objects.exists()
+
+
+def _sealed(body: str) -> str:
+    """The verified file the page carries back in its « Importer ce fichier » form."""
+    form = body.split('id="import-verified"', 1)[1].split("</form>", 1)[0]
+    (sealed,) = re.findall(r'name="verified" value="([^"]+)"', form)
+    return html.unescape(sealed)
+
+
+def test_a_verified_file_is_imported_without_choosing_it_again(client_for):
+    """After « Vérifier sans importer » the analyst had to choose the file again: the page now
+    carries it back (signed), and importing it creates the points, audited as any import."""
+    client = client_for("cross13_analyst")
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID, VALID_2)), "action": "check"})
+    body = checked.content.decode()
+    assert "Choisissez à nouveau le fichier" not in body
+    assert "Le fichier « carte.csv » vérifié ci-dessus" in body
+    assert ">Importer ce fichier</button>" in body
+    assert checked["Cache-Control"] == "no-store"
+    assert not DealPoint.objects.exists()
+    imported = client.post(IMPORT, {"verified": _sealed(body), "action": "import"})
+    assert imported.status_code == 200
+    assert "2 points importés" in imported.content.decode()
+    assert DealPoint.objects.count() == 2
+    audit = AuditEvent.objects.get(action=AuditAction.IMPORT, details__has_key="rows")
+    assert (audit.details["format"], audit.details["created"]) == ("csv", 2)
+    # Sent twice (a double click): the lines are already present, nothing is duplicated.
+    again = client.post(IMPORT, {"verified": _sealed(body), "action": "import"})
+    assert "Rien à importer" in again.content.decode()
+    assert DealPoint.objects.count() == 2
+
+
+def test_a_file_with_invalid_lines_offers_to_import_its_valid_lines(client_for):
+    client = client_for("cross13_analyst")
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "check"})
+    body = checked.content.decode()
+    assert "Importer la ligne valide de ce fichier et ignorer les autres" in body
+    form = body.split('id="import-verified"', 1)[1].split("</form>", 1)[0]
+    assert 'name="partial" value="on"' in form
+    # A failed import (the box unticked) offers the same.
+    refused = client.post(IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "import"})
+    assert "Rien n'a été importé" in refused.content.decode()
+    assert not DealPoint.objects.exists()
+    imported = client.post(
+        IMPORT, {"verified": _sealed(refused.content.decode()), "partial": "on", "action": "import"}
+    )
+    page = imported.content.decode()
+    assert "1 point importé" in page and "1 ligne invalide a été ignorée." in page
+    assert DealPoint.objects.get().name == "Le four"
+    assert 'id="import-verified"' not in page
+
+
+def test_nothing_is_offered_when_no_line_can_be_imported(client_for):
+    client = client_for("cross13_analyst")
+    body = client.post(IMPORT, {"file": _upload(_csv(BAD_CHOICES)), "action": "check"})
+    assert 'id="import-verified"' not in body.content.decode()
+
+
+def test_the_carried_file_is_validated_again_when_imported(client_for, analyst):
+    """Between the check and the import, another analyst imported the same lines: they are
+    skipped as already present, not created twice."""
+    client = client_for("cross13_analyst")
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID, VALID_2)), "action": "check"})
+    exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(_csv(VALID), "a.csv"))
+    imported = client.post(IMPORT, {"verified": _sealed(checked.content.decode())})
+    body = imported.content.decode()
+    assert "1 point importé" in body and "déjà présent" in body
+    assert DealPoint.objects.count() == 2
+
+
+def _refused_verified(response) -> str:
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="error-summary"' in body and 'href="#id_file"' in body
+    assert not DealPoint.objects.exists()
+    assert not AuditEvent.objects.filter(
+        action=AuditAction.IMPORT, object_type="dealpoints.dealpoint"
+    ).exists()
+    return html.unescape(body)
+
+
+def test_a_changed_carried_file_is_refused(client_for, analyst):
+    client = client_for("cross13_analyst")
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID)), "action": "check"})
+    packed, stamp, signature = _sealed(checked.content.decode()).rsplit(":", 2)
+    # Another content under the signature of the file verified.
+    other = exchange.verified_file_seal(
+        actor=analyst,
+        data=_csv(VALID_2),
+        filename="carte.csv",
+    )
+    assert other is not None
+    forged = f"{other.rsplit(':', 2)[0]}:{stamp}:{signature}"
+    for sealed in (forged, f"{packed}:{stamp}:{signature[:-2]}xx", "n'importe quoi"):
+        body = _refused_verified(client.post(IMPORT, {"verified": sealed, "action": "import"}))
+        assert (
+            "Fichier à importer : Le fichier vérifié n'est pas reconnu : il a été modifié dans "
+            "la page, ou vérifié depuis un autre compte. Choisissez-le à nouveau." in body
+        )
+    body = _refused_verified(client.post(IMPORT, {"verified": "", "action": "import"}))
+    assert "Fichier à importer : Choisissez le fichier à importer." in body
+
+
+def test_a_file_verified_from_another_account_is_refused(client_for):
+    checked = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(_csv(VALID)), "action": "check"}
+    )
+    sealed = _sealed(checked.content.decode())
+    body = _refused_verified(client_for("antenna13_analyst").post(IMPORT, {"verified": sealed}))
+    assert "vérifié depuis un autre compte" in body
+
+
+def test_a_file_verified_more_than_an_hour_ago_is_refused(client_for, monkeypatch):
+    client = client_for("cross13_analyst")
+    an_hour_ago = int(time.time()) - exchange.VERIFIED_FILE_MAX_AGE - 1
+    with monkeypatch.context() as patched:
+        # Sealed an hour and a second ago (the session itself stays valid).
+        patched.setattr(
+            signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(an_hour_ago)
+        )
+        checked = client.post(IMPORT, {"file": _upload(_csv(VALID)), "action": "check"})
+    sealed = _sealed(checked.content.decode())
+    body = _refused_verified(client.post(IMPORT, {"verified": sealed, "action": "import"}))
+    assert (
+        "Ce fichier a été vérifié il y a plus d'une heure : choisissez-le à nouveau, puis "
+        "« Vérifier sans importer » ou « Importer »." in body
+    )
+
+
+def test_a_carried_file_larger_than_an_upload_is_refused(client_for, analyst):
+    """The signature vouches for the content, and the size limit of an upload still holds
+    (a compressed file is never inflated beyond it)."""
+    data = _csv(VALID) + b"#" * exchange.MAX_IMPORT_BYTES
+    packed = base64.urlsafe_b64encode(zlib.compress(b'{"name": "carte.csv"}\n' + data)).decode()
+    sealed = signing.TimestampSigner(salt=f"{exchange.VERIFIED_FILE_SALT}:{analyst.pk}").sign(
+        packed
+    )
+    body = _refused_verified(
+        client_for("cross13_analyst").post(IMPORT, {"verified": sealed, "action": "import"})
+    )
+    assert "Fichier à importer : Le fichier dépasse 5 Mo." in body
+
+
+# Room for a form post of 100 characters besides its other fields.
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=4096 + 100)
+def test_a_file_too_large_to_carry_is_chosen_again(client_for):
+    """A file that would not fit in a form post (one that hardly compresses, near 5 Mo) is
+    not carried: the page says to choose it again, as before."""
+    client = client_for("cross13_analyst")
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID)), "action": "check"})
+    body = html.unescape(checked.content.decode())
+    assert "Fichier valide" in body
+    assert 'id="import-verified"' not in body
+    assert "Choisissez à nouveau le fichier puis « Importer »." in body
 
 
 def test_list_page_links_to_exports_with_its_filters(client_for):

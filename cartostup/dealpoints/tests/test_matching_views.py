@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import flows
+from cartostup.dealpoints import flows, matching_selectors
 from cartostup.dealpoints.choices import (
     AlertStatus,
     DealPointStatus,
@@ -120,7 +120,9 @@ def test_confirm_and_refuse_links(client_for, queue, persona):
     client = client_for("cross13_analyst")
     link = queue["link"]
     response = client.post(reverse("dealpoints:link_confirm", args=[link.pk]))
-    assert response.status_code == 302 and response["Location"] == reverse("dealpoints:matching")
+    # Back to the queue, at its section (the form names no next item).
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dealpoints:matching") + "?focus=links#messages"
     link.refresh_from_db()
     assert link.decision == LinkDecision.CONFIRMED
     assert link.decided_by == persona("cross13_analyst")
@@ -135,6 +137,99 @@ def test_refuse_a_proposed_link(client_for, queue):
     assert link.decision == LinkDecision.REJECTED
     link.report.refresh_from_db()
     assert link.report.awaiting_matching
+
+
+def test_each_decision_names_the_item_the_queue_goes_on_with(client_for, queue, persona):
+    """After a decision the page came back at its top: each row now has an anchor, and each
+    decision's form names the next row of its section (the previous one for the last, the
+    section when it was alone), where the queue is shown again."""
+    analyst = persona("cross13_analyst")
+    flows.report_match(
+        report=report_near(analyst, 80, products=["heroin"], days=["mon"], place_label="")
+    )
+    first, second = (row.link for row in matching_selectors.matching_queue(actor=analyst).link_rows)
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:matching")).content.decode()
+    assert 'src="/static/dealpoints/matching_queue.js"' in page
+    rows = dict(re.findall(r'<tr id="(link-\d+)">(.*?)</tr>', page, re.S))
+    assert list(rows) == [f"link-{first.pk}", f"link-{second.pk}"]
+    focus = r'<input type="hidden" name="focus" value="([^"]+)">'
+    assert set(re.findall(focus, rows[f"link-{first.pk}"])) == {f"link-{second.pk}"}
+    assert set(re.findall(focus, rows[f"link-{second.pk}"])) == {f"link-{first.pk}"}
+    alert = page[page.index(f'<tr id="alert-{queue["alert"].pk}">') :].split("</tr>", 1)[0]
+    assert set(re.findall(focus, alert)) == {"alerts"}
+
+    response = client.post(
+        reverse("dealpoints:link_refuse", args=[first.pk]), {"focus": f"link-{second.pk}"}
+    )
+    assert response["Location"] == f"/rapprochements/?focus=link-{second.pk}#messages"
+    page = client.get(response["Location"]).content.decode()
+    # The message the page comes back at, and the row the script goes on with from there.
+    assert '<div class="cartostup-messages" role="status" id="messages" tabindex="-1">' in page
+    assert "Rapprochement écarté" in page and f'<tr id="link-{second.pk}">' in page
+    assert f'matching_queue.js" data-next="link-{second.pk}" defer>' in page
+    page = client.get(reverse("dealpoints:matching"), {"focus": "javascript:x"})
+    assert 'matching_queue.js" data-next="" defer>' in page.content.decode()
+    # Anything else than one of the queue's anchors is its section.
+    for focus_value in (
+        "https://example.org/",
+        "link-1#x",
+        "links\r\nX-Test: 1",
+        "links\n",
+        "report-3",
+    ):
+        response = client.post(
+            reverse("dealpoints:link_confirm", args=[second.pk]), {"focus": focus_value}
+        )
+        assert response["Location"] == "/rapprochements/?focus=links#messages"
+
+
+def test_a_proposal_accepted_or_cancelled_comes_back_where_the_analyst_was(client_for, queue):
+    client = client_for("cross13_analyst")
+    proposal = queue["proposal"]
+    queue_page = client.get(reverse("dealpoints:matching")).content.decode()
+    accept = reverse("dealpoints:proposal_accept", args=[proposal.pk])
+    assert f'href="{accept}?focus=proposals"' in queue_page
+    page = client.get(accept, {"focus": "proposal-999"}).content.decode()
+    assert '<input type="hidden" name="focus" value="proposal-999">' in page
+    # « Annuler » and the way back lead to the proposal itself.
+    assert page.count(f'href="/rapprochements/#proposal-{proposal.pk}"') == 2
+    lat, lon = offset(1490)
+    response = client.post(
+        accept,
+        {
+            "focus": "proposal-999",
+            "latitude": lat,
+            "longitude": lon,
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "medium",
+            "sharing-distribution": "cross",
+            "sharing-marking": "amber",
+        },
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/rapprochements/?focus=proposal-999#messages"
+    # Already decided: the queue, at the same place.
+    again = client.get(accept, {"focus": "proposal-999"})
+    assert again["Location"] == "/rapprochements/?focus=proposal-999#messages"
+
+
+def test_dismissing_and_reopening_come_back_at_their_section(client_for, queue):
+    client = client_for("cross13_analyst")
+    proposal = queue["proposal"]
+    dismissed = client.post(reverse("dealpoints:proposal_dismiss", args=[proposal.pk]))
+    assert dismissed["Location"] == "/rapprochements/?focus=proposals#messages"
+    page = client.get(reverse("dealpoints:matching")).content.decode()
+    assert f'<tr id="dismissed-{proposal.pk}">' in page
+    reopened = client.post(
+        reverse("dealpoints:proposal_reopen", args=[proposal.pk]), {"focus": "dismissed"}
+    )
+    assert reopened["Location"] == "/rapprochements/?focus=dismissed#messages"
+    alert = client.post(
+        reverse("dealpoints:alert_dismiss", args=[queue["alert"].pk]), {"focus": "alerts"}
+    )
+    assert alert["Location"] == "/rapprochements/?focus=alerts#messages"
 
 
 def _history_kinds(point):
