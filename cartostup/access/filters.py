@@ -71,6 +71,29 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictNullBooleanField
 
 
+# What a list's address carries besides its filters: its page (an export link copies the
+# list's whole address).
+LIST_PARAMETERS = frozenset({"page"})
+
+
+def unknown_parameters(query: Any, filterset_class: type[django_filters.FilterSet]) -> dict:
+    """{name: [message]} for each parameter of an export's address (`request.GET`) that is
+    neither a filter of `filterset_class` nor the list's page: a misspelt filter
+    (`?statut=confirmed`) would otherwise export everything, as if it had been applied."""
+    known = set(filterset_class.base_filters) | LIST_PARAMETERS
+    return {
+        name: [
+            gettext(
+                "Filtre inconnu : « %(name)s ». Exportez depuis la liste, dont les liens "
+                "d'export reprennent les filtres choisis."
+            )
+            % {"name": name}
+        ]
+        for name in query
+        if name not in known
+    }
+
+
 def filter_error_messages(
     filterset: django_filters.FilterSet, refused: dict[str, list[str]] | None = None
 ) -> list[str]:

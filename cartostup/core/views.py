@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
-from cartostup.access.filters import filter_error_messages
+from cartostup.access.filters import filter_error_messages, unknown_parameters
 
 from . import selectors
 from .errors import export_refused
@@ -116,6 +116,9 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     answer the site's 400 page (« Export impossible ») with their errors."""
     policy.require(request.user, policy.Capability.BROWSE_AUDIT)
     try:
+        unknown = unknown_parameters(request.GET, AuditEventFilterSet)
+        if unknown:
+            raise ValidationError(unknown)
         _count, rows = selectors.audit_event_export(actor=request.user, filters=request.GET)
     except ValidationError as error:
         return export_refused(

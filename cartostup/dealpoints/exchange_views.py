@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
 
 from cartostup.access import policy
+from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
 from cartostup.core.errors import export_refused
 
@@ -37,6 +38,11 @@ def dealpoint_export(request: HttpRequest, format: str) -> HttpResponse:
     that cannot apply answer the site's 400 page, each error with its filter's French label,
     and a link back to the list with the same filters (which says them beside the fields)."""
     try:
+        unknown = unknown_parameters(request.GET, DealPointFilterSet)
+        if unknown:
+            # Refused before anything is read: nothing exported, nothing audited.
+            exchange.points_reader_require(_actor(request))
+            raise exchange.ExportFiltersInvalid(unknown)
         exported = exchange.dealpoints_export(
             actor=_actor(request), format=format, filters=request.GET, codes=False
         )

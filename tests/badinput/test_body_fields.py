@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework import serializers
 
+from cartostup.dealpoints import services
 from cartostup.dealpoints.api.serializers import DealPointInputSerializer
 from cartostup.dealpoints.choices import DealPointStatus
 from cartostup.dealpoints.models import DealPoint, DealPointEvent
@@ -137,6 +139,11 @@ def test_every_write_body_of_the_schema_refuses_a_field_it_does_not_write(
     settings.CARTOSTUP_POW_DIFFICULTY = 0
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst)
+    recorded = services.operation_record(
+        actor=analyst,
+        dealpoint=point,
+        data=services.OperationInput(occurred_on=timezone.localdate()),
+    )
     operations = _write_operations()
     assert len(operations) >= 10
     components = schema.raw_schema["components"]["schemas"]
@@ -146,7 +153,9 @@ def test_every_write_body_of_the_schema_refuses_a_field_it_does_not_write(
             name = content["schema"]["$ref"].rsplit("/", 1)[-1]
             assert components[name].get("additionalProperties") is False, (path, name)
         client = Client() if path.startswith("/api/public/") else client_for("cross13_analyst")
-        url = path.replace("{id}", str(point.pk))
+        # An operation's id on /operations/{id}/, a point's elsewhere.
+        owner = recorded if path.startswith("/api/v1/operations/") else point
+        url = path.replace("{id}", str(owner.pk))
         response = client.generic(method, url, json.dumps({"champ_inconnu": 1}), content_type=JSON)
         assert response.status_code == 400, (method, path, response.content)
         errors = response.json()["errors"]

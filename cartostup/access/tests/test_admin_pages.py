@@ -816,6 +816,22 @@ def test_audit_invalid_filters_are_said_and_list_and_export_nothing(
     assert AuditEvent.objects.count() == before
 
 
+def test_an_audit_export_with_a_misspelt_filter_exports_nothing(client_for, persona):
+    """`?acteur=` is no filter: exporting the whole trail as if it were filtered would mislead
+    the auditor; the page names it. The list's page is not a filter but is no error."""
+    audit_record(actor=persona("cross13_analyst"), action=AuditAction.SEARCH)
+    client = client_for("auditor")
+    before = AuditEvent.objects.count()
+    export = client.get(reverse("core:audit_export"), {"acteur": "cross13_analyst"})
+    assert export.status_code == 400
+    html = export.content.decode()
+    assert "Export impossible" in html and escape("Filtre inconnu : « acteur »") in html
+    assert AuditEvent.objects.count() == before
+    paged = client.get(reverse("core:audit_export"), {"actor": "cross13_analyst", "page": "2"})
+    assert paged.status_code == 200
+    assert "cross13_analyst" in b"".join(paged.streaming_content).decode("utf-8-sig")
+
+
 def test_audit_pagination(client_for, persona):
     analyst = persona("cross13_analyst")
     for number in range(60):

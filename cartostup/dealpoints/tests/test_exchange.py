@@ -192,6 +192,14 @@ def test_export_refused_to_who_only_counts_points(client_for, point):
         ),
         # A département that does not exist exported an empty file, as if it had no point.
         ({"departement": "99"}, ["Département (code) : Département inconnu (ex. : 13, 2A, 974)."]),
+        # The user audit: a misspelt filter exported every point, as if it had been applied.
+        (
+            {"statut": "confirmed"},
+            [
+                "Filtre inconnu : « statut ». Exportez depuis la liste, dont les liens "
+                "d'export reprennent les filtres choisis."
+            ],
+        ),
         (
             {"active_from": "31/02/2026"},
             [
@@ -224,6 +232,16 @@ def test_an_export_whose_filters_cannot_apply_is_the_sites_400_page(
     back = "/points-de-deal/?" + escape(urlencode(params))
     assert f'href="{back}"' in html, html
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_an_export_link_copied_from_a_paged_list_exports(client_for, point):
+    """The list's export links carry its whole address, its page too: not a filter, not
+    refused."""
+    response = client_for("cross13_analyst").get(
+        EXPORT.format("csv"), {"status": point.status, "page": "1"}
+    )
+    assert response.status_code == 200
+    assert point.reference in response.content.decode("utf-8-sig")
 
 
 # --- import --------------------------------------------------------------------------------------
