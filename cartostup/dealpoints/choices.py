@@ -161,3 +161,18 @@ class AlertStatus(models.TextChoices):
     OPEN = "open", _("À traiter")
     CONFIRMED = "confirmed", _("Confirmée")
     DISMISSED = "dismissed", _("Écartée")
+
+
+# Opening-hour tokens (« fri:evening ») in the week's order, Monday morning first.
+_WEEK_ORDER = {
+    f"{day}:{time}": index
+    for index, (day, time) in enumerate(
+        (day, time) for day in Weekday.values for time in TimeOfDay.values
+    )
+}
+
+
+def in_week_order(tokens: list[str]) -> list[str]:
+    """Opening hours as a reader expects them, Monday morning to Sunday night, not in the
+    order they were ticked or imported (an unknown token last, as given)."""
+    return sorted(tokens, key=lambda token: _WEEK_ORDER.get(str(token), len(_WEEK_ORDER)))

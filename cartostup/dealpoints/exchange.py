@@ -65,6 +65,7 @@ from .choices import (
     Product,
     TimeOfDay,
     Weekday,
+    in_week_order,
 )
 from .filters import DealPointFilterSet
 from .models import DealPoint, DealPointEvent
@@ -336,7 +337,7 @@ def _spreadsheet_value(column: str, value: Any) -> Any:
     """A value as a spreadsheet shows it: choices by their French label."""
     choices = CHOICE_COLUMNS.get(column)
     if column == "opening_hours" and isinstance(value, list):
-        return [_hour_label(str(token)) for token in value]
+        return [_hour_label(str(token)) for token in in_week_order(value)]
     if choices is None:
         return value
     if isinstance(value, list):

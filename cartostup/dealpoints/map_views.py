@@ -34,6 +34,7 @@ from .choices import (
     ProposalStatus,
     TimeOfDay,
     Weekday,
+    in_week_order,
 )
 from .filters import (
     WIDE_FILTERS,
@@ -438,7 +439,7 @@ def _hours(tokens: list[str]) -> list[str]:
     """« fri:evening » → « Vendredi, soirée »."""
     days, times = dict(Weekday.choices), dict(TimeOfDay.choices)
     shown = []
-    for token in tokens:
+    for token in in_week_order(tokens):
         day, _sep, time = str(token).partition(":")
         shown.append(f"{days.get(day, day)}, {str(times.get(time, time)).lower()}")
     return shown

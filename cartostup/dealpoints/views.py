@@ -47,6 +47,7 @@ from .choices import (
     Product,
     TimeOfDay,
     Weekday,
+    in_week_order,
 )
 from .filters import (
     WIDE_FILTERS,
@@ -228,7 +229,7 @@ def _hours_label(tokens: list[str]) -> list[str]:
     days = dict(Weekday.choices)
     times = dict(TimeOfDay.choices)
     labels = []
-    for token in tokens:
+    for token in in_week_order(tokens):
         day, _sep, time = str(token).partition(":")
         # "Soirée (18 h – 0 h)" → "soirée": the grid's headings give the hours.
         moment = str(times.get(time, time)).split(" (")[0].lower()

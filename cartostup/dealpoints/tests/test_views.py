@@ -303,6 +303,20 @@ def test_aggregate_roles_are_pointed_to_the_map(client_for, point, who):
     assert 'id="dealpoint-table"' not in page
 
 
+def test_opening_hours_read_in_the_weeks_order(client_for, analyst):
+    """As ticked or imported (Saturday, then Wednesday morning) they read out of order: the
+    record, the map's panel and the spreadsheet exports say them Monday first."""
+    point = dealpoint(actor=analyst, opening_hours=["sat:evening", "wed:night", "wed:morning"])
+    assert point.opening_hours == ["sat:evening", "wed:night", "wed:morning"]  # as stored
+    client = client_for("cross13_analyst")
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    assert "Mercredi matin, Mercredi nuit, Samedi soirée" in page
+    exported = client.get(reverse("dealpoints:export", args=["csv"])).content.decode("utf-8-sig")
+    assert "Mercredi:Matin|Mercredi:Nuit|Samedi:Soirée" in exported
+    panel = _page(client.get(reverse("dealpoints:map_panel", args=[point.pk])))
+    assert panel.index("Mercredi, matin") < panel.index("Mercredi, nuit") < panel.index("Samedi")
+
+
 @pytest.mark.parametrize("who", ["caller_operator", "auditor", "admin"])
 def test_roles_without_the_map_get_404(client_for, who):
     assert client_for(who).get(reverse("dealpoints:list")).status_code == 404
