@@ -242,12 +242,9 @@ def organisations_for_capability(actor: Any, capability: Capability) -> QuerySet
 OPERATION_CONSOLIDATING_KINDS = CROSS_DISTRIBUTION_KINDS
 
 
-def operation_services(actor: Any, *, departement_id: int | None) -> QuerySet[Organisation]:
-    """The active services in whose name the actor may record an operation on a point of
-    `departement_id`: the organisations where it holds a role that records operations, and,
-    when that organisation is a CROSS or Ofast covering the département, every active
-    law-enforcement service working there (or nationally): the police commissariat, the
-    gendarmerie or the customs that carried out the raid."""
+def _operation_services_q(actor: Any, *, departement_id: int | None) -> Q:
+    """The organisations in whose name the actor may record an operation on a point of
+    `departement_id`, active or not (see `operation_services`)."""
     context = actor_context(actor)
     granting = context.granting(Capability.RECORD_OPERATIONS)
     allowed = Q(pk__in=[membership.organisation_id for membership in granting])
@@ -259,7 +256,18 @@ def operation_services(actor: Any, *, departement_id: int | None) -> QuerySet[Or
         allowed |= Q(kind__in=LAW_ENFORCEMENT_KINDS) & (
             Q(national_scope=True) | Q(departements__id=departement_id)
         )
-    return Organisation.objects.filter(allowed, is_active=True).distinct()
+    return allowed
+
+
+def operation_services(actor: Any, *, departement_id: int | None) -> QuerySet[Organisation]:
+    """The active services in whose name the actor may record an operation on a point of
+    `departement_id`: the organisations where it holds a role that records operations, and,
+    when that organisation is a CROSS or Ofast covering the département, every active
+    law-enforcement service working there (or nationally): the police commissariat, the
+    gendarmerie or the customs that carried out the raid."""
+    return Organisation.objects.filter(
+        _operation_services_q(actor, departement_id=departement_id), is_active=True
+    ).distinct()
 
 
 def cancellable_operations(
@@ -268,8 +276,12 @@ def cancellable_operations(
     """Of `operations` (on points of `departement_id` the caller has checked the actor sees),
     those it may cancel as recorded by mistake: whoever could record one may undo it, so those
     in the name of a service of `operation_services` (the actor's own service, or for a CROSS
-    or Ofast covering the département any law-enforcement service there); not another's."""
-    return operations.filter(service__in=operation_services(actor, departement_id=departement_id))
+    or Ofast covering the département any law-enforcement service there), a service closed
+    since included (its mistakes must still be undone); not another's."""
+    services = Organisation.objects.filter(
+        _operation_services_q(actor, departement_id=departement_id)
+    )
+    return operations.filter(service__in=services.values("pk"))
 
 
 def distributable_sharing_groups(actor: Any) -> QuerySet[SharingGroup]:

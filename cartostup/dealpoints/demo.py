@@ -182,6 +182,10 @@ def _date_history(points: list[DealPoint]) -> None:
         anchors: list[datetime | None] = []
         for event in events:
             operation = event.details.get("operation") if event.details else None
+            if event.details and event.details.get("cancelled"):
+                # A cancellation happens when it is made (its `cancelled_at`), not on the
+                # operation's day.
+                operation = None
             if event.kind == EventKind.CREATED:
                 anchors.append(_opened_at(point, firsts.get(point.pk)))
             elif operation in operation_days:

@@ -500,12 +500,7 @@ class OperationCancelForm(ServiceForm):
         ),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={
-            "required": _(
-                "Dites pourquoi l'opération est annulée (saisie sur le mauvais point, "
-                "opération qui n'a pas eu lieu…)."
-            )
-        },
+        error_messages={"required": services.OPERATION_CANCEL_REASON_REQUIRED},
     )
 
     def __init__(self, *args: Any, operations: QuerySet[Operation], **kwargs: Any) -> None:

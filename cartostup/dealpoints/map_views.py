@@ -395,7 +395,7 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
                 "report_count": dealpoint.links.filter(
                     decision__in=[LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED]
                 ).count(),
-                "operation_count": dealpoint.operations.count(),
+                "operation_count": dealpoint.operations.standing().count(),
                 # No address is said as none ("—"): the commune is not an address.
                 "address": _address(dealpoint),
                 "products": _labels(dealpoint.products),

@@ -110,10 +110,12 @@ def _focus(request: HttpRequest, section: str) -> str:
     return _anchor(request.POST.get("focus") or request.GET.get("focus") or "") or section
 
 
-def _back_to_queue(request: HttpRequest, section: str) -> HttpResponse:
+def _back_to_queue(request: HttpRequest, section: str, *, stay: int | None = None) -> HttpResponse:
     """The queue, at the message saying what was decided (#messages, which the browser
-    focuses), naming the item the analyst goes on with (`?focus=`, for the script)."""
-    query = urlencode({"focus": _focus(request, section)})
+    focuses), naming the item the analyst goes on with (`?focus=`, for the script): after a
+    refused decision (`stay`, the item's pk), that item itself, still to decide."""
+    focus = f"{SECTIONS[section]}-{stay}" if stay is not None else _focus(request, section)
+    query = urlencode({"focus": focus})
     return redirect(f"{reverse('dealpoints:matching')}?{query}#messages")
 
 
@@ -124,22 +126,37 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Proposed links, proposed new points and open alerts the analyst may see."""
     _start(request, post=False)
     queue = matching_selectors.matching_queue(actor=request.user)
+    sections = {
+        "link_rows": _items(queue.link_rows, "links", lambda row: row.link.pk),
+        "proposals": _items(queue.proposals, "proposals", lambda row: row.proposal.pk),
+        "alerts": _items(queue.alerts, "alerts", lambda alert: alert.pk),
+        "dismissed": _items(queue.dismissed, "dismissed", lambda proposal: proposal.pk),
+    }
     return render(
         request,
         "dealpoints/matching/queue.html",
         {
             "page_title": _("Rapprochements"),
-            "link_rows": _items(queue.link_rows, "links", lambda row: row.link.pk),
-            "proposals": _items(queue.proposals, "proposals", lambda row: row.proposal.pk),
-            "alerts": _items(queue.alerts, "alerts", lambda alert: alert.pk),
-            "dismissed": _items(queue.dismissed, "dismissed", lambda proposal: proposal.pk),
+            **sections,
             "dismissed_days": PROPOSAL_REOPEN_DAYS,
             "visible_dealpoint_ids": queue.visible_dealpoint_ids,
             "limit": matching_selectors.QUEUE_LIMIT,
             # The item to go on with after a decision (`_back_to_queue`).
-            "focus": _anchor(request.GET.get("focus", "")),
+            "focus": _present(
+                _anchor(request.GET.get("focus", "")),
+                {item.anchor for items in sections.values() for item in items},
+            ),
         },
     )
+
+
+def _present(anchor: str, anchors: set[str]) -> str:
+    """`anchor` if that item is on the page, else its section's heading (an item decided
+    meanwhile, in another tab: a refused decision comes back to it), or "" for none."""
+    if not anchor or anchor in SECTIONS or anchor in anchors:
+        return anchor
+    prefix = anchor.rsplit("-", 1)[0]
+    return next((section for section, item in SECTIONS.items() if item == prefix), "")
 
 
 # --- proposed links ------------------------------------------------------------------------------
@@ -165,11 +182,13 @@ def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if refused is not None:
         return refused
     link = _link_for(request, pk)
+    stay = None
     try:
         # Only a link still proposed: the queue shows no other (a stale page is refused).
         attached = flows.link_confirm(actor=request.user, link=link)
     except ValidationError as error:
         _refused(request, error)
+        stay = link.pk
     else:
         messages.success(
             request,
@@ -179,7 +198,7 @@ def link_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 moved_from=attached.moved_from,
             ),
         )
-    return _back_to_queue(request, "links")
+    return _back_to_queue(request, "links", stay=stay)
 
 
 def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -187,10 +206,12 @@ def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if refused is not None:
         return refused
     link = _link_for(request, pk)
+    stay = None
     try:
         flows.link_refuse(actor=request.user, link=link)
     except ValidationError as error:
         _refused(request, error)
+        stay = link.pk
     else:
         messages.success(
             request,
@@ -200,7 +221,7 @@ def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
             % {"report": link.report.reference, "point": link.dealpoint.reference},
         )
-    return _back_to_queue(request, "links")
+    return _back_to_queue(request, "links", stay=stay)
 
 
 # --- proposals of new points ---------------------------------------------------------------------
@@ -300,10 +321,12 @@ def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     proposal = _proposal_action(request, pk)
     if isinstance(proposal, HttpResponse):
         return proposal
+    stay = None
     try:
         flows.proposal_dismiss(actor=request.user, proposal=proposal)
     except ValidationError as error:
         _refused(request, error)
+        stay = proposal.pk
     else:
         messages.success(
             request,
@@ -312,7 +335,7 @@ def proposal_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 "en bas de cette page."
             ),
         )
-    return _back_to_queue(request, "proposals")
+    return _back_to_queue(request, "proposals", stay=stay)
 
 
 def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
@@ -320,10 +343,12 @@ def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     proposal = _proposal_action(request, pk)
     if isinstance(proposal, HttpResponse):
         return proposal
+    stay = None
     try:
         reopened = flows.proposal_reopen(actor=request.user, proposal=proposal)
     except ValidationError as error:
         _refused(request, error)
+        stay = proposal.pk
     else:
         count = reopened.reports.count()
         messages.success(
@@ -337,7 +362,7 @@ def proposal_reopen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             )
             % {"count": count},
         )
-    return _back_to_queue(request, "dismissed")
+    return _back_to_queue(request, "dismissed", stay=stay)
 
 
 # --- alerts --------------------------------------------------------------------------------------
@@ -359,10 +384,12 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     alert = _alert_action(request, pk)
     if isinstance(alert, HttpResponse):
         return alert
+    stay = None
     try:
         confirmed = flows.alert_confirm(actor=request.user, alert=alert)
     except ValidationError as error:
         _refused(request, error)
+        stay = alert.pk
     else:
         if alert.candidate is not None:
             text = _("Le point %(point)s est noté « déplacé » ; son successeur : %(other)s.") % {
@@ -380,17 +407,19 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     moved_from=confirmed.moved_from,
                 )
         messages.success(request, text)
-    return _back_to_queue(request, "alerts")
+    return _back_to_queue(request, "alerts", stay=stay)
 
 
 def alert_dismiss(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     alert = _alert_action(request, pk)
     if isinstance(alert, HttpResponse):
         return alert
+    stay = None
     try:
         flows.alert_dismiss(actor=request.user, alert=alert)
     except ValidationError as error:
         _refused(request, error)
+        stay = alert.pk
     else:
         messages.success(request, _("Alerte écartée."))
-    return _back_to_queue(request, "alerts")
+    return _back_to_queue(request, "alerts", stay=stay)

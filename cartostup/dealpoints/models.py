@@ -282,8 +282,10 @@ class Operation(models.Model):
     # outcome was "dismantled" (already dismantled, or moved), for the page to say so.
     status_kept: str = ""
     # Set by `services.operation_cancel` (not stored): the status the point went back to when
-    # the cancelled operation's dismantling was still its last status change.
+    # the cancelled operation's dismantling was still its last status change, or the other
+    # operation that counts and dismantles the point too (the status then stays).
     status_restored: str = ""
+    dismantled_by: Operation | None = None
 
     class Meta:
         ordering = ["-occurred_on", "-pk"]

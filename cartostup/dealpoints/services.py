@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Max, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
@@ -1281,6 +1282,23 @@ def operation_default_service(
     return own.order_by("pk").first() or services.order_by("pk").first()
 
 
+def _operation_details(operation: Operation) -> dict[str, Any]:
+    """What a history entry says of an operation (recorded, or cancelled)."""
+    return {
+        "operation": operation.pk,
+        "kind": operation.kind,
+        "outcome": operation.outcome,
+        "date": operation.occurred_on.isoformat(),
+    }
+
+
+# Said by the cancellation's form and by the service.
+OPERATION_CANCEL_REASON_REQUIRED = _lazy(
+    "Dites pourquoi l'opération est annulée (saisie sur le mauvais point, opération qui n'a "
+    "pas eu lieu…)."
+)
+
+
 @transaction.atomic
 def operation_record(
     *, actor: User | None, dealpoint: DealPoint, data: OperationInput
@@ -1366,10 +1384,7 @@ def operation_record(
         kind=EventKind.OPERATION,
         actor=actor,
         details={
-            "operation": operation.pk,
-            "kind": operation.kind,
-            "outcome": operation.outcome,
-            "date": operation.occurred_on.isoformat(),
+            **_operation_details(operation),
             **({"status_kept": operation.status_kept} if operation.status_kept else {}),
             **({"submission": data.submission} if data.submission else {}),
         },
@@ -1396,10 +1411,11 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
     """Cancel an operation recorded by mistake (on the wrong point, or one that did not take
     place), with its reason: it is never deleted. It stays on the record, marked cancelled,
     and no longer counts (the point's activity, the map's layer, exports). Allowed to whoever
-    could have recorded it (`policy.may_cancel_operation`). If it dismantled the point and that
+    could have recorded it (`policy.cancellable_operations`). If it dismantled the point and that
     is still the point's last status change, the point goes back to the status before it, as
-    a correction in the history (`operation.status_restored` names it); otherwise the status
-    stays, for the analyst to correct if needed."""
+    a correction in the history (`operation.status_restored` names it), unless another
+    operation that counts says « démantelé » too (`operation.dismantled_by` names it);
+    otherwise the status stays, for the analyst to correct if needed."""
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=operation.dealpoint_id)
@@ -1436,14 +1452,7 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
         raise ValidationError(_("Ce point a été fusionné dans un autre."))
     reason = reason.strip()
     if not reason:
-        raise ValidationError(
-            {
-                "reason": _(
-                    "Dites pourquoi l'opération est annulée (saisie sur le mauvais point, "
-                    "opération qui n'a pas eu lieu…)."
-                )
-            }
-        )
+        raise ValidationError({"reason": str(OPERATION_CANCEL_REASON_REQUIRED)})
     now = timezone.now()
     operation.cancelled_at = now
     operation.cancelled_by = actor
@@ -1454,13 +1463,7 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
         dealpoint=dealpoint,
         kind=EventKind.OPERATION,
         actor=actor,
-        details={
-            "operation": operation.pk,
-            "kind": operation.kind,
-            "outcome": operation.outcome,
-            "date": operation.occurred_on.isoformat(),
-            "cancelled": True,
-        },
+        details={**_operation_details(operation), "cancelled": True},
         note=reason,
         at=now,
     )
@@ -1472,7 +1475,19 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
     )
     _refresh_activity(dealpoint)
     last = status_last_change(dealpoint)
-    if last is not None and (last.details or {}).get("operation") == operation.pk:
+    # Another operation that counts and says « démantelé » (recorded on the point already
+    # dismantled: `status_kept`) still dismantles it.
+    operation.dismantled_by = (
+        dealpoint.operations.standing()
+        .filter(outcome=OperationOutcome.DISMANTLED)
+        .order_by("-occurred_on", "-pk")
+        .first()
+    )
+    if (
+        last is not None
+        and (last.details or {}).get("operation") == operation.pk
+        and operation.dismantled_by is None
+    ):
         # The dismantling was this operation's, and nothing changed the status since.
         before = dealpoint.status
         _status_set(

@@ -936,15 +936,27 @@ def dealpoint_operation_cancel(request: AuthenticatedRequest, pk: int) -> HttpRe
             operation=form.cleaned_data["operation"],
             reason=form.cleaned_data["reason"],
         )
-        text = _("%(kind)s du %(date)s annulé : il reste au dossier mais ne compte plus.") % {
+        text = _(
+            "Opération annulée (%(kind)s du %(date)s) : elle reste au dossier mais ne compte plus."
+        ) % {
             "kind": operation.get_kind_display(),
             "date": date_format(operation.occurred_on, "d/m/Y"),
         }
         if operation.status_restored:
             text += " " + _(
-                "Le démantèlement qu'il avait entraîné est corrigé : le point est de nouveau "
+                "Le démantèlement qu'elle avait entraîné est corrigé : le point est de nouveau "
                 "« %(status)s »."
             ) % {"status": _status_label(operation.status_restored)}
+        elif operation.dismantled_by is not None and operation.outcome == (
+            OperationOutcome.DISMANTLED
+        ):
+            text += " " + _(
+                "Le point reste démantelé : l'opération du %(date)s (%(kind)s), qui compte "
+                "toujours, le dit démantelé aussi."
+            ) % {
+                "date": date_format(operation.dismantled_by.occurred_on, "d/m/Y"),
+                "kind": operation.dismantled_by.get_kind_display(),
+            }
         elif operation.outcome == OperationOutcome.DISMANTLED:
             dealpoint.refresh_from_db(fields=["status"])
             text += " " + _(

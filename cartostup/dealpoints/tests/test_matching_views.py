@@ -179,9 +179,20 @@ def test_each_decision_names_the_item_the_queue_goes_on_with(client_for, queue, 
         "report-3",
     ):
         response = client.post(
-            reverse("dealpoints:link_confirm", args=[second.pk]), {"focus": focus_value}
+            reverse("dealpoints:link_refuse", args=[second.pk]), {"focus": focus_value}
         )
-        assert response["Location"] == "/rapprochements/?focus=links#messages"
+        # Decided (the first time), or refused as already decided (then: itself).
+        assert response["Location"] in (
+            "/rapprochements/?focus=links#messages",
+            f"/rapprochements/?focus=link-{second.pk}#messages",
+        )
+        assert response["Location"].endswith("links#messages") == (
+            focus_value == "https://example.org/"
+        )
+    # An item no longer on the page (decided meanwhile): the queue goes on with its section.
+    page = client.get(response["Location"]).content.decode()
+    assert f'<tr id="link-{second.pk}">' not in page
+    assert 'matching_queue.js" data-next="links" defer>' in page
 
 
 def test_a_proposal_accepted_or_cancelled_comes_back_where_the_analyst_was(client_for, queue):
@@ -243,10 +254,16 @@ def test_a_stale_refuse_does_not_undo_a_confirmed_link(client_for, queue):
     link, point = queue["link"], queue["point"]
     client.post(reverse("dealpoints:link_confirm", args=[link.pk]))
     history = _history_kinds(point)
-    response = client.post(reverse("dealpoints:link_refuse", args=[link.pk]), follow=True)
+    response = client.post(
+        reverse("dealpoints:link_refuse", args=[link.pk]),
+        {"focus": "link-999999"},  # where the page would have gone on after a decision
+        follow=True,
+    )
     link.refresh_from_db()
     assert link.decision == LinkDecision.CONFIRMED
     assert _history_kinds(point) == history  # no "report_detached"
+    # Refused: back to the item itself, not past it.
+    assert response.redirect_chain[0][0].endswith(f"?focus=link-{link.pk}#messages")
     page = html.unescape(response.content.decode())
     assert "Ce rapprochement a déjà été traité (rattaché par un analyste)" in page
     assert "Rapprochement écarté" not in page
