@@ -76,19 +76,21 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
 LIST_PARAMETERS = frozenset({"page"})
 
 
-def unknown_parameters(query: Any, filterset_class: type[django_filters.FilterSet]) -> dict:
-    """{name: [message]} for each parameter of an export's address (`request.GET`) that is
-    neither a filter of `filterset_class` nor the list's page: a misspelt filter
-    (`?statut=confirmed`) would otherwise export everything, as if it had been applied."""
+def unknown_parameters(
+    query: Any, filterset_class: type[django_filters.FilterSet], *, export: bool = True
+) -> dict:
+    """{name: [message]} for each parameter of a list's or an export's address
+    (`request.GET`) that is neither a filter of `filterset_class` nor the list's page: a
+    misspelt filter (`?statut=confirmed`) would otherwise list or export everything, as if it
+    had been applied."""
     known = set(filterset_class.base_filters) | LIST_PARAMETERS
+    hint = (
+        gettext("Exportez depuis la liste, dont les liens d'export reprennent les filtres choisis.")
+        if export
+        else gettext("Choisissez les filtres dans le formulaire de la liste.")
+    )
     return {
-        name: [
-            gettext(
-                "Filtre inconnu : « %(name)s ». Exportez depuis la liste, dont les liens "
-                "d'export reprennent les filtres choisis."
-            )
-            % {"name": name}
-        ]
+        name: [gettext("Filtre inconnu : « %(name)s ».") % {"name": name} + " " + hint]
         for name in query
         if name not in known
     }

@@ -39,9 +39,15 @@ def _page_number(request: HttpRequest) -> int | None:
 def audit_list(request: HttpRequest) -> HttpResponse:
     """The audit trail, newest first, filtered and paginated (capability BROWSE_AUDIT)."""
     policy.require(request.user, policy.Capability.BROWSE_AUDIT)
-    filterset = selectors.audit_event_list(
-        actor=request.user, filters=request.GET, page=_page_number(request)
-    )
+    # A misspelt filter (`?acteur=`) is said, and nothing listed: the whole trail would read
+    # as filtered.
+    unknown = unknown_parameters(request.GET, AuditEventFilterSet, export=False)
+    if unknown:
+        filterset = AuditEventFilterSet(queryset=AuditEvent.objects.none())
+    else:
+        filterset = selectors.audit_event_list(
+            actor=request.user, filters=request.GET, page=_page_number(request)
+        )
     page = paginate(request, filterset.qs)
     query = request.GET.copy()
     query.pop("page", None)
@@ -51,7 +57,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         {
             "page_title": _("Journal d'audit"),
             "filter_form": filterset.form,
-            "filter_errors": filter_error_messages(filterset),
+            "filter_errors": filter_error_messages(filterset, unknown),
             "page_obj": page,
             "events": page.object_list,
             "export_query": query.urlencode(),

@@ -27,6 +27,7 @@ from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
+from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
 from cartostup.core.paging import paginate
 from cartostup.territories import selectors as territory_selectors
@@ -129,6 +130,7 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
     # A filter the actor may not use, or an invalid one (a reversed period), is said above
     # the list, which then lists nothing: the unfiltered points would read as filtered.
     refused = {
+        **unknown_parameters(request.GET, DealPointPageFilterSet, export=False),
         **selectors.dealpoint_refused_values(actor=request.user, data=request.GET, codes=False),
         **selectors.dealpoint_refused_filters(actor=request.user, data=request.GET),
     }

@@ -830,6 +830,13 @@ def test_an_audit_export_with_a_misspelt_filter_exports_nothing(client_for, pers
     paged = client.get(reverse("core:audit_export"), {"actor": "cross13_analyst", "page": "2"})
     assert paged.status_code == 200
     assert "cross13_analyst" in b"".join(paged.streaming_content).decode("utf-8-sig")
+    # The list says it too, and lists nothing (nor records a consultation).
+    before = AuditEvent.objects.count()
+    listed = client.get(reverse("core:audit_list"), {"acteur": "cross13_analyst"})
+    assert listed.status_code == 200
+    assert list(listed.context["events"]) == []
+    assert escape("Filtre inconnu : « acteur ». Choisissez les filtres") in listed.content.decode()
+    assert AuditEvent.objects.count() == before
 
 
 def test_audit_pagination(client_for, persona):

@@ -303,6 +303,19 @@ def test_aggregate_roles_are_pointed_to_the_map(client_for, point, who):
     assert 'id="dealpoint-table"' not in page
 
 
+def test_a_misspelt_filter_is_said_and_lists_nothing(client_for, point):
+    """`?statut=confirmed` listed every point as if filtered: it is named above the list,
+    which then lists nothing; the list's own page is no filter."""
+    client = client_for("cross13_analyst")
+    response = client.get(reverse("dealpoints:list"), {"statut": "confirmed"})
+    assert response.status_code == 200
+    page = _page(response)
+    assert "Filtre inconnu : « statut ». Choisissez les filtres dans le formulaire" in page
+    assert point.reference not in page
+    paged = _page(client.get(reverse("dealpoints:list"), {"status": point.status, "page": "1"}))
+    assert point.reference in paged and "Filtre inconnu" not in paged
+
+
 def test_opening_hours_read_in_the_weeks_order(client_for, analyst):
     """As ticked or imported (Saturday, then Wednesday morning) they read out of order: the
     record, the map's panel and the spreadsheet exports say them Monday first."""
