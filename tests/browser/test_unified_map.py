@@ -96,9 +96,10 @@ def test_analyst_follows_a_point_from_the_map_to_its_dismantling(page, served_ap
     page.get_by_role("link", name="Rapprochements", exact=True).first.click()
     page.wait_for_url(re.compile(r".*/rapprochements/$"))
     page.get_by_role("link", name="Créer le point").first.click()
-    page.wait_for_url(re.compile(r".*/rapprochements/propositions/\d+/creer/$"))
+    # The creation page carries the queue's next item (`?focus=`), to come back to it.
+    page.wait_for_url(re.compile(r".*/rapprochements/propositions/\d+/creer/(\?focus=[\w-]+)?$"))
     page.get_by_role("button", name="Créer le point de deal").click()
-    page.wait_for_url(re.compile(r".*/rapprochements/$"))
+    page.wait_for_url(re.compile(r".*/rapprochements/\?focus=[\w-]+#messages$"))
     created = page.get_by_text(re.compile(r"Point de deal PD-13-\d+ créé avec \d+ signalement"))
     assert created.is_visible()
     found = re.search(r"PD-13-\d+", created.inner_text())
