@@ -46,23 +46,29 @@ def pg_database_drop(name: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def gunicorn_command(*, port: int, workers: int) -> list[str]:
+    """The command line serving `config.wsgi` as production does (the project's
+    `config/gunicorn.conf.py`) on 127.0.0.1:`port`; run from the project's root."""
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi",
+        "-c",
+        "config/gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+
+
 def gunicorn_start(
     *, env: Mapping[str, str], port: int, workers: int, log: Path, timeout: float = 60
 ) -> subprocess.Popen[bytes]:
-    """gunicorn serving `config.wsgi` with the project's `config/gunicorn.conf.py` on
-    127.0.0.1:`port`, its output in `log`; returns once the port accepts connections."""
+    """gunicorn (`gunicorn_command`), its output in `log`; returns once the port accepts
+    connections."""
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "config.wsgi",
-                "-c",
-                "config/gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-            ],
+            gunicorn_command(port=port, workers=workers),
             cwd=ROOT,
             env=dict(env),
             stdout=output,

@@ -7,7 +7,7 @@ themselves. What each actor receives is decided by the policy alone:
 
 - `policy.aggregate_scope`: roles that only count (a prefecture, a prosecutor's office) never
   receive a point, a position or a reference, only hexagons (res 9 at the finest) counting at
-  least `min_count` rows; smaller hexagons are left out entirely;
+  least `min_count` rows, per département (`shown_counts`); smaller ones are left out entirely;
 - `policy.visible_fields`: a landlord referent receives only the points on its own buildings,
   reduced to `rules.LANDLORD_FIELDS` and placed at its building, never at the point itself.
 
@@ -234,6 +234,64 @@ def hexagon_counts(
     return counts
 
 
+def shown_counts(
+    queryset: QuerySet[Any],
+    *,
+    column: str,
+    category: str,
+    min_count: int,
+    subject: str = "pk",
+    part: str = "departement",
+) -> dict[str, tuple[int, dict[str, int]]]:
+    """{cell: (count, {category: count})} as the actor may be told them.
+
+    With `min_count` 1, the plain counts (`hexagon_counts`). With `min_count` above 1 (an
+    aggregate-only role), each hexagon is counted per `part` (its département): a part is
+    counted only if it concerns at least `min_count` distinct `subject`s (deal points: three
+    raids on one point are one point), and a category inside it only if it does too; the
+    hexagon shows the sum of the parts counted. A hexagon straddling two départements, counted
+    whole then filtered by one of them, so tells by difference nothing but whole counts of at
+    least `min_count` (docs/decisions.md)."""
+    if min_count <= 1:
+        return {
+            cell: (sum(by_category.values()), by_category)
+            for cell, by_category in hexagon_counts(
+                queryset, column=column, category=category
+            ).items()
+        }
+    base = queryset.order_by()
+    distinct = subject != "pk"
+    parts: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
+    for cell, part_value, value, number, subjects in base.values_list(
+        column, part, category
+    ).annotate(n=Count("pk"), d=Count(subject, distinct=distinct)):
+        parts.setdefault((cell, part_value), {})[value] = (number, subjects)
+    # Distinct subjects across the categories of a part need one more GROUP BY (a point may
+    # have raids and searches); without a subject, the rows are the subjects.
+    part_subjects: dict[tuple[str, Any], int] = (
+        {
+            (cell, part_value): number
+            for cell, part_value, number in base.values_list(column, part).annotate(
+                d=Count(subject, distinct=True)
+            )
+        }
+        if distinct
+        else {}
+    )
+    shown: dict[str, tuple[int, dict[str, int]]] = {}
+    for key, by_category in parts.items():
+        total = sum(number for number, _subjects in by_category.values())
+        if total < min_count or part_subjects.get(key, total) < min_count:
+            # Too few to show to an aggregate-only role: the part is left out entirely.
+            continue
+        count, categories = shown.get(key[0], (0, {}))
+        for value, (number, subjects) in by_category.items():
+            if number >= min_count and subjects >= min_count:
+                categories[value] = categories.get(value, 0) + number
+        shown[key[0]] = (count + total, categories)
+    return shown
+
+
 def _hexagons(
     queryset: QuerySet[Any],
     *,
@@ -244,40 +302,23 @@ def _hexagons(
     keep: Callable[[str], bool] | None = None,
     subject: str = "pk",
     commune: str = "commune",
+    part: str = "departement",
 ) -> list[dict[str, Any]]:
-    """Hexagon features; with `min_count` above 1 (an aggregate-only role), a hexagon, and a
-    category inside it, is shown only if it concerns at least `min_count` distinct `subject`s
-    (deal points: three raids on one point are one point). Each is named after where its rows
-    are (`hexagon_places`, from the `commune` column)."""
+    """Hexagon features, counted as the actor may be told them (`shown_counts`), each named
+    after where its rows are (`hexagon_places`, from the `commune` column)."""
     features = []
-    subjects: dict[str, int] = {}
-    by_subjects: dict[tuple[str, str], int] = {}
-    if min_count > 1 and subject != "pk":
-        # The distinct subjects come with the counts, from the same GROUP BY; across the
-        # categories of a hexagon they need one more (a point may have raids and searches).
-        base = queryset.order_by()
-        counts: dict[str, dict[str, int]] = {}
-        for cell, value, number, distinct in base.values_list(column, category).annotate(
-            n=Count("pk"), d=Count(subject, distinct=True)
-        ):
-            counts.setdefault(cell, {})[value] = number
-            by_subjects[(cell, value)] = distinct
-        subjects = dict(base.values_list(column).annotate(d=Count(subject, distinct=True)))
-    else:
-        counts = hexagon_counts(queryset, column=column, category=category)
-    for cell, by_category in sorted(counts.items()):
+    counts = shown_counts(
+        queryset,
+        column=column,
+        category=category,
+        min_count=min_count,
+        subject=subject,
+        part=part,
+    )
+    for cell, (total, by_category) in sorted(counts.items()):
         if not cell or (keep is not None and not keep(cell)):
             continue
-        total = sum(by_category.values())
-        if total < min_count or subjects.get(cell, total) < min_count:
-            # Too few to show to an aggregate-only role: the hexagon is left out entirely.
-            continue
-        shown = {
-            key: value
-            for key, value in by_category.items()
-            if value >= min_count and by_subjects.get((cell, key), value) >= min_count
-        }
-        features.append(_hexagon_feature(cell, total, shown, resolution))
+        features.append(_hexagon_feature(cell, total, by_category, resolution))
     if features:
         places = hexagon_places(
             queryset,
@@ -390,6 +431,7 @@ def _collect(
             keep=keep,
             subject=subject,
             commune=f"{position}commune",
+            part=f"{position}departement",
         )
         return features, resolution, False
     selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import pickle
 import re
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import gunicorn_command
 from tests.browser.server import free_port, serving
 
 from . import scenario
@@ -46,16 +46,8 @@ def gunicorn_server(served_app) -> Iterator[Server]:
     data_dir = Path(served_app.env["CARTOSTUP_DATA_DIR"])
     port = free_port()
     env = {**served_app.env, "CARTOSTUP_DEBUG": "0"}
-    command = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "config.wsgi",
-        "-c",
-        "config/gunicorn.conf.py",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",  # one process: its in-memory rate limits are the ones tested
-    ]
+    # One process: its in-memory rate limits are the ones tested.
+    command = gunicorn_command(port=port, workers=1)
     with serving(command, env, port, data_dir / "gunicorn.log"):
         yield Server("gunicorn", f"http://127.0.0.1:{port}", data_dir, served_app)
 

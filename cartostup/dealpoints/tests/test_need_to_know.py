@@ -671,6 +671,70 @@ def test_aggregate_filters_never_leave_a_small_hexagon(world, client_for, person
     assert both.status_code == 400
 
 
+def _cell_properties(collection: dict[str, Any], cell: str) -> dict[str, Any]:
+    """The properties of the collection's hexagon `cell`, or an empty count."""
+    for feature in collection["features"]:
+        if feature["properties"]["cell"] == cell:
+            return feature["properties"]
+    return {"count": 0, "by_status": {}}
+
+
+def test_a_border_hexagon_tells_no_departements_share_below_the_minimum(world, client_for, persona):
+    """An aggregate-only role covering two départements (a zone prefecture, a JIRS) counts a
+    hexagon straddling them per département: each side is counted only if it holds the
+    minimum, so the whole count is always the sum of the counts filtered by each département,
+    and a difference tells nothing but a shown count. Counted whole, five points of which two
+    across the border, the difference with `departement=13` used to say "two", one point
+    included."""
+    from cartostup.access.policy import forget_actor
+    from cartostup.territories.models import Departement
+
+    prefecture = persona("prefecture_13")
+    seine_saint_denis = Departement.objects.get(code="93")
+    for membership in prefecture.memberships.all():
+        membership.organisation.departements.add(seine_saint_denis)
+    forget_actor(prefecture)
+    analyst = persona("cross13_analyst")
+    cluster = world.points_13[:5]
+    services.dealpoint_change_status(actor=analyst, dealpoint=cluster[0], status="confirmed")
+    client = client_for("prefecture_13")
+    cell = cluster[0].h3_r9
+    rng = random.Random(13)
+    checked = 0
+    for split in [2, 3, 1, 0, 5, *[rng.randint(0, 5) for _ in range(3)]]:
+        across = [point.pk for point in rng.sample(cluster, split)]
+        DealPoint.objects.filter(pk__in=[p.pk for p in cluster]).update(
+            departement=cluster[0].commune.departement
+        )
+        DealPoint.objects.filter(pk__in=across).update(departement=seine_saint_denis)
+        for zoom in (6, 9, 12):
+            for status in (None, "reported"):
+                extra = {"status": status} if status else {}
+                whole = _layer(client, bbox=MARSEILLE_BBOX, zoom=zoom, **extra)
+                sides = [
+                    _layer(client, bbox=MARSEILLE_BBOX, zoom=zoom, departement=code, **extra)
+                    for code in ("13", "93")
+                ]
+                for feature in whole["features"]:
+                    properties = feature["properties"]
+                    by_side = [_cell_properties(side, properties["cell"]) for side in sides]
+                    assert properties["count"] == sum(p["count"] for p in by_side), (
+                        split,
+                        zoom,
+                        status,
+                        properties,
+                        by_side,
+                    )
+                    for value, number in properties["by_status"].items():
+                        assert number == sum(p["by_status"].get(value, 0) for p in by_side)
+                    assert all(p["count"] == 0 or p["count"] >= 3 for p in by_side)
+                    checked += 1
+        res9 = _counts(_layer(client, bbox=MARSEILLE_BBOX, zoom=12))
+        expected = sum(n for n in (5 - split, split) if n >= 3)
+        assert res9.get(cell, 0) == expected, (split, res9)
+    assert checked > 0
+
+
 # --- every map layer × every filter × the aggregate-only roles ----------------------------------
 
 AGGREGATE_MESSAGE = "Ce filtre n'est pas ouvert aux comptes agrégés."
