@@ -18,7 +18,10 @@ national one with `bulk_create`, seeded:
 Then, as the national Ofast analyst (`ofast_analyst`, who sees everything), through the whole
 Django stack in process (`django.test.Client`: middleware, second factor, policy, audit event,
 JSON rendering; no HTTP socket), it times `--requests` calls (after 3 warm-ups) of
-`/api/v1/map/dealpoints/` and `/api/v1/map/reports/` at three views:
+`/api/v1/map/dealpoints/` and `/api/v1/map/reports/` at three views, and of
+`/api/v1/map/dealpoints/` as an aggregate-only reader covering every département of the data set
+(`prefecture_13`, its prefecture widened to them in the bench database: a zone prefecture, whose
+hexagons are whole, counted per département and held to the minimum; res 9 at the street):
 
 - national: metropolitan France, zoom 6 (H3 res 5 hexagons);
 - département: the Bouches-du-Rhône, zoom 10 (res 7);
@@ -271,13 +274,30 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered) * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
 
 
-def _client() -> Any:
+# Who reads the layers: the national analyst (every point), and a prefecture counting the
+# points of every département of the data set (hexagons only, per département, minimum 3).
+READERS: dict[str, tuple[str, ...]] = {
+    "ofast_analyst": ("dealpoints", "reports"),
+    "prefecture_13": ("dealpoints",),
+}
+
+
+def _client(username: str) -> Any:
     from django.test import Client
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from cartostup.access.policy import forget_actor
     from cartostup.access.services import demo_persona_ensure
+    from cartostup.territories.models import Departement
 
-    user = demo_persona_ensure(username="ofast_analyst")
+    user = demo_persona_ensure(username=username)
+    if username == "prefecture_13":
+        # A zone prefecture: every département of the data set (bench database only).
+        for membership in user.memberships.select_related("organisation"):
+            membership.organisation.departements.set(
+                Departement.objects.filter(code__in=DEPARTEMENTS.split(","))
+            )
+        forget_actor(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
@@ -332,12 +352,16 @@ def measure_layers(requests: int) -> list[dict[str, Any]]:
 
     from cartostup.dealpoints.map_layers import resolution_for_zoom
 
-    client = _client()
     results = []
-    for layer, table in (("dealpoints", "dealpoints_dealpoint"), ("reports", "reports_report")):
+    tables = {"dealpoints": "dealpoints_dealpoint", "reports": "reports_report"}
+    cases = [(reader, layer) for reader, layers in READERS.items() for layer in layers]
+    for reader, layer in cases:
+        client = _client(reader)
+        table = tables[layer]
         url = reverse(f"map-{layer}")
+        aggregate = reader != "ofast_analyst"
         for view, (bbox, zoom) in VIEWS.items():
-            resolution = resolution_for_zoom(zoom)
+            resolution = resolution_for_zoom(zoom, coordinates=not aggregate)
             bounds_sql = _floor_sql(table, view, resolution, indexed=False)
             indexed_sql = _floor_sql(table, view, resolution, indexed=True)
             endpoint: list[float] = []
@@ -359,6 +383,7 @@ def measure_layers(requests: int) -> list[dict[str, Any]]:
                     floor.append(bounds_elapsed)
                     floor_indexed.append(indexed_elapsed)
             result: dict[str, Any] = {
+                "reader": reader,
                 "layer": layer,
                 "view": view,
                 "zoom": zoom,
@@ -373,7 +398,7 @@ def measure_layers(requests: int) -> list[dict[str, Any]]:
             result["ratio_p50"] = round(result["endpoint"]["p50_ms"] / max(best_floor, 0.001), 1)
             results.append(result)
             log(
-                f"{layer:10} {view:12} {result['endpoint']['p50_ms']:9.1f} ms "
+                f"{reader:14} {layer:10} {view:12} {result['endpoint']['p50_ms']:9.1f} ms "
                 f"(floor {result['floor']['p50_ms']:.1f} ms, indexed "
                 f"{result['floor_indexed']['p50_ms']:.1f} ms, {features} features)"
             )
@@ -464,14 +489,16 @@ def child(database: str, requests: int, output: Path) -> None:
 def print_table(results: list[dict[str, Any]]) -> None:
     print()
     print(
-        f"{'database':9} {'layer':10} {'view':12} {'zoom':>4} {'res':>4} {'features':>8} "
+        f"{'database':9} {'reader':14} {'layer':10} {'view':12} {'zoom':>4} {'res':>4} "
+        f"{'features':>8} "
         f"{'p50 ms':>8} {'p95 ms':>8} {'floor p50':>9} {'idx p50':>8} {'idx p95':>8} "
         f"{'ratio':>6}"
     )
     for result in results:
         for row in result["layers"]:
             print(
-                f"{result['database']:9} {row['layer']:10} {row['view']:12} {row['zoom']:>4} "
+                f"{result['database']:9} {row.get('reader', 'ofast_analyst'):14} "
+                f"{row['layer']:10} {row['view']:12} {row['zoom']:>4} "
                 f"{row['resolution'] or '-':>4} {row['features']:>8} "
                 f"{row['endpoint']['p50_ms']:>8} {row['endpoint']['p95_ms']:>8} "
                 f"{row['floor']['p50_ms']:>9} {row['floor_indexed']['p50_ms']:>8} "

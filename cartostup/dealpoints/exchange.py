@@ -172,7 +172,7 @@ HEADERS: dict[str, Any] = {
     "last_activity_at": gettext_lazy("Dernière activité"),
     "reports_count": gettext_lazy("Signalements rattachés"),
     "operations_count": gettext_lazy("Opérations"),
-    "last_activity_week": gettext_lazy("Semaine de dernière activité"),
+    "last_activity_week": gettext_lazy("Dernier signalement (semaine du)"),
     "building": gettext_lazy("Bâtiment du bailleur"),
 }
 

@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import h3
@@ -42,7 +43,7 @@ from cartostup.reports.models import Report
 from cartostup.territories import locator
 from cartostup.territories import selectors as territory_selectors
 
-from .choices import DealPointStatus, OperationKind, ProposalStatus
+from .choices import DealPointStatus, OperationKind, Precision, ProposalStatus
 from .filters import DealPointFilterSet
 from .models import H3_DEPARTEMENT, H3_NATIONAL, H3_TOWN, DealPoint, Operation, Proposal
 from .selectors import (
@@ -887,10 +888,13 @@ def may_see_proposal_layer(actor: Any) -> bool:
     return policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
 
 
-PROPOSAL_COLUMNS = ("pk", "created_at", "latitude", "longitude")
+PROPOSAL_COLUMNS = ("pk", "created_at", "latitude", "longitude", "precision", "commune__name")
 
 
-def _proposal_feature(row: dict[str, Any]) -> dict[str, Any]:
+def _proposal_feature(row: dict[str, Any], *, accept_url: Callable[[int], str]) -> dict[str, Any]:
+    """An open proposal where its reports are, named by its commune and precision (its id
+    tells an analyst nothing), with the page that creates the point from it and its item in
+    the matching queue."""
     return {
         "type": "Feature",
         "geometry": _point(row["latitude"], row["longitude"]),
@@ -898,6 +902,13 @@ def _proposal_feature(row: dict[str, Any]) -> dict[str, Any]:
             "kind": "proposal",
             "id": row["pk"],
             "created": local_day(row["created_at"]),
+            "place": row["commune__name"] or "",
+            "precision": row["precision"],
+            "precision_label": str(Precision(row["precision"]).label)
+            if row["precision"] in Precision.values
+            else "",
+            "accept_url": accept_url(row["pk"]),
+            "queue_url": f"{reverse('dealpoints:matching')}#proposal-{row['pk']}",
         },
     }
 
@@ -914,7 +925,7 @@ def proposal_layer(*, actor: Any, request: LayerRequest) -> Layer:
         scope=scope,
         position="",
         category="status",
-        point=_proposal_feature,
+        point=partial(_proposal_feature, accept_url=_page_url("dealpoints:proposal_accept")),
         columns=PROPOSAL_COLUMNS,
     )
     count = _feature_total(features)

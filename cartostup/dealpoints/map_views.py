@@ -172,9 +172,6 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "createUrl": _reverse_or("dealpoints:create", "/points-de-deal/nouveau/")
         if policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
         else "",
-        "proposalsUrl": _reverse_or("dealpoints:matching", "/rapprochements/")
-        if map_layers.may_see_proposal_layer(actor)
-        else "",
         "tileUrl": settings.CARTOSTUP_TILE_URL,
         "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
         "statuses": dict(statuses),

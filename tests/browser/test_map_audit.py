@@ -394,3 +394,74 @@ def test_an_empty_map_says_so_and_what_to_do(page, served_app):
     assert _wait_for_count(page, rows, 1) >= 1
     assert page.locator("#map-status").inner_text() == ""
     assert page.console_errors == []
+
+
+# A report accepted in Tarascon, far from every point, clustered into a proposal of a new
+# point; a point 640 m east of it opens the map at the street.
+TARASCON = """
+from cartostup.access.demo import demo_persona_ensure
+from cartostup.dealpoints import flows, services
+from cartostup.reports import services as report_services
+from cartostup.reports.choices import Channel
+analyst = demo_persona_ensure(username="cross13_analyst")
+point = services.dealpoint_create(
+    actor=analyst,
+    data=services.DealPointInput(latitude=43.8060, longitude=4.6680, name="Essai Tarascon",
+                                 products=["cannabis"]),
+)
+submitted = report_services.report_submit_public(
+    data=report_services.ReportInput(
+        latitude=43.8060, longitude=4.6600, precision="building", place_label="Tarascon",
+        activities=["selling"], products=["crack"], days=["sat"], times_of_day=["night"],
+        people_count="1-2", description="Vente au pied de l'immeuble.",
+    ),
+    channel=Channel.WEB,
+)
+report_services.report_accept(actor=analyst, report=submitted.report)
+[proposal] = [p for p in flows.reports_cluster() if p.reports.filter(pk=submitted.report.pk)]
+print("TARASCON", point.pk, proposal.pk, proposal.commune.name)
+"""
+
+
+def test_a_proposal_on_the_map_says_where_it_is_and_leads_to_creating_the_point(page, served_app):
+    """A proposal's marker and row said « Proposition de nouveau point 123 », its id, and led
+    to the top of the matching queue. They now say where it is and how precisely, and lead to
+    the page creating the point from it, and to its item in the queue."""
+    line = next(
+        line
+        for line in served_app.manage("shell", "-c", TARASCON).splitlines()
+        if line.startswith("TARASCON ")
+    )
+    point_pk, proposal_pk, place = line.split(maxsplit=3)[1:]
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13&point={point_pk}")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    page.keyboard.press("Escape")
+    page.get_by_role("checkbox", name="Propositions à examiner").check()
+    marker = page.locator("#dealpoints-map .dealpoints-marker--proposal")
+    assert _wait_for_count(page, marker, 1) == 1
+    title = marker.get_attribute("title") or ""
+    assert title == f"Proposition de nouveau point – {place}, Immeuble", title
+    assert proposal_pk not in title
+    accept = f"/rapprochements/propositions/{proposal_pk}/creer/"
+    row = page.locator("#map-table").get_by_role(
+        "link", name=f"Créer le point proposé ({place})", exact=True
+    )
+    assert row.get_attribute("href") == accept
+    # From the keyboard, the marker's popup offers both ways.
+    marker.focus()
+    page.keyboard.press("Enter")
+    popup = page.locator("#dealpoints-map .leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert (
+        popup.get_by_role(
+            "link", name="Créer le point à partir de cette proposition"
+        ).get_attribute("href")
+        == accept
+    )
+    queue = popup.get_by_role("link", name="La voir dans la file des rapprochements")
+    assert queue.get_attribute("href") == f"/rapprochements/#proposal-{proposal_pk}"
+    row.click()
+    page.wait_for_url(re.compile(rf".*{re.escape(accept)}$"))
+    assert page.get_by_role("heading", level=1).count() == 1
+    assert page.console_errors == []

@@ -140,7 +140,12 @@ class ProposalLayerView(CartostupAPIView):
     @extend_schema(
         operation_id="map_proposals",
         summary="Couche des propositions de points à examiner",
-        description="Propositions ouvertes de nouveaux points de deal (analystes). Journalisée.",
+        description=(
+            "Propositions ouvertes de nouveaux points de deal (analystes) : chacune donne sa "
+            "commune (place), sa précision (precision, precision_label), la page qui crée le "
+            "point à partir d'elle (accept_url) et sa ligne dans la file des rapprochements "
+            "(queue_url). Journalisée."
+        ),
         parameters=[query_serializer],
         responses={200: LayerOutputSerializer, **ERRORS},
         tags=TAGS,

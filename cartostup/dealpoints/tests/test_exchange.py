@@ -127,7 +127,7 @@ def test_landlord_exports_its_reduced_view_on_its_building(client_for, point, bu
     assert set(rows[0]) == {
         "Code partenaire",
         "Statut",
-        "Semaine de dernière activité",
+        "Dernier signalement (semaine du)",
         "Bâtiment du bailleur",
         "Latitude",
         "Longitude",

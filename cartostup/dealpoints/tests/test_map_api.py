@@ -577,13 +577,28 @@ def test_dates_are_local_days_not_utc_days(world, client_for, persona):
     assert "25/11/2026" in page and "24/11/2026" not in page
 
 
-def test_proposals_layer_for_analysts(world, client_for):
-    assert (
-        _layer(client_for("cross13_analyst"), "map-proposals", bbox=MARSEILLE_BBOX, zoom=16)[
-            "features"
-        ]
-        == []
-    )
+def test_proposals_layer_for_analysts(world, client_for, persona):
+    """An open proposal is named by its commune and precision (its id tells the analyst
+    nothing) and leads to the page that creates the point from it, and to its item in the
+    queue."""
+    from cartostup.dealpoints import flows
+
+    client = client_for("cross13_analyst")
+    assert _layer(client, "map-proposals", bbox=MARSEILLE_BBOX, zoom=16)["features"] == []
+    accepted_report(analyst=persona("cross13_analyst"), latitude=43.3587, longitude=5.3949)
+    (proposal,) = flows.reports_cluster()
+    [feature] = _layer(client, "map-proposals", bbox=MARSEILLE_BBOX, zoom=16)["features"]
+    properties = feature["properties"]
+    assert properties["id"] == proposal.pk
+    assert properties["place"] == proposal.commune.name and "Marseille" in properties["place"]
+    assert properties["precision"] == proposal.precision
+    assert properties["precision_label"] == proposal.get_precision_display()
+    assert properties["accept_url"] == reverse("dealpoints:proposal_accept", args=[proposal.pk])
+    assert properties["queue_url"] == f"/rapprochements/#proposal-{proposal.pk}"
+    accept = client.get(properties["accept_url"])
+    assert accept.status_code == 200 and "Créer" in accept.content.decode()
+    queue = client.get(properties["queue_url"].split("#")[0]).content.decode()
+    assert f'id="proposal-{proposal.pk}"' in queue
     response = _get(
         client_for("police13_investigator"), "map-proposals", bbox=MARSEILLE_BBOX, zoom=16
     )

@@ -43,7 +43,7 @@ def test_analyst_page_offers_every_layer(world: MapWorld, client_for):
         "dealpoints", "boundaries", "reports", "proposals", "operations", "hotspots"
     }  # fmt: skip
     assert config["focusDepartement"] == "13" and config["boundaryDepartements"] == ["13"]
-    assert config["createUrl"] and config["proposalsUrl"]
+    assert config["createUrl"] and "proposalsUrl" not in config
     assert config["panelUrl"] == "/carte/panneau/{pk}/"
     assert 'name="product"' in page and 'name="active_from"' in page
     # Text alternative and legend.
@@ -84,7 +84,7 @@ def test_prefecture_page_offers_aggregates_only(world, client_for):
     assert response.status_code == 200
     config = _config(response)
     assert set(config["api"]) == {"dealpoints", "boundaries", "operations", "hotspots"}
-    assert config["createUrl"] == "" and config["proposalsUrl"] == ""
+    assert config["createUrl"] == "" and "proposals" not in config["api"]
     assert "jamais les points eux-mêmes" in response.content.decode()
     # Counts are filtered by status only (a finer filter would single a point out).
     page = response.content.decode()

@@ -1075,7 +1075,8 @@ def test_the_reports_of_a_point_reach_only_those_the_policy_gives_them(
     else:
         assert listed == [] and api.json()["count"] == 0
         assert not any(reference in html for reference in references), username
-        assert 'id="attached-reports"' in html and 'id="proposed-reports"' not in html
+        # No empty table above the explanation: the explanation alone.
+        assert 'id="attached-reports"' not in html and 'id="proposed-reports"' not in html
         # The number of attached reports is the point's own count, told anyway; no more.
         assert "1 signalement rattaché à ce point ne vous est pas communiqué" in html
         assert not reports_read.exists()

@@ -365,6 +365,11 @@
     return "";
   }
 
+  function proposalName(p) {
+    // A proposal is known by where it is and how precisely, never by its database id.
+    return labels.labelProposal + " – " + [p.place, p.precision_label].filter(Boolean).join(", ");
+  }
+
   var builders = {
     dealpoints: {
       colour: "#000091",
@@ -432,19 +437,26 @@
       colour: "#009081",
       point: function (feature, latlng) {
         var p = feature.properties;
-        var item = marker(latlng, "proposal", "open", labels.labelProposal + " " + p.id);
+        var item = marker(latlng, "proposal", "open", proposalName(p));
         item.bindPopup(function () {
           var box = node("div");
-          box.appendChild(node("p", labels.labelProposal + " (" + fill(labels.labelCreated, { date: frenchDate(p.created) }) + ")"));
-          var link = node("a", labels.labelQueue);
-          link.href = config.proposalsUrl;
-          box.appendChild(link);
+          box.appendChild(node("p", proposalName(p) + " (" + fill(labels.labelCreated, { date: frenchDate(p.created) }) + ")"));
+          var list = node("ul");
+          [[labels.labelAccept, p.accept_url], [labels.labelQueueItem, p.queue_url]].forEach(function (pair) {
+            var link = node("a", pair[0]);
+            link.href = pair[1];
+            var entry = node("li");
+            entry.appendChild(link);
+            list.appendChild(entry);
+          });
+          box.appendChild(list);
           return box;
         });
         return item;
       },
       row: function (feature) {
-        return [labels.labelProposals, { text: String(feature.properties.id), href: config.proposalsUrl }, "", fill(labels.labelCreated, { date: frenchDate(feature.properties.created) })];
+        var p = feature.properties;
+        return [labels.labelProposals, { text: fill(labels.labelAcceptAt, { place: p.place || "—" }), href: p.accept_url }, p.precision_label, fill(labels.labelCreated, { date: frenchDate(p.created) })];
       }
     }
   };
