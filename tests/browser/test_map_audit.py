@@ -465,3 +465,19 @@ def test_a_proposal_on_the_map_says_where_it_is_and_leads_to_creating_the_point(
     page.wait_for_url(re.compile(rf".*{re.escape(accept)}$"))
     assert page.get_by_role("heading", level=1).count() == 1
     assert page.console_errors == []
+
+
+def test_the_qpv_layer_says_when_no_neighbourhood_is_loaded(page, served_app):
+    """Switched on where no priority neighbourhood is imported (the demo: the official file
+    comes from the ANCT, `manage.py import_qpv`), the QPV layer drew nothing and said nothing."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
+    assert _wait_for_count(page, hexagons, 1) >= 1
+    status = page.locator("#map-status")
+    assert "quartier prioritaire" not in status.inner_text()
+    page.get_by_role("checkbox", name="Quartiers prioritaires (QPV)").check()
+    page.get_by_text("Aucun quartier prioritaire (QPV) n’est chargé pour ce territoire").wait_for(
+        timeout=10_000
+    )
+    assert page.console_errors == []

@@ -648,10 +648,20 @@
   control.addOverlay(departements, labels.labelDepartements);
   communes.addTo(map);
 
+  // The priority neighbourhoods are imported by an administrator (manage.py import_qpv): an
+  // installation without them says so when the layer is switched on, rather than draw nothing.
+  var qpvCount = 0;
+  map.on("overlayadd", function (event) {
+    if (event.layer !== qpv) { return; }
+    Promise.all(pending).then(function () {
+      if (!qpvCount && map.hasLayer(qpv)) { say(labels.qpvNoneMessage); }
+    }, function () { /* a boundary that failed to load is said by fetchJson's caller */ });
+  });
+
   var pending = config.boundaryDepartements.map(function (code) {
     return Promise.all([
       boundaries(code, "communes", { color: "#000091", weight: 1, fillColor: "#6a6af4", fillOpacity: 0.05 }).then(function (layer) { layer.addTo(communes); return layer; }),
-      boundaries(code, "qpv", { color: "#ce0500", weight: 1, fillColor: "#ce0500", fillOpacity: 0.12 }).then(function (layer) { layer.addTo(qpv); return layer; }),
+      boundaries(code, "qpv", { color: "#ce0500", weight: 1, fillColor: "#ce0500", fillOpacity: 0.12 }).then(function (layer) { qpvCount += layer.getLayers().length; layer.addTo(qpv); return layer; }),
       boundaries(code, "departement", { color: "#161616", weight: 2, fill: false }).then(function (layer) { layer.addTo(departements); return layer; })
     ]);
   });
