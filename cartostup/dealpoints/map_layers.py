@@ -224,65 +224,72 @@ def _hexagon_feature(
     }
 
 
-def hexagon_counts(
-    queryset: QuerySet[Any], *, column: str, category: str
-) -> dict[str, dict[str, int]]:
-    """{cell: {category: count}}: one GROUP BY on the stored cell column and the category."""
-    counts: dict[str, dict[str, int]] = {}
-    rows = queryset.order_by().values_list(column, category).annotate(n=Count("pk"))
-    for cell, value, number in rows:
-        counts.setdefault(cell, {})[value] = number
-    return counts
+@dataclass
+class HexagonGroups:
+    """What one GROUP BY (cell, département, commune, category) tells of the rows: the rows
+    and distinct subjects per (cell, part, category), the distinct subjects per (cell, part),
+    and per cell the subjects of each commune (to name it). A subject (a deal point) has one
+    département and one commune, so its distinct counts add up over them."""
+
+    categories: dict[tuple[str, Any], dict[str, tuple[int, int]]]
+    part_subjects: dict[tuple[str, Any], int]
+    communes: dict[str, dict[int, int]]
 
 
-def shown_counts(
+def hexagon_groups(
     queryset: QuerySet[Any],
     *,
     column: str,
     category: str,
-    min_count: int,
     subject: str = "pk",
     part: str = "departement",
-) -> dict[str, tuple[int, dict[str, int]]]:
-    """{cell: (count, {category: count})} as the actor may be told them.
-
-    With `min_count` 1, the plain counts (`hexagon_counts`). With `min_count` above 1 (an
-    aggregate-only role), each hexagon is counted per `part` (its département): a part is
-    counted only if it concerns at least `min_count` distinct `subject`s (deal points: three
-    raids on one point are one point), and a category inside it only if it does too; the
-    hexagon shows the sum of the parts counted. A hexagon straddling two départements, counted
-    whole then filtered by one of them, so tells by difference nothing but whole counts of at
-    least `min_count` (docs/decisions.md)."""
-    if min_count <= 1:
-        return {
-            cell: (sum(by_category.values()), by_category)
-            for cell, by_category in hexagon_counts(
-                queryset, column=column, category=category
-            ).items()
-        }
+    commune: str = "commune",
+) -> HexagonGroups:
+    """One GROUP BY over the rows (the layer's only scan of them); with a `subject` other than
+    the row (the deal points of operations), one more per (cell, part, commune) for the
+    distinct subjects across categories (a point may have raids and searches)."""
     base = queryset.order_by()
     distinct = subject != "pk"
-    parts: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
-    for cell, part_value, value, number, subjects in base.values_list(
-        column, part, category
-    ).annotate(n=Count("pk"), d=Count(subject, distinct=distinct)):
-        parts.setdefault((cell, part_value), {})[value] = (number, subjects)
-    # Distinct subjects across the categories of a part need one more GROUP BY (a point may
-    # have raids and searches); without a subject, the rows are the subjects.
-    part_subjects: dict[tuple[str, Any], int] = (
-        {
-            (cell, part_value): number
-            for cell, part_value, number in base.values_list(column, part).annotate(
-                d=Count(subject, distinct=True)
-            )
-        }
-        if distinct
-        else {}
+    categories: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
+    communes: dict[str, dict[int, int]] = {}
+    part_subjects: dict[tuple[str, Any], int] = {}
+
+    def add_subjects(cell: str, part_value: Any, commune_id: int, number: int) -> None:
+        by_commune = communes.setdefault(cell, {})
+        by_commune[commune_id] = by_commune.get(commune_id, 0) + number
+        part_subjects[(cell, part_value)] = part_subjects.get((cell, part_value), 0) + number
+
+    rows = base.values_list(column, part, commune, category).annotate(
+        n=Count("pk"), d=Count(subject, distinct=distinct)
     )
+    for cell, part_value, commune_id, value, number, subjects in rows:
+        by_category = categories.setdefault((cell, part_value), {})
+        rows_before, subjects_before = by_category.get(value, (0, 0))
+        by_category[value] = (rows_before + number, subjects_before + subjects)
+        if not distinct:
+            add_subjects(cell, part_value, commune_id, number)
+    if distinct:
+        for cell, part_value, commune_id, number in base.values_list(
+            column, part, commune
+        ).annotate(d=Count(subject, distinct=True)):
+            add_subjects(cell, part_value, commune_id, number)
+    return HexagonGroups(categories, part_subjects, communes)
+
+
+def shown_counts(groups: HexagonGroups, *, min_count: int) -> dict[str, tuple[int, dict[str, int]]]:
+    """{cell: (count, {category: count})} as the actor may be told them.
+
+    With `min_count` 1, the plain counts. With `min_count` above 1 (an aggregate-only role),
+    each hexagon is counted per part (its département): a part is counted only if it concerns
+    at least `min_count` distinct subjects (deal points: three raids on one point are one
+    point), and a category inside it only if it does too; the hexagon shows the sum of the
+    parts counted. A hexagon straddling two départements, counted whole then filtered by one
+    of them, so tells by difference nothing but whole counts of at least `min_count`
+    (docs/decisions.md)."""
     shown: dict[str, tuple[int, dict[str, int]]] = {}
-    for key, by_category in parts.items():
+    for key, by_category in groups.categories.items():
         total = sum(number for number, _subjects in by_category.values())
-        if total < min_count or part_subjects.get(key, total) < min_count:
+        if total < min_count or groups.part_subjects.get(key, total) < min_count:
             # Too few to show to an aggregate-only role: the part is left out entirely.
             continue
         count, categories = shown.get(key[0], (0, {}))
@@ -306,61 +313,57 @@ def _hexagons(
     part: str = "departement",
 ) -> list[dict[str, Any]]:
     """Hexagon features, counted as the actor may be told them (`shown_counts`), each named
-    after where its rows are (`hexagon_places`, from the `commune` column)."""
-    features = []
-    counts = shown_counts(
-        queryset,
-        column=column,
-        category=category,
-        min_count=min_count,
-        subject=subject,
-        part=part,
+    after where its rows are (`hexagon_places`), from one GROUP BY (`hexagon_groups`)."""
+    groups = hexagon_groups(
+        queryset, column=column, category=category, subject=subject, part=part, commune=commune
     )
-    for cell, (total, by_category) in sorted(counts.items()):
+    features = []
+    for cell, (total, by_category) in sorted(shown_counts(groups, min_count=min_count).items()):
         if not cell or (keep is not None and not keep(cell)):
             continue
         features.append(_hexagon_feature(cell, total, by_category, resolution))
     if features:
         places = hexagon_places(
-            queryset,
-            column=column,
-            commune=commune,
-            subject=subject,
+            {feature["properties"]["cell"]: groups.communes[feature["properties"]["cell"]]
+             for feature in features},
             min_count=min_count,
-        )
+        )  # fmt: skip
         for feature in features:
             feature["properties"]["place"] = places.get(feature["properties"]["cell"], "")
     return features
 
 
-def hexagon_places(
-    queryset: QuerySet[Any], *, column: str, commune: str, subject: str, min_count: int
-) -> dict[str, str]:
-    """{cell: the name the map gives it}: where most of the hexagon's counted rows are, never
-    the place at its centre (a wide hexagon's centre may lie in a commune of another
-    département, outside what the reader counts, or in a neighbouring arrondissement).
+def hexagon_places(per_cell: Mapping[str, Mapping[int, int]], *, min_count: int) -> dict[str, str]:
+    """{cell: the name the map gives it}, from {cell: {commune id: subjects}}: where most of
+    the hexagon's counted rows are, never the place at its centre (a wide hexagon's centre may
+    lie in a commune of another département, outside what the reader counts, or in a
+    neighbouring arrondissement).
 
     The commune (or Paris, Lyon, Marseille arrondissement) holding the most of the hexagon's
-    `subject`s; for an aggregate-only role (`min_count` above 1), only a place holding at least
-    `min_count` of them may name it, as a hexagon must count that many to be shown: the name
-    then says no more about one record than the count does (see docs/decisions.md). Without
-    such a commune, the arrondissements' city, then the département, is tried; without any,
-    no name (""). Ties go to the first name in alphabetical order. One GROUP BY (cell,
-    commune) and one read of the communes' names."""
-    rows = (
-        queryset.order_by()
-        .values_list(column, commune)
-        .annotate(n=Count(subject, distinct=subject != "pk"))
-    )
-    per_cell: dict[str, dict[int, int]] = {}
-    for cell, commune_id, number in rows:
-        per_cell.setdefault(cell, {})[commune_id] = number
-    names = territory_selectors.commune_place_names(
-        commune_ids={pk for by_commune in per_cell.values() for pk in by_commune}
-    )
+    subjects (ties: the first name in alphabetical order); for an aggregate-only role
+    (`min_count` above 1), only a place holding at least `min_count` of them may name it, as a
+    hexagon must count that many to be shown: the name then says no more about one record
+    than the count does (see docs/decisions.md). Without such a commune, the arrondissements'
+    city, then the département, is tried; without any, no name (""). One read of the names it
+    needs: the leading communes' only, unless a cell falls back to its city or département."""
+    leading: dict[str, list[int]] = {}
+    wanted: set[int] = set()
+    for cell, by_commune in per_cell.items():
+        most = max(by_commune.values(), default=0)
+        if most >= min_count:
+            leading[cell] = [pk for pk, number in by_commune.items() if number == most]
+            wanted.update(leading[cell])
+        else:
+            wanted.update(by_commune)
+    names = territory_selectors.commune_place_names(commune_ids=wanted)
     places: dict[str, str] = {}
     for cell, by_commune in per_cell.items():
-        for level in range(3):  # the commune, its city, its département
+        if cell in leading:
+            found = sorted(names[pk][0] for pk in leading[cell] if pk in names)
+            if found:
+                places[cell] = found[0]
+            continue
+        for level in (1, 2):  # the arrondissements' city, then the département
             totals: dict[str, int] = {}
             for commune_id, number in by_commune.items():
                 name = names.get(commune_id, ("", "", ""))[level]

@@ -40,11 +40,13 @@ def test_bbox_and_hexagon_counts(persona):
     bbox = map_layers.BBox(5.39, 43.34, 5.40, 43.35)
     queryset = DealPoint.objects.filter(bbox.q())
     assert list(queryset) == [inside]
-    counts = map_layers.hexagon_counts(DealPoint.objects.all(), column="h3_r9", category="status")
-    assert counts == {
-        inside.h3_r9: {"reported": 1},
-        h3.latlng_to_cell(43.2960, 5.3700, 9): {"reported": 1},
+    groups = map_layers.hexagon_groups(DealPoint.objects.all(), column="h3_r9", category="status")
+    assert map_layers.shown_counts(groups, min_count=1) == {
+        inside.h3_r9: (1, {"reported": 1}),
+        h3.latlng_to_cell(43.2960, 5.3700, 9): (1, {"reported": 1}),
     }
+    # For an aggregate-only role, two hexagons of one point each say nothing.
+    assert map_layers.shown_counts(groups, min_count=3) == {}
     assert bbox.rounded() == [5.39, 43.34, 5.4, 43.35]
 
 
