@@ -228,12 +228,13 @@ def _hexagon_feature(
 class HexagonGroups:
     """What one GROUP BY (cell, département, commune, category) tells of the rows: the rows
     and distinct subjects per (cell, part, category), the distinct subjects per (cell, part),
-    and per cell the subjects of each commune (to name it). A subject (a deal point) has one
-    département and one commune, so its distinct counts add up over them."""
+    and per (cell, part) the subjects of each commune (to name the hexagon after its parts
+    shown only). A subject (a deal point) has one département and one commune, so its
+    distinct counts add up over them."""
 
     categories: dict[tuple[str, Any], dict[str, tuple[int, int]]]
     part_subjects: dict[tuple[str, Any], int]
-    communes: dict[str, dict[int, int]]
+    communes: dict[tuple[str, Any], dict[int, int]]
 
 
 def hexagon_groups(
@@ -251,11 +252,11 @@ def hexagon_groups(
     base = queryset.order_by()
     distinct = subject != "pk"
     categories: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
-    communes: dict[str, dict[int, int]] = {}
+    communes: dict[tuple[str, Any], dict[int, int]] = {}
     part_subjects: dict[tuple[str, Any], int] = {}
 
     def add_subjects(cell: str, part_value: Any, commune_id: int, number: int) -> None:
-        by_commune = communes.setdefault(cell, {})
+        by_commune = communes.setdefault((cell, part_value), {})
         by_commune[commune_id] = by_commune.get(commune_id, 0) + number
         part_subjects[(cell, part_value)] = part_subjects.get((cell, part_value), 0) + number
 
@@ -276,6 +277,17 @@ def hexagon_groups(
     return HexagonGroups(categories, part_subjects, communes)
 
 
+def shown_parts(groups: HexagonGroups, *, min_count: int) -> list[tuple[str, Any]]:
+    """The (cell, part) an actor counting with `min_count` may be told of: at least
+    `min_count` rows and distinct subjects (every part, for those who see the records)."""
+    return [
+        key
+        for key, by_category in groups.categories.items()
+        if sum(number for number, _subjects in by_category.values()) >= min_count
+        and groups.part_subjects.get(key, 0) >= min_count
+    ]
+
+
 def shown_counts(groups: HexagonGroups, *, min_count: int) -> dict[str, tuple[int, dict[str, int]]]:
     """{cell: (count, {category: count})} as the actor may be told them.
 
@@ -287,11 +299,10 @@ def shown_counts(groups: HexagonGroups, *, min_count: int) -> dict[str, tuple[in
     of them, so tells by difference nothing but whole counts of at least `min_count`
     (docs/decisions.md)."""
     shown: dict[str, tuple[int, dict[str, int]]] = {}
-    for key, by_category in groups.categories.items():
+    # A part too small to show to an aggregate-only role is left out entirely.
+    for key in shown_parts(groups, min_count=min_count):
+        by_category = groups.categories[key]
         total = sum(number for number, _subjects in by_category.values())
-        if total < min_count or groups.part_subjects.get(key, total) < min_count:
-            # Too few to show to an aggregate-only role: the part is left out entirely.
-            continue
         count, categories = shown.get(key[0], (0, {}))
         for value, (number, subjects) in by_category.items():
             if number >= min_count and subjects >= min_count:
@@ -323,11 +334,16 @@ def _hexagons(
             continue
         features.append(_hexagon_feature(cell, total, by_category, resolution))
     if features:
-        places = hexagon_places(
-            {feature["properties"]["cell"]: groups.communes[feature["properties"]["cell"]]
-             for feature in features},
-            min_count=min_count,
-        )  # fmt: skip
+        # Named after the parts shown only: a hidden part's communes never name the hexagon
+        # (its name would then differ from the one filtered by its shown département).
+        cells = {feature["properties"]["cell"] for feature in features}
+        per_cell: dict[str, dict[int, int]] = {}
+        for key in shown_parts(groups, min_count=min_count):
+            if key[0] in cells:
+                by_commune = per_cell.setdefault(key[0], {})
+                for commune_id, number in groups.communes.get(key, {}).items():
+                    by_commune[commune_id] = by_commune.get(commune_id, 0) + number
+        places = hexagon_places(per_cell, min_count=min_count)
         for feature in features:
             feature["properties"]["place"] = places.get(feature["properties"]["cell"], "")
     return features
@@ -358,11 +374,14 @@ def hexagon_places(per_cell: Mapping[str, Mapping[int, int]], *, min_count: int)
     names = territory_selectors.commune_place_names(commune_ids=wanted)
     places: dict[str, str] = {}
     for cell, by_commune in per_cell.items():
-        if cell in leading:
-            found = sorted(names[pk][0] for pk in leading[cell] if pk in names)
-            if found:
-                places[cell] = found[0]
+        found = sorted(names[pk][0] for pk in leading.get(cell, ()) if pk in names and names[pk][0])
+        if found:
+            places[cell] = found[0]
             continue
+        if cell in leading:
+            # Leading communes without a name (none in practice): their city or département.
+            wanted_now = set(by_commune) - set(names)
+            names.update(territory_selectors.commune_place_names(commune_ids=wanted_now))
         for level in (1, 2):  # the arrondissements' city, then the département
             totals: dict[str, int] = {}
             for commune_id, number in by_commune.items():
@@ -417,7 +436,7 @@ def _collect(
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
     points at street zooms (built from `columns` only, never whole records). Returns
     (features, resolution, truncated). `subject`: what an aggregate-only role must see at least
-    `min_count` of in a hexagon (the deal points of operations)."""
+    `min_count` of in each département's part of a hexagon (the deal points of operations)."""
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     keep: Callable[[str], bool] | None = None
     bbox = request.bbox

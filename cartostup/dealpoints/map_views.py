@@ -156,6 +156,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     config = {
         "api": api,
         "boundaryDepartements": boundary_codes,
+        # Whether the QPV layer can draw anything anywhere (map.js says which it is).
+        "qpvImported": territory_selectors.qpv_imported(),
         "focusDepartement": code,
         # The page's filters as the layers receive them (map.js reads them here, not in the
         # address: a period typed the French way is sent as the ISO date the layers read).

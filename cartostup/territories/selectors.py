@@ -161,3 +161,9 @@ def commune_place_names(*, commune_ids: Iterable[int]) -> dict[int, tuple[str, s
         "pk", "name", "parent__name", "departement__name"
     )
     return {pk: (name, city or "", departement) for pk, name, city, departement in rows}
+
+
+def qpv_imported() -> bool:
+    """Whether any priority neighbourhood (QPV) is imported (`manage.py import_qpv`): public
+    reference data, so the map can tell "none imported" from "none in this territory"."""
+    return PriorityNeighbourhood.objects.exists()

@@ -441,11 +441,12 @@ def test_a_proposal_on_the_map_says_where_it_is_and_leads_to_creating_the_point(
     marker = page.locator("#dealpoints-map .dealpoints-marker--proposal")
     assert _wait_for_count(page, marker, 1) == 1
     title = marker.get_attribute("title") or ""
-    assert title == f"Proposition de nouveau point – {place}, Immeuble", title
+    described = rf"{re.escape(place)}, Immeuble, créée le \d{{2}}/\d{{2}}/\d{{4}}"
+    assert re.fullmatch(rf"Proposition de nouveau point – {described}", title), title
     assert proposal_pk not in title
     accept = f"/rapprochements/propositions/{proposal_pk}/creer/"
     row = page.locator("#map-table").get_by_role(
-        "link", name=f"Créer le point proposé ({place})", exact=True
+        "link", name=re.compile(rf"^Créer le point proposé \({described}\)$")
     )
     assert row.get_attribute("href") == accept
     # From the keyboard, the marker's popup offers both ways.
@@ -459,11 +460,11 @@ def test_a_proposal_on_the_map_says_where_it_is_and_leads_to_creating_the_point(
         ).get_attribute("href")
         == accept
     )
-    queue = popup.get_by_role("link", name="La voir dans la file des rapprochements")
+    queue = popup.get_by_role("link", name="Voir cette proposition dans la file des rapprochements")
     assert queue.get_attribute("href") == f"/rapprochements/#proposal-{proposal_pk}"
     row.click()
     page.wait_for_url(re.compile(rf".*{re.escape(accept)}$"))
-    assert page.get_by_role("heading", level=1).count() == 1
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Créer")
     assert page.console_errors == []
 
 
@@ -477,7 +478,7 @@ def test_the_qpv_layer_says_when_no_neighbourhood_is_loaded(page, served_app):
     status = page.locator("#map-status")
     assert "quartier prioritaire" not in status.inner_text()
     page.get_by_role("checkbox", name="Quartiers prioritaires (QPV)").check()
-    page.get_by_text("Aucun quartier prioritaire (QPV) n’est chargé pour ce territoire").wait_for(
-        timeout=10_000
-    )
+    page.get_by_text(
+        "Aucun quartier prioritaire (QPV) n’est importé sur cette plateforme"
+    ).wait_for(timeout=10_000)
     assert page.console_errors == []

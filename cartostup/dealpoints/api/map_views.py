@@ -113,7 +113,9 @@ class OperationLayerView(CartostupAPIView):
         summary="Couche des opérations",
         description=(
             "Opérations sur les points de deal visibles, placées sur leur point (hexagones aux "
-            "zooms larges et pour les rôles qui ne voient que des agrégats). La période "
+            "zooms larges et pour les rôles qui ne voient que des agrégats : comptées "
+            "département par département, une part ou un type n'apparaît qu'à partir de "
+            "CARTOSTUP_MIN_AGGREGATE points distincts). La période "
             "(period_from, period_to) n'est pas ouverte aux comptes agrégés (préfecture, "
             "parquet) : 400, jamais un filtre ignoré. Journalisée."
         ),

@@ -473,3 +473,24 @@ def test_a_corsican_departement_typed_in_lower_case_opens_its_map(world, client_
     config = _config(response)
     assert config["focusDepartement"] == "2A" and config["boundaryDepartements"] == ["2A"]
     assert 'name="departement" value="2A"' in response.content.decode()
+
+
+def test_the_page_tells_the_qpv_layer_whether_any_is_imported(world, client_for):
+    """The QPV layer drew nothing and said nothing without imported QPV: the page now tells
+    map.js whether any is imported, for it to say « none imported » or « none here »."""
+    from django.core.management import call_command
+
+    from cartostup.territories import locator
+    from cartostup.territories.tests.conftest import QPV_FIXTURE
+
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:map"), {"departement": "13"})
+    assert _config(page)["qpvImported"] is False
+    assert "Aucun quartier prioritaire (QPV) n’est importé sur cette plateforme" in (
+        page.content.decode()
+    )
+    call_command("import_qpv", str(QPV_FIXTURE), verbosity=0)
+    try:
+        assert _config(client.get(reverse("dealpoints:map")))["qpvImported"] is True
+    finally:
+        locator.invalidate()

@@ -683,14 +683,16 @@ def test_a_border_hexagon_tells_no_departements_share_below_the_minimum(world, c
     """An aggregate-only role covering two départements (a zone prefecture, a JIRS) counts a
     hexagon straddling them per département: each side is counted only if it holds the
     minimum, so the whole count is always the sum of the counts filtered by each département,
-    and a difference tells nothing but a shown count. Counted whole, five points of which two
-    across the border, the difference with `departement=13` used to say "two", one point
-    included."""
+    and a difference tells nothing but a shown count; the hexagon is named after its shown
+    sides only. Counted whole, five points of which two across the border, the difference
+    with `departement=13` used to say "two", one point included."""
     from cartostup.access.policy import forget_actor
     from cartostup.territories.models import Departement
 
     prefecture = persona("prefecture_13")
-    seine_saint_denis = Departement.objects.get(code="93")
+    bouches_du_rhone, seine_saint_denis, rhone = (
+        Departement.objects.get(code=code) for code in ("13", "93", "69")
+    )
     for membership in prefecture.memberships.all():
         membership.organisation.departements.add(seine_saint_denis)
     forget_actor(prefecture)
@@ -700,13 +702,18 @@ def test_a_border_hexagon_tells_no_departements_share_below_the_minimum(world, c
     client = client_for("prefecture_13")
     cell = cluster[0].h3_r9
     rng = random.Random(13)
+    # How many of the five points lie in the 93, and in the 69 (outside the territory).
+    splits = [(2, 0), (3, 0), (1, 0), (0, 0), (5, 0), (2, 1), (1, 1), (3, 2)]
+    splits += [(n, rng.randint(0, 5 - n)) for n in (rng.randint(0, 5) for _ in range(3))]
     checked = 0
-    for split in [2, 3, 1, 0, 5, *[rng.randint(0, 5) for _ in range(3)]]:
-        across = [point.pk for point in rng.sample(cluster, split)]
-        DealPoint.objects.filter(pk__in=[p.pk for p in cluster]).update(
-            departement=cluster[0].commune.departement
-        )
-        DealPoint.objects.filter(pk__in=across).update(departement=seine_saint_denis)
+    for across, outside in splits:
+        shuffled = rng.sample(cluster, len(cluster))
+        for point, departement in zip(
+            shuffled,
+            [seine_saint_denis] * across + [rhone] * outside + [bouches_du_rhone] * 5,
+            strict=False,
+        ):
+            DealPoint.objects.filter(pk=point.pk).update(departement=departement)
         for zoom in (6, 9, 12):
             for status in (None, "reported"):
                 extra = {"status": status} if status else {}
@@ -715,24 +722,71 @@ def test_a_border_hexagon_tells_no_departements_share_below_the_minimum(world, c
                     _layer(client, bbox=MARSEILLE_BBOX, zoom=zoom, departement=code, **extra)
                     for code in ("13", "93")
                 ]
-                for feature in whole["features"]:
-                    properties = feature["properties"]
-                    by_side = [_cell_properties(side, properties["cell"]) for side in sides]
-                    assert properties["count"] == sum(p["count"] for p in by_side), (
-                        split,
-                        zoom,
-                        status,
-                        properties,
-                        by_side,
-                    )
-                    for value, number in properties["by_status"].items():
-                        assert number == sum(p["by_status"].get(value, 0) for p in by_side)
-                    assert all(p["count"] == 0 or p["count"] >= 3 for p in by_side)
+                cells = {
+                    f["properties"]["cell"]
+                    for collection in (whole, *sides)
+                    for f in collection["features"]
+                }
+                for hexagon in cells:
+                    properties = _cell_properties(whole, hexagon)
+                    by_side = [_cell_properties(side, hexagon) for side in sides]
+                    context = (across, outside, zoom, status, properties, by_side)
+                    assert properties["count"] == sum(p["count"] for p in by_side), context
+                    for value in {v for p in (properties, *by_side) for v in p["by_status"]}:
+                        assert properties["by_status"].get(value, 0) == sum(
+                            p["by_status"].get(value, 0) for p in by_side
+                        ), context
+                    shown = [p for p in by_side if p["count"]]
+                    if len(shown) == 1:
+                        # Named as its one shown side is: nothing of the hidden side.
+                        assert properties["place"] == shown[0]["place"], context
                     checked += 1
         res9 = _counts(_layer(client, bbox=MARSEILLE_BBOX, zoom=12))
-        expected = sum(n for n in (5 - split, split) if n >= 3)
-        assert res9.get(cell, 0) == expected, (split, res9)
+        inside = 5 - across - outside
+        expected = sum(n for n in (inside, across) if n >= 3)
+        assert res9.get(cell, 0) == expected, (across, outside, res9)
     assert checked > 0
+
+
+def test_aggregate_operations_count_each_departements_points_apart(world, persona):
+    """Operations are held to the minimum of distinct points per département too: three raids
+    on one point across the border are one point, hidden; three points raided once each on
+    this side are shown."""
+    from cartostup.dealpoints.models import Operation
+    from cartostup.territories.models import Departement
+
+    analyst = persona("cross13_analyst")
+    cluster = world.points_13[:5]
+    for point in cluster[:3]:
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(kind="search", occurred_on=date.today()),
+        )
+    for day in (1, 2, 3):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=cluster[3],
+            data=services.OperationInput(
+                kind="search", occurred_on=date.today() - timedelta(days=day)
+            ),
+        )
+    DealPoint.objects.filter(pk=cluster[3].pk).update(
+        departement=Departement.objects.get(code="93")
+    )
+    groups = map_layers.hexagon_groups(
+        Operation.objects.standing(),
+        column="dealpoint__h3_r9",
+        category="kind",
+        subject="dealpoint",
+        part="dealpoint__departement",
+        commune="dealpoint__commune",
+    )
+    cell = cluster[0].h3_r9
+    # Three searches on three points here (and the fixture's raid on one of them); three
+    # searches on one point across the border.
+    assert map_layers.shown_counts(groups, min_count=1)[cell] == (7, {"search": 6, "raid": 1})
+    assert map_layers.shown_counts(groups, min_count=3) == {cell: (4, {"search": 3})}
 
 
 # --- every map layer × every filter × the aggregate-only roles ----------------------------------

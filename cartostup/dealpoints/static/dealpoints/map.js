@@ -365,9 +365,14 @@
     return "";
   }
 
+  function proposalPlace(p) {
+    // A proposal is known by where it is, how precisely and since when, never by its id.
+    return [p.place, p.precision_label, fill(labels.labelCreated, { date: frenchDate(p.created) })]
+      .filter(Boolean).join(", ");
+  }
+
   function proposalName(p) {
-    // A proposal is known by where it is and how precisely, never by its database id.
-    return labels.labelProposal + " – " + [p.place, p.precision_label].filter(Boolean).join(", ");
+    return labels.labelProposal + " – " + proposalPlace(p);
   }
 
   var builders = {
@@ -440,7 +445,7 @@
         var item = marker(latlng, "proposal", "open", proposalName(p));
         item.bindPopup(function () {
           var box = node("div");
-          box.appendChild(node("p", proposalName(p) + " (" + fill(labels.labelCreated, { date: frenchDate(p.created) }) + ")"));
+          box.appendChild(node("p", proposalName(p)));
           var list = node("ul");
           [[labels.labelAccept, p.accept_url], [labels.labelQueueItem, p.queue_url]].forEach(function (pair) {
             var link = node("a", pair[0]);
@@ -456,7 +461,9 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelProposals, { text: fill(labels.labelAcceptAt, { place: p.place || "—" }), href: p.accept_url }, p.precision_label, fill(labels.labelCreated, { date: frenchDate(p.created) })];
+        // The link names the proposal whole: two proposals of one commune differ by their
+        // precision or their day, and a screen reader listing the links hears which is which.
+        return [labels.labelProposals, { text: fill(labels.labelAcceptAt, { place: proposalPlace(p) }), href: p.accept_url }, "", p.precision_label];
       }
     }
   };
@@ -648,14 +655,16 @@
   control.addOverlay(departements, labels.labelDepartements);
   communes.addTo(map);
 
-  // The priority neighbourhoods are imported by an administrator (manage.py import_qpv): an
-  // installation without them says so when the layer is switched on, rather than draw nothing.
+  // The priority neighbourhoods are imported by an administrator (manage.py import_qpv): the
+  // layer switched on says why it draws nothing, none imported or none in the départements
+  // drawn (a territory too wide to draw its boundaries draws none: nothing to say then).
   var qpvCount = 0;
   map.on("overlayadd", function (event) {
-    if (event.layer !== qpv) { return; }
+    if (event.layer !== qpv || !config.boundaryDepartements.length) { return; }
     Promise.all(pending).then(function () {
-      if (!qpvCount && map.hasLayer(qpv)) { say(labels.qpvNoneMessage); }
-    }, function () { /* a boundary that failed to load is said by fetchJson's caller */ });
+      if (qpvCount || !map.hasLayer(qpv)) { return; }
+      say(config.qpvImported ? labels.qpvNoneHereMessage : labels.qpvNoneMessage);
+    }, function () { /* a boundary that failed to load is said by the start below */ });
   });
 
   var pending = config.boundaryDepartements.map(function (code) {
