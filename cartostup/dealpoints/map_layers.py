@@ -930,7 +930,8 @@ def _proposal_feature(row: dict[str, Any], *, accept_url: Callable[[int], str]) 
             if row["precision"] in Precision.values
             else "",
             "accept_url": accept_url(row["pk"]),
-            "queue_url": f"{reverse('dealpoints:matching')}#proposal-{row['pk']}",
+            "queue_url": f"{reverse('dealpoints:matching')}?focus=proposal-{row['pk']}"
+            f"#proposal-{row['pk']}",
         },
     }
 

@@ -90,9 +90,13 @@ def proposal_reports(*, actor: User, proposal: Proposal) -> list[Report]:
     return reports
 
 
-def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
+def matching_queue(
+    *, actor: User, limit: int = QUEUE_LIMIT, proposal_id: int | None = None
+) -> MatchingQueue:
     """Proposed links (between a report and a point the actor both see), open proposals of
-    new points and open alerts the actor may see, newest first; audited as a listing."""
+    new points and open alerts the actor may see, newest first; audited as a listing. With
+    `proposal_id` (the map's link to one proposal), that open proposal too when it is older
+    than the `limit` newest, so the link lands on it."""
     visible_points = policy.restrict(DealPoint.objects.all(), actor=actor)
     visible_reports = policy.restrict(Report.objects.all(), actor=actor)
     links = list(
@@ -105,11 +109,12 @@ def matching_queue(*, actor: User, limit: int = QUEUE_LIMIT) -> MatchingQueue:
         .select_related("report", "dealpoint", "dealpoint__commune")
         .order_by("-created_at", "-pk")[:limit]
     )
-    proposals = list(
-        policy.restrict(Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor)
-        .select_related("commune")
-        .order_by("-created_at", "-pk")[:limit]
-    )
+    open_proposals = policy.restrict(
+        Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor
+    ).select_related("commune")
+    proposals = list(open_proposals.order_by("-created_at", "-pk")[:limit])
+    if proposal_id is not None and all(p.pk != proposal_id for p in proposals):
+        proposals += list(open_proposals.filter(pk=proposal_id))
     proposal_reports_seen = _visible_reports_of(actor=actor, proposals=proposals)
     alerts = list(
         policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)

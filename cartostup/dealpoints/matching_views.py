@@ -125,7 +125,12 @@ def _back_to_queue(request: HttpRequest, section: str, *, stay: int | None = Non
 def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Proposed links, proposed new points and open alerts the analyst may see."""
     _start(request, post=False)
-    queue = matching_selectors.matching_queue(actor=request.user)
+    focus = _anchor(request.GET.get("focus", ""))
+    # The map's link to one proposal: shown even when older than the section's newest.
+    asked = re.fullmatch(rf"{SECTIONS['proposals']}-([0-9]+)", focus)
+    queue = matching_selectors.matching_queue(
+        actor=request.user, proposal_id=int(asked.group(1)) if asked else None
+    )
     sections = {
         "link_rows": _items(queue.link_rows, "links", lambda row: row.link.pk),
         "proposals": _items(queue.proposals, "proposals", lambda row: row.proposal.pk),
@@ -143,7 +148,7 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
             "limit": matching_selectors.QUEUE_LIMIT,
             # The item to go on with after a decision (`_back_to_queue`).
             "focus": _present(
-                _anchor(request.GET.get("focus", "")),
+                focus,
                 {item.anchor for items in sections.values() for item in items},
             ),
         },

@@ -462,7 +462,9 @@ def test_a_proposal_on_the_map_says_where_it_is_and_leads_to_creating_the_point(
         == accept
     )
     queue = popup.get_by_role("link", name="Voir cette proposition dans la file des rapprochements")
-    assert queue.get_attribute("href") == f"/rapprochements/#proposal-{proposal_pk}"
+    assert queue.get_attribute("href") == (
+        f"/rapprochements/?focus=proposal-{proposal_pk}#proposal-{proposal_pk}"
+    )
     row.click()
     page.wait_for_url(re.compile(rf".*{re.escape(accept)}$"))
     assert page.get_by_role("heading", level=1).inner_text().startswith("Créer")

@@ -594,7 +594,9 @@ def test_proposals_layer_for_analysts(world, client_for, persona):
     assert properties["precision"] == proposal.precision
     assert properties["precision_label"] == proposal.get_precision_display()
     assert properties["accept_url"] == reverse("dealpoints:proposal_accept", args=[proposal.pk])
-    assert properties["queue_url"] == f"/rapprochements/#proposal-{proposal.pk}"
+    assert properties["queue_url"] == (
+        f"/rapprochements/?focus=proposal-{proposal.pk}#proposal-{proposal.pk}"
+    )
     accept = client.get(properties["accept_url"])
     assert accept.status_code == 200
     assert "<h1>Créer un point de deal depuis une proposition</h1>" in accept.content.decode()
@@ -722,3 +724,29 @@ def test_an_aggregate_name_never_points_at_fewer_than_the_minimum(client_for, pe
     dealpoint(actor=analyst, latitude=43.31100, longitude=5.38000)  # Marseille 3e
     counts_only = _places(_layer(client_for("prefecture_13"), bbox=FRANCE_BBOX, zoom=5))
     assert counts_only[cell] == "Marseille"
+
+
+def test_the_maps_link_to_an_old_proposal_lands_on_it_in_the_queue(client_for, persona):
+    """The queue shows the newest items of each section only: the map's link to an older
+    proposal landed at the top of the page. The proposal it names is shown too."""
+    from cartostup.dealpoints import flows, matching_selectors
+
+    analyst = persona("cross13_analyst")
+    for latitude in (43.3587, 43.2900):
+        accepted_report(analyst=analyst, latitude=latitude, longitude=5.3949)
+    proposals = flows.reports_cluster()
+    assert len(proposals) == 2
+    newest = matching_selectors.matching_queue(actor=analyst, limit=1).proposals
+    [shown] = [row.proposal.pk for row in newest]
+    [older] = [p.pk for p in proposals if p.pk != shown]
+    with_link = matching_selectors.matching_queue(actor=analyst, limit=1, proposal_id=older)
+    assert [row.proposal.pk for row in with_link.proposals] == [shown, older]
+    # Asked again with the one already shown, nothing is added; another's (or none) neither.
+    again = matching_selectors.matching_queue(actor=analyst, limit=1, proposal_id=shown)
+    assert [row.proposal.pk for row in again.proposals] == [shown]
+    other = matching_selectors.matching_queue(
+        actor=persona("cross93_analyst"), limit=1, proposal_id=older
+    )
+    assert other.proposals == []
+    page = client_for("cross13_analyst").get(f"/rapprochements/?focus=proposal-{older}")
+    assert f'id="proposal-{older}"' in page.content.decode()
