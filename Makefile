@@ -44,9 +44,12 @@ messages: install
 ## Install, load and serve on 127.0.0.1:$(PORT).
 run: setup serve
 
-## Serve an installed project without reinstalling.
+## Serve an installed project without reinstalling; beside it, the matching of accepted
+## reports runs every minute (in production a scheduler runs `match_reports`: docs/deployment.md).
 serve:
 	@$(MANAGE) demo_accounts
+	@$(MANAGE) match_reports --every 60 --verbosity 0 & matcher=$$!; \
+	trap 'kill $$matcher 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:$(PORT) --noreload
 
 ## Print the current second-factor code of a demo account: make code USER=cross13_analyst

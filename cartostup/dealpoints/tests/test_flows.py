@@ -492,6 +492,43 @@ def test_match_reports_command(analyst):
     assert "0 signalements examinés" in out.getvalue()
 
 
+def test_match_reports_runs_again_and_again_with_every(analyst, monkeypatch):
+    """`--every` (for an installation without a scheduler, and `make run`): it runs, waits,
+    runs again, each run matching what came meanwhile; a failed run is logged and the next
+    comes as planned. Under 10 seconds is refused."""
+    from django.core.management.base import CommandError
+
+    from cartostup.dealpoints.management.commands import match_reports
+
+    point = dealpoint(actor=analyst)
+    report_near(analyst, 3)
+    waits: list[float] = []
+    runs = {"n": 0}
+    real_run = flows.matching_run
+
+    def run_then_fail_once(**kwargs):
+        runs["n"] += 1
+        if runs["n"] == 2:
+            raise RuntimeError("database is locked")
+        return real_run(**kwargs)
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:
+            report_near(analyst, 6)  # a report accepted between two runs
+
+    monkeypatch.setattr(match_reports.time, "sleep", sleep)
+    monkeypatch.setattr(match_reports.flows, "matching_run", run_then_fail_once)
+    out = StringIO()
+    call_command("match_reports", "--every", "60", "--times", "3", stdout=out)
+    # The first run attached the first report; the second failed; the third the second.
+    assert waits == [60, 60]
+    assert out.getvalue().count("1 signalements examinés : 1 rattachés automatiquement") == 2
+    assert point.links.filter(decision=LinkDecision.AUTOMATIC).count() == 2
+    with pytest.raises(CommandError, match="au moins 10 secondes"):
+        call_command("match_reports", "--every", "5", "--times", "1")
+
+
 def test_attaching_a_report_elsewhere_closes_its_open_resurgence_alert(analyst):
     dismantled = dismantled_point(analyst)
     report = report_near(analyst, 30)
