@@ -13,6 +13,7 @@ of `locks`.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +33,7 @@ from cartostup.access.choices import Distribution
 from cartostup.access.models import User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
+from cartostup.core.logging import exception_text
 from cartostup.reports import services as report_services
 from cartostup.reports.choices import Status as ReportStatus
 from cartostup.reports.models import Report
@@ -49,6 +51,8 @@ from .choices import (
     ProposalStatus,
 )
 from .models import Alert, DealPoint, Proposal, ReportLink
+
+logger = logging.getLogger(__name__)
 
 # --- matching one report -------------------------------------------------------------------------
 
@@ -821,6 +825,8 @@ def alert_dismiss(*, actor: User, alert: Alert) -> Alert:
 @dataclass
 class RunSummary:
     matched: int = 0
+    # Reports whose matching failed (logged by type only): the run went on without them.
+    failed: int = 0
     attached: int = 0
     proposed: int = 0
     awaiting: int = 0
@@ -831,7 +837,8 @@ class RunSummary:
 def matching_run(*, departement: Any = None) -> RunSummary:
     """Match every report waiting for matching, then cluster those left into proposals
     (`manage.py match_reports`). One transaction per report, so a long run commits as it
-    goes and one bad report does not undo the others."""
+    goes and one bad report does not undo the others: its failure is logged (its type only)
+    and counted, and the run goes on."""
     summary = RunSummary()
     waiting = Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=True)
     if departement is not None:
@@ -840,7 +847,18 @@ def matching_run(*, departement: Any = None) -> RunSummary:
         "report_id"
     )
     for report in waiting.exclude(pk__in=in_open).order_by("pk").iterator():
-        outcome = report_match(report=report)
+        try:
+            outcome = report_match(report=report)
+        except Exception as error:
+            # One report that cannot be matched must not stop the others, nor the clustering,
+            # run after run. Its type only: a message may quote what the reporter wrote.
+            summary.failed += 1
+            logger.error(
+                "Rapprochement du signalement %s en échec :\n%s",
+                report.pk,
+                exception_text((type(error), error, error.__traceback__), type_only=True),
+            )
+            continue
         summary.matched += 1
         summary.attached += outcome.attached is not None
         summary.proposed += bool(outcome.proposed)

@@ -372,16 +372,20 @@ def hexagon_places(per_cell: Mapping[str, Mapping[int, int]], *, min_count: int)
         else:
             wanted.update(by_commune)
     names = territory_selectors.commune_place_names(commune_ids=wanted)
+
+    def leading_name(cell: str) -> str:
+        found = [names[pk][0] for pk in leading.get(cell, ()) if pk in names and names[pk][0]]
+        return min(found, default="")
+
+    # Leading communes without a name (none in practice): their cell falls back to its city
+    # or département, which needs the names of all its communes (one more read for all).
+    unnamed = {pk for cell in leading if not leading_name(cell) for pk in per_cell[cell]}
+    names.update(territory_selectors.commune_place_names(commune_ids=unnamed - set(names)))
     places: dict[str, str] = {}
     for cell, by_commune in per_cell.items():
-        found = sorted(names[pk][0] for pk in leading.get(cell, ()) if pk in names and names[pk][0])
-        if found:
-            places[cell] = found[0]
+        if name := leading_name(cell):
+            places[cell] = name
             continue
-        if cell in leading:
-            # Leading communes without a name (none in practice): their city or département.
-            wanted_now = set(by_commune) - set(names)
-            names.update(territory_selectors.commune_place_names(commune_ids=wanted_now))
         for level in (1, 2):  # the arrondissements' city, then the département
             totals: dict[str, int] = {}
             for commune_id, number in by_commune.items():

@@ -174,12 +174,14 @@ class FeatureSerializer(serializers.Serializer):
     properties = serializers.DictField(
         help_text=_(
             "Hexagone : kind=hexagon, cell, place (la commune qui en compte le plus, jamais "
-            "celle du centre), resolution, count, by_status ; pour les comptes agrégés, compté "
+            "celle du centre ; pour les comptes agrégés, une commune qui en compte au moins "
+            "CARTOSTUP_MIN_AGGREGATE, sinon la ville ou le département, sinon vide), "
+            "resolution, count, by_status ; pour les comptes agrégés, compté "
             "département par département, chaque part d'au moins CARTOSTUP_MIN_AGGREGATE. "
             "Point : kind, id, reference, status... selon le rôle (un point de deal ou un "
             "signalement donne l'adresse de sa page, url ; une opération celle de son point, "
-            "dealpoint_url ; une proposition place, precision, precision_label, accept_url et "
-            "queue_url) ; pour un bailleur : kind, code, status, status_label, "
+            "dealpoint_url ; une proposition id, created, place, precision, precision_label, "
+            "accept_url et queue_url) ; pour un bailleur : kind, code, status, status_label, "
             "last_activity_week, building, url (sa page du point, par le code)."
         )
     )

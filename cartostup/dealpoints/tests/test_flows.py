@@ -492,7 +492,7 @@ def test_match_reports_command(analyst):
     assert "0 signalements examinés" in out.getvalue()
 
 
-def test_match_reports_runs_again_and_again_with_every(analyst, monkeypatch):
+def test_match_reports_runs_again_and_again_with_every(analyst, monkeypatch, caplog):
     """`--every` (for an installation without a scheduler, and `make run`): it runs, waits,
     runs again, each run matching what came meanwhile; a failed run is logged and the next
     comes as planned. Under 10 seconds is refused."""
@@ -506,10 +506,12 @@ def test_match_reports_runs_again_and_again_with_every(analyst, monkeypatch):
     runs = {"n": 0}
     real_run = flows.matching_run
 
+    said = "database is locked"
+
     def run_then_fail_once(**kwargs):
         runs["n"] += 1
         if runs["n"] == 2:
-            raise RuntimeError("database is locked")
+            raise RuntimeError(said)
         return real_run(**kwargs)
 
     def sleep(seconds: float) -> None:
@@ -517,16 +519,56 @@ def test_match_reports_runs_again_and_again_with_every(analyst, monkeypatch):
         if len(waits) == 1:
             report_near(analyst, 6)  # a report accepted between two runs
 
+    closed = {"n": 0}
+
+    def close_old_connections() -> None:
+        # Counted, not done: the test's transaction holds its data (on PostgreSQL the real
+        # one would close the connection it runs in).
+        closed["n"] += 1
+
     monkeypatch.setattr(match_reports.time, "sleep", sleep)
     monkeypatch.setattr(match_reports.flows, "matching_run", run_then_fail_once)
+    monkeypatch.setattr(match_reports, "close_old_connections", close_old_connections)
     out = StringIO()
-    call_command("match_reports", "--every", "60", "--times", "3", stdout=out)
+    with caplog.at_level("ERROR", logger="cartostup.dealpoints.management.commands.match_reports"):
+        call_command("match_reports", "--every", "60", "--times", "3", stdout=out)
     # The first run attached the first report; the second failed; the third the second.
-    assert waits == [60, 60]
+    assert waits == [60, 60] and closed["n"] == 3
+    [failure] = [r for r in caplog.records if "passage en échec" in r.getMessage()]
+    # Its type, never its message (which may quote a reporter's words).
+    assert "RuntimeError (message omis)" in failure.getMessage()
+    assert "database is locked" not in failure.getMessage() and not failure.exc_info
     assert out.getvalue().count("1 signalements examinés : 1 rattachés automatiquement") == 2
     assert point.links.filter(decision=LinkDecision.AUTOMATIC).count() == 2
     with pytest.raises(CommandError, match="au moins 10 secondes"):
         call_command("match_reports", "--every", "5", "--times", "1")
+
+
+def test_one_report_that_fails_does_not_stop_the_run(analyst, monkeypatch, caplog):
+    """A report whose matching raised stopped the whole run, and every later run at the same
+    report: no report after it was matched, and no proposal was ever made again. It is now
+    logged (its type only) and counted, and the run goes on to the others and the clustering."""
+    point = dealpoint(actor=analyst)
+    first = report_near(analyst, 3)
+    second = report_near(analyst, 900)
+    real_match = flows.report_match
+    written = "Bât. B, cage 2"  # what a reporter wrote, quoted by an error's message
+
+    def match(*, report, **kwargs):
+        if report.pk == first.pk:
+            raise ValueError(written)
+        return real_match(report=report, **kwargs)
+
+    monkeypatch.setattr(flows, "report_match", match)
+    with caplog.at_level("ERROR", logger="cartostup.dealpoints.flows"):
+        summary = flows.matching_run()
+    assert (summary.failed, summary.matched) == (1, 1)
+    # The run went on to the clustering: the report after the failed one is proposed.
+    assert any(p.reports.filter(pk=second.pk).exists() for p in summary.proposals)
+    [logged] = [r.getMessage() for r in caplog.records]
+    assert f"signalement {first.pk}" in logged and "ValueError (message omis)" in logged
+    assert "cage 2" not in logged
+    assert not point.links.exists()
 
 
 def test_attaching_a_report_elsewhere_closes_its_open_resurgence_alert(analyst):

@@ -726,7 +726,9 @@ def test_an_aggregate_name_never_points_at_fewer_than_the_minimum(client_for, pe
     assert counts_only[cell] == "Marseille"
 
 
-def test_the_maps_link_to_an_old_proposal_lands_on_it_in_the_queue(client_for, persona):
+def test_the_maps_link_to_an_old_proposal_lands_on_it_in_the_queue(
+    client_for, persona, monkeypatch
+):
     """The queue shows the newest items of each section only: the map's link to an older
     proposal landed at the top of the page. The proposal it names is shown too."""
     from cartostup.dealpoints import flows, matching_selectors
@@ -748,5 +750,18 @@ def test_the_maps_link_to_an_old_proposal_lands_on_it_in_the_queue(client_for, p
         actor=persona("cross93_analyst"), limit=1, proposal_id=older
     )
     assert other.proposals == []
-    page = client_for("cross13_analyst").get(f"/rapprochements/?focus=proposal-{older}")
+    # The page asks for the proposal its address names (the map's link), and no other.
+    asked: list[int | None] = []
+    original = matching_selectors.matching_queue
+
+    def spy(**kwargs):
+        asked.append(kwargs.get("proposal_id"))
+        return original(**kwargs)
+
+    monkeypatch.setattr(matching_selectors, "matching_queue", spy)
+    client = client_for("cross13_analyst")
+    page = client.get(f"/rapprochements/?focus=proposal-{older}")
+    client.get("/rapprochements/?focus=alert-12")
+    client.get("/rapprochements/?focus=proposal-x")
     assert f'id="proposal-{older}"' in page.content.decode()
+    assert asked == [older, None, None]

@@ -84,3 +84,37 @@ def test_wide_viewports_are_not_narrowed():
     assert street is not None
     children: list[Any] = list(street.children)
     assert children[0][0] == "h3_r7__in"
+
+
+@pytest.mark.django_db
+def test_a_hexagon_is_named_after_its_shown_parts_only(persona):
+    """For an aggregate-only role a hidden part (fewer than the minimum in a département)
+    never names the hexagon, even where a commune lies in both parts (data out of line):
+    named after all its rows, the hexagon below would be called after the commune holding two
+    points in each département, which the count filtered by département does not show."""
+    from cartostup.territories.models import Departement
+
+    analyst = persona("cross13_analyst")
+    here = [
+        dealpoint(actor=analyst, latitude=43.34520 + i * 0.00005, longitude=5.39490)
+        for i in range(7)
+    ]
+    elsewhere = dealpoint(actor=analyst, latitude=43.31100, longitude=5.38000)  # Marseille 3e
+    assert len({point.h3_r9 for point in here}) == 1
+    other_commune = elsewhere.commune
+    DealPoint.objects.filter(pk__in=[p.pk for p in here[3:]]).update(commune=other_commune)
+    DealPoint.objects.filter(pk__in=[p.pk for p in here[5:]]).update(
+        departement=Departement.objects.get(code="93")
+    )
+    rows = DealPoint.objects.filter(pk__in=[p.pk for p in here])
+    [feature] = map_layers._hexagons(
+        rows, column="h3_r9", category="status", resolution=9, min_count=3
+    )
+    # The 13's part: three points of the 14e, two of the 3e; the 93's part (two) hidden.
+    assert feature["properties"]["count"] == 5
+    assert feature["properties"]["place"] == here[0].commune.name != other_commune.name
+    # Those who see the points are told of all seven, named after the 3e (four of them).
+    [whole] = map_layers._hexagons(
+        rows, column="h3_r9", category="status", resolution=9, min_count=1
+    )
+    assert (whole["properties"]["count"], whole["properties"]["place"]) == (7, other_commune.name)

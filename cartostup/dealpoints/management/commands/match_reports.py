@@ -11,6 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
+from cartostup.core.logging import exception_text
 from cartostup.dealpoints import flows
 from cartostup.territories.models import Departement
 
@@ -53,10 +54,13 @@ class Command(BaseCommand):
             runs += 1
             try:
                 self._run(departement, options["verbosity"])
-            except Exception:
-                # A run that fails (a database busy too long...) is logged; the next one
-                # comes as planned, and matches what this one left.
-                logger.exception("match_reports: passage en échec")
+            except Exception as error:
+                # A run that fails (a database busy too long...) is logged, its type only (a
+                # message may quote what a reporter wrote); the next one comes as planned.
+                logger.error(
+                    "match_reports : passage en échec\n%s",
+                    exception_text((type(error), error, error.__traceback__), type_only=True),
+                )
             finally:
                 close_old_connections()
 
@@ -67,7 +71,8 @@ class Command(BaseCommand):
                 self.style.SUCCESS(
                     f"{summary.matched} signalements examinés : {summary.attached} rattachés "
                     f"automatiquement, {summary.proposed} proposés à un analyste, "
-                    f"{summary.awaiting} sans point connu ; {len(summary.proposals)} "
+                    f"{summary.awaiting} sans point connu, {summary.failed} en échec ; "
+                    f"{len(summary.proposals)} "
                     f"propositions de nouveaux points créées ou complétées ; {summary.alerts} "
                     "alertes de résurgence."
                 )
