@@ -497,7 +497,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     for result in results:
         for row in result["layers"]:
             print(
-                f"{result['database']:9} {row.get('reader', 'ofast_analyst'):14} "
+                f"{result['database']:9} {row['reader']:14} "
                 f"{row['layer']:10} {row['view']:12} {row['zoom']:>4} "
                 f"{row['resolution'] or '-':>4} {row['features']:>8} "
                 f"{row['endpoint']['p50_ms']:>8} {row['endpoint']['p95_ms']:>8} "

@@ -930,9 +930,7 @@ def _proposal_feature(row: dict[str, Any], *, accept_url: Callable[[int], str]) 
             "created": local_day(row["created_at"]),
             "place": row["commune__name"] or "",
             "precision": row["precision"],
-            "precision_label": str(Precision(row["precision"]).label)
-            if row["precision"] in Precision.values
-            else "",
+            "precision_label": str(Precision(row["precision"]).label),
             "accept_url": accept_url(row["pk"]),
             "queue_url": f"{reverse('dealpoints:matching')}?focus=proposal-{row['pk']}"
             f"#proposal-{row['pk']}",
