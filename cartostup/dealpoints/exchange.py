@@ -1241,20 +1241,20 @@ def dealpoints_import(
                     result.errors.append(RowError(row.line, _messages(errors)))
                     continue
                 try:
-                    with transaction.atomic():
-                        point = services.dealpoint_create(
-                            actor=actor,
-                            data=parsed.data,
-                            status=parsed.status,
-                            kind=EventKind.IMPORTED,
-                            note=_("Référence d'origine : %(reference)s")
-                            % {"reference": parsed.reference}
-                            if parsed.reference
-                            else "",
-                            origin_reference=parsed.reference,
-                            origin_fingerprint=fingerprint,
-                        )
-                        _set_imported_dates(point, parsed)
+                    point = services.dealpoint_create(
+                        actor=actor,
+                        data=parsed.data,
+                        status=parsed.status,
+                        kind=EventKind.IMPORTED,
+                        note=_("Référence d'origine : %(reference)s")
+                        % {"reference": parsed.reference}
+                        if parsed.reference
+                        else "",
+                        origin_reference=parsed.reference,
+                        origin_fingerprint=fingerprint,
+                        imported_first_reported_at=parsed.first_reported_at,
+                        imported_last_activity_at=parsed.last_activity_at,
+                    )
                 except ValidationError as error:
                     found = _swapped_hint(actor=actor, data=parsed.data, errors=_error_dict(error))
                     result.errors.append(RowError(row.line, _messages(found)))
@@ -1298,19 +1298,6 @@ def dealpoints_import(
                 },
             )
     return result
-
-
-def _set_imported_dates(point: DealPoint, parsed: RowInput) -> None:
-    """The first report and last activity the file gives (the point has no report yet). The
-    landlord is told the first report's week: the file's activity may be an operation."""
-    changes: dict[str, Any] = {}
-    if parsed.first_reported_at is not None:
-        changes["first_reported_at"] = parsed.first_reported_at
-        changes["last_reported_at"] = parsed.first_reported_at
-    if parsed.last_activity_at is not None:
-        changes["last_activity_at"] = parsed.last_activity_at
-    if changes:
-        DealPoint.objects.filter(pk=point.pk).update(**changes)
 
 
 def import_file(

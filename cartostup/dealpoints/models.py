@@ -166,10 +166,20 @@ class DealPoint(ProtectedRecord, H3Cells):
     last_activity_at = models.DateTimeField(
         _("dernière activité"), null=True, blank=True, db_index=True
     )
-    # The last report attached (or the activity an imported map gave): the activity a
+    # The last report attached (or the first report an imported map gave): the activity a
     # landlord is told, by its week. Never an operation: a surveillance or a search would
     # move the landlord's week while the point stays "confirmed" for it.
     last_reported_at = models.DateTimeField(_("dernier signalement"), null=True, blank=True)
+    # What an imported map said (its first report and last activity), kept apart from the
+    # dates above, which are recomputed from the reports and operations each time
+    # (`services._refresh_activity`): a report, an operation or its cancellation adds to what
+    # the map said and never erases it.
+    imported_first_reported_at = models.DateTimeField(
+        _("premier signalement selon la carte importée"), null=True, blank=True
+    )
+    imported_last_activity_at = models.DateTimeField(
+        _("dernière activité selon la carte importée"), null=True, blank=True
+    )
     status_changed_at = models.DateTimeField(_("statut depuis le"))
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     created_by = models.ForeignKey(

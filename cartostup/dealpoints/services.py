@@ -597,21 +597,44 @@ def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Repor
     return found
 
 
+def _merged_tree(dealpoint: DealPoint) -> set[int]:
+    """The point and every point merged into it, directly or through another."""
+    found = {dealpoint.pk}
+    frontier = [dealpoint.pk]
+    while frontier:
+        frontier = list(
+            DealPoint.objects.filter(merged_into__in=frontier)
+            .exclude(pk__in=found)
+            .values_list("pk", flat=True)
+        )
+        found.update(frontier)
+    return found
+
+
 def _refresh_activity(dealpoint: DealPoint) -> None:
-    """First report, last report and last activity, from the attached reports (and, for the
-    activity, the operations)."""
+    """First report, last report and last activity, recomputed from what they are made of:
+    the attached reports, the operations that count (the activity only) and what an imported
+    map said, the point's own and that of the points merged into it. Nothing else: a report
+    detached or an operation cancelled leaves no date behind, and a point with none of them
+    has none."""
     attached = Report.objects.filter(
         dealpoint_links__dealpoint=dealpoint, dealpoint_links__decision__in=ATTACHED_DECISIONS
     ).aggregate(first=Min("received_at"), last=Max("received_at"))
     last_operation = dealpoint.operations.standing().aggregate(last=Max("occurred_on"))["last"]
-    moments = [attached["last"]] if attached["last"] is not None else []
+    imported = DealPoint.objects.filter(pk__in=_merged_tree(dealpoint)).aggregate(
+        first=Min("imported_first_reported_at"),
+        first_latest=Max("imported_first_reported_at"),
+        activity=Max("imported_last_activity_at"),
+    )
+    firsts = [moment for moment in (attached["first"], imported["first"]) if moment]
+    reported = [moment for moment in (attached["last"], imported["first_latest"]) if moment]
+    moments = [*reported, *([imported["activity"]] if imported["activity"] else [])]
     if last_operation is not None:
         moments.append(timezone.make_aware(datetime.combine(last_operation, datetime.min.time())))
-    dealpoint.first_reported_at = attached["first"] or dealpoint.first_reported_at
-    # A point with neither (imported) keeps the activity date it came with.
-    dealpoint.last_activity_at = max(moments) if moments else dealpoint.last_activity_at
+    dealpoint.first_reported_at = min(firsts, default=None)
+    dealpoint.last_activity_at = max(moments, default=None)
     # What a landlord is told: the reports only, never an operation.
-    dealpoint.last_reported_at = attached["last"] or dealpoint.last_reported_at
+    dealpoint.last_reported_at = max(reported, default=None)
     dealpoint.save(
         update_fields=["first_reported_at", "last_activity_at", "last_reported_at", "updated_at"]
     )
@@ -797,13 +820,16 @@ def dealpoint_create(
     origin_reference: str = "",
     origin_fingerprint: str = "",
     sharing: SharingInput | None = None,
+    imported_first_reported_at: datetime | None = None,
+    imported_last_activity_at: datetime | None = None,
 ) -> DealPoint:
     """A new deal point where the data says, owned by the CROSS of its département and
     shared as `sharing` says (by default with the law-enforcement services of the territory,
     TLP:AMBER); `reports` (accepted reports the actor may see) are attached to it. An
     imported point keeps the reference it had in its file (`origin_reference`, in its
     history), or the fingerprint of a line without one (`origin_fingerprint`), so that a
-    second import knows it."""
+    second import knows it, and the first report and last activity its file gave
+    (`imported_…`), which count with its reports and operations from then on."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     sharing = sharing or SharingInput()
@@ -839,6 +865,8 @@ def dealpoint_create(
         status_changed_at=now,
         building=building,
         created_by=actor,
+        imported_first_reported_at=imported_first_reported_at,
+        imported_last_activity_at=imported_last_activity_at,
         **{name: getattr(data, name) for name in _PLAIN_FIELDS},
     )
     dealpoint.products = list(dict.fromkeys(data.products))

@@ -380,10 +380,13 @@ def test_an_operation_does_not_move_a_landlords_week(world, client_for, persona)
     from zoneinfo import ZoneInfo
 
     point = world.landlord_point
-    # A report received on Monday 2 November 2026 at 00:30, Paris time (Sunday in UTC).
+    # An imported map's report received on Monday 2 November 2026 at 00:30, Paris time
+    # (Sunday in UTC).
     reported = datetime(2026, 11, 2, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))
     DealPoint.objects.filter(pk=point.pk).update(
-        last_reported_at=reported, last_activity_at=reported
+        imported_first_reported_at=reported,
+        last_reported_at=reported,
+        last_activity_at=reported,
     )
     services.operation_record(
         actor=persona("cross13_analyst"),
