@@ -1968,7 +1968,8 @@ def dealpoint_split(
     note: str = "",
 ) -> DealPoint:
     """Split a point that was two: the given attached reports leave it for a new point
-    described by `data` (same status); both histories say so."""
+    described by `data`, with the same status and shared as the point was (the same source
+    material: a split never shares it more widely); both histories say so."""
     # The reports that leave, then the point (`locks`).
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=reports)
     ids = {report.pk for report in reports}
@@ -2004,6 +2005,7 @@ def dealpoint_split(
         reports=moving,
         status=status,
         note=note,
+        sharing=sharing_from_dealpoint(dealpoint),
     )
     references = [report.reference for report in moving]
     _event(

@@ -156,6 +156,57 @@ def test_a_point_created_restricted_is_never_shared_wider(persona, analyst, buil
     assert created.details["marking"] == Marking.AMBER_STRICT
 
 
+@pytest.mark.parametrize(
+    "sharing",
+    [
+        {"distribution": Distribution.CROSS, "marking": Marking.RED},
+        {"distribution": Distribution.TERRITORY, "marking": Marking.AMBER_STRICT},
+        {"distribution": Distribution.SHARING_GROUP},
+    ],
+)
+def test_a_split_shares_the_new_point_as_the_point_was(persona, analyst, building, sharing):
+    """Review of 2026-12-05: the point split off was created with the default sharing
+    (territory, AMBER), which let the police and the landlord of its building read what had
+    been restricted. It is the same source material: it keeps the point's sharing."""
+    from cartostup.dealpoints.tests.factories import accepted_report
+
+    group = None
+    if sharing["distribution"] == Distribution.SHARING_GROUP:
+        group = sharing_group_create(
+            actor=persona("admin"),
+            name="Groupe Nord",
+            owner_organisation=analyst.memberships.get().organisation,
+            organisations=[persona("customs13_investigator").memberships.get().organisation],
+        )
+    reports = [accepted_report(analyst=analyst) for _ in range(2)]
+    point = services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_input(building_id=building.pk),
+        reports=reports,
+        sharing=services.SharingInput(
+            **sharing, sharing_group_id=group.pk if group is not None else None
+        ),
+    )
+    new = services.dealpoint_split(
+        actor=analyst,
+        dealpoint=point,
+        reports=reports[1:],
+        data=dealpoint_input(building_id=building.pk, name="Second four"),
+    )
+    assert (new.distribution, new.marking, new.sharing_group) == (
+        point.distribution,
+        point.marking,
+        point.sharing_group,
+    )
+    assert new.building == building
+    readers = ["landlord_13h", "police13_investigator", "customs13_investigator", "admin"]
+    for reader in readers:
+        assert _sees(persona(reader), new) == _sees(persona(reader), point), reader
+    # The landlord of the building (at least) may not read the point, nor the new one.
+    assert not _sees(persona("landlord_13h"), new)
+    assert _sees(analyst, new)
+
+
 # --- pages and API -------------------------------------------------------------------------------
 
 
