@@ -524,13 +524,14 @@ HISTORY_REPORT_LIST_KEYS = ("reports",)
 HISTORY_REPORT_MAP_KEYS = ("was", "stayed")
 HISTORY_POINT_KEYS = (
     "into", "from", "other", "new", "moved_to", "successor", "previous_successor",
-    "predecessor", "candidate", "status_changed", "attached_to",
+    "predecessor", "candidate", "status_changed", "attached_to", "merged",
 )  # fmt: skip
 HISTORY_POINT_LIST_KEYS = ("moved_from",)
-# Never shown: the unmerge's own record (the target's former links, their authors' ids), the
-# one-time token of the operation form that recorded an operation (sent twice, once) and the
-# fingerprint of an imported line (imported again, skipped).
-HISTORY_INTERNAL_KEYS = ("replaced", "submission", "origin_fingerprint")
+# Never shown: the unmerge's own record (the target's former links, their authors' ids; the
+# proposals and alerts that followed the merge), the one-time token of the operation form that
+# recorded an operation (sent twice, once) and the fingerprint of an imported line (imported
+# again, skipped).
+HISTORY_INTERNAL_KEYS = ("replaced", "followed", "submission", "origin_fingerprint")
 # In a reader's copy of an entry: the keys whose reference it is not told (their value is
 # None), and how many reports it is not told per list or map ({"reports": 2, "stayed": 1};
 # a merge's `was` names the same reports as its `reports`).

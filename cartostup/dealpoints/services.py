@@ -1696,10 +1696,16 @@ def dealpoint_merge(
         raise ValidationError({"target": _("Un point ne peut pas être fusionné avec lui-même.")})
     _may_change(actor=actor, dealpoint=source)
     _may_change(actor=actor, dealpoint=target)
-    # The reports that move are locked first, then both points in pk order (`locks`).
+    # The reports that move (attached or proposed) are locked first, then both points in pk
+    # order (`locks`).
     lent = ReportLink.objects.filter(dealpoint_id=source.pk, decision__in=ATTACHED_DECISIONS)
+    proposed = ReportLink.objects.filter(dealpoint_id=source.pk, decision=LinkDecision.PROPOSED)
     locked = locks.lock_reports_and_points(
-        reports=lent.values_list("report_id", flat=True), points=[source.pk, target.pk]
+        reports=[
+            *lent.values_list("report_id", flat=True),
+            *proposed.values_list("report_id", flat=True),
+        ],
+        points=[source.pk, target.pk],
     )
     source = _unmerged(locked.points[source.pk])
     target = _unmerged(locked.points[target.pk])
@@ -1731,7 +1737,8 @@ def dealpoint_merge(
     # Links the target already had for a moved report (proposed, rejected): put back on unmerge.
     replaced: dict[str, dict[str, Any]] = {}
     links = list(lent.select_related("report"))
-    if any(link.report_id not in locked.reports for link in links):
+    proposals = list(proposed.select_related("report"))
+    if any(link.report_id not in locked.reports for link in [*links, *proposals]):
         # Attached between the read of the source's reports and their lock: locking it now,
         # after the points, could deadlock.
         raise ValidationError(
@@ -1770,11 +1777,21 @@ def dealpoint_merge(
         moved.append(reference)
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
+    followed = {
+        "proposed": _proposals_follow(actor=actor, links=proposals, target=target),
+        **_alerts_follow(actor=actor, source=source, target=target),
+    }
     _event(
         dealpoint=source,
         kind=EventKind.MERGED,
         actor=actor,
-        details={"into": target.reference, "reports": moved, "was": was, "replaced": replaced},
+        details={
+            "into": target.reference,
+            "reports": moved,
+            "was": was,
+            "replaced": replaced,
+            "followed": followed,
+        },
         note=note,
     )
     _event(
@@ -1789,22 +1806,193 @@ def dealpoint_merge(
         actor=actor,
         action=AuditAction.UPDATE,
         dealpoint=target,
-        details={"merged": source.reference},
+        details={
+            "merged": source.reference,
+            "proposals": len(followed["proposed"]),
+            "alerts_moved": sorted(map(int, followed["alerts_moved"])),
+            "alerts_dismissed": followed["alerts_dismissed"],
+        },
     )
     return target
+
+
+def _proposals_follow(
+    *, actor: User | None, links: list[ReportLink], target: DealPoint
+) -> dict[str, str]:
+    """The reports proposed to a point being merged are proposed to the point it is merged
+    into (the matching queue never shows a merged point's proposals, which could no longer be
+    decided): the target gets the proposal where it had no link with the report ("created")
+    or keeps its own ("kept"); a report the target's analysts had refused ("refused") waits
+    for matching again when nothing else holds it. The source's links are set aside
+    (refused, by the merge) and come back on unmerge (`_proposals_back`). The reports are
+    locked by the caller."""
+    followed: dict[str, str] = {}
+    for link in links:
+        link.decision = LinkDecision.REJECTED
+        link.decided_by = actor
+        link.decided_at = timezone.now()
+        link.save(update_fields=["decision", "decided_by", "decided_at"])
+        on_target = ReportLink.objects.filter(report=link.report, dealpoint=target).first()
+        if on_target is None:
+            ReportLink.objects.create(
+                report=link.report,
+                dealpoint=target,
+                decision=LinkDecision.PROPOSED,
+                score=link.score,
+                distance_m=link.distance_m,
+            )
+            followed[link.report.reference] = "created"
+        elif on_target.decision == LinkDecision.PROPOSED:
+            followed[link.report.reference] = "kept"
+        elif on_target.decision == LinkDecision.REJECTED:
+            followed[link.report.reference] = "refused"
+            held = ReportLink.objects.filter(
+                report=link.report, decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED]
+            ).exists()
+            if not held:
+                Report.objects.filter(pk=link.report_id).update(awaiting_matching=True)
+        # Attached to the target already: the report is where the merge leads.
+    return followed
+
+
+def _proposals_back(*, dealpoint: DealPoint, target: DealPoint, followed: dict[str, str]) -> None:
+    """Undo `_proposals_follow` where nothing decided the report since: a report attached to
+    no point is proposed to the unmerged point again, and the proposal the merge gave the
+    target goes while it is undecided. A report attached since stays where it is."""
+    for report in Report.objects.filter(reference__in=followed).order_by("pk"):
+        if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
+            continue
+        if followed[report.reference] == "created":
+            ReportLink.objects.filter(
+                report=report, dealpoint=target, decision=LinkDecision.PROPOSED
+            ).delete()
+        ReportLink.objects.filter(
+            report=report, dealpoint=dealpoint, decision=LinkDecision.REJECTED
+        ).update(decision=LinkDecision.PROPOSED, decided_by=None, decided_at=None)
+        if report.awaiting_matching:
+            Report.objects.filter(pk=report.pk).update(awaiting_matching=False)
+
+
+def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) -> dict[str, Any]:
+    """The open alerts of a point being merged (a resurgence or a possible move of it, or
+    it as the possible successor of a dismantled point) follow it to the point it is merged
+    into when their question still stands there: a resurgence or a move of a target that is
+    itself dismantled (or moved, for a resurgence), an active target as the successor.
+    Otherwise (the target is active, the alert would ask about the target itself, or the
+    target has the same alert already) they are closed, the merge answering them. Both are
+    recorded for the unmerge (`_alerts_back`). The points are locked by the caller, the
+    alerts after them (`locks`)."""
+    moved: dict[str, str] = {}
+    dismissed: list[int] = []
+    inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    concerned = Alert.objects.filter(
+        Q(dealpoint=source) | Q(candidate=source), status=AlertStatus.OPEN
+    ).select_related("dealpoint", "candidate")
+    for alert in locks.lock(concerned):
+        on = "dealpoint" if alert.dealpoint_id == source.pk else "candidate"
+        if on == "dealpoint":
+            stands = (
+                target.status in inactive
+                if alert.kind == AlertKind.RESURGENCE
+                else target.status == DealPointStatus.DISMANTLED and alert.candidate_id != target.pk
+            )
+            where = {"dealpoint": target, "candidate_id": alert.candidate_id}
+        else:
+            stands = target.status in ACTIVE_STATUSES and alert.dealpoint_id != target.pk
+            where = {"dealpoint_id": alert.dealpoint_id, "candidate": target}
+        same_report = (
+            Q(report__isnull=True) if alert.report_id is None else Q(report_id=alert.report_id)
+        )
+        twin = Alert.objects.filter(same_report, kind=alert.kind, **where)
+        if stands and not twin.exists():
+            setattr(alert, on, target)
+            fields = [on]
+            if on == "dealpoint":
+                alert.commune_id = target.commune_id
+                fields.append("commune")
+            alert.save(update_fields=fields)
+            moved[str(alert.pk)] = on
+            continue
+        _alert_close(
+            actor=actor,
+            alert=alert,
+            status=AlertStatus.DISMISSED,
+            reason="merged",
+            event={"merged": source.reference, "into": target.reference},
+            audit={"merged": source.reference, "into": target.reference},
+        )
+        dismissed.append(alert.pk)
+    return {"alerts_moved": moved, "alerts_dismissed": dismissed}
+
+
+def _alerts_back(
+    *, actor: User | None, dealpoint: DealPoint, target: DealPoint, followed: dict[str, Any]
+) -> None:
+    """Undo `_alerts_follow`: the alerts that followed the merged point and are still open
+    come back to it; those the merge closed open again while their question stands (the
+    dismantled point of a possible move still dismantled)."""
+    for pk, on in (followed.get("alerts_moved") or {}).items():
+        alert = Alert.objects.filter(pk=pk, status=AlertStatus.OPEN, **{on: target}).first()
+        if alert is None:
+            continue
+        setattr(alert, on, dealpoint)
+        fields = [on]
+        if on == "dealpoint":
+            alert.commune_id = dealpoint.commune_id
+            fields.append("commune")
+        alert.save(update_fields=fields)
+    closed = Alert.objects.filter(
+        pk__in=followed.get("alerts_dismissed") or [], status=AlertStatus.DISMISSED
+    ).select_related("dealpoint")
+    for alert in locks.lock(closed):
+        if (
+            alert.kind == AlertKind.SUCCESSOR
+            and alert.dealpoint.status != DealPointStatus.DISMANTLED
+        ):
+            continue
+        alert.status = AlertStatus.OPEN
+        alert.decided_by = None
+        alert.decided_at = None
+        alert.save(update_fields=["status", "decided_by", "decided_at"])
+        _event(
+            dealpoint=alert.dealpoint,
+            kind=EventKind.ALERT,
+            actor=actor,
+            details={
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "reopened": True,
+                "merged": dealpoint.reference,
+                "other": target.reference,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=alert,
+            details={
+                "alert": alert.pk,
+                "kind": alert.kind,
+                "status": AlertStatus.OPEN,
+                "reason": "unmerged",
+            },
+        )
 
 
 def _merge_undone(
     dealpoint: DealPoint, target: DealPoint
 ) -> tuple[DealPointEvent | None, set[int]]:
     """The merge of `dealpoint` into `target` that an unmerge undoes (its history entry), and
-    the reports whose links the unmerge writes: those the merge lent, and any lent link left."""
+    the reports whose links the unmerge writes: those the merge lent, those whose proposals
+    followed it (`_proposals_follow`), and any lent link left."""
     merge = (
         dealpoint.events.filter(kind=EventKind.MERGED, details__into=target.reference)
         .order_by("-occurred_at", "-pk")
         .first()
     )
-    given = merge.details.get("reports", []) if merge else []
+    details = merge.details if merge else {}
+    followed = (details.get("followed") or {}).get("proposed") or {}
+    given = [*details.get("reports", []), *followed]
     reports = set(Report.objects.filter(reference__in=given).values_list("pk", flat=True))
     reports.update(
         dealpoint.links.filter(decision=LinkDecision.MERGED).values_list("report_id", flat=True)
@@ -1909,6 +2097,9 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     )
     dealpoint.merged_into = None
     dealpoint.save(update_fields=["merged_into", "updated_at"])
+    followed = dict(merge.details.get("followed") or {}) if merge else {}
+    _proposals_back(dealpoint=dealpoint, target=target, followed=followed.get("proposed") or {})
+    _alerts_back(actor=actor, dealpoint=dealpoint, target=target, followed=followed)
     for point, other in ((dealpoint, target), (target, dealpoint)):
         _event(
             dealpoint=point,

@@ -456,6 +456,24 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 % {"count": stayed_hidden}
             )
         return lines
+    if (
+        kind == EventKind.ALERT
+        and (details.get("closed") or details.get("reopened"))
+        and ("merged" in details)
+    ):
+        names = {
+            "merged": _named(details, "merged", point=True),
+            "other": _named(details, "into" if details.get("closed") else "other", point=True),
+        }
+        if details.get("reopened"):
+            line = _("Alerte rouverte : la fusion de %(merged)s dans %(other)s a été annulée")
+        elif details.get("kind") == AlertKind.SUCCESSOR:
+            line = _(
+                "Alerte de déplacement possible close : %(merged)s a été fusionné dans %(other)s"
+            )
+        else:
+            line = _("Alerte de résurgence close : %(merged)s a été fusionné dans %(other)s")
+        return [line % names]
     if kind == EventKind.ALERT and details.get("closed") and details.get("status_corrected"):
         return [
             _(

@@ -595,7 +595,11 @@ class DealPointMergeView(JSONAPIView):
         parameters=[ID],
         operation_id="dealpoints_merge",
         summary="Fusionner ce point dans un autre",
-        description="Réversible (`unmerge/`). Renvoie le point qui reste.",
+        description=(
+            "Ses signalements rattachés et proposés passent au point qui reste, ses alertes "
+            "ouvertes aussi quand leur question s'y pose encore (closes sinon). Réversible "
+            "(`unmerge/`). Renvoie le point qui reste."
+        ),
         request=MergeInputSerializer,
         responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
         tags=TAGS,

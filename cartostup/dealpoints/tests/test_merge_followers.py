@@ -1,0 +1,198 @@
+"""What hangs on a merged point follows it to the point it is merged into, and comes back when
+the merge is undone: the reports proposed to it (they stayed unreachable: the queue never shows
+a merged point's proposals and they could no longer be confirmed) and its open alerts
+(review of 2026-12-05)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from cartostup.dealpoints import flows, matching_selectors, services
+from cartostup.dealpoints.choices import AlertKind, AlertStatus, DealPointStatus, LinkDecision
+from cartostup.dealpoints.models import Alert, DealPoint, ReportLink
+from cartostup.dealpoints.tests.factories import dealpoint
+from cartostup.dealpoints.tests.test_flows import dismantled_point, report_near
+from cartostup.dealpoints.tests.test_matching import offset
+
+
+def _proposed(analyst, point: DealPoint, north_m: float = 85):
+    report = report_near(analyst, north_m, products=["heroin"], days=["mon"], place_label="")
+    flows.report_match(report=report)
+    assert ReportLink.objects.get(report=report, dealpoint=point).decision == "proposed"
+    return report
+
+
+def _decisions(report) -> dict[str, str]:
+    return {
+        link.dealpoint.reference: link.decision
+        for link in ReportLink.objects.filter(report=report).select_related("dealpoint")
+    }
+
+
+def _queued(analyst) -> set[tuple[str, str]]:
+    queue = matching_selectors.matching_queue(actor=analyst)
+    return {(row.link.report.reference, row.link.dealpoint.reference) for row in queue.link_rows}
+
+
+def _point_at(analyst, north_m: float, **changes) -> DealPoint:
+    lat, lon = offset(north_m)
+    return dealpoint(actor=analyst, latitude=lat, longitude=lon, **changes)
+
+
+def test_a_merged_point_s_proposals_are_proposed_to_the_point_it_is_merged_into(analyst):
+    source = _point_at(analyst, 0)
+    report = _proposed(analyst, source)
+    target = _point_at(analyst, 2000, name="Même lieu")
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    assert _decisions(report) == {source.reference: "rejected", target.reference: "proposed"}
+    assert _queued(analyst) == {(report.reference, target.reference)}
+
+    # Undone with nothing decided: the proposal is the source's again.
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    assert _decisions(report) == {source.reference: "proposed"}
+    assert _queued(analyst) == {(report.reference, source.reference)}
+
+    # Merged again and confirmed on the target: the unmerge leaves it there.
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    link = ReportLink.objects.get(report=report, dealpoint=target)
+    flows.link_confirm(actor=analyst, link=link)
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    assert _decisions(report) == {source.reference: "rejected", target.reference: "confirmed"}
+
+
+def test_a_proposal_the_target_had_refused_goes_back_to_matching(analyst, client_for):
+    source = _point_at(analyst, 0)
+    report = _proposed(analyst, source)
+    target = _point_at(analyst, 2000)
+    # An analyst had refused this report for the target (as `flows.link_refuse` leaves it).
+    ReportLink.objects.create(report=report, dealpoint=target, decision=LinkDecision.REJECTED)
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    report.refresh_from_db()
+    assert _decisions(report) == {source.reference: "rejected", target.reference: "rejected"}
+    assert report.awaiting_matching  # clustered with the others, not stranded
+    assert _queued(analyst) == set()
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    report.refresh_from_db()
+    assert _decisions(report) == {source.reference: "proposed", target.reference: "rejected"}
+    assert not report.awaiting_matching
+    # The page of the queue offers it again, and it can be confirmed.
+    page = client_for("cross13_analyst").get(reverse("dealpoints:matching"))
+    assert report.reference in page.content.decode()
+    flows.link_confirm(actor=analyst, link=ReportLink.objects.get(report=report, dealpoint=source))
+    assert _decisions(report)[source.reference] == "confirmed"
+
+
+def test_a_dismantled_point_s_resurgence_alert_is_closed_by_a_merge_into_an_active_point(
+    analyst, client_for
+):
+    source = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    target = _point_at(analyst, 60, name="Le point actif")
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED and alert.dealpoint == source
+    assert not matching_selectors.matching_queue(actor=analyst).alerts
+    history = client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[source.pk]))
+    assert (
+        f"Alerte de résurgence close : {source.reference} a été fusionné dans {target.reference}"
+        in history.content.decode()
+    )
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN and alert.decided_by is None
+    # Open again, it can be confirmed as before the merge.
+    flows.alert_confirm(actor=analyst, alert=alert)
+    source.refresh_from_db()
+    assert source.status == DealPointStatus.RESURGENT
+    history = client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[source.pk]))
+    assert (
+        f"Alerte rouverte : la fusion de {source.reference} dans {target.reference} a été annulée"
+        in history.content.decode()
+    )
+
+
+def test_a_resurgence_alert_follows_a_merge_into_a_dismantled_point(analyst):
+    source = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    target = dismantled_point(analyst, 70)
+    # The report is near both: its alert on the target exists already, unless taken apart.
+    Alert.objects.filter(dealpoint=target).delete()
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    alert.refresh_from_db()
+    assert (alert.status, alert.dealpoint, alert.commune) == (
+        AlertStatus.OPEN,
+        target,
+        target.commune,
+    )
+    assert [a.pk for a in matching_selectors.matching_queue(actor=analyst).alerts] == [alert.pk]
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    alert.refresh_from_db()
+    assert (alert.status, alert.dealpoint) == (AlertStatus.OPEN, source)
+
+    # Merged again, it is confirmed on the target, which comes back with the report.
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    flows.alert_confirm(actor=analyst, alert=Alert.objects.get(pk=alert.pk))
+    target.refresh_from_db()
+    assert target.status == DealPointStatus.RESURGENT
+    assert _decisions(report)[target.reference] == LinkDecision.CONFIRMED
+
+
+def test_a_twin_alert_on_the_target_closes_the_merged_point_s(analyst):
+    source = dismantled_point(analyst)
+    target = dismantled_point(analyst, 70)
+    report = report_near(analyst, 30)
+    alerts = flows.report_match(report=report).alerts
+    assert {a.dealpoint_id for a in alerts} == {source.pk, target.pk}
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    statuses = {a.dealpoint_id: a.status for a in Alert.objects.all()}
+    assert statuses == {source.pk: AlertStatus.DISMISSED, target.pk: AlertStatus.OPEN}
+
+
+def test_a_possible_successor_merged_into_another_point_hands_it_the_question(analyst):
+    old = dismantled_point(analyst)
+    candidate = _point_at(analyst, 100)
+    (alert,) = flows.dealpoint_successor_check(dealpoint=candidate)
+    assert alert.kind == AlertKind.SUCCESSOR and alert.candidate == candidate
+    target = _point_at(analyst, 120, name="La même fiche")
+    Alert.objects.exclude(pk=alert.pk).delete()
+
+    services.dealpoint_merge(actor=analyst, source=candidate, target=target)
+    alert.refresh_from_db()
+    assert (alert.status, alert.dealpoint, alert.candidate) == (AlertStatus.OPEN, old, target)
+    flows.alert_confirm(actor=analyst, alert=alert)
+    old.refresh_from_db()
+    assert (old.status, old.successor) == (DealPointStatus.MOVED, target)
+
+
+def test_a_move_alert_closed_by_a_merge_reopens_only_while_its_question_stands(analyst):
+    old = dismantled_point(analyst)
+    candidate = _point_at(analyst, 100)
+    (alert,) = flows.dealpoint_successor_check(dealpoint=candidate)
+    # Merged into the dismantled point itself: the merge answers the question (refused: an
+    # active point does not merge into a dismantled one), so the other way round.
+    services.dealpoint_merge(actor=analyst, source=old, target=candidate)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED
+    services.dealpoint_unmerge(actor=analyst, dealpoint=old)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+
+    services.dealpoint_merge(actor=analyst, source=old, target=candidate)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED
+    # The dismantled point comes back on its own before the merge is undone: the move
+    # question no longer stands.
+    DealPoint.objects.filter(pk=old.pk).update(status=DealPointStatus.RESURGENT)
+    services.dealpoint_unmerge(actor=analyst, dealpoint=old)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED
