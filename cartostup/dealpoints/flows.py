@@ -741,7 +741,10 @@ def proposal_reopen(*, actor: User, proposal: Proposal) -> Proposal:
 @transaction.atomic
 def dealpoint_successor_check(*, dealpoint: DealPoint) -> list[Alert]:
     """A new point near a point dismantled less than `CARTOSTUP_RESURGENCE_DAYS` ago (within
-    `CARTOSTUP_MOVE_RADIUS_M`) may be where it moved: one alert per dismantled point."""
+    `CARTOSTUP_MOVE_RADIUS_M`) may be where it moved: one alert per dismantled point. A point
+    that is not active (split off a dismantled point, say) is no one's successor."""
+    if dealpoint.status not in ACTIVE_STATUSES:
+        return []
     found = matching.find_dismantled_near(
         latitude=dealpoint.latitude,
         longitude=dealpoint.longitude,
@@ -759,6 +762,38 @@ def dealpoint_successor_check(*, dealpoint: DealPoint) -> list[Alert]:
         if alert is not None:
             alerts.append(alert)
     return alerts
+
+
+@transaction.atomic
+def dealpoint_add(
+    *,
+    actor: User,
+    data: services.DealPointInput,
+    sharing: services.SharingInput | None = None,
+) -> DealPoint:
+    """A point an analyst adds (page or API, `services.dealpoint_create`): like a point made
+    from a proposal, it raises a move alert for each point dismantled nearby not long ago."""
+    dealpoint = services.dealpoint_create(actor=actor, data=data, sharing=sharing)
+    dealpoint_successor_check(dealpoint=dealpoint)
+    return dealpoint
+
+
+@transaction.atomic
+def dealpoint_split(
+    *,
+    actor: User,
+    dealpoint: DealPoint,
+    reports: list[Report],
+    data: services.DealPointInput,
+    note: str = "",
+) -> DealPoint:
+    """Split a point (`services.dealpoint_split`): the new point, a place of its own, raises
+    the move alerts of a new point."""
+    new = services.dealpoint_split(
+        actor=actor, dealpoint=dealpoint, reports=reports, data=data, note=note
+    )
+    dealpoint_successor_check(dealpoint=new)
+    return new
 
 
 def _alert_decided(*, actor: User, alert: Alert, status: str) -> Alert:

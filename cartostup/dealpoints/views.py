@@ -721,7 +721,7 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
         sharing_form = SharingForm(request.POST, groups=groups)
         if form.is_valid() and sharing_form.is_valid():
             try:
-                dealpoint = services.dealpoint_create(
+                dealpoint = flows.dealpoint_add(
                     actor=request.user, data=form.to_input(), sharing=sharing_form.to_input()
                 )
             except ValidationError as error:
@@ -1201,7 +1201,7 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             chosen = set(form.report_ids())
             try:
-                new = services.dealpoint_split(
+                new = flows.dealpoint_split(
                     actor=request.user,
                     dealpoint=dealpoint,
                     reports=[link.report for link in links if link.report_id in chosen],

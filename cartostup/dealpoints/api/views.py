@@ -245,7 +245,8 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         summary="Créer un point de deal",
         description=(
             "Un nouveau point, rattaché au CROSS de son département (qui doit être dans votre "
-            "territoire). Réservé aux analystes."
+            "territoire). Réservé aux analystes. Un point démantelé depuis moins d'un an à "
+            "proximité reçoit une alerte de déplacement possible."
         ),
         request=DealPointCreateSerializer,
         responses={201: DealPointOutputSerializer, **_errors(400, 403, 404)},
@@ -255,7 +256,7 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         policy.require(_actor(request), policy.Capability.EDIT_DEALPOINTS)
         params = DealPointCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        point = services.dealpoint_create(
+        point = flows.dealpoint_add(
             actor=_actor(request),
             data=_input(params.validated_data, services.DealPointInput()),
             sharing=_sharing(params.validated_data),

@@ -372,6 +372,78 @@ def test_new_point_from_a_proposal_near_a_dismantled_one_raises_a_move_alert(ana
     assert old.status == DealPointStatus.MOVED and old.successor == new
 
 
+def test_a_point_added_by_hand_or_split_off_near_a_dismantled_one_raises_a_move_alert(
+    analyst, client_for
+):
+    """Review of 2026-12-05: only a point made from a proposal raised the move alert; a point
+    added on its page, through the API or split off is as new, and its analysts as likely to
+    miss the dismantled point 300 m away."""
+    from django.urls import reverse
+
+    old = dismantled_point(analyst, 0)
+    client = client_for("cross13_analyst")
+    lat, lon = offset(300)
+    page = client.post(
+        reverse("dealpoints:create"),
+        {
+            "latitude": f"{lat:.6f}",
+            "longitude": f"{lon:.6f}",
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "low",
+            "sharing-distribution": "territory",
+            "sharing-marking": "amber",
+        },
+    )
+    assert page.status_code == 302, page.content.decode()[-3000:]
+    added = DealPoint.objects.latest("pk")
+    lat, lon = offset(-300)
+    api = client.post(
+        "/api/v1/dealpoints/",
+        {"latitude": lat, "longitude": lon, "precision": "building"},
+        content_type="application/json",
+    )
+    assert api.status_code == 201, api.content
+    # Split off an active point 2 km away, to 350 m from the dismantled one.
+    far = dealpoint(actor=analyst, latitude=offset(2000)[0], longitude=offset(2000)[1])
+    reports = [report_near(analyst, 2000 + d) for d in (0, 10)]
+    for report in reports:
+        services.report_attach(actor=analyst, dealpoint=far, report=report)
+    lat, lon = offset(0, 350)
+    split = client.post(
+        reverse("dealpoints:split", args=[far.pk]),
+        {
+            "reports": [str(reports[1].pk)],
+            "latitude": f"{lat:.6f}",
+            "longitude": f"{lon:.6f}",
+            "precision": "street",
+            "name": "Second four",
+        },
+    )
+    assert split.status_code == 302, split.content.decode()[-3000:]
+    alerts = Alert.objects.filter(kind=AlertKind.SUCCESSOR)
+    assert {alert.dealpoint_id for alert in alerts} == {old.pk}
+    split_off = DealPoint.objects.get(name="Second four")
+    assert {alert.candidate_id for alert in alerts} == {added.pk, api.json()["id"], split_off.pk}
+    # A point split off a dismantled point is dismantled too: no one's successor.
+    before = Alert.objects.count()
+    gone = dismantled_point(analyst, 4000)
+    attached = [report_near(analyst, 4000 + d) for d in (0, 10)]
+    for report in attached:
+        services.report_attach(actor=analyst, dealpoint=gone, report=report)
+    new = flows.dealpoint_split(
+        actor=analyst,
+        dealpoint=gone,
+        reports=attached[1:],
+        data=services.DealPointInput(
+            latitude=offset(4050)[0], longitude=offset(4050)[1], precision="street"
+        ),
+    )
+    assert new.status == DealPointStatus.DISMANTLED
+    assert Alert.objects.filter(kind=AlertKind.SUCCESSOR).count() == 3
+    assert Alert.objects.count() == before
+
+
 def test_no_move_alert_far_away_or_long_ago(analyst):
     dismantled_point(analyst, 0, days_ago=400)
     dismantled_point(analyst, -3000)
