@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import csv
 import dataclasses
 import hashlib
@@ -198,6 +199,8 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 # A cell longer than this is refused (the longest field, the address, holds 300 characters).
 MAX_CELL_LENGTH = 2000
+# An original reference longer than this is refused, never cut.
+MAX_REFERENCE_LENGTH = 100
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV/XLSX injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -511,10 +514,20 @@ _BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _decoded(data: bytes) -> str:
-    """The file's text: UTF-8 (with or without BOM) or, failing that, Windows-1252, what
-    Excel writes by default on a French Windows (« CSV (séparateur : point-virgule) »): an
-    analyst's accents (« Démantelé », « Cocaïne ») must not stop the import. A byte that is
-    neither, or a binary file, is refused with a message that says which."""
+    """The file's text: UTF-8 (with or without BOM), UTF-16 with its BOM (Excel's « Texte
+    Unicode ») or, failing those, Windows-1252, what Excel writes by default on a French
+    Windows (« CSV (séparateur : point-virgule) »): an analyst's accents (« Démantelé »,
+    « Cocaïne ») must not stop the import. A file in UTF-8 but for a few bytes (lines pasted
+    from another file) is refused, naming the first such line: read as Windows-1252 it would
+    garble every other accent. A byte that is neither, or a binary file, is refused with a
+    message that says which."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ImportFileError(
+                _("Le fichier UTF-16 est mal formé. Enregistrez-le en « CSV UTF-8 ».")
+            ) from error
     if _BINARY.search(data[:8192].decode("latin-1")):
         raise ImportFileError(
             _(
@@ -526,10 +539,20 @@ def _decoded(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        if any(ord(char) > 0x7F for char in data.decode("utf-8", errors="ignore")):
+            raise ImportFileError(
+                _(
+                    "Le fichier est en UTF-8, sauf à la ligne %(line)s, dont un caractère est "
+                    "écrit dans un autre encodage (Windows-1252 ?), sans doute copiée d'un autre "
+                    "fichier. Corrigez ce caractère, ou enregistrez tout le fichier en « CSV "
+                    "UTF-8 »."
+                )
+                % {"line": line}
+            ) from error
         try:
             return data.decode("cp1252")
         except UnicodeDecodeError:
-            line = data[: error.start].count(b"\n") + 1
             raise ImportFileError(
                 _(
                     "Le fichier n'est encodé ni en UTF-8 ni en Windows-1252 (ligne %(line)s). "
@@ -549,18 +572,32 @@ def file_format(filename: str, text: str) -> str:
     return "csv"
 
 
+def _delimiter(first_line: str) -> str:
+    """The separator of a CSV file: the one its header line holds most of (« ; » by Excel
+    in French, « , » elsewhere, a tab in Excel's « Texte Unicode »)."""
+    return max((";", ",", "\t"), key=first_line.count)
+
+
 def _parse_csv(text: str) -> list[SourceRow]:
     first_line = text.splitlines()[0] if text.splitlines() else ""
-    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
+    # Strict: an unclosed quote is an error, not the rest of the file read as one cell.
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=True
+    )
+    start = 1
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header = next(reader, None)
         if not header:
             raise ImportFileError(_("Le fichier est vide."))
         columns = [_column_name(column) for column in header]
+        # Empty headers at the end: cells a spreadsheet once held (Excel writes « ;; »).
+        while columns and not columns[-1]:
+            columns.pop()
         _check_columns(columns)
         rows: list[SourceRow] = []
-        for index, cells in enumerate(reader, start=2):
+        start = reader.line_num + 1
+        for cells in reader:
+            index, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
             if len(rows) >= MAX_IMPORT_ROWS:
@@ -568,14 +605,21 @@ def _parse_csv(text: str) -> list[SourceRow]:
                     _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
                 )
             values: dict[str, Any] = {}
-            if len(cells) > len(columns):
+            if any(cell.strip() for cell in cells[len(columns) :]):
                 values["__extra__"] = True
-            for column, cell in zip(columns, cells, strict=False):
-                values[column] = cell
+            for position, (column, cell) in enumerate(zip(columns, cells, strict=False), 1):
+                if column:
+                    values[column] = cell
+                elif cell.strip():
+                    values.setdefault("__unnamed__", []).append(position)
             rows.append(SourceRow(line=index, values=values))
     except csv.Error as error:
         raise ImportFileError(
-            _("Le fichier CSV est mal formé (ligne %(line)s).") % {"line": reader.line_num}
+            _(
+                "Le fichier CSV est mal formé à partir de la ligne %(line)s : un guillemet "
+                "n'y est pas fermé, ou du texte suit un guillemet fermant."
+            )
+            % {"line": start}
         ) from error
     if not rows:
         raise ImportFileError(_("Le fichier ne contient aucune ligne de données."))
@@ -603,12 +647,29 @@ def _check_columns(columns: Sequence[str]) -> None:
         raise ImportFileError(
             _("Colonnes inconnues : %(columns)s.") % {"columns": ", ".join(unknown[:10])[:300]}
         )
-    if len(set(columns)) != len(columns):
-        raise ImportFileError(_("Une colonne est en double."))
+    named = [column for column in columns if column]
+    twice = sorted({column for column in named if named.count(column) > 1})
+    if twice:
+        raise ImportFileError(
+            _("Colonnes en double : %(columns)s.")
+            % {"columns": ", ".join(str(HEADERS.get(name, name)) for name in twice)[:300]}
+        )
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
+
+
+# The names of WGS 84 longitude/latitude a GeoJSON « crs » member may give (the 2008 format).
+_WGS84 = re.compile(r"(CRS84|EPSG:{1,2}4326|CRS:84)$", re.IGNORECASE)
+
+
+def _crs_name(crs: Any) -> str | None:
+    """The name a GeoJSON « crs » member gives (`{"type": "name", "properties": {"name":
+    ...}}`), None when it gives none."""
+    properties = crs.get("properties") if isinstance(crs, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
+    return str(name).strip() if isinstance(name, str | int) else None
 
 
 def _parse_geojson(text: str) -> list[SourceRow]:
@@ -618,6 +679,16 @@ def _parse_geojson(text: str) -> list[SourceRow]:
         raise ImportFileError(_("Le fichier GeoJSON est mal formé (JSON invalide).")) from error
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         raise ImportFileError(_("Le fichier GeoJSON doit être une FeatureCollection."))
+    crs = _crs_name(document.get("crs"))
+    if crs is not None and not _WGS84.search(crs):
+        # Lambert-93 (EPSG:2154) is common in French GIS files: its metres are no degrees.
+        raise ImportFileError(
+            _(
+                "Le fichier GeoJSON est en projection « %(crs)s » : reprojetez-le en WGS 84 "
+                "(EPSG:4326, longitude et latitude en degrés), comme le veut le format GeoJSON."
+            )
+            % {"crs": crs[:100]}
+        )
     features = document.get("features")
     if not isinstance(features, list):
         raise ImportFileError(_("La FeatureCollection n'a pas de liste « features »."))
@@ -697,7 +768,9 @@ def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None
         number = float(value)
     elif isinstance(value, str) and len(value) <= 50:
         try:
-            number = float(value.strip().replace(",", ".").replace("\u202f", "").replace(" ", ""))
+            # Thousands separated by a space, a no-break space (French Excel) or a narrow one.
+            digits = re.sub(r"[ \u00a0\u202f]", "", value.strip())
+            number = float(digits.replace(",", "."))
         except ValueError:
             number = math.nan
     else:
@@ -853,6 +926,11 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
         errors["__all__"] = [str(values["__invalid__"])]
     if values.get("__extra__"):
         errors.setdefault("__all__", []).append(_("Cette ligne a plus de cellules que d'en-têtes."))
+    if values.get("__unnamed__"):
+        errors.setdefault("__all__", []).append(
+            _("Cette ligne a une valeur dans une colonne sans en-tête (colonne %(columns)s).")
+            % {"columns": ", ".join(map(str, values["__unnamed__"][:5]))}
+        )
     if values.get("__unknown__"):
         errors.setdefault("__all__", []).append(
             _("Propriétés inconnues : %(names)s.")
@@ -902,8 +980,9 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
             _choice(item, ObservedRole)
             for item in _list(values.get("observed_roles"), "observed_roles", errors)
         ],
+        # Out of range, the service says which range (a huge number is not dropped).
         estimated_daily_turnover=int(turnover)
-        if turnover is not None and turnover.is_integer() and abs(turnover) < 10**12
+        if turnover is not None and turnover.is_integer()
         else None,
         confidence=choice("confidence", Confidence, defaults.confidence),
     )
@@ -920,9 +999,15 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
             )
             % {"first": _day_text(first), "last": _day_text(last)}
         )
-    reference = text("reference")[:40]
+    reference = text("reference")
     if "\x00" in reference:
         errors.setdefault("reference", []).append(_("Ce texte contient un caractère invalide."))
+        reference = ""
+    elif len(reference) > MAX_REFERENCE_LENGTH:
+        # Never cut: two long references alike at the start would become one.
+        errors.setdefault("reference", []).append(
+            _("Cette référence dépasse %(limit)s caractères.") % {"limit": MAX_REFERENCE_LENGTH}
+        )
         reference = ""
     return RowInput(data, status, reference, first, last), errors
 

@@ -415,7 +415,10 @@ class OperationForm(ServiceForm):
         ),
     )
     arrests = forms.IntegerField(
-        label=_("Personnes interpellées"), min_value=0, max_value=1000, initial=0
+        label=_("Personnes interpellées"),
+        min_value=0,
+        max_value=services.OPERATION_MAX_ARRESTS,
+        initial=0,
     )
     service = forms.ModelChoiceField(
         label=_("Service qui a mené l'opération"),

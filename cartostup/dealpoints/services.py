@@ -71,6 +71,9 @@ from .selectors import EDIT_VERSION_KINDS
 
 # Operations older than this are typing errors (a raid "in 1990" on a point opened today).
 OPERATION_OLDEST = date(2000, 1, 1)
+# The largest number of arrests one operation records (the form, the API and the service say
+# the same; more is a typing error).
+OPERATION_MAX_ARRESTS = 1000
 
 
 @dataclass(frozen=True)
@@ -191,9 +194,9 @@ class _Place:
 
 def _place(latitude: Any, longitude: Any) -> _Place:
     if latitude is None or longitude is None:
-        raise ValidationError(
-            {"latitude": _("Indiquez la position du point (latitude, longitude).")}
-        )
+        # Said on the coordinate that is missing (both: on the latitude, the first asked).
+        missing = "longitude" if latitude is not None else "latitude"
+        raise ValidationError({missing: _("Indiquez la position du point (latitude, longitude).")})
     try:
         latitude, longitude = locator.validate_coordinates(latitude, longitude)
         location = locator.locate(latitude, longitude)
@@ -1384,6 +1387,11 @@ def operation_record(
             _("La date semble erronée : une opération antérieure au %(date)s ne s'enregistre pas.")
             % {"date": OPERATION_OLDEST.strftime("%d/%m/%Y")}
         ]
+    if not 0 <= data.arrests <= OPERATION_MAX_ARRESTS:
+        errors["arrests"] = [
+            _("Indiquez un nombre de personnes interpellées entre 0 et %(limit)s.")
+            % {"limit": OPERATION_MAX_ARRESTS}
+        ]
     if errors:
         raise ValidationError(errors)
     assert data.occurred_on is not None
@@ -1696,19 +1704,33 @@ def dealpoint_merge(
         raise ValidationError({"target": _("Un point ne peut pas être fusionné avec lui-même.")})
     _may_change(actor=actor, dealpoint=source)
     _may_change(actor=actor, dealpoint=target)
-    # The reports that move (attached or proposed) are locked first, then both points in pk
-    # order (`locks`).
+    # The reports that move (attached or proposed) are locked first, then both points and
+    # those the source succeeds, in pk order (`locks`).
     lent = ReportLink.objects.filter(dealpoint_id=source.pk, decision__in=ATTACHED_DECISIONS)
     proposed = ReportLink.objects.filter(dealpoint_id=source.pk, decision=LinkDecision.PROPOSED)
+    predecessors = DealPoint.objects.filter(successor_id=source.pk)
     locked = locks.lock_reports_and_points(
         reports=[
             *lent.values_list("report_id", flat=True),
             *proposed.values_list("report_id", flat=True),
         ],
-        points=[source.pk, target.pk],
+        points=[source.pk, target.pk, *predecessors.values_list("pk", flat=True)],
     )
     source = _unmerged(locked.points[source.pk])
-    target = _unmerged(locked.points[target.pk])
+    target = locked.points[target.pk]
+    if target.merged_into_id is not None:
+        # Said of the target: « ce point » would read as the one being merged. The point it
+        # went into is named to those who may see it.
+        into = DealPoint.objects.filter(pk=target.merged_into_id)
+        if actor is not None:
+            into = policy.restrict(into, actor=actor)
+        named = into.values_list("reference", flat=True).first()
+        said = (
+            _("%(target)s a lui-même été fusionné dans %(into)s : fusionnez plutôt dans %(into)s.")
+            if named
+            else _("%(target)s a lui-même été fusionné dans un autre point.")
+        )
+        raise ValidationError({"target": said % {"target": target.reference, "into": named}})
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
     if source.status in ACTIVE_STATUSES and target.status not in ACTIVE_STATUSES:
@@ -1738,6 +1760,15 @@ def dealpoint_merge(
     replaced: dict[str, dict[str, Any]] = {}
     links = list(lent.select_related("report"))
     proposals = list(proposed.select_related("report"))
+    heirs = [locked.points.get(pk) for pk in predecessors.values_list("pk", flat=True)]
+    if any(point is None for point in heirs):
+        raise ValidationError(
+            _(
+                "%(source)s vient d'être désigné comme successeur d'un autre point : rien n'a été "
+                "fusionné. Recommencez."
+            )
+            % {"source": source.reference}
+        )
     if any(link.report_id not in locked.reports for link in [*links, *proposals]):
         # Attached between the read of the source's reports and their lock: locking it now,
         # after the points, could deadlock.
@@ -1780,6 +1811,12 @@ def dealpoint_merge(
     followed = {
         "proposed": _proposals_follow(actor=actor, links=proposals, target=target),
         **_alerts_follow(actor=actor, source=source, target=target),
+        "succeeded": _successions_follow(
+            actor=actor,
+            predecessors=[point for point in heirs if point],
+            source=source,
+            target=target,
+        ),
     }
     _event(
         dealpoint=source,
@@ -1814,6 +1851,64 @@ def dealpoint_merge(
         },
     )
     return target
+
+
+def _successions_follow(
+    *, actor: User | None, predecessors: list[DealPoint], source: DealPoint, target: DealPoint
+) -> list[str]:
+    """The points that moved to the source (its predecessors) have moved to the point it is
+    merged into: their successor would otherwise be a record off the map, and the target
+    would not name them. Both histories say so; `_successions_back` undoes it. The points
+    are locked by the caller."""
+    for point in predecessors:
+        point.successor = target
+        point.save(update_fields=["successor", "updated_at"])
+        _event(
+            dealpoint=point,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={"successor": target.reference, "merged": source.reference},
+        )
+        _event(
+            dealpoint=target,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={"predecessor": point.reference, "merged": source.reference},
+        )
+    return [point.reference for point in predecessors]
+
+
+def _successions_back(
+    *, actor: User | None, dealpoint: DealPoint, target: DealPoint, predecessors: list[DealPoint]
+) -> None:
+    """Undo `_successions_follow` for the points still moved to the target (locked by the
+    caller): the unmerged point is their successor again."""
+    for point in predecessors:
+        if point.successor_id != target.pk or point.status != DealPointStatus.MOVED:
+            continue
+        point.successor = dealpoint
+        point.save(update_fields=["successor", "updated_at"])
+        _event(
+            dealpoint=point,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={
+                "successor": dealpoint.reference,
+                "merged": dealpoint.reference,
+                "other": target.reference,
+                "unmerged": True,
+            },
+        )
+        _event(
+            dealpoint=target,
+            kind=EventKind.SUCCESSOR,
+            actor=actor,
+            details={
+                "predecessor": point.reference,
+                "merged": dealpoint.reference,
+                "unmerged": True,
+            },
+        )
 
 
 def _proposals_follow(
@@ -2015,7 +2110,11 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     if read.merged_into_id is None:
         raise not_merged
     _merge, reports = _merge_undone(read, DealPoint.objects.get(pk=read.merged_into_id))
-    locked = locks.lock_reports_and_points(reports=reports, points=[read.pk, read.merged_into_id])
+    succeeded = ((_merge.details.get("followed") or {}).get("succeeded") or []) if _merge else []
+    heirs = list(DealPoint.objects.filter(reference__in=succeeded).values_list("pk", flat=True))
+    locked = locks.lock_reports_and_points(
+        reports=reports, points=[read.pk, read.merged_into_id, *heirs]
+    )
     dealpoint = locked.points[read.pk]
     if dealpoint.merged_into_id is None:
         raise not_merged
@@ -2100,6 +2199,12 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     followed = dict(merge.details.get("followed") or {}) if merge else {}
     _proposals_back(dealpoint=dealpoint, target=target, followed=followed.get("proposed") or {})
     _alerts_back(actor=actor, dealpoint=dealpoint, target=target, followed=followed)
+    _successions_back(
+        actor=actor,
+        dealpoint=dealpoint,
+        target=target,
+        predecessors=[locked.points[pk] for pk in heirs if pk in locked.points],
+    )
     for point, other in ((dealpoint, target), (target, dealpoint)):
         _event(
             dealpoint=point,

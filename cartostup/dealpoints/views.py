@@ -515,6 +515,29 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 "reference": _named(details, "from", point=True)
             }
         return [line, *_references(details)]
+    if kind == EventKind.SUCCESSOR and "merged" in details:
+        names = {
+            key: _named(details, key, point=True)
+            for key in ("successor", "predecessor", "merged", "other")
+        }
+        if "predecessor" in details:
+            line = (
+                _(
+                    "N'est plus le successeur de %(predecessor)s : la fusion de %(merged)s a "
+                    "été annulée"
+                )
+                if details.get("unmerged")
+                else _(
+                    "Successeur de %(predecessor)s : %(merged)s, son successeur, y a été fusionné"
+                )
+            )
+        elif details.get("unmerged"):
+            line = _(
+                "Successeur : %(successor)s de nouveau (sa fusion dans %(other)s a été annulée)"
+            )
+        else:
+            line = _("Successeur : %(successor)s (%(merged)s, le successeur, y a été fusionné)")
+        return [line % names]
     if kind == EventKind.SUCCESSOR and details.get("ended"):
         return [
             _("N'est plus le successeur de %(reference)s, passé à « %(status)s »")

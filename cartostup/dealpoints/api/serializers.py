@@ -37,7 +37,7 @@ from ..choices import (
 )
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
 from ..rules import LANDLORD_STATUSES
-from ..services import OPENING_HOUR_TOKENS
+from ..services import OPENING_HOUR_TOKENS, OPERATION_MAX_ARRESTS
 
 # --- deal points ---------------------------------------------------------------------------------
 
@@ -397,7 +397,7 @@ class OperationInputSerializer(InputSerializer):
     kind = serializers.ChoiceField(choices=OperationKind.choices)
     occurred_on = date_field()
     outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
-    arrests = serializers.IntegerField(min_value=0, max_value=10_000, default=0)
+    arrests = serializers.IntegerField(min_value=0, max_value=OPERATION_MAX_ARRESTS, default=0)
     notes = StrictCharField(max_length=3000, required=False, allow_blank=True, default="")
     service_id = serializers.IntegerField(
         required=False,

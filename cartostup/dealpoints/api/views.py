@@ -30,6 +30,7 @@ from cartostup.core.api import READS_QUERY, CartostupAPIView, ErrorSerializer, s
 from cartostup.core.parsers import JSONParser
 
 from .. import exchange, flows, selectors, services
+from ..choices import DealPointStatus
 from ..models import DealPoint, ReportLink
 from .serializers import (
     DealPointCreateSerializer,
@@ -115,9 +116,13 @@ def _changed_meanwhile(error: services.ChangedMeanwhile) -> ChangedMeanwhileErro
         "from_status": _("statut"),
         "change_id": _("dernier changement de statut"),
     }.get(error.name, error.name)
+    current = str(error.current)
+    if error.name == "from_status" and current in DealPointStatus.values:
+        # The code to send back, and what it means.
+        current = f"{current} (« {DealPointStatus(current).label} »)"
     return ChangedMeanwhileError(
         _("%(message)s Relisez le point (%(name)s actuel : %(current)s), puis renvoyez.")
-        % {"message": error.messages[0], "name": said, "current": error.current}
+        % {"message": error.messages[0], "name": said, "current": current}
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
@@ -372,6 +373,8 @@ def test_a_status_read_before_another_change_is_refused(client_for, persona, poi
     )
     assert stale.status_code == 409, stale.content
     assert "« Signalé » → « Confirmé »" in stale.json()["detail"]
+    # The code to send back, and what it means (new-user audit: « statut actuel : moved »).
+    assert "(statut actuel : confirmed (« Confirmé »))" in stale.json()["detail"]
     point.refresh_from_db()
     assert point.status == DealPointStatus.CONFIRMED
 
@@ -554,6 +557,29 @@ def test_an_operation_date_is_read_and_refused_as_every_date_of_the_site(client_
     assert recorded.json()["occurred_on"] == "2026-01-15"
     listed = client_for("cross13_analyst").get("/api/v1/operations/", {"date_from": "hier"})
     assert listed.json()["errors"] == {"date_from": [DATE_INVALID_TEXT]}
+
+
+def test_the_arrests_of_an_operation_have_one_limit_everywhere(client_for, analyst, point):
+    """New-user audit: the form refused more than 1,000 arrests, the API took 10,000. The
+    service says the limit, for both."""
+    client = client_for("police13_investigator")
+    body = {"kind": "raid", "occurred_on": "2026-12-01", "outcome": "arrests", "arrests": 5000}
+    refused = client.post(detail(point, "operations/"), body, content_type="application/json")
+    assert refused.status_code == 400
+    assert "arrests" in refused.json()["errors"]
+    with pytest.raises(ValidationError) as error:
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(occurred_on=date(2026, 12, 1), arrests=1001),
+        )
+    assert error.value.message_dict["arrests"] == [
+        "Indiquez un nombre de personnes interpellées entre 0 et 1000."
+    ]
+    assert not Operation.objects.exists()
+    body["arrests"] = 1000
+    recorded = client.post(detail(point, "operations/"), body, content_type="application/json")
+    assert recorded.status_code == 201, recorded.content
 
 
 def test_operations_list_filters_and_audits(client_for, analyst, point):

@@ -5,6 +5,8 @@ a merged point's proposals and they could no longer be confirmed) and its open a
 
 from __future__ import annotations
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from cartostup.dealpoints import flows, matching_selectors, services
@@ -196,3 +198,45 @@ def test_a_move_alert_closed_by_a_merge_reopens_only_while_its_question_stands(a
     services.dealpoint_unmerge(actor=analyst, dealpoint=old)
     alert.refresh_from_db()
     assert alert.status == AlertStatus.DISMISSED
+
+
+def test_the_points_that_moved_to_a_merged_point_moved_to_its_target(analyst, client_for):
+    """New-user audit: a point moved to PD-A kept « Point successeur PD-A » once PD-A was
+    merged into PD-B (a record off the map), and PD-B did not name it as its predecessor."""
+    old = dismantled_point(analyst)
+    source = _point_at(analyst, 100, name="Nouveau lieu")
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=old, status=DealPointStatus.MOVED, successor=source
+    )
+    target = _point_at(analyst, 120, name="La même fiche")
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    old.refresh_from_db()
+    assert old.successor == target
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:detail", args=[old.pk])).content.decode()
+    assert (
+        f"Successeur : {target.reference} ({source.reference}, le successeur, y a été fusionné)"
+        in page
+    )
+    page = client.get(reverse("dealpoints:detail", args=[target.pk])).content.decode()
+    assert old.reference in page and "y a été fusionné" in page
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    old.refresh_from_db()
+    assert old.successor == source
+    page = client.get(reverse("dealpoints:detail", args=[old.pk])).content.decode()
+    assert f"Successeur : {source.reference} de nouveau" in page
+
+
+def test_merging_into_a_merged_point_names_where_it_went(analyst):
+    first, second, third = (_point_at(analyst, d, name=f"P{d}") for d in (0, 50, 100))
+    services.dealpoint_merge(actor=analyst, source=second, target=third)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=first, target=second)
+    assert refused.value.message_dict["target"] == [
+        f"{second.reference} a lui-même été fusionné dans {third.reference} : fusionnez plutôt "
+        f"dans {third.reference}."
+    ]
+    first.refresh_from_db()
+    assert first.merged_into is None
