@@ -485,15 +485,8 @@ def local_day(moment: datetime | None) -> str:
     return timezone.localdate(moment).isoformat() if moment is not None else ""
 
 
-def week_label(value: Any) -> str:
-    """The ISO week of a moment in local time (« 2026-W47 »): what a landlord is told of a
-    point's activity; the same week as `week_start` gives the list (a week counted in UTC
-    would differ on Monday's first hours and, compared with the list, tell them)."""
-    monday = week_start(value)
-    if monday is None:
-        return ""
-    year, week, _day = monday.isocalendar()
-    return f"{year}-W{week:02d}"
+def _iso_day(day: date | None) -> str:
+    return day.isoformat() if day is not None else ""
 
 
 DEALPOINT_COLUMNS = (
@@ -544,7 +537,9 @@ def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
             "code": dealpoint.partner_code,
             "status": status,
             "status_label": str(DealPointStatus(status).label),
-            "last_activity_week": week_label(dealpoint.last_reported_at),
+            # The Monday of the week of the last report, in local time: as the list, the
+            # record, the exports and the points API tell it (« 2026-11-16 »).
+            "last_activity_week": _iso_day(week_start(dealpoint.last_reported_at)),
             "building": building.name,
             # The landlord's page of the point, by its partner code (never its id).
             "url": reverse("dealpoints:by_code", args=[dealpoint.partner_code]),

@@ -182,7 +182,9 @@ class FeatureSerializer(serializers.Serializer):
             "signalement donne l'adresse de sa page, url ; une opération celle de son point, "
             "dealpoint_url ; une proposition id, created, place, precision, precision_label, "
             "accept_url et queue_url) ; pour un bailleur : kind, code, status, status_label, "
-            "last_activity_week, building, url (sa page du point, par le code)."
+            "last_activity_week (le lundi de la semaine du dernier signalement, AAAA-MM-JJ, "
+            "comme dans l'API des points et les exports), building, url (sa page du point, par "
+            "le code)."
         )
     )
 

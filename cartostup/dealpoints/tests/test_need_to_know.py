@@ -405,7 +405,7 @@ def test_an_operation_does_not_move_a_landlords_week(world, client_for, persona)
     assert "semaine du 02/11/2026" in client.get("/points-de-deal/").content.decode()
     assert "semaine du 02/11/2026" in client.get(f"/carte/panneau/code/{code}/").content.decode()
     (feature,) = _layer(client, bbox="5.39,43.34,5.40,43.35", zoom=16)["features"]
-    assert feature["properties"]["last_activity_week"] == "2026-W45"
+    assert feature["properties"]["last_activity_week"] == "2026-11-02"
     exported = client.get("/points-de-deal/export.geojson").json()["features"]
     assert exported[0]["properties"]["last_activity_week"] == "2026-11-02"
 

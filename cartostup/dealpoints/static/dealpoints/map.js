@@ -63,16 +63,6 @@
     return parts ? parts[3] + "/" + parts[2] + "/" + parts[1] : (iso || "");
   }
 
-  function weekMonday(isoWeek) {
-    // « 2026-W47 » → « 16/11/2026 », the Monday of that ISO week (the list's « semaine du »).
-    var parts = /^(\d{4})-W(\d{2})$/.exec(isoWeek || "");
-    if (!parts) { return ""; }
-    var day = 24 * 3600 * 1000;
-    var fourth = Date.UTC(Number(parts[1]), 0, 4);  // 4 January is always in week 1
-    var monday = new Date(fourth - ((new Date(fourth).getUTCDay() + 6) % 7) * day + (Number(parts[2]) - 1) * 7 * day);
-    return frenchDate(monday.toISOString().slice(0, 10));
-  }
-
   function httpError(response) {
     // The status, and the JSON body of an API error ({detail, code, errors}) when there is one.
     var error = new Error(String(response.status));
@@ -360,7 +350,7 @@
   function dealpointDetail(p) {
     // A landlord's point: the week of its last report, as the list says it; otherwise the
     // day of the last activity.
-    if (p.last_activity_week) { return fill(labels.labelLastReport, { date: weekMonday(p.last_activity_week) }); }
+    if (p.last_activity_week) { return fill(labels.labelLastReport, { date: frenchDate(p.last_activity_week) }); }
     if (p.last_activity) { return fill(labels.labelLastActivity, { date: frenchDate(p.last_activity) }); }
     return "";
   }
