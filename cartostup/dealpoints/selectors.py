@@ -841,9 +841,9 @@ def picker_departement_codes(*, actor: User, limit: int = 3) -> list[str]:
 
 def operation_list(*, actor: User, filters: dict[str, Any] | None = None) -> QuerySet[Operation]:
     """The operations on the points the actor may see (merged points included: their history
-    stays), newest first, filtered by `kind`, `date_from`, `date_to`, `departement` (code) and
-    `cancelled` (true: only those cancelled; false: only those that count), already
-    validated. The listing is audited with its filters."""
+    stays), newest first, filtered by `kind`, `outcome`, `service` (id), `date_from`,
+    `date_to`, `departement` (code) and `cancelled` (true: only those cancelled; false: only
+    those that count), already validated. The listing is audited with its filters."""
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
     points = policy.restrict(DealPoint.objects.all(), actor=actor)
     queryset = Operation.objects.filter(dealpoint__in=points.values("pk")).select_related(
@@ -851,6 +851,10 @@ def operation_list(*, actor: User, filters: dict[str, Any] | None = None) -> Que
     )
     if "kind" in filters:
         queryset = queryset.filter(kind=filters["kind"])
+    if "outcome" in filters:
+        queryset = queryset.filter(outcome=filters["outcome"])
+    if "service" in filters:
+        queryset = queryset.filter(service_id=filters["service"])
     if "date_from" in filters:
         queryset = queryset.filter(occurred_on__gte=filters["date_from"])
     if "date_to" in filters:

@@ -335,6 +335,9 @@ class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
     kind_label = serializers.CharField(source="get_kind_display")
     outcome_label = serializers.CharField(source="get_outcome_display")
     service = serializers.CharField(source="service.name")
+    service_id = serializers.IntegerField(
+        read_only=True, help_text=_("Son identifiant (le filtre « service » de la liste).")
+    )
 
     class Meta:
         model = Operation
@@ -345,6 +348,7 @@ class OperationOutputSerializer(serializers.ModelSerializer[Operation]):
             "kind_label",
             "occurred_on",
             "service",
+            "service_id",
             "outcome",
             "outcome_label",
             "arrests",
@@ -416,6 +420,13 @@ class OperationListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     offset = serializers.IntegerField(required=False, min_value=0)
     kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
+    outcome = serializers.ChoiceField(choices=OperationOutcome.choices, required=False)
+    service = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_("Le service qui a mené l'opération (`service_id` des opérations)."),
+    )
     date_from = date_query_field()
     date_to = date_query_field()
     departement = departement_field(required=False)

@@ -582,6 +582,33 @@ def test_the_arrests_of_an_operation_have_one_limit_everywhere(client_for, analy
     assert recorded.status_code == 201, recorded.content
 
 
+def test_operations_filter_by_outcome_and_service(client_for, analyst, point, persona):
+    """New-user audit: `?outcome=` and `?service=` were « Paramètre inconnu »."""
+    police = persona("police13_investigator").memberships.get().organisation
+    for outcome, service in (("arrests", police.pk), ("seizure", None), ("arrests", None)):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(
+                occurred_on=date(2026, 12, 1), outcome=outcome, service_id=service
+            ),
+        )
+    client = client_for("cross13_analyst")
+
+    def listed(**query):
+        response = client.get("/api/v1/operations/", query)
+        assert response.status_code == 200, response.content
+        return [(row["outcome"], row["service_id"]) for row in response.json()["results"]]
+
+    assert sorted(listed(outcome="arrests")) == sorted(
+        [("arrests", police.pk), ("arrests", analyst.memberships.get().organisation.pk)]
+    )
+    assert listed(service=police.pk) == [("arrests", police.pk)]
+    assert listed(outcome="seizure", service=police.pk) == []
+    refused = client.get("/api/v1/operations/", {"outcome": "nothing"})
+    assert refused.status_code == 400 and "outcome" in refused.json()["errors"]
+
+
 def test_operations_list_filters_and_audits(client_for, analyst, point):
     services.operation_record(
         actor=analyst,
