@@ -1718,6 +1718,17 @@ def dealpoint_merge(
     )
     source = _unmerged(locked.points[source.pk])
     target = locked.points[target.pk]
+    if target.merged_into_id == source.pk:
+        # Merged the other way meanwhile (another page, another analyst).
+        raise ValidationError(
+            {
+                "target": _(
+                    "%(target)s vient d'être fusionné dans %(source)s : les deux fiches n'en "
+                    "font déjà plus qu'une, rien n'a été fusionné."
+                )
+                % {"target": target.reference, "source": source.reference}
+            }
+        )
     if target.merged_into_id is not None:
         # Said of the target: « ce point » would read as the one being merged. The point it
         # went into is named to those who may see it.

@@ -567,7 +567,7 @@ def test_two_points_merged_into_each_other_at_the_same_instant(transactional_db)
     assert len(result.errors) == 1, result.errors
     (refused,) = result.errors.values()
     assert isinstance(refused, ValidationError), result.errors
-    assert "a été fusionné dans un autre" in str(refused)
+    assert "les deux fiches n'en font déjà plus qu'une, rien n'a été fusionné" in str(refused)
     assert result.waiting >= 1
     stays = result.runs["one_into_two"].result or result.runs["two_into_one"].result
     for point in points:

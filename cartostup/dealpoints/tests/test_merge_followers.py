@@ -240,3 +240,10 @@ def test_merging_into_a_merged_point_names_where_it_went(analyst):
     ]
     first.refresh_from_db()
     assert first.merged_into is None
+    # The other way round, as a second page sent meanwhile would.
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=third, target=second)
+    assert refused.value.message_dict["target"] == [
+        f"{second.reference} vient d'être fusionné dans {third.reference} : les deux fiches "
+        "n'en font déjà plus qu'une, rien n'a été fusionné."
+    ]
