@@ -616,15 +616,21 @@ def _merged_tree(dealpoint: DealPoint) -> set[int]:
 
 def _refresh_activity(dealpoint: DealPoint) -> None:
     """First report, last report and last activity, recomputed from what they are made of:
-    the attached reports, the operations that count (the activity only) and what an imported
-    map said, the point's own and that of the points merged into it. Nothing else: a report
-    detached or an operation cancelled leaves no date behind, and a point with none of them
-    has none."""
+    the attached reports (those a merged point lent included), the operations that count (the
+    activity only) and what an imported map said, those two of the point and of the points
+    merged into it (one place: a raid recorded on the duplicate record was a raid there).
+    Nothing else: a report detached or an operation cancelled leaves no date behind, and a
+    point with none of them has none."""
     attached = Report.objects.filter(
         dealpoint_links__dealpoint=dealpoint, dealpoint_links__decision__in=ATTACHED_DECISIONS
     ).aggregate(first=Min("received_at"), last=Max("received_at"))
-    last_operation = dealpoint.operations.standing().aggregate(last=Max("occurred_on"))["last"]
-    imported = DealPoint.objects.filter(pk__in=_merged_tree(dealpoint)).aggregate(
+    tree = _merged_tree(dealpoint)
+    last_operation = (
+        Operation.objects.standing()
+        .filter(dealpoint_id__in=tree)
+        .aggregate(last=Max("occurred_on"))["last"]
+    )
+    imported = DealPoint.objects.filter(pk__in=tree).aggregate(
         first=Min("imported_first_reported_at"),
         first_latest=Max("imported_first_reported_at"),
         activity=Max("imported_last_activity_at"),

@@ -139,3 +139,16 @@ def test_the_migration_keeps_the_dates_of_imported_points_nothing_changed_since(
         reported.reference: (None, None),
         created.reference: (None, None),
     }
+
+
+def test_a_merged_point_s_operations_are_activity_at_the_place_it_was_merged_into(analyst):
+    target = _imported(analyst, "OLD-1;confirmed;Le four;43.3452;5.3949;building;;2025-06-01")
+    source = dealpoint(actor=analyst, name="Doublon", latitude=43.3453, longitude=5.3950)
+    _raid(analyst, source, days_ago=1)
+    raided = (date.today() - timedelta(days=1)).isoformat()
+
+    services.dealpoint_merge(actor=analyst, source=source, target=target, note="Doublon")
+    assert _dates(target) == (None, None, raided)
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    assert _dates(target) == (None, None, "2025-06-01")
+    assert _dates(source) == (None, None, raided)
