@@ -1491,7 +1491,16 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
             }
         )
     if dealpoint.merged_into_id is not None:
-        raise ValidationError(_("Ce point a été fusionné dans un autre."))
+        # Its status would have to be restored on a point merged into another (an active
+        # point under a dismantled one, which a merge refuses): the merge is undone first.
+        raise ValidationError(
+            {
+                "operation": _(
+                    "Ce point a été fusionné dans un autre : annulez d'abord la fusion (depuis "
+                    "sa fiche), puis l'opération."
+                )
+            }
+        )
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": str(OPERATION_CANCEL_REASON_REQUIRED)})

@@ -306,3 +306,20 @@ def test_an_operation_is_cancelled_through_the_api(client_for, persona):
         .status_code
         == 404
     )
+
+
+def test_an_operation_of_a_merged_point_is_cancelled_once_the_merge_is_undone(persona):
+    analyst = persona("cross13_analyst")
+    source = dealpoint(actor=analyst, latitude=43.3453, longitude=5.3950)
+    target = dealpoint(actor=analyst, name="La bonne fiche")
+    operation = _record(analyst, source, outcome="dismantled", days_ago=1)
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    with pytest.raises(ValidationError) as refused:
+        services.operation_cancel(actor=analyst, operation=operation, reason="mauvais point")
+    assert refused.value.message_dict["operation"] == [
+        "Ce point a été fusionné dans un autre : annulez d'abord la fusion (depuis sa fiche), "
+        "puis l'opération."
+    ]
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    cancelled = services.operation_cancel(actor=analyst, operation=operation, reason="mauvais")
+    assert cancelled.status_restored == DealPointStatus.REPORTED
