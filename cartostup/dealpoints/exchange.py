@@ -661,7 +661,7 @@ def _reject_constant(name: str) -> Any:
 
 
 # The names of WGS 84 longitude/latitude a GeoJSON « crs » member may give (the 2008 format).
-_WGS84 = re.compile(r"(CRS84|EPSG:{1,2}4326|CRS:84)$", re.IGNORECASE)
+_WGS84 = re.compile(r"(CRS84|EPSG:(?:[\d.]+:|:)?4326|CRS:84)$", re.IGNORECASE)
 
 
 def _crs_name(crs: Any) -> str | None:

@@ -588,6 +588,19 @@ def _alert_for_decision(*, actor: User, alert: Alert) -> Alert:
     (alert,) = locks.lock(Alert.objects.filter(pk=alert.pk))
     if alert.status != AlertStatus.OPEN:
         raise ValidationError(_("Cette alerte a déjà été traitée."))
+    if (alert.dealpoint_id, alert.candidate_id, alert.report_id) != (
+        read.dealpoint_id,
+        read.candidate_id,
+        read.report_id,
+    ):
+        # Moved by a merge (or its undoing) between the read and the lock: the decision
+        # would be on a point neither locked nor seen.
+        raise ValidationError(
+            _(
+                "Cette alerte vient de changer de point (une fusion) : rien n'a été fait. "
+                "Recommencez."
+            )
+        )
     return alert
 
 

@@ -831,6 +831,7 @@ def dealpoint_create(
     sharing: SharingInput | None = None,
     imported_first_reported_at: datetime | None = None,
     imported_last_activity_at: datetime | None = None,
+    sharing_inherited: bool = False,
 ) -> DealPoint:
     """A new deal point where the data says, owned by the CROSS of its département and
     shared as `sharing` says (by default with the law-enforcement services of the territory,
@@ -838,12 +839,13 @@ def dealpoint_create(
     imported point keeps the reference it had in its file (`origin_reference`, in its
     history), or the fingerprint of a line without one (`origin_fingerprint`), so that a
     second import knows it, and the first report and last activity its file gave
-    (`imported_…`), which count with its reports and operations from then on."""
+    (`imported_…`), which count with its reports and operations from then on. A point split
+    off another takes its sharing as it is (`sharing_inherited`)."""
     if actor is not None:
         policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     sharing = sharing or SharingInput()
     errors, place, building = _new_point_errors(actor=actor, data=data)
-    sharing_errors, group = _sharing_errors(actor=actor, data=sharing)
+    sharing_errors, group = _sharing_errors(actor=actor, data=sharing, inherited=sharing_inherited)
     errors = {**errors, **sharing_errors}
     if errors or place is None:
         raise ValidationError(errors)
@@ -994,8 +996,11 @@ class SharingInput:
 
 
 def _sharing_errors(
-    *, actor: User | None, data: SharingInput
+    *, actor: User | None, data: SharingInput, inherited: bool = False
 ) -> tuple[dict[str, list[str]], SharingGroup | None]:
+    """The errors of a sharing, and its group. A group is one the actor's organisation may
+    distribute to, unless the sharing is `inherited` from the point a new one is split off
+    (the same material, never shared wider: its owner may split it without being a member)."""
     errors: dict[str, list[str]] = {}
     if data.distribution not in Distribution.values:
         errors["distribution"] = [
@@ -1011,7 +1016,7 @@ def _sharing_errors(
     if data.distribution == Distribution.SHARING_GROUP:
         groups = (
             policy.distributable_sharing_groups(actor)
-            if actor is not None
+            if actor is not None and not inherited
             else SharingGroup.objects.all()
         )
         group = groups.filter(pk=data.sharing_group_id).first() if data.sharing_group_id else None
@@ -1787,6 +1792,17 @@ def dealpoint_merge(
     links = list(lent.select_related("report"))
     proposals = list(proposed.select_related("report"))
     heirs = [locked.points.get(pk) for pk in predecessors.values_list("pk", flat=True)]
+    if any(point is not None and point.pk == target.pk for point in heirs):
+        raise ValidationError(
+            {
+                "target": _(
+                    "%(target)s a pour successeur %(source)s : fusionner ce point-ci dans "
+                    "celui-là en ferait son propre successeur. Si les deux fiches décrivent le "
+                    "même lieu, corrigez d'abord le statut « déplacé » de %(target)s."
+                )
+                % {"target": target.reference, "source": source.reference}
+            }
+        )
     if any(point is None for point in heirs):
         raise ValidationError(
             _(
@@ -1874,6 +1890,7 @@ def dealpoint_merge(
             "proposals": len(followed["proposed"]),
             "alerts_moved": sorted(map(int, followed["alerts_moved"])),
             "alerts_dismissed": followed["alerts_dismissed"],
+            "succeeded": followed["succeeded"],
         },
     )
     return target
@@ -1906,12 +1923,14 @@ def _successions_follow(
 
 def _successions_back(
     *, actor: User | None, dealpoint: DealPoint, target: DealPoint, predecessors: list[DealPoint]
-) -> None:
+) -> list[str]:
     """Undo `_successions_follow` for the points still moved to the target (locked by the
-    caller): the unmerged point is their successor again."""
+    caller): the unmerged point is their successor again. Returns them."""
+    back: list[str] = []
     for point in predecessors:
         if point.successor_id != target.pk or point.status != DealPointStatus.MOVED:
             continue
+        back.append(point.reference)
         point.successor = dealpoint
         point.save(update_fields=["successor", "updated_at"])
         _event(
@@ -1935,6 +1954,7 @@ def _successions_back(
                 "unmerged": True,
             },
         )
+    return back
 
 
 def _proposals_follow(
@@ -1976,10 +1996,14 @@ def _proposals_follow(
     return followed
 
 
-def _proposals_back(*, dealpoint: DealPoint, target: DealPoint, followed: dict[str, str]) -> None:
+def _proposals_back(
+    *, dealpoint: DealPoint, target: DealPoint, followed: dict[str, str]
+) -> list[str]:
     """Undo `_proposals_follow` where nothing decided the report since: a report attached to
     no point is proposed to the unmerged point again, and the proposal the merge gave the
-    target goes while it is undecided. A report attached since stays where it is."""
+    target goes while it is undecided. A report attached since stays where it is. Returns
+    the reports proposed again."""
+    back: list[str] = []
     for report in Report.objects.filter(reference__in=followed).order_by("pk"):
         if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
             continue
@@ -1992,6 +2016,8 @@ def _proposals_back(*, dealpoint: DealPoint, target: DealPoint, followed: dict[s
         ).update(decision=LinkDecision.PROPOSED, decided_by=None, decided_at=None)
         if report.awaiting_matching:
             Report.objects.filter(pk=report.pk).update(awaiting_matching=False)
+        back.append(report.reference)
+    return back
 
 
 def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) -> dict[str, Any]:
@@ -2029,8 +2055,8 @@ def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) 
             setattr(alert, on, target)
             fields = [on]
             if on == "dealpoint":
-                alert.commune_id = target.commune_id
-                fields.append("commune")
+                _alert_owned_like(alert, target)
+                fields += ["commune", "owner_organisation", "marking"]
             alert.save(update_fields=fields)
             moved[str(alert.pk)] = on
             continue
@@ -2046,30 +2072,58 @@ def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) 
     return {"alerts_moved": moved, "alerts_dismissed": dismissed}
 
 
+def _alert_owned_like(alert: Alert, dealpoint: DealPoint) -> None:
+    """An alert is owned, placed and marked like the point it is about (`flows._alert_create`)."""
+    alert.commune_id = dealpoint.commune_id
+    alert.owner_organisation_id = dealpoint.owner_organisation_id
+    alert.marking = dealpoint.marking
+
+
+def _alert_question_stands(alert: Alert) -> bool:
+    """Whether a closed alert's question is still open: for a resurgence, its report attached
+    to no point since (an attachment answered it); for a possible move, the dismantled point
+    still dismantled and the new point still active and standing on its own."""
+    if alert.kind == AlertKind.RESURGENCE:
+        return (
+            alert.report_id is None
+            or not ReportLink.objects.filter(
+                report_id=alert.report_id, decision__in=ATTACHED_DECISIONS
+            ).exists()
+        )
+    candidate = alert.candidate
+    return (
+        alert.dealpoint.status == DealPointStatus.DISMANTLED
+        and candidate is not None
+        and candidate.status in ACTIVE_STATUSES
+        and candidate.merged_into_id is None
+    )
+
+
 def _alerts_back(
     *, actor: User | None, dealpoint: DealPoint, target: DealPoint, followed: dict[str, Any]
-) -> None:
+) -> dict[str, list[int]]:
     """Undo `_alerts_follow`: the alerts that followed the merged point and are still open
-    come back to it; those the merge closed open again while their question stands (the
-    dismantled point of a possible move still dismantled)."""
-    for pk, on in (followed.get("alerts_moved") or {}).items():
-        alert = Alert.objects.filter(pk=pk, status=AlertStatus.OPEN, **{on: target}).first()
-        if alert is None:
+    come back to it; those the merge closed open again while their question stands
+    (`_alert_question_stands`). Returns the alerts moved back and those reopened (audited
+    with the unmerge)."""
+    back: dict[str, list[int]] = {"alerts_moved_back": [], "alerts_reopened": []}
+    moved = followed.get("alerts_moved") or {}
+    for alert in locks.lock(Alert.objects.filter(pk__in=list(moved), status=AlertStatus.OPEN)):
+        on = moved[str(alert.pk)]
+        if getattr(alert, f"{on}_id") != target.pk:
             continue
         setattr(alert, on, dealpoint)
         fields = [on]
         if on == "dealpoint":
-            alert.commune_id = dealpoint.commune_id
-            fields.append("commune")
+            _alert_owned_like(alert, dealpoint)
+            fields += ["commune", "owner_organisation", "marking"]
         alert.save(update_fields=fields)
+        back["alerts_moved_back"].append(alert.pk)
     closed = Alert.objects.filter(
         pk__in=followed.get("alerts_dismissed") or [], status=AlertStatus.DISMISSED
-    ).select_related("dealpoint")
+    ).select_related("dealpoint", "candidate")
     for alert in locks.lock(closed):
-        if (
-            alert.kind == AlertKind.SUCCESSOR
-            and alert.dealpoint.status != DealPointStatus.DISMANTLED
-        ):
+        if not _alert_question_stands(alert):
             continue
         alert.status = AlertStatus.OPEN
         alert.decided_by = None
@@ -2098,6 +2152,8 @@ def _alerts_back(
                 "reason": "unmerged",
             },
         )
+        back["alerts_reopened"].append(alert.pk)
+    return back
 
 
 def _merge_undone(
@@ -2223,14 +2279,20 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     dealpoint.merged_into = None
     dealpoint.save(update_fields=["merged_into", "updated_at"])
     followed = dict(merge.details.get("followed") or {}) if merge else {}
-    _proposals_back(dealpoint=dealpoint, target=target, followed=followed.get("proposed") or {})
-    _alerts_back(actor=actor, dealpoint=dealpoint, target=target, followed=followed)
-    _successions_back(
-        actor=actor,
-        dealpoint=dealpoint,
-        target=target,
-        predecessors=[locked.points[pk] for pk in heirs if pk in locked.points],
-    )
+    given_back = {
+        "proposals_back": len(
+            _proposals_back(
+                dealpoint=dealpoint, target=target, followed=followed.get("proposed") or {}
+            )
+        ),
+        **_alerts_back(actor=actor, dealpoint=dealpoint, target=target, followed=followed),
+        "succeeded_back": _successions_back(
+            actor=actor,
+            dealpoint=dealpoint,
+            target=target,
+            predecessors=[locked.points[pk] for pk in heirs if pk in locked.points],
+        ),
+    }
     for point, other in ((dealpoint, target), (target, dealpoint)):
         _event(
             dealpoint=point,
@@ -2245,7 +2307,12 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
         actor=actor,
         action=AuditAction.UPDATE,
         dealpoint=dealpoint,
-        details={"unmerged": target.reference, "reports": restored, "stayed": stayed},
+        details={
+            "unmerged": target.reference,
+            "reports": restored,
+            "stayed": stayed,
+            **given_back,
+        },
     )
     return dealpoint
 
@@ -2328,6 +2395,7 @@ def dealpoint_split(
         status=status,
         note=note,
         sharing=sharing_from_dealpoint(dealpoint),
+        sharing_inherited=True,
     )
     references = [report.reference for report in moving]
     _event(

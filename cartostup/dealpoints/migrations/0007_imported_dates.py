@@ -4,12 +4,15 @@ imported point used to replace the file's first report, and an operation cancell
 with no report left its date as the last activity.
 
 For the points imported before, the file's dates are known only where nothing has changed them
-since: no report ever lent or attached, and (for the activity) no operation."""
+since: no report ever attached, detached or lent, no merge or split (their history says so),
+and, for the activity, no operation."""
 
 from django.db import migrations, models
 from django.db.models import Exists, OuterRef
 
 HELD = ("automatic", "confirmed", "merged")
+# History entries of changes that recomputed a point's dates from its reports.
+REPORTED = ("report_attached", "report_detached", "merged", "unmerged", "split")
 
 
 def keep_imported_dates(apps, schema_editor):
@@ -17,10 +20,14 @@ def keep_imported_dates(apps, schema_editor):
     DealPointEvent = apps.get_model("dealpoints", "DealPointEvent")
     ReportLink = apps.get_model("dealpoints", "ReportLink")
     Operation = apps.get_model("dealpoints", "Operation")
-    untouched = DealPoint.objects.filter(
-        Exists(DealPointEvent.objects.filter(dealpoint=OuterRef("pk"), kind="imported")),
-    ).exclude(
-        Exists(ReportLink.objects.filter(dealpoint=OuterRef("pk"), decision__in=HELD)),
+    untouched = (
+        DealPoint.objects.filter(
+            Exists(DealPointEvent.objects.filter(dealpoint=OuterRef("pk"), kind="imported")),
+        )
+        .exclude(Exists(ReportLink.objects.filter(dealpoint=OuterRef("pk"), decision__in=HELD)))
+        .exclude(
+            Exists(DealPointEvent.objects.filter(dealpoint=OuterRef("pk"), kind__in=REPORTED))
+        )
     )
     untouched.update(imported_first_reported_at=models.F("first_reported_at"))
     untouched.exclude(Exists(Operation.objects.filter(dealpoint=OuterRef("pk")))).update(

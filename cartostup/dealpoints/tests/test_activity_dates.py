@@ -117,10 +117,16 @@ def test_the_migration_keeps_the_dates_of_imported_points_nothing_changed_since(
     those of a point no report ever reached (and, for the activity, no operation)."""
     migration = importlib.import_module("cartostup.dealpoints.migrations.0007_imported_dates")
     line = "OLD-{n};confirmed;Point {n};43.34{n}2;5.3949;building;2025-01-10;2025-11-01"
-    untouched, raided, reported = (_imported(analyst, line.format(n=n)) for n in (1, 2, 3))
+    untouched, raided, reported, detached = (
+        _imported(analyst, line.format(n=n)) for n in (1, 2, 3, 4)
+    )
     _raid(analyst, raided, days_ago=1)
     report = accepted_report(analyst=analyst, latitude=43.3432, longitude=5.3949)
     services.report_attach(actor=analyst, dealpoint=reported, report=report, decision="confirmed")
+    # Attached then detached: the old code had kept the report's date (review).
+    gone = accepted_report(analyst=analyst, latitude=43.3442, longitude=5.3949)
+    services.report_attach(actor=analyst, dealpoint=detached, report=gone, decision="confirmed")
+    services.report_detach(actor=analyst, dealpoint=detached, report=gone)
     created = dealpoint(actor=analyst, reports=[accepted_report(analyst=analyst)])
     DealPoint.objects.update(imported_first_reported_at=None, imported_last_activity_at=None)
 
@@ -137,6 +143,7 @@ def test_the_migration_keeps_the_dates_of_imported_points_nothing_changed_since(
         untouched.reference: ("2025-01-10", "2025-11-01"),
         raided.reference: ("2025-01-10", None),
         reported.reference: (None, None),
+        detached.reference: (None, None),
         created.reference: (None, None),
     }
 

@@ -121,7 +121,15 @@ def test_a_geojson_in_lambert_93_is_refused_with_the_way_out():
     document = _point_collection("urn:ogc:def:crs:EPSG::2154", [893500.0, 6250500.0])
     message = _refused(json.dumps(document).encode(), "carte.geojson")
     assert "« urn:ogc:def:crs:EPSG::2154 »" in message and "WGS 84 (EPSG:4326" in message
-    for name in ("urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326", "urn:ogc:def:crs:EPSG::4326"):
+    assert _refused(
+        json.dumps(_point_collection("EPSG:14326", [5.3949, 43.3452])).encode(), "c.geojson"
+    ).startswith("Le fichier GeoJSON est en projection « EPSG:14326 »")
+    for name in (
+        "urn:ogc:def:crs:OGC:1.3:CRS84",
+        "EPSG:4326",
+        "urn:ogc:def:crs:EPSG::4326",
+        "urn:ogc:def:crs:EPSG:6.6:4326",
+    ):
         document = _point_collection(name, [5.3949, 43.3452])
         assert len(exchange.parse_rows(json.dumps(document).encode(), "carte.geojson")) == 1
 

@@ -180,8 +180,8 @@ def test_a_move_alert_closed_by_a_merge_reopens_only_while_its_question_stands(a
     old = dismantled_point(analyst)
     candidate = _point_at(analyst, 100)
     (alert,) = flows.dealpoint_successor_check(dealpoint=candidate)
-    # Merged into the dismantled point itself: the merge answers the question (refused: an
-    # active point does not merge into a dismantled one), so the other way round.
+    # The dismantled point merged into the possible successor: the merge answers the question
+    # (the other way, an active point into a dismantled one, is refused).
     services.dealpoint_merge(actor=analyst, source=old, target=candidate)
     alert.refresh_from_db()
     assert alert.status == AlertStatus.DISMISSED
@@ -190,14 +190,74 @@ def test_a_move_alert_closed_by_a_merge_reopens_only_while_its_question_stands(a
     assert alert.status == AlertStatus.OPEN
 
     services.dealpoint_merge(actor=analyst, source=old, target=candidate)
-    alert.refresh_from_db()
-    assert alert.status == AlertStatus.DISMISSED
-    # The dismantled point comes back on its own before the merge is undone: the move
-    # question no longer stands.
-    DealPoint.objects.filter(pk=old.pk).update(status=DealPointStatus.RESURGENT)
+    # The possible successor is dismantled before the merge is undone: no successor then.
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=candidate, status=DealPointStatus.DISMANTLED
+    )
     services.dealpoint_unmerge(actor=analyst, dealpoint=old)
     alert.refresh_from_db()
     assert alert.status == AlertStatus.DISMISSED
+
+
+def test_a_resurgence_alert_closed_by_a_merge_stays_closed_once_its_report_went_elsewhere(
+    analyst,
+):
+    """Review: reopened, it could be confirmed and take the report back from where an analyst
+    had attached it meanwhile."""
+    source = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    target = _point_at(analyst, 60, name="Le point actif")
+    elsewhere = _point_at(analyst, 45, name="Ailleurs")
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    services.report_attach(actor=analyst, dealpoint=elsewhere, report=report)
+
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED
+    assert _decisions(report)[elsewhere.reference] == LinkDecision.CONFIRMED
+
+
+def test_an_alert_that_follows_a_merge_is_owned_and_marked_like_its_new_point(analyst):
+    from cartostup.access.choices import Marking
+
+    source = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    target = dismantled_point(analyst, 70)
+    Alert.objects.filter(dealpoint=target).delete()
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=target,
+        data=services.SharingInput(distribution=target.distribution, marking=Marking.RED),
+    )
+    services.dealpoint_merge(actor=analyst, source=source, target=target)
+    alert.refresh_from_db()
+    assert (alert.dealpoint, alert.marking) == (target, Marking.RED)
+    services.dealpoint_unmerge(actor=analyst, dealpoint=source)
+    alert.refresh_from_db()
+    assert (alert.dealpoint, alert.marking) == (source, source.marking)
+
+
+def test_a_merge_that_would_make_a_point_its_own_successor_is_refused(analyst):
+    """Review: P moved to S, S later dismantled, S merged into P: P succeeded itself."""
+    moved = _point_at(analyst, 0, name="Ancien lieu")
+    successor = _point_at(analyst, 100, name="Nouveau lieu")
+    services.dealpoint_change_status(actor=analyst, dealpoint=moved, status="confirmed")
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=moved, status=DealPointStatus.MOVED, successor=successor
+    )
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=successor, status=DealPointStatus.DISMANTLED
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=successor, target=moved)
+    assert refused.value.message_dict["target"][0].startswith(
+        f"{moved.reference} a pour successeur {successor.reference} : fusionner"
+    )
+    moved.refresh_from_db()
+    successor.refresh_from_db()
+    assert (moved.successor, successor.merged_into) == (successor, None)
 
 
 def test_the_points_that_moved_to_a_merged_point_moved_to_its_target(analyst, client_for):
@@ -225,6 +285,16 @@ def test_the_points_that_moved_to_a_merged_point_moved_to_its_target(analyst, cl
     services.dealpoint_unmerge(actor=analyst, dealpoint=source)
     old.refresh_from_db()
     assert old.successor == source
+    # The unmerge's audit event says what it gave back, as the merge's said what followed.
+    from cartostup.core.choices import AuditAction
+    from cartostup.core.models import AuditEvent
+
+    merged, unmerged = (
+        AuditEvent.objects.filter(action=AuditAction.UPDATE, details__has_key=key).latest("pk")
+        for key in ("merged", "unmerged")
+    )
+    assert merged.details["succeeded"] == [old.reference]
+    assert unmerged.details["succeeded_back"] == [old.reference]
     page = client.get(reverse("dealpoints:detail", args=[old.pk])).content.decode()
     assert f"Successeur : {source.reference} de nouveau" in page
 

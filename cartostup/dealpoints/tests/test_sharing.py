@@ -162,6 +162,7 @@ def test_a_point_created_restricted_is_never_shared_wider(persona, analyst, buil
         {"distribution": Distribution.CROSS, "marking": Marking.RED},
         {"distribution": Distribution.TERRITORY, "marking": Marking.AMBER_STRICT},
         {"distribution": Distribution.SHARING_GROUP},
+        {"distribution": Distribution.SHARING_GROUP, "theirs": True},
     ],
 )
 def test_a_split_shares_the_new_point_as_the_point_was(persona, analyst, building, sharing):
@@ -170,17 +171,22 @@ def test_a_split_shares_the_new_point_as_the_point_was(persona, analyst, buildin
     been restricted. It is the same source material: it keeps the point's sharing."""
     from cartostup.dealpoints.tests.factories import accepted_report
 
+    sharing = dict(sharing)
+    # A group of the customs the CROSS is not a member of (review): a point the CROSS owns
+    # may be shared with it (by the platform here), and the CROSS still splits it.
+    theirs = sharing.pop("theirs", False)
     group = None
     if sharing["distribution"] == Distribution.SHARING_GROUP:
+        customs = persona("customs13_investigator").memberships.get().organisation
         group = sharing_group_create(
             actor=persona("admin"),
             name="Groupe Nord",
-            owner_organisation=analyst.memberships.get().organisation,
-            organisations=[persona("customs13_investigator").memberships.get().organisation],
+            owner_organisation=customs if theirs else analyst.memberships.get().organisation,
+            organisations=[] if theirs else [customs],
         )
     reports = [accepted_report(analyst=analyst) for _ in range(2)]
     point = services.dealpoint_create(
-        actor=analyst,
+        actor=None if theirs else analyst,
         data=dealpoint_input(building_id=building.pk),
         reports=reports,
         sharing=services.SharingInput(
