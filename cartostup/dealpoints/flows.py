@@ -627,6 +627,21 @@ def proposal_accept(
         for r in proposal.reports.all()
         if not ReportLink.objects.filter(report=r, decision__in=ATTACHED_DECISIONS).exists()
     ]
+    if not reports:
+        # Its reports were all attached to points since (a proposal kept from before they
+        # left it when attached): the point would have none.
+        raise ValidationError(
+            _(
+                "Les signalements de cette proposition ont tous été rattachés à des points "
+                "depuis : il n'y a plus de point à créer. Écartez-la."
+            )
+        )
+    # Accepted first: the attachments below take their reports out of the proposals still
+    # open (`services._open_proposals_left`), not out of this one.
+    proposal.status = ProposalStatus.ACCEPTED
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
     dealpoint = services.dealpoint_create(
         actor=actor,
         data=data,
@@ -634,11 +649,8 @@ def proposal_accept(
         note=_("Créé depuis une proposition"),
         sharing=sharing,
     )
-    proposal.status = ProposalStatus.ACCEPTED
     proposal.dealpoint = dealpoint
-    proposal.decided_by = actor
-    proposal.decided_at = timezone.now()
-    proposal.save(update_fields=["status", "dealpoint", "decided_by", "decided_at"])
+    proposal.save(update_fields=["dealpoint"])
     audit_record(
         actor=actor,
         action=AuditAction.UPDATE,

@@ -34,6 +34,7 @@ from cartostup.reports.models import Report
 
 from . import flows, matching_selectors, selectors
 from .choices import (
+    ATTACHED_DECISIONS,
     PROPOSAL_REOPEN_DAYS,
     Confidence,
     DistributionChannel,
@@ -287,10 +288,15 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_service_error(error)
         else:
+            attached = dealpoint.links.filter(decision__in=ATTACHED_DECISIONS).count()
             messages.success(
                 request,
-                _("Point de deal %(reference)s créé avec %(count)s signalement(s).")
-                % {"reference": dealpoint.reference, "count": len(reports)},
+                ngettext(
+                    "Point de deal %(reference)s créé avec %(count)s signalement.",
+                    "Point de deal %(reference)s créé avec %(count)s signalements.",
+                    attached,
+                )
+                % {"reference": dealpoint.reference, "count": attached},
             )
             return _back_to_queue(request, "proposals")
     return render(

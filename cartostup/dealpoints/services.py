@@ -50,6 +50,7 @@ from .choices import (
     OperationOutcome,
     Precision,
     Product,
+    ProposalStatus,
     TimeOfDay,
     Weekday,
 )
@@ -63,6 +64,7 @@ from .models import (
     DealPointEvent,
     DealPointSequence,
     Operation,
+    Proposal,
     ReportLink,
 )
 from .selectors import EDIT_VERSION_KINDS
@@ -713,12 +715,48 @@ def _link(
                 "moved_to": dealpoint.reference,
             },
         )
+    if decision in ATTACHED_DECISIONS:
+        _open_proposals_left(actor=actor, report=report)
     if decision in ATTACHED_DECISIONS and report.awaiting_matching:
         report.awaiting_matching = False
         report.save(update_fields=["awaiting_matching"])
     if decision == LinkDecision.CONFIRMED:
         _alerts_answered(actor=actor, dealpoint=dealpoint, report=report)
     return link, left
+
+
+def _open_proposals_left(*, actor: User | None, report: Report) -> None:
+    """A report attached to a point is no longer free: it leaves the open proposals of new
+    points that held it (created from them, a point would have had none of it), and a
+    proposal left with no report is closed (« écartée »: there is no point left to make of
+    it). Each is audited. The report is locked by the caller, the proposals after it
+    (`locks`); a proposal being accepted is no longer open."""
+    through = Proposal.reports.through
+    held = list(
+        through.objects.filter(
+            report_id=report.pk, proposal__status=ProposalStatus.OPEN
+        ).values_list("proposal_id", flat=True)
+    )
+    if not held:
+        return
+    for proposal in locks.lock(Proposal.objects.filter(pk__in=held)):
+        through.objects.filter(report_id=report.pk, proposal_id=proposal.pk).delete()
+        emptied = not through.objects.filter(proposal_id=proposal.pk).exists()
+        if emptied:
+            proposal.status = ProposalStatus.DISMISSED
+            proposal.decided_by = actor
+            proposal.decided_at = timezone.now()
+            proposal.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=proposal,
+            details={
+                "proposal": proposal.pk,
+                "report_left": report.reference,
+                **({"status": proposal.status, "reason": "emptied"} if emptied else {}),
+            },
+        )
 
 
 def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report) -> None:

@@ -801,3 +801,52 @@ def test_confirming_a_move_alert_closes_the_other_candidates(analyst):
         action=AuditAction.UPDATE, object_type="dealpoints.alert", object_id=str(chosen.pk)
     )
     assert decided.count() == 1
+
+
+def test_a_report_attached_to_a_point_leaves_the_open_proposals_that_held_it(analyst, client_for):
+    """New-user audit: a report of an open proposal, attached to a point by a confirmed
+    resurgence, stayed in the proposal; « Créer le point » then made a point with no report,
+    said « créé avec 1 signalement(s) » and raised move alerts from nowhere."""
+    from django.urls import reverse
+
+    old = dismantled_point(analyst, 0)
+    lone = report_near(analyst, 40)
+    (alert,) = flows.report_match(report=lone).alerts
+    pair = [report_near(analyst, 1500 + d) for d in (0, 8)]
+    for report in (lone, *pair):
+        flows.report_match(report=report)
+    proposals = {len(p.reports.all()): p for p in flows.reports_cluster()}
+    alone, two = proposals[1], proposals[2]
+    assert list(alone.reports.all()) == [lone]
+
+    flows.alert_confirm(actor=analyst, alert=alert)
+    alone.refresh_from_db()
+    assert alone.status == ProposalStatus.DISMISSED and not alone.reports.exists()
+    with pytest.raises(ValidationError):
+        flows.proposal_accept(actor=analyst, proposal=alone)
+    # One of two reports attached by an analyst: the proposal goes on with the other.
+    point = dealpoint(actor=analyst, latitude=offset(1600)[0], longitude=offset(1600)[1])
+    services.report_attach(actor=analyst, dealpoint=point, report=pair[0])
+    two.refresh_from_db()
+    assert two.status == ProposalStatus.OPEN and list(two.reports.all()) == [pair[1]]
+
+    response = client_for("cross13_analyst").post(
+        reverse("dealpoints:proposal_accept", args=[two.pk]),
+        {
+            "latitude": f"{pair[1].latitude:.6f}",
+            "longitude": f"{pair[1].longitude:.6f}",
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "low",
+            "sharing-distribution": "territory",
+            "sharing-marking": "amber",
+        },
+        follow=True,
+    )
+    assert "créé avec 1 signalement." in response.content.decode()
+    two.refresh_from_db()
+    # The accepted proposal keeps the reports it was made of.
+    assert two.status == ProposalStatus.ACCEPTED and list(two.reports.all()) == [pair[1]]
+    assert list(two.dealpoint.reports.all()) == [pair[1]]
+    old.refresh_from_db()
+    assert old.status == DealPointStatus.RESURGENT
