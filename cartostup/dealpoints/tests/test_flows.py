@@ -847,6 +847,6 @@ def test_a_report_attached_to_a_point_leaves_the_open_proposals_that_held_it(ana
     two.refresh_from_db()
     # The accepted proposal keeps the reports it was made of.
     assert two.status == ProposalStatus.ACCEPTED and list(two.reports.all()) == [pair[1]]
-    assert list(two.dealpoint.reports.all()) == [pair[1]]
+    assert two.dealpoint is not None and list(two.dealpoint.reports.all()) == [pair[1]]
     old.refresh_from_db()
     assert old.status == DealPointStatus.RESURGENT
