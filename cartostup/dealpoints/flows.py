@@ -273,7 +273,7 @@ class LinkDecided(ValidationError):
         super().__init__(
             _(
                 "Ce rapprochement a déjà été traité (%(decision)s) : rien n'a été changé. "
-                "Rechargez la page pour voir la décision prise."
+                "La page à jour montre la décision prise."
             )
             % {"decision": self.current_label},
             code="already_decided",
@@ -587,7 +587,20 @@ def _alert_for_decision(*, actor: User, alert: Alert) -> Alert:
     )
     (alert,) = locks.lock(Alert.objects.filter(pk=alert.pk))
     if alert.status != AlertStatus.OPEN:
-        raise ValidationError(_("Cette alerte a déjà été traitée."))
+        # Who closed it and when: an analyst's decision, or a change that answered it (a move
+        # confirmed, a status corrected, a merge: the history of its point says which).
+        raise ValidationError(
+            _(
+                "Cette alerte a déjà été close (« %(status)s ») le %(when)s par %(who)s : rien "
+                "n'a été fait. L'historique de %(point)s dit pourquoi."
+            )
+            % {
+                "status": alert.get_status_display().lower(),
+                "when": services._when(alert.decided_at or timezone.now()),
+                "who": services._who(actor, alert.decided_by),
+                "point": alert.dealpoint.reference,
+            }
+        )
     if (alert.dealpoint_id, alert.candidate_id, alert.report_id) != (
         read.dealpoint_id,
         read.candidate_id,

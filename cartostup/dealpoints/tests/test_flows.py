@@ -850,3 +850,22 @@ def test_a_report_attached_to_a_point_leaves_the_open_proposals_that_held_it(ana
     assert two.dealpoint is not None and list(two.dealpoint.reports.all()) == [pair[1]]
     old.refresh_from_db()
     assert old.status == DealPointStatus.RESURGENT
+
+
+def test_a_decision_on_an_alert_closed_meanwhile_says_who_closed_it_and_how(analyst, persona):
+    """New-user audit: « Cette alerte a déjà été traitée. » for an alert nobody had decided
+    (closed by the move another alert confirmed)."""
+    old = dismantled_point(analyst, 0)
+    first, second = (
+        dealpoint(actor=analyst, latitude=offset(north)[0], longitude=offset(north)[1])
+        for north in (200, 300)
+    )
+    (one,) = flows.dealpoint_successor_check(dealpoint=first)
+    (other,) = flows.dealpoint_successor_check(dealpoint=second)
+    flows.alert_confirm(actor=persona("antenna13_analyst"), alert=one)
+    with pytest.raises(ValidationError) as refused:
+        flows.alert_confirm(actor=analyst, alert=other)
+    message = refused.value.messages[0]
+    assert message.startswith("Cette alerte a déjà été close (« écartée ») le ")
+    assert f"L'historique de {old.reference} dit pourquoi." in message
+    assert "vous-même" not in message
