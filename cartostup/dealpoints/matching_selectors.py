@@ -48,6 +48,9 @@ class MatchingQueue:
     visible_dealpoint_ids: frozenset[int] = frozenset()
     # Proposals dismissed lately, as long as an analyst may reopen them (`report_count`).
     dismissed: list[Proposal] = field(default_factory=list)
+    # How many wait in each section ("links", "proposals", "alerts") where more wait than it
+    # shows (the `limit` newest): the analyst is told that older ones wait.
+    totals: dict[str, int] = field(default_factory=dict)
 
 
 def _reports_audit(*, actor: User, view: str, reports: list[str], **details: object) -> None:
@@ -91,23 +94,25 @@ def proposal_reports(*, actor: User, proposal: Proposal) -> list[Report]:
 
 
 def matching_queue(
-    *, actor: User, limit: int = QUEUE_LIMIT, proposal_id: int | None = None
+    *, actor: User, limit: int | None = None, proposal_id: int | None = None
 ) -> MatchingQueue:
     """Proposed links (between a report and a point the actor both see), open proposals of
     new points and open alerts the actor may see, newest first; audited as a listing. With
     `proposal_id` (the map's link to one proposal), that open proposal too when it is older
     than the `limit` newest, so the link lands on it."""
+    limit = QUEUE_LIMIT if limit is None else limit
     visible_points = policy.restrict(DealPoint.objects.all(), actor=actor)
     visible_reports = policy.restrict(Report.objects.all(), actor=actor)
+    proposed_links = ReportLink.objects.filter(
+        decision=LinkDecision.PROPOSED,
+        dealpoint__in=visible_points.values("pk"),
+        report__in=visible_reports.values("pk"),
+        dealpoint__merged_into__isnull=True,
+    )
     links = list(
-        ReportLink.objects.filter(
-            decision=LinkDecision.PROPOSED,
-            dealpoint__in=visible_points.values("pk"),
-            report__in=visible_reports.values("pk"),
-            dealpoint__merged_into__isnull=True,
-        )
-        .select_related("report", "dealpoint", "dealpoint__commune")
-        .order_by("-created_at", "-pk")[:limit]
+        proposed_links.select_related("report", "dealpoint", "dealpoint__commune").order_by(
+            "-created_at", "-pk"
+        )[:limit]
     )
     open_proposals = policy.restrict(
         Proposal.objects.filter(status=ProposalStatus.OPEN), actor=actor
@@ -116,11 +121,22 @@ def matching_queue(
     if proposal_id is not None and all(p.pk != proposal_id for p in proposals):
         proposals += list(open_proposals.filter(pk=proposal_id))
     proposal_reports_seen = _visible_reports_of(actor=actor, proposals=proposals)
+    open_alerts = policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)
     alerts = list(
-        policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)
-        .select_related("dealpoint", "report", "candidate", "commune")
-        .order_by("-created_at", "-pk")[:limit]
+        open_alerts.select_related("dealpoint", "report", "candidate", "commune").order_by(
+            "-created_at", "-pk"
+        )[:limit]
     )
+    # Counted only where the section is full (below the limit, what is shown is all), and
+    # kept where more wait than are shown.
+    totals: dict[str, int] = {}
+    for name, queryset, shown in (
+        ("links", proposed_links, links),
+        ("proposals", open_proposals, proposals),
+        ("alerts", open_alerts, alerts),
+    ):
+        if len(shown) >= limit and (total := queryset.count()) > len(shown):
+            totals[name] = total
     # Their place, their number of reports and who dismissed them: no report is named.
     dismissed: list[Proposal] = list(
         policy.restrict(
@@ -143,6 +159,7 @@ def matching_queue(
             "proposals": len(proposals),
             "alerts": len(alerts),
             "dismissed": len(dismissed),
+            **({"totals": totals} if totals else {}),
         },
     )
     # The reports the queue names (proposed links, proposals, resurgence alerts).
@@ -177,4 +194,5 @@ def matching_queue(
         alerts=alerts,
         visible_dealpoint_ids=visible_ids,
         dismissed=dismissed,
+        totals=totals,
     )

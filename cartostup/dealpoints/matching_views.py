@@ -147,6 +147,7 @@ def matching_queue(request: AuthenticatedRequest) -> HttpResponse:
             "dismissed_days": PROPOSAL_REOPEN_DAYS,
             "visible_dealpoint_ids": queue.visible_dealpoint_ids,
             "limit": matching_selectors.QUEUE_LIMIT,
+            "totals": queue.totals,
             # The item to go on with after a decision (`_back_to_queue`).
             "focus": _present(
                 focus,

@@ -540,3 +540,21 @@ def test_the_points_a_report_page_names_are_audited(persona):
     assert not AuditEvent.objects.filter(
         details__view="report_matching", actor_username="cross93_analyst"
     ).exists()
+
+
+def test_a_full_section_says_how_many_wait_beyond_it(client_for, persona, monkeypatch):
+    """New-user audit: past the newest 100 of a section, nothing said that older ones wait
+    nor how many."""
+    from cartostup.dealpoints.tests.test_flows import dismantled_point, report_near
+
+    analyst = persona("cross13_analyst")
+    dismantled_point(analyst)
+    for north in (10, 20, 30):
+        flows.report_match(report=report_near(analyst, north))
+    monkeypatch.setattr(matching_selectors, "QUEUE_LIMIT", 2)
+    queue = matching_selectors.matching_queue(actor=analyst)
+    assert len(queue.alerts) == 2 and queue.totals == {"alerts": 3}
+    page = client_for("cross13_analyst").get(reverse("dealpoints:matching")).content.decode()
+    assert "Les 2 plus récents sur 3 sont affichés" in page
+    monkeypatch.setattr(matching_selectors, "QUEUE_LIMIT", 3)
+    assert matching_selectors.matching_queue(actor=analyst).totals == {}
