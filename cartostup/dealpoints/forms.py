@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineCheckboxSelectMultiple
@@ -79,9 +79,17 @@ def _finite(value: float | None) -> float | None:
 class BuildingChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Building) -> str:  # type: ignore[override]
         commune = obj.commune.name if obj.commune_id else ""
-        return (
+        label = (
             f"{obj.name} – {obj.address} ({commune})" if commune else f"{obj.name} – {obj.address}"
         )
+        squared = getattr(obj, "near_m2", None)
+        if squared is None:
+            return label
+        # Offered nearest first (`selectors.dealpoint_building_choices(near=...)`).
+        return _("%(label)s, à %(distance)s m") % {
+            "label": label,
+            "distance": number_format(round(math.sqrt(squared)), force_grouping=True),
+        }
 
 
 OPENING_HOUR_CHOICES = [

@@ -271,7 +271,10 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         data,
         initial=_proposal_initial(proposal, reports),
         buildings=selectors.dealpoint_building_choices(
-            actor=request.user, view="proposal_accept", departement_id=proposal.departement_id
+            actor=request.user,
+            view="proposal_accept",
+            departement_id=proposal.departement_id,
+            near=(proposal.latitude, proposal.longitude),
         ),
     )
     sharing_form = SharingForm(data, groups=policy.distributable_sharing_groups(request.user))

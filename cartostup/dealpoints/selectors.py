@@ -3,13 +3,24 @@ point records an audit event; lists record their filters."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, IntegerField, Max, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
 from django.utils.translation import gettext_lazy
@@ -765,11 +776,17 @@ def report_by_reference(*, actor: User, reference: str) -> Report | None:
 
 
 def dealpoint_building_choices(
-    *, actor: User, view: str, departement_id: int | None = None
+    *,
+    actor: User,
+    view: str,
+    departement_id: int | None = None,
+    near: tuple[float, float] | None = None,
 ) -> QuerySet[Building]:
     """The landlords' buildings the actor may tie a point to (those it may see), optionally
-    of one département. The form that offers them shows each one (name, commune, landlord):
-    audited as a listing of buildings, with its filter and count."""
+    of one département; nearest first when the point's position is known (`near`: each gets
+    `near_m`, its distance in metres, on a plane: a few kilometres at most), else by commune
+    and name. The form that offers them shows each one (name, commune, landlord): audited as
+    a listing of buildings, with its filter and count."""
     queryset = policy.restrict(
         Building.objects.select_related("commune", "owner_organisation"), actor=actor
     )
@@ -785,7 +802,17 @@ def dealpoint_building_choices(
         object_type=Building._meta.label_lower,
         details={"view": view, "filters": {"departement": departement}, "count": queryset.count()},
     )
-    return queryset.order_by("commune__name", "name")
+    if near is None:
+        return queryset.order_by("commune__name", "name")
+    latitude, longitude = near
+    # Metres per degree: of latitude, and of longitude at this latitude.
+    north, east = 111_320.0, 111_320.0 * math.cos(math.radians(latitude))
+    squared = ExpressionWrapper(
+        (F("latitude") - latitude) * (F("latitude") - latitude) * north * north
+        + (F("longitude") - longitude) * (F("longitude") - longitude) * east * east,
+        output_field=FloatField(),
+    )
+    return queryset.annotate(near_m2=squared).order_by("near_m2", "name")
 
 
 def operation_service_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[Organisation]:

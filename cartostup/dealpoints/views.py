@@ -789,7 +789,10 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
     )
     buildings = selectors.dealpoint_building_choices(
-        actor=request.user, view="dealpoint_edit", departement_id=dealpoint.departement_id
+        actor=request.user,
+        view="dealpoint_edit",
+        departement_id=dealpoint.departement_id,
+        near=(dealpoint.latitude, dealpoint.longitude),
     )
     changed_meanwhile: list[dict[str, Any]] = []
     if request.method == "POST":

@@ -255,3 +255,30 @@ def test_choices_for_the_forms(persona, building):
     offered = selectors.operation_service_choices(actor=analyst, dealpoint=point)
     assert police.memberships.get().organisation in offered
     assert selectors.picker_departement_codes(actor=analyst) == ["13"]
+
+
+def test_buildings_are_offered_nearest_first_with_their_distance(persona, building):
+    """New-user audit: « Créer le point » offered every building of the département by
+    commune, the nearest among them anywhere in the list."""
+    from cartostup.access.services import building_create
+    from cartostup.dealpoints.forms import BuildingChoiceField
+    from cartostup.dealpoints.selectors import dealpoint_building_choices
+
+    far = building_create(
+        actor=persona("landlord_13h"),
+        name="Bâtiment A",
+        address="1 rue du Port, 13002 Marseille",
+        latitude=43.3000,
+        longitude=5.3700,
+    )
+    analyst = persona("cross13_analyst")
+    # 100 m north of building B.
+    near = (building.latitude + 100 / 111_320, building.longitude)
+    offered = list(dealpoint_building_choices(actor=analyst, view="test", near=near))
+    assert [b.pk for b in offered] == [building.pk, far.pk]
+    field = BuildingChoiceField(queryset=offered[0].__class__.objects.none())
+    assert field.label_from_instance(offered[0]).endswith(", à 100 m")
+    assert field.label_from_instance(offered[1]).endswith(" m")
+    # Without a position: by commune and name, no distance.
+    plain = list(dealpoint_building_choices(actor=analyst, view="test"))
+    assert not field.label_from_instance(plain[0]).endswith(" m")
