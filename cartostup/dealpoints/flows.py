@@ -351,24 +351,6 @@ def link_refuse(
 # --- clustering into proposals -------------------------------------------------------------------
 
 
-def _proposal_place(reports: list[Report]) -> dict[str, Any]:
-    """Position (the weighted medoid: a real report's position, hence its commune), best
-    precision and H3 cells of a proposal."""
-    index = matching.medoid(
-        [r.latitude for r in reports],
-        [r.longitude for r in reports],
-        [matching.precision_weight(r.precision) for r in reports],
-    )
-    centre = reports[index]
-    return {
-        "latitude": centre.latitude,
-        "longitude": centre.longitude,
-        "commune_id": centre.commune_id,
-        "precision": matching.best_precision(r.precision for r in reports),
-        **services.cells_for(centre.latitude, centre.longitude),
-    }
-
-
 def _proposal_audit(proposal: Proposal, *, created: bool, count: int) -> None:
     audit_record(
         actor=None,
@@ -525,7 +507,7 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
                 (proposal,) = locks.lock(Proposal.objects.filter(pk=existing[0]))
                 proposal.reports.add(*fresh)
                 everyone = list(proposal.reports.all())
-                for name, value in _proposal_place(everyone).items():
+                for name, value in services.proposal_place(everyone).items():
                     setattr(proposal, name, value)
                 proposal.full_clean()
                 proposal.save()
@@ -538,7 +520,7 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
                     ),
                     departement_id=departement_id,
                     distribution=Distribution.CROSS,
-                    **_proposal_place(group),
+                    **services.proposal_place(group),
                 )
                 proposal.full_clean()
                 proposal.save()
@@ -569,7 +551,8 @@ def _proposal_for_decision(*, actor: User, proposal: Proposal) -> Proposal:
     if set(members.values_list("report_id", flat=True)) != shown:
         raise ValidationError(
             _(
-                "Un signalement vient de s'ajouter à cette proposition : rien n'a été décidé. "
+                "Les signalements de cette proposition viennent de changer (un ajout du "
+                "regroupement, ou un rattachement à un point) : rien n'a été décidé. "
                 "Rechargez la page pour la voir."
             )
         )
@@ -750,7 +733,7 @@ def proposal_reopen(*, actor: User, proposal: Proposal) -> Proposal:
     gone = ids - {report.pk for report in free}
     if gone:
         proposal.reports.remove(*gone)
-        for name, value in _proposal_place(free).items():
+        for name, value in services.proposal_place(free).items():
             setattr(proposal, name, value)
     Report.objects.filter(pk__in=[report.pk for report in free]).update(awaiting_matching=True)
     proposal.status = ProposalStatus.OPEN

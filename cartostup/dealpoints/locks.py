@@ -6,6 +6,8 @@ A transaction that writes on reports' links or on deal points first locks, throu
 1. the reports, by ascending pk;
 2. the deal points, by ascending pk: those asked for, and those the reports are attached to
    (an attachment moves a report: the point it leaves is written too);
+3. the open proposals of new points that hold those reports, by ascending pk (an attachment
+   takes its report out of them: `services._open_proposals_left`);
 
 then, if it needs them, the rows that hang on those (`lock`, in pk order): links, proposals,
 alerts, a département's reference sequence; last, the audit chain's head, which every audited
@@ -40,8 +42,8 @@ from django.db import models
 
 from cartostup.reports.models import Report
 
-from .choices import ATTACHED_DECISIONS
-from .models import DealPoint, ReportLink
+from .choices import ATTACHED_DECISIONS, ProposalStatus
+from .models import DealPoint, Proposal, ReportLink
 
 Row = TypeVar("Row", bound=models.Model)
 
@@ -52,6 +54,7 @@ class Locked:
 
     reports: dict[int, Report]
     points: dict[int, DealPoint]
+    proposals: dict[int, Proposal]
 
 
 def lock(queryset: models.QuerySet[Row]) -> list[Row]:
@@ -64,7 +67,8 @@ def lock_reports_and_points(
     *, reports: Iterable[int | None] = (), points: Iterable[int | None] = ()
 ) -> Locked:
     """Lock the reports (`pk`s), then the points given and the points those reports are
-    attached to, each in pk order (see the module's docstring)."""
+    attached to, then the open proposals that hold those reports, each in pk order (see the
+    module's docstring)."""
     report_ids = {pk for pk in reports if pk is not None}
     point_ids = {pk for pk in points if pk is not None}
     locked_reports = (
@@ -83,4 +87,19 @@ def lock_reports_and_points(
         if point_ids
         else {}
     )
-    return Locked(reports=locked_reports, points=locked_points)
+    locked_proposals = (
+        {
+            proposal.pk: proposal
+            for proposal in lock(
+                Proposal.objects.filter(
+                    status=ProposalStatus.OPEN,
+                    pk__in=Proposal.reports.through.objects.filter(
+                        report_id__in=list(locked_reports)
+                    ).values("proposal_id"),
+                )
+            )
+        }
+        if locked_reports
+        else {}
+    )
+    return Locked(reports=locked_reports, points=locked_points, proposals=locked_proposals)

@@ -784,7 +784,7 @@ def dealpoint_building_choices(
 ) -> QuerySet[Building]:
     """The landlords' buildings the actor may tie a point to (those it may see), optionally
     of one département; nearest first when the point's position is known (`near`: each gets
-    `near_m`, its distance in metres, on a plane: a few kilometres at most), else by commune
+    `near_m2`, its squared distance in metres, on a plane: a département at most), else by commune
     and name. The form that offers them shows each one (name, commune, landlord): audited as
     a listing of buildings, with its filter and count."""
     queryset = policy.restrict(

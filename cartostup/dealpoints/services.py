@@ -33,7 +33,7 @@ from cartostup.reports.services import report_owner_for
 from cartostup.territories import locator
 from cartostup.territories.models import Commune, PriorityNeighbourhood
 
-from . import locks
+from . import locks, matching
 from .choices import (
     ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
@@ -215,6 +215,24 @@ def _place(latitude: Any, longitude: Any) -> _Place:
         else None
     )
     return _Place(latitude, longitude, commune, qpv)
+
+
+def proposal_place(reports: Sequence[Report]) -> dict[str, Any]:
+    """Position (the weighted medoid: a real report's position, hence its commune), best
+    precision and H3 cells of a proposal of a new point made of `reports`."""
+    index = matching.medoid(
+        [r.latitude for r in reports],
+        [r.longitude for r in reports],
+        [matching.precision_weight(r.precision) for r in reports],
+    )
+    centre = reports[index]
+    return {
+        "latitude": centre.latitude,
+        "longitude": centre.longitude,
+        "commune_id": centre.commune_id,
+        "precision": matching.best_precision(r.precision for r in reports),
+        **cells_for(centre.latitude, centre.longitude),
+    }
 
 
 def cells_for(latitude: float, longitude: float) -> dict[str, str]:
@@ -729,8 +747,9 @@ def _open_proposals_left(*, actor: User | None, report: Report) -> None:
     """A report attached to a point is no longer free: it leaves the open proposals of new
     points that held it (created from them, a point would have had none of it), and a
     proposal left with no report is closed (« écartée »: there is no point left to make of
-    it). Each is audited. The report is locked by the caller, the proposals after it
-    (`locks`); a proposal being accepted is no longer open."""
+    it); one that goes on is placed again on the reports left. Each is audited. The report
+    and its open proposals are locked by the caller (`locks.lock_reports_and_points`); a
+    proposal being accepted is no longer open."""
     through = Proposal.reports.through
     held = list(
         through.objects.filter(
@@ -741,12 +760,18 @@ def _open_proposals_left(*, actor: User | None, report: Report) -> None:
         return
     for proposal in locks.lock(Proposal.objects.filter(pk__in=held)):
         through.objects.filter(report_id=report.pk, proposal_id=proposal.pk).delete()
-        emptied = not through.objects.filter(proposal_id=proposal.pk).exists()
+        remaining = list(proposal.reports.order_by("pk"))
+        emptied = not remaining
         if emptied:
             proposal.status = ProposalStatus.DISMISSED
             proposal.decided_by = actor
             proposal.decided_at = timezone.now()
-            proposal.save(update_fields=["status", "decided_by", "decided_at"])
+        else:
+            # Placed again on those left (the report that left may have been its centre).
+            for name, value in proposal_place(remaining).items():
+                setattr(proposal, name, value)
+        proposal.full_clean()
+        proposal.save()
         audit_record(
             actor=actor,
             action=AuditAction.UPDATE,

@@ -824,11 +824,19 @@ def test_a_report_attached_to_a_point_leaves_the_open_proposals_that_held_it(ana
     assert alone.status == ProposalStatus.DISMISSED and not alone.reports.exists()
     with pytest.raises(ValidationError):
         flows.proposal_accept(actor=analyst, proposal=alone)
-    # One of two reports attached by an analyst: the proposal goes on with the other.
+    # Placed on its first report, which an analyst then attaches to a point: the proposal
+    # goes on with the other.
+    assert (two.latitude, two.longitude) == (pair[0].latitude, pair[0].longitude)
     point = dealpoint(actor=analyst, latitude=offset(1600)[0], longitude=offset(1600)[1])
     services.report_attach(actor=analyst, dealpoint=point, report=pair[0])
     two.refresh_from_db()
     assert two.status == ProposalStatus.OPEN and list(two.reports.all()) == [pair[1]]
+    # Placed again on the report left (the one that went may have been its centre).
+    assert (two.latitude, two.longitude) == (pair[1].latitude, pair[1].longitude)
+    # The emptied proposal is listed as dismissed, without « Rouvrir », which could not work.
+    queue = client_for("cross13_analyst").get(reverse("dealpoints:matching")).content.decode()
+    assert "Plus aucun signalement : ils ont été rattachés à des points." in queue
+    assert "Rouvrir la proposition" not in queue
 
     response = client_for("cross13_analyst").post(
         reverse("dealpoints:proposal_accept", args=[two.pk]),

@@ -622,3 +622,90 @@ def test_an_operation_cancelled_twice_at_the_same_instant_is_cancelled_once(tran
         == 1
     )
     assert list(audit_chain_problems()) == []
+
+
+def test_an_attachment_and_a_resurgence_of_one_proposal_do_not_deadlock(transactional_db):
+    """Review of 2026-12-05: an open proposal holds two reports; one is attached to a point
+    while the other's resurgence is confirmed. The attachment locked the proposal (to take its
+    report out) before the audit head, the confirmation after writing an audit event: each
+    waited for what the other held, and PostgreSQL aborted one. The proposals that hold the
+    reports are now locked with them, before any audit event (`locks`). The attachment is made
+    to hold the proposal until the confirmation would have taken the audit head."""
+    from cartostup.dealpoints.choices import ProposalStatus
+    from cartostup.dealpoints.models import Alert
+    from cartostup.dealpoints.tests.test_flows import dismantled_point, report_near
+
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    dismantled_point(analyst, 0)
+    lone = report_near(analyst, 40)
+    (alert,) = flows.report_match(report=lone).alerts
+    mate = report_near(analyst, 48)
+    flows.report_match(report=mate)
+    (proposal,) = [
+        p
+        for p in flows.reports_cluster()
+        if set(p.reports.values_list("pk", flat=True)) == {lone.pk, mate.pk}
+    ]
+    elsewhere = dealpoint(actor=analyst, latitude=offset(3000)[0], longitude=offset(3000)[1])
+    proposal_held, head_taken = threading.Event(), threading.Event()
+    errors: dict[str, BaseException] = {}
+
+    def attaching(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "dealpoints_proposal" in sql and "FOR NO KEY UPDATE" in sql:
+            proposal_held.set()
+            head_taken.wait(3)
+        return result
+
+    def confirming(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "auditchainhead" in sql.lower() and "FOR UPDATE" in sql:
+            head_taken.set()
+            proposal_held.wait(3)
+        return result
+
+    def run(name: str, wrapper: Callable[..., Any], work: Callable[[], Any]) -> None:
+        try:
+            with connection.execute_wrapper(wrapper):
+                work()
+        except BaseException as error:  # reported by the test
+            errors[name] = error
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(
+            target=run,
+            args=(
+                "attach",
+                attaching,
+                lambda: services.report_attach(
+                    actor=User.objects.get(pk=analyst.pk),
+                    dealpoint=DealPoint.objects.get(pk=elsewhere.pk),
+                    report=Report.objects.get(pk=mate.pk),
+                ),
+            ),
+        ),
+        threading.Thread(
+            target=run,
+            args=(
+                "confirm",
+                confirming,
+                lambda: flows.alert_confirm(
+                    actor=User.objects.get(pk=analyst.pk), alert=Alert.objects.get(pk=alert.pk)
+                ),
+            ),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == {}
+    proposal.refresh_from_db()
+    # Both reports left it: the proposal, emptied, is closed.
+    assert proposal.status == ProposalStatus.DISMISSED and not proposal.reports.exists()
+    assert ReportLink.objects.get(report=mate, decision=LinkDecision.CONFIRMED).dealpoint_id == (
+        elsewhere.pk
+    )
+    assert list(audit_chain_problems()) == []
