@@ -9,6 +9,7 @@ the policy (`selectors.dealpoint_list_mode`, `dealpoint_permissions`), never her
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -706,6 +707,18 @@ def _prefill(request: HttpRequest) -> dict[str, Any]:
     return initial
 
 
+def _near(initial: dict[str, Any]) -> tuple[float, float] | None:
+    """The prefilled position, when there is a sound one (the buildings nearest it first)."""
+    latitude, longitude = initial.get("latitude"), initial.get("longitude")
+    if latitude is None or longitude is None:
+        return None
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        return None
+    if abs(latitude) > 90 or abs(longitude) > 180:
+        return None
+    return latitude, longitude
+
+
 def _form_page(
     request: AuthenticatedRequest,
     form: DealPointForm,
@@ -737,7 +750,10 @@ def _form_page(
 def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
     """A new point, placed by its latitude and longitude (or on the small map)."""
     policy.require(request.user, Capability.EDIT_DEALPOINTS)
-    buildings = selectors.dealpoint_building_choices(actor=request.user, view="dealpoint_create")
+    initial = _prefill(request)
+    buildings = selectors.dealpoint_building_choices(
+        actor=request.user, view="dealpoint_create", near=_near(initial)
+    )
     groups = policy.distributable_sharing_groups(request.user)
     if request.method == "POST":
         form = DealPointForm(request.POST, buildings=buildings)
@@ -756,7 +772,7 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
                 )
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
     else:
-        form = DealPointForm(initial=_prefill(request), buildings=buildings)
+        form = DealPointForm(initial=initial, buildings=buildings)
         sharing_form = SharingForm(groups=groups)
     return _form_page(
         request,

@@ -1206,3 +1206,20 @@ def test_every_history_kind_reads_in_french_without_keys_or_ids():
                 assert " 7" not in text and " 8" not in text and " 12" not in text, line
     alert = DealPointEvent(kind=EventKind.ALERT, details=_STORED_DETAILS[EventKind.ALERT][0])
     assert views._event_lines(alert) == ["Alerte de résurgence : signalement SIG-13-000202"]
+
+
+def test_the_create_page_offers_the_buildings_nearest_its_position_first(client_for, building):
+    """From the map (« créer un point ici »), the position is known: the landlords' buildings
+    come nearest first, with their distance; an unsound position orders them by commune."""
+    client = client_for("cross13_analyst")
+    near = client.get(
+        reverse("dealpoints:create"),
+        {"latitude": f"{building.latitude + 100 / 111_320:.6f}", "longitude": building.longitude},
+    ).content.decode()
+    assert f"{building.name} – {building.address} (" in near and ", à 100 m</option>" in near
+    for latitude in ("nan", "inf", "95"):
+        plain = client.get(
+            reverse("dealpoints:create"), {"latitude": latitude, "longitude": "5.39"}
+        )
+        assert plain.status_code == 200
+        assert " m</option>" not in plain.content.decode()
