@@ -284,11 +284,16 @@ def cancellable_operations(
     return operations.filter(service__in=services.values("pk"))
 
 
-def distributable_sharing_groups(actor: Any) -> QuerySet[SharingGroup]:
+def distributable_sharing_groups(actor: Any, *, kept: int | None = None) -> QuerySet[SharingGroup]:
     """The sharing groups the actor may distribute a record to: those its organisations
-    belong to (a group it is not in would make a record it then no longer reads)."""
+    belong to (a group it is not in would make a record it then no longer reads); and `kept`,
+    the group of the record a new one is made of (a point split off another: the same
+    material, never shared wider, which its owner may split without being in that group)."""
     context = actor_context(actor)
-    return SharingGroup.objects.filter(organisations__in=context.organisation_ids).distinct()
+    allowed = Q(organisations__in=context.organisation_ids)
+    if kept is not None:
+        allowed |= Q(pk=kept)
+    return SharingGroup.objects.filter(allowed).distinct()
 
 
 def require(actor: Any, capability: Capability) -> None:

@@ -507,8 +507,7 @@ def reports_cluster(*, departement: Any = None) -> list[Proposal]:
                 (proposal,) = locks.lock(Proposal.objects.filter(pk=existing[0]))
                 proposal.reports.add(*fresh)
                 everyone = list(proposal.reports.all())
-                for name, value in services.proposal_place(everyone).items():
-                    setattr(proposal, name, value)
+                services.proposal_place_set(proposal, everyone)
                 proposal.full_clean()
                 proposal.save()
                 _proposal_audit(proposal, created=False, count=len(fresh))
@@ -733,8 +732,7 @@ def proposal_reopen(*, actor: User, proposal: Proposal) -> Proposal:
     gone = ids - {report.pk for report in free}
     if gone:
         proposal.reports.remove(*gone)
-        for name, value in services.proposal_place(free).items():
-            setattr(proposal, name, value)
+        services.proposal_place_set(proposal, free)
     Report.objects.filter(pk__in=[report.pk for report in free]).update(awaiting_matching=True)
     proposal.status = ProposalStatus.OPEN
     proposal.decided_by = None

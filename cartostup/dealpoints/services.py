@@ -217,6 +217,12 @@ def _place(latitude: Any, longitude: Any) -> _Place:
     return _Place(latitude, longitude, commune, qpv)
 
 
+def proposal_place_set(proposal: Proposal, reports: Sequence[Report]) -> None:
+    """Place `proposal` (not saved) on `reports` (`proposal_place`)."""
+    for name, value in proposal_place(reports).items():
+        setattr(proposal, name, value)
+
+
 def proposal_place(reports: Sequence[Report]) -> dict[str, Any]:
     """Position (the weighted medoid: a real report's position, hence its commune), best
     precision and H3 cells of a proposal of a new point made of `reports`."""
@@ -768,8 +774,7 @@ def _open_proposals_left(*, actor: User | None, report: Report) -> None:
             proposal.decided_at = timezone.now()
         else:
             # Placed again on those left (the report that left may have been its centre).
-            for name, value in proposal_place(remaining).items():
-                setattr(proposal, name, value)
+            proposal_place_set(proposal, remaining)
         proposal.full_clean()
         proposal.save()
         audit_record(
@@ -1061,9 +1066,9 @@ class SharingInput:
 def _sharing_errors(
     *, actor: User | None, data: SharingInput, inherited: bool = False
 ) -> tuple[dict[str, list[str]], SharingGroup | None]:
-    """The errors of a sharing, and its group. A group is one the actor's organisation may
-    distribute to, unless the sharing is `inherited` from the point a new one is split off
-    (the same material, never shared wider: its owner may split it without being a member)."""
+    """The errors of a sharing, and its group: one the actor may distribute to
+    (`policy.distributable_sharing_groups`), the group of the point a new one is split off
+    included when the sharing is `inherited` from it."""
     errors: dict[str, list[str]] = {}
     if data.distribution not in Distribution.values:
         errors["distribution"] = [
@@ -1078,8 +1083,10 @@ def _sharing_errors(
     group = None
     if data.distribution == Distribution.SHARING_GROUP:
         groups = (
-            policy.distributable_sharing_groups(actor)
-            if actor is not None and not inherited
+            policy.distributable_sharing_groups(
+                actor, kept=data.sharing_group_id if inherited else None
+            )
+            if actor is not None
             else SharingGroup.objects.all()
         )
         group = groups.filter(pk=data.sharing_group_id).first() if data.sharing_group_id else None
@@ -2115,12 +2122,7 @@ def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) 
         )
         twin = Alert.objects.filter(same_report, kind=alert.kind, **where)
         if stands and not twin.exists():
-            setattr(alert, on, target)
-            fields = [on]
-            if on == "dealpoint":
-                _alert_owned_like(alert, target)
-                fields += ["commune", "owner_organisation", "marking"]
-            alert.save(update_fields=fields)
+            _alert_moved(alert, on, target)
             moved[str(alert.pk)] = on
             continue
         _alert_close(
@@ -2135,11 +2137,18 @@ def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) 
     return {"alerts_moved": moved, "alerts_dismissed": dismissed}
 
 
-def _alert_owned_like(alert: Alert, dealpoint: DealPoint) -> None:
-    """An alert is owned, placed and marked like the point it is about (`flows._alert_create`)."""
-    alert.commune_id = dealpoint.commune_id
-    alert.owner_organisation_id = dealpoint.owner_organisation_id
-    alert.marking = dealpoint.marking
+def _alert_moved(alert: Alert, on: str, dealpoint: DealPoint) -> None:
+    """Put `dealpoint` as the alert's point (`on` "dealpoint") or candidate ("candidate"),
+    and save it: about a new point, the alert is owned, placed and marked like it (as
+    `flows._alert_create` makes it)."""
+    setattr(alert, on, dealpoint)
+    fields = [on]
+    if on == "dealpoint":
+        alert.commune_id = dealpoint.commune_id
+        alert.owner_organisation_id = dealpoint.owner_organisation_id
+        alert.marking = dealpoint.marking
+        fields += ["commune", "owner_organisation", "marking"]
+    alert.save(update_fields=fields)
 
 
 def _alert_question_stands(alert: Alert) -> bool:
@@ -2175,12 +2184,7 @@ def _alerts_back(
         on = moved[str(alert.pk)]
         if getattr(alert, f"{on}_id") != target.pk:
             continue
-        setattr(alert, on, dealpoint)
-        fields = [on]
-        if on == "dealpoint":
-            _alert_owned_like(alert, dealpoint)
-            fields += ["commune", "owner_organisation", "marking"]
-        alert.save(update_fields=fields)
+        _alert_moved(alert, on, dealpoint)
         back["alerts_moved_back"].append(alert.pk)
     closed = Alert.objects.filter(
         pk__in=followed.get("alerts_dismissed") or [], status=AlertStatus.DISMISSED
