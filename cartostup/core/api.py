@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import force_instance
 from rest_framework import ISO_8601, exceptions, serializers
@@ -24,6 +25,11 @@ class ErrorSerializer(serializers.Serializer):
     """Every error response: a French sentence, a stable code, and per-field messages when the
     input was invalid. (Fields built in `get_fields`: a declared `errors` field would hide the
     serializer's own `errors` property.)"""
+
+    schema_description = gettext_lazy(
+        "Toute réponse d'erreur : une phrase en français (`detail`), un code stable (`code`) "
+        "et, pour une saisie invalide, les messages par champ (`errors`)."
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {
@@ -165,10 +171,21 @@ class AutoSchema(openapi.AutoSchema):
     """The OpenAPI schema says what `InputSerializer` does: a body with a field it does not
     write is invalid (`additionalProperties: false`), so clients and fuzzers know it. And every
     operation of a view that authenticates with a challenge (the API token's
-    `WWW-Authenticate: Bearer`) documents its 401: no credentials, or a bad token."""
+    `WWW-Authenticate: Bearer`) documents its 401: no credentials, or a bad token.
+
+    Docstrings are notes for developers, in English: the schema, read by partners, never
+    shows them. An operation is described by its `extend_schema(description=...)`, a
+    serializer by its `schema_description` (French, translatable), or not at all."""
+
+    def get_description(self) -> str:  # type: ignore[override]
+        return ""
 
     def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
+        schema.pop("description", None)
+        description = getattr(force_instance(serializer), "schema_description", None)
+        if description:
+            schema["description"] = str(description)
         if isinstance(force_instance(serializer), InputSerializer):
             schema["additionalProperties"] = False
         return schema

@@ -43,13 +43,31 @@ __all__ = ["filter_error_messages"]
 class DealPointFilterForm(DsfrFilterForm):
     """The filters' form: a period of activity that ends before it starts is an error on its
     end (`dates.period_errors`, as the map layers say it), not an empty list or map; so is a
-    département that does not exist (99), which would list nothing."""
+    département that does not exist (99), or a commune no loaded commune is called (a
+    misspelt « Marsielle »), which would list nothing."""
 
     def clean_departement(self) -> str:
         code = str(self.cleaned_data.get("departement") or "").strip().upper()
         if code and not Departement.objects.filter(code=code).exists():
             raise ValidationError(_("Département inconnu (ex. : 13, 2A, 974)."), code="unknown")
         return code
+
+    def clean_commune(self) -> str:
+        value = str(self.cleaned_data.get("commune") or "").strip()
+        if (
+            value
+            and not (
+                Commune.objects.filter(code=value) | Commune.objects.filter(name__iexact=value)
+            ).exists()
+        ):
+            raise ValidationError(
+                _(
+                    "Aucune commune ne porte ce code INSEE ou ce nom (ex. : 13055 ou Marseille, "
+                    "13201 ou Marseille 1er Arrondissement)."
+                ),
+                code="unknown",
+            )
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -50,6 +50,7 @@ from .map_layers import (
     asked_filters,
     dealpoint_filter_data,
     dealpoint_filterset,
+    hexagon_places,
     hexagon_polygon,
     may_see_report_layer,
     refuse_filters,
@@ -329,6 +330,15 @@ def hotspot_layer(
         )
     result = gi_star(counts)
     shown = [cell for cell in result.cells if scope.min_count <= 1 or cell.count >= scope.min_count]
+    # Each cell named after where its rows are, as the map's hexagons are (`hexagon_places`,
+    # with the same rule for those who only count): the map's table listed raw H3 ids.
+    per_cell: dict[str, dict[int, int]] = {}
+    for cell_id, commune_id, number in (
+        queryset.order_by().values_list(column, "commune").annotate(n=Count("pk"))
+    ):
+        if cell_id in counts:
+            per_cell.setdefault(cell_id, {})[commune_id] = number
+    places = hexagon_places(per_cell, min_count=scope.min_count)
     features: list[dict[str, Any]] = [
         {
             "type": "Feature",
@@ -336,6 +346,7 @@ def hotspot_layer(
             "properties": {
                 "kind": "hotspot",
                 "cell": cell.cell,
+                "place": places.get(cell.cell, ""),
                 "resolution": H3_TOWN,
                 "count": cell.count,
                 "z": round(cell.z, 3),

@@ -29,6 +29,7 @@ import h3
 import shapely
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -579,18 +580,22 @@ def dealpoint_filter_data(
     if refused:
         raise ValidationError(refused)
     data = allowed_filter_data(filters or {}, dealpoint_allowed_filters(actor=actor))
-    if scope.one_value_each:
-        # Two statuses asked together, differenced with one, would name the status of a
-        # point a hexagon hides.
-        several = [name for name in data if len(set(data.getlist(name))) > 1]
-        if several:
-            raise ValidationError(
-                {
-                    name: [_("Les comptes agrégés se filtrent sur un seul statut à la fois.")]
-                    for name in several
-                }
-            )
+    if several := several_values_refused(scope=scope, data=data):
+        raise ValidationError(several)
     return data
+
+
+def several_values_refused(*, scope: policy.AggregateScope, data: Any) -> dict[str, list[str]]:
+    """The filters of `data` asked with several values by a role whose filters take one value
+    each (`scope.one_value_each`, an aggregate-only role): two statuses asked together,
+    differenced with one, would name the status of a point a hexagon hides."""
+    if not scope.one_value_each or not hasattr(data, "getlist"):
+        return {}
+    return {
+        name: [_("Les comptes agrégés se filtrent sur un seul statut à la fois.")]
+        for name in data
+        if len(set(data.getlist(name))) > 1
+    }
 
 
 def dealpoint_layer(
@@ -856,9 +861,16 @@ def operation_layer(
         reads=OPERATION_LAYER_FILTERS,
         model=DealPoint,
     )
-    scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
-    # A cancelled operation (recorded by mistake) is not on the map.
-    queryset = Operation.objects.standing().filter(dealpoint__in=scope.queryset.values("pk"))
+    # The operations of a merged point too (a raid recorded on the duplicate record was a raid
+    # there), at its own position, counted for the point it lives in now (`merged_root`): one
+    # place is one point in a hexagon's count. A cancelled operation (recorded by mistake) is
+    # not on the map.
+    scope = policy.aggregate_scope(DealPoint.objects.all(), actor=actor)
+    queryset = (
+        Operation.objects.standing()
+        .filter(dealpoint__in=scope.queryset.values("pk"))
+        .annotate(place=Coalesce("dealpoint__merged_root_id", "dealpoint_id"))
+    )
     filters: dict[str, Any] = {}
     if period_from:
         queryset = queryset.filter(occurred_on__gte=period_from)
@@ -876,7 +888,7 @@ def operation_layer(
         # counts-only roles, not a landlord): the point's page opens for them.
         point=_operation_feature(_page_url("dealpoints:detail")),
         columns=OPERATION_COLUMNS,
-        subject="dealpoint",
+        subject="place",
     )
     count = _feature_total(features)
     _audit(

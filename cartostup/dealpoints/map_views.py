@@ -129,7 +129,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         filterset = bound(sent)
     form = filterset.form
     allowed = dealpoint_allowed_filters(actor=actor)
-    refused = dealpoint_refused_filters(actor=actor, data=sent)
+    # Two statuses in a hand-made link of a counts-only role: the single-choice form would
+    # keep the last one and say it applied, while the layer refuses both.
+    refused = {
+        **map_layers.several_values_refused(scope=scope, data=sent),
+        **dealpoint_refused_filters(actor=actor, data=sent),
+    }
     filter_errors = filter_error_messages(filterset, refused)
     api = {
         "dealpoints": reverse("map-dealpoints"),

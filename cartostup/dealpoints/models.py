@@ -161,6 +161,17 @@ class DealPoint(ProtectedRecord, H3Cells):
         related_name="merged_points",
         verbose_name=_("fusionné dans"),
     )
+    # While merged: the point standing on its own at the end of `merged_into` (a point merged
+    # into one that was then merged in turn). Kept by `services.dealpoint_merge` and
+    # `dealpoint_unmerge`; the map counts a merged point's operations as those of that one place.
+    merged_root = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
 
     first_reported_at = models.DateTimeField(_("premier signalement"), null=True, blank=True)
     last_activity_at = models.DateTimeField(

@@ -360,6 +360,18 @@ def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     return queryset.order_by(F("last_activity_at").desc(nulls_last=True), name)
 
 
+def dealpoint_export_withheld(*, actor: User, filters: Any = None) -> int:
+    """How many of the points the actor lists (with these valid filters) an export leaves
+    out (TLP:RED, or AMBER+STRICT, of another organisation: they stay with their owner), for
+    the list to say so: a file shorter than the list would read as complete. Not audited:
+    the listing is (`dealpoint_table`)."""
+    listed = dealpoint_list(actor=actor, filters=filters, audit=False).count()
+    exported = dealpoint_list(
+        actor=actor, filters=filters, action=policy.Action.EXPORT, audit=False
+    ).count()
+    return listed - exported
+
+
 def dealpoint_reduced(*, actor: User, dealpoint: DealPoint) -> dict[str, Any]:
     """The fields of a point the actor may receive (`policy.visible_fields`), as a dict;
     `last_activity_week` is the Monday of the week of the last report attached (never an

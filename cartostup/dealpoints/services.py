@@ -1920,6 +1920,11 @@ def dealpoint_merge(
         moved.append(reference)
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
+    # The source and the points merged into it now live in the target's record. (A point's
+    # own unmerge, meanwhile, has already taken it out of `merged_root=source`.)
+    DealPoint.objects.filter(Q(pk=source.pk) | Q(merged_root=source.pk)).update(
+        merged_root=target.pk
+    )
     followed = {
         "proposed": _proposals_follow(actor=actor, links=proposals, target=target),
         **_alerts_follow(actor=actor, source=source, target=target),
@@ -2343,8 +2348,14 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     dealpoint.links.filter(decision=LinkDecision.MERGED).update(
         decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
     )
+    root = dealpoint.merged_root_id
     dealpoint.merged_into = None
-    dealpoint.save(update_fields=["merged_into", "updated_at"])
+    dealpoint.merged_root = None
+    dealpoint.save(update_fields=["merged_into", "merged_root", "updated_at"])
+    # The points merged into this one live in its record again.
+    DealPoint.objects.filter(
+        pk__in=_merged_tree(dealpoint) - {dealpoint.pk}, merged_root=root
+    ).update(merged_root=dealpoint.pk)
     followed = dict(merge.details.get("followed") or {}) if merge else {}
     given_back = {
         "proposals_back": len(

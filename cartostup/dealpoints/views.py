@@ -153,8 +153,14 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
             for point in page.object_list
         ]
     map_link, map_unapplied = _map_link(request, allowed=allowed, filterset=filterset)
+    withheld = (
+        selectors.dealpoint_export_withheld(actor=request.user, filters=request.GET)
+        if page.paginator.count and not refused
+        else 0
+    )
     context.update(
         {
+            "export_withheld": withheld,
             "filter_form": filterset.form,
             # « Voir sur la carte » opens the map with the list's filters it applies, and the
             # page says which of them it does not (the map would show more points).

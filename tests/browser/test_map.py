@@ -154,6 +154,13 @@ def test_escape_gives_focus_back_to_what_opened_the_panel(page, served_app, map_
     page.keyboard.press("Escape")
     assert page.locator("#map-panel").is_hidden()
     assert page.evaluate(focused).startswith(f"{other} ")
+
+    # A marker is a button: Space opens it as Enter does, and does not scroll the page.
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press(" ")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    assert page.locator("#map-panel-reference").inner_text() == other
+    assert page.evaluate("window.scrollY") == scrolled
     assert page.console_errors == []
 
 

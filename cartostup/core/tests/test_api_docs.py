@@ -62,3 +62,55 @@ def test_the_documentation_page_only_reads(client):
 def test_the_staff_footer_links_to_the_documentation(client_for):
     page = client_for("cross13_analyst").get("/").content.decode()
     assert 'href="/api/docs/"' in page
+
+
+def _schema_texts(node, path=""):
+    """Every description and summary of the schema, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"description", "summary", "title"} and isinstance(value, str):
+                yield f"{path}/{key}", value
+            else:
+                yield from _schema_texts(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _schema_texts(value, f"{path}/{index}")
+
+
+def _project_docstrings():
+    """The opening words of every class docstring of the project (code is written in
+    English; the schema is read by partners in French)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import cartostup
+
+    found = set()
+    for module_info in pkgutil.walk_packages(cartostup.__path__, "cartostup."):
+        name = module_info.name
+        if ".tests" in name or ".migrations" in name or name.endswith(".demo"):
+            continue
+        module = importlib.import_module(name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            doc = cls.__dict__.get("__doc__")
+            if cls.__module__ == name and doc:
+                words = " ".join(doc.split())
+                found.add(words[:50])
+    return found
+
+
+def test_the_schema_tells_no_internal_english_note(client):
+    """A view or serializer without a description of its own inherited its base class's
+    docstring, an English note for developers (« JSON bodies only… », « Base of every
+    serializer… »), in the partners' documentation."""
+    schema = client.get("/api/schema/?format=json").json()
+    docstrings = _project_docstrings()
+    assert docstrings
+    leaks = [
+        (where, text[:80])
+        for where, text in _schema_texts(schema)
+        if any(doc in " ".join(text.split()) for doc in docstrings)
+        or re.search(r"\b(the|is|are|of every)\b", text)
+    ]
+    assert leaks == [], "\n".join(map(str, leaks))

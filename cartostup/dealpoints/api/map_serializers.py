@@ -184,7 +184,8 @@ class FeatureSerializer(serializers.Serializer):
             "accept_url et queue_url) ; pour un bailleur : kind, code, status, status_label, "
             "last_activity_week (le lundi de la semaine du dernier signalement, AAAA-MM-JJ, "
             "comme dans l'API des points et les exports), building, url (sa page du point, par "
-            "le code)."
+            "le code). Cellule des points chauds : kind=hotspot, cell, place (nommée comme un "
+            "hexagone), resolution, count, z, p, class (hot, cold ou not_significant)."
         )
     )
 

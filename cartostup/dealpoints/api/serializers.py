@@ -22,6 +22,7 @@ from cartostup.core.api import (
     date_query_field,
 )
 from cartostup.core.dates import week_start
+from cartostup.territories.models import Departement
 
 from ..choices import (
     Confidence,
@@ -51,7 +52,7 @@ def _choice_list(choices: Any, help_text: Any) -> serializers.ListField:
     )
 
 
-DEPARTEMENT_CODE = re.compile(r"^(?:[0-9]{2,3}|2[AB])$")
+DEPARTEMENT_CODE = re.compile(r"^(?:[0-9]{2,3}|2[ABab])$")
 
 
 class _DepartementCodeField(serializers.RegexField):
@@ -62,7 +63,8 @@ class _DepartementCodeField(serializers.RegexField):
         value = str(super().to_internal_value(data))
         if not DEPARTEMENT_CODE.fullmatch(value):
             self.fail("invalid")
-        return value
+        # Corsica as the pages read it: 2a is 2A.
+        return value.upper()
 
 
 def departement_field(**kwargs: Any) -> serializers.RegexField:
@@ -78,8 +80,24 @@ def departement_field(**kwargs: Any) -> serializers.RegexField:
     )
 
 
+def _choice_field(
+    choices: list[tuple[str, Any]],
+    *,
+    message_choices: list[tuple[str, Any]] | None = None,
+    **kwargs: Any,
+) -> serializers.ChoiceField:
+    """A filter's choice, refused with the pages' words (`unknown_choice_message`, with the
+    codes a client sends), not REST framework's « "zzz" n'est pas un choix valide »."""
+    message = unknown_choice_message_lazy(message_choices or choices, codes=True)
+    return serializers.ChoiceField(
+        choices=choices, error_messages={"invalid_choice": message}, **kwargs
+    )
+
+
 class DealPointOutputSerializer(serializers.Serializer):
     """A deal point, for those who receive it in full."""
+
+    schema_description = _("Un point de deal, pour ceux qui le reçoivent en entier.")
 
     id = serializers.IntegerField()
     reference = serializers.CharField()
@@ -131,6 +149,12 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
     and the week of its last activity, on one of its buildings, named by its partner code
     (never its id or reference)."""
 
+    schema_description = _(
+        "Un point de deal tel que le reçoit le référent d'un bailleur : son statut et la "
+        "semaine de sa dernière activité, sur l'un de ses bâtiments, désigné par son code "
+        "partenaire (jamais par son identifiant ni sa référence)."
+    )
+
     partner_code = serializers.CharField(
         help_text=_("Code du point communiqué au bailleur (à citer aux services).")
     )
@@ -167,6 +191,11 @@ STATUS_ENDPOINT = _(
 class DealPointInputSerializer(InputSerializer):
     """A new deal point (POST) or the fields to change (PATCH: every field optional). A field
     it does not write (the status, the reference...) is refused, never dropped."""
+
+    schema_description = _(
+        "Un nouveau point (POST) ou les champs à modifier (PATCH : chaque champ facultatif). "
+        "Un champ qui ne s'écrit pas ici (le statut, la référence…) est refusé, jamais ignoré."
+    )
 
     output_serializers: ClassVar[tuple[type[serializers.Serializer], ...]] = (
         DealPointOutputSerializer,
@@ -265,6 +294,11 @@ class SharingChangeSerializer(SharingInputSerializer):
 class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer):
     """A new deal point, with who it is shared with (by default the services of the
     territory, TLP:AMBER)."""
+
+    schema_description = _(
+        "Un nouveau point, avec ceux avec qui il est partagé (par défaut les services du "
+        "territoire, TLP:AMBER). Un champ qui ne s'écrit pas ici est refusé, jamais ignoré."
+    )
 
 
 # What a point's PATCH changes, for the endpoints that do not.
@@ -416,11 +450,15 @@ class OperationInputSerializer(InputSerializer):
     )
 
 
-class OperationListQuerySerializer(serializers.Serializer):
+class OperationListQuerySerializer(PeriodQueryMixin, serializers.Serializer):
+    # A period that ends before it starts, or a département that does not exist, is an error,
+    # as on the other lists: an empty list would read as « no operation ».
+    period_fields = ("date_from", "date_to")
+
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     offset = serializers.IntegerField(required=False, min_value=0)
-    kind = serializers.ChoiceField(choices=OperationKind.choices, required=False)
-    outcome = serializers.ChoiceField(choices=OperationOutcome.choices, required=False)
+    kind = _choice_field(OperationKind.choices, required=False)
+    outcome = _choice_field(OperationOutcome.choices, required=False)
     service = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -430,8 +468,9 @@ class OperationListQuerySerializer(serializers.Serializer):
     date_from = date_query_field()
     date_to = date_query_field()
     departement = departement_field(required=False)
-    cancelled = serializers.ChoiceField(
-        choices=[("true", "true"), ("false", "false")],
+    cancelled = _choice_field(
+        [("true", "true"), ("false", "false")],
+        message_choices=[("true", _("les annulées")), ("false", _("celles qui comptent"))],
         required=False,
         help_text=_(
             "« false » : seulement les opérations qui comptent ; « true » : seulement celles "
@@ -439,11 +478,18 @@ class OperationListQuerySerializer(serializers.Serializer):
         ),
     )
 
+    def validate_departement(self, value: str) -> str:
+        if value and not Departement.objects.filter(code=value).exists():
+            raise serializers.ValidationError(_("Département inconnu (ex. : 13, 2A, 974)."))
+        return value
+
 
 class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):
     kind = serializers.ChoiceField(choices=EventKind.choices)
     kind_label = serializers.CharField(source="get_kind_display")
-    actor = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField(
+        help_text=_("Qui a agi (« Cartostup » pour la plateforme elle-même).")
+    )
     details = serializers.DictField(
         help_text=(
             "Références et valeurs de l'événement. Un signalement ou un autre point que vous "
@@ -468,7 +514,7 @@ class EventOutputSerializer(serializers.ModelSerializer[DealPointEvent]):
         ]
 
     def get_actor(self, event: DealPointEvent) -> str:
-        """Who acted (« Cartostup » for the platform itself)."""
+        # Who acted (« Cartostup » for the platform itself).
         if event.actor is None:
             return "Cartostup"
         return event.actor.get_full_name() or event.actor.get_username()
@@ -487,6 +533,11 @@ class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
 class PointReportOutputSerializer(ReportLinkOutputSerializer):
     """A report tied to a point, as its record lists it: attached or proposed, with the day it
     was received and what the matching measured."""
+
+    schema_description = _(
+        "Un signalement lié à un point, tel que sa fiche le liste : rattaché ou proposé, avec "
+        "le jour de sa réception et ce que le rapprochement a mesuré."
+    )
 
     received_on = serializers.SerializerMethodField()
 
@@ -548,20 +599,6 @@ class ToldChoiceField(serializers.ChoiceField):
         if len(value) > self.max_length:
             self.fail("invalid_choice", input=value[: self.max_length])
         return value
-
-
-def _choice_field(
-    choices: list[tuple[str, Any]],
-    *,
-    message_choices: list[tuple[str, Any]] | None = None,
-    **kwargs: Any,
-) -> serializers.ChoiceField:
-    """A filter's choice, refused with the pages' words (`unknown_choice_message`, with the
-    codes a client sends), not REST framework's « "zzz" n'est pas un choix valide »."""
-    message = unknown_choice_message_lazy(message_choices or choices, codes=True)
-    return serializers.ChoiceField(
-        choices=choices, error_messages={"invalid_choice": message}, **kwargs
-    )
 
 
 def dealpoint_status_query_field(**kwargs: Any) -> serializers.ListField:

@@ -118,6 +118,15 @@ def test_filters_are_checked_as_sent_even_those_a_reduced_view_refuses(client_fo
         refused = client.get(LIST, params)
         assert refused.status_code == 400, params
         assert words in " ".join(refused.json()["errors"][field])
+    # Misspelt: an empty list would read as « no point there » (a landlord may not filter on
+    # it at all, and is told so).
+    refused = client.get(LIST, {"commune": "Marsielle"}).json()["errors"]["commune"]
+    assert refused == [
+        "Ce filtre n'est pas ouvert à votre vue des points de deal."
+        if username == "landlord_13h"
+        else "Aucune commune ne porte ce code INSEE ou ce nom (ex. : 13055 ou Marseille, "
+        "13201 ou Marseille 1er Arrondissement)."
+    ]
     answer = client.get(LIST, {"departement": "13"})
     if username == "landlord_13h":
         assert answer.status_code == 400
@@ -629,6 +638,20 @@ def test_operations_list_filters_and_audits(client_for, analyst, point):
     assert later["count"] == 1
     assert client.get("/api/v1/operations/", {"departement": "93"}).json()["count"] == 0
     assert client.get("/api/v1/operations/", {"date_from": "hier"}).status_code == 400
+    assert client.get("/api/v1/operations/", {"departement": "13"}).json()["count"] == 2
+    # Read as the other lists read them (an empty list would read as « no operation »): a
+    # period that ends before it starts, a département that does not exist, an unknown kind.
+    for query, field, words in (
+        ({"date_from": "2026-12-01", "date_to": "2026-01-01"}, "date_to", "précède son début"),
+        ({"departement": "99"}, "departement", "Département inconnu (ex. : 13, 2A, 974)."),
+        ({"kind": "zzz"}, "kind", "valeurs acceptées : raid"),
+        ({"cancelled": "oui"}, "cancelled", "true (les annulées)"),
+    ):
+        refused = client.get("/api/v1/operations/", query)
+        assert refused.status_code == 400, query
+        assert words in " ".join(refused.json()["errors"][field]), refused.json()
+    # Corsica written as the pages take it.
+    assert client.get("/api/v1/operations/", {"departement": "2a"}).status_code == 200
     assert client_for("cross93_analyst").get("/api/v1/operations/").json()["count"] == 0
     assert AuditEvent.objects.filter(
         action=AuditAction.LIST, object_type="dealpoints.operation", details__filters__kind="raid"

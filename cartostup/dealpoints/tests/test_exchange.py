@@ -147,6 +147,18 @@ def test_red_point_is_exported_by_its_owner_only(client_for, point):
         client_for("police13_investigator").get(f"/api/v1/dealpoints/{point.pk}/").status_code
         == 200
     )
+    # The list beside the export buttons says so: a shorter file would read as complete.
+    withheld = (
+        "1 point de cette liste n'est pas exporté : marqué TLP:RED ou TLP:AMBER+STRICT par une "
+        "autre organisation, il reste chez elle."
+    )
+    listed = client_for("police13_investigator").get("/points-de-deal/")
+    assert withheld in html.unescape(listed.content.decode())
+    # Not to its owner, who exports it; nor once the list is filtered without it.
+    owner_list = client_for("cross13_analyst").get("/points-de-deal/")
+    assert "dealpoints-export-withheld" not in owner_list.content.decode()
+    filtered = client_for("police13_investigator").get("/points-de-deal/", {"status": "dismantled"})
+    assert "dealpoints-export-withheld" not in filtered.content.decode()
 
 
 def test_export_refused_to_who_only_counts_points(client_for, point):

@@ -195,6 +195,12 @@ def test_hotspot_layer_for_an_analyst(estate, client_for):
             assert properties["class"] == "not_significant" and properties["p"] > 0.3
     # Zero-count neighbours are studied (and sent to analysts).
     assert any(f["properties"]["count"] == 0 for f in body["features"])
+    # Each counted cell is named after its commune, as a hexagon is (the map's table listed
+    # raw H3 ids); an empty one has nothing to be named after.
+    for feature in body["features"]:
+        properties = feature["properties"]
+        assert bool(properties["place"]) == (properties["count"] > 0), properties
+    assert {f["properties"]["place"] for f in hot} == {"Marseille 14e Arrondissement"}
     event = AuditEvent.objects.latest("pk")
     assert event.details["layer"] == "hotspots"
     assert event.details["filters"]["departement"] == "13"
@@ -212,6 +218,8 @@ def test_hotspot_layer_for_a_prefecture_hides_small_cells(estate, client_for):
     # The estate's centre is hot, and nothing is cold.
     assert response.json()["meta"]["cold"] == 0
     assert any(f["properties"]["class"] == "hot" for f in features)
+    # Named only by a commune counting at least three of the cell's points (as a hexagon).
+    assert {f["properties"]["place"] for f in features} == {"Marseille 14e Arrondissement"}
 
 
 @pytest.mark.django_db

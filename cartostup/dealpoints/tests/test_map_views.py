@@ -206,6 +206,8 @@ def test_panel_for_an_analyst(world, client_for, persona):
     assert f"/points-de-deal/{point.pk}/" in page
     assert "Opérations" in page and "Cannabis" in page
     assert "Vendredi, soirée" in page
+    # Its marking, wherever it is shown (TLP practice).
+    assert f'<span class="fr-sr-only">Marquage : </span>{point.get_marking_display()}</p>' in page
     assert response["Cache-Control"] == "no-store"
     assert AuditEvent.objects.count() == before + 1
     event = AuditEvent.objects.latest("pk")
@@ -224,7 +226,7 @@ def test_panel_for_a_landlord_is_reduced(world, client_for):
     assert point.reference not in page
     # No name, address, products, counts or link to the full record; the building's position.
     assert "Point 0" not in page and "Cannabis" not in page and "Opérations" not in page
-    assert "/points-de-deal/" not in page
+    assert "/points-de-deal/" not in page and "Marquage" not in page
     assert f'data-latitude="{BUILDING[0]:f}"' in page
     assert f"{point.latitude:f}" not in page
 
@@ -362,6 +364,17 @@ def test_counts_only_roles_gain_no_filter_for_the_hotspots(world, client_for):
     page = html.unescape(with_status.content.decode())
     scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
     assert "Filtres appliqués, comme à la couche « Points de deal » : Statut : Confirmé." in scope
+    # Two statuses in a hand-made link: refused on the page as the layer refuses them, not
+    # said applied (the single-choice form kept the last one).
+    both = client.get(
+        reverse("dealpoints:map"),
+        {"departement": "13", "status": ["confirmed", "reported"]},
+    )
+    assert _config(both)["hotspotFilters"] == [] and _config(both)["pageFilterErrors"]
+    page = html.unescape(both.content.decode())
+    assert "Les comptes agrégés se filtrent sur un seul statut à la fois." in page
+    scope = page[page.index('id="map-hotspots-scope"') :].split("</p>", 1)[0]
+    assert "Filtres appliqués" not in scope
 
 
 def test_the_panel_never_gives_the_commune_as_an_address(world, client_for):

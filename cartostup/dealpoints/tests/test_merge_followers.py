@@ -317,3 +317,28 @@ def test_merging_into_a_merged_point_names_where_it_went(analyst):
         f"{second.reference} vient d'être fusionné dans {third.reference} : les deux fiches "
         "n'en font déjà plus qu'une, rien n'a été fusionné."
     ]
+
+
+def _roots() -> dict[str, str | None]:
+    return {
+        point.reference: point.merged_root.reference if point.merged_root else None
+        for point in DealPoint.objects.select_related("merged_root")
+    }
+
+
+def test_a_merged_point_names_the_point_it_lives_in_at_the_end_of_its_merges(analyst):
+    """`merged_root`: what the map counts a merged point's operations for (one place)."""
+    first, second, third, other = (_point_at(analyst, north) for north in (0, 30, 60, 2000))
+    services.dealpoint_merge(actor=analyst, source=first, target=second)
+    assert _roots()[first.reference] == second.reference
+    # The point that holds a merged one is merged in turn: both live in the third now.
+    services.dealpoint_merge(actor=analyst, source=second, target=third)
+    roots = _roots()
+    assert roots[first.reference] == roots[second.reference] == third.reference
+    assert roots[third.reference] is roots[other.reference] is None
+    # Undone at the top: the first lives in the second again, the second stands on its own.
+    services.dealpoint_unmerge(actor=analyst, dealpoint=second)
+    roots = _roots()
+    assert (roots[first.reference], roots[second.reference]) == (second.reference, None)
+    services.dealpoint_unmerge(actor=analyst, dealpoint=first)
+    assert set(_roots().values()) == {None}

@@ -1302,3 +1302,40 @@ def test_every_key_a_history_entry_is_written_with_is_told_per_reader():
     assert not undeclared, {key: written[key] for key in undeclared}
     # The status change's details (passed by name) name the successor points.
     assert {"successor", "previous_successor"} <= set(selectors.HISTORY_POINT_KEYS)
+
+
+def test_a_merged_point_s_operations_stay_on_the_map_counted_for_one_place(
+    world, client_for, persona
+):
+    """A raid recorded on a duplicate record was a raid there: merging the record keeps it on
+    the operations layer (it left it, while the operations API still listed it). An
+    aggregate-only role counts it for the point it lives in now: searches on three records of
+    two places are not detailed as three points."""
+    analyst = persona("cross13_analyst")
+    kept, merged, third = world.points_13[2:5]
+    for point in (kept, merged, third):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(kind="search", occurred_on=date.today()),
+        )
+    services.dealpoint_merge(actor=analyst, source=merged, target=kept)
+
+    listed = _layer(client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)
+    references = [feature["properties"]["dealpoint_reference"] for feature in listed["features"]]
+    assert references.count(merged.reference) == 1
+    assert len(references) == 4  # the world's raid, and the three searches
+    api = client_for("cross13_analyst").get(
+        reverse("dealpoints-api:operation-list"), {"kind": "search"}
+    )
+    assert api.json()["count"] == 3
+
+    prefecture = client_for("prefecture_13")
+    [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
+    # The hexagon's operations concern three places (the world's raid on points_13[1]); its
+    # searches, two: they are counted, not detailed.
+    assert hexagon["properties"]["count"] == 4
+    assert hexagon["properties"]["by_status"] == {}
+    services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
+    [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
+    assert hexagon["properties"]["by_status"] == {"search": 3}

@@ -36,6 +36,11 @@ class ReportSubmitInputSerializer(InputSerializer):
     """A report. Where: `latitude` and `longitude` (a pin; never the reporter's own
     position), or `address` with `commune_code` (INSEE)."""
 
+    schema_description = _(
+        "Un signalement. Où : `latitude` et `longitude` (un repère posé sur la carte, jamais "
+        "la position de la personne qui signale), ou `address` avec `commune_code` (INSEE)."
+    )
+
     changed_elsewhere = {"photo": _("une photo s'envoie en multipart/form-data")}
 
     challenge = serializers.CharField(max_length=64, help_text=_("Défi obtenu par GET challenge."))
@@ -156,6 +161,14 @@ class MessageOutputSerializer(serializers.Serializer):
 class PublicErrorSerializer(ErrorSerializer):
     """Invalid input (with `errors` per field), a refused proof of work, or a wrong receipt."""
 
+    schema_description = _(
+        "Saisie invalide (avec `errors` par champ), preuve de travail refusée ou reçu erroné."
+    )
+
 
 class RateLimitedSerializer(ErrorSerializer):
     """Too many attempts from this client (or on this receipt): see the Retry-After header."""
+
+    schema_description = _(
+        "Trop de tentatives depuis ce client (ou sur ce reçu) : voir l'en-tête Retry-After."
+    )

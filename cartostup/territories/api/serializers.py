@@ -59,3 +59,7 @@ class LocateOutputSerializer(serializers.Serializer):
 
 class LocateErrorSerializer(ErrorSerializer):
     """Invalid parameters (with `errors` per field) or a point outside the loaded territory."""
+
+    schema_description = _(
+        "Paramètres invalides (avec `errors` par champ) ou point hors du territoire chargé."
+    )

@@ -375,9 +375,18 @@
         var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "));
         markersByKey[String(key)] = item;
         item.on("click", function () { openPanel(key, false); });
-        // Keyboard: Enter on a focused marker opens the record too (no popup bound here).
-        item.on("keypress", function (event) {
-          if (event.originalEvent.key === "Enter") { openPanel(key, false); }
+        // Keyboard: Enter or Space on a focused marker (a button) opens the record too, as
+        // on a hexagon; Space does not scroll the page.
+        item.on("add", function () {
+          var element = item.getElement();
+          if (!element || element.dataset.keyboard) { return; }
+          element.dataset.keyboard = "on";
+          element.addEventListener("keydown", function (event) {
+            if (event.key === "Enter" || event.key === " ") {
+              event.preventDefault();
+              openPanel(key, false);
+            }
+          });
         });
         return item;
       },
@@ -590,13 +599,14 @@
         var cells = String(collection.features.length);
         var hot = Number(meta.hot || 0);
         var cold = Number(meta.cold || 0);
-        var template = hot + cold > 0 ? labels.labelHotspotsFound : labels.labelHotspotsNone;
+        var template = hot + cold > 0 ? labels.labelHotspotsFound
+          : collection.features.length ? labels.labelHotspotsNone : labels.labelHotspotsEmpty;
         hotspotSummary = template.replace("%(hot)s", String(hot)).replace("%(cold)s", String(cold)).replace("%(cells)s", cells);
         say(hotspotSummary);
         collection.features.forEach(function (feature) {
           var p = feature.properties;
           if (p["class"] === "not_significant") { return; }
-          hotspotRows.push([p["class"] === "hot" ? labels.labelHot : labels.labelCold, labels.labelHexagon + " – " + p.cell, countText(p.count), "z " + p.z + ", p " + p.p]);
+          hotspotRows.push([p["class"] === "hot" ? labels.labelHot : labels.labelCold, labels.labelHexagon + " – " + (p.place || p.cell), countText(p.count), "z " + p.z + ", p " + p.p]);
         });
         rows.hotspots = hotspotRows;
         renderTable();
