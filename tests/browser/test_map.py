@@ -322,3 +322,30 @@ def test_the_map_asks_for_a_layer_once_per_view(page, served_app, map_points):
     page.wait_for_timeout(1500)
     assert len(asked) == 2 and asked[0] == asked[1]
     assert page.console_errors == []
+
+
+def test_the_layers_are_reached_past_the_markers_and_fold_on_a_narrow_screen(
+    page, served_app, map_points
+):
+    """The layer switcher came after every marker in the keyboard's order, reached only by
+    tabbing through them all; at 320 px, open, it covered half of the map."""
+    log_in(page, served_app, "cross13_analyst")
+    pk, _reference = map_points[1]
+    page.goto(f"{served_app.url}/carte/?departement=13&point={pk}")
+    page.locator("#dealpoints-map .dealpoints-marker").first.wait_for(timeout=20_000)
+    page.get_by_role("link", name="Aller au choix des couches").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "[document.activeElement.tagName, !!document.activeElement.closest('#map-layers')]"
+    )
+    assert focused == ["INPUT", True]
+    wide = page.locator("#map-layers").get_attribute("class") or ""
+    assert "leaflet-control-layers-expanded" in wide
+
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.reload()
+    page.locator("#dealpoints-map .dealpoints-marker").first.wait_for(timeout=20_000)
+    layers = page.locator("#map-layers")
+    assert "leaflet-control-layers-expanded" not in (layers.get_attribute("class") or "")
+    assert page.console_errors == []

@@ -152,6 +152,13 @@ def test_hexagons_say_their_counts_in_french_to_the_mouse_the_keyboard_and_the_t
         assert count == f"{number} {'éléments' if number > 1 else 'élément'}"
         assert " : " in row.locator("td").nth(3).inner_text()
     assert "Détail" in page.locator("#map-table thead").inner_text()
+    # Two hexagons of one commune were two rows read alike: they are numbered.
+    names = [
+        row.locator("td").nth(1).inner_text()
+        for row in page.locator("#map-table tbody tr").filter(has_text="Hexagone").all()
+    ]
+    assert len(names) == len(set(names)), names
+    assert any(re.search(r" \(1 sur \d+\)$", name) for name in names), names
 
     # From the keyboard: the hexagon takes the focus and Enter opens the same popup.
     hexagon = page.locator('#dealpoints-map path[aria-label^="Hexagone – Arles"]')

@@ -118,7 +118,12 @@
   if (config.tileUrl) {
     L.tileLayer(config.tileUrl, { attribution: config.tileAttribution || "", maxZoom: 19 }).addTo(map);
   }
-  var control = L.control.layers(null, {}, { collapsed: false }).addTo(map);
+  // Open beside the map, folded on a narrow screen (it covered half of it at 320 px). The
+  // link « Aller au choix des couches » reaches it past every marker.
+  var narrow = window.matchMedia && window.matchMedia("(max-width: 36em)").matches;
+  var control = L.control.layers(null, {}, { collapsed: narrow }).addTo(map);
+  control.getContainer().id = "map-layers";
+  control.getContainer().setAttribute("tabindex", "-1");
 
   // The page's filters (status, product, channel, period) apply to the layers, as the page
   // read them (a period typed 01/11/2026 in the address comes as 2026-11-01).
@@ -223,8 +228,30 @@
     return lines;
   }
 
+  function hexagonName(properties) {
+    return properties.label || properties.place || properties.cell;
+  }
+
+  function nameHexagons(features) {
+    // Hexagons named after one commune are numbered (« Marseille 13e Arrondissement (2 sur
+    // 5) »): five table rows, and five keyboard stops, read alike.
+    var totals = {};
+    var seen = {};
+    features.forEach(function (feature) {
+      var p = feature.properties;
+      if (p.kind === "hexagon") { totals[p.place || p.cell] = (totals[p.place || p.cell] || 0) + 1; }
+    });
+    features.forEach(function (feature) {
+      var p = feature.properties;
+      var name = p.place || p.cell;
+      if (p.kind !== "hexagon" || totals[name] < 2) { return; }
+      seen[name] = (seen[name] || 0) + 1;
+      p.label = fill(labels.labelNumbered, { name: name, n: seen[name], total: totals[name] });
+    });
+  }
+
   function hexagonTitle(properties) {
-    return labels.labelHexagon + " – " + (properties.place || properties.cell) + " : " + countText(properties.count);
+    return labels.labelHexagon + " – " + hexagonName(properties) + " : " + countText(properties.count);
   }
 
   function hexagonPopup(feature, name) {
@@ -318,6 +345,7 @@
     collection.features.forEach(function (feature) {
       if (feature.properties.kind === "hexagon") { max = Math.max(max, feature.properties.count); }
     });
+    nameHexagons(collection.features);
     collection.features.forEach(function (feature) {
       var properties = feature.properties;
       if (properties.kind === "hexagon") {
@@ -327,7 +355,7 @@
         hexagons.push([hexagon, hexagonTitle(properties)]);
         tableRows.push([
           labels["label" + name.charAt(0).toUpperCase() + name.slice(1)],
-          labels.labelHexagon + " – " + (properties.place || properties.cell),
+          labels.labelHexagon + " – " + hexagonName(properties),
           countText(properties.count),
           breakdown(properties, name).join(" ; ")
         ]);
