@@ -240,7 +240,13 @@ def points_reader_require(actor: User) -> None:
     office only counts them on the map; an operator or an auditor not at all)."""
     policy.require(actor, policy.Capability.VIEW_MAP)
     if not policy.aggregate_scope(DealPoint.objects.none(), actor=actor).coordinates:
-        raise Http404
+        # Said to the API's client (« Non trouvé. » told it nothing), as the list page says it.
+        raise Http404(
+            _(
+                "Votre rôle donne accès au nombre de points de deal par zone de votre "
+                "territoire, pas aux points eux-mêmes : voir /api/v1/map/dealpoints/."
+            )
+        )
 
 
 def export_columns(actor: User) -> tuple[str, ...]:

@@ -816,17 +816,7 @@ def dealpoint_split(
 
 
 def _alert_decided(*, actor: User, alert: Alert, status: str) -> Alert:
-    alert.status = status
-    alert.decided_by = actor
-    alert.decided_at = timezone.now()
-    alert.save(update_fields=["status", "decided_by", "decided_at"])
-    audit_record(
-        actor=actor,
-        action=AuditAction.UPDATE,
-        target=alert,
-        details={"alert": alert.pk, "kind": alert.kind, "status": status},
-    )
-    return alert
+    return services.alert_decide(actor=actor, alert=alert, status=status)
 
 
 @transaction.atomic

@@ -327,7 +327,16 @@ class StatusForm(ServiceForm):
     """A step of the life cycle: the statuses the point may go to, and its successor for a
     move."""
 
-    status = forms.ChoiceField(label=_("Nouveau statut"))
+    status = forms.ChoiceField(
+        label=_("Nouveau statut"),
+        # Not Django's « dismantled n'en fait pas partie » (a code, not a label).
+        error_messages={
+            "invalid_choice": _(
+                "Ce statut ne fait pas partie des étapes proposées pour ce point : choisissez-en "
+                "un dans la liste."
+            )
+        },
+    )
     successor = forms.CharField(
         label=_("Point successeur, en cas de déplacement"),
         max_length=20,
@@ -354,8 +363,11 @@ class StatusForm(ServiceForm):
         # the status changed meanwhile (rather than « choix invalide »).
         read = self.data.get(self.add_prefix("from_status")) if self.is_bound else None
         allowed |= STATUS_TRANSITIONS.get(read or "", frozenset())
+        # Nothing chosen beforehand: the first step offered (« Confirmé », « Déplacé »...)
+        # was sent by a click on the button alone.
         self.fields["status"].choices = [  # type: ignore[attr-defined]
-            (value, label) for value, label in DealPointStatus.choices if value in allowed
+            ("", _("Choisir un statut")),
+            *((value, label) for value, label in DealPointStatus.choices if value in allowed),
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -405,7 +417,13 @@ class StatusCorrectionForm(ServiceForm):
 class OperationForm(ServiceForm):
     """An operation on the point (`services.OperationInput`)."""
 
-    kind = forms.ChoiceField(label=_("Type d'opération"), choices=OperationKind.choices)
+    # No choice made beforehand (type, result): the form untouched, or shown again by the
+    # browser's Back, must not record a « pilonnage, sans résultat » nobody chose (new-user
+    # audit). The date and the service have the sound defaults of today and one's own.
+    kind = forms.ChoiceField(
+        label=_("Type d'opération"),
+        choices=[("", _("Choisir un type")), *OperationKind.choices],
+    )
     # Read and refused as every date of the site (`core.dates`), not « Saisissez une date
     # valide. ».
     occurred_on = forms.DateField(
@@ -416,7 +434,7 @@ class OperationForm(ServiceForm):
     )
     outcome = forms.ChoiceField(
         label=_("Résultat"),
-        choices=OperationOutcome.choices,
+        choices=[("", _("Choisir un résultat")), *OperationOutcome.choices],
         help_text=_(
             "« Point démantelé » fait passer le point au statut démantelé (sauf s'il l'est déjà, "
             "ou s'il a été déplacé : la fiche le dit)."

@@ -626,6 +626,15 @@ def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Repor
     return found
 
 
+def _merged_into_named(*, actor: User | None, dealpoint: DealPoint) -> str | None:
+    """The reference of the point a merged point went into, for a refusal to name it, if the
+    actor may see it (None otherwise: « un autre point »)."""
+    into = DealPoint.objects.filter(pk=dealpoint.merged_into_id or 0)
+    if actor is not None:
+        into = policy.restrict(into, actor=actor)
+    return into.values_list("reference", flat=True).first()
+
+
 def _merged_tree(dealpoint: DealPoint) -> set[int]:
     """The point and every point merged into it, directly or through another."""
     found = {dealpoint.pk}
@@ -807,6 +816,25 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
             event={"report": report.reference, "attached_to": dealpoint.reference},
             audit={"attached_to": dealpoint.reference},
         )
+
+
+def alert_decide(*, actor: User, alert: Alert, status: str) -> Alert:
+    """An analyst's decision on an open alert, confirmed or dismissed (`flows.alert_confirm`
+    does what a confirmation implies): decided by them, a line in the history of the alert's
+    point, which said nothing of a decision taken from the queue, and an audit event."""
+    _alert_close(
+        actor=actor,
+        alert=alert,
+        status=status,
+        reason="decided",
+        event={
+            "decided": True,
+            **({"candidate": alert.candidate.reference} if alert.candidate else {}),
+            **({"report": alert.report.reference} if alert.report else {}),
+        },
+        audit={},
+    )
+    return alert
 
 
 def _alert_close(
@@ -1316,8 +1344,28 @@ def dealpoint_change_status(
         if successor is None:
             raise ValidationError({"successor": _("Indiquez le point qui a pris le relais.")})
         successor = locked[successor.pk]
-        if successor.pk == dealpoint.pk or successor.merged_into_id is not None:
-            raise ValidationError({"successor": _("Choisissez un autre point.")})
+        if successor.pk == dealpoint.pk:
+            raise ValidationError(
+                {
+                    "successor": _(
+                        "Un point ne peut pas être son propre successeur : indiquez le point qui "
+                        "a pris le relais ailleurs."
+                    )
+                }
+            )
+        if successor.merged_into_id is not None:
+            named = _merged_into_named(actor=actor, dealpoint=successor)
+            said = (
+                _(
+                    "%(successor)s a été fusionné dans %(into)s : indiquez plutôt %(into)s "
+                    "comme successeur."
+                )
+                if named
+                else _("%(successor)s a été fusionné dans un autre point : indiquez celui-ci.")
+            )
+            raise ValidationError(
+                {"successor": said % {"successor": successor.reference, "into": named}}
+            )
         if successor.status not in ACTIVE_STATUSES:
             raise ValidationError(
                 {
@@ -1609,12 +1657,19 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
         .order_by("-occurred_on", "-pk")
         .first()
     )
+    dismantling = (last.details or {}).get("operation") if last is not None else None
     if (
         last is not None
-        and (last.details or {}).get("operation") == operation.pk
+        and dismantling is not None
         and operation.dismantled_by is None
+        and (
+            dismantling == operation.pk
+            # Cancelled before, while another operation still said « démantelé »: that one,
+            # now cancelled too, was all that kept the point dismantled.
+            or Operation.objects.filter(pk=dismantling, cancelled_at__isnull=False).exists()
+        )
     ):
-        # The dismantling was this operation's, and nothing changed the status since.
+        # The dismantling was an operation cancelled now, and nothing changed the status since.
         before = dealpoint.status
         _status_set(
             actor=actor,
@@ -1671,6 +1726,20 @@ def report_attach(
     if existing is not None and existing.decision == LinkDecision.REJECTED and actor is None:
         # An analyst refused this pair: the matching never brings it back.
         return existing
+    if existing is not None and actor is not None and existing.decision == decision:
+        # Sent twice (Back, a second tab): nothing to record again, the decision of whoever
+        # made it stays.
+        raise ValidationError(
+            {
+                "report": _(
+                    "Le signalement %(report)s est déjà rattaché à %(point)s : rien n'a été changé."
+                )
+                % {"report": report.reference, "point": dealpoint.reference}
+            }
+        )
+    if existing is not None and existing.decision == LinkDecision.AUTOMATIC and score is None:
+        # An automatic attachment confirmed: what the matching measured stays.
+        score, distance_m = existing.score, existing.distance_m
     link, left = _link(
         actor=actor,
         dealpoint=dealpoint,
@@ -1820,12 +1889,8 @@ def dealpoint_merge(
             }
         )
     if target.merged_into_id is not None:
-        # Said of the target: « ce point » would read as the one being merged. The point it
-        # went into is named to those who may see it.
-        into = DealPoint.objects.filter(pk=target.merged_into_id)
-        if actor is not None:
-            into = policy.restrict(into, actor=actor)
-        named = into.values_list("reference", flat=True).first()
+        # Said of the target: « ce point » would read as the one being merged.
+        named = _merged_into_named(actor=actor, dealpoint=target)
         said = (
             _("%(target)s a lui-même été fusionné dans %(into)s : fusionnez plutôt dans %(into)s.")
             if named

@@ -481,6 +481,26 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         else:
             line = _("Alerte de résurgence close : %(merged)s a été fusionné dans %(other)s")
         return [line % names]
+    if kind == EventKind.ALERT and details.get("closed") and details.get("decided"):
+        # An analyst's decision (from the queue or the record).
+        names = {
+            "candidate": _named(details, "candidate", point=True) or "—",
+            "report": _named(details, "report") or "—",
+        }
+        confirmed = details["closed"] == AlertStatus.CONFIRMED
+        if details.get("kind") == AlertKind.SUCCESSOR:
+            line = (
+                _("Alerte de déplacement possible confirmée : déplacé vers %(candidate)s")
+                if confirmed
+                else _("Alerte de déplacement possible écartée (nouveau point : %(candidate)s)")
+            )
+        else:
+            line = (
+                _("Alerte de résurgence confirmée (signalement %(report)s)")
+                if confirmed
+                else _("Alerte de résurgence écartée (signalement %(report)s)")
+            )
+        return [line % names]
     if kind == EventKind.ALERT and details.get("closed") and details.get("status_corrected"):
         return [
             _(
@@ -648,6 +668,11 @@ def _render_detail(
         if cancellable.exists():
             forms["cancel_form"] = OperationCancelForm(operations=cancellable)
     forms.update(bound or {})
+    # The action form sent back with its errors (3,000 px below the top): its error summary,
+    # focused on load, opens the page (RGAA 11.10, 11.11), as on the create and edit pages.
+    error_form = next(
+        (form for form in (bound or {}).values() if getattr(form, "errors", None)), None
+    )
     facts = {
         "products": ", ".join(_labels(dealpoint.products, Product)) or "—",
         "observed_roles": ", ".join(_labels(dealpoint.observed_roles, ObservedRole)) or "—",
@@ -671,6 +696,7 @@ def _render_detail(
             "facts": facts,
             "operations": operations,
             "history": _history(detail.events),
+            "error_form": error_form,
             "correction": _correction_context(forms.get("correction_form")),
             "permissions": permissions,
             "active": active,

@@ -92,6 +92,7 @@ def test_back_after_an_operation_does_not_record_it_twice(page, served_app, ciot
     log_in(page, served_app, "cross13_analyst")
     page.goto(f"{served_app.url}/points-de-deal/{ciotat}/")
     form = page.locator("#operation-form")
+    form.get_by_label("Type d'opération").select_option("raid")
     form.get_by_label("Résultat").select_option("arrests")
     form.get_by_label("Personnes interpellées").fill("3")
     form.get_by_role("button", name="Enregistrer l'opération").click()

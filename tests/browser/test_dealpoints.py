@@ -49,6 +49,9 @@ def test_analyst_creates_a_point_on_the_map_and_dismantles_it(page, served_app):
     assert page.get_by_text(re.compile(r"Point de deal PD-13-\d+ créé\.")).is_visible()
     assert page.get_by_text("Vendredi soirée").is_visible()
     page.locator("#dealpoint-map path.leaflet-interactive").first.wait_for(timeout=20_000)
+    # The pin, a stop of the keyboard, is named after the point.
+    pin = page.locator('#dealpoint-map path[role="img"]')
+    assert re.fullmatch(r"PD-13-\d+", pin.get_attribute("aria-label") or "")
 
     form = page.locator("#operation-form")
     form.get_by_label("Type d'opération").select_option("raid")

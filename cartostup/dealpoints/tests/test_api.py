@@ -189,7 +189,13 @@ def test_other_territory_and_prefecture_get_404(client_for, point):
     assert client_for("cross93_analyst").get(LIST).json()["count"] == 0
     prefecture = client_for("prefecture_13")
     assert prefecture.get(detail(point)).status_code == 404
-    assert prefecture.get(LIST).status_code == 404
+    listed = prefecture.get(LIST)
+    assert listed.status_code == 404
+    # Told why, and where its counts are (« Non trouvé. » told it nothing).
+    assert listed.json()["detail"] == (
+        "Votre rôle donne accès au nombre de points de deal par zone de votre territoire, pas "
+        "aux points eux-mêmes : voir /api/v1/map/dealpoints/."
+    )
     assert prefecture.get("/api/v1/operations/").status_code == 404
 
 

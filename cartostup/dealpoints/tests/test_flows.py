@@ -877,3 +877,46 @@ def test_a_decision_on_an_alert_closed_meanwhile_says_who_closed_it_and_how(anal
     assert message.startswith("Cette alerte a déjà été close (« écartée ») le ")
     assert f"L'historique de {old.reference} dit pourquoi." in message
     assert "vous-même" not in message
+
+
+def _history_text(client, point: DealPoint) -> str:
+    import html
+
+    from django.urls import reverse
+
+    page = client.get(reverse("dealpoints:detail", args=[point.pk])).content.decode()
+    return html.unescape(page)
+
+
+def test_a_decision_on_an_alert_is_in_the_history_of_its_point(analyst, client_for):
+    """New-user audit: « Écarter » an alert from the queue left nothing in the point's
+    history (who dismissed it, when), and a move confirmed from the queue no « confirmée »
+    line, while the same move made on the record wrote one."""
+    client = client_for("cross13_analyst")
+    point = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    flows.alert_dismiss(actor=analyst, alert=alert)
+    assert f"Alerte de résurgence écartée (signalement {report.reference})" in _history_text(
+        client, point
+    )
+    event = point.events.filter(kind="alert").latest("pk")
+    assert event.actor == analyst and event.details["closed"] == AlertStatus.DISMISSED
+
+    old = dismantled_point(analyst, 3000)
+    chosen = _move_alert(analyst, old, 3300)
+    other = _move_alert(analyst, old, 2700)
+    assert chosen.candidate is not None and other.candidate is not None
+    flows.alert_dismiss(actor=analyst, alert=other)
+    flows.alert_confirm(actor=analyst, alert=chosen)
+    text = _history_text(client, old)
+    assert (
+        "Alerte de déplacement possible écartée (nouveau point : "
+        f"{other.candidate.reference})" in text
+    )
+    assert (
+        "Alerte de déplacement possible confirmée : déplacé vers "
+        f"{chosen.candidate.reference}" in text
+    )
+    # One line each, whoever closed it.
+    assert text.count(f"déplacé vers {chosen.candidate.reference}") == 1

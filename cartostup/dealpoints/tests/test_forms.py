@@ -116,13 +116,21 @@ def test_initial_values_come_from_the_point(persona):
 def test_status_form_offers_only_the_allowed_transitions(persona):
     point = dealpoint(actor=persona("cross13_analyst"))
     form = StatusForm(dealpoint=point)
+    # Nothing chosen beforehand: the button alone sent the first step offered.
     assert [value for value, _label in form.fields["status"].choices] == [
+        "",
         "confirmed",
         "investigation",
         "dismantled",
     ]
+    untouched = StatusForm({"status-status": ""}, dealpoint=point)
+    assert untouched.errors["status"] == ["Ce champ est obligatoire."]
     refused = StatusForm({"status-status": "moved"}, dealpoint=point)
-    assert not refused.is_valid() and "status" in refused.errors
+    assert not refused.is_valid()
+    assert refused.errors["status"] == [
+        "Ce statut ne fait pas partie des étapes proposées pour ce point : choisissez-en un "
+        "dans la liste."
+    ]
     point.status = "confirmed"
     moved = StatusForm({"status-status": "moved"}, dealpoint=point)
     assert not moved.is_valid() and "successor" in moved.errors
@@ -163,6 +171,24 @@ def test_operation_form_gives_the_service_input(persona):
         {"operation-service": str(service.pk)}, services_queryset=Organisation.objects.none()
     )
     assert not other.is_valid() and "service" in other.errors
+    # Sent untouched (or as the browser's Back shows it again): no « pilonnage, sans
+    # résultat » nobody chose.
+    blank = OperationForm(
+        initial={"occurred_on": date(2026, 1, 15)},
+        services_queryset=Organisation.objects.filter(pk=service.pk),
+    )
+    assert blank["kind"].value() in (None, "") and blank["outcome"].value() in (None, "")
+    untouched = OperationForm(
+        {
+            "operation-kind": "",
+            "operation-occurred_on": "2026-01-15",
+            "operation-outcome": "",
+            "operation-arrests": "0",
+            "operation-service": str(service.pk),
+        },
+        services_queryset=Organisation.objects.filter(pk=service.pk),
+    )
+    assert set(untouched.errors) == {"kind", "outcome"}
 
 
 @pytest.mark.django_db

@@ -342,3 +342,28 @@ def test_a_merged_point_names_the_point_it_lives_in_at_the_end_of_its_merges(ana
     assert (roots[first.reference], roots[second.reference]) == (second.reference, None)
     services.dealpoint_unmerge(actor=analyst, dealpoint=first)
     assert set(_roots().values()) == {None}
+
+
+def test_a_move_to_itself_or_to_a_merged_point_says_why_it_is_refused(analyst):
+    """Both were « Choisissez un autre point. »: it now says why, and which point to name."""
+    moving = _point_at(analyst, 0)
+    merged, kept = _point_at(analyst, 30), _point_at(analyst, 60)
+    services.dealpoint_merge(actor=analyst, source=merged, target=kept)
+    for successor, said in (
+        (moving, "Un point ne peut pas être son propre successeur"),
+        (
+            merged,
+            f"{merged.reference} a été fusionné dans {kept.reference} : indiquez plutôt "
+            f"{kept.reference} comme successeur.",
+        ),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            services.dealpoint_change_status(
+                actor=analyst,
+                dealpoint=moving,
+                status=DealPointStatus.MOVED,
+                successor=successor,
+            )
+        assert said in refused.value.message_dict["successor"][0]
+    moving.refresh_from_db()
+    assert moving.status != DealPointStatus.MOVED and moving.successor is None

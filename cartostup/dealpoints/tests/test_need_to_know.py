@@ -1249,7 +1249,7 @@ def test_a_points_history_names_only_what_its_reader_may_see(
 HISTORY_VALUE_KEYS = {
     "alert", "kind", "closed", "date", "decision", "ended", "operation", "outcome", "revised",
     "score", "status_kept", "origin_reference", "distribution", "marking", "sharing_group",
-    "status_corrected", "cancelled", "operation_cancelled", "reopened", "unmerged",
+    "status_corrected", "cancelled", "operation_cancelled", "reopened", "unmerged", "decided",
 }  # fmt: skip
 # Details passed by name, not written as a literal where `_event` is called: what they hold.
 HISTORY_DETAILS_BY_NAME = {

@@ -184,6 +184,16 @@ def test_another_dismantling_operation_keeps_the_point_dismantled(client_for, pe
     panel = client_for("cross13_analyst").get(reverse("dealpoints:map_panel", args=[point.pk]))
     assert panel.context["operation_count"] == 1
 
+    # B was a mistake too: nothing dismantles the point any more, and nothing changed its
+    # status since A did: it goes back to the status before A (new-user audit: it stayed
+    # « Démantelé » with both raids struck out).
+    services.operation_cancel(actor=analyst, operation=second, reason="doublon aussi")
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED
+    restored = point.events.filter(kind=EventKind.STATUS).latest("pk")
+    assert (restored.from_status, restored.to_status) == ("dismantled", "reported")
+    assert restored.details["operation_cancelled"] == second.pk
+
 
 def test_exports_count_only_the_operations_that_stand(persona):
     analyst = persona("cross13_analyst")

@@ -1074,3 +1074,22 @@ def test_an_edit_read_before_another_is_refused_but_a_new_report_is_no_edit(pers
     point.refresh_from_db()
     assert point.notes == "Vu lundi" and point.name == "Four du bâtiment B"
     assert selectors.dealpoint_edit_version(dealpoint=point) == edited.pk
+
+
+def test_an_automatic_attachment_confirmed_keeps_what_the_matching_measured(persona):
+    """« Rattacher » on a report the matching attached wiped its score and distance."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    report = accepted_report(analyst=analyst, latitude=point.latitude, longitude=point.longitude)
+    services.report_attach(
+        actor=None,
+        dealpoint=point,
+        report=report,
+        decision=LinkDecision.AUTOMATIC,
+        score=0.83,
+        distance_m=12.5,
+    )
+    link = services.report_attach(actor=analyst, dealpoint=point, report=report)
+    link.refresh_from_db()
+    assert (link.decision, link.score, link.distance_m) == (LinkDecision.CONFIRMED, 0.83, 12.5)
+    assert link.decided_by == analyst

@@ -923,6 +923,15 @@ def test_attach_then_detach_a_report(client_for, analyst, point):
     response = _post(client, "attach", point, {"attach-report": report.reference})
     assert response.status_code == 302
     assert ReportLink.objects.get(report=report).decision == LinkDecision.CONFIRMED
+    # Sent again (Back, a second tab): refused, nothing recorded twice.
+    events = point.events.count()
+    again = _post(client, "attach", point, {"attach-report": report.reference})
+    assert again.status_code == 400
+    assert again.context["attach_form"].errors["report"] == [
+        f"Le signalement {report.reference} est déjà rattaché à {point.reference} : rien "
+        "n'a été changé."
+    ]
+    assert point.events.count() == events
     response = _post(client, "detach", point, report_pk=report.pk)
     assert response.status_code == 302
     assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
@@ -934,6 +943,15 @@ def test_attach_an_unknown_report_is_refused(client_for, point):
     response = _post(client_for("cross13_analyst"), "attach", point, {"attach-report": "SIG-1"})
     assert response.status_code == 400
     assert response.context["attach_form"].errors["report"]
+    # Said first, in the error summary the page focuses, with a link down to the field (the
+    # form is far below the top of the record).
+    page = html.unescape(response.content.decode())
+    summary = page[page.index('id="error-summary"') :].split("</div>", 1)[0]
+    assert (
+        '<a href="#id_attach-report">Signalement à rattacher : Aucun signalement visible ne '
+        "porte cette référence.</a>" in summary
+    )
+    assert page.index('id="error-summary"') < page.index('id="operations-title"')
 
 
 def test_confirm_and_refuse_proposed_links(client_for, analyst, point):

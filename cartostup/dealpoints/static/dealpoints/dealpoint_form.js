@@ -68,7 +68,13 @@
     drawBoundaries(map, boundaryUrls(container), false);
     var label = document.createElement("span");
     label.textContent = container.dataset.label || "";
-    marker(latlng).bindTooltip(label).addTo(map);
+    var pin = marker(latlng).bindTooltip(label).addTo(map);
+    // The browser stops on the pin with Tab: it says which point it is.
+    var element = pin.getElement && pin.getElement();
+    if (element) {
+      element.setAttribute("role", "img");
+      element.setAttribute("aria-label", container.dataset.label || "");
+    }
   }
 
   function drawPicker(container) {
