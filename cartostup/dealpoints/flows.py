@@ -831,7 +831,15 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
             services.dealpoint_change_status(
                 actor=actor, dealpoint=point, status=DealPointStatus.RESURGENT, note=note
             )
-        if alert.report is not None:
+        already = (
+            alert.report is not None
+            and ReportLink.objects.filter(
+                report=alert.report, dealpoint=point, decision=LinkDecision.CONFIRMED
+            ).exists()
+        )
+        # An analyst may have attached the report to the point by hand meanwhile: nothing to
+        # attach again (`report_attach` refuses it), the resurgence is confirmed all the same.
+        if alert.report is not None and not already:
             link = services.report_attach(
                 actor=actor,
                 dealpoint=point,

@@ -920,3 +920,19 @@ def test_a_decision_on_an_alert_is_in_the_history_of_its_point(analyst, client_f
     )
     # One line each, whoever closed it.
     assert text.count(f"déplacé vers {chosen.candidate.reference}") == 1
+
+
+def test_a_resurgence_whose_report_was_attached_by_hand_is_still_confirmed(analyst):
+    """The analyst attached the report to the dismantled point from its record, then confirmed
+    the alert: the attachment, already made, is not made again (it would now be refused)."""
+    point = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    attached = point.events.filter(kind=EventKind.REPORT_ATTACHED).count()
+    flows.alert_confirm(actor=analyst, alert=alert)
+    point.refresh_from_db()
+    alert.refresh_from_db()
+    assert point.status == DealPointStatus.RESURGENT
+    assert alert.status == AlertStatus.CONFIRMED
+    assert point.events.filter(kind=EventKind.REPORT_ATTACHED).count() == attached
