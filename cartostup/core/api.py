@@ -240,17 +240,21 @@ def strict_query(
     serializer_class: type[serializers.Serializer], request: Request, *, others: bool = False
 ) -> Any:
     """The query string checked strictly: an unknown parameter (unless `others`: left to a
-    filter set), or a parameter sent empty that may not be blank, is a 400 (DRF would take an
-    empty value for an absent one)."""
+    filter set), a parameter sent empty that may not be blank (DRF would take an empty value
+    for an absent one), or one sent twice that takes one value (DRF would keep the last: two
+    `bbox` read as one), is a 400."""
     fields = serializer_class().fields
     errors: dict[str, list[str]] = {}
     for name in request.query_params:
         field = fields.get(name)
+        values = request.query_params.getlist(name)
         if field is None:
             if not others:
                 errors[name] = [_("Paramètre inconnu.")]
-        elif "" in request.query_params.getlist(name) and not getattr(field, "allow_blank", False):
+        elif "" in values and not getattr(field, "allow_blank", False):
             errors[name] = [_("Indiquez une valeur.")]
+        elif len(values) > 1 and not isinstance(field, serializers.ListField):
+            errors[name] = [_("Paramètre répété : une seule valeur est attendue.")]
     if errors:
         raise serializers.ValidationError(errors)
     params = serializer_class(data=request.query_params)

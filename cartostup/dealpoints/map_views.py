@@ -8,8 +8,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.db.models import Max, Min
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
@@ -86,9 +87,24 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     policy.require(actor, policy.Capability.VIEW_MAP)
     # Written as the list reads it: « 2a » is Corse-du-Sud, as « 2A » (the codes are stored in
     # capitals; a lower-case Corsican code answered 404 where the list took it).
-    code = (request.GET.get("departement") or "").strip()[:3].upper()
+    asked = (request.GET.get("departement") or "").strip()
+    code = asked[:3].upper()
     if code:
-        code = territory_selectors.departement_get(actor=actor, code=code).code
+        try:
+            code = territory_selectors.departement_get(actor=actor, code=code).code
+        except Http404:
+            # A hand-made link: the map opens on the whole territory and says why, rather
+            # than « Page introuvable » (unknown and outside the territory alike).
+            messages.warning(
+                request,
+                _(
+                    "Département « %(code)s » inconnu ou hors de votre territoire : la carte "
+                    "s'ouvre sur tout votre territoire."
+                )
+                % {"code": asked[:10]},
+            )
+            code = ""
+    if code:
         boundary_codes = [code]
     else:
         codes = [

@@ -266,6 +266,10 @@ def test_unknown_parameters_are_refused(world, client_for, username):
     )
     assert proposals.status_code == 400
     assert proposals.json()["errors"] == {"product": ["Paramètre inconnu."]}
+    # Sent twice, one that takes one value: not the last one silently (two viewports).
+    twice = _get(client_for(username), "map-dealpoints", bbox=[MARSEILLE_BBOX, "0,0,1,1"], zoom=12)
+    assert twice.status_code == 400
+    assert twice.json()["errors"] == {"bbox": ["Paramètre répété : une seule valeur est attendue."]}
 
 
 def test_a_reversed_period_is_refused_like_the_other_layers(world, client_for):

@@ -191,9 +191,20 @@ def test_map_page_refused_without_the_capability(client_for, username):
     assert client_for(username).get(reverse("dealpoints:map")).status_code == 404
 
 
-def test_map_page_of_an_unseen_departement_is_404(client_for):
-    response = client_for("prefecture_93").get(reverse("dealpoints:map"), {"departement": "13"})
-    assert response.status_code == 404
+def test_map_page_of_an_unseen_or_unknown_departement_opens_on_the_territory(client_for):
+    """A hand-made link answered « Page introuvable » (new-user audit): the map opens on the
+    actor's whole territory and says why, alike for a département outside it and for one that
+    does not exist (so it tells nothing of either)."""
+    client = client_for("prefecture_93")
+    for asked in ("13", "zz"):
+        response = client.get(reverse("dealpoints:map"), {"departement": asked})
+        assert response.status_code == 200
+        assert _config(response)["focusDepartement"] == ""
+        page = html.unescape(response.content.decode())
+        assert (
+            f"Département « {asked} » inconnu ou hors de votre territoire : la carte s'ouvre "
+            "sur tout votre territoire." in page
+        )
 
 
 def test_panel_for_an_analyst(world, client_for, persona):
