@@ -793,6 +793,7 @@ def synthetic_delete() -> dict[str, int]:
         # transaction, not leave a dangling row).
         DealPoint.objects.filter(successor__in=points).update(successor=None)
         DealPoint.objects.filter(merged_into__in=points).update(merged_into=None)
+        DealPoint.objects.filter(merged_root__in=points).update(merged_root=None)
         Proposal.objects.filter(dealpoint__in=points).update(dealpoint=None)
         deleted["dealpoints"] = points._raw_delete(points.db)
         deleted["reports"] = reports._raw_delete(reports.db)

@@ -18,7 +18,13 @@ urlpatterns = [
         "api/public/v1/",
         include("cartostup.reports.urls_api", namespace="reports-public-api"),
     ),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Public: a client's expired or revoked token is not read (it was refused with 401, and the
+    # client could not read the schema again).
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[]),
+        name="api-schema",
+    ),
     path("api/docs/", docs_views.api_docs, name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

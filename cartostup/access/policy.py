@@ -19,6 +19,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from cartostup.core.audit import VIA_API_TOKEN
 from cartostup.territories.models import Antenna, Commune, Departement, PriorityNeighbourhood
@@ -297,9 +298,10 @@ def distributable_sharing_groups(actor: Any, *, kept: int | None = None) -> Quer
 
 
 def require(actor: Any, capability: Capability) -> None:
-    """Refuse with 404 (the page does not exist for this actor)."""
+    """Refuse with 404 (the page does not exist for this actor). An API client is told it is
+    its role (a capability is no secret; « Non trouvé. » read as a wrong address)."""
     if not can(actor, capability):
-        raise Http404
+        raise Http404(_("Votre rôle ne donne pas accès à cette fonction."))
 
 
 # --- records declared by domain apps -------------------------------------------------------------

@@ -13,6 +13,7 @@ from drf_spectacular.plumbing import force_instance
 from rest_framework import ISO_8601, exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -69,17 +70,24 @@ def _suspicious_body(exc: Exception) -> exceptions.APIException | None:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Model validation errors raised by services become 400s; every error gets the same shape."""
     exc = _suspicious_body(exc) or exc
+    # A refusal of the whole request, not of a field (« ce point a été fusionné… »): its reason
+    # is the answer's `detail`, not a generic sentence with the reason under `errors`.
+    said = ""
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        if hasattr(exc, "error_dict"):
+            detail = exc.message_dict
+        else:
+            detail = {"detail": exc.messages}
+            said = " ".join(exc.messages)
         exc = serializers.ValidationError(detail)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, serializers.ValidationError):
         response.data = {
-            "detail": _("Les données envoyées sont invalides."),
+            "detail": said or _("Les données envoyées sont invalides."),
             "code": "invalid",
-            "errors": _field_messages(response.data),
+            "errors": _field_messages(_no_body_said(response.data)),
         }
     elif isinstance(response.data, dict) and "detail" in response.data:
         detail = response.data["detail"]
@@ -88,6 +96,21 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "code": getattr(detail, "code", "error") or "error",
         }
     return response
+
+
+def _no_body_said(data: Any) -> Any:
+    """REST framework's « No data provided » (a JSON body `null`), in English whatever the
+    language, said in French."""
+    if isinstance(data, dict):
+        errors = data.get(api_settings.NON_FIELD_ERRORS_KEY)
+        if errors and any(getattr(error, "code", None) == "null" for error in errors):
+            return {
+                **data,
+                api_settings.NON_FIELD_ERRORS_KEY: [
+                    _("Aucune donnée : le corps de la requête doit être un objet JSON, pas null.")
+                ],
+            }
+    return data
 
 
 class InputSerializer(serializers.Serializer):

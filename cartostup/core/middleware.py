@@ -5,13 +5,17 @@ Chromium send `Origin: null` with form posts, which CSRF protection rightly refu
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponsePermanentRedirect
+from django.middleware import common as django_common
 from django.utils import translation
+from django.utils.http import escape_leading_slashes
 
 from cartostup.access.middleware import REPORTER_PREFIXES, path_under
+from cartostup.core.errors import API_PREFIX
 
 
 def _tile_origin() -> str:
@@ -78,4 +82,33 @@ class ReaderLanguageMiddleware:
         request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class CommonMiddleware(django_common.CommonMiddleware):
+    """Django's, except that an API address without its final slash is redirected with 308,
+    which keeps the method and the body: a client sending POST /api/v1/dealpoints followed
+    Django's 301 with a GET and read the list, 200, as if its point were created
+    (partner-developer audit). Django refuses the redirect of a POST when DEBUG is on; an API
+    client is told where to send it instead, as in production."""
+
+    def get_full_path_with_slash(self, request: HttpRequest) -> str:
+        if path_under(request.path, (API_PREFIX,)):
+            return escape_leading_slashes(request.get_full_path(force_append_slash=True))
+        return super().get_full_path_with_slash(request)
+
+    def process_request(self, request: HttpRequest) -> Any:
+        return self._method_kept(request, super().process_request(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> Any:
+        return self._method_kept(request, super().process_response(request, response))
+
+    @staticmethod
+    def _method_kept(request: HttpRequest, response: Any) -> Any:
+        if isinstance(response, HttpResponsePermanentRedirect) and path_under(
+            request.path, (API_PREFIX,)
+        ):
+            kept = HttpResponse(status=308)
+            kept["Location"] = response["Location"]
+            return kept
         return response

@@ -244,7 +244,8 @@ def points_reader_require(actor: User) -> None:
         raise Http404(
             _(
                 "Votre rôle donne accès au nombre de points de deal par zone de votre "
-                "territoire, pas aux points eux-mêmes : voir /api/v1/map/dealpoints/."
+                "territoire, pas aux points eux-mêmes : voir les couches de la carte "
+                "(/api/v1/map/)."
             )
         )
 

@@ -36,6 +36,12 @@ def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -
     return queryset.filter(condition)
 
 
+def communes_named(value: str) -> QuerySet[Commune]:
+    """The communes a commune filter names: by INSEE code (Corsica's read as the pages read
+    them, 2a004 as 2A004) or by name, whatever its case."""
+    return Commune.objects.filter(code=value.upper()) | Commune.objects.filter(name__iexact=value)
+
+
 # Re-exported: the deal points' pages import it from here.
 __all__ = ["filter_error_messages"]
 
@@ -54,12 +60,7 @@ class DealPointFilterForm(DsfrFilterForm):
 
     def clean_commune(self) -> str:
         value = str(self.cleaned_data.get("commune") or "").strip()
-        if (
-            value
-            and not (
-                Commune.objects.filter(code=value) | Commune.objects.filter(name__iexact=value)
-            ).exists()
-        ):
+        if value and not communes_named(value).exists():
             raise ValidationError(
                 _(
                     "Aucune commune ne porte ce code INSEE ou ce nom (ex. : 13055 ou Marseille, "
@@ -177,7 +178,7 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        communes = Commune.objects.filter(code=value) | Commune.objects.filter(name__iexact=value)
+        communes = communes_named(value)
         # A city (Marseille) stands for its arrondissements.
         ids = set(communes.values_list("pk", flat=True)) | set(
             Commune.objects.filter(parent__in=communes).values_list("pk", flat=True)

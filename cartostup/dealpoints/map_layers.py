@@ -249,7 +249,8 @@ def hexagon_groups(
 ) -> HexagonGroups:
     """One GROUP BY over the rows (the layer's only scan of them); with a `subject` other than
     the row (the deal points of operations), one more per (cell, part, commune) for the
-    distinct subjects across categories (a point may have raids and searches)."""
+    distinct subjects across categories (a point may have raids and searches). The distinct
+    counts of the communes are added up: each subject must have one commune (`commune`)."""
     base = queryset.order_by()
     distinct = subject != "pk"
     categories: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
@@ -437,11 +438,14 @@ def _collect(
     point: Callable[[dict[str, Any]], dict[str, Any]],
     columns: Iterable[str],
     subject: str = "pk",
+    commune: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None, bool]:
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
     points at street zooms (built from `columns` only, never whole records). Returns
     (features, resolution, truncated). `subject`: what an aggregate-only role must see at least
-    `min_count` of in each département's part of a hexagon (the deal points of operations)."""
+    `min_count` of in each département's part of a hexagon (the deal points of operations), and
+    `commune` the column holding its commune (a subject must have one: its distinct counts per
+    commune are added up)."""
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     keep: Callable[[str], bool] | None = None
     bbox = request.bbox
@@ -458,7 +462,7 @@ def _collect(
             min_count=scope.min_count,
             keep=keep,
             subject=subject,
-            commune=f"{position}commune",
+            commune=commune or f"{position}commune",
             part=f"{position}departement",
         )
         return features, resolution, False
@@ -589,12 +593,19 @@ def several_values_refused(*, scope: policy.AggregateScope, data: Any) -> dict[s
     """The filters of `data` asked with several values by a role whose filters take one value
     each (`scope.one_value_each`, an aggregate-only role): two statuses asked together,
     differenced with one, would name the status of a point a hexagon hides."""
-    if not scope.one_value_each or not hasattr(data, "getlist"):
+    if not scope.one_value_each or not data:
         return {}
+
+    def values(name: str) -> list[Any]:
+        if hasattr(data, "getlist"):
+            return list(data.getlist(name))
+        value = data[name]
+        return list(value) if isinstance(value, list | tuple) else [value]
+
     return {
         name: [_("Les comptes agrégés se filtrent sur un seul statut à la fois.")]
         for name in data
-        if len(set(data.getlist(name))) > 1
+        if len(set(map(str, values(name)))) > 1
     }
 
 
@@ -869,7 +880,13 @@ def operation_layer(
     queryset = (
         Operation.objects.standing()
         .filter(dealpoint__in=scope.queryset.values("pk"))
-        .annotate(place=Coalesce("dealpoint__merged_root_id", "dealpoint_id"))
+        .annotate(
+            place=Coalesce("dealpoint__merged_root_id", "dealpoint_id"),
+            # The place's own commune: a merged point across the street, in the next
+            # arrondissement, would otherwise count its place once per commune (the distinct
+            # counts per commune are added up), two places read as three.
+            place_commune=Coalesce("dealpoint__merged_root__commune_id", "dealpoint__commune_id"),
+        )
     )
     filters: dict[str, Any] = {}
     if period_from:
@@ -889,6 +906,7 @@ def operation_layer(
         point=_operation_feature(_page_url("dealpoints:detail")),
         columns=OPERATION_COLUMNS,
         subject="place",
+        commune="place_commune",
     )
     count = _feature_total(features)
     _audit(

@@ -626,13 +626,20 @@ def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Repor
     return found
 
 
-def _merged_into_named(*, actor: User | None, dealpoint: DealPoint) -> str | None:
-    """The reference of the point a merged point went into, for a refusal to name it, if the
-    actor may see it (None otherwise: « un autre point »)."""
-    into = DealPoint.objects.filter(pk=dealpoint.merged_into_id or 0)
+def _visible_reference(*, actor: User | None, pk: int | None) -> str | None:
+    """The reference of a point, for a refusal to name it, if the actor may see it (None
+    otherwise: « un autre point »)."""
+    into = DealPoint.objects.filter(pk=pk or 0)
     if actor is not None:
         into = policy.restrict(into, actor=actor)
     return into.values_list("reference", flat=True).first()
+
+
+def _merged_into_named(*, actor: User | None, dealpoint: DealPoint) -> str | None:
+    """Where a merged point's record lives now, for a refusal that asks to name that point
+    instead: the point at the end of its merges (`merged_root`; its direct `merged_into` may
+    be merged in turn, and would be refused again), if the actor may see it."""
+    return _visible_reference(actor=actor, pk=dealpoint.merged_root_id or dealpoint.merged_into_id)
 
 
 def _merged_tree(dealpoint: DealPoint) -> set[int]:
@@ -818,10 +825,15 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
         )
 
 
+@transaction.atomic
 def alert_decide(*, actor: User, alert: Alert, status: str) -> Alert:
-    """An analyst's decision on an open alert, confirmed or dismissed (`flows.alert_confirm`
-    does what a confirmation implies): decided by them, a line in the history of the alert's
-    point, which said nothing of a decision taken from the queue, and an audit event."""
+    """An analyst's decision on an open alert, confirmed or dismissed, once `flows`
+    (`_alert_for_decision`) has checked the actor may decide it and locked it
+    (`flows.alert_confirm` does what a confirmation implies): decided by them, a line in the
+    history of the alert's point, which said nothing of a decision taken from the queue, and
+    an audit event."""
+    if status not in (AlertStatus.CONFIRMED, AlertStatus.DISMISSED):
+        raise ValueError(f"An alert is decided confirmed or dismissed, not {status!r}.")
     _alert_close(
         actor=actor,
         alert=alert,
@@ -976,9 +988,7 @@ def dealpoint_create(
         imported_last_activity_at=imported_last_activity_at,
         **{name: getattr(data, name) for name in _PLAIN_FIELDS},
     )
-    dealpoint.products = list(dict.fromkeys(data.products))
-    dealpoint.opening_hours = list(dict.fromkeys(data.opening_hours))
-    dealpoint.observed_roles = list(dict.fromkeys(data.observed_roles))
+    _lists_once(dealpoint)
     _set_position(dealpoint, place)
     dealpoint.full_clean()
     dealpoint.save()
@@ -1022,6 +1032,14 @@ def _comparable(value: Any) -> Any:
 
 
 @transaction.atomic
+def _lists_once(dealpoint: DealPoint) -> None:
+    """Each value of the point's lists once, in the order given: a PATCH with
+    ["cannabis", "cannabis"] stored both, wrote a change of nothing to the history and moved
+    the edit version, so other clients were refused (partner-developer audit)."""
+    for name in ("products", "opening_hours", "observed_roles"):
+        setattr(dealpoint, name, list(dict.fromkeys(getattr(dealpoint, name))))
+
+
 def dealpoint_update(
     *,
     actor: User | None,
@@ -1045,6 +1063,7 @@ def dealpoint_update(
     before_position = (dealpoint.latitude, dealpoint.longitude)
     for name in _PLAIN_FIELDS:
         setattr(dealpoint, name, getattr(data, name))
+    _lists_once(dealpoint)
     dealpoint.building = _building(actor, data.building_id)
     changes: dict[str, list[Any]] = {
         name: [_comparable(old), _comparable(getattr(dealpoint, name))]
@@ -1576,11 +1595,12 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
     """Cancel an operation recorded by mistake (on the wrong point, or one that did not take
     place), with its reason: it is never deleted. It stays on the record, marked cancelled,
     and no longer counts (the point's activity, the map's layer, exports). Allowed to whoever
-    could have recorded it (`policy.cancellable_operations`). If it dismantled the point and that
-    is still the point's last status change, the point goes back to the status before it, as
-    a correction in the history (`operation.status_restored` names it), unless another
-    operation that counts says « démantelé » too (`operation.dismantled_by` names it);
-    otherwise the status stays, for the analyst to correct if needed."""
+    could have recorded it (`policy.cancellable_operations`). If the point's last status change
+    is a dismantling by an operation now cancelled (this one, or one cancelled before while
+    another still said « démantelé »), the point goes back to the status before it, as a
+    correction in the history (`operation.status_restored` names it), unless an operation
+    that counts still says « démantelé » (`operation.dismantled_by` names it); otherwise the
+    status stays, for the analyst to correct if needed."""
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=operation.dealpoint_id)
@@ -1868,12 +1888,15 @@ def dealpoint_merge(
     lent = ReportLink.objects.filter(dealpoint_id=source.pk, decision__in=ATTACHED_DECISIONS)
     proposed = ReportLink.objects.filter(dealpoint_id=source.pk, decision=LinkDecision.PROPOSED)
     predecessors = DealPoint.objects.filter(successor_id=source.pk)
+    # The points merged into the source: their `merged_root` is written, so they are locked in
+    # the order of every lock (review: an unmerge of one of them deadlocked with this merge).
+    children = set(DealPoint.objects.filter(merged_root=source.pk).values_list("pk", flat=True))
     locked = locks.lock_reports_and_points(
         reports=[
             *lent.values_list("report_id", flat=True),
             *proposed.values_list("report_id", flat=True),
         ],
-        points=[source.pk, target.pk, *predecessors.values_list("pk", flat=True)],
+        points=[source.pk, target.pk, *predecessors.values_list("pk", flat=True), *children],
     )
     source = _unmerged(locked.points[source.pk])
     target = locked.points[target.pk]
@@ -1983,10 +2006,20 @@ def dealpoint_merge(
             },
         )
         moved.append(reference)
+    if set(DealPoint.objects.filter(merged_root=source.pk).values_list("pk", flat=True)) - set(
+        locked.points
+    ):
+        # Merged into the source between the read and the lock.
+        raise ValidationError(
+            _(
+                "Un point vient d'être fusionné dans %(source)s : rien n'a été fusionné. "
+                "Recommencez."
+            )
+            % {"source": source.reference}
+        )
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
-    # The source and the points merged into it now live in the target's record. (A point's
-    # own unmerge, meanwhile, has already taken it out of `merged_root=source`.)
+    # The source and the points merged into it now live in the target's record.
     DealPoint.objects.filter(Q(pk=source.pk) | Q(merged_root=source.pk)).update(
         merged_root=target.pk
     )
@@ -2331,29 +2364,44 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
     _merge, reports = _merge_undone(read, DealPoint.objects.get(pk=read.merged_into_id))
     succeeded = ((_merge.details.get("followed") or {}).get("succeeded") or []) if _merge else []
     heirs = list(DealPoint.objects.filter(reference__in=succeeded).values_list("pk", flat=True))
+    # The points merged into this one: their `merged_root` is written (locked in order).
+    children = _merged_tree(read) - {read.pk}
     locked = locks.lock_reports_and_points(
-        reports=reports, points=[read.pk, read.merged_into_id, *heirs]
+        reports=reports, points=[read.pk, read.merged_into_id, *heirs, *children]
     )
     dealpoint = locked.points[read.pk]
     if dealpoint.merged_into_id is None:
         raise not_merged
     target = locked.points[read.merged_into_id]
     merge, reports = _merge_undone(dealpoint, target)
-    if dealpoint.merged_into_id != target.pk or not reports <= locked.reports.keys():
-        # Unmerged and merged again between the read and the lock.
+    if (
+        dealpoint.merged_into_id != target.pk
+        or not reports <= locked.reports.keys()
+        or not _merged_tree(dealpoint) <= locked.points.keys()
+    ):
+        # Unmerged and merged again between the read and the lock (or a point merged into it).
         raise ValidationError(
             _("La fusion de %(reference)s vient de changer : rien n'a été fait. Recommencez.")
             % {"reference": dealpoint.reference}
         )
     if target.merged_into_id is not None:
-        later = DealPoint.objects.get(pk=target.merged_into_id)
-        raise ValidationError(
-            _(
+        # Named to those who may see them (review: a point kept within its CROSS was named
+        # to an analyst of the Ofast, who may change the territory's points it sees).
+        named = {
+            "target": _visible_reference(actor=actor, pk=target.pk),
+            "later": _visible_reference(actor=actor, pk=target.merged_into_id),
+        }
+        if named["target"] and named["later"]:
+            said = _(
                 "%(target)s a depuis été fusionné dans %(later)s : annulez d'abord cette "
                 "fusion-là, depuis la fiche de %(target)s."
             )
-            % {"target": target.reference, "later": later.reference}
-        )
+        else:
+            said = _(
+                "Le point dans lequel ce point a été fusionné a depuis été fusionné dans un "
+                "autre : cette fusion-là doit être annulée d'abord."
+            )
+        raise ValidationError(said % named)
     given = list(merge.details.get("reports", [])) if merge else []
     was = dict(merge.details.get("was", {})) if merge else {}
     replaced = dict(merge.details.get("replaced", {})) if merge else {}

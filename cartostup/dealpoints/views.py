@@ -377,7 +377,9 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         if details.get("operation"):
             lines.append(_("À la suite d'une opération enregistrée"))
         if details.get("operation_cancelled"):
-            lines.append(_("À la suite de l'annulation de l'opération qui l'avait démantelé"))
+            lines.append(
+                _("À la suite de l'annulation d'une opération : plus aucune ne le dit démantelé")
+            )
         elif details.get("correction"):
             lines.append(_("Correction du changement de statut précédent (erreur)"))
         return lines
@@ -1038,8 +1040,8 @@ def dealpoint_operation_cancel(request: AuthenticatedRequest, pk: int) -> HttpRe
         }
         if operation.status_restored:
             text += " " + _(
-                "Le démantèlement qu'elle avait entraîné est corrigé : le point est de nouveau "
-                "« %(status)s »."
+                "Plus aucune opération qui compte ne dit le point démantelé : son démantèlement "
+                "est corrigé, il est de nouveau « %(status)s »."
             ) % {"status": _status_label(operation.status_restored)}
         elif operation.dismantled_by is not None and operation.outcome == (
             OperationOutcome.DISMANTLED

@@ -114,3 +114,12 @@ def test_the_schema_tells_no_internal_english_note(client):
         or re.search(r"\b(the|is|are|of every)\b", text)
     ]
     assert leaks == [], "\n".join(map(str, leaks))
+
+
+def test_the_schema_is_read_whatever_token_comes_with_it(client):
+    """Public: a client reloading it with its expired token was refused (401)."""
+    response = client.get(
+        "/api/schema/?format=json", HTTP_AUTHORIZATION="Bearer expired-or-unknown"
+    )
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "API Cartostup"

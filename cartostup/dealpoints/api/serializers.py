@@ -38,7 +38,7 @@ from ..choices import (
 )
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
 from ..rules import LANDLORD_STATUSES
-from ..services import OPENING_HOUR_TOKENS, OPERATION_MAX_ARRESTS
+from ..services import OPENING_HOUR_TOKENS, OPERATION_MAX_ARRESTS, SharingInput
 
 # --- deal points ---------------------------------------------------------------------------------
 
@@ -94,6 +94,20 @@ def _choice_field(
     )
 
 
+class VisiblePointReference(serializers.CharField):
+    """The reference of a related point (the field's name: `successor`, `merged_into`), or
+    null when the reader may not see that point, as the record page and the history tell it:
+    the API named a point kept within its CROSS to the police (partner-developer audit). The
+    points the reader may see come in the context (`visible_points`, ids)."""
+
+    def get_attribute(self, instance: Any) -> Any:
+        name = self.field_name or ""
+        related = getattr(instance, f"{name}_id", None)
+        if related is None or related not in self.context.get("visible_points", ()):
+            return None
+        return getattr(instance, name).reference
+
+
 class DealPointOutputSerializer(serializers.Serializer):
     """A deal point, for those who receive it in full."""
 
@@ -128,8 +142,14 @@ class DealPointOutputSerializer(serializers.Serializer):
     distribution = serializers.ChoiceField(choices=Distribution.choices)
     marking = serializers.CharField()
     sharing_group = serializers.CharField(source="sharing_group.name", allow_null=True)
-    successor = serializers.CharField(source="successor.reference", allow_null=True)
-    merged_into = serializers.CharField(source="merged_into.reference", allow_null=True)
+    successor = VisiblePointReference(
+        allow_null=True,
+        help_text=_("Le point successeur ; null si vous ne pouvez pas le voir."),
+    )
+    merged_into = VisiblePointReference(
+        allow_null=True,
+        help_text=_("Le point dans lequel il a été fusionné ; null si vous ne pouvez pas le voir."),
+    )
     first_reported_at = serializers.DateTimeField(allow_null=True)
     last_activity_at = serializers.DateTimeField(allow_null=True)
     status_changed_at = serializers.DateTimeField()
@@ -288,7 +308,54 @@ class SharingInputSerializer(InputSerializer):
 
 
 class SharingChangeSerializer(SharingInputSerializer):
+    """A change of who a point is shared with: what is not sent stays as it is. (The creation's
+    defaults, « territory » and « amber », silently widened a restricted point to every
+    service of the territory when a client sent only a note or a marking: review.)"""
+
+    distribution = serializers.ChoiceField(
+        choices=Distribution.choices,
+        required=False,
+        help_text=_("Qui lit le point ; inchangé si absent."),
+    )
+    marking = serializers.ChoiceField(
+        choices=Marking.choices,
+        required=False,
+        help_text=_("Marquage TLP ; inchangé si absent."),
+    )
+    sharing_group_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**31 - 1,
+        help_text=_(
+            "Le groupe de partage (diffusion « sharing_group ») ; inchangé si absent et que la "
+            "diffusion reste « sharing_group »."
+        ),
+    )
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not {"distribution", "marking", "sharing_group_id"} & attrs.keys():
+            raise serializers.ValidationError(
+                _("Indiquez ce qui change : distribution, marking ou sharing_group_id.")
+            )
+        return attrs
+
+    def sharing_input(self, point: DealPoint) -> SharingInput:
+        """What the point is shared with once changed: what was sent, and its current values
+        for the rest."""
+        sent = self.validated_data
+        distribution = sent.get("distribution", point.distribution)
+        if "sharing_group_id" in sent:
+            group = sent["sharing_group_id"]
+        else:
+            group = point.sharing_group_id if distribution == Distribution.SHARING_GROUP else None
+        return SharingInput(
+            distribution=distribution,
+            marking=sent.get("marking", point.marking),
+            sharing_group_id=group,
+        )
 
 
 class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer):
@@ -299,6 +366,18 @@ class DealPointCreateSerializer(DealPointInputSerializer, SharingInputSerializer
         "Un nouveau point, avec ceux avec qui il est partagé (par défaut les services du "
         "territoire, TLP:AMBER). Un champ qui ne s'écrit pas ici est refusé, jamais ignoré."
     )
+    # A modification's only: accepted and ignored on creation, which the help said.
+    changed_elsewhere = {
+        **DealPointInputSerializer.changed_elsewhere,
+        "note": _("une note se joint à une modification (PATCH /api/v1/dealpoints/<id>/)"),
+        "version": _("elle ne sert qu'à une modification (PATCH /api/v1/dealpoints/<id>/)"),
+    }
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name in ("note", "version"):
+            fields.pop(name, None)
+        return fields
 
 
 # What a point's PATCH changes, for the endpoints that do not.
@@ -416,8 +495,9 @@ class OperationCancelInputSerializer(InputSerializer):
 class OperationCancelledOutputSerializer(OperationOutputSerializer):
     status_restored = serializers.CharField(
         help_text=_(
-            "Le statut rendu au point quand l'opération l'avait démantelé et que ce "
-            "démantèlement était son dernier changement de statut ; vide sinon."
+            "Le statut rendu au point quand plus aucune opération qui compte ne le dit "
+            "démantelé et que ce démantèlement, venu d'une opération, était son dernier "
+            "changement de statut ; vide sinon."
         )
     )
 

@@ -121,7 +121,7 @@ def _changed_meanwhile(error: services.ChangedMeanwhile) -> ChangedMeanwhileErro
         # The code to send back, and what it means.
         current = f"{current} (« {DealPointStatus(current).label} »)"
     return ChangedMeanwhileError(
-        _("%(message)s Relisez le point (%(name)s actuel : %(current)s), puis renvoyez.")
+        _("%(message)s Relisez le point (%(name)s, actuellement : %(current)s), puis renvoyez.")
         % {"message": error.messages[0], "name": said, "current": current}
     )
 
@@ -165,7 +165,14 @@ def _point_data(actor: User, point: Any, *, many: bool = False) -> Any:
     `policy.visible_fields`."""
     visible = policy.visible_fields(actor, DealPoint)
     if visible is None:
-        return DealPointOutputSerializer(point, many=many).data
+        points = list(point) if many else [point]
+        related = {pk for each in points for pk in (each.successor_id, each.merged_into_id) if pk}
+        seen = set(
+            policy.restrict(DealPoint.objects.filter(pk__in=related), actor=actor).values_list(
+                "pk", flat=True
+            )
+        )
+        return DealPointOutputSerializer(point, many=many, context={"visible_points": seen}).data
     return DealPointReducedOutputSerializer(
         point,
         many=many,
@@ -355,8 +362,9 @@ class DealPointSharingView(JSONAPIView):
         summary="Changer la diffusion d'un point",
         description=(
             "Diffusion (organisation, CROSS, services du territoire, national, groupe de "
-            "partage), marquage TLP et groupe de partage. Restreindre retire aussitôt le point "
-            "à ceux qui ne peuvent plus le lire ; l'historique garde l'ancienne valeur."
+            "partage), marquage TLP et groupe de partage ; ce qui n'est pas envoyé reste "
+            "inchangé. Restreindre retire aussitôt le point à ceux qui ne peuvent plus le "
+            "lire ; l'historique garde l'ancienne valeur."
         ),
         request=SharingChangeSerializer,
         responses={200: DealPointOutputSerializer, **_errors(400, 403, 404)},
@@ -369,7 +377,7 @@ class DealPointSharingView(JSONAPIView):
         services.dealpoint_share(
             actor=_actor(request),
             dealpoint=point,
-            data=_sharing(params.validated_data),
+            data=params.sharing_input(point),
             note=params.validated_data["note"],
         )
         return Response(_refetch(_actor(request), point.pk))
@@ -684,8 +692,10 @@ class OperationCancelView(JSONAPIView):
             "L'opération n'est pas supprimée : elle reste au dossier du point, marquée annulée "
             "avec son motif, et ne compte plus (activité du point, carte, exports). Réservé à "
             "qui aurait pu l'enregistrer (son service ; une CROSS ou l'Ofast du département). "
-            "Si elle avait démantelé le point et que c'est son dernier changement de statut, le "
-            "point reprend son statut d'avant (`status_restored`), inscrit comme correction."
+            "Si plus aucune opération qui compte ne dit le point démantelé, que son "
+            "démantèlement venait d'une opération et que c'est son dernier changement de "
+            "statut, le point reprend son statut d'avant (`status_restored`), inscrit comme "
+            "correction."
         ),
         request=OperationCancelInputSerializer,
         responses={200: OperationCancelledOutputSerializer, **_errors(400, 403, 404)},

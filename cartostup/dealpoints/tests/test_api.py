@@ -194,7 +194,7 @@ def test_other_territory_and_prefecture_get_404(client_for, point):
     # Told why, and where its counts are (« Non trouvé. » told it nothing).
     assert listed.json()["detail"] == (
         "Votre rôle donne accès au nombre de points de deal par zone de votre territoire, pas "
-        "aux points eux-mêmes : voir /api/v1/map/dealpoints/."
+        "aux points eux-mêmes : voir les couches de la carte (/api/v1/map/)."
     )
     assert prefecture.get("/api/v1/operations/").status_code == 404
 
@@ -389,7 +389,7 @@ def test_a_status_read_before_another_change_is_refused(client_for, persona, poi
     assert stale.status_code == 409, stale.content
     assert "« Signalé » → « Confirmé »" in stale.json()["detail"]
     # The code to send back, and what it means (new-user audit: « statut actuel : moved »).
-    assert "(statut actuel : confirmed (« Confirmé »))" in stale.json()["detail"]
+    assert "(statut, actuellement : confirmed (« Confirmé »))" in stale.json()["detail"]
     point.refresh_from_db()
     assert point.status == DealPointStatus.CONFIRMED
 
@@ -437,7 +437,7 @@ def test_the_last_status_change_is_corrected_through_the_api(client_for, point):
         content_type="application/json",
     )
     assert again.status_code == 409
-    assert "dernier changement de statut actuel" in again.json()["detail"]
+    assert "dernier changement de statut, actuellement" in again.json()["detail"]
     assert corrected.json()["status"] == "reported"
     history = client.get(detail(point, "history/")).json()["results"]
     assert history[0]["details"] == {"correction": True}
@@ -715,3 +715,86 @@ def test_operations_refuse_a_malformed_departement(client_for, code):
     response = client_for("cross13_analyst").get("/api/v1/operations/", {"departement": code})
     assert response.status_code == 400
     assert "departement" in response.json()["errors"]
+
+
+def test_an_api_address_without_its_slash_keeps_the_method(client_for, point):
+    """POST /api/v1/dealpoints (no slash) answered 301: an HTTP client followed it with a GET
+    and read the list, 200, as if the point were created (partner-developer audit). 308 keeps
+    the method and the body; the pages keep Django's redirect."""
+    client = client_for("cross13_analyst")
+    before = DealPoint.objects.count()
+    sent = client.post(
+        "/api/v1/dealpoints",
+        {"latitude": 43.35, "longitude": 5.37},
+        content_type="application/json",
+    )
+    assert sent.status_code == 308 and sent["Location"] == "/api/v1/dealpoints/"
+    assert DealPoint.objects.count() == before
+    patched = client.patch(
+        f"/api/v1/dealpoints/{point.pk}?x=1", {"name": "x"}, content_type="application/json"
+    )
+    assert patched.status_code == 308
+    assert patched["Location"] == f"/api/v1/dealpoints/{point.pk}/?x=1"
+    assert client.get("/points-de-deal").status_code == 301
+
+
+def test_a_patch_stores_each_value_of_a_list_once(client_for, point):
+    """["cannabis", "cannabis"] was stored as sent: a change of nothing in the history, and a
+    new edit version that refused the other clients (partner-developer audit)."""
+    client = client_for("cross13_analyst")
+    url = detail(point)
+    client.patch(url, {"products": ["cannabis"]}, content_type="application/json")
+    version = client.get(url).json()["version"]
+    events = point.events.count()
+    again = client.patch(
+        url, {"products": ["cannabis", "cannabis"]}, content_type="application/json"
+    )
+    assert again.status_code == 200, again.json()
+    assert again.json()["products"] == ["cannabis"]
+    assert again.json()["version"] == version and point.events.count() == events
+
+
+def test_a_creation_refuses_what_only_a_modification_takes(client_for):
+    """`note` and `version` were accepted on creation and dropped (the note never reached the
+    history), against « refusé, jamais ignoré » (partner-developer audit)."""
+    client = client_for("cross13_analyst")
+    for extra, words in (({"note": "x"}, "une note se joint"), ({"version": 3}, "elle ne sert")):
+        refused = client.post(
+            LIST,
+            {"latitude": 43.35, "longitude": 5.37, **extra},
+            content_type="application/json",
+        )
+        assert refused.status_code == 400
+        (name,) = extra
+        assert words in refused.json()["errors"][name][0]
+    assert not DealPoint.objects.exists()
+
+
+def test_a_refusal_of_the_whole_request_says_why_in_its_detail(client_for, persona, point):
+    """« Les données envoyées sont invalides. », the reason hidden under `errors.detail`; and
+    a JSON body `null` answered REST framework's English « No data provided »
+    (partner-developer audit)."""
+    client = client_for("cross13_analyst")
+    refused = client.post(f"{detail(point)}unmerge/", {}, content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "Ce point n'est fusionné dans aucun autre."
+    empty = client.post(LIST, "null", content_type="application/json")
+    assert empty.status_code == 400
+    assert empty.json()["errors"] == {
+        "non_field_errors": [
+            "Aucune donnée : le corps de la requête doit être un objet JSON, pas null."
+        ]
+    }
+
+
+def test_a_role_refused_a_function_is_told_so(client_for, point):
+    """A police investigator creating a point read « Non trouvé. », as for a wrong address
+    (partner-developer audit); a point it may not see still answers a bare 404."""
+    police = client_for("police13_investigator")
+    refused = police.post(
+        LIST, {"latitude": 43.35, "longitude": 5.37}, content_type="application/json"
+    )
+    assert refused.status_code == 404
+    assert refused.json()["detail"] == "Votre rôle ne donne pas accès à cette fonction."
+    hidden = client_for("cross93_analyst").get(detail(point))
+    assert hidden.status_code == 404 and "rôle" not in hidden.json()["detail"]

@@ -709,3 +709,51 @@ def test_an_attachment_and_a_resurgence_of_one_proposal_do_not_deadlock(transact
         elsewhere.pk
     )
     assert list(audit_chain_problems()) == []
+
+
+def test_a_merge_and_the_unmerge_of_a_point_merged_into_its_source_do_not_deadlock(
+    transactional_db,
+):
+    """X was merged into S. S is merged into T while X's merge is undone, at the same instant.
+    The merge writes X's `merged_root` (the point its record lives in): it locked X only when
+    it wrote it, after S and T, while the unmerge had locked X, then waited for S (review:
+    PostgreSQL's deadlock, one of the two answered 500). Both now lock X with the others, in pk
+    order: one waits for the other, and X ends where the one that came last leaves it."""
+    analyst = demo_persona_ensure(username="cross13_analyst")
+    x, s, t = (
+        dealpoint(actor=analyst, latitude=lat, longitude=lon)
+        for lat, lon in (offset(0), offset(40), offset(80))
+    )
+    assert x.pk < s.pk < t.pk
+    services.dealpoint_merge(actor=analyst, source=x, target=s)
+
+    def unmerge() -> DealPoint:
+        # A moment later: the merge holds S and T first, the unmerge then takes X and waits
+        # for S (the order that deadlocked).
+        time.sleep(0.3)
+        return services.dealpoint_unmerge(
+            actor=User.objects.get(pk=analyst.pk), dealpoint=DealPoint.objects.get(pk=x.pk)
+        )
+
+    result = together(
+        merge=lambda: services.dealpoint_merge(
+            actor=User.objects.get(pk=analyst.pk),
+            source=DealPoint.objects.get(pk=s.pk),
+            target=DealPoint.objects.get(pk=t.pk),
+        ),
+        unmerge=unmerge,
+    )
+
+    assert result.waiting >= 1
+    for point in (x, s, t):
+        point.refresh_from_db()
+    assert s.merged_into_id == t.pk and s.merged_root_id == t.pk
+    if result.errors:
+        # The merge first: X's merge is now under T, to be undone from S's record first.
+        assert set(result.errors) == {"unmerge"}, result.errors
+        assert isinstance(result.errors["unmerge"], ValidationError)
+        assert (x.merged_into_id, x.merged_root_id) == (s.pk, t.pk)
+    else:
+        # The unmerge first: X stands on its own, S's merge took nothing of it.
+        assert (x.merged_into_id, x.merged_root_id) == (None, None)
+    assert list(audit_chain_problems()) == []

@@ -241,8 +241,8 @@ def test_an_operation_is_cancelled_from_the_record(client_for, persona):
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
     assert ") : elle reste au dossier mais ne compte plus." in page
-    assert "Le démantèlement qu&#x27;elle avait entraîné est corrigé" in page
-    assert "le point est de nouveau « Signalé »." in page
+    assert "Plus aucune opération qui compte ne dit le point démantelé" in page
+    assert "il est de nouveau « Signalé »." in page
     table = page[
         page.index('id="operations"') : page.index("</table>", page.index('id="operations"'))
     ]
@@ -254,7 +254,8 @@ def test_an_operation_is_cancelled_from_the_record(client_for, persona):
     history = page[page.index('id="history-title"') :]
     assert "Opération annulée (saisie par erreur) : elle ne compte plus" in history
     assert (
-        "À la suite de l&#x27;annulation de l&#x27;opération qui l&#x27;avait démantelé" in history
+        "À la suite de l&#x27;annulation d&#x27;une opération : plus aucune ne le dit démantelé"
+        in history
     )
     # Nothing left to cancel: the form is gone; a GET changes nothing.
     assert 'id="operation-cancel-form"' not in page

@@ -307,3 +307,58 @@ def test_the_api_sets_and_tells_the_sharing(client_for, point):
         .status_code
         == 404
     )
+
+
+def test_the_api_keeps_what_a_sharing_change_does_not_send(client_for, point):
+    """A body with a note only, or a marking only, reset the distribution and the marking to
+    the creation's defaults (« territory », « amber »): a point kept within the organisation,
+    TLP:RED, was read by the police at once (partner-developer audit)."""
+    client = client_for("cross13_analyst")
+    url = f"/api/v1/dealpoints/{point.pk}/sharing/"
+    restricted = client.post(
+        url, {"distribution": "organisation", "marking": "red"}, content_type="application/json"
+    )
+    assert restricted.status_code == 200, restricted.json()
+    for body in ({"note": "une note"}, {}):
+        refused = client.post(url, body, content_type="application/json")
+        assert refused.status_code == 400
+        assert "Indiquez ce qui change" in str(refused.json())
+    marked = client.post(url, {"marking": "amber_strict"}, content_type="application/json")
+    assert marked.status_code == 200, marked.json()
+    assert (marked.json()["distribution"], marked.json()["marking"]) == (
+        "organisation",
+        "amber_strict",
+    )
+    police = client_for("police13_investigator")
+    assert police.get(f"/api/v1/dealpoints/{point.pk}/").status_code == 404
+    widened = client.post(url, {"distribution": "territory"}, content_type="application/json")
+    assert widened.json()["marking"] == "amber_strict"
+
+
+def test_the_api_names_a_related_point_only_to_who_may_see_it(client_for, persona, point):
+    """A point moved to (or merged into) a point kept within the organisation: the police read
+    its reference in `successor` and `merged_into`, while that point answered 404 and the
+    history hid it (partner-developer audit). Now null, as on the record page."""
+    analyst = persona("cross13_analyst")
+    hidden = dealpoint(actor=analyst, name="Gardé", latitude=43.35, longitude=5.40)
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=hidden,
+        data=services.SharingInput(distribution="organisation", marking="red"),
+    )
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="moved", successor=hidden
+    )
+    merged = dealpoint(actor=analyst, name="Doublon", latitude=43.3501, longitude=5.4001)
+    services.dealpoint_merge(actor=analyst, source=merged, target=hidden)
+    police = client_for("police13_investigator")
+    assert police.get(f"/api/v1/dealpoints/{hidden.pk}/").status_code == 404
+    moved = police.get(f"/api/v1/dealpoints/{point.pk}/").json()
+    assert moved["successor"] is None
+    assert police.get(f"/api/v1/dealpoints/{merged.pk}/").json()["merged_into"] is None
+    assert hidden.reference not in str(police.get("/api/v1/dealpoints/").json())
+    # Its owner reads them.
+    owner = client_for("cross13_analyst")
+    assert owner.get(f"/api/v1/dealpoints/{point.pk}/").json()["successor"] == hidden.reference
+    assert owner.get(f"/api/v1/dealpoints/{merged.pk}/").json()["merged_into"] == hidden.reference
