@@ -84,10 +84,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, serializers.ValidationError):
+        errors = _field_messages(_no_body_said(response.data))
+        if not said and set(errors) == {api_settings.NON_FIELD_ERRORS_KEY}:
+            # A serializer's refusal of the whole body (« Indiquez ce qui change… »).
+            said = " ".join(errors[api_settings.NON_FIELD_ERRORS_KEY])
         response.data = {
             "detail": said or _("Les données envoyées sont invalides."),
             "code": "invalid",
-            "errors": _field_messages(_no_body_said(response.data)),
+            "errors": errors,
         }
     elif isinstance(response.data, dict) and "detail" in response.data:
         detail = response.data["detail"]

@@ -19,7 +19,8 @@ from cartostup.access.filters import (
     unknown_choice_message_lazy,
 )
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
-from cartostup.territories.models import Commune, Departement
+from cartostup.territories.models import Departement
+from cartostup.territories.selectors import commune_ids_named
 
 from .choices import DealPointStatus, DistributionChannel, Precision, Product
 from .models import DealPoint, normalise_partner_code
@@ -34,12 +35,6 @@ def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -
     for value in values:
         condition |= Q(**{f"{field}__icontains": f'"{value}"'})
     return queryset.filter(condition)
-
-
-def communes_named(value: str) -> QuerySet[Commune]:
-    """The communes a commune filter names: by INSEE code (Corsica's read as the pages read
-    them, 2a004 as 2A004) or by name, whatever its case."""
-    return Commune.objects.filter(code=value.upper()) | Commune.objects.filter(name__iexact=value)
 
 
 # Re-exported: the deal points' pages import it from here.
@@ -60,7 +55,7 @@ class DealPointFilterForm(DsfrFilterForm):
 
     def clean_commune(self) -> str:
         value = str(self.cleaned_data.get("commune") or "").strip()
-        if value and not communes_named(value).exists():
+        if value and not commune_ids_named(value):
             raise ValidationError(
                 _(
                     "Aucune commune ne porte ce code INSEE ou ce nom (ex. : 13055 ou Marseille, "
@@ -178,12 +173,7 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        communes = communes_named(value)
-        # A city (Marseille) stands for its arrondissements.
-        ids = set(communes.values_list("pk", flat=True)) | set(
-            Commune.objects.filter(parent__in=communes).values_list("pk", flat=True)
-        )
-        return queryset.filter(commune__in=ids)
+        return queryset.filter(commune__in=commune_ids_named(value))
 
 
 # The pages' filters shown on their own line (check boxes), the others side by side.

@@ -246,11 +246,16 @@ def hexagon_groups(
     subject: str = "pk",
     part: str = "departement",
     commune: str = "commune",
+    named_by: str | None = None,
 ) -> HexagonGroups:
     """One GROUP BY over the rows (the layer's only scan of them); with a `subject` other than
     the row (the deal points of operations), one more per (cell, part, commune) for the
     distinct subjects across categories (a point may have raids and searches). The distinct
-    counts of the communes are added up: each subject must have one commune (`commune`)."""
+    counts of the communes are added up: each subject must have one commune (`commune`).
+    `named_by`: the rows' own commune, when it may differ from their subject's (a merged
+    point's operations, counted for the point it lives in): the hexagon is named after where
+    its rows are (one more GROUP BY), never after a subject's commune elsewhere, which the
+    reader may not see."""
     base = queryset.order_by()
     distinct = subject != "pk"
     categories: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
@@ -276,6 +281,13 @@ def hexagon_groups(
             column, part, commune
         ).annotate(d=Count(subject, distinct=True)):
             add_subjects(cell, part_value, commune_id, number)
+    if named_by is not None and named_by != commune:
+        communes = {}
+        for cell, part_value, commune_id, number in base.values_list(
+            column, part, named_by
+        ).annotate(d=Count(subject, distinct=distinct)):
+            by_commune = communes.setdefault((cell, part_value), {})
+            by_commune[commune_id] = by_commune.get(commune_id, 0) + number
     return HexagonGroups(categories, part_subjects, communes)
 
 
@@ -324,11 +336,18 @@ def _hexagons(
     subject: str = "pk",
     commune: str = "commune",
     part: str = "departement",
+    named_by: str | None = None,
 ) -> list[dict[str, Any]]:
     """Hexagon features, counted as the actor may be told them (`shown_counts`), each named
     after where its rows are (`hexagon_places`), from one GROUP BY (`hexagon_groups`)."""
     groups = hexagon_groups(
-        queryset, column=column, category=category, subject=subject, part=part, commune=commune
+        queryset,
+        column=column,
+        category=category,
+        subject=subject,
+        part=part,
+        commune=commune,
+        named_by=named_by,
     )
     features = []
     for cell, (total, by_category) in sorted(shown_counts(groups, min_count=min_count).items()):
@@ -464,6 +483,7 @@ def _collect(
             subject=subject,
             commune=commune or f"{position}commune",
             part=f"{position}departement",
+            named_by=f"{position}commune",
         )
         return features, resolution, False
     selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])

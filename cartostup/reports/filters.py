@@ -16,7 +16,7 @@ from cartostup.access.filters import (
     unknown_choice_message_lazy,
 )
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
-from cartostup.territories.models import Commune
+from cartostup.territories.selectors import commune_ids_named
 
 from .choices import Channel, Precision, Status
 from .models import Report
@@ -84,9 +84,4 @@ class ReportFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        communes = Commune.objects.filter(code=value) | Commune.objects.filter(name__iexact=value)
-        # A city (Marseille) stands for its arrondissements.
-        ids = set(communes.values_list("pk", flat=True)) | set(
-            Commune.objects.filter(parent__in=communes).values_list("pk", flat=True)
-        )
-        return queryset.filter(commune__in=ids)
+        return queryset.filter(commune__in=commune_ids_named(value))

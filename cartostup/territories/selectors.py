@@ -167,3 +167,15 @@ def qpv_imported() -> bool:
     """Whether any priority neighbourhood (QPV) is imported (`manage.py import_qpv`): public
     reference data, so the map can tell "none imported" from "none in this territory"."""
     return PriorityNeighbourhood.objects.exists()
+
+
+def commune_ids_named(value: str) -> set[int]:
+    """The communes a commune filter names (the deal points', the reports'): by INSEE code
+    (Corsica's read as the pages read them, 2a004 as 2A004) or by name, whatever its case; a
+    city (Marseille) stands for its arrondissements. Empty when none is called so."""
+    named = Commune.objects.filter(code=value.strip().upper()) | Commune.objects.filter(
+        name__iexact=value.strip()
+    )
+    return set(named.values_list("pk", flat=True)) | set(
+        Commune.objects.filter(parent__in=named).values_list("pk", flat=True)
+    )

@@ -92,9 +92,9 @@ def _skip_unsendable(case) -> None:
     # A generated (invalid) session cookie is replaced by the persona's own on the call.
     if "cookies" in _negative_components(case):
         reject()
-    # A single-valued parameter generated as a list goes out repeated (`offset=x&offset=0`):
-    # the server reads the last value, as every Django view does, so the request that is
-    # judged may well be a valid one.
+    # A single-valued parameter generated as a list goes out repeated (`offset=x&offset=0`),
+    # which the API refuses (`strict_query`), or once when the list holds one value
+    # (`offset=0`), a valid request: the negative case may not be the request judged.
     if _is_negative(case) and any(
         isinstance(value, list) and not _is_array_parameter(case, name)
         for name, value in (case.query or {}).items()

@@ -69,7 +69,7 @@ def test_analyst_creates_a_point_on_the_map_and_dismantles_it(page, served_app):
     cancel.get_by_label("Motif de l'annulation").fill("Saisie sur le mauvais point")
     cancel.get_by_role("button", name="Annuler l'opération").click()
     page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
-    assert page.get_by_text(re.compile(r"le point est de nouveau « Signalé »")).is_visible()
+    assert page.get_by_text(re.compile(r"il est de nouveau « Signalé »")).is_visible()
     assert page.locator("#operations").get_by_text("Annulée", exact=True).is_visible()
     assert history.get_by_text("Démantelé → Signalé").is_visible()
     assert page.console_errors == []

@@ -41,7 +41,7 @@ def test_a_form_places_its_hidden_fields_errors():
 
 
 def test_the_shared_summary_template_shows_hidden_and_whole_form_errors():
-    html = Template('{% include "access/_error_summary.html" %}').render(
+    html = Template('{% include "partials/form_errors.html" %}').render(
         Context({"form": _PlacedForm({})})
     )
     assert "<li>Tout le formulaire</li>" in html

@@ -38,7 +38,7 @@ from ..choices import (
 )
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
 from ..rules import LANDLORD_STATUSES
-from ..services import OPENING_HOUR_TOKENS, OPERATION_MAX_ARRESTS, SharingInput
+from ..services import OPENING_HOUR_TOKENS, OPERATION_MAX_ARRESTS, SharingChange
 
 # --- deal points ---------------------------------------------------------------------------------
 
@@ -342,19 +342,14 @@ class SharingChangeSerializer(SharingInputSerializer):
             )
         return attrs
 
-    def sharing_input(self, point: DealPoint) -> SharingInput:
-        """What the point is shared with once changed: what was sent, and its current values
-        for the rest."""
+    def sharing_change(self) -> SharingChange:
+        """What changes, the rest read by the service from the locked point."""
         sent = self.validated_data
-        distribution = sent.get("distribution", point.distribution)
-        if "sharing_group_id" in sent:
-            group = sent["sharing_group_id"]
-        else:
-            group = point.sharing_group_id if distribution == Distribution.SHARING_GROUP else None
-        return SharingInput(
-            distribution=distribution,
-            marking=sent.get("marking", point.marking),
-            sharing_group_id=group,
+        return SharingChange(
+            distribution=sent.get("distribution"),
+            marking=sent.get("marking"),
+            sharing_group_id=sent.get("sharing_group_id"),
+            group_sent="sharing_group_id" in sent,
         )
 
 

@@ -377,7 +377,7 @@ class DealPointSharingView(JSONAPIView):
         services.dealpoint_share(
             actor=_actor(request),
             dealpoint=point,
-            data=params.sharing_input(point),
+            data=params.sharing_change(),
             note=params.validated_data["note"],
         )
         return Response(_refetch(_actor(request), point.pk))

@@ -780,6 +780,9 @@ def test_a_refusal_of_the_whole_request_says_why_in_its_detail(client_for, perso
     assert refused.json()["detail"] == "Ce point n'est fusionné dans aucun autre."
     empty = client.post(LIST, "null", content_type="application/json")
     assert empty.status_code == 400
+    assert empty.json()["detail"] == (
+        "Aucune donnée : le corps de la requête doit être un objet JSON, pas null."
+    )
     assert empty.json()["errors"] == {
         "non_field_errors": [
             "Aucune donnée : le corps de la requête doit être un objet JSON, pas null."

@@ -5,6 +5,8 @@ a merged point's proposals and they could no longer be confirmed) and its open a
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -367,3 +369,31 @@ def test_a_move_to_itself_or_to_a_merged_point_says_why_it_is_refused(analyst):
         assert said in refused.value.message_dict["successor"][0]
     moving.refresh_from_db()
     assert moving.status != DealPointStatus.MOVED and moving.successor is None
+
+
+def test_the_migrations_name_the_roots_and_store_each_list_value_once(analyst):
+    """0008 names the point at the end of each chain of merges (the points merged before it
+    had none); 0009 mends the lists a PATCH stored with repeated values."""
+    from django.apps import apps
+
+    roots = importlib.import_module("cartostup.dealpoints.migrations.0008_merged_root")
+    lists = importlib.import_module("cartostup.dealpoints.migrations.0009_lists_once")
+    first, second, third, alone = (_point_at(analyst, north) for north in (0, 30, 60, 2000))
+    services.dealpoint_merge(actor=analyst, source=first, target=second)
+    services.dealpoint_merge(actor=analyst, source=second, target=third)
+    DealPoint.objects.update(merged_root=None)
+    DealPoint.objects.filter(pk=alone.pk).update(
+        products=["cannabis", "crack", "cannabis"], opening_hours=["fri:evening"]
+    )
+
+    roots.name_roots(apps, None)
+    lists.lists_once(apps, None)
+
+    assert _roots() == {
+        first.reference: third.reference,
+        second.reference: third.reference,
+        third.reference: None,
+        alone.reference: None,
+    }
+    alone.refresh_from_db()
+    assert (alone.products, alone.opening_hours) == (["cannabis", "crack"], ["fri:evening"])

@@ -1347,3 +1347,33 @@ def test_a_merged_point_s_operations_stay_on_the_map_counted_for_one_place(
     services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
     [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
     assert hexagon["properties"]["by_status"] == {"search": 3}
+
+
+def test_a_merged_point_s_operations_name_their_hexagon_after_where_they_are(
+    world, client_for, persona
+):
+    """A hexagon is named after the commune where its operations are, never after the commune
+    of the point a merged record now lives in, elsewhere, which the reader may not see
+    (review)."""
+    analyst = persona("cross13_analyst")
+    kept, merged, elsewhere = world.points_13[2], world.points_13[3], world.points_13[5]
+    other = Commune.objects.exclude(pk=kept.commune_id).filter(departement=kept.departement)[0]
+    # The duplicate record was placed elsewhere, in another commune and hexagon.
+    DealPoint.objects.filter(pk=merged.pk).update(
+        commune=other,
+        latitude=elsewhere.latitude,
+        longitude=elsewhere.longitude,
+        h3_cell=elsewhere.h3_cell,
+        **{f"h3_r{r}": getattr(elsewhere, f"h3_r{r}") for r in (5, 7, 9)},
+    )
+    merged.refresh_from_db()
+    assert merged.h3_r9 != kept.h3_r9
+    services.operation_record(
+        actor=analyst,
+        dealpoint=merged,
+        data=services.OperationInput(kind="search", occurred_on=date.today()),
+    )
+    services.dealpoint_merge(actor=analyst, source=merged, target=kept)
+    layer = _layer(client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=13)
+    by_cell = {f["properties"]["cell"]: f["properties"] for f in layer["features"]}
+    assert by_cell[merged.h3_r9]["place"] == other.name

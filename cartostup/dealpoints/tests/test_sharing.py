@@ -362,3 +362,19 @@ def test_the_api_names_a_related_point_only_to_who_may_see_it(client_for, person
     owner = client_for("cross13_analyst")
     assert owner.get(f"/api/v1/dealpoints/{point.pk}/").json()["successor"] == hidden.reference
     assert owner.get(f"/api/v1/dealpoints/{merged.pk}/").json()["merged_into"] == hidden.reference
+
+
+def test_a_sharing_change_keeps_what_the_point_has_once_locked(analyst, point):
+    """What a change does not send is read from the point once it is locked, not from the
+    page's or the API's earlier read: a restriction committed in between stays (review)."""
+    stale = DealPoint.objects.get(pk=point.pk)  # read before the restriction
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(distribution="organisation", marking="red"),
+    )
+    services.dealpoint_share(
+        actor=analyst, dealpoint=stale, data=services.SharingChange(marking="amber_strict")
+    )
+    point.refresh_from_db()
+    assert (point.distribution, point.marking) == ("organisation", "amber_strict")
