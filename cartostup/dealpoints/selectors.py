@@ -491,6 +491,31 @@ def dealpoint_attached_links(*, actor: User, dealpoint: DealPoint, view: str) ->
     return links
 
 
+def dealpoint_operations(*, actor: User, dealpoint: DealPoint, view: str) -> QuerySet[Operation]:
+    """The point's operations and those of the points merged into it that the actor may see
+    (a raid recorded on the duplicate record was a raid at this place; the map counts it here
+    too), newest first, each with its own point (`operation.dealpoint`). Those of merged
+    points are audited as a listing of them; the point's own come with its read."""
+    merged = _visible_points(
+        actor, DealPoint.objects.filter(merged_root=dealpoint.pk).values_list("pk", flat=True)
+    )
+    operations = Operation.objects.filter(
+        dealpoint_id__in=[dealpoint.pk, *(point.pk for point in merged)]
+    ).select_related("dealpoint", "service", "recorded_by", "cancelled_by")
+    if merged and operations.exclude(dealpoint=dealpoint).exists():
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=Operation._meta.label_lower,
+            details={
+                "view": view,
+                "point": dealpoint.reference,
+                "merged_points": [point.reference for point in merged],
+            },
+        )
+    return operations.order_by("-occurred_on", "-pk")
+
+
 def dealpoint_detail(
     *, actor: User, dealpoint: DealPoint, view: str = "dealpoint_detail"
 ) -> DealPointDetail:
@@ -521,9 +546,7 @@ def dealpoint_detail(
         attached=attached,
         hidden_attached=attached_total - len(attached),
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
-        operations=list(
-            dealpoint.operations.select_related("service", "recorded_by", "cancelled_by")
-        ),
+        operations=list(dealpoint_operations(actor=actor, dealpoint=dealpoint, view=view)),
         events=dealpoint_history(
             actor=actor,
             dealpoint=dealpoint,

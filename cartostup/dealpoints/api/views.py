@@ -431,6 +431,11 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
     @extend_schema(
         operation_id="dealpoints_operations_list",
         summary="Opérations sur un point",
+        description=(
+            "Les opérations du point et celles des points qui y ont été fusionnés (que vous "
+            "pouvez voir), de la plus récente à la plus ancienne ; `dealpoint` nomme le point "
+            "sur lequel chacune a été enregistrée."
+        ),
         parameters=[ID, PagingQuerySerializer],
         responses={200: OperationOutputSerializer(many=True), **_errors(403, 404)},
         tags=TAGS,
@@ -439,8 +444,8 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
         _require_field(_actor(request), "operations")
         point = _point(_actor(request), pk)
         strict_query(PagingQuerySerializer, request)
-        queryset = point.operations.select_related("dealpoint", "service").order_by(
-            "-occurred_on", "-pk"
+        queryset = selectors.dealpoint_operations(
+            actor=_actor(request), dealpoint=point, view="api"
         )
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(OperationOutputSerializer(page, many=True).data)

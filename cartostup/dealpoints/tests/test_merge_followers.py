@@ -6,11 +6,14 @@ a merged point's proposals and they could no longer be confirmed) and its open a
 from __future__ import annotations
 
 import importlib
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from cartostup.core.choices import AuditAction
+from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import flows, matching_selectors, services
 from cartostup.dealpoints.choices import AlertKind, AlertStatus, DealPointStatus, LinkDecision
 from cartostup.dealpoints.models import Alert, DealPoint, ReportLink
@@ -397,3 +400,34 @@ def test_the_migrations_name_the_roots_and_store_each_list_value_once(analyst):
     }
     alone.refresh_from_db()
     assert (alone.products, alone.opening_hours) == (["cannabis", "crack"], ["fri:evening"])
+
+
+def test_the_record_of_a_place_lists_the_operations_of_its_merged_records(analyst, client_for):
+    """The map counted a merged record's raid at its place, the record of that place did not
+    list it (only the merged record's own page did). Listed, naming the record it was
+    entered on, and audited as a listing; the API's list of the point's operations too."""
+    kept, merged = _point_at(analyst, 0), _point_at(analyst, 30)
+    raid = services.operation_record(
+        actor=analyst,
+        dealpoint=merged,
+        data=services.OperationInput(kind="raid", occurred_on=date.today()),
+    )
+    services.dealpoint_merge(actor=analyst, source=merged, target=kept)
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:detail", args=[kept.pk])).content.decode()
+    table = page[
+        page.index('id="operations"') : page.index("</table>", page.index('id="operations"'))
+    ]
+    assert f'Enregistrée sur <a href="/points-de-deal/{merged.pk}/">{merged.reference}</a>' in table
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST,
+        object_type="dealpoints.operation",
+        details__merged_points=[merged.reference],
+    ).exists()
+    listed = client.get(f"/api/v1/dealpoints/{kept.pk}/operations/").json()
+    assert [(row["id"], row["dealpoint"]) for row in listed["results"]] == [
+        (raid.pk, merged.reference)
+    ]
+    # Undone: each record lists its own again.
+    services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
+    assert client.get(f"/api/v1/dealpoints/{kept.pk}/operations/").json()["count"] == 0
