@@ -815,10 +815,6 @@ def dealpoint_split(
     return new
 
 
-def _alert_decided(*, actor: User, alert: Alert, status: str) -> Alert:
-    return services.alert_decide(actor=actor, alert=alert, status=status)
-
-
 @transaction.atomic
 def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
     """Confirm an alert. Resurgence: the dismantled point becomes resurgent and the report is
@@ -852,7 +848,7 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
         if alert.candidate is None:
             raise ValidationError(_("Cette alerte ne désigne aucun nouveau point."))
         # Decided first: the status change closes the other "moved?" alerts it answers.
-        alert = _alert_decided(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
+        alert = services.alert_decide(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
         services.dealpoint_change_status(
             actor=actor,
             dealpoint=point,
@@ -861,14 +857,14 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
             note=note,
         )
         return alert
-    return _alert_decided(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
+    return services.alert_decide(actor=actor, alert=alert, status=AlertStatus.CONFIRMED)
 
 
 @transaction.atomic
 def alert_dismiss(*, actor: User, alert: Alert) -> Alert:
     """Dismiss an alert (not a resurgence, not a move)."""
     alert = _alert_for_decision(actor=actor, alert=alert)
-    return _alert_decided(actor=actor, alert=alert, status=AlertStatus.DISMISSED)
+    return services.alert_decide(actor=actor, alert=alert, status=AlertStatus.DISMISSED)
 
 
 # --- the whole run -------------------------------------------------------------------------------

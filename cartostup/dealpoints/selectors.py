@@ -360,12 +360,11 @@ def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     return queryset.order_by(F("last_activity_at").desc(nulls_last=True), name)
 
 
-def dealpoint_export_withheld(*, actor: User, filters: Any = None) -> int:
-    """How many of the points the actor lists (with these valid filters) an export leaves
-    out (TLP:RED, or AMBER+STRICT, of another organisation: they stay with their owner), for
-    the list to say so: a file shorter than the list would read as complete. Not audited:
-    the listing is (`dealpoint_table`)."""
-    listed = dealpoint_list(actor=actor, filters=filters, audit=False).count()
+def dealpoint_export_withheld(*, actor: User, filters: Any = None, listed: int) -> int:
+    """How many of the `listed` points (the list's count, with these valid filters) an export
+    leaves out (TLP:RED, or AMBER+STRICT, of another organisation: they stay with their
+    owner), for the list to say so: a file shorter than the list would read as complete. Not
+    audited: the listing is (`dealpoint_table`)."""
     exported = dealpoint_list(
         actor=actor, filters=filters, action=policy.Action.EXPORT, audit=False
     ).count()
@@ -441,7 +440,9 @@ class DealPointDetail:
     predecessors: list[DealPoint]
 
 
-def _visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
+def visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
+    """The points among `ids` the actor may see (`policy.restrict`), by reference: the
+    related points a record or an API answer may name (successor, merged into...)."""
     wanted = {pk for pk in ids if pk is not None}
     if not wanted:
         return []
@@ -496,7 +497,7 @@ def dealpoint_operations(*, actor: User, dealpoint: DealPoint, view: str) -> Que
     (a raid recorded on the duplicate record was a raid at this place; the map counts it here
     too), newest first, each with its own point (`operation.dealpoint`). Those of merged
     points are audited as a listing of them; the point's own come with its read."""
-    merged = _visible_points(
+    merged = visible_points(
         actor, DealPoint.objects.filter(merged_root=dealpoint.pk).values_list("pk", flat=True)
     )
     operations = Operation.objects.filter(
@@ -539,8 +540,8 @@ def dealpoint_detail(
     visible: frozenset[int] = frozenset()
     if links and policy.can(actor, policy.Capability.TRIAGE_REPORTS):
         visible = frozenset(link.report_id for link in links)
-    merged_into = _visible_points(actor, [dealpoint.merged_into_id])
-    successor = _visible_points(actor, [dealpoint.successor_id])
+    merged_into = visible_points(actor, [dealpoint.merged_into_id])
+    successor = visible_points(actor, [dealpoint.successor_id])
     return DealPointDetail(
         # A merged point shows the reports it lent to the point it was merged into.
         attached=attached,
@@ -555,9 +556,9 @@ def dealpoint_detail(
         ),
         visible_report_ids=visible,
         merged_into=merged_into[0] if merged_into else None,
-        merged_points=_visible_points(actor, dealpoint.merged_points.values_list("pk", flat=True)),
+        merged_points=visible_points(actor, dealpoint.merged_points.values_list("pk", flat=True)),
         successor=successor[0] if successor else None,
-        predecessors=_visible_points(actor, dealpoint.predecessors.values_list("pk", flat=True)),
+        predecessors=visible_points(actor, dealpoint.predecessors.values_list("pk", flat=True)),
     )
 
 
@@ -724,7 +725,7 @@ def dealpoint_merged_into(*, actor: User, dealpoint: DealPoint) -> DealPoint | N
     """The point `dealpoint` was merged into, if the actor may see it (None otherwise, and
     for a point not merged). Call after the point's own audited read; the point named is
     audited as a listing of it, beside that read."""
-    found = _visible_points(actor, [dealpoint.merged_into_id])
+    found = visible_points(actor, [dealpoint.merged_into_id])
     if not found:
         return None
     audit_record(

@@ -1939,6 +1939,17 @@ def dealpoint_merge(
     )
     source = _unmerged(locked.points[source.pk])
     target = locked.points[target.pk]
+    if set(DealPoint.objects.filter(merged_root=source.pk).values_list("pk", flat=True)) - set(
+        locked.points
+    ):
+        # Merged into the source between the read and the lock.
+        raise ValidationError(
+            _(
+                "Un point vient d'être fusionné dans %(source)s : rien n'a été fusionné. "
+                "Recommencez."
+            )
+            % {"source": source.reference}
+        )
     if target.merged_into_id == source.pk:
         # Merged the other way meanwhile (another page, another analyst).
         raise ValidationError(
@@ -2045,17 +2056,6 @@ def dealpoint_merge(
             },
         )
         moved.append(reference)
-    if set(DealPoint.objects.filter(merged_root=source.pk).values_list("pk", flat=True)) - set(
-        locked.points
-    ):
-        # Merged into the source between the read and the lock.
-        raise ValidationError(
-            _(
-                "Un point vient d'être fusionné dans %(source)s : rien n'a été fusionné. "
-                "Recommencez."
-            )
-            % {"source": source.reference}
-        )
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
     # The source and the points merged into it now live in the target's record.

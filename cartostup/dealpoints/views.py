@@ -154,7 +154,9 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
         ]
     map_link, map_unapplied = _map_link(request, allowed=allowed, filterset=filterset)
     withheld = (
-        selectors.dealpoint_export_withheld(actor=request.user, filters=request.GET)
+        selectors.dealpoint_export_withheld(
+            actor=request.user, filters=request.GET, listed=page.paginator.count
+        )
         if page.paginator.count and not refused
         else 0
     )

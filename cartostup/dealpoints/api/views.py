@@ -167,11 +167,7 @@ def _point_data(actor: User, point: Any, *, many: bool = False) -> Any:
     if visible is None:
         points = list(point) if many else [point]
         related = {pk for each in points for pk in (each.successor_id, each.merged_into_id) if pk}
-        seen = set(
-            policy.restrict(DealPoint.objects.filter(pk__in=related), actor=actor).values_list(
-                "pk", flat=True
-            )
-        )
+        seen = {found.pk for found in selectors.visible_points(actor, related)}
         return DealPointOutputSerializer(point, many=many, context={"visible_points": seen}).data
     return DealPointReducedOutputSerializer(
         point,
