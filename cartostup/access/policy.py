@@ -21,7 +21,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from cartostup.core.audit import VIA_API_TOKEN
+from cartostup.core.audit import VIA_API_TOKEN, audit_record
+from cartostup.core.choices import AuditAction
 from cartostup.territories.models import Antenna, Commune, Departement, PriorityNeighbourhood
 
 from .choices import LAW_ENFORCEMENT_KINDS, Distribution, Marking, OrganisationKind, Role
@@ -700,10 +701,17 @@ def restrict(queryset: QuerySet[M], *, actor: Any, action: Action = Action.VIEW)
 
 
 def access_object(
-    queryset: QuerySet[M] | type[M], *, actor: Any, pk: Any, action: Action = Action.VIEW
+    queryset: QuerySet[M] | type[M],
+    *,
+    actor: Any,
+    pk: Any,
+    action: Action = Action.VIEW,
+    audit_refusal: bool = False,
 ) -> M:
     """Fetch one object and authorise in one call; 404 if absent or not permitted."""
-    return access_object_by(queryset, actor=actor, field="id", value=pk, action=action)
+    return access_object_by(
+        queryset, actor=actor, field="id", value=pk, action=action, audit_refusal=audit_refusal
+    )
 
 
 def access_object_by(
@@ -713,21 +721,49 @@ def access_object_by(
     field: str,
     value: Any,
     action: Action = Action.VIEW,
+    audit_refusal: bool = False,
 ) -> M:
     """Fetch one object by a unique field and authorise in one call; 404 if absent or not
     permitted. An actor with a reduced view finds records only by a field it receives: one
     not told a point's id (a landlord, told its partner code) gets 404 for an id, as for an
-    absent record, whether the record exists or not."""
+    absent record, whether the record exists or not.
+
+    `audit_refusal` (a person's read of a record: its page, its panel, the API's detail):
+    refusing a record that exists leaves an « Accès refusé » event naming it, so that an
+    actor trying the references of records it may not see shows in the audit trail. The
+    answer is the same 404 as for an absent record. The event is written in the caller's
+    transaction, when there is one (a read has none)."""
     if not isinstance(queryset, QuerySet):
         queryset = queryset._default_manager.all()
+    lookup = "pk" if field == "id" else field
     fields = visible_fields(actor, queryset.model)
-    if fields is not None and field not in fields:
-        raise Http404
     try:
-        lookup = "pk" if field == "id" else field
+        if fields is not None and field not in fields:
+            raise ObjectDoesNotExist
         return restrict(queryset, actor=actor, action=action).get(**{lookup: value})
     except (ObjectDoesNotExist, ValueError, TypeError) as exc:
+        if audit_refusal:
+            _audit_refusal(queryset.model, actor=actor, lookup=lookup, value=value, action=action)
         raise Http404 from exc
+
+
+def _audit_refusal(
+    model: type[models.Model], *, actor: Any, lookup: str, value: Any, action: Action
+) -> None:
+    """Record that the actor was refused a record that exists (see `access_object_by`)."""
+    try:
+        pk = model._default_manager.filter(**{lookup: value}).values_list("pk", flat=True).first()
+    except (ValueError, TypeError):
+        return
+    if pk is None:
+        return
+    audit_record(
+        actor=actor,
+        action=AuditAction.REFUSED,
+        object_type=model._meta.label_lower,
+        object_id=str(pk),
+        details={"action": str(action)},
+    )
 
 
 def assignable_roles(organisation_kind: str) -> Iterable[str]:

@@ -18,3 +18,6 @@ class AuditAction(models.TextChoices):
     OTP_FAILED = "otp_failed", _("Échec du second facteur")
     PASSWORD_CHANGE = "password_change", _("Changement de mot de passe")
     IMPORT = "import", _("Import")
+    # A person refused a record that exists (its page, its panel, the API's detail): answered
+    # 404 like an absent record, recorded so that an actor probing references shows.
+    REFUSED = "refused", _("Accès refusé")

@@ -57,7 +57,8 @@ def dealpoint_queryset() -> QuerySet[DealPoint]:
 def access_dealpoint(
     *, actor: User, pk: Any, action: policy.Action = policy.Action.VIEW, audit: bool = True
 ) -> DealPoint:
-    """One deal point, if the actor may act on it (404 otherwise); the read is audited."""
+    """One deal point, if the actor may act on it (404 otherwise); the read is audited, and so
+    is the refusal of a point that exists (`policy.access_object_by`)."""
     dealpoint = policy.access_object(
         DealPoint.objects.select_related(
             "commune", "departement", "priority_neighbourhood", "owner_organisation", "building"
@@ -65,6 +66,7 @@ def access_dealpoint(
         actor=actor,
         pk=pk,
         action=action,
+        audit_refusal=True,
     )
     if audit:
         dealpoint_audit_view(actor=actor, dealpoint=dealpoint)
@@ -80,7 +82,11 @@ def access_dealpoint_by_code(*, actor: User, code: str) -> DealPoint:
     if normalised is None:
         raise Http404
     dealpoint = policy.access_object_by(
-        dealpoint_queryset(), actor=actor, field="partner_code", value=normalised
+        dealpoint_queryset(),
+        actor=actor,
+        field="partner_code",
+        value=normalised,
+        audit_refusal=True,
     )
     dealpoint_audit_view(actor=actor, dealpoint=dealpoint)
     return dealpoint

@@ -54,12 +54,14 @@ def report_list(
 
 
 def access_report(*, actor: User, pk: Any, action: policy.Action = policy.Action.VIEW) -> Report:
-    """One report, if the actor may see it (404 otherwise); the read is audited."""
+    """One report, if the actor may see it (404 otherwise); the read is audited, and so is the
+    refusal of a report that exists (`policy.access_object_by`)."""
     report = policy.access_object(
         Report.objects.select_related("commune", "departement", "priority_neighbourhood"),
         actor=actor,
         pk=pk,
         action=action,
+        audit_refusal=True,
     )
     audit_record(
         actor=actor,

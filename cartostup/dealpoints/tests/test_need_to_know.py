@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import random
+import re
 from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
@@ -1377,3 +1378,62 @@ def test_a_merged_point_s_operations_name_their_hexagon_after_where_they_are(
     layer = _layer(client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=13)
     by_cell = {f["properties"]["cell"]: f["properties"] for f in layer["features"]}
     assert by_cell[merged.h3_r9]["place"] == other.name
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "object_type", "action"),
+    [
+        ("cross69_analyst", "/points-de-deal/{pk}/", POINT, "view"),
+        ("cross69_analyst", "/carte/panneau/{pk}/", POINT, "view"),
+        ("cross69_analyst", "/api/v1/dealpoints/{pk}/", POINT, "view"),
+        ("cross69_analyst", "/api/v1/dealpoints/{pk}/history/", POINT, "view"),
+        ("cross69_analyst", "/points-de-deal/{pk}/modifier/", POINT, "change"),
+        ("landlord_13l", "/points-de-deal/code/{code}/", POINT, "view"),
+        ("landlord_13l", "/api/v1/dealpoints/code/{code}/", POINT, "view"),
+        ("cross69_analyst", "/signalements/{report}/", REPORT, "view"),
+    ],
+)  # fmt: skip
+def test_a_refused_record_is_audited_and_answered_as_absent(
+    world, client_for, persona, username, path, object_type, action
+):
+    """An actor trying the address of a record it may not see (another CROSS's point, another
+    landlord's code, a report of another département) gets the 404 of an absent record, and
+    the audit trail names the record it was refused; an absent record leaves no such event."""
+    from cartostup.dealpoints.tests.factories import accepted_report
+
+    analyst = persona("cross13_analyst")
+    point = world.landlord_point
+    report = accepted_report(analyst=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    target = {POINT: point.pk, REPORT: report.pk}[object_type]
+    client = client_for(username)
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    refused = client.get(path.format(pk=point.pk, code=point.partner_code, report=report.pk))
+
+    assert refused.status_code == 404
+    event = AuditEvent.objects.get(pk__gt=last, action=AuditAction.REFUSED)
+    assert (event.actor_id, event.object_type, event.object_id) == (
+        persona(username).pk,
+        object_type,
+        str(target),
+    )
+    assert event.details["action"] == action
+    assert not AuditEvent.objects.filter(pk__gt=last, action=AuditAction.VIEW).exists()
+    # The same answer as for a record that does not exist, which leaves no refusal.
+    last = event.pk
+    absent_path = path.format(pk=10**9, code="00000-00000", report=10**9)
+    absent = client.get(absent_path)
+    assert absent.status_code == 404
+    assert _per_request_parts_out(absent, absent_path) == _per_request_parts_out(
+        refused, path.format(pk=point.pk, code=point.partner_code, report=report.pk)
+    )
+    assert not AuditEvent.objects.filter(pk__gt=last, action=AuditAction.REFUSED).exists()
+
+
+def _per_request_parts_out(response, path: str) -> str:
+    """The page without what differs on every request (CSRF token, script nonce) or with the
+    address asked (the « Se reconnecter » link)."""
+    text = response.content.decode().replace(path, "PATH")
+    text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", text)
+    return re.sub(r'nonce="[^"]+"', "NONCE", text)
