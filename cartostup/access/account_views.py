@@ -40,11 +40,14 @@ View = Callable[..., HttpResponse]
 
 
 def _safe_next(request: HttpRequest) -> str:
-    """The `next` target if it stays on this site and answers GET (the redirect after the
+    """The `next` target if it is an address on this site that answers GET (the redirect after the
     login is a GET: an address that only takes a form's POST gives its record's page, or the
     home page), else the home page."""
     home = reverse(settings.LOGIN_REDIRECT_URL)
     target = request.POST.get("next") or request.GET.get("next") or ""
+    # A relative address (« foo ») would be read by `redirect` as the name of a view.
+    if target and not target.startswith("/") and not urlsplit(target).netloc:
+        return home
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):

@@ -296,6 +296,17 @@ def test_open_redirect_is_refused(client, analyst, target):
     assert response["Location"] == "/"
 
 
+@pytest.mark.parametrize("target", ["foo", "territoires/", "accounts:logout"])
+def test_a_relative_next_leads_home(client_for, target):
+    """A `next` that is not an address of the site (« foo », the name of a view) is the home
+    page, on both the login and the second-factor pages (it was a server error)."""
+    client = client_for("cross13_analyst")
+    for page in (LOGIN_URL, SECOND_FACTOR_URL):
+        response = client.get(page, {"next": target})
+        assert response.status_code == 302, page
+        assert response["Location"] == "/", page
+
+
 # --- logout, idle timeout, password change ------------------------------------------------------
 
 
