@@ -582,9 +582,10 @@ HISTORY_POINT_KEYS = (
 HISTORY_POINT_LIST_KEYS = ("moved_from",)
 # Never shown: the unmerge's own record (the target's former links, their authors' ids; the
 # proposals and alerts that followed the merge), the one-time token of the operation form that
-# recorded an operation (sent twice, once) and the fingerprint of an imported line (imported
-# again, skipped).
-HISTORY_INTERNAL_KEYS = ("replaced", "followed", "submission", "origin_fingerprint")
+# recorded an operation (sent twice, once), the fingerprint of an imported line (imported
+# again, skipped) and the id of the alert an entry is about (an analyst's record, which an
+# investigator reading the point may not see: the entry says what the alert was).
+HISTORY_INTERNAL_KEYS = ("replaced", "followed", "submission", "origin_fingerprint", "alert")
 # In a reader's copy of an entry: the keys whose reference it is not told (their value is
 # None), and how many reports it is not told per list or map ({"reports": 2, "stayed": 1};
 # a merge's `was` names the same reports as its `reports`).

@@ -1249,7 +1249,7 @@ def test_a_points_history_names_only_what_its_reader_may_see(
 # Keys of history details that hold values of the point or of the event, never a reference
 # of another record (`selectors.HISTORY_*_KEYS` name those).
 HISTORY_VALUE_KEYS = {
-    "alert", "kind", "closed", "date", "decision", "ended", "operation", "outcome", "revised",
+    "kind", "closed", "date", "decision", "ended", "operation", "outcome", "revised",
     "score", "status_kept", "origin_reference", "distribution", "marking", "sharing_group",
     "status_corrected", "cancelled", "operation_cancelled", "reopened", "unmerged", "decided",
 }  # fmt: skip
@@ -1437,3 +1437,22 @@ def _per_request_parts_out(response, path: str) -> str:
     text = response.content.decode().replace(path, "PATH")
     text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", text)
     return re.sub(r'nonce="[^"]+"', "NONCE", text)
+
+
+def test_no_reader_is_told_the_id_of_an_alert_in_a_history(client_for, persona):
+    """An alert is an analyst's record: its id in the history's details told an investigator
+    that one existed (and how many were made before it). The entry says what it was."""
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints.tests.test_flows import dismantled_point, report_near
+
+    analyst = persona("cross13_analyst")
+    point = dismantled_point(analyst)
+    (alert,) = flows.report_match(report=report_near(analyst, 30)).alerts
+    assert point.events.filter(kind="alert").get().details["alert"] == alert.pk
+    for username in ("cross13_analyst", "police13_investigator"):
+        history = client_for(username).get(f"/api/v1/dealpoints/{point.pk}/history/").json()
+        entries = history["results"] if isinstance(history, dict) else history
+        told = [entry for entry in entries if entry["kind"] == "alert"]
+        assert len(told) == 1, username
+        assert "alert" not in told[0]["details"], username
+        assert told[0]["details"]["kind"] == alert.kind
