@@ -162,7 +162,8 @@ def test_invalid_report_stores_nothing_and_explains_in_french(client):
     assert response.status_code == 200
     assert Report.objects.count() == 0
     body = text(response)
-    assert 'id="error-summary"' in body
+    # One summary (two, with the same id, were each announced by a screen reader).
+    assert body.count('id="error-summary"') == 1
     assert "Cochez au moins une activité constatée." in body
     assert "Placez un repère sur la carte" in body
     assert 'href="#id_activities_0"' in body and 'href="#commune-query"' in body
