@@ -175,6 +175,9 @@ class _MatchPlan:
 def _match_plan(report: Report) -> _MatchPlan:
     """Decide the matching of `report`, which the caller has locked, and lock the points it
     names: after the report, before any write or audit event (`locks`)."""
+    if report.placed_at_commune:
+        # Its position is its commune's, not the place's: the analyst places it.
+        return _MatchPlan(dismantled=[], decision=None, points={})
     dismantled = matching.find_dismantled_near(report=report)
     if ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists():
         return _MatchPlan(dismantled=dismantled, decision=None, points={})
@@ -381,7 +384,9 @@ def _clustered(*, departement: Any, among: set[int] | None = None) -> _Clustered
     def kept(reports: list[Report]) -> list[Report]:
         return [r for r in reports if among is None or r.pk in among]
 
-    waiting = Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=True)
+    waiting = Report.objects.filter(
+        status=ReportStatus.ACCEPTED, awaiting_matching=True, placed_at_commune=False
+    )
     open_proposals = Proposal.objects.filter(status=ProposalStatus.OPEN)
     if departement is not None:
         waiting = waiting.filter(departement=departement)
@@ -888,7 +893,9 @@ def matching_run(*, departement: Any = None) -> RunSummary:
     goes and one bad report does not undo the others: its failure is logged (its type only)
     and counted, and the run goes on."""
     summary = RunSummary()
-    waiting = Report.objects.filter(status=ReportStatus.ACCEPTED, awaiting_matching=True)
+    waiting = Report.objects.filter(
+        status=ReportStatus.ACCEPTED, awaiting_matching=True, placed_at_commune=False
+    )
     if departement is not None:
         waiting = waiting.filter(departement=departement)
     in_open = Proposal.reports.through.objects.filter(proposal__status=ProposalStatus.OPEN).values(

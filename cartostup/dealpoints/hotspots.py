@@ -256,7 +256,8 @@ def _reports_counted(
         model=Report,
     )
     scope = policy.aggregate_scope(Report.objects.all(), actor=actor)
-    queryset = scope.queryset.filter(departement=departement)
+    # A report given by its address only stands at its commune's point: not where it was seen.
+    queryset = scope.queryset.filter(departement=departement, placed_at_commune=False)
     applied: dict[str, str] = {}
     if asked.get("period_from"):
         queryset = queryset.filter(received_at__date__gte=asked["period_from"])

@@ -34,6 +34,13 @@ class Report(ProtectedRecord):
     longitude = models.FloatField(_("longitude"))
     address = models.CharField(_("adresse indiquée"), max_length=300, blank=True)
     precision = models.CharField(_("précision"), max_length=10, choices=Precision.choices)
+    # A report given by its address only (no pin): its position is its commune's (or
+    # arrondissement's) point, kilometres from the place; only the address says where. The
+    # matching leaves it to the analyst (`dealpoints.flows`: never attached, proposed,
+    # clustered or alerted from that point).
+    placed_at_commune = models.BooleanField(
+        _("placé au point de sa commune (adresse seulement)"), default=False
+    )
     place_label = models.CharField(_("bâtiment, cage d'escalier"), max_length=120, blank=True)
     h3_cell = models.CharField(_("cellule H3 (rés. 13)"), max_length=16, db_index=True)
     # Parents of h3_cell the map counts on (France, a département, a town): one GROUP BY on

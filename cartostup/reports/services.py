@@ -155,6 +155,7 @@ class _Position:
     longitude: float
     location: locator.Location
     precision: str
+    at_commune: bool = False
 
 
 def _hour(moment: datetime) -> datetime:
@@ -259,11 +260,9 @@ def _position(data: ReportInput) -> _Position:
         location = locator.locate(*point)
     except locator.LocateError as error:
         raise ValidationError({"commune_code": _("Cette commune est inconnue.")}) from error
-    # The position is only the commune's; the typed address says where, at street level.
-    precision = data.precision
-    if precision in {Precision.STAIRWELL, Precision.BUILDING}:
-        precision = Precision.STREET
-    return _Position(point[0], point[1], location, precision)
+    # The position is only the commune's (or the arrondissement's), kilometres from the place:
+    # the coarsest precision, and marked so that no matching reads it as a place.
+    return _Position(point[0], point[1], location, Precision.AREA, at_commune=True)
 
 
 def _errors_merge(errors: dict[str, list[str]], error: ValidationError) -> None:
@@ -382,6 +381,7 @@ def _report_create(
                 longitude=position.longitude,
                 address=(data.address if address is None else address).strip(),
                 precision=position.precision,
+                placed_at_commune=position.at_commune,
                 place_label=data.place_label.strip(),
                 **h3_cells(position.latitude, position.longitude),
                 priority_neighbourhood=qpv,
@@ -629,7 +629,8 @@ def _triage(*, actor: User, report: Report, status: str, note: str) -> Report:
     report.triaged_by = actor
     if note.strip():
         report.triage_note = note.strip()
-    report.awaiting_matching = status == Status.ACCEPTED
+    # A report placed at its commune's point waits for no matching (`Report.placed_at_commune`).
+    report.awaiting_matching = status == Status.ACCEPTED and not report.placed_at_commune
     report.full_clean()
     report.save(
         update_fields=["status", "triaged_at", "triaged_by", "triage_note", "awaiting_matching"]

@@ -562,6 +562,12 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 "reference": report.reference,
                 "points": ", ".join(link.dealpoint.reference for link in found.proposed),
             }
+        elif accepted.placed_at_commune:
+            text = _(
+                "Signalement %(reference)s accepté. Donné par son adresse seulement, il est placé "
+                "au point de sa commune : il n'est ni rattaché ni proposé automatiquement. "
+                "Rattachez-le depuis la fiche du point qu'il concerne."
+            ) % {"reference": report.reference}
         else:
             text = _(
                 "Signalement %(reference)s accepté. Il n'est rattaché à aucun point : il attend "

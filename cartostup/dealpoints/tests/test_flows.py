@@ -936,3 +936,49 @@ def test_a_resurgence_whose_report_was_attached_by_hand_is_still_confirmed(analy
     assert point.status == DealPointStatus.RESURGENT
     assert alert.status == AlertStatus.CONFIRMED
     assert point.events.filter(kind=EventKind.REPORT_ATTACHED).count() == attached
+
+
+def test_a_report_given_by_its_address_alone_is_left_to_the_analyst(analyst, client_for):
+    """A report without a pin stands at its commune's point, kilometres from the place: a
+    point there (active or just dismantled) is not its point. It is neither attached, nor
+    proposed, nor clustered, nor alerted from that position; the analyst is told why."""
+    from cartostup.reports.tests.factories import submit
+
+    def address_only() -> Any:
+        return submit(
+            latitude=None, longitude=None, address="place Cadenat", commune_code="13203"
+        ).report
+
+    placed = address_only()
+    assert placed.placed_at_commune
+    active = dealpoint(actor=analyst, latitude=placed.latitude, longitude=placed.longitude)
+    dismantled = dealpoint(
+        actor=analyst, latitude=placed.latitude + 0.0002, longitude=placed.longitude
+    )
+    services.dealpoint_change_status(actor=analyst, dealpoint=dismantled, status="dismantled")
+    # A pinned report at the same position is the control: attached, and alerting.
+    pinned = accepted_report(analyst=analyst, latitude=placed.latitude, longitude=placed.longitude)
+    control = flows.report_match(report=pinned)
+    assert control.alerts and ReportLink.objects.filter(report=pinned).exists()
+
+    client = client_for("cross13_analyst")
+    response = client.post(f"/signalements/{placed.pk}/accepter/")
+    assert response.status_code == 302
+    messages = client.get(response["Location"]).content.decode()
+    placed.refresh_from_db()
+    assert placed.status == "accepted" and not placed.awaiting_matching
+    assert "placé au point de sa commune" in messages
+    assert "le point de la commune, pas le lieu" in messages
+    assert not ReportLink.objects.filter(report=placed).exists()
+    assert not Alert.objects.filter(report=placed).exists()
+    # Nor by the background run, nor clustered with others given the same way.
+    others = [address_only() for _ in range(3)]
+    for report in others:
+        flows.report_accept_and_match(actor=analyst, report=report)
+    assert flows.report_match(report=placed).alerts == ()
+    flows.matching_run()
+    assert not Proposal.objects.filter(reports__in=[placed, *others]).exists()
+    assert not ReportLink.objects.filter(report__in=[placed, *others]).exists()
+    # The analyst attaches it by hand, from the point it is about.
+    services.report_attach(actor=analyst, dealpoint=active, report=placed)
+    assert ReportLink.objects.filter(report=placed, dealpoint=active).exists()

@@ -21,12 +21,26 @@ ROOT = Path(settings.BASE_DIR)
 BEFORE = "0003_report_h3_parents"
 
 # Three reports from the current code, then, at 0003, messages written in an interleaved order
-# (their numbers shared across reports), as an existing installation holds them.
+# (their numbers shared across reports), as an existing installation holds them. The current
+# code writes the report columns added after 0003: they are added for it, then removed.
 CREATE_REPORTS = """
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from cartostup.access.services import demo_organisations_ensure
+from cartostup.reports.models import Report
 from cartostup.reports.tests.factories import submit
+old = MigrationExecutor(connection).loader.project_state(("reports", {before!r})).apps
+known = {{field.column for field in old.get_model("reports", "Report")._meta.concrete_fields}}
+later = [field for field in Report._meta.concrete_fields if field.column not in known]
+with connection.schema_editor() as editor:
+    for field in later:
+        editor.add_field(Report, field)
 demo_organisations_ensure()
-print(",".join(str(submit().report.pk) for _ in range(3)))
+created = [str(submit().report.pk) for _ in range(3)]
+with connection.schema_editor() as editor:
+    for field in later:
+        editor.remove_field(Report, field)
+print(",".join(created))
 """
 OLD_MESSAGES = """
 import datetime, json
@@ -118,7 +132,12 @@ def manage(environment: dict[str, str], *args: str) -> str:
 def test_existing_messages_get_random_keys_and_keep_their_order(installation):
     manage(installation, "shell", "-c", MIGRATE_BEFORE.format(before=BEFORE))
     manage(installation, "load_territories", "--departements", "13", "-v0")
-    reports = [int(pk) for pk in manage(installation, "shell", "-c", CREATE_REPORTS).split(",")]
+    reports = [
+        int(pk)
+        for pk in manage(installation, "shell", "-c", CREATE_REPORTS.format(before=BEFORE)).split(
+            ","
+        )
+    ]
     script = OLD_MESSAGES.format(before=BEFORE, reports=reports)
     old_ids = json.loads(manage(installation, "shell", "-c", script))
     assert old_ids == sorted(old_ids)  # numbers in insertion order, across reports

@@ -259,7 +259,8 @@ def test_without_javascript_at_difficulty_zero(client, settings):
     assert "cs-receipt" in text(response)
     report = Report.objects.get()
     assert report.address == "Place de la Bricarde"
-    assert report.precision == "street"  # at most street without a pin
+    # Without a pin: the commune's point, said so (`Report.placed_at_commune`).
+    assert (report.precision, report.placed_at_commune) == ("area", True)
 
 
 def test_ambiguous_typed_commune_lists_candidates(client):

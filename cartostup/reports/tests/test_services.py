@@ -103,7 +103,10 @@ def test_no_position_and_unknown_choices_are_refused(persona):
     assert errors["activities"] == ["Cochez au moins une activité constatée."]
 
 
-def test_address_with_commune_uses_the_commune_point_and_street_precision(persona):
+def test_an_address_alone_is_placed_at_its_commune_and_said_so(persona):
+    """Without a pin the position is the commune's point, kilometres from the place: the
+    report says so (`placed_at_commune`, the coarsest precision), whatever precision the
+    reporter gave, and waits for no matching once accepted."""
     report = submit(
         latitude=None,
         longitude=None,
@@ -112,8 +115,14 @@ def test_address_with_commune_uses_the_commune_point_and_street_precision(person
         precision="stairwell",
     ).report
     assert report.commune.code == "93066"
-    assert report.precision == "street"
+    assert report.precision == "area"
+    assert report.placed_at_commune is True
     assert report.address == "Place de la gare"
+    accepted = services.report_accept(actor=persona("cross93_analyst"), report=report)
+    assert accepted.awaiting_matching is False
+    pinned = submit().report
+    assert pinned.placed_at_commune is False
+    assert services.report_accept(actor=persona("cross13_analyst"), report=pinned).awaiting_matching
 
 
 def test_address_in_a_city_with_arrondissements(persona):
