@@ -325,6 +325,87 @@ def shown_counts(groups: HexagonGroups, *, min_count: int) -> dict[str, tuple[in
     return shown
 
 
+# The resolutions an aggregate-only role is shown, coarsest first (`resolution_for_zoom`).
+AGGREGATE_LEVELS = (H3_NATIONAL, H3_DEPARTEMENT, AGGREGATE_FINEST)
+
+
+def regrouped(groups: HexagonGroups, resolution: int) -> HexagonGroups:
+    """Groups of fine cells summed into their parents at `resolution` (H3's own hierarchy: a
+    cell's parent's parent is its parent at that resolution, so every level adds up). A
+    subject lies in one fine cell: its distinct counts add up over cells."""
+
+    def parent(key: tuple[str, Any]) -> tuple[str, Any]:
+        return (h3.cell_to_parent(key[0], resolution), key[1])
+
+    categories: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
+    part_subjects: dict[tuple[str, Any], int] = {}
+    communes: dict[tuple[str, Any], dict[int, int]] = {}
+    for key, by_category in groups.categories.items():
+        if not key[0]:
+            continue
+        target = categories.setdefault(parent(key), {})
+        for value, (rows, subjects) in by_category.items():
+            rows_before, subjects_before = target.get(value, (0, 0))
+            target[value] = (rows_before + rows, subjects_before + subjects)
+    for key, number in groups.part_subjects.items():
+        if key[0]:
+            part_subjects[parent(key)] = part_subjects.get(parent(key), 0) + number
+    for key, by_commune in groups.communes.items():
+        if key[0]:
+            target_communes = communes.setdefault(parent(key), {})
+            for commune_id, number in by_commune.items():
+                target_communes[commune_id] = target_communes.get(commune_id, 0) + number
+    return HexagonGroups(categories, part_subjects, communes)
+
+
+def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -> HexagonGroups:
+    """For an aggregate-only role: the groups at `resolution` it may be told of, such that no
+    coarser level it is shown (`AGGREGATE_LEVELS`) tells by difference what a hexagon hides.
+
+    Each level alone hides the (cell, part) counting fewer than `min_count` rows or subjects
+    (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that
+    one point lies alone in the rest of it. So, level by level from the coarsest, wherever an
+    ancestor shown at a coarser level would leave 1 to `min_count - 1` rows or subjects
+    outside its shown descendants, the smallest of them are hidden too until the remainder is
+    nought or at least `min_count` (hiding only ever adds to a remainder, by at least
+    `min_count`: one pass suffices). `fine`: grouped by the finest cells (`AGGREGATE_FINEST`),
+    read over every ancestor whole (`_collect`). Every level is summed from them along H3's
+    hierarchy (`regrouped`)."""
+    shown_before: list[tuple[int, dict[tuple[str, Any], tuple[int, int]]]] = []
+    groups = fine
+    for level in (level for level in AGGREGATE_LEVELS if level <= resolution):
+        groups = regrouped(fine, level)
+        totals = {
+            key: (
+                sum(rows for rows, _subjects in groups.categories[key].values()),
+                groups.part_subjects.get(key, 0),
+            )
+            for key in shown_parts(groups, min_count=min_count)
+        }
+        for ancestor_level, ancestors in shown_before:
+            below: dict[tuple[str, Any], list[tuple[str, Any]]] = {}
+            for key in totals:
+                below.setdefault((h3.cell_to_parent(key[0], ancestor_level), key[1]), []).append(
+                    key
+                )
+            for ancestor, (rows, subjects) in ancestors.items():
+                kept = sorted(below.get(ancestor, []), key=lambda key: (totals[key], key))
+                rows -= sum(totals[key][0] for key in kept)
+                subjects -= sum(totals[key][1] for key in kept)
+                while kept and (0 < rows < min_count or 0 < subjects < min_count):
+                    hidden = kept.pop(0)
+                    rows += totals[hidden][0]
+                    subjects += totals[hidden][1]
+                    del totals[hidden]
+        shown_before.append((level, totals))
+    kept_keys = set(shown_before[-1][1]) if shown_before else set()
+    return HexagonGroups(
+        {key: value for key, value in groups.categories.items() if key in kept_keys},
+        {key: value for key, value in groups.part_subjects.items() if key in kept_keys},
+        {key: value for key, value in groups.communes.items() if key in kept_keys},
+    )
+
+
 def _hexagons(
     queryset: QuerySet[Any],
     *,
@@ -339,7 +420,10 @@ def _hexagons(
     named_by: str | None = None,
 ) -> list[dict[str, Any]]:
     """Hexagon features, counted as the actor may be told them (`shown_counts`), each named
-    after where its rows are (`hexagon_places`), from one GROUP BY (`hexagon_groups`)."""
+    after where its rows are (`hexagon_places`), from one GROUP BY (`hexagon_groups`). For an
+    aggregate-only role (`min_count` above 1), `column` holds the finest cells it is shown,
+    summed into the hexagons of `resolution` consistently with the coarser levels
+    (`consistent_groups`)."""
     groups = hexagon_groups(
         queryset,
         column=column,
@@ -349,6 +433,8 @@ def _hexagons(
         commune=commune,
         named_by=named_by,
     )
+    if min_count > 1:
+        groups = consistent_groups(groups, resolution=resolution, min_count=min_count)
     features = []
     for cell, (total, by_category) in sorted(shown_counts(groups, min_count=min_count).items()):
         if not cell or (keep is not None and not keep(cell)):
@@ -468,14 +554,20 @@ def _collect(
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     keep: Callable[[str], bool] | None = None
     bbox = request.bbox
+    column_resolution = resolution
     if not scope.coordinates and resolution is not None:
         # Whole hexagons only: the viewport chooses hexagons, never rows inside them.
         bbox, keep = whole_hexagons(request.bbox, resolution)
+        if scope.min_count > 1:
+            # Read over the coarsest level's whole hexagons, by the finest cells, so that
+            # each level adds up with the others (`consistent_groups`).
+            bbox, _shown = whole_hexagons(request.bbox, AGGREGATE_LEVELS[0])
+            column_resolution = AGGREGATE_FINEST
     rows = queryset.filter(viewport_q(bbox, position))
     if resolution is not None:
         features = _hexagons(
             rows,
-            column=f"{position}h3_r{resolution}",
+            column=f"{position}h3_r{column_resolution}",
             category=category,
             resolution=resolution,
             min_count=scope.min_count,

@@ -21,10 +21,14 @@ from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 pytestmark = pytest.mark.django_db
 
 # Marseille 14e: five points within ~30 m (one res 9 cell), one of them on landlord_13h's
-# building; Marseille 3e: two points (a cell under the minimum aggregate); Saint-Denis: one.
+# building; Marseille 3e: two points (a cell under the minimum aggregate); Marseille 12e: one
+# more, alone in its res 7 hexagon (so that the three points outside the cluster, in the res 5
+# hexagon of all eight, are at least the minimum: the cluster may then be shown at res 7 and 9
+# without telling by difference that fewer lie elsewhere); Saint-Denis: one.
 CLUSTER = [(43.34520, 5.39490), (43.34535, 5.39505), (43.34510, 5.39480), (43.34525, 5.39470),
            (43.34540, 5.39495)]  # fmt: skip
 SPARSE = [(43.31100, 5.38000), (43.31110, 5.38010)]
+LONE = (43.33000, 5.42000)
 SAINT_DENIS = (48.93600, 2.35700)
 BUILDING = (43.34600, 5.39600)
 MARSEILLE_BBOX = "5.30,43.28,5.45,43.38"
@@ -54,7 +58,7 @@ def build_world(persona) -> MapWorld:
         longitude=BUILDING[1],
     )
     points = []
-    for index, (latitude, longitude) in enumerate(CLUSTER + SPARSE):
+    for index, (latitude, longitude) in enumerate([*CLUSTER, *SPARSE, LONE]):
         points.append(
             dealpoint(
                 actor=analyst,
@@ -123,7 +127,7 @@ def test_analyst_counts_equal_a_bare_group_by(world, client_for):
         assert received == floor
         assert all(f["geometry"]["type"] == "Polygon" for f in collection["features"])
     # The analyst of the 13 never counts the point of the 93.
-    assert _total(_layer(client, bbox=FRANCE_BBOX, zoom=6)) == 7
+    assert _total(_layer(client, bbox=FRANCE_BBOX, zoom=6)) == 8
 
 
 def test_hexagons_count_per_status(world, client_for, persona):
@@ -175,9 +179,10 @@ def test_aggregate_roles_never_receive_a_point(world, client_for, username):
         assert all(f["properties"]["count"] >= 3 for f in collection["features"])
         resolution = collection["meta"]["resolution"]
         assert resolution == (map_layers.resolution_for_zoom(zoom) or 9)
-        # Res 5 and 7 hold all seven points of Marseille in one hexagon; at res 9 the cluster
-        # (5) is shown and the two points of the 3e are hidden.
-        assert _total(collection) == (5 if resolution == 9 else 7)
+        # Res 5 holds all eight points of Marseille in one hexagon; at res 7 and 9 the cluster
+        # (5) is shown, the two points of the 3e and the one of the 12e are hidden (three
+        # points outside it: the res 5 count, differenced, tells no fewer).
+        assert _total(collection) == (8 if resolution == 5 else 5)
 
 
 def test_aggregate_roles_may_not_search_references(world, client_for):
@@ -242,7 +247,7 @@ def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona
     assert "un seul statut" in both.json()["errors"]["status"][0]
     # An analyst's counts do follow the product filter.
     analyst = client_for("cross13_analyst")
-    assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="cannabis")) == 6
+    assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="cannabis")) == 7
     assert _total(_layer(analyst, bbox=MARSEILLE_BBOX, zoom=12, product="crack")) == 1
 
 
@@ -465,7 +470,7 @@ def test_each_layer_request_is_audited_once(world, client_for, persona):
     assert event.details["resolution"] == 9
     assert [float(v) for v in event.details["bbox"]] == [5.3, 43.28, 5.45, 43.38]
     assert event.details["filters"] == {"status": "['reported']"}
-    assert event.details["count"] == 7
+    assert event.details["count"] == 8
 
 
 def test_reports_layer_for_analysts_only(world, client_for, persona):
@@ -661,7 +666,7 @@ def test_merged_points_leave_the_map(world, client_for, persona):
     )
     collection = _layer(client_for("cross13_analyst"), bbox=MARSEILLE_BBOX, zoom=16)
     assert world.points_13[4].reference not in _references(collection)
-    assert len(collection["features"]) == 6
+    assert len(collection["features"]) == 7
 
 
 def test_schema_documents_the_map_layers(client):

@@ -121,8 +121,11 @@ def test_aggregate_operations_count_points_not_operations(world, client_for, per
     for zoom in (12, 16):
         operations = _layer(client, "map-operations", bbox=MARSEILLE_BBOX, zoom=zoom)
         assert operations["features"] == [], operations
-    # Raids on three points of the cluster: shown, and counted as operations.
-    for point in world.points_13[2:5]:
+    # Searches on three points of the cluster, and on the other point of the 3e and the one
+    # of the 12e (three points outside the cluster, with the first: the res 5 and 7 counts,
+    # differenced with the cluster's, then tell no fewer): the cluster is shown, counted as
+    # operations.
+    for point in [*world.points_13[2:5], *world.points_13[6:8]]:
         services.operation_record(
             actor=analyst,
             dealpoint=point,
@@ -142,7 +145,7 @@ def test_aggregate_operations_count_points_not_operations(world, client_for, per
                 "features"
             ]
         )
-        == 7
+        == 9
     )
 
 
@@ -1456,3 +1459,47 @@ def test_no_reader_is_told_the_id_of_an_alert_in_a_history(client_for, persona):
         assert len(told) == 1, username
         assert "alert" not in told[0]["details"], username
         assert told[0]["details"]["kind"] == alert.kind
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
+    client_for, persona, username
+):
+    """A hexagon of 38 points at one zoom whose shown hexagons at the next add up to 37 says
+    that one point lies alone in the rest of it (found by an audit in the demo). For every
+    hexagon an aggregate-only role is shown, its count less those of the finer hexagons shown
+    inside it is nought or at least the minimum, at every pair of zooms; the counts add up
+    along H3's hierarchy. Here: five points in the 14e, three in the 12e, two in the 3e, all
+    in one res 5 hexagon; showing both groups of five and three at res 9 would leave the two
+    of the 3e to be read by difference: the smallest is hidden too."""
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    analyst = persona("cross13_analyst")
+    groups = {(43.3452, 5.3949): 5, (43.3300, 5.4200): 3, (43.3110, 5.3800): 2}
+    for (latitude, longitude), number in groups.items():
+        for index in range(number):
+            dealpoint(
+                actor=analyst,
+                latitude=latitude + 0.00005 * index,
+                longitude=longitude + 0.00005 * index,
+                building_id=None,
+            )
+    client = client_for(username)
+    bbox = "5.25,43.20,5.55,43.45"
+    shown = {
+        resolution: _counts(_layer(client, bbox=bbox, zoom=zoom))
+        for resolution, zoom in ((5, 6), (7, 9), (9, 12))
+    }
+    minimum = 3
+    assert sum(shown[5].values()) == 10
+    assert shown[9] == {h3.latlng_to_cell(43.3452, 5.3949, 9): 5}
+    for coarse, fine in ((5, 7), (5, 9), (7, 9)):
+        inside: dict[str, int] = {}
+        for cell, count in shown[fine].items():
+            parent = h3.cell_to_parent(cell, coarse)
+            inside[parent] = inside.get(parent, 0) + count
+        for cell, count in shown[coarse].items():
+            remainder = count - inside.get(cell, 0)
+            assert remainder == 0 or remainder >= minimum, (coarse, fine, cell, count, remainder)
+        # Every fine hexagon shown lies in a coarse one shown, counted there.
+        assert set(inside) <= set(shown[coarse]), (coarse, fine)
