@@ -579,19 +579,56 @@ def file_format(filename: str, text: str) -> str:
     return "csv"
 
 
+_SEPARATORS = (";", ",", "\t")
+
+
 def _delimiter(first_line: str) -> str:
     """The separator of a CSV file: the one its header line holds most of (« ; » by Excel
     in French, « , » elsewhere, a tab in Excel's « Texte Unicode »)."""
-    return max((";", ",", "\t"), key=first_line.count)
+    return max(_SEPARATORS, key=first_line.count)
+
+
+# The line Excel writes before the header to name the separator (« sep=; »).
+_SEPARATOR_LINE = re.compile(r"sep=([^\r\n]) *$", re.IGNORECASE)
+
+
+def _csv_start(text: str) -> tuple[str, int, str | None]:
+    """The text from the header line on, the number of lines before it, and the separator
+    a « sep=X » line names (Excel writes one): the empty lines before the header (blank,
+    or only separators: a spreadsheet's empty rows) are skipped."""
+    lines = text.splitlines(keepends=True)
+    skipped = 0
+    while skipped < len(lines) and not lines[skipped].strip(" \t;,\r\n\ufeff"):
+        skipped += 1
+    separator = None
+    if skipped < len(lines):
+        named = _SEPARATOR_LINE.match(lines[skipped].rstrip("\r\n").lstrip(" \ufeff"))
+        if named:
+            separator = named.group(1)
+            if separator not in _SEPARATORS:
+                raise ImportFileError(
+                    _(
+                        "La ligne « sep=%(separator)s » nomme un séparateur que l'import ne lit "
+                        "pas : enregistrez le fichier avec « ; », « , » ou des tabulations."
+                    )
+                    % {"separator": separator}
+                )
+            skipped += 1
+            while skipped < len(lines) and not lines[skipped].strip(" \t;,\r\n"):
+                skipped += 1
+    return "".join(lines[skipped:]), skipped, separator
 
 
 def _parse_csv(text: str) -> list[SourceRow]:
+    text, offset, separator = _csv_start(text)
     first_line = text.splitlines()[0] if text.splitlines() else ""
     # Strict: an unclosed quote is an error, not the rest of the file read as one cell.
     reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=True
+        io.StringIO(text, newline=""),
+        delimiter=separator or _delimiter(first_line),
+        strict=True,
     )
-    start = 1
+    start = 1 + offset
     try:
         header = next(reader, None)
         if not header:
@@ -602,9 +639,9 @@ def _parse_csv(text: str) -> list[SourceRow]:
             columns.pop()
         _check_columns(columns)
         rows: list[SourceRow] = []
-        start = reader.line_num + 1
+        start = reader.line_num + 1 + offset
         for cells in reader:
-            index, start = start, reader.line_num + 1
+            index, start = start, reader.line_num + 1 + offset
             if not any(cell.strip() for cell in cells):
                 continue
             if len(rows) >= MAX_IMPORT_ROWS:

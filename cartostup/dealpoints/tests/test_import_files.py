@@ -140,3 +140,33 @@ def test_a_missing_longitude_is_said_on_the_longitude(analyst):
         "longitude : Indiquez la position du point (latitude, longitude)."
     ]
     assert not DealPoint.objects.exists()
+
+
+# --- new-user audit of 2026-12-06 ----------------------------------------------------------------
+
+
+def test_leading_empty_lines_are_skipped_and_lines_keep_their_numbers(analyst):
+    """An empty first line (or a spreadsheet's empty row, « ;;; ») was « Le fichier est
+    vide. »."""
+    data = b"\r\n;;;\r\nreference;latitude;longitude\r\nE-1;43.3452;5.3949\r\nE-2;43.35;abc\r\n"
+    result = _check(analyst, data)
+    assert result.valid == 1
+    assert [error.line for error in result.errors] == [5]
+
+
+@pytest.mark.parametrize(
+    ("separator", "encoding"), [(";", "utf-8"), (",", "cp1252"), ("\t", "utf-16")]
+)
+def test_an_excel_separator_line_is_honoured(analyst, separator, encoding):
+    """Excel writes « sep=; » before the header: it was read as the header (« Colonnes
+    obligatoires absentes »)."""
+    lines = [f"sep={separator}", "reference;name;latitude;longitude".replace(";", separator)]
+    name = '"Le four, B"' if separator == "," else "Le four, B"
+    lines.append(separator.join(["S-1", name, "43.3452", "5.3949"]))
+    lines.append(separator.join(["S-2", "Cour", "43.35", "abc"]))
+    data = "\r\n".join(lines).encode(encoding)
+    result = _check(analyst, data)
+    assert result.valid == 1
+    assert [error.line for error in result.errors] == [4]
+    message = _refused(b"sep=|\r\nreference|latitude|longitude\r\nP-1|43.3452|5.3949\r\n")
+    assert message.startswith("La ligne « sep=| » nomme un séparateur que l'import ne lit pas")
