@@ -66,11 +66,14 @@ class ImportForm(DsfrBaseForm):
     file = forms.FileField(
         label=gettext_lazy("Fichier à importer"),
         help_text=gettext_lazy(
-            "CSV (séparateur « ; » ou « , », UTF-8 ou Windows-1252, l'encodage d'Excel) ou "
-            "GeoJSON, avec les colonnes de l'export. "
-            "5 Mo et 5 000 lignes au plus."
+            "CSV (séparateur « ; », « , » ou tabulation ; UTF-8, UTF-16 ou Windows-1252 : "
+            "les « CSV » et « Texte Unicode » (.txt) d'Excel) ou GeoJSON, avec les colonnes "
+            "de l'export. 5 Mo et 5 000 lignes au plus."
         ),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.geojson,.json,text/csv"}),
+        # .txt: Excel's « Texte Unicode » (UTF-16, tabs), which the import reads.
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.txt,.geojson,.json,text/csv,text/plain"}
+        ),
     )
     partial = forms.BooleanField(
         label=gettext_lazy("Importer les lignes valides et ignorer les autres"),

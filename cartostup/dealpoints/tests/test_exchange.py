@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from cartostup.access.choices import Marking
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import exchange, services
+from cartostup.dealpoints import exchange, exchange_views, services
 from cartostup.dealpoints.choices import DealPointStatus, EventKind
 from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.rules import LANDLORD_FIELDS
@@ -1180,3 +1180,13 @@ def test_a_workbook_is_refused_with_what_to_do(client_for, point):
         with pytest.raises(exchange.ImportFileError) as refused:
             exchange.parse_rows(data, name)
         assert "enregistrez la feuille au format CSV UTF-8" in refused.value.message
+
+
+def test_import_page_accepts_excel_s_unicode_text(client_for):
+    """Excel's « Texte Unicode » is a .txt file, UTF-16 and tab-separated: the file input
+    hid it, although the guide says it imports."""
+    body = client_for("cross13_analyst").get(IMPORT).content.decode()
+    assert 'accept=".csv,.txt,.geojson,.json,text/csv,text/plain"' in body
+    help_text = str(exchange_views.ImportForm().fields["file"].help_text)
+    assert "UTF-16" in help_text and "tabulation" in help_text and "Texte Unicode" in help_text
+    assert "UTF-16 ou Windows-1252" in body and "« Texte Unicode » (.txt)" in body
