@@ -1076,6 +1076,11 @@ def import_columns() -> list[ImportColumn]:
     def choices(kind: Any) -> str:
         return ", ".join(label % {"label": text, "code": code} for code, text in kind.choices)
 
+    def free_text(name: str) -> str:
+        return _("Texte libre, %(limit)s caractères au plus.") % {
+            "limit": services.text_max_length(name)
+        }
+
     listed = _("Plusieurs valeurs séparées par « | ». ")
     moment = _(
         "JJ/MM/AAAA (ou JJ/MM/AAAA HH:MM) ou AAAA-MM-JJ (ou AAAA-MM-JJTHH:MM), depuis "
@@ -1103,10 +1108,10 @@ def import_columns() -> list[ImportColumn]:
         ImportColumn(
             "precision", _("Précision de la position (par défaut : immeuble)"), choices(Precision)
         ),
-        ImportColumn("name", _("Nom d'usage du point"), _("Texte libre.")),
-        ImportColumn("address", _("Adresse"), _("Texte libre (300 caractères).")),
-        ImportColumn("building_label", _("Bâtiment"), _("Texte libre (60 caractères).")),
-        ImportColumn("stairwell_label", _("Cage d'escalier"), _("Texte libre (60 caractères).")),
+        ImportColumn("name", _("Nom d'usage du point"), free_text("name")),
+        ImportColumn("address", _("Adresse"), free_text("address")),
+        ImportColumn("building_label", _("Bâtiment"), free_text("building_label")),
+        ImportColumn("stairwell_label", _("Cage d'escalier"), free_text("stairwell_label")),
         ImportColumn(
             "channel",
             _("Mode de distribution (par défaut : point fixe)"),

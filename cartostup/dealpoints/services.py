@@ -181,9 +181,23 @@ def _input_errors(data: DealPointInput) -> dict[str, list[str]]:
             _("Indiquez un montant en euros, entre 0 et 100 000 000.")
         )
     for name in ("name", "address", "building_label", "stairwell_label", "notes"):
-        if "\x00" in (getattr(data, name) or ""):
+        value = getattr(data, name) or ""
+        if "\x00" in value:
             errors.setdefault(name, []).append(_("Ce texte contient un caractère invalide."))
+        # Checked here with the rest (not by `full_clean` alone, after every other check):
+        # an import reports every error of a line at once.
+        limit = text_max_length(name)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            errors.setdefault(name, []).append(
+                _("Ce texte dépasse %(limit)s caractères (il en compte %(length)s).")
+                % {"limit": limit, "length": len(value)}
+            )
     return errors
+
+
+def text_max_length(name: str) -> int | None:
+    """The most characters a text field of a deal point holds (the import page says it)."""
+    return DealPoint._meta.get_field(name).max_length
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,25 @@ def test_an_excel_separator_line_is_honoured(analyst, separator, encoding):
     assert [error.line for error in result.errors] == [4]
     message = _refused(b"sep=|\r\nreference|latitude|longitude\r\nP-1|43.3452|5.3949\r\n")
     assert message.startswith("La ligne « sep=| » nomme un séparateur que l'import ne lit pas")
+
+
+def test_every_error_of_a_line_is_said_lengths_included(analyst):
+    """A 150-character name, a 61-character building and a future date: only the date was
+    reported (the lengths came from `full_clean`, after every other check)."""
+    header = "reference;name;building_label;latitude;longitude;first_reported_at"
+    line = f"L-1;{'n' * 150};{'b' * 61};43.3452;5.3949;01/01/2999"
+    (error,) = _check(analyst, f"{header}\n{line}\n".encode()).errors
+    assert error.messages == [
+        "premier signalement : La date ne peut pas être dans le futur.",
+        "nom d'usage : Ce texte dépasse 120 caractères (il en compte 150).",
+        "bâtiment : Ce texte dépasse 60 caractères (il en compte 61).",
+    ]
+    # Alone, a long name is said the same way (not by `full_clean`'s message).
+    (error,) = _check(analyst, f"{header}\nL-2;{'n' * 121};;43.3452;5.3949;\n".encode()).errors
+    assert error.messages == ["nom d'usage : Ce texte dépasse 120 caractères (il en compte 121)."]
+
+
+def test_the_import_page_states_the_length_of_each_text(client_for):
+    body = client_for("cross13_analyst").get("/points-de-deal/importer/").content.decode()
+    assert "Texte libre, 120 caractères au plus." in body
+    assert "Texte libre, 300 caractères au plus." in body
