@@ -49,6 +49,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
+from cartostup.access.choices import Marking
 from cartostup.access.models import User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
@@ -75,7 +76,7 @@ from .models import DealPoint, DealPointEvent
 
 # Every column of a full export, in order (the import reads the same names). `marking` (TLP,
 # e.g. « TLP:AMBER ») travels with each row so that whoever receives the file knows how far it
-# may be shared; the import ignores it (an imported point gets the platform's marking).
+# may be shared; the import applies it to the point of its line (`row_input`).
 COLUMNS: tuple[str, ...] = (
     "reference",
     "partner_code",
@@ -123,6 +124,7 @@ IMPORTED_COLUMNS = frozenset(
     {
         "reference",
         "status",
+        "marking",
         "name",
         "latitude",
         "longitude",
@@ -143,6 +145,13 @@ IMPORTED_COLUMNS = frozenset(
 KNOWN_COLUMNS = frozenset(COLUMNS) | frozenset(
     name for names in REDUCED_COLUMNS.values() for name in names
 )
+# Columns of a reduced view only (a landlord's export): they say nothing a point can be
+# imported from (the landlord's building, placed at its position), so they are refused, never
+# dropped without a word.
+REDUCED_ONLY_COLUMNS = KNOWN_COLUMNS - frozenset(COLUMNS)
+# Columns of a full export that the import does not read (the platform recomputes them: the
+# territory from the position, the counts, a partner code of its own): the report names them.
+RECOMPUTED_COLUMNS = frozenset(COLUMNS) - IMPORTED_COLUMNS
 
 # What a spreadsheet (CSV, XLSX) calls each column: people read them, so they are French, and
 # choices are written as their French labels (« Démantelé », « Cocaïne », « Vendredi:Soirée »).
@@ -691,6 +700,9 @@ def _check_columns(columns: Sequence[str]) -> None:
         raise ImportFileError(
             _("Colonnes inconnues : %(columns)s.") % {"columns": ", ".join(unknown[:10])[:300]}
         )
+    reduced = [column for column in columns if column in REDUCED_ONLY_COLUMNS]
+    if reduced:
+        raise ImportFileError(_reduced_message(reduced))
     named = [column for column in columns if column]
     twice = sorted({column for column in named if named.count(column) > 1})
     if twice:
@@ -698,6 +710,14 @@ def _check_columns(columns: Sequence[str]) -> None:
             _("Colonnes en double : %(columns)s.")
             % {"columns": ", ".join(str(HEADERS.get(name, name)) for name in twice)[:300]}
         )
+
+
+def _reduced_message(names: Iterable[str]) -> str:
+    return _(
+        "Colonnes d'un export réduit (celui d'un bailleur), qui ne s'importent pas : "
+        "%(columns)s. Retirez-les : un point s'importe de sa latitude, de sa longitude et "
+        "des colonnes de l'export complet."
+    ) % {"columns": ", ".join(str(HEADERS.get(name, name)) for name in names)}
 
 
 def _reject_constant(name: str) -> Any:
@@ -753,7 +773,9 @@ def _parse_geojson(text: str) -> list[SourceRow]:
         if isinstance(properties, dict):
             for key, value in properties.items():
                 key = _column_name(str(key))
-                if key in KNOWN_COLUMNS and key not in ("latitude", "longitude"):
+                if key in REDUCED_ONLY_COLUMNS:
+                    values.setdefault("__reduced__", []).append(key)
+                elif key in KNOWN_COLUMNS and key not in ("latitude", "longitude"):
                     values[key] = value
                 elif key not in KNOWN_COLUMNS:
                     values.setdefault("__unknown__", []).append(key)
@@ -957,6 +979,38 @@ class RowInput:
     reference: str
     first_reported_at: datetime | None
     last_activity_at: datetime | None
+    # The line's own TLP marking (a code), None when it gives none.
+    marking: str | None = None
+
+
+def _marking_names() -> dict[str, str]:
+    """Every way a file may write a TLP marking, folded, to its code: « TLP:RED », « RED »,
+    « red »; « TLP:WHITE », TLP 1.0's name of TLP:CLEAR."""
+    names: dict[str, str] = {}
+    for value, label in Marking.choices:
+        for name in (str(label), str(label).removeprefix("TLP:"), value):
+            names.setdefault(_folded(name), value)
+    names.update({_folded("TLP:WHITE"): Marking.CLEAR, _folded("WHITE"): Marking.CLEAR})
+    return names
+
+
+def accepted_markings() -> str:
+    """The markings a file may give, as the import says them."""
+    return ", ".join(str(label) for label in Marking.labels)
+
+
+def _marking(text: str, errors: dict[str, list[str]]) -> str | None:
+    """The code of the marking a cell gives (None if empty); an unknown one is an error of
+    its line, never the default: a marking misspelt is no reason to share a point wider."""
+    if not text:
+        return None
+    marking = _marking_names().get(_folded(re.sub(r"\s*:\s*", ":", text)))
+    if marking is None:
+        errors.setdefault("marking", []).append(
+            _("Marquage inconnu : « %(value)s » (valeurs acceptées : %(values)s).")
+            % {"value": text[:50], "values": accepted_markings()}
+        )
+    return marking
 
 
 def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
@@ -975,6 +1029,8 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
             _("Cette ligne a une valeur dans une colonne sans en-tête (colonne %(columns)s).")
             % {"columns": ", ".join(map(str, values["__unnamed__"][:5]))}
         )
+    if values.get("__reduced__"):
+        errors.setdefault("__all__", []).append(_reduced_message(values["__reduced__"]))
     if values.get("__unknown__"):
         errors.setdefault("__all__", []).append(
             _("Propriétés inconnues : %(names)s.")
@@ -1053,7 +1109,8 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
             _("Cette référence dépasse %(limit)s caractères.") % {"limit": MAX_REFERENCE_LENGTH}
         )
         reference = ""
-    return RowInput(data, status, reference, first, last), errors
+    marking = _marking(text("marking"), errors)
+    return RowInput(data, status, reference, first, last, marking), errors
 
 
 @dataclass(frozen=True)
@@ -1104,6 +1161,15 @@ def import_columns() -> list[ImportColumn]:
             choices(DealPointStatus)
             + ". "
             + _("Un point déplacé ne s'importe pas (son successeur est inconnu)."),
+        ),
+        ImportColumn(
+            "marking",
+            _("Marquage TLP du point (par défaut : celui choisi pour l'import)"),
+            _(
+                "%(values)s (« TLP: » peut s'omettre). S'applique au point de sa ligne ; une "
+                "valeur inconnue est une erreur de la ligne."
+            )
+            % {"values": accepted_markings()},
         ),
         ImportColumn(
             "precision", _("Précision de la position (par défaut : immeuble)"), choices(Precision)
@@ -1165,11 +1231,21 @@ class RowSkipped:
 
 @dataclass(frozen=True)
 class RowCreated:
-    """A line imported: the point created from it."""
+    """A line imported: the point created from it, and the marking it was given."""
 
     line: int
     reference: str
     pk: int
+    marking: str = ""
+
+    @property
+    def marking_label(self) -> str:
+        return str(Marking(self.marking).label) if self.marking in Marking.values else ""
+
+
+class ImportSharingInvalid(ValidationError):
+    """The sharing chosen for the imported points is refused (`services.sharing_input_check`):
+    nothing is read."""
 
 
 @dataclass
@@ -1185,6 +1261,8 @@ class ImportResult:
     skipped: list[RowSkipped] = field(default_factory=list)
     imported: bool = False
     dry_run: bool = False
+    # The headers of the file's columns the import does not read (`RECOMPUTED_COLUMNS`).
+    ignored_columns: list[str] = field(default_factory=list)
 
     @property
     def invalid(self) -> int:
@@ -1294,6 +1372,7 @@ def dealpoints_import(
     partial: bool = False,
     dry_run: bool = False,
     source: str = "",
+    sharing: services.SharingInput | None = None,
 ) -> ImportResult:
     """Create one deal point per row (history IMPORTED, status from the file), in ONE
     transaction, through `services.dealpoint_create`, which validates each row (choices,
@@ -1302,13 +1381,25 @@ def dealpoints_import(
     reference the platform already holds (`_already_present`: an export of Cartostup, a file
     imported before) is skipped and reported, never duplicated; a reference twice in the
     file is an error. `dry_run` validates and keeps nothing. Audited (IMPORT: format,
-    counts) unless a dry run."""
+    counts) unless a dry run.
+
+    Every point is shared as `sharing` says (the import form's choice, checked as the
+    creation form's: `ImportSharingInvalid`), with the marking its line gives when it gives
+    one (column « Marquage de diffusion »): a TLP:RED line is imported TLP:RED."""
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+    sharing = sharing or services.SharingInput()
+    refused = services.sharing_input_check(actor=actor, data=sharing)
+    if refused:
+        raise ImportSharingInvalid(refused)
     if len(rows) > MAX_IMPORT_ROWS:
         raise ImportFileError(
             _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
         )
     result = ImportResult(total=len(rows), dry_run=dry_run)
+    given = {name for row in rows for name in row.values}
+    result.ignored_columns = [
+        str(HEADERS[name]) for name in COLUMNS if name in RECOMPUTED_COLUMNS and name in given
+    ]
     try:
         with transaction.atomic():
             parsed_rows = [(row, *row_input(row)) for row in rows]
@@ -1374,10 +1465,16 @@ def dealpoints_import(
                     errors = _swapped_hint(actor=actor, data=parsed.data, errors=errors)
                     result.errors.append(RowError(row.line, _messages(errors)))
                     continue
+                line_sharing = (
+                    dataclasses.replace(sharing, marking=parsed.marking)
+                    if parsed.marking
+                    else sharing
+                )
                 try:
                     point = services.dealpoint_create(
                         actor=actor,
                         data=parsed.data,
+                        sharing=line_sharing,
                         status=parsed.status,
                         kind=EventKind.IMPORTED,
                         note=_("Référence d'origine : %(reference)s")
@@ -1395,7 +1492,9 @@ def dealpoints_import(
                     continue
                 result.valid += 1
                 result.created.append(point.reference)
-                result.created_rows.append(RowCreated(row.line, point.reference, point.pk))
+                result.created_rows.append(
+                    RowCreated(row.line, point.reference, point.pk, point.marking)
+                )
             if dry_run or (result.errors and not partial) or not result.created:
                 raise _Rollback
             result.imported = True
@@ -1410,6 +1509,8 @@ def dealpoints_import(
                     "invalid": result.invalid,
                     "skipped": len(result.skipped),
                     "partial": partial,
+                    "distribution": sharing.distribution,
+                    "marking": sharing.marking,
                 },
             )
     except _Rollback:
@@ -1429,20 +1530,33 @@ def dealpoints_import(
                     "invalid": result.invalid,
                     "skipped": len(result.skipped),
                     "partial": partial,
+                    "distribution": sharing.distribution,
+                    "marking": sharing.marking,
                 },
             )
     return result
 
 
 def import_file(
-    *, actor: User, data: bytes, filename: str, partial: bool = False, dry_run: bool = False
+    *,
+    actor: User,
+    data: bytes,
+    filename: str,
+    partial: bool = False,
+    dry_run: bool = False,
+    sharing: services.SharingInput | None = None,
 ) -> ImportResult:
     """Parse then import (`parse_rows`, `dealpoints_import`); `ImportFileError` if the file
     cannot be read."""
     rows = parse_rows(data, filename)
     source = file_format(filename, bytes(data[:64]).decode("utf-8-sig", errors="replace"))
     return dealpoints_import(
-        actor=actor, rows=rows, partial=partial, dry_run=dry_run, source=source
+        actor=actor,
+        rows=rows,
+        partial=partial,
+        dry_run=dry_run,
+        source=source,
+        sharing=sharing,
     )
 
 

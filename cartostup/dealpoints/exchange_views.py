@@ -20,12 +20,14 @@ from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
 
 from cartostup.access import policy
+from cartostup.access.choices import Distribution, Marking
 from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
 from cartostup.core.errors import export_refused
 
-from . import exchange
+from . import exchange, services
 from .filters import DealPointFilterSet
+from .forms import SharingForm
 from .models import DealPoint
 
 
@@ -110,12 +112,23 @@ class VerifiedImportForm(DsfrBaseForm):
 
 
 def _import(
-    *, actor: User, data: bytes, filename: str, partial: bool, dry_run: bool
+    *,
+    actor: User,
+    data: bytes,
+    filename: str,
+    partial: bool,
+    dry_run: bool,
+    sharing: services.SharingInput,
 ) -> tuple[exchange.ImportResult, str | None]:
     """The import's result and, when the page should offer to import the same file (valid
     lines not imported yet), the file sealed for the form that carries it back."""
     result = exchange.import_file(
-        actor=actor, data=data, filename=filename, partial=partial, dry_run=dry_run
+        actor=actor,
+        data=data,
+        filename=filename,
+        partial=partial,
+        dry_run=dry_run,
+        sharing=sharing,
     )
     sealed = None
     if result.valid and not result.imported:
@@ -125,7 +138,9 @@ def _import(
 
 def dealpoint_import(request: HttpRequest) -> HttpResponse:
     """Upload (or the file verified before, carried back by the page), validate every line,
-    and import when asked (one transaction)."""
+    and import when asked (one transaction). The points are shared as the page's sharing
+    form says (the creation form's choices and checks), each with its line's marking when
+    the file gives one."""
     actor = _actor(request)
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     result: exchange.ImportResult | None = None
@@ -133,11 +148,15 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
     filename = ""
     verified_form: VerifiedImportForm | None = None
     form = ImportForm()
+    groups = policy.distributable_sharing_groups(actor)
+    sharing_form = SharingForm(request.POST or None, groups=groups)
+    sharing = services.SharingInput()
     if request.method == "POST" and "verified" in request.POST and "file" not in request.FILES:
         verified_form = VerifiedImportForm(request.POST, actor=actor)
-        if verified_form.is_valid():
+        if verified_form.is_valid() and sharing_form.is_valid():
             verified = verified_form.cleaned_data["verified"]
             filename = verified.filename
+            sharing = sharing_form.to_input()
             try:
                 result, sealed = _import(
                     actor=actor,
@@ -145,12 +164,16 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
                     filename=verified.filename,
                     partial=verified_form.cleaned_data["partial"],
                     dry_run=False,
+                    sharing=sharing,
                 )
             except exchange.ImportFileError as error:
                 verified_form.add_error("verified", error.message)
+            except exchange.ImportSharingInvalid as error:
+                sharing_form.add_service_error(error)
     elif request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
-        if form.is_valid():
+        if form.is_valid() and sharing_form.is_valid():
+            sharing = sharing_form.to_input()
             upload = form.cleaned_data["file"]
             filename = upload.name or ""
             file_error = ""
@@ -166,15 +189,25 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
                         filename=filename,
                         partial=form.cleaned_data["partial"],
                         dry_run=request.POST.get("action") != "import",
+                        sharing=sharing,
                     )
                 except exchange.ImportFileError as error:
                     file_error = error.message
+                except exchange.ImportSharingInvalid as error:
+                    sharing_form.add_service_error(error)
             if file_error:
                 form.add_error("file", file_error)
     context: dict[str, Any] = {
         "page_title": _("Importer des points de deal"),
         "form": form,
+        "sharing_form": sharing_form,
+        "sharing": sharing,
+        "sharing_labels": {
+            "distribution": Distribution(sharing.distribution).label,
+            "marking": Marking(sharing.marking).label,
+        },
         "verified_form": verified_form,
+        "accepted_markings": exchange.accepted_markings(),
         "result": result,
         "sealed": sealed,
         "filename": filename,

@@ -1193,6 +1193,12 @@ def _sharing_errors(
     return errors, group
 
 
+def sharing_input_check(*, actor: User | None, data: SharingInput) -> dict[str, list[str]]:
+    """The errors `dealpoint_create` would raise for this sharing, without writing (an import
+    checks the sharing it gives every point once, before its lines)."""
+    return _sharing_errors(actor=actor, data=data)[0]
+
+
 def sharing_from_dealpoint(dealpoint: DealPoint) -> SharingInput:
     return SharingInput(
         distribution=dealpoint.distribution,

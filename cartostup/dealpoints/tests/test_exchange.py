@@ -1190,3 +1190,148 @@ def test_import_page_accepts_excel_s_unicode_text(client_for):
     help_text = str(exchange_views.ImportForm().fields["file"].help_text)
     assert "UTF-16" in help_text and "tabulation" in help_text and "Texte Unicode" in help_text
     assert "UTF-16 ou Windows-1252" in body and "« Texte Unicode » (.txt)" in body
+
+
+# --- the sharing of imported points (new-user audit of 2026-12-06) ------------------------------
+
+
+MARKED_HEADER = "reference;Marquage de diffusion;name;latitude;longitude"
+
+
+def test_a_lines_marking_is_applied_to_its_point(analyst):
+    """A TLP:RED line was imported TLP:AMBER, shared with the territory: the marking column
+    was never read."""
+    data = _csv(
+        "M-1;TLP:RED;Rouge;43.3452;5.3949",
+        "M-2;;Sans marquage;43.3460;5.3960",
+        "M-3;amber+strict;Strict;43.3455;5.3955",
+        header=MARKED_HEADER,
+    )
+    result = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(data, "c.csv"))
+    assert result.imported, result.errors
+    markings = {
+        point.name: point.marking
+        for point in DealPoint.objects.filter(reference__in=result.created)
+    }
+    assert markings == {
+        "Rouge": Marking.RED,
+        "Sans marquage": Marking.AMBER,
+        "Strict": Marking.AMBER_STRICT,
+    }
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [5.3949, 43.3440]},
+                "properties": {"name": "GeoJSON rouge", "marking": "TLP:RED"},
+            }
+        ],
+    }
+    rows = exchange.parse_rows(json.dumps(collection).encode(), "carte.geojson")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert DealPoint.objects.get(reference=result.created[0]).marking == Marking.RED
+
+
+def test_an_unknown_marking_is_an_error_of_its_line_naming_the_accepted_ones(analyst):
+    data = _csv("M-1;TLP:ROUGE;Rouge;43.3452;5.3949", header=MARKED_HEADER)
+    result = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(data, "c.csv"))
+    assert not result.imported and not DealPoint.objects.exists()
+    assert result.errors[0].messages == [
+        "marquage : Marquage inconnu : « TLP:ROUGE » (valeurs acceptées : TLP:CLEAR, "
+        "TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT, TLP:RED)."
+    ]
+
+
+def test_the_import_form_chooses_the_sharing_of_the_points(client_for, persona):
+    """The import form had no diffusion or marking: every point was shared with the
+    territory's services (the police read it at once)."""
+    client = client_for("cross13_analyst")
+    data = _csv(
+        "S-1;;Gardé;43.3452;5.3949", "S-2;TLP:RED;Rouge;43.3460;5.3960", header=MARKED_HEADER
+    )
+    sharing = {"sharing-distribution": "organisation", "sharing-marking": "amber_strict"}
+    response = client.post(IMPORT, {"file": _upload(data), "action": "import", **sharing})
+    assert response.status_code == 200
+    points = {point.name: point for point in DealPoint.objects.all()}
+    assert {name: (p.distribution, p.marking) for name, p in points.items()} == {
+        "Gardé": ("organisation", Marking.AMBER_STRICT),
+        "Rouge": ("organisation", Marking.RED),
+    }
+    assert "TLP:RED" in response.content.decode()
+    police = client_for("police13_investigator")
+    assert police.get(f"/points-de-deal/{points['Gardé'].pk}/").status_code == 404
+    audit = AuditEvent.objects.get(action=AuditAction.IMPORT, details__has_key="rows")
+    assert (audit.details["distribution"], audit.details["marking"]) == (
+        "organisation",
+        "amber_strict",
+    )
+
+
+def test_the_import_forms_sharing_is_checked_as_the_creation_forms(client_for):
+    client = client_for("cross13_analyst")
+    response = client.post(
+        IMPORT,
+        {
+            "file": _upload(_csv(VALID)),
+            "action": "import",
+            "sharing-distribution": "sharing_group",
+            "sharing-marking": "tlp-noir",
+        },
+    )
+    body = html.unescape(response.content.decode())
+    assert "Sélectionnez un choix valide" in body  # the marking, as the creation form says
+    assert not DealPoint.objects.exists()
+    response = client.post(
+        IMPORT,
+        {"file": _upload(_csv(VALID)), "action": "import", "sharing-distribution": "sharing_group"},
+    )
+    body = html.unescape(response.content.decode())
+    assert "Choisissez un groupe de partage dont votre organisation est membre." in body
+    assert not DealPoint.objects.exists()
+
+
+def test_the_verified_file_keeps_the_sharing_chosen(client_for):
+    client = client_for("cross13_analyst")
+    sharing = {"sharing-distribution": "cross", "sharing-marking": "red"}
+    checked = client.post(IMPORT, {"file": _upload(_csv(VALID)), "action": "check", **sharing})
+    body = checked.content.decode()
+    assert 'name="sharing-distribution" value="cross"' in body
+    assert 'name="sharing-marking" value="red"' in body
+    sealed = re.search(r'name="verified" value="([^"]+)"', body).group(1)
+    client.post(IMPORT, {"verified": sealed, "action": "import", **sharing})
+    point = DealPoint.objects.get()
+    assert (point.distribution, point.marking) == ("cross", Marking.RED)
+
+
+def test_a_landlords_columns_are_refused_and_recomputed_ones_named(client_for, analyst):
+    """« Bâtiment du bailleur » and « Code partenaire » were dropped without a word."""
+    with pytest.raises(exchange.ImportFileError) as refused:
+        exchange.parse_rows(
+            "Code partenaire;Statut;Bâtiment du bailleur;Latitude;Longitude\n"
+            "AB;Signalé;Tour 7;43.3452;5.3949\n".encode(),
+            "bailleur.csv",
+        )
+    assert str(refused.value).startswith(
+        "Colonnes d'un export réduit (celui d'un bailleur), qui ne s'importent pas : "
+        "Bâtiment du bailleur."
+    )
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [5.3949, 43.3452]},
+                "properties": {"building": "Tour 7"},
+            }
+        ],
+    }
+    rows = exchange.parse_rows(json.dumps(collection).encode(), "bailleur.geojson")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).errors
+    assert "Bâtiment du bailleur" in error.messages[0]
+    data = b"Code partenaire;Commune;Latitude;Longitude\nAB;Marseille;43.3452;5.3949\n"
+    page = client_for("cross13_analyst").post(IMPORT, {"file": _upload(data), "action": "check"})
+    assert (
+        "Colonnes du fichier non lues, que la plateforme calcule elle-même : Code partenaire, "
+        "Commune." in html.unescape(page.content.decode())
+    )
