@@ -55,7 +55,7 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.core.dates import week_start
 
-from . import selectors, services
+from . import matching, selectors, services
 from .choices import (
     ATTACHED_DECISIONS,
     Confidence,
@@ -1227,6 +1227,18 @@ class RowSkipped:
     reference: str
     existing: str
     identical: bool = False
+    # A reference imported before whose line now says otherwise: the labels of what differs
+    # (the point is not changed: an import only creates).
+    differs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowWarning:
+    """A line imported (or importable) that may be a point the platform already holds: the
+    points the actor may see near its position (`_nearby_points`). Not an error."""
+
+    line: int
+    messages: list[str]
 
 
 @dataclass(frozen=True)
@@ -1263,6 +1275,8 @@ class ImportResult:
     dry_run: bool = False
     # The headers of the file's columns the import does not read (`RECOMPUTED_COLUMNS`).
     ignored_columns: list[str] = field(default_factory=list)
+    warnings: list[RowWarning] = field(default_factory=list)
+    partial: bool = False
 
     @property
     def invalid(self) -> int:
@@ -1343,6 +1357,117 @@ def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str
     return present
 
 
+# The points said near a line, at most (the nearest).
+NEARBY_SAID = 3
+
+
+def _nearby_points(
+    *, actor: User, data: services.DealPointInput, exclude: Iterable[int]
+) -> list[tuple[float, str]]:
+    """The points the actor may see (merged ones aside) whose position may be the line's:
+    within one combined position uncertainty of the matching (`matching.sigma_m`: 57 m for two
+    building-level positions, 21 m for two stairwells), nearest first, as (metres,
+    reference). `exclude`: the points this import created."""
+    if data.latitude is None or data.longitude is None:
+        return []
+    widest = matching.sigma_m(data.precision, Precision.AREA)
+    candidates = policy.restrict(
+        DealPoint.objects.filter(
+            merged_into__isnull=True,
+            h3_r9__in=matching.search_cells(data.latitude, data.longitude, widest),
+        ),
+        actor=actor,
+    ).exclude(pk__in=list(exclude))
+    found = []
+    for reference, latitude, longitude, precision in candidates.values_list(
+        "reference", "latitude", "longitude", "precision"
+    ):
+        distance = matching.haversine_m(data.latitude, data.longitude, latitude, longitude)
+        if distance <= matching.sigma_m(data.precision, precision):
+            found.append((distance, reference))
+    return sorted(found)[:NEARBY_SAID]
+
+
+def _nearby_warning(
+    *, actor: User, line: int, data: services.DealPointInput, exclude: Iterable[int]
+) -> RowWarning | None:
+    found = _nearby_points(actor=actor, data=data, exclude=exclude)
+    if not found:
+        return None
+    return RowWarning(
+        line,
+        [
+            _("Un point existe à %(distance)s m : %(reference)s")
+            % {"distance": round(distance), "reference": reference}
+            for distance, reference in found
+        ],
+    )
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str | list) and not value)
+
+
+def _differences(parsed: RowInput, values: dict[str, Any], point: DealPoint) -> tuple[str, ...]:
+    """What a line says otherwise than the point imported from its reference, by label:
+    only the cells the line fills are compared (an empty cell says nothing)."""
+    names: list[str] = []
+    if _given(values.get("status")) and parsed.status != point.status:
+        names.append("status")
+    if parsed.marking and parsed.marking != point.marking:
+        names.append("marking")
+    data = parsed.data
+    if (
+        data.latitude is not None
+        and data.longitude is not None
+        and matching.haversine_m(data.latitude, data.longitude, point.latitude, point.longitude) > 1
+    ):
+        names.append("position")
+    for name in (
+        "precision",
+        "name",
+        "address",
+        "building_label",
+        "stairwell_label",
+        "channel",
+        "estimated_daily_turnover",
+        "confidence",
+    ):
+        if _given(values.get(name)) and getattr(data, name) != getattr(point, name):
+            names.append(name)
+    for name in ("products", "opening_hours", "observed_roles"):
+        if _given(values.get(name)) and sorted(getattr(data, name)) != sorted(
+            getattr(point, name) or []
+        ):
+            names.append(name)
+    for name, moment, stored in (
+        ("first_reported_at", parsed.first_reported_at, point.imported_first_reported_at),
+        ("last_activity_at", parsed.last_activity_at, point.imported_last_activity_at),
+    ):
+        if moment is not None and moment != stored:
+            names.append(name)
+    return tuple(_label(name) for name in names)
+
+
+def _imported_points(*, actor: User, references: Iterable[str]) -> dict[str, DealPoint]:
+    """The points imported before from each of these original references, among those the
+    actor may see."""
+    imported = _imported_with(
+        actor=actor,
+        key="origin_reference",
+        wanted={reference for reference in references if reference},
+    )
+    points = {
+        point.reference: point
+        for point in policy.restrict(
+            DealPoint.objects.filter(reference__in=set(imported.values())), actor=actor
+        )
+    }
+    return {
+        origin: points[reference] for origin, reference in imported.items() if reference in points
+    }
+
+
 def _swapped_hint(
     *, actor: User, data: services.DealPointInput, errors: dict[str, list[str]]
 ) -> dict[str, list[str]]:
@@ -1381,7 +1506,7 @@ def dealpoints_import(
     reference the platform already holds (`_already_present`: an export of Cartostup, a file
     imported before) is skipped and reported, never duplicated; a reference twice in the
     file is an error. `dry_run` validates and keeps nothing. Audited (IMPORT: format,
-    counts) unless a dry run.
+    counts, sharing; `check` for a dry run), in the same transaction.
 
     Every point is shared as `sharing` says (the import form's choice, checked as the
     creation form's: `ImportSharingInvalid`), with the marking its line gives when it gives
@@ -1395,145 +1520,158 @@ def dealpoints_import(
         raise ImportFileError(
             _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
         )
-    result = ImportResult(total=len(rows), dry_run=dry_run)
+    result = ImportResult(total=len(rows), dry_run=dry_run, partial=partial)
     given = {name for row in rows for name in row.values}
     result.ignored_columns = [
         str(HEADERS[name]) for name in COLUMNS if name in RECOMPUTED_COLUMNS and name in given
     ]
-    try:
-        with transaction.atomic():
-            parsed_rows = [(row, *row_input(row)) for row in rows]
-            # The sequences of every département the points will take their reference from,
-            # before the first creation writes its audit event (`locks`).
-            services.reference_sequences_lock(
-                (parsed.data.latitude, parsed.data.longitude) for _row, parsed, _e in parsed_rows
-            )
-            present = _already_present(
-                actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
-            )
-            # A line without a reference is known by what it says: the same file imported
-            # again (or again after fixing its invalid lines) creates no point twice.
-            fingerprints = {
-                row.line: _fingerprint(parsed)
-                for row, parsed, _errors in parsed_rows
-                if not parsed.reference
-            }
-            present_content = _imported_with(
-                actor=actor, key="origin_fingerprint", wanted=set(fingerprints.values())
-            )
-            seen: dict[str, int] = {}
-            seen_content: dict[str, int] = {}
-            for row, parsed, errors in parsed_rows:
-                fingerprint = fingerprints.get(row.line, "")
-                if parsed.reference in present:
-                    result.skipped.append(
-                        RowSkipped(row.line, parsed.reference, present[parsed.reference])
-                    )
-                    continue
-                if fingerprint in present_content:
-                    result.skipped.append(
-                        RowSkipped(row.line, "", present_content[fingerprint], identical=True)
-                    )
-                    continue
-                if parsed.reference in seen:
-                    errors.setdefault("reference", []).append(
-                        _("Cette référence est déjà celle de la ligne %(line)s.")
-                        % {"line": seen[parsed.reference]}
-                    )
-                elif parsed.reference:
-                    seen[parsed.reference] = row.line
-                elif fingerprint in seen_content:
-                    errors.setdefault("__all__", []).append(
-                        _(
-                            "Cette ligne est identique à la ligne %(line)s : un même point ne "
-                            "s'importe qu'une fois. Supprimez-la, ou donnez à chaque ligne sa "
-                            "référence si ce sont deux points."
+    # One transaction: the points of the valid lines (in a savepoint, rolled back unless
+    # kept), then the audit event, written whether the points are kept, refused or only
+    # checked (a check tells which references exist: it is recorded too).
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                parsed_rows = [(row, *row_input(row)) for row in rows]
+                # The sequences of every département the points will take their reference from,
+                # before the first creation writes its audit event (`locks`).
+                services.reference_sequences_lock(
+                    (parsed.data.latitude, parsed.data.longitude)
+                    for _row, parsed, _e in parsed_rows
+                )
+                present = _already_present(
+                    actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
+                )
+                imported_before = _imported_points(
+                    actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
+                )
+                # A line without a reference is known by what it says: the same file imported
+                # again (or again after fixing its invalid lines) creates no point twice.
+                fingerprints = {
+                    row.line: _fingerprint(parsed)
+                    for row, parsed, _errors in parsed_rows
+                    if not parsed.reference
+                }
+                present_content = _imported_with(
+                    actor=actor, key="origin_fingerprint", wanted=set(fingerprints.values())
+                )
+                seen: dict[str, int] = {}
+                seen_content: dict[str, int] = {}
+                for row, parsed, errors in parsed_rows:
+                    fingerprint = fingerprints.get(row.line, "")
+                    if parsed.reference in present:
+                        earlier = imported_before.get(parsed.reference)
+                        result.skipped.append(
+                            RowSkipped(
+                                row.line,
+                                parsed.reference,
+                                present[parsed.reference],
+                                differs=_differences(parsed, row.values, earlier)
+                                if earlier is not None
+                                else (),
+                            )
                         )
-                        % {"line": seen_content[fingerprint]}
-                    )
-                else:
-                    seen_content[fingerprint] = row.line
-                if errors:
-                    # The service checks the rest of the line too: every error at once.
-                    for name, messages in services.dealpoint_input_check(
-                        actor=actor, data=parsed.data
-                    ).items():
-                        if name not in errors and not (
-                            name == "latitude" and ("longitude" in errors or "__all__" in errors)
-                        ):
-                            errors[name] = messages
-                    errors = _swapped_hint(actor=actor, data=parsed.data, errors=errors)
-                    result.errors.append(RowError(row.line, _messages(errors)))
-                    continue
-                line_sharing = (
-                    dataclasses.replace(sharing, marking=parsed.marking)
-                    if parsed.marking
-                    else sharing
-                )
-                try:
-                    point = services.dealpoint_create(
+                        continue
+                    if fingerprint in present_content:
+                        result.skipped.append(
+                            RowSkipped(row.line, "", present_content[fingerprint], identical=True)
+                        )
+                        continue
+                    if parsed.reference in seen:
+                        errors.setdefault("reference", []).append(
+                            _("Cette référence est déjà celle de la ligne %(line)s.")
+                            % {"line": seen[parsed.reference]}
+                        )
+                    elif parsed.reference:
+                        seen[parsed.reference] = row.line
+                    elif fingerprint in seen_content:
+                        errors.setdefault("__all__", []).append(
+                            _(
+                                "Cette ligne est identique à la ligne %(line)s : un même point ne "
+                                "s'importe qu'une fois. Supprimez-la, ou donnez à chaque ligne sa "
+                                "référence si ce sont deux points."
+                            )
+                            % {"line": seen_content[fingerprint]}
+                        )
+                    else:
+                        seen_content[fingerprint] = row.line
+                    if errors:
+                        # The service checks the rest of the line too: every error at once.
+                        for name, messages in services.dealpoint_input_check(
+                            actor=actor, data=parsed.data
+                        ).items():
+                            if name not in errors and not (
+                                name == "latitude"
+                                and ("longitude" in errors or "__all__" in errors)
+                            ):
+                                errors[name] = messages
+                        errors = _swapped_hint(actor=actor, data=parsed.data, errors=errors)
+                        result.errors.append(RowError(row.line, _messages(errors)))
+                        continue
+                    # Said, never refused: the analyst knows whether it is the same point.
+                    warning = _nearby_warning(
                         actor=actor,
+                        line=row.line,
                         data=parsed.data,
-                        sharing=line_sharing,
-                        status=parsed.status,
-                        kind=EventKind.IMPORTED,
-                        note=_("Référence d'origine : %(reference)s")
-                        % {"reference": parsed.reference}
-                        if parsed.reference
-                        else "",
-                        origin_reference=parsed.reference,
-                        origin_fingerprint=fingerprint,
-                        imported_first_reported_at=parsed.first_reported_at,
-                        imported_last_activity_at=parsed.last_activity_at,
+                        exclude=(created.pk for created in result.created_rows),
                     )
-                except ValidationError as error:
-                    found = _swapped_hint(actor=actor, data=parsed.data, errors=_error_dict(error))
-                    result.errors.append(RowError(row.line, _messages(found)))
-                    continue
-                result.valid += 1
-                result.created.append(point.reference)
-                result.created_rows.append(
-                    RowCreated(row.line, point.reference, point.pk, point.marking)
-                )
-            if dry_run or (result.errors and not partial) or not result.created:
-                raise _Rollback
-            result.imported = True
-            audit_record(
-                actor=actor,
-                action=AuditAction.IMPORT,
-                object_type=DealPoint._meta.label_lower,
-                details={
-                    "format": source,
-                    "rows": result.total,
-                    "created": len(result.created),
-                    "invalid": result.invalid,
-                    "skipped": len(result.skipped),
-                    "partial": partial,
-                    "distribution": sharing.distribution,
-                    "marking": sharing.marking,
-                },
-            )
-    except _Rollback:
-        result.created = []
-        result.created_rows = []
-        result.imported = False
-        if not dry_run:
-            # A refused import is recorded too (nothing was kept).
-            audit_record(
-                actor=actor,
-                action=AuditAction.IMPORT,
-                object_type=DealPoint._meta.label_lower,
-                details={
-                    "format": source,
-                    "rows": result.total,
-                    "created": 0,
-                    "invalid": result.invalid,
-                    "skipped": len(result.skipped),
-                    "partial": partial,
-                    "distribution": sharing.distribution,
-                    "marking": sharing.marking,
-                },
-            )
+                    line_sharing = (
+                        dataclasses.replace(sharing, marking=parsed.marking)
+                        if parsed.marking
+                        else sharing
+                    )
+                    try:
+                        point = services.dealpoint_create(
+                            actor=actor,
+                            data=parsed.data,
+                            sharing=line_sharing,
+                            status=parsed.status,
+                            kind=EventKind.IMPORTED,
+                            note=_("Référence d'origine : %(reference)s")
+                            % {"reference": parsed.reference}
+                            if parsed.reference
+                            else "",
+                            origin_reference=parsed.reference,
+                            origin_fingerprint=fingerprint,
+                            imported_first_reported_at=parsed.first_reported_at,
+                            imported_last_activity_at=parsed.last_activity_at,
+                        )
+                    except ValidationError as error:
+                        found = _swapped_hint(
+                            actor=actor, data=parsed.data, errors=_error_dict(error)
+                        )
+                        result.errors.append(RowError(row.line, _messages(found)))
+                        continue
+                    if warning is not None:
+                        result.warnings.append(warning)
+                    result.valid += 1
+                    result.created.append(point.reference)
+                    result.created_rows.append(
+                        RowCreated(row.line, point.reference, point.pk, point.marking)
+                    )
+                if dry_run or (result.errors and not partial) or not result.created:
+                    raise _Rollback
+                result.imported = True
+        except _Rollback:
+            result.created = []
+            result.created_rows = []
+            result.imported = False
+        audit_record(
+            actor=actor,
+            action=AuditAction.IMPORT,
+            object_type=DealPoint._meta.label_lower,
+            details={
+                "format": source,
+                "rows": result.total,
+                "created": len(result.created),
+                "invalid": result.invalid,
+                "skipped": len(result.skipped),
+                "partial": partial,
+                "distribution": sharing.distribution,
+                "marking": sharing.marking,
+                # « Vérifier sans importer »: nothing was kept, by choice.
+                "check": dry_run,
+            },
+        )
     return result
 
 

@@ -32,7 +32,7 @@ from cartostup.dealpoints import exchange, exchange_views, services
 from cartostup.dealpoints.choices import DealPointStatus, EventKind
 from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.rules import LANDLORD_FIELDS
-from cartostup.dealpoints.tests.factories import dealpoint
+from cartostup.dealpoints.tests.factories import dealpoint, dealpoint_input
 
 EXPORT = "/points-de-deal/export.{}"
 IMPORT = "/points-de-deal/importer/"
@@ -432,14 +432,24 @@ def test_a_first_report_after_the_last_activity_is_refused_on_its_line(analyst):
     ]
 
 
-def test_dry_run_keeps_nothing(analyst):
+def test_dry_run_keeps_nothing_and_is_audited_as_a_check(analyst):
+    """« Vérifier sans importer » tells which references exist: it wrote no audit event."""
     rows = exchange.parse_rows(_csv(VALID), "carte.csv")
-    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True, source="csv")
     assert result.valid == 1 and not result.imported
     assert not DealPoint.objects.exists()
-    assert not AuditEvent.objects.filter(
+    (event,) = AuditEvent.objects.filter(
         action=AuditAction.IMPORT, object_type="dealpoints.dealpoint"
-    ).exists()
+    )
+    assert event.actor_id == analyst.pk
+    assert (event.details["check"], event.details["created"], event.details["rows"]) == (
+        True,
+        0,
+        1,
+    )
+    exchange.dealpoints_import(actor=analyst, rows=rows, source="csv")
+    kept = AuditEvent.objects.filter(action=AuditAction.IMPORT, details__has_key="rows")
+    assert sorted(event.details["check"] for event in kept) == [False, True]
 
 
 def test_geojson_and_comma_csv_with_bom_are_read():
@@ -803,7 +813,10 @@ def test_a_verified_file_is_imported_without_choosing_it_again(client_for):
     assert imported.status_code == 200
     assert "2 points importés" in imported.content.decode()
     assert DealPoint.objects.count() == 2
-    audit = AuditEvent.objects.get(action=AuditAction.IMPORT, details__has_key="rows")
+    check, audit = AuditEvent.objects.filter(
+        action=AuditAction.IMPORT, details__has_key="rows"
+    ).order_by("pk")
+    assert check.details["check"] and not audit.details["check"]
     assert (audit.details["format"], audit.details["created"]) == ("csv", 2)
     # Sent twice (a double click): the lines are already present, nothing is duplicated.
     again = client.post(IMPORT, {"verified": _sealed(body), "action": "import"})
@@ -854,9 +867,13 @@ def _refused_verified(response) -> str:
     body = response.content.decode()
     assert 'id="error-summary"' in body and 'href="#id_file"' in body
     assert not DealPoint.objects.exists()
-    assert not AuditEvent.objects.filter(
-        action=AuditAction.IMPORT, object_type="dealpoints.dealpoint"
-    ).exists()
+    # Only the check (« Vérifier sans importer ») was recorded: no import was attempted.
+    assert all(
+        event.details.get("check")
+        for event in AuditEvent.objects.filter(
+            action=AuditAction.IMPORT, object_type="dealpoints.dealpoint"
+        )
+    )
     return html.unescape(body)
 
 
@@ -1335,3 +1352,103 @@ def test_a_landlords_columns_are_refused_and_recomputed_ones_named(client_for, a
         "Colonnes du fichier non lues, que la plateforme calcule elle-même : Code partenaire, "
         "Commune." in html.unescape(page.content.decode())
     )
+
+
+# --- what the report says of lines already on the platform (new-user audit of 2026-12-06) -------
+
+
+def test_a_line_where_a_point_exists_is_warned_not_refused(client_for, analyst):
+    """The exact position of a point already on the platform (not imported) became a second
+    point 0 m away without a word."""
+    existing = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949, precision="building")
+    far = "F-2;;Loin;43.3600;5.4100;building;;;"
+    rows = exchange.parse_rows(_csv(VALID, far), "carte.csv")
+    checked = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert checked.errors == [] and checked.valid == 2
+    assert checked.warnings == [
+        exchange.RowWarning(2, [f"Un point existe à 0 m : {existing.reference}"])
+    ]
+    page = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(_csv(VALID, far)), "action": "check"}
+    )
+    body = html.unescape(page.content.decode())
+    assert f"Un point existe à 0 m : {existing.reference}" in body
+    assert "1 ligne proche d'un point de la plateforme" in body
+    imported = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert imported.imported and len(imported.created) == 2  # a warning refuses nothing
+    assert [warning.line for warning in imported.warnings] == [2]
+
+
+def test_a_point_nearby_is_warned_within_the_precisions_reach_only(analyst, persona):
+    existing = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949, precision="stairwell")
+    # About 40 m north: within the reach of a building-level line (43 m from a stairwell-level
+    # point: `matching.sigma_m`), not of a stairwell-level one (21 m).
+    near = "N-1;;Près;43.34556;5.3949;{precision};;;"
+    for precision, warned in (("building", True), ("stairwell", False)):
+        rows = exchange.parse_rows(_csv(near.format(precision=precision)), "carte.csv")
+        result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+        assert bool(result.warnings) is warned, precision
+    said = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(_csv(near.format(precision="building")), "c.csv"),
+        dry_run=True,
+    ).warnings[0]
+    assert said.messages == [f"Un point existe à 40 m : {existing.reference}"]
+    # A point the actor may not see (kept by its organisation) is not told to exist.
+    services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_input(latitude=43.3300, longitude=5.4000),
+        sharing=services.SharingInput(distribution="organisation"),
+    )
+    line = "H-1;;X;43.3300;5.4000;building;;;"
+    rows = exchange.parse_rows(_csv(line), "c.csv")
+    other = persona("antenna13_analyst")
+    assert exchange.dealpoints_import(actor=other, rows=rows, dry_run=True).warnings == []
+    assert exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).warnings
+
+
+def test_two_close_lines_of_one_file_warn_of_no_point_not_on_the_platform(analyst):
+    rows = exchange.parse_rows(_csv(VALID, VALID.replace("OLD-1", "OLD-9")), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert result.valid == 2 and result.warnings == []
+
+
+def test_a_changed_line_imported_before_is_said_to_differ(client_for, analyst):
+    """A line imported before and since changed in the file was « déjà présente » as if it
+    were the same; the point is still not changed."""
+    exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(_csv(VALID), "c.csv"))
+    point = DealPoint.objects.get()
+    changed = VALID.replace("confirmed", "dismantled").replace("Le four", "Le four neuf")
+    rows = exchange.parse_rows(_csv(changed, VALID_2), "carte.csv")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    (skipped,) = result.skipped
+    assert skipped.differs == ("statut", "nom d'usage")
+    # The same line, unchanged, differs in nothing.
+    same = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(VALID), "c.csv"), dry_run=True
+    )
+    assert same.skipped[0].differs == ()
+    page = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(_csv(changed, VALID_2)), "action": "import"}
+    )
+    body = html.unescape(page.content.decode())
+    assert (
+        f"déjà importée ({point.reference}) ; le fichier diffère : statut, nom d'usage. "
+        "Le point n'est pas modifié." in body
+    )
+    point.refresh_from_db()
+    assert (point.status, point.name) == (DealPointStatus.CONFIRMED, "Le four")
+
+
+def test_partial_import_without_a_valid_new_line_says_so(client_for):
+    """With « Importer les lignes valides… » ticked, the page told to tick it."""
+    response = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(_csv(OUTSIDE)), "action": "import", "partial": "on"}
+    )
+    body = html.unescape(response.content.decode())
+    assert "le fichier n'a aucune ligne valide nouvelle à importer" in body
+    assert "cochez « Importer les lignes valides" not in body
+    unticked = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(_csv(OUTSIDE)), "action": "import"}
+    )
+    assert "cochez « Importer les lignes valides" in html.unescape(unticked.content.decode())

@@ -55,9 +55,17 @@ class Command(BaseCommand):
         for row_error in result.errors:
             self.stdout.write(f"ligne {row_error.line} : {' ; '.join(row_error.messages)}")
         for skipped in result.skipped:
-            self.stdout.write(
-                f"ligne {skipped.line} : déjà présente ({skipped.existing}), ignorée."
-            )
+            if skipped.differs:
+                self.stdout.write(
+                    f"ligne {skipped.line} : déjà importée ({skipped.existing}) ; le fichier "
+                    f"diffère : {', '.join(skipped.differs)}. Le point n'est pas modifié."
+                )
+            else:
+                self.stdout.write(
+                    f"ligne {skipped.line} : déjà présente ({skipped.existing}), ignorée."
+                )
+        for warning in result.warnings:
+            self.stdout.write(f"ligne {warning.line} : {' ; '.join(warning.messages)}")
         if result.imported:
             self.stdout.write(
                 self.style.SUCCESS(f"{len(result.created)} point(s) importé(s) : ")
