@@ -10,14 +10,14 @@ explains Django's own refusals while a form is read (`RequestDataTooBig`,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import formats
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -53,10 +53,44 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+
+
+def upload_limit(*, limit: int, message: Callable[[], str]) -> Callable[[ViewT], ViewT]:
+    """Marks a page that receives a file: a body too large for the site (413) answers with
+    the page's own limit and `message()` (French, said when the page is refused), and a link
+    back to the page, not the generic page (which speaks of a photo)."""
+
+    def mark(view: ViewT) -> ViewT:
+        view.upload_limit = (limit, message)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _page_upload_limit(request: HttpRequest) -> tuple[int, Callable[[], str]] | None:
+    """The limit and message the page at the request's address declares (`upload_limit`)."""
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    return getattr(match.func, "upload_limit", None)
+
+
 def too_large_response(request: HttpRequest, limit: int | None = None) -> HttpResponse:
     """413: nothing was kept, nothing is stored."""
     limit = settings.CARTOSTUP_MAX_REQUEST_BYTES if limit is None else limit
     limit_mb = formats.number_format(round(limit / (1024 * 1024), 1))
+    own = None if _is_api(request) else _page_upload_limit(request)
+    if own is not None:
+        page_limit, message = own
+        context = {
+            "limit_mb": formats.number_format(round(page_limit / (1024 * 1024), 1)),
+            "message": message(),
+            "back_url": request.path,
+        }
+        page = loader.get_template("413.html").render(context)
+        return HttpResponse(page, status=413)
     if _is_api(request):
         return JsonResponse(
             {

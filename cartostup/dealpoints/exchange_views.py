@@ -23,7 +23,7 @@ from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
-from cartostup.core.errors import export_refused
+from cartostup.core.errors import export_refused, upload_limit
 
 from . import exchange, services
 from .filters import DealPointFilterSet
@@ -136,6 +136,19 @@ def _import(
     return result, sealed
 
 
+def _import_too_large() -> str:
+    return _(
+        "Le fichier à importer dépasse la taille acceptée (%(size)s Mo et %(rows)s lignes au "
+        "plus). Rien n'a été enregistré ni importé. Découpez la carte en plusieurs fichiers "
+        "(ou retirez-en les colonnes inutiles), puis importez-les un à un depuis la page "
+        "d'import."
+    ) % {
+        "size": exchange.MAX_IMPORT_BYTES // (1024 * 1024),
+        "rows": f"{exchange.MAX_IMPORT_ROWS:,}".replace(",", "\u00a0"),
+    }
+
+
+@upload_limit(limit=exchange.MAX_IMPORT_BYTES, message=_import_too_large)
 def dealpoint_import(request: HttpRequest) -> HttpResponse:
     """Upload (or the file verified before, carried back by the page), validate every line,
     and import when asked (one transaction). The points are shared as the page's sharing

@@ -1452,3 +1452,21 @@ def test_partial_import_without_a_valid_new_line_says_so(client_for):
         IMPORT, {"file": _upload(_csv(OUTSIDE)), "action": "import"}
     )
     assert "cochez « Importer les lignes valides" in html.unescape(unticked.content.decode())
+
+
+def test_an_oversized_import_says_the_imports_own_limit(client_for, settings):
+    """A 20 MB import answered the site's 413 page, which speaks of a smaller photo."""
+    settings.CARTOSTUP_MAX_REQUEST_BYTES = 50_000  # as 20 MB is to the site's limit
+    client = client_for("cross13_analyst")
+    client.raise_request_exception = False
+    response = client.post(IMPORT, {"file": _upload(b"x" * 60_000), "action": "import"})
+    assert response.status_code == 413
+    body = html.unescape(response.content.decode())
+    assert "Le fichier à importer dépasse la taille acceptée (5 Mo et 5\u00a0000 lignes" in body
+    assert f'href="{IMPORT}"' in body and "Revenir à la page d'envoi" in body
+    assert "une photo plus petite" not in body
+    assert not DealPoint.objects.exists()
+    # Elsewhere, the site's page is unchanged.
+    other = client.post("/points-de-deal/nouveau/", {"name": "x" * 60_000})
+    assert other.status_code == 413
+    assert "une photo plus petite" in html.unescape(other.content.decode())
