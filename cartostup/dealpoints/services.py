@@ -197,7 +197,8 @@ def _input_errors(data: DealPointInput) -> dict[str, list[str]]:
 
 def text_max_length(name: str) -> int | None:
     """The most characters a text field of a deal point holds (the import page says it)."""
-    return DealPoint._meta.get_field(name).max_length
+    limit = getattr(DealPoint._meta.get_field(name), "max_length", None)
+    return limit if isinstance(limit, int) else None
 
 
 @dataclass(frozen=True)

@@ -1315,8 +1315,7 @@ def test_the_verified_file_keeps_the_sharing_chosen(client_for):
     body = checked.content.decode()
     assert 'name="sharing-distribution" value="cross"' in body
     assert 'name="sharing-marking" value="red"' in body
-    sealed = re.search(r'name="verified" value="([^"]+)"', body).group(1)
-    client.post(IMPORT, {"verified": sealed, "action": "import", **sharing})
+    client.post(IMPORT, {"verified": _sealed(body), "action": "import", **sharing})
     point = DealPoint.objects.get()
     assert (point.distribution, point.marking) == ("cross", Marking.RED)
 
