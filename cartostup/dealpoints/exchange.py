@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cartostup.access import policy
-from cartostup.access.choices import Marking
+from cartostup.access.choices import MARKING_ORDER, Marking
 from cartostup.access.models import User
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
@@ -1490,6 +1490,12 @@ def _swapped_hint(
     return {**errors, "latitude": [*errors.get("latitude", []), hint]}
 
 
+def stricter_marking(first: str, second: str) -> str:
+    """The stricter of two TLP markings (`MARKING_ORDER`, most open first)."""
+    order = [str(marking) for marking in MARKING_ORDER]
+    return max(first, second, key=lambda marking: order.index(str(marking)))
+
+
 def dealpoints_import(
     *,
     actor: User,
@@ -1509,8 +1515,9 @@ def dealpoints_import(
     counts, sharing; `check` for a dry run), in the same transaction.
 
     Every point is shared as `sharing` says (the import form's choice, checked as the
-    creation form's: `ImportSharingInvalid`), with the marking its line gives when it gives
-    one (column « Marquage de diffusion »): a TLP:RED line is imported TLP:RED."""
+    creation form's: `ImportSharingInvalid`), with the stricter of the form's marking and the
+    one its line gives (column « Marquage de diffusion »): a TLP:RED line is imported TLP:RED,
+    and a TLP:AMBER line of a file the analyst imports as TLP:RED stays TLP:RED."""
     policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
     sharing = sharing or services.SharingInput()
     refused = services.sharing_input_check(actor=actor, data=sharing)
@@ -1615,7 +1622,9 @@ def dealpoints_import(
                         exclude=(created.pk for created in result.created_rows),
                     )
                     line_sharing = (
-                        dataclasses.replace(sharing, marking=parsed.marking)
+                        dataclasses.replace(
+                            sharing, marking=stricter_marking(sharing.marking, parsed.marking)
+                        )
                         if parsed.marking
                         else sharing
                     )

@@ -1248,6 +1248,21 @@ def test_a_lines_marking_is_applied_to_its_point(analyst):
     rows = exchange.parse_rows(json.dumps(collection).encode(), "carte.geojson")
     result = exchange.dealpoints_import(actor=analyst, rows=rows)
     assert DealPoint.objects.get(reference=result.created[0]).marking == Marking.RED
+    # A line never loosens what the analyst chose for the file: the stricter of the two.
+    data = _csv(
+        "S-1;TLP:GREEN;Vert;43.3470;5.3970",
+        "S-2;TLP:RED;Rouge aussi;43.3480;5.3980",
+        header=MARKED_HEADER,
+    )
+    result = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(data, "s.csv"),
+        sharing=services.SharingInput(marking=Marking.AMBER_STRICT),
+    )
+    assert {
+        point.name: point.marking
+        for point in DealPoint.objects.filter(reference__in=result.created)
+    } == {"Vert": Marking.AMBER_STRICT, "Rouge aussi": Marking.RED}
 
 
 def test_an_unknown_marking_is_an_error_of_its_line_naming_the_accepted_ones(analyst):
