@@ -27,6 +27,8 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -168,6 +170,11 @@ def audit_record(
         "on_behalf_of": _clean_text(on_behalf_of)[:200],
         "details": json_safe(details or {}),
     }
+    gathered = _gathered.get()
+    if gathered is not None and not coarse_time:
+        # Chained when the block ends (`chained_at_the_end`); returned unsaved.
+        gathered.append((now, fields))
+        return AuditEvent(occurred_at=now, **fields)
     with transaction.atomic():
         if coarse_time:
             # Held until the hour is over (see AuditPendingEvent); returned unsaved.
@@ -176,6 +183,46 @@ def audit_record(
         head = _locked_head()
         _flush_pending(head, before=_hour_of(now))
         return _append(head, occurred_at=now, fields=fields)
+
+
+# The events of a `chained_at_the_end` block, with their times, in the order written.
+_gathered: ContextVar[list[tuple[datetime, dict[str, Any]]] | None] = ContextVar(
+    "audit_gathered", default=None
+)
+
+
+@contextmanager
+def chained_at_the_end() -> Iterator[None]:
+    """Within the block, the events written are gathered, then chained together when it
+    ends, still inside the caller's transaction: the chain's head is locked from then until
+    the commit, not for the whole block. A long write (an import of thousands of lines, each
+    point with its event) would otherwise hold every audited request of the platform waiting
+    on the head until it commits. Each event keeps the time it was written. If the block
+    raises, its events are dropped with the rest of its work. A block inside another gathers
+    for the outer one, and drops what it gathered if it raises: wrap in one each savepoint
+    that may be rolled back while the outer block goes on (a line refused by the service that
+    writes it), or the event of its undone work would be chained."""
+    outer = _gathered.get()
+    if outer is not None:
+        start = len(outer)
+        try:
+            yield
+        except BaseException:
+            del outer[start:]
+            raise
+        return
+    gathered: list[tuple[datetime, dict[str, Any]]] = []
+    token = _gathered.set(gathered)
+    try:
+        yield
+    finally:
+        _gathered.reset(token)
+    if gathered:
+        with transaction.atomic():
+            head = _locked_head()
+            _flush_pending(head, before=_hour_of(timezone.now()))
+            for occurred_at, fields in gathered:
+                _append(head, occurred_at=occurred_at, fields=fields)
 
 
 def _hour_of(moment: datetime) -> datetime:

@@ -51,7 +51,7 @@ from django.utils.translation import gettext_lazy
 from cartostup.access import policy
 from cartostup.access.choices import MARKING_ORDER, Marking
 from cartostup.access.models import User
-from cartostup.core.audit import audit_record
+from cartostup.core.audit import audit_record, chained_at_the_end
 from cartostup.core.choices import AuditAction
 from cartostup.core.dates import week_start
 
@@ -1535,9 +1535,12 @@ def dealpoints_import(
     # One transaction: the points of the valid lines (in a savepoint, rolled back unless
     # kept), then the audit event, written whether the points are kept, refused or only
     # checked (a check tells which references exist: it is recorded too).
+    # The points' audit events are chained when the lines are done (`chained_at_the_end`):
+    # the chain's head, which every audited request of the platform locks, is not held for
+    # the whole import.
     with transaction.atomic():
         try:
-            with transaction.atomic():
+            with transaction.atomic(), chained_at_the_end():
                 parsed_rows = [(row, *row_input(row)) for row in rows]
                 # The sequences of every département the points will take their reference from,
                 # before the first creation writes its audit event (`locks`).
@@ -1629,21 +1632,23 @@ def dealpoints_import(
                         else sharing
                     )
                     try:
-                        point = services.dealpoint_create(
-                            actor=actor,
-                            data=parsed.data,
-                            sharing=line_sharing,
-                            status=parsed.status,
-                            kind=EventKind.IMPORTED,
-                            note=_("Référence d'origine : %(reference)s")
-                            % {"reference": parsed.reference}
-                            if parsed.reference
-                            else "",
-                            origin_reference=parsed.reference,
-                            origin_fingerprint=fingerprint,
-                            imported_first_reported_at=parsed.first_reported_at,
-                            imported_last_activity_at=parsed.last_activity_at,
-                        )
+                        # A line refused rolls back its savepoint: its gathered events too.
+                        with chained_at_the_end():
+                            point = services.dealpoint_create(
+                                actor=actor,
+                                data=parsed.data,
+                                sharing=line_sharing,
+                                status=parsed.status,
+                                kind=EventKind.IMPORTED,
+                                note=_("Référence d'origine : %(reference)s")
+                                % {"reference": parsed.reference}
+                                if parsed.reference
+                                else "",
+                                origin_reference=parsed.reference,
+                                origin_fingerprint=fingerprint,
+                                imported_first_reported_at=parsed.first_reported_at,
+                                imported_last_activity_at=parsed.last_activity_at,
+                            )
                     except ValidationError as error:
                         found = _swapped_hint(
                             actor=actor, data=parsed.data, errors=_error_dict(error)

@@ -15,6 +15,7 @@ from cartostup.core.audit import (
     GENESIS_HASH,
     audit_chain_problems,
     audit_record,
+    chained_at_the_end,
     compute_hash,
     json_safe,
 )
@@ -234,3 +235,44 @@ def test_head_row_locked_while_appending(persona):
     assert head_reads
     if connection.features.has_select_for_update:
         assert "FOR UPDATE" in head_reads[0]
+
+
+def _head_queries(run) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return [q["sql"] for q in queries if "core_auditchainhead" in q["sql"].lower()]
+
+
+def test_the_events_of_a_block_are_chained_at_its_end(persona):
+    """`chained_at_the_end` (an import of thousands of points): the head is not read, hence
+    not locked, while the block writes; its events are chained at the end, in the order
+    written, each with its own time, and the chain verifies. A block that raises chains
+    nothing; a block inside another drops only what it gathered."""
+    admin = persona("admin")
+    before = AuditEvent.objects.count()
+
+    def write(number: int) -> None:
+        audit_record(actor=admin, action=AuditAction.CREATE, object_id=str(number))
+
+    with chained_at_the_end():
+
+        def first_two() -> None:
+            write(1)
+            write(2)
+
+        assert _head_queries(first_two) == []
+        with pytest.raises(ValueError), chained_at_the_end():
+            write(3)
+            raise ValueError
+        write(4)
+        assert AuditEvent.objects.count() == before
+    events = list(AuditEvent.objects.order_by("sequence")[before:])
+    assert [event.object_id for event in events] == ["1", "2", "4"]
+    assert all(a.occurred_at <= b.occurred_at for a, b in pairwise(events))
+    assert list(audit_chain_problems()) == []
+    with pytest.raises(RuntimeError), chained_at_the_end():
+        write(5)
+        raise RuntimeError
+    assert AuditEvent.objects.count() == before + 3
