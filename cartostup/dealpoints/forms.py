@@ -85,11 +85,15 @@ class BuildingChoiceField(forms.ModelChoiceField):
         squared = getattr(obj, "near_m2", None)
         if squared is None:
             return label
-        # Offered nearest first (`selectors.dealpoint_building_choices(near=...)`).
-        return _("%(label)s, à %(distance)s m") % {
-            "label": label,
-            "distance": number_format(round(math.sqrt(squared)), force_grouping=True),
-        }
+        # Offered nearest first (`selectors.dealpoint_building_choices(near=...)`); one the
+        # point is too far from is said so before the form refuses it.
+        distance = number_format(round(math.sqrt(squared)), force_grouping=True)
+        if math.sqrt(squared) > services.BUILDING_REACH_M:
+            return _("%(label)s, à %(distance)s m : trop loin du point") % {
+                "label": label,
+                "distance": distance,
+            }
+        return _("%(label)s, à %(distance)s m") % {"label": label, "distance": distance}
 
 
 OPENING_HOUR_CHOICES = [
@@ -138,7 +142,9 @@ class DealPointForm(ServiceForm):
         required=False,
         empty_label=_("Aucun"),
         help_text=_(
-            "Le bailleur verra le statut de ce point et la semaine de sa dernière activité."
+            "Le bailleur verra le statut de ce point et la semaine de sa dernière activité. "
+            "Le point doit se trouver à moins de 150 m du bâtiment ; les plus proches de sa "
+            "position sont proposés d'abord."
         ),
     )
     channel = forms.ChoiceField(

@@ -730,16 +730,18 @@ def dealpoint_by_code(request: AuthenticatedRequest, code: str) -> HttpResponse:
 # --- create and edit -----------------------------------------------------------------------------
 
 
-def _prefill(request: HttpRequest) -> dict[str, Any]:
-    """Position given in the query string (from the map or a proposal), when it is sound."""
+def _prefill(request: HttpRequest, data: Any = None) -> dict[str, Any]:
+    """Position given in the query string (from the map or a proposal), or in `data`, when it
+    is sound (a decimal comma read as a point)."""
+    data = request.GET if data is None else data
     initial: dict[str, Any] = {}
     for name in ("latitude", "longitude"):
         try:
-            initial[name] = float(request.GET[name])
+            initial[name] = float(str(data[name]).replace(",", "."))
         except (KeyError, ValueError):
             continue
-    if request.GET.get("precision") in Precision.values:
-        initial["precision"] = request.GET["precision"]
+    if data.get("precision") in Precision.values:
+        initial["precision"] = data["precision"]
     return initial
 
 
@@ -787,8 +789,10 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
     """A new point, placed by its latitude and longitude (or on the small map)."""
     policy.require(request.user, Capability.EDIT_DEALPOINTS)
     initial = _prefill(request)
+    # The buildings nearest the position sent (the form shown again), else the prefilled one.
+    sent = _prefill(request, data=request.POST) if request.method == "POST" else initial
     buildings = selectors.dealpoint_building_choices(
-        actor=request.user, view="dealpoint_create", near=_near(initial)
+        actor=request.user, view="dealpoint_create", near=_near(sent)
     )
     groups = policy.distributable_sharing_groups(request.user)
     if request.method == "POST":

@@ -1241,3 +1241,22 @@ def test_the_create_page_offers_the_buildings_nearest_its_position_first(client_
         )
         assert plain.status_code == 200
         assert " m</option>" not in plain.content.decode()
+    # A building too far from the point is said so before the form refuses it; the form
+    # shown again with its errors offers them nearest the position sent.
+    far = client.get(
+        reverse("dealpoints:create"),
+        {"latitude": f"{building.latitude + 2000 / 111_320:.6f}", "longitude": building.longitude},
+    ).content.decode()
+    assert ", à 2 000 m : trop loin du point</option>" in far.replace("\u202f", " ").replace(
+        "&nbsp;", " "
+    ).replace("\xa0", " ")
+    sent = client.post(
+        reverse("dealpoints:create"),
+        {
+            "latitude": f"{building.latitude + 100 / 111_320:.6f}".replace(".", ","),
+            "longitude": building.longitude,
+            "name": "",
+        },
+    )
+    assert sent.status_code in (200, 400)
+    assert ", à 100 m</option>" in sent.content.decode()
