@@ -576,17 +576,25 @@ class AttachForm(ServiceForm):
 
 def _report_choice_label(link: ReportLink) -> str:
     """A report as the record's table shows it: reference, day received, distance measured
-    by the matching (« SIG-13-000146 – reçu le 21/10/2026, à 45 m »)."""
-    received = date_format(timezone.localtime(link.report.received_at), "d/m/Y")
+    by the matching, then its precision and the place it names, what tells the reports of two
+    places apart (« SIG-13-000146 – reçu le 21/10/2026, à 45 m – Immeuble, Bât. C, cage 2 »)."""
+    report = link.report
+    received = date_format(timezone.localtime(report.received_at), "d/m/Y")
     if link.distance_m is None:
-        return str(
-            _("%(reference)s – reçu le %(day)s")
-            % {"reference": link.report.reference, "day": received}
-        )
-    return str(
-        _("%(reference)s – reçu le %(day)s, à %(distance)s m")
-        % {"reference": link.report.reference, "day": received, "distance": round(link.distance_m)}
+        label = _("%(reference)s – reçu le %(day)s") % {
+            "reference": report.reference,
+            "day": received,
+        }
+    else:
+        label = _("%(reference)s – reçu le %(day)s, à %(distance)s m") % {
+            "reference": report.reference,
+            "day": received,
+            "distance": round(link.distance_m),
+        }
+    place = ", ".join(
+        part for part in (report.get_precision_display(), report.place_label.strip()) if part
     )
+    return f"{label} – {place}" if place else str(label)
 
 
 class SplitForm(ServiceForm):

@@ -209,14 +209,19 @@ def test_split_form_offers_the_attached_reports_and_copies_the_point(persona):
     )
     assert form.is_valid(), form.errors
     assert form.report_ids() == [report.pk]
-    # Each report as the record's table shows it: reference and the day it was received.
+    # Each report as the record's table shows it: reference and the day it was received,
+    # then what tells two places apart: its precision and the place it names.
     day = timezone.localtime(report.received_at).strftime("%d/%m/%Y")
+    place = ", ".join(part for part in (report.get_precision_display(), report.place_label) if part)
+    assert place
     assert form.fields["reports"].choices == [
-        (str(report.pk), f"{report.reference} – reçu le {day}")
+        (str(report.pk), f"{report.reference} – reçu le {day} – {place}")
     ]
     ReportLink.objects.filter(report=report).update(distance_m=44.6)
     measured = SplitForm(links=list(point.links.select_related("report")))
-    assert measured.fields["reports"].choices[0][1].endswith(", à 45 m")
+    assert measured.fields["reports"].choices[0][1] == (
+        f"{report.reference} – reçu le {day}, à 45 m – {place}"
+    )
     data = form.to_input(DealPoint.objects.get(pk=point.pk))
     assert (data.latitude, data.precision, data.name) == (43.347, "street", "Second")
     assert data.products == point.products and data.confidence == point.confidence
