@@ -43,7 +43,7 @@ from .choices import (
 )
 from .forms import DealPointForm, SharingForm
 from .models import Alert, DealPoint, Proposal, ReportLink
-from .views import attached_text, map_boundaries, map_settings
+from .views import attached_text, map_boundaries, map_settings, with_move_alerts
 
 Capability = policy.Capability
 
@@ -279,7 +279,7 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
     sharing_form = SharingForm(data, groups=policy.distributable_sharing_groups(request.user))
     if proposal.status != ProposalStatus.OPEN:
-        messages.info(request, _("Cette proposition a déjà été traitée."))
+        messages.info(request, _proposal_decided_text(request, proposal))
         return _back_to_queue(request, "proposals")
     if request.method == "POST" and form.is_valid() and sharing_form.is_valid():
         try:
@@ -293,15 +293,12 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             form.add_service_error(error)
         else:
             attached = dealpoint.links.filter(decision__in=ATTACHED_DECISIONS).count()
-            messages.success(
-                request,
-                ngettext(
-                    "Point de deal %(reference)s créé avec %(count)s signalement.",
-                    "Point de deal %(reference)s créé avec %(count)s signalements.",
-                    attached,
-                )
-                % {"reference": dealpoint.reference, "count": attached},
-            )
+            text = ngettext(
+                "Point de deal %(reference)s créé avec %(count)s signalement.",
+                "Point de deal %(reference)s créé avec %(count)s signalements.",
+                attached,
+            ) % {"reference": dealpoint.reference, "count": attached}
+            messages.success(request, with_move_alerts(request.user, dealpoint, text))
             return _back_to_queue(request, "proposals")
     return render(
         request,
@@ -320,6 +317,24 @@ def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             **map_settings(),
         },
         status=400 if request.method == "POST" else 200,
+    )
+
+
+def _proposal_decided_text(request: AuthenticatedRequest, proposal: Proposal) -> str:
+    """What the queue says of a proposal decided meanwhile (Back, a second tab, a double
+    click): the point made of it, when the analyst may see it."""
+    made = selectors.visible_points(request.user, [proposal.dealpoint_id])
+    if proposal.status != ProposalStatus.ACCEPTED or not made:
+        return str(_("Cette proposition a déjà été traitée."))
+    audit_record(
+        actor=request.user,
+        action=AuditAction.LIST,
+        object_type=DealPoint._meta.label_lower,
+        details={"view": "proposal_decided", "points": [made[0].reference]},
+    )
+    return str(
+        _("Cette proposition a déjà été traitée : le point %(reference)s en a été créé.")
+        % {"reference": made[0].reference}
     )
 
 

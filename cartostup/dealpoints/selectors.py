@@ -34,7 +34,14 @@ from cartostup.core.dates import week_start
 from cartostup.reports.models import Report
 from cartostup.territories.models import Departement
 
-from .choices import ATTACHED_DECISIONS, AlertStatus, DealPointStatus, EventKind, LinkDecision
+from .choices import (
+    ATTACHED_DECISIONS,
+    AlertKind,
+    AlertStatus,
+    DealPointStatus,
+    EventKind,
+    LinkDecision,
+)
 from .filters import DealPointFilterSet
 from .models import (
     Alert,
@@ -455,6 +462,27 @@ def visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
     return list(
         policy.restrict(DealPoint.objects.filter(pk__in=wanted), actor=actor).order_by("reference")
     )
+
+
+def move_alerts_raised(*, actor: User, dealpoint: DealPoint) -> list[str]:
+    """The references of the dismantled points a new point has just raised a move alert for
+    (« déplacement ? », `flows.dealpoint_successor_check`), those the actor may see: what the
+    creation's message names. Audited as a listing of points, when any."""
+    alerts = Alert.objects.filter(
+        candidate=dealpoint, kind=AlertKind.SUCCESSOR, status=AlertStatus.OPEN
+    )
+    named = [
+        point.reference
+        for point in visible_points(actor, alerts.values_list("dealpoint_id", flat=True))
+    ]
+    if named:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=DealPoint._meta.label_lower,
+            details={"view": "move_alerts", "point": dealpoint.reference, "points": named},
+        )
+    return named
 
 
 def dealpoint_links(*, actor: User, dealpoint: DealPoint) -> QuerySet[ReportLink]:

@@ -785,6 +785,18 @@ def _form_page(
     )
 
 
+def with_move_alerts(actor: User, dealpoint: DealPoint, text: str) -> str:
+    """A creation's message, with the move alerts the new point raised (« déplacement ? »),
+    as an acceptance's message says its resurgence alerts."""
+    named = selectors.move_alerts_raised(actor=actor, dealpoint=dealpoint)
+    if not named:
+        return text
+    return f"{text} " + _(
+        "Alerte de déplacement possible : point(s) démantelé(s) à proximité, %(points)s ; à "
+        "examiner dans « Rapprochements »."
+    ) % {"points": ", ".join(named)}
+
+
 def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
     """A new point, placed by its latitude and longitude (or on the small map)."""
     policy.require(request.user, Capability.EDIT_DEALPOINTS)
@@ -806,10 +818,8 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
             except ValidationError as error:
                 _service_errors(error, form, sharing_form)
             else:
-                messages.success(
-                    request,
-                    _("Point de deal %(reference)s créé.") % {"reference": dealpoint.reference},
-                )
+                text = _("Point de deal %(reference)s créé.") % {"reference": dealpoint.reference}
+                messages.success(request, with_move_alerts(request.user, dealpoint, text))
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
     else:
         form = DealPointForm(initial=initial, buildings=buildings)

@@ -558,3 +558,60 @@ def test_a_full_section_says_how_many_wait_beyond_it(client_for, persona, monkey
     assert "Les 2 plus récents sur 3 sont affichés" in page
     monkeypatch.setattr(matching_selectors, "QUEUE_LIMIT", 3)
     assert matching_selectors.matching_queue(actor=analyst).totals == {}
+
+
+def test_a_point_created_says_its_move_alerts_and_a_proposal_decided_names_its_point(
+    client_for, persona, queue
+):
+    """User audit: the creation's message did not say that the new point raised a move
+    alert for a point dismantled nearby (an acceptance says its resurgence alerts), and the
+    proposal opened again (Back, a double click) only said « déjà traitée »."""
+    analyst = persona("cross13_analyst")
+    moved_from = dismantled_point(analyst, 1450)
+    client = client_for("cross13_analyst")
+    proposal = queue["proposal"]
+    url = reverse("dealpoints:proposal_accept", args=[proposal.pk])
+    lat, lon = offset(1490)
+    created = client.post(
+        url,
+        {
+            "latitude": lat,
+            "longitude": lon,
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "medium",
+            "sharing-distribution": "territory",
+            "sharing-marking": "amber",
+        },
+        follow=True,
+    ).content.decode()
+    proposal.refresh_from_db()
+    point = proposal.dealpoint
+    assert point is not None
+    assert Alert.objects.filter(dealpoint=moved_from, candidate=point).exists()
+    assert f"Point de deal {point.reference} créé avec 1 signalement." in created
+    assert "Alerte de déplacement possible : point(s) démantelé(s) à proximité, " in created
+    assert moved_from.reference in created.split("Alerte de déplacement possible", 1)[1]
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST, details__view="move_alerts", actor_id=analyst.pk
+    ).exists()
+    again = client.get(url, follow=True).content.decode()
+    assert f"Cette proposition a déjà été traitée : le point {point.reference} en a été créé." in (
+        again.replace("&#x27;", "'")
+    )
+    # The same on the page that creates a point by hand.
+    lat, lon = offset(1460)
+    by_hand = client.post(
+        reverse("dealpoints:create"),
+        {
+            "latitude": lat,
+            "longitude": lon,
+            "precision": "building",
+            "channel": "fixed",
+            "confidence": "medium",
+            "sharing-distribution": "territory",
+            "sharing-marking": "amber",
+        },
+        follow=True,
+    ).content.decode()
+    assert "Alerte de déplacement possible" in by_hand and moved_from.reference in by_hand
