@@ -265,6 +265,33 @@ def report_accept_and_match(*, actor: User, report: Report, note: str = "") -> R
     return report
 
 
+@transaction.atomic
+def report_place_and_match(
+    *, actor: User, report: Report, latitude: Any, longitude: Any, precision: str
+) -> Report:
+    """Place a report given by its address alone (`reports.services.report_place`) and, if it
+    is accepted, match it at once from its new position. The matching is decided on the
+    position checked (`report_place_check`), and its points locked, before the placing writes
+    its audit event (`locks`). A report not yet accepted is matched once accepted."""
+    locked = locks.lock_reports_and_points(reports=[report.pk]).reports[report.pk]
+    placement = report_services.report_place_check(
+        actor=actor, report=locked, latitude=latitude, longitude=longitude, precision=precision
+    )
+    plan = None
+    if locked.status == ReportStatus.ACCEPTED:
+        # The report as it will stand (not saved): the matching reads its position only.
+        for name, value in placement.fields().items():
+            setattr(locked, name, value)
+        plan = _match_plan(locked)
+    report = report_services.report_place(
+        actor=actor, report=report, latitude=latitude, longitude=longitude, precision=precision
+    )
+    if plan is not None:
+        _match(report=report, plan=plan)
+    report.refresh_from_db()
+    return report
+
+
 class LinkDecided(ValidationError):
     """A decision on a link that another analyst (or another tab) decided meanwhile: nothing is
     written, so that a page read before the decision cannot undo it. `current` is the link's

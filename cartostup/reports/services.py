@@ -699,6 +699,167 @@ def report_reject(*, actor: User, report: Report, status: Status | str, note: st
     return _triage(actor=actor, report=report, status=status, note=note)
 
 
+# --- placing a report given by its address alone -------------------------------------------------
+
+# Decimals of a placed position (about 0.1 m), as stored and as audited.
+PLACE_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an analyst places a report given by its address alone: checked, not written
+    (`report_place_check`)."""
+
+    latitude: float
+    longitude: float
+    precision: str
+    commune: Commune
+    qpv: PriorityNeighbourhood | None
+
+    def fields(self) -> dict[str, Any]:
+        """The report's fields this placement sets (H3 cells, commune and QPV included)."""
+        return {
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+            "precision": self.precision,
+            "commune": self.commune,
+            "priority_neighbourhood": self.qpv,
+            "placed_at_commune": False,
+            **h3_cells(self.latitude, self.longitude),
+        }
+
+
+def _report_for_placing(*, actor: User, report: Report, lock: bool) -> Report:
+    """Authorise (404 otherwise) and read the report (locked until the transaction ends if
+    `lock`); refuse it unless it still stands at its commune's point."""
+    policy.require(actor, policy.Capability.TRIAGE_REPORTS)
+    policy.access_object(
+        Report.objects.all(), actor=actor, pk=report.pk, action=policy.Action.CHANGE
+    )
+    reports = Report.objects.select_for_update() if lock else Report.objects.all()
+    report = reports.select_related("departement").get(pk=report.pk)
+    if not report.placed_at_commune:
+        # The reporter's pin (or an analyst's placing, made once) is part of the report.
+        raise ValidationError(
+            _(
+                "Seul un signalement donné par son adresse seulement se place. Celui-ci a un "
+                "repère, posé par le signalant ou déjà placé par un analyste : c'est un élément "
+                "du signalement, il ne se déplace pas."
+            ),
+            code="pinned",
+        )
+    if report.status in {Status.SPAM, Status.UNFOUNDED}:
+        raise ValidationError(
+            _("Ce signalement est rejeté (%(status)s) : il n'y a rien à placer.")
+            % {"status": report.get_status_display()},
+            code="rejected",
+        )
+    return report
+
+
+def _placement(*, report: Report, latitude: Any, longitude: Any, precision: str) -> Placement:
+    """Validate a placing (French message per field): a position in France, in the report's
+    département, and a precision among the choices."""
+    errors: dict[str, list[str]] = {}
+    if precision not in Precision.values:
+        errors["precision"] = [_("Choisissez la précision du lieu placé.")]
+    location = None
+    if latitude is None or longitude is None:
+        errors["latitude"] = [
+            _(
+                "Cliquez sur la carte à l'adresse indiquée, ou saisissez la latitude et la "
+                "longitude."
+            )
+        ]
+    else:
+        try:
+            latitude, longitude = locator.validate_coordinates(latitude, longitude)
+            location = locator.locate(latitude, longitude)
+        except locator.OutsideTerritoryError:
+            errors["latitude"] = [_("Le lieu placé doit se trouver en France.")]
+        except locator.LocateError as error:
+            errors["latitude"] = [str(error)]
+    commune = None
+    if location is not None:
+        commune = Commune.objects.select_related("departement").get(code=location.commune_code)
+        if commune.departement_id != report.departement_id:
+            # The département decides who triages and who sees the report: placing it
+            # elsewhere would hand it to others. An address of another département is a
+            # report to reject, or to have given again there.
+            errors["latitude"] = [
+                _(
+                    "Ce lieu est dans le département %(placed)s (%(commune)s), pas dans celui du "
+                    "signalement (%(departement)s) : un signalement reste dans le département qui "
+                    "le trie. Vérifiez l'adresse indiquée et placez le repère dans le "
+                    "%(departement)s."
+                )
+                % {
+                    "placed": commune.departement.code,
+                    "commune": commune.name,
+                    "departement": report.departement.code,
+                }
+            ]
+    if errors or commune is None:
+        raise ValidationError(errors)
+    qpv = (
+        PriorityNeighbourhood.objects.filter(code=location.qpv_code).first()
+        if location is not None and location.qpv_code
+        else None
+    )
+    return Placement(
+        latitude=round(latitude, PLACE_DECIMALS),
+        longitude=round(longitude, PLACE_DECIMALS),
+        precision=precision,
+        commune=commune,
+        qpv=qpv,
+    )
+
+
+def report_place_check(
+    *, actor: User, report: Report, latitude: Any, longitude: Any, precision: str
+) -> Placement:
+    """What `report_place` would set, authorised (404 otherwise) and checked, without writing:
+    a flow reads it to decide the matching before the placing's audit event (`dealpoints.
+    locks`). Raises `ValidationError` as `report_place` does."""
+    report = _report_for_placing(actor=actor, report=report, lock=False)
+    return _placement(report=report, latitude=latitude, longitude=longitude, precision=precision)
+
+
+@transaction.atomic
+def report_place(
+    *, actor: User, report: Report, latitude: Any, longitude: Any, precision: str
+) -> Report:
+    """A triaging analyst places a report given by its address alone (`placed_at_commune`):
+    the pin read from the address, in France and in the report's département, with the
+    precision chosen. Its H3 cells, commune and QPV follow; it is no longer marked as placed
+    at its commune, and an accepted report waits for the matching again (`awaiting_matching`;
+    `dealpoints.flows.report_place_and_match` matches it at once). A report with a pin is
+    refused: the reporter's pin is evidence, never moved. The former position is kept in the
+    audit event. Raises `ValidationError` (French) and writes nothing on refusal."""
+    report = _report_for_placing(actor=actor, report=report, lock=True)
+    placement = _placement(
+        report=report, latitude=latitude, longitude=longitude, precision=precision
+    )
+    former = [round(report.latitude, PLACE_DECIMALS), round(report.longitude, PLACE_DECIMALS)]
+    fields = placement.fields()
+    for name, value in fields.items():
+        setattr(report, name, value)
+    report.awaiting_matching = report.status == Status.ACCEPTED
+    report.full_clean()
+    report.save(update_fields=[*fields, "awaiting_matching"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=report,
+        details={
+            "reference": report.reference,
+            "placed": {"from": former, "to": [placement.latitude, placement.longitude]},
+            "precision": placement.precision,
+        },
+    )
+    return report
+
+
 # --- retention -----------------------------------------------------------------------------------
 
 

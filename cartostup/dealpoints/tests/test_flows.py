@@ -982,3 +982,63 @@ def test_a_report_given_by_its_address_alone_is_left_to_the_analyst(analyst, cli
     # The analyst attaches it by hand, from the point it is about.
     services.report_attach(actor=analyst, dealpoint=active, report=placed)
     assert ReportLink.objects.filter(report=placed, dealpoint=active).exists()
+
+
+def test_a_report_placed_by_the_analyst_is_matched_from_there(analyst):
+    """Placed from its address, an accepted report is matched at once from the new position:
+    attached to the point there (left alone at its commune's point before). One not yet
+    accepted is matched when accepted."""
+    from cartostup.reports.tests.factories import submit
+
+    def address_only() -> Any:
+        return submit(
+            latitude=None, longitude=None, address="place Cadenat", commune_code="13203"
+        ).report
+
+    point = dealpoint(actor=analyst)  # Marseille 14e, far from the 3e's stand-in point
+    accepted = flows.report_accept_and_match(actor=analyst, report=address_only())
+    assert not ReportLink.objects.filter(report=accepted).exists()
+    lat, lon = offset(5)
+
+    placed = flows.report_place_and_match(
+        actor=analyst, report=accepted, latitude=lat, longitude=lon, precision="building"
+    )
+
+    link = ReportLink.objects.get(report=placed)
+    assert (link.dealpoint_id, link.decision) == (point.pk, LinkDecision.AUTOMATIC)
+    assert placed.placed_at_commune is False and placed.awaiting_matching is False
+    placing = AuditEvent.objects.filter(object_id=str(placed.pk), details__has_key="placed")
+    assert placing.count() == 1
+
+    waiting = address_only()
+    placed_first = flows.report_place_and_match(
+        actor=analyst, report=waiting, latitude=lat, longitude=lon, precision="building"
+    )
+    assert placed_first.status == "new" and not placed_first.awaiting_matching
+    assert not ReportLink.objects.filter(report=waiting).exists()
+    flows.report_accept_and_match(actor=analyst, report=placed_first)
+    assert ReportLink.objects.filter(report=waiting, dealpoint=point).exists()
+
+
+def test_a_placing_refused_leaves_the_report_and_the_points_as_they_were(analyst):
+    from cartostup.reports.tests.factories import submit
+
+    dealpoint(actor=analyst)
+    report = flows.report_accept_and_match(
+        actor=analyst,
+        report=submit(
+            latitude=None, longitude=None, address="place Cadenat", commune_code="13203"
+        ).report,
+    )
+    with pytest.raises(ValidationError):
+        flows.report_place_and_match(
+            actor=analyst, report=report, latitude=48.936, longitude=2.357, precision="building"
+        )
+    pinned = accepted_report(analyst=analyst)
+    with pytest.raises(ValidationError):
+        flows.report_place_and_match(
+            actor=analyst, report=pinned, latitude=43.3452, longitude=5.3949, precision="street"
+        )
+    report.refresh_from_db()
+    assert report.placed_at_commune and not report.awaiting_matching
+    assert not ReportLink.objects.filter(report__in=[report, pinned]).exists()

@@ -431,3 +431,161 @@ def test_selectors_follow_the_policy_and_audit_views(persona):
     ).exists()
     with pytest.raises(Http404):
         access_report(actor=persona("cross93_analyst"), pk=report.pk)
+
+
+# --- placing a report given by its address alone -------------------------------------------------
+
+
+def _address_only(**changes):
+    """A report of the place Cadenat (Marseille 3e) given without a pin."""
+    return submit(
+        latitude=None, longitude=None, address="place Cadenat", commune_code="13203", **changes
+    ).report
+
+
+def _placings(report: Report) -> list[AuditEvent]:
+    return [
+        event
+        for event in AuditEvent.objects.filter(
+            action=AuditAction.UPDATE, object_id=str(report.pk)
+        ).order_by("pk")
+        if "placed" in (event.details or {})
+    ]
+
+
+def test_an_address_only_report_is_placed_by_the_analyst(persona):
+    """The analyst reads the address and places the pin: position, precision, H3 cells,
+    commune and QPV are those of the place; the report is no longer marked as standing at
+    its commune's point, and the former position is kept in the audit event."""
+    analyst = persona("cross13_analyst")
+    report = _address_only()
+    former = [round(report.latitude, 6), round(report.longitude, 6)]
+    # A reporter's pin at the same place: what the locator says of it.
+    pinned = submit(latitude=43.34521234, longitude=5.39491234).report
+
+    placed = services.report_place(
+        actor=analyst,
+        report=report,
+        latitude=43.34521234,
+        longitude=5.39491234,
+        precision="building",
+    )
+
+    placed.refresh_from_db()
+    assert (placed.latitude, placed.longitude) == (43.345212, 5.394912)
+    assert placed.precision == "building"
+    assert placed.placed_at_commune is False
+    assert placed.commune.code == pinned.commune.code == "13214"  # was the 3e arrondissement
+    assert placed.priority_neighbourhood_id == pinned.priority_neighbourhood_id
+    assert placed.h3_cell == services.h3_cells(43.345212, 5.394912)["h3_cell"]
+    assert placed.h3_r9 == services.h3_cells(43.345212, 5.394912)["h3_r9"]
+    assert placed.awaiting_matching is False  # not accepted yet: matched once accepted
+    (event,) = _placings(placed)
+    assert event.actor_username == "cross13_analyst"
+    assert event.details == {
+        "reference": placed.reference,
+        # Floats are written as text in the audit chain (`core.audit`).
+        "placed": {"from": [str(value) for value in former], "to": ["43.345212", "5.394912"]},
+        "precision": "building",
+    }
+    # Once placed, its acceptance waits for the matching like any pinned report.
+    assert services.report_accept(actor=analyst, report=placed).awaiting_matching is True
+
+
+def test_an_accepted_report_placed_waits_for_the_matching(persona):
+    analyst = persona("cross13_analyst")
+    report = services.report_accept(actor=analyst, report=_address_only())
+    assert report.awaiting_matching is False
+    placed = services.report_place(
+        actor=analyst, report=report, latitude=43.3452, longitude=5.3949, precision="street"
+    )
+    assert placed.awaiting_matching is True
+    assert Report.objects.get(pk=report.pk).awaiting_matching is True
+
+
+def test_a_reporters_pin_is_never_moved(persona):
+    """A report with a pin (the reporter's, or one an analyst placed already) is refused:
+    the pin is evidence. Nothing is written."""
+    analyst = persona("cross13_analyst")
+    pinned = submit().report
+    with pytest.raises(ValidationError) as refused:
+        services.report_place(
+            actor=analyst, report=pinned, latitude=43.3460, longitude=5.3960, precision="street"
+        )
+    assert "il ne se déplace pas" in refused.value.messages[0]
+    stored = Report.objects.get(pk=pinned.pk)
+    assert (stored.latitude, stored.longitude, stored.precision) == (
+        pinned.latitude,
+        pinned.longitude,
+        pinned.precision,
+    )
+    assert _placings(pinned) == []
+    # Placed once, it is not placed again.
+    report = _address_only()
+    services.report_place(
+        actor=analyst, report=report, latitude=43.3452, longitude=5.3949, precision="street"
+    )
+    with pytest.raises(ValidationError, match="déjà placé par un analyste"):
+        services.report_place(
+            actor=analyst, report=report, latitude=43.3460, longitude=5.3960, precision="street"
+        )
+    assert len(_placings(report)) == 1
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude", "precision", "field", "message"),
+    [
+        # Saint-Denis: in France, but in the 93, which does not triage this report.
+        (48.936, 2.357, "building", "latitude", "dans le département 93"),
+        (51.5074, -0.1278, "building", "latitude", "doit se trouver en France"),
+        (None, None, "building", "latitude", "Cliquez sur la carte"),
+        (43.3452, 5.3949, "everywhere", "precision", "Choisissez la précision"),
+    ],
+)
+def test_a_placing_out_of_the_departement_or_invalid_is_refused(
+    persona, latitude, longitude, precision, field, message
+):
+    report = _address_only()
+    with pytest.raises(ValidationError) as refused:
+        services.report_place(
+            actor=persona("cross13_analyst"),
+            report=report,
+            latitude=latitude,
+            longitude=longitude,
+            precision=precision,
+        )
+    assert message in " ".join(refused.value.message_dict[field])
+    if field == "latitude" and latitude is not None and latitude > 48:
+        # It says why: the département decides who triages the report.
+        assert "reste dans le département qui le trie" in refused.value.message_dict[field][0]
+        assert "(13)" in refused.value.message_dict[field][0]
+    stored = Report.objects.get(pk=report.pk)
+    assert stored.placed_at_commune is True
+    assert (stored.latitude, stored.longitude) == (report.latitude, report.longitude)
+    assert _placings(report) == []
+
+
+@pytest.mark.parametrize(
+    "name", ["cross93_analyst", "cross69_analyst", "police13_investigator", "landlord_13h"]
+)
+def test_only_who_triages_the_report_places_it(persona, name):
+    """Another département's analysts and the roles without triage: 404, nothing written."""
+    report = _address_only()
+    with pytest.raises(Http404):
+        services.report_place(
+            actor=persona(name),
+            report=report,
+            latitude=43.3452,
+            longitude=5.3949,
+            precision="street",
+        )
+    assert Report.objects.get(pk=report.pk).placed_at_commune is True
+
+
+def test_a_rejected_report_is_not_placed(persona):
+    analyst = persona("cross13_analyst")
+    report = services.report_reject(actor=analyst, report=_address_only(), status=Status.SPAM)
+    with pytest.raises(ValidationError, match="rien à placer"):
+        services.report_place(
+            actor=analyst, report=report, latitude=43.3452, longitude=5.3949, precision="street"
+        )
