@@ -215,3 +215,59 @@ class LandlordReportForm(ReportForm):
         except ValidationError as error:
             self.add_service_error(error)
         return data
+
+
+class ReportPlaceForm(DsfrBaseForm):
+    """The analyst places a report given by its address alone: a click on the report's map
+    sets the latitude and longitude (typing them moves the pin), and the precision is chosen
+    (`services.report_place`)."""
+
+    prefix = "place"
+
+    latitude = forms.FloatField(
+        label=_("Latitude"),
+        min_value=-90,
+        max_value=90,
+        help_text=_("En degrés décimaux (WGS84), ex. 43.3452. Cliquez sur la carte pour la fixer."),
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages={
+            "required": _(
+                "Cliquez sur la carte à l'adresse indiquée, ou saisissez la latitude et la "
+                "longitude."
+            )
+        },
+    )
+    longitude = forms.FloatField(
+        label=_("Longitude"),
+        min_value=-180,
+        max_value=180,
+        help_text=_("En degrés décimaux (WGS84), ex. 5.3949."),
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages={"required": _("Saisissez la longitude, ou cliquez sur la carte.")},
+    )
+    precision = forms.ChoiceField(
+        label=_("Précision du lieu placé"),
+        choices=Precision.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choisissez la précision du lieu placé.")},
+    )
+
+    def clean_latitude(self) -> float | None:
+        return self._finite("latitude")
+
+    def clean_longitude(self) -> float | None:
+        return self._finite("longitude")
+
+    def _finite(self, name: str) -> float | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not math.isfinite(value):
+            raise ValidationError(_("Un nombre fini est requis."))
+        return value
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """Show a service's refusal on the field it concerns, or above the form."""
+        if hasattr(error, "error_dict"):
+            for name, messages in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+        else:
+            self.add_error(None, error.messages)

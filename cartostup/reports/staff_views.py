@@ -60,7 +60,7 @@ from .choices import (
 )
 from .commune_search import commune_resolve
 from .filters import ReportFilterSet
-from .forms import LandlordReportForm, OperatorReportForm
+from .forms import LandlordReportForm, OperatorReportForm, ReportPlaceForm
 from .models import Report
 
 Capability = policy.Capability
@@ -441,6 +441,14 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The whole report, its messages and the triage actions."""
     policy.require(request.user, Capability.TRIAGE_REPORTS)
     report = selectors.access_report(actor=request.user, pk=pk)
+    return _report_page(request, report)
+
+
+def _report_page(
+    request: AuthenticatedRequest, report: Report, *, place_form: ReportPlaceForm | None = None
+) -> HttpResponse:
+    """The report's page (read through `selectors.access_report` by the caller); with the
+    placing form as sent when it was refused (400)."""
     # In the order written: the reporter's messages are dated to the day only, so their date
     # would put an answer before the question it answers.
     thread = [
@@ -462,7 +470,10 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         for message in report.messages.select_related("analyst").order_by("sequence")
     ]
     is_open = report.status in {Status.NEW, Status.QUESTION}
-    may_triage = is_open and _may_triage(request.user, report)
+    may_change = _may_triage(request.user, report)
+    may_triage = is_open and may_change
+    # Only a report given by its address alone is placed, never a rejected one.
+    can_place = may_change and report.placed_at_commune and report.status not in REJECTED
     facts = {
         "activities": _labels(report.activities, Activity),
         "products": _labels(report.products, Product),
@@ -491,6 +502,9 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "can_triage": may_triage,
             # Only a report with a receipt has a reporter who can read a question.
             "can_ask": may_triage and bool(report.receipt_key),
+            "can_place": can_place,
+            # A refused placing says why even when the form is gone (a pin, placed meanwhile).
+            "place_form": place_form or (ReportPlaceForm() if can_place else None),
             "boundary_urls": json.dumps(
                 [reverse("territories:departement_geojson", args=[report.departement.code])]
             ),
@@ -498,6 +512,7 @@ def report_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "unfounded": Status.UNFOUNDED.value,
             **_map_settings(),
         },
+        status=400 if place_form is not None and place_form.errors else 200,
     )
     return _no_store(response)
 
@@ -533,6 +548,44 @@ def _refused(request: HttpRequest, error: ValidationError) -> None:
         messages.error(request, text)
 
 
+def _matching_message(*, actor: User, report: Report, lead: str) -> str:
+    """What the matching just did with `report` (accepted, or placed once accepted), after
+    `lead` (« Signalement … accepté », « … placé »): attached, proposed, waiting for the
+    clustering or, given by its address alone, left to the analyst; then its resurgence
+    alerts. Said alike after each action that matches."""
+    from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
+
+    found = dealpoint_selectors.report_matching(actor=actor, report=report)
+    if found.attached is not None:
+        text = _(
+            "%(lead)s et rattaché automatiquement au point %(point)s (à défaire depuis la "
+            "fiche du point si c'est une erreur)."
+        ) % {"lead": lead, "point": found.attached.dealpoint.reference}
+    elif found.proposed:
+        text = _(
+            "%(lead)s et proposé au(x) point(s) %(points)s : à confirmer dans « Rapprochements »."
+        ) % {
+            "lead": lead,
+            "points": ", ".join(link.dealpoint.reference for link in found.proposed),
+        }
+    elif report.placed_at_commune:
+        text = _(
+            "%(lead)s. Donné par son adresse seulement, il est placé au point de sa commune : il "
+            "n'est ni rattaché ni proposé automatiquement. Placez-le depuis sa page (« Placer le "
+            "signalement »), ou rattachez-le depuis la fiche du point qu'il concerne."
+        ) % {"lead": lead}
+    else:
+        text = _(
+            "%(lead)s. Il n'est rattaché à aucun point : il attend le regroupement en "
+            "propositions de nouveaux points."
+        ) % {"lead": lead}
+    if found.alerts:
+        text += " " + _("Alerte de résurgence : point(s) démantelé(s) à proximité, %(points)s.") % {
+            "points": ", ".join(alert.dealpoint.reference for alert in found.alerts)
+        }
+    return text
+
+
 def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     report = _triage_action(request, pk)
     if isinstance(report, HttpResponse):
@@ -546,39 +599,43 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         _refused(request, error)
     else:
-        from cartostup.dealpoints import selectors as dealpoint_selectors
-
-        found = dealpoint_selectors.report_matching(actor=request.user, report=accepted)
-        if found.attached is not None:
-            text = _(
-                "Signalement %(reference)s accepté et rattaché automatiquement au point "
-                "%(point)s (à défaire depuis la fiche du point si c'est une erreur)."
-            ) % {"reference": report.reference, "point": found.attached.dealpoint.reference}
-        elif found.proposed:
-            text = _(
-                "Signalement %(reference)s accepté et proposé au(x) point(s) %(points)s : à "
-                "confirmer dans « Rapprochements »."
-            ) % {
-                "reference": report.reference,
-                "points": ", ".join(link.dealpoint.reference for link in found.proposed),
-            }
-        elif accepted.placed_at_commune:
-            text = _(
-                "Signalement %(reference)s accepté. Donné par son adresse seulement, il est placé "
-                "au point de sa commune : il n'est ni rattaché ni proposé automatiquement. "
-                "Rattachez-le depuis la fiche du point qu'il concerne."
-            ) % {"reference": report.reference}
-        else:
-            text = _(
-                "Signalement %(reference)s accepté. Il n'est rattaché à aucun point : il attend "
-                "le regroupement en propositions de nouveaux points."
-            ) % {"reference": report.reference}
-        if found.alerts:
-            text += " " + _(
-                "Alerte de résurgence : point(s) démantelé(s) à proximité, %(points)s."
-            ) % {"points": ", ".join(alert.dealpoint.reference for alert in found.alerts)}
-        messages.success(request, text)
+        lead = _("Signalement %(reference)s accepté") % {"reference": report.reference}
+        messages.success(request, _matching_message(actor=request.user, report=accepted, lead=lead))
     return redirect("reports:report_detail", pk=report.pk)
+
+
+def report_place(request: AuthenticatedRequest, pk: int) -> HttpResponse:
+    """The analyst places a report given by its address alone (`Report.placed_at_commune`):
+    the pin and its precision; an accepted report is matched at once from there. Refused, the
+    page comes back with its error summary and what was typed."""
+    report = _triage_action(request, pk)
+    if isinstance(report, HttpResponse):
+        return report
+    from cartostup.dealpoints import flows  # the deal-points app depends on the reports app
+
+    form = ReportPlaceForm(request.POST)
+    if form.is_valid():
+        try:
+            placed = flows.report_place_and_match(
+                actor=request.user,
+                report=report,
+                latitude=form.cleaned_data["latitude"],
+                longitude=form.cleaned_data["longitude"],
+                precision=form.cleaned_data["precision"],
+            )
+        except ValidationError as error:
+            form.add_service_error(error)
+        else:
+            lead = _("Signalement %(reference)s placé") % {"reference": report.reference}
+            if placed.status == Status.ACCEPTED:
+                text = _matching_message(actor=request.user, report=placed, lead=lead)
+            else:
+                text = _("%(lead)s. Il sera rapproché des points de deal une fois accepté.") % {
+                    "lead": lead
+                }
+            messages.success(request, text)
+            return redirect("reports:report_detail", pk=report.pk)
+    return _report_page(request, report, place_form=form)
 
 
 def report_reject(request: AuthenticatedRequest, pk: int) -> HttpResponse:

@@ -22,4 +22,5 @@ urlpatterns = [
     path("<int:pk>/accepter/", staff_views.report_accept, name="report_accept"),
     path("<int:pk>/rejeter/", staff_views.report_reject, name="report_reject"),
     path("<int:pk>/question/", staff_views.report_question, name="report_question"),
+    path("<int:pk>/placer/", staff_views.report_place, name="report_place"),
 ]

@@ -744,3 +744,135 @@ def test_operator_unknown_commune_is_in_the_place_line(client_for):
     )
     summary = _error_summary(response.content.decode())
     assert '<a href="#commune-query">Lieu : Aucune commune ne correspond' in summary
+
+
+# --- placing a report given by its address alone -------------------------------------------------
+
+
+def _address_only_report() -> Report:
+    """A report of the place Cadenat (Marseille 3e) given without a pin."""
+    data = services.ReportInput(
+        address="place Cadenat",
+        commune_code="13203",
+        precision=Precision.BUILDING,
+        activities=[Activity.SELLING],
+    )
+    return services.report_submit_public(data=data, channel=Channel.WEB).report
+
+
+def _place(client, report: Report, **data: str):
+    fields = {"place-latitude": "43.3452", "place-longitude": "5.3949", "place-precision": "street"}
+    fields.update({f"place-{name}": value for name, value in data.items()})
+    return client.post(reverse("reports:report_place", args=[report.pk]), fields)
+
+
+def test_the_placing_form_is_on_an_address_only_report_only(client_for):
+    client = client_for("cross13_analyst")
+    address_only = _address_only_report()
+    page = client.get(reverse("reports:report_detail", args=[address_only.pk])).content.decode()
+    assert "Placer le signalement" in page
+    assert 'data-latitude-input="id_place-latitude"' in page
+    assert "place Cadenat" in page
+    pinned = _public_report().report
+    page = client.get(reverse("reports:report_detail", args=[pinned.pk])).content.decode()
+    assert "Placer le signalement" not in page
+    assert "data-latitude-input" not in page
+
+
+def test_a_report_placed_before_acceptance_is_matched_once_accepted(client_for):
+    report = _address_only_report()
+    client = client_for("cross13_analyst")
+
+    response = _place(client, report, precision="building")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reports:report_detail", args=[report.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert (
+        escape(
+            f"Signalement {report.reference} placé. Il sera rapproché des points de deal une fois "
+            "accepté."
+        )
+        in page
+    )
+    report.refresh_from_db()
+    assert (report.latitude, report.longitude, report.precision) == (43.3452, 5.3949, "building")
+    assert not report.placed_at_commune
+    # Placed, the form is gone and the page says where it is.
+    assert "Placer le signalement" not in page
+    assert "43.34520, 5.39490" in page
+
+
+def test_placing_an_accepted_report_says_what_the_matching_did(client_for, persona):
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949)
+    report = flows.report_accept_and_match(actor=analyst, report=_address_only_report())
+    client = client_for("cross13_analyst")
+
+    response = _place(client, report, latitude="43.34522", precision="building")
+
+    assert response.status_code == 302
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    # The same words as after an acceptance (`_matching_message`).
+    assert (
+        f"Signalement {report.reference} placé et rattaché automatiquement au point "
+        f"{point.reference}"
+    ) in page
+    report.refresh_from_db()
+    assert report.dealpoint_links.get().dealpoint_id == point.pk  # type: ignore[attr-defined]
+
+
+def test_a_refused_placing_is_said_in_french_and_writes_nothing(client_for):
+    report = _address_only_report()
+    client = client_for("cross13_analyst")
+    before = [event.pk for event in _events(report) if event.action != AuditAction.VIEW]
+
+    outside = _place(client, report, latitude=str(SAINT_DENIS[0]), longitude=str(SAINT_DENIS[1]))
+    assert outside.status_code == 400
+    page = html.unescape(outside.content.decode())
+    assert 'id="error-summary"' in page
+    assert "Le formulaire contient une erreur" in page
+    assert "Ce lieu est dans le département 93" in page
+    assert "un signalement reste dans le département qui le trie" in page
+    # What was typed is kept.
+    assert f'value="{SAINT_DENIS[0]}"' in page
+
+    missing = _place(client, report, latitude="", longitude="", precision="")
+    page = html.unescape(missing.content.decode())
+    assert missing.status_code == 400
+    assert "Le formulaire contient 3 erreurs" in page
+    assert "Choisissez la précision du lieu placé." in page
+    assert "Cliquez sur la carte à l'adresse indiquée" in page
+
+    report.refresh_from_db()
+    assert report.placed_at_commune
+    assert [e.pk for e in _events(report) if e.action != AuditAction.VIEW] == before
+
+
+def test_a_reporters_pin_is_not_moved_from_the_page(client_for):
+    report = _public_report().report
+    response = _place(client_for("cross13_analyst"), report)
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert "Seul un signalement donné par son adresse seulement se place" in page
+    assert "il ne se déplace pas" in page
+    stored = Report.objects.get(pk=report.pk)
+    assert (stored.latitude, stored.longitude) == (report.latitude, report.longitude)
+
+
+@pytest.mark.parametrize(
+    "name", ["cross93_analyst", "cross69_analyst", "police13_investigator", "landlord_13h"]
+)
+def test_placing_is_404_without_triage_or_out_of_view(client_for, name):
+    report = _address_only_report()
+    assert _place(client_for(name), report).status_code == 404
+    assert (
+        client_for("cross13_analyst")
+        .get(reverse("reports:report_place", args=[report.pk]))
+        .status_code
+        == 405
+    )
+    assert Report.objects.get(pk=report.pk).placed_at_commune

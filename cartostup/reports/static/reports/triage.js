@@ -1,5 +1,6 @@
 /* Cartostup – maps of the triage pages: the queue's reports (GeoJSON from the staff endpoint,
- * same filters as the table) and one report's place.
+ * same filters as the table) and one report's place, where a report given by its address
+ * alone is placed (a click sets the placing form's latitude and longitude).
  * SPDX-License-Identifier: AGPL-3.0-or-later
  * Data comes from the containers' data- attributes; no inline script or style
  * (Content-Security-Policy). Without tiles the maps draw the départements' communes (offline).
@@ -118,15 +119,58 @@
       .catch(function () { showError(container, container.dataset.errorMessage); });
   }
 
+  function readNumber(input) {
+    var value = parseFloat(String(input.value).replace(",", "."));
+    return isNaN(value) ? null : value;
+  }
+
+  function placedMarker(latlng) {
+    return L.circleMarker(latlng, { radius: 9, weight: 3, color: "#000091", fillColor: "#ffffff", fillOpacity: 0.95 });
+  }
+
+  // The placing form's picker, as on the deal-point forms (dealpoints/dealpoint_form.js): a
+  // click on the map sets the latitude and longitude inputs, typing them moves the pin.
+  function drawPicker(container, map) {
+    var latitude = document.getElementById(container.dataset.latitudeInput);
+    var longitude = document.getElementById(container.dataset.longitudeInput);
+    if (!latitude || !longitude) { return; }
+    var pin = null;
+    function place(latlng, pan) {
+      if (pin) {
+        pin.setLatLng(latlng);
+      } else {
+        pin = placedMarker(latlng).bindTooltip(text("span", container.dataset.placedLabel || "")).addTo(map);
+      }
+      if (pan) { map.setView(latlng, Math.max(map.getZoom() || 0, 16)); }
+      container.dataset.placed = "true";
+    }
+    var start = [readNumber(latitude), readNumber(longitude)];
+    if (start[0] !== null && start[1] !== null) { place(start, true); }
+    map.on("click", function (event) {
+      latitude.value = event.latlng.lat.toFixed(6);
+      longitude.value = event.latlng.lng.toFixed(6);
+      place(event.latlng, false);
+    });
+    function typed() {
+      var lat = readNumber(latitude);
+      var lng = readNumber(longitude);
+      if (lat !== null && lng !== null && Math.abs(lat) <= 90 && Math.abs(lng) <= 180) { place([lat, lng], true); }
+    }
+    latitude.addEventListener("change", typed);
+    longitude.addEventListener("change", typed);
+  }
+
   function drawReport(container) {
     var latlng = [parseFloat(container.dataset.latitude), parseFloat(container.dataset.longitude)];
     if (isNaN(latlng[0]) || isNaN(latlng[1])) { return; }
     var map = baseMap(container);
-    map.setView(latlng, 16);
+    // A report to place stands at its commune's point: the commune is shown, not a street.
+    map.setView(latlng, container.dataset.latitudeInput ? 14 : 16);
     drawBoundaries(map, boundaryUrls(container));
     marker(latlng, container.dataset.status)
       .bindTooltip(text("span", container.dataset.label), { permanent: false })
       .addTo(map);
+    if (container.dataset.latitudeInput) { drawPicker(container, map); }
   }
 
   document.querySelectorAll(".reports-map--triage").forEach(drawQueue);
