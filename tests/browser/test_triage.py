@@ -131,3 +131,56 @@ def test_operator_keys_in_a_call_and_reads_the_receipt(page, served_app):
     assert page.get_by_text(re.compile("Le code de suivi n'est affiché qu'une fois")).is_visible()
     assert page.locator(".reports-receipt__group").count() == 0
     assert page.console_errors == []
+
+
+# A phone report given by its address alone (Marseille 3e), accepted: it stands at the
+# arrondissement's point until an analyst places it.
+ADDRESS_ONLY_REPORT = """
+from cartostup.access.models import User
+from cartostup.dealpoints import flows
+from cartostup.reports import services
+report = services.report_submit_public(
+    data=services.ReportInput(
+        address="place Cadenat", commune_code="13203", precision="building",
+        activities=["selling"], description="Vente place Cadenat (essai navigateur).",
+    ),
+    channel="web",
+).report
+flows.report_accept_and_match(actor=User.objects.get(username="cross13_analyst"), report=report)
+print("REPORT", report.pk, report.reference)
+"""
+
+
+def test_analyst_places_a_report_given_by_its_address_alone(page, served_app):
+    output = served_app.manage("shell", "-c", ADDRESS_ONLY_REPORT)
+    line = next(line for line in output.splitlines() if line.startswith("REPORT "))
+    _label, pk, reference = line.split()
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/signalements/{pk}/")
+    assert page.get_by_text("Adresse seulement : aucun repère placé").is_visible()
+    assert page.get_by_role("heading", name="Placer le signalement").is_visible()
+    report_map = page.locator("#report-map")
+    assert _wait_for_count(report_map.locator("path.leaflet-interactive"), 1) >= 1
+
+    # A click on the map, beside the arrondissement's point, sets the coordinates and pins.
+    box = report_map.bounding_box()
+    assert box is not None
+    report_map.click(position={"x": box["width"] / 2 + 60, "y": box["height"] / 2 - 40})
+    latitude = page.get_by_label("Latitude").input_value()
+    longitude = page.get_by_label("Longitude").input_value()
+    assert re.fullmatch(r"43\.\d{6}", latitude) and re.fullmatch(r"5\.\d{6}", longitude)
+    assert report_map.get_attribute("data-placed") == "true"
+    page.locator("label[for=id_place-precision_2]").click()  # « Rue » (DSFR: the label covers it)
+    assert page.get_by_label("Rue", exact=True).is_checked()
+    page.get_by_role("button", name="Placer le signalement").click()
+
+    page.wait_for_url(re.compile(rf".*/signalements/{pk}/$"))
+    # Matched at once from there: the message says what the matching did.
+    assert page.get_by_text(re.compile(f"^Signalement {reference} placé")).is_visible()
+    assert page.get_by_text("Adresse seulement : aucun repère placé").count() == 0
+    place = page.locator("table", has=page.get_by_role("heading", name="Lieu signalé"))
+    position = f"{float(latitude):.5f}, {float(longitude):.5f}"
+    assert place.get_by_role("cell", name=position).is_visible()
+    assert place.get_by_role("cell", name="Rue", exact=True).is_visible()
+    assert page.get_by_role("heading", name="Placer le signalement").count() == 0
+    assert page.console_errors == []
