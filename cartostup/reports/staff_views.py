@@ -9,6 +9,7 @@ keying in (and its receipt, once); a landlord only the coarse status of its own 
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineCheckboxSelectMultiple
 
 from cartostup.access import policy
@@ -60,7 +62,7 @@ from .choices import (
 )
 from .commune_search import commune_resolve
 from .filters import ReportFilterSet
-from .forms import LandlordReportForm, OperatorReportForm, ReportPlaceForm
+from .forms import LandlordReportForm, OperatorReportForm
 from .models import Report
 
 Capability = policy.Capability
@@ -321,6 +323,66 @@ class TriageFilterSet(ReportFilterSet):
         widget=InlineCheckboxSelectMultiple,
         error_messages={"invalid_choice": unknown_choice_message_lazy(Status.choices)},
     )
+
+
+class ReportPlaceForm(DsfrBaseForm):
+    """The analyst places a report given by its address alone: a click on the report's map
+    sets the latitude and longitude (typing them moves the pin), and the precision is chosen
+    (`services.report_place`)."""
+
+    prefix = "place"
+
+    latitude = django_forms.FloatField(
+        label=gettext_lazy("Latitude"),
+        min_value=-90,
+        max_value=90,
+        help_text=gettext_lazy(
+            "En degrés décimaux (WGS84), ex. 43.3452. Cliquez sur la carte pour la fixer."
+        ),
+        widget=django_forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages={
+            "required": gettext_lazy(
+                "Cliquez sur la carte à l'adresse indiquée, ou saisissez la latitude et la "
+                "longitude."
+            )
+        },
+    )
+    longitude = django_forms.FloatField(
+        label=gettext_lazy("Longitude"),
+        min_value=-180,
+        max_value=180,
+        help_text=gettext_lazy("En degrés décimaux (WGS84), ex. 5.3949."),
+        widget=django_forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages={
+            "required": gettext_lazy("Saisissez la longitude, ou cliquez sur la carte.")
+        },
+    )
+    precision = django_forms.ChoiceField(
+        label=gettext_lazy("Précision du lieu placé"),
+        choices=Precision.choices,
+        widget=django_forms.RadioSelect,
+        error_messages={"required": gettext_lazy("Choisissez la précision du lieu placé.")},
+    )
+
+    def clean_latitude(self) -> float | None:
+        return self._finite("latitude")
+
+    def clean_longitude(self) -> float | None:
+        return self._finite("longitude")
+
+    def _finite(self, name: str) -> float | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and not math.isfinite(value):
+            raise ValidationError(_("Un nombre fini est requis."))
+        return value
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """Show a service's refusal on the field it concerns, or above the form."""
+        if hasattr(error, "error_dict"):
+            for name, messages in error.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+        else:
+            self.add_error(None, error.messages)
 
 
 def _triage_filters(request: HttpRequest) -> QueryDict:
