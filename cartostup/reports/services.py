@@ -736,8 +736,8 @@ def _report_for_placing(*, actor: User, report: Report, lock: bool) -> Report:
     policy.access_object(
         Report.objects.all(), actor=actor, pk=report.pk, action=policy.Action.CHANGE
     )
-    reports = Report.objects.select_for_update() if lock else Report.objects.all()
-    report = reports.select_related("departement").get(pk=report.pk)
+    # The report's row only: no join, which PostgreSQL would lock too (a département's row).
+    report = (Report.objects.select_for_update() if lock else Report.objects).get(pk=report.pk)
     if not report.placed_at_commune:
         # The reporter's pin (or an analyst's placing, made once) is part of the report.
         raise ValidationError(
