@@ -9,7 +9,6 @@ keying in (and its receipt, once); a landlord only the coarse status of its own 
 from __future__ import annotations
 
 import json
-import math
 import mimetypes
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -364,17 +363,7 @@ class ReportPlaceForm(DsfrBaseForm):
         error_messages={"required": gettext_lazy("Choisissez la précision du lieu placé.")},
     )
 
-    def clean_latitude(self) -> float | None:
-        return self._finite("latitude")
-
-    def clean_longitude(self) -> float | None:
-        return self._finite("longitude")
-
-    def _finite(self, name: str) -> float | None:
-        value = self.cleaned_data.get(name)
-        if value is not None and not math.isfinite(value):
-            raise ValidationError(_("Un nombre fini est requis."))
-        return value
+    # A value that is not finite (« nan », « inf ») is refused by FloatField itself.
 
     def add_service_error(self, error: ValidationError) -> None:
         """Show a service's refusal on the field it concerns, or above the form."""

@@ -55,11 +55,6 @@
     return L.circleMarker(latlng, { radius: 8, weight: 2, color: "#ffffff", fillColor: "#000091", fillOpacity: 0.95 });
   }
 
-  function readNumber(input) {
-    var value = parseFloat(String(input.value).replace(",", "."));
-    return isNaN(value) ? null : value;
-  }
-
   function drawRecord(container) {
     var latlng = [parseFloat(container.dataset.latitude), parseFloat(container.dataset.longitude)];
     if (isNaN(latlng[0]) || isNaN(latlng[1])) { return; }
@@ -87,22 +82,11 @@
       if (pin) { pin.setLatLng(latlng); } else { pin = marker(latlng).addTo(map); }
       if (pan) { map.setView(latlng, Math.max(map.getZoom() || 0, 16)); }
     }
-    var start = [readNumber(latitude), readNumber(longitude)];
+    var start = [window.cartostupPicker.readNumber(latitude), window.cartostupPicker.readNumber(longitude)];
     var placed = start[0] !== null && start[1] !== null;
     if (placed) { map.setView(start, 16); place(start, false); } else { map.setView(FRANCE, 6); }
     drawBoundaries(map, boundaryUrls(container), !placed);
-    map.on("click", function (event) {
-      latitude.value = event.latlng.lat.toFixed(6);
-      longitude.value = event.latlng.lng.toFixed(6);
-      place(event.latlng, false);
-    });
-    function typed() {
-      var lat = readNumber(latitude);
-      var lng = readNumber(longitude);
-      if (lat !== null && lng !== null && Math.abs(lat) <= 90 && Math.abs(lng) <= 180) { place([lat, lng], true); }
-    }
-    latitude.addEventListener("change", typed);
-    longitude.addEventListener("change", typed);
+    window.cartostupPicker.bind(map, latitude, longitude, place);
   }
 
   if (typeof L === "undefined") { return; }

@@ -119,11 +119,6 @@
       .catch(function () { showError(container, container.dataset.errorMessage); });
   }
 
-  function readNumber(input) {
-    var value = parseFloat(String(input.value).replace(",", "."));
-    return isNaN(value) ? null : value;
-  }
-
   function placedMarker(latlng) {
     return L.circleMarker(latlng, { radius: 9, weight: 3, color: "#000091", fillColor: "#ffffff", fillOpacity: 0.95 });
   }
@@ -144,20 +139,9 @@
       if (pan) { map.setView(latlng, Math.max(map.getZoom() || 0, 16)); }
       container.dataset.placed = "true";
     }
-    var start = [readNumber(latitude), readNumber(longitude)];
+    var start = [window.cartostupPicker.readNumber(latitude), window.cartostupPicker.readNumber(longitude)];
     if (start[0] !== null && start[1] !== null) { place(start, true); }
-    map.on("click", function (event) {
-      latitude.value = event.latlng.lat.toFixed(6);
-      longitude.value = event.latlng.lng.toFixed(6);
-      place(event.latlng, false);
-    });
-    function typed() {
-      var lat = readNumber(latitude);
-      var lng = readNumber(longitude);
-      if (lat !== null && lng !== null && Math.abs(lat) <= 90 && Math.abs(lng) <= 180) { place([lat, lng], true); }
-    }
-    latitude.addEventListener("change", typed);
-    longitude.addEventListener("change", typed);
+    window.cartostupPicker.bind(map, latitude, longitude, place);
   }
 
   function drawReport(container) {
