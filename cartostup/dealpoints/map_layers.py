@@ -329,33 +329,51 @@ def shown_counts(groups: HexagonGroups, *, min_count: int) -> dict[str, tuple[in
 AGGREGATE_LEVELS = (H3_NATIONAL, H3_DEPARTEMENT, AGGREGATE_FINEST)
 
 
-def regrouped(groups: HexagonGroups, resolution: int) -> HexagonGroups:
+def _parents(cells: Iterable[str], resolution: int) -> dict[str, str]:
+    """{cell: its parent at `resolution`} (H3's own hierarchy), once per distinct cell."""
+    return {cell: h3.cell_to_parent(cell, resolution) for cell in set(cells) if cell}
+
+
+def regrouped(
+    groups: HexagonGroups, resolution: int, *, kept: set[tuple[str, Any]] | None = None
+) -> HexagonGroups:
     """Groups of fine cells summed into their parents at `resolution` (H3's own hierarchy: a
-    cell's parent's parent is its parent at that resolution, so every level adds up). A
-    subject lies in one fine cell: its distinct counts add up over cells."""
-
-    def parent(key: tuple[str, Any]) -> tuple[str, Any]:
-        return (h3.cell_to_parent(key[0], resolution), key[1])
-
+    cell's parent's parent is its parent at that resolution, so every level adds up), only
+    the parents in `kept` if given. A subject lies in one fine cell: its distinct counts add
+    up over cells."""
+    parent_of = _parents((cell for cell, _part in groups.categories), resolution)
     categories: dict[tuple[str, Any], dict[str, tuple[int, int]]] = {}
     part_subjects: dict[tuple[str, Any], int] = {}
     communes: dict[tuple[str, Any], dict[int, int]] = {}
-    for key, by_category in groups.categories.items():
-        if not key[0]:
+    for (cell, part), by_category in groups.categories.items():
+        if not cell:
             continue
-        target = categories.setdefault(parent(key), {})
+        key = (parent_of[cell], part)
+        if kept is not None and key not in kept:
+            continue
+        target = categories.setdefault(key, {})
         for value, (rows, subjects) in by_category.items():
             rows_before, subjects_before = target.get(value, (0, 0))
             target[value] = (rows_before + rows, subjects_before + subjects)
-    for key, number in groups.part_subjects.items():
-        if key[0]:
-            part_subjects[parent(key)] = part_subjects.get(parent(key), 0) + number
-    for key, by_commune in groups.communes.items():
-        if key[0]:
-            target_communes = communes.setdefault(parent(key), {})
-            for commune_id, number in by_commune.items():
-                target_communes[commune_id] = target_communes.get(commune_id, 0) + number
+        part_subjects[key] = part_subjects.get(key, 0) + groups.part_subjects.get((cell, part), 0)
+        target_communes = communes.setdefault(key, {})
+        for commune_id, number in groups.communes.get((cell, part), {}).items():
+            target_communes[commune_id] = target_communes.get(commune_id, 0) + number
     return HexagonGroups(categories, part_subjects, communes)
+
+
+Totals = dict[tuple[str, Any], tuple[int, int]]
+
+
+def _summed(totals: Totals, resolution: int) -> Totals:
+    """(rows, subjects) per (cell, part) summed into the parents at `resolution`."""
+    parent_of = _parents((cell for cell, _part in totals), resolution)
+    summed: Totals = {}
+    for (cell, part), (rows, subjects) in totals.items():
+        key = (parent_of[cell], part)
+        rows_before, subjects_before = summed.get(key, (0, 0))
+        summed[key] = (rows_before + rows, subjects_before + subjects)
+    return summed
 
 
 def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -> HexagonGroups:
@@ -370,40 +388,50 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
     nought or at least `min_count` (hiding only ever adds to a remainder, by at least
     `min_count`: one pass suffices). `fine`: grouped by the finest cells (`AGGREGATE_FINEST`),
     read over every ancestor whole (`_collect`). Every level is summed from them along H3's
-    hierarchy (`regrouped`)."""
-    shown_before: list[tuple[int, dict[tuple[str, Any], tuple[int, int]]]] = []
-    groups = fine
-    for level in (level for level in AGGREGATE_LEVELS if level <= resolution):
-        groups = regrouped(fine, level)
-        totals = {
-            key: (
-                sum(rows for rows, _subjects in groups.categories[key].values()),
-                groups.part_subjects.get(key, 0),
-            )
-            for key in shown_parts(groups, min_count=min_count)
+    hierarchy, each from the next finer one (`_summed`, `regrouped`)."""
+    levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
+    totals: Totals = {
+        key: (sum(rows for rows, _subjects in by_category.values()), fine.part_subjects[key])
+        for key, by_category in fine.categories.items()
+        if key[0]
+    }
+    by_level: dict[int, Totals] = {}
+    finer = AGGREGATE_FINEST
+    for level in reversed(levels):
+        if level != finer:
+            totals = _summed(totals, level)
+            finer = level
+        by_level[level] = totals
+    shown_before: list[tuple[int, Totals]] = []
+    for level in levels:
+        shown = {
+            key: (rows, subjects)
+            for key, (rows, subjects) in by_level[level].items()
+            if rows >= min_count and subjects >= min_count
         }
         for ancestor_level, ancestors in shown_before:
+            parent_of = _parents((cell for cell, _part in shown), ancestor_level)
             below: dict[tuple[str, Any], list[tuple[str, Any]]] = {}
-            for key in totals:
-                below.setdefault((h3.cell_to_parent(key[0], ancestor_level), key[1]), []).append(
-                    key
-                )
+            for key in shown:
+                below.setdefault((parent_of[key[0]], key[1]), []).append(key)
             for ancestor, (rows, subjects) in ancestors.items():
-                kept = sorted(below.get(ancestor, []), key=lambda key: (totals[key], key))
-                rows -= sum(totals[key][0] for key in kept)
-                subjects -= sum(totals[key][1] for key in kept)
+                kept = sorted(below.get(ancestor, []), key=lambda key: (shown[key], key))
+                rows -= sum(shown[key][0] for key in kept)
+                subjects -= sum(shown[key][1] for key in kept)
                 while kept and (0 < rows < min_count or 0 < subjects < min_count):
                     hidden = kept.pop(0)
-                    rows += totals[hidden][0]
-                    subjects += totals[hidden][1]
-                    del totals[hidden]
-        shown_before.append((level, totals))
+                    rows += shown[hidden][0]
+                    subjects += shown[hidden][1]
+                    del shown[hidden]
+        shown_before.append((level, shown))
     kept_keys = set(shown_before[-1][1]) if shown_before else set()
-    return HexagonGroups(
-        {key: value for key, value in groups.categories.items() if key in kept_keys},
-        {key: value for key, value in groups.part_subjects.items() if key in kept_keys},
-        {key: value for key, value in groups.communes.items() if key in kept_keys},
-    )
+    if resolution == AGGREGATE_FINEST:
+        return HexagonGroups(
+            {key: value for key, value in fine.categories.items() if key in kept_keys},
+            {key: value for key, value in fine.part_subjects.items() if key in kept_keys},
+            {key: value for key, value in fine.communes.items() if key in kept_keys},
+        )
+    return regrouped(fine, resolution, kept=kept_keys)
 
 
 def _hexagons(
