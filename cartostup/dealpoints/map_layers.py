@@ -382,11 +382,13 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
 
     Each level alone hides the (cell, part) counting fewer than `min_count` rows or subjects
     (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that
-    one point lies alone in the rest of it. So, level by level from the coarsest, wherever an
-    ancestor shown at a coarser level would leave 1 to `min_count - 1` rows or subjects
-    outside its shown descendants, the smallest of them are hidden too until the remainder is
-    nought or at least `min_count` (hiding only ever adds to a remainder, by at least
-    `min_count`: one pass suffices). `fine`: grouped by the finest cells (`AGGREGATE_FINEST`),
+    one point lies alone in the rest of it. So, level by level from the coarsest, each cell
+    shown is set under its nearest shown ancestor (at any coarser level: under a hidden
+    hexagon, the one above it), and wherever an ancestor would leave 1 to `min_count - 1`
+    rows or subjects outside its nearest shown descendants, of every finer level together,
+    the smallest of those at the level in hand are hidden too until the remainder is nought
+    or at least `min_count` (hiding only ever adds to a remainder, by at least `min_count`:
+    one pass suffices). `fine`: grouped by the finest cells (`AGGREGATE_FINEST`),
     read over every ancestor whole (`_collect`). Every level is summed from them along H3's
     hierarchy, each from the next finer one (`_summed`, `regrouped`)."""
     levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
@@ -402,29 +404,41 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
             totals = _summed(totals, level)
             finer = level
         by_level[level] = totals
-    shown_before: list[tuple[int, Totals]] = []
-    for level in levels:
+    # Every cell shown, at every level, with what it counts that its nearest shown
+    # descendants (at any finer level) do not: a reader differences a cell with those.
+    shown_by_level: dict[int, Totals] = {}
+    remaining: dict[tuple[int, tuple[str, Any]], tuple[int, int]] = {}
+    for position, level in enumerate(levels):
         shown = {
             key: (rows, subjects)
             for key, (rows, subjects) in by_level[level].items()
             if rows >= min_count and subjects >= min_count
         }
-        for ancestor_level, ancestors in shown_before:
-            parent_of = _parents((cell for cell, _part in shown), ancestor_level)
-            below: dict[tuple[str, Any], list[tuple[str, Any]]] = {}
-            for key in shown:
-                below.setdefault((parent_of[key[0]], key[1]), []).append(key)
-            for ancestor, (rows, subjects) in ancestors.items():
-                kept = sorted(below.get(ancestor, []), key=lambda key: (shown[key], key))
-                rows -= sum(shown[key][0] for key in kept)
-                subjects -= sum(shown[key][1] for key in kept)
-                while kept and (0 < rows < min_count or 0 < subjects < min_count):
-                    hidden = kept.pop(0)
-                    rows += shown[hidden][0]
-                    subjects += shown[hidden][1]
-                    del shown[hidden]
-        shown_before.append((level, shown))
-    kept_keys = set(shown_before[-1][1]) if shown_before else set()
+        coarser = levels[:position]
+        parent_of = {
+            ancestor: _parents((cell for cell, _part in shown), ancestor) for ancestor in coarser
+        }
+        under: dict[tuple[int, tuple[str, Any]], list[tuple[str, Any]]] = {}
+        for key in shown:
+            for ancestor in reversed(coarser):
+                nearest = (parent_of[ancestor][key[0]], key[1])
+                if nearest in shown_by_level[ancestor]:
+                    under.setdefault((ancestor, nearest), []).append(key)
+                    break
+        for ancestor_id, keys in under.items():
+            rows, subjects = remaining[ancestor_id]
+            kept = sorted(keys, key=lambda key: (shown[key], key))
+            rows -= sum(shown[key][0] for key in kept)
+            subjects -= sum(shown[key][1] for key in kept)
+            while kept and (0 < rows < min_count or 0 < subjects < min_count):
+                hidden = kept.pop(0)
+                rows += shown[hidden][0]
+                subjects += shown[hidden][1]
+                del shown[hidden]
+            remaining[ancestor_id] = (rows, subjects)
+        shown_by_level[level] = shown
+        remaining.update({(level, key): totals for key, totals in shown.items()})
+    kept_keys = set(shown_by_level[resolution]) if levels else set()
     if resolution == AGGREGATE_FINEST:
         return HexagonGroups(
             {key: value for key, value in fine.categories.items() if key in kept_keys},
