@@ -743,16 +743,18 @@ def access_object_by(
         return restrict(queryset, actor=actor, action=action).get(**{lookup: value})
     except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         if audit_refusal:
-            _audit_refusal(queryset.model, actor=actor, lookup=lookup, value=value, action=action)
+            _audit_refusal(queryset, actor=actor, lookup=lookup, value=value, action=action)
         raise Http404 from exc
 
 
 def _audit_refusal(
-    model: type[models.Model], *, actor: Any, lookup: str, value: Any, action: Action
+    queryset: QuerySet[Any], *, actor: Any, lookup: str, value: Any, action: Action
 ) -> None:
-    """Record that the actor was refused a record that exists (see `access_object_by`)."""
+    """Record that the actor was refused a record that exists among those the caller asks
+    from (`queryset`, unrestricted: a merged point's code, which the points standing on their
+    own do not hold, is absent, not refused; see `access_object_by`)."""
     try:
-        pk = model._default_manager.filter(**{lookup: value}).values_list("pk", flat=True).first()
+        pk = queryset.filter(**{lookup: value}).values_list("pk", flat=True).first()
     except (ValueError, TypeError):
         return
     if pk is None:
@@ -760,7 +762,7 @@ def _audit_refusal(
     audit_record(
         actor=actor,
         action=AuditAction.REFUSED,
-        object_type=model._meta.label_lower,
+        object_type=queryset.model._meta.label_lower,
         object_id=str(pk),
         details={"action": str(action)},
     )

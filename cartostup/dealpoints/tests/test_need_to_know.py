@@ -1526,3 +1526,16 @@ def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
                 nearest += inner_count
         remainder = count - nearest
         assert remainder == 0 or remainder >= minimum, (resolution, cell, count, remainder)
+
+
+def test_a_merged_points_code_is_absent_not_refused(world, client_for, persona):
+    """A code of a point merged into another finds nothing (codes find points standing on
+    their own): a reader who may see both is not recorded as refused (a review found the
+    existence checked over every point, merged ones included)."""
+    analyst = persona("cross13_analyst")
+    merged, kept = world.points_13[4], world.points_13[3]
+    services.dealpoint_merge(actor=analyst, source=merged, target=kept)
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    response = client_for("cross13_analyst").get(f"/points-de-deal/code/{merged.partner_code}/")
+    assert response.status_code == 404
+    assert not AuditEvent.objects.filter(pk__gt=last, action=AuditAction.REFUSED).exists()
