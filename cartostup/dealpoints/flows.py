@@ -213,6 +213,10 @@ def _match(*, report: Report, plan: _MatchPlan, actor: User | None = None) -> Ma
     )
     decision = plan.decision
     if decision is None:
+        # Attached already (by hand, say, before it was placed), or placed at its commune:
+        # nothing to wait for.
+        if report.awaiting_matching:
+            Report.objects.filter(pk=report.pk).update(awaiting_matching=False)
         return MatchOutcome(alerts=alerts)
     points = plan.points
     if decision.attach is not None:

@@ -605,9 +605,15 @@ def _matching_message(*, actor: User, report: Report, lead: str) -> str:
     clustering or, given by its address alone, left to the analyst; then its resurgence
     alerts. Said alike after each action that matches."""
     from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
+    from cartostup.dealpoints.choices import LinkDecision
 
     found = dealpoint_selectors.report_matching(actor=actor, report=report)
-    if found.attached is not None:
+    if found.attached is not None and found.attached.decision != LinkDecision.AUTOMATIC:
+        text = _("%(lead)s ; il était déjà rattaché au point %(point)s.") % {
+            "lead": lead,
+            "point": found.attached.dealpoint.reference,
+        }
+    elif found.attached is not None:
         text = _(
             "%(lead)s et rattaché automatiquement au point %(point)s (à défaire depuis la "
             "fiche du point si c'est une erreur)."

@@ -1019,6 +1019,18 @@ def test_a_report_placed_by_the_analyst_is_matched_from_there(analyst):
     flows.report_accept_and_match(actor=analyst, report=placed_first)
     assert ReportLink.objects.filter(report=waiting, dealpoint=point).exists()
 
+    # Attached by hand first, then placed: it waits for nothing, nor is clustered (a review
+    # found such reports in a new proposal while attached to their point).
+    by_hand = [flows.report_accept_and_match(actor=analyst, report=address_only()) for _ in "abc"]
+    for report in by_hand:
+        services.report_attach(actor=analyst, dealpoint=point, report=report)
+        report = flows.report_place_and_match(
+            actor=analyst, report=report, latitude=lat + 0.01, longitude=lon, precision="street"
+        )
+        assert report.awaiting_matching is False
+    flows.matching_run()
+    assert not Proposal.objects.filter(reports__in=by_hand).exists()
+
 
 def test_a_placing_refused_leaves_the_report_and_the_points_as_they_were(analyst):
     from cartostup.reports.tests.factories import submit

@@ -823,6 +823,17 @@ def test_placing_an_accepted_report_says_what_the_matching_did(client_for, perso
     ) in page
     report.refresh_from_db()
     assert report.dealpoint_links.get().dealpoint_id == point.pk  # type: ignore[attr-defined]
+    # Attached by hand before it was placed: said so, never « automatiquement ».
+    from cartostup.dealpoints import services as dealpoint_services
+
+    by_hand = flows.report_accept_and_match(actor=analyst, report=_address_only_report())
+    dealpoint_services.report_attach(actor=analyst, dealpoint=point, report=by_hand)
+    response = _place(client, by_hand, latitude="43.34522", precision="building")
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    assert (
+        f"Signalement {by_hand.reference} placé ; il était déjà rattaché au point "
+        f"{point.reference}."
+    ) in page
 
 
 def test_a_refused_placing_is_said_in_french_and_writes_nothing(client_for):
