@@ -1166,8 +1166,9 @@ def import_columns() -> list[ImportColumn]:
             "marking",
             _("Marquage TLP du point (par défaut : celui choisi pour l'import)"),
             _(
-                "%(values)s (« TLP: » peut s'omettre). S'applique au point de sa ligne ; une "
-                "valeur inconnue est une erreur de la ligne."
+                "%(values)s (« TLP: » peut s'omettre). Le plus strict de ce marquage et de celui "
+                "choisi pour l'import s'applique au point de sa ligne ; une valeur inconnue est "
+                "une erreur de la ligne."
             )
             % {"values": accepted_markings()},
         ),
@@ -1239,6 +1240,8 @@ class RowWarning:
 
     line: int
     messages: list[str]
+    # The points it names (audited with the import).
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -1401,6 +1404,7 @@ def _nearby_warning(
             % {"distance": round(distance), "reference": reference}
             for distance, reference in found
         ],
+        tuple(reference for _distance, reference in found),
     )
 
 
@@ -1408,13 +1412,16 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str | list) and not value)
 
 
-def _differences(parsed: RowInput, values: dict[str, Any], point: DealPoint) -> tuple[str, ...]:
+def _differences(
+    parsed: RowInput, values: dict[str, Any], point: DealPoint, *, marking: str
+) -> tuple[str, ...]:
     """What a line says otherwise than the point imported from its reference, by label:
-    only the cells the line fills are compared (an empty cell says nothing)."""
+    only the cells the line fills are compared (an empty cell says nothing). `marking`: the
+    one chosen for this import; the line's counts as the import would apply it."""
     names: list[str] = []
     if _given(values.get("status")) and parsed.status != point.status:
         names.append("status")
-    if parsed.marking and parsed.marking != point.marking:
+    if parsed.marking and stricter_marking(marking, parsed.marking) != point.marking:
         names.append("marking")
     data = parsed.data
     if (
@@ -1575,7 +1582,9 @@ def dealpoints_import(
                                 row.line,
                                 parsed.reference,
                                 present[parsed.reference],
-                                differs=_differences(parsed, row.values, earlier)
+                                differs=_differences(
+                                    parsed, row.values, earlier, marking=sharing.marking
+                                )
                                 if earlier is not None
                                 else (),
                             )
@@ -1684,6 +1693,10 @@ def dealpoints_import(
                 "marking": sharing.marking,
                 # « Vérifier sans importer »: nothing was kept, by choice.
                 "check": dry_run,
+                # The points its report names as near a line (« Un point existe à N m »).
+                "nearby": sorted(
+                    {ref for warning in result.warnings for ref in warning.references}
+                ),
             },
         )
     return result

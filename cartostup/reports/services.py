@@ -39,6 +39,7 @@ from cartostup.territories.models import Commune, Departement, PriorityNeighbour
 from . import photos, receipts
 from .choices import (
     PUBLIC_STATUS,
+    REJECTED,
     Activity,
     Channel,
     MessageAuthor,
@@ -748,7 +749,7 @@ def _report_for_placing(*, actor: User, report: Report, lock: bool) -> Report:
             ),
             code="pinned",
         )
-    if report.status in {Status.SPAM, Status.UNFOUNDED}:
+    if report.status in REJECTED:
         raise ValidationError(
             _("Ce signalement est rejeté (%(status)s) : il n'y a rien à placer.")
             % {"status": report.get_status_display()},

@@ -433,7 +433,8 @@ def test_a_first_report_after_the_last_activity_is_refused_on_its_line(analyst):
 
 
 def test_dry_run_keeps_nothing_and_is_audited_as_a_check(analyst):
-    """« Vérifier sans importer » tells which references exist: it wrote no audit event."""
+    """« Vérifier sans importer » tells which references exist: it is audited as a check (it
+    wrote no audit event before)."""
     rows = exchange.parse_rows(_csv(VALID), "carte.csv")
     result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True, source="csv")
     assert result.valid == 1 and not result.imported
@@ -1380,8 +1381,13 @@ def test_a_line_where_a_point_exists_is_warned_not_refused(client_for, analyst):
     checked = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
     assert checked.errors == [] and checked.valid == 2
     assert checked.warnings == [
-        exchange.RowWarning(2, [f"Un point existe à 0 m : {existing.reference}"])
+        exchange.RowWarning(
+            2, [f"Un point existe à 0 m : {existing.reference}"], (existing.reference,)
+        )
     ]
+    # The points the report names are audited with the check.
+    event = AuditEvent.objects.filter(action=AuditAction.IMPORT).latest("pk")
+    assert event.details["check"] is True and event.details["nearby"] == [existing.reference]
     page = client_for("cross13_analyst").post(
         IMPORT, {"file": _upload(_csv(VALID, far)), "action": "check"}
     )
@@ -1452,6 +1458,17 @@ def test_a_changed_line_imported_before_is_said_to_differ(client_for, analyst):
     )
     point.refresh_from_db()
     assert (point.status, point.name) == (DealPointStatus.CONFIRMED, "Le four")
+    # A marked line imported with a stricter form's marking, then again the same way, does
+    # not differ (the point holds the stricter one, as the import applies it).
+    marked = _csv("R-1;TLP:GREEN;Vert;43.3470;5.3970", header=MARKED_HEADER)
+    strict = services.SharingInput(marking=Marking.RED)
+    exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(marked, "m.csv"), sharing=strict
+    )
+    again = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(marked, "m.csv"), sharing=strict, dry_run=True
+    )
+    assert again.skipped[0].differs == ()
 
 
 def test_partial_import_without_a_valid_new_line_says_so(client_for):
