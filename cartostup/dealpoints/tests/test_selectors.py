@@ -278,7 +278,8 @@ def test_buildings_are_offered_nearest_first_with_their_distance(persona, buildi
     assert [b.pk for b in offered] == [building.pk, far.pk]
     field = BuildingChoiceField(queryset=offered[0].__class__.objects.none())
     assert field.label_from_instance(offered[0]).endswith(", à 100 m")
-    assert field.label_from_instance(offered[1]).endswith(" m")
+    # Kilometres away: said too far before the form refuses it.
+    assert field.label_from_instance(offered[1]).endswith(" m : trop loin du point")
     # Without a position: by commune and name, no distance.
     plain = list(dealpoint_building_choices(actor=analyst, view="test"))
     assert not field.label_from_instance(plain[0]).endswith(" m")
