@@ -586,6 +586,7 @@ def _collect(
     columns: Iterable[str],
     subject: str = "pk",
     commune: str | None = None,
+    subject_cell: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None, bool]:
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
     points at street zooms (built from `columns` only, never whole records). Returns
@@ -605,11 +606,16 @@ def _collect(
             # each level adds up with the others (`consistent_groups`).
             bbox, _shown = whole_hexagons(request.bbox, AGGREGATE_LEVELS[0])
             column_resolution = AGGREGATE_FINEST
+    fine_column = f"{position}h3_r{column_resolution}"
+    if subject_cell is not None and column_resolution == AGGREGATE_FINEST and scope.min_count > 1:
+        # Summed over cells, a subject must lie in one: its own (`subject_cell`), not each
+        # row's (a place and a duplicate merged into it, in two cells, would count twice).
+        fine_column = subject_cell
     rows = queryset.filter(viewport_q(bbox, position))
     if resolution is not None:
         features = _hexagons(
             rows,
-            column=f"{position}h3_r{column_resolution}",
+            column=fine_column,
             category=category,
             resolution=resolution,
             min_count=scope.min_count,
@@ -1040,6 +1046,8 @@ def operation_layer(
             # arrondissement, would otherwise count its place once per commune (the distinct
             # counts per commune are added up), two places read as three.
             place_commune=Coalesce("dealpoint__merged_root__commune_id", "dealpoint__commune_id"),
+            # And its own finest cell, for the counts-only roles (`_collect`).
+            place_cell=Coalesce("dealpoint__merged_root__h3_r9", "dealpoint__h3_r9"),
         )
     )
     filters: dict[str, Any] = {}
@@ -1061,6 +1069,7 @@ def operation_layer(
         columns=OPERATION_COLUMNS,
         subject="place",
         commune="place_commune",
+        subject_cell="place_cell",
     )
     count = _feature_total(features)
     _audit(

@@ -1539,3 +1539,34 @@ def test_a_merged_points_code_is_absent_not_refused(world, client_for, persona):
     response = client_for("cross13_analyst").get(f"/points-de-deal/code/{merged.partner_code}/")
     assert response.status_code == 404
     assert not AuditEvent.objects.filter(pk__gt=last, action=AuditAction.REFUSED).exists()
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_a_place_and_its_merged_duplicate_in_two_cells_count_once(client_for, persona, username):
+    """Counted by the finest cells then summed, a place with a duplicate merged into it in
+    another cell counted in both: two raided places read as three and passed the minimum (a
+    review). Each place counts once, in its own cell."""
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    analyst = persona("cross13_analyst")
+    first = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949, building_id=None)
+    duplicate = dealpoint(actor=analyst, latitude=43.3500, longitude=5.3949, building_id=None)
+    second = dealpoint(actor=analyst, latitude=43.3440, longitude=5.3975, building_id=None)
+    assert len({first.h3_r9, duplicate.h3_r9}) == 2
+    assert len({h3.cell_to_parent(p.h3_r9, 7) for p in (first, duplicate, second)}) == 1
+    for point in (first, duplicate, second):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(kind="raid", occurred_on=date.today()),
+        )
+    services.dealpoint_merge(actor=analyst, source=duplicate, target=first)
+    client = client_for(username)
+    for zoom in (6, 9, 12):
+        layer = _layer(client, "map-operations", bbox=MARSEILLE_BBOX, zoom=zoom)
+        assert layer["features"] == [], (zoom, layer["features"])
+    # An analyst sees the three raids.
+    analyst_layer = _layer(
+        client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=9
+    )
+    assert sum(f["properties"]["count"] for f in analyst_layer["features"]) == 3
