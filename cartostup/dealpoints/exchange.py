@@ -32,7 +32,7 @@ import math
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -1365,12 +1365,13 @@ NEARBY_SAID = 3
 
 
 def _nearby_points(
-    *, actor: User, data: services.DealPointInput, exclude: Iterable[int]
+    *, actor: User, data: services.DealPointInput, exclude: Collection[str]
 ) -> list[tuple[float, str]]:
     """The points the actor may see (merged ones aside) whose position may be the line's:
     within one combined position uncertainty of the matching (`matching.sigma_m`: 57 m for two
     building-level positions, 21 m for two stairwells), nearest first, as (metres,
-    reference). `exclude`: the points this import created."""
+    reference). `exclude`: the references of the points this import created (left out here,
+    not in the query: a NOT IN of every point created so far, per line, grew with the file)."""
     if data.latitude is None or data.longitude is None:
         return []
     widest = matching.sigma_m(data.precision, Precision.AREA)
@@ -1380,11 +1381,13 @@ def _nearby_points(
             h3_r9__in=matching.search_cells(data.latitude, data.longitude, widest),
         ),
         actor=actor,
-    ).exclude(pk__in=list(exclude))
+    )
     found = []
     for reference, latitude, longitude, precision in candidates.values_list(
         "reference", "latitude", "longitude", "precision"
     ):
+        if reference in exclude:
+            continue
         distance = matching.haversine_m(data.latitude, data.longitude, latitude, longitude)
         if distance <= matching.sigma_m(data.precision, precision):
             found.append((distance, reference))
@@ -1392,7 +1395,7 @@ def _nearby_points(
 
 
 def _nearby_warning(
-    *, actor: User, line: int, data: services.DealPointInput, exclude: Iterable[int]
+    *, actor: User, line: int, data: services.DealPointInput, exclude: Collection[str]
 ) -> RowWarning | None:
     found = _nearby_points(actor=actor, data=data, exclude=exclude)
     if not found:
@@ -1573,6 +1576,7 @@ def dealpoints_import(
                 )
                 seen: dict[str, int] = {}
                 seen_content: dict[str, int] = {}
+                created_here: set[str] = set()
                 for row, parsed, errors in parsed_rows:
                     fingerprint = fingerprints.get(row.line, "")
                     if parsed.reference in present:
@@ -1631,7 +1635,7 @@ def dealpoints_import(
                         actor=actor,
                         line=row.line,
                         data=parsed.data,
-                        exclude=(created.pk for created in result.created_rows),
+                        exclude=created_here,
                     )
                     line_sharing = (
                         dataclasses.replace(
@@ -1668,6 +1672,7 @@ def dealpoints_import(
                         result.warnings.append(warning)
                     result.valid += 1
                     result.created.append(point.reference)
+                    created_here.add(point.reference)
                     result.created_rows.append(
                         RowCreated(row.line, point.reference, point.pk, point.marking)
                     )
