@@ -2,19 +2,22 @@
 H3 cell over one département (Getis-Ord Gi*, PySAL `esda`, with a false discovery rate
 correction), design §2.
 
-The counts come from the stored res 9 column (one GROUP BY). The cells studied are the
-occupied cells and their immediate H3 neighbours (`grid_disk` k=1) counted as zero, so that Gi*
-has contrast between dense places and their empty surroundings. A cell's Gi* is the sum of the
-counts over its disk (the cell and its neighbours within that set, binary weights), compared
-with what the same number of cells drawn at random from the studied ones would hold (the
-randomisation hypothesis): z is that sum standardised with the exact mean and variance of the
-draw. The p-value is two-sided: twice the exact probability, under the same draw, of a sum at
-least as far out on z's side (ties count against significance), computed rather than sampled
-because sparse counts are mostly zeros and far from normal; and never less than the normal
-p-value of z, so a cell whose z is small is never significant. Then the Benjamini–Hochberg
-cut-off over all cells studied (alpha 0.05): a cell is hot if its p is below that cut-off and
-z > 0, cold if so and z < 0. esda computes Gi*'s z (`G_Local`, binary weights) and the
-cut-off (`fdr`); the exact p-values are this module's. See docs/decisions.md (hotspots).
+The counts come from the stored res 9 column (one GROUP BY), counted as the map counts its
+finest hexagons (`map_layers.counted_cells`: for a role that only counts, the same cells are
+hidden, so that the hotspots and the map's zooms tell by difference no more than either). The
+cells studied are the occupied cells and their immediate H3 neighbours (`grid_disk` k=1)
+counted as zero, so that Gi* has contrast between dense places and their empty surroundings. A
+cell's Gi* is the sum of the counts over its disk (the cell and its neighbours within that set,
+binary weights), compared with what the same number of cells drawn at random from the studied
+ones would hold (the randomisation hypothesis): z is that sum standardised with the exact mean
+and variance of the draw. The p-value is two-sided: twice the exact probability, under the same
+draw, of a sum at least as far out on z's side (ties count against significance), computed
+rather than sampled because sparse counts are mostly zeros and far from normal; and never less
+than the normal p-value of z, so a cell whose z is small is never significant. Then the
+Benjamini–Hochberg cut-off over all cells studied (alpha 0.05): a cell is hot if its p is below
+that cut-off and z > 0, cold if so and z < 0. esda computes Gi*'s z (`G_Local`, binary weights)
+and the cut-off (`fdr`); the exact p-values are this module's. See docs/decisions.md
+(hotspots).
 
 Deal points are counted as the deal-points layer counts them: the same filter set
 (`DealPointFilterSet`: status, product, channel, and the period meaning active during it),
@@ -35,7 +38,7 @@ from typing import Any
 import h3
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 from scipy import stats
@@ -48,6 +51,7 @@ from cartostup.territories import selectors as territory_selectors
 
 from .map_layers import (
     asked_filters,
+    counted_cells,
     dealpoint_filter_data,
     dealpoint_filterset,
     hexagon_places,
@@ -314,13 +318,19 @@ def hotspot_layer(
             actor=actor, departement=departement, asked=asked
         )
     filters: dict[str, str] = {"departement": departement.code, "source": source, **applied}
-    column = f"h3_r{H3_TOWN}"
-    counts = dict(
-        queryset.order_by().values(column).annotate(n=Count("pk")).values_list(column, "n")
+    # Counted as the map counts its finest hexagons (`map_layers.counted_cells`): for an
+    # aggregate-only role, the cells under the minimum are suppressed before the analysis,
+    # not only in the answer (a shown cell's z and p depend on its neighbours, and would
+    # tell of them), and so are those the map hides for its zooms to add up: a cell shown
+    # here and not there would be read by difference with the map's coarser hexagons.
+    counted, per_cell = counted_cells(
+        queryset,
+        column=f"h3_r{H3_TOWN}",
+        category="status",
+        resolution=H3_TOWN,
+        min_count=scope.min_count,
     )
-    # Small cells (an aggregate-only role's) are suppressed before the analysis, not only in
-    # the answer: a shown cell's z and p depend on its neighbours, and would tell of them.
-    counts = {cell: n for cell, n in counts.items() if cell and n >= scope.min_count}
+    counts = {cell: total for cell, (total, _by_status) in counted.items()}
     if len(study_area(counts)) > MAX_CELLS:
         raise ValidationError(
             {
@@ -333,12 +343,6 @@ def hotspot_layer(
     shown = [cell for cell in result.cells if scope.min_count <= 1 or cell.count >= scope.min_count]
     # Each cell named after where its rows are, as the map's hexagons are (`hexagon_places`,
     # with the same rule for those who only count): the map's table listed raw H3 ids.
-    per_cell: dict[str, dict[int, int]] = {}
-    for cell_id, commune_id, number in (
-        queryset.order_by().values_list(column, "commune").annotate(n=Count("pk"))
-    ):
-        if cell_id in counts:
-            per_cell.setdefault(cell_id, {})[commune_id] = number
     places = hexagon_places(per_cell, min_count=scope.min_count)
     features: list[dict[str, Any]] = [
         {

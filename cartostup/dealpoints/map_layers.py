@@ -448,6 +448,49 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
     return regrouped(fine, resolution, kept=kept_keys)
 
 
+def counted_cells(
+    queryset: QuerySet[Any],
+    *,
+    column: str,
+    category: str,
+    resolution: int,
+    min_count: int,
+    subject: str = "pk",
+    commune: str = "commune",
+    part: str = "departement",
+    named_by: str | None = None,
+) -> tuple[dict[str, tuple[int, dict[str, int]]], dict[str, dict[int, int]]]:
+    """The cells of `resolution` as the actor may be told them, {cell: (count, {category:
+    count})} (`shown_counts`), with {cell: {commune id: subjects}} of the parts counted (to
+    name them, `hexagon_places`), from one GROUP BY (`hexagon_groups`). For an aggregate-only
+    role (`min_count` above 1), `column` holds the finest cells it is shown, summed into the
+    cells of `resolution` consistently with the coarser levels (`consistent_groups`): the
+    map's hexagons and the hotspots' cells are then the same cells with the same counts."""
+    groups = hexagon_groups(
+        queryset,
+        column=column,
+        category=category,
+        subject=subject,
+        part=part,
+        commune=commune,
+        named_by=named_by,
+    )
+    if min_count > 1:
+        groups = consistent_groups(groups, resolution=resolution, min_count=min_count)
+    counts = {
+        cell: value for cell, value in shown_counts(groups, min_count=min_count).items() if cell
+    }
+    # Named after the parts shown only: a hidden part's communes never name the cell (its
+    # name would then differ from the one filtered by its shown département).
+    per_cell: dict[str, dict[int, int]] = {}
+    for key in shown_parts(groups, min_count=min_count):
+        if key[0] in counts:
+            by_commune = per_cell.setdefault(key[0], {})
+            for commune_id, number in groups.communes.get(key, {}).items():
+                by_commune[commune_id] = by_commune.get(commune_id, 0) + number
+    return counts, per_cell
+
+
 def _hexagons(
     queryset: QuerySet[Any],
     *,
@@ -461,38 +504,30 @@ def _hexagons(
     part: str = "departement",
     named_by: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Hexagon features, counted as the actor may be told them (`shown_counts`), each named
-    after where its rows are (`hexagon_places`), from one GROUP BY (`hexagon_groups`). For an
-    aggregate-only role (`min_count` above 1), `column` holds the finest cells it is shown,
-    summed into the hexagons of `resolution` consistently with the coarser levels
-    (`consistent_groups`)."""
-    groups = hexagon_groups(
+    """Hexagon features of the cells counted (`counted_cells`), each named after where its
+    rows are (`hexagon_places`); `keep`: which cells the view shows."""
+    counts, per_cell = counted_cells(
         queryset,
         column=column,
         category=category,
+        resolution=resolution,
+        min_count=min_count,
         subject=subject,
         part=part,
         commune=commune,
         named_by=named_by,
     )
-    if min_count > 1:
-        groups = consistent_groups(groups, resolution=resolution, min_count=min_count)
-    features = []
-    for cell, (total, by_category) in sorted(shown_counts(groups, min_count=min_count).items()):
-        if not cell or (keep is not None and not keep(cell)):
-            continue
-        features.append(_hexagon_feature(cell, total, by_category, resolution))
+    features = [
+        _hexagon_feature(cell, total, by_category, resolution)
+        for cell, (total, by_category) in sorted(counts.items())
+        if keep is None or keep(cell)
+    ]
     if features:
-        # Named after the parts shown only: a hidden part's communes never name the hexagon
-        # (its name would then differ from the one filtered by its shown département).
         cells = {feature["properties"]["cell"] for feature in features}
-        per_cell: dict[str, dict[int, int]] = {}
-        for key in shown_parts(groups, min_count=min_count):
-            if key[0] in cells:
-                by_commune = per_cell.setdefault(key[0], {})
-                for commune_id, number in groups.communes.get(key, {}).items():
-                    by_commune[commune_id] = by_commune.get(commune_id, 0) + number
-        places = hexagon_places(per_cell, min_count=min_count)
+        places = hexagon_places(
+            {cell: by_commune for cell, by_commune in per_cell.items() if cell in cells},
+            min_count=min_count,
+        )
         for feature in features:
             feature["properties"]["place"] = places.get(feature["properties"]["cell"], "")
     return features

@@ -207,7 +207,11 @@ def test_hotspot_layer_for_an_analyst(estate, client_for):
 
 
 @pytest.mark.django_db
-def test_hotspot_layer_for_a_prefecture_hides_small_cells(estate, client_for):
+def test_hotspot_layer_for_a_prefecture_hides_small_cells(estate, persona, client_for):
+    # A third point outside the estate in its res 5 hexagon: with two, the map (and so the
+    # hotspots) would hide one of the estate's cells, lest its res 5 hexagon less the
+    # estate's cells tell of them (test_need_to_know).
+    dealpoint(actor=persona("cross13_analyst"), latitude=43.2962, longitude=5.3700)
     response = client_for("prefecture_13").get(reverse("map-hotspots"), {"departement": "13"})
     assert response.status_code == 200
     text = response.content.decode()

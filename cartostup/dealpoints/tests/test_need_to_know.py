@@ -153,7 +153,9 @@ def test_aggregate_operations_count_points_not_operations(world, client_for, per
 def test_aggregate_hotspots_say_nothing_of_hidden_cells(world, client_for, persona, username):
     """The z and p of a shown cell come from its neighbours too: an aggregate-only role gets
     statistics computed only from the cells it may see (small counts suppressed before the
-    analysis), so one point added beside the cluster changes nothing it receives."""
+    analysis), so one point added near the cluster changes nothing it receives. (Near it in
+    another res 7 hexagon: in the cluster's own, the map's res 7 hexagon would count one more
+    than the cluster's cell, which the map and the hotspots then both hide.)"""
     client = client_for(username)
 
     def hotspots() -> dict[str, Any]:
@@ -164,7 +166,13 @@ def test_aggregate_hotspots_say_nothing_of_hidden_cells(world, client_for, perso
 
     before = hotspots()
     assert [f["properties"]["count"] for f in before["features"]] == [5]
-    neighbour = h3.grid_ring(world.points_13[0].h3_r9, 1)[0]
+    cluster = world.points_13[0].h3_r9
+    neighbour = next(
+        cell
+        for distance in (1, 2, 3)
+        for cell in sorted(h3.grid_ring(cluster, distance))
+        if h3.cell_to_parent(cell, 7) != h3.cell_to_parent(cluster, 7)
+    )
     latitude, longitude = h3.cell_to_latlng(neighbour)
     services.dealpoint_create(
         actor=persona("cross13_analyst"),
@@ -1461,21 +1469,11 @@ def test_no_reader_is_told_the_id_of_an_alert_in_a_history(client_for, persona):
         assert told[0]["details"]["kind"] == alert.kind
 
 
-@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
-def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
-    client_for, persona, username
-):
-    """A hexagon of 38 points at one zoom whose shown hexagons at the next add up to 37 says
-    that one point lies alone in the rest of it (found by an audit in the demo). For every
-    hexagon an aggregate-only role is shown, at any zoom, its count less those of its nearest
-    shown hexagons inside it, at every finer zoom together, is nought or at least the
-    minimum; the counts add up along H3's hierarchy. Here, in one res 5 hexagon A: res 7
-    hexagons B (3 + 2 points in two res 9 cells), C (3) and D (2). Shown alone, C at res 7 or
-    its cell at res 9 would leave D's two points to be read as A - B - C (a review found the
-    second: C hidden at res 7, its cell shown at res 9)."""
+def _one_res5_hexagon_of_small_groups(analyst) -> dict[str, int]:
+    """In one res 5 hexagon A: res 7 hexagons B (3 + 2 points in two res 9 cells b1, b2), C
+    (3, in c1) and D (2, in d1). Returns {res 9 cell: points}."""
     from cartostup.dealpoints.tests.factories import dealpoint
 
-    analyst = persona("cross13_analyst")
     b1 = h3.latlng_to_cell(43.3452, 5.3949, 9)
     b2 = next(
         cell
@@ -1496,6 +1494,23 @@ def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
                 longitude=longitude,
                 building_id=None,
             )
+    return cells
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
+    client_for, persona, username
+):
+    """A hexagon of 38 points at one zoom whose shown hexagons at the next add up to 37 says
+    that one point lies alone in the rest of it (found by an audit in the demo). For every
+    hexagon an aggregate-only role is shown, at any zoom, its count less those of its nearest
+    shown hexagons inside it, at every finer zoom together, is nought or at least the
+    minimum; the counts add up along H3's hierarchy. Here, in one res 5 hexagon A: res 7
+    hexagons B (3 + 2 points in two res 9 cells), C (3) and D (2). Shown alone, C at res 7 or
+    its cell at res 9 would leave D's two points to be read as A - B - C (a review found the
+    second: C hidden at res 7, its cell shown at res 9)."""
+    cells = _one_res5_hexagon_of_small_groups(persona("cross13_analyst"))
+    b1 = next(iter(cells))
     client = client_for(username)
     bbox = "5.25,43.20,5.55,43.45"
     shown = {
@@ -1526,6 +1541,42 @@ def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
                 nearest += inner_count
         remainder = count - nearest
         assert remainder == 0 or remainder >= minimum, (resolution, cell, count, remainder)
+
+
+@pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
+def test_the_hotspots_count_the_cells_the_finest_zoom_shows(client_for, persona, username):
+    """The hotspots page hid each res 9 cell on its own: it showed b1 and c1 (three points
+    each), which the map hides for its zooms to add up, and with the map's res 7 hexagon B
+    (five points) told that b1's neighbour b2 held two. The hotspots count the cells the map's
+    finest zoom shows, with the same counts: here only E, four points alone in another res 5
+    hexagon."""
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    analyst = persona("cross13_analyst")
+    cells = _one_res5_hexagon_of_small_groups(analyst)
+    for index in range(4):
+        dealpoint(
+            actor=analyst, latitude=43.2700 + 0.00002 * index, longitude=5.4000, building_id=None
+        )
+    e1 = h3.latlng_to_cell(43.2700, 5.4000, 9)
+    assert h3.cell_to_parent(e1, 5) not in {h3.cell_to_parent(cell, 5) for cell in cells}
+    client = client_for(username)
+    finest = _counts(_layer(client, bbox="5.25,43.20,5.55,43.45", zoom=12))
+    hotspots = _layer(client, "map-hotspots", departement="13")
+    counted = {
+        feature["properties"]["cell"]: feature["properties"]["count"]
+        for feature in hotspots["features"]
+        if feature["properties"]["count"]
+    }
+    assert finest == {e1: 4}
+    assert counted == finest
+    # What the analysts count is unchanged: every cell, each on its own.
+    analysts = _layer(client_for("cross13_analyst"), "map-hotspots", departement="13")
+    assert {
+        feature["properties"]["cell"]: feature["properties"]["count"]
+        for feature in analysts["features"]
+        if feature["properties"]["count"]
+    } == {**cells, e1: 4}
 
 
 def test_a_merged_points_code_is_absent_not_refused(world, client_for, persona):
