@@ -52,6 +52,7 @@ from cartostup.territories import selectors as territory_selectors
 from .map_layers import (
     asked_filters,
     counted_cells,
+    counted_rows,
     dealpoint_filter_data,
     dealpoint_filterset,
     hexagon_places,
@@ -219,11 +220,12 @@ def _as_asked(error: ValidationError) -> ValidationError:
 
 def _dealpoints_counted(
     *, actor: Any, departement: Any, asked: Mapping[str, Any]
-) -> tuple[policy.AggregateScope, QuerySet[Any], dict[str, str]]:
+) -> tuple[policy.AggregateScope, QuerySet[Any], dict[str, str], str | None]:
     """The deal points of the département the actor may count, through the filters it may use
     on the deal-points layer (`map_layers.dealpoint_filter_data`: the same refusals, the same
     one-status-at-a-time rule for aggregate-only roles) and the same filter set. Returns the
-    scope, the rows and the filters applied (for the audit and the answer)."""
+    scope, the rows, the filters applied (for the audit and the answer) and the status
+    counted alone from the counts of all (`map_layers.counted_rows`)."""
     scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
     data = {
         DEALPOINT_FILTERS[name]: value.isoformat() if isinstance(value, date) else value
@@ -236,7 +238,8 @@ def _dealpoints_counted(
         raise _as_asked(error) from None
     names = {filterset_name: name for name, filterset_name in DEALPOINT_FILTERS.items()}
     applied = {names.get(key, key): value for key, value in filterset.applied_filters().items()}
-    return scope, filterset.qs.filter(departement=departement), applied
+    queryset, only = counted_rows(scope=scope, data=checked, filterset=filterset)
+    return scope, queryset.filter(departement=departement), applied, only
 
 
 def _reports_counted(
@@ -301,6 +304,7 @@ def hotspot_layer(
         period_to=period_to,
     )
     model: type[Any]
+    only: str | None = None
     if source == "reports":
         model = Report
         scope, queryset, applied = _reports_counted(
@@ -314,7 +318,7 @@ def hotspot_layer(
         # A period, differenced with the whole count of a cell (an aggregate-only role's),
         # would tell that one of its points had no activity since: the policy refuses it to
         # them, with product and channel, as on the deal-points layer (docs/decisions.md).
-        scope, queryset, applied = _dealpoints_counted(
+        scope, queryset, applied, only = _dealpoints_counted(
             actor=actor, departement=departement, asked=asked
         )
     filters: dict[str, str] = {"departement": departement.code, "source": source, **applied}
@@ -329,6 +333,7 @@ def hotspot_layer(
         category="status",
         resolution=H3_TOWN,
         min_count=scope.min_count,
+        only=only,
     )
     counts = {cell: total for cell, (total, _by_status) in counted.items()}
     if len(study_area(counts)) > MAX_CELLS:

@@ -236,6 +236,9 @@ class HexagonGroups:
     categories: dict[tuple[str, Any], dict[str, tuple[int, int]]]
     part_subjects: dict[tuple[str, Any], int]
     communes: dict[tuple[str, Any], dict[int, int]]
+    # For an aggregate-only role, the categories each (cell, part) may show, decided with the
+    # other levels (`consistent_groups`); None: each counted on its own (`shown_counts`).
+    shown_categories: dict[tuple[str, Any], set[str]] | None = None
 
 
 def hexagon_groups(
@@ -319,8 +322,12 @@ def shown_counts(groups: HexagonGroups, *, min_count: int) -> dict[str, tuple[in
         total = sum(number for number, _subjects in by_category.values())
         count, categories = shown.get(key[0], (0, {}))
         for value, (number, subjects) in by_category.items():
-            if number >= min_count and subjects >= min_count:
-                categories[value] = categories.get(value, 0) + number
+            if groups.shown_categories is not None:
+                if value not in groups.shown_categories.get(key, ()):
+                    continue
+            elif number < min_count or subjects < min_count:
+                continue
+            categories[value] = categories.get(value, 0) + number
         shown[key[0]] = (count + total, categories)
     return shown
 
@@ -376,44 +383,21 @@ def _summed(totals: Totals, resolution: int) -> Totals:
     return summed
 
 
-def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -> HexagonGroups:
-    """For an aggregate-only role: the groups at `resolution` it may be told of, such that no
-    coarser level it is shown (`AGGREGATE_LEVELS`) tells by difference what a hexagon hides.
-
-    Each level alone hides the (cell, part) counting fewer than `min_count` rows or subjects
-    (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that
-    one point lies alone in the rest of it. So, level by level from the coarsest, each cell
-    shown is set under its nearest shown ancestor (at any coarser level: under a hidden
-    hexagon, the one above it), and wherever an ancestor would leave 1 to `min_count - 1`
-    rows or subjects outside its nearest shown descendants, of every finer level together,
-    the smallest of those at the level in hand are hidden too until the remainder is nought
-    or at least `min_count` (hiding only ever adds to a remainder, by at least `min_count`:
-    one pass suffices). `fine`: grouped by the finest cells (`AGGREGATE_FINEST`),
-    read over every ancestor whole (`_collect`). Every level is summed from them along H3's
-    hierarchy, each from the next finer one (`_summed`, `regrouped`)."""
-    levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
-    totals: Totals = {
-        key: (sum(rows for rows, _subjects in by_category.values()), fine.part_subjects[key])
-        for key, by_category in fine.categories.items()
-        if key[0]
-    }
-    by_level: dict[int, Totals] = {}
-    finer = AGGREGATE_FINEST
-    for level in reversed(levels):
-        if level != finer:
-            totals = _summed(totals, level)
-            finer = level
-        by_level[level] = totals
-    # Every cell shown, at every level, with what it counts that its nearest shown
-    # descendants (at any finer level) do not: a reader differences a cell with those.
-    shown_by_level: dict[int, Totals] = {}
+def _kept_apart(
+    levels: list[int], candidates: Mapping[int, Totals], *, min_count: int
+) -> dict[int, Totals]:
+    """The candidates of each level (each counting at least `min_count` rows and subjects)
+    that may be shown together without telling by difference fewer than `min_count`: level
+    by level from the coarsest, each candidate is set under its nearest kept ancestor (at any
+    coarser level: under a dropped one, the one above it), and wherever an ancestor would
+    leave 1 to `min_count - 1` rows or subjects outside its nearest kept descendants, of every
+    finer level together, the smallest of those at the level in hand are dropped too until
+    the remainder is nought or at least `min_count` (dropping only ever adds to a remainder,
+    by at least `min_count`: one pass suffices)."""
+    kept_by_level: dict[int, Totals] = {}
     remaining: dict[tuple[int, tuple[str, Any]], tuple[int, int]] = {}
     for position, level in enumerate(levels):
-        shown = {
-            key: (rows, subjects)
-            for key, (rows, subjects) in by_level[level].items()
-            if rows >= min_count and subjects >= min_count
-        }
+        shown = dict(candidates.get(level, {}))
         coarser = levels[:position]
         parent_of = {
             ancestor: _parents((cell for cell, _part in shown), ancestor) for ancestor in coarser
@@ -422,7 +406,7 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
         for key in shown:
             for ancestor in reversed(coarser):
                 nearest = (parent_of[ancestor][key[0]], key[1])
-                if nearest in shown_by_level[ancestor]:
+                if nearest in kept_by_level[ancestor]:
                     under.setdefault((ancestor, nearest), []).append(key)
                     break
         for ancestor_id, keys in under.items():
@@ -436,16 +420,97 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
                 subjects += shown[hidden][1]
                 del shown[hidden]
             remaining[ancestor_id] = (rows, subjects)
-        shown_by_level[level] = shown
+        kept_by_level[level] = shown
         remaining.update({(level, key): totals for key, totals in shown.items()})
+    return kept_by_level
+
+
+def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -> HexagonGroups:
+    """For an aggregate-only role: the groups at `resolution` it may be told of, and the
+    categories each may show, such that no level it is shown (`AGGREGATE_LEVELS`) tells by
+    difference with another, nor a count with its categories, what a hexagon hides.
+
+    Each level alone hides the (cell, part) counting fewer than `min_count` rows or subjects
+    (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that
+    one point lies alone in the rest of it. So the cells shown are kept apart along H3's
+    hierarchy (`_kept_apart`); then, within the cells shown, each category on its own (a
+    hexagon's 8 confirmed points less its shown children's 4 and 3 would place one confirmed
+    point); then, within each cell, its count less its shown categories is nought or at least
+    `min_count` (the smallest categories hidden until it is: a category hidden so adds its
+    remainders to its nearest ancestor's, each nought or at least `min_count`, and the levels
+    stay apart). For operations, whose places are counted once across kinds, the last rule
+    reads operations only. `fine`: grouped by the finest cells (`AGGREGATE_FINEST`), read over
+    every ancestor whole (`_collect`). Every level is summed from them along H3's hierarchy
+    (`_summed`, `regrouped`)."""
+    levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
+    totals: Totals = {
+        key: (sum(rows for rows, _subjects in by_category.values()), fine.part_subjects[key])
+        for key, by_category in fine.categories.items()
+        if key[0]
+    }
+    by_level: dict[int, Totals] = {}
+    finer = AGGREGATE_FINEST
+    for level in reversed(levels):
+        if level != finer:
+            totals = _summed(totals, level)
+            finer = level
+        by_level[level] = totals
+    shown_by_level = _kept_apart(
+        levels,
+        {
+            level: {
+                key: value
+                for key, value in by_level[level].items()
+                if value[0] >= min_count and value[1] >= min_count
+            }
+            for level in levels
+        },
+        min_count=min_count,
+    )
+    categories_by_level = {level: regrouped(fine, level).categories for level in levels}
+    shown_categories: dict[int, dict[tuple[str, Any], set[str]]] = {level: {} for level in levels}
+    values = sorted({value for by_category in fine.categories.values() for value in by_category})
+    for value in values:
+        kept = _kept_apart(
+            levels,
+            {
+                level: {
+                    key: by_category[value]
+                    for key, by_category in categories_by_level[level].items()
+                    if key in shown_by_level[level]
+                    and value in by_category
+                    and min(by_category[value]) >= min_count
+                }
+                for level in levels
+            },
+            min_count=min_count,
+        )
+        for level in levels:
+            for key in kept[level]:
+                shown_categories[level].setdefault(key, set()).add(value)
+    for level in levels:
+        for key, (rows, _subjects) in shown_by_level[level].items():
+            by_category = categories_by_level[level][key]
+            told = shown_categories[level].setdefault(key, set())
+            rest = rows - sum(by_category[value][0] for value in told)
+            for value in sorted(told, key=lambda value: (by_category[value], value)):
+                if not 0 < rest < min_count:
+                    break
+                told.discard(value)
+                rest += by_category[value][0]
     kept_keys = set(shown_by_level[resolution]) if levels else set()
     if resolution == AGGREGATE_FINEST:
-        return HexagonGroups(
+        groups = HexagonGroups(
             {key: value for key, value in fine.categories.items() if key in kept_keys},
             {key: value for key, value in fine.part_subjects.items() if key in kept_keys},
             {key: value for key, value in fine.communes.items() if key in kept_keys},
         )
-    return regrouped(fine, resolution, kept=kept_keys)
+    else:
+        groups = regrouped(fine, resolution, kept=kept_keys)
+    groups.shown_categories = {
+        key: told for key, told in shown_categories.get(resolution, {}).items() if key in kept_keys
+    }
+    return groups
 
 
 def counted_cells(
@@ -459,13 +524,20 @@ def counted_cells(
     commune: str = "commune",
     part: str = "departement",
     named_by: str | None = None,
+    only: str | None = None,
 ) -> tuple[dict[str, tuple[int, dict[str, int]]], dict[str, dict[int, int]]]:
     """The cells of `resolution` as the actor may be told them, {cell: (count, {category:
     count})} (`shown_counts`), with {cell: {commune id: subjects}} of the parts counted (to
     name them, `hexagon_places`), from one GROUP BY (`hexagon_groups`). For an aggregate-only
     role (`min_count` above 1), `column` holds the finest cells it is shown, summed into the
     cells of `resolution` consistently with the coarser levels (`consistent_groups`): the
-    map's hexagons and the hotspots' cells are then the same cells with the same counts."""
+    map's hexagons and the hotspots' cells are then the same cells with the same counts.
+
+    `only`: one category, read from the counts of every category (an aggregate-only role's
+    status filter): the cells showing it, each counting it alone and named as unfiltered. A
+    filter applied to the rows instead would be counted, hidden and named on its own, and
+    differenced with the unfiltered counts (a hexagon hidden unfiltered, shown with four
+    dismantled points; the hexagon named after where its investigated points are)."""
     groups = hexagon_groups(
         queryset,
         column=column,
@@ -480,6 +552,12 @@ def counted_cells(
     counts = {
         cell: value for cell, value in shown_counts(groups, min_count=min_count).items() if cell
     }
+    if only is not None:
+        counts = {
+            cell: (by_category[only], {only: by_category[only]})
+            for cell, (_total, by_category) in counts.items()
+            if only in by_category
+        }
     # Named after the parts shown only: a hidden part's communes never name the cell (its
     # name would then differ from the one filtered by its shown département).
     per_cell: dict[str, dict[int, int]] = {}
@@ -503,6 +581,7 @@ def _hexagons(
     commune: str = "commune",
     part: str = "departement",
     named_by: str | None = None,
+    only: str | None = None,
 ) -> list[dict[str, Any]]:
     """Hexagon features of the cells counted (`counted_cells`), each named after where its
     rows are (`hexagon_places`); `keep`: which cells the view shows."""
@@ -516,6 +595,7 @@ def _hexagons(
         part=part,
         commune=commune,
         named_by=named_by,
+        only=only,
     )
     features = [
         _hexagon_feature(cell, total, by_category, resolution)
@@ -622,13 +702,14 @@ def _collect(
     subject: str = "pk",
     commune: str | None = None,
     subject_cell: str | None = None,
+    only: str | None = None,
 ) -> tuple[list[dict[str, Any]], int | None, bool]:
     """Features for the request: hexagons at wide zooms (and always for aggregate-only roles),
     points at street zooms (built from `columns` only, never whole records). Returns
     (features, resolution, truncated). `subject`: what an aggregate-only role must see at least
     `min_count` of in each département's part of a hexagon (the deal points of operations), and
     `commune` the column holding its commune (a subject must have one: its distinct counts per
-    commune are added up)."""
+    commune are added up); `only`: a category read from the counts of all (`counted_cells`)."""
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     keep: Callable[[str], bool] | None = None
     bbox = request.bbox
@@ -659,6 +740,7 @@ def _collect(
             commune=commune or f"{position}commune",
             part=f"{position}departement",
             named_by=f"{position}commune",
+            only=only,
         )
         return features, resolution, False
     selected = list(rows.order_by("pk").values(*columns)[: MAX_POINTS + 1])
@@ -784,6 +866,20 @@ def dealpoint_filter_data(
     return data
 
 
+def counted_rows(
+    *, scope: policy.AggregateScope, data: Any, filterset: DealPointFilterSet
+) -> tuple[QuerySet[DealPoint], str | None]:
+    """The deal points a layer counts, and the status it shows alone: for an aggregate-only
+    role filtering on a status, the rows of every status (the other filters applied) and that
+    status, read from their counts (`counted_cells`); for everyone else the filtered rows."""
+    statuses = [value for value in data.getlist("status") if value] if "status" in data else []
+    if scope.min_count <= 1 or not statuses:
+        return filterset.qs, None
+    every_status = data.copy()
+    every_status.pop("status")
+    return dealpoint_filterset(every_status, scope.queryset).qs, statuses[0]
+
+
 def several_values_refused(*, scope: policy.AggregateScope, data: Any) -> dict[str, list[str]]:
     """The filters of `data` asked with several values by a role whose filters take one value
     each (`scope.one_value_each`, an aggregate-only role): two statuses asked together,
@@ -813,7 +909,7 @@ def dealpoint_layer(
     scope = policy.aggregate_scope(dealpoint_queryset(), actor=actor)
     data = dealpoint_filter_data(actor=actor, scope=scope, filters=filters)
     filterset = dealpoint_filterset(data, scope.queryset)
-    queryset = filterset.qs
+    queryset, only = counted_rows(scope=scope, data=data, filterset=filterset)
     reduced = scope.coordinates and policy.visible_fields(actor, DealPoint) is not None
     if reduced:
         # ...and on the values it is told (a landlord's "confirmed" includes investigations).
@@ -837,6 +933,7 @@ def dealpoint_layer(
             category="status",
             point=_dealpoint_feature(_page_url("dealpoints:detail")),
             columns=DEALPOINT_COLUMNS,
+            only=only,
         )
     count = _feature_total(features)
     _audit(

@@ -235,11 +235,19 @@ def test_aggregate_roles_filter_counts_on_status_only(world, client_for, persona
         for name in refused:
             assert errors[name] == ["Ce filtre n'est pas ouvert aux comptes agrégés."]
     assert AuditEvent.objects.count() == before  # nothing was counted
+    # Three confirmed of five: shown, they would leave two points of other statuses to be
+    # read by difference (5 - 3), so the hexagon tells no status, filtered or not.
+    assert _layer(client, bbox=MARSEILLE_BBOX, zoom=12, status="confirmed")["features"] == []
+    assert [f["properties"]["by_status"] for f in whole["features"]] == [{}]
+    for point in world.points_13[:2]:
+        services.dealpoint_change_status(
+            actor=persona("cross13_analyst"), dealpoint=point, status="confirmed"
+        )
     confirmed = _layer(client, bbox=MARSEILLE_BBOX, zoom=12, status="confirmed")
-    assert _total(confirmed) == 3
+    assert _total(confirmed) == 5
     assert _total(_layer(client, bbox=MARSEILLE_BBOX, zoom=12, departement="13")) == 5
-    # One status at a time: the hexagon shows "confirmed: 3" of 5 and hides the 2 reported;
-    # two statuses together, differenced with one, would tell the others' status.
+    # One status at a time: two statuses together, differenced with one, would tell the
+    # others' status.
     both = _get(
         client, "map-dealpoints", bbox=MARSEILLE_BBOX, zoom=12, status=["confirmed", "reported"]
     )

@@ -131,13 +131,24 @@ def test_aggregate_operations_count_points_not_operations(world, client_for, per
             dealpoint=point,
             data=services.OperationInput(kind="search", occurred_on=date.today()),
         )
+    # Raids on two more points of the cluster: with the world's (points_13[1]), three raided
+    # points in the cluster's cell, four in its res 5 hexagon with the isolated one.
+    for point in (world.points_13[0], world.points_13[2]):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(kind="raid", occurred_on=date.today()),
+        )
     operations = _layer(client, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)
     [hexagon] = operations["features"]
     assert hexagon["properties"]["cell"] == world.points_13[0].h3_r9
-    # One raid (points_13[1], in the world) and three searches: only the searches, on three
-    # points, are detailed.
-    assert hexagon["properties"]["count"] == 4
-    assert hexagon["properties"]["by_status"] == {"search": 3}
+    assert hexagon["properties"]["count"] == 6
+    # Neither kind is detailed, though each concerns three points here: less the res 5
+    # hexagon's, « 3 raided points » would place the isolated one (4 - 3) and « 3 searched
+    # points » two more (5 - 3): an audit differenced the statuses of two zooms so.
+    assert hexagon["properties"]["by_status"] == {}
+    [wide] = _layer(client, "map-operations", bbox=MARSEILLE_BBOX, zoom=6)["features"]
+    assert wide["properties"]["by_status"] == {"raid": 6, "search": 5}
     # An analyst still sees every operation.
     assert (
         len(
@@ -145,7 +156,7 @@ def test_aggregate_operations_count_points_not_operations(world, client_for, per
                 "features"
             ]
         )
-        == 9
+        == 11
     )
 
 
@@ -730,6 +741,7 @@ def test_a_border_hexagon_tells_no_departements_share_below_the_minimum(world, c
             strict=False,
         ):
             DealPoint.objects.filter(pk=point.pk).update(departement=departement)
+        names: dict[tuple[int, str], list[dict[str, Any]]] = {}
         for zoom in (6, 9, 12):
             for status in (None, "reported"):
                 extra = {"status": status} if status else {}
@@ -753,9 +765,19 @@ def test_a_border_hexagon_tells_no_departements_share_below_the_minimum(world, c
                             p["by_status"].get(value, 0) for p in by_side
                         ), context
                     shown = [p for p in by_side if p["count"]]
-                    if len(shown) == 1:
-                        # Named as its one shown side is: nothing of the hidden side.
-                        assert properties["place"] == shown[0]["place"], context
+                    if status is None:
+                        names[(zoom, hexagon)] = [properties, *by_side]
+                        if len(shown) == 1:
+                            # Named as its one shown side is: nothing of the hidden side.
+                            assert properties["place"] == shown[0]["place"], context
+                    else:
+                        # Named as unfiltered: a status's own leading commune would tell
+                        # where its points are, finer than the hexagon (an audit).
+                        for counted, unfiltered in zip(
+                            [properties, *by_side], names[(zoom, hexagon)], strict=True
+                        ):
+                            if counted["count"]:
+                                assert counted["place"] == unfiltered["place"], context
                     checked += 1
         res9 = _counts(_layer(client, bbox=MARSEILLE_BBOX, zoom=12))
         inside = 5 - across - outside
@@ -981,12 +1003,19 @@ def test_aggregate_hotspots_by_status_tell_nothing_the_counts_do_not(
         assert hotspots.status_code == 200, hotspots.content
         counts = _layer(client, **department_wide, **filters)
         assert _counts(hotspots.json()) == _counts(counts), status
-    # The cluster: 5 points, 3 confirmed, 2 reported (under the minimum: neither shown).
+    # The cluster: 5 points, 3 confirmed, 2 reported (under the minimum: not shown, nor the
+    # confirmed, which would tell them by difference with the cell's count).
     cell = cluster[0].h3_r9
+    for status in ("confirmed", "reported"):
+        filtered = client.get(reverse("map-hotspots"), {"departement": "13", "status": status})
+        assert filtered.json()["features"] == [], status
+    for point in cluster[3:]:
+        services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
     confirmed = client.get(reverse("map-hotspots"), {"departement": "13", "status": "confirmed"})
-    assert _counts(confirmed.json()) == {cell: 3}
-    reported = client.get(reverse("map-hotspots"), {"departement": "13", "status": "reported"})
-    assert reported.json()["features"] == []
+    assert _counts(confirmed.json()) == {cell: 5}
+    assert _counts(confirmed.json()) == _counts(
+        _layer(client, **department_wide, status="confirmed")
+    )
     last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     both = client.get(
         reverse("map-hotspots"), {"departement": "13", "status": ["confirmed", "reported"]}
@@ -1339,12 +1368,19 @@ def test_a_merged_point_s_operations_stay_on_the_map_counted_for_one_place(
             dealpoint=point,
             data=services.OperationInput(kind="search", occurred_on=date.today()),
         )
+    # Raids on three places of the cluster (the world's on points_13[1]).
+    for point in (world.points_13[0], third):
+        services.operation_record(
+            actor=analyst,
+            dealpoint=point,
+            data=services.OperationInput(kind="raid", occurred_on=date.today()),
+        )
     services.dealpoint_merge(actor=analyst, source=merged, target=kept)
 
     listed = _layer(client_for("cross13_analyst"), "map-operations", bbox=MARSEILLE_BBOX, zoom=16)
     references = [feature["properties"]["dealpoint_reference"] for feature in listed["features"]]
     assert references.count(merged.reference) == 1
-    assert len(references) == 4  # the world's raid, and the three searches
+    assert len(references) == 6  # the three raids, and the three searches
     api = client_for("cross13_analyst").get(
         reverse("dealpoints-api:operation-list"), {"kind": "search"}
     )
@@ -1352,13 +1388,12 @@ def test_a_merged_point_s_operations_stay_on_the_map_counted_for_one_place(
 
     prefecture = client_for("prefecture_13")
     [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
-    # The hexagon's operations concern three places (the world's raid on points_13[1]); its
-    # searches, two: they are counted, not detailed.
-    assert hexagon["properties"]["count"] == 4
-    assert hexagon["properties"]["by_status"] == {}
+    # The hexagon's searches concern two places: they are counted, not detailed.
+    assert hexagon["properties"]["count"] == 6
+    assert hexagon["properties"]["by_status"] == {"raid": 3}
     services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
     [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
-    assert hexagon["properties"]["by_status"] == {"search": 3}
+    assert hexagon["properties"]["by_status"] == {"raid": 3, "search": 3}
 
 
 def test_a_merged_point_s_operations_name_their_hexagon_after_where_they_are(
@@ -1541,6 +1576,97 @@ def test_aggregate_zooms_tell_by_difference_no_fewer_than_the_minimum(
                 nearest += inner_count
         remainder = count - nearest
         assert remainder == 0 or remainder >= minimum, (resolution, cell, count, remainder)
+
+
+def _nought_or_at_least(value: int, minimum: int = 3) -> bool:
+    return value == 0 or value >= minimum
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_aggregate_statuses_tell_by_difference_no_fewer_than_the_minimum(client_for, persona, seed):
+    """An audit read, as a prosecutor, « Confirmé : 8 » in a hexagon and 4 and 3 in the two
+    hexagons shown inside it at the next zoom: one confirmed point lay alone in the rest. And
+    `status=dismantled` showed four points in a hexagon the unfiltered map hid, named after
+    the arrondissement holding most of them. In random worlds of small groups of mixed
+    statuses, at every zoom: each status a hexagon shows, less what its nearest shown
+    hexagons inside it show of it, is nought or at least the minimum, and so is its count
+    less its statuses shown; a status filter shows exactly the unfiltered hexagons' count of
+    that status, named as unfiltered; the hotspots of a status count what the finest zoom
+    shows of it."""
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    rng = random.Random(seed)
+    analyst = persona("cross13_analyst")
+    statuses = ["reported", "confirmed", "dismantled"]
+    for _group in range(25):
+        latitude, longitude = rng.uniform(43.29, 43.37), rng.uniform(5.37, 5.45)
+        for _point in range(rng.randint(1, 6)):
+            point = dealpoint(
+                actor=analyst,
+                latitude=latitude + rng.uniform(-0.003, 0.003),
+                longitude=longitude + rng.uniform(-0.003, 0.003),
+                building_id=None,
+            )
+            DealPoint.objects.filter(pk=point.pk).update(status=rng.choice(statuses))
+    client = client_for("prosecutor_13")
+    bbox = "5.25,43.20,5.55,43.45"
+    zooms = {5: 6, 7: 9, 9: 12}
+
+    def shown(**filters: Any) -> dict[int, dict[str, dict[str, Any]]]:
+        return {
+            resolution: {
+                f["properties"]["cell"]: f["properties"]
+                for f in _layer(client, bbox=bbox, zoom=zoom, **filters)["features"]
+            }
+            for resolution, zoom in zooms.items()
+        }
+
+    unfiltered = shown()
+    told = sum(len(p["by_status"]) for cells in unfiltered.values() for p in cells.values())
+    assert told > 0  # the rule leaves statuses to read
+    for resolution, cells in unfiltered.items():
+        for cell, properties in cells.items():
+            by_status = properties["by_status"]
+            rest = properties["count"] - sum(by_status.values())
+            assert _nought_or_at_least(rest), (resolution, properties)
+            for status, count in by_status.items():
+                # Its nearest shown hexagons inside it with that status, at every finer zoom.
+                nearest = 0
+                for finer in (level for level in zooms if level > resolution):
+                    for inner, inner_properties in unfiltered[finer].items():
+                        if status not in inner_properties["by_status"]:
+                            continue
+                        if h3.cell_to_parent(inner, resolution) != cell:
+                            continue
+                        between = [
+                            level
+                            for level in zooms
+                            if resolution < level < finer
+                            and status
+                            in unfiltered[level]
+                            .get(h3.cell_to_parent(inner, level), {})
+                            .get("by_status", {})
+                        ]
+                        if not between:
+                            nearest += inner_properties["by_status"][status]
+                assert _nought_or_at_least(count - nearest), (resolution, cell, status)
+    for status in statuses:
+        filtered = shown(status=status)
+        for resolution, cells in filtered.items():
+            assert {cell: p["count"] for cell, p in cells.items()} == {
+                cell: p["by_status"][status]
+                for cell, p in unfiltered[resolution].items()
+                if status in p["by_status"]
+            }, (status, resolution)
+            for cell, properties in cells.items():
+                assert properties["by_status"] == {status: properties["count"]}
+                assert properties["place"] == unfiltered[resolution][cell]["place"]
+        hotspots = _layer(client, "map-hotspots", departement="13", status=status)
+        assert {
+            f["properties"]["cell"]: f["properties"]["count"]
+            for f in hotspots["features"]
+            if f["properties"]["count"]
+        } == {cell: p["count"] for cell, p in filtered[9].items()}, status
 
 
 @pytest.mark.parametrize("username", ["prefecture_13", "prosecutor_13"])
