@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -15,7 +16,22 @@ def actor(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     context = policy.actor_context(user)
     capabilities = {capability.value: True for capability in context.capabilities}
-    return {"actor_capabilities": capabilities}
+    return {
+        "actor_capabilities": capabilities,
+        "actor_dealpoints_view": dealpoints_view(user) if capabilities else "",
+    }
+
+
+def dealpoints_view(user: Any) -> str:
+    """What the map and the deal points' pages give this user, so that the menu and the home
+    page's shortcuts offer them as it will find them: "counts" (a prefecture, a prosecutor's
+    office: no list, no record), "buildings" (a landlord: its buildings' points), "records"."""
+    dealpoint = apps.get_model("dealpoints", "DealPoint")
+    if policy.counts_only(user, dealpoint):
+        return "counts"
+    if policy.visible_fields(user, dealpoint) is not None:
+        return "buildings"
+    return "records"
 
 
 def session_timeout(request: HttpRequest) -> dict[str, Any]:

@@ -456,6 +456,16 @@ def _aggregate_only(context: ActorContext, rules: RecordRules) -> list[Membershi
     return [] if receives_records else aggregate_only
 
 
+def counts_only(actor: Any, model: type[models.Model]) -> bool:
+    """Whether this actor only counts the model's records (`aggregate_scope`): pages say so
+    rather than promise lists and records it will not receive."""
+    context = actor_context(actor)
+    rules = _RECORD_RULES.get(model)
+    if context.user_id is None or rules is None:
+        return False
+    return bool(_aggregate_only(context, rules))
+
+
 def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
     """The map's view of `queryset` for this actor. Roles declared in the model's
     `aggregate_roles` (a prefecture, a prosecutor's office) count the records of their

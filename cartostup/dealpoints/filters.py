@@ -222,7 +222,10 @@ def told_status_field(form: Any, *, choices: list[tuple[str, str]], message: str
     field = form.fields.get("status")
     if field is None:
         return
-    # A single choice's "all statuses" stays first.
+    # A single choice's "all statuses" stays first: django-filter's own choice field puts it
+    # there itself (its `empty_label`), once; listed here too, it was offered twice.
     empty = [(value, label) for value, label in field.choices if value == ""]
+    if getattr(field, "empty_label", None) is not None:
+        empty = []
     field.choices = [*empty, *choices]
     field.error_messages["invalid_choice"] = message

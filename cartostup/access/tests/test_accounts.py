@@ -514,6 +514,37 @@ def test_home_links_territory_pages_when_available(client_for):
     assert f'href="{url}"' in body
 
 
+@pytest.mark.parametrize(
+    ("username", "map_description", "list_description"),
+    [
+        ("cross13_analyst", "Points de deal, signalements et opérations sur la carte",
+         "Liste filtrée, fiches et exports"),
+        ("police13_investigator", "Points de deal et opérations sur la carte",
+         "Liste filtrée, fiches et exports"),
+        ("prefecture_13", "Nombre de points de deal et d'opérations par hexagone, points chauds",
+         None),
+        ("prosecutor_13", "Nombre de points de deal et d'opérations par hexagone, points chauds",
+         None),
+        ("landlord_13h", "Les points de deal de vos bâtiments",
+         "Les points de vos bâtiments, leur statut et leurs exports"),
+    ],
+)  # fmt: skip
+def test_home_shortcuts_say_what_the_role_will_find(
+    client_for, username, map_description, list_description
+):
+    """The shortcuts promised every role « signalements » on the map and a list with records
+    and exports: a prefecture counts, a landlord sees its buildings' points, an investigator
+    no reports (an audit)."""
+    body = client_for(username).get("/").content.decode()
+    shortcuts = body[body.index("Accès rapides") :]
+    assert map_description in shortcuts
+    list_url = reverse("dealpoints:list")
+    if list_description is None:
+        assert f'href="{list_url}"' not in shortcuts
+    else:
+        assert list_description in shortcuts and f'href="{list_url}"' in shortcuts
+
+
 @override_settings(DEBUG=False)
 def test_404_page_is_french(client_for):
     response = client_for("cross13_analyst").get("/cette-page-n-existe-pas/")
