@@ -119,7 +119,9 @@ def filter_error_messages(
 
 
 class AppliedFiltersMixin:
-    """The filters actually used, as plain references, for the audit trail."""
+    """The filters actually used, as plain references, for the audit trail: several values
+    read « reported, dismantled » (they read « ['reported', 'dismantled'] », Python's own
+    writing, in the journal)."""
 
     form: Any
 
@@ -128,7 +130,8 @@ class AppliedFiltersMixin:
         for name, value in self.form.cleaned_data.items():
             if value in (None, "", [], ()):
                 continue
-            applied[name] = str(getattr(value, "pk", value))
+            values = value if isinstance(value, list | tuple) else [value]
+            applied[name] = ", ".join(str(getattr(each, "pk", each)) for each in values)
         return applied
 
 

@@ -74,7 +74,7 @@ def test_geojson_export_reads_back_and_is_audited(client_for, analyst, point):
     assert properties["departement"] == "13"
     assert properties["reports_count"] == 0
     event = AuditEvent.objects.get(action=AuditAction.EXPORT, actor_id=analyst.pk)
-    assert event.details == {"format": "geojson", "filters": {"status": "['reported']"}, "count": 1}
+    assert event.details == {"format": "geojson", "filters": {"status": "reported"}, "count": 1}
 
 
 def test_csv_export_is_french_spreadsheet_ready_and_neutralises_formulas(client_for, point):

@@ -320,7 +320,7 @@ def test_a_status_filter_changes_which_points_the_hotspots_count(two_estates):
     assert event.details["filters"] == {
         "departement": "13",
         "source": "dealpoints",
-        "status": "['reported', 'dismantled']",
+        "status": "reported, dismantled",
     }
 
 
@@ -343,8 +343,8 @@ def test_product_and_channel_filters_change_which_points_the_hotspots_count(two_
     assert event.details["filters"] == {
         "departement": "13",
         "source": "dealpoints",
-        "product": "['cannabis']",
-        "channel": "['fixed']",
+        "product": "cannabis",
+        "channel": "fixed",
     }
 
 

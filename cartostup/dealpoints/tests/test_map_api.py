@@ -477,7 +477,7 @@ def test_each_layer_request_is_audited_once(world, client_for, persona):
     assert event.details["zoom"] == 12
     assert event.details["resolution"] == 9
     assert [float(v) for v in event.details["bbox"]] == [5.3, 43.28, 5.45, 43.38]
-    assert event.details["filters"] == {"status": "['reported']"}
+    assert event.details["filters"] == {"status": "reported"}
     assert event.details["count"] == 8
 
 

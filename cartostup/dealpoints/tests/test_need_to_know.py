@@ -1029,7 +1029,7 @@ def test_aggregate_hotspots_by_status_tell_nothing_the_counts_do_not(
     client.get(reverse("map-hotspots"), {"departement": "13", "status": "confirmed"})
     event = AuditEvent.objects.filter(actor_id=persona(username).pk).latest("pk")
     assert event.details["layer"] == "hotspots"
-    assert event.details["filters"]["status"] == "['confirmed']"
+    assert event.details["filters"]["status"] == "confirmed"
 
 
 # --- a status a landlord is never told ----------------------------------------------------------

@@ -74,8 +74,8 @@ def test_analyst_lists_points_with_every_column_and_the_listing_is_audited(clien
     listed = AuditEvent.objects.filter(action=AuditAction.LIST, object_type="dealpoints.dealpoint")
     assert listed.count() == 1
     assert listed.get().details["filters"] == {
-        "status": "['reported']",
-        "product": "['cannabis']",
+        "status": "reported",
+        "product": "cannabis",
     }
 
 
