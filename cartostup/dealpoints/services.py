@@ -1377,6 +1377,59 @@ def _resurgence_alerts_corrected(*, actor: User | None, dealpoint: DealPoint, be
         )
 
 
+def _resurgence_reports(dealpoint: DealPoint) -> list[int]:
+    """The reports of the point's confirmed resurgence alerts: those a correction of its
+    return may detach (`_resurgences_undone`), to lock before the point."""
+    return list(
+        Alert.objects.filter(
+            dealpoint=dealpoint,
+            kind=AlertKind.RESURGENCE,
+            status=AlertStatus.CONFIRMED,
+            report__isnull=False,
+        ).values_list("report_id", flat=True)
+    )
+
+
+def _resurgences_undone(
+    *, actor: User | None, dealpoint: DealPoint, before: str, corrects: int, note: str
+) -> None:
+    """After a correction from "resurgent" back to "dismantled" (or "moved"): the point had
+    not come back, so the resurgence alerts confirmed since the corrected change are answered
+    « no ». Each report such a confirmation attached, if still attached there, leaves the
+    point as a refused link does (`flows.link_refuse`: the pair is refused, the report waits
+    for the matching again unless tied to another point); the alert is closed as dismissed.
+    A report attached by hand, not through an alert, stays. The reports and the point are
+    locked by the caller (`locks`), the alerts here, after them."""
+    inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
+    if before != DealPointStatus.RESURGENT or dealpoint.status not in inactive:
+        return
+    change = dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).first()
+    if change is None:
+        return
+    confirmed = Alert.objects.filter(
+        dealpoint=dealpoint,
+        kind=AlertKind.RESURGENCE,
+        status=AlertStatus.CONFIRMED,
+        report__isnull=False,
+        decided_at__gte=change.occurred_at,
+    )
+    for alert in locks.lock(confirmed.select_related("dealpoint", "report")):
+        report = alert.report
+        assert report is not None  # filtered above
+        if ReportLink.objects.filter(
+            report=report, dealpoint=dealpoint, decision=LinkDecision.CONFIRMED
+        ).exists():
+            report_detach(actor=actor, dealpoint=dealpoint, report=report, note=note)
+        _alert_close(
+            actor=actor,
+            alert=alert,
+            status=AlertStatus.DISMISSED,
+            reason="resurgence_corrected",
+            event={"report": report.reference, "status_corrected": True, "undone": True},
+            audit={"status_corrected": dealpoint.reference, "report": report.reference},
+        )
+
+
 @transaction.atomic
 def dealpoint_change_status(
     *,
@@ -1409,9 +1462,11 @@ def dealpoint_change_status(
     moving_to = successor if status == DealPointStatus.MOVED else None
     if moving_to is not None and actor is not None:
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=moving_to.pk)
-    # The successor too, whose status is checked (both in pk order: `locks`).
+    # The reports a corrected resurgence may give back first (`_resurgences_undone`), then
+    # the point and the successor, whose status is checked (in pk order: `locks`).
     locked = locks.lock_reports_and_points(
-        points=[dealpoint.pk, moving_to.pk if moving_to is not None else None]
+        reports=_resurgence_reports(dealpoint) if correction else (),
+        points=[dealpoint.pk, moving_to.pk if moving_to is not None else None],
     ).points
     dealpoint = _unmerged(locked[dealpoint.pk])
     if from_status is not None:
@@ -1475,8 +1530,11 @@ def dealpoint_change_status(
         details=details,
         correction=correction,
     )
-    if correction:
+    if corrects is not None:
         _resurgence_alerts_corrected(actor=actor, dealpoint=dealpoint, before=before)
+        _resurgences_undone(
+            actor=actor, dealpoint=dealpoint, before=before, corrects=corrects, note=note
+        )
     if successor is not None:
         _event(
             dealpoint=successor,

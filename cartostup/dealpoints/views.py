@@ -505,6 +505,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 else _("Alerte de résurgence écartée (signalement %(report)s)")
             )
         return [line % names]
+    if kind == EventKind.ALERT and details.get("closed") and details.get("undone"):
+        return [
+            _(
+                "Confirmation de la résurgence annulée (signalement %(report)s) : le point "
+                "n'était pas revenu (son statut a été corrigé), le signalement l'a quitté"
+            )
+            % {"report": _named(details, "report") or "—"}
+        ]
     if kind == EventKind.ALERT and details.get("closed") and details.get("status_corrected"):
         return [
             _(

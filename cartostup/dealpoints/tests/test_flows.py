@@ -295,6 +295,77 @@ def test_confirming_a_resurgence_makes_the_point_resurgent(analyst, persona):
     ).exists()
 
 
+def test_a_corrected_resurgence_gives_its_report_back_to_the_matching(analyst, client_for):
+    """A resurgence confirmed by mistake, then corrected (« Corriger » the change to
+    « Résurgent »): the point is dismantled again, so the report the confirmation attached to
+    it leaves it, as a refused link does (`flows.link_refuse`): the pair is refused, the
+    report waits for the matching again, and the alert, whose answer is now « no », is closed
+    as dismissed, said in the history and the audit log."""
+    point = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    flows.alert_confirm(actor=analyst, alert=alert)
+    point.refresh_from_db()
+    change = services.status_last_change(point)
+    assert change is not None and change.to_status == DealPointStatus.RESURGENT
+
+    services.dealpoint_change_status(
+        actor=analyst,
+        dealpoint=point,
+        status="dismantled",
+        corrects=change.pk,
+        note="résurgence confirmée sur le mauvais point",
+    )
+
+    point.refresh_from_db()
+    report.refresh_from_db()
+    alert.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    assert link.decision == LinkDecision.REJECTED and link.decided_by == analyst
+    assert report.awaiting_matching is True
+    assert alert.status == AlertStatus.DISMISSED and alert.decided_by == analyst
+    detached = point.events.get(kind=EventKind.REPORT_DETACHED)
+    assert detached.details["report"] == report.reference
+    assert detached.note == "résurgence confirmée sur le mauvais point"
+    assert AuditEvent.objects.filter(
+        object_type="dealpoints.alert",
+        object_id=str(alert.pk),
+        details__reason="resurgence_corrected",
+    ).exists()
+    page = client_for("cross13_analyst").get(f"/points-de-deal/{point.pk}/").content.decode()
+    assert f"Confirmation de la résurgence annulée (signalement {report.reference})" in page
+    # The matching takes it again, and neither attaches it back nor raises the alert again.
+    flows.matching_run()
+    assert Alert.objects.filter(report=report).count() == 1
+    assert not ReportLink.objects.filter(
+        report=report,
+        dealpoint=point,
+        decision__in=[LinkDecision.CONFIRMED, LinkDecision.AUTOMATIC],
+    ).exists()
+
+
+def test_a_corrected_resurgence_leaves_a_report_attached_by_hand(analyst):
+    """Only what the corrected resurgence attached leaves the point: a report attached to the
+    resurgent point by hand (« Rattacher »), not through an alert, stays."""
+    point = dismantled_point(analyst)
+    report = report_near(analyst, 30)
+    (alert,) = flows.report_match(report=report).alerts
+    flows.alert_confirm(actor=analyst, alert=alert)
+    by_hand = report_near(analyst, 20)
+    services.report_attach(actor=analyst, dealpoint=point, report=by_hand)
+    point.refresh_from_db()
+    change = services.status_last_change(point)
+    assert change is not None
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="dismantled", corrects=change.pk, note="erreur"
+    )
+    decisions = dict(
+        ReportLink.objects.filter(dealpoint=point).values_list("report_id", "decision")
+    )
+    assert decisions == {report.pk: LinkDecision.REJECTED, by_hand.pk: LinkDecision.CONFIRMED}
+
+
 def test_a_moved_point_that_comes_back_leaves_its_successor(analyst, client_for):
     """User audit: confirming a resurgence of a moved point made it « Résurgent » but kept
     « Point successeur PD-… », and the successor still listed it as a predecessor. Leaving
