@@ -63,7 +63,11 @@ from .choices import (
     DealPointStatus,
     DistributionChannel,
     LinkDecision,
+    ObservedRole,
     Precision,
+    Product,
+    TimeOfDay,
+    Weekday,
 )
 from .models import H3_TOWN, DealPoint, ReportLink
 
@@ -824,6 +828,68 @@ def profile(members: Sequence[ReportFeatures]) -> Profile:
         times=dict(times),
         street=street,
         remote=remote,
+    )
+
+
+# The roles a report's activities show at a point (selling and look-outs are seen; storing
+# products or money is what a stash flat does). Delivery and online sales say the channel.
+ACTIVITY_ROLES = {
+    "selling": ObservedRole.SELLERS,
+    "lookouts": ObservedRole.LOOKOUTS,
+    "storage": ObservedRole.STASH_FLAT,
+}
+
+
+@dataclass(frozen=True)
+class Description:
+    """What the reports of a proposed new point say of it together, in the terms of a point's
+    record: the prefill of « Créer le point », which the analyst corrects."""
+
+    products: list[str]
+    channel: str
+    opening_hours: list[str]
+    observed_roles: list[str]
+
+
+def describe(members: Sequence[ReportFeatures]) -> Description:
+    """Describe a new point from its reports, as `profile` counts them: every product, role
+    and opening a report names (a union: a point's reporters each see part of it, and the
+    matching allows for a reporter's error rather than outvoting one), and the way of selling
+    most of them saw (street unless more saw it remotely: a delivery, or online sales when
+    online was said more than delivery). The opening hours are, per report, each day it names
+    at each time of day it names; a report that names days but no time (or times but no day)
+    takes the times (the days) the other reports name."""
+    if not members:
+        return Description(
+            products=[], channel=DistributionChannel.FIXED, opening_hours=[], observed_roles=[]
+        )
+    group = profile(members)
+    all_days = {day for member in members for day in member.days}
+    all_times = {time for member in members for time in member.times_of_day}
+    opening: set[str] = set()
+    for member in members:
+        if not (member.days or member.times_of_day):
+            continue
+        for day in set(member.days) or all_days:
+            for time in set(member.times_of_day) or all_times:
+                opening.add(f"{day}:{time}")
+    roles = {ACTIVITY_ROLES[a] for m in members for a in m.activities if a in ACTIVITY_ROLES}
+    online = sum("online" in member.activities for member in members)
+    delivery = sum("delivery" in member.activities for member in members)
+    if group.remote > group.street:
+        channel = DistributionChannel.ONLINE if online > delivery else DistributionChannel.DELIVERY
+    else:
+        channel = DistributionChannel.FIXED
+    return Description(
+        products=[product for product in Product.values if product in group.products],
+        channel=channel,
+        opening_hours=[
+            f"{day}:{time}"
+            for day in Weekday.values
+            for time in TimeOfDay.values
+            if f"{day}:{time}" in opening
+        ],
+        observed_roles=[role for role in ObservedRole.values if role in roles],
     )
 
 

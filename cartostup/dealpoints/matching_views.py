@@ -32,13 +32,11 @@ from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 from cartostup.reports.models import Report
 
-from . import flows, matching_selectors, selectors
+from . import flows, matching, matching_selectors, selectors
 from .choices import (
     ATTACHED_DECISIONS,
     PROPOSAL_REOPEN_DAYS,
     Confidence,
-    DistributionChannel,
-    Product,
     ProposalStatus,
 )
 from .forms import DealPointForm, SharingForm
@@ -235,15 +233,17 @@ def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def _proposal_initial(proposal: Proposal, reports: list[Report]) -> dict[str, Any]:
-    products = sorted({p for r in reports for p in (r.products or []) if p in Product.values})
-    remote = any({"delivery", "online"} & set(r.activities or []) for r in reports)
-    street = any({"selling", "lookouts"} & set(r.activities or []) for r in reports)
+    """The new point's form prefilled from the reports the analyst may see: its products,
+    way of selling, opening hours and roles as they say them together (`matching.describe`)."""
+    described = matching.describe([matching.ReportFeatures.of(report) for report in reports])
     return {
         "latitude": round(proposal.latitude, 6),
         "longitude": round(proposal.longitude, 6),
         "precision": proposal.precision,
-        "channel": DistributionChannel.DELIVERY if remote and not street else "fixed",
-        "products": products,
+        "channel": described.channel,
+        "products": described.products,
+        "opening_hours": described.opening_hours,
+        "observed_roles": described.observed_roles,
         "confidence": Confidence.MEDIUM if len(reports) > 2 else Confidence.LOW,
         "address": next((r.address for r in reports if r.address), ""),
     }

@@ -367,3 +367,34 @@ def test_explain_puts_the_evidence_in_words():
     assert matching.explain(report_at(10), stale, now=NOW) == matching.Explanation(
         (), ("point sans activité récente",)
     )
+
+
+def test_describe_gathers_what_a_new_point_s_reports_say():
+    """The prefill of « Créer le point »: every product, role and opening a report names, the
+    way of selling most of them saw; a report naming days without a time takes the others'
+    times."""
+    here: dict[str, Any] = {"latitude": 43.35, "longitude": 5.39, "precision": "building"}
+    first = ReportFeatures(
+        **here,
+        products=("cannabis", "other"),
+        days=("fri", "sat"),
+        times_of_day=("evening",),
+        activities=("selling", "lookouts"),
+    )
+    second = ReportFeatures(
+        **here, products=("cocaine",), days=("mon",), activities=("lookouts", "storage")
+    )
+    third = ReportFeatures(**here, activities=("delivery",))
+    described = matching.describe([first, second, third])
+    assert described.products == ["cannabis", "cocaine"]
+    assert described.opening_hours == ["mon:evening", "fri:evening", "sat:evening"]
+    assert described.observed_roles == ["lookouts", "sellers", "stash_flat"]
+    assert described.channel == "fixed"
+    # Seen remotely by most: delivered, or sold online when online was said more.
+    assert matching.describe([third, third, first]).channel == "delivery"
+    online = ReportFeatures(**here, activities=("online",))
+    assert matching.describe([online, online, third]).channel == "online"
+    # Nothing said, nothing checked.
+    silent = matching.describe([ReportFeatures(**here)])
+    assert (silent.products, silent.opening_hours, silent.observed_roles) == ([], [], [])
+    assert matching.describe([]).channel == "fixed"

@@ -340,6 +340,74 @@ def test_create_a_point_from_a_proposal(client_for, queue):
     assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 1
 
 
+def test_create_the_point_is_prefilled_from_the_reports_of_the_proposal(client_for, persona):
+    """« Créer le point »: products, channel, opening hours and roles are read from the
+    proposal's reports (`matching.describe`), so the analyst does not type them again, and
+    may still change them before creating the point."""
+    analyst = persona("cross13_analyst")
+    report_near(
+        analyst,
+        1500,
+        products=["cannabis"],
+        days=["fri", "sat"],
+        times_of_day=["evening"],
+        activities=["selling", "lookouts"],
+    )
+    report_near(
+        analyst,
+        1510,
+        products=["cocaine"],
+        days=["sat"],
+        times_of_day=["night"],
+        activities=["lookouts", "storage"],
+    )
+    (proposal,) = flows.reports_cluster()
+    assert proposal.reports.count() == 2
+    client = client_for("cross13_analyst")
+    url = reverse("dealpoints:proposal_accept", args=[proposal.pk])
+    response = client.get(url)
+    initial = response.context["form"].initial
+    assert initial["products"] == ["cannabis", "cocaine"]
+    assert initial["channel"] == "fixed"
+    assert initial["opening_hours"] == ["fri:evening", "sat:evening", "sat:night"]
+    assert initial["observed_roles"] == ["lookouts", "sellers", "stash_flat"]
+    page = response.content.decode()
+    checked = {
+        name: set(re.findall(rf'name="{name}" value="([\w:]+)"[^>]*checked', page))
+        for name in ("products", "observed_roles", "opening_hours")
+    }
+    assert checked == {
+        "products": {"cannabis", "cocaine"},
+        "observed_roles": {"lookouts", "sellers", "stash_flat"},
+        "opening_hours": {"fri:evening", "sat:evening", "sat:night"},
+    }
+    assert "préremplis d'après ce que disent ses signalements" in page
+    # The analyst keeps the prefill but unchecks cocaine and the stash flat.
+    response = client.post(
+        url,
+        {
+            "latitude": round(proposal.latitude, 6),
+            "longitude": round(proposal.longitude, 6),
+            "precision": proposal.precision,
+            "channel": initial["channel"],
+            "products": ["cannabis"],
+            "opening_hours": initial["opening_hours"],
+            "observed_roles": ["lookouts", "sellers"],
+            "confidence": initial["confidence"],
+            "sharing-distribution": "cross",
+            "sharing-marking": "amber",
+        },
+    )
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    point = proposal.dealpoint
+    assert point is not None
+    assert point.products == ["cannabis"] and point.channel == "fixed"
+    assert point.opening_hours == ["fri:evening", "sat:evening", "sat:night"]
+    assert point.observed_roles == ["lookouts", "sellers"]
+    assert point.links.filter(decision=LinkDecision.CONFIRMED).count() == 2
+
+
 def test_a_proposal_shows_and_prefills_only_the_reports_the_analyst_may_see(
     client_for, persona, queue
 ):
