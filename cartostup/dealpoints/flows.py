@@ -273,27 +273,106 @@ def report_accept_and_match(*, actor: User, report: Report, note: str = "") -> R
 def report_place_and_match(
     *, actor: User, report: Report, latitude: Any, longitude: Any, precision: str
 ) -> Report:
-    """Place a report given by its address alone (`reports.services.report_place`) and, if it
-    is accepted, match it at once from its new position. The matching is decided on the
-    position checked (`report_place_check`), and its points locked, before the placing writes
-    its audit event (`locks`). A report not yet accepted is matched once accepted."""
+    """Place a report given by its address alone (`reports.services.report_place`), or place
+    again one an analyst placed wrongly, and, if it is accepted, match it at once from its new
+    position. The matching is decided on the position checked (`report_place_check`), and its
+    points locked, before the placing writes its audit event (`locks`). A report not yet
+    accepted is matched once accepted.
+
+    Placed again, a report attached to a point is refused (its attachment may have been
+    decided from the wrong place: the analyst detaches it first); otherwise what the matching
+    did from the former place is withdrawn before it runs from the new one: its proposed
+    links, its open proposals of new points, and its open resurgence alerts about a
+    dismantled point out of reach of the new place (closed as dismissed)."""
     locked = locks.lock_reports_and_points(reports=[report.pk]).reports[report.pk]
     placement = report_services.report_place_check(
         actor=actor, report=locked, latitude=latitude, longitude=longitude, precision=precision
     )
+    again = locked.placed_by_analyst
+    if again:
+        _placed_again_check(actor=actor, report=locked)
     plan = None
     if locked.status == ReportStatus.ACCEPTED:
         # The report as it will stand (not saved): the matching reads its position only.
         for name, value in placement.fields().items():
             setattr(locked, name, value)
         plan = _match_plan(locked)
+    stale: list[Alert] = []
+    if again and plan is not None:
+        # Locked before the placing's audit event (`locks`).
+        stale = locks.lock(
+            Alert.objects.filter(
+                kind=AlertKind.RESURGENCE, report_id=report.pk, status=AlertStatus.OPEN
+            )
+            .exclude(dealpoint_id__in=[point.pk for point, _distance in plan.dismantled])
+            .select_related("dealpoint")
+        )
     report = report_services.report_place(
         actor=actor, report=report, latitude=latitude, longitude=longitude, precision=precision
     )
+    if again:
+        _former_matching_withdrawn(actor=actor, report=report, alerts=stale)
     if plan is not None:
         _match(report=report, plan=plan)
     report.refresh_from_db()
     return report
+
+
+def _placed_again_check(*, actor: User, report: Report) -> None:
+    """Refuse to place again a report attached to a point (the report locked): it is on that
+    point by a decision made from the wrong place, or by an analyst's; detached first, it is
+    matched from the new place."""
+    link = ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).first()
+    if link is None:
+        return
+    reference = services._visible_reference(actor=actor, pk=link.dealpoint_id)
+    raise ValidationError(
+        _(
+            "Ce signalement est rattaché au point %(point)s : il ne se place pas de nouveau "
+            "tant qu'il y est rattaché. Détachez-le d'abord depuis la fiche du point "
+            "(« Détacher »), puis placez-le : il sera rapproché depuis le nouveau lieu."
+        )
+        % {"point": reference or _("un autre point")},
+        code="attached",
+    )
+
+
+def _former_matching_withdrawn(*, actor: User, report: Report, alerts: list[Alert]) -> None:
+    """What the matching did from a report's former place, withdrawn once it is placed again
+    (the report, its open proposals and `alerts` locked by the caller): the points it was
+    only proposed to (links never decided: deleted, their number audited), the open
+    proposals of new points that held it (`services._open_proposals_left`), and `alerts`,
+    resurgence alerts about dismantled points out of reach of the new place (closed as
+    dismissed, said in their point's history)."""
+    proposed = ReportLink.objects.filter(report=report, decision=LinkDecision.PROPOSED)
+    withdrawn, _by_model = proposed.delete()
+    in_proposals = Proposal.reports.through.objects.filter(
+        report_id=report.pk, proposal__status=ProposalStatus.OPEN
+    ).count()
+    services._open_proposals_left(actor=actor, report=report)
+    for alert in alerts:
+        services._alert_close(
+            actor=actor,
+            alert=alert,
+            status=AlertStatus.DISMISSED,
+            reason="report_placed",
+            event={"report": report.reference, "report_placed": True},
+            audit={"report": report.reference},
+        )
+    if withdrawn or in_proposals or alerts:
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=report,
+            details={
+                "reference": report.reference,
+                "placed_again": {
+                    "proposed_links": withdrawn,
+                    "proposals": in_proposals,
+                    "alerts": len(alerts),
+                },
+            },
+        )
 
 
 class LinkDecided(ValidationError):

@@ -513,6 +513,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
             )
             % {"report": _named(details, "report") or "—"}
         ]
+    if kind == EventKind.ALERT and details.get("closed") and details.get("report_placed"):
+        return [
+            _(
+                "Alerte de résurgence close : le signalement %(report)s a été placé de nouveau "
+                "par un analyste, hors de portée de ce point"
+            )
+            % {"report": _named(details, "report") or "—"}
+        ]
     if kind == EventKind.ALERT and details.get("closed") and details.get("status_corrected"):
         return [
             _(

@@ -41,6 +41,9 @@ class Report(ProtectedRecord):
     placed_at_commune = models.BooleanField(
         _("placé au point de sa commune (adresse seulement)"), default=False
     )
+    # Placed by an analyst from its address (`services.report_place`), not pinned by the
+    # reporter: a wrong placing may be corrected (placed again), a reporter's pin never.
+    placed_by_analyst = models.BooleanField(_("placé par un analyste"), default=False)
     place_label = models.CharField(_("bâtiment, cage d'escalier"), max_length=120, blank=True)
     h3_cell = models.CharField(_("cellule H3 (rés. 13)"), max_length=16, db_index=True)
     # Parents of h3_cell the map counts on (France, a département, a town): one GROUP BY on

@@ -726,26 +726,28 @@ class Placement:
             "commune": self.commune,
             "priority_neighbourhood": self.qpv,
             "placed_at_commune": False,
+            "placed_by_analyst": True,
             **h3_cells(self.latitude, self.longitude),
         }
 
 
 def _report_for_placing(*, actor: User, report: Report, lock: bool) -> Report:
     """Authorise (404 otherwise) and read the report (locked until the transaction ends if
-    `lock`); refuse it unless it still stands at its commune's point."""
+    `lock`); refuse it unless it stands at its commune's point or was placed by an analyst
+    (placed again: a wrong placing is corrected), never a reporter's pin."""
     policy.require(actor, policy.Capability.TRIAGE_REPORTS)
     policy.access_object(
         Report.objects.all(), actor=actor, pk=report.pk, action=policy.Action.CHANGE
     )
     # The report's row only: no join, which PostgreSQL would lock too (a département's row).
     report = (Report.objects.select_for_update() if lock else Report.objects).get(pk=report.pk)
-    if not report.placed_at_commune:
-        # The reporter's pin (or an analyst's placing, made once) is part of the report.
+    if not (report.placed_at_commune or report.placed_by_analyst):
+        # The reporter's pin is part of the report.
         raise ValidationError(
             _(
                 "Seul un signalement donné par son adresse seulement se place. Celui-ci a un "
-                "repère, posé par le signalant ou déjà placé par un analyste : c'est un élément "
-                "du signalement, il ne se déplace pas."
+                "repère posé par le signalant : c'est un élément du signalement, il ne se "
+                "déplace pas."
             ),
             code="pinned",
         )
@@ -830,17 +832,21 @@ def report_place_check(
 def report_place(
     *, actor: User, report: Report, latitude: Any, longitude: Any, precision: str
 ) -> Report:
-    """A triaging analyst places a report given by its address alone (`placed_at_commune`):
-    the pin read from the address, in France and in the report's département, with the
-    precision chosen. Its H3 cells, commune and QPV follow; it is no longer marked as placed
-    at its commune, and an accepted report waits for the matching again (`awaiting_matching`;
-    `dealpoints.flows.report_place_and_match` matches it at once). A report with a pin is
-    refused: the reporter's pin is evidence, never moved. The former position is kept in the
-    audit event. Raises `ValidationError` (French) and writes nothing on refusal."""
+    """A triaging analyst places a report given by its address alone (`placed_at_commune`),
+    or places again one an analyst placed (`placed_by_analyst`: placed wrongly): the pin read
+    from the address, in France and in the report's département, with the precision chosen.
+    Its H3 cells, commune and QPV follow; it is no longer marked as placed at its commune,
+    and an accepted report waits for the matching again (`awaiting_matching`;
+    `dealpoints.flows.report_place_and_match` matches it at once, and refuses to place again
+    a report attached to a point). A report pinned by its reporter is refused: the reporter's
+    pin is evidence, never moved. The former position is kept in the audit event (`again`
+    for a placing corrected). Raises `ValidationError` (French) and writes nothing on
+    refusal."""
     report = _report_for_placing(actor=actor, report=report, lock=True)
     placement = _placement(
         report=report, latitude=latitude, longitude=longitude, precision=precision
     )
+    again = report.placed_by_analyst
     former = [round(report.latitude, PLACE_DECIMALS), round(report.longitude, PLACE_DECIMALS)]
     fields = placement.fields()
     for name, value in fields.items():
@@ -856,6 +862,7 @@ def report_place(
             "reference": report.reference,
             "placed": {"from": former, "to": [placement.latitude, placement.longitude]},
             "precision": placement.precision,
+            **({"again": True} if again else {}),
         },
     )
     return report

@@ -523,8 +523,13 @@ def _report_page(
     is_open = report.status in {Status.NEW, Status.QUESTION}
     may_change = _may_triage(request.user, report)
     may_triage = is_open and may_change
-    # Only a report given by its address alone is placed, never a rejected one.
-    can_place = may_change and report.placed_at_commune and report.status not in REJECTED
+    # Only a report given by its address alone is placed (or placed again, when an analyst
+    # placed it), never a rejected one, nor a reporter's pin.
+    can_place = (
+        may_change
+        and (report.placed_at_commune or report.placed_by_analyst)
+        and report.status not in REJECTED
+    )
     facts = {
         "activities": _labels(report.activities, Activity),
         "products": _labels(report.products, Product),
@@ -537,6 +542,11 @@ def _report_page(
         from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
 
         matching = dealpoint_selectors.report_matching(actor=request.user, report=report)
+    # Placed again only once detached (`flows.report_place_and_match`): the page says so.
+    place_blocked_by = None
+    if can_place and report.placed_by_analyst and matching and matching.attached:
+        place_blocked_by = matching.attached.dealpoint
+        can_place = False
     response = render(
         request,
         "reports/staff/report_detail.html",
@@ -554,6 +564,7 @@ def _report_page(
             # Only a report with a receipt has a reporter who can read a question.
             "can_ask": may_triage and bool(report.receipt_key),
             "can_place": can_place,
+            "place_blocked_by": place_blocked_by,
             # A refused placing says why even when the form is gone (a pin, placed meanwhile).
             "place_form": place_form or (ReportPlaceForm() if can_place else None),
             "boundary_urls": json.dumps(
@@ -662,9 +673,10 @@ def report_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 
 def report_place(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """The analyst places a report given by its address alone (`Report.placed_at_commune`):
-    the pin and its precision; an accepted report is matched at once from there. Refused, the
-    page comes back with its error summary and what was typed."""
+    """The analyst places a report given by its address alone (`Report.placed_at_commune`),
+    or places again one placed wrongly (`Report.placed_by_analyst`): the pin and its
+    precision; an accepted report is matched at once from there. Refused, the page comes
+    back with its error summary and what was typed."""
     report = _triage_action(request, pk)
     if isinstance(report, HttpResponse):
         return report

@@ -26,6 +26,7 @@ from cartostup.dealpoints.choices import (
 from cartostup.dealpoints.models import Alert, DealPoint, Proposal, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 from cartostup.dealpoints.tests.test_matching import offset
+from cartostup.reports.models import Report
 from cartostup.reports.tests.factories import SAINT_DENIS
 
 
@@ -1101,6 +1102,102 @@ def test_a_report_placed_by_the_analyst_is_matched_from_there(analyst):
         assert report.awaiting_matching is False
     flows.matching_run()
     assert not Proposal.objects.filter(reports__in=by_hand).exists()
+
+
+def _placed_wrongly(analyst) -> Any:
+    """An accepted report given by its address alone, placed by the analyst 30 m from a point
+    dismantled last month and far from any active point: a resurgence alert, then a proposal
+    of a new point of its own."""
+    from cartostup.reports.tests.factories import submit
+
+    report = flows.report_accept_and_match(
+        actor=analyst,
+        report=submit(
+            latitude=None, longitude=None, address="place Cadenat", commune_code="13203"
+        ).report,
+    )
+    lat, lon = offset(1530)
+    return flows.report_place_and_match(
+        actor=analyst, report=report, latitude=lat, longitude=lon, precision="building"
+    )
+
+
+def test_a_report_placed_again_is_matched_from_the_new_place(analyst):
+    """Placed at the wrong place, then again at the right one: what the matching did from the
+    wrong place is withdrawn (its proposal of a new point, emptied, is closed; the resurgence
+    alert about the point dismantled there, now out of reach, is dismissed and said in that
+    point's history), and the matching runs from the new place (attached to the point there)."""
+    point = dealpoint(actor=analyst)
+    dismantled = dismantled_point(analyst, 1500)
+    report = _placed_wrongly(analyst)
+    (alert,) = Alert.objects.filter(report=report)
+    assert alert.dealpoint_id == dismantled.pk and alert.status == AlertStatus.OPEN
+    (proposal,) = [p for p in flows.reports_cluster() if p.reports.filter(pk=report.pk)]
+    lat, lon = offset(5)
+
+    placed = flows.report_place_and_match(
+        actor=analyst, report=report, latitude=lat, longitude=lon, precision="building"
+    )
+
+    link = ReportLink.objects.get(report=placed)
+    assert (link.dealpoint_id, link.decision) == (point.pk, LinkDecision.AUTOMATIC)
+    assert placed.awaiting_matching is False and placed.placed_by_analyst is True
+    proposal.refresh_from_db()
+    assert proposal.status == ProposalStatus.DISMISSED and not proposal.reports.exists()
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED and alert.decided_by == analyst
+    closed = dismantled.events.filter(kind=EventKind.ALERT).order_by("pk").last()
+    assert closed is not None and closed.details["report_placed"] is True
+    assert AuditEvent.objects.filter(
+        object_id=str(alert.pk), object_type="dealpoints.alert", details__reason="report_placed"
+    ).exists()
+    withdrawn = AuditEvent.objects.get(object_id=str(report.pk), details__has_key="placed_again")
+    assert withdrawn.details["placed_again"] == {"proposed_links": 0, "proposals": 1, "alerts": 1}
+    placings = AuditEvent.objects.filter(object_id=str(report.pk), details__has_key="placed")
+    assert [event.details.get("again", False) for event in placings.order_by("pk")] == [
+        False,
+        True,
+    ]
+
+
+def test_a_report_placed_again_near_the_same_dismantled_point_keeps_its_alert(analyst):
+    dismantled = dismantled_point(analyst, 1500)
+    report = _placed_wrongly(analyst)
+    (alert,) = Alert.objects.filter(report=report)
+    lat, lon = offset(1510)
+    flows.report_place_and_match(
+        actor=analyst, report=report, latitude=lat, longitude=lon, precision="stairwell"
+    )
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN and alert.dealpoint_id == dismantled.pk
+    assert Alert.objects.filter(report=report).count() == 1
+
+
+def test_a_report_attached_to_a_point_is_detached_before_it_is_placed_again(analyst):
+    """Placed again while attached (automatically, from the wrong place, or by an analyst):
+    refused, saying to detach it first; nothing changes. Detached, it is placed again."""
+    point = dealpoint(actor=analyst)
+    report = _placed_wrongly(analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    lat, lon = offset(5)
+    with pytest.raises(ValidationError) as refused:
+        flows.report_place_and_match(
+            actor=analyst, report=report, latitude=lat, longitude=lon, precision="building"
+        )
+    assert f"rattaché au point {point.reference}" in refused.value.messages[0]
+    assert "Détachez-le d'abord" in refused.value.messages[0]
+    stored = Report.objects.get(pk=report.pk)
+    assert (stored.latitude, stored.longitude) == (report.latitude, report.longitude)
+    link = ReportLink.objects.get(report=report, dealpoint=point)
+    flows.link_refuse(actor=analyst, link=link, from_decision=LinkDecision.CONFIRMED)
+    placed = flows.report_place_and_match(
+        actor=analyst, report=report, latitude=lat, longitude=lon, precision="building"
+    )
+    assert (placed.latitude, placed.longitude) == (round(lat, 6), round(lon, 6))
+    # The pair the analyst refused is not brought back by the matching from the new place.
+    assert ReportLink.objects.get(report=report, dealpoint=point).decision == (
+        LinkDecision.REJECTED
+    )
 
 
 def test_a_placing_refused_leaves_the_report_and_the_points_as_they_were(analyst):

@@ -504,8 +504,8 @@ def test_an_accepted_report_placed_waits_for_the_matching(persona):
 
 
 def test_a_reporters_pin_is_never_moved(persona):
-    """A report with a pin (the reporter's, or one an analyst placed already) is refused:
-    the pin is evidence. Nothing is written."""
+    """A report with the reporter's pin is refused: the pin is evidence. Nothing is
+    written."""
     analyst = persona("cross13_analyst")
     pinned = submit().report
     with pytest.raises(ValidationError) as refused:
@@ -520,16 +520,40 @@ def test_a_reporters_pin_is_never_moved(persona):
         pinned.precision,
     )
     assert _placings(pinned) == []
-    # Placed once, it is not placed again.
+    assert pinned.placed_by_analyst is False
+
+
+def test_a_report_placed_wrongly_is_placed_again(persona):
+    """An analyst's placing is not the reporter's pin: placed at the wrong place, the report
+    is placed again, still in its département; each placing is audited with the position it
+    replaced, the second marked `again`."""
+    analyst = persona("cross13_analyst")
     report = _address_only()
-    services.report_place(
+    first = services.report_place(
         actor=analyst, report=report, latitude=43.3452, longitude=5.3949, precision="street"
     )
-    with pytest.raises(ValidationError, match="déjà placé par un analyste"):
+    assert first.placed_by_analyst is True and first.placed_at_commune is False
+    # Still in its département.
+    with pytest.raises(ValidationError, match="dans le département 93"):
         services.report_place(
-            actor=analyst, report=report, latitude=43.3460, longitude=5.3960, precision="street"
+            actor=analyst,
+            report=report,
+            latitude=SAINT_DENIS[0],
+            longitude=SAINT_DENIS[1],
+            precision="building",
         )
-    assert len(_placings(report)) == 1
+    again = services.report_place(
+        actor=analyst, report=report, latitude=43.3460, longitude=5.3960, precision="building"
+    )
+    again.refresh_from_db()
+    assert (again.latitude, again.longitude, again.precision) == (43.346, 5.396, "building")
+    assert again.placed_by_analyst is True
+    assert again.h3_cell == services.h3_cells(43.346, 5.396)["h3_cell"]
+    placings = [event.details for event in _placings(report)]
+    assert len(placings) == 2
+    assert "again" not in placings[0]
+    assert placings[1]["again"] is True
+    assert placings[1]["placed"] == {"from": ["43.3452", "5.3949"], "to": ["43.346", "5.396"]}
 
 
 @pytest.mark.parametrize(

@@ -798,6 +798,9 @@ def test_a_report_placed_before_acceptance_is_matched_once_accepted(client_for):
     report.refresh_from_db()
     assert (report.latitude, report.longitude, report.precision) == (43.3452, 5.3949, "building")
     assert not report.placed_at_commune
+    # Placed by an analyst, not pinned by its reporter: it may be placed again.
+    assert "Placé par un analyste d'après l'adresse indiquée" in page
+    assert "Placer de nouveau le signalement" in page
     # Placed, the form is gone and the page says where it is.
     assert "Placer le signalement" not in page
     assert "43.34520, 5.39490" in page
@@ -887,3 +890,47 @@ def test_placing_is_404_without_triage_or_out_of_view(client_for, name):
         == 405
     )
     assert Report.objects.get(pk=report.pk).placed_at_commune
+
+
+def test_a_report_placed_wrongly_is_placed_again_from_its_page_once_detached(client_for, persona):
+    """Placed at the wrong place and attached automatically to the point there: the page
+    says to detach it first and offers no form, and a placing sent anyway is refused in
+    French; detached, it is placed again and matched from the new place."""
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints.choices import LinkDecision
+    from cartostup.dealpoints.models import ReportLink
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    analyst = persona("cross13_analyst")
+    wrong = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949)
+    report = flows.report_accept_and_match(actor=analyst, report=_address_only_report())
+    client = client_for("cross13_analyst")
+    assert _place(client, report, latitude="43.34522", precision="building").status_code == 302
+    link = ReportLink.objects.get(report=report, dealpoint=wrong)
+    assert link.decision == LinkDecision.AUTOMATIC
+
+    page = html.unescape(
+        client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
+    )
+    assert "Placer de nouveau le signalement" in page
+    assert (
+        f"il est rattaché au point {wrong.reference} : pour le placer de nouveau, détachez-le"
+        in (page)
+    )
+    assert 'id="place-form"' not in page
+    refused = _place(client, report, latitude="43.3470", longitude="5.3990", precision="street")
+    assert refused.status_code == 400
+    assert "Détachez-le d'abord depuis la fiche du point" in html.unescape(refused.content.decode())
+    report.refresh_from_db()
+    assert (report.latitude, report.longitude) == (43.34522, 5.3949)
+
+    flows.link_refuse(actor=analyst, link=link, from_decision=LinkDecision.AUTOMATIC)
+    page = client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
+    assert 'id="place-form"' in page and "Placer de nouveau" in page
+    response = _place(client, report, latitude="43.3470", longitude="5.3990", precision="street")
+    assert response.status_code == 302
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    assert f"Signalement {report.reference} placé. Il n'est rattaché à aucun point" in page
+    report.refresh_from_db()
+    assert (report.latitude, report.longitude, report.precision) == (43.347, 5.399, "street")
+    assert report.awaiting_matching is True
