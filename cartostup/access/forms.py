@@ -179,6 +179,13 @@ class UserCreateForm(AdminForm):
         data = super().clean()
         if data.get("password", "") != data.get("password_confirmation", ""):
             self.add_error("password_confirmation", _("Les deux mots de passe diffèrent."))
+        if data.get("username"):
+            # Said with the other fields' errors, not on the next submission: the service
+            # checks it again when it writes (`services.user_create`).
+            try:
+                services.username_available_check(username=data["username"].strip())
+            except ValidationError as error:
+                self.add_error(None, error)
         return data
 
 

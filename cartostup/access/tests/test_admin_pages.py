@@ -401,6 +401,21 @@ def test_user_creation_refuses_a_username_taken_with_other_capitals(client_for, 
     assert not User.objects.filter(username="CROSS13_ANALYST").exists()
 
 
+def test_user_creation_says_every_error_at_once(client_for, persona):
+    """A taken username was said only once the e-mail address was mended, on the next
+    submission (an audit): every error comes at once, what was typed kept."""
+    persona("cross13_analyst")
+    response = client_for("admin").post(
+        reverse("access:user_create"),
+        {"username": "CROSS13_ANALYST", "first_name": "Jeanne", "last_name": "", "email": "x"},
+    )
+    form = response.context["form"]
+    assert set(form.errors) == {"username", "email"}, form.errors
+    assert "Un compte porte déjà cet identifiant" in form.errors["username"][0]
+    assert 'value="Jeanne"' in response.content.decode()
+    assert not User.objects.filter(username="CROSS13_ANALYST").exists()
+
+
 def test_membership_with_invalid_role_refused_in_french(client_for, persona):
     client = client_for("admin")
     user = persona("cross13_analyst")
