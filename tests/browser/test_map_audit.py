@@ -372,6 +372,40 @@ def test_a_prefecture_keeps_its_single_status(page, served_app):
     status = page.locator("#map-filters").get_by_label("Statut")
     assert page.locator("#map-filters select[name=status]").count() == 1
     assert status.get_attribute("multiple") is None
+    # « Tous les statuts » was offered twice.
+    assert status.locator("option", has_text="Tous les statuts").count() == 1
+
+
+def _zoom_asked(response) -> str:
+    match = re.search(r"[?&]zoom=(\d+)", response.url)
+    assert match is not None, response.url
+    return match.group(1)
+
+
+def test_applying_the_filters_keeps_the_zoom_and_the_place(page, served_app):
+    """« Appliquer les filtres » reloaded the map on the whole département at zoom 9: a
+    prefecture that had zoomed out read other hexagons, other numbers (an audit). The view
+    travels in the address's fragment, which the server never receives."""
+    log_in(page, served_app, "prefecture_13")
+    layer = "/api/v1/map/dealpoints/"
+    with page.expect_response(lambda response: layer in response.url, timeout=30_000) as first:
+        page.goto(f"{served_app.url}/carte/?departement=13")
+    start = int(_zoom_asked(first.value))
+    with page.expect_response(lambda response: layer in response.url, timeout=30_000) as out:
+        page.locator("#dealpoints-map .leaflet-control-zoom-out").click()
+    zoom = _zoom_asked(out.value)
+    assert int(zoom) == start - 1
+    assert f"#{zoom}/" in page.url
+    form = page.locator("#map-filters")
+    form.get_by_label("Statut").select_option("confirmed")
+    with page.expect_response(
+        lambda response: layer in response.url and "status=confirmed" in response.url,
+        timeout=30_000,
+    ) as filtered:
+        form.get_by_role("button", name="Appliquer les filtres").click()
+    assert _zoom_asked(filtered.value) == zoom
+    assert "#" not in filtered.value.url
+    assert page.console_errors == []
 
 
 def test_an_empty_map_says_so_and_what_to_do(page, served_app):

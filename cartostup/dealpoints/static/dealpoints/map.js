@@ -703,8 +703,36 @@
     ]);
   });
 
+  // The view is kept in the address's fragment (#zoom/latitude/longitude: never sent to the
+  // server), and the filter form carries it: « Appliquer les filtres », or a reload, comes
+  // back to the zoom and the place the reader was on (it came back to the whole territory,
+  // at another resolution: a prefecture read other hexagons as other numbers).
+  var VIEW = /^#(\d{1,2})\/(-?\d{1,2}\.\d+)\/(-?\d{1,3}\.\d+)$/;
+  var filterForm = document.getElementById("map-filters");
+  function keptView() {
+    var match = VIEW.exec(window.location.hash);
+    if (!match) { return null; }
+    var zoom = parseInt(match[1], 10);
+    var centre = [parseFloat(match[2]), parseFloat(match[3])];
+    if (zoom > 19 || Math.abs(centre[0]) > 90 || Math.abs(centre[1]) > 180) { return null; }
+    return { zoom: zoom, centre: centre };
+  }
+  map.on("moveend", function () {
+    var centre = map.getCenter();
+    var view = "#" + Math.round(map.getZoom()) + "/" + centre.lat.toFixed(5) + "/" + centre.lng.toFixed(5);
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search + view);
+    }
+    if (filterForm) {
+      filterForm.setAttribute("action", filterForm.getAttribute("action").split("#")[0] + view);
+    }
+  });
+
   function start(bounds) {
-    if (config.startBounds && !config.focusDepartement) {
+    var kept = config.point ? null : keptView();
+    if (kept) {
+      map.setView(kept.centre, kept.zoom);
+    } else if (config.startBounds && !config.focusDepartement) {
       // A landlord: its own buildings, close enough to tell its points apart.
       map.fitBounds(L.latLngBounds(config.startBounds), { maxZoom: 17, padding: [40, 40] });
     } else if (bounds && bounds.isValid()) {
