@@ -734,6 +734,22 @@ def test_audit_pages_for_admin_and_auditor(client_for, persona, name):
     )
 
 
+def test_the_audit_pages_name_a_record_by_its_reference(client_for, persona):
+    """« Point de deal : 62 »: the journal gave the database id, the reference only inside the
+    details (an audit). Where the event says it, the reference comes beside the id."""
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    point = dealpoint(actor=persona("cross13_analyst"), latitude=43.3452, longitude=5.3949)
+    event = AuditEvent.objects.filter(object_type="dealpoints.dealpoint").latest("pk")
+    assert event.details["reference"] == point.reference
+    client = client_for("auditor")
+    listing = client.get(reverse("core:audit_list"), {"object_type": "dealpoints.dealpoint"})
+    assert f"{point.pk} ({point.reference})" in listing.content.decode()
+    detail = client.get(reverse("core:audit_detail", args=[event.pk])).content.decode()
+    assert "Identifiant de l'objet" in detail
+    assert f"<td>{point.reference}</td>" in detail
+
+
 @pytest.mark.parametrize(
     "name", ["cross13_analyst", "ofast_analyst", "landlord_13h", "prefecture_13"]
 )
