@@ -426,21 +426,22 @@ def _kept_apart(
 
 
 def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -> HexagonGroups:
-    """For an aggregate-only role: the groups at `resolution` it may be told of, and the
-    categories each may show, such that no level it is shown (`AGGREGATE_LEVELS`) tells by
-    difference with another, nor a count with its categories, what a hexagon hides.
+    """For an aggregate-only role: the groups at `resolution` it may be told of, and the categories
+    each may show, such that no level it is shown (`AGGREGATE_LEVELS`) tells by difference with
+    another, nor a count with its categories, what a hexagon hides.
 
     Each level alone hides the (cell, part) counting fewer than `min_count` rows or subjects
-    (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that
-    one point lies alone in the rest of it. So the cells shown are kept apart along H3's
-    hierarchy (`_kept_apart`); then, within the cells shown, each category on its own (a
-    hexagon's 8 confirmed points less its shown children's 4 and 3 would place one confirmed
-    point); then, within each cell, its count less its shown categories is nought or at least
-    `min_count` (the smallest categories hidden until it is: a category hidden so adds its
-    remainders to its nearest ancestor's, each nought or at least `min_count`, and the levels
-    stay apart). For operations, whose places are counted once across kinds, the last rule
-    reads operations only. `fine`: grouped by the finest cells (`AGGREGATE_FINEST`), read over
-    every ancestor whole (`_collect`). Every level is summed from them along H3's hierarchy
+    (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that one
+    point lies alone in the rest of it. So the cells shown are kept apart along H3's hierarchy
+    (`_kept_apart`); then, within the cells shown, each category on its own (a hexagon's 8
+    confirmed points less its shown children's 4 and 3 would place one confirmed point); then,
+    within each cell, its count less its shown categories is nought or at least `min_count`, and
+    never one category's alone (read as the count less the others: 9 points of which 4 reported
+    shown would say 5 confirmed), the smallest categories hidden until so (a category hidden so
+    adds its remainders to its nearest ancestor's, each nought or at least `min_count`, and the
+    levels stay apart). For operations, whose places are counted once across kinds, the last
+    rule reads operations only. `fine`: grouped by the finest cells (`AGGREGATE_FINEST`), read
+    over every ancestor whole (`_collect`). Every level is summed from them along H3's hierarchy
     (`_summed`, `regrouped`)."""
     levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
     totals: Totals = {
@@ -494,7 +495,9 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
             told = shown_categories[level].setdefault(key, set())
             rest = rows - sum(by_category[value][0] for value in told)
             for value in sorted(told, key=lambda value: (by_category[value], value)):
-                if not 0 < rest < min_count:
+                # One category hidden alone would be read as the count less the others.
+                alone = len(by_category) - len(told) == 1
+                if not (0 < rest < min_count or alone):
                     break
                 told.discard(value)
                 rest += by_category[value][0]

@@ -118,3 +118,42 @@ def test_a_hexagon_is_named_after_its_shown_parts_only(persona):
         rows, column="h3_r9", category="status", resolution=9, min_count=1
     )
     assert (whole["properties"]["count"], whole["properties"]["place"]) == (7, other_commune.name)
+
+
+def _fine_groups(cells: dict[str, dict[str, int]]) -> map_layers.HexagonGroups:
+    """Groups of res 9 cells of one département, {cell: {status: points}}."""
+    part = 13
+    return map_layers.HexagonGroups(
+        {(cell, part): {s: (n, n) for s, n in by.items()} for cell, by in cells.items()},
+        {(cell, part): sum(by.values()) for cell, by in cells.items()},
+        {(cell, part): {1: sum(by.values())} for cell, by in cells.items()},
+    )
+
+
+def _shown(groups: map_layers.HexagonGroups, resolution: int) -> dict[str, tuple[int, dict]]:
+    consistent = map_layers.consistent_groups(groups, resolution=resolution, min_count=3)
+    return map_layers.shown_counts(consistent, min_count=3)
+
+
+def test_a_status_hidden_alone_is_hidden_with_another():
+    """In one res 5 hexagon A (6 confirmed, 7 reported, nothing else): res 7 hexagons B (5
+    confirmed, 4 reported) and B' (1 confirmed, 3 reported). B's 5 confirmed are hidden, lest
+    A's 6 tell B' s one; shown beside its 9 points, B's 4 reported would tell them anyway
+    (9 - 4), and then B' s one: B shows no status."""
+    b1 = h3.latlng_to_cell(43.3452, 5.3949, 9)
+    b2 = next(
+        cell
+        for distance in range(1, 12)
+        for cell in sorted(h3.grid_ring(b1, distance))
+        if h3.cell_to_parent(cell, 7) != h3.cell_to_parent(b1, 7)
+        and h3.cell_to_parent(cell, 5) == h3.cell_to_parent(b1, 5)
+    )
+    groups = _fine_groups(
+        {b1: {"confirmed": 5, "reported": 4}, b2: {"confirmed": 1, "reported": 3}}
+    )
+    a, b, b_prime = (h3.cell_to_parent(cell, level) for cell, level in ((b1, 5), (b1, 7), (b2, 7)))
+    assert _shown(groups, 5) == {a: (13, {"confirmed": 6, "reported": 7})}
+    assert _shown(groups, 7) == {b: (9, {}), b_prime: (4, {})}
+    # Without B', B's statuses add up with A's and are shown.
+    alone = _fine_groups({b1: {"confirmed": 5, "reported": 4}})
+    assert _shown(alone, 7) == {b: (9, {"confirmed": 5, "reported": 4})}

@@ -1389,9 +1389,10 @@ def test_a_merged_point_s_operations_stay_on_the_map_counted_for_one_place(
 
     prefecture = client_for("prefecture_13")
     [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
-    # The hexagon's searches concern two places: they are counted, not detailed.
+    # The hexagon's searches concern two places: they are counted, not detailed; nor are its
+    # raids, which would tell the searches by difference (6 - 3).
     assert hexagon["properties"]["count"] == 6
-    assert hexagon["properties"]["by_status"] == {"raid": 3}
+    assert hexagon["properties"]["by_status"] == {}
     services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
     [hexagon] = _layer(prefecture, "map-operations", bbox=MARSEILLE_BBOX, zoom=16)["features"]
     assert hexagon["properties"]["by_status"] == {"raid": 3, "search": 3}
@@ -1625,11 +1626,21 @@ def test_aggregate_statuses_tell_by_difference_no_fewer_than_the_minimum(client_
     unfiltered = shown()
     told = sum(len(p["by_status"]) for cells in unfiltered.values() for p in cells.values())
     assert told > 0  # the rule leaves statuses to read
+    # The statuses each hexagon holds, along H3's hierarchy from the points' res 9 cells.
+    truth: dict[tuple[int, str], set[str]] = {}
+    for cell, status in DealPoint.objects.values_list("h3_r9", "status"):
+        for resolution in zooms:
+            truth.setdefault((resolution, h3.cell_to_parent(cell, resolution)), set()).add(status)
     for resolution, cells in unfiltered.items():
         for cell, properties in cells.items():
             by_status = properties["by_status"]
             rest = properties["count"] - sum(by_status.values())
             assert _nought_or_at_least(rest), (resolution, properties)
+            # Never one status hidden alone beside others shown: the count less the others
+            # would tell it.
+            if by_status:
+                hidden = truth[(resolution, cell)] - set(by_status)
+                assert len(hidden) != 1, (resolution, cell, by_status, hidden)
             for status, count in by_status.items():
                 # Its nearest shown hexagons inside it with that status, at every finer zoom.
                 nearest = 0
