@@ -411,11 +411,12 @@ def _kept_apart(
                     break
         for ancestor_id, keys in under.items():
             rows, subjects = remaining[ancestor_id]
-            kept = sorted(keys, key=lambda key: (shown[key], key))
-            rows -= sum(shown[key][0] for key in kept)
-            subjects -= sum(shown[key][1] for key in kept)
-            while kept and (0 < rows < min_count or 0 < subjects < min_count):
-                hidden = kept.pop(0)
+            smallest_first = sorted(keys, key=lambda key: (shown[key], key))
+            rows -= sum(shown[key][0] for key in smallest_first)
+            subjects -= sum(shown[key][1] for key in smallest_first)
+            for hidden in smallest_first:
+                if not (0 < rows < min_count or 0 < subjects < min_count):
+                    break
                 rows += shown[hidden][0]
                 subjects += shown[hidden][1]
                 del shown[hidden]
@@ -426,23 +427,25 @@ def _kept_apart(
 
 
 def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -> HexagonGroups:
-    """For an aggregate-only role: the groups at `resolution` it may be told of, and the categories
-    each may show, such that no level it is shown (`AGGREGATE_LEVELS`) tells by difference with
-    another, nor a count with its categories, what a hexagon hides.
+    """For an aggregate-only role: the groups at `resolution` it may be told of, and the
+    categories each may show, such that no level it is shown (`AGGREGATE_LEVELS`) tells by
+    difference with another, nor a count with its categories, what a hexagon hides.
 
     Each level alone hides the (cell, part) counting fewer than `min_count` rows or subjects
     (`shown_parts`); but a hexagon of 38 points whose shown children add up to 37 says that one
     point lies alone in the rest of it. So the cells shown are kept apart along H3's hierarchy
     (`_kept_apart`); then, within the cells shown, each category on its own (a hexagon's 8
-    confirmed points less its shown children's 4 and 3 would place one confirmed point); then,
-    within each cell, its count less its shown categories is nought or at least `min_count`, and
-    never one category's alone (read as the count less the others: 9 points of which 4 reported
-    shown would say 5 confirmed), the smallest categories hidden until so (a category hidden so
-    adds its remainders to its nearest ancestor's, each nought or at least `min_count`, and the
-    levels stay apart). For operations, whose places are counted once across kinds, the last
-    rule reads operations only. `fine`: grouped by the finest cells (`AGGREGATE_FINEST`), read
-    over every ancestor whole (`_collect`). Every level is summed from them along H3's hierarchy
-    (`_summed`, `regrouped`)."""
+    confirmed points less its shown children's 4 and 3 would place one confirmed point), among
+    the cells that may tell all their categories (each at least `min_count`). A cell tells its
+    categories all together or none: one hidden beside others shown is its count less them,
+    and two hidden are their sum, less what an ancestor's remainder says of one (a review: 17
+    points, 9 confirmed; inside, 5 confirmed and 12 points of which 6 reported: 4 confirmed,
+    and so 2 dismantled). A cell none of whose categories may be told adds its remainders to
+    its nearest ancestor's, each nought or at least `min_count`: the levels stay apart.
+
+    `fine`: grouped by the finest cells (`AGGREGATE_FINEST`), read over every ancestor whole
+    (`_collect`). Every level is summed from them along H3's hierarchy (`_summed`,
+    `regrouped`)."""
     levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
     totals: Totals = {
         key: (sum(rows for rows, _subjects in by_category.values()), fine.part_subjects[key])
@@ -468,39 +471,45 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
         },
         min_count=min_count,
     )
-    categories_by_level = {level: regrouped(fine, level).categories for level in levels}
-    shown_categories: dict[int, dict[tuple[str, Any], set[str]]] = {level: {} for level in levels}
+    categories_by_level = {
+        level: fine.categories if level == AGGREGATE_FINEST else regrouped(fine, level).categories
+        for level in levels
+    }
+    # A cell tells its categories all together or not at all: one hidden beside others shown
+    # is its count less them, and a part of them is the rest of what its ancestor tells.
+    detailable = {
+        level: {
+            key
+            for key in shown_by_level[level]
+            if all(min(value) >= min_count for value in categories_by_level[level][key].values())
+        }
+        for level in levels
+    }
+    kept_by_value: dict[str, dict[int, Totals]] = {}
     values = sorted({value for by_category in fine.categories.values() for value in by_category})
     for value in values:
-        kept = _kept_apart(
+        kept_by_value[value] = _kept_apart(
             levels,
             {
                 level: {
-                    key: by_category[value]
-                    for key, by_category in categories_by_level[level].items()
-                    if key in shown_by_level[level]
-                    and value in by_category
-                    and min(by_category[value]) >= min_count
+                    key: categories_by_level[level][key][value]
+                    for key in detailable[level]
+                    if value in categories_by_level[level][key]
                 }
                 for level in levels
             },
             min_count=min_count,
         )
-        for level in levels:
-            for key in kept[level]:
-                shown_categories[level].setdefault(key, set()).add(value)
-    for level in levels:
-        for key, (rows, _subjects) in shown_by_level[level].items():
-            by_category = categories_by_level[level][key]
-            told = shown_categories[level].setdefault(key, set())
-            rest = rows - sum(by_category[value][0] for value in told)
-            for value in sorted(told, key=lambda value: (by_category[value], value)):
-                # One category hidden alone would be read as the count less the others.
-                alone = len(by_category) - len(told) == 1
-                if not (0 < rest < min_count or alone):
-                    break
-                told.discard(value)
-                rest += by_category[value][0]
+    # A cell whose categories are not all kept apart tells none: its remainders then add to
+    # its nearest ancestor's, each nought or at least `min_count`, and the levels stay apart.
+    shown_categories = {
+        level: {
+            key: set(categories_by_level[level][key])
+            for key in detailable[level]
+            if all(key in kept_by_value[value][level] for value in categories_by_level[level][key])
+        }
+        for level in levels
+    }
     kept_keys = set(shown_by_level[resolution]) if levels else set()
     if resolution == AGGREGATE_FINEST:
         groups = HexagonGroups(

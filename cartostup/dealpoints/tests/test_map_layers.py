@@ -157,3 +157,31 @@ def test_a_status_hidden_alone_is_hidden_with_another():
     # Without B', B's statuses add up with A's and are shown.
     alone = _fine_groups({b1: {"confirmed": 5, "reported": 4}})
     assert _shown(alone, 7) == {b: (9, {"confirmed": 5, "reported": 4})}
+
+
+def test_a_cell_tells_all_its_statuses_or_none():
+    """A review: res 7 hexagon B of 17 points, 9 confirmed; inside it, res 9 cells Y (5
+    confirmed) and X (12 points: 4 confirmed, 6 reported, 2 dismantled). X showing « 6
+    reported » beside its 12 points gave 4 confirmed (B's 9 less Y's 5), and so 2 dismantled.
+    A cell tells every status it holds, each at least the minimum, or none."""
+    x = h3.latlng_to_cell(43.3452, 5.3949, 9)
+    y = next(
+        cell
+        for cell in sorted(h3.grid_ring(x, 1))
+        if h3.cell_to_parent(cell, 7) == h3.cell_to_parent(x, 7)
+    )
+    groups = _fine_groups(
+        {x: {"confirmed": 4, "reported": 6, "dismantled": 2}, y: {"confirmed": 5}}
+    )
+    b = h3.cell_to_parent(x, 7)
+    assert _shown(groups, 7) == {b: (17, {})}
+    assert _shown(groups, 9) == {x: (12, {}), y: (5, {"confirmed": 5})}
+    # Three dismantled in X: every status is told where it adds up.
+    groups = _fine_groups(
+        {x: {"confirmed": 4, "reported": 6, "dismantled": 3}, y: {"confirmed": 5}}
+    )
+    assert _shown(groups, 7) == {b: (18, {"confirmed": 9, "reported": 6, "dismantled": 3})}
+    assert _shown(groups, 9) == {
+        x: (13, {"confirmed": 4, "reported": 6, "dismantled": 3}),
+        y: (5, {"confirmed": 5}),
+    }

@@ -1591,8 +1591,8 @@ def test_aggregate_statuses_tell_by_difference_no_fewer_than_the_minimum(client_
     `status=dismantled` showed four points in a hexagon the unfiltered map hid, named after
     the arrondissement holding most of them. In random worlds of small groups of mixed
     statuses, at every zoom: each status a hexagon shows, less what its nearest shown
-    hexagons inside it show of it, is nought or at least the minimum, and so is its count
-    less its statuses shown; a status filter shows exactly the unfiltered hexagons' count of
+    hexagons inside it show of it, is nought or at least the minimum, and a hexagon tells
+    every status it holds or none; a status filter shows exactly the unfiltered hexagons' count of
     that status, named as unfiltered; the hotspots of a status count what the finest zoom
     shows of it."""
     from cartostup.dealpoints.tests.factories import dealpoint
@@ -1634,13 +1634,11 @@ def test_aggregate_statuses_tell_by_difference_no_fewer_than_the_minimum(client_
     for resolution, cells in unfiltered.items():
         for cell, properties in cells.items():
             by_status = properties["by_status"]
-            rest = properties["count"] - sum(by_status.values())
-            assert _nought_or_at_least(rest), (resolution, properties)
-            # Never one status hidden alone beside others shown: the count less the others
-            # would tell it.
+            # Every status it holds, or none (one or two hidden beside others shown would be
+            # told by the count less them, with what the zoom above says).
             if by_status:
-                hidden = truth[(resolution, cell)] - set(by_status)
-                assert len(hidden) != 1, (resolution, cell, by_status, hidden)
+                assert set(by_status) == truth[(resolution, cell)], (resolution, cell)
+                assert sum(by_status.values()) == properties["count"], (resolution, cell)
             for status, count in by_status.items():
                 # Its nearest shown hexagons inside it with that status, at every finer zoom.
                 nearest = 0
