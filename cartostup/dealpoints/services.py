@@ -1391,7 +1391,13 @@ def _resurgence_reports(dealpoint: DealPoint) -> list[int]:
 
 
 def _resurgences_undone(
-    *, actor: User | None, dealpoint: DealPoint, before: str, corrects: int, note: str
+    *,
+    actor: User | None,
+    dealpoint: DealPoint,
+    before: str,
+    corrects: int,
+    note: str,
+    reports: list[int],
 ) -> None:
     """After a correction from "resurgent" back to "dismantled" (or "moved"): the point had
     not come back, so the resurgence alerts confirmed since the corrected change are answered
@@ -1399,7 +1405,9 @@ def _resurgences_undone(
     point as a refused link does (`flows.link_refuse`: the pair is refused, the report waits
     for the matching again unless tied to another point); the alert is closed as dismissed.
     A report attached by hand, not through an alert, stays. The reports and the point are
-    locked by the caller (`locks`), the alerts here, after them."""
+    locked by the caller (`locks`), the alerts here, after them: only the alerts of `reports`,
+    those locked (one confirmed meanwhile, its report not locked, stays as decided: locking
+    its report after the point's audit event could deadlock)."""
     inactive = {DealPointStatus.DISMANTLED, DealPointStatus.MOVED}
     if before != DealPointStatus.RESURGENT or dealpoint.status not in inactive:
         return
@@ -1410,7 +1418,7 @@ def _resurgences_undone(
         dealpoint=dealpoint,
         kind=AlertKind.RESURGENCE,
         status=AlertStatus.CONFIRMED,
-        report__isnull=False,
+        report_id__in=reports,
         decided_at__gte=change.occurred_at,
     )
     for alert in locks.lock(confirmed.select_related("dealpoint", "report")):
@@ -1464,8 +1472,9 @@ def dealpoint_change_status(
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=moving_to.pk)
     # The reports a corrected resurgence may give back first (`_resurgences_undone`), then
     # the point and the successor, whose status is checked (in pk order: `locks`).
+    given_back = _resurgence_reports(dealpoint) if correction else []
     locked = locks.lock_reports_and_points(
-        reports=_resurgence_reports(dealpoint) if correction else (),
+        reports=given_back,
         points=[dealpoint.pk, moving_to.pk if moving_to is not None else None],
     ).points
     dealpoint = _unmerged(locked[dealpoint.pk])
@@ -1533,7 +1542,12 @@ def dealpoint_change_status(
     if corrects is not None:
         _resurgence_alerts_corrected(actor=actor, dealpoint=dealpoint, before=before)
         _resurgences_undone(
-            actor=actor, dealpoint=dealpoint, before=before, corrects=corrects, note=note
+            actor=actor,
+            dealpoint=dealpoint,
+            before=before,
+            corrects=corrects,
+            note=note,
+            reports=given_back,
         )
     if successor is not None:
         _event(

@@ -405,6 +405,13 @@ def test_applying_the_filters_keeps_the_zoom_and_the_place(page, served_app):
         form.get_by_role("button", name="Appliquer les filtres").click()
     assert _zoom_asked(filtered.value) == zoom
     assert "#" not in filtered.value.url
+    # « Effacer » keeps it too.
+    clear = page.locator("#map-filters-clear")
+    for _ in range(50):
+        if f"#{zoom}/" in (clear.get_attribute("href") or ""):
+            break
+        page.wait_for_timeout(100)
+    assert f"#{zoom}/" in (clear.get_attribute("href") or "")
     assert page.console_errors == []
 
 

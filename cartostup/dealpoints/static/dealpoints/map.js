@@ -726,6 +726,9 @@
     if (filterForm) {
       filterForm.setAttribute("action", filterForm.getAttribute("action").split("#")[0] + view);
     }
+    // « Effacer » keeps the view too.
+    var clear = document.getElementById("map-filters-clear");
+    if (clear) { clear.setAttribute("href", clear.getAttribute("href").split("#")[0] + view); }
   });
 
   function start(bounds) {
