@@ -456,14 +456,20 @@ def _aggregate_only(context: ActorContext, rules: RecordRules) -> list[Membershi
     return [] if receives_records else aggregate_only
 
 
-def counts_only(actor: Any, model: type[models.Model]) -> bool:
-    """Whether this actor only counts the model's records (`aggregate_scope`): pages say so
-    rather than promise lists and records it will not receive."""
+def _counting_memberships(actor: Any, model: type[models.Model]) -> list[MembershipScope]:
+    """The memberships through which the actor only counts the model's records (none for an
+    anonymous actor or a model without rules)."""
     context = actor_context(actor)
     rules = _RECORD_RULES.get(model)
     if context.user_id is None or rules is None:
-        return False
-    return bool(_aggregate_only(context, rules))
+        return []
+    return _aggregate_only(context, rules)
+
+
+def counts_only(actor: Any, model: type[models.Model]) -> bool:
+    """Whether this actor only counts the model's records (`aggregate_scope`): pages say so
+    rather than promise lists and records it will not receive."""
+    return bool(_counting_memberships(actor, model))
 
 
 def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
@@ -475,14 +481,12 @@ def aggregate_scope(queryset: QuerySet[M], *, actor: Any) -> AggregateScope:
     them."""
     from django.conf import settings
 
-    context = actor_context(actor)
-    rules = _RECORD_RULES.get(queryset.model)
-    detailed = restrict(queryset, actor=actor)
-    if context.user_id is None or rules is None:
-        return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
-    aggregate_only = _aggregate_only(context, rules)
+    aggregate_only = _counting_memberships(actor, queryset.model)
     if not aggregate_only:
-        return AggregateScope(queryset=detailed, coordinates=True, min_count=1)
+        return AggregateScope(
+            queryset=restrict(queryset, actor=actor), coordinates=True, min_count=1
+        )
+    rules = _RECORD_RULES[queryset.model]
     territory = Q(pk__in=[])
     for membership in aggregate_only:
         territory |= _territory_q(membership.departement_ids)
