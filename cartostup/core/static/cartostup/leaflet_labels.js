@@ -1,7 +1,8 @@
 /* Cartostup – Leaflet's own controls in the page's language: the zoom buttons' titles (also
- * their accessible names) and the title of the attribution's link, from this script's data-
- * attributes, translated by the template (core/_leaflet_js.html). Leaflet says them in
- * English (« Zoom in », « A JavaScript library for interactive maps »).
+ * their accessible names), the name of the layers control's button and the title of the
+ * attribution's link, from this script's data- attributes, translated by the template
+ * (core/_leaflet_js.html). Leaflet says them in English (« Zoom in », « Layers », « A
+ * JavaScript library for interactive maps »).
  * Loaded right after leaflet.js, before any map is made: every L.map of the site gets them.
  * SPDX-License-Identifier: AGPL-3.0-or-later
  */
@@ -18,4 +19,15 @@
   link.title = labels.leafletTitle;
   link.textContent = "Leaflet";
   L.Control.Attribution.mergeOptions({ prefix: link.outerHTML });
+  // The layers control's button (shown when the control is collapsed) is titled « Layers » by
+  // Leaflet, with no option to change it: retitled once the control is drawn.
+  var addLayers = L.Control.Layers.prototype.onAdd;
+  L.Control.Layers.include({
+    onAdd: function (map) {
+      var container = addLayers.call(this, map);
+      var toggle = container.querySelector(".leaflet-control-layers-toggle");
+      if (toggle && labels.layers) { toggle.title = labels.layers; toggle.setAttribute("aria-label", labels.layers); }
+      return container;
+    }
+  });
 })();
