@@ -17,10 +17,29 @@
     }
     return "";
   }
+  // An example (JSON in a <pre>) too big for its box scrolls: it takes the keyboard focus so
+  // that the arrow keys scroll it too (RGAA 7.3, WCAG 2.1.1; axe-core
+  // scrollable-region-focusable). Swagger UI draws them as operations are opened.
+  function focusScrollers() {
+    var blocks = node.querySelectorAll("pre.microlight:not([tabindex])");
+    for (var i = 0; i < blocks.length; i += 1) {
+      var block = blocks[i];
+      if (block.scrollWidth > block.clientWidth + 1 || block.scrollHeight > block.clientHeight + 1) {
+        block.setAttribute("tabindex", "0");
+      }
+    }
+  }
+  if (window.MutationObserver) {
+    new MutationObserver(focusScrollers).observe(node, { childList: true, subtree: true });
+  }
+  window.addEventListener("resize", focusScrollers);
   window.SwaggerUIBundle({
     url: node.dataset.schemaUrl,
     domNode: node,
-    deepLinking: true,
+    // No deep links: Swagger UI draws each one as a link inside the button that opens its
+    // operation, a control inside a control that keyboards and screen readers handle badly
+    // (RGAA 7.1, WCAG 4.1.2; axe-core nested-interactive). Without them the path is text.
+    deepLinking: false,
     // No call to the public validator (no request leaves the site).
     validatorUrl: null,
     presets: [window.SwaggerUIBundle.presets.apis],
