@@ -274,3 +274,24 @@ def test_administrator_pages(page, served_app, records):
     audit.visit("/audit/")
     audit.visit(f"/audit/{records['EVENT']}/")
     audit.done()
+
+
+def api_operation_opened(page) -> None:
+    """Swagger UI has drawn the operations; the first one is opened (its examples shown)."""
+    page.locator(".opblock-summary-path").first.wait_for(timeout=20_000)
+    page.locator(".opblock-summary-control").first.click()
+    page.locator(".opblock-body").first.wait_for()
+    page.wait_for_timeout(300)
+
+
+def test_api_documentation_and_the_dark_theme(page, served_app):
+    """/api/docs/ (linked from every page's footer) is Swagger UI's markup in our page, restyled
+    by core/api_docs.css; with the system's dark theme, the DSFR's dark colours surround it."""
+    audit = Audit(page, served_app)
+    audit.visit("/api/docs/", ready=api_operation_opened)
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 390, "height": 844})
+    audit.visit("/api/docs/", ready=api_operation_opened)
+    audit.visit("/signaler/")
+    audit.visit("/comptes/connexion/")
+    audit.done()
