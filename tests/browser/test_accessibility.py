@@ -3,7 +3,8 @@ a real user reaches: the public report form (empty, returned with errors, its re
 follow-up and prevention pages, the login and its second factor (with their errors), error
 pages, and for each kind of user (CROSS analyst, landlord, prefecture, call-platform operator,
 auditor, administrator) their home page, the map once its layers are drawn, lists, records,
-forms (one of them returned with errors) and the audit trail.
+forms (one of them returned with errors) and the audit trail; the API documentation, and a
+few pages in the dark theme.
 
 axe-core comes from the `axe-playwright-python` package (its bundled `axe.min.js`, installed by
 `make install-dev`; no CDN). It is given to the page by `page.evaluate`, which the DevTools
