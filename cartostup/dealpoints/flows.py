@@ -38,7 +38,7 @@ from cartostup.reports import services as report_services
 from cartostup.reports.choices import Status as ReportStatus
 from cartostup.reports.models import Report
 
-from . import locks, matching, services
+from . import locks, matching, selectors, services
 from .choices import (
     ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
@@ -321,18 +321,27 @@ def report_place_and_match(
 def _placed_again_check(*, actor: User, report: Report) -> None:
     """Refuse to place again a report attached to a point (the report locked): it is on that
     point by a decision made from the wrong place, or by an analyst's; detached first, it is
-    matched from the new place."""
-    link = ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).first()
-    if link is None:
+    matched from the new place. The report's page reads the same check
+    (`selectors.report_attached_elsewhere`) to offer no placing then."""
+    attached = selectors.report_attached_elsewhere(actor=actor, report=report)
+    if attached is None:
         return
-    reference = services._visible_reference(actor=actor, pk=link.dealpoint_id)
+    if attached.dealpoint is None:
+        raise ValidationError(
+            _(
+                "Ce signalement est rattaché à un point que votre profil ne voit pas : il ne "
+                "se place pas de nouveau tant qu'il y est rattaché. Demandez à l'équipe qui "
+                "suit ce point de l'en détacher ; il sera alors rapproché depuis le nouveau lieu."
+            ),
+            code="attached",
+        )
     raise ValidationError(
         _(
             "Ce signalement est rattaché au point %(point)s : il ne se place pas de nouveau "
             "tant qu'il y est rattaché. Détachez-le d'abord depuis la fiche du point "
             "(« Détacher »), puis placez-le : il sera rapproché depuis le nouveau lieu."
         )
-        % {"point": reference or _("un autre point")},
+        % {"point": attached.dealpoint.reference},
         code="attached",
     )
 

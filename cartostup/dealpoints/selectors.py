@@ -825,6 +825,31 @@ def report_matching(*, actor: User, report: Report) -> ReportMatching:
     )
 
 
+@dataclass(frozen=True)
+class AttachedElsewhere:
+    """Why a report placed by an analyst is not placed again yet: it is attached to a point
+    (`dealpoint`, or None when the actor may not see that point: « un autre point »)."""
+
+    dealpoint: DealPoint | None
+
+
+def report_attached_elsewhere(*, actor: User, report: Report) -> AttachedElsewhere | None:
+    """Whether a report is attached to a point, seen or not by the actor: the one check that
+    both the report's page (which then offers no placing) and `flows.report_place_and_match`
+    (which refuses) read, so that the page never offers what the flow refuses. Not audited:
+    the point, when the actor may see it, is named on the report's page by `report_matching`,
+    which audits it."""
+    link = (
+        ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS)
+        .order_by("pk")
+        .first()
+    )
+    if link is None:
+        return None
+    seen = policy.restrict(DealPoint.objects.filter(pk=link.dealpoint_id), actor=actor).first()
+    return AttachedElsewhere(dealpoint=seen)
+
+
 def dealpoint_by_reference(
     *, actor: User, reference: str, action: policy.Action = policy.Action.VIEW
 ) -> DealPoint | None:

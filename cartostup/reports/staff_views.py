@@ -542,11 +542,16 @@ def _report_page(
         from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
 
         matching = dealpoint_selectors.report_matching(actor=request.user, report=report)
-    # Placed again only once detached (`flows.report_place_and_match`): the page says so.
-    place_blocked_by = None
-    if can_place and report.placed_by_analyst and matching and matching.attached:
-        place_blocked_by = matching.attached.dealpoint
-        can_place = False
+    # Placed again only once detached: the page reads the check the flow refuses by
+    # (`flows.report_place_and_match`), and says so.
+    place_blocked = None
+    if can_place and report.placed_by_analyst:
+        from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
+
+        place_blocked = dealpoint_selectors.report_attached_elsewhere(
+            actor=request.user, report=report
+        )
+        can_place = place_blocked is None
     response = render(
         request,
         "reports/staff/report_detail.html",
@@ -564,7 +569,7 @@ def _report_page(
             # Only a report with a receipt has a reporter who can read a question.
             "can_ask": may_triage and bool(report.receipt_key),
             "can_place": can_place,
-            "place_blocked_by": place_blocked_by,
+            "place_blocked": place_blocked,
             # A refused placing says why even when the form is gone (a pin, placed meanwhile).
             "place_form": place_form or (ReportPlaceForm() if can_place else None),
             "boundary_urls": json.dumps(

@@ -934,3 +934,63 @@ def test_a_report_placed_wrongly_is_placed_again_from_its_page_once_detached(cli
     report.refresh_from_db()
     assert (report.latitude, report.longitude, report.precision) == (43.347, 5.399, "street")
     assert report.awaiting_matching is True
+
+
+def test_a_report_attached_to_a_point_the_analyst_cannot_see_is_not_offered_placing(
+    client_for, persona
+):
+    """Review of 2026-12-06: the page decided from the attachment the analyst could see and
+    the flow from every attachment, so a report attached to a point the analyst may not read
+    was offered the form, then refused with « un autre point ». Both now read one check: the
+    page offers no form and says why without naming the point, and a placing sent anyway is
+    refused in the same words; nothing moves."""
+    from cartostup.access.choices import Distribution
+    from cartostup.access.services import sharing_group_create
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints import services as dealpoint_services
+    from cartostup.dealpoints.models import DealPoint
+    from cartostup.dealpoints.tests.factories import dealpoint_input
+
+    analyst = persona("cross13_analyst")
+    report = flows.report_accept_and_match(actor=analyst, report=_address_only_report())
+    assert _place(client_for("cross13_analyst"), report, latitude="43.34522").status_code == 302
+    # A point the CROSS keeps to a group of its own: the Ofast antenna, which triages and
+    # places the département's reports too, is not a member of it.
+    group = sharing_group_create(
+        actor=persona("admin"),
+        name="Groupe du CROSS",
+        owner_organisation=analyst.memberships.get().organisation,
+    )
+    hidden = dealpoint_services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_input(latitude=43.3452, longitude=5.3949),
+        reports=[report],
+        sharing=dealpoint_services.SharingInput(
+            distribution=Distribution.SHARING_GROUP, sharing_group_id=group.pk
+        ),
+    )
+    antenna = persona("antenna13_analyst")
+    assert not _policy_sees(antenna, hidden)
+    client = client_for("antenna13_analyst")
+
+    page = html.unescape(
+        client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
+    )
+    assert 'id="place-form"' not in page
+    assert "il est rattaché à un point que votre profil ne voit pas" in page
+    assert hidden.reference not in page
+    refused = _place(client, report, latitude="43.3470", longitude="5.3990", precision="street")
+    assert refused.status_code == 400
+    refusal = html.unescape(refused.content.decode())
+    assert "rattaché à un point que votre profil ne voit pas" in refusal
+    assert hidden.reference not in refusal
+    report.refresh_from_db()
+    assert (report.latitude, report.longitude) == (43.34522, 5.3949)
+    assert DealPoint.objects.get(pk=hidden.pk).links.filter(report=report).exists()
+
+
+def _policy_sees(user, point) -> bool:
+    from cartostup.access import policy
+    from cartostup.dealpoints.models import DealPoint
+
+    return policy.restrict(DealPoint.objects.all(), actor=user).filter(pk=point.pk).exists()
