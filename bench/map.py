@@ -124,6 +124,7 @@ def build_dataset() -> None:
     from cartostup.dealpoints.services import cells_for
     from cartostup.reports.choices import Status as ReportStatus
     from cartostup.reports.models import Report
+    from cartostup.reports.services import h3_cells
 
     rng = np.random.default_rng(SEED)
     owner = Organisation.objects.get(kind="ofast_central")
@@ -218,7 +219,7 @@ def build_dataset() -> None:
                     latitude=latitude,
                     longitude=longitude,
                     precision="building",
-                    **cells_for(latitude, longitude),
+                    **h3_cells(latitude, longitude),
                     activities=["selling"],
                 )
             )

@@ -526,8 +526,8 @@ class ReportGenerator:
         from cartostup.dealpoints.choices import EventKind
         from cartostup.dealpoints.matching import haversine_m
         from cartostup.dealpoints.models import ReportLink
-        from cartostup.dealpoints.services import cells_for
         from cartostup.reports.models import Report
+        from cartostup.reports.services import h3_cells
 
         size = len(self.anchor)
         sequence: dict[str, int] = {}
@@ -540,7 +540,7 @@ class ReportGenerator:
             latitude, longitude = float(self.latitude[i]), float(self.longitude[i])
             received = context.moment(self.hours[i])
             status = REPORT_STATUSES[int(self.status[i])]
-            cells = cells_for(latitude, longitude)
+            cells = h3_cells(latitude, longitude)
             rows.append(
                 Report(
                     owner_organisation=context.owners[code],

@@ -443,17 +443,20 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
     and so 2 dismantled). A cell none of whose categories may be told adds its remainders to
     its nearest ancestor's, each nought or at least `min_count`: the levels stay apart.
 
-    `fine`: grouped by the finest cells (`AGGREGATE_FINEST`), read over every ancestor whole
-    (`_collect`). Every level is summed from them along H3's hierarchy (`_summed`,
-    `regrouped`)."""
+    `fine`: grouped by cells of `resolution` or finer (`AGGREGATE_FINEST`) along H3's
+    hierarchy, read over every ancestor whole (`_collect`: by the stored parents of the finest
+    cells, `hierarchy_column`). Every coarser level is summed from them along that hierarchy
+    (`_summed`, `regrouped`); a level finer than `resolution` is never needed, each level
+    being kept apart from the coarser ones only."""
     levels = [level for level in AGGREGATE_LEVELS if level <= resolution]
+    finest = next((h3.get_resolution(cell) for cell, _part in fine.categories if cell), resolution)
     totals: Totals = {
         key: (sum(rows for rows, _subjects in by_category.values()), fine.part_subjects[key])
         for key, by_category in fine.categories.items()
         if key[0]
     }
     by_level: dict[int, Totals] = {}
-    finer = AGGREGATE_FINEST
+    finer = finest
     for level in reversed(levels):
         if level != finer:
             totals = _summed(totals, level)
@@ -472,7 +475,7 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
         min_count=min_count,
     )
     categories_by_level = {
-        level: fine.categories if level == AGGREGATE_FINEST else regrouped(fine, level).categories
+        level: fine.categories if level == finest else regrouped(fine, level).categories
         for level in levels
     }
     # A cell tells its categories all together or not at all: one hidden beside others shown
@@ -511,7 +514,7 @@ def consistent_groups(fine: HexagonGroups, *, resolution: int, min_count: int) -
         for level in levels
     }
     kept_keys = set(shown_by_level[resolution]) if levels else set()
-    if resolution == AGGREGATE_FINEST:
+    if resolution == finest:
         groups = HexagonGroups(
             {key: value for key, value in fine.categories.items() if key in kept_keys},
             {key: value for key, value in fine.part_subjects.items() if key in kept_keys},
@@ -541,9 +544,10 @@ def counted_cells(
     """The cells of `resolution` as the actor may be told them, {cell: (count, {category:
     count})} (`shown_counts`), with {cell: {commune id: subjects}} of the parts counted (to
     name them, `hexagon_places`), from one GROUP BY (`hexagon_groups`). For an aggregate-only
-    role (`min_count` above 1), `column` holds the finest cells it is shown, summed into the
-    cells of `resolution` consistently with the coarser levels (`consistent_groups`): the
-    map's hexagons and the hotspots' cells are then the same cells with the same counts.
+    role (`min_count` above 1), `column` holds the cells of `resolution` along H3's hierarchy
+    from the finest it is shown (`hierarchy_column`), summed into the coarser levels and kept
+    consistent with them (`consistent_groups`): the map's hexagons and the hotspots' cells are
+    then the same cells with the same counts.
 
     `only`: one category, read from the counts of every category (an aggregate-only role's
     status filter): the cells showing it, each counting it alone and named as unfiltered. A
@@ -702,6 +706,12 @@ def _audit(
     )
 
 
+def hierarchy_column(resolution: int) -> str:
+    """The stored cell at `resolution` along H3's hierarchy from the finest an aggregate-only
+    role is shown: `h3_r9` itself, or its parent (`models.H3Cells.h3_p5`, `h3_p7`)."""
+    return f"h3_r{resolution}" if resolution == AGGREGATE_FINEST else f"h3_p{resolution}"
+
+
 def _collect(
     queryset: QuerySet[Any],
     *,
@@ -721,24 +731,27 @@ def _collect(
     (features, resolution, truncated). `subject`: what an aggregate-only role must see at least
     `min_count` of in each département's part of a hexagon (the deal points of operations), and
     `commune` the column holding its commune (a subject must have one: its distinct counts per
-    commune are added up); `only`: a category read from the counts of all (`counted_cells`)."""
+    commune are added up); `subject_cell`: the prefix of the annotations holding each subject's
+    own cell at each aggregate level (`place_cell5`…); `only`: a category read from the counts
+    of all (`counted_cells`)."""
     resolution = resolution_for_zoom(request.zoom, coordinates=scope.coordinates)
     keep: Callable[[str], bool] | None = None
     bbox = request.bbox
-    column_resolution = resolution
+    fine_column = f"{position}h3_r{resolution}"
     if not scope.coordinates and resolution is not None:
         # Whole hexagons only: the viewport chooses hexagons, never rows inside them.
         bbox, keep = whole_hexagons(request.bbox, resolution)
         if scope.min_count > 1:
-            # Read over the coarsest level's whole hexagons, by the finest cells, so that
-            # each level adds up with the others (`consistent_groups`).
+            # Read over the coarsest level's whole hexagons, by the parents at this zoom's
+            # resolution of the finest cells, so that each level adds up with the others
+            # along H3's hierarchy (`consistent_groups`).
             bbox, _shown = whole_hexagons(request.bbox, AGGREGATE_LEVELS[0])
-            column_resolution = AGGREGATE_FINEST
-    fine_column = f"{position}h3_r{column_resolution}"
-    if subject_cell is not None and column_resolution == AGGREGATE_FINEST and scope.min_count > 1:
-        # Summed over cells, a subject must lie in one: its own (`subject_cell`), not each
-        # row's (a place and a duplicate merged into it, in two cells, would count twice).
-        fine_column = subject_cell
+            fine_column = f"{position}{hierarchy_column(resolution)}"
+            if subject_cell is not None:
+                # Summed over cells, a subject must lie in one: its own (`subject_cell`),
+                # not each row's (a place and a duplicate merged into it, in two cells,
+                # would count twice).
+                fine_column = f"{subject_cell}{resolution}"
     rows = queryset.filter(viewport_q(bbox, position))
     if resolution is not None:
         features = _hexagons(
@@ -1190,8 +1203,14 @@ def operation_layer(
             # arrondissement, would otherwise count its place once per commune (the distinct
             # counts per commune are added up), two places read as three.
             place_commune=Coalesce("dealpoint__merged_root__commune_id", "dealpoint__commune_id"),
-            # And its own finest cell, for the counts-only roles (`_collect`).
-            place_cell=Coalesce("dealpoint__merged_root__h3_r9", "dealpoint__h3_r9"),
+            # And its own cells along H3's hierarchy, for the counts-only roles (`_collect`).
+            **{
+                f"place_cell{level}": Coalesce(
+                    f"dealpoint__merged_root__{hierarchy_column(level)}",
+                    f"dealpoint__{hierarchy_column(level)}",
+                )
+                for level in AGGREGATE_LEVELS
+            },
         )
     )
     filters: dict[str, Any] = {}

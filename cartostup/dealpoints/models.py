@@ -74,6 +74,12 @@ class H3Cells(models.Model):
     h3_r5 = models.CharField(max_length=16, db_index=True, editable=False)
     h3_r7 = models.CharField(max_length=16, db_index=True, editable=False)
     h3_r9 = models.CharField(max_length=16, db_index=True, editable=False)
+    # The parents of `h3_r9` along H3's own hierarchy, which are not always the cells of the
+    # position at those resolutions (`h3_r5`, `h3_r7`): the hexagons of the roles that only
+    # count are summed along that hierarchy, so that their zooms add up, and SQL groups by
+    # these at the wide zooms instead of by `h3_r9` (`map_layers.consistent_groups`).
+    h3_p5 = models.CharField(max_length=16, editable=False, default="")
+    h3_p7 = models.CharField(max_length=16, editable=False, default="")
 
     class Meta:
         abstract = True

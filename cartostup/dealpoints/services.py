@@ -257,12 +257,16 @@ def proposal_place(reports: Sequence[Report]) -> dict[str, Any]:
 
 
 def cells_for(latitude: float, longitude: float) -> dict[str, str]:
-    """The H3 cells stored beside a position (see `models.H3Cells`)."""
+    """The H3 cells stored beside a position (see `models.H3Cells`): the position's own at
+    each resolution, and the parents of its res 9 cell along H3's hierarchy."""
+    town = h3.latlng_to_cell(latitude, longitude, H3_TOWN)
     return {
         "h3_cell": h3.latlng_to_cell(latitude, longitude, H3_POINT),
         "h3_r5": h3.latlng_to_cell(latitude, longitude, H3_NATIONAL),
         "h3_r7": h3.latlng_to_cell(latitude, longitude, H3_DEPARTEMENT),
-        "h3_r9": h3.latlng_to_cell(latitude, longitude, H3_TOWN),
+        "h3_r9": town,
+        "h3_p5": h3.cell_to_parent(town, H3_NATIONAL),
+        "h3_p7": h3.cell_to_parent(town, H3_DEPARTEMENT),
     }
 
 

@@ -17,6 +17,7 @@ from cartostup.dealpoints.models import DealPoint, DealPointEvent, Operation, Re
 from cartostup.dealpoints.services import OperationInput, cells_for, operation_record
 from cartostup.dealpoints.tests.factories import dealpoint
 from cartostup.reports.models import Report
+from cartostup.reports.services import h3_cells
 from cartostup.reports.tests.factories import submit
 
 pytestmark = pytest.mark.django_db
@@ -133,10 +134,12 @@ def test_cells_match_the_coordinates_and_references_are_unique():
     points = list(DealPoint.objects.filter(reference__startswith="SYN-PD-"))
     reports = list(Report.objects.filter(reference__startswith="SYN-SIG-"))
     assert points and reports
-    rows: list[DealPoint | Report] = [*points, *reports]
-    for row in rows:
-        cells = cells_for(row.latitude, row.longitude)
-        assert (row.h3_cell, row.h3_r5, row.h3_r7, row.h3_r9) == tuple(cells.values())
+    for point in points:
+        cells = cells_for(point.latitude, point.longitude)
+        assert {name: getattr(point, name) for name in cells} == cells
+    for report in reports:
+        cells = h3_cells(report.latitude, report.longitude)
+        assert {name: getattr(report, name) for name in cells} == cells
     assert len({row.reference for row in points}) == len(points)
     assert len({row.reference for row in reports}) == len(reports)
     # Each point's département is its commune's, and its owner the CROSS of the département.

@@ -185,3 +185,62 @@ def test_a_cell_tells_all_its_statuses_or_none():
         x: (13, {"confirmed": 4, "reported": 6, "dismantled": 3}),
         y: (5, {"confirmed": 5}),
     }
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_stored_parents_count_as_the_finest_cells_summed(persona, seed):
+    """The hexagons of a role that only counts are grouped in SQL by the stored parents of
+    each point's res 9 cell (`hierarchy_column`, 2026-12-06), no longer by the res 9 cells
+    summed in Python: the same cells, counts, statuses and communes, filtered or not."""
+    rng = random.Random(seed)
+    analyst = persona("cross13_analyst")
+    for _group in range(20):
+        latitude, longitude = rng.uniform(43.25, 43.40), rng.uniform(5.33, 5.50)
+        for _point in range(rng.randint(1, 7)):
+            point = dealpoint(
+                actor=analyst,
+                latitude=latitude + rng.uniform(-0.004, 0.004),
+                longitude=longitude + rng.uniform(-0.004, 0.004),
+                building_id=None,
+            )
+            status = rng.choice(["reported", "confirmed", "dismantled"])
+            DealPoint.objects.filter(pk=point.pk).update(status=status)
+    for point in DealPoint.objects.all():
+        assert point.h3_p5 == h3.cell_to_parent(point.h3_r9, 5)
+        assert point.h3_p7 == h3.cell_to_parent(point.h3_r9, 7)
+    told = 0
+    for resolution in map_layers.AGGREGATE_LEVELS:
+        for only in (None, "confirmed"):
+            counted = [
+                map_layers.counted_cells(
+                    DealPoint.objects.all(),
+                    column=column,
+                    category="status",
+                    resolution=resolution,
+                    min_count=3,
+                    only=only,
+                )
+                for column in (map_layers.hierarchy_column(resolution), "h3_r9")
+            ]
+            assert counted[0] == counted[1], (resolution, only)
+            told += len(counted[0][0])
+    assert told > 0
+
+
+def test_the_migration_fills_the_parents_of_the_points_stored_before(persona):
+    import importlib
+
+    from django.apps import apps
+
+    from cartostup.dealpoints.models import Proposal
+
+    migration = importlib.import_module("cartostup.dealpoints.migrations.0010_h3_parents")
+    point = dealpoint(actor=persona("cross13_analyst"))
+    DealPoint.objects.filter(pk=point.pk).update(h3_p5="", h3_p7="")
+    migration.parents_filled(apps, None)
+    point.refresh_from_db()
+    assert (point.h3_p5, point.h3_p7) == (
+        h3.cell_to_parent(point.h3_r9, 5),
+        h3.cell_to_parent(point.h3_r9, 7),
+    )
+    assert not Proposal.objects.filter(h3_p5="").exclude(h3_r9="").exists()
