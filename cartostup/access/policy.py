@@ -380,11 +380,15 @@ def _protected_q(model: type[models.Model], context: ActorContext, action: Actio
     # Memberships whose role the rules name: only they receive records beyond their own.
     readers = [m for m in context.memberships if m.role in rules.roles]
     if action != Action.VIEW and action != Action.EXPORT:
-        # The owner organisation changes its records, and the declared territory editors.
+        # The owner organisation changes its records, and the declared territory editors
+        # those of their territory that they may read: a point its CROSS keeps to itself, or
+        # to a group they are not in, is neither read nor changed by them (an audit: Ofast
+        # opened such a point's edit form, and widened its sharing).
+        edited = Q(pk__in=[])
         for membership in readers:
             if membership.kind in rules.territory_editor_kinds:
-                grant |= _territory_q(membership.departement_ids)
-        return grant
+                edited |= _territory_q(membership.departement_ids)
+        return grant | (edited & _protected_q(model, context, Action.VIEW))
     for kind, lookup in rules.scoped_by.items():
         tied = [
             m.organisation_id

@@ -608,6 +608,9 @@ HISTORY_POINT_KEYS = (
     "predecessor", "candidate", "status_changed", "attached_to", "merged",
 )  # fmt: skip
 HISTORY_POINT_LIST_KEYS = ("moved_from",)
+# Values that tell of the point a key names, withheld (None) with its reference: the status
+# a predecessor the reader does not see ended in (need-to-know audit, 2026-12-06).
+HISTORY_POINT_VALUE_KEYS = {"predecessor": ("ended",)}
 # Never shown: the unmerge's own record (the target's former links, their authors' ids; the
 # proposals and alerts that followed the merge), the one-time token of the operation form that
 # recorded an operation (sent twice, once), the fingerprint of an imported line (imported
@@ -681,6 +684,9 @@ def _history_told(
         if isinstance(told.get(key), str) and told[key] not in points:
             told[key] = None
             undisclosed.append(key)
+            for value_key in HISTORY_POINT_VALUE_KEYS.get(key, ()):
+                if value_key in told:
+                    told[value_key] = None
     for key in HISTORY_POINT_LIST_KEYS:
         if told.get(key):
             values = [value if value in points else None for value in told[key]]
@@ -939,11 +945,12 @@ def operation_cancel_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[O
 
 
 def dealpoint_link(
-    *, dealpoint: DealPoint, report_pk: Any, with_rejected: bool = False
+    *, actor: User, dealpoint: DealPoint, report_pk: Any, with_rejected: bool = False
 ) -> ReportLink:
     """The (not rejected, unless `with_rejected`: a decision on a link read before it was
-    refused is told so) tie of a report to a point already authorised (404 otherwise)."""
-    links = dealpoint.links.all()
+    refused is told so) tie of a report the actor may see to a point already authorised for
+    the change (404 otherwise, as for no tie: the record lists no other)."""
+    links = dealpoint.links.filter(report__in=policy.restrict(Report.objects.all(), actor=actor))
     if not with_rejected:
         links = links.exclude(decision=LinkDecision.REJECTED)
     link = links.select_related("report").filter(report_id=report_pk).first()

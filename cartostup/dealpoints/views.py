@@ -585,7 +585,13 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         else:
             line = _("Successeur : %(successor)s (%(merged)s, le successeur, y a été fusionné)")
         return [line % names]
-    if kind == EventKind.SUCCESSOR and details.get("ended"):
+    if kind == EventKind.SUCCESSOR and "ended" in details:
+        if details["ended"] is None:
+            # Withheld with the predecessor the reader does not see (`selectors`).
+            return [
+                _("N'est plus le successeur de %(reference)s")
+                % {"reference": _named(details, "predecessor", point=True)}
+            ]
         return [
             _("N'est plus le successeur de %(reference)s, passé à « %(status)s »")
             % {
@@ -1255,7 +1261,9 @@ def dealpoint_detach(request: AuthenticatedRequest, pk: int, report_pk: int) -> 
     dealpoint = _action(request, pk)
     if isinstance(dealpoint, HttpResponse):
         return dealpoint
-    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk, with_rejected=True)
+    link = selectors.dealpoint_link(
+        actor=request.user, dealpoint=dealpoint, report_pk=report_pk, with_rejected=True
+    )
     from_decision = _from_decision(request, link)
     try:
         flows.link_refuse(
@@ -1279,7 +1287,9 @@ def dealpoint_confirm_link(request: AuthenticatedRequest, pk: int, report_pk: in
     dealpoint = _action(request, pk)
     if isinstance(dealpoint, HttpResponse):
         return dealpoint
-    link = selectors.dealpoint_link(dealpoint=dealpoint, report_pk=report_pk, with_rejected=True)
+    link = selectors.dealpoint_link(
+        actor=request.user, dealpoint=dealpoint, report_pk=report_pk, with_rejected=True
+    )
     try:
         attached = flows.link_confirm(actor=request.user, link=link)
     except ValidationError as error:

@@ -588,18 +588,28 @@ class DealPointReportDetachView(JSONAPIView):
         tags=TAGS,
     )
     def delete(self, request: Request, pk: int, report_id: int) -> Response:
-        _require_field(_actor(request), "reports")
-        point = _point(_actor(request), pk)
+        actor = _actor(request)
+        _require_field(actor, "reports")
+        # Authorised before any link is looked up, as the record's page does: a refusal that
+        # came after the lookup told a reader who may not edit which reports were tied to
+        # the point (need-to-know audit, 2026-12-06).
+        _points_reader(actor)
+        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+        point = selectors.access_dealpoint(
+            actor=actor, pk=pk, action=policy.Action.CHANGE, audit=False
+        )
         from_decision = strict_query(LinkDecisionQuerySerializer, request).validated_data.get(
             "from_decision"
         )
         if from_decision is None:
-            link = selectors.dealpoint_link(dealpoint=point, report_pk=report_id)
-            services.report_detach(actor=_actor(request), dealpoint=point, report=link.report)
+            link = selectors.dealpoint_link(actor=actor, dealpoint=point, report_pk=report_id)
+            services.report_detach(actor=actor, dealpoint=point, report=link.report)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        link = selectors.dealpoint_link(dealpoint=point, report_pk=report_id, with_rejected=True)
+        link = selectors.dealpoint_link(
+            actor=actor, dealpoint=point, report_pk=report_id, with_rejected=True
+        )
         try:
-            flows.link_refuse(actor=_actor(request), link=link, from_decision=from_decision)
+            flows.link_refuse(actor=actor, link=link, from_decision=from_decision)
         except flows.LinkDecided as error:
             raise _link_decided(error) from error
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -503,6 +503,30 @@ def test_a_proposed_link_decided_meanwhile_answers_409(client_for, analyst, poin
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize("name", ["police13_investigator", "customs13_investigator"])
+def test_a_reader_who_may_not_edit_learns_nothing_of_a_points_reports_by_detaching(
+    client_for, analyst, point, name
+):
+    """Need-to-know audit (2026-12-06): an investigator's DELETE of a tie answered « Non
+    trouvé » for a report not tied to the point and « Votre rôle ne donne pas accès… » for
+    one tied (attached, proposed, or refused with `from_decision`): the reports of a point,
+    which its record withholds from them, could be enumerated, unaudited. They are refused
+    before any tie is looked up, in the same words whatever the report, and nothing moves."""
+    tied = accepted_report(analyst=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=tied)
+    untied = accepted_report(analyst=analyst)
+    client = client_for(name)
+    answers = set()
+    for report in (tied, untied):
+        for query in ("", "?from_decision=proposed", "?from_decision=confirmed"):
+            response = client.delete(detail(point, f"reports/{report.pk}/") + query)
+            answers.add((response.status_code, response.content))
+    assert len(answers) == 1
+    ((status_code, _body),) = answers
+    assert status_code in {403, 404}
+    assert ReportLink.objects.get(report=tied).decision == LinkDecision.CONFIRMED
+
+
 def test_attach_detach_merge_unmerge(client_for, analyst, point):
     client = client_for("cross13_analyst")
     report = accepted_report(analyst=analyst)

@@ -378,3 +378,72 @@ def test_a_sharing_change_keeps_what_the_point_has_once_locked(analyst, point):
     )
     point.refresh_from_db()
     assert (point.distribution, point.marking) == ("organisation", "amber_strict")
+
+
+@pytest.mark.parametrize(
+    "sharing",
+    [
+        {"distribution": Distribution.ORGANISATION, "marking": Marking.RED},
+        {"distribution": Distribution.SHARING_GROUP},
+    ],
+)
+def test_ofast_neither_reads_nor_changes_a_point_its_cross_keeps(
+    client_for, persona, analyst, point, sharing
+):
+    """Need-to-know audit (2026-12-06): Ofast, which may change the records of its territory
+    (it triages reports), opened the edit and split forms of a point its CROSS kept to itself
+    (position, turnover, notes, reports) and widened its sharing, while its record answered
+    404. Ofast now changes only what it may read: every page and endpoint answers 404, and
+    the point stays as it was."""
+    group = None
+    if sharing["distribution"] == Distribution.SHARING_GROUP:
+        group = sharing_group_create(
+            actor=persona("admin"),
+            name="Groupe du CROSS",
+            owner_organisation=analyst.memberships.get().organisation,
+        )
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(
+            **sharing, sharing_group_id=group.pk if group is not None else None
+        ),
+    )
+    before = DealPoint.objects.values().get(pk=point.pk)
+    for name in ("antenna13_analyst", "ofast_analyst"):
+        ofast = persona(name)
+        for action in policy.Action:
+            assert not policy.restrict(
+                DealPoint.objects.filter(pk=point.pk), actor=ofast, action=action
+            ).exists(), (name, action)
+        client = client_for(name)
+        for page in ("detail", "edit", "split", "status", "sharing", "merge", "operation"):
+            assert client.get(reverse(f"dealpoints:{page}", args=[point.pk])).status_code in {
+                404,
+                405,
+            }, (name, page)
+        widened = client.post(
+            reverse("dealpoints:sharing", args=[point.pk]),
+            {"sharing-distribution": "territory", "sharing-marking": "amber"},
+        )
+        assert widened.status_code == 404, name
+        for suffix in ("", "history/", "reports/", "operations/"):
+            assert client.get(f"/api/v1/dealpoints/{point.pk}/{suffix}").status_code == 404
+        api = client.post(
+            f"/api/v1/dealpoints/{point.pk}/sharing/",
+            {"distribution": "territory", "marking": "amber"},
+            content_type="application/json",
+        )
+        assert api.status_code == 404, name
+    assert DealPoint.objects.values().get(pk=point.pk) == before
+    # Their CROSS still changes it, and Ofast reads it again once shared with the territory.
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(distribution=Distribution.TERRITORY, marking=Marking.AMBER),
+    )
+    assert policy.restrict(
+        DealPoint.objects.filter(pk=point.pk),
+        actor=persona("antenna13_analyst"),
+        action=policy.Action.CHANGE,
+    ).exists()

@@ -1187,6 +1187,8 @@ _STORED_DETAILS: dict[str, list[dict]] = {
     EventKind.SUCCESSOR: [
         {"predecessor": "PD-13-0001"},
         {"predecessor": "PD-13-0001", "ended": "resurgent"},
+        # As told to a reader who does not see the predecessor (`selectors._history_told`).
+        {"predecessor": None, "ended": None, "undisclosed": ["predecessor"]},
     ],
     EventKind.ALERT: [
         {"alert": 7, "kind": "resurgence", "report": "SIG-13-000202", "candidate": None},
@@ -1224,6 +1226,25 @@ def test_every_history_kind_reads_in_french_without_keys_or_ids():
                 assert " 7" not in text and " 8" not in text and " 12" not in text, line
     alert = DealPointEvent(kind=EventKind.ALERT, details=_STORED_DETAILS[EventKind.ALERT][0])
     assert views._event_lines(alert) == ["Alerte de résurgence : signalement SIG-13-000202"]
+
+
+def test_a_hidden_predecessors_status_is_not_told_on_its_successor():
+    """Need-to-know audit (2026-12-06): the successor's history said which status its
+    predecessor ended in (« passé à … ») to a reader who may not see the predecessor."""
+    from cartostup.dealpoints import selectors
+
+    stored = {"predecessor": "PD-13-0001", "ended": "resurgent"}
+    told = selectors._history_told(stored, reports=set(), points=set())
+    assert told["predecessor"] is None and told["ended"] is None
+    event = DealPointEvent(kind=EventKind.SUCCESSOR, details=told)
+    (line,) = views._event_lines(event)
+    assert line.startswith("N'est plus le successeur de") and "passé" not in line
+    seen = selectors._history_told(stored, reports=set(), points={"PD-13-0001"})
+    assert seen == stored
+    event = DealPointEvent(kind=EventKind.SUCCESSOR, details=seen)
+    assert views._event_lines(event) == [
+        "N'est plus le successeur de PD-13-0001, passé à « Résurgent »"
+    ]
 
 
 def test_the_create_page_offers_the_buildings_nearest_its_position_first(client_for, building):
