@@ -233,6 +233,8 @@ def build_dataset() -> None:
 
 def ensure_dataset() -> dict[str, Any]:
     from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
     from cartostup.access.services import demo_organisations_ensure, demo_persona_ensure
     from cartostup.dealpoints.models import DealPoint
@@ -240,7 +242,16 @@ def ensure_dataset() -> dict[str, Any]:
     from cartostup.territories.models import Commune
 
     timings: dict[str, Any] = {}
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
     call_command("migrate", verbosity=0, interactive=False)
+    if pending:
+        # A migration may rebuild a table (SQLite's ALTER TABLE), and drop its planner
+        # statistics with it: the data set is measured with them, as built (`build_dataset`
+        # ends with ANALYZE; PostgreSQL's autovacuum would gather them again in time).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        log(f"{len(pending)} migrations applied, statistics gathered again")
     wanted = DEPARTEMENTS.split(",")
     loaded = set(
         Commune.objects.filter(geometry__isnull=False)
