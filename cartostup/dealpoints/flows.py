@@ -107,6 +107,10 @@ class MatchOutcome:
         return self.attached is None and not self.proposed
 
 
+# The distributions of a point narrower than the CROSS's, which its alerts keep.
+ALERT_KEPT_DISTRIBUTIONS = frozenset({Distribution.ORGANISATION, Distribution.SHARING_GROUP})
+
+
 def _alert_create(
     *,
     kind: str,
@@ -131,7 +135,15 @@ def _alert_create(
         owner_organisation_id=dealpoint.owner_organisation_id,
         commune_id=dealpoint.commune_id,
         departement_id=dealpoint.departement_id,
-        distribution=Distribution.CROSS,
+        # The CROSS's, unless the point is kept narrower (its owner alone, or a group): the
+        # stricter of the record's and its parent's (design §4), so that an alert never
+        # names to someone a point they may not read.
+        distribution=dealpoint.distribution
+        if dealpoint.distribution in ALERT_KEPT_DISTRIBUTIONS
+        else Distribution.CROSS,
+        sharing_group_id=dealpoint.sharing_group_id
+        if dealpoint.distribution == Distribution.SHARING_GROUP
+        else None,
         marking=dealpoint.marking,
     )
     alert.full_clean()
@@ -683,11 +695,18 @@ def _proposal_for_decision(*, actor: User, proposal: Proposal) -> Proposal:
 
 
 def _alert_for_decision(*, actor: User, alert: Alert) -> Alert:
-    """Authorise a decision on an alert (404 otherwise) and lock it, after its report, its
-    points (the point it is about, its candidate) and the points the report is attached to
-    (`locks`). Refused if it was decided meanwhile."""
+    """Authorise a decision on an alert (404 otherwise): the alert, a change of the point it
+    is about (a decision writes in its history) and a read of its candidate (an alert raised
+    before its point was kept narrower may name one the actor no longer reads); and lock it,
+    after its report, its points (the point it is about, its candidate) and the points the
+    report is attached to (`locks`). Refused if it was decided meanwhile."""
     _may_decide(Alert, actor=actor, pk=alert.pk)
     read = Alert.objects.get(pk=alert.pk)
+    policy.access_object(
+        DealPoint.objects.all(), actor=actor, pk=read.dealpoint_id, action=policy.Action.CHANGE
+    )
+    if read.candidate_id is not None:
+        policy.access_object(DealPoint.objects.all(), actor=actor, pk=read.candidate_id)
     locks.lock_reports_and_points(
         reports=[read.report_id], points=[read.dealpoint_id, read.candidate_id]
     )

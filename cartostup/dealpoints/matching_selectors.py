@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from cartostup.access import policy
@@ -121,7 +121,12 @@ def matching_queue(
     if proposal_id is not None and all(p.pk != proposal_id for p in proposals):
         proposals += list(open_proposals.filter(pk=proposal_id))
     proposal_reports_seen = _visible_reports_of(actor=actor, proposals=proposals)
-    open_alerts = policy.restrict(Alert.objects.filter(status=AlertStatus.OPEN), actor=actor)
+    # Only about points the actor reads (an alert raised before its point was kept narrower
+    # keeps its former diffusion), and naming no candidate it does not read.
+    readable = policy.restrict(DealPoint.objects.all(), actor=actor).values("pk")
+    open_alerts = policy.restrict(
+        Alert.objects.filter(status=AlertStatus.OPEN), actor=actor
+    ).filter(Q(candidate__isnull=True) | Q(candidate__in=readable), dealpoint__in=readable)
     alerts = list(
         open_alerts.select_related("dealpoint", "report", "candidate", "commune").order_by(
             "-created_at", "-pk"

@@ -1011,6 +1011,7 @@ def dealpoint_create(
     _set_position(dealpoint, place)
     dealpoint.full_clean()
     dealpoint.save()
+    _still_read_check(actor=actor, dealpoint=dealpoint)
     _event(
         dealpoint=dealpoint,
         kind=kind,
@@ -1198,6 +1199,28 @@ def _sharing_errors(
     return errors, group
 
 
+def _still_read_check(*, actor: User | None, dealpoint: DealPoint) -> None:
+    """Refuse (rolled back with the caller's transaction) a point created or shared so that
+    its author could no longer read it: « Organisation propriétaire seulement » chosen by an
+    Ofast analyst keeps it to its CROSS, and Ofast, which changes only what it reads, could
+    then neither see nor share it again (review, 2026-12-06)."""
+    if (
+        actor is None
+        or policy.restrict(DealPoint.objects.filter(pk=dealpoint.pk), actor=actor).exists()
+    ):
+        return
+    raise ValidationError(
+        {
+            "distribution": _(
+                "Avec cette diffusion, votre organisation ne lirait plus ce point ni ne "
+                "pourrait en changer la diffusion : il appartient à %(owner)s. Choisissez une "
+                "diffusion qui inclut votre organisation."
+            )
+            % {"owner": dealpoint.owner_organisation.name}
+        }
+    )
+
+
 def sharing_input_check(*, actor: User | None, data: SharingInput) -> dict[str, list[str]]:
     """The errors `dealpoint_create` would raise for this sharing, without writing (an import
     checks the sharing it gives every point once, before its lines)."""
@@ -1249,6 +1272,7 @@ def dealpoint_share(
         return dealpoint
     dealpoint.full_clean()
     dealpoint.save(update_fields=["distribution", "marking", "sharing_group", "updated_at"])
+    _still_read_check(actor=actor, dealpoint=dealpoint)
     _event(dealpoint=dealpoint, kind=EventKind.EDITED, actor=actor, details=changes, note=note)
     _audit(
         actor=actor,

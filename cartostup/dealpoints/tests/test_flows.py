@@ -1222,3 +1222,57 @@ def test_a_placing_refused_leaves_the_report_and_the_points_as_they_were(analyst
     report.refresh_from_db()
     assert report.placed_at_commune and not report.awaiting_matching
     assert not ReportLink.objects.filter(report__in=[report, pinned]).exists()
+
+
+@pytest.mark.parametrize("restricted_before", [False, True])
+def test_an_alert_about_a_point_kept_from_ofast_is_neither_shown_nor_decided_by_ofast(
+    analyst, persona, client_for, restricted_before
+):
+    """Review of 2026-12-06: an alert took the CROSS's diffusion whatever its point's, so an
+    Ofast antenna was shown, in its queue, an alert naming a point its CROSS kept to itself,
+    and could dismiss it (writing in that point's history). An alert raised now keeps its
+    point's narrower diffusion; one raised before the point was kept narrower is left out of
+    the queue, and a decision on it answers 404."""
+    from django.urls import reverse
+
+    from cartostup.access.choices import Distribution
+
+    point = dismantled_point(analyst)
+
+    def restrict() -> None:
+        services.dealpoint_share(
+            actor=analyst,
+            dealpoint=point,
+            data=services.SharingInput(distribution=Distribution.ORGANISATION),
+        )
+
+    if restricted_before:
+        restrict()
+    (alert,) = flows.report_match(report=report_near(analyst, 30)).alerts
+    if not restricted_before:
+        restrict()
+    alert.refresh_from_db()
+    assert alert.distribution == (
+        Distribution.ORGANISATION if restricted_before else Distribution.CROSS
+    )
+    ofast = persona("antenna13_analyst")
+    client = client_for("antenna13_analyst")
+    history = list(point.events.values_list("pk", flat=True))
+    queue = client.get(reverse("dealpoints:matching")).content.decode()
+    assert point.reference not in queue
+    for action in ("alert_confirm", "alert_dismiss"):
+        response = client.post(reverse(f"dealpoints:{action}", args=[alert.pk]))
+        assert response.status_code == 404, action
+    with pytest.raises(Http404):
+        flows.alert_dismiss(actor=ofast, alert=alert)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.OPEN
+    assert list(point.events.values_list("pk", flat=True)) == history
+    # The CROSS, which owns the point, sees the alert and decides it.
+    assert (
+        point.reference
+        in client_for("cross13_analyst").get(reverse("dealpoints:matching")).content.decode()
+    )
+    flows.alert_dismiss(actor=analyst, alert=alert)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.DISMISSED

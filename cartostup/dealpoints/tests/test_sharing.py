@@ -447,3 +447,43 @@ def test_ofast_neither_reads_nor_changes_a_point_its_cross_keeps(
         actor=persona("antenna13_analyst"),
         action=policy.Action.CHANGE,
     ).exists()
+
+
+def test_ofast_cannot_keep_a_point_from_itself(client_for, persona, point, building):
+    """Review of 2026-12-06: an Ofast analyst choosing « Organisation propriétaire seulement »
+    kept the point to its CROSS, its owner: Ofast, which changes only what it reads, then
+    neither saw it nor could share it again. Refused, in French, at creation and on the
+    record; nothing is written."""
+    ofast = persona("antenna13_analyst")
+    before = DealPoint.objects.values().get(pk=point.pk)
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_share(
+            actor=ofast,
+            dealpoint=point,
+            data=services.SharingInput(distribution=Distribution.ORGANISATION),
+        )
+    assert "votre organisation ne lirait plus ce point" in str(refused.value.message_dict)
+    assert DealPoint.objects.values().get(pk=point.pk) == before
+    count = DealPoint.objects.count()
+    with pytest.raises(ValidationError):
+        services.dealpoint_create(
+            actor=ofast,
+            data=dealpoint_input(building_id=building.pk),
+            sharing=services.SharingInput(distribution=Distribution.ORGANISATION),
+        )
+    assert DealPoint.objects.count() == count
+    page = client_for("antenna13_analyst").post(
+        reverse("dealpoints:sharing", args=[point.pk]),
+        {"sharing-distribution": "organisation", "sharing-marking": "amber"},
+    )
+    assert page.status_code == 400
+    assert "votre organisation ne lirait plus ce point" in page.content.decode().replace(
+        "&#x27;", "'"
+    )
+    assert DealPoint.objects.values().get(pk=point.pk) == before
+    # The CROSS that owns it keeps it to itself.
+    services.dealpoint_share(
+        actor=persona("cross13_analyst"),
+        dealpoint=point,
+        data=services.SharingInput(distribution=Distribution.ORGANISATION),
+    )
