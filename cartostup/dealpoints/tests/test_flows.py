@@ -1225,8 +1225,9 @@ def test_a_placing_refused_leaves_the_report_and_the_points_as_they_were(analyst
 
 
 @pytest.mark.parametrize("restricted_before", [False, True])
+@pytest.mark.parametrize("kept_to", ["organisation", "sharing_group"])
 def test_an_alert_about_a_point_kept_from_ofast_is_neither_shown_nor_decided_by_ofast(
-    analyst, persona, client_for, restricted_before
+    analyst, persona, client_for, restricted_before, kept_to
 ):
     """Review of 2026-12-06: an alert took the CROSS's diffusion whatever its point's, so an
     Ofast antenna was shown, in its queue, an alert naming a point its CROSS kept to itself,
@@ -1236,14 +1237,23 @@ def test_an_alert_about_a_point_kept_from_ofast_is_neither_shown_nor_decided_by_
     from django.urls import reverse
 
     from cartostup.access.choices import Distribution
+    from cartostup.access.services import sharing_group_create
 
     point = dismantled_point(analyst)
+    group = sharing_group_create(
+        actor=persona("admin"),
+        name="Groupe du CROSS",
+        owner_organisation=analyst.memberships.get().organisation,
+    )
 
     def restrict() -> None:
         services.dealpoint_share(
             actor=analyst,
             dealpoint=point,
-            data=services.SharingInput(distribution=Distribution.ORGANISATION),
+            data=services.SharingInput(
+                distribution=kept_to,
+                sharing_group_id=group.pk if kept_to == "sharing_group" else None,
+            ),
         )
 
     if restricted_before:
@@ -1252,8 +1262,9 @@ def test_an_alert_about_a_point_kept_from_ofast_is_neither_shown_nor_decided_by_
     if not restricted_before:
         restrict()
     alert.refresh_from_db()
-    assert alert.distribution == (
-        Distribution.ORGANISATION if restricted_before else Distribution.CROSS
+    assert alert.distribution == (kept_to if restricted_before else Distribution.CROSS)
+    assert alert.sharing_group_id == (
+        group.pk if restricted_before and kept_to == "sharing_group" else None
     )
     ofast = persona("antenna13_analyst")
     client = client_for("antenna13_analyst")
