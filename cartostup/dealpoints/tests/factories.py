@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -45,3 +47,30 @@ def accepted_report(*, analyst: Any, **changes: Any) -> Report:
 
 # `report_input` is re-exported for tests that build their own report data.
 report_input = report_input
+
+
+def scattered_points(
+    *,
+    actor: Any,
+    rng: random.Random,
+    groups: int,
+    south_west: tuple[float, float],
+    north_east: tuple[float, float],
+    spread: float,
+    per_group: int,
+    statuses: Sequence[str],
+) -> None:
+    """A random world: `groups` groups of 1 to `per_group` points, each group around a place
+    drawn in the box, each point within `spread` degrees of it, with a status drawn from
+    `statuses` (set directly: the life cycle is not what such a world tests)."""
+    for _group in range(groups):
+        latitude = rng.uniform(south_west[0], north_east[0])
+        longitude = rng.uniform(south_west[1], north_east[1])
+        for _point in range(rng.randint(1, per_group)):
+            point = dealpoint(
+                actor=actor,
+                latitude=latitude + rng.uniform(-spread, spread),
+                longitude=longitude + rng.uniform(-spread, spread),
+                building_id=None,
+            )
+            DealPoint.objects.filter(pk=point.pk).update(status=rng.choice(statuses))

@@ -192,19 +192,18 @@ def test_the_stored_parents_count_as_the_finest_cells_summed(persona, seed):
     """The hexagons of a role that only counts are grouped in SQL by the stored parents of
     each point's res 9 cell (`hierarchy_column`, 2026-12-06), no longer by the res 9 cells
     summed in Python: the same cells, counts, statuses and communes, filtered or not."""
-    rng = random.Random(seed)
-    analyst = persona("cross13_analyst")
-    for _group in range(20):
-        latitude, longitude = rng.uniform(43.25, 43.40), rng.uniform(5.33, 5.50)
-        for _point in range(rng.randint(1, 7)):
-            point = dealpoint(
-                actor=analyst,
-                latitude=latitude + rng.uniform(-0.004, 0.004),
-                longitude=longitude + rng.uniform(-0.004, 0.004),
-                building_id=None,
-            )
-            status = rng.choice(["reported", "confirmed", "dismantled"])
-            DealPoint.objects.filter(pk=point.pk).update(status=status)
+    from cartostup.dealpoints.tests.factories import scattered_points
+
+    scattered_points(
+        actor=persona("cross13_analyst"),
+        rng=random.Random(seed),
+        groups=20,
+        south_west=(43.25, 5.33),
+        north_east=(43.40, 5.50),
+        spread=0.004,
+        per_group=7,
+        statuses=["reported", "confirmed", "dismantled"],
+    )
     for point in DealPoint.objects.all():
         assert point.h3_p5 == h3.cell_to_parent(point.h3_r9, 5)
         assert point.h3_p7 == h3.cell_to_parent(point.h3_r9, 7)

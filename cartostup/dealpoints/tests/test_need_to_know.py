@@ -1595,21 +1595,19 @@ def test_aggregate_statuses_tell_by_difference_no_fewer_than_the_minimum(client_
     every status it holds or none; a status filter shows exactly the unfiltered hexagons' count of
     that status, named as unfiltered; the hotspots of a status count what the finest zoom
     shows of it."""
-    from cartostup.dealpoints.tests.factories import dealpoint
+    from cartostup.dealpoints.tests.factories import scattered_points
 
-    rng = random.Random(seed)
-    analyst = persona("cross13_analyst")
     statuses = ["reported", "confirmed", "dismantled"]
-    for _group in range(25):
-        latitude, longitude = rng.uniform(43.29, 43.37), rng.uniform(5.37, 5.45)
-        for _point in range(rng.randint(1, 6)):
-            point = dealpoint(
-                actor=analyst,
-                latitude=latitude + rng.uniform(-0.003, 0.003),
-                longitude=longitude + rng.uniform(-0.003, 0.003),
-                building_id=None,
-            )
-            DealPoint.objects.filter(pk=point.pk).update(status=rng.choice(statuses))
+    scattered_points(
+        actor=persona("cross13_analyst"),
+        rng=random.Random(seed),
+        groups=25,
+        south_west=(43.29, 5.37),
+        north_east=(43.37, 5.45),
+        spread=0.003,
+        per_group=6,
+        statuses=statuses,
+    )
     client = client_for("prosecutor_13")
     bbox = "5.25,43.20,5.55,43.45"
     zooms = {5: 6, 7: 9, 9: 12}
