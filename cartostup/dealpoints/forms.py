@@ -322,8 +322,14 @@ class SharingForm(ServiceForm):
         data = self.cleaned_data
         group = data.get("sharing_group")
         defaults = services.SharingInput()
+        distribution = data.get("distribution") or defaults.distribution
+        if distribution != Distribution.SHARING_GROUP:
+            # The page's group list keeps the group a point had: leaving « Groupe de partage »
+            # for another diffusion drops it, without a second step (new-user audit). The
+            # API, where a group is sent on purpose, still refuses one with another diffusion.
+            group = None
         return services.SharingInput(
-            distribution=data.get("distribution") or defaults.distribution,
+            distribution=distribution,
             marking=data.get("marking") or defaults.marking,
             sharing_group_id=group.pk if group else None,
         )

@@ -790,6 +790,9 @@ class ReportMatching:
     attached: ReportLink | None
     proposed: list[ReportLink]
     alerts: list[Alert]
+    # Attached to a point the actor may not see (never named): the page says so rather than
+    # « attached to no point » (new-user audit, 2026-12-06).
+    attached_unseen: bool = False
 
 
 def report_matching(*, actor: User, report: Report) -> ReportMatching:
@@ -828,6 +831,8 @@ def report_matching(*, actor: User, report: Report) -> ReportMatching:
         attached=attached,
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         alerts=alerts,
+        attached_unseen=attached is None
+        and ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists(),
     )
 
 

@@ -731,6 +731,7 @@ def _link(
             .exclude(dealpoint=dealpoint)
             .filter(decision__in=[*ATTACHED_DECISIONS, LinkDecision.PROPOSED])
         )
+        _ties_kept_check(actor=actor, report=report, others=others)
         was = {other.dealpoint_id: other.decision for other in others}
         ReportLink.objects.filter(pk__in=[other.pk for other in others]).update(
             decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
@@ -784,6 +785,39 @@ def _link(
     return link, left
 
 
+def _ties_kept_check(*, actor: User | None, report: Report, others: list[ReportLink]) -> None:
+    """Refuse an analyst's attachment that would take the report from a point the analyst
+    may not change (attached there, or proposed: the attachment moves it, refuses the
+    proposal and writes in that point's history), without naming that point. A new-user
+    audit (2026-12-06): an Ofast antenna, attaching a report to a point it reads, took it from
+    a point its CROSS kept to itself, and was told that point's reference."""
+    if actor is None or not others:
+        return
+    changeable = set(
+        policy.restrict(
+            DealPoint.objects.filter(pk__in=[other.dealpoint_id for other in others]),
+            actor=actor,
+            action=policy.Action.CHANGE,
+        ).values_list("pk", flat=True)
+    )
+    kept = [other for other in others if other.dealpoint_id not in changeable]
+    if not kept:
+        return
+    if any(other.decision in ATTACHED_DECISIONS for other in kept):
+        message = _(
+            "Le signalement %(report)s est rattaché à un point que votre profil ne voit pas : "
+            "il ne se rattache pas ailleurs tant qu'il y est rattaché. Demandez à l'équipe "
+            "qui suit ce point de l'en détacher ; rien n'a été changé."
+        )
+    else:
+        message = _(
+            "Le signalement %(report)s est proposé pour un point que votre profil ne voit "
+            "pas : demandez à l'équipe qui suit ce point de trancher ce rapprochement avant de "
+            "le rattacher ailleurs ; rien n'a été changé."
+        )
+    raise ValidationError({"report": message % {"report": report.reference}})
+
+
 def _open_proposals_left(*, actor: User | None, report: Report) -> None:
     """A report attached to a point is no longer free: it leaves the open proposals of new
     points that held it (created from them, a point would have had none of it), and a
@@ -833,6 +867,17 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
     open_alerts = Alert.objects.filter(
         kind=AlertKind.RESURGENCE, report=report, status=AlertStatus.OPEN
     ).exclude(dealpoint=dealpoint)
+    if actor is not None:
+        # Only about points the analyst may change: one about a point kept from them stays
+        # open for those who follow it (closing it writes in that point's history).
+        changeable = policy.restrict(
+            DealPoint.objects.filter(pk__in=open_alerts.values("dealpoint_id")),
+            actor=actor,
+            action=policy.Action.CHANGE,
+        )
+        open_alerts = open_alerts.filter(
+            dealpoint_id__in=list(changeable.values_list("pk", flat=True))
+        )
     for alert in locks.lock(open_alerts.select_related("dealpoint")):
         _alert_close(
             actor=actor,
@@ -1213,8 +1258,8 @@ def _still_read_check(*, actor: User | None, dealpoint: DealPoint) -> None:
         {
             "distribution": _(
                 "Avec cette diffusion, votre organisation ne lirait plus ce point ni ne "
-                "pourrait en changer la diffusion : il appartient à %(owner)s. Choisissez une "
-                "diffusion qui inclut votre organisation."
+                "pourrait en changer la diffusion : son organisation propriétaire est "
+                "« %(owner)s ». Choisissez une diffusion qui inclut votre organisation."
             )
             % {"owner": dealpoint.owner_organisation.name}
         }

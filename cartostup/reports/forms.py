@@ -4,8 +4,9 @@ services make)."""
 
 from __future__ import annotations
 
+import copy
 import math
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
@@ -191,9 +192,35 @@ class ReportForm(DsfrBaseForm):
         return self._input(self.cleaned_data)
 
 
+_F = TypeVar("_F", bound=forms.Field)
+
+
+def _reworded(field: _F, *, label: Any = None, help_text: Any = None) -> _F:
+    """A copy of a form's field with other words (a form of another reader)."""
+    field = copy.deepcopy(field)
+    if label is not None:
+        field.label = label
+    if help_text is not None:
+        field.help_text = help_text
+    return field
+
+
 class OperatorReportForm(ReportForm):
     """The call-platform intake: the same fields without the photo (and never a field about
     the caller)."""
+
+    # The operator keys in what the caller says: the public form's words speak to the
+    # witness (« Ce que vous avez constaté »; new-user audit, 2026-12-06).
+    activities = _reworded(
+        ReportForm.base_fields["activities"], label=_("Ce que l'appelant a constaté")
+    )
+    description = _reworded(
+        ReportForm.base_fields["description"],
+        help_text=_(
+            "Ce que l'appelant a vu, dans ses mots. Ne notez rien sur lui ni sur la façon "
+            "dont il a observé."
+        ),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -405,7 +405,13 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
     page = paginate(request, reports)
     for report in page.object_list:
         report.channel_short = CHANNEL_SHORT.get(report.channel, report.channel)  # type: ignore[attr-defined]
-        report.precision_short = PRECISION_SHORT.get(report.precision, report.precision)  # type: ignore[attr-defined]
+        # A report given by its address alone stands at its commune until placed: its
+        # stored precision (« Quartier ») is the stand-in's, not what the reporter said.
+        report.precision_short = (  # type: ignore[attr-defined]
+            _("Adresse seule")
+            if report.placed_at_commune
+            else PRECISION_SHORT.get(report.precision, report.precision)
+        )
         report.status_short = STATUS_SHORT.get(report.status, report.status)  # type: ignore[attr-defined]
     query = filterset.data.copy()
     query.pop("page", None)

@@ -1287,3 +1287,31 @@ def test_an_alert_about_a_point_kept_from_ofast_is_neither_shown_nor_decided_by_
     flows.alert_dismiss(actor=analyst, alert=alert)
     alert.refresh_from_db()
     assert alert.status == AlertStatus.DISMISSED
+
+
+def test_ofast_attaching_a_report_leaves_open_the_alert_about_a_point_kept_from_it(
+    analyst, persona
+):
+    """New-user audit (2026-12-06): an Ofast antenna attaching a report to a point it reads
+    closed the report's resurgence alert about a point its CROSS kept to itself, writing in
+    that point's history. That alert stays open for the CROSS; one about a point Ofast may
+    change is closed as before."""
+    from cartostup.access.choices import Distribution
+
+    kept = dismantled_point(analyst)
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=kept,
+        data=services.SharingInput(distribution=Distribution.ORGANISATION),
+    )
+    shared = dismantled_point(analyst, 60)
+    report = report_near(analyst, 30)
+    alerts = {alert.dealpoint_id: alert for alert in flows.report_match(report=report).alerts}
+    assert set(alerts) == {kept.pk, shared.pk}
+    lat, lon = offset(400)
+    target = dealpoint(actor=analyst, latitude=lat, longitude=lon)
+    history = list(kept.events.values_list("pk", flat=True))
+    services.report_attach(actor=persona("antenna13_analyst"), dealpoint=target, report=report)
+    assert Alert.objects.get(pk=alerts[kept.pk].pk).status == AlertStatus.OPEN
+    assert Alert.objects.get(pk=alerts[shared.pk].pk).status == AlertStatus.DISMISSED
+    assert list(kept.events.values_list("pk", flat=True)) == history

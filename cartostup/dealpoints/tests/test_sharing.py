@@ -487,3 +487,31 @@ def test_ofast_cannot_keep_a_point_from_itself(client_for, persona, point, build
         dealpoint=point,
         data=services.SharingInput(distribution=Distribution.ORGANISATION),
     )
+
+
+def test_leaving_a_sharing_group_on_the_page_drops_the_group(client_for, persona, analyst, point):
+    """New-user audit (2026-12-06): choosing « Services répressifs du territoire » for a point
+    shared with a group was refused until the group was also set to « Aucun groupe »."""
+    group = sharing_group_create(
+        actor=persona("admin"),
+        name="Groupe du CROSS",
+        owner_organisation=analyst.memberships.get().organisation,
+    )
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=point,
+        data=services.SharingInput(
+            distribution=Distribution.SHARING_GROUP, sharing_group_id=group.pk
+        ),
+    )
+    response = client_for("cross13_analyst").post(
+        reverse("dealpoints:sharing", args=[point.pk]),
+        {
+            "sharing-distribution": "territory",
+            "sharing-marking": "amber",
+            "sharing-sharing_group": str(group.pk),
+        },
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert (point.distribution, point.sharing_group_id) == (Distribution.TERRITORY, None)

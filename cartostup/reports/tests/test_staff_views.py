@@ -732,8 +732,10 @@ def test_operator_error_summary_names_the_place_first(client_for):
         "et sa commune.</a>"
     )
     assert place in summary
-    assert 'href="#id_activities_0">Ce que vous avez constaté : ' in summary
-    assert summary.index(place) < summary.index("Ce que vous avez constaté")
+    # The operator keys in what the caller says: the words are the caller's, not « vous ».
+    called = html.unescape(summary)
+    assert 'href="#id_activities_0">Ce que l\'appelant a constaté : ' in called
+    assert called.index(place) < called.index("Ce que l'appelant a constaté")
 
 
 def test_operator_unknown_commune_is_in_the_place_line(client_for):
@@ -978,6 +980,9 @@ def test_a_report_attached_to_a_point_the_analyst_cannot_see_is_not_offered_plac
     )
     assert 'id="place-form"' not in page
     assert "il est rattaché à un point que votre profil ne voit pas" in page
+    # Its matching says so too, not « attached to no point » (new-user audit).
+    assert "Rattaché à un point que votre profil ne voit pas." in page
+    assert "Rattaché à aucun point" not in page
     assert hidden.reference not in page
     refused = _place(client, report, latitude="43.3470", longitude="5.3990", precision="street")
     assert refused.status_code == 400
@@ -988,9 +993,47 @@ def test_a_report_attached_to_a_point_the_analyst_cannot_see_is_not_offered_plac
     assert (report.latitude, report.longitude) == (43.34522, 5.3949)
     assert DealPoint.objects.get(pk=hidden.pk).links.filter(report=report).exists()
 
+    # Nor is it taken from that point by an attachment to one the antenna reads (new-user
+    # audit: it was, and the message named the hidden point), by the page or the API.
+    from cartostup.dealpoints.models import DealPointEvent
+    from cartostup.dealpoints.tests.factories import dealpoint
+
+    seen = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)
+    history = DealPointEvent.objects.filter(dealpoint=hidden).count()
+    attached = client.post(
+        reverse("dealpoints:attach", args=[seen.pk]), {"attach-report": report.reference}
+    )
+    text = html.unescape(client.get(reverse("dealpoints:detail", args=[seen.pk])).content.decode())
+    assert attached.status_code in {302, 400}
+    assert "rattaché à un point que votre profil ne voit pas" in text + html.unescape(
+        attached.content.decode()
+    )
+    api = client.post(
+        f"/api/v1/dealpoints/{seen.pk}/reports/",
+        {"report": report.reference},
+        content_type="application/json",
+    )
+    assert api.status_code == 400
+    assert "rattaché à un point que votre profil ne voit pas" in str(api.json())
+    assert hidden.reference not in str(api.json()) + text
+    link = DealPoint.objects.get(pk=hidden.pk).links.get(report=report)
+    assert link.decision == "confirmed"
+    assert not seen.links.filter(report=report).exists()
+    assert DealPointEvent.objects.filter(dealpoint=hidden).count() == history
+
 
 def _policy_sees(user, point) -> bool:
     from cartostup.access import policy
     from cartostup.dealpoints.models import DealPoint
 
     return policy.restrict(DealPoint.objects.all(), actor=user).filter(pk=point.pk).exists()
+
+
+def test_the_triage_list_says_a_report_given_by_its_address_alone(client_for):
+    """New-user audit (2026-12-06): the list showed « Quartier », the stand-in's precision,
+    for a report whose reporter chose « Immeuble » and gave no pin."""
+    report = _address_only_report()
+    page = client_for("cross13_analyst").get(reverse("reports:triage_list")).content.decode()
+    row = page[page.index(report.reference) :]
+    row = row[: row.index("</tr>")]
+    assert "Adresse seule" in row and "Quartier" not in row
