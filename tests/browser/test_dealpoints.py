@@ -47,6 +47,9 @@ def test_analyst_creates_a_point_on_the_map_and_dismantles_it(page, served_app):
     page.get_by_role("button", name="Créer le point de deal").click()
     page.wait_for_url(re.compile(r".*/points-de-deal/\d+/$"))
     assert page.get_by_text(re.compile(r"Point de deal PD-13-\d+ créé\.")).is_visible()
+    # The message saying what was done takes the focus (new-user audit: it stayed on the
+    # page's body, and the first Tab went back to the top).
+    assert _focused(page)["id"] == "messages"
     assert page.get_by_text("Vendredi soirée").is_visible()
     page.locator("#dealpoint-map path.leaflet-interactive").first.wait_for(timeout=20_000)
     # The pin, a stop of the keyboard, is named after the point.
