@@ -790,9 +790,6 @@ class ReportMatching:
     attached: ReportLink | None
     proposed: list[ReportLink]
     alerts: list[Alert]
-    # Attached to a point the actor may not see (never named): the page says so rather than
-    # « attached to no point » (new-user audit, 2026-12-06).
-    attached_unseen: bool = False
 
 
 def report_matching(*, actor: User, report: Report) -> ReportMatching:
@@ -831,8 +828,6 @@ def report_matching(*, actor: User, report: Report) -> ReportMatching:
         attached=attached,
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         alerts=alerts,
-        attached_unseen=attached is None
-        and ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS).exists(),
     )
 
 
@@ -846,7 +841,8 @@ class AttachedElsewhere:
 
 def report_attached_elsewhere(*, actor: User, report: Report) -> AttachedElsewhere | None:
     """Whether a report is attached to a point, seen or not by the actor: the one check that
-    both the report's page (which then offers no placing) and `flows.report_place_and_match`
+    both the report's page (which then offers no placing, and says « attached to a point your
+    profile does not see » rather than « to no point ») and `flows.report_place_and_match`
     (which refuses) read, so that the page never offers what the flow refuses. Not audited:
     the point, when the actor may see it, is named on the report's page by `report_matching`,
     which audits it."""

@@ -544,20 +544,18 @@ def _report_page(
     }
     triaged_by = report.triaged_by
     matching = None
+    # Where it is attached, seen or not (only an accepted report is): the check the flow
+    # refuses a placing by (`flows.report_place_and_match`), read once for the placing and
+    # for the matching's « attached to a point your profile does not see ».
+    attached = None
     if report.status == Status.ACCEPTED:
         from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
 
         matching = dealpoint_selectors.report_matching(actor=request.user, report=report)
-    # Placed again only once detached: the page reads the check the flow refuses by
-    # (`flows.report_place_and_match`), and says so.
-    place_blocked = None
-    if can_place and report.placed_by_analyst:
-        from cartostup.dealpoints import selectors as dealpoint_selectors  # depends on reports
-
-        place_blocked = dealpoint_selectors.report_attached_elsewhere(
-            actor=request.user, report=report
-        )
-        can_place = place_blocked is None
+        attached = dealpoint_selectors.report_attached_elsewhere(actor=request.user, report=report)
+    # Placed again only once detached, and the page says so.
+    place_blocked = attached if can_place and report.placed_by_analyst else None
+    can_place = can_place and place_blocked is None
     response = render(
         request,
         "reports/staff/report_detail.html",
@@ -576,6 +574,7 @@ def _report_page(
             "can_ask": may_triage and bool(report.receipt_key),
             "can_place": can_place,
             "place_blocked": place_blocked,
+            "attached_unseen": attached is not None and attached.dealpoint is None,
             # A refused placing says why even when the form is gone (a pin, placed meanwhile).
             "place_form": place_form or (ReportPlaceForm() if can_place else None),
             "boundary_urls": json.dumps(
