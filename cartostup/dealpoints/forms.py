@@ -271,12 +271,12 @@ class DealPointForm(ServiceForm):
 class SharingForm(ServiceForm):
     """Who the point is shared with (`services.SharingInput`): the policy decides from it."""
 
-    # Not sent (a client that predates them): the defaults of `services.SharingInput`.
+    # Required, as their lists always hold a value (not marked « facultatif »); not sent at all
+    # (a page or client that predates them), they take the defaults of `services.SharingInput`.
     distribution = forms.ChoiceField(
         label=_("Diffusion"),
         choices=Distribution.choices,
         initial=Distribution.TERRITORY,
-        required=False,
         help_text=_(
             "Qui lit ce point. Par défaut, les services répressifs du territoire ; un bailleur ne "
             "voit le point de son bâtiment que si la diffusion est « Services répressifs du "
@@ -287,7 +287,6 @@ class SharingForm(ServiceForm):
         label=_("Marquage (TLP)"),
         choices=Marking.choices,
         initial=Marking.AMBER,
-        required=False,
         help_text=_(
             "TLP:AMBER+STRICT et TLP:RED : le point ne quitte pas les services (aucun bailleur) "
             "et ne s'exporte que par son organisation propriétaire."
@@ -305,6 +304,13 @@ class SharingForm(ServiceForm):
         kwargs.setdefault("prefix", "sharing")
         super().__init__(*args, **kwargs)
         self.fields["sharing_group"].queryset = groups  # type: ignore[attr-defined]
+        data = self.data
+        unsent = [name for name in ("distribution", "marking") if self.add_prefix(name) not in data]
+        if self.is_bound and unsent:
+            defaults = services.SharingInput()
+            self.data = self.data.copy()
+            for name in unsent:
+                self.data[self.add_prefix(name)] = getattr(defaults, name)
 
     @classmethod
     def for_dealpoint(cls, dealpoint: DealPoint, **kwargs: Any) -> SharingForm:
@@ -321,8 +327,7 @@ class SharingForm(ServiceForm):
     def to_input(self) -> services.SharingInput:
         data = self.cleaned_data
         group = data.get("sharing_group")
-        defaults = services.SharingInput()
-        distribution = data.get("distribution") or defaults.distribution
+        distribution = data["distribution"]
         if distribution != Distribution.SHARING_GROUP:
             # The page's group list keeps the group a point had: leaving « Groupe de partage »
             # for another diffusion drops it, without a second step (new-user audit). The
@@ -330,7 +335,7 @@ class SharingForm(ServiceForm):
             group = None
         return services.SharingInput(
             distribution=distribution,
-            marking=data.get("marking") or defaults.marking,
+            marking=data["marking"],
             sharing_group_id=group.pk if group else None,
         )
 

@@ -251,6 +251,27 @@ def test_the_record_page_changes_the_sharing(client_for, point):
     )
 
 
+def test_the_sharing_lists_that_always_hold_a_value_are_not_marked_optional(client_for, point):
+    """« Diffusion » and « Marquage » always hold a value: not « (facultatif) », as the group
+    is (new-user audit). Sent empty, they are refused; not sent at all, they take the defaults."""
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("dealpoints:create")).content.decode()
+    assert "Groupe de partage\xa0(facultatif)" in page
+    assert "Diffusion\xa0(facultatif)" not in page and "(TLP)\xa0(facultatif)" not in page
+    empty = client.post(
+        reverse("dealpoints:sharing", args=[point.pk]),
+        {"sharing-distribution": "", "sharing-marking": "red"},
+    )
+    assert empty.status_code == 400
+    assert empty.context["sharing_form"].errors["distribution"] == ["Ce champ est obligatoire."]
+    point.refresh_from_db()
+    assert (point.distribution, point.marking) == (Distribution.TERRITORY, Marking.AMBER)
+    unsent = client.post(reverse("dealpoints:sharing", args=[point.pk]), {"sharing-marking": "red"})
+    assert unsent.status_code == 302
+    point.refresh_from_db()
+    assert (point.distribution, point.marking) == (Distribution.TERRITORY, Marking.RED)
+
+
 def test_the_create_page_sets_the_sharing(client_for):
     client = client_for("cross13_analyst")
     page = client.get(reverse("dealpoints:create")).content.decode()
