@@ -675,9 +675,10 @@ def _history_told(
                 hidden_reports[key] = len(told[key]) - len(kept_map)
             told[key] = kept_map
     if isinstance(told.get("stayed"), dict):
-        # A report that stayed at a point the reader does not see: "stayed:<reference>".
+        # A report that stayed at a point the reader does not see: "stayed:<reference>". An
+        # empty value is no point: the report stayed detached.
         for ref, value in told["stayed"].items():
-            if value is not None and value not in points:
+            if value and value not in points:
                 told["stayed"][ref] = None
                 undisclosed.append(f"stayed:{ref}")
     for key in HISTORY_POINT_KEYS:

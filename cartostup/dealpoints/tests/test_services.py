@@ -9,7 +9,7 @@ from cartostup.access import policy
 from cartostup.access.models import Organisation
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
-from cartostup.dealpoints import services
+from cartostup.dealpoints import selectors, services, views
 from cartostup.dealpoints.choices import DealPointStatus, EventKind, LinkDecision
 from cartostup.dealpoints.models import DealPointEvent, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint, dealpoint_input
@@ -827,6 +827,15 @@ def test_unmerge_leaves_a_report_detached_or_moved_since_where_it_is(persona):
     event = source.events.get(kind=EventKind.UNMERGED)
     assert event.details["reports"] == [kept.reference]
     assert event.details["stayed"] == {detached.reference: "", moved.reference: elsewhere.reference}
+    # The history says so: a detached report is not « at an undisclosed point » (user audit).
+    (told,) = selectors.dealpoint_history(
+        actor=analyst, dealpoint=source, events=[event], view="test"
+    )
+    assert "undisclosed" not in told.details
+    assert views._event_lines(told)[-2:] == [
+        f"{detached.reference} reste détaché, comme décidé depuis la fusion",
+        f"{moved.reference} reste à {elsewhere.reference}, où il a été rattaché depuis",
+    ]
 
 
 def test_a_merged_point_lends_its_reports_and_gets_their_decisions_back(persona):
