@@ -41,7 +41,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -70,7 +71,7 @@ from .choices import (
     in_week_order,
 )
 from .filters import DealPointFilterSet
-from .models import DealPoint, DealPointEvent
+from .models import DealPoint, DealPointEvent, Operation
 
 # --- columns -------------------------------------------------------------------------------------
 
@@ -269,15 +270,26 @@ def export_columns(actor: User) -> tuple[str, ...]:
     )
 
 
-def with_counts(queryset: QuerySet[DealPoint]) -> QuerySet[DealPoint]:
-    """Each point with its number of attached reports and of operations."""
+def with_counts(queryset: QuerySet[DealPoint], *, actor: User) -> QuerySet[DealPoint]:
+    """Each point with its number of attached reports and of standing operations: its own and
+    those of the points merged into it that the actor may see, as its page lists them
+    (`selectors.dealpoint_operations`; the merged points' reports are lent to it already)."""
+    merged_seen = policy.restrict(DealPoint.objects.filter(merged_root__isnull=False), actor=actor)
+    operations = (
+        Operation.objects.standing()
+        .filter(
+            Q(dealpoint=OuterRef("pk"))
+            | Q(dealpoint__merged_root=OuterRef("pk"), dealpoint__in=merged_seen.values("pk"))
+        )
+        .order_by()
+        .annotate(count=Func(F("pk"), function="COUNT"))
+        .values("count")
+    )
     return queryset.annotate(
         reports_count=Count(
             "links", filter=Q(links__decision__in=ATTACHED_DECISIONS), distinct=True
         ),
-        operations_count=Count(
-            "operations", filter=Q(operations__cancelled_at__isnull=True), distinct=True
-        ),
+        operations_count=Coalesce(Subquery(operations), 0),
     )
 
 
@@ -457,7 +469,9 @@ def dealpoints_export(
         actor=actor, filters=filters, action=policy.Action.EXPORT, audit=False
     )
     columns = export_columns(actor)
-    points = list(with_counts(queryset).order_by(selectors.dealpoint_name_field(actor=actor)))
+    points = list(
+        with_counts(queryset, actor=actor).order_by(selectors.dealpoint_name_field(actor=actor))
+    )
     told = policy.told_values(actor, DealPoint)
     rows = [policy.told_row(_export_row(row_values(point), columns), told) for point in points]
     content = WRITERS[format](rows, columns)

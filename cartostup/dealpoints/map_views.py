@@ -25,11 +25,10 @@ from cartostup.core.dates import week_start
 from cartostup.reports.choices import Status as ReportStatus
 from cartostup.territories import selectors as territory_selectors
 
-from . import map_layers
+from . import exchange, map_layers
 from .choices import (
     ACTIVE_STATUSES,
     DealPointStatus,
-    LinkDecision,
     OperationKind,
     Product,
     ProposalStatus,
@@ -409,13 +408,13 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
         # The week of the last report (never of an operation), as the list says it.
         context["last_report_week"] = week_start(dealpoint.last_reported_at)
     else:
+        # Counted as the API and the export count them (a merged record's raids included).
+        counted = exchange.with_counts(DealPoint.objects.filter(pk=dealpoint.pk), actor=actor).get()
         context.update(
             {
                 "detail_url": dealpoint_detail_url(dealpoint.pk),
-                "report_count": dealpoint.links.filter(
-                    decision__in=[LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED]
-                ).count(),
-                "operation_count": dealpoint.operations.standing().count(),
+                "report_count": getattr(counted, "reports_count"),  # noqa: B009 (annotated)
+                "operation_count": getattr(counted, "operations_count"),  # noqa: B009
                 # No address is said as none ("—"): the commune is not an address.
                 "address": _address(dealpoint),
                 "products": _labels(dealpoint.products),

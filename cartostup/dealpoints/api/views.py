@@ -182,7 +182,7 @@ def _point(actor: User, pk: int) -> DealPoint:
     _points_reader(actor)
     point = selectors.access_dealpoint(actor=actor, pk=pk)
     points = selectors.with_edit_version(DealPoint.objects.filter(pk=point.pk))
-    return exchange.with_counts(points).select_related(
+    return exchange.with_counts(points, actor=actor).select_related(
         "commune", "departement", "priority_neighbourhood", "successor", "merged_into"
     )[0]
 
@@ -191,7 +191,9 @@ def _refetch(actor: User, pk: int) -> Any:
     """A point after a change, with its counts (not audited again: the service was)."""
     return _point_data(
         actor,
-        exchange.with_counts(selectors.with_edit_version(DealPoint.objects.filter(pk=pk)))
+        exchange.with_counts(
+            selectors.with_edit_version(DealPoint.objects.filter(pk=pk)), actor=actor
+        )
         .select_related(
             "commune",
             "departement",
@@ -241,9 +243,9 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         queryset = selectors.dealpoint_list(
             actor=_actor(request), filters=params.filter_data(), view="api"
         )
-        queryset = exchange.with_counts(selectors.with_edit_version(queryset)).select_related(
-            "successor", "merged_into", "sharing_group"
-        )
+        queryset = exchange.with_counts(
+            selectors.with_edit_version(queryset), actor=_actor(request)
+        ).select_related("successor", "merged_into", "sharing_group")
         order = selectors.dealpoint_name_field(actor=_actor(request))
         page = self.paginate_queryset(queryset.order_by(order))
         return self.get_paginated_response(_point_data(_actor(request), page, many=True))

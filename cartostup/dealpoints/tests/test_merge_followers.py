@@ -5,13 +5,16 @@ a merged point's proposals and they could no longer be confirmed) and its open a
 
 from __future__ import annotations
 
+import csv
 import importlib
+import io
 from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from cartostup.access.choices import Distribution
 from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import flows, matching_selectors, services
@@ -412,7 +415,12 @@ def test_the_record_of_a_place_lists_the_operations_of_its_merged_records(analys
         dealpoint=merged,
         data=services.OperationInput(kind="raid", occurred_on=date.today()),
     )
+    services.dealpoint_share(
+        actor=analyst, dealpoint=merged, data=services.SharingInput(distribution=Distribution.CROSS)
+    )
     services.dealpoint_merge(actor=analyst, source=merged, target=kept)
+    police = client_for("police13_investigator")
+    assert police.get(f"/api/v1/dealpoints/{kept.pk}/").status_code == 200
     client = client_for("cross13_analyst")
     page = client.get(reverse("dealpoints:detail", args=[kept.pk])).content.decode()
     table = page[
@@ -428,6 +436,20 @@ def test_the_record_of_a_place_lists_the_operations_of_its_merged_records(analys
     assert [(row["id"], row["dealpoint"]) for row in listed["results"]] == [
         (raid.pk, merged.reference)
     ]
+    # And counted where it is listed: the point's record in the API, the list and the export
+    # said « Opérations 0 » of it, and the merged record is not exported (user audit).
+    assert client.get(f"/api/v1/dealpoints/{kept.pk}/").json()["operations_count"] == 1
+    rows = client.get("/api/v1/dealpoints/", {"q": kept.reference}).json()["results"]
+    assert [row["operations_count"] for row in rows] == [1]
+    exported = client.get(reverse("dealpoints:export", args=["csv"]), {"q": kept.reference})
+    assert exported.status_code == 200
+    (row,) = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";"))
+    assert row["Opérations"] == "1"
+    panel = client.get(reverse("dealpoints:map_panel", args=[kept.pk])).content.decode()
+    assert "<dt>Opérations</dt><dd>1</dd>" in panel
+    # A reader who does not see the merged record is not told of its raid, in the count either.
+    assert police.get(f"/api/v1/dealpoints/{kept.pk}/").json()["operations_count"] == 0
     # Undone: each record lists its own again.
     services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
     assert client.get(f"/api/v1/dealpoints/{kept.pk}/operations/").json()["count"] == 0
+    assert client.get(f"/api/v1/dealpoints/{kept.pk}/").json()["operations_count"] == 0
