@@ -105,11 +105,12 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
     commune = django_filters.CharFilter(
         method="filter_commune", label=_("Commune (code INSEE ou nom)"), max_length=100
     )
-    # A point is active during the period when its activity overlaps it: seen (first report,
-    # else its creation) by the period's end, and active (last activity) since its start.
+    # A point is active during the period when its activity overlaps it: seen by the period's
+    # end and active since its start. A point without any dated activity (created by hand, no
+    # report yet) is active on the day it was created; one imported with a last activity
+    # alone was seen then (the import's day is not when it was seen).
     active_from = django_filters.DateFilter(
-        field_name="last_activity_at",
-        lookup_expr="date__gte",
+        method="filter_active_from",
         label=_("Actif à partir du"),
         help_text=_("Dernière activité ce jour ou après."),
         input_formats=DATE_INPUT_FORMATS,
@@ -156,12 +157,25 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
             | Q(address__icontains=value)
         )
 
+    def filter_active_from(self, queryset: QuerySet[DealPoint], name: str, value: Any) -> QuerySet:
+        """Points active on or after that day: their last activity (or, without any, their
+        creation)."""
+        return queryset.filter(
+            Q(last_activity_at__date__gte=value)
+            | Q(last_activity_at__isnull=True, created_at__date__gte=value)
+        )
+
     def filter_active_to(self, queryset: QuerySet[DealPoint], name: str, value: Any) -> QuerySet:
-        """Points already seen by that day: first reported (or, without a report, created)
-        on or before it."""
+        """Points already seen by that day: first reported (or, without a report, last
+        active, or without any activity, created) on or before it."""
         return queryset.filter(
             Q(first_reported_at__date__lte=value)
-            | Q(first_reported_at__isnull=True, created_at__date__lte=value)
+            | Q(first_reported_at__isnull=True, last_activity_at__date__lte=value)
+            | Q(
+                first_reported_at__isnull=True,
+                last_activity_at__isnull=True,
+                created_at__date__lte=value,
+            )
         )
 
     def filter_products(

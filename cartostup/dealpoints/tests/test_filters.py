@@ -83,6 +83,38 @@ def test_active_during_a_period_means_its_activity_overlaps_it(persona):
     assert found(active_from="2026-11-22") == set()
 
 
+def test_a_point_without_dated_activity_is_active_when_created_or_last_seen(persona):
+    """A point created by hand today (no report yet) was in no period at all, not even
+    today's; one imported with a last activity alone was « seen » only on the import's day,
+    after its last activity, and so in almost no period either (user audit)."""
+    analyst = persona("cross13_analyst")
+    fresh = dealpoint(actor=analyst)
+    imported = dealpoint(actor=analyst, latitude=43.3470, longitude=5.3970)
+
+    def moment(day: date) -> datetime:
+        return timezone.make_aware(datetime.combine(day, time(12)))
+
+    DealPoint.objects.filter(pk=fresh.pk).update(
+        first_reported_at=None, last_activity_at=None, created_at=moment(date(2026, 12, 6))
+    )
+    DealPoint.objects.filter(pk=imported.pk).update(
+        first_reported_at=None,
+        last_activity_at=moment(date(2026, 12, 1)),
+        created_at=moment(date(2026, 12, 6)),
+    )
+
+    def found(**period: str) -> set[str]:
+        filterset = DealPointFilterSet(period, queryset=DealPoint.objects.all())
+        assert filterset.is_valid(), filterset.errors
+        return set(filterset.qs.values_list("reference", flat=True))
+
+    assert found(active_from="2026-12-06", active_to="2026-12-06") == {fresh.reference}
+    assert found(active_from="2026-12-01", active_to="2026-12-03") == {imported.reference}
+    assert found(active_from="2026-12-02") == {fresh.reference}
+    assert found(active_to="2026-11-30") == set()
+    assert found(active_from="2026-12-07") == set()
+
+
 @pytest.mark.parametrize("filterset_class", [DealPointFilterSet, DealPointCountFilterSet])
 def test_a_period_reads_french_and_iso_dates(filterset_class):
     """A hand-made link writes 01/11/2026; a date input sends 2026-11-01: the same day."""
