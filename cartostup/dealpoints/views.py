@@ -1329,10 +1329,16 @@ def dealpoint_split(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             except ValidationError as error:
                 form.add_service_error(error)
             else:
+                # The new point may be where a dismantled point nearby moved: said, as for
+                # any new point (user audit).
                 messages.success(
                     request,
-                    _("%(reference)s scindé : nouveau point %(new)s.")
-                    % {"reference": dealpoint.reference, "new": new.reference},
+                    with_move_alerts(
+                        request.user,
+                        new,
+                        _("%(reference)s scindé : nouveau point %(new)s.")
+                        % {"reference": dealpoint.reference, "new": new.reference},
+                    ),
                 )
                 return redirect("dealpoints:detail", pk=new.pk)
         # Shown again with its errors: the read skipped above is audited now (the service

@@ -493,6 +493,12 @@ def test_a_point_added_by_hand_or_split_off_near_a_dismantled_one_raises_a_move_
         },
     )
     assert split.status_code == 302, split.content.decode()[-3000:]
+    # Said on the page, as for a point created by hand (user audit: the split said nothing).
+    said = client.get(split["Location"]).content.decode()
+    assert (
+        f"Alerte de déplacement possible : point(s) démantelé(s) à proximité, {old.reference}"
+        in said
+    )
     alerts = Alert.objects.filter(kind=AlertKind.SUCCESSOR)
     assert {alert.dealpoint_id for alert in alerts} == {old.pk}
     split_off = DealPoint.objects.get(name="Second four")
