@@ -616,7 +616,14 @@ HISTORY_POINT_VALUE_KEYS = {"predecessor": ("ended",)}
 # recorded an operation (sent twice, once), the fingerprint of an imported line (imported
 # again, skipped) and the id of the alert an entry is about (an analyst's record, which an
 # investigator reading the point may not see: the entry says what the alert was).
-HISTORY_INTERNAL_KEYS = ("replaced", "followed", "submission", "origin_fingerprint", "alert")
+HISTORY_INTERNAL_KEYS = (
+    "replaced",
+    "followed",
+    "submission",
+    "origin_fingerprint",
+    "alert",
+    "since_before",
+)
 # In a reader's copy of an entry: the keys whose reference it is not told (their value is
 # None), and how many reports it is not told per list or map ({"reports": 2, "stayed": 1};
 # a merge's `was` names the same reports as its `reports`).

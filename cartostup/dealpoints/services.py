@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 import h3
@@ -523,6 +523,13 @@ def status_last_change(dealpoint: DealPoint) -> DealPointEvent | None:
     if last is None or last.to_status != dealpoint.status or not last.from_status:
         return None
     return last
+
+
+def _since_before(change: DealPointEvent | None) -> datetime | None:
+    """When the status a change replaced had begun (None for a change recorded before this was
+    kept: the correction is then dated now)."""
+    since = (change.details or {}).get("since_before") if change is not None else None
+    return datetime.fromisoformat(since) if isinstance(since, str) else None
 
 
 def _change_said(change: DealPointEvent) -> str:
@@ -1038,6 +1045,9 @@ def dealpoint_create(
             }
         )
     now = timezone.now()
+    # An imported map's status held when its file last saw the point, not from the import's
+    # day on: a point dismantled in 2019 is no dismantling of today (its resurgence window).
+    said = [moment for moment in (imported_last_activity_at, imported_first_reported_at) if moment]
     dealpoint = DealPoint(
         owner_organisation=report_owner_for(departement=departement),
         distribution=sharing.distribution,
@@ -1045,7 +1055,7 @@ def dealpoint_create(
         sharing_group=group,
         reference=_next_reference(departement.code),
         status=status,
-        status_changed_at=now,
+        status_changed_at=min(max(said), now) if said else now,
         building=building,
         created_by=actor,
         imported_first_reported_at=imported_first_reported_at,
@@ -1339,9 +1349,12 @@ def _status_set(
     note: str = "",
     details: dict[str, Any] | None = None,
     correction: bool = False,
+    since: datetime | None = None,
 ) -> DealPoint:
     """Set the status (a transition, or a correction checked by the caller), with its history
-    entry, its audit event and the alerts it answers."""
+    entry, its audit event and the alerts it answers. `since`, when the new status began (an
+    operation's day; what a corrected change had replaced), never in the future; by default
+    now. The history entry keeps the date it replaces (`since_before`), for a correction."""
     previous = dealpoint.status
     if not correction and status not in STATUS_TRANSITIONS.get(previous, frozenset()):
         raise ValidationError(
@@ -1364,8 +1377,9 @@ def _status_set(
         successor_left = DealPoint.objects.get(pk=dealpoint.successor_id)
         dealpoint.successor = None
         details = {**(details or {}), "previous_successor": successor_left.reference}
+    replaced_since = dealpoint.status_changed_at.isoformat()
     dealpoint.status = status
-    dealpoint.status_changed_at = now
+    dealpoint.status_changed_at = min(since, now) if since is not None else now
     dealpoint.full_clean()
     dealpoint.save(update_fields=["status", "status_changed_at", "successor", "updated_at"])
     if successor_left is not None:
@@ -1382,7 +1396,7 @@ def _status_set(
         actor=actor,
         from_status=previous,
         to_status=status,
-        details=details,
+        details={**(details or {}), "since_before": replaced_since},
         note=note,
         at=now,
     )
@@ -1611,6 +1625,12 @@ def dealpoint_change_status(
         note=note,
         details=details,
         correction=correction,
+        # Undone, a change gives back the date of the status it had replaced.
+        since=(
+            _since_before(DealPointEvent.objects.filter(pk=corrects).first())
+            if corrects is not None
+            else None
+        ),
     )
     if corrects is not None:
         _resurgence_alerts_corrected(actor=actor, dealpoint=dealpoint, before=before)
@@ -1786,11 +1806,15 @@ def operation_record(
         details={"dealpoint": dealpoint.reference, "kind": operation.kind},
     )
     if dismantles:
+        # Dismantled on the operation's day (a raid entered late is not a dismantling today:
+        # the resurgence alerts' window runs from it), never before the status it ends began.
+        day = timezone.make_aware(datetime.combine(operation.occurred_on, time.min))
         _status_set(
             actor=actor,
             dealpoint=dealpoint,
             status=DealPointStatus.DISMANTLED,
             details={"operation": operation.pk},
+            since=max(day, dealpoint.status_changed_at),
         )
     return operation
 
@@ -1903,6 +1927,7 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
             note=reason,
             details={"correction": True, "operation_cancelled": operation.pk},
             correction=True,
+            since=_since_before(last),
         )
         _resurgence_alerts_corrected(actor=actor, dealpoint=dealpoint, before=before)
         operation.status_restored = last.from_status

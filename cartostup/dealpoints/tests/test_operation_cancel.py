@@ -5,6 +5,7 @@ whoever could have recorded it."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from unittest.mock import ANY
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -107,7 +108,11 @@ def test_cancelling_the_operation_that_dismantled_the_point_restores_its_status(
     restored = point.events.filter(kind=EventKind.STATUS).order_by("-pk").first()
     assert restored is not None
     assert (restored.from_status, restored.to_status) == ("dismantled", "investigation")
-    assert restored.details == {"correction": True, "operation_cancelled": operation.pk}
+    assert restored.details == {
+        "correction": True,
+        "operation_cancelled": operation.pk,
+        "since_before": ANY,  # the dismantling's date, given back (test_status_dates)
+    }
     assert restored.actor == police and restored.note == "opération reportée"
     alert.refresh_from_db()
     assert alert.status == AlertStatus.DISMISSED

@@ -1,4 +1,5 @@
 from datetime import date
+from unittest.mock import ANY
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -128,10 +129,12 @@ def test_a_mistaken_status_change_is_corrected_not_erased(persona):
         .order_by("pk")
         .values_list("from_status", "to_status", "details", "note")
     )
+    # Each keeps the date of the status it replaced, for a correction (test_status_dates).
+    since = {"since_before": ANY}
     assert steps == [
-        ("reported", "confirmed", {}, ""),
-        ("confirmed", "dismantled", {}, ""),
-        ("dismantled", "confirmed", {"correction": True}, "saisi sur le mauvais point"),
+        ("reported", "confirmed", since, ""),
+        ("confirmed", "dismantled", since, ""),
+        ("dismantled", "confirmed", {"correction": True, **since}, "saisi sur le mauvais point"),
     ]
     audited = _audits(point, AuditAction.UPDATE).order_by("-pk").first()
     assert audited is not None
@@ -265,7 +268,10 @@ def test_a_move_names_its_successor_in_both_histories(persona):
     )
     point.refresh_from_db()
     assert point.status == DealPointStatus.MOVED and point.successor == successor
-    assert point.events.get(to_status="moved").details == {"successor": successor.reference}
+    assert point.events.get(to_status="moved").details == {
+        "successor": successor.reference,
+        "since_before": ANY,
+    }
     assert successor.events.get(kind=EventKind.SUCCESSOR).details == {
         "predecessor": point.reference
     }
@@ -325,7 +331,8 @@ def test_operation_with_outcome_dismantled_dismantles_the_point(persona):
     assert operation.service == police.memberships.get().organisation
     assert timezone.localtime(point.last_activity_at).date() == operation.occurred_on
     dismantled = point.events.get(to_status="dismantled")
-    assert dismantled.actor == police and dismantled.details == {"operation": operation.pk}
+    assert dismantled.actor == police
+    assert dismantled.details == {"operation": operation.pk, "since_before": ANY}
     assert AuditEvent.objects.filter(
         action=AuditAction.CREATE,
         object_type="dealpoints.operation",
