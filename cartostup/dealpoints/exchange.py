@@ -71,7 +71,7 @@ from .choices import (
     in_week_order,
 )
 from .filters import DealPointFilterSet
-from .models import DealPoint, DealPointEvent, Operation
+from .models import DealPoint, DealPointEvent, Operation, normalise_reference
 
 # --- columns -------------------------------------------------------------------------------------
 
@@ -1358,19 +1358,34 @@ def _imported_with(*, actor: User, key: str, wanted: set[str]) -> dict[str, str]
     }
 
 
-def _already_present(*, actor: User, references: Iterable[str]) -> dict[str, str]:
+def _platform_points(*, actor: User, references: Iterable[str]) -> dict[str, DealPoint]:
+    """The points the actor may see that references of the file name by their platform
+    reference (an export of Cartostup), by the reference as the file writes it: read without
+    case or spaces around (« pd-13-0001 » is PD-13-0001), as the platform reads a reference
+    typed anywhere else (`normalise_reference`). A point the actor may not see is not found
+    (an invisible point is not confirmed to exist)."""
+    written: dict[str, set[str]] = {}
+    for reference in references:
+        if reference:
+            written.setdefault(normalise_reference(reference), set()).add(reference)
+    if not written:
+        return {}
+    found = policy.restrict(DealPoint.objects.filter(reference__in=sorted(written)), actor=actor)
+    return {reference: point for point in found for reference in written[point.reference]}
+
+
+def _already_present(
+    *, actor: User, references: Iterable[str], platform: dict[str, DealPoint]
+) -> dict[str, str]:
     """Each reference of the file that the platform already holds, with the point that holds
-    it: a point of that reference, or a point imported from a line of that reference. Among
-    the points the actor may see only (an invisible point is not confirmed to exist)."""
+    it: a point of that reference (`platform`, from `_platform_points`), or a point imported
+    from a line of that reference. Among the points the actor may see only (an invisible
+    point is not confirmed to exist)."""
     wanted = {reference for reference in references if reference}
     if not wanted:
         return {}
     present = _imported_with(actor=actor, key="origin_reference", wanted=wanted)
-    visible = policy.restrict(DealPoint.objects.all(), actor=actor)
-    present.update(
-        (reference, reference)
-        for reference in visible.filter(reference__in=wanted).values_list("reference", flat=True)
-    )
+    present.update((reference, point.reference) for reference, point in platform.items())
     return present
 
 
@@ -1572,8 +1587,13 @@ def dealpoints_import(
                     (parsed.data.latitude, parsed.data.longitude)
                     for _row, parsed, _e in parsed_rows
                 )
-                present = _already_present(
+                platform = _platform_points(
                     actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)
+                )
+                present = _already_present(
+                    actor=actor,
+                    references=(parsed.reference for _row, parsed, _e in parsed_rows),
+                    platform=platform,
                 )
                 imported_before = _imported_points(
                     actor=actor, references=(parsed.reference for _row, parsed, _e in parsed_rows)

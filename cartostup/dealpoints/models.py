@@ -52,6 +52,13 @@ def new_partner_code() -> str:
     return f"{symbols[:5]}-{symbols[5:]}"
 
 
+def normalise_reference(text: str | None) -> str:
+    """A platform reference as a person types it (« pd-13-0042 », spaces around) as the
+    platform writes it (« PD-13-0042 »): references are read without case everywhere (the
+    merge's target, a successor, an import's line)."""
+    return (text or "").strip().upper()
+
+
 # Crockford's reading of letters people type for digits.
 _MISTYPED = str.maketrans({"O": "0", "I": "1", "L": "1"})
 

@@ -50,6 +50,7 @@ from .models import (
     Operation,
     ReportLink,
     normalise_partner_code,
+    normalise_reference,
 )
 
 
@@ -870,7 +871,7 @@ def dealpoint_by_reference(
 ) -> DealPoint | None:
     """The point with this reference (`PD-13-0042`, case and spaces forgiven) if the actor may
     act on it, else None. Not audited: the service that uses it records what it does."""
-    reference = (reference or "").strip().upper()
+    reference = normalise_reference(reference)
     if not reference:
         return None
     return policy.restrict(

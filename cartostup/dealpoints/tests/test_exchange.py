@@ -612,6 +612,35 @@ def test_a_point_the_actor_cannot_see_is_not_told_present(persona):
     assert result.skipped == [] and result.valid == 1
 
 
+def test_a_platform_reference_in_small_letters_is_present(client_for, analyst, persona):
+    """« pd-13-0001 » in a file became a new point « à 0 m » of PD-13-0001 (user audit): the
+    platform reads a reference typed without case elsewhere (a merge's target), so does the
+    import."""
+    existing = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949)
+    written = existing.reference.lower()
+    line = f"{written};;Le four;43.3452;5.3949;building;;;"
+    rows = exchange.parse_rows(_csv(line), "carte.csv")
+    checked = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert [(s.line, s.reference, s.existing) for s in checked.skipped] == [
+        (2, written, existing.reference)
+    ]
+    assert (checked.valid, checked.errors, checked.warnings) == (0, [], [])
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.created == [] and DealPoint.objects.count() == 1
+    page = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(_csv(line)), "action": "check"}
+    )
+    assert f"déjà présent : {existing.reference}" in html.unescape(page.content.decode())
+    # A point the actor may not see is still not told present, whatever the case.
+    hidden = dealpoint(
+        actor=persona("cross93_analyst"), latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]
+    )
+    line = f"{hidden.reference.lower()};;Le four;43.3452;5.3949;building;;;"
+    rows = exchange.parse_rows(_csv(line), "carte.csv")
+    unseen = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    assert unseen.skipped == [] and unseen.valid == 1
+
+
 def test_import_page_documents_each_column_and_its_values(client_for):
     body = client_for("cross13_analyst").get(IMPORT).content.decode()
     for column in exchange.import_columns():
