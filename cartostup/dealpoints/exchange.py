@@ -1242,9 +1242,13 @@ class RowSkipped:
     reference: str
     existing: str
     identical: bool = False
-    # A reference imported before whose line now says otherwise: the labels of what differs
-    # (the point is not changed: an import only creates).
+    # A line that now says otherwise than its point (imported before from its reference, or
+    # named by its platform reference): the labels of what differs (the point is not
+    # changed: an import only creates).
     differs: tuple[str, ...] = ()
+    # The line names the point by its platform reference (an export of Cartostup), not by the
+    # original reference of a line imported before.
+    platform: bool = False
 
 
 @dataclass(frozen=True)
@@ -1445,16 +1449,22 @@ def _given(value: Any) -> bool:
 
 
 def _differences(
-    parsed: RowInput, values: dict[str, Any], point: DealPoint, *, marking: str
+    parsed: RowInput, values: dict[str, Any], point: DealPoint, *, marking: str | None
 ) -> tuple[str, ...]:
-    """What a line says otherwise than the point imported from its reference, by label:
-    only the cells the line fills are compared (an empty cell says nothing). `marking`: the
-    one chosen for this import; the line's counts as the import would apply it."""
+    """What a line says otherwise than a point, by label: only the cells the line fills are
+    compared (an empty cell says nothing). The point imported from the line's reference:
+    `marking` is the one chosen for this import, and the line's marking counts as the import
+    would apply it; its dates, as the file gave them. The point the line names by its
+    platform reference (an export's line): `marking` None, the line's marking and dates are
+    compared with the point's own, as the export writes them."""
+    exported = marking is None
     names: list[str] = []
     if _given(values.get("status")) and parsed.status != point.status:
         names.append("status")
-    if parsed.marking and stricter_marking(marking, parsed.marking) != point.marking:
-        names.append("marking")
+    if parsed.marking:
+        applied = parsed.marking if marking is None else stricter_marking(marking, parsed.marking)
+        if applied != point.marking:
+            names.append("marking")
     data = parsed.data
     if (
         data.latitude is not None
@@ -1480,8 +1490,16 @@ def _differences(
         ):
             names.append(name)
     for name, moment, stored in (
-        ("first_reported_at", parsed.first_reported_at, point.imported_first_reported_at),
-        ("last_activity_at", parsed.last_activity_at, point.imported_last_activity_at),
+        (
+            "first_reported_at",
+            parsed.first_reported_at,
+            point.first_reported_at if exported else point.imported_first_reported_at,
+        ),
+        (
+            "last_activity_at",
+            parsed.last_activity_at,
+            point.last_activity_at if exported else point.imported_last_activity_at,
+        ),
     ):
         if moment is not None and moment != stored:
             names.append(name)
@@ -1614,17 +1632,24 @@ def dealpoints_import(
                 for row, parsed, errors in parsed_rows:
                     fingerprint = fingerprints.get(row.line, "")
                     if parsed.reference in present:
+                        # Compared with a point the actor may see only (`platform` and
+                        # `imported_before` are restricted by the policy).
+                        named = platform.get(parsed.reference)
                         earlier = imported_before.get(parsed.reference)
+                        differs: tuple[str, ...] = ()
+                        if named is not None:
+                            differs = _differences(parsed, row.values, named, marking=None)
+                        elif earlier is not None:
+                            differs = _differences(
+                                parsed, row.values, earlier, marking=sharing.marking
+                            )
                         result.skipped.append(
                             RowSkipped(
                                 row.line,
                                 parsed.reference,
                                 present[parsed.reference],
-                                differs=_differences(
-                                    parsed, row.values, earlier, marking=sharing.marking
-                                )
-                                if earlier is not None
-                                else (),
+                                differs=differs,
+                                platform=named is not None,
                             )
                         )
                         continue

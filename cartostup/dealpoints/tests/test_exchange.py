@@ -1500,6 +1500,90 @@ def test_a_changed_line_imported_before_is_said_to_differ(client_for, analyst):
     assert again.skipped[0].differs == ()
 
 
+def _edited_export(content: bytes, edits: dict[str, dict[str, str]]) -> bytes:
+    """A CSV export with some cells changed, by reference then French header."""
+    table = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
+    for line in table:
+        line.update(edits.get(line["Référence"], {}))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]), delimiter=";")
+    writer.writeheader()
+    writer.writerows(table)
+    return buffer.getvalue().encode()
+
+
+def test_an_edited_export_is_said_to_differ_from_its_points(
+    client_for, analyst, persona, tmp_path, capsys
+):
+    """An export's line changed (status, name) and imported again was only « déjà présent »
+    (user audit): what it says otherwise is told, as for a line imported before, and the
+    point is still not changed. Only a point the importer may read is compared."""
+    first = dealpoint(actor=analyst, name="Le four", latitude=43.3452, longitude=5.3949)
+    # Imported TLP:GREEN with its dates: an export gives them back as they are.
+    imported = exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(
+            _csv(
+                "D-1;;Daté;43.3470;5.3970;2026-03-01;2026-04-02T18:30",
+                header="reference;marking;name;latitude;longitude;"
+                "first_reported_at;last_activity_at",
+            ),
+            "c.csv",
+        ),
+        sharing=services.SharingInput(marking=Marking.GREEN),
+    )
+    second = DealPoint.objects.get(reference=imported.created[0])
+    assert second.marking == Marking.GREEN and second.first_reported_at is not None
+    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
+    edited = _edited_export(
+        exported, {first.reference: {"Statut": "Démantelé", "Nom d'usage": "Le four neuf"}}
+    )
+    rows = exchange.parse_rows(edited, "export.csv")
+    checked = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    said = {skipped.existing: skipped for skipped in checked.skipped}
+    assert said[first.reference].differs == ("statut", "nom d'usage")
+    assert said[first.reference].platform
+    # A line left as exported differs in nothing (its marking and dates are the point's).
+    assert said[second.reference].differs == ()
+    for kind in ("csv", "geojson"):
+        content = client_for("cross13_analyst").get(EXPORT.format(kind)).content
+        unchanged = exchange.dealpoints_import(
+            actor=analyst, rows=exchange.parse_rows(content, f"export.{kind}"), dry_run=True
+        )
+        assert [skipped.differs for skipped in unchanged.skipped] == [(), ()], kind
+    page = client_for("cross13_analyst").post(
+        IMPORT, {"file": _upload(edited, "export.csv"), "action": "import"}
+    )
+    body = html.unescape(page.content.decode())
+    assert (
+        f"déjà présent : {first.reference} ; le fichier diffère : statut, nom d'usage. "
+        "Le point n'est pas modifié." in body
+    )
+    path = tmp_path / "export.csv"
+    path.write_bytes(edited)
+    call_command("import_dealpoints", str(path), user=analyst.username, dry_run=True)
+    assert (
+        f"déjà présente ({first.reference}) ; le fichier diffère : statut, nom d'usage. "
+        "Le point n'est pas modifié." in capsys.readouterr().out
+    )
+    first.refresh_from_db()
+    assert (first.status, first.name) == (DealPointStatus.REPORTED, "Le four")
+    # A point the importer may not read is neither compared nor named.
+    hidden = services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_input(name="Caché", latitude=43.3300, longitude=5.4000),
+        sharing=services.SharingInput(distribution="organisation"),
+    )
+    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
+    edited = _edited_export(exported, {hidden.reference: {"Nom d'usage": "Caché neuf"}})
+    other = persona("antenna13_analyst")
+    result = exchange.dealpoints_import(
+        actor=other, rows=exchange.parse_rows(edited, "export.csv"), dry_run=True
+    )
+    assert hidden.reference not in {skipped.existing for skipped in result.skipped}
+    assert {skipped.existing for skipped in result.skipped} == {first.reference, second.reference}
+
+
 def test_partial_import_without_a_valid_new_line_says_so(client_for):
     """With « Importer les lignes valides… » ticked, the page told to tick it."""
     response = client_for("cross13_analyst").post(

@@ -55,7 +55,12 @@ class Command(BaseCommand):
         for row_error in result.errors:
             self.stdout.write(f"ligne {row_error.line} : {' ; '.join(row_error.messages)}")
         for skipped in result.skipped:
-            if skipped.differs:
+            if skipped.differs and skipped.platform:
+                self.stdout.write(
+                    f"ligne {skipped.line} : déjà présente ({skipped.existing}) ; le fichier "
+                    f"diffère : {', '.join(skipped.differs)}. Le point n'est pas modifié."
+                )
+            elif skipped.differs:
                 self.stdout.write(
                     f"ligne {skipped.line} : déjà importée ({skipped.existing}) ; le fichier "
                     f"diffère : {', '.join(skipped.differs)}. Le point n'est pas modifié."
