@@ -1569,7 +1569,8 @@ def dealpoints_import(
     reference the platform already holds (`_already_present`: an export of Cartostup, a file
     imported before) is skipped and reported, never duplicated; a reference twice in the
     file is an error. `dry_run` validates and keeps nothing. Audited (IMPORT: format,
-    counts, sharing; `check` for a dry run), in the same transaction.
+    counts, sharing; `check` for a dry run; every existing point its report names: `nearby`,
+    `already_present`, `differs`), in the same transaction.
 
     Every point is shared as `sharing` says (the import form's choice, checked as the
     creation form's: `ImportSharingInvalid`), with the stricter of the form's marking and the
@@ -1760,6 +1761,14 @@ def dealpoints_import(
                 # The points its report names as near a line (« Un point existe à N m »).
                 "nearby": sorted(
                     {ref for warning in result.warnings for ref in warning.references}
+                ),
+                # The points its report names as holding a line already (« déjà présent :
+                # PD-13-0001 », « déjà importée (PD-13-0040) », the same content)...
+                "already_present": sorted({skipped.existing for skipped in result.skipped}),
+                # ... and, of them, those it said a line differs from (« le fichier diffère :
+                # statut, nom d'usage »: what the point holds is not what the line says).
+                "differs": sorted(
+                    {skipped.existing for skipped in result.skipped if skipped.differs}
                 ),
             },
         )

@@ -1584,6 +1584,45 @@ def test_an_edited_export_is_said_to_differ_from_its_points(
     assert {skipped.existing for skipped in result.skipped} == {first.reference, second.reference}
 
 
+def test_every_point_the_report_names_is_audited(analyst, persona):
+    """The import's audit entry kept the points named near a line, not those named for the
+    lines skipped (ANCIEN-1 → PD-13-0040) nor those a line was said to differ from (user
+    audit): each is a point read, audited with the import or its check."""
+    platform_point = dealpoint(actor=analyst, name="Le four", latitude=43.3452, longitude=5.3949)
+    old = "ANCIEN-1;;Ancien;43.3600;5.4100;building;;;"
+    unnamed = ";;Sans référence;43.3700;5.4200;street;;;"
+    ancient, same = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(old, unnamed), "c.csv")
+    ).created
+    hidden = services.dealpoint_create(
+        actor=analyst,
+        data=dealpoint_input(name="Caché", latitude=43.3300, longitude=5.4000),
+        sharing=services.SharingInput(distribution="organisation"),
+    )
+    lines = (
+        old,
+        unnamed,
+        f"{platform_point.reference.lower()};dismantled;Le four;43.3452;5.3949;building;;;",
+        f"{hidden.reference};;Caché;43.3300;5.4000;building;;;",
+    )
+    rows = exchange.parse_rows(_csv(*lines), "carte.csv")
+    for dry_run in (True, False):
+        exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=dry_run)
+        event = AuditEvent.objects.filter(action=AuditAction.IMPORT).latest("pk")
+        assert event.details["check"] is dry_run
+        assert event.details["already_present"] == sorted(
+            [ancient, same, platform_point.reference, hidden.reference]
+        )
+        assert event.details["differs"] == [platform_point.reference]
+    # An importer who may not read a point is told nothing of it: nothing is audited of it.
+    other = persona("antenna13_analyst")
+    exchange.dealpoints_import(actor=other, rows=rows, dry_run=True)
+    event = AuditEvent.objects.filter(action=AuditAction.IMPORT).latest("pk")
+    assert event.actor_id == other.pk
+    assert hidden.reference not in event.details["already_present"]
+    assert hidden.reference not in event.details["nearby"]
+
+
 def test_partial_import_without_a_valid_new_line_says_so(client_for):
     """With « Importer les lignes valides… » ticked, the page told to tick it."""
     response = client_for("cross13_analyst").post(
