@@ -22,8 +22,8 @@ from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
 from cartostup.territories.models import Departement
 from cartostup.territories.selectors import commune_ids_named
 
-from .choices import DealPointStatus, DistributionChannel, Precision, Product
-from .models import DealPoint, normalise_partner_code
+from .choices import DealPointStatus, DistributionChannel, EventKind, Precision, Product
+from .models import DealPoint, DealPointEvent, normalise_partner_code
 
 
 def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -> QuerySet:
@@ -79,7 +79,9 @@ class DealPointFilterForm(DsfrFilterForm):
 
 class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
     q = django_filters.CharFilter(
-        method="filter_text", label=_("Référence, code, nom ou adresse"), max_length=100
+        method="filter_text",
+        label=_("Référence (ou d'origine), code, nom ou adresse"),
+        max_length=100,
     )
     status = django_filters.MultipleChoiceFilter(choices=DealPointStatus.choices, label=_("Statut"))
     product = django_filters.MultipleChoiceFilter(
@@ -150,11 +152,19 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         if not value:
             return queryset
         code = normalise_partner_code(value)
+        # An imported point is also known by the reference its line had in its file (kept in
+        # its history's « Import » entry, `origin_reference`, which the import reads to say
+        # « déjà importée »): the CROSS's own map names it so. Among the points already
+        # given (`queryset`, restricted by the policy).
+        imported_as = DealPointEvent.objects.filter(
+            kind=EventKind.IMPORTED, details__origin_reference__icontains=value
+        ).values("dealpoint_id")
         return queryset.filter(
             Q(reference__icontains=value)
             | (Q(partner_code=code) if code else Q(pk__in=[]))
             | Q(name__icontains=value)
             | Q(address__icontains=value)
+            | Q(pk__in=imported_as)
         )
 
     def filter_active_from(self, queryset: QuerySet[DealPoint], name: str, value: Any) -> QuerySet:

@@ -170,7 +170,8 @@ def dealpoint_list(
 # The fields each filter of `DealPointFilterSet` reads: an actor who receives a reduced view
 # (a landlord) may filter only on fields it receives, or a filter would reveal the others.
 FILTER_FIELDS: dict[str, tuple[str, ...]] = {
-    "q": ("reference", "name", "address"),
+    # The reference too that an imported point had in its file, read in its history.
+    "q": ("reference", "name", "address", "events"),
     "status": ("status",),
     "product": ("products",),
     "channel": ("channel",),

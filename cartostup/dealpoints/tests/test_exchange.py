@@ -1623,6 +1623,47 @@ def test_every_point_the_report_names_is_audited(analyst, persona):
     assert hidden.reference not in event.details["nearby"]
 
 
+def test_an_imported_point_is_found_by_its_original_reference(client_for, analyst, persona):
+    """`?q=ANCIEN-1` found nothing: the reference a point had in its CROSS's map was told in
+    its history only (user audit). The list, the API, the map and the export find it, as they
+    find a platform reference, among the points the reader may see only."""
+    lines = (
+        "ANCIEN-1;;Le four;43.3452;5.3949;building;;;",
+        "42;;Parking;43.3460;5.3960;street;;;",
+    )
+    ancient, numbered = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(_csv(*lines), "c.csv")
+    ).created
+    other = dealpoint(actor=analyst, name="Autre", latitude=43.3470, longitude=5.3970)
+    client = client_for("cross13_analyst")
+
+    def api(asked: str, who=client) -> list[str]:
+        response = who.get("/api/v1/dealpoints/", {"q": asked})
+        assert response.status_code == 200, response.content
+        return [row["reference"] for row in response.json()["results"]]
+
+    for asked in ("ANCIEN-1", "ancien-1", "cien"):
+        assert api(asked) == [ancient], asked
+    assert api("42") == [numbered]  # a sheet numbered 1, 2, 3: read as text
+    page = client.get("/points-de-deal/", {"q": "ancien-1"}).content.decode()
+    assert ancient in page and other.reference not in page and numbered not in page
+    exported = client.get(EXPORT.format("csv") + "?" + urlencode({"q": "ANCIEN-1"})).content
+    assert [row["Référence"] for row in _csv_rows(exported)] == [ancient]
+    layer = client.get(
+        "/api/v1/map/dealpoints/", {"bbox": "5.30,43.28,5.45,43.38", "zoom": 16, "q": "ANCIEN-1"}
+    )
+    assert layer.status_code == 200, layer.content
+    assert [f["properties"]["reference"] for f in layer.json()["features"]] == [ancient]
+    # A point kept from a reader is not found by its original reference either.
+    exchange.dealpoints_import(
+        actor=analyst,
+        rows=exchange.parse_rows(_csv("SECRET-1;;Caché;43.3300;5.4000;building;;;"), "c.csv"),
+        sharing=services.SharingInput(distribution="organisation"),
+    )
+    (kept,) = api("SECRET-1")
+    assert api("SECRET-1", who=client_for("antenna13_analyst")) == []
+
+
 def test_partial_import_without_a_valid_new_line_says_so(client_for):
     """With « Importer les lignes valides… » ticked, the page told to tick it."""
     response = client_for("cross13_analyst").post(
