@@ -94,6 +94,13 @@ class HotspotResult:
     p_threshold: float
 
 
+def p_value_rounded(p: float) -> float:
+    """A p-value to three significant digits: rounded to four decimals, a cell far from chance
+    (p = 1e-7) was sent as 0, and the map's table said « p 0 » (user audit). Still a number:
+    the page writes it the French way (« p < 0,001 »)."""
+    return float(f"{p:.3g}")
+
+
 def study_area(counts: Mapping[str, int]) -> list[str]:
     """The occupied cells and their neighbours (k=1), sorted (a stable order)."""
     cells: set[str] = set()
@@ -360,7 +367,7 @@ def hotspot_layer(
                 "resolution": H3_TOWN,
                 "count": cell.count,
                 "z": round(cell.z, 3),
-                "p": round(cell.p, 4),
+                "p": p_value_rounded(cell.p),
                 "class": cell.classification,
             },
         }

@@ -17,6 +17,7 @@ from cartostup.core.models import AuditEvent
 from cartostup.dealpoints.hotspots import (
     HotspotClass,
     gi_star,
+    p_value_rounded,
     study_area,
     sum_distributions,
 )
@@ -204,6 +205,31 @@ def test_hotspot_layer_for_an_analyst(estate, client_for):
     event = AuditEvent.objects.latest("pk")
     assert event.details["layer"] == "hotspots"
     assert event.details["filters"]["departement"] == "13"
+
+
+@pytest.mark.django_db
+def test_a_very_small_p_value_is_sent_as_it_is_not_as_zero(estate, client_for):
+    """User audit: p was rounded to four decimals, so the estate's centre (p about 1e-7) was
+    sent as 0 and the map's table said « p 0 ». It is sent to three significant digits, still
+    a JSON number (the page writes it « p < 0,001 »)."""
+    response = client_for("cross13_analyst").get(reverse("map-hotspots"), {"departement": "13"})
+    centre = h3.latlng_to_cell(*MARSEILLE_14, 9)
+    (properties,) = [
+        f["properties"] for f in response.json()["features"] if f["properties"]["cell"] == centre
+    ]
+    assert properties["class"] == "hot"
+    assert isinstance(properties["p"], float) and 0 < properties["p"] < 0.001
+    counts = {cell: 3 for cell in h3.grid_disk(centre, 1)}
+    for latitude, longitude in ((43.2960, 5.3700), (43.3110, 5.3800), (43.2700, 5.4000)):
+        counts[h3.latlng_to_cell(latitude, longitude, 9)] = 1
+    (exact,) = [cell.p for cell in gi_star(counts).cells if cell.cell == centre]
+    assert properties["p"] == pytest.approx(exact, rel=1e-2)
+
+
+def test_p_values_keep_three_significant_digits():
+    assert p_value_rounded(1.072756490713147e-07) == 1.07e-07
+    assert p_value_rounded(0.021812357) == 0.0218
+    assert p_value_rounded(1.0) == 1.0
 
 
 @pytest.mark.django_db
