@@ -533,3 +533,82 @@ def test_the_qpv_layer_says_when_no_neighbourhood_is_loaded(page, served_app):
         "Aucun quartier prioritaire (QPV) n’est importé sur cette plateforme"
     ).wait_for(timeout=10_000)
     assert page.console_errors == []
+
+
+# An estate in Villeurbanne (seven adjacent res 9 cells, five points each) amid single points
+# scattered over Lyon, for the CROSS of the Rhône (whose map no other test reads): a hotspot
+# of seven cells, as the audit met in Aix-en-Provence.
+LYON_ESTATE = """
+import random
+import h3
+from cartostup.access.demo import demo_persona_ensure
+from cartostup.dealpoints import services
+analyst = demo_persona_ensure(username="cross69_analyst")
+centre = h3.latlng_to_cell(45.7719, 4.8902, 9)
+places = []
+for cell in sorted(h3.grid_disk(centre, 1)):
+    latitude, longitude = h3.cell_to_latlng(cell)
+    places += [(latitude + offset, longitude) for offset in (-0.0004, -0.0002, 0, 0.0002, 0.0004)]
+rng = random.Random(3)
+singles = set()
+while len(singles) < 30:
+    cell = h3.latlng_to_cell(45.70 + rng.random() * 0.12, 4.78 + rng.random() * 0.16, 9)
+    if h3.grid_distance(cell, centre) > 4 and not any(o in singles for o in h3.grid_disk(cell, 2)):
+        singles.add(cell)
+places += [h3.cell_to_latlng(cell) for cell in sorted(singles)]
+for index, (latitude, longitude) in enumerate(places):
+    services.dealpoint_create(
+        actor=analyst,
+        data=services.DealPointInput(latitude=latitude, longitude=longitude,
+                                     name=f"Essai Lyon {index}", products=["cannabis"]),
+    )
+print("LYON", len(places))
+"""
+
+HOTSPOT_DETAIL = re.compile(
+    r"^z (?P<z>-?\d+,\d{2}) ; p (?P<p>< 0,001|0,\d+) ; centre \d{1,2},\d{4}° [NS], "
+    r"\d{1,3},\d{4}° [EO]$"
+)
+
+
+@pytest.fixture(scope="module")
+def lyon_estate(served_app) -> None:
+    served_app.manage("shell", "-c", LYON_ESTATE)
+
+
+def test_hotspot_rows_are_told_apart_and_written_the_french_way(page, served_app, lyon_estate):
+    """User audit: seven rows read « Hexagone – Aix-en-Provence | 5 éléments » with nothing to
+    tell them apart, a very small p-value read « p 0 » and z an English « 3.64 ». Each row is
+    now numbered within its commune, strongest first, and placed by its centre; z and p are
+    written with a decimal comma, and a p below 0.001 « p < 0,001 »."""
+    log_in(page, served_app, "cross69_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=69")
+    page.wait_for_timeout(500)
+    with page.expect_response(
+        lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
+    ) as answered:
+        page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
+    assert answered.value.status == 200
+    # The API keeps JSON numbers; only the page writes them the French way.
+    sent = [
+        feature["properties"]
+        for feature in answered.value.json()["features"]
+        if feature["properties"]["class"] != "not_significant"
+    ]
+    assert len(sent) >= 7
+    assert all(isinstance(p["z"], float) and isinstance(p["p"], float) for p in sent)
+    rows = page.locator("#map-table tbody tr").filter(has_text=re.compile("Point (chaud|froid)"))
+    assert _wait_for_count(page, rows, len(sent)) == len(sent)
+    cells = [rows.nth(index).locator("td").all_inner_texts() for index in range(rows.count())]
+    names = [row[1] for row in cells]
+    assert len(set(names)) == len(names), names
+    assert any(re.search(r"\(1 sur \d+\)$", name) for name in names), names
+    details = [HOTSPOT_DETAIL.match(row[3]) for row in cells]
+    assert all(details), [row[3] for row in cells]
+    assert any(detail["p"] == "< 0,001" for detail in details if detail)
+    # Hot cells first, the strongest first.
+    z_values = [float(detail["z"].replace(",", ".")) for detail in details if detail]
+    hot = [z for row, z in zip(cells, z_values, strict=True) if row[0] == "Point chaud"]
+    assert hot and hot == sorted(hot, reverse=True)
+    assert "." not in " ".join(row[3] for row in cells)
+    assert page.console_errors == []

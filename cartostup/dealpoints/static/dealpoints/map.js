@@ -57,6 +57,13 @@
     return Number(count).toLocaleString("fr-FR") + " " + (count > 1 ? labels.labelCountMany : labels.labelCountOne);
   }
 
+  // Numbers the French way (« 3,64 »): the API keeps JSON numbers, the page writes them.
+  var Z_FORMAT = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  var P_FORMAT = new Intl.NumberFormat("fr-FR", { maximumSignificantDigits: 2 });
+  var DEGREES_FORMAT = new Intl.NumberFormat("fr-FR", { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+  // Below it, a p-value is said « p < 0,001 » (rounded, a very small one read « p 0 »).
+  var P_FLOOR = 0.001;
+
   function frenchDate(iso) {
     // « 2026-11-13 » → « 13/11/2026 » (the API keeps ISO dates).
     var parts = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
@@ -232,19 +239,21 @@
     return properties.label || properties.place || properties.cell;
   }
 
-  function nameHexagons(features) {
+  function nameHexagons(features, kind) {
     // Hexagons named after one commune are numbered (« Marseille 13e Arrondissement (2 sur
-    // 5) »): five table rows, and five keyboard stops, read alike.
+    // 5) »): five table rows, and five keyboard stops, read alike. Numbered in the order
+    // given (the hotspots': strongest first).
+    kind = kind || "hexagon";
     var totals = {};
     var seen = {};
     features.forEach(function (feature) {
       var p = feature.properties;
-      if (p.kind === "hexagon") { totals[p.place || p.cell] = (totals[p.place || p.cell] || 0) + 1; }
+      if (p.kind === kind) { totals[p.place || p.cell] = (totals[p.place || p.cell] || 0) + 1; }
     });
     features.forEach(function (feature) {
       var p = feature.properties;
       var name = p.place || p.cell;
-      if (p.kind !== "hexagon" || totals[name] < 2) { return; }
+      if (p.kind !== kind || totals[name] < 2) { return; }
       seen[name] = (seen[name] || 0) + 1;
       p.label = fill(labels.labelNumbered, { name: name, n: seen[name], total: totals[name] });
     });
@@ -595,6 +604,39 @@
 
   // --- hotspots (one département) ---------------------------------------------------------------
 
+  function strongestFirst(a, b) {
+    // Hot cells first, then cold ones; within each, the farthest from chance first (|z|,
+    // then p), then by cell (a stable order, whatever the order received).
+    var pa = a.properties;
+    var pb = b.properties;
+    var hot = (pa["class"] === "hot" ? 0 : 1) - (pb["class"] === "hot" ? 0 : 1);
+    if (hot) { return hot; }
+    if (Math.abs(pb.z) !== Math.abs(pa.z)) { return Math.abs(pb.z) - Math.abs(pa.z); }
+    if (pa.p !== pb.p) { return pa.p - pb.p; }
+    return pa.cell < pb.cell ? -1 : (pa.cell > pb.cell ? 1 : 0);
+  }
+
+  function hotspotStatistics(p) {
+    // « z 3,64 ; p < 0,001 », « z 2,81 ; p 0,0012 ».
+    var pText = p.p < P_FLOOR ? "< " + P_FORMAT.format(P_FLOOR) : P_FORMAT.format(p.p);
+    return fill(labels.labelHotspotStatistics, { z: Z_FORMAT.format(p.z), p: pText });
+  }
+
+  function hexagonCentre(feature) {
+    // « centre 43,5297° N, 5,4474° E »: the mean of the hexagon's corners (its first ring
+    // closes on its first corner, counted once).
+    var ring = feature.geometry.coordinates[0].slice(0, -1);
+    var longitude = 0;
+    var latitude = 0;
+    ring.forEach(function (corner) { longitude += corner[0]; latitude += corner[1]; });
+    longitude /= ring.length;
+    latitude /= ring.length;
+    return fill(labels.labelCentre, {
+      latitude: DEGREES_FORMAT.format(Math.abs(latitude)) + "° " + (latitude < 0 ? labels.labelSouth : labels.labelNorth),
+      longitude: DEGREES_FORMAT.format(Math.abs(longitude)) + "° " + (longitude < 0 ? labels.labelWest : labels.labelEast)
+    });
+  }
+
   var hotspotDepartement = config.focusDepartement || (config.boundaryDepartements.length === 1 ? config.boundaryDepartements[0] : "");
   if (config.api.hotspots && hotspotDepartement) {
     var hotspots = L.layerGroup();
@@ -631,15 +673,24 @@
           : collection.features.length ? labels.labelHotspotsNone : labels.labelHotspotsEmpty;
         hotspotSummary = template.replace("%(hot)s", String(hot)).replace("%(cold)s", String(cold)).replace("%(cells)s", cells);
         say(hotspotSummary);
-        collection.features.forEach(function (feature) {
+        // The significant cells, strongest first, numbered within their commune and placed
+        // by their centre: seven rows « Hexagone – Aix-en-Provence | 5 éléments » read alike.
+        var significant = collection.features.filter(function (feature) {
+          return feature.properties["class"] !== "not_significant";
+        }).sort(strongestFirst);
+        nameHexagons(significant, "hotspot");
+        significant.forEach(function (feature) {
           var p = feature.properties;
-          if (p["class"] === "not_significant") { return; }
-          hotspotRows.push([p["class"] === "hot" ? labels.labelHot : labels.labelCold, labels.labelHexagon + " – " + (p.place || p.cell), countText(p.count), "z " + p.z + ", p " + p.p]);
+          hotspotRows.push([
+            p["class"] === "hot" ? labels.labelHot : labels.labelCold,
+            labels.labelHexagon + " – " + hexagonName(p),
+            countText(p.count),
+            hotspotStatistics(p) + " ; " + hexagonCentre(feature)
+          ]);
         });
         rows.hotspots = hotspotRows;
         renderTable();
-        L.geoJSON(collection, {
-          filter: function (feature) { return feature.properties.class !== "not_significant"; },
+        L.geoJSON({ type: "FeatureCollection", features: significant }, {
           style: function (feature) {
             var colour = HOTSPOT_COLOURS[feature.properties.class];
             return { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.45 };
@@ -647,7 +698,7 @@
           onEachFeature: function (feature, layer) {
             var p = feature.properties;
             var name = p["class"] === "hot" ? labels.labelHot : labels.labelCold;
-            layer.bindPopup(node("span", name + " – " + countText(p.count) + " – z " + p.z + ", p " + p.p));
+            layer.bindPopup(node("span", [name, hexagonName(p), countText(p.count), hotspotStatistics(p)].join(" – ")));
           }
         }).addTo(hotspots);
       }).catch(function (error) {
