@@ -678,6 +678,10 @@
         var significant = collection.features.filter(function (feature) {
           return feature.properties["class"] !== "not_significant";
         }).sort(strongestFirst);
+        significant.forEach(function (feature) {
+          // A neighbour counted as zero has no commune to be named after: not its H3 id.
+          if (!feature.properties.place) { feature.properties.place = labels.labelNoElement; }
+        });
         nameHexagons(significant, "hotspot");
         significant.forEach(function (feature) {
           var p = feature.properties;
