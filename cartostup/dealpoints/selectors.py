@@ -888,6 +888,41 @@ def report_by_reference(*, actor: User, reference: str) -> Report | None:
     return policy.restrict(Report.objects.filter(reference=reference), actor=actor).first()
 
 
+# What a reference that names nothing the reader may use is told, in the same words on the
+# pages and in the API (which said « Point inconnu ou invisible pour vous. »; user audit).
+POINT_REFERENCE_UNKNOWN = gettext_lazy("Aucun point de deal visible ne porte cette référence.")
+POINT_REFERENCE_UNCHANGEABLE = gettext_lazy(
+    "Aucun point de deal que vous pouvez modifier ne porte cette référence."
+)
+REPORT_REFERENCE_UNKNOWN = gettext_lazy("Aucun signalement visible ne porte cette référence.")
+
+
+def dealpoint_named(
+    *, actor: User, reference: str, field: str, action: policy.Action = policy.Action.VIEW
+) -> DealPoint:
+    """The point a form or a request names by its reference in `field` (a successor, a merge's
+    target), if the actor may act on it (`dealpoint_by_reference`); refused on that field
+    otherwise, in one wording for the pages and the API. Not audited (the service is)."""
+    point = dealpoint_by_reference(actor=actor, reference=reference, action=action)
+    if point is None:
+        unknown = (
+            POINT_REFERENCE_UNKNOWN
+            if action == policy.Action.VIEW
+            else POINT_REFERENCE_UNCHANGEABLE
+        )
+        raise ValidationError({field: unknown})
+    return point
+
+
+def report_named(*, actor: User, reference: str, field: str = "report") -> Report:
+    """The report a form or a request names by its reference in `field`, if the actor may see
+    it; refused on that field otherwise, in one wording for the pages and the API."""
+    report = report_by_reference(actor=actor, reference=reference)
+    if report is None:
+        raise ValidationError({field: REPORT_REFERENCE_UNKNOWN})
+    return report
+
+
 def dealpoint_building_choices(
     *,
     actor: User,

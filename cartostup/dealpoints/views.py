@@ -987,13 +987,9 @@ def dealpoint_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         status = form.cleaned_data["status"]
         successor = None
         if status == DealPointStatus.MOVED:
-            successor = selectors.dealpoint_by_reference(
-                actor=request.user, reference=form.cleaned_data["successor"]
+            successor = selectors.dealpoint_named(
+                actor=request.user, reference=form.cleaned_data["successor"], field="successor"
             )
-            if successor is None:
-                raise ValidationError(
-                    {"successor": _("Aucun point de deal visible ne porte cette référence.")}
-                )
         services.dealpoint_change_status(
             actor=request.user,
             dealpoint=dealpoint,
@@ -1179,17 +1175,12 @@ def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 def dealpoint_merge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     def run(dealpoint: DealPoint, form: MergeForm) -> str:
-        target = selectors.dealpoint_by_reference(
-            actor=request.user, reference=form.cleaned_data["target"], action=policy.Action.CHANGE
+        target = selectors.dealpoint_named(
+            actor=request.user,
+            reference=form.cleaned_data["target"],
+            field="target",
+            action=policy.Action.CHANGE,
         )
-        if target is None:
-            raise ValidationError(
-                {
-                    "target": _(
-                        "Aucun point de deal que vous pouvez modifier ne porte cette référence."
-                    )
-                }
-            )
         services.dealpoint_merge(
             actor=request.user,
             source=dealpoint,
@@ -1208,13 +1199,7 @@ def dealpoint_merge(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 
 def dealpoint_attach(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     def run(dealpoint: DealPoint, form: AttachForm) -> str:
-        report = selectors.report_by_reference(
-            actor=request.user, reference=form.cleaned_data["report"]
-        )
-        if report is None:
-            raise ValidationError(
-                {"report": _("Aucun signalement visible ne porte cette référence.")}
-            )
+        report = selectors.report_named(actor=request.user, reference=form.cleaned_data["report"])
         link = services.report_attach(
             actor=request.user,
             dealpoint=dealpoint,

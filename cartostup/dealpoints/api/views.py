@@ -402,11 +402,11 @@ class DealPointStatusView(JSONAPIView):
         params.is_valid(raise_exception=True)
         successor = None
         if params.validated_data["successor"]:
-            successor = selectors.dealpoint_by_reference(
-                actor=_actor(request), reference=params.validated_data["successor"]
+            successor = selectors.dealpoint_named(
+                actor=_actor(request),
+                reference=params.validated_data["successor"],
+                field="successor",
             )
-            if successor is None:
-                raise ValidationError({"successor": _("Point inconnu ou invisible pour vous.")})
         try:
             services.dealpoint_change_status(
                 actor=_actor(request),
@@ -550,11 +550,9 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         point = _point(_actor(request), pk)
         params = ReportAttachInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        report = selectors.report_by_reference(
+        report = selectors.report_named(
             actor=_actor(request), reference=params.validated_data["report"]
         )
-        if report is None:
-            raise ValidationError({"report": _("Signalement inconnu ou invisible pour vous.")})
         from_decision = params.validated_data.get("from_decision")
         if from_decision is None:
             link = services.report_attach(actor=_actor(request), dealpoint=point, report=report)
@@ -632,14 +630,18 @@ class DealPointMergeView(JSONAPIView):
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
+        # As the page: the function, the point, then a target the actor may change (one it
+        # may only read was refused later by the service, as an absent source point).
+        policy.require(_actor(request), policy.Capability.EDIT_DEALPOINTS)
         point = _point(_actor(request), pk)
         params = MergeInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        target = selectors.dealpoint_by_reference(
-            actor=_actor(request), reference=params.validated_data["target"]
+        target = selectors.dealpoint_named(
+            actor=_actor(request),
+            reference=params.validated_data["target"],
+            field="target",
+            action=policy.Action.CHANGE,
         )
-        if target is None:
-            raise ValidationError({"target": _("Point inconnu ou invisible pour vous.")})
         merged = services.dealpoint_merge(
             actor=_actor(request), source=point, target=target, note=params.validated_data["note"]
         )

@@ -17,7 +17,12 @@ from cartostup.dealpoints import services
 from cartostup.dealpoints.choices import DealPointStatus, EventKind, LinkDecision
 from cartostup.dealpoints.models import DealPoint, Operation, ReportLink
 from cartostup.dealpoints.rules import LANDLORD_FIELDS
-from cartostup.dealpoints.tests.factories import MARSEILLE_14, accepted_report, dealpoint
+from cartostup.dealpoints.tests.factories import (
+    MARSEILLE_14,
+    accepted_report,
+    dealpoint,
+    dealpoint_input,
+)
 
 LIST = "/api/v1/dealpoints/"
 SAINT_DENIS = (48.936, 2.357)
@@ -825,3 +830,71 @@ def test_a_role_refused_a_function_is_told_so(client_for, point):
     assert refused.json()["detail"] == "Votre rôle ne donne pas accès à cette fonction."
     hidden = client_for("cross93_analyst").get(detail(point))
     assert hidden.status_code == 404 and "rôle" not in hidden.json()["detail"]
+
+
+# --- the API speaks like the pages (user audit, 2026-12-06) --------------------------------------
+
+POINT_UNKNOWN = "Aucun point de deal visible ne porte cette référence."
+POINT_UNCHANGEABLE = "Aucun point de deal que vous pouvez modifier ne porte cette référence."
+REPORT_UNKNOWN = "Aucun signalement visible ne porte cette référence."
+
+
+def test_a_reference_naming_nothing_is_told_as_on_the_page(client_for, analyst, point):
+    """The API said « Point inconnu ou invisible pour vous. » (and « Signalement inconnu… »)
+    where the page says « Aucun point de deal … ne porte cette référence. »: one wording per
+    case, from one place (`selectors.dealpoint_named`, `report_named`)."""
+    client = client_for("cross13_analyst")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    pages = {
+        "successor": client.post(
+            f"/points-de-deal/{point.pk}/statut/",
+            {"status-status": "moved", "status-successor": "PD-13-9999"},
+        ),
+        "target": client.post(
+            f"/points-de-deal/{point.pk}/fusionner/", {"merge-target": "PD-13-9999"}
+        ),
+        "report": client.post(
+            f"/points-de-deal/{point.pk}/rattacher/", {"attach-report": "SIG-13-999999"}
+        ),
+    }
+    api = {
+        "successor": client.post(
+            detail(point, "status/"),
+            {"status": "moved", "successor": "PD-13-9999"},
+            content_type="application/json",
+        ),
+        "target": client.post(
+            detail(point, "merge/"), {"target": "PD-13-9999"}, content_type="application/json"
+        ),
+        "report": client.post(
+            detail(point, "reports/"), {"report": "SIG-13-999999"}, content_type="application/json"
+        ),
+    }
+    expected = {"successor": POINT_UNKNOWN, "target": POINT_UNCHANGEABLE, "report": REPORT_UNKNOWN}
+    for field, message in expected.items():
+        assert pages[field].status_code == 400, field
+        assert message in pages[field].content.decode().replace("&#x27;", "'"), field
+        assert api[field].status_code == 400, field
+        assert api[field].json()["errors"] == {field: [message]}
+
+
+def test_a_merge_into_a_point_one_may_only_read_is_refused_on_the_target(
+    client_for, persona, point
+):
+    """The API looked the target up among the points the reader sees, and the service then
+    refused one it may not change as a missing point (404 « Non trouvé. » for the whole
+    request): as on the page, the target is one the reader may change, refused on its field."""
+    national = services.dealpoint_create(
+        actor=persona("cross93_analyst"),
+        data=dealpoint_input(latitude=SAINT_DENIS[0], longitude=SAINT_DENIS[1]),
+        sharing=services.SharingInput(distribution="national"),
+    )
+    client = client_for("cross13_analyst")
+    assert client.get(detail(national)).status_code == 200
+    refused = client.post(
+        detail(point, "merge/"), {"target": national.reference}, content_type="application/json"
+    )
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["errors"] == {"target": [POINT_UNCHANGEABLE]}
+    point.refresh_from_db()
+    assert point.merged_into_id is None
