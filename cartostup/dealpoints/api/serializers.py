@@ -38,7 +38,12 @@ from ..choices import (
 )
 from ..models import DealPoint, DealPointEvent, Operation, ReportLink
 from ..rules import LANDLORD_STATUSES
-from ..services import OPENING_HOUR_TOKENS, OPERATION_MAX_ARRESTS, SharingChange
+from ..services import (
+    OPENING_HOUR_TOKENS,
+    OPERATION_CANCEL_REASON_REQUIRED,
+    OPERATION_MAX_ARRESTS,
+    SharingChange,
+)
 
 # --- deal points ---------------------------------------------------------------------------------
 
@@ -484,6 +489,11 @@ class OperationCancelInputSerializer(InputSerializer):
             "Pourquoi l'opération est annulée (saisie sur le mauvais point, opération qui n'a "
             "pas eu lieu…) ; inscrit à l'historique du point."
         ),
+        # Missing, empty or null, in the page's words (REST framework said « Ce champ est
+        # obligatoire. » or « Ce champ ne peut être vide. »; user audit).
+        error_messages={
+            name: OPERATION_CANCEL_REASON_REQUIRED for name in ("required", "blank", "null")
+        },
     )
 
 

@@ -898,3 +898,27 @@ def test_a_merge_into_a_point_one_may_only_read_is_refused_on_the_target(
     assert refused.json()["errors"] == {"target": [POINT_UNCHANGEABLE]}
     point.refresh_from_db()
     assert point.merged_into_id is None
+
+
+CANCEL_REASON = (
+    "Dites pourquoi l'opération est annulée (saisie sur le mauvais point, opération qui n'a pas "
+    "eu lieu…)."
+)
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "   "}, {"reason": None}])
+def test_a_cancellation_without_a_reason_is_told_as_on_the_page(client_for, analyst, point, body):
+    """« Ce champ est obligatoire. » or « Ce champ ne peut être vide. » where the page says why
+    a reason is needed."""
+    operation = services.operation_record(
+        actor=analyst,
+        dealpoint=point,
+        data=services.OperationInput(kind="raid", occurred_on=date(2026, 11, 13)),
+    )
+    refused = client_for("cross13_analyst").post(
+        f"/api/v1/operations/{operation.pk}/cancel/", body, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"reason": [CANCEL_REASON]}
+    operation.refresh_from_db()
+    assert operation.cancelled_at is None
