@@ -29,7 +29,9 @@ def unknown_choice_message(choices: Iterable[tuple[Any, Any]], *, codes: bool = 
     French label (and their code with `codes`: for the API and hand-made links, which send
     codes), never Django's « Sélectionnez un choix valide » that repeats the value back."""
     values = ", ".join(
-        f"{value} ({label})" if codes else str(label) for value, label in choices if value != ""
+        f"{value} ({label})" if codes and str(label) != str(value) else str(label)
+        for value, label in choices
+        if value != ""
     )
     return gettext("Valeur inconnue (valeurs acceptées : %(values)s).") % {"values": values}
 

@@ -117,6 +117,31 @@ def _no_body_said(data: Any) -> Any:
     return data
 
 
+def choices_listed(fields: Mapping[str, serializers.Field]) -> None:
+    """Each choice field of `fields` (a list's items too) that would refuse a value in REST
+    framework's words (« « foo » n'est pas un choix valide. », which names no accepted value)
+    lists the values it accepts instead, by their codes and labels, as the filters do
+    (`unknown_choice_message`). A field that says it otherwise (its own `invalid_choice`, or
+    `lists_choices = False` on its class) is left as it is."""
+    from cartostup.access.filters import unknown_choice_message_lazy
+
+    for field in fields.values():
+        field = getattr(field, "child", None) or field
+        if not isinstance(field, serializers.ChoiceField):
+            continue
+        if not getattr(field, "lists_choices", True):
+            continue
+        message = field.error_messages.get("invalid_choice")
+        defaults = (
+            vars(cls).get("default_error_messages", {}).get("invalid_choice")
+            for cls in type(field).__mro__
+        )
+        if any(message is default for default in defaults if default is not None):
+            field.error_messages["invalid_choice"] = unknown_choice_message_lazy(
+                list(field.choices.items()), codes=True
+            )
+
+
 class InputSerializer(serializers.Serializer):
     """Base of every serializer that reads a request body: a field it does not write is
     refused (400, each named with why, in French), never dropped. A client that sent
@@ -133,6 +158,11 @@ class InputSerializer(serializers.Serializer):
 
     output_serializers: ClassVar[tuple[type[serializers.Serializer], ...]] = ()
     changed_elsewhere: ClassVar[Mapping[str, Any]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        choices_listed(fields)
+        return fields
 
     def writable_fields(self) -> list[str]:
         return [name for name, field in self.fields.items() if not field.read_only]
@@ -285,6 +315,7 @@ def strict_query(
     if errors:
         raise serializers.ValidationError(errors)
     params = serializer_class(data=request.query_params)
+    choices_listed(params.fields)
     params.is_valid(raise_exception=True)
     return params
 

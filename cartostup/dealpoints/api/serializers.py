@@ -676,6 +676,9 @@ class ToldChoiceField(serializers.ChoiceField):
 
     # Longer than any code: refused at once (the schema's values are all shorter).
     max_length = 30
+    # Not the whole list (`core.api.choices_listed`): a landlord is told only the values it
+    # may use, which the selector says.
+    lists_choices = False
 
     def to_internal_value(self, data: Any) -> str:
         if isinstance(data, bool) or not isinstance(data, str | int):

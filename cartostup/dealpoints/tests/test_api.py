@@ -922,3 +922,52 @@ def test_a_cancellation_without_a_reason_is_told_as_on_the_page(client_for, anal
     assert refused.json()["errors"] == {"reason": [CANCEL_REASON]}
     operation.refresh_from_db()
     assert operation.cancelled_at is None
+
+
+STATUSES_ACCEPTED = (
+    "Valeur inconnue (valeurs acceptées : reported (Signalé), confirmed (Confirmé), "
+    "investigation (En cours d'enquête), dismantled (Démantelé), moved (Déplacé), resurgent "
+    "(Résurgent))."
+)
+
+
+def test_an_unknown_choice_lists_the_values_accepted(client_for, analyst, point):
+    """« « foo » n'est pas un choix valide. » named no accepted value: every choice of a body
+    or a query (`core.api.choices_listed`) lists them, with their codes."""
+    client = client_for("cross13_analyst")
+    status = client.post(
+        detail(point, "status/"), {"status": "foo"}, content_type="application/json"
+    )
+    assert status.status_code == 400
+    assert status.json()["errors"] == {"status": [STATUSES_ACCEPTED]}
+    operation = client.post(
+        detail(point, "operations/"),
+        {"kind": "foo", "occurred_on": "2026-11-13", "outcome": "none"},
+        content_type="application/json",
+    )
+    assert operation.status_code == 400
+    (said,) = operation.json()["errors"]["kind"]
+    assert said.startswith("Valeur inconnue (valeurs acceptées : raid (") and "foo" not in said
+    # A list's items, and a value whose code is its label, said once.
+    products = client.patch(detail(point), {"products": ["sugar"]}, content_type="application/json")
+    assert products.status_code == 400
+    assert products.json()["errors"]["products"] == [
+        "Valeur inconnue (valeurs acceptées : cannabis (Cannabis (résine, herbe)), cocaine "
+        "(Cocaïne), crack (Crack), heroin (Héroïne), synthetic (Drogues de synthèse), other "
+        "(Autre ou inconnu))."
+    ]
+    hours = client.patch(
+        detail(point), {"opening_hours": ["sun:dawn"]}, content_type="application/json"
+    )
+    (said,) = hours.json()["errors"]["opening_hours"]
+    assert "fri:evening, " in said and "(fri:evening)" not in said
+    # A query's choice too.
+    report = accepted_report(analyst=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    query = client.delete(detail(point, f"reports/{report.pk}/") + "?from_decision=maybe")
+    assert query.status_code == 400
+    assert query.json()["errors"]["from_decision"] == [
+        "Valeur inconnue (valeurs acceptées : automatic (Rattaché automatiquement), proposed "
+        "(Proposé à l'analyste), confirmed (Rattaché par un analyste), rejected (Écarté par un "
+        "analyste), merged (Passé au point de fusion))."
+    ]

@@ -102,6 +102,24 @@ def test_invalid_input_is_400_in_french_and_stores_nothing(api, persona):
 
 
 @override_settings(CARTOSTUP_POW_DIFFICULTY=0)
+def test_an_unknown_choice_lists_the_values_accepted_in_the_readers_language(api, persona):
+    """REST framework's « « far » n'est pas un choix valide. » named no accepted value
+    (`core.api.choices_listed`, user audit): the values are listed, with their codes, in the
+    language the reader chose on the public pages."""
+    bad = api.post(BASE + "reports", payload(api, precision="far"), content_type="application/json")
+    (said,) = bad.json()["errors"]["precision"]
+    assert said.startswith("Valeur inconnue (valeurs acceptées : ")
+    assert "building (" in said and "far" not in said
+    api.cookies["django_language"] = "en"
+    english = api.post(
+        BASE + "reports", payload(api, precision="far"), content_type="application/json"
+    )
+    (said,) = english.json()["errors"]["precision"]
+    assert said.startswith("Unknown value (accepted values: ") and "building (" in said
+    assert not Report.objects.exists()
+
+
+@override_settings(CARTOSTUP_POW_DIFFICULTY=0)
 def test_address_instead_of_pin(api, persona):
     data = payload(api, address="Place du Caquet", commune_code="93066")
     del data["latitude"], data["longitude"]
