@@ -630,8 +630,12 @@ def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status:
     raise ChangedMeanwhile(message, name="from_status", current=dealpoint.status, events=events)
 
 
-def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Report]:
-    """Reports the actor may see and that were accepted in triage."""
+def _reports_for(
+    *, actor: User | None, reports: Iterable[Report], field: str = "reports"
+) -> list[Report]:
+    """Reports the actor may see and that were accepted in triage; refused on `field`, the
+    name the caller gives them (« report » for one: the API said under `reports` what was
+    wrong with the `report` sent; user audit)."""
     ids = {report.pk for report in reports}
     queryset = Report.objects.filter(pk__in=ids)
     if actor is not None:
@@ -639,13 +643,13 @@ def _reports_for(*, actor: User | None, reports: Iterable[Report]) -> list[Repor
     found = list(queryset.order_by("pk"))
     if len(found) != len(ids):
         raise ValidationError(
-            {"reports": _("Un des signalements n'existe pas ou ne vous est pas visible.")}
+            {field: _("Un des signalements n'existe pas ou ne vous est pas visible.")}
         )
     for report in found:
         if report.status != ReportStatus.ACCEPTED:
             raise ValidationError(
                 {
-                    "reports": _("Le signalement %(reference)s n'a pas été accepté au tri.")
+                    field: _("Le signalement %(reference)s n'a pas été accepté au tri.")
                     % {"reference": report.reference}
                 }
             )
@@ -1959,13 +1963,13 @@ def report_attach(
     # The report first, then the point and those it leaves: the order of the decisions and
     # the matching (`locks`).
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=[report])
-    (report,) = _reports_for(actor=actor, reports=[report])
+    (report,) = _reports_for(actor=actor, reports=[report], field="report")
     if report.departement_id != dealpoint.departement_id:
         # As for merges: a point's reports are of its département, whose services read its
         # history (a report moved across would name there a point of another département).
         raise ValidationError(
             {
-                "reports": _(
+                "report": _(
                     "Le signalement %(report)s n'est pas du département de %(point)s : un "
                     "signalement se rattache à un point de son département."
                 )

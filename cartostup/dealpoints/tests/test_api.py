@@ -23,6 +23,7 @@ from cartostup.dealpoints.tests.factories import (
     dealpoint,
     dealpoint_input,
 )
+from cartostup.reports.tests.factories import submit
 
 LIST = "/api/v1/dealpoints/"
 SAINT_DENIS = (48.936, 2.357)
@@ -971,3 +972,25 @@ def test_an_unknown_choice_lists_the_values_accepted(client_for, analyst, point)
         "(Proposé à l'analyste), confirmed (Rattaché par un analyste), rejected (Écarté par un "
         "analyste), merged (Passé au point de fusion))."
     ]
+
+
+def test_a_report_not_accepted_is_refused_under_the_field_sent(client_for, point):
+    """Attaching a report still to triage answered under `errors.reports`, while the client
+    sent `report` (and the page showed it above the form, not at its field)."""
+    waiting = submit().report
+    client = client_for("cross13_analyst")
+    refused = client.post(
+        detail(point, "reports/"), {"report": waiting.reference}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {
+        "report": [f"Le signalement {waiting.reference} n'a pas été accepté au tri."]
+    }
+    page = client.post(
+        f"/points-de-deal/{point.pk}/rattacher/", {"attach-report": waiting.reference}
+    )
+    assert page.status_code == 400
+    assert page.context["attach_form"].errors["report"] == [
+        f"Le signalement {waiting.reference} n'a pas été accepté au tri."
+    ]
+    assert not ReportLink.objects.filter(report=waiting).exists()

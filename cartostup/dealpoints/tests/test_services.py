@@ -595,7 +595,8 @@ def test_analyst_may_not_propose_nor_attach_an_unaccepted_report(persona):
         )
     with pytest.raises(ValidationError) as refused:
         services.report_attach(actor=analyst, dealpoint=point, report=submit().report)
-    assert "reports" in refused.value.message_dict
+    # Under the name of the one report sent (API `report`, the page's field).
+    assert "report" in refused.value.message_dict
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -973,7 +974,7 @@ def test_a_report_is_tied_only_to_a_point_of_its_departement(persona):
     )
     with pytest.raises(ValidationError) as refused:
         services.report_attach(actor=national, dealpoint=point, report=report_93)
-    assert "un point de son département" in refused.value.message_dict["reports"][0]
+    assert "un point de son département" in refused.value.message_dict["report"][0]
     with pytest.raises(ValidationError) as refused:
         services.dealpoint_create(actor=national, data=dealpoint_input(), reports=[report_93])
     assert report_93.reference in refused.value.message_dict["reports"][0]
