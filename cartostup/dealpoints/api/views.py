@@ -30,7 +30,7 @@ from cartostup.core.api import READS_QUERY, CartostupAPIView, ErrorSerializer, s
 from cartostup.core.parsers import JSONParser
 
 from .. import exchange, flows, selectors, services
-from ..choices import DealPointStatus
+from ..choices import DealPointStatus, LinkDecision
 from ..models import DealPoint, ReportLink
 from .serializers import (
     DealPointCreateSerializer,
@@ -134,12 +134,14 @@ class LinkDecidedError(exceptions.APIException):
 
 
 def _link_decided(error: flows.LinkDecided) -> LinkDecidedError:
+    # The decision by its French label (« décision actuelle : rejected » showed the code; user
+    # audit): a client reads the codes in the point's reports.
     return LinkDecidedError(
         _(
-            "Ce rapprochement a déjà été traité (%(label)s) : rien n'a été enregistré. Relisez "
-            "les signalements du point (décision actuelle : %(current)s), puis renvoyez."
+            "Ce rapprochement a déjà été traité : il est maintenant « %(label)s ». Rien n'a été "
+            "enregistré : relisez les signalements du point, puis renvoyez."
         )
-        % {"label": error.current_label, "current": error.current},
+        % {"label": LinkDecision(error.current).label},
         code="already_decided",
     )
 

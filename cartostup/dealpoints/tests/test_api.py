@@ -994,3 +994,19 @@ def test_a_report_not_accepted_is_refused_under_the_field_sent(client_for, point
         f"Le signalement {waiting.reference} n'a pas été accepté au tri."
     ]
     assert not ReportLink.objects.filter(report=waiting).exists()
+
+
+def test_a_link_decided_meanwhile_names_the_decision_in_french(client_for, analyst, point):
+    """« (décision actuelle : rejected) »: the code, where the page says the decision."""
+    report = accepted_report(analyst=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    client = client_for("cross13_analyst")
+    tie = detail(point, f"reports/{report.pk}/")
+    assert client.delete(tie + "?from_decision=confirmed").status_code == 204
+    stale = client.delete(tie + "?from_decision=confirmed")
+    assert stale.status_code == 409
+    assert stale.json() == {
+        "detail": "Ce rapprochement a déjà été traité : il est maintenant « Écarté par un "
+        "analyste ». Rien n'a été enregistré : relisez les signalements du point, puis renvoyez.",
+        "code": "already_decided",
+    }
