@@ -1345,6 +1345,25 @@ def dealpoint_share(
 # --- life cycle ----------------------------------------------------------------------------------
 
 
+def status_transition_check(
+    *, dealpoint: DealPoint, status: str, from_status: str | None = None
+) -> None:
+    """Refuse (on `status`) a step the life cycle does not take from the point's status, or
+    from `from_status`, the status the actor read, when given (a status changed since is
+    said by the change itself: `ChangedMeanwhile`). Checked before anything the step needs
+    (a successor), as the page's form offers only the steps it may take."""
+    current = from_status if from_status in DealPointStatus.values else dealpoint.status
+    if status in STATUS_TRANSITIONS.get(current, frozenset()):
+        return
+    new = DealPointStatus(status).label if status in DealPointStatus.values else status
+    raise ValidationError(
+        {
+            "status": _("Un point « %(current)s » ne peut pas passer à « %(new)s ».")
+            % {"current": DealPointStatus(current).label, "new": new}
+        }
+    )
+
+
 def _status_set(
     *,
     actor: User | None,
@@ -1360,18 +1379,8 @@ def _status_set(
     operation's day; what a corrected change had replaced), never in the future; by default
     now. The history entry keeps the date it replaces (`since_before`), for a correction."""
     previous = dealpoint.status
-    if not correction and status not in STATUS_TRANSITIONS.get(previous, frozenset()):
-        raise ValidationError(
-            {
-                "status": _("Un point « %(current)s » ne peut pas passer à « %(new)s ».")
-                % {
-                    "current": dealpoint.get_status_display(),
-                    "new": DealPointStatus(status).label
-                    if status in DealPointStatus.values
-                    else status,
-                }
-            }
-        )
+    if not correction:
+        status_transition_check(dealpoint=dealpoint, status=status)
     now = timezone.now()
     # A point that leaves "moved" (by any path: a status change, a confirmed resurgence) has
     # no successor any more; the history entry keeps which it was, and the successor's says
@@ -1573,6 +1582,10 @@ def dealpoint_change_status(
         _status_read_check(actor=actor, dealpoint=dealpoint, from_status=from_status)
     if corrects is not None:
         _correction_check(actor=actor, dealpoint=dealpoint, status=status, corrects=corrects)
+    else:
+        # The step before its successor (« moved » on a reported point asked for a successor,
+        # then refused the step: user audit).
+        status_transition_check(dealpoint=dealpoint, status=status)
     details: dict[str, Any] = {}
     if status == DealPointStatus.MOVED:
         if successor is None:

@@ -404,6 +404,14 @@ class DealPointStatusView(JSONAPIView):
         params.is_valid(raise_exception=True)
         successor = None
         if params.validated_data["successor"]:
+            if params.validated_data["corrects"] is None:
+                # The step first, then its successor, as the page's form checks them: « moved »
+                # on a reported point asked for a successor, then refused the step (user audit).
+                services.status_transition_check(
+                    dealpoint=point,
+                    status=params.validated_data["status"],
+                    from_status=params.validated_data.get("from_status"),
+                )
             successor = selectors.dealpoint_named(
                 actor=_actor(request),
                 reference=params.validated_data["successor"],

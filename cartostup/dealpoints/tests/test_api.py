@@ -1010,3 +1010,34 @@ def test_a_link_decided_meanwhile_names_the_decision_in_french(client_for, analy
         "analyste ». Rien n'a été enregistré : relisez les signalements du point, puis renvoyez.",
         "code": "already_decided",
     }
+
+
+def test_moved_on_a_reported_point_is_refused_for_the_step_before_the_successor(
+    client_for, analyst, point
+):
+    """The API asked a reported point's « moved » for a successor, then, given one, refused
+    the step itself: the step is checked first, as the page's form does, whatever the
+    successor sent."""
+    other = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)
+    client = client_for("cross13_analyst")
+    step = ["Un point « Signalé » ne peut pas passer à « Déplacé »."]
+    for body in (
+        {"status": "moved"},
+        {"status": "moved", "successor": "PD-13-9999"},
+        {"status": "moved", "successor": other.reference},
+        {"status": "moved", "successor": other.reference, "from_status": "reported"},
+    ):
+        refused = client.post(detail(point, "status/"), body, content_type="application/json")
+        assert refused.status_code == 400, body
+        assert refused.json()["errors"] == {"status": step}, body
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.REPORTED
+    # A step the point may take from the status read, changed since: said as changed (409).
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="confirmed")
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    stale = client.post(
+        detail(point, "status/"),
+        {"status": "moved", "successor": other.reference, "from_status": "confirmed"},
+        content_type="application/json",
+    )
+    assert stale.status_code == 409, stale.content

@@ -355,6 +355,10 @@ def test_a_merged_point_names_the_point_it_lives_in_at_the_end_of_its_merges(ana
 def test_a_move_to_itself_or_to_a_merged_point_says_why_it_is_refused(analyst):
     """Both were « Choisissez un autre point. »: it now says why, and which point to name."""
     moving = _point_at(analyst, 0)
+    # A step « moved » may take (a reported point is refused the step first).
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=moving, status=DealPointStatus.CONFIRMED
+    )
     merged, kept = _point_at(analyst, 30), _point_at(analyst, 60)
     services.dealpoint_merge(actor=analyst, source=merged, target=kept)
     for successor, said in (
