@@ -85,6 +85,18 @@ LINK_DECIDED = {
 }
 
 
+LINK_DETACHED = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=_(
+            "Le rapprochement a été traité depuis votre lecture (avec `from_decision`), ou le "
+            "signalement est déjà détaché ou écarté de ce point (code `already_decided`) ; "
+            "rien n'a été enregistré."
+        ),
+    )
+}
+
+
 ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="Identifiant du point.")
 REPORT_ID = OpenApiParameter(
     "report_id", int, OpenApiParameter.PATH, description="Identifiant du signalement."
@@ -594,7 +606,7 @@ class DealPointReportDetachView(JSONAPIView):
             "un rapprochement traité depuis est refusé (409)."
         ),
         parameters=[ID, REPORT_ID, LinkDecisionQuerySerializer],
-        responses={204: None, **_errors(400, 403, 404), **LINK_DECIDED},
+        responses={204: None, **_errors(400, 403, 404), **LINK_DETACHED},
         tags=TAGS,
     )
     def delete(self, request: Request, pk: int, report_id: int) -> Response:
@@ -611,13 +623,17 @@ class DealPointReportDetachView(JSONAPIView):
         from_decision = strict_query(LinkDecisionQuerySerializer, request).validated_data.get(
             "from_decision"
         )
-        if from_decision is None:
-            link = selectors.dealpoint_link(actor=actor, dealpoint=point, report_pk=report_id)
-            services.report_detach(actor=actor, dealpoint=point, report=link.report)
-            return Response(status=status.HTTP_204_NO_CONTENT)
+        # Among the reports the reader sees only: one it may not see answers as an absent one.
         link = selectors.dealpoint_link(
             actor=actor, dealpoint=point, report_pk=report_id, with_rejected=True
         )
+        if from_decision is None:
+            if link.decision == LinkDecision.REJECTED:
+                # Detached or refused already: said as with `from_decision` (it answered « Non
+                # trouvé. » without it; user audit).
+                raise _link_decided(flows.LinkDecided(link=link))
+            services.report_detach(actor=actor, dealpoint=point, report=link.report)
+            return Response(status=status.HTTP_204_NO_CONTENT)
         try:
             flows.link_refuse(actor=actor, link=link, from_decision=from_decision)
         except flows.LinkDecided as error:

@@ -558,7 +558,8 @@ def test_attach_detach_merge_unmerge(client_for, analyst, point):
     detached = client.delete(detail(point, f"reports/{report.pk}/"))
     assert detached.status_code == 204
     assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
-    assert client.delete(detail(point, f"reports/{report.pk}/")).status_code == 404
+    # Detached already: said (409), not « Non trouvé. » (user audit, 2026-12-06).
+    assert client.delete(detail(point, f"reports/{report.pk}/")).status_code == 409
 
     other = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)
     merged = client.post(
@@ -1041,3 +1042,48 @@ def test_moved_on_a_reported_point_is_refused_for_the_step_before_the_successor(
         content_type="application/json",
     )
     assert stale.status_code == 409, stale.content
+
+
+def test_detaching_a_report_already_detached_says_so_with_or_without_the_decision_read(
+    client_for, analyst, point
+):
+    """Without `from_decision`, a report already detached answered 404 « Non trouvé. »; with
+    it, the 409 that says what happened: the 409 in both cases."""
+    report = accepted_report(analyst=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    client = client_for("cross13_analyst")
+    tie = detail(point, f"reports/{report.pk}/")
+    assert client.delete(tie).status_code == 204
+    events = point.events.count()
+    answers = [client.delete(tie), client.delete(tie + "?from_decision=confirmed")]
+    for answer in answers:
+        assert answer.status_code == 409, answer.content
+        assert answer.json()["code"] == "already_decided"
+        assert "« Écarté par un analyste »" in answer.json()["detail"]
+    assert point.events.count() == events
+    assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
+
+
+def test_a_hidden_report_still_answers_as_an_absent_one_when_detached(client_for, analyst, point):
+    """The explanatory 409 is told only of a report the reader sees: a report kept from it
+    (here from the Ofast antenna, which may change the point), attached or already
+    detached, answers exactly as a report that does not exist (need-to-know audit)."""
+    from cartostup.reports.models import Report
+
+    attached = accepted_report(analyst=analyst)
+    detached = accepted_report(analyst=analyst, latitude=43.3455, longitude=5.3952)
+    for report in (attached, detached):
+        services.report_attach(actor=analyst, dealpoint=point, report=report)
+    services.report_detach(actor=analyst, dealpoint=point, report=detached)
+    Report.objects.filter(pk__in=[attached.pk, detached.pk]).update(distribution="organisation")
+    antenna = client_for("antenna13_analyst")
+    assert antenna.get(detail(point)).status_code == 200
+    missing = max(attached.pk, detached.pk) + 1000
+    answers = {}
+    for report_pk in (attached.pk, detached.pk, missing):
+        for query in ("", "?from_decision=confirmed", "?from_decision=rejected"):
+            response = antenna.delete(detail(point, f"reports/{report_pk}/") + query)
+            answers[(report_pk, query)] = (response.status_code, response.content)
+    assert set(answers.values()) == {answers[(missing, "")]}, answers
+    assert answers[(missing, "")][0] == 404
+    assert ReportLink.objects.get(report=attached).decision == LinkDecision.CONFIRMED
