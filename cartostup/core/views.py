@@ -61,7 +61,6 @@ def audit_list(request: HttpRequest) -> HttpResponse:
             "page_obj": page,
             "events": page.object_list,
             "export_query": query.urlencode(),
-            "filtered": bool(query),
         },
     )
 

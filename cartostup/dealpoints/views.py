@@ -169,7 +169,11 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
             "map_link": map_link,
             "map_unapplied": map_unapplied,
             "filter_errors": filter_error_messages(filterset, refused),
-            "wide_filters": WIDE_FILTERS,
+            # Lists of check boxes take the width; the other filters share a row. A form
+            # without the latter (a landlord's: statuses only) has no empty row above its
+            # buttons.
+            "wide_fields": [field for field in filterset.form if field.name in WIDE_FILTERS],
+            "narrow_fields": [field for field in filterset.form if field.name not in WIDE_FILTERS],
             "page_obj": page,
             "rows": rows,
             "can_create": policy.can(request.user, Capability.EDIT_DEALPOINTS),

@@ -316,6 +316,24 @@ def test_a_misspelt_filter_is_said_and_lists_nothing(client_for, point):
     assert point.reference in paged and "Filtre inconnu" not in paged
 
 
+def test_the_lists_filters_are_applied_and_cleared_as_the_maps(client_for, point):
+    """User audit: the list had « Filtrer » and, until a filter was applied, no way back; the
+    map « Appliquer les filtres » and « Effacer ». A landlord's form (statuses only) had an
+    empty row of filters above its buttons."""
+    client = client_for("cross13_analyst")
+    for query in ({}, {"status": "reported", "q": "four"}):
+        page = _page(client.get(reverse("dealpoints:list"), query))
+        form = page.split('id="dealpoint-filters"')[1].split("</form>")[0]
+        assert ">Appliquer les filtres</button>" in form and ">Filtrer</button>" not in form
+        # The reset keeps nothing, not even the département.
+        assert (
+            f'href="{reverse("dealpoints:list")}" id="dealpoint-filters-clear">Effacer</a>' in form
+        )
+    landlord = _page(client_for("landlord_13h").get(reverse("dealpoints:list")))
+    form = landlord.split('id="dealpoint-filters"')[1].split("</form>")[0]
+    assert 'name="status"' in form and "fr-grid-row" not in form
+
+
 def test_opening_hours_read_in_the_weeks_order(client_for, analyst):
     """As ticked or imported (Saturday, then Wednesday morning) they read out of order: the
     record, the map's panel and the spreadsheet exports say them Monday first."""
