@@ -116,8 +116,11 @@ REDUCED_COLUMNS: dict[str, tuple[str, ...]] = {
     "building": ("building", "latitude", "longitude"),
 }
 
-# Lists (products, opening hours, observed roles) in CSV and XLSX cells.
+# Lists (products, opening hours, observed roles) in CSV and XLSX cells: the export writes
+# them for a person to read (« Cannabis (résine, herbe), Cocaïne »); the import splits on « | »,
+# else on commas outside brackets, so both read back.
 LIST_SEPARATOR = "|"
+SPREADSHEET_LIST_SEPARATOR = ", "
 LIST_COLUMNS = frozenset({"products", "opening_hours", "observed_roles"})
 
 # Columns the import reads; the others (commune, counts...) are recomputed by the platform.
@@ -155,8 +158,9 @@ REDUCED_ONLY_COLUMNS = KNOWN_COLUMNS - frozenset(COLUMNS)
 RECOMPUTED_COLUMNS = frozenset(COLUMNS) - IMPORTED_COLUMNS
 
 # What a spreadsheet (CSV, XLSX) calls each column: people read them, so they are French, and
-# choices are written as their French labels (« Démantelé », « Cocaïne », « Vendredi:Soirée »).
-# A GeoJSON keeps the column names and the codes, for tools. The import reads either.
+# choices are written as their French labels (« Démantelé », « Cocaïne », « Vendredi : soirée »)
+# and moments as local dates (`SPREADSHEET_MOMENTS`). A GeoJSON keeps the column names, the
+# codes and ISO 8601, for tools. The import reads either.
 HEADERS: dict[str, Any] = {
     "reference": gettext_lazy("Référence"),
     "partner_code": gettext_lazy("Code partenaire"),
@@ -293,12 +297,16 @@ def with_counts(queryset: QuerySet[DealPoint], *, actor: User) -> QuerySet[DealP
     )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return timezone.localtime(moment).isoformat() if moment is not None else None
+def _iso(moment: date | None) -> str | None:
+    """ISO 8601, a moment in local time with its offset (« 2026-11-23T08:00:00+01:00 »)."""
+    if isinstance(moment, datetime):
+        return timezone.localtime(moment).isoformat()
+    return moment.isoformat() if moment is not None else None
 
 
 def row_values(point: DealPoint) -> dict[str, Any]:
-    """Every column of one point, as plain values (lists stay lists, dates ISO strings)."""
+    """Every column of one point, as plain values (lists stay lists, moments datetimes and a
+    week its Monday, which each format writes its own way)."""
     building = point.building
     week = week_start(point.last_reported_at)  # a landlord's week: reports only
     return {
@@ -323,11 +331,11 @@ def row_values(point: DealPoint) -> dict[str, Any]:
         "observed_roles": list(point.observed_roles or []),
         "estimated_daily_turnover": point.estimated_daily_turnover,
         "confidence": point.confidence,
-        "first_reported_at": _iso(point.first_reported_at),
-        "last_activity_at": _iso(point.last_activity_at),
+        "first_reported_at": point.first_reported_at,
+        "last_activity_at": point.last_activity_at,
         "reports_count": getattr(point, "reports_count", 0),
         "operations_count": getattr(point, "operations_count", 0),
-        "last_activity_week": week.isoformat() if week else None,
+        "last_activity_week": week,
         "building": building.name if building else "",
         "building_latitude": building.latitude if building else None,
         "building_longitude": building.longitude if building else None,
@@ -357,11 +365,13 @@ def _label_of(code: str, choices: Any) -> str:
 
 
 def _hour_label(token: str) -> str:
-    """« fri:evening » as « Vendredi:Soirée » (what `_hours` reads back)."""
+    """« fri:evening » as « Vendredi : soirée »: the import (`_hours`) reads a day and a time
+    of day on either side of the colon, so the colon stays (« Vendredi soirée » would not
+    read back)."""
     day, separator, moment = token.partition(":")
     if not separator:
         return token
-    return f"{_label_of(day, Weekday)}:{_short(_label_of(moment, TimeOfDay))}"
+    return f"{_label_of(day, Weekday)} : {_short(_label_of(moment, TimeOfDay)).lower()}"
 
 
 def _spreadsheet_value(column: str, value: Any) -> Any:
@@ -377,12 +387,35 @@ def _spreadsheet_value(column: str, value: Any) -> Any:
 
 
 def _cell(column: str, value: Any) -> Any:
+    """A spreadsheet's cell: a list joined, a formula neutralised; a date or a moment as it
+    is, for each format to write (`_csv_text`, `write_xlsx`)."""
     value = _spreadsheet_value(column, value)
     if isinstance(value, list):
-        value = LIST_SEPARATOR.join(str(item) for item in value)
+        value = SPREADSHEET_LIST_SEPARATOR.join(str(item) for item in value)
     if value is None:
         return ""
+    if isinstance(value, date):
+        return value
     return neutralise(value)
+
+
+# Moments in a spreadsheet: the local time (Europe/Paris) to the minute, as a French
+# spreadsheet shows a date. In CSV, text the import reads back (`FRENCH_MOMENT_FORMATS`); in
+# XLSX, date cells with the same display (Excel's dates have no time zone: naive, local).
+SPREADSHEET_MOMENTS = {"csv": "%d/%m/%Y %H:%M", "xlsx": "dd/mm/yyyy hh:mm"}
+SPREADSHEET_DAYS = {"csv": "%d/%m/%Y", "xlsx": "dd/mm/yyyy"}
+
+
+def _local(moment: datetime) -> datetime:
+    return timezone.localtime(moment).replace(tzinfo=None)
+
+
+def _csv_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _local(value).strftime(SPREADSHEET_MOMENTS["csv"])
+    if isinstance(value, date):
+        return value.strftime(SPREADSHEET_DAYS["csv"])
+    return value
 
 
 def _headers(columns: Sequence[str]) -> list[str]:
@@ -404,7 +437,9 @@ def write_geojson(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> byt
             else None
         )
         properties = {
-            column: row[column] for column in columns if column not in ("latitude", "longitude")
+            column: _iso(row[column]) if isinstance(row[column], date) else row[column]
+            for column in columns
+            if column not in ("latitude", "longitude")
         }
         features.append({"type": "Feature", "geometry": geometry, "properties": properties})
     collection = {"type": "FeatureCollection", "features": features}
@@ -417,22 +452,30 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(_headers(columns))
     for row in rows:
-        writer.writerow([_cell(column, row[column]) for column in columns])
+        writer.writerow([_csv_text(_cell(column, row[column])) for column in columns])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def write_xlsx(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> bytes:
+    """A workbook of one sheet; moments and days are date cells shown the French way."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_("Points de deal")[:31])
     sheet.append(_headers(columns))
     for row in rows:
-        cells = []
+        cells: list[Any] = []
         for column in columns:
             value = _cell(column, row[column])
             if isinstance(value, str):
                 value = _XLSX_ILLEGAL.sub("", value)
+            elif isinstance(value, datetime):
+                value = WriteOnlyCell(sheet, value=_local(value))
+                value.number_format = SPREADSHEET_MOMENTS["xlsx"]
+            elif isinstance(value, date):
+                value = WriteOnlyCell(sheet, value=value)
+                value.number_format = SPREADSHEET_DAYS["xlsx"]
             cells.append(value)
         sheet.append(cells)
     buffer = io.BytesIO()

@@ -12,6 +12,7 @@ import os
 import re
 import time
 import zlib
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -89,7 +90,8 @@ def test_csv_export_is_french_spreadsheet_ready_and_neutralises_formulas(client_
     assert row["Précision"] == "Immeuble"
     assert row["Mode de distribution"] == "Point fixe"
     assert row["Produits"] == "Cannabis (résine, herbe)"
-    assert row["Horaires d'ouverture"] == "Vendredi:Soirée|Samedi:Soirée"
+    assert row["Horaires d'ouverture"] == "Vendredi : soirée, Samedi : soirée"
+    assert row["Rôles observés"] == "Guetteurs (« chouffs »), Vendeurs (« charbonneurs »)"
     assert row["Nom d'usage"] == '\'=HYPERLINK("http://x")'
     assert row["Adresse"] == "'@SUM(A1)"
     assert float(row["Latitude"]) == pytest.approx(43.3460)
@@ -109,6 +111,48 @@ def test_xlsx_export_reads_back_with_openpyxl(client_for, point):
     assert row["Adresse"] == "'@SUM(A1)"
     assert row["Chiffre d'affaires quotidien estimé (euros)"] == 5000
     assert row["Longitude"] == pytest.approx(5.3960)
+
+
+# A first report in summer time and a last activity in winter time (UTC+2 and UTC+1 in Paris).
+FIRST = datetime(2026, 7, 14, 6, 30, tzinfo=UTC)
+LAST = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+
+
+def _dated(point):
+    DealPoint.objects.filter(pk=point.pk).update(
+        first_reported_at=FIRST, last_activity_at=LAST, last_reported_at=LAST
+    )
+    point.refresh_from_db()
+    return point
+
+
+def test_spreadsheets_write_local_dates_and_geojson_iso_8601(client_for, point):
+    """User audit: « Premier signalement » and « Dernière activité » read
+    `2026-11-23T08:00:00+01:00` in the CSV and the XLSX. A spreadsheet now shows the local
+    date and time to the minute; the GeoJSON, read by tools, keeps ISO 8601."""
+    from openpyxl import load_workbook
+
+    _dated(point)
+    client = client_for("cross13_analyst")
+    (row,) = _csv_rows(client.get(EXPORT.format("csv")).content)
+    assert row["Premier signalement"] == "14/07/2026 08:30"
+    assert row["Dernière activité"] == "23/11/2026 08:00"
+    sheet = load_workbook(io.BytesIO(client.get(EXPORT.format("xlsx")).content)).active
+    header, cells = list(sheet.iter_rows(min_row=1, max_row=2))
+    named = {title.value: cell for title, cell in zip(header, cells, strict=True)}
+    for name, expected in (
+        ("Premier signalement", datetime(2026, 7, 14, 8, 30)),
+        ("Dernière activité", datetime(2026, 11, 23, 8, 0)),
+    ):
+        cell = named[name]
+        assert cell.is_date and cell.value == expected, name  # a date cell, Paris time
+        assert cell.number_format == "dd/mm/yyyy hh:mm"
+    (feature,) = json.loads(client.get(EXPORT.format("geojson")).content)["features"]
+    assert feature["properties"]["first_reported_at"] == "2026-07-14T08:30:00+02:00"
+    assert feature["properties"]["last_activity_at"] == "2026-11-23T08:00:00+01:00"
+    # A landlord's week (its Monday) is a day the same way.
+    week = _csv_rows(client_for("landlord_13h").get(EXPORT.format("csv")).content)[0]
+    assert week["Dernier signalement (semaine du)"] == "23/11/2026"
 
 
 def test_landlord_exports_its_reduced_view_on_its_building(client_for, point, building):
@@ -471,10 +515,9 @@ def test_geojson_and_comma_csv_with_bom_are_read():
     assert row.values["name"] == "Le four, bât. B"
 
 
-def test_export_then_import_round_trip(client_for, analyst, point):
-    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
-    # Without its references (those of the platform's points), an export reads back.
-    table = list(csv.reader(io.StringIO(exported.decode("utf-8-sig")), delimiter=";"))
+def _reimported(analyst, table: list[list[str]]) -> DealPoint:
+    """The export's lines imported again without their references (those of the platform's
+    points, skipped as already present), as the one point they create."""
     for line in table[1:]:
         line[0] = ""
     buffer = io.StringIO()
@@ -482,14 +525,54 @@ def test_export_then_import_round_trip(client_for, analyst, point):
     rows = exchange.parse_rows(buffer.getvalue().encode(), "export.csv")
     result = exchange.dealpoints_import(actor=analyst, rows=rows)
     assert result.imported, result.errors
-    copy = DealPoint.objects.get(reference=result.created[0])
+    (created,) = result.created
+    return DealPoint.objects.get(reference=created)
+
+
+def _read_back_the_same(copy: DealPoint, point: DealPoint) -> None:
     assert copy.name == point.name  # the apostrophe that neutralised the formula is removed
     # The French headers and labels read back as the same values.
     for name in ("status", "precision", "channel", "confidence", "address", "building_label"):
         assert getattr(copy, name) == getattr(point, name), name
+    # « Vendredi : soirée, Samedi : soirée », « Guetteurs (« chouffs »), Vendeurs (…) »
     assert copy.opening_hours == point.opening_hours
     assert copy.products == point.products and copy.observed_roles == point.observed_roles
     assert copy.estimated_daily_turnover == point.estimated_daily_turnover
+    # « 14/07/2026 08:30 », local time, is the same moment.
+    assert (copy.first_reported_at, copy.last_activity_at) == (FIRST, LAST)
+
+
+def test_export_then_import_round_trip(client_for, analyst, point):
+    point = _dated(dealpoint(actor=analyst, products=["cannabis", "cocaine"], name="=1+1"))
+    DealPoint.objects.exclude(pk=point.pk).delete()
+    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
+    table = list(csv.reader(io.StringIO(exported.decode("utf-8-sig")), delimiter=";"))
+    assert table[1][table[0].index("Produits")] == "Cannabis (résine, herbe), Cocaïne"
+    _read_back_the_same(_reimported(analyst, table), point)
+
+
+def test_an_xlsx_export_saved_as_csv_imports_back(client_for, analyst, point):
+    """The import takes no workbook: an analyst saves the XLSX export as CSV. Its date cells
+    are then written as they are shown (« dd/mm/yyyy hh:mm »), which the import reads."""
+    from openpyxl import load_workbook
+
+    point = _dated(dealpoint(actor=analyst, products=["cannabis", "cocaine"], name="=1+1"))
+    DealPoint.objects.exclude(pk=point.pk).delete()
+    exported = client_for("cross13_analyst").get(EXPORT.format("xlsx")).content
+    sheet = load_workbook(io.BytesIO(exported)).active
+    dates = [cell for cell in sheet[2] if cell.is_date]
+    assert [cell.number_format for cell in dates] == ["dd/mm/yyyy hh:mm"] * 2
+    shown = {"dd/mm/yyyy hh:mm": "%d/%m/%Y %H:%M", "dd/mm/yyyy": "%d/%m/%Y"}
+    table = [
+        [
+            cell.value.strftime(shown[cell.number_format])
+            if cell.is_date
+            else ("" if cell.value is None else str(cell.value))
+            for cell in line
+        ]
+        for line in sheet.iter_rows()
+    ]
+    _read_back_the_same(_reimported(analyst, table), point)
 
 
 # The user audit's line: a bad date and French words, some of which are not values at all.

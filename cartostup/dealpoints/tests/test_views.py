@@ -343,7 +343,7 @@ def test_opening_hours_read_in_the_weeks_order(client_for, analyst):
     page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
     assert "Mercredi matin, Mercredi nuit, Samedi soirée" in page
     exported = client.get(reverse("dealpoints:export", args=["csv"])).content.decode("utf-8-sig")
-    assert "Mercredi:Matin|Mercredi:Nuit|Samedi:Soirée" in exported
+    assert "Mercredi : matin, Mercredi : nuit, Samedi : soirée" in exported
     panel = _page(client.get(reverse("dealpoints:map_panel", args=[point.pk])))
     assert panel.index("Mercredi, matin") < panel.index("Mercredi, nuit") < panel.index("Samedi")
 
