@@ -221,7 +221,7 @@ def link_refuse(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             _(
-                "Rapprochement écarté : le signalement %(report)s ne sera plus proposé pour le "
+                "Rattachement écarté : le signalement %(report)s ne sera plus proposé pour le "
                 "point %(point)s."
             )
             % {"report": link.report.reference, "point": link.dealpoint.reference},

@@ -1264,7 +1264,7 @@ def dealpoint_detach(request: AuthenticatedRequest, pk: int, report_pk: int) -> 
     except ValidationError as error:
         return _refused(request, dealpoint, error)
     if from_decision == LinkDecision.PROPOSED:
-        text = _("Rapprochement de %(report)s écarté : il ne sera plus proposé pour ce point.")
+        text = _("Rattachement de %(report)s écarté : il ne sera plus proposé pour ce point.")
     else:
         text = _("Signalement %(report)s détaché de ce point.")
     return _done(request, dealpoint, text % {"report": link.report.reference})

@@ -177,7 +177,7 @@ def test_analyst_decides_the_queue_item_after_item_from_the_keyboard(page, serve
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf".*/rapprochements/\?focus={second}#messages$"))
     assert _focused(page)["id"] == "messages"
-    assert page.locator("#messages").get_by_text("Rapprochement écarté").is_visible()
+    assert page.locator("#messages").get_by_text("Rattachement écarté").is_visible()
     page.keyboard.press("Tab")
     assert _focused(page)["row"] == second
 

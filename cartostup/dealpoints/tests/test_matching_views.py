@@ -166,7 +166,7 @@ def test_each_decision_names_the_item_the_queue_goes_on_with(client_for, queue, 
     page = client.get(response["Location"]).content.decode()
     # The message the page comes back at, and the row the script goes on with from there.
     assert '<div class="cartostup-messages" role="status" id="messages" tabindex="-1">' in page
-    assert "Rapprochement écarté" in page and f'<tr id="link-{second.pk}">' in page
+    assert "Rattachement écarté" in page and f'<tr id="link-{second.pk}">' in page
     assert f'matching_queue.js" data-next="link-{second.pk}" defer>' in page
     page = client.get(reverse("dealpoints:matching"), {"focus": "javascript:x"})
     assert 'matching_queue.js" data-next="" defer>' in page.content.decode()
@@ -266,7 +266,7 @@ def test_a_stale_refuse_does_not_undo_a_confirmed_link(client_for, queue):
     assert response.redirect_chain[0][0].endswith(f"?focus=link-{link.pk}#messages")
     page = html.unescape(response.content.decode())
     assert "Ce rapprochement a déjà été traité (rattaché par un analyste)" in page
-    assert "Rapprochement écarté" not in page
+    assert "Rattachement écarté" not in page
 
 
 def test_a_stale_confirm_does_not_attach_a_refused_report(client_for, queue):

@@ -995,7 +995,7 @@ def test_confirm_and_refuse_proposed_links(client_for, analyst, point):
 
 
 def test_stale_record_decisions_on_a_proposed_link_are_refused(client_for, analyst, point):
-    """The record's "Confirmer" / "Écarter" send the decision they showed: one taken meanwhile
+    """The record's "Rattacher" / "Écarter" send the decision they showed: one taken meanwhile
     (another tab) is not overridden."""
     report = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3950)
     services.report_attach(
@@ -1014,13 +1014,38 @@ def test_stale_record_decisions_on_a_proposed_link_are_refused(client_for, analy
     assert 'name="from_decision" value="confirmed"' in page
     _post(client, "detach", point, {"from_decision": "confirmed"}, report_pk=report.pk)
     assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
-    # A stale "Confirmer" of the refused link is refused, not a 404.
+    # A stale "Rattacher" of the refused link is refused, not a 404.
     response = _post(client, "confirm_link", point, report_pk=report.pk)
     assert response.status_code == 302
     assert ReportLink.objects.get(report=report).decision == LinkDecision.REJECTED
     assert "déjà été traité (écarté par un analyste)" in html.unescape(
         _page(client.get(response["Location"]))
     )
+
+
+def test_a_proposed_link_has_the_same_words_on_the_record_as_in_the_queue(
+    client_for, analyst, point
+):
+    """User audit: the queue's « Rattachements proposés » and « Rattacher » were, for the same
+    proposed link, « Rapprochements proposés » and « Confirmer » on the point's record."""
+    report = accepted_report(analyst=analyst, latitude=43.3456, longitude=5.3950)
+    services.report_attach(
+        actor=None, dealpoint=point, report=report, decision=LinkDecision.PROPOSED, score=0.6
+    )
+    client = client_for("cross13_analyst")
+    record = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    queue = _page(client.get(reverse("dealpoints:matching")))
+    for page in (record, queue):
+        assert re.search(r"<h2[^>]*>Rattachements proposés</h2>", page)
+        assert "Rapprochements proposés" not in page
+    proposed = record.split('id="proposed-reports"')[1].split("</table>")[0]
+    assert f'Rattacher<span class="fr-sr-only"> {report.reference}</span>' in proposed
+    assert ">Rattacher</button>" in queue
+    assert "Confirmer" not in proposed
+    # Set aside, on either page, it is the same « Rattachement … écarté ».
+    done = _post(client, "detach", point, {"from_decision": "proposed"}, report_pk=report.pk)
+    told = html.unescape(_page(client.get(done["Location"])))
+    assert f"Rattachement de {report.reference} écarté" in told
 
 
 def test_split_moves_the_chosen_reports_to_a_new_point(client_for, analyst, point):
