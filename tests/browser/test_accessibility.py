@@ -218,6 +218,8 @@ def test_cross_analyst_pages(page, served_app, records):
     audit.visit(f"/points-de-deal/{point}/")
     audit.visit("/territoires/departements/13/", ready=territory_drawn)
     audit.visit("/carte/?departement=13", ready=map_drawn)
+    # The matching queue's rows stacked, one value under another (test_tables.py).
+    audit.visit("/rapprochements/")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.context.clear_cookies()
     log_in(page, served_app, "cross93_analyst")
