@@ -8,6 +8,9 @@ import re
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+
+from cartostup.dealpoints.tests.factories import dealpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +62,28 @@ def test_the_account_and_public_pages_have_their_own_titles():
     }
     assert titles["/comptes/connexion/"] == "Connexion – Cartostup"
     assert len(set(titles.values())) == len(titles), titles
+
+
+def test_a_form_sent_back_with_errors_says_so_first_in_the_title(client_for, persona):
+    """A screen reader hears the title first: a form sent back with errors begins it with
+    « Erreur : » (RGAA and the State design system's practice). No page did; the visual audit
+    met it on a point's operation and edit forms. Once, on every page (`base.html`)."""
+    point = dealpoint(actor=persona("cross13_analyst"))
+    client = client_for("cross13_analyst")
+    record = reverse("dealpoints:detail", args=[point.pk])
+    title = f"Point de deal {point.reference} – Cartostup"
+    assert title_of(client.get(record).content.decode()) == title
+    sent = client.post(reverse("dealpoints:operation", args=[point.pk]), {"operation-kind": ""})
+    assert sent.status_code == 400
+    assert title_of(sent.content.decode()) == f"Erreur : {title}"
+    edit = reverse("dealpoints:edit", args=[point.pk])
+    shown = title_of(client.get(edit).content.decode())
+    assert not shown.startswith("Erreur")
+    sent = client.post(edit, {"latitude": "nord", "longitude": "5.39"})
+    assert sent.status_code == 400
+    assert title_of(sent.content.decode()) == f"Erreur : {shown}"
+    # A list's filters refused, and the public form, in its reader's language.
+    listed = client.get(reverse("dealpoints:list"), {"active_from": "hier"})
+    assert title_of(listed.content.decode()) == "Erreur : Points de deal – Cartostup"
+    public = Client().post(reverse("reports_public:report"), {})
+    assert title_of(public.content.decode()).startswith("Erreur : Signaler un point de deal – ")
