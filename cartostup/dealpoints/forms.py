@@ -498,6 +498,17 @@ class OperationForm(ServiceForm):
         self.fields["service"].queryset = services_queryset  # type: ignore[attr-defined]
         if default_service is not None:
             self.initial.setdefault("service", default_service.pk)
+        # One service to choose from (an investigator's own): the page says it as text, with
+        # a hint of its own, rather than a list of one under a hint about the CROSS and Ofast
+        # (visual audit). Disabled, the field takes that service whatever is sent.
+        self.fixed_service: Organisation | None = None
+        offered = list(services_queryset[:2])
+        if len(offered) == 1:
+            self.fixed_service = offered[0]
+            field = self.fields["service"]
+            field.disabled = True
+            field.widget = forms.HiddenInput()
+            self.initial["service"] = self.fixed_service.pk
 
     def to_input(self) -> services.OperationInput:
         data = self.cleaned_data

@@ -883,6 +883,42 @@ def test_a_cross_analyst_records_a_raid_in_the_name_of_the_police(client_for, pe
     assert f"<td>{police.name}</td>" in table and "Saisi par Camille Martin" in table
 
 
+def test_an_investigators_one_service_is_said_not_offered(client_for, persona, point):
+    """Visual audit: an investigator chose « Service qui a mené l'opération » in a list of one,
+    under a hint about the CROSS and Ofast. Its service is said as text, with a hint that fits;
+    the operation is credited to it whatever is sent."""
+    police = persona("police13_investigator").memberships.get().organisation
+    cross = persona("cross13_analyst").memberships.get().organisation
+    client = client_for("police13_investigator")
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    form = html.unescape(page.split('id="operation-form"')[1].split("</form>")[0])
+    assert '<select name="operation-kind"' in form
+    assert '<select name="operation-service"' not in form
+    assert f"Service qui a mené l'opération : <strong>{police.name}</strong>" in form
+    assert "Votre service : les opérations que vous enregistrez lui sont attribuées." in form
+    assert "Une CROSS ou l'Ofast" not in form
+    response = _post(
+        client,
+        "operation",
+        point,
+        {
+            "operation-kind": "search",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": "none",
+            "operation-arrests": "0",
+            "operation-service": str(cross.pk),
+        },
+    )
+    assert response.status_code == 302
+    assert Operation.objects.get().service == police
+    # A CROSS analyst still chooses among the services of the département.
+    analyst_page = _page(
+        client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[point.pk]))
+    )
+    assert '<select name="operation-service"' in analyst_page
+    assert 'id="operation-service-fixed"' not in analyst_page
+
+
 def test_operation_in_the_future_is_refused_on_its_field(client_for, persona, point):
     service = persona("cross13_analyst").memberships.get().organisation
     response = _post(
