@@ -173,6 +173,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     # said there, and the hotspots then count, and say, the département's points unfiltered.
     usable = not filterset.is_bound or (form.is_valid() and not refused)
     hotspot_filters = layer_filters if usable else []
+    # The filters fold away so that the map shows on arrival; their title counts those sent.
+    active = [name for name in FILTER_FIELDS if any(sent.getlist(name))]
     config = {
         "api": api,
         "boundaryDepartements": boundary_codes,
@@ -221,6 +223,10 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         {
             "page_title": _("Carte des points de deal"),
             "filter_form": form,
+            "filters_title": _filters_title(len(active)),
+            # Open when the filters came back with an error (said beside the fields).
+            "filters_open": bool(filter_errors),
+            "filters_summary": _filters_summary(filterset, names=active) if usable else [],
             "focus_departement": boundary_codes[0] if code else "",
             "filter_errors": filter_errors,
             # A reduced view (a landlord) filters only on what it receives.
@@ -355,6 +361,38 @@ def _hotspot_scope(filterset: DealPointFilterSet, *, names: list[str], offered: 
             % {"filters": join_names(followed)},
         ]
     )
+
+
+def _filters_title(count: int) -> str:
+    """The title of the folded filters: « Filtrer les couches (2 filtres actifs) »."""
+    if not count:
+        return _("Filtrer les couches")
+    return ngettext(
+        "Filtrer les couches (%(count)s filtre actif)",
+        "Filtrer les couches (%(count)s filtres actifs)",
+        count,
+    ) % {"count": count}
+
+
+def _filters_summary(filterset: DealPointFilterSet, *, names: list[str]) -> list[str]:
+    """« Statut : Signalé, Confirmé », « Actif à partir du : 01/11/2026 »: the filters of a
+    valid form that apply, said under the folded filters."""
+    if not names or not filterset.is_bound:
+        return []
+    cleaned = filterset.form.cleaned_data
+    said = []
+    for name in names:
+        value = cleaned.get(name)
+        if not value:
+            continue
+        label = filterset.base_filters[name].label
+        if name in PERIOD_FIELDS:
+            said.append(f"{label} : {date_format(value, 'd/m/Y')}")
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        labels = dict(filterset.form.fields[name].choices)
+        said.append(f"{label} : " + ", ".join(str(labels.get(v, v)) for v in values))
+    return said
 
 
 def join_names(items: list[str]) -> str:

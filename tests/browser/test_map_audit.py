@@ -23,6 +23,15 @@ def _wait_for_count(page, locator, minimum: int, seconds: float = 20) -> int:
     return locator.count()
 
 
+def _open_filters(page) -> None:
+    """The filters fold away (a DSFR accordion) so that the map shows on arrival: opened
+    before they are used."""
+    toggle = page.locator("#map-filters-toggle")
+    if toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    page.locator("#map-filters button[type=submit]").wait_for(state="visible", timeout=5_000)
+
+
 def test_a_period_typed_the_french_way_draws_the_map(page, served_app):
     """/carte/?active_from=01/01/2020 passed the page's form but reached the layer as typed:
     the layer refused it (« Utilisez un des formats suivants : YYYY-MM-DD ») and the map
@@ -242,6 +251,7 @@ def test_hotspots_read_the_filters_set_on_the_page_and_say_what_they_count(page,
     scope = page.locator("#map-hotspots-scope")
     assert "actifs le 01/01/2020 ou après" in scope.inner_text()
     assert "Elle suit les filtres « Statut », « Produit »" in scope.inner_text()
+    _open_filters(page)
     form = page.locator("#map-filters")
     form.get_by_text("Signalé", exact=True).click()
     form.get_by_text("Confirmé", exact=True).click()
@@ -289,6 +299,7 @@ def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
     assert page.locator(".dealpoints-legend .dealpoints-legend__marker").count() == 0
     # Its one status, chosen in the form, reaches the hotspots.
     page.goto(f"{served_app.url}/carte/?departement=13")
+    _open_filters(page)
     form = page.locator("#map-filters")
     form.get_by_label("Statut").select_option("confirmed")
     form.get_by_role("button", name="Appliquer les filtres").click()
@@ -342,6 +353,7 @@ def test_the_map_filters_are_check_boxes(page, served_app):
     whole; the map's layer then receives them."""
     log_in(page, served_app, "cross13_analyst")
     page.goto(f"{served_app.url}/carte/?departement=13")
+    _open_filters(page)
     form = page.locator("#map-filters")
     assert form.locator("select").count() == 0
     drive = form.get_by_label("Drive (vente depuis un véhicule)")
@@ -396,6 +408,7 @@ def test_applying_the_filters_keeps_the_zoom_and_the_place(page, served_app):
     zoom = _zoom_asked(out.value)
     assert int(zoom) == start - 1
     assert f"#{zoom}/" in page.url
+    _open_filters(page)
     form = page.locator("#map-filters")
     form.get_by_label("Statut").select_option("confirmed")
     with page.expect_response(

@@ -94,12 +94,21 @@
   // filters (a filter the role may not use, a period that ends before it starts).
   var filterErrors = document.getElementById("map-filter-errors");
 
+  function openFilters() {
+    // The folded filters (a DSFR accordion) open on an error, to correct it beside its field.
+    var collapse = document.getElementById("map-filters-collapse");
+    var toggle = document.getElementById("map-filters-toggle");
+    if (!collapse || !toggle || toggle.getAttribute("aria-expanded") === "true") { return; }
+    if (window.dsfr) { window.dsfr(collapse).collapse.disclose(); } else { toggle.setAttribute("aria-expanded", "true"); }
+  }
+
   function showFilterErrors(lines) {
     if (!filterErrors) { return; }
     var list = filterErrors.querySelector("ul");
     list.textContent = "";
     lines.forEach(function (line) { list.appendChild(node("li", line)); });
     filterErrors.hidden = !lines.length;
+    if (lines.length) { openFilters(); }
   }
 
   function filterErrorLines(error, renamed) {
