@@ -20,6 +20,70 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
+# Two points of Salon-de-Provence, far from the demo's, the first with two raids; a second
+# point on a building of landlord_13h that already has one (Cité du Vallon – tour 3).
+WORLD = """
+import datetime
+from cartostup.access.demo import demo_persona_ensure
+from cartostup.access.models import Building
+from cartostup.dealpoints import services
+analyst = demo_persona_ensure(username="cross13_analyst")
+made = []
+for name, lat, lng in [("Salon A", 43.6400, 5.0970), ("Salon B", 43.6410, 5.0990)]:
+    made.append(services.dealpoint_create(
+        actor=analyst,
+        data=services.DealPointInput(latitude=lat, longitude=lng, name=name, products=["cannabis"]),
+    ))
+for day in (3, 24):
+    services.operation_record(
+        actor=analyst, dealpoint=made[0],
+        data=services.OperationInput(kind="raid", occurred_on=datetime.date(2026, 11, day)),
+    )
+tower = Building.objects.get(name="Cité du Vallon – tour 3")
+second = services.dealpoint_create(
+    actor=analyst,
+    data=services.DealPointInput(latitude=tower.latitude + 0.0001, longitude=tower.longitude,
+                                 name="Vallon bis", products=["cannabis"], building_id=tower.pk),
+)
+print("SALON", " ".join(f"{p.pk}:{p.reference}" for p in made))
+print("TOWER", " ".join(tower.dealpoints.filter(merged_into__isnull=True)
+                        .values_list("partner_code", flat=True)))
+"""
+
+
+@pytest.fixture(scope="module")
+def world(served_app) -> dict[str, list[str]]:
+    output = served_app.manage("shell", "-c", WORLD)
+    found = {}
+    for line in output.splitlines():
+        label, _, rest = line.partition(" ")
+        if label in {"SALON", "TOWER"}:
+            found[label] = rest.split()
+    return found
+
+
+def _pixel(latitude: float, longitude: float, zoom: int) -> tuple[float, float]:
+    """Web Mercator pixel of a position at a zoom (Leaflet's default projection)."""
+    scale = 256 * 2**zoom
+    lat = math.radians(latitude)
+    return (
+        scale * (longitude + 180) / 360,
+        scale * (1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2,
+    )
+
+
+def _position(x: float, y: float, zoom: int) -> tuple[float, float]:
+    """The inverse of `_pixel`."""
+    scale = 256 * 2**zoom
+    longitude = x / scale * 360 - 180
+    latitude = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / scale))))
+    return latitude, longitude
+
+
+def _centre(box: dict[str, float]) -> tuple[float, float]:
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
 def _wait_for_count(page, locator, minimum: int, seconds: float = 20) -> int:
     # Polled from Python: the CSP rightly forbids the eval wait_for_function would need.
     for _step in range(int(seconds * 5)):
@@ -72,3 +136,52 @@ def test_the_map_shows_on_arrival_and_the_filters_fold_away(page, served_app, vi
     assert page.locator("#map-filters-summary").count() == 0
     # The layer's 400, asked on purpose, is the only console error.
     assert [e for e in page.console_errors if "status of 400" not in e] == []
+
+
+def test_the_side_panel_narrows_the_map_and_leaflet_knows_it(page, served_app, world):
+    """Opening the side panel narrowed the map without telling Leaflet: the point clicked near
+    the right edge ended under the panel, the layers were asked for the old width, and
+    « Créer un point au centre de la carte » used the old centre, 184 px right of the one
+    seen."""
+    (_pk, reference), _other = (item.split(":") for item in world["SALON"])
+    log_in(page, served_app, "cross13_analyst")
+    # Zoom 16, point A 450 px right of the centre: near the right edge of a 1200 px map.
+    zoom, latitude, longitude = 16, 43.6400, 5.0970
+    x, y = _pixel(latitude, longitude, zoom)
+    west = _position(x - 450, y, zoom)
+    page.goto(f"{served_app.url}/carte/?departement=13#{zoom}/{west[0]:.5f}/{west[1]:.5f}")
+    marker = page.locator(f'#dealpoints-map .dealpoints-marker[title^="{reference} "]')
+    marker.wait_for(timeout=20_000)
+    create = page.get_by_role("link", name="Créer un point au centre de la carte")
+    before = create.get_attribute("href")
+    marker.click()
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    for _step in range(50):
+        if create.get_attribute("href") != before:
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(300)
+    shown = page.locator("#dealpoints-map").bounding_box()
+    panel = page.locator("#map-panel").bounding_box()
+    assert shown is not None and panel is not None
+    # The map ends where the panel begins; the point clicked is in it, not under the panel.
+    assert shown["x"] + shown["width"] <= panel["x"]
+    mx, my = _centre(marker.bounding_box())
+    assert shown["x"] + 16 <= mx <= shown["x"] + shown["width"] - 16
+    # The centre the link uses is the centre of the map as seen, within 3 px.
+    cx, cy = _centre(shown)
+    expected = _position(x + (cx - mx), y + (cy - my), zoom)
+    query = parse_qs(urlparse(create.get_attribute("href") or "").query)
+    used = _pixel(float(query["latitude"][0]), float(query["longitude"][0]), zoom)
+    wanted = _pixel(*expected, zoom)
+    assert abs(used[0] - wanted[0]) <= 3 and abs(used[1] - wanted[1]) <= 3, (used, wanted)
+    # The layers were asked for the view as seen: the last request's box ends at the map's
+    # right edge, not the panel's.
+    with page.expect_request(lambda r: "/api/v1/map/dealpoints/" in r.url) as asked:
+        page.locator("#map-panel-close").click()
+    east = float(parse_qs(urlparse(asked.value.url).query)["bbox"][0].split(",")[2])
+    widened = page.locator("#dealpoints-map").bounding_box()
+    assert widened is not None and widened["width"] > shown["width"] + 300
+    right = _position(x + (widened["x"] + widened["width"] - mx), y, zoom)[1]
+    assert abs(east - right) < 0.0003, (east, right)
+    assert page.console_errors == []

@@ -171,9 +171,19 @@
 
   // --- the side panel -------------------------------------------------------------------------
 
+  function resized(keep) {
+    // The panel beside the map narrows it, and widens it again when it closes: Leaflet is
+    // told, so that the layers are asked for the view shown and the map's centre (« Créer un
+    // point au centre de la carte ») is the one seen. What is drawn stays where it was (no
+    // pan), unless the point clicked would be left under the panel.
+    map.invalidateSize({ pan: false });
+    if (keep) { map.panInside(keep, { padding: [24, 24], animate: false }); }
+  }
+
   function closePanel() {
     panel.hidden = true;
     panelBody.textContent = "";
+    resized(null);
     // Back to what opened the panel (a marker, a link); when nothing did (the page opened on
     // ?point=) or it was redrawn since, to the point's marker, else to the map: never lost
     // on <body>.
@@ -186,10 +196,11 @@
     target.focus();
   }
 
-  function openPanel(pk, centre) {
+  function openPanel(pk, centre, latlng) {
     lastFocus = document.activeElement;
     openedKey = String(pk);
     panel.hidden = false;
+    resized(latlng || null);
     panelBody.textContent = labels.labelLoading;
     fetch(config.panelUrl.replace("{pk}", encodeURIComponent(pk)), {
       credentials: "same-origin", headers: { Accept: "text/html" }
@@ -420,7 +431,7 @@
         var key = p.code || p.id;
         var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "));
         markersByKey[String(key)] = item;
-        item.on("click", function () { openPanel(key, false); });
+        item.on("click", function () { openPanel(key, false, item.getLatLng()); });
         // Keyboard: Enter or Space on a focused marker (a button) opens the record too, as
         // on a hexagon; Space does not scroll the page.
         item.on("add", function () {
@@ -430,7 +441,7 @@
           element.addEventListener("keydown", function (event) {
             if (event.key === "Enter" || event.key === " ") {
               event.preventDefault();
-              openPanel(key, false);
+              openPanel(key, false, item.getLatLng());
             }
           });
         });
