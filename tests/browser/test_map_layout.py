@@ -185,3 +185,59 @@ def test_the_side_panel_narrows_the_map_and_leaflet_knows_it(page, served_app, w
     right = _position(x + (widened["x"] + widened["width"] - mx), y, zoom)[1]
     assert abs(east - right) < 0.0003, (east, right)
     assert page.console_errors == []
+
+
+def _style(locator, prop: str) -> str:
+    return locator.evaluate("(e, p) => getComputedStyle(e).getPropertyValue(p)", prop)
+
+
+@pytest.mark.parametrize(
+    ("path", "map_selector"),
+    [
+        ("/carte/?departement=13", "#dealpoints-map"),
+        ("/points-de-deal/nouveau/", "#dealpoint-picker"),
+        ("/territoires/departements/13/", "#territory-map"),
+    ],
+)
+def test_leaflet_controls_are_not_drawn_as_dsfr_links(page, served_app, path, map_selector):
+    """The DSFR underlines links with a background image: it struck a line through the zoom
+    buttons of every map and drew the layers button's icon 0 px wide (an empty square on a
+    phone)."""
+    page.set_viewport_size(PHONE)
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}{path}")
+    zoom_in = page.locator(f"{map_selector} .leaflet-control-zoom-in")
+    zoom_in.wait_for(timeout=20_000)
+    assert "gradient" not in _style(zoom_in, "background-image")
+    toggle = page.locator(f"{map_selector} .leaflet-control-layers-toggle")
+    if toggle.count():
+        assert "layers" in _style(toggle, "background-image")
+        assert _style(toggle, "background-size") == "26px 26px"
+    assert page.console_errors == []
+
+
+def test_the_skip_link_opens_the_folded_layers_on_a_phone(page, served_app, world):
+    """On a phone the layers fold behind a button; « Aller au choix des couches » reached the
+    folded box, and the keyboard's Enter on the button left the focus nowhere."""
+    page.set_viewport_size(PHONE)
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    layers = page.locator("#map-layers")
+    layers.wait_for(timeout=20_000)
+    assert "leaflet-control-layers-expanded" not in (layers.get_attribute("class") or "")
+    toggle = page.get_by_role("button", name="Couches de la carte")
+    assert toggle.is_visible()
+    page.get_by_role("link", name="Aller au choix des couches").focus()
+    page.keyboard.press("Enter")
+    operations = page.get_by_role("checkbox", name="Opérations")
+    operations.wait_for(state="visible", timeout=5_000)
+    page.keyboard.press("Tab")
+    focused = "[document.activeElement.tagName, !!document.activeElement.closest('#map-layers')]"
+    assert page.evaluate(focused) == ["INPUT", True]
+    # Leaving it folds it again; its button, from the keyboard, opens it on its first box.
+    page.get_by_role("link", name="Aller au tableau des éléments de la carte").focus()
+    assert "leaflet-control-layers-expanded" not in (layers.get_attribute("class") or "")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate(focused) == ["INPUT", True]
+    assert page.console_errors == []

@@ -138,8 +138,31 @@
   // link « Aller au choix des couches » reaches it past every marker.
   var narrow = window.matchMedia && window.matchMedia("(max-width: 36em)").matches;
   var control = L.control.layers(null, {}, { collapsed: narrow }).addTo(map);
-  control.getContainer().id = "map-layers";
-  control.getContainer().setAttribute("tabindex", "-1");
+  var layersBox = control.getContainer();
+  layersBox.id = "map-layers";
+  layersBox.setAttribute("tabindex", "-1");
+  // Folded on a phone, the control opens when « Aller au choix des couches » reaches it, or
+  // when its button is pressed from the keyboard, and the focus goes to its first box (the
+  // button disappears as it opens: the focus fell back on the page); it folds again when the
+  // focus leaves it.
+  function firstLayerBox() {
+    var input = layersBox.querySelector("input");
+    if (input) { input.focus(); }
+  }
+  layersBox.addEventListener("focus", function () { control.expand(); });
+  var layersToggle = layersBox.querySelector(".leaflet-control-layers-toggle");
+  if (layersToggle) {
+    layersToggle.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        control.expand();
+        firstLayerBox();
+      }
+    });
+  }
+  layersBox.addEventListener("focusout", function (event) {
+    if (narrow && !layersBox.contains(event.relatedTarget)) { control.collapse(); }
+  });
 
   // The page's filters (status, product, channel, period) apply to the layers, as the page
   // read them (a period typed 01/11/2026 in the address comes as 2026-11-01).
