@@ -241,3 +241,85 @@ def test_the_skip_link_opens_the_folded_layers_on_a_phone(page, served_app, worl
     page.keyboard.press("Enter")
     assert page.evaluate(focused) == ["INPUT", True]
     assert page.console_errors == []
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_markers_at_one_place_can_each_be_clicked(page, served_app, world):
+    """An operation's marker lay exactly on its point's (a click on the point opened the
+    operation), and a landlord's two points of one building lay on each other (one could not
+    be clicked). Deal points are drawn above, and markers at one place are spread a few
+    pixels apart."""
+    (pk, reference), _other = (item.split(":") for item in world["SALON"])
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13#17/43.64000/5.09700")
+    point = page.locator(f'#dealpoints-map .dealpoints-marker--dealpoint[title^="{reference} "]')
+    point.wait_for(timeout=20_000)
+    page.get_by_role("checkbox", name="Opérations").check()
+    operations = page.locator(
+        f'#dealpoints-map .dealpoints-marker--operation[title$=" – {reference}"]'
+    )
+    assert _wait_for_count(page, operations, 2) == 2
+    page.wait_for_timeout(300)
+    boxes = [point.bounding_box()] + [operations.nth(i).bounding_box() for i in range(2)]
+    assert all(box is not None for box in boxes)
+    assert not any(
+        _overlap(boxes[i], boxes[j]) for i in range(3) for j in range(i + 1, 3)
+    ), boxes
+    # Drawn where they were on the previous visit: the same order, the same places.
+    page.reload()
+    point.wait_for(timeout=20_000)
+    page.get_by_role("checkbox", name="Opérations").check()
+    assert _wait_for_count(page, operations, 2) == 2
+    page.wait_for_timeout(300)
+    assert [point.bounding_box()] + [
+        operations.nth(i).bounding_box() for i in range(2)
+    ] == boxes
+    # A click in the middle of the point opens the point; on an operation, the operation.
+    page.mouse.click(*_centre(boxes[0]))
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    assert page.locator("#map-panel-reference").inner_text() == reference
+    assert page.locator("#dealpoints-map .leaflet-popup").count() == 0
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    box = operations.first.bounding_box()
+    assert box is not None
+    page.mouse.click(*_centre(box))
+    popup = page.locator("#dealpoints-map .leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert "Opération de harcèlement" in popup.inner_text()
+    assert page.console_errors == []
+
+    # A landlord's two points of one building.
+    codes = world["TOWER"]
+    assert len(codes) == 2
+    page.context.clear_cookies()
+    log_in(page, served_app, "landlord_13h")
+    page.goto(f"{served_app.url}/carte/#17/43.33125/5.41580")
+    markers = [
+        page.locator(f'#dealpoints-map .dealpoints-marker[title^="{code} "]') for code in codes
+    ]
+    for item in markers:
+        item.wait_for(timeout=20_000)
+    page.wait_for_timeout(300)
+    first, second = (item.bounding_box() for item in markers)
+    assert first is not None and second is not None and not _overlap(first, second)
+    shown = page.locator("#map-panel-reference")
+    for code, item in zip(codes, markers, strict=True):
+        # Measured again: the panel, once open, narrows the map.
+        box = item.bounding_box()
+        assert box is not None
+        page.mouse.click(*_centre(box))
+        for _step in range(100):
+            if shown.count() and shown.inner_text() == code:
+                break
+            page.wait_for_timeout(100)
+        assert shown.inner_text() == code
+    assert page.console_errors == []

@@ -340,16 +340,57 @@
     return element;
   }
 
-  function marker(latlng, shape, status, title) {
+  // Deal points are drawn above the other layers' markers (a report or an operation at the
+  // same place never hides the point: a click opens the point).
+  var DEALPOINT_ABOVE = 100000;
+
+  function marker(latlng, shape, status, title, offset) {
+    // `offset`: [x, y] in pixels from the position, for markers that share it (spread()).
+    var shift = offset || [0, 0];
     return L.marker(latlng, {
       icon: L.divIcon({
         className: "dealpoints-marker dealpoints-marker--" + shape + " dealpoints-marker--" + status,
-        iconSize: [16, 16]
+        iconSize: [16, 16],
+        iconAnchor: [8 - shift[0], 8 - shift[1]],
+        popupAnchor: [shift[0], shift[1] - 8]
       }),
       title: title,
       alt: title,
-      keyboard: true
+      keyboard: true,
+      zIndexOffset: shape === "dealpoint" ? DEALPOINT_ABOVE : 0
     });
+  }
+
+  // Markers at one position (a landlord's points drawn at their building, an operation on its
+  // point, several operations of one point) are spread around it, a few pixels apart, so that
+  // each can be seen and clicked; always in the same order (the server's), so the same
+  // marker is always at the same place. Operations always stand beside their point (to its
+  // right first), never on it.
+  var SPREAD = { operations: 18 };
+
+  function spread(features, name) {
+    var groups = {};
+    features.forEach(function (feature) {
+      if (feature.properties.kind === "hexagon" || !feature.geometry) { return; }
+      var c = feature.geometry.coordinates;
+      var key = Number(c[1]).toFixed(6) + "," + Number(c[0]).toFixed(6);
+      (groups[key] = groups[key] || []).push(feature);
+    });
+    var offsets = new Map();
+    var base = SPREAD[name] || 0;
+    Object.keys(groups).forEach(function (key) {
+      var group = groups[key];
+      var n = group.length;
+      if (n < 2 && !base) { return; }
+      // Centres at least 18 px apart (markers are 16 px wide).
+      var radius = Math.max(base || 10, n > 1 ? 9 / Math.sin(Math.PI / n) : 0);
+      var start = base ? 0 : -Math.PI / 2;
+      group.forEach(function (feature, index) {
+        var angle = start + (2 * Math.PI * index) / n;
+        offsets.set(feature, [Math.round(radius * Math.cos(angle)), Math.round(radius * Math.sin(angle))]);
+      });
+    });
+    return offsets;
   }
 
   var layers = {};
@@ -398,6 +439,7 @@
       if (feature.properties.kind === "hexagon") { max = Math.max(max, feature.properties.count); }
     });
     nameHexagons(collection.features);
+    var offsets = spread(collection.features, name);
     collection.features.forEach(function (feature) {
       var properties = feature.properties;
       if (properties.kind === "hexagon") {
@@ -414,7 +456,7 @@
         return;
       }
       var latlng = [feature.geometry.coordinates[1], feature.geometry.coordinates[0]];
-      var item = build.point(feature, latlng);
+      var item = build.point(feature, latlng, offsets.get(feature));
       item.addTo(group);
       tableRows.push(build.row(feature));
     });
@@ -448,11 +490,11 @@
   var builders = {
     dealpoints: {
       colour: "#000091",
-      point: function (feature, latlng) {
+      point: function (feature, latlng, offset) {
         var p = feature.properties;
         // A landlord's points carry their partner code instead of their id and reference.
         var key = p.code || p.id;
-        var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "));
+        var item = marker(latlng, "dealpoint", p.status, [p.reference || p.code, p.status_label, dealpointDetail(p)].filter(Boolean).join(" – "), offset);
         markersByKey[String(key)] = item;
         item.on("click", function () { openPanel(key, false, item.getLatLng()); });
         // Keyboard: Enter or Space on a focused marker (a button) opens the record too, as
@@ -477,10 +519,10 @@
     },
     reports: {
       colour: "#6a6af4",
-      point: function (feature, latlng) {
+      point: function (feature, latlng, offset) {
         var p = feature.properties;
         var received = fill(labels.labelReceived, { date: frenchDate(p.received) });
-        var item = marker(latlng, "report", p.status, p.reference + " – " + p.status_label + " – " + received);
+        var item = marker(latlng, "report", p.status, p.reference + " – " + p.status_label + " – " + received, offset);
         item.bindPopup(function () {
           var box = node("div");
           box.appendChild(node("p", p.reference + " – " + p.status_label + " – " + received));
@@ -497,10 +539,10 @@
     },
     operations: {
       colour: "#b34000",
-      point: function (feature, latlng) {
+      point: function (feature, latlng, offset) {
         var p = feature.properties;
         var title = fill(labels.labelOperationOn, { kind: p.kind_label, date: frenchDate(p.occurred_on) });
-        var item = marker(latlng, "operation", p.operation_kind, title + " – " + p.dealpoint_reference);
+        var item = marker(latlng, "operation", p.operation_kind, title + " – " + p.dealpoint_reference, offset);
         item.bindPopup(function () {
           var box = node("div");
           box.appendChild(node("p", title + " – " + p.dealpoint_reference));
@@ -519,9 +561,9 @@
     },
     proposals: {
       colour: "#009081",
-      point: function (feature, latlng) {
+      point: function (feature, latlng, offset) {
         var p = feature.properties;
-        var item = marker(latlng, "proposal", "open", proposalName(p));
+        var item = marker(latlng, "proposal", "open", proposalName(p), offset);
         item.bindPopup(function () {
           var box = node("div");
           box.appendChild(node("p", proposalName(p)));
