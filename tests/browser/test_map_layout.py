@@ -126,9 +126,7 @@ def test_the_map_shows_on_arrival_and_the_filters_fold_away(page, served_app, vi
     assert box is not None and box["y"] + 300 <= viewport["height"], box
 
     # A filter in error opens them, the error beside its field.
-    page.goto(
-        f"{served_app.url}/carte/?departement=13&active_from=2026-12-31&active_to=2026-01-01"
-    )
+    page.goto(f"{served_app.url}/carte/?departement=13&active_from=2026-12-31&active_to=2026-01-01")
     toggle = page.get_by_role("button", name="Filtrer les couches (2 filtres actifs)")
     assert toggle.get_attribute("aria-expanded") == "true"
     assert page.get_by_label("Actif jusqu'au").is_visible()
@@ -270,18 +268,14 @@ def test_markers_at_one_place_can_each_be_clicked(page, served_app, world):
     page.wait_for_timeout(300)
     boxes = [point.bounding_box()] + [operations.nth(i).bounding_box() for i in range(2)]
     assert all(box is not None for box in boxes)
-    assert not any(
-        _overlap(boxes[i], boxes[j]) for i in range(3) for j in range(i + 1, 3)
-    ), boxes
+    assert not any(_overlap(boxes[i], boxes[j]) for i in range(3) for j in range(i + 1, 3)), boxes
     # Drawn where they were on the previous visit: the same order, the same places.
     page.reload()
     point.wait_for(timeout=20_000)
     page.get_by_role("checkbox", name="Opérations").check()
     assert _wait_for_count(page, operations, 2) == 2
     page.wait_for_timeout(300)
-    assert [point.bounding_box()] + [
-        operations.nth(i).bounding_box() for i in range(2)
-    ] == boxes
+    assert [point.bounding_box()] + [operations.nth(i).bounding_box() for i in range(2)] == boxes
     # A click in the middle of the point opens the point; on an operation, the operation.
     page.mouse.click(*_centre(boxes[0]))
     page.locator("#map-panel-reference").wait_for(timeout=20_000)
