@@ -203,6 +203,22 @@
     if (keep) { map.panInside(keep, { padding: [24, 24], animate: false }); }
   }
 
+  function focusedMarkerKey() {
+    var active = document.activeElement;
+    var found = null;
+    Object.keys(markersByKey).forEach(function (key) {
+      var marker = markersByKey[key];
+      if (marker.getElement && marker.getElement() === active) { found = key; }
+    });
+    return found;
+  }
+
+  function focusMarker(key) {
+    var marker = markersByKey[key];
+    var element = marker && marker.getElement ? marker.getElement() : null;
+    if (element && document.body.contains(element)) { element.focus({ preventScroll: true }); }
+  }
+
   function closePanel() {
     panel.hidden = true;
     panelBody.textContent = "";
@@ -633,8 +649,12 @@
     fetchJson(config.api[name] + "?" + query.toString())
       .then(function (collection) {
         if (requestIds[name] !== id) { return; }  // a newer view answered first
+        // A marker that has the focus (the panel closed back to it, Tab reached it) is drawn
+        // again: the focus goes to its new marker, not to <body> with the old one.
+        var focusedKey = name === "dealpoints" ? focusedMarkerKey() : null;
         holder.clearLayers();
         pointLayer(name, collection, builders[name]).addTo(holder);
+        if (focusedKey !== null) { focusMarker(focusedKey); }
         renderTable();
         if (name === "dealpoints") {
           showFilterErrors([]);
