@@ -17,7 +17,7 @@ import h3
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Exists, Model, OuterRef
 from django.utils.translation import gettext as _
 from django_otp import devices_for_user
 
@@ -820,12 +820,26 @@ def demo_organisations_ensure() -> dict[str, Organisation]:
     """Create the demo organisations if missing (idempotent); returns them by key.
 
     Départements not loaded are skipped, so the demo works on a partial load."""
+    # One query for all of them (the tests ask for personas often): which exist, which have
+    # their départements.
+    existing: dict[str, Organisation] = {}
+    scoped: set[int] = set()
+    for found in Organisation.objects.filter(
+        name__in=[spec.name for spec in ORGANISATIONS]
+    ).annotate(
+        scoped=Exists(
+            Organisation.departements.through.objects.filter(organisation_id=OuterRef("pk"))
+        )
+    ):
+        existing[found.name] = found
+        if found.scoped:
+            scoped.add(found.pk)
     by_key: dict[str, Organisation] = {}
     for spec in ORGANISATIONS:
-        organisation, _created = Organisation.objects.get_or_create(
-            name=spec.name, defaults={"kind": spec.kind, "national_scope": spec.national}
+        organisation = existing.get(spec.name) or Organisation.objects.create(
+            name=spec.name, kind=spec.kind, national_scope=spec.national
         )
-        if spec.departements and not organisation.departements.exists():
+        if spec.departements and organisation.pk not in scoped:
             organisation.departements.set(Departement.objects.filter(code__in=spec.departements))
         by_key[spec.key] = organisation
     return by_key
@@ -835,6 +849,16 @@ def demo_organisations_ensure() -> dict[str, Organisation]:
 def demo_persona_ensure(*, username: str) -> User:
     """Create one demo persona (user, membership) if missing; returns the user."""
     spec = next(p for p in PERSONAS if p.username == username)
+    existing = User.objects.filter(
+        username=spec.username,
+        memberships__organisation__name=next(
+            o.name for o in ORGANISATIONS if o.key == spec.organisation
+        ),
+        memberships__role=spec.role,
+    ).first()
+    if existing is not None:
+        # Already made, and the demo organisations with it (the tests ask often).
+        return existing
     organisations = demo_organisations_ensure()
     user, created = User.objects.get_or_create(
         username=spec.username,

@@ -22,3 +22,6 @@ STORAGES = {
 }
 
 (DATA_DIR / "static").mkdir(exist_ok=True)  # noqa: F405
+# Receipts are hashed with Argon2 as in production, at its cheapest cost: hundreds of reports are
+# submitted in the suite (production's parameters are checked by test_deploy_settings).
+CARTOSTUP_RECEIPT_ARGON2 = {"time_cost": 1, "memory_cost": 64, "parallelism": 1}

@@ -1,9 +1,10 @@
 """Fuzz every operation of the OpenAPI schema with schemathesis, in process, on the real database:
-as a verified staff user (no 5xx, responses conform to the schema) and anonymously (staff
-operations refused; the public reporting API, under /api/public/, answers without 5xx and
-conforms to its schema, with the proof of work off and rate limits relaxed); then as each of
-the 16 personas over every staff operation, writes included (CSRF token sent), and two of them
-by personal API token alone. Every 4xx says what and why ({"detail", "code"}). Short in `make
+the map and territory operations as a verified analyst, the deal-point operations as an
+analyst, a landlord and a prefecture beside a deal point (no 5xx, responses conform to the
+schema); anonymously, the public reporting API (under /api/public/: no 5xx, conforming, with
+the proof of work off and rate limits relaxed) and every staff operation (refused); then each
+of the 16 personas over every staff operation, writes included (CSRF token sent), and two of
+them by personal API token alone. Every 4xx says what and why ({"detail", "code"}). Short in `make
 test` (a few examples per persona), long in `make bench` (`CARTOSTUP_FUZZ_LONG=1`: every phase,
 200 examples)."""
 
@@ -175,8 +176,27 @@ def _check_public(case, response) -> None:
         assert body["detail"] and body["code"], "a 4xx must explain what is wrong"
 
 
+# The public API authenticates no one: a persona changes nothing there (the anonymous test covers
+# it), so each persona is fuzzed over every other operation, writes included.
+STAFF_API = schema.include(path_regex=r"^/api/v1/")
+
+# The deal-point operations are fuzzed as the analyst below, beside a deal point and with the
+# CSRF token (`test_dealpoints_api_per_persona`), the public ones anonymously: here, the rest.
+ANALYST_API = schema.include(path_regex=r"^/api/v1/").exclude(
+    path_regex=r"^/api/v1/(dealpoints|operations)/"
+)
+PUBLIC_API = schema.include(path_regex=r"^/api/public/")
+# A staff operation called anonymously is refused before its parameters are read: a few
+# examples each (HEAD, OPTIONS and undocumented methods included) say so.
+FUZZ_REFUSED = settings(
+    max_examples=200 if FUZZ_LONG else 6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 @pytest.mark.django_db
-@schema.parametrize()
+@ANALYST_API.parametrize()
 @FUZZ
 def test_api_as_verified_analyst(case, analyst_cookies, public_api_settings):
     _skip_unsendable(case)
@@ -192,9 +212,10 @@ def test_api_as_verified_analyst(case, analyst_cookies, public_api_settings):
 
 
 @pytest.mark.django_db
-@schema.parametrize()
+@PUBLIC_API.parametrize()
 @FUZZ
-def test_api_refuses_anonymous(case, in_process_wsgi, public_api_settings):
+def test_public_api_anonymously(case, in_process_wsgi, public_api_settings):
+    """The reporters' API, as they call it: no account, no cookie."""
     _skip_unsendable(case)
     if case.path == f"{PUBLIC_PREFIX}v1/reports" and isinstance(case.body, dict):
         # A fresh challenge lets generated reports reach validation and storage.
@@ -202,12 +223,19 @@ def test_api_refuses_anonymous(case, in_process_wsgi, public_api_settings):
 
         case.body["challenge"] = challenge_issue().value
     response = case.call()
-    if case.path.startswith(PUBLIC_PREFIX):
-        if case.method.upper() in DOCUMENTED_METHODS[case.path]:
-            _check_public(case, response)
-        else:
-            assert response.status_code == 405, response.text
-    elif case.method.upper() in DOCUMENTED_METHODS[case.path]:
+    if case.method.upper() in DOCUMENTED_METHODS[case.path]:
+        _check_public(case, response)
+    else:
+        assert response.status_code == 405, response.text
+
+
+@pytest.mark.django_db
+@STAFF_API.parametrize()
+@FUZZ_REFUSED
+def test_api_refuses_anonymous(case, in_process_wsgi, public_api_settings):
+    _skip_unsendable(case)
+    response = case.call()
+    if case.method.upper() in DOCUMENTED_METHODS[case.path]:
         assert response.status_code in (401, 403), response.text
         _check_explained(case, response)
     else:
@@ -253,9 +281,17 @@ def dealpoints_persona(request, persona, in_process_wsgi, client):
     return request.param, _logged_in_beside_a_dealpoint(persona, client, request.param)
 
 
+# Three personas: fewer examples each than FUZZ, as many in all.
+FUZZ_DEALPOINTS = settings(
+    max_examples=200 if FUZZ_LONG else 25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 @pytest.mark.django_db
 @DEALPOINTS_API.parametrize()
-@FUZZ
+@FUZZ_DEALPOINTS
 def test_dealpoints_api_per_persona(case, dealpoints_persona, public_api_settings):
     """No 5xx and conforming responses, writes included (CSRF token sent), for an analyst, a
     landlord (reduced view) and a prefecture (no points: 404)."""
@@ -272,9 +308,6 @@ def test_dealpoints_api_per_persona(case, dealpoints_persona, public_api_setting
 
 # --- every persona over every staff operation ----------------------------------------------------
 
-# The public API authenticates no one: a persona changes nothing there (the anonymous test covers
-# it), so each persona is fuzzed over every other operation, writes included.
-STAFF_API = schema.include(path_regex=r"^/api/v1/")
 # Few examples per persona and operation in `make test` (16 personas x 21 operations: about
 # 50 per operation in all, the module within ~4 minutes on 2 cores), 200 in `make bench`.
 FUZZ_PERSONAS = settings(

@@ -1,6 +1,6 @@
 """The warning before the idle logout (RGAA 13.1, WCAG 2.2.1), in a real browser, against a
-second server on the same database with a 14-second idle limit and a 7-second warning (9 s for
-the page: plus the 2-second rounding of the last activity, by which the session may end early)."""
+second server on the same database with a 10-second idle limit and a 5-second warning (6 s for
+the page: plus the 1-second rounding of the last activity, by which the session may end early)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-IDLE = 14
-WARNING = 7
-ROUNDING = 2  # 14 // 6
+IDLE = 10
+WARNING = 5
+ROUNDING = 1  # 10 // 6
 
 
 @pytest.fixture(scope="module")

@@ -46,3 +46,8 @@ def test_production_settings_come_from_the_environment(tmp_path):
     assert values["SECURE_HSTS_SECONDS"] >= 31536000
     for name in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "LANGUAGE_COOKIE_SECURE"):
         assert values[name] is True, name
+    # The suite hashes cheaply (config.settings.test); production keeps Argon2 at OWASP's
+    # cost for receipts (19 MiB, 2 passes) and for passwords.
+    receipts = values["CARTOSTUP_RECEIPT_ARGON2"]
+    assert receipts["memory_cost"] >= 19456 and receipts["time_cost"] >= 2, receipts
+    assert values["PASSWORD_HASHERS"][0].endswith("Argon2PasswordHasher"), values
