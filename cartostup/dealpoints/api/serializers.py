@@ -169,6 +169,19 @@ class DealPointOutputSerializer(serializers.Serializer):
     operations_count = serializers.IntegerField(required=False)
 
 
+class DealPointCreatedOutputSerializer(DealPointOutputSerializer):
+    """A point just created, with the alerts its creation raised."""
+
+    move_alerts = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=_(
+            "Les références des points démantelés à proximité pour lesquels la création a "
+            "levé une alerte de déplacement possible (ceux que vous pouvez voir), à examiner "
+            "dans « Rapprochements » ; vide sinon."
+        ),
+    )
+
+
 class DealPointReducedOutputSerializer(serializers.Serializer):
     """A deal point as a landlord referent receives it (`rules.LANDLORD_FIELDS`): its status
     and the week of its last activity, on one of its buildings, named by its partner code
@@ -495,6 +508,24 @@ class OperationCancelInputSerializer(InputSerializer):
             name: OPERATION_CANCEL_REASON_REQUIRED for name in ("required", "blank", "null")
         },
     )
+
+
+class OperationRecordedOutputSerializer(OperationOutputSerializer):
+    dealpoint_status = serializers.ChoiceField(
+        source="dealpoint.status",
+        choices=DealPointStatus.choices,
+        help_text=_("Le statut du point après l'opération."),
+    )
+    status_kept = serializers.CharField(
+        help_text=_(
+            "Pour un résultat « dismantled » qui n'a pas changé le statut du point : le statut "
+            "qu'il garde (déjà démantelé, ou déplacé : un point déplacé ne se démantèle pas) ; "
+            "vide sinon."
+        )
+    )
+
+    class Meta(OperationOutputSerializer.Meta):
+        fields = [*OperationOutputSerializer.Meta.fields, "dealpoint_status", "status_kept"]
 
 
 class OperationCancelledOutputSerializer(OperationOutputSerializer):

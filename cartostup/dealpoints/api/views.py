@@ -33,6 +33,7 @@ from .. import exchange, flows, selectors, services
 from ..choices import DealPointStatus, LinkDecision
 from ..models import DealPoint, ReportLink
 from .serializers import (
+    DealPointCreatedOutputSerializer,
     DealPointCreateSerializer,
     DealPointExportQuerySerializer,
     DealPointInputSerializer,
@@ -48,6 +49,7 @@ from .serializers import (
     OperationInputSerializer,
     OperationListQuerySerializer,
     OperationOutputSerializer,
+    OperationRecordedOutputSerializer,
     PagingQuerySerializer,
     PointReportOutputSerializer,
     ReportAttachInputSerializer,
@@ -270,10 +272,10 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         description=(
             "Un nouveau point, rattaché au CROSS de son département (qui doit être dans votre "
             "territoire). Réservé aux analystes. Un point démantelé depuis moins d'un an à "
-            "proximité reçoit une alerte de déplacement possible."
+            "proximité reçoit une alerte de déplacement possible (`move_alerts`)."
         ),
         request=DealPointCreateSerializer,
-        responses={201: DealPointOutputSerializer, **_errors(400, 403, 404)},
+        responses={201: DealPointCreatedOutputSerializer, **_errors(400, 403, 404)},
         tags=TAGS,
     )
     def post(self, request: Request) -> Response:
@@ -285,7 +287,11 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
             data=_input(params.validated_data, services.DealPointInput()),
             sharing=_sharing(params.validated_data),
         )
-        return Response(_refetch(_actor(request), point.pk), status=status.HTTP_201_CREATED)
+        created = {
+            **_refetch(_actor(request), point.pk),
+            "move_alerts": selectors.move_alerts_raised(actor=_actor(request), dealpoint=point),
+        }
+        return Response(created, status=status.HTTP_201_CREATED)
 
 
 class DealPointDetailView(JSONAPIView):
@@ -479,10 +485,11 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
             "mené (un des vôtres ; une CROSS ou l'Ofast enregistre aussi ceux des autres "
             "services répressifs du département). "
             "Un résultat « dismantled » démantèle le point, sauf s'il l'est déjà ou s'il est "
-            "déplacé : son statut ne change pas alors (l'historique le dit)."
+            "déplacé : son statut ne change pas alors (`status_kept` le nomme, l'historique "
+            "le dit). `dealpoint_status` donne le statut du point après l'opération."
         ),
         request=OperationInputSerializer,
-        responses={201: OperationOutputSerializer, **_errors(400, 403, 404)},
+        responses={201: OperationRecordedOutputSerializer, **_errors(400, 403, 404)},
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -495,7 +502,10 @@ class DealPointOperationsView(JSONAPIView, generics.GenericAPIView):
             dealpoint=point,
             data=services.OperationInput(**params.validated_data),
         )
-        return Response(OperationOutputSerializer(operation).data, status=status.HTTP_201_CREATED)
+        operation.dealpoint.refresh_from_db(fields=["status"])
+        return Response(
+            OperationRecordedOutputSerializer(operation).data, status=status.HTTP_201_CREATED
+        )
 
 
 class DealPointHistoryView(JSONAPIView, generics.GenericAPIView):

@@ -314,6 +314,37 @@ def test_create_then_patch_with_history_and_audit(client_for, analyst):
     assert point.products == ["cannabis", "cocaine"]
 
 
+def test_the_answers_say_what_an_operation_and_a_creation_did_beside_the_record(client_for, point):
+    """A client read 201 and had to fetch the point again to learn whether the raid had
+    dismantled it, and never learnt that the new point had raised a move alert: the page said
+    both. The answers now carry them (`dealpoint_status`, `status_kept`, `move_alerts`)."""
+    client = client_for("cross13_analyst")
+    raid = {"kind": "raid", "occurred_on": date.today().isoformat(), "outcome": "dismantled"}
+    first = client.post(detail(point, "operations/"), raid, content_type="application/json")
+    assert first.status_code == 201, first.content
+    assert (first.json()["dealpoint_status"], first.json()["status_kept"]) == ("dismantled", "")
+    again = client.post(detail(point, "operations/"), raid, content_type="application/json")
+    assert again.status_code == 201, again.content
+    assert (again.json()["dealpoint_status"], again.json()["status_kept"]) == (
+        "dismantled",
+        "dismantled",
+    )
+    # A new point a few metres away: the dismantled one may have moved there.
+    created = client.post(
+        LIST,
+        {"latitude": MARSEILLE_14[0] + 0.0002, "longitude": MARSEILLE_14[1]},
+        content_type="application/json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["move_alerts"] == [point.reference]
+    # Far away: none.
+    elsewhere = client.post(
+        LIST, {"latitude": 43.2965, "longitude": 5.3698}, content_type="application/json"
+    )
+    assert elsewhere.status_code == 201, elsewhere.content
+    assert elsewhere.json()["move_alerts"] == []
+
+
 @pytest.mark.parametrize("value", [5, 5.5, True, ["Le four"], {"fr": "Le four"}])
 def test_a_text_field_refuses_what_is_not_text(client_for, point, value):
     """`{"name": 5}` was accepted and stored as "5": a client that sent the wrong field or
