@@ -1195,7 +1195,9 @@ def import_columns() -> list[ImportColumn]:
             "limit": services.text_max_length(name)
         }
 
-    listed = _("Plusieurs valeurs séparées par « | ». ")
+    listed = _(
+        "Plusieurs valeurs séparées par des virgules, comme l'export les écrit, ou par « | ». "
+    )
     moment = _(
         "JJ/MM/AAAA (ou JJ/MM/AAAA HH:MM) ou AAAA-MM-JJ (ou AAAA-MM-JJTHH:MM), depuis "
         "%(year)s, pas dans le futur."
@@ -1246,7 +1248,10 @@ def import_columns() -> list[ImportColumn]:
             "opening_hours",
             _("Horaires d'ouverture"),
             listed
-            + _("Un jour et un moment séparés par « : » (ex. « lundi:soirée » ou mon:evening). ")
+            + _(
+                "Un jour et un moment séparés par « : » (ex. « Vendredi : soirée », comme "
+                "l'export l'écrit, ou fri:evening). "
+            )
             + _("Jours : %(days)s. Moments : %(times)s.")
             % {"days": choices(Weekday), "times": choices(TimeOfDay)},
         ),
