@@ -290,8 +290,10 @@ def test_the_hotspot_layer_says_what_it_found(page, served_app, map_points):
     significant cells are listed in the table under the map, and the legend has its colours."""
     log_in(page, served_app, "cross13_analyst")
     page.goto(f"{served_app.url}/carte/?departement=13")
-    assert page.locator(".dealpoints-legend__hexagon--hot").count() == 1
+    hot = page.locator(".dealpoints-legend__hexagon--hot")
+    assert hot.count() == 1 and hot.is_hidden()  # explained once drawn
     page.locator(".leaflet-control-layers").get_by_text("Points chauds (Gi*)").click()
+    hot.wait_for(state="visible", timeout=5_000)
     status = page.locator("#map-status")
     deadline = time.monotonic() + 20
     while "Points chauds :" not in status.inner_text() and time.monotonic() < deadline:

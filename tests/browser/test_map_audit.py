@@ -178,6 +178,12 @@ def test_hexagons_say_their_counts_in_french_to_the_mouse_the_keyboard_and_the_t
     popup.wait_for(timeout=10_000)
     assert "Arles : 1 élément" in popup.inner_text() and "éléments" not in popup.inner_text()
     assert "Signalé : 1" in popup.inner_text()
+    # Its close button is named in French (Leaflet said « Close popup »), and closes it.
+    close = page.locator("#dealpoints-map .leaflet-popup").get_by_role(
+        "button", name="Fermer la bulle"
+    )
+    close.click()
+    popup.wait_for(state="detached", timeout=10_000)
     # The table is reached past the map.
     assert page.get_by_role("link", name="Aller au tableau des éléments de la carte").count() == 1
     assert page.console_errors == []
@@ -233,7 +239,7 @@ def test_the_landlord_reads_the_week_as_the_list_says_it(page, served_app):
     table = page.locator("#map-table").inner_text()
     assert "semaine du" in table and not ISO_DATE.search(table + " ".join(titles))
     # Its legend: its points' statuses, no hexagon (it never receives one).
-    legend = page.get_by_label("Légende des statuts").inner_text()
+    legend = page.get_by_label("Légende de la carte").inner_text()
     assert "Signalé" in legend and "Hexagone" not in legend
     assert page.console_errors == []
 
@@ -294,8 +300,12 @@ def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
         page.get_by_role("checkbox", name="Points chauds (Gi*)").check()
     assert answered.value.status == 200
     assert "period" not in answered.value.url
-    legend = page.get_by_label("Légende des statuts").inner_text()
-    assert "Opérations : nombre par hexagone" in legend
+    # The legend explains what is drawn: the hotspots now, the operations once switched on.
+    legend = page.get_by_label("Légende de la carte")
+    assert "Point chaud" in legend.inner_text()
+    assert "Opérations : nombre par hexagone" not in legend.inner_text()
+    page.get_by_role("checkbox", name="Opérations").check()
+    assert "Opérations : nombre par hexagone" in legend.inner_text()
     assert page.locator(".dealpoints-legend .dealpoints-legend__marker").count() == 0
     # Its one status, chosen in the form, reaches the hotspots.
     page.goto(f"{served_app.url}/carte/?departement=13")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.urls import reverse
 
 from cartostup.access.choices import Distribution
@@ -217,6 +219,14 @@ def test_panel_for_an_analyst(world, client_for, persona):
     assert f"/points-de-deal/{point.pk}/" in page
     assert "Opérations" in page and "Cannabis" in page
     assert "Vendredi, soirée" in page
+    # Its status in the colours of the list and the record (the class the panel used was
+    # styled nowhere): defined by a style sheet the map page links.
+    badge = f'dealpoint-status dealpoint-status--{point.status}">{point.get_status_display()}<'
+    assert badge in page
+    map_page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
+    sheets = re.findall(r'<link rel="stylesheet" href="/static/([^"]+)"', map_page)
+    styles = "".join(Path(finders.find(sheet)).read_text() for sheet in sheets)
+    assert f".dealpoint-status--{point.status} {{" in styles
     # Its marking, wherever it is shown (TLP practice).
     assert f'<span class="fr-sr-only">Marquage : </span>{point.get_marking_display()}</p>' in page
     assert response["Cache-Control"] == "no-store"
@@ -295,6 +305,19 @@ def test_each_legend_shows_only_what_the_role_receives(world, client_for):
     analyst = _legend(client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode())
     assert "dealpoints-legend__marker--reported" in analyst and "Hexagone" in analyst
     assert "dealpoints-legend__marker--operation" in analyst
+    # Each line names its layer (the script shows only those drawn), boundaries included.
+    lines = re.findall(r'<li data-layer="(\w+)">', analyst)
+    assert set(lines) == {
+        "dealpoints",
+        "reports",
+        "operations",
+        "proposals",
+        "hotspots",
+        "communes",
+        "qpv",
+        "departements",
+    }, lines
+    assert "Limite de commune" in analyst and "dealpoints-legend__line--qpv" in analyst
     landlord = _legend(client_for("landlord_13h").get(reverse("dealpoints:map")).content.decode())
     assert "dealpoints-legend__marker--reported" in landlord
     assert "Hexagone" not in landlord and "hexagon" not in landlord

@@ -1,8 +1,8 @@
 /* Cartostup – Leaflet's own controls in the page's language: the zoom buttons' titles (also
- * their accessible names), the name of the layers control's button and the title of the
- * attribution's link, from this script's data- attributes, translated by the template
- * (core/_leaflet_js.html). Leaflet says them in English (« Zoom in », « Layers », « A
- * JavaScript library for interactive maps »).
+ * their accessible names), the name of the layers control's button, the name of a popup's
+ * close button and the title of the attribution's link, from this script's data- attributes, translated by the template
+ * (core/_leaflet_js.html). Leaflet says them in English (« Zoom in », « Layers », « Close
+ * popup », « A JavaScript library for interactive maps »).
  * Loaded right after leaflet.js, before any map is made: every L.map of the site gets them.
  * SPDX-License-Identifier: AGPL-3.0-or-later
  */
@@ -28,6 +28,15 @@
       var toggle = container.querySelector(".leaflet-control-layers-toggle");
       if (toggle && labels.layers) { toggle.title = labels.layers; toggle.setAttribute("aria-label", labels.layers); }
       return container;
+    }
+  });
+  // A popup's close button is named « Close popup » (aria-label), with no option either.
+  var addPopup = L.Popup.prototype.onAdd;
+  L.Popup.include({
+    onAdd: function (map) {
+      addPopup.call(this, map);
+      var close = this._container && this._container.querySelector(".leaflet-popup-close-button");
+      if (close && labels.closePopup) { close.setAttribute("aria-label", labels.closePopup); close.title = labels.closePopup; }
     }
   });
 })();

@@ -857,11 +857,25 @@
 
   var pending = config.boundaryDepartements.map(function (code) {
     return Promise.all([
-      boundaries(code, "communes", { color: "#000091", weight: 1, fillColor: "#6a6af4", fillOpacity: 0.05 }).then(function (layer) { layer.addTo(communes); return layer; }),
-      boundaries(code, "qpv", { color: "#ce0500", weight: 1, fillColor: "#ce0500", fillOpacity: 0.12 }).then(function (layer) { qpvCount += layer.getLayers().length; layer.addTo(qpv); return layer; }),
+      // Lines, not the tinted fill of the hexagons (a commune read as a hexagon count).
+      boundaries(code, "communes", { color: "#666666", weight: 1, dashArray: "4 4", fill: false }).then(function (layer) { layer.addTo(communes); return layer; }),
+      boundaries(code, "qpv", { color: "#ce0500", weight: 2, dashArray: "6 4", fillColor: "#ce0500", fillOpacity: 0.08 }).then(function (layer) { qpvCount += layer.getLayers().length; layer.addTo(qpv); return layer; }),
       boundaries(code, "departement", { color: "#161616", weight: 2, fill: false }).then(function (layer) { layer.addTo(departements); return layer; })
     ]);
   });
+
+  // The legend names what the map draws: a layer switched off takes its lines away (the
+  // reports' circle was explained with no report on the map), switched on brings them back.
+  var legendLayers = { communes: communes, qpv: qpv, departements: departements, hotspots: hotspots };
+  Object.keys(holders).forEach(function (name) { legendLayers[name] = holders[name]; });
+  function syncLegend() {
+    Array.prototype.forEach.call(document.querySelectorAll("#map-legend [data-layer]"), function (line) {
+      var layer = legendLayers[line.dataset.layer];
+      line.hidden = !(layer && map.hasLayer(layer));
+    });
+  }
+  map.on("overlayadd overlayremove", syncLegend);
+  syncLegend();
 
   // The view is kept in the address's fragment (#zoom/latitude/longitude: never sent to the
   // server), and the filter form carries it: « Appliquer les filtres », or a reload, comes
