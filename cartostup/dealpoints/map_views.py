@@ -255,6 +255,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
                 filterset, names=hotspot_filters, offered=layer_filters
             ),
             "aggregate_hint": counts_only,
+            # The smallest count a counts-only role is shown (CARTOSTUP_MIN_AGGREGATE).
+            "min_aggregate": scope.min_count,
             # The legend shows what this role receives: markers for those who receive points
             # (never the counts-only roles), hexagons for those who receive counts (never a
             # landlord, who receives its points one by one at every zoom).

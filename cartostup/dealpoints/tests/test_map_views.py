@@ -541,3 +541,22 @@ def test_the_page_tells_the_qpv_layer_whether_any_is_imported(world, client_for)
         assert _config(client.get(reverse("dealpoints:map")))["qpvImported"] is True
     finally:
         locator.invalidate()
+
+
+def test_a_counts_only_role_is_told_why_a_view_may_be_empty(world, client_for, settings):
+    """A prefecture moving to a quiet district read « Aucun point de deal dans cette vue » (its
+    hexagons under the minimum are hidden: there may be points) and, in a hexagon, « autres :
+    non détaillés »; the hint said « trois » whatever the setting. Each now says the minimum
+    and what to do; an analyst keeps the plain wording."""
+    settings.CARTOSTUP_MIN_AGGREGATE = 5
+    page = html.unescape(
+        client_for("prefecture_13").get(reverse("dealpoints:map")).content.decode()
+    )
+    assert "les hexagones de moins de 5 éléments ne sont pas affichés" in page
+    assert "ceux de moins de 5 points ne sont pas affichés à votre rôle. Dézoomez" in page
+    assert "Autres statuts (moins de 5 points chacun) : non détaillés" in page
+    analyst = html.unescape(
+        client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
+    )
+    assert "Aucun point de deal dans cette vue de la carte" in analyst
+    assert "moins de 5" not in analyst
