@@ -39,6 +39,11 @@ ROOT = Path(settings.BASE_DIR)
 AUDIT_TABLES = {"core_auditevent", "core_auditchainhead"}
 
 
+# One worker for the whole module: its installation (migrated, loaded, seeded, backed up and
+# restored: about 40 s) is built once, not once per xdist worker that draws one of its tests.
+pytestmark = pytest.mark.xdist_group("backup")
+
+
 @dataclass
 class Installation:
     """A data folder and a database, reached by commands run in their own process."""
