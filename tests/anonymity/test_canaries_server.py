@@ -29,7 +29,7 @@ from . import scenario
 from .canaries import Canaries, file_blobs, search
 from .test_canaries import assert_clean_photos
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 
 class Server:

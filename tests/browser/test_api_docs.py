@@ -3,7 +3,7 @@ lists the operations of the schema under the project's Content-Security-Policy."
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 
 def test_a_partner_developer_reads_the_api_documentation(page, served_app):

@@ -12,7 +12,7 @@ import pytest
 
 from tests.browser.test_foundation import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 # A point of La Ciotat (away from the demo's) with three reports attached.
 LA_CIOTAT = """

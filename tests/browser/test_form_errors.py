@@ -3,7 +3,7 @@ real browser: a refused login."""
 
 import pytest
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 
 def test_a_refused_login_focuses_its_error_summary(page, served_app):

@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser.test_foundation import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 # Four points of Marseille 14e (one on a building of landlord_13h) and one in the 3e.
 POINTS = """

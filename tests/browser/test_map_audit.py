@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser.test_foundation import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 
 def _wait_for_count(page, locator, minimum: int, seconds: float = 20) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser.test_foundation import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
 
 # A confirmed demo point of Marseille (built by the matching in seed_demo), and the partner
 # codes of the points that stand on landlord_13h's buildings (what the landlord sees).

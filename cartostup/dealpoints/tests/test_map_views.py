@@ -225,7 +225,8 @@ def test_panel_for_an_analyst(world, client_for, persona):
     assert badge in page
     map_page = client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
     sheets = re.findall(r'<link rel="stylesheet" href="/static/([^"]+)"', map_page)
-    styles = "".join(Path(finders.find(sheet)).read_text() for sheet in sheets)
+    found = [finders.find(sheet) for sheet in sheets]
+    styles = "".join(Path(path).read_text() for path in found if isinstance(path, str))
     assert f".dealpoint-status--{point.status} {{" in styles
     # Its marking, wherever it is shown (TLP practice).
     assert f'<span class="fr-sr-only">Marquage : </span>{point.get_marking_display()}</p>' in page
