@@ -62,18 +62,14 @@ browser:
 
 test: install-dev browser test-sqlite test-postgres
 
-## Three test workers on two cores: the browser tests wait on Chromium and on their servers
-## (about a third of the run's CPU sat idle with two); a third worker runs unit tests meanwhile.
-TEST_WORKERS ?= 3
-
 test-sqlite:
-	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 ## PostgreSQL at TEST_DATABASE_URL; skipped with a message when no server answers, unless
 ## CARTOSTUP_REQUIRE_POSTGRES=1 (CI sets it).
 test-postgres:
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(TEST_DATABASE_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); \
+		DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS); \
 	elif [ "$$CARTOSTUP_REQUIRE_POSTGRES" = 1 ]; then \
 		echo "PostgreSQL ne répond pas sur $(TEST_DATABASE_URL)"; exit 1; \
 	else \
