@@ -307,7 +307,7 @@ def test_each_legend_shows_only_what_the_role_receives(world, client_for):
     assert "dealpoints-legend__marker--reported" in analyst and "Hexagone" in analyst
     assert "dealpoints-legend__marker--operation" in analyst
     # Each line names its layer (the script shows only those drawn), boundaries included.
-    lines = re.findall(r'<li data-layer="(\w+)">', analyst)
+    lines = re.findall(r'<li data-layer="(\w+)"', analyst)
     assert set(lines) == {
         "dealpoints",
         "reports",
