@@ -176,3 +176,18 @@ def in_week_order(tokens: list[str]) -> list[str]:
     """Opening hours as a reader expects them, Monday morning to Sunday night, not in the
     order they were ticked or imported (an unknown token last, as given)."""
     return sorted(tokens, key=lambda token: _WEEK_ORDER.get(str(token), len(_WEEK_ORDER)))
+
+
+def hours_labels(tokens: list[str]) -> list[str]:
+    """Opening hours as a page shows them, in the week's order: « fri:evening » is « Vendredi
+    soirée » (the record, its history and the map's panel say it alike; an export writes
+    « Vendredi : soirée », which its import reads back). An unknown token is shown as given."""
+    days = dict(Weekday.choices)
+    times = dict(TimeOfDay.choices)
+    labels = []
+    for token in in_week_order(tokens):
+        day, _sep, time = str(token).partition(":")
+        # "Soirée (18 h – 0 h)" → "soirée": the grid's headings give the hours.
+        moment = str(times.get(time, time)).split(" (")[0].lower()
+        labels.append(f"{days.get(day, day)} {moment}".strip())
+    return labels

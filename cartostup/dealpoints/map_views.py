@@ -32,9 +32,7 @@ from .choices import (
     OperationKind,
     Product,
     ProposalStatus,
-    TimeOfDay,
-    Weekday,
-    in_week_order,
+    hours_labels,
 )
 from .filters import (
     WIDE_FILTERS,
@@ -458,7 +456,7 @@ def _panel(request: AuthenticatedRequest, dealpoint: DealPoint) -> HttpResponse:
                 # No address is said as none ("—"): the commune is not an address.
                 "address": _address(dealpoint),
                 "products": _labels(dealpoint.products),
-                "hours": _hours(dealpoint.opening_hours),
+                "hours": hours_labels(dealpoint.opening_hours),
                 "map_url": _map_url(dealpoint.pk),
             }
         )
@@ -492,13 +490,3 @@ def _map_url(pk: int) -> str:
 def _labels(values: list[str]) -> list[str]:
     labels = dict(Product.choices)
     return [str(labels.get(value, value)) for value in values]
-
-
-def _hours(tokens: list[str]) -> list[str]:
-    """« fri:evening » → « Vendredi, soirée »."""
-    days, times = dict(Weekday.choices), dict(TimeOfDay.choices)
-    shown = []
-    for token in in_week_order(tokens):
-        day, _sep, time = str(token).partition(":")
-        shown.append(f"{days.get(day, day)}, {str(times.get(time, time)).lower()}")
-    return shown

@@ -47,9 +47,7 @@ from .choices import (
     OperationOutcome,
     Precision,
     Product,
-    TimeOfDay,
-    Weekday,
-    in_week_order,
+    hours_labels,
 )
 from .filters import (
     WIDE_FILTERS,
@@ -240,25 +238,13 @@ _POINT_FIELDS = frozenset(
 )
 
 
-def _hours_label(tokens: list[str]) -> list[str]:
-    days = dict(Weekday.choices)
-    times = dict(TimeOfDay.choices)
-    labels = []
-    for token in in_week_order(tokens):
-        day, _sep, time = str(token).partition(":")
-        # "Soirée (18 h – 0 h)" → "soirée": the grid's headings give the hours.
-        moment = str(times.get(time, time)).split(" (")[0].lower()
-        labels.append(f"{days.get(day, day)} {moment}")
-    return labels
-
-
 def _value_label(name: str, value: Any) -> str:
     if value in (None, "", []):
         return "—"
     if name in _CHOICE_FIELDS:
         return ", ".join(_labels(value, _CHOICE_FIELDS[name]))
     if name == "opening_hours":
-        return ", ".join(_hours_label(value))
+        return ", ".join(hours_labels(value))
     if name == "position":
         return ", ".join(f"{float(part):.5f}" for part in value)
     if isinstance(value, list):
@@ -706,7 +692,7 @@ def _render_detail(
     facts = {
         "products": ", ".join(_labels(dealpoint.products, Product)) or "—",
         "observed_roles": ", ".join(_labels(dealpoint.observed_roles, ObservedRole)) or "—",
-        "opening_hours": ", ".join(_hours_label(dealpoint.opening_hours)) or "—",
+        "opening_hours": ", ".join(hours_labels(dealpoint.opening_hours)) or "—",
     }
     operations = [
         {
