@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.browser.pages import map_settled
 from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
@@ -63,6 +64,7 @@ def landlord_code(map_output) -> str:
     return next(line for line in map_output.splitlines() if line.startswith("CODE ")).split()[1]
 
 
+@pytest.mark.smoke
 def test_analyst_opens_the_map_and_a_point(page, served_app, map_points):
     log_in(page, served_app, "cross13_analyst")
     page.goto(f"{served_app.url}/carte/?departement=13")
@@ -195,7 +197,7 @@ def test_a_missing_point_and_a_reversed_period_are_said(page, served_app, map_po
     errors = page.get_by_role("alert").filter(has_text="La fin de la période précède son début.")
     errors.first.wait_for(timeout=20_000)
     assert "Actif jusqu'au" in errors.first.inner_text()
-    page.wait_for_timeout(500)  # the 400 handled by the page
+    map_settled(page)  # the 400 handled by the page
     assert page.locator("#dealpoints-map .dealpoints-hexagon--dealpoints").count() == 0
     assert page.locator("#dealpoints-map .dealpoints-marker").count() == 0
 
@@ -330,6 +332,41 @@ def test_the_map_asks_for_a_layer_once_per_view(page, served_app, map_points):
     layers.get_by_text("Points de deal", exact=True).click()
     page.wait_for_timeout(1500)
     assert len(asked) == 2 and asked[0] == asked[1]
+    assert page.console_errors == []
+
+
+def test_the_map_is_busy_until_its_layer_is_drawn(page, served_app, map_points):
+    """The map says `aria-busy="true"` while a layer it asked for has not answered (a screen
+    reader may wait for the update to end; the tests wait for it instead of sleeping), and
+    `false` once the answer is drawn."""
+    log_in(page, served_app, "cross13_analyst")
+    held: list = []
+    released = False
+
+    def hold(route) -> None:
+        if released:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/map/dealpoints/**", hold)
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    for _step in range(150):
+        if held:
+            break
+        page.wait_for_timeout(200)
+    assert held, "the map asked for no deal-point layer"
+    page.wait_for_timeout(300)  # the boundaries answered long ago: only the held layer is out
+    container = page.locator("#dealpoints-map")
+    assert container.get_attribute("aria-busy") == "true"
+    hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")
+    assert hexagons.count() == 0
+    released = True
+    for route in held:
+        route.continue_()
+    map_settled(page)
+    # Not busy any more: what was asked for is drawn, without waiting further.
+    assert hexagons.count() >= 1
     assert page.console_errors == []
 
 

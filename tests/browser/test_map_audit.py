@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from tests.browser.pages import map_settled
 from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
@@ -270,8 +271,8 @@ def test_hotspots_read_the_filters_set_on_the_page_and_say_what_they_count(page,
         form.get_by_role("button", name="Appliquer les filtres").click()
     assert layer.value.status == 200
     assert "status=reported" in layer.value.url and "product=cannabis" in layer.value.url
-    # Let the map settle (its first view answers twice) before switching the layer on.
-    page.wait_for_timeout(500)
+    # The map settled (its first view answers twice) before the layer is switched on.
+    map_settled(page)
     text = scope.inner_text()
     assert "Filtres appliqués, comme à la couche « Points de deal » :" in text
     assert "Statut : Signalé, Confirmé ; Produit : Cannabis" in text
@@ -294,6 +295,9 @@ def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
     them)."""
     log_in(page, served_app, "prefecture_13")
     page.goto(f"{served_app.url}/carte/?departement=13&active_from=2020-01-01")
+    # The counts' refusal opens the filters above the map: the layers control moves down, and
+    # a click during the move fell beside the box (« did not change its state »).
+    map_settled(page)
     with page.expect_response(
         lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
     ) as answered:
@@ -314,7 +318,7 @@ def test_a_prefecture_sends_the_hotspots_no_period(page, served_app):
     form.get_by_label("Statut").select_option("confirmed")
     form.get_by_role("button", name="Appliquer les filtres").click()
     page.wait_for_url(re.compile(r".*status=confirmed.*"))
-    page.wait_for_timeout(500)
+    map_settled(page)
     assert "Statut : Confirmé" in page.locator("#map-hotspots-scope").inner_text()
     with page.expect_response(
         lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
@@ -348,7 +352,7 @@ def test_an_unknown_status_is_said_in_the_same_words_above_and_at_the_field(page
     ) as answered:
         page.goto(f"{served_app.url}/carte/?departement=13&status=zzz")
     assert answered.value.status == 400
-    page.wait_for_timeout(500)  # the 400 handled by the page
+    map_settled(page)  # the 400 handled by the page
     area = page.locator("#map-filter-errors").inner_text()
     field = page.locator("#id_status-desc-error").inner_text()
     assert "Valeur inconnue (valeurs acceptées : Signalé, Confirmé," in area
@@ -606,7 +610,7 @@ def test_hotspot_rows_are_told_apart_and_written_the_french_way(page, served_app
     written with a decimal comma, and a p below 0.001 « p < 0,001 »."""
     log_in(page, served_app, "cross69_analyst")
     page.goto(f"{served_app.url}/carte/?departement=69")
-    page.wait_for_timeout(500)
+    map_settled(page)
     with page.expect_response(
         lambda response: "/api/v1/map/hotspots/" in response.url, timeout=30_000
     ) as answered:

@@ -80,12 +80,33 @@
     );
   }
 
+  // The map is busy (aria-busy) from the script's start until its first view is set and every
+  // request it made since has answered and been drawn: a screen reader may wait for the
+  // update to end, and so does a script driving the page (the layers control moves while the
+  // page still opens the filters on an error).
+  var busyCount = 1;  // the first view, set by start()
+  container.setAttribute("aria-busy", "true");
+  function busyBegin() {
+    busyCount += 1;
+    container.setAttribute("aria-busy", "true");
+  }
+  function busyEnd() {
+    busyCount -= 1;
+    if (busyCount === 0) { container.setAttribute("aria-busy", "false"); }
+  }
+
   function fetchJson(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    busyBegin();
+    var request = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) { return httpError(response); }
         return response.json();
       });
+    // After the caller's own handlers (promise callbacks run before the next task): the
+    // answer is drawn, or its error said, when the map says it is no longer busy.
+    var done = function () { setTimeout(busyEnd, 0); };
+    request.then(done, done);
+    return request;
   }
 
   // --- the filters' errors ------------------------------------------------------------------
@@ -653,6 +674,9 @@
         // again: the focus goes to its new marker, not to <body> with the old one.
         var focusedKey = name === "dealpoints" ? focusedMarkerKey() : null;
         holder.clearLayers();
+        // Only the markers drawn now are known by their key (not every one since the page
+        // opened).
+        if (name === "dealpoints") { markersByKey = {}; }
         pointLayer(name, collection, builders[name]).addTo(holder);
         if (focusedKey !== null) { focusMarker(focusedKey); }
         renderTable();
@@ -918,6 +942,7 @@
       map.setView(FRANCE, 6);
     }
     if (config.point) { openPanel(config.point, true); }
+    busyEnd();  // the first view is set: what it asked for keeps the map busy until drawn
   }
 
   if (!pending.length) {
