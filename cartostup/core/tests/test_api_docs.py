@@ -32,6 +32,42 @@ def test_the_documentation_uses_the_schema_in_json(client):
     assert "/api/public/v1/reports" in schema["paths"]
 
 
+def test_the_schema_is_generated_once_per_language_and_format(client, monkeypatch):
+    """Generating and writing the schema took 0.7 s at each request of a public address: it is
+    kept per language and format, and the same bytes are served. A version or an unknown
+    language (any string is taken) is answered without being kept."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from cartostup.core.docs_views import SchemaView
+
+    SchemaView._kept.clear()
+    generated = []
+    original = SchemaGenerator.get_schema
+
+    def counted(self, *args, **kwargs):
+        generated.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    first = client.get("/api/schema/?format=json")
+    again = client.get("/api/schema/?format=json")
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    assert first["Content-Type"] == again["Content-Type"] == "application/vnd.oai.openapi+json"
+    assert len(generated) == 1
+    yaml = client.get("/api/schema/")
+    assert yaml.status_code == 200 and yaml.content.startswith(b"openapi: ")
+    assert "yaml" in yaml["Content-Disposition"]
+    english = client.get("/api/schema/?format=json&lang=en")
+    assert english.json()["paths"] and english.content != first.content
+    assert len(generated) == 3
+    assert len(SchemaView._kept) == 3
+    for query in ("?format=json&lang=zz", "?format=json&version=9"):
+        assert client.get(f"/api/schema/{query}").status_code == 200
+    assert len(generated) == 5
+    assert len(SchemaView._kept) == 3
+
+
 def test_swagger_ui_comes_from_the_package_and_nothing_is_inline(client):
     response = client.get("/api/docs/")
     page = response.content.decode()
