@@ -61,6 +61,15 @@ def _browser_database_drop(url: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# The demo accounts' confirmed authenticators (`seed_demo` creates them).
+DEVICES = """
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from cartostup.access.account_services import DEMO_DEVICE_NAME
+for device in TOTPDevice.objects.filter(name=DEMO_DEVICE_NAME, confirmed=True).order_by("pk"):
+    print("DEVICE", device.user.username, device.key, device.step, device.t0, device.digits)
+"""
+
+
 class ServedApp:
     def __init__(self, url: str, env: dict[str, str]) -> None:
         self.url = url
@@ -70,6 +79,7 @@ class ServedApp:
         self._last_step: dict[str, int] = {}
         # Session cookies of the personas logged in so far (see test_foundation.log_in).
         self.sessions: dict[str, list[Any]] = {}
+        self._devices: dict[str, tuple[str, int, int, int]] | None = None
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -82,15 +92,33 @@ class ServedApp:
         )
         return result.stdout
 
+    def totp_devices(self) -> dict[str, tuple[str, int, int, int]]:
+        """Each demo account's authenticator, read once from the served database: its key
+        (hex), step, t0 and digits, what the QR code `make run` prints gives a phone."""
+        if self._devices is None:
+            output = self.manage("shell", "-v", "0", "-c", DEVICES)
+            devices: dict[str, tuple[str, int, int, int]] = {}
+            for line in output.splitlines():
+                if line.startswith("DEVICE "):
+                    username, key, step, t0, digits = line.split()[1:]
+                    # The first, as `demo_accounts --code` reads it.
+                    devices.setdefault(username, (key, int(step), int(t0), int(digits)))
+            self._devices = devices
+        return self._devices
+
     def totp_code(self, username: str) -> str:
-        """The user's current code, never one already given (waits for the next step)."""
-        while int(time.time() // 30) == self._last_step.get(username):
+        """The user's current code, as their authenticator app computes it (RFC 6238, django-
+        otp's own function; the server checks it), never one already given (waits for the
+        next step)."""
+        from django_otp.oath import TOTP
+
+        key, step, t0, digits = self.totp_devices()[username]
+        while int((time.time() - t0) // step) == self._last_step.get(username):
             time.sleep(0.5)
-        code = self.manage("demo_accounts", "--code", username).strip().split()[-1]
-        # The step the code was made in (it may have turned while the command ran: then the
-        # earlier step is never reused either, at worst one step is skipped).
-        self._last_step[username] = int(time.time() // 30)
-        return code
+        totp = TOTP(bytes.fromhex(key), step, t0, digits)
+        totp.time = time.time()
+        self._last_step[username] = totp.t()
+        return f"{totp.token():0{digits}d}"
 
 
 @pytest.fixture(scope="session")

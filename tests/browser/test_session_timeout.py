@@ -30,6 +30,7 @@ def short_session_app(served_app, tmp_path_factory) -> Iterator[ServedApp]:
     app = ServedApp(f"http://127.0.0.1:{port}", env)
     # The same users and devices: a TOTP code is never given twice.
     app._last_step = served_app._last_step
+    app._devices = served_app.totp_devices()
     with runserver(env, port, tmp_path_factory.mktemp("short") / "server.log"):
         yield app
 
