@@ -60,15 +60,28 @@ code:
 browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-test: install-dev browser test-sqlite test-postgres
+## Does a PostgreSQL server answer at TEST_DATABASE_URL?
+POSTGRES_UP = $(BIN)/python -c "import psycopg; psycopg.connect('$(TEST_DATABASE_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null
 
+## Every test against SQLite, then against PostgreSQL. When PostgreSQL answers, the browser
+## tests run there in full (production's database) and only those marked `smoke` against
+## SQLite (`make run`'s): docs/decisions.md, « The suite's time ».
+test: install-dev browser
+	@if $(POSTGRES_UP); then \
+		$(MAKE) --no-print-directory test-sqlite BROWSER_TESTS=smoke; \
+	else \
+		$(MAKE) --no-print-directory test-sqlite; \
+	fi
+	@$(MAKE) --no-print-directory test-postgres
+
+## Every test against SQLite (BROWSER_TESTS=smoke: only the browser tests marked `smoke`).
 test-sqlite:
-	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
+	CARTOSTUP_BROWSER_TESTS=$(BROWSER_TESTS) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 ## PostgreSQL at TEST_DATABASE_URL; skipped with a message when no server answers, unless
 ## CARTOSTUP_REQUIRE_POSTGRES=1 (CI sets it).
 test-postgres:
-	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(TEST_DATABASE_URL)'.rsplit('/',1)[0]+'/postgres', connect_timeout=3).close()" 2>/dev/null; then \
+	@if $(POSTGRES_UP); then \
 		DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -p no:cacheprovider -n 2 --dist loadgroup $(PYTEST_ARGS); \
 	elif [ "$$CARTOSTUP_REQUIRE_POSTGRES" = 1 ]; then \
 		echo "PostgreSQL ne répond pas sur $(TEST_DATABASE_URL)"; exit 1; \

@@ -3,6 +3,7 @@ logged in with a verified second factor."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -24,6 +25,22 @@ def reference_data_load() -> None:
     # New rows, new ids: this process's indexes must not answer with the old ones.
     locator.invalidate()
     commune_search.invalidate()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`CARTOSTUP_BROWSER_TESTS=smoke` (set by `make test` for its SQLite run when PostgreSQL
+    answers, where the browser tests then run in full): of the browser tests, only those
+    marked `smoke` run; the others are reported as deselected."""
+    if os.environ.get("CARTOSTUP_BROWSER_TESTS") != "smoke":
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        later = item.get_closest_marker("browser") and not item.get_closest_marker("smoke")
+        (left if later else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import pytest
 
 from cartostup.access.account_services import DEMO_PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-map")]
+pytestmark = [pytest.mark.browser, pytest.mark.smoke, pytest.mark.xdist_group("browser-map")]
 
 
 def log_in(page, served_app, username: str, *, reuse: bool = True) -> None:

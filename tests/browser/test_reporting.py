@@ -13,7 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+# In the map's group: with test_foundation, the browser tests run against SQLite too (`smoke`),
+# one served application for both.
+pytestmark = [pytest.mark.browser, pytest.mark.smoke, pytest.mark.xdist_group("browser-map")]
 
 PHONE = {"width": 390, "height": 844}
 CANARY = "CANARY-EXIF-7f3a"
