@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 
@@ -50,6 +51,7 @@ class SchemaView(SpectacularAPIView):
     authentication_classes: list[type] = []
     _kept: ClassVar[dict[tuple[str, str], tuple[bytes, dict[str, str]]]] = {}
 
+    @extend_schema(exclude=True)  # not an operation of the API (as drf-spectacular's own view)
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
         language = request.GET.get("lang") or get_language()
         if request.GET.get("version") or language not in dict(settings.LANGUAGES):
