@@ -43,6 +43,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The served applications' template database goes at the end of the run (see
+    tests/browser/server.py), dropped by the process that runs the others."""
+    from tests.browser.server import served_template_drop
+
+    served_template_drop(session.config)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load territories once into the test database; every test's transaction rolls back to it."""

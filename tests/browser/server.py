@@ -5,6 +5,7 @@ driven by Playwright on Debian's Chromium."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -38,16 +39,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _browser_database_url(data_dir: Path) -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{data_dir / 'browser.sqlite3'}"
+def _database_create(name: str, *, template: str = "") -> str:
+    """A new PostgreSQL database beside DATABASE_URL's (a copy of `template`'s if named)."""
     import psycopg
 
-    base, _name = url.rsplit("/", 1)
-    name = f"cartostup_browser_{os.getpid()}_{secrets.token_hex(3)}"
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{copy}')
     return f"{base}/{name}"
 
 
@@ -59,6 +58,73 @@ def _browser_database_drop(url: str) -> None:
     base, name = url.rsplit("/", 1)
     with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _served_env(data_dir: Path, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+        "CARTOSTUP_DATA_DIR": str(data_dir),
+        "CARTOSTUP_DEMO": "1",
+        # A real but quick proof of work: the public form's browser computes it (8 bits).
+        "CARTOSTUP_POW_DIFFICULTY": "8",
+        "DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory every process of this run shares: the controller's base temporary
+    directory (an xdist worker's is a folder of it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+TEMPLATE = "served-template"
+TEMPLATE_DATABASE = "database-url"
+
+
+@contextmanager
+def _template_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Held by one process of the run at a time (an exclusive lock on a shared file)."""
+    with (_run_shared_dir(tmp_path_factory) / f"{TEMPLATE}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def served_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo installation every served application of this run starts from, as `make run`
+    makes it (migrated, three départements, the demo seeded): its data directory and its
+    database. Built once, by the first process that asks, while the others wait for it
+    (each browser group's server is a copy: seeding took about 25 s a group)."""
+    directory = _run_shared_dir(tmp_path_factory) / TEMPLATE
+    with _template_lock(tmp_path_factory):
+        ready = directory / TEMPLATE_DATABASE
+        if not ready.exists():
+            directory.mkdir(exist_ok=True)
+            url = f"sqlite:///{directory / 'browser.sqlite3'}"
+            if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+                url = _database_create(f"cartostup_browser_template_{secrets.token_hex(4)}")
+            template = ServedApp("", _served_env(directory, url))
+            template.manage("migrate", "--noinput")
+            template.manage("load_territories", "--departements", "13,93,69", "--verbosity", "0")
+            template.manage("seed_demo", "--verbosity", "0")
+            ready.write_text(url)
+        return directory, ready.read_text()
+
+
+def served_template_drop(config: pytest.Config) -> None:
+    """At the end of the run (the controller's `pytest_sessionfinish`): the template's
+    PostgreSQL database, if one was made (its files go with the temporary directory)."""
+    factory = config._tmp_path_factory  # type: ignore[attr-defined]
+    if os.environ.get("PYTEST_XDIST_WORKER") or factory._basetemp is None:
+        return  # a worker, or a run that made no temporary directory (so no template)
+    ready = factory.getbasetemp() / TEMPLATE / TEMPLATE_DATABASE
+    if ready.exists():
+        _browser_database_drop(ready.read_text())
 
 
 # The demo accounts' confirmed authenticators (`seed_demo` creates them).
@@ -123,27 +189,31 @@ class ServedApp:
 
 @pytest.fixture(scope="session")
 def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
+    """One served application per test process, a copy of the run's template (its files, its
+    database) served by `manage.py runserver`."""
+    template_dir, template_url = served_template(tmp_path_factory)
     data_dir = tmp_path_factory.mktemp("served")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.dev",
-        "CARTOSTUP_DATA_DIR": str(data_dir),
-        "CARTOSTUP_DEMO": "1",
-        # A real but quick proof of work: the public form's browser computes it (8 bits).
-        "CARTOSTUP_POW_DIFFICULTY": "8",
-        "DATABASE_URL": _browser_database_url(data_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
+    shutil.copytree(
+        template_dir,
+        data_dir,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(TEMPLATE_DATABASE),
+    )
+    if template_url.startswith("postgres"):
+        name = f"cartostup_browser_{os.getpid()}_{secrets.token_hex(3)}"
+        # One copy at a time: PostgreSQL copies a template no other session is using.
+        with _template_lock(tmp_path_factory):
+            url = _database_create(name, template=template_url.rsplit("/", 1)[1])
+    else:
+        url = f"sqlite:///{data_dir / 'browser.sqlite3'}"
+    env = _served_env(data_dir, url)
     port = free_port()
     app = ServedApp(f"http://127.0.0.1:{port}", env)
-    app.manage("migrate", "--noinput")
-    app.manage("load_territories", "--departements", "13,93,69", "--verbosity", "0")
-    app.manage("seed_demo", "--verbosity", "0")
     try:
         with runserver(env, port, data_dir / "server.log"):
             yield app
     finally:
-        _browser_database_drop(env["DATABASE_URL"])
+        _browser_database_drop(url)
 
 
 @contextmanager
