@@ -43,11 +43,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The served applications' template database goes at the end of the run (see
-    tests/browser/server.py), dropped by the process that runs the others."""
-    from tests.browser.server import served_template_drop
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a test that drives no browser (and before its fixtures touch the database), the
+    process's Chromium is closed, and Playwright's event loop with it (tests/browser/server.py)."""
+    if "browser" not in getattr(item, "fixturenames", ()):
+        from tests.browser.server import chromium_close
 
+        chromium_close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Chromium closed; the served applications' template database goes at the end of the run
+    (see tests/browser/server.py), dropped by the process that runs the others."""
+    from tests.browser.server import chromium_close, served_template_drop
+
+    chromium_close()
     served_template_drop(session.config)
 
 

@@ -247,17 +247,46 @@ def runserver(env: dict[str, str], port: int, log_path: Path) -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    # Function-scoped: Playwright's sync API runs an event loop while it is open, and Django
-    # refuses database access from a thread with a running loop, which would break the
-    # database tests that run after this one in the same worker.
-    from playwright.sync_api import sync_playwright
+# One Playwright and one Chromium per test process, opened by the first browser test and kept
+# for the next ones (starting both took about 0.8 s a test), closed before a test that is not
+# a browser test (`chromium_close`, called by the root conftest's `pytest_runtest_setup`):
+# while Playwright's event loop runs, Django refuses database access from this thread
+# (SynchronousOnlyOperation), and the database tests of the same process need it. The tests
+# of an xdist group run one after the other, so each group opens it about once.
+_CHROMIUM: dict[str, Any] = {}
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+
+def chromium() -> Any:
+    if "browser" in _CHROMIUM and not _CHROMIUM["browser"].is_connected():
+        chromium_close()  # crashed in an earlier test: a new one
+    if "browser" not in _CHROMIUM:
+        from playwright.sync_api import sync_playwright
+
+        playwright = sync_playwright().start()
+        _CHROMIUM["playwright"] = playwright
+        _CHROMIUM["browser"] = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+    return _CHROMIUM["browser"]
+
+
+def chromium_close() -> None:
+    browser = _CHROMIUM.pop("browser", None)
+    playwright = _CHROMIUM.pop("playwright", None)
+    if browser is not None and browser.is_connected():
         browser.close()
+    if playwright is not None:
+        playwright.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """The process's Chromium; each test works in its own contexts (cookies, storage, cache),
+    and those it leaves open are closed after it."""
+    shared = chromium()
+    yield shared
+    for context in list(shared.contexts):
+        context.close()
 
 
 def collect_console_errors(page) -> list[str]:
