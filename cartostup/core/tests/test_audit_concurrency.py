@@ -9,7 +9,6 @@ from django.db import connection
 
 from cartostup.core.audit import audit_chain_problems, audit_record, chained_at_the_end
 from cartostup.core.choices import AuditAction
-from conftest import reference_data_load
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -18,12 +17,9 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def _reference_data_back(django_db_blocker):
-    """Set up before `transactional_db`, hence torn down after its flush, which empties every
-    table: the territories and organisations the next tests expect are loaded again."""
-    yield
-    with django_db_blocker.unblock():
-        reference_data_load()
+def _reference_data_back(reference_data_back):
+    """Set up before `transactional_db` (autouse fixtures come first), hence torn down after
+    its flush, which empties every table: the reference rows come back (`conftest`)."""
 
 
 def test_a_long_write_does_not_hold_the_platforms_audit_trail(transactional_db):

@@ -39,7 +39,6 @@ from cartostup.dealpoints.models import DealPoint, DealPointEvent, ReportLink
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 from cartostup.dealpoints.tests.test_matching import offset
 from cartostup.reports.models import Report
-from conftest import reference_data_load
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -60,13 +59,9 @@ AUDITED = {"confirm": LinkDecision.CONFIRMED, "refuse": "rejected"}
 
 
 @pytest.fixture(autouse=True)
-def _reference_data_back(django_db_blocker):
+def _reference_data_back(reference_data_back):
     """Set up before `transactional_db` (autouse fixtures come first), hence torn down after
-    its flush, which empties every table: the territories and organisations that the next
-    tests of this process expect are loaded again."""
-    yield
-    with django_db_blocker.unblock():
-        reference_data_load()
+    its flush, which empties every table: the reference rows come back (`conftest`)."""
 
 
 @dataclass
