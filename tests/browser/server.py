@@ -1,7 +1,7 @@
 """A real Cartostup server for the browser tests (fixtures imported by tests/conftest.py): its own
-database (SQLite file, or a PostgreSQL database when DATABASE_URL points at one), migrated and
-loaded with the demo data as `make run` does, served by `manage.py runserver` in a subprocess,
-driven by Playwright on Debian's Chromium."""
+database (SQLite file, or a PostgreSQL database when DATABASE_URL points at one), a copy of the
+run's template, migrated and loaded with the demo data as `make run` does, served by `manage.py
+runserver` in a subprocess, driven by Playwright on Debian's Chromium (one per test process)."""
 
 from __future__ import annotations
 
