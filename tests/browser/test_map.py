@@ -355,8 +355,8 @@ def test_the_map_is_busy_until_its_layer_is_drawn(page, served_app, map_points):
         if held:
             break
         page.wait_for_timeout(200)
+    # Asked once the boundaries have answered (they set the first view): only this is out.
     assert held, "the map asked for no deal-point layer"
-    page.wait_for_timeout(300)  # the boundaries answered long ago: only the held layer is out
     container = page.locator("#dealpoints-map")
     assert container.get_attribute("aria-busy") == "true"
     hexagons = page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints")

@@ -1,8 +1,8 @@
 /* Cartostup – Leaflet's own controls in the page's language: the zoom buttons' titles (also
  * their accessible names), the name of the layers control's button, the name of a popup's
  * close button and the title of the attribution's link, from this script's data- attributes,
- * translated by the template (core/_leaflet_js.html). Leaflet says them in English (« Zoom in », « Layers », « Close
- * popup », « A JavaScript library for interactive maps »).
+ * translated by the template (core/_leaflet_js.html). Leaflet says them in English (« Zoom
+ * in », « Layers », « Close popup », « A JavaScript library for interactive maps »).
  * Loaded right after leaflet.js, before any map is made: every L.map of the site gets them.
  * SPDX-License-Identifier: AGPL-3.0-or-later
  */
