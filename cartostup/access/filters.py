@@ -79,18 +79,29 @@ LIST_PARAMETERS = frozenset({"page"})
 
 
 def unknown_parameters(
-    query: Any, filterset_class: type[django_filters.FilterSet], *, export: bool = True
+    query: Any,
+    filterset_class: type[django_filters.FilterSet] | None = None,
+    *,
+    export: bool = True,
+    known: frozenset[str] | None = None,
+    hint: str | None = None,
 ) -> dict:
     """{name: [message]} for each parameter of a list's or an export's address
     (`request.GET`) that is neither a filter of `filterset_class` nor the list's page: a
     misspelt filter (`?statut=confirmed`) would otherwise list or export everything, as if it
-    had been applied."""
-    known = set(filterset_class.base_filters) | LIST_PARAMETERS
-    hint = (
-        gettext("Exportez depuis la liste, dont les liens d'export reprennent les filtres choisis.")
-        if export
-        else gettext("Choisissez les filtres dans le formulaire de la liste.")
-    )
+    had been applied. A page that reads other parameters gives them all (`known`), and says
+    where its filters are chosen (`hint`)."""
+    if known is None:
+        assert filterset_class is not None
+        known = frozenset(filterset_class.base_filters) | LIST_PARAMETERS
+    if hint is None:
+        hint = (
+            gettext(
+                "Exportez depuis la liste, dont les liens d'export reprennent les filtres choisis."
+            )
+            if export
+            else gettext("Choisissez les filtres dans le formulaire de la liste.")
+        )
     return {
         name: [gettext("Filtre inconnu : « %(name)s ».") % {"name": name} + " " + hint]
         for name in query

@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 
 from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
+from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
 from cartostup.core.dates import week_start
 from cartostup.reports.choices import Status as ReportStatus
@@ -60,6 +61,8 @@ from .selectors import (
 MAP_BOUNDARY_DEPARTEMENTS = 3
 FILTER_FIELDS = ("status", "product", "channel", "active_from", "active_to")
 PERIOD_FIELDS = ("active_from", "active_to")
+# What the page's address may carry: its filters, the département it opens on, a point.
+MAP_PARAMETERS = frozenset(FILTER_FIELDS) | {"departement", "point"}
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -119,6 +122,14 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     for name in FILTER_FIELDS:
         if name in request.GET:
             sent.setlist(name, request.GET.getlist(name))
+    # A misspelt filter (`?statut=confirmed`) is said, as the list says it, and sent to the
+    # dealpoints layer, which refuses it: the points the filter was meant to select are not
+    # drawn as if it had applied.
+    unknown = unknown_parameters(
+        request.GET,
+        known=MAP_PARAMETERS,
+        hint=_("Choisissez les filtres dans le formulaire au-dessus de la carte."),
+    )
     statuses = dealpoint_status_choices(actor=actor)
 
     def bound(data: QueryDict | None) -> DealPointPageFilterSet:
@@ -145,6 +156,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     # Two statuses in a hand-made link of a counts-only role: the single-choice form would
     # keep the last one and say it applied, while the layer refuses both.
     refused = {
+        **unknown,
         **map_layers.several_values_refused(scope=scope, data=sent),
         **dealpoint_refused_filters(actor=actor, data=sent),
     }
@@ -181,7 +193,10 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "focusDepartement": code,
         # The page's filters as the layers receive them (map.js reads them here, not in the
         # address: a period typed the French way is sent as the ISO date the layers read).
-        "filters": {name: sent.getlist(name) for name in FILTER_FIELDS if name in sent},
+        "filters": {
+            **{name: sent.getlist(name) for name in FILTER_FIELDS if name in sent},
+            **{name: request.GET.getlist(name) for name in unknown},
+        },
         "layerFilters": layer_filters,
         # The page's filters the hotspots take (map.js renames the period: period_from...).
         "hotspotFilters": hotspot_filters,

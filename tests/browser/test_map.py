@@ -370,6 +370,53 @@ def test_the_map_is_busy_until_its_layer_is_drawn(page, served_app, map_points):
     assert page.console_errors == []
 
 
+def test_each_layer_keeps_its_own_line_under_the_map(page, served_app, map_points):
+    """The line under the map was one sentence for every layer: the hotspots' summary wrote
+    over another layer's error, an error stayed after its layer loaded, a summary stayed with
+    its layer switched off. Each layer now says its own sentence, which it alone replaces."""
+    log_in(page, served_app, "cross13_analyst")
+    failing = True
+
+    def reports(route) -> None:
+        if failing:
+            route.fulfill(status=500, content_type="application/json", body="{}")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/map/reports/**", reports)
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    map_settled(page)
+    status = page.locator("#map-status")
+    assert status.inner_text() == ""
+    layers = page.locator(".leaflet-control-layers")
+    error = "La couche « Signalements » n’a pas pu être chargée."
+
+    layers.get_by_text("Signalements", exact=True).click()
+    map_settled(page)
+    assert status.inner_text() == error
+
+    layers.get_by_text("Points chauds (Gi*)").click()
+    map_settled(page)
+    deadline = time.monotonic() + 20
+    while "Points chauds :" not in status.inner_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    said = status.inner_text()
+    assert said.startswith(error + " Points chauds :"), said
+
+    # The reports answer again: switched off and on, their error is gone, the summary stays.
+    failing = False
+    layers.get_by_text("Signalements", exact=True).click()
+    assert status.inner_text().startswith("Points chauds :")
+    layers.get_by_text("Signalements", exact=True).click()
+    map_settled(page)
+    assert status.inner_text().startswith("Points chauds :")
+    # The hotspots switched off take their summary away.
+    layers.get_by_text("Points chauds (Gi*)").click()
+    assert status.inner_text() == ""
+    errors = [e for e in page.console_errors if "500" not in e]
+    assert errors == []
+
+
 def test_the_layers_are_reached_past_the_markers_and_fold_on_a_narrow_screen(
     page, served_app, map_points
 ):

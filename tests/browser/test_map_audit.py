@@ -172,17 +172,27 @@ def test_hexagons_say_their_counts_in_french_to_the_mouse_the_keyboard_and_the_t
 
     # From the keyboard: the hexagon takes the focus and Enter opens the same popup.
     hexagon = page.locator('#dealpoints-map path[aria-label^="Hexagone – Arles"]')
-    assert hexagon.get_attribute("aria-label") == "Hexagone – Arles : 1 élément"
+    assert hexagon.get_attribute("aria-label") == "Hexagone – Arles : 1 élément (Points de deal)"
     hexagon.focus()
     page.keyboard.press("Enter")
     popup = page.locator("#dealpoints-map .leaflet-popup-content")
     popup.wait_for(timeout=10_000)
     assert "Arles : 1 élément" in popup.inner_text() and "éléments" not in popup.inner_text()
     assert "Signalé : 1" in popup.inner_text()
-    # Its close button is named in French (Leaflet said « Close popup »), and closes it.
+    # Its close button is named in French (Leaflet said « Close popup »); with no link in the
+    # popup, it has the focus; Escape closes the popup and the focus goes back to the hexagon.
     close = page.locator("#dealpoints-map .leaflet-popup").get_by_role(
         "button", name="Fermer la bulle"
     )
+    assert close.evaluate("element => element === document.activeElement")
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached", timeout=10_000)
+    assert hexagon.evaluate("element => element === document.activeElement")
+    # Space opens it as well, without scrolling the page, and the button closes it.
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press(" ")
+    popup.wait_for(timeout=10_000)
+    assert page.evaluate("window.scrollY") == scrolled
     close.click()
     popup.wait_for(state="detached", timeout=10_000)
     # The table is reached past the map.
@@ -215,12 +225,26 @@ def test_operations_and_reports_say_french_dates_and_lead_to_their_pages(page, s
     )
     assert _wait_for_count(page, report, 1) == 1
     assert re.search(r"reçu le \d{2}/\d{2}/\d{4}$", report.get_attribute("title") or "")
+    # Space on a report (a button) opened nothing and scrolled the page. It opens the popup,
+    # whose link takes the focus (it was reached only past every other marker); Escape
+    # closes it, the focus back on the marker.
+    page.keyboard.press("Escape")
+    page.locator("#dealpoints-map .leaflet-popup").wait_for(state="detached", timeout=10_000)
     report.focus()
-    page.keyboard.press("Enter")
+    scrolled = page.evaluate("window.scrollY")
+    page.keyboard.press(" ")
     popup = page.locator("#dealpoints-map .leaflet-popup-content").filter(has_text=arles["report"])
     popup.wait_for(timeout=10_000)
+    assert page.evaluate("window.scrollY") == scrolled
     to_report = popup.get_by_role("link", name=f"Ouvrir le signalement {arles['report']}")
     assert to_report.get_attribute("href") == f"/signalements/{arles['report_pk']}/"
+    assert to_report.evaluate("element => element === document.activeElement")
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached", timeout=10_000)
+    assert report.evaluate("element => element === document.activeElement")
+    report.focus()
+    page.keyboard.press("Enter")
+    popup.wait_for(timeout=10_000)
 
     table = page.locator("#map-table").inner_text()
     assert "13/11/2026" in table and not ISO_DATE.search(table)
@@ -439,6 +463,50 @@ def test_applying_the_filters_keeps_the_zoom_and_the_place(page, served_app):
             break
         page.wait_for_timeout(100)
     assert f"#{zoom}/" in (clear.get_attribute("href") or "")
+    assert page.console_errors == []
+
+
+def test_applying_the_filters_keeps_the_layers_switched_on(page, served_app):
+    """A new user's audit: the reports and the operations switched on, « Appliquer les
+    filtres » (or « Effacer ») came back with the deal points alone. The layers shown travel
+    in the fragment with the view; a view typed in the address bar of the open page is
+    shown too."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    map_settled(page)
+    page.get_by_role("checkbox", name="Signalements").check()
+    page.get_by_role("checkbox", name="Quartiers prioritaires (QPV)").check()
+    page.get_by_role("checkbox", name="Communes et arrondissements").uncheck()
+    map_settled(page)
+    assert page.url.endswith("/dealpoints,departements,qpv,reports")
+    _open_filters(page)
+    form = page.locator("#map-filters")
+    form.get_by_text("Confirmé", exact=True).click()
+    with page.expect_response(
+        lambda response: "/api/v1/map/reports/" in response.url, timeout=30_000
+    ) as reports:
+        form.get_by_role("button", name="Appliquer les filtres").click()
+    assert reports.value.status == 200
+    assert "status=confirmed" in page.url
+    map_settled(page)
+    assert page.get_by_role("checkbox", name="Signalements").is_checked()
+    assert page.get_by_role("checkbox", name="Quartiers prioritaires (QPV)").is_checked()
+    assert not page.get_by_role("checkbox", name="Communes et arrondissements").is_checked()
+    assert page.get_by_role("checkbox", name="Points de deal").is_checked()
+    clear = page.locator("#map-filters-clear")
+    assert (clear.get_attribute("href") or "").endswith("/dealpoints,departements,qpv,reports")
+    # Typed in the address bar: the view and the layers follow, without a reload.
+    centre = page.url.split("#")[1].split("/")
+    page.evaluate(f"window.location.hash = '#15/{centre[1]}/{centre[2]}/dealpoints,operations'")
+    page.get_by_role("checkbox", name="Opérations").wait_for(state="attached")
+    for _ in range(50):
+        if page.get_by_role("checkbox", name="Opérations").is_checked():
+            break
+        page.wait_for_timeout(100)
+    assert page.get_by_role("checkbox", name="Opérations").is_checked()
+    assert not page.get_by_role("checkbox", name="Signalements").is_checked()
+    map_settled(page)
+    assert page.url.split("#")[1].startswith("15/")
     assert page.console_errors == []
 
 

@@ -183,6 +183,35 @@ def test_a_refused_filter_in_the_link_is_said(world, client_for, username, messa
     assert "Département" not in page[start : page.index("</ul>", start)]
 
 
+@pytest.mark.parametrize("username", ["cross13_analyst", "prefecture_13", "landlord_13h"])
+def test_a_misspelt_filter_in_the_link_is_said_and_refused_by_the_layer(
+    world, client_for, username
+):
+    """`/carte/?statut=confirmed` drew every point and said nothing, where the list, the
+    export and the layer refuse the parameter. The page says it, and sends it to the
+    dealpoints layer (whose 400 leaves the map empty rather than drawn unfiltered)."""
+    client = client_for(username)
+    response = client.get(
+        reverse("dealpoints:map"), {"statut": "confirmed", "departement": "13", "point": "1"}
+    )
+    page = response.content.decode()
+    start = page.index('id="map-filter-errors"')
+    said = page[start : page.index("</ul>", start)]
+    assert "Filtre inconnu : « statut ». Choisissez les filtres dans le formulaire" in said
+    assert "departement" not in said and "« point »" not in said
+    config = _config(response)
+    assert config["filters"] == {"statut": ["confirmed"]}
+    assert config["pageFilterErrors"] is True
+    # What map.js then asks, the layer refuses.
+    query = {"bbox": "5.2,43.2,5.6,43.4", "zoom": "12", "statut": "confirmed"}
+    layer = client.get(reverse("map-dealpoints"), query)
+    assert layer.status_code == 400
+    assert layer.json()["errors"] == {"statut": ["Paramètre inconnu."]}
+    # The same page without it says nothing.
+    plain = client.get(reverse("dealpoints:map"), {"departement": "13"}).content.decode()
+    assert "Filtre inconnu" not in plain
+
+
 def test_other_roles_open_on_their_territory(world, client_for):
     for username in ("cross13_analyst", "prefecture_13"):
         assert _config(client_for(username).get(reverse("dealpoints:map")))["startBounds"] is None

@@ -33,7 +33,31 @@
   // when the panel of a point opened by a link (?point=) closes.
   var markersByKey = {};
 
-  function say(message) { if (statusNode) { statusNode.textContent = message; } }
+  // The line under the map holds one sentence per source (a layer, the boundaries), in a
+  // fixed order: a layer that answers again replaces its own sentence, never another's (an
+  // error said by one layer stays until that layer loads), and a layer switched off takes its
+  // sentence away.
+  var STATUS_SOURCES = ["boundaries", "dealpoints", "reports", "operations", "proposals", "hotspots", "qpv"];
+  var statusLines = {};
+
+  function say(source, message) {
+    if (!statusNode) { return; }
+    if (message) { statusLines[source] = message; } else { delete statusLines[source]; }
+    var text = STATUS_SOURCES.filter(function (name) { return statusLines[name]; }).map(function (name) {
+      return statusLines[name];
+    }).join(" ");
+    if (statusNode.textContent !== text) { statusNode.textContent = text; }
+  }
+
+  function layerLabel(name) {
+    // The layer's name in the layers control: « Signalements » for "reports".
+    return labels["label" + name.charAt(0).toUpperCase() + name.slice(1)];
+  }
+
+  function layerError(name) {
+    // « La couche « Signalements » n’a pas pu être chargée. »: which one, when several are on.
+    return fill(labels.layerErrorMessage, { layer: layerLabel(name) });
+  }
 
   function node(tag, content, className) {
     // Popups and the table get DOM nodes built with textContent, never HTML built from data.
@@ -288,8 +312,89 @@
   }
 
   panelClose.addEventListener("click", closePanel);
+
+  // --- popups from the keyboard -----------------------------------------------------------------
+  // A popup opened with Enter or Space takes the focus (its first link, else its close button),
+  // as the side panel does: a keyboard user reached its link only past every other marker.
+  // Escape closes it and gives the focus back to its marker or hexagon. A layer drawn again
+  // while one of its popups is open (the popup's own pan asks for the view it opened on) opens
+  // it again on the new marker, with the focus if the old one had it.
+  var popups = {};  // per layer, the layers holding a popup by key: {layer, element}
+  var openedPopup = null;  // {name, key, layer}
+  var redrawing = false;
+
+  function popupHasFocus(layer) {
+    var box = layer.getPopup() && layer.getPopup().getElement();
+    return Boolean(box && box.contains(document.activeElement));
+  }
+
+  function focusPopup(layer) {
+    var box = layer.getPopup() && layer.getPopup().getElement();
+    if (!box) { return; }
+    var target = box.querySelector(".leaflet-popup-content a[href]") || box.querySelector(".leaflet-popup-close-button");
+    if (target) { target.focus(); }
+  }
+
+  function withPopup(name, key, layer, element) {
+    // `layer` holds the popup (a marker, a hexagon's GeoJSON group); `element` is what Tab
+    // reaches (the marker's icon, the hexagon's path).
+    popups[name][key] = { layer: layer, element: element };
+    layer.keyboardElement = element;  // drawn again (a layer switched off and on): its new one
+    if (layer.keyboardPopup) { return; }
+    layer.keyboardPopup = true;
+    layer.on("popupopen", function () { openedPopup = { name: name, key: key, layer: layer }; });
+    layer.on("popupclose", function () {
+      if (redrawing || !openedPopup || openedPopup.layer !== layer) { return; }
+      var focused = popupHasFocus(layer) || document.activeElement === document.body;
+      var opener = layer.keyboardElement;
+      openedPopup = null;
+      if (focused && document.body.contains(opener)) { opener.focus({ preventScroll: true }); }
+    });
+  }
+
+  function openPopupByKeyboard(layer, latlng) {
+    layer.openPopup(latlng);
+    focusPopup(layer);
+  }
+
+  function popupOnKeys(element, open) {
+    // Enter or Space on a focused marker or hexagon (a button) opens it; Space does not scroll
+    // the page.
+    if (element.dataset.keyboard) { return; }
+    element.dataset.keyboard = "on";
+    element.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        open();
+      }
+    });
+  }
+
+  function redraw(name, holder, draw) {
+    // Draws a layer's new answer; its open popup, if any, is opened again on its new marker.
+    var reopen = openedPopup && openedPopup.name === name ? openedPopup : null;
+    var latlng = reopen ? reopen.layer.getPopup().getLatLng() : null;
+    var focused = reopen ? popupHasFocus(reopen.layer) : false;
+    redrawing = true;
+    holder.clearLayers();
+    redrawing = false;
+    if (reopen) { openedPopup = null; }
+    popups[name] = {};
+    draw();
+    var again = reopen ? popups[name][reopen.key] : null;
+    if (again) {
+      again.layer.openPopup(latlng);
+      if (focused) { focusPopup(again.layer); }
+    } else if (focused && container) {
+      container.focus();  // its marker left the view: the focus stays on the map
+    }
+  }
+
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && !panel.hidden) { closePanel(); }
+    if (event.key !== "Escape") { return; }
+    // The popup first (it may be open beside the panel), then the panel.
+    if (openedPopup) { map.closePopup(); return; }
+    if (!panel.hidden) { closePanel(); }
   });
 
   // --- features -------------------------------------------------------------------------------
@@ -339,20 +444,21 @@
     });
   }
 
-  function hexagonTitle(properties) {
-    return labels.labelHexagon + " – " + hexagonName(properties) + " : " + countText(properties.count);
+  function hexagonTitle(properties, name) {
+    // The layer named last: two layers' hexagons differ on the map by their colour only.
+    return labels.labelHexagon + " – " + hexagonName(properties) + " : " + countText(properties.count) + " (" + layerLabel(name) + ")";
   }
 
   function hexagonPopup(feature, name) {
     var box = node("div");
-    box.appendChild(node("strong", hexagonTitle(feature.properties)));
+    box.appendChild(node("strong", hexagonTitle(feature.properties, name)));
     var list = node("ul");
     breakdown(feature.properties, name).forEach(function (line) { list.appendChild(node("li", line)); });
     box.appendChild(list);
     return box;
   }
 
-  function reachableByKeyboard(hexagon, title) {
+  function reachableByKeyboard(name, key, hexagon, title) {
     // A hexagon (an SVG path) is focusable with Tab and opens its popup with Enter or Space,
     // as a marker does: its counts per status are not for the mouse only. (The popup is the
     // hexagon's GeoJSON group's; its shape is the path.)
@@ -362,12 +468,8 @@
       element.setAttribute("tabindex", "0");
       element.setAttribute("role", "button");
       element.setAttribute("aria-label", title);
-      element.addEventListener("keydown", function (event) {
-        if (event.key === "Enter" || event.key === " ") {
-          event.preventDefault();
-          hexagon.openPopup(shape.getCenter());
-        }
-      });
+      withPopup(name, key, hexagon, element);
+      popupOnKeys(element, function () { openPopupByKeyboard(hexagon, shape.getCenter()); });
     });
   }
 
@@ -483,9 +585,9 @@
         var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max), className: "dealpoints-hexagon dealpoints-hexagon--" + name });
         hexagon.bindPopup(function () { return hexagonPopup(feature, name); });
         hexagon.addTo(group);
-        hexagons.push([hexagon, hexagonTitle(properties)]);
+        hexagons.push([hexagon, hexagonTitle(properties, name), properties.cell]);
         tableRows.push([
-          labels["label" + name.charAt(0).toUpperCase() + name.slice(1)],
+          layerLabel(name),
           labels.labelHexagon + " – " + hexagonName(properties),
           countText(properties.count),
           breakdown(properties, name).join(" ; ")
@@ -494,14 +596,23 @@
       }
       var latlng = [feature.geometry.coordinates[1], feature.geometry.coordinates[0]];
       var item = build.point(feature, latlng, offsets.get(feature));
+      if (item.getPopup()) {
+        // A report, an operation, a proposal: its popup opens from the keyboard too.
+        item.on("add", function () {
+          var element = item.getElement();
+          if (!element) { return; }
+          withPopup(name, String(properties.id), item, element);
+          popupOnKeys(element, function () { openPopupByKeyboard(item); });
+        });
+      }
       item.addTo(group);
       tableRows.push(build.row(feature));
     });
     rows[name] = tableRows;
-    if (collection.meta && collection.meta.truncated) { say(labels.truncatedMessage); }
+    say(name, collection.meta && collection.meta.truncated ? fill(labels.truncatedMessage, { layer: layerLabel(name) }) : "");
     // Their SVG paths exist once the group is on the map.
     group.on("add", function () {
-      hexagons.forEach(function (pair) { reachableByKeyboard(pair[0], pair[1]); });
+      hexagons.forEach(function (made) { reachableByKeyboard(name, made[2], made[0], made[1]); });
     });
     return group;
   }
@@ -538,14 +649,7 @@
         // on a hexagon; Space does not scroll the page.
         item.on("add", function () {
           var element = item.getElement();
-          if (!element || element.dataset.keyboard) { return; }
-          element.dataset.keyboard = "on";
-          element.addEventListener("keydown", function (event) {
-            if (event.key === "Enter" || event.key === " ") {
-              event.preventDefault();
-              openPanel(key, false, item.getLatLng());
-            }
-          });
+          if (element) { popupOnKeys(element, function () { openPanel(key, false, item.getLatLng()); }); }
         });
         return item;
       },
@@ -638,7 +742,9 @@
     hotspots: { active_from: "period_from", active_to: "period_to" }
   };
   var LAYER_QUERIES = {
-    dealpoints: function (query) { return copyParams(query, ["status", "product", "channel", "active_from", "active_to"]); },
+    // Every filter of the page's address, a misspelt one too: the layer refuses it (said above
+    // the map) rather than draw the points unfiltered.
+    dealpoints: function (query) { return copyParams(query, Object.keys(config.filters || {})); },
     // The period, if this role may filter on it (config.layerFilters): a filter refused to it
     // is said by the dealpoints layer, never sent to these.
     reports: function (query) { return copyParams(query, allowedPeriod(), RENAMES.reports); },
@@ -673,22 +779,19 @@
         // A marker that has the focus (the panel closed back to it, Tab reached it) is drawn
         // again: the focus goes to its new marker, not to <body> with the old one.
         var focusedKey = name === "dealpoints" ? focusedMarkerKey() : null;
-        holder.clearLayers();
-        // Only the markers drawn now are known by their key (not every one since the page
-        // opened).
-        if (name === "dealpoints") { markersByKey = {}; }
-        pointLayer(name, collection, builders[name]).addTo(holder);
+        redraw(name, holder, function () {
+          // Only the markers drawn now are known by their key (not every one since the page
+          // opened).
+          if (name === "dealpoints") { markersByKey = {}; }
+          pointLayer(name, collection, builders[name]).addTo(holder);
+        });
         if (focusedKey !== null) { focusMarker(focusedKey); }
         renderTable();
         if (name === "dealpoints") {
           showFilterErrors([]);
           // No point in the view (filters that select none, a view beside the points): said
           // under the map, where an empty map otherwise says nothing.
-          if (!collection.features.length) {
-            say(labels.emptyDealpointsMessage);
-          } else if (statusNode && statusNode.textContent === labels.emptyDealpointsMessage) {
-            say("");
-          }
+          if (!collection.features.length) { say(name, labels.emptyDealpointsMessage); }
         }
       })
       .catch(function (error) {
@@ -703,8 +806,9 @@
           // The page already said its filters' errors, in its fields' words (French labels,
           // not the API's codes): the same error is not said twice in two ways.
           if (!config.pageFilterErrors) { showFilterErrors(lines); }
+          say(name, "");
         } else {
-          say(labels.errorMessage);
+          say(name, layerError(name));
         }
       });
   }
@@ -713,7 +817,7 @@
     if (!config.api[name]) { return; }
     var holder = L.layerGroup();
     holders[name] = holder;
-    control.addOverlay(holder, labels["label" + name.charAt(0).toUpperCase() + name.slice(1)]);
+    control.addOverlay(holder, layerLabel(name));
     if (name === "dealpoints") { holder.addTo(map); }
   });
 
@@ -726,7 +830,7 @@
   });
   map.on("overlayremove", function (event) {
     Object.keys(holders).forEach(function (name) {
-      if (holders[name] === event.layer) { rows[name] = []; switchedOff[name] = true; renderTable(); }
+      if (holders[name] === event.layer) { rows[name] = []; switchedOff[name] = true; renderTable(); say(name, ""); }
     });
   });
   map.on("moveend", function () { Object.keys(holders).forEach(function (name) { reload(name); }); });
@@ -777,6 +881,7 @@
       if (event.layer !== hotspots) { return; }
       delete rows.hotspots;
       renderTable();
+      say("hotspots", "");
     });
     map.on("overlayadd", function (event) {
       if (event.layer !== hotspots) { return; }
@@ -784,7 +889,7 @@
         // Shown again: its cells back in the table, its summary said again.
         rows.hotspots = hotspotRows;
         renderTable();
-        if (hotspotSummary) { say(hotspotSummary); }
+        say("hotspots", hotspotSummary);
         return;
       }
       loaded = true;
@@ -801,7 +906,7 @@
         var template = hot + cold > 0 ? labels.labelHotspotsFound
           : collection.features.length ? labels.labelHotspotsNone : labels.labelHotspotsEmpty;
         hotspotSummary = template.replace("%(hot)s", String(hot)).replace("%(cold)s", String(cold)).replace("%(cells)s", cells);
-        say(hotspotSummary);
+        say("hotspots", hotspotSummary);
         // The significant cells, strongest first, numbered within their commune and placed
         // by their centre: seven rows « Hexagone – Aix-en-Provence | 5 éléments » read alike.
         var significant = collection.features.filter(function (feature) {
@@ -841,7 +946,7 @@
           // Not over the page's own lines (its fields' words), as for the other layers.
           if (!config.pageFilterErrors) { showFilterErrors(lines); }
         } else {
-          say(labels.errorMessage);
+          say("hotspots", layerError("hotspots"));
         }
       });
     });
@@ -871,11 +976,12 @@
   // layer switched on says why it draws nothing, none imported or none in the départements
   // drawn (a territory too wide to draw its boundaries draws none: nothing to say then).
   var qpvCount = 0;
+  map.on("overlayremove", function (event) { if (event.layer === qpv) { say("qpv", ""); } });
   map.on("overlayadd", function (event) {
     if (event.layer !== qpv || !config.boundaryDepartements.length) { return; }
     Promise.all(pending).then(function () {
       if (qpvCount || !map.hasLayer(qpv)) { return; }
-      say(config.qpvImported ? labels.qpvNoneHereMessage : labels.qpvNoneMessage);
+      say("qpv", config.qpvImported ? labels.qpvNoneHereMessage : labels.qpvNoneMessage);
     }, function () { /* a boundary that failed to load is said by the start below */ });
   });
 
@@ -901,11 +1007,12 @@
   map.on("overlayadd overlayremove", syncLegend);
   syncLegend();
 
-  // The view is kept in the address's fragment (#zoom/latitude/longitude: never sent to the
-  // server), and the filter form carries it: « Appliquer les filtres », or a reload, comes
-  // back to the zoom and the place the reader was on (it came back to the whole territory,
-  // at another resolution: a prefecture read other hexagons as other numbers).
-  var VIEW = /^#(\d{1,2})\/(-?\d{1,2}\.\d+)\/(-?\d{1,3}\.\d+)$/;
+  // The view is kept in the address's fragment (#zoom/latitude/longitude/layers: never sent to
+  // the server), and the filter form carries it: « Appliquer les filtres », « Effacer », or a
+  // reload, comes back to the zoom, the place and the layers the reader had on (it came back
+  // to the whole territory, at another resolution, and to the deal points alone: a
+  // prefecture read other hexagons as other numbers, the reports switched on were gone).
+  var VIEW = /^#(\d{1,2})\/(-?\d{1,2}\.\d+)\/(-?\d{1,3}\.\d+)(?:\/([a-z,]*))?$/;
   var filterForm = document.getElementById("map-filters");
   function keptView() {
     var match = VIEW.exec(window.location.hash);
@@ -913,11 +1020,28 @@
     var zoom = parseInt(match[1], 10);
     var centre = [parseFloat(match[2]), parseFloat(match[3])];
     if (zoom > 19 || Math.abs(centre[0]) > 90 || Math.abs(centre[1]) > 180) { return null; }
-    return { zoom: zoom, centre: centre };
+    return { zoom: zoom, centre: centre, layers: match[4] === undefined ? null : match[4].split(",") };
   }
-  map.on("moveend", function () {
+  function shownLayers() {
+    // The layers switched on, by their names in legendLayers (the fragment's words).
+    return Object.keys(legendLayers).filter(function (name) {
+      return legendLayers[name] && map.hasLayer(legendLayers[name]);
+    }).sort();
+  }
+  function showLayers(names) {
+    // Switches each layer on or off as a kept view says (a layer this role does not have is
+    // ignored); the layers control's boxes follow.
+    Object.keys(legendLayers).forEach(function (name) {
+      var layer = legendLayers[name];
+      if (!layer) { return; }
+      var wanted = names.indexOf(name) >= 0;
+      if (wanted && !map.hasLayer(layer)) { map.addLayer(layer); }
+      if (!wanted && map.hasLayer(layer)) { map.removeLayer(layer); }
+    });
+  }
+  function keepView() {
     var centre = map.getCenter();
-    var view = "#" + Math.round(map.getZoom()) + "/" + centre.lat.toFixed(5) + "/" + centre.lng.toFixed(5);
+    var view = "#" + Math.round(map.getZoom()) + "/" + centre.lat.toFixed(5) + "/" + centre.lng.toFixed(5) + "/" + shownLayers().join(",");
     if (window.history && window.history.replaceState) {
       window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search + view);
     }
@@ -927,12 +1051,24 @@
     // « Effacer » keeps the view too.
     var clear = document.getElementById("map-filters-clear");
     if (clear) { clear.setAttribute("href", clear.getAttribute("href").split("#")[0] + view); }
+  }
+  var viewSet = false;
+  map.on("moveend", keepView);
+  map.on("overlayadd overlayremove", function () { if (viewSet) { keepView(); } });
+  // A view typed or pasted in the address bar of the open page (only its fragment changed:
+  // no reload) is shown too.
+  window.addEventListener("hashchange", function () {
+    var kept = keptView();
+    if (!kept || !viewSet) { return; }
+    map.setView(kept.centre, kept.zoom);
+    if (kept.layers) { showLayers(kept.layers); }
   });
 
   function start(bounds) {
     var kept = config.point ? null : keptView();
     if (kept) {
       map.setView(kept.centre, kept.zoom);
+      if (kept.layers) { showLayers(kept.layers); }
     } else if (config.startBounds && !config.focusDepartement) {
       // A landlord: its own buildings, close enough to tell its points apart.
       map.fitBounds(L.latLngBounds(config.startBounds), { maxZoom: 17, padding: [40, 40] });
@@ -942,6 +1078,8 @@
       map.setView(FRANCE, 6);
     }
     if (config.point) { openPanel(config.point, true); }
+    viewSet = true;
+    keepView();
     busyEnd();  // the first view is set: what it asked for keeps the map busy until drawn
   }
 
@@ -956,7 +1094,7 @@
       });
       start(bounds);
     }).catch(function () {
-      say(labels.errorMessage);
+      say("boundaries", labels.errorMessage);
       start(null);
     });
   }
