@@ -617,6 +617,7 @@ def operation_create(client: Client) -> None:
     if pk is None:
         return
     token = client.token()
+    outcome = client.rng.choice(["none", "disrupted", "seizure"])
     status, _body = client.request(
         "operation_create",
         "POST",
@@ -624,8 +625,9 @@ def operation_create(client: Client) -> None:
         {
             "kind": client.rng.choice(["raid", "arrests", "surveillance"]),
             "occurred_on": date.today().isoformat(),
-            "outcome": client.rng.choice(["none", "disrupted", "seizure"]),
-            "arrests": client.rng.randint(0, 3),
+            "outcome": outcome,
+            # « Sans résultat » arrests no one (the service refuses the contradiction).
+            "arrests": 0 if outcome == "none" else client.rng.randint(0, 3),
             "notes": f"Opération du test d'endurance ({token}).",
         },
     )

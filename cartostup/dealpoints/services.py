@@ -1782,6 +1782,22 @@ def operation_record(
             _("Indiquez un nombre de personnes interpellées entre 0 et %(limit)s.")
             % {"limit": OPERATION_MAX_ARRESTS}
         ]
+    elif data.outcome == OperationOutcome.NONE and data.arrests:
+        # A result and a count that contradict each other would be counted both ways by the
+        # territory's indicators.
+        errors["arrests"] = [
+            _(
+                "Une opération « Sans résultat » n'a interpellé personne : choisissez le "
+                "résultat « Interpellations » ou indiquez 0 personne interpellée."
+            )
+        ]
+    elif data.outcome == OperationOutcome.ARRESTS and not data.arrests:
+        errors["arrests"] = [
+            _(
+                "Le résultat « Interpellations » demande le nombre de personnes interpellées "
+                "(au moins 1)."
+            )
+        ]
     if errors:
         raise ValidationError(errors)
     assert data.occurred_on is not None

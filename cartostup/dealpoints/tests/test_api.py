@@ -667,7 +667,10 @@ def test_operations_filter_by_outcome_and_service(client_for, analyst, point, pe
             actor=analyst,
             dealpoint=point,
             data=services.OperationInput(
-                occurred_on=date(2026, 12, 1), outcome=outcome, service_id=service
+                occurred_on=date(2026, 12, 1),
+                outcome=outcome,
+                arrests=2 if outcome == "arrests" else 0,
+                service_id=service,
             ),
         )
     client = client_for("cross13_analyst")

@@ -30,6 +30,7 @@ def _record(actor, point, *, outcome="none", days_ago=0, service=None) -> Operat
             kind="raid",
             occurred_on=date.today() - timedelta(days=days_ago),
             outcome=outcome,
+            arrests=1 if outcome == "arrests" else 0,
             service_id=service.pk if service is not None else None,
         ),
     )

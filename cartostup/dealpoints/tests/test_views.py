@@ -940,6 +940,49 @@ def test_operation_in_the_future_is_refused_on_its_field(client_for, persona, po
     assert not Operation.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("outcome", "arrests", "message"),
+    [
+        ("none", "3", "Une opération « Sans résultat » n'a interpellé personne"),
+        ("arrests", "0", "Le résultat « Interpellations » demande le nombre de personnes"),
+    ],
+)
+def test_an_outcome_and_arrests_that_contradict_are_refused(
+    client_for, persona, point, outcome, arrests, message
+):
+    """New-user audit: « Sans résultat » with 3 people arrested, and « Interpellations »
+    with none, were both recorded, to be counted both ways by the indicators."""
+    service = persona("cross13_analyst").memberships.get().organisation
+    response = _post(
+        client_for("cross13_analyst"),
+        "operation",
+        point,
+        {
+            "operation-kind": "raid",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": outcome,
+            "operation-arrests": arrests,
+            "operation-service": str(service.pk),
+        },
+    )
+    assert response.status_code == 400
+    (said,) = response.context["operation_form"].errors["arrests"]
+    assert said.startswith(message)
+    api = client_for("police13_investigator").post(
+        f"/api/v1/dealpoints/{point.pk}/operations/",
+        {
+            "kind": "raid",
+            "occurred_on": date.today().isoformat(),
+            "outcome": outcome,
+            "arrests": int(arrests),
+        },
+        content_type="application/json",
+    )
+    assert api.status_code == 400
+    assert api.json()["errors"]["arrests"][0].startswith(message)
+    assert not Operation.objects.exists()
+
+
 @pytest.mark.parametrize("who", ["landlord_13h", "prefecture_13", "cross93_analyst"])
 def test_operation_is_404_to_those_who_may_not_record_it(client_for, point, who):
     assert _post(client_for(who), "operation", point, {}).status_code == 404
