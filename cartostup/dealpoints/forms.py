@@ -142,7 +142,7 @@ class DealPointForm(ServiceForm):
         required=False,
         empty_label=_("Aucun"),
         help_text=_(
-            "Le bailleur verra le statut de ce point et la semaine de sa dernière activité. "
+            "Le bailleur verra le statut de ce point et la semaine de son dernier signalement. "
             "Le point doit se trouver à moins de 150 m du bâtiment ; les plus proches de sa "
             "position sont proposés d'abord."
         ),

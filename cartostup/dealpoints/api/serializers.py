@@ -184,12 +184,12 @@ class DealPointCreatedOutputSerializer(DealPointOutputSerializer):
 
 class DealPointReducedOutputSerializer(serializers.Serializer):
     """A deal point as a landlord referent receives it (`rules.LANDLORD_FIELDS`): its status
-    and the week of its last activity, on one of its buildings, named by its partner code
-    (never its id or reference)."""
+    and the week of its last report (operations do not move it), on one of its buildings,
+    named by its partner code (never its id or reference)."""
 
     schema_description = _(
         "Un point de deal tel que le reçoit le référent d'un bailleur : son statut et la "
-        "semaine de sa dernière activité, sur l'un de ses bâtiments, désigné par son code "
+        "semaine de son dernier signalement, sur l'un de ses bâtiments, désigné par son code "
         "partenaire (jamais par son identifiant ni sa référence)."
     )
 

@@ -68,18 +68,25 @@ def test_queue_lists_what_the_analyst_may_decide(client_for, queue):
     )
 
 
-def test_every_decision_of_the_queue_names_what_it_decides(client_for, queue):
+def test_every_decision_of_the_queue_names_what_it_decides(client_for, persona, queue):
     """A screen reader listing the page's buttons and links heard « Confirmer la
     résurgence » and « Créer le point » once per row, with nothing to tell them apart (the
-    other decisions named their report and point). Each name begins with the visible text."""
+    other decisions named their report and point). Each name begins with the visible text.
+    Two reports near one dismantled point gave two alerts whose buttons had the same names."""
+    (second,) = flows.report_match(report=report_near(persona("cross13_analyst"), -2990)).alerts
+    assert second.dealpoint_id == queue["old"].pk
     page = client_for("cross13_analyst").get(reverse("dealpoints:matching")).content.decode()
     old, proposal = queue["old"], queue["proposal"]
-    assert f'aria-label="Confirmer la résurgence de {old.reference}"' in page
+    report = queue["alert"].report.reference
+    assert f'aria-label="Confirmer la résurgence de {old.reference} ({report})"' in page
+    assert f'aria-label="Écarter la résurgence de {old.reference} ({report})"' in page
     commune = html.escape(proposal.commune.name)
     assert f'aria-label="Créer le point proposé ({commune}, 1 signalement)"' in page
     tables = page[page.index('<table id="links-table"') : page.rindex("</table>")]
     for name in re.findall(r'<(?:button|a)[^>]*class="fr-btn[^"]*"[^>]*>', tables):
         assert "aria-label=" in name, name
+    names = re.findall(r'<(?:button|a)[^>]*class="fr-btn[^"]*"[^>]*aria-label="([^"]*)"', tables)
+    assert len(names) >= 8 and len(names) == len(set(names)), names
 
 
 def test_queue_links_the_points_the_analyst_may_open(client_for, queue):
