@@ -881,8 +881,13 @@ def _text(value: Any, name: str, errors: dict[str, list[str]]) -> str:
     return text
 
 
+def _blank(value: Any) -> bool:
+    """An empty cell: nothing, or only spaces."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _blank(value):
         return None
     if isinstance(value, bool):
         errors.setdefault(name, []).append(_("Un nombre est attendu."))
@@ -1095,6 +1100,15 @@ def row_input(row: SourceRow) -> tuple[RowInput, dict[str, list[str]]]:
         )
     latitude = _number(values.get("latitude"), "latitude", errors)
     longitude = _number(values.get("longitude"), "longitude", errors)
+    # One coordinate given (even unreadable), the other empty: the empty one is said too (the
+    # service names one missing coordinate, on the latitude, already refused as « abc »).
+    given = {name: not _blank(values.get(name)) for name in ("latitude", "longitude")}
+    if any(given.values()):
+        for name, present in given.items():
+            if not present:
+                errors.setdefault(name, []).append(
+                    _("Indiquez la position du point (latitude, longitude).")
+                )
     turnover = _number(values.get("estimated_daily_turnover"), "estimated_daily_turnover", errors)
     if turnover is not None and not turnover.is_integer():
         errors.setdefault("estimated_daily_turnover", []).append(_("Un nombre entier est attendu."))

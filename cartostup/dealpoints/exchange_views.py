@@ -222,6 +222,8 @@ def dealpoint_import(request: HttpRequest) -> HttpResponse:
         "verified_form": verified_form,
         "accepted_markings": exchange.accepted_markings(),
         "result": result,
+        # Invalid lines are the page's errors, as a form's: « Erreur : » in its title.
+        "page_errors": bool(result and result.invalid),
         "sealed": sealed,
         "filename": filename,
         "headers": exchange.spreadsheet_headers(),

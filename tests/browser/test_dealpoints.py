@@ -55,6 +55,10 @@ def test_analyst_creates_a_point_on_the_map_and_dismantles_it(page, served_app):
     # The pin, a stop of the keyboard, is named after the point.
     pin = page.locator('#dealpoint-map path[role="img"]')
     assert re.fullmatch(r"PD-13-\d+", pin.get_attribute("aria-label") or "")
+    # Its reference is written beside it, always: a text shown on hover only could be
+    # neither dismissed with Escape nor hovered (WCAG 1.4.13, an accessibility review).
+    tooltip = page.locator("#dealpoint-map .leaflet-tooltip")
+    assert tooltip.is_visible() and tooltip.inner_text() == pin.get_attribute("aria-label")
 
     form = page.locator("#operation-form")
     form.get_by_label("Type d'opération").select_option("raid")

@@ -294,8 +294,12 @@ def test_the_hotspot_layer_says_what_it_found(page, served_app, map_points):
     page.goto(f"{served_app.url}/carte/?departement=13")
     hot = page.locator(".dealpoints-legend__hexagon--hot")
     assert hot.count() == 1 and hot.is_hidden()  # explained once drawn
+    # So is what they count (a new user's audit: the sentence stood with the layer off).
+    scope = page.locator("#map-hotspots-scope")
+    assert scope.count() == 1 and scope.is_hidden()
     page.locator(".leaflet-control-layers").get_by_text("Points chauds (Gi*)").click()
     hot.wait_for(state="visible", timeout=5_000)
+    assert scope.is_visible()
     status = page.locator("#map-status")
     deadline = time.monotonic() + 20
     while "Points chauds :" not in status.inner_text() and time.monotonic() < deadline:

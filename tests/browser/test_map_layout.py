@@ -317,3 +317,45 @@ def test_markers_at_one_place_can_each_be_clicked(page, served_app, world):
             page.wait_for_timeout(100)
         assert shown.inner_text() == code
     assert page.console_errors == []
+
+
+def _luminance(rgb: str) -> float:
+    """WCAG relative luminance of a computed colour « rgb(r, g, b) »."""
+    channels = [int(value) / 255 for value in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(first: str, second: str) -> float:
+    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_legend_is_read_on_the_maps_background_in_the_dark_theme(page, served_app):
+    """An accessibility review: in the dark theme, the legend's symbols were drawn on the
+    page's near-black (« Limite de département » 1.0:1, the hexagon 1.03:1, « Signalé »
+    1.21:1). Each symbol now stands on the map's own grey, as it does on the map."""
+    page.emulate_media(color_scheme="dark")
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    page.locator("#map-legend").wait_for()
+    page.wait_for_function("document.documentElement.getAttribute('data-fr-theme') === 'dark'")
+    body = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert _luminance(body) < 0.05, body  # the dark theme applies
+    ground = page.evaluate(
+        "getComputedStyle(document.querySelector('#dealpoints-map')).backgroundColor"
+    )
+    keys = page.locator("#map-legend li:not([hidden]) .dealpoints-legend__key")
+    assert keys.count() >= 4
+    for index in range(keys.count()):
+        key = keys.nth(index)
+        background = key.evaluate("element => getComputedStyle(element).backgroundColor")
+        assert background == ground
+        assert _contrast(background, body) >= 3
+    line = page.locator(".dealpoints-legend__line--departement")
+    colour = line.evaluate("element => getComputedStyle(element).borderTopColor")
+    assert _contrast(colour, ground) >= 3
+    reported = page.locator(".dealpoints-legend__marker--reported")
+    colour = reported.evaluate("element => getComputedStyle(element).backgroundColor")
+    assert _contrast(colour, ground) >= 3
+    assert page.console_errors == []

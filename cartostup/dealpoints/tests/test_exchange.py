@@ -597,6 +597,25 @@ def test_every_error_of_a_line_is_reported_at_once(analyst):
     assert len(error.messages) == 4
 
 
+def test_an_unreadable_and_a_missing_coordinate_are_both_said(analyst):
+    """A new user's audit: latitude « abc » and an empty longitude said only the latitude's
+    error, where the guide promises every error of a line at once."""
+    line = "OLD-8;;abc;;Immeuble;Point fixe;Cocaïne;;;;"
+    rows = exchange.parse_rows(_csv(line, header=AUDIT_HEADER), "carte.csv")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).errors
+    assert error.messages == [
+        "latitude : Un nombre est attendu.",
+        "longitude : Indiquez la position du point (latitude, longitude).",
+    ]
+    # Both empty: one message, on the latitude (the service's), not two.
+    rows = exchange.parse_rows(
+        _csv("OLD-7;;;;Immeuble;Point fixe;Cocaïne;;;;", header=AUDIT_HEADER), "carte.csv"
+    )
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).errors
+    assert error.messages == ["latitude : Indiquez la position du point (latitude, longitude)."]
+    assert not DealPoint.objects.exists()
+
+
 def test_unknown_values_are_all_reported_with_the_accepted_ones(analyst):
     line = "OLD-9;closed;43.3452;abc;partout;à pied;sucre|cocaine;fri;x;;hier"
     rows = exchange.parse_rows(_csv(line, header=AUDIT_HEADER), "carte.csv")
@@ -942,6 +961,16 @@ def test_a_file_with_invalid_lines_offers_to_import_its_valid_lines(client_for):
     checked = client.post(IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "check"})
     body = checked.content.decode()
     assert "Importer la ligne valide de ce fichier et ignorer les autres" in body
+    # Its invalid lines are the page's errors, said as a form's are: « Erreur : » in the
+    # title, the report focused on load (#error-summary, cartostup/forms.js).
+    assert "<title>Erreur : Importer des points de deal – Cartostup</title>" in body
+    assert body.count('id="error-summary"') == 1
+    assert 'role="alert" id="error-summary" tabindex="-1"' in body
+    # Counted in full: « 0 ligne(s) valide(s) sur 3 » hid the lines already present.
+    assert (
+        "Lignes du fichier : 2 ; valides à importer : 1 ; déjà présentes : 0 ; invalides : 1."
+        in body
+    )
     form = body.split('id="import-verified"', 1)[1].split("</form>", 1)[0]
     assert 'name="partial" value="on"' in form
     # A failed import (the box unticked) offers the same.

@@ -63,7 +63,9 @@
     drawBoundaries(map, boundaryUrls(container), false);
     var label = document.createElement("span");
     label.textContent = container.dataset.label || "";
-    var pin = marker(latlng).bindTooltip(label).addTo(map);
+    // Always shown (not on hover only: a hover text must be dismissable and hoverable, WCAG
+    // 1.4.13, which Leaflet's tooltip is not).
+    var pin = marker(latlng).bindTooltip(label, { permanent: true, direction: "top", offset: [0, -12] }).addTo(map);
     // The browser stops on the pin with Tab: it says which point it is.
     var element = pin.getElement && pin.getElement();
     if (element) {

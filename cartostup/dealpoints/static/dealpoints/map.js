@@ -655,7 +655,8 @@
       },
       row: function (feature) {
         var p = feature.properties;
-        return [labels.labelDealpoints, { text: p.reference || p.code, href: p.url }, p.status_label, dealpointDetail(p)];
+        // No activity known: « — », as the list says it (an empty cell read as missing data).
+        return [labels.labelDealpoints, { text: p.reference || p.code, href: p.url }, p.status_label, dealpointDetail(p) || "—"];
       }
     },
     reports: {
@@ -999,7 +1000,8 @@
   var legendLayers = { communes: communes, qpv: qpv, departements: departements, hotspots: hotspots };
   Object.keys(holders).forEach(function (name) { legendLayers[name] = holders[name]; });
   function syncLegend() {
-    Array.prototype.forEach.call(document.querySelectorAll("#map-legend [data-layer]"), function (line) {
+    // The sentence saying what the hotspots count follows their layer too.
+    Array.prototype.forEach.call(document.querySelectorAll("#map-legend [data-layer], #map-hotspots-scope"), function (line) {
       var layer = legendLayers[line.dataset.layer];
       line.hidden = !(layer && map.hasLayer(layer));
     });
