@@ -966,7 +966,8 @@ def alert_confirm(*, actor: User, alert: Alert, note: str = "") -> Alert:
     alert = _alert_for_decision(actor=actor, alert=alert)
     point = alert.dealpoint
     if alert.kind == AlertKind.RESURGENCE:
-        if point.status != DealPointStatus.RESURGENT:
+        alert.already_resurgent = point.status == DealPointStatus.RESURGENT
+        if not alert.already_resurgent:
             services.dealpoint_change_status(
                 actor=actor, dealpoint=point, status=DealPointStatus.RESURGENT, note=note
             )

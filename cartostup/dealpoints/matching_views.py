@@ -426,6 +426,18 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                 "point": alert.dealpoint.reference,
                 "other": alert.candidate.reference,
             }
+        elif confirmed.already_resurgent and alert.report is not None:
+            # Another alert confirmed the resurgence first: this one attaches its report.
+            text = (
+                _("Le point %(point)s était déjà noté « résurgent ».")
+                % {"point": alert.dealpoint.reference}
+                + " "
+                + attached_text(
+                    report=alert.report.reference,
+                    point=alert.dealpoint.reference,
+                    moved_from=confirmed.moved_from,
+                )
+            )
         else:
             text = _("Le point %(point)s est noté « résurgent ».") % {
                 "point": alert.dealpoint.reference

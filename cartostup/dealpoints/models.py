@@ -405,8 +405,10 @@ class Alert(ProtectedRecord):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
 
-    # Set by `flows.alert_confirm` (not stored): the points the report left, as on ReportLink.
+    # Set by `flows.alert_confirm` (not stored): the points the report left, as on ReportLink;
+    # whether the point was already resurgent (another alert confirmed it first).
     moved_from: tuple[str, ...] = ()
+    already_resurgent: bool = False
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -14,6 +14,7 @@ from cartostup.dealpoints import flows, matching_selectors
 from cartostup.dealpoints.choices import (
     AlertStatus,
     DealPointStatus,
+    EventKind,
     LinkDecision,
     ProposalStatus,
 )
@@ -524,6 +525,30 @@ def test_confirm_and_dismiss_alerts(client_for, queue):
     client.post(reverse("dealpoints:alert_dismiss", args=[second.pk]))
     second.refresh_from_db()
     assert second.status == AlertStatus.DISMISSED
+
+
+def test_a_second_resurgence_alert_of_a_point_says_it_was_already_resurgent(
+    client_for, persona, queue
+):
+    """A new user's audit: two reports near one dismantled point, two alerts. The first
+    confirmed, the second said again « Le point … est noté « résurgent » », which it already
+    was: it attached its report, and now says so."""
+    (second,) = flows.report_match(report=report_near(persona("cross13_analyst"), -2990)).alerts
+    client = client_for("cross13_analyst")
+    client.post(reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]))
+    old = queue["old"]
+    assert second.report is not None
+    response = client.post(reverse("dealpoints:alert_confirm", args=[second.pk]), follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert said[-1] == (
+        f"Le point {old.reference} était déjà noté « résurgent ». Signalement "
+        f"{second.report.reference} rattaché à {old.reference}."
+    )
+    assert ReportLink.objects.get(report=second.report).dealpoint_id == old.pk
+    # One status change to « Résurgent », not two.
+    assert old.events.filter(kind=EventKind.STATUS, to_status="resurgent").count() == 1
+    second.refresh_from_db()
+    assert second.status == AlertStatus.CONFIRMED
 
 
 def test_accepting_in_triage_matches_the_report(client_for, persona):
