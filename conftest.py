@@ -93,9 +93,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Load territories once into the test database; every test's transaction rolls back to it."""
+    """Load territories once into the test database; every test's transaction rolls back to it.
+    At the end, Chromium is closed before pytest-django tears the test database down: in a
+    two-worker run ending on browser tests, Playwright's running event loop made Django refuse
+    it (« Error when trying to teardown test databases: SynchronousOnlyOperation »)."""
     with django_db_blocker.unblock():
         reference_data_load()
+    yield
+    from tests.browser.server import chromium_close
+
+    chromium_close()
 
 
 @pytest.fixture
