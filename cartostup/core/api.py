@@ -224,6 +224,17 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictFloatField(serializers.FloatField):
+    """A number of a request body that refuses a boolean: REST framework's FloatField reads
+    `true` as 1.0 (`{"longitude": true}` created a point at longitude 1), where its
+    IntegerField refuses it."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AutoSchema(openapi.AutoSchema):
     """The OpenAPI schema says what `InputSerializer` does: a body with a field it does not
     write is invalid (`additionalProperties: false`), so clients and fuzzers know it. And every
@@ -266,6 +277,14 @@ class AutoSchema(openapi.AutoSchema):
                 "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}
             }
             responses["401"] = response
+        if "400" not in responses and isinstance(self.view, CartostupAPIView):
+            # Every operation refuses a query parameter it does not read (`initial`): a
+            # point's page answered 400 to `?x=1` where its schema listed no 400.
+            unknown = openapi.OpenApiResponse(
+                ErrorSerializer,
+                description=_("Paramètre de requête inconnu (voir `errors`)."),
+            )
+            responses["400"] = self._get_response_for_code(unknown, "400", direction=direction)
         return responses
 
 
@@ -276,6 +295,11 @@ class CartostupAPIView(APIView):
 
     # The methods that read the query string, and check it themselves (`strict_query`).
     query_methods: frozenset[str] = frozenset()
+    # No OPTIONS (405, and not in `Allow`): the schema is the description. The map layers
+    # answered it with REST framework's metadata (their class names, parsers the schema does
+    # not document) where the deal points' views refused it.
+    http_method_names = [name for name in APIView.http_method_names if name != "options"]
+    metadata_class = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         method = (request.method or "").lower()

@@ -210,6 +210,13 @@ class DealPointForm(ServiceForm):
     def clean_longitude(self) -> float | None:
         return _finite(self.cleaned_data.get("longitude"))
 
+    @property
+    def error_places(self) -> dict[str, tuple[Any, str]]:
+        """The error summary's link for the opening hours goes to the grid's first box (its
+        boxes are named day by day: `…_mon_morning`, there is no `…_0`)."""
+        first = self.opening_hours_grid()[0]["cells"][0]["id"]
+        return {"opening_hours": (self.fields["opening_hours"].label, first)}
+
     def opening_hours_grid(self) -> list[dict[str, Any]]:
         """The opening hours as rows (one a day) of cells (one a time of day) for the grid."""
         field = self["opening_hours"]
@@ -429,6 +436,19 @@ class StatusCorrectionForm(ServiceForm):
         kwargs.setdefault("initial", {"change_id": change.pk if change is not None else None})
         super().__init__(*args, **kwargs)
         self.last_change = change
+
+    def add_service_error(self, error: ValidationError) -> None:
+        if (
+            hasattr(error, "error_dict")
+            and "corrects" in error.error_dict
+            and self.last_change is not None
+        ):
+            # A change that was never the point's (a page altered): the form names the last
+            # one again, so that sending it again corrects that one.
+            data: Any = self.data.copy()  # type: ignore[has-type]
+            data[self.add_prefix("change_id")] = str(self.last_change.pk)
+            self.data = data
+        super().add_service_error(error)
 
 
 class OperationForm(ServiceForm):

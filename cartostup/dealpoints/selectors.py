@@ -602,6 +602,10 @@ def dealpoint_detail(
 # them): references of reports and of other points. The writers keep them whole; a reader is
 # told those it may see.
 HISTORY_REPORT_KEYS = ("report",)
+# Values that tell of the report a key names, withheld (None) with its reference: the
+# matching's score of an attachment (an investigator is told neither the reports' references,
+# dates nor scores; the API gave the score: an API review, 2026-12-06).
+HISTORY_REPORT_VALUE_KEYS = {"report": ("score",)}
 HISTORY_REPORT_LIST_KEYS = ("reports",)
 # Keyed by report reference (`was` only in a merge's entry; a detachment's `was` is a decision).
 HISTORY_REPORT_MAP_KEYS = ("was", "stayed")
@@ -671,6 +675,9 @@ def _history_told(
         if isinstance(told.get(key), str) and told[key] not in reports:
             told[key] = None
             undisclosed.append(key)
+            for value_key in HISTORY_REPORT_VALUE_KEYS.get(key, ()):
+                if value_key in told:
+                    told[value_key] = None
     for key in HISTORY_REPORT_LIST_KEYS:
         if told.get(key):
             kept = [value for value in told[key] if value in reports]

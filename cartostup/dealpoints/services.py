@@ -484,7 +484,18 @@ def _changed_field_names(events: Iterable[DealPointEvent]) -> list[str]:
 
 def _edit_version_check(*, actor: User | None, dealpoint: DealPoint, version: int) -> None:
     """Refuse an edit read at `version` (`selectors.dealpoint_edit_version`) when the point
-    was edited since; called with the row locked, so no edit can come in between."""
+    was edited since; called with the row locked, so no edit can come in between. A version
+    the point never had (another point's, a number typed at random, one ahead of the point's)
+    is refused as such: it passed the check, and an edit made since was overwritten."""
+    if version and not dealpoint.events.filter(kind__in=EDIT_VERSION_KINDS, pk=version).exists():
+        raise ValidationError(
+            {
+                "version": _(
+                    "Cette version n'a jamais été celle de ce point : relisez-le et envoyez "
+                    "la version qu'il donne (« version » de sa fiche dans l'API)."
+                )
+            }
+        )
     events = list(
         dealpoint.events.filter(kind__in=EDIT_VERSION_KINDS, pk__gt=version)
         .select_related("actor")
@@ -548,6 +559,17 @@ def _correction_check(
     if last is None:
         raise ValidationError(
             {"status": _("Ce point n'a pas encore changé de statut : il n'y a rien à corriger.")}
+        )
+    if not dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).exists():
+        # Not a change that came since: one that never was (a 409 sent the client to read the
+        # point again, to send the same wrong number).
+        raise ValidationError(
+            {
+                "corrects": _(
+                    "Ce n'est pas un changement de statut de ce point : indiquez l'identifiant "
+                    "de son dernier changement de statut (« id » dans son historique)."
+                )
+            }
         )
     if last.pk != corrects:
         raise ChangedMeanwhile(
@@ -1152,12 +1174,30 @@ def dealpoint_update(
     if (data.latitude, data.longitude) != before_position:
         place = _place(data.latitude, data.longitude)
         if place.commune.departement_id != dealpoint.departement_id:
+            departement = place.commune.departement
+            if actor is not None and not (
+                policy.restrict(
+                    type(departement).objects.filter(pk=departement.pk), actor=actor
+                ).exists()
+            ):
+                # « Créez-en un nouveau » would send the analyst to a creation refused there.
+                raise ValidationError({"latitude": _("Ce lieu est hors de votre territoire.")})
             raise ValidationError(
                 {"latitude": _("Un point ne change pas de département : créez-en un nouveau.")}
             )
         _set_position(dealpoint, place)
         changes["position"] = [list(before_position), [place.latitude, place.longitude]]
     if not changes:
+        if note.strip():
+            # The reason of a change is written with it: alone, it was dropped without a word.
+            raise ValidationError(
+                {
+                    "note": _(
+                        "Aucun champ du point ne change : le motif s'inscrit à l'historique "
+                        "avec une modification. Modifiez un champ, ou laissez le motif vide."
+                    )
+                }
+            )
         return dealpoint
     if "building_id" in changes or "position" in changes:
         errors = _building_reach_errors(dealpoint.building, dealpoint.latitude, dealpoint.longitude)

@@ -159,3 +159,25 @@ def test_the_schema_is_read_whatever_token_comes_with_it(client):
     )
     assert response.status_code == 200
     assert response.json()["info"]["title"] == "API Cartostup"
+
+
+def test_every_operation_documents_its_400_and_no_api_address_answers_options(client_for):
+    """An API review: a point's page answered 400 to an unknown query parameter (as every
+    operation does) where its schema listed no 400; the map layers answered OPTIONS with
+    REST framework's metadata (class names, parsers the schema does not document) where the
+    deal points' addresses refused it (405)."""
+    client = client_for("cross13_analyst")
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    operations = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) > 20
+    assert [(path, method) for path, method, op in operations if "400" not in op["responses"]] == []
+    for path in schema["paths"]:
+        if "{" in path:
+            continue
+        answered = client.options(path)
+        assert answered.status_code == 405, (path, answered.status_code)
+        assert "OPTIONS" not in (answered.get("Allow") or "")

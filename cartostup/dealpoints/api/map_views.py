@@ -31,7 +31,13 @@ ERRORS = {
     403: OpenApiResponse(
         MapErrorSerializer, description="Session sans second facteur vérifié, ou jeton CSRF absent."
     ),
-    404: OpenApiResponse(MapErrorSerializer, description="Couche non accessible à votre rôle."),
+    404: OpenApiResponse(
+        MapErrorSerializer,
+        description=(
+            "Couche non accessible à votre rôle, ou (points chauds, limites) département "
+            "inconnu ou hors de votre territoire : l'un et l'autre répondent de même."
+        ),
+    ),
 }
 
 

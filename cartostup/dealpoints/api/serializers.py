@@ -18,6 +18,7 @@ from cartostup.core.api import (
     InputSerializer,
     PeriodQueryMixin,
     StrictCharField,
+    StrictFloatField,
     date_field,
     date_query_field,
 )
@@ -253,8 +254,8 @@ class DealPointInputSerializer(InputSerializer):
         },
     }
 
-    latitude = serializers.FloatField(min_value=-90, max_value=90)
-    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    latitude = StrictFloatField(min_value=-90, max_value=90)
+    longitude = StrictFloatField(min_value=-180, max_value=180)
     precision = serializers.ChoiceField(choices=Precision.choices, required=False)
     name = StrictCharField(max_length=120, required=False, allow_blank=True)
     address = StrictCharField(max_length=300, required=False, allow_blank=True)
@@ -427,6 +428,7 @@ class StatusInputSerializer(InputSerializer):
         allow_null=True,
         default=None,
         min_value=1,
+        max_value=2**63 - 1,
         help_text=_(
             "Pour corriger une erreur : l'identifiant (`id` dans l'historique du point) de son "
             "dernier changement de statut. `status` est alors le statut d'avant ce changement "

@@ -228,11 +228,9 @@ def _input(validated: dict[str, Any], base: services.DealPointInput) -> services
 
 
 class JSONAPIView(CartostupAPIView):
-    """JSON bodies only (the schema documents nothing else); no OPTIONS description (the
-    schema is the description)."""
+    """JSON bodies only (the schema documents nothing else)."""
 
     parser_classes = [JSONParser]
-    metadata_class = None
 
 
 class DealPointListView(JSONAPIView, generics.GenericAPIView):

@@ -407,6 +407,20 @@ def test_a_patch_of_a_version_read_before_another_edit_is_refused(client_for, pe
     )
     assert done.status_code == 200, done.content
     assert done.json()["version"] > current
+    # A version the point never had is refused, not taken as recent (an API review: 999, or
+    # 2**63 - 1, passed the check, which only looked for later edits).
+    for never in (done.json()["version"] + 1000, 2**63 - 1, current - 1):
+        refused = client.patch(
+            detail(point), {"name": "Autre", "version": never}, content_type="application/json"
+        )
+        assert refused.status_code == 400, (never, refused.content)
+        assert "jamais été celle de ce point" in refused.json()["errors"]["version"][0]
+    point.refresh_from_db()
+    assert point.name == "Le four"
+    # A reason alone changes nothing: said, not dropped (an API review).
+    alone = client.patch(detail(point), {"note": "Vu lundi"}, content_type="application/json")
+    assert alone.status_code == 400
+    assert "Aucun champ du point ne change" in alone.json()["errors"]["note"][0]
     # Without a version, a change applies as it is (documented).
     assert (
         client.patch(detail(point), {"name": "Le four B"}, content_type="application/json")
@@ -447,6 +461,13 @@ def test_invalid_input_is_refused_in_french_and_nothing_is_created(client_for):
     )
     assert wrong.status_code == 400
     assert set(wrong.json()["errors"]) >= {"latitude", "longitude", "products"}
+    # A boolean is no coordinate (an API review: `true` read as 1.0 created a point at
+    # longitude 1, in the Gers, for a national analyst).
+    for body in ({"latitude": 43.3, "longitude": True}, {"latitude": True, "longitude": 5.4}):
+        (name,) = [key for key, value in body.items() if value is True]
+        refused = client_for("ofast_analyst").post(LIST, body, content_type="application/json")
+        assert refused.status_code == 400
+        assert refused.json()["errors"] == {name: ["Un nombre valide est requis."]}
     assert not DealPoint.objects.exists()
 
 
@@ -478,6 +499,22 @@ def test_the_last_status_change_is_corrected_through_the_api(client_for, point):
     assert corrected.json()["status"] == "reported"
     history = client.get(detail(point, "history/")).json()["results"]
     assert history[0]["details"] == {"correction": True}
+    # An id that was never a status change of this point is a wrong number (400 on the
+    # field), not a change come since (409 sent the client to read it again).
+    for never in (1, history[0]["id"] + 1000, 2**63 - 1):
+        wrong = client.post(
+            detail(point, "status/"),
+            {"status": "dismantled", "corrects": never, "note": "essai"},
+            content_type="application/json",
+        )
+        assert wrong.status_code == 400, (never, wrong.content)
+        assert "corrects" in wrong.json()["errors"]
+    beyond = client.post(
+        detail(point, "status/"),
+        {"status": "dismantled", "corrects": 2**70, "note": "essai"},
+        content_type="application/json",
+    )
+    assert beyond.status_code == 400 and "corrects" in beyond.json()["errors"]
     assert (history[0]["from_status"], history[0]["to_status"]) == ("dismantled", "reported")
 
 

@@ -1206,7 +1206,7 @@ def point_with_history(persona):
     third = accepted_report(analyst=analyst, latitude=43.3452, longitude=5.3950)
     point = dealpoint(actor=analyst, reports=[first])
     services.report_attach(
-        actor=analyst, dealpoint=point, report=second, decision=LinkDecision.CONFIRMED
+        actor=analyst, dealpoint=point, report=second, decision=LinkDecision.CONFIRMED, score=0.42
     )
     services.report_detach(actor=analyst, dealpoint=point, report=first)
     kept = dealpoint(actor=analyst, reports=[third], name="Doublon du four")
@@ -1251,6 +1251,8 @@ def test_a_points_history_names_only_what_its_reader_may_see(
         for reference in [*references, hidden_point]:
             assert reference in history and reference in answered
         assert "non communiqué" not in history and "undisclosed" not in answered
+        scored = [event for event in events if event["details"].get("score") is not None]
+        assert [event["details"]["score"] for event in scored] == [0.42]
         audited = {
             (event.details["view"], event.object_type): event.details.get("reports")
             or event.details.get("points")
@@ -1275,8 +1277,15 @@ def test_a_points_history_names_only_what_its_reader_may_see(
         assert merged["details"]["undisclosed"] == ["from"]
         assert merged["details"]["reports"] == []
         assert merged["details"]["reports_undisclosed"] == {"reports": 1}
-        attached = next(event for event in events if event["kind"] == "report_attached")
+        attached = next(
+            event
+            for event in events
+            if event["kind"] == "report_attached" and "score" in event["details"]
+        )
         assert attached["details"]["report"] is None
+        # Nor its matching score (an API review: the API gave it, the page did not).
+        assert attached["details"]["score"] is None
+        assert "0.42" not in answered
         assert not named.filter(object_type="reports.report").exists()
         assert not any(hidden_point in event.details.get("points", []) for event in named)
     # What was written stays as it was.

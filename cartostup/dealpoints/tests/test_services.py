@@ -1110,3 +1110,29 @@ def test_an_automatic_attachment_confirmed_keeps_what_the_matching_measured(pers
     link.refresh_from_db()
     assert (link.decision, link.score, link.distance_m) == (LinkDecision.CONFIRMED, 0.83, 12.5)
     assert link.decided_by == analyst
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("cross13_analyst", "Ce lieu est hors de votre territoire."),
+        ("ofast_analyst", "Un point ne change pas de département : créez-en un nouveau."),
+    ],
+)
+def test_a_point_moved_to_another_departement_is_refused_in_the_words_that_apply(
+    persona, username, message
+):
+    """A new user's audit: moved out of its territory, a point said « créez-en un nouveau »,
+    a creation then refused as out of the territory. The territory is said first; the
+    département rule to whoever may create a point there (Ofast, national)."""
+    point = dealpoint(actor=persona("cross13_analyst"))
+    with pytest.raises(ValidationError) as error:
+        services.dealpoint_update(
+            actor=persona(username),
+            dealpoint=point,
+            data=dealpoint_input(latitude=48.936, longitude=2.357),  # Saint-Denis (93)
+        )
+    assert error.value.message_dict == {"latitude": [message]}
+    point.refresh_from_db()
+    assert point.departement.code == "13"
+    assert not point.events.filter(kind=EventKind.EDITED).exists()

@@ -510,6 +510,14 @@ def test_create_refuses_bad_input_with_field_errors(client_for):
     errors = response.context["form"].errors
     assert {"latitude", "precision", "opening_hours"} <= set(errors)
     assert not DealPoint.objects.exists()
+    # The summary's link reaches the grid's first box (it named `id_opening_hours_0`, which
+    # no element has), and the grid's message is tied to its boxes.
+    page = _page(response)
+    assert 'href="#id_opening_hours_mon_morning"' in page
+    assert 'id="id_opening_hours_mon_morning"' in page
+    assert 'id="id_opening_hours-messages"' in page
+    assert 'aria-labelledby="id_opening_hours-legend id_opening_hours-messages"' in page
+    assert page.count('aria-describedby="id_opening_hours-messages"') == 28
 
 
 @pytest.mark.parametrize("who", ["police13_investigator", "landlord_13h", "prefecture_13"])
@@ -688,11 +696,12 @@ def test_a_mistaken_dismantling_is_corrected_from_the_record(client_for, point):
     assert "Dites pourquoi le statut est corrigé" in _page(response)
     point.refresh_from_db()
     assert point.status == DealPointStatus.DISMANTLED
-    # Another change since the page was read: said, nothing corrected.
+    # A change that was never one of this point's: said, nothing corrected (a change come
+    # since is the API's test: `test_the_last_status_change_is_corrected_through_the_api`).
     response = client.post(url, {"correction-change_id": change.pk + 1000, "correction-note": "x"})
     assert response.status_code == 400
-    assert "a changé depuis que vous avez ouvert sa fiche" in _page(response)
-    # The form now names the change that is the last one: sent again, it corrects that one.
+    assert "Ce n&#x27;est pas un changement de statut de ce point" in _page(response)
+    # The form names the change that is the last one: sent again, it corrects that one.
     assert f'name="correction-change_id" value="{change.pk}"' in _page(response)
     response = client.post(
         url, {"correction-change_id": change.pk, "correction-note": "Mauvais point"}
