@@ -930,19 +930,25 @@ def test_an_investigators_one_service_is_said_not_offered(client_for, persona, p
     assert 'id="operation-service-fixed"' not in analyst_page
 
 
+def _operation_form(service, **values: str) -> dict[str, str]:
+    """The operation form of a record as sent: a raid today, no result, by `service`."""
+    return {
+        "operation-kind": "raid",
+        "operation-occurred_on": date.today().isoformat(),
+        "operation-outcome": "none",
+        "operation-arrests": "0",
+        "operation-service": str(service.pk),
+        **{f"operation-{name}": value for name, value in values.items()},
+    }
+
+
 def test_operation_in_the_future_is_refused_on_its_field(client_for, persona, point):
     service = persona("cross13_analyst").memberships.get().organisation
     response = _post(
         client_for("cross13_analyst"),
         "operation",
         point,
-        {
-            "operation-kind": "raid",
-            "operation-occurred_on": (date.today() + timedelta(days=3)).isoformat(),
-            "operation-outcome": "none",
-            "operation-arrests": "0",
-            "operation-service": str(service.pk),
-        },
+        _operation_form(service, occurred_on=(date.today() + timedelta(days=3)).isoformat()),
     )
     assert response.status_code == 400
     assert response.context["operation_form"].errors["occurred_on"]
@@ -966,13 +972,7 @@ def test_an_outcome_and_arrests_that_contradict_are_refused(
         client_for("cross13_analyst"),
         "operation",
         point,
-        {
-            "operation-kind": "raid",
-            "operation-occurred_on": date.today().isoformat(),
-            "operation-outcome": outcome,
-            "operation-arrests": arrests,
-            "operation-service": str(service.pk),
-        },
+        _operation_form(service, outcome=outcome, arrests=arrests),
     )
     assert response.status_code == 400
     (said,) = response.context["operation_form"].errors["arrests"]
