@@ -877,7 +877,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         form = DealPointForm(request.POST, buildings=buildings)
         if form.is_valid():
             try:
-                services.dealpoint_update(
+                updated = services.dealpoint_update(
                     actor=request.user,
                     dealpoint=dealpoint,
                     data=form.to_input(),
@@ -896,9 +896,16 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                         )
                     )
             else:
+                # Sent without any change: not said « modifié » (nothing was written).
+                changed = updated.updated_at != dealpoint.updated_at
                 messages.success(
                     request,
-                    _("Point de deal %(reference)s modifié.") % {"reference": dealpoint.reference},
+                    (
+                        _("Point de deal %(reference)s modifié.")
+                        if changed
+                        else _("Rien n'a changé : %(reference)s est resté tel quel.")
+                    )
+                    % {"reference": dealpoint.reference},
                 )
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
         # Shown again with its errors: the read skipped above is audited now (the service

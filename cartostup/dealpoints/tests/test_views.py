@@ -525,6 +525,21 @@ def test_create_is_404_to_those_who_do_not_edit_points(client_for, who):
     assert client_for(who).get(reverse("dealpoints:create")).status_code == 404
 
 
+def test_an_edit_sent_without_a_change_says_nothing_changed(client_for, point):
+    """The edit form sent as it came said « Point de deal … modifié », with nothing written."""
+    client = client_for("cross13_analyst")
+    form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
+    data = {key: value for key, value in form.initial.items() if value not in (None, [])}
+    response = client.post(reverse("dealpoints:edit", args=[point.pk]), data, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert said == [f"Rien n'a changé : {point.reference} est resté tel quel."]
+    assert not point.events.filter(kind=EventKind.EDITED).exists()
+    data["name"] = "Le four du bât. C"
+    response = client.post(reverse("dealpoints:edit", args=[point.pk]), data, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert said == [f"Point de deal {point.reference} modifié."]
+
+
 def test_analyst_edits_a_point_and_the_history_keeps_the_old_value(client_for, point):
     client = client_for("cross13_analyst")
     form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
