@@ -209,6 +209,17 @@ class _Place:
     qpv: PriorityNeighbourhood | None
 
 
+def _in_territory(actor: User | None, place: _Place) -> bool:
+    """Whether the place's département is in the actor's territory (the platform's own acts,
+    `actor` None, are everywhere)."""
+    if actor is None:
+        return True
+    departement = place.commune.departement
+    return policy.restrict(
+        type(departement).objects.filter(pk=departement.pk), actor=actor
+    ).exists()
+
+
 def _place(latitude: Any, longitude: Any) -> _Place:
     if latitude is None or longitude is None:
         # Said on the coordinate that is missing (both: on the latitude, the first asked).
@@ -997,12 +1008,8 @@ def _new_point_errors(
         for name, messages in error.message_dict.items():
             errors.setdefault(name, []).extend(messages)
         place = None
-    if place is not None and actor is not None:
-        departement = place.commune.departement
-        if not policy.restrict(
-            type(departement).objects.filter(pk=departement.pk), actor=actor
-        ).exists():
-            errors.setdefault("latitude", []).append(_("Ce lieu est hors de votre territoire."))
+    if place is not None and not _in_territory(actor, place):
+        errors.setdefault("latitude", []).append(_("Ce lieu est hors de votre territoire."))
     building = None
     try:
         building = _building(actor, data.building_id)
@@ -1174,12 +1181,7 @@ def dealpoint_update(
     if (data.latitude, data.longitude) != before_position:
         place = _place(data.latitude, data.longitude)
         if place.commune.departement_id != dealpoint.departement_id:
-            departement = place.commune.departement
-            if actor is not None and not (
-                policy.restrict(
-                    type(departement).objects.filter(pk=departement.pk), actor=actor
-                ).exists()
-            ):
+            if not _in_territory(actor, place):
                 # « Créez-en un nouveau » would send the analyst to a creation refused there.
                 raise ValidationError({"latitude": _("Ce lieu est hors de votre territoire.")})
             raise ValidationError(
