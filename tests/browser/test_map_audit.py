@@ -507,7 +507,40 @@ def test_applying_the_filters_keeps_the_layers_switched_on(page, served_app):
     assert not page.get_by_role("checkbox", name="Signalements").is_checked()
     map_settled(page)
     assert page.url.split("#")[1].startswith("15/")
+    # Opened on a view without the deal points: the answer to their first request (asked as
+    # the view was set, before the layers were) is not drawn, nor listed under the map.
+    page.goto(f"{served_app.url}/carte/?departement=13#11/43.30000/5.38000/communes,reports")
+    map_settled(page)
+    assert not page.get_by_role("checkbox", name="Points de deal").is_checked()
+    assert page.get_by_role("checkbox", name="Signalements").is_checked()
+    table = page.locator("#map-table tbody").inner_text()
+    assert "Points de deal" not in table
+    assert page.locator("#dealpoints-map .dealpoints-hexagon--dealpoints").count() == 0
+    # Switched on, they are drawn and listed there (the view holds some).
+    page.get_by_role("checkbox", name="Points de deal").check()
+    map_settled(page)
+    assert "Points de deal" in page.locator("#map-table tbody").inner_text()
     assert page.console_errors == []
+
+
+def test_a_misspelt_filter_draws_nothing_and_is_said_once(page, served_app):
+    """`/carte/?statut=confirmed` drew every point; then, refused by the layer, the line under
+    the map read as a failure (« n'a pas pu être chargée »). The page says the filter above
+    the map, and the map draws no point."""
+    log_in(page, served_app, "cross13_analyst")
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        page.goto(f"{served_app.url}/carte/?departement=13&statut=confirmed")
+    assert answered.value.status == 400
+    assert "statut=confirmed" in answered.value.url
+    map_settled(page)
+    assert "Filtre inconnu : « statut »" in page.locator("#map-filter-errors").inner_text()
+    assert page.locator("#map-status").inner_text() == ""
+    assert page.locator("#dealpoints-map .dealpoints-hexagon--dealpoints").count() == 0
+    assert page.locator("#dealpoints-map .dealpoints-marker--dealpoint").count() == 0
+    errors = [error for error in page.console_errors if "status of 400" not in error]
+    assert errors == []
 
 
 def test_an_empty_map_says_so_and_what_to_do(page, served_app):

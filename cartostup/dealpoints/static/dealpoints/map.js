@@ -777,6 +777,9 @@
     fetchJson(config.api[name] + "?" + query.toString())
       .then(function (collection) {
         if (requestIds[name] !== id) { return; }  // a newer view answered first
+        // Switched off meanwhile (a kept view's layers applied after its first request): its
+        // rows and its sentence are not brought back.
+        if (!map.hasLayer(holder)) { return; }
         // A marker that has the focus (the panel closed back to it, Tab reached it) is drawn
         // again: the focus goes to its new marker, not to <body> with the old one.
         var focusedKey = name === "dealpoints" ? focusedMarkerKey() : null;
@@ -798,8 +801,11 @@
       .catch(function (error) {
         if (requestIds[name] !== id) { return; }
         delete lastQueries[name];  // asked again, the same view is tried again
+        if (!map.hasLayer(holder)) { return; }
         var lines = filterErrorLines(error, pageNames(name));
-        if (lines.length) {
+        // A 400 where the page has said its filters' errors (a misspelt filter the layer
+        // refuses, which has no label here) is theirs: not a layer that failed to load.
+        if (lines.length || (config.pageFilterErrors && error && error.status === 400)) {
           // Nothing is drawn rather than points the filters do not select.
           holder.clearLayers();
           rows[name] = [];
@@ -907,7 +913,9 @@
         var template = hot + cold > 0 ? labels.labelHotspotsFound
           : collection.features.length ? labels.labelHotspotsNone : labels.labelHotspotsEmpty;
         hotspotSummary = template.replace("%(hot)s", String(hot)).replace("%(cold)s", String(cold)).replace("%(cells)s", cells);
-        say("hotspots", hotspotSummary);
+        // Switched off before the answer came: kept for when it is switched on again.
+        var shown = map.hasLayer(hotspots);
+        if (shown) { say("hotspots", hotspotSummary); }
         // The significant cells, strongest first, numbered within their commune and placed
         // by their centre: seven rows « Hexagone – Aix-en-Provence | 5 éléments » read alike.
         var significant = collection.features.filter(function (feature) {
@@ -927,8 +935,10 @@
             hotspotStatistics(p) + " ; " + hexagonCentre(feature)
           ]);
         });
-        rows.hotspots = hotspotRows;
-        renderTable();
+        if (shown) {
+          rows.hotspots = hotspotRows;
+          renderTable();
+        }
         L.geoJSON({ type: "FeatureCollection", features: significant }, {
           style: function (feature) {
             var colour = HOTSPOT_COLOURS[feature.properties.class];
@@ -941,6 +951,10 @@
           }
         }).addTo(hotspots);
       }).catch(function (error) {
+        // Switched off and on again, the layer is asked again (its error stays until then).
+        loaded = false;
+        hotspotRows = [];
+        if (!map.hasLayer(hotspots)) { return; }
         // A filter the layer refuses is said beside the filters, as the dealpoints layer says it.
         var lines = filterErrorLines(error, pageNames("hotspots"));
         if (lines.length) {
