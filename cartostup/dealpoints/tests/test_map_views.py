@@ -114,6 +114,12 @@ def test_landlord_page(world, client_for):
     assert by_id["point"] == ""
     analyst = _config(client_for("cross13_analyst").get(reverse("dealpoints:map"), {"point": "7"}))
     assert analyst["point"] == "7" and analyst["panelUrl"] == "/carte/panneau/{pk}/"
+    # A review: the landlord read « déplacez la carte, dézoomez » where its points show at
+    # every zoom; the page now says what it sees, and why a view may be empty.
+    page = html.unescape(client_for("landlord_13h").get(reverse("dealpoints:map")).content.decode())
+    assert "Vous voyez les points de deal situés sur vos bâtiments, à tous les zooms" in page
+    assert "Aucun point de deal de vos bâtiments dans cette vue de la carte" in page
+    assert "dézoomez" not in page
 
 
 def test_a_reversed_period_is_said_next_to_the_fields(world, client_for):
@@ -584,8 +590,14 @@ def test_a_counts_only_role_is_told_why_a_view_may_be_empty(world, client_for, s
         client_for("prefecture_13").get(reverse("dealpoints:map")).content.decode()
     )
     assert "les hexagones de moins de 5 éléments ne sont pas affichés" in page
-    assert "ceux de moins de 5 points ne sont pas affichés à votre rôle. Dézoomez" in page
-    assert "Autres statuts (moins de 5 points chacun) : non détaillés" in page
+    assert "ceux de moins de 5 points ne sont pas affichés à votre rôle, ni, avec un filtre" in page
+    assert "Essayez un autre zoom" in page
+    # A review: « Autres statuts (moins de 5 points chacun) » was said of hexagons whose
+    # statuses each counted more, and of hexagons listing no status at all.
+    assert "Détail par statut non communiqué à votre rôle (il l'est là où chaque statut" in page
+    assert "Autres statuts" not in page
+    # The page says why a sector seen at one zoom may not be at another.
+    assert "un secteur visible à un zoom peut ne pas l'être à un autre" in page
     analyst = html.unescape(
         client_for("cross13_analyst").get(reverse("dealpoints:map")).content.decode()
     )
