@@ -49,6 +49,10 @@ class SchemaView(SpectacularAPIView):
     (`?lang=`) is answered without being kept, so that no request can fill the memory."""
 
     authentication_classes: list[type] = []
+    # No OPTIONS, as every API address (`CartostupAPIView`): it answered REST framework's
+    # metadata, this docstring included.
+    http_method_names = [name for name in SpectacularAPIView.http_method_names if name != "options"]
+    metadata_class = None
     _kept: ClassVar[dict[tuple[str, str], tuple[bytes, dict[str, str]]]] = {}
 
     @extend_schema(exclude=True)  # not an operation of the API (as drf-spectacular's own view)

@@ -561,6 +561,21 @@ def _change_said(change: DealPointEvent) -> str:
     }
 
 
+def _status_change_check(dealpoint: DealPoint, corrects: int) -> None:
+    """Refuse a `corrects` that was never one of the point's status changes: not a change that
+    came since (a 409 sent the client to read the point again, to send the same wrong
+    number)."""
+    if not dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).exists():
+        raise ValidationError(
+            {
+                "corrects": _(
+                    "Ce n'est pas un changement de statut de ce point : indiquez l'identifiant "
+                    "de son dernier changement de statut (« id » dans son historique)."
+                )
+            }
+        )
+
+
 def _correction_check(
     *, actor: User | None, dealpoint: DealPoint, status: str, corrects: int
 ) -> None:
@@ -571,17 +586,7 @@ def _correction_check(
         raise ValidationError(
             {"status": _("Ce point n'a pas encore changé de statut : il n'y a rien à corriger.")}
         )
-    if not dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).exists():
-        # Not a change that came since: one that never was (a 409 sent the client to read the
-        # point again, to send the same wrong number).
-        raise ValidationError(
-            {
-                "corrects": _(
-                    "Ce n'est pas un changement de statut de ce point : indiquez l'identifiant "
-                    "de son dernier changement de statut (« id » dans son historique)."
-                )
-            }
-        )
+    _status_change_check(dealpoint, corrects)
     if last.pk != corrects:
         raise ChangedMeanwhile(
             _(
@@ -1608,6 +1613,8 @@ def dealpoint_change_status(
             {"note": _("Dites pourquoi le statut est corrigé (erreur de saisie, mauvais point…).")}
         )
     if corrects is not None and status == DealPointStatus.MOVED and successor is None:
+        # Said on `corrects` before the successor it would have taken is looked for.
+        _status_change_check(dealpoint, corrects)
         successor = _successor_taken(actor=actor, dealpoint=dealpoint, corrects=corrects)
     moving_to = successor if status == DealPointStatus.MOVED else None
     if moving_to is not None and actor is not None:

@@ -876,6 +876,9 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = DealPointForm(request.POST, buildings=buildings)
         if form.is_valid():
+            # Its edit version moves only with an edit written (not with a report attached
+            # meanwhile, which changes the row's `updated_at`).
+            version_before = selectors.dealpoint_edit_version(dealpoint=dealpoint)
             try:
                 updated = services.dealpoint_update(
                     actor=request.user,
@@ -897,7 +900,7 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
                     )
             else:
                 # Sent without any change: not said « modifié » (nothing was written).
-                changed = updated.updated_at != dealpoint.updated_at
+                changed = selectors.dealpoint_edit_version(dealpoint=updated) != version_before
                 messages.success(
                     request,
                     (

@@ -290,8 +290,8 @@ class DealPointInputSerializer(InputSerializer):
         max_value=2**63 - 1,
         help_text=_(
             "Modification uniquement : la `version` du point lue avant de le modifier. Si le "
-            "point a été modifié depuis, rien n'est enregistré (409) ; sans elle, la "
-            "modification s'applique telle quelle."
+            "point a été modifié depuis, rien n'est enregistré (409) ; une version qu'il n'a "
+            "jamais eue est refusée (400) ; sans elle, la modification s'applique telle quelle."
         ),
     )
 
@@ -553,7 +553,14 @@ class OperationInputSerializer(InputSerializer):
     kind = serializers.ChoiceField(choices=OperationKind.choices)
     occurred_on = date_field()
     outcome = serializers.ChoiceField(choices=OperationOutcome.choices)
-    arrests = serializers.IntegerField(min_value=0, max_value=OPERATION_MAX_ARRESTS, default=0)
+    arrests = serializers.IntegerField(
+        min_value=0,
+        max_value=OPERATION_MAX_ARRESTS,
+        default=0,
+        help_text=_(
+            "Personnes interpellées : au moins 1 avec le résultat « arrests », 0 avec « none »."
+        ),
+    )
     notes = StrictCharField(max_length=3000, required=False, allow_blank=True, default="")
     service_id = serializers.IntegerField(
         required=False,

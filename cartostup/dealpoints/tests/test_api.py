@@ -501,14 +501,19 @@ def test_the_last_status_change_is_corrected_through_the_api(client_for, point):
     assert history[0]["details"] == {"correction": True}
     # An id that was never a status change of this point is a wrong number (400 on the
     # field), not a change come since (409 sent the client to read it again).
-    for never in (1, history[0]["id"] + 1000, 2**63 - 1):
+    for never, status in [
+        (1, "dismantled"),
+        (history[0]["id"] + 1000, "dismantled"),
+        (2**63 - 1, "dismantled"),
+        (history[0]["id"] + 1000, "moved"),  # said on `corrects`, not on a successor
+    ]:
         wrong = client.post(
             detail(point, "status/"),
-            {"status": "dismantled", "corrects": never, "note": "essai"},
+            {"status": status, "corrects": never, "note": "essai"},
             content_type="application/json",
         )
         assert wrong.status_code == 400, (never, wrong.content)
-        assert "corrects" in wrong.json()["errors"]
+        assert list(wrong.json()["errors"]) == ["corrects"], wrong.json()
     beyond = client.post(
         detail(point, "status/"),
         {"status": "dismantled", "corrects": 2**70, "note": "essai"},

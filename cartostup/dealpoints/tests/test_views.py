@@ -312,8 +312,15 @@ def test_a_misspelt_filter_is_said_and_lists_nothing(client_for, point):
     page = _page(response)
     assert "Filtre inconnu : « statut ». Choisissez les filtres dans le formulaire" in page
     assert point.reference not in page
+    # Nor « 0 point de deal »: a review read it as no point there (a landlord as well).
+    assert "0 point de deal" not in page and "ne correspond à ces filtres" not in page
+    assert page.count("Aucune liste : corrigez les filtres signalés ci-dessus.") == 2
+    landlord = _page(client_for("landlord_13h").get(reverse("dealpoints:list"), {"q": "x"}))
+    assert "Aucun point de deal sur vos bâtiments." not in landlord
+    assert "Aucune liste : corrigez les filtres signalés ci-dessus." in landlord
     paged = _page(client.get(reverse("dealpoints:list"), {"status": point.status, "page": "1"}))
     assert point.reference in paged and "Filtre inconnu" not in paged
+    assert "1 point de deal" in paged
 
 
 def test_the_lists_filters_are_applied_and_cleared_as_the_maps(client_for, point):

@@ -7,7 +7,7 @@ import math
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from cartostup.core.api import ErrorSerializer, InputSerializer
+from cartostup.core.api import ErrorSerializer, InputSerializer, StrictFloatField
 
 from ..choices import Activity, PeopleCount, Precision, Product, PublicStatus, TimeOfDay, Weekday
 from ..pow import NONCE_MAX_LENGTH
@@ -47,10 +47,9 @@ class ReportSubmitInputSerializer(InputSerializer):
     nonce = serializers.CharField(
         max_length=NONCE_MAX_LENGTH, allow_blank=True, help_text=_("Preuve de travail.")
     )
-    latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
-    longitude = serializers.FloatField(
-        required=False, allow_null=True, min_value=-180, max_value=180
-    )
+    # A boolean is no coordinate (`true` read as 1.0 put a report in the Gers).
+    latitude = StrictFloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    longitude = StrictFloatField(required=False, allow_null=True, min_value=-180, max_value=180)
     address = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
     commune_code = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=5, default=None

@@ -98,6 +98,14 @@ def test_invalid_input_is_400_in_french_and_stores_nothing(api, persona):
     )
     assert bad.status_code == 400
     assert set(bad.json()["errors"]) >= {"activities", "precision"}
+    # A boolean is no coordinate (a review: `true` was read as 1.0, a place in the Gers).
+    boolean = api.post(
+        BASE + "reports",
+        payload(api, latitude=43.3, longitude=True),
+        content_type="application/json",
+    )
+    assert boolean.status_code == 400
+    assert boolean.json()["errors"]["longitude"] == ["Un nombre valide est requis."]
     assert not Report.objects.exists()
 
 
