@@ -24,6 +24,15 @@ def _wait_for_count(page, locator, minimum: int, seconds: float = 20) -> int:
     return locator.count()
 
 
+def _open_map(page, served_app, address: str):
+    """Opens the map at `address` and returns the deal-point layer's first answer."""
+    with page.expect_response(
+        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
+    ) as answered:
+        page.goto(f"{served_app.url}{address}")
+    return answered.value
+
+
 def _open_filters(page) -> None:
     """The filters fold away (a DSFR accordion) so that the map shows on arrival: opened
     before they are used."""
@@ -38,12 +47,9 @@ def test_a_period_typed_the_french_way_draws_the_map(page, served_app):
     the layer refused it (« Utilisez un des formats suivants : YYYY-MM-DD ») and the map
     showed nothing. Now the date input shows the day and the layer gets the ISO date."""
     log_in(page, served_app, "cross13_analyst")
-    with page.expect_response(
-        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
-    ) as answered:
-        page.goto(f"{served_app.url}/carte/?departement=13&active_from=01/01/2020")
-    assert answered.value.status == 200
-    assert "active_from=2020-01-01" in answered.value.url
+    answered = _open_map(page, served_app, "/carte/?departement=13&active_from=01/01/2020")
+    assert answered.status == 200
+    assert "active_from=2020-01-01" in answered.url
     field = page.get_by_label("Actif à partir du")
     assert field.get_attribute("type") == "date"
     assert field.input_value() == "2020-01-01"
@@ -275,10 +281,7 @@ def test_hotspots_read_the_filters_set_on_the_page_and_say_what_they_count(page,
     Filters set in the form now reach the hotspots' request, as they reach the dealpoints
     layer's, and the sentence under the legend says so."""
     log_in(page, served_app, "cross13_analyst")
-    with page.expect_response(
-        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
-    ):
-        page.goto(f"{served_app.url}/carte/?departement=13&active_from=01/01/2020")
+    _open_map(page, served_app, "/carte/?departement=13&active_from=01/01/2020")
     scope = page.locator("#map-hotspots-scope")
     assert "actifs le 01/01/2020 ou après" in scope.inner_text()
     assert "Elle suit les filtres « Statut », « Produit »" in scope.inner_text()
@@ -371,11 +374,8 @@ def test_an_unknown_status_is_said_in_the_same_words_above_and_at_the_field(page
     """The error area said the API's « reported (Signalé), confirmed (Confirmé)… », the field
     « Signalé, Confirmé, … »: both say the French labels once the layer has answered."""
     log_in(page, served_app, "cross13_analyst")
-    with page.expect_response(
-        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
-    ) as answered:
-        page.goto(f"{served_app.url}/carte/?departement=13&status=zzz")
-    assert answered.value.status == 400
+    answered = _open_map(page, served_app, "/carte/?departement=13&status=zzz")
+    assert answered.status == 400
     map_settled(page)  # the 400 handled by the page
     area = page.locator("#map-filter-errors").inner_text()
     field = page.locator("#id_status-desc-error").inner_text()
@@ -528,12 +528,9 @@ def test_a_misspelt_filter_draws_nothing_and_is_said_once(page, served_app):
     the map read as a failure (« n'a pas pu être chargée »). The page says the filter above
     the map, and the map draws no point."""
     log_in(page, served_app, "cross13_analyst")
-    with page.expect_response(
-        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
-    ) as answered:
-        page.goto(f"{served_app.url}/carte/?departement=13&statut=confirmed")
-    assert answered.value.status == 400
-    assert "statut=confirmed" in answered.value.url
+    answered = _open_map(page, served_app, "/carte/?departement=13&statut=confirmed")
+    assert answered.status == 400
+    assert "statut=confirmed" in answered.url
     map_settled(page)
     assert "Filtre inconnu : « statut »" in page.locator("#map-filter-errors").inner_text()
     assert page.locator("#map-status").inner_text() == ""
@@ -548,11 +545,8 @@ def test_an_empty_map_says_so_and_what_to_do(page, served_app):
     only cell was « — »: a new user could not tell an empty result from a map still loading
     or broken. Both now say there is nothing in this view, and what to do."""
     log_in(page, served_app, "cross13_analyst")
-    with page.expect_response(
-        lambda response: "/api/v1/map/dealpoints/" in response.url, timeout=30_000
-    ) as answered:
-        page.goto(f"{served_app.url}/carte/?departement=13&active_to=01/01/2001")
-    assert answered.value.status == 200
+    answered = _open_map(page, served_app, "/carte/?departement=13&active_to=01/01/2001")
+    assert answered.status == 200
     table = page.locator("#map-table tbody")
     empty = "Aucun élément dans cette vue de la carte : déplacez la carte, dézoomez ou modifiez"
     for _step in range(100):
