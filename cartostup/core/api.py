@@ -288,6 +288,12 @@ class AutoSchema(openapi.AutoSchema):
         return responses
 
 
+# The methods an API address may answer: not OPTIONS (405, and not in `Allow`): the schema is
+# the description. The map layers answered it with REST framework's metadata (their class
+# names, parsers the schema does not document) where the deal points' views refused it.
+API_METHOD_NAMES = [name for name in APIView.http_method_names if name != "options"]
+
+
 class CartostupAPIView(APIView):
     """Base of every API view: an unsupported method answers 405 before authentication (and
     its CSRF check) runs, as HTTP says it should; a query parameter sent to a method that
@@ -295,10 +301,7 @@ class CartostupAPIView(APIView):
 
     # The methods that read the query string, and check it themselves (`strict_query`).
     query_methods: frozenset[str] = frozenset()
-    # No OPTIONS (405, and not in `Allow`): the schema is the description. The map layers
-    # answered it with REST framework's metadata (their class names, parsers the schema does
-    # not document) where the deal points' views refused it.
-    http_method_names = [name for name in APIView.http_method_names if name != "options"]
+    http_method_names = API_METHOD_NAMES
     metadata_class = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

@@ -21,6 +21,8 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.request import Request
 
+from cartostup.core.api import API_METHOD_NAMES
+
 
 @require_safe
 def api_docs(request: HttpRequest) -> HttpResponse:
@@ -51,7 +53,7 @@ class SchemaView(SpectacularAPIView):
     authentication_classes: list[type] = []
     # No OPTIONS, as every API address (`CartostupAPIView`): it answered REST framework's
     # metadata, this docstring included.
-    http_method_names = [name for name in SpectacularAPIView.http_method_names if name != "options"]
+    http_method_names = API_METHOD_NAMES
     metadata_class = None
     _kept: ClassVar[dict[tuple[str, str], tuple[bytes, dict[str, str]]]] = {}
 

@@ -50,14 +50,18 @@ SERVICE_FIELD_NAMES = {
 class ServiceForm(DsfrBaseForm):
     """A DSFR form that shows a service's refusal on the field it concerns, or above it."""
 
+    def carry(self, name: str, value: Any) -> None:
+        """The form shown again sends `value` in its (hidden) field `name`, not what it sent."""
+        data: Any = self.data.copy()  # type: ignore[has-type]
+        data[self.add_prefix(name)] = str(value)
+        self.data = data
+
     def add_service_error(self, error: ValidationError) -> None:
         if isinstance(error, services.ChangedMeanwhile) and error.name in self.fields:
             # The point changed since the form was read: what was typed is kept, and the
             # hidden field now carries what the point is, so that sending again (after
             # reading the message) is a deliberate choice.
-            data: Any = self.data.copy()  # type: ignore[has-type]
-            data[self.add_prefix(error.name)] = str(error.current)
-            self.data = data
+            self.carry(error.name, error.current)
         if hasattr(error, "error_dict"):
             for name, messages in error.message_dict.items():
                 target: str | None = SERVICE_FIELD_NAMES.get(name, name)
@@ -445,9 +449,7 @@ class StatusCorrectionForm(ServiceForm):
         ):
             # A change that was never the point's (a page altered): the form names the last
             # one again, so that sending it again corrects that one.
-            data: Any = self.data.copy()  # type: ignore[has-type]
-            data[self.add_prefix("change_id")] = str(self.last_change.pk)
-            self.data = data
+            self.carry("change_id", self.last_change.pk)
         super().add_service_error(error)
 
 

@@ -45,11 +45,9 @@ from .filters import (
 )
 from .models import DealPoint, normalise_partner_code
 from .selectors import (
-    ListMode,
     access_dealpoint,
     access_dealpoint_by_code,
     dealpoint_allowed_filters,
-    dealpoint_list_mode,
     dealpoint_merged_into,
     dealpoint_name_field,
     dealpoint_queryset,
@@ -270,8 +268,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
                 filterset, names=hotspot_filters, offered=layer_filters
             ),
             "aggregate_hint": counts_only,
-            # A landlord: its points, at every zoom (the page says so, and why a view is empty).
-            "reduced_view": dealpoint_list_mode(actor=actor) == ListMode.REDUCED,
+            # A landlord (`selectors.ListMode.REDUCED`: coordinates, some fields): its points,
+            # at every zoom (the page says so, and why a view is empty).
+            "reduced_view": not counts_only and not detailed,
             # The smallest count a counts-only role is shown (CARTOSTUP_MIN_AGGREGATE).
             "min_aggregate": scope.min_count,
             # The legend shows what this role receives: markers for those who receive points
