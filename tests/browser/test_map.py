@@ -316,6 +316,79 @@ def test_the_hotspot_layer_says_what_it_found(page, served_app, map_points):
     assert page.console_errors == []
 
 
+def test_a_cells_hexagons_of_two_layers_nest_and_each_opens(page, served_app, map_points):
+    """The operations' hexagon of a cell lay on the deal points' one, the same size: the
+    latter could be neither seen nor clicked. Each layer's hexagon of a cell is now drawn
+    smaller inside the one of the layer before, on top of it whichever answered last: a click
+    at the centre opens the operations', a click on the ring around it the deal points'."""
+    log_in(page, served_app, "cross13_analyst")
+    page.goto(f"{served_app.url}/carte/?departement=13")
+    map_settled(page)
+    page.get_by_role("checkbox", name="Opérations").check()
+    map_settled(page)
+    operations = page.locator("#dealpoints-map path.dealpoints-hexagon--operations")
+    assert _wait_for_count(operations, 1) >= 1
+    boxes = [
+        box
+        for box in (
+            path.bounding_box()
+            for path in page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints").all()
+        )
+        if box
+    ]
+    view = page.locator("#dealpoints-map").bounding_box()
+    assert view
+
+    def inside(box, outer) -> bool:
+        return (
+            outer["x"] < box["x"]
+            and box["x"] + box["width"] < outer["x"] + outer["width"]
+            and outer["y"] < box["y"]
+            and box["y"] + box["height"] < outer["y"] + outer["height"]
+        )
+
+    def in_view(box) -> bool:
+        return (
+            view["x"] + 20 < box["x"]
+            and box["x"] + box["width"] < view["x"] + view["width"] - 20
+            and view["y"] + 80 < box["y"]  # below the zoom buttons
+            and box["y"] + box["height"] < view["y"] + view["height"] - 20
+        )
+
+    pairs = [
+        (path, outer)
+        for path in operations.all()
+        if (box := path.bounding_box())
+        for outer in boxes
+        if inside(box, outer) and in_view(outer)
+    ]
+    assert pairs, "every operation lies on a point: its hexagon is within the point's"
+    path, outer = pairs[0]
+    popup = page.locator("#dealpoints-map .leaflet-popup-content")
+    x, y = _centre(path.bounding_box())
+    page.mouse.click(x, y)
+    assert "(Opérations)" in popup.inner_text(timeout=10_000)
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached", timeout=10_000)
+    x, y = _centre(outer)
+    page.mouse.click(x + 0.4 * outer["width"], y)
+    assert "(Points de deal)" in popup.inner_text(timeout=10_000)
+    page.keyboard.press("Escape")
+    popup.wait_for(state="detached", timeout=10_000)
+    # The deal points switched off and on are drawn last: still beneath the operations.
+    points = page.get_by_role("checkbox", name="Points de deal")
+    points.uncheck()
+    with page.expect_response(lambda answer: "/api/v1/map/dealpoints/" in answer.url):
+        points.check()
+    map_settled(page)
+    x, y = _centre(path.bounding_box())
+    page.mouse.click(x, y)
+    assert "(Opérations)" in popup.inner_text(timeout=10_000)
+    legend = page.get_by_label("Légende de la carte").inner_text()
+    assert "Opérations : nombre par hexagone (plus petit, au centre de celui des points" in legend
+    assert page.console_errors == []
+
+
 def test_the_map_asks_for_a_layer_once_per_view(page, served_app, map_points):
     """Opening the map asks the server for the deal-points layer once (Leaflet ends the first
     view with a "moveend" and an "overlayadd": both asked the same view); switched off and on,

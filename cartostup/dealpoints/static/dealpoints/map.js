@@ -399,6 +399,29 @@
 
   // --- features -------------------------------------------------------------------------------
 
+  function ringCentre(feature) {
+    // [longitude, latitude]: the mean of a hexagon's corners (its first ring closes on its
+    // first corner, counted once).
+    var corners = feature.geometry.coordinates[0].slice(0, -1);
+    var longitude = 0;
+    var latitude = 0;
+    corners.forEach(function (corner) { longitude += corner[0]; latitude += corner[1]; });
+    return [longitude / corners.length, latitude / corners.length];
+  }
+
+  function nested(feature, scale) {
+    // Layers aggregate on the same H3 cells: a layer's hexagon is drawn shrunk toward its
+    // centre by its layer's scale, so that each layer's hexagon of a cell stays seen and
+    // clickable, nested in the one of the layer before (the feature itself keeps the cell's
+    // true corners: its centre and its popup say the cell).
+    if (!scale || scale === 1) { return feature; }
+    var centre = ringCentre(feature);
+    var shrunk = feature.geometry.coordinates[0].map(function (corner) {
+      return [centre[0] + (corner[0] - centre[0]) * scale, centre[1] + (corner[1] - centre[1]) * scale];
+    });
+    return { type: "Feature", properties: feature.properties, geometry: { type: "Polygon", coordinates: [shrunk] } };
+  }
+
   function hexagonStyle(colour, max) {
     return function (feature) {
       var share = max > 0 ? feature.properties.count / max : 0;
@@ -582,7 +605,7 @@
     collection.features.forEach(function (feature) {
       var properties = feature.properties;
       if (properties.kind === "hexagon") {
-        var hexagon = L.geoJSON(feature, { style: hexagonStyle(build.colour, max), className: "dealpoints-hexagon dealpoints-hexagon--" + name });
+        var hexagon = L.geoJSON(nested(feature, build.scale), { style: hexagonStyle(build.colour, max), className: "dealpoints-hexagon dealpoints-hexagon--" + name });
         hexagon.bindPopup(function () { return hexagonPopup(feature, name); });
         hexagon.addTo(group);
         hexagons.push([hexagon, hexagonTitle(properties, name), properties.cell]);
@@ -636,8 +659,10 @@
   }
 
   var builders = {
+    // Hexagons of the same cell nest: the deal points' whole, then each layer's smaller.
     dealpoints: {
       colour: "#000091",
+      scale: 1,
       point: function (feature, latlng, offset) {
         var p = feature.properties;
         // A landlord's points carry their partner code instead of their id and reference.
@@ -661,6 +686,7 @@
     },
     reports: {
       colour: "#6a6af4",
+      scale: 0.78,
       point: function (feature, latlng, offset) {
         var p = feature.properties;
         var received = fill(labels.labelReceived, { date: frenchDate(p.received) });
@@ -681,6 +707,7 @@
     },
     operations: {
       colour: "#b34000",
+      scale: 0.56,
       point: function (feature, latlng, offset) {
         var p = feature.properties;
         var title = fill(labels.labelOperationOn, { kind: p.kind_label, date: frenchDate(p.occurred_on) });
@@ -703,6 +730,7 @@
     },
     proposals: {
       colour: "#009081",
+      scale: 0.34,
       point: function (feature, latlng, offset) {
         var p = feature.properties;
         var item = marker(latlng, "proposal", "open", proposalName(p), offset);
@@ -765,6 +793,20 @@
   var lastQueries = {};
   var switchedOff = {};
 
+  // Hexagons of several layers on one cell, whichever layer answered last: the deal points'
+  // below, each next layer's smaller one above (nested: `nested`), the hotspots beneath them
+  // all (an analysis the items are read on, listed under the map too).
+  var backdrops = [];
+  function stack() {
+    backdrops.forEach(function (backdrop) {
+      if (map.hasLayer(backdrop)) { backdrop.eachLayer(function (group) { group.bringToBack(); }); }
+    });
+    Object.keys(builders).forEach(function (name) {
+      var holder = holders[name];
+      if (holder && map.hasLayer(holder)) { holder.eachLayer(function (group) { group.bringToFront(); }); }
+    });
+  }
+
   function reload(name, force) {
     var holder = holders[name];
     if (!holder || !map.hasLayer(holder)) { return; }
@@ -789,6 +831,7 @@
           if (name === "dealpoints") { markersByKey = {}; }
           pointLayer(name, collection, builders[name]).addTo(holder);
         });
+        stack();
         if (focusedKey !== null) { focusMarker(focusedKey); }
         renderTable();
         if (name === "dealpoints") {
@@ -834,6 +877,7 @@
     Object.keys(holders).forEach(function (name) {
       if (holders[name] === event.layer) { reload(name, Boolean(switchedOff[name])); switchedOff[name] = false; }
     });
+    stack();  // a layer shown again is drawn over the others until then
   });
   map.on("overlayremove", function (event) {
     Object.keys(holders).forEach(function (name) {
@@ -863,14 +907,10 @@
   }
 
   function hexagonCentre(feature) {
-    // « centre 43,5297° N, 5,4474° E »: the mean of the hexagon's corners (its first ring
-    // closes on its first corner, counted once).
-    var ring = feature.geometry.coordinates[0].slice(0, -1);
-    var longitude = 0;
-    var latitude = 0;
-    ring.forEach(function (corner) { longitude += corner[0]; latitude += corner[1]; });
-    longitude /= ring.length;
-    latitude /= ring.length;
+    // « centre 43,5297° N, 5,4474° E ».
+    var centre = ringCentre(feature);
+    var longitude = centre[0];
+    var latitude = centre[1];
     return fill(labels.labelCentre, {
       latitude: DEGREES_FORMAT.format(Math.abs(latitude)) + "° " + (latitude < 0 ? labels.labelSouth : labels.labelNorth),
       longitude: DEGREES_FORMAT.format(Math.abs(longitude)) + "° " + (longitude < 0 ? labels.labelWest : labels.labelEast)
@@ -880,6 +920,7 @@
   var hotspotDepartement = config.focusDepartement || (config.boundaryDepartements.length === 1 ? config.boundaryDepartements[0] : "");
   if (config.api.hotspots && hotspotDepartement) {
     var hotspots = L.layerGroup();
+    backdrops.push(hotspots);
     control.addOverlay(hotspots, labels.labelHotspots);
     var loaded = false;
     var hotspotRows = [];
@@ -950,6 +991,7 @@
             layer.bindPopup(node("span", [name, hexagonName(p), countText(p.count), hotspotStatistics(p)].join(" – ")));
           }
         }).addTo(hotspots);
+        stack();
       }).catch(function (error) {
         // Switched off and on again, the layer is asked again (its error stays until then).
         loaded = false;
