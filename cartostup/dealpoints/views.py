@@ -1120,14 +1120,22 @@ def dealpoint_sharing(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     )
 
 
-def _dismantled_text(operation: Operation, dealpoint: DealPoint) -> str:
+def _dismantled_text(actor: User, operation: Operation, dealpoint: DealPoint) -> str:
     """What an operation whose outcome is "dismantled" did to the point's status: only a
-    change that happened is announced; otherwise why the status stays."""
+    change that happened is announced; otherwise why the status stays. The successor of a
+    moved point is named only to who may see it."""
     if operation.status_kept == DealPointStatus.DISMANTLED:
         return _("Le point était déjà démantelé : son statut ne change pas.")
     if operation.status_kept == DealPointStatus.MOVED:
         dealpoint.refresh_from_db()
-        successor = dealpoint.successor.reference if dealpoint.successor else "—"
+        shown = selectors.visible_points(actor, [dealpoint.successor_id])
+        if not shown:
+            return _(
+                "Le point reste « Déplacé » : son activité est passée à un autre point, qui ne "
+                "vous est pas communiqué, et un point déplacé ne se démantèle pas. Si le point "
+                "a repris ici, il doit d'abord passer à « Résurgent », puis à « Démantelé »."
+            )
+        successor = shown[0].reference
         return _(
             "Le point reste « Déplacé » : son activité est passée à %(successor)s, et un point "
             "déplacé ne se démantèle pas. Si c'est %(successor)s qui a été démantelé, "
@@ -1155,7 +1163,7 @@ def dealpoint_operation(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             "reference": dealpoint.reference,
         }
         if operation.outcome == OperationOutcome.DISMANTLED:
-            text += " " + _dismantled_text(operation, dealpoint)
+            text += " " + _dismantled_text(request.user, operation, dealpoint)
         return text
 
     return _form_action(

@@ -576,8 +576,13 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
-        _require_field(_actor(request), "reports")
-        point = _point(_actor(request), pk)
+        actor = _actor(request)
+        _require_field(actor, "reports")
+        # Authorised before the body is read and its report looked up, as a detachment is: a
+        # reader who may not edit was told whether a reference named a report it sees.
+        _points_reader(actor)
+        policy.require(actor, policy.Capability.EDIT_DEALPOINTS)
+        point = _point(actor, pk)
         params = ReportAttachInputSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         report = selectors.report_named(

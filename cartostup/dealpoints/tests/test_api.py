@@ -908,6 +908,13 @@ def test_a_role_refused_a_function_is_told_so(client_for, point):
     assert refused.json()["detail"] == "Votre rôle ne donne pas accès à cette fonction."
     hidden = client_for("cross93_analyst").get(detail(point))
     assert hidden.status_code == 404 and "rôle" not in hidden.json()["detail"]
+    # Attaching a report: the role is refused before the body is read (a new user's review:
+    # it was told « Aucun signalement visible ne porte cette référence. »), for a reference
+    # that names a report or not.
+    for body in ({"report": "SIG-13-000001"}, {"report": ""}):
+        attach = police.post(f"{detail(point)}reports/", body, content_type="application/json")
+        assert attach.status_code == 404
+        assert attach.json()["detail"] == "Votre rôle ne donne pas accès à cette fonction."
 
 
 # --- the API speaks like the pages (user audit, 2026-12-06) --------------------------------------

@@ -886,6 +886,35 @@ def test_a_dismantling_outcome_announces_only_a_status_change_that_happened(
     kept = point.events.filter(kind=EventKind.OPERATION).order_by("pk").last()
     assert kept is not None and kept.details["status_kept"] == "moved"
 
+    # A successor kept to its CROSS is not named to an investigator who records the raid
+    # (a new user's review: the message gave the reference the record withholds).
+    from cartostup.access.choices import Distribution
+
+    services.dealpoint_share(
+        actor=analyst,
+        dealpoint=successor,
+        data=services.SharingInput(distribution=Distribution.ORGANISATION),
+    )
+    police = client_for("police13_investigator")
+    service = police.get(reverse("dealpoints:detail", args=[point.pk])).context[
+        "operation_form"
+    ]["service"].value()
+    raid = _post(
+        police,
+        "operation",
+        point,
+        {
+            "operation-kind": "search",
+            "operation-occurred_on": date.today().isoformat(),
+            "operation-outcome": "dismantled",
+            "operation-arrests": "0",
+            "operation-service": str(service),
+        },
+    )
+    told = police.get(raid["Location"]).content.decode().replace("&#x27;", "'")
+    assert "son activité est passée à un autre point, qui ne vous est pas communiqué" in told
+    assert successor.reference not in told
+
 
 def test_a_cross_analyst_records_a_raid_in_the_name_of_the_police(client_for, persona, point):
     police = persona("police13_investigator").memberships.get().organisation
