@@ -896,9 +896,11 @@ def test_a_dismantling_outcome_announces_only_a_status_change_that_happened(
         data=services.SharingInput(distribution=Distribution.ORGANISATION),
     )
     police = client_for("police13_investigator")
-    service = police.get(reverse("dealpoints:detail", args=[point.pk])).context[
-        "operation_form"
-    ]["service"].value()
+    service = (
+        police.get(reverse("dealpoints:detail", args=[point.pk]))
+        .context["operation_form"]["service"]
+        .value()
+    )
     raid = _post(
         police,
         "operation",
