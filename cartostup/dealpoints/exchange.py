@@ -1,5 +1,5 @@
 """Deal points in and out of Cartostup: exports (GeoJSON, CSV, XLSX) of what the actor may
-export, and the import of an existing CROSS map (CSV or GeoJSON) with a per-line report.
+export, and the import of an existing CROSS map (CSV, XLSX or GeoJSON) with a per-line report.
 
 Exports read `selectors.dealpoint_list(action=EXPORT)` (TLP:RED and AMBER+STRICT points stay
 with their owner), keep to the fields the actor may receive (`policy.visible_fields`: a
@@ -31,8 +31,9 @@ import json
 import math
 import re
 import unicodedata
+import zipfile
 import zlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -211,6 +212,9 @@ CONTENT_TYPES = {
 # Import limits.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
+# A workbook (a zip archive) is refused when its parts would be larger than this once opened
+# (a zip bomb); an export of 5,000 points takes about a tenth of it.
+MAX_WORKBOOK_OPEN_BYTES = 40 * 1024 * 1024
 # A cell longer than this is refused (the longest field, the address, holds 300 characters).
 MAX_CELL_LENGTH = 2000
 # An original reference longer than this is refused, never cut.
@@ -553,25 +557,26 @@ class SourceRow:
 
 
 def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
-    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM, or Windows-1252) or GeoJSON
-    file (a FeatureCollection of Points whose properties are the export's columns). Raises
-    `ImportFileError` (a French message) when the file as a whole cannot be read."""
+    """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM, or Windows-1252), XLSX (the
+    first sheet, as the export writes it) or GeoJSON file (a FeatureCollection of Points whose
+    properties are the export's columns). Raises `ImportFileError` (a French message) when
+    the file as a whole cannot be read."""
     if not isinstance(data, bytes | bytearray):
         raise ImportFileError(_("Le fichier est illisible."))
-    if (filename or "").lower().endswith((".xlsx", ".xls", ".ods")) or bytes(data[:4]) in (
-        b"PK\x03\x04",
-        b"\xd0\xcf\x11\xe0",
-    ):
-        # A workbook (XLSX and ODS are zip archives, XLS an OLE file): not read, said so.
-        raise ImportFileError(
-            _(
-                "Un classeur (XLSX, XLS, ODS) ne s'importe pas : enregistrez la feuille au "
-                "format CSV UTF-8 (séparateur « ; »), ou exportez un GeoJSON."
-            )
-        )
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFileError(
             _("Le fichier dépasse %(size)s Mo.") % {"size": MAX_IMPORT_BYTES // (1024 * 1024)}
+        )
+    workbook = workbook_kind(bytes(data[:4]), filename)
+    if workbook == "xlsx":
+        return _parse_xlsx(bytes(data))
+    if workbook:
+        # XLS (an OLE file) and ODS (a zip archive without a workbook part): not read.
+        raise ImportFileError(
+            _(
+                "Un classeur XLS ou ODS ne s'importe pas : enregistrez-le au format XLSX, ou "
+                "la feuille au format CSV UTF-8 (séparateur « ; »)."
+            )
         )
     text = _decoded(bytes(data))
     if not text.strip():
@@ -579,6 +584,91 @@ def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
     if file_format(filename, text) == "geojson":
         return _parse_geojson(text)
     return _parse_csv(text)
+
+
+def workbook_kind(start: bytes, filename: str) -> str:
+    """ "xlsx" for a zip archive not named .ods (XLSX is one; whether it holds a workbook is
+    checked when it is read), "other" for an XLS (an OLE file) or a file named .xls or .ods,
+    "" for a text file (CSV, GeoJSON)."""
+    name = (filename or "").lower()
+    if name.endswith((".xls", ".ods")) or start == b"\xd0\xcf\x11\xe0":
+        return "other"
+    if name.endswith(".xlsx") or start == b"PK\x03\x04":
+        return "xlsx"
+    return ""
+
+
+def _unreadable_workbook() -> ImportFileError:
+    return ImportFileError(
+        _(
+            "Le classeur XLSX est illisible (endommagé, protégé par un mot de passe, ou d'un "
+            "autre format). Enregistrez-le à nouveau au format XLSX, ou la feuille au format "
+            "CSV UTF-8 (séparateur « ; »)."
+        )
+    )
+
+
+def _parse_xlsx(data: bytes) -> list[SourceRow]:
+    """The rows of a workbook's first sheet, read as the CSV import reads its lines (the
+    first non-empty row is the header; a row's number is the sheet's): numbers as numbers,
+    date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value."""
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise _unreadable_workbook() from error
+    if not any(part.filename == "xl/workbook.xml" for part in parts):
+        raise ImportFileError(
+            _(
+                "Ce fichier compressé n'est pas un classeur XLSX (un ODS ?). Enregistrez-le au "
+                "format XLSX, ou la feuille au format CSV UTF-8 (séparateur « ; »)."
+            )
+        )
+    if sum(part.file_size for part in parts) > MAX_WORKBOOK_OPEN_BYTES:
+        raise ImportFileError(
+            _("Le classeur est trop volumineux une fois ouvert (%(size)s Mo au plus).")
+            % {"size": MAX_WORKBOOK_OPEN_BYTES // (1024 * 1024)}
+        )
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    # openpyxl says a damaged part with whatever its XML or zip reader raised: any of them
+    # means the same to the analyst, who is told so (nothing was read).
+    except Exception as error:
+        raise _unreadable_workbook() from error
+    try:
+        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        if sheet is None:
+            raise ImportFileError(_("Le classeur ne contient aucune feuille."))
+        lines = (
+            (number, [_sheet_text(value) for value in values])
+            for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
+        )
+        for _number, header in lines:
+            if any(cell.strip() for cell in header):
+                return _table_rows(header, lines)
+        raise ImportFileError(_("Le fichier est vide."))
+    except ImportFileError:
+        raise
+    except Exception as error:  # a damaged sheet, found as it is read
+        raise _unreadable_workbook() from error
+    finally:
+        workbook.close()
+
+
+def _sheet_text(value: Any) -> str:
+    """A sheet's cell as the CSV import reads it: a date cell the French way (JJ/MM/AAAA,
+    with HH:MM when it has a time), a whole number without « .0 »."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y" if value.time() == time.min else "%d/%m/%Y %H:%M")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # Control characters no CSV or JSON text holds (tab, line feed and carriage return aside):
@@ -695,34 +785,19 @@ def _parse_csv(text: str) -> list[SourceRow]:
         strict=True,
     )
     start = 1 + offset
+
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        nonlocal start
+        start = reader.line_num + 1 + offset
+        for cells in reader:
+            index, start = start, reader.line_num + 1 + offset
+            yield index, cells
+
     try:
         header = next(reader, None)
         if not header:
             raise ImportFileError(_("Le fichier est vide."))
-        columns = [_column_name(column) for column in header]
-        # Empty headers at the end: cells a spreadsheet once held (Excel writes « ;; »).
-        while columns and not columns[-1]:
-            columns.pop()
-        _check_columns(columns)
-        rows: list[SourceRow] = []
-        start = reader.line_num + 1 + offset
-        for cells in reader:
-            index, start = start, reader.line_num + 1 + offset
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(rows) >= MAX_IMPORT_ROWS:
-                raise ImportFileError(
-                    _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
-                )
-            values: dict[str, Any] = {}
-            if any(cell.strip() for cell in cells[len(columns) :]):
-                values["__extra__"] = True
-            for position, (column, cell) in enumerate(zip(columns, cells, strict=False), 1):
-                if column:
-                    values[column] = cell
-                elif cell.strip():
-                    values.setdefault("__unnamed__", []).append(position)
-            rows.append(SourceRow(line=index, values=values))
+        return _table_rows(header, lines())
     except csv.Error as error:
         raise ImportFileError(
             _(
@@ -731,6 +806,35 @@ def _parse_csv(text: str) -> list[SourceRow]:
             )
             % {"line": start}
         ) from error
+
+
+def _table_rows(
+    header: Sequence[str], lines: Iterable[tuple[int, Sequence[str]]]
+) -> list[SourceRow]:
+    """The rows of a table (a CSV file, a sheet) under its header line, each line with its
+    number: empty lines skipped, a cell under no header said (`__extra__`, `__unnamed__`)."""
+    columns = [_column_name(column) for column in header]
+    # Empty headers at the end: cells a spreadsheet once held (Excel writes « ;; »).
+    while columns and not columns[-1]:
+        columns.pop()
+    _check_columns(columns)
+    rows: list[SourceRow] = []
+    for index, cells in lines:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(rows) >= MAX_IMPORT_ROWS:
+            raise ImportFileError(
+                _("Le fichier compte plus de %(count)s lignes.") % {"count": MAX_IMPORT_ROWS}
+            )
+        values: dict[str, Any] = {}
+        if any(cell.strip() for cell in cells[len(columns) :]):
+            values["__extra__"] = True
+        for position, (column, cell) in enumerate(zip(columns, cells, strict=False), 1):
+            if column:
+                values[column] = cell
+            elif cell.strip():
+                values.setdefault("__unnamed__", []).append(position)
+        rows.append(SourceRow(line=index, values=values))
     if not rows:
         raise ImportFileError(_("Le fichier ne contient aucune ligne de données."))
     return rows
@@ -1849,7 +1953,9 @@ def import_file(
     """Parse then import (`parse_rows`, `dealpoints_import`); `ImportFileError` if the file
     cannot be read."""
     rows = parse_rows(data, filename)
-    source = file_format(filename, bytes(data[:64]).decode("utf-8-sig", errors="replace"))
+    source = workbook_kind(bytes(data[:4]), filename) or file_format(
+        filename, bytes(data[:64]).decode("utf-8-sig", errors="replace")
+    )
     return dealpoints_import(
         actor=actor,
         rows=rows,

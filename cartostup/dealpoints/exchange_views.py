@@ -69,12 +69,15 @@ class ImportForm(DsfrBaseForm):
         label=gettext_lazy("Fichier à importer"),
         help_text=gettext_lazy(
             "CSV (séparateur « ; », « , » ou tabulation ; UTF-8, UTF-16 ou Windows-1252 : "
-            "les « CSV » et « Texte Unicode » (.txt) d'Excel) ou GeoJSON, avec les colonnes "
-            "de l'export. 5 Mo et 5 000 lignes au plus."
+            "les « CSV » et « Texte Unicode » (.txt) d'Excel), classeur XLSX (sa première "
+            "feuille) ou GeoJSON, avec les colonnes de l'export. 5 Mo et 5 000 lignes au plus."
         ),
         # .txt: Excel's « Texte Unicode » (UTF-16, tabs), which the import reads.
         widget=forms.ClearableFileInput(
-            attrs={"accept": ".csv,.txt,.geojson,.json,text/csv,text/plain"}
+            attrs={
+                "accept": ".csv,.txt,.xlsx,.geojson,.json,text/csv,text/plain,"
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
         ),
     )
     partial = forms.BooleanField(

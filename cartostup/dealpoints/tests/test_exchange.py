@@ -551,9 +551,30 @@ def test_export_then_import_round_trip(client_for, analyst, point):
     _read_back_the_same(_reimported(analyst, table), point)
 
 
+def test_an_xlsx_export_imports_back(client_for, analyst, point):
+    """The XLSX export, its references emptied in the sheet, is read back as the same point:
+    date cells, numbers, French labels and the neutralised formula."""
+    from openpyxl import load_workbook
+
+    point = _dated(dealpoint(actor=analyst, products=["cannabis", "cocaine"], name="=1+1"))
+    DealPoint.objects.exclude(pk=point.pk).delete()
+    exported = client_for("cross13_analyst").get(EXPORT.format("xlsx")).content
+    workbook = load_workbook(io.BytesIO(exported))
+    sheet = workbook.active
+    for (cell,) in sheet.iter_rows(min_row=2, max_col=1):
+        cell.value = None
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    rows = exchange.parse_rows(buffer.getvalue(), "export.xlsx")
+    result = exchange.dealpoints_import(actor=analyst, rows=rows)
+    assert result.imported, result.errors
+    (created,) = result.created
+    _read_back_the_same(DealPoint.objects.get(reference=created), point)
+
+
 def test_an_xlsx_export_saved_as_csv_imports_back(client_for, analyst, point):
-    """The import takes no workbook: an analyst saves the XLSX export as CSV. Its date cells
-    are then written as they are shown (« dd/mm/yyyy hh:mm »), which the import reads."""
+    """An analyst saves the XLSX export as CSV. Its date cells are then written as they are
+    shown (« dd/mm/yyyy hh:mm »), which the import reads."""
     from openpyxl import load_workbook
 
     point = _dated(dealpoint(actor=analyst, products=["cannabis", "cocaine"], name="=1+1"))
@@ -956,6 +977,31 @@ def test_a_verified_file_is_imported_without_choosing_it_again(client_for):
     assert DealPoint.objects.count() == 2
 
 
+def test_a_workbook_is_checked_then_imported_from_the_page(client_for):
+    """An XLSX file (the same lines in a sheet) goes through the page as a CSV does: checked,
+    carried back, imported, audited as « xlsx »."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for line in csv.reader(io.StringIO(_csv(VALID, VALID_2).decode("utf-8-sig")), delimiter=";"):
+        workbook.active.append(line)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    upload = SimpleUploadedFile(
+        "carte.xlsx", buffer.getvalue(), content_type=exchange.CONTENT_TYPES["xlsx"]
+    )
+    client = client_for("cross13_analyst")
+    checked = client.post(IMPORT, {"file": upload, "action": "check"})
+    body = checked.content.decode()
+    assert "Le fichier « carte.xlsx » vérifié ci-dessus" in body
+    assert not DealPoint.objects.exists()
+    imported = client.post(IMPORT, {"verified": _sealed(body), "action": "import"})
+    assert "2 points importés" in imported.content.decode()
+    assert DealPoint.objects.count() == 2
+    audit = AuditEvent.objects.filter(action=AuditAction.IMPORT, details__has_key="rows").last()
+    assert audit is not None and audit.details["format"] == "xlsx"
+
+
 def test_a_file_with_invalid_lines_offers_to_import_its_valid_lines(client_for):
     client = client_for("cross13_analyst")
     checked = client.post(IMPORT, {"file": _upload(_csv(VALID, BAD_CHOICES)), "action": "check"})
@@ -1333,19 +1379,23 @@ def test_spreadsheet_headers_are_read_whatever_their_case_and_accents(analyst):
     assert "Colonnes obligatoires absentes : Longitude." in missing.value.message
 
 
-def test_a_workbook_is_refused_with_what_to_do(client_for, point):
+def test_an_xls_or_ods_workbook_is_refused_with_what_to_do(client_for, point):
+    """An XLSX is read (even named .csv: it is a zip archive); an XLS or ODS is not."""
     workbook = client_for("cross13_analyst").get(EXPORT.format("xlsx")).content
-    for data, name in ((workbook, "points.xlsx"), (workbook, "points.csv"), (b"x;y", "a.ods")):
+    assert len(exchange.parse_rows(workbook, "points.csv")) == 1
+    for data, name in ((b"x;y", "a.ods"), (b"x;y", "a.xls")):
         with pytest.raises(exchange.ImportFileError) as refused:
             exchange.parse_rows(data, name)
-        assert "enregistrez la feuille au format CSV UTF-8" in refused.value.message
+        assert "enregistrez-le au format XLSX, ou la feuille au format CSV" in (
+            refused.value.message
+        )
 
 
 def test_import_page_accepts_excel_s_unicode_text(client_for):
     """Excel's « Texte Unicode » is a .txt file, UTF-16 and tab-separated: the file input
     hid it, although the guide says it imports."""
     body = client_for("cross13_analyst").get(IMPORT).content.decode()
-    assert 'accept=".csv,.txt,.geojson,.json,text/csv,text/plain"' in body
+    assert 'accept=".csv,.txt,.xlsx,.geojson,.json,text/csv,text/plain,' in body
     help_text = str(exchange_views.ImportForm().fields["file"].help_text)
     assert "UTF-16" in help_text and "tabulation" in help_text and "Texte Unicode" in help_text
     assert "UTF-16 ou Windows-1252" in body and "« Texte Unicode » (.txt)" in body

@@ -4,7 +4,10 @@ stored wrong without a word, nothing ordinary is refused (new-user audit of 2026
 from __future__ import annotations
 
 import codecs
+import io
 import json
+import zipfile
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -192,3 +195,103 @@ def test_the_import_page_states_the_length_of_each_text(client_for):
     body = client_for("cross13_analyst").get("/points-de-deal/importer/").content.decode()
     assert "Texte libre, 120 caractères au plus." in body
     assert "Texte libre, 300 caractères au plus." in body
+
+
+# --- workbooks ------------------------------------------------------------------------------------
+
+
+def _workbook(rows: list[list[Any]], *, sheets: int = 1) -> bytes:
+    """A workbook as Excel or LibreOffice saves it: `rows` in its first sheet."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Carte"
+    for row in rows:
+        sheet.append(row)
+    for index in range(1, sheets):
+        workbook.create_sheet(f"Autre {index}").append(["latitude", "longitude"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_xlsx_workbook_is_read_as_its_cells_say(analyst):
+    """A workbook was refused (« enregistrez la feuille au format CSV »): an analyst
+    re-imported the XLSX export, or the CROSS's own Excel map, only through a CSV. Its first
+    sheet is now read: numbers and dates as cells, the header on its first non-empty row, and
+    an error names the sheet's own row."""
+    data = _workbook(
+        [
+            [],
+            [
+                "Référence",
+                "Nom d'usage",
+                "Latitude",
+                "Longitude",
+                "Chiffre d'affaires quotidien estimé (euros)",
+                "Premier signalement",
+            ],
+            ["X-1", "Tour 12", 43.3452, 5.3949, 1500, datetime(2026, 7, 14, 8, 30)],
+            [None, None, None, None, None, None],
+            ["X-2", "Bât. B", 43.346, 5.396, 2500.0, date(2026, 7, 15)],
+            ["X-3", "Loin", 48.85, "x", None, None],
+        ],
+        sheets=2,
+    )
+    rows = exchange.parse_rows(data, "carte.xlsx")
+    assert [row.line for row in rows] == [3, 5, 6]
+    assert rows[0].values["latitude"] == "43.3452"
+    assert rows[0].values["first_reported_at"] == "14/07/2026 08:30"
+    assert rows[1].values["first_reported_at"] == "15/07/2026"
+    assert rows[1].values["estimated_daily_turnover"] == "2500"
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True, source="xlsx")
+    assert result.valid == 2
+    ((line, messages),) = [(error.line, error.messages) for error in result.errors]
+    assert line == 6 and messages == ["longitude : Un nombre est attendu."]
+    # Named otherwise (or not named at all), a zip archive is read as a workbook.
+    assert len(exchange.parse_rows(data, "carte")) == 3
+
+
+def _zip(parts: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_what_is_not_a_readable_workbook_is_said():
+    way_out = "Enregistrez-le au format XLSX, ou la feuille au format CSV UTF-8"
+    for name, data in (
+        ("carte.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100)),
+        ("carte.ods", _zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"})),
+    ):
+        message = _refused(data, name)
+        assert message.startswith("Un classeur XLS ou ODS ne s'importe pas"), name
+    # An ODS named .xlsx, a damaged workbook, an empty sheet.
+    assert _refused(_zip({"content.xml": b"<x/>"}), "carte.xlsx").startswith(
+        "Ce fichier compressé n'est pas un classeur XLSX (un ODS ?)."
+    )
+    assert way_out in _refused(_zip({"content.xml": b"<x/>"}), "carte.xlsx")
+    damaged = _zip({"xl/workbook.xml": b"<workbook"})
+    assert _refused(damaged, "carte.xlsx").startswith("Le classeur XLSX est illisible")
+    assert _refused(b"PK\x03\x04" + bytes(60), "carte.xlsx").startswith(
+        "Le classeur XLSX est illisible"
+    )
+    assert _refused(_workbook([]), "carte.xlsx") == "Le fichier est vide."
+    assert _refused(_workbook([["latitude", "longitude"]]), "carte.xlsx") == (
+        "Le fichier ne contient aucune ligne de données."
+    )
+    assert _refused(_workbook([["lat", "longitude"], [43.3, 5.4]]), "carte.xlsx") == (
+        "Colonnes obligatoires absentes : Latitude."
+    )
+
+
+def test_a_workbook_that_opens_too_large_is_refused_unread():
+    """A zip bomb: a few kilobytes that would be tens of megabytes once opened."""
+    bomb = _zip({"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": bytes(41 << 20)})
+    assert len(bomb) < 100_000
+    assert _refused(bomb, "carte.xlsx") == (
+        "Le classeur est trop volumineux une fois ouvert (40 Mo au plus)."
+    )

@@ -1,4 +1,4 @@
-"""Import an existing CROSS map (CSV or GeoJSON) as a given analyst, printing the report."""
+"""Import an existing CROSS map (CSV, XLSX or GeoJSON) as a given analyst, printing the report."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from cartostup.dealpoints import exchange
 
 class Command(BaseCommand):
     help = (
-        "Importe des points de deal (CSV ou GeoJSON, colonnes de l'export) au nom d'un "
+        "Importe des points de deal (CSV, XLSX ou GeoJSON, colonnes de l'export) au nom d'un "
         "analyste ; rien n'est importé si une ligne est invalide, sauf avec --partial."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="Fichier CSV ou GeoJSON.")
+        parser.add_argument("file", help="Fichier CSV, XLSX ou GeoJSON.")
         parser.add_argument("--user", required=True, help="Identifiant de l'analyste.")
         parser.add_argument(
             "--partial", action="store_true", help="Importer les lignes valides seulement."
