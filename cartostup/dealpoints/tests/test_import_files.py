@@ -288,6 +288,16 @@ def test_what_is_not_a_readable_workbook_is_said():
     )
 
 
+def test_a_workbook_s_xml_is_read_defused():
+    """An imported workbook is someone else's XML: openpyxl parses it with defusedxml, a
+    dependency of the project's own (it came only with a development tool)."""
+    import openpyxl
+    from openpyxl.xml import functions
+
+    assert openpyxl.DEFUSEDXML is True
+    assert functions.iterparse.__module__.startswith("defusedxml")
+
+
 def test_a_workbook_that_opens_too_large_is_refused_unread():
     """A zip bomb: a few kilobytes that would be tens of megabytes once opened."""
     bomb = _zip({"xl/workbook.xml": b"<workbook/>", "xl/worksheets/sheet1.xml": bytes(41 << 20)})
