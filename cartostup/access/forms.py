@@ -164,7 +164,7 @@ class UserCreateForm(AdminForm):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=_(
-            "Laissez vide pour générer un mot de passe temporaire, affiché une seule fois, à "
+            "Laissez vide pour générer un mot de passe provisoire, affiché une seule fois, à "
             "transmettre à la personne par un canal sûr. 12 caractères au moins."
         ),
     )

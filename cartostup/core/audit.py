@@ -9,12 +9,13 @@ PostgreSQL unchanged: dates in UTC with microseconds, JSON details restricted to
 integers, booleans, nulls, lists and objects (no floats: PostgreSQL's `jsonb` rewrites `1e+20` as
 `100000000000000000000`), keys sorted.
 
-Retention. Events are kept `settings.AUDIT_RETENTION_DAYS` days (3 years, design §4). Pruning
-must keep what remains verifiable: the pruned events are first archived (with their hashes) to
-write-once storage, then deleted, and the first remaining event's `previous_hash` becomes the
-anchor the verification starts from (recorded with the archive's own digest), instead of the
-genesis hash. Deleting old rows without re-anchoring would make every later verification report
-a gap, which is exactly what it must do for an unrecorded deletion.
+Retention. Events are to be kept `settings.AUDIT_RETENTION_DAYS` days (3 years, design §4);
+no pruning is built yet: the whole log is kept (docs/deployment.md says so). Pruning must keep
+what remains verifiable: the pruned events are first archived (with their hashes) to write-once
+storage, then deleted, and the first remaining event's `previous_hash` becomes the anchor the
+verification starts from (recorded with the archive's own digest), instead of the genesis hash.
+Deleting old rows without re-anchoring would make every later verification report a gap, which
+is exactly what it must do for an unrecorded deletion.
 
 Limits. The chain is not keyed: someone able to rewrite the database could recompute every hash
 after a forged event and update the head row. Publishing or recording the head hash elsewhere

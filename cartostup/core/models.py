@@ -3,6 +3,7 @@ export (design §4). Each event stores a reference to what was touched, never th
 
 from django.apps import apps
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .choices import AuditAction
@@ -42,7 +43,7 @@ class AuditEvent(models.Model):
             model = apps.get_model(self.object_type)
         except (LookupError, ValueError):
             return self.object_type
-        return str(model._meta.verbose_name).capitalize()
+        return capfirst(str(model._meta.verbose_name))
 
 
 class AuditChainHead(models.Model):

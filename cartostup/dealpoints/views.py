@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import urlencode
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -259,7 +260,7 @@ def _field_label(name: str) -> str:
         field = DealPoint._meta.get_field(name.removesuffix("_id"))
     except FieldDoesNotExist:
         return name
-    return str(getattr(field, "verbose_name", name)).capitalize()
+    return capfirst(str(getattr(field, "verbose_name", name)))
 
 
 def _undisclosed_count(details: dict[str, Any], key: str) -> int:

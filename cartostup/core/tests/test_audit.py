@@ -276,3 +276,14 @@ def test_the_events_of_a_block_are_chained_at_its_end(persona):
         write(5)
         raise RuntimeError
     assert AuditEvent.objects.count() == before + 3
+
+
+def test_an_event_s_object_keeps_the_capitals_of_its_name():
+    """A new user's review: « Jeton d'accès à l'api », « Antenne ofast » in the audit log
+    (the whole label was lower-cased after its first letter)."""
+    labels = {
+        AuditEvent(object_type=label).object_type_label
+        for label in ("access.apitoken", "territories.antenna", "territories.priorityneighbourhood")
+    }
+    assert {"Jeton d'accès à l'API", "Antenne Ofast"} <= labels
+    assert any(label.endswith("(QPV)") for label in labels)

@@ -781,6 +781,18 @@ def test_the_placing_form_is_on_an_address_only_report_only(client_for):
     assert "data-latitude-input" not in page
 
 
+def test_an_accepted_address_only_report_is_not_said_to_await_grouping(client_for, persona):
+    """A new user's review: its « Rapprochement » section said « il attend le regroupement en
+    propositions de nouveaux points », which it does not (placed at its commune's point, it
+    awaits an analyst), against the page's own note and the acceptance's message."""
+    report = services.report_accept(actor=persona("cross13_analyst"), report=_address_only_report())
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
+    section = html.unescape(page.split('id="report-matching"', 1)[1].split("</ul>", 1)[0])
+    assert "il attend le regroupement" not in section
+    assert "ni rattaché, ni proposé, ni regroupé automatiquement. Placez-le" in section
+
+
 def test_a_report_placed_before_acceptance_is_matched_once_accepted(client_for):
     report = _address_only_report()
     client = client_for("cross13_analyst")
