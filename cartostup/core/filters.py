@@ -56,7 +56,12 @@ class AuditEventFilterSet(django_filters.FilterSet):
         help_text=_("Ex. : access.organisation"),
     )
     object_id = django_filters.CharFilter(
-        field_name="object_id", lookup_expr="exact", label=_("Référence de l'objet")
+        field_name="object_id",
+        lookup_expr="exact",
+        label=_("Identifiant de l'objet"),
+        help_text=_(
+            "Le numéro interne (« 17 »), celui de l'adresse de la fiche, pas sa référence."
+        ),
     )
     date_from = django_filters.DateFilter(
         method="filter_date_from",

@@ -798,6 +798,8 @@
   // all (an analysis the items are read on, listed under the map too).
   var backdrops = [];
   function stack() {
+    // Moving a path in the SVG takes the focus from it: a hexagon reached with Tab keeps it.
+    var focused = document.activeElement;
     backdrops.forEach(function (backdrop) {
       if (map.hasLayer(backdrop)) { backdrop.eachLayer(function (group) { group.bringToBack(); }); }
     });
@@ -805,6 +807,7 @@
       var holder = holders[name];
       if (holder && map.hasLayer(holder)) { holder.eachLayer(function (group) { group.bringToFront(); }); }
     });
+    if (focused && focused !== document.activeElement && container.contains(focused)) { focused.focus(); }
   }
 
   function reload(name, force) {
