@@ -9,13 +9,13 @@ PostgreSQL unchanged: dates in UTC with microseconds, JSON details restricted to
 integers, booleans, nulls, lists and objects (no floats: PostgreSQL's `jsonb` rewrites `1e+20` as
 `100000000000000000000`), keys sorted.
 
-Retention. Events are to be kept `settings.AUDIT_RETENTION_DAYS` days (3 years, design §4);
-no pruning is built yet: the whole log is kept (docs/deployment.md says so). Pruning must keep
-what remains verifiable: the pruned events are first archived (with their hashes) to write-once
-storage, then deleted, and the first remaining event's `previous_hash` becomes the anchor the
-verification starts from (recorded with the archive's own digest), instead of the genesis hash.
-Deleting old rows without re-anchoring would make every later verification report a gap, which
-is exactly what it must do for an unrecorded deletion.
+Retention. Events are kept `settings.AUDIT_RETENTION_DAYS` days (3 years, design §4), then
+pruned so that what remains stays verifiable (`audit_prune`): the pruned events are first
+archived (with their hashes) to a file the operator copies to write-once storage, then deleted,
+and the first remaining event's `previous_hash` becomes the anchor the verification starts from
+(recorded on the chain's head with the archive's own digest), instead of the genesis hash.
+Deleting old rows without re-anchoring makes every later verification report a gap, which is
+exactly what it must do for an unrecorded deletion.
 
 Limits. The chain is not keyed: someone able to rewrite the database could recompute every hash
 after a forged event and update the head row. Publishing or recording the head hash elsewhere
@@ -25,13 +25,16 @@ after a forged event and update the head row. Publishing or recording the head h
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, transaction
@@ -306,40 +309,26 @@ class ChainReport:
 def audit_chain_problems(
     *, batch_size: int = 5000, report: ChainReport | None = None
 ) -> Iterator[ChainProblem]:
-    """Walk the whole chain in order and yield every break: altered, deleted or inserted
-    events, and events cut from or added at the end.
+    """Walk the whole chain in order, from its anchor (the genesis, or the first event kept
+    after a prune), and yield every break: altered, deleted or inserted events, and events
+    cut from or added at the end.
 
     Reads field values in chunks (no model instances), so memory stays flat on long chains.
     """
     report = report if report is not None else ChainReport()
-    expected_sequence = 1
-    previous_hash = GENESIS_HASH
+    head = AuditChainHead.objects.filter(singleton=1).first()
+    first_sequence = head.first_sequence if head else 1
+    first_previous_hash = head.first_previous_hash if head else GENESIS_HASH
     rows = (
         AuditEvent.objects.order_by("sequence")
         .values(*HASHED_FIELDS, "hash")
         .iterator(chunk_size=batch_size)
     )
-    for row in rows:
-        sequence = row["sequence"]
-        if sequence > expected_sequence:
-            if sequence == expected_sequence + 1:
-                message = f"l'événement n° {expected_sequence} manque"
-            else:
-                message = f"les événements n° {expected_sequence} à {sequence - 1} manquent"
-            yield ChainProblem(expected_sequence, message)
-        elif sequence < expected_sequence:
-            yield ChainProblem(sequence, "numéro d'événement inattendu (événement inséré)")
-        if row["previous_hash"] != previous_hash:
-            yield ChainProblem(sequence, "le lien vers l'événement précédent ne correspond pas")
-        if compute_hash(row) != row["hash"]:
-            yield ChainProblem(sequence, "le contenu de l'événement a été modifié")
-        report.checked += 1
-        expected_sequence = sequence + 1
-        previous_hash = row["hash"]
-    last_sequence = expected_sequence - 1
-    report.last_sequence = last_sequence
-    report.last_hash = previous_hash
-    head = AuditChainHead.objects.filter(singleton=1).first()
+    yield from _links_problems(
+        rows, first_sequence=first_sequence, previous_hash=first_previous_hash, report=report
+    )
+    last_sequence = report.last_sequence
+    previous_hash = report.last_hash
     if head is None:
         if last_sequence:
             yield ChainProblem(
@@ -361,4 +350,197 @@ def audit_chain_problems(
     elif head.last_hash != previous_hash:
         yield ChainProblem(
             last_sequence, "le dernier événement ne correspond pas au dernier maillon enregistré"
+        )
+
+
+def _links_problems(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    first_sequence: int,
+    previous_hash: str,
+    report: ChainReport,
+) -> Iterator[ChainProblem]:
+    """The breaks of a run of events in sequence order that should start at `first_sequence`
+    and link to `previous_hash`: a missing, inserted or altered event, a broken link. The
+    report ends with the run's last sequence and hash (the anchor's when it is empty)."""
+    expected_sequence = first_sequence
+    for row in rows:
+        sequence = row["sequence"]
+        if sequence > expected_sequence:
+            if sequence == expected_sequence + 1:
+                message = f"l'événement n° {expected_sequence} manque"
+            else:
+                message = f"les événements n° {expected_sequence} à {sequence - 1} manquent"
+            yield ChainProblem(expected_sequence, message)
+        elif sequence < expected_sequence:
+            yield ChainProblem(sequence, "numéro d'événement inattendu (événement inséré)")
+        if row["previous_hash"] != previous_hash:
+            yield ChainProblem(sequence, "le lien vers l'événement précédent ne correspond pas")
+        if compute_hash(row) != row["hash"]:
+            yield ChainProblem(sequence, "le contenu de l'événement a été modifié")
+        report.checked += 1
+        expected_sequence = sequence + 1
+        previous_hash = row["hash"]
+    report.last_sequence = expected_sequence - 1
+    report.last_hash = previous_hash
+
+
+# --- retention: archive, then prune ------------------------------------------------------------
+
+# The first line of an archive names its format; each following line is one event, as hashed.
+ARCHIVE_FORMAT = "cartostup-audit-archive/1"
+
+
+class AuditPruneRefused(Exception):
+    """The chain to prune is broken: nothing is archived nor deleted (a prune would hide it)."""
+
+    def __init__(self, problem: ChainProblem) -> None:
+        super().__init__(f"Événement n° {problem.sequence} : {problem.message}.")
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """What `audit_prune` archived and deleted: events n° `first` to `last` (none when
+    `count` is 0), the archive written and its SHA-256 (none for a dry run)."""
+
+    first: int
+    last: int
+    count: int
+    archive: Path | None = None
+    digest: str = ""
+
+
+def _archive_line(row: Mapping[str, Any]) -> str:
+    values = {name: _canonical(row[name]) for name in (*HASHED_FIELDS, "hash")}
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def audit_prune(
+    *, before: datetime, directory: Path, dry_run: bool = False, now: datetime | None = None
+) -> PruneResult:
+    """Archive then delete the oldest events of the chain: the longest run from its first
+    event on whose every event occurred before `before` (an anonymous act chained late, with
+    its hour, ends the run rather than be taken out of order). The run is verified first (a
+    broken chain is refused: `AuditPruneRefused`), written to a new file of `directory` (one
+    JSON line per event, as hashed, after a header line naming the anchor it links to), then
+    deleted; the chain's head records the new anchor (the first event kept and the hash it
+    links to, which `audit_chain_problems` starts from) and the archive's digest, and the
+    prune is itself an event of the chain. All in one transaction: if it fails, the archive
+    is removed and nothing is deleted."""
+    written: list[Path] = []
+    try:
+        with transaction.atomic():
+            return _prune(
+                before=before, directory=directory, dry_run=dry_run, now=now, written=written
+            )
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _prune(
+    *, before: datetime, directory: Path, dry_run: bool, now: datetime | None, written: list[Path]
+) -> PruneResult:
+    head = _locked_head()
+    _flush_pending(head, before=_hour_of(now or timezone.now()))
+    first = head.first_sequence
+    newer = (
+        AuditEvent.objects.filter(sequence__gte=first, occurred_at__gte=before)
+        .order_by("sequence")
+        .values_list("sequence", flat=True)
+        .first()
+    )
+    last = newer - 1 if newer is not None else head.last_sequence
+    if last < first:
+        return PruneResult(first=0, last=0, count=0)
+    run = AuditEvent.objects.filter(sequence__gte=first, sequence__lte=last).order_by("sequence")
+    report = ChainReport()
+    rows = run.values(*HASHED_FIELDS, "hash").iterator(chunk_size=5000)
+    # Walked to its end before anything is said (on PostgreSQL, the rows come from a cursor
+    # that must be closed before the transaction is rolled back).
+    problems = list(
+        _links_problems(
+            rows, first_sequence=first, previous_hash=head.first_previous_hash, report=report
+        )
+    )
+    if problems:
+        raise AuditPruneRefused(problems[0])
+    if report.last_sequence != last:
+        raise AuditPruneRefused(ChainProblem(report.last_sequence + 1, "événement manquant"))
+    if dry_run:
+        return PruneResult(first=first, last=last, count=report.checked)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = (now or timezone.now()).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"audit-{first:012d}-{last:012d}-{stamp}.jsonl"
+    digest = hashlib.sha256()
+    # "x": never over an existing archive.
+    with path.open("x", encoding="utf-8", newline="\n") as archive:
+        written.append(path)
+        header = json.dumps(
+            {
+                "format": ARCHIVE_FORMAT,
+                "first_sequence": first,
+                "last_sequence": last,
+                "previous_hash": head.first_previous_hash,
+                "before": _canonical_datetime(before),
+            },
+            sort_keys=True,
+        )
+        rows = run.values(*HASHED_FIELDS, "hash").iterator(chunk_size=5000)
+        for text in itertools.chain([header], map(_archive_line, rows)):
+            line = text + "\n"
+            archive.write(line)
+            digest.update(line.encode("utf-8"))
+        archive.flush()
+        os.fsync(archive.fileno())
+    run.delete()
+    head.first_sequence = last + 1
+    head.first_previous_hash = report.last_hash
+    head.archive_digest = digest.hexdigest()
+    head.save(update_fields=["first_sequence", "first_previous_hash", "archive_digest"])
+    audit_record(
+        actor=None,
+        action=AuditAction.DELETE,
+        object_type=AuditEvent._meta.label_lower,
+        details={
+            "pruned_from": first,
+            "pruned_to": last,
+            "count": report.checked,
+            "before": before,
+            "archive": path.name,
+            "archive_sha256": digest.hexdigest(),
+        },
+    )
+    return PruneResult(
+        first=first, last=last, count=report.checked, archive=path, digest=digest.hexdigest()
+    )
+
+
+def archive_problems(path: Path, report: ChainReport | None = None) -> Iterator[ChainProblem]:
+    """The breaks of an archive written by `audit_prune`: its events must follow each other
+    from the anchor its header names, each with its own hash. The report ends with its last
+    event's sequence and hash: the `first_previous_hash` of the next archive, or of the chain."""
+    report = report if report is not None else ChainReport()
+    with path.open(encoding="utf-8") as archive:
+        try:
+            header = json.loads(archive.readline())
+        except json.JSONDecodeError:
+            header = {}
+        if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
+            yield ChainProblem(0, "ce fichier n'est pas une archive du journal d'audit")
+            return
+        rows = (json.loads(line) for line in archive if line.strip())
+        yield from _links_problems(
+            rows,
+            first_sequence=int(header["first_sequence"]),
+            previous_hash=str(header["previous_hash"]),
+            report=report,
+        )
+    if report.last_sequence != int(header["last_sequence"]):
+        yield ChainProblem(
+            report.last_sequence + 1,
+            f"l'archive s'arrête au n° {report.last_sequence}, son en-tête annonce le n° "
+            f"{header['last_sequence']}",
         )

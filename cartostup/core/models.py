@@ -49,11 +49,16 @@ class AuditEvent(models.Model):
 class AuditChainHead(models.Model):
     """One row that writers lock to append to the chain in order (select_for_update on
     PostgreSQL; SQLite serialises writers anyway). It also records the last link, so that
-    deleting events at the end of the chain is detected."""
+    deleting events at the end of the chain is detected, and the anchor the chain starts from
+    once its oldest events were archived then pruned (`audit.audit_prune`): the first event
+    kept and the hash it links to, and the digest of the last archive written."""
 
     singleton = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     last_sequence = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+    first_sequence = models.PositiveBigIntegerField(default=1)
+    first_previous_hash = models.CharField(max_length=64, default="0" * 64)
+    archive_digest = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"#{self.last_sequence} {self.last_hash}"

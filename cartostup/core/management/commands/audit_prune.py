@@ -1,0 +1,88 @@
+"""`manage.py audit_prune`: archive, then delete, the audit events older than the retention
+period (`CARTOSTUP_AUDIT_RETENTION_DAYS`, 3 years by default; design §4).
+
+Run it daily in production, after `audit_verify`. The archives (one JSON line per event, as
+hashed) are written to `CARTOSTUP_DATA_DIR/audit-archives` unless `--archive-dir` says where:
+copy them to write-once storage. `audit_verify --archive FILE` verifies one."""
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from cartostup.core.audit import AuditPruneRefused, audit_prune
+
+
+def _day(text: str) -> datetime:
+    try:
+        day = parse_date(text.strip())
+    except ValueError:
+        day = None
+    if day is None:
+        raise CommandError(f"Date --before invalide : « {text} » (attendu : AAAA-MM-JJ).")
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class Command(BaseCommand):
+    help = (
+        "Archive puis efface du journal d'audit les événements plus anciens que "
+        "CARTOSTUP_AUDIT_RETENTION_DAYS jours (à lancer chaque jour, après audit_verify)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--before",
+            help="Date AAAA-MM-JJ : les événements antérieurs (par défaut, la durée de "
+            "conservation avant aujourd'hui).",
+        )
+        parser.add_argument(
+            "--archive-dir",
+            type=Path,
+            help="Dossier des archives (par défaut CARTOSTUP_DATA_DIR/audit-archives).",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Dit ce qui serait archivé et effacé, sans rien écrire.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        if options["before"]:
+            before = _day(options["before"])
+        else:
+            before = now - timedelta(days=settings.AUDIT_RETENTION_DAYS)
+        if before > now:
+            raise CommandError("La date --before ne peut pas être dans le futur.")
+        directory = options["archive_dir"] or Path(settings.DATA_DIR) / "audit-archives"
+        try:
+            result = audit_prune(
+                before=before, directory=directory, dry_run=options["dry_run"], now=now
+            )
+        except AuditPruneRefused as refused:
+            raise CommandError(
+                f"Journal d'audit altéré, rien n'a été archivé ni effacé : {refused} "
+                "Lancez audit_verify.",
+                returncode=1,
+            ) from refused
+        day = timezone.localtime(before).strftime("%d/%m/%Y")
+        if not result.count:
+            self.stdout.write(f"Aucun événement antérieur au {day} : rien à archiver.")
+        elif result.archive is None:
+            self.stdout.write(
+                f"{result.count} événement(s), n° {result.first} à {result.last}, antérieurs au "
+                f"{day}, seraient archivés puis effacés (essai : rien n'a été écrit)."
+            )
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{result.count} événement(s), n° {result.first} à {result.last}, antérieurs "
+                    f"au {day}, archivés dans {result.archive} puis effacés du journal."
+                )
+            )
+            # Recording it elsewhere proves the archive is the one written.
+            self.stdout.write(f"Empreinte SHA-256 de l'archive : {result.digest}")
