@@ -90,7 +90,7 @@ class ApiTokenForm(forms.Form):
         label=_("Nom du jeton"),
         max_length=100,
         help_text=_(
-            "Pour le reconnaître : le système qui l'utilise (ex. : « Logiciel du CROSS »)."
+            "Pour le reconnaître : le système qui l'utilise (ex. : « Logiciel de la CROSS »)."
         ),
     )
     days = forms.IntegerField(

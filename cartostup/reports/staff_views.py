@@ -270,7 +270,7 @@ def landlord_report_create(request: AuthenticatedRequest, building_pk: int) -> H
         else:
             messages.success(
                 request,
-                _("Signalement %(reference)s transmis au CROSS du département.")
+                _("Signalement %(reference)s transmis à la CROSS du département.")
                 % {"reference": report.reference},
             )
             return redirect("reports:landlord_report_list")

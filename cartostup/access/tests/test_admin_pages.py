@@ -59,7 +59,7 @@ def admin_urls(persona):
     group = services.sharing_group_create(
         actor=persona("admin"), name="Groupe test", owner_organisation=organisation
     )
-    api_token = api_token_create(actor=user, name="Logiciel du CROSS", days=30).token
+    api_token = api_token_create(actor=user, name="Logiciel de la CROSS", days=30).token
     return [
         reverse("access:index"),
         reverse("access:organisation_list"),
@@ -527,7 +527,7 @@ def _bearer(value: str) -> dict[str, str]:
 
 def test_admin_sees_a_users_api_tokens_but_never_their_secret(client_for, persona):
     analyst = persona("cross13_analyst")
-    active = api_token_create(actor=analyst, name="Logiciel du CROSS", days=30)
+    active = api_token_create(actor=analyst, name="Logiciel de la CROSS", days=30)
     revoked = api_token_create(actor=analyst, name="Ancien script", days=30)
     other = api_token_create(actor=persona("cross93_analyst"), name="Autre", days=30)
     api_token_revoke(actor=analyst, token=revoked.token)
@@ -537,7 +537,7 @@ def test_admin_sees_a_users_api_tokens_but_never_their_secret(client_for, person
     body = html.unescape(response.content.decode())
     table = body.split("<caption>Jetons d'accès à l'API de « cross13_analyst »</caption>")
     assert len(table) == 2, "the token table has a caption naming the account"
-    assert "Logiciel du CROSS" in table[1] and "Ancien script" in table[1]
+    assert "Logiciel de la CROSS" in table[1] and "Ancien script" in table[1]
     assert f"cst_{active.token.prefix}_…" in table[1]
     assert other.token.prefix not in body  # another account's token
     # One « Révoquer » button, for the token still active, whose accessible name names it.
@@ -545,7 +545,7 @@ def test_admin_sees_a_users_api_tokens_but_never_their_secret(client_for, person
     assert f'action="{revoke}"' in body
     assert reverse("access:api_token_revoke", args=[revoked.token.pk]) not in body
     assert (
-        f'aria-label="Révoquer le jeton « Logiciel du CROSS » (cst_{active.token.prefix})"' in body
+        f'aria-label="Révoquer le jeton « Logiciel de la CROSS » (cst_{active.token.prefix})"' in body
     )
     assert "révoqué le" in table[1]
     # Neither the secrets nor their keyed hashes reach the page.
@@ -570,7 +570,7 @@ def test_a_user_without_tokens_is_said_so(client_for, persona):
 
 def test_admin_revokes_a_users_token_and_it_stops_working(client_for, persona):
     analyst = persona("cross13_analyst")
-    created = api_token_create(actor=analyst, name="Logiciel du CROSS", days=30)
+    created = api_token_create(actor=analyst, name="Logiciel de la CROSS", days=30)
     api = Client()
     assert api.get("/api/v1/dealpoints/", headers=_bearer(created.value)).status_code == 200
     client = client_for("admin")
@@ -581,7 +581,7 @@ def test_admin_revokes_a_users_token_and_it_stops_working(client_for, persona):
     response = client.post(revoke, follow=True)
     assert response.redirect_chain == [(reverse("access:user_detail", args=[analyst.pk]), 302)]
     assert (
-        "Jeton « Logiciel du CROSS » de « cross13_analyst » révoqué : il ne permet plus "
+        "Jeton « Logiciel de la CROSS » de « cross13_analyst » révoqué : il ne permet plus "
         "d'appeler l'API." in html.unescape(response.content.decode())
     )
     created.token.refresh_from_db()
@@ -611,7 +611,7 @@ def test_only_an_administrator_sees_or_revokes_a_users_token_here(client_for, pe
     the auditor (national, in the administration, without user management): 404 for the page
     and for the revocation, and the token still works."""
     analyst = persona("cross13_analyst")
-    created = api_token_create(actor=analyst, name="Logiciel du CROSS", days=30)
+    created = api_token_create(actor=analyst, name="Logiciel de la CROSS", days=30)
     client = client_for(name)
     assert client.get(reverse("access:user_detail", args=[analyst.pk])).status_code == 404
     revoke = reverse("access:api_token_revoke", args=[created.token.pk])

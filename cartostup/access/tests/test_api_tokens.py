@@ -25,7 +25,7 @@ def _bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
 
 
-def _create_on_the_page(client: Client, name: str = "Logiciel du CROSS", days: str = "90"):
+def _create_on_the_page(client: Client, name: str = "Logiciel de la CROSS", days: str = "90"):
     response = client.post("/comptes/jetons/", {"name": name, "days": days})
     assert response.status_code == 302, response.content.decode()
     assert response["Location"] == "/comptes/jetons/nouveau/"

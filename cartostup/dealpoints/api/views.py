@@ -268,7 +268,7 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
         operation_id="dealpoints_create",
         summary="Créer un point de deal",
         description=(
-            "Un nouveau point, rattaché au CROSS de son département (qui doit être dans votre "
+            "Un nouveau point, rattaché à la CROSS de son département (qui doit être dans votre "
             "territoire). Réservé aux analystes. Un point démantelé depuis moins d'un an à "
             "proximité reçoit une alerte de déplacement possible (`move_alerts`)."
         ),
