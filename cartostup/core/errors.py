@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.urls import Resolver404, resolve, reverse
@@ -132,14 +132,34 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     return defaults.bad_request(request, exception or Exception(), template_name="400.html")
 
 
+class NotFoundForRole(Http404):
+    """A page this role never receives, whatever the address names (a prefecture sent a link
+    to a point's record): the 404 page says why, in `reason`, with a way to what the role
+    does receive (`link`, `link_label`). Said alike whether the object exists or not, it
+    tells nothing of it."""
+
+    def __init__(self, reason: str, *, link: str = "", link_label: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.link = link
+        self.link_label = link_label
+
+
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's 404 handler: JSON under /api/ (an unknown or malformed address), the page
-    elsewhere."""
+    elsewhere (with the reason of a `NotFoundForRole`)."""
     if _is_api(request):
         return JsonResponse(
             {"detail": _("Aucune ressource à cette adresse de l'API."), "code": "not_found"},
             status=404,
         )
+    if isinstance(exception, NotFoundForRole):
+        context = {
+            "reason": exception.reason,
+            "reason_link": exception.link,
+            "reason_link_label": exception.link_label,
+        }
+        return HttpResponseNotFound(loader.render_to_string("404.html", context, request=request))
     return defaults.page_not_found(request, exception or Exception(), template_name="404.html")
 
 

@@ -31,6 +31,7 @@ from cartostup.access import policy
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
+from cartostup.core.errors import NotFoundForRole
 from cartostup.core.paging import paginate
 from cartostup.territories import selectors as territory_selectors
 
@@ -725,10 +726,31 @@ def _render_detail(
     )
 
 
+def _record_refused(request: AuthenticatedRequest) -> NotFoundForRole | None:
+    """What a role that only counts points (a prefecture, a prosecutor's office) is told of
+    any record it is sent a link to, found or not: that it receives counts on the map, not
+    records (a colleague's link read « Page introuvable », as for a wrong address)."""
+    if selectors.dealpoint_list_mode(actor=request.user) != selectors.ListMode.AGGREGATE:
+        return None
+    return NotFoundForRole(
+        _(
+            "Votre rôle reçoit le nombre de points de deal par zone de votre territoire, sur la "
+            "carte, pas les fiches des points : celle-ci ne vous est pas communiquée, qu'elle "
+            "existe ou non."
+        ),
+        link=reverse("dealpoints:map"),
+        link_label=_("Ouvrir la carte"),
+    )
+
+
 def dealpoint_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    """A point's whole record (reduced for a landlord); the read is audited."""
+    """A point's whole record (reduced for a landlord); the read is audited, and so is the
+    refusal of a point that exists."""
     policy.require(request.user, Capability.VIEW_MAP)
-    dealpoint = selectors.access_dealpoint(actor=request.user, pk=pk)
+    try:
+        dealpoint = selectors.access_dealpoint(actor=request.user, pk=pk)
+    except Http404:
+        raise _record_refused(request) or Http404 from None
     return _render_detail(request, dealpoint)
 
 
@@ -736,7 +758,10 @@ def dealpoint_by_code(request: AuthenticatedRequest, code: str) -> HttpResponse:
     """A point found by its partner code: the landlord's page of a point, and, for the
     services, the point a landlord quotes; the read is audited."""
     policy.require(request.user, Capability.VIEW_MAP)
-    dealpoint = selectors.access_dealpoint_by_code(actor=request.user, code=code)
+    try:
+        dealpoint = selectors.access_dealpoint_by_code(actor=request.user, code=code)
+    except Http404:
+        raise _record_refused(request) or Http404 from None
     return _render_detail(request, dealpoint)
 
 

@@ -425,6 +425,32 @@ def test_record_is_404_to_those_who_may_not_see_it(client_for, point, who):
     assert client_for(who).get(by_code).status_code == 404
 
 
+@pytest.mark.parametrize("who", ["prefecture_13", "prosecutor_13"])
+def test_a_counts_only_role_sent_a_record_is_told_why_whether_it_exists(client_for, point, who):
+    """A colleague's link to a record read « Page introuvable », as a wrong address: the page
+    now says the role receives counts on the map, not records. The same for a point that
+    does not exist (nothing is told of it), and the refusal of an existing one is audited."""
+    client = client_for(who)
+    reason = "pas les fiches des points : celle-ci ne vous est pas communiquée, qu'elle existe"
+    pages = [
+        client.get(reverse("dealpoints:detail", args=[point.pk])),
+        client.get(reverse("dealpoints:detail", args=[point.pk + 1000])),
+        client.get(reverse("dealpoints:by_code", args=[point.partner_code])),
+        client.get(reverse("dealpoints:by_code", args=["7K3FQ-9M2XA"])),
+    ]
+    assert [page.status_code for page in pages] == [404] * 4
+    texts = [html.unescape(_page(page)) for page in pages]
+    assert all(reason in text for text in texts)
+    mains = {text.split("<main", 1)[1].split("</main>", 1)[0] for text in texts}
+    assert len(mains) == 1  # alike, found or not
+    assert f'href="{reverse("dealpoints:map")}">Ouvrir la carte</a>' in texts[0]
+    refused = AuditEvent.objects.filter(action=AuditAction.REFUSED, object_id=str(point.pk))
+    assert refused.count() == 2
+    # Any other role keeps the plain page.
+    other = _page(client_for("cross93_analyst").get(reverse("dealpoints:detail", args=[point.pk])))
+    assert reason not in html.unescape(other) and "Page introuvable" in other
+
+
 def test_the_services_find_the_point_a_landlord_quotes(client_for, point):
     """A landlord quotes a point's partner code: the services open the whole record by it,
     or find it with the list's search."""
