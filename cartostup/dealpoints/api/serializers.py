@@ -203,11 +203,20 @@ class DealPointReducedOutputSerializer(serializers.Serializer):
         help_text=_("Lundi de la semaine du dernier signalement rattaché.")
     )
     building = serializers.IntegerField(source="building_id", allow_null=True)
+    # The building as its pages, map and exports name it (the id alone named nothing to the
+    # landlord's software, which has no list of buildings to read it in).
+    building_name = serializers.CharField(
+        source="building.name",
+        allow_null=True,
+        help_text=_("Nom du bâtiment, tel que le bailleur l'a enregistré."),
+    )
 
     def __init__(self, *args: Any, fields: tuple[str, ...] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if fields is not None:
-            for name in set(self.fields) - set(fields):
+            # The building's name goes with the building.
+            kept = {*fields, *(("building_name",) if "building" in fields else ())}
+            for name in set(self.fields) - kept:
                 self.fields.pop(name)
 
     @extend_schema_field(serializers.DateField(allow_null=True))

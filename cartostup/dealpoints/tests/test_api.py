@@ -240,14 +240,16 @@ def test_landlord_receives_the_reduced_view_only(client_for, point):
     client = client_for("landlord_13h")
     by_code = f"/api/v1/dealpoints/code/{point.partner_code}/"
     data = client.get(by_code).json()
-    assert set(data) == set(LANDLORD_FIELDS)
+    assert set(data) == {*LANDLORD_FIELDS, "building_name"}
     assert data["building"] == point.building_id
+    # Named as the pages, the map and the exports name it (a new user's review).
+    assert data["building_name"] == point.building.name
     assert data["partner_code"] == point.partner_code
     # The code as a person types it: small letters, without its dash.
     typed = point.partner_code.replace("-", "").lower()
     assert client.get(f"/api/v1/dealpoints/code/{typed}/").json() == data
     listing = client.get(LIST).json()
-    assert [set(row) for row in listing["results"]] == [set(LANDLORD_FIELDS)]
+    assert [set(row) for row in listing["results"]] == [{*LANDLORD_FIELDS, "building_name"}]
     # Its id (a sequence) answers as an absent point would, on every route.
     assert client.get(detail(point)).json() == client.get("/api/v1/dealpoints/999999/").json()
     for suffix in ("", "history/", "operations/"):

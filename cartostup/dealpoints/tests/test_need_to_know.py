@@ -615,7 +615,13 @@ def test_a_second_role_that_receives_no_point_does_not_widen_a_landlords_view(
     code = point.partner_code
     assert client.get(f"/api/v1/dealpoints/{point.pk}/").status_code == 404
     detail = client.get(f"/api/v1/dealpoints/code/{code}/").json()
-    assert set(detail) == {"partner_code", "status", "last_activity_week", "building"}
+    assert set(detail) == {
+        "partner_code",
+        "status",
+        "last_activity_week",
+        "building",
+        "building_name",
+    }
     panel = client.get(f"/carte/panneau/code/{code}/").content.decode()
     assert "Point 0" not in panel and str(point.latitude) not in panel
     page = client.get(f"/points-de-deal/code/{code}/").content.decode()
