@@ -638,23 +638,76 @@ def _parse_xlsx(data: bytes) -> list[SourceRow]:
     except Exception as error:
         raise _unreadable_workbook() from error
     try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
+        # The first sheet shown (a hidden one is a workbook's own machinery).
+        sheet = next(
+            (sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"), None
+        )
         if sheet is None:
             raise ImportFileError(_("Le classeur ne contient aucune feuille."))
+        # The rows the sheet holds, not those its <dimension> declares: written wrong (by
+        # a streaming writer), it cut rows and columns, or made a million empty ones.
+        sheet.reset_dimensions()
         lines = (
             (number, [_sheet_text(value) for value in values])
             for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
         )
-        for _number, header in lines:
-            if any(cell.strip() for cell in header):
-                return _table_rows(header, lines)
-        raise ImportFileError(_("Le fichier est vide."))
+        # The header: the first row that names the position's columns, within the first
+        # few (a title, a date of extraction may stand above it); else the first non-empty
+        # row, whose missing columns are then said.
+        first: tuple[int, list[str]] | None = None
+        for number, cells in lines:
+            if not any(cell.strip() for cell in cells):
+                continue
+            first = first or (number, cells)
+            named = {_column_name(cell) for cell in cells}
+            if {"latitude", "longitude"} <= named or number - first[0] >= _HEADER_SEARCH_ROWS:
+                break
+        if first is None:
+            raise ImportFileError(_("Le fichier est vide."))
+        if not {"latitude", "longitude"} <= named:
+            number, cells = first
+        _refuse_merged_cells(data, sheet._worksheet_path, header_row=number)
+        return _table_rows(cells, lines)
     except ImportFileError:
         raise
     except Exception as error:  # a damaged sheet, found as it is read
         raise _unreadable_workbook() from error
     finally:
         workbook.close()
+
+
+# How far below the first non-empty row of a sheet its header is looked for.
+_HEADER_SEARCH_ROWS = 10
+
+_MERGED_CELLS = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _refuse_merged_cells(data: bytes, part: str, *, header_row: int) -> None:
+    """A merged cell below the header holds its value in its first cell only: the others
+    would be imported empty (a « Quartier » typed once for three points). Refused, naming
+    the cells, rather than read wrong; a merged title above the header is no matter."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        try:
+            xml = archive.read(part.lstrip("/"))
+        except KeyError:
+            return
+    merged = [
+        f"{first}{top}:{last}{bottom}"
+        for first, top, last, bottom in (
+            (a.decode(), int(b), c.decode(), int(d)) for a, b, c, d in _MERGED_CELLS.findall(xml)
+        )
+        if bottom > header_row and (bottom, last) != (top, first)
+    ]
+    if merged:
+        raise ImportFileError(
+            _(
+                "La feuille a des cellules fusionnées sous son en-tête (%(cells)s) : seule la "
+                "première cellule de chacune en porte la valeur, les autres seraient lues vides. "
+                "Annulez la fusion en recopiant la valeur dans chaque cellule, puis importez à "
+                "nouveau."
+            )
+            % {"cells": ", ".join(merged[:5]) + (" …" if len(merged) > 5 else "")}
+        )
 
 
 def _sheet_text(value: Any) -> str:

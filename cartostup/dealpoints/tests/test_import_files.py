@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import re
 import zipfile
 from datetime import date, datetime
 from typing import Any
@@ -305,3 +306,52 @@ def test_a_workbook_that_opens_too_large_is_refused_unread():
     assert _refused(bomb, "carte.xlsx") == (
         "Le classeur est trop volumineux une fois ouvert (40 Mo au plus)."
     )
+
+
+def _with_dimension(data: bytes, ref: str) -> bytes:
+    """The workbook with its first sheet's <dimension> rewritten (a streaming writer's)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in source.infolist():
+            content = source.read(part.filename)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                content = re.sub(
+                    rb'<dimension ref="[^"]*"', f'<dimension ref="{ref}"'.encode(), content
+                )
+            archive.writestr(part, content)
+    return buffer.getvalue()
+
+
+def test_a_sheet_s_rows_are_read_whatever_its_dimension_says(analyst):
+    """A code review: openpyxl trusted the sheet's declared dimension, so a wrong one cut
+    rows and columns without a word, or made a million empty rows of one stray cell."""
+    rows = [["reference", "latitude", "longitude"]] + [
+        [f"D-{n}", 43.3452 + n / 1000, 5.3949] for n in range(5)
+    ]
+    for ref in ("A1:C3", "A1:B6"):
+        read = exchange.parse_rows(_with_dimension(_workbook(rows), ref), "carte.xlsx")
+        assert [row.values["reference"] for row in read] == [f"D-{n}" for n in range(5)]
+        assert all(row.values["longitude"] == "5.3949" for row in read)
+
+
+def test_a_hidden_sheet_is_passed_and_merged_cells_are_refused():
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["interne"])
+    workbook.active.sheet_state = "hidden"
+    shown = workbook.create_sheet("Carte")
+    shown.append(["Titre de la carte"])
+    shown.merge_cells("A1:C1")  # a title above the header: no matter
+    shown.append(["reference", "latitude", "longitude", "name"])
+    for n in range(3):
+        shown.append([f"M-{n}", 43.3452, 5.3949, "Les Flamants" if n == 0 else None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert len(exchange.parse_rows(buffer.getvalue(), "carte.xlsx")) == 3
+    shown.merge_cells("D3:D5")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    message = _refused(buffer.getvalue(), "carte.xlsx")
+    assert message.startswith("La feuille a des cellules fusionnées sous son en-tête (D3:D5)")
