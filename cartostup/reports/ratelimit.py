@@ -1,7 +1,8 @@
 """Per-client rate limits of the public pages and API, in memory only (design §5).
 
-A client is known only by `client_key(request)`: HMAC-SHA256 of its network address under a
-random secret that lives in this process's memory and is replaced every day (UTC). The address
+A client is known only by `client_key(request)`: HMAC-SHA256 of its network address (of its
+account, for a signed-in agent) under a random secret that lives in this process's memory and
+is replaced every day (UTC). The address
 itself is never stored, logged or kept beyond computing the hash; after the daily rotation even
 this process cannot tell whether two keys from different days are the same client. Counters
 are dropped with the old secret.
@@ -103,7 +104,12 @@ def client_address(meta: Any) -> str:
 
 
 def client_key(request: Any) -> str:
-    """The client's rate-limit key: a keyed hash of its address, nothing else."""
+    """The client's rate-limit key: a keyed hash of its address, nothing else; for an agent
+    signed in (an operator reading a caller's follow-up to them), of its account: the agents
+    of a call platform share one address, and one's typing errors must not stop the others."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return hashed_key(f"account:{user.pk}")
     return hashed_key(client_address(request.META))
 
 

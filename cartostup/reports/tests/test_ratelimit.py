@@ -63,3 +63,19 @@ def test_without_declared_proxies_the_header_is_ignored():
         behind(PROXY, f"198.51.100.{number}").get(CHALLENGE).status_code for number in range(3)
     ]
     assert statuses == [200, 200, 429]
+
+
+@override_settings(CARTOSTUP_TRUSTED_PROXIES=[], CARTOSTUP_RATE_LIMITS=LIMITS)
+def test_agents_of_one_call_platform_count_apart(persona):
+    """A code review: the operators of a call platform share one address; one's typing
+    errors on a caller's follow-up code locked the page for all of them."""
+    from conftest import login_verified
+
+    wrong = {"receipt": "ABCD-EFGH-JKMN-PQRS-TVWX-YZ09"}
+    first = login_verified(Client(REMOTE_ADDR="192.0.2.20"), persona("caller_operator"))
+    statuses = [first.post("/suivi/", wrong).status_code for _ in range(3)]
+    assert statuses[2] == 429 and 429 not in statuses[:2]
+    # Another account at the same address, and an anonymous visitor there, still may.
+    second = login_verified(Client(REMOTE_ADDR="192.0.2.20"), persona("cross13_analyst"))
+    assert second.post("/suivi/", wrong).status_code != 429
+    assert Client(REMOTE_ADDR="192.0.2.20").post("/suivi/", wrong).status_code != 429
