@@ -544,9 +544,8 @@ def test_admin_sees_a_users_api_tokens_but_never_their_secret(client_for, person
     revoke = reverse("access:api_token_revoke", args=[active.token.pk])
     assert f'action="{revoke}"' in body
     assert reverse("access:api_token_revoke", args=[revoked.token.pk]) not in body
-    assert (
-        f'aria-label="Révoquer le jeton « Logiciel de la CROSS » (cst_{active.token.prefix})"' in body
-    )
+    label = f"Révoquer le jeton « Logiciel de la CROSS » (cst_{active.token.prefix})"
+    assert f'aria-label="{label}"' in body
     assert "révoqué le" in table[1]
     # Neither the secrets nor their keyed hashes reach the page.
     for created in (active, revoked):
