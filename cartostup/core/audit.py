@@ -24,6 +24,7 @@ after a forged event and update the head row. Publishing or recording the head h
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -33,10 +34,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -351,6 +353,7 @@ def audit_chain_problems(
         yield ChainProblem(
             last_sequence, "le dernier événement ne correspond pas au dernier maillon enregistré"
         )
+    yield from _anchor_problems(head)
 
 
 def _links_problems(
@@ -389,26 +392,32 @@ def _links_problems(
 
 # The first line of an archive names its format; each following line is one event, as hashed.
 ARCHIVE_FORMAT = "cartostup-audit-archive/1"
+# Events archived and deleted per transaction: the chain's head stays locked meanwhile, and
+# every audited request waits on it.
+PRUNE_BATCH = 10_000
+PRUNE_OBJECT_TYPE = "core.auditevent"
+_PARTIAL = ".partial"
 
 
 class AuditPruneRefused(Exception):
-    """The chain to prune is broken: nothing is archived nor deleted (a prune would hide it)."""
-
-    def __init__(self, problem: ChainProblem) -> None:
-        super().__init__(f"Événement n° {problem.sequence} : {problem.message}.")
-        self.problem = problem
+    """Nothing is archived nor deleted: the chain to prune is broken (a prune would hide it),
+    or the date asked is within the retention period."""
 
 
 @dataclass(frozen=True)
 class PruneResult:
-    """What `audit_prune` archived and deleted: events n° `first` to `last` (none when
-    `count` is 0), the archive written and its SHA-256 (none for a dry run)."""
+    """What one `audit_prune` archived and deleted: events n° `first` to `last` (none when
+    `count` is 0), the archive written and its SHA-256 (none for a dry run); `held`: events
+    older than the date still kept, behind event n° `held_behind`, newer (an anonymous act
+    chained after its hour, or a clock set wrong), which ends the run."""
 
     first: int
     last: int
     count: int
     archive: Path | None = None
     digest: str = ""
+    held: int = 0
+    held_behind: int = 0
 
 
 def _archive_line(row: Mapping[str, Any]) -> str:
@@ -416,35 +425,98 @@ def _archive_line(row: Mapping[str, Any]) -> str:
     return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def audit_prune(
-    *, before: datetime, directory: Path, dry_run: bool = False, now: datetime | None = None
+    *,
+    before: datetime,
+    directory: Path,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    batch: int = PRUNE_BATCH,
 ) -> PruneResult:
-    """Archive then delete the oldest events of the chain: the longest run from its first
-    event on whose every event occurred before `before` (an anonymous act chained late, with
-    its hour, ends the run rather than be taken out of order). The run is verified first (a
-    broken chain is refused: `AuditPruneRefused`), written to a new file of `directory` (one
-    JSON line per event, as hashed, after a header line naming the anchor it links to), then
-    deleted; the chain's head records the new anchor (the first event kept and the hash it
-    links to, which `audit_chain_problems` starts from) and the archive's digest, and the
-    prune is itself an event of the chain. All in one transaction: if it fails, the archive
-    is removed and nothing is deleted."""
+    """Archive then delete the oldest events of the chain, at most `batch` of them: the run
+    from its first event on whose every event occurred before `before`, no later than the
+    retention period allows (`AuditPruneRefused` otherwise). An event newer than the date ends
+    the run (an anonymous act is chained after its hour): what lies behind it waits.
+
+    The run is verified first (a broken chain is refused: `AuditPruneRefused`), written to a
+    new file of `directory` (read by its owner only; one JSON line per event, as hashed, after
+    a header naming the hash it links to), then deleted; the chain's head records the new
+    anchor (the first event kept and the hash it links to, which `audit_chain_problems` starts
+    from, and checks against this prune's own event) and the archive's digest, and the prune
+    is an event of the chain. One transaction. The archive is written as `….partial` and named
+    once the transaction has committed; one left by a run that stopped is named or removed by
+    the next, as its events were deleted or not. Call it outside a transaction."""
+    now = now or timezone.now()
+    if before > now - timedelta(days=settings.AUDIT_RETENTION_DAYS):
+        raise AuditPruneRefused(
+            f"le journal se conserve {settings.AUDIT_RETENTION_DAYS} jours "
+            "(CARTOSTUP_AUDIT_RETENTION_DAYS) : rien de plus récent ne s'efface."
+        )
     written: list[Path] = []
+    committing = False
     try:
         with transaction.atomic():
-            return _prune(
-                before=before, directory=directory, dry_run=dry_run, now=now, written=written
+            result = _prune(
+                before=before,
+                directory=directory,
+                dry_run=dry_run,
+                now=now,
+                batch=batch,
+                written=written,
             )
+            committing = True  # what fails from here is the commit: the archive may be due
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        if not committing:
+            for path in written:
+                path.unlink(missing_ok=True)
         raise
+    if result.archive is None:
+        return result
+    final = result.archive.with_name(result.archive.name.removesuffix(_PARTIAL))
+    result.archive.rename(final)
+    _fsync_directory(directory)
+    return dataclasses.replace(result, archive=final)
+
+
+def _resolve_partials(directory: Path, head: AuditChainHead) -> None:
+    """Archives a stopped run left (`….partial`): named if their events were deleted (the run
+    committed), removed otherwise (they are still in the chain, to be archived again)."""
+    if not directory.is_dir():
+        return
+    for path in directory.glob(f"audit-*{_PARTIAL}"):
+        parts = path.name.split("-")
+        try:
+            last = int(parts[2])
+        except (IndexError, ValueError):
+            continue
+        if head.first_sequence > last:
+            path.rename(path.with_name(path.name.removesuffix(_PARTIAL)))
+        else:
+            path.unlink()
+    _fsync_directory(directory)
 
 
 def _prune(
-    *, before: datetime, directory: Path, dry_run: bool, now: datetime | None, written: list[Path]
+    *,
+    before: datetime,
+    directory: Path,
+    dry_run: bool,
+    now: datetime,
+    batch: int,
+    written: list[Path],
 ) -> PruneResult:
     head = _locked_head()
-    _flush_pending(head, before=_hour_of(now or timezone.now()))
+    if not dry_run:  # a dry run writes nothing, not even the held anonymous acts
+        _flush_pending(head, before=_hour_of(now))
+        _resolve_partials(directory, head)
     first = head.first_sequence
     newer = (
         AuditEvent.objects.filter(sequence__gte=first, occurred_at__gte=before)
@@ -452,83 +524,120 @@ def _prune(
         .values_list("sequence", flat=True)
         .first()
     )
-    last = newer - 1 if newer is not None else head.last_sequence
+    whole = newer - 1 if newer is not None else head.last_sequence
+    if dry_run:
+        count = AuditEvent.objects.filter(sequence__gte=first, sequence__lte=whole).count()
+        return PruneResult(first=first if count else 0, last=whole if count else 0, count=count)
+    last = min(whole, first + batch - 1)
+    held = 0
+    if newer is not None and newer == first:
+        held = AuditEvent.objects.filter(sequence__gt=newer, occurred_at__lt=before).count()
     if last < first:
-        return PruneResult(first=0, last=0, count=0)
-    run = AuditEvent.objects.filter(sequence__gte=first, sequence__lte=last).order_by("sequence")
+        return PruneResult(first=0, last=0, count=0, held=held, held_behind=newer or 0)
+    # Read once (a batch at most), verified, then written: what is archived is what was
+    # verified, under the head's lock.
+    rows = list(
+        AuditEvent.objects.filter(sequence__gte=first, sequence__lte=last)
+        .order_by("sequence")
+        .values(*HASHED_FIELDS, "hash")
+    )
     report = ChainReport()
-    rows = run.values(*HASHED_FIELDS, "hash").iterator(chunk_size=5000)
-    # Walked to its end before anything is said (on PostgreSQL, the rows come from a cursor
-    # that must be closed before the transaction is rolled back).
     problems = list(
         _links_problems(
             rows, first_sequence=first, previous_hash=head.first_previous_hash, report=report
         )
     )
+    if not problems and report.last_sequence != last:
+        problems = [ChainProblem(report.last_sequence + 1, "événement manquant")]
     if problems:
-        raise AuditPruneRefused(problems[0])
-    if report.last_sequence != last:
-        raise AuditPruneRefused(ChainProblem(report.last_sequence + 1, "événement manquant"))
-    if dry_run:
-        return PruneResult(first=first, last=last, count=report.checked)
-    directory.mkdir(parents=True, exist_ok=True)
-    stamp = (now or timezone.now()).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = directory / f"audit-{first:012d}-{last:012d}-{stamp}.jsonl"
+        raise AuditPruneRefused(f"événement n° {problems[0].sequence} : {problems[0].message}.")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = directory / f"audit-{first:012d}-{last:012d}-{stamp}.jsonl{_PARTIAL}"
+    header = json.dumps(
+        {
+            "format": ARCHIVE_FORMAT,
+            "first_sequence": first,
+            "last_sequence": last,
+            "previous_hash": head.first_previous_hash,
+            "before": _canonical_datetime(before),
+        },
+        sort_keys=True,
+    )
     digest = hashlib.sha256()
-    # "x": never over an existing archive.
-    with path.open("x", encoding="utf-8", newline="\n") as archive:
-        written.append(path)
-        header = json.dumps(
-            {
-                "format": ARCHIVE_FORMAT,
-                "first_sequence": first,
-                "last_sequence": last,
-                "previous_hash": head.first_previous_hash,
-                "before": _canonical_datetime(before),
-            },
-            sort_keys=True,
-        )
-        rows = run.values(*HASHED_FIELDS, "hash").iterator(chunk_size=5000)
+    # O_EXCL: never over another archive; 0o600: the log names agents and what they read.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    written.append(path)
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as archive:
         for text in itertools.chain([header], map(_archive_line, rows)):
             line = text + "\n"
             archive.write(line)
             digest.update(line.encode("utf-8"))
         archive.flush()
         os.fsync(archive.fileno())
-    run.delete()
+    _fsync_directory(directory)
+    AuditEvent.objects.filter(sequence__gte=first, sequence__lte=last).delete()
     head.first_sequence = last + 1
     head.first_previous_hash = report.last_hash
     head.archive_digest = digest.hexdigest()
     head.save(update_fields=["first_sequence", "first_previous_hash", "archive_digest"])
+    final_name = path.name.removesuffix(_PARTIAL)
     audit_record(
         actor=None,
         action=AuditAction.DELETE,
-        object_type=AuditEvent._meta.label_lower,
+        object_type=PRUNE_OBJECT_TYPE,
         details={
             "pruned_from": first,
             "pruned_to": last,
-            "count": report.checked,
+            "count": len(rows),
             "before": before,
-            "archive": path.name,
+            "archive": final_name,
             "archive_sha256": digest.hexdigest(),
         },
     )
     return PruneResult(
-        first=first, last=last, count=report.checked, archive=path, digest=digest.hexdigest()
+        first=first, last=last, count=len(rows), archive=path, digest=digest.hexdigest()
     )
 
 
+def _anchor_problems(head: AuditChainHead) -> Iterator[ChainProblem]:
+    """A chain that starts after its first event must say why: the last prune's own event,
+    in the chain verified, names the run it deleted up to the anchor and the archive's
+    digest. Without it, rows deleted and the head's anchor moved by hand would verify."""
+    if head.first_sequence <= 1 and head.first_previous_hash == GENESIS_HASH:
+        return
+    prune = (
+        AuditEvent.objects.filter(
+            sequence__gte=head.first_sequence,
+            action=AuditAction.DELETE,
+            object_type=PRUNE_OBJECT_TYPE,
+            actor_id__isnull=True,
+        )
+        .order_by("-sequence")
+        .first()
+    )
+    details = prune.details if prune is not None else {}
+    if (
+        prune is None
+        or details.get("pruned_to") != head.first_sequence - 1
+        or details.get("archive_sha256") != head.archive_digest
+    ):
+        yield ChainProblem(
+            head.first_sequence,
+            f"la chaîne commence au n° {head.first_sequence} sans que le dernier archivage "
+            "(audit_prune) l'explique : des événements ont été effacés hors de lui",
+        )
+
+
 def archive_problems(path: Path, report: ChainReport | None = None) -> Iterator[ChainProblem]:
-    """The breaks of an archive written by `audit_prune`: its events must follow each other
-    from the anchor its header names, each with its own hash. The report ends with its last
-    event's sequence and hash: the `first_previous_hash` of the next archive, or of the chain."""
+    """The breaks within an archive written by `audit_prune`: its events must follow each
+    other from the anchor its header names, each with its own hash, up to the last its header
+    names. The report ends with its last event's sequence and hash. How archives follow each
+    other and the chain is `archives_problems`'s."""
     report = report if report is not None else ChainReport()
     with path.open(encoding="utf-8") as archive:
-        try:
-            header = json.loads(archive.readline())
-        except json.JSONDecodeError:
-            header = {}
-        if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
+        header = _archive_header(archive.readline())
+        if header is None:
             yield ChainProblem(0, "ce fichier n'est pas une archive du journal d'audit")
             return
         rows = (json.loads(line) for line in archive if line.strip())
@@ -544,3 +653,101 @@ def archive_problems(path: Path, report: ChainReport | None = None) -> Iterator[
             f"l'archive s'arrête au n° {report.last_sequence}, son en-tête annonce le n° "
             f"{header['last_sequence']}",
         )
+
+
+def _archive_header(line: str) -> dict[str, Any] | None:
+    try:
+        header = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
+        return None
+    return header
+
+
+@dataclass(frozen=True)
+class ArchiveCheck:
+    """One archive as `archives_problems` read it."""
+
+    path: Path
+    first: int
+    last: int
+    checked: int
+    last_hash: str
+    problems: list[ChainProblem]
+
+
+def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
+    """Archives checked each on its own (`archive_problems`), then together, in sequence
+    order, and against the chain: each must start where the one before ended (a gap or an
+    overlap is a problem), the first of all at the genesis; the one that ends where the chain
+    now starts must link to its anchor and have the digest its head recorded; and each must
+    have the digest a prune's event recorded (in the chain, or in an archive given). A file
+    cut, its header rewritten, is found so."""
+    checks: list[ArchiveCheck] = []
+    recorded: set[str] = set()
+    for path in paths:
+        report = ChainReport()
+        problems = list(archive_problems(path, report))
+        header: dict[str, Any] = {}
+        with path.open(encoding="utf-8") as archive:
+            header = _archive_header(archive.readline()) or {}
+            for line in archive:
+                row = json.loads(line) if line.strip() else {}
+                if row.get("object_type") == PRUNE_OBJECT_TYPE and row.get("details"):
+                    recorded.add(str(row["details"].get("archive_sha256")))
+        checks.append(
+            ArchiveCheck(
+                path=path,
+                first=int(header.get("first_sequence", 0)),
+                last=report.last_sequence,
+                checked=report.checked,
+                last_hash=report.last_hash,
+                problems=problems,
+            )
+        )
+    recorded |= {
+        str(details.get("archive_sha256"))
+        for details in AuditEvent.objects.filter(
+            action=AuditAction.DELETE, object_type=PRUNE_OBJECT_TYPE
+        ).values_list("details", flat=True)
+    }
+    head = AuditChainHead.objects.filter(singleton=1).first()
+    checks.sort(key=lambda check: check.first)
+    previous: ArchiveCheck | None = None
+    for check in checks:
+        digest = hashlib.sha256(check.path.read_bytes()).hexdigest()
+        with check.path.open(encoding="utf-8") as archive:
+            header = _archive_header(archive.readline()) or {}
+        if previous is not None and check.first != previous.last + 1:
+            check.problems.append(
+                ChainProblem(
+                    check.first,
+                    f"ne suit pas l'archive qui finit au n° {previous.last} ({previous.path.name})",
+                )
+            )
+        elif previous is not None and header.get("previous_hash") != previous.last_hash:
+            check.problems.append(
+                ChainProblem(check.first, f"ne se relie pas à {previous.path.name}")
+            )
+        elif previous is None and check.first == 1 and header.get("previous_hash") != GENESIS_HASH:
+            check.problems.append(ChainProblem(1, "ne part pas de l'origine de la chaîne"))
+        if head is not None and check.last == head.first_sequence - 1:
+            if check.last_hash != head.first_previous_hash or digest != head.archive_digest:
+                check.problems.append(
+                    ChainProblem(
+                        check.last,
+                        "ne se relie pas au premier événement gardé du journal, ou n'a pas "
+                        "l'empreinte que le journal a enregistrée",
+                    )
+                )
+        elif digest not in recorded:
+            check.problems.append(
+                ChainProblem(
+                    check.first,
+                    "son empreinte n'est celle d'aucun archivage enregistré (au journal ou "
+                    "dans les archives données)",
+                )
+            )
+        previous = check
+    return checks

@@ -4,6 +4,7 @@ verified from its new anchor, and so are the archives, which link to it."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -15,6 +16,7 @@ from django.utils import timezone
 from cartostup.core.audit import (
     AuditPruneRefused,
     archive_problems,
+    archives_problems,
     audit_chain_problems,
     audit_prune,
     audit_record,
@@ -25,6 +27,12 @@ from cartostup.core.models import AuditChainHead, AuditEvent
 pytestmark = pytest.mark.django_db
 
 CUT = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _retention(settings):
+    """Events before CUT are past the retention period (30 days here)."""
+    settings.AUDIT_RETENTION_DAYS = 30
 
 
 def _events(persona, *, old: int, recent: int) -> int:
@@ -93,10 +101,13 @@ def test_what_is_kept_is_still_checked_from_its_anchor(persona, tmp_path):
     # The first kept event deleted: said missing, and the next one's link broken.
     AuditEvent.objects.filter(sequence=old + 1).delete()
     assert [p.sequence for p in audit_chain_problems()] == [old + 1, old + 2]
-    # Every event kept deleted: the chain stops before the last event recorded.
+    # Every event kept deleted: the chain stops before the last event recorded, and nothing
+    # says why it starts where it does (the prune's own event is gone too).
     AuditEvent.objects.all().delete()
     head = AuditChainHead.objects.get()
-    assert [p.sequence for p in audit_chain_problems()] == [head.first_sequence]
+    problems = list(audit_chain_problems())
+    assert [p.sequence for p in problems] == [head.first_sequence] * 2
+    assert "l'explique" in problems[1].message
 
 
 def test_an_altered_archive_is_found(persona, tmp_path):
@@ -156,3 +167,103 @@ def test_the_command_prunes_after_the_retention_period_and_says_so(persona, tmp_
     assert f"archive intègre, {old} événements" in out.getvalue()
     with pytest.raises(CommandError, match="Date --before invalide"):
         call_command("audit_prune", "--before", "31/12/2025", stdout=StringIO())
+
+
+def test_events_deleted_and_the_anchor_moved_by_hand_are_found(persona, tmp_path):
+    """A code review: with the anchor on the head, deleting the oldest rows and moving the
+    anchor past them verified. The last prune's own event must explain where the chain
+    starts."""
+    old = _events(persona, old=3, recent=4)
+    audit_prune(before=CUT, directory=tmp_path)
+    assert list(audit_chain_problems()) == []
+    start = old + 2
+    AuditEvent.objects.filter(sequence__lt=start).delete()
+    AuditChainHead.objects.filter(singleton=1).update(
+        first_sequence=start,
+        first_previous_hash=AuditEvent.objects.get(sequence=start).previous_hash,
+    )
+    problems = list(audit_chain_problems())
+    assert [p.sequence for p in problems] == [start]
+    assert "sans que le dernier archivage (audit_prune) l'explique" in problems[0].message
+
+
+def test_a_date_within_the_retention_period_is_refused(persona, tmp_path):
+    _events(persona, old=2, recent=1)
+    with pytest.raises(AuditPruneRefused, match="se conserve 30 jours"):
+        audit_prune(before=timezone.now() - timedelta(days=10), directory=tmp_path)
+    with pytest.raises(CommandError, match="se conserve 30 jours"):
+        call_command("audit_prune", "--before", timezone.now().date().isoformat())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batches_make_archives_that_follow_each_other_and_the_chain(persona, tmp_path):
+    old = _events(persona, old=5, recent=1)
+    archives = []
+    while (result := audit_prune(before=CUT, directory=tmp_path, batch=2)).count:
+        archives.append(result.archive)
+    assert len(archives) == (old + 1) // 2
+    assert all(oct(os.stat(path).st_mode & 0o777) == "0o600" for path in archives)
+    assert list(audit_chain_problems()) == []
+    checks = archives_problems(archives)
+    assert [check.problems for check in checks] == [[]] * len(archives)
+    # One left out: a gap. The newest cut short, its header rewritten: found.
+    checks = archives_problems(archives[:1] + archives[2:])
+    assert any("ne suit pas l'archive" in p.message for c in checks for p in c.problems)
+    # The first cut short, its header rewritten to match: whole alone, not among the others.
+    first = archives[0]
+    lines = first.read_text().splitlines()
+    assert len(lines) == 3  # its header and two events
+    header = json.loads(lines[0])
+    header["last_sequence"] -= 1
+    first.write_text("\n".join([json.dumps(header), lines[1]]) + "\n")
+    assert list(archive_problems(first)) == []
+    checks = {check.path: check.problems for check in archives_problems(archives)}
+    assert any("aucun archivage enregistré" in p.message for p in checks[first])
+    assert any("ne suit pas l'archive" in p.message for p in checks[archives[1]])
+
+
+def test_a_failure_after_the_archive_is_written_leaves_nothing(persona, tmp_path, monkeypatch):
+    from cartostup.core import audit
+
+    _events(persona, old=3, recent=1)
+    count = AuditEvent.objects.count()
+
+    def fails(**kwargs):
+        raise RuntimeError("panne")
+
+    monkeypatch.setattr(audit, "audit_record", fails)
+    with pytest.raises(RuntimeError):
+        audit_prune(before=CUT, directory=tmp_path)
+    assert AuditEvent.objects.count() == count
+    assert list(tmp_path.iterdir()) == []
+    assert AuditChainHead.objects.get().first_sequence == 1
+
+
+def test_an_archive_a_stopped_run_left_is_named_or_removed(persona, tmp_path):
+    old = _events(persona, old=3, recent=1)
+    # A run stopped before its commit: its events are still in the chain.
+    stale = tmp_path / f"audit-{1:012d}-{old:012d}-20260101T000000Z.jsonl.partial"
+    stale.write_text("{}\n")
+    result = audit_prune(before=CUT, directory=tmp_path)
+    assert not stale.exists()
+    assert [path.name for path in tmp_path.iterdir()] == [result.archive.name]
+    # A run stopped after its commit: its events are gone, its archive is named.
+    done = result.archive.with_name(result.archive.name + ".partial")
+    result.archive.rename(done)
+    audit_prune(before=CUT, directory=tmp_path)
+    assert result.archive.exists() and not done.exists()
+
+
+def test_a_dry_run_writes_nothing_and_held_events_are_said(persona, tmp_path):
+    old = _events(persona, old=3, recent=1)
+    audit_record(actor=None, action=AuditAction.CREATE, coarse_time=True)
+    from cartostup.core.models import AuditPendingEvent
+
+    result = audit_prune(before=CUT, directory=tmp_path, dry_run=True)
+    assert (result.count, AuditPendingEvent.objects.count()) == (old, 1)
+    assert list(tmp_path.iterdir()) == []
+    # The first event newer than the date: the older ones behind it wait, and are counted.
+    AuditEvent.objects.filter(sequence=1).update(occurred_at=CUT + timedelta(days=1))
+    _rehash()
+    result = audit_prune(before=CUT, directory=tmp_path)
+    assert (result.count, result.held, result.held_behind) == (0, old - 1, 1)

@@ -3,7 +3,7 @@ period (`CARTOSTUP_AUDIT_RETENTION_DAYS`, 3 years by default; design §4).
 
 Run it daily in production, after `audit_verify`. The archives (one JSON line per event, as
 hashed) are written to `CARTOSTUP_DATA_DIR/audit-archives` unless `--archive-dir` says where:
-copy them to write-once storage. `audit_verify --archive FILE` verifies one."""
+copy them to write-once storage. `audit_verify --archive FILE…` verifies them."""
 
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from cartostup.core.audit import AuditPruneRefused, audit_prune
+from cartostup.core.audit import AuditPruneRefused, PruneResult, audit_prune
 
 
 def _day(text: str) -> datetime:
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--before",
             help="Date AAAA-MM-JJ : les événements antérieurs (par défaut, la durée de "
-            "conservation avant aujourd'hui).",
+            "conservation avant maintenant ; jamais plus récente).",
         )
         parser.add_argument(
             "--archive-dir",
@@ -56,33 +56,50 @@ class Command(BaseCommand):
             before = _day(options["before"])
         else:
             before = now - timedelta(days=settings.AUDIT_RETENTION_DAYS)
-        if before > now:
-            raise CommandError("La date --before ne peut pas être dans le futur.")
         directory = options["archive_dir"] or Path(settings.DATA_DIR) / "audit-archives"
+        day = timezone.localtime(before).strftime("%d/%m/%Y")
+        results: list[PruneResult] = []
         try:
-            result = audit_prune(
-                before=before, directory=directory, dry_run=options["dry_run"], now=now
-            )
+            while True:
+                result = audit_prune(
+                    before=before, directory=directory, dry_run=options["dry_run"], now=now
+                )
+                if result.count:
+                    results.append(result)
+                if options["dry_run"] or not result.count:
+                    break
         except AuditPruneRefused as refused:
             raise CommandError(
-                f"Journal d'audit altéré, rien n'a été archivé ni effacé : {refused} "
-                "Lancez audit_verify.",
+                f"Rien de plus n'a été archivé ni effacé : {refused} Lancez audit_verify.",
                 returncode=1,
             ) from refused
-        day = timezone.localtime(before).strftime("%d/%m/%Y")
-        if not result.count:
-            self.stdout.write(f"Aucun événement antérieur au {day} : rien à archiver.")
-        elif result.archive is None:
-            self.stdout.write(
-                f"{result.count} événement(s), n° {result.first} à {result.last}, antérieurs au "
-                f"{day}, seraient archivés puis effacés (essai : rien n'a été écrit)."
-            )
-        else:
+        if options["dry_run"]:
+            if results:
+                self.stdout.write(
+                    f"{results[0].count} événement(s), n° {results[0].first} à "
+                    f"{results[0].last}, antérieurs au {day}, seraient archivés puis effacés "
+                    "(essai : rien n'a été écrit)."
+                )
+            else:
+                self.stdout.write(f"Aucun événement antérieur au {day} : rien à archiver.")
+            return
+        for done in results:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{result.count} événement(s), n° {result.first} à {result.last}, antérieurs "
-                    f"au {day}, archivés dans {result.archive} puis effacés du journal."
+                    f"{done.count} événement(s), n° {done.first} à {done.last}, antérieurs au "
+                    f"{day}, archivés dans {done.archive} puis effacés du journal."
                 )
             )
             # Recording it elsewhere proves the archive is the one written.
-            self.stdout.write(f"Empreinte SHA-256 de l'archive : {result.digest}")
+            self.stdout.write(f"Empreinte SHA-256 de l'archive : {done.digest}")
+        if not results:
+            self.stdout.write(f"Aucun événement antérieur au {day} : rien à archiver.")
+        if result.held:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{result.held} événement(s) antérieur(s) au {day} attendent derrière "
+                    f"l'événement n° {result.held_behind}, plus récent (un acte anonyme chaîné "
+                    "après son heure, ou une horloge déréglée) : ils seront archivés quand il "
+                    "le sera."
+                )
+            )

@@ -5,8 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
 
-from cartostup.core.audit import ChainReport, archive_problems, audit_chain_problems
+from cartostup.core.audit import ChainReport, archives_problems, audit_chain_problems
+from cartostup.core.models import AuditChainHead
 
 
 class Command(BaseCommand):
@@ -32,9 +34,18 @@ class Command(BaseCommand):
             return
         report = ChainReport()
         problems = 0
-        for problem in audit_chain_problems(batch_size=options["batch_size"], report=report):
-            problems += 1
-            self.stderr.write(f"Événement n° {problem.sequence} : {problem.message}.")
+        # One snapshot for the head and the rows: an event appended, or a prune committed,
+        # while the chain is read is not taken for a break (SQLite reads one snapshot per
+        # transaction already).
+        outer = connection.in_atomic_block  # a caller's transaction has its own snapshot
+        with transaction.atomic():
+            if connection.vendor == "postgresql" and not outer:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for problem in audit_chain_problems(batch_size=options["batch_size"], report=report):
+                problems += 1
+                self.stderr.write(f"Événement n° {problem.sequence} : {problem.message}.")
+            head = AuditChainHead.objects.filter(singleton=1).first()
         if problems:
             raise CommandError(
                 f"Journal d'audit altéré : {problems} problème(s) sur "
@@ -44,6 +55,12 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Journal d'audit intègre : {report.checked} événements vérifiés.")
         )
+        if options["verbosity"] >= 1 and head is not None and head.first_sequence > 1:
+            # Where the chain starts since its oldest events were archived (audit_prune).
+            self.stdout.write(
+                f"Premier maillon gardé : n° {head.first_sequence}, relié à "
+                f"{head.first_previous_hash} (archive {head.archive_digest})"
+            )
         if options["verbosity"] >= 1 and report.checked:
             # Recording this value elsewhere detects a rewrite of the whole chain.
             self.stdout.write(
@@ -51,25 +68,26 @@ class Command(BaseCommand):
             )
 
     def _archives(self, paths: list[Path]) -> None:
+        try:
+            checks = archives_problems(paths)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CommandError(
+                f"Archive illisible ({error.__class__.__name__} : {error}).", returncode=1
+            ) from error
         failed = 0
-        for path in paths:
-            report = ChainReport()
-            try:
-                problems = list(archive_problems(path, report))
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                failed += 1
-                self.stderr.write(f"{path} : archive illisible ({error.__class__.__name__}).")
-                continue
-            for problem in problems:
-                self.stderr.write(f"{path} : événement n° {problem.sequence} : {problem.message}.")
-            if problems:
+        for check in checks:
+            for problem in check.problems:
+                self.stderr.write(
+                    f"{check.path} : événement n° {problem.sequence} : {problem.message}."
+                )
+            if check.problems:
                 failed += 1
                 continue
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{path} : archive intègre, {report.checked} événements ; dernier maillon "
-                    f"n° {report.last_sequence}, empreinte {report.last_hash}"
+                    f"{check.path} : archive intègre, {check.checked} événements, n° "
+                    f"{check.first} à {check.last} ; empreinte du dernier {check.last_hash}"
                 )
             )
         if failed:
-            raise CommandError(f"{failed} archive(s) altérée(s) ou illisible(s).", returncode=1)
+            raise CommandError(f"{failed} archive(s) altérée(s) ou mal reliée(s).", returncode=1)
