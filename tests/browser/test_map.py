@@ -316,6 +316,38 @@ def test_the_hotspot_layer_says_what_it_found(page, served_app, map_points):
     assert page.console_errors == []
 
 
+def _nested_pair(page) -> tuple[dict[str, float], dict[str, float]]:
+    """The boxes of an operations' hexagon and of the deal points' one it lies in, well
+    inside the map (a popup opened there does not pan it), as drawn now."""
+    map_settled(page)
+    view = page.locator("#dealpoints-map").bounding_box()
+    assert view
+    outers = [
+        box
+        for box in (
+            path.bounding_box()
+            for path in page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints").all()
+        )
+        if box
+        and view["x"] + 40 < box["x"]
+        and box["x"] + box["width"] < view["x"] + view["width"] - 40
+        and view["y"] + 200 < box["y"]  # room for a popup above it
+        and box["y"] + box["height"] < view["y"] + view["height"] - 20
+    ]
+    for path in page.locator("#dealpoints-map path.dealpoints-hexagon--operations").all():
+        box = path.bounding_box()
+        for outer in outers:
+            if (
+                box
+                and outer["x"] < box["x"]
+                and box["x"] + box["width"] < outer["x"] + outer["width"]
+                and outer["y"] < box["y"]
+                and box["y"] + box["height"] < outer["y"] + outer["height"]
+            ):
+                return box, outer
+    raise AssertionError("every operation lies on a point: its hexagon is within the point's")
+
+
 def test_a_cells_hexagons_of_two_layers_nest_and_each_opens(page, served_app, map_points):
     """The operations' hexagon of a cell lay on the deal points' one, the same size: the
     latter could be neither seen nor clicked. Each layer's hexagon of a cell is now drawn
@@ -325,65 +357,29 @@ def test_a_cells_hexagons_of_two_layers_nest_and_each_opens(page, served_app, ma
     page.goto(f"{served_app.url}/carte/?departement=13")
     map_settled(page)
     page.get_by_role("checkbox", name="Opérations").check()
-    map_settled(page)
     operations = page.locator("#dealpoints-map path.dealpoints-hexagon--operations")
     assert _wait_for_count(operations, 1) >= 1
-    boxes = [
-        box
-        for box in (
-            path.bounding_box()
-            for path in page.locator("#dealpoints-map path.dealpoints-hexagon--dealpoints").all()
-        )
-        if box
-    ]
-    view = page.locator("#dealpoints-map").bounding_box()
-    assert view
-
-    def inside(box, outer) -> bool:
-        return (
-            outer["x"] < box["x"]
-            and box["x"] + box["width"] < outer["x"] + outer["width"]
-            and outer["y"] < box["y"]
-            and box["y"] + box["height"] < outer["y"] + outer["height"]
-        )
-
-    def in_view(box) -> bool:
-        return (
-            view["x"] + 20 < box["x"]
-            and box["x"] + box["width"] < view["x"] + view["width"] - 20
-            and view["y"] + 80 < box["y"]  # below the zoom buttons
-            and box["y"] + box["height"] < view["y"] + view["height"] - 20
-        )
-
-    pairs = [
-        (path, outer)
-        for path in operations.all()
-        if (box := path.bounding_box())
-        for outer in boxes
-        if inside(box, outer) and in_view(outer)
-    ]
-    assert pairs, "every operation lies on a point: its hexagon is within the point's"
-    path, outer = pairs[0]
     popup = page.locator("#dealpoints-map .leaflet-popup-content")
-    x, y = _centre(path.bounding_box())
-    page.mouse.click(x, y)
-    assert "(Opérations)" in popup.inner_text(timeout=10_000)
-    page.keyboard.press("Escape")
-    popup.wait_for(state="detached", timeout=10_000)
+
+    def opened(x: float, y: float) -> str:
+        page.mouse.click(x, y)
+        text = popup.inner_text(timeout=10_000)
+        page.keyboard.press("Escape")
+        popup.wait_for(state="detached", timeout=10_000)
+        return text
+
+    inner, _outer = _nested_pair(page)
+    assert "(Opérations)" in opened(*_centre(inner))
+    _inner, outer = _nested_pair(page)
     x, y = _centre(outer)
-    page.mouse.click(x + 0.4 * outer["width"], y)
-    assert "(Points de deal)" in popup.inner_text(timeout=10_000)
-    page.keyboard.press("Escape")
-    popup.wait_for(state="detached", timeout=10_000)
+    assert "(Points de deal)" in opened(x + 0.4 * outer["width"], y)
     # The deal points switched off and on are drawn last: still beneath the operations.
     points = page.get_by_role("checkbox", name="Points de deal")
     points.uncheck()
     with page.expect_response(lambda answer: "/api/v1/map/dealpoints/" in answer.url):
         points.check()
-    map_settled(page)
-    x, y = _centre(path.bounding_box())
-    page.mouse.click(x, y)
-    assert "(Opérations)" in popup.inner_text(timeout=10_000)
+    inner, _outer = _nested_pair(page)
+    assert "(Opérations)" in opened(*_centre(inner))
     legend = page.get_by_label("Légende de la carte").inner_text()
     assert "Opérations : nombre par hexagone (plus petit, au centre de celui des points" in legend
     assert page.console_errors == []
