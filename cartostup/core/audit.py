@@ -550,7 +550,10 @@ def _prune(
     if not problems and report.last_sequence != last:
         problems = [ChainProblem(report.last_sequence + 1, "événement manquant")]
     if problems:
-        raise AuditPruneRefused(f"événement n° {problems[0].sequence} : {problems[0].message}.")
+        raise AuditPruneRefused(
+            f"journal d'audit altéré, événement n° {problems[0].sequence} : "
+            f"{problems[0].message} (lancez audit_verify)."
+        )
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = directory / f"audit-{first:012d}-{last:012d}-{stamp}.jsonl{_PARTIAL}"

@@ -70,7 +70,7 @@ class Command(BaseCommand):
                     break
         except AuditPruneRefused as refused:
             raise CommandError(
-                f"Rien de plus n'a été archivé ni effacé : {refused} Lancez audit_verify.",
+                f"Rien de plus n'a été archivé ni effacé : {refused}",
                 returncode=1,
             ) from refused
         if options["dry_run"]:
