@@ -865,7 +865,7 @@ def test_the_same_operation_form_sent_twice_records_one_operation(client_for, an
     assert Operation.objects.count() == 2
 
 
-def _dismantling_raid(client, point):
+def _dismantling_raid(client, point, service=None):
     return _post(
         client,
         "operation",
@@ -875,7 +875,7 @@ def _dismantling_raid(client, point):
             "operation-occurred_on": date.today().isoformat(),
             "operation-outcome": "dismantled",
             "operation-arrests": "0",
-            "operation-service": str(point.owner_organisation_id),
+            "operation-service": str(service or point.owner_organisation_id),
         },
     )
 
@@ -927,18 +927,7 @@ def test_a_dismantling_outcome_announces_only_a_status_change_that_happened(
         .context["operation_form"]["service"]
         .value()
     )
-    raid = _post(
-        police,
-        "operation",
-        point,
-        {
-            "operation-kind": "search",
-            "operation-occurred_on": date.today().isoformat(),
-            "operation-outcome": "dismantled",
-            "operation-arrests": "0",
-            "operation-service": str(service),
-        },
-    )
+    raid = _dismantling_raid(police, point, service)
     told = police.get(raid["Location"]).content.decode().replace("&#x27;", "'")
     assert "son activité est passée à un autre point, qui ne vous est pas communiqué" in told
     assert successor.reference not in told
