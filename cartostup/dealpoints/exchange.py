@@ -558,9 +558,9 @@ class SourceRow:
 
 def parse_rows(data: bytes, filename: str) -> list[SourceRow]:
     """The rows of a CSV (`;` or `,`, UTF-8 with or without BOM, or Windows-1252), XLSX (the
-    first sheet, as the export writes it) or GeoJSON file (a FeatureCollection of Points whose
-    properties are the export's columns). Raises `ImportFileError` (a French message) when
-    the file as a whole cannot be read."""
+    first visible sheet, as the export writes it) or GeoJSON file (a FeatureCollection of
+    Points whose properties are the export's columns). Raises `ImportFileError` (a French
+    message) when the file as a whole cannot be read."""
     if not isinstance(data, bytes | bytearray):
         raise ImportFileError(_("Le fichier est illisible."))
     if len(data) > MAX_IMPORT_BYTES:
@@ -609,9 +609,10 @@ def _unreadable_workbook() -> ImportFileError:
 
 
 def _parse_xlsx(data: bytes) -> list[SourceRow]:
-    """The rows of a workbook's first sheet, read as the CSV import reads its lines (the
-    first non-empty row is the header; a row's number is the sheet's): numbers as numbers,
-    date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value."""
+    """The rows of a workbook's first visible sheet, read as the CSV import reads its lines
+    (under a header found below a title, if any; a row's number is the sheet's): numbers as
+    numbers, date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value; merged
+    cells under the header are refused."""
     from openpyxl import load_workbook
 
     try:

@@ -1154,13 +1154,13 @@ def _dismantled_text(actor: User, operation: Operation, dealpoint: DealPoint) ->
         return _("Le point était déjà démantelé : son statut ne change pas.")
     if operation.status_kept == DealPointStatus.MOVED:
         dealpoint.refresh_from_db()
-        shown = selectors.visible_points(actor, [dealpoint.successor_id])
         if dealpoint.successor_id is None:
             # Its successor was deleted since (the link is kept empty).
             return _(
                 "Le point reste « Déplacé » : un point déplacé ne se démantèle pas. Si le point "
                 "a repris ici, il doit d'abord passer à « Résurgent », puis à « Démantelé »."
             )
+        shown = selectors.visible_points(actor, [dealpoint.successor_id])
         if not shown:
             return _(
                 "Le point reste « Déplacé » : son activité est passée à un autre point, qui ne "
