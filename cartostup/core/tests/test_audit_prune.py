@@ -87,10 +87,12 @@ def test_the_oldest_events_are_archived_then_pruned_and_the_rest_verifies(person
     assert list(audit_chain_problems()) == []
     # The archive: a header, then the four events as they were hashed; it verifies, and its
     # last link is the chain's anchor.
-    lines = result.archive.read_text().splitlines()
+    archive = result.archive
+    assert archive is not None
+    lines = archive.read_text().splitlines()
     assert json.loads(lines[0])["previous_hash"] == "0" * 64
     assert [json.loads(line)["hash"] for line in lines[1:]] == [h for _s, h in before[:old]]
-    assert list(archive_problems(result.archive)) == []
+    assert list(archive_problems(archive)) == []
     # Nothing older is left: a second prune archives nothing.
     assert audit_prune(before=CUT, directory=tmp_path).count == 0
 
@@ -198,8 +200,9 @@ def test_a_date_within_the_retention_period_is_refused(persona, tmp_path):
 
 def test_batches_make_archives_that_follow_each_other_and_the_chain(persona, tmp_path):
     old = _events(persona, old=5, recent=1)
-    archives = []
+    archives: list[Path] = []
     while (result := audit_prune(before=CUT, directory=tmp_path, batch=2)).count:
+        assert result.archive is not None
         archives.append(result.archive)
     assert len(archives) == (old + 1) // 2
     assert all(oct(os.stat(path).st_mode & 0o777) == "0o600" for path in archives)
@@ -217,9 +220,9 @@ def test_batches_make_archives_that_follow_each_other_and_the_chain(persona, tmp
     header["last_sequence"] -= 1
     first.write_text("\n".join([json.dumps(header), lines[1]]) + "\n")
     assert list(archive_problems(first)) == []
-    checks = {check.path: check.problems for check in archives_problems(archives)}
-    assert any("aucun archivage enregistré" in p.message for p in checks[first])
-    assert any("ne suit pas l'archive" in p.message for p in checks[archives[1]])
+    found = {check.path: check.problems for check in archives_problems(archives)}
+    assert any("aucun archivage enregistré" in p.message for p in found[first])
+    assert any("ne suit pas l'archive" in p.message for p in found[archives[1]])
 
 
 def test_a_failure_after_the_archive_is_written_leaves_nothing(persona, tmp_path, monkeypatch):
@@ -244,14 +247,15 @@ def test_an_archive_a_stopped_run_left_is_named_or_removed(persona, tmp_path):
     # A run stopped before its commit: its events are still in the chain.
     stale = tmp_path / f"audit-{1:012d}-{old:012d}-20260101T000000Z.jsonl.partial"
     stale.write_text("{}\n")
-    result = audit_prune(before=CUT, directory=tmp_path)
+    archive = audit_prune(before=CUT, directory=tmp_path).archive
+    assert archive is not None
     assert not stale.exists()
-    assert [path.name for path in tmp_path.iterdir()] == [result.archive.name]
+    assert [path.name for path in tmp_path.iterdir()] == [archive.name]
     # A run stopped after its commit: its events are gone, its archive is named.
-    done = result.archive.with_name(result.archive.name + ".partial")
-    result.archive.rename(done)
+    done = archive.with_name(archive.name + ".partial")
+    archive.rename(done)
     audit_prune(before=CUT, directory=tmp_path)
-    assert result.archive.exists() and not done.exists()
+    assert archive.exists() and not done.exists()
 
 
 def test_a_dry_run_writes_nothing_and_held_events_are_said(persona, tmp_path):
