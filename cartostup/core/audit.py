@@ -408,8 +408,9 @@ class AuditPruneRefused(Exception):
 class PruneResult:
     """What one `audit_prune` archived and deleted: events n° `first` to `last` (none when
     `count` is 0), the archive written and its SHA-256 (none for a dry run); `held`: events
-    older than the date still kept, behind event n° `held_behind`, newer (an anonymous act
-    chained after its hour, or a clock set wrong), which ends the run."""
+    older than the date still kept behind event n° `held_behind`, of `held_behind_at`, newer,
+    which ends the run (chained before older ones: an import's events, or an anonymous act's,
+    are chained after they happened; or a clock set wrong)."""
 
     first: int
     last: int
@@ -418,6 +419,7 @@ class PruneResult:
     digest: str = ""
     held: int = 0
     held_behind: int = 0
+    held_behind_at: datetime | None = None
 
 
 def _archive_line(row: Mapping[str, Any]) -> str:
@@ -452,8 +454,9 @@ def audit_prune(
     anchor (the first event kept and the hash it links to, which `audit_chain_problems` starts
     from, and checks against this prune's own event) and the archive's digest, and the prune
     is an event of the chain. One transaction. The archive is written as `….partial` and named
-    once the transaction has committed; one left by a run that stopped is named or removed by
-    the next, as its events were deleted or not. Call it outside a transaction."""
+    once the transaction has committed; one left by a run that stopped is named, removed or
+    set aside by the next (`_resolve_partials`). Called outside any transaction (`durable`),
+    one run at a time (the command locks)."""
     now = now or timezone.now()
     if before > now - timedelta(days=settings.AUDIT_RETENTION_DAYS):
         raise AuditPruneRefused(
@@ -463,7 +466,8 @@ def audit_prune(
     written: list[Path] = []
     committing = False
     try:
-        with transaction.atomic():
+        # Durable: inside a caller's transaction the archive would be named before the commit.
+        with transaction.atomic(durable=True):
             result = _prune(
                 before=before,
                 directory=directory,
@@ -481,26 +485,53 @@ def audit_prune(
     if result.archive is None:
         return result
     final = result.archive.with_name(result.archive.name.removesuffix(_PARTIAL))
-    result.archive.rename(final)
+    try:
+        result.archive.rename(final)
+    except FileNotFoundError:
+        if not final.exists():  # named by another run meanwhile, or lost
+            raise
     _fsync_directory(directory)
     return dataclasses.replace(result, archive=final)
 
 
+def _recorded_digests() -> set[str]:
+    """The archives' digests the prunes' events in the chain recorded."""
+    return {
+        str(details.get("archive_sha256"))
+        for details in _prune_events().values_list("details", flat=True)
+        if isinstance(details, dict)
+    }
+
+
+def _prune_events() -> models.QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(
+        action=AuditAction.DELETE, object_type=PRUNE_OBJECT_TYPE, actor_id__isnull=True
+    )
+
+
 def _resolve_partials(directory: Path, head: AuditChainHead) -> None:
-    """Archives a stopped run left (`….partial`): named if their events were deleted (the run
-    committed), removed otherwise (they are still in the chain, to be archived again)."""
+    """Archives a stopped run left (`….partial`): named if a prune recorded their digest (the
+    run committed), removed if their events are still in the chain (to be archived again),
+    else set aside as `….orphan` (neither: never taken for an archive, never lost)."""
     if not directory.is_dir():
         return
-    for path in directory.glob(f"audit-*{_PARTIAL}"):
+    partials = list(directory.glob(f"audit-*{_PARTIAL}"))
+    if not partials:
+        return
+    recorded = _recorded_digests() | {head.archive_digest}
+    for path in partials:
         parts = path.name.split("-")
         try:
             last = int(parts[2])
         except (IndexError, ValueError):
             continue
-        if head.first_sequence > last:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest in recorded:
             path.rename(path.with_name(path.name.removesuffix(_PARTIAL)))
-        else:
+        elif head.first_sequence <= last:
             path.unlink()
+        else:
+            path.rename(path.with_name(path.name.removesuffix(_PARTIAL) + ".orphan"))
     _fsync_directory(directory)
 
 
@@ -514,6 +545,14 @@ def _prune(
     written: list[Path],
 ) -> PruneResult:
     head = _locked_head()
+    # A chain whose start nothing explains (rows deleted, the anchor moved by hand) is not
+    # pruned: the new prune's event would explain it, and the deletion would verify.
+    unexplained = list(_anchor_problems(head))
+    if unexplained:
+        raise AuditPruneRefused(
+            f"journal d'audit altéré, événement n° {unexplained[0].sequence} : "
+            f"{unexplained[0].message} (lancez audit_verify)."
+        )
     if not dry_run:  # a dry run writes nothing, not even the held anonymous acts
         _flush_pending(head, before=_hour_of(now))
         _resolve_partials(directory, head)
@@ -529,11 +568,16 @@ def _prune(
         count = AuditEvent.objects.filter(sequence__gte=first, sequence__lte=whole).count()
         return PruneResult(first=first if count else 0, last=whole if count else 0, count=count)
     last = min(whole, first + batch - 1)
-    held = 0
-    if newer is not None and newer == first:
-        held = AuditEvent.objects.filter(sequence__gt=newer, occurred_at__lt=before).count()
     if last < first:
-        return PruneResult(first=0, last=0, count=0, held=held, held_behind=newer or 0)
+        held = AuditEvent.objects.filter(sequence__gt=first, occurred_at__lt=before).count()
+        return PruneResult(
+            first=0,
+            last=0,
+            count=0,
+            held=held,
+            held_behind=first if held else 0,
+            held_behind_at=(AuditEvent.objects.get(sequence=first).occurred_at if held else None),
+        )
     # Read once (a batch at most), verified, then written: what is archived is what was
     # verified, under the head's lock.
     rows = list(
@@ -606,30 +650,40 @@ def _prune(
 def _anchor_problems(head: AuditChainHead) -> Iterator[ChainProblem]:
     """A chain that starts after its first event must say why: the last prune's own event,
     in the chain verified, names the run it deleted up to the anchor and the archive's
-    digest. Without it, rows deleted and the head's anchor moved by hand would verify."""
+    digest, and the prunes' events still in the chain follow each other (each run starts
+    where the one before ended). Without it, rows deleted and the head's anchor moved by
+    hand would verify, and a prune after them would seem to explain them."""
     if head.first_sequence <= 1 and head.first_previous_hash == GENESIS_HASH:
         return
-    prune = (
-        AuditEvent.objects.filter(
-            sequence__gte=head.first_sequence,
-            action=AuditAction.DELETE,
-            object_type=PRUNE_OBJECT_TYPE,
-            actor_id__isnull=True,
-        )
-        .order_by("-sequence")
-        .first()
+    prunes = [
+        (event.sequence, event.details if isinstance(event.details, dict) else {})
+        for event in _prune_events().filter(sequence__gte=head.first_sequence).order_by("sequence")
+    ]
+    message = (
+        f"la chaîne commence au n° {head.first_sequence} sans que le dernier archivage "
+        "(audit_prune) l'explique : des événements ont été effacés hors de lui"
     )
-    details = prune.details if prune is not None else {}
+    if not prunes:
+        yield ChainProblem(head.first_sequence, message)
+        return
+    _sequence, latest = prunes[-1]
     if (
-        prune is None
-        or details.get("pruned_to") != head.first_sequence - 1
-        or details.get("archive_sha256") != head.archive_digest
+        latest.get("pruned_to") != head.first_sequence - 1
+        or latest.get("archive_sha256") != head.archive_digest
     ):
-        yield ChainProblem(
-            head.first_sequence,
-            f"la chaîne commence au n° {head.first_sequence} sans que le dernier archivage "
-            "(audit_prune) l'explique : des événements ont été effacés hors de lui",
-        )
+        yield ChainProblem(head.first_sequence, message)
+    for (_before, earlier), (sequence, later) in itertools.pairwise(prunes):
+        if later.get("pruned_from") != _as_int(earlier.get("pruned_to")) + 1:
+            yield ChainProblem(
+                sequence,
+                f"cet archivage commence au n° {later.get('pruned_from')}, le précédent "
+                f"s'arrêtait au n° {earlier.get('pruned_to')} : des événements ont été effacés "
+                "entre eux hors de audit_prune",
+            )
+
+
+def _as_int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else -2
 
 
 def archive_problems(path: Path, report: ChainReport | None = None) -> Iterator[ChainProblem]:
@@ -688,33 +742,50 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
     have the digest a prune's event recorded (in the chain, or in an archive given). A file
     cut, its header rewritten, is found so."""
     checks: list[ArchiveCheck] = []
+    unreadable: list[ArchiveCheck] = []
     recorded: set[str] = set()
     for path in paths:
         report = ChainReport()
-        problems = list(archive_problems(path, report))
         header: dict[str, Any] = {}
-        with path.open(encoding="utf-8") as archive:
-            header = _archive_header(archive.readline()) or {}
-            for line in archive:
-                row = json.loads(line) if line.strip() else {}
-                if row.get("object_type") == PRUNE_OBJECT_TYPE and row.get("details"):
-                    recorded.add(str(row["details"].get("archive_sha256")))
+        try:
+            problems = list(archive_problems(path, report))
+            with path.open(encoding="utf-8") as archive:
+                header = _archive_header(archive.readline()) or {}
+                for line in archive:
+                    row = json.loads(line) if line.strip() else {}
+                    details = row.get("details") if isinstance(row, dict) else None
+                    if (
+                        isinstance(details, dict)
+                        and row.get("object_type") == PRUNE_OBJECT_TYPE
+                        and row.get("action") == AuditAction.DELETE
+                        and row.get("actor_id") is None
+                    ):
+                        recorded.add(str(details.get("archive_sha256")))
+            first = int(header.get("first_sequence", 0))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            # Said for this file; the others are still checked.
+            unreadable.append(
+                ArchiveCheck(
+                    path=path,
+                    first=0,
+                    last=0,
+                    checked=0,
+                    last_hash="",
+                    problems=[ChainProblem(0, f"archive illisible ({error.__class__.__name__})")],
+                )
+            )
+            continue
         checks.append(
             ArchiveCheck(
                 path=path,
-                first=int(header.get("first_sequence", 0)),
+                first=first,
                 last=report.last_sequence,
                 checked=report.checked,
                 last_hash=report.last_hash,
                 problems=problems,
             )
         )
-    recorded |= {
-        str(details.get("archive_sha256"))
-        for details in AuditEvent.objects.filter(
-            action=AuditAction.DELETE, object_type=PRUNE_OBJECT_TYPE
-        ).values_list("details", flat=True)
-    }
+    recorded |= _recorded_digests()
     head = AuditChainHead.objects.filter(singleton=1).first()
     checks.sort(key=lambda check: check.first)
     previous: ArchiveCheck | None = None
@@ -753,4 +824,21 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
                 )
             )
         previous = check
-    return checks
+    # The whole history: from the genesis to where the chain now starts.
+    if checks and checks[0].first != 1:
+        checks[0].problems.append(
+            ChainProblem(
+                checks[0].first,
+                f"les archives données commencent au n° {checks[0].first} : celles des n° 1 "
+                f"à {checks[0].first - 1} manquent",
+            )
+        )
+    if checks and head is not None and checks[-1].last != head.first_sequence - 1:
+        checks[-1].problems.append(
+            ChainProblem(
+                checks[-1].last + 1,
+                f"les archives données s'arrêtent au n° {checks[-1].last}, le journal reprend "
+                f"au n° {head.first_sequence} : une archive manque entre eux",
+            )
+        )
+    return unreadable + checks

@@ -161,7 +161,7 @@ def test_the_command_prunes_after_the_retention_period_and_says_so(persona, tmp_
     assert AuditEvent.objects.count() == old + 1
     out = StringIO()
     call_command("audit_prune", stdout=out)
-    (archive,) = Path(tmp_path, "audit-archives").iterdir()
+    (archive,) = Path(tmp_path, "audit-archives").glob("*.jsonl")
     assert f"archivés dans {archive} puis effacés du journal" in out.getvalue()
     assert not AuditEvent.objects.filter(sequence__lte=old).exists()
     out = StringIO()
@@ -187,15 +187,22 @@ def test_events_deleted_and_the_anchor_moved_by_hand_are_found(persona, tmp_path
     problems = list(audit_chain_problems())
     assert [p.sequence for p in problems] == [start]
     assert "sans que le dernier archivage (audit_prune) l'explique" in problems[0].message
+    # Nor does the next prune explain them away (a second review: its own event would).
+    with pytest.raises(AuditPruneRefused, match="l'explique"):
+        audit_prune(before=CUT, directory=tmp_path)
+    assert [p.sequence for p in audit_chain_problems()] == [start]
 
 
-def test_a_date_within_the_retention_period_is_refused(persona, tmp_path):
+def test_a_date_within_the_retention_period_is_refused(persona, tmp_path, settings):
+    settings.DATA_DIR = tmp_path
     _events(persona, old=2, recent=1)
     with pytest.raises(AuditPruneRefused, match="se conserve 30 jours"):
         audit_prune(before=timezone.now() - timedelta(days=10), directory=tmp_path)
     with pytest.raises(CommandError, match="se conserve 30 jours"):
         call_command("audit_prune", "--before", timezone.now().date().isoformat())
-    assert list(tmp_path.iterdir()) == []
+    assert [
+        path for path in tmp_path.rglob("*") if path.is_file() and "lock" not in path.name
+    ] == []
 
 
 def test_batches_make_archives_that_follow_each_other_and_the_chain(persona, tmp_path):
@@ -209,9 +216,19 @@ def test_batches_make_archives_that_follow_each_other_and_the_chain(persona, tmp
     assert list(audit_chain_problems()) == []
     checks = archives_problems(archives)
     assert [check.problems for check in checks] == [[]] * len(archives)
-    # One left out: a gap. The newest cut short, its header rewritten: found.
+    # One left out: a gap; the oldest or the newest left out: the history is not whole.
     checks = archives_problems(archives[:1] + archives[2:])
     assert any("ne suit pas l'archive" in p.message for c in checks for p in c.problems)
+    checks = archives_problems(archives[1:])
+    assert any("commencent au n°" in p.message for c in checks for p in c.problems)
+    checks = archives_problems(archives[:-1])
+    assert any("s'arrêtent au n°" in p.message for c in checks for p in c.problems)
+    # An unreadable file is said, the others still checked.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"\xff\xfe")
+    checks = archives_problems([broken, *archives])
+    assert [check.problems for check in checks[1:]] == [[]] * len(archives)
+    assert "illisible" in checks[0].problems[0].message
     # The first cut short, its header rewritten to match: whole alone, not among the others.
     first = archives[0]
     lines = first.read_text().splitlines()
@@ -256,6 +273,12 @@ def test_an_archive_a_stopped_run_left_is_named_or_removed(persona, tmp_path):
     archive.rename(done)
     audit_prune(before=CUT, directory=tmp_path)
     assert archive.exists() and not done.exists()
+    # Neither (a range pruned, a digest no prune recorded): set aside, never an archive.
+    stray = tmp_path / f"audit-{1:012d}-{2:012d}-20260102T000000Z.jsonl.partial"
+    stray.write_text("{}\n")
+    audit_prune(before=CUT, directory=tmp_path)
+    assert not stray.exists()
+    assert stray.with_name(stray.name.removesuffix(".partial") + ".orphan").exists()
 
 
 def test_a_dry_run_writes_nothing_and_held_events_are_said(persona, tmp_path):
@@ -271,3 +294,33 @@ def test_a_dry_run_writes_nothing_and_held_events_are_said(persona, tmp_path):
     _rehash()
     result = audit_prune(before=CUT, directory=tmp_path)
     assert (result.count, result.held, result.held_behind) == (0, old - 1, 1)
+
+
+def test_an_event_dated_in_the_future_blocking_the_retention_fails_the_command(
+    persona, tmp_path, settings
+):
+    settings.DATA_DIR = tmp_path
+    _events(persona, old=3, recent=0)
+    AuditEvent.objects.filter(sequence=1).update(occurred_at=timezone.now() + timedelta(days=400))
+    _rehash()
+    with pytest.raises(CommandError, match="dans le futur"):
+        call_command("audit_prune", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commands_commit_name_their_archives_and_verify(persona, tmp_path, settings):
+    """Outside any test transaction: the prune commits, its archive is named after the
+    commit, and audit_verify reads the chain in one snapshot (PostgreSQL)."""
+    settings.DATA_DIR = tmp_path
+    old = _events(persona, old=3, recent=1)
+    out = StringIO()
+    call_command("audit_prune", stdout=out)
+    (archive,) = (tmp_path / "audit-archives").glob("*.jsonl")
+    assert f"n° 1 à {old}" in out.getvalue()
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "Journal d'audit intègre" in out.getvalue()
+    assert f"Premier maillon gardé : n° {old + 1}" in out.getvalue()
+    out = StringIO()
+    call_command("audit_verify", "--archive", str(archive), stdout=out)
+    assert "archive intègre" in out.getvalue()

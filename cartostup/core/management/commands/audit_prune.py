@@ -5,6 +5,7 @@ Run it daily in production, after `audit_verify`. The archives (one JSON line pe
 hashed) are written to `CARTOSTUP_DATA_DIR/audit-archives` unless `--archive-dir` says where:
 copy them to write-once storage. `audit_verify --archive FILE…` verifies them."""
 
+import fcntl
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from cartostup.core.audit import AuditPruneRefused, PruneResult, audit_prune
+from cartostup.core.audit import AuditPruneRefused, audit_prune
 
 
 def _day(text: str) -> datetime:
@@ -57,49 +58,72 @@ class Command(BaseCommand):
         else:
             before = now - timedelta(days=settings.AUDIT_RETENTION_DAYS)
         directory = options["archive_dir"] or Path(settings.DATA_DIR) / "audit-archives"
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         day = timezone.localtime(before).strftime("%d/%m/%Y")
-        results: list[PruneResult] = []
-        try:
-            while True:
+        # One run at a time (a timer's and a hand's): each would name the other's archives.
+        with (directory / ".audit_prune.lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as busy:
+                raise CommandError(
+                    "Un autre audit_prune est en cours sur ce dossier d'archives.", returncode=1
+                ) from busy
+            self._prune(before=before, directory=directory, day=day, now=now, options=options)
+
+    def _prune(
+        self, *, before: datetime, directory: Path, day: str, now: datetime, options: Any
+    ) -> None:
+        done = 0
+        while True:
+            try:
                 result = audit_prune(
                     before=before, directory=directory, dry_run=options["dry_run"], now=now
                 )
+            except AuditPruneRefused as refused:
+                raise CommandError(
+                    f"Rien de plus n'a été archivé ni effacé : {refused}", returncode=1
+                ) from refused
+            if options["dry_run"]:
                 if result.count:
-                    results.append(result)
-                if options["dry_run"] or not result.count:
-                    break
-        except AuditPruneRefused as refused:
-            raise CommandError(
-                f"Rien de plus n'a été archivé ni effacé : {refused}",
-                returncode=1,
-            ) from refused
-        if options["dry_run"]:
-            if results:
-                self.stdout.write(
-                    f"{results[0].count} événement(s), n° {results[0].first} à "
-                    f"{results[0].last}, antérieurs au {day}, seraient archivés puis effacés "
-                    "(essai : rien n'a été écrit)."
-                )
-            else:
-                self.stdout.write(f"Aucun événement antérieur au {day} : rien à archiver.")
-            return
-        for done in results:
+                    self.stdout.write(
+                        f"{result.count} événement(s), n° {result.first} à {result.last}, "
+                        f"antérieurs au {day}, seraient archivés puis effacés (essai : rien "
+                        "n'a été écrit)."
+                    )
+                break
+            if not result.count:
+                break
+            done += 1
+            # Said as each batch is done: a later one refused leaves these said.
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{done.count} événement(s), n° {done.first} à {done.last}, antérieurs au "
-                    f"{day}, archivés dans {done.archive} puis effacés du journal."
+                    f"{result.count} événement(s), n° {result.first} à {result.last}, "
+                    f"antérieurs au {day}, archivés dans {result.archive} puis effacés du "
+                    "journal."
                 )
             )
             # Recording it elsewhere proves the archive is the one written.
-            self.stdout.write(f"Empreinte SHA-256 de l'archive : {done.digest}")
-        if not results:
+            self.stdout.write(f"Empreinte SHA-256 de l'archive : {result.digest}")
+        if not done and not (options["dry_run"] and result.count):
             self.stdout.write(f"Aucun événement antérieur au {day} : rien à archiver.")
-        if result.held:
-            self.stdout.write(
-                self.style.WARNING(
-                    f"{result.held} événement(s) antérieur(s) au {day} attendent derrière "
-                    f"l'événement n° {result.held_behind}, plus récent (un acte anonyme chaîné "
-                    "après son heure, ou une horloge déréglée) : ils seront archivés quand il "
-                    "le sera."
-                )
+        if not result.held:
+            return
+        when = result.held_behind_at
+        held = (
+            f"{result.held} événement(s) antérieur(s) au {day} attendent derrière l'événement "
+            f"n° {result.held_behind}"
+        )
+        if when is not None and when > now:
+            # A clock set wrong: nothing behind it would ever be archived.
+            raise CommandError(
+                f"{held}, daté du {timezone.localtime(when):%d/%m/%Y %H:%M}, dans le futur "
+                "(horloge déréglée ?) : rien derrière lui ne s'archivera avant cette date. "
+                "Vérifiez l'horloge du serveur ; l'événement, haché, ne se corrige pas.",
+                returncode=1,
             )
+        self.stdout.write(
+            self.style.WARNING(
+                f"{held}, plus récent et chaîné avant eux (les événements d'un import ou d'un "
+                "acte anonyme sont chaînés après coup) : ils seront archivés avec lui."
+            )
+        )
