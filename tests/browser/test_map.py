@@ -334,18 +334,22 @@ def _nested_pair(page) -> tuple[dict[str, float], dict[str, float]]:
         and view["y"] + 200 < box["y"]  # room for a popup above it
         and box["y"] + box["height"] < view["y"] + view["height"] - 20
     ]
-    for path in page.locator("#dealpoints-map path.dealpoints-hexagon--operations").all():
-        box = path.bounding_box()
-        for outer in outers:
-            if (
-                box
-                and outer["x"] < box["x"]
-                and box["x"] + box["width"] < outer["x"] + outer["width"]
-                and outer["y"] < box["y"]
-                and box["y"] + box["height"] < outer["y"] + outer["height"]
-            ):
-                return box, outer
-    raise AssertionError("every operation lies on a point: its hexagon is within the point's")
+    pairs = [
+        (box, outer)
+        for box in (
+            path.bounding_box()
+            for path in page.locator("#dealpoints-map path.dealpoints-hexagon--operations").all()
+        )
+        if box
+        for outer in outers
+        if outer["x"] < box["x"]
+        and box["x"] + box["width"] < outer["x"] + outer["width"]
+        and outer["y"] < box["y"]
+        and box["y"] + box["height"] < outer["y"] + outer["height"]
+    ]
+    assert pairs, "every operation lies on a point: its hexagon is within the point's"
+    # The widest ring around its inner hexagon.
+    return min(pairs, key=lambda pair: pair[0]["width"] / pair[1]["width"])
 
 
 def test_a_cells_hexagons_of_two_layers_nest_and_each_opens(page, served_app, map_points):
@@ -354,9 +358,12 @@ def test_a_cells_hexagons_of_two_layers_nest_and_each_opens(page, served_app, ma
     smaller inside the one of the layer before, on top of it whichever answered last: a click
     at the centre opens the operations', a click on the ring around it the deal points'."""
     log_in(page, served_app, "cross13_analyst")
-    page.goto(f"{served_app.url}/carte/?departement=13")
+    # Marseille at zoom 10, the département's hexagons at their largest (about 24 px: at
+    # zoom 9, 12 px left a ring of 2 px around the operations' hexagon).
+    layers = "communes,dealpoints,departements,operations"
+    page.goto(f"{served_app.url}/carte/?departement=13#10/43.3000/5.4000/{layers}")
     map_settled(page)
-    page.get_by_role("checkbox", name="Opérations").check()
+    assert page.get_by_role("checkbox", name="Opérations").is_checked()
     operations = page.locator("#dealpoints-map path.dealpoints-hexagon--operations")
     assert _wait_for_count(operations, 1) >= 1
     popup = page.locator("#dealpoints-map .leaflet-popup-content")
@@ -370,9 +377,11 @@ def test_a_cells_hexagons_of_two_layers_nest_and_each_opens(page, served_app, ma
 
     inner, _outer = _nested_pair(page)
     assert "(Opérations)" in opened(*_centre(inner))
-    _inner, outer = _nested_pair(page)
+    inner, outer = _nested_pair(page)
+    assert inner["width"] < 0.7 * outer["width"] and outer["width"] > 20
+    # On the ring, halfway between the inner hexagon's edge and the outer one's.
     x, y = _centre(outer)
-    assert "(Points de deal)" in opened(x + 0.4 * outer["width"], y)
+    assert "(Points de deal)" in opened(x + (inner["width"] + outer["width"]) / 4, y)
     # The deal points switched off and on are drawn last: still beneath the operations.
     points = page.get_by_role("checkbox", name="Points de deal")
     points.uncheck()
