@@ -305,22 +305,3 @@ def test_an_event_dated_in_the_future_blocking_the_retention_fails_the_command(
     _rehash()
     with pytest.raises(CommandError, match="dans le futur"):
         call_command("audit_prune", stdout=StringIO())
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_commands_commit_name_their_archives_and_verify(persona, tmp_path, settings):
-    """Outside any test transaction: the prune commits, its archive is named after the
-    commit, and audit_verify reads the chain in one snapshot (PostgreSQL)."""
-    settings.DATA_DIR = tmp_path
-    old = _events(persona, old=3, recent=1)
-    out = StringIO()
-    call_command("audit_prune", stdout=out)
-    (archive,) = (tmp_path / "audit-archives").glob("*.jsonl")
-    assert f"n° 1 à {old}" in out.getvalue()
-    out = StringIO()
-    call_command("audit_verify", stdout=out)
-    assert "Journal d'audit intègre" in out.getvalue()
-    assert f"Premier maillon gardé : n° {old + 1}" in out.getvalue()
-    out = StringIO()
-    call_command("audit_verify", "--archive", str(archive), stdout=out)
-    assert "archive intègre" in out.getvalue()
