@@ -732,6 +732,9 @@ class ArchiveCheck:
     checked: int
     last_hash: str
     problems: list[ChainProblem]
+    # What its header says it links to, and the file's SHA-256.
+    previous_hash: str = ""
+    digest: str = ""
 
 
 def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
@@ -762,6 +765,7 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
                     ):
                         recorded.add(str(details.get("archive_sha256")))
             first = int(header.get("first_sequence", 0))
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
             # Said for this file; the others are still checked.
             unreadable.append(
@@ -783,6 +787,8 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
                 checked=report.checked,
                 last_hash=report.last_hash,
                 problems=problems,
+                previous_hash=str(header.get("previous_hash", "")),
+                digest=digest,
             )
         )
     recorded |= _recorded_digests()
@@ -790,9 +796,6 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
     checks.sort(key=lambda check: check.first)
     previous: ArchiveCheck | None = None
     for check in checks:
-        digest = hashlib.sha256(check.path.read_bytes()).hexdigest()
-        with check.path.open(encoding="utf-8") as archive:
-            header = _archive_header(archive.readline()) or {}
         if previous is not None and check.first != previous.last + 1:
             check.problems.append(
                 ChainProblem(
@@ -800,14 +803,14 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
                     f"ne suit pas l'archive qui finit au n° {previous.last} ({previous.path.name})",
                 )
             )
-        elif previous is not None and header.get("previous_hash") != previous.last_hash:
+        elif previous is not None and check.previous_hash != previous.last_hash:
             check.problems.append(
                 ChainProblem(check.first, f"ne se relie pas à {previous.path.name}")
             )
-        elif previous is None and check.first == 1 and header.get("previous_hash") != GENESIS_HASH:
+        elif previous is None and check.first == 1 and check.previous_hash != GENESIS_HASH:
             check.problems.append(ChainProblem(1, "ne part pas de l'origine de la chaîne"))
         if head is not None and check.last == head.first_sequence - 1:
-            if check.last_hash != head.first_previous_hash or digest != head.archive_digest:
+            if check.last_hash != head.first_previous_hash or check.digest != head.archive_digest:
                 check.problems.append(
                     ChainProblem(
                         check.last,
@@ -815,7 +818,7 @@ def archives_problems(paths: Iterable[Path]) -> list[ArchiveCheck]:
                         "l'empreinte que le journal a enregistrée",
                     )
                 )
-        elif digest not in recorded:
+        elif check.digest not in recorded:
             check.problems.append(
                 ChainProblem(
                     check.first,
