@@ -466,6 +466,21 @@ def visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
     )
 
 
+def successor_told(*, actor: User, dealpoint: DealPoint) -> str | None:
+    """The reference of a moved point's successor, if the actor may see it (a message names
+    it); audited as a listing of points, as the history's names are."""
+    shown = visible_points(actor, [dealpoint.successor_id])
+    if not shown:
+        return None
+    audit_record(
+        actor=actor,
+        action=AuditAction.LIST,
+        object_type=DealPoint._meta.label_lower,
+        details={"view": "successor", "point": dealpoint.reference, "points": [shown[0].reference]},
+    )
+    return shown[0].reference
+
+
 def move_alerts_raised(*, actor: User, dealpoint: DealPoint) -> list[str]:
     """The references of the dismantled points a new point has just raised a move alert for
     (« déplacement ? », `flows.dealpoint_successor_check`), those the actor may see: what the

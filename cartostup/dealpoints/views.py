@@ -1160,14 +1160,13 @@ def _dismantled_text(actor: User, operation: Operation, dealpoint: DealPoint) ->
                 "Le point reste « Déplacé » : un point déplacé ne se démantèle pas. Si le point "
                 "a repris ici, il doit d'abord passer à « Résurgent », puis à « Démantelé »."
             )
-        shown = selectors.visible_points(actor, [dealpoint.successor_id])
-        if not shown:
+        successor = selectors.successor_told(actor=actor, dealpoint=dealpoint)
+        if successor is None:
             return _(
                 "Le point reste « Déplacé » : son activité est passée à un autre point, qui ne "
                 "vous est pas communiqué, et un point déplacé ne se démantèle pas. Si le point "
                 "a repris ici, il doit d'abord passer à « Résurgent », puis à « Démantelé »."
             )
-        successor = shown[0].reference
         return _(
             "Le point reste « Déplacé » : son activité est passée à %(successor)s, et un point "
             "déplacé ne se démantèle pas. Si c'est %(successor)s qui a été démantelé, "

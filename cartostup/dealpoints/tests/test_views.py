@@ -801,6 +801,9 @@ def test_move_needs_a_visible_successor(client_for, analyst, point):
     assert response.status_code == 302
     point.refresh_from_db()
     assert point.status == DealPointStatus.MOVED and point.successor == successor
+    # The successor named is audited, as the history's names are.
+    named = AuditEvent.objects.filter(action=AuditAction.LIST, details__view="successor")
+    assert [event.details["points"] for event in named] == [[successor.reference]]
     page = _page(client.get(reverse("dealpoints:detail", args=[successor.pk])))
     assert f"Désigné comme successeur de {point.reference}" in page
 
