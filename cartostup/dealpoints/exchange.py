@@ -613,13 +613,18 @@ def _parse_xlsx(data: bytes) -> list[SourceRow]:
     (under a header found below a title, if any; a row's number is the sheet's): numbers as
     numbers, date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value; merged
     cells under the header are refused."""
-    from openpyxl import load_workbook
-
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            parts = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
         raise _unreadable_workbook() from error
+    with archive:
+        return _read_workbook(data, archive)
+
+
+def _read_workbook(data: bytes, archive: zipfile.ZipFile) -> list[SourceRow]:
+    from openpyxl import load_workbook
+
+    parts = archive.infolist()
     if not any(part.filename == "xl/workbook.xml" for part in parts):
         raise ImportFileError(
             _(
@@ -667,7 +672,7 @@ def _parse_xlsx(data: bytes) -> list[SourceRow]:
             raise ImportFileError(_("Le fichier est vide."))
         if not {"latitude", "longitude"} <= named:
             number, cells = first
-        _refuse_merged_cells(data, sheet._worksheet_path, header_row=number)
+        _refuse_merged_cells(archive, sheet._worksheet_path, header_row=number)
         return _table_rows(cells, lines)
     except ImportFileError:
         raise
@@ -683,15 +688,14 @@ _HEADER_SEARCH_ROWS = 10
 _MERGED_CELLS = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 
 
-def _refuse_merged_cells(data: bytes, part: str, *, header_row: int) -> None:
+def _refuse_merged_cells(archive: zipfile.ZipFile, part: str, *, header_row: int) -> None:
     """A merged cell below the header holds its value in its first cell only: the others
     would be imported empty (a « Quartier » typed once for three points). Refused, naming
     the cells, rather than read wrong; a merged title above the header is no matter."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        try:
-            xml = archive.read(part.lstrip("/"))
-        except KeyError:
-            return
+    try:
+        xml = archive.read(part.lstrip("/"))
+    except KeyError:
+        return
     merged = [
         f"{first}{top}:{last}{bottom}"
         for first, top, last, bottom in (
