@@ -801,9 +801,6 @@ def test_move_needs_a_visible_successor(client_for, analyst, point):
     assert response.status_code == 302
     point.refresh_from_db()
     assert point.status == DealPointStatus.MOVED and point.successor == successor
-    # The successor named is audited, as the history's names are.
-    named = AuditEvent.objects.filter(action=AuditAction.LIST, details__view="successor")
-    assert [event.details["points"] for event in named] == [[successor.reference]]
     page = _page(client.get(reverse("dealpoints:detail", args=[successor.pk])))
     assert f"Désigné comme successeur de {point.reference}" in page
 
@@ -910,6 +907,9 @@ def test_a_dismantling_outcome_announces_only_a_status_change_that_happened(
         f"Le point reste « Déplacé » : son activité est passée à {successor.reference}"
         in moved.replace("&#x27;", "'")
     )
+    # The successor named is audited, as the history's names are.
+    named = AuditEvent.objects.filter(action=AuditAction.LIST, details__view="successor")
+    assert [event.details["points"] for event in named] == [[successor.reference]]
     point.refresh_from_db()
     assert point.status == DealPointStatus.MOVED and point.successor == successor
     kept = point.events.filter(kind=EventKind.OPERATION).order_by("pk").last()
