@@ -611,8 +611,9 @@ def _unreadable_workbook() -> ImportFileError:
 def _parse_xlsx(data: bytes) -> list[SourceRow]:
     """The rows of a workbook's first visible sheet, read as the CSV import reads its lines
     (under a header found below a title, if any; a row's number is the sheet's): numbers as
-    numbers, date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value; merged
-    cells under the header are refused."""
+    numbers, date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value; what
+    would be read otherwise than it is seen (merged cells, formulas never computed, hidden
+    rows under the header) is refused."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
@@ -672,7 +673,7 @@ def _read_workbook(data: bytes, archive: zipfile.ZipFile) -> list[SourceRow]:
             raise ImportFileError(_("Le fichier est vide."))
         if not {"latitude", "longitude"} <= named:
             number, cells = first
-        _refuse_merged_cells(archive, sheet._worksheet_path, header_row=number)
+        _refuse_what_would_read_wrong(archive, sheet._worksheet_path, header_row=number)
         return _table_rows(cells, lines)
     except ImportFileError:
         raise
@@ -686,12 +687,26 @@ def _read_workbook(data: bytes, archive: zipfile.ZipFile) -> list[SourceRow]:
 _HEADER_SEARCH_ROWS = 10
 
 _MERGED_CELLS = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_ROWS = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.DOTALL)
+_CELLS = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b")
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]+)</(?:\w+:)?v>")
+_INLINE_TEXT = re.compile(rb"<(?:\w+:)?is\b")
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_CELL_NAME = re.compile(rb'\br="([A-Z]+\d+)"')
+_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
+_TEXT_TYPE = re.compile(rb'\bt="str"')
 
 
-def _refuse_merged_cells(archive: zipfile.ZipFile, part: str, *, header_row: int) -> None:
-    """A merged cell below the header holds its value in its first cell only: the others
-    would be imported empty (a « Quartier » typed once for three points). Refused, naming
-    the cells, rather than read wrong; a merged title above the header is no matter."""
+def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header_row: int) -> None:
+    """What a sheet holds below its header that would be imported otherwise than the analyst
+    sees it is refused, naming the cells or rows, rather than read wrong:
+    - a merged cell holds its value in its first cell only: the others would be imported
+      empty (a « Quartier » typed once for three points); a merged title above the header is
+      no matter;
+    - a formula never computed (a workbook written by a script, never opened in a
+      spreadsheet) has no value to read: it would be imported empty;
+    - a hidden row (a filter, a row put away) would be imported unseen."""
     try:
         xml = archive.read(part.lstrip("/"))
     except KeyError:
@@ -711,8 +726,52 @@ def _refuse_merged_cells(archive: zipfile.ZipFile, part: str, *, header_row: int
                 "Annulez la fusion en recopiant la valeur dans chaque cellule, puis importez à "
                 "nouveau."
             )
-            % {"cells": ", ".join(merged[:5]) + (" …" if len(merged) > 5 else "")}
+            % {"cells": _first_few(merged)}
         )
+    uncomputed: list[str] = []
+    hidden: list[str] = []
+    number = 0
+    for attributes, content in _ROWS.findall(xml):
+        named = _ROW_NUMBER.search(attributes)
+        number = int(named.group(1)) if named else number + 1
+        if number < header_row or not content:
+            continue
+        filled = False
+        for cell_attributes, cell in _CELLS.findall(content):
+            value = _VALUE.search(cell or b"")
+            filled = filled or bool(value) or bool(_INLINE_TEXT.search(cell or b""))
+            # Computed, a formula keeps its value in <v>: an empty one is an empty text
+            # only when its type says so (t="str").
+            uncomputed_here = cell and _FORMULA.search(cell) and not value
+            if uncomputed_here and not _TEXT_TYPE.search(cell_attributes):
+                name = _CELL_NAME.search(cell_attributes)
+                uncomputed.append(name.group(1).decode() if name else str(number))
+        if filled and number > header_row and _HIDDEN.search(attributes):
+            hidden.append(str(number))
+    if uncomputed:
+        raise ImportFileError(
+            _(
+                "La feuille a des formules qui n'ont jamais été calculées (%(cells)s) : leur "
+                "valeur serait lue vide. Ouvrez le classeur dans un tableur et enregistrez-le "
+                "(il calcule alors les formules), ou remplacez les formules par leurs valeurs, "
+                "puis importez à nouveau."
+            )
+            % {"cells": _first_few(uncomputed)}
+        )
+    if hidden:
+        raise ImportFileError(
+            _(
+                "La feuille a des lignes masquées sous son en-tête (lignes %(rows)s) : elles "
+                "seraient importées comme les autres, sans que vous les voyiez. Affichez-les "
+                "(et supprimez celles à ne pas importer), ou retirez le filtre, puis importez "
+                "à nouveau."
+            )
+            % {"rows": _first_few(hidden)}
+        )
+
+
+def _first_few(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
 
 
 def _sheet_text(value: Any) -> str:

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -308,19 +309,27 @@ def test_a_workbook_that_opens_too_large_is_refused_unread():
     )
 
 
-def _with_dimension(data: bytes, ref: str) -> bytes:
-    """The workbook with its first sheet's <dimension> rewritten (a streaming writer's)."""
+def _with_sheet_edited(data: bytes, edit: Callable[[bytes], bytes]) -> bytes:
+    """The workbook with its first sheet's XML edited (as another writer would have saved it)."""
     source = zipfile.ZipFile(io.BytesIO(data))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for part in source.infolist():
             content = source.read(part.filename)
             if part.filename == "xl/worksheets/sheet1.xml":
-                content = re.sub(
-                    rb'<dimension ref="[^"]*"', f'<dimension ref="{ref}"'.encode(), content
-                )
+                edited = edit(content)
+                assert edited != content
+                content = edited
             archive.writestr(part, content)
     return buffer.getvalue()
+
+
+def _with_dimension(data: bytes, ref: str) -> bytes:
+    """The workbook with its first sheet's <dimension> rewritten (a streaming writer's)."""
+    return _with_sheet_edited(
+        data,
+        lambda xml: re.sub(rb'<dimension ref="[^"]*"', f'<dimension ref="{ref}"'.encode(), xml),
+    )
 
 
 def test_a_sheet_s_rows_are_read_whatever_its_dimension_says(analyst):
@@ -355,3 +364,52 @@ def test_a_hidden_sheet_is_passed_and_merged_cells_are_refused():
     workbook.save(buffer)
     message = _refused(buffer.getvalue(), "carte.xlsx")
     assert message.startswith("La feuille a des cellules fusionnées sous son en-tête (D3:D5)")
+
+
+def test_formulas_never_computed_and_hidden_rows_are_refused_naming_them(analyst):
+    """A workbook written by a script holds formulas without their value, which read empty;
+    a filtered sheet's hidden rows were imported unseen. Both are refused, naming the cells
+    and rows; a formula computed (an empty text included), a hidden row above the header or
+    without values, are read as before."""
+    from openpyxl import Workbook
+
+    def saved(workbook) -> bytes:
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Carte du 13"])
+    sheet.append(["reference", "latitude", "longitude", "estimated_daily_turnover"])
+    for n in range(3):
+        sheet.append([f"F-{n}", 43.3452, 5.3949, 100 * n])
+    sheet.row_dimensions[1].hidden = True  # above the header
+    sheet.row_dimensions[8].hidden = True  # no value in it
+    assert len(exchange.parse_rows(saved(workbook), "carte.xlsx")) == 3
+
+    sheet["D4"] = "=D3*2"
+    sheet["D5"] = "=SUM(D3:D4)"
+    message = _refused(saved(workbook), "carte.xlsx")
+    assert message.startswith(
+        "La feuille a des formules qui n'ont jamais été calculées (D4, D5) : leur valeur "
+        "serait lue vide."
+    )
+    # Computed, as a spreadsheet saves them: each formula's value beside it, read.
+    computed = _with_sheet_edited(saved(workbook), lambda xml: xml.replace(b"<v />", b"<v>0</v>"))
+    read = exchange.parse_rows(computed, "carte.xlsx")
+    assert [row.values["estimated_daily_turnover"] for row in read] == ["0", "0", "0"]
+    # A formula whose value is an empty text (t="str"), computed too.
+    empty_text = _with_sheet_edited(
+        saved(workbook), lambda xml: re.sub(rb'(<c r="D[45]")>', rb'\1 t="str">', xml)
+    )
+    assert len(exchange.parse_rows(empty_text, "carte.xlsx")) == 3
+
+    sheet["D4"], sheet["D5"] = 100, 200
+    sheet.row_dimensions[4].hidden = True
+    sheet.row_dimensions[5].hidden = True
+    message = _refused(saved(workbook), "carte.xlsx")
+    assert message.startswith(
+        "La feuille a des lignes masquées sous son en-tête (lignes 4, 5) : elles seraient "
+        "importées comme les autres, sans que vous les voyiez."
+    )
