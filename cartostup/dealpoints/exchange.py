@@ -45,7 +45,7 @@ from django.db import transaction
 from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -645,34 +645,38 @@ def _read_workbook(data: bytes, archive: zipfile.ZipFile) -> list[SourceRow]:
     except Exception as error:
         raise _unreadable_workbook() from error
     try:
-        # The first sheet shown (a hidden one is a workbook's own machinery).
-        sheet = next(
-            (sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"), None
-        )
-        if sheet is None:
+        # The sheets shown (a hidden one is a workbook's own machinery): the first whose
+        # header names the position's columns (a « Notice » sheet may come before the map).
+        visible = [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
+        if not visible:
             raise ImportFileError(_("Le classeur ne contient aucune feuille."))
-        # The rows the sheet holds, not those its <dimension> declares: written wrong (by
-        # a streaming writer), it cut rows and columns, or made a million empty ones.
-        sheet.reset_dimensions()
-        lines = (
-            (number, [_sheet_text(value) for value in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
-        )
-        # The header: the first row that names the position's columns, within the first
-        # few (a title, a date of extraction may stand above it); else the first non-empty
-        # row, whose missing columns are then said.
-        first: tuple[int, list[str]] | None = None
-        for number, cells in lines:
-            if not any(cell.strip() for cell in cells):
-                continue
-            first = first or (number, cells)
-            named = {_column_name(cell) for cell in cells}
-            if {"latitude", "longitude"} <= named or number - first[0] >= _HEADER_SEARCH_ROWS:
+        chosen: tuple[Any, tuple[int, list[str], bool], Iterator[tuple[int, list[str]]]] | None
+        chosen = None
+        for sheet in visible:
+            # The rows the sheet holds, not those its <dimension> declares: written wrong (by
+            # a streaming writer), it cut rows and columns, or made a million empty ones.
+            sheet.reset_dimensions()
+            lines = (
+                (number, [_sheet_text(value) for value in values])
+                for number, values in enumerate(sheet.iter_rows(values_only=True), 1)
+            )
+            found = _header(lines)
+            if found is not None and (chosen is None or found[2]):
+                chosen = (sheet, found, lines)
+            if found is not None and found[2]:
                 break
-        if first is None:
+        if chosen is None:
             raise ImportFileError(_("Le fichier est vide."))
-        if not {"latitude", "longitude"} <= named:
-            number, cells = first
+        sheet, (number, cells, named), lines = chosen
+        if not named and len(visible) > 1:
+            raise ImportFileError(
+                _(
+                    "Aucune feuille du classeur ne nomme les colonnes Latitude et Longitude "
+                    "dans ses premières lignes (feuilles : %(sheets)s). Nommez-les dans la "
+                    "ligne d'en-tête de la feuille à importer."
+                )
+                % {"sheets": _first_few([f"« {sheet.title} »" for sheet in visible])}
+            )
         _refuse_what_would_read_wrong(archive, sheet._worksheet_path, header_row=number)
         return _table_rows(cells, lines)
     except ImportFileError:
@@ -685,6 +689,28 @@ def _read_workbook(data: bytes, archive: zipfile.ZipFile) -> list[SourceRow]:
 
 # How far below the first non-empty row of a sheet its header is looked for.
 _HEADER_SEARCH_ROWS = 10
+
+
+def _names_position(cells: Iterable[str]) -> bool:
+    return {"latitude", "longitude"} <= {_column_name(cell) for cell in cells}
+
+
+def _header(lines: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str], bool] | None:
+    """A sheet's header: the first row that names the position's columns, within the first
+    few (a title, a date of extraction may stand above it); else its first non-empty row,
+    whose missing columns are then said. With its number and whether it names them; None for
+    an empty sheet. `lines` is left at the row after it."""
+    first: tuple[int, list[str]] | None = None
+    for number, cells in lines:
+        if not any(cell.strip() for cell in cells):
+            continue
+        first = first or (number, cells)
+        if _names_position(cells):
+            return number, cells, True
+        if number - first[0] >= _HEADER_SEARCH_ROWS:
+            break
+    return (*first, False) if first is not None else None
+
 
 _MERGED_CELLS = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
 _ROWS = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.DOTALL)
@@ -889,7 +915,22 @@ def _csv_start(text: str) -> tuple[str, int, str | None]:
             skipped += 1
             while skipped < len(lines) and not lines[skipped].strip(" \t;,\r\n"):
                 skipped += 1
+    # A title above the header (a sheet saved as CSV: « Carte de la CROSS – extraction du
+    # … ;;; »): the header is the first line that names the position's columns, within the
+    # first few, as in a workbook; else the first line, whose missing columns are then said.
+    for ahead in range(skipped, min(len(lines), skipped + _HEADER_SEARCH_ROWS + 1)):
+        if _names_position(_line_cells(lines[ahead], separator)):
+            skipped = ahead
+            break
     return "".join(lines[skipped:]), skipped, separator
+
+
+def _line_cells(line: str, separator: str | None) -> list[str]:
+    """One line's cells, read with the separator named, or the one it holds most of."""
+    try:
+        return next(csv.reader([line], delimiter=separator or _delimiter(line)), [])
+    except csv.Error:
+        return []
 
 
 def _parse_csv(text: str) -> list[SourceRow]:
@@ -1097,9 +1138,22 @@ def _text(value: Any, name: str, errors: dict[str, list[str]]) -> str:
         return ""
     text = _unneutralise(str(value).strip())
     if len(text) > MAX_CELL_LENGTH:
-        errors.setdefault(name, []).append(_("Ce texte est trop long."))
+        errors.setdefault(name, []).append(_too_long(name, len(text)))
         return ""
     return text
+
+
+def _too_long(name: str, length: int) -> str:
+    """A cell too long to be read at all, said as a text too long for its field is: with the
+    field's limit (the cell's, for a column that is no text field) and the length."""
+    try:
+        limit = services.text_max_length(name) or MAX_CELL_LENGTH
+    except FieldDoesNotExist:
+        limit = MAX_CELL_LENGTH
+    return _("Ce texte dépasse %(limit)s caractères (il en compte %(length)s).") % {
+        "limit": min(limit, MAX_CELL_LENGTH),
+        "length": length,
+    }
 
 
 def _blank(value: Any) -> bool:
@@ -1140,7 +1194,7 @@ def _list(value: Any, name: str, errors: dict[str, list[str]]) -> list[str]:
         return [item.strip() for item in value if item.strip()]
     if isinstance(value, str):
         if len(value) > MAX_CELL_LENGTH:
-            errors.setdefault(name, []).append(_("Ce texte est trop long."))
+            errors.setdefault(name, []).append(_too_long(name, len(value)))
             return []
         # « | » as the export writes; else a comma outside brackets (« Cannabis (résine,
         # herbe) » is one label).
@@ -1784,9 +1838,53 @@ def _differences(
             point.last_activity_at if exported else point.imported_last_activity_at,
         ),
     ):
-        if moment is not None and moment != stored:
+        if moment is not None and not _same_moment(moment, stored):
             names.append(name)
     return tuple(_label(name) for name in names)
+
+
+def _same_moment(given: datetime, stored: datetime | None) -> bool:
+    """Whether a file's moment is the stored one as a spreadsheet writes it: in local time
+    (compared aware, a time in the hour repeated when the clocks go back is never equal to
+    another zone's), to the minute when the file gives no seconds (an export's)."""
+    if stored is None:
+        return False
+    written, kept = _local(given), _local(stored)
+    if not (written.second or written.microsecond):
+        kept = kept.replace(second=0, microsecond=0)
+    return written == kept
+
+
+# Farther than this from the point its reference was imported as, a line is another place:
+# beyond every precision's position noise (400 m for a neighbourhood), and more than a CROSS
+# corrects a point's position by.
+SAME_ORIGIN_MAX_M = 1000
+
+
+def _elsewhere_message(parsed: RowInput, earlier: DealPoint) -> str | None:
+    """Said of a line whose reference was imported before as a point far from the line's
+    position: two maps that both number their lines 1, 2, 3 (new-user review: the second
+    map's points were all « déjà présentes », and could not be imported)."""
+    data = parsed.data
+    if data.latitude is None or data.longitude is None:
+        return None
+    distance = matching.haversine_m(
+        data.latitude, data.longitude, earlier.latitude, earlier.longitude
+    )
+    if distance <= SAME_ORIGIN_MAX_M:
+        return None
+    return _(
+        "La référence « %(reference)s » est celle d'une ligne importée avant, devenue "
+        "%(point)s, à %(distance)s km de la position de cette ligne : ce n'est pas le même "
+        "lieu. Si c'est un autre point (une autre carte qui numérote aussi ses lignes), "
+        "donnez aux références de ce fichier un préfixe qui les distingue (« B-%(reference)s ») "
+        "ou videz la colonne « Référence » ; si le point a bougé, changez sa position sur sa "
+        "fiche."
+    ) % {
+        "reference": parsed.reference,
+        "point": earlier.reference,
+        "distance": formats.number_format(round(distance / 1000, 1), 1),
+    }
 
 
 def _imported_points(*, actor: User, references: Iterable[str]) -> dict[str, DealPoint]:
@@ -1915,11 +2013,20 @@ def dealpoints_import(
                 created_here: set[str] = set()
                 for row, parsed, errors in parsed_rows:
                     fingerprint = fingerprints.get(row.line, "")
-                    if parsed.reference in present:
+                    earlier = imported_before.get(parsed.reference)
+                    elsewhere = (
+                        _elsewhere_message(parsed, earlier)
+                        if earlier is not None and parsed.reference not in platform
+                        else None
+                    )
+                    if elsewhere:
+                        # Another map's line that happens to bear the same reference: an
+                        # error of the line, never « déjà présente ».
+                        errors.setdefault("reference", []).append(elsewhere)
+                    elif parsed.reference in present:
                         # Compared with a point the actor may see only (`platform` and
                         # `imported_before` are restricted by the policy).
                         named = platform.get(parsed.reference)
-                        earlier = imported_before.get(parsed.reference)
                         differs: tuple[str, ...] = ()
                         if named is not None:
                             differs = _differences(parsed, row.values, named, marking=None)

@@ -1135,7 +1135,12 @@ def dealpoint_create(
         actor=actor,
         action=AuditAction.CREATE if kind != EventKind.IMPORTED else AuditAction.IMPORT,
         dealpoint=dealpoint,
-        details={"reports": len(found)},
+        # Its sharing as created (an import's line may be stricter than the file's).
+        details={
+            "reports": len(found),
+            "marking": dealpoint.marking,
+            "distribution": dealpoint.distribution,
+        },
     )
     return dealpoint
 

@@ -1455,6 +1455,15 @@ def test_a_lines_marking_is_applied_to_its_point(analyst):
         point.name: point.marking
         for point in DealPoint.objects.filter(reference__in=result.created)
     } == {"Vert": Marking.AMBER_STRICT, "Rouge aussi": Marking.RED}
+    # The auditor reads each point's marking as created (new-user review: the import's own
+    # event says the form's only).
+    audited = {
+        event.details["reference"]: event.details["marking"]
+        for event in AuditEvent.objects.filter(
+            action=AuditAction.IMPORT, details__reference__in=result.created
+        )
+    }
+    assert sorted(audited.values()) == [Marking.AMBER_STRICT, Marking.RED]
 
 
 def test_an_unknown_marking_is_an_error_of_its_line_naming_the_accepted_ones(analyst):
@@ -1662,6 +1671,35 @@ def test_a_changed_line_imported_before_is_said_to_differ(client_for, analyst):
     assert again.skipped[0].differs == ()
 
 
+def test_another_map_s_line_with_a_reference_imported_before_is_an_error_not_present(analyst):
+    """New-user review: a second map numbered 1, 2 like the first had all its lines « déjà
+    présentes » (« le fichier diffère : position »), points kilometres away that could not be
+    imported. A line far from the point its reference became is an error of the line, which
+    says how to import it; moved less than a kilometre, it is the same point, said to differ."""
+    header = "reference;name;latitude;longitude"
+    first = _csv("1;La Castellane;43.3722;5.3603", "2;La Busserine;43.3390;5.3930", header=header)
+    exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(first, "a.csv"))
+    castellane = DealPoint.objects.get(name="La Castellane")
+    other = _csv("1;Frais-Vallon;43.3300;5.4170", "2;La Busserine;43.3400;5.3935", header=header)
+    result = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(other, "b.csv"), dry_run=True
+    )
+    ((line, messages),) = [(error.line, error.messages) for error in result.errors]
+    assert line == 2
+    assert messages == [
+        f"référence : La référence « 1 » est celle d'une ligne importée avant, devenue "
+        f"{castellane.reference}, à 6,6 km de la position de cette ligne : ce n'est pas le même "
+        "lieu. Si c'est un autre point (une autre carte qui numérote aussi ses lignes), donnez "
+        "aux références de ce fichier un préfixe qui les distingue (« B-1 ») ou videz la "
+        "colonne « Référence » ; si le point a bougé, changez sa position sur sa fiche."
+    ]
+    ((skipped, differs),) = [(row.line, row.differs) for row in result.skipped]
+    assert skipped == 3 and differs == ("position",)
+    prefixed = other.replace(b"\n1;", b"\nB-1;")
+    result = exchange.dealpoints_import(actor=analyst, rows=exchange.parse_rows(prefixed, "b.csv"))
+    assert result.imported and len(result.created) == 1 and not result.errors
+
+
 def _edited_export(content: bytes, edits: dict[str, dict[str, str]]) -> bytes:
     """A CSV export with some cells changed, by reference then French header."""
     table = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
@@ -1856,3 +1894,54 @@ def test_an_oversized_import_says_the_imports_own_limit(client_for, settings):
     other = client.post("/points-de-deal/nouveau/", {"name": "x" * 60_000})
     assert other.status_code == 413
     assert "une photo plus petite" in html.unescape(other.content.decode())
+
+
+def test_an_unchanged_export_differs_in_nothing_whatever_its_points_times(client_for, analyst):
+    """New-user review: an export imported again unchanged said « le fichier diffère :
+    premier signalement » of a point whose times have seconds (every report's), or fall in
+    the hour repeated when the clocks go back (02:00 CEST, compared aware, is never equal to
+    another zone's 02:00; 02:30 CET is read back as CEST). A spreadsheet writes the local time
+    to the minute: a line left as exported is that, whatever the time."""
+    moments = [
+        datetime(2026, 3, 1, 14, 0, 42, 123456, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 0, tzinfo=UTC),  # 02:00, the first time (CEST)
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),  # 02:30, the second time (CET)
+    ]
+    for n, moment in enumerate(moments):
+        point = dealpoint(actor=analyst, latitude=43.3452 + n / 100, longitude=5.3949)
+        DealPoint.objects.filter(pk=point.pk).update(
+            first_reported_at=moment, last_activity_at=moment, last_reported_at=moment
+        )
+    for kind in ("csv", "xlsx"):
+        content = client_for("cross13_analyst").get(EXPORT.format(kind)).content
+        checked = exchange.dealpoints_import(
+            actor=analyst, rows=exchange.parse_rows(content, f"export.{kind}"), dry_run=True
+        )
+        assert [skipped.differs for skipped in checked.skipped] == [()] * 3, kind
+    # A moment the file writes otherwise (another minute) still differs.
+    exported = client_for("cross13_analyst").get(EXPORT.format("csv")).content
+    reference = DealPoint.objects.get(first_reported_at=moments[0]).reference
+    edited = _edited_export(exported, {reference: {"Premier signalement": "01/03/2026 15:01"}})
+    checked = exchange.dealpoints_import(
+        actor=analyst, rows=exchange.parse_rows(edited, "export.csv"), dry_run=True
+    )
+    said = {skipped.existing: skipped.differs for skipped in checked.skipped}
+    assert said[reference] == ("premier signalement",)
+
+
+def test_a_cell_too_long_to_read_says_its_limit_and_length(analyst):
+    """A 3,000-character cell said « Ce texte est trop long. », where 150 characters said
+    the limit and the count."""
+    rows = exchange.parse_rows(
+        _csv(
+            f"L-1;{'x' * 3000};43.3452;5.3949;{'Cannabis, ' * 300}",
+            header=("reference;name;latitude;longitude;products"),
+        ),
+        "c.csv",
+    )
+    result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+    ((error,),) = [result.errors]
+    assert error.messages == [
+        "nom d'usage : Ce texte dépasse 120 caractères (il en compte 3000).",
+        "produits : Ce texte dépasse 2000 caractères (il en compte 3000).",
+    ]

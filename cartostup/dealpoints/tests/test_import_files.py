@@ -413,3 +413,50 @@ def test_formulas_never_computed_and_hidden_rows_are_refused_naming_them(analyst
         "La feuille a des lignes masquées sous son en-tête (lignes 4, 5) : elles seraient "
         "importées comme les autres, sans que vous les voyiez."
     )
+
+
+def test_the_sheet_that_names_the_position_is_read_and_none_is_said(analyst):
+    """New-user review: a workbook with a « Notice » sheet before its map was refused with
+    « Colonnes obligatoires absentes : Latitude, Longitude », as if the map had none. The
+    first sheet shown whose header names them is read; when none does, the sheets are named."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "Notice"
+    workbook.active.append(["Carte des points de deal de la CROSS 13, mise à jour mensuelle"])
+    points = workbook.create_sheet("Points")
+    points.append(["reference", "latitude", "longitude"])
+    points.append(["N-1", 43.3452, 5.3949])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    (row,) = exchange.parse_rows(buffer.getvalue(), "carte.xlsx")
+    assert (row.line, row.values["reference"]) == (2, "N-1")
+    points["C1"] = "lng"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert _refused(buffer.getvalue(), "carte.xlsx") == (
+        "Aucune feuille du classeur ne nomme les colonnes Latitude et Longitude dans ses "
+        "premières lignes (feuilles : « Notice », « Points »). Nommez-les dans la ligne "
+        "d'en-tête de la feuille à importer."
+    )
+
+
+def test_a_csv_with_a_title_above_its_header_is_read(analyst):
+    """New-user review: the sheet a CROSS saves as CSV from Excel has its title above the
+    header (« Carte CROSS 13 – extraction du 01/12/2026;;; »). The workbook was read, the CSV
+    refused (« Colonnes obligatoires absentes »): the header is now looked for the same way."""
+    text = (
+        "Carte CROSS 13 – extraction du 01/12/2026;;;\r\n"
+        ";;;\r\n"
+        "Référence;Nom d'usage;Latitude;Longitude\r\n"
+        "T-1;Tour 12;43,3452;5,3949\r\n"
+    )
+    rows = exchange.parse_rows(text.encode("cp1252"), "carte.csv")
+    assert [(row.line, row.values["reference"], row.values["name"]) for row in rows] == [
+        (4, "T-1", "Tour 12")
+    ]
+    assert _check(analyst, text.encode("cp1252")).valid == 1
+    # No header naming the position: the first line is the header, its missing columns said.
+    assert _refused(b"Titre\nlat;lng\n43,3;5,4\n") == (
+        "Colonnes obligatoires absentes : Latitude, Longitude."
+    )
