@@ -1906,6 +1906,26 @@ def operation_record(
     return operation
 
 
+def _still_dismantled_by(dealpoint: DealPoint, last: DealPointEvent | None) -> Operation | None:
+    """The operation that counts and still says the point dismantled, in its dismantling of
+    now: the one whose status change began it, or one recorded on it since (`status_kept`).
+    A dismantling the point came back from (« résurgent ») keeps it dismantled no more. None
+    when the point is not dismantled."""
+    if dealpoint.status != DealPointStatus.DISMANTLED:
+        return None
+    dismantling = dealpoint.operations.standing().filter(outcome=OperationOutcome.DISMANTLED)
+    if last is not None:
+        since = dealpoint.events.filter(
+            kind=EventKind.OPERATION,
+            pk__gt=last.pk,
+            details__status_kept=DealPointStatus.DISMANTLED,
+        ).values_list("details", flat=True)
+        said = {(details or {}).get("operation") for details in since}
+        said.add((last.details or {}).get("operation"))
+        dismantling = dismantling.filter(pk__in={pk for pk in said if isinstance(pk, int)})
+    return dismantling.order_by("-occurred_on", "-pk").first()
+
+
 @transaction.atomic
 def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -> Operation:
     """Cancel an operation recorded by mistake (on the wrong point, or one that did not take
@@ -1915,8 +1935,9 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
     is a dismantling by an operation now cancelled (this one, or one cancelled before while
     another still said « démantelé »), the point goes back to the status before it, as a
     correction in the history (`operation.status_restored` names it), unless an operation
-    that counts still says « démantelé » (`operation.dismantled_by` names it); otherwise the
-    status stays, for the analyst to correct if needed."""
+    that counts still says « démantelé » in this dismantling (`operation.dismantled_by` names
+    it: `_still_dismantled_by`); otherwise the status stays, for the analyst to correct if
+    needed."""
     if actor is not None:
         policy.require(actor, policy.Capability.RECORD_OPERATIONS)
         policy.access_object(DealPoint.objects.all(), actor=actor, pk=operation.dealpoint_id)
@@ -1985,14 +2006,7 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
     )
     _refresh_activity(dealpoint)
     last = status_last_change(dealpoint)
-    # Another operation that counts and says « démantelé » (recorded on the point already
-    # dismantled: `status_kept`) still dismantles it.
-    operation.dismantled_by = (
-        dealpoint.operations.standing()
-        .filter(outcome=OperationOutcome.DISMANTLED)
-        .order_by("-occurred_on", "-pk")
-        .first()
-    )
+    operation.dismantled_by = _still_dismantled_by(dealpoint, last)
     dismantling = (last.details or {}).get("operation") if last is not None else None
     if (
         last is not None

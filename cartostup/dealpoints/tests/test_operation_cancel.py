@@ -201,6 +201,24 @@ def test_another_dismantling_operation_keeps_the_point_dismantled(client_for, pe
     assert restored.details["operation_cancelled"] == second.pk
 
 
+def test_a_dismantling_the_point_came_back_from_no_longer_keeps_it_dismantled(persona):
+    """New-user review: raid A dismantled the point, it came back (« résurgent »), raid B
+    dismantled it again; B cancelled, the point stayed « démantelé », « by A », which the
+    resurgence had already answered. It goes back to « résurgent »."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    _record(analyst, point, outcome="dismantled", days_ago=5)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="resurgent")
+    again = _record(analyst, point, outcome="dismantled")
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
+    cancelled = services.operation_cancel(actor=analyst, operation=again, reason="erreur")
+    assert cancelled.dismantled_by is None
+    assert cancelled.status_restored == DealPointStatus.RESURGENT
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.RESURGENT
+
+
 def test_exports_count_only_the_operations_that_stand(persona):
     analyst = persona("cross13_analyst")
     point = dealpoint(actor=analyst)
