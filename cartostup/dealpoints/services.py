@@ -2869,6 +2869,12 @@ def _split_place_check(*, dealpoint: DealPoint, data: DealPointInput) -> None:
     )
 
 
+# The statuses of a point that its split-off place does not take (`dealpoint_split`).
+SPLIT_STATUS_NOT_KEPT = frozenset(
+    {DealPointStatus.DISMANTLED, DealPointStatus.RESURGENT, DealPointStatus.MOVED}
+)
+
+
 @transaction.atomic
 def dealpoint_split(
     *,
@@ -2879,7 +2885,8 @@ def dealpoint_split(
     note: str = "",
 ) -> DealPoint:
     """Split a point that was two: the given attached reports leave it for a new point
-    described by `data`, with the same status and shared as the point was (the same source
+    described by `data`, with the same status (but « Signalé » for a point dismantled,
+    resurgent or moved: `SPLIT_STATUS_NOT_KEPT`) and shared as the point was (the same source
     material: a split never shares it more widely); both histories say so."""
     # The reports that leave, then the point (`locks`).
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=reports)
@@ -2907,8 +2914,11 @@ def dealpoint_split(
     ReportLink.objects.filter(dealpoint=dealpoint, report_id__in=ids).update(
         decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
     )
+    # What the place was said to be (reported, confirmed, under investigation); a dismantling,
+    # a resurgence or a move were the point's, not the new place's, which starts « Signalé »
+    # (born « Démantelé », it had no change to correct and no operation to cancel).
     status = (
-        dealpoint.status if dealpoint.status != DealPointStatus.MOVED else DealPointStatus.REPORTED
+        DealPointStatus.REPORTED if dealpoint.status in SPLIT_STATUS_NOT_KEPT else dealpoint.status
     )
     new = dealpoint_create(
         actor=actor,

@@ -719,6 +719,29 @@ def test_a_point_is_tied_only_to_a_building_where_it_is(persona):
     assert list(selectors.dealpoint_list(actor=landlord, audit=False)) == [near]
 
 
+@pytest.mark.parametrize("status", ["dismantled", "resurgent"])
+def test_a_place_split_off_a_dismantled_point_starts_reported(persona, status):
+    """New-user review: a point split off a dismantled one was born « Démantelé », with no
+    status change to correct and no operation to cancel (cancelling the raid restored the
+    first point only). The dismantling was the first place's: the new one starts « Signalé »."""
+    analyst = persona("cross13_analyst")
+    stays = accepted_report(analyst=analyst)
+    leaves = accepted_report(analyst=analyst, latitude=43.3470, longitude=5.3990)
+    point = dealpoint(actor=analyst, reports=[stays, leaves])
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="dismantled")
+    if status == "resurgent":
+        services.dealpoint_change_status(actor=analyst, dealpoint=point, status="resurgent")
+    new = services.dealpoint_split(
+        actor=analyst,
+        dealpoint=point,
+        reports=[leaves],
+        data=dealpoint_input(latitude=43.3470, longitude=5.3990, name="Second four"),
+    )
+    assert new.status == DealPointStatus.REPORTED
+    point.refresh_from_db()
+    assert point.status == status
+
+
 def test_a_point_split_elsewhere_leaves_the_building_behind(persona):
     """A split point placed 1 km away does not take the address, the building nor the
     stairwell of the point it leaves (the landlord of that building would see it); a split
