@@ -1590,6 +1590,34 @@ def _resurgences_undone(
         )
 
 
+def _moves_undone(*, actor: User | None, dealpoint: DealPoint, before: str, corrects: int) -> None:
+    """After a correction of « moved »: the point had not moved to the successor the
+    corrected change named, so the "moved?" alerts that confirmed it are answered « no »
+    (dismissed, the history saying the confirmation was undone). They stayed « confirmée »,
+    and the question, asked once per pair of points, never came back (new-user review)."""
+    if before != DealPointStatus.MOVED or dealpoint.status == DealPointStatus.MOVED:
+        return
+    change = dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).first()
+    named = (change.details or {}).get("successor") if change is not None else None
+    if not named:
+        return
+    confirmed = Alert.objects.filter(
+        dealpoint=dealpoint,
+        kind=AlertKind.SUCCESSOR,
+        status=AlertStatus.CONFIRMED,
+        candidate__reference=named,
+    )
+    for alert in locks.lock(confirmed.select_related("dealpoint", "candidate")):
+        _alert_close(
+            actor=actor,
+            alert=alert,
+            status=AlertStatus.DISMISSED,
+            reason="move_corrected",
+            event={"candidate": named, "move_undone": True},
+            audit={"status_corrected": dealpoint.reference, "candidate": named},
+        )
+
+
 @transaction.atomic
 def dealpoint_change_status(
     *,
@@ -1713,6 +1741,7 @@ def dealpoint_change_status(
             note=note,
             reports=given_back,
         )
+        _moves_undone(actor=actor, dealpoint=dealpoint, before=before, corrects=corrects)
     if successor is not None:
         _event(
             dealpoint=successor,

@@ -497,6 +497,14 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 else _("Alerte de résurgence écartée (signalement %(report)s)")
             )
         return [line % names]
+    if kind == EventKind.ALERT and details.get("closed") and details.get("move_undone"):
+        return [
+            _(
+                "Confirmation du déplacement annulée (vers %(candidate)s) : le point n'avait "
+                "pas pris ce relais (son statut a été corrigé)"
+            )
+            % {"candidate": _named(details, "candidate", point=True) or "—"}
+        ]
     if kind == EventKind.ALERT and details.get("closed") and details.get("undone"):
         return [
             _(

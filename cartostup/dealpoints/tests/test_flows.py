@@ -883,6 +883,39 @@ def test_confirming_a_move_alert_closes_the_other_candidates(analyst):
     assert decided.count() == 1
 
 
+def test_a_move_corrected_undoes_the_alert_that_confirmed_it(analyst, client_for):
+    """New-user review: a move confirmed from its alert, then corrected on the point (back to
+    « démantelé »), left the alert « confirmée », its history saying « déplacé vers … », and
+    the question, asked once per pair of points, never came back. The confirmation is undone:
+    the alert is dismissed and the history says why."""
+    from django.urls import reverse
+
+    old = dismantled_point(analyst, 0)
+    chosen = _move_alert(analyst, old, 300)
+    flows.alert_confirm(actor=analyst, alert=chosen)
+    old.refresh_from_db()
+    move = services.status_last_change(old)
+    assert move is not None and move.to_status == DealPointStatus.MOVED
+    services.dealpoint_change_status(
+        actor=analyst,
+        dealpoint=old,
+        status=DealPointStatus.DISMANTLED,
+        corrects=move.pk,
+        note="mauvais point",
+    )
+    chosen.refresh_from_db()
+    assert chosen.status == AlertStatus.DISMISSED
+    assert AuditEvent.objects.filter(
+        object_type="dealpoints.alert", object_id=str(chosen.pk), details__reason="move_corrected"
+    ).exists()
+    assert chosen.candidate is not None
+    page = client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[old.pk]))
+    assert (
+        f"Confirmation du déplacement annulée (vers {chosen.candidate.reference}) : le point "
+        "n&#x27;avait pas pris ce relais (son statut a été corrigé)" in page.content.decode()
+    )
+
+
 def test_a_report_attached_to_a_point_leaves_the_open_proposals_that_held_it(analyst, client_for):
     """New-user audit: a report of an open proposal, attached to a point by a confirmed
     resurgence, stayed in the proposal; « Créer le point » then made a point with no report,
