@@ -901,10 +901,13 @@ def proposal_reopen(*, actor: User, proposal: Proposal) -> Proposal:
 
 
 @transaction.atomic
-def dealpoint_successor_check(*, dealpoint: DealPoint) -> list[Alert]:
+def dealpoint_successor_check(
+    *, dealpoint: DealPoint, split_from: int | None = None
+) -> list[Alert]:
     """A new point near a point dismantled less than `CARTOSTUP_RESURGENCE_DAYS` ago (within
     `CARTOSTUP_MOVE_RADIUS_M`) may be where it moved: one alert per dismantled point. A point
-    that is not active (split off a dismantled point, say) is no one's successor."""
+    that is not active is no one's successor, and a place split off a dismantled point
+    (`split_from`) is not where that point moved: the analyst has just told them apart."""
     if dealpoint.status not in ACTIVE_STATUSES:
         return []
     found = matching.find_dismantled_near(
@@ -916,7 +919,7 @@ def dealpoint_successor_check(*, dealpoint: DealPoint) -> list[Alert]:
     )
     alerts = []
     for point, distance in found:
-        if point.status != DealPointStatus.DISMANTLED:
+        if point.status != DealPointStatus.DISMANTLED or point.pk == split_from:
             continue
         alert = _alert_create(
             kind=AlertKind.SUCCESSOR, dealpoint=point, candidate=dealpoint, distance_m=distance
@@ -954,7 +957,7 @@ def dealpoint_split(
     new = services.dealpoint_split(
         actor=actor, dealpoint=dealpoint, reports=reports, data=data, note=note
     )
-    dealpoint_successor_check(dealpoint=new)
+    dealpoint_successor_check(dealpoint=new, split_from=dealpoint.pk)
     return new
 
 

@@ -2426,6 +2426,14 @@ def dealpoint_merge(
             "succeeded": followed["succeeded"],
         },
     )
+    # Found under each record it changed (new-user review: the merged point's own audit
+    # trail had its unmerge and not its merge).
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=source,
+        details={"merged_into": target.reference, "reports": len(moved)},
+    )
     return target
 
 
@@ -2443,6 +2451,12 @@ def _successions_follow(
             dealpoint=point,
             kind=EventKind.SUCCESSOR,
             actor=actor,
+            details={"successor": target.reference, "merged": source.reference},
+        )
+        _audit(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            dealpoint=point,
             details={"successor": target.reference, "merged": source.reference},
         )
         _event(
@@ -2466,6 +2480,12 @@ def _successions_back(
         back.append(point.reference)
         point.successor = dealpoint
         point.save(update_fields=["successor", "updated_at"])
+        _audit(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            dealpoint=point,
+            details={"successor": dealpoint.reference, "unmerged": dealpoint.reference},
+        )
         _event(
             dealpoint=point,
             kind=EventKind.SUCCESSOR,
@@ -2864,6 +2884,12 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
             "stayed": stayed,
             **given_back,
         },
+    )
+    _audit(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        dealpoint=target,
+        details={"unmerged_from": dealpoint.reference, "reports": restored},
     )
     return dealpoint
 

@@ -503,7 +503,8 @@ def test_a_point_added_by_hand_or_split_off_near_a_dismantled_one_raises_a_move_
     assert {alert.dealpoint_id for alert in alerts} == {old.pk}
     split_off = DealPoint.objects.get(name="Second four")
     assert {alert.candidate_id for alert in alerts} == {added.pk, api.json()["id"], split_off.pk}
-    # A point split off a dismantled point is dismantled too: no one's successor.
+    # A place split off a dismantled point starts « Signalé » (the dismantling was the
+    # point's), and is not where that point moved: the analyst has just told them apart.
     before = Alert.objects.count()
     gone = dismantled_point(analyst, 4000)
     attached = [report_near(analyst, 4000 + d) for d in (0, 10)]
@@ -517,7 +518,7 @@ def test_a_point_added_by_hand_or_split_off_near_a_dismantled_one_raises_a_move_
             latitude=offset(4050)[0], longitude=offset(4050)[1], precision="street"
         ),
     )
-    assert new.status == DealPointStatus.DISMANTLED
+    assert new.status == DealPointStatus.REPORTED
     assert Alert.objects.filter(kind=AlertKind.SUCCESSOR).count() == 3
     assert Alert.objects.count() == before
 

@@ -303,6 +303,25 @@ def test_the_points_that_moved_to_a_merged_point_moved_to_its_target(analyst, cl
     )
     assert merged.details["succeeded"] == [old.reference]
     assert unmerged.details["succeeded_back"] == [old.reference]
+
+    # Each record the merge and its undoing changed has them in its own audit trail (new-user
+    # review: the merged point lacked its merge, the predecessor both successor changes).
+    def audited(point: DealPoint) -> list[dict]:
+        return [
+            {key: event.details[key] for key in sorted(event.details) if key != "reference"}
+            for event in AuditEvent.objects.filter(
+                action=AuditAction.UPDATE,
+                object_type="dealpoints.dealpoint",
+                object_id=str(point.pk),
+            ).order_by("pk")
+        ]
+
+    assert {"merged_into": target.reference, "reports": 0} in audited(source)
+    assert audited(old)[-2:] == [
+        {"merged": source.reference, "successor": target.reference},
+        {"successor": source.reference, "unmerged": source.reference},
+    ]
+    assert {"reports": [], "unmerged_from": source.reference} in audited(target)
     page = client.get(reverse("dealpoints:detail", args=[old.pk])).content.decode()
     assert f"Successeur : {source.reference} de nouveau" in page
 

@@ -1307,7 +1307,7 @@ HISTORY_VALUE_KEYS = {
     "kind", "closed", "date", "decision", "ended", "operation", "outcome", "revised",
     "score", "status_kept", "origin_reference", "distribution", "marking", "sharing_group",
     "status_corrected", "cancelled", "operation_cancelled", "reopened", "unmerged", "decided",
-    "undone", "report_placed",
+    "undone", "report_placed", "move_undone",
 }  # fmt: skip
 # Details passed by name, not written as a literal where `_event` is called: what they hold.
 HISTORY_DETAILS_BY_NAME = {
