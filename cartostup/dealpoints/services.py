@@ -2792,8 +2792,15 @@ def dealpoint_unmerge(*, actor: User | None, dealpoint: DealPoint, note: str = "
         reference = report.reference
         on_target = ReportLink.objects.filter(report=report, dealpoint=target).first()
         own = ReportLink.objects.filter(report=report, dealpoint=dealpoint).first()
-        if on_target is None or on_target.decision not in ATTACHED_DECISIONS:
-            # Detached or moved since the merge: the later decision stands.
+        decided_since = (
+            on_target is not None
+            and on_target.decided_at is not None
+            and merge is not None
+            and on_target.decided_at > merge.occurred_at
+        )
+        if on_target is None or on_target.decision not in ATTACHED_DECISIONS or decided_since:
+            # Detached, moved, or detached and attached again since the merge: the later
+            # decision stands (new-user review: one re-attached went back all the same).
             now = (
                 ReportLink.objects.filter(report=report, decision__in=ATTACHED_DECISIONS)
                 .select_related("dealpoint")

@@ -836,36 +836,46 @@ def test_undoing_a_merge_whose_point_was_merged_since_is_refused_until_that_one_
 
 def test_unmerge_leaves_a_report_detached_or_moved_since_where_it_is(persona):
     analyst = persona("cross13_analyst")
-    kept, detached, moved = (
+    kept, detached, moved, again = (
         accepted_report(analyst=analyst, latitude=43.3452 + i / 10000, longitude=5.3950)
-        for i in range(3)
+        for i in range(4)
     )
-    source = dealpoint(actor=analyst, reports=[kept, detached, moved])
+    source = dealpoint(actor=analyst, reports=[kept, detached, moved, again])
     target = dealpoint(actor=analyst, name="Le même")
     elsewhere = dealpoint(actor=analyst, name="Ailleurs")
     services.dealpoint_merge(actor=analyst, source=source, target=target)
     services.report_detach(actor=analyst, dealpoint=target, report=detached)
     services.report_attach(actor=analyst, dealpoint=elsewhere, report=moved)
+    # Detached, then attached again to the target by an analyst (new-user review: it went
+    # back to the source with the unmerge, the later decision lost).
+    services.report_detach(actor=analyst, dealpoint=target, report=again)
+    services.report_attach(actor=analyst, dealpoint=target, report=again)
 
     services.dealpoint_unmerge(actor=analyst, dealpoint=source)
     assert _attached_to(kept) == [source.reference]
     assert _attached_to(detached) == []
     assert _attached_to(moved) == [elsewhere.reference]
+    assert _attached_to(again) == [target.reference]
     # Nothing is left lent to a point that is no longer merged.
     assert not ReportLink.objects.filter(decision=LinkDecision.MERGED).exists()
     detached.refresh_from_db()
     assert detached.awaiting_matching
     event = source.events.get(kind=EventKind.UNMERGED)
     assert event.details["reports"] == [kept.reference]
-    assert event.details["stayed"] == {detached.reference: "", moved.reference: elsewhere.reference}
+    assert event.details["stayed"] == {
+        detached.reference: "",
+        moved.reference: elsewhere.reference,
+        again.reference: target.reference,
+    }
     # The history says so: a detached report is not « at an undisclosed point » (user audit).
     (told,) = selectors.dealpoint_history(
         actor=analyst, dealpoint=source, events=[event], view="test"
     )
     assert "undisclosed" not in told.details
-    assert views._event_lines(told)[-2:] == [
+    assert views._event_lines(told)[-3:] == [
         f"{detached.reference} reste détaché, comme décidé depuis la fusion",
         f"{moved.reference} reste à {elsewhere.reference}, où il a été rattaché depuis",
+        f"{again.reference} reste à {target.reference}, où il a été rattaché depuis",
     ]
 
 
