@@ -1855,12 +1855,6 @@ def _same_moment(given: datetime, stored: datetime | None) -> bool:
     return written == kept
 
 
-# Farther than this from the point its reference was imported as, a line is another place:
-# beyond every precision's position noise (400 m for a neighbourhood), and more than a CROSS
-# corrects a point's position by.
-SAME_ORIGIN_MAX_M = 1000
-
-
 def _elsewhere_message(parsed: RowInput, earlier: DealPoint) -> str | None:
     """Said of a line whose reference was imported before as a point far from the line's
     position: two maps that both number their lines 1, 2, 3 (new-user review: the second
@@ -1871,7 +1865,7 @@ def _elsewhere_message(parsed: RowInput, earlier: DealPoint) -> str | None:
     distance = matching.haversine_m(
         data.latitude, data.longitude, earlier.latitude, earlier.longitude
     )
-    if distance <= SAME_ORIGIN_MAX_M:
+    if distance <= matching.SAME_PLACE_MAX_M:
         return None
     return _(
         "La référence « %(reference)s » est celle d'une ligne importée avant, devenue "

@@ -122,6 +122,10 @@ STALE_RECENCY = 0.8
 # (two points of one estate, 60 m apart): the second's share must be at most this share of
 # the best's, otherwise both are proposed to the analyst.
 AMBIGUITY_RATIO = 0.5
+# Two records farther apart than this are not of one place: beyond every precision's
+# position noise (400 m for a neighbourhood), and more than a position is corrected by. A
+# merge refuses them; an import's line so far from the point its reference became is an error.
+SAME_PLACE_MAX_M = 1000.0
 # Clustering of reports that match no point: DBSCAN at this radius finds the places whose
 # precise reports may be about one point; `agglomerate` then decides which are.
 CLUSTER_EPS_M = 200.0

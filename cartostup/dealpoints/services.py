@@ -18,7 +18,7 @@ import h3
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models import Max, Min, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -2230,6 +2230,44 @@ def report_detach(
 # --- merge, unmerge, split -----------------------------------------------------------------------
 
 
+def _same_place_check(*, source: DealPoint, target: DealPoint) -> None:
+    """A merge joins two records of one place: two points kilometres apart, or on two
+    buildings of a landlord, are two places (new-user review: a reference mistyped merged
+    points 2.6 km apart, and a landlord's building lost its point to another building's)."""
+    distance = matching.haversine_m(
+        source.latitude, source.longitude, target.latitude, target.longitude
+    )
+    names = {"source": source.reference, "target": target.reference}
+    if distance > matching.SAME_PLACE_MAX_M:
+        raise ValidationError(
+            {
+                "target": _(
+                    "%(source)s et %(target)s sont à %(distance)s km l'un de l'autre : une "
+                    "fusion réunit deux fiches d'un même lieu. Vérifiez la référence saisie ; si "
+                    "la position d'une des fiches est fausse, corrigez-la d'abord ; si le point "
+                    "s'est déplacé, indiquez-le par son statut (« Déplacé », avec son successeur)."
+                )
+                % {**names, "distance": formats.number_format(round(distance / 1000, 1), 1)}
+            }
+        )
+    if source.building_id and target.building_id and source.building_id != target.building_id:
+        raise ValidationError(
+            {
+                "target": _(
+                    "%(source)s et %(target)s sont sur deux bâtiments de bailleur différents "
+                    "(%(source_building)s ; %(target_building)s) : une fusion réunit deux "
+                    "fiches d'un même lieu. Si c'est le même, corrigez d'abord le bâtiment de "
+                    "l'une des fiches."
+                )
+                % {
+                    **names,
+                    "source_building": source.building,
+                    "target_building": target.building,
+                }
+            }
+        )
+
+
 @transaction.atomic
 def dealpoint_merge(
     *, actor: User | None, source: DealPoint, target: DealPoint, note: str = ""
@@ -2293,6 +2331,7 @@ def dealpoint_merge(
         raise ValidationError({"target": said % {"target": target.reference, "into": named}})
     if source.departement_id != target.departement_id:
         raise ValidationError({"target": _("Les deux points doivent être du même département.")})
+    _same_place_check(source=source, target=target)
     if source.status in ACTIVE_STATUSES and target.status not in ACTIVE_STATUSES:
         # The active point would leave the map and its reports count for a point said to be
         # dismantled or moved: the selling place would vanish from the map.

@@ -52,7 +52,7 @@ def _point_at(analyst, north_m: float, **changes) -> DealPoint:
 def test_a_merged_point_s_proposals_are_proposed_to_the_point_it_is_merged_into(analyst):
     source = _point_at(analyst, 0)
     report = _proposed(analyst, source)
-    target = _point_at(analyst, 2000, name="Même lieu")
+    target = _point_at(analyst, 900, name="Même lieu")
 
     services.dealpoint_merge(actor=analyst, source=source, target=target)
     assert _decisions(report) == {source.reference: "rejected", target.reference: "proposed"}
@@ -74,7 +74,7 @@ def test_a_merged_point_s_proposals_are_proposed_to_the_point_it_is_merged_into(
 def test_a_proposal_the_target_had_refused_goes_back_to_matching(analyst, client_for):
     source = _point_at(analyst, 0)
     report = _proposed(analyst, source)
-    target = _point_at(analyst, 2000)
+    target = _point_at(analyst, 900)
     # An analyst had refused this report for the target (as `flows.link_refuse` leaves it).
     ReportLink.objects.create(report=report, dealpoint=target, decision=LinkDecision.REJECTED)
 
@@ -476,3 +476,50 @@ def test_the_record_of_a_place_lists_the_operations_of_its_merged_records(analys
     services.dealpoint_unmerge(actor=analyst, dealpoint=merged)
     assert client.get(f"/api/v1/dealpoints/{kept.pk}/operations/").json()["count"] == 0
     assert client.get(f"/api/v1/dealpoints/{kept.pk}/").json()["operations_count"] == 0
+
+
+def test_a_merge_joins_records_of_one_place_only(analyst, building, persona):
+    """New-user review: a merge took points 2.6 km apart (a reference mistyped), and a point
+    of a landlord's building A into one of its tour 3, which the landlord saw lose its point.
+    Two records more than a kilometre apart, or on two buildings, are two places: refused,
+    saying how to go on; nothing is merged."""
+    from cartostup.access.services import building_create
+    from cartostup.dealpoints.tests.factories import MARSEILLE_14
+
+    source = dealpoint(actor=analyst, latitude=MARSEILLE_14[0], longitude=MARSEILLE_14[1])
+    far = dealpoint(actor=analyst, latitude=MARSEILLE_14[0] + 0.0234, longitude=MARSEILLE_14[1])
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=source, target=far)
+    assert refused.value.message_dict["target"] == [
+        f"{source.reference} et {far.reference} sont à 2,6 km l'un de l'autre : une fusion "
+        "réunit deux fiches d'un même lieu. Vérifiez la référence saisie ; si la position "
+        "d'une des fiches est fausse, corrigez-la d'abord ; si le point s'est déplacé, "
+        "indiquez-le par son statut (« Déplacé », avec son successeur)."
+    ]
+    tower = building_create(
+        actor=persona("landlord_13h"),
+        name="Tour 3",
+        address="14 allée des Amandiers, 13014 Marseille",
+        latitude=MARSEILLE_14[0] + 0.0005,
+        longitude=MARSEILLE_14[1],
+    )
+    on_b = dealpoint(
+        actor=analyst, latitude=MARSEILLE_14[0], longitude=MARSEILLE_14[1], building_id=building.pk
+    )
+    on_tower = dealpoint(
+        actor=analyst,
+        latitude=MARSEILLE_14[0] + 0.0005,
+        longitude=MARSEILLE_14[1],
+        building_id=tower.pk,
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_merge(actor=analyst, source=on_b, target=on_tower)
+    (said,) = refused.value.message_dict["target"]
+    assert said.startswith(
+        f"{on_b.reference} et {on_tower.reference} sont sur deux bâtiments de bailleur "
+        f"différents ({building} ; {tower}) : une fusion réunit deux fiches d'un même lieu."
+    )
+    assert not DealPoint.objects.filter(merged_into__isnull=False).exists()
+    # At one place, one record on a building and the other on none: merged.
+    services.dealpoint_merge(actor=analyst, source=on_b, target=source)
+    assert DealPoint.objects.get(pk=on_b.pk).merged_into_id == source.pk

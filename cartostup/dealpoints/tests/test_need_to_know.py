@@ -1420,15 +1420,16 @@ def test_a_merged_point_s_operations_name_their_hexagon_after_where_they_are(
     of the point a merged record now lives in, elsewhere, which the reader may not see
     (review)."""
     analyst = persona("cross13_analyst")
-    kept, merged, elsewhere = world.points_13[2], world.points_13[3], world.points_13[5]
+    kept, merged = world.points_13[2], world.points_13[3]
     other = Commune.objects.exclude(pk=kept.commune_id).filter(departement=kept.departement)[0]
-    # The duplicate record was placed elsewhere, in another commune and hexagon.
+    # The duplicate record was placed elsewhere, in another commune and hexagon (670 m off:
+    # a merge joins records less than a kilometre apart).
+    latitude, longitude = kept.latitude + 0.006, kept.longitude
     DealPoint.objects.filter(pk=merged.pk).update(
         commune=other,
-        latitude=elsewhere.latitude,
-        longitude=elsewhere.longitude,
-        h3_cell=elsewhere.h3_cell,
-        **{f"h3_r{r}": getattr(elsewhere, f"h3_r{r}") for r in (5, 7, 9)},
+        latitude=latitude,
+        longitude=longitude,
+        **services.cells_for(latitude, longitude),
     )
     merged.refresh_from_db()
     assert merged.h3_r9 != kept.h3_r9
