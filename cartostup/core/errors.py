@@ -9,11 +9,13 @@ explains Django's own refusals while a form is read (`RequestDataTooBig`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -28,6 +30,8 @@ from cartostup.access.middleware import path_under
 from .navigation import form_page, parent_page
 
 API_PREFIX = "/api/"
+
+logger = logging.getLogger(__name__)
 
 
 def too_many_fields_message() -> str:
@@ -117,6 +121,50 @@ class RequestSizeLimitMiddleware:
         if length > settings.CARTOSTUP_MAX_REQUEST_BYTES:
             return too_large_response(request)
         return self.get_response(request)
+
+
+# What SQLite says when a write waited its busy timeout behind another (`PRAGMA busy_timeout`).
+SQLITE_BUSY = "database is locked"
+# When a client should try again after a 503 « occupée » (`Retry-After`).
+BUSY_RETRY_SECONDS = 10
+
+
+def busy_message() -> str:
+    return _(
+        "Une autre écriture longue est en cours (un import de milliers de lignes, par "
+        "exemple) et votre demande n'a pas pu attendre sa fin : elle n'a pas abouti."
+    )
+
+
+class BusyDatabaseMiddleware:
+    """SQLite, `make run`'s database, writes one transaction at a time: a request that waited
+    its busy timeout behind a long one (a check of a 5,000-line import: 40 s here) was a 500
+    (new-user review). It is a 503 with `Retry-After`, said in French, under /api/ as JSON;
+    the request's own transaction was rolled back. PostgreSQL locks rows, not the database,
+    and never says this."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not (isinstance(exception, OperationalError) and SQLITE_BUSY in str(exception)):
+            return None
+        # The view's name only: an address may hold what a reporter typed.
+        match = getattr(request, "resolver_match", None)
+        logger.warning("base occupée : %s refusé (503)", getattr(match, "view_name", "?"))
+        if _is_api(request):
+            response: HttpResponse = JsonResponse(
+                {"detail": busy_message(), "code": "busy"}, status=503
+            )
+        else:
+            page = loader.get_template("503.html").render({"message": busy_message()})
+            response = HttpResponse(page, status=503)
+        response["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        add_never_cache_headers(response)
+        return response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

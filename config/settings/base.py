@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "cartostup.access.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that waited SQLite's busy timeout: 503, not 500 (cartostup/core/errors.py).
+    "cartostup.core.errors.BusyDatabaseMiddleware",
     # Innermost: fills Django's empty 405 with a page (cartostup/core/errors.py).
     "cartostup.core.errors.MethodNotAllowedPageMiddleware",
 ]

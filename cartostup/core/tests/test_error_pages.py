@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -146,3 +148,52 @@ def test_an_expired_staff_form_links_to_the_record(persona):
     response = client.post(reverse("accounts:password_change"), {})
     href = reverse("accounts:password_change")
     assert f'<a class="fr-btn" href="{href}">Revenir au formulaire</a>' in response.content.decode()
+
+
+def _sqlite_busy(tmp_path) -> Exception:
+    """What SQLite itself raises when a write finds the database held by another (a second
+    connection, as a long import holds it), wrapped as Django's backend wraps it."""
+    import sqlite3
+
+    from django.db import OperationalError
+
+    path = tmp_path / "busy.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        waiter.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        return OperationalError(*error.args)
+    finally:
+        waiter.close()
+        holder.close()
+    raise AssertionError("the second writer was not refused")
+
+
+def test_a_request_behind_a_long_write_is_a_503_said_in_french(tmp_path, caplog):
+    """New-user review: while an analyst checked a 5,000-line import (40 s on SQLite, `make
+    run`'s database), other users' pages were 500s (« database is locked »). A page says the
+    platform is busy and to try again, with Retry-After; the API says it in JSON; any other
+    database error is still the 500 it was."""
+    from django.db import OperationalError
+    from django.test import RequestFactory
+
+    from cartostup.core.errors import BusyDatabaseMiddleware
+
+    busy = _sqlite_busy(tmp_path)
+    middleware = BusyDatabaseMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+    page = middleware.process_exception(RequestFactory().get("/points-de-deal/"), busy)
+    assert page is not None and page.status_code == 503
+    assert page["Retry-After"] == "10" and "no-store" in page["Cache-Control"]
+    body = page.content.decode()
+    assert "<title>Plateforme occupée – Cartostup</title>" in body
+    assert "Une autre écriture longue est en cours (un import de milliers de lignes" in body
+    api = middleware.process_exception(RequestFactory().post("/api/v1/dealpoints/"), busy)
+    assert api is not None and api.status_code == 503
+    said = json.loads(api.content)
+    assert said["code"] == "busy" and said["detail"].startswith("Une autre écriture")
+    assert "503" in caplog.text and "/points-de-deal/" not in caplog.text
+    other = OperationalError("no such table: dealpoints_dealpoint")
+    assert middleware.process_exception(RequestFactory().get("/"), other) is None
