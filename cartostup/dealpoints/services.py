@@ -675,6 +675,8 @@ def _reports_for(
     name the caller gives them (« report » for one: the API said under `reports` what was
     wrong with the `report` sent; user audit)."""
     ids = {report.pk for report in reports}
+    if not ids:
+        return []
     queryset = Report.objects.filter(pk__in=ids)
     if actor is not None:
         queryset = policy.restrict(queryset, actor=actor)
@@ -745,18 +747,37 @@ def _refresh_activity(dealpoint: DealPoint) -> None:
         first_latest=Max("imported_first_reported_at"),
         activity=Max("imported_last_activity_at"),
     )
-    firsts = [moment for moment in (attached["first"], imported["first"]) if moment]
-    reported = [moment for moment in (attached["last"], imported["first_latest"]) if moment]
-    moments = [*reported, *([imported["activity"]] if imported["activity"] else [])]
+    _activity_set(
+        dealpoint,
+        reports=(attached["first"], attached["last"]),
+        imported=(imported["first"], imported["first_latest"], imported["activity"]),
+        last_operation=last_operation,
+    )
+    dealpoint.save(
+        update_fields=["first_reported_at", "last_activity_at", "last_reported_at", "updated_at"]
+    )
+
+
+def _activity_set(
+    dealpoint: DealPoint,
+    *,
+    reports: tuple[datetime | None, datetime | None],
+    imported: tuple[datetime | None, datetime | None, datetime | None],
+    last_operation: date | None,
+) -> None:
+    """The point's activity dates from what they are made of (`_refresh_activity`): its
+    reports' first and last reception, what imported maps said (first report, the latest of
+    those, last activity) and the last operation that counts."""
+    first_imported, latest_imported, imported_activity = imported
+    firsts = [moment for moment in (reports[0], first_imported) if moment]
+    reported = [moment for moment in (reports[1], latest_imported) if moment]
+    moments = [*reported, *([imported_activity] if imported_activity else [])]
     if last_operation is not None:
         moments.append(timezone.make_aware(datetime.combine(last_operation, datetime.min.time())))
     dealpoint.first_reported_at = min(firsts, default=None)
     dealpoint.last_activity_at = max(moments, default=None)
     # What a landlord is told: the reports only, never an operation.
     dealpoint.last_reported_at = max(reported, default=None)
-    dealpoint.save(
-        update_fields=["first_reported_at", "last_activity_at", "last_reported_at", "updated_at"]
-    )
 
 
 def _link(
@@ -1102,6 +1123,19 @@ def dealpoint_create(
     )
     _lists_once(dealpoint)
     _set_position(dealpoint, place)
+    # Its activity before the first save: a new point has no operation and is merged into by
+    # none; its reports' dates are known (`_refresh_activity`, which an import paid per line).
+    received = [report.received_at for report in found if report.received_at]
+    _activity_set(
+        dealpoint,
+        reports=(min(received, default=None), max(received, default=None)),
+        imported=(
+            imported_first_reported_at,
+            imported_first_reported_at,
+            imported_last_activity_at,
+        ),
+        last_operation=None,
+    )
     dealpoint.full_clean()
     dealpoint.save()
     _still_read_check(actor=actor, dealpoint=dealpoint)
@@ -1130,7 +1164,6 @@ def dealpoint_create(
     )
     for report in found:
         _link(actor=actor, dealpoint=dealpoint, report=report, decision=LinkDecision.CONFIRMED)
-    _refresh_activity(dealpoint)
     _audit(
         actor=actor,
         action=AuditAction.CREATE if kind != EventKind.IMPORTED else AuditAction.IMPORT,
