@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -120,44 +122,46 @@ def challenge_issue() -> PowChallenge:
         )
 
 
-def challenge_redeem(*, challenge: str, nonce: str) -> PowChallenge:
-    """Consume the challenge and check the work; `PowError` if refused. Returns the consumed
-    challenge (for `challenge_restore`).
+def _unknown(challenge: str) -> PowError:
+    return PowError(
+        _(
+            "Ce défi est inconnu ou a déjà servi : demandez-en un nouveau "
+            "(chaque envoi utilise un nouveau défi)."
+        ),
+        "pow_unknown",
+        spent=bool(challenge) and challenge_spent(challenge),
+    )
 
-    The challenge is deleted first (one `DELETE`, so two concurrent requests cannot both
-    redeem it), then checked: a wrong nonce burns it too. An expired challenge is left for the
-    cleaning (so that it is never taken for a used one). The difficulty is the one issued with
-    the challenge."""
+
+@contextmanager
+def challenge_redeemed(*, challenge: str, nonce: str) -> Iterator[PowChallenge]:
+    """Redeem a challenge for what the block saves, in one transaction with it; `PowError`
+    if refused, before the block runs.
+
+    The work is checked first: a wrong nonce burns the challenge (deleted at once, outside any
+    transaction of the caller's). An expired challenge is left for the cleaning (so that it is
+    never taken for a used one). The difficulty is the one issued with the challenge. The
+    challenge is then deleted within the block's transaction (one `DELETE`: of two concurrent
+    requests, the second finds nothing), so that a block that fails (a refusal, a server
+    error, a busy database) leaves it unspent: the form sent again is saved, never taken for
+    one already sent (new-user review: a report lost, the resident told it was saved)."""
     challenge = (challenge or "").strip()
     nonce = nonce or ""
     row = PowChallenge.objects.filter(value=challenge).first() if challenge else None
-    if row is not None and row.expires_at <= timezone.now():
+    if row is None:
+        raise _unknown(challenge)
+    if row.expires_at <= timezone.now():
         raise PowError(_("Ce défi a expiré : demandez-en un nouveau."), "pow_expired")
-    deleted = 0
-    if row is not None:
-        deleted, _details = PowChallenge.objects.filter(pk=row.pk).delete()
-    if row is None or not deleted:
-        raise PowError(
-            _(
-                "Ce défi est inconnu ou a déjà servi : demandez-en un nouveau "
-                "(chaque envoi utilise un nouveau défi)."
-            ),
-            "pow_unknown",
-            spent=bool(challenge) and challenge_spent(challenge),
-        )
     if len(nonce) > NONCE_MAX_LENGTH or leading_zero_bits(pow_digest(challenge, nonce)) < (
         row.difficulty
     ):
+        PowChallenge.objects.filter(pk=row.pk).delete()
         raise PowError(
             _("La preuve de travail est insuffisante pour ce défi : demandez-en un nouveau."),
             "pow_insufficient",
         )
-    return row
-
-
-def challenge_restore(row: PowChallenge) -> None:
-    """Put back a challenge redeemed for a submission that was then refused (nothing saved),
-    so that sending the form again is not taken for a second sending."""
-    PowChallenge.objects.get_or_create(
-        value=row.value, defaults={"difficulty": row.difficulty, "expires_at": row.expires_at}
-    )
+    with transaction.atomic():
+        deleted, _details = PowChallenge.objects.filter(pk=row.pk).delete()
+        if not deleted:
+            raise _unknown(challenge)
+        yield row

@@ -31,7 +31,6 @@ from . import pow, ratelimit, receipts, services
 from .choices import Channel, PublicStatus
 from .commune_search import commune_resolve, commune_search
 from .forms import ReportForm
-from .models import PowChallenge
 
 # The public API's challenge endpoint (issue 3), fetched by the form's script.
 CHALLENGE_URL = "/api/public/v1/challenge"
@@ -150,31 +149,32 @@ def report(request: HttpRequest) -> HttpResponse:
     client = ratelimit.client_key(request)
     blocking: list[SummaryError] = []
     status = 200
-    redeemed: PowChallenge | None = None
+    submitted: services.SubmittedReport | None = None
     try:
         ratelimit.ensure_allowed(ratelimit.Bucket.SUBMISSION, client)
     except ratelimit.RateLimited as error:
         blocking.append(SummaryError(str(error)))
         status = 429
     if not blocking and (ready or not challenge):
+        # The challenge is spent with the report, in its transaction: a report refused, or
+        # not saved at all (a server error, a busy database), leaves it unspent.
         try:
-            redeemed = pow.challenge_redeem(challenge=challenge, nonce=data.get("nonce", ""))
+            with pow.challenge_redeemed(challenge=challenge, nonce=data.get("nonce", "")):
+                if ready:
+                    submitted = services.report_submit_public(
+                        data=form.to_input(), channel=Channel.WEB
+                    )
         except pow.PowError as error:
             blocking.append(SummaryError(_pow_message(error, challenge)))
-    if not blocking and ready:
-        try:
-            submitted = services.report_submit_public(data=form.to_input(), channel=Channel.WEB)
         except ValidationError as error:
             form.add_service_error(error)
-            if redeemed is not None:
-                pow.challenge_restore(redeemed)
-        else:
-            ratelimit.record(ratelimit.Bucket.SUBMISSION, client)
-            return render(
-                request,
-                "reports/public/receipt.html",
-                {"receipt": submitted.receipt, "receipt_groups": submitted.receipt.split("-")},
-            )
+    if submitted is not None:
+        ratelimit.record(ratelimit.Bucket.SUBMISSION, client)
+        return render(
+            request,
+            "reports/public/receipt.html",
+            {"receipt": submitted.receipt, "receipt_groups": submitted.receipt.split("-")},
+        )
     form.is_valid()  # errors of every field, even when a blocking error came first
     position_error = commune_query_error or next(
         (

@@ -134,11 +134,26 @@ class ReportSubmitView(PublicAPIView):
         params = serializer_class(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        # The challenge is spent with the report, in its transaction (`pow.challenge_redeemed`).
         try:
-            pow.challenge_redeem(challenge=data["challenge"], nonce=data["nonce"])
+            with pow.challenge_redeemed(challenge=data["challenge"], nonce=data["nonce"]):
+                submitted = self._submitted(data)
         except pow.PowError as error:
             return _error(str(error), error.code, {"nonce": [str(error)]})
-        submitted = services.report_submit_public(
+        ratelimit.record(ratelimit.Bucket.SUBMISSION, client)
+        output = ReportSubmitOutputSerializer(
+            {
+                "receipt": submitted.receipt,
+                "status": PUBLIC_STATUS[Status(submitted.report.status)].value,
+            }
+        )
+        return Response(
+            output.data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"}
+        )
+
+    @staticmethod
+    def _submitted(data: dict[str, Any]) -> services.SubmittedReport:
+        return services.report_submit_public(
             data=services.ReportInput(
                 latitude=data.get("latitude"),
                 longitude=data.get("longitude"),
@@ -156,16 +171,6 @@ class ReportSubmitView(PublicAPIView):
                 photo=data.get("photo"),
             ),
             channel=Channel.MOBILE,
-        )
-        ratelimit.record(ratelimit.Bucket.SUBMISSION, client)
-        output = ReportSubmitOutputSerializer(
-            {
-                "receipt": submitted.receipt,
-                "status": PUBLIC_STATUS[Status(submitted.report.status)].value,
-            }
-        )
-        return Response(
-            output.data, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"}
         )
 
 

@@ -15,6 +15,11 @@ from cartostup.reports.models import PowChallenge
 pytestmark = pytest.mark.django_db
 
 
+def _redeem(challenge: str, nonce: str) -> None:
+    with pow.challenge_redeemed(challenge=challenge, nonce=nonce):
+        pass
+
+
 def test_leading_zero_bits():
     assert pow.leading_zero_bits(b"\x00\x00\xff") == 16
     assert pow.leading_zero_bits(b"\x00\x01") == 15
@@ -30,9 +35,9 @@ def test_brute_forced_nonce_is_accepted_once():
     nonce = pow.pow_solve(challenge.value, 12)
     digest = hashlib.sha256(f"{challenge.value}:{nonce}".encode()).digest()
     assert digest[0] == 0 and digest[1] >> 4 == 0
-    pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+    _redeem(challenge.value, nonce)
     with pytest.raises(pow.PowError) as caught:
-        pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+        _redeem(challenge.value, nonce)
     assert caught.value.code == "pow_unknown"
     assert "déjà servi" in str(caught.value)
     # Recognised as used from its value alone: nothing was stored about the redemption.
@@ -47,7 +52,7 @@ def test_only_challenges_issued_here_and_redeemed_count_as_spent(monkeypatch):
     assert not pow.challenge_spent(forged) and not pow.challenge_spent("0" * 32)
     assert not pow.challenge_spent("")
     nonce = pow.pow_solve(challenge.value, challenge.difficulty)
-    pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+    _redeem(challenge.value, nonce)
     assert pow.challenge_spent(challenge.value)
     later = timezone.now() + pow.SPENT_MEMORY + timedelta(minutes=15)
     monkeypatch.setattr(pow.timezone, "now", lambda: later)
@@ -64,7 +69,7 @@ def test_insufficient_work_is_refused_and_burns_the_challenge():
         if pow.leading_zero_bits(pow.pow_digest(challenge.value, str(n))) < 16
     )
     with pytest.raises(pow.PowError) as caught:
-        pow.challenge_redeem(challenge=challenge.value, nonce=nonce)
+        _redeem(challenge.value, nonce)
     assert caught.value.code == "pow_insufficient"
     assert not PowChallenge.objects.filter(value=challenge.value).exists()
 
@@ -75,7 +80,7 @@ def test_expired_challenge_is_refused_and_cleaned():
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     with pytest.raises(pow.PowError) as caught:
-        pow.challenge_redeem(challenge=challenge.value, nonce="0")
+        _redeem(challenge.value, "0")
     assert caught.value.code == "pow_expired"
     # Kept a while, so that an expired challenge is never taken for a used one.
     assert PowChallenge.objects.filter(pk=challenge.pk).exists()
@@ -91,6 +96,22 @@ def test_expired_challenge_is_refused_and_cleaned():
 @override_settings(CARTOSTUP_POW_DIFFICULTY=0)
 def test_difficulty_zero_still_needs_a_challenge():
     challenge = pow.challenge_issue()
-    pow.challenge_redeem(challenge=challenge.value, nonce="")
+    _redeem(challenge.value, "")
     with pytest.raises(pow.PowError):
-        pow.challenge_redeem(challenge="0" * 32, nonce="")
+        _redeem("0" * 32, "")
+
+
+@override_settings(CARTOSTUP_POW_DIFFICULTY=0)
+def test_a_challenge_is_spent_only_with_what_its_block_saved():
+    """New-user review: a report whose save failed after its challenge was redeemed (a full
+    disk, a busy database: a 500 or 503 page) was lost, and the form sent again answered
+    « Ce signalement a déjà été envoyé. Il a bien été enregistré ». The challenge is spent in
+    the save's transaction: a block that fails leaves it unspent."""
+    challenge = pow.challenge_issue()
+    with pytest.raises(OSError), pow.challenge_redeemed(challenge=challenge.value, nonce=""):
+        PowChallenge.objects.filter(pk=0).update(difficulty=1)  # a write in the block
+        raise OSError("disque plein")
+    assert PowChallenge.objects.filter(value=challenge.value).exists()
+    assert not pow.challenge_spent(challenge.value)
+    _redeem(challenge.value, "")
+    assert pow.challenge_spent(challenge.value)

@@ -225,6 +225,24 @@ def test_a_refused_form_sent_again_is_not_taken_for_a_sent_one(client):
     assert Report.objects.count() == 1
 
 
+def test_a_report_whose_save_failed_is_saved_when_sent_again(client, settings, tmp_path):
+    """New-user review: the photo could not be written (a full disk, here a file where its
+    directory should be), the resident got the error page, sent the form again and was told
+    « Ce signalement a déjà été envoyé. Il a bien été enregistré » of a report never saved:
+    its challenge had been spent apart from it. It is spent with the report, or not at all."""
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "reports").write_text("pas un dossier")
+    data = {**form_data(), "photo": jpeg_upload()}
+    with pytest.raises(OSError):
+        client.post(REPORT_URL, data)
+    assert Report.objects.count() == 0
+    assert PowChallenge.objects.filter(value=data["challenge"]).exists()
+    (tmp_path / "reports").unlink()
+    again = client.post(REPORT_URL, {**data, "photo": jpeg_upload()})
+    assert "cs-receipt" in text(again) and "déjà été envoyé" not in text(again)
+    assert Report.objects.count() == 1
+
+
 def test_a_report_refused_by_the_service_gives_back_its_challenge(client, monkeypatch):
     from django.core.exceptions import ValidationError
 
