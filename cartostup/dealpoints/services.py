@@ -1624,31 +1624,80 @@ def _resurgences_undone(
 
 
 def _moves_undone(*, actor: User | None, dealpoint: DealPoint, before: str, corrects: int) -> None:
-    """After a correction of « moved »: the point had not moved to the successor the
-    corrected change named, so the "moved?" alerts that confirmed it are answered « no »
-    (dismissed, the history saying the confirmation was undone). They stayed « confirmée »,
-    and the question, asked once per pair of points, never came back (new-user review)."""
+    """After a correction of « moved »: the point had not moved to the successor the corrected
+    change named, so the "moved?" alerts that change answered are answered again (new-user
+    review and code review: the confirmation stayed « confirmée », and the other candidates'
+    alerts « écartées », each question being asked once per pair of points). The alert that
+    confirmed it, from the queue just before the change or by the change itself, is dismissed,
+    the history saying the confirmation was undone; those the change dismissed for other
+    candidates open again while their question stands (`_alert_question_stands`)."""
     if before != DealPointStatus.MOVED or dealpoint.status == DealPointStatus.MOVED:
         return
     change = dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).first()
     named = (change.details or {}).get("successor") if change is not None else None
-    if not named:
+    if change is None or not named:
         return
-    confirmed = Alert.objects.filter(
-        dealpoint=dealpoint,
-        kind=AlertKind.SUCCESSOR,
-        status=AlertStatus.CONFIRMED,
-        candidate__reference=named,
-    )
-    for alert in locks.lock(confirmed.select_related("dealpoint", "candidate")):
-        _alert_close(
-            actor=actor,
-            alert=alert,
-            status=AlertStatus.DISMISSED,
-            reason="move_corrected",
-            event={"candidate": named, "move_undone": True},
-            audit={"status_corrected": dealpoint.reference, "candidate": named},
+    previous = (
+        dealpoint.events.filter(kind=EventKind.STATUS, pk__lt=change.pk)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    ) or 0
+    answered: set[int] = set()
+    for pk, details in dealpoint.events.filter(kind=EventKind.ALERT, pk__gt=previous).values_list(
+        "pk", "details"
+    ):
+        details = details or {}
+        if details.get("kind") != AlertKind.SUCCESSOR or not isinstance(details.get("alert"), int):
+            continue
+        # Closed by the change itself (after it), or confirmed from the queue (before it).
+        by_change = pk > change.pk and details.get("status_changed") == dealpoint.reference
+        from_queue = (
+            pk < change.pk and details.get("decided") and details.get("closed") == "confirmed"
         )
+        if by_change or from_queue:
+            answered.add(details["alert"])
+    alerts = Alert.objects.filter(pk__in=answered, dealpoint=dealpoint, kind=AlertKind.SUCCESSOR)
+    for alert in locks.lock(alerts.select_related("dealpoint", "candidate")):
+        candidate = alert.candidate.reference if alert.candidate else None
+        if alert.status == AlertStatus.CONFIRMED and candidate == named:
+            _alert_close(
+                actor=actor,
+                alert=alert,
+                status=AlertStatus.DISMISSED,
+                reason="move_corrected",
+                event={"candidate": named, "move_undone": True},
+                audit={"status_corrected": dealpoint.reference, "candidate": named},
+            )
+        elif alert.status == AlertStatus.DISMISSED and _alert_question_stands(alert):
+            alert.status = AlertStatus.OPEN
+            alert.decided_by = None
+            alert.decided_at = None
+            alert.save(update_fields=["status", "decided_by", "decided_at"])
+            _event(
+                dealpoint=dealpoint,
+                kind=EventKind.ALERT,
+                actor=actor,
+                details={
+                    "alert": alert.pk,
+                    "kind": alert.kind,
+                    "reopened": True,
+                    "move_undone": True,
+                    "candidate": candidate,
+                    "successor": named,
+                },
+            )
+            audit_record(
+                actor=actor,
+                action=AuditAction.UPDATE,
+                target=alert,
+                details={
+                    "alert": alert.pk,
+                    "kind": alert.kind,
+                    "status": AlertStatus.OPEN,
+                    "reason": "move_corrected",
+                },
+            )
 
 
 @transaction.atomic
@@ -1968,22 +2017,33 @@ def operation_record(
     return operation
 
 
-def _still_dismantled_by(dealpoint: DealPoint, last: DealPointEvent | None) -> Operation | None:
+def _still_dismantled_by(dealpoint: DealPoint) -> Operation | None:
     """The operation that counts and still says the point dismantled, in its dismantling of
-    now: the one whose status change began it, or one recorded on it since (`status_kept`).
-    A dismantling the point came back from (« résurgent ») keeps it dismantled no more. None
-    when the point is not dismantled."""
+    now: the one whose status change began it (its last change to « démantelé » that was not
+    a correction: a mistaken « résurgent » corrected back does not end it), or one recorded on
+    it since (`status_kept`). A dismantling the point came back from (« résurgent ») keeps it
+    dismantled no more. None when the point is not dismantled."""
     if dealpoint.status != DealPointStatus.DISMANTLED:
         return None
     dismantling = dealpoint.operations.standing().filter(outcome=OperationOutcome.DISMANTLED)
-    if last is not None:
+    began = next(
+        (
+            change
+            for change in dealpoint.events.filter(
+                kind=EventKind.STATUS, to_status=DealPointStatus.DISMANTLED
+            ).order_by("-pk")
+            if not (change.details or {}).get("correction")
+        ),
+        None,
+    )
+    if began is not None:
         since = dealpoint.events.filter(
             kind=EventKind.OPERATION,
-            pk__gt=last.pk,
+            pk__gt=began.pk,
             details__status_kept=DealPointStatus.DISMANTLED,
         ).values_list("details", flat=True)
         said = {(details or {}).get("operation") for details in since}
-        said.add((last.details or {}).get("operation"))
+        said.add((began.details or {}).get("operation"))
         dismantling = dismantling.filter(pk__in={pk for pk in said if isinstance(pk, int)})
     return dismantling.order_by("-occurred_on", "-pk").first()
 
@@ -2068,7 +2128,7 @@ def operation_cancel(*, actor: User | None, operation: Operation, reason: str) -
     )
     _refresh_activity(dealpoint)
     last = status_last_change(dealpoint)
-    operation.dismantled_by = _still_dismantled_by(dealpoint, last)
+    operation.dismantled_by = _still_dismantled_by(dealpoint)
     dismantling = (last.details or {}).get("operation") if last is not None else None
     if (
         last is not None

@@ -497,6 +497,17 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 else _("Alerte de résurgence écartée (signalement %(report)s)")
             )
         return [line % names]
+    if kind == EventKind.ALERT and details.get("reopened") and details.get("move_undone"):
+        return [
+            _(
+                "Alerte de déplacement possible rouverte (nouveau point : %(candidate)s) : le "
+                "déplacement vers %(successor)s a été corrigé"
+            )
+            % {
+                "candidate": _named(details, "candidate", point=True) or "—",
+                "successor": _named(details, "successor", point=True) or "—",
+            }
+        ]
     if kind == EventKind.ALERT and details.get("closed") and details.get("move_undone"):
         return [
             _(

@@ -893,7 +893,10 @@ def test_a_move_corrected_undoes_the_alert_that_confirmed_it(analyst, client_for
 
     old = dismantled_point(analyst, 0)
     chosen = _move_alert(analyst, old, 300)
+    other = _move_alert(analyst, old, -300)
     flows.alert_confirm(actor=analyst, alert=chosen)
+    other.refresh_from_db()
+    assert other.status == AlertStatus.DISMISSED  # answered by the move
     old.refresh_from_db()
     move = services.status_last_change(old)
     assert move is not None and move.to_status == DealPointStatus.MOVED
@@ -906,6 +909,9 @@ def test_a_move_corrected_undoes_the_alert_that_confirmed_it(analyst, client_for
     )
     chosen.refresh_from_db()
     assert chosen.status == AlertStatus.DISMISSED
+    # The other candidate's question, which the move had answered, is asked again (review).
+    other.refresh_from_db()
+    assert other.status == AlertStatus.OPEN and other.decided_at is None
     assert AuditEvent.objects.filter(
         object_type="dealpoints.alert", object_id=str(chosen.pk), details__reason="move_corrected"
     ).exists()
@@ -915,6 +921,25 @@ def test_a_move_corrected_undoes_the_alert_that_confirmed_it(analyst, client_for
         f"Confirmation du déplacement annulée (vers {chosen.candidate.reference}) : le point "
         "n&#x27;avait pas pris ce relais (son statut a été corrigé)" in page.content.decode()
     )
+    assert other.candidate is not None
+    assert (
+        f"Alerte de déplacement possible rouverte (nouveau point : {other.candidate.reference}) "
+        f": le déplacement vers {chosen.candidate.reference} a été corrigé" in page.content.decode()
+    )
+    # A move confirmed again later, and corrected, undoes that confirmation only: the first,
+    # dismissed already, is not answered twice; the history says each once.
+    flows.alert_confirm(actor=analyst, alert=other)
+    old.refresh_from_db()
+    again = services.status_last_change(old)
+    assert again is not None
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=old, status="dismantled", corrects=again.pk, note="non plus"
+    )
+    chosen.refresh_from_db()
+    other.refresh_from_db()
+    assert (chosen.status, other.status) == (AlertStatus.DISMISSED, AlertStatus.DISMISSED)
+    undone = old.events.filter(kind="alert", details__move_undone=True, details__closed="dismissed")
+    assert sorted(undone.values_list("details__alert", flat=True)) == sorted([chosen.pk, other.pk])
 
 
 def test_a_report_attached_to_a_point_leaves_the_open_proposals_that_held_it(analyst, client_for):

@@ -358,3 +358,24 @@ def test_an_operation_of_a_merged_point_is_cancelled_once_the_merge_is_undone(pe
     services.dealpoint_unmerge(actor=analyst, dealpoint=source)
     cancelled = services.operation_cancel(actor=analyst, operation=operation, reason="mauvais")
     assert cancelled.status_restored == DealPointStatus.REPORTED
+
+
+def test_a_mistaken_return_corrected_does_not_end_the_dismantling(persona):
+    """Code review: raid A dismantled the point, raid B was recorded on it, a mistaken
+    « résurgent » was corrected back. Cancelling A said nothing kept the point dismantled,
+    though B still stood: the correction does not end the dismantling A began."""
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    first = _record(analyst, point, outcome="dismantled", days_ago=3)
+    second = _record(analyst, point, outcome="dismantled", days_ago=1)
+    services.dealpoint_change_status(actor=analyst, dealpoint=point, status="resurgent")
+    point.refresh_from_db()
+    mistake = services.status_last_change(point)
+    assert mistake is not None
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=point, status="dismantled", corrects=mistake.pk, note="erreur"
+    )
+    cancelled = services.operation_cancel(actor=analyst, operation=first, reason="doublon")
+    assert cancelled.dismantled_by == second
+    point.refresh_from_db()
+    assert point.status == DealPointStatus.DISMANTLED
