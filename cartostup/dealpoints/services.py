@@ -803,9 +803,16 @@ def _link(
         )
         _ties_kept_check(actor=actor, report=report, others=others)
         was = {other.dealpoint_id: other.decision for other in others}
-        ReportLink.objects.filter(pk__in=[other.pk for other in others]).update(
-            decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now()
-        )
+        # An attachment it leaves is refused there; a proposal only falls: no one decided it,
+        # and a report sent back to the matching later (detached, a resurgence corrected) may
+        # be proposed there again (new-user review: it was « Écarté par un analyste », and
+        # never proposed to that point again).
+        ReportLink.objects.filter(
+            pk__in=[other.pk for other in others if other.decision in ATTACHED_DECISIONS]
+        ).update(decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now())
+        ReportLink.objects.filter(
+            pk__in=[other.pk for other in others if other.decision == LinkDecision.PROPOSED]
+        ).delete()
         left = list(
             DealPoint.objects.filter(
                 pk__in=[pk for pk, decided in was.items() if decided in ATTACHED_DECISIONS]

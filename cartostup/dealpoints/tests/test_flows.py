@@ -1382,3 +1382,27 @@ def test_ofast_attaching_a_report_leaves_open_the_alert_about_a_point_kept_from_
     assert Alert.objects.get(pk=alerts[kept.pk].pk).status == AlertStatus.OPEN
     assert Alert.objects.get(pk=alerts[shared.pk].pk).status == AlertStatus.DISMISSED
     assert list(kept.events.values_list("pk", flat=True)) == history
+
+
+def test_a_proposal_that_fell_is_made_again_once_its_report_is_back(analyst):
+    """New-user review: a report proposed to two neighbours, attached to one, had its other
+    proposal stored « Écarté par un analyste », which no one decided; detached later (or its
+    resurgence corrected), it was never proposed to that neighbour again and became a new
+    point beside it. The proposal only falls: the report back in the matching meets the
+    neighbour again, and never the point it was detached from."""
+    first = dealpoint(actor=analyst, latitude=offset(0)[0], longitude=offset(0)[1])
+    second = dealpoint(actor=analyst, latitude=offset(60)[0], longitude=offset(60)[1])
+    report = report_near(analyst, 30, place_label="", products=[], days=[], times_of_day=[])
+    flows.report_match(report=report)
+    links = {link.dealpoint_id: link for link in ReportLink.objects.filter(report=report)}
+    assert {link.decision for link in links.values()} == {"proposed"}
+    assert set(links) == {first.pk, second.pk}
+    flows.link_confirm(actor=analyst, link=links[first.pk])
+    assert set(ReportLink.objects.filter(report=report).values_list("dealpoint", "decision")) == {
+        (first.pk, "confirmed")
+    }
+    services.report_detach(actor=analyst, dealpoint=first, report=report)
+    flows.report_match(report=report)
+    decided = dict(ReportLink.objects.filter(report=report).values_list("dealpoint", "decision"))
+    assert decided[first.pk] == "rejected"
+    assert decided[second.pk] in {"proposed", "automatic"}
