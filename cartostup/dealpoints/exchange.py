@@ -713,39 +713,98 @@ def _header(lines: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str], boo
     return (*first, False) if first is not None else None
 
 
-_MERGED_CELLS = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
-_ROWS = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?row>)", re.DOTALL)
-_CELLS = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
-_FORMULA = re.compile(rb"<(?:\w+:)?f\b")
-_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]+)</(?:\w+:)?v>")
-_INLINE_TEXT = re.compile(rb"<(?:\w+:)?is\b")
-_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
-_CELL_NAME = re.compile(rb'\br="([A-Z]+\d+)"')
-_HIDDEN = re.compile(rb'\bhidden="(?:1|true)"')
-_TEXT_TYPE = re.compile(rb'\bt="str"')
+_TRUE = ("1", "true")
+_CELL_REFERENCE = re.compile(r"([A-Z]{1,3})(\d+)$")
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _column_letters(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+@dataclass
+class _SheetSeen:
+    """What `_refuse_what_would_read_wrong` found under a sheet's header."""
+
+    merged: list[str] = field(default_factory=list)
+    uncomputed: list[str] = field(default_factory=list)
+    hidden_rows: list[str] = field(default_factory=list)
+    hidden_columns: set[int] = field(default_factory=set)
+    filled_columns: set[int] = field(default_factory=set)
+
+
+def _sheet_seen(stream: Any, *, header_row: int) -> _SheetSeen:
+    """One streaming pass over a sheet's XML (defused, linear whatever it holds)."""
+    from defusedxml.ElementTree import iterparse
+
+    seen = _SheetSeen()
+    number, hidden, filled = 0, False, False
+    for event, element in iterparse(stream, events=("start", "end")):
+        name = element.tag.rpartition("}")[2]
+        if event == "start":
+            if name == "row":
+                given = element.get("r")
+                number = int(given) if given and given.isdigit() else number + 1
+                hidden, filled = element.get("hidden") in _TRUE, False
+            elif name == "col" and element.get("hidden") in _TRUE:
+                first, last = element.get("min", ""), element.get("max", "")
+                if first.isdigit() and last.isdigit():
+                    seen.hidden_columns.update(range(int(first), min(int(last), 16384) + 1))
+            elif name == "mergeCell":
+                cells = [_CELL_REFERENCE.match(ref) for ref in element.get("ref", "").split(":")]
+                if len(cells) == 2 and all(cells):
+                    (left, top), (right, bottom) = (cell.groups() for cell in cells if cell)
+                    if int(bottom) > header_row and (left, top) != (right, bottom):
+                        seen.merged.append(f"{left}{top}:{right}{bottom}")
+            continue
+        if name == "c":
+            if number >= header_row:
+                children = {child.tag.rpartition("}")[2]: child for child in element}
+                value = "v" in children and bool((children["v"].text or "").strip())
+                # Computed, a formula keeps its value in <v>: an empty one is an empty text
+                # only when its type says so (t="str").
+                if "f" in children and not value and element.get("t") != "str":
+                    seen.uncomputed.append(element.get("r") or str(number))
+                if (value or "is" in children) and number > header_row:
+                    filled = True
+                    reference = _CELL_REFERENCE.match(element.get("r") or "")
+                    if reference:
+                        seen.filled_columns.add(_column_number(reference.group(1)))
+            element.clear()
+        elif name == "row":
+            if filled and hidden and number > header_row:
+                seen.hidden_rows.append(str(number))
+            element.clear()
+    return seen
 
 
 def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header_row: int) -> None:
-    """What a sheet holds below its header that would be imported otherwise than the analyst
-    sees it is refused, naming the cells or rows, rather than read wrong:
+    """What a sheet holds from its header down that would be imported otherwise than the
+    analyst sees it is refused, naming the cells, rows or columns, rather than read wrong:
     - a merged cell holds its value in its first cell only: the others would be imported
       empty (a « Quartier » typed once for three points); a merged title above the header is
       no matter;
-    - a formula never computed (a workbook written by a script, never opened in a
-      spreadsheet) has no value to read: it would be imported empty;
-    - a hidden row (a filter, a row put away) would be imported unseen."""
+    - a formula never computed (a workbook written by a program without its formulas'
+      values, never opened in a spreadsheet) has no value to read: it would be imported empty;
+    - a hidden row (a filter, a row put away) or a hidden column that holds values would be
+      imported unseen."""
     try:
-        xml = archive.read(part.lstrip("/"))
+        stream = archive.open(part.lstrip("/"))
     except KeyError:
         return
-    merged = [
-        f"{first}{top}:{last}{bottom}"
-        for first, top, last, bottom in (
-            (a.decode(), int(b), c.decode(), int(d)) for a, b, c, d in _MERGED_CELLS.findall(xml)
-        )
-        if bottom > header_row and (bottom, last) != (top, first)
-    ]
-    if merged:
+    with stream:
+        seen = _sheet_seen(stream, header_row=header_row)
+    if seen.merged:
         raise ImportFileError(
             _(
                 "La feuille a des cellules fusionnées sous son en-tête (%(cells)s) : seule la "
@@ -753,29 +812,9 @@ def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header
                 "Annulez la fusion en recopiant la valeur dans chaque cellule, puis importez à "
                 "nouveau."
             )
-            % {"cells": _first_few(merged)}
+            % {"cells": _first_few(seen.merged)}
         )
-    uncomputed: list[str] = []
-    hidden: list[str] = []
-    number = 0
-    for attributes, content in _ROWS.findall(xml):
-        named = _ROW_NUMBER.search(attributes)
-        number = int(named.group(1)) if named else number + 1
-        if number < header_row or not content:
-            continue
-        filled = False
-        for cell_attributes, cell in _CELLS.findall(content):
-            value = _VALUE.search(cell or b"")
-            filled = filled or bool(value) or bool(_INLINE_TEXT.search(cell or b""))
-            # Computed, a formula keeps its value in <v>: an empty one is an empty text
-            # only when its type says so (t="str").
-            uncomputed_here = cell and _FORMULA.search(cell) and not value
-            if uncomputed_here and not _TEXT_TYPE.search(cell_attributes):
-                name = _CELL_NAME.search(cell_attributes)
-                uncomputed.append(name.group(1).decode() if name else str(number))
-        if filled and number > header_row and _HIDDEN.search(attributes):
-            hidden.append(str(number))
-    if uncomputed:
+    if seen.uncomputed:
         raise ImportFileError(
             _(
                 "La feuille a des formules qui n'ont jamais été calculées (%(cells)s) : leur "
@@ -783,9 +822,9 @@ def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header
                 "(il calcule alors les formules), ou remplacez les formules par leurs valeurs, "
                 "puis importez à nouveau."
             )
-            % {"cells": _first_few(uncomputed)}
+            % {"cells": _first_few(seen.uncomputed)}
         )
-    if hidden:
+    if seen.hidden_rows:
         raise ImportFileError(
             _(
                 "La feuille a des lignes masquées sous son en-tête (lignes %(rows)s) : elles "
@@ -793,7 +832,17 @@ def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header
                 "(et supprimez celles à ne pas importer), ou retirez le filtre, puis importez "
                 "à nouveau."
             )
-            % {"rows": _first_few(hidden)}
+            % {"rows": _first_few(seen.hidden_rows)}
+        )
+    hidden_columns = sorted(seen.hidden_columns & seen.filled_columns)
+    if hidden_columns:
+        raise ImportFileError(
+            _(
+                "La feuille a des colonnes masquées qui portent des valeurs (colonnes "
+                "%(columns)s) : elles seraient importées sans que vous les voyiez. Affichez-les "
+                "(et supprimez celles à ne pas importer), puis importez à nouveau."
+            )
+            % {"columns": _first_few([_column_letters(number) for number in hidden_columns])}
         )
 
 

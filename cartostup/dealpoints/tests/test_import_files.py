@@ -405,6 +405,15 @@ def test_formulas_never_computed_and_hidden_rows_are_refused_naming_them(analyst
     )
     assert len(exchange.parse_rows(empty_text, "carte.xlsx")) == 3
 
+    # A value written with its spacing kept (xml:space), in single quotes: read as computed.
+    spaced = _with_sheet_edited(
+        saved(workbook),
+        lambda xml: xml.replace(b"<v />", b"<v xml:space='preserve'>0</v>").replace(
+            b'<c r="D4">', b"<c r='D4'>"
+        ),
+    )
+    assert len(exchange.parse_rows(spaced, "carte.xlsx")) == 3
+
     sheet["D4"], sheet["D5"] = 100, 200
     sheet.row_dimensions[4].hidden = True
     sheet.row_dimensions[5].hidden = True
@@ -413,6 +422,17 @@ def test_formulas_never_computed_and_hidden_rows_are_refused_naming_them(analyst
         "La feuille a des lignes masquées sous son en-tête (lignes 4, 5) : elles seraient "
         "importées comme les autres, sans que vous les voyiez."
     )
+    # A hidden column (code review): refused when it holds values under the header, read
+    # when it holds its header alone.
+    sheet.row_dimensions[4].hidden = sheet.row_dimensions[5].hidden = False
+    sheet.column_dimensions["D"].hidden = True
+    assert _refused(saved(workbook), "carte.xlsx").startswith(
+        "La feuille a des colonnes masquées qui portent des valeurs (colonnes D) : elles "
+        "seraient importées sans que vous les voyiez."
+    )
+    for row in (3, 4, 5):
+        sheet[f"D{row}"] = None
+    assert len(exchange.parse_rows(saved(workbook), "carte.xlsx")) == 3
 
 
 def test_the_sheet_that_names_the_position_is_read_and_none_is_said(analyst):
