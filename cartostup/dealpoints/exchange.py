@@ -1925,15 +1925,17 @@ def _elsewhere_message(parsed: RowInput, earlier: DealPoint) -> str | None:
         return None
     return _(
         "La référence « %(reference)s » est celle d'une ligne importée avant, devenue "
-        "%(point)s, à %(distance)s km de la position de cette ligne : ce n'est pas le même "
-        "lieu. Si c'est un autre point (une autre carte qui numérote aussi ses lignes), "
+        "%(point)s, qui est à %(distance)s km de la position de cette ligne. Si c'est un "
+        "autre point (une autre carte qui numérote aussi ses lignes), "
         "donnez aux références de ce fichier un préfixe qui les distingue (« B-%(reference)s ») "
-        "ou videz la colonne « Référence » ; si le point a bougé, changez sa position sur sa "
-        "fiche."
+        "ou videz la colonne « Référence » ; si c'est le même point, dont la position a changé "
+        "depuis, retirez la ligne du fichier ou importez sans elle (import partiel) : une ligne "
+        "déjà importée ne modifie jamais son point."
     ) % {
         "reference": parsed.reference,
         "point": earlier.reference,
-        "distance": formats.number_format(round(distance / 1000, 1), 1),
+        # Rounded up: « à 1,0 km » of a line 1,040 m away read as within the kilometre.
+        "distance": formats.number_format(math.ceil(distance / 100) / 10, 1),
     }
 
 

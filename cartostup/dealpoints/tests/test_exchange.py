@@ -1688,10 +1688,12 @@ def test_another_map_s_line_with_a_reference_imported_before_is_an_error_not_pre
     assert line == 2
     assert messages == [
         f"référence : La référence « 1 » est celle d'une ligne importée avant, devenue "
-        f"{castellane.reference}, à 6,6 km de la position de cette ligne : ce n'est pas le même "
-        "lieu. Si c'est un autre point (une autre carte qui numérote aussi ses lignes), donnez "
+        f"{castellane.reference}, qui est à 6,6 km de la position de cette ligne. Si c'est un "
+        "autre point (une autre carte qui numérote aussi ses lignes), donnez "
         "aux références de ce fichier un préfixe qui les distingue (« B-1 ») ou videz la "
-        "colonne « Référence » ; si le point a bougé, changez sa position sur sa fiche."
+        "colonne « Référence » ; si c'est le même point, dont la position a changé depuis, "
+        "retirez la ligne du fichier ou importez sans elle (import partiel) : une ligne déjà "
+        "importée ne modifie jamais son point."
     ]
     ((skipped, differs),) = [(row.line, row.differs) for row in result.skipped]
     assert skipped == 3 and differs == ("position",)
