@@ -10,11 +10,13 @@ explains Django's own refusals while a form is read (`RequestDataTooBig`,
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.signals import got_request_exception
 from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import render
@@ -129,46 +131,90 @@ SQLITE_BUSY = "database is locked"
 BUSY_RETRY_SECONDS = 10
 
 
-def busy_message() -> str:
+def _busy(error: BaseException | None) -> bool:
+    """Whether `error` is SQLite's « database is locked », or was raised while handling it
+    (the session's save turns it into `SessionInterrupted`, a 400)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OperationalError) and SQLITE_BUSY in str(error):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+def busy_message(*, reader: bool) -> str:
+    if reader:
+        return _(
+            "Le service est très sollicité en ce moment : votre envoi n'a pas pu être "
+            "enregistré, et rien ne l'a été."
+        )
     return _(
         "Une autre écriture longue est en cours (un import de milliers de lignes, par "
         "exemple) et votre demande n'a pas pu attendre sa fin : elle n'a pas abouti."
     )
 
 
+def busy_response(request: HttpRequest) -> HttpResponse:
+    """503 « plateforme occupée », with `Retry-After`: JSON under /api/, the page elsewhere
+    (the reader's, in the reader's language, on the public pages)."""
+    match = getattr(request, "resolver_match", None)
+    # The view's name only: an address may hold what a reporter typed.
+    logger.warning("base occupée : %s refusé (503)", getattr(match, "view_name", "?"))
+    reader = reader_page(request)
+    response: HttpResponse
+    if _is_api(request):
+        public = path_under(request.path_info, ("/api/public/",))
+        response = JsonResponse({"detail": busy_message(reader=public), "code": "busy"}, status=503)
+    else:
+        context = {
+            "reader": reader,
+            "message": busy_message(reader=reader),
+            "home_url": home_url(request),
+        }
+        response = render(request, "503.html", context, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    add_never_cache_headers(response)
+    return response
+
+
+def _busy_flagged(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    """Marks a request whose unhandled exception was SQLite's « database is locked », raised
+    where `process_exception` never sees it (a middleware saving the session)."""
+    if request is not None and _busy(sys.exc_info()[1]):
+        request._cartostup_busy = True  # type: ignore[attr-defined]
+
+
+got_request_exception.connect(_busy_flagged, dispatch_uid="cartostup-busy-database")
+
+
 class BusyDatabaseMiddleware:
     """SQLite, `make run`'s database, writes one transaction at a time: a request that waited
     its busy timeout behind a long one (a check of a 5,000-line import: 40 s here) was a 500
-    (new-user review). It is a 503 with `Retry-After`, said in French, under /api/ as JSON;
-    the request's own transaction was rolled back. PostgreSQL locks rows, not the database,
-    and never says this."""
+    (new-user review). It is a 503 (`busy_response`): from a view (`process_exception`), or
+    from the middleware inside this one, the session's save included (flagged by
+    `_busy_flagged`, then the 500 replaced here; the session's save that Django turns into a
+    400 is answered by `bad_request`). The request's transaction was rolled back.
+    PostgreSQL locks rows, not the database, and never says this. Placed inside the security
+    headers' middleware (its page has them), outside the session's."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 500 and getattr(request, "_cartostup_busy", False):
+            return busy_response(request)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not (isinstance(exception, OperationalError) and SQLITE_BUSY in str(exception)):
-            return None
-        # The view's name only: an address may hold what a reporter typed.
-        match = getattr(request, "resolver_match", None)
-        logger.warning("base occupée : %s refusé (503)", getattr(match, "view_name", "?"))
-        if _is_api(request):
-            response: HttpResponse = JsonResponse(
-                {"detail": busy_message(), "code": "busy"}, status=503
-            )
-        else:
-            page = loader.get_template("503.html").render({"message": busy_message()})
-            response = HttpResponse(page, status=503)
-        response["Retry-After"] = str(BUSY_RETRY_SECONDS)
-        add_never_cache_headers(response)
-        return response
+        return busy_response(request) if _busy(exception) else None
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """Django's 400 handler, with Django's refusals of a body explained."""
+    """Django's 400 handler, with Django's refusals of a body explained; a session that could
+    not be saved behind a long write is the 503 of a busy database (`busy_response`)."""
+    if _busy(exception):
+        return busy_response(request)
     if isinstance(exception, RequestDataTooBig):
         return too_large_response(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):

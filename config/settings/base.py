@@ -60,6 +60,9 @@ MIDDLEWARE = [
     "cartostup.core.middleware.SecurityHeadersMiddleware",
     "cartostup.core.errors.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A request that waited SQLite's busy timeout, in a view or in the session's save: 503,
+    # not 500 (cartostup/core/errors.py).
+    "cartostup.core.errors.BusyDatabaseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cartostup.core.middleware.ReaderLanguageMiddleware",
     "cartostup.core.middleware.CommonMiddleware",
@@ -69,8 +72,6 @@ MIDDLEWARE = [
     "cartostup.access.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A view that waited SQLite's busy timeout: 503, not 500 (cartostup/core/errors.py).
-    "cartostup.core.errors.BusyDatabaseMiddleware",
     # Innermost: fills Django's empty 405 with a page (cartostup/core/errors.py).
     "cartostup.core.errors.MethodNotAllowedPageMiddleware",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
@@ -150,12 +151,13 @@ def test_an_expired_staff_form_links_to_the_record(persona):
     assert f'<a class="fr-btn" href="{href}">Revenir au formulaire</a>' in response.content.decode()
 
 
+BUSY = OperationalError("database is locked")
+
+
 def _sqlite_busy(tmp_path) -> Exception:
     """What SQLite itself raises when a write finds the database held by another (a second
     connection, as a long import holds it), wrapped as Django's backend wraps it."""
     import sqlite3
-
-    from django.db import OperationalError
 
     path = tmp_path / "busy.sqlite3"
     holder = sqlite3.connect(path, isolation_level=None)
@@ -172,28 +174,96 @@ def _sqlite_busy(tmp_path) -> Exception:
     raise AssertionError("the second writer was not refused")
 
 
-def test_a_request_behind_a_long_write_is_a_503_said_in_french(tmp_path, caplog):
+def _writes_wait_behind_a_long_one(tables: tuple[str, ...] = ()):
+    """The database answers every write (to `tables`, or any) as SQLite answers a write that
+    waited its busy timeout behind another transaction, with SQLite's own words."""
+    from django.db import connection
+
+    def wrapper(execute, sql, params, many, context):
+        statement = sql.lstrip().upper()
+        if statement.startswith(("INSERT", "UPDATE", "DELETE")) and (
+            not tables or any(table.upper() in statement for table in tables)
+        ):
+            raise BUSY
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(wrapper)
+
+
+def test_sqlite_says_busy_as_the_middleware_expects(tmp_path):
+    """The words matched are SQLite's own, seen on a real lock of a real file."""
+    assert str(_sqlite_busy(tmp_path)) == str(BUSY)
+
+
+def test_a_request_behind_a_long_write_is_a_503_said_in_french(client_for, persona, caplog):
     """New-user review: while an analyst checked a 5,000-line import (40 s on SQLite, `make
-    run`'s database), other users' pages were 500s (« database is locked »). A page says the
-    platform is busy and to try again, with Retry-After; the API says it in JSON; any other
-    database error is still the 500 it was."""
-    from django.db import OperationalError
-    from django.test import RequestFactory
+    run`'s database), other users' requests were 500s (« database is locked »). A page says
+    the platform is busy and to try again, with Retry-After, and nothing was written."""
+    from cartostup.dealpoints.models import DealPoint
 
-    from cartostup.core.errors import BusyDatabaseMiddleware
-
-    busy = _sqlite_busy(tmp_path)
-    middleware = BusyDatabaseMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
-    page = middleware.process_exception(RequestFactory().get("/points-de-deal/"), busy)
-    assert page is not None and page.status_code == 503
-    assert page["Retry-After"] == "10" and "no-store" in page["Cache-Control"]
+    analyst = persona("cross13_analyst")
+    point = dealpoint(actor=analyst)
+    client = client_for("cross13_analyst")
+    with _writes_wait_behind_a_long_one():
+        page = client.post(
+            reverse("dealpoints:status", kwargs={"pk": point.pk}),
+            {"status-status": "confirmed", "status-from_status": "reported"},
+        )
+    assert page.status_code == 503 and page["Retry-After"] == "10"
+    assert "no-store" in page["Cache-Control"]
     body = page.content.decode()
-    assert "<title>Plateforme occupée – Cartostup</title>" in body
+    assert "<title>Service occupé – Cartostup</title>" in body
     assert "Une autre écriture longue est en cours (un import de milliers de lignes" in body
-    api = middleware.process_exception(RequestFactory().post("/api/v1/dealpoints/"), busy)
-    assert api is not None and api.status_code == 503
+    assert DealPoint.objects.get(pk=point.pk).status == "reported"
+    assert "503" in caplog.text and "dealpoints:status" in caplog.text
+
+
+def test_the_public_api_behind_a_long_write_says_it_in_json():
+    """A reporter is told in the public pages' words (the public page's own 503 was seen on a
+    real lock of `make run`'s database: a write refused outside a savepoint spoils a test's
+    transaction for the page's reads, not the server's)."""
+    from cartostup.reports.tests.test_public_views import form_data
+
+    sent = {key: value for key, value in form_data().items() if key != "photo"}
+    with _writes_wait_behind_a_long_one():
+        api = Client().post("/api/public/v1/reports", sent, content_type="application/json")
+    assert api.status_code == 503 and api["Retry-After"] == "10"
     said = json.loads(api.content)
-    assert said["code"] == "busy" and said["detail"].startswith("Une autre écriture")
-    assert "503" in caplog.text and "/points-de-deal/" not in caplog.text
-    other = OperationalError("no such table: dealpoints_dealpoint")
-    assert middleware.process_exception(RequestFactory().get("/"), other) is None
+    assert said["code"] == "busy" and said["detail"].startswith("Le service est très sollicité")
+
+
+def test_a_session_saved_behind_a_long_write_is_a_503_too(client_for):
+    """Code review: the session's save, after the view (once per activity mark), met the lock
+    in the session middleware, where no view's error handling sees it: a 500."""
+    from django.test import Client as TestClient
+
+    from cartostup.access.middleware import LAST_SEEN_KEY
+
+    client: TestClient = client_for("cross13_analyst")
+    client.raise_request_exception = False
+    client.get(reverse("core:home"))  # its first activity mark
+    session = client.session
+    session[LAST_SEEN_KEY] = session[LAST_SEEN_KEY] - 600  # the mark has moved on since
+    session.save()
+    with _writes_wait_behind_a_long_one(tables=("django_session",)):
+        page = client.get(reverse("core:home"))
+    assert page.status_code == 503 and page["Retry-After"] == "10"
+    assert "Service occupé, réessayez dans un instant" in page.content.decode()
+
+
+def test_a_write_of_a_middleware_behind_a_long_write_is_a_503_too(client_for):
+    """An idle session ended in the middleware (its logout audited) met the lock outside any
+    view: Django's 500, flagged and answered as the 503 it is."""
+    from django.test import Client as TestClient
+
+    from cartostup.access.middleware import LAST_SEEN_KEY
+
+    client: TestClient = client_for("cross13_analyst")
+    client.raise_request_exception = False
+    client.get(reverse("core:home"))
+    session = client.session
+    session[LAST_SEEN_KEY] = session[LAST_SEEN_KEY] - 100_000  # idle for a day
+    session.save()
+    with _writes_wait_behind_a_long_one(tables=("core_audit",)):
+        page = client.get(reverse("core:home"))
+    assert page.status_code == 503 and page["Retry-After"] == "10"
