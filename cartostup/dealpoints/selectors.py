@@ -41,6 +41,7 @@ from .choices import (
     DealPointStatus,
     EventKind,
     LinkDecision,
+    ProposalStatus,
 )
 from .filters import DealPointFilterSet
 from .models import (
@@ -48,6 +49,7 @@ from .models import (
     DealPoint,
     DealPointEvent,
     Operation,
+    Proposal,
     ReportLink,
     normalise_partner_code,
     normalise_reference,
@@ -822,6 +824,9 @@ class ReportMatching:
     attached: ReportLink | None
     proposed: list[ReportLink]
     alerts: list[Alert]
+    # The open proposal of a new point that holds it, and how many reports it holds.
+    in_proposal: Proposal | None = None
+    proposal_reports: int = 0
 
 
 def report_matching(*, actor: User, report: Report) -> ReportMatching:
@@ -856,10 +861,33 @@ def report_matching(*, actor: User, report: Report) -> ReportMatching:
             details={"view": "report_matching", "report": report.reference, "points": named},
         )
     attached = next((link for link in links if link.decision in ATTACHED_DECISIONS), None)
+    # A report no point holds may be in a proposal of a new point (new-user review: its page
+    # said it awaited the grouping it was already in).
+    in_proposal = (
+        policy.restrict(Proposal.objects.all(), actor=actor)
+        .filter(reports=report, status=ProposalStatus.OPEN)
+        .order_by("-pk")
+        .first()
+        if attached is None
+        else None
+    )
+    if in_proposal is not None:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=Proposal._meta.label_lower,
+            details={
+                "view": "report_matching",
+                "report": report.reference,
+                "proposals": [in_proposal.pk],
+            },
+        )
     return ReportMatching(
         attached=attached,
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         alerts=alerts,
+        in_proposal=in_proposal,
+        proposal_reports=in_proposal.reports.count() if in_proposal is not None else 0,
     )
 
 

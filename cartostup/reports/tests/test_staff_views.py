@@ -793,6 +793,35 @@ def test_an_accepted_address_only_report_is_not_said_to_await_grouping(client_fo
     assert "ni rattaché, ni proposé, ni regroupé automatiquement. Placez-le" in section
 
 
+def test_a_report_in_a_proposal_of_a_new_point_says_so(client_for, persona):
+    """New-user review: a report grouped into an open proposal of a new point was said to
+    « attend[re] le regroupement en propositions de nouveaux points ». Its page says the
+    proposal holds it, with how many reports, and links to it; the read is audited."""
+    from cartostup.dealpoints import flows
+    from cartostup.dealpoints.tests.factories import accepted_report
+
+    analyst = persona("cross13_analyst")
+    reports = [
+        accepted_report(analyst=analyst, latitude=43.3452 + n / 20000, longitude=5.3949)
+        for n in range(2)
+    ]
+    for report in reports:
+        flows.report_match(report=report)
+    (proposal,) = flows.reports_cluster()
+    assert set(proposal.reports.all()) == set(reports)
+    client = client_for("cross13_analyst")
+    page = client.get(reverse("reports:report_detail", args=[reports[0].pk])).content.decode()
+    section = html.unescape(page.split('id="report-matching"', 1)[1].split("</ul>", 1)[0])
+    assert "il attend le regroupement" not in section
+    assert (
+        "Il fait partie d'une proposition de nouveau point (2 signalements), à décider dans "
+        "les rapprochements." in section
+    )
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST, object_type="dealpoints.proposal", details__proposals=[proposal.pk]
+    ).exists()
+
+
 def test_a_report_placed_before_acceptance_is_matched_once_accepted(client_for):
     report = _address_only_report()
     client = client_for("cross13_analyst")
