@@ -281,12 +281,17 @@ def followup(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "reports/public/followup.html", {})
     receipt = request.POST.get("receipt", "")[:100]
+    if not receipt.strip():
+        # Sent empty: asked for, not counted as a wrong receipt (new-user review).
+        error = _("Saisissez le numéro de suivi reçu après votre signalement.")
+        return render(request, "reports/public/followup.html", {"error": error})
     try:
         result = _receipt_followup(request, receipt)
     except _ReceiptRefused as refused:
-        return render(
-            request, "reports/public/followup.html", {"error": str(refused)}, status=refused.status
-        )
+        # What was typed stays in the field, to correct a character rather than type the 24
+        # again on a phone (the page is never stored: no-store).
+        context = {"error": str(refused), "typed": receipt}
+        return render(request, "reports/public/followup.html", context, status=refused.status)
     return _followup_page(request, result, receipt)
 
 

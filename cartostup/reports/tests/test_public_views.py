@@ -417,6 +417,28 @@ def test_wrong_receipts_are_rate_limited(client, settings):
     assert client.post(FOLLOWUP_URL, {"receipt": submitted.receipt}).status_code == 429
 
 
+def test_a_receipt_sent_empty_or_mistyped_is_said_and_kept_in_its_field(client, settings):
+    """New-user review: an empty form said « Un numéro de suivi compte 24 caractères » and
+    counted as a wrong receipt; a mistyped one emptied the field, to type the 24 characters
+    again on a phone. The empty form asks for the number and counts nothing; the mistyped one
+    stays in its field, which takes the focus with its error."""
+    settings.CARTOSTUP_RATE_LIMITS = {
+        **settings.CARTOSTUP_RATE_LIMITS,
+        "receipt_client": (1, 900),
+    }
+    for _ in range(3):
+        empty = client.post(FOLLOWUP_URL, {"receipt": "  "})
+        assert empty.status_code == 200
+        assert "Saisissez le numéro de suivi reçu après votre signalement." in text(empty)
+    wrong = "0000-0000-0000-0000-0000-0000"
+    response = client.post(FOLLOWUP_URL, {"receipt": wrong})
+    assert "ne correspond à aucun signalement" in text(response)
+    field = re.search(r'<input[^>]*id="receipt"[^>]*>', text(response))
+    assert field is not None
+    assert f'value="{wrong}"' in field.group(0) and "autofocus" in field.group(0)
+    assert 'aria-invalid="true"' in field.group(0)
+
+
 def test_receipt_never_in_a_url(client):
     # The follow-up form posts; a receipt in the query string is ignored.
     submitted = submit()
