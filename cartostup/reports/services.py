@@ -164,7 +164,9 @@ def _hour(moment: datetime) -> datetime:
 
 
 def _day(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    """The start of the moment's day, in local time: a reply sent at 00:30 in Paris is of that
+    day, not of the day before in UTC (before the question it answers)."""
+    return timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _choices_errors(data: ReportInput) -> dict[str, list[str]]:

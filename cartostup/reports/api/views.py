@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -238,6 +239,10 @@ class FollowupMessageView(PublicAPIView):
         except services.ReceiptInvalid as error:
             return _receipt_refused(client, hashed, error)
         output = MessageOutputSerializer(
-            {"author": message.author, "text": message.text, "sent_on": message.sent_at.date()}
+            {
+                "author": message.author,
+                "text": message.text,
+                "sent_on": timezone.localdate(message.sent_at),
+            }
         )
         return Response(output.data, status=status.HTTP_201_CREATED)

@@ -271,6 +271,23 @@ def test_followup_and_reply_with_a_receipt(persona):
     )
 
 
+def test_a_reply_just_after_midnight_is_of_that_day(persona, monkeypatch):
+    """New-user review: a reply is dated to the day (never its time), but the day was UTC's: a
+    reply at 00:30 in Paris was dated the day before, before the question it answered."""
+    from datetime import UTC, date, datetime
+
+    from django.utils import timezone
+
+    submitted = submit()
+    monkeypatch.setattr(services.timezone, "now", lambda: datetime(2026, 3, 10, 23, 30, tzinfo=UTC))
+    message = services.report_reply(receipt=submitted.receipt, text="Ce soir encore.")
+    message.refresh_from_db()
+    assert timezone.localdate(message.sent_at) == date(2026, 3, 11)
+    assert timezone.localtime(message.sent_at).hour == 0
+    (said,) = services.report_followup(receipt=submitted.receipt).messages
+    assert said.sent_on == date(2026, 3, 11)
+
+
 def test_messages_have_random_keys_and_a_rank_in_their_own_thread(persona):
     """Numbers shared by all reports would place a reply (dated to the day) between other
     reports' questions (exact times); a rank within the thread keeps the order written."""
