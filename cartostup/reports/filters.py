@@ -74,6 +74,7 @@ class ReportFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         error_messages={"invalid_choice": unknown_choice_message_lazy(Precision.choices)},
     )
     awaiting_matching = StrictBooleanFilter(label=_("En attente de rapprochement"))
+    message_unread = StrictBooleanFilter(label=_("Message du signalant non lu"))
 
     class Meta:
         model = Report

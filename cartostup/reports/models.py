@@ -96,6 +96,11 @@ class Report(ProtectedRecord):
     triage_note = models.TextField(_("note de tri (interne)"), blank=True)
     # Set when the report is accepted and waits for deal-point matching (issue "Deal points").
     awaiting_matching = models.BooleanField(default=False, db_index=True)
+    # The reporter wrote since an analyst who may triage it last opened it (`report_reply`,
+    # cleared by `report_messages_read`): a message on a report already triaged is not lost.
+    message_unread = models.BooleanField(
+        _("message du signalant non lu"), default=False, db_index=True
+    )
 
     class Meta:
         ordering = ["-received_at", "-pk"]

@@ -19,6 +19,14 @@ from .filters import ReportFilterSet
 from .models import Report
 
 
+def report_unread_count(*, actor: User) -> int:
+    """How many reports the actor may triage (change) hold a reporter's message no analyst
+    has read yet (`Report.message_unread`)."""
+    return policy.restrict(
+        Report.objects.filter(message_unread=True), actor=actor, action=policy.Action.CHANGE
+    ).count()
+
+
 def report_list(
     *,
     actor: User,

@@ -576,6 +576,26 @@ def _next_message_sequence(report: Report) -> int:
     return (last or 0) + 1
 
 
+@transaction.atomic
+def report_messages_read(*, actor: User, report: Report) -> bool:
+    """An analyst who may triage the report opened it: the reporter's messages are read.
+    Returns whether there were unread ones (audited then)."""
+    policy.require(actor, policy.Capability.TRIAGE_REPORTS)
+    policy.access_object(
+        Report.objects.all(), actor=actor, pk=report.pk, action=policy.Action.CHANGE
+    )
+    read = Report.objects.filter(pk=report.pk, message_unread=True).update(message_unread=False)
+    if read:
+        report.message_unread = False
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            target=report,
+            details={"reference": report.reference, "messages_read": True},
+        )
+    return bool(read)
+
+
 def report_reply(*, receipt: str, text: str) -> ReportMessage:
     """The reporter writes to the analyst (typically answering a question), at any time while
     the report exists. Raises `ReceiptInvalid` or `ValidationError`. The message's date is
@@ -594,6 +614,8 @@ def report_reply(*, receipt: str, text: str) -> ReportMessage:
         )
         message.full_clean()
         message.save()
+        report.message_unread = True
+        report.save(update_fields=["message_unread"])
         audit_record(
             actor=None,
             action=AuditAction.CREATE,

@@ -1,5 +1,6 @@
-"""Migration 0004 (report messages get a random key and a rank in their thread) on a database
-that already holds messages, on the engine of this run (SQLite, or PostgreSQL), in a fresh
+"""Migration 0004 (report messages get a random key and a rank in their thread), and 0008 (a
+report whose last message is its reporter's is flagged unread), on a database that already
+holds messages, on the engine of this run (SQLite, or PostgreSQL), in a fresh
 database migrated by `manage.py` as an installation would be."""
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ print(json.dumps([
 ]))
 """
 
+READ_UNREAD = """
+import json
+from cartostup.reports.models import Report
+print(json.dumps(dict(Report.objects.values_list("pk", "message_unread"))))
+"""
+
 
 @pytest.fixture
 def installation(tmp_path) -> Iterator[dict[str, str]]:
@@ -158,3 +165,6 @@ def test_existing_messages_get_random_keys_and_keep_their_order(installation):
     keys = [key for key, *_rest in rows]
     assert len(set(keys)) == 6 and all(len(key) == 36 and key.count("-") == 4 for key in keys)
     assert not {str(old) for old in old_ids} & set(keys)
+    # Both threads end with their reporter's message: flagged for the team to read.
+    unread = json.loads(manage(installation, "shell", "-c", READ_UNREAD))
+    assert unread == {str(first): True, str(second): True, str(_third): False}

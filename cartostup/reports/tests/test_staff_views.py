@@ -1078,3 +1078,32 @@ def test_the_triage_list_says_a_report_given_by_its_address_alone(client_for):
     row = page[page.index(report.reference) :]
     row = row[: row.index("</tr>")]
     assert "Adresse seule" in row and "Quartier" not in row
+
+
+def test_a_reporter_s_message_on_a_triaged_report_is_shown_until_read(client_for, persona):
+    """New-user review: what residents wrote on /suivi/ about reports already accepted or
+    rejected was stored, and seen only by opening each report (the queue shows new reports
+    and pending questions). The triage page says how many reports hold a message the team has
+    not read, filters them, and badges their rows; opening the report as an analyst who may
+    triage it reads them (audited)."""
+    analyst = persona("cross13_analyst")
+    submitted = _public_report()
+    report = services.report_accept(actor=analyst, report=submitted.report)
+    services.report_reply(receipt=submitted.receipt, text="Ils sont revenus ce soir.")
+    report.refresh_from_db()
+    assert report.message_unread
+    client = client_for("cross13_analyst")
+    queue = html.unescape(client.get(reverse("reports:triage_list")).content.decode())
+    assert "1 signalement a un message du signalant qu'aucun analyste n'a encore lu." in queue
+    listed = client.get(reverse("reports:triage_list"), {"message_unread": "true"})
+    assert [row.pk for row in listed.context["reports"]] == [report.pk]
+    assert "Message non lu" in listed.content.decode()
+    page = client.get(reverse("reports:report_detail", args=[report.pk])).content.decode()
+    assert "Ils sont revenus ce soir." in page
+    report.refresh_from_db()
+    assert not report.message_unread
+    assert AuditEvent.objects.filter(
+        action=AuditAction.UPDATE, object_id=str(report.pk), details__messages_read=True
+    ).exists()
+    queue = html.unescape(client.get(reverse("reports:triage_list")).content.decode())
+    assert "qu'aucun analyste n'a encore lu" not in queue
