@@ -13,6 +13,7 @@ the next item of the same section (`QueueItem.after`); the queue is shown again 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -246,7 +247,25 @@ def _proposal_initial(proposal: Proposal, reports: list[Report]) -> dict[str, An
         "observed_roles": described.observed_roles,
         "confidence": Confidence.MEDIUM if len(reports) > 2 else Confidence.LOW,
         "address": next((r.address for r in reports if r.address), ""),
+        **_place_labels(reports),
     }
+
+
+def _place_labels(reports: list[Report]) -> dict[str, str]:
+    """The building and stairwell the reports name most (`matching.parse_place_label`: « Bât.
+    B, cage 2 » and « bat b esc 2 » are one), when one is named more than any other (new-user
+    review: both reports said « cage 2 », the form's « Cage d'escalier » was empty)."""
+    named = [matching.parse_place_label(report.place_label) for report in reports]
+
+    def most(values: list[str]) -> str:
+        counts = Counter(value for value in values if value).most_common(2)
+        if not counts or (len(counts) == 2 and counts[0][1] == counts[1][1]):
+            return ""
+        return counts[0][0]
+
+    building = most([found for found, _stairwell in named])
+    stairwell = most([found for found_building, found in named if found_building == building])
+    return {"building_label": building.upper(), "stairwell_label": stairwell.upper()}
 
 
 def proposal_accept(request: AuthenticatedRequest, pk: int) -> HttpResponse:

@@ -360,6 +360,7 @@ def test_create_the_point_is_prefilled_from_the_reports_of_the_proposal(client_f
         days=["fri", "sat"],
         times_of_day=["evening"],
         activities=["selling", "lookouts"],
+        place_label="Bât. B, cage 2",
     )
     report_near(
         analyst,
@@ -368,6 +369,7 @@ def test_create_the_point_is_prefilled_from_the_reports_of_the_proposal(client_f
         days=["sat"],
         times_of_day=["night"],
         activities=["lookouts", "storage"],
+        place_label="bat b esc 2",
     )
     (proposal,) = flows.reports_cluster()
     assert proposal.reports.count() == 2
@@ -379,6 +381,8 @@ def test_create_the_point_is_prefilled_from_the_reports_of_the_proposal(client_f
     assert initial["channel"] == "fixed"
     assert initial["opening_hours"] == ["fri:evening", "sat:evening", "sat:night"]
     assert initial["observed_roles"] == ["lookouts", "sellers", "stash_flat"]
+    # The building and stairwell both name, however written (new-user review: empty).
+    assert (initial["building_label"], initial["stairwell_label"]) == ("B", "2")
     page = response.content.decode()
     checked = {
         name: set(re.findall(rf'name="{name}" value="([\w:]+)"[^>]*checked', page))
