@@ -461,7 +461,9 @@ def alert_confirm(request: AuthenticatedRequest, pk: int) -> HttpResponse:
             text = _("Le point %(point)s est noté « résurgent ».") % {
                 "point": alert.dealpoint.reference
             }
-            if confirmed.moved_from and alert.report is not None:
+            # Its report is attached, whether or not it left another point (new-user review:
+            # the message said nothing of it).
+            if alert.report is not None:
                 text += " " + attached_text(
                     report=alert.report.reference,
                     point=alert.dealpoint.reference,

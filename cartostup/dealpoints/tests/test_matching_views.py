@@ -539,8 +539,13 @@ def test_a_second_resurgence_alert_of_a_point_says_it_was_already_resurgent(
     was: it attached its report, and now says so."""
     (second,) = flows.report_match(report=report_near(persona("cross13_analyst"), -2990)).alerts
     client = client_for("cross13_analyst")
-    client.post(reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]))
+    first = client.post(reverse("dealpoints:alert_confirm", args=[queue["alert"].pk]), follow=True)
     old = queue["old"]
+    # The first says its report is attached too (new-user review: it said the status only).
+    assert [str(message) for message in first.context["messages"]][-1] == (
+        f"Le point {old.reference} est noté « résurgent ». Signalement "
+        f"{queue['alert'].report.reference} rattaché à {old.reference}."
+    )
     assert second.report is not None
     response = client.post(reverse("dealpoints:alert_confirm", args=[second.pk]), follow=True)
     said = [str(message) for message in response.context["messages"]]
