@@ -9,6 +9,7 @@ automatic matching); it is recorded as such in the history and the audit log.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
@@ -2347,7 +2348,8 @@ def _same_place_check(*, source: DealPoint, target: DealPoint) -> None:
                     "la position d'une des fiches est fausse, corrigez-la d'abord ; si le point "
                     "s'est déplacé, indiquez-le par son statut (« Déplacé », avec son successeur)."
                 )
-                % {**names, "distance": formats.number_format(round(distance / 1000, 1), 1)}
+                # Rounded up: « à 1,0 km » of points 1,040 m apart read as within the limit.
+                % {**names, "distance": formats.number_format(math.ceil(distance / 100) / 10, 1)}
             }
         )
     if source.building_id and target.building_id and source.building_id != target.building_id:
@@ -2623,7 +2625,7 @@ def _successions_back(
             actor=actor,
             action=AuditAction.UPDATE,
             dealpoint=point,
-            details={"successor": dealpoint.reference, "unmerged": dealpoint.reference},
+            details={"successor": dealpoint.reference, "previous_successor": target.reference},
         )
         _event(
             dealpoint=point,

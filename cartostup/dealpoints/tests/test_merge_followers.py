@@ -319,7 +319,7 @@ def test_the_points_that_moved_to_a_merged_point_moved_to_its_target(analyst, cl
     assert {"merged_into": target.reference, "reports": 0} in audited(source)
     assert audited(old)[-2:] == [
         {"merged": source.reference, "successor": target.reference},
-        {"successor": source.reference, "unmerged": source.reference},
+        {"previous_successor": target.reference, "successor": source.reference},
     ]
     assert {"reports": [], "unmerged_from": source.reference} in audited(target)
     page = client.get(reverse("dealpoints:detail", args=[old.pk])).content.decode()
@@ -491,7 +491,7 @@ def test_a_merge_joins_records_of_one_place_only(analyst, building, persona):
     with pytest.raises(ValidationError) as refused:
         services.dealpoint_merge(actor=analyst, source=source, target=far)
     assert refused.value.message_dict["target"] == [
-        f"{source.reference} et {far.reference} sont à 2,6 km l'un de l'autre : une fusion "
+        f"{source.reference} et {far.reference} sont à 2,7 km l'un de l'autre : une fusion "
         "réunit deux fiches d'un même lieu. Vérifiez la référence saisie ; si la position "
         "d'une des fiches est fausse, corrigez-la d'abord ; si le point s'est déplacé, "
         "indiquez-le par son statut (« Déplacé », avec son successeur)."
