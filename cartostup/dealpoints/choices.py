@@ -131,14 +131,19 @@ class LinkDecision(models.TextChoices):
     PROPOSED = "proposed", _("Proposé à l'analyste")
     CONFIRMED = "confirmed", _("Rattaché par un analyste")
     REJECTED = "rejected", _("Écarté par un analyste")
+    # A proposal that fell when the report was attached to another point: no one refused it,
+    # and the report back in the matching later may be proposed there again.
+    WITHDRAWN = "withdrawn", _("Proposition retirée (rattaché à un autre point)")
     # The point was merged into another, which holds the report meanwhile; undoing the merge
     # gives the link back its decision (kept in the merge's history entry).
     MERGED = "merged", _("Passé au point de fusion")
 
 
-# Links that attach a report to a point (the others are pending, refused or lent to the point
-# of a merge). A report has at most one (constraint `one_attachment_per_report`).
+# Links that attach a report to a point (the others are pending, refused, withdrawn or lent to
+# the point of a merge). A report has at most one (constraint `one_attachment_per_report`).
 ATTACHED_DECISIONS = frozenset({LinkDecision.AUTOMATIC, LinkDecision.CONFIRMED})
+# Links that tie a report to a point no more (not listed with the point's reports).
+UNTIED_DECISIONS = (LinkDecision.REJECTED, LinkDecision.WITHDRAWN)
 
 
 # How long a dismissed proposal may be reopened (`flows.proposal_reopen`), and is offered for

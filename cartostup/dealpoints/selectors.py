@@ -36,6 +36,7 @@ from cartostup.territories.models import Departement
 
 from .choices import (
     ATTACHED_DECISIONS,
+    UNTIED_DECISIONS,
     AlertKind,
     AlertStatus,
     DealPointStatus,
@@ -511,7 +512,7 @@ def dealpoint_links(*, actor: User, dealpoint: DealPoint) -> QuerySet[ReportLink
     what it shows to `dealpoint_links_audit` (an API page is a part of them)."""
     visible = policy.restrict(Report.objects.all(), actor=actor)
     return (
-        dealpoint.links.exclude(decision=LinkDecision.REJECTED)
+        dealpoint.links.exclude(decision__in=UNTIED_DECISIONS)
         .filter(report__in=visible.values("pk"))
         .select_related("report", "decided_by")
         .order_by("-report__received_at", "-pk")
@@ -1048,7 +1049,7 @@ def dealpoint_link(
     the change (404 otherwise, as for no tie: the record lists no other)."""
     links = dealpoint.links.filter(report__in=policy.restrict(Report.objects.all(), actor=actor))
     if not with_rejected:
-        links = links.exclude(decision=LinkDecision.REJECTED)
+        links = links.exclude(decision__in=UNTIED_DECISIONS)
     link = links.select_related("report").filter(report_id=report_pk).first()
     if link is None:
         raise Http404

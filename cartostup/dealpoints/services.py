@@ -39,6 +39,7 @@ from .choices import (
     ACTIVE_STATUSES,
     ATTACHED_DECISIONS,
     STATUS_TRANSITIONS,
+    UNTIED_DECISIONS,
     AlertKind,
     AlertStatus,
     Confidence,
@@ -813,7 +814,7 @@ def _link(
         ).update(decision=LinkDecision.REJECTED, decided_by=actor, decided_at=timezone.now())
         ReportLink.objects.filter(
             pk__in=[other.pk for other in others if other.decision == LinkDecision.PROPOSED]
-        ).delete()
+        ).update(decision=LinkDecision.WITHDRAWN, decided_by=actor, decided_at=timezone.now())
         left = list(
             DealPoint.objects.filter(
                 pk__in=[pk for pk, decided in was.items() if decided in ATTACHED_DECISIONS]
@@ -2295,7 +2296,7 @@ def report_detach(
     # The report first, then the point (`locks`).
     dealpoint = _for_change(actor=actor, dealpoint=dealpoint, reports=[report])
     link = ReportLink.objects.filter(dealpoint=dealpoint, report_id=report.pk).first()
-    if link is None or link.decision == LinkDecision.REJECTED:
+    if link is None or link.decision in UNTIED_DECISIONS:
         raise ValidationError({"report": _("Ce signalement n'est pas rattaché à ce point.")})
     was = link.decision
     link.decision = LinkDecision.REJECTED

@@ -30,7 +30,7 @@ from cartostup.core.api import READS_QUERY, CartostupAPIView, ErrorSerializer, s
 from cartostup.core.parsers import JSONParser
 
 from .. import exchange, flows, selectors, services
-from ..choices import DealPointStatus, LinkDecision
+from ..choices import UNTIED_DECISIONS, DealPointStatus, LinkDecision
 from ..models import DealPoint, ReportLink
 from .serializers import (
     DealPointCreatedOutputSerializer,
@@ -641,7 +641,7 @@ class DealPointReportDetachView(JSONAPIView):
             actor=actor, dealpoint=point, report_pk=report_id, with_rejected=True
         )
         if from_decision is None:
-            if link.decision == LinkDecision.REJECTED:
+            if link.decision in UNTIED_DECISIONS:
                 # Detached or refused already: said as with `from_decision` (it answered « Non
                 # trouvé. » without it; user audit).
                 raise _link_decided(flows.LinkDecided(link=link))

@@ -1056,7 +1056,8 @@ def test_an_unknown_choice_lists_the_values_accepted(client_for, analyst, point)
     assert query.json()["errors"]["from_decision"] == [
         "Valeur inconnue (valeurs acceptées : automatic (Rattaché automatiquement), proposed "
         "(Proposé à l'analyste), confirmed (Rattaché par un analyste), rejected (Écarté par un "
-        "analyste), merged (Passé au point de fusion))."
+        "analyste), withdrawn (Proposition retirée (rattaché à un autre point)), merged (Passé "
+        "au point de fusion))."
     ]
 
 

@@ -1399,8 +1399,13 @@ def test_a_proposal_that_fell_is_made_again_once_its_report_is_back(analyst):
     assert set(links) == {first.pk, second.pk}
     flows.link_confirm(actor=analyst, link=links[first.pk])
     assert set(ReportLink.objects.filter(report=report).values_list("dealpoint", "decision")) == {
-        (first.pk, "confirmed")
+        (first.pk, "confirmed"),
+        (second.pk, "withdrawn"),
     }
+    # A page read before says it was decided meanwhile, and how.
+    with pytest.raises(flows.LinkDecided) as decided:
+        flows.link_confirm(actor=analyst, link=links[second.pk])
+    assert "proposition retirée (rattaché à un autre point)" in decided.value.messages[0]
     services.report_detach(actor=analyst, dealpoint=first, report=report)
     flows.report_match(report=report)
     decided = dict(ReportLink.objects.filter(report=report).values_list("dealpoint", "decision"))

@@ -257,14 +257,14 @@ def test_the_two_proposals_of_a_report_confirmed_at_the_same_instant(transaction
     mark, before = audit_mark(), [history(point) for point in points]
 
     winner, loser = one_winner(race(analyst, [(link, "confirm") for link in links]))
-    # The loser's link was rejected by the winner's confirmation, and it is told so.
+    # The loser's proposal was withdrawn by the winner's confirmation, and it is told so.
     assert isinstance(loser.error, flows.LinkDecided)
-    assert loser.error.current == LinkDecision.REJECTED
+    assert loser.error.current == LinkDecision.WITHDRAWN
 
     for link in links:
         link.refresh_from_db()
     won, lost = links if winner.link.pk == links[0].pk else links[::-1]
-    assert (won.decision, lost.decision) == (LinkDecision.CONFIRMED, LinkDecision.REJECTED)
+    assert (won.decision, lost.decision) == (LinkDecision.CONFIRMED, LinkDecision.WITHDRAWN)
     assert won.decided_by_id == lost.decided_by_id == analyst.pk
     report.refresh_from_db()
     assert not report.awaiting_matching
