@@ -1028,6 +1028,33 @@ def _alert_close(
     )
 
 
+def _alert_reopen(*, actor: User | None, alert: Alert, reason: str, event: dict[str, Any]) -> None:
+    """Open again an alert closed by a decision undone since (an unmerge, a move corrected):
+    undecided, an entry in the history of its point (`event`, with what undid it) and an audit
+    event (`reason`)."""
+    alert.status = AlertStatus.OPEN
+    alert.decided_by = None
+    alert.decided_at = None
+    alert.save(update_fields=["status", "decided_by", "decided_at"])
+    _event(
+        dealpoint=alert.dealpoint,
+        kind=EventKind.ALERT,
+        actor=actor,
+        details={"alert": alert.pk, "kind": alert.kind, "reopened": True, **event},
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        target=alert,
+        details={
+            "alert": alert.pk,
+            "kind": alert.kind,
+            "status": AlertStatus.OPEN,
+            "reason": reason,
+        },
+    )
+
+
 # --- create and edit -----------------------------------------------------------------------------
 
 
@@ -1679,33 +1706,11 @@ def _moves_undone(*, actor: User | None, dealpoint: DealPoint, before: str, corr
                 audit={"status_corrected": dealpoint.reference, "candidate": named},
             )
         elif alert.status == AlertStatus.DISMISSED and _alert_question_stands(alert):
-            alert.status = AlertStatus.OPEN
-            alert.decided_by = None
-            alert.decided_at = None
-            alert.save(update_fields=["status", "decided_by", "decided_at"])
-            _event(
-                dealpoint=dealpoint,
-                kind=EventKind.ALERT,
+            _alert_reopen(
                 actor=actor,
-                details={
-                    "alert": alert.pk,
-                    "kind": alert.kind,
-                    "reopened": True,
-                    "move_undone": True,
-                    "candidate": candidate,
-                    "successor": named,
-                },
-            )
-            audit_record(
-                actor=actor,
-                action=AuditAction.UPDATE,
-                target=alert,
-                details={
-                    "alert": alert.pk,
-                    "kind": alert.kind,
-                    "status": AlertStatus.OPEN,
-                    "reason": "move_corrected",
-                },
+                alert=alert,
+                reason="move_corrected",
+                event={"move_undone": True, "candidate": candidate, "successor": named},
             )
 
 
@@ -2817,32 +2822,11 @@ def _alerts_back(
     for alert in locks.lock(closed):
         if not _alert_question_stands(alert):
             continue
-        alert.status = AlertStatus.OPEN
-        alert.decided_by = None
-        alert.decided_at = None
-        alert.save(update_fields=["status", "decided_by", "decided_at"])
-        _event(
-            dealpoint=alert.dealpoint,
-            kind=EventKind.ALERT,
+        _alert_reopen(
             actor=actor,
-            details={
-                "alert": alert.pk,
-                "kind": alert.kind,
-                "reopened": True,
-                "merged": dealpoint.reference,
-                "other": target.reference,
-            },
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.UPDATE,
-            target=alert,
-            details={
-                "alert": alert.pk,
-                "kind": alert.kind,
-                "status": AlertStatus.OPEN,
-                "reason": "unmerged",
-            },
+            alert=alert,
+            reason="unmerged",
+            event={"merged": dealpoint.reference, "other": target.reference},
         )
         back["alerts_reopened"].append(alert.pk)
     return back
