@@ -614,7 +614,7 @@ def _parse_xlsx(data: bytes) -> list[SourceRow]:
     (under a header found below a title, if any; a row's number is the sheet's): numbers as
     numbers, date cells as JJ/MM/AAAA (HH:MM), formulas by their last computed value; what
     would be read otherwise than it is seen (merged cells, formulas never computed, hidden
-    rows under the header) is refused."""
+    rows or columns under the header) is refused."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
