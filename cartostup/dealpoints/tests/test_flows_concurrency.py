@@ -431,7 +431,7 @@ def test_attach_from_the_point_page_while_the_matching_takes_the_report(transact
 def test_attach_from_the_point_page_while_a_decision_on_the_report(transactional_db, decision):
     """A report proposed for point A: an analyst decides the proposal (matching queue) while
     another attaches the report to point B from B's page. The decision locked the report, then
-    A, then the link to A; the attachment locked B, rejected the link to A and, inserting its
+    A, then the link to A; the attachment locked B, withdrew the link to A and, inserting its
     link to B, waited for the report, while the decision waited for the link to A: a deadlock.
     Now the attachment locks the report first: B gets the report either way, and a decision
     that comes second is told the link was decided (`LinkDecided`)."""
@@ -455,14 +455,15 @@ def test_attach_from_the_point_page_while_a_decision_on_the_report(transactional
     assert result.waiting >= 1
     decided_first = result.runs["decision"].error is None
     if not decided_first:
-        # The attachment came first and rejected the proposal: the decision is told so.
+        # The attachment came first and withdrew the proposal: the decision is told so.
         error = result.runs["decision"].error
         assert isinstance(error, flows.LinkDecided), result.errors
-        assert error.current == LinkDecision.REJECTED
+        assert error.current == LinkDecision.WITHDRAWN
     report.refresh_from_db()
     proposed.refresh_from_db()
     assert attached_to(report) == [point_b] and not report.awaiting_matching
-    assert proposed.decision == LinkDecision.REJECTED
+    # Refused, or confirmed then left for B; withdrawn when B's attachment came first.
+    assert proposed.decision == (LinkDecision.REJECTED if decided_first else LinkDecision.WITHDRAWN)
     moved = decided_first and decision == "confirm"
     # Point A's history: the confirmation, then the report leaving it for B; or nothing.
     history_a = events_since(point_a, before_a)
