@@ -1211,6 +1211,10 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# The euro sign or code of a currency cell saved as text, at either end.
+_CURRENCY = re.compile(r"^(?:€|EUR)\s*|\s*(?:€|EUR)$", re.IGNORECASE)
+
+
 def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None:
     if _blank(value):
         return None
@@ -1221,8 +1225,12 @@ def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None
         number = float(value)
     elif isinstance(value, str) and len(value) <= 50:
         try:
-            # Thousands separated by a space, a no-break space (French Excel) or a narrow one.
-            digits = re.sub(r"[ \u00a0\u202f]", "", value.strip())
+            # Thousands separated by a space, a no-break space (French Excel) or a narrow one;
+            # the turnover as a currency cell saves it (« 1 500,00 € »).
+            text = value.strip()
+            if name == "estimated_daily_turnover":
+                text = _CURRENCY.sub("", text)
+            digits = re.sub(r"[ \u00a0\u202f]", "", text)
             number = float(digits.replace(",", "."))
         except ValueError:
             number = math.nan

@@ -48,6 +48,18 @@ def test_a_thousands_separator_as_excel_writes_it_is_read(analyst):
             data = f"{HEADER}\nH-1;ok;43.3452;5.3949;1{space}500\n".encode()
         result = _check(analyst, data)
         assert (result.valid, result.errors) == (1, []), space
+    # An amount as Excel saves a currency cell to CSV (new-user review: « 1 500,00 € »).
+    for amount in ("1\u00a0500,00\u00a0€", "1500 €", "€1500", "1 500 EUR"):
+        rows = exchange.parse_rows(f"{HEADER}\nE-1;ok;43.3452;5.3949;{amount}\n".encode(), "c.csv")
+        result = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True)
+        assert (result.valid, result.errors) == (1, []), amount
+    # Another currency, or a euro sign on a coordinate, is no number.
+    rows = exchange.parse_rows(f"{HEADER}\nE-1;ok;€43.3452;5.3949;1 500 $\n".encode(), "c.csv")
+    (error,) = exchange.dealpoints_import(actor=analyst, rows=rows, dry_run=True).errors
+    assert error.messages == [
+        "latitude : Un nombre est attendu.",
+        "chiffre d'affaires quotidien estimé (€) : Un nombre est attendu.",
+    ]
 
 
 def test_long_references_are_refused_never_cut_into_false_twins(analyst):
