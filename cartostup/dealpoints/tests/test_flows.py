@@ -1403,9 +1403,9 @@ def test_a_proposal_that_fell_is_made_again_once_its_report_is_back(analyst):
         (second.pk, "withdrawn"),
     }
     # A page read before says it was decided meanwhile, and how.
-    with pytest.raises(flows.LinkDecided) as decided:
+    with pytest.raises(flows.LinkDecided) as told:
         flows.link_confirm(actor=analyst, link=links[second.pk])
-    assert "proposition retirée (rattaché à un autre point)" in decided.value.messages[0]
+    assert "proposition retirée (rattaché à un autre point)" in told.value.messages[0]
     services.report_detach(actor=analyst, dealpoint=first, report=report)
     flows.report_match(report=report)
     decided = dict(ReportLink.objects.filter(report=report).values_list("dealpoint", "decision"))
