@@ -714,22 +714,16 @@ def _header(lines: Iterator[tuple[int, list[str]]]) -> tuple[int, list[str], boo
 
 
 _TRUE = ("1", "true")
-_CELL_REFERENCE = re.compile(r"([A-Z]{1,3})(\d+)$")
 
 
-def _column_number(letters: str) -> int:
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - ord("A") + 1
-    return number
+def _column_of(reference: str | None) -> int | None:
+    """The column number of a cell reference (« AB12 » → 28); None if it is not one."""
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
-
-def _column_letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return letters
+    try:
+        return column_index_from_string(coordinate_from_string(reference or "")[0])
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -746,6 +740,7 @@ class _SheetSeen:
 def _sheet_seen(stream: Any, *, header_row: int) -> _SheetSeen:
     """One streaming pass over a sheet's XML (defused, linear whatever it holds)."""
     from defusedxml.ElementTree import iterparse
+    from openpyxl.utils.cell import range_boundaries
 
     seen = _SheetSeen()
     number, hidden, filled = 0, False, False
@@ -761,11 +756,13 @@ def _sheet_seen(stream: Any, *, header_row: int) -> _SheetSeen:
                 if first.isdigit() and last.isdigit():
                     seen.hidden_columns.update(range(int(first), min(int(last), 16384) + 1))
             elif name == "mergeCell":
-                cells = [_CELL_REFERENCE.match(ref) for ref in element.get("ref", "").split(":")]
-                if len(cells) == 2 and all(cells):
-                    (left, top), (right, bottom) = (cell.groups() for cell in cells if cell)
-                    if int(bottom) > header_row and (left, top) != (right, bottom):
-                        seen.merged.append(f"{left}{top}:{right}{bottom}")
+                ref = element.get("ref", "")
+                try:
+                    left, top, right, bottom = range_boundaries(ref)
+                except (TypeError, ValueError):
+                    continue
+                if bottom is not None and bottom > header_row and (left, top) != (right, bottom):
+                    seen.merged.append(ref)
             continue
         if name == "c":
             if number >= header_row:
@@ -777,9 +774,9 @@ def _sheet_seen(stream: Any, *, header_row: int) -> _SheetSeen:
                     seen.uncomputed.append(element.get("r") or str(number))
                 if (value or "is" in children) and number > header_row:
                     filled = True
-                    reference = _CELL_REFERENCE.match(element.get("r") or "")
-                    if reference:
-                        seen.filled_columns.add(_column_number(reference.group(1)))
+                    column = _column_of(element.get("r"))
+                    if column is not None:
+                        seen.filled_columns.add(column)
             element.clear()
         elif name == "row":
             if filled and hidden and number > header_row:
@@ -798,6 +795,8 @@ def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header
       values, never opened in a spreadsheet) has no value to read: it would be imported empty;
     - a hidden row (a filter, a row put away) or a hidden column that holds values would be
       imported unseen."""
+    from openpyxl.utils.cell import get_column_letter
+
     try:
         stream = archive.open(part.lstrip("/"))
     except KeyError:
@@ -842,7 +841,7 @@ def _refuse_what_would_read_wrong(archive: zipfile.ZipFile, part: str, *, header
                 "%(columns)s) : elles seraient importées sans que vous les voyiez. Affichez-les "
                 "(et supprimez celles à ne pas importer), puis importez à nouveau."
             )
-            % {"columns": _first_few([_column_letters(number) for number in hidden_columns])}
+            % {"columns": _first_few([get_column_letter(number) for number in hidden_columns])}
         )
 
 
