@@ -372,7 +372,7 @@ def _former_matching_withdrawn(*, actor: User, report: Report, alerts: list[Aler
     ).count()
     services._open_proposals_left(actor=actor, report=report)
     for alert in alerts:
-        services._alert_close(
+        services._alert_status_set(
             actor=actor,
             alert=alert,
             status=AlertStatus.DISMISSED,

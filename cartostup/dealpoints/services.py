@@ -958,7 +958,7 @@ def _alerts_answered(*, actor: User | None, dealpoint: DealPoint, report: Report
             dealpoint_id__in=list(changeable.values_list("pk", flat=True))
         )
     for alert in locks.lock(open_alerts.select_related("dealpoint")):
-        _alert_close(
+        _alert_status_set(
             actor=actor,
             alert=alert,
             status=AlertStatus.DISMISSED,
@@ -977,7 +977,7 @@ def alert_decide(*, actor: User, alert: Alert, status: str) -> Alert:
     an audit event."""
     if status not in (AlertStatus.CONFIRMED, AlertStatus.DISMISSED):
         raise ValueError(f"An alert is decided confirmed or dismissed, not {status!r}.")
-    _alert_close(
+    _alert_status_set(
         actor=actor,
         alert=alert,
         status=status,
@@ -992,27 +992,30 @@ def alert_decide(*, actor: User, alert: Alert, status: str) -> Alert:
     return alert
 
 
-def _alert_close(
+def _alert_status_set(
     *,
     actor: User | None,
     alert: Alert,
     status: str,
     reason: str,
     event: dict[str, Any],
-    audit: dict[str, Any],
+    audit: dict[str, Any] | None = None,
 ) -> None:
-    """Close an open alert that a service's decision answered: decided by its actor, an
-    entry in the history of the alert's point (`event`, with what closed it) and an audit
-    event (`audit`, with the `reason`)."""
+    """Close an open alert that a service's decision answered (`status` confirmed or
+    dismissed: decided by its actor), or open it again when that decision is undone (`status`
+    OPEN: undecided): an entry in the history of the alert's point (`event`, with what closed
+    or reopened it) and an audit event (`audit`, with the `reason`)."""
+    reopened = status == AlertStatus.OPEN
     alert.status = status
-    alert.decided_by = actor
-    alert.decided_at = timezone.now()
+    alert.decided_by = None if reopened else actor
+    alert.decided_at = None if reopened else timezone.now()
     alert.save(update_fields=["status", "decided_by", "decided_at"])
+    said: dict[str, Any] = {"reopened": True} if reopened else {"closed": status}
     _event(
         dealpoint=alert.dealpoint,
         kind=EventKind.ALERT,
         actor=actor,
-        details={"alert": alert.pk, "kind": alert.kind, "closed": status, **event},
+        details={"alert": alert.pk, "kind": alert.kind, **said, **event},
     )
     audit_record(
         actor=actor,
@@ -1023,34 +1026,7 @@ def _alert_close(
             "kind": alert.kind,
             "status": status,
             "reason": reason,
-            **audit,
-        },
-    )
-
-
-def _alert_reopen(*, actor: User | None, alert: Alert, reason: str, event: dict[str, Any]) -> None:
-    """Open again an alert closed by a decision undone since (an unmerge, a move corrected):
-    undecided, an entry in the history of its point (`event`, with what undid it) and an audit
-    event (`reason`)."""
-    alert.status = AlertStatus.OPEN
-    alert.decided_by = None
-    alert.decided_at = None
-    alert.save(update_fields=["status", "decided_by", "decided_at"])
-    _event(
-        dealpoint=alert.dealpoint,
-        kind=EventKind.ALERT,
-        actor=actor,
-        details={"alert": alert.pk, "kind": alert.kind, "reopened": True, **event},
-    )
-    audit_record(
-        actor=actor,
-        action=AuditAction.UPDATE,
-        target=alert,
-        details={
-            "alert": alert.pk,
-            "kind": alert.kind,
-            "status": AlertStatus.OPEN,
-            "reason": reason,
+            **(audit or {}),
         },
     )
 
@@ -1563,7 +1539,7 @@ def _successor_alerts_answered(*, actor: User | None, dealpoint: DealPoint) -> N
             and dealpoint.status == DealPointStatus.MOVED
             and alert.candidate_id == dealpoint.successor_id
         )
-        _alert_close(
+        _alert_status_set(
             actor=actor,
             alert=alert,
             status=AlertStatus.CONFIRMED if confirmed else AlertStatus.DISMISSED,
@@ -1588,7 +1564,7 @@ def _resurgence_alerts_corrected(*, actor: User | None, dealpoint: DealPoint, be
             dealpoint=dealpoint, kind=AlertKind.RESURGENCE, status=AlertStatus.OPEN
         ).select_related("dealpoint")
     ):
-        _alert_close(
+        _alert_status_set(
             actor=actor,
             alert=alert,
             status=AlertStatus.DISMISSED,
@@ -1649,7 +1625,7 @@ def _resurgences_undone(
             report=report, dealpoint=dealpoint, decision=LinkDecision.CONFIRMED
         ).exists():
             report_detach(actor=actor, dealpoint=dealpoint, report=report, note=note)
-        _alert_close(
+        _alert_status_set(
             actor=actor,
             alert=alert,
             status=AlertStatus.DISMISSED,
@@ -1697,7 +1673,7 @@ def _moves_undone(*, actor: User | None, dealpoint: DealPoint, before: str, corr
     for alert in locks.lock(alerts.select_related("dealpoint", "candidate")):
         candidate = alert.candidate.reference if alert.candidate else None
         if alert.status == AlertStatus.CONFIRMED and candidate == named:
-            _alert_close(
+            _alert_status_set(
                 actor=actor,
                 alert=alert,
                 status=AlertStatus.DISMISSED,
@@ -1706,9 +1682,10 @@ def _moves_undone(*, actor: User | None, dealpoint: DealPoint, before: str, corr
                 audit={"status_corrected": dealpoint.reference, "candidate": named},
             )
         elif alert.status == AlertStatus.DISMISSED and _alert_question_stands(alert):
-            _alert_reopen(
+            _alert_status_set(
                 actor=actor,
                 alert=alert,
+                status=AlertStatus.OPEN,
                 reason="move_corrected",
                 event={"move_undone": True, "candidate": candidate, "successor": named},
             )
@@ -2755,7 +2732,7 @@ def _alerts_follow(*, actor: User | None, source: DealPoint, target: DealPoint) 
             _alert_moved(alert, on, target)
             moved[str(alert.pk)] = on
             continue
-        _alert_close(
+        _alert_status_set(
             actor=actor,
             alert=alert,
             status=AlertStatus.DISMISSED,
@@ -2822,9 +2799,10 @@ def _alerts_back(
     for alert in locks.lock(closed):
         if not _alert_question_stands(alert):
             continue
-        _alert_reopen(
+        _alert_status_set(
             actor=actor,
             alert=alert,
+            status=AlertStatus.OPEN,
             reason="unmerged",
             event={"merged": dealpoint.reference, "other": target.reference},
         )

@@ -1342,7 +1342,7 @@ def test_every_key_a_history_entry_is_written_with_is_told_per_reader():
                 continue
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name not in {"_event", "_alert_close"}:
+            if name not in {"_event", "_alert_status_set"}:
                 continue
             for keyword in node.keywords:
                 if keyword.arg not in {"details", "event"}:
