@@ -469,19 +469,31 @@ def visible_points(actor: User, ids: Iterable[int | None]) -> list[DealPoint]:
     )
 
 
-def successor_told(*, actor: User, dealpoint: DealPoint) -> str | None:
-    """The reference of a moved point's successor, if the actor may see it (a message names
-    it); audited as a listing of points, as the history's names are."""
-    shown = visible_points(actor, [dealpoint.successor_id])
-    if not shown:
+def _related_point(
+    *, actor: User, dealpoint: DealPoint, pk: int | None, view: str
+) -> DealPoint | None:
+    """The point `dealpoint` names by `pk` (its successor, the point it was merged into), if
+    the actor may see it; audited as a listing of that point (`view`), beside the point's own
+    read, as the history's names are."""
+    found = visible_points(actor, [pk])
+    if not found:
         return None
     audit_record(
         actor=actor,
         action=AuditAction.LIST,
         object_type=DealPoint._meta.label_lower,
-        details={"view": "successor", "point": dealpoint.reference, "points": [shown[0].reference]},
+        details={"view": view, "point": dealpoint.reference, "points": [found[0].reference]},
     )
-    return shown[0].reference
+    return found[0]
+
+
+def successor_told(*, actor: User, dealpoint: DealPoint) -> str | None:
+    """The reference of a moved point's successor, if the actor may see it (a message names
+    it); audited (`_related_point`)."""
+    shown = _related_point(
+        actor=actor, dealpoint=dealpoint, pk=dealpoint.successor_id, view="successor"
+    )
+    return shown.reference if shown is not None else None
 
 
 def move_alerts_raised(*, actor: User, dealpoint: DealPoint) -> list[str]:
@@ -800,21 +812,10 @@ def dealpoint_history(
 def dealpoint_merged_into(*, actor: User, dealpoint: DealPoint) -> DealPoint | None:
     """The point `dealpoint` was merged into, if the actor may see it (None otherwise, and
     for a point not merged). Call after the point's own audited read; the point named is
-    audited as a listing of it, beside that read."""
-    found = visible_points(actor, [dealpoint.merged_into_id])
-    if not found:
-        return None
-    audit_record(
-        actor=actor,
-        action=AuditAction.LIST,
-        object_type=DealPoint._meta.label_lower,
-        details={
-            "view": "merged_into",
-            "point": dealpoint.reference,
-            "points": [found[0].reference],
-        },
+    audited as a listing of it, beside that read (`_related_point`)."""
+    return _related_point(
+        actor=actor, dealpoint=dealpoint, pk=dealpoint.merged_into_id, view="merged_into"
     )
-    return found[0]
 
 
 @dataclass(frozen=True)
@@ -825,9 +826,8 @@ class ReportMatching:
     attached: ReportLink | None
     proposed: list[ReportLink]
     alerts: list[Alert]
-    # The open proposal of a new point that holds it, and how many reports it holds.
+    # The open proposal of a new point that holds it.
     in_proposal: Proposal | None = None
-    proposal_reports: int = 0
 
 
 def report_matching(*, actor: User, report: Report) -> ReportMatching:
@@ -888,7 +888,6 @@ def report_matching(*, actor: User, report: Report) -> ReportMatching:
         proposed=[link for link in links if link.decision == LinkDecision.PROPOSED],
         alerts=alerts,
         in_proposal=in_proposal,
-        proposal_reports=in_proposal.reports.count() if in_proposal is not None else 0,
     )
 
 
