@@ -46,7 +46,7 @@ from django.db import transaction
 from django.db.models import Count, F, Func, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -1941,8 +1941,7 @@ def _elsewhere_message(parsed: RowInput, earlier: DealPoint) -> str | None:
     ) % {
         "reference": parsed.reference,
         "point": earlier.reference,
-        # Rounded up: « à 1,0 km » of a line 1,040 m away read as within the kilometre.
-        "distance": formats.number_format(math.ceil(distance / 100) / 10, 1),
+        "distance": services.kilometres_said(distance),
     }
 
 

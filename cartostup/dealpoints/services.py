@@ -2314,6 +2314,12 @@ def report_detach(
 # --- merge, unmerge, split -----------------------------------------------------------------------
 
 
+def kilometres_said(metres: float) -> str:
+    """A distance beyond `matching.SAME_PLACE_MAX_M` in kilometres, to the tenth, rounded up
+    (« à 1,0 km » of places 1,040 m apart read as within the limit): « 2,7 »."""
+    return formats.number_format(math.ceil(metres / 100) / 10, 1)
+
+
 def _same_place_check(*, source: DealPoint, target: DealPoint) -> None:
     """A merge joins two records of one place: two points kilometres apart, or on two
     buildings of a landlord, are two places (new-user review: a reference mistyped merged
@@ -2331,8 +2337,7 @@ def _same_place_check(*, source: DealPoint, target: DealPoint) -> None:
                     "la position d'une des fiches est fausse, corrigez-la d'abord ; si le point "
                     "s'est déplacé, indiquez-le par son statut (« Déplacé », avec son successeur)."
                 )
-                # Rounded up: « à 1,0 km » of points 1,040 m apart read as within the limit.
-                % {**names, "distance": formats.number_format(math.ceil(distance / 100) / 10, 1)}
+                % {**names, "distance": kilometres_said(distance)}
             }
         )
     if source.building_id and target.building_id and source.building_id != target.building_id:
