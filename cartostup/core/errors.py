@@ -160,17 +160,13 @@ def busy_response(request: HttpRequest) -> HttpResponse:
     match = getattr(request, "resolver_match", None)
     # The view's name only: an address may hold what a reporter typed.
     logger.warning("base occupée : %s refusé (503)", getattr(match, "view_name", "?"))
-    reader = reader_page(request)
+    # A reporter's words on the public pages and the public API (`reader_page`).
+    message = busy_message(reader=reader_page(request))
     response: HttpResponse
     if _is_api(request):
-        public = path_under(request.path_info, ("/api/public/",))
-        response = JsonResponse({"detail": busy_message(reader=public), "code": "busy"}, status=503)
+        response = JsonResponse({"detail": message, "code": "busy"}, status=503)
     else:
-        context = {
-            "reader": reader,
-            "message": busy_message(reader=reader),
-            "home_url": home_url(request),
-        }
+        context = {"message": message, "home_url": home_url(request)}
         response = render(request, "503.html", context, status=503)
     response["Retry-After"] = str(BUSY_RETRY_SECONDS)
     add_never_cache_headers(response)
