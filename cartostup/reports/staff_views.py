@@ -414,9 +414,6 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
         )
         report.status_short = STATUS_SHORT.get(report.status, report.status)  # type: ignore[attr-defined]
     query = filterset.data.copy()
-    # The reporters' messages no analyst has read, whatever the filters (a report already
-    # triaged is out of the default queue).
-    unread = selectors.report_unread_count(actor=request.user)
     query.pop("page", None)
     boundaries = [
         reverse("territories:departement_geojson", args=[code])
@@ -434,7 +431,9 @@ def triage_list(request: AuthenticatedRequest) -> HttpResponse:
             "page_obj": page,
             "reports": page.object_list,
             "statuses": Status.choices,
-            "unread": unread,
+            # The reporters' messages no analyst has read, whatever the filters (a report
+            # already triaged is out of the default queue).
+            "unread": selectors.report_unread_count(actor=request.user),
             "geojson_url": f"{reverse('reports:triage_geojson')}?{query.urlencode()}",
             "boundary_urls": json.dumps(boundaries),
             **_map_settings(),
@@ -533,8 +532,7 @@ def _report_page(
     is_open = report.status in {Status.NEW, Status.QUESTION}
     may_change = _may_triage(request.user, report)
     # Shown to an analyst who may triage it: what the reporter wrote is read now.
-    unread = may_change and report.message_unread
-    if unread:
+    if may_change and report.message_unread:
         services.report_messages_read(actor=request.user, report=report)
     may_triage = is_open and may_change
     # Only a report given by its address alone is placed (or placed again, when an analyst
