@@ -7,6 +7,8 @@ from django.contrib.auth import password_validation
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from cartostup.core.forms import WholeNumberField
+
 from .models import User
 
 
@@ -93,7 +95,7 @@ class ApiTokenForm(forms.Form):
             "Pour le reconnaître : le système qui l'utilise (ex. : « Logiciel de la CROSS »)."
         ),
     )
-    days = forms.IntegerField(
+    days = WholeNumberField(
         label=_("Durée de validité (jours)"),
         min_value=1,
         help_text=_("90 jours par défaut, un an au plus."),

@@ -11,6 +11,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
+from cartostup.core.forms import DecimalNumberField
 from cartostup.territories.models import Departement
 
 from . import services
@@ -113,7 +114,7 @@ class BuildingForm(AdminForm):
     )
     name = forms.CharField(label=_("Nom ou numéro de bâtiment"), max_length=200)
     address = forms.CharField(label=_("Adresse"), max_length=300)
-    latitude = forms.FloatField(
+    latitude = DecimalNumberField(
         label=_("Latitude"),
         min_value=-90,
         max_value=90,
@@ -121,14 +122,12 @@ class BuildingForm(AdminForm):
             "En degrés décimaux (WGS84), ex. : 43.3452. La commune et le département en sont "
             "déduits."
         ),
-        widget=forms.NumberInput(attrs={"step": "any"}),
     )
-    longitude = forms.FloatField(
+    longitude = DecimalNumberField(
         label=_("Longitude"),
         min_value=-180,
         max_value=180,
         help_text=_("En degrés décimaux (WGS84), ex. : 5.3949"),
-        widget=forms.NumberInput(attrs={"step": "any"}),
     )
     stairwells = forms.CharField(
         label=_("Cages d'escalier"),

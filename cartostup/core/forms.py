@@ -3,10 +3,60 @@ the form alone (no query), so a template only loops over it."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# Spaces a French writer puts between thousands: a space, a no-break or a narrow no-break one.
+_THOUSANDS = re.compile(r"[ \u00a0\u202f]")
+
+
+class TypedNumberInput(forms.TextInput):
+    """A number typed as text, never `type="number"`: a browser sends nothing for what such an
+    input cannot read (« 1e », « - », « deux mille », « 43,345 » in some locales), so an
+    optional field took what the analyst typed for an empty one and erased the value kept
+    (review). The server reads what was typed and says what is wrong with it."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None, *, decimal: bool = False) -> None:
+        super().__init__({"inputmode": "decimal" if decimal else "numeric", **(attrs or {})})
+
+
+class WholeNumberField(forms.IntegerField):
+    """A whole number, thousands spaced or not (« 15 000 »). A dot or a comma is refused, not
+    read: Django read « 15.000 » as 15 where a French writer means fifteen thousand."""
+
+    widget = TypedNumberInput
+    default_error_messages = {
+        "invalid": _("Saisissez un nombre entier, sans virgule ni point (ex. 1500 ou 1 500)."),
+    }
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str):
+            value = _THOUSANDS.sub("", value.strip())
+            if value and not re.fullmatch(r"[+-]?\d+", value):
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class DecimalNumberField(forms.FloatField):
+    """A decimal number written with a comma or a dot (« 43,3452 » as « 43.3452 »)."""
+
+    default_error_messages = {
+        "invalid": _("Saisissez un nombre décimal (ex. 43,3452 ou 43.3452)."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", TypedNumberInput(decimal=True))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:  # a float or None (the stubs say int)
+        if isinstance(value, str):
+            value = _THOUSANDS.sub("", value.strip()).replace(",", ".")
+        return super().to_python(value)
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,5 @@
+from collections.abc import Iterable
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -181,6 +183,20 @@ def in_week_order(tokens: list[str]) -> list[str]:
     """Opening hours as a reader expects them, Monday morning to Sunday night, not in the
     order they were ticked or imported (an unknown token last, as given)."""
     return sorted(tokens, key=lambda token: _WEEK_ORDER.get(str(token), len(_WEEK_ORDER)))
+
+
+def list_in_order(name: str, values: Iterable[str]) -> list[str]:
+    """A point's list (`products`, `opening_hours`, `observed_roles`) as it is kept: each
+    value once, in its choices' order, the hours in the week's (an unknown value last, as
+    given). A PATCH with ["cannabis", "cannabis"] stored both; the form, sending the ticked
+    boxes in its own order, wrote « Gérant, Vendeurs → Vendeurs, Gérant » to the history of
+    an untouched save, and moved the edit version, so another analyst's save was refused."""
+    once = list(dict.fromkeys(values))
+    if name == "opening_hours":
+        return in_week_order(once)
+    choices = {"products": Product, "observed_roles": ObservedRole}[name]
+    order = {value: index for index, value in enumerate(choices.values)}
+    return sorted(once, key=lambda value: order.get(value, len(order)))
 
 
 def hours_labels(tokens: list[str]) -> list[str]:

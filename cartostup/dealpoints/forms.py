@@ -21,6 +21,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.models import Building, Organisation, SharingGroup
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID
+from cartostup.core.forms import DecimalNumberField, WholeNumberField
 
 from . import selectors, services
 from .choices import (
@@ -111,19 +112,17 @@ class DealPointForm(ServiceForm):
     """Everything an analyst says about a point (`services.DealPointInput`). The opening hours
     are a grid of check boxes (day × time of day) giving "day:time" tokens."""
 
-    latitude = forms.FloatField(
+    latitude = DecimalNumberField(
         label=_("Latitude"),
         min_value=-90,
         max_value=90,
         help_text=_("En degrés décimaux (WGS84), ex. 43.3452. Cliquez sur la carte pour la fixer."),
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
-    longitude = forms.FloatField(
+    longitude = DecimalNumberField(
         label=_("Longitude"),
         min_value=-180,
         max_value=180,
         help_text=_("En degrés décimaux (WGS84), ex. 5.3949."),
-        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
     precision = forms.ChoiceField(
         label=_("Précision de la position"),
@@ -174,7 +173,7 @@ class DealPointForm(ServiceForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    estimated_daily_turnover = forms.IntegerField(
+    estimated_daily_turnover = WholeNumberField(
         label=_("Chiffre d'affaires quotidien estimé (€)"),
         min_value=0,
         max_value=10**8,
@@ -479,7 +478,7 @@ class OperationForm(ServiceForm):
             "ou s'il a été déplacé : la fiche le dit)."
         ),
     )
-    arrests = forms.IntegerField(
+    arrests = WholeNumberField(
         label=_("Personnes interpellées"),
         min_value=0,
         max_value=services.OPERATION_MAX_ARRESTS,

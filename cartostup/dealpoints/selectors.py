@@ -747,6 +747,42 @@ def _history_told(
     return told
 
 
+def _history_buildings(
+    *, actor: User, dealpoint: DealPoint, events: list[DealPointEvent], view: str
+) -> dict[int, str]:
+    """The name of each landlord's building a change of the history names, among those the
+    actor may see, audited as a listing of them. The history said « Bâtiment du bailleur
+    modifié », not which (review)."""
+    named = {
+        pk
+        for event in events
+        if event.kind == EventKind.EDITED
+        and isinstance((change := (event.details or {}).get("building_id")), list)
+        for pk in change
+        if isinstance(pk, int)
+    }
+    if not named:
+        return {}
+    told = dict(
+        policy.restrict(Building.objects.filter(pk__in=named), actor=actor)
+        .order_by("pk")
+        .values_list("pk", "name")
+    )  # fmt: skip
+    if told:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=Building._meta.label_lower,
+            details={
+                "view": view,
+                "section": "history",
+                "point": dealpoint.reference,
+                "buildings": sorted(told),
+            },
+        )
+    return told
+
+
 def dealpoint_history(
     *, actor: User, dealpoint: DealPoint, events: Iterable[DealPointEvent], view: str
 ) -> list[DealPointEvent]:
@@ -776,6 +812,7 @@ def dealpoint_history(
             policy.restrict(DealPoint.objects.filter(reference__in=named_points), actor=actor)
             .values_list("reference", flat=True)
         )  # fmt: skip
+    buildings_told = _history_buildings(actor=actor, dealpoint=dealpoint, events=events, view=view)
     told = []
     for event in events:
         copy = DealPointEvent(
@@ -789,6 +826,10 @@ def dealpoint_history(
             details=_history_told(event.details or {}, reports=reports_told, points=points_told),
             note=event.note,
         )
+        change = copy.details.get("building_id")
+        if event.kind == EventKind.EDITED and isinstance(change, list):
+            # The buildings' names, where the reader may see them (None: not told).
+            copy.details["building"] = [buildings_told.get(pk) if pk else "" for pk in change[:2]]
         told.append(copy)
     for model, names, key in (
         (Report, sorted(reports_told), "reports"),

@@ -55,6 +55,7 @@ from .choices import (
     ProposalStatus,
     TimeOfDay,
     Weekday,
+    list_in_order,
 )
 from .models import (
     H3_DEPARTEMENT,
@@ -230,11 +231,9 @@ def _place(latitude: Any, longitude: Any) -> _Place:
     try:
         latitude, longitude = locator.validate_coordinates(latitude, longitude)
         location = locator.locate(latitude, longitude)
-    except locator.OutsideTerritoryError as error:
-        raise ValidationError(
-            {"latitude": _("Cette position est hors des territoires chargés.")}
-        ) from error
     except locator.LocateError as error:
+        # The locator's words name the position (« Ce point (43.3, -3) est hors du territoire
+        # français. »): said on the latitude, the longitude typed alone was not named (review).
         raise ValidationError({"latitude": str(error)}) from error
     commune = Commune.objects.select_related("departement").get(code=location.commune_code)
     qpv = (
@@ -1133,7 +1132,7 @@ def dealpoint_create(
         imported_last_activity_at=imported_last_activity_at,
         **{name: getattr(data, name) for name in _PLAIN_FIELDS},
     )
-    _lists_once(dealpoint)
+    _lists_in_order(dealpoint)
     _set_position(dealpoint, place)
     # Its activity before the first save: a new point has no operation and is merged into by
     # none; its reports' dates are known (`_refresh_activity`, which an import paid per line).
@@ -1194,12 +1193,9 @@ def _comparable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | list | type(None)) else str(value)
 
 
-def _lists_once(dealpoint: DealPoint) -> None:
-    """Each value of the point's lists once, in the order given: a PATCH with
-    ["cannabis", "cannabis"] stored both, wrote a change of nothing to the history and moved
-    the edit version, so other clients were refused (partner-developer audit)."""
+def _lists_in_order(dealpoint: DealPoint) -> None:
     for name in ("products", "opening_hours", "observed_roles"):
-        setattr(dealpoint, name, list(dict.fromkeys(getattr(dealpoint, name))))
+        setattr(dealpoint, name, list_in_order(name, getattr(dealpoint, name)))
 
 
 @transaction.atomic
@@ -1222,11 +1218,12 @@ def dealpoint_update(
     errors = _input_errors(data)
     if errors:
         raise ValidationError(errors)
+    _lists_in_order(dealpoint)  # as kept since: a list stored in another order is unchanged
     before = {name: getattr(dealpoint, name) for name in (*_PLAIN_FIELDS, "building_id")}
     before_position = (dealpoint.latitude, dealpoint.longitude)
     for name in _PLAIN_FIELDS:
         setattr(dealpoint, name, getattr(data, name))
-    _lists_once(dealpoint)
+    _lists_in_order(dealpoint)
     dealpoint.building = _building(actor, data.building_id)
     changes: dict[str, list[Any]] = {
         name: [_comparable(old), _comparable(getattr(dealpoint, name))]

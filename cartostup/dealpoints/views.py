@@ -19,6 +19,7 @@ from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -249,6 +250,8 @@ def _value_label(name: str, value: Any) -> str:
         return ", ".join(hours_labels(value))
     if name == "position":
         return ", ".join(f"{float(part):.5f}" for part in value)
+    if name == "estimated_daily_turnover" and isinstance(value, int):
+        return f"{floatformat(value, '0g')}\u00a0€"  # as the record says it (« 15 000 € »)
     if isinstance(value, list):
         return ", ".join(str(part) for part in value)
     return str(value)
@@ -323,6 +326,25 @@ def attached_text(*, report: str, point: str, moved_from: tuple[str, ...] = ()) 
     return text
 
 
+# The changes of an edit in the order of the form that makes them (position first).
+_EDIT_ORDER = {
+    name: index
+    for index, name in enumerate(
+        (
+            "position",
+            *(
+                "building_id" if field == "building" else field
+                for field in DealPointForm.base_fields
+            ),
+        )
+    )
+}
+
+
+def _edit_order(name: str) -> tuple[int, str]:
+    return (_EDIT_ORDER.get(name, len(_EDIT_ORDER)), name)
+
+
 def _event_lines(event: DealPointEvent) -> list[str]:
     """A history entry's details in French words (references and values, never raw JSON)."""
     details = event.details or {}
@@ -339,10 +361,18 @@ def _event_lines(event: DealPointEvent) -> list[str]:
         ]
     if kind == EventKind.EDITED:
         lines = []
-        for name, change in sorted(details.items()):
+        for name, change in sorted(details.items(), key=lambda item: _edit_order(item[0])):
+            if name == "building":
+                continue  # the names of `building_id`'s change (`selectors.dealpoint_history`)
             if name == "building_id":
-                lines.append(_("Bâtiment du bailleur modifié"))
-                continue
+                names = details.get("building")
+                if not isinstance(names, list):
+                    lines.append(_("Bâtiment du bailleur modifié"))
+                    continue
+                name, change = (
+                    "building",
+                    [_("(non communiqué)") if value is None else value for value in names],
+                )
             old, new = [*change, None, None][:2] if isinstance(change, list) else (None, change)
             lines.append(
                 _("%(field)s : %(old)s → %(new)s")

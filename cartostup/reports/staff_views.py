@@ -44,6 +44,7 @@ from cartostup.access.filters import filter_error_messages, unknown_choice_messa
 from cartostup.access.models import Building, User
 from cartostup.access.services import stairwell_labels
 from cartostup.core.dates import week_start
+from cartostup.core.forms import DecimalNumberField
 from cartostup.core.paging import paginate
 from cartostup.core.shown_once import ShownOnce
 
@@ -331,14 +332,13 @@ class ReportPlaceForm(DsfrBaseForm):
 
     prefix = "place"
 
-    latitude = django_forms.FloatField(
+    latitude = DecimalNumberField(
         label=gettext_lazy("Latitude"),
         min_value=-90,
         max_value=90,
         help_text=gettext_lazy(
             "En degrés décimaux (WGS84), ex. 43.3452. Cliquez sur la carte pour la fixer."
         ),
-        widget=django_forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={
             "required": gettext_lazy(
                 "Cliquez sur la carte à l'adresse indiquée, ou saisissez la latitude et la "
@@ -346,12 +346,11 @@ class ReportPlaceForm(DsfrBaseForm):
             )
         },
     )
-    longitude = django_forms.FloatField(
+    longitude = DecimalNumberField(
         label=gettext_lazy("Longitude"),
         min_value=-180,
         max_value=180,
         help_text=gettext_lazy("En degrés décimaux (WGS84), ex. 5.3949."),
-        widget=django_forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages={
             "required": gettext_lazy("Saisissez la longitude, ou cliquez sur la carte.")
         },

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django import forms
 from django.template import Context, Template
 
-from cartostup.core.forms import SummaryError, form_error_summary
+from cartostup.core.forms import (
+    DecimalNumberField,
+    SummaryError,
+    WholeNumberField,
+    form_error_summary,
+)
 
 
 class _Form(forms.Form):
@@ -136,3 +142,47 @@ def repeated_headings(page: str) -> list[str]:
     headings = Counter(text(h) for h in re.findall(heading, page, re.S)) - inside
     captions = [text(c) for c in found]
     return [caption for caption in captions if headings[caption]]
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [("15000", 15000), ("15 000", 15000), ("15\u202f000", 15000), (" 7 ", 7), ("", None)],
+)
+def test_a_whole_number_is_read_as_a_french_writer_types_it(typed, read):
+    field = WholeNumberField(required=False)
+    assert field.clean(typed) == read
+
+
+@pytest.mark.parametrize("typed", ["15.000", "1500,50", "1e", "-", "deux mille", "1e3"])
+def test_a_whole_number_refuses_what_it_would_read_wrong(typed):
+    """Django read « 15.000 » as 15 (a French writer means fifteen thousand)."""
+    with pytest.raises(forms.ValidationError) as refused:
+        WholeNumberField(required=False).clean(typed)
+    assert refused.value.messages == [
+        "Saisissez un nombre entier, sans virgule ni point (ex. 1500 ou 1 500)."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"), [("43,3452", 43.3452), ("43.3452", 43.3452), ("-0,5", -0.5)]
+)
+def test_a_decimal_number_is_read_with_a_comma_or_a_dot(typed, read):
+    assert DecimalNumberField().clean(typed) == read
+
+
+@pytest.mark.parametrize("typed", ["43,34,52", "-", "nord", "inf", "nan"])
+def test_a_decimal_number_refuses_what_is_not_one(typed):
+    with pytest.raises(forms.ValidationError):
+        DecimalNumberField().clean(typed)
+
+
+def test_no_form_asks_a_number_with_an_input_the_browser_empties():
+    """A `type="number"` input sends nothing for what the browser cannot read: an optional
+    turnover typed « 1e » erased the value kept, and the page said « modifié » (review)."""
+    number_inputs = {
+        f"{cls.__module__}.{cls.__qualname__}.{name}"
+        for cls in _project_classes(forms.BaseForm)
+        for name, field in cls.base_fields.items()
+        if isinstance(field.widget, forms.NumberInput)
+    }
+    assert number_inputs == set()

@@ -667,7 +667,7 @@ def test_french_labels_are_read_as_values(analyst):
     point = DealPoint.objects.get(reference=result.created[0])
     assert point.status == DealPointStatus.DISMANTLED
     assert (point.precision, point.channel, point.confidence) == ("building", "fixed", "high")
-    assert point.products == ["cocaine", "cannabis"]
+    assert point.products == ["cannabis", "cocaine"]  # kept in the choices' order
     assert point.opening_hours == ["mon:evening", "fri:night"]
 
 

@@ -4,6 +4,7 @@ record, the forms and every analyst action."""
 from __future__ import annotations
 
 import html
+import importlib
 import re
 from datetime import date, timedelta
 
@@ -346,7 +347,11 @@ def test_opening_hours_read_in_the_weeks_order(client_for, analyst):
     record, the map's panel and the spreadsheet exports say them Monday first, the panel in the
     record's words (it wrote « Mercredi, matin »)."""
     point = dealpoint(actor=analyst, opening_hours=["sat:evening", "wed:night", "wed:morning"])
-    assert point.opening_hours == ["sat:evening", "wed:night", "wed:morning"]  # as stored
+    # Kept in the week's order now; stored otherwise before (read in order all the same).
+    assert point.opening_hours == ["wed:morning", "wed:night", "sat:evening"]
+    DealPoint.objects.filter(pk=point.pk).update(
+        opening_hours=["sat:evening", "wed:night", "wed:morning"]
+    )
     client = client_for("cross13_analyst")
     page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
     assert "Mercredi matin, Mercredi nuit, Samedi soirée" in page
@@ -571,6 +576,105 @@ def test_an_edit_sent_without_a_change_says_nothing_changed(client_for, point):
     response = client.post(reverse("dealpoints:edit", args=[point.pk]), data, follow=True)
     said = [str(message) for message in response.context["messages"]]
     assert said == [f"Point de deal {point.reference} modifié."]
+
+
+def test_lists_stored_in_another_order_are_unchanged_by_an_untouched_save(client_for, point):
+    """A point whose roles and hours were stored in another order than the form's (an import,
+    the API, the demo) got « Rôles observés : Gérant, Vendeurs → Vendeurs, Gérant » in its
+    history from a save of the form untouched, and its edit version moved, so another
+    analyst's save was refused (review). Kept in the choices' order; the migration puts the
+    points stored before in it."""
+    from django.apps import apps
+
+    DealPoint.objects.filter(pk=point.pk).update(
+        observed_roles=["manager", "sellers"],
+        opening_hours=["wed:evening", "mon:morning"],
+        products=["crack", "cannabis"],
+    )
+    client = client_for("cross13_analyst")
+    form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
+    data = {key: value for key, value in form.initial.items() if value not in (None, [])}
+    # Ticked boxes are sent in the page's order, the choices'.
+    data.update(
+        observed_roles=["sellers", "manager"],
+        opening_hours=["mon:morning", "wed:evening"],
+        products=["cannabis", "crack"],
+    )
+    response = client.post(reverse("dealpoints:edit", args=[point.pk]), data, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert said == [f"Rien n'a changé : {point.reference} est resté tel quel."]
+    assert not point.events.filter(kind=EventKind.EDITED).exists()
+
+    importlib.import_module("cartostup.dealpoints.migrations.0012_lists_in_order").lists_in_order(
+        apps, None
+    )
+    point.refresh_from_db()
+    assert point.observed_roles == ["sellers", "manager"]
+    assert point.opening_hours == ["mon:morning", "wed:evening"]
+    assert point.products == ["cannabis", "crack"]
+
+
+def test_a_turnover_typed_wrong_is_refused_and_the_value_kept(client_for, point):
+    """« 1e » in the turnover, a `type="number"` input, reached the server empty: the value
+    kept was erased and the page said « modifié ». « 15.000 » was read as 15 (review)."""
+    DealPoint.objects.filter(pk=point.pk).update(estimated_daily_turnover=15000)
+    client = client_for("cross13_analyst")
+    form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
+    data = {key: value for key, value in form.initial.items() if value not in (None, [])}
+    for typed in ("1e", "15.000", "deux mille"):
+        response = client.post(
+            reverse("dealpoints:edit", args=[point.pk]),
+            {**data, "estimated_daily_turnover": typed},
+        )
+        assert response.status_code == 400
+        assert response.context["form"].errors["estimated_daily_turnover"] == [
+            "Saisissez un nombre entier, sans virgule ni point (ex. 1500 ou 1 500)."
+        ]
+        assert f'value="{typed}"' in _page(response)
+    point.refresh_from_db()
+    assert point.estimated_daily_turnover == 15000
+    assert not point.events.filter(kind=EventKind.EDITED).exists()
+    response = client.post(
+        reverse("dealpoints:edit", args=[point.pk]),
+        {**data, "estimated_daily_turnover": "18 000", "latitude": "43,3452"},
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert (point.estimated_daily_turnover, point.latitude) == (18000, 43.3452)
+
+
+def test_the_history_names_the_buildings_and_says_changes_in_the_forms_order(
+    client_for, point, building
+):
+    """« Bâtiment du bailleur modifié » said nothing of which, and the lines of a change came
+    in the order of the fields' English names (Adresse, Bâtiment du bailleur, Bâtiment,
+    Position...), the turnover as « 15000 » (review). The buildings are named where the reader
+    may see them (audited as a listing), the lines follow the form, the turnover says euros."""
+    client = client_for("cross13_analyst")
+    form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
+    data = {key: value for key, value in form.initial.items() if value not in (None, [])}
+    data.pop("building")
+    data.update(address="5 rue des Tilleuls", estimated_daily_turnover="15 000", name="Le four")
+    assert client.post(reverse("dealpoints:edit", args=[point.pk]), data).status_code == 302
+    page = _page(client.get(reverse("dealpoints:detail", args=[point.pk])))
+    history = page[page.index('id="history"') :]
+    history = re.sub(r"\s", " ", history[: history.index("</ul>")])  # spaces of « 15 000 € »
+    lines = [
+        history.index(line)
+        for line in (
+            "<li>Nom d&#x27;usage : Four du bâtiment B → Le four</li>",
+            "<li>Adresse : — → 5 rue des Tilleuls</li>",
+            "<li>Bâtiment du bailleur : Résidence des Tilleuls – bâtiment A → —</li>",
+            "<li>Chiffre d&#x27;affaires quotidien estimé (€) : 5 000 € → 15 000 €</li>",
+        )
+    ]
+    assert lines == sorted(lines)
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST,
+        object_type="access.building",
+        details__section="history",
+        details__buildings=[building.pk],
+    ).exists()
 
 
 def test_analyst_edits_a_point_and_the_history_keeps_the_old_value(client_for, point):
