@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import Max, Min
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
@@ -63,6 +63,8 @@ FILTER_FIELDS = ("status", "product", "channel", "active_from", "active_to")
 PERIOD_FIELDS = ("active_from", "active_to")
 # What the page's address may carry: its filters, the département it opens on, a point.
 MAP_PARAMETERS = frozenset(FILTER_FIELDS) | {"departement", "point"}
+# The page's parameters that take one value.
+SINGLE_PARAMETERS = (*PERIOD_FIELDS, "departement", "point")
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -121,7 +123,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     sent = QueryDict(mutable=True)
     for name in FILTER_FIELDS:
         if name in request.GET:
-            sent.setlist(name, request.GET.getlist(name))
+            # A value given twice is one (« Statut : Confirmé, Confirmé » was said).
+            sent.setlist(name, list(dict.fromkeys(request.GET.getlist(name))))
     # A misspelt filter (`?statut=confirmed`) is said, as the list says it, and sent to the
     # dealpoints layer, which refuses it: the points the filter was meant to select are not
     # drawn as if it had applied.
@@ -157,6 +160,13 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
     # keep the last one and say it applied, while the layer refuses both.
     refused = {
         **unknown,
+        # Two periods' starts, two départements, two points: the last one was kept, unsaid (the
+        # API refuses them alike).
+        **{
+            name: [_("Paramètre répété : une seule valeur est attendue.")]
+            for name in SINGLE_PARAMETERS
+            if len(set(request.GET.getlist(name))) > 1
+        },
         **map_layers.several_values_refused(scope=scope, data=sent),
         **dealpoint_refused_filters(actor=actor, data=sent),
     }
@@ -209,6 +219,8 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         "createUrl": _reverse_or("dealpoints:create", "/points-de-deal/nouveau/")
         if policy.can(actor, policy.Capability.EDIT_DEALPOINTS)
         else "",
+        # Where a session ended while the page was open is renewed (map.js: endSession).
+        "loginUrl": resolve_url(settings.LOGIN_URL),
         "tileUrl": settings.CARTOSTUP_TILE_URL,
         "tileAttribution": settings.CARTOSTUP_TILE_ATTRIBUTION,
         "statuses": dict(statuses),
@@ -264,6 +276,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
             "has_operations": "operations" in api,
             "has_proposals": "proposals" in api,
             "has_hotspots": "hotspots" in api,
+            # Reports and operations take the period only: said when another filter applies
+            # (operations on dismantled points were drawn under « Statut : Confirmé »).
+            "period_only": usable and any(name not in PERIOD_FIELDS for name in active),
             "hotspot_scope": _hotspot_scope(
                 filterset, names=hotspot_filters, offered=layer_filters
             ),

@@ -173,6 +173,44 @@ def test_escape_gives_focus_back_to_what_opened_the_panel(page, served_app, map_
     assert page.console_errors == []
 
 
+def test_escape_in_the_filters_leaves_the_panel_and_an_ended_session_is_said(
+    page, served_app, map_points
+):
+    """Escape typed in the filters' date field closed the panel and took the focus to the map;
+    a session ended elsewhere (signed out in another tab) showed the login page inside the
+    panel, and the layers said only that they could not be loaded (review)."""
+    log_in(page, served_app, "cross13_analyst")
+    pk, reference = map_points[1]
+    page.goto(f"{served_app.url}/carte/?departement=13&point={pk}")
+    page.locator("#map-panel-reference").wait_for(timeout=20_000)
+    page.locator("#map-filters-toggle").click()
+    field = page.get_by_label("Actif à partir du")
+    field.wait_for(state="visible")
+    field.click()
+    page.keyboard.press("Escape")
+    assert page.locator("#map-panel").is_visible()
+    assert page.evaluate("document.activeElement.id") == field.get_attribute("id")
+
+    # The session ends: this browser holds no session cookie any more.
+    page.context.clear_cookies()
+    _other_pk, other = map_points[2]
+    page.locator(f'#dealpoints-map .dealpoints-marker[title^="{other} "]').click()
+    ended = page.locator("#map-session-ended")
+    ended.wait_for(state="visible", timeout=20_000)
+    assert "Votre session a pris fin" in ended.inner_text()
+    link = ended.get_by_role("link", name="Se reconnecter et revenir à cette vue de la carte")
+    assert link.get_attribute("href").startswith("/comptes/connexion/?next=%2Fcarte%2F%3F")
+    body = page.locator("#map-panel-body").inner_text()
+    assert "Votre session a pris fin" in body and "Connexion" not in body
+    # Moving the map asks the layers again: their 401 is not said again as a failed layer.
+    with page.expect_response(lambda response: "/api/v1/map/dealpoints/" in response.url):
+        page.locator("#dealpoints-map").focus()
+        page.keyboard.press("-")
+    assert "n’a pas pu être chargée" not in page.locator("#map-status").inner_text()
+    # The page keeps no error of its own (the browser logs the refused requests themselves).
+    assert [error for error in page.console_errors if "401" not in error] == []
+
+
 def test_a_missing_point_and_a_reversed_period_are_said(page, served_app, map_points):
     """A link to a point that does not exist says so (not "a layer could not be loaded"); a
     period that ends before it starts is said in the form's error area (role="alert"), and

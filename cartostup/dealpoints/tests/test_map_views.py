@@ -218,6 +218,30 @@ def test_a_misspelt_filter_in_the_link_is_said_and_refused_by_the_layer(
     assert "Filtre inconnu" not in plain
 
 
+def test_a_parameter_given_twice_is_said_not_half_read(world, client_for):
+    """`?active_from=…&active_from=…` applied the last, `?departement=13&departement=69` said
+    69 and dropped 13, and `?status=confirmed&status=confirmed` was summed up « Confirmé,
+    Confirmé » (review): a single parameter given twice is said as the API says it, a value
+    given twice is one."""
+    client = client_for("cross13_analyst")
+    url = reverse("dealpoints:map")
+    response = client.get(
+        f"{url}?active_from=2026-11-01&active_from=2026-12-01&departement=13&departement=69"
+    )
+    page = response.content.decode()
+    start = page.index('id="map-filter-errors"')
+    said = page[start : page.index("</ul>", start)]
+    assert said.count("Paramètre répété : une seule valeur est attendue.") == 2
+    assert _config(response)["pageFilterErrors"] is True
+    twice = client.get(f"{url}?status=confirmed&status=confirmed&departement=13")
+    assert _config(twice)["filters"] == {"status": ["confirmed"]}
+    assert 'id="map-filters-summary">Filtres appliqués : Statut : Confirmé</p>' in (
+        twice.content.decode()
+    )
+    plain = client.get(url, {"departement": "13"}).content.decode()
+    assert "Paramètre répété" not in plain
+
+
 def test_other_roles_open_on_their_territory(world, client_for):
     for username in ("cross13_analyst", "prefecture_13"):
         assert _config(client_for(username).get(reverse("dealpoints:map")))["startBounds"] is None

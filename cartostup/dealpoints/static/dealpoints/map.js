@@ -119,12 +119,40 @@
     if (busyCount === 0) { container.setAttribute("aria-busy", "false"); }
   }
 
+  // --- a session ended elsewhere -----------------------------------------------------------------
+  // Signed out in another tab, or timed out on the server: the layers answer 401 and the
+  // panel's request is sent to the login page. Said once, above the map, with the way back
+  // to this very view; the layers' own errors are not said on top of it.
+  var sessionNode = document.getElementById("map-session-ended");
+  var sessionEnded = false;
+
+  function endSession() {
+    if (sessionEnded || !sessionNode) { return; }
+    sessionEnded = true;
+    var link = node("a", labels.sessionEndedLink);
+    link.href = config.loginUrl + "?" + new URLSearchParams({
+      next: window.location.pathname + window.location.search + window.location.hash
+    }).toString();
+    var text = node("p", labels.sessionEndedMessage + " ");
+    text.appendChild(link);
+    sessionNode.replaceChildren(text);
+    sessionNode.hidden = false;
+  }
+
+  function signedOut(error) {
+    return Boolean(error && error.status === 401);
+  }
+
   function fetchJson(url) {
     busyBegin();
     var request = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) { return httpError(response); }
         return response.json();
+      })
+      .catch(function (error) {
+        if (signedOut(error)) { endSession(); }
+        throw error;
       });
     // After the caller's own handlers (promise callbacks run before the next task): the
     // answer is drawn, or its error said, when the map says it is no longer busy.
@@ -280,6 +308,15 @@
     target.focus();
   }
 
+  function focusPanel() {
+    // Focused without the browser's scroll, which centres an element taller than the screen
+    // (a phone: the panel's title and « Fermer » were above it); its top brought into view
+    // when it is not.
+    panel.focus({ preventScroll: true });
+    var top = panel.getBoundingClientRect().top;
+    if (top < 0 || top > window.innerHeight - 48) { window.scrollBy(0, top); }
+  }
+
   function openPanel(pk, centre, latlng) {
     lastFocus = document.activeElement;
     openedKey = String(pk);
@@ -290,7 +327,9 @@
       credentials: "same-origin", headers: { Accept: "text/html" }
     })
       .then(function (response) {
-        if (!response.ok) { var error = new Error(String(response.status)); error.status = response.status; throw error; }
+        // Sent to the login page (the session ended): not a record to show.
+        var status = response.redirected ? 401 : response.status;
+        if (status !== 200) { var error = new Error(String(status)); error.status = status; throw error; }
         return response.text();
       })
       .then(function (html) {
@@ -301,13 +340,15 @@
         if (centre && record && record.dataset.latitude) {
           map.setView([parseFloat(record.dataset.latitude), parseFloat(record.dataset.longitude)], 16);
         }
-        panel.focus();
+        focusPanel();
       })
       .catch(function (error) {
         // A point that does not exist, or that this role may not see, is not found (404):
         // not a layer that failed.
-        panelBody.textContent = error && error.status === 404 ? labels.notFoundMessage : labels.panelErrorMessage;
-        panel.focus();
+        if (signedOut(error)) { endSession(); }
+        panelBody.textContent = signedOut(error) ? labels.sessionEndedMessage
+          : error && error.status === 404 ? labels.notFoundMessage : labels.panelErrorMessage;
+        focusPanel();
       });
   }
 
@@ -392,6 +433,10 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") { return; }
+    // Only from the map, its popups and the panel (or nowhere in particular): Escape in the
+    // filters' date field closed the panel and took the focus to the map.
+    var target = event.target;
+    if (target !== document.body && !panel.contains(target) && !container.contains(target)) { return; }
     // The popup first (it may be open beside the panel), then the panel.
     if (openedPopup) { map.closePopup(); return; }
     if (!panel.hidden) { closePanel(); }
@@ -562,7 +607,11 @@
     var body = table.querySelector("tbody");
     body.textContent = "";
     var count = 0;
-    Object.keys(rows).forEach(function (name) {
+    // The layers in one order, not in the order their answers came.
+    var names = STATUS_SOURCES.filter(function (name) { return rows[name]; }).concat(
+      Object.keys(rows).filter(function (name) { return STATUS_SOURCES.indexOf(name) < 0; }).sort()
+    );
+    names.forEach(function (name) {
       rows[name].forEach(function (cells) {
         // Layer, element, status or count, detail (a hexagon's counts per status, a date). An
         // element the reader may open is a link to its page ({text, href}): a screen-reader
@@ -706,7 +755,7 @@
       }
     },
     operations: {
-      colour: "#b34000",
+      colour: "#161616",
       scale: 0.56,
       point: function (feature, latlng, offset) {
         var p = feature.properties;
@@ -848,6 +897,7 @@
         if (requestIds[name] !== id) { return; }
         delete lastQueries[name];  // asked again, the same view is tried again
         if (!map.hasLayer(holder)) { return; }
+        if (sessionEnded) { say(name, ""); return; }  // said once, above the map
         var lines = filterErrorLines(error, pageNames(name));
         // A 400 where the page has said its filters' errors (a misspelt filter the layer
         // refuses, which has no label here) is theirs: not a layer that failed to load.
@@ -1060,7 +1110,7 @@
   Object.keys(holders).forEach(function (name) { legendLayers[name] = holders[name]; });
   function syncLegend() {
     // The sentence saying what the hotspots count follows their layer too.
-    Array.prototype.forEach.call(document.querySelectorAll("#map-legend [data-layer], #map-hotspots-scope"), function (line) {
+    Array.prototype.forEach.call(document.querySelectorAll("#map-legend [data-layer], #map-hotspots-scope, .dealpoints-layer-scope"), function (line) {
       var layer = legendLayers[line.dataset.layer];
       line.hidden = !(layer && map.hasLayer(layer));
     });
