@@ -20,7 +20,7 @@ from cartostup.access.filters import (
 )
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
 from cartostup.territories.models import Departement
-from cartostup.territories.selectors import commune_ids_named
+from cartostup.territories.selectors import commune_ids_named, commune_name_error
 
 from .choices import DealPointStatus, DistributionChannel, EventKind, Precision, Product
 from .models import DealPoint, DealPointEvent, normalise_partner_code
@@ -55,14 +55,9 @@ class DealPointFilterForm(DsfrFilterForm):
 
     def clean_commune(self) -> str:
         value = str(self.cleaned_data.get("commune") or "").strip()
-        if value and not commune_ids_named(value):
-            raise ValidationError(
-                _(
-                    "Aucune commune ne porte ce code INSEE ou ce nom (ex. : 13055 ou Marseille, "
-                    "13201 ou Marseille 1er Arrondissement)."
-                ),
-                code="unknown",
-            )
+        error = commune_name_error(value)
+        if error:
+            raise ValidationError(error, code="unknown")
         return value
 
     def clean(self) -> dict[str, Any]:
@@ -105,7 +100,7 @@ class DealPointFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         field_name="departement__code", label=_("Département (code)"), max_length=3
     )
     commune = django_filters.CharFilter(
-        method="filter_commune", label=_("Commune (code INSEE ou nom)"), max_length=100
+        method="filter_commune", label=_("Commune (nom, code INSEE ou postal)"), max_length=100
     )
     # A point is active during the period when its activity overlaps it: seen by the period's
     # end and active since its start. A point without any dated activity (created by hand, no

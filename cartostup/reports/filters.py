@@ -16,7 +16,7 @@ from cartostup.access.filters import (
     unknown_choice_message_lazy,
 )
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
-from cartostup.territories.selectors import commune_ids_named
+from cartostup.territories.selectors import commune_ids_named, commune_name_error
 
 from .choices import Channel, Precision, Status
 from .models import Report
@@ -25,6 +25,15 @@ from .models import Report
 class ReportFilterForm(DsfrFilterForm):
     """The filters' form: a period of receipt that ends before it starts is an error on its
     end (`dates.period_errors`, as the deal points' filters say it), not an empty queue."""
+
+    def clean_commune(self) -> str:
+        """A commune no loaded commune is called, or a code both an INSEE and a postal code,
+        is said, not an empty or a wrong queue (`commune_name_error`)."""
+        value = str(self.cleaned_data.get("commune") or "").strip()
+        error = commune_name_error(value)
+        if error:
+            raise forms.ValidationError(error, code="unknown")
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -63,7 +72,7 @@ class ReportFilterSet(AppliedFiltersMixin, django_filters.FilterSet):
         error_messages={"invalid_choice": unknown_choice_message_lazy(Channel.choices)},
     )
     commune = django_filters.CharFilter(
-        method="filter_commune", label=_("Commune (code INSEE ou nom)")
+        method="filter_commune", label=_("Commune (nom, code INSEE ou postal)")
     )
     received_from = _received_filter("date__gte", _("Reçu à partir du"))
     received_to = _received_filter("date__lte", _("Reçu jusqu'au"))

@@ -10,6 +10,7 @@ from typing import Any
 import shapely
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from cartostup.access import policy
 from cartostup.core.audit import audit_record
@@ -169,13 +170,69 @@ def qpv_imported() -> bool:
     return PriorityNeighbourhood.objects.exists()
 
 
+# The articles a commune's name may begin with (`sources._with_article`): « Ciotat » finds
+# La Ciotat, as a reader who leaves the article out expects.
+_NAME_ARTICLES = ("Le ", "La ", "Les ", "L'", "Aux ", "Las ", "Los ")
+
+
+def _communes_by_postcode(value: str) -> QuerySet[Commune]:
+    """The communes a five-digit postal code serves (stored "13080,13090")."""
+    if not (len(value) == 5 and value.isdigit()):
+        return Commune.objects.none()
+    return Commune.objects.filter(
+        Q(postcodes=value)
+        | Q(postcodes__startswith=f"{value},")
+        | Q(postcodes__endswith=f",{value}")
+        | Q(postcodes__contains=f",{value},")
+    )
+
+
+def _communes_named(value: str) -> tuple[QuerySet[Commune], QuerySet[Commune]]:
+    """The communes called `value` (INSEE code, Corsica's read as the pages read them, or
+    name, whatever its case and with or without its article), and those whose postal code
+    it is."""
+    value = value.strip()
+    names = Q(name__iexact=value)
+    for article in _NAME_ARTICLES:
+        names |= Q(name__iexact=f"{article}{value}")
+    named = Commune.objects.filter(Q(code=value.upper()) | names)
+    return named, _communes_by_postcode(value)
+
+
 def commune_ids_named(value: str) -> set[int]:
-    """The communes a commune filter names (the deal points', the reports'): by INSEE code
-    (Corsica's read as the pages read them, 2a004 as 2A004) or by name, whatever its case; a
-    city (Marseille) stands for its arrondissements. Empty when none is called so."""
-    named = Commune.objects.filter(code=value.strip().upper()) | Commune.objects.filter(
-        name__iexact=value.strip()
-    )
-    return set(named.values_list("pk", flat=True)) | set(
-        Commune.objects.filter(parent__in=named).values_list("pk", flat=True)
-    )
+    """The communes a commune filter names (the deal points', the reports'): by INSEE code, by
+    name, or by postal code (13014 is Marseille 14e's; a code that is both an INSEE code and
+    another commune's postal code is refused by `commune_name_error`). A city (Marseille)
+    stands for its arrondissements. Empty when none is called so."""
+    named, served = _communes_named(value)
+    ids = set(named.values_list("pk", flat=True)) | set(served.values_list("pk", flat=True))
+    return ids | set(Commune.objects.filter(parent__in=ids).values_list("pk", flat=True))
+
+
+def commune_name_error(value: str) -> str:
+    """What is wrong with a commune filter's value: no commune called so, or a five-digit
+    code that is a commune's INSEE code and another's postal code (13014: Berre-l'Étang's
+    code, Marseille 14e's postal code; it listed Berre-l'Étang, unsaid: review). Empty
+    when it names communes without doubt."""
+    value = value.strip()
+    if not value:
+        return ""
+    named, served = _communes_named(value)
+    by_code = list(named.filter(code=value.upper()).values_list("name", flat=True)[:1])
+    by_postcode = sorted(served.exclude(code=value.upper()).values_list("name", "code")[:3])
+    if by_code and by_postcode:
+        return _(
+            "« %(value)s » est le code INSEE de %(commune)s et le code postal de %(others)s : "
+            "écrivez le nom de la commune voulue, ou son code INSEE (%(codes)s)."
+        ) % {
+            "value": value,
+            "commune": by_code[0],
+            "others": ", ".join(name for name, _code in by_postcode),
+            "codes": ", ".join(code for _name, code in by_postcode),
+        }
+    if not named.exists() and not served.exists():
+        return _(
+            "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille, "
+            "13055 ou 13014 ; Marseille 14e Arrondissement ou 13214)."
+        )
+    return ""

@@ -79,6 +79,17 @@ def read_departements() -> list[DepartementRow]:
     ]
 
 
+# The article a commune's official name begins with, by its INSEE « type de nom » (TNCC):
+# « La Ciotat », « Le Blanc-Mesnil », « L'Abergement-Clémenciat ». The source keeps the
+# name without it (« Ciotat »), which the pages, the API and the commune filter showed and
+# asked for (review). Types 0 and 1: no article.
+_ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
+
+
+def _with_article(name: str, kind_of_name: str) -> str:
+    return f"{_ARTICLES.get(str(kind_of_name).strip(), '')}{name}"
+
+
 def _postcodes_by_commune_id() -> dict[str, list[str]]:
     codes = {row["id"]: row["code"] for row in _rows("codes_postaux")}
     by_commune: dict[str, list[str]] = defaultdict(list)
@@ -118,7 +129,7 @@ def read_communes(departement_codes: frozenset[str] | None = None) -> list[Commu
         communes.append(
             CommuneRow(
                 code=row["code"],
-                name=row["nom"],
+                name=_with_article(row["nom"], row["type_nom"]),
                 kind=row["type"],
                 departement_code=departement_code,
                 parent_code=parent["code"] if parent else None,

