@@ -652,12 +652,28 @@ def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status:
         else from_status,
         "current": dealpoint.get_status_display(),
     }
-    if events:
+    last = events[0] if events else None
+    if last is not None and last.from_status == from_status:
         message = _(
             "Le statut de %(reference)s a changé depuis que vous avez ouvert sa fiche : "
             "« %(read)s » → « %(current)s », par %(who)s, le %(when)s. Rien n'a été enregistré : "
             "vérifiez le statut actuel, puis choisissez de nouveau."
-        ) % {**said, "who": _who(actor, events[0].actor), "when": _when(events[0].occurred_at)}
+        ) % {**said, "who": _who(actor, last.actor), "when": _when(last.occurred_at)}
+    elif last is not None:
+        # Not the change from the status read (an older one, or a status the point never
+        # had, an API client's): the last change as it was (API review).
+        message = _(
+            "Le statut de %(reference)s est « %(current)s », non « %(read)s » : son dernier "
+            "changement, « %(before)s » → « %(current)s », est de %(who)s, le %(when)s. Rien "
+            "n'a été enregistré : vérifiez le statut actuel, puis choisissez de nouveau."
+        ) % {
+            **said,
+            "before": DealPointStatus(last.from_status).label
+            if last.from_status in DealPointStatus.values
+            else "—",
+            "who": _who(actor, last.actor),
+            "when": _when(last.occurred_at),
+        }
     else:
         message = (
             _(
@@ -2209,6 +2225,7 @@ def report_attach(
         score=score,
         distance_m=distance_m,
     )
+    # Points the actor may change (`_ties_kept_check` refused any other): named to it.
     link.moved_from = tuple(point.reference for point in left)
     if decision in ATTACHED_DECISIONS:
         _event(

@@ -664,6 +664,23 @@ class ReportLinkOutputSerializer(serializers.ModelSerializer[ReportLink]):
         fields = ["report", "report_id", "dealpoint", "decision", "decided_at"]
 
 
+class ReportAttachedOutputSerializer(ReportLinkOutputSerializer):
+    """A report attached: the link, and the points it left (the page says them; the API did
+    not, API review)."""
+
+    moved_from = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text=_(
+            "Les points auxquels le signalement était rattaché et qu'il a quittés (leur "
+            "historique le mentionne)."
+        ),
+    )
+
+    class Meta(ReportLinkOutputSerializer.Meta):
+        fields = [*ReportLinkOutputSerializer.Meta.fields, "moved_from"]
+
+
 class PointReportOutputSerializer(ReportLinkOutputSerializer):
     """A report tied to a point, as its record lists it: attached or proposed, with the day it
     was received and what the matching measured."""

@@ -52,8 +52,8 @@ from .serializers import (
     OperationRecordedOutputSerializer,
     PagingQuerySerializer,
     PointReportOutputSerializer,
+    ReportAttachedOutputSerializer,
     ReportAttachInputSerializer,
-    ReportLinkOutputSerializer,
     SharingChangeSerializer,
     StatusInputSerializer,
 )
@@ -572,7 +572,7 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
             "n'est enregistré (409)."
         ),
         request=ReportAttachInputSerializer,
-        responses={201: ReportLinkOutputSerializer, **_errors(400, 403, 404), **LINK_DECIDED},
+        responses={201: ReportAttachedOutputSerializer, **_errors(400, 403, 404), **LINK_DECIDED},
         tags=TAGS,
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -603,7 +603,7 @@ class DealPointReportsView(JSONAPIView, generics.GenericAPIView):
                 )
             except flows.LinkDecided as error:
                 raise _link_decided(error) from error
-        return Response(ReportLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
+        return Response(ReportAttachedOutputSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
 class DealPointReportDetachView(JSONAPIView):

@@ -445,6 +445,17 @@ def test_a_status_read_before_another_change_is_refused(client_for, persona, poi
     assert "(statut, actuellement : confirmed (« Confirmé »))" in stale.json()["detail"]
     point.refresh_from_db()
     assert point.status == DealPointStatus.CONFIRMED
+    # Read as a status the point never came from: the last change as it was, not « Démantelé
+    # → Confirmé », a change that never happened (API review).
+    never = client.post(
+        detail(point, "status/"),
+        {"status": "investigation", "from_status": "dismantled"},
+        content_type="application/json",
+    )
+    assert never.status_code == 409, never.content
+    said = never.json()["detail"]
+    assert "est « Confirmé », non « Démantelé » : son dernier changement, « Signalé » → " in said
+    assert "« Démantelé » →" not in said
 
 
 def test_invalid_input_is_refused_in_french_and_nothing_is_created(client_for):
@@ -606,6 +617,25 @@ def test_a_reader_who_may_not_edit_learns_nothing_of_a_points_reports_by_detachi
     ((status_code, _body),) = answers
     assert status_code in {403, 404}
     assert ReportLink.objects.get(report=tied).decision == LinkDecision.CONFIRMED
+
+
+def test_an_attachment_says_the_points_its_report_left(client_for, analyst, point):
+    """The page said « Il a quitté PD-13-… », the API nothing (API review)."""
+    report = accepted_report(analyst=analyst)
+    services.report_attach(actor=analyst, dealpoint=point, report=report)
+    second = dealpoint(actor=analyst, latitude=43.3460, longitude=5.3960)
+    client = client_for("cross13_analyst")
+    moved = client.post(
+        detail(second, "reports/"), {"report": report.reference}, content_type="application/json"
+    )
+    assert moved.status_code == 201, moved.content
+    assert moved.json()["moved_from"] == [point.reference]
+    third = dealpoint(actor=analyst, latitude=43.3470, longitude=5.3970)
+    fresh = accepted_report(analyst=analyst)
+    first_time = client.post(
+        detail(third, "reports/"), {"report": fresh.reference}, content_type="application/json"
+    )
+    assert first_time.json()["moved_from"] == []
 
 
 def test_attach_detach_merge_unmerge(client_for, analyst, point):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cartostup.core.api import ErrorSerializer, InputSerializer, StrictFloatField
@@ -107,9 +110,34 @@ class ReportSubmitInputSerializer(InputSerializer):
     def validate_longitude(self, value: float | None) -> float | None:
         return self._finite(value)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A pin and a commune: the commune was dropped, unsaid (API review); the API refuses
+        # what it would not read.
+        pinned = attrs.get("latitude") is not None or attrs.get("longitude") is not None
+        if pinned and (attrs.get("commune_code") or "").strip():
+            raise serializers.ValidationError(
+                {
+                    "commune_code": [
+                        _(
+                            "Un repère (latitude, longitude) ou une commune, pas les deux : la "
+                            "commune ne se lit qu'avec une adresse, sans repère. Retirez l'un "
+                            "des deux."
+                        )
+                    ]
+                }
+            )
+        return attrs
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadField(serializers.FileField):
+    """A file sent in a multipart body, described so (`format: binary`): drf-spectacular
+    described it as its response form, a URI, which a generated client sent and had refused
+    (« La donnée soumise n'est pas un fichier », API review)."""
+
 
 class ReportSubmitMultipartSerializer(ReportSubmitInputSerializer):
-    photo = serializers.FileField(
+    photo = UploadField(
         required=False,
         allow_empty_file=False,
         help_text=_("JPEG, PNG ou WebP ; réencodée, sans aucune métadonnée."),

@@ -137,6 +137,21 @@ def test_address_instead_of_pin(api, persona):
 
 
 @override_settings(CARTOSTUP_POW_DIFFICULTY=0)
+def test_a_pin_and_a_commune_are_refused_together(api, persona):
+    """The commune sent beside a pin was dropped, unsaid (API review): refused, nothing kept,
+    the challenge not spent."""
+    data = payload(api, address="1 rue", commune_code="13202")
+    refused = api.post(BASE + "reports", data, content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"]["commune_code"][0].startswith(
+        "Un repère (latitude, longitude) ou une commune, pas les deux"
+    )
+    assert not Report.objects.exists()
+    data["commune_code"] = ""
+    assert api.post(BASE + "reports", data, content_type="application/json").status_code == 201
+
+
+@override_settings(CARTOSTUP_POW_DIFFICULTY=0)
 def test_followup_and_messages(api, persona):
     from cartostup.reports import services
 
@@ -295,6 +310,10 @@ def test_wrong_methods_and_schema(api):
         assert operation.get("security") in (None, [], [{}])
     content = paths["/api/public/v1/reports"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(content)
+    # The photo is a file (a client generated from a URI sent a text, refused: review).
+    multipart = content["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]
+    photo = schema["components"]["schemas"][multipart]["properties"]["photo"]
+    assert (photo["type"], photo["format"]) == ("string", "binary")
 
 
 def test_challenges_are_rate_limited(api):
