@@ -1648,6 +1648,45 @@ def _resurgences_undone(
         )
 
 
+def _closures_undone(
+    *, actor: User | None, dealpoint: DealPoint, before: str, corrects: int
+) -> None:
+    """After a correction: the "moved?" alerts the corrected change dismissed (about this
+    point, which came back or moved; about a new point beside another, this one being no
+    successor once dismantled) open again while their question stands
+    (`_alert_question_stands`). A resurgence confirmed by mistake closed the alert about a new
+    point 429 m away; corrected, the point dismantled again, that alert stayed closed and the
+    lead was lost (review). A move corrected: `_moves_undone`, which says so."""
+    if before == DealPointStatus.MOVED:
+        return
+    change = dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).first()
+    if change is None:
+        return
+    closed = DealPointEvent.objects.filter(
+        kind=EventKind.ALERT,
+        pk__gt=change.pk,
+        details__status_changed=dealpoint.reference,
+        details__closed=AlertStatus.DISMISSED,
+    ).values_list("details", flat=True)
+    ids = {details["alert"] for details in closed if isinstance(details.get("alert"), int)}
+    alerts = Alert.objects.filter(
+        pk__in=ids, kind=AlertKind.SUCCESSOR, status=AlertStatus.DISMISSED
+    ).select_related("dealpoint", "candidate")
+    for alert in locks.lock(alerts):
+        if _alert_question_stands(alert):
+            _alert_status_set(
+                actor=actor,
+                alert=alert,
+                status=AlertStatus.OPEN,
+                reason="status_corrected",
+                event={
+                    "candidate": alert.candidate.reference if alert.candidate else None,
+                    "status_changed": dealpoint.reference,
+                    "status_corrected": True,
+                },
+            )
+
+
 def _moves_undone(*, actor: User | None, dealpoint: DealPoint, before: str, corrects: int) -> None:
     """After a correction of « moved »: the point had not moved to the successor the corrected
     change named, so the "moved?" alerts that change answered are answered again (new-user
@@ -1827,6 +1866,7 @@ def dealpoint_change_status(
             note=note,
             reports=given_back,
         )
+        _closures_undone(actor=actor, dealpoint=dealpoint, before=before, corrects=corrects)
         _moves_undone(actor=actor, dealpoint=dealpoint, before=before, corrects=corrects)
     if successor is not None:
         _event(

@@ -527,6 +527,17 @@ def _event_lines(event: DealPointEvent) -> list[str]:
                 else _("Alerte de résurgence écartée (signalement %(report)s)")
             )
         return [line % names]
+    if kind == EventKind.ALERT and details.get("reopened") and details.get("status_corrected"):
+        return [
+            _(
+                "Alerte de déplacement possible rouverte (nouveau point : %(candidate)s) : le "
+                "changement de statut de %(point)s qui l'avait close a été corrigé"
+            )
+            % {
+                "candidate": _named(details, "candidate", point=True) or "—",
+                "point": _named(details, "status_changed", point=True) or "—",
+            }
+        ]
     if kind == EventKind.ALERT and details.get("reopened") and details.get("move_undone"):
         return [
             _(

@@ -444,6 +444,45 @@ def test_new_point_from_a_proposal_near_a_dismantled_one_raises_a_move_alert(ana
     assert old.status == DealPointStatus.MOVED and old.successor == new
 
 
+def test_a_resurgence_corrected_gives_back_the_move_alert_its_confirmation_closed(
+    analyst, client_for
+):
+    """Review: a dismantled point with a move alert (a new point 400 m away) and a resurgence
+    alert; the resurgence confirmed by mistake closed the move alert, and the correction
+    (back to « Démantelé ») left it closed: the lead was lost. It opens again, said."""
+    old = dismantled_point(analyst, 0)
+    [report_near(analyst, 400 + d) for d in (0, 8)]
+    (proposal,) = flows.reports_cluster()
+    new = flows.proposal_accept(actor=analyst, proposal=proposal)
+    move = Alert.objects.get(kind=AlertKind.SUCCESSOR)
+    assert (move.dealpoint, move.candidate, move.status) == (old, new, AlertStatus.OPEN)
+    back = report_near(analyst, 20)
+    flows.report_match(report=back)
+    resurgence = Alert.objects.get(kind=AlertKind.RESURGENCE, report=back)
+    flows.alert_confirm(actor=analyst, alert=resurgence)
+    old.refresh_from_db()
+    move.refresh_from_db()
+    assert (old.status, move.status) == (DealPointStatus.RESURGENT, AlertStatus.DISMISSED)
+    mistaken = services.status_last_change(old)
+    assert mistaken is not None
+    services.dealpoint_change_status(
+        actor=analyst,
+        dealpoint=old,
+        status=DealPointStatus.DISMANTLED,
+        corrects=mistaken.pk,
+        note="pas revenu",
+    )
+    move.refresh_from_db()
+    assert (move.status, move.decided_at) == (AlertStatus.OPEN, None)
+    from django.urls import reverse
+
+    page = client_for("cross13_analyst").get(reverse("dealpoints:detail", args=[old.pk]))
+    assert (
+        f"Alerte de déplacement possible rouverte (nouveau point : {new.reference}) : le "
+        f"changement de statut de {old.reference} qui l&#x27;avait close a été corrigé"
+    ) in page.content.decode()
+
+
 def test_a_point_added_by_hand_or_split_off_near_a_dismantled_one_raises_a_move_alert(
     analyst, client_for
 ):
