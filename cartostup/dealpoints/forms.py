@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineCheckboxSelectMultiple
@@ -87,13 +87,14 @@ class BuildingChoiceField(forms.ModelChoiceField):
         label = (
             f"{obj.name} – {obj.address} ({commune})" if commune else f"{obj.name} – {obj.address}"
         )
-        squared = getattr(obj, "near_m2", None)
-        if squared is None:
+        near = getattr(obj, "near_latitude", None), getattr(obj, "near_longitude", None)
+        if near[0] is None or near[1] is None:
             return label
         # Offered nearest first (`selectors.dealpoint_building_choices(near=...)`); one the
-        # point is too far from is said so before the form refuses it.
-        distance = number_format(round(math.sqrt(squared)), force_grouping=True)
-        if math.sqrt(squared) > services.BUILDING_REACH_M:
+        # point is too far from is said so before the form refuses it, measured as it will.
+        metres = services.building_distance_m(obj, near[0], near[1])
+        distance = services.metres_said(metres)
+        if metres > services.BUILDING_REACH_M:
             return _("%(label)s, à %(distance)s m : trop loin du point") % {
                 "label": label,
                 "distance": distance,

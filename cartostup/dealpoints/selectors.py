@@ -20,6 +20,7 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
+    Value,
 )
 from django.db.models.functions import Coalesce, TruncWeek
 from django.http import Http404, QueryDict
@@ -1051,7 +1052,12 @@ def dealpoint_building_choices(
         + (F("longitude") - longitude) * (F("longitude") - longitude) * east * east,
         output_field=FloatField(),
     )
-    return queryset.annotate(near_m2=squared).order_by("near_m2", "name")
+    # The position too, for the form to say each distance as the service measures it.
+    return queryset.annotate(
+        near_m2=squared,
+        near_latitude=Value(latitude, output_field=FloatField()),
+        near_longitude=Value(longitude, output_field=FloatField()),
+    ).order_by("near_m2", "name")
 
 
 def operation_service_choices(*, actor: User, dealpoint: DealPoint) -> QuerySet[Organisation]:

@@ -319,14 +319,27 @@ def building_in_reach(building: Building, latitude: float, longitude: float) -> 
     return not _building_reach_errors(building, latitude, longitude)
 
 
+def building_distance_m(building: Building, latitude: float, longitude: float) -> float:
+    """How far a position is from a building, as its reach is measured (the edit form's list
+    says it so: it said 158 m where the refusal said 157, review)."""
+    return float(
+        h3.great_circle_distance(
+            (latitude, longitude), (building.latitude, building.longitude), unit="m"
+        )
+    )
+
+
+def metres_said(metres: float) -> str:
+    """A distance in whole metres, thousands set apart as French prints them (« 3 532 »)."""
+    return f"{round(metres):,}".replace(",", "\u202f")
+
+
 def _building_reach_errors(
     building: Building | None, latitude: float | None, longitude: float | None
 ) -> dict[str, list[str]]:
     if building is None or latitude is None or longitude is None:
         return {}
-    distance = h3.great_circle_distance(
-        (latitude, longitude), (building.latitude, building.longitude), unit="m"
-    )
+    distance = building_distance_m(building, latitude, longitude)
     if distance <= BUILDING_REACH_M:
         return {}
     return {
@@ -336,7 +349,7 @@ def _building_reach_errors(
                 "un bâtiment doit se trouver à moins de %(reach)s m. Corrigez la position ou "
                 "choisissez un autre bâtiment."
             )
-            % {"distance": f"{distance:,.0f}".replace(",", " "), "reach": int(BUILDING_REACH_M)}
+            % {"distance": metres_said(distance), "reach": int(BUILDING_REACH_M)}
         ]
     }
 

@@ -283,3 +283,21 @@ def test_buildings_are_offered_nearest_first_with_their_distance(persona, buildi
     # Without a position: by commune and name, no distance.
     plain = list(dealpoint_building_choices(actor=analyst, view="test"))
     assert not field.label_from_instance(plain[0]).endswith(" m")
+    # Said as the refusal measures it (the list said 158 m, the refusal 157: review).
+    from cartostup.dealpoints import services
+
+    for metres in (149.6, 157.7, 158.4, 2_500.2):
+        there = (building.latitude + metres / 111_200, building.longitude + metres / 81_000)
+        (offered_here,) = [
+            b
+            for b in dealpoint_building_choices(actor=analyst, view="test", near=there)
+            if b.pk == building.pk
+        ]
+        label = field.label_from_instance(offered_here)
+        refused = services._building_reach_errors(building, *there).get("building_id", [""])[0]
+        said = label.rsplit(", à ", 1)[1].split(" m")[0]
+        if refused:
+            assert refused.startswith(f"Ce bâtiment est à {said} m "), (label, refused)
+            assert label.endswith("trop loin du point")
+        else:
+            assert not label.endswith("trop loin du point")
