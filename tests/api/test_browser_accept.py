@@ -53,6 +53,8 @@ def test_asking_only_for_html_is_refused_in_french(client_for):
     response = client_for("cross13_analyst").get("/api/v1/dealpoints/", HTTP_ACCEPT="text/html")
     assert response.status_code == 406
     assert response.json() == {
-        "detail": "L'en-tête « Accept » n'a pas pu être satisfaite.",
+        # Django REST framework's French said « satisfaite » of « l'en-tête » (masculine).
+        "detail": "L'en-tête « Accept » de la requête n'a pas pu être satisfait : cette API "
+        "répond en JSON (Accept: application/json).",
         "code": "not_acceptable",
     }

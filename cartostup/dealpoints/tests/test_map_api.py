@@ -285,19 +285,6 @@ def test_unknown_parameters_are_refused(world, client_for, username):
     assert twice.json()["errors"] == {"bbox": ["Paramètre répété : une seule valeur est attendue."]}
 
 
-def test_a_page_asked_of_the_api_is_refused_in_correct_french(world, client_for):
-    """Django REST framework's French said « L'en-tête « Accept » n'a pas pu être satisfaite »
-    (« en-tête » is masculine), and not what the API answers (review)."""
-    response = client_for("cross13_analyst").get(
-        reverse("map-dealpoints"), {"bbox": MARSEILLE_BBOX, "zoom": 12}, HTTP_ACCEPT="text/html"
-    )
-    assert response.status_code == 406
-    assert response.json()["detail"] == (
-        "L'en-tête « Accept » de la requête n'a pas pu être satisfait : cette API répond en "
-        "JSON (Accept: application/json)."
-    )
-
-
 def test_a_reversed_period_is_refused_like_the_other_layers(world, client_for):
     """Not an empty map that reads as "no activity": the message the operations and
     hotspots layers give, from the same check."""

@@ -144,8 +144,8 @@ def test_see_on_the_map_keeps_the_lists_filters(client_for, point):
     )
     assert _map_link(page) == "/carte/"
     assert (
-        "La carte n’applique pas les filtres « Commune (code INSEE ou nom) » et « En QPV » de "
-        "la liste : elle peut montrer des points que la liste ne montre pas." in page
+        "La carte n’applique pas les filtres « Commune (nom, code INSEE ou postal) » et « En "
+        "QPV » de la liste : elle peut montrer des points que la liste ne montre pas." in page
     )
     # A département outside the territory is not a place for the map to open on (404).
     page = html.unescape(_page(client.get(reverse("dealpoints:list"), {"departement": "93"})))
