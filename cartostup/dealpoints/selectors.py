@@ -365,7 +365,8 @@ def dealpoint_name_field(*, actor: User) -> str:
 
 
 def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
-    """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first,
+    """The list page's rows: `dealpoint_list` (audited, view "list"), newest activity first
+    (a point without any, from its creation),
     each point with `report_count` (its attached reports). A reduced view (a landlord), told
     only the week of the last report, is ordered by that week, then by partner code
     (random): the order of two points of one week would otherwise tell which was active
@@ -376,7 +377,10 @@ def dealpoint_table(*, actor: User, filters: Any = None) -> QuerySet[DealPoint]:
     name = dealpoint_name_field(actor=actor)
     if policy.visible_fields(actor, DealPoint) is not None:
         return queryset.order_by(TruncWeek("last_reported_at").desc(nulls_last=True), name)
-    return queryset.order_by(F("last_activity_at").desc(nulls_last=True), name)
+    # A point without any dated activity (created by hand, no report yet) is active on the
+    # day it was created, as the period filter reads it: it came last, below points last seen
+    # months ago, and its author could not find it (review).
+    return queryset.order_by(Coalesce("last_activity_at", "created_at").desc(), name)
 
 
 def dealpoint_export_withheld(*, actor: User, filters: Any = None, listed: int) -> int:

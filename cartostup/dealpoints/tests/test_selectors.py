@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from cartostup.core.choices import AuditAction
 from cartostup.core.models import AuditEvent
 from cartostup.dealpoints import selectors, services
 from cartostup.dealpoints.choices import LinkDecision
+from cartostup.dealpoints.models import DealPoint
 from cartostup.dealpoints.tests.factories import accepted_report, dealpoint
 
 pytestmark = pytest.mark.django_db
@@ -62,15 +63,23 @@ def test_table_counts_attached_reports_orders_by_activity_and_audits(persona):
     services.report_attach(
         actor=None, dealpoint=quiet, report=proposed, decision=LinkDecision.PROPOSED
     )
+    # Last seen ten days ago; the quiet one, never seen, was created today: active today, as
+    # the period filter reads it, so first (it came last, below points seen months ago).
+    DealPoint.objects.filter(pk=busy.pk).update(
+        last_activity_at=timezone.now() - timedelta(days=10)
+    )
     rows = list(selectors.dealpoint_table(actor=analyst, filters={"q": ""}))
     counts = [(row.reference, row.report_count) for row in rows]  # type: ignore[attr-defined]
     assert counts == [
-        (busy.reference, 2),
         (quiet.reference, 0),
+        (busy.reference, 2),
     ]
     event = AuditEvent.objects.get(action=AuditAction.LIST)
     assert event.details == {"filters": {}, "view": "list"}
     assert event.object_type == "dealpoints.dealpoint"
+    DealPoint.objects.filter(pk=quiet.pk).update(created_at=timezone.now() - timedelta(days=30))
+    rows = list(selectors.dealpoint_table(actor=analyst, filters={"q": ""}))
+    assert [row.reference for row in rows] == [busy.reference, quiet.reference]
 
 
 def test_table_is_restricted_to_the_territory(persona):
