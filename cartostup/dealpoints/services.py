@@ -439,8 +439,23 @@ def _may_change(*, actor: User | None, dealpoint: DealPoint) -> None:
         )
 
 
-def _unmerged(dealpoint: DealPoint) -> DealPoint:
+def _unmerged(dealpoint: DealPoint, *, actor: User | None = None) -> DealPoint:
     if dealpoint.merged_into_id is not None:
+        # The point that replaces it (the end of its chain of merges), named where the actor
+        # may see it: the message named none, and the analyst had to look for it (review).
+        root = dealpoint.merged_root_id or dealpoint.merged_into_id
+        replacing = DealPoint.objects.filter(pk=root)
+        if actor is not None:
+            replacing = policy.restrict(replacing, actor=actor)
+        reference = replacing.values_list("reference", flat=True).first()
+        if reference:
+            raise ValidationError(
+                _(
+                    "Ce point a été fusionné dans %(reference)s : modifiez %(reference)s, qui le "
+                    "remplace."
+                )
+                % {"reference": reference}
+            )
         raise ValidationError(
             _("Ce point a été fusionné dans un autre : modifiez le point qui le remplace.")
         )
@@ -457,7 +472,7 @@ def _for_change(
     locked = locks.lock_reports_and_points(
         reports=[report.pk for report in reports], points=[dealpoint.pk]
     )
-    return _unmerged(locked.points[dealpoint.pk])
+    return _unmerged(locked.points[dealpoint.pk], actor=actor)
 
 
 class ChangedMeanwhile(ValidationError):
@@ -1797,7 +1812,7 @@ def dealpoint_change_status(
         reports=given_back,
         points=[dealpoint.pk, moving_to.pk if moving_to is not None else None],
     ).points
-    dealpoint = _unmerged(locked[dealpoint.pk])
+    dealpoint = _unmerged(locked[dealpoint.pk], actor=actor)
     if from_status is not None:
         _status_read_check(actor=actor, dealpoint=dealpoint, from_status=from_status)
     if corrects is not None:
@@ -2453,7 +2468,7 @@ def dealpoint_merge(
         ],
         points=[source.pk, target.pk, *predecessors.values_list("pk", flat=True), *children],
     )
-    source = _unmerged(locked.points[source.pk])
+    source = _unmerged(locked.points[source.pk], actor=actor)
     target = locked.points[target.pk]
     if set(DealPoint.objects.filter(merged_root=source.pk).values_list("pk", flat=True)) - set(
         locked.points

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 from unittest.mock import ANY
 
@@ -466,6 +467,29 @@ def test_merge_refuses_itself_and_another_departement(persona):
     assert "target" in refused.value.message_dict
     point.refresh_from_db()
     assert point.merged_into is None
+
+
+def test_a_change_of_a_merged_point_names_the_point_that_replaces_it(persona):
+    """« Ce point a été fusionné dans un autre : modifiez le point qui le remplace » named
+    none; the analyst whose form was open had to look for it (review). Named, the end of
+    the chain of merges."""
+    analyst = persona("cross13_analyst")
+    first = dealpoint(actor=analyst)
+    second = dealpoint(actor=analyst, latitude=43.3455, longitude=5.3952)
+    third = dealpoint(actor=analyst, latitude=43.3458, longitude=5.3955)
+    services.dealpoint_merge(actor=analyst, source=first, target=second)
+    services.dealpoint_merge(actor=analyst, source=second, target=third)
+    first.refresh_from_db()
+    with pytest.raises(ValidationError) as refused:
+        services.dealpoint_update(
+            actor=analyst,
+            dealpoint=first,
+            data=replace(services.input_from_dealpoint(first), name="Autre nom"),
+        )
+    assert refused.value.messages == [
+        f"Ce point a été fusionné dans {third.reference} : modifiez {third.reference}, qui le "
+        "remplace."
+    ]
 
 
 @pytest.mark.parametrize("inactive", [DealPointStatus.DISMANTLED, DealPointStatus.MOVED])
