@@ -1654,7 +1654,7 @@ class RowSkipped:
 @dataclass(frozen=True)
 class RowWarning:
     """A line imported (or importable) that may be a point the platform already holds: the
-    points the actor may see near its position (`_nearby_points`). Not an error."""
+    points the actor may see near its position (`selectors.points_near`). Not an error."""
 
     line: int
     messages: list[str]
@@ -1793,44 +1793,16 @@ def _already_present(
     return present
 
 
-# The points said near a line, at most (the nearest).
-NEARBY_SAID = 3
-
-
-def _nearby_points(
-    *, actor: User, data: services.DealPointInput, exclude: Collection[str]
-) -> list[tuple[float, str]]:
-    """The points the actor may see (merged ones aside) whose position may be the line's:
-    within one combined position uncertainty of the matching (`matching.sigma_m`: 57 m for two
-    building-level positions, 21 m for two stairwells), nearest first, as (metres,
-    reference). `exclude`: the references of the points this import created (left out here,
-    not in the query: a NOT IN of every point created so far, per line, grew with the file)."""
-    if data.latitude is None or data.longitude is None:
-        return []
-    widest = matching.sigma_m(data.precision, Precision.AREA)
-    candidates = policy.restrict(
-        DealPoint.objects.filter(
-            merged_into__isnull=True,
-            h3_r9__in=matching.search_cells(data.latitude, data.longitude, widest),
-        ),
-        actor=actor,
-    )
-    found = []
-    for reference, latitude, longitude, precision in candidates.values_list(
-        "reference", "latitude", "longitude", "precision"
-    ):
-        if reference in exclude:
-            continue
-        distance = matching.haversine_m(data.latitude, data.longitude, latitude, longitude)
-        if distance <= matching.sigma_m(data.precision, precision):
-            found.append((distance, reference))
-    return sorted(found)[:NEARBY_SAID]
-
-
 def _nearby_warning(
     *, actor: User, line: int, data: services.DealPointInput, exclude: Collection[str]
 ) -> RowWarning | None:
-    found = _nearby_points(actor=actor, data=data, exclude=exclude)
+    found = selectors.points_near(
+        actor=actor,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        precision=data.precision,
+        exclude=exclude,
+    )
     if not found:
         return None
     return RowWarning(

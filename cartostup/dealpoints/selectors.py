@@ -4,7 +4,7 @@ point records an audit event; lists record their filters."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -35,6 +35,7 @@ from cartostup.core.dates import week_start
 from cartostup.reports.models import Report
 from cartostup.territories.models import Departement
 
+from . import matching
 from .choices import (
     ATTACHED_DECISIONS,
     UNTIED_DECISIONS,
@@ -43,6 +44,7 @@ from .choices import (
     DealPointStatus,
     EventKind,
     LinkDecision,
+    Precision,
     ProposalStatus,
 )
 from .filters import DealPointFilterSet
@@ -520,6 +522,71 @@ def move_alerts_raised(*, actor: User, dealpoint: DealPoint) -> list[str]:
             details={"view": "move_alerts", "point": dealpoint.reference, "points": named},
         )
     return named
+
+
+# The points said near a new one, at most (the nearest).
+NEARBY_SAID = 3
+
+
+def points_near(
+    *,
+    actor: User,
+    latitude: float | None,
+    longitude: float | None,
+    precision: str,
+    exclude: Collection[str] = (),
+) -> list[tuple[float, str]]:
+    """The points the actor may see (merged ones aside) whose position may be this one's:
+    within one combined position uncertainty of the matching (`matching.sigma_m`: 57 m for two
+    building-level positions, 21 m for two stairwells), nearest first, as (metres,
+    reference), `NEARBY_SAID` at most. `exclude`: references left out (here, not in the
+    query: a NOT IN of every point an import created so far, per line, grew with the file).
+    Not audited: the caller says them (an import's warnings, `points_near_created`)."""
+    if latitude is None or longitude is None:
+        return []
+    widest = matching.sigma_m(precision, Precision.AREA)
+    candidates = policy.restrict(
+        DealPoint.objects.filter(
+            merged_into__isnull=True,
+            h3_r9__in=matching.search_cells(latitude, longitude, widest),
+        ),
+        actor=actor,
+    )
+    found = []
+    for reference, other_latitude, other_longitude, other_precision in candidates.values_list(
+        "reference", "latitude", "longitude", "precision"
+    ):
+        if reference in exclude:
+            continue
+        distance = matching.haversine_m(latitude, longitude, other_latitude, other_longitude)
+        if distance <= matching.sigma_m(precision, other_precision):
+            found.append((distance, reference))
+    return sorted(found)[:NEARBY_SAID]
+
+
+def points_near_created(*, actor: User, dealpoint: DealPoint) -> list[tuple[float, str]]:
+    """The points a point just created by hand may duplicate (`points_near`), those the actor
+    may see: what the creation's message names (a point 10 m from another was created without
+    a word, review). Audited as a listing of points, when any."""
+    found = points_near(
+        actor=actor,
+        latitude=dealpoint.latitude,
+        longitude=dealpoint.longitude,
+        precision=dealpoint.precision,
+        exclude={dealpoint.reference},
+    )
+    if found:
+        audit_record(
+            actor=actor,
+            action=AuditAction.LIST,
+            object_type=DealPoint._meta.label_lower,
+            details={
+                "view": "created_nearby",
+                "point": dealpoint.reference,
+                "points": [reference for _distance, reference in found],
+            },
+        )
+    return found
 
 
 def dealpoint_links(*, actor: User, dealpoint: DealPoint) -> QuerySet[ReportLink]:

@@ -918,6 +918,23 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
             else:
                 text = _("Point de deal %(reference)s créé.") % {"reference": dealpoint.reference}
                 messages.success(request, with_move_alerts(request.user, dealpoint, text))
+                nearby = selectors.points_near_created(actor=request.user, dealpoint=dealpoint)
+                if nearby:
+                    messages.warning(
+                        request,
+                        _(
+                            "Un point existe déjà tout près : %(points)s. S'il s'agit du même "
+                            "lieu, fusionnez les deux fiches (« Fusionner », sur la fiche de "
+                            "celui qui disparaît)."
+                        )
+                        % {
+                            "points": ", ".join(
+                                _("%(reference)s à %(distance)s m")
+                                % {"reference": reference, "distance": round(distance)}
+                                for distance, reference in nearby
+                            )
+                        },
+                    )
                 return redirect("dealpoints:detail", pk=dealpoint.pk)
     else:
         form = DealPointForm(initial=initial, buildings=buildings)

@@ -139,14 +139,19 @@ class DealPointOutputSerializer(serializers.Serializer):
     departement = serializers.CharField(source="departement.code", allow_null=True)
     qpv_code = serializers.CharField(source="priority_neighbourhood.code", allow_null=True)
     channel = serializers.ChoiceField(choices=DistributionChannel.choices)
-    products = serializers.ListField(child=serializers.CharField())
-    opening_hours = serializers.ListField(child=serializers.CharField())
-    observed_roles = serializers.ListField(child=serializers.CharField())
+    # Typed as the input types them (a client generated from the schema read plain strings).
+    products = serializers.ListField(child=serializers.ChoiceField(choices=Product.choices))
+    opening_hours = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(OPENING_HOUR_TOKENS))
+    )
+    observed_roles = serializers.ListField(
+        child=serializers.ChoiceField(choices=ObservedRole.choices)
+    )
     estimated_daily_turnover = serializers.IntegerField(allow_null=True)
     confidence = serializers.ChoiceField(choices=Confidence.choices)
     notes = serializers.CharField()
     distribution = serializers.ChoiceField(choices=Distribution.choices)
-    marking = serializers.CharField()
+    marking = serializers.ChoiceField(choices=Marking.choices)
     sharing_group = serializers.CharField(source="sharing_group.name", allow_null=True)
     successor = VisiblePointReference(
         allow_null=True,

@@ -522,6 +522,33 @@ def test_analyst_creates_a_point(client_for, building):
     assert AuditEvent.objects.filter(action=AuditAction.CREATE, object_id=str(point.pk)).exists()
 
 
+def test_a_point_created_beside_another_says_so(client_for, analyst):
+    """A point created 10 m from another was created without a word (review): the message
+    names the points within the matching's uncertainty, audited; none far away."""
+    near = dealpoint(actor=analyst, latitude=43.3452, longitude=5.3949, precision="building")
+    dealpoint(actor=analyst, latitude=43.3552, longitude=5.3949, name="Loin")
+    client = client_for("cross13_analyst")
+    data = {
+        "latitude": "43,34529",
+        "longitude": "5.3949",
+        "precision": "building",
+        "channel": "fixed",
+        "confidence": "low",
+    }
+    response = client.post(reverse("dealpoints:create"), data, follow=True)
+    said = [str(message) for message in response.context["messages"]]
+    assert said[1] == (
+        f"Un point existe déjà tout près : {near.reference} à 10 m. S'il s'agit du même lieu, "
+        "fusionnez les deux fiches (« Fusionner », sur la fiche de celui qui disparaît)."
+    )
+    assert AuditEvent.objects.filter(
+        action=AuditAction.LIST, details__view="created_nearby", details__points=[near.reference]
+    ).exists()
+    data["latitude"] = "43.3300"
+    response = client.post(reverse("dealpoints:create"), data, follow=True)
+    assert len(list(response.context["messages"])) == 1
+
+
 def test_create_outside_the_territory_shows_the_error_on_the_position(client_for):
     response = client_for("cross13_analyst").post(
         reverse("dealpoints:create"),
