@@ -11,7 +11,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-# Spaces a French writer puts between thousands: a space, a no-break or a narrow no-break one.
+# A whole number as a French writer types it: digits, or thousands set apart by a space, a
+# no-break or a narrow no-break one (« 15 000 »; « 150 00 » is not one), an optional sign.
+_WHOLE = r"[+-]?(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+)"
+_WHOLE_NUMBER = re.compile(_WHOLE)
+# A decimal one: a comma or a dot before its decimals.
+_DECIMAL_NUMBER = re.compile(rf"{_WHOLE}(?:[.,][0-9]+)?")
 _THOUSANDS = re.compile(r"[ \u00a0\u202f]")
 
 
@@ -36,9 +41,10 @@ class WholeNumberField(forms.IntegerField):
 
     def to_python(self, value: Any) -> int | None:
         if isinstance(value, str):
-            value = _THOUSANDS.sub("", value.strip())
-            if value and not re.fullmatch(r"[+-]?\d+", value):
+            value = value.strip()
+            if value and not _WHOLE_NUMBER.fullmatch(value):
                 raise ValidationError(self.error_messages["invalid"], code="invalid")
+            value = _THOUSANDS.sub("", value)
         return super().to_python(value)
 
 
@@ -55,7 +61,10 @@ class DecimalNumberField(forms.FloatField):
 
     def to_python(self, value: Any) -> Any:  # a float or None (the stubs say int)
         if isinstance(value, str):
-            value = _THOUSANDS.sub("", value.strip()).replace(",", ".")
+            value = value.strip()
+            if value and not _DECIMAL_NUMBER.fullmatch(value):
+                raise ValidationError(self.error_messages["invalid"], code="invalid")
+            value = _THOUSANDS.sub("", value).replace(",", ".")
         return super().to_python(value)
 
 

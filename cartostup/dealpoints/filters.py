@@ -19,8 +19,9 @@ from cartostup.access.filters import (
     unknown_choice_message_lazy,
 )
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
+from cartostup.territories.forms import CommuneFilterMixin
 from cartostup.territories.models import Departement
-from cartostup.territories.selectors import commune_ids_named, commune_name_error
+from cartostup.territories.selectors import commune_ids_named
 
 from .choices import DealPointStatus, DistributionChannel, EventKind, Precision, Product
 from .models import DealPoint, DealPointEvent, normalise_partner_code
@@ -41,7 +42,7 @@ def _json_list_contains_any(queryset: QuerySet, field: str, values: list[str]) -
 __all__ = ["filter_error_messages"]
 
 
-class DealPointFilterForm(DsfrFilterForm):
+class DealPointFilterForm(CommuneFilterMixin, DsfrFilterForm):
     """The filters' form: a period of activity that ends before it starts is an error on its
     end (`dates.period_errors`, as the map layers say it), not an empty list or map; so is a
     département that does not exist (99), or a commune no loaded commune is called (a
@@ -52,13 +53,6 @@ class DealPointFilterForm(DsfrFilterForm):
         if code and not Departement.objects.filter(code=code).exists():
             raise ValidationError(_("Département inconnu (ex. : 13, 2A, 974)."), code="unknown")
         return code
-
-    def clean_commune(self) -> str:
-        value = str(self.cleaned_data.get("commune") or "").strip()
-        error = commune_name_error(value)
-        if error:
-            raise ValidationError(error, code="unknown")
-        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

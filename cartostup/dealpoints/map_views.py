@@ -83,13 +83,20 @@ def dealpoint_detail_url(pk: int) -> str:
     return _reverse_or("dealpoints:detail", f"/points-de-deal/{pk}/", pk)
 
 
+def _repeated(request: HttpRequest, name: str) -> bool:
+    """A parameter that takes one value given two different ones."""
+    return len(set(request.GET.getlist(name))) > 1
+
+
 def map_page(request: AuthenticatedRequest) -> HttpResponse:
     """The map of deal points: layers the actor's role allows, filters, side panel."""
     actor = request.user
     policy.require(actor, policy.Capability.VIEW_MAP)
     # Written as the list reads it: « 2a » is Corse-du-Sud, as « 2A » (the codes are stored in
     # capitals; a lower-case Corsican code answered 404 where the list took it).
-    asked = (request.GET.get("departement") or "").strip()
+    # Given twice, none is opened on (the page says the parameter was repeated).
+    asked = "" if _repeated(request, "departement") else (request.GET.get("departement") or "")
+    asked = asked.strip()
     code = asked[:3].upper()
     if code:
         try:
@@ -163,9 +170,15 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         # Two periods' starts, two départements, two points: the last one was kept, unsaid (the
         # API refuses them alike).
         **{
-            name: [_("Paramètre répété : une seule valeur est attendue.")]
+            name: [
+                _("Paramètre répété : une seule valeur est attendue.")
+                if name in filterset.base_filters
+                # Not a filter: no label says which (« Paramètre répété » alone).
+                else _("Paramètre « %(name)s » répété : une seule valeur est attendue.")
+                % {"name": name}
+            ]
             for name in SINGLE_PARAMETERS
-            if len(set(request.GET.getlist(name))) > 1
+            if _repeated(request, name)
         },
         **map_layers.several_values_refused(scope=scope, data=sent),
         **dealpoint_refused_filters(actor=actor, data=sent),
@@ -181,7 +194,9 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         api["proposals"] = reverse("map-proposals")
     detailed = policy.visible_fields(actor, DealPoint) is None
     by_code = dealpoint_name_field(actor=actor) == "partner_code"
-    point, point_error = _linked_point(request.GET.get("point", ""), by_code=by_code)
+    point, point_error = _linked_point(
+        "" if _repeated(request, "point") else request.GET.get("point", ""), by_code=by_code
+    )
     if detailed:
         api["operations"] = reverse("map-operations")
         api["hotspots"] = reverse("map-hotspots")

@@ -331,7 +331,7 @@ def building_distance_m(building: Building, latitude: float, longitude: float) -
 
 def metres_said(metres: float) -> str:
     """A distance in whole metres, thousands set apart as French prints them (« 3 532 »)."""
-    return f"{round(metres):,}".replace(",", "\u202f")
+    return formats.number_format(round(metres), force_grouping=True)
 
 
 def _building_reach_errors(
@@ -441,13 +441,9 @@ def _may_change(*, actor: User | None, dealpoint: DealPoint) -> None:
 
 def _unmerged(dealpoint: DealPoint, *, actor: User | None = None) -> DealPoint:
     if dealpoint.merged_into_id is not None:
-        # The point that replaces it (the end of its chain of merges), named where the actor
-        # may see it: the message named none, and the analyst had to look for it (review).
-        root = dealpoint.merged_root_id or dealpoint.merged_into_id
-        replacing = DealPoint.objects.filter(pk=root)
-        if actor is not None:
-            replacing = policy.restrict(replacing, actor=actor)
-        reference = replacing.values_list("reference", flat=True).first()
+        # The point that replaces it, named where the actor may see it: the message named
+        # none, and the analyst had to look for it (review).
+        reference = _merged_into_named(actor=actor, dealpoint=dealpoint)
         if reference:
             raise ValidationError(
                 _(
@@ -690,15 +686,15 @@ def _status_read_check(*, actor: User | None, dealpoint: DealPoint, from_status:
     elif last is not None:
         # Not the change from the status read (an older one, or a status the point never
         # had, an API client's): the last change as it was (API review).
+        labels = dict(DealPointStatus.choices)
         message = _(
             "Le statut de %(reference)s est « %(current)s », non « %(read)s » : son dernier "
-            "changement, « %(before)s » → « %(current)s », est de %(who)s, le %(when)s. Rien "
+            "changement, « %(before)s » → « %(after)s », est de %(who)s, le %(when)s. Rien "
             "n'a été enregistré : vérifiez le statut actuel, puis choisissez de nouveau."
         ) % {
             **said,
-            "before": DealPointStatus(last.from_status).label
-            if last.from_status in DealPointStatus.values
-            else "—",
+            "before": labels.get(last.from_status, "—"),
+            "after": labels.get(last.to_status, "—"),
             "who": _who(actor, last.actor),
             "when": _when(last.occurred_at),
         }
@@ -1684,15 +1680,17 @@ def _closures_undone(
     successor once dismantled) open again while their question stands
     (`_alert_question_stands`). A resurgence confirmed by mistake closed the alert about a new
     point 429 m away; corrected, the point dismantled again, that alert stayed closed and the
-    lead was lost (review). A move corrected: `_moves_undone`, which says so."""
-    if before == DealPointStatus.MOVED:
-        return
+    lead was lost (review). The closures between the corrected change and the correction's
+    own entry only. A move corrected: the alerts about this point are `_moves_undone`'s,
+    which says so; those about others (this point their new point nearby) are reopened here."""
     change = dealpoint.events.filter(pk=corrects, kind=EventKind.STATUS).first()
-    if change is None:
+    correction = dealpoint.events.filter(kind=EventKind.STATUS).order_by("-pk").first()
+    if change is None or correction is None:
         return
     closed = DealPointEvent.objects.filter(
         kind=EventKind.ALERT,
         pk__gt=change.pk,
+        pk__lt=correction.pk,
         details__status_changed=dealpoint.reference,
         details__closed=AlertStatus.DISMISSED,
     ).values_list("details", flat=True)
@@ -1700,6 +1698,8 @@ def _closures_undone(
     alerts = Alert.objects.filter(
         pk__in=ids, kind=AlertKind.SUCCESSOR, status=AlertStatus.DISMISSED
     ).select_related("dealpoint", "candidate")
+    if before == DealPointStatus.MOVED:
+        alerts = alerts.exclude(dealpoint=dealpoint)
     for alert in locks.lock(alerts):
         if _alert_question_stands(alert):
             _alert_status_set(

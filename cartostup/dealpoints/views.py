@@ -35,6 +35,7 @@ from cartostup.access.models import User
 from cartostup.core.errors import NotFoundForRole
 from cartostup.core.paging import paginate
 from cartostup.territories import selectors as territory_selectors
+from cartostup.territories.selectors import commune_name_note
 
 from . import flows, map_views, selectors, services
 from .choices import (
@@ -170,6 +171,10 @@ def dealpoint_list(request: AuthenticatedRequest) -> HttpResponse:
             "map_link": map_link,
             "map_unapplied": map_unapplied,
             "filter_errors": filter_error_messages(filterset, refused),
+            # A commune read as an INSEE code that is also another's postal code: which one.
+            "commune_note": commune_name_note(request.GET.get("commune", ""))
+            if "commune" in allowed
+            else "",
             # Lists of check boxes take the width; the other filters share a row. A form
             # without the latter (a landlord's: statuses only) has no empty row above its
             # buttons.
@@ -930,7 +935,10 @@ def dealpoint_create(request: AuthenticatedRequest) -> HttpResponse:
                         % {
                             "points": ", ".join(
                                 _("%(reference)s à %(distance)s m")
-                                % {"reference": reference, "distance": round(distance)}
+                                % {
+                                    "reference": reference,
+                                    "distance": services.metres_said(distance),
+                                }
                                 for distance, reference in nearby
                             )
                         },

@@ -16,24 +16,16 @@ from cartostup.access.filters import (
     unknown_choice_message_lazy,
 )
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID, period_errors
-from cartostup.territories.selectors import commune_ids_named, commune_name_error
+from cartostup.territories.forms import CommuneFilterMixin
+from cartostup.territories.selectors import commune_ids_named
 
 from .choices import Channel, Precision, Status
 from .models import Report
 
 
-class ReportFilterForm(DsfrFilterForm):
+class ReportFilterForm(CommuneFilterMixin, DsfrFilterForm):
     """The filters' form: a period of receipt that ends before it starts is an error on its
     end (`dates.period_errors`, as the deal points' filters say it), not an empty queue."""
-
-    def clean_commune(self) -> str:
-        """A commune no loaded commune is called, or a code both an INSEE and a postal code,
-        is said, not an empty or a wrong queue (`commune_name_error`)."""
-        value = str(self.cleaned_data.get("commune") or "").strip()
-        error = commune_name_error(value)
-        if error:
-            raise forms.ValidationError(error, code="unknown")
-        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -16,7 +16,7 @@ from cartostup.access import policy
 from cartostup.core.audit import audit_record
 from cartostup.core.choices import AuditAction
 
-from . import locator
+from . import locator, sources
 from .models import Commune, Departement, PriorityNeighbourhood
 
 # Display only: ~10 m simplification and 1 m precision keep a département's GeoJSON small.
@@ -170,11 +170,6 @@ def qpv_imported() -> bool:
     return PriorityNeighbourhood.objects.exists()
 
 
-# The articles a commune's name may begin with (`sources._with_article`): « Ciotat » finds
-# La Ciotat, as a reader who leaves the article out expects.
-_NAME_ARTICLES = ("Le ", "La ", "Les ", "L'", "Aux ", "Las ", "Los ")
-
-
 def _communes_by_postcode(value: str) -> QuerySet[Commune]:
     """The communes a five-digit postal code serves (stored "13080,13090")."""
     if not (len(value) == 5 and value.isdigit()):
@@ -187,52 +182,58 @@ def _communes_by_postcode(value: str) -> QuerySet[Commune]:
     )
 
 
-def _communes_named(value: str) -> tuple[QuerySet[Commune], QuerySet[Commune]]:
-    """The communes called `value` (INSEE code, Corsica's read as the pages read them, or
-    name, whatever its case and with or without its article), and those whose postal code
-    it is."""
-    value = value.strip()
+def _communes_named(value: str) -> QuerySet[Commune]:
+    """The communes called `value`: by INSEE code (Corsica's read as the pages read them, 2a004
+    as 2A004), or by name, whatever its case, with or without its article (`sources`: « Ciotat »
+    is La Ciotat), a typographic apostrophe read as the stored one (« L’Isle »)."""
+    value = value.strip().replace("\u2019", "'")
     names = Q(name__iexact=value)
-    for article in _NAME_ARTICLES:
+    for article in sources.NAME_ARTICLES:
         names |= Q(name__iexact=f"{article}{value}")
-    named = Commune.objects.filter(Q(code=value.upper()) | names)
-    return named, _communes_by_postcode(value)
+    return Commune.objects.filter(Q(code=value.upper()) | names)
 
 
 def commune_ids_named(value: str) -> set[int]:
-    """The communes a commune filter names (the deal points', the reports'): by INSEE code, by
-    name, or by postal code (13014 is Marseille 14e's; a code that is both an INSEE code and
-    another commune's postal code is refused by `commune_name_error`). A city (Marseille)
-    stands for its arrondissements. Empty when none is called so."""
-    named, served = _communes_named(value)
-    ids = set(named.values_list("pk", flat=True)) | set(served.values_list("pk", flat=True))
+    """The communes a commune filter names (the deal points', the reports'): by INSEE code or
+    name (`_communes_named`), else by postal code (13780 is Cuges-les-Pins'). An INSEE code
+    wins over a postal code: it names one commune, which may have homonyms (13014 is
+    Berre-l'Étang, whose code is also Marseille 14e's postal code: `commune_name_note`). A city
+    (Marseille) stands for its arrondissements. Empty when none is called so."""
+    ids = set(_communes_named(value).values_list("pk", flat=True)) or set(
+        _communes_by_postcode(value.strip()).values_list("pk", flat=True)
+    )
     return ids | set(Commune.objects.filter(parent__in=ids).values_list("pk", flat=True))
 
 
 def commune_name_error(value: str) -> str:
-    """What is wrong with a commune filter's value: no commune called so, or a five-digit
-    code that is a commune's INSEE code and another's postal code (13014: Berre-l'Étang's
-    code, Marseille 14e's postal code; it listed Berre-l'Étang, unsaid: review). Empty
-    when it names communes without doubt."""
+    """What is wrong with a commune filter's value: no commune called so (a misspelt
+    « Marsielle » would list nothing, as if there were nothing there). Empty otherwise."""
     value = value.strip()
-    if not value:
+    if not value or commune_ids_named(value):
         return ""
-    named, served = _communes_named(value)
-    by_code = list(named.filter(code=value.upper()).values_list("name", flat=True)[:1])
-    by_postcode = sorted(served.exclude(code=value.upper()).values_list("name", "code")[:3])
-    if by_code and by_postcode:
-        return _(
-            "« %(value)s » est le code INSEE de %(commune)s et le code postal de %(others)s : "
-            "écrivez le nom de la commune voulue, ou son code INSEE (%(codes)s)."
-        ) % {
-            "value": value,
-            "commune": by_code[0],
-            "others": ", ".join(name for name, _code in by_postcode),
-            "codes": ", ".join(code for _name, code in by_postcode),
-        }
-    if not named.exists() and not served.exists():
-        return _(
-            "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille, "
-            "13055 ou 13014 ; Marseille 14e Arrondissement ou 13214)."
-        )
-    return ""
+    return _(
+        "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille, "
+        "13055 ou 13014 ; Marseille 14e Arrondissement ou 13214)."
+    )
+
+
+def commune_name_note(value: str) -> str:
+    """What a page says of a commune filter read as an INSEE code that is also another
+    commune's postal code: which commune it read, and how to name the other (13014 listed
+    Berre-l'Étang's points, unsaid, where Marseille 14e's were meant: review). Empty
+    otherwise."""
+    value = value.strip()
+    if not (len(value) == 5 and value.isdigit()):
+        return ""
+    read = Commune.objects.filter(code=value).values_list("name", flat=True).first()
+    if read is None:
+        return ""
+    served = _communes_by_postcode(value).exclude(code=value).order_by("name")
+    others = list(served.values_list("name", "code")[:4])
+    if not others:
+        return ""
+    named = ", ".join(f"{name} ({code})" for name, code in others[:3])
+    return _(
+        "« %(value)s » est lu comme le code INSEE de %(commune)s. C'est aussi le code postal "
+        "de %(others)s : pour l'une d'elles, écrivez son nom ou son code INSEE."
+    ) % {"value": value, "commune": read, "others": named + (", …" if len(others) > 3 else "")}

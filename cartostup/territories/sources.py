@@ -84,6 +84,8 @@ def read_departements() -> list[DepartementRow]:
 # name without it (« Ciotat »), which the pages, the API and the commune filter showed and
 # asked for (review). Types 0 and 1: no article.
 _ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
+# The articles a name may begin with: a filter finds « Ciotat » as La Ciotat.
+NAME_ARTICLES = tuple(_ARTICLES.values())
 
 
 def _with_article(name: str, kind_of_name: str) -> str:

@@ -68,7 +68,10 @@ def test_the_list_of_deal_points_fits_a_desktop_page(page, served_app):
         header = _box(table.get_by_role("columnheader", name=name, exact=True))
         assert header["x"] >= frame["x"] and header["x"] + header["width"] <= right, name
     first = table.locator("tbody tr").first
-    assert re.fullmatch(r"\d\d/\d\d/\d{4}", first.locator("td").nth(3).inner_text().strip())
+    # A date: of its last activity, or of its creation for a point never seen (« créé le »).
+    assert re.fullmatch(
+        r"(créé le )?\d\d/\d\d/\d{4}", first.locator("td").nth(3).inner_text().strip()
+    )
     for cell in first.locator("td").all():
         box = _box(cell)
         assert box["x"] + box["width"] <= right

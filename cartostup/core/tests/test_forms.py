@@ -146,14 +146,24 @@ def repeated_headings(page: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("typed", "read"),
-    [("15000", 15000), ("15 000", 15000), ("15\u202f000", 15000), (" 7 ", 7), ("", None)],
+    [
+        ("15000", 15000),
+        ("15 000", 15000),
+        ("15\u202f000", 15000),
+        ("1 000 000", 1_000_000),
+        (" 7 ", 7),
+        ("+5", 5),
+        ("", None),
+    ],
 )
 def test_a_whole_number_is_read_as_a_french_writer_types_it(typed, read):
     field = WholeNumberField(required=False)
     assert field.clean(typed) == read
 
 
-@pytest.mark.parametrize("typed", ["15.000", "1500,50", "1e", "-", "deux mille", "1e3"])
+@pytest.mark.parametrize(
+    "typed", ["15.000", "1500,50", "1e", "-", "deux mille", "1e3", "150 00", "12 34", "１５"]
+)
 def test_a_whole_number_refuses_what_it_would_read_wrong(typed):
     """Django read « 15.000 » as 15 (a French writer means fifteen thousand)."""
     with pytest.raises(forms.ValidationError) as refused:
@@ -170,7 +180,9 @@ def test_a_decimal_number_is_read_with_a_comma_or_a_dot(typed, read):
     assert DecimalNumberField().clean(typed) == read
 
 
-@pytest.mark.parametrize("typed", ["43,34,52", "-", "nord", "inf", "nan"])
+@pytest.mark.parametrize(
+    "typed", ["43,34,52", "-", "nord", "inf", "nan", "1e1", "4_3,5", "5 3949", "43,"]
+)
 def test_a_decimal_number_refuses_what_is_not_one(typed):
     with pytest.raises(forms.ValidationError):
         DecimalNumberField().clean(typed)

@@ -483,6 +483,33 @@ def test_a_resurgence_corrected_gives_back_the_move_alert_its_confirmation_close
     ) in page.content.decode()
 
 
+def test_a_move_corrected_gives_back_the_alerts_of_the_points_it_was_the_new_one_of(analyst):
+    """Code review: a new point near a dismantled one (its move alert open) is itself set
+    « Déplacé » by mistake, which dismisses that alert (a moved point is no successor);
+    corrected, the alert about the other point stayed dismissed."""
+    old = dismantled_point(analyst, 0)
+    [report_near(analyst, 400 + d) for d in (0, 8)]
+    (proposal,) = flows.reports_cluster()
+    new = flows.proposal_accept(actor=analyst, proposal=proposal)
+    move = Alert.objects.get(kind=AlertKind.SUCCESSOR)
+    assert (move.dealpoint, move.candidate, move.status) == (old, new, AlertStatus.OPEN)
+    elsewhere = dealpoint(actor=analyst, latitude=offset(2000)[0], longitude=offset(2000)[1])
+    services.dealpoint_change_status(actor=analyst, dealpoint=new, status="confirmed")
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=new, status="moved", successor=elsewhere
+    )
+    move.refresh_from_db()
+    assert move.status == AlertStatus.DISMISSED
+    new.refresh_from_db()
+    mistaken = services.status_last_change(new)
+    assert mistaken is not None
+    services.dealpoint_change_status(
+        actor=analyst, dealpoint=new, status="confirmed", corrects=mistaken.pk, note="erreur"
+    )
+    move.refresh_from_db()
+    assert move.status == AlertStatus.OPEN
+
+
 def test_a_point_added_by_hand_or_split_off_near_a_dismantled_one_raises_a_move_alert(
     analyst, client_for
 ):

@@ -231,8 +231,14 @@ def test_a_parameter_given_twice_is_said_not_half_read(world, client_for):
     page = response.content.decode()
     start = page.index('id="map-filter-errors"')
     said = page[start : page.index("</ul>", start)]
-    assert said.count("Paramètre répété : une seule valeur est attendue.") == 2
+    assert "Actif à partir du : Paramètre répété : une seule valeur est attendue." in said
+    assert "Département (code) : Paramètre répété : une seule valeur est attendue." in said
     assert _config(response)["pageFilterErrors"] is True
+    # Opened on neither département (it opened on the last one while saying it was refused).
+    assert _config(response)["boundaryDepartements"] != ["69"]
+    assert "inconnu ou hors de votre territoire" not in page
+    points = client.get(f"{url}?departement=13&point=1&point=2").content.decode()
+    assert "Paramètre « point » répété : une seule valeur est attendue." in points
     twice = client.get(f"{url}?status=confirmed&status=confirmed&departement=13")
     assert _config(twice)["filters"] == {"status": ["confirmed"]}
     assert 'id="map-filters-summary">Filtres appliqués : Statut : Confirmé</p>' in (

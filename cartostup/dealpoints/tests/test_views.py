@@ -342,6 +342,19 @@ def test_the_lists_filters_are_applied_and_cleared_as_the_maps(client_for, point
     assert 'name="status"' in form and "fr-grid-row" not in form
 
 
+def test_a_commune_code_read_as_insee_says_which_commune_it_read(client_for, point):
+    """« 13014 » listed Berre-l'Étang's points (none) where Marseille 14e's were meant, with no
+    word (review): the list says which commune it read, and how to name the other."""
+    client = client_for("cross13_analyst")
+    page = html.unescape(_page(client.get(reverse("dealpoints:list"), {"commune": "13014"})))
+    assert "« 13014 » est lu comme le code INSEE de Berre-l'Étang." in page
+    assert point.reference not in page
+    named = html.unescape(
+        _page(client.get(reverse("dealpoints:list"), {"commune": "Marseille 14e Arrondissement"}))
+    )
+    assert point.reference in named and "est lu comme le code INSEE" not in named
+
+
 def test_opening_hours_read_in_the_weeks_order(client_for, analyst):
     """As ticked or imported (Saturday, then Wednesday morning) they read out of order: the
     record, the map's panel and the spreadsheet exports say them Monday first, the panel in the
@@ -1603,9 +1616,13 @@ def test_the_create_page_offers_the_buildings_nearest_its_position_first(client_
         reverse("dealpoints:create"),
         {"latitude": f"{building.latitude + 2000 / 111_320:.6f}", "longitude": building.longitude},
     ).content.decode()
-    assert ", à 2 000 m : trop loin du point</option>" in far.replace("\u202f", " ").replace(
-        "&nbsp;", " "
-    ).replace("\xa0", " ")
+    # Measured as the refusal measures it (great circle: 1 998 m for 2,000 m on the plane).
+    metres = services.building_distance_m(
+        building, building.latitude + 2000 / 111_320, building.longitude
+    )
+    assert f", à {services.metres_said(metres)} m : trop loin du point</option>" in far.replace(
+        "&nbsp;", "\xa0"
+    )
     sent = client.post(
         reverse("dealpoints:create"),
         {

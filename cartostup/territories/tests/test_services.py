@@ -86,22 +86,30 @@ def test_a_commune_is_named_with_its_article_and_found_without_it():
         assert commune_name_error(written) == "", written
 
 
-def test_a_postal_code_names_its_commune_and_one_read_two_ways_is_refused():
+def test_a_postal_code_names_its_commune_and_an_insee_code_wins_said_so():
     """« 13014 » (Marseille 14e's postal code) listed Berre-l'Étang's points, whose INSEE code
-    it is, unsaid (review): a postal code names its commune, and one that is another
-    commune's INSEE code asks which."""
-    from cartostup.territories.selectors import commune_ids_named, commune_name_error
-
-    fourteenth = Commune.objects.get(code="13214")
-    assert commune_ids_named("13214") == {fourteenth.pk}
-    assert commune_name_error("13214") == ""
-    assert commune_name_error("13014") == (
-        "« 13014 » est le code INSEE de Berre-l'Étang et le code postal de Marseille 14e "
-        "Arrondissement : écrivez le nom de la commune voulue, ou son code INSEE (13214)."
+    it is, unsaid (review). A postal code names its commune when no commune has it for INSEE
+    code; an INSEE code wins (it names one commune, homonyms included: code review), and the
+    page says which commune it read and how to name the other."""
+    from cartostup.territories.selectors import (
+        commune_ids_named,
+        commune_name_error,
+        commune_name_note,
     )
-    assert commune_name_error("13780") == ""  # Cuges-les-Pins' postal code only
-    assert commune_ids_named("13780") == {Commune.objects.get(code="13030").pk}
+
+    berre = Commune.objects.get(code="13014")
+    assert commune_ids_named("13014") == {berre.pk}
+    assert commune_name_error("13014") == ""
+    assert commune_name_note("13014") == (
+        "« 13014 » est lu comme le code INSEE de Berre-l'Étang. C'est aussi le code postal de "
+        "Marseille 14e Arrondissement (13214) : pour l'une d'elles, écrivez son nom ou son code "
+        "INSEE."
+    )
+    assert commune_ids_named("13780") == {Commune.objects.get(code="13030").pk}  # postal only
+    assert commune_name_note("13780") == commune_name_note("13214") == ""
     assert commune_name_error("Marsielle").startswith("Aucune commune ne porte ce nom")
+    # A typographic apostrophe reads as the stored one.
+    assert commune_ids_named("Berre-l’Étang") == {berre.pk}
 
 
 def test_default_antennas():

@@ -135,8 +135,9 @@
     }).toString();
     var text = node("p", labels.sessionEndedMessage + " ");
     text.appendChild(link);
-    sessionNode.replaceChildren(text);
+    // Shown, then filled: a screen reader announces what an alert shown receives.
     sessionNode.hidden = false;
+    sessionNode.replaceChildren(text);
   }
 
   function signedOut(error) {
