@@ -77,7 +77,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if hasattr(exc, "error_dict"):
             detail = exc.message_dict
         else:
-            detail = {"detail": exc.messages}
+            # Under the key of errors of no field (it was `detail`, which no field is: a client
+            # mapping `errors` to fields found one called « detail », API review).
+            detail = {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
             said = " ".join(exc.messages)
         exc = serializers.ValidationError(detail)
     response = drf_exception_handler(exc, context)

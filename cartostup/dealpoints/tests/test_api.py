@@ -674,6 +674,14 @@ def test_attach_detach_merge_unmerge(client_for, analyst, point):
     assert merged.json()["reference"] == point.reference
     other.refresh_from_db()
     assert other.merged_into_id == point.pk
+    # A refusal of the whole request: its reason is `detail`, and under `errors` the key of no
+    # field (it was « detail », which a client took for a field: API review).
+    again = client.post(
+        detail(other, "merge/"), {"target": point.reference}, content_type="application/json"
+    )
+    assert again.status_code == 400
+    assert set(again.json()["errors"]) == {"non_field_errors"}
+    assert again.json()["detail"] == again.json()["errors"]["non_field_errors"][0]
     assert [row["reference"] for row in client.get(LIST).json()["results"]] == [point.reference]
     unmerged = client.post(detail(other, "unmerge/"), {}, content_type="application/json")
     assert unmerged.status_code == 200, unmerged.content
