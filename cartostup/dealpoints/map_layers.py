@@ -792,10 +792,6 @@ def local_day(moment: datetime | None) -> str:
     return timezone.localdate(moment).isoformat() if moment is not None else ""
 
 
-def _iso_day(day: date | None) -> str:
-    return day.isoformat() if day is not None else ""
-
-
 DEALPOINT_COLUMNS = (
     "pk",
     "reference",
@@ -846,7 +842,10 @@ def _landlord_feature(dealpoint: DealPoint, actor: Any) -> dict[str, Any]:
             "status_label": str(DealPointStatus(status).label),
             # The Monday of the week of the last report, in local time: as the list, the
             # record, the exports and the points API tell it (« 2026-11-16 »).
-            "last_activity_week": _iso_day(week_start(dealpoint.last_reported_at)),
+            # null without a report, as the API's list and the exports say it (it was "").
+            "last_activity_week": week.isoformat()
+            if (week := week_start(dealpoint.last_reported_at)) is not None
+            else None,
             "building": building.name,
             # The landlord's page of the point, by its partner code (never its id).
             "url": reverse("dealpoints:by_code", args=[dealpoint.partner_code]),

@@ -384,6 +384,9 @@ def test_landlord_receives_only_its_building_reduced_and_at_the_building(world, 
             "kind", "code", "status", "status_label", "last_activity_week", "building", "url"
         }  # fmt: skip
         assert feature["properties"]["building"] == "Tour 7"
+        # No report yet: null, as the list and the exports say it (it was "", API review).
+        assert world.landlord_point.last_reported_at is None
+        assert feature["properties"]["last_activity_week"] is None
         # Its page by the partner code, the landlord's own page of the point.
         url = feature["properties"]["url"]
         assert url == f"/points-de-deal/code/{world.landlord_point.partner_code}/"
