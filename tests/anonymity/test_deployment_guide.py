@@ -238,3 +238,25 @@ def test_nginx_logs_the_hour_only_and_nothing_of_the_reporters_pages():
     # Staff pages are still logged (to the hour, with the format above).
     staff = location_for(server, "/signalements/tri/")
     assert directive(server, staff, "access_log")[0][0] != "off"
+
+
+def test_the_public_apis_rate_limit_answers_in_the_apis_shape():
+    """nginx's refusal of too many public API calls was French text/plain, where the schema
+    promises the API's JSON (`detail`, `code`) for a 429 (API review)."""
+    import json
+
+    server = https_server(guide_nginx())
+    location = location_for(server, "/api/public/v1/reports")
+    (page,) = [words for words in directive(server, location, "error_page")]
+    assert page[0] == "429"
+    (named,) = [block for block in server.find("location") if block.words[1:] == [page[1]]]
+    assert directive(server, named, "default_type") == [["application/json"]]
+    (answer,) = directive(server, named, "return")
+    assert answer[0] == "429"
+    body = json.loads(answer[1])
+    assert body["code"] == "rate_limited" and body["detail"].startswith("Trop de tentatives")
+    # The pages keep their French text.
+    pages = location_for(server, "/signaler/")
+    (page,) = [words for words in directive(server, pages, "error_page")]
+    (text,) = [block for block in server.find("location") if block.words[1:] == [page[1]]]
+    assert directive(server, text, "default_type") == [["text/plain"]]
