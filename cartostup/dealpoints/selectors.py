@@ -1058,6 +1058,22 @@ POINT_REFERENCE_UNCHANGEABLE = gettext_lazy(
     "Aucun point de deal que vous pouvez modifier ne porte cette référence."
 )
 REPORT_REFERENCE_UNKNOWN = gettext_lazy("Aucun signalement visible ne porte cette référence.")
+# A reference of the other kind of record, told by its form alone (nothing is looked up):
+# « PD-13-0001 » typed where a report is asked was « Aucun signalement… » (review).
+POINT_REFERENCE_WHERE_REPORT = gettext_lazy(
+    "« %(reference)s » est la référence d'un point de deal : indiquez celle d'un signalement "
+    "(ex. SIG-13-000042)."
+)
+REPORT_REFERENCE_WHERE_POINT = gettext_lazy(
+    "« %(reference)s » est la référence d'un signalement : indiquez celle d'un point de deal "
+    "(ex. PD-13-0042)."
+)
+
+
+def _other_kind(reference: str, *, prefix: str, message: Any) -> str:
+    """`message` naming the reference when it is written as the other kind's (`prefix`)."""
+    written = normalise_reference(reference)
+    return str(message) % {"reference": written[:30]} if written.startswith(prefix) else ""
 
 
 def dealpoint_named(
@@ -1068,7 +1084,7 @@ def dealpoint_named(
     otherwise, in one wording for the pages and the API. Not audited (the service is)."""
     point = dealpoint_by_reference(actor=actor, reference=reference, action=action)
     if point is None:
-        unknown = (
+        unknown = _other_kind(reference, prefix="SIG-", message=REPORT_REFERENCE_WHERE_POINT) or (
             POINT_REFERENCE_UNKNOWN
             if action == policy.Action.VIEW
             else POINT_REFERENCE_UNCHANGEABLE
@@ -1082,7 +1098,12 @@ def report_named(*, actor: User, reference: str, field: str = "report") -> Repor
     it; refused on that field otherwise, in one wording for the pages and the API."""
     report = report_by_reference(actor=actor, reference=reference)
     if report is None:
-        raise ValidationError({field: REPORT_REFERENCE_UNKNOWN})
+        raise ValidationError(
+            {
+                field: _other_kind(reference, prefix="PD-", message=POINT_REFERENCE_WHERE_REPORT)
+                or REPORT_REFERENCE_UNKNOWN
+            }
+        )
     return report
 
 

@@ -1001,6 +1001,28 @@ def test_a_reference_naming_nothing_is_told_as_on_the_page(client_for, analyst, 
         assert message in pages[field].content.decode().replace("&#x27;", "'"), field
         assert api[field].status_code == 400, field
         assert api[field].json()["errors"] == {field: [message]}
+    # A reference of the other kind is said so, by its form alone (review: « PD-13-0001 »
+    # typed where a report is asked read « Aucun signalement… »).
+    crossed = {
+        "report": client.post(
+            detail(point, "reports/"), {"report": "pd-13-0001"}, content_type="application/json"
+        ),
+        "target": client.post(
+            detail(point, "merge/"), {"target": "SIG-13-000001"}, content_type="application/json"
+        ),
+    }
+    assert crossed["report"].json()["errors"] == {
+        "report": [
+            "« PD-13-0001 » est la référence d'un point de deal : indiquez celle d'un "
+            "signalement (ex. SIG-13-000042)."
+        ]
+    }
+    assert crossed["target"].json()["errors"] == {
+        "target": [
+            "« SIG-13-000001 » est la référence d'un signalement : indiquez celle d'un point "
+            "de deal (ex. PD-13-0042)."
+        ]
+    }
 
 
 def test_a_merge_into_a_point_one_may_only_read_is_refused_on_the_target(
