@@ -17,6 +17,7 @@ from django.db.models import (
     FloatField,
     IntegerField,
     Max,
+    Model,
     OuterRef,
     QuerySet,
     Subquery,
@@ -819,12 +820,10 @@ def _history_told(
     return told
 
 
-def _history_buildings(
-    *, actor: User, dealpoint: DealPoint, events: list[DealPointEvent], view: str
-) -> dict[int, str]:
+def _history_buildings(*, actor: User, events: list[DealPointEvent]) -> dict[int, str]:
     """The name of each landlord's building a change of the history names, among those the
-    actor may see, audited as a listing of them. The history said « Bâtiment du bailleur
-    modifié », not which (review)."""
+    actor may see (audited by `dealpoint_history` as a listing of them). The history said
+    « Bâtiment du bailleur modifié », not which (review)."""
     named = {
         pk
         for event in events
@@ -835,24 +834,11 @@ def _history_buildings(
     }
     if not named:
         return {}
-    told = dict(
+    return dict(
         policy.restrict(Building.objects.filter(pk__in=named), actor=actor)
         .order_by("pk")
         .values_list("pk", "name")
     )  # fmt: skip
-    if told:
-        audit_record(
-            actor=actor,
-            action=AuditAction.LIST,
-            object_type=Building._meta.label_lower,
-            details={
-                "view": view,
-                "section": "history",
-                "point": dealpoint.reference,
-                "buildings": sorted(told),
-            },
-        )
-    return told
 
 
 def dealpoint_history(
@@ -884,7 +870,7 @@ def dealpoint_history(
             policy.restrict(DealPoint.objects.filter(reference__in=named_points), actor=actor)
             .values_list("reference", flat=True)
         )  # fmt: skip
-    buildings_told = _history_buildings(actor=actor, dealpoint=dealpoint, events=events, view=view)
+    buildings_told = _history_buildings(actor=actor, events=events)
     told = []
     for event in events:
         copy = DealPointEvent(
@@ -903,10 +889,12 @@ def dealpoint_history(
             # The buildings' names, where the reader may see them (None: not told).
             copy.details["building"] = [buildings_told.get(pk) if pk else "" for pk in change[:2]]
         told.append(copy)
-    for model, names, key in (
+    named_told: tuple[tuple[type[Model], list[Any], str], ...] = (
         (Report, sorted(reports_told), "reports"),
         (DealPoint, sorted(points_told - {dealpoint.reference}), "points"),
-    ):
+        (Building, sorted(buildings_told), "buildings"),
+    )
+    for model, names, key in named_told:
         if names:
             audit_record(
                 actor=actor,
