@@ -323,12 +323,18 @@ READS_QUERY = frozenset({"GET", "HEAD"})
 
 
 def strict_query(
-    serializer_class: type[serializers.Serializer], request: Request, *, others: bool = False
+    serializer_class: type[serializers.Serializer],
+    request: Request,
+    *,
+    others: bool = False,
+    refused: Mapping[str, list[str]] | None = None,
 ) -> Any:
     """The query string checked strictly: an unknown parameter (unless `others`: left to a
     filter set), a parameter sent empty that may not be blank (DRF would take an empty value
     for an absent one), or one sent twice that takes one value (DRF would keep the last: two
-    `bbox` read as one), is a 400."""
+    `bbox` read as one), is a 400. `refused`: what the caller refuses of the query beyond the
+    serializer (a status the actor may not filter on, which only a selector knows), said with
+    the serializer's errors (it came alone, once they were mended: API review)."""
     fields = serializer_class().fields
     errors: dict[str, list[str]] = {}
     for name in request.query_params:
@@ -342,10 +348,11 @@ def strict_query(
         elif len(values) > 1 and not isinstance(field, serializers.ListField):
             errors[name] = [_("Paramètre répété : une seule valeur est attendue.")]
     if errors:
-        raise serializers.ValidationError(errors)
+        raise serializers.ValidationError({**(refused or {}), **errors})
     params = serializer_class(data=request.query_params)
     choices_listed(params.fields)
-    params.is_valid(raise_exception=True)
+    if not params.is_valid():
+        raise serializers.ValidationError({**(refused or {}), **params.errors})
     return params
 
 

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cartostup.access.models import User
 from cartostup.core.api import READS_QUERY, CartostupAPIView, strict_query
-from cartostup.dealpoints import hotspots, map_layers
+from cartostup.dealpoints import hotspots, map_layers, selectors
 
 from .map_serializers import (
     BoundaryInputSerializer,
@@ -73,7 +74,13 @@ class DealPointLayerView(CartostupAPIView):
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:
-        params = strict_query(self.query_serializer, request)
+        params = strict_query(
+            self.query_serializer,
+            request,
+            refused=selectors.dealpoint_refused_values(
+                actor=cast(User, request.user), data=request.query_params
+            ),
+        )
         layer = map_layers.dealpoint_layer(
             actor=request.user, request=_request(params), filters=params.filter_data()
         )

@@ -253,7 +253,13 @@ class DealPointListView(JSONAPIView, generics.GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         _points_reader(_actor(request))
-        params = strict_query(DealPointListQuerySerializer, request)
+        params = strict_query(
+            DealPointListQuerySerializer,
+            request,
+            refused=selectors.dealpoint_refused_values(
+                actor=_actor(request), data=request.query_params
+            ),
+        )
         queryset = selectors.dealpoint_list(
             actor=_actor(request), filters=params.filter_data(), view="api"
         )

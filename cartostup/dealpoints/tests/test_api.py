@@ -964,6 +964,22 @@ POINT_UNCHANGEABLE = "Aucun point de deal que vous pouvez modifier ne porte cett
 REPORT_UNKNOWN = "Aucun signalement visible ne porte cette référence."
 
 
+@pytest.mark.parametrize("path", [LIST, "/api/v1/map/dealpoints/"])
+def test_a_wrong_status_is_said_with_the_other_wrong_filters(client_for, path):
+    """`?status=x&product=y&departement=zz` named the product and the département; the status
+    only once they were mended (API review): every wrong filter in one answer."""
+    query = {"status": "x", "product": "y", "departement": "zz"}
+    if "map" in path:
+        query.update(bbox="5.2,43.2,5.6,43.4", zoom="12")
+    refused = client_for("cross13_analyst").get(path, query)
+    assert refused.status_code == 400
+    assert {"status", "product", "departement"} <= set(refused.json()["errors"])
+    # Alone, as before.
+    query.update(product="cannabis", departement="13")
+    alone = client_for("cross13_analyst").get(path, query)
+    assert set(alone.json()["errors"]) == {"status"}
+
+
 def test_a_reference_naming_nothing_is_told_as_on_the_page(client_for, analyst, point):
     """The API said « Point inconnu ou invisible pour vous. » (and « Signalement inconnu… »)
     where the page says « Aucun point de deal … ne porte cette référence. »: one wording per
