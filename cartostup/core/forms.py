@@ -48,6 +48,17 @@ class WholeNumberField(forms.IntegerField):
         return super().to_python(value)
 
 
+class EurosField(WholeNumberField):
+    """A whole number of euros, written with its sign or code or without (« 15 000 € »,
+    « 1500 EUR »), as the import reads a currency cell: « 15 000 € » was refused as « sans
+    virgule ni point », which it has neither (review)."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str):
+            value = re.sub(r"\s*(?:€|EUR)$", "", value.strip(), flags=re.IGNORECASE)
+        return super().to_python(value)
+
+
 class DecimalNumberField(forms.FloatField):
     """A decimal number written with a comma or a dot (« 43,3452 » as « 43.3452 »)."""
 

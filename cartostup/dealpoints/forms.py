@@ -21,7 +21,7 @@ from dsfr.widgets import InlineCheckboxSelectMultiple
 from cartostup.access.choices import Distribution, Marking
 from cartostup.access.models import Building, Organisation, SharingGroup
 from cartostup.core.dates import DATE_INPUT_FORMATS, DATE_INVALID
-from cartostup.core.forms import DecimalNumberField, WholeNumberField
+from cartostup.core.forms import DecimalNumberField, EurosField, WholeNumberField
 
 from . import selectors, services
 from .choices import (
@@ -174,7 +174,7 @@ class DealPointForm(ServiceForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    estimated_daily_turnover = WholeNumberField(
+    estimated_daily_turnover = EurosField(
         label=_("Chiffre d'affaires quotidien estimé (€)"),
         min_value=0,
         max_value=10**8,

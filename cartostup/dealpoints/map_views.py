@@ -158,7 +158,12 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         # A period typed the French way (01/11/2026, a hand-made link) is sent to the layers,
         # and shown by the date inputs, as the ISO date they read.
         for name in PERIOD_FIELDS:
-            if filterset.form.cleaned_data.get(name) and name in sent:
+            # (Given twice, both are sent: the layer refuses them as the page says.)
+            if (
+                filterset.form.cleaned_data.get(name)
+                and name in sent
+                and not _repeated(request, name)
+            ):
                 sent[name] = filterset.form.cleaned_data[name].isoformat()
         filterset = bound(sent)
     form = filterset.form

@@ -977,11 +977,14 @@ def dealpoint_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     dealpoint = selectors.access_dealpoint(
         actor=request.user, pk=pk, action=policy.Action.CHANGE, audit=request.method != "POST"
     )
+    # Measured from the position sent when the form comes back (a point moved and a building
+    # chosen: the list said « à 0 m » beside a refusal « à 400 m », review), else the point's.
+    sent = _prefill(request, data=request.POST) if request.method == "POST" else {}
     buildings = selectors.dealpoint_building_choices(
         actor=request.user,
         view="dealpoint_edit",
         departement_id=dealpoint.departement_id,
-        near=(dealpoint.latitude, dealpoint.longitude),
+        near=_near(sent) or (dealpoint.latitude, dealpoint.longitude),
     )
     changed_meanwhile: list[dict[str, Any]] = []
     if request.method == "POST":

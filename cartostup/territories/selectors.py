@@ -212,8 +212,8 @@ def commune_name_error(value: str) -> str:
     if not value or commune_ids_named(value):
         return ""
     return _(
-        "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille, "
-        "13055 ou 13014 ; Marseille 14e Arrondissement ou 13214)."
+        "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille ou "
+        "13055 ; Marseille 14e Arrondissement ou 13214 ; La Ciotat ou 13600)."
     )
 
 

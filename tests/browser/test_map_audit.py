@@ -540,6 +540,26 @@ def test_a_misspelt_filter_draws_nothing_and_is_said_once(page, served_app):
     assert errors == []
 
 
+def test_a_parameter_given_twice_stays_said_as_the_map_draws(page, served_app):
+    """The page said « Paramètre répété » of `?departement=13&departement=69`, and the map's
+    script cleared it as soon as the points drew (review)."""
+    log_in(page, served_app, "cross13_analyst")
+    answered = _open_map(page, served_app, "/carte/?departement=13&departement=69")
+    assert answered.status == 200
+    map_settled(page)
+    said = page.locator("#map-filter-errors")
+    assert said.is_visible()
+    assert "Paramètre répété : une seule valeur est attendue." in said.inner_text()
+    # Two starts of the period: both sent, the layer refuses them, nothing is drawn.
+    answered = _open_map(page, served_app, "/carte/?active_from=2026-11-01&active_from=2026-12-01")
+    assert answered.status == 400
+    map_settled(page)
+    assert "Paramètre répété" in page.locator("#map-filter-errors").inner_text()
+    assert page.locator("#dealpoints-map .dealpoints-marker--dealpoint").count() == 0
+    errors = [error for error in page.console_errors if "status of 400" not in error]
+    assert errors == []
+
+
 def test_an_empty_map_says_so_and_what_to_do(page, served_app):
     """Filters that select no point drew an empty map, an empty status line and a table whose
     only cell was « — »: a new user could not tell an empty result from a map still loading

@@ -10,6 +10,7 @@ from django.template import Context, Template
 
 from cartostup.core.forms import (
     DecimalNumberField,
+    EurosField,
     SummaryError,
     WholeNumberField,
     form_error_summary,
@@ -198,3 +199,12 @@ def test_no_form_asks_a_number_with_an_input_the_browser_empties():
         if isinstance(field.widget, forms.NumberInput)
     }
     assert number_inputs == set()
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"), [("15 000 €", 15000), ("1500 EUR", 1500), ("8000€", 8000)]
+)
+def test_euros_are_read_with_their_sign(typed, read):
+    assert EurosField(required=False).clean(typed) == read
+    with pytest.raises(forms.ValidationError):
+        EurosField(required=False).clean("€ deux mille")

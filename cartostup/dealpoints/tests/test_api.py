@@ -130,8 +130,8 @@ def test_filters_are_checked_as_sent_even_those_a_reduced_view_refuses(client_fo
     assert refused == [
         "Ce filtre n'est pas ouvert à votre vue des points de deal."
         if username == "landlord_13h"
-        else "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille, "
-        "13055 ou 13014 ; Marseille 14e Arrondissement ou 13214)."
+        else "Aucune commune ne porte ce nom, ce code INSEE ou ce code postal (ex. : Marseille ou "
+        "13055 ; Marseille 14e Arrondissement ou 13214 ; La Ciotat ou 13600)."
     ]
     answer = client.get(LIST, {"departement": "13"})
     if username == "landlord_13h":

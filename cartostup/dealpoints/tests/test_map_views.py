@@ -234,6 +234,8 @@ def test_a_parameter_given_twice_is_said_not_half_read(world, client_for):
     assert "Actif à partir du : Paramètre répété : une seule valeur est attendue." in said
     assert "Département (code) : Paramètre répété : une seule valeur est attendue." in said
     assert _config(response)["pageFilterErrors"] is True
+    # Both starts go to the layers, which refuse them (the last one was drawn).
+    assert _config(response)["filters"]["active_from"] == ["2026-11-01", "2026-12-01"]
     # Opened on neither département (it opened on the last one while saying it was refused).
     assert _config(response)["boundaryDepartements"] != ["69"]
     assert "inconnu ou hors de votre territoire" not in page

@@ -1595,6 +1595,23 @@ def test_a_hidden_predecessors_status_is_not_told_on_its_successor():
     ]
 
 
+def test_the_edit_form_shown_again_measures_the_buildings_from_the_position_sent(
+    client_for, point, building
+):
+    """A point moved 400 m with a building chosen: the refusal said « à 400 m », the list on
+    the same page « à 0 m », measured from the position saved (review)."""
+    client = client_for("cross13_analyst")
+    form = client.get(reverse("dealpoints:edit", args=[point.pk])).context["form"]
+    data = {key: value for key, value in form.initial.items() if value not in (None, [])}
+    data.update(latitude=f"{building.latitude + 400 / 111_320:.6f}", building=str(building.pk))
+    response = client.post(reverse("dealpoints:edit", args=[point.pk]), data)
+    assert response.status_code == 400
+    page = response.content.decode().replace("&nbsp;", "\xa0")
+    (refused,) = response.context["form"].errors["building"]
+    said = refused.split("Ce bâtiment est à ")[1].split(" m ")[0]
+    assert f", à {said} m : trop loin du point</option>" in page
+
+
 def test_the_create_page_offers_the_buildings_nearest_its_position_first(client_for, building):
     """From the map (« créer un point ici »), the position is known: the landlords' buildings
     come nearest first, with their distance; an unsound position orders them by commune."""

@@ -888,7 +888,8 @@
         if (focusedKey !== null) { focusMarker(focusedKey); }
         renderTable();
         if (name === "dealpoints") {
-          showFilterErrors([]);
+          // What the page said of its own filters stays (it was cleared as the points drew).
+          if (!config.pageFilterErrors) { showFilterErrors([]); }
           // No point in the view (filters that select none, a view beside the points): said
           // under the map, where an empty map otherwise says nothing.
           if (!collection.features.length) { say(name, labels.emptyDealpointsMessage); }
