@@ -322,6 +322,10 @@ class CartostupAPIView(APIView):
 READS_QUERY = frozenset({"GET", "HEAD"})
 
 
+# A parameter that takes one value, given twice (the API's queries, the map page's address).
+REPEATED_PARAMETER = gettext_lazy("Paramètre répété : une seule valeur est attendue.")
+
+
 def strict_query(
     serializer_class: type[serializers.Serializer],
     request: Request,
@@ -346,7 +350,7 @@ def strict_query(
         elif "" in values and not getattr(field, "allow_blank", False):
             errors[name] = [_("Indiquez une valeur.")]
         elif len(values) > 1 and not isinstance(field, serializers.ListField):
-            errors[name] = [_("Paramètre répété : une seule valeur est attendue.")]
+            errors[name] = [str(REPEATED_PARAMETER)]
     if errors:
         raise serializers.ValidationError({**(refused or {}), **errors})
     params = serializer_class(data=request.query_params)

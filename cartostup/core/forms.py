@@ -17,7 +17,10 @@ _WHOLE = r"[+-]?(?:[0-9]+|[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+)"
 _WHOLE_NUMBER = re.compile(_WHOLE)
 # A decimal one: a comma or a dot before its decimals.
 _DECIMAL_NUMBER = re.compile(rf"{_WHOLE}(?:[.,][0-9]+)?")
-_THOUSANDS = re.compile(r"[ \u00a0\u202f]")
+THOUSANDS = re.compile(r"[ \u00a0\u202f]")
+# The euro's sign or code written before or after an amount (« 1 500 € », « EUR 1500 »), as a
+# spreadsheet saves a currency cell: the form's turnover and the import's read it alike.
+CURRENCY = re.compile(r"^(?:€|EUR)\s*|\s*(?:€|EUR)$", re.IGNORECASE)
 
 
 class TypedNumberInput(forms.TextInput):
@@ -44,7 +47,7 @@ class WholeNumberField(forms.IntegerField):
             value = value.strip()
             if value and not _WHOLE_NUMBER.fullmatch(value):
                 raise ValidationError(self.error_messages["invalid"], code="invalid")
-            value = _THOUSANDS.sub("", value)
+            value = THOUSANDS.sub("", value)
         return super().to_python(value)
 
 
@@ -55,7 +58,7 @@ class EurosField(WholeNumberField):
 
     def to_python(self, value: Any) -> int | None:
         if isinstance(value, str):
-            value = re.sub(r"\s*(?:€|EUR)$", "", value.strip(), flags=re.IGNORECASE)
+            value = CURRENCY.sub("", value.strip())
         return super().to_python(value)
 
 
@@ -75,7 +78,7 @@ class DecimalNumberField(forms.FloatField):
             value = value.strip()
             if value and not _DECIMAL_NUMBER.fullmatch(value):
                 raise ValidationError(self.error_messages["invalid"], code="invalid")
-            value = _THOUSANDS.sub("", value).replace(",", ".")
+            value = THOUSANDS.sub("", value).replace(",", ".")
         return super().to_python(value)
 
 

@@ -57,6 +57,7 @@ from cartostup.access.models import User
 from cartostup.core.audit import audit_record, chained_at_the_end
 from cartostup.core.choices import AuditAction
 from cartostup.core.dates import week_start
+from cartostup.core.forms import CURRENCY, THOUSANDS
 
 from . import matching, selectors, services
 from .choices import (
@@ -1210,10 +1211,6 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-# The euro sign or code of a currency cell saved as text, at either end.
-_CURRENCY = re.compile(r"^(?:€|EUR)\s*|\s*(?:€|EUR)$", re.IGNORECASE)
-
-
 def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None:
     if _blank(value):
         return None
@@ -1228,8 +1225,8 @@ def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None
             # the turnover as a currency cell saves it (« 1 500,00 € »).
             text = value.strip()
             if name == "estimated_daily_turnover":
-                text = _CURRENCY.sub("", text)
-            digits = re.sub(r"[ \u00a0\u202f]", "", text)
+                text = CURRENCY.sub("", text)
+            digits = THOUSANDS.sub("", text)
             number = float(digits.replace(",", "."))
         except ValueError:
             number = math.nan

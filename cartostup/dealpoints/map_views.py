@@ -22,6 +22,7 @@ from cartostup.access import policy
 from cartostup.access import selectors as access_selectors
 from cartostup.access.filters import unknown_parameters
 from cartostup.access.models import User
+from cartostup.core.api import REPEATED_PARAMETER
 from cartostup.core.dates import week_start
 from cartostup.reports.choices import Status as ReportStatus
 from cartostup.territories import selectors as territory_selectors
@@ -176,7 +177,7 @@ def map_page(request: AuthenticatedRequest) -> HttpResponse:
         # API refuses them alike).
         **{
             name: [
-                _("Paramètre répété : une seule valeur est attendue.")
+                str(REPEATED_PARAMETER)
                 if name in filterset.base_filters
                 # Not a filter: no label says which (« Paramètre répété » alone).
                 else _("Paramètre « %(name)s » répété : une seule valeur est attendue.")
