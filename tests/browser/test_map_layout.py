@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from tests.browser.pages import map_settled
 from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -222,6 +223,9 @@ def test_the_skip_link_opens_the_folded_layers_on_a_phone(page, served_app, worl
     page.goto(f"{served_app.url}/carte/?departement=13")
     layers = page.locator("#map-layers")
     layers.wait_for(timeout=20_000)
+    # Its first view drawn: a layer drawn later took the focus from the box Tab had reached
+    # (once, on a loaded machine).
+    map_settled(page)
     assert "leaflet-control-layers-expanded" not in (layers.get_attribute("class") or "")
     toggle = page.get_by_role("button", name="Couches de la carte")
     assert toggle.is_visible()
